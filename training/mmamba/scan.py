@@ -1,0 +1,130 @@
+"""Selective scan (Mamba S6): a readable sequential reference and a chunked, autograd-friendly fast path.
+
+Follows Mamba's `selective_scan_ref` (Gu & Dao 2023, mamba_ssm/ops/selective_scan_interface.py):
+per batch b, channel d, state n, with Δ = softplus(delta + delta_bias) (if delta_softplus):
+    x_t = exp(Δ_t · A) · x_{t-1} + Δ_t · B_t · u_t
+    y_t = Σ_n C_t · x_t + D · u_t              (then y · SiLU(z) if z is given)
+Shapes: u, delta, z: (B, di, L); A: (di, N); B, C: (B, N, L) or grouped (B, G, N, L) with di % G == 0
+(channel block g uses B[:, g], as in Mamba); D, delta_bias: (di,). The state is carried in float32
+(float64 if the inputs are float64); the output is cast back to u's dtype.
+
+Fast path (`selective_scan_fast`), for training on a GPU with plain autograd (no custom kernel):
+split L into chunks of T steps. With a_t = Δ_t·A (≤ 0), b_t = Δ_t·B_t·u_t and S_t = Σ_{s≤t in chunk} a_s,
+    x_t = exp(S_t)·x_start + Σ_{s≤t} exp(S_t − S_s)·b_s
+        = exp(S_t)·x_start + exp(S_t − r) · cumsum_s(exp(r − S_s)·b_s)
+with the per-chunk reference r = S_T / 2 (half the chunk's total decay), so both exponents lie in
+[S_T/2, −S_T/2]. All chunks are done at once with zero start state; a short loop over the L/T chunks
+then carries the state across chunk boundaries on (B, di, N) tensors. Memory is a handful of
+(B, di, L, N) tensors — no (T × T) intermediate.
+Numerical safety: we clamp a_t ≥ −clamp per step, so |exponent| ≤ T·clamp/2. float32: clamp = 16, T = 8
+→ |exponent| ≤ 64 (exp(64) ≈ 6e27, far from overflow); clamping only changes steps whose decay
+exp(a_t) < exp(−16) ≈ 1.1e-7, i.e. below float32 resolution of the carried state. float64: clamp = 80.
+Requires Δ·A ≤ 0 (A < 0 and Δ ≥ 0), which the model guarantees (A = −exp(A_log), Δ = softplus(·)).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+Tensor = torch.Tensor
+
+
+def _expand_groups(M: Tensor, di: int) -> Tensor:
+    """(B, N, L) -> (B, 1, N, L); (B, G, N, L) -> (B, di, N, L) (channel block g uses group g)."""
+    if M.dim() == 3:
+        return M.unsqueeze(1)
+    G = M.shape[1]
+    assert di % G == 0, f"d_inner {di} not divisible by groups {G}"
+    return M.repeat_interleave(di // G, dim=1)
+
+
+def _state_dtype(u: Tensor) -> torch.dtype:
+    return torch.float64 if u.dtype == torch.float64 else torch.float32
+
+
+def selective_scan_ref(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
+                       D: Optional[Tensor] = None, z: Optional[Tensor] = None,
+                       delta_bias: Optional[Tensor] = None, delta_softplus: bool = True) -> Tensor:
+    """Plain sequential scan; the CPU reference every other implementation is checked against."""
+    dtype_in = u.dtype
+    sd = _state_dtype(u)
+    u, delta, A = u.to(sd), delta.to(sd), A.to(sd)
+    Bsz, di, L = u.shape
+    Bx = _expand_groups(B.to(sd), di)                      # (B, di|1, N, L)
+    Cx = _expand_groups(C.to(sd), di)                      # (B, di|1, N, L)
+    if delta_bias is not None:
+        delta = delta + delta_bias.to(sd)[:, None]         # (B, di, L)
+    if delta_softplus:
+        delta = F.softplus(delta)
+    x = u.new_zeros(Bsz, di, A.shape[1])                   # (B, di, N)
+    ys = []
+    for t in range(L):
+        dA = torch.exp(delta[:, :, t, None] * A)           # (B, di, N)
+        dBu = (delta[:, :, t] * u[:, :, t])[:, :, None] * Bx[:, :, :, t]   # (B, di, N)
+        x = dA * x + dBu
+        ys.append((x * Cx[:, :, :, t]).sum(-1))            # (B, di)
+    y = torch.stack(ys, dim=-1)                            # (B, di, L)
+    if D is not None:
+        y = y + u * D.to(sd)[:, None]
+    if z is not None:
+        y = y * F.silu(z.to(sd))
+    return y.to(dtype_in)
+
+
+def selective_scan_fast(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
+                        D: Optional[Tensor] = None, z: Optional[Tensor] = None,
+                        delta_bias: Optional[Tensor] = None, delta_softplus: bool = True,
+                        chunk: int = 8, clamp: Optional[float] = None) -> Tensor:
+    """Chunked scan with the same semantics as `selective_scan_ref` (see module docstring)."""
+    dtype_in = u.dtype
+    sd = _state_dtype(u)
+    if clamp is None:
+        clamp = 80.0 if sd == torch.float64 else 16.0
+    with torch.autocast(device_type=u.device.type, enabled=False):
+        u, delta, A = u.to(sd), delta.to(sd), A.to(sd)
+        Bsz, di, L = u.shape
+        N = A.shape[1]
+        if delta_bias is not None:
+            delta = delta + delta_bias.to(sd)[:, None]     # (B, di, L)
+        if delta_softplus:
+            delta = F.softplus(delta)
+        Bx = _expand_groups(B.to(sd), di)                  # (B, di|1, N, L)
+        Cx = _expand_groups(C.to(sd), di)                  # (B, di|1, N, L)
+        T = chunk
+        pad = (-L) % T
+        Lp = L + pad
+        nc = Lp // T
+        # padded steps have Δ = 0 (no decay, no input) and C = 0, and are cut off at the end
+        du = delta * u                                     # (B, di, L)
+        if pad:
+            delta_p = F.pad(delta, (0, pad))
+            du = F.pad(du, (0, pad))
+            Bx = F.pad(Bx, (0, pad))
+            Cx = F.pad(Cx, (0, pad))
+        else:
+            delta_p = delta
+        Gb, Gc = Bx.shape[1], Cx.shape[1]
+        a = (delta_p[..., None] * A[:, None, :]).clamp(min=-clamp)        # (B, di, Lp, N)
+        b = du[..., None] * Bx.transpose(2, 3)                              # (B, di, Lp, N)
+        a = a.view(Bsz, di, nc, T, N)
+        b = b.view(Bsz, di, nc, T, N)
+        S = a.cumsum(dim=3)                                                 # (B, di, nc, T, N)
+        r = 0.5 * S[:, :, :, -1:, :]                                        # (B, di, nc, 1, N)
+        local = torch.exp(S - r) * torch.cumsum(torch.exp(r - S) * b, dim=3)  # zero-start states
+        decay_chunk = torch.exp(S[:, :, :, -1, :])                          # (B, di, nc, N)
+        h = u.new_zeros(Bsz, di, N)                                         # state entering chunk
+        starts = []
+        for c in range(nc):
+            starts.append(h)
+            h = decay_chunk[:, :, c] * h + local[:, :, c, -1]
+        H0 = torch.stack(starts, dim=2)                                     # (B, di, nc, N)
+        x = local + torch.exp(S) * H0[:, :, :, None, :]                     # (B, di, nc, T, N)
+        Ct = Cx.transpose(2, 3).reshape(Bsz, Gc, nc, T, N)                  # (B, di|1, nc, T, N)
+        y = (x * Ct).sum(-1).reshape(Bsz, di, Lp)[:, :, :L]                 # (B, di, L)
+        if D is not None:
+            y = y + u * D.to(sd)[:, None]
+        if z is not None:
+            y = y * F.silu(z.to(sd))
+    return y.to(dtype_in)
