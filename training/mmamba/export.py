@@ -1,0 +1,287 @@
+"""Export weights for the browser: public/models/<id>/manifest.json + safetensors shards (<= 16 MiB each).
+
+Safetensors layout (huggingface/safetensors, format spec): u64 little-endian header length N, N bytes of
+UTF-8 JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}} padded with spaces
+to a multiple of 8, then the byte buffer, fully covered by the tensors without holes. We write it
+ourselves (no dependency) and order tensors f32, then f16, then int8 inside a shard so that every tensor
+starts at a multiple of its element size (typed-array views in the browser need that).
+
+Manifest layout: docs/architecture.md ("Weights on the wire"). int8 (`--int8`): 2-D weights with at
+least `int8_min_numel` elements are stored as symmetric per-output-channel (per-row) int8 with an f16
+scale tensor `<name>.scale` of shape [rows]; w ~= q * scale, |w - q*scale| <= scale/2 per element.
+
+CLI:  python -m mmamba.export --ckpt training/runs/vq --out public/models/vq-s --id vq-s [--int8]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import struct
+import sys
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+FORMAT = "mmamba-weights"
+FORMAT_VERSION = 1
+MAX_SHARD_BYTES = 16 * 1024 * 1024
+
+_ST_DTYPE = {"f32": "F32", "f16": "F16", "int8": "I8"}
+_NP_DTYPE = {"F32": np.float32, "F16": np.float16, "I8": np.int8}
+_ORDER = {"f32": 0, "f16": 1, "int8": 2}
+
+
+class WeightIntegrityError(Exception):
+    """A shard is missing, has the wrong size or sha256, or its header does not match the manifest."""
+
+
+class ShardTooLargeError(Exception):
+    """A single tensor does not fit in one shard; raise --max-shard-bytes or split the tensor."""
+
+
+# ----------------------------------------------------------------------------- safetensors I/O
+def safetensors_bytes(arrays: List[Tuple[str, np.ndarray]], metadata: Optional[Dict[str, str]] = None) -> bytes:
+    """Serialise named numpy arrays (in the given order) into one safetensors byte string."""
+    header: Dict[str, Any] = {}
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    off = 0
+    for name, a in arrays:
+        dt = {np.dtype(np.float32): "F32", np.dtype(np.float16): "F16", np.dtype(np.int8): "I8"}[a.dtype]
+        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
+        off += a.nbytes
+    hj = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hj += b" " * ((-len(hj)) % 8)
+    parts = [struct.pack("<Q", len(hj)), hj]
+    parts += [np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"), copy=False).tobytes() for _, a in arrays]
+    return b"".join(parts)
+
+
+def parse_safetensors(buf: bytes) -> Dict[str, np.ndarray]:
+    (n,) = struct.unpack("<Q", buf[:8])
+    header = json.loads(buf[8:8 + n].decode("utf-8"))
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = info["data_offsets"]
+        dt = np.dtype(_NP_DTYPE[info["dtype"]]).newbyteorder("<")
+        out[name] = np.frombuffer(buf, dtype=dt, count=(e - b) // dt.itemsize, offset=base + b).reshape(info["shape"])
+    return out
+
+
+def _header_size(entries: List[Tuple[str, str, List[int], int]]) -> int:
+    """Upper bound of the padded header size for (name, dtype, shape, nbytes) entries."""
+    header = {name: {"dtype": _ST_DTYPE[dt], "shape": shape, "data_offsets": [10 ** 12, 10 ** 12]}
+              for name, dt, shape, _ in entries}
+    header["__metadata__"] = {"format": "pt", "shard": "999999"}
+    n = len(json.dumps(header, separators=(",", ":")).encode("utf-8"))
+    return 8 + n + 8
+
+
+# ----------------------------------------------------------------------------- quantisation
+def quantize_int8(w: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Symmetric per-row int8. w (R, C) f32 -> q (R, C) int8, scale (R,) f16 with w ~= q * scale."""
+    w = w.astype(np.float32)
+    amax = np.abs(w).max(axis=1)                                      # (R,)
+    scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float16)  # (R,) rounded to f16 first
+    s32 = scale.astype(np.float32)[:, None]                           # (R, 1)
+    q = np.clip(np.rint(w / s32), -127, 127).astype(np.int8)          # (R, C)
+    return q, scale
+
+
+# ----------------------------------------------------------------------------- export
+def to_numpy_state(state: Dict[str, torch.Tensor]) -> Dict[str, np.ndarray]:
+    out = {}
+    for k, v in state.items():
+        if not torch.is_tensor(v) or not v.dtype.is_floating_point:
+            continue  # index buffers etc. are recomputed by the engine from the config
+        out[k] = v.detach().to("cpu", torch.float32).contiguous().numpy()
+    return out
+
+
+def export_weights(state: Dict[str, Any], out_dir: str, model_id: str, kind: str, config: Dict[str, Any],
+                   tokenizer: Optional[Dict[str, Any]] = None, dtype: str = "f16", int8: bool = False,
+                   int8_min_numel: int = 16384, max_shard_bytes: int = MAX_SHARD_BYTES,
+                   f32_names: Iterable[str] = (), extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Write manifest.json + model-XXXXX.safetensors into out_dir; returns the manifest dict.
+
+    state: name -> torch.Tensor or np.ndarray (float). dtype: "f16" or "f32" for non-quantised tensors;
+    names in f32_names are always f32.
+    """
+    if dtype not in ("f16", "f32"):
+        raise ValueError("dtype must be f16 or f32")
+    arrays = {k: (v if isinstance(v, np.ndarray) else None) for k, v in state.items()}
+    np_state = to_numpy_state({k: v for k, v in state.items() if torch.is_tensor(v)})
+    np_state.update({k: v.astype(np.float32) for k, v in arrays.items() if v is not None})
+    f32_names = set(f32_names)
+
+    # (name, dtype, array) entries; int8 weights are followed by their scale.
+    entries: List[Tuple[str, str, np.ndarray, Optional[str]]] = []
+    for name in state.keys():
+        if name not in np_state:
+            continue
+        a = np_state[name]
+        if int8 and a.ndim == 2 and a.size >= int8_min_numel and name not in f32_names:
+            q, s = quantize_int8(a)
+            entries.append((name, "int8", q, name + ".scale"))
+            entries.append((name + ".scale", "f16", s, None))
+        elif name in f32_names or dtype == "f32":
+            entries.append((name, "f32", a.astype(np.float32), None))
+        else:
+            entries.append((name, "f16", a.astype(np.float16), None))
+
+    # Greedy packing in model order; a tensor and its scale stay in one shard.
+    groups: List[List[Tuple[str, str, np.ndarray, Optional[str]]]] = []
+    i = 0
+    while i < len(entries):
+        g = [entries[i]]
+        if entries[i][3] is not None:
+            g.append(entries[i + 1])
+            i += 1
+        groups.append(g)
+        i += 1
+    shards: List[List[Tuple[str, str, np.ndarray, Optional[str]]]] = [[]]
+
+    def size_of(sh) -> int:
+        return _header_size([(n, d, list(a.shape), a.nbytes) for n, d, a, _ in sh]) + sum(a.nbytes for _, _, a, _ in sh)
+
+    for g in groups:
+        if size_of(g) > max_shard_bytes:
+            raise ShardTooLargeError(f"tensor {g[0][0]} ({size_of(g)} bytes with header) exceeds the shard limit "
+                                     f"{max_shard_bytes}; use --int8 or a smaller model")
+        if shards[-1] and size_of(shards[-1] + g) > max_shard_bytes:
+            shards.append([])
+        shards[-1].extend(g)
+
+    os.makedirs(out_dir, exist_ok=True)
+    for old in os.listdir(out_dir):
+        if old.startswith("model-") and old.endswith(".safetensors"):
+            os.remove(os.path.join(out_dir, old))
+    tensors: Dict[str, Any] = {}
+    shard_list = []
+    for si, sh in enumerate(shards):
+        ordered = sorted(sh, key=lambda e: _ORDER[e[1]])  # stable: f32, f16, int8 keeps alignment
+        data = safetensors_bytes([(n, a) for n, _, a, _ in ordered], {"format": "pt", "shard": str(si)})
+        assert len(data) <= max_shard_bytes, (len(data), max_shard_bytes)
+        fname = f"model-{si:05d}.safetensors"
+        with open(os.path.join(out_dir, fname), "wb") as f:
+            f.write(data)
+        shard_list.append({"file": fname, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        for n, d, a, sc in sh:
+            t = {"shape": list(a.shape), "dtype": d, "shard": si}
+            if sc is not None:
+                t["scale"] = sc
+            tensors[n] = t
+    manifest = {"format": FORMAT, "formatVersion": FORMAT_VERSION, "modelId": model_id, "kind": kind,
+                "config": config, "tokenizer": tokenizer, "tensors": tensors, "shards": shard_list,
+                "totalBytes": sum(s["bytes"] for s in shard_list)}
+    if extra:
+        manifest["extra"] = extra
+    tmp = os.path.join(out_dir, "manifest.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=1)
+    os.replace(tmp, os.path.join(out_dir, "manifest.json"))
+    return manifest
+
+
+def load_manifest(path: str, verify: bool = True, dequantize: bool = True) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+    """Read manifest.json (path to it or its folder) and its shards; verify size + sha256.
+
+    Returns (manifest, tensors) where tensors are float32 numpy arrays (int8 weights dequantised with their
+    scales, and the `.scale` companions dropped) when dequantize=True, else the raw stored arrays.
+    """
+    mpath = os.path.join(path, "manifest.json") if os.path.isdir(path) else path
+    root = os.path.dirname(mpath)
+    with open(mpath) as f:
+        manifest = json.load(f)
+    if manifest.get("format") != FORMAT or manifest.get("formatVersion") != FORMAT_VERSION:
+        raise WeightIntegrityError(f"{mpath}: not a {FORMAT} v{FORMAT_VERSION} manifest; re-export the model")
+    raw: Dict[str, np.ndarray] = {}
+    for si, sh in enumerate(manifest["shards"]):
+        fp = os.path.join(root, sh["file"])
+        if not os.path.exists(fp):
+            raise WeightIntegrityError(f"missing shard {fp}; re-export or re-download the model")
+        with open(fp, "rb") as f:
+            data = f.read()
+        if verify:
+            if len(data) != sh["bytes"]:
+                raise WeightIntegrityError(f"{fp}: {len(data)} bytes, manifest says {sh['bytes']}")
+            h = hashlib.sha256(data).hexdigest()
+            if h != sh["sha256"]:
+                raise WeightIntegrityError(f"{fp}: sha256 {h} does not match the manifest; the file is corrupt")
+        for n, a in parse_safetensors(data).items():
+            t = manifest["tensors"].get(n)
+            if t is None or t["shard"] != si or list(a.shape) != t["shape"]:
+                raise WeightIntegrityError(f"{fp}: tensor {n} does not match the manifest's tensor table")
+            raw[n] = a
+    missing = set(manifest["tensors"]) - set(raw)
+    if missing:
+        raise WeightIntegrityError(f"tensors listed but not stored: {sorted(missing)[:5]}")
+    if not dequantize:
+        return manifest, raw
+    out: Dict[str, np.ndarray] = {}
+    scales = {t["scale"] for t in manifest["tensors"].values() if "scale" in t}
+    for n, t in manifest["tensors"].items():
+        if n in scales:
+            continue
+        a = raw[n]
+        if t["dtype"] == "int8":
+            out[n] = a.astype(np.float32) * raw[t["scale"]].astype(np.float32)[:, None]
+        else:
+            out[n] = a.astype(np.float32)
+    return manifest, out
+
+
+def load_state_dict_from_manifest(path: str) -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
+    m, arrs = load_manifest(path)
+    return m, {k: torch.from_numpy(np.array(v)) for k, v in arrs.items()}
+
+
+# ----------------------------------------------------------------------------- CLI
+def export_checkpoint(ckpt: str, out_dir: str, model_id: str, int8: bool = False, use_ema: bool = True,
+                      dtype: str = "f16", max_shard_bytes: int = MAX_SHARD_BYTES) -> Dict[str, Any]:
+    """Export a train_vq.py / train_gen.py checkpoint (a ckpt-*.pt file or a run dir: latest one)."""
+    from .checkpoint import latest_checkpoint
+    if os.path.isdir(ckpt):
+        p = latest_checkpoint(ckpt)
+        if p is None:
+            raise FileNotFoundError(f"no ckpt-*.pt in {ckpt}")
+        ckpt = p
+    st = torch.load(ckpt, map_location="cpu", weights_only=False)
+    extra = st.get("extra", {})
+    kind = extra["kind"]
+    state = st["ema"]["shadow"] if (use_ema and st.get("ema")) else st["model"]
+    state = dict(state)
+    if kind == "vq" and "quant.codebook" in state:
+        # Invariant for the engine: codebook rows are unit-norm, so decode input = codebook[token].
+        state["quant.codebook"] = torch.nn.functional.normalize(state["quant.codebook"].float(), dim=1)
+    return export_weights(state, out_dir, model_id, kind, extra["config"], tokenizer=extra.get("tokenizer"),
+                          dtype=dtype, int8=int8, max_shard_bytes=max_shard_bytes,
+                          extra={"step": st["step"], "source": os.path.basename(ckpt), "ema": bool(use_ema and st.get("ema"))})
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ckpt", required=True, help="ckpt-*.pt or a run dir (latest checkpoint)")
+    ap.add_argument("--out", required=True, help="public/models/<id>")
+    ap.add_argument("--id", required=True)
+    ap.add_argument("--int8", action="store_true")
+    ap.add_argument("--f32", action="store_true", help="store f32 instead of f16 (fixtures, debugging)")
+    ap.add_argument("--no-ema", action="store_true")
+    ap.add_argument("--max-shard-bytes", type=int, default=MAX_SHARD_BYTES)
+    a = ap.parse_args(argv)
+    m = export_checkpoint(a.ckpt, a.out, a.id, int8=a.int8, use_ema=not a.no_ema,
+                          dtype="f32" if a.f32 else "f16", max_shard_bytes=a.max_shard_bytes)
+    load_manifest(a.out)  # verify what we wrote
+    print(f"exported {a.id} ({m['kind']}): {len(m['tensors'])} tensors, {len(m['shards'])} shard(s), "
+          f"{m['totalBytes'] / 1e6:.2f} MB -> {a.out}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    main()

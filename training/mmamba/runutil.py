@@ -1,0 +1,179 @@
+"""Shared pieces of the training scripts: LR schedule, jsonl/stdout logging, common CLI flags, and the
+automatic choice of the step count that fits a wall-clock budget.
+
+The schedule is linear warmup then cosine decay to `min_ratio * lr` (as in most LM/diffusion
+trainers); it is a pure function of the step with its parameters in `state_dict()`, so resuming restores
+it exactly.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from typing import Any, Dict, Optional
+
+import torch
+
+from .dist import broadcast_, get_world_size
+
+
+class CosineSchedule:
+    def __init__(self, optimizer: torch.optim.Optimizer, base_lr: float, total_steps: int, warmup: int = 200,
+                 min_ratio: float = 0.1):
+        self.opt, self.base_lr, self.total_steps, self.warmup, self.min_ratio = optimizer, base_lr, total_steps, warmup, min_ratio
+
+    def lr_at(self, step: int) -> float:
+        warmup = max(1, min(self.warmup, self.total_steps // 5))  # short runs keep most steps at full LR
+        if step < warmup:
+            return self.base_lr * (step + 1) / warmup
+        span = max(1, self.total_steps - warmup)
+        p = min(1.0, (step - warmup) / span)
+        return self.base_lr * (self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
+
+    def apply(self, step: int) -> float:
+        lr = self.lr_at(step)
+        for g in self.opt.param_groups:
+            g["lr"] = lr * g.get("lr_scale", 1.0)
+        return lr
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"base_lr": self.base_lr, "total_steps": self.total_steps, "warmup": self.warmup, "min_ratio": self.min_ratio}
+
+    def load_state_dict(self, st: Dict[str, Any]) -> None:
+        self.base_lr, self.total_steps, self.warmup, self.min_ratio = st["base_lr"], st["total_steps"], st["warmup"], st["min_ratio"]
+
+
+class RunLogger:
+    """Rank-0 logger: one JSON object per line in <run>/log.jsonl, and a short line on stdout (flushed)."""
+
+    def __init__(self, run_dir: str, enabled: bool = True, name: str = "log.jsonl"):
+        self.enabled = enabled
+        self.f = None
+        if enabled:
+            os.makedirs(run_dir, exist_ok=True)
+            self.f = open(os.path.join(run_dir, name), "a")
+
+    def log(self, rec: Dict[str, Any], echo: bool = True) -> None:
+        if not self.enabled:
+            return
+        rec = {"time": round(time.time(), 3), **rec}
+        self.f.write(json.dumps(rec) + "\n")
+        self.f.flush()
+        if echo:
+            parts = []
+            for k, v in rec.items():
+                if k == "time":
+                    continue
+                parts.append(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}")
+            print(" ".join(parts), flush=True)
+
+    def print(self, *a) -> None:
+        if self.enabled:
+            print(*a, flush=True)
+
+
+def add_common_args(ap: argparse.ArgumentParser, lr: float, batch_size: int) -> None:
+    ap.add_argument("--data", default="data/packed", help="packed dataset dir (training/mmamba/data.py)")
+    ap.add_argument("--out", required=True, help="run dir: checkpoints, log.jsonl, config")
+    ap.add_argument("--preset", choices=["small", "tiny"], default="small")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="total optimiser steps (sets the cosine schedule); 0 = auto from --max-minutes "
+                         "(measures throughput for the first steps, then fixes the count)")
+    ap.add_argument("--batch-size", type=int, default=batch_size, help="global batch, split across ranks")
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--grad-clip", type=float, default=1.0)
+    ap.add_argument("--max-minutes", type=float, default=0.0,
+                    help="wall-clock budget of this invocation: checkpoint and exit cleanly before it")
+    ap.add_argument("--resume", action="store_true", help="continue from the latest ckpt-*.pt in --out")
+    ap.add_argument("--ckpt-every", type=int, default=1000, help="steps between checkpoints")
+    ap.add_argument("--ckpt-minutes", type=float, default=3.0, help="also checkpoint at least this often")
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default=None, help="cuda|cpu (default: cuda if available)")
+    ap.add_argument("--bench-steps", type=int, default=0,
+                    help="only measure throughput over K steps (after warm-up) and exit; no checkpoints")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
+    ap.add_argument("--max-train-items", type=int, default=0, help="use only the first N training items (tests)")
+
+
+def auto_total_steps(step_now: int, steps_timed: int, seconds: float, deadline, device: torch.device,
+                     reserve: float = 0.06) -> int:
+    """Pick the total step count that ends just inside the budget, identically on every rank."""
+    rate = steps_timed / max(seconds, 1e-6)
+    remaining = (deadline.limit - deadline.elapsed()) if deadline.limit else 0.0
+    total = step_now + int(rate * remaining * (1.0 - reserve))
+    t = torch.tensor([float(total)], device=device)
+    if get_world_size() > 1:
+        broadcast_(t, 0)
+    return max(step_now + 1, int(t.item()))
+
+
+def device_sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on GPU, a no-op on CPU (tests compare exact f32 results there)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def save_json(path: str, obj: Any) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- data adapters
+def synthetic_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
+    """(n, size, size, 3) uint8 of coloured discs/boxes on plain backgrounds, for tests and smoke runs."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    out = torch.empty(n, size, size, 3, dtype=torch.uint8)
+    for i in range(n):
+        bg = torch.randint(0, 256, (3,), generator=g).to(torch.uint8)
+        img = bg.view(1, 1, 3).expand(size, size, 3).clone()
+        for _ in range(2):
+            col = torch.randint(0, 256, (3,), generator=g)
+            cx, cy = torch.randint(0, size, (2,), generator=g).tolist()
+            r = int(torch.randint(size // 8, size // 3, (1,), generator=g))
+            if torch.rand(1, generator=g) < 0.5:
+                m = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
+            else:
+                m = ((xx - cx).abs() < r) & ((yy - cy).abs() < r)
+            img[m] = col.to(torch.uint8)
+        out[i] = img
+    return out
+
+
+SYNTH_WORDS = ["red", "green", "blue", "yellow", "circle", "square", "small", "big", "left", "right", "top", "bottom"]
+
+
+def synthetic_captions(n: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed + 1)
+    return [" ".join(SYNTH_WORDS[j] for j in torch.randint(0, len(SYNTH_WORDS), (3,), generator=g).tolist()) for _ in range(n)]
+
+
+def load_split(data: str, split: str, image_size: int = 128):
+    """Return (images uint8 (N, S, S, 3) torch tensor, captions list[str]) of one dataset split.
+
+    `data` is the packed dataset dir written by the dataset builder (mmamba/data.py), or
+    `synthetic:N` for N generated images (tests, smoke runs without the dataset).
+    """
+    if data.startswith("synthetic:"):
+        n = int(data.split(":", 1)[1])
+        off = {"train": 0, "val": 1, "test": 2}.get(split, 3)
+        n_split = n if split == "train" else max(8, n // 8)
+        return synthetic_images(n_split, image_size, seed=1000 * off), synthetic_captions(n_split, seed=1000 * off)
+    from . import data as D  # the dataset colleague's module
+    images, captions = D.load_split(data, split)
+    images = torch.as_tensor(images)
+    return images, list(captions)
