@@ -180,6 +180,7 @@ def main(argv=None) -> None:
                      "elapsed_min": deadline.elapsed() / 60})
         done = step >= sched.total_steps and not auto_steps
         stop = deadline.should_stop() if (step % 10 == 0 or done) else False
+        stop = stop or bool(args.stop_after and step - start_step >= args.stop_after)
         if not args.bench_steps and (step % args.val_every == 0 or done or stop) and info.is_main:
             ev = evaluate(model, val_u8, dev)
             log.log({"step": step, **ev})
@@ -193,6 +194,8 @@ def main(argv=None) -> None:
             break
         if done:
             break
+    if args.save_rank_state:
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, os.path.join(args.out, f"rank{info.rank}_final.pt"))
     if info.is_main and not args.bench_steps:
         log.print(f"done: step {step}, run dir {args.out}")
     cleanup()

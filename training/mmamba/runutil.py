@@ -98,6 +98,10 @@ def add_common_args(ap: argparse.ArgumentParser, lr: float, batch_size: int) -> 
     ap.add_argument("--bench-steps", type=int, default=0,
                     help="only measure throughput over K steps (after warm-up) and exit; no checkpoints")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="checkpoint and exit after this many steps of this invocation (preemption drills, tests)")
+    ap.add_argument("--save-rank-state", action="store_true",
+                    help="at the end every rank writes <out>/rank<r>_final.pt with its weights (DDP tests)")
     ap.add_argument("--max-train-items", type=int, default=0, help="use only the first N training items (tests)")
 
 
