@@ -1,0 +1,47 @@
+// Browser tests of the app shell: the worker acquires a WebGPU device (SwiftShader here) and the page shows
+// it; without a model the prompt stays disabled; without navigator.gpu the page says how to get WebGPU.
+import { expect, test } from '@playwright/test';
+
+test('shows the GPU adapter the worker acquired, prompt disabled without a model', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  await page.goto('/');
+  await expect(page.getByRole('heading', { name: 'M-Mamba' })).toBeVisible();
+
+  const adapter = page.getByTestId('adapter-name');
+  await expect(adapter).toBeVisible({ timeout: 60_000 });
+  const name = (await adapter.textContent())?.trim() ?? '';
+  expect(name.length).toBeGreaterThan(0);
+  expect(name).not.toBe('unknown adapter');
+  // On CI machines the only adapter is SwiftShader; a real GPU shows its own name.
+  if (process.env.EXPECT_SWIFTSHADER !== '0') expect(name.toLowerCase()).toContain('swiftshader');
+
+  await expect(page.getByTestId('status')).toHaveText(/GPU ready/);
+  // The limits table lists what the engine raised, e.g. the storage binding size.
+  await expect(page.getByRole('table', { name: 'device limits' })).toContainText('max storage buffer binding size');
+
+  await expect(page.getByTestId('prompt')).toBeDisabled();
+  await expect(page.getByTestId('generate')).toBeDisabled();
+  await expect(page.getByTestId('prompt-note')).toContainText('No model is loaded');
+  await expect(page.getByTestId('webgpu-missing')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+test('explains how to get WebGPU when navigator.gpu is missing', async ({ page }) => {
+  await page.addInitScript(() => {
+    // Runs before any page script: make this page look like a browser without WebGPU.
+    delete (Navigator.prototype as unknown as { gpu?: unknown }).gpu;
+    delete (navigator as unknown as { gpu?: unknown }).gpu;
+  });
+  await page.goto('/');
+
+  const missing = page.getByTestId('webgpu-missing');
+  await expect(missing).toBeVisible();
+  await expect(missing).toContainText('WebGPU is missing');
+  await expect(missing).toContainText('chrome://flags/#enable-unsafe-webgpu');
+  await expect(page.getByTestId('status')).toHaveText(/No WebGPU/);
+  await expect(page.getByTestId('prompt')).toBeDisabled();
+  await expect(page.getByTestId('generate')).toBeDisabled();
+  await expect(page.getByTestId('adapter-name')).toHaveCount(0);
+});
