@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any, Dict, Optional
 
+import numpy as np
 import torch
 
 from .dist import broadcast_, get_world_size
@@ -166,18 +167,69 @@ def synthetic_captions(n: int, seed: int = 0):
     return [" ".join(SYNTH_WORDS[j] for j in torch.randint(0, len(SYNTH_WORDS), (3,), generator=g).tolist()) for _ in range(n)]
 
 
-def load_split(data: str, split: str, image_size: int = 128):
-    """Return (images uint8 (N, S, S, 3) torch tensor, captions list[str]) of one dataset split.
+def _decode_chunk(job):
+    root, seed, ids = job
+    from . import data as D
+    p = D.load_pack(root, seed)
+    return np.stack([p.image(ei) for ei in ids]) if ids else np.zeros((0, 128, 128, 3), np.uint8)
 
-    `data` is the packed dataset dir written by the dataset builder (mmamba/data.py), or
-    `synthetic:N` for N generated images (tests, smoke runs without the dataset).
+
+def decode_split_images(root: str, split: str, seed: int = 0, workers: int = 0) -> np.ndarray:
+    """All images of a split as (N, 128, 128, 3) uint8, decoded in parallel and cached in
+    <root>/decoded/<split>-s<seed>.npy (written atomically by rank 0; other ranks wait and read it)."""
+    from . import data as D
+    from .dist import barrier, is_main
+    cache = os.path.join(root, "decoded", f"{split}-s{seed}.npy")
+    if is_main() and not os.path.exists(cache):
+        ids = list(D.load_pack(root, seed).splits[split])
+        workers = workers or min(16, os.cpu_count() or 1)
+        chunks = [ids[i:i + 256] for i in range(0, len(ids), 256)]
+        t0 = time.time()
+        if workers > 1 and len(chunks) > 1:
+            import multiprocessing as mp
+            with mp.get_context("fork").Pool(workers) as pool:
+                parts = pool.map(_decode_chunk, [(root, seed, c) for c in chunks])
+        else:
+            parts = [_decode_chunk((root, seed, c)) for c in chunks]
+        arr = np.concatenate(parts) if parts else np.zeros((0, 128, 128, 3), np.uint8)
+        print(f"[data] decoded {split}: {arr.shape} in {time.time() - t0:.1f}s -> {cache}", flush=True)
+        try:
+            os.makedirs(os.path.dirname(cache), exist_ok=True)
+            tmp = cache + f".tmp{os.getpid()}.npy"
+            np.save(tmp, arr)
+            os.replace(tmp, cache)
+        except OSError as e:  # read-only data dir: just keep it in memory
+            print(f"[data] could not cache ({e})", flush=True)
+            if get_world_size() == 1:
+                return arr
+    barrier()
+    return np.load(cache, mmap_mode="r")
+
+
+def resize_u8(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, size, size, 3) uint8 by area averaging (tiny presets on real data)."""
+    x = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2).float(), size=(size, size), mode="area")
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def load_split(data: str, split: str, image_size: int = 128, seed: int = 0, with_captions: bool = False):
+    """Return (images uint8 (N, S, S, 3) torch tensor, captions list[str] or None) of one dataset split.
+
+    `data` is the packed dataset dir (mmamba/data.py: index.json + images.bin), or `synthetic:N` for N
+    generated images (tests and smoke runs without the dataset). Entries include every recolour variant
+    and icon scene of the split, in the pack's fixed order.
     """
     if data.startswith("synthetic:"):
         n = int(data.split(":", 1)[1])
         off = {"train": 0, "val": 1, "test": 2}.get(split, 3)
         n_split = n if split == "train" else max(8, n // 8)
         return synthetic_images(n_split, image_size, seed=1000 * off), synthetic_captions(n_split, seed=1000 * off)
-    from . import data as D  # the dataset colleague's module
-    images, captions = D.load_split(data, split)
-    images = torch.as_tensor(images)
-    return images, list(captions)
+    from . import data as D
+    images = torch.from_numpy(np.array(decode_split_images(data, split, seed)))
+    if images.shape[1] != image_size:
+        images = resize_u8(images, image_size)
+    caps = None
+    if with_captions:
+        p = D.load_pack(data, seed)
+        caps = [p.caption(ei) for ei in p.splits[split]]
+    return images, caps

@@ -1,0 +1,114 @@
+"""Pre-compute the generators' training data: train the BPE tokenizer on the train-split captions
+(mmamba/bpe.py), then encode every split (all recolour variants and icon scenes, i.e. every pack entry)
+once with the trained VQ into compact uint16 token grids, with the captions' BPE ids.
+
+Output dir (--out), read by train_gen.py --data:
+  bpe.json                 BPETokenizer.to_dict() (trained on train captions only)
+  tokens_<split>.npz       tokens (N, HW) uint16 image tokens (row-major grid);
+                           text (N, V, Lt) uint16 BPE ids of V captions per item: the canonical caption,
+                           then V-1 variations (data.Pack.caption(ei, epoch=v, index)); entry (N,) int32
+  tokens_meta.json         grid, codebook_size, text_len, vocab_size, caption_variants, counts, vq source
+
+  python training/encode_tokens.py --data data/packed --vq training/runs/vq --out training/runs/tokens
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+from mmamba.bpe import BPETokenizer
+from mmamba.checkpoint import latest_checkpoint
+from mmamba.runutil import autocast, load_split, save_json, synthetic_captions
+from mmamba.vq import VQConfig, VQModel, images_to_tensor
+
+
+def load_vq(path: str, device) -> VQModel:
+    """A VQModel from a train_vq.py run dir / ckpt-*.pt, or from an exported manifest dir."""
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "manifest.json")):
+        from mmamba.export import load_state_dict_from_manifest
+        man, sd = load_state_dict_from_manifest(path)
+        m = VQModel(VQConfig.from_dict(man["config"]))
+        m.load_state_dict(sd)
+        return m.to(device).eval()
+    ck = latest_checkpoint(path) if os.path.isdir(path) else path
+    if ck is None:
+        raise FileNotFoundError(f"no VQ checkpoint in {path}; run train_vq.py first")
+    st = torch.load(ck, map_location="cpu", weights_only=False)
+    m = VQModel(VQConfig.from_dict(st["extra"]["config"]))
+    m.load_state_dict(st["ema"]["shadow"] if st.get("ema") else st["model"])
+    return m.to(device).eval()
+
+
+def caption_sets(data: str, split: str, variants: int, seed: int = 0):
+    """List over items of [canonical caption, variation 1, ..., variation V-1]."""
+    if data.startswith("synthetic:"):
+        _, caps = load_split(data, split)
+        return [[c] * variants for c in caps], list(range(len(caps)))
+    from mmamba import data as D
+    p = D.load_pack(data, seed)
+    ids = p.splits[split]
+    return [[p.caption(ei)] + [p.caption(ei, v, i) for v in range(1, variants)] for i, ei in enumerate(ids)], list(ids)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description="BPE + VQ-encode the dataset for train_gen.py")
+    ap.add_argument("--data", default="data/packed")
+    ap.add_argument("--vq", required=True, help="train_vq.py run dir, ckpt-*.pt, or exported VQ manifest dir")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--splits", default="train,val,test")
+    ap.add_argument("--vocab-size", type=int, default=1024, help="BPE vocab (<= generator text.vocab_size)")
+    ap.add_argument("--text-len", type=int, default=16, help="Lt (= generator text.max_len)")
+    ap.add_argument("--caption-variants", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--seed", type=int, default=0, help="dataset split seed")
+    ap.add_argument("--device", default=None)
+    args = ap.parse_args(argv)
+    dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.time()
+
+    bpe_path = os.path.join(args.out, "bpe.json")
+    if data_is_synth := args.data.startswith("synthetic:"):
+        train_caps = synthetic_captions(int(args.data.split(":")[1]))
+    else:
+        from mmamba import data as D
+        train_caps = D.all_captions("train", seed=args.seed, root=args.data)
+    bpe = BPETokenizer.train(train_caps, vocab_size=args.vocab_size, max_len=args.text_len)
+    save_json(bpe_path, bpe.to_dict())
+    print(f"BPE: {bpe.vocab_size} ids from {len(train_caps)} train captions ({time.time() - t0:.1f}s)", flush=True)
+
+    vq = load_vq(args.vq, dev)
+    cfg = vq.cfg
+    meta = {"grid": cfg.grid, "codebook_size": cfg.codebook_size, "text_len": args.text_len,
+            "vocab_size": bpe.vocab_size, "caption_variants": args.caption_variants, "vq": os.path.abspath(args.vq),
+            "vq_config": cfg.to_dict(), "data": args.data, "seed": args.seed, "counts": {}}
+    for split in args.splits.split(","):
+        images, _ = load_split(args.data, split, cfg.image_size, seed=args.seed)
+        caps, entries = caption_sets(args.data, split, args.caption_variants, args.seed)
+        assert len(caps) == images.shape[0], (len(caps), images.shape)
+        toks = []
+        with torch.no_grad():
+            for i in range(0, images.shape[0], args.batch_size):
+                x = images_to_tensor(images[i:i + args.batch_size].to(dev))      # (b, 3, S, S)
+                with autocast(dev):
+                    z = vq.encoder(x)
+                toks.append(vq.quant.lookup(z.float()).flatten(1).cpu())         # (b, HW)
+        tokens = (torch.cat(toks) if toks else torch.zeros(0, cfg.grid ** 2, dtype=torch.long)).numpy().astype(np.uint16)
+        text = np.array([[bpe.encode(c) for c in cs] for cs in caps], dtype=np.uint16).reshape(
+            len(caps), args.caption_variants, args.text_len)                    # (N, V, Lt)
+        np.savez(os.path.join(args.out, f"tokens_{split}.npz"), tokens=tokens, text=text,
+                 entry=np.asarray(entries, np.int32))
+        meta["counts"][split] = int(tokens.shape[0])
+        used = len(np.unique(tokens)) if tokens.size else 0
+        print(f"{split}: {tokens.shape[0]} items, {used}/{cfg.codebook_size} codes used ({time.time() - t0:.1f}s)", flush=True)
+    save_json(os.path.join(args.out, "tokens_meta.json"), meta)
+    print(f"wrote {args.out} in {time.time() - t0:.1f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
