@@ -1,0 +1,529 @@
+"""Text-to-image dataset: loads the pack built by `npm run data` (data/packed/{index.json,images.bin}),
+derives recolour variants and icon scenes deterministically, captions them truthfully and splits them
+train/val/test so that val/test name concepts and attribute combinations never seen in training.
+
+Pack contents (written by `write_pack`, used by training/data/pack.py and `make_tiny_dataset`):
+  images.bin  concatenated lossless WebP blobs: emoji = 128x128 RGB on white; icons = 56x56 L alpha masks
+  index.json  {"format": "mmamba-data", "version": 1, "sources": {...}, "bases": [base, ...]}
+  base = {kind: "emoji"|"icon", set, style, name, label, concept, keywords, offset, length,
+          variants: [[hue_shift_deg, colour, colour2], ...]   # emoji only; colour names precomputed
+         }
+Derived images ("entries"):
+  emoji  (base, k): hue_rotate(base image, variants[k][0]); captions use the precomputed colour names,
+                    which were measured on the rotated pixels by the same functions as below.
+  icon   (base, k), k < SCENE_VARIANTS: the mask drawn in a named colour at a named position on a named
+                    background colour; (fg, bg, position) come from a hash of (icon name, k).
+Determinism: no global RNG; every choice is `_u32`-hashed from (seed, ...). Pixels depend only on the pack.
+Only numpy, Pillow (and torch for the Dataset wrapper) are used.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+IMAGE_SIZE = 128
+ICON_SIZE = 56
+HUE_SHIFTS = (0, 60, 120, 180, 240, 300)
+SCENE_VARIANTS = 12
+MIN_CHROMA_SHARE = 0.10  # an emoji gets hue variants only if this share of its art is chromatic
+DEFAULT_ROOT = os.environ.get(
+    "MMAMBA_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "data", "packed"))
+
+CHROMATIC = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink", "brown")
+ACHROMATIC = ("black", "gray", "white")
+COLOUR_NAMES = CHROMATIC + ACHROMATIC
+# Canonical RGB of each name, used to paint icon scenes; colour_name() maps each back to its own name.
+PALETTE = {
+    "red": (220, 30, 30), "orange": (245, 140, 20), "yellow": (245, 215, 30), "green": (40, 170, 60),
+    "cyan": (30, 190, 200), "blue": (30, 90, 220), "purple": (130, 50, 200), "pink": (240, 110, 180),
+    "brown": (130, 80, 35), "black": (20, 20, 20), "gray": (128, 128, 128), "white": (255, 255, 255),
+}
+SCENE_FG = tuple(c for c in COLOUR_NAMES if c != "white")
+SCENE_BG = COLOUR_NAMES
+# 3x3 grid of icon positions: name -> (x, y) top-left offset of the 56 px icon in the 128 px canvas.
+POSITIONS = {
+    "top left": (6, 6), "top": (36, 6), "top right": (66, 6),
+    "left": (6, 36), "center": (36, 36), "right": (66, 36),
+    "bottom left": (6, 66), "bottom": (36, 66), "bottom right": (66, 66),
+}
+# Concepts always kept in training (the product demo prompts, e.g. "red apple").
+DEMO_CONCEPTS = frozenset({"apple", "heart", "star", "sun", "house", "tree", "cat face", "dog face", "rocket"})
+# Split rates: fraction of keys held out to (test, val).
+CONCEPT_HOLDOUT = (0.06, 0.03)
+STYLE_PAIR_HOLDOUT = (0.04, 0.02)
+COLOUR_PAIR_HOLDOUT = (0.06, 0.03)
+SCENE_COLOUR_HOLDOUT = (0.05, 0.03)
+# Emoji groups whose concepts make readable test prompts (animals, food, travel, activities).
+PROMPT_GROUPS = (3, 4, 5, 6)
+
+
+# ---------------------------------------------------------------- hashing (counter-based, portable)
+def _hash32(x: int) -> int:
+    """lowbias32, as in docs/architecture.md (u32 wrap-around)."""
+    x &= 0xFFFFFFFF
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    x ^= x >> 16
+    return x
+
+
+def _u32(*parts) -> int:
+    """Hash of a tuple of ints/strings; stable across runs and platforms (no Python hash())."""
+    h = 0x9E3779B9
+    for p in parts:
+        if isinstance(p, str):
+            p = int.from_bytes(hashlib.blake2s(p.encode(), digest_size=4).digest(), "little")
+        h = _hash32(h ^ _hash32(int(p) & 0xFFFFFFFF))
+    return h
+
+
+def _unit(*parts) -> float:
+    return (_u32(*parts) >> 8) / float(1 << 24)
+
+
+# ---------------------------------------------------------------- colour maths
+def rgb_to_hsv(rgb: np.ndarray):
+    """uint8/float RGB [...,3] -> (h degrees [0,360), s [0,1], v [0,1]) float32 arrays."""
+    c = rgb.astype(np.float32) / 255.0
+    r, g, b = c[..., 0], c[..., 1], c[..., 2]
+    mx, mn = c.max(-1), c.min(-1)
+    d = mx - mn
+    s = np.where(mx > 0, d / np.maximum(mx, 1e-8), 0.0)
+    dd = np.maximum(d, 1e-8)
+    h = np.where(mx == r, (g - b) / dd % 6.0, np.where(mx == g, (b - r) / dd + 2.0, (r - g) / dd + 4.0))
+    h = np.where(d > 0, h * 60.0, 0.0) % 360.0
+    return h.astype(np.float32), s.astype(np.float32), mx.astype(np.float32)
+
+
+def hsv_to_rgb(h, s, v) -> np.ndarray:
+    """Inverse of rgb_to_hsv; returns uint8 RGB (rounded)."""
+    hp = (h % 360.0) / 60.0
+    c = v * s
+    x = c * (1 - np.abs(hp % 2 - 1))
+    m = v - c
+    z = np.zeros_like(c)
+    i = np.floor(hp).astype(np.int32) % 6
+    r = np.choose(i, [c, x, z, z, x, c])
+    g = np.choose(i, [x, c, c, x, z, z])
+    b = np.choose(i, [z, z, x, c, c, x])
+    out = np.stack([r + m, g + m, b + m], -1)
+    return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+
+
+def hue_rotate(rgb: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotates hue by `degrees`; greys (white background, black outlines) are left bit-exact."""
+    if degrees % 360 == 0:
+        return rgb
+    h, s, v = rgb_to_hsv(rgb)
+    out = hsv_to_rgb(h + degrees, s, v)
+    grey = (rgb.max(-1) == rgb.min(-1))[..., None]
+    return np.where(grey, rgb, out)
+
+
+def colour_index(h, s, v) -> np.ndarray:
+    """Per-pixel index into COLOUR_NAMES from HSV (rules in degrees / unit scale)."""
+    idx = np.full(h.shape, COLOUR_NAMES.index("gray"), np.int32)
+    N = COLOUR_NAMES.index
+    chrom = (v >= 0.2) & (s >= 0.2)
+    hue = np.select(
+        [(h < 15) | (h >= 345), h < 42, h < 70, h < 165, h < 195, h < 255, h < 290, h < 320],
+        [N("red"), N("orange"), N("yellow"), N("green"), N("cyan"), N("blue"), N("purple"), N("purple")],
+        N("pink"))
+    redish = hue == N("red")
+    hue = np.where(redish & (v < 0.5), N("brown"), hue)
+    hue = np.where(redish & (v >= 0.75) & (s < 0.5), N("pink"), hue)
+    hue = np.where((hue == N("orange")) & (v < 0.65), N("brown"), hue)
+    hue = np.where((hue == N("yellow")) & (v < 0.5), N("brown"), hue)
+    hue = np.where((h >= 290) & (h < 320) & (v > 0.75) & (s < 0.6), N("pink"), hue)
+    idx = np.where(chrom, hue, idx)
+    idx = np.where(v < 0.2, N("black"), idx)
+    idx = np.where((v >= 0.2) & (s < 0.2) & (v > 0.85), N("white"), idx)
+    return idx
+
+
+def colour_name(rgb) -> str:
+    """Name of one RGB colour."""
+    h, s, v = rgb_to_hsv(np.asarray(rgb, np.uint8).reshape(1, 3))
+    return COLOUR_NAMES[int(colour_index(h, s, v)[0])]
+
+
+def dominant_colours(rgb: np.ndarray, mask: np.ndarray, hue_shift: float = 0.0):
+    """(dominant, secondary or "", chromatic share) of the pixels under `mask`, after a hue rotation.
+    A chromatic colour wins if chromatic pixels are >= 25% of the art, else the top of black/gray/white."""
+    h, s, v = rgb_to_hsv(rgb[mask])
+    counts = np.bincount(colour_index((h + hue_shift) % 360.0, s, v), minlength=len(COLOUR_NAMES))
+    total = max(int(counts.sum()), 1)
+    nc = len(CHROMATIC)
+    chroma = counts[:nc].sum() / total
+    pool = counts[:nc] if chroma >= 0.25 else counts[nc:]
+    dom = int(np.argmax(pool)) + (0 if chroma >= 0.25 else nc)
+    rest = counts.copy()
+    rest[dom] = 0
+    sec = int(np.argmax(rest))
+    secname = COLOUR_NAMES[sec] if rest[sec] / total >= 0.15 else ""
+    return COLOUR_NAMES[dom], secname, float(chroma)
+
+
+def _contrast_ok(a: str, b: str) -> bool:
+    pa, pb = np.array(PALETTE[a], float), np.array(PALETTE[b], float)
+    return a != b and float(np.sqrt(((pa - pb) ** 2).sum())) >= 140.0
+
+
+# ---------------------------------------------------------------- pack writing (builder + tiny fallback)
+def encode_webp(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "WEBP", lossless=True, quality=100, method=4)
+    return buf.getvalue()
+
+
+def emoji_variants(rgba: np.ndarray):
+    """Recolour variants of an RGBA emoji render: [[hue_shift, colour, colour2], ...]. Variant 0 is the
+    original; hue-rotated ones exist only if enough of the art is chromatic (so they are distinct)."""
+    mask = rgba[..., 3] >= 128
+    if mask.sum() == 0:
+        return []
+    rgb = rgba[..., :3]
+    out = []
+    for shift in HUE_SHIFTS:
+        dom, sec, chroma = dominant_colours(rgb, mask, shift)
+        if shift and chroma < MIN_CHROMA_SHARE:
+            break
+        out.append([shift, dom, sec])
+    return out
+
+
+def composite_white(rgba: np.ndarray) -> np.ndarray:
+    a = rgba[..., 3:4].astype(np.float32) / 255.0
+    return np.clip(np.round(rgba[..., :3] * a + 255.0 * (1 - a)), 0, 255).astype(np.uint8)
+
+
+def write_pack(items, out_dir: str, sources: dict | None = None, log=print) -> dict:
+    """Writes index.json + images.bin. `items`: dicts with kind/set/style/name/label/concept/keywords and
+    `pixels` (emoji: RGBA uint8 128x128x4; icon: alpha uint8 56x56). Exact duplicate images are dropped."""
+    os.makedirs(out_dir, exist_ok=True)
+    bases, blobs, seen = [], [], set()
+    offset = 0
+    for it in items:
+        px = it["pixels"]
+        if it["kind"] == "emoji":
+            variants = emoji_variants(px)
+            if not variants:
+                continue
+            stored = composite_white(px)
+        else:
+            variants = []
+            stored = px
+            if int(stored.max()) < 128:
+                continue
+        key = (it["style"], hashlib.sha1(stored.tobytes()).hexdigest())
+        if key in seen:
+            continue
+        seen.add(key)
+        blob = encode_webp(stored)
+        base = {k: it[k] for k in ("kind", "set", "style", "name", "label", "concept", "keywords")}
+        base["group"] = int(it.get("group", -1))
+        base.update(offset=offset, length=len(blob), variants=variants)
+        bases.append(base)
+        blobs.append(blob)
+        offset += len(blob)
+    index = {"format": "mmamba-data", "version": 1, "imageSize": IMAGE_SIZE, "iconSize": ICON_SIZE,
+             "sources": sources or {}, "bases": bases}
+    with open(os.path.join(out_dir, "images.bin"), "wb") as f:
+        for b in blobs:
+            f.write(b)
+    with open(os.path.join(out_dir, "index.json"), "w") as f:
+        json.dump(index, f, separators=(",", ":"))
+    log(f"[data] packed {len(bases)} base images, {offset / 1e6:.2f} MB of WebP -> {out_dir}")
+    return index
+
+
+def make_tiny_dataset(out_dir: str) -> str:
+    """Synthetic stand-in pack (no node needed): disc/square 'emoji' in 3 styles and a few icon masks.
+    Same format as the real pack; used by the tests. Returns out_dir."""
+    yy, xx = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE]
+    iy, ix = np.mgrid[0:ICON_SIZE, 0:ICON_SIZE]
+    shapes = {
+        "apple": (xx - 64) ** 2 + (yy - 68) ** 2 < 44 ** 2,
+        "box": (abs(xx - 64) < 40) & (abs(yy - 64) < 40),
+        "bar": (abs(xx - 64) < 50) & (abs(yy - 64) < 14),
+        "ring": abs(np.sqrt((xx - 64) ** 2 + (yy - 64) ** 2) - 36) < 8,
+        "kite": abs(xx - 64) + abs(yy - 64) < 48,
+        "cross": ((abs(xx - 64) < 10) | (abs(yy - 64) < 10)) & (abs(xx - 64) < 48) & (abs(yy - 64) < 48),
+    }
+    colours = {"tiny noto": (220, 30, 30), "tiny flat": (40, 170, 60), "tiny line": (30, 90, 220)}
+    items = []
+    for style, col in colours.items():
+        for concept, m in shapes.items():
+            rgba = np.zeros((IMAGE_SIZE, IMAGE_SIZE, 4), np.uint8)
+            rgba[m] = (*col, 255)
+            edge = m & ~np.roll(m, 3, 0)
+            rgba[edge] = (20, 20, 20, 255)
+            items.append(dict(kind="emoji", set=style, style=style, name=concept, label=concept,
+                              concept=concept, keywords=["shape", concept[:2] + "x"], pixels=rgba))
+    icon_shapes = {
+        "apple": (ix - 28) ** 2 + (iy - 28) ** 2 < 22 ** 2,
+        "box": (abs(ix - 28) < 20) & (abs(iy - 28) < 20) & ~((abs(ix - 28) < 14) & (abs(iy - 28) < 14)),
+        "star": abs(ix - 28) + abs(iy - 28) < 24,
+        "bar": (abs(ix - 28) < 24) & (abs(iy - 28) < 7),
+    }
+    for concept, m in icon_shapes.items():
+        items.append(dict(kind="icon", set="tiny-icons", style="outline icon", name=concept, label=concept,
+                          concept=concept, keywords=[], pixels=(m * 255).astype(np.uint8)))
+    write_pack(items, out_dir, {"tiny": {"package": "synthetic", "license": "CC0-1.0"}}, log=lambda *_: None)
+    return out_dir
+
+
+# ---------------------------------------------------------------- loading, entries, splits, captions
+@dataclass(frozen=True)
+class Entry:
+    base: int      # index into bases
+    variant: int   # emoji: index into base variants; icon: scene number < SCENE_VARIANTS
+    colour: str    # dominant (emoji) or icon colour (scene)
+    colour2: str   # secondary colour or ""
+    hue: int       # hue shift in degrees (emoji), 0 for scenes
+    bg: str        # scene background colour name ("white" for emoji)
+    position: str  # scene position name ("" for emoji)
+
+
+def _scene_params(name: str, style: str, n: int):
+    """n distinct (fg, bg, position) triples for one icon, from a hash of its name (content salt, not split seed)."""
+    out, seen, attempt = [], set(), 0
+    pos_names = list(POSITIONS)
+    while len(out) < n:
+        u = _u32("scene", style, name, attempt)
+        attempt += 1
+        fg = SCENE_FG[u % len(SCENE_FG)]
+        u2 = _hash32(u)
+        bg = "white" if u2 % 3 == 0 else SCENE_BG[(u2 >> 2) % len(SCENE_BG)]
+        pos = pos_names[(u2 >> 8) % len(pos_names)]
+        t = (fg, bg, pos)
+        if t in seen or not _contrast_ok(fg, bg):
+            continue
+        seen.add(t)
+        out.append(t)
+    return out
+
+
+class Pack:
+    """The packed data: base images, all derived entries and the seed-dependent split."""
+
+    def __init__(self, root: str | None = None, seed: int = 0):
+        self.root = os.path.abspath(root or DEFAULT_ROOT)
+        self.seed = int(seed)
+        idx_path = os.path.join(self.root, "index.json")
+        if not os.path.exists(idx_path):
+            raise FileNotFoundError(f"{idx_path} missing: run `npm run data` (or make_tiny_dataset for tests)")
+        with open(idx_path) as f:
+            self.index = json.load(f)
+        with open(os.path.join(self.root, "images.bin"), "rb") as f:
+            self.blob = f.read()
+        self.bases = self.index["bases"]
+        self._decode = lru_cache(maxsize=2048)(self._decode_uncached)
+        self.entries: list[Entry] = []
+        for bi, b in enumerate(self.bases):
+            if b["kind"] == "emoji":
+                for vi, (shift, c1, c2) in enumerate(b["variants"]):
+                    self.entries.append(Entry(bi, vi, c1, c2, int(shift), "white", ""))
+            else:
+                for vi, (fg, bg, pos) in enumerate(_scene_params(b["name"], b["style"], SCENE_VARIANTS)):
+                    self.entries.append(Entry(bi, vi, fg, "", 0, bg, pos))
+        self._assign_splits()
+
+    # -- splits
+    def _natural_colours(self):
+        nat: dict[str, set] = {}
+        for b in self.bases:
+            if b["kind"] == "emoji" and b["variants"]:
+                nat.setdefault(b["concept"], set()).add(b["variants"][0][1])
+        return nat
+
+    def _level(self, rates, *key) -> str:
+        u = _unit(self.seed, *key)
+        return "test" if u < rates[0] else "val" if u < rates[0] + rates[1] else "train"
+
+    def _assign_splits(self):
+        """Each entry's split is the strictest of its keys (test > val > train). Keys: the concept;
+        the (concept, style) pair; the (concept, colour) pair unless the colour is one of the concept's
+        natural colours (so "red apple" stays trainable); for scenes the (fg, bg) colour pair. Any key in
+        test/val never occurs in train, so their prompts name unseen concepts or unseen combinations."""
+        nat = self._natural_colours()
+        order = {"train": 0, "val": 1, "test": 2}
+        self.split_of: list[str] = []
+        self.reason_of: list[str] = []
+        for e in self.entries:
+            b = self.bases[e.base]
+            c = b["concept"]
+            demo = c in DEMO_CONCEPTS
+            keys = [
+                ("concept", "train" if demo else self._level(CONCEPT_HOLDOUT, "concept", c)),
+                ("concept+style", "train" if demo else self._level(STYLE_PAIR_HOLDOUT, "style", c, b["style"])),
+                ("concept+colour", "train" if e.colour in nat.get(c, ()) else
+                 self._level(COLOUR_PAIR_HOLDOUT, "colour", c, e.colour)),
+            ]
+            if b["kind"] == "icon":
+                keys.append(("colour+background", self._level(SCENE_COLOUR_HOLDOUT, "fgbg", e.colour, e.bg)))
+            split, reason = "train", ""
+            for name, s in keys:
+                if order[s] > order[split]:
+                    split, reason = s, name
+            self.split_of.append(split)
+            self.reason_of.append(reason)
+        self.splits = {s: [i for i, x in enumerate(self.split_of) if x == s] for s in ("train", "val", "test")}
+
+    # -- pixels
+    def _decode_uncached(self, bi: int) -> np.ndarray:
+        b = self.bases[bi]
+        im = Image.open(io.BytesIO(self.blob[b["offset"]:b["offset"] + b["length"]]))
+        return np.asarray(im.convert("RGB" if b["kind"] == "emoji" else "L"))
+
+    def image(self, ei: int) -> np.ndarray:
+        """uint8 HWC 128x128x3 of entry `ei` (pure function of the pack)."""
+        e = self.entries[ei]
+        px = self._decode(e.base)
+        if self.bases[e.base]["kind"] == "emoji":
+            return hue_rotate(px, e.hue).copy()
+        canvas = np.empty((IMAGE_SIZE, IMAGE_SIZE, 3), np.float32)
+        canvas[:] = PALETTE[e.bg]
+        x, y = POSITIONS[e.position]
+        a = px.astype(np.float32)[..., None] / 255.0
+        sl = canvas[y:y + px.shape[0], x:x + px.shape[1]]
+        sl[:] = sl * (1 - a) + np.asarray(PALETTE[e.colour], np.float32) * a
+        return np.round(canvas).astype(np.uint8)
+
+    # -- captions
+    def meta(self, ei: int) -> dict:
+        e, b = self.entries[ei], self.bases[self.entries[ei].base]
+        return {"concept": b["concept"], "style": b["style"], "set": b["set"], "kind": b["kind"],
+                "colour": e.colour, "colour2": e.colour2, "background": e.bg, "position": e.position,
+                "hue": e.hue, "name": b["name"], "label": b["label"], "split": self.split_of[ei],
+                "holdout": self.reason_of[ei], "entry": ei}
+
+    def caption(self, ei: int, epoch: int | None = None, index: int = 0) -> str:
+        """Canonical caption (epoch None: every keyword) or a per-(seed, epoch, index) variation that
+        drops keywords / style. Every variation only states facts true of the image."""
+        e, b = self.entries[ei], self.bases[self.entries[ei].base]
+        kws = list(b["keywords"])
+        head = f"{e.colour} {b['concept']}"
+        if epoch is None:
+            parts = [head, b["style"]]
+            if b["kind"] == "icon":
+                parts += [e.position, f"{e.bg} background"]
+            return ", ".join(parts + kws[:2 if b["kind"] == "icon" else 4])
+        u = _u32(self.seed, "cap", epoch, index, ei)
+        keep_style = (u & 0xFF) >= 26            # ~10% of captions omit the style
+        nk = (u >> 8) % 3                         # 0..2 keywords
+        start = (u >> 12) % max(len(kws), 1)
+        chosen = [kws[(start + i) % len(kws)] for i in range(min(nk, len(kws)))]
+        parts = [head] + ([b["style"]] if keep_style else [])
+        if b["kind"] == "icon":
+            parts += [e.position, f"{e.bg} background"]
+            chosen = chosen[:1]
+        return ", ".join(parts + chosen)
+
+    def short_caption(self, ei: int) -> str:
+        e, b = self.entries[ei], self.bases[self.entries[ei].base]
+        parts = [f"{e.colour} {b['concept']}", b["style"]]
+        if b["kind"] == "icon":
+            parts += [e.position, f"{e.bg} background"]
+        return ", ".join(parts)
+
+
+@lru_cache(maxsize=8)
+def load_pack(root: str | None = None, seed: int = 0) -> Pack:
+    return Pack(root, seed)
+
+
+def get_item(split: str, index: int, seed: int = 0, epoch: int = 0, root: str | None = None):
+    """(uint8 HWC 128x128x3 image, caption, meta) of item `index` of `split`; deterministic in
+    (seed, epoch, index). Order within a split is fixed; shuffle with `epoch_permutation`."""
+    p = load_pack(root, seed)
+    ei = p.splits[split][index]
+    return p.image(ei), p.caption(ei, epoch, index), p.meta(ei)
+
+
+def split_size(split: str, seed: int = 0, root: str | None = None) -> int:
+    return len(load_pack(root, seed).splits[split])
+
+
+def all_captions(split: str = "train", seed: int = 0, root: str | None = None) -> list[str]:
+    """Canonical caption of every item of a split (superset of the words of all its caption variants)."""
+    p = load_pack(root, seed)
+    return [p.caption(ei) for ei in p.splits[split]]
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
+    """Deterministic shuffle of range(n) for an epoch (sort by hash)."""
+    keys = np.array([_u32(seed, "perm", epoch, i) for i in range(n)], np.uint64)
+    return np.argsort(keys, kind="stable")
+
+
+def test_prompts(n: int = 8, seed: int = 0, root: str | None = None) -> list[str]:
+    """n fixed, readable test-split prompts for sample grids, mixing the hold-out kinds
+    (unseen concept, unseen concept+style, unseen concept+colour, unseen scene colours)."""
+    p = load_pack(root, seed)
+    readable = {b["concept"] for b in p.bases if b.get("group", -1) in PROMPT_GROUPS}
+    by_reason: dict[str, list] = {}
+    for ei in p.splits["test"]:
+        b = p.bases[p.entries[ei].base]
+        if len(b["concept"]) > 14 or (readable and b["concept"] not in readable):
+            continue
+        by_reason.setdefault(p.reason_of[ei], []).append((_u32(seed, "prompt", ei), ei))
+    pools = [sorted(v) for _, v in sorted(by_reason.items())]
+    out, seen, i = [], set(), 0
+    while len(out) < n and any(i < len(pl) for pl in pools):
+        for pl in pools:
+            if i < len(pl) and len(out) < n:
+                cap = p.short_caption(pl[i][1])
+                if cap not in seen:
+                    seen.add(cap)
+                    out.append(cap)
+        i += 1
+    return out
+
+
+try:
+    import torch
+    from torch.utils.data import Dataset as _TorchDataset
+except ImportError:  # pragma: no cover - torch is always present in training
+    torch = None
+    _TorchDataset = object
+
+
+class ImageCaptionDataset(_TorchDataset):
+    """torch Dataset over one split. Item: (image, caption, meta). image: float32 CHW in [0, 1] by default,
+    or uint8 HWC tensor with image_format="uint8". Call set_epoch(e) each epoch for caption variation.
+    meta holds only str/int values (default collate works)."""
+
+    def __init__(self, split: str = "train", root: str | None = None, seed: int = 0, epoch: int = 0,
+                 image_format: str = "float"):
+        assert split in ("train", "val", "test") and image_format in ("float", "uint8")
+        self.split, self.root, self.seed, self.epoch, self.image_format = split, root, seed, epoch, image_format
+        self.pack = load_pack(root, seed)
+        self.ids = self.pack.splits[split]
+
+    def set_epoch(self, epoch: int):
+        self.epoch = int(epoch)
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, index: int):
+        ei = self.ids[index]
+        img = self.pack.image(ei)
+        cap = self.pack.caption(ei, self.epoch, index)
+        t = torch.from_numpy(img)
+        if self.image_format == "float":
+            t = t.permute(2, 0, 1).float().div_(255.0)
+        return t, cap, self.pack.meta(ei)
+
+    def captions(self) -> list[str]:
+        return [self.pack.caption(ei) for ei in self.ids]
