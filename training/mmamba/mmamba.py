@@ -186,3 +186,14 @@ class MMamba(nn.Module):
             stages["logits"] = logits
             return logits, stages
         return logits
+
+
+def build_model(cfg) -> nn.Module:
+    """MMamba for an MMambaConfig, UViT for a UViTConfig (e.g. from config.config_from_dict)."""
+    from .config import UViTConfig
+    from .uvit import UViT
+    if isinstance(cfg, MMambaConfig):
+        return MMamba(cfg)
+    if isinstance(cfg, UViTConfig):
+        return UViT(cfg)
+    raise TypeError(f"no model for config type {type(cfg).__name__}")

@@ -77,7 +77,8 @@ def selective_scan_fast(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tenso
                         D: Optional[Tensor] = None, z: Optional[Tensor] = None,
                         delta_bias: Optional[Tensor] = None, delta_softplus: bool = True,
                         chunk: int = 8, clamp: Optional[float] = None) -> Tensor:
-    """Chunked scan with the same semantics as `selective_scan_ref` (see module docstring)."""
+    """Chunked scan with the same semantics as `selective_scan_ref` (see module docstring).
+    Works in a grouped layout (B, G, di/G, ...) so grouped B/C broadcast instead of being copied."""
     dtype_in = u.dtype
     sd = _state_dtype(u)
     if clamp is None:
@@ -90,39 +91,38 @@ def selective_scan_fast(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tenso
             delta = delta + delta_bias.to(sd)[:, None]     # (B, di, L)
         if delta_softplus:
             delta = F.softplus(delta)
-        Bx = _expand_groups(B.to(sd), di)                  # (B, di|1, N, L)
-        Cx = _expand_groups(C.to(sd), di)                  # (B, di|1, N, L)
+        Bg = B.to(sd) if B.dim() == 4 else B.to(sd)[:, None]   # (B, G, N, L)
+        Cg = C.to(sd) if C.dim() == 4 else C.to(sd)[:, None]   # (B, G, N, L)
+        G = Bg.shape[1]
+        assert Cg.shape[1] == G and di % G == 0, "B and C need the same group count dividing di"
+        dg = di // G
         T = chunk
         pad = (-L) % T
         Lp = L + pad
         nc = Lp // T
-        # padded steps have Δ = 0 (no decay, no input) and C = 0, and are cut off at the end
-        du = delta * u                                     # (B, di, L)
-        if pad:
-            delta_p = F.pad(delta, (0, pad))
-            du = F.pad(du, (0, pad))
-            Bx = F.pad(Bx, (0, pad))
-            Cx = F.pad(Cx, (0, pad))
-        else:
-            delta_p = delta
-        Gb, Gc = Bx.shape[1], Cx.shape[1]
-        a = (delta_p[..., None] * A[:, None, :]).clamp(min=-clamp)        # (B, di, Lp, N)
-        b = du[..., None] * Bx.transpose(2, 3)                              # (B, di, Lp, N)
-        a = a.view(Bsz, di, nc, T, N)
-        b = b.view(Bsz, di, nc, T, N)
-        S = a.cumsum(dim=3)                                                 # (B, di, nc, T, N)
-        r = 0.5 * S[:, :, :, -1:, :]                                        # (B, di, nc, 1, N)
-        local = torch.exp(S - r) * torch.cumsum(torch.exp(r - S) * b, dim=3)  # zero-start states
-        decay_chunk = torch.exp(S[:, :, :, -1, :])                          # (B, di, nc, N)
-        h = u.new_zeros(Bsz, di, N)                                         # state entering chunk
+        # padded steps have Δ = 0 (no decay, no input) and C = 0; their outputs are cut off
+        du = delta * u                                                      # (B, di, L)
+        delta_p, du_p = F.pad(delta, (0, pad)), F.pad(du, (0, pad))         # (B, di, Lp)
+        Bt = F.pad(Bg, (0, pad)).transpose(2, 3)[:, :, None]                # (B, G, 1, Lp, N)
+        Ct = F.pad(Cg, (0, pad)).transpose(2, 3)[:, :, None]                # (B, G, 1, Lp, N)
+        Ag = A.view(G, dg, 1, N)                                            # (G, dg, 1, N)
+        a = (delta_p.view(Bsz, G, dg, Lp, 1) * Ag).clamp(min=-clamp)        # (B, G, dg, Lp, N)
+        b = du_p.view(Bsz, G, dg, Lp, 1) * Bt                               # (B, G, dg, Lp, N)
+        a = a.view(Bsz, G, dg, nc, T, N)
+        b = b.view(Bsz, G, dg, nc, T, N)
+        S = a.cumsum(dim=4)                                                 # (B, G, dg, nc, T, N)
+        r = 0.5 * S[..., -1:, :]                                            # (B, G, dg, nc, 1, N)
+        local = torch.exp(S - r) * torch.cumsum(torch.exp(r - S) * b, dim=4)  # zero-start states
+        decay_chunk = torch.exp(S[..., -1, :])                              # (B, G, dg, nc, N)
+        h = u.new_zeros(Bsz, G, dg, N)                                      # state entering chunk
         starts = []
         for c in range(nc):
             starts.append(h)
-            h = decay_chunk[:, :, c] * h + local[:, :, c, -1]
-        H0 = torch.stack(starts, dim=2)                                     # (B, di, nc, N)
-        x = local + torch.exp(S) * H0[:, :, :, None, :]                     # (B, di, nc, T, N)
-        Ct = Cx.transpose(2, 3).reshape(Bsz, Gc, nc, T, N)                  # (B, di|1, nc, T, N)
-        y = (x * Ct).sum(-1).reshape(Bsz, di, Lp)[:, :, :L]                 # (B, di, L)
+            h = decay_chunk[:, :, :, c] * h + local[:, :, :, c, -1]
+        H0 = torch.stack(starts, dim=3)                                     # (B, G, dg, nc, N)
+        x = local + torch.exp(S) * H0[..., None, :]                         # (B, G, dg, nc, T, N)
+        y = (x * Ct.view(Bsz, G, 1, nc, T, N)).sum(-1)                      # (B, G, dg, nc, T)
+        y = y.reshape(Bsz, di, Lp)[:, :, :L]                                # (B, di, L)
         if D is not None:
             y = y + u * D.to(sd)[:, None]
         if z is not None:

@@ -208,3 +208,9 @@ def test_shipped_presets_match_in_size():
     a, b = n_params(MMamba(small_mmamba())), n_params(UViT(small_uvit()))
     assert abs(a - b) / max(a, b) < 0.10, (a, b)
     assert a <= 7_200_000 and b <= 7_200_000, (a, b)
+
+
+def test_build_model():
+    from mmamba.mmamba import build_model
+    assert isinstance(build_model(config_from_dict(tiny_mmamba().to_dict())), MMamba)
+    assert isinstance(build_model(config_from_dict(tiny_uvit().to_dict())), UViT)
