@@ -46,12 +46,18 @@ class EMA:
         self.shadow = {k: v.detach().clone().float() for k, v in unwrap(model).state_dict().items()}
 
     @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
+    def update(self, model: torch.nn.Module, step: Optional[int] = None) -> None:
+        """shadow <- lerp(shadow, weights, 1 - d); d ramps as min(decay, (1 + step) / (10 + step))."""
+        d = self.decay if step is None else min(self.decay, (1.0 + step) / (10.0 + step))
+        dst, src = [], []
         for k, v in unwrap(model).state_dict().items():
             if v.dtype.is_floating_point:
-                self.shadow[k].lerp_(v.float(), 1.0 - self.decay)
+                dst.append(self.shadow[k])
+                src.append(v.detach().float())
             else:
                 self.shadow[k].copy_(v)
+        if dst:
+            torch._foreach_lerp_(dst, src, 1.0 - d)
 
     def state_dict(self) -> Dict[str, Any]:
         return {"decay": self.decay, "shadow": self.shadow}

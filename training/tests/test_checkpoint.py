@@ -46,3 +46,29 @@ def test_atomic_write_leaves_no_temp(tmp_path):
     for s in range(4):
         save_checkpoint(str(tmp_path), s, m, keep=2)
     assert sorted(os.listdir(tmp_path)) == ["ckpt-00000002.pt", "ckpt-00000003.pt"]
+
+
+def _tokens_dir(tmp_path):
+    """A tiny VQ run + encode_tokens output on synthetic images (shared by the generator tests)."""
+    import encode_tokens
+    import train_vq
+    vq = str(tmp_path / "vq")
+    train_vq.main(["--data", "synthetic:40", "--steps", "4", "--out", vq] + COMMON)
+    tok = str(tmp_path / "tok")
+    encode_tokens.main(["--data", "synthetic:40", "--vq", vq, "--out", tok, "--vocab-size", "280",
+                        "--text-len", "6", "--device", "cpu", "--caption-variants", "2"])
+    return tok
+
+
+def test_gen_resume_bitwise(tmp_path):
+    import train_gen
+    tok = _tokens_dir(tmp_path)
+    for model in ("mmamba", "uvit"):
+        args = ["--model", model, "--data", tok, "--steps", "12", "--val-every", "5", "--ema", "0.99"] + COMMON
+        full, part = str(tmp_path / f"{model}_full"), str(tmp_path / f"{model}_part")
+        train_gen.main(args + ["--out", full])
+        train_gen.main(args + ["--out", part, "--stop-after", "5"])
+        train_gen.main(args + ["--out", part, "--resume"])
+        a, b = _final(full), _final(part)
+        _assert_same(a, b)
+        assert a["extra"]["kind"] == model and a["extra"]["tokenizer"]["type"] == "byte-bpe"

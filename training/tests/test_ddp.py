@@ -26,3 +26,11 @@ def test_ddp_vq_two_ranks_identical(tmp_path):
     out = _torchrun("train_vq.py", ["--data", "synthetic:32", "--preset", "tiny", "--steps", "6", "--batch-size", "8",
                                     "--log-every", "3", "--restart-every", "2"], str(tmp_path / "vq"))
     assert "world 2" in out
+
+
+def test_ddp_gen_two_ranks_identical(tmp_path):
+    from test_checkpoint import _tokens_dir
+    tok = _tokens_dir(tmp_path)
+    out = _torchrun("train_gen.py", ["--model", "mmamba", "--data", tok, "--preset", "tiny", "--steps", "4",
+                                     "--batch-size", "8", "--log-every", "2"], str(tmp_path / "gen"))
+    assert "world 2" in out

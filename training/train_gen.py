@@ -1,0 +1,246 @@
+"""Train a text-to-image generator (M-Mamba or the UViT baseline) on pre-computed VQ tokens; 1..N GPUs.
+
+Objective (DESIGN.md; MaskGIT / MUSE / aMUSEd): per sample t ~ U(0,1), mask ratio r = cos(pi/2 * t),
+cross-entropy on the masked positions only (sampling.mask_for_training / masked_token_loss); the text is
+replaced by the empty prompt 10% of the time (sampling.drop_text) so classifier-free guidance works.
+Each step picks one of the stored caption variations per item (encode_tokens.py --caption-variants).
+AdamW (no decay on norms/biases/embeddings), warmup + cosine LR, bf16 autocast on GPU, grad clipping,
+EMA of the weights (exported by default). All tokens live in GPU memory; batches are gathered there.
+Validation: masked-token CE on the val split with a fixed mask generator, comparable across models.
+
+  python training/train_gen.py --model mmamba --data training/runs/tokens --out training/runs/mmamba --max-minutes 8
+  torchrun --nproc_per_node=2 training/train_gen.py --model uvit --data training/runs/tokens --out training/runs/uvit --max-minutes 8
+  torchrun --nproc_per_node=2 training/train_gen.py --model mmamba --data training/runs/tokens --out /tmp/b --bench-steps 50
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+import torch
+
+from mmamba import config as C
+from mmamba.bpe import BPETokenizer
+from mmamba.checkpoint import EMA, Deadline, latest_checkpoint, load_checkpoint, save_checkpoint
+from mmamba.dist import EpochBatcher, all_reduce_mean, cleanup, init_distributed, seed_everything, wrap_ddp
+from mmamba.runutil import (CosineSchedule, RunLogger, add_common_args, auto_total_steps, autocast, device_sync,
+                            save_json)
+from mmamba.sampling import drop_text, mask_for_training, masked_token_loss
+
+
+def build_model(kind: str, cfg):
+    if kind == "mmamba":
+        from mmamba.mmamba import MMamba
+        return MMamba(cfg)
+    from mmamba.uvit import UViT
+    return UViT(cfg)
+
+
+def preset_config(kind: str, preset: str, meta: dict):
+    """The preset's config with the grid / codebook of the VQ that made the tokens and Lt of the captions."""
+    fn = {("mmamba", "small"): C.small_mmamba, ("mmamba", "tiny"): C.tiny_mmamba,
+          ("uvit", "small"): C.small_uvit, ("uvit", "tiny"): C.tiny_uvit}[(kind, preset)]
+    cfg = fn()
+    text = cfg.text
+    if text.max_len != meta["text_len"] or text.vocab_size < meta["vocab_size"]:
+        text = dataclasses.replace(text, max_len=meta["text_len"], vocab_size=max(text.vocab_size, meta["vocab_size"]))
+    return dataclasses.replace(cfg, text=text, grid=meta["grid"], codebook_size=meta["codebook_size"])
+
+
+def load_tokens(data: str, split: str, device: torch.device):
+    """(tokens (N, HW) int32, text (N, V, Lt) int32) on `device`."""
+    z = np.load(os.path.join(data, f"tokens_{split}.npz"))
+    return (torch.from_numpy(z["tokens"].astype(np.int32)).to(device),
+            torch.from_numpy(z["text"].astype(np.int32)).to(device))
+
+
+def param_groups(model: torch.nn.Module, wd: float):
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        skip = p.ndim < 2 or "emb" in n or n.endswith("A_log") or n.endswith(".D") or "norm" in n
+        (no_decay if skip else decay).append(p)
+    return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+@torch.no_grad()
+def evaluate(model, tokens: torch.Tensor, text: torch.Tensor, mask_id: int, device, batch: int = 256,
+             max_items: int = 2048) -> float:
+    """Masked-token CE on held-out items with a fixed mask generator (same masks for every model)."""
+    model.eval()
+    g = torch.Generator(device=device).manual_seed(1234)
+    tot, n = 0.0, 0
+    for i in range(0, min(tokens.shape[0], max_items), batch):
+        tok = tokens[i:i + batch].long()                                    # (b, HW)
+        txt = text[i:i + batch, 0].long()                                   # (b, Lt) canonical caption
+        masked, mask = mask_for_training(tok, generator=g, mask_id=mask_id)
+        with autocast(device):
+            logits = model(masked, txt)                                     # (b, HW, K)
+        tot += float(masked_token_loss(logits, tok, mask)) * tok.shape[0]
+        n += tok.shape[0]
+    model.train()
+    return tot / max(n, 1)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description="train M-Mamba / UViT on VQ tokens")
+    ap.add_argument("--model", choices=["mmamba", "uvit"], required=True)
+    add_common_args(ap, lr=6e-4, batch_size=512)
+    ap.add_argument("--text-drop", type=float, default=0.1)
+    ap.add_argument("--ema", type=float, default=0.999, help="EMA decay (0 = off)")
+    ap.add_argument("--val-every", type=int, default=1000)
+    ap.add_argument("--grad-checkpoint", action="store_true")
+    args = ap.parse_args(argv)
+    args.data = args.data.rstrip("/")
+
+    info = init_distributed(args.device)
+    dev = info.device
+    seed_everything(args.seed, info.rank)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    log = RunLogger(args.out, enabled=info.is_main)
+    if args.batch_size % info.world_size:
+        raise SystemExit(f"--batch-size {args.batch_size} must be divisible by the {info.world_size} ranks")
+    per_rank = args.batch_size // info.world_size
+    deadline = Deadline(args.max_minutes, device=dev)
+
+    meta_path = os.path.join(args.data, "tokens_meta.json")
+    if not os.path.exists(meta_path):
+        raise SystemExit(f"{meta_path} missing: run encode_tokens.py first (--data is its --out dir)")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    with open(os.path.join(args.data, "bpe.json")) as f:
+        bpe = BPETokenizer.from_dict(json.load(f))
+    cfg = preset_config(args.model, args.preset, meta)
+    tokens, text = load_tokens(args.data, "train", dev)                    # (N, HW), (N, V, Lt)
+    if args.max_train_items:
+        tokens, text = tokens[:args.max_train_items], text[:args.max_train_items]
+    has_val = os.path.exists(os.path.join(args.data, "tokens_val.npz"))
+    val_tokens, val_text = load_tokens(args.data, "val", dev) if has_val else (None, None)
+    empty = torch.tensor(bpe.empty_ids(cfg.text.max_len), device=dev)      # (Lt,)
+    V = text.shape[1]
+
+    model = build_model(args.model, cfg).to(dev)
+    if args.grad_checkpoint:
+        model.grad_checkpoint = True
+    n_params = sum(p.numel() for p in model.parameters())
+    log.print(f"{args.model} {args.preset}: {n_params / 1e6:.3f}M params, train {tuple(tokens.shape)} x {V} captions, "
+              f"world {info.world_size}, per-rank batch {per_rank}, device {dev}")
+    opt = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95),
+                            **({"fused": True} if dev.type == "cuda" else {}))
+    sched = CosineSchedule(opt, args.lr, max(args.steps, 1), warmup=args.warmup)
+    ema = EMA(model, args.ema) if args.ema > 0 else None
+    extra = {"kind": args.model, "config": cfg.to_dict(), "tokenizer": bpe.to_dict(), "params": n_params,
+             "tokens": os.path.abspath(args.data), "vq": meta.get("vq"), "args": vars(args)}
+    step = 0
+    auto_steps = args.steps <= 0 and not args.bench_steps
+    if args.bench_steps:
+        sched.total_steps = args.bench_steps + 20
+    if args.resume and (ck := latest_checkpoint(args.out)):
+        st = load_checkpoint(ck, model, opt, sched, ema, map_location=dev)
+        step = st["step"]
+        auto_steps = auto_steps and not st["extra"].get("steps_fixed")
+        extra["steps_fixed"] = st["extra"].get("steps_fixed", False)
+        if args.steps > 0:
+            sched.total_steps = args.steps
+        log.print(f"resumed from {ck} at step {step} (total {sched.total_steps})")
+    if auto_steps and not args.max_minutes:
+        raise SystemExit("give --steps, or --max-minutes for an automatic step count")
+    if info.is_main:
+        os.makedirs(args.out, exist_ok=True)
+        shutil.copyfile(os.path.join(args.data, "bpe.json"), os.path.join(args.out, "bpe.json"))
+        save_json(os.path.join(args.out, "config.json"), {"kind": args.model, "config": cfg.to_dict()})
+    ddp = wrap_ddp(model, info)
+    fwd = torch.compile(ddp) if args.compile else ddp
+    batcher = EpochBatcher(tokens.shape[0], per_rank, info.rank, info.world_size, seed=args.seed)
+    seq = cfg.text.max_len + cfg.grid ** 2
+
+    start_step, t_last, n_last, t_ckpt = step, time.time(), step, time.time()
+    t_auto0 = bench_t0 = None
+    while True:
+        if args.bench_steps:
+            if step - start_step == 10:
+                device_sync(dev)
+                bench_t0 = time.time()
+            if step - start_step >= args.bench_steps + 10:
+                device_sync(dev)
+                dt = time.time() - bench_t0
+                ips = args.bench_steps * args.batch_size / dt
+                log.print(f"BENCH {args.model} world={info.world_size} global_batch={args.batch_size} "
+                          f"steps={args.bench_steps} sec={dt:.3f} images/s={ips:.1f} "
+                          f"images/s/gpu={ips / info.world_size:.1f} tokens/s={ips * seq:.0f}")
+                break
+        elif not auto_steps and step >= sched.total_steps:
+            break
+        lr = sched.apply(step)
+        idx = batcher.batch(step).to(dev)                                   # (b,)
+        tok = tokens[idx].long()                                            # (b, HW)
+        var = torch.randint(0, V, (idx.shape[0],), device=dev)             # caption variation per item
+        txt = text[idx, var].long()                                         # (b, Lt)
+        txt = drop_text(txt, empty, p=args.text_drop)
+        masked, mask = mask_for_training(tok, mask_id=cfg.mask_id)          # (b, HW), (b, HW) bool
+        with autocast(dev):
+            logits = fwd(masked, txt)                                       # (b, HW, K)
+        loss = masked_token_loss(logits, tok, mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        opt.step()
+        if ema is not None:
+            ema.update(model, step)
+        step += 1
+
+        if auto_steps:
+            if step - start_step == 10:
+                device_sync(dev)
+                t_auto0 = time.time()
+            elif step - start_step == 40:
+                device_sync(dev)
+                sched.total_steps = auto_total_steps(step, 30, time.time() - t_auto0, deadline, dev)
+                extra["steps_fixed"] = True
+                auto_steps = False
+                log.print(f"auto: total steps = {sched.total_steps}")
+
+        if step % args.log_every == 0 and not args.bench_steps:
+            stats = all_reduce_mean(torch.stack([loss.detach().float(), gnorm.float()])).tolist()
+            now = time.time()
+            ips = (step - n_last) * args.batch_size / max(now - t_last, 1e-6)
+            t_last, n_last = now, step
+            log.log({"step": step, "loss": stats[0], "gnorm": stats[1], "lr": lr, "images_s": ips,
+                     "tokens_s": ips * seq, "elapsed_min": deadline.elapsed() / 60})
+        done = not auto_steps and step >= sched.total_steps and not args.bench_steps
+        stop = deadline.should_stop() if (step % 10 == 0 or done) else False
+        stop = stop or bool(args.stop_after and step - start_step >= args.stop_after)
+        if has_val and not args.bench_steps and (step % args.val_every == 0 or done or stop) and info.is_main:
+            rec = {"step": step, "val_loss": evaluate(model, val_tokens, val_text, cfg.mask_id, dev)}
+            if ema is not None:
+                backup = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                model.load_state_dict({k: v.to(backup[k].dtype) for k, v in ema.shadow.items()})
+                rec["val_loss_ema"] = evaluate(model, val_tokens, val_text, cfg.mask_id, dev)
+                model.load_state_dict(backup)
+            log.log(rec)
+            extra["last_eval"] = rec
+        if not args.bench_steps and (done or stop or step % args.ckpt_every == 0
+                                     or time.time() - t_ckpt > args.ckpt_minutes * 60):
+            save_checkpoint(args.out, step, model, opt, sched, ema=ema, extra=extra)
+            t_ckpt = time.time()
+        if stop:
+            log.print(f"stopping at step {step} (time budget / signal / --stop-after); resume with --resume")
+            break
+        if done:
+            break
+    if args.save_rank_state:
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, os.path.join(args.out, f"rank{info.rank}_final.pt"))
+    if info.is_main and not args.bench_steps:
+        log.print(f"done: step {step}, run dir {args.out}")
+    cleanup()
+
+
+if __name__ == "__main__":
+    main()
