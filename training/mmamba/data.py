@@ -135,7 +135,7 @@ def colour_index(h, s, v) -> np.ndarray:
     N = COLOUR_NAMES.index
     chrom = (v >= 0.2) & (s >= 0.2)
     hue = np.select(
-        [(h < 15) | (h >= 345), h < 42, h < 70, h < 165, h < 195, h < 255, h < 290, h < 320],
+        [(h < 20) | (h >= 345), h < 42, h < 70, h < 165, h < 195, h < 255, h < 290, h < 320],
         [N("red"), N("orange"), N("yellow"), N("green"), N("cyan"), N("blue"), N("purple"), N("purple")],
         N("pink"))
     redish = hue == N("red")
