@@ -30,7 +30,7 @@ FORMAT_VERSION = 1
 MAX_SHARD_BYTES = 16 * 1024 * 1024
 
 _ST_DTYPE = {"f32": "F32", "f16": "F16", "int8": "I8"}
-_NP_DTYPE = {"F32": np.float32, "F16": np.float16, "I8": np.int8}
+_NP_DTYPE = {"F32": np.float32, "F16": np.float16, "I8": np.int8, "I32": np.int32}
 _ORDER = {"f32": 0, "f16": 1, "int8": 2}
 
 
@@ -50,7 +50,8 @@ def safetensors_bytes(arrays: List[Tuple[str, np.ndarray]], metadata: Optional[D
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     off = 0
     for name, a in arrays:
-        dt = {np.dtype(np.float32): "F32", np.dtype(np.float16): "F16", np.dtype(np.int8): "I8"}[a.dtype]
+        dt = {np.dtype(np.float32): "F32", np.dtype(np.float16): "F16", np.dtype(np.int8): "I8",
+              np.dtype(np.int32): "I32"}[a.dtype]
         header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
         off += a.nbytes
     hj = json.dumps(header, separators=(",", ":")).encode("utf-8")

@@ -31,11 +31,11 @@ def _assert_same(a, b):
 
 def test_vq_resume_bitwise(tmp_path):
     import train_vq
-    args = ["--data", "synthetic:48", "--steps", "24", "--restart-every", "5", "--val-every", "1000"] + COMMON
+    args = ["--data", "synthetic:48", "--steps", "12", "--restart-every", "4", "--val-every", "1000"] + COMMON
     full, part = str(tmp_path / "full"), str(tmp_path / "part")
     train_vq.main(args + ["--out", full])
-    train_vq.main(args + ["--out", part, "--stop-after", "11"])
-    assert [os.path.basename(p) for p in list_checkpoints(part)] == ["ckpt-00000011.pt"]
+    train_vq.main(args + ["--out", part, "--stop-after", "5"])
+    assert [os.path.basename(p) for p in list_checkpoints(part)] == ["ckpt-00000005.pt"]
     train_vq.main(args + ["--out", part, "--resume"])
     _assert_same(_final(full), _final(part))
 
