@@ -59,6 +59,7 @@ def main(argv=None) -> None:
     info = init_distributed(args.device)
     dev = info.device
     seed_everything(args.seed, info.rank)
+    torch.backends.cudnn.benchmark = dev.type == "cuda"
     log = RunLogger(args.out, enabled=info.is_main)
     if args.batch_size % info.world_size:
         raise SystemExit(f"--batch-size {args.batch_size} must be divisible by the {info.world_size} ranks")

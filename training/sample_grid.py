@@ -1,0 +1,99 @@
+"""PNG grid of samples for the 8 fixed test prompts (data.test_prompts()) from a trained generator + VQ.
+
+Rows are prompts, columns are seeds; the prompt is written above each row. Sampling is the shared
+MaskGIT sampler (sampling.maskgit_sample: aMUSEd's scheduler, counter RNG), guidance against the empty
+prompt. Models load from a train_*.py run dir / ckpt-*.pt (EMA weights) or from an exported manifest
+dir (then the sha256 of every shard is verified).
+
+  python training/sample_grid.py --gen public/models/mmamba-s --vq public/models/vq-s --data data/packed \
+      --out training/runs/mmamba/grid.png
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from mmamba import config as C
+from mmamba.bpe import BPETokenizer
+from mmamba.checkpoint import latest_checkpoint
+from mmamba.sampling import maskgit_sample
+from mmamba.vq import tensor_to_images
+
+
+def load_generator(path: str, device):
+    """(model, tokenizer) from a manifest dir or a train_gen.py run dir / checkpoint."""
+    from mmamba.mmamba import build_model
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "manifest.json")):
+        from mmamba.export import load_state_dict_from_manifest
+        man, sd = load_state_dict_from_manifest(path)
+        cfg, tok = C.config_from_dict(man["config"]), man["tokenizer"]
+    else:
+        ck = latest_checkpoint(path) if os.path.isdir(path) else path
+        if ck is None:
+            raise FileNotFoundError(f"no checkpoint or manifest in {path}")
+        st = torch.load(ck, map_location="cpu", weights_only=False)
+        cfg, tok = C.config_from_dict(st["extra"]["config"]), st["extra"]["tokenizer"]
+        sd = st["ema"]["shadow"] if st.get("ema") else st["model"]
+    model = build_model(cfg)
+    model.load_state_dict(sd, strict=False)
+    return model.to(device).eval(), BPETokenizer.from_dict(tok)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description="sample grid for the fixed test prompts")
+    ap.add_argument("--gen", required=True, help="generator manifest dir, run dir or ckpt")
+    ap.add_argument("--vq", required=True, help="VQ manifest dir, run dir or ckpt")
+    ap.add_argument("--data", default="data/packed", help="dataset (for data.test_prompts)")
+    ap.add_argument("--prompts", default=None, help="'|'-separated prompts instead of data.test_prompts()")
+    ap.add_argument("--out", required=True, help="PNG path")
+    ap.add_argument("--seeds", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--guidance", type=float, default=4.0)
+    ap.add_argument("--tau", type=float, default=4.5)
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--device", default=None)
+    args = ap.parse_args(argv)
+    dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+    from encode_tokens import load_vq
+    model, bpe = load_generator(args.gen, dev)
+    vq = load_vq(args.vq, dev)
+    cfg = model.cfg
+    if args.prompts:
+        prompts = args.prompts.split("|")
+    else:
+        from mmamba import data as D
+        prompts = D.test_prompts(8, root=args.data)
+    S = vq.cfg.image_size
+    label_h = 14
+    canvas = Image.new("RGB", (args.seeds * (S + 4) + 4, len(prompts) * (S + label_h + 4) + 4), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    ids = bpe.encode_batch(prompts, cfg.text.max_len).to(dev)                 # (P, Lt)
+    empty = torch.tensor([bpe.empty_ids(cfg.text.max_len)] * len(prompts), device=dev)
+    for s in range(args.seeds):
+        grids = maskgit_sample(lambda t, x: model(t, x), ids, hw=cfg.hw, codebook_size=cfg.codebook_size,
+                               uncond_ids=empty, steps=args.steps, guidance=args.guidance, tau=args.tau,
+                               temperature=args.temperature, seed=s)
+        tokens = grids[-1].view(len(prompts), cfg.grid, cfg.grid)             # (P, g, g)
+        with torch.no_grad():
+            px = tensor_to_images(vq.decode_tokens(tokens)).cpu().numpy()     # (P, S, S, 3) uint8
+        for p in range(len(prompts)):
+            y = 4 + p * (S + label_h + 4)
+            canvas.paste(Image.fromarray(px[p]), (4 + s * (S + 4), y + label_h))
+    for p, text in enumerate(prompts):
+        draw.text((4, 2 + p * (S + label_h + 4)), text[:80], fill=(0, 0, 0))
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    canvas.save(args.out)
+    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
+        json.dump({"prompts": prompts, "seeds": args.seeds, "steps": args.steps, "guidance": args.guidance,
+                   "tau": args.tau, "gen": args.gen, "vq": args.vq}, f, indent=1)
+    print(f"wrote {args.out} ({len(prompts)} prompts x {args.seeds} seeds)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
