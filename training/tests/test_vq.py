@@ -57,3 +57,29 @@ def test_pixel_helpers():
     x = images_to_tensor(u8)
     assert x.shape == (2, 3, 8, 8) and torch.equal(tensor_to_images(x), u8)
     assert torch.all(psnr(x, x) > 90)
+
+
+def test_pipeline_on_tiny_pack(tmp_path):
+    """train_vq -> encode_tokens -> train_gen -> export -> sample_grid on data.make_tiny_dataset()."""
+    import json
+    import encode_tokens
+    import sample_grid
+    import train_gen
+    import train_vq
+    from mmamba import data as D
+    from mmamba.export import export_checkpoint, load_manifest
+    pack = D.make_tiny_dataset(str(tmp_path / "pack"))
+    common = ["--preset", "tiny", "--device", "cpu", "--batch-size", "8", "--log-every", "2"]
+    train_vq.main(["--data", pack, "--out", str(tmp_path / "vq"), "--steps", "3"] + common)
+    encode_tokens.main(["--data", pack, "--vq", str(tmp_path / "vq"), "--out", str(tmp_path / "tok"),
+                        "--vocab-size", "290", "--text-len", "6", "--device", "cpu"])
+    meta = json.load(open(tmp_path / "tok" / "tokens_meta.json"))
+    assert meta["counts"]["train"] == D.split_size("train", root=pack) and meta["grid"] == 4
+    train_gen.main(["--model", "mmamba", "--data", str(tmp_path / "tok"), "--out", str(tmp_path / "gen"),
+                    "--steps", "3"] + common)
+    export_checkpoint(str(tmp_path / "gen"), str(tmp_path / "exp"), "mmamba-t", int8=True)
+    man, _ = load_manifest(str(tmp_path / "exp"))
+    assert man["kind"] == "mmamba" and man["tokenizer"]["type"] == "byte-bpe" and man["config"]["grid"] == 4
+    sample_grid.main(["--gen", str(tmp_path / "exp"), "--vq", str(tmp_path / "vq"), "--data", pack,
+                      "--out", str(tmp_path / "grid.png"), "--seeds", "1", "--steps", "3", "--device", "cpu"])
+    assert (tmp_path / "grid.png").exists()
