@@ -15,9 +15,22 @@ ROOT=$PWD
 PASSED=0
 FAILED=0
 REPORTS=$(mktemp -d)
-trap 'rm -rf "$REPORTS"' EXIT
-
-summary() { echo "$PASSED passed, $FAILED failed"; }
+SUMMARISED=0
+summary() {
+  SUMMARISED=1
+  echo "$PASSED passed, $FAILED failed"
+}
+# Any unexpected exit (a command failing under set -e) still ends with the summary line, as a failure.
+on_exit() {
+  local rc=$?
+  rm -rf "$REPORTS"
+  if [[ $SUMMARISED -eq 0 ]]; then
+    echo "test.sh: stopped unexpectedly (exit $rc)" >&2
+    FAILED=$((FAILED + 1))
+    summary
+  fi
+}
+trap on_exit EXIT
 stage() { printf '\n==> %s\n' "$*"; }
 # fail STAGE MESSAGE: a non-test stage failed (counts as one failure), or a runner reported failures.
 fail() {
