@@ -1,0 +1,76 @@
+// Recycles storage buffers by size class (powers of two, at least 256 bytes), so that a model step does not
+// allocate. Buffers are only ever reused by work recorded after their release, which the queue runs later.
+import { GpuLimitError } from './errors';
+import { BufferUsage } from './gpu-constants';
+
+export const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+
+export class BufferPool {
+  private readonly free = new Map<number, GPUBuffer[]>();
+  private live = 0;
+  private pooled = 0;
+  /** Largest total of live bytes seen, for memory reports. */
+  peakLiveBytes = 0;
+
+  constructor(private readonly device: GPUDevice) {}
+
+  static sizeClass(bytes: number): number {
+    let s = 256;
+    while (s < bytes) s *= 2;
+    return s;
+  }
+
+  acquire(bytes: number, label = ''): GPUBuffer {
+    const cls = BufferPool.sizeClass(Math.max(bytes, 4));
+    const maxBuffer = this.device.limits.maxBufferSize;
+    if (cls > maxBuffer && bytes <= maxBuffer) return this.create(bytes, label, bytes);
+    if (bytes > maxBuffer) throw new GpuLimitError(`a ${bytes}-byte buffer exceeds this device's maxBufferSize (${maxBuffer})`);
+    const list = this.free.get(cls);
+    const buf = list?.pop();
+    if (buf) {
+      this.pooled -= cls;
+      this.track(cls);
+      return buf;
+    }
+    return this.create(cls, label, cls);
+  }
+
+  private create(size: number, label: string, tracked: number): GPUBuffer {
+    const buf = this.device.createBuffer({ size, usage: STORAGE_USAGE, label });
+    this.track(tracked);
+    return buf;
+  }
+
+  private track(bytes: number): void {
+    this.live += bytes;
+    if (this.live > this.peakLiveBytes) this.peakLiveBytes = this.live;
+  }
+
+  release(buf: GPUBuffer): void {
+    const cls = buf.size;
+    this.live -= cls;
+    this.pooled += cls;
+    const list = this.free.get(cls) ?? [];
+    list.push(buf);
+    this.free.set(cls, list);
+  }
+
+  get liveBytes(): number {
+    return this.live;
+  }
+
+  get pooledBytes(): number {
+    return this.pooled;
+  }
+
+  /** Destroys every free buffer (live ones stay with their tensors). */
+  trim(): void {
+    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.free.clear();
+    this.pooled = 0;
+  }
+
+  dispose(): void {
+    this.trim();
+  }
+}
