@@ -1,0 +1,108 @@
+// Selective scan (Mamba S6) forward, two variants side by side while they are compared:
+//  - selectiveScan      (shaders/selective_scan.wgsl): inputs already in each direction's scan order,
+//                       (B, K, L, ·) → y (B, K, L, di); pair with crossScan / crossMerge (ops/cross_scan.ts).
+//  - selectiveScanFused (shaders/selective_scan_fused.wgsl): inputs in ORIGINAL token order (as produced by
+//                       causalConv1dCrossScan and the x_proj / dt_proj matmuls), walks each scan order by index
+//                       arithmetic and merges the directions in-kernel → (B, L, di). No permuted copies.
+// Semantics: training/mmamba/scan.py `selective_scan_ref` with delta_softplus=True and delta_bias = dt bias,
+// A = −exp(A_log) computed in-kernel, state in f32. Per-direction parameters are stacked on K as in PyTorch.
+import plainCode from '../../../shaders/selective_scan.wgsl?raw';
+import fusedBody from '../../../shaders/selective_scan_fused.wgsl?raw';
+import { grid1d, uniforms, type Engine } from '../engine';
+import { ShapeError } from '../errors';
+import type { Tensor } from '../tensor';
+import { checkGrid, CROSS_SCAN_INDEX_WGSL, geomSlots, type ScanGrid } from './cross_scan_geom';
+
+const fusedCode = CROSS_SCAN_INDEX_WGSL + '\n' + fusedBody;
+export const MAX_STATE = 16;
+
+export interface ScanInputs {
+  u: Tensor; //         (B, K, L, di)  conv+SiLU output
+  delta: Tensor; //     (B, K, L, di)  dt · W_dt, before dt bias and softplus
+  A_log: Tensor; //     (K, di, N)
+  /** (B, K, L, S): B_t is columns [bOffset, bOffset + N) of each row (S = N, bOffset = 0 for a plain B). */
+  B: Tensor;
+  /** (B, K, L, S'): C_t is columns [cOffset, cOffset + N). B and C may be the same tensor (x_dbl). */
+  C: Tensor;
+  D: Tensor; //         (K, di)
+  deltaBias: Tensor; // (K, di)  dt_proj_bias
+  bOffset?: number;
+  cOffset?: number;
+}
+
+interface Dims {
+  Bsz: number;
+  K: number;
+  L: number;
+  di: number;
+  N: number;
+  S: number;
+}
+
+function checkInputs(what: string, x: ScanInputs): Dims {
+  const all = [x.u, x.delta, x.A_log, x.B, x.C, x.D, x.deltaBias];
+  if (all.some((t) => t.dtype !== 'f32')) throw new ShapeError(`${what}: all inputs must be f32`);
+  if (x.u.shape.length !== 4) throw new ShapeError(`${what}: u must be (B, K, L, di), got ${x.u}`);
+  const [Bsz, K, L, di] = x.u.shape as [number, number, number, number];
+  const same = (t: Tensor, s: number[]) => t.shape.length === s.length && t.shape.every((v, i) => v === s[i]);
+  if (!same(x.delta, [Bsz, K, L, di])) throw new ShapeError(`${what}: delta ${x.delta} must match u ${x.u}`);
+  if (x.A_log.shape.length !== 3 || x.A_log.shape[0] !== K || x.A_log.shape[1] !== di)
+    throw new ShapeError(`${what}: A_log must be (K=${K}, di=${di}, N), got ${x.A_log}`);
+  const N = x.A_log.shape[2]!;
+  if (N < 1 || N > MAX_STATE) throw new ShapeError(`${what}: state size N=${N} must be in [1, ${MAX_STATE}]`);
+  if (!same(x.D, [K, di]) || !same(x.deltaBias, [K, di]))
+    throw new ShapeError(`${what}: D ${x.D} and deltaBias ${x.deltaBias} must be (K=${K}, di=${di})`);
+  const S = x.B.shape[3] ?? 0;
+  const bOff = x.bOffset ?? 0;
+  const cOff = x.cOffset ?? 0;
+  for (const [t, off, name] of [[x.B, bOff, 'B'], [x.C, cOff, 'C']] as const) {
+    if (t.shape.length !== 4 || t.shape[0] !== Bsz || t.shape[1] !== K || t.shape[2] !== L || off + N > t.shape[3]!)
+      throw new ShapeError(`${what}: ${name} ${t} must be (B=${Bsz}, K=${K}, L=${L}, ≥ ${off}+${N}) (offset ${off})`);
+  }
+  if (x.C.shape[3] !== S) throw new ShapeError(`${what}: B ${x.B} and C ${x.C} must have the same row stride`);
+  return { Bsz, K, L, di, N, S };
+}
+
+/** y (B, K, L, di) = selective_scan per direction, inputs in scan order; optional gate y · SiLU(z), z (B, K, L, di). */
+export function selectiveScan(e: Engine, x: ScanInputs, z?: Tensor): Tensor {
+  const d = checkInputs('selectiveScan', x);
+  if (z && (z.dtype !== 'f32' || z.size !== x.u.size || z.shape.length !== 4))
+    throw new ShapeError(`selectiveScan: z ${z} must match u ${x.u}`);
+  const CH = d.di >= 64 ? 64 : 32;
+  const blocks = Math.ceil(d.di / CH);
+  const y = e.empty([d.Bsz, d.K, d.L, d.di], 'f32', 'selective_scan'); // (B, K, L, di)
+  e.dispatch({
+    code: plainCode,
+    constants: { CH, NS: d.N, HASZ: z ? 1 : 0 },
+    bindings: [
+      uniforms([d.Bsz, d.K, d.L, d.di, d.S, x.bOffset ?? 0, x.cOffset ?? 0, blocks]),
+      x.u, x.delta, x.A_log, x.B, x.C, x.D, x.deltaBias, z ?? x.u, y,
+    ],
+    workgroups: grid1d(d.Bsz * d.K * blocks),
+    label: 'selective_scan',
+  });
+  return y;
+}
+
+/** out (B, L, di) = Σ_k P_k⁻¹(selective_scan_k), every input in ORIGINAL token order (see file header). */
+export function selectiveScanFused(e: Engine, x: ScanInputs, grid: ScanGrid): Tensor {
+  const d = checkInputs('selectiveScanFused', x);
+  checkGrid(grid, d.L, 'selectiveScanFused');
+  if (d.K !== grid.directions) throw new ShapeError(`selectiveScanFused: inputs have K=${d.K}, grid has ${grid.directions}`);
+  const CB = 16;
+  const blocks = Math.ceil(d.di / CB);
+  const scratch = e.empty([d.Bsz, d.K, d.L, d.di], 'f32', 'scan_fused_yk'); // (B, K, L, di)
+  const out = e.empty([d.Bsz, d.L, d.di], 'f32', 'selective_scan_fused'); // (B, L, di)
+  e.dispatch({
+    code: fusedCode,
+    constants: { KD: d.K, CB, WGS: d.K * CB, NS: d.N },
+    bindings: [
+      uniforms([d.Bsz, d.L, d.di, d.S, x.bOffset ?? 0, x.cOffset ?? 0, blocks, 0, ...geomSlots(grid)]),
+      x.u, x.delta, x.A_log, x.B, x.C, x.D, x.deltaBias, scratch, out,
+    ],
+    workgroups: grid1d(d.Bsz * blocks),
+    label: 'selective_scan_fused',
+  });
+  scratch.dispose(); // safe: the pool only hands it to work recorded later
+  return out;
+}
