@@ -45,7 +45,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let bk = g / p.blocks;                                  // b * K + k
   let k = bk % p.K;
   let c = (g % p.blocks) * CH + lid;
-  let active = c < p.di;                                  // inactive threads still help load and hit barriers
+  let live = c < p.di;                                  // inactive threads still help load and hit barriers
   let kc = k * p.di + min(c, p.di - 1u);
 
   var A: array<f32, NMAX>;
@@ -62,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       sC[e] = Cm[row + p.cOff + e % NS];
     }
     workgroupBarrier();
-    if (active) {
+    if (live) {
       for (var s = 0u; s < steps; s++) {
         let i = (bk * p.L + t0 + s) * p.di + c;
         let ut = u[i];

@@ -49,7 +49,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let c0 = (g % p.blocks) * CB;
   let k = lid / CB;
   let c = c0 + lid % CB;
-  let active = c < p.di;
+  let live = c < p.di;
   let kc = k * p.di + min(c, p.di - 1u);
   let bk = b * KD + k;
 
@@ -71,7 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       sC[o] = Cm[row + p.cOff + n];
     }
     workgroupBarrier();
-    if (active) {
+    if (live) {
       for (var s = 0u; s < steps; s++) {
         let i = (bk * p.L + seqToken(p.geom, k, j0 + s)) * p.di + c;
         let ut = u[i];

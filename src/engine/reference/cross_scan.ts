@@ -73,3 +73,17 @@ export function toTokenOrderRef(y: Float32Array, B: number, L: number, C: number
       }
   return out;
 }
+
+/** Reorders per-direction rows from original token order to scan order: out[b,k,j] = x[b,k,perm[k][j]]. */
+export function toScanOrderRef(x: Float32Array, B: number, L: number, C: number, g: ScanGrid): Float32Array {
+  const { perm } = sequencePermutations(g);
+  const K = perm.length;
+  const out = new Float32Array(x.length);
+  for (let b = 0; b < B; b++)
+    for (let k = 0; k < K; k++)
+      for (let j = 0; j < L; j++) {
+        const src = ((b * K + k) * L + perm[k]![j]!) * C;
+        out.set(x.subarray(src, src + C), ((b * K + k) * L + j) * C);
+      }
+  return out;
+}

@@ -1,0 +1,102 @@
+// Selective scan, plain (scan order, (B, K, L, di) out) and fused (token order in, merged (B, L, di) out),
+// vs Mamba's selective_scan_ref in f64 (reference/selective_scan.ts) on fresh random inputs.
+import { describe, it } from 'vitest';
+import { seqLen, type ScanGrid } from '../src/engine/ops/cross_scan_geom';
+import { selectiveScan, selectiveScanFused } from '../src/engine/ops/selective_scan';
+import { crossMergeRef, toScanOrderRef } from '../src/engine/reference/cross_scan';
+import { selectiveScanRef, type ScanRefInputs } from '../src/engine/reference/selective_scan';
+import type { Engine } from '../src/engine/engine';
+import type { Tensor } from '../src/engine/tensor';
+import { expectClose, freshSeed, getEngine } from './gpu';
+import { inputs, poisonNext } from './kernel-helpers';
+
+// f32 state vs f64 reference. The recurrence is contracting (exp(Δ·A) < 1), so rounding does not compound
+// over L: per step a few ulp from exp/softplus and the N-term sum. Measured ≤ ~1e-6 on SwiftShader;
+// 2e-5 leaves room for GPUs whose exp is a few ulp less accurate, yet a wrong index or a skipped
+// step gives errors of order 1e-1 or more.
+const TOL = 2e-5;
+
+/** Random scan inputs in the ranges the model produces. x_dbl-style B/C: columns [R, R+N) and [R+N, R+2N). */
+function makeInputs(seed: number, Bsz: number, K: number, L: number, di: number, N: number, R: number) {
+  const S = R + 2 * N;
+  const h = inputs(seed, {
+    u: [Bsz * K * L * di, -2, 2],
+    delta: [Bsz * K * L * di, -3, 2],
+    A_log: [K * di * N, -0.5, Math.log(N) + 0.5],
+    xdbl: [Bsz * K * L * S, -1.5, 1.5],
+    D: [K * di, 0.5, 1.5],
+    dtBias: [K * di, -6, -1],
+    z: [Bsz * K * L * di, -3, 3],
+  });
+  const cols = (off: number) => {
+    const out = new Float32Array(Bsz * K * L * N);
+    for (let r = 0; r < Bsz * K * L; r++) out.set(h.xdbl!.subarray(r * S + off, r * S + off + N), r * N);
+    return out;
+  };
+  return { h, S, Bc: cols(R), Cc: cols(R + N) };
+}
+
+function upload(e: Engine, h: Record<string, Float32Array>, Bsz: number, K: number, L: number, di: number, N: number, S: number) {
+  return {
+    u: e.fromArray([Bsz, K, L, di], h.u!),
+    delta: e.fromArray([Bsz, K, L, di], h.delta!),
+    A_log: e.fromArray([K, di, N], h.A_log!),
+    xdbl: e.fromArray([Bsz, K, L, S], h.xdbl!),
+    D: e.fromArray([K, di], h.D!),
+    deltaBias: e.fromArray([K, di], h.dtBias!),
+    z: e.fromArray([Bsz, K, L, di], h.z!),
+  };
+}
+
+const disposeAll = (ts: Record<string, Tensor>) => Object.values(ts).forEach((t) => t.dispose());
+
+describe('selectiveScan (plain, scan order)', () => {
+  // (B, K, L, di, N, R): one step; L crossing the 32-step staging chunk twice; di not a multiple of the
+  // 32/64-channel workgroup; N = 1, 4, 16; R = 0 makes B/C plain (B, K, L, N)-strided rows.
+  const SHAPES: Array<[number, number, number, number, number, number]> = [
+    [1, 1, 1, 3, 1, 0], [2, 4, 22, 33, 4, 2], [1, 2, 70, 65, 16, 1], [1, 4, 33, 17, 16, 3],
+  ];
+  for (const [Bsz, K, L, di, N, R] of SHAPES)
+    for (const gate of [false, true])
+      it(`B=${Bsz} K=${K} L=${L} di=${di} N=${N} R=${R} z=${gate}`, async () => {
+        const e = await getEngine();
+        const seed = freshSeed();
+        const { h, S, Bc, Cc } = makeInputs(seed, Bsz, K, L, di, N, R);
+        const t = upload(e, h, Bsz, K, L, di, N, S);
+        poisonNext(e, [[Bsz, K, L, di]]);
+        const y = selectiveScan(e, { ...t, B: t.xdbl, C: t.xdbl, bOffset: R, cOffset: R + N }, gate ? t.z : undefined);
+        const ref: ScanRefInputs = { u: h.u!, delta: h.delta!, A_log: h.A_log!, B: Bc, C: Cc, D: h.D!, dtBias: h.dtBias!, z: gate ? h.z : undefined };
+        expectClose(await e.readF32(y), selectiveScanRef(ref, Bsz, K, L, di, N), TOL, `scan seed=${seed}`);
+        disposeAll(t);
+        y.dispose();
+      });
+});
+
+describe('selectiveScanFused (token order in, merged out)', () => {
+  const CASES: Array<[ScanGrid, number, number, number, number]> = [
+    // grid, B, di, N, R
+    [{ textLen: 6, grid: 4, directions: 4 }, 2, 20, 4, 2],
+    [{ textLen: 3, grid: 5, directions: 2 }, 1, 33, 16, 1],
+    [{ textLen: 2, grid: 3, directions: 1 }, 1, 16, 3, 0],
+    [{ textLen: 5, grid: 6, directions: 4 }, 1, 17, 16, 2],
+    [{ textLen: 4, grid: 3, directions: 4, textPosition: 'middle' }, 1, 5, 2, 1],
+  ];
+  for (const [g, Bsz, di, N, R] of CASES)
+    it(`K=${g.directions} Lt=${g.textLen} G=${g.grid} ${g.textPosition ?? 'first'} B=${Bsz} di=${di} N=${N}`, async () => {
+      const e = await getEngine();
+      const K = g.directions;
+      const L = seqLen(g);
+      const seed = freshSeed();
+      const { h, S, Bc, Cc } = makeInputs(seed, Bsz, K, L, di, N, R);
+      const t = upload(e, h, Bsz, K, L, di, N, S);
+      poisonNext(e, [[Bsz, K, L, di], [Bsz, L, di]]);
+      const out = selectiveScanFused(e, { ...t, B: t.xdbl, C: t.xdbl, bOffset: R, cOffset: R + N }, g);
+      // reference: inputs are in token order → scan order, scan, then cross-merge
+      const so = (x: Float32Array, C: number) => toScanOrderRef(x, Bsz, L, C, g);
+      const ref: ScanRefInputs = { u: so(h.u!, di), delta: so(h.delta!, di), A_log: h.A_log!, B: so(Bc, N), C: so(Cc, N), D: h.D!, dtBias: h.dtBias! };
+      const want = crossMergeRef(selectiveScanRef(ref, Bsz, K, L, di, N), Bsz, L, di, g);
+      expectClose(await e.readF32(out), want, TOL, `fused scan seed=${seed}`);
+      disposeAll(t);
+      out.dispose();
+    });
+});
