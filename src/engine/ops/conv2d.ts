@@ -1,0 +1,43 @@
+// conv2d (shaders/conv2d.wgsl), 3×3 / 1×1, stride 1 / 2, optional fused nearest ×2 input upsample:
+// the VQ tokenizer's convolutions (training/mmamba/vq.py). Layout NCHW, as PyTorch: images (B, 3, S, S), activations
+// (B, C, H, W), conv weights (Cout, Cin, k, k) load without transposes.
+import convCode from '../../../shaders/conv2d.wgsl?raw';
+import { uniforms, type Engine } from '../engine';
+import { ShapeError } from '../errors';
+import type { Tensor } from '../tensor';
+
+export interface Conv2dOptions {
+  stride?: 1 | 2;
+  /** Zero padding on every side (PyTorch `padding`); default (k − 1) / 2. */
+  padding?: number;
+  /** Read the input through a nearest ×2 upsample (fused F.interpolate(scale_factor=2) before the conv). */
+  upsample?: boolean;
+}
+
+/** x (B, Cin, H, W), weight (Cout, Cin, k, k) with k ∈ {1, 3}, bias (Cout) → (B, Cout, Ho, Wo). */
+export function conv2d(e: Engine, x: Tensor, weight: Tensor, bias: Tensor, opts: Conv2dOptions = {}): Tensor {
+  if (x.dtype !== 'f32' || x.shape.length !== 4) throw new ShapeError(`conv2d needs f32 (B, C, H, W), got ${x}`);
+  const [B, Cin, H, W] = x.shape as [number, number, number, number];
+  if (weight.shape.length !== 4 || weight.shape[1] !== Cin || weight.shape[2] !== weight.shape[3])
+    throw new ShapeError(`conv2d: weight ${weight} must be (Cout, Cin=${Cin}, k, k)`);
+  const [Cout, , k] = weight.shape as [number, number, number, number];
+  if (k !== 1 && k !== 3) throw new ShapeError(`conv2d: kernel size ${k} unsupported (1 or 3)`);
+  if (bias.size !== Cout) throw new ShapeError(`conv2d: bias ${bias} must have Cout=${Cout} elements`);
+  const s = opts.stride ?? 1;
+  if (s !== 1 && s !== 2) throw new ShapeError(`conv2d: stride ${s} unsupported (1 or 2)`);
+  const pad = opts.padding ?? (k - 1) / 2;
+  const up = opts.upsample ? 1 : 0;
+  const Ho = Math.floor(((H << up) + 2 * pad - k) / s) + 1;
+  const Wo = Math.floor(((W << up) + 2 * pad - k) / s) + 1;
+  if (Ho < 1 || Wo < 1 || pad < 0 || !Number.isInteger(pad)) throw new ShapeError(`conv2d: empty output for ${x}, k=${k}, pad=${pad}`);
+  const coBlocks = Math.ceil(Cout / 8);
+  const out = e.empty([B, Cout, Ho, Wo], 'f32', 'conv2d'); // (B, Cout, Ho, Wo)
+  e.dispatch({
+    code: convCode,
+    constants: { UP: up },
+    bindings: [uniforms([B, Cin, H, W, Cout, Ho, Wo, s, pad, k, coBlocks, 0]), x, weight, bias, out],
+    workgroups: [Math.ceil(Wo / 16), Math.ceil(Ho / 8), B * coBlocks],
+    label: `conv2d${k}x${k}${s === 2 ? 's2' : ''}${up ? 'up' : ''}`,
+  });
+  return out;
+}

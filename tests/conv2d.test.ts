@@ -1,0 +1,84 @@
+// conv2d (3×3 / 1×1, stride 1 / 2, padding, fused ×2 upsample), groupNorm (+SiLU) and upsampleNearest2x vs
+// the CPU references (reference/conv2d.ts), NCHW, fresh random inputs, poisoned outputs.
+import { describe, it } from 'vitest';
+import { conv2d } from '../src/engine/ops/conv2d';
+import { groupNorm } from '../src/engine/ops/groupnorm';
+import { upsampleNearest2x } from '../src/engine/ops/upsample';
+import { conv2dRef, groupNormRef, upsampleNearest2xRef } from '../src/engine/reference/conv2d';
+import { expectClose, freshSeed, getEngine } from './gpu';
+import { inputs, poisonNext } from './kernel-helpers';
+
+// Sums of ≤ Cin·9 = 90 f32 products (summation order differs from the f64 reference): a few ulp of the
+// largest partial sums, ≪ 1e-5 of the output range; 1e-5 still fails on any wrong tap, channel or tile edge.
+const CONV_TOL = 1e-5;
+// Mean/variance in f32 tree reductions over ≤ 4k values, then (x − mean)·rstd: ~1e-6 measured; 1e-5 allowed.
+const GN_TOL = 1e-5;
+
+describe('conv2d', () => {
+  // (B, Cin, H, W, Cout, k, stride, pad, upsample): tiles of 16×8 cut mid-image, Cin not a multiple of the
+  // 4-channel chunk, Cout not a multiple of the 8-channel block, stride-2 halos, pad 0 and 1.
+  const CASES: Array<[number, number, number, number, number, number, 1 | 2, number, boolean]> = [
+    [1, 3, 5, 7, 4, 3, 1, 1, false],
+    [2, 5, 17, 9, 9, 3, 2, 1, false],
+    [1, 9, 8, 8, 16, 1, 1, 0, false],
+    [1, 4, 11, 35, 3, 3, 1, 1, false],
+    [1, 6, 19, 34, 10, 3, 2, 1, false],
+    [1, 2, 6, 6, 5, 3, 1, 0, false],
+    [2, 5, 6, 9, 7, 3, 1, 1, true],
+    [1, 3, 5, 9, 9, 1, 1, 0, true],
+  ];
+  for (const [B, Cin, H, W, Cout, k, s, pad, up] of CASES)
+    it(`B=${B} ${Cin}→${Cout} ${H}×${W} k=${k} s=${s} pad=${pad}${up ? ' upsample' : ''}`, async () => {
+      const e = await getEngine();
+      const seed = freshSeed();
+      const h = inputs(seed, { x: [B * Cin * H * W], w: [Cout * Cin * k * k], b: [Cout] });
+      const x = e.fromArray([B, Cin, H, W], h.x!);
+      const w = e.fromArray([Cout, Cin, k, k], h.w!);
+      const b = e.fromArray([Cout], h.b!);
+      const Hi = up ? 2 * H : H;
+      const Wi = up ? 2 * W : W;
+      const xin = up ? upsampleNearest2xRef(h.x!, B, Cin, H, W) : h.x!;
+      const want = conv2dRef(xin, h.w!, h.b!, B, Cin, Hi, Wi, Cout, k, s, pad);
+      poisonNext(e, [[B, Cout, want.Ho, want.Wo]]);
+      const out = conv2d(e, x, w, b, { stride: s, padding: pad, upsample: up });
+      expectClose(await e.readF32(out), want.out, CONV_TOL, `conv2d seed=${seed}`);
+      for (const t of [x, w, b, out]) t.dispose();
+    });
+});
+
+describe('groupNorm', () => {
+  // (B, C, H, W, G): one group, groups of one channel, HW not a multiple of 256, a group larger than 256·4.
+  const CASES: Array<[number, number, number, number, number]> = [
+    [1, 4, 3, 5, 1], [2, 8, 5, 5, 8], [1, 16, 9, 13, 4], [2, 6, 1, 1, 3], [1, 8, 24, 24, 2],
+  ];
+  for (const [B, C, H, W, G] of CASES)
+    for (const silu of [false, true])
+      it(`B=${B} C=${C} ${H}×${W} G=${G} silu=${silu}`, async () => {
+        const e = await getEngine();
+        const seed = freshSeed();
+        const h = inputs(seed, { x: [B * C * H * W, -3, 5], g: [C, 0.5, 1.5], b: [C] });
+        const x = e.fromArray([B, C, H, W], h.x!);
+        const g = e.fromArray([C], h.g!);
+        const b = e.fromArray([C], h.b!);
+        poisonNext(e, [[B, C, H, W], [B * G, 2]]);
+        const out = groupNorm(e, x, G, g, b, { eps: 1e-6, silu });
+        const want = groupNormRef(h.x!, B, C, H * W, G, h.g!, h.b!, 1e-6, silu);
+        expectClose(await e.readF32(out), want, GN_TOL, `groupNorm seed=${seed}`);
+        for (const t of [x, g, b, out]) t.dispose();
+      });
+});
+
+describe('upsampleNearest2x', () => {
+  for (const [B, C, H, W] of [[1, 1, 1, 1], [2, 3, 5, 7], [1, 5, 16, 17]] as const)
+    it(`B=${B} C=${C} ${H}×${W}`, async () => {
+      const e = await getEngine();
+      const seed = freshSeed();
+      const h = inputs(seed, { x: [B * C * H * W] });
+      const x = e.fromArray([B, C, H, W], h.x!);
+      poisonNext(e, [[B, C, 2 * H, 2 * W]]);
+      const out = upsampleNearest2x(e, x);
+      expectClose(await e.readF32(out), upsampleNearest2xRef(h.x!, B, C, H, W), 0, `upsample seed=${seed}`);
+      x.dispose();
+      out.dispose();
+    });
+});
