@@ -1,0 +1,126 @@
+// CPU references for shaders/sampling.wgsl and the shared counter-based RNG (docs/architecture.md "Random numbers",
+// training/mmamba/rng.py): lowbias32 hash, uniform(seed, stream, index) in (0, 1), Gumbel noise; Gumbel-max token
+// sampling with log-softmax of the sampled token; argmax; and one MaskGIT step's confidence + re-mask update
+// (training/mmamba/sampling.py). hash32/uniform are bit-exact with Python; f32 roundings are explicit (Math.fround).
+
+/** lowbias32 (Chris Wellons' hash-prospector), u32 with wrap-around. */
+export function hash32(x0: number): number {
+  let x = x0 >>> 0;
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d) >>> 0;
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b) >>> 0;
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** The per-(seed, stream) key: hash32(seed ^ hash32(stream)). */
+export const rngKey = (seed: number, stream: number): number => hash32((seed >>> 0) ^ hash32(stream >>> 0));
+
+/** uniform from a key: ((hash32(index ^ key) >> 8) + 0.5) / 2^24, rounded to f32 as the GPU and PyTorch do. */
+export const uniformFromKey = (key: number, index: number): number =>
+  Math.fround(Math.fround(hash32((index >>> 0) ^ key) >>> 8) + 0.5) / 16777216;
+
+/** uniform(seed, stream, index) in (0, 1] as an f32 value (1 only when the +0.5 rounds up at 2^24 − 1). */
+export const uniform = (seed: number, stream: number, index: number): number => uniformFromKey(rngKey(seed, stream), index);
+
+/** -log(-log(u)) in f64 (the GPU's f32 log differs by a few ulp). */
+export const gumbel = (u: number): number => -Math.log(-Math.log(u));
+
+/** floor(cos(π/2 · (i+1)/S) · HW) in f64, as sampling.py n_mask_after_step. */
+export const nMaskAfterStep = (i: number, steps: number, hw: number): number =>
+  Math.floor(Math.cos((Math.PI / 2) * ((i + 1) / steps)) * hw);
+
+/** argmax over rows of K: first index of the maximum. */
+export function argmaxRef(x: Float32Array, K: number): Uint32Array {
+  const out = new Uint32Array(x.length / K);
+  for (let r = 0; r < out.length; r++) {
+    let bi = 0;
+    for (let k = 1; k < K; k++) if (x[r * K + k]! > x[r * K + bi]!) bi = k;
+    out[r] = bi;
+  }
+  return out;
+}
+
+export interface SampleRefResult {
+  tokens: Uint32Array; // (R)
+  logp: Float32Array; // (R) log_softmax(logits)[token]
+  /** (R) gap between the best and second-best perturbed score: near-ties may flip with a few-ulp log. */
+  margin: Float64Array;
+}
+
+/** Gumbel-max sampling over rows of K logits (R rows; with `guidance`, `logits` holds 2R rows: cond then uncond). */
+export function gumbelMaxSampleRef(
+  logits: Float32Array,
+  K: number,
+  o: { seed: number; stream: number; temperature?: number; guidance?: number },
+): SampleRefResult {
+  const guided = o.guidance !== undefined;
+  const R = logits.length / K / (guided ? 2 : 1);
+  const key = rngKey(o.seed, o.stream);
+  const temp = Math.fround(o.temperature ?? 1);
+  const g = Math.fround(o.guidance ?? 0);
+  const tokens = new Uint32Array(R);
+  const logp = new Float32Array(R);
+  const margin = new Float64Array(R);
+  const l = new Float32Array(K);
+  for (let r = 0; r < R; r++) {
+    for (let k = 0; k < K; k++) {
+      const c = logits[r * K + k]!;
+      l[k] = guided ? Math.fround(c + Math.fround(g * Math.fround(c - logits[(r + R) * K + k]!))) : c;
+    }
+    let best = -Infinity;
+    let second = -Infinity;
+    let bi = 0;
+    let m = -Infinity;
+    for (let k = 0; k < K; k++) {
+      m = Math.max(m, l[k]!);
+      const v = Math.fround(l[k]! / temp) + gumbel(uniformFromKey(key, r * K + k));
+      if (v > best) {
+        second = best;
+        best = v;
+        bi = k;
+      } else if (v > second) second = v;
+    }
+    let s = 0;
+    for (let k = 0; k < K; k++) s += Math.exp(l[k]! - m);
+    tokens[r] = bi;
+    logp[r] = l[bi]! - m - Math.log(s);
+    margin[r] = best - second;
+  }
+  return { tokens, logp, margin };
+}
+
+export interface MaskgitStepRef {
+  tokens: Uint32Array; // (B, HW)
+  conf: Float32Array; // (B, HW), +inf at known positions
+}
+
+/** One MaskGIT update after sampling, for B rows of HW positions (sampling.py maskgit_sample's loop body). */
+export function maskgitUpdateRef(
+  tokens: Uint32Array,
+  sampled: Uint32Array,
+  logp: Float32Array,
+  o: { B: number; HW: number; seed: number; step: number; steps: number; tau: number; maskId: number },
+): MaskgitStepRef {
+  const { B, HW, maskId } = o;
+  const key = rngKey(o.seed, 2 * o.step + 1);
+  const factor = Math.fround(o.tau * (1 - (o.step + 1) / o.steps));
+  const nBase = nMaskAfterStep(o.step, o.steps, HW);
+  const out = new Uint32Array(B * HW);
+  const conf = new Float32Array(B * HW);
+  for (let b = 0; b < B; b++) {
+    let count = 0;
+    for (let p = 0; p < HW; p++) {
+      const i = b * HW + p;
+      const unknown = tokens[i] === maskId;
+      conf[i] = unknown ? logp[i]! + factor * gumbel(uniformFromKey(key, i)) : Infinity;
+      out[i] = unknown ? sampled[i]! : tokens[i]!;
+      if (unknown) count++;
+    }
+    const n = Math.max(0, Math.min(nBase, count - 1));
+    const order = Array.from({ length: HW }, (_, p) => p).sort((x, y) => conf[b * HW + x]! - conf[b * HW + y]! || x - y);
+    for (let j = 0; j < n; j++) out[b * HW + order[j]!] = maskId;
+  }
+  return { tokens: out, conf };
+}
