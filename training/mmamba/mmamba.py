@@ -48,7 +48,7 @@ import torch.utils.checkpoint
 
 from .common import GEGLU, AdaLN, RMSNorm, modulate
 from .config import MMambaConfig
-from .scan import selective_scan_fast, selective_scan_ref
+from .scan import selective_scan, selective_scan_ref
 from .text_encoder import TextEncoder
 
 DIRECTION_SETS = {1: (0,), 2: (0, 2), 4: (0, 1, 2, 3)}
@@ -124,7 +124,7 @@ class MMambaLayer(nn.Module):
         x_dbl = torch.einsum("bkdl,ked->bkel", xs, self.x_proj_weight)  # (B, K, R + 2N, L)
         dt, Bm, Cm = torch.split(x_dbl, [R, N, N], dim=2)              # (B,K,R,L) (B,K,N,L) (B,K,N,L)
         dt = torch.einsum("bkrl,kdr->bkdl", dt, self.dt_proj_weight)   # (B, K, di, L)
-        scan = selective_scan_ref if use_ref else selective_scan_fast
+        scan = selective_scan_ref if use_ref else selective_scan   # Triton on CUDA, else chunked
         y = scan(xs.reshape(Bsz, K * di, L), dt.reshape(Bsz, K * di, L),
                  -torch.exp(self.A_log.float()).reshape(K * di, N),     # (K·di, N)
                  Bm, Cm, D=self.D.reshape(K * di), delta_bias=self.dt_proj_bias.reshape(K * di),

@@ -128,3 +128,30 @@ def selective_scan_fast(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tenso
         if z is not None:
             y = y * F.silu(z.to(sd))
     return y.to(dtype_in)
+
+
+_TRITON_SCAN = None      # selective_scan_triton once imported; False if triton is unavailable
+
+
+def _triton_scan():
+    global _TRITON_SCAN
+    if _TRITON_SCAN is None:
+        try:
+            from .scan_triton import selective_scan_triton
+            _TRITON_SCAN = selective_scan_triton
+        except Exception:  # triton not installed / not importable on this platform
+            _TRITON_SCAN = False
+    return _TRITON_SCAN
+
+
+def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
+                   D: Optional[Tensor] = None, z: Optional[Tensor] = None,
+                   delta_bias: Optional[Tensor] = None, delta_softplus: bool = True) -> Tensor:
+    """Dispatcher with `selective_scan_ref` semantics: the Triton kernel (scan_triton.py) for CUDA tensors
+    that are not float64 when triton imports, otherwise `selective_scan_fast`."""
+    if u.is_cuda and u.dtype != torch.float64:
+        fn = _triton_scan()
+        if fn:
+            return fn(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus)
+    return selective_scan_fast(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias,
+                               delta_softplus=delta_softplus)

@@ -1,0 +1,269 @@
+"""Triton selective scan (Mamba S6) with a hand-written backward, wrapped in a torch.autograd.Function.
+
+Semantics are exactly those of `scan.selective_scan_ref` (sequential reference, after Mamba's
+`selective_scan_ref`, Gu & Dao 2023). `softplus(delta + delta_bias)` and the optional `y · SiLU(z)` gate
+stay in plain PyTorch (autograd differentiates them); the kernels only do the core recurrence
+    h_t = exp(Δ_t·A) ⊙ h_{t-1} + Δ_t·u_t·B_t          (state h: (di, N), float32)
+    y_t = Σ_n C_t ⊙ h_t + D·u_t
+
+Layout (what mmamba.py passes; no transposes or copies are made):
+    u, delta: (Bsz, Dt, L)    any strides, any float dtype (read and converted to f32 in the kernel)
+    A: (Dt, N);  D: (Dt,) or None
+    B, C: (Bsz, N, L) or grouped (Bsz, G, N, L), Dt % G == 0 — channel d uses group d // (Dt / G)
+          (mmamba.py: Dt = K·di, G = K directions, B/C are strided views of x_dbl)
+Grid: (Bsz·G, ceil(dg / BLOCK_D)) with dg = Dt / G, so one program's channels share one group and B_t, C_t
+are (N,) vector loads. Each program keeps its (BLOCK_D, N) state in registers and loops over L.
+
+Backward memory: the forward saves the state entering every CHUNK-th step, ckpt (Bsz, Dt, nc, N) f32
+with nc = ceil(L / CHUNK) (1/CHUNK of the full (Bsz, Dt, L, N) history). The backward walks chunks in
+reverse; per chunk it recomputes the CHUNK states from the checkpoint into a small per-program scratch
+(CHUNK, BLOCK_D, N) f32 (L2-resident), then runs the reverse recurrence over the chunk:
+    dh_t += dy_t·C_t;  da_t = dh_t ⊙ h_{t-1}   (a_t = exp(Δ_t A))
+    dΔ_t = Σ_n da_t a_t A + u_t Σ_n dh_t B_t;   dA += da_t a_t Δ_t
+    du_t = Δ_t Σ_n dh_t B_t + D dy_t;           dD += dy_t u_t
+    dB_t = Σ_d dh_t Δ_t u_t;  dC_t = Σ_d dy_t h_t   (per-channel-block partials, summed in PyTorch)
+    dh_{t-1} = dh_t ⊙ a_t
+dA, dD are per-batch partials summed afterwards (deterministic; no atomics).
+Steps past L (padding of the last chunk) are computed with Δ = u = B = C = dy = 0, i.e. a no-op.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+import triton
+import triton.language as tl
+
+Tensor = torch.Tensor
+
+
+@triton.jit
+def _scan_fwd_kernel(
+    u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, y_ptr, ck_ptr,
+    L, Dt, dg, G, N, nc,
+    s_ub, s_ud, s_ul,            # u strides (batch, channel, time)
+    s_db, s_dd, s_dl,            # delta strides
+    s_Bb, s_Bg, s_Bn, s_Bl,      # B strides (batch, group, state, time)
+    s_Cb, s_Cg, s_Cn, s_Cl,      # C strides
+    HAS_D: tl.constexpr, SAVE: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
+):
+    pid_bg = tl.program_id(0).to(tl.int64)
+    pid_d = tl.program_id(1)
+    b = pid_bg // G
+    g = pid_bg % G
+    dl = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)                  # (BLOCK_D,) channel within group
+    dmask = dl < dg
+    d = g * dg + dl                                               # (BLOCK_D,) global channel
+    n = tl.arange(0, BLOCK_N)
+    nmask = n < N
+    m2 = dmask[:, None] & nmask[None, :]
+    A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=m2, other=0.0).to(tl.float32)  # (BLOCK_D, BLOCK_N)
+    if HAS_D:
+        Dv = tl.load(D_ptr + d, mask=dmask, other=0.0).to(tl.float32)
+    u_base = u_ptr + b * s_ub + d * s_ud
+    dt_base = dt_ptr + b * s_db + d * s_dd
+    B_base = B_ptr + b * s_Bb + g * s_Bg + n * s_Bn
+    C_base = C_ptr + b * s_Cb + g * s_Cg + n * s_Cn
+    y_base = y_ptr + (b * Dt + d) * L                             # y: (Bsz, Dt, L) contiguous f32
+    ck_base = ck_ptr + ((b * Dt + d[:, None]) * nc) * N + n[None, :]  # ckpt: (Bsz, Dt, nc, N)
+    h = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
+    for c in range(nc):
+        if SAVE:
+            tl.store(ck_base + c * N, h, mask=m2)
+        for s in range(CHUNK):
+            t = c * CHUNK + s
+            tv = t < L
+            uv = tl.load(u_base + t * s_ul, mask=dmask & tv, other=0.0).to(tl.float32)    # (BLOCK_D,)
+            dtv = tl.load(dt_base + t * s_dl, mask=dmask & tv, other=0.0).to(tl.float32)  # (BLOCK_D,)
+            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tv, other=0.0).to(tl.float32)    # (BLOCK_N,)
+            Cv = tl.load(C_base + t * s_Cl, mask=nmask & tv, other=0.0).to(tl.float32)    # (BLOCK_N,)
+            a = tl.exp(dtv[:, None] * A)
+            h = a * h + (dtv * uv)[:, None] * Bv[None, :]
+            yv = tl.sum(h * Cv[None, :], axis=1)                      # (BLOCK_D,)
+            if HAS_D:
+                yv += Dv * uv
+            tl.store(y_base + t, yv, mask=dmask & tv)
+
+
+@triton.jit
+def _scan_bwd_kernel(
+    u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, dy_ptr, ck_ptr, scr_ptr,
+    du_ptr, ddt_ptr, dA_ptr, dD_ptr, dB_ptr, dC_ptr,
+    L, Dt, dg, G, N, nc, Bsz,
+    s_ub, s_ud, s_ul,
+    s_db, s_dd, s_dl,
+    s_Bb, s_Bg, s_Bn, s_Bl,
+    s_Cb, s_Cg, s_Cn, s_Cl,
+    s_yb, s_yd, s_yl,            # dy strides
+    HAS_D: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
+):
+    pid_bg = tl.program_id(0).to(tl.int64)
+    pid_d = tl.program_id(1)
+    nblk = tl.num_programs(1)
+    b = pid_bg // G
+    g = pid_bg % G
+    dl = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    dmask = dl < dg
+    d = g * dg + dl
+    n = tl.arange(0, BLOCK_N)
+    nmask = n < N
+    m2 = dmask[:, None] & nmask[None, :]
+    dn = tl.arange(0, BLOCK_D)[:, None] * BLOCK_N + n[None, :]    # (BLOCK_D, BLOCK_N) scratch offsets
+    A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=m2, other=0.0).to(tl.float32)
+    if HAS_D:
+        Dv = tl.load(D_ptr + d, mask=dmask, other=0.0).to(tl.float32)
+    u_base = u_ptr + b * s_ub + d * s_ud
+    dt_base = dt_ptr + b * s_db + d * s_dd
+    dy_base = dy_ptr + b * s_yb + d * s_yd
+    B_base = B_ptr + b * s_Bb + g * s_Bg + n * s_Bn
+    C_base = C_ptr + b * s_Cb + g * s_Cg + n * s_Cn
+    g_base = (b * Dt + d) * L                                     # du, ddt: (Bsz, Dt, L) contiguous f32
+    ck_base = ck_ptr + ((b * Dt + d[:, None]) * nc) * N + n[None, :]
+    scr_base = scr_ptr + (pid_bg * nblk + pid_d) * (CHUNK * BLOCK_D * BLOCK_N) + dn
+    # dB, dC partials: (nblk, Bsz, G, N, L) contiguous f32
+    p_base = (((pid_d * Bsz + b) * G + g) * N + n) * L
+    dh = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
+    dA_acc = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
+    dD_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
+    for ci in range(nc):
+        c = nc - 1 - ci
+        # 1) recompute the chunk's states; scratch slot s holds h_{t-1} for t = c·CHUNK + s
+        h = tl.load(ck_base + c * N, mask=m2, other=0.0)
+        for s in range(CHUNK):
+            t = c * CHUNK + s
+            tv = t < L
+            tl.store(scr_base + s * (BLOCK_D * BLOCK_N), h)
+            uv = tl.load(u_base + t * s_ul, mask=dmask & tv, other=0.0).to(tl.float32)
+            dtv = tl.load(dt_base + t * s_dl, mask=dmask & tv, other=0.0).to(tl.float32)
+            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tv, other=0.0).to(tl.float32)
+            h = tl.exp(dtv[:, None] * A) * h + (dtv * uv)[:, None] * Bv[None, :]
+        tl.debug_barrier()
+        # 2) reverse over the chunk
+        for si in range(CHUNK):
+            s = CHUNK - 1 - si
+            t = c * CHUNK + s
+            tv = t < L
+            uv = tl.load(u_base + t * s_ul, mask=dmask & tv, other=0.0).to(tl.float32)      # (BLOCK_D,)
+            dtv = tl.load(dt_base + t * s_dl, mask=dmask & tv, other=0.0).to(tl.float32)    # (BLOCK_D,)
+            dyv = tl.load(dy_base + t * s_yl, mask=dmask & tv, other=0.0).to(tl.float32)    # (BLOCK_D,)
+            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tv, other=0.0).to(tl.float32)      # (BLOCK_N,)
+            Cv = tl.load(C_base + t * s_Cl, mask=nmask & tv, other=0.0).to(tl.float32)      # (BLOCK_N,)
+            hp = tl.load(scr_base + s * (BLOCK_D * BLOCK_N))                                # h_{t-1}
+            a = tl.exp(dtv[:, None] * A)
+            dtu = dtv * uv
+            ht = a * hp + dtu[:, None] * Bv[None, :]                                        # h_t
+            tl.store(dC_ptr + p_base + t, tl.sum(dyv[:, None] * ht, axis=0), mask=nmask & tv)
+            dh += dyv[:, None] * Cv[None, :]
+            da = dh * hp * a                                       # ∂/∂(Δ_t A) through a_t
+            dhB = tl.sum(dh * Bv[None, :], axis=1)                 # (BLOCK_D,) Σ_n dh B
+            ddt = tl.sum(da * A, axis=1) + uv * dhB
+            dA_acc += da * dtv[:, None]
+            tl.store(dB_ptr + p_base + t, tl.sum(dh * dtu[:, None], axis=0), mask=nmask & tv)
+            duv = dtv * dhB
+            if HAS_D:
+                duv += Dv * dyv
+                dD_acc += dyv * uv
+            tl.store(du_ptr + g_base + t, duv, mask=dmask & tv)
+            tl.store(ddt_ptr + g_base + t, ddt, mask=dmask & tv)
+            dh = dh * a
+        tl.debug_barrier()
+    # per-batch partials: dA (Bsz, Dt, N), dD (Bsz, Dt)
+    tl.store(dA_ptr + (b * Dt + d[:, None]) * N + n[None, :], dA_acc, mask=m2)
+    if HAS_D:
+        tl.store(dD_ptr + b * Dt + d, dD_acc, mask=dmask)
+
+
+def _grouped(M: Tensor) -> Tensor:
+    """(Bsz, N, L) -> (Bsz, 1, N, L) view; (Bsz, G, N, L) unchanged."""
+    return M.unsqueeze(1) if M.dim() == 3 else M
+
+
+def _pow2(x: int) -> int:
+    return 1 << max(0, (x - 1).bit_length())
+
+
+class _ScanCore(torch.autograd.Function):
+    """y (Bsz, Dt, L) f32 = core scan of u, delta (Bsz, Dt, L), A (Dt, N), B/C grouped (Bsz, G, N, L), D."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, D, block_d, chunk, num_warps):
+        Bsz, Dt, L = u.shape
+        N = A.shape[1]
+        G = B.shape[1]
+        assert C.shape[1] == G and Dt % G == 0, "B and C need the same group count dividing Dt"
+        assert A.shape == (Dt, N) and B.shape == (Bsz, G, N, L) and C.shape == (Bsz, G, N, L)
+        dg = Dt // G
+        BLOCK_D = min(block_d, _pow2(dg))
+        BLOCK_N = _pow2(N)
+        nc = triton.cdiv(L, chunk)
+        A_c = A.contiguous()
+        D_c = D.contiguous() if D is not None else None
+        need_grad = any(ctx.needs_input_grad[:6])
+        y = torch.empty(Bsz, Dt, L, device=u.device, dtype=torch.float32)
+        ck = (torch.empty(Bsz, Dt, nc, N, device=u.device, dtype=torch.float32) if need_grad
+              else torch.empty(1, device=u.device, dtype=torch.float32))
+        grid = (Bsz * G, triton.cdiv(dg, BLOCK_D))
+        _scan_fwd_kernel[grid](
+            u, delta, A_c, B, C, D_c if D_c is not None else A_c, y, ck,
+            L, Dt, dg, G, N, nc,
+            *u.stride(), *delta.stride(), *B.stride(), *C.stride(),
+            HAS_D=D is not None, SAVE=need_grad,
+            BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
+        if need_grad:
+            ctx.save_for_backward(u, delta, A_c, B, C, D_c, ck)
+            ctx.cfg = (BLOCK_D, BLOCK_N, chunk, num_warps, D is not None)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        u, delta, A, B, C, D, ck = ctx.saved_tensors
+        BLOCK_D, BLOCK_N, chunk, num_warps, has_d = ctx.cfg
+        Bsz, Dt, L = u.shape
+        N = A.shape[1]
+        G = B.shape[1]
+        dg = Dt // G
+        nc = ck.shape[2]
+        nblk = triton.cdiv(dg, BLOCK_D)
+        dev, f32 = u.device, torch.float32
+        du = torch.empty(Bsz, Dt, L, device=dev, dtype=f32)
+        ddt = torch.empty(Bsz, Dt, L, device=dev, dtype=f32)
+        dA = torch.empty(Bsz, Dt, N, device=dev, dtype=f32)
+        dD = torch.empty(Bsz, Dt, device=dev, dtype=f32) if has_d else dA
+        dB = torch.empty(nblk, Bsz, G, N, L, device=dev, dtype=f32)
+        dC = torch.empty(nblk, Bsz, G, N, L, device=dev, dtype=f32)
+        scr = torch.empty(Bsz * G * nblk, chunk, BLOCK_D, BLOCK_N, device=dev, dtype=f32)
+        _scan_bwd_kernel[(Bsz * G, nblk)](
+            u, delta, A, B, C, D if has_d else A, dy, ck, scr,
+            du, ddt, dA, dD, dB, dC,
+            L, Dt, dg, G, N, nc, Bsz,
+            *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *dy.stride(),
+            HAS_D=has_d, BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
+        dB = dB.sum(0) if nblk > 1 else dB[0]                     # (Bsz, G, N, L)
+        dC = dC.sum(0) if nblk > 1 else dC[0]
+        return (du.to(u.dtype), ddt.to(delta.dtype), dA.sum(0).to(A.dtype), dB.to(B.dtype),
+                dC.to(C.dtype), dD.sum(0).to(D.dtype) if has_d else None, None, None, None)
+
+
+def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
+                          D: Optional[Tensor] = None, z: Optional[Tensor] = None,
+                          delta_bias: Optional[Tensor] = None, delta_softplus: bool = True,
+                          block_d: int = 32, chunk: int = 16, num_warps: int = 4) -> Tensor:
+    """Same signature and semantics as `scan.selective_scan_ref` (float32 state; output in u's dtype).
+    u, delta, z: (Bsz, Dt, L); A: (Dt, N); B, C: (Bsz, N, L) or (Bsz, G, N, L); D, delta_bias: (Dt,).
+    block_d (power of two) channels per program; chunk: steps between saved states for backward."""
+    assert block_d & (block_d - 1) == 0, "block_d must be a power of two"
+    dtype_in = u.dtype
+    with torch.autocast(device_type=u.device.type, enabled=False):
+        dlt = delta
+        if delta_bias is not None:
+            dlt = dlt.float() + delta_bias.float()[:, None]       # (Bsz, Dt, L) f32
+        if delta_softplus:
+            dlt = F.softplus(dlt.float())
+        Bg, Cg = _grouped(B), _grouped(C)                          # (Bsz, G, N, L) views
+        y = _ScanCore.apply(u, dlt, A, Bg, Cg, D, block_d, chunk, num_warps)   # (Bsz, Dt, L) f32
+        if z is not None:
+            y = y * F.silu(z.float())
+    return y.to(dtype_in)
