@@ -3,23 +3,28 @@
 //   A stored (M, K) row-major (TRANS_A = 0) or (K, M) (TRANS_A = 1, op(A) = A^T), at A + z·sA (sA = 0 broadcasts).
 //   B stored (K, N) row-major (TRANS_B = 0) or (N, K) (TRANS_B = 1: PyTorch Linear weights, x · W^T), at B + z·sB.
 //   bias (N) added to every row when HAS_BIAS = 1.
-// Idea: classic shared-memory tiling. A 64×64 output tile per workgroup of 256 threads, each thread owning a
-// 4×4 register block; K is walked in steps of 16. Each step the workgroup stages a 64×16 slab of op(A) and a
-// 16×64 slab of op(B) into workgroup memory, k-major and packed as vec4 along m / n, so the inner loop reads one
-// vec4 of A and one of B per k and does 16 FMAs. Global loads are arranged so that consecutive threads read
-// consecutive addresses for every transpose combination; out-of-range elements load as 0 (ragged edges), and
-// the store is bounds-checked.
+// Idea: shared-memory tiling with register blocking. A BM×BN output tile per workgroup of 256 threads laid out
+// 16×16; each thread owns TM×TN outputs (BM = 16·TM, BN = 16·TN; TM, TN ∈ {4, 8} are substituted by the TS
+// wrapper so the loops unroll). K is walked in steps of BK = 16: the workgroup stages a BM×16 slab of op(A) and
+// a 16×BN slab of op(B) in workgroup memory, k-major and packed as vec4 along m / n; per k each thread reads
+// TM/4 + TN/4 vec4s and does TM·TN FMAs. A thread's rows and columns are interleaved in vec4 groups
+// (group g of the thread is vec4 index t + 16·g), so the shared reads of a warp hit consecutive addresses
+// (no bank conflicts) and the stores of a row are contiguous. Global loads are arranged so that consecutive
+// threads read consecutive addresses for every transpose combination; out-of-range elements load as 0
+// (ragged edges) and the stores are bounds-checked.
 
 override TRANS_A: u32 = 0u;
 override TRANS_B: u32 = 0u;
 override HAS_BIAS: u32 = 0u;
 
-const BM: u32 = 64u;
-const BN: u32 = 64u;
+const TM4: u32 = /*TM4*/1u; // TM / 4: vec4 row groups per thread
+const TN4: u32 = /*TN4*/1u; // TN / 4: vec4 column groups per thread
+const BM: u32 = 64u * TM4;
+const BN: u32 = 64u * TN4;
+const BM4: u32 = 16u * TM4;
+const BN4: u32 = 16u * TN4;
 const BK: u32 = 16u;
-const TM: u32 = 4u; // rows per thread
-const TN: u32 = 4u; // cols per thread
-const NT: u32 = 256u; // threads: (BM / TM) × (BN / TN) = 16 × 16
+const NT: u32 = 256u;
 
 struct Params { M: u32, N: u32, K: u32, sA: u32, sB: u32, sC: u32, _p0: u32, _p1: u32 }
 
@@ -29,8 +34,8 @@ struct Params { M: u32, N: u32, K: u32, sA: u32, sB: u32, sC: u32, _p0: u32, _p1
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
 
-var<workgroup> As: array<vec4<f32>, 256>; // [BK][BM / 4]: As[k * 16 + m / 4][m % 4] = op(A)[m0 + m, k0 + k]
-var<workgroup> Bs: array<vec4<f32>, 256>; // [BK][BN / 4]: Bs[k * 16 + n / 4][n % 4] = op(B)[k0 + k, n0 + n]
+var<workgroup> As: array<vec4<f32>, BK * BM4>; // As[k·BM4 + m/4][m%4] = op(A)[m0 + m, k0 + k]
+var<workgroup> Bs: array<vec4<f32>, BK * BN4>; // Bs[k·BN4 + n/4][n%4] = op(B)[k0 + k, n0 + n]
 
 fn loadA(base: u32, m: u32, k: u32) -> f32 {
   if (m >= p.M || k >= p.K) { return 0.0; }
@@ -51,45 +56,56 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let n0 = wid.x * BN;
   let aBase = z * p.sA;
   let bBase = z * p.sB;
-  let tx = lid % 16u; // column group: cols n0 + tx*4 .. +4
-  let ty = lid / 16u; // row group: rows m0 + ty*4 .. +4
+  let tx = lid % 16u; // column groups tx + 16·j (vec4 index within the tile)
+  let ty = lid / 16u; // row groups ty + 16·i
 
-  var acc: array<vec4<f32>, 4>; // acc[r] = C[m0 + ty*4 + r, n0 + tx*4 .. +4]
-  for (var r = 0u; r < TM; r++) { acc[r] = vec4<f32>(0.0); }
+  var acc: array<vec4<f32>, TM4 * 4u * TN4>; // acc[r·TN4 + j]: row (ty + 16·(r/4))·4 + r%4, cols of group j
+  for (var i = 0u; i < TM4 * 4u * TN4; i++) { acc[i] = vec4<f32>(0.0); }
 
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    // Stage 64×16 of op(A) and 16×64 of op(B): 1024 elements each, 4 per thread.
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < BM * BK / NT; j++) {
       let i = lid + j * NT;
-      var m: u32; var ka: u32;
-      if (TRANS_A == 1u) { m = i % BM; ka = i / BM; } else { ka = i % BK; m = i / BK; } // coalesced along memory
-      As[ka * 16u + m / 4u][m % 4u] = loadA(aBase, m0 + m, k0 + ka);
-      var n: u32; var kb: u32;
-      if (TRANS_B == 1u) { kb = i % BK; n = i / BK; } else { n = i % BN; kb = i / BN; }
-      Bs[kb * 16u + n / 4u][n % 4u] = loadB(bBase, k0 + kb, n0 + n);
+      var m: u32; var k: u32;
+      if (TRANS_A == 1u) { m = i % BM; k = i / BM; } else { k = i % BK; m = i / BK; } // coalesced along memory
+      As[k * BM4 + m / 4u][m % 4u] = loadA(aBase, m0 + m, k0 + k);
+    }
+    for (var j = 0u; j < BN * BK / NT; j++) {
+      let i = lid + j * NT;
+      var n: u32; var k: u32;
+      if (TRANS_B == 1u) { k = i % BK; n = i / BK; } else { n = i % BN; k = i / BN; }
+      Bs[k * BN4 + n / 4u][n % 4u] = loadB(bBase, k0 + k, n0 + n);
     }
     workgroupBarrier();
     for (var k = 0u; k < BK; k++) {
-      let a = As[k * 16u + ty];
-      let b = Bs[k * 16u + tx];
-      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+      var a: array<vec4<f32>, TM4>;
+      var b: array<vec4<f32>, TN4>;
+      for (var i = 0u; i < TM4; i++) { a[i] = As[k * BM4 + ty + 16u * i]; }
+      for (var j = 0u; j < TN4; j++) { b[j] = Bs[k * BN4 + tx + 16u * j]; }
+      for (var i = 0u; i < TM4; i++) {
+        for (var c = 0u; c < 4u; c++) {
+          let av = vec4<f32>(a[i][c]);
+          for (var j = 0u; j < TN4; j++) { acc[(i * 4u + c) * TN4 + j] = fma(av, b[j], acc[(i * 4u + c) * TN4 + j]); }
+        }
+      }
     }
     workgroupBarrier();
   }
 
-  let nc = n0 + tx * TN;
-  var bv = vec4<f32>(0.0);
-  if (HAS_BIAS == 1u) {
-    for (var c = 0u; c < TN; c++) { if (nc + c < p.N) { bv[c] = bias[nc + c]; } }
-  }
-  for (var r = 0u; r < TM; r++) {
-    let m = m0 + ty * TM + r;
-    if (m >= p.M) { break; }
-    let row = z * p.sC + m * p.N;
-    let v = acc[r] + bv;
-    for (var c = 0u; c < TN; c++) { if (nc + c < p.N) { C[row + nc + c] = v[c]; } }
+  for (var j = 0u; j < TN4; j++) {
+    let nc = n0 + (tx + 16u * j) * 4u;
+    var bv = vec4<f32>(0.0);
+    if (HAS_BIAS == 1u) {
+      for (var c = 0u; c < 4u; c++) { if (nc + c < p.N) { bv[c] = bias[nc + c]; } }
+    }
+    for (var i = 0u; i < TM4; i++) {
+      for (var r = 0u; r < 4u; r++) {
+        let m = m0 + (ty + 16u * i) * 4u + r;
+        if (m < p.M) {
+          let row = z * p.sC + m * p.N;
+          let v = acc[(i * 4u + r) * TN4 + j] + bv;
+          for (var c = 0u; c < 4u; c++) { if (nc + c < p.N) { C[row + nc + c] = v[c]; } }
+        }
+      }
+    }
   }
 }

@@ -1,6 +1,6 @@
 // Matrix multiply and Linear layers (shaders/matmul.wgsl): C = op(A) · op(B) (+ bias), batched, with optional
 // transposed operands. `linear` is the PyTorch nn.Linear convention used by the models: y = x · W^T + b.
-import code from '../../../shaders/matmul.wgsl?raw';
+import source from '../../../shaders/matmul.wgsl?raw';
 import { uniforms, type Engine } from '../engine';
 import { ShapeError } from '../errors';
 import type { Tensor } from '../tensor';
@@ -13,9 +13,30 @@ export interface MatmulOptions {
   /** (N) added to every output row. */
   bias?: Tensor | null;
   label?: string;
+  /** Force a tile shape (tests and benchmarks); by default chosen from the problem size, see `pickTile`. */
+  tile?: Tile;
 }
 
-const TILE = 64;
+/** Output tile per workgroup of 256 threads: 64×64 (4×4 per thread), 128×64 (8×4), 128×128 (8×8). */
+export type Tile = '64x64' | '128x64' | '128x128';
+const TILES: Record<Tile, { bm: number; bn: number; code: string }> = {
+  '64x64': { bm: 64, bn: 64, code: variant(1, 1) },
+  '128x64': { bm: 128, bn: 64, code: variant(2, 1) },
+  '128x128': { bm: 128, bn: 128, code: variant(2, 2) },
+};
+
+function variant(tm4: number, tn4: number): string {
+  return source.replace('/*TM4*/1u', `${tm4}u`).replace('/*TN4*/1u', `${tn4}u`);
+}
+
+/** Bigger tiles do more FMAs per shared-memory read but make fewer workgroups: use them only when even the big
+ *  tiles give several workgroups per compute unit on a large GPU (~132 SMs on an H200; ~500 = 4 waves). */
+export function pickTile(M: number, N: number, batch: number): Tile {
+  const count = (bm: number, bn: number) => Math.ceil(M / bm) * Math.ceil(N / bn) * batch;
+  if (count(128, 128) >= 512) return '128x128';
+  if (count(128, 64) >= 512) return '128x64';
+  return '64x64';
+}
 
 function checkF32(t: Tensor, what: string): void {
   if (t.dtype !== 'f32') throw new ShapeError(`matmul: ${what} must be f32, got ${t}`);
@@ -39,8 +60,9 @@ function gemm(e: Engine, a: Tensor, b: Tensor, g: Gemm, outShape: number[], opts
   }
   const out = e.empty(outShape, 'f32', opts.label ?? 'matmul');
   if (g.M === 0 || g.N === 0 || g.batch === 0) return out;
+  const tile = TILES[opts.tile ?? pickTile(g.M, g.N, g.batch)];
   e.dispatch({
-    code,
+    code: tile.code,
     constants: { TRANS_A: opts.transA ? 1 : 0, TRANS_B: opts.transB ? 1 : 0, HAS_BIAS: bias ? 1 : 0 },
     bindings: [
       uniforms([g.M, g.N, g.K, g.sA, g.sB, g.M * g.N, 0, 0]),
@@ -49,7 +71,7 @@ function gemm(e: Engine, a: Tensor, b: Tensor, g: Gemm, outShape: number[], opts
       bias ?? b, // unused when HAS_BIAS = 0, but the binding must exist
       out,
     ],
-    workgroups: [Math.ceil(g.N / TILE), Math.ceil(g.M / TILE), g.batch],
+    workgroups: [Math.ceil(g.N / tile.bn), Math.ceil(g.M / tile.bm), g.batch],
     label: opts.label ?? 'matmul',
   });
   return out;
