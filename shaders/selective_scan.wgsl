@@ -3,8 +3,8 @@
 //   (then y_t · SiLU(z_t) when HASZ), A = −exp(A_log), state h in f32, one scan per (b, k, channel).
 // Layout (channels-last, directions stacked):
 //   u, delta, z, y (B, K, L, di);  A_log (K, di, N);  D, dt_bias (K, di);
-//   B, C: rows of (B, K, L, S) read at columns [bOff, bOff+N) and [cOff, cOff+N) (S = row stride), so they
-//   can be the column ranges of x_proj's output x_dbl (B, K, L, dt_rank + 2N) without a split copy.
+//   B, C: columns [bOff, bOff+N) and [cOff, cOff+N) of BC (B, K, L, S), i.e. read in place from x_proj's
+//   output x_dbl (B, K, L, dt_rank + 2N) without a split copy (and 8 storage buffers, the WebGPU default limit).
 // Idea: parallel over (b, k, channel), sequential over L. A workgroup owns CH channels of one (b, k); the
 // N ≤ 16 state lives in registers. B_t and C_t are the same for all channels of (b, k): the workgroup stages
 // T time steps of them in workgroup memory (one cooperative load, then CH threads reuse them).
@@ -21,12 +21,11 @@ struct Params { Bsz: u32, K: u32, L: u32, di: u32, S: u32, bOff: u32, cOff: u32,
 @group(0) @binding(1) var<storage, read> u: array<f32>;       // (B, K, L, di)
 @group(0) @binding(2) var<storage, read> delta: array<f32>;   // (B, K, L, di), before bias and softplus
 @group(0) @binding(3) var<storage, read> Alog: array<f32>;    // (K, di, N)
-@group(0) @binding(4) var<storage, read> Bm: array<f32>;      // (B, K, L, S)
-@group(0) @binding(5) var<storage, read> Cm: array<f32>;      // (B, K, L, S)
-@group(0) @binding(6) var<storage, read> Dp: array<f32>;      // (K, di)
-@group(0) @binding(7) var<storage, read> dtBias: array<f32>;  // (K, di)
-@group(0) @binding(8) var<storage, read> z: array<f32>;       // (B, K, L, di) (unused unless HASZ)
-@group(0) @binding(9) var<storage, read_write> y: array<f32>; // (B, K, L, di)
+@group(0) @binding(4) var<storage, read> BC: array<f32>;      // (B, K, L, S)
+@group(0) @binding(5) var<storage, read> Dp: array<f32>;      // (K, di)
+@group(0) @binding(6) var<storage, read> dtBias: array<f32>;  // (K, di)
+@group(0) @binding(7) var<storage, read> z: array<f32>;       // (B, K, L, di) (unused unless HASZ)
+@group(0) @binding(8) var<storage, read_write> y: array<f32>; // (B, K, L, di)
 
 var<workgroup> sB: array<f32, T * NMAX>;   // (T, N)
 var<workgroup> sC: array<f32, T * NMAX>;
@@ -58,8 +57,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let steps = min(T, p.L - t0);
     for (var e = lid; e < steps * NS; e += CH) {
       let row = (bk * p.L + t0 + e / NS) * p.S;
-      sB[e] = Bm[row + p.bOff + e % NS];
-      sC[e] = Cm[row + p.cOff + e % NS];
+      sB[e] = BC[row + p.bOff + e % NS];
+      sC[e] = BC[row + p.cOff + e % NS];
     }
     workgroupBarrier();
     if (live) {

@@ -3,7 +3,7 @@
 // after the merge and LayerNorm). Idea: nothing is ever permuted in memory. Every per-direction input is in
 // ORIGINAL token order, as the fused conv (conv1d.wgsl `cross`) and the order-agnostic x_proj / dt_proj
 // matmuls produce it:
-//   u, delta (B, K, L, di);  B, C rows of (B, K, L, S) at columns bOff / cOff;  A_log (K, di, N);  D, dt_bias (K, di)
+//   u, delta (B, K, L, di);  B, C: columns bOff / cOff of BC (B, K, L, S);  A_log (K, di, N);  D, dt_bias (K, di)
 // Thread (k, c) walks direction k's scan order j = 0..L-1 and reads token t = seqToken(k, j) (index arithmetic),
 // so y_k lands in original order and the cross-merge is a plain sum over k. A workgroup holds all K directions
 // of CB channels of one batch row: after its scans (per-direction results in `yk`, (B, K, L, di) scratch) a
@@ -25,12 +25,12 @@ struct Params { Bsz: u32, L: u32, di: u32, S: u32, bOff: u32, cOff: u32, blocks:
 @group(0) @binding(1) var<storage, read> u: array<f32>;        // (B, K, L, di) original order
 @group(0) @binding(2) var<storage, read> delta: array<f32>;    // (B, K, L, di) original order
 @group(0) @binding(3) var<storage, read> Alog: array<f32>;     // (K, di, N)
-@group(0) @binding(4) var<storage, read> Bm: array<f32>;       // (B, K, L, S) original order
-@group(0) @binding(5) var<storage, read> Cm: array<f32>;       // (B, K, L, S) original order
-@group(0) @binding(6) var<storage, read> Dp: array<f32>;       // (K, di)
-@group(0) @binding(7) var<storage, read> dtBias: array<f32>;   // (K, di)
-@group(0) @binding(8) var<storage, read_write> yk: array<f32>; // (B, K, L, di) scratch, original order
-@group(0) @binding(9) var<storage, read_write> out: array<f32>; // (B, L, di) merged
+@group(0) @binding(4) var<storage, read> BC: array<f32>;       // (B, K, L, S) original order
+@group(0) @binding(5) var<storage, read> Dp: array<f32>;       // (K, di)
+@group(0) @binding(6) var<storage, read> dtBias: array<f32>;   // (K, di)
+@group(0) @binding(7) var<storage, read_write> yk: array<f32>; // (B, K, L, di) scratch, original order
+@group(0) @binding(8) var<storage, read_write> out: array<f32>; // (B, L, di) merged
+// 8 storage buffers: WebGPU's default maxStorageBuffersPerShaderStage.
 
 var<workgroup> sB: array<f32, KMAX * T * NMAX>;   // (K, T, N)
 var<workgroup> sC: array<f32, KMAX * T * NMAX>;
@@ -67,8 +67,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let kk = e / (NS * steps);
       let row = ((b * KD + kk) * p.L + seqToken(p.geom, kk, j0 + s)) * p.S;
       let o = (kk * T + s) * NS + n;
-      sB[o] = Bm[row + p.bOff + n];
-      sC[o] = Cm[row + p.cOff + n];
+      sB[o] = BC[row + p.bOff + n];
+      sC[o] = BC[row + p.cOff + n];
     }
     workgroupBarrier();
     if (live) {

@@ -115,7 +115,7 @@ async function layer(e: Engine, w: Map<string, { data: Float32Array | Int32Array
     expectClose(dtCols, cpuCols, 0, 'sliceColumns');
     const inputs = {
       u: xsT, delta: e.fromArray([B, K, L, di], dt), A_log: e.fromArray([K, di, N], A_log),
-      B: txd, C: txd, bOffset: R, cOffset: R + N, D: e.fromArray([K, di], D), deltaBias: e.fromArray([K, di], dtBias),
+      BC: txd, bOffset: R, cOffset: R + N, D: e.fromArray([K, di], D), deltaBias: e.fromArray([K, di], dtBias),
     };
     let yT;
     if (fused) yT = selectiveScanFused(e, inputs, grid);

@@ -1,13 +1,14 @@
 // Selective scan, plain (scan order, (B, K, L, di) out) and fused (token order in, merged (B, L, di) out),
 // vs Mamba's selective_scan_ref in f64 (reference/selective_scan.ts) on fresh random inputs.
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { acquireDevice } from '../src/engine/device';
+import { Engine } from '../src/engine/engine';
 import { seqLen, type ScanGrid } from '../src/engine/ops/cross_scan_geom';
 import { selectiveScan, selectiveScanFused } from '../src/engine/ops/selective_scan';
 import { crossMergeRef, toScanOrderRef } from '../src/engine/reference/cross_scan';
 import { selectiveScanRef, type ScanRefInputs } from '../src/engine/reference/selective_scan';
-import type { Engine } from '../src/engine/engine';
 import type { Tensor } from '../src/engine/tensor';
-import { expectClose, freshSeed, getEngine } from './gpu';
+import { dawnInstance, expectClose, freshSeed, getEngine } from './gpu';
 import { inputs, poisonNext } from './kernel-helpers';
 
 // f32 state vs f64 reference. The recurrence is contracting (exp(Δ·A) < 1), so rounding does not compound
@@ -64,9 +65,10 @@ describe('selectiveScan (plain, scan order)', () => {
         const { h, S, Bc, Cc } = makeInputs(seed, Bsz, K, L, di, N, R);
         const t = upload(e, h, Bsz, K, L, di, N, S);
         poisonNext(e, [[Bsz, K, L, di]]);
-        const y = selectiveScan(e, { ...t, B: t.xdbl, C: t.xdbl, bOffset: R, cOffset: R + N }, gate ? t.z : undefined);
+        const CH = [16, 32, 64][(seed >>> 3) % 3]!; // the default heuristic picks 32 at these sizes
+        const y = selectiveScan(e, { ...t, BC: t.xdbl, bOffset: R, cOffset: R + N }, gate ? t.z : undefined, { channelsPerWorkgroup: CH });
         const ref: ScanRefInputs = { u: h.u!, delta: h.delta!, A_log: h.A_log!, B: Bc, C: Cc, D: h.D!, dtBias: h.dtBias!, z: gate ? h.z : undefined };
-        expectClose(await e.readF32(y), selectiveScanRef(ref, Bsz, K, L, di, N), TOL, `scan seed=${seed}`);
+        expectClose(await e.readF32(y), selectiveScanRef(ref, Bsz, K, L, di, N), TOL, `scan CH=${CH} seed=${seed}`);
         disposeAll(t);
         y.dispose();
       });
@@ -89,14 +91,42 @@ describe('selectiveScanFused (token order in, merged out)', () => {
       const seed = freshSeed();
       const { h, S, Bc, Cc } = makeInputs(seed, Bsz, K, L, di, N, R);
       const t = upload(e, h, Bsz, K, L, di, N, S);
-      poisonNext(e, [[Bsz, K, L, di], [Bsz, L, di]]);
-      const out = selectiveScanFused(e, { ...t, B: t.xdbl, C: t.xdbl, bOffset: R, cOffset: R + N }, g);
+      // every channel-block size in turn: blocks cut di mid-way, and 4·K threads up to 128
+      const outs = [4, 8, 16, 32].map((CB) => {
+        poisonNext(e, [[Bsz, K, L, di], [Bsz, L, di]]);
+        return [CB, selectiveScanFused(e, { ...t, BC: t.xdbl, bOffset: R, cOffset: R + N }, g, { channelsPerWorkgroup: CB })] as const;
+      });
       // reference: inputs are in token order → scan order, scan, then cross-merge
       const so = (x: Float32Array, C: number) => toScanOrderRef(x, Bsz, L, C, g);
       const ref: ScanRefInputs = { u: so(h.u!, di), delta: so(h.delta!, di), A_log: h.A_log!, B: so(Bc, N), C: so(Cc, N), D: h.D!, dtBias: h.dtBias! };
       const want = crossMergeRef(selectiveScanRef(ref, Bsz, K, L, di, N), Bsz, L, di, g);
-      expectClose(await e.readF32(out), want, TOL, `fused scan seed=${seed}`);
+      for (const [CB, out] of outs) {
+        expectClose(await e.readF32(out), want, TOL, `fused scan CB=${CB} seed=${seed}`);
+        out.dispose();
+      }
       disposeAll(t);
-      out.dispose();
     });
+});
+
+describe('portability', () => {
+  it('both variants run on a device with WebGPU default limits (8 storage buffers, 16 KiB workgroup memory)', async () => {
+    await getEngine(); // creates the shared Dawn instance
+    const ctx = await acquireDevice(dawnInstance!, { defaultLimitsOnly: true, label: 'default-limits' });
+    const e = new Engine(ctx);
+    try {
+      const g: ScanGrid = { textLen: 3, grid: 3, directions: 4 };
+      const [Bsz, K, L, di, N, R] = [1, 4, seqLen(g), 40, 16, 2];
+      const seed = freshSeed();
+      const { h, S, Bc, Cc } = makeInputs(seed, Bsz, K, L, di, N, R);
+      const t = upload(e, h, Bsz, K, L, di, N, S);
+      const x = { ...t, BC: t.xdbl, bOffset: R, cOffset: R + N };
+      const [y, f] = await e.checked(() => [selectiveScan(e, x, t.z, { channelsPerWorkgroup: 64 }), selectiveScanFused(e, x, g, { channelsPerWorkgroup: 32 / K * 2 })]);
+      const ref: ScanRefInputs = { u: h.u!, delta: h.delta!, A_log: h.A_log!, B: Bc, C: Cc, D: h.D!, dtBias: h.dtBias!, z: h.z };
+      expectClose(await e.readF32(y!), selectiveScanRef(ref, Bsz, K, L, di, N), TOL, `default-limits scan seed=${seed}`);
+      expect((await e.readF32(f!)).every(Number.isFinite)).toBe(true);
+    } finally {
+      e.dispose();
+      ctx.device.destroy();
+    }
+  });
 });

@@ -21,7 +21,7 @@ export function groupNorm(e: Engine, x: Tensor, groups: number, weight: Tensor, 
   const out = e.empty(x.shape, 'f32', 'groupnorm');
   const u = () => uniforms([x.size, C, HW, groups, [opts.eps ?? 1e-6, 'f32'], 0, 0, 0]);
   const constants = { SILU: opts.silu ? 1 : 0 };
-  e.dispatch({ code: gnCode, entry: 'stats_main', constants, bindings: [u(), x, stats], workgroups: [B * groups], label: 'gn_stats' });
+  e.dispatch({ code: gnCode, entry: 'stats_main', bindings: [u(), x, stats], workgroups: [B * groups], label: 'gn_stats' });
   e.dispatch({
     code: gnCode,
     entry: 'apply',

@@ -20,14 +20,14 @@ export interface ScanInputs {
   u: Tensor; //         (B, K, L, di)  conv+SiLU output
   delta: Tensor; //     (B, K, L, di)  dt · W_dt, before dt bias and softplus
   A_log: Tensor; //     (K, di, N)
-  /** (B, K, L, S): B_t is columns [bOffset, bOffset + N) of each row (S = N, bOffset = 0 for a plain B). */
-  B: Tensor;
-  /** (B, K, L, S'): C_t is columns [cOffset, cOffset + N). B and C may be the same tensor (x_dbl). */
-  C: Tensor;
+  /** (B, K, L, S): B_t is columns [bOffset, bOffset + N) and C_t columns [cOffset, cOffset + N) of each row:
+   *  x_proj's output x_dbl (S = dt_rank + 2N, offsets dt_rank and dt_rank + N) is read in place. One tensor
+   *  for both keeps the kernels at 8 storage buffers, WebGPU's default maxStorageBuffersPerShaderStage. */
+  BC: Tensor;
   D: Tensor; //         (K, di)
   deltaBias: Tensor; // (K, di)  dt_proj_bias
-  bOffset?: number;
-  cOffset?: number;
+  bOffset: number;
+  cOffset: number;
 }
 
 interface Dims {
@@ -40,7 +40,7 @@ interface Dims {
 }
 
 function checkInputs(what: string, x: ScanInputs): Dims {
-  const all = [x.u, x.delta, x.A_log, x.B, x.C, x.D, x.deltaBias];
+  const all = [x.u, x.delta, x.A_log, x.BC, x.D, x.deltaBias];
   if (all.some((t) => t.dtype !== 'f32')) throw new ShapeError(`${what}: all inputs must be f32`);
   if (x.u.shape.length !== 4) throw new ShapeError(`${what}: u must be (B, K, L, di), got ${x.u}`);
   const [Bsz, K, L, di] = x.u.shape as [number, number, number, number];
@@ -52,31 +52,38 @@ function checkInputs(what: string, x: ScanInputs): Dims {
   if (N < 1 || N > MAX_STATE) throw new ShapeError(`${what}: state size N=${N} must be in [1, ${MAX_STATE}]`);
   if (!same(x.D, [K, di]) || !same(x.deltaBias, [K, di]))
     throw new ShapeError(`${what}: D ${x.D} and deltaBias ${x.deltaBias} must be (K=${K}, di=${di})`);
-  const S = x.B.shape[3] ?? 0;
-  const bOff = x.bOffset ?? 0;
-  const cOff = x.cOffset ?? 0;
-  for (const [t, off, name] of [[x.B, bOff, 'B'], [x.C, cOff, 'C']] as const) {
-    if (t.shape.length !== 4 || t.shape[0] !== Bsz || t.shape[1] !== K || t.shape[2] !== L || off + N > t.shape[3]!)
-      throw new ShapeError(`${what}: ${name} ${t} must be (B=${Bsz}, K=${K}, L=${L}, ≥ ${off}+${N}) (offset ${off})`);
-  }
-  if (x.C.shape[3] !== S) throw new ShapeError(`${what}: B ${x.B} and C ${x.C} must have the same row stride`);
+  const t = x.BC;
+  const S = t.shape[3] ?? 0;
+  const ok = (off: number) => Number.isInteger(off) && off >= 0 && off + N <= S;
+  if (t.shape.length !== 4 || t.shape[0] !== Bsz || t.shape[1] !== K || t.shape[2] !== L || !ok(x.bOffset) || !ok(x.cOffset))
+    throw new ShapeError(`${what}: BC ${t} must be (B=${Bsz}, K=${K}, L=${L}, S) with B/C columns [${x.bOffset}, +${N}), [${x.cOffset}, +${N}) inside S`);
   return { Bsz, K, L, di, N, S };
 }
 
+export interface ScanOptions {
+  /** Channels per workgroup (plain: 16 | 32 | 64, the workgroup size; fused: 4 | 8 | 16 | 32, times K threads).
+   *  Default: the smaller size (one 32-wide warp/wave per workgroup) unless the larger one still gives ≥ 256
+   *  workgroups: total threads are B·K·di either way, so the choice only spreads them over more compute units. */
+  channelsPerWorkgroup?: number;
+}
+
+const MIN_WORKGROUPS = 256;
+
 /** y (B, K, L, di) = selective_scan per direction, inputs in scan order; optional gate y · SiLU(z), z (B, K, L, di). */
-export function selectiveScan(e: Engine, x: ScanInputs, z?: Tensor): Tensor {
+export function selectiveScan(e: Engine, x: ScanInputs, z?: Tensor, opts: ScanOptions = {}): Tensor {
   const d = checkInputs('selectiveScan', x);
   if (z && (z.dtype !== 'f32' || z.size !== x.u.size || z.shape.length !== 4))
     throw new ShapeError(`selectiveScan: z ${z} must match u ${x.u}`);
-  const CH = d.di >= 64 ? 64 : 32;
+  const CH = opts.channelsPerWorkgroup ?? (d.Bsz * d.K * Math.ceil(d.di / 64) >= MIN_WORKGROUPS ? 64 : 32);
+  if (![16, 32, 64].includes(CH)) throw new ShapeError(`selectiveScan: channelsPerWorkgroup ${CH} not in {16, 32, 64}`);
   const blocks = Math.ceil(d.di / CH);
   const y = e.empty([d.Bsz, d.K, d.L, d.di], 'f32', 'selective_scan'); // (B, K, L, di)
   e.dispatch({
     code: plainCode,
     constants: { CH, NS: d.N, HASZ: z ? 1 : 0 },
     bindings: [
-      uniforms([d.Bsz, d.K, d.L, d.di, d.S, x.bOffset ?? 0, x.cOffset ?? 0, blocks]),
-      x.u, x.delta, x.A_log, x.B, x.C, x.D, x.deltaBias, z ?? x.u, y,
+      uniforms([d.Bsz, d.K, d.L, d.di, d.S, x.bOffset, x.cOffset, blocks]),
+      x.u, x.delta, x.A_log, x.BC, x.D, x.deltaBias, z ?? x.u, y,
     ],
     workgroups: grid1d(d.Bsz * d.K * blocks),
     label: 'selective_scan',
@@ -85,11 +92,12 @@ export function selectiveScan(e: Engine, x: ScanInputs, z?: Tensor): Tensor {
 }
 
 /** out (B, L, di) = Σ_k P_k⁻¹(selective_scan_k), every input in ORIGINAL token order (see file header). */
-export function selectiveScanFused(e: Engine, x: ScanInputs, grid: ScanGrid): Tensor {
+export function selectiveScanFused(e: Engine, x: ScanInputs, grid: ScanGrid, opts: ScanOptions = {}): Tensor {
   const d = checkInputs('selectiveScanFused', x);
   checkGrid(grid, d.L, 'selectiveScanFused');
   if (d.K !== grid.directions) throw new ShapeError(`selectiveScanFused: inputs have K=${d.K}, grid has ${grid.directions}`);
-  const CB = 16;
+  const CB = opts.channelsPerWorkgroup ?? (d.Bsz * Math.ceil(d.di / (64 / d.K)) >= MIN_WORKGROUPS ? 64 / d.K : 32 / d.K);
+  if (![4, 8, 16, 32].includes(CB)) throw new ShapeError(`selectiveScanFused: channelsPerWorkgroup ${CB} not in {4, 8, 16, 32}`);
   const blocks = Math.ceil(d.di / CB);
   const scratch = e.empty([d.Bsz, d.K, d.L, d.di], 'f32', 'scan_fused_yk'); // (B, K, L, di)
   const out = e.empty([d.Bsz, d.L, d.di], 'f32', 'selective_scan_fused'); // (B, L, di)
@@ -97,8 +105,8 @@ export function selectiveScanFused(e: Engine, x: ScanInputs, grid: ScanGrid): Te
     code: fusedCode,
     constants: { KD: d.K, CB, WGS: d.K * CB, NS: d.N },
     bindings: [
-      uniforms([d.Bsz, d.L, d.di, d.S, x.bOffset ?? 0, x.cOffset ?? 0, blocks, 0, ...geomSlots(grid)]),
-      x.u, x.delta, x.A_log, x.B, x.C, x.D, x.deltaBias, scratch, out,
+      uniforms([d.Bsz, d.L, d.di, d.S, x.bOffset, x.cOffset, blocks, 0, ...geomSlots(grid)]),
+      x.u, x.delta, x.A_log, x.BC, x.D, x.deltaBias, scratch, out,
     ],
     workgroups: grid1d(d.Bsz * blocks),
     label: 'selective_scan_fused',
