@@ -9,9 +9,9 @@
 // a 16×BN slab of op(B) in workgroup memory, k-major and packed as vec4 along m / n; per k each thread reads
 // TM/4 + TN/4 vec4s and does TM·TN FMAs. A thread's rows and columns are interleaved in vec4 groups
 // (group g of the thread is vec4 index t + 16·g), so the shared reads of a warp hit consecutive addresses
-// (no bank conflicts) and the stores of a row are contiguous. Global loads are arranged so that consecutive
-// threads read consecutive addresses for every transpose combination; out-of-range elements load as 0
-// (ragged edges) and the stores are bounds-checked.
+// (no bank conflicts) and the stores of a row are contiguous. Staging writes whole vec4 slots; global loads are
+// arranged so that consecutive threads read consecutive addresses for every transpose combination;
+// out-of-range elements load as 0 (ragged edges) and the stores are bounds-checked.
 
 override TRANS_A: u32 = 0u;
 override TRANS_B: u32 = 0u;
@@ -63,17 +63,24 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   for (var i = 0u; i < TM4 * 4u * TN4; i++) { acc[i] = vec4<f32>(0.0); }
 
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    for (var j = 0u; j < BM * BK / NT; j++) {
-      let i = lid + j * NT;
-      var m: u32; var k: u32;
-      if (TRANS_A == 1u) { m = i % BM; k = i / BM; } else { k = i % BK; m = i / BK; } // coalesced along memory
-      As[k * BM4 + m / 4u][m % 4u] = loadA(aBase, m0 + m, k0 + k);
+    // Each thread fills whole vec4 slots (4 scalar loads, one vec4 store: no partial writes of a shared vec4,
+    // which some backends lower to a racy read-modify-write). Slot order follows memory order per transpose case,
+    // so every one of the 4 load instructions is coalesced across the threads.
+    for (var j = 0u; j < BK * BM4 / NT; j++) {
+      let s = lid + j * NT;
+      var k: u32; var m4: u32;
+      if (TRANS_A == 1u) { m4 = s % BM4; k = s / BM4; } else { k = s % BK; m4 = s / BK; }
+      let m = m0 + m4 * 4u;
+      As[k * BM4 + m4] = vec4<f32>(loadA(aBase, m, k0 + k), loadA(aBase, m + 1u, k0 + k),
+                                   loadA(aBase, m + 2u, k0 + k), loadA(aBase, m + 3u, k0 + k));
     }
-    for (var j = 0u; j < BN * BK / NT; j++) {
-      let i = lid + j * NT;
-      var n: u32; var k: u32;
-      if (TRANS_B == 1u) { k = i % BK; n = i / BK; } else { n = i % BN; k = i / BN; }
-      Bs[k * BN4 + n / 4u][n % 4u] = loadB(bBase, k0 + k, n0 + n);
+    for (var j = 0u; j < BK * BN4 / NT; j++) {
+      let s = lid + j * NT;
+      var k: u32; var n4: u32;
+      if (TRANS_B == 1u) { k = s % BK; n4 = s / BK; } else { n4 = s % BN4; k = s / BN4; }
+      let n = n0 + n4 * 4u;
+      Bs[k * BN4 + n4] = vec4<f32>(loadB(bBase, k0 + k, n), loadB(bBase, k0 + k, n + 1u),
+                                   loadB(bBase, k0 + k, n + 2u), loadB(bBase, k0 + k, n + 3u));
     }
     workgroupBarrier();
     for (var k = 0u; k < BK; k++) {

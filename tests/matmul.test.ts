@@ -37,27 +37,27 @@ describe('matmul', () => {
   ];
   for (const [tile, transA, transB, biases] of COMBOS)
     it(`tile=${tile} transA=${transA} transB=${transB} bias=${biases}`, async () => {
-        const e = await getEngine();
-        for (const [M, N, K] of SHAPES) {
-          const seed = freshSeed();
-          const a = randn(M * K, seed);
-          const b = randn(K * N, seed + 1);
-          const bias = randn(N, seed + 2);
-          const ta = e.fromArray(transA ? [K, M] : [M, K], a);
-          const tb = e.fromArray(transB ? [N, K] : [K, N], b);
-          const tbias = e.fromArray([N], bias);
-          for (const withBias of biases) {
-            poisonNext(e, [M, N]);
-            const c = matmul(e, ta, tb, { transA, transB, bias: withBias ? tbias : null, tile });
-            const want = matmulRef(a, b, { M, N, K, transA, transB, bias: withBias ? bias : null });
-            expectClose(await e.readF32(c), want, TOL, `M=${M} N=${N} K=${K} bias=${withBias} seed=${seed}`);
-            c.dispose();
-          }
-          ta.dispose();
-          tb.dispose();
-          tbias.dispose();
+      const e = await getEngine();
+      for (const [M, N, K] of SHAPES) {
+        const seed = freshSeed();
+        const a = randn(M * K, seed);
+        const b = randn(K * N, seed + 1);
+        const bias = randn(N, seed + 2);
+        const ta = e.fromArray(transA ? [K, M] : [M, K], a);
+        const tb = e.fromArray(transB ? [N, K] : [K, N], b);
+        const tbias = e.fromArray([N], bias);
+        for (const withBias of biases) {
+          poisonNext(e, [M, N]);
+          const c = matmul(e, ta, tb, { transA, transB, bias: withBias ? tbias : null, tile });
+          const want = matmulRef(a, b, { M, N, K, transA, transB, bias: withBias ? bias : null });
+          expectClose(await e.readF32(c), want, TOL, `M=${M} N=${N} K=${K} bias=${withBias} seed=${seed}`);
+          c.dispose();
         }
-      });
+        ta.dispose();
+        tb.dispose();
+        tbias.dispose();
+      }
+    });
 
   it('picks bigger tiles only for big problems', () => {
     if (pickTile(544, 256, 1) !== '64x64' || pickTile(8704, 2048, 1) !== '128x128') throw new Error('pickTile');
