@@ -2,7 +2,7 @@
 // and sampling.py are the source of truth).
 //   hash32 (lowbias32) and uniform(key, index) = (f32(hash32(index ^ key) >> 8) + 0.5) / 2^24, key =
 //   hash32(seed ^ hash32(stream)) computed once on the CPU. u32 arithmetic wraps, f32 ops are correctly rounded:
-//   bit-exact with TypeScript and PyTorch. gumbel(u) = -log(-log(u)) uses the GPU's log (a few ulp off torch).
+//   bit-exact with TypeScript and PyTorch. gumbel(u) = -log(-log(u)) is accurate to ~1e-6 absolute (see neg_log_u).
 // Entry points, one workgroup of 256 threads per row, tree reductions in workgroup memory:
 //   random_fill:   outU[i] = hash32(i ^ key), outF[i] = uniform(key, i)                    (tests, noise)
 //   argmax_rows:   x (R, K) → outU (R) = first index of the max, outF (R) = the max
@@ -51,7 +51,29 @@ fn uniform01(key: u32, index: u32) -> f32 {
   return (f32(hash32(index ^ key) >> 8u) + 0.5) / 16777216.0;
 }
 
-fn gumbel(u: f32) -> f32 { return -log(-log(u)); }
+// -log(u) with a small relative error for u near 1. WGSL only promises log() to 2^-21 ABSOLUTE on [0.5, 2],
+// which near u = 1 (where -log(u) ~ 1e-6..1e-3) would put errors of up to 1e-1 into the Gumbel noise. On [0.5, 1)
+// use log(u) = 2·atanh(t), t = (u − 1)/(u + 1) ∈ [−1/3, 0] (u − 1 is exact there), as an odd series in t
+// truncated where (1/9)^9/19 < 1e-9; below 0.5, log() is accurate to a few ulp relative anyway.
+fn neg_log_u(u: f32) -> f32 {
+  if (u < 0.5) { return -log(u); }
+  let t = (u - 1.0) / (u + 1.0);
+  let t2 = t * t;
+  var poly = 1.0 / 19.0;
+  poly = poly * t2 + 1.0 / 17.0;
+  poly = poly * t2 + 1.0 / 15.0;
+  poly = poly * t2 + 1.0 / 13.0;
+  poly = poly * t2 + 1.0 / 11.0;
+  poly = poly * t2 + 1.0 / 9.0;
+  poly = poly * t2 + 1.0 / 7.0;
+  poly = poly * t2 + 1.0 / 5.0;
+  poly = poly * t2 + 1.0 / 3.0;
+  poly = poly * t2 + 1.0;
+  return -2.0 * t * poly;
+}
+
+// gumbel(u) = -log(-log(u)); the outer log is accurate to ~5e-7 absolute, which is what the noise needs.
+fn gumbel(u: f32) -> f32 { return -log(neg_log_u(u)); }
 
 // (v, i) beats (w, j) when v > w, or v == w and i < j (torch.argmax returns the first maximum).
 fn better(v: f32, i: u32, w: f32, j: u32) -> bool { return v > w || (v == w && i < j); }

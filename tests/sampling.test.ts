@@ -113,7 +113,9 @@ describe('gumbelMaxSample', () => {
 });
 
 describe('maskgitUpdate', () => {
-  // conf = logp + f32 factor · gumbel with a GPU f32 log: 1e-5 of the largest |conf| (finite entries only).
+  // conf = logp + f32 factor · gumbel; the kernel's gumbel is accurate to ~1e-6 absolute (neg_log_u), so conf is
+  // within ~5e-6 of the f64 reference at |conf| ~ 30: 2e-6 of the largest |conf| (finite entries only). A plain f32
+  // log(u) near u = 1 (only 2^-21 absolute in WGSL) fails this at these sizes.
   // Tokens: exact (random continuous confidences are never within a few ulp of each other at these sizes).
   const cases: Array<[number, number, number, number, number]> = [
     // B, HW, step, steps, tau
@@ -121,6 +123,7 @@ describe('maskgitUpdate', () => {
     [2, 37, 0, 12, 4.5],
     [2, 256, 3, 12, 4.5],
     [3, 300, 10, 12, 4.5],
+    [4, 1024, 0, 12, 4.5],
     [2, 256, 2, 6, 0], // tau = 0: conf = logp, quantised below so that ties are decided by index
   ];
   for (const [B, HW, step, steps, tau] of cases)
@@ -144,6 +147,6 @@ describe('maskgitUpdate', () => {
       const conf = await e.readF32(got.conf);
       const fin = (a: Float32Array) => a.map((v) => (Number.isFinite(v) ? v : 0));
       expect(Array.from(conf).map(Number.isFinite)).toEqual(Array.from(want.conf).map(Number.isFinite));
-      expectClose(fin(conf), fin(want.conf), 1e-5, `conf seed=${seed}`);
+      expectClose(fin(conf), fin(want.conf), 2e-6, `conf seed=${seed}`);
     });
 });
