@@ -1,5 +1,5 @@
 // attention vs the f64 CPU reference: (B, H, L, Dh) form and the packed self/cross forms used by the models,
-// lengths not multiples of the key tile (32) or the query block (32/64), several tiles of keys (online softmax
+// lengths not multiples of the key tile (32) or the query block (16), several tiles of keys (online softmax
 // rescaling), with and without a key padding mask (including a fully masked batch row → zeros).
 import { describe, it } from 'vitest';
 import { attention, crossAttentionPacked, selfAttentionPacked } from '../src/engine/ops/attention';

@@ -29,7 +29,9 @@ const codeFor = new Map<number, string>();
 function shader(dh: number): string {
   let c = codeFor.get(dh);
   if (!c) {
-    c = source.replace('/*DH4*/16u', `${dh / 4}u`);
+    // keys per tile: 1024/Dh, at most 32 (K and V tiles stay under 9 KiB of workgroup memory)
+    const bkv = Math.min(32, 1024 / dh);
+    c = source.replace('/*DH4*/16u', `${dh / 4}u`).replace('/*BKV*/32u', `${bkv}u`);
     codeFor.set(dh, c);
   }
   return c;
@@ -50,18 +52,19 @@ interface Job {
 
 function attend(e: Engine, j: Job, opts: AttentionOptions): Tensor {
   const label = opts.label ?? 'attention';
-  if (j.Dh % 4 !== 0 || j.Dh === 0) throw new ShapeError(`${label}: head dim ${j.Dh} must be a positive multiple of 4`);
+  if (j.Dh % 4 !== 0 || j.Dh === 0 || j.Dh > 256 || 1024 % j.Dh !== 0)
+    throw new ShapeError(`${label}: head dim ${j.Dh} must be one of 4, 8, 16, 32, 64, 128, 256`);
   for (const [t] of [j.q, j.k, j.v]) if (t.dtype !== 'f32') throw new ShapeError(`${label}: ${t} must be f32`);
   const mask = opts.mask ?? null;
   if (mask && (mask.dtype !== 'u32' || mask.size !== j.B * j.Lk))
     throw new ShapeError(`${label}: mask ${mask} must be u32 (B, Lk) = (${j.B}, ${j.Lk})`);
   const out = e.empty(j.outShape, 'f32', label);
   if (j.Lq === 0 || j.B === 0 || j.H === 0) return out;
-  const BQ = j.Lq <= 32 ? 32 : 64;
+  const BQ = 16; // query rows per workgroup (shaders/attention.wgsl)
   const views = [j.q[1], j.k[1], j.v[1], j.o].flatMap((w) => [w.off, w.sb, w.sh, w.sl]);
   e.dispatch({
     code: shader(j.Dh),
-    constants: { BQ, HAS_MASK: mask ? 1 : 0 },
+    constants: { HAS_MASK: mask ? 1 : 0 },
     bindings: [
       uniforms([...views, j.H, j.Lq, j.Lk, [opts.scale ?? 1 / Math.sqrt(j.Dh), 'f32']]),
       j.q[0],
