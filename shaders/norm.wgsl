@@ -1,5 +1,7 @@
 // RMSNorm and LayerNorm over the last dim, with optional affine weight/bias and adaptive modulation.
-// Layout: x (R, D) row-major with R = B·L rows; weight, bias (D); scale, shift (B, D), row r uses batch r / L.
+// Layout: x (R, D) row-major with R = B·L rows; weight, bias (D); scale, shift: D columns starting at scaleOff /
+// shiftOff of rows of width mStride, row b used by the x rows of batch b = r / L (plain (B, D) tensors, or
+// slices of the packed AdaLN output (B, 3·D) = [shift ; scale ; gate]).
 //   rms:   y = x / sqrt(mean(x²) + eps) · weight
 //   layer: y = (x − mean) / sqrt(var + eps) · weight + bias          (biased variance, as PyTorch)
 //   then, if MODULATE: y = y · (1 + scale[b]) + shift[b]            (DiT's adaLN modulate)
@@ -13,7 +15,7 @@ override HAS_B: u32 = 0u;
 override MODULATE: u32 = 0u;
 override WG: u32 = 256u;     // threads per row (power of two)
 
-struct Params { rows: u32, D: u32, L: u32, eps: f32 }
+struct Params { rows: u32, D: u32, L: u32, eps: f32, mStride: u32, scaleOff: u32, shiftOff: u32, _p0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -56,12 +58,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var i = lid; i < p.D; i += WG) { let d = x[base + i] - mean; q += d * d; }
   let inv = inverseSqrt(wgSum(q, lid) / fd + p.eps);
 
-  let mb = (row / p.L) * p.D;
+  let mb = (row / p.L) * p.mStride;
   for (var i = lid; i < p.D; i += WG) {
     var v = (x[base + i] - mean) * inv;
     if (HAS_W == 1u) { v *= weight[i]; }
     if (HAS_B == 1u) { v += bias[i]; }
-    if (MODULATE == 1u) { v = v * (1.0 + scale[mb + i]) + shift[mb + i]; }
+    if (MODULATE == 1u) { v = v * (1.0 + scale[mb + p.scaleOff + i]) + shift[mb + p.shiftOff + i]; }
     y[base + i] = v;
   }
 }
