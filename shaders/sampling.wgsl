@@ -134,7 +134,7 @@ fn logit(r: u32, k: u32) -> f32 {
   let c = inF[r * p.K + k];
   if (p.guided == 0u) { return c; }
   let u = inF[(r + p.rows) * p.K + k];
-  return c + p.guidance * (c - u); // the same operation order as sampling.py
+  return u + p.guidance * (c - u); // uncond + g·(cond − uncond), the same operation order as sampling.py
 }
 
 @compute @workgroup_size(256)

@@ -4,7 +4,7 @@ plus the training-side masking, the masked-token loss and text dropout (DESIGN.m
 Sampler (S steps, all randomness from rng.uniform so PyTorch and the engine agree for a seed):
     tokens = [MASK] * HW
     for i in 0..S-1:
-      logits = cond + g·(cond − uncond)           (uncond: negative prompt or empty prompt; skipped if g = 0)
+      logits = uncond + g·(cond − uncond)         (DESIGN.md; uncond: negative or empty prompt; g = 1 is no guidance and skips it)
       sampled = argmax_k(logits_k / temperature + gumbel(u(seed, 2i, (b·HW + pos)·K + k)))
       unknown = tokens == MASK
       conf = log softmax(logits)[sampled] + tau·(1 − (i+1)/S)·gumbel(u(seed, 2i+1, b·HW + pos)); +inf where known
@@ -34,7 +34,7 @@ def n_mask_after_step(i: int, steps: int, hw: int) -> int:
 def maskgit_sample(model: ModelFn, text_ids: torch.Tensor, *, hw: int, codebook_size: int,
                    uncond_ids: Optional[torch.Tensor] = None, steps: int = 12, guidance: float = 4.0,
                    tau: float = 4.5, temperature: float = 1.0, seed: int = 0) -> list[torch.Tensor]:
-    """text_ids (B, Lt); uncond_ids (B, Lt) = negative prompt or empty prompt ids (needed if guidance != 0).
+    """text_ids (B, Lt); uncond_ids (B, Lt) = negative prompt or empty prompt ids (needed if guidance != 1).
     Returns the token grid (B, HW) long after every step (S grids; the last one has no [MASK])."""
     Bsz = text_ids.shape[0]
     K, mask_id = codebook_size, codebook_size
@@ -42,15 +42,15 @@ def maskgit_sample(model: ModelFn, text_ids: torch.Tensor, *, hw: int, codebook_
     tokens = torch.full((Bsz, hw), mask_id, dtype=torch.long, device=dev)
     pos = torch.arange(Bsz * hw, device=dev).view(Bsz, hw)                     # b·HW + pos
     tok_index = pos[..., None] * K + torch.arange(K, device=dev)              # (B, HW, K)
-    if guidance != 0:
+    if guidance != 1:
         assert uncond_ids is not None, "guidance needs uncond_ids (negative or empty prompt ids)"
         both_text = torch.cat([text_ids, uncond_ids], dim=0)                  # (2B, Lt)
     out = []
     for i in range(steps):
-        if guidance != 0:
+        if guidance != 1:
             lg = model(torch.cat([tokens, tokens], dim=0), both_text).float()  # (2B, HW, K)
             cond, unc = lg[:Bsz], lg[Bsz:]
-            logits = cond + guidance * (cond - unc)                           # (B, HW, K)
+            logits = unc + guidance * (cond - unc)                            # (B, HW, K)
         else:
             logits = model(tokens, text_ids).float()
         g_tok = gumbel(uniform(seed, 2 * i, tok_index).to(dev))              # (B, HW, K)

@@ -67,7 +67,8 @@ export function gumbelMaxSampleRef(
   for (let r = 0; r < R; r++) {
     for (let k = 0; k < K; k++) {
       const c = logits[r * K + k]!;
-      l[k] = guided ? Math.fround(c + Math.fround(g * Math.fround(c - logits[(r + R) * K + k]!))) : c;
+      const u = logits[(r + R) * K + k]!;
+      l[k] = guided ? Math.fround(u + Math.fround(g * Math.fround(c - u))) : c; // uncond + g·(cond − uncond)
     }
     let best = -Infinity;
     let second = -Infinity;
