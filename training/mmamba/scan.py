@@ -23,6 +23,8 @@ Requires Δ·A ≤ 0 (A < 0 and Δ ≥ 0), which the model guarantees (A = −ex
 """
 from __future__ import annotations
 
+import os
+
 from typing import Optional
 
 import torch
@@ -144,6 +146,14 @@ def _triton_scan():
     return _TRITON_SCAN
 
 
+def _triton_tuning() -> dict:
+    """Launch parameters of the Triton scan; MMAMBA_SCAN_{BLOCK_D,WARPS,CHUNK} override the defaults
+    (bench_scan.py --sweep prints the fastest set for the GPU at hand)."""
+    env = os.environ
+    return dict(block_d=int(env.get("MMAMBA_SCAN_BLOCK_D", 32)), num_warps=int(env.get("MMAMBA_SCAN_WARPS", 4)),
+                chunk=int(env.get("MMAMBA_SCAN_CHUNK", 16)))
+
+
 def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
                    D: Optional[Tensor] = None, z: Optional[Tensor] = None,
                    delta_bias: Optional[Tensor] = None, delta_softplus: bool = True) -> Tensor:
@@ -152,6 +162,7 @@ def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
     if u.is_cuda and u.dtype != torch.float64:
         fn = _triton_scan()
         if fn:
-            return fn(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus)
+            return fn(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus,
+                      **_triton_tuning())
     return selective_scan_fast(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias,
                                delta_softplus=delta_softplus)
