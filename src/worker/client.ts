@@ -1,13 +1,13 @@
 // Main-thread handle on the engine worker: starts the module worker and wraps it with comlink.
 // This is the only place the UI touches the worker; it holds no GPU objects.
 import * as Comlink from 'comlink';
-import type { EngineWorkerApi, ProgressCallback } from './api';
+import type { EngineWorkerApi } from './api';
 
 export interface EngineClient {
   /** The worker's API; every call is async and crosses a structured-clone boundary. */
   api: Comlink.Remote<EngineWorkerApi>;
   /** Wrap a progress callback so it can be passed to `loadModel` / `generate`. */
-  progress(fn: ProgressCallback): ProgressCallback;
+  progress<F extends (...args: never[]) => unknown>(fn: F): F;
   /** Stop the worker (its device goes with it). */
   terminate(): void;
 }

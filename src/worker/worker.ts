@@ -1,15 +1,48 @@
-// The engine worker: owns the GPUDevice (and later the weights and all model work) off the main thread,
-// and exposes exactly `EngineWorkerApi` through comlink. No DOM here; GPU objects never leave this file's realm.
+// The engine worker: owns the GPUDevice, the weights (IndexedDB via WeightStore) and all model work off the
+// main thread, and exposes exactly `EngineWorkerApi` through comlink. No DOM here; GPU objects never leave
+// this realm.
+//
+// Invariants:
+// - At most one generation runs. A new `generate` cancels the running one (its promise rejects as
+//   cancelled) and starts once that one has stopped: the latest request wins, nothing queues up.
+// - Every GPU-owning object (pipeline, engine, device) is disposed when replaced, on `dispose()`, and after a
+//   device loss. A lost device is reported; the next request re-acquires one and rebuilds the loaded model
+//   from the weights kept in memory (no download, no IndexedDB read).
 import * as Comlink from 'comlink';
 import { acquireDevice, describeAdapter, type GpuContext } from '../engine/device';
-import { WebGPUUnavailableError } from '../engine/errors';
-import type { EngineWorkerApi, GenerateRequest, GenerateResult, GpuReport, ModelInfo, ProgressCallback } from './api';
+import { Engine } from '../engine/engine';
+import { GpuDeviceLostError, WebGPUUnavailableError } from '../engine/errors';
+import {
+  MAX_PROMPT_CHARS,
+  type EngineWorkerApi,
+  type GenerateProgress,
+  type GenerateProgressCallback,
+  type GenerateRequest,
+  type GenerateResult,
+  type GpuReport,
+  type LoadProgressCallback,
+  type ModelList,
+  type StorageInfo,
+} from './api';
+import { modelCode, type ModelSource, type TextToImageLike } from './model-port';
+import { WeightStore, type ModelIndex } from './weight-store';
 
 /** The live device, or null before init / after loss or dispose. Invariant: `report` describes `ctx`. */
 let ctx: GpuContext | null = null;
 let report: GpuReport | null = null;
+let engine: Engine | null = null;
 /** One in-flight init shared by concurrent callers, so two calls never acquire two devices. */
 let pending: Promise<GpuReport> | null = null;
+/** Set when the device was lost; cleared (and reported) by the request that recovers. */
+let lostMessage: string | null = null;
+
+const store = new WeightStore({ baseUrl: `${import.meta.env.BASE_URL}models/` });
+/** Weights kept in memory by model id, so a device loss or a model switch back needs no reload. */
+const sources = new Map<string, ModelSource>();
+let loaded: { genId: string; vqId: string; pipeline: TextToImageLike } | null = null;
+/** The model the UI asked for last (rebuilt after a device loss). */
+let wanted: { genId: string; vqId: string } | null = null;
+let running: { controller: AbortController; done: Promise<unknown> } | null = null;
 
 function toReport(c: GpuContext): GpuReport {
   return {
@@ -24,6 +57,22 @@ function toReport(c: GpuContext): GpuReport {
   };
 }
 
+/** Drops everything built on the device (best effort: after a loss, dispose may itself complain). */
+function dropGpuState(): void {
+  try {
+    loaded?.pipeline.dispose();
+  } catch (e) {
+    console.warn('[engine worker] pipeline dispose failed', e);
+  }
+  loaded = null;
+  try {
+    engine?.dispose();
+  } catch (e) {
+    console.warn('[engine worker] engine dispose failed', e);
+  }
+  engine = null;
+}
+
 async function acquire(): Promise<GpuReport> {
   // A worker has its own navigator; WebGPU is exposed to dedicated workers wherever the page has it.
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
@@ -31,13 +80,16 @@ async function acquire(): Promise<GpuReport> {
     const c = await acquireDevice(gpu, { label: 'm-mamba-worker' });
     ctx = c;
     report = toReport(c);
-    // A lost device invalidates everything built on it; the next init() acquires a fresh one.
+    engine = new Engine(c);
     void c.device.lost.then((info) => {
-      if (ctx === c) {
-        console.warn(`[engine worker] GPU device lost (${info.reason}): ${info.message}`);
-        ctx = null;
-        report = null;
-      }
+      if (ctx !== c) return; // destroyed by dispose(), or already replaced
+      const err = new GpuDeviceLostError(info.reason ?? 'unknown', info.message || 'no detail');
+      console.warn(`[engine worker] ${err.message}`);
+      lostMessage = err.message;
+      running?.controller.abort();
+      ctx = null;
+      report = null;
+      dropGpuState();
     });
     return report;
   } catch (e) {
@@ -46,32 +98,215 @@ async function acquire(): Promise<GpuReport> {
   }
 }
 
+async function init(): Promise<GpuReport> {
+  if (report && ctx) return report;
+  pending ??= acquire().finally(() => {
+    pending = null;
+  });
+  return pending;
+}
+
+/** The engine, re-acquiring the device when it was lost. Throws when no device can be had. */
+async function ensureEngine(): Promise<Engine> {
+  if (!engine || !ctx || engine.isLost) {
+    const r = await init();
+    if (r.status !== 'ready') throw new WebGPUUnavailableError(r.message);
+  }
+  return engine!;
+}
+
+function named(e: unknown): Error {
+  if (e instanceof Error) return e;
+  return new Error(String(e));
+}
+
+async function loadSource(id: string, onProgress?: LoadProgressCallback): Promise<{ fromCache: boolean; persisted: boolean }> {
+  if (sources.has(id)) return { fromCache: true, persisted: true };
+  const got = await store.load(id, (p) => onProgress?.(p));
+  const code = await modelCode();
+  sources.set(id, { manifest: got.manifest, weights: code.loadWeights(got.manifest, got.shards) });
+  return { fromCache: got.fromCache, persisted: got.persisted };
+}
+
+/** Builds the pipeline for `wanted` on the current engine (after a load, or after a device loss). */
+async function build(onCompile?: () => void): Promise<TextToImageLike> {
+  const w = wanted;
+  if (!w) throw new Error('No model is loaded: load a model before generating.');
+  if (loaded && loaded.genId === w.genId && loaded.vqId === w.vqId && engine && !engine.isLost) return loaded.pipeline;
+  const eng = await ensureEngine();
+  const gen = sources.get(w.genId);
+  const vq = sources.get(w.vqId);
+  if (!gen || !vq) throw new Error(`Model "${w.genId}" is not in memory; load it again.`);
+  onCompile?.();
+  const old = loaded;
+  loaded = null;
+  old?.pipeline.dispose();
+  const code = await modelCode();
+  const pipeline = await code.createPipeline(eng, gen, vq);
+  loaded = { genId: w.genId, vqId: w.vqId, pipeline };
+  return pipeline;
+}
+
+/** Takes the pending device-loss note (once), for the request that recovers from it. */
+function takeLost(): string | null {
+  const m = lostMessage;
+  lostMessage = null;
+  return m;
+}
+
+/** Cuts a prompt to MAX_PROMPT_CHARS code points (never splitting a surrogate pair). */
+function clampPrompt(p: string): { text: string; truncated: boolean } {
+  const chars = Array.from(p);
+  return chars.length > MAX_PROMPT_CHARS ? { text: chars.slice(0, MAX_PROMPT_CHARS).join(''), truncated: true } : { text: p, truncated: false };
+}
+
 const api: EngineWorkerApi = {
-  async init(): Promise<GpuReport> {
-    if (report && ctx) return report;
-    pending ??= acquire().finally(() => {
-      pending = null;
+  init,
+
+  async listModels(): Promise<ModelList> {
+    const idx: ModelIndex = await store.index();
+    const order = (k: string) => (k === 'vq' ? 1 : 0);
+    const models = await Promise.all(
+      [...idx.models]
+        .sort((a, b) => order(a.kind) - order(b.kind))
+        .map(async (m) => ({
+          id: m.id,
+          kind: m.kind,
+          name: m.name,
+          description: m.description ?? '',
+          bytes: m.bytes,
+          cached: await store.isCached(m.id),
+        })),
+    );
+    return { models, defaultGenerator: idx.defaultGenerator, tokenizer: idx.tokenizer };
+  },
+
+  async loadModel(id: string, onProgress?: LoadProgressCallback): Promise<void> {
+    const t0 = performance.now();
+    const idx = await store.index();
+    const entry = idx.models.find((m) => m.id === id);
+    if (!entry) throw new Error(`Unknown model "${id}".`);
+    if (entry.kind === 'vq') throw new Error(`"${id}" is the image tokenizer, not a generator; pick M-Mamba or UViT.`);
+    // A switch of model cancels the running generation: its pipeline is about to go.
+    running?.controller.abort();
+    await running?.done.catch(() => undefined);
+    const lost = takeLost();
+    if (lost) onProgress?.({ kind: 'recover', message: lost });
+    const a = await loadSource(idx.tokenizer, onProgress);
+    const b = await loadSource(id, onProgress);
+    wanted = { genId: id, vqId: idx.tokenizer };
+    await build(() => onProgress?.({ kind: 'compile', modelId: id }));
+    onProgress?.({
+      kind: 'ready',
+      modelId: id,
+      ms: performance.now() - t0,
+      fromCache: a.fromCache && b.fromCache,
+      persisted: a.persisted && b.persisted,
     });
-    return pending;
   },
 
-  async listModels(): Promise<ModelInfo[]> {
-    // No model ships yet; the manifest reader (public/models/<id>/manifest.json) fills this in.
-    return [];
+  async generate(req: GenerateRequest, onProgress?: GenerateProgressCallback): Promise<GenerateResult> {
+    // Latest request wins: stop the running one and wait until it has let go of the GPU.
+    const prev = running;
+    prev?.controller.abort();
+    await prev?.done.catch(() => undefined);
+
+    const controller = new AbortController();
+    const job = (async (): Promise<GenerateResult> => {
+      const t0 = performance.now();
+      const lost = takeLost();
+      const pipeline = await build();
+      if (lost) await onProgress?.({ kind: 'recover', message: lost });
+      const { text, truncated } = clampPrompt(req.prompt ?? '');
+      const steps = Math.min(64, Math.max(1, Math.round(req.steps ?? 12)));
+      const guidance = Number.isFinite(req.guidance) ? (req.guidance as number) : 4;
+      await onProgress?.({ kind: 'encode', prompt: text, truncated });
+      let last: { tokens: Uint32Array; pixels: Uint8ClampedArray } | null = null;
+      const code = await modelCode();
+      try {
+        await pipeline.generate(
+          {
+            prompt: text,
+            negativePrompt: req.negativePrompt ? clampPrompt(req.negativePrompt).text : undefined,
+            seed: req.seed >>> 0,
+            steps,
+            guidance,
+            tau: req.tau,
+            temperature: req.temperature,
+          },
+          async (s) => {
+            // Copies: the pipeline may reuse its buffers, and the copies are given away (transferred).
+            const tokens = s.tokens.slice();
+            const masked = s.masked.slice();
+            const pixels = s.pixels.slice();
+            last = { tokens: tokens.slice(), pixels: pixels.slice() };
+            const msg: GenerateProgress = {
+              kind: 'step',
+              step: s.step,
+              steps: s.steps,
+              tokens,
+              masked,
+              pixels,
+              width: 128,
+              height: 128,
+              msStep: s.msStep,
+            };
+            if (onProgress) await onProgress(Comlink.transfer(msg, [tokens.buffer, masked.buffer, pixels.buffer]));
+          },
+          controller.signal,
+        );
+      } catch (e) {
+        if (lostMessage) throw new GpuDeviceLostError('lost', 'during generation; the next request re-acquires the GPU');
+        if (code.isCancelled(e) || controller.signal.aborted) {
+          const c = new Error('Generation cancelled.');
+          c.name = 'GenerationCancelledError';
+          throw c;
+        }
+        throw named(e);
+      }
+      const final = last as { tokens: Uint32Array; pixels: Uint8ClampedArray } | null;
+      if (!final) throw new Error('The model produced no step.');
+      await onProgress?.({ kind: 'decode' });
+      const ms = performance.now() - t0;
+      await onProgress?.({ kind: 'done', ms });
+      const result: GenerateResult = {
+        tokens: final.tokens,
+        image: { width: 128, height: 128, rgba: final.pixels },
+        ms,
+        prompt: text,
+        truncated,
+      };
+      return Comlink.transfer(result, [final.tokens.buffer, final.pixels.buffer]);
+    })();
+    const mine = { controller, done: job };
+    running = mine;
+    try {
+      return await job;
+    } finally {
+      if (running === mine) running = null;
+    }
   },
 
-  async loadModel(id: string, _onProgress?: ProgressCallback): Promise<void> {
-    throw new Error(`Model "${id}" is not available: no model ships with this build yet.`);
+  async cancel(): Promise<void> {
+    running?.controller.abort();
+    await running?.done.catch(() => undefined);
   },
 
-  async generate(_req: GenerateRequest, _onProgress?: ProgressCallback): Promise<GenerateResult> {
-    throw new Error('No model is loaded: load a model before generating.');
+  async deleteCachedModel(id: string): Promise<void> {
+    await store.deleteModel(id);
+  },
+
+  async storageReport(): Promise<StorageInfo> {
+    return store.storageReport();
   },
 
   async dispose(): Promise<void> {
+    running?.controller.abort();
+    await running?.done.catch(() => undefined);
     const c = ctx;
     ctx = null;
     report = null;
+    dropGpuState();
     c?.device.destroy();
   },
 };
