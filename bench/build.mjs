@@ -1,0 +1,19 @@
+// Bundles bench/main.ts into one ES module for Node (`webgpu` stays external: it is staged next to the bundle).
+// Usage: node bench/build.mjs OUTFILE
+import { build } from 'esbuild';
+import { rawPlugin } from './esbuild-raw-plugin.mjs';
+
+const outfile = process.argv[2] ?? '.gpu/bench.mjs';
+await build({
+  entryPoints: ['bench/main.ts'],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['webgpu'],
+  outfile,
+  plugins: [rawPlugin()],
+  logLevel: 'warning',
+  legalComments: 'none',
+});
+console.error(`bench: bundled bench/main.ts -> ${outfile}`);
