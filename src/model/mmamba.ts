@@ -1,0 +1,211 @@
+// M-Mamba generator on the engine, as training/mmamba/mmamba.py (see its docstring for the layer and the
+// parameter layout). The mixer runs the fused cross-scan path of docs/kernels-ssm-vq.md — nothing is permuted in
+// memory: causalConv1dCrossScan gathers each direction's scan order inside the conv, x_proj / dt_proj are per-token
+// matmuls batched over (b, k), and selectiveScanFused walks the scan orders by index and merges the directions.
+//   h = [txt ; img]                                       (B, L, d), L = Lt + HW
+//   per layer: mod = Linear(SiLU(c)) (B, 3d) = [shift ; scale ; gate]   (once per generation, TextCondition)
+//     u = RMSNorm(h)·(1 + scale) + shift;  x = u·W_x^T, z = u·W_z^T     (B, L, di)   (in_proj split by rows)
+//     xs = SiLU(conv_k(x))                                             (B, K, L, di) token order
+//     x_dbl = xs·x_proj[k]^T (B·K, L, R+2N);  dt = x_dbl[:, :, :R]·dt_proj[k]^T (B·K, L, di)
+//     y = Σ_k P_k⁻¹ scan_k(...)                                        (B, L, di)
+//     h = h + gate · (LayerNorm(y)·SiLU(z))·W_out^T;  optional GEGLU FFN with its own adaLN
+//   logits = head(RMSNorm_w(h[:, Lt:]))                                 (B, HW, K)
+import type { Engine } from '../engine/engine';
+import { causalConv1dCrossScan } from '../engine/ops/conv1d';
+import type { ScanGrid } from '../engine/ops/cross_scan_geom';
+import { add, mul, silu } from '../engine/ops/elementwise';
+import { embedding } from '../engine/ops/embedding';
+import { geglu } from '../engine/ops/geglu';
+import { linear, matmul } from '../engine/ops/matmul';
+import { concatRows, gatedResidual, sliceRows } from '../engine/ops/model_glue';
+import { layerNorm, rmsNorm } from '../engine/ops/norm';
+import { selectiveScanFused } from '../engine/ops/selective_scan';
+import { sliceColumns } from '../engine/ops/split_columns';
+import { ShapeError } from '../engine/errors';
+import type { Tensor } from '../engine/tensor';
+import { dtRank, GpuParams, requireNumbers, Scope, view, type MMambaConfig } from './common';
+import type { Generator, TextCondition } from './generator';
+import { TextEncoder } from './text_encoder';
+import type { WeightMap } from './weights';
+
+class MMambaCondition implements TextCondition {
+  constructor(
+    readonly batch: number,
+    readonly tokens: Tensor,
+    readonly c: Tensor,
+    readonly keyMask: Tensor,
+    /** Per layer: adaLN output (B, 3d), and the FFN's (B, 3d) when cfg.ffn. */
+    readonly mods: Array<{ mix: Tensor; ffn: Tensor | null }>,
+  ) {}
+  dispose(): void {
+    for (const t of [this.tokens, this.c, this.keyMask, ...this.mods.flatMap((m) => (m.ffn ? [m.mix, m.ffn] : [m.mix]))]) t.dispose();
+  }
+}
+
+export class MMamba implements Generator {
+  readonly kind = 'mmamba' as const;
+  readonly text: TextEncoder;
+  private readonly p: GpuParams;
+  private readonly grid: ScanGrid;
+  private readonly di: number;
+  private readonly R: number;
+  private readonly N: number;
+  private readonly K: number;
+
+  constructor(
+    private readonly e: Engine,
+    readonly config: MMambaConfig,
+    weights: WeightMap,
+  ) {
+    const c = config;
+    requireNumbers(c as unknown as Record<string, unknown>, ['codebook_size', 'grid', 'd', 'layers', 'expand', 'd_state', 'd_conv', 'directions', 'cond_dim'], 'mmamba');
+    this.text = new TextEncoder(e, c.text, c.d, c.cond_dim, weights);
+    this.p = new GpuParams(e, weights);
+    const { d, codebook_size: V, cond_dim: cd } = c;
+    const di = (this.di = c.expand * d);
+    const R = (this.R = dtRank(c));
+    const N = (this.N = c.d_state);
+    const K = (this.K = c.directions);
+    this.grid = { textLen: c.text.max_len, grid: c.grid, directions: c.directions, textPosition: c.text_position };
+    const HW = c.grid * c.grid;
+    this.p.get('img_emb.weight', [V + 1, d]);
+    if (c.pos_emb) this.p.get('pos_emb', [HW, d]);
+    for (let i = 0; i < c.layers; i++) {
+      const P = `layers.${i}.`;
+      this.p.get(P + 'mod.proj.weight', [3 * d, cd]);
+      this.p.get(P + 'mod.proj.bias', [3 * d]);
+      // in_proj (2di, d): rows [0, di) → x, [di, 2di) → z, uploaded as two weights so x and z come out dense
+      const inW = this.p.host(P + 'in_proj.weight', [2 * di, d]);
+      this.p.derived(P + 'in_proj.x', () => ({ shape: [di, d], data: inW.slice(0, di * d) }));
+      this.p.derived(P + 'in_proj.z', () => ({ shape: [di, d], data: inW.slice(di * d) }));
+      this.p.get(P + 'conv_weight', [K, di, c.d_conv]);
+      this.p.get(P + 'conv_bias', [K, di]);
+      this.p.get(P + 'x_proj_weight', [K, R + 2 * N, di]);
+      this.p.get(P + 'dt_proj_weight', [K, di, R]);
+      this.p.get(P + 'dt_proj_bias', [K, di]);
+      this.p.get(P + 'A_log', [K, di, N]);
+      this.p.get(P + 'D', [K, di]);
+      this.p.get(P + 'out_norm.weight', [di]);
+      this.p.get(P + 'out_norm.bias', [di]);
+      this.p.get(P + 'out_proj.weight', [d, di]);
+      if (c.ffn) {
+        const h = c.ffn_mult * d;
+        this.p.get(P + 'ffn_mod.proj.weight', [3 * d, cd]);
+        this.p.get(P + 'ffn_mod.proj.bias', [3 * d]);
+        this.p.get(P + 'ffn.w_in.weight', [2 * h, d]);
+        this.p.get(P + 'ffn.w_in.bias', [2 * h]);
+        this.p.get(P + 'ffn.w_out.weight', [d, h]);
+        this.p.get(P + 'ffn.w_out.bias', [d]);
+      }
+    }
+    this.p.get('head_norm.weight', [d]);
+    this.p.get('head.weight', [V, d]);
+    this.p.get('head.bias', [V]);
+  }
+
+  encodeText(ids: ArrayLike<number>, B: number): TextCondition {
+    const e = this.e;
+    const t = this.text.forward(ids, B);
+    const sc = silu(e, t.c); // (B, cond_dim)
+    const mods = [];
+    for (let i = 0; i < this.config.layers; i++) {
+      const W = (n: string) => this.p.get(`layers.${i}.${n}`);
+      const mix = linear(e, sc, W('mod.proj.weight'), W('mod.proj.bias'), 'adaln'); // (B, 3d)
+      const ffn = this.config.ffn ? linear(e, sc, W('ffn_mod.proj.weight'), W('ffn_mod.proj.bias'), 'adaln_ffn') : null;
+      mods.push({ mix, ffn });
+    }
+    sc.dispose();
+    return new MMambaCondition(B, t.tokens, t.c, t.keyMask, mods);
+  }
+
+  /** A K-stacked per-direction weight (K, r, c) repeated over the batch → (B·K, r, c), for the batched matmul. */
+  private tiled(name: string, B: number): Tensor {
+    if (B === 1) return this.p.get(name);
+    return this.p.derived(`${name}#x${B}`, () => {
+      const w = this.p.host(name);
+      const shape = this.p.get(name).shape as number[];
+      const data = new Float32Array(w.length * B);
+      for (let b = 0; b < B; b++) data.set(w, b * w.length);
+      return { shape: [B * shape[0]!, shape[1]!, shape[2]!], data };
+    });
+  }
+
+  logits(tokens: Tensor, cond: TextCondition, stages?: Map<string, Tensor>): Tensor {
+    const e = this.e;
+    const c = this.config;
+    const cnd = cond as MMambaCondition;
+    const HW = c.grid * c.grid;
+    const Lt = c.text.max_len;
+    const B = cnd.batch;
+    if (tokens.dtype !== 'u32' || tokens.shape.join() !== [B, HW].join())
+      throw new ShapeError(`mmamba: tokens ${tokens} must be u32 (B=${B}, HW=${HW})`);
+    const keep: Tensor[] = [];
+    const s = new Scope();
+    let x = s.t(embedding(e, tokens, this.p.get('img_emb.weight'))); // (B, HW, d)
+    if (c.pos_emb) x = s.t(add(e, x, this.p.get('pos_emb')));
+    let h = s.t(concatRows(e, cnd.tokens, x)); //                       (B, L, d)
+    if (stages) stages.set('embed', h), keep.push(h);
+    for (let i = 0; i < c.layers; i++) {
+      h = s.t(this.layer(i, h, cnd.mods[i]!, B));
+      if (stages) stages.set(`layer${i}`, h), keep.push(h);
+    }
+    const hi = s.t(sliceRows(e, h, Lt, HW)); //                         (B, HW, d)
+    const hn = s.t(rmsNorm(e, hi, { weight: this.p.get('head_norm.weight') }));
+    const out = linear(e, hn, this.p.get('head.weight'), this.p.get('head.bias'), 'logits'); // (B, HW, K)
+    s.dispose(keep);
+    return out;
+  }
+
+  private layer(i: number, h: Tensor, mod: { mix: Tensor; ffn: Tensor | null }, B: number): Tensor {
+    const e = this.e;
+    const { d } = this.config;
+    const { di, R, N, K } = this;
+    const L = h.shape[1]!;
+    const W = (n: string) => this.p.get(`layers.${i}.${n}`);
+    const s = new Scope();
+    const u = s.t(rmsNorm(e, h, { shift: { tensor: mod.mix, offset: 0 }, scale: { tensor: mod.mix, offset: d } })); // (B, L, d)
+    const x = s.t(linear(e, u, W('in_proj.x'), null, 'in_proj.x')); // (B, L, di)
+    const z = s.t(linear(e, u, W('in_proj.z'), null, 'in_proj.z')); // (B, L, di)
+    const xs = s.t(causalConv1dCrossScan(e, x, W('conv_weight'), W('conv_bias'), this.grid, { silu: true })); // (B, K, L, di)
+    const S = R + 2 * N;
+    const xdbl = s.t(matmul(e, view(xs, [B * K, L, di]), this.tiled(`layers.${i}.x_proj_weight`, B), { transB: true, label: 'x_proj' })); // (B·K, L, S)
+    const dtIn = s.t(sliceColumns(e, xdbl, 0, R)); //                                          (B·K, L, R)
+    const dt = s.t(matmul(e, dtIn, this.tiled(`layers.${i}.dt_proj_weight`, B), { transB: true, label: 'dt_proj' })); // (B·K, L, di)
+    const y = s.t(
+      selectiveScanFused(
+        e,
+        {
+          u: xs,
+          delta: view(dt, [B, K, L, di]),
+          A_log: W('A_log'),
+          BC: view(xdbl, [B, K, L, S]),
+          D: W('D'),
+          deltaBias: W('dt_proj_bias'),
+          bOffset: R,
+          cOffset: R + N,
+        },
+        this.grid,
+      ),
+    ); //                                                                                      (B, L, di)
+    const yn = s.t(layerNorm(e, y, { weight: W('out_norm.weight'), bias: W('out_norm.bias') }));
+    const g = s.t(mul(e, yn, s.t(silu(e, z)))); //                                             (B, L, di)
+    const o = s.t(linear(e, g, W('out_proj.weight'), null, 'out_proj')); //                    (B, L, d)
+    let out = gatedResidual(e, h, { tensor: mod.mix, offset: 2 * d }, o); //                  (B, L, d)
+    if (mod.ffn) {
+      const f = mod.ffn;
+      const fu = s.t(rmsNorm(e, out, { shift: { tensor: f, offset: 0 }, scale: { tensor: f, offset: d } }));
+      const hid = s.t(geglu(e, s.t(linear(e, fu, W('ffn.w_in.weight'), W('ffn.w_in.bias')))));
+      const fo = s.t(linear(e, hid, W('ffn.w_out.weight'), W('ffn.w_out.bias')));
+      const prev = out;
+      out = gatedResidual(e, prev, { tensor: f, offset: 2 * d }, fo);
+      prev.dispose();
+    }
+    s.dispose();
+    return out;
+  }
+
+  dispose(): void {
+    this.text.dispose();
+    this.p.dispose();
+  }
+}
