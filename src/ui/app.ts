@@ -1,13 +1,19 @@
-// <mm-app>: the root component. Starts the engine worker, asks it for the GPU, and lays out the page:
-// prompt + preview on one side, the GPU panel on the other (stacked at phone widths).
+// <mm-app>: the root component. Starts the engine worker, asks it for the GPU, loads the default model
+// (download with a progress bar on first visit, IndexedDB afterwards), and lays out the page: prompt + image
+// on one side, models and GPU on the other (stacked at phone widths). Generation streams every step into
+// the image view; Cancel stops it and leaves the app usable.
 // Invariant: the UI owns no GPU code; it only feature-detects navigator.gpu to explain a missing WebGPU
 // without starting a worker that could not use it.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { createEngineClient, type EngineClient } from '../worker/client';
-import type { GpuReport } from '../worker/api';
+import type { GenerateProgress, GenerateRequest, GpuReport, LoadProgress, ModelInfo, StorageInfo } from '../worker/api';
+import type { Frame } from './image-view';
+import type { LoadState } from './model-panel';
 import { card, tokens } from './theme';
 import './gpu-panel';
+import './image-view';
+import './model-panel';
 import './prompt-panel';
 import './webgpu-missing';
 
@@ -20,6 +26,17 @@ export class MmApp extends LitElement {
   @state() private problem = '';
   /** Id of the loaded model; null while none is loaded (generation stays disabled). */
   @state() private modelId: string | null = null;
+  /** The model being loaded (picker value while it loads). */
+  @state() private loadingId: string | null = null;
+  @state() private models: ModelInfo[] = [];
+  @state() private load: LoadState | null = null;
+  @state() private loadError = '';
+  @state() private cacheWarning = '';
+  @state() private storage: StorageInfo | null = null;
+  @state() private busy = false;
+  @state() private frames: Frame[] = [];
+  @state() private caption = '';
+  @state() private genError = '';
 
   private client: EngineClient | null = null;
 
@@ -82,33 +99,27 @@ export class MmApp extends LitElement {
       @media (max-width: 760px) {
         .grid { grid-template-columns: minmax(0, 1fr); }
       }
-      .preview {
-        aspect-ratio: 1;
-        width: 100%;
-        max-width: 512px;
-        margin: 0 auto;
-        border-radius: 10px;
-        border: 1px dashed var(--mm-border);
-        /* A 16x16 grid: the token grid the model fills in, one cell per token. */
-        background-color: var(--mm-surface-2);
-        background-image:
-          linear-gradient(to right, var(--mm-border) 1px, transparent 1px),
-          linear-gradient(to bottom, var(--mm-border) 1px, transparent 1px);
-        background-size: calc(100% / 16) calc(100% / 16);
-        display: grid;
-        place-items: center;
-        text-align: center;
-        color: var(--mm-muted);
-        font-size: 0.9rem;
-      }
-      .preview span { background: var(--mm-surface); padding: 0.3rem 0.6rem; border-radius: 8px; margin: 1rem; }
       mm-webgpu-missing { margin-bottom: 1rem; }
+      .error {
+        background: var(--mm-warn-bg);
+        border: 1px solid var(--mm-warn-border);
+        color: var(--mm-warn-fg);
+        border-radius: 10px;
+        padding: 0.6rem 0.8rem;
+        font-size: 0.9rem;
+        margin: 0;
+        overflow-wrap: anywhere;
+      }
       footer { margin-top: 1.5rem; text-align: center; color: var(--mm-muted); font-size: 0.8rem; }
     `,
   ];
 
   override connectedCallback(): void {
     super.connectedCallback();
+    this.addEventListener('mm-generate', (e) => void this.generate(e.detail));
+    this.addEventListener('mm-cancel', () => void this.client?.api.cancel());
+    this.addEventListener('mm-model', (e) => void this.loadModel(e.detail));
+    this.addEventListener('mm-delete-model', (e) => void this.deleteModel(e.detail));
     void this.start();
   }
 
@@ -143,13 +154,141 @@ export class MmApp extends LitElement {
       this.problem = e instanceof Error ? e.message : String(e);
       this.report = { status: 'error', message: this.problem };
     }
+    if (this.phase !== 'ready' || !this.client) return;
+    try {
+      const list = await this.client.api.listModels();
+      this.models = list.models;
+      void this.refreshStorage();
+      await this.loadModel(list.defaultGenerator);
+    } catch (e) {
+      this.loadError = `Could not read the model list: ${message(e)}`;
+    }
+  }
+
+  private name(id: string): string {
+    return this.models.find((m) => m.id === id)?.name ?? id;
+  }
+
+  private async refreshStorage(): Promise<void> {
+    if (!this.client) return;
+    try {
+      this.storage = await this.client.api.storageReport();
+      const cached = new Set(this.storage.models.map((m) => m.id));
+      this.models = this.models.map((m) => ({ ...m, cached: cached.has(m.id) }));
+    } catch (e) {
+      console.warn('storage report failed', e);
+    }
+  }
+
+  private async loadModel(id: string): Promise<void> {
+    if (!this.client || this.phase !== 'ready') return;
+    this.loadingId = id;
+    this.modelId = null;
+    this.loadError = '';
+    this.cacheWarning = '';
+    this.load = { label: `Preparing ${this.name(id)}…`, loadedBytes: 0, totalBytes: 0, percent: 0 };
+    const onProgress = (p: LoadProgress) => {
+      if (this.loadingId !== id) return;
+      switch (p.kind) {
+        case 'download':
+          this.load = {
+            label: `${p.fromCache ? 'Reading' : 'Downloading'} ${this.name(p.modelId)}${p.fromCache ? ' from this device' : ''}`,
+            loadedBytes: p.loadedBytes,
+            totalBytes: p.totalBytes,
+            percent: p.percent,
+          };
+          break;
+        case 'refetch':
+          this.load = { ...this.load!, label: `A stored copy of ${this.name(p.modelId)} was damaged; downloading it again` };
+          break;
+        case 'cache-warning':
+          this.cacheWarning = p.message;
+          break;
+        case 'compile':
+          this.load = { ...this.load!, label: `Building ${this.name(p.modelId)} on the GPU…`, percent: 100 };
+          break;
+        case 'recover':
+          this.caption = 'The GPU had been lost; it was re-acquired.';
+          break;
+        default:
+          break;
+      }
+    };
+    try {
+      await this.client.api.loadModel(id, this.client.progress(onProgress));
+      if (this.loadingId === id) {
+        this.modelId = id;
+        this.load = null;
+      }
+    } catch (e) {
+      if (this.loadingId === id) {
+        this.load = null;
+        this.loadError = `Could not load ${this.name(id)}: ${message(e)}`;
+      }
+    } finally {
+      if (this.loadingId === id) this.loadingId = null;
+      void this.refreshStorage();
+    }
+  }
+
+  private async deleteModel(id: string): Promise<void> {
+    if (!this.client) return;
+    try {
+      await this.client.api.deleteCachedModel(id);
+    } catch (e) {
+      this.loadError = `Could not delete ${this.name(id)}: ${message(e)}`;
+    }
+    await this.refreshStorage();
+  }
+
+  private async generate(req: GenerateRequest): Promise<void> {
+    if (!this.client || this.modelId === null || this.busy) return;
+    this.busy = true;
+    this.genError = '';
+    this.frames = [];
+    this.caption = 'Reading the prompt…';
+    let note = '';
+    const onProgress = (p: GenerateProgress) => {
+      switch (p.kind) {
+        case 'encode':
+          note = p.prompt === '' ? 'Unconditional (empty prompt).' : p.truncated ? `Prompt cut to its first ${Array.from(p.prompt).length} characters.` : '';
+          this.caption = note || 'Generating…';
+          break;
+        case 'step':
+          this.frames = [
+            ...this.frames,
+            { step: p.step, steps: p.steps, pixels: p.pixels, width: p.width, height: p.height, masked: p.masked, msStep: p.msStep },
+          ];
+          this.caption = `${note ? note + ' ' : ''}Step ${this.frames.length} of ${p.steps}…`;
+          break;
+        case 'recover':
+          note = 'The GPU had been lost and was re-acquired.';
+          break;
+        default:
+          break;
+      }
+    };
+    try {
+      const r = await this.client.api.generate(req, this.client.progress(onProgress));
+      this.caption = `${note ? note + ' ' : ''}Done in ${r.ms.toFixed(0)} ms.`;
+    } catch (e) {
+      if (e instanceof Error && (e.name === 'GenerationCancelledError' || /cancelled/i.test(e.message))) {
+        this.caption = `Cancelled after ${this.frames.length} step${this.frames.length === 1 ? '' : 's'}.`;
+      } else {
+        this.caption = '';
+        this.genError = `Generation failed: ${message(e)}`;
+      }
+    } finally {
+      this.busy = false;
+    }
   }
 
   private promptNote(): string {
     if (this.phase === 'no-webgpu') return 'Generation needs WebGPU (see above).';
     if (this.phase === 'starting') return 'Starting the GPU…';
     if (this.phase === 'error') return 'The GPU could not be started; see the GPU panel.';
-    if (this.modelId === null) return 'No model is loaded yet: generation unlocks once a model ships with the app.';
+    if (this.loadingId !== null) return `Loading ${this.name(this.loadingId)}…`;
+    if (this.modelId === null) return 'No model is loaded: pick one above.';
     return '';
   }
 
@@ -162,6 +301,8 @@ export class MmApp extends LitElement {
           : this.phase === 'no-webgpu'
             ? html`<span class="pill" data-testid="status">No WebGPU</span>`
             : html`<span class="pill" data-testid="status">GPU error</span>`;
+    const generators = this.models.filter((m) => m.kind !== 'vq');
+    const names = Object.fromEntries(this.models.map((m) => [m.id, m.name]));
     return html`<div class="wrap">
       <header>
         <div class="brand">
@@ -178,19 +319,29 @@ export class MmApp extends LitElement {
         : nothing}
       <div class="grid">
         <div class="col">
-          <mm-prompt-panel ?disabled=${this.modelId === null || this.phase !== 'ready'} .note=${this.promptNote()}></mm-prompt-panel>
-          <section class="card" aria-labelledby="img-h">
-            <h2 id="img-h">Image</h2>
-            <div class="preview" data-testid="preview"><span>Your image appears here, token by token.</span></div>
-          </section>
+          <mm-prompt-panel
+            ?disabled=${this.modelId === null || this.phase !== 'ready'}
+            ?busy=${this.busy}
+            .note=${this.promptNote()}
+            .models=${generators}
+            .modelId=${this.loadingId ?? this.modelId ?? ''}
+          ></mm-prompt-panel>
+          ${this.loadError ? html`<p class="error" role="alert" data-testid="load-error">${this.loadError}</p>` : nothing}
+          ${this.genError ? html`<p class="error" role="alert" data-testid="gen-error">${this.genError}</p>` : nothing}
+          <mm-image-view .frames=${this.frames} ?busy=${this.busy} .caption=${this.caption}></mm-image-view>
         </div>
         <div class="col">
+          <mm-model-panel .load=${this.load} .storage=${this.storage} .names=${names} .warning=${this.cacheWarning}></mm-model-panel>
           <mm-gpu-panel .report=${this.report}></mm-gpu-panel>
         </div>
       </div>
       <footer>Runs entirely in this page: your prompts and images never leave your machine.</footer>
     </div>`;
   }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 declare global {

@@ -1,18 +1,42 @@
-// <mm-prompt-panel>: the prompt box, sampling settings and Generate button. It only collects input and
-// fires `mm-generate` with a GenerateRequest; the app decides whether generation is possible (`disabled`).
+// <mm-prompt-panel>: prompt, negative prompt, sampling settings, model picker, Generate and Cancel. It only
+// collects input and fires events (`mm-generate` with a GenerateRequest, `mm-cancel`, `mm-model` with a model
+// id); the app decides what is possible (`disabled`, `busy`). Enter in the prompt generates (Shift+Enter: new line).
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { GenerateRequest } from '../worker/api';
+import { MAX_PROMPT_CHARS, type GenerateRequest, type ModelInfo } from '../worker/api';
 import { card } from './theme';
+
+/** A random u32 seed (crypto when available). */
+export function randomSeed(): number {
+  const a = new Uint32Array(1);
+  crypto.getRandomValues(a);
+  return a[0]!;
+}
+
+/** What the user should know about a prompt before generating ('' when nothing). */
+export function promptHint(prompt: string): string {
+  const p = prompt.trim();
+  if (p === '') return 'Empty prompt: the image is unconditional (the model picks what to draw).';
+  const n = Array.from(p).length;
+  if (n > MAX_PROMPT_CHARS) return `The prompt is ${n} characters; only the first ${MAX_PROMPT_CHARS} are used.`;
+  if (!/[\p{L}\p{N}]/u.test(p)) return 'No words in the prompt: the model learned from English captions, so this is close to unconditional.';
+  return '';
+}
 
 @customElement('mm-prompt-panel')
 export class PromptPanel extends LitElement {
-  /** True until a model is loaded (or while one is generating): every control is then inert. */
+  /** True until a model is loaded: every control except the model picker is inert. */
   @property({ type: Boolean }) disabled = true;
+  /** True while a generation runs: Generate turns into Cancel. */
+  @property({ type: Boolean }) busy = false;
   /** Why the panel is disabled, shown under the button. */
   @property() note = '';
+  /** Generators the picker offers. */
+  @property({ attribute: false }) models: ModelInfo[] = [];
+  @property() modelId = '';
 
   @state() private prompt = '';
+  @state() private negative = '';
   @state() private steps = 12;
   @state() private guidance = 4;
   @state() private seed = 1;
@@ -22,7 +46,7 @@ export class PromptPanel extends LitElement {
     css`
       :host { display: block; }
       label { display: block; font-size: 0.85rem; font-weight: 550; margin-bottom: 0.35rem; }
-      textarea, input {
+      textarea, input, select {
         font: inherit;
         color: inherit;
         background: var(--mm-surface-2);
@@ -32,20 +56,30 @@ export class PromptPanel extends LitElement {
         width: 100%;
         box-sizing: border-box;
       }
-      textarea { resize: vertical; min-height: 4.5rem; }
-      textarea:focus-visible, input:focus-visible, button:focus-visible {
+      textarea { resize: vertical; min-height: 4rem; }
+      textarea.neg { min-height: 2.4rem; }
+      textarea:focus-visible, input:focus-visible, select:focus-visible, button:focus-visible {
         outline: 2px solid var(--mm-accent);
         outline-offset: 1px;
       }
       :disabled { cursor: not-allowed; opacity: 0.6; }
+      .row { display: flex; justify-content: space-between; align-items: baseline; gap: 0.5rem; }
+      .count { font-size: 0.75rem; color: var(--mm-muted); font-variant-numeric: tabular-nums; }
+      .count.over { color: var(--mm-warn-fg); font-weight: 600; }
+      .field { margin-top: 0.7rem; }
       .settings {
         display: grid;
         grid-template-columns: repeat(3, minmax(0, 1fr));
         gap: 0.6rem;
         margin: 0.8rem 0 1rem;
       }
+      @media (max-width: 420px) { .settings { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
       .settings label { font-weight: 450; color: var(--mm-muted); font-size: 0.78rem; }
-      .settings input { padding: 0.45rem 0.55rem; }
+      .settings input, .settings select { padding: 0.45rem 0.55rem; }
+      .seed { display: flex; gap: 0.3rem; }
+      .seed input { min-width: 0; }
+      .seed button { width: auto; padding: 0 0.55rem; display: grid; place-items: center; background: var(--mm-surface-2); color: var(--mm-fg); border: 1px solid var(--mm-border); font-weight: 500; }
+      .model { grid-column: 1 / -1; }
       button {
         font: inherit;
         font-weight: 600;
@@ -57,32 +91,83 @@ export class PromptPanel extends LitElement {
         color: var(--mm-accent-fg);
         cursor: pointer;
       }
-      .note { margin: 0.6rem 0 0; font-size: 0.85rem; color: var(--mm-muted); }
+      button.cancel { background: var(--mm-surface-2); color: var(--mm-fg); border: 1px solid var(--mm-border); }
+      .note, .hint { margin: 0.6rem 0 0; font-size: 0.85rem; color: var(--mm-muted); }
+      .hint { color: var(--mm-warn-fg); }
     `,
   ];
 
   override render() {
     const off = this.disabled;
+    const n = Array.from(this.prompt).length;
+    const hint = promptHint(this.prompt);
     return html`<section class="card" aria-labelledby="create-h">
       <h2 id="create-h">Create</h2>
       <form @submit=${this.onSubmit}>
-        <label for="prompt">Prompt</label>
+        <div class="row">
+          <label for="prompt">Prompt</label>
+          <span class="count ${n > MAX_PROMPT_CHARS ? 'over' : ''}" data-testid="prompt-count">${n}/${MAX_PROMPT_CHARS}</span>
+        </div>
         <textarea
           id="prompt"
           data-testid="prompt"
           placeholder="a red heart, flat emoji style"
-          maxlength="200"
           .value=${this.prompt}
           ?disabled=${off}
           @input=${(e: Event) => (this.prompt = (e.target as HTMLTextAreaElement).value)}
           @keydown=${this.onKeydown}
         ></textarea>
-        <div class="settings">
-          ${this.numberField('steps', 'Steps', this.steps, 1, 32, 1, (v) => (this.steps = v))}
-          ${this.numberField('guidance', 'Guidance', this.guidance, 0, 20, 0.5, (v) => (this.guidance = v))}
-          ${this.numberField('seed', 'Seed', this.seed, 0, 4294967295, 1, (v) => (this.seed = v))}
+        <div class="field">
+          <label for="negative">Negative prompt <span class="count">(optional: what to steer away from)</span></label>
+          <textarea
+            id="negative"
+            class="neg"
+            data-testid="negative"
+            rows="1"
+            placeholder="blurry, dark"
+            .value=${this.negative}
+            ?disabled=${off}
+            @input=${(e: Event) => (this.negative = (e.target as HTMLTextAreaElement).value)}
+            @keydown=${this.onKeydown}
+          ></textarea>
         </div>
-        <button type="submit" data-testid="generate" ?disabled=${off || this.prompt.trim() === ''}>Generate</button>
+        <div class="settings">
+          ${this.numberField('steps', 'Steps (1–64)', this.steps, 1, 64, 1, (v) => (this.steps = Math.round(v)))}
+          ${this.numberField('guidance', 'Guidance', this.guidance, 0, 20, 0.5, (v) => (this.guidance = v))}
+          <div>
+            <label for="seed">Seed</label>
+            <div class="seed">
+              <input
+                id="seed"
+                data-testid="seed"
+                type="number"
+                inputmode="numeric"
+                .value=${String(this.seed)}
+                min="0"
+                max="4294967295"
+                step="1"
+                ?disabled=${off}
+                @change=${(e: Event) => {
+                  const v = Number((e.target as HTMLInputElement).value);
+                  if (Number.isFinite(v)) this.seed = Math.min(4294967295, Math.max(0, Math.round(v)));
+                }}
+              />
+              <button type="button" data-testid="random-seed" title="Random seed" aria-label="Random seed" ?disabled=${off} @click=${() => (this.seed = randomSeed())}>
+                <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><rect x="1.5" y="1.5" width="13" height="13" rx="3" fill="none" stroke="currentColor" stroke-width="1.4" /><circle cx="5" cy="5" r="1.3" fill="currentColor" /><circle cx="8" cy="8" r="1.3" fill="currentColor" /><circle cx="11" cy="11" r="1.3" fill="currentColor" /></svg>
+              </button>
+            </div>
+          </div>
+          <div class="model">
+            <label for="model">Model</label>
+            <select id="model" data-testid="model-picker" ?disabled=${this.busy || this.models.length === 0} @change=${this.onModel}>
+              ${this.models.map((m) => html`<option value=${m.id} ?selected=${m.id === this.modelId}>${m.name}${m.cached ? '' : ' (download)'}</option>`)}
+            </select>
+          </div>
+        </div>
+        ${this.busy
+          ? html`<button type="button" class="cancel" data-testid="cancel" @click=${this.onCancel}>Cancel</button>`
+          : html`<button type="submit" data-testid="generate" ?disabled=${off}>Generate</button>`}
+        ${hint && !off ? html`<p class="hint" data-testid="prompt-hint">${hint}</p>` : nothing}
         ${this.note ? html`<p class="note" data-testid="prompt-note">${this.note}</p>` : nothing}
       </form>
     </section>`;
@@ -93,6 +178,7 @@ export class PromptPanel extends LitElement {
       <label for=${id}>${label}</label>
       <input
         id=${id}
+        data-testid=${id}
         type="number"
         inputmode="decimal"
         .value=${String(value)}
@@ -101,16 +187,18 @@ export class PromptPanel extends LitElement {
         step=${step}
         ?disabled=${this.disabled}
         @change=${(e: Event) => {
-          const v = Number((e.target as HTMLInputElement).value);
+          const input = e.target as HTMLInputElement;
+          const v = Number(input.value);
           if (Number.isFinite(v)) set(Math.min(max, Math.max(min, v)));
+          input.value = String(id === 'steps' ? this.steps : this.guidance);
         }}
       />
     </div>`;
   }
 
   private onKeydown(e: KeyboardEvent) {
-    // Ctrl/Cmd+Enter generates from the prompt box.
-    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+    // Enter generates; Shift+Enter keeps a new line; IME composition is left alone.
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       this.submit();
     }
@@ -121,10 +209,20 @@ export class PromptPanel extends LitElement {
     this.submit();
   }
 
+  private onCancel() {
+    this.dispatchEvent(new CustomEvent('mm-cancel', { bubbles: true, composed: true }));
+  }
+
+  private onModel(e: Event) {
+    const id = (e.target as HTMLSelectElement).value;
+    this.dispatchEvent(new CustomEvent<string>('mm-model', { detail: id, bubbles: true, composed: true }));
+  }
+
   private submit() {
-    if (this.disabled || this.prompt.trim() === '') return;
+    if (this.disabled || this.busy) return;
     const detail: GenerateRequest = {
       prompt: this.prompt.trim(),
+      negativePrompt: this.negative.trim() || undefined,
       steps: Math.round(this.steps),
       guidance: this.guidance,
       seed: Math.round(this.seed) >>> 0,
@@ -139,5 +237,7 @@ declare global {
   }
   interface HTMLElementEventMap {
     'mm-generate': CustomEvent<GenerateRequest>;
+    'mm-cancel': CustomEvent<void>;
+    'mm-model': CustomEvent<string>;
   }
 }

@@ -120,12 +120,24 @@ function named(e: unknown): Error {
   return new Error(String(e));
 }
 
-async function loadSource(id: string, onProgress?: LoadProgressCallback): Promise<{ fromCache: boolean; persisted: boolean }> {
-  if (sources.has(id)) return { fromCache: true, persisted: true };
-  const got = await store.load(id, (p) => onProgress?.(p));
-  const code = await modelCode();
-  sources.set(id, { manifest: got.manifest, weights: code.loadWeights(got.manifest, got.shards) });
-  return { fromCache: got.fromCache, persisted: got.persisted };
+/** Reads or downloads the weights of the models not in memory yet (all before any model code runs, so the
+ *  cache fills even when the model code fails), then turns them into weight maps. */
+async function loadSources(ids: string[], onProgress?: LoadProgressCallback): Promise<{ fromCache: boolean; persisted: boolean }> {
+  let fromCache = true;
+  let persisted = true;
+  const raw: [string, Awaited<ReturnType<WeightStore['load']>>][] = [];
+  for (const id of ids) {
+    if (sources.has(id)) continue;
+    const got = await store.load(id, (p) => onProgress?.(p));
+    fromCache &&= got.fromCache;
+    persisted &&= got.persisted;
+    raw.push([id, got]);
+  }
+  if (raw.length) {
+    const code = await modelCode();
+    for (const [id, got] of raw) sources.set(id, { manifest: got.manifest, weights: code.loadWeights(got.manifest, got.shards) });
+  }
+  return { fromCache, persisted };
 }
 
 /** Builds the pipeline for `wanted` on the current engine (after a load, or after a device loss). */
@@ -192,16 +204,15 @@ const api: EngineWorkerApi = {
     await running?.done.catch(() => undefined);
     const lost = takeLost();
     if (lost) onProgress?.({ kind: 'recover', message: lost });
-    const a = await loadSource(idx.tokenizer, onProgress);
-    const b = await loadSource(id, onProgress);
+    const got = await loadSources([idx.tokenizer, id], onProgress);
     wanted = { genId: id, vqId: idx.tokenizer };
     await build(() => onProgress?.({ kind: 'compile', modelId: id }));
     onProgress?.({
       kind: 'ready',
       modelId: id,
       ms: performance.now() - t0,
-      fromCache: a.fromCache && b.fromCache,
-      persisted: a.persisted && b.persisted,
+      fromCache: got.fromCache,
+      persisted: got.persisted,
     });
   },
 

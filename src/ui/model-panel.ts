@@ -1,0 +1,99 @@
+// <mm-model-panel>: weights on this machine. While a model loads it shows a progress bar (bytes and percent of
+// the download, or of the read from IndexedDB); below, the models cached in IndexedDB with their sizes, the
+// browser's storage estimate, and a delete button per model (fires `mm-delete-model` with the id).
+import { LitElement, css, html, nothing } from 'lit';
+import { customElement, property } from 'lit/decorators.js';
+import type { StorageInfo } from '../worker/api';
+import { formatBytes } from '../worker/weight-store';
+import { card } from './theme';
+
+export interface LoadState {
+  /** What is happening, e.g. "Downloading M-Mamba S". */
+  label: string;
+  loadedBytes: number;
+  totalBytes: number;
+  percent: number;
+}
+
+@customElement('mm-model-panel')
+export class ModelPanel extends LitElement {
+  @property({ attribute: false }) load: LoadState | null = null;
+  @property({ attribute: false }) storage: StorageInfo | null = null;
+  /** Names by model id (from the index). */
+  @property({ attribute: false }) names: Record<string, string> = {};
+  /** A warning about caching (quota full), shown until the next load. */
+  @property() warning = '';
+
+  static override styles = [
+    card,
+    css`
+      :host { display: block; }
+      .load { margin-bottom: 1rem; }
+      .load p { margin: 0 0 0.35rem; font-size: 0.85rem; display: flex; justify-content: space-between; gap: 0.5rem; flex-wrap: wrap; }
+      .load .nums { color: var(--mm-muted); font-variant-numeric: tabular-nums; }
+      progress { width: 100%; height: 0.6rem; accent-color: var(--mm-accent); }
+      ul { list-style: none; margin: 0; padding: 0; }
+      li { display: flex; align-items: center; gap: 0.6rem; padding: 0.4rem 0; border-top: 1px solid var(--mm-border); font-size: 0.88rem; }
+      li .name { flex: 1; min-width: 0; overflow-wrap: anywhere; }
+      li .size { color: var(--mm-muted); font-variant-numeric: tabular-nums; white-space: nowrap; }
+      button {
+        font: inherit;
+        font-size: 0.8rem;
+        padding: 0.25rem 0.6rem;
+        border-radius: 8px;
+        border: 1px solid var(--mm-border);
+        background: var(--mm-surface-2);
+        color: var(--mm-fg);
+        cursor: pointer;
+      }
+      .muted { color: var(--mm-muted); font-size: 0.85rem; margin: 0.5rem 0 0; }
+      .warn { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); border-radius: 8px; padding: 0.5rem 0.7rem; font-size: 0.85rem; margin: 0 0 0.8rem; }
+    `,
+  ];
+
+  override render() {
+    const l = this.load;
+    const s = this.storage;
+    return html`<section class="card" aria-labelledby="models-h" data-testid="model-panel">
+      <h2 id="models-h">Models on this device</h2>
+      ${l
+        ? html`<div class="load" data-testid="load-progress">
+            <p><span>${l.label}</span><span class="nums" data-testid="load-bytes">${formatBytes(l.loadedBytes)} / ${formatBytes(l.totalBytes)} · ${l.percent.toFixed(0)}%</span></p>
+            <progress max="100" .value=${l.percent} aria-label=${l.label}></progress>
+          </div>`
+        : nothing}
+      ${this.warning ? html`<p class="warn" role="status" data-testid="cache-warning">${this.warning}</p>` : nothing}
+      ${s === null
+        ? html`<p class="muted">Reading storage…</p>`
+        : html`${s.models.length
+              ? html`<ul data-testid="cached-models">
+                  ${s.models.map(
+                    (m) => html`<li data-testid="cached-model" data-model=${m.id}>
+                      <span class="name">${this.names[m.id] ?? m.id}</span>
+                      <span class="size">${formatBytes(m.bytes)}</span>
+                      <button type="button" data-testid="delete-model" aria-label="Delete ${m.id} from this device" @click=${() => this.requestDelete(m.id)}>Delete</button>
+                    </li>`,
+                  )}
+                </ul>`
+              : html`<p class="muted" data-testid="no-cached">No model is stored yet; the first load downloads one.</p>`}
+            <p class="muted" data-testid="storage-estimate">
+              ${s.usage !== null && s.quota !== null
+                ? `This site uses ${formatBytes(s.usage)} of ${formatBytes(s.quota)} the browser allows.`
+                : 'The browser gives no storage estimate.'}
+            </p>`}
+    </section>`;
+  }
+
+  private requestDelete(id: string) {
+    this.dispatchEvent(new CustomEvent<string>('mm-delete-model', { detail: id, bubbles: true, composed: true }));
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'mm-model-panel': ModelPanel;
+  }
+  interface HTMLElementEventMap {
+    'mm-delete-model': CustomEvent<string>;
+  }
+}
