@@ -248,6 +248,18 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
           selectiveScanFused(e, scanIn, grid, cpw ? { channelsPerWorkgroup: cpw } : {}),
         );
       }
+      // the DESIGN target: fused conv + cross-scan then fused scan, against the floor of the pair (x, Δ, B/C and
+      // parameters read once, y written once; the (B, K, L, di) conv output in between is not counted)
+      const x2 = rand(e, [B, L, di]);
+      const cw2 = rand(e, [K, di, 4], -0.5, 0.5);
+      const cb2 = rand(e, [K, di], -0.1, 0.1);
+      await s.run('ssm', 'conv1d+cross-scan → selectiveScanFused (pair)', `${fmt([B, L, di])} → ${fmt([B, L, di])} K=${K} N=${N}`,
+        inBytes - B * K * L * di * F + M * di * F + wBytes + M * di * F, scanFlops + 12 * B * K * L * di, [x2, cw2, cb2], () => {
+          const u = causalConv1dCrossScan(e, x2, cw2, cb2, grid, { silu: true });
+          const o = selectiveScanFused(e, { ...scanIn, u }, grid);
+          u.dispose();
+          return o;
+        });
       for (const t of [scanIn.delta, scanIn.A_log, scanIn.BC, scanIn.D, scanIn.deltaBias, xk]) t.dispose();
     }
   }

@@ -32,7 +32,7 @@ export function floors(r: KernelRow, cfg: BenchConfig): Floors {
 }
 
 const f = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
-const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%` : '–');
+const pct = (x: number) => (!Number.isFinite(x) ? '–' : x < 0.001 ? '<0.1%' : `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%`);
 
 export function kernelTable(rows: KernelRow[], cfg: BenchConfig): string {
   const out = [

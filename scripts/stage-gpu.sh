@@ -6,12 +6,14 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 shared="$root/../shared/gpu"
 [[ -f "$shared/stage.sh" ]] || { echo "stage-gpu: $shared/stage.sh not found (the shared folder sits next to the repo root)" >&2; exit 1; }
-mkdir -p .gpu
-node bench/build.mjs .gpu/bench.mjs
+# bundle outside .gpu (stage.sh copies its FILE arguments into .gpu/)
+bundle=node_modules/.cache/m-mamba-bench/bench.mjs
+mkdir -p "$(dirname "$bundle")"
+node bench/build.mjs "$bundle"
 # the bundle may import nothing but node built-ins and `webgpu`
-bad=$(grep -oE "from ['\"][^'\"]+['\"]|import\(['\"][^'\"]+['\"]\)" .gpu/bench.mjs | grep -vE "['\"](node:[a-z_/]+|webgpu)['\"]" || true)
+bad=$(grep -oE "from ['\"][^'\"]+['\"]|import\(['\"][^'\"]+['\"]\)" "$bundle" | grep -vE "['\"](node:[a-z_/]+|webgpu)['\"]" || true)
 [[ -z "$bad" ]] || { echo "stage-gpu: the bundle imports more than webgpu and node built-ins:" >&2; echo "$bad" >&2; exit 1; }
-bash "$shared/stage.sh" .gpu/bench.mjs
+bash "$shared/stage.sh" "$bundle"
 cat <<'MSG'
 device command (carry [".gpu"]):
   bash .gpu/enter.sh node .gpu/bench.mjs --json $OUT/bench.json | tee $OUT/bench.md
