@@ -280,6 +280,8 @@ export class MmApp extends LitElement {
       }
     } finally {
       this.busy = false;
+      // Finished runs, for tests and automation: `<mm-app data-runs="N">`.
+      this.dataset.runs = String(Number(this.dataset.runs ?? 0) + 1);
     }
   }
 

@@ -1,0 +1,227 @@
+// Browser tests of the whole app: the page loads the default model by itself (downloading on a first visit,
+// from IndexedDB afterwards), generation renders every step into the canvas and the filmstrip, cancel leaves
+// the app usable, odd prompts are handled, a damaged cached shard is fetched again.
+// SwiftShader is slow, so generations here use few steps (E2E_STEPS, default 2). Tests that need the model
+// pipeline (src/model/pipeline.ts) skip themselves while a build has none; the caching tests run regardless.
+import { expect, test, type Page } from '@playwright/test';
+
+const STEPS = Number(process.env.E2E_STEPS ?? 2);
+/** Loading builds the model on SwiftShader; generation of a few steps takes a while there too. */
+const LOAD_TIMEOUT = 120_000;
+const GEN_TIMEOUT = 150_000;
+test.setTimeout(300_000);
+
+/** Records every shard request (.safetensors under /models/), from the page and its worker. */
+function watchShards(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith('/models/') && path.endsWith('.safetensors')) seen.push(path);
+  });
+  return seen;
+}
+
+/** Waits until the default model is loaded (true) or its load failed because the build has no pipeline (false). */
+async function waitLoaded(page: Page): Promise<boolean> {
+  const generate = page.getByTestId('generate');
+  const error = page.getByTestId('load-error');
+  await expect(generate.or(error).first()).toBeVisible({ timeout: LOAD_TIMEOUT });
+  await expect(async () => {
+    const enabled = await generate.isEnabled().catch(() => false);
+    const failed = await error.isVisible().catch(() => false);
+    expect(enabled || failed).toBe(true);
+  }).toPass({ timeout: LOAD_TIMEOUT });
+  if (await error.isVisible()) {
+    const text = (await error.textContent()) ?? '';
+    if (/no model pipeline yet/.test(text)) return false;
+    throw new Error(`model load failed: ${text}`);
+  }
+  return true;
+}
+
+async function setSteps(page: Page, steps: number): Promise<void> {
+  const input = page.getByTestId('steps');
+  await input.fill(String(steps));
+  await input.dispatchEvent('change');
+}
+
+/** Types a prompt, presses Enter, waits for the run to finish; returns the canvas pixels' summary. */
+async function generate(page: Page, prompt: string, steps = STEPS): Promise<{ frames: number; mean: number; std: number; hash: string; ms: number }> {
+  await setSteps(page, steps);
+  const box = page.getByTestId('prompt');
+  await box.fill(prompt);
+  const runs = Number((await page.locator('mm-app').getAttribute('data-runs')) ?? 0);
+  const t0 = Date.now();
+  await box.press('Enter');
+  await expect(page.locator('mm-app')).toHaveAttribute('data-runs', String(runs + 1), { timeout: GEN_TIMEOUT });
+  await expect(page.getByTestId('generate')).toBeVisible();
+  const ms = Date.now() - t0;
+  await expect(page.getByTestId('gen-error')).toHaveCount(0);
+  const frames = await page.getByTestId('filmstrip-frame').count();
+  return { frames, ms, ...(await canvasStats(page)) };
+}
+
+async function canvasStats(page: Page): Promise<{ mean: number; std: number; hash: string }> {
+  return page.getByTestId('canvas').evaluate((c: HTMLCanvasElement) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let sum = 0;
+    let sq = 0;
+    let h = 2166136261;
+    for (let i = 0; i < d.length; i++) {
+      if (i % 4 === 3) continue;
+      sum += d[i]!;
+      sq += d[i]! * d[i]!;
+      h = Math.imul(h ^ d[i]!, 16777619);
+    }
+    const n = (d.length / 4) * 3;
+    const mean = sum / n;
+    return { mean, std: Math.sqrt(Math.max(0, sq / n - mean * mean)), hash: (h >>> 0).toString(16) };
+  });
+}
+
+/** Flips one byte of the cached shard of `modelId` in the app's IndexedDB (idb-keyval's default store). */
+async function tamperShard(page: Page, modelId: string): Promise<string> {
+  return page.evaluate(async (id) => {
+    const manifest = (await (await fetch(`/models/${id}/manifest.json`)).json()) as { shards: { sha256: string }[] };
+    const key = `weights/v1/${id}/${manifest.shards[0]!.sha256}`;
+    const db = await new Promise<IDBDatabase>((ok, bad) => {
+      const r = indexedDB.open('keyval-store');
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => bad(r.error);
+    });
+    const tx = (mode: IDBTransactionMode) => db.transaction('keyval', mode).objectStore('keyval');
+    const value = await new Promise<ArrayBuffer>((ok, bad) => {
+      const r = tx('readonly').get(key);
+      r.onsuccess = () => ok(r.result as ArrayBuffer);
+      r.onerror = () => bad(r.error);
+    });
+    if (!(value instanceof ArrayBuffer)) throw new Error(`no cached shard under ${key}`);
+    const bytes = new Uint8Array(value);
+    bytes[4096] ^= 0x5a;
+    await new Promise<void>((ok, bad) => {
+      const r = tx('readwrite').put(bytes.buffer, key);
+      r.onsuccess = () => ok();
+      r.onerror = () => bad(r.error);
+    });
+    db.close();
+    return key;
+  }, modelId);
+}
+
+async function cachedSha(page: Page, key: string): Promise<string> {
+  return page.evaluate(async (k) => {
+    const db = await new Promise<IDBDatabase>((ok, bad) => {
+      const r = indexedDB.open('keyval-store');
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => bad(r.error);
+    });
+    const value = await new Promise<ArrayBuffer>((ok, bad) => {
+      const r = db.transaction('keyval', 'readonly').objectStore('keyval').get(k);
+      r.onsuccess = () => ok(r.result as ArrayBuffer);
+      r.onerror = () => bad(r.error);
+    });
+    db.close();
+    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', value));
+    return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+  }, key);
+}
+
+test('first visit downloads with a progress bar and caches; after a reload no shard is requested', async ({ page }) => {
+  const shards = watchShards(page);
+  await page.goto('/');
+  await expect(page.getByTestId('load-progress')).toBeVisible({ timeout: 60_000 });
+  const hasPipeline = await waitLoaded(page);
+  // The generator and the VQ tokenizer, one shard each, once.
+  expect([...shards].sort()).toEqual(['/models/mmamba-s/model-00000.safetensors', '/models/vq-s/model-00000.safetensors']);
+  await expect(page.getByTestId('cached-model')).toHaveCount(2);
+  await expect(page.getByTestId('storage-estimate')).toContainText(/uses .* of /);
+
+  shards.length = 0;
+  await page.reload();
+  await waitLoaded(page);
+  await expect(page.getByTestId('cached-model')).toHaveCount(2);
+  if (hasPipeline) {
+    const r = await generate(page, 'a red heart');
+    expect(r.frames).toBe(STEPS);
+  }
+  expect(shards).toEqual([]);
+});
+
+test('a corrupted shard in IndexedDB is fetched again and the app still works', async ({ page }) => {
+  const shards = watchShards(page);
+  await page.goto('/');
+  await waitLoaded(page);
+  const key = await tamperShard(page, 'mmamba-s');
+  shards.length = 0;
+  await page.reload();
+  const hasPipeline = await waitLoaded(page);
+  expect(shards).toEqual(['/models/mmamba-s/model-00000.safetensors']);
+  const manifest = await page.evaluate(async () => (await (await fetch('/models/mmamba-s/manifest.json')).json()) as { shards: { sha256: string }[] });
+  expect(await cachedSha(page, key)).toBe(manifest.shards[0]!.sha256);
+  if (hasPipeline) expect((await generate(page, 'a blue star')).frames).toBe(STEPS);
+});
+
+test('deleting a cached model removes it from the list', async ({ page }) => {
+  await page.goto('/');
+  await waitLoaded(page);
+  await expect(page.getByTestId('cached-model')).toHaveCount(2);
+  await page.locator('[data-testid="cached-model"][data-model="vq-s"]').getByTestId('delete-model').click();
+  await expect(page.getByTestId('cached-model')).toHaveCount(1);
+  await expect(page.locator('[data-testid="cached-model"][data-model="vq-s"]')).toHaveCount(0);
+});
+
+test.describe('generation', () => {
+  test.beforeEach(async ({ page }) => {
+    await page.goto('/');
+    test.skip(!(await waitLoaded(page)), 'this build has no model pipeline yet (src/model/pipeline.ts)');
+  });
+
+  test('every step renders; the image is not blank and depends on the prompt', async ({ page }) => {
+    const a = await generate(page, 'a red heart');
+    console.log(`generation of ${STEPS} steps: ${a.ms} ms (wall, SwiftShader)`);
+    expect(a.frames).toBe(STEPS);
+    expect(a.std).toBeGreaterThan(2); // not one flat colour
+    await expect(page.getByTestId('step-info')).toContainText(`step ${STEPS}/${STEPS}`);
+    await expect(page.getByTestId('step-info')).toContainText('ms/step');
+    // The mask overlay toggles on.
+    await page.getByTestId('mask-toggle').check();
+    await expect(page.getByTestId('mask-overlay')).toBeVisible();
+    const b = await generate(page, 'a green tree');
+    expect(b.frames).toBe(STEPS);
+    expect(b.hash).not.toBe(a.hash);
+    // Download PNG gives a PNG file.
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-png').click()]);
+    expect(dl.suggestedFilename()).toMatch(/\.png$/);
+  });
+
+  test('cancel mid-run stops it and the app stays usable', async ({ page }) => {
+    await setSteps(page, 24);
+    await page.getByTestId('prompt').fill('a yellow sun');
+    await page.getByTestId('generate').click();
+    await expect(page.getByTestId('filmstrip-frame').first()).toBeVisible({ timeout: GEN_TIMEOUT });
+    await page.getByTestId('cancel').click();
+    await expect(page.getByTestId('image-caption')).toContainText('Cancelled', { timeout: GEN_TIMEOUT });
+    expect(await page.getByTestId('filmstrip-frame').count()).toBeLessThan(24);
+    await expect(page.getByTestId('gen-error')).toHaveCount(0);
+    const r = await generate(page, 'a yellow sun');
+    expect(r.frames).toBe(STEPS);
+  });
+
+  test('empty, very long and emoji-only prompts are handled', async ({ page }) => {
+    await page.getByTestId('prompt').fill('');
+    await expect(page.getByTestId('prompt-hint')).toContainText('unconditional');
+    const empty = await generate(page, '', 1);
+    expect(empty.frames).toBe(1);
+    await expect(page.getByTestId('image-caption')).toContainText('Unconditional');
+
+    const long = 'a very long prompt about a red heart '.repeat(20);
+    await page.getByTestId('prompt').fill(long);
+    await expect(page.getByTestId('prompt-hint')).toContainText('only the first 200');
+    expect((await generate(page, long, 1)).frames).toBe(1);
+    await expect(page.getByTestId('image-caption')).toContainText('Prompt cut');
+
+    await page.getByTestId('prompt').fill('🐶🌈✨');
+    await expect(page.getByTestId('prompt-hint')).toContainText('No words');
+    expect((await generate(page, '🐶🌈✨', 1)).frames).toBe(1);
+  });
+});
