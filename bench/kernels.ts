@@ -134,6 +134,7 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
   const ffn = cfg.ffnMult * d;
 
   for (const B of cfg.batches) {
+    e.pool.trim(); // drop the previous batch size's free buffers
     log(`kernels at B=${B}, L=${L}`);
     const M = B * L;
     // ---- projections (PyTorch Linear: y = x W^T) --------------------------------------------------------

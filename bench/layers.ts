@@ -224,6 +224,7 @@ export async function layerSuite(e: Engine, cfg: BenchConfig, log: (s: string) =
           log(`  layer ${model} d=${d} B=${B}: FAILED ${(err as Error).message}`);
         } finally {
           built?.dispose();
+          e.pool.trim();
         }
       }
   return rows;
