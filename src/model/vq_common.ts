@@ -1,0 +1,81 @@
+// The VQ tokenizer's shared pieces on the engine (training/mmamba/vq.py): config checks, the l2-normalised
+// codebook (ViT-VQGAN factorised lookup: codes = normalize(codebook rows)), and the ResNet block
+// GN → SiLU → conv3×3 → GN → SiLU → conv3×3 (+ 1×1 skip when widths differ). Activations NCHW.
+import type { Engine } from '../engine/engine';
+import { conv2d } from '../engine/ops/conv2d';
+import { add } from '../engine/ops/elementwise';
+import { groupNorm } from '../engine/ops/groupnorm';
+import type { Tensor } from '../engine/tensor';
+import { GpuParams, requireNumbers, Scope, type VQConfig } from './common';
+import { getWeight, type WeightMap } from './weights';
+
+export function checkVQConfig(c: VQConfig): { chs: number[]; grid: number } {
+  requireNumbers(c as unknown as Record<string, unknown>,
+    ['image_size', 'in_channels', 'ch', 'enc_res_blocks', 'dec_res_blocks', 'mid_blocks', 'norm_groups', 'codebook_size', 'code_dim', 'gn_eps'], 'vq');
+  const chs = c.ch_mult.map((m) => c.ch * m);
+  return { chs, grid: c.image_size / 2 ** (c.ch_mult.length - 1) };
+}
+
+/** (K, D) codebook rows l2-normalised (F.normalize, eps 1e-12), host copy. */
+export function normalisedCodes(c: VQConfig, w: WeightMap): Float32Array {
+  const raw = getWeight(w, 'quant.codebook', [c.codebook_size, c.code_dim]).data;
+  const D = c.code_dim;
+  const out = new Float32Array(raw.length);
+  for (let k = 0; k < c.codebook_size; k++) {
+    let n = 0;
+    for (let j = 0; j < D; j++) n += raw[k * D + j]! ** 2;
+    const s = 1 / Math.max(Math.sqrt(n), 1e-12);
+    for (let j = 0; j < D; j++) out[k * D + j] = raw[k * D + j]! * s;
+  }
+  return out;
+}
+
+/** Conv / GroupNorm / ResBlock helpers over one prefix of the weights, with the config's shapes checked at build. */
+export class ConvNet {
+  readonly p: GpuParams;
+  constructor(
+    readonly e: Engine,
+    readonly cfg: VQConfig,
+    weights: WeightMap,
+  ) {
+    this.p = new GpuParams(e, weights);
+  }
+
+  declareConv(name: string, cout: number, cin: number, k: number): void {
+    this.p.get(name + '.weight', [cout, cin, k, k]);
+    this.p.get(name + '.bias', [cout]);
+  }
+  declareNorm(name: string, c: number): void {
+    this.p.get(name + '.weight', [c]);
+    this.p.get(name + '.bias', [c]);
+  }
+  declareRes(name: string, cin: number, cout: number): void {
+    this.declareNorm(name + '.norm1', cin);
+    this.declareConv(name + '.conv1', cout, cin, 3);
+    this.declareNorm(name + '.norm2', cout);
+    this.declareConv(name + '.conv2', cout, cout, 3);
+    if (cin !== cout) this.declareConv(name + '.skip', cout, cin, 1);
+  }
+
+  conv(x: Tensor, name: string, stride: 1 | 2 = 1, upsample = false): Tensor {
+    const w = this.p.get(name + '.weight');
+    return conv2d(this.e, x, w, this.p.get(name + '.bias'), { stride, padding: (w.shape[2]! - 1) / 2, upsample });
+  }
+  /** GroupNorm (min(norm_groups, C) groups, gn_eps) fused with SiLU. */
+  gnSilu(x: Tensor, name: string): Tensor {
+    const g = Math.min(this.cfg.norm_groups, x.shape[1]!);
+    return groupNorm(this.e, x, g, this.p.get(name + '.weight'), this.p.get(name + '.bias'), { eps: this.cfg.gn_eps, silu: true });
+  }
+  res(x: Tensor, name: string): Tensor {
+    const s = new Scope();
+    const h = s.t(this.conv(s.t(this.gnSilu(s.t(this.conv(s.t(this.gnSilu(x, name + '.norm1')), name + '.conv1')), name + '.norm2')), name + '.conv2'));
+    const skip = this.p.has(name + '.skip.weight') ? s.t(this.conv(x, name + '.skip')) : x;
+    const out = add(this.e, skip, h);
+    s.dispose();
+    return out;
+  }
+
+  dispose(): void {
+    this.p.dispose();
+  }
+}

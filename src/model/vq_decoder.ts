@@ -1,0 +1,129 @@
+// VQ decoder on the engine (training/mmamba/vq.py Decoder + Quantizer.embed): token grid → codebook vectors
+// (l2-normalised rows, NCHW (B, code_dim, g, g), gathered on the CPU: a few kB) → conv_in → mid ResBlocks → per level
+// (deepest first) ResBlocks then nearest ×2 + conv3×3 (fused in conv2d) → GN+SiLU → conv_out → (B, 3, S, S) in
+// [-1, 1] (unclamped). toRGBA clamps and rounds as vq.py tensor_to_images.
+import type { Engine } from '../engine/engine';
+import { ShapeError } from '../engine/errors';
+import type { Tensor } from '../engine/tensor';
+import { Scope, type VQConfig } from './common';
+import { checkVQConfig, ConvNet, normalisedCodes } from './vq_common';
+import type { WeightMap } from './weights';
+
+export class VQDecoder {
+  readonly grid: number;
+  readonly imageSize: number;
+  /** The code closest to the mean code direction: what masked positions are decoded as (a neutral patch that the
+   *  UI draws the mask over), so previews never depend on an arbitrary id. */
+  readonly neutralToken: number;
+  private readonly net: ConvNet;
+  private readonly codes: Float32Array; // (K, D)
+  private readonly chs: number[];
+
+  constructor(
+    private readonly e: Engine,
+    readonly config: VQConfig,
+    weights: WeightMap,
+  ) {
+    const c = config;
+    const { chs, grid } = checkVQConfig(c);
+    this.chs = chs;
+    this.grid = grid;
+    this.imageSize = c.image_size;
+    this.codes = normalisedCodes(c, weights);
+    this.neutralToken = neutralCode(this.codes, c.codebook_size, c.code_dim);
+    const n = (this.net = new ConvNet(e, c, weights));
+    let ch = chs[chs.length - 1]!;
+    n.declareConv('decoder.conv_in', ch, c.code_dim, 3);
+    for (let m = 0; m < c.mid_blocks; m++) n.declareRes(`decoder.mid.${m}`, ch, ch);
+    for (let l = 0; l < chs.length; l++) {
+      const i = chs.length - 1 - l;
+      for (let j = 0; j < c.dec_res_blocks; j++) n.declareRes(`decoder.levels.${l}.blocks.${j}`, j === 0 ? ch : chs[i]!, chs[i]!);
+      ch = chs[i]!;
+      if (i > 0) n.declareConv(`decoder.levels.${l}.up`, ch, ch, 3);
+    }
+    n.declareNorm('decoder.norm_out', ch);
+    n.declareConv('decoder.conv_out', c.in_channels, ch, 3);
+  }
+
+  /** (B, code_dim, g, g) decoder input for a (B, g·g) token grid; ids ≥ codebook_size ([MASK]) → neutralToken. */
+  embed(tokens: ArrayLike<number>, B: number): Float32Array {
+    const { code_dim: D, codebook_size: K } = this.config;
+    const HW = this.grid * this.grid;
+    if (tokens.length !== B * HW) throw new ShapeError(`vq decoder: ${tokens.length} tokens for B=${B}, grid ${this.grid}`);
+    const z = new Float32Array(B * D * HW);
+    for (let b = 0; b < B; b++)
+      for (let p = 0; p < HW; p++) {
+        const t = tokens[b * HW + p]!;
+        const k = t >= 0 && t < K ? t : this.neutralToken;
+        for (let j = 0; j < D; j++) z[(b * D + j) * HW + p] = this.codes[k * D + j]!;
+      }
+    return z;
+  }
+
+  /** z (B, code_dim, g, g) → images (B, in_channels, S, S). */
+  decodeLatent(z: Tensor): Tensor {
+    const n = this.net;
+    const c = this.config;
+    const s = new Scope();
+    let h = s.t(n.conv(z, 'decoder.conv_in'));
+    for (let m = 0; m < c.mid_blocks; m++) h = s.t(n.res(h, `decoder.mid.${m}`));
+    for (let l = 0; l < this.chs.length; l++) {
+      for (let j = 0; j < c.dec_res_blocks; j++) h = s.t(n.res(h, `decoder.levels.${l}.blocks.${j}`));
+      if (l < this.chs.length - 1) h = s.t(n.conv(h, `decoder.levels.${l}.up`, 1, true)); // nearest ×2 + conv
+    }
+    const out = n.conv(s.t(n.gnSilu(h, 'decoder.norm_out')), 'decoder.conv_out');
+    s.dispose();
+    return out;
+  }
+
+  /** Token grid (B, g·g) → images (B, 3, S, S), [-1, 1] scale, unclamped. */
+  decode(tokens: ArrayLike<number>, B = 1): Tensor {
+    const z = this.e.fromArray([B, this.config.code_dim, this.grid, this.grid], this.embed(tokens, B), 'f32', 'vq_z');
+    const out = this.decodeLatent(z);
+    z.dispose();
+    return out;
+  }
+
+  /** One token grid (g·g) → RGBA pixels (S·S·4). */
+  async decodeToRGBA(tokens: ArrayLike<number>): Promise<Uint8ClampedArray> {
+    const img = this.decode(tokens, 1);
+    const x = await this.e.readF32(img);
+    img.dispose();
+    return toRGBA(x, this.imageSize);
+  }
+
+  dispose(): void {
+    this.net.dispose();
+  }
+}
+
+function neutralCode(codes: Float32Array, K: number, D: number): number {
+  const mean = new Float64Array(D);
+  for (let k = 0; k < K; k++) for (let j = 0; j < D; j++) mean[j]! += codes[k * D + j]!;
+  let best = 0;
+  let bestDot = -Infinity;
+  for (let k = 0; k < K; k++) {
+    let dot = 0;
+    for (let j = 0; j < D; j++) dot += mean[j]! * codes[k * D + j]!;
+    if (dot > bestDot) (bestDot = dot), (best = k);
+  }
+  return best;
+}
+
+/** Round half to even (torch.round). */
+const roundEven = (v: number): number => {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+};
+
+/** (3, S, S) in [-1, 1] → RGBA (S·S·4), as vq.py tensor_to_images: round((clamp(x, −1, 1) + 1)·127.5), alpha 255. */
+export function toRGBA(x: Float32Array, S: number): Uint8ClampedArray {
+  const HW = S * S;
+  if (x.length < 3 * HW) throw new ShapeError(`toRGBA: ${x.length} values for 3×${S}×${S}`);
+  const out = new Uint8ClampedArray(HW * 4);
+  for (let p = 0; p < HW; p++) {
+    for (let ch = 0; ch < 3; ch++) out[p * 4 + ch] = roundEven((Math.min(1, Math.max(-1, x[ch * HW + p]!)) + 1) * 127.5);
+    out[p * 4 + 3] = 255;
+  }
+  return out;
+}
