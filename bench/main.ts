@@ -1,7 +1,7 @@
 // GPU benchmark entry (Node + Dawn through npm `webgpu`, DOM-free): acquires a device with timestamp queries,
 // times every forward kernel at model shapes against its memory / FLOP floor, then one M-Mamba layer against one
 // UViT layer at equal width. Prints markdown to stdout (progress to stderr) and optionally writes JSON.
-// Usage: node .gpu/bench.mjs [--quick] [--json out.json] [--only kernels|layers]
+// Usage: node .gpu/bench.mjs [--quick] [--grid G] [--width D] [--json out.json] [--only kernels|layers]
 // Built and run by scripts/bench.sh (locally on SwiftShader) and staged for the H200 by scripts/stage-gpu.sh.
 import { writeFileSync } from 'node:fs';
 import { create, globals } from 'webgpu';
@@ -16,21 +16,32 @@ Object.assign(globalThis, globals);
 
 interface Args {
   quick: boolean;
+  /** Override of the image grid side (e.g. --quick --grid 16: the model's sequence length at tiny widths). */
+  grid: number | null;
+  /** Override of the model width d (di = 2d, dt_rank = ceil(d / 16), layers at d only), e.g. --quick --width 512. */
+  width: number | null;
   json: string | null;
   only: 'kernels' | 'layers' | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, json: null, only: null };
+  const a: Args = { quick: false, grid: null, width: null, json: null, only: null };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     if (x === '--quick') a.quick = true;
     else if (x === '--json') a.json = argv[++i] ?? null;
+    else if (x === '--width') {
+      a.width = Number(argv[++i]);
+      if (!Number.isInteger(a.width) || a.width < 8 || a.width % 8 !== 0) throw new Error('--width takes a multiple of 8');
+    } else if (x === '--grid') {
+      a.grid = Number(argv[++i]);
+      if (!Number.isInteger(a.grid) || a.grid < 1 || a.grid > 32) throw new Error('--grid takes an integer in 1..32');
+    }
     else if (x === '--only') {
       const v = argv[++i];
       if (v !== 'kernels' && v !== 'layers') throw new Error(`--only takes kernels or layers, got ${v}`);
       a.only = v;
-    } else throw new Error(`unknown argument ${x} (use --quick, --json FILE, --only kernels|layers)`);
+    } else throw new Error(`unknown argument ${x} (use --quick, --grid G, --width D, --json FILE, --only kernels|layers)`);
   }
   return a;
 }
@@ -48,6 +59,13 @@ async function main(): Promise<void> {
   ctx.device.addEventListener('uncapturederror', (ev) => log(`WebGPU uncaptured error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
   const e = new Engine(ctx);
   const cfg = makeConfig(args.quick);
+  if (args.grid) cfg.grid = args.grid;
+  if (args.width) {
+    cfg.d = args.width;
+    cfg.di = 2 * args.width;
+    cfg.dtRank = Math.ceil(args.width / 16);
+    cfg.layerWidths = [args.width];
+  }
   const adapter = describeAdapter(ctx.adapterInfo);
   log(`bench: ${adapter}; features ${ctx.features.join(', ')}; ${args.quick ? 'quick' : 'full'} shapes`);
   if (!ctx.hasTimestamps) log('bench: no timestamp-query: falling back to wall-clock times (they include submission overhead)');
