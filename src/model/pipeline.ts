@@ -1,0 +1,182 @@
+// Text → image: tokenizer → generator (M-Mamba or UViT, MaskGIT with classifier-free guidance) → VQ decoder after
+// every step. DOM-free (runs in the browser worker and in Node on Dawn). The sampler is src/model/sampler.ts
+// (docs/architecture.md "MaskGIT sampler"); guidance = uncond + g·(cond − uncond) in one batch-2 forward, where
+// uncond is the negative prompt or the empty prompt; g = 1 skips the uncond pass. Masked positions of the
+// per-step previews are decoded as the VQ's neutral token and reported in `masked` for the UI to overlay.
+import type { Engine } from '../engine/engine';
+import { WeightIntegrityError } from '../engine/errors';
+import { BPETokenizer, type TokenizerSpec } from './bpe';
+import type { MMambaConfig, UViTConfig, VQConfig } from './common';
+import { GenerationCancelledError, InvalidRequestError } from './errors';
+import type { Generator } from './generator';
+import { MMamba } from './mmamba';
+import { maskgitSample } from './sampler';
+import { UViT } from './uvit';
+import { VQDecoder } from './vq_decoder';
+import type { Manifest, WeightMap } from './weights';
+
+export interface GenerateRequest {
+  prompt: string;
+  negativePrompt?: string;
+  seed: number;
+  /** 1..64 */
+  steps: number;
+  /** Classifier-free guidance scale g (1 = off). */
+  guidance: number;
+  /** Choice temperature of the re-masking noise (default 4.5). */
+  tau?: number;
+  /** Token sampling temperature (default 1). */
+  temperature?: number;
+}
+
+export interface GenerateStep {
+  step: number;
+  steps: number;
+  /** (HW) token grid; [MASK] = codebook_size where still masked. */
+  tokens: Uint32Array;
+  /** (HW) 1 where the token is still masked. */
+  masked: Uint8Array;
+  /** RGBA image_size × image_size (128×128 for the shipped VQ). */
+  pixels: Uint8ClampedArray;
+  /** Wall time of this step: forward(s) + sampling + decode + readbacks, ms. */
+  msStep: number;
+}
+
+export interface GenerateResult {
+  tokens: Uint32Array;
+  pixels: Uint8ClampedArray;
+  timings: {
+    totalMs: number;
+    /** Per step: generator forward + sampling + token readback. */
+    sampleMs: number[];
+    /** Per step: VQ decode + pixel readback. */
+    decodeMs: number[];
+  };
+}
+
+export interface LoadedModel {
+  manifest: Manifest;
+  weights: WeightMap;
+}
+
+export const DEFAULTS = { steps: 12, guidance: 4, tau: 4.5, temperature: 1 } as const;
+export const MAX_STEPS = 64;
+
+const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+export class TextToImage {
+  readonly tokenizer: BPETokenizer;
+  private busy: Promise<unknown> = Promise.resolve();
+  private running = 0;
+  private disposed = false;
+
+  private constructor(
+    private readonly e: Engine,
+    readonly generator: Generator,
+    readonly decoder: VQDecoder,
+    tokenizer: BPETokenizer,
+  ) {
+    this.tokenizer = tokenizer;
+  }
+
+  /** Builds the generator and decoder from loaded weights (uploads them once). `tokenizer` overrides the
+   *  generator manifest's (tests with tiny fixtures that ship none). */
+  static create(engine: Engine, gen: LoadedModel, vq: LoadedModel, tokenizer?: TokenizerSpec): TextToImage {
+    const gm = gen.manifest;
+    if (gm.kind !== 'mmamba' && gm.kind !== 'uvit') throw new WeightIntegrityError(`${gm.modelId} is a ${gm.kind} model, not a generator`);
+    if (vq.manifest.kind !== 'vq') throw new WeightIntegrityError(`${vq.manifest.modelId} is a ${vq.manifest.kind} model, not a VQ tokenizer`);
+    const spec = tokenizer ?? (gm.tokenizer as TokenizerSpec | null | undefined);
+    if (!spec) throw new WeightIntegrityError(`${gm.modelId} has no tokenizer in its manifest`);
+    const gcfg = gm.config as unknown as MMambaConfig | UViTConfig;
+    const vcfg = vq.manifest.config as unknown as VQConfig;
+    const tok = new BPETokenizer(spec, gcfg.text.max_len);
+    if (tok.vocabSize > gcfg.text.vocab_size)
+      throw new WeightIntegrityError(`tokenizer has ${tok.vocabSize} ids but the text encoder only ${gcfg.text.vocab_size}`);
+    const generator: Generator = gm.kind === 'mmamba' ? new MMamba(engine, gcfg as MMambaConfig, gen.weights) : new UViT(engine, gcfg as UViTConfig, gen.weights);
+    let decoder: VQDecoder;
+    try {
+      decoder = new VQDecoder(engine, vcfg, vq.weights);
+      if (decoder.grid !== gcfg.grid || gcfg.codebook_size > vcfg.codebook_size)
+        throw new WeightIntegrityError(
+          `${gm.modelId} (grid ${gcfg.grid}, ${gcfg.codebook_size} codes) does not fit ${vq.manifest.modelId} (grid ${decoder.grid}, ${vcfg.codebook_size} codes)`,
+        );
+    } catch (err) {
+      generator.dispose();
+      throw err;
+    }
+    return new TextToImage(engine, generator, decoder, tok);
+  }
+
+  /** Runs one generation; calls are queued, one at a time. Throws GenerationCancelledError when `signal` aborts
+   *  (checked between steps) and InvalidRequestError for out-of-range settings. */
+  generate(
+    req: GenerateRequest,
+    onStep?: (s: GenerateStep) => void | Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<GenerateResult> {
+    const run = this.busy.then(async () => {
+      this.running++;
+      try {
+        return await this.run(req, onStep, signal);
+      } finally {
+        this.running--;
+      }
+    });
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  private async run(req: GenerateRequest, onStep?: (s: GenerateStep) => void | Promise<void>, signal?: AbortSignal): Promise<GenerateResult> {
+    if (this.disposed) throw new InvalidRequestError('this TextToImage was disposed; create a new one');
+    const steps = req.steps;
+    if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new InvalidRequestError(`steps must be an integer in 1..${MAX_STEPS}, got ${steps}`);
+    if (!Number.isFinite(req.guidance)) throw new InvalidRequestError(`guidance must be a finite number, got ${req.guidance}`);
+    if (!Number.isSafeInteger(req.seed)) throw new InvalidRequestError(`seed must be an integer, got ${req.seed}`);
+    const tau = req.tau ?? DEFAULTS.tau;
+    const temperature = req.temperature ?? DEFAULTS.temperature;
+    if (!Number.isFinite(tau) || tau < 0) throw new InvalidRequestError(`tau must be ≥ 0, got ${tau}`);
+    if (!(temperature > 0) || !Number.isFinite(temperature)) throw new InvalidRequestError(`temperature must be > 0, got ${temperature}`);
+    if (typeof req.prompt !== 'string') throw new InvalidRequestError('prompt must be a string (empty = unconditional)');
+    if (signal?.aborted) throw new GenerationCancelledError(0);
+
+    const t0 = now();
+    const maskId = this.generator.config.codebook_size;
+    const ids = this.tokenizer.encode(req.prompt); // truncated to max_len
+    const uncond = this.tokenizer.encode(req.negativePrompt ?? '');
+    const sampleMs: number[] = [];
+    const decodeMs: number[] = [];
+    let pixels: Uint8ClampedArray = new Uint8ClampedArray(0);
+    let last = t0;
+    const tokens = await maskgitSample(
+      this.e,
+      this.generator,
+      { ids, uncondIds: uncond, batch: 1, steps, guidance: req.guidance, tau, temperature, seed: req.seed >>> 0 },
+      async (s) => {
+        const tDec = now();
+        sampleMs.push(tDec - last);
+        pixels = await this.decoder.decodeToRGBA(s.tokens); // [MASK] → neutral token
+        const tEnd = now();
+        decodeMs.push(tEnd - tDec);
+        const masked = Uint8Array.from(s.tokens, (t) => (t === maskId ? 1 : 0));
+        if (onStep) await onStep({ step: s.step, steps: s.steps, tokens: s.tokens, masked, pixels, msStep: tEnd - last });
+        last = now();
+        if ((signal?.aborted || this.disposed) && s.step + 1 < s.steps) throw new GenerationCancelledError(s.step + 1);
+      },
+      signal,
+    );
+    return { tokens, pixels, timings: { totalMs: now() - t0, sampleMs, decodeMs } };
+  }
+
+  /** Frees every GPU tensor of the generator and decoder. A generation in flight stops at its next step
+   *  (GenerationCancelledError) and the tensors are freed once it has settled; queued ones are refused. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const free = () => {
+      this.generator.dispose();
+      this.decoder.dispose();
+    };
+    if (this.running === 0) free();
+    else void this.busy.then(free);
+  }
+}
