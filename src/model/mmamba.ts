@@ -26,6 +26,7 @@ import type { Tensor } from '../engine/tensor';
 import { dtRank, GpuParams, requireNumbers, Scope, view, type MMambaConfig } from './common';
 import type { Generator, TextCondition } from './generator';
 import { TextEncoder } from './text_encoder';
+import { mmambaParams } from './params';
 import type { WeightMap } from './weights';
 
 class MMambaCondition implements TextCondition {
@@ -61,46 +62,23 @@ export class MMamba implements Generator {
     requireNumbers(c as unknown as Record<string, unknown>, ['codebook_size', 'grid', 'd', 'layers', 'expand', 'd_state', 'd_conv', 'directions', 'cond_dim'], 'mmamba');
     this.text = new TextEncoder(e, c.text, c.d, c.cond_dim, weights);
     this.p = new GpuParams(e, weights);
-    const { d, codebook_size: V, cond_dim: cd } = c;
+    const { d } = c;
     const di = (this.di = c.expand * d);
-    const R = (this.R = dtRank(c));
-    const N = (this.N = c.d_state);
-    const K = (this.K = c.directions);
+    this.R = dtRank(c);
+    this.N = c.d_state;
+    this.K = c.directions;
     this.grid = { textLen: c.text.max_len, grid: c.grid, directions: c.directions, textPosition: c.text_position };
-    const HW = c.grid * c.grid;
-    this.p.get('img_emb.weight', [V + 1, d]);
-    if (c.pos_emb) this.p.get('pos_emb', [HW, d]);
-    for (let i = 0; i < c.layers; i++) {
-      const P = `layers.${i}.`;
-      this.p.get(P + 'mod.proj.weight', [3 * d, cd]);
-      this.p.get(P + 'mod.proj.bias', [3 * d]);
-      // in_proj (2di, d): rows [0, di) → x, [di, 2di) → z, uploaded as two weights so x and z come out dense
-      const inW = this.p.host(P + 'in_proj.weight', [2 * di, d]);
-      this.p.derived(P + 'in_proj.x', () => ({ shape: [di, d], data: inW.slice(0, di * d) }));
-      this.p.derived(P + 'in_proj.z', () => ({ shape: [di, d], data: inW.slice(di * d) }));
-      this.p.get(P + 'conv_weight', [K, di, c.d_conv]);
-      this.p.get(P + 'conv_bias', [K, di]);
-      this.p.get(P + 'x_proj_weight', [K, R + 2 * N, di]);
-      this.p.get(P + 'dt_proj_weight', [K, di, R]);
-      this.p.get(P + 'dt_proj_bias', [K, di]);
-      this.p.get(P + 'A_log', [K, di, N]);
-      this.p.get(P + 'D', [K, di]);
-      this.p.get(P + 'out_norm.weight', [di]);
-      this.p.get(P + 'out_norm.bias', [di]);
-      this.p.get(P + 'out_proj.weight', [d, di]);
-      if (c.ffn) {
-        const h = c.ffn_mult * d;
-        this.p.get(P + 'ffn_mod.proj.weight', [3 * d, cd]);
-        this.p.get(P + 'ffn_mod.proj.bias', [3 * d]);
-        this.p.get(P + 'ffn.w_in.weight', [2 * h, d]);
-        this.p.get(P + 'ffn.w_in.bias', [2 * h]);
-        this.p.get(P + 'ffn.w_out.weight', [d, h]);
-        this.p.get(P + 'ffn.w_out.bias', [d]);
+    for (const [name, shape] of mmambaParams(c)) {
+      if (!name.endsWith('.in_proj.weight')) {
+        this.p.get(name, shape);
+        continue;
       }
+      // in_proj (2di, d): rows [0, di) → x, [di, 2di) → z, uploaded as two weights so x and z come out dense
+      const inW = this.p.host(name, shape);
+      const P = name.slice(0, -'weight'.length);
+      this.p.derived(P + 'x', () => ({ shape: [di, d], data: inW.slice(0, di * d) }));
+      this.p.derived(P + 'z', () => ({ shape: [di, d], data: inW.slice(di * d) }));
     }
-    this.p.get('head_norm.weight', [d]);
-    this.p.get('head.weight', [V, d]);
-    this.p.get('head.bias', [V]);
   }
 
   encodeText(ids: ArrayLike<number>, B: number): TextCondition {

@@ -26,13 +26,27 @@ function fail(what: string, source: string): never {
   throw new WeightIntegrityError(`${source}: ${what}. The weights file is corrupt or not safetensors; clear the cache and download again.`);
 }
 
-/** Parses a whole safetensors file. `source` names it in error messages. */
-export function parseSafetensors(buf: ArrayBuffer, source = 'safetensors'): SafetensorsFile {
-  if (buf.byteLength < 8) fail(`${buf.byteLength} bytes is too short for a header`, source);
+export interface SafeEntry {
+  dtype: SafeDType;
+  shape: number[];
+  /** Byte range in the file (absolute, header included). */
+  begin: number;
+  end: number;
+}
+
+/** Parses and validates the header. `buf` holds at least the first 8 + header-length bytes of a file of
+ *  `fileBytes` bytes (the whole file, or only its head: useful to check a download before reading the data). */
+export function parseSafetensorsHeader(
+  buf: ArrayBuffer,
+  fileBytes = buf.byteLength,
+  source = 'safetensors',
+): { entries: Map<string, SafeEntry>; metadata: Record<string, string> } {
+  if (buf.byteLength < 8 || fileBytes < 8) fail(`${fileBytes} bytes is too short for a header`, source);
   const view = new DataView(buf);
   const hlen64 = view.getBigUint64(0, true);
-  if (hlen64 > BigInt(Math.min(MAX_HEADER, buf.byteLength - 8))) fail(`header length ${hlen64} exceeds the file (${buf.byteLength} bytes)`, source);
+  if (hlen64 > BigInt(Math.min(MAX_HEADER, fileBytes - 8))) fail(`header length ${hlen64} exceeds the file (${fileBytes} bytes)`, source);
   const hlen = Number(hlen64);
+  if (8 + hlen > buf.byteLength) fail(`only ${buf.byteLength} bytes given for a ${hlen}-byte header`, source);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(buf, 8, hlen)));
@@ -41,8 +55,8 @@ export function parseSafetensors(buf: ArrayBuffer, source = 'safetensors'): Safe
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object', source);
   const dataStart = 8 + hlen;
-  const dataLen = buf.byteLength - dataStart;
-  const tensors = new Map<string, SafeTensor>();
+  const dataLen = fileBytes - dataStart;
+  const entries = new Map<string, SafeEntry>();
   let metadata: Record<string, string> = {};
   const spans: Array<[number, number, string]> = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
@@ -65,11 +79,19 @@ export function parseSafetensors(buf: ArrayBuffer, source = 'safetensors'): Safe
     if (b < a || b > dataLen) fail(`${name} data [${a}, ${b}) lies outside the ${dataLen} data bytes`, source);
     if (b - a !== n * ITEM_BYTES[dtype]) fail(`${name} has ${b - a} bytes but shape [${shape}] ${dtype} needs ${n * ITEM_BYTES[dtype]}`, source);
     spans.push([a, b, name]);
-    tensors.set(name, { dtype, shape: shape as number[], bytes: new Uint8Array(buf.slice(dataStart + a, dataStart + b)) });
+    entries.set(name, { dtype, shape: shape as number[], begin: dataStart + a, end: dataStart + b });
   }
   spans.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   for (let i = 1; i < spans.length; i++)
     if (spans[i]![0] < spans[i - 1]![1]) fail(`tensors ${spans[i - 1]![2]} and ${spans[i]![2]} overlap`, source);
+  return { entries, metadata };
+}
+
+/** Parses a whole safetensors file. `source` names it in error messages. */
+export function parseSafetensors(buf: ArrayBuffer, source = 'safetensors'): SafetensorsFile {
+  const { entries, metadata } = parseSafetensorsHeader(buf, buf.byteLength, source);
+  const tensors = new Map<string, SafeTensor>();
+  for (const [name, t] of entries) tensors.set(name, { dtype: t.dtype, shape: t.shape, bytes: new Uint8Array(buf.slice(t.begin, t.end)) });
   return { tensors, metadata };
 }
 

@@ -11,6 +11,7 @@ import { layerNorm } from '../engine/ops/norm';
 import { ShapeError } from '../engine/errors';
 import type { Tensor } from '../engine/tensor';
 import { GpuParams, requireNumbers, Scope, type TextConfig } from './common';
+import { textParams } from './params';
 import type { WeightMap } from './weights';
 
 export interface TextOutput {
@@ -32,28 +33,7 @@ export class TextEncoder {
   ) {
     requireNumbers(cfg as unknown as Record<string, unknown>, ['vocab_size', 'max_len', 'width', 'layers', 'heads', 'ffn_mult', 'pad_id'], 'text');
     this.p = new GpuParams(e, weights);
-    const { vocab_size: V, max_len: Lt, width: w, ffn_mult: f } = cfg;
-    const P = prefix;
-    this.p.get(P + 'tok_emb.weight', [V, w]);
-    this.p.get(P + 'pos_emb', [Lt, w]);
-    for (let i = 0; i < cfg.layers; i++) {
-      const L = `${P}layers.${i}.`;
-      for (const n of ['norm1', 'norm2']) for (const k of ['weight', 'bias']) this.p.get(`${L}${n}.${k}`, [w]);
-      this.p.get(L + 'attn.qkv.weight', [3 * w, w]);
-      this.p.get(L + 'attn.qkv.bias', [3 * w]);
-      this.p.get(L + 'attn.out.weight', [w, w]);
-      this.p.get(L + 'attn.out.bias', [w]);
-      this.p.get(L + 'mlp.0.weight', [f * w, w]);
-      this.p.get(L + 'mlp.0.bias', [f * w]);
-      this.p.get(L + 'mlp.2.weight', [w, f * w]);
-      this.p.get(L + 'mlp.2.bias', [w]);
-    }
-    this.p.get(P + 'norm.weight', [w]);
-    this.p.get(P + 'norm.bias', [w]);
-    this.p.get(P + 'proj.weight', [d, w]);
-    this.p.get(P + 'proj.bias', [d]);
-    this.p.get(P + 'pool_proj.weight', [condDim, w]);
-    this.p.get(P + 'pool_proj.bias', [condDim]);
+    for (const [name, shape] of textParams(cfg, d, condDim, prefix)) this.p.get(name, shape);
   }
 
   /** ids (B, Lt) on the CPU (padded to max_len) → token vectors, pooled c and the key mask. */

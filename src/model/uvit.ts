@@ -18,6 +18,7 @@ import type { Tensor } from '../engine/tensor';
 import { GpuParams, requireNumbers, Scope, type UViTConfig } from './common';
 import type { Generator, TextCondition } from './generator';
 import { TextEncoder } from './text_encoder';
+import { uvitParams } from './params';
 import type { WeightMap } from './weights';
 
 interface LayerCond {
@@ -54,26 +55,7 @@ export class UViT implements Generator {
     if (c.d % c.heads) throw new ShapeError(`uvit: d=${c.d} is not divisible by heads=${c.heads}`);
     this.text = new TextEncoder(e, c.text, c.d, c.cond_dim, weights);
     this.p = new GpuParams(e, weights);
-    const { d, codebook_size: V, cond_dim: cd } = c;
-    const hid = c.ffn_mult * d;
-    this.p.get('img_emb.weight', [V + 1, d]);
-    this.p.get('pos_emb', [c.grid * c.grid, d]);
-    const lin = (n: string, o: number, i: number) => (this.p.get(n + '.weight', [o, i]), this.p.get(n + '.bias', [o]));
-    for (let i = 0; i < c.layers; i++) {
-      const P = `layers.${i}.`;
-      lin(P + 'attn_mod.proj', 3 * d, cd);
-      lin(P + 'attn.qkv', 3 * d, d);
-      lin(P + 'attn.out', d, d);
-      this.p.get(P + 'cross_norm.weight', [d]);
-      lin(P + 'cross.q', d, d);
-      lin(P + 'cross.kv', 2 * d, d);
-      lin(P + 'cross.out', d, d);
-      lin(P + 'ffn_mod.proj', 3 * d, cd);
-      lin(P + 'ffn.w_in', 2 * hid, d);
-      lin(P + 'ffn.w_out', d, hid);
-    }
-    this.p.get('head_norm.weight', [d]);
-    lin('head', V, d);
+    for (const [name, shape] of uvitParams(c)) this.p.get(name, shape);
   }
 
   encodeText(ids: ArrayLike<number>, B: number): TextCondition {

@@ -7,6 +7,7 @@ import { add } from '../engine/ops/elementwise';
 import { groupNorm } from '../engine/ops/groupnorm';
 import type { Tensor } from '../engine/tensor';
 import { GpuParams, requireNumbers, Scope, type VQConfig } from './common';
+import type { ParamTable } from './params';
 import { getWeight, type WeightMap } from './weights';
 
 export function checkVQConfig(c: VQConfig): { chs: number[]; grid: number } {
@@ -41,20 +42,9 @@ export class ConvNet {
     this.p = new GpuParams(e, weights);
   }
 
-  declareConv(name: string, cout: number, cin: number, k: number): void {
-    this.p.get(name + '.weight', [cout, cin, k, k]);
-    this.p.get(name + '.bias', [cout]);
-  }
-  declareNorm(name: string, c: number): void {
-    this.p.get(name + '.weight', [c]);
-    this.p.get(name + '.bias', [c]);
-  }
-  declareRes(name: string, cin: number, cout: number): void {
-    this.declareNorm(name + '.norm1', cin);
-    this.declareConv(name + '.conv1', cout, cin, 3);
-    this.declareNorm(name + '.norm2', cout);
-    this.declareConv(name + '.conv2', cout, cout, 3);
-    if (cin !== cout) this.declareConv(name + '.skip', cout, cin, 1);
+  /** Uploads every table entry except the codebook (used on the CPU), checking shapes. */
+  declare(table: ParamTable): void {
+    for (const [name, shape] of table) if (name !== 'quant.codebook') this.p.get(name, shape);
   }
 
   conv(x: Tensor, name: string, stride: 1 | 2 = 1, upsample = false): Tensor {

@@ -7,6 +7,7 @@ import { ShapeError } from '../engine/errors';
 import type { Tensor } from '../engine/tensor';
 import { Scope, type VQConfig } from './common';
 import { checkVQConfig, ConvNet, normalisedCodes } from './vq_common';
+import { vqDecoderParams } from './params';
 import type { WeightMap } from './weights';
 
 export class VQDecoder {
@@ -31,18 +32,8 @@ export class VQDecoder {
     this.imageSize = c.image_size;
     this.codes = normalisedCodes(c, weights);
     this.neutralToken = neutralCode(this.codes, c.codebook_size, c.code_dim);
-    const n = (this.net = new ConvNet(e, c, weights));
-    let ch = chs[chs.length - 1]!;
-    n.declareConv('decoder.conv_in', ch, c.code_dim, 3);
-    for (let m = 0; m < c.mid_blocks; m++) n.declareRes(`decoder.mid.${m}`, ch, ch);
-    for (let l = 0; l < chs.length; l++) {
-      const i = chs.length - 1 - l;
-      for (let j = 0; j < c.dec_res_blocks; j++) n.declareRes(`decoder.levels.${l}.blocks.${j}`, j === 0 ? ch : chs[i]!, chs[i]!);
-      ch = chs[i]!;
-      if (i > 0) n.declareConv(`decoder.levels.${l}.up`, ch, ch, 3);
-    }
-    n.declareNorm('decoder.norm_out', ch);
-    n.declareConv('decoder.conv_out', c.in_channels, ch, 3);
+    this.net = new ConvNet(e, c, weights);
+    this.net.declare(vqDecoderParams(c));
   }
 
   /** (B, code_dim, g, g) decoder input for a (B, g·g) token grid; ids ≥ codebook_size ([MASK]) → neutralToken. */

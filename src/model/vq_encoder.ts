@@ -7,6 +7,7 @@ import { ShapeError } from '../engine/errors';
 import type { Tensor } from '../engine/tensor';
 import { Scope, type VQConfig } from './common';
 import { checkVQConfig, ConvNet, normalisedCodes } from './vq_common';
+import { vqEncoderParams } from './params';
 import type { WeightMap } from './weights';
 
 export class VQEncoder {
@@ -25,17 +26,8 @@ export class VQEncoder {
     this.chs = chs;
     this.grid = grid;
     this.codes = normalisedCodes(c, weights);
-    const n = (this.net = new ConvNet(e, c, weights));
-    n.declareConv('encoder.conv_in', chs[0]!, c.in_channels, 3);
-    let cin = chs[0]!;
-    chs.forEach((ch, i) => {
-      for (let j = 0; j < c.enc_res_blocks; j++) n.declareRes(`encoder.levels.${i}.blocks.${j}`, j === 0 ? cin : ch, ch);
-      cin = ch;
-      if (i < chs.length - 1) n.declareConv(`encoder.levels.${i}.down`, ch, ch, 3);
-    });
-    for (let m = 0; m < c.mid_blocks; m++) n.declareRes(`encoder.mid.${m}`, cin, cin);
-    n.declareNorm('encoder.norm_out', cin);
-    n.declareConv('encoder.conv_out', c.code_dim, cin, 1);
+    this.net = new ConvNet(e, c, weights);
+    this.net.declare(vqEncoderParams(c));
   }
 
   /** images (B, 3, S, S) → latent (B, code_dim, g, g), before normalisation. */

@@ -1,0 +1,67 @@
+// The shipped models (public/models/*/manifest.json, int8 + f16) and the tiny fixtures hold exactly the tensors the
+// TypeScript models read (src/model/params.ts, derived from the manifest config only), with the config's shapes:
+// no GPU, header parsing only. A rename or layout change in training/ fails here before it reaches the browser.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
+import type { MMambaConfig, UViTConfig, VQConfig } from '../src/model/common';
+import { generatorParams, vqDecoderParams, vqEncoderParams, type ParamTable } from '../src/model/params';
+import { parseSafetensorsHeader } from '../src/model/safetensors';
+import type { Manifest } from '../src/model/weights';
+
+const root = resolve(__dirname, '..');
+const index = JSON.parse(readFileSync(resolve(root, 'public/models/index.json'), 'utf8')) as { models: Array<{ id: string }> };
+const dirs = [...index.models.map((m) => `public/models/${m.id}`), ...['mmamba_tiny', 'uvit_tiny', 'vq_tiny'].map((f) => `tests/fixtures/${f}`)];
+
+function needed(m: Manifest): ParamTable {
+  if (m.kind === 'vq') {
+    const c = m.config as unknown as VQConfig;
+    return new Map([...vqDecoderParams(c), ...vqEncoderParams(c)]);
+  }
+  return generatorParams(m.config as unknown as MMambaConfig | UViTConfig);
+}
+
+/** Reads only the safetensors header of a shard (first 8 + header bytes). */
+function header(path: string): Map<string, { dtype: string; shape: number[] }> {
+  const b = readFileSync(path);
+  const n = Number(b.readBigUInt64LE(0));
+  const buf = new ArrayBuffer(8 + n);
+  new Uint8Array(buf).set(b.subarray(0, 8 + n));
+  return new Map([...parseSafetensorsHeader(buf, b.byteLength, path).entries].map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape }]));
+}
+
+describe('manifests hold what the TS models need', () => {
+  for (const dir of dirs)
+    it(dir, () => {
+      const m = JSON.parse(readFileSync(resolve(root, dir, 'manifest.json'), 'utf8')) as Manifest;
+      const need = needed(m);
+      const scales = new Set(Object.values(m.tensors).flatMap((t) => (t.scale ? [t.scale] : [])));
+      const missing = [...need].filter(([n, s]) => m.tensors[n]?.shape.join() !== s.join()).map(([n, s]) => `${n} [${s}] (manifest: ${m.tensors[n]?.shape ?? 'none'})`);
+      expect(missing, 'tensors missing or with other shapes').toEqual([]);
+      const unused = Object.keys(m.tensors).filter((n) => !need.has(n) && !scales.has(n));
+      expect(unused, 'tensors the TS models never read').toEqual([]);
+      // every int8 tensor has a per-row scale; the shard headers agree with the manifest
+      const heads = m.shards.map((s) => header(resolve(root, dir, s.file)));
+      for (const [n, t] of Object.entries(m.tensors)) {
+        if (t.dtype === 'int8') expect(m.tensors[t.scale!]?.shape, `${n}.scale`).toEqual([t.shape[0]]);
+        const h = heads[t.shard]!.get(n);
+        expect(h?.shape, n).toEqual(t.shape);
+        expect(h?.dtype, n).toBe({ f32: 'F32', f16: 'F16', int8: 'I8' }[t.dtype]);
+      }
+      if (m.kind !== 'vq' && m.tokenizer) {
+        const tok = new BPETokenizer(m.tokenizer as unknown as TokenizerSpec, (m.config as unknown as MMambaConfig).text.max_len);
+        expect(tok.vocabSize).toBeLessThanOrEqual((m.config as unknown as MMambaConfig).text.vocab_size);
+      }
+    });
+
+  it('the shipped generators and the VQ fit together (grid, codebook)', () => {
+    const vq = JSON.parse(readFileSync(resolve(root, 'public/models/vq-s/manifest.json'), 'utf8')) as Manifest;
+    const vc = vq.config as unknown as VQConfig;
+    for (const id of ['mmamba-s', 'uvit-s']) {
+      const g = (JSON.parse(readFileSync(resolve(root, `public/models/${id}/manifest.json`), 'utf8')) as Manifest).config as unknown as MMambaConfig;
+      expect(g.grid).toBe(vc.image_size / 2 ** (vc.ch_mult.length - 1));
+      expect(g.codebook_size).toBe(vc.codebook_size);
+    }
+  });
+});
