@@ -1,5 +1,7 @@
-// Minimal safetensors reader for the golden fixtures (tests/fixtures/README.md): F32 and I32 tensors only.
+// Reads the golden fixtures' safetensors files (tests/fixtures/README.md) through the app's validated parser
+// (src/model/safetensors.ts): F32 → Float32Array, I32 → Int32Array (the fixtures hold no other dtypes).
 import { readFileSync } from 'node:fs';
+import { parseSafetensors } from '../src/model/safetensors';
 
 export interface Named {
   shape: number[];
@@ -7,21 +9,13 @@ export interface Named {
 }
 
 export function readSafetensors(path: string): Map<string, Named> {
-  const buf = readFileSync(path);
-  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const hlen = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hlen))) as Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] }
-  >;
+  const b = readFileSync(path);
+  const file = parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer, path);
   const out = new Map<string, Named>();
-  for (const [name, t] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const [a, b] = t.data_offsets;
-    const raw = bytes.slice(8 + hlen + a, 8 + hlen + b); // copy: aligned for the typed array
-    if (t.dtype === 'F32') out.set(name, { shape: t.shape, data: new Float32Array(raw.buffer) });
-    else if (t.dtype === 'I32') out.set(name, { shape: t.shape, data: new Int32Array(raw.buffer) });
+  for (const [name, t] of file.tensors) {
+    const buf = t.bytes.buffer as ArrayBuffer; // each tensor's bytes are their own aligned copy
+    if (t.dtype === 'F32') out.set(name, { shape: t.shape, data: new Float32Array(buf) });
+    else if (t.dtype === 'I32') out.set(name, { shape: t.shape, data: new Int32Array(buf) });
     else throw new Error(`${path}: ${name} has dtype ${t.dtype} (F32/I32 only)`);
   }
   return out;
