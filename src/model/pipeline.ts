@@ -15,6 +15,8 @@ import { UViT } from './uvit';
 import { VQDecoder } from './vq_decoder';
 import type { Manifest, WeightMap } from './weights';
 
+export { GenerationCancelledError, InvalidRequestError } from './errors';
+
 export interface GenerateRequest {
   prompt: string;
   negativePrompt?: string;
