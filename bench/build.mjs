@@ -1,11 +1,11 @@
 // Bundles bench/main.ts into one ES module for Node (`webgpu` stays external: it is staged next to the bundle).
-// Usage: node bench/build.mjs OUTFILE
+// Usage: node bench/build.mjs OUTFILE [ENTRY] (ENTRY defaults to bench/main.ts)
 import { build } from 'esbuild';
 import { rawPlugin } from './esbuild-raw-plugin.mjs';
 
 const outfile = process.argv[2] ?? '.gpu/bench.mjs';
 await build({
-  entryPoints: ['bench/main.ts'],
+  entryPoints: [process.argv[3] ?? 'bench/main.ts'],
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -16,4 +16,4 @@ await build({
   logLevel: 'warning',
   legalComments: 'none',
 });
-console.error(`bench: bundled bench/main.ts -> ${outfile}`);
+console.error(`bench: bundled ${process.argv[3] ?? 'bench/main.ts'} -> ${outfile}`);

@@ -25,6 +25,9 @@ export interface BenchConfig {
   calibCopy: number;
   warmup: number;
   reps: number;
+  /** performance.now() after which remaining cases are skipped (and listed as skipped): keeps a run bounded. */
+  kernelDeadlineMs: number;
+  layerDeadlineMs: number;
   /** Peak rates used for the floors (measured on the H200 by ../shared/gpu/probe.mjs). */
   peakBytesPerS: number;
   peakFlopsPerS: number;
@@ -34,7 +37,7 @@ export const PEAK_COPY_BYTES_PER_S = 4.1e12; // read + write, ../shared/gpu/READ
 export const PEAK_MATMUL_FLOPS_PER_S = 23.9e12; // f32 tiled matmul, ../shared/gpu/README.md
 
 export function makeConfig(quick: boolean): BenchConfig {
-  const common = { K: 4 as const, N: 16, peakBytesPerS: PEAK_COPY_BYTES_PER_S, peakFlopsPerS: PEAK_MATMUL_FLOPS_PER_S };
+  const common = { K: 4 as const, N: 16, kernelDeadlineMs: Infinity, layerDeadlineMs: Infinity, peakBytesPerS: PEAK_COPY_BYTES_PER_S, peakFlopsPerS: PEAK_MATMUL_FLOPS_PER_S };
   if (quick)
     return {
       ...common,

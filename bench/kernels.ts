@@ -77,7 +77,14 @@ class Suite {
     readonly log: (s: string) => void,
   ) {}
 
+  skipped: string[] = [];
+
   async run(group: string, kernel: string, shape: string, bytes: number, flops: number, inputs: Tensor[], work: () => Produced) {
+    if (performance.now() > this.cfg.kernelDeadlineMs) {
+      this.skipped.push(`${kernel} ${shape}`);
+      for (const t of inputs) t.dispose();
+      return;
+    }
     try {
       const timing = await timeWork(this.e, work, { warmup: this.cfg.warmup, reps: this.cfg.reps });
       this.rows.push({ group, kernel, shape, bytes, flops, timing });
@@ -124,7 +131,7 @@ export async function calibrate(e: Engine, cfg: BenchConfig, log: (s: string) =>
   return s.rows;
 }
 
-export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) => void): Promise<KernelRow[]> {
+export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) => void, skipped: string[] = []): Promise<KernelRow[]> {
   const s = new Suite(e, cfg, log);
   const { d, di, N, dtRank: R, K, heads } = cfg;
   const HW = cfg.grid * cfg.grid;
@@ -325,5 +332,7 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
       if (i > 0) s2 *= 2;
     }
   }
+  skipped.push(...s.skipped);
+  if (s.skipped.length) log(`  time budget spent: skipped ${s.skipped.length} kernel cases`);
   return s.rows;
 }

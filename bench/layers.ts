@@ -183,12 +183,16 @@ function buildUViT(e: Engine, cfg: BenchConfig, d: number, B: number): Built {
   return { work, stages: st, core, coreWhat: 'self + cross attention kernels', dispose: () => Object.values(w).forEach((x) => x.dispose()) };
 }
 
-export async function layerSuite(e: Engine, cfg: BenchConfig, log: (s: string) => void): Promise<LayerRow[]> {
+export async function layerSuite(e: Engine, cfg: BenchConfig, log: (s: string) => void, skipped: string[] = []): Promise<LayerRow[]> {
   const rows: LayerRow[] = [];
   const L = cfg.textLen + cfg.grid * cfg.grid;
   for (const d of cfg.layerWidths)
     for (const B of cfg.layerBatches)
       for (const model of ['M-Mamba', 'UViT'] as const) {
+        if (performance.now() > cfg.layerDeadlineMs) {
+          skipped.push(`layer ${model} d=${d} B=${B}`);
+          continue;
+        }
         let built: Built | null = null;
         try {
           built = model === 'M-Mamba' ? buildMamba(e, cfg, d, B) : buildUViT(e, cfg, d, B);

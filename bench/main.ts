@@ -1,7 +1,7 @@
 // GPU benchmark entry (Node + Dawn through npm `webgpu`, DOM-free): acquires a device with timestamp queries,
 // times every forward kernel at model shapes against its memory / FLOP floor, then one M-Mamba layer against one
 // UViT layer at equal width. Prints markdown to stdout (progress to stderr) and optionally writes JSON.
-// Usage: node .gpu/bench.mjs [--quick] [--grid G] [--width D] [--json out.json] [--only kernels|layers]
+// Usage: node .gpu/bench.mjs [--quick] [--grid G] [--width D] [--budget S] [--json out.json] [--only kernels|layers]
 // Built and run by scripts/bench.sh (locally on SwiftShader) and staged for the H200 by scripts/stage-gpu.sh.
 import { writeFileSync } from 'node:fs';
 import { create, globals } from 'webgpu';
@@ -20,17 +20,22 @@ interface Args {
   grid: number | null;
   /** Override of the model width d (di = 2d, dt_rank = ceil(d / 16), layers at d only), e.g. --quick --width 512. */
   width: number | null;
+  /** Seconds after which remaining cases are skipped: kernels get 60% of it, layers the rest. */
+  budget: number;
   json: string | null;
   only: 'kernels' | 'layers' | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, grid: null, width: null, json: null, only: null };
+  const a: Args = { quick: false, grid: null, width: null, budget: 170, json: null, only: null };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     if (x === '--quick') a.quick = true;
     else if (x === '--json') a.json = argv[++i] ?? null;
-    else if (x === '--width') {
+    else if (x === '--budget') {
+      a.budget = Number(argv[++i]);
+      if (!(a.budget > 0)) throw new Error('--budget takes seconds > 0');
+    } else if (x === '--width') {
       a.width = Number(argv[++i]);
       if (!Number.isInteger(a.width) || a.width < 8 || a.width % 8 !== 0) throw new Error('--width takes a multiple of 8');
     } else if (x === '--grid') {
@@ -41,7 +46,7 @@ function parseArgs(argv: string[]): Args {
       const v = argv[++i];
       if (v !== 'kernels' && v !== 'layers') throw new Error(`--only takes kernels or layers, got ${v}`);
       a.only = v;
-    } else throw new Error(`unknown argument ${x} (use --quick, --grid G, --width D, --json FILE, --only kernels|layers)`);
+    } else throw new Error(`unknown argument ${x} (use --quick, --grid G, --width D, --budget S, --json FILE, --only kernels|layers)`);
   }
   return a;
 }
@@ -70,12 +75,15 @@ async function main(): Promise<void> {
   log(`bench: ${adapter}; features ${ctx.features.join(', ')}; ${args.quick ? 'quick' : 'full'} shapes`);
   if (!ctx.hasTimestamps) log('bench: no timestamp-query: falling back to wall-clock times (they include submission overhead)');
 
+  cfg.kernelDeadlineMs = t0 + (args.only === 'kernels' ? 1 : 0.6) * args.budget * 1e3;
+  cfg.layerDeadlineMs = t0 + args.budget * 1e3;
   const calib = await calibrate(e, cfg, log);
   let kernels: KernelRow[] = [];
   let layers: LayerRow[] = [];
-  if (args.only !== 'layers') kernels = await kernelSuite(e, cfg, log);
+  const skipped: string[] = [];
+  if (args.only !== 'layers') kernels = await kernelSuite(e, cfg, log, skipped);
   e.pool.trim();
-  if (args.only !== 'kernels') layers = await layerSuite(e, cfg, log);
+  if (args.only !== 'kernels') layers = await layerSuite(e, cfg, log, skipped);
 
   const info: RunInfo = {
     adapter,
@@ -84,6 +92,7 @@ async function main(): Promise<void> {
     mode: args.quick ? 'quick' : 'full',
     date: new Date().toISOString(),
     wallSeconds: (performance.now() - t0) / 1e3,
+    skipped,
   };
   process.stdout.write(markdown(info, cfg, calib, kernels, layers) + '\n');
   if (args.json) {

@@ -12,6 +12,8 @@ export interface RunInfo {
   mode: 'full' | 'quick';
   date: string;
   wallSeconds: number;
+  /** Cases skipped because the time budget (--budget) was spent. */
+  skipped: string[];
 }
 
 export interface Floors {
@@ -83,7 +85,7 @@ export function markdown(info: RunInfo, cfg: BenchConfig, calib: KernelRow[], ke
     `- timing: ${info.timestamps ? 'GPU timestamp queries (one pass per dispatch), median' : 'wall clock around queue completion (no timestamp-query), median'} of ${cfg.reps} reps after ${cfg.warmup} warm-up`,
     `- peaks for the floors: ${f(cfg.peakBytesPerS / 1e9, 0)} GB/s (copy, read + write) and ${f(cfg.peakFlopsPerS / 1e9, 0)} GFLOP/s (f32 matmul), from ../shared/gpu/README.md`,
     `- measured in this run: copy ${copy ? f(floors(copy, cfg).gbps, 0) : '–'} GB/s (${copy?.shape ?? ''} f32), matmul ${mm ? f(floors(mm, cfg).gflops, 0) : '–'} GFLOP/s (${mm?.shape ?? ''})`,
-    `- ${info.date}, ${f(info.wallSeconds, 0)} s wall`,
+    `- ${info.date}, ${f(info.wallSeconds, 0)} s wall${info.skipped.length ? `; time budget spent, SKIPPED: ${info.skipped.join('; ')}` : ''}`,
     '',
     '## Calibration',
     '',
