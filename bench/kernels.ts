@@ -21,7 +21,7 @@ import { sliceColumns } from '../src/engine/ops/split_columns';
 import { softmax } from '../src/engine/ops/softmax';
 import { upsampleNearest2x } from '../src/engine/ops/upsample';
 import type { BenchConfig } from './config';
-import { timeWork, type Produced, type Timing } from './harness';
+import { timeBackToBack, timeWork, type Produced, type Timing } from './harness';
 
 const F = 4; // bytes per f32 / u32 element
 
@@ -32,6 +32,8 @@ export interface KernelRow {
   bytes: number;
   flops: number;
   timing: Timing;
+  /** µs per rep with the reps recorded back to back in one pass (no per-dispatch passes); NaN without timestamps. */
+  backToBackUs: number;
 }
 
 /** Deterministic pseudo-random values in [lo, hi): one 64 Ki-element block, tiled (fast for big tensors). */
@@ -87,7 +89,8 @@ class Suite {
     }
     try {
       const timing = await timeWork(this.e, work, { warmup: this.cfg.warmup, reps: this.cfg.reps });
-      this.rows.push({ group, kernel, shape, bytes, flops, timing });
+      const backToBackUs = await timeBackToBack(this.e, work, this.cfg.quick ? 1 : 20, this.cfg.quick ? 1 : 3);
+      this.rows.push({ group, kernel, shape, bytes, flops, timing, backToBackUs });
       this.log(`  ${kernel} ${shape}: ${timing.medianUs.toFixed(1)} µs`);
     } catch (err) {
       this.log(`  ${kernel} ${shape}: FAILED ${(err as Error).message}`);
