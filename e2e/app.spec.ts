@@ -4,7 +4,6 @@
 // SwiftShader is slow (one 128x128 step of the shipped M-Mamba + VQ decode takes ~25 s on 2 idle cores, ~110 s
 // on busy ones), so generations here use few steps (E2E_STEPS, default 2) and guidance 1 (E2E_GUIDANCE: g = 1
 // skips the unconditional pass), and the tests share generations: about nine steps in all.
-// Tests that need the model pipeline skip themselves while a build has none; the caching tests run regardless.
 import { expect, test, type Page } from '@playwright/test';
 
 const STEPS = Number(process.env.E2E_STEPS ?? 2);
@@ -24,8 +23,8 @@ function watchShards(page: Page): string[] {
   return seen;
 }
 
-/** Waits until the default model is loaded (true) or its load failed because the build has no pipeline (false). */
-async function waitLoaded(page: Page): Promise<boolean> {
+/** Waits until the default model is loaded (Generate enabled); fails with the page's message if loading failed. */
+async function waitLoaded(page: Page): Promise<void> {
   const generate = page.getByTestId('generate');
   const error = page.getByTestId('load-error');
   await expect(generate.or(error).first()).toBeVisible({ timeout: LOAD_TIMEOUT });
@@ -34,12 +33,7 @@ async function waitLoaded(page: Page): Promise<boolean> {
     const failed = await error.isVisible().catch(() => false);
     expect(enabled || failed).toBe(true);
   }).toPass({ timeout: LOAD_TIMEOUT });
-  if (await error.isVisible()) {
-    const text = (await error.textContent()) ?? '';
-    if (/no model pipeline yet/.test(text)) return false;
-    throw new Error(`model load failed: ${text}`);
-  }
-  return true;
+  if (await error.isVisible()) throw new Error(`model load failed: ${(await error.textContent()) ?? ''}`);
 }
 
 async function setNumber(page: Page, id: string, value: number): Promise<void> {
@@ -173,18 +167,18 @@ test('deleting a cached model removes it from the list', async ({ page }) => {
 test.describe('generation', () => {
   test.beforeEach(async ({ page }) => {
     await page.goto('/');
-    test.skip(!(await waitLoaded(page)), 'this build has no model pipeline yet (src/model/pipeline.ts)');
+    await waitLoaded(page);
   });
 
   test('after a tampered cache and reloads: every step renders with zero weight requests, images depend on the prompt', async ({ page }) => {
     const shards = watchShards(page);
     await tamperShard(page, 'mmamba-s');
     await page.reload();
-    expect(await waitLoaded(page)).toBe(true);
+    await waitLoaded(page);
     expect(shards).toEqual(['/models/mmamba-s/model-00000.safetensors']); // the one refetch
     shards.length = 0;
     await page.reload();
-    expect(await waitLoaded(page)).toBe(true);
+    await waitLoaded(page);
 
     const a = await generate(page, 'a red heart');
     console.log(`generation of ${STEPS} steps: ${a.ms} ms wall (SwiftShader)`);

@@ -1,40 +1,15 @@
-// The worker's view of the model code (src/model/weights.ts, src/model/pipeline.ts, owned by the model
-// engineer): the signatures the worker codes against, and a loader that imports those modules lazily.
-// `import.meta.glob` makes the build succeed before the files exist (the glob is then empty and loading a
-// model fails with ModelCodeMissingError); once they land the same code picks them up with no change here.
+// The worker's narrow view of the model code (src/model/weights.ts and src/model/pipeline.ts, owned by the
+// model engineer): weight maps from verified shards, a TextToImage pipeline per (generator, VQ) pair, and how
+// to recognise a cancelled generation. Keeping it in one place keeps worker.ts independent of model internals.
 import type { Engine } from '../engine/engine';
+import { GenerationCancelledError, TextToImage, type GenerateStep } from '../model/pipeline';
+import { loadWeights, type Manifest, type WeightMap } from '../model/weights';
 
-export type WeightMap = unknown;
-
-export interface StepInfo {
-  step: number;
-  steps: number;
-  /** (H*W) token ids; masked positions hold the mask id. */
-  tokens: Uint32Array;
-  /** (H*W) 1 where the token is still masked. */
-  masked: Uint8Array;
-  /** RGBA8, 128x128, row-major. */
-  pixels: Uint8ClampedArray;
-  msStep: number;
-}
-
-export interface PipelineRequest {
-  prompt: string;
-  negativePrompt?: string;
-  seed: number;
-  steps: number;
-  guidance: number;
-  tau?: number;
-  temperature?: number;
-}
-
-export interface TextToImageLike {
-  generate(req: PipelineRequest, onStep?: (s: StepInfo) => void | Promise<void>, signal?: AbortSignal): Promise<unknown>;
-  dispose(): void;
-}
+export type StepInfo = GenerateStep;
+export type TextToImageLike = Pick<TextToImage, 'generate' | 'dispose'>;
 
 export interface ModelSource {
-  manifest: unknown;
+  manifest: Manifest;
   weights: WeightMap;
 }
 
@@ -44,42 +19,14 @@ export interface ModelCode {
   isCancelled(e: unknown): boolean;
 }
 
-export class ModelCodeMissingError extends Error {
-  constructor() {
-    super('This build has no model pipeline yet (src/model/pipeline.ts): the weights are cached, but images cannot be generated.');
-    this.name = 'ModelCodeMissingError';
-  }
-}
+const code: ModelCode = {
+  // The store has checked sizes and sha256; loadWeights checks the manifest's tensor table against the shards.
+  loadWeights: (manifest, shards) => loadWeights(manifest as Manifest, shards),
+  createPipeline: async (engine, gen, vq) => TextToImage.create(engine, gen, vq),
+  isCancelled: (e) => e instanceof GenerationCancelledError || (e instanceof Error && e.name === 'GenerationCancelledError'),
+};
 
-interface WeightsModule {
-  loadWeights(manifest: unknown, shards: ArrayBuffer[]): WeightMap;
-}
-interface PipelineModule {
-  TextToImage: { create(engine: Engine, gen: ModelSource, vq: ModelSource): Promise<TextToImageLike> | TextToImageLike };
-  GenerationCancelledError?: new (...args: never[]) => Error;
-}
-
-const modules = import.meta.glob(['../model/weights.ts', '../model/pipeline.ts']);
-
-let code: Promise<ModelCode> | null = null;
-
-/** The model code, imported once. Rejects with ModelCodeMissingError while src/model has not landed. */
-export function modelCode(): Promise<ModelCode> {
-  code ??= (async () => {
-    const w = modules['../model/weights.ts'];
-    const p = modules['../model/pipeline.ts'];
-    if (!w || !p) throw new ModelCodeMissingError();
-    const weights = (await w()) as WeightsModule;
-    const pipeline = (await p()) as PipelineModule;
-    const Cancelled = pipeline.GenerationCancelledError;
-    return {
-      loadWeights: (m, s) => weights.loadWeights(m, s),
-      createPipeline: async (engine, gen, vq) => pipeline.TextToImage.create(engine, gen, vq),
-      isCancelled: (e) =>
-        (Cancelled !== undefined && e instanceof Cancelled) ||
-        (e instanceof Error && (e.name === 'GenerationCancelledError' || e.name === 'AbortError')),
-    };
-  })();
-  code.catch(() => (code = null));
+/** The model code (async so a later build may split it into its own chunk). */
+export async function modelCode(): Promise<ModelCode> {
   return code;
 }

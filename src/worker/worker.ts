@@ -24,6 +24,7 @@ import {
   type ModelList,
   type StorageInfo,
 } from './api';
+import type { Manifest } from '../model/weights';
 import { modelCode, type ModelSource, type TextToImageLike } from './model-port';
 import { WeightStore, type ModelIndex } from './weight-store';
 
@@ -135,7 +136,7 @@ async function loadSources(ids: string[], onProgress?: LoadProgressCallback): Pr
   }
   if (raw.length) {
     const code = await modelCode();
-    for (const [id, got] of raw) sources.set(id, { manifest: got.manifest, weights: code.loadWeights(got.manifest, got.shards) });
+    for (const [id, got] of raw) sources.set(id, { manifest: got.manifest as unknown as Manifest, weights: code.loadWeights(got.manifest, got.shards) });
   }
   return { fromCache, persisted };
 }
