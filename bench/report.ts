@@ -87,6 +87,10 @@ export function markdown(info: RunInfo, cfg: BenchConfig, calib: KernelRow[], ke
     `- measured in this run: copy ${copy ? f(floors(copy, cfg).gbps, 0) : '–'} GB/s (${copy?.shape ?? ''} f32), matmul ${mm ? f(floors(mm, cfg).gflops, 0) : '–'} GFLOP/s (${mm?.shape ?? ''})`,
     `- ${info.date}, ${f(info.wallSeconds, 0)} s wall${info.skipped.length ? `; time budget spent, SKIPPED: ${info.skipped.join('; ')}` : ''}`,
     '',
+    '## DESIGN.md targets',
+    '',
+    targets(cfg, kernels, layers),
+    '',
     '## Calibration',
     '',
     kernelTable(calib, cfg),
@@ -115,4 +119,25 @@ export function markdown(info: RunInfo, cfg: BenchConfig, calib: KernelRow[], ke
     stageTable(layers),
   ];
   return lines.join('\n');
+}
+
+/** The two performance targets of DESIGN.md ("What good looks like") read off this run. */
+function targets(cfg: BenchConfig, kernels: KernelRow[], layers: LayerRow[]): string {
+  const out: string[] = [];
+  for (const r of kernels.filter((k) => k.kernel.startsWith('conv1d+cross-scan → selectiveScanFused'))) {
+    const x = floors(r, cfg);
+    const t = r.timing.medianUs;
+    out.push(
+      `- fused conv + cross-scan + selective scan, ${r.shape}: ${f(t)} µs = ${f(t / x.memUs, 2)}× its memory-traffic floor ${f(x.memUs, 2)} µs (target ≤ 2×); ${f(t / x.flopUs, 2)}× its FLOP floor ${f(x.flopUs, 2)} µs (exp counted as 1 FLOP)`,
+    );
+  }
+  for (const m of layers.filter((l) => l.model === 'M-Mamba')) {
+    const u = layers.find((l) => l.model === 'UViT' && l.d === m.d && l.B === m.B);
+    if (!u) continue;
+    const bb = m.backToBackUs / u.backToBackUs;
+    out.push(
+      `- M-Mamba / UViT layer, d=${m.d}, B=${m.B}: ${f(Number.isFinite(bb) ? bb : m.sumUs / u.sumUs, 2)}× (back-to-back ${f(m.backToBackUs)} vs ${f(u.backToBackUs)} µs; Σ per-dispatch ${f(m.sumUs)} vs ${f(u.sumUs)} µs; target < 1)`,
+    );
+  }
+  return out.length ? out.join('\n') : '- (no target rows in this run)';
 }
