@@ -8,7 +8,7 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { createEngineClient, type EngineClient } from '../worker/client';
 import type { GenerateProgress, GenerateRequest, GpuReport, LoadProgress, ModelInfo, StorageInfo } from '../worker/api';
-import type { Frame } from './image-view';
+import { formatMs, type Frame } from './image-view';
 import type { LoadState } from './model-panel';
 import { card, tokens } from './theme';
 import './gpu-panel';
@@ -270,7 +270,7 @@ export class MmApp extends LitElement {
     };
     try {
       const r = await this.client.api.generate(req, this.client.progress(onProgress));
-      this.caption = `${note ? note + ' ' : ''}Done in ${r.ms.toFixed(0)} ms.`;
+      this.caption = `${note ? note + ' ' : ''}Done in ${formatMs(r.ms)}.`;
     } catch (e) {
       if (e instanceof Error && (e.name === 'GenerationCancelledError' || /cancelled/i.test(e.message))) {
         this.caption = `Cancelled after ${this.frames.length} step${this.frames.length === 1 ? '' : 's'}.`;

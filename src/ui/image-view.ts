@@ -18,6 +18,11 @@ export interface Frame {
   msStep: number;
 }
 
+/** "85 ms" below a second, "1.4 s" above. */
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
 function paint(canvas: HTMLCanvasElement, f: Frame): void {
   if (canvas.width !== f.width) canvas.width = f.width;
   if (canvas.height !== f.height) canvas.height = f.height;
@@ -164,7 +169,7 @@ export class ImageView extends LitElement {
       <div class="bar">
         <span class="grow" data-testid="step-info"
           >${f
-            ? html`step ${idx + 1}/${f.steps} · ${f.msStep.toFixed(0)} ms/step · ${f.masked.reduce((s, m) => s + m, 0)} masked`
+            ? html`step ${idx + 1}/${f.steps} · ${formatMs(f.msStep)}/step · ${f.masked.reduce((s, m) => s + m, 0)} masked`
             : 'no image yet'}</span
         >
         <label><input type="checkbox" data-testid="mask-toggle" .checked=${this.overlay} @change=${(e: Event) => (this.overlay = (e.target as HTMLInputElement).checked)} /> Show masked tokens</label>
@@ -177,7 +182,7 @@ export class ImageView extends LitElement {
                 type="button"
                 class="frame ${i === idx ? 'on' : ''}"
                 data-testid="filmstrip-frame"
-                title="step ${i + 1}: ${fr.msStep.toFixed(0)} ms"
+                title="step ${i + 1}: ${formatMs(fr.msStep)}"
                 ?disabled=${this.busy}
                 @click=${() => (this.selected = i)}
               >
@@ -187,7 +192,7 @@ export class ImageView extends LitElement {
           </div>`
         : nothing}
       ${this.caption || total
-        ? html`<p class="caption" data-testid="image-caption">${this.caption}${this.frames.length && !this.busy ? ` ${this.frames.length} steps in ${total.toFixed(0)} ms.` : ''}</p>`
+        ? html`<p class="caption" data-testid="image-caption">${this.caption}${this.frames.length && !this.busy ? ` ${this.frames.length} steps in ${formatMs(total)}.` : ''}</p>`
         : nothing}
     </section>`;
   }
