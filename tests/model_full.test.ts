@@ -1,0 +1,64 @@
+// Opt-in (MODEL_FULL=1, slow on SwiftShader): the SHIPPED int8 generators on the engine against PyTorch running the
+// same dequantised weights (tests/fixtures/full_cases.json, written by tests/fixtures/make_full_cases.py): one
+// forward's logits on a partly masked grid (measured: mmamba-s 1.1e-6, uvit-s 8.3e-7 normalised), and the first steps
+// of a 4-step guided MaskGIT run (tokens exact). Takes ~15 min on SwiftShader; meant for a real GPU.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { MMambaConfig, UViTConfig } from '../src/model/common';
+import type { Generator } from '../src/model/generator';
+import { MMamba } from '../src/model/mmamba';
+import { maskgitSample } from '../src/model/sampler';
+import { UViT } from '../src/model/uvit';
+import { loadWeights, type Manifest } from '../src/model/weights';
+import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
+import { GenerationCancelledError } from '../src/model/errors';
+import { expectClose, getEngine, normalisedError } from './gpu';
+
+const root = resolve(__dirname, '..');
+const REF = resolve(root, 'tests/fixtures/full_cases.json');
+const run = !!process.env.MODEL_FULL && existsSync(REF);
+
+describe.skipIf(!run)('shipped generators vs PyTorch (opt-in: MODEL_FULL=1)', () => {
+  const ref = run ? (JSON.parse(readFileSync(REF, 'utf8')) as Record<string, { ids: number[]; rows: number; logits_rows: number[]; steps: number[][] }>) : {};
+  for (const id of Object.keys(ref))
+    it(id, { timeout: 600_000 }, async () => {
+      const e = await getEngine();
+      const r = ref[id]!;
+      const m = JSON.parse(readFileSync(resolve(root, `public/models/${id}/manifest.json`), 'utf8')) as Manifest;
+      const shards = m.shards.map((s) => {
+        const b = readFileSync(resolve(root, `public/models/${id}/${s.file}`));
+        return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+      });
+      const w = loadWeights(m, shards);
+      const model: Generator = m.kind === 'mmamba' ? new MMamba(e, m.config as unknown as MMambaConfig, w) : new UViT(e, m.config as unknown as UViTConfig, w);
+      const tok = new BPETokenizer(m.tokenizer as unknown as TokenizerSpec);
+      expect(Array.from(tok.encode('a red heart'))).toEqual(r.ids);
+      const { codebook_size: K, grid } = model.config;
+      const HW = grid * grid;
+      const img = new Uint32Array(HW).fill(K);
+      for (let p = 0; p < HW; p += 3) img[p] = p % K;
+      const cond = model.encodeText(r.ids, 1);
+      const t = e.fromArray([1, HW], img, 'u32');
+      const logits = await e.readF32(model.logits(t, cond));
+      const got = logits.subarray(0, r.rows * K);
+      console.log(`${id}: logits normalised error ${normalisedError(got, r.logits_rows).toExponential(2)}`);
+      expectClose(got, r.logits_rows, 1e-4, `${id} logits`);
+      cond.dispose();
+      // sampling: the first MODEL_FULL_STEPS (default 1) steps of the 4-step schedule, then cancel (a guided full-size
+      // step is a batch-2 forward: minutes on SwiftShader)
+      const upTo = Math.min(r.steps.length, Number(process.env.MODEL_FULL_STEPS ?? 1));
+      const grids: number[][] = [];
+      const ac = new AbortController();
+      const req = { ids: r.ids, uncondIds: tok.encode(''), batch: 1, steps: r.steps.length, guidance: 4, tau: 4.5, temperature: 1, seed: 11 };
+      await maskgitSample(e, model, req, (s) => {
+        grids.push(Array.from(s.tokens));
+        if (grids.length >= upTo) ac.abort();
+      }, ac.signal).catch((err: unknown) => {
+        if (!(err instanceof GenerationCancelledError)) throw err;
+      });
+      expect(grids.length).toBe(upTo);
+      grids.forEach((g, i) => expect(g, `${id} step ${i}`).toEqual(r.steps[i]));
+      model.dispose();
+    });
+});
