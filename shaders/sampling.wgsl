@@ -7,7 +7,7 @@
 //   random_fill:   outU[i] = hash32(i ^ key), outF[i] = uniform(key, i)                    (tests, noise)
 //   argmax_rows:   x (R, K) → outU (R) = first index of the max, outF (R) = the max
 //   sample_rows:   logits (R', K) → outU (R) = argmax_k(l_k / temperature + gumbel(u(key, r·K + k))) (ties: lower k)
-//                  and outF (R) = log_softmax(l)[that k]; with GUIDED, l = c + g·(c − u) of rows r and r + R.
+//                  and outF (R) = log_softmax(l)[that k]; with GUIDED, l = u + g·(c − u), c = row r, u = row r + R.
 //   maskgit_update: per batch row b of HW positions (HW ≤ 1024): unknown = tokens == mask_id,
 //                  conf = logp + factor·gumbel(u(key, b·HW + pos)) where unknown, +inf elsewhere (factor =
 //                  tau·(1 − (i+1)/S)); tokens = where(unknown, sampled, tokens); the n = clamp(n_base, 0,
