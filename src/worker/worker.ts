@@ -110,6 +110,13 @@ async function init(): Promise<GpuReport> {
 /** The engine, re-acquiring the device when it was lost. Throws when no device can be had. */
 async function ensureEngine(): Promise<Engine> {
   if (!engine || !ctx || engine.isLost) {
+    if (engine?.isLost && ctx) {
+      // The engine saw the loss before the device.lost handler above ran: drop the dead device now.
+      lostMessage ??= 'The GPU device was lost. It was re-acquired.';
+      ctx = null;
+      report = null;
+      dropGpuState();
+    }
     const r = await init();
     if (r.status !== 'ready') throw new WebGPUUnavailableError(r.message);
   }
@@ -203,11 +210,11 @@ const api: EngineWorkerApi = {
     // A switch of model cancels the running generation: its pipeline is about to go.
     running?.controller.abort();
     await running?.done.catch(() => undefined);
-    const lost = takeLost();
-    if (lost) onProgress?.({ kind: 'recover', message: lost });
     const got = await loadSources([idx.tokenizer, id], onProgress);
     wanted = { genId: id, vqId: idx.tokenizer };
     await build(() => onProgress?.({ kind: 'compile', modelId: id }));
+    const lost = takeLost();
+    if (lost) onProgress?.({ kind: 'recover', message: lost });
     onProgress?.({
       kind: 'ready',
       modelId: id,
@@ -226,8 +233,8 @@ const api: EngineWorkerApi = {
     const controller = new AbortController();
     const job = (async (): Promise<GenerateResult> => {
       const t0 = performance.now();
-      const lost = takeLost();
       const pipeline = await build();
+      const lost = takeLost();
       if (lost) await onProgress?.({ kind: 'recover', message: lost });
       const { text, truncated } = clampPrompt(req.prompt ?? '');
       const steps = Math.min(64, Math.max(1, Math.round(req.steps ?? 12)));
