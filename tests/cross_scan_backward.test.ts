@@ -1,6 +1,6 @@
 // Cross-scan / cross-merge backward vs literal scatter-add / broadcast references (explicit permutation tables),
 // outputs poisoned, and the adjoint identities ⟨scan(x), g⟩ = ⟨x, scanᵀ(g)⟩, ⟨merge(y), g⟩ = ⟨y, mergeᵀ(g)⟩.
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { seqLen, type ScanGrid } from '../src/engine/ops/cross_scan_geom';
 import { crossMergeBackward, crossScanBackward } from '../src/engine/ops/cross_scan_backward';
 import { crossMergeRef, crossScanRef } from '../src/engine/reference/cross_scan';
@@ -39,8 +39,14 @@ describe('cross-scan backward', () => {
       // adjoint identities of the references against the forward references
       const x = randn(B * L * C, seed + 2);
       const ys = randn(B * K * L * C, seed + 3);
-      expectClose([dot(crossScanRef(x, B, L, C, g), dxs)], [dot(x, want1)], 1e-6, 'scan adjoint');
-      expectClose([dot(crossMergeRef(ys, B, L, C, g), dy)], [dot(ys, want2)], 1e-6, 'merge adjoint');
+      // The dots sum thousands of random-sign terms and may cancel to far below their size, so the error is
+      // measured against the sum of |terms| (f32 rounding of the references is ~1e-7 of that), not the dot itself.
+      const adjointError = (a: number, b: number, scale: number) => Math.abs(a - b) / Math.max(scale, 1e-30);
+      const abs = (v: ArrayLike<number>) => Float64Array.from(v as ArrayLike<number>, Math.abs);
+      const fwdScan = crossScanRef(x, B, L, C, g);
+      const fwdMerge = crossMergeRef(ys, B, L, C, g);
+      expect(adjointError(dot(fwdScan, dxs), dot(x, want1), dot(abs(fwdScan), abs(dxs))), 'scan adjoint').toBeLessThan(1e-6);
+      expect(adjointError(dot(fwdMerge, dy), dot(ys, want2), dot(abs(fwdMerge), abs(dy))), 'merge adjoint').toBeLessThan(1e-6);
       for (const t of [t1, t2, dx, dys]) t.dispose();
     });
 });
