@@ -23,7 +23,8 @@ fn softplus(x: f32) -> f32 {
 fn gelu_tanh(x: f32) -> f32 {
   let c = 0.7978845608028654; // sqrt(2/pi)
   let inner = c * (x + 0.044715 * x * x * x);
-  return 0.5 * x * (1.0 + tanh(clamp(inner, -15.0, 15.0)));
+  // ½(1 + tanh z) = sigmoid(2z): no cancellation where tanh → −1 (x ≪ 0); clamp keeps exp finite
+  return x / (1.0 + exp(-2.0 * clamp(inner, -40.0, 40.0)));
 }
 
 @compute @workgroup_size(256)

@@ -12,7 +12,8 @@ struct Params { n: u32, F: u32, _p0: u32, _p1: u32 }
 fn gelu_tanh(v: f32) -> f32 {
   let c = 0.7978845608028654; // sqrt(2/pi)
   let inner = c * (v + 0.044715 * v * v * v);
-  return 0.5 * v * (1.0 + tanh(clamp(inner, -15.0, 15.0))); // clamp: some tanh() lower to exp and overflow
+  // ½(1 + tanh z) = sigmoid(2z): no cancellation where tanh → −1 (v ≪ 0); clamp keeps exp finite
+  return v / (1.0 + exp(-2.0 * clamp(inner, -40.0, 40.0)));
 }
 
 @compute @workgroup_size(256)
