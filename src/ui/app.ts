@@ -14,6 +14,7 @@ import { card, tokens } from './theme';
 import './gpu-panel';
 import './image-view';
 import './model-panel';
+import './offline-note';
 import './prompt-panel';
 import './webgpu-missing';
 
@@ -316,6 +317,7 @@ export class MmApp extends LitElement {
         </div>
         ${pill}
       </header>
+      <mm-offline-note></mm-offline-note>
       ${this.phase === 'no-webgpu'
         ? html`<mm-webgpu-missing .detail=${this.problem} ?secure=${window.isSecureContext}></mm-webgpu-missing>`
         : nothing}
