@@ -1,7 +1,8 @@
 // Browser test of offline use: after one online visit (the model downloads into IndexedDB, the service worker
 // public/sw.js takes control and seeds its cache with the app shell, the engine worker's modules and
 // models/index.json), a reload with the network off still loads the page, the engine worker and the model
-// (from IndexedDB, with no shard request), and the page shows its "offline" note.
+// (from IndexedDB, with no shard request), and the page shows its "offline" note; back online, a reload
+// under the service worker still makes no shard request.
 // Runs against the dev server of playwright.config.ts, or a build: `vite build && vite preview --port P`,
 // then E2E_PORT=P (the config reuses a server already on that port). No generation here (SwiftShader is slow).
 import { expect, test, type Page } from '@playwright/test';
@@ -44,6 +45,9 @@ test('after one online visit the page reloads offline and loads the model from I
   expect(cached.names.filter((n) => n.startsWith('mm-shell-'))).toHaveLength(1);
   expect(cached.urls).toContain('/models/index.json');
   expect(cached.urls.some((u) => u.endsWith('.safetensors'))).toBe(false);
+  // The engine worker's module: /src/worker/worker.ts?worker_file… (dev server) or /assets/worker-<hash>.js (build).
+  expect(cached.urls.some((u) => /\/worker(?:\.ts|-[\w-]+\.js)$/.test(u))).toBe(true);
+  console.log(`service worker cache: ${cached.urls.length} entries`);
 
   // Offline reload: the shell and the worker come from the service worker's cache, the model from IndexedDB.
   shards.length = 0;
@@ -57,8 +61,12 @@ test('after one online visit the page reloads offline and loads the model from I
   expect(shards).toEqual([]);
   expect(await page.evaluate(() => navigator.onLine)).toBe(false);
 
-  // Back online: the note goes away.
+  // Back online: the note goes away, and a reload under the service worker still requests no shard.
   await context.setOffline(false);
   await expect(page.getByTestId('offline-note')).toHaveCount(0);
+  await page.reload();
+  await waitLoaded(page);
+  await expect(page.getByTestId('offline-note')).toHaveCount(0);
+  expect(shards).toEqual([]);
   expect(errors).toEqual([]);
 });
