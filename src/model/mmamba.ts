@@ -52,6 +52,9 @@ export class MMamba implements Generator {
   private readonly R: number;
   private readonly N: number;
   private readonly K: number;
+  /** Which fused scan kernel the mixers use: 'thread' (selective_scan_fused.wgsl, default) or 'wide'
+   *  (selective_scan_fused_wide.wgsl, one lane per state). Same results to f32 rounding; a benchmarking switch. */
+  scanVariant: 'thread' | 'wide' = 'thread';
 
   constructor(
     private readonly e: Engine,
@@ -163,6 +166,7 @@ export class MMamba implements Generator {
           cOffset: R + N,
         },
         this.grid,
+        { variant: this.scanVariant },
       ),
     ); //                                                                                      (B, L, di)
     const yn = s.t(layerNorm(e, y, { weight: W('out_norm.weight'), bias: W('out_norm.bias') }));
