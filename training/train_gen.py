@@ -28,8 +28,8 @@ from mmamba import config as C
 from mmamba.bpe import BPETokenizer
 from mmamba.checkpoint import EMA, Deadline, latest_checkpoint, load_checkpoint, save_checkpoint
 from mmamba.dist import EpochBatcher, all_reduce_mean, cleanup, init_distributed, seed_everything, wrap_ddp
-from mmamba.runutil import (CosineSchedule, RunLogger, add_common_args, auto_total_steps, autocast, device_sync,
-                            save_json)
+from mmamba.runutil import (CosineSchedule, RunLogger, add_common_args, auto_total_steps, autocast, checkpoint_due,
+                            device_sync, finish_run, save_json)
 from mmamba.sampling import drop_text, mask_for_training, masked_token_loss
 
 
@@ -226,8 +226,7 @@ def main(argv=None) -> None:
                 model.load_state_dict(backup)
             log.log(rec)
             extra["last_eval"] = rec
-        if not args.bench_steps and (done or stop or step % args.ckpt_every == 0
-                                     or time.time() - t_ckpt > args.ckpt_minutes * 60):
+        if checkpoint_due(args, step, done, stop, t_ckpt):
             save_checkpoint(args.out, step, model, opt, sched, ema=ema, extra=extra)
             t_ckpt = time.time()
         if stop:
@@ -235,10 +234,7 @@ def main(argv=None) -> None:
             break
         if done:
             break
-    if args.save_rank_state:
-        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, os.path.join(args.out, f"rank{info.rank}_final.pt"))
-    if info.is_main and not args.bench_steps:
-        log.print(f"done: step {step}, run dir {args.out}")
+    finish_run(args, info, model, log, step)
     cleanup()
 
 

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from mmamba.checkpoint import Deadline, latest_checkpoint, load_checkpoint, save_checkpoint
 from mmamba.dist import (EpochBatcher, all_reduce_mean, broadcast_, cleanup, init_distributed, seed_everything,
                          unwrap, wrap_ddp)
-from mmamba.runutil import (CosineSchedule, RunLogger, add_common_args, auto_total_steps, autocast, device_sync,
-                            load_split, save_json)
+from mmamba.runutil import (CosineSchedule, RunLogger, add_common_args, auto_total_steps, autocast, checkpoint_due,
+                            device_sync, finish_run, load_split, save_json)
 from mmamba.vq import VQConfig, VQModel, images_to_tensor, psnr
 
 
@@ -186,8 +186,7 @@ def main(argv=None) -> None:
             ev = evaluate(model, val_u8, dev)
             log.log({"step": step, **ev})
             extra["last_eval"] = ev
-        if not args.bench_steps and (done or stop or step % args.ckpt_every == 0
-                                     or time.time() - t_ckpt > args.ckpt_minutes * 60):
+        if checkpoint_due(args, step, done, stop, t_ckpt):
             save_checkpoint(args.out, step, model, opt, sched, extra=extra)
             t_ckpt = time.time()
         if stop:
@@ -195,10 +194,7 @@ def main(argv=None) -> None:
             break
         if done:
             break
-    if args.save_rank_state:
-        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, os.path.join(args.out, f"rank{info.rank}_final.pt"))
-    if info.is_main and not args.bench_steps:
-        log.print(f"done: step {step}, run dir {args.out}")
+    finish_run(args, info, model, log, step)
     cleanup()
 
 

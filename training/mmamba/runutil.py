@@ -233,3 +233,20 @@ def load_split(data: str, split: str, image_size: int = 128, seed: int = 0, with
         p = D.load_pack(data, seed)
         caps = [p.caption(ei) for ei in p.splits[split]]
     return images, caps
+
+
+def checkpoint_due(args, step: int, done: bool, stop: bool, t_ckpt: float) -> bool:
+    """A checkpoint is written at the end, on a stop, every --ckpt-every steps and at least every
+    --ckpt-minutes (so a run killed hard loses little); never in --bench-steps mode."""
+    if args.bench_steps:
+        return False
+    return done or stop or step % args.ckpt_every == 0 or time.time() - t_ckpt > args.ckpt_minutes * 60
+
+
+def finish_run(args, info, model: torch.nn.Module, log: "RunLogger", step: int) -> None:
+    """End-of-run bookkeeping shared by the trainers: per-rank weights for the DDP test, the closing line."""
+    if args.save_rank_state:
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()},
+                   os.path.join(args.out, f"rank{info.rank}_final.pt"))
+    if info.is_main and not args.bench_steps:
+        log.print(f"done: step {step}, run dir {args.out}")
