@@ -18,7 +18,20 @@ export interface ScanRefInputs {
 export const softplusF64 = (v: number): number => (v > 20 ? v : Math.log1p(Math.exp(v)));
 
 export function selectiveScanRef(x: ScanRefInputs, Bsz: number, K: number, L: number, di: number, N: number): Float32Array {
-  const y = new Float32Array(Bsz * K * L * di);
+  return scanInto(x, new Float32Array(Bsz * K * L * di), Bsz, K, L, di, N);
+}
+
+/** The recurrence in f64, written into `y` (B, K, L, di): f32 output for the kernel tests, f64 for the
+ *  finite-difference checks of the backward reference. Inputs only need to be indexable. */
+export function scanInto<T extends Float32Array | Float64Array>(
+  x: { [K in keyof ScanRefInputs]: ArrayLike<number> },
+  y: T,
+  Bsz: number,
+  K: number,
+  L: number,
+  di: number,
+  N: number,
+): T {
   const h = new Float64Array(N);
   for (let b = 0; b < Bsz; b++)
     for (let k = 0; k < K; k++)

@@ -8,6 +8,8 @@
 // then d delta_t = dΔ_t·sigmoid(delta_t + dt_bias) (softplus', 1 above torch's threshold 20), d dt_bias = Σ d delta,
 // d A_log = dA·A. dB, dC are summed over the channels of direction k (B/C are shared by them).
 // Layout: u, delta, dy (B, K, L, di); A_log (K, di, N); B, C (B, K, L, N); D, dtBias (K, di). No z gate.
+import { scanInto, softplusF64 as softplus } from './selective_scan';
+
 type Arr = ArrayLike<number>;
 
 export interface ScanRefInputs64 {
@@ -30,31 +32,11 @@ export interface ScanRefGrads {
   dDtBias: Float64Array; // (K, di)
 }
 
-const softplus = (v: number): number => (v > 20 ? v : Math.log1p(Math.exp(v)));
 const softplusGrad = (v: number): number => (v > 20 ? 1 : 1 / (1 + Math.exp(-v)));
 
-/** Forward in f64 (same recurrence as reference/selective_scan.ts), y (B, K, L, di). */
+/** Forward in f64 (reference/selective_scan.ts's recurrence), y (B, K, L, di). */
 export function selectiveScan64(x: ScanRefInputs64, Bsz: number, K: number, L: number, di: number, N: number): Float64Array {
-  const y = new Float64Array(Bsz * K * L * di);
-  const h = new Float64Array(N);
-  for (let b = 0; b < Bsz; b++)
-    for (let k = 0; k < K; k++)
-      for (let c = 0; c < di; c++) {
-        const kc = k * di + c;
-        h.fill(0);
-        for (let t = 0; t < L; t++) {
-          const i = ((b * K + k) * L + t) * di + c;
-          const row = ((b * K + k) * L + t) * N;
-          const dt = softplus(x.delta[i]! + x.dtBias[kc]!);
-          let acc = 0;
-          for (let n = 0; n < N; n++) {
-            h[n] = Math.exp(-dt * Math.exp(x.A_log[kc * N + n]!)) * h[n]! + dt * x.B[row + n]! * x.u[i]!;
-            acc += h[n]! * x.C[row + n]!;
-          }
-          y[i] = acc + x.D[kc]! * x.u[i]!;
-        }
-      }
-  return y;
+  return scanInto(x, new Float64Array(Bsz * K * L * di), Bsz, K, L, di, N);
 }
 
 export function selectiveScanBackwardRef(
