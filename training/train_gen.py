@@ -28,8 +28,8 @@ from mmamba import config as C
 from mmamba.bpe import BPETokenizer
 from mmamba.checkpoint import EMA, Deadline, latest_checkpoint, load_checkpoint, save_checkpoint
 from mmamba.dist import EpochBatcher, all_reduce_mean, cleanup, init_distributed, seed_everything, wrap_ddp
-from mmamba.runutil import (CosineSchedule, RunLogger, add_common_args, auto_total_steps, autocast, checkpoint_due,
-                            device_sync, finish_run, save_json)
+from mmamba.runutil import (CosineSchedule, RunLogger, add_common_args, autocast, checkpoint_due,
+                            device_sync, finish_run, fix_auto_steps, save_json)
 from mmamba.sampling import drop_text, mask_for_training, masked_token_loss
 
 
@@ -197,15 +197,7 @@ def main(argv=None) -> None:
         step += 1
 
         if auto_steps:
-            if step - start_step == 10:
-                device_sync(dev)
-                t_auto0 = time.time()
-            elif step - start_step == 40:
-                device_sync(dev)
-                sched.total_steps = auto_total_steps(step, 30, time.time() - t_auto0, deadline, dev)
-                extra["steps_fixed"] = True
-                auto_steps = False
-                log.print(f"auto: total steps = {sched.total_steps}")
+            auto_steps, t_auto0 = fix_auto_steps(step, start_step, t_auto0, deadline, dev, sched, extra, log)
 
         if step % args.log_every == 0 and not args.bench_steps:
             stats = all_reduce_mean(torch.stack([loss.detach().float(), gnorm.float()])).tolist()

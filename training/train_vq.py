@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from mmamba.checkpoint import Deadline, latest_checkpoint, load_checkpoint, save_checkpoint
 from mmamba.dist import (EpochBatcher, all_reduce_mean, broadcast_, cleanup, init_distributed, seed_everything,
                          unwrap, wrap_ddp)
-from mmamba.runutil import (CosineSchedule, RunLogger, add_common_args, auto_total_steps, autocast, checkpoint_due,
-                            device_sync, finish_run, load_split, save_json)
+from mmamba.runutil import (CosineSchedule, RunLogger, add_common_args, autocast, checkpoint_due,
+                            device_sync, finish_run, fix_auto_steps, load_split, save_json)
 from mmamba.vq import VQConfig, VQModel, images_to_tensor, psnr
 
 
@@ -158,15 +158,7 @@ def main(argv=None) -> None:
 
         # Fix the step count from measured throughput (steps 10..40 of this invocation).
         if auto_steps:
-            if step - start_step == 10:
-                device_sync(dev)
-                t_auto0 = time.time()
-            elif step - start_step == 40:
-                device_sync(dev)
-                sched.total_steps = auto_total_steps(step, 30, time.time() - t_auto0, deadline, dev)
-                extra["steps_fixed"] = True
-                auto_steps = False
-                log.print(f"auto: total steps = {sched.total_steps}")
+            auto_steps, t_auto0 = fix_auto_steps(step, start_step, t_auto0, deadline, dev, sched, extra, log)
 
         if step % args.log_every == 0 and not args.bench_steps:
             stats = torch.stack([loss.detach(), mse.detach(), vq_loss.detach().float(), gnorm.float()])

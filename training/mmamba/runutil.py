@@ -250,3 +250,19 @@ def finish_run(args, info, model: torch.nn.Module, log: "RunLogger", step: int) 
                    os.path.join(args.out, f"rank{info.rank}_final.pt"))
     if info.is_main and not args.bench_steps:
         log.print(f"done: step {step}, run dir {args.out}")
+
+
+def fix_auto_steps(step: int, start_step: int, t_auto0, deadline, device: torch.device, sched: "CosineSchedule",
+                   extra: Dict[str, Any], log: "RunLogger"):
+    """--steps 0: steps 10..40 of this invocation are timed, then the schedule's total is fixed so the run ends
+    inside --max-minutes (recorded in `extra` so a resumed run keeps it). Returns (still_auto, t_auto0)."""
+    if step - start_step == 10:
+        device_sync(device)
+        return True, time.time()
+    if step - start_step == 40:
+        device_sync(device)
+        sched.total_steps = auto_total_steps(step, 30, time.time() - t_auto0, deadline, device)
+        extra["steps_fixed"] = True
+        log.print(f"auto: total steps = {sched.total_steps}")
+        return False, t_auto0
+    return True, t_auto0
