@@ -1,0 +1,189 @@
+// The public contract of in-browser LoRA fine-tuning of M-Mamba (GitHub issue #5): types and function signatures
+// that the worker, the UI and the Node tests program against. DOM-free. Implementations live next to this file:
+//   lora.ts            LoRA config, target → parameter resolution, seeded init, mergeAdapter (CPU)
+//   adapter-format.ts  the standalone `.safetensors` adapter file: serializeAdapter / parseAdapter (validating)
+//   trainer.ts         FineTuner: masked-token training of the LoRA factors on the GPU (AdamW, clipping, NaN guard)
+//   errors.ts          typed errors
+// The LoRA update is W_eff = W + (alpha / rank) · B · A (Hu et al. 2021, "LoRA"), A ~ small seeded random, B = 0,
+// so a fresh adapter leaves the model unchanged. Generation runs a merged WeightMap (mergeAdapter) through the
+// unchanged generator, so an adapter costs nothing at sampling time.
+import type { MMambaConfig } from '../model/common';
+import type { HostTensor, WeightMap } from '../model/weights';
+
+export type { HostTensor, WeightMap } from '../model/weights';
+export type { MMambaConfig } from '../model/common';
+
+/** Which weights get a LoRA pair. Per layer i of M-Mamba:
+ *  'in_proj'  layers.i.in_proj.weight (2di, d)
+ *  'out_proj' layers.i.out_proj.weight (d, di)
+ *  'x_proj'   layers.i.x_proj_weight (K, R + 2N, di)   one pair per direction (A (K, r, di), B (K, R + 2N, r))
+ *  'dt_proj'  layers.i.dt_proj_weight (K, di, R)       one pair per direction
+ *  'mod'      layers.i.mod.proj.weight (3d, cond_dim)   the adaLN modulation
+ *  'head'     head.weight (codebook_size, d)
+ *  'text'     text.proj.weight (d, w) and text.pool_proj.weight (cond_dim, w): the text encoder's two output
+ *             projections (its attention trunk stays frozen: attention has no backward kernel yet). */
+export type LoraTarget = 'in_proj' | 'out_proj' | 'x_proj' | 'dt_proj' | 'mod' | 'head' | 'text';
+export const LORA_TARGETS: readonly LoraTarget[] = ['in_proj', 'out_proj', 'x_proj', 'dt_proj', 'mod', 'head', 'text'];
+
+export interface LoraConfig {
+  /** r ≥ 1 (≤ min(in, out) of every adapted weight). */
+  rank: number;
+  /** The update is scaled by alpha / rank. */
+  alpha: number;
+  targets: LoraTarget[];
+}
+
+export const DEFAULT_LORA_CONFIG: Readonly<LoraConfig> = { rank: 8, alpha: 8, targets: ['in_proj', 'out_proj'] };
+
+/** One adapted weight W (out, in) or K-stacked W (K, out, in): A (r, in) / (K, r, in), B (out, r) / (K, out, r). */
+export interface LoraPair {
+  A: HostTensor;
+  B: HostTensor;
+}
+
+/** Identifies the base model an adapter belongs to. `configHash` is configHash(config) (lora.ts); the manifest sha256
+ *  (of the base manifest.json bytes, computed by the caller, e.g. with crypto.subtle) is checked when both sides have it. */
+export interface BaseModelRef {
+  modelId: string;
+  config: MMambaConfig;
+  manifestSha256?: string;
+}
+
+/** What the adapter file's `__metadata__` records besides the tensors (all strings on disk, JSON-encoded). */
+export interface AdapterInfo {
+  baseModelId: string;
+  baseConfigHash: string;
+  baseManifestSha256?: string;
+  /** Optimizer steps the factors have been trained for. */
+  steps: number;
+  /** The new word / concept the adapter teaches, if any (e.g. "sks cat"). */
+  word?: string;
+  /** The captions it was trained on (for display; the file never holds images). */
+  captions?: string[];
+  /** ISO 8601 time of the snapshot. */
+  createdAt?: string;
+}
+
+export interface LoraAdapter {
+  config: LoraConfig;
+  info: AdapterInfo;
+  /** Base parameter name (e.g. 'layers.0.in_proj.weight') → its factors. */
+  pairs: Map<string, LoraPair>;
+}
+
+/** The on-disk identifier and version written into `__metadata__.format` / `formatVersion`. */
+export const ADAPTER_FORMAT = 'mmamba-lora';
+export const ADAPTER_FORMAT_VERSION = 1;
+
+// ---- fine-tuning ------------------------------------------------------------------------------------------
+
+export interface FineTuneOptions {
+  /** Images per optimizer step, ≥ 4 (every step's batch must hold exactly this many). */
+  batchSize: number;
+  /** Peak learning rate (after warmup). */
+  lr: number;
+  /** AdamW decoupled weight decay, applied to every LoRA factor. */
+  weightDecay: number;
+  /** Linear warmup from lr/warmupSteps to lr over this many steps. */
+  warmupSteps: number;
+  /** The schedule's length: cosine decay from lr to minLrRatio·lr between warmupSteps and totalSteps. */
+  totalSteps: number;
+  /** Global L2 norm the gradient is clipped to (0 or Infinity: no clipping). */
+  gradClip: number;
+  /** Seeds the LoRA init, the training masks and the text dropout (shared counter RNG, docs/architecture.md). */
+  seed: number;
+  /** 'cosine' (default, as training/mmamba/runutil.py CosineSchedule) or 'constant' after warmup. */
+  schedule?: 'cosine' | 'constant';
+  /** Floor of the cosine schedule as a fraction of lr (default 0.1, as the Python trainer). */
+  minLrRatio?: number;
+  /** AdamW betas (default [0.9, 0.95], as the Python trainer) and eps (default 1e-8). */
+  betas?: [number, number];
+  eps?: number;
+  /** Probability that a row's caption is replaced by the empty prompt (default 0.1, sampling.py drop_text). */
+  textDropout?: number;
+  /** The empty prompt's ids (Lt), as the tokenizer encodes '' (default [bos=1, eos=2, pad=0, …]). */
+  emptyTextIds?: Int32Array;
+}
+
+export const DEFAULT_FINETUNE_OPTIONS: Readonly<FineTuneOptions> = {
+  batchSize: 8,
+  lr: 1e-3,
+  weightDecay: 0.01,
+  warmupSteps: 10,
+  totalSteps: 200,
+  gradClip: 1.0,
+  seed: 0,
+  schedule: 'cosine',
+  minLrRatio: 0.1,
+  betas: [0.9, 0.95],
+  eps: 1e-8,
+  textDropout: 0.1,
+};
+
+export interface TrainingBatch {
+  /** (batchSize × HW) VQ codes in [0, codebook_size), row-major grids (e.g. from VQEncoder.encode). */
+  tokens: Int32Array;
+  /** (batchSize × Lt) caption ids, padded to text.max_len (BPETokenizer.encode). */
+  textIds: Int32Array;
+}
+
+export interface StepResult {
+  /** 1-based index of this step (counts skipped steps too). */
+  step: number;
+  /** Mean cross-entropy over the masked positions (before the update). */
+  loss: number;
+  /** Global L2 norm of the LoRA gradient before clipping. */
+  gradNorm: number;
+  /** Learning rate used (or that would have been used) at this step. */
+  lr: number;
+  /** False when the NaN/Inf guard refused the update: the adapter is unchanged; the caller should stop. */
+  applied: boolean;
+  /** Why the update was refused: a non-finite loss, gradient norm, or updated factors (e.g. lr = Infinity). */
+  nonFinite: null | 'loss' | 'gradNorm' | 'update';
+  /** Masked positions the loss averaged over. */
+  maskedTokens: number;
+}
+
+/** Device bytes a fine-tuning step needs and whether it fits WebGPU's default limits. */
+export interface MemoryPlan {
+  /** Largest single buffer the step binds (the selective-scan backward workspace, usually). */
+  largestBindingBytes: number;
+  /** Rough peak of live bytes (base weights + checkpoints + one layer's recompute + backward). */
+  estimatedPeakBytes: number;
+  fitsDefaultLimits: boolean;
+}
+
+/** Default WebGPU limits the trainer stays inside (maxStorageBufferBindingSize, maxBufferSize). */
+export const DEFAULT_MAX_BINDING_BYTES = 128 * 1024 * 1024;
+export const DEFAULT_MAX_BUFFER_BYTES = 256 * 1024 * 1024;
+
+/** Signatures implemented by lora.ts / adapter-format.ts / trainer.ts (re-exported from index.ts). */
+export interface FineTuneLibrary {
+  /** Base parameter names a LoRA config adapts, in a fixed order (layers ascending, then head, then text). */
+  loraParamNames(config: MMambaConfig, targets: readonly LoraTarget[]): string[];
+  /** A fresh adapter: A ~ U(−1/√in, 1/√in) from the shared counter RNG (PEFT's Kaiming-uniform bound), B = 0. */
+  initAdapter(base: BaseModelRef, lora: LoraConfig, seed: number): LoraAdapter;
+  /** A new WeightMap with W + (alpha/rank)·B·A for every adapted weight (others shared, not copied). */
+  mergeAdapter(base: WeightMap, adapter: LoraAdapter): WeightMap;
+  /** Stable hash of a model config (canonical JSON, FNV-1a 64, hex). Not cryptographic: an identity check. */
+  configHash(config: MMambaConfig): string;
+  serializeAdapter(adapter: LoraAdapter): ArrayBuffer;
+  /** Validates everything and throws AdapterFormatError / AdapterMismatchError (errors.ts). */
+  parseAdapter(file: ArrayBuffer, base: BaseModelRef): LoraAdapter;
+  planMemory(config: MMambaConfig, lora: LoraConfig, batchSize: number): MemoryPlan;
+}
+
+/** The trainer (trainer.ts `FineTuner implements FineTunerHandle`), constructed as
+ *  `new FineTuner(engine, base: {ref: BaseModelRef; weights: WeightMap}, lora: LoraConfig,
+ *                 options: Partial<FineTuneOptions>, init?: LoraAdapter)`
+ *  (throws InvalidFineTuneOptionsError for bad options, FineTuneMemoryError when a step cannot fit the device). */
+export interface FineTunerHandle {
+  /** Optimizer steps applied so far (refused steps do not count). */
+  readonly stepsDone: number;
+  /** One optimizer step on one batch (B = options.batchSize rows). */
+  step(batch: TrainingBatch): Promise<StepResult>;
+  /** A CPU snapshot of the current factors (the last good ones after a refused step). */
+  getAdapter(info?: { word?: string; captions?: string[] }): Promise<LoraAdapter>;
+  /** Frees every GPU buffer the trainer owns (the engine stays usable). */
+  dispose(): void;
+}
