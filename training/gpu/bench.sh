@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Device run: every benchmark on ONE H200, one after the other (they would skew each other side by side), in
+# about 5 minutes at most (each step has its own timeout and time budget):
+#   1. WebGPU kernels + M-Mamba/UViT layers through Dawn (bench/main.ts)        -> $OUT/bench.md, bench.json
+#   2. end-to-end 12-step guided generation with the shipped weights (bench/generate.ts) -> $OUT/generate.md
+#   3. PyTorch eager M-Mamba/UViT layers, cores, 22-layer stacks, bf16 and f32 (training/bench_layers.py)
+#                                                                                -> $OUT/layers-torch.md, .json
+# Before the call, here: `bash scripts/stage-gpu.sh` (bundles .gpu/bench.mjs and .gpu/generate.mjs, stages node +
+# Dawn). Device tool: kind nvidia-h200, carry [".gpu"], command `bash training/gpu/bench.sh`.
+# A failing step is logged and the next one still runs; $OUT/summary.md collects the tables.
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-/tmp/bench-out}; mkdir -p "$OUT"
+t0=$(date +%s); el() { echo "[+$(( $(date +%s) - t0 ))s] $*"; }
+for f in .gpu/enter.sh .gpu/bench.mjs .gpu/generate.mjs; do
+  [ -f "$f" ] || { echo "bench.sh: $f is missing: run 'bash scripts/stage-gpu.sh' here and carry [\".gpu\"]" >&2; exit 1; }
+done
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1
+
+el "1/3 WebGPU kernels + layers (budget 110 s)"
+timeout 150 bash .gpu/enter.sh node .gpu/bench.mjs --budget 110 --json "$OUT/bench.json" > "$OUT/bench.md" 2> "$OUT/bench.err"
+echo "  exit $?"; tail -3 "$OUT/bench.err"
+
+el "2/3 end-to-end generation (shipped weights, 12 steps, guidance 4, median of 5)"
+timeout 60 bash .gpu/enter.sh node .gpu/generate.mjs --runs 5 --out "$OUT/ppm" > "$OUT/generate.md" 2>&1
+echo "  exit $?"
+
+el "3/3 PyTorch eager layers (budget 60 s)"
+(cd training && timeout 85 python3 bench_layers.py --budget 60 --json "$OUT/layers-torch.json") \
+  > "$OUT/layers-torch.md" 2> "$OUT/layers-torch.err"
+echo "  exit $?"; tail -3 "$OUT/layers-torch.err"
+
+{
+  echo "# H200 benchmark run $(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo
+  echo "## WebGPU targets and layers (bench/main.ts)"; echo
+  sed -n '/^## DESIGN.md targets/,/^## Calibration/p' "$OUT/bench.md" | sed '$d'
+  sed -n '/^## Layers: M-Mamba vs UViT/,/^### Per-stage/p' "$OUT/bench.md" | sed '$d'
+  echo "## End-to-end generation (bench/generate.ts)"; echo; cat "$OUT/generate.md"; echo
+  echo "## PyTorch eager (training/bench_layers.py)"; echo; cat "$OUT/layers-torch.md"
+} > "$OUT/summary.md"
+cat "$OUT/summary.md"
+el "done"
