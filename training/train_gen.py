@@ -52,6 +52,18 @@ def preset_config(kind: str, preset: str, meta: dict):
     return dataclasses.replace(cfg, text=text, grid=meta["grid"], codebook_size=meta["codebook_size"])
 
 
+def apply_architecture_flags(kind: str, cfg, args):
+    """Ablation overrides of the preset (docs/evaluation.md): only the flags given change the config."""
+    over = {k: getattr(args, k) for k in ("d", "layers") if getattr(args, k) is not None}
+    mm_only = {k: getattr(args, k) for k in ("directions", "text_position", "ffn", "ffn_mult", "pos_emb")
+               if getattr(args, k) is not None}
+    if mm_only and kind != "mmamba":
+        raise SystemExit(f"{sorted(mm_only)} only apply to --model mmamba")
+    if "d" in over and kind == "mmamba":
+        over["dt_rank"] = None                     # re-derived as ceil(d / 16)
+    return dataclasses.replace(cfg, **over, **mm_only) if (over or mm_only) else cfg
+
+
 def load_tokens(data: str, split: str, device: torch.device):
     """(tokens (N, HW) int32, text (N, V, Lt) int32) on `device`."""
     z = np.load(os.path.join(data, f"tokens_{split}.npz"))
@@ -96,7 +108,19 @@ def main(argv=None) -> None:
     ap.add_argument("--ema", type=float, default=0.999, help="EMA decay (0 = off)")
     ap.add_argument("--val-every", type=int, default=1000)
     ap.add_argument("--grad-checkpoint", action="store_true")
+    # architecture ablations (MMambaConfig fields; unset = the preset's value)
+    ap.add_argument("--directions", type=int, choices=[1, 2, 4], default=None)
+    ap.add_argument("--text-position", choices=["first", "middle"], default=None)
+    ap.add_argument("--ffn", action=argparse.BooleanOptionalAction, default=None, help="GEGLU feed-forward sublayer")
+    ap.add_argument("--ffn-mult", type=int, default=None)
+    ap.add_argument("--pos-emb", action=argparse.BooleanOptionalAction, default=None, help="learned image positions")
+    ap.add_argument("--d", type=int, default=None, help="model width (both models)")
+    ap.add_argument("--layers", type=int, default=None, help="layer count (both models)")
+    ap.add_argument("--train-images", type=int, default=0,
+                    help="equal training compute: steps = ceil(N / --batch-size) (overrides --steps)")
     args = ap.parse_args(argv)
+    if args.train_images:
+        args.steps = -(-args.train_images // args.batch_size)
     args.data = args.data.rstrip("/")
 
     info = init_distributed(args.device)
@@ -117,7 +141,7 @@ def main(argv=None) -> None:
         meta = json.load(f)
     with open(os.path.join(args.data, "bpe.json")) as f:
         bpe = BPETokenizer.from_dict(json.load(f))
-    cfg = preset_config(args.model, args.preset, meta)
+    cfg = apply_architecture_flags(args.model, preset_config(args.model, args.preset, meta), args)
     tokens, text = load_tokens(args.data, "train", dev)                    # (N, HW), (N, V, Lt)
     if args.max_train_items:
         tokens, text = tokens[:args.max_train_items], text[:args.max_train_items]
@@ -226,6 +250,13 @@ def main(argv=None) -> None:
             break
         if done:
             break
+    if info.is_main and not args.bench_steps:
+        # one record per run for ablation tables: parameters, images seen and wall time (equal-compute checks)
+        save_json(os.path.join(args.out, "summary.json"), {
+            "kind": args.model, "config": cfg.to_dict(), "params": n_params, "steps": step,
+            "batch_size": args.batch_size, "train_images": step * args.batch_size,
+            "seconds": round(deadline.elapsed(), 1), "images_s": (step - start_step) * args.batch_size / max(deadline.elapsed(), 1e-9),
+            "last_eval": extra.get("last_eval")})
     finish_run(args, info, model, log, step)
     cleanup()
 
