@@ -110,6 +110,17 @@ export class Engine {
     this.device.queue.writeBuffer(t.buffer, elementOffset * 4, arr.buffer, arr.byteOffset, arr.byteLength);
   }
 
+  /** Records a copy of all of `src` into `dst` from element `dstElementOffset` on, in order with the dispatches
+   *  recorded around it (no CPU round trip). Both tensors must have 4-byte elements. */
+  copy(src: Tensor, dst: Tensor, dstElementOffset = 0): void {
+    this.assertAlive();
+    if (src.isDisposed || dst.isDisposed) throw new ShapeError(`copy: ${src.isDisposed ? src : dst} is disposed`);
+    if (dstElementOffset < 0 || dstElementOffset + src.size > dst.size) throw new ShapeError(`copy of ${src} overflows ${dst} at ${dstElementOffset}`);
+    if (src.size === 0) return;
+    this.endPass();
+    this.getEncoder().copyBufferToBuffer(src.buffer, 0, dst.buffer, dstElementOffset * 4, src.byteLength);
+  }
+
   /** Fills a tensor with one bit pattern (used by tests to poison outputs). */
   fill(t: Tensor, value: number): void {
     const arr = toTyped(new Array(t.size).fill(value), t.dtype);
