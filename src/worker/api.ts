@@ -74,6 +74,8 @@ export interface GenerateRequest {
   tau?: number;
   /** Sampling temperature (default 1). */
   temperature?: number;
+  /** Name of a saved (or this session's) LoRA adapter of the loaded generator; absent: the base model. */
+  adapter?: string;
 }
 
 /** An RGBA8 image, row-major, `rgba.length === width * height * 4`. */
@@ -154,6 +156,103 @@ export interface StorageInfo {
   quota: number | null;
 }
 
+// ---- fine-tuning (GitHub issue #5): "Teach a new word" ------------------------------------------------------
+
+/** One image/caption pair sent to `prepareDataset`. `id` is the UI's handle for the file: the worker keeps what
+ *  it decoded and encoded per id, so preparing again after a caption edit costs no decode or encode. */
+export interface DatasetItemInput {
+  id: string;
+  /** File name as dropped (for messages only). */
+  name: string;
+  bytes: ArrayBuffer;
+  caption: string;
+}
+
+/** The verdict on one pair: accepted with what the model will see (the square crop at model resolution),
+ *  or rejected with a reason a person can act on. */
+export type DatasetItemReport =
+  | { id: string; name: string; status: 'accepted'; caption: string; image: RgbaImage }
+  | { id: string; name: string; status: 'rejected'; reason: string };
+
+export interface DatasetReport {
+  items: DatasetItemReport[];
+  accepted: number;
+  rejected: number;
+  /** Side of the square the images were cut to (the VQ tokenizer's resolution). */
+  imageSize: number;
+}
+
+export interface FineTuneRequest {
+  /** LoRA rank r (1..64). */
+  rank: number;
+  /** Optimizer steps (1..5000). */
+  steps: number;
+  /** Peak learning rate. */
+  lr: number;
+  /** Pairs per step (≥ 4; pairs repeat when there are fewer). */
+  batchSize: number;
+  /** Prompt of the preview images (default: the first caption). */
+  previewPrompt?: string;
+  /** A preview every K steps (0: only at the end). */
+  previewEvery: number;
+  /** MaskGIT steps of a preview (default 8). */
+  previewSteps?: number;
+  /** Guidance of a preview (default 4). */
+  previewGuidance?: number;
+  /** Seeds the LoRA init, the masks and the batches; and the previews. */
+  seed: number;
+}
+
+/**
+ * Progress of a fine-tuning run, in order (`paused`/`resumed` and `preview` may come any number of times).
+ * - start:    the dataset and the trainer are ready.
+ * - step:     one optimizer step; `stepsPerSec` over the recent steps (pauses and previews excluded).
+ * - preview:  an image of the preview prompt with the adapter as it is now (pixels transferred).
+ * - nan-stop: the loss or gradient went non-finite; the run stops, the adapter keeps its last good weights.
+ * - done:     finished (or stopped); nothing follows.
+ */
+export type FineTuneProgress =
+  | { kind: 'start'; totalSteps: number; pairs: number; batchSize: number }
+  | { kind: 'step'; step: number; totalSteps: number; loss: number; gradNorm: number; lr: number; stepsPerSec: number; etaSec: number }
+  | { kind: 'preview'; step: number; prompt: string; image: RgbaImage }
+  | { kind: 'paused'; step: number }
+  | { kind: 'resumed'; step: number }
+  | { kind: 'nan-stop'; step: number; message: string }
+  | { kind: 'done'; status: FineTuneStatus; steps: number; ms: number };
+
+export type FineTuneStatus = 'done' | 'stopped' | 'cancelled';
+export type FineTuneProgressCallback = (p: FineTuneProgress) => void | Promise<void>;
+
+export interface FineTuneResult {
+  /** done: all steps ran; stopped: a non-finite loss stopped it (the adapter is the last good one);
+   *  cancelled: discarded, nothing to save. */
+  status: FineTuneStatus;
+  steps: number;
+  /** Loss of every step, in order. */
+  losses: number[];
+  ms: number;
+  /** True when an adapter can now be saved with `saveAdapter`. */
+  canSave: boolean;
+}
+
+/** A LoRA adapter of the loaded generator. */
+export interface AdapterInfoRow {
+  name: string;
+  baseModelId: string;
+  rank: number;
+  steps: number;
+  savedAt: number;
+  byteLength: number;
+  /** False when it lives in memory only (storage was full): it is gone when the page closes. */
+  persisted: boolean;
+}
+
+export interface SaveAdapterResult {
+  adapter: AdapterInfoRow;
+  /** Set when storage was full: the adapter stays usable in memory this session. */
+  warning?: string;
+}
+
 /**
  * The engine worker's API (exposed with comlink from src/worker/worker.ts).
  * Errors reject with an Error whose `name` is kept in the message prefix ("WeightIntegrityError: ...").
@@ -173,6 +272,26 @@ export interface EngineWorkerApi {
   /** Remove a model from IndexedDB (a loaded model stays usable in memory). */
   deleteCachedModel(id: string): Promise<void>;
   storageReport(): Promise<StorageInfo>;
+  /** Decodes, crops to the model resolution and VQ-encodes the images, tokenises the captions; keeps the result
+   *  as the dataset of the next fine-tuning run. Bad files are rejected one by one; the rest proceed. */
+  prepareDataset(items: DatasetItemInput[]): Promise<DatasetReport>;
+  /** Trains a LoRA adapter of the loaded generator on the prepared dataset. Generation and model switches are
+   *  refused while it runs (pause first to generate). Base weights and saved adapters are never modified. */
+  startFineTune(req: FineTuneRequest, onProgress?: FineTuneProgressCallback): Promise<FineTuneResult>;
+  pauseFineTune(): Promise<void>;
+  resumeFineTune(): Promise<void>;
+  /** Stops the run and discards its adapter (no-op when none runs). */
+  cancelFineTune(): Promise<void>;
+  /** Saves the last run's adapter under `name` (replacing one of that name). Storage full: kept in memory, with a warning. */
+  saveAdapter(name: string): Promise<SaveAdapterResult>;
+  /** Adapters of the loaded generator (saved, and memory-only ones), newest first. */
+  listAdapters(): Promise<AdapterInfoRow[]>;
+  deleteAdapter(name: string): Promise<void>;
+  /** The adapter as a `.safetensors` file. */
+  exportAdapter(name: string): Promise<{ fileName: string; bytes: ArrayBuffer }>;
+  /** Validates an adapter file against the loaded generator and saves it (name: the file's stem unless given).
+   *  Rejects with AdapterFormatError / AdapterMismatchError messages for damaged or foreign files. */
+  importAdapter(bytes: ArrayBuffer, name: string): Promise<SaveAdapterResult>;
   /** Release every GPU resource the worker holds. */
   dispose(): Promise<void>;
 }

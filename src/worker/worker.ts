@@ -27,6 +27,7 @@ import {
 import type { Manifest } from '../model/weights';
 import { modelCode, type ModelSource, type TextToImageLike } from './model-port';
 import { WeightStore, type ModelIndex } from './weight-store';
+import { createFineTuneWorker } from './finetune-api';
 
 /** The live device, or null before init / after loss or dispose. Invariant: `report` describes `ctx`. */
 let ctx: GpuContext | null = null;
@@ -60,6 +61,7 @@ function toReport(c: GpuContext): GpuReport {
 
 /** Drops everything built on the device (best effort: after a loss, dispose may itself complain). */
 function dropGpuState(): void {
+  fineTune.dropGpu();
   try {
     loaded?.pipeline.dispose();
   } catch (e) {
@@ -174,14 +176,36 @@ function takeLost(): string | null {
   return m;
 }
 
+/** Side of a square RGBA image (128 for the shipped VQ; test models may be smaller). */
+function side(rgba: Uint8ClampedArray): number {
+  return Math.round(Math.sqrt(rgba.length / 4));
+}
+
 /** Cuts a prompt to MAX_PROMPT_CHARS code points (never splitting a surrogate pair). */
 function clampPrompt(p: string): { text: string; truncated: boolean } {
   const chars = Array.from(p);
   return chars.length > MAX_PROMPT_CHARS ? { text: chars.slice(0, MAX_PROMPT_CHARS).join(''), truncated: true } : { text: p, truncated: false };
 }
 
+/** Fine-tuning and adapters (src/worker/finetune-api.ts) on this worker's device and loaded models. */
+const fineTune = createFineTuneWorker({
+  ensureEngine,
+  models: () => {
+    const w = loaded ?? wanted;
+    const gen = w && sources.get(w.genId);
+    const vq = w && sources.get(w.vqId);
+    return w && gen && vq ? { genId: w.genId, vqId: w.vqId, gen, vq } : null;
+  },
+  createPipeline: async (eng, gen, vq) => (await modelCode()).createPipeline(eng, gen, vq),
+  stopGeneration: async () => {
+    running?.controller.abort();
+    await running?.done.catch(() => undefined);
+  },
+});
+
 const api: EngineWorkerApi = {
   init,
+  ...fineTune.api,
 
   async listModels(): Promise<ModelList> {
     const idx: ModelIndex = await store.index();
@@ -207,6 +231,7 @@ const api: EngineWorkerApi = {
     const entry = idx.models.find((m) => m.id === id);
     if (!entry) throw new Error(`Unknown model "${id}".`);
     if (entry.kind === 'vq') throw new Error(`"${id}" is the image tokenizer, not a generator; pick M-Mamba or UViT.`);
+    fineTune.assertNotTraining('switching models');
     // A switch of model cancels the running generation: its pipeline is about to go.
     running?.controller.abort();
     await running?.done.catch(() => undefined);
@@ -233,7 +258,9 @@ const api: EngineWorkerApi = {
     const controller = new AbortController();
     const job = (async (): Promise<GenerateResult> => {
       const t0 = performance.now();
-      const pipeline = await build();
+      fineTune.assertNotTraining('generating');
+      const base = await build();
+      const pipeline = req.adapter ? await fineTune.pipelineFor(req.adapter) : base;
       const lost = takeLost();
       if (lost) await onProgress?.({ kind: 'recover', message: lost });
       const { text, truncated } = clampPrompt(req.prompt ?? '');
@@ -266,8 +293,8 @@ const api: EngineWorkerApi = {
               tokens,
               masked,
               pixels,
-              width: 128,
-              height: 128,
+              width: side(pixels),
+              height: side(pixels),
               msStep: s.msStep,
             };
             if (onProgress) await onProgress(Comlink.transfer(msg, [tokens.buffer, masked.buffer, pixels.buffer]));
@@ -290,7 +317,7 @@ const api: EngineWorkerApi = {
       await onProgress?.({ kind: 'done', ms });
       const result: GenerateResult = {
         tokens: final.tokens,
-        image: { width: 128, height: 128, rgba: final.pixels },
+        image: { width: side(final.pixels), height: side(final.pixels), rgba: final.pixels },
         ms,
         prompt: text,
         truncated,

@@ -1,0 +1,228 @@
+// One fine-tuning run in the worker: batches from the prepared dataset, the LoRA trainer's steps, typed
+// progress (loss, steps/s, time left), preview images every K steps, pause / resume / cancel, the NaN stop.
+//
+// Invariants:
+// - The base weights are only read (the trainer and the previews work on merged copies).
+// - Pause and cancel take effect between steps (a step in flight always completes); cancel discards the
+//   adapter and frees the trainer. A non-finite step stops the run and keeps the last good adapter.
+// - Batches are a seeded reshuffle of the pairs per epoch, so the same seed gives the same run.
+import type { Engine } from '../engine/engine';
+import type { BaseModelRef, FineTunerHandle, LoraAdapter, LoraConfig, LoraTarget, WeightMap } from '../finetune/api';
+import type { FineTuneProgress, FineTuneRequest, FineTuneResult, RgbaImage } from './api';
+import type { Dataset } from './finetune-dataset';
+import type { FineTunePort } from './finetune-port';
+
+/** Weights that get a LoRA pair: the mixer's projections, the adaptive norms (where the caption enters each
+ *  layer), the text encoder's output projections (where a new word's features are shaped) and the head. */
+export const FINETUNE_TARGETS: LoraTarget[] = ['in_proj', 'out_proj', 'mod', 'text', 'head'];
+
+export interface RunLimits {
+  rank: [number, number];
+  steps: [number, number];
+  batch: [number, number];
+  lr: [number, number];
+}
+export const RUN_LIMITS: RunLimits = { rank: [1, 64], steps: [1, 5000], batch: [4, 32], lr: [1e-6, 1] };
+
+/** The request with every number checked; throws an Error saying which setting is out of range. */
+export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
+  const int = (v: unknown, name: string, [lo, hi]: [number, number]) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < lo || n > hi) throw new Error(`${name} must be a whole number from ${lo} to ${hi} (got ${String(v)}).`);
+    return n;
+  };
+  const lr = Number(req.lr);
+  if (!Number.isFinite(lr) || lr < RUN_LIMITS.lr[0] || lr > RUN_LIMITS.lr[1])
+    throw new Error(`Learning rate must be between ${RUN_LIMITS.lr[0]} and ${RUN_LIMITS.lr[1]} (got ${String(req.lr)}).`);
+  return {
+    rank: int(req.rank, 'Rank', RUN_LIMITS.rank),
+    steps: int(req.steps, 'Steps', RUN_LIMITS.steps),
+    batchSize: int(req.batchSize, 'Batch size', RUN_LIMITS.batch),
+    lr,
+    previewPrompt: String(req.previewPrompt ?? ''),
+    previewEvery: int(req.previewEvery ?? 0, 'Preview every', [0, 5000]),
+    previewSteps: int(req.previewSteps ?? 8, 'Preview steps', [1, 64]),
+    previewGuidance: Number.isFinite(req.previewGuidance) ? Number(req.previewGuidance) : 4,
+    seed: Number(req.seed) >>> 0,
+  };
+}
+
+/** Small seeded generator (mulberry32) for batch order only; the trainer has its own counter RNG. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Endless pair indices: a fresh permutation of 0..n-1 per epoch. */
+export function batchOrder(n: number, seed: number): () => number {
+  const rand = rng(seed ^ 0x9e3779b9);
+  let perm: number[] = [];
+  let i = 0;
+  return () => {
+    if (i >= perm.length) {
+      perm = Array.from({ length: n }, (_, k) => k);
+      for (let k = n - 1; k > 0; k--) {
+        const j = Math.floor(rand() * (k + 1));
+        [perm[k], perm[j]] = [perm[j]!, perm[k]!];
+      }
+      i = 0;
+    }
+    return perm[i++]!;
+  };
+}
+
+export interface RunDeps {
+  engine: Engine;
+  port: FineTunePort;
+  base: { ref: BaseModelRef; weights: WeightMap };
+  dataset: Dataset;
+  emptyTextIds: Int32Array;
+  /** Renders the preview prompt with `adapter` merged into a copy of the base. */
+  preview(adapter: LoraAdapter, prompt: string, steps: number, guidance: number, seed: number): Promise<RgbaImage>;
+  onProgress(p: FineTuneProgress): Promise<void>;
+}
+
+const now = () => performance.now();
+
+export class FineTuneRun {
+  private paused = false;
+  private cancelled = false;
+  private wake: (() => void) | null = null;
+  private trainer: FineTunerHandle | null = null;
+  /** The adapter a finished (or NaN-stopped) run leaves; null while running and after a cancel. */
+  adapter: LoraAdapter | null = null;
+  readonly req: Required<FineTuneRequest>;
+  stepsDone = 0;
+
+  constructor(
+    private readonly deps: RunDeps,
+    req: FineTuneRequest,
+  ) {
+    this.req = checkRequest(req);
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wake?.();
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.wake?.();
+  }
+
+  private previewPrompt(): string {
+    return this.req.previewPrompt.trim() || this.deps.dataset.captions.find((c) => c.trim() !== '') || '';
+  }
+
+  private async sendPreview(step: number): Promise<void> {
+    if (!this.trainer) return;
+    const prompt = this.previewPrompt();
+    const adapter = await this.trainer.getAdapter();
+    const image = await this.deps.preview(adapter, prompt, this.req.previewSteps, this.req.previewGuidance, this.req.seed);
+    await this.deps.onProgress({ kind: 'preview', step, prompt, image });
+  }
+
+  async run(): Promise<FineTuneResult> {
+    const t0 = now();
+    const { dataset: ds, port, engine, base } = this.deps;
+    const r = this.req;
+    const B = r.batchSize;
+    const lora: LoraConfig = { rank: r.rank, alpha: r.rank, targets: FINETUNE_TARGETS };
+    this.trainer = port.createTrainer(engine, base, lora, {
+      batchSize: B,
+      lr: r.lr,
+      weightDecay: 0,
+      warmupSteps: Math.min(10, Math.floor(r.steps / 5)),
+      totalSteps: r.steps,
+      gradClip: 1,
+      seed: r.seed,
+      textDropout: 0.1,
+      emptyTextIds: this.deps.emptyTextIds,
+    });
+    const losses: number[] = [];
+    let status: FineTuneResult['status'] = 'done';
+    try {
+      await this.deps.onProgress({ kind: 'start', totalSteps: r.steps, pairs: ds.count, batchSize: B });
+      const next = batchOrder(ds.count, r.seed);
+      const recent: number[] = [];
+      const tokens = new Int32Array(B * ds.hw);
+      const textIds = new Int32Array(B * ds.lt);
+      for (let step = 1; step <= r.steps; step++) {
+        if (this.paused && !this.cancelled) {
+          await this.deps.onProgress({ kind: 'paused', step: step - 1 });
+          while (this.paused && !this.cancelled) await new Promise<void>((ok) => (this.wake = ok));
+          this.wake = null;
+          if (!this.cancelled) await this.deps.onProgress({ kind: 'resumed', step: step - 1 });
+        }
+        if (this.cancelled) break;
+        for (let b = 0; b < B; b++) {
+          const i = next();
+          tokens.set(ds.tokens.subarray(i * ds.hw, (i + 1) * ds.hw), b * ds.hw);
+          textIds.set(ds.textIds.subarray(i * ds.lt, (i + 1) * ds.lt), b * ds.lt);
+        }
+        const ts = now();
+        const res = await this.trainer.step({ tokens, textIds });
+        const dt = (now() - ts) / 1000;
+        losses.push(res.loss);
+        if (!res.applied) {
+          status = 'stopped';
+          const what = res.nonFinite === 'update' ? 'the update' : res.nonFinite === 'gradNorm' ? 'the gradient' : 'the loss';
+          await this.deps.onProgress({
+            kind: 'nan-stop',
+            step,
+            message:
+              `Training stopped at step ${step}: ${what} became infinite or NaN (the learning rate ${r.lr} is probably too high). ` +
+              `The adapter keeps its last good weights (${this.trainer.stepsDone} steps); lower the learning rate and start again.`,
+          });
+          break;
+        }
+        this.stepsDone = this.trainer.stepsDone;
+        recent.push(dt);
+        if (recent.length > 10) recent.shift();
+        const sps = recent.length / Math.max(1e-6, recent.reduce((a, x) => a + x, 0));
+        await this.deps.onProgress({
+          kind: 'step',
+          step,
+          totalSteps: r.steps,
+          loss: res.loss,
+          gradNorm: res.gradNorm,
+          lr: res.lr,
+          stepsPerSec: sps,
+          etaSec: (r.steps - step) / sps,
+        });
+        const last = step === r.steps;
+        if (!this.cancelled && !last && r.previewEvery > 0 && step % r.previewEvery === 0) await this.sendPreview(step);
+      }
+      if (this.cancelled) status = 'cancelled';
+      else if (this.trainer.stepsDone > 0) {
+        if (status === 'done') await this.sendPreview(this.trainer.stepsDone);
+        this.adapter = await this.trainer.getAdapter({ captions: ds.captions });
+      }
+    } finally {
+      this.trainer.dispose();
+      this.trainer = null;
+    }
+    if (this.cancelled) {
+      status = 'cancelled';
+      this.adapter = null;
+    }
+    const ms = now() - t0;
+    await this.deps.onProgress({ kind: 'done', status, steps: this.stepsDone, ms });
+    return { status, steps: this.stepsDone, losses, ms, canSave: this.adapter !== null };
+  }
+}
