@@ -39,6 +39,19 @@ export class TextEncoder {
   /** ids (B, Lt) on the CPU (padded to max_len) → token vectors, pooled c and the key mask. */
   forward(ids: ArrayLike<number>, B: number): TextOutput {
     const e = this.e;
+    const W = (n: string) => this.p.get(this.prefix + n);
+    const { final, pooled, keyMask } = this.trunk(ids, B);
+    const tokens = linear(e, final, W('proj.weight'), W('proj.bias'), 'text_tokens'); //     (B, Lt, d)
+    const c = linear(e, pooled, W('pool_proj.weight'), W('pool_proj.bias'), 'text_c'); //  (B, cond_dim)
+    final.dispose();
+    pooled.dispose();
+    return { tokens, c, keyMask };
+  }
+
+  /** Everything before the two output projections: the final LayerNorm output (B, Lt, w), its masked mean (B, w)
+   *  and the key mask. The LoRA fine-tuner applies (adapted) proj / pool_proj itself; the caller disposes all three. */
+  trunk(ids: ArrayLike<number>, B: number): { final: Tensor; pooled: Tensor; keyMask: Tensor } {
+    const e = this.e;
     const Lt = this.cfg.max_len;
     if (ids.length !== B * Lt) throw new ShapeError(`text encoder: ${ids.length} ids for B=${B}, max_len=${Lt}`);
     for (let i = 0; i < ids.length; i++)
@@ -58,12 +71,10 @@ export class TextEncoder {
       const hid = s.t(gelu(e, s.t(linear(e, n2, L('mlp.0.weight'), L('mlp.0.bias'))))); // (B, Lt, f·w)
       x = s.t(add(e, x, s.t(linear(e, hid, L('mlp.2.weight'), L('mlp.2.bias')))));
     }
-    const xn = s.t(layerNorm(e, x, { weight: W('norm.weight'), bias: W('norm.bias') })); // (B, Lt, w)
-    const tokens = linear(e, xn, W('proj.weight'), W('proj.bias'), 'text_tokens'); //     (B, Lt, d)
-    const pooled = s.t(maskedMean(e, xn, keyMask)); //                                     (B, w)
-    const c = linear(e, pooled, W('pool_proj.weight'), W('pool_proj.bias'), 'text_c'); //  (B, cond_dim)
+    const final = layerNorm(e, x, { weight: W('norm.weight'), bias: W('norm.bias') }); // (B, Lt, w)
+    const pooled = maskedMean(e, final, keyMask); //                                       (B, w)
     s.dispose();
-    return { tokens, c, keyMask };
+    return { final, pooled, keyMask };
   }
 
   dispose(): void {
