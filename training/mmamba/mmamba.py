@@ -49,6 +49,7 @@ import torch.utils.checkpoint
 from .common import GEGLU, AdaLN, RMSNorm, modulate
 from .config import MMambaConfig
 from .scan import selective_scan, selective_scan_ref
+from .seq_ops import causal_conv_silu, from_scans, sequence_index, to_scans
 from .text_encoder import TextEncoder
 
 DIRECTION_SETS = {1: (0,), 2: (0, 2), 4: (0, 1, 2, 3)}
@@ -109,30 +110,30 @@ class MMambaLayer(nn.Module):
         perm, inv = sequence_permutations(cfg)
         self.register_buffer("seq_perm", perm, persistent=False)
         self.register_buffer("seq_inv", inv, persistent=False)
+        perm_flat, inv_flat = sequence_index(perm, inv)                # (K·L,) row gathers for seq_ops
+        self.register_buffer("seq_perm_flat", perm_flat, persistent=False)
+        self.register_buffer("seq_inv_flat", inv_flat, persistent=False)
 
     def mix(self, u: torch.Tensor, use_ref: bool = False) -> torch.Tensor:
-        """The cross-scan SSM mixer: u (B, L, d) normalised+modulated input -> (B, L, d)."""
+        """The cross-scan SSM mixer: u (B, L, d) normalised+modulated input -> (B, L, d).
+        Works channels-last, (B, K, L, di): the permutations are row gathers, every matmul is a plain batched
+        GEMM over contiguous rows, and the scan reads its per-step channel vectors contiguously."""
         cfg = self.cfg
-        Bsz, L, _ = u.shape
-        K, di, N, R = cfg.directions, cfg.d_inner, cfg.d_state, cfg.dt_rank
+        K, N, R = cfg.directions, cfg.d_state, cfg.dt_rank
         x, z = self.in_proj(u).chunk(2, dim=-1)                        # (B, L, di) each
-        xs = x.transpose(1, 2)[:, :, self.seq_perm]                    # (B, di, K, L)
-        xs = xs.permute(0, 2, 1, 3).reshape(Bsz, K * di, L)            # (B, K·di, L)
-        xs = F.conv1d(F.pad(xs, (cfg.d_conv - 1, 0)), self.conv_weight.reshape(K * di, 1, cfg.d_conv),
-                      self.conv_bias.reshape(K * di), groups=K * di)   # (B, K·di, L) causal
-        xs = F.silu(xs).view(Bsz, K, di, L)                            # (B, K, di, L)
-        x_dbl = torch.einsum("bkdl,ked->bkel", xs, self.x_proj_weight)  # (B, K, R + 2N, L)
-        dt, Bm, Cm = torch.split(x_dbl, [R, N, N], dim=2)              # (B,K,R,L) (B,K,N,L) (B,K,N,L)
-        dt = torch.einsum("bkrl,kdr->bkdl", dt, self.dt_proj_weight)   # (B, K, di, L)
+        xs = to_scans(x, self.seq_perm_flat, self.seq_inv_flat, K)     # (B, K, L, di) cross-scan
+        xs = causal_conv_silu(xs, self.conv_weight, self.conv_bias)    # (B, K, L, di)
+        x_dbl = torch.matmul(xs, self.x_proj_weight.transpose(1, 2))   # (B, K, L, R + 2N)
+        dt, Bm, Cm = torch.split(x_dbl, [R, N, N], dim=-1)             # (B,K,L,R) (B,K,L,N) (B,K,L,N)
+        dt = torch.matmul(dt, self.dt_proj_weight.transpose(1, 2))     # (B, K, L, di)
         scan = selective_scan_ref if use_ref else selective_scan   # Triton on CUDA, else chunked
-        y = scan(xs.reshape(Bsz, K * di, L), dt.reshape(Bsz, K * di, L),
-                 -torch.exp(self.A_log.float()).reshape(K * di, N),     # (K·di, N)
-                 Bm, Cm, D=self.D.reshape(K * di), delta_bias=self.dt_proj_bias.reshape(K * di),
-                 delta_softplus=True)                                   # (B, K·di, L), groups = K
-        y = y.view(Bsz, K, di, L)
-        inv = self.seq_inv[None, :, None, :].expand(Bsz, K, di, L)     # (B, K, di, L)
-        y = y.gather(3, inv).sum(1)                                    # (B, di, L) cross-merge
-        y = self.out_norm(y.transpose(1, 2)) * F.silu(z)               # (B, L, di)
+        y = scan(xs.transpose(2, 3), dt.transpose(2, 3),               # (B, K, di, L) views, groups = K
+                 -torch.exp(self.A_log.float()).reshape(-1, N),        # (K·di, N)
+                 Bm.transpose(2, 3), Cm.transpose(2, 3),               # (B, K, N, L) views
+                 D=self.D.reshape(-1), delta_bias=self.dt_proj_bias.reshape(-1),
+                 delta_softplus=True)                                   # (B, K, di, L)
+        y = from_scans(y.transpose(2, 3), self.seq_perm_flat, self.seq_inv_flat)   # (B, L, di) cross-merge
+        y = self.out_norm(y) * F.silu(z)                               # (B, L, di)
         return self.out_proj(y)                                        # (B, L, d)
 
     def forward(self, h: torch.Tensor, c: torch.Tensor, use_ref: bool = False) -> torch.Tensor:

@@ -4,7 +4,7 @@ Follows Mamba's `selective_scan_ref` (Gu & Dao 2023, mamba_ssm/ops/selective_sca
 per batch b, channel d, state n, with Δ = softplus(delta + delta_bias) (if delta_softplus):
     x_t = exp(Δ_t · A) · x_{t-1} + Δ_t · B_t · u_t
     y_t = Σ_n C_t · x_t + D · u_t              (then y · SiLU(z) if z is given)
-Shapes: u, delta, z: (B, di, L); A: (di, N); B, C: (B, N, L) or grouped (B, G, N, L) with di % G == 0
+Shapes: u, delta, z: (B, di, L) (or grouped (B, G, dg, L) views, see _accepts_grouped); A: (di, N); B, C: (B, N, L) or grouped (B, G, N, L) with di % G == 0
 (channel block g uses B[:, g], as in Mamba); D, delta_bias: (di,). The state is carried in float32
 (float64 if the inputs are float64); the output is cast back to u's dtype.
 
@@ -42,10 +42,26 @@ def _expand_groups(M: Tensor, di: int) -> Tensor:
     return M.repeat_interleave(di // G, dim=1)
 
 
+def _accepts_grouped(fn):
+    """Lets a (B, di, L) scan also take u/delta/z as grouped (B, G, dg, L) views (the mixer's channels-last
+    buffers); they are flattened (copied if need be) and the output comes back as (B, G, dg, L)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapped(u, delta, A, B, C, D=None, z=None, **kw):
+        if u.dim() != 4:
+            return fn(u, delta, A, B, C, D=D, z=z, **kw)
+        shape = u.shape
+        flat = lambda t: None if t is None else t.reshape(shape[0], shape[1] * shape[2], shape[3])  # noqa: E731
+        return fn(flat(u), flat(delta), A, B, C, D=D, z=flat(z), **kw).view(shape)
+    return wrapped
+
+
 def _state_dtype(u: Tensor) -> torch.dtype:
     return torch.float64 if u.dtype == torch.float64 else torch.float32
 
 
+@_accepts_grouped
 def selective_scan_ref(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
                        D: Optional[Tensor] = None, z: Optional[Tensor] = None,
                        delta_bias: Optional[Tensor] = None, delta_softplus: bool = True) -> Tensor:
@@ -75,6 +91,7 @@ def selective_scan_ref(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor
     return y.to(dtype_in)
 
 
+@_accepts_grouped
 def selective_scan_fast(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
                         D: Optional[Tensor] = None, z: Optional[Tensor] = None,
                         delta_bias: Optional[Tensor] = None, delta_softplus: bool = True,

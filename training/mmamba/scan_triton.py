@@ -1,20 +1,22 @@
 """Triton selective scan (Mamba S6) with a hand-written backward, wrapped in a torch.autograd.Function.
 
 Semantics are exactly those of `scan.selective_scan_ref` (sequential reference, after Mamba's
-`selective_scan_ref`, Gu & Dao 2023). `softplus(delta + delta_bias)` and the optional `y · SiLU(z)` gate
-stay in plain PyTorch (autograd differentiates them); the kernels only do the core recurrence
+`selective_scan_ref`, Gu & Dao 2023). The optional `y · SiLU(z)` gate stays in plain
+PyTorch (autograd differentiates it); the kernels do Δ = softplus(delta + delta_bias) and the recurrence
     h_t = exp(Δ_t·A) ⊙ h_{t-1} + Δ_t·u_t·B_t          (state h: (di, N), float32)
     y_t = Σ_n C_t ⊙ h_t + D·u_t
 
-Layout (what mmamba.py passes; no transposes or copies are made):
-    u, delta: (Bsz, Dt, L)    any strides, any float dtype (read and converted to f32 in the kernel)
-    A: (Dt, N);  D: (Dt,) or None
-    B, C: (Bsz, N, L) or grouped (Bsz, G, N, L), Dt % G == 0 — channel d uses group d // (Dt / G)
-          (mmamba.py: Dt = K·di, G = K directions, B/C are strided views of x_dbl)
+Layout: u, delta are (Bsz, G, dg, L) with ANY strides (mmamba.py passes transposed views of channels-last
+(Bsz, K, L, di) buffers, so a step's channel vector is one contiguous load); (Bsz, Dt, L) inputs are viewed
+as G groups. Δ = softplus(delta + delta_bias) is formed in the kernels, in f32, and never stored; the
+backward returns d(delta) through it and d(delta_bias). y, du, d(delta) keep u's layout (when dense) and
+dtype, so no transposes or casts follow.
+    A: (Dt, N) with Dt = G·dg;  D, delta_bias: (Dt,) or None
+    B, C: (Bsz, N, L) or grouped (Bsz, G, N, L), any strides — channel block g uses group g
 Grid: (Bsz·G, ceil(dg / BLOCK_D)) with dg = Dt / G, so one program's channels share one group and B_t, C_t
 are (N,) vector loads. Each program keeps its (BLOCK_D, N) state in registers and loops over L.
 
-Backward memory: the forward saves the state entering every CHUNK-th step, ckpt (Bsz, Dt, nc, N) f32
+Backward memory: the forward saves the state entering every CHUNK-th step, ckpt (Bsz, G, dg, nc, N) f32
 with nc = ceil(L / CHUNK) (1/CHUNK of the full (Bsz, Dt, L, N) history). The backward walks chunks in
 reverse; per chunk it recomputes the CHUNK states from the checkpoint into a small per-program scratch
 (CHUNK, BLOCK_D, N) f32 (L2-resident), then runs the reverse recurrence over the chunk:
@@ -23,7 +25,7 @@ reverse; per chunk it recomputes the CHUNK states from the checkpoint into a sma
     du_t = Δ_t Σ_n dh_t B_t + D dy_t;           dD += dy_t u_t
     dB_t = Σ_d dh_t Δ_t u_t;  dC_t = Σ_d dy_t h_t   (per-channel-block partials, summed in PyTorch)
     dh_{t-1} = dh_t ⊙ a_t
-dA, dD are per-batch partials summed afterwards (deterministic; no atomics).
+dA, dD, d(delta_bias) are per-batch partials summed afterwards (deterministic; no atomics).
 Steps past L (padding of the last chunk) are computed with Δ = u = B = C = dy = 0, i.e. a no-op.
 """
 from __future__ import annotations
@@ -39,14 +41,36 @@ Tensor = torch.Tensor
 
 
 @triton.jit
+def _softplus(x):
+    """log(1 + e^x) in f32 without overflow or cancellation (log1p via the Kahan/Goldberg trick)."""
+    e = tl.exp(tl.minimum(x, 20.0))
+    up = 1.0 + e
+    lp = tl.where(up == 1.0, e, tl.log(up) * e / (up - 1.0))
+    return tl.where(x > 20.0, x, lp)
+
+
+@triton.jit
+def _delta_at(dt_base, t, s_dl, mask, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """(raw, Δ) at step t for a block of channels; Δ = softplus(raw + bias). Masked lanes give Δ = 0 (a no-op step)."""
+    raw = tl.load(dt_base + t * s_dl, mask=mask, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        raw += bias
+    dlt = raw
+    if SOFTPLUS:
+        dlt = _softplus(raw)
+    return raw, tl.where(mask, dlt, 0.0)
+
+
+@triton.jit
 def _scan_fwd_kernel(
-    u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, y_ptr, ck_ptr,
-    L, Dt, dg, G, N, nc,
-    s_ub, s_ud, s_ul,            # u strides (batch, channel, time)
-    s_db, s_dd, s_dl,            # delta strides
+    u_ptr, dt_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, D_ptr, y_ptr, ck_ptr,
+    L, dg, G, N, nc,
+    s_ub, s_ug, s_ud, s_ul,      # u strides (batch, group, channel in group, time)
+    s_db, s_dg, s_dd, s_dl,      # raw delta strides
     s_Bb, s_Bg, s_Bn, s_Bl,      # B strides (batch, group, state, time)
     s_Cb, s_Cg, s_Cn, s_Cl,      # C strides
-    HAS_D: tl.constexpr, SAVE: tl.constexpr,
+    s_yb, s_yg, s_yd, s_yl,      # y strides
+    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, SAVE: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
 ):
     pid_bg = tl.program_id(0).to(tl.int64)
@@ -55,19 +79,19 @@ def _scan_fwd_kernel(
     g = pid_bg % G
     dl = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)                  # (BLOCK_D,) channel within group
     dmask = dl < dg
-    d = g * dg + dl                                               # (BLOCK_D,) global channel
+    d = g * dg + dl                                               # (BLOCK_D,) global channel (A, D, bias rows)
     n = tl.arange(0, BLOCK_N)
     nmask = n < N
     m2 = dmask[:, None] & nmask[None, :]
     A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=m2, other=0.0).to(tl.float32)  # (BLOCK_D, BLOCK_N)
-    if HAS_D:
-        Dv = tl.load(D_ptr + d, mask=dmask, other=0.0).to(tl.float32)
-    u_base = u_ptr + b * s_ub + d * s_ud
-    dt_base = dt_ptr + b * s_db + d * s_dd
+    Dv = tl.load(D_ptr + d, mask=dmask & HAS_D, other=0.0).to(tl.float32)
+    bias = tl.load(bias_ptr + d, mask=dmask & HAS_BIAS, other=0.0).to(tl.float32)
+    u_base = u_ptr + b * s_ub + g * s_ug + dl * s_ud
+    dt_base = dt_ptr + b * s_db + g * s_dg + dl * s_dd
     B_base = B_ptr + b * s_Bb + g * s_Bg + n * s_Bn
     C_base = C_ptr + b * s_Cb + g * s_Cg + n * s_Cn
-    y_base = y_ptr + (b * Dt + d) * L                             # y: (Bsz, Dt, L) contiguous f32
-    ck_base = ck_ptr + ((b * Dt + d[:, None]) * nc) * N + n[None, :]  # ckpt: (Bsz, Dt, nc, N)
+    y_base = y_ptr + b * s_yb + g * s_yg + dl * s_yd
+    ck_base = ck_ptr + ((pid_bg * dg + dl[:, None]) * nc) * N + n[None, :]  # ckpt: (Bsz, G, dg, nc, N)
     h = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
     for c in range(nc):
         if SAVE:
@@ -76,28 +100,27 @@ def _scan_fwd_kernel(
             t = c * CHUNK + s
             tv = t < L
             uv = tl.load(u_base + t * s_ul, mask=dmask & tv, other=0.0).to(tl.float32)    # (BLOCK_D,)
-            dtv = tl.load(dt_base + t * s_dl, mask=dmask & tv, other=0.0).to(tl.float32)  # (BLOCK_D,)
+            _, dtv = _delta_at(dt_base, t, s_dl, dmask & tv, bias, HAS_BIAS, SOFTPLUS)  # (BLOCK_D,)
             Bv = tl.load(B_base + t * s_Bl, mask=nmask & tv, other=0.0).to(tl.float32)    # (BLOCK_N,)
             Cv = tl.load(C_base + t * s_Cl, mask=nmask & tv, other=0.0).to(tl.float32)    # (BLOCK_N,)
             a = tl.exp(dtv[:, None] * A)
             h = a * h + (dtv * uv)[:, None] * Bv[None, :]
-            yv = tl.sum(h * Cv[None, :], axis=1)                      # (BLOCK_D,)
-            if HAS_D:
-                yv += Dv * uv
-            tl.store(y_base + t, yv, mask=dmask & tv)
+            yv = tl.sum(h * Cv[None, :], axis=1) + Dv * uv                # (BLOCK_D,)
+            tl.store(y_base + t * s_yl, yv, mask=dmask & tv)
 
 
 @triton.jit
 def _scan_bwd_kernel(
-    u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, dy_ptr, ck_ptr, scr_ptr,
-    du_ptr, ddt_ptr, dA_ptr, dD_ptr, dB_ptr, dC_ptr,
+    u_ptr, dt_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, D_ptr, dy_ptr, ck_ptr, scr_ptr,
+    du_ptr, ddt_ptr, dA_ptr, dD_ptr, dbias_ptr, dB_ptr, dC_ptr,
     L, Dt, dg, G, N, nc, Bsz,
-    s_ub, s_ud, s_ul,
-    s_db, s_dd, s_dl,
+    s_ub, s_ug, s_ud, s_ul,
+    s_db, s_dg, s_dd, s_dl,
     s_Bb, s_Bg, s_Bn, s_Bl,
     s_Cb, s_Cg, s_Cn, s_Cl,
-    s_yb, s_yd, s_yl,            # dy strides
-    HAS_D: tl.constexpr,
+    s_yb, s_yg, s_yd, s_yl,      # dy strides
+    s_gb, s_gg, s_gd, s_gl,      # du / d(raw delta) strides (allocated alike)
+    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
 ):
     pid_bg = tl.program_id(0).to(tl.int64)
@@ -113,21 +136,22 @@ def _scan_bwd_kernel(
     m2 = dmask[:, None] & nmask[None, :]
     dn = tl.arange(0, BLOCK_D)[:, None] * BLOCK_N + n[None, :]    # (BLOCK_D, BLOCK_N) scratch offsets
     A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=m2, other=0.0).to(tl.float32)
-    if HAS_D:
-        Dv = tl.load(D_ptr + d, mask=dmask, other=0.0).to(tl.float32)
-    u_base = u_ptr + b * s_ub + d * s_ud
-    dt_base = dt_ptr + b * s_db + d * s_dd
-    dy_base = dy_ptr + b * s_yb + d * s_yd
+    Dv = tl.load(D_ptr + d, mask=dmask & HAS_D, other=0.0).to(tl.float32)
+    bias = tl.load(bias_ptr + d, mask=dmask & HAS_BIAS, other=0.0).to(tl.float32)
+    u_base = u_ptr + b * s_ub + g * s_ug + dl * s_ud
+    dt_base = dt_ptr + b * s_db + g * s_dg + dl * s_dd
+    dy_base = dy_ptr + b * s_yb + g * s_yg + dl * s_yd
     B_base = B_ptr + b * s_Bb + g * s_Bg + n * s_Bn
     C_base = C_ptr + b * s_Cb + g * s_Cg + n * s_Cn
-    g_base = (b * Dt + d) * L                                     # du, ddt: (Bsz, Dt, L) contiguous f32
-    ck_base = ck_ptr + ((b * Dt + d[:, None]) * nc) * N + n[None, :]
+    g_base = b * s_gb + g * s_gg + dl * s_gd
+    ck_base = ck_ptr + ((pid_bg * dg + dl[:, None]) * nc) * N + n[None, :]
     scr_base = scr_ptr + (pid_bg * nblk + pid_d) * (CHUNK * BLOCK_D * BLOCK_N) + dn
-    # dB, dC partials: (nblk, Bsz, G, N, L) contiguous f32
-    p_base = (((pid_d * Bsz + b) * G + g) * N + n) * L
+    # dB, dC partials: (nblk, Bsz, G, L, N) contiguous f32 (one contiguous N-vector per step)
+    p_base = (((pid_d * Bsz + b) * G + g) * L) * N + n
     dh = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
     dA_acc = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
     dD_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
+    dbias_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
     for ci in range(nc):
         c = nc - 1 - ci
         # 1) recompute the chunk's states; scratch slot s holds h_{t-1} for t = c·CHUNK + s
@@ -137,7 +161,7 @@ def _scan_bwd_kernel(
             tv = t < L
             tl.store(scr_base + s * (BLOCK_D * BLOCK_N), h)
             uv = tl.load(u_base + t * s_ul, mask=dmask & tv, other=0.0).to(tl.float32)
-            dtv = tl.load(dt_base + t * s_dl, mask=dmask & tv, other=0.0).to(tl.float32)
+            _, dtv = _delta_at(dt_base, t, s_dl, dmask & tv, bias, HAS_BIAS, SOFTPLUS)
             Bv = tl.load(B_base + t * s_Bl, mask=nmask & tv, other=0.0).to(tl.float32)
             h = tl.exp(dtv[:, None] * A) * h + (dtv * uv)[:, None] * Bv[None, :]
         tl.debug_barrier()
@@ -147,7 +171,7 @@ def _scan_bwd_kernel(
             t = c * CHUNK + s
             tv = t < L
             uv = tl.load(u_base + t * s_ul, mask=dmask & tv, other=0.0).to(tl.float32)      # (BLOCK_D,)
-            dtv = tl.load(dt_base + t * s_dl, mask=dmask & tv, other=0.0).to(tl.float32)    # (BLOCK_D,)
+            raw, dtv = _delta_at(dt_base, t, s_dl, dmask & tv, bias, HAS_BIAS, SOFTPLUS)
             dyv = tl.load(dy_base + t * s_yl, mask=dmask & tv, other=0.0).to(tl.float32)    # (BLOCK_D,)
             Bv = tl.load(B_base + t * s_Bl, mask=nmask & tv, other=0.0).to(tl.float32)      # (BLOCK_N,)
             Cv = tl.load(C_base + t * s_Cl, mask=nmask & tv, other=0.0).to(tl.float32)      # (BLOCK_N,)
@@ -155,25 +179,26 @@ def _scan_bwd_kernel(
             a = tl.exp(dtv[:, None] * A)
             dtu = dtv * uv
             ht = a * hp + dtu[:, None] * Bv[None, :]                                        # h_t
-            tl.store(dC_ptr + p_base + t, tl.sum(dyv[:, None] * ht, axis=0), mask=nmask & tv)
+            tl.store(dC_ptr + p_base + t * N, tl.sum(dyv[:, None] * ht, axis=0), mask=nmask & tv)
             dh += dyv[:, None] * Cv[None, :]
             da = dh * hp * a                                       # ∂/∂(Δ_t A) through a_t
             dhB = tl.sum(dh * Bv[None, :], axis=1)                 # (BLOCK_D,) Σ_n dh B
-            ddt = tl.sum(da * A, axis=1) + uv * dhB
+            ddt = tl.sum(da * A, axis=1) + uv * dhB                # ∂/∂Δ_t
+            if SOFTPLUS:                                           # Δ = softplus(raw): ∂Δ/∂raw = sigmoid(raw)
+                ddt = ddt / (1.0 + tl.exp(-tl.maximum(raw, -30.0)))
+            dbias_acc += ddt
             dA_acc += da * dtv[:, None]
-            tl.store(dB_ptr + p_base + t, tl.sum(dh * dtu[:, None], axis=0), mask=nmask & tv)
-            duv = dtv * dhB
-            if HAS_D:
-                duv += Dv * dyv
-                dD_acc += dyv * uv
-            tl.store(du_ptr + g_base + t, duv, mask=dmask & tv)
-            tl.store(ddt_ptr + g_base + t, ddt, mask=dmask & tv)
+            tl.store(dB_ptr + p_base + t * N, tl.sum(dh * dtu[:, None], axis=0), mask=nmask & tv)
+            duv = dtv * dhB + Dv * dyv
+            dD_acc += dyv * uv
+            tl.store(du_ptr + g_base + t * s_gl, duv, mask=dmask & tv)
+            tl.store(ddt_ptr + g_base + t * s_gl, ddt, mask=dmask & tv)
             dh = dh * a
         tl.debug_barrier()
-    # per-batch partials: dA (Bsz, Dt, N), dD (Bsz, Dt)
+    # per-batch partials: dA (Bsz, Dt, N), dD and d(delta_bias) (Bsz, Dt)
     tl.store(dA_ptr + (b * Dt + d[:, None]) * N + n[None, :], dA_acc, mask=m2)
-    if HAS_D:
-        tl.store(dD_ptr + b * Dt + d, dD_acc, mask=dmask)
+    tl.store(dD_ptr + b * Dt + d, dD_acc, mask=dmask & HAS_D)
+    tl.store(dbias_ptr + b * Dt + d, dbias_acc, mask=dmask & HAS_BIAS)
 
 
 def _grouped(M: Tensor) -> Tensor:
@@ -185,66 +210,75 @@ def _pow2(x: int) -> int:
     return 1 << max(0, (x - 1).bit_length())
 
 
+def _like(x: Tensor, dtype: torch.dtype) -> Tensor:
+    """Uninitialised tensor shaped like x, with x's strides when x is dense (so a channels-last input gets a
+    channels-last output), contiguous otherwise."""
+    return torch.empty_like(x, dtype=dtype)
+
+
 class _ScanCore(torch.autograd.Function):
-    """y (Bsz, Dt, L) f32 = core scan of u, delta (Bsz, Dt, L), A (Dt, N), B/C grouped (Bsz, G, N, L), D."""
+    """y = core scan of u, raw delta (Bsz, G, dg, L) (any strides), A (Dt, N), B/C (Bsz, G, N, L), D, delta_bias.
+    Δ = softplus(delta + delta_bias) is formed inside the kernels (never materialised). y has u's shape, strides
+    (when dense) and out_dtype; gradients have their inputs' dtypes."""
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, block_d, chunk, num_warps):
-        Bsz, Dt, L = u.shape
-        N = A.shape[1]
-        G = B.shape[1]
-        assert C.shape[1] == G and Dt % G == 0, "B and C need the same group count dividing Dt"
-        assert A.shape == (Dt, N) and B.shape == (Bsz, G, N, L) and C.shape == (Bsz, G, N, L)
-        dg = Dt // G
+    def forward(ctx, u, delta, A, B, C, D, bias, softplus, out_dtype, block_d, chunk, num_warps):
+        Bsz, G, dg, L = u.shape
+        Dt, N = A.shape
+        assert delta.shape == u.shape and Dt == G * dg, "u/delta must be (Bsz, G, dg, L) with G·dg = A rows"
+        assert B.shape == (Bsz, G, N, L) and C.shape == (Bsz, G, N, L)
         BLOCK_D = min(block_d, _pow2(dg))
         BLOCK_N = _pow2(N)
         nc = triton.cdiv(L, chunk)
         A_c = A.contiguous()
         D_c = D.contiguous() if D is not None else None
-        need_grad = any(ctx.needs_input_grad[:6])
-        y = torch.empty(Bsz, Dt, L, device=u.device, dtype=torch.float32)
-        ck = (torch.empty(Bsz, Dt, nc, N, device=u.device, dtype=torch.float32) if need_grad
+        bias_c = bias.contiguous() if bias is not None else None
+        need_grad = any(ctx.needs_input_grad[:7])
+        y = _like(u, out_dtype)
+        ck = (torch.empty(Bsz, G, dg, nc, N, device=u.device, dtype=torch.float32) if need_grad
               else torch.empty(1, device=u.device, dtype=torch.float32))
         grid = (Bsz * G, triton.cdiv(dg, BLOCK_D))
         _scan_fwd_kernel[grid](
-            u, delta, A_c, B, C, D_c if D_c is not None else A_c, y, ck,
-            L, Dt, dg, G, N, nc,
-            *u.stride(), *delta.stride(), *B.stride(), *C.stride(),
-            HAS_D=D is not None, SAVE=need_grad,
+            u, delta, bias_c if bias_c is not None else A_c, A_c, B, C, D_c if D_c is not None else A_c, y, ck,
+            L, dg, G, N, nc,
+            *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *y.stride(),
+            HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus, SAVE=need_grad,
             BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
         if need_grad:
-            ctx.save_for_backward(u, delta, A_c, B, C, D_c, ck)
-            ctx.cfg = (BLOCK_D, BLOCK_N, chunk, num_warps, D is not None)
+            ctx.save_for_backward(u, delta, A_c, B, C, D_c, bias_c, ck)
+            ctx.cfg = (BLOCK_D, BLOCK_N, chunk, num_warps, softplus)
         return y
 
     @staticmethod
     def backward(ctx, dy):
-        u, delta, A, B, C, D, ck = ctx.saved_tensors
-        BLOCK_D, BLOCK_N, chunk, num_warps, has_d = ctx.cfg
-        Bsz, Dt, L = u.shape
-        N = A.shape[1]
-        G = B.shape[1]
-        dg = Dt // G
-        nc = ck.shape[2]
+        u, delta, A, B, C, D, bias, ck = ctx.saved_tensors
+        BLOCK_D, BLOCK_N, chunk, num_warps, softplus = ctx.cfg
+        Bsz, G, dg, L = u.shape
+        Dt, N = A.shape
+        nc = ck.shape[3]
         nblk = triton.cdiv(dg, BLOCK_D)
         dev, f32 = u.device, torch.float32
-        du = torch.empty(Bsz, Dt, L, device=dev, dtype=f32)
-        ddt = torch.empty(Bsz, Dt, L, device=dev, dtype=f32)
+        du = _like(u, u.dtype)
+        ddt = torch.empty_strided(du.shape, du.stride(), device=dev, dtype=delta.dtype)   # same layout as du
         dA = torch.empty(Bsz, Dt, N, device=dev, dtype=f32)
-        dD = torch.empty(Bsz, Dt, device=dev, dtype=f32) if has_d else dA
-        dB = torch.empty(nblk, Bsz, G, N, L, device=dev, dtype=f32)
-        dC = torch.empty(nblk, Bsz, G, N, L, device=dev, dtype=f32)
+        dD = torch.empty(Bsz, Dt, device=dev, dtype=f32) if D is not None else dA
+        dbias = torch.empty(Bsz, Dt, device=dev, dtype=f32) if bias is not None else dA
+        dB = torch.empty(nblk, Bsz, G, L, N, device=dev, dtype=f32)
+        dC = torch.empty(nblk, Bsz, G, L, N, device=dev, dtype=f32)
         scr = torch.empty(Bsz * G * nblk, chunk, BLOCK_D, BLOCK_N, device=dev, dtype=f32)
         _scan_bwd_kernel[(Bsz * G, nblk)](
-            u, delta, A, B, C, D if has_d else A, dy, ck, scr,
-            du, ddt, dA, dD, dB, dC,
+            u, delta, bias if bias is not None else A, A, B, C, D if D is not None else A, dy, ck, scr,
+            du, ddt, dA, dD, dbias, dB, dC,
             L, Dt, dg, G, N, nc, Bsz,
-            *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *dy.stride(),
-            HAS_D=has_d, BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
-        dB = dB.sum(0) if nblk > 1 else dB[0]                     # (Bsz, G, N, L)
-        dC = dC.sum(0) if nblk > 1 else dC[0]
-        return (du.to(u.dtype), ddt.to(delta.dtype), dA.sum(0).to(A.dtype), dB.to(B.dtype),
-                dC.to(C.dtype), dD.sum(0).to(D.dtype) if has_d else None, None, None, None)
+            *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *dy.stride(), *du.stride(),
+            HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus,
+            BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
+        dB = (dB.sum(0) if nblk > 1 else dB[0]).transpose(2, 3)   # (Bsz, G, N, L) view
+        dC = (dC.sum(0) if nblk > 1 else dC[0]).transpose(2, 3)
+        return (du, ddt, dA.sum(0).to(A.dtype), dB.to(B.dtype), dC.to(C.dtype),
+                dD.sum(0).to(D.dtype) if D is not None else None,
+                dbias.sum(0).to(bias.dtype) if bias is not None else None,
+                None, None, None, None, None)
 
 
 def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
@@ -252,18 +286,20 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
                           delta_bias: Optional[Tensor] = None, delta_softplus: bool = True,
                           block_d: int = 32, chunk: int = 16, num_warps: int = 4) -> Tensor:
     """Same signature and semantics as `scan.selective_scan_ref` (float32 state; output in u's dtype).
-    u, delta, z: (Bsz, Dt, L); A: (Dt, N); B, C: (Bsz, N, L) or (Bsz, G, N, L); D, delta_bias: (Dt,).
-    block_d (power of two) channels per program; chunk: steps between saved states for backward."""
+    u, delta, z: (Bsz, Dt, L), or grouped (Bsz, G, dg, L) views of any strides (e.g. channels-last buffers,
+    whose layout the output and gradients keep); A: (Dt, N); B, C: (Bsz, N, L) or (Bsz, G, N, L);
+    D, delta_bias: (Dt,). block_d (power of two) channels per program; chunk: steps between saved states."""
     assert block_d & (block_d - 1) == 0, "block_d must be a power of two"
     dtype_in = u.dtype
+    Bg, Cg = _grouped(B), _grouped(C)                              # (Bsz, G, N, L) views
+    G = Bg.shape[1]
+    flat = u.dim() == 3
+    u4 = u.unflatten(1, (G, -1)) if flat else u                   # (Bsz, G, dg, L) views
+    d4 = delta.unflatten(1, (G, -1)) if flat else delta
     with torch.autocast(device_type=u.device.type, enabled=False):
-        dlt = delta
-        if delta_bias is not None:
-            dlt = dlt.float() + delta_bias.float()[:, None]       # (Bsz, Dt, L) f32
-        if delta_softplus:
-            dlt = F.softplus(dlt.float())
-        Bg, Cg = _grouped(B), _grouped(C)                          # (Bsz, G, N, L) views
-        y = _ScanCore.apply(u, dlt, A, Bg, Cg, D, block_d, chunk, num_warps)   # (Bsz, Dt, L) f32
+        out_dtype = torch.float32 if z is not None else dtype_in  # gate in f32, as the reference does
+        y = _ScanCore.apply(u4, d4, A, Bg, Cg, D, delta_bias, delta_softplus, out_dtype, block_d, chunk, num_warps)
         if z is not None:
-            y = y * F.silu(z.float())
+            y = y * F.silu((z.unflatten(1, (G, -1)) if flat else z).float())
+    y = y.flatten(1, 2) if flat else y
     return y.to(dtype_in)
