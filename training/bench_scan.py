@@ -17,17 +17,25 @@ from mmamba.scan import selective_scan_fast
 from mmamba.scan_triton import selective_scan_triton
 
 
-def make(Bsz, K, L, di, N, dtype, dev):
+def make(Bsz, K, L, di, N, dtype, dev, layout="cl"):
+    """Inputs in the model's channels-last layout ('cl': u, delta, z are (B, K, di, L) views of (B, K, L, di)
+    buffers; B, C views of (B, K, L, N)) or the flat (B, K·di, L) one ('flat')."""
     g = torch.Generator(device=dev).manual_seed(0)
     Dt = K * di
     r = lambda *s: torch.randn(*s, generator=g, device=dev)  # noqa: E731
-    u = r(Bsz, Dt, L).to(dtype)
-    dt = (r(Bsz, Dt, L) * 0.5 - 1.0).to(dtype)
+    if layout == "cl":
+        act = lambda: r(Bsz, K, L, di).to(dtype).transpose(2, 3).detach()  # noqa: E731
+        st = lambda: r(Bsz, K, L, N).to(dtype).transpose(2, 3).detach()    # noqa: E731
+    else:
+        act = lambda: r(Bsz, Dt, L).to(dtype)  # noqa: E731
+        st = lambda: r(Bsz, K, N, L).to(dtype)  # noqa: E731
+    u = act()
+    dt = (act().float() * 0.5 - 1.0).to(dtype).detach()
     A = -torch.exp(r(Dt, N) * 0.5)
-    Bm = r(Bsz, K, N, L).to(dtype)
-    Cm = r(Bsz, K, N, L).to(dtype)
+    Bm = st()
+    Cm = st()
     D = r(Dt)
-    z = r(Bsz, Dt, L).to(dtype)
+    z = act()
     bias = r(Dt) * 0.5
     return u, dt, A, Bm, Cm, D, z, bias
 
@@ -50,6 +58,7 @@ def main():
     ap.add_argument("--dtype", default="bf16", choices=["bf16", "fp32"])
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--B", type=int, default=64)
+    ap.add_argument("--layout", default="cl", choices=["cl", "flat"], help="channels-last (the model's) or flat")
     ap.add_argument("--triton-only", action="store_true", help="skip the chunked path and the cross-check")
     args = ap.parse_args()
     assert torch.cuda.is_available(), "bench_scan.py needs CUDA"
@@ -57,7 +66,7 @@ def main():
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
     Bsz, K, L, di, N = args.B, 4, 272, 512, 16
     Dt = K * di
-    ins = make(Bsz, K, L, di, N, dtype, dev)
+    ins = make(Bsz, K, L, di, N, dtype, dev, args.layout)
     leaves = [t.requires_grad_() for t in ins]
     u, dt, A, Bm, Cm, D, z, bias = leaves
     es = dtype.itemsize
@@ -65,7 +74,7 @@ def main():
     act, bc = Bsz * Dt * L * es, Bsz * K * N * L * es
     fwd_bytes = 4 * act + 2 * bc
     fb_bytes = fwd_bytes + (4 * act + 2 * bc) + (3 * act + 2 * bc)
-    print(f"shape B={Bsz} K={K} L={L} di={di} N={N} dtype={args.dtype}; effective bytes fwd "
+    print(f"shape B={Bsz} K={K} L={L} di={di} N={N} dtype={args.dtype} layout={args.layout}; effective bytes fwd "
           f"{fwd_bytes / 1e9:.3f} GB, fwd+bwd {fb_bytes / 1e9:.3f} GB")
 
     def runner(fn, **kw):
@@ -78,7 +87,7 @@ def main():
             torch.autograd.grad(y, leaves, gy)
         return fwd, fwdbwd
 
-    gy = torch.randn(Bsz, Dt, L, device=dev, dtype=dtype)
+    gy = torch.randn_like(u)
 
     def report(name, fn, **kw):
         fwd, fwdbwd = runner(fn, **kw)
@@ -110,8 +119,8 @@ def main():
         check_and_compare()
     report("triton (block_d=32, chunk=16, 4 warps)", selective_scan_triton, block_d=32, num_warps=4, chunk=16)
     if args.sweep:
-        for block_d in (8, 16, 32, 64):
-            for nw in (1, 2, 4, 8):
+        for block_d in (16, 32, 64, 128):
+            for nw in (2, 4, 8):
                 for chunk in (16, 32):
                     if block_d * 16 < 32 * nw:
                         continue

@@ -108,10 +108,14 @@ def add_common_args(ap: argparse.ArgumentParser, lr: float, batch_size: int) -> 
 
 def auto_total_steps(step_now: int, steps_timed: int, seconds: float, deadline, device: torch.device,
                      reserve: float = 0.06) -> int:
-    """Pick the total step count that ends just inside the budget, identically on every rank."""
+    """Pick the total step count that ends just inside the budget, identically on every rank.
+    MMAMBA_AUTO_MAX_STEPS (env), when set, caps it (a fixed data budget with a time limit as the fallback)."""
     rate = steps_timed / max(seconds, 1e-6)
     remaining = (deadline.limit - deadline.elapsed()) if deadline.limit else 0.0
     total = step_now + int(rate * remaining * (1.0 - reserve))
+    cap = int(os.environ.get("MMAMBA_AUTO_MAX_STEPS", "0"))
+    if cap > 0:
+        total = min(total, cap)
     t = torch.tensor([float(total)], device=device)
     if get_world_size() > 1:
         broadcast_(t, 0)
