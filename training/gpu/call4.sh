@@ -16,6 +16,7 @@ el "tokens | sweep"
 (cd training && CUDA_VISIBLE_DEVICES=1 timeout 100 python3 bench_scan.py --B 256 --sweep > "$R/sweep.log" 2>&1) &
 wait; tail -1 "$R/tokens.log"; grep -E "BENCH|Error" "$R/bench1.log" | tail -2; grep -E "normalised|BEST|export" "$R/sweep.log"
 eval "$(grep ^export "$R/sweep.log")"
+grep -q BENCH "$R/bench1.log" || { echo "bench failed; conv falls back to the reference"; tail -5 "$R/bench1.log"; export MMAMBA_CONV=ref; }
 el "train (block_d=${MMAMBA_SCAN_BLOCK_D:-32} warps=${MMAMBA_SCAN_WARPS:-4} chunk=${MMAMBA_SCAN_CHUNK:-16})"
 torchrun --standalone --nproc_per_node=2 training/train_gen.py --model mmamba --data "$R/tokens" --out "$R/mmamba" \
   --max-minutes "$MM_MIN" --batch-size 512 --lr 8e-4 --val-every 500 > "$R/mmamba.log" 2>&1

@@ -5,9 +5,11 @@
   The two are adjoint, so each one's backward is the other: gathers only, no scatter-add, no sort.
   perm_flat / inv_flat are the (K·L,) row indexes `sequence_index()` builds from the (K, L) permutations.
 - `causal_conv_silu(x, weight, bias)`: SiLU(causal depthwise conv1d + bias) per direction; the Triton kernel on
-  CUDA (conv_triton.py), shifted multiply-adds elsewhere (the readable reference).
+  CUDA (conv_triton.py), shifted multiply-adds elsewhere (the readable reference; MMAMBA_CONV=ref forces it).
 """
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -81,7 +83,7 @@ def causal_conv_silu_ref(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
 
 def causal_conv_silu(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     """Dispatcher: the Triton kernel for CUDA tensors when triton imports, else `causal_conv_silu_ref`."""
-    if x.is_cuda and x.dtype != torch.float64:
+    if x.is_cuda and x.dtype != torch.float64 and os.environ.get("MMAMBA_CONV", "triton") != "ref":
         try:
             from .conv_triton import CausalConvSiLU
         except Exception:   # triton unavailable
