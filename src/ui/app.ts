@@ -7,10 +7,11 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { createEngineClient, type EngineClient } from '../worker/client';
-import type { GenerateProgress, GenerateRequest, GpuReport, LoadProgress, ModelInfo, StorageInfo } from '../worker/api';
+import type { AdapterInfoRow, GenerateProgress, GenerateRequest, GpuReport, LoadProgress, ModelInfo, StorageInfo } from '../worker/api';
 import { formatMs, type Frame } from './image-view';
 import type { LoadState } from './model-panel';
 import { card, tokens } from './theme';
+import './finetune-panel';
 import './gpu-panel';
 import './image-view';
 import './model-panel';
@@ -38,6 +39,8 @@ export class MmApp extends LitElement {
   @state() private frames: Frame[] = [];
   @state() private caption = '';
   @state() private genError = '';
+  /** LoRA adapters of the loaded generator (the prompt panel's adapter picker, the fine-tuning panel's list). */
+  @state() private adapters: AdapterInfoRow[] = [];
 
   private client: EngineClient | null = null;
 
@@ -121,6 +124,7 @@ export class MmApp extends LitElement {
     this.addEventListener('mm-cancel', () => void this.client?.api.cancel());
     this.addEventListener('mm-model', (e) => void this.loadModel(e.detail));
     this.addEventListener('mm-delete-model', (e) => void this.deleteModel(e.detail));
+    this.addEventListener('mm-adapters-changed', (e) => (this.adapters = e.detail));
     void this.start();
   }
 
@@ -220,6 +224,7 @@ export class MmApp extends LitElement {
       if (this.loadingId === id) {
         this.modelId = id;
         this.load = null;
+        void this.refreshAdapters();
       }
     } catch (e) {
       if (this.loadingId === id) {
@@ -229,6 +234,14 @@ export class MmApp extends LitElement {
     } finally {
       if (this.loadingId === id) this.loadingId = null;
       void this.refreshStorage();
+    }
+  }
+
+  private async refreshAdapters(): Promise<void> {
+    try {
+      this.adapters = (await this.client?.api.listAdapters()) ?? [];
+    } catch (e) {
+      console.warn('adapter list failed', e);
     }
   }
 
@@ -329,10 +342,12 @@ export class MmApp extends LitElement {
             .note=${this.promptNote()}
             .models=${generators}
             .modelId=${this.loadingId ?? this.modelId ?? ''}
+            .adapters=${this.adapters}
           ></mm-prompt-panel>
           ${this.loadError ? html`<p class="error" role="alert" data-testid="load-error">${this.loadError}</p>` : nothing}
           ${this.genError ? html`<p class="error" role="alert" data-testid="gen-error">${this.genError}</p>` : nothing}
           <mm-image-view .frames=${this.frames} ?busy=${this.busy} .caption=${this.caption}></mm-image-view>
+          <mm-finetune-panel .client=${this.client} .modelId=${this.phase === 'ready' ? this.modelId : null} .adapters=${this.adapters}></mm-finetune-panel>
         </div>
         <div class="col">
           <mm-model-panel .load=${this.load} .storage=${this.storage} .names=${names} .warning=${this.cacheWarning}></mm-model-panel>

@@ -3,7 +3,7 @@
 // id); the app decides what is possible (`disabled`, `busy`). Enter in the prompt generates (Shift+Enter: new line).
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import { MAX_PROMPT_CHARS, type GenerateRequest, type ModelInfo } from '../worker/api';
+import { MAX_PROMPT_CHARS, type AdapterInfoRow, type GenerateRequest, type ModelInfo } from '../worker/api';
 import { card } from './theme';
 
 /** A random u32 seed (crypto when available). */
@@ -34,12 +34,16 @@ export class PromptPanel extends LitElement {
   /** Generators the picker offers. */
   @property({ attribute: false }) models: ModelInfo[] = [];
   @property() modelId = '';
+  /** LoRA adapters of the loaded generator: the "Adapter" picker (absent when there are none). */
+  @property({ attribute: false }) adapters: AdapterInfoRow[] = [];
 
   @state() private prompt = '';
   @state() private negative = '';
   @state() private steps = 12;
   @state() private guidance = 4;
   @state() private seed = 1;
+  /** '' = the base model. */
+  @state() private adapter = '';
 
   static override styles = [
     card,
@@ -163,6 +167,16 @@ export class PromptPanel extends LitElement {
               ${this.models.map((m) => html`<option value=${m.id} ?selected=${m.id === this.modelId}>${m.name}${m.cached ? '' : ' (download)'}</option>`)}
             </select>
           </div>
+          ${this.adapters.length
+            ? html`<div class="model">
+                <label for="adapter">Adapter</label>
+                <select id="adapter" data-testid="adapter-picker" ?disabled=${off || this.busy}
+                  @change=${(e: Event) => (this.adapter = (e.target as HTMLSelectElement).value)}>
+                  <option value="" ?selected=${this.adapterInUse() === ''}>Base model (no adapter)</option>
+                  ${this.adapters.map((a) => html`<option value=${a.name} ?selected=${a.name === this.adapterInUse()}>${a.name}</option>`)}
+                </select>
+              </div>`
+            : nothing}
         </div>
         ${this.busy
           ? html`<button type="button" class="cancel" data-testid="cancel" @click=${this.onCancel}>Cancel</button>`
@@ -196,6 +210,11 @@ export class PromptPanel extends LitElement {
     </div>`;
   }
 
+  /** The picked adapter while it still exists ('' after it was deleted). */
+  private adapterInUse(): string {
+    return this.adapters.some((a) => a.name === this.adapter) ? this.adapter : '';
+  }
+
   private onKeydown(e: KeyboardEvent) {
     // Enter generates; Shift+Enter keeps a new line; IME composition is left alone.
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -227,6 +246,8 @@ export class PromptPanel extends LitElement {
       guidance: this.guidance,
       seed: Math.round(this.seed) >>> 0,
     };
+    const adapter = this.adapterInUse();
+    if (adapter) detail.adapter = adapter;
     this.dispatchEvent(new CustomEvent<GenerateRequest>('mm-generate', { detail, bubbles: true, composed: true }));
   }
 }

@@ -1,0 +1,392 @@
+// <mm-finetune-panel>: "Teach a new word". Pictures with captions (mm-finetune-upload), the run's settings,
+// start / pause / resume / cancel, a progress bar with step/total, steps per second and time left, the live
+// loss chart, the preview images as they come, save-as-named-adapter, and the saved adapters
+// (mm-finetune-adapters). It calls the worker through the client the app lends it and fires
+// `mm-adapters-changed` (detail: the new list) so the generation picker stays current.
+// Invariant: no GPU code here; everything heavy is in the worker. Cancel discards the run only.
+import { LitElement, css, html, nothing } from 'lit';
+import { customElement, property, query, state } from 'lit/decorators.js';
+import type { EngineClient } from '../worker/client';
+import type { AdapterInfoRow, FineTuneProgress, FineTuneRequest, RgbaImage } from '../worker/api';
+import type { FineTuneUpload } from './finetune-upload';
+import { card } from './theme';
+import './finetune-adapters';
+import './finetune-upload';
+import './loss-chart';
+
+type RunPhase = 'idle' | 'preparing' | 'running' | 'paused' | 'finished';
+
+interface Preview {
+  step: number;
+  prompt: string;
+  url: string;
+}
+
+/** "1 min 05 s", "12 s". */
+export function formatDuration(sec: number): string {
+  if (!Number.isFinite(sec) || sec < 0) return '—';
+  const s = Math.round(sec);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** A data: URL of an RGBA image (via a canvas), for an <img>. */
+function toUrl(img: RgbaImage): string {
+  const c = document.createElement('canvas');
+  c.width = img.width;
+  c.height = img.height;
+  c.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.rgba), img.width, img.height), 0, 0);
+  return c.toDataURL('image/png');
+}
+
+@customElement('mm-finetune-panel')
+export class FineTunePanel extends LitElement {
+  @property({ attribute: false }) client: EngineClient | null = null;
+  /** The loaded generator (null while none is loaded: the panel is inert). */
+  @property() modelId: string | null = null;
+  @property({ attribute: false }) adapters: AdapterInfoRow[] = [];
+
+  @state() private phase: RunPhase = 'idle';
+  @state() private rank = 8;
+  @state() private steps = 200;
+  @state() private lr = 0.002;
+  @state() private batch = 8;
+  @state() private previewPrompt = '';
+  @state() private previewEvery = 50;
+  @state() private seed = 0;
+  @state() private losses: number[] = [];
+  @state() private step = 0;
+  @state() private total = 0;
+  @state() private sps = 0;
+  @state() private eta = NaN;
+  @state() private previews: Preview[] = [];
+  @state() private status = '';
+  @state() private error = '';
+  @state() private canSave = false;
+  @state() private saveName = '';
+  @state() private adapterError = '';
+  @state() private adapterNote = '';
+
+  @query('mm-finetune-upload') private upload!: FineTuneUpload;
+
+  static override styles = [
+    card,
+    css`
+      :host { display: block; }
+      h3 { font-size: 0.9rem; margin: 1rem 0 0.4rem; }
+      .intro { margin: -0.3rem 0 0.8rem; font-size: 0.88rem; color: var(--mm-muted); }
+      .settings { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 0.6rem; margin: 0.8rem 0; }
+      @media (max-width: 480px) { .settings { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
+      .settings .wide { grid-column: span 2; }
+      label { display: block; font-size: 0.78rem; color: var(--mm-muted); margin-bottom: 0.25rem; }
+      input {
+        font: inherit;
+        color: inherit;
+        background: var(--mm-surface-2);
+        border: 1px solid var(--mm-border);
+        border-radius: 8px;
+        padding: 0.4rem 0.5rem;
+        width: 100%;
+        box-sizing: border-box;
+      }
+      .buttons { display: flex; flex-wrap: wrap; gap: 0.5rem; }
+      button {
+        font: inherit;
+        font-weight: 600;
+        padding: 0.55rem 0.9rem;
+        border-radius: 10px;
+        border: 1px solid var(--mm-border);
+        background: var(--mm-surface-2);
+        color: var(--mm-fg);
+        cursor: pointer;
+        flex: 1 1 auto;
+      }
+      button.primary { background: var(--mm-accent); color: var(--mm-accent-fg); border-color: transparent; }
+      :disabled { opacity: 0.55; cursor: not-allowed; }
+      .progress { margin-top: 0.9rem; }
+      .progress p { display: flex; justify-content: space-between; flex-wrap: wrap; gap: 0.3rem; margin: 0 0 0.3rem; font-size: 0.82rem; font-variant-numeric: tabular-nums; }
+      progress { width: 100%; height: 0.6rem; accent-color: var(--mm-accent); }
+      .chart { margin-top: 0.6rem; }
+      .previews { display: grid; grid-template-columns: repeat(auto-fill, minmax(6rem, 1fr)); gap: 0.5rem; margin-top: 0.6rem; }
+      figure { margin: 0; font-size: 0.72rem; color: var(--mm-muted); text-align: center; }
+      figure img { width: 100%; aspect-ratio: 1; image-rendering: pixelated; border-radius: 6px; display: block; border: 1px solid var(--mm-border); }
+      .status { font-size: 0.85rem; margin: 0.6rem 0 0; }
+      .error { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); border-radius: 8px; padding: 0.5rem 0.7rem; font-size: 0.85rem; margin: 0.6rem 0 0; overflow-wrap: anywhere; }
+      .save { display: flex; gap: 0.5rem; margin-top: 0.8rem; flex-wrap: wrap; }
+      .save input { flex: 1 1 10rem; width: auto; }
+      mm-finetune-adapters { margin-top: 1rem; }
+    `,
+  ];
+
+  override render() {
+    const off = !this.client || !this.modelId;
+    const busy = this.phase === 'preparing' || this.phase === 'running' || this.phase === 'paused';
+    const pct = this.total ? (this.step / this.total) * 100 : 0;
+    return html`<section class="card" aria-labelledby="ft-h" data-testid="finetune-panel" data-phase=${this.phase}>
+      <h2 id="ft-h">Teach a new word</h2>
+      <p class="intro">Give the model a handful of pictures of something new, each with a caption that uses a made-up word
+        (say "a zorblat"). It learns a small add-on (a LoRA adapter) in this page; your pictures never leave this machine.</p>
+      <mm-finetune-upload ?disabled=${off || busy} @mm-ft-changed=${() => void this.check()}></mm-finetune-upload>
+
+      <div class="settings">
+        ${this.num('ft-rank', 'Rank', () => this.rank, 1, 64, 1, (v) => (this.rank = Math.round(v)), busy)}
+        ${this.num('ft-steps', 'Steps', () => this.steps, 1, 5000, 1, (v) => (this.steps = Math.round(v)), busy)}
+        ${this.num('ft-lr', 'Learning rate', () => this.lr, 0.000001, 1, 0.0005, (v) => (this.lr = v), busy)}
+        ${this.num('ft-batch', 'Batch', () => this.batch, 4, 32, 1, (v) => (this.batch = Math.round(v)), busy)}
+        ${this.num('ft-preview-every', 'Preview every', () => this.previewEvery, 0, 5000, 1, (v) => (this.previewEvery = Math.round(v)), busy)}
+        ${this.num('ft-seed', 'Seed', () => this.seed, 0, 4294967295, 1, (v) => (this.seed = Math.round(v)), busy)}
+        <div class="wide" style="grid-column: 1 / -1">
+          <label for="ft-preview-prompt">Preview prompt (default: the first caption)</label>
+          <input id="ft-preview-prompt" data-testid="ft-preview-prompt" .value=${this.previewPrompt} ?disabled=${busy}
+            @input=${(e: Event) => (this.previewPrompt = (e.target as HTMLInputElement).value)} />
+        </div>
+      </div>
+
+      <div class="buttons">
+        ${busy
+          ? html`${this.phase === 'paused'
+                ? html`<button type="button" class="primary" data-testid="ft-resume" @click=${() => void this.client?.api.resumeFineTune()}>Resume</button>`
+                : html`<button type="button" data-testid="ft-pause" ?disabled=${this.phase !== 'running'} @click=${() => void this.client?.api.pauseFineTune()}>Pause</button>`}
+              <button type="button" data-testid="ft-cancel" @click=${this.cancel}>Cancel</button>`
+          : html`<button type="button" class="primary" data-testid="ft-start" ?disabled=${off} @click=${this.start}>Start fine-tuning</button>`}
+      </div>
+
+      ${this.total
+        ? html`<div class="progress" data-testid="ft-progress">
+            <p>
+              <span data-testid="ft-step-info">step ${this.step} / ${this.total}</span>
+              <span data-testid="ft-speed">${this.sps ? `${this.sps.toFixed(2)} steps/s` : ''}${busy && this.sps ? ` · ${formatDuration(this.eta)} left` : ''}</span>
+            </p>
+            <progress max="100" .value=${pct} aria-label="Fine-tuning progress"></progress>
+            <mm-loss-chart class="chart" data-testid="ft-loss-chart" .values=${this.losses} .total=${this.total}></mm-loss-chart>
+          </div>`
+        : nothing}
+      ${this.previews.length
+        ? html`<div class="previews" data-testid="ft-previews">
+            ${this.previews.map((p) => html`<figure data-testid="ft-preview"><img src=${p.url} alt="Preview at step ${p.step}: ${p.prompt}" /><figcaption>step ${p.step}</figcaption></figure>`)}
+          </div>`
+        : nothing}
+      ${this.status ? html`<p class="status" role="status" data-testid="ft-status">${this.status}</p>` : nothing}
+      ${this.error ? html`<p class="error" role="alert" data-testid="ft-error">${this.error}</p>` : nothing}
+      ${this.canSave
+        ? html`<form class="save" @submit=${this.save}>
+            <input data-testid="ft-save-name" aria-label="Adapter name" placeholder="name, e.g. zorblat" .value=${this.saveName}
+              @input=${(e: Event) => (this.saveName = (e.target as HTMLInputElement).value)} />
+            <button type="submit" class="primary" data-testid="ft-save" ?disabled=${this.saveName.trim() === ''}>Save adapter</button>
+          </form>`
+        : nothing}
+
+      <mm-finetune-adapters
+        .adapters=${this.adapters}
+        .error=${this.adapterError}
+        .note=${this.adapterNote}
+        ?disabled=${off}
+        @mm-adapter-delete=${(e: CustomEvent<string>) => void this.deleteAdapter(e.detail)}
+        @mm-adapter-export=${(e: CustomEvent<string>) => void this.exportAdapter(e.detail)}
+        @mm-adapter-import=${(e: CustomEvent<File>) => void this.importAdapter(e.detail)}
+      ></mm-finetune-adapters>
+    </section>`;
+  }
+
+  private num(id: string, label: string, get: () => number, min: number, max: number, step: number, set: (v: number) => void, busy: boolean) {
+    return html`<div>
+      <label for=${id}>${label}</label>
+      <input id=${id} data-testid=${id} type="number" inputmode="decimal" min=${min} max=${max} step=${step} .value=${String(get())} ?disabled=${busy}
+        @change=${(e: Event) => {
+          // Out-of-range values are clamped, non-numbers ignored; the field then shows what is used.
+          const input = e.target as HTMLInputElement;
+          const v = Number(input.value);
+          if (input.value.trim() !== '' && Number.isFinite(v)) set(Math.min(max, Math.max(min, v)));
+          input.value = String(get());
+        }} />
+    </div>`;
+  }
+
+  /** Asks the worker to decode, crop and encode what was added (rejects broken files one by one). */
+  private async check(): Promise<void> {
+    if (!this.client || !this.modelId || !this.upload) return;
+    this.error = '';
+    const pairs = this.upload.pairs;
+    if (!pairs.length) return;
+    try {
+      const report = await this.client.api.prepareDataset(pairs.map((p) => ({ id: p.id, name: p.name, bytes: p.bytes, caption: p.caption })));
+      this.upload.applyReport(report);
+      this.dataset.ready = String(report.accepted);
+    } catch (e) {
+      this.error = `Could not read the pictures: ${message(e)}`;
+    }
+  }
+
+  private start = async (): Promise<void> => {
+    if (!this.client || !this.modelId) return;
+    this.error = '';
+    this.status = '';
+    this.canSave = false;
+    this.phase = 'preparing';
+    this.previews = [];
+    this.losses = [];
+    this.step = 0;
+    this.total = 0;
+    this.sps = 0;
+    const client = this.client;
+    try {
+      const pairs = this.upload.pairs;
+      if (!pairs.length) throw new Error('Add some pictures first (PNG, JPEG or WebP), each with a caption.');
+      const report = await client.api.prepareDataset(pairs.map((p) => ({ id: p.id, name: p.name, bytes: p.bytes, caption: p.caption })));
+      this.upload.applyReport(report);
+      if (!report.accepted) throw new Error('None of the pictures could be used; see the reasons above.');
+      const req: FineTuneRequest = {
+        rank: this.rank,
+        steps: this.steps,
+        lr: this.lr,
+        batchSize: this.batch,
+        previewPrompt: this.previewPrompt.trim() || undefined,
+        previewEvery: this.previewEvery,
+        seed: this.seed,
+        ...testOverrides(),
+      };
+      this.phase = 'running';
+      this.status = `Training on ${report.accepted} picture${report.accepted === 1 ? '' : 's'}…`;
+      const result = await client.api.startFineTune(req, client.progress((p: FineTuneProgress) => this.onProgress(p)));
+      this.canSave = result.canSave;
+      if (result.status === 'cancelled') this.status = 'Cancelled: nothing was kept; saved adapters and the model are unchanged.';
+      else if (result.status === 'done') this.status = `Done: ${result.steps} steps in ${formatDuration(result.ms / 1000)}. Name the adapter and save it to use it for generation.`;
+    } catch (e) {
+      this.error = `Fine-tuning failed: ${message(e)}`;
+    } finally {
+      this.phase = 'finished';
+      this.dataset.runs = String(Number(this.dataset.runs ?? 0) + 1);
+    }
+  };
+
+  private onProgress(p: FineTuneProgress): void {
+    switch (p.kind) {
+      case 'start':
+        this.total = p.totalSteps;
+        break;
+      case 'step':
+        this.step = p.step;
+        this.total = p.totalSteps;
+        this.losses = [...this.losses, p.loss];
+        this.sps = p.stepsPerSec;
+        this.eta = p.etaSec;
+        break;
+      case 'preview':
+        this.previews = [...this.previews, { step: p.step, prompt: p.prompt, url: toUrl(p.image) }].slice(-12);
+        break;
+      case 'paused':
+        this.phase = 'paused';
+        this.status = `Paused at step ${p.step}. You can generate with the base model meanwhile.`;
+        break;
+      case 'resumed':
+        this.phase = 'running';
+        this.status = 'Training…';
+        break;
+      case 'nan-stop':
+        this.error = p.message;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private cancel = async (): Promise<void> => {
+    this.status = 'Cancelling after the current step…';
+    await this.client?.api.cancelFineTune();
+  };
+
+  private save = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    if (!this.client) return;
+    this.adapterError = '';
+    this.adapterNote = '';
+    try {
+      const r = await this.client.api.saveAdapter(this.saveName);
+      this.adapterNote = r.warning ?? `Saved "${r.adapter.name}". Pick it under "Adapter" in Create to use it.`;
+      await this.refresh();
+    } catch (err) {
+      this.adapterError = `Could not save: ${message(err)}`;
+    }
+  };
+
+  /** Reloads the adapter list and tells the app. */
+  async refresh(): Promise<void> {
+    if (!this.client) return;
+    try {
+      const list = await this.client.api.listAdapters();
+      this.dispatchEvent(new CustomEvent<AdapterInfoRow[]>('mm-adapters-changed', { detail: list, bubbles: true, composed: true }));
+    } catch (e) {
+      this.adapterError = `Could not list adapters: ${message(e)}`;
+    }
+  }
+
+  private async deleteAdapter(name: string): Promise<void> {
+    if (!this.client) return;
+    this.adapterError = '';
+    this.adapterNote = '';
+    try {
+      await this.client.api.deleteAdapter(name);
+      this.adapterNote = `Deleted "${name}".`;
+    } catch (e) {
+      this.adapterError = `Could not delete "${name}": ${message(e)}`;
+    }
+    await this.refresh();
+  }
+
+  private async exportAdapter(name: string): Promise<void> {
+    if (!this.client) return;
+    this.adapterError = '';
+    try {
+      const { fileName, bytes } = await this.client.api.exportAdapter(name);
+      const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = fileName;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (e) {
+      this.adapterError = `Could not export "${name}": ${message(e)}`;
+    }
+  }
+
+  private async importAdapter(file: File): Promise<void> {
+    if (!this.client) return;
+    this.adapterError = '';
+    this.adapterNote = '';
+    const name = file.name.replace(/\.safetensors$/i, '').trim() || 'imported';
+    try {
+      const bytes = await file.arrayBuffer();
+      const r = await this.client.api.importAdapter(bytes, name);
+      this.adapterNote = r.warning ?? `Imported "${r.adapter.name}".`;
+      await this.refresh();
+    } catch (e) {
+      this.adapterError = message(e);
+    }
+  }
+}
+
+/** Preview settings tests may shorten (`?ft-preview-steps=1&ft-preview-guidance=1` in the page URL). */
+function testOverrides(): Partial<FineTuneRequest> {
+  const q = new URLSearchParams(location.search);
+  const out: Partial<FineTuneRequest> = {};
+  const steps = Number(q.get('ft-preview-steps'));
+  const g = Number(q.get('ft-preview-guidance'));
+  if (Number.isInteger(steps) && steps >= 1) out.previewSteps = steps;
+  if (q.has('ft-preview-guidance') && Number.isFinite(g)) out.previewGuidance = g;
+  return out;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'mm-finetune-panel': FineTunePanel;
+  }
+  interface HTMLElementEventMap {
+    'mm-adapters-changed': CustomEvent<AdapterInfoRow[]>;
+  }
+}
