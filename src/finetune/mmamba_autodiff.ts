@@ -363,8 +363,14 @@ export class MMambaAutodiff {
     }
   }
 
-  /** Forward, masked cross-entropy, and backward to the parameters named in `want`. */
-  forwardBackward(inp: MaskedBatch, want: ReadonlySet<string>, overrides?: ReadonlyMap<string, Tensor>): ForwardBackwardResult {
+  /** The uploaded base weight `name` (owned by this object). */
+  baseWeight(name: string): Tensor {
+    return this.p.get(name);
+  }
+
+  /** Forward, masked cross-entropy, and backward to the parameters named in `want`. `lossScale` multiplies every
+   *  gradient (d total / d this batch's mean loss, for micro-batch accumulation); the returned loss is unscaled. */
+  forwardBackward(inp: MaskedBatch, want: ReadonlySet<string>, overrides?: ReadonlyMap<string, Tensor>, lossScale = 1): ForwardBackwardResult {
     const e = this.e;
     const c = this.config;
     const B = inp.batch;
@@ -384,7 +390,7 @@ export class MMambaAutodiff {
       run.t(f.logits);
       const tgt = run.t(e.fromArray([B, HW], inp.targets, 'u32', 'targets'));
       const msk = run.t(e.fromArray([B, HW], inp.mask, 'u32', 'mask'));
-      const ce = crossEntropyMasked(e, f.logits, tgt, msk);
+      const ce = crossEntropyMasked(e, f.logits, tgt, msk, lossScale);
       run.t(ce.dlogits);
 
       // head: logits = RMSNorm_w(h[:, Lt:])·W_head^T + b
