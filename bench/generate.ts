@@ -1,12 +1,19 @@
 // End-to-end generation benchmark in Node on Dawn: loads the shipped models from public/models (the same
-// manifests and shards the page downloads), then times 12-step guided generation (text encode, 12 × batch-2
-// forwards, 12 VQ decodes with pixel readback) for each generator, and writes the final images as PPM.
-// Usage: node .gpu/generate.mjs [--models DIR] [--out DIR] [--steps S] [--runs R] [--prompt TEXT]
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+// manifests and shards the page downloads), times whole guided generations (TextToImage.generate: text encode,
+// S forwards of batch 2, S previews decoded and read back) and, separately and synchronised, each part: text
+// encode, one generator forward (batch 2), one VQ decode with its readback. Also counts GPU↔CPU transfers per step
+// (Engine.read calls = readbacks; Engine.write calls = tensor uploads; uniform writes are not counted).
+// Writes the final images as PPM with --out.
+// Usage: node .gpu/generate.mjs [--models DIR] [--generators mmamba-s,uvit-s] [--vq vq-s] [--tokenizer FILE]
+//        [--steps S] [--guidance G] [--runs R] [--prompt 'A|B'] [--out DIR]
+// --tokenizer FILE: a JSON file with a `tokenizer` key, for generators whose manifest has none (test fixtures:
+// --models tests/fixtures --generators mmamba_tiny,uvit_tiny --vq vq_tiny --tokenizer tests/fixtures/pipeline_cases.json).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { acquireDevice, describeAdapter } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
+import type { TokenizerSpec } from '../src/model/bpe';
 import { TextToImage, type LoadedModel } from '../src/model/pipeline';
 import { loadWeights, type Manifest } from '../src/model/weights';
 
@@ -33,47 +40,114 @@ function writePPM(path: string, rgba: Uint8ClampedArray, side: number): void {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const f = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
+
+/** Counts the engine's readbacks and tensor uploads (wraps the instance's methods; behaviour unchanged). */
+function countTransfers(e: Engine): { reads: number; readBytes: number; writes: number; reset(): void } {
+  const c = { reads: 0, readBytes: 0, writes: 0, reset: () => ((c.reads = 0), (c.readBytes = 0), (c.writes = 0)) };
+  const read = e.read.bind(e);
+  const write = e.write.bind(e);
+  e.read = (async (t) => ((c.reads++, (c.readBytes += t.byteLength)), read(t))) as Engine['read'];
+  e.write = ((t, data, off) => (c.writes++, write(t, data, off))) as Engine['write'];
+  return c;
+}
+
+interface PartTimes {
+  encodeMs: number;
+  forwardMs: number;
+  decodeMs: number;
+}
+
+/** Each part alone, synchronised with the GPU, median of `reps`: text encode (cond + uncond), one batch-2 forward
+ *  (batch 1 when guidance is 1) on an all-[MASK] grid, one preview (VQ decode of a grid on the GPU, packed RGBA +
+ *  grid) and its readback. */
+async function timeParts(e: Engine, pipe: TextToImage, guidance: number, prompt: string, reps: number): Promise<PartTimes> {
+  const g = pipe.generator;
+  const HW = g.config.grid * g.config.grid;
+  const rows = guidance === 1 ? 1 : 2;
+  const ids = new Int32Array(rows * g.config.text.max_len);
+  ids.set(pipe.tokenizer.encode(prompt));
+  if (rows === 2) ids.set(pipe.tokenizer.encode(''), g.config.text.max_len);
+  const enc: number[] = [];
+  const fwd: number[] = [];
+  const dec: number[] = [];
+  const img = e.fromArray([rows, HW], new Uint32Array(rows * HW).fill(g.config.codebook_size), 'u32', 'bench.tokens');
+  const grid = e.fromArray([1, HW], Uint32Array.from({ length: HW }, (_, i) => (i * 7919) % g.config.codebook_size), 'u32', 'bench.grid');
+  for (let r = 0; r <= reps; r++) {
+    let t = performance.now();
+    const cond = g.encodeText(ids, rows);
+    await e.sync();
+    if (r > 0) enc.push(performance.now() - t);
+    t = performance.now();
+    g.logits(img, cond).dispose();
+    await e.sync();
+    if (r > 0) fwd.push(performance.now() - t);
+    cond.dispose();
+    t = performance.now();
+    const packed = pipe.decoder.preview(grid);
+    await e.read(packed);
+    packed.dispose();
+    if (r > 0) dec.push(performance.now() - t);
+  }
+  img.dispose();
+  grid.dispose();
+  return { encodeMs: median(enc), forwardMs: median(fwd), decodeMs: median(dec) };
+}
 
 async function main(): Promise<void> {
   const modelsDir = arg('--models', 'public/models');
+  const generators = arg('--generators', 'mmamba-s,uvit-s').split(',');
+  const vqId = arg('--vq', 'vq-s');
+  const tokFile = arg('--tokenizer', '');
   const outDir = arg('--out', '');
   const steps = Number(arg('--steps', '12'));
+  const guidance = Number(arg('--guidance', '4'));
   const runs = Number(arg('--runs', '5'));
   const prompts = arg('--prompt', 'red apple|yellow star, outline icon, center, blue background').split('|');
+  const tokenizer = tokFile ? (JSON.parse(readFileSync(tokFile, 'utf8')) as { tokenizer: TokenizerSpec }).tokenizer : undefined;
   const dawn = create([]) as unknown as GPU; // stays referenced for the process lifetime (Dawn crashes otherwise)
   const ctx = await acquireDevice(dawn, { label: 'generate-bench' });
   console.log(`adapter: ${describeAdapter(ctx.adapterInfo)}; features: ${ctx.features.join(', ')}`);
+  console.log(`${steps} steps, guidance ${guidance}; generate: first run (incl. pipeline compile) and median of ${runs}; parts: each alone, synchronised, median of ${runs}`);
+  console.log('');
   const e = new Engine(ctx);
-  const vq = loadModel(join(modelsDir, 'vq-s'));
+  const counts = countTransfers(e);
+  const vq = loadModel(join(modelsDir, vqId));
   if (outDir) mkdirSync(outDir, { recursive: true });
-  console.log(`| generator | steps | guidance | first run (ms, incl. pipeline compile) | median of ${runs} (ms) | per step (ms) | sample part (ms/step) | decode part (ms/step) |`);
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const id of ['mmamba-s', 'uvit-s']) {
+  const table = [
+    `| generator | steps | guidance | first run (ms) | median total (ms) | per step (ms) | text encode (ms) | forward (ms) | decode + readback (ms) | readbacks / step | KiB read / step | uploads / step |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const notes: string[] = [];
+  for (const id of generators) {
     const t0 = performance.now();
-    const pipe = TextToImage.create(e, loadModel(join(modelsDir, id)), vq);
+    const pipe = TextToImage.create(e, loadModel(join(modelsDir, id)), vq, tokenizer);
     const tLoad = performance.now() - t0;
     const totals: number[] = [];
     let first = 0;
-    let sample: number[] = [];
-    let decode: number[] = [];
+    let transfers = { reads: 0, readBytes: 0, writes: 0 };
     for (let r = 0; r <= runs; r++) {
       const prompt = prompts[r % prompts.length]!;
-      const res = await pipe.generate({ prompt, seed: r, steps, guidance: 4 });
+      counts.reset();
+      const res = await pipe.generate({ prompt, seed: r, steps, guidance });
       if (r === 0) first = res.timings.totalMs;
-      else {
-        totals.push(res.timings.totalMs);
-        sample = sample.concat(res.timings.sampleMs);
-        decode = decode.concat(res.timings.decodeMs);
-      }
-      if (outDir && r <= prompts.length) writePPM(join(outDir, `${id}-${r}.ppm`), res.pixels, 128);
+      else totals.push(res.timings.totalMs);
+      // transfers of a warm run (the first one also uploads the weights lazily)
+      if (r === Math.min(1, runs)) transfers = { reads: counts.reads, readBytes: counts.readBytes, writes: counts.writes };
+      if (outDir && r <= prompts.length) writePPM(join(outDir, `${id}-${r}.ppm`), res.pixels, pipe.decoder.imageSize);
+      process.stderr.write(`${id}: run ${r} ${f(res.timings.totalMs)} ms\n`);
     }
-    const med = median(totals);
-    console.log(
-      `| ${id} | ${steps} | 4 | ${first.toFixed(1)} | ${med.toFixed(1)} | ${(med / steps).toFixed(2)} | ${median(sample).toFixed(2)} | ${median(decode).toFixed(2)} |`,
+    const parts = await timeParts(e, pipe, guidance, prompts[0]!, Math.max(1, runs));
+    const med = totals.length ? median(totals) : first;
+    table.push(
+      `| ${id} | ${steps} | ${guidance} | ${f(first)} | ${f(med)} | ${f(med / steps, 2)} | ${f(parts.encodeMs, 2)} | ${f(parts.forwardMs, 2)} | ${f(parts.decodeMs, 2)} | ${f(transfers.reads / steps, 2)} | ${f(transfers.readBytes / 1024 / steps, 1)} | ${f(transfers.writes / steps, 2)} |`,
     );
-    console.log(`  (${id}: weights uploaded in ${tLoad.toFixed(0)} ms)`);
+    notes.push(`- ${id}: weights uploaded in ${f(tLoad, 0)} ms; per warm generation ${transfers.reads} readbacks (${f(transfers.readBytes / 1024, 1)} KiB), ${transfers.writes} tensor uploads`);
     pipe.dispose();
   }
+  console.log(table.join('\n'));
+  console.log('');
+  console.log(notes.join('\n'));
   e.dispose();
   process.exit(0);
 }

@@ -10,7 +10,7 @@ import type { MMambaConfig, UViTConfig, VQConfig } from './common';
 import { GenerationCancelledError, InvalidRequestError } from './errors';
 import type { Generator } from './generator';
 import { MMamba } from './mmamba';
-import { maskgitSample } from './sampler';
+import { MaskGitRun } from './sampler';
 import { UViT } from './uvit';
 import { VQDecoder } from './vq_decoder';
 import type { Manifest, WeightMap } from './weights';
@@ -49,9 +49,9 @@ export interface GenerateResult {
   pixels: Uint8ClampedArray;
   timings: {
     totalMs: number;
-    /** Per step: generator forward + sampling + token readback. */
+    /** Per step: recording the generator forward, sampling and the preview decode (CPU; the GPU runs behind). */
     sampleMs: number[];
-    /** Per step: VQ decode + pixel readback. */
+    /** Per step: waiting for the step's one readback (the GPU finishing forward + sampling + decode) and copying. */
     decodeMs: number[];
   };
 }
@@ -145,27 +145,41 @@ export class TextToImage {
     const maskId = this.generator.config.codebook_size;
     const ids = this.tokenizer.encode(req.prompt); // truncated to max_len
     const uncond = this.tokenizer.encode(req.negativePrompt ?? '');
+    const S2 = this.decoder.imageSize ** 2;
     const sampleMs: number[] = [];
     const decodeMs: number[] = [];
     let pixels: Uint8ClampedArray = new Uint8ClampedArray(0);
-    let last = t0;
-    const tokens = await maskgitSample(
-      this.e,
-      this.generator,
-      { ids, uncondIds: uncond, batch: 1, steps, guidance: req.guidance, tau, temperature, seed: req.seed >>> 0 },
-      async (s) => {
-        const tDec = now();
-        sampleMs.push(tDec - last);
-        pixels = await this.decoder.decodeToRGBA(s.tokens); // [MASK] → neutral token
+    let tokens = new Uint32Array(0);
+    const run = new MaskGitRun(this.e, this.generator, {
+      ids,
+      uncondIds: uncond,
+      batch: 1,
+      steps,
+      guidance: req.guidance,
+      tau,
+      temperature,
+      seed: req.seed >>> 0,
+    });
+    try {
+      for (let i = 0; i < steps; i++) {
+        if (signal?.aborted || this.disposed) throw new GenerationCancelledError(i);
+        const tStep = now();
+        run.step(); //                                        the grid stays on the GPU
+        const packed = this.decoder.preview(run.tokens); //  (S² + HW) u32: RGBA8 pixels, then the grid
+        const tRead = now();
+        const words = (await this.e.read(packed)) as Uint32Array; // the step's only readback
+        packed.dispose();
         const tEnd = now();
-        decodeMs.push(tEnd - tDec);
-        const masked = Uint8Array.from(s.tokens, (t) => (t === maskId ? 1 : 0));
-        if (onStep) await onStep({ step: s.step, steps: s.steps, tokens: s.tokens, masked, pixels, msStep: tEnd - last });
-        last = now();
-        if ((signal?.aborted || this.disposed) && s.step + 1 < s.steps) throw new GenerationCancelledError(s.step + 1);
-      },
-      signal,
-    );
+        sampleMs.push(tRead - tStep);
+        decodeMs.push(tEnd - tRead);
+        pixels = new Uint8ClampedArray(words.buffer.slice(0, S2 * 4)); // own buffer: callers may transfer it
+        tokens = words.slice(S2); //                          [MASK] where still masked
+        const masked = Uint8Array.from(tokens, (t) => (t === maskId ? 1 : 0));
+        if (onStep) await onStep({ step: i, steps, tokens, masked, pixels, msStep: tEnd - tStep });
+      }
+    } finally {
+      run.dispose();
+    }
     return { tokens, pixels, timings: { totalMs: now() - t0, sampleMs, decodeMs } };
   }
 

@@ -2,8 +2,11 @@
 // (l2-normalised rows, NCHW (B, code_dim, g, g), gathered on the CPU: a few kB) → conv_in → mid ResBlocks → per level
 // (deepest first) ResBlocks then nearest ×2 + conv3×3 (fused in conv2d) → GN+SiLU → conv_out → (B, 3, S, S) in
 // [-1, 1] (unclamped). toRGBA clamps and rounds as vq.py tensor_to_images.
+// preview() does the same from a token grid that is already on the GPU (gather and RGBA rounding in
+// shaders/preview.wgsl) and packs pixels + grid into one tensor, so a sampler step needs a single readback.
 import type { Engine } from '../engine/engine';
 import { ShapeError } from '../engine/errors';
+import { embedCodes, packPreview } from '../engine/ops/preview';
 import type { Tensor } from '../engine/tensor';
 import { Scope, type VQConfig } from './common';
 import { checkVQConfig, ConvNet, normalisedCodes } from './vq_common';
@@ -18,6 +21,7 @@ export class VQDecoder {
   readonly neutralToken: number;
   private readonly net: ConvNet;
   private readonly codes: Float32Array; // (K, D)
+  private codesOnGpu: Tensor | null = null; // (K, D), uploaded by the first preview()
   private readonly chs: number[];
 
   constructor(
@@ -83,8 +87,26 @@ export class VQDecoder {
     return toRGBA(x, this.imageSize);
   }
 
+  /**
+   * A token grid already on the GPU, u32 (B, g·g) (ids ≥ codebook_size, e.g. [MASK], → neutralToken), decoded and
+   * packed for one readback: u32 (B·S² + B·g·g) = RGBA8 pixels of each image (bytes R, G, B, 255; rounded as toRGBA
+   * but in f32, as PyTorch), then the grid itself. The caller disposes the result.
+   */
+  preview(tokens: Tensor): Tensor {
+    const { code_dim: D, codebook_size: K } = this.config;
+    this.codesOnGpu ??= this.e.fromArray([K, D], this.codes, 'f32', 'vq_codes');
+    const z = embedCodes(this.e, tokens, this.codesOnGpu, this.neutralToken); // (B, D, g, g)
+    const img = this.decodeLatent(z); //                                         (B, 3, S, S)
+    const packed = packPreview(this.e, img, tokens);
+    z.dispose();
+    img.dispose();
+    return packed;
+  }
+
   dispose(): void {
     this.net.dispose();
+    this.codesOnGpu?.dispose();
+    this.codesOnGpu = null;
   }
 }
 
