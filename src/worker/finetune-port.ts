@@ -3,6 +3,9 @@
 // `.safetensors` adapter file. Keeping it in one place keeps the worker independent of the library's internals.
 import type { Engine } from '../engine/engine';
 import type { FineTuneOptions, FineTunerHandle, LoraAdapter, LoraConfig, BaseModelRef, WeightMap } from '../finetune/api';
+import { parseAdapter, serializeAdapter } from '../finetune/adapter-format';
+import { mergeAdapter } from '../finetune/lora';
+import { FineTuner } from '../finetune/trainer';
 
 export interface FineTunePort {
   createTrainer(engine: Engine, base: { ref: BaseModelRef; weights: WeightMap }, lora: LoraConfig, options: Partial<FineTuneOptions>): FineTunerHandle;
@@ -13,15 +16,11 @@ export interface FineTunePort {
   parseAdapter(bytes: ArrayBuffer, base: BaseModelRef): LoraAdapter;
 }
 
-const unavailable = (): never => {
-  throw new Error('Fine-tuning is not available in this build yet (the LoRA trainer has not landed).');
-};
-
 const port: FineTunePort = {
-  createTrainer: unavailable,
-  mergeAdapter: unavailable,
-  serializeAdapter: unavailable,
-  parseAdapter: unavailable,
+  createTrainer: (engine, base, lora, options) => new FineTuner(engine, base, lora, options),
+  mergeAdapter,
+  serializeAdapter,
+  parseAdapter,
 };
 
 /** The fine-tuning library (async so a later build may split it into its own chunk). */
