@@ -182,6 +182,8 @@ export interface FineTunerHandle {
   readonly stepsDone: number;
   /** One optimizer step on one batch (B = options.batchSize rows). */
   step(batch: TrainingBatch): Promise<StepResult>;
+  /** Loss of the current adapter on `batch` with the training mask of RNG step `maskStep` (default 0), no update. */
+  evaluate(batch: TrainingBatch, opts?: { maskStep?: number; withLogits?: boolean }): Promise<{ loss: number; maskedTokens: number; logits?: Float32Array }>;
   /** A CPU snapshot of the current factors (the last good ones after a refused step). */
   getAdapter(info?: { word?: string; captions?: string[] }): Promise<LoraAdapter>;
   /** Frees every GPU buffer the trainer owns (the engine stays usable). */

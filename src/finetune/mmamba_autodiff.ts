@@ -350,13 +350,20 @@ export class MMambaAutodiff {
     return { tr, cvec, sc, mods, tok, hs, hi, hn, logits };
   }
 
-  /** Logits (B, HW, codebook_size) of the masked batch with the given overrides (for checks; caller disposes). */
-  logits(inp: MaskedBatch, overrides?: ReadonlyMap<string, Tensor>): Tensor {
+  /** Forward only: logits (B, HW, codebook_size) and the masked loss (2) of the batch with the given overrides
+   *  (validation and checks; the caller disposes both). */
+  evaluate(inp: MaskedBatch, overrides?: ReadonlyMap<string, Tensor>): { logits: Tensor; loss: Tensor } {
+    const e = this.e;
+    const HW = this.config.grid * this.config.grid;
     this.overrides = overrides ?? new Map();
     const run = new Scope();
     try {
       const f = this.forwardPass(inp, run);
-      return f.logits;
+      const tgt = run.t(e.fromArray([inp.batch, HW], inp.targets, 'u32', 'targets'));
+      const msk = run.t(e.fromArray([inp.batch, HW], inp.mask, 'u32', 'mask'));
+      const ce = crossEntropyMasked(e, f.logits, tgt, msk);
+      run.t(ce.dlogits);
+      return { logits: f.logits, loss: ce.loss };
     } finally {
       run.dispose();
       this.overrides = new Map();

@@ -254,6 +254,52 @@ export class FineTuner implements FineTunerHandle {
     return { step: stepIndex + 1, loss, gradNorm, lr, applied: !nonFinite, nonFinite, maskedTokens };
   }
 
+  /** Loss (and optionally logits (B, HW, K)) of the current adapter on `batch`, with the training mask of RNG step
+   *  `maskStep` (default 0) and no text dropout; nothing is updated. For validation curves and checks. */
+  async evaluate(batch: TrainingBatch, opts: { maskStep?: number; withLogits?: boolean } = {}): Promise<{ loss: number; maskedTokens: number; logits?: Float32Array }> {
+    if (this.disposed) throw new InvalidFineTuneOptionsError('this FineTuner was disposed');
+    this.checkBatch(batch);
+    const c = this.base.ref.config;
+    const B = this.options.batchSize;
+    const HW = c.grid * c.grid;
+    const m = maskForTraining(batch.tokens, B, HW, c.codebook_size, this.options.seed, opts.maskStep ?? 0);
+    const overrides = this.effectiveWeights();
+    let logits: Float32Array | undefined;
+    let loss = 0;
+    let maskedTokens = 0;
+    try {
+      const total = m.counts.reduce((a, b) => a + b, 0);
+      const parts: Float32Array[] = [];
+      for (let r0 = 0; r0 < B; r0 += this.microBatch) {
+        const n = Math.min(this.microBatch, B - r0);
+        const r = this.model.evaluate(
+          {
+            batch: n,
+            textIds: batch.textIds.subarray(r0 * c.text.max_len, (r0 + n) * c.text.max_len),
+            imgTokens: m.imgTokens.subarray(r0 * HW, (r0 + n) * HW),
+            targets: Uint32Array.from(batch.tokens.subarray(r0 * HW, (r0 + n) * HW)),
+            mask: m.mask.subarray(r0 * HW, (r0 + n) * HW),
+          },
+          overrides,
+        );
+        const l = await this.e.readF32(r.loss);
+        loss += (l[0]! * l[1]!) / total;
+        maskedTokens += l[1]!;
+        if (opts.withLogits) parts.push((await this.e.readF32(r.logits)).slice());
+        r.loss.dispose();
+        r.logits.dispose();
+      }
+      if (opts.withLogits) {
+        logits = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+        let at = 0;
+        for (const p of parts) (logits.set(p, at), (at += p.length));
+      }
+    } finally {
+      for (const t of overrides.values()) t.dispose();
+    }
+    return { loss, maskedTokens, logits };
+  }
+
   async getAdapter(info: { word?: string; captions?: string[] } = {}): Promise<LoraAdapter> {
     const pairs: LoraAdapter['pairs'] = new Map();
     for (const f of this.factors) {
