@@ -4,6 +4,7 @@
 // uncond is the negative prompt or the empty prompt; g = 1 skips the uncond pass. Masked positions of the
 // per-step previews are decoded as the VQ's neutral token and reported in `masked` for the UI to overlay.
 import type { Engine } from '../engine/engine';
+import type { Tensor } from '../engine/tensor';
 import { WeightIntegrityError } from '../engine/errors';
 import { BPETokenizer, type TokenizerSpec } from './bpe';
 import type { MMambaConfig, UViTConfig, VQConfig } from './common';
@@ -40,7 +41,7 @@ export interface GenerateStep {
   masked: Uint8Array;
   /** RGBA image_size × image_size (128×128 for the shipped VQ). */
   pixels: Uint8ClampedArray;
-  /** Wall time of this step: forward(s) + sampling + decode + readbacks, ms. */
+  /** Wall time between this step's preview and the previous one (or the start), ms. */
   msStep: number;
 }
 
@@ -49,9 +50,9 @@ export interface GenerateResult {
   pixels: Uint8ClampedArray;
   timings: {
     totalMs: number;
-    /** Per step: recording the generator forward, sampling and the preview decode (CPU; the GPU runs behind). */
+    /** Per step: recording (CPU) the generator forward, sampling and the preview decode; the GPU runs behind. */
     sampleMs: number[];
-    /** Per step: waiting for the step's one readback (the GPU finishing forward + sampling + decode) and copying. */
+    /** Per step: from the step's submission to its readback in hand (GPU work of this and queued steps + map). */
     decodeMs: number[];
   };
 }
@@ -59,6 +60,14 @@ export interface GenerateResult {
 export interface LoadedModel {
   manifest: Manifest;
   weights: WeightMap;
+}
+
+/** A step recorded and submitted whose readback has not been awaited yet. */
+interface InFlight {
+  packed: Tensor;
+  words: Promise<ArrayLike<number>>;
+  tRecorded: number;
+  recordMs: number;
 }
 
 export const DEFAULTS = { steps: 12, guidance: 4, tau: 4.5, temperature: 1 } as const;
@@ -160,24 +169,40 @@ export class TextToImage {
       temperature,
       seed: req.seed >>> 0,
     });
+    // One step of lookahead: step i+1 is recorded and submitted before step i's readback is awaited, so the GPU
+    // never idles while the CPU waits for the map, reports the step and records the next one. The grid never
+    // leaves the GPU, so step i+1 does not depend on the readback of step i.
+    const submit = (): InFlight => {
+      const tStep = now();
+      run.step(); //                                        the grid stays on the GPU
+      const packed = this.decoder.preview(run.tokens); //  (S² + HW) u32: RGBA8 pixels, then the grid
+      const words = this.e.read(packed); //                 submits now; the step's only readback
+      words.catch(() => undefined); //                      awaited below, or dropped on cancel
+      return { packed, words, tRecorded: now(), recordMs: now() - tStep };
+    };
+    let cur: InFlight | null = null;
+    let next: InFlight | null = null;
     try {
+      let tPrev = now();
       for (let i = 0; i < steps; i++) {
         if (signal?.aborted || this.disposed) throw new GenerationCancelledError(i);
-        const tStep = now();
-        run.step(); //                                        the grid stays on the GPU
-        const packed = this.decoder.preview(run.tokens); //  (S² + HW) u32: RGBA8 pixels, then the grid
-        const tRead = now();
-        const words = (await this.e.read(packed)) as Uint32Array; // the step's only readback
-        packed.dispose();
+        cur = next ?? submit();
+        next = i + 1 < steps ? submit() : null;
+        const words = (await cur.words) as Uint32Array;
+        cur.packed.dispose();
         const tEnd = now();
-        sampleMs.push(tRead - tStep);
-        decodeMs.push(tEnd - tRead);
+        sampleMs.push(cur.recordMs);
+        decodeMs.push(tEnd - cur.tRecorded);
         pixels = new Uint8ClampedArray(words.buffer.slice(0, S2 * 4)); // own buffer: callers may transfer it
         tokens = words.slice(S2); //                          [MASK] where still masked
         const masked = Uint8Array.from(tokens, (t) => (t === maskId ? 1 : 0));
-        if (onStep) await onStep({ step: i, steps, tokens, masked, pixels, msStep: tEnd - tStep });
+        if (onStep) await onStep({ step: i, steps, tokens, masked, pixels, msStep: tEnd - tPrev });
+        tPrev = now();
       }
     } finally {
+      // a cancelled or failed run's steps in flight: their buffers go back to the pool, reused only by later work
+      cur?.packed.dispose();
+      next?.packed.dispose();
       run.dispose();
     }
     return { tokens, pixels, timings: { totalMs: now() - t0, sampleMs, decodeMs } };
