@@ -199,7 +199,7 @@ def main(argv=None) -> dict:
         if step % args.log_every == 0 or step == 1:
             now = time.time()
             log.log({"step": step, "loss_classifier": float(loss_cls.detach()), "loss_contrastive": float(loss_con.detach()),
-                     "temperature": float(1 / con.logit_scale.exp()), "lr": lr,
+                     "temperature": float(1 / con.logit_scale.detach().exp()), "lr": lr,
                      "images_s": args.log_every * args.batch_size / max(now - t_last, 1e-6) if step > 1 else 0.0,
                      "elapsed_s": now - t0})
             t_last = now
