@@ -13,8 +13,7 @@
 // One readback per step (loss + norms). The text encoder's attention trunk is frozen (no attention backward).
 import type { Engine } from '../engine/engine';
 import { adamwStep, sumOfSquares, sumSlots, type AdamWState } from '../engine/ops/adamw';
-import { add, axpby } from '../engine/ops/elementwise';
-import { matmul } from '../engine/ops/matmul';
+import { add } from '../engine/ops/elementwise';
 import type { Tensor } from '../engine/tensor';
 import {
   DEFAULT_FINETUNE_OPTIONS,
@@ -30,6 +29,7 @@ import {
 import { FineTuneMemoryError, InvalidBatchError, InvalidFineTuneOptionsError } from './errors';
 import { checkLoraConfig, configHash, factorShapes, initAdapter, loraParamNames, loraScale } from './lora';
 import { defaultEmptyTextIds, dropText, maskForTraining } from './masking';
+import { effectiveWeights, factorGradients, type FactorTensors } from './lora_grad';
 import { largestMicroBatch } from './memory';
 import { MMambaAutodiff, type MaskedBatch } from './mmamba_autodiff';
 
@@ -138,14 +138,11 @@ export class FineTuner implements FineTunerHandle {
 
   /** W + s·B·A for every adapted weight (new tensors, freed by the caller). */
   private effectiveWeights(): Map<string, Tensor> {
-    const e = this.e;
-    const out = new Map<string, Tensor>();
-    for (const f of this.factors) {
-      const ba = matmul(e, f.B.param, f.A.param, { label: 'lora_BA' }); // (out, in) or (K, out, in)
-      out.set(f.name, axpby(e, this.model.baseWeight(f.name), ba, 1, this.scale));
-      ba.dispose();
-    }
-    return out;
+    return effectiveWeights(this.e, (n) => this.model.baseWeight(n), this.tensors(), this.scale);
+  }
+
+  private tensors(): FactorTensors[] {
+    return this.factors.map((f) => ({ name: f.name, A: f.A.param, B: f.B.param }));
   }
 
   async step(batch: TrainingBatch): Promise<StepResult> {
@@ -198,17 +195,11 @@ export class FineTuner implements FineTunerHandle {
     const partials = e.empty([nT], 'f32', 'lora_partials');
     const stats = e.empty([2], 'f32', 'lora_stats'); // [Σ grad², Σ updated param²]
     const grads: Tensor[] = [];
-    for (const [j, f] of this.factors.entries()) {
-      const g = dW.get(f.name)!;
-      const gs = axpby(e, g, g, this.scale, 0); // s·dW
-      g.dispose();
-      const dA = matmul(e, f.B.param, gs, { transA: true, label: 'lora_dA' }); // sBᵀdW (r, in) / (K, r, in)
-      const dB = matmul(e, gs, f.A.param, { transB: true, label: 'lora_dB' }); // s dW Aᵀ (out, r) / (K, out, r)
-      gs.dispose();
+    factorGradients(e, dW, this.tensors(), this.scale).forEach(({ dA, dB }, j) => {
       sumOfSquares(e, dA, partials, 2 * j);
       sumOfSquares(e, dB, partials, 2 * j + 1);
       grads.push(dA, dB);
-    }
+    });
     sumSlots(e, partials, nT, stats, 0);
     const hyper = { lr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay, step: this.applied + 1 };
     const clip = o.gradClip > 0 && Number.isFinite(o.gradClip) ? { stats, slot: 0, maxNorm: o.gradClip } : null;
