@@ -147,10 +147,10 @@ def main(argv=None) -> dict:
         ccfg = ContrastiveConfig(tower=tower, text=TextConfig(vocab_size=bpe.vocab_size, max_len=args.text_len,
                                                               width=16, layers=1, heads=2, ffn_mult=2), embed_dim=16)
     else:
-        ccfg = ContrastiveConfig(tower=TowerConfig(widths=(48, 96, 192, 384), blocks=2, image_size=args.image_size),
-                                 text=TextConfig(vocab_size=bpe.vocab_size, max_len=args.text_len, width=192,
-                                                 layers=3, heads=4, ffn_mult=4))
-        tower = TowerConfig(widths=(64, 128, 256, 512), blocks=2, image_size=args.image_size)
+        # ~3.4 M parameters each: both fit one 16 MiB f16 file, so the metric's weights can travel and be reused
+        tower = TowerConfig(widths=(32, 64, 128, 256), blocks=2, image_size=args.image_size)
+        ccfg = ContrastiveConfig(tower=tower, text=TextConfig(vocab_size=bpe.vocab_size, max_len=args.text_len,
+                                                              width=128, layers=2, heads=4, ffn_mult=4), embed_dim=128)
     con = ContrastiveModel(ccfg).to(dev).to(memory_format=torch.channels_last)
     cls = ConceptClassifier(ClassifierConfig(tower=tower, num_classes=len(concepts))).to(dev).to(
         memory_format=torch.channels_last)

@@ -60,7 +60,7 @@ def augment(x: torch.Tensor, pad: int, flip: bool, generator: Optional[torch.Gen
 # ----------------------------------------------------------------------------------------- towers
 @dataclass
 class TowerConfig:
-    widths: tuple = (64, 128, 256, 512)  # one stage per width, each halves the resolution (the first via the stem)
+    widths: tuple = (32, 64, 128, 256)   # one stage per width, each halves the resolution (the first via the stem)
     blocks: int = 2                      # residual blocks per stage
     image_size: int = 64
 
@@ -109,10 +109,10 @@ class ConvTower(nn.Module):
 # ----------------------------------------------------------------------------------------- models
 @dataclass
 class ContrastiveConfig:
-    tower: TowerConfig = field(default_factory=lambda: TowerConfig(widths=(48, 96, 192, 384)))
-    text: TextConfig = field(default_factory=lambda: TextConfig(vocab_size=1024, max_len=24, width=192,
-                                                                  layers=3, heads=4, ffn_mult=4))
-    embed_dim: int = 256
+    tower: TowerConfig = field(default_factory=TowerConfig)
+    text: TextConfig = field(default_factory=lambda: TextConfig(vocab_size=1024, max_len=24, width=128,
+                                                                  layers=2, heads=4, ffn_mult=4))
+    embed_dim: int = 128
     init_temperature: float = 0.07
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,14 +194,19 @@ class ConceptClassifier(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------- files
+def _stored(state: dict[str, torch.Tensor], half: bool) -> dict[str, torch.Tensor]:
+    return {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()) for k, v in state.items()}
+
+
 def save_evaluators(path: str, contrastive: ContrastiveModel, classifier: ConceptClassifier,
-                    tokenizer: dict[str, Any], concepts: list[str], extra: Optional[dict] = None) -> None:
-    """One file with both models, the tokenizer the text tower reads and the concept names (class order)."""
+                    tokenizer: dict[str, Any], concepts: list[str], extra: Optional[dict] = None,
+                    half: bool = True) -> None:
+    """One file with both models, the tokenizer the text tower reads and the concept names (class order).
+    half: floating tensors stored as f16 (loaded back into f32 modules); every metric is computed from the file,
+    so the stored precision IS the metric's definition."""
     torch.save({"format": "mmamba-evaluators", "version": 1,
-                "contrastive": {"config": contrastive.cfg.to_dict(),
-                                "state": {k: v.detach().cpu() for k, v in contrastive.state_dict().items()}},
-                "classifier": {"config": classifier.cfg.to_dict(),
-                               "state": {k: v.detach().cpu() for k, v in classifier.state_dict().items()}},
+                "contrastive": {"config": contrastive.cfg.to_dict(), "state": _stored(contrastive.state_dict(), half)},
+                "classifier": {"config": classifier.cfg.to_dict(), "state": _stored(classifier.state_dict(), half)},
                 "tokenizer": tokenizer, "concepts": list(concepts), "extra": extra or {}}, path)
 
 

@@ -68,10 +68,13 @@ def test_save_load_round_trip(tmp_path):
     con, cls = _models()
     con.eval(), cls.eval()
     bpe = BPETokenizer([], max_len=8)
-    save_evaluators(str(tmp_path / "ev.pt"), con, cls, bpe.to_dict(), ["a", "b", "c", "d"], extra={"summary": {}})
-    ev = load_evaluators(str(tmp_path / "ev.pt"))
     x, ids, _ = _batch()
-    with torch.no_grad():
-        assert torch.allclose(ev.classifier(x), cls(x), atol=1e-6)
-        assert torch.allclose(ev.contrastive.encode_text(ids), con.encode_text(ids), atol=1e-6)
-    assert ev.concepts == ["a", "b", "c", "d"] and ev.image_size == TOWER.image_size
+    for half, tol in ((False, 1e-6), (True, 2e-2)):                    # f16 storage: rounding of the weights only
+        save_evaluators(str(tmp_path / "ev.pt"), con, cls, bpe.to_dict(), ["a", "b", "c", "d"], extra={"summary": {}},
+                        half=half)
+        ev = load_evaluators(str(tmp_path / "ev.pt"))
+        with torch.no_grad():
+            assert torch.allclose(ev.classifier(x), cls(x), atol=tol)
+            assert torch.allclose(ev.contrastive.encode_text(ids), con.encode_text(ids), atol=tol)
+        assert ev.concepts == ["a", "b", "c", "d"] and ev.image_size == TOWER.image_size
+        assert next(ev.classifier.parameters()).dtype == torch.float32
