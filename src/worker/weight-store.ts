@@ -8,8 +8,10 @@
 //   weights/v<FORMAT_VERSION>/<modelId>/manifest          the manifest JSON (as parsed)
 //   weights/v<FORMAT_VERSION>/<modelId>/<sha256>          one shard's bytes (ArrayBuffer)
 //   weights/v<FORMAT_VERSION>/index                       the last index.json seen (offline start)
-// A cached model is used when its manifest's formatVersion and total bytes equal the index entry's; the
-// shards' sha256 are re-checked on every read, so a corrupt or tampered entry is fetched again once, and a
+// A cached model is used when its manifest's formatVersion and total bytes equal the index entry's and its
+// shard sha256 list equals the entry's `shardSha256` (training/mmamba/model_index.py writes it; an index without it
+// falls back to the byte total), so a re-export of the same size is fetched again; the shards' sha256 are
+// re-checked on every read, so a corrupt or tampered entry is fetched again once, and a
 // second mismatch fails with WeightIntegrityError. A full quota (QuotaExceededError) leaves the weights in
 // memory only: the load succeeds and reports a `cache-warning`.
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
@@ -26,6 +28,8 @@ export interface IndexEntry {
   description?: string;
   formatVersion: number;
   bytes: number;
+  /** sha256 of each shard in manifest order; a cached manifest listing other shards is stale. */
+  shardSha256?: string[];
 }
 
 export interface ModelIndex {
@@ -115,6 +119,14 @@ const INDEX_KEY = `${PREFIX}index`;
 const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 const FILE_RE = /^[a-z0-9][a-z0-9._-]{0,127}\.safetensors$/i;
 const SHA_RE = /^[0-9a-f]{64}$/;
+
+/** True when a manifest is the one an index entry describes: same byte total and, when the entry lists them, the
+ *  same shard sha256s in the same order. */
+export function manifestMatchesEntry(m: Pick<StoredManifest, 'shards'>, e: Pick<IndexEntry, 'bytes' | 'shardSha256'>): boolean {
+  if (m.shards.reduce((s, x) => s + x.bytes, 0) !== e.bytes) return false;
+  if (!e.shardSha256) return true;
+  return e.shardSha256.length === m.shards.length && m.shards.every((s, i) => s.sha256 === e.shardSha256![i]);
+}
 
 /** The shard storage could not take the weights; the model still runs from memory this session. */
 export class WeightQuotaError extends Error {
@@ -210,12 +222,12 @@ export class WeightStore {
     return e;
   }
 
-  /** The cached manifest when it still matches the index entry (same format version and size), else null. */
+  /** The cached manifest when it still matches the index entry (same format version, size and shard sha256s), else
+   *  null: the model is then fetched again. */
   private async cachedManifest(e: IndexEntry): Promise<StoredManifest | null> {
     const m = await this.kv.get<StoredManifest>(manifestKey(e.id)).catch(() => undefined);
     if (!m || m.formatVersion !== FORMAT_VERSION || m.modelId !== e.id) return null;
-    const total = m.shards.reduce((s, x) => s + x.bytes, 0);
-    return total === e.bytes ? m : null;
+    return manifestMatchesEntry(m, e) ? m : null;
   }
 
   private validateManifest(m: StoredManifest, id: string): StoredManifest {

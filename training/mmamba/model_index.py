@@ -1,0 +1,77 @@
+"""models/index.json: the list of shipped models the app reads first, refreshed from the manifests.
+
+The browser trusts a cached model only while its stored manifest lists exactly the shard sha256s that the index
+entry lists (src/worker/weight-store.ts), so a re-export that keeps every byte size (a retrained int8 model does)
+is still fetched again. This keeps each entry's `bytes` and `shardSha256` in step with `<id>/manifest.json`; names
+and descriptions stay as written (new models get their id as name). Run after every export:
+
+    python -m mmamba.model_index ../public/models            (from training/)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Dict
+
+from .export import FORMAT_VERSION
+
+
+def entry_from_manifest(manifest: Dict[str, Any], old: Dict[str, Any] | None = None) -> Dict[str, Any]:
+    """An index entry for a manifest, keeping the human fields of `old`."""
+    old = old or {}
+    shards = manifest["shards"]
+    e = {
+        "id": manifest["modelId"],
+        "kind": manifest["kind"],
+        "name": old.get("name", manifest["modelId"]),
+        "description": old.get("description", ""),
+        "formatVersion": manifest["formatVersion"],
+        "bytes": sum(int(s["bytes"]) for s in shards),
+        "shardSha256": [s["sha256"] for s in shards],
+    }
+    return e
+
+
+def refresh_index(models_dir: str) -> Dict[str, Any]:
+    """Rewrites models_dir/index.json from the manifests of the models it lists plus any new model folder."""
+    path = os.path.join(models_dir, "index.json")
+    index: Dict[str, Any] = {"models": []}
+    if os.path.exists(path):
+        with open(path) as f:
+            index = json.load(f)
+    listed = {m["id"]: m for m in index.get("models", [])}
+    ids = list(listed)
+    for name in sorted(os.listdir(models_dir)):
+        if name not in listed and os.path.isfile(os.path.join(models_dir, name, "manifest.json")):
+            ids.append(name)
+    models = []
+    for model_id in ids:
+        mpath = os.path.join(models_dir, model_id, "manifest.json")
+        if not os.path.isfile(mpath):
+            raise FileNotFoundError(f"index.json lists {model_id!r} but {mpath} does not exist")
+        with open(mpath) as f:
+            manifest = json.load(f)
+        if manifest["formatVersion"] != FORMAT_VERSION:
+            raise ValueError(f"{mpath}: format v{manifest['formatVersion']}, this exporter writes v{FORMAT_VERSION}")
+        models.append(entry_from_manifest(manifest, listed.get(model_id)))
+    index["models"] = models
+    with open(path, "w") as f:
+        json.dump(index, f, indent=2)
+        f.write("\n")
+    return index
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("models_dir", help="public/models")
+    a = ap.parse_args(argv)
+    idx = refresh_index(a.models_dir)
+    for m in idx["models"]:
+        print(f"{m['id']}: {m['bytes']} bytes, {len(m['shardSha256'])} shard(s)")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    main()
