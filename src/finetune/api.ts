@@ -103,6 +103,9 @@ export interface FineTuneOptions {
   textDropout?: number;
   /** The empty prompt's ids (Lt), as the tokenizer encodes '' (default [bos=1, eos=2, pad=0, …]). */
   emptyTextIds?: Int32Array;
+  /** Cap on the rows of one forward/backward (default: the largest that fits the device's binding limit). Lower it
+   *  to cut peak memory on small GPUs; the gradient is the same (micro-batches are weighted by masked tokens). */
+  maxMicroBatch?: number;
 }
 
 export const DEFAULT_FINETUNE_OPTIONS: Readonly<FineTuneOptions> = {

@@ -33,7 +33,7 @@ import { effectiveWeights, factorGradients, type FactorTensors } from './lora_gr
 import { largestMicroBatch } from './memory';
 import { MMambaAutodiff, type MaskedBatch } from './mmamba_autodiff';
 
-type Resolved = Required<Omit<FineTuneOptions, 'emptyTextIds'>> & { emptyTextIds: Int32Array };
+type Resolved = Required<Omit<FineTuneOptions, 'emptyTextIds' | 'maxMicroBatch'>> & { emptyTextIds: Int32Array; maxMicroBatch?: number };
 
 /** Learning rate of 0-based step `step`: linear warmup, then cosine to minLrRatio·lr (runutil.py CosineSchedule). */
 export function learningRateAt(o: Pick<FineTuneOptions, 'lr' | 'warmupSteps' | 'totalSteps' | 'schedule' | 'minLrRatio'>, step: number): number {
@@ -62,6 +62,7 @@ function resolveOptions(o: Partial<FineTuneOptions>, Lt: number): Resolved {
   const [b1, b2] = r.betas;
   if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1 && r.eps > 0)) bad(`betas must be in [0, 1) and eps > 0`);
   if (r.emptyTextIds.length !== Lt) bad(`emptyTextIds must hold text.max_len = ${Lt} ids`);
+  if (r.maxMicroBatch !== undefined && !(Number.isInteger(r.maxMicroBatch) && r.maxMicroBatch >= 1)) bad(`maxMicroBatch must be an integer ≥ 1, got ${r.maxMicroBatch}`);
   return r;
 }
 
@@ -97,7 +98,7 @@ export class FineTuner implements FineTunerHandle {
     this.options = resolveOptions(options, cfg.text.max_len);
     this.scale = loraScale(lora);
     const limit = Math.min(e.device.limits.maxStorageBufferBindingSize, e.device.limits.maxBufferSize);
-    this.microBatch = largestMicroBatch(cfg, lora, this.options.batchSize, limit);
+    this.microBatch = Math.min(largestMicroBatch(cfg, lora, this.options.batchSize, limit), this.options.maxMicroBatch ?? Infinity);
     if (this.microBatch < 1) throw new FineTuneMemoryError(`one image's fine-tuning step exceeds this device's ${limit}-byte binding limit`);
     const start = init ?? initAdapter(base.ref, lora, this.options.seed);
     if (init) this.checkInit(init);
