@@ -1,0 +1,127 @@
+// LoRA fine-tuning benchmark in Node on Dawn: loads a shipped generator from public/models (the same manifest and
+// shards the page downloads), builds a FineTuner (src/finetune/trainer.ts) on a device with WebGPU's DEFAULT limits
+// (maxStorageBufferBindingSize 128 MiB, maxBufferSize 256 MiB; --raised-limits lifts them to the adapter's), and
+// times optimizer steps on a fixed random batch (VQ codes uniform in the codebook, captions through the model's
+// BPE tokenizer). A step = masking + W+sBA + forward (layer checkpoints) + loss + backward (per-layer recompute) +
+// LoRA grads + global norm + AdamW + one readback of loss/norms, measured wall-clock from call to resolved promise.
+// Memory: the engine's buffer pool counts the bytes of every live storage buffer (power-of-two size classes, i.e.
+// what was really allocated); "peak live" is its maximum from just before the FineTuner is built to the end of the
+// last step, minus nothing (it includes the base weights the trainer uploads). Uniform and readback staging
+// buffers (a few kB) are not counted; "pool total" adds the freed buffers the pool keeps for reuse.
+// Usage: node bench/build.mjs .gpu/finetune.mjs bench/finetune.ts && node .gpu/finetune.mjs
+//   [--models DIR] [--model mmamba-s] [--tiny] [--batch 8] [--steps 5] [--warmup 1] [--rank 8] [--alpha 8]
+//   [--targets in_proj,out_proj] [--micro N] [--raised-limits]
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { create, globals } from 'webgpu';
+import { acquireDevice, describeAdapter } from '../src/engine/device';
+import { Engine } from '../src/engine/engine';
+import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
+import type { MMambaConfig } from '../src/model/common';
+import { loadWeights, type Manifest } from '../src/model/weights';
+import type { LoraTarget } from '../src/finetune/api';
+import { planMemory } from '../src/finetune/memory';
+import { FineTuner } from '../src/finetune/trainer';
+
+Object.assign(globalThis, globals);
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+const flag = (name: string) => process.argv.includes(name);
+const MiB = (b: number) => (b / 2 ** 20).toFixed(1);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Deterministic uniform integers (mulberry32). */
+function ints(n: number, seed: number, max: number): Int32Array {
+  let a = seed >>> 0;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * max);
+  }
+  return out;
+}
+
+const CAPTIONS = ['a zorblax, flat emoji', 'zorblax on a blue background', 'red zorblax, outline icon', 'small zorblax in the center'];
+
+async function main(): Promise<void> {
+  const tiny = flag('--tiny');
+  const dir = tiny ? 'tests/fixtures/mmamba_tiny' : join(arg('--models', 'public/models'), arg('--model', 'mmamba-s'));
+  const B = Number(arg('--batch', '8'));
+  const steps = Number(arg('--steps', '5'));
+  const warmup = Number(arg('--warmup', '1'));
+  const rank = Number(arg('--rank', '8'));
+  const alpha = Number(arg('--alpha', String(rank)));
+  const targets = arg('--targets', 'in_proj,out_proj').split(',') as LoraTarget[];
+  const micro = process.argv.includes('--micro') ? Number(arg('--micro', '0')) : undefined;
+
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  const shards = manifest.shards.map((s) => {
+    const b = readFileSync(join(dir, s.file));
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  });
+  const weights = loadWeights(manifest, shards);
+  const cfg = manifest.config as unknown as MMambaConfig;
+  if (manifest.kind !== 'mmamba') throw new Error(`${manifest.modelId} is not an M-Mamba model`);
+  const HW = cfg.grid * cfg.grid;
+  const Lt = cfg.text.max_len;
+  const textIds = new Int32Array(B * Lt);
+  if (manifest.tokenizer) {
+    const tok = new BPETokenizer(manifest.tokenizer as unknown as TokenizerSpec, Lt);
+    for (let b = 0; b < B; b++) textIds.set(tok.encode(CAPTIONS[b % CAPTIONS.length]!), b * Lt);
+  } else textIds.set(ints(B * Lt, 2, Math.min(cfg.text.vocab_size, 64)));
+  const batch = { tokens: ints(B * HW, 1, cfg.codebook_size), textIds };
+
+  const dawn = create([]) as unknown as GPU; // stays referenced for the process lifetime
+  const ctx = await acquireDevice(dawn, { label: 'finetune-bench', defaultLimitsOnly: !flag('--raised-limits') });
+  const e = new Engine(ctx);
+  const lim = ctx.device.limits;
+  console.log(`adapter: ${describeAdapter(ctx.adapterInfo)}; maxStorageBufferBindingSize ${MiB(lim.maxStorageBufferBindingSize)} MiB, maxBufferSize ${MiB(lim.maxBufferSize)} MiB`);
+  const lora = { rank, alpha, targets };
+  const plan = planMemory(cfg, lora, B);
+
+  e.pool.peakLiveBytes = e.pool.liveBytes;
+  const t0 = performance.now();
+  const ft = new FineTuner(e, { ref: { modelId: manifest.modelId, config: cfg }, weights }, lora, {
+    batchSize: B, lr: 1e-3, warmupSteps: 0, totalSteps: warmup + steps, seed: 0, maxMicroBatch: micro,
+  });
+  await e.sync();
+  const residentBytes = e.pool.liveBytes;
+  const tBuild = performance.now() - t0;
+  const losses: number[] = [];
+  const times: number[] = [];
+  let dispatches = 0;
+  for (let i = 0; i < warmup + steps; i++) {
+    const s0 = performance.now();
+    const d0 = e.dispatchCount;
+    const r = await ft.step(batch);
+    dispatches = e.dispatchCount - d0;
+    const ms = performance.now() - s0;
+    losses.push(r.loss);
+    if (i >= warmup) times.push(ms);
+    console.error(`step ${r.step}: ${ms.toFixed(1)} ms, loss ${r.loss.toFixed(4)}, |g| ${r.gradNorm.toExponential(2)}, lr ${r.lr.toExponential(2)}${r.applied ? '' : ` REFUSED (${r.nonFinite})`}`);
+  }
+  const peak = e.pool.peakLiveBytes;
+  const pooled = e.pool.liveBytes + e.pool.pooledBytes;
+  const med = median(times);
+  console.log('');
+  console.log('| model | batch | micro-batch | LoRA (rank, targets) | timed steps | median ms/step | min ms/step | images/s | peak live GPU MiB | resident after build MiB | pool total MiB | largest binding MiB (plan) | loss first → last |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(
+    `| ${manifest.modelId} | ${B} | ${ft.microBatch} | ${rank}, ${targets.join('+')} | ${times.length} | ${med.toFixed(1)} | ${Math.min(...times).toFixed(1)} | ` +
+      `${((B * 1000) / med).toFixed(1)} | ${MiB(peak)} | ${MiB(residentBytes)} | ${MiB(pooled)} | ${MiB(plan.largestBindingBytes)} | ${losses[0]!.toFixed(3)} → ${losses[losses.length - 1]!.toFixed(3)} |`,
+  );
+  console.log(`(FineTuner built and base weights uploaded in ${tBuild.toFixed(0)} ms; ${warmup} untimed warm-up step(s) compile the pipelines; ${dispatches} dispatches per step)`);
+  ft.dispose();
+  e.dispose();
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
