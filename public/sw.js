@@ -1,7 +1,6 @@
 // Service worker: keeps the app shell available offline after the first visit.
 //
-// What it caches (one Cache Storage cache, `mm-shell-<VERSION>`; older `mm-shell-*` caches are deleted on
-// activate): same-origin GET responses that are 200, not redirected, and not weight shards. It caches them as
+// What it caches (one Cache Storage cache, `mm-shell-<VERSION>`): same-origin GET responses that are 200, not redirected, and not weight shards. It caches them as
 // they pass through (runtime caching) and, because the first visit's page and engine worker were loaded before
 // this worker controlled them, it also "seeds" the cache when a page asks (message `mm-seed`): it fetches the
 // listed URLs and follows what they reference (HTML script/link tags, JS `import`/`from`/`import()` specifiers,
@@ -12,6 +11,13 @@
 // Strategies: hashed build assets (`/assets/<name>-<hash>.<ext>`) are cache-first (their URL changes with
 // their content); everything else is network-first (HTML, `models/index.json`, manifests, dev-server modules),
 // so updates are seen whenever the network answers, and the cache answers when it does not.
+//
+// Pruning: hashed assets of older builds are dropped, never the ones a cached page still uses. "Used" = reachable
+// from a cached HTML page through script/link tags and JS imports (the references the seeding follows), looked up
+// in the cache only. On activate, the entries of older `mm-shell-*` caches move into the current one (so the app
+// stays usable offline across a service-worker update), the older caches are deleted, and unreachable hashed
+// assets are pruned; the same pruning runs whenever a fresh copy of a page (a navigation) is stored, since a new
+// build changes the page but not this file.
 //
 // Never cached: `*.safetensors` (the weight store keeps verified shards in IndexedDB; storing ~18 MB twice
 // would waste quota, and passing them through untouched keeps "no weight requests after a reload" a property of
@@ -52,12 +58,58 @@ self.addEventListener('install', () => {
 self.addEventListener('activate', (event) => {
   event.waitUntil(
     (async () => {
-      const names = await caches.keys();
-      await Promise.all(names.filter((n) => n.startsWith(PREFIX) && n !== CACHE).map((n) => caches.delete(n)));
+      const cache = await caches.open(CACHE);
+      const older = (await caches.keys()).filter((n) => n.startsWith(PREFIX) && n !== CACHE);
+      for (const name of older) {
+        const old = await caches.open(name);
+        for (const request of await old.keys()) {
+          if (await cache.match(request, { ignoreVary: true })) continue; // the current cache's copy wins
+          const response = await old.match(request, { ignoreVary: true });
+          if (response) await cache.put(request, response).catch(() => undefined);
+        }
+        await caches.delete(name);
+      }
+      await pruneStaleAssets(cache);
       await self.clients.claim();
     })(),
   );
 });
+
+/** Hashed build assets in `cache` that no cached HTML page reaches: leftovers of older builds. */
+async function staleAssets(cache) {
+  const requests = await cache.keys();
+  if (!requests.some((r) => isHashedAsset(new URL(r.url)))) return []; // dev server: nothing hashed, skip the walk
+  const cached = new Set(requests.map((r) => r.url));
+  const reachable = new Set();
+  const queue = [];
+  for (const r of requests) {
+    const res = await cache.match(r, { ignoreVary: true });
+    if (res && (res.headers.get('content-type') ?? '').includes('text/html')) queue.push({ href: r.url, res });
+  }
+  while (queue.length) {
+    const { href, res } = queue.pop();
+    const type = res.headers.get('content-type') ?? '';
+    for (const ref of references(new URL(href), type, await res.text())) {
+      if (reachable.has(ref) || !cached.has(ref)) continue;
+      reachable.add(ref);
+      const next = await cache.match(ref, { ignoreVary: true });
+      if (next && /javascript|ecmascript|html/.test(next.headers.get('content-type') ?? '')) queue.push({ href: ref, res: next });
+    }
+  }
+  return requests.filter((r) => isHashedAsset(new URL(r.url)) && !reachable.has(r.url));
+}
+
+/** Deletes the stale hashed assets of `cache`; returns how many. */
+async function pruneStaleAssets(cache) {
+  try {
+    const stale = await staleAssets(cache);
+    for (const r of stale) await cache.delete(r);
+    return stale.length;
+  } catch (e) {
+    console.warn('[sw] pruning old assets failed', e);
+    return 0;
+  }
+}
 
 /** Last notice time per window client: at most one message per client every 2 s (hundreds of modules may fail). */
 const lastNotice = new Map();
@@ -97,7 +149,9 @@ async function networkFirst(event) {
   const { request } = event;
   try {
     const response = await fetch(request);
-    event.waitUntil(put(request, response.clone()));
+    const stored = put(request, response.clone());
+    // a fresh page may belong to a new build: drop the hashed assets only older pages used
+    event.waitUntil(request.mode === 'navigate' ? stored.then(async () => pruneStaleAssets(await caches.open(CACHE))) : stored);
     return response;
   } catch (err) {
     event.waitUntil(noticeNetworkFailed(request.url));
