@@ -167,7 +167,8 @@ def _triton_tuning() -> dict:
     """Launch parameters of the Triton scan; MMAMBA_SCAN_{BLOCK_D,WARPS,CHUNK} override the defaults
     (bench_scan.py --sweep prints the fastest set for the GPU at hand)."""
     env = os.environ
-    return dict(block_d=int(env.get("MMAMBA_SCAN_BLOCK_D", 32)), num_warps=int(env.get("MMAMBA_SCAN_WARPS", 4)),
+    # defaults: the H200 sweep's best for the model's channels-last layout at B=256 (docs/runs/run4-scan-sweep.txt)
+    return dict(block_d=int(env.get("MMAMBA_SCAN_BLOCK_D", 128)), num_warps=int(env.get("MMAMBA_SCAN_WARPS", 2)),
                 chunk=int(env.get("MMAMBA_SCAN_CHUNK", 16)))
 
 
