@@ -14,13 +14,13 @@
 # Before the call, here: `bash scripts/stage-gpu.sh` and
 #   node bench/build.mjs node_modules/.cache/m-mamba-eval/generate_eval.mjs bench/generate_eval.ts &&
 #   cp node_modules/.cache/m-mamba-eval/generate_eval.mjs .gpu/
-# Device tool: kind nvidia-h200-x2, carry [".gpu", "data/packed/index.json", "data/packed/images.bin"],
+# Device tool: kind nvidia-h200-x2, carry [".gpu", "data/packed"] (without data/packed/decoded: rebuilt there),
 # command `bash training/gpu/eval.sh` (env before it, e.g. `ABL_STEPS=300 bash training/gpu/eval.sh`).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 R=${RUNS:-/tmp/runs}; OUT=${OUT:-/tmp/eval-out}; PHASE=${PHASE:-all}; BUDGET_S=${BUDGET_S:-555}
 EV_MIN=${EV_MIN:-2.5}; EVAL_N=${EVAL_N:-1000}; PARITY_N=${PARITY_N:-24}; ABL_EVAL_N=${ABL_EVAL_N:-500}
-ABL_STEPS=${ABL_STEPS:-200}; ABL_BATCH=${ABL_BATCH:-256}; ABL_LR=${ABL_LR:-8e-4}; ABL_MIN=${ABL_MIN:-4.3}
+ABL_STEPS=${ABL_STEPS:-200}; ABL_BATCH=${ABL_BATCH:-256}; ABL_LR=${ABL_LR:-8e-4}; ABL_MIN=${ABL_MIN:-5.0}
 # name|train_gen flags; M-Mamba variants matched in parameters to the 6.48 M base within 7 % (dir1/dir2 get
 # more layers, ffn fewer), UViT S (6.44 M) at the same number of training images
 ABL_VARIANTS=${ABL_VARIANTS:-"mm-base|--model mmamba
