@@ -181,7 +181,7 @@ export interface FineTuneLibrary {
  *                 options: Partial<FineTuneOptions>, init?: LoraAdapter)`
  *  (throws InvalidFineTuneOptionsError for bad options, FineTuneMemoryError when a step cannot fit the device). */
 export interface FineTunerHandle {
-  /** Optimizer steps applied so far (refused steps do not count). */
+  /** Optimizer steps applied so far, including those of an initial adapter (refused steps do not count). */
   readonly stepsDone: number;
   /** One optimizer step on one batch (B = options.batchSize rows). */
   step(batch: TrainingBatch): Promise<StepResult>;

@@ -83,6 +83,8 @@ export class FineTuner implements FineTunerHandle {
   private readonly scale: number;
   private attempts = 0;
   private applied = 0;
+  /** Updates applied by this trainer: AdamW's t (its moments start at 0 here, also when resuming an adapter). */
+  private adamSteps = 0;
   private disposed = false;
 
   constructor(
@@ -202,7 +204,7 @@ export class FineTuner implements FineTunerHandle {
       grads.push(dA, dB);
     });
     sumSlots(e, partials, nT, stats, 0);
-    const hyper = { lr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay, step: this.applied + 1 };
+    const hyper = { lr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay, step: this.adamSteps + 1 };
     const clip = o.gradClip > 0 && Number.isFinite(o.gradClip) ? { stats, slot: 0, maxNorm: o.gradClip } : null;
     const next = this.factors.map((f, j) => ({
       A: adamwStep(e, f.A, grads[2 * j]!, hyper, clip),
@@ -242,6 +244,7 @@ export class FineTuner implements FineTunerHandle {
         f.B = next[j]!.B;
       });
       this.applied++;
+      this.adamSteps++;
     }
     return { step: stepIndex + 1, loss, gradNorm, lr, applied: !nonFinite, nonFinite, maskedTokens };
   }
