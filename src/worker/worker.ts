@@ -358,3 +358,7 @@ const api: EngineWorkerApi = {
 };
 
 Comlink.expose(api);
+
+// Dev and test builds only (Vite dev server; never in `vite build`): e2e tests trigger a device loss from the
+// worker's global scope (Playwright's worker.evaluate) to check the recovery path.
+if (import.meta.env.DEV) (self as unknown as { __mmLoseDevice?: () => void }).__mmLoseDevice = () => ctx?.device.destroy();
