@@ -10,7 +10,7 @@ to score images.
 
 Everything runs from GPU tensors (images pre-resized once, no data loader), bf16 autocast on CUDA,
 AdamW + warmup/cosine, translation augmentation (+ flips for the classifier only: captions name left/right).
---steps 0 picks the step count that fits --max-minutes after timing steps 5..25.
+--steps 0 (default) runs a cosine schedule over wall-clock progress that ends inside --max-minutes.
 
   python training/train_evaluator.py --data data/packed --bpe public/models/mmamba-s --out /tmp/runs/evaluators --max-minutes 3
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -32,7 +33,7 @@ from mmamba.bpe import BPETokenizer  # noqa: E402
 from mmamba.config import TextConfig  # noqa: E402
 from mmamba.evaluator import (ClassifierConfig, ConceptClassifier, ContrastiveConfig, ContrastiveModel,  # noqa: E402
                               TowerConfig, augment, preprocess, save_evaluators)
-from mmamba.runutil import CosineSchedule, RunLogger, autocast, device_sync, load_split, save_json  # noqa: E402
+from mmamba.runutil import RunLogger, autocast, load_split, save_json  # noqa: E402
 
 HOLDOUT_EVERY = 20
 CAPTION_VARIANTS = 4
@@ -46,6 +47,13 @@ def load_tokenizer(path: str) -> BPETokenizer:
     with open(path) as f:
         d = json.load(f)
     return BPETokenizer.from_dict(d.get("tokenizer", d) if "merges" not in d else d)
+
+
+def scheduled_lr(base_lr: float, step: int, warmup: int, progress: float, min_ratio: float = 0.1) -> float:
+    """Linear warmup over `warmup` steps, then cosine from base_lr to min_ratio·base_lr as progress goes 0 -> 1."""
+    if step < warmup:
+        return base_lr * (step + 1) / warmup
+    return base_lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0))))
 
 
 def is_holdout(seed: int, entry: int) -> bool:
@@ -160,29 +168,26 @@ def main(argv=None) -> dict:
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98),
                             **({"fused": True} if dev.type == "cuda" else {}))
-    auto = args.steps <= 0
-    # auto: a provisional total keeps warmup at args.warmup until the real total is fixed at step 25
-    sched = CosineSchedule(opt, args.lr, args.steps if not auto else 10 ** 9, warmup=args.warmup)
     n_con = sum(p.numel() for p in con.parameters())
     n_cls = sum(p.numel() for p in cls.parameters())
     log.print(f"contrastive {n_con / 1e6:.2f}M params, classifier {n_cls / 1e6:.2f}M params, device {dev}")
-    budget = args.max_minutes * 60 - 25.0   # seconds from t0; the rest is for the hold-out report and the save
+    # --steps N: cosine over steps. --steps 0: cosine over wall-clock progress toward the budget, so the schedule
+    # anneals by the deadline even when the GPU is shared and the step rate changes during the run.
+    by_time = args.steps <= 0
+    warmup = args.warmup if by_time else max(1, min(args.warmup, args.steps // 5))
+    t_train = time.time()
+    train_seconds = max(args.max_minutes * 60 - 25.0 - (t_train - t0), 1.0)   # 25 s left for the report and save
     g = torch.Generator(device=dev).manual_seed(args.seed)
     V = caps.shape[1]
-    step, t_timer, t_last = 0, None, time.time()
+    step, t_last = 0, time.time()
     while True:
-        if not auto and step >= sched.total_steps:
+        progress = ((time.time() - t_train) / train_seconds if by_time
+                    else (step - warmup) / max(args.steps - warmup, 1))
+        if step >= 2 and (progress >= 1.0 if by_time else step >= args.steps):
             break
-        if auto and step == 5:
-            device_sync(dev)
-            t_timer = time.time()
-        if auto and step == 25:
-            device_sync(dev)
-            rate = 20 / max(time.time() - t_timer, 1e-6)
-            sched.total_steps = max(30, int(25 + rate * max(budget - (time.time() - t0), 1.0)))
-            auto = False
-            log.print(f"auto: {rate:.1f} steps/s -> total steps {sched.total_steps}")
-        lr = sched.apply(step)
+        lr = scheduled_lr(args.lr, step, warmup, progress)
+        for grp in opt.param_groups:
+            grp["lr"] = lr
         j = train_idx[torch.randint(0, train_idx.numel(), (args.batch_size,), device=dev, generator=g)]
         x = images[j].float()
         ids = caps[j, torch.randint(0, V, (j.numel(),), device=dev, generator=g)]          # (b, Lt)
@@ -203,12 +208,12 @@ def main(argv=None) -> dict:
                      "images_s": args.log_every * args.batch_size / max(now - t_last, 1e-6) if step > 1 else 0.0,
                      "elapsed_s": now - t0})
             t_last = now
-        if time.time() - t0 > args.max_minutes * 60 - 20 and step >= 2:
-            log.print(f"time budget reached at step {step}")
+        if not by_time and time.time() - t_train > train_seconds and step >= 2:
+            log.print(f"time budget reached at step {step} of {args.steps}")
             break
 
     rep = holdout_report(con, cls, images, caps, labels, hold_idx, dev, origin)
-    rep.update(steps=step, seconds=round(time.time() - t0, 1), images=int(images.shape[0]),
+    rep.update(steps=step, final_lr=lr, seconds=round(time.time() - t0, 1), images=int(images.shape[0]),
                concepts=len(concepts), contrastive_params=n_con, classifier_params=n_cls,
                final_loss_classifier=float(loss_cls.detach()), final_loss_contrastive=float(loss_con.detach()))
     log.log({"holdout": rep})

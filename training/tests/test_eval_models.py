@@ -78,3 +78,10 @@ def test_save_load_round_trip(tmp_path):
             assert torch.allclose(ev.contrastive.encode_text(ids), con.encode_text(ids), atol=tol)
         assert ev.concepts == ["a", "b", "c", "d"] and ev.image_size == TOWER.image_size
         assert next(ev.classifier.parameters()).dtype == torch.float32
+
+
+def test_scheduled_lr_warms_up_then_anneals_to_a_tenth():
+    from train_evaluator import scheduled_lr
+    assert scheduled_lr(1.0, 0, 4, 0.0) == 0.25 and scheduled_lr(1.0, 3, 4, 0.0) == 1.0
+    assert scheduled_lr(1.0, 10, 4, 0.0) == 1.0 and abs(scheduled_lr(1.0, 10, 4, 0.5) - 0.55) < 1e-12
+    assert abs(scheduled_lr(1.0, 10, 4, 1.0) - 0.1) < 1e-12 and scheduled_lr(1.0, 10, 4, 3.0) == scheduled_lr(1.0, 10, 4, 1.0)
