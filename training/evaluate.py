@@ -196,12 +196,22 @@ class Scorer:
         hit = s["top5"] == labels[:, None]                                              # (N, 5)
         fg_ok, bg_ok = M.colour_matches(u8, [it["colour"] for it in items], [it.get("background") for it in items])
         bg = [b for b in bg_ok if b is not None]
+        cos = (s["embedding"] * prompt_emb).sum(1)                                        # (N,)
+        top5 = hit.any(1).float()
+        # the same columns per hold-out kind of the prompt (unseen concept / concept+style / concept+colour / scene colours)
+        by_holdout = {}
+        for kind in sorted({it.get("holdout", "") for it in items}):
+            m = torch.tensor([it.get("holdout", "") == kind for it in items])
+            by_holdout[kind or "none"] = {"n": int(m.sum()), "clip": 100 * float(cos[m].mean()),
+                                          "top5": float(top5[m].mean()),
+                                          "colour": float(np.mean(np.asarray(fg_ok)[m.numpy()]))}
         return {"n": int(u8.shape[0]),
                 "fid": M.fid(s["features"], real_features),
                 "kid_x1000": 1000 * M.kid(s["features"], real_features),
-                "clip": 100 * float((s["embedding"] * prompt_emb).sum(1).mean()),
-                "top1": float(hit[:, 0].float().mean()), "top5": float(hit.any(1).float().mean()),
-                "colour": float(np.mean(fg_ok)), "background": float(np.mean(bg)) if bg else None}
+                "clip": 100 * float(cos.mean()),
+                "top1": float(hit[:, 0].float().mean()), "top5": float(top5.mean()),
+                "colour": float(np.mean(fg_ok)), "background": float(np.mean(bg)) if bg else None,
+                "by_holdout": by_holdout}
 
 
 def markdown(rows: list[dict]) -> str:
@@ -213,6 +223,20 @@ def markdown(rows: list[dict]) -> str:
                      f"{f('clip', '{:.2f}')} | {f('top1', '{:.3f}')} | {f('top5', '{:.3f}')} | {f('colour', '{:.3f}')} | "
                      f"{f('background', '{:.3f}')} | {f('psnr', '{:.2f}')} | "
                      f"{(str(round(r['params'] / 1e6, 2)) + ' M') if r.get('params') else '–'} | {f('images_s', '{:.0f}')} |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_by_holdout(rows: list[dict]) -> str:
+    """top-5 / colour / CLIP of every row split by what the prompt holds out."""
+    kinds = sorted({k for r in rows for k in r.get("by_holdout", {})})
+    lines = ["| model | " + " | ".join(f"{k} (n, top-5, colour, CLIP)" for k in kinds) + " |",
+             "| " + " | ".join(["---"] * (len(kinds) + 1)) + " |"]
+    for r in rows:
+        cells = []
+        for k in kinds:
+            h = r.get("by_holdout", {}).get(k)
+            cells.append(f"{h['n']}, {h['top5']:.3f}, {h['colour']:.3f}, {h['clip']:.1f}" if h else "–")
+        lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -318,7 +342,7 @@ def main(argv=None) -> dict:
     result = {"items": len(items), "steps": args.steps, "guidance": args.guidance, "tau": args.tau,
               "evaluators": args.evaluators, "evaluator_summary": ev.extra.get("summary"), "vq": args.vq,
               "rows": rows, "parity": parity, "seconds": round(time.time() - t_start, 1)}
-    table = markdown(rows)
+    table = markdown(rows) + "\nBy hold-out kind of the prompt:\n\n" + markdown_by_holdout(rows)
     print(table, flush=True)
     if args.json:
         with open(args.json, "w") as f:
