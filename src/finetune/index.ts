@@ -7,3 +7,12 @@ export { planMemory, largestMicroBatch } from './memory';
 export { maskForTraining, dropText, defaultEmptyTextIds } from './masking';
 export { FineTuner, learningRateAt } from './trainer';
 export { MMambaAutodiff, type MaskedBatch, type ForwardBackwardResult } from './mmamba_autodiff';
+
+// Compile-time check that the implementations keep the signatures api.ts promises.
+import type { FineTuneLibrary } from './api';
+import { loraParamNames as l1, initAdapter as l2, mergeAdapter as l3, configHash as l4 } from './lora';
+import { serializeAdapter as f1, parseAdapter as f2 } from './adapter-format';
+import { planMemory as m1 } from './memory';
+export const fineTuneLibrary: FineTuneLibrary = {
+  loraParamNames: l1, initAdapter: l2, mergeAdapter: l3, configHash: l4, serializeAdapter: f1, parseAdapter: f2, planMemory: m1,
+};
