@@ -262,10 +262,12 @@ export class MmApp extends LitElement {
     this.frames = [];
     this.caption = 'Reading the prompt…';
     let note = '';
+    let recovered = ''; // a device-loss note (comes before 'encode') survives the prompt note
     const onProgress = (p: GenerateProgress) => {
       switch (p.kind) {
         case 'encode':
           note = p.prompt === '' ? 'Unconditional (empty prompt).' : p.truncated ? `Prompt cut to its first ${Array.from(p.prompt).length} characters.` : '';
+          note = [recovered, note].filter(Boolean).join(' ');
           this.caption = note || 'Generating…';
           break;
         case 'step':
@@ -276,7 +278,7 @@ export class MmApp extends LitElement {
           this.caption = `${note ? note + ' ' : ''}Step ${this.frames.length} of ${p.steps}…`;
           break;
         case 'recover':
-          note = 'The GPU had been lost and was re-acquired.';
+          recovered = note = 'The GPU had been lost and was re-acquired.';
           break;
         default:
           break;
