@@ -1,0 +1,232 @@
+// Browser tests of "Teach a new word" (in-page LoRA fine-tuning) on a TINY model set, so that they run on
+// SwiftShader in well under three minutes: e2e/fixtures/models (written by training/make_e2e_tiny.py: a 32×32
+// VQ with 4×4 tokens and a matching tiny M-Mamba with a byte-level tokenizer) is served in place of the shipped
+// models by intercepting /models/** (the shipped weights are never requested). Service workers are blocked so
+// that every request reaches the route.
+// Covered: 8 synthetic image/caption pairs (a two-colour checkerboard, "a zorblat") plus one non-image that is
+// refused with a reason while the 8 proceed; a fixed-length run whose loss falls; save; reload; the adapter's
+// image of "a zorblat" is closer to the uploads than the base model's with the same seed. Cancel mid-run leaves
+// the app usable; a corrupt adapter file is refused with an error.
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+
+const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'models');
+const LOAD_TIMEOUT = 60_000;
+const RUN_TIMEOUT = 240_000;
+const WORD = 'zorblat';
+/** The checkerboard the pairs show: 4×4 cells (one VQ token each at 32×32), magenta and lime. */
+const COLOURS: [number, number, number][] = [
+  [230, 40, 200],
+  [120, 230, 40],
+];
+
+test.use({ serviceWorkers: 'block' });
+
+/** Serves the tiny models for every /models/ request of the page and its worker; nothing else is reachable. */
+async function serveTinyModels(context: BrowserContext): Promise<string[]> {
+  const seen: string[] = [];
+  await context.route(/\/models\/.*/, async (route) => {
+    const path = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^\/models\//, ''));
+    seen.push(path);
+    const file = join(FIXTURES, path);
+    if (path.includes('..') || !existsSync(file)) return route.fulfill({ status: 404, body: 'not in the e2e fixtures' });
+    return route.fulfill({ status: 200, contentType: path.endsWith('.json') ? 'application/json' : 'application/octet-stream', body: readFileSync(file) });
+  });
+  return seen;
+}
+
+// ---- a minimal PNG encoder (RGB, no filter), so the test makes its own pictures ----------------------------
+const CRC = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(buf: Buffer): number {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC[(c ^ b) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+function chunk(type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([len, body, crc]);
+}
+function png(size: number, pixel: (x: number, y: number) => [number, number, number]): Buffer {
+  const raw = Buffer.alloc(size * (size * 3 + 1));
+  for (let y = 0; y < size; y++) {
+    raw[y * (size * 3 + 1)] = 0;
+    for (let x = 0; x < size; x++) raw.set(pixel(x, y), y * (size * 3 + 1) + 1 + x * 3);
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0);
+  ihdr.writeUInt32BE(size, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+const checker = (x: number, y: number, size: number) => COLOURS[(Math.floor((x * 4) / size) + Math.floor((y * 4) / size)) % 2]!;
+
+/** 8 pictures of the checkerboard (small brightness jitter each, 128×128 like a real upload) and their captions. */
+function pairs(): { files: { name: string; mimeType: string; buffer: Buffer }[]; captions: Record<string, string> } {
+  const files = Array.from({ length: 8 }, (_, i) => ({
+    name: `${WORD}-${i + 1}.png`,
+    mimeType: 'image/png',
+    buffer: png(128, (x, y) => checker(x, y, 128).map((v) => Math.max(0, Math.min(255, v + ((i * 7) % 11) - 5))) as [number, number, number]),
+  }));
+  return { files, captions: Object.fromEntries(files.map((f) => [f.name, `a ${WORD}`])) };
+}
+
+async function waitLoaded(page: Page): Promise<void> {
+  const generate = page.getByTestId('generate');
+  const error = page.getByTestId('load-error');
+  await expect(async () => {
+    if (await error.isVisible().catch(() => false)) throw new Error(`model load failed: ${(await error.textContent()) ?? ''}`);
+    expect(await generate.isEnabled().catch(() => false)).toBe(true);
+  }).toPass({ timeout: LOAD_TIMEOUT });
+}
+
+/** Mutes the dev server's hot-reload socket: other work in this checkout must not reload the page mid-run. */
+async function muteHotReload(context: BrowserContext): Promise<void> {
+  await context.routeWebSocket(/./, () => {
+    /* mocked: open, never connected to the server, never told to reload */
+  });
+}
+
+async function open(page: Page): Promise<void> {
+  // Previews of 2 steps without guidance: they only have to show up, not be good.
+  await page.goto('/?ft-preview-steps=2&ft-preview-guidance=1');
+  await waitLoaded(page);
+}
+
+async function setNumber(page: Page, id: string, value: number): Promise<void> {
+  const input = page.getByTestId(id);
+  await input.fill(String(value));
+  await input.dispatchEvent('change');
+}
+
+/** Drops the 8 pairs, a captions file and one non-image; waits for the worker's verdicts. */
+async function upload(page: Page): Promise<void> {
+  const { files, captions } = pairs();
+  await page.getByTestId('ft-file-input').setInputFiles([
+    ...files,
+    { name: 'captions.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(captions)) },
+    { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('these are my notes, not a picture') },
+  ]);
+  await expect(page.getByTestId('ft-rejected')).toHaveCount(1);
+  await expect(page.getByTestId('ft-rejected')).toContainText('notes.png');
+  await expect(page.getByTestId('ft-rejected')).toContainText('not a PNG, JPEG or WebP');
+  await expect(page.getByTestId('ft-item')).toHaveCount(8);
+  await expect(page.locator('[data-testid="ft-item"][data-status="ready"]')).toHaveCount(8, { timeout: LOAD_TIMEOUT });
+  for (const c of await page.getByTestId('ft-caption').all()) await expect(c).toHaveValue(`a ${WORD}`);
+}
+
+/** Generates `prompt` with the picked adapter ('' = base); returns the mean absolute difference (0–255) of the
+ *  final image from the uploads' checkerboard at the image's resolution. */
+async function distanceToUploads(page: Page, prompt: string, adapter: string): Promise<number> {
+  if (adapter || (await page.getByTestId('adapter-picker').count())) await page.getByTestId('adapter-picker').selectOption(adapter);
+  await setNumber(page, 'steps', 8);
+  await setNumber(page, 'guidance', 3);
+  await setNumber(page, 'seed', 11);
+  await page.getByTestId('prompt').fill(prompt);
+  const runs = Number((await page.locator('mm-app').getAttribute('data-runs')) ?? 0);
+  await page.getByTestId('generate').click();
+  await expect(page.locator('mm-app')).toHaveAttribute('data-runs', String(runs + 1), { timeout: RUN_TIMEOUT });
+  await expect(page.getByTestId('gen-error')).toHaveCount(0);
+  return page.getByTestId('canvas').evaluate((c: HTMLCanvasElement, colours) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let sum = 0;
+    for (let y = 0; y < c.height; y++)
+      for (let x = 0; x < c.width; x++) {
+        const want = colours[(Math.floor((x * 4) / c.width) + Math.floor((y * 4) / c.height)) % 2]!;
+        for (let ch = 0; ch < 3; ch++) sum += Math.abs(d[(y * c.width + x) * 4 + ch]! - want[ch]!);
+      }
+    return sum / (c.width * c.height * 3);
+  }, COLOURS);
+}
+
+test('teach a new word: refuse a non-image, train, loss falls, save, reload, the adapter draws the word', async ({ page, context }) => {
+  test.setTimeout(400_000);
+  const requested = await serveTinyModels(context);
+  await muteHotReload(context);
+  await open(page);
+  expect(requested.some((p) => p.startsWith('mmamba-s') || p.startsWith('vq-s'))).toBe(false);
+  await upload(page);
+
+  // A fine-tuning step of even the tiny model takes seconds on SwiftShader: few steps, a high learning rate.
+  const STEPS = 10;
+  await setNumber(page, 'ft-rank', 4);
+  await setNumber(page, 'ft-steps', STEPS);
+  await setNumber(page, 'ft-lr', 0.03);
+  await setNumber(page, 'ft-batch', 4);
+  await setNumber(page, 'ft-preview-every', 5);
+  await setNumber(page, 'ft-seed', 1);
+  const t0 = Date.now();
+  await page.getByTestId('ft-start').click();
+  await expect(page.getByTestId('ft-progress')).toBeVisible();
+  await expect(page.locator('mm-finetune-panel')).toHaveAttribute('data-runs', '1', { timeout: RUN_TIMEOUT });
+  console.log(`fine-tuning ${STEPS} steps: ${Date.now() - t0} ms (SwiftShader)`);
+  await expect(page.getByTestId('ft-error')).toHaveCount(0);
+  await expect(page.getByTestId('ft-status')).toContainText('Done');
+  await expect(page.getByTestId('ft-step-info')).toContainText(`step ${STEPS} / ${STEPS}`);
+  await expect(page.getByTestId('ft-speed')).toContainText('steps/s');
+  await expect(page.getByTestId('ft-preview')).toHaveCount(2); // step 5 and the end
+
+  const losses = JSON.parse((await page.getByTestId('ft-loss-chart').getAttribute('data-losses')) ?? '[]') as number[];
+  expect(losses).toHaveLength(STEPS);
+  const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
+  const first = mean(losses.slice(0, 3));
+  const last = mean(losses.slice(-3));
+  console.log(`loss: first three ${first.toFixed(3)}, last three ${last.toFixed(3)}`);
+  expect(last).toBeLessThan(first * 0.8);
+
+  await page.getByTestId('ft-save-name').fill(WORD);
+  await page.getByTestId('ft-save').click();
+  await expect(page.locator(`[data-testid="adapter-row"][data-name="${WORD}"]`)).toBeVisible();
+
+  await page.reload();
+  await waitLoaded(page);
+  await expect(page.locator(`[data-testid="adapter-row"][data-name="${WORD}"]`)).toBeVisible();
+  const base = await distanceToUploads(page, `a ${WORD}`, '');
+  const tuned = await distanceToUploads(page, `a ${WORD}`, WORD);
+  console.log(`mean |pixel − upload|: base ${base.toFixed(1)}, adapter ${tuned.toFixed(1)}`);
+  expect(tuned).toBeLessThan(base * 0.8);
+});
+
+test('cancel mid-run keeps nothing and leaves the app usable; a corrupt adapter file is refused', async ({ page, context }) => {
+  test.setTimeout(300_000);
+  await serveTinyModels(context);
+  await muteHotReload(context);
+  await open(page);
+  await upload(page);
+  await setNumber(page, 'ft-steps', 1000);
+  await setNumber(page, 'ft-preview-every', 0);
+  await setNumber(page, 'ft-batch', 4);
+  await page.getByTestId('ft-start').click();
+  await expect(page.getByTestId('ft-step-info')).toContainText(/step ([2-9]|\d\d+) \/ 1000/, { timeout: RUN_TIMEOUT });
+
+  // Pause and resume, then cancel.
+  await page.getByTestId('ft-pause').click();
+  await expect(page.getByTestId('ft-resume')).toBeVisible();
+  await expect(page.getByTestId('ft-status')).toContainText('Paused');
+  await page.getByTestId('ft-resume').click();
+  await expect(page.getByTestId('ft-pause')).toBeVisible();
+  await page.getByTestId('ft-cancel').click();
+  await expect(page.getByTestId('ft-status')).toContainText('Cancelled', { timeout: RUN_TIMEOUT });
+  await expect(page.getByTestId('ft-save')).toHaveCount(0);
+  await expect(page.getByTestId('no-adapters')).toBeVisible();
+  await expect(page.getByTestId('ft-start')).toBeEnabled();
+
+  // Generation still works (base model).
+  const d = await distanceToUploads(page, 'red', '');
+  expect(d).toBeGreaterThan(0);
+
+  // A damaged adapter file: a clear error, nothing added.
+  await page.getByTestId('ft-import-input').setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('definitely not safetensors') });
+  await expect(page.getByTestId('adapter-error')).toContainText(/Could not import "broken"/);
+  await expect(page.getByTestId('no-adapters')).toBeVisible();
+});

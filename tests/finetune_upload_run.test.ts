@@ -1,0 +1,161 @@
+// A fine-tuning run as the worker drives it (src/worker/finetune-session.ts with the real trainer through
+// finetune-port.ts), in Node on Dawn, on the e2e tiny model set (e2e/fixtures/models, training/make_e2e_tiny.py):
+// checkerboard pictures VQ-encoded on the GPU, captions through the generator's BPE, a short run whose loss
+// falls, progress in order, pause/resume/cancel, the adapter round-tripping through its file format, and the
+// merged model generating tokens closer to the pictures' than the base model does. Base weights stay untouched.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { BaseModelRef, MMambaConfig } from '../src/finetune/api';
+import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
+import type { VQConfig } from '../src/model/common';
+import { TextToImage } from '../src/model/pipeline';
+import { VQEncoder } from '../src/model/vq_encoder';
+import { loadWeights, type Manifest } from '../src/model/weights';
+import type { FineTuneProgress } from '../src/worker/api';
+import type { Dataset } from '../src/worker/finetune-dataset';
+import { fineTunePort } from '../src/worker/finetune-port';
+import { FineTuneRun } from '../src/worker/finetune-session';
+import { getEngine } from './gpu';
+
+const DIR = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');
+/** Steps of the learning run: SwiftShader takes seconds per step even for the tiny model. */
+const STEPS = 12;
+function load(id: string) {
+  const manifest = JSON.parse(readFileSync(`${DIR}/${id}/manifest.json`, 'utf8')) as Manifest;
+  const shards = manifest.shards.map((s) => {
+    const b = readFileSync(`${DIR}/${id}/${s.file}`);
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  });
+  return { manifest, weights: loadWeights(manifest, shards) };
+}
+
+const COLOURS = [
+  [230, 40, 200],
+  [120, 230, 40],
+];
+function checkerboard(S: number): Uint8ClampedArray {
+  const rgba = new Uint8ClampedArray(S * S * 4);
+  for (let y = 0; y < S; y++)
+    for (let x = 0; x < S; x++) {
+      const c = COLOURS[(Math.floor((x * 4) / S) + Math.floor((y * 4) / S)) % 2]!;
+      rgba.set([c[0]!, c[1]!, c[2]!, 255], (y * S + x) * 4);
+    }
+  return rgba;
+}
+
+describe('fine-tuning run on the e2e tiny models', () => {
+  it('learns a made-up word: loss falls, progress in order, merged model draws the pictures more than the base', async () => {
+    const e = await getEngine();
+    const gen = load('mmamba-e2e');
+    const vq = load('vq-e2e');
+    const cfg = gen.manifest.config as unknown as MMambaConfig;
+    const vcfg = vq.manifest.config as unknown as VQConfig;
+    const tok = new BPETokenizer(gen.manifest.tokenizer as unknown as TokenizerSpec, cfg.text.max_len);
+    const enc = new VQEncoder(e, vcfg, vq.weights);
+    const x = enc.imageFromRGBA(checkerboard(vcfg.image_size));
+    const target = await enc.encode(x);
+    x.dispose();
+    enc.dispose();
+    const N = 8;
+    const hw = target.length;
+    const lt = tok.maxLen;
+    const ds: Dataset = {
+      genId: 'mmamba-e2e',
+      count: N,
+      hw,
+      lt,
+      tokens: new Int32Array(N * hw).map((_, i) => target[i % hw]!),
+      textIds: new Int32Array(N * lt).map((_, i) => tok.encode('a zorblat')[i % lt]!),
+      captions: new Array(N).fill('a zorblat'),
+    };
+    const port = await fineTunePort();
+    const ref: BaseModelRef = { modelId: 'mmamba-e2e', config: cfg };
+    const baseCopy = new Map([...gen.weights].map(([k, v]) => [k, v.data.slice()]));
+    const events: FineTuneProgress[] = [];
+    let previews = 0;
+    const run = new FineTuneRun(
+      {
+        engine: e,
+        port,
+        base: { ref, weights: gen.weights },
+        dataset: ds,
+        emptyTextIds: tok.encode(''),
+        preview: async () => {
+          previews++;
+          return { width: 1, height: 1, rgba: new Uint8ClampedArray(4) };
+        },
+        onProgress: async (p) => void events.push(p),
+      },
+      { rank: 4, steps: STEPS, lr: 0.03, batchSize: 4, previewEvery: 6, seed: 1 },
+    );
+    const t0 = performance.now();
+    const res = await run.run();
+    console.log(`${STEPS} steps: ${(performance.now() - t0).toFixed(0)} ms; losses ${res.losses.map((l) => l.toFixed(2)).join(' ')}`);
+    expect(res.status).toBe('done');
+    expect(res.canSave).toBe(true);
+    expect(events[0]!.kind).toBe('start');
+    expect(events.at(-1)).toMatchObject({ kind: 'done', status: 'done', steps: STEPS });
+    expect(events.filter((p) => p.kind === 'step').map((p) => (p as { step: number }).step)).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
+    expect(previews).toBe(2);
+    const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+    expect(mean(res.losses.slice(-3))).toBeLessThan(0.8 * mean(res.losses.slice(0, 3)));
+    for (const [k, v] of gen.weights) expect(v.data, k).toEqual(baseCopy.get(k));
+
+    // The saved file round-trips, and the merged model reproduces the pictures' tokens better than the base.
+    const file = port.serializeAdapter(run.adapter!);
+    const back = port.parseAdapter(file, ref);
+    const tokenMatch = async (weights: typeof gen.weights) => {
+      const t2i = TextToImage.create(e, { manifest: gen.manifest, weights }, vq);
+      const r = await t2i.generate({ prompt: 'a zorblat', seed: 11, steps: 8, guidance: 3 });
+      t2i.dispose();
+      return Array.from(r.tokens).filter((t, i) => t === target[i]).length;
+    };
+    const base = await tokenMatch(gen.weights);
+    const tuned = await tokenMatch(port.mergeAdapter(gen.weights, back));
+    console.log(`tokens equal to the pictures': base ${base}/${hw}, adapter ${tuned}/${hw}`);
+    expect(tuned).toBeGreaterThan(base);
+    expect(() => port.parseAdapter(new Uint8Array([1, 2, 3]).buffer, ref)).toThrow(/adapter/i);
+  }, 600_000);
+
+  it('pause holds between steps, cancel discards the adapter', async () => {
+    const e = await getEngine();
+    const gen = load('mmamba-e2e');
+    const cfg = gen.manifest.config as unknown as MMambaConfig;
+    const tok = new BPETokenizer(gen.manifest.tokenizer as unknown as TokenizerSpec, cfg.text.max_len);
+    const hw = cfg.grid * cfg.grid;
+    const ds: Dataset = {
+      genId: 'mmamba-e2e',
+      count: 4,
+      hw,
+      lt: tok.maxLen,
+      tokens: new Int32Array(4 * hw).map((_, i) => i % cfg.codebook_size),
+      textIds: new Int32Array(4 * tok.maxLen).map((_, i) => tok.encode('a zorblat')[i % tok.maxLen]!),
+      captions: new Array(4).fill('a zorblat'),
+    };
+    const kinds: string[] = [];
+    let run!: FineTuneRun;
+    run = new FineTuneRun(
+      {
+        engine: e,
+        port: await fineTunePort(),
+        base: { ref: { modelId: 'mmamba-e2e', config: cfg }, weights: gen.weights },
+        dataset: ds,
+        emptyTextIds: tok.encode(''),
+        preview: async () => ({ width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
+        onProgress: async (p) => {
+          kinds.push(p.kind);
+          if (p.kind === 'step' && p.step === 2) run.pause();
+          if (p.kind === 'paused') setTimeout(() => run.resume(), 50);
+          if (p.kind === 'step' && p.step === 4) run.cancel();
+        },
+      },
+      { rank: 2, steps: 100, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 2 },
+    );
+    const res = await run.run();
+    expect(res.status).toBe('cancelled');
+    expect(res.canSave).toBe(false);
+    expect(run.adapter).toBeNull();
+    expect(kinds).toEqual(['start', 'step', 'step', 'paused', 'resumed', 'step', 'step', 'done']);
+  }, 300_000);
+});
