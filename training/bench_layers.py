@@ -5,8 +5,8 @@ Shapes (full run, as bench/config.ts): d in {512, 1024}, di = 2d, N = 16, dt_ran
 L = 16 text + 16x16 image tokens, heads 8, GEGLU hidden 4d (UViT), adaLN conditioning width = d, batch 1 and 32.
 Layers are mmamba.MMambaLayer (no FFN sublayer, as shipped) and uvit.UViTLayer (self-attention over the 256
 image tokens, cross-attention to the 16 text tokens with a key mask, GEGLU FFN), weights random.
-Cores (what bench/layers.ts calls the core): SSM core = cross-scan gather + causal conv1d + SiLU, x_proj, dt_proj,
-selective scan (Triton kernel on CUDA when `mmamba.scan.selective_scan` picks it, else the chunked PyTorch path)
+Cores (what bench/layers.ts calls the core): SSM core = cross-scan gather + causal conv1d + SiLU (Triton on CUDA, as
+the model), x_proj, dt_proj, selective scan (Triton kernel on CUDA when `mmamba.scan.selective_scan` picks it, else the chunked PyTorch path)
 and cross-merge; attention core = the self- and cross-attention kernels (SDPA) without their projections. Cores
 are timed on their own, so "core share" is core time / layer time of separate measurements.
 dtypes: f32 (TF32 off unless --tf32) and bf16 (weights and activations in bf16; the scan state stays f32).
@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from mmamba import scan as scan_module
 from mmamba.config import MMambaConfig, TextConfig, UViTConfig
 from mmamba.mmamba import MMambaLayer
+from mmamba.seq_ops import causal_conv_silu, from_scans, to_scans
 from mmamba.uvit import UViTLayer
 
 DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16}
@@ -87,27 +88,22 @@ def randomise_adaln(layers: nn.ModuleList) -> None:
 
 
 def mamba_core(layer: MMambaLayer, x: torch.Tensor) -> torch.Tensor:
-    """The SSM core of MMambaLayer.mix, from in_proj's x half (B, L, di) to the cross-merged y (B, di, L):
+    """The SSM core of MMambaLayer.mix, from in_proj's x half (B, L, di) to the cross-merged y (B, L, di):
     cross-scan gather, causal depthwise conv1d + SiLU, x_proj, dt_proj, selective scan, cross-merge.
-    Mirrors mmamba.py line for line (test_bench_layers.py checks it against layer.mix)."""
+    Mirrors mmamba.py's mix line for line (test_bench_layers.py checks it against layer.mix)."""
     cfg = layer.cfg
-    Bsz, L, _ = x.shape
-    K, di, N, R = cfg.directions, cfg.d_inner, cfg.d_state, cfg.dt_rank
-    xs = x.transpose(1, 2)[:, :, layer.seq_perm]                               # (B, di, K, L)
-    xs = xs.permute(0, 2, 1, 3).reshape(Bsz, K * di, L)                        # (B, K·di, L)
-    xs = F.conv1d(F.pad(xs, (cfg.d_conv - 1, 0)), layer.conv_weight.reshape(K * di, 1, cfg.d_conv),
-                  layer.conv_bias.reshape(K * di), groups=K * di)              # (B, K·di, L)
-    xs = F.silu(xs).view(Bsz, K, di, L)                                        # (B, K, di, L)
-    x_dbl = torch.einsum("bkdl,ked->bkel", xs, layer.x_proj_weight)            # (B, K, R + 2N, L)
-    dt, Bm, Cm = torch.split(x_dbl, [R, N, N], dim=2)
-    dt = torch.einsum("bkrl,kdr->bkdl", dt, layer.dt_proj_weight)              # (B, K, di, L)
-    y = scan_module.selective_scan(xs.reshape(Bsz, K * di, L), dt.reshape(Bsz, K * di, L),
-                                   -torch.exp(layer.A_log.float()).reshape(K * di, N), Bm, Cm,
-                                   D=layer.D.reshape(K * di), delta_bias=layer.dt_proj_bias.reshape(K * di),
-                                   delta_softplus=True)                        # (B, K·di, L)
-    y = y.view(Bsz, K, di, L)
-    inv = layer.seq_inv[None, :, None, :].expand(Bsz, K, di, L)
-    return y.gather(3, inv).sum(1)                                             # (B, di, L)
+    K, N, R = cfg.directions, cfg.d_state, cfg.dt_rank
+    xs = to_scans(x, layer.seq_perm_flat, layer.seq_inv_flat, K)                # (B, K, L, di)
+    xs = causal_conv_silu(xs, layer.conv_weight, layer.conv_bias)              # (B, K, L, di)
+    x_dbl = torch.matmul(xs, layer.x_proj_weight.transpose(1, 2))              # (B, K, L, R + 2N)
+    dt, Bm, Cm = torch.split(x_dbl, [R, N, N], dim=-1)
+    dt = torch.matmul(dt, layer.dt_proj_weight.transpose(1, 2))                # (B, K, L, di)
+    y = scan_module.selective_scan(xs.transpose(2, 3), dt.transpose(2, 3),
+                                   -torch.exp(layer.A_log.float()).reshape(-1, N),
+                                   Bm.transpose(2, 3), Cm.transpose(2, 3),
+                                   D=layer.D.reshape(-1), delta_bias=layer.dt_proj_bias.reshape(-1),
+                                   delta_softplus=True)                        # (B, K, di, L)
+    return from_scans(y.transpose(2, 3), layer.seq_perm_flat, layer.seq_inv_flat)   # (B, L, di)
 
 
 def attention_core(q, k, v, qc, kc, vc, mask) -> torch.Tensor:

@@ -35,6 +35,6 @@ def test_ssm_core_matches_layer_mix():
     u = torch.randn(2, cfg.seq_len, cfg.d)                                    # (B, L, d)
     with torch.no_grad():
         x, z = layer.in_proj(u).chunk(2, dim=-1)
-        y = bench_layers.mamba_core(layer, x)                                   # (B, di, L)
-        composed = layer.out_proj(layer.out_norm(y.transpose(1, 2)) * F.silu(z))
+        y = bench_layers.mamba_core(layer, x)                                   # (B, L, di)
+        composed = layer.out_proj(layer.out_norm(y) * F.silu(z))
         torch.testing.assert_close(composed, layer.mix(u), rtol=0, atol=1e-6)
