@@ -9,7 +9,8 @@
 #   GPU0+1 ablation variants of M-Mamba (and UViT at the same image count), each ABL_STEPS steps of ABL_BATCH
 #         (equal training images), several processes per GPU; then each is evaluated on ABL_EVAL_N items
 #   pack  tables, JSON, logs and grids -> $OUT/eval (small files); evaluators.pt -> $OUT/parts (15 MiB pieces)
-# Two calls instead of one: PHASE=train (prep, evaluators, ablation training) then PHASE=eval (the rest) in the
+# The shipped/parity evaluations run in the background from the moment the evaluators exist; the ablation
+# evaluations start when the last ablation run ends. Two calls instead of one: PHASE=train (prep, evaluators, ablation training) then PHASE=eval (the rest) in the
 # next call while the machine is still warm ($R survives only then). PHASE=all (default) does both.
 # Before the call, here: `bash scripts/stage-gpu.sh` and
 #   node bench/build.mjs node_modules/.cache/m-mamba-eval/generate_eval.mjs bench/generate_eval.ts &&
@@ -34,6 +35,7 @@ uvit|--model uvit"}
 DATA=${DATA:-data/packed}; VQ=${VQ:-public/models/vq-s}; MODELS=${MODELS:-public/models}
 SHIPPED=${SHIPPED:-"mmamba-s uvit-s"}; EV_BPE=${EV_BPE:-$MODELS/mmamba-s}
 EV_ARGS=${EV_ARGS:-}; ABL_ARGS=${ABL_ARGS:-}; EVAL_ARGS=${EVAL_ARGS:-}
+GPU_DIR=${GPU_DIR:-.gpu}   # staged node + Dawn (enter.sh) and generate_eval.mjs
 EV=$R/evaluators/evaluators.pt
 mkdir -p "$R/eval/grids" "$R/abl" "$R/webgpu" "$OUT/eval" "$OUT/parts"
 t0=$(date +%s); el() { echo "[+$(( $(date +%s) - t0 ))s] $*"; }
@@ -77,14 +79,14 @@ fi
 
 # ------------------------------------------------------------------ Dawn: WebGPU engine images for parity
 if [ "$PHASE" != train ]; then
-  if [ -f .gpu/generate_eval.mjs ] && [ -f .gpu/enter.sh ]; then
+  if [ -f "$GPU_DIR/generate_eval.mjs" ] && [ -f "$GPU_DIR/enter.sh" ]; then
     el "Dawn: WebGPU parity images ($PARITY_N items x $SHIPPED)"
-    ( timeout "$(box 150)" bash .gpu/enter.sh node .gpu/generate_eval.mjs --prompts "$R/eval/parity-items.json" \
+    ( timeout "$(box 150)" bash "$GPU_DIR/enter.sh" node "$GPU_DIR/generate_eval.mjs" --prompts "$R/eval/parity-items.json" \
         --out "$R/webgpu" --models "$MODELS" --vq "$(basename "$VQ")" --model "${SHIPPED// /,}" $EVAL_ARGS \
         > "$R/webgpu.log" 2>&1; tail -3 "$R/webgpu.log" ) &
     dawn_pid=$!
   else
-    echo "no .gpu/generate_eval.mjs: parity rows skipped (stage it: see the header of this script)"; dawn_pid=""
+    echo "no $GPU_DIR/generate_eval.mjs: parity rows skipped (stage it: see the header of this script)"; dawn_pid=""
   fi
 fi
 
@@ -99,13 +101,15 @@ if [ "$PHASE" != train ]; then
   for d in "$R"/models/*/; do
     id=$(basename "$d"); [ -f "$d/manifest.json" ] && [ "$id" != vq-s ] && gens+=(--gen "runs-$id=$d")
   done
+  # in the background, so that the ablation evaluations can start as soon as their training ends
+  (
   el "GPU0: shipped generators + reference rows ($EVAL_N items): ${gens[*]}"
   CUDA_VISIBLE_DEVICES=0 timeout "$(box 200)" python3 training/evaluate.py --data "$DATA" --evaluators "$EV" --vq "$VQ" \
     --prompts "$R/eval/items.json" --reference $EVAL_ARGS "${gens[@]}" --json "$R/eval/shipped.json" --md "$R/eval/eval.md" \
     --grid "$R/eval/grids" > "$R/eval/shipped.log" 2>&1
   grep -E "^ROW|Error" "$R/eval/shipped.log"
   if [ -n "${dawn_pid:-}" ]; then
-    wait "$dawn_pid"
+    while kill -0 "$dawn_pid" 2> /dev/null; do sleep 2; done   # not a child of this subshell: poll
     ext=(); for id in $SHIPPED; do [ -f "$R/webgpu/$id.u8" ] && ext+=(--gen "$id=$MODELS/$id" --external "$id=$R/webgpu/$id.u8"); done
     if [ ${#ext[@]} -gt 0 ]; then
       el "GPU0: parity (PyTorch vs WebGPU, $PARITY_N items)"
@@ -115,6 +119,8 @@ if [ "$PHASE" != train ]; then
       grep -E "^PARITY|Error" "$R/eval/parity.log"
     fi
   fi
+  el "shipped + parity evaluations done"
+  ) &
 fi
 
 if [ "$PHASE" != eval ]; then
@@ -142,13 +148,14 @@ if [ "$PHASE" != train ] && ls "$R"/abl/*/summary.json > /dev/null 2>&1; then
     --out "$R/eval/ablation.md" > /dev/null
 fi
 
+wait   # every background job: shipped/parity evaluations, Dawn, training
 # ------------------------------------------------------------------ pack + summary
 el "pack"
 cp "$R"/eval/*.json "$R"/eval/*.md "$R"/eval/*.log "$OUT/eval/" 2>/dev/null
 cp -r "$R/eval/grids" "$OUT/eval/" 2>/dev/null
 cp "$R/evaluators.log" "$R/webgpu.log" "$OUT/eval/" 2>/dev/null
 [ -f "$R/evaluators/summary.json" ] && cp "$R/evaluators/summary.json" "$OUT/eval/evaluators-summary.json"
-cp "$R"/webgpu/*.json "$OUT/eval/" 2>/dev/null
+mkdir -p "$OUT/eval/webgpu"; cp "$R"/webgpu/*.json "$OUT/eval/webgpu/" 2>/dev/null
 for d in "$R"/abl/*/; do n=$(basename "$d"); mkdir -p "$OUT/eval/abl/$n"; cp "$d"/summary.json "$d"/log.jsonl "$d"/config.json "$OUT/eval/abl/$n/" 2>/dev/null; done
 cp "$R"/abl/*.log "$OUT/eval/abl/" 2>/dev/null
 [ -f "$EV" ] && (cd "$R" && tar cf - evaluators/evaluators.pt) | split -b 15m - "$OUT/parts/evaluators.tar."
