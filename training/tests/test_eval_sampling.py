@@ -15,14 +15,14 @@ def test_rows_equal_batch_one_reference(arch, guidance):
     cfg = C.tiny_mmamba() if arch == "mmamba" else C.tiny_uvit()
     model = (MMamba if arch == "mmamba" else UViT)(cfg).eval()
     Lt = cfg.text.max_len
-    ids = torch.randint(3, cfg.text.vocab_size, (4, Lt))
+    ids = torch.randint(3, cfg.text.vocab_size, (3, Lt))
     unc = torch.zeros_like(ids)
     unc[:, 0], unc[:, 1] = 1, 2
-    seeds = torch.tensor([0, 7, 2 ** 31 + 5, 7])                      # a repeated seed with another prompt too
-    rows = maskgit_sample_rows(model, ids, unc, seeds, hw=cfg.hw, codebook_size=cfg.codebook_size, steps=5,
+    seeds = torch.tensor([7, 2 ** 31 + 5, 7])                         # a repeated seed with another prompt too
+    rows = maskgit_sample_rows(model, ids, unc, seeds, hw=cfg.hw, codebook_size=cfg.codebook_size, steps=4,
                                guidance=guidance, tau=4.5)
-    assert rows.shape == (4, cfg.hw) and int(rows.max()) < cfg.codebook_size
-    for b in range(4):
+    assert rows.shape == (3, cfg.hw) and int(rows.max()) < cfg.codebook_size
+    for b in range(3):
         ref = maskgit_sample(model, ids[b:b + 1], hw=cfg.hw, codebook_size=cfg.codebook_size, uncond_ids=unc[b:b + 1],
-                             steps=5, guidance=guidance, tau=4.5, seed=int(seeds[b]))[-1]
+                             steps=4, guidance=guidance, tau=4.5, seed=int(seeds[b]))[-1]
         assert torch.equal(ref[0], rows[b]), b
