@@ -4,7 +4,7 @@ Why not tests/fixtures: there the tiny M-Mamba has 16 codes while the tiny VQ ha
 tokens the generator cannot predict), and the generator manifest carries no tokenizer. Here both agree:
   vq-e2e      VQConfig.tiny() (32x32 RGB <-> 4x4 tokens, 32 codes), trained briefly on grids of 8-px colour
               cells, so that one token is one cell's colour and decode(encode(x)) resembles x
-  mmamba-e2e  tiny M-Mamba (1 layer, codebook 32, grid 4, text max_len 12, byte-level tokenizer without merges)
+  mmamba-e2e  tiny M-Mamba (1 layer + position embedding, codebook 32, grid 4, text max_len 12, byte-level tokenizer without merges)
               trained briefly on solid colours captioned with their colour name, so its gates are not zero
               and the base model draws something plausible, but knows no made-up word.
 Layout (what the test serves under /models/ through page.route):
@@ -97,7 +97,9 @@ def train_generator(vq: VQModel, tok: BPETokenizer, steps: int) -> tuple[torch.n
     torch.manual_seed(SEED + 1)
     g = torch.Generator().manual_seed(SEED + 1)
     text = C.TextConfig(vocab_size=300, max_len=12, width=16, layers=1, heads=2, ffn_mult=2)
-    cfg = C.tiny_mmamba(text=text, codebook_size=vq.cfg.codebook_size, layers=1)  # one layer: fast steps on SwiftShader
+    # One layer keeps a fine-tuning step to a few seconds on SwiftShader; a learned position embedding gives
+    # that single layer the (row, column) a checkerboard needs (the shipped models do without: 8 layers).
+    cfg = C.tiny_mmamba(text=text, codebook_size=vq.cfg.codebook_size, layers=1, pos_emb=True)
     model = build_model(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.0)
     empty = torch.tensor(tok.empty_ids(), dtype=torch.long)
@@ -124,11 +126,19 @@ def main() -> None:
     ap.add_argument("--out", default=os.path.join(here, "..", "e2e", "fixtures", "models"))
     ap.add_argument("--vq-steps", type=int, default=2000)
     ap.add_argument("--gen-steps", type=int, default=300)
+    ap.add_argument("--vq-from", default=None,
+                    help="folder of an earlier vq-e2e export to reuse instead of training it again (same seed, same result)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
 
-    vq = train_vq(args.vq_steps)
+    if args.vq_from:
+        from safetensors.torch import load_file
+        vq = VQModel(VQConfig.tiny())
+        vq.load_state_dict(load_file(os.path.join(args.vq_from, "model-00000.safetensors")), strict=False)
+        vq.eval()
+    else:
+        vq = train_vq(args.vq_steps)
     tok = BPETokenizer([], max_len=12)                     # bytes only: vocab 259 <= text vocab 300
     gen, cfg = train_generator(vq, tok, args.gen_steps)
 
