@@ -10,8 +10,9 @@
 #         (equal training images), several processes per GPU; then each is evaluated on ABL_EVAL_N items
 #   pack  tables, JSON, logs and grids -> $OUT/eval (small files); evaluators.pt -> $OUT/parts (15 MiB pieces)
 # The shipped/parity evaluations run in the background from the moment the evaluators exist; the ablation
-# evaluations start when the last ablation run ends. Two calls instead of one: PHASE=train (prep, evaluators, ablation training) then PHASE=eval (the rest) in the
-# next call while the machine is still warm ($R survives only then). PHASE=all (default) does both.
+# evaluations start when the last ablation run ends. Two calls instead of one: PHASE=train (prep, evaluators,
+# ablation training), then PHASE=eval (the rest) in the next call while the machine is still warm ($R survives
+# only then). PHASE=all (default) does both.
 # Before the call, here: `bash scripts/stage-gpu.sh` and
 #   node bench/build.mjs node_modules/.cache/m-mamba-eval/generate_eval.mjs bench/generate_eval.ts &&
 #   cp node_modules/.cache/m-mamba-eval/generate_eval.mjs .gpu/
@@ -93,12 +94,13 @@ if [ "$PHASE" != train ]; then
 fi
 
 if [ "$PHASE" != eval ]; then
-  wait "${pids[0]}"; el "evaluators done"; grep -E "^auto|HOLDOUT|Error|error" "$R/evaluators.log" | tail -4
+  wait "${pids[0]}"; el "evaluators done"; grep -E "HOLDOUT|Error|error" "$R/evaluators.log" | tail -4
 fi
 
 # ------------------------------------------------------------------ phase eval
 if [ "$PHASE" != train ]; then
   [ -f "$EV" ] || { echo "no $EV: run PHASE=train first (same warm machine)"; }
+  rm -f "$R"/eval/*.md "$R"/eval/shipped.json "$R"/eval/parity.json "$R"/eval/ablation-gpu*.json   # --md appends
   gens=(); for id in $SHIPPED; do gens+=(--gen "$id=$MODELS/$id"); done
   for d in "$R"/models/*/; do
     id=$(basename "$d"); [ -f "$d/manifest.json" ] && [ "$id" != vq-s ] && gens+=(--gen "runs-$id=$d")
