@@ -15,7 +15,7 @@ import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'models');
 const LOAD_TIMEOUT = 60_000;
-const RUN_TIMEOUT = 240_000;
+const RUN_TIMEOUT = 120_000;
 const WORD = 'zorblat';
 /** The checkerboard the pairs show: 4×4 cells (one VQ token each at 32×32), red and blue (two colours the tiny VQ reconstructs well). */
 const COLOURS: [number, number, number][] = [
@@ -148,7 +148,7 @@ async function distanceToUploads(page: Page, prompt: string, adapter: string): P
 }
 
 test('teach a new word: refuse a non-image, train, loss falls, save, reload, the adapter draws the word', async ({ page, context }) => {
-  test.setTimeout(400_000);
+  test.setTimeout(240_000);
   const requested = await serveTinyModels(context);
   await muteHotReload(context);
   await open(page);
@@ -156,12 +156,12 @@ test('teach a new word: refuse a non-image, train, loss falls, save, reload, the
   await upload(page);
 
   // A fine-tuning step of even the tiny model takes seconds on SwiftShader: few steps, a high learning rate.
-  const STEPS = 16;
+  const STEPS = 10;
   await setNumber(page, 'ft-rank', 8);
   await setNumber(page, 'ft-steps', STEPS);
   await setNumber(page, 'ft-lr', 0.05);
   await setNumber(page, 'ft-batch', 4);
-  await setNumber(page, 'ft-preview-every', 8);
+  await setNumber(page, 'ft-preview-every', 5);
   await setNumber(page, 'ft-seed', 1);
   const t0 = Date.now();
   await page.getByTestId('ft-start').click();
@@ -172,7 +172,7 @@ test('teach a new word: refuse a non-image, train, loss falls, save, reload, the
   await expect(page.getByTestId('ft-status')).toContainText('Done');
   await expect(page.getByTestId('ft-step-info')).toContainText(`step ${STEPS} / ${STEPS}`);
   await expect(page.getByTestId('ft-speed')).toContainText('steps/s');
-  await expect(page.getByTestId('ft-preview')).toHaveCount(2); // step 8 and the end
+  await expect(page.getByTestId('ft-preview')).toHaveCount(2); // step 5 and the end
 
   const losses = JSON.parse((await page.getByTestId('ft-loss-chart').getAttribute('data-losses')) ?? '[]') as number[];
   expect(losses).toHaveLength(STEPS);
@@ -180,7 +180,7 @@ test('teach a new word: refuse a non-image, train, loss falls, save, reload, the
   const first = mean(losses.slice(0, 3));
   const last = mean(losses.slice(-3));
   console.log(`loss: first three ${first.toFixed(3)}, last three ${last.toFixed(3)}`);
-  expect(last).toBeLessThan(first * 0.8);
+  expect(last).toBeLessThan(first * 0.5);
 
   await page.getByTestId('ft-save-name').fill(WORD);
   await page.getByTestId('ft-save').click();
@@ -192,11 +192,11 @@ test('teach a new word: refuse a non-image, train, loss falls, save, reload, the
   const base = await distanceToUploads(page, `a ${WORD}`, '');
   const tuned = await distanceToUploads(page, `a ${WORD}`, WORD);
   console.log(`mean |pixel − upload|: base ${base.toFixed(1)}, adapter ${tuned.toFixed(1)}`);
-  expect(tuned).toBeLessThan(base * 0.8);
+  expect(tuned).toBeLessThan(base * 0.7);
 });
 
 test('cancel mid-run keeps nothing and leaves the app usable; a corrupt adapter file is refused', async ({ page, context }) => {
-  test.setTimeout(300_000);
+  test.setTimeout(180_000);
   await serveTinyModels(context);
   await muteHotReload(context);
   await open(page);

@@ -20,7 +20,7 @@ import { getEngine } from './gpu';
 
 const DIR = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');
 /** Steps of the learning run: SwiftShader takes seconds per step even for the tiny model. */
-const STEPS = 16;
+const STEPS = 10;
 function load(id: string) {
   const manifest = JSON.parse(readFileSync(`${DIR}/${id}/manifest.json`, 'utf8')) as Manifest;
   const shards = manifest.shards.map((s) => {
@@ -87,7 +87,7 @@ describe('fine-tuning run on the e2e tiny models', () => {
         },
         onProgress: async (p) => void events.push(p),
       },
-      { rank: 4, steps: STEPS, lr: 0.05, batchSize: 4, previewEvery: 8, seed: 1 },
+      { rank: 4, steps: STEPS, lr: 0.05, batchSize: 4, previewEvery: 5, seed: 1 },
     );
     const t0 = performance.now();
     const res = await run.run();
