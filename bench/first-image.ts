@@ -22,6 +22,8 @@ function arg(name: string, fallback: string): string {
 }
 
 const PORT = 5197;
+/** Median of sorted values (mean of the middle two for an even count). */
+const median = (xs: number[]) => (xs[(xs.length - 1) >> 1]! + xs[xs.length >> 1]!) / 2;
 const OUT_DIR = 'node_modules/.cache/first-image-dist';
 
 interface Measure {
@@ -97,17 +99,9 @@ async function measure(page: Page, run: string, navigate: () => Promise<unknown>
   await page.getByTestId('prompt').fill(arg('--prompt', 'red apple'));
   const pressedMs = await page.evaluate(() => performance.now());
   await page.getByTestId('prompt').press('Enter');
-  const firstImageMs = await page.evaluate(
-    () =>
-      new Promise<number>((resolve) => {
-        const look = () => {
-          const m = performance.getEntriesByName('mm-first-step-image')[0];
-          if (m) resolve(m.startTime);
-          else setTimeout(look, 20);
-        };
-        look();
-      }),
-  );
+  // (anonymous, unnamed callbacks: tsx would wrap named ones in a helper the page does not have)
+  await page.waitForFunction(() => performance.getEntriesByName('mm-first-step-image').length > 0, undefined, { polling: 20, timeout: 1_200_000 });
+  const firstImageMs = await page.evaluate(() => performance.getEntriesByName('mm-first-step-image')[0]!.startTime);
   const cancel = page.getByTestId('cancel');
   if (await cancel.isVisible().catch(() => false)) await cancel.click().catch(() => undefined);
   await page.getByTestId('generate').waitFor({ state: 'visible', timeout: 600_000 });
@@ -154,7 +148,7 @@ async function main(): Promise<void> {
     '|---|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.run} | ${f(r.readyMs)} | ${f(r.firstImageMs)} | ${f(r.firstStepMs)} | ${r.shardRequests} |`),
     '',
-    warm.length ? `warm median: ${f(warm[Math.floor(warm.length / 2)]!)} ms to the first image (target < 2000 ms on a desktop GPU)` : '',
+    warm.length ? `warm median: ${f(median(warm))} ms to the first image (target < 2000 ms on a desktop GPU)` : '',
   ];
   console.log(lines.join('\n'));
   const json = arg('--json', '');
