@@ -146,10 +146,15 @@ if [ "$PHASE" != train ] && ls "$R"/abl/*/summary.json > /dev/null 2>&1; then
     CUDA_VISIBLE_DEVICES=$g timeout "$(box 150)" python3 training/evaluate.py --data "$DATA" --evaluators "$EV" --vq "$VQ" \
       --n "$ABL_EVAL_N" "$@" $EVAL_ARGS --json "$R/eval/ablation-gpu$g.json" --grid "$R/eval/grids" > "$R/eval/ablation-gpu$g.log" 2>&1 &
   done
+  # forward FLOPs per variant (shape-only CPU forwards, seconds each) while the GPUs evaluate
+  timeout "$(box 120)" python3 training/ablation_table.py --runs "$R/abl" --flops-cache "$R/eval/flops.json" \
+    --out /dev/null > /dev/null 2>&1 &
   wait
   grep -hE "^ROW|Error" "$R"/eval/ablation-gpu*.log
+  timeout "$(box 60 10)" python3 training/ablation_table.py --runs "$R/abl" --eval "$R/eval/ablation-gpu*.json" \
+    --target-steps "$ABL_STEPS" --flops-cache "$R/eval/flops.json" --out "$R/eval/ablation.md" > /dev/null ||
   python3 training/ablation_table.py --runs "$R/abl" --eval "$R/eval/ablation-gpu*.json" --target-steps "$ABL_STEPS" \
-    --out "$R/eval/ablation.md" > /dev/null
+    --no-flops --out "$R/eval/ablation.md" > /dev/null
 fi
 
 wait   # every background job: shipped/parity evaluations, Dawn, training

@@ -85,6 +85,21 @@ def test_architecture_flags_and_ablation_table(tmp_path):
                "last_eval": {"val_loss_ema": 3.1}}, open(run / "summary.json", "w"))
     json.dump({"rows": [{"name": "mm-dir1", "fid": 12.5, "clip": 20.0, "top5": 0.4, "colour": 0.7}]},
               open(tmp_path / "e.json", "w"))
-    md = ablation_table.main(["--runs", str(tmp_path / "abl"), "--eval", str(tmp_path / "e.json"), "--target-steps", "200"])
+    md = ablation_table.main(["--runs", str(tmp_path / "abl"), "--eval", str(tmp_path / "e.json"), "--target-steps", "200",
+                              "--no-flops"])
     assert "| mm-dir1 | mmamba d=256 L=10 dirs=1 text=middle ffn=x2 pos=no | 6.48 M | 150 (stopped early, target 200) |" in md
     assert "| 12.50 | 20.00 | 0.400 | 0.700 |" in md
+
+
+def test_forward_flops_and_their_cache(tmp_path):
+    import ablation_table
+    from mmamba import config as C
+    cfg = C.tiny_uvit().to_dict()
+    cache = ablation_table.FlopsCache(str(tmp_path / "flops.json"))
+    g = cache(cfg)
+    assert g > 0 and json.load(open(tmp_path / "flops.json"))                   # written
+    assert ablation_table.FlopsCache(str(tmp_path / "flops.json"))(cfg) == g     # read back, not recounted
+    mm = C.tiny_mmamba()
+    # the analytic scan term: 6 FLOPs per (layer, direction, position, channel, state)
+    scan = 6 * mm.layers * mm.directions * mm.seq_len * mm.d_inner * mm.d_state / 1e9
+    assert ablation_table.forward_gflops(mm.to_dict()) > scan
