@@ -118,6 +118,9 @@ def main(argv=None) -> None:
     ap.add_argument("--layers", type=int, default=None, help="layer count (both models)")
     ap.add_argument("--train-images", type=int, default=0,
                     help="equal training compute: steps = ceil(N / --batch-size) (overrides --steps)")
+    ap.add_argument("--init", default=None,
+                    help="exported generator dir (manifest.json): start from its (dequantised) weights; optimiser, EMA "
+                         "and schedule start fresh (continued training of a shipped model)")
     args = ap.parse_args(argv)
     if args.train_images:
         args.steps = -(-args.train_images // args.batch_size)
@@ -151,6 +154,11 @@ def main(argv=None) -> None:
     V = text.shape[1]
 
     model = build_model(args.model, cfg).to(dev)
+    if args.init:
+        from mmamba.export import load_state_dict_from_manifest
+        _, state = load_state_dict_from_manifest(os.path.join(args.init, "manifest.json"))
+        model.load_state_dict(state, strict=True)       # raises on any config mismatch
+        log.print(f"init from {args.init} ({len(state)} tensors)")
     if args.grad_checkpoint:
         model.grad_checkpoint = True
     n_params = sum(p.numel() for p in model.parameters())
