@@ -11,7 +11,10 @@ import {
   parseCaptionFile,
   sniffImageFormat,
 } from '../src/finetune/upload';
-import { batchOrder, checkRequest } from '../src/worker/finetune-session';
+import { batchOrder, checkRequest, FineTuneRun } from '../src/worker/finetune-session';
+import type { FineTunePort } from '../src/worker/finetune-port';
+import type { FineTuneProgress } from '../src/worker/api';
+import type { LoraAdapter, StepResult } from '../src/finetune/api';
 import { centreSquare } from '../src/worker/finetune-images';
 
 const bytes = (...b: number[]) => new Uint8Array([...b, ...new Array(16).fill(0)]);
@@ -108,5 +111,61 @@ describe('run helpers', () => {
   it('centre crop takes the largest centred square', () => {
     expect(centreSquare(400, 200)).toEqual({ sx: 100, sy: 0, side: 200 });
     expect(centreSquare(30, 90)).toEqual({ sx: 0, sy: 30, side: 30 });
+  });
+});
+
+describe('run loop with a stand-in trainer', () => {
+  /** A trainer whose step `badStep` reports a non-finite loss (the real one's NaN guard). */
+  function fakePort(badStep: number, log: string[]): FineTunePort {
+    const adapter = { config: { rank: 1, alpha: 1, targets: [] }, info: { steps: 0 }, pairs: new Map() } as unknown as LoraAdapter;
+    return {
+      createTrainer: () => {
+        let done = 0;
+        let calls = 0;
+        return {
+          get stepsDone() {
+            return done;
+          },
+          step: async (): Promise<StepResult> => {
+            calls++;
+            const ok = calls !== badStep;
+            if (ok) done++;
+            return { step: calls, loss: ok ? 3 / calls : Number.NaN, gradNorm: 1, lr: 0.1, applied: ok, nonFinite: ok ? null : 'loss', maskedTokens: 4 };
+          },
+          evaluate: async () => ({ loss: 0, maskedTokens: 0 }),
+          getAdapter: async () => (log.push(`adapter@${done}`), adapter),
+          dispose: () => void log.push('dispose'),
+        };
+      },
+      mergeAdapter: (w) => w,
+      serializeAdapter: () => new ArrayBuffer(0),
+      parseAdapter: () => adapter,
+    };
+  }
+  const dataset = { genId: 'g', count: 2, hw: 4, lt: 3, tokens: new Int32Array(8), textIds: new Int32Array(6), captions: ['a zorblat', 'a zorblat'] };
+
+  it('a non-finite step stops the run, says what to do, and keeps the last good adapter', async () => {
+    const log: string[] = [];
+    const events: FineTuneProgress[] = [];
+    const run = new FineTuneRun(
+      {
+        engine: {} as never,
+        port: fakePort(3, log),
+        base: { ref: { modelId: 'g', config: {} as never }, weights: new Map() },
+        dataset,
+        emptyTextIds: new Int32Array(3),
+        preview: async () => (log.push('preview'), { width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
+        onProgress: async (p) => void events.push(p),
+      },
+      { rank: 1, steps: 10, lr: 0.5, batchSize: 4, previewEvery: 0, seed: 0 },
+    );
+    const res = await run.run();
+    expect(res).toMatchObject({ status: 'stopped', steps: 2, canSave: true });
+    expect(res.losses.slice(0, 2)).toEqual([3, 1.5]);
+    const stop = events.find((p) => p.kind === 'nan-stop');
+    expect(stop).toMatchObject({ kind: 'nan-stop', step: 3 });
+    expect(stop && 'message' in stop && stop.message).toMatch(/lower the learning rate/);
+    expect(events.at(-1)).toMatchObject({ kind: 'done', status: 'stopped', steps: 2 });
+    expect(log).toEqual(['adapter@2', 'dispose']); // no preview of a broken run; the trainer is freed
   });
 });

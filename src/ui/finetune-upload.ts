@@ -53,7 +53,8 @@ export class FineTuneUpload extends LitElement {
         background: var(--mm-surface-2);
       }
       .drop.over { border-color: var(--mm-accent); color: var(--mm-fg); }
-      .drop label { color: var(--mm-accent); font-weight: 600; cursor: pointer; text-decoration: underline; }
+      .drop label { color: var(--mm-accent); font-weight: 600; cursor: pointer; text-decoration: underline; border-radius: 4px; }
+      .drop label:focus-within { outline: 2px solid var(--mm-accent); outline-offset: 2px; }
       .drop input { position: absolute; width: 1px; height: 1px; opacity: 0; }
       .grid {
         display: grid;

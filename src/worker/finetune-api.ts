@@ -83,6 +83,8 @@ export function createFineTuneWorker(host: FineTuneHost, store = new AdapterStor
   /** `version` is the entry's savedAt and size: a re-save or re-import under the same name re-merges. */
   let merged: { genId: string; name: string; version: string; pipeline: TextToImageLike } | null = null;
   const refs = new Map<string, BaseModelRef>();
+  /** Preparations run one after another, so the dataset a run trains on is the one prepared last. */
+  let preparing: Promise<unknown> = Promise.resolve();
 
   function loadedGenerator() {
     const m = host.models();
@@ -162,7 +164,7 @@ export function createFineTuneWorker(host: FineTuneHost, store = new AdapterStor
       const m = loadedGenerator();
       const engine = await host.ensureEngine();
       const cfg = m.gen.manifest.config as unknown as MMambaConfig;
-      return datasets.prepare(items, {
+      const turn = preparing.then(() => datasets.prepare(items, {
         engine,
         genId: m.genId,
         vqId: m.vqId,
@@ -170,12 +172,15 @@ export function createFineTuneWorker(host: FineTuneHost, store = new AdapterStor
         vqWeights: m.vq.weights,
         tokenizer: tokenizerOf(m.gen),
         codebookSize: cfg.codebook_size,
-      });
+      }));
+      preparing = turn.catch(() => undefined);
+      return turn;
     },
 
     async startFineTune(req: FineTuneRequest, onProgress?: FineTuneProgressCallback): Promise<FineTuneResult> {
       if (run) throw new Error('A fine-tuning run is already going; cancel it first.');
       const m = loadedGenerator();
+      await preparing;
       const dataset = datasets.dataset(m.genId);
       if (!dataset) throw new Error('No pictures are ready: add at least one image (PNG, JPEG or WebP) with its caption first.');
       await host.stopGeneration();
