@@ -6,7 +6,7 @@
 // Fires `mm-ft-changed` when pictures are added or removed (captions edits do not need the worker).
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import { assignCaptions, classifyFile, MAX_PAIRS, parseCaptionFile, type CaptionSource } from '../finetune/upload';
+import { assignCaptions, captionWarning, classifyFile, MAX_PAIRS, parseCaptionFile, type CaptionSource } from '../finetune/upload';
 import type { DatasetReport } from '../worker/api';
 import { card } from './theme';
 
@@ -93,6 +93,7 @@ export class FineTuneUpload extends LitElement {
         width: 100%;
         box-sizing: border-box;
       }
+      .hint { font-size: 0.72rem; color: var(--mm-warn-fg); }
       .name { font-size: 0.72rem; color: var(--mm-muted); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
       .rejected, .notes { margin: 0.7rem 0 0; padding: 0.5rem 0.7rem; border-radius: 8px; font-size: 0.82rem; list-style: none; }
       .rejected { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); }
@@ -170,8 +171,10 @@ export class FineTuneUpload extends LitElement {
                     @input=${(e: Event) => {
                       it.caption = (e.target as HTMLInputElement).value;
                       it.edited = true;
+                      this.requestUpdate();
                     }}
                   />
+                  ${captionWarning(it.caption) ? html`<span class="hint" data-testid="ft-caption-hint" title=${captionWarning(it.caption)}>No caption yet</span>` : nothing}
                 </li>`,
               )}
             </ul>`
