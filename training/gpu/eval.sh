@@ -39,6 +39,7 @@ DATA=${DATA:-data/packed}; VQ=${VQ:-public/models/vq-s}; MODELS=${MODELS:-public
 SHIPPED=${SHIPPED:-"mmamba-s uvit-s"}; EV_BPE=${EV_BPE:-$MODELS/mmamba-s}
 EV_ARGS=${EV_ARGS:-}; ABL_ARGS=${ABL_ARGS:-}; EVAL_ARGS=${EVAL_ARGS:-}
 GPU_DIR=${GPU_DIR:-.gpu}   # staged node + Dawn (enter.sh) and generate_eval.mjs
+EV_FROM=${EV_FROM:-}       # an evaluators.pt from an earlier run (e.g. carried training/runs/evaluators.pt): reuse, no training
 EV=$R/evaluators/evaluators.pt
 mkdir -p "$R/eval/grids" "$R/abl" "$R/webgpu" "$OUT/eval" "$OUT/parts"
 t0=$(date +%s); el() { echo "[+$(( $(date +%s) - t0 ))s] $*"; }
@@ -57,16 +58,27 @@ if [ ! -f "$R/tokens/tokens_meta.json" ] && [ "$PHASE" != eval ]; then
   el "tokens missing: encode_tokens.py with $VQ"
   CUDA_VISIBLE_DEVICES=0 timeout "$(box 120)" python3 training/encode_tokens.py --data "$DATA" --vq "$VQ" --out "$R/tokens" 2>&1 | tail -2
 fi
+if [ -n "$EV_FROM" ]; then
+  [ -f "$EV_FROM" ] || { echo "EV_FROM=$EV_FROM does not exist"; exit 1; }
+  el "evaluators: reusing $EV_FROM (the same ruler as the run that trained it)"
+  mkdir -p "$R/evaluators"; cp "$EV_FROM" "$EV"
+  python3 -c "import torch, json; print(json.dumps(torch.load('$EV', weights_only=False)['extra'].get('summary'), indent=1))" \
+    > "$R/evaluators/summary.json" 2> /dev/null
+fi
 python3 training/evaluate.py --data "$DATA" --write-prompts "$R/eval/items.json" --n "$EVAL_N" | tail -1
 python3 training/evaluate.py --data "$DATA" --write-prompts "$R/eval/parity-items.json" --n "$PARITY_N" | tail -1
 
 # ------------------------------------------------------------------ phase train: evaluators + ablations
 pids=()
 if [ "$PHASE" != eval ]; then
-  el "GPU0: evaluators ($EV_MIN min)"
-  CUDA_VISIBLE_DEVICES=0 timeout "$(box "$(python3 -c "print(int($EV_MIN * 60 + 45))")")" python3 training/train_evaluator.py \
-    --data "$DATA" --bpe "$EV_BPE" --out "$R/evaluators" --max-minutes "$EV_MIN" $EV_ARGS > "$R/evaluators.log" 2>&1 &
-  pids+=($!)
+  if [ -n "$EV_FROM" ]; then
+    true & pids+=($!)                               # reused (prep), nothing to train
+  else
+    el "GPU0: evaluators ($EV_MIN min)"
+    CUDA_VISIBLE_DEVICES=0 timeout "$(box "$(python3 -c "print(int($EV_MIN * 60 + 45))")")" python3 training/train_evaluator.py \
+      --data "$DATA" --bpe "$EV_BPE" --out "$R/evaluators" --max-minutes "$EV_MIN" $EV_ARGS > "$R/evaluators.log" 2>&1 &
+    pids+=($!)
+  fi
   i=0
   while IFS='|' read -r name flags; do
     [ -n "$name" ] || continue
