@@ -3,8 +3,8 @@
 // VQ with 4×4 tokens and a matching tiny M-Mamba with a byte-level tokenizer) is served in place of the shipped
 // models by intercepting /models/** (the shipped weights are never requested). Service workers are blocked so
 // that every request reaches the route.
-// Covered: 8 synthetic image/caption pairs (a two-colour checkerboard, "a zorblat") plus one non-image that is
-// refused with a reason while the 8 proceed; a fixed-length run whose loss falls; save; reload; the adapter's
+// Covered: 8 synthetic image/caption pairs (a two-colour checkerboard, "a zorblat") plus one non-image (and, in
+// the second test, a PNG cut short) refused with a reason while the 8 proceed; a fixed-length run whose loss falls; save; reload; the adapter's
 // image of "a zorblat" is closer to the uploads than the base model's with the same seed. Cancel mid-run leaves
 // the app usable; a corrupt adapter file is refused with an error.
 import { readFileSync, existsSync } from 'node:fs';
@@ -107,17 +107,20 @@ async function setNumber(page: Page, id: string, value: number): Promise<void> {
   await input.dispatchEvent('change');
 }
 
-/** Drops the 8 pairs, a captions file and one non-image; waits for the worker's verdicts. */
-async function upload(page: Page): Promise<void> {
+/** Drops the 8 pairs, a captions file and one non-image (refused on the page by its first bytes); with
+ *  `broken`, also a PNG cut short (refused by the worker, which cannot decode it). Waits for the verdicts. */
+async function upload(page: Page, { broken = false } = {}): Promise<void> {
   const { files, captions } = pairs();
   await page.getByTestId('ft-file-input').setInputFiles([
     ...files,
     { name: 'captions.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(captions)) },
     { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('these are my notes, not a picture') },
+    ...(broken ? [{ name: 'cut-short.png', mimeType: 'image/png', buffer: files[0]!.buffer.subarray(0, 60) }] : []),
   ]);
-  await expect(page.getByTestId('ft-rejected')).toHaveCount(1);
-  await expect(page.getByTestId('ft-rejected')).toContainText('notes.png');
-  await expect(page.getByTestId('ft-rejected')).toContainText('not a PNG, JPEG or WebP');
+  const refused = page.getByTestId('ft-rejected');
+  await expect(refused.filter({ hasText: 'notes.png' })).toContainText('not a PNG, JPEG or WebP');
+  if (broken) await expect(refused.filter({ hasText: 'cut-short.png' })).toContainText('damaged or incomplete', { timeout: LOAD_TIMEOUT });
+  await expect(refused).toHaveCount(broken ? 2 : 1);
   await expect(page.getByTestId('ft-item')).toHaveCount(8);
   await expect(page.locator('[data-testid="ft-item"][data-status="ready"]')).toHaveCount(8, { timeout: LOAD_TIMEOUT });
   for (const c of await page.getByTestId('ft-caption').all()) await expect(c).toHaveValue(`a ${WORD}`);
@@ -195,12 +198,12 @@ test('teach a new word: refuse a non-image, train, loss falls, save, reload, the
   expect(tuned).toBeLessThan(base * 0.7);
 });
 
-test('cancel mid-run keeps nothing and leaves the app usable; a corrupt adapter file is refused', async ({ page, context }) => {
+test('a broken PNG is refused by the worker; cancel mid-run keeps nothing and leaves the app usable; a corrupt adapter file is refused', async ({ page, context }) => {
   test.setTimeout(180_000);
   await serveTinyModels(context);
   await muteHotReload(context);
   await open(page);
-  await upload(page);
+  await upload(page, { broken: true });
   await setNumber(page, 'ft-steps', 1000);
   await setNumber(page, 'ft-preview-every', 0);
   await setNumber(page, 'ft-batch', 4);
