@@ -303,6 +303,18 @@ def main(argv=None) -> dict:
 
     rows, images_of, parity = [], {}, []
 
+    def result(partial: bool) -> dict:
+        return {"items": len(items), "steps": args.steps, "guidance": args.guidance, "tau": args.tau,
+                "evaluators": args.evaluators, "evaluator_summary": ev.extra.get("summary"), "vq": args.vq,
+                "rows": rows, "parity": parity, "seconds": round(time.time() - t_start, 1), "partial": partial}
+
+    def write_json(partial: bool) -> None:
+        """Rewritten after every row, so a run cut by a time box keeps the rows it finished."""
+        if args.json:
+            with open(args.json + ".tmp", "w") as f:
+                json.dump(result(partial), f, indent=1)
+            os.replace(args.json + ".tmp", args.json)
+
     def add_row(name: str, u8: np.ndarray, extra: dict) -> None:
         t = time.time()
         r = {"name": name, **scorer.score(u8, items, real_features, prompt_emb), **extra}
@@ -314,6 +326,7 @@ def main(argv=None) -> dict:
             save_grid(os.path.join(args.grid, f"{name}.png"), u8[:32])
         print(f"ROW {name}: " + " ".join(f"{k}={r[k]:.4g}" if isinstance(r.get(k), float) else f"{k}={r.get(k)}"
                                          for k in METRIC_KEYS if k in r) + f" (scored in {time.time() - t:.1f}s)", flush=True)
+        write_json(partial=True)
 
     if args.reference:
         pack = D.load_pack(args.data, args.seed)
@@ -341,22 +354,18 @@ def main(argv=None) -> dict:
                  "pixels_off_by_more_than_1_share": float((absdiff.max(axis=(1, 2, 3)) > 1).mean()),
                  "per_image": [round(float(x), 5) for x in diff]}
             parity.append(p)
+            write_json(partial=True)
             print(f"PARITY {name}: mean |Δ| {p['mean_abs_diff']:.4g} px, median {p['median_abs_diff']:.4g}, "
                   f"max {p['max_abs_diff']:.4g} (largest pixel |Δ| {p['max_pixel_diff']}), identical {p['identical_share']:.1%}, "
                   f"images with a pixel off by > 1: {p['pixels_off_by_more_than_1_share']:.1%}", flush=True)
 
-    result = {"items": len(items), "steps": args.steps, "guidance": args.guidance, "tau": args.tau,
-              "evaluators": args.evaluators, "evaluator_summary": ev.extra.get("summary"), "vq": args.vq,
-              "rows": rows, "parity": parity, "seconds": round(time.time() - t_start, 1)}
+    write_json(partial=False)
     table = markdown(rows) + "\nBy hold-out kind of the prompt:\n\n" + markdown_by_holdout(rows)
     print(table, flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
     if args.md:
         with open(args.md, "a") as f:
             f.write(table)
-    return result
+    return result(partial=False)
 
 
 if __name__ == "__main__":

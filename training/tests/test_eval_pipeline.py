@@ -44,7 +44,8 @@ def test_evaluate_end_to_end_with_parity(world, tmp_path):
     real = res["rows"][0]
     assert abs(real["fid"]) < 1e-6 and real["colour"] == 1.0            # test split = the items here: FID 0
     assert res["rows"][1]["psnr"] > 0 and 0 <= res["rows"][2]["top5"] <= 1
-    assert json.load(open(tmp_path / "r.json"))["rows"][2]["name"] == "tiny"
+    saved = json.load(open(tmp_path / "r.json"))
+    assert saved["rows"][2]["name"] == "tiny" and saved["partial"] is False
     assert "| tiny |" in open(tmp_path / "r.md").read()
     # the saved images, read back as "external" ones, are the same images: parity 0
     res = E.main(common + ["--prompts", items, "--external", f"tiny={tmp_path / 'img' / 'tiny.u8'}"])
