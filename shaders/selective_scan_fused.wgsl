@@ -9,20 +9,15 @@
 // of CB channels of one batch row: after its scans (per-direction results in `yk`, (B, K, L, di) scratch) a
 // storage barrier, then the same workgroup sums k = 0..K-1 in fixed order → out (B, L, di). Deterministic, no
 // atomics, no second dispatch; `yk` is written and re-read by one workgroup, so it stays in cache.
-// Staging: the T next scan steps of every direction are loaded cooperatively into workgroup memory before
-// the serial walk — B_t/C_t (K·T·N each) and u_t, Δ_t = softplus(delta_t + dt_bias) (K·T·CB each, coalesced
-// over the workgroup's channels) — so the walk itself never waits on a global load: one memory latency per
-// T steps instead of one per step. 12 KiB of workgroup memory at the maxima (K=4, CB=32, N=16, T=8), inside
-// WebGPU's default 16 KiB.
+// B_t/C_t of the T next scan steps of each direction are staged in workgroup memory (K·T·N·2 floats ≤ 8 KiB).
 
 override KD: u32 = 4u;      // directions (1, 2, 4)
 override CB: u32 = 16u;     // channels per workgroup; workgroup size = KD * CB
 override WGS: u32 = 64u;    // = KD * CB (set by the host)
 override NS: u32 = 16u;     // state size N (≤ 16)
-const T: u32 = 8u;
+const T: u32 = 16u;
 const NMAX: u32 = 16u;
 const KMAX: u32 = 4u;
-const CBMAX: u32 = 32u;
 
 struct Params { Bsz: u32, L: u32, di: u32, S: u32, bOff: u32, cOff: u32, blocks: u32, _p: u32, geom: ScanGeom }
 
@@ -39,8 +34,6 @@ struct Params { Bsz: u32, L: u32, di: u32, S: u32, bOff: u32, cOff: u32, blocks:
 
 var<workgroup> sB: array<f32, KMAX * T * NMAX>;   // (K, T, N)
 var<workgroup> sC: array<f32, KMAX * T * NMAX>;
-var<workgroup> sU: array<f32, KMAX * T * CBMAX>;  // (K, T, CB) u
-var<workgroup> sD: array<f32, KMAX * T * CBMAX>;  // (K, T, CB) Δ = softplus(delta + dt_bias)
 
 fn softplus(x: f32) -> f32 {
   if (x > 20.0) { return x; }
@@ -55,8 +48,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let b = g / p.blocks;
   let c0 = (g % p.blocks) * CB;
   let k = lid / CB;
-  let lc = lid % CB;
-  let c = c0 + lc;
+  let c = c0 + lid % CB;
   let live = c < p.di;
   let kc = k * p.di + min(c, p.di - 1u);
   let bk = b * KD + k;
@@ -65,6 +57,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var h: array<f32, NMAX>;
   for (var n = 0u; n < NS; n++) { A[n] = -exp(Alog[kc * NS + n]); h[n] = 0.0; }
   let Dc = Dp[kc];
+  let bias = dtBias[kc];
 
   for (var j0 = 0u; j0 < p.L; j0 += T) {
     let steps = min(T, p.L - j0);
@@ -77,24 +70,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       sB[o] = BC[row + p.bOff + n];
       sC[o] = BC[row + p.cOff + n];
     }
-    for (var e = lid; e < KD * steps * CB; e += WGS) {     // e = (kk, s, cc): consecutive lanes, consecutive channels
-      let cc = e % CB;
-      let s = (e / CB) % steps;
-      let kk = e / (CB * steps);
-      let ch = c0 + cc;
-      if (ch < p.di) {
-        let i = ((b * KD + kk) * p.L + seqToken(p.geom, kk, j0 + s)) * p.di + ch;
-        let o = (kk * T + s) * CB + cc;
-        sU[o] = u[i];
-        sD[o] = softplus(delta[i] + dtBias[kk * p.di + ch]);
-      }
-    }
     workgroupBarrier();
     if (live) {
       for (var s = 0u; s < steps; s++) {
-        let so = (k * T + s) * CB + lc;
-        let ut = sU[so];
-        let dt = sD[so];
+        let i = (bk * p.L + seqToken(p.geom, k, j0 + s)) * p.di + c;
+        let ut = u[i];
+        let dt = softplus(delta[i] + bias);
         let du = dt * ut;
         var acc = 0.0;
         let o = (k * T + s) * NS;
@@ -102,7 +83,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
           h[n] = exp(dt * A[n]) * h[n] + du * sB[o + n];
           acc += h[n] * sC[o + n];
         }
-        yk[(bk * p.L + seqToken(p.geom, k, j0 + s)) * p.di + c] = acc + Dc * ut;
+        yk[i] = acc + Dc * ut;
       }
     }
     workgroupBarrier();
