@@ -185,6 +185,7 @@ test('teach a new word: refuse a non-image, train, loss falls, save, reload, the
   console.log(`loss: first three ${first.toFixed(3)}, last three ${last.toFixed(3)}`);
   expect(last).toBeLessThan(first * 0.5);
 
+  await expect(page.getByTestId('ft-save-name')).toHaveValue(WORD); // suggested: the word every caption shares
   await page.getByTestId('ft-save-name').fill(WORD);
   await page.getByTestId('ft-save').click();
   await expect(page.locator(`[data-testid="adapter-row"][data-name="${WORD}"]`)).toBeVisible();
@@ -210,10 +211,13 @@ test('a broken PNG is refused by the worker; cancel mid-run keeps nothing and le
   await page.getByTestId('ft-start').click();
   await expect(page.getByTestId('ft-step-info')).toContainText(/step ([2-9]|\d\d+) \/ 1000/, { timeout: RUN_TIMEOUT });
 
-  // Pause and resume, then cancel.
+  // Training holds the GPU: Generate waits. Pause frees it; resume; then cancel.
+  await expect(page.getByTestId('generate')).toBeDisabled();
+  await expect(page.getByTestId('prompt-note')).toContainText('Fine-tuning is using the GPU');
   await page.getByTestId('ft-pause').click();
   await expect(page.getByTestId('ft-resume')).toBeVisible();
   await expect(page.getByTestId('ft-status')).toContainText('Paused');
+  await expect(page.getByTestId('generate')).toBeEnabled();
   await page.getByTestId('ft-resume').click();
   await expect(page.getByTestId('ft-pause')).toBeVisible();
   await page.getByTestId('ft-cancel').click();

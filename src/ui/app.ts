@@ -41,6 +41,8 @@ export class MmApp extends LitElement {
   @state() private genError = '';
   /** LoRA adapters of the loaded generator (the prompt panel's adapter picker, the fine-tuning panel's list). */
   @state() private adapters: AdapterInfoRow[] = [];
+  /** True while fine-tuning holds the GPU (not paused): generation waits. */
+  @state() private training = false;
 
   private client: EngineClient | null = null;
 
@@ -125,6 +127,7 @@ export class MmApp extends LitElement {
     this.addEventListener('mm-model', (e) => void this.loadModel(e.detail));
     this.addEventListener('mm-delete-model', (e) => void this.deleteModel(e.detail));
     this.addEventListener('mm-adapters-changed', (e) => (this.adapters = e.detail));
+    this.addEventListener('mm-finetune-busy', (e) => (this.training = e.detail));
     void this.start();
   }
 
@@ -307,6 +310,7 @@ export class MmApp extends LitElement {
     if (this.phase === 'error') return 'The GPU could not be started; see the GPU panel.';
     if (this.loadingId !== null) return `Loading ${this.name(this.loadingId)}…`;
     if (this.modelId === null) return 'No model is loaded: pick one above.';
+    if (this.training) return 'Fine-tuning is using the GPU: pause or cancel it (Teach a new word) to generate.';
     return '';
   }
 
@@ -339,7 +343,7 @@ export class MmApp extends LitElement {
       <div class="grid">
         <div class="col">
           <mm-prompt-panel
-            ?disabled=${this.modelId === null || this.phase !== 'ready'}
+            ?disabled=${this.modelId === null || this.phase !== 'ready' || this.training}
             ?busy=${this.busy}
             .note=${this.promptNote()}
             .models=${generators}

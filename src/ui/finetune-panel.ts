@@ -75,6 +75,14 @@ export class FineTunePanel extends LitElement {
 
   @query('mm-finetune-upload') private upload!: FineTuneUpload;
 
+  override updated(changed: Map<string, unknown>): void {
+    // Tell the app whether the GPU is taken by training (generation waits while it is; a pause frees it).
+    if (changed.has('phase')) {
+      const training = this.phase === 'preparing' || this.phase === 'running';
+      this.dispatchEvent(new CustomEvent<boolean>('mm-finetune-busy', { detail: training, bubbles: true, composed: true }));
+    }
+  }
+
   static override styles = [
     card,
     css`
@@ -255,6 +263,7 @@ export class FineTunePanel extends LitElement {
       this.status = `Training on ${report.accepted} picture${report.accepted === 1 ? '' : 's'}…`;
       const result = await client.api.startFineTune(req, client.progress((p: FineTuneProgress) => this.onProgress(p)));
       this.canSave = result.canSave;
+      if (result.canSave && !this.saveName.trim()) this.saveName = suggestName(pairs.map((p) => p.caption));
       if (result.status === 'cancelled') this.status = 'Cancelled: nothing was kept; saved adapters and the model are unchanged.';
       else if (result.status === 'done') this.status = `Done: ${result.steps} steps in ${formatDuration(result.ms / 1000)}. Name the adapter and save it to use it for generation.`;
     } catch (e) {
@@ -371,6 +380,15 @@ export class FineTunePanel extends LitElement {
   }
 }
 
+/** A name for the adapter: the longest word that every caption shares (the new word, usually), else ''. */
+export function suggestName(captions: string[]): string {
+  const words = (c: string) => new Set(c.toLowerCase().match(/[\p{L}\p{N}][\p{L}\p{N}_-]*/gu) ?? []);
+  const [first, ...rest] = captions.filter((c) => c.trim() !== '').map(words);
+  if (!first) return '';
+  const common = [...first].filter((w) => rest.every((r) => r.has(w)));
+  return common.sort((a, b) => b.length - a.length || a.localeCompare(b))[0]?.slice(0, 64) ?? '';
+}
+
 /** Preview settings tests may shorten (`?ft-preview-steps=1&ft-preview-guidance=1` in the page URL). */
 function testOverrides(): Partial<FineTuneRequest> {
   const q = new URLSearchParams(location.search);
@@ -388,5 +406,6 @@ declare global {
   }
   interface HTMLElementEventMap {
     'mm-adapters-changed': CustomEvent<AdapterInfoRow[]>;
+    'mm-finetune-busy': CustomEvent<boolean>;
   }
 }
