@@ -3,6 +3,8 @@
 // (docs/architecture.md "MaskGIT sampler"); guidance = uncond + g·(cond − uncond) in one batch-2 forward, where
 // uncond is the negative prompt or the empty prompt; g = 1 skips the uncond pass. Masked positions of the
 // per-step previews are decoded as the VQ's neutral token and reported in `masked` for the UI to overlay.
+// The token grid stays on the GPU for the whole run (MaskGitRun); each step ends in one readback of the packed
+// preview (RGBA8 pixels + the grid, VQDecoder.preview), and nothing is uploaded per step.
 import type { Engine } from '../engine/engine';
 import type { Tensor } from '../engine/tensor';
 import { WeightIntegrityError } from '../engine/errors';
@@ -41,7 +43,7 @@ export interface GenerateStep {
   masked: Uint8Array;
   /** RGBA image_size × image_size (128×128 for the shipped VQ). */
   pixels: Uint8ClampedArray;
-  /** Wall time between this step's preview and the previous one (or the start), ms. */
+  /** Wall time from the previous step's report (or the start of sampling) to this step's preview in hand, ms. */
   msStep: number;
 }
 
