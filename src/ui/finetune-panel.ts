@@ -266,6 +266,7 @@ export class FineTunePanel extends LitElement {
       if (result.canSave && !this.saveName.trim()) this.saveName = suggestName(pairs.map((p) => p.caption));
       if (result.status === 'cancelled') this.status = 'Cancelled: nothing was kept; saved adapters and the model are unchanged.';
       else if (result.status === 'done') this.status = `Done: ${result.steps} steps in ${formatDuration(result.ms / 1000)}. Name the adapter and save it to use it for generation.`;
+      else this.status = result.canSave ? `Stopped after ${result.steps} good steps; that adapter can still be saved.` : 'Stopped before any step succeeded; nothing to save.';
     } catch (e) {
       this.error = `Fine-tuning failed: ${message(e)}`;
     } finally {
