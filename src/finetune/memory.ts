@@ -5,6 +5,7 @@
 import { dtRank, type MMambaConfig } from '../model/common';
 import { generatorParams } from '../model/params';
 import { DEFAULT_MAX_BINDING_BYTES, type LoraConfig, type MemoryPlan } from './api';
+import { factorShapes, loraParamNames } from './lora';
 
 /** Floats of the scan backward workspace; keep in sync with selective_scan_backward.ts (CHUNK 16, CH 32). */
 function scanWorkspaceFloats(B: number, K: number, L: number, di: number, N: number): number {
@@ -15,26 +16,53 @@ function scanWorkspaceFloats(B: number, K: number, L: number, di: number, N: num
   return BKdi * nc * N + BKdi * 16 * N + 2 * nUD + B * K * blocks * L * 2 * N + BKdi * (N + 2);
 }
 
+/** The buffer pool's allocation for a tensor of `bytes` (power-of-two size classes of at least 256 bytes). */
+const cls = (bytes: number): number => {
+  let c = 256;
+  while (c < bytes) c *= 2;
+  return c;
+};
+
+/** Largest binding and a model of the pool's live bytes at the peak of a step (inside a layer's backward, at the
+ *  scan backward or the conv backward), every tensor rounded to its size class as the pool allocates it.
+ *  Measured on mmamba-s at batch 4 (bench/finetune.ts, SwiftShader): 293.5 MiB peak; this model gives 308 MiB
+ *  (tiny fixture: 2.0 measured, 2.2 modelled). */
 export function planMemory(config: MMambaConfig, lora: LoraConfig, batchSize: number, maxBindingBytes = DEFAULT_MAX_BINDING_BYTES): MemoryPlan {
   const c = config;
   const B = batchSize;
-  const L = c.text.max_len + c.grid * c.grid;
+  const Lt = c.text.max_len;
   const HW = c.grid * c.grid;
+  const L = Lt + HW;
   const di = c.expand * c.d;
   const K = c.directions;
-  const S = dtRank(c) + 2 * c.d_state;
+  const N = c.d_state;
+  const S = dtRank(c) + 2 * N;
   const f = 4;
-  const ws = scanWorkspaceFloats(B, K, L, di, c.d_state) * f;
+  const ws = scanWorkspaceFloats(B, K, L, di, N) * f;
   const bkldi = B * K * L * di * f;
   const logits = B * HW * c.codebook_size * f;
   const largestBindingBytes = Math.max(ws, bkldi, logits);
-  let params = 0;
-  for (const s of generatorParams(c).values()) params += s.reduce((a, b) => a * b, 1) * f;
-  const checkpoints = (c.layers + 1) * B * L * c.d * f;
-  // one layer recomputed: xs, dt, du, ddelta, dxs, x_proj dx (B,K,L,di each) + (B,L,di) tensors + x_dbl
-  const layer = 6 * bkldi + 10 * B * L * di * f + 3 * B * K * L * S * f;
-  const loraFloats = lora.rank * (c.d + 2 * di) * c.layers * 2 * 4; // rough: factors + Adam moments + new copies
-  const estimatedPeakBytes = params + checkpoints + layer + ws + 2 * logits + loraFloats * f;
+  // resident: base weights (uploaded twice for the text projections: tiny), the tiled per-direction weights
+  let resident = 0;
+  for (const [name, s] of generatorParams(c)) {
+    const n = s.reduce((a, b) => a * b, 1) * f;
+    resident += cls(n) + (name.endsWith('x_proj_weight') || name.endsWith('dt_proj_weight') ? cls(n * B) : 0);
+  }
+  // LoRA: factors, moments, their new copies, W_eff and dW per adapted weight
+  let adapted = 0;
+  for (const name of loraParamNames(c, lora.targets)) {
+    const fs = factorShapes(c, name, lora.rank);
+    const w = fs.stack * fs.out * fs.in * f;
+    adapted += 6 * (cls(fs.stack * lora.rank * fs.in * f) + cls(fs.stack * fs.out * lora.rank * f)) + 2 * cls(w);
+  }
+  const BLd = cls(B * L * c.d * f);
+  const BLdi = cls(B * L * di * f);
+  const BK = cls(bkldi);
+  const whole = (c.layers + 1) * BLd + 2 * cls(logits) + 2 * cls(B * HW * c.d * f) + 3 * cls(B * Lt * c.d * f);
+  const layer = 5 * BLd + 12 * BLdi + 2 * BK + 3 * cls(B * K * L * S * f);
+  const atScan = cls(ws) + 3 * BK; //   workspace + du, ddelta (+ the fused forward's scratch, freed late)
+  const atConv = 5 * BK; //             du, ddelta, dxsP, dxs, conv's internal gradient
+  const estimatedPeakBytes = resident + adapted + whole + layer + Math.max(atScan, atConv);
   return { largestBindingBytes, estimatedPeakBytes, fitsDefaultLimits: largestBindingBytes <= maxBindingBytes };
 }
 
