@@ -106,6 +106,7 @@ describe('FineTuner on mmamba_tiny', () => {
     const e = await getEngine();
     expect(() => new FineTuner(e, { ref, weights }, LORA, { batchSize: 2 })).toThrow(InvalidFineTuneOptionsError);
     expect(() => new FineTuner(e, { ref, weights }, { ...LORA, rank: 0 }, {})).toThrow(InvalidFineTuneOptionsError);
+    new FineTuner(e, { ref, weights }, LORA, { batchSize: B, lr: undefined, seed: undefined }).dispose(); // undefined = default
     const ft = new FineTuner(e, { ref, weights }, LORA, { batchSize: B });
     const b = fixedBatch();
     await expect(ft.step({ ...b, tokens: b.tokens.subarray(1) })).rejects.toThrow(InvalidBatchError);

@@ -46,7 +46,8 @@ export function learningRateAt(o: Pick<FineTuneOptions, 'lr' | 'warmupSteps' | '
 }
 
 function resolveOptions(o: Partial<FineTuneOptions>, Lt: number): Resolved {
-  const r = { ...DEFAULT_FINETUNE_OPTIONS, ...o } as Resolved;
+  const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)); // undefined = use the default
+  const r = { ...DEFAULT_FINETUNE_OPTIONS, ...given } as Resolved;
   r.emptyTextIds = o.emptyTextIds ?? defaultEmptyTextIds(Lt);
   const bad = (what: string) => {
     throw new InvalidFineTuneOptionsError(`fine-tuning option ${what}`);
