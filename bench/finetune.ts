@@ -11,39 +11,28 @@
 // Usage: node bench/build.mjs .gpu/finetune.mjs bench/finetune.ts && node .gpu/finetune.mjs
 //   [--models DIR] [--model mmamba-s] [--tiny] [--batch 8] [--steps 5] [--warmup 1] [--rank 8] [--alpha 8]
 //   [--targets in_proj,out_proj] [--micro N] [--raised-limits]
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { acquireDevice, describeAdapter } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
 import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
 import type { MMambaConfig } from '../src/model/common';
-import { loadWeights, type Manifest } from '../src/model/weights';
+import { mulberry32 } from '../src/common/mulberry32';
+import { arg, flag } from './cli';
+import { readModelDir } from './model-files';
 import type { LoraTarget } from '../src/finetune/api';
 import { planMemory } from '../src/finetune/memory';
 import { FineTuner } from '../src/finetune/trainer';
 
 Object.assign(globalThis, globals);
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-const flag = (name: string) => process.argv.includes(name);
 const MiB = (b: number) => (b / 2 ** 20).toFixed(1);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Deterministic uniform integers (mulberry32). */
+/** Deterministic uniform integers in [0, max). */
 function ints(n: number, seed: number, max: number): Int32Array {
-  let a = seed >>> 0;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * max);
-  }
-  return out;
+  const rand = mulberry32(seed);
+  return Int32Array.from({ length: n }, () => Math.floor(rand() * max));
 }
 
 const CAPTIONS = ['a zorblax, flat emoji', 'zorblax on a blue background', 'red zorblax, outline icon', 'small zorblax in the center'];
@@ -59,12 +48,7 @@ async function main(): Promise<void> {
   const targets = arg('--targets', 'in_proj,out_proj').split(',') as LoraTarget[];
   const micro = process.argv.includes('--micro') ? Number(arg('--micro', '0')) : undefined;
 
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-  const shards = manifest.shards.map((s) => {
-    const b = readFileSync(join(dir, s.file));
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  });
-  const weights = loadWeights(manifest, shards);
+  const { manifest, weights } = readModelDir(dir);
   const cfg = manifest.config as unknown as MMambaConfig;
   if (manifest.kind !== 'mmamba') throw new Error(`${manifest.modelId} is not an M-Mamba model`);
   const HW = cfg.grid * cfg.grid;

@@ -14,24 +14,11 @@ import { create, globals } from 'webgpu';
 import { acquireDevice, describeAdapter } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
 import type { TokenizerSpec } from '../src/model/bpe';
-import { TextToImage, type LoadedModel } from '../src/model/pipeline';
-import { loadWeights, type Manifest } from '../src/model/weights';
+import { TextToImage } from '../src/model/pipeline';
+import { arg } from './cli';
+import { readModelDir as loadModel } from './model-files';
 
 Object.assign(globalThis, globals);
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-function loadModel(dir: string): LoadedModel {
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-  const shards = manifest.shards.map((s) => {
-    const b = readFileSync(join(dir, s.file));
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  });
-  return { manifest, weights: loadWeights(manifest, shards) };
-}
 
 function writePPM(path: string, rgba: Uint8ClampedArray, side: number): void {
   const rgb = Buffer.alloc(side * side * 3);

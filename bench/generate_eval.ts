@@ -12,29 +12,15 @@ import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { acquireDevice, describeAdapter } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
-import { TextToImage, type LoadedModel } from '../src/model/pipeline';
-import { loadWeights, type Manifest } from '../src/model/weights';
+import { TextToImage } from '../src/model/pipeline';
+import { arg } from './cli';
+import { readModelDir as loadModel } from './model-files';
 
 Object.assign(globalThis, globals);
 
 interface EvalItem {
   prompt: string;
   seed: number;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-/** The same manifest + shards the page downloads (as bench/generate.ts). */
-function loadModel(dir: string): LoadedModel {
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-  const shards = manifest.shards.map((s) => {
-    const b = readFileSync(join(dir, s.file));
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  });
-  return { manifest, weights: loadWeights(manifest, shards) };
 }
 
 /** Items from evaluate.py --write-prompts: a JSON list (or {items: [...]}) of {prompt, seed, ...}. */

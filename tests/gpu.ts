@@ -4,6 +4,7 @@ import { create, globals } from 'webgpu';
 import { acquireDevice } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
 import type { Tensor } from '../src/engine/tensor';
+import { mulberry32 } from '../src/common/mulberry32';
 
 Object.assign(globalThis, globals);
 
@@ -29,16 +30,7 @@ export function getEngine(): Promise<Engine> {
 }
 
 /** Deterministic PRNG (mulberry32) so a failing case can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /** Uniform random floats in [lo, hi). */
 export function randn(n: number, seed: number, lo = -1, hi = 1): Float32Array {

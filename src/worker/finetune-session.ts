@@ -11,6 +11,7 @@ import type { BaseModelRef, FineTunerHandle, LoraAdapter, LoraConfig, LoraTarget
 import type { FineTuneProgress, FineTuneRequest, FineTuneResult, RgbaImage } from './api';
 import type { Dataset } from './finetune-dataset';
 import type { FineTunePort } from './finetune-port';
+import { mulberry32 } from '../common/mulberry32';
 
 /** Weights that get a LoRA pair: the mixer's projections, the adaptive norms (where the caption enters each
  *  layer), the text encoder's output projections (where a new word's features are shaped) and the head. */
@@ -47,21 +48,10 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
   };
 }
 
-/** Small seeded generator (mulberry32) for batch order only; the trainer has its own counter RNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Endless pair indices: a fresh permutation of 0..n-1 per epoch. */
 export function batchOrder(n: number, seed: number): () => number {
-  const rand = rng(seed ^ 0x9e3779b9);
+  const rand = mulberry32(seed ^ 0x9e3779b9); // batch order only; the trainer has its own counter RNG
   let perm: number[] = [];
   let i = 0;
   return () => {
