@@ -13,7 +13,6 @@
 // `overrides` replace base weights for one call (the LoRA trainer passes W + s·B·A); gradients are returned for
 // the parameter names in `want` only, each shaped like its parameter (d loss / d W_eff for an overridden weight).
 import type { Engine } from '../engine/engine';
-import { causalConv1dCrossScan } from '../engine/ops/conv1d';
 import { causalConv1dCrossScanBackward } from '../engine/ops/conv1d_backward';
 import { crossEntropyMasked } from '../engine/ops/cross_entropy';
 import type { ScanGrid } from '../engine/ops/cross_scan_geom';
@@ -24,14 +23,13 @@ import { embeddingBackward } from '../engine/ops/embedding_backward';
 import { linear, matmul } from '../engine/ops/matmul';
 import { sumRows } from '../engine/ops/matmul_backward';
 import { concatRows, gatedResidual, sliceRows } from '../engine/ops/model_glue';
-import { layerNorm, rmsNorm } from '../engine/ops/norm';
+import { rmsNorm } from '../engine/ops/norm';
 import { layerNormBackward, rmsNormBackward } from '../engine/ops/norm_backward';
-import { selectiveScanFused } from '../engine/ops/selective_scan';
 import { selectiveScanFusedBackward } from '../engine/ops/selective_scan_backward';
-import { sliceColumns } from '../engine/ops/split_columns';
 import { ShapeError } from '../engine/errors';
 import { Tensor } from '../engine/tensor';
 import { dtRank, GpuParams, Scope, view, type MMambaConfig } from '../model/common';
+import { mixerForward, type MixerActs, type MixerWeights } from '../model/mmamba_mixer';
 import { mmambaParams } from '../model/params';
 import { TextEncoder } from '../model/text_encoder';
 import type { WeightMap } from '../model/weights';
@@ -55,21 +53,7 @@ export interface ForwardBackwardResult {
   grads: Map<string, Tensor>;
 }
 
-interface LayerActs {
-  u: Tensor; //    (B, L, d)
-  x: Tensor; //    (B, L, di)
-  z: Tensor; //    (B, L, di)
-  xs: Tensor; //   (B, K, L, di)
-  xdbl: Tensor; // (B·K, L, S)
-  dtIn: Tensor; // (B·K, L, R)
-  dt: Tensor; //   (B·K, L, di)
-  y: Tensor; //    (B, L, di)
-  yn: Tensor; //   (B, L, di)
-  sz: Tensor; //   (B, L, di) SiLU(z)
-  g: Tensor; //    (B, L, di)
-  o: Tensor; //    (B, L, d)
-  out: Tensor; //  (B, L, d)
-}
+type LayerActs = MixerActs; // every intermediate of a layer (mmamba_mixer.ts); `out` is also owned by the scope
 
 /** A pooled result re-labelled with another shape of the same size (the original must not be used afterwards). */
 function reshapeOwned(e: Engine, t: Tensor, shape: number[]): Tensor {
@@ -196,34 +180,19 @@ export class MMambaAutodiff {
   }
 
   private layerForward(i: number, h: Tensor, mod: Tensor, B: number, s: Scope): LayerActs {
-    const e = this.e;
-    const { d } = this.config;
-    const { di, R, N, K } = this;
-    const L = h.shape[1]!;
-    const S = R + 2 * N;
     const P = `layers.${i}.`;
     const W = (n: string) => this.W(P + n);
-    const [Wx, Wz] = this.inProjHalves(i, s);
-    const u = s.t(rmsNorm(e, h, { shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: d } })); // (B, L, d)
-    const x = s.t(linear(e, u, Wx, null, 'in_proj.x')); //                                  (B, L, di)
-    const z = s.t(linear(e, u, Wz, null, 'in_proj.z')); //                                  (B, L, di)
-    const xs = s.t(causalConv1dCrossScan(e, x, W('conv_weight'), W('conv_bias'), this.grid, { silu: true })); // (B, K, L, di)
-    const xdbl = s.t(matmul(e, view(xs, [B * K, L, di]), this.tiled(P + 'x_proj_weight', B, s), { transB: true, label: 'x_proj' })); // (B·K, L, S)
-    const dtIn = s.t(sliceColumns(e, xdbl, 0, R)); //                                        (B·K, L, R)
-    const dt = s.t(matmul(e, dtIn, this.tiled(P + 'dt_proj_weight', B, s), { transB: true, label: 'dt_proj' })); // (B·K, L, di)
-    const y = s.t(
-      selectiveScanFused(
-        e,
-        { u: xs, delta: view(dt, [B, K, L, di]), A_log: W('A_log'), BC: view(xdbl, [B, K, L, S]), D: W('D'), deltaBias: W('dt_proj_bias'), bOffset: R, cOffset: R + N },
-        this.grid,
-      ),
-    ); //                                                                                     (B, L, di)
-    const yn = s.t(layerNorm(e, y, { weight: W('out_norm.weight'), bias: W('out_norm.bias') }));
-    const sz = s.t(silu(e, z));
-    const g = s.t(mul(e, yn, sz)); //                                                        (B, L, di)
-    const o = s.t(linear(e, g, W('out_proj.weight'), null, 'out_proj')); //                   (B, L, d)
-    const out = s.t(gatedResidual(e, h, { tensor: mod, offset: 2 * d }, o)); //              (B, L, d)
-    return { u, x, z, xs, xdbl, dtIn, dt, y, yn, sz, g, o, out };
+    const [inX, inZ] = this.inProjHalves(i, s);
+    const w: MixerWeights = {
+      inX, inZ, convW: W('conv_weight'), convB: W('conv_bias'),
+      xProj: this.tiled(P + 'x_proj_weight', B, s), dtProj: this.tiled(P + 'dt_proj_weight', B, s),
+      A_log: W('A_log'), D: W('D'), dtBias: W('dt_proj_bias'),
+      outNormW: W('out_norm.weight'), outNormB: W('out_norm.bias'), outProj: W('out_proj.weight'),
+    };
+    const { di, R, N, K } = this;
+    const a = mixerForward(this.e, h, mod, w, { d: this.config.d, di, R, N, K, grid: this.grid }, s);
+    s.t(a.out);
+    return a;
   }
 
   /** Recomputes layer i from its input h, then returns dh (B, L, d) and the modulation gradient dmod (B, 3d);

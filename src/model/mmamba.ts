@@ -11,21 +11,19 @@
 //     h = h + gate · (LayerNorm(y)·SiLU(z))·W_out^T;  optional GEGLU FFN with its own adaLN
 //   logits = head(RMSNorm_w(h[:, Lt:]))                                 (B, HW, K)
 import type { Engine } from '../engine/engine';
-import { causalConv1dCrossScan } from '../engine/ops/conv1d';
 import type { ScanGrid } from '../engine/ops/cross_scan_geom';
-import { add, mul, silu } from '../engine/ops/elementwise';
+import { add, silu } from '../engine/ops/elementwise';
 import { embedding } from '../engine/ops/embedding';
 import { geglu } from '../engine/ops/geglu';
-import { linear, matmul } from '../engine/ops/matmul';
+import { linear } from '../engine/ops/matmul';
 import { concatRows, gatedResidual, sliceRows } from '../engine/ops/model_glue';
-import { layerNorm, rmsNorm } from '../engine/ops/norm';
-import { selectiveScanFused } from '../engine/ops/selective_scan';
-import { sliceColumns } from '../engine/ops/split_columns';
+import { rmsNorm } from '../engine/ops/norm';
 import { ShapeError } from '../engine/errors';
 import type { Tensor } from '../engine/tensor';
-import { dtRank, GpuParams, requireNumbers, Scope, view, type MMambaConfig } from './common';
+import { dtRank, GpuParams, requireNumbers, Scope, type MMambaConfig } from './common';
 import type { Generator, TextCondition } from './generator';
 import { TextEncoder } from './text_encoder';
+import { mixerForward, type MixerDims, type MixerWeights } from './mmamba_mixer';
 import { mmambaParams } from './params';
 import type { WeightMap } from './weights';
 
@@ -99,6 +97,20 @@ export class MMamba implements Generator {
     return new MMambaCondition(B, t.tokens, t.c, t.keyMask, mods);
   }
 
+  private get dims(): MixerDims {
+    return { d: this.config.d, di: this.di, R: this.R, N: this.N, K: this.K, grid: this.grid };
+  }
+
+  private mixerWeights(i: number, B: number): MixerWeights {
+    const W = (n: string) => this.p.get(`layers.${i}.${n}`);
+    return {
+      inX: W('in_proj.x'), inZ: W('in_proj.z'), convW: W('conv_weight'), convB: W('conv_bias'),
+      xProj: this.tiled(`layers.${i}.x_proj_weight`, B), dtProj: this.tiled(`layers.${i}.dt_proj_weight`, B),
+      A_log: W('A_log'), D: W('D'), dtBias: W('dt_proj_bias'),
+      outNormW: W('out_norm.weight'), outNormB: W('out_norm.bias'), outProj: W('out_proj.weight'),
+    };
+  }
+
   /** A K-stacked per-direction weight (K, r, c) repeated over the batch → (B·K, r, c), for the batched matmul. */
   private tiled(name: string, B: number): Tensor {
     if (B === 1) return this.p.get(name);
@@ -140,39 +152,9 @@ export class MMamba implements Generator {
   private layer(i: number, h: Tensor, mod: { mix: Tensor; ffn: Tensor | null }, B: number): Tensor {
     const e = this.e;
     const { d } = this.config;
-    const { di, R, N, K } = this;
-    const L = h.shape[1]!;
     const W = (n: string) => this.p.get(`layers.${i}.${n}`);
     const s = new Scope();
-    const u = s.t(rmsNorm(e, h, { shift: { tensor: mod.mix, offset: 0 }, scale: { tensor: mod.mix, offset: d } })); // (B, L, d)
-    const x = s.t(linear(e, u, W('in_proj.x'), null, 'in_proj.x')); // (B, L, di)
-    const z = s.t(linear(e, u, W('in_proj.z'), null, 'in_proj.z')); // (B, L, di)
-    const xs = s.t(causalConv1dCrossScan(e, x, W('conv_weight'), W('conv_bias'), this.grid, { silu: true })); // (B, K, L, di)
-    const S = R + 2 * N;
-    const xdbl = s.t(matmul(e, view(xs, [B * K, L, di]), this.tiled(`layers.${i}.x_proj_weight`, B), { transB: true, label: 'x_proj' })); // (B·K, L, S)
-    const dtIn = s.t(sliceColumns(e, xdbl, 0, R)); //                                          (B·K, L, R)
-    const dt = s.t(matmul(e, dtIn, this.tiled(`layers.${i}.dt_proj_weight`, B), { transB: true, label: 'dt_proj' })); // (B·K, L, di)
-    const y = s.t(
-      selectiveScanFused(
-        e,
-        {
-          u: xs,
-          delta: view(dt, [B, K, L, di]),
-          A_log: W('A_log'),
-          BC: view(xdbl, [B, K, L, S]),
-          D: W('D'),
-          deltaBias: W('dt_proj_bias'),
-          bOffset: R,
-          cOffset: R + N,
-        },
-        this.grid,
-        { variant: this.scanVariant },
-      ),
-    ); //                                                                                      (B, L, di)
-    const yn = s.t(layerNorm(e, y, { weight: W('out_norm.weight'), bias: W('out_norm.bias') }));
-    const g = s.t(mul(e, yn, s.t(silu(e, z)))); //                                             (B, L, di)
-    const o = s.t(linear(e, g, W('out_proj.weight'), null, 'out_proj')); //                    (B, L, d)
-    let out = gatedResidual(e, h, { tensor: mod.mix, offset: 2 * d }, o); //                  (B, L, d)
+    let out = mixerForward(e, h, mod.mix, this.mixerWeights(i, B), this.dims, s, this.scanVariant).out; // (B, L, d)
     if (mod.ffn) {
       const f = mod.ffn;
       const fu = s.t(rmsNorm(e, out, { shift: { tensor: f, offset: 0 }, scale: { tensor: f, offset: d } }));

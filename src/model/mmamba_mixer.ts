@@ -1,0 +1,88 @@
+// The forward of one M-Mamba layer's mixer sublayer, written once for inference (src/model/mmamba.ts, which keeps
+// only the output) and for fine-tuning (src/finetune/mmamba_autodiff.ts, which keeps every activation for its
+// backward). The callers resolve the weights (plain, LoRA-adapted, or K-stacked weights tiled over the batch).
+import type { Engine } from '../engine/engine';
+import { causalConv1dCrossScan } from '../engine/ops/conv1d';
+import type { ScanGrid } from '../engine/ops/cross_scan_geom';
+import { mul, silu } from '../engine/ops/elementwise';
+import { linear, matmul } from '../engine/ops/matmul';
+import { gatedResidual } from '../engine/ops/model_glue';
+import { layerNorm, rmsNorm } from '../engine/ops/norm';
+import { selectiveScanFused } from '../engine/ops/selective_scan';
+import { sliceColumns } from '../engine/ops/split_columns';
+import type { Tensor } from '../engine/tensor';
+import { view, type Scope } from './common';
+
+/** Shapes of the mixer: model width d, inner width di, dt rank R, state size N, directions K. */
+export interface MixerDims {
+  d: number;
+  di: number;
+  R: number;
+  N: number;
+  K: number;
+  grid: ScanGrid;
+}
+
+/** The layer's weights as the mixer reads them. xProj / dtProj are (B·K, ·, ·): K-stacked, tiled over the batch. */
+export interface MixerWeights {
+  inX: Tensor; //     (di, d)  rows [0, di) of in_proj
+  inZ: Tensor; //     (di, d)  rows [di, 2di)
+  convW: Tensor; //   (K, di, d_conv)
+  convB: Tensor; //   (K, di)
+  xProj: Tensor; //   (B·K, R + 2N, di)
+  dtProj: Tensor; //  (B·K, di, R)
+  A_log: Tensor; //   (K, di, N)
+  D: Tensor; //       (K, di)
+  dtBias: Tensor; //  (K, di)
+  outNormW: Tensor; // (di)
+  outNormB: Tensor; // (di)
+  outProj: Tensor; // (d, di)
+}
+
+/** Every intermediate of the mixer (all owned by the scope passed in), and the gated-residual output (not). */
+export interface MixerActs {
+  u: Tensor; //    (B, L, d)    RMSNorm(h) modulated
+  x: Tensor; //    (B, L, di)
+  z: Tensor; //    (B, L, di)
+  xs: Tensor; //   (B, K, L, di) SiLU(causal conv), original token order
+  xdbl: Tensor; // (B·K, L, S)  dt | B | C
+  dtIn: Tensor; // (B·K, L, R)
+  dt: Tensor; //   (B·K, L, di)
+  y: Tensor; //    (B, L, di)   merged scan output
+  yn: Tensor; //   (B, L, di)
+  sz: Tensor; //   (B, L, di)   SiLU(z)
+  g: Tensor; //    (B, L, di)
+  o: Tensor; //    (B, L, d)
+  out: Tensor; //  (B, L, d)    h + gate · o  (the caller owns it)
+}
+
+/** h (B, L, d), mod (B, 3d) = (shift, scale, gate) → the mixer's activations; see MixerActs for ownership. */
+export function mixerForward(
+  e: Engine, h: Tensor, mod: Tensor, w: MixerWeights, dims: MixerDims, s: Scope, scanVariant: 'thread' | 'wide' = 'thread',
+): MixerActs {
+  const { d, di, R, N, K, grid } = dims;
+  const B = h.shape[0]!;
+  const L = h.shape[1]!;
+  const S = R + 2 * N;
+  const u = s.t(rmsNorm(e, h, { shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: d } }));
+  const x = s.t(linear(e, u, w.inX, null, 'in_proj.x'));
+  const z = s.t(linear(e, u, w.inZ, null, 'in_proj.z'));
+  const xs = s.t(causalConv1dCrossScan(e, x, w.convW, w.convB, grid, { silu: true }));
+  const xdbl = s.t(matmul(e, view(xs, [B * K, L, di]), w.xProj, { transB: true, label: 'x_proj' }));
+  const dtIn = s.t(sliceColumns(e, xdbl, 0, R));
+  const dt = s.t(matmul(e, dtIn, w.dtProj, { transB: true, label: 'dt_proj' }));
+  const y = s.t(
+    selectiveScanFused(
+      e,
+      { u: xs, delta: view(dt, [B, K, L, di]), A_log: w.A_log, BC: view(xdbl, [B, K, L, S]), D: w.D, deltaBias: w.dtBias, bOffset: R, cOffset: R + N },
+      grid,
+      { variant: scanVariant },
+    ),
+  );
+  const yn = s.t(layerNorm(e, y, { weight: w.outNormW, bias: w.outNormB }));
+  const sz = s.t(silu(e, z));
+  const g = s.t(mul(e, yn, sz));
+  const o = s.t(linear(e, g, w.outProj, null, 'out_proj'));
+  const out = gatedResidual(e, h, { tensor: mod, offset: 2 * d }, o);
+  return { u, x, z, xs, xdbl, dtIn, dt, y, yn, sz, g, o, out };
+}
