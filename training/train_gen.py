@@ -229,7 +229,7 @@ def main(argv=None) -> None:
         step += 1
 
         if auto_steps:
-            auto_steps, t_auto0 = fix_auto_steps(step, start_step, t_auto0, deadline, dev, sched, extra, log)
+            auto_steps, t_auto0 = fix_auto_steps(step, start_step, t_auto0, deadline, dev, sched, extra, log, args.max_steps)
 
         if step % args.log_every == 0 and not args.bench_steps:
             stats = all_reduce_mean(torch.stack([loss.detach().float(), gnorm.float()])).tolist()

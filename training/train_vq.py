@@ -158,7 +158,7 @@ def main(argv=None) -> None:
 
         # Fix the step count from measured throughput (steps 10..40 of this invocation).
         if auto_steps:
-            auto_steps, t_auto0 = fix_auto_steps(step, start_step, t_auto0, deadline, dev, sched, extra, log)
+            auto_steps, t_auto0 = fix_auto_steps(step, start_step, t_auto0, deadline, dev, sched, extra, log, args.max_steps)
 
         if step % args.log_every == 0 and not args.bench_steps:
             stats = torch.stack([loss.detach(), mse.detach(), vq_loss.detach().float(), gnorm.float()])

@@ -7,7 +7,6 @@
 set -uo pipefail
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 R=${RUNS:-/tmp/runs}; mkdir -p "$R" "$OUT/parts"; MM_MIN=${MM_MIN:-6.6}
-export MMAMBA_AUTO_MAX_STEPS=${MM_STEPS:-2000}
 t0=$(date +%s); el() { echo "[+$(( $(date +%s) - t0 ))s] $*"; }
 el "tokens | sweep"
 (CUDA_VISIBLE_DEVICES=0 python3 training/encode_tokens.py --data data/packed --vq public/models/vq-s --out "$R/tokens" > "$R/tokens.log" 2>&1
@@ -19,7 +18,7 @@ eval "$(grep ^export "$R/sweep.log")"
 grep -q BENCH "$R/bench1.log" || { echo "bench failed; conv falls back to the reference"; tail -5 "$R/bench1.log"; export MMAMBA_CONV=ref; }
 el "train (block_d=${MMAMBA_SCAN_BLOCK_D:-32} warps=${MMAMBA_SCAN_WARPS:-4} chunk=${MMAMBA_SCAN_CHUNK:-16})"
 torchrun --standalone --nproc_per_node=2 training/train_gen.py --model mmamba --data "$R/tokens" --out "$R/mmamba" \
-  --max-minutes "$MM_MIN" --batch-size 512 --lr 8e-4 --val-every 500 > "$R/mmamba.log" 2>&1
+  --max-minutes "$MM_MIN" --max-steps "${MM_STEPS:-2000}" --batch-size 512 --lr 8e-4 --val-every 500 > "$R/mmamba.log" 2>&1
 grep -E "auto:|val_loss|done|Error|error" "$R/mmamba.log" | tail -8
 el "export + grids"
 mkdir -p "$R/models"

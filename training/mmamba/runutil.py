@@ -83,6 +83,8 @@ def add_common_args(ap: argparse.ArgumentParser, lr: float, batch_size: int) -> 
     ap.add_argument("--steps", type=int, default=0,
                     help="total optimiser steps (sets the cosine schedule); 0 = auto from --max-minutes "
                          "(measures throughput for the first steps, then fixes the count)")
+    ap.add_argument("--max-steps", type=int, default=0,
+                    help="with --steps 0: the automatic count is at most this (a data budget; the time limit is the fallback)")
     ap.add_argument("--batch-size", type=int, default=batch_size, help="global batch, split across ranks")
     ap.add_argument("--lr", type=float, default=lr)
     ap.add_argument("--warmup", type=int, default=200)
@@ -107,13 +109,12 @@ def add_common_args(ap: argparse.ArgumentParser, lr: float, batch_size: int) -> 
 
 
 def auto_total_steps(step_now: int, steps_timed: int, seconds: float, deadline, device: torch.device,
-                     reserve: float = 0.06) -> int:
+                     reserve: float = 0.06, cap: int = 0) -> int:
     """Pick the total step count that ends just inside the budget, identically on every rank.
-    MMAMBA_AUTO_MAX_STEPS (env), when set, caps it (a fixed data budget with a time limit as the fallback)."""
+    cap > 0 (--max-steps) bounds it: a fixed data budget, with the time limit as the fallback."""
     rate = steps_timed / max(seconds, 1e-6)
     remaining = (deadline.limit - deadline.elapsed()) if deadline.limit else 0.0
     total = step_now + int(rate * remaining * (1.0 - reserve))
-    cap = int(os.environ.get("MMAMBA_AUTO_MAX_STEPS", "0"))
     if cap > 0:
         total = min(total, cap)
     t = torch.tensor([float(total)], device=device)
@@ -257,7 +258,7 @@ def finish_run(args, info, model: torch.nn.Module, log: "RunLogger", step: int) 
 
 
 def fix_auto_steps(step: int, start_step: int, t_auto0, deadline, device: torch.device, sched: "CosineSchedule",
-                   extra: Dict[str, Any], log: "RunLogger"):
+                   extra: Dict[str, Any], log: "RunLogger", cap: int = 0):
     """--steps 0: steps 10..40 of this invocation are timed, then the schedule's total is fixed so the run ends
     inside --max-minutes (recorded in `extra` so a resumed run keeps it). Returns (still_auto, t_auto0)."""
     if step - start_step == 10:
@@ -265,7 +266,7 @@ def fix_auto_steps(step: int, start_step: int, t_auto0, deadline, device: torch.
         return True, time.time()
     if step - start_step == 40:
         device_sync(device)
-        sched.total_steps = auto_total_steps(step, 30, time.time() - t_auto0, deadline, device)
+        sched.total_steps = auto_total_steps(step, 30, time.time() - t_auto0, deadline, device, cap=cap)
         extra["steps_fixed"] = True
         log.print(f"auto: total steps = {sched.total_steps}")
         return False, t_auto0
