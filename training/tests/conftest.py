@@ -3,3 +3,24 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def triton_interpreter_fix(monkeypatch):
+    """Triton 3.6's interpreter converts a runtime loop bound with int() on a 1-element array, which
+    numpy >= 2.4 rejects (TypeError: only 0-dimensional arrays ...). Re-patch __index__ to use .item().
+    A no-op unless TRITON_INTERPRET=1 (tests of the Triton kernels on CPU)."""
+    if os.environ.get("TRITON_INTERPRET") != "1":
+        yield
+        return
+    from triton.runtime import interpreter as itp
+    orig = itp._patch_lang_tensor
+
+    def patched(tensor, scope):
+        orig(tensor, scope)
+        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
+
+    monkeypatch.setattr(itp, "_patch_lang_tensor", patched)
+    yield

@@ -28,20 +28,8 @@ INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 
 
 @pytest.fixture(autouse=True)
-def _interpreter_numpy_fix(monkeypatch):
-    """Triton 3.6's interpreter converts a runtime loop bound with int() on a 1-element array, which
-    numpy >= 2.4 rejects (TypeError: only 0-dimensional arrays ...). Re-patch __index__ to use .item()."""
-    if not INTERPRET:
-        yield
-        return
-    from triton.runtime import interpreter as itp
-    orig = itp._patch_lang_tensor
-
-    def patched(tensor, scope):
-        orig(tensor, scope)
-        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
-
-    monkeypatch.setattr(itp, "_patch_lang_tensor", patched)
+def _interpreter_numpy_fix(triton_interpreter_fix):
+    """Every test here runs with the interpreter patch of conftest.py."""
     yield
 
 

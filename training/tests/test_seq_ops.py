@@ -68,16 +68,8 @@ except ImportError:
 
 @pytest.mark.skipif(not HAVE_TRITON, reason="triton not installed (CI)")
 @pytest.mark.parametrize("shape", [(2, 2, 7, 5, 4), (1, 4, 40, 70, 4), (2, 1, 3, 8, 2)])
-def test_triton_conv_matches_ref(shape, monkeypatch):
+def test_triton_conv_matches_ref(shape, triton_interpreter_fix):
     from mmamba.conv_triton import CausalConvSiLU
-    if os.environ.get("TRITON_INTERPRET") == "1":
-        from triton.runtime import interpreter as itp
-        orig = itp._patch_lang_tensor
-
-        def patched(tensor, scope):
-            orig(tensor, scope)
-            scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
-        monkeypatch.setattr(itp, "_patch_lang_tensor", patched)
     dev = "cuda" if torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1" else "cpu"
     B, K, L, C, W = shape
     g = torch.Generator().manual_seed(L * 13 + C)
