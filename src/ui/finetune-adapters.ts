@@ -8,6 +8,7 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { AdapterInfoRow } from '../worker/api';
 import { formatBytes } from '../worker/weight-store';
+import { smallButton } from './theme';
 
 @customElement('mm-finetune-adapters')
 export class FineTuneAdapters extends LitElement {
@@ -16,7 +17,7 @@ export class FineTuneAdapters extends LitElement {
   @property() note = '';
   @property({ type: Boolean }) disabled = false;
 
-  static override styles = css`
+  static override styles = [smallButton, css`
     :host { display: block; }
     h3 { font-size: 0.9rem; margin: 0 0 0.4rem; }
     ul { list-style: none; margin: 0; padding: 0; }
@@ -24,22 +25,12 @@ export class FineTuneAdapters extends LitElement {
     .name { flex: 1 1 8rem; min-width: 0; overflow-wrap: anywhere; font-weight: 600; }
     .meta { color: var(--mm-muted); font-size: 0.78rem; font-variant-numeric: tabular-nums; }
     .mem { color: var(--mm-warn-fg); font-size: 0.75rem; }
-    button, label.import {
-      font: inherit;
-      font-size: 0.8rem;
-      padding: 0.25rem 0.6rem;
-      border-radius: 8px;
-      border: 1px solid var(--mm-border);
-      background: var(--mm-surface-2);
-      color: var(--mm-fg);
-      cursor: pointer;
-    }
     label.import { display: inline-block; margin-top: 0.6rem; }
     label.import input { position: absolute; width: 1px; height: 1px; opacity: 0; }
     .muted { color: var(--mm-muted); font-size: 0.85rem; margin: 0.3rem 0; }
     .error { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); border-radius: 8px; padding: 0.45rem 0.6rem; font-size: 0.82rem; margin: 0.5rem 0 0; overflow-wrap: anywhere; }
     .note { color: var(--mm-muted); font-size: 0.82rem; margin: 0.5rem 0 0; }
-  `;
+  `];
 
   override render() {
     return html`<h3>Saved adapters</h3>
@@ -56,7 +47,7 @@ export class FineTuneAdapters extends LitElement {
             )}
           </ul>`
         : html`<p class="muted" data-testid="no-adapters">No adapter yet: train one above, or import a .safetensors adapter file.</p>`}
-      <label class="import">Import adapter…<input data-testid="ft-import-input" type="file" accept=".safetensors,application/octet-stream" ?disabled=${this.disabled} @change=${this.onImport} /></label>
+      <label class="import small-button">Import adapter…<input data-testid="ft-import-input" type="file" accept=".safetensors,application/octet-stream" ?disabled=${this.disabled} @change=${this.onImport} /></label>
       ${this.error ? html`<p class="error" role="alert" data-testid="adapter-error">${this.error}</p>` : nothing}
       ${this.note ? html`<p class="note" role="status" data-testid="adapter-note">${this.note}</p>` : nothing}`;
   }

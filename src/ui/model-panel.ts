@@ -5,7 +5,7 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { StorageInfo } from '../worker/api';
 import { formatBytes } from '../worker/weight-store';
-import { card } from './theme';
+import { card, smallButton } from './theme';
 
 export interface LoadState {
   /** What is happening, e.g. "Downloading M-Mamba S". */
@@ -26,6 +26,7 @@ export class ModelPanel extends LitElement {
 
   static override styles = [
     card,
+    smallButton,
     css`
       :host { display: block; }
       .load { margin-bottom: 1rem; }
@@ -36,16 +37,6 @@ export class ModelPanel extends LitElement {
       li { display: flex; align-items: center; gap: 0.6rem; padding: 0.4rem 0; border-top: 1px solid var(--mm-border); font-size: 0.88rem; }
       li .name { flex: 1; min-width: 0; overflow-wrap: anywhere; }
       li .size { color: var(--mm-muted); font-variant-numeric: tabular-nums; white-space: nowrap; }
-      button {
-        font: inherit;
-        font-size: 0.8rem;
-        padding: 0.25rem 0.6rem;
-        border-radius: 8px;
-        border: 1px solid var(--mm-border);
-        background: var(--mm-surface-2);
-        color: var(--mm-fg);
-        cursor: pointer;
-      }
       .muted { color: var(--mm-muted); font-size: 0.85rem; margin: 0.5rem 0 0; }
       .warn { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); border-radius: 8px; padding: 0.5rem 0.7rem; font-size: 0.85rem; margin: 0 0 0.8rem; }
     `,

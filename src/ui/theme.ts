@@ -59,3 +59,17 @@ export const card = css`
     color: var(--mm-muted);
   }
 `;
+
+/** The small secondary button of the side panels (list rows, imports): every <button>, and `.small-button`. */
+export const smallButton = css`
+  button, .small-button {
+    font: inherit;
+    font-size: 0.8rem;
+    padding: 0.25rem 0.6rem;
+    border-radius: 8px;
+    border: 1px solid var(--mm-border);
+    background: var(--mm-surface-2);
+    color: var(--mm-fg);
+    cursor: pointer;
+  }
+`;
