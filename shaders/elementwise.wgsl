@@ -11,15 +11,6 @@ struct Params { n: u32, bSize: u32, s0: f32, s1: f32 }
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-fn softplus(x: f32) -> f32 {
-  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|), without overflow and accurate for very negative x
-  // (WGSL has no log1p: below 1e-4 the series t - t^2/2 is exact to f32 precision). Matches torch's softplus.
-  if (x > 20.0) { return x; }
-  let t = exp(-abs(x));
-  let l = select(log(1.0 + t), t * (1.0 - 0.5 * t), t < 1e-4);
-  return max(x, 0.0) + l;
-}
-
 fn gelu_tanh(x: f32) -> f32 {
   let c = 0.7978845608028654; // sqrt(2/pi)
   let inner = c * (x + 0.044715 * x * x * x);

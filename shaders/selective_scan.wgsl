@@ -30,13 +30,6 @@ struct Params { Bsz: u32, K: u32, L: u32, di: u32, S: u32, bOff: u32, cOff: u32,
 var<workgroup> sB: array<f32, T * NMAX>;   // (T, N)
 var<workgroup> sC: array<f32, T * NMAX>;
 
-fn softplus(x: f32) -> f32 {
-  // torch's softplus (threshold 20); log1p by its series where 1 + t would round
-  if (x > 20.0) { return x; }
-  let t = exp(-abs(x));
-  return max(x, 0.0) + select(log(1.0 + t), t * (1.0 - 0.5 * t), t < 1e-4);
-}
-
 @compute @workgroup_size(CH)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let g = wid.x + wid.y * nwg.x;

@@ -1,5 +1,6 @@
 // Selective scan (Mamba S6) backward, as the recurrence in training/mmamba/scan_triton.py's docstring, through
-// Δ = softplus(delta + dt_bias) and A = −exp(A_log). Prepended at load time with shaders/cross_scan_index.wgsl.
+// Δ = softplus(delta + dt_bias) and A = −exp(A_log). Prepended at load time with shaders/softplus.wgsl and
+// shaders/cross_scan_index.wgsl.
 // Per (b, k, channel c), reverse time:
 //   dh_t += dy_t·C_t;  da_t = dh_t ⊙ h_{t−1};  dΔ_t = Σ_n da_t·a_t·A + u_t Σ_n dh_t·B_t;  dA += da_t·a_t·Δ_t
 //   du_t = Δ_t Σ_n dh_t·B_t + D·dy_t;  dD += dy_t·u_t;  dB_t = Σ_c dh_t·Δ_t·u_t;  dC_t = Σ_c dy_t·h_t
@@ -44,12 +45,6 @@ struct Params {
 var<workgroup> sB: array<f32, T * NMAX>;          // (T, N)
 var<workgroup> sC: array<f32, T * NMAX>;
 var<workgroup> red: array<f32, CH * 2u * NMAX>;   // (CH, 2N): this step's [dB ; dC] per channel
-
-fn softplus(x: f32) -> f32 {
-  if (x > 20.0) { return x; }
-  let t = exp(-abs(x));
-  return max(x, 0.0) + select(log(1.0 + t), t * (1.0 - 0.5 * t), t < 1e-4);
-}
 
 // position (token order when FUSED, else scan order) of scan step j of direction k
 fn posOf(k: u32, j: u32) -> u32 {

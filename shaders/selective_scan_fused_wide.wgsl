@@ -49,12 +49,6 @@ var<workgroup> sDt: array<f32, CKMAX * T>;        // (K, T, CW) softplus(delta +
 var<workgroup> sU: array<f32, CKMAX * T>;         // (K, T, CW)
 var<workgroup> sP: array<f32, 1024>;              // (TS, K, CW, PP) lane partials; TS·K·CW·PP ≤ 64·16
 
-fn softplus(x: f32) -> f32 {
-  if (x > 20.0) { return x; }
-  let t = exp(-abs(x));
-  return max(x, 0.0) + select(log(1.0 + t), t * (1.0 - 0.5 * t), t < 1e-4);
-}
-
 @compute @workgroup_size(WGS)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let g = wid.x + wid.y * nwg.x;

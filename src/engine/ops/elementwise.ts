@@ -1,8 +1,11 @@
 // Elementwise activations and arithmetic (shaders/elementwise.wgsl). Every op returns a new pooled tensor.
-import code from '../../../shaders/elementwise.wgsl?raw';
+import body from '../../../shaders/elementwise.wgsl?raw';
 import { grid1d, uniforms, type Engine } from '../engine';
 import { ShapeError } from '../errors';
 import type { Tensor } from '../tensor';
+import { SOFTPLUS_WGSL } from './softplus_code';
+
+const code = SOFTPLUS_WGSL + '\n' + body;
 
 const OPS = { silu: 0, gelu: 1, softplus: 2, add: 3, mul: 4, axpby: 5, copy: 6, negExp: 7 } as const;
 type OpName = keyof typeof OPS;

@@ -9,22 +9,25 @@
 //                       has subgroups, else through workgroup memory. Also `selectiveScanFused(…, {variant: 'wide'})`.
 // Semantics: training/mmamba/scan.py `selective_scan_ref` with delta_softplus=True and delta_bias = dt bias,
 // A = −exp(A_log) computed in-kernel, state in f32. Per-direction parameters are stacked on K as in PyTorch.
-import plainCode from '../../../shaders/selective_scan.wgsl?raw';
+import plainBody from '../../../shaders/selective_scan.wgsl?raw';
 import fusedBody from '../../../shaders/selective_scan_fused.wgsl?raw';
 import wideBody from '../../../shaders/selective_scan_fused_wide.wgsl?raw';
 import { grid1d, uniforms, type Engine } from '../engine';
 import { ShapeError } from '../errors';
 import type { Tensor } from '../tensor';
 import { checkGrid, CROSS_SCAN_INDEX_WGSL, geomSlots, type ScanGrid } from './cross_scan_geom';
+import { SOFTPLUS_WGSL } from './softplus_code';
 
-const fusedCode = CROSS_SCAN_INDEX_WGSL + '\n' + fusedBody;
+const plainCode = SOFTPLUS_WGSL + '\n' + plainBody;
+
+const fusedCode = SOFTPLUS_WGSL + '\n' + CROSS_SCAN_INDEX_WGSL + '\n' + fusedBody;
 // The wide kernel's lane reduction: `enable` must open the module, so the prelude goes first.
 const LANE_SUM_SUBGROUPS =
   'enable subgroups;\n' +
   'fn laneSum(v: f32) -> f32 { var s = v; for (var m = 1u; m < RW; m <<= 1u) { s += subgroupShuffleXor(s, m); } return s; }\n';
 const LANE_SUM_PLAIN = 'fn laneSum(v: f32) -> f32 { return v; }\n';
 const wideCode = (subgroups: boolean) =>
-  (subgroups ? LANE_SUM_SUBGROUPS : LANE_SUM_PLAIN) + CROSS_SCAN_INDEX_WGSL + '\n' + wideBody;
+  (subgroups ? LANE_SUM_SUBGROUPS : LANE_SUM_PLAIN) + SOFTPLUS_WGSL + '\n' + CROSS_SCAN_INDEX_WGSL + '\n' + wideBody;
 export const MAX_STATE = 16;
 
 export interface ScanInputs {
