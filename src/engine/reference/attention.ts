@@ -3,15 +3,15 @@
 // Plus the head split/merge used to compare against the packed layouts.
 
 export function attentionRef(
-  q: Float32Array, // (B, H, Lq, Dh)
-  k: Float32Array, // (B, H, Lk, Dh)
-  v: Float32Array, // (B, H, Lk, Dh)
+  q: ArrayLike<number>, // (B, H, Lq, Dh)
+  k: ArrayLike<number>, // (B, H, Lk, Dh)
+  v: ArrayLike<number>, // (B, H, Lk, Dh)
   dims: { B: number; H: number; Lq: number; Lk: number; Dh: number },
   mask: Uint32Array | null = null, // (B, Lk)
   scale = 1 / Math.sqrt(dims.Dh),
-): Float32Array {
+): Float64Array {
   const { B, H, Lq, Lk, Dh } = dims;
-  const out = new Float32Array(B * H * Lq * Dh);
+  const out = new Float64Array(B * H * Lq * Dh);
   const s = new Float64Array(Lk);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)
@@ -54,8 +54,8 @@ export function splitHeadsRef(x: Float32Array, B: number, L: number, n: number, 
 }
 
 /** (B, H, L, Dh) → (B, L, H·Dh) (PyTorch: transpose(1, 2).reshape(B, L, H·Dh)). */
-export function mergeHeadsRef(x: Float32Array, B: number, H: number, L: number, Dh: number): Float32Array {
-  const out = new Float32Array(x.length);
+export function mergeHeadsRef(x: ArrayLike<number>, B: number, H: number, L: number, Dh: number): Float64Array {
+  const out = new Float64Array(x.length);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)
       for (let l = 0; l < L; l++)
