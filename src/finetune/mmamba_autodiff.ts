@@ -9,7 +9,8 @@
 // Backward (reverse order): d gate = Σ_L dh'·o, do = gate·dh' → out_proj → (LayerNorm, SiLU(z) product rule) →
 //   fused scan backward → dt_proj / x_proj (their dt columns join dBC) → conv (+ cross-scan scatter-add) → in_proj
 //   → modulated RMSNorm (d shift, d scale) ; the layer's (B, 3d) modulation gradient goes through Linear(SiLU(c)).
-// The text encoder's trunk (attention) is frozen: gradients stop at its two output projections (proj, pool_proj).
+// The text encoder: its output projections here, its trunk (blocks, embeddings, norms) in text_autodiff.ts, run only
+// when one of the trunk's parameters is wanted.
 // `overrides` replace base weights for one call (the LoRA trainer passes W + s·B·A); gradients are returned for
 // the parameter names in `want` only, each shaped like its parameter (d loss / d W_eff for an overridden weight).
 import type { Engine } from '../engine/engine';
@@ -28,12 +29,13 @@ import { layerNormBackward, rmsNormBackward } from '../engine/ops/norm_backward'
 import { selectiveScanFusedBackward } from '../engine/ops/selective_scan_backward';
 import { ShapeError } from '../engine/errors';
 import { Tensor } from '../engine/tensor';
-import { dtRank, GpuParams, Scope, view, type MMambaConfig } from '../model/common';
+import { dtRank, GpuParams, reshapeOwned, Scope, view, type MMambaConfig } from '../model/common';
 import { mixerForward, type MixerActs, type MixerWeights } from '../model/mmamba_mixer';
 import { mmambaParams } from '../model/params';
 import { TextEncoder } from '../model/text_encoder';
 import type { WeightMap } from '../model/weights';
 import { InvalidFineTuneOptionsError } from './errors';
+import { TextTrunkAutodiff, textTrunkParamNames } from './text_autodiff';
 
 /** One batch, already masked (see masking.ts). All arrays row-major. */
 export interface MaskedBatch {
@@ -55,14 +57,10 @@ export interface ForwardBackwardResult {
 
 type LayerActs = MixerActs; // every intermediate of a layer (mmamba_mixer.ts); `out` is also owned by the scope
 
-/** A pooled result re-labelled with another shape of the same size (the original must not be used afterwards). */
-function reshapeOwned(e: Engine, t: Tensor, shape: number[]): Tensor {
-  if (shape.reduce((a, b) => a * b, 1) !== t.size) throw new ShapeError(`reshape of ${t} to [${shape}]`);
-  return new Tensor(shape, t.dtype, t.buffer, e.pool, t.label);
-}
-
 export class MMambaAutodiff {
   readonly text: TextEncoder;
+  private readonly textGrad: TextTrunkAutodiff;
+  private readonly trunkNames: ReadonlySet<string>;
   private readonly p: GpuParams;
   private readonly grid: ScanGrid;
   private readonly di: number;
@@ -80,6 +78,8 @@ export class MMambaAutodiff {
     const c = config;
     if (c.ffn) throw new InvalidFineTuneOptionsError('fine-tuning does not support M-Mamba models with FFN sublayers (cfg.ffn) yet');
     this.text = new TextEncoder(e, c.text, c.d, c.cond_dim, weights);
+    this.textGrad = new TextTrunkAutodiff(e, this.text, (n) => this.overrides.get(n));
+    this.trunkNames = new Set(textTrunkParamNames(c.text.layers));
     this.p = new GpuParams(e, weights);
     for (const [name, shape] of mmambaParams(c)) this.p.get(name, shape);
     for (const n of ['proj.weight', 'proj.bias', 'pool_proj.weight', 'pool_proj.bias']) this.p.get('text.' + n);
@@ -285,7 +285,7 @@ export class MMambaAutodiff {
 
   // ---- whole model ---------------------------------------------------------------------------------------
 
-  private forwardPass(inp: MaskedBatch, run: Scope) {
+  private forwardPass(inp: MaskedBatch, run: Scope, trunkGrads = false) {
     const e = this.e;
     const c = this.config;
     const B = inp.batch;
@@ -293,10 +293,7 @@ export class MMambaAutodiff {
     const Lt = c.text.max_len;
     if (inp.imgTokens.length !== B * HW || inp.targets.length !== B * HW || inp.mask.length !== B * HW)
       throw new ShapeError(`M-Mamba training batch: tokens, targets and mask must hold B·HW = ${B * HW} values`);
-    const tr = this.text.trunk(inp.textIds, B);
-    run.t(tr.final);
-    run.t(tr.pooled);
-    run.t(tr.keyMask);
+    const tr = this.textGrad.forward(inp.textIds, B, trunkGrads, run);
     const txt = run.t(linear(e, tr.final, this.W('text.proj.weight'), this.W('text.proj.bias'), 'text_tokens')); // (B, Lt, d)
     const cvec = run.t(linear(e, tr.pooled, this.W('text.pool_proj.weight'), this.W('text.pool_proj.bias'), 'text_c')); // (B, cond)
     const sc = run.t(silu(e, cvec));
@@ -362,7 +359,8 @@ export class MMambaAutodiff {
     };
     this.overrides = overrides ?? new Map();
     try {
-      const f = this.forwardPass(inp, run);
+      const trunkGrads = [...want].some((n) => this.trunkNames.has(n));
+      const f = this.forwardPass(inp, run, trunkGrads);
       run.t(f.logits);
       const tgt = run.t(e.fromArray([B, HW], inp.targets, 'u32', 'targets'));
       const msk = run.t(e.fromArray([B, HW], inp.mask, 'u32', 'mask'));
@@ -404,14 +402,15 @@ export class MMambaAutodiff {
       if (want.has('img_emb.weight')) grads.set('img_emb.weight', embeddingBackward(e, f.tok, dimg, c.codebook_size + 1));
       if (c.pos_emb && want.has('pos_emb')) grads.set('pos_emb', this.sumBatch(dimg, B, [HW, d], false));
       const dtxt = run.t(sliceRows(e, dh, 0, Lt)); //                                            (B, Lt, d)
-      const tp = this.linBack(f.tr.final, this.W('text.proj.weight'), dtxt, want.has('text.proj.weight'), false);
+      const tp = this.linBack(f.tr.final, this.W('text.proj.weight'), dtxt, want.has('text.proj.weight'), trunkGrads);
       keep('text.proj.weight', tp.dW);
       if (want.has('text.proj.bias')) grads.set('text.proj.bias', sumRows(e, dtxt));
       // c → SiLU → every layer's modulation
       const dc = run.t(siluBackward(e, f.cvec, run.t(dsc!))); //                                   (B, cond)
-      const pp = this.linBack(f.tr.pooled, this.W('text.pool_proj.weight'), dc, want.has('text.pool_proj.weight'), false);
+      const pp = this.linBack(f.tr.pooled, this.W('text.pool_proj.weight'), dc, want.has('text.pool_proj.weight'), trunkGrads);
       keep('text.pool_proj.weight', pp.dW);
       if (want.has('text.pool_proj.bias')) grads.set('text.pool_proj.bias', sumRows(e, dc));
+      if (trunkGrads) this.textGrad.backward(f.tr, run.t(tp.dx!), run.t(pp.dx!), want, grads);
       return { loss: ce.loss, grads };
     } catch (err) {
       for (const t of grads.values()) t.dispose();

@@ -130,6 +130,12 @@ export class Scope {
   }
 }
 
+/** A pooled result re-labelled with another shape of the same size; it takes over t (t must not be used afterwards). */
+export function reshapeOwned(e: Engine, t: Tensor, shape: number[]): Tensor {
+  if (shape.reduce((a, b) => a * b, 1) !== t.size) throw new ShapeError(`reshape of ${t} to [${shape}]`);
+  return new Tensor(shape, t.dtype, t.buffer, e.pool, t.label);
+}
+
 /** A reshaped alias of a contiguous tensor (same buffer). Never dispose the view: dispose the owner. */
 export function view(t: Tensor, shape: number[]): Tensor {
   if (shape.reduce((a, b) => a * b, 1) !== t.size) throw new ShapeError(`view: [${shape}] does not have ${t.size} elements (${t})`);

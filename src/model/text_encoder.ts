@@ -20,6 +20,37 @@ export interface TextOutput {
   keyMask: Tensor; // u32 (B, Lt), 1 = non-pad
 }
 
+export interface TrunkOptions {
+  weight?: (fullName: string) => Tensor | undefined;
+  layerInputs?: Tensor[];
+}
+
+/** Every intermediate of one pre-LN block, in forward order (all registered in `s`, `out` included). */
+export interface TextLayerActs {
+  n1: Tensor; //   LayerNorm1(x)                         (B, Lt, w)
+  qkv: Tensor; //  n1·W_qkv^T + b                         (B, Lt, 3w)
+  att: Tensor; //  attention(qkv, key mask)               (B, Lt, w)
+  x1: Tensor; //   x + att·W_out^T + b                    (B, Lt, w)
+  n2: Tensor; //   LayerNorm2(x1)                         (B, Lt, w)
+  pre: Tensor; //  n2·W_0^T + b                           (B, Lt, f·w)
+  hid: Tensor; //  GELU-tanh(pre)                         (B, Lt, f·w)
+  out: Tensor; //  x1 + hid·W_2^T + b                     (B, Lt, w)
+}
+
+/** One text block, x + attn(LN1(x)), then + MLP(LN2(·)) (training/mmamba/text_encoder.py TextBlock); `W` maps a
+ *  name inside the block (e.g. 'attn.qkv.weight') to its weight. Shared by inference and the fine-tuning backward. */
+export function textLayerForward(e: Engine, x: Tensor, keyMask: Tensor, W: (name: string) => Tensor, heads: number, s: Scope): TextLayerActs {
+  const n1 = s.t(layerNorm(e, x, { weight: W('norm1.weight'), bias: W('norm1.bias') }));
+  const qkv = s.t(linear(e, n1, W('attn.qkv.weight'), W('attn.qkv.bias')));
+  const att = s.t(selfAttentionPacked(e, qkv, heads, { mask: keyMask }));
+  const x1 = s.t(add(e, x, s.t(linear(e, att, W('attn.out.weight'), W('attn.out.bias')))));
+  const n2 = s.t(layerNorm(e, x1, { weight: W('norm2.weight'), bias: W('norm2.bias') }));
+  const pre = s.t(linear(e, n2, W('mlp.0.weight'), W('mlp.0.bias')));
+  const hid = s.t(gelu(e, pre));
+  const out = s.t(add(e, x1, s.t(linear(e, hid, W('mlp.2.weight'), W('mlp.2.bias')))));
+  return { n1, qkv, att, x1, n2, pre, hid, out };
+}
+
 export class TextEncoder {
   private readonly p: GpuParams;
 
@@ -39,7 +70,7 @@ export class TextEncoder {
   /** ids (B, Lt) on the CPU (padded to max_len) → token vectors, pooled c and the key mask. */
   forward(ids: ArrayLike<number>, B: number): TextOutput {
     const e = this.e;
-    const W = (n: string) => this.p.get(this.prefix + n);
+    const W = (n: string) => this.weight(n);
     const { final, pooled, keyMask } = this.trunk(ids, B);
     const tokens = linear(e, final, W('proj.weight'), W('proj.bias'), 'text_tokens'); //     (B, Lt, d)
     const c = linear(e, pooled, W('pool_proj.weight'), W('pool_proj.bias'), 'text_c'); //  (B, cond_dim)
@@ -49,32 +80,36 @@ export class TextEncoder {
   }
 
   /** Everything before the two output projections: the final LayerNorm output (B, Lt, w), its masked mean (B, w)
-   *  and the key mask. The LoRA fine-tuner applies (adapted) proj / pool_proj itself; the caller disposes all three. */
-  trunk(ids: ArrayLike<number>, B: number): { final: Tensor; pooled: Tensor; keyMask: Tensor } {
+   *  and the key mask (the caller disposes all three). Fine-tuning passes `opts.weight` (a full parameter name →
+   *  its adapted weight, or undefined for the base one) and `opts.layerInputs`, which receives each layer's input
+   *  and the final LayerNorm's input (layers + 1 tensors, owned by the caller) for the backward's recompute. */
+  trunk(ids: ArrayLike<number>, B: number, opts: TrunkOptions = {}): { final: Tensor; pooled: Tensor; keyMask: Tensor } {
     const e = this.e;
     const Lt = this.cfg.max_len;
     if (ids.length !== B * Lt) throw new ShapeError(`text encoder: ${ids.length} ids for B=${B}, max_len=${Lt}`);
     for (let i = 0; i < ids.length; i++)
       if (!(ids[i]! >= 0 && ids[i]! < this.cfg.vocab_size)) throw new ShapeError(`text encoder: id ${ids[i]} out of the vocabulary (${this.cfg.vocab_size})`);
     const s = new Scope();
-    const W = (n: string) => this.p.get(this.prefix + n);
+    const W = (n: string) => this.weight(n, opts.weight);
+    const keepInput = (t: Tensor) => (opts.layerInputs ? (opts.layerInputs.push(t), t) : s.t(t));
     const tIds = s.t(e.fromArray([B, Lt], Uint32Array.from(ids), 'u32', 'text_ids'));
     const keyMask = e.fromArray([B, Lt], Uint32Array.from(ids, (v) => (v !== this.cfg.pad_id ? 1 : 0)), 'u32', 'key_mask');
-    let x = s.t(add(e, s.t(embedding(e, tIds, W('tok_emb.weight'))), W('pos_emb'))); // (B, Lt, w)
+    let x = keepInput(add(e, s.t(embedding(e, tIds, W('tok_emb.weight'))), W('pos_emb'))); // (B, Lt, w)
     for (let i = 0; i < this.cfg.layers; i++) {
-      const L = (n: string) => W(`layers.${i}.${n}`);
-      const n1 = s.t(layerNorm(e, x, { weight: L('norm1.weight'), bias: L('norm1.bias') }));
-      const qkv = s.t(linear(e, n1, L('attn.qkv.weight'), L('attn.qkv.bias'))); //   (B, Lt, 3w)
-      const att = s.t(selfAttentionPacked(e, qkv, this.cfg.heads, { mask: keyMask })); // (B, Lt, w)
-      x = s.t(add(e, x, s.t(linear(e, att, L('attn.out.weight'), L('attn.out.bias')))));
-      const n2 = s.t(layerNorm(e, x, { weight: L('norm2.weight'), bias: L('norm2.bias') }));
-      const hid = s.t(gelu(e, s.t(linear(e, n2, L('mlp.0.weight'), L('mlp.0.bias'))))); // (B, Lt, f·w)
-      x = s.t(add(e, x, s.t(linear(e, hid, L('mlp.2.weight'), L('mlp.2.bias')))));
+      const ls = new Scope();
+      const a = textLayerForward(e, x, keyMask, (n) => W(`layers.${i}.${n}`), this.cfg.heads, ls);
+      ls.dispose([a.out]);
+      x = keepInput(a.out);
     }
     const final = layerNorm(e, x, { weight: W('norm.weight'), bias: W('norm.bias') }); // (B, Lt, w)
     const pooled = maskedMean(e, final, keyMask); //                                       (B, w)
     s.dispose();
     return { final, pooled, keyMask };
+  }
+
+  /** The weight `name` (without the text prefix): the override for its full name when there is one, else the base. */
+  weight(name: string, override?: (fullName: string) => Tensor | undefined): Tensor {
+    return override?.(this.prefix + name) ?? this.p.get(this.prefix + name);
   }
 
   dispose(): void {
