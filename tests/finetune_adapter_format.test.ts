@@ -14,7 +14,7 @@ const cfg = JSON.parse(readFileSync(resolve(__dirname, 'fixtures/mmamba_tiny/man
 const base: BaseModelRef = { modelId: 'mmamba-tiny', config: cfg, manifestSha256: 'ab'.repeat(32) };
 
 function trained(): LoraAdapter {
-  const a = initAdapter(base, { rank: 2, alpha: 4, targets: ['in_proj', 'out_proj', 'x_proj', 'head', 'text'] }, 5);
+  const a = initAdapter(base, { rank: 2, alpha: 4, targets: ['in_proj', 'out_proj', 'x_proj', 'head', 'text', 'text_layers'] }, 5);
   for (const p of a.pairs.values()) p.B.data.forEach((_, i, d) => (d[i] = Math.sin(i + 1) * 0.01));
   a.info.steps = 12;
   a.info.word = 'zorblax';

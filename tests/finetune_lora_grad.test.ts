@@ -1,6 +1,6 @@
 // LoRA factor gradients against PyTorch autograd (tests/fixtures/lora_tiny, written by
 // training/make_lora_fixtures.py): the tiny golden model with W + (alpha/rank)·B·A on every target kind (in_proj,
-// out_proj, per-direction x_proj / dt_proj, adaLN mod, head, text projections), its inputs and mask; the loss and
+// out_proj, per-direction x_proj / dt_proj, adaLN mod, head, text projections, text blocks), its inputs and mask; the loss and
 // d loss / dA, dB through the fine-tuner's own path (lora_grad.ts effectiveWeights → mmamba_autodiff → factorGradients).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';

@@ -118,7 +118,7 @@ describe('FineTuner on mmamba_tiny', () => {
 
   it('mergeAdapter + the existing MMamba forward = the forward with the unmerged LoRA', async () => {
     const e = await getEngine();
-    const lora: LoraConfig = { rank: 2, alpha: 6, targets: ['in_proj', 'out_proj', 'x_proj', 'dt_proj', 'mod', 'head', 'text'] };
+    const lora: LoraConfig = { rank: 2, alpha: 6, targets: ['in_proj', 'out_proj', 'x_proj', 'dt_proj', 'mod', 'head', 'text', 'text_layers'] };
     const adapter = initAdapter(ref, lora, 9);
     for (const p of adapter.pairs.values()) p.B.data.forEach((_, i, d) => (d[i] = 0.05 * Math.sin(7 * i + 1)));
     const ft = new FineTuner(e, { ref, weights }, lora, { batchSize: B, seed: 9 }, adapter);

@@ -3,7 +3,8 @@ M-Mamba (tests/fixtures/mmamba_tiny, sequential reference scan, CPU, f32) with L
 
     W_eff = W + (alpha / rank) · B · A          2-D W (out, in): A (r, in), B (out, r)
                                                 K-stacked W (K, out, in): A (K, r, in), B (K, out, r), per direction
-targets: in_proj, out_proj, x_proj, dt_proj, mod (adaLN), head, text (text.proj and text.pool_proj).
+targets: in_proj, out_proj, x_proj, dt_proj, mod (adaLN), head, text (text.proj and text.pool_proj), text_layers
+(each text block's attn.qkv, attn.out, mlp.0 and mlp.2).
 A and B are small seeded random values (B ≠ 0 so every path carries gradient). The loss is mmamba_tiny's masked
 cross-entropy on its own inputs and mask. Writes tests/fixtures/lora_tiny/{fixture.json, arrays.safetensors}:
     lora.<param>.A / .B          the factors (inputs)
@@ -32,6 +33,7 @@ from mmamba.sampling import masked_token_loss  # noqa: E402
 FIXTURES = os.path.join(HERE, "..", "tests", "fixtures")
 RANK, ALPHA, SEED = 2, 3.0, 1234
 LAYER_PARAMS = ["in_proj.weight", "out_proj.weight", "x_proj_weight", "dt_proj_weight", "mod.proj.weight"]
+TEXT_BLOCK_PARAMS = ["attn.qkv.weight", "attn.out.weight", "mlp.0.weight", "mlp.2.weight"]
 
 
 def read_arrays(path: str) -> dict[str, torch.Tensor]:
@@ -61,6 +63,7 @@ def main() -> None:
 
     names = [f"layers.{i}.{p}" for i in range(cfg.layers) for p in LAYER_PARAMS]
     names += ["head.weight", "text.proj.weight", "text.pool_proj.weight"]
+    names += [f"text.layers.{j}.{p}" for j in range(cfg.text.layers) for p in TEXT_BLOCK_PARAMS]
     g = torch.Generator().manual_seed(SEED)
     params = dict(model.named_parameters())
     factors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}

@@ -21,9 +21,12 @@ export type { MMambaConfig } from '../model/common';
  *  'mod'      layers.i.mod.proj.weight (3d, cond_dim)   the adaLN modulation
  *  'head'     head.weight (codebook_size, d)
  *  'text'     text.proj.weight (d, w) and text.pool_proj.weight (cond_dim, w): the text encoder's two output
- *             projections (its attention trunk stays frozen: attention has no backward kernel yet). */
-export type LoraTarget = 'in_proj' | 'out_proj' | 'x_proj' | 'dt_proj' | 'mod' | 'head' | 'text';
-export const LORA_TARGETS: readonly LoraTarget[] = ['in_proj', 'out_proj', 'x_proj', 'dt_proj', 'mod', 'head', 'text'];
+ *             projections
+ *  'text_layers'  per text block j: text.layers.j.attn.qkv.weight (3w, w), attn.out.weight (w, w), mlp.0.weight
+ *             (f·w, w) and mlp.2.weight (w, f·w): the text encoder's attention and MLP, so that a new word can
+ *             change how the whole prompt is read (backward through src/finetune/text_autodiff.ts). */
+export type LoraTarget = 'in_proj' | 'out_proj' | 'x_proj' | 'dt_proj' | 'mod' | 'head' | 'text' | 'text_layers';
+export const LORA_TARGETS: readonly LoraTarget[] = ['in_proj', 'out_proj', 'x_proj', 'dt_proj', 'mod', 'head', 'text', 'text_layers'];
 
 export interface LoraConfig {
   /** r ≥ 1 (≤ min(in, out) of every adapted weight). */

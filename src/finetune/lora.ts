@@ -25,8 +25,11 @@ const LAYER_PARAM: Partial<Record<LoraTarget, string>> = {
   mod: 'mod.proj.weight',
 };
 
+/** The weights of each text block that the 'text_layers' target adapts. */
+const TEXT_BLOCK_PARAMS = ['attn.qkv.weight', 'attn.out.weight', 'mlp.0.weight', 'mlp.2.weight'];
+
 /** Base parameter names adapted by `targets`, in a fixed order: layers ascending (targets in LORA_TARGETS order),
- *  then head, then the text encoder's output projections. */
+ *  then head, then the text encoder's output projections, then its blocks ascending. */
 export function loraParamNames(config: MMambaConfig, targets: readonly LoraTarget[]): string[] {
   const want = new Set(targets);
   for (const t of want) if (!LORA_TARGETS.includes(t)) throw new InvalidFineTuneOptionsError(`unknown LoRA target '${t}' (use ${LORA_TARGETS.join(', ')})`);
@@ -35,6 +38,9 @@ export function loraParamNames(config: MMambaConfig, targets: readonly LoraTarge
     for (const t of LORA_TARGETS) if (want.has(t) && LAYER_PARAM[t]) names.push(`layers.${i}.${LAYER_PARAM[t]}`);
   if (want.has('head')) names.push('head.weight');
   if (want.has('text')) names.push('text.proj.weight', 'text.pool_proj.weight');
+  if (want.has('text_layers'))
+    for (let j = 0; j < config.text.layers; j++)
+      for (const n of TEXT_BLOCK_PARAMS) names.push(`text.layers.${j}.${n}`);
   return names;
 }
 

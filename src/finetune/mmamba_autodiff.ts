@@ -338,7 +338,7 @@ export class MMambaAutodiff {
 
   /** The uploaded base weight `name` (owned by this object). */
   baseWeight(name: string): Tensor {
-    return this.p.get(name);
+    return this.trunkNames.has(name) ? this.text.weight(name.slice('text.'.length)) : this.p.get(name);
   }
 
   /** Forward, masked cross-entropy, and backward to the parameters named in `want`. `lossScale` multiplies every

@@ -14,8 +14,9 @@ import type { FineTunePort } from './finetune-port';
 import { mulberry32 } from '../common/mulberry32';
 
 /** Weights that get a LoRA pair: the mixer's projections, the adaptive norms (where the caption enters each
- *  layer), the text encoder's output projections (where a new word's features are shaped) and the head. */
-export const FINETUNE_TARGETS: LoraTarget[] = ['in_proj', 'out_proj', 'mod', 'text', 'head'];
+ *  layer), the text encoder's blocks (attention and MLP: how a new word is read in its prompt) and output
+ *  projections, and the head. */
+export const FINETUNE_TARGETS: LoraTarget[] = ['in_proj', 'out_proj', 'mod', 'text', 'text_layers', 'head'];
 
 export interface RunLimits {
   rank: [number, number];
