@@ -1,9 +1,11 @@
 // Every backward kernel validates and runs on a device with WebGPU's default limits (8 storage buffers per stage,
 // 16 KiB workgroup memory, 256 invocations) at the shipped model's sizes per batch row (L = 16 + 16², d = 256,
-// di = 512, N = 16, K = 4, codebook 1024 + [MASK]); e.checked() turns a validation error into a failure. Numerics
+// di = 512, N = 16, K = 4, codebook 1024 + [MASK]; text encoder: 16 tokens, width 128, 4 heads); e.checked() turns a validation error into a failure. Numerics
 // are checked by the per-op tests; here only that every output is finite.
 import { describe, expect, it } from 'vitest';
 import { acquireDevice } from '../src/engine/device';
+import { selfAttentionPacked } from '../src/engine/ops/attention';
+import { selfAttentionPackedBackward } from '../src/engine/ops/attention_backward';
 import { Engine } from '../src/engine/engine';
 import { causalConv1dBackward, causalConv1dCrossScanBackward } from '../src/engine/ops/conv1d_backward';
 import { crossEntropyMasked } from '../src/engine/ops/cross_entropy';
@@ -49,6 +51,10 @@ describe('portability of the backward kernels', () => {
         const ce = crossEntropyMasked(e, r([B, 256, V - 1], 23, -5, 5), e.fromArray([B * 256], randInt(B * 256, 24, V - 1), 'u32'),
           e.fromArray([B * 256], randInt(B * 256, 25, 2), 'u32'));
         o.push(ce.loss, ce.dlogits, embeddingBackward(e, e.fromArray([B * 256], randInt(B * 256, 26, V), 'u32'), r([B, 256, d], 27), V));
+        const qkv = r([8, 16, 3 * 128], 28, -2, 2);
+        const keyMask = e.fromArray([8, 16], Uint32Array.from({ length: 8 * 16 }, (_, i) => (i % 16 < 5 ? 1 : 0)), 'u32');
+        const att = selfAttentionPacked(e, qkv, 4, { mask: keyMask });
+        o.push(selfAttentionPackedBackward(e, qkv, att, r([8, 16, 128], 29), 4, { mask: keyMask }));
         return o;
       });
       for (const t of outs) {
