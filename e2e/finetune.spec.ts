@@ -166,6 +166,9 @@ test('teach a new word: refuse a non-image, train, loss falls, save, reload, the
   await setNumber(page, 'ft-batch', 4);
   await setNumber(page, 'ft-preview-every', 5);
   await setNumber(page, 'ft-seed', 1);
+  // "What to adapt": three choices, generator + text encoder by default (the run below uses it)
+  await expect(page.getByTestId('ft-adapt').locator('option')).toHaveCount(3);
+  await expect(page.getByTestId('ft-adapt')).toHaveValue('all');
   const t0 = Date.now();
   await page.getByTestId('ft-start').click();
   await expect(page.getByTestId('ft-progress')).toBeVisible();

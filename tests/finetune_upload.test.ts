@@ -95,6 +95,9 @@ describe('run helpers', () => {
     expect(() => checkRequest({ ...ok, batchSize: 2 })).toThrow(/Batch size must be a whole number from 4/);
     expect(() => checkRequest({ ...ok, lr: Number.NaN })).toThrow(/Learning rate/);
     expect(() => checkRequest({ ...ok, lr: 5 })).toThrow(/Learning rate/);
+    expect(checkRequest(ok).adapt).toBe('all');
+    expect(checkRequest({ ...ok, adapt: 'text' }).adapt).toBe('text');
+    expect(() => checkRequest({ ...ok, adapt: 'everything' as never })).toThrow(/What to adapt must be one of all, generator, text/);
   });
 
   it('batch order: a seeded permutation per epoch, every pair once per epoch', () => {

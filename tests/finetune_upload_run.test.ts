@@ -118,6 +118,50 @@ describe('fine-tuning run on the e2e tiny models', () => {
     expect(() => port.parseAdapter(new Uint8Array([1, 2, 3]).buffer, ref)).toThrow(/adapter/i);
   }, 600_000);
 
+  it('"what to adapt" picks the adapted weights: the text encoder only, or the generator only', async () => {
+    const e = await getEngine();
+    const gen = load('mmamba-e2e');
+    const cfg = gen.manifest.config as unknown as MMambaConfig;
+    const tok = new BPETokenizer(gen.manifest.tokenizer as unknown as TokenizerSpec, cfg.text.max_len);
+    const hw = cfg.grid * cfg.grid;
+    const ds: Dataset = {
+      genId: 'mmamba-e2e',
+      count: 4,
+      hw,
+      lt: tok.maxLen,
+      tokens: new Int32Array(4 * hw).map((_, i) => (i * 7) % cfg.codebook_size),
+      textIds: new Int32Array(4 * tok.maxLen).map((_, i) => tok.encode('a zorblat')[i % tok.maxLen]!),
+      captions: new Array(4).fill('a zorblat'),
+    };
+    const names: Record<string, string[]> = {};
+    for (const adapt of ['text', 'generator'] as const) {
+      const run = new FineTuneRun(
+        {
+          engine: e,
+          port: await fineTunePort(),
+          base: { ref: { modelId: 'mmamba-e2e', config: cfg }, weights: gen.weights },
+          dataset: ds,
+          emptyTextIds: tok.encode(''),
+          preview: async () => ({ width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
+          onProgress: async () => {},
+        },
+        { rank: 2, steps: 2, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 3, adapt },
+      );
+      const res = await run.run();
+      expect(res.status).toBe('done');
+      names[adapt] = [...run.adapter!.pairs.keys()];
+      // the pairs moved: B starts at zero and a step with a non-zero gradient changes it
+      expect([...run.adapter!.pairs.values()].some((p) => p.B.data.some((v) => v !== 0))).toBe(true);
+    }
+    const layers = cfg.text.layers;
+    expect(names.text).toEqual([
+      'text.proj.weight', 'text.pool_proj.weight',
+      ...Array.from({ length: layers }, (_, j) => ['attn.qkv.weight', 'attn.out.weight', 'mlp.0.weight', 'mlp.2.weight'].map((n) => `text.layers.${j}.${n}`)).flat(),
+    ]);
+    expect(names.generator!.length).toBeGreaterThan(0);
+    expect(names.generator!.some((n) => n.startsWith('text.'))).toBe(false);
+  }, 300_000);
+
   it('pause holds between steps, cancel discards the adapter', async () => {
     const e = await getEngine();
     const gen = load('mmamba-e2e');

@@ -7,12 +7,19 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import type { EngineClient } from '../worker/client';
-import type { AdapterInfoRow, FineTuneProgress, FineTuneRequest, RgbaImage } from '../worker/api';
+import type { AdaptScope, AdapterInfoRow, FineTuneProgress, FineTuneRequest, RgbaImage } from '../worker/api';
 import type { FineTuneUpload } from './finetune-upload';
 import { card } from './theme';
 import './finetune-adapters';
 import './finetune-upload';
 import './loss-chart';
+
+/** The choices of "What to adapt" (src/worker/finetune-session.ts ADAPT_TARGETS has the weights of each). */
+const ADAPT_CHOICES: Array<[AdaptScope, string]> = [
+  ['all', 'Drawing and word meaning (generator + text encoder)'],
+  ['generator', 'Drawing only (generator)'],
+  ['text', 'Word meaning only (text encoder)'],
+];
 
 type RunPhase = 'idle' | 'preparing' | 'running' | 'paused' | 'finished';
 
@@ -60,6 +67,7 @@ export class FineTunePanel extends LitElement {
   @state() private previewPrompt = '';
   @state() private previewEvery = 50;
   @state() private seed = 0;
+  @state() private adapt: AdaptScope = 'all';
   @state() private losses: number[] = [];
   @state() private step = 0;
   @state() private total = 0;
@@ -93,7 +101,7 @@ export class FineTunePanel extends LitElement {
       @media (max-width: 480px) { .settings { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
       .settings .wide { grid-column: span 2; }
       label { display: block; font-size: 0.78rem; color: var(--mm-muted); margin-bottom: 0.25rem; }
-      input {
+      input, select {
         font: inherit;
         color: inherit;
         background: var(--mm-surface-2);
@@ -149,6 +157,13 @@ export class FineTunePanel extends LitElement {
         ${this.num('ft-batch', 'Batch', () => this.batch, 4, 32, 1, (v) => (this.batch = Math.round(v)), busy)}
         ${this.num('ft-preview-every', 'Preview every', () => this.previewEvery, 0, 5000, 1, (v) => (this.previewEvery = Math.round(v)), busy)}
         ${this.num('ft-seed', 'Seed', () => this.seed, 0, 4294967295, 1, (v) => (this.seed = Math.round(v)), busy)}
+        <div class="wide" style="grid-column: 1 / -1">
+          <label for="ft-adapt">What to adapt</label>
+          <select id="ft-adapt" data-testid="ft-adapt" .value=${this.adapt} ?disabled=${busy}
+            @change=${(e: Event) => (this.adapt = (e.target as HTMLSelectElement).value as AdaptScope)}>
+            ${ADAPT_CHOICES.map(([v, text]) => html`<option value=${v} ?selected=${v === this.adapt}>${text}</option>`)}
+          </select>
+        </div>
         <div class="wide" style="grid-column: 1 / -1">
           <label for="ft-preview-prompt">Preview prompt (default: the first caption)</label>
           <input id="ft-preview-prompt" data-testid="ft-preview-prompt" .value=${this.previewPrompt} ?disabled=${busy}
@@ -257,6 +272,7 @@ export class FineTunePanel extends LitElement {
         previewPrompt: this.previewPrompt.trim() || undefined,
         previewEvery: this.previewEvery,
         seed: this.seed,
+        adapt: this.adapt,
         ...testOverrides(),
       };
       this.phase = 'running';

@@ -201,7 +201,13 @@ export interface FineTuneRequest {
   previewGuidance?: number;
   /** Seeds the LoRA init, the masks and the batches; and the previews. */
   seed: number;
+  /** Which weights get LoRA pairs (default 'all'): see ADAPT_TARGETS in finetune-session.ts. */
+  adapt?: AdaptScope;
 }
+
+/** 'all': generator and text encoder; 'generator': the generator only (prompts are read as before);
+ *  'text': the text encoder only (the new word is learnt as a meaning; the drawing weights stay as they are). */
+export type AdaptScope = 'all' | 'generator' | 'text';
 
 /**
  * Progress of a fine-tuning run, in order (`paused`/`resumed` and `preview` may come any number of times).

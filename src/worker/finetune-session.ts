@@ -8,15 +8,19 @@
 // - Batches are a seeded reshuffle of the pairs per epoch, so the same seed gives the same run.
 import type { Engine } from '../engine/engine';
 import type { BaseModelRef, FineTunerHandle, LoraAdapter, LoraConfig, LoraTarget, WeightMap } from '../finetune/api';
-import type { FineTuneProgress, FineTuneRequest, FineTuneResult, RgbaImage } from './api';
+import type { AdaptScope, FineTuneProgress, FineTuneRequest, FineTuneResult, RgbaImage } from './api';
 import type { Dataset } from './finetune-dataset';
 import type { FineTunePort } from './finetune-port';
 import { mulberry32 } from '../common/mulberry32';
 
-/** Weights that get a LoRA pair: the mixer's projections, the adaptive norms (where the caption enters each
- *  layer), the text encoder's blocks (attention and MLP: how a new word is read in its prompt) and output
- *  projections, and the head. */
-export const FINETUNE_TARGETS: LoraTarget[] = ['in_proj', 'out_proj', 'mod', 'text', 'text_layers', 'head'];
+/** Weights that get a LoRA pair, per choice of the request's `adapt`: the generator's mixer projections, adaptive
+ *  norms (where the caption enters each layer) and head; the text encoder's blocks (attention and MLP: how a new
+ *  word is read in its prompt) and output projections. */
+export const ADAPT_TARGETS: Record<AdaptScope, LoraTarget[]> = {
+  all: ['in_proj', 'out_proj', 'mod', 'text', 'text_layers', 'head'],
+  generator: ['in_proj', 'out_proj', 'mod', 'head'],
+  text: ['text', 'text_layers'],
+};
 
 export interface RunLimits {
   rank: [number, number];
@@ -36,6 +40,9 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
   const lr = Number(req.lr);
   if (!Number.isFinite(lr) || lr < RUN_LIMITS.lr[0] || lr > RUN_LIMITS.lr[1])
     throw new Error(`Learning rate must be between ${RUN_LIMITS.lr[0]} and ${RUN_LIMITS.lr[1]} (got ${String(req.lr)}).`);
+  const adapt = req.adapt ?? 'all';
+  if (!Object.hasOwn(ADAPT_TARGETS, adapt))
+    throw new Error(`What to adapt must be one of ${Object.keys(ADAPT_TARGETS).join(', ')} (got ${String(req.adapt)}).`);
   return {
     rank: int(req.rank, 'Rank', RUN_LIMITS.rank),
     steps: int(req.steps, 'Steps', RUN_LIMITS.steps),
@@ -46,6 +53,7 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
     previewSteps: int(req.previewSteps ?? 8, 'Preview steps', [1, 64]),
     previewGuidance: Number.isFinite(req.previewGuidance) ? Number(req.previewGuidance) : 4,
     seed: Number(req.seed) >>> 0,
+    adapt,
   };
 }
 
@@ -133,7 +141,7 @@ export class FineTuneRun {
     const { dataset: ds, port, engine, base } = this.deps;
     const r = this.req;
     const B = r.batchSize;
-    const lora: LoraConfig = { rank: r.rank, alpha: r.rank, targets: FINETUNE_TARGETS };
+    const lora: LoraConfig = { rank: r.rank, alpha: r.rank, targets: ADAPT_TARGETS[r.adapt] };
     this.trainer = port.createTrainer(engine, base, lora, {
       batchSize: B,
       lr: r.lr,
