@@ -1,5 +1,7 @@
-// Recycles storage buffers by size class (powers of two, at least 256 bytes), so that a model step does not
-// allocate. Buffers are only ever reused by work recorded after their release, which the queue runs later.
+// Recycles storage buffers by size class, so that a model step does not allocate. Buffers are only ever reused by
+// work recorded after their release, which the queue runs later. Size classes: quarter steps between powers of two
+// (2^k · {1.25, 1.5, 1.75, 2}, multiples of 256 bytes), so a buffer is at most 25 % larger than asked for; plain
+// powers of two wasted up to 50 % (a (4, 272, 512) f32 activation of 2.1 MiB took 4 MiB).
 import { GpuLimitError } from './errors';
 import { BufferUsage } from './gpu-constants';
 
@@ -15,9 +17,11 @@ export class BufferPool {
   constructor(private readonly device: GPUDevice) {}
 
   static sizeClass(bytes: number): number {
-    let s = 256;
-    while (s < bytes) s *= 2;
-    return s;
+    if (bytes <= 256) return 256;
+    let pow = 256;
+    while (pow * 2 < bytes) pow *= 2; // pow < bytes ≤ 2·pow
+    const step = Math.max(256, pow / 4);
+    return Math.ceil(bytes / step) * step;
   }
 
   acquire(bytes: number, label = ''): GPUBuffer {

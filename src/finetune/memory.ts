@@ -2,6 +2,7 @@
 // inside WebGPU's default limits (maxStorageBufferBindingSize 128 MiB, maxBufferSize 256 MiB). The largest binding
 // is the selective-scan backward workspace (ops/selective_scan_backward.ts: chunk checkpoints, chunk states,
 // du/ddelta, dB/dC partials, parameter partials), then the (B, K, L, di) activations and the logits.
+import { BufferPool } from '../engine/buffer-pool';
 import { dtRank, type MMambaConfig } from '../model/common';
 import { generatorParams } from '../model/params';
 import { DEFAULT_MAX_BINDING_BYTES, type LoraConfig, type MemoryPlan } from './api';
@@ -16,12 +17,8 @@ function scanWorkspaceFloats(B: number, K: number, L: number, di: number, N: num
   return BKdi * nc * N + BKdi * 16 * N + 2 * nUD + B * K * blocks * L * 2 * N + BKdi * (N + 2);
 }
 
-/** The buffer pool's allocation for a tensor of `bytes` (power-of-two size classes of at least 256 bytes). */
-const cls = (bytes: number): number => {
-  let c = 256;
-  while (c < bytes) c *= 2;
-  return c;
-};
+/** The buffer pool's allocation for a tensor of `bytes`. */
+const cls = (bytes: number): number => BufferPool.sizeClass(bytes);
 
 /** Largest binding and a model of the pool's live bytes at the peak of a step (inside a layer's backward, at the
  *  scan backward or the conv backward), every tensor rounded to its size class as the pool allocates it.
