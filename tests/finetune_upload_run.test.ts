@@ -15,7 +15,7 @@ import { loadWeights, type Manifest } from '../src/model/weights';
 import type { FineTuneProgress } from '../src/worker/api';
 import type { Dataset } from '../src/worker/finetune-dataset';
 import { fineTunePort } from '../src/worker/finetune-port';
-import { FineTuneRun } from '../src/worker/finetune-session';
+import { FineTuneRun, type RunDeps } from '../src/worker/finetune-session';
 import { getEngine } from './gpu';
 
 const DIR = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');
@@ -42,6 +42,34 @@ function checkerboard(S: number): Uint8ClampedArray {
       rgba.set([c[0]!, c[1]!, c[2]!, 255], (y * S + x) * 4);
     }
   return rgba;
+}
+
+/** Run dependencies over 4 synthetic pairs ("a zorblat", token grids from `token(i)`) on the e2e tiny generator. */
+async function syntheticRunDeps(token: (i: number) => number, onProgress: RunDeps['onProgress']): Promise<{ deps: RunDeps; cfg: MMambaConfig }> {
+  const e = await getEngine();
+  const gen = load('mmamba-e2e');
+  const cfg = gen.manifest.config as unknown as MMambaConfig;
+  const tok = new BPETokenizer(gen.manifest.tokenizer as unknown as TokenizerSpec, cfg.text.max_len);
+  const hw = cfg.grid * cfg.grid;
+  const dataset: Dataset = {
+    genId: 'mmamba-e2e',
+    count: 4,
+    hw,
+    lt: tok.maxLen,
+    tokens: new Int32Array(4 * hw).map((_, i) => token(i) % cfg.codebook_size),
+    textIds: new Int32Array(4 * tok.maxLen).map((_, i) => tok.encode('a zorblat')[i % tok.maxLen]!),
+    captions: new Array(4).fill('a zorblat'),
+  };
+  const deps: RunDeps = {
+    engine: e,
+    port: await fineTunePort(),
+    base: { ref: { modelId: 'mmamba-e2e', config: cfg }, weights: gen.weights },
+    dataset,
+    emptyTextIds: tok.encode(''),
+    preview: async () => ({ width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
+    onProgress,
+  };
+  return { deps, cfg };
 }
 
 describe('fine-tuning run on the e2e tiny models', () => {
@@ -119,83 +147,33 @@ describe('fine-tuning run on the e2e tiny models', () => {
   }, 600_000);
 
   it('"what to adapt" picks the adapted weights: the text encoder only, or the generator only', async () => {
-    const e = await getEngine();
-    const gen = load('mmamba-e2e');
-    const cfg = gen.manifest.config as unknown as MMambaConfig;
-    const tok = new BPETokenizer(gen.manifest.tokenizer as unknown as TokenizerSpec, cfg.text.max_len);
-    const hw = cfg.grid * cfg.grid;
-    const ds: Dataset = {
-      genId: 'mmamba-e2e',
-      count: 4,
-      hw,
-      lt: tok.maxLen,
-      tokens: new Int32Array(4 * hw).map((_, i) => (i * 7) % cfg.codebook_size),
-      textIds: new Int32Array(4 * tok.maxLen).map((_, i) => tok.encode('a zorblat')[i % tok.maxLen]!),
-      captions: new Array(4).fill('a zorblat'),
-    };
+    const { deps, cfg } = await syntheticRunDeps((i) => i * 7, async () => {});
     const names: Record<string, string[]> = {};
     for (const adapt of ['text', 'generator'] as const) {
-      const run = new FineTuneRun(
-        {
-          engine: e,
-          port: await fineTunePort(),
-          base: { ref: { modelId: 'mmamba-e2e', config: cfg }, weights: gen.weights },
-          dataset: ds,
-          emptyTextIds: tok.encode(''),
-          preview: async () => ({ width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
-          onProgress: async () => {},
-        },
-        { rank: 2, steps: 2, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 3, adapt },
-      );
+      const run = new FineTuneRun(deps, { rank: 2, steps: 2, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 3, adapt });
       const res = await run.run();
       expect(res.status).toBe('done');
       names[adapt] = [...run.adapter!.pairs.keys()];
       // the pairs moved: B starts at zero and a step with a non-zero gradient changes it
       expect([...run.adapter!.pairs.values()].some((p) => p.B.data.some((v) => v !== 0))).toBe(true);
     }
-    const layers = cfg.text.layers;
-    expect(names.text).toEqual([
-      'text.proj.weight', 'text.pool_proj.weight',
-      ...Array.from({ length: layers }, (_, j) => ['attn.qkv.weight', 'attn.out.weight', 'mlp.0.weight', 'mlp.2.weight'].map((n) => `text.layers.${j}.${n}`)).flat(),
-    ]);
+    const blocks = Array.from({ length: cfg.text.layers }, (_, j) =>
+      ['attn.qkv.weight', 'attn.out.weight', 'mlp.0.weight', 'mlp.2.weight'].map((n) => `text.layers.${j}.${n}`));
+    expect(names.text).toEqual(['text.proj.weight', 'text.pool_proj.weight', ...blocks.flat()]);
     expect(names.generator!.length).toBeGreaterThan(0);
     expect(names.generator!.some((n) => n.startsWith('text.'))).toBe(false);
   }, 300_000);
 
   it('pause holds between steps, cancel discards the adapter', async () => {
-    const e = await getEngine();
-    const gen = load('mmamba-e2e');
-    const cfg = gen.manifest.config as unknown as MMambaConfig;
-    const tok = new BPETokenizer(gen.manifest.tokenizer as unknown as TokenizerSpec, cfg.text.max_len);
-    const hw = cfg.grid * cfg.grid;
-    const ds: Dataset = {
-      genId: 'mmamba-e2e',
-      count: 4,
-      hw,
-      lt: tok.maxLen,
-      tokens: new Int32Array(4 * hw).map((_, i) => i % cfg.codebook_size),
-      textIds: new Int32Array(4 * tok.maxLen).map((_, i) => tok.encode('a zorblat')[i % tok.maxLen]!),
-      captions: new Array(4).fill('a zorblat'),
-    };
     const kinds: string[] = [];
     let run!: FineTuneRun;
-    run = new FineTuneRun(
-      {
-        engine: e,
-        port: await fineTunePort(),
-        base: { ref: { modelId: 'mmamba-e2e', config: cfg }, weights: gen.weights },
-        dataset: ds,
-        emptyTextIds: tok.encode(''),
-        preview: async () => ({ width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
-        onProgress: async (p) => {
-          kinds.push(p.kind);
-          if (p.kind === 'step' && p.step === 2) run.pause();
-          if (p.kind === 'paused') setTimeout(() => run.resume(), 50);
-          if (p.kind === 'step' && p.step === 4) run.cancel();
-        },
-      },
-      { rank: 2, steps: 100, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 2 },
-    );
+    const { deps } = await syntheticRunDeps((i) => i, async (p) => {
+      kinds.push(p.kind);
+      if (p.kind === 'step' && p.step === 2) run.pause();
+      if (p.kind === 'paused') setTimeout(() => run.resume(), 50);
+      if (p.kind === 'step' && p.step === 4) run.cancel();
+    });
+    run = new FineTuneRun(deps, { rank: 2, steps: 100, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 2 });
     const res = await run.run();
     expect(res.status).toBe('cancelled');
     expect(res.canSave).toBe(false);
