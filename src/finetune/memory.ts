@@ -22,8 +22,8 @@ const cls = (bytes: number): number => BufferPool.sizeClass(bytes);
 
 /** Largest binding and a model of the pool's live bytes at the peak of a step (inside a layer's backward, at the
  *  scan backward or the conv backward), every tensor rounded to its size class as the pool allocates it.
- *  Measured on mmamba-s at batch 4 (bench/finetune.ts, SwiftShader): 293.5 MiB peak; this model gives 308 MiB
- *  (tiny fixture: 2.0 measured, 2.2 modelled). */
+ *  Measured on mmamba-s at batch 4 (bench/finetune.ts, SwiftShader): 196.4 MiB peak; this model gives 189 MiB
+ *  (tiny fixture: 1.5 measured, 1.5 modelled). */
 export function planMemory(config: MMambaConfig, lora: LoraConfig, batchSize: number, maxBindingBytes = DEFAULT_MAX_BINDING_BYTES): MemoryPlan {
   const c = config;
   const B = batchSize;
@@ -56,9 +56,11 @@ export function planMemory(config: MMambaConfig, lora: LoraConfig, batchSize: nu
   const BLdi = cls(B * L * di * f);
   const BK = cls(bkldi);
   const whole = (c.layers + 1) * BLd + 2 * cls(logits) + 2 * cls(B * HW * c.d * f) + 3 * cls(B * Lt * c.d * f);
-  const layer = 5 * BLd + 12 * BLdi + 2 * BK + 3 * cls(B * K * L * S * f);
-  const atScan = cls(ws) + 3 * BK; //   workspace + du, ddelta (+ the fused forward's scratch, freed late)
-  const atConv = 5 * BK; //             du, ddelta, dxsP, dxs, conv's internal gradient
+  // a layer's backward frees each activation after its last reader (mmamba_autodiff.ts); at the scan backward
+  // these are still live: u, dh' (d); x, ln.dx, dz (di); xs, dt (K·di); x_dbl and dBC (K·S)
+  const layer = 2 * BLd + 3 * BLdi + 2 * BK + 2 * cls(B * K * L * S * f);
+  const atScan = cls(ws) + 2 * BK; //   workspace + du, ddelta
+  const atConv = 3 * BK; //             dxs, conv's internal gradient, dx (after du, ddelta, dxsP are freed)
   const estimatedPeakBytes = resident + adapted + whole + layer + Math.max(atScan, atConv);
   return { largestBindingBytes, estimatedPeakBytes, fitsDefaultLimits: largestBindingBytes <= maxBindingBytes };
 }

@@ -214,7 +214,12 @@ export class MMambaAutodiff {
       if (wants(n)) grads.set(P + n, t);
       else s.t(t);
     };
+    const free = (...ts: Tensor[]) => ts.forEach((t) => t.dispose());
     const a = this.layerForward(i, h, mod, B, s);
+    // Each recomputed activation and each intermediate gradient is released right after the last op that reads it
+    // is recorded (the pool hands a buffer only to later work), so the peak, at the scan backward, holds only what
+    // is still to be read. The scope frees the rest (disposing twice is a no-op).
+    a.out.dispose(); // the layer's output itself is not needed
 
     // h' = h + gate·o
     const dO = s.t(gatedResidual(e, this.zeros([B, L, d]), { tensor: mod, offset: 2 * d }, dOut)); // gate·dh'  (B, L, d)
@@ -223,13 +228,16 @@ export class MMambaAutodiff {
     const ob = this.linBack(a.g, W('out_proj.weight'), dO, wants('out_proj.weight'));
     s.t(ob.dx!);
     keep('out_proj.weight', ob.dW);
+    free(a.o, a.g, dO);
     // g = LayerNorm(y)·SiLU(z)
     const dyn = s.t(mul(e, ob.dx!, a.sz));
     const dz = s.t(siluBackward(e, a.z, s.t(mul(e, ob.dx!, a.yn))));
+    free(ob.dx!, a.sz, a.yn, a.z);
     const ln = layerNormBackward(e, a.y, dyn, { weight: W('out_norm.weight'), bias: W('out_norm.bias') });
     s.t(ln.dx);
     keep('out_norm.weight', ln.dWeight);
     keep('out_norm.bias', ln.dBias);
+    free(a.y, dyn);
     // fused cross-scan selective scan
     const sg = selectiveScanFusedBackward(
       e,
@@ -243,22 +251,29 @@ export class MMambaAutodiff {
     keep('A_log', sg.dA_log);
     keep('D', sg.dD);
     keep('dt_proj_bias', sg.dDeltaBias);
+    free(ln.dx, a.dt, a.xdbl);
     // dt = dtIn·dt_proj_k^T (batched over b, k)
     const ddt = view(sg.ddelta, [B * K, L, di]);
     const ddtIn = s.t(matmul(e, ddt, this.tiled(P + 'dt_proj_weight', B, s), { label: 'dt_proj_dx' })); // (B·K, L, R)
     if (wants('dt_proj_weight'))
       grads.set(P + 'dt_proj_weight', this.sumBatch(matmul(e, ddt, a.dtIn, { transA: true, label: 'dt_proj_dW' }), B, [K, di, R]));
+    free(sg.ddelta, a.dtIn);
     // x_dbl gradient = dBC (B/C columns) + ddtIn placed in the dt columns
-    const dxdbl = view(s.t(add(e, view(sg.dBC, [B * K * L, S]), s.t(matmul(e, view(ddtIn, [B * K * L, R]), this.eye(R, S))))), [B * K, L, S]);
+    const dxdblOwner = s.t(add(e, view(sg.dBC, [B * K * L, S]), s.t(matmul(e, view(ddtIn, [B * K * L, R]), this.eye(R, S)))));
+    const dxdbl = view(dxdblOwner, [B * K, L, S]);
+    free(sg.dBC, ddtIn);
     // x_dbl = xs·x_proj_k^T
     const dxsP = s.t(matmul(e, dxdbl, this.tiled(P + 'x_proj_weight', B, s), { label: 'x_proj_dx' })); // (B·K, L, di)
     if (wants('x_proj_weight'))
       grads.set(P + 'x_proj_weight', this.sumBatch(matmul(e, dxdbl, view(a.xs, [B * K, L, di]), { transA: true, label: 'x_proj_dW' }), B, [K, S, di]));
+    free(dxdblOwner, a.xs);
     const dxs = s.t(add(e, sg.du, dxsP)); //                                                  (B, K, L, di)
+    free(sg.du, dxsP);
     const cv = causalConv1dCrossScanBackward(e, a.x, W('conv_weight'), W('conv_bias'), dxs, this.grid, { silu: true });
     s.t(cv.dx);
     keep('conv_weight', cv.dWeight);
     keep('conv_bias', cv.dBias);
+    free(a.x, dxs);
     // x, z = u·W_x^T, u·W_z^T
     const [Wx, Wz] = this.inProjHalves(i, s);
     const wantIn = wants('in_proj.weight');
@@ -272,7 +287,9 @@ export class MMambaAutodiff {
       bz.dW!.dispose();
       grads.set(P + 'in_proj.weight', reshapeOwned(e, cat, [2 * di, d]));
     }
+    free(cv.dx, dz, a.u);
     const du = s.t(add(e, bx.dx!, bz.dx!));
+    free(bx.dx!, bz.dx!);
     // u = RMSNorm(h)·(1 + scale) + shift
     const nb = rmsNormBackward(e, h, du, { shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: d } });
     s.t(nb.dMod!);
