@@ -2,7 +2,8 @@
 // manifests and shards the page downloads), times whole guided generations (TextToImage.generate: text encode,
 // S forwards of batch 2, S previews decoded and read back) and, separately and synchronised, each part: text
 // encode, one generator forward (batch 2), one VQ decode with its readback. Also counts GPU↔CPU transfers per step
-// (Engine.read calls = readbacks; Engine.write calls = tensor uploads; uniform writes are not counted).
+// (Engine.read calls = readbacks; Engine.write calls = tensor uploads; uniform writes are not counted), and the
+// buffer pool's peak live and total bytes over the whole generations (weights included).
 // Writes the final images as PPM with --out.
 // Usage: node .gpu/generate.mjs [--models DIR] [--generators mmamba-s,uvit-s] [--vq vq-s] [--tokenizer FILE]
 //        [--steps S] [--guidance G] [--runs R] [--prompt 'A|B'] [--out DIR]
@@ -107,6 +108,8 @@ async function main(): Promise<void> {
   ];
   const notes: string[] = [];
   for (const id of generators) {
+    e.pool.trim(); // each generator starts from an empty pool: its peak and pool total are its own
+    e.pool.peakLiveBytes = e.pool.liveBytes;
     const t0 = performance.now();
     const pipe = TextToImage.create(e, loadModel(join(modelsDir, id)), vq, tokenizer);
     const tLoad = performance.now() - t0;
@@ -124,12 +127,16 @@ async function main(): Promise<void> {
       if (outDir && r <= prompts.length) writePPM(join(outDir, `${id}-${r}.ppm`), res.pixels, pipe.decoder.imageSize);
       process.stderr.write(`${id}: run ${r} ${f(res.timings.totalMs)} ms\n`);
     }
+    const memory = { peak: e.pool.peakLiveBytes, total: e.pool.liveBytes + e.pool.pooledBytes };
     const parts = await timeParts(e, pipe, guidance, prompts[0]!, Math.max(1, runs));
     const med = totals.length ? median(totals) : first;
     table.push(
       `| ${id} | ${steps} | ${guidance} | ${f(first)} | ${f(med)} | ${f(med / steps, 2)} | ${f(parts.encodeMs, 2)} | ${f(parts.forwardMs, 2)} | ${f(parts.decodeMs, 2)} | ${f(transfers.reads / steps, 2)} | ${f(transfers.readBytes / 1024 / steps, 1)} | ${f(transfers.writes / steps, 2)} |`,
     );
-    notes.push(`- ${id}: weights uploaded in ${f(tLoad, 0)} ms; per warm generation ${transfers.reads} readbacks (${f(transfers.readBytes / 1024, 1)} KiB), ${transfers.writes} tensor uploads`);
+    notes.push(
+      `- ${id}: weights uploaded in ${f(tLoad, 0)} ms; per warm generation ${transfers.reads} readbacks (${f(transfers.readBytes / 1024, 1)} KiB), ${transfers.writes} tensor uploads; ` +
+        `GPU memory of the pool during the generations: peak live ${f(memory.peak / 2 ** 20)} MiB, pool total ${f(memory.total / 2 ** 20)} MiB (weights included; uniforms and staging buffers not counted)`,
+    );
     pipe.dispose();
   }
   console.log(table.join('\n'));
