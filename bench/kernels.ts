@@ -16,7 +16,7 @@ import { groupNorm } from '../src/engine/ops/groupnorm';
 import { linear, matmul } from '../src/engine/ops/matmul';
 import { layerNorm, rmsNorm } from '../src/engine/ops/norm';
 import { gumbelMaxSample, maskgitUpdate } from '../src/engine/ops/sampling';
-import { selectiveScan, selectiveScanFused, selectiveScanFusedWide, type ScanInputs } from '../src/engine/ops/selective_scan';
+import { selectiveScan, selectiveScanFused, type ScanInputs } from '../src/engine/ops/selective_scan';
 import { sliceColumns } from '../src/engine/ops/split_columns';
 import { softmax } from '../src/engine/ops/softmax';
 import { upsampleNearest2x } from '../src/engine/ops/upsample';
@@ -259,11 +259,6 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
           selectiveScanFused(e, scanIn, grid, cpw ? { channelsPerWorkgroup: cpw } : {}),
         );
       }
-      // one lane per state (b, k, channel, n); subgroup reduction where the device has subgroups
-      for (const sub of [true, false])
-        await s.run('ssm', `selectiveScanFusedWide (auto${sub ? '' : ', no subgroups'})`, `${fmt([B, K, L, di])} N=${N} → ${fmt([B, L, di])}`, inBytes + M * di * F, scanFlops, [], () =>
-          selectiveScanFusedWide(e, scanIn, grid, sub ? {} : { subgroups: false }),
-        );
       // the DESIGN target: fused conv + cross-scan then fused scan, against the floor of the pair (x, Δ, B/C and
       // parameters read once, y written once; the (B, K, L, di) conv output in between is not counted)
       const x2 = rand(e, [B, L, di]);

@@ -23,7 +23,6 @@ type GenConfig = MMambaConfig | UViTConfig;
 type Build = (e: Engine, cfg: GenConfig, w: WeightMap) => Generator;
 const CASES: Array<[string, string, Build]> = [
   ['M-Mamba', 'mmamba_tiny', (e, cfg, w) => new MMamba(e, cfg as MMambaConfig, w)],
-  ['M-Mamba (wide scan)', 'mmamba_tiny', (e, cfg, w) => Object.assign(new MMamba(e, cfg as MMambaConfig, w), { scanVariant: 'wide' as const })],
   ['UViT', 'uvit_tiny', (e, cfg, w) => new UViT(e, cfg as UViTConfig, w)],
 ];
 

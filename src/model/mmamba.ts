@@ -50,9 +50,6 @@ export class MMamba implements Generator {
   private readonly R: number;
   private readonly N: number;
   private readonly K: number;
-  /** Which fused scan kernel the mixers use: 'thread' (selective_scan_fused.wgsl, default) or 'wide'
-   *  (selective_scan_fused_wide.wgsl, one lane per state). Same results to f32 rounding; a benchmarking switch. */
-  scanVariant: 'thread' | 'wide' = 'thread';
 
   constructor(
     private readonly e: Engine,
@@ -154,7 +151,7 @@ export class MMamba implements Generator {
     const { d } = this.config;
     const W = (n: string) => this.p.get(`layers.${i}.${n}`);
     const s = new Scope();
-    let out = mixerForward(e, h, mod.mix, this.mixerWeights(i, B), this.dims, s, this.scanVariant).out; // (B, L, d)
+    let out = mixerForward(e, h, mod.mix, this.mixerWeights(i, B), this.dims, s).out; // (B, L, d)
     if (mod.ffn) {
       const f = mod.ffn;
       const fu = s.t(rmsNorm(e, out, { shift: { tensor: f, offset: 0 }, scale: { tensor: f, offset: d } }));

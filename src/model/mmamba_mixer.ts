@@ -58,7 +58,7 @@ export interface MixerActs {
 
 /** h (B, L, d), mod (B, 3d) = (shift, scale, gate) → the mixer's activations; see MixerActs for ownership. */
 export function mixerForward(
-  e: Engine, h: Tensor, mod: Tensor, w: MixerWeights, dims: MixerDims, s: Scope, scanVariant: 'thread' | 'wide' = 'thread',
+  e: Engine, h: Tensor, mod: Tensor, w: MixerWeights, dims: MixerDims, s: Scope,
 ): MixerActs {
   const { d, di, R, N, K, grid } = dims;
   const B = h.shape[0]!;
@@ -76,7 +76,6 @@ export function mixerForward(
       e,
       { u: xs, delta: view(dt, [B, K, L, di]), A_log: w.A_log, BC: view(xdbl, [B, K, L, S]), D: w.D, deltaBias: w.dtBias, bOffset: R, cOffset: R + N },
       grid,
-      { variant: scanVariant },
     ),
   );
   const yn = s.t(layerNorm(e, y, { weight: w.outNormW, bias: w.outNormB }));

@@ -1,17 +1,16 @@
-// Selective scan (Mamba S6) forward, two variants side by side while they are compared:
+// Selective scan (Mamba S6) forward, two variants:
 //  - selectiveScan      (shaders/selective_scan.wgsl): inputs already in each direction's scan order,
-//                       (B, K, L, ·) → y (B, K, L, di); pair with crossScan / crossMerge (ops/cross_scan.ts).
+//                       (B, K, L, ·) → y (B, K, L, di); pair with crossScan / crossMerge (ops/cross_scan.ts): the
+//                       unfused path, kept as the baseline the fused kernel is benchmarked against.
 //  - selectiveScanFused (shaders/selective_scan_fused.wgsl): inputs in ORIGINAL token order (as produced by
 //                       causalConv1dCrossScan and the x_proj / dt_proj matmuls), walks each scan order by index
-//                       arithmetic and merges the directions in-kernel → (B, L, di). No permuted copies.
-//  - selectiveScanFusedWide (shaders/selective_scan_fused_wide.wgsl): the same contract as selectiveScanFused, but
-//                       one invocation per (b, k, channel, state n), Σ_n by subgroup butterfly where the device
-//                       has subgroups, else through workgroup memory. Also `selectiveScanFused(…, {variant: 'wide'})`.
+//                       arithmetic and merges the directions in-kernel → (B, L, di). No permuted copies. The model's.
+// A third variant, one invocation per (b, k, channel, state) with a subgroup reduction over the states, lost to the
+// fused kernel on the H200 (317 vs 232 µs at batch 2, 3184 vs 723 µs at batch 32; docs/benchmarks.md) and was removed.
 // Semantics: training/mmamba/scan.py `selective_scan_ref` with delta_softplus=True and delta_bias = dt bias,
 // A = −exp(A_log) computed in-kernel, state in f32. Per-direction parameters are stacked on K as in PyTorch.
 import plainBody from '../../../shaders/selective_scan.wgsl?raw';
 import fusedBody from '../../../shaders/selective_scan_fused.wgsl?raw';
-import wideBody from '../../../shaders/selective_scan_fused_wide.wgsl?raw';
 import { grid1d, uniforms, type Engine } from '../engine';
 import { ShapeError } from '../errors';
 import type { Tensor } from '../tensor';
@@ -21,13 +20,6 @@ import { SOFTPLUS_WGSL } from './softplus_code';
 const plainCode = SOFTPLUS_WGSL + '\n' + plainBody;
 
 const fusedCode = SOFTPLUS_WGSL + '\n' + CROSS_SCAN_INDEX_WGSL + '\n' + fusedBody;
-// The wide kernel's lane reduction: `enable` must open the module, so the prelude goes first.
-const LANE_SUM_SUBGROUPS =
-  'enable subgroups;\n' +
-  'fn laneSum(v: f32) -> f32 { var s = v; for (var m = 1u; m < RW; m <<= 1u) { s += subgroupShuffleXor(s, m); } return s; }\n';
-const LANE_SUM_PLAIN = 'fn laneSum(v: f32) -> f32 { return v; }\n';
-const wideCode = (subgroups: boolean) =>
-  (subgroups ? LANE_SUM_SUBGROUPS : LANE_SUM_PLAIN) + SOFTPLUS_WGSL + '\n' + CROSS_SCAN_INDEX_WGSL + '\n' + wideBody;
 export const MAX_STATE = 16;
 
 export interface ScanInputs {
@@ -81,25 +73,6 @@ export interface ScanOptions {
   channelsPerWorkgroup?: number;
 }
 
-export interface FusedScanOptions extends ScanOptions {
-  /** 'thread' (default): shaders/selective_scan_fused.wgsl; 'wide': selectiveScanFusedWide (channelsPerWorkgroup
-   *  then means channels per workgroup of the wide kernel, see WideScanOptions). */
-  variant?: 'thread' | 'wide';
-  /** wide only: see WideScanOptions.subgroups. */
-  subgroups?: boolean;
-}
-
-export interface WideScanOptions {
-  /** Channels per workgroup, 1 | 2 | 4 | 8 | 16 with K · channels ≤ 16 (workgroup = K · channels · 16 lanes ≤ 256).
-   *  Default: 16 / K, halved (down to 1) while that leaves fewer than 256 workgroups. */
-  channelsPerWorkgroup?: number;
-  /** Reduce over the state lanes with subgroup shuffles (default: when the device has `subgroups` and reports a
-   *  minimum subgroup size ≥ 2). false forces the workgroup-memory reduction. */
-  subgroups?: boolean;
-  /** Lanes reduced in registers (a power of two ≤ min(16, the device's minimum subgroup size)); testing only. */
-  reduceWidth?: number;
-}
-
 const MIN_WORKGROUPS = 256;
 
 /** y (B, K, L, di) = selective_scan per direction, inputs in scan order; optional gate y · SiLU(z), z (B, K, L, di). */
@@ -125,9 +98,7 @@ export function selectiveScan(e: Engine, x: ScanInputs, z?: Tensor, opts: ScanOp
 }
 
 /** out (B, L, di) = Σ_k P_k⁻¹(selective_scan_k), every input in ORIGINAL token order (see file header). */
-export function selectiveScanFused(e: Engine, x: ScanInputs, grid: ScanGrid, opts: FusedScanOptions = {}): Tensor {
-  if (opts.variant === 'wide')
-    return selectiveScanFusedWide(e, x, grid, { channelsPerWorkgroup: opts.channelsPerWorkgroup, subgroups: opts.subgroups });
+export function selectiveScanFused(e: Engine, x: ScanInputs, grid: ScanGrid, opts: ScanOptions = {}): Tensor {
   const d = checkInputs('selectiveScanFused', x);
   checkGrid(grid, d.L, 'selectiveScanFused');
   if (d.K !== grid.directions) throw new ShapeError(`selectiveScanFused: inputs have K=${d.K}, grid has ${grid.directions}`);
@@ -147,58 +118,6 @@ export function selectiveScanFused(e: Engine, x: ScanInputs, grid: ScanGrid, opt
     ],
     workgroups: grid1d(d.Bsz * blocks),
     label: 'selective_scan_fused',
-  });
-  scratch.dispose(); // safe: the pool only hands it to work recorded later
-  return out;
-}
-
-/** The device's smallest subgroup size (0 when it has no `subgroups` feature or does not say). */
-export function minSubgroupSize(e: Engine): number {
-  if (!e.ctx.hasSubgroups) return 0;
-  const info = (e.ctx.adapter as GPUAdapter & { info?: { subgroupMinSize?: number } }).info;
-  const v = info?.subgroupMinSize;
-  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : 0;
-}
-
-/** Same contract as selectiveScanFused (token-order inputs, merged (B, L, di) out), one invocation per
- *  (b, k, channel, state): see shaders/selective_scan_fused_wide.wgsl. */
-export function selectiveScanFusedWide(e: Engine, x: ScanInputs, grid: ScanGrid, opts: WideScanOptions = {}): Tensor {
-  const what = 'selectiveScanFusedWide';
-  const d = checkInputs(what, x);
-  checkGrid(grid, d.L, what);
-  if (d.K !== grid.directions) throw new ShapeError(`${what}: inputs have K=${d.K}, grid has ${grid.directions}`);
-  let CW = opts.channelsPerWorkgroup ?? 0;
-  if (!opts.channelsPerWorkgroup) {
-    CW = 16 / d.K;
-    while (CW > 1 && d.Bsz * Math.ceil(d.di / CW) < MIN_WORKGROUPS) CW /= 2;
-  }
-  if (![1, 2, 4, 8, 16].includes(CW) || d.K * CW > 16)
-    throw new ShapeError(`${what}: channelsPerWorkgroup ${CW} must be 1, 2, 4, 8 or 16 with K·channels ≤ 16 (K=${d.K})`);
-  // reduction width: the largest power of two ≤ min(16, min subgroup size); 1 = workgroup memory only
-  const sg = opts.subgroups === false ? 0 : minSubgroupSize(e);
-  if (opts.subgroups === true && sg < 2) throw new ShapeError(`${what}: subgroups requested, but the device has none (or of size 1)`);
-  let RW = 1;
-  while (RW * 2 <= Math.min(16, sg)) RW *= 2;
-  if (opts.reduceWidth !== undefined) {
-    const r = opts.reduceWidth;
-    if (![1, 2, 4, 8, 16].includes(r) || (r > 1 && r > Math.min(16, sg)))
-      throw new ShapeError(`${what}: reduceWidth ${r} must be a power of two ≤ min(16, subgroup size ${sg})`);
-    RW = r;
-  }
-  const PP = 16 / RW;
-  const TS = Math.min(16, 64 / PP);
-  const blocks = Math.ceil(d.di / CW);
-  const scratch = e.empty([d.Bsz, d.K, d.L, d.di], 'f32', 'scan_wide_yk'); // (B, K, L, di)
-  const out = e.empty([d.Bsz, d.L, d.di], 'f32', 'selective_scan_fused_wide'); // (B, L, di)
-  e.dispatch({
-    code: wideCode(RW > 1),
-    constants: { KD: d.K, CW, WGS: d.K * CW * 16, NS: d.N, RW, PP, TS },
-    bindings: [
-      uniforms([d.Bsz, d.L, d.di, d.S, x.bOffset, x.cOffset, blocks, 0, ...geomSlots(grid)]),
-      x.u, x.delta, x.A_log, x.BC, x.D, x.deltaBias, scratch, out,
-    ],
-    workgroups: grid1d(d.Bsz * blocks),
-    label: 'selective_scan_fused_wide',
   });
   scratch.dispose(); // safe: the pool only hands it to work recorded later
   return out;
