@@ -16,7 +16,7 @@ import { groupNorm } from '../src/engine/ops/groupnorm';
 import { linear, matmul } from '../src/engine/ops/matmul';
 import { layerNorm, rmsNorm } from '../src/engine/ops/norm';
 import { gumbelMaxSample, maskgitUpdate } from '../src/engine/ops/sampling';
-import { selectiveScan, selectiveScanFused, type ScanInputs } from '../src/engine/ops/selective_scan';
+import { selectiveScan, selectiveScanChunked, selectiveScanFused, type ScanInputs } from '../src/engine/ops/selective_scan';
 import { sliceColumns } from '../src/engine/ops/split_columns';
 import { softmax } from '../src/engine/ops/softmax';
 import { upsampleNearest2x } from '../src/engine/ops/upsample';
@@ -257,6 +257,12 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
       for (const cpw of [undefined, 4, 8, 16, 32]) {
         await s.run('ssm', `selectiveScanFused (cpw=${cpw ?? 'auto'})`, `${fmt([B, K, L, di])} N=${N} → ${fmt([B, L, di])}`, inBytes + M * di * F, scanFlops, [], () =>
           selectiveScanFused(e, scanIn, grid, cpw ? { channelsPerWorkgroup: cpw } : {}),
+        );
+      }
+      // the chunk-parallel candidate (with its crossMerge; it writes and re-reads a (B, K, L, di) y as well)
+      for (const [chunks, cb] of [[4, 32], [8, 16], [16, 8]] as const) {
+        await s.run('ssm', `selectiveScanChunked (chunks=${chunks}, cpw=${cb})`, `${fmt([B, K, L, di])} N=${N} → ${fmt([B, L, di])}`, inBytes + M * di * F, scanFlops, [], () =>
+          selectiveScanChunked(e, scanIn, grid, { chunks, channelsPerWorkgroup: cb }),
         );
       }
       // the DESIGN target: fused conv + cross-scan then fused scan, against the floor of the pair (x, Δ, B/C and

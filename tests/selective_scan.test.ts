@@ -1,10 +1,10 @@
-// Selective scan, plain (scan order, (B, K, L, di) out) and fused (token order in, merged (B, L, di) out),
+// Selective scan, plain (scan order, (B, K, L, di) out), fused and chunked (token order in, merged (B, L, di) out),
 // vs Mamba's selective_scan_ref in f64 (reference/selective_scan.ts) on fresh random inputs.
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { acquireDevice } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
 import { seqLen, type ScanGrid } from '../src/engine/ops/cross_scan_geom';
-import { selectiveScan, selectiveScanFused } from '../src/engine/ops/selective_scan';
+import { selectiveScan, selectiveScanChunked, selectiveScanFused } from '../src/engine/ops/selective_scan';
 import { crossMergeRef, toScanOrderRef } from '../src/engine/reference/cross_scan';
 import { selectiveScanRef, type ScanRefInputs } from '../src/engine/reference/selective_scan';
 import type { Tensor } from '../src/engine/tensor';
@@ -108,6 +108,51 @@ describe('selectiveScanFused (token order in, merged out)', () => {
     });
 });
 
+describe('selectiveScanChunked (token order in, chunks of L in parallel, merged out)', () => {
+  const CASES: Array<[ScanGrid, number, number, number, number]> = [
+    // grid, B, di, N, R: L = 22 / 28 / 11 / 41 / 13, not multiples of the chunk counts below
+    [{ textLen: 6, grid: 4, directions: 4 }, 2, 20, 4, 2],
+    [{ textLen: 3, grid: 5, directions: 2 }, 1, 33, 16, 1],
+    [{ textLen: 2, grid: 3, directions: 1 }, 2, 16, 3, 0],
+    [{ textLen: 5, grid: 6, directions: 4 }, 1, 17, 16, 2],
+    [{ textLen: 4, grid: 3, directions: 4, textPosition: 'middle' }, 1, 5, 2, 1],
+  ];
+  for (const [g, Bsz, di, N, R] of CASES)
+    it(`K=${g.directions} Lt=${g.textLen} G=${g.grid} ${g.textPosition ?? 'first'} B=${Bsz} di=${di} N=${N}`, async () => {
+      const e = await getEngine();
+      const K = g.directions;
+      const L = seqLen(g);
+      const seed = freshSeed();
+      const { h, S, Bc, Cc } = makeInputs(seed, Bsz, K, L, di, N, R);
+      const t = upload(e, h, Bsz, K, L, di, N, S);
+      const x = { ...t, BC: t.xdbl, bOffset: R, cOffset: R + N };
+      // one chunk (the plain recurrence), ragged chunks, more chunks than a chunk's steps, and chunks past L (empty);
+      // channel blocks that cut di mid-way
+      const runs: Array<[number, number]> = [[1, 16], [3, 8], [8, 16], [16, 4], [64, 2]];
+      const outs = runs.map(([chunks, cb]) => {
+        poisonNext(e, [[Bsz, K, L, di], [Bsz, L, di]]);
+        return [`chunks=${chunks} CB=${cb}`, selectiveScanChunked(e, x, g, { chunks, channelsPerWorkgroup: cb })] as const;
+      });
+      const so = (v: Float32Array, C: number) => toScanOrderRef(v, Bsz, L, C, g);
+      const ref: ScanRefInputs = { u: so(h.u!, di), delta: so(h.delta!, di), A_log: h.A_log!, B: so(Bc, N), C: so(Cc, N), D: h.D!, dtBias: h.dtBias! };
+      const want = crossMergeRef(selectiveScanRef(ref, Bsz, K, L, di, N), Bsz, L, di, g);
+      for (const [what, out] of outs) {
+        expectClose(await e.readF32(out), want, TOL, `chunked scan ${what} seed=${seed}`);
+        out.dispose();
+      }
+      disposeAll(t);
+    });
+
+  it('rejects a chunk × channel grid beyond its workgroup memory', async () => {
+    const e = await getEngine();
+    const g: ScanGrid = { textLen: 1, grid: 2, directions: 4 };
+    const t = upload(e, makeInputs(1, 1, 4, 5, 8, 4, 0).h, 1, 4, 5, 8, 4, 8);
+    const x = { ...t, BC: t.xdbl, bOffset: 0, cOffset: 4 };
+    expect(() => selectiveScanChunked(e, x, g, { chunks: 16, channelsPerWorkgroup: 16 })).toThrow(/chunks/);
+    disposeAll(t);
+  });
+});
+
 describe('portability', () => {
   it('all variants run on a device with WebGPU default limits (8 storage buffers, 16 KiB workgroup memory)', async () => {
     await getEngine(); // creates the shared Dawn instance
@@ -120,16 +165,19 @@ describe('portability', () => {
       const { h, S, Bc, Cc } = makeInputs(seed, Bsz, K, L, di, N, R);
       const t = upload(e, h, Bsz, K, L, di, N, S);
       const x = { ...t, BC: t.xdbl, bOffset: R, cOffset: R + N };
-      const [y, f] = await e.checked(() => [
+      const [y, f, c] = await e.checked(() => [
         selectiveScan(e, x, t.z, { channelsPerWorkgroup: 64 }),
         selectiveScanFused(e, x, g, { channelsPerWorkgroup: 32 }), // K·32 = 128 invocations, 8 KiB staged B/C
+        selectiveScanChunked(e, x, g, { chunks: 8, channelsPerWorkgroup: 16 }), // 128 invocations, 8.5 KiB
       ]);
       const ref: ScanRefInputs = { u: h.u!, delta: h.delta!, A_log: h.A_log!, B: Bc, C: Cc, D: h.D!, dtBias: h.dtBias!, z: h.z };
       expectClose(await e.readF32(y!), selectiveScanRef(ref, Bsz, K, L, di, N), TOL, `default-limits scan seed=${seed}`);
       // the fused kernel reads the same arrays as token order
       const so = (v: Float32Array, C: number) => toScanOrderRef(v, Bsz, L, C, g);
       const fref: ScanRefInputs = { u: so(h.u!, di), delta: so(h.delta!, di), A_log: h.A_log!, B: so(Bc, N), C: so(Cc, N), D: h.D!, dtBias: h.dtBias! };
-      expectClose(await e.readF32(f!), crossMergeRef(selectiveScanRef(fref, Bsz, K, L, di, N), Bsz, L, di, g), TOL, `default-limits fused scan seed=${seed}`);
+      const fwant = crossMergeRef(selectiveScanRef(fref, Bsz, K, L, di, N), Bsz, L, di, g);
+      expectClose(await e.readF32(f!), fwant, TOL, `default-limits fused scan seed=${seed}`);
+      expectClose(await e.readF32(c!), fwant, TOL, `default-limits chunked scan seed=${seed}`);
     } finally {
       e.dispose();
       ctx.device.destroy();

@@ -5,21 +5,27 @@
 //  - selectiveScanFused (shaders/selective_scan_fused.wgsl): inputs in ORIGINAL token order (as produced by
 //                       causalConv1dCrossScan and the x_proj / dt_proj matmuls), walks each scan order by index
 //                       arithmetic and merges the directions in-kernel → (B, L, di). No permuted copies. The model's.
-// A third variant, one invocation per (b, k, channel, state) with a subgroup reduction over the states, lost to the
+//  - selectiveScanChunked (shaders/selective_scan_chunked.wgsl, then crossMerge): the fused kernel's contract with L
+//                       cut into chunks run in parallel and joined by a carry of the states: more threads at small
+//                       batch. A candidate, not yet benchmarked on a GPU; the model uses selectiveScanFused.
+// A fourth variant, one invocation per (b, k, channel, state) with a subgroup reduction over the states, lost to the
 // fused kernel on the H200 (317 vs 232 µs at batch 2, 3184 vs 723 µs at batch 32; docs/benchmarks.md) and was removed.
 // Semantics: training/mmamba/scan.py `selective_scan_ref` with delta_softplus=True and delta_bias = dt bias,
 // A = −exp(A_log) computed in-kernel, state in f32. Per-direction parameters are stacked on K as in PyTorch.
 import plainBody from '../../../shaders/selective_scan.wgsl?raw';
 import fusedBody from '../../../shaders/selective_scan_fused.wgsl?raw';
+import chunkedBody from '../../../shaders/selective_scan_chunked.wgsl?raw';
 import { grid1d, uniforms, type Engine } from '../engine';
 import { ShapeError } from '../errors';
 import type { Tensor } from '../tensor';
+import { crossMerge } from './cross_scan';
 import { checkGrid, CROSS_SCAN_INDEX_WGSL, geomSlots, type ScanGrid } from './cross_scan_geom';
 import { SOFTPLUS_WGSL } from './softplus_code';
 
 const plainCode = SOFTPLUS_WGSL + '\n' + plainBody;
 
 const fusedCode = SOFTPLUS_WGSL + '\n' + CROSS_SCAN_INDEX_WGSL + '\n' + fusedBody;
+const chunkedCode = SOFTPLUS_WGSL + '\n' + CROSS_SCAN_INDEX_WGSL + '\n' + chunkedBody;
 export const MAX_STATE = 16;
 
 export interface ScanInputs {
@@ -120,5 +126,40 @@ export function selectiveScanFused(e: Engine, x: ScanInputs, grid: ScanGrid, opt
     label: 'selective_scan_fused',
   });
   scratch.dispose(); // safe: the pool only hands it to work recorded later
+  return out;
+}
+
+export interface ChunkedScanOptions {
+  /** Chunks L is cut into (default 8). */
+  chunks?: number;
+  /** Channels per workgroup (default 16); channels · chunks ≤ 256 threads and channels · chunks · 16 ≤ 2048 floats
+   *  of workgroup memory (8 KiB: inside WebGPU's default 16 KiB). */
+  channelsPerWorkgroup?: number;
+}
+
+/** out (B, L, di): the same as selectiveScanFused, computed chunk-parallel over L (see the shader's header). */
+export function selectiveScanChunked(e: Engine, x: ScanInputs, grid: ScanGrid, opts: ChunkedScanOptions = {}): Tensor {
+  const what = 'selectiveScanChunked';
+  const d = checkInputs(what, x);
+  checkGrid(grid, d.L, what);
+  if (d.K !== grid.directions) throw new ShapeError(`${what}: inputs have K=${d.K}, grid has ${grid.directions}`);
+  const NC = opts.chunks ?? 8;
+  const CB = opts.channelsPerWorkgroup ?? 16;
+  if (!Number.isInteger(NC) || !Number.isInteger(CB) || NC < 1 || CB < 1 || NC * CB > 128)
+    throw new ShapeError(`${what}: chunks ${NC} × channels ${CB} must be whole, with chunks·channels ≤ 128`);
+  const blocks = Math.ceil(d.di / CB);
+  const y = e.empty([d.Bsz, d.K, d.L, d.di], 'f32', 'scan_chunked_y'); // (B, K, L, di) scan order
+  e.dispatch({
+    code: chunkedCode,
+    constants: { CB, NC, NS: d.N, WGS: CB * NC },
+    bindings: [
+      uniforms([d.Bsz, d.K, d.L, d.di, d.S, x.bOffset, x.cOffset, blocks, ...geomSlots(grid)]),
+      x.u, x.delta, x.A_log, x.BC, x.D, x.deltaBias, y,
+    ],
+    workgroups: grid1d(d.Bsz * d.K * blocks),
+    label: 'selective_scan_chunked',
+  });
+  const out = crossMerge(e, y, grid); // (B, L, di)
+  y.dispose(); // safe: the pool only hands it to work recorded later
   return out;
 }
