@@ -6,7 +6,8 @@
 // buffer pool's peak live and total bytes over the whole generations (weights included).
 // Writes the final images as PPM with --out.
 // Usage: node .gpu/generate.mjs [--models DIR] [--generators mmamba-s,uvit-s] [--vq vq-s] [--tokenizer FILE]
-//        [--steps S] [--guidance G] [--runs R] [--prompt 'A|B'] [--out DIR]
+//        [--steps S] [--guidance G] [--runs R] [--prompt 'A|B'] [--out DIR] [--scan fused|chunked]
+// --scan chunked: M-Mamba generators use the chunk-parallel scan candidate (ops/selective_scan.ts) instead of the fused one.
 // --tokenizer FILE: a JSON file with a `tokenizer` key, for generators whose manifest has none (test fixtures:
 // --models tests/fixtures --generators mmamba_tiny,uvit_tiny --vq vq_tiny --tokenizer tests/fixtures/pipeline_cases.json).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { create, globals } from 'webgpu';
 import { acquireDevice, describeAdapter } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
 import type { TokenizerSpec } from '../src/model/bpe';
+import { MMamba } from '../src/model/mmamba';
 import { TextToImage } from '../src/model/pipeline';
 import { arg } from './cli';
 import { readModelDir as loadModel } from './model-files';
@@ -90,13 +92,15 @@ async function main(): Promise<void> {
   const outDir = arg('--out', '');
   const steps = Number(arg('--steps', '12'));
   const guidance = Number(arg('--guidance', '4'));
+  const scan = arg('--scan', 'fused');
+  if (scan !== 'fused' && scan !== 'chunked') throw new Error(`--scan must be fused or chunked, got ${scan}`);
   const runs = Number(arg('--runs', '5'));
   const prompts = arg('--prompt', 'red apple|yellow star, outline icon, center, blue background').split('|');
   const tokenizer = tokFile ? (JSON.parse(readFileSync(tokFile, 'utf8')) as { tokenizer: TokenizerSpec }).tokenizer : undefined;
   const dawn = create([]) as unknown as GPU; // stays referenced for the process lifetime (Dawn crashes otherwise)
   const ctx = await acquireDevice(dawn, { label: 'generate-bench' });
   console.log(`adapter: ${describeAdapter(ctx.adapterInfo)}; features: ${ctx.features.join(', ')}`);
-  console.log(`${steps} steps, guidance ${guidance}; generate: first run (incl. pipeline compile) and median of ${runs}; parts: each alone, synchronised, median of ${runs}`);
+  console.log(`${steps} steps, guidance ${guidance}, ${scan} scan; generate: first run (incl. pipeline compile) and median of ${runs}; parts: each alone, synchronised, median of ${runs}`);
   console.log('');
   const e = new Engine(ctx);
   const counts = countTransfers(e);
@@ -112,6 +116,7 @@ async function main(): Promise<void> {
     e.pool.peakLiveBytes = e.pool.liveBytes;
     const t0 = performance.now();
     const pipe = TextToImage.create(e, loadModel(join(modelsDir, id)), vq, tokenizer);
+    if (pipe.generator instanceof MMamba) pipe.generator.scanKernel = scan;
     const tLoad = performance.now() - t0;
     const totals: number[] = [];
     let first = 0;

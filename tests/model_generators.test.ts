@@ -23,6 +23,7 @@ type GenConfig = MMambaConfig | UViTConfig;
 type Build = (e: Engine, cfg: GenConfig, w: WeightMap) => Generator;
 const CASES: Array<[string, string, Build]> = [
   ['M-Mamba', 'mmamba_tiny', (e, cfg, w) => new MMamba(e, cfg as MMambaConfig, w)],
+  ['M-Mamba (chunked scan)', 'mmamba_tiny', (e, cfg, w) => Object.assign(new MMamba(e, cfg as MMambaConfig, w), { scanKernel: 'chunked' as const })],
   ['UViT', 'uvit_tiny', (e, cfg, w) => new UViT(e, cfg as UViTConfig, w)],
 ];
 

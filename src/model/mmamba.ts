@@ -23,7 +23,7 @@ import type { Tensor } from '../engine/tensor';
 import { dtRank, GpuParams, requireNumbers, Scope, type MMambaConfig } from './common';
 import type { Generator, TextCondition } from './generator';
 import { TextEncoder } from './text_encoder';
-import { mixerForward, type MixerDims, type MixerWeights } from './mmamba_mixer';
+import { mixerForward, type MixerDims, type MixerWeights, type ScanKernel } from './mmamba_mixer';
 import { mmambaParams } from './params';
 import type { WeightMap } from './weights';
 
@@ -50,6 +50,8 @@ export class MMamba implements Generator {
   private readonly R: number;
   private readonly N: number;
   private readonly K: number;
+  /** The mixers' scan kernel: 'fused' (default) or 'chunked' (a candidate; bench/generate --scan chunked). */
+  scanKernel: ScanKernel = 'fused';
 
   constructor(
     private readonly e: Engine,
@@ -151,7 +153,7 @@ export class MMamba implements Generator {
     const { d } = this.config;
     const W = (n: string) => this.p.get(`layers.${i}.${n}`);
     const s = new Scope();
-    let out = mixerForward(e, h, mod.mix, this.mixerWeights(i, B), this.dims, s).out; // (B, L, d)
+    let out = mixerForward(e, h, mod.mix, this.mixerWeights(i, B), this.dims, s, this.scanKernel).out; // (B, L, d)
     if (mod.ffn) {
       const f = mod.ffn;
       const fu = s.t(rmsNorm(e, out, { shift: { tensor: f, offset: 0 }, scale: { tensor: f, offset: d } }));

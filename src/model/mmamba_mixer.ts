@@ -8,7 +8,7 @@ import { mul, silu } from '../engine/ops/elementwise';
 import { linear, matmul } from '../engine/ops/matmul';
 import { gatedResidual } from '../engine/ops/model_glue';
 import { layerNorm, rmsNorm } from '../engine/ops/norm';
-import { selectiveScanFused } from '../engine/ops/selective_scan';
+import { selectiveScanChunked, selectiveScanFused } from '../engine/ops/selective_scan';
 import { sliceColumns } from '../engine/ops/split_columns';
 import type { Tensor } from '../engine/tensor';
 import { view, type Scope } from './common';
@@ -57,8 +57,11 @@ export interface MixerActs {
 }
 
 /** h (B, L, d), mod (B, 3d) = (shift, scale, gate) → the mixer's activations; see MixerActs for ownership. */
+/** The selective-scan kernel of a mixer: 'fused' (the default) or the chunk-parallel candidate being compared. */
+export type ScanKernel = 'fused' | 'chunked';
+
 export function mixerForward(
-  e: Engine, h: Tensor, mod: Tensor, w: MixerWeights, dims: MixerDims, s: Scope,
+  e: Engine, h: Tensor, mod: Tensor, w: MixerWeights, dims: MixerDims, s: Scope, scan: ScanKernel = 'fused',
 ): MixerActs {
   const { d, di, R, N, K, grid } = dims;
   const B = h.shape[0]!;
@@ -72,7 +75,7 @@ export function mixerForward(
   const dtIn = s.t(sliceColumns(e, xdbl, 0, R));
   const dt = s.t(matmul(e, dtIn, w.dtProj, { transB: true, label: 'dt_proj' }));
   const y = s.t(
-    selectiveScanFused(
+    (scan === 'chunked' ? selectiveScanChunked : selectiveScanFused)(
       e,
       { u: xs, delta: view(dt, [B, K, L, di]), A_log: w.A_log, BC: view(xdbl, [B, K, L, S]), D: w.D, deltaBias: w.dtBias, bOffset: R, cOffset: R + N },
       grid,
