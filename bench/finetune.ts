@@ -4,7 +4,7 @@
 // times optimizer steps on a fixed random batch (VQ codes uniform in the codebook, captions through the model's
 // BPE tokenizer). A step = masking + W+sBA + forward (layer checkpoints) + loss + backward (per-layer recompute) +
 // LoRA grads + global norm + AdamW + one readback of loss/norms, measured wall-clock from call to resolved promise.
-// Memory: the engine's buffer pool counts the bytes of every live storage buffer (power-of-two size classes, i.e.
+// Memory: the engine's buffer pool counts the bytes of every live storage buffer (its size classes, i.e.
 // what was really allocated); "peak live" is its maximum from just before the FineTuner is built to the end of the
 // last step, minus nothing (it includes the base weights the trainer uploads). Uniform and readback staging
 // buffers (a few kB) are not counted; "pool total" adds the freed buffers the pool keeps for reuse.
