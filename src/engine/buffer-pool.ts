@@ -1,6 +1,6 @@
 // Recycles storage buffers by size class, so that a model step does not allocate. Buffers are only ever reused by
 // work recorded after their release, which the queue runs later. Size classes: quarter steps between powers of two
-// (2^k · {1.25, 1.5, 1.75, 2}, multiples of 256 bytes), so a buffer is at most 25 % larger than asked for; plain
+// (2^k · {1.25, 1.5, 1.75, 2}, multiples of 256 bytes), so a buffer over 1 KiB is at most 25 % larger than asked; plain
 // powers of two made it up to twice the size (a (4, 272, 512) f32 activation of 2.1 MiB took 4 MiB).
 import { GpuLimitError } from './errors';
 import { BufferUsage } from './gpu-constants';
