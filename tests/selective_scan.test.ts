@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { acquireDevice } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
 import { seqLen, type ScanGrid } from '../src/engine/ops/cross_scan_geom';
-import { selectiveScan, selectiveScanChunked, selectiveScanFused } from '../src/engine/ops/selective_scan';
+import { selectiveScan, selectiveScanChunked, selectiveScanFused, type ScanInputs } from '../src/engine/ops/selective_scan';
 import { crossMergeRef, toScanOrderRef } from '../src/engine/reference/cross_scan';
 import { selectiveScanRef, type ScanRefInputs } from '../src/engine/reference/selective_scan';
 import type { Tensor } from '../src/engine/tensor';
@@ -74,75 +74,58 @@ describe('selectiveScan (plain, scan order)', () => {
       });
 });
 
-describe('selectiveScanFused (token order in, merged out)', () => {
-  const CASES: Array<[ScanGrid, number, number, number, number]> = [
-    // grid, B, di, N, R
-    [{ textLen: 6, grid: 4, directions: 4 }, 2, 20, 4, 2],
-    [{ textLen: 3, grid: 5, directions: 2 }, 1, 33, 16, 1],
-    [{ textLen: 2, grid: 3, directions: 1 }, 1, 16, 3, 0],
-    [{ textLen: 5, grid: 6, directions: 4 }, 1, 17, 16, 2],
-    [{ textLen: 4, grid: 3, directions: 4, textPosition: 'middle' }, 1, 5, 2, 1],
-  ];
-  for (const [g, Bsz, di, N, R] of CASES)
-    it(`K=${g.directions} Lt=${g.textLen} G=${g.grid} ${g.textPosition ?? 'first'} B=${Bsz} di=${di} N=${N}`, async () => {
-      const e = await getEngine();
-      const K = g.directions;
-      const L = seqLen(g);
-      const seed = freshSeed();
-      const { h, S, Bc, Cc } = makeInputs(seed, Bsz, K, L, di, N, R);
-      const t = upload(e, h, Bsz, K, L, di, N, S);
-      // every channel-block size in turn: blocks cut di mid-way, and 4·K threads up to 128
-      const outs = [4, 8, 16, 32].map((CB) => {
-        poisonNext(e, [[Bsz, K, L, di], [Bsz, L, di]]);
-        return [CB, selectiveScanFused(e, { ...t, BC: t.xdbl, bOffset: R, cOffset: R + N }, g, { channelsPerWorkgroup: CB })] as const;
-      });
-      // reference: inputs are in token order → scan order, scan, then cross-merge
-      const so = (x: Float32Array, C: number) => toScanOrderRef(x, Bsz, L, C, g);
-      const ref: ScanRefInputs = { u: so(h.u!, di), delta: so(h.delta!, di), A_log: h.A_log!, B: so(Bc, N), C: so(Cc, N), D: h.D!, dtBias: h.dtBias! };
-      const want = crossMergeRef(selectiveScanRef(ref, Bsz, K, L, di, N), Bsz, L, di, g);
-      for (const [CB, out] of outs) {
-        expectClose(await e.readF32(out), want, TOL, `fused scan CB=${CB} seed=${seed}`);
-        out.dispose();
-      }
-      disposeAll(t);
-    });
-});
+/** The reference of the token-order kernels: inputs in token order → scan order, scan, then cross-merge. */
+function tokenOrderWant(h: ReturnType<typeof makeInputs>, Bsz: number, K: number, L: number, di: number, N: number, g: ScanGrid): Float64Array | Float32Array {
+  const so = (v: Float32Array, C: number) => toScanOrderRef(v, Bsz, L, C, g);
+  const { h: a, Bc, Cc } = h;
+  const ref: ScanRefInputs = { u: so(a.u!, di), delta: so(a.delta!, di), A_log: a.A_log!, B: so(Bc, N), C: so(Cc, N), D: a.D!, dtBias: a.dtBias! };
+  return crossMergeRef(selectiveScanRef(ref, Bsz, K, L, di, N), Bsz, L, di, g);
+}
 
-describe('selectiveScanChunked (token order in, chunks of L in parallel, merged out)', () => {
-  const CASES: Array<[ScanGrid, number, number, number, number]> = [
-    // grid, B, di, N, R: L = 22 / 28 / 11 / 41 / 13, not multiples of the chunk counts below
-    [{ textLen: 6, grid: 4, directions: 4 }, 2, 20, 4, 2],
-    [{ textLen: 3, grid: 5, directions: 2 }, 1, 33, 16, 1],
-    [{ textLen: 2, grid: 3, directions: 1 }, 2, 16, 3, 0],
-    [{ textLen: 5, grid: 6, directions: 4 }, 1, 17, 16, 2],
-    [{ textLen: 4, grid: 3, directions: 4, textPosition: 'middle' }, 1, 5, 2, 1],
-  ];
-  for (const [g, Bsz, di, N, R] of CASES)
-    it(`K=${g.directions} Lt=${g.textLen} G=${g.grid} ${g.textPosition ?? 'first'} B=${Bsz} di=${di} N=${N}`, async () => {
-      const e = await getEngine();
-      const K = g.directions;
-      const L = seqLen(g);
-      const seed = freshSeed();
-      const { h, S, Bc, Cc } = makeInputs(seed, Bsz, K, L, di, N, R);
-      const t = upload(e, h, Bsz, K, L, di, N, S);
-      const x = { ...t, BC: t.xdbl, bOffset: R, cOffset: R + N };
-      // one chunk (the plain recurrence), ragged chunks, more chunks than a chunk's steps, and chunks past L (empty);
-      // channel blocks that cut di mid-way
-      const runs: Array<[number, number]> = [[1, 16], [3, 8], [8, 16], [16, 4], [64, 2]];
-      const outs = runs.map(([chunks, cb]) => {
-        poisonNext(e, [[Bsz, K, L, di], [Bsz, L, di]]);
-        return [`chunks=${chunks} CB=${cb}`, selectiveScanChunked(e, x, g, { chunks, channelsPerWorkgroup: cb })] as const;
-      });
-      const so = (v: Float32Array, C: number) => toScanOrderRef(v, Bsz, L, C, g);
-      const ref: ScanRefInputs = { u: so(h.u!, di), delta: so(h.delta!, di), A_log: h.A_log!, B: so(Bc, N), C: so(Cc, N), D: h.D!, dtBias: h.dtBias! };
-      const want = crossMergeRef(selectiveScanRef(ref, Bsz, K, L, di, N), Bsz, L, di, g);
-      for (const [what, out] of outs) {
-        expectClose(await e.readF32(out), want, TOL, `chunked scan ${what} seed=${seed}`);
-        out.dispose();
-      }
-      disposeAll(t);
-    });
+type TokenOrderRun = [string, (e: Awaited<ReturnType<typeof getEngine>>, x: ScanInputs, g: ScanGrid) => Tensor];
+const TOKEN_ORDER_KERNELS: Array<[string, TokenOrderRun[]]> = [
+  // every channel-block size in turn: blocks cut di mid-way, and 4·K threads up to 128
+  ['selectiveScanFused (token order in, merged out)',
+    [4, 8, 16, 32].map((CB): TokenOrderRun => [`CB=${CB}`, (e, x, g) => selectiveScanFused(e, x, g, { channelsPerWorkgroup: CB })])],
+  // one chunk (the plain recurrence), ragged chunks, more chunks than a chunk's steps, chunks past L (empty)
+  ['selectiveScanChunked (token order in, chunks of L in parallel, merged out)',
+    [[1, 16], [3, 8], [8, 16], [16, 4], [64, 2]].map(([chunks, cb]): TokenOrderRun =>
+      [`chunks=${chunks} CB=${cb}`, (e, x, g) => selectiveScanChunked(e, x, g, { chunks, channelsPerWorkgroup: cb })])],
+];
+// grid, B, di, N, R: L = 22 / 28 / 11 / 41 / 13, not multiples of the blocks or chunk counts above
+const TOKEN_ORDER_CASES: Array<[ScanGrid, number, number, number, number]> = [
+  [{ textLen: 6, grid: 4, directions: 4 }, 2, 20, 4, 2],
+  [{ textLen: 3, grid: 5, directions: 2 }, 1, 33, 16, 1],
+  [{ textLen: 2, grid: 3, directions: 1 }, 2, 16, 3, 0],
+  [{ textLen: 5, grid: 6, directions: 4 }, 1, 17, 16, 2],
+  [{ textLen: 4, grid: 3, directions: 4, textPosition: 'middle' }, 1, 5, 2, 1],
+];
 
+for (const [kernel, runs] of TOKEN_ORDER_KERNELS)
+  describe(kernel, () => {
+    for (const [g, Bsz, di, N, R] of TOKEN_ORDER_CASES)
+      it(`K=${g.directions} Lt=${g.textLen} G=${g.grid} ${g.textPosition ?? 'first'} B=${Bsz} di=${di} N=${N}`, async () => {
+        const e = await getEngine();
+        const K = g.directions;
+        const L = seqLen(g);
+        const seed = freshSeed();
+        const inp = makeInputs(seed, Bsz, K, L, di, N, R);
+        const t = upload(e, inp.h, Bsz, K, L, di, N, inp.S);
+        const x: ScanInputs = { ...t, BC: t.xdbl, bOffset: R, cOffset: R + N };
+        const outs = runs.map(([what, run]) => {
+          poisonNext(e, [[Bsz, K, L, di], [Bsz, L, di]]);
+          return [what, run(e, x, g)] as const;
+        });
+        const want = tokenOrderWant(inp, Bsz, K, L, di, N, g);
+        for (const [what, out] of outs) {
+          expectClose(await e.readF32(out), want, TOL, `${kernel.split(' ')[0]} ${what} seed=${seed}`);
+          out.dispose();
+        }
+        disposeAll(t);
+      });
+  });
+
+describe('selectiveScanChunked limits', () => {
   it('rejects a chunk × channel grid beyond its workgroup memory', async () => {
     const e = await getEngine();
     const g: ScanGrid = { textLen: 1, grid: 2, directions: 4 };
@@ -172,10 +155,8 @@ describe('portability', () => {
       ]);
       const ref: ScanRefInputs = { u: h.u!, delta: h.delta!, A_log: h.A_log!, B: Bc, C: Cc, D: h.D!, dtBias: h.dtBias!, z: h.z };
       expectClose(await e.readF32(y!), selectiveScanRef(ref, Bsz, K, L, di, N), TOL, `default-limits scan seed=${seed}`);
-      // the fused kernel reads the same arrays as token order
-      const so = (v: Float32Array, C: number) => toScanOrderRef(v, Bsz, L, C, g);
-      const fref: ScanRefInputs = { u: so(h.u!, di), delta: so(h.delta!, di), A_log: h.A_log!, B: so(Bc, N), C: so(Cc, N), D: h.D!, dtBias: h.dtBias! };
-      const fwant = crossMergeRef(selectiveScanRef(fref, Bsz, K, L, di, N), Bsz, L, di, g);
+      // the fused and chunked kernels read the same arrays as token order
+      const fwant = tokenOrderWant({ h, S, Bc, Cc }, Bsz, K, L, di, N, g);
       expectClose(await e.readF32(f!), fwant, TOL, `default-limits fused scan seed=${seed}`);
       expectClose(await e.readF32(c!), fwant, TOL, `default-limits chunked scan seed=${seed}`);
     } finally {
