@@ -1,7 +1,8 @@
 // Forward + masked-token loss + backward of the whole M-Mamba generator on the engine, for fine-tuning: the model of
 // training/mmamba/mmamba.py (same fused ops as src/model/mmamba.ts) chained with the backward kernels of
 // docs/kernels_backward.md. Memory: the forward keeps only each layer's input h_i (B, L, d) (activation
-// checkpointing); the backward recomputes one layer's intermediates at a time from h_i, then frees them.
+// checkpointing); the backward recomputes one layer's intermediates at a time from h_i and frees each right after
+// its last reader (the peak, at the scan backward, holds only what is still to be read).
 //
 // Per layer (forward, as mmamba.ts):  u = RMSNorm(h)(1+scale)+shift;  x = u·W_x^T, z = u·W_z^T;
 //   xs = SiLU(conv_k(x)) (B, K, L, di);  x_dbl = xs·x_proj_k^T (B·K, L, S);  dt = x_dbl[:, :, :R]·dt_proj_k^T;
