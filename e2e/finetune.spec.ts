@@ -6,7 +6,8 @@
 // Covered: 8 synthetic image/caption pairs (a two-colour checkerboard, "a zorblat") plus one non-image (and, in
 // the second test, a PNG cut short) refused with a reason while the 8 proceed; a fixed-length run whose loss falls; save; reload; the adapter's
 // image of "a zorblat" is closer to the uploads than the base model's with the same seed. Cancel mid-run leaves
-// the app usable; a corrupt adapter file is refused with an error.
+// the app usable; a corrupt adapter file is refused with an error. A GPU device lost mid-run (the worker's dev-only
+// hook) stops the run with a message, and the adapter of the last preview can still be saved.
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -237,4 +238,27 @@ test('a broken PNG is refused by the worker; cancel mid-run keeps nothing and le
   await page.getByTestId('ft-import-input').setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('definitely not safetensors') });
   await expect(page.getByTestId('adapter-error')).toContainText(/Could not import "broken"/);
   await expect(page.getByTestId('no-adapters')).toBeVisible();
+});
+
+test('a GPU lost mid-run stops training with a message; the adapter of the last preview is saved; generation recovers', async ({ page, context }) => {
+  test.setTimeout(180_000);
+  await serveTinyModels(context);
+  await muteHotReload(context);
+  await open(page);
+  await upload(page);
+  await setNumber(page, 'ft-steps', 1000);
+  await setNumber(page, 'ft-preview-every', 2);
+  await setNumber(page, 'ft-batch', 4);
+  await page.getByTestId('ft-start').click();
+  await expect(page.getByTestId('ft-preview').first()).toBeVisible({ timeout: RUN_TIMEOUT });
+  const worker = page.workers().find((w) => /worker/.test(w.url()));
+  expect(worker, 'the engine worker').toBeTruthy();
+  await worker!.evaluate(() => (self as unknown as { __mmLoseDevice: () => void }).__mmLoseDevice());
+  await expect(page.getByTestId('ft-error')).toContainText(/Training stopped: .*can still be saved/, { timeout: RUN_TIMEOUT });
+  await expect(page.getByTestId('ft-status')).toContainText('Stopped after');
+  await page.getByTestId('ft-save-name').fill('after-loss');
+  await page.getByTestId('ft-save').click();
+  await expect(page.locator('[data-testid="adapter-row"][data-name="after-loss"]')).toBeVisible();
+  // the next generation re-acquires the GPU
+  expect(await distanceToUploads(page, 'red', '')).toBeGreaterThan(0);
 });

@@ -15,6 +15,7 @@ import { loadWeights, type Manifest } from '../src/model/weights';
 import type { FineTuneProgress } from '../src/worker/api';
 import type { Dataset } from '../src/worker/finetune-dataset';
 import { fineTunePort } from '../src/worker/finetune-port';
+import { GpuDeviceLostError } from '../src/engine/errors';
 import { FineTuneRun, type RunDeps } from '../src/worker/finetune-session';
 import { getEngine } from './gpu';
 
@@ -162,6 +163,54 @@ describe('fine-tuning run on the e2e tiny models', () => {
     expect(names.text).toEqual(['text.proj.weight', 'text.pool_proj.weight', ...blocks.flat()]);
     expect(names.generator!.length).toBeGreaterThan(0);
     expect(names.generator!.some((n) => n.startsWith('text.'))).toBe(false);
+  }, 300_000);
+
+  it('a GPU failure mid-run stops it and keeps the last snapshot to save; with no snapshot yet the error surfaces', async () => {
+    const kinds: string[] = [];
+    let message = '';
+    const { deps } = await syntheticRunDeps((i) => i * 3, async (p) => {
+      kinds.push(p.kind);
+      if (p.kind === 'error-stop') message = p.message;
+    });
+    /** The real port, whose trainers fail like a lost device on step `failAt`. */
+    const failing = (failAt: number): RunDeps['port'] => ({
+      ...deps.port,
+      createTrainer: (...args) => {
+        const t = deps.port.createTrainer(...args);
+        let n = 0;
+        const step = t.step.bind(t);
+        t.step = async (batch) => {
+          if (++n === failAt) throw new GpuDeviceLostError('unknown', 'simulated loss');
+          return step(batch);
+        };
+        return t;
+      },
+    });
+    const before = new Map([...deps.base.weights].map(([name, w]) => [name, w.data.slice()]));
+    const run = new FineTuneRun({ ...deps, port: failing(5) }, { rank: 2, steps: 10, lr: 0.01, batchSize: 4, previewEvery: 2, seed: 4 });
+    const res = await run.run();
+    expect(res.status).toBe('stopped');
+    expect(res.canSave).toBe(true);
+    expect(res.steps).toBe(4); // the snapshot of the step-4 preview
+    expect(run.adapter?.pairs.size).toBeGreaterThan(0);
+    expect(kinds.filter((k) => k === 'step')).toHaveLength(4);
+    expect(kinds.slice(-2)).toEqual(['error-stop', 'done']);
+    expect(message).toMatch(/simulated loss.*after step 4 can still be saved/);
+    // the base weights were not written
+    for (const [name, w] of deps.base.weights) expect(w.data, name).toEqual(before.get(name));
+
+    const early = new FineTuneRun({ ...deps, port: failing(1) }, { rank: 2, steps: 10, lr: 0.01, batchSize: 4, previewEvery: 2, seed: 4 });
+    await expect(early.run()).rejects.toThrow(GpuDeviceLostError);
+    expect(early.adapter).toBeNull();
+
+    // the worker's device-loss handler (stopForGpuFailure, unlike cancel) also keeps the snapshot
+    let told!: FineTuneRun;
+    told = new FineTuneRun(
+      { ...deps, onProgress: async (p) => void (p.kind === 'step' && p.step === 3 && told.stopForGpuFailure(new GpuDeviceLostError('destroyed', 'told by the worker'))) },
+      { rank: 2, steps: 10, lr: 0.01, batchSize: 4, previewEvery: 2, seed: 4 },
+    );
+    const r2 = await told.run();
+    expect([r2.status, r2.steps, r2.canSave]).toEqual(['stopped', 2, true]);
   }, 300_000);
 
   it('pause holds between steps, cancel discards the adapter', async () => {

@@ -315,6 +315,7 @@ export class FineTunePanel extends LitElement {
         this.status = 'Training…';
         break;
       case 'nan-stop':
+      case 'error-stop':
         this.error = p.message;
         break;
       default:

@@ -215,6 +215,8 @@ export type AdaptScope = 'all' | 'generator' | 'text';
  * - step:     one optimizer step; `stepsPerSec` over the recent steps (pauses and previews excluded).
  * - preview:  an image of the preview prompt with the adapter as it is now (pixels transferred).
  * - nan-stop: the loss or gradient went non-finite; the run stops, the adapter keeps its last good weights.
+ * - error-stop: the GPU failed mid-run (e.g. the device was lost); the run stops, and the adapter as it was at the
+ *             last snapshot (every preview, or every 25 steps without previews) can still be saved.
  * - done:     finished (or stopped); nothing follows.
  */
 export type FineTuneProgress =
@@ -224,14 +226,15 @@ export type FineTuneProgress =
   | { kind: 'paused'; step: number }
   | { kind: 'resumed'; step: number }
   | { kind: 'nan-stop'; step: number; message: string }
+  | { kind: 'error-stop'; step: number; savedStep: number; message: string }
   | { kind: 'done'; status: FineTuneStatus; steps: number; ms: number };
 
 export type FineTuneStatus = 'done' | 'stopped' | 'cancelled';
 export type FineTuneProgressCallback = (p: FineTuneProgress) => void | Promise<void>;
 
 export interface FineTuneResult {
-  /** done: all steps ran; stopped: a non-finite loss stopped it (the adapter is the last good one);
-   *  cancelled: discarded, nothing to save. */
+  /** done: all steps ran; stopped: a non-finite loss (the adapter is the last good one) or a GPU failure (the
+   *  adapter is the last snapshot) stopped it; cancelled: discarded, nothing to save. */
   status: FineTuneStatus;
   steps: number;
   /** Loss of every step, in order. */

@@ -60,8 +60,9 @@ export interface FineTuneWorker {
   pipelineFor(name: string): Promise<TextToImageLike>;
   /** Throws when a run is training (not paused): generation and model switches wait for it. */
   assertNotTraining(what: string): void;
-  /** Drops GPU objects (device lost, model switched, dispose): the cached merged pipeline; stops a run. */
-  dropGpu(): void;
+  /** Drops GPU objects (device lost, model switched, dispose): the cached merged pipeline; stops a run: with
+   *  `lost` (the device-loss error) it keeps the run's last snapshot to save, otherwise it cancels the run. */
+  dropGpu(lost?: Error): void;
 }
 
 function message(e: unknown): string {
@@ -320,9 +321,10 @@ export function createFineTuneWorker(host: FineTuneHost, store = new AdapterStor
       if (run && !run.r.isPaused) throw new Error(`Fine-tuning is running: pause or cancel it before ${what}.`);
     },
 
-    dropGpu(): void {
+    dropGpu(lost?: Error): void {
       dropMerged();
-      run?.r.cancel();
+      if (lost) run?.r.stopForGpuFailure(lost);
+      else run?.r.cancel();
       datasets.clear();
     },
   };

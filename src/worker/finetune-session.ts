@@ -28,6 +28,9 @@ export interface RunLimits {
   batch: [number, number];
   lr: [number, number];
 }
+/** Steps between adapter snapshots when the run makes no previews (a preview takes one anyway). */
+export const SNAPSHOT_EVERY = 25;
+
 export const RUN_LIMITS: RunLimits = { rank: [1, 64], steps: [1, 5000], batch: [4, 32], lr: [1e-6, 1] };
 
 /** The request with every number checked; throws an Error saying which setting is out of range. */
@@ -96,6 +99,9 @@ export class FineTuneRun {
   private trainer: FineTunerHandle | null = null;
   /** The adapter a finished (or NaN-stopped) run leaves; null while running and after a cancel. */
   adapter: LoraAdapter | null = null;
+  /** The latest CPU copy of the adapter (taken with each preview, or every SNAPSHOT_EVERY steps without). */
+  private snapshot: { adapter: LoraAdapter; step: number } | null = null;
+  private failure: Error | null = null;
   readonly req: Required<FineTuneRequest>;
   stepsDone = 0;
 
@@ -124,14 +130,27 @@ export class FineTuneRun {
     this.wake?.();
   }
 
+  /** The GPU is gone (device lost): stop before the next step, keeping the last snapshot (unlike cancel). */
+  stopForGpuFailure(err: Error): void {
+    this.failure = err;
+    this.wake?.();
+  }
+
   private previewPrompt(): string {
     return this.req.previewPrompt.trim() || this.deps.dataset.captions.find((c) => c.trim() !== '') || '';
+  }
+
+  /** Reads the adapter back to the CPU: what a GPU failure later in the run still leaves to save. */
+  private async takeSnapshot(step: number): Promise<LoraAdapter> {
+    const adapter = await this.trainer!.getAdapter({ captions: this.deps.dataset.captions });
+    this.snapshot = { adapter, step };
+    return adapter;
   }
 
   private async sendPreview(step: number): Promise<void> {
     if (!this.trainer) return;
     const prompt = this.previewPrompt();
-    const adapter = await this.trainer.getAdapter();
+    const adapter = await this.takeSnapshot(step);
     const image = await this.deps.preview(adapter, prompt, this.req.previewSteps, this.req.previewGuidance, this.req.seed);
     await this.deps.onProgress({ kind: 'preview', step, prompt, image });
   }
@@ -162,12 +181,13 @@ export class FineTuneRun {
       const tokens = new Int32Array(B * ds.hw);
       const textIds = new Int32Array(B * ds.lt);
       for (let step = 1; step <= r.steps; step++) {
-        if (this.paused && !this.cancelled) {
+        if (this.paused && !this.cancelled && !this.failure) {
           await this.deps.onProgress({ kind: 'paused', step: step - 1 });
-          while (this.paused && !this.cancelled) await new Promise<void>((ok) => (this.wake = ok));
+          while (this.paused && !this.cancelled && !this.failure) await new Promise<void>((ok) => (this.wake = ok));
           this.wake = null;
-          if (!this.cancelled) await this.deps.onProgress({ kind: 'resumed', step: step - 1 });
+          if (!this.cancelled && !this.failure) await this.deps.onProgress({ kind: 'resumed', step: step - 1 });
         }
+        if (this.failure) throw this.failure;
         if (this.cancelled) break;
         for (let b = 0; b < B; b++) {
           const i = next();
@@ -206,12 +226,28 @@ export class FineTuneRun {
         });
         const last = step === r.steps;
         if (!this.cancelled && !last && r.previewEvery > 0 && step % r.previewEvery === 0) await this.sendPreview(step);
+        else if (!this.cancelled && !last && r.previewEvery === 0 && step % SNAPSHOT_EVERY === 0) await this.takeSnapshot(step);
       }
       if (this.cancelled) status = 'cancelled';
       else if (this.trainer.stepsDone > 0) {
         if (status === 'done') await this.sendPreview(this.trainer.stepsDone);
         this.adapter = await this.trainer.getAdapter({ captions: ds.captions });
       }
+    } catch (err) {
+      // A GPU failure (lost device, out of memory) mid-run: keep the last snapshot rather than nothing.
+      const snap = this.snapshot;
+      if (this.cancelled || !snap) throw err;
+      status = 'stopped';
+      this.adapter = snap.adapter;
+      this.stepsDone = snap.step;
+      await this.deps.onProgress({
+        kind: 'error-stop',
+        step: this.trainer?.stepsDone ?? snap.step,
+        savedStep: snap.step,
+        message:
+          `Training stopped: ${err instanceof Error ? err.message : String(err)}. ` +
+          `The adapter as it was after step ${snap.step} can still be saved; the base model and saved adapters are untouched.`,
+      });
     } finally {
       this.trainer.dispose();
       this.trainer = null;

@@ -59,9 +59,10 @@ function toReport(c: GpuContext): GpuReport {
   };
 }
 
-/** Drops everything built on the device (best effort: after a loss, dispose may itself complain). */
-function dropGpuState(): void {
-  fineTune.dropGpu();
+/** Drops everything built on the device (best effort: after a loss, dispose may itself complain). `lost`: the
+ *  device-loss error; a fine-tuning run then stops keeping its last snapshot instead of being cancelled. */
+function dropGpuState(lost?: Error): void {
+  fineTune.dropGpu(lost);
   try {
     loaded?.pipeline.dispose();
   } catch (e) {
@@ -92,7 +93,7 @@ async function acquire(): Promise<GpuReport> {
       running?.controller.abort();
       ctx = null;
       report = null;
-      dropGpuState();
+      dropGpuState(err);
     });
     return report;
   } catch (e) {
@@ -117,7 +118,7 @@ async function ensureEngine(): Promise<Engine> {
       lostMessage ??= 'The GPU device was lost. It was re-acquired.';
       ctx = null;
       report = null;
-      dropGpuState();
+      dropGpuState(new GpuDeviceLostError('unknown', 'noticed by the engine'));
     }
     const r = await init();
     if (r.status !== 'ready') throw new WebGPUUnavailableError(r.message);
