@@ -5,6 +5,8 @@
 // - The base weights are only read (the trainer and the previews work on merged copies).
 // - Pause and cancel take effect between steps (a step in flight always completes); cancel discards the
 //   adapter and frees the trainer. A non-finite step stops the run and keeps the last good adapter.
+// - A GPU failure (a step or preview throws, or the worker reports a lost device) stops the run and keeps the last
+//   CPU snapshot of the adapter (taken with each preview, or every SNAPSHOT_EVERY steps); with none yet, it throws.
 // - Batches are a seeded reshuffle of the pairs per epoch, so the same seed gives the same run.
 import type { Engine } from '../engine/engine';
 import type { BaseModelRef, FineTunerHandle, LoraAdapter, LoraConfig, LoraTarget, WeightMap } from '../finetune/api';
