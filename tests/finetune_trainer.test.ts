@@ -1,5 +1,5 @@
 // FineTuner (src/finetune/trainer.ts) on the tiny golden model: a few steps on a fixed batch lower the loss on a
-// fixed mask; the NaN guard refuses non-finite updates (lr = Infinity, poisoned base weights) and keeps the adapter;
+// fixed mask, also with LoRA on the text encoder's blocks alone; the NaN guard refuses non-finite updates (lr = Infinity, poisoned base weights) and keeps the adapter;
 // a merged adapter (mergeAdapter + the unchanged MMamba generator) gives the same logits as the LoRA forward.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -73,6 +73,22 @@ describe('FineTuner on mmamba_tiny', () => {
     expect(Math.max(...a.pairs.get('head.weight')!.B.data.map(Math.abs))).toBeGreaterThan(0);
     ft.dispose();
     expect(e.pool.liveBytes).toBe(live0); // every GPU buffer the trainer took is back
+  });
+
+  it('the text encoder alone (text_layers) learns: the loss falls and every text block factor moves', async () => {
+    const e = await getEngine();
+    const lora: LoraConfig = { rank: 4, alpha: 8, targets: ['text_layers'] };
+    const ft = new FineTuner(e, { ref, weights }, lora, { batchSize: B, lr: 3e-2, warmupSteps: 1, totalSteps: 6, gradClip: 1, weightDecay: 0, seed: 5, textDropout: 0 });
+    const batch = fixedBatch();
+    const before = await ft.evaluate(batch);
+    for (let i = 0; i < 6; i++) expect((await ft.step(batch)).applied).toBe(true);
+    const after = await ft.evaluate(batch);
+    console.log(`text_layers only: fixed-mask loss ${before.loss.toFixed(4)} → ${after.loss.toFixed(4)}`);
+    expect(after.loss).toBeLessThan(before.loss - 0.01);
+    const a = await ft.getAdapter();
+    expect([...a.pairs.keys()].every((k) => k.startsWith('text.layers.'))).toBe(true);
+    for (const [k, p] of a.pairs) expect(Math.max(...p.B.data.map(Math.abs)), k).toBeGreaterThan(0);
+    ft.dispose();
   });
 
   it('NaN guard: lr = Infinity refuses the update and keeps the adapter', async () => {
