@@ -18,7 +18,7 @@ function scanWorkspaceFloats(B: number, K: number, L: number, di: number, N: num
 }
 
 /** The buffer pool's allocation for a tensor of `bytes`. */
-const cls = (bytes: number): number => BufferPool.sizeClass(bytes);
+const cls = BufferPool.sizeClass;
 
 /** Largest binding and a model of the pool's live bytes at the peak of a step (inside a layer's backward, at the
  *  scan backward or the conv backward), every tensor rounded to its size class as the pool allocates it.

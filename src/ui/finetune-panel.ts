@@ -9,7 +9,7 @@ import { customElement, property, query, state } from 'lit/decorators.js';
 import type { EngineClient } from '../worker/client';
 import type { AdaptScope, AdapterInfoRow, FineTuneProgress, FineTuneRequest, RgbaImage } from '../worker/api';
 import type { FineTuneUpload } from './finetune-upload';
-import { card } from './theme';
+import { buttonLook, card, fieldLook } from './theme';
 import './finetune-adapters';
 import './finetune-upload';
 import './loss-chart';
@@ -102,25 +102,16 @@ export class FineTunePanel extends LitElement {
       .settings .wide { grid-column: span 2; }
       label { display: block; font-size: 0.78rem; color: var(--mm-muted); margin-bottom: 0.25rem; }
       input, select {
-        font: inherit;
-        color: inherit;
-        background: var(--mm-surface-2);
-        border: 1px solid var(--mm-border);
+        ${fieldLook}
         border-radius: 8px;
         padding: 0.4rem 0.5rem;
-        width: 100%;
-        box-sizing: border-box;
       }
       .buttons { display: flex; flex-wrap: wrap; gap: 0.5rem; }
       button {
-        font: inherit;
+        ${buttonLook}
         font-weight: 600;
         padding: 0.55rem 0.9rem;
         border-radius: 10px;
-        border: 1px solid var(--mm-border);
-        background: var(--mm-surface-2);
-        color: var(--mm-fg);
-        cursor: pointer;
         flex: 1 1 auto;
       }
       button.primary { background: var(--mm-accent); color: var(--mm-accent-fg); border-color: transparent; }

@@ -4,7 +4,7 @@
 // Pure presentation: frames come in as plain data, no GPU here.
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { card } from './theme';
+import { buttonLook, card } from './theme';
 
 export interface Frame {
   step: number;
@@ -91,14 +91,9 @@ export class ImageView extends LitElement {
       .bar .grow { flex: 1; min-width: 8rem; color: var(--mm-muted); font-variant-numeric: tabular-nums; }
       .bar label { display: inline-flex; align-items: center; gap: 0.35rem; cursor: pointer; }
       button {
-        font: inherit;
+        ${buttonLook}
         font-size: 0.85rem;
         padding: 0.4rem 0.8rem;
-        border-radius: 8px;
-        border: 1px solid var(--mm-border);
-        background: var(--mm-surface-2);
-        color: var(--mm-fg);
-        cursor: pointer;
       }
       button:disabled { opacity: 0.5; cursor: not-allowed; }
       .strip {

@@ -4,7 +4,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { MAX_PROMPT_CHARS, type AdapterInfoRow, type GenerateRequest, type ModelInfo } from '../worker/api';
-import { card } from './theme';
+import { card, fieldLook } from './theme';
 
 /** A random u32 seed (crypto when available). */
 export function randomSeed(): number {
@@ -51,14 +51,9 @@ export class PromptPanel extends LitElement {
       :host { display: block; }
       label { display: block; font-size: 0.85rem; font-weight: 550; margin-bottom: 0.35rem; }
       textarea, input, select {
-        font: inherit;
-        color: inherit;
-        background: var(--mm-surface-2);
-        border: 1px solid var(--mm-border);
+        ${fieldLook}
         border-radius: 10px;
         padding: 0.6rem 0.7rem;
-        width: 100%;
-        box-sizing: border-box;
       }
       textarea { resize: vertical; min-height: 4rem; }
       textarea.neg { min-height: 2.4rem; }

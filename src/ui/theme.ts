@@ -60,16 +60,31 @@ export const card = css`
   }
 `;
 
+/** Declarations (no selector) of the secondary button every panel starts from; panels add size and weight. */
+export const buttonLook = css`
+  font: inherit;
+  border-radius: 8px;
+  border: 1px solid var(--mm-border);
+  background: var(--mm-surface-2);
+  color: var(--mm-fg);
+  cursor: pointer;
+`;
+
+/** Declarations (no selector) of a text field or select; panels add radius and padding. */
+export const fieldLook = css`
+  font: inherit;
+  color: inherit;
+  background: var(--mm-surface-2);
+  border: 1px solid var(--mm-border);
+  width: 100%;
+  box-sizing: border-box;
+`;
+
 /** The small secondary button of the side panels (list rows, imports): every <button>, and `.small-button`. */
 export const smallButton = css`
   button, .small-button {
-    font: inherit;
+    ${buttonLook}
     font-size: 0.8rem;
     padding: 0.25rem 0.6rem;
-    border-radius: 8px;
-    border: 1px solid var(--mm-border);
-    background: var(--mm-surface-2);
-    color: var(--mm-fg);
-    cursor: pointer;
   }
 `;

@@ -1,4 +1,4 @@
-// Selective scan (Mamba S6) forward, two variants:
+// Selective scan (Mamba S6) forward, three variants:
 //  - selectiveScan      (shaders/selective_scan.wgsl): inputs already in each direction's scan order,
 //                       (B, K, L, ·) → y (B, K, L, di); pair with crossScan / crossMerge (ops/cross_scan.ts): the
 //                       unfused path, kept as the baseline the fused kernel is benchmarked against.
@@ -8,7 +8,7 @@
 //  - selectiveScanChunked (shaders/selective_scan_chunked.wgsl, then crossMerge): the fused kernel's contract with L
 //                       cut into chunks run in parallel and joined by a carry of the states: more threads at small
 //                       batch. A candidate, not yet benchmarked on a GPU; the model uses selectiveScanFused.
-// A fourth variant, one invocation per (b, k, channel, state) with a subgroup reduction over the states, lost to the
+// A fourth, one invocation per (b, k, channel, state) with a subgroup reduction over the states, lost to the
 // fused kernel on the H200 (317 vs 232 µs at batch 2, 3184 vs 723 µs at batch 32; docs/benchmarks.md) and was removed.
 // Semantics: training/mmamba/scan.py `selective_scan_ref` with delta_softplus=True and delta_bias = dt bias,
 // A = −exp(A_log) computed in-kernel, state in f32. Per-direction parameters are stacked on K as in PyTorch.
