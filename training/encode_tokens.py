@@ -38,7 +38,7 @@ def load_vq(path: str, device) -> VQModel:
     ck = latest_checkpoint(path) if os.path.isdir(path) else path
     if ck is None:
         raise FileNotFoundError(f"no VQ checkpoint in {path}; run train_vq.py first")
-    st = torch.load(ck, map_location="cpu", weights_only=False)
+    st = torch.load(ck, map_location="cpu", weights_only=True)
     m = VQModel(VQConfig.from_dict(st["extra"]["config"]))
     m.load_state_dict(st["ema"]["shadow"] if st.get("ema") else st["model"])
     return m.to(device).eval()

@@ -36,7 +36,7 @@ def load_generator(path: str, device):
         ck = latest_checkpoint(path) if os.path.isdir(path) else path
         if ck is None:
             raise FileNotFoundError(f"no checkpoint or manifest in {path}")
-        st = torch.load(ck, map_location="cpu", weights_only=False)
+        st = torch.load(ck, map_location="cpu", weights_only=True)
         cfg, tok = C.config_from_dict(st["extra"]["config"]), st["extra"]["tokenizer"]
         sd = st["ema"]["shadow"] if st.get("ema") else st["model"]
     model = build_model(cfg)

@@ -2,8 +2,9 @@
 
 A checkpoint holds model (unwrapped from DDP), EMA, optimiser, scheduler, step, and every RNG state
 (python, numpy, torch CPU, torch CUDA), so `--resume` continues bit-identically on the same hardware.
-Writes go to a temp file in the run dir, fsync, then os.replace (atomic on POSIX), so a kill mid-write
-never leaves a truncated `ckpt-*.pt`. Only rank 0 writes; all ranks read.
+Everything in it is tensors or plain Python types, and every load uses torch.load(weights_only=True): a
+checkpoint from elsewhere can hold a pickle payload, which must never run. Writes go to a temp file in the
+run dir, fsync, then os.replace (atomic on POSIX), so a kill mid-write never leaves a truncated `ckpt-*.pt`. Only rank 0 writes; all ranks read.
 """
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ _CKPT_RE = re.compile(r"ckpt-(\d+)\.pt$")
 
 
 def rng_state() -> Dict[str, Any]:
-    st = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every RNG state as plain types and tensors, so the checkpoint loads with torch.load(weights_only=True)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    numpy_state = {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                   "has_gauss": int(has_gauss), "gauss": float(gauss)}
+    st = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         st["cuda"] = torch.cuda.get_rng_state_all()
     return st
@@ -32,7 +37,8 @@ def rng_state() -> Dict[str, Any]:
 
 def set_rng_state(st: Dict[str, Any]) -> None:
     random.setstate(st["python"])
-    np.random.set_state(st["numpy"])
+    n = st["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     torch.set_rng_state(st["torch"])
     if "cuda" in st and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(st["cuda"])
@@ -116,7 +122,7 @@ def save_checkpoint(run_dir: str, step: int, model, optimizer=None, scheduler=No
 def load_checkpoint(path: str, model, optimizer=None, scheduler=None, ema: Optional[EMA] = None,
                     map_location="cpu", restore_rng: bool = True) -> Dict[str, Any]:
     """Load into the given objects; returns the raw state (use state["step"], state["extra"])."""
-    state = torch.load(path, map_location=map_location, weights_only=False)
+    state = torch.load(path, map_location=map_location, weights_only=True)
     unwrap(model).load_state_dict(state["model"])
     if optimizer is not None and state.get("optimizer") is not None:
         optimizer.load_state_dict(state["optimizer"])

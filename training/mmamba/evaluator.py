@@ -230,7 +230,7 @@ class Evaluators:
 
 def load_evaluators(path: str, device="cpu") -> Evaluators:
     from .bpe import BPETokenizer
-    st = torch.load(path, map_location="cpu", weights_only=False)
+    st = torch.load(path, map_location="cpu", weights_only=True)
     if st.get("format") != "mmamba-evaluators":
         raise ValueError(f"{path} is not an evaluator file written by train_evaluator.py")
     con = ContrastiveModel(ContrastiveConfig.from_dict(st["contrastive"]["config"]))

@@ -10,7 +10,13 @@ Manifest layout: docs/architecture.md ("Weights on the wire"). int8 (`--int8`): 
 least `int8_min_numel` elements are stored as symmetric per-output-channel (per-row) int8 with an f16
 scale tensor `<name>.scale` of shape [rows]; w ~= q * scale, |w - q*scale| <= scale/2 per element.
 
-CLI:  python -m mmamba.export --ckpt training/runs/vq --out public/models/vq-s --id vq-s [--int8]
+Text word prior (text_encoder.py): a generator trained with a frozen word-vector table is exported with its
+effective embedding table, text.tok_emb.weight = cat(tok_emb, word_proj(word_vectors)) (vocab_size, w), and a
+text config with prior_words = prior_dim = 0 (prior_name / prior_sha256 stay as a record), so the browser
+gathers rows as from any table; with --int8 that table is quantised per row like every large 2-D weight. The
+table file comes from --prior, else training/prior/<prior_name>.npz; its sha256 must match the checkpoint's.
+
+CLI:  python -m mmamba.export --ckpt training/runs/vq --out public/models/vq-s --id vq-s [--int8] [--prior PATH]
 """
 from __future__ import annotations
 
@@ -243,9 +249,47 @@ def load_state_dict_from_manifest(path: str) -> Tuple[Dict[str, Any], Dict[str, 
     return m, {k: torch.from_numpy(np.array(v)) for k, v in arrs.items()}
 
 
+# ----------------------------------------------------------------------------- the text word prior
+PRIOR_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "prior")
+
+
+def bake_prior(state: Dict[str, Any], config: Dict[str, Any], prior: Optional[str] = None,
+               tokenizer: Optional[Dict[str, Any]] = None) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """(state, config) with the text encoder's word prior baked into an effective tok_emb table (see the module
+    docstring); returned unchanged when the config's text section has no prior. Inputs are not modified."""
+    from .text_encoder import PriorMismatchError, _sha_hex, read_prior
+    text = (config or {}).get("text") or {}
+    if not text.get("prior_words"):
+        return state, config
+    path = prior or os.path.join(PRIOR_DIR, f"{text.get('prior_name', '')}.npz")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"the model uses the word-vector table {text.get('prior_name')!r}; {path} is missing "
+                                f"(pass --prior PATH)")
+    table = read_prior(path)
+    recorded = _sha_hex(state["text.prior_sha256"]) if "text.prior_sha256" in state else text.get("prior_sha256")
+    if recorded != table.sha256 or (len(table.words), table.vectors.shape[1]) != (text["prior_words"], text["prior_dim"]):
+        raise PriorMismatchError(f"{path} (sha256 {table.sha256[:16]}…, {len(table.words)} words) is not the table the "
+                                 f"model was trained with ({text.get('prior_name')}, sha256 {str(recorded)[:16]}…, "
+                                 f"{text['prior_words']} words)")
+    if tokenizer is not None and tokenizer.get("words") is not None and list(tokenizer["words"]) != table.words:
+        raise PriorMismatchError(f"the tokenizer's words are not the words of {path}")
+    out = {k: v for k, v in state.items()
+           if k not in ("text.word_proj.weight", "text.word_proj.bias", "text.prior_sha256", "text.word_vectors")}
+    with torch.no_grad():
+        tok = torch.as_tensor(state["text.tok_emb.weight"]).float()                      # (word_offset, w)
+        words = torch.nn.functional.linear(torch.from_numpy(table.vectors),
+                                           torch.as_tensor(state["text.word_proj.weight"]).float(),
+                                           torch.as_tensor(state["text.word_proj.bias"]).float())  # (prior_words, w)
+        out["text.tok_emb.weight"] = torch.cat([tok, words], 0)                          # (vocab_size, w)
+    cfg = json.loads(json.dumps(config))
+    cfg["text"].update(prior_words=0, prior_dim=0, prior_name=table.name, prior_sha256=table.sha256)
+    return out, cfg
+
+
 # ----------------------------------------------------------------------------- CLI
 def export_checkpoint(ckpt: str, out_dir: str, model_id: str, int8: bool = False, use_ema: bool = True,
-                      dtype: str = "f16", max_shard_bytes: int = MAX_SHARD_BYTES) -> Dict[str, Any]:
+                      dtype: str = "f16", max_shard_bytes: int = MAX_SHARD_BYTES,
+                      prior: Optional[str] = None) -> Dict[str, Any]:
     """Export a train_vq.py / train_gen.py checkpoint (a ckpt-*.pt file or a run dir: latest one)."""
     from .checkpoint import latest_checkpoint
     if os.path.isdir(ckpt):
@@ -253,7 +297,7 @@ def export_checkpoint(ckpt: str, out_dir: str, model_id: str, int8: bool = False
         if p is None:
             raise FileNotFoundError(f"no ckpt-*.pt in {ckpt}")
         ckpt = p
-    st = torch.load(ckpt, map_location="cpu", weights_only=False)
+    st = torch.load(ckpt, map_location="cpu", weights_only=True)
     extra = st.get("extra", {})
     kind = extra["kind"]
     state = st["ema"]["shadow"] if (use_ema and st.get("ema")) else st["model"]
@@ -261,7 +305,8 @@ def export_checkpoint(ckpt: str, out_dir: str, model_id: str, int8: bool = False
     if kind == "vq" and "quant.codebook" in state:
         # Invariant for the engine: codebook rows are unit-norm, so decode input = codebook[token].
         state["quant.codebook"] = torch.nn.functional.normalize(state["quant.codebook"].float(), dim=1)
-    return export_weights(state, out_dir, model_id, kind, extra["config"], tokenizer=extra.get("tokenizer"),
+    state, config = bake_prior(state, extra["config"], prior, extra.get("tokenizer"))
+    return export_weights(state, out_dir, model_id, kind, config, tokenizer=extra.get("tokenizer"),
                           dtype=dtype, int8=int8, max_shard_bytes=max_shard_bytes,
                           extra={"step": st["step"], "source": os.path.basename(ckpt), "ema": bool(use_ema and st.get("ema"))})
 
@@ -275,9 +320,11 @@ def main(argv=None) -> None:
     ap.add_argument("--f32", action="store_true", help="store f32 instead of f16 (fixtures, debugging)")
     ap.add_argument("--no-ema", action="store_true")
     ap.add_argument("--max-shard-bytes", type=int, default=MAX_SHARD_BYTES)
+    ap.add_argument("--prior", default=None,
+                    help="word-vector table of a text encoder with a prior (default training/prior/<prior_name>.npz)")
     a = ap.parse_args(argv)
     m = export_checkpoint(a.ckpt, a.out, a.id, int8=a.int8, use_ema=not a.no_ema,
-                          dtype="f32" if a.f32 else "f16", max_shard_bytes=a.max_shard_bytes)
+                          dtype="f32" if a.f32 else "f16", max_shard_bytes=a.max_shard_bytes, prior=a.prior)
     load_manifest(a.out)  # verify what we wrote
     print(f"exported {a.id} ({m['kind']}): {len(m['tensors'])} tensors, {len(m['shards'])} shard(s), "
           f"{m['totalBytes'] / 1e6:.2f} MB -> {a.out}", flush=True)

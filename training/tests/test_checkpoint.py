@@ -12,7 +12,7 @@ COMMON = ["--preset", "tiny", "--device", "cpu", "--batch-size", "8", "--log-eve
 
 
 def _final(run_dir):
-    return torch.load(latest_checkpoint(run_dir), map_location="cpu", weights_only=False)
+    return torch.load(latest_checkpoint(run_dir), map_location="cpu", weights_only=True)
 
 
 def _assert_same(a, b):
