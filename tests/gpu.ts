@@ -47,10 +47,8 @@ export function randInt(n: number, seed: number, max: number): Uint32Array {
   return out;
 }
 
-/** A fresh seed per run (printed on failure through the test name or message), so inputs are never stale. */
-export function freshSeed(): number {
-  return (Math.random() * 2 ** 31) >>> 0;
-}
+/** Seeds of random test inputs: tests/seeds.ts (deterministic, printed on failure). */
+export { freshSeed } from './seeds';
 
 /** Writes NaN into an output tensor so that an unwritten element cannot pass as correct. */
 export function poison(engine: Engine, t: Tensor): void {
@@ -58,11 +56,13 @@ export function poison(engine: Engine, t: Tensor): void {
   else engine.fill(t, 0xdeadbeef);
 }
 
-/** max|a-b| / max(max|b|, tiny). NaN anywhere gives Infinity. */
-export function normalisedError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+/** max|a-b| / max(max|b|, scale, tiny). NaN anywhere gives Infinity. `scale`: the magnitude of the terms the result
+ *  was computed from, when cancellation can make the result far smaller than them (a rounding error is relative
+ *  to the terms, not to their sum). */
+export function normalisedError(actual: ArrayLike<number>, expected: ArrayLike<number>, scale = 0): number {
   if (actual.length !== expected.length) return Infinity;
   let maxDiff = 0;
-  let maxRef = 1e-12;
+  let maxRef = Math.max(1e-12, scale);
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i]!;
     const e = expected[i]!;
@@ -75,8 +75,8 @@ export function normalisedError(actual: ArrayLike<number>, expected: ArrayLike<n
 }
 
 /** Throws a readable message naming the first mismatching index when the error is above `tol`. */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
-  const err = normalisedError(actual, expected);
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string, scale = 0): void {
+  const err = normalisedError(actual, expected, scale);
   if (err <= tol) return;
   let worst = 0;
   let worstDiff = -1;
