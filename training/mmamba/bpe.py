@@ -1,27 +1,53 @@
-"""Byte-level BPE tokenizer for captions (Sennrich et al. 2016; byte-level as in GPT-2, simplified).
+"""Byte-level BPE tokenizer for captions (Sennrich et al. 2016; byte-level as in GPT-2, simplified), with an
+optional list of known words (version 2). The TypeScript side (src/model/bpe.ts) re-implements it from
+`to_dict()`; this docstring is the spec both follow byte for byte.
 
-The algorithm, which the TypeScript side re-implements from `to_dict()`:
+Bounding: every input text is first cut to its first MAX_TEXT_CHARS (4096) code points, so the work per prompt
+is bounded (a caption is never that long; only the first max_len − 2 ids are kept anyway).
+
+Version 1 (`{"type": "byte-bpe", "version": 1, ...}`; a dict without "version" is also read as v1):
 1. Normalise: ASCII A-Z -> a-z only (no Unicode case folding, so JS and Python agree exactly);
    tab, newline and carriage return become spaces.
-2. Pre-tokenise: split on ASCII space ' ', drop empty pieces. Each word becomes the UTF-8 bytes of
-   " " + word (a leading space marks the word start, so decoding restores spaces).
+2. Pre-tokenise: split on ASCII space ' ', drop empty pieces. Each piece becomes the UTF-8 bytes of
+   " " + piece (a leading space marks the word start, so decoding restores spaces).
 3. Ids: 0 = pad, 1 = bos, 2 = eos, 3 + b for byte b (3..258), then merge i creates id 259 + i.
-4. Encode a word: start from its byte ids; repeatedly take the adjacent pair whose merge has the lowest
+4. Encode a piece: start from its byte ids; repeatedly take the adjacent pair whose merge has the lowest
    rank (index in `merges`), replace all its non-overlapping occurrences left to right by the merged id;
    stop when no adjacent pair has a merge.
-5. Sequence: [bos] + word ids concatenated, truncated to max_len − 2 ids, + [eos], padded with pad to max_len.
-Training: count words (after steps 1-2) over the corpus; repeatedly merge the most frequent adjacent pair
-(weighted by word count; ties: the smallest (left id, right id)) until vocab_size is reached or no pair
-occurs at least `min_frequency` times. Deterministic.
+5. Sequence: [bos] + piece ids concatenated, truncated to max_len − 2 ids, + [eos], padded with pad to max_len.
+
+Version 2 (`{"type": "byte-bpe", "version": 2, "merges": [...], "words": [...], "max_len": Lt, ...}`):
+1. Normalise as v1.
+2. Pre-tokenise by word boundaries, scanning code points left to right: a maximal run of ASCII [a-z0-9] is one
+   piece; a maximal run of non-ASCII code points (>= U+0080) is one piece; every other non-space ASCII
+   character (punctuation, symbols, control characters) is a piece on its own; spaces separate and are dropped.
+   So "Zorblat!" -> "zorblat", "!"; "thumbs-up" -> "thumbs", "-", "up"; "🔥🔥x" -> "🔥🔥", "x".
+3. A piece found in `words` is the single id word_offset + its index; any other piece is the v1 BPE (step 4)
+   of the UTF-8 bytes of " " + piece. Ids: 0 pad, 1 bos, 2 eos, 3..258 bytes, 259.. merges, then
+   word_offset = 259 + len(merges), vocab_size = word_offset + len(words). (A lone UTF-16 surrogate, which
+   only a JS string can hold, is encoded as U+FFFD, as the browser's TextEncoder does.)
+4. Sequence as v1.
+`words`: unique strings of 1..64 characters of [a-z0-9] (at most MAX_WORDS), in the order of the word-vector
+table they come from (training/prior/<name>.npz), so word id word_offset + i is row i of that table.
+
+Training: count pieces (after steps 1-2) over the corpus; repeatedly merge the most frequent adjacent pair
+(weighted by piece count; ties: the smallest (left id, right id)) until vocab_size ids (fixed ids + merges;
+v2 words come on top) are reached or no pair occurs at least `min_frequency` times. v2 counts only the
+pieces that are not known words, so merges serve only out-of-vocabulary pieces. Deterministic.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any, Iterable, Sequence
 
 PAD, BOS, EOS = 0, 1, 2
 BYTE_OFFSET = 3
 FIRST_MERGE_ID = BYTE_OFFSET + 256
+MAX_TEXT_CHARS = 4096          # code points of a text that are tokenised; the rest is ignored
+MAX_WORDS = 200_000            # longest `words` list (the TypeScript manifest parser refuses more)
+MAX_WORD_CHARS = 64
+_WORD_RE = re.compile(r"[a-z0-9]{1,%d}" % MAX_WORD_CHARS)
 
 
 def normalise(text: str) -> str:
@@ -29,9 +55,61 @@ def normalise(text: str) -> str:
     return "".join(chr(ord(ch) + 32) if "A" <= ch <= "Z" else ch for ch in text)
 
 
+def _alnum(ch: str) -> bool:
+    return "a" <= ch <= "z" or "0" <= ch <= "9"
+
+
+def pieces_v1(text: str) -> list[str]:
+    return [w for w in normalise(text[:MAX_TEXT_CHARS]).split(" ") if w]
+
+
+def pieces_v2(text: str) -> list[str]:
+    """Step 2 of v2: [a-z0-9] runs, non-ASCII runs, single other non-space ASCII characters."""
+    out: list[str] = []
+    t = normalise(text[:MAX_TEXT_CHARS])
+    i, n = 0, len(t)
+    while i < n:
+        ch = t[i]
+        if ch == " ":
+            i += 1
+            continue
+        j = i + 1
+        if _alnum(ch):
+            while j < n and _alnum(t[j]):
+                j += 1
+        elif ord(ch) >= 0x80:
+            while j < n and ord(t[j]) >= 0x80:
+                j += 1
+        out.append(t[i:j])
+        i = j
+    return out
+
+
+def piece_bytes(piece: str) -> tuple[int, ...]:
+    """Byte ids of " " + piece (lone surrogates -> U+FFFD, as the browser's TextEncoder)."""
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in piece):
+        piece = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in piece)
+    return tuple(BYTE_OFFSET + b for b in (" " + piece).encode("utf-8"))
+
+
 def words_of(text: str) -> list[tuple[int, ...]]:
-    return [tuple(BYTE_OFFSET + b for b in (" " + w).encode("utf-8"))
-            for w in normalise(text).split(" ") if w]
+    """v1 steps 1-2: the byte ids of each piece."""
+    return [piece_bytes(w) for w in pieces_v1(text)]
+
+
+def check_words(words: Sequence[str]) -> list[str]:
+    """The v2 `words` list, validated (bounded count, [a-z0-9]{1,64}, unique); ValueError otherwise."""
+    if not isinstance(words, (list, tuple)):
+        raise ValueError(f"tokenizer words must be a list, got {type(words).__name__}")
+    if len(words) > MAX_WORDS:
+        raise ValueError(f"tokenizer has {len(words)} words; at most {MAX_WORDS}")
+    out = list(words)
+    for w in out:
+        if not isinstance(w, str) or not _WORD_RE.fullmatch(w):
+            raise ValueError(f"tokenizer word {w!r} is not 1-{MAX_WORD_CHARS} characters of [a-z0-9]")
+    if len(set(out)) != len(out):
+        raise ValueError("tokenizer words are not unique")
+    return out
 
 
 def _merge_word(word: tuple[int, ...], pair: tuple[int, int], new_id: int) -> tuple[int, ...]:
@@ -47,28 +125,49 @@ def _merge_word(word: tuple[int, ...], pair: tuple[int, int], new_id: int) -> tu
 
 
 class BPETokenizer:
-    def __init__(self, merges: Sequence[tuple[int, int]], max_len: int = 16):
+    def __init__(self, merges: Sequence[tuple[int, int]], max_len: int = 16,
+                 words: Sequence[str] | None = None, version: int = 1):
+        if version not in (1, 2):
+            raise ValueError(f"tokenizer version must be 1 or 2, got {version!r}")
+        if version == 1 and words:
+            raise ValueError("a v1 tokenizer has no word list; use version=2")
+        self.version = version
         self.merges = [tuple(m) for m in merges]
         self.max_len = max_len
         self.ranks = {m: i for i, m in enumerate(self.merges)}
+        self.words = check_words(list(words or []))
+        self.word_ids = {w: self.word_offset + i for i, w in enumerate(self.words)}
         self._cache: dict[tuple[int, ...], tuple[int, ...]] = {}
 
     @property
-    def vocab_size(self) -> int:
+    def word_offset(self) -> int:
+        """First word id (v2); equals vocab_size for v1 and for a v2 tokenizer without words."""
         return FIRST_MERGE_ID + len(self.merges)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.word_offset + len(self.words)
 
     # -- training -------------------------------------------------------------------------------
     @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int, max_len: int = 16,
-              min_frequency: int = 2) -> "BPETokenizer":
+    def train(cls, texts: Iterable[str], vocab_size: int, max_len: int = 16, min_frequency: int = 2,
+              words: Sequence[str] | None = None, version: int = 1) -> "BPETokenizer":
+        """vocab_size counts the fixed ids and merges (v2 words come on top)."""
+        known = set(check_words(list(words or [])))
+        if version == 1 and known:
+            raise ValueError("a v1 tokenizer has no word list; use version=2")
+        split = pieces_v2 if version == 2 else pieces_v1
         counts: Counter = Counter()
         for t in texts:
-            counts.update(words_of(t))
-        words = dict(counts)                           # word (tuple of ids) -> count
+            counts.update(p for p in split(t) if p not in known)
+        pieces: dict[tuple[int, ...], int] = {}          # piece (tuple of byte ids) -> count
+        for p, n in counts.items():
+            b = piece_bytes(p)
+            pieces[b] = pieces.get(b, 0) + n
         merges: list[tuple[int, int]] = []
         while FIRST_MERGE_ID + len(merges) < vocab_size:
             pairs: Counter = Counter()
-            for w, n in words.items():
+            for w, n in pieces.items():
                 for a, b in zip(w, w[1:]):
                     pairs[(a, b)] += n
             if not pairs:
@@ -78,15 +177,16 @@ class BPETokenizer:
                 break
             pair, new_id = best[0], FIRST_MERGE_ID + len(merges)
             merges.append(pair)
-            new_words: dict[tuple[int, ...], int] = {}
-            for w, n in words.items():
+            new_pieces: dict[tuple[int, ...], int] = {}
+            for w, n in pieces.items():
                 w2 = _merge_word(w, pair, new_id) if pair[0] in w else w
-                new_words[w2] = new_words.get(w2, 0) + n
-            words = new_words
-        return cls(merges, max_len)
+                new_pieces[w2] = new_pieces.get(w2, 0) + n
+            pieces = new_pieces
+        return cls(merges, max_len, words=list(words or []) if version == 2 else None, version=version)
 
     # -- encoding -------------------------------------------------------------------------------
     def encode_word(self, word: tuple[int, ...]) -> tuple[int, ...]:
+        """Step 4: the BPE of one piece's byte ids."""
         if word in self._cache:
             return self._cache[word]
         w = word
@@ -101,7 +201,16 @@ class BPETokenizer:
 
     def tokenize(self, text: str) -> list[int]:
         """Ids of the text without bos/eos/padding."""
-        return [i for w in words_of(text) for i in self.encode_word(w)]
+        if self.version == 1:
+            return [i for w in words_of(text) for i in self.encode_word(w)]
+        out: list[int] = []
+        for p in pieces_v2(text):
+            wid = self.word_ids.get(p)
+            if wid is not None:
+                out.append(wid)
+            else:
+                out.extend(self.encode_word(piece_bytes(p)))
+        return out
 
     def encode(self, text: str, max_len: int | None = None) -> list[int]:
         L = max_len or self.max_len
@@ -122,23 +231,36 @@ class BPETokenizer:
             return b""
         if i < FIRST_MERGE_ID:
             return bytes([i - BYTE_OFFSET])
+        if i >= self.word_offset:
+            return (" " + self.words[i - self.word_offset]).encode("ascii")
         a, b = self.merges[i - FIRST_MERGE_ID]
         return self._bytes_of(a) + self._bytes_of(b)
 
     def decode(self, ids: Iterable[int]) -> str:
+        """Text of the ids (v2 puts a space before every piece, so "a, b" decodes as "a , b")."""
         data = b"".join(self._bytes_of(int(i)) for i in ids)
         text = data.decode("utf-8", errors="replace")
         return text[1:] if text.startswith(" ") else text
 
     # -- serialisation (manifest "tokenizer") ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "byte-bpe", "version": 1, "normalise": "ascii-lowercase", "split": "space",
-                "word_prefix": " ", "specials": {"pad": PAD, "bos": BOS, "eos": EOS},
-                "byte_offset": BYTE_OFFSET, "vocab_size": self.vocab_size, "max_len": self.max_len,
-                "merges": [list(m) for m in self.merges]}
+        d = {"type": "byte-bpe", "version": self.version, "normalise": "ascii-lowercase",
+             "split": "space" if self.version == 1 else "word-boundary",
+             "word_prefix": " ", "specials": {"pad": PAD, "bos": BOS, "eos": EOS},
+             "byte_offset": BYTE_OFFSET, "vocab_size": self.vocab_size, "max_len": self.max_len,
+             "merges": [list(m) for m in self.merges]}
+        if self.version == 2:
+            d["word_offset"] = self.word_offset
+            d["words"] = list(self.words)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "BPETokenizer":
-        if d.get("type") != "byte-bpe" or d.get("version") != 1:
-            raise ValueError(f"unsupported tokenizer {d.get('type')!r} v{d.get('version')}")
-        return cls([tuple(m) for m in d["merges"]], d["max_len"])
+        version = d.get("version", 1)
+        if d.get("type") != "byte-bpe" or version not in (1, 2):
+            raise ValueError(f"unsupported tokenizer {d.get('type')!r} v{version}")
+        words = d.get("words") if version == 2 else None
+        tok = cls([tuple(m) for m in d["merges"]], d["max_len"], words=words, version=version)
+        if "vocab_size" in d and d["vocab_size"] != tok.vocab_size:
+            raise ValueError(f"tokenizer says vocab_size {d['vocab_size']} but its merges and words make {tok.vocab_size}")
+        return tok

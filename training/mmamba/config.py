@@ -23,6 +23,27 @@ class TextConfig:
     heads: int = 4
     ffn_mult: int = 4          # GELU MLP hidden = ffn_mult * width
     pad_id: int = 0
+    # Frozen word prior (text_encoder.py): the last prior_words ids are known words whose embedding is
+    # word_proj(word_vectors[id - word_offset]), word_vectors a (prior_words, prior_dim) table read from the file
+    # prior_name (training/prior/<name>.npz) whose sha256 is prior_sha256. prior_words = 0: no prior (every id
+    # has a learned row). An exported model has prior_words = 0 (its table is baked in) and keeps the name and
+    # sha256 as a record only.
+    prior_words: int = 0
+    prior_dim: int = 0
+    prior_name: str = ""
+    prior_sha256: str = ""
+
+    def __post_init__(self) -> None:
+        if self.prior_words < 0 or self.prior_dim < 0 or (self.prior_words > 0) != (self.prior_dim > 0):
+            raise ValueError(f"prior_words and prior_dim must both be 0 or both positive, got "
+                             f"{self.prior_words}, {self.prior_dim}")
+        if self.prior_words > 0 and self.prior_words > self.vocab_size - 259:
+            raise ValueError(f"prior_words {self.prior_words} leaves fewer than 259 ids of vocab_size {self.vocab_size}")
+
+    @property
+    def word_offset(self) -> int:
+        """First prior word id (= vocab_size without a prior): ids below it have learned rows."""
+        return self.vocab_size - self.prior_words
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
