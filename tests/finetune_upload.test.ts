@@ -59,10 +59,11 @@ describe('sniffing and refusals', () => {
 
 describe('caption files', () => {
   it('.txt with `filename: caption` lines, matched by name with or without extension, any case', () => {
-    const src = parseCaptionFile('captions.txt', '# comment\r\nA.PNG: a zorblat on grass\nb: ignored because no extension\n\nc.jpg:  a  zorblat\tsleeping \n');
+    const src = parseCaptionFile('captions.txt', '# comment\r\nA.PNG: a zorblat on grass\nb: named without extension\n\nc.jpg:  a  zorblat\tsleeping \n');
     expect(src.byName.get('a.png')).toBe('a zorblat on grass');
     expect(src.byName.get('c.jpg')).toBe('a zorblat sleeping');
-    expect(src.ordered).toEqual(['b: ignored because no extension']);
+    expect(src.byName.get('b')).toBe('named without extension'); // a stem: matches b.png, b.jpg, …
+    expect(src.ordered).toEqual([]);
     expect(assignCaptions(['photos/a.png', 'C.JPG', 'c.png'], [src])).toEqual(['a zorblat on grass', 'a zorblat sleeping', 'a zorblat sleeping']);
   });
 

@@ -4,10 +4,12 @@
 //
 // Caption files dropped beside the images:
 //   .txt   one caption per line, either `filename: caption` (matched by name, case-insensitive, with or
-//          without the extension) or plain lines given to the images in the order they were dropped
+//          without the extension on either side; a name no picture has is reported, its caption unused) or plain
+//          lines given to the images in the order they were dropped
 //   .json  {"filename": "caption", ...}
 // A caption typed into an image's own field always wins over one from a file.
-// Invariant: nothing here throws on bad input; every file gets a verdict with a reason a person can act on.
+// Invariant: nothing here throws on bad input; every file gets a verdict with a reason a person can act on; every
+// loop over input is bounded (file sizes, caption entries, image pixels read from the header before decoding).
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
 
@@ -17,6 +19,85 @@ export const MAX_IMAGE_BYTES = 25 * 1024 * 1024;
 export const MAX_PAIRS = 64;
 /** Longest caption kept, in characters (the tokenizer keeps far fewer tokens anyway). */
 export const MAX_CAPTION_CHARS = 200;
+
+/** Most pixels (width × height) an image may have: its size is read from the file's header before anything decodes
+ *  it, so a small file that claims a huge picture (a 97 KB PNG of 10000×10000) never costs its decoded size. 40 MP
+ *  covers phone photos at their default resolution (12–24 MP) with room. */
+export const MAX_IMAGE_PIXELS = 40_000_000;
+/** Most captions one caption file may give (a dataset holds at most MAX_PAIRS pictures). */
+export const MAX_CAPTION_ENTRIES = 4096;
+/** Largest caption file read. */
+export const MAX_CAPTION_FILE_BYTES = 1024 * 1024;
+
+/** The MIME type of each accepted format: blobs made from uploaded bytes always carry the sniffed type, never the
+ *  type the dropped file claimed (an `x.html` holding a PNG must never become an HTML blob of this origin). */
+export const IMAGE_MIME: Record<ImageFormat, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
+
+/** The blob shown as an uploaded picture's thumbnail: the bytes under the sniffed image type. */
+export function imageBlob(bytes: ArrayBuffer, format: ImageFormat): Blob {
+  return new Blob([bytes], { type: IMAGE_MIME[format] });
+}
+
+/** Width and height from the image's header (PNG IHDR; the first JPEG SOFn; WebP VP8, VP8L or VP8X), without
+ *  decoding; null when the header does not say (damaged, truncated). Reads at most the bytes given. */
+export function imageDimensions(b: Uint8Array, format: ImageFormat): { width: number; height: number } | null {
+  const u16be = (i: number) => (b[i]! << 8) | b[i + 1]!;
+  const u32be = (i: number) => ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+  const u24le = (i: number) => b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16);
+  const tag = (i: number) => String.fromCharCode(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!);
+  if (format === 'png') {
+    // signature (8), IHDR length (4), "IHDR" (4), width (4), height (4)
+    if (b.length < 24 || tag(12) !== 'IHDR') return null;
+    return { width: u32be(16), height: u32be(20) };
+  }
+  if (format === 'jpeg') {
+    let i = 2;
+    while (i + 9 < b.length) {
+      if (b[i] !== 0xff) return null;
+      const m = b[i + 1]!;
+      if (m === 0xff) {
+        i++; // fill byte
+        continue;
+      }
+      if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+        i += 2; // markers without a length
+        continue;
+      }
+      if (m === 0xd9 || m === 0xda) return null; // end of image / start of scan before any frame header
+      const len = u16be(i + 2);
+      if (len < 2) return null;
+      const isSof = m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+      if (isSof) return { width: u16be(i + 7), height: u16be(i + 5) };
+      i += 2 + len;
+    }
+    return null;
+  }
+  // WebP: "RIFF" size "WEBP", then the first chunk's fourcc at 12 and its payload at 20.
+  if (b.length < 30) return null;
+  const chunk = tag(12);
+  if (chunk === 'VP8 ') {
+    if (b[23] !== 0x9d || b[24] !== 0x01 || b[25] !== 0x2a) return null;
+    return { width: (b[26]! | (b[27]! << 8)) & 0x3fff, height: (b[28]! | (b[29]! << 8)) & 0x3fff };
+  }
+  if (chunk === 'VP8L') {
+    if (b[20] !== 0x2f) return null;
+    const bits = (b[21]! | (b[22]! << 8) | (b[23]! << 16) | (b[24]! << 24)) >>> 0;
+    return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
+  }
+  if (chunk === 'VP8X') return { width: u24le(24) + 1, height: u24le(27) + 1 };
+  return null;
+}
+
+/** Why an image's header refuses it before decoding ('' when its size is readable and within MAX_IMAGE_PIXELS). */
+export function imageHeaderProblem(bytes: Uint8Array, format: ImageFormat): string {
+  const d = imageDimensions(bytes, format);
+  if (!d) return `the ${format.toUpperCase()} header is damaged or incomplete (it gives no image size)`;
+  if (d.width < 1 || d.height < 1) return `the ${format.toUpperCase()} header says ${d.width}×${d.height} pixels: no picture`;
+  const px = d.width * d.height;
+  if (px > MAX_IMAGE_PIXELS)
+    return `the image is ${d.width}×${d.height} pixels (${(px / 1e6).toFixed(0)} MP); the limit is ${MAX_IMAGE_PIXELS / 1e6} MP: scale it down first`;
+  return '';
+}
 
 /** The image format by its first bytes, or null. PNG: 89 50 4E 47 0D 0A 1A 0A; JPEG: FF D8 FF;
  *  WebP: "RIFF" ???? "WEBP". */
@@ -56,10 +137,13 @@ export function baseName(name: string): { full: string; stem: string } {
 
 /** Captions read from one caption file: by file name, and/or in order. */
 export interface CaptionSource {
+  /** Lower-case name (with its extension, or a stem when the file gave none) → caption. */
   byName: Map<string, string>;
   ordered: string[];
   /** Lines or entries that could not be used, with why (shown, never fatal). */
   problems: string[];
+  /** The caption file's name (for messages about its entries). */
+  file?: string;
 }
 
 export function cleanCaption(s: string): string {
@@ -69,8 +153,13 @@ export function cleanCaption(s: string): string {
 
 /** Parses a caption file. A JSON file must be an object of strings; a .txt file is read line by line. */
 export function parseCaptionFile(fileName: string, text: string): CaptionSource {
-  const out: CaptionSource = { byName: new Map(), ordered: [], problems: [] };
-  const body = text.replace(/^\uFEFF/, '');
+  const out: CaptionSource = { byName: new Map(), ordered: [], problems: [], file: fileName };
+  const body = text.slice(0, MAX_CAPTION_FILE_BYTES).replace(/^\uFEFF/, '');
+  const full = () => {
+    if (out.byName.size + out.ordered.length < MAX_CAPTION_ENTRIES) return false;
+    out.problems.push(`${fileName}: only the first ${MAX_CAPTION_ENTRIES} captions are read`);
+    return true;
+  };
   if (/\.json$/i.test(fileName)) {
     let data: unknown;
     try {
@@ -84,15 +173,19 @@ export function parseCaptionFile(fileName: string, text: string): CaptionSource 
       return out;
     }
     for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
+      if (full()) break;
       if (typeof v !== 'string') out.problems.push(`${fileName}: the caption of "${k}" is not text`);
       else out.byName.set(baseName(k).full, cleanCaption(v));
     }
     return out;
   }
   const lines = body.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-  // `name.ext: caption` (or `name.ext<TAB>caption`) where name.ext looks like a file name.
-  const named = /^([^:\t]+?\.[a-z0-9]{2,5})\s*[:\t]\s*(.*)$/i;
+  // `name.ext: caption` (or `name.ext<TAB>caption`) where name.ext looks like a file name, or `name: caption` where
+  // name is one word of file-name characters (matched against the pictures' names without extension). A named
+  // line that matches no picture is reported, never handed to another picture in order.
+  const named = /^([^:\t]+?\.[a-z0-9]{2,5}|[\p{L}\p{N}_.-]{1,100})\s*[:\t]\s*(.*)$/iu;
   for (const line of lines) {
+    if (full()) break;
     const m = named.exec(line);
     if (m) out.byName.set(baseName(m[1]!).full, cleanCaption(m[2]!));
     else out.ordered.push(cleanCaption(line));
@@ -100,26 +193,41 @@ export function parseCaptionFile(fileName: string, text: string): CaptionSource 
   return out;
 }
 
-/** Captions for `imageNames` (in drop order): by full name, then by name without extension, then the
- *  ordered lines in turn. '' where nothing matched. */
-export function assignCaptions(imageNames: string[], sources: CaptionSource[]): string[] {
+/** Captions for `imageNames` (in drop order): by full name, then by name without extension (a named entry without
+ *  an extension is a stem), then the ordered lines in turn. '' where nothing matched. `unmatched`: the named entries
+ *  no picture has, as "file: name" (shown to the person; their captions go to no picture). */
+export function matchCaptions(imageNames: string[], sources: CaptionSource[]): { captions: string[]; unmatched: string[] } {
   const byName = new Map<string, string>();
-  const byStem = new Map<string, string>();
+  const origin = new Map<string, string>();
   const ordered: string[] = [];
   for (const s of sources) {
     for (const [k, v] of s.byName) {
       byName.set(k, v);
-      byStem.set(baseName(k).stem, v);
+      origin.set(k, s.file ?? 'captions');
     }
     ordered.push(...s.ordered);
   }
+  /** stem → the named entry with that stem (the last one wins, as later files override earlier ones). */
+  const byStem = new Map<string, string>();
+  for (const k of byName.keys()) byStem.set(baseName(k).stem, k);
+  const used = new Set<string>();
   let next = 0;
-  return imageNames.map((n) => {
+  const captions = imageNames.map((n) => {
     const { full, stem } = baseName(n);
-    const hit = byName.get(full) ?? byStem.get(stem);
-    if (hit !== undefined) return hit;
+    const key = byName.has(full) ? full : byName.has(stem) ? stem : byStem.get(stem);
+    if (key !== undefined) {
+      used.add(key);
+      return byName.get(key)!;
+    }
     return next < ordered.length ? ordered[next++]! : '';
   });
+  const unmatched = [...byName.keys()].filter((k) => !used.has(k)).map((k) => `${origin.get(k)}: ${k}`);
+  return { captions, unmatched };
+}
+
+/** The captions of `matchCaptions` alone. */
+export function assignCaptions(imageNames: string[], sources: CaptionSource[]): string[] {
+  return matchCaptions(imageNames, sources).captions;
 }
 
 /** The verdict on one dropped file before decoding (decoding can still refuse it later). */
@@ -136,7 +244,7 @@ export function classifyFile(name: string, size: number, head: Uint8Array): File
     return { kind: 'image', format };
   }
   if (isCaptionFileName(name)) {
-    if (size > 1024 * 1024) return { kind: 'rejected', reason: 'a caption file over 1 MB is not read' };
+    if (size > MAX_CAPTION_FILE_BYTES) return { kind: 'rejected', reason: 'a caption file over 1 MB is not read' };
     return { kind: 'captions' };
   }
   return { kind: 'rejected', reason: describeNonImage(name, head) };

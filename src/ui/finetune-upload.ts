@@ -1,12 +1,25 @@
 // <mm-finetune-upload>: the fine-tuning pictures. Drag and drop (or pick) PNG/JPEG/WebP images, optionally with
-// a captions file (.txt `filename: caption` lines or plain lines in order, or .json {filename: caption});
+// a captions file (.txt `filename: caption` lines or plain lines in order, or .json {filename: caption}; a named
+// caption that matches no picture is listed, never given to another one);
 // a preview grid with a caption field and a remove button per picture; files that are refused are listed
-// with the reason, and the rest proceed.
+// with the reason, and the rest proceed. Files over the size limits are judged on their first bytes, unread; an
+// image's pixel count is read from its header before anything decodes it; thumbnails carry the sniffed type.
 // It owns the list of pairs; the panel reads `pairs` and reports the worker's verdicts back with `applyReport`.
 // Fires `mm-ft-changed` when pictures are added or removed (captions edits do not need the worker).
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import { assignCaptions, captionWarning, classifyFile, MAX_PAIRS, parseCaptionFile, type CaptionSource } from '../finetune/upload';
+import {
+  captionWarning,
+  classifyFile,
+  imageBlob,
+  imageHeaderProblem,
+  matchCaptions,
+  MAX_CAPTION_FILE_BYTES,
+  MAX_IMAGE_BYTES,
+  MAX_PAIRS,
+  parseCaptionFile,
+  type CaptionSource,
+} from '../finetune/upload';
 import type { DatasetReport } from '../worker/api';
 import { card } from './theme';
 
@@ -215,13 +228,17 @@ export class FineTuneUpload extends LitElement {
     for (const f of files) {
       let bytes: ArrayBuffer;
       try {
-        bytes = await f.arrayBuffer();
+        // A file over any limit is judged on its first bytes alone: a huge drop is never read whole.
+        const tooBig = f.size > Math.max(MAX_IMAGE_BYTES, MAX_CAPTION_FILE_BYTES);
+        bytes = await (tooBig ? f.slice(0, 16) : f).arrayBuffer();
       } catch (e) {
         refused.push({ name: f.name, reason: `could not be read (${e instanceof Error ? e.message : String(e)})` });
         continue;
       }
-      const verdict = classifyFile(f.name, bytes.byteLength, new Uint8Array(bytes, 0, Math.min(16, bytes.byteLength)));
+      const verdict = classifyFile(f.name, f.size, new Uint8Array(bytes, 0, Math.min(16, bytes.byteLength)));
+      const headerProblem = verdict.kind === 'image' ? imageHeaderProblem(new Uint8Array(bytes), verdict.format) : '';
       if (verdict.kind === 'rejected') refused.push({ name: f.name, reason: verdict.reason });
+      else if (headerProblem) refused.push({ name: f.name, reason: headerProblem });
       else if (verdict.kind === 'captions') {
         const src = parseCaptionFile(f.name, new TextDecoder().decode(bytes));
         notes.push(...src.problems);
@@ -238,17 +255,21 @@ export class FineTuneUpload extends LitElement {
           bytes,
           caption: '',
           edited: false,
-          url: URL.createObjectURL(new Blob([bytes], { type: f.type || `image/${verdict.format}` })),
+          // The sniffed type, never f.type: a PNG named x.html must not become an HTML page of this origin.
+          url: URL.createObjectURL(imageBlob(bytes, verdict.format)),
           status: 'checking',
         });
     }
     const all = [...this.items, ...added];
     if (newCaptions || added.length) {
       // Captions from files go to every picture whose field the person has not typed in.
-      const fromFiles = assignCaptions(all.map((p) => p.name), this.captionSources);
+      const { captions: fromFiles, unmatched } = matchCaptions(all.map((p) => p.name), this.captionSources);
       all.forEach((p, i) => {
         if (!p.edited && fromFiles[i]) p.caption = fromFiles[i]!;
       });
+      const shown = unmatched.slice(0, 8);
+      for (const u of shown) notes.push(`${u.replace(/: /, ': no picture is named "')}"; its caption was not used.`);
+      if (unmatched.length > shown.length) notes.push(`…and ${unmatched.length - shown.length} more captions name no picture.`);
     }
     this.items = all;
     if (refused.length) this.rejected = [...this.rejected, ...refused];

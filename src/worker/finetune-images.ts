@@ -1,8 +1,9 @@
 // Uploaded image bytes → the square RGBA the VQ encoder reads, in the worker (OffscreenCanvas, no DOM):
-// sniff the magic bytes, decode with createImageBitmap (a broken file rejects here, not later), scale so the
+// sniff the magic bytes, read the pixel count from the header (over MAX_IMAGE_PIXELS: refused undecoded), decode
+// with createImageBitmap (a broken file rejects here, not later), scale so the
 // shorter side fills the square, centre-crop, and draw over white (transparent pixels become white, as the
 // training images were composited). Each failure is an ImageRejectedError whose message is the reason shown.
-import { describeNonImage, MAX_IMAGE_BYTES, sniffImageFormat, type ImageFormat } from '../finetune/upload';
+import { describeNonImage, imageBlob, imageHeaderProblem, MAX_IMAGE_BYTES, sniffImageFormat } from '../finetune/upload';
 
 export class ImageRejectedError extends Error {
   constructor(reason: string) {
@@ -10,8 +11,6 @@ export class ImageRejectedError extends Error {
     this.name = 'ImageRejectedError';
   }
 }
-
-const MIME: Record<ImageFormat, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
 
 /** Source rectangle of a centre crop to a square: the largest centred square of a w×h image. */
 export function centreSquare(w: number, h: number): { sx: number; sy: number; side: number } {
@@ -25,9 +24,12 @@ export async function imageToSquareRGBA(name: string, bytes: ArrayBuffer, size: 
   const format = sniffImageFormat(head);
   if (!format) throw new ImageRejectedError(describeNonImage(name, head));
   if (bytes.byteLength > MAX_IMAGE_BYTES) throw new ImageRejectedError(`the image is larger than ${MAX_IMAGE_BYTES / 1048576} MB`);
+  // The pixel count from the header, before decoding: a tiny file claiming a huge picture is refused unread.
+  const headerProblem = imageHeaderProblem(new Uint8Array(bytes), format);
+  if (headerProblem) throw new ImageRejectedError(headerProblem);
   let bitmap: ImageBitmap;
   try {
-    bitmap = await createImageBitmap(new Blob([bytes], { type: MIME[format] }));
+    bitmap = await createImageBitmap(imageBlob(bytes, format));
   } catch {
     throw new ImageRejectedError(`the ${format.toUpperCase()} file is damaged or incomplete and could not be decoded`);
   }
