@@ -133,7 +133,7 @@ def test_int8_effective_table(tmp_path):
 def test_checkpoint_records_and_refuses_other_table(tmp_path):
     model, tok, table = setup(tmp_path)
     path = save_checkpoint(str(tmp_path / "run"), 1, model, extra={"config": model.cfg.to_dict()})
-    st = torch.load(path, map_location="cpu", weights_only=False)
+    st = torch.load(path, map_location="cpu", weights_only=True)
     assert "text.word_vectors" not in st["model"]
     assert bytes(st["model"]["text.prior_sha256"].tolist()).hex() == read_prior(table).sha256
     assert st["extra"]["config"]["text"]["prior_name"] == "toy"
