@@ -1,6 +1,7 @@
 """Text encoder with a frozen word prior (text_encoder.py docstring): gradients, the effective-table export and
 its loading back (plain model and the --init path), checkpoint records of the table, int8, misuse."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -195,3 +196,30 @@ def test_config_round_trip():
     assert config_from_dict(d).text == t and config_from_dict(d).text.word_offset == 350
     with pytest.raises(ValueError):
         type(t)(vocab_size=300, prior_words=5, prior_dim=0)
+
+
+def test_golden_fixture_is_current(tmp_path):
+    """tests/fixtures/text_prior_tiny must be what make_text_prior_fixture.py writes now (same table file)."""
+    import shutil
+
+    from make_text_prior_fixture import build
+    from mmamba.export import parse_safetensors
+    committed = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "text_prior_tiny")
+    if not os.path.exists(os.path.join(committed, "prior.npz")):
+        pytest.skip("no committed text_prior_tiny fixture")
+    os.makedirs(tmp_path / "text_prior_tiny")
+    shutil.copy(os.path.join(committed, "prior.npz"), tmp_path / "text_prior_tiny" / "prior.npz")
+    build(str(tmp_path))
+    for name in ("arrays.safetensors", "model-00000.safetensors"):
+        with open(os.path.join(committed, name), "rb") as f:
+            want = parse_safetensors(f.read())
+        with open(tmp_path / "text_prior_tiny" / name, "rb") as f:
+            got = parse_safetensors(f.read())
+        assert set(got) == set(want), name
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-5, atol=1e-6, err_msg=f"{name}: {k}")
+    with open(os.path.join(committed, "manifest.json")) as f:
+        m_want = json.load(f)
+    with open(tmp_path / "text_prior_tiny" / "manifest.json") as f:
+        m_got = json.load(f)
+    assert m_got["config"] == m_want["config"] and m_got["tokenizer"] == m_want["tokenizer"]
