@@ -7,8 +7,16 @@ program owns a (BLOCK_L, BLOCK_C) tile whose loads are contiguous over channels.
 
 Backward (one kernel): g_t = ∂y_t · SiLU'(pre_t) with pre recomputed from x; dx_t = Σ_j w[j]·g_{t+(W-1)-j};
 dw[j] and dbias are per-tile partials (R, nL, C, W) / (R, nL, C) summed in PyTorch (deterministic, no atomics).
+
+Gathered mode (`CausalConvSiLUGather`, the cross-scan fused in): x is the un-permuted (Bsz, L, C) sequence (any
+batch / row strides, channel stride 1, e.g. the x half of in_proj's output) and scan step t of direction k reads
+row perm[k, t]; the output is (Bsz, K, L, C) as if x had first been copied by seq_ops.to_scans. The (Bsz, K, L, C)
+input copy is never made (nor saved for backward); the backward's dx in scan order is folded back with the
+merge (Σ_k, read at inv[k]).
 """
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 import triton
@@ -18,38 +26,55 @@ Tensor = torch.Tensor
 
 
 @triton.jit
-def _pre_at(x_base, t, di, c, cmask, bias, w_ptr, wrow, L,
+def _x_at(x_base, ts, tmask, m2, s_xl, c, perm_base, GATHER: tl.constexpr):
+    """x at scan steps ts (BLOCK_L,) for channels c (mask m2): row ts, or row perm[k, ts] when GATHER."""
+    rows = ts
+    if GATHER:
+        rows = tl.load(perm_base + ts, mask=tmask, other=0).to(tl.int64)
+    return tl.load(x_base + rows[:, None] * s_xl + c[None, :], mask=m2, other=0.0).to(tl.float32)
+
+
+@triton.jit
+def _pre_at(x_base, t, c, cmask, bias, w_ptr, wrow, L, s_xl, perm_base, GATHER: tl.constexpr,
             W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
     """pre-activation at steps t (BLOCK_L,) for channels c: bias + Σ_j w[j]·x_{t-(W-1)+j}."""
     acc = tl.zeros((BLOCK_L, BLOCK_C), dtype=tl.float32) + bias[None, :]
     for j in tl.static_range(W):
         ts = t - (W - 1) + j
-        m = ((ts >= 0) & (ts < L))[:, None] & cmask[None, :]
-        xv = tl.load(x_base + ts[:, None] * di + c[None, :], mask=m, other=0.0).to(tl.float32)
+        tmask = (ts >= 0) & (ts < L)
+        xv = _x_at(x_base, ts, tmask, tmask[:, None] & cmask[None, :], s_xl, c, perm_base, GATHER)
         wv = tl.load(w_ptr + (wrow + c) * W + j, mask=cmask, other=0.0).to(tl.float32)
         acc += xv * wv[None, :]
     return acc
 
 
 @triton.jit
-def _conv_fwd_kernel(x_ptr, w_ptr, b_ptr, y_ptr, L, di, K,
-                     W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
+def _x_source(x_ptr, perm_ptr, r, L, di, K, s_xb, GATHER: tl.constexpr):
+    """(x base, perm base) of row r = b·K + k: its own (L, C) block, or batch b of x with direction k's perm row."""
+    if GATHER:
+        return x_ptr + (r // K) * s_xb, perm_ptr + (r % K) * L
+    return x_ptr + r * L * di, perm_ptr
+
+
+@triton.jit
+def _conv_fwd_kernel(x_ptr, perm_ptr, w_ptr, b_ptr, y_ptr, L, di, K, s_xb, s_xl,
+                     GATHER: tl.constexpr, W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
     r = tl.program_id(0).to(tl.int64)
     t = tl.program_id(1) * BLOCK_L + tl.arange(0, BLOCK_L)
     c = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
     cmask = c < di
     wrow = (r % K) * di
     bias = tl.load(b_ptr + wrow + c, mask=cmask, other=0.0).to(tl.float32)
-    base = r * L * di
-    pre = _pre_at(x_ptr + base, t, di, c, cmask, bias, w_ptr, wrow, L, W, BLOCK_L, BLOCK_C)
+    x_base, perm_base = _x_source(x_ptr, perm_ptr, r, L, di, K, s_xb, GATHER)
+    pre = _pre_at(x_base, t, c, cmask, bias, w_ptr, wrow, L, s_xl, perm_base, GATHER, W, BLOCK_L, BLOCK_C)
     y = pre / (1.0 + tl.exp(-pre))
     m = (t < L)[:, None] & cmask[None, :]
-    tl.store(y_ptr + base + t[:, None] * di + c[None, :], y, mask=m)
+    tl.store(y_ptr + r * L * di + t[:, None] * di + c[None, :], y, mask=m)
 
 
 @triton.jit
-def _conv_bwd_kernel(x_ptr, w_ptr, b_ptr, gy_ptr, dx_ptr, dw_ptr, db_ptr, L, di, K, nL,
-                     W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
+def _conv_bwd_kernel(x_ptr, perm_ptr, w_ptr, b_ptr, gy_ptr, dx_ptr, dw_ptr, db_ptr, L, di, K, nL, s_xb, s_xl,
+                     GATHER: tl.constexpr, W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
     r = tl.program_id(0).to(tl.int64)
     pl = tl.program_id(1)
     t = pl * BLOCK_L + tl.arange(0, BLOCK_L)
@@ -57,11 +82,12 @@ def _conv_bwd_kernel(x_ptr, w_ptr, b_ptr, gy_ptr, dx_ptr, dw_ptr, db_ptr, L, di,
     cmask = c < di
     wrow = (r % K) * di
     bias = tl.load(b_ptr + wrow + c, mask=cmask, other=0.0).to(tl.float32)
-    base = r * L * di
+    base = r * L * di                                          # gy, dx: (R, L, C) contiguous, scan order
+    x_base, perm_base = _x_source(x_ptr, perm_ptr, r, L, di, K, s_xb, GATHER)
     dx = tl.zeros((BLOCK_L, BLOCK_C), dtype=tl.float32)
     for j in tl.static_range(W):
         ts = t + (W - 1) - j                                   # output steps that read x_t through w[j]
-        pre = _pre_at(x_ptr + base, ts, di, c, cmask, bias, w_ptr, wrow, L, W, BLOCK_L, BLOCK_C)
+        pre = _pre_at(x_base, ts, c, cmask, bias, w_ptr, wrow, L, s_xl, perm_base, GATHER, W, BLOCK_L, BLOCK_C)
         m = (ts < L)[:, None] & cmask[None, :]
         gy = tl.load(gy_ptr + base + ts[:, None] * di + c[None, :], mask=m, other=0.0).to(tl.float32)
         sg = 1.0 / (1.0 + tl.exp(-pre))
@@ -73,8 +99,8 @@ def _conv_bwd_kernel(x_ptr, w_ptr, b_ptr, gy_ptr, dx_ptr, dw_ptr, db_ptr, L, di,
             tl.store(db_ptr + (r * nL + pl) * di + c, tl.sum(gpre, axis=0), mask=cmask)
             for i in tl.static_range(W):
                 tx = t - (W - 1) + i
-                mx = ((tx >= 0) & (tx < L))[:, None] & cmask[None, :]
-                xv = tl.load(x_ptr + base + tx[:, None] * di + c[None, :], mask=mx, other=0.0).to(tl.float32)
+                txm = (tx >= 0) & (tx < L)
+                xv = _x_at(x_base, tx, txm, txm[:, None] & cmask[None, :], s_xl, c, perm_base, GATHER)
                 tl.store(dw_ptr + p_base + i, tl.sum(gpre * xv, axis=0), mask=cmask)
     m = (t < L)[:, None] & cmask[None, :]
     tl.store(dx_ptr + base + t[:, None] * di + c[None, :], dx, mask=m)
@@ -82,6 +108,36 @@ def _conv_bwd_kernel(x_ptr, w_ptr, b_ptr, gy_ptr, dx_ptr, dw_ptr, db_ptr, L, di,
 
 def _tiles(L: int, di: int) -> tuple[int, int]:
     return min(32, triton.next_power_of_2(L)), min(64, triton.next_power_of_2(di))
+
+
+def _fwd(x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R: int, K: int, L: int, di: int) -> Tensor:
+    """Launch the forward; x (R, L, C) contiguous, or (Bsz, L, C) with channel stride 1 when perm is given."""
+    W = w.shape[-1]
+    BL, BC = _tiles(L, di)
+    y = torch.empty(R, L, di, device=x.device, dtype=x.dtype)
+    gather = perm is not None
+    _conv_fwd_kernel[(R, triton.cdiv(L, BL), triton.cdiv(di, BC))](
+        x, perm if gather else w, w, b, y, L, di, K, x.stride(0) if gather else 0, x.stride(1) if gather else di,
+        GATHER=gather, W=W, BLOCK_L=BL, BLOCK_C=BC)
+    return y
+
+
+def _bwd(gy: Tensor, x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R: int, K: int, L: int, di: int):
+    """Launch the backward: (dx in scan order (R, L, C) in x's dtype, dw, db)."""
+    W = w.shape[-1]
+    BL, BC = _tiles(L, di)
+    nL = triton.cdiv(L, BL)
+    gy = gy.contiguous()
+    gather = perm is not None
+    dx = torch.empty(R, L, di, device=x.device, dtype=x.dtype)
+    dw = torch.empty(R, nL, di, W, device=x.device, dtype=torch.float32)
+    db = torch.empty(R, nL, di, device=x.device, dtype=torch.float32)
+    _conv_bwd_kernel[(R, nL, triton.cdiv(di, BC))](
+        x, perm if gather else w, w, b, gy, dx, dw, db, L, di, K, nL, x.stride(0) if gather else 0,
+        x.stride(1) if gather else di, GATHER=gather, W=W, BLOCK_L=BL, BLOCK_C=BC)
+    dw = dw.view(R // K, K, nL, di, W).sum((0, 2)).to(w.dtype)
+    db = db.view(R // K, K, nL, di).sum((0, 2)).to(b.dtype)
+    return dx, dw, db
 
 
 class CausalConvSiLU(torch.autograd.Function):
@@ -93,28 +149,74 @@ class CausalConvSiLU(torch.autograd.Function):
         W = weight.shape[-1]
         assert x.is_contiguous() and weight.shape == (K, di, W) and bias.shape == (K, di) and R % K == 0
         w, b = weight.contiguous(), bias.contiguous()
-        BL, BC = _tiles(L, di)
-        y = torch.empty_like(x)
-        _conv_fwd_kernel[(R, triton.cdiv(L, BL), triton.cdiv(di, BC))](
-            x, w, b, y, L, di, K, W=W, BLOCK_L=BL, BLOCK_C=BC)
         ctx.save_for_backward(x, w, b)
         ctx.K = K
-        return y
+        return _fwd(x, None, w, b, R, K, L, di)
 
     @staticmethod
     def backward(ctx, gy):
         x, w, b = ctx.saved_tensors
-        K = ctx.K
         R, L, di = x.shape
-        W = w.shape[-1]
-        BL, BC = _tiles(L, di)
-        nL = triton.cdiv(L, BL)
-        gy = gy.contiguous()
-        dx = torch.empty_like(x)
-        dw = torch.empty(R, nL, di, W, device=x.device, dtype=torch.float32)
-        db = torch.empty(R, nL, di, device=x.device, dtype=torch.float32)
-        _conv_bwd_kernel[(R, nL, triton.cdiv(di, BC))](
-            x, w, b, gy, dx, dw, db, L, di, K, nL, W=W, BLOCK_L=BL, BLOCK_C=BC)
-        dw = dw.view(R // K, K, nL, di, W).sum((0, 2)).to(w.dtype)
-        db = db.view(R // K, K, nL, di).sum((0, 2)).to(b.dtype)
-        return dx, dw, db, None
+        return (*_bwd(gy, x, None, w, b, R, ctx.K, L, di), None)
+
+
+# ---- gathered mode as torch.library custom ops (opaque to torch.compile) ----------------------------------------
+
+def _check_gather(x: Tensor, perm: Tensor, weight: Tensor, bias: Tensor) -> None:
+    if x.dim() != 3 or x.stride(2) != 1:
+        raise ValueError(f"x must be (Bsz, L, C) with channel stride 1, got {tuple(x.shape)} stride {x.stride()}")
+    K, L = perm.shape
+    if L != x.shape[1] or weight.dim() != 3 or weight.shape[:2] != (K, x.shape[2]) or bias.shape != (K, x.shape[2]):
+        raise ValueError(f"perm (K, L) {tuple(perm.shape)}, weight (K, C, W) {tuple(weight.shape)} and bias (K, C) "
+                         f"{tuple(bias.shape)} do not fit x {tuple(x.shape)}")
+
+
+@torch.library.custom_op("mmamba::conv_gather_fwd", mutates_args=())
+def conv_gather_fwd(x: Tensor, perm: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """(Bsz, K, L, C) = SiLU(causal conv of x read in scan order perm[k]) (module docstring, gathered mode)."""
+    _check_gather(x, perm, weight, bias)
+    Bsz, L, di = x.shape
+    K = perm.shape[0]
+    y = _fwd(x, perm.contiguous(), weight.contiguous(), bias.contiguous(), Bsz * K, K, L, di)
+    return y.view(Bsz, K, L, di)
+
+
+@conv_gather_fwd.register_fake
+def _(x, perm, weight, bias):
+    return x.new_empty(x.shape[0], perm.shape[0], x.shape[1], x.shape[2])
+
+
+@torch.library.custom_op("mmamba::conv_gather_bwd", mutates_args=())
+def conv_gather_bwd(gy: Tensor, x: Tensor, perm: Tensor, weight: Tensor, bias: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(dx (Bsz, L, C), dweight, dbias): dx in scan order folded back with Σ_k at inv[k] (the gather's adjoint)."""
+    Bsz, L, di = x.shape
+    K = perm.shape[0]
+    dxs, dw, db = _bwd(gy, x, perm.contiguous(), weight.contiguous(), bias.contiguous(), Bsz * K, K, L, di)
+    inv_flat = (torch.argsort(perm, dim=1) + torch.arange(K, device=perm.device)[:, None] * L).reshape(-1)
+    dx = dxs.view(Bsz, K * L, di).index_select(1, inv_flat).view(Bsz, K, L, di).sum(1)
+    return dx, dw, db
+
+
+@conv_gather_bwd.register_fake
+def _(gy, x, perm, weight, bias):
+    return x.new_empty(x.shape), weight.new_empty(weight.shape), bias.new_empty(bias.shape)
+
+
+def _conv_setup(ctx, inputs, output):
+    x, perm, weight, bias = inputs
+    ctx.save_for_backward(x, perm, weight, bias)
+
+
+def _conv_backward(ctx, gy):
+    x, perm, weight, bias = ctx.saved_tensors
+    dx, dw, db = conv_gather_bwd(gy, x, perm, weight, bias)
+    return dx, None, dw, db
+
+
+conv_gather_fwd.register_autograd(_conv_backward, setup_context=_conv_setup)
+
+
+def conv_silu_gather(x: Tensor, perm: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """x (Bsz, L, C) (channel stride 1), perm (K, L), weight (K, C, W), bias (K, C) -> (Bsz, K, L, C)
+    = seq_ops.causal_conv_silu_ref(to_scans(x)) without the (Bsz, K, L, C) input copy."""
+    return conv_gather_fwd(x, perm, weight, bias)

@@ -39,6 +39,7 @@ The adaptive RMSNorms have no weight (the modulation covers it).
 from __future__ import annotations
 
 import math
+import os
 from typing import Optional
 
 import torch
@@ -48,11 +49,15 @@ import torch.utils.checkpoint
 
 from .common import GEGLU, AdaLN, RMSNorm, modulate
 from .config import MMambaConfig
-from .scan import selective_scan, selective_scan_ref
+from .scan import fused_ops, scan_merge_tuning, selective_scan, selective_scan_ref
 from .seq_ops import causal_conv_silu, from_scans, sequence_index, to_scans
 from .text_encoder import TextEncoder
 
 DIRECTION_SETS = {1: (0,), 2: (0, 2), 4: (0, 1, 2, 3)}
+# Training path of the mixer on CUDA (same math; see MMambaLayer.mix): 'fused' = gathered conv + fused scan/merge
+# kernels, 'split' = the cross-scan copy, conv, Triton scan and merge as separate steps. MMAMBA_SCAN_PATH overrides.
+SCAN_PATHS = ("fused", "split")
+DEFAULT_SCAN_PATH = os.environ.get("MMAMBA_SCAN_PATH", "fused")
 
 
 def image_permutations(grid: int) -> torch.Tensor:
@@ -107,6 +112,7 @@ class MMambaLayer(nn.Module):
             self.ffn_mod = AdaLN(cfg.cond_dim, d)
             self.ffn_norm = RMSNorm(d, affine=False)
             self.ffn = GEGLU(d, cfg.ffn_mult * d)
+        self.scan_path = DEFAULT_SCAN_PATH
         perm, inv = sequence_permutations(cfg)
         self.register_buffer("seq_perm", perm, persistent=False)
         self.register_buffer("seq_inv", inv, persistent=False)
@@ -117,22 +123,34 @@ class MMambaLayer(nn.Module):
     def mix(self, u: torch.Tensor, use_ref: bool = False) -> torch.Tensor:
         """The cross-scan SSM mixer: u (B, L, d) normalised+modulated input -> (B, L, d).
         Works channels-last, (B, K, L, di): the permutations are row gathers, every matmul is a plain batched
-        GEMM over contiguous rows, and the scan reads its per-step channel vectors contiguously."""
+        GEMM over contiguous rows, and the scan reads its per-step channel vectors contiguously.
+        scan_path 'fused' (CUDA + triton): the cross-scan gather happens inside the conv kernel and the merge inside
+        the scan kernel (scan_merge_triton.py), so neither the (B, K, L, di) input copy nor the per-direction scan
+        output exists; 'split' (and every CPU run) does each step separately. Both compute the same function."""
         cfg = self.cfg
         K, N, R = cfg.directions, cfg.d_state, cfg.dt_rank
         x, z = self.in_proj(u).chunk(2, dim=-1)                        # (B, L, di) each
-        xs = to_scans(x, self.seq_perm_flat, self.seq_inv_flat, K)     # (B, K, L, di) cross-scan
-        xs = causal_conv_silu(xs, self.conv_weight, self.conv_bias)    # (B, K, L, di)
+        fused = None if use_ref or self.scan_path != "fused" else fused_ops(x)
+        if fused:
+            xs = fused[0](x, self.seq_perm, self.conv_weight, self.conv_bias)   # (B, K, L, di) gather+conv+SiLU
+        else:
+            xs = to_scans(x, self.seq_perm_flat, self.seq_inv_flat, K)     # (B, K, L, di) cross-scan
+            xs = causal_conv_silu(xs, self.conv_weight, self.conv_bias)    # (B, K, L, di)
         x_dbl = torch.matmul(xs, self.x_proj_weight.transpose(1, 2))   # (B, K, L, R + 2N)
         dt, Bm, Cm = torch.split(x_dbl, [R, N, N], dim=-1)             # (B,K,L,R) (B,K,L,N) (B,K,L,N)
         dt = torch.matmul(dt, self.dt_proj_weight.transpose(1, 2))     # (B, K, L, di)
-        scan = selective_scan_ref if use_ref else selective_scan   # Triton on CUDA, else chunked
-        y = scan(xs.transpose(2, 3), dt.transpose(2, 3),               # (B, K, di, L) views, groups = K
-                 -torch.exp(self.A_log.float()).reshape(-1, N),        # (K·di, N)
-                 Bm.transpose(2, 3), Cm.transpose(2, 3),               # (B, K, N, L) views
-                 D=self.D.reshape(-1), delta_bias=self.dt_proj_bias.reshape(-1),
-                 delta_softplus=True)                                   # (B, K, di, L)
-        y = from_scans(y.transpose(2, 3), self.seq_perm_flat, self.seq_inv_flat)   # (B, L, di) cross-merge
+        A = -torch.exp(self.A_log.float()).reshape(-1, N)              # (K·di, N)
+        if fused:
+            y = fused[1](xs, dt, A, Bm, Cm, self.D.reshape(-1), self.seq_perm,
+                         delta_bias=self.dt_proj_bias.reshape(-1), delta_softplus=True,
+                         **scan_merge_tuning())                         # (B, L, di) f32, scan + cross-merge
+        else:
+            scan = selective_scan_ref if use_ref else selective_scan   # Triton on CUDA, else chunked
+            y = scan(xs.transpose(2, 3), dt.transpose(2, 3), A,        # (B, K, di, L) views, groups = K
+                     Bm.transpose(2, 3), Cm.transpose(2, 3),           # (B, K, N, L) views
+                     D=self.D.reshape(-1), delta_bias=self.dt_proj_bias.reshape(-1),
+                     delta_softplus=True)                               # (B, K, di, L)
+            y = from_scans(y.transpose(2, 3), self.seq_perm_flat, self.seq_inv_flat)   # (B, L, di) cross-merge
         y = self.out_norm(y) * F.silu(z)                               # (B, L, di)
         return self.out_proj(y)                                        # (B, L, d)
 
@@ -158,6 +176,15 @@ class MMamba(nn.Module):
         self.head_norm = RMSNorm(d)
         self.head = nn.Linear(d, cfg.codebook_size)
         self.use_ref_scan = False          # set True to run the sequential reference scan
+        self.set_scan_path(DEFAULT_SCAN_PATH)
+
+    def set_scan_path(self, path: str) -> None:
+        """'fused' or 'split' for every layer (see MMambaLayer.mix); the weights and the function are the same."""
+        if path not in SCAN_PATHS:
+            raise ValueError(f"scan path must be one of {SCAN_PATHS}, got {path!r}")
+        self.scan_path = path
+        for layer in self.layers:
+            layer.scan_path = path
         self.grad_checkpoint = False       # set True to recompute each layer in backward (saves memory)
 
     def forward(self, img_tokens: torch.Tensor, text_ids: torch.Tensor, return_stages: bool = False,

@@ -184,3 +184,115 @@ def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
                       **_triton_tuning())
     return selective_scan_fast(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias,
                                delta_softplus=delta_softplus)
+
+
+# ---- the fused cross-scan + merge (scan_merge_triton.py) and its pure-PyTorch references -------------------------
+
+def merge_directions(y: Tensor, perm: Tensor) -> Tensor:
+    """y (Bsz, K, L, C) in scan order -> (Bsz, L, C): out[:, p] = Σ_k y[:, k, inv[k, p]] with inv = perm⁻¹
+    (the cross-merge of seq_ops.from_scans, written with plain indexing)."""
+    inv = torch.argsort(perm, dim=1)                                    # (K, L)
+    return sum(y[:, k, inv[k]] for k in range(y.shape[1]))
+
+
+def scan_merge_ref(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: Optional[Tensor], perm: Tensor,
+                   delta_bias: Optional[Tensor] = None, delta_softplus: bool = True) -> Tensor:
+    """Reference of the fused cross-scan: u, dt (Bsz, K, L, di); A (K·di, N); Bm, Cm (Bsz, K, L, N);
+    D, delta_bias (K·di,); perm (K, L). Returns the merge of the K directions' `selective_scan_ref` outputs,
+    (Bsz, L, di) in the state dtype (float32, or float64 for float64 inputs)."""
+    y = selective_scan_ref(u.transpose(2, 3), dt.transpose(2, 3), A, Bm.transpose(2, 3), Cm.transpose(2, 3),
+                           D=D, delta_bias=delta_bias, delta_softplus=delta_softplus)   # (Bsz, K, di, L)
+    return merge_directions(y.transpose(2, 3).to(_state_dtype(u)), perm)
+
+
+class _ScanMergeManual(torch.autograd.Function):
+    """The fused kernel's math in plain PyTorch, one step at a time, with the kernel's hand-written backward:
+        dh_t = C_t·dy_t + a_{t+1} ⊙ dh_{t+1},   dy_t = dY[perm[k, t]]
+        da_t = dh_t ⊙ (h_t − Δ_t u_t B_t)        (= dh_t ⊙ a_t h_{t-1}, no shifted state needed)
+        dΔ_t = Σ_n da_t A + u_t Σ_n dh_t B_t;  du_t = Δ_t Σ_n dh_t B_t + D dy_t;  dA = Σ_t da_t Δ_t
+        dB_t = Σ_d dh_t Δ_t u_t;  dC_t = Σ_d dy_t h_t;  dD = Σ_t dy_t u_t;  d(raw) = dΔ · sigmoid(raw)
+    Small shapes only (keeps every state); CI checks these formulas against autograd of `scan_merge_ref`."""
+
+    @staticmethod
+    def forward(ctx, u, dt, A, Bm, Cm, D, bias, perm):
+        sd = _state_dtype(u)
+        Bsz, K, L, di = u.shape
+        N = A.shape[1]
+        uf, raw = u.to(sd), dt.to(sd) + bias.to(sd).view(K, 1, di)
+        dlt = F.softplus(raw)                                            # (Bsz, K, L, di)
+        Af = A.to(sd).view(K, di, N)
+        Bf, Cf = Bm.to(sd), Cm.to(sd)                                    # (Bsz, K, L, N)
+        a = torch.exp(dlt[..., None] * Af[None, :, None])                # (Bsz, K, L, di, N)
+        bb = (dlt * uf)[..., None] * Bf[:, :, :, None, :]
+        h = torch.zeros(Bsz, K, di, N, dtype=sd)
+        hs = []
+        for t in range(L):
+            h = a[:, :, t] * h + bb[:, :, t]
+            hs.append(h)
+        H = torch.stack(hs, dim=2)                                       # (Bsz, K, L, di, N) h_t
+        y = (H * Cf[:, :, :, None, :]).sum(-1) + uf * D.to(sd).view(K, 1, di)
+        ctx.save_for_backward(u, A, Bm, Cm, D, bias, perm, raw, dlt, a, bb, H)
+        return merge_directions(y, perm)
+
+    @staticmethod
+    def backward(ctx, dY):
+        u, A, Bm, Cm, D, bias, perm, raw, dlt, a, bb, H = ctx.saved_tensors
+        sd = H.dtype
+        Bsz, K, L, di = u.shape
+        N = A.shape[1]
+        uf, Af, Bf, Cf = u.to(sd), A.to(sd).view(K, di, N), Bm.to(sd), Cm.to(sd)
+        dy = torch.stack([dY.to(sd)[:, perm[k]] for k in range(K)], dim=1)   # (Bsz, K, L, di): the merge's adjoint
+        dh = torch.zeros(Bsz, K, di, N, dtype=sd)
+        dhs = [None] * L
+        for t in reversed(range(L)):
+            nxt = a[:, :, t + 1] * dh if t + 1 < L else 0.0
+            dh = dy[:, :, t, :, None] * Cf[:, :, t, None, :] + nxt
+            dhs[t] = dh
+        dH = torch.stack(dhs, dim=2)                                     # (Bsz, K, L, di, N)
+        da = dH * (H - bb)
+        dhB = (dH * Bf[:, :, :, None, :]).sum(-1)                        # (Bsz, K, L, di)
+        ddlt = (da * Af[None, :, None]).sum(-1) + uf * dhB
+        draw = ddlt * torch.sigmoid(raw)
+        du = dlt * dhB + D.to(sd).view(K, 1, di) * dy
+        dA = (da * dlt[..., None]).sum((0, 2)).reshape(K * di, N)
+        dB = (dH * (dlt * uf)[..., None]).sum(3)
+        dC = (dy[..., None] * H).sum(3)
+        dD = (dy * uf).sum((0, 2)).reshape(-1)
+        dbias = draw.sum((0, 2)).reshape(-1)
+        return (du.to(u.dtype), draw.to(u.dtype), dA.to(A.dtype), dB.to(Bm.dtype), dC.to(Cm.dtype),
+                dD.to(D.dtype), dbias.to(bias.dtype), None)
+
+
+def scan_merge_manual(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: Tensor, perm: Tensor,
+                      delta_bias: Tensor) -> Tensor:
+    """`scan_merge_ref` (with D, delta_bias, softplus) computed by `_ScanMergeManual` (the kernel's backward math)."""
+    return _ScanMergeManual.apply(u, dt, A, Bm, Cm, D, delta_bias, perm)
+
+
+_FUSED_OPS = None        # (conv_silu_gather, scan_merge_triton) once imported; False if triton is unavailable
+
+
+def fused_ops(x: Tensor):
+    """(conv_silu_gather, scan_merge_triton) for CUDA tensors that are not float64 when triton imports, else None:
+    the mixer's fused path (conv_triton.py gathered mode + scan_merge_triton.py)."""
+    global _FUSED_OPS
+    if not x.is_cuda or x.dtype == torch.float64:
+        return None
+    if _FUSED_OPS is None:
+        try:
+            from .conv_triton import conv_silu_gather
+            from .scan_merge_triton import scan_merge_triton
+            _FUSED_OPS = (conv_silu_gather, scan_merge_triton)
+        except Exception:  # triton not installed / not importable on this platform
+            _FUSED_OPS = False
+    return _FUSED_OPS or None
+
+
+def scan_merge_tuning() -> dict:
+    """Launch parameters of scan_merge_triton; MMAMBA_MERGE_{BLOCK_T,BLOCK_D,WARPS,BLOCK_D_BWD,WARPS_BWD} override
+    the defaults (training/gpu/speed.sh sweeps them and prints the fastest set as an export line)."""
+    env = os.environ
+    fwd_d, fwd_w = int(env.get("MMAMBA_MERGE_BLOCK_D", 16)), int(env.get("MMAMBA_MERGE_WARPS", 4))
+    return dict(block_t=int(env.get("MMAMBA_MERGE_BLOCK_T", 16)), block_d=fwd_d, num_warps=fwd_w,
+                block_d_bwd=int(env.get("MMAMBA_MERGE_BLOCK_D_BWD", fwd_d)),
+                num_warps_bwd=int(env.get("MMAMBA_MERGE_WARPS_BWD", fwd_w)))
