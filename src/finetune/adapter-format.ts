@@ -5,12 +5,15 @@
 //   (optional), rank, alpha, targets (JSON array), steps, word (optional), captions (JSON array, optional), createdAt.
 // parseAdapter validates everything against the base model it will be merged into and throws
 // AdapterFormatError (not a valid adapter file) or AdapterMismatchError (a valid adapter for another base / shape).
+// A file from outside is bounded before it is parsed (size, header size, entry count) and must hold nothing but its
+// tensors; mergedWeightsProblem checks the merged weights (finite, norm within a multiple of the base's).
 import { WeightIntegrityError } from '../engine/errors';
-import { parseSafetensors, type SafetensorsFile } from '../model/safetensors';
+import { parseSafetensors, parseSafetensorsHeader, type SafetensorsFile } from '../model/safetensors';
 import {
   ADAPTER_FORMAT,
   ADAPTER_FORMAT_VERSION,
   LORA_TARGETS,
+  MAX_ADAPTER_FILE_BYTES,
   type BaseModelRef,
   type LoraAdapter,
   type LoraConfig,
@@ -18,7 +21,18 @@ import {
   type LoraTarget,
 } from './api';
 import { AdapterFormatError, AdapterMismatchError, InvalidFineTuneOptionsError } from './errors';
-import { checkLoraConfig, configHash, factorShapes, loraParamNames } from './lora';
+import { checkLoraConfig, configHash, factorShapes, loraParamNames, mergeAdapter } from './lora';
+import type { WeightMap } from './api';
+
+/** Largest JSON header of an adapter (a real one is a few kB plus its captions); checked before it is decoded. */
+export const MAX_ADAPTER_HEADER_BYTES = 1024 * 1024;
+/** Most header entries (tensors + __metadata__); M-Mamba S with every target has 102 tensors. */
+export const MAX_ADAPTER_ENTRIES = 4096;
+/** A merged weight may grow to at most this multiple of its base's Frobenius norm (plus MERGE_NORM_FLOOR for an
+ *  all-zero base). A trained adapter moves a weight by a small fraction of its norm; beyond this the adapter does
+ *  not steer the model but replaces it (degenerate images), so it is refused. */
+export const MAX_MERGED_NORM_RATIO = 8;
+const MERGE_NORM_FLOOR = 1;
 
 const tensorName = (param: string, which: 'A' | 'B') => `lora.${param}.${which}`;
 
@@ -83,10 +97,39 @@ function metaJson<T>(meta: Record<string, string>, key: string, check: (v: unkno
 
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
-/** Parses and validates an adapter file for `base`. */
+/** The bounds an adapter file must meet before its header is parsed: total size, header size, entry count; after
+ *  the header: tensors that tile the data exactly (no trailing bytes, no holes). */
+function checkFileBounds(file: ArrayBuffer): void {
+  const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+  if (file.byteLength > MAX_ADAPTER_FILE_BYTES)
+    throw new AdapterFormatError(`the file is ${mb(file.byteLength)}; an adapter is at most ${MAX_ADAPTER_FILE_BYTES / 1048576} MB`);
+  if (file.byteLength < 8) throw new AdapterFormatError(`not a valid adapter file: ${file.byteLength} bytes is too short for a header`);
+  const hlen = new DataView(file).getBigUint64(0, true);
+  if (hlen > BigInt(MAX_ADAPTER_HEADER_BYTES))
+    throw new AdapterFormatError(`not a valid adapter file: header length ${hlen} is over the ${MAX_ADAPTER_HEADER_BYTES / 1024} KiB an adapter's header may have`);
+  if (8 + Number(hlen) > file.byteLength)
+    throw new AdapterFormatError(`not a valid adapter file: header length ${hlen} runs past the end of the ${file.byteLength}-byte file`);
+  // Entries are counted on the raw header text (an entry is a `"name":{…}` pair; `{` is an upper bound), so a
+  // header of a million tiny entries is refused before any JSON is parsed.
+  const head = new Uint8Array(file, 8, Number(hlen));
+  let braces = 0;
+  for (let i = 0; i < head.length; i++) if (head[i] === 0x7b) braces++;
+  if (braces > MAX_ADAPTER_ENTRIES + 2)
+    throw new AdapterFormatError(`not a valid adapter file: its header has ${braces - 1} or so entries; an adapter has at most ${MAX_ADAPTER_ENTRIES}`);
+}
+
+/** Parses and validates an adapter file for `base`. Bounded before parsing (see checkFileBounds); a file whose
+ *  tensors do not fill its data exactly (trailing bytes, gaps) is refused. */
 export function parseAdapter(file: ArrayBuffer, base: BaseModelRef): LoraAdapter {
+  if (!(file instanceof ArrayBuffer)) throw new AdapterFormatError('not a valid adapter file: no bytes were given');
+  checkFileBounds(file);
   let st: SafetensorsFile;
+  /** Bytes after the header that no tensor covers (checked once the tensors themselves are known to be right). */
+  let unclaimed = 0;
   try {
+    const { entries } = parseSafetensorsHeader(file, file.byteLength, 'adapter');
+    unclaimed = file.byteLength - 8 - Number(new DataView(file).getBigUint64(0, true));
+    for (const e of entries.values()) unclaimed -= e.end - e.begin;
     st = parseSafetensors(file, 'adapter');
   } catch (err) {
     if (err instanceof WeightIntegrityError)
@@ -143,6 +186,9 @@ export function parseAdapter(file: ArrayBuffer, base: BaseModelRef): LoraAdapter
     };
     pairs.set(p, { A: read('A'), B: read('B') });
   }
+  // The tensors (non-overlapping) must tile the data exactly: trailing junk or hidden bytes are refused, never stored.
+  if (unclaimed !== 0)
+    throw new AdapterFormatError(`not a valid adapter file: ${unclaimed} bytes after the header belong to no tensor (trailing or hidden data); export the adapter from this app again`);
   return {
     config,
     info: {
@@ -156,4 +202,31 @@ export function parseAdapter(file: ArrayBuffer, base: BaseModelRef): LoraAdapter
     },
     pairs,
   };
+}
+
+/** Why merging `adapter` into `base` gives unusable weights ('' when it does not): a non-finite merged value (factors
+ *  like 3e38 overflow in B·A), or a merged weight whose Frobenius norm exceeds MAX_MERGED_NORM_RATIO × its base's.
+ *  Runs the real merge (lora.ts mergeAdapter), so it checks exactly the weights generation would use. */
+export function mergedWeightsProblem(base: WeightMap, adapter: LoraAdapter): string {
+  let merged: WeightMap;
+  try {
+    merged = mergeAdapter(base, adapter);
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  const norm = (d: Float32Array) => {
+    let s = 0;
+    for (let i = 0; i < d.length; i++) s += d[i]! * d[i]!;
+    return Math.sqrt(s);
+  };
+  for (const name of adapter.pairs.keys()) {
+    const w = merged.get(name)!.data;
+    for (let i = 0; i < w.length; i++)
+      if (!Number.isFinite(w[i]!)) return `merging it makes ${name} non-finite (at [${i}]): its factors are far too large`;
+    const before = norm(base.get(name)!.data);
+    const after = norm(w);
+    if (after > MAX_MERGED_NORM_RATIO * before + MERGE_NORM_FLOOR)
+      return `merging it makes ${name} ${(after / Math.max(before, 1e-30)).toPrecision(3)}× its base size (at most ${MAX_MERGED_NORM_RATIO}×): it would replace the model, not adapt it`;
+  }
+  return '';
 }

@@ -77,6 +77,9 @@ export interface LoraAdapter {
 /** The on-disk identifier and version written into `__metadata__.format` / `formatVersion`. */
 export const ADAPTER_FORMAT = 'mmamba-lora';
 export const ADAPTER_FORMAT_VERSION = 1;
+/** Largest adapter file read (M-Mamba S with every target at rank 64 is 15.7 MiB): the page checks File.size against
+ *  it before reading, parseAdapter again before parsing. */
+export const MAX_ADAPTER_FILE_BYTES = 64 * 1024 * 1024;
 
 // ---- fine-tuning ------------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 // Invariant: no GPU code here; everything heavy is in the worker. Cancel discards the run only.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
+import { MAX_ADAPTER_FILE_BYTES } from '../finetune/api';
 import type { EngineClient } from '../worker/client';
 import type { AdaptScope, AdapterInfoRow, FineTuneProgress, FineTuneRequest, RgbaImage } from '../worker/api';
 import type { FineTuneUpload } from './finetune-upload';
@@ -378,6 +379,11 @@ export class FineTunePanel extends LitElement {
     this.adapterError = '';
     this.adapterNote = '';
     const name = file.name.replace(/\.safetensors$/i, '').trim() || 'imported';
+    if (file.size > MAX_ADAPTER_FILE_BYTES) {
+      // Refused unread: a huge file never reaches memory or the worker.
+      this.adapterError = `Could not import "${name}": the file is ${(file.size / 1048576).toFixed(1)} MB; an adapter is at most ${MAX_ADAPTER_FILE_BYTES / 1048576} MB.`;
+      return;
+    }
     try {
       const bytes = await file.arrayBuffer();
       const r = await this.client.api.importAdapter(bytes, name);

@@ -7,6 +7,8 @@
 // Invariants:
 // - A name is 1..64 characters after trimming, no '/' and no control characters (it is part of a key and of
 //   a download's file name).
+// - Import adds (AdapterStore.add): a name that exists is refused, checked and written under a Web Lock shared by
+//   every tab; saving a trained adapter replaces one of its name (the person typed that name).
 // - Saving never touches the base weights. A full quota (QuotaExceededError) rejects with AdapterQuotaError;
 //   the caller keeps the adapter in memory and says so.
 // DOM-free apart from IndexedDB; runs in the engine worker and, in tests, in Node with a stub KeyValue.
@@ -51,6 +53,26 @@ export class AdapterQuotaError extends Error {
   }
 }
 
+/** An adapter of that name already exists (import never replaces one silently, even from another tab). */
+export class AdapterExistsError extends Error {
+  constructor(name: string) {
+    super(`An adapter named "${name}" already exists for this model: rename the file (or delete that adapter) and import again.`);
+    this.name = 'AdapterExistsError';
+  }
+}
+
+/** Runs `fn` holding the lock `name` across every tab and worker of this origin (Web Locks), so a check-then-write
+ *  of the shared IndexedDB is atomic; where Web Locks are missing (Node tests), within this realm only. */
+const localLocks = new Map<string, Promise<unknown>>();
+export async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const locks = (globalThis.navigator as (Navigator & { locks?: LockManager }) | undefined)?.locks;
+  if (locks?.request) return locks.request(name, fn) as Promise<T>;
+  const prev = localLocks.get(name) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  localLocks.set(name, run.catch(() => undefined));
+  return run;
+}
+
 /** The trimmed name, or AdapterNameError. */
 export function checkAdapterName(raw: string): string {
   const name = typeof raw === 'string' ? raw.trim() : '';
@@ -91,6 +113,16 @@ export class AdapterStore {
       throw e;
     }
     return summary(entry);
+  }
+
+  /** Stores a new adapter; AdapterExistsError when one of that name exists (checked and written under one
+   *  cross-tab lock, so two tabs importing the same name cannot both succeed). */
+  async add(a: StoredAdapter, existsElsewhere: () => boolean = () => false): Promise<AdapterSummary> {
+    const name = checkAdapterName(a.name);
+    return withLock(`mm-adapters/${a.baseModelId}`, async () => {
+      if (existsElsewhere() || (await this.kv.get<StoredAdapter>(adapterKey(a.baseModelId, name)))) throw new AdapterExistsError(name);
+      return this.save(a);
+    });
   }
 
   async get(baseModelId: string, name: string): Promise<StoredAdapter | null> {

@@ -23,6 +23,8 @@ import type {
   RgbaImage,
   SaveAdapterResult,
 } from './api';
+import { MAX_ADAPTER_FILE_BYTES } from '../finetune/api';
+import { mergedWeightsProblem } from '../finetune/adapter-format';
 import { AdapterQuotaError, AdapterStore, checkAdapterName, type StoredAdapter } from './adapter-store';
 import { DatasetBuilder } from './finetune-dataset';
 import { fineTunePort } from './finetune-port';
@@ -142,16 +144,20 @@ export function createFineTuneWorker(host: FineTuneHost, store = new AdapterStor
     return host.createPipeline(engine, { manifest: m.gen.manifest, weights }, m.vq);
   }
 
-  /** Stores an adapter; when storage is full keeps it in memory and says so. */
-  async function keep(entry: StoredAdapter): Promise<SaveAdapterResult> {
+  /** Stores an adapter (`isNew`: refused when the name exists, here or in another tab); when storage is full keeps
+   *  it in memory and says so. Any other storage failure is reported in words, never as a raw IndexedDB error. */
+  async function keep(entry: StoredAdapter, isNew = false): Promise<SaveAdapterResult> {
     const key = `${entry.baseModelId}/${entry.name}`;
     if (merged && merged.genId === entry.baseModelId && merged.name === entry.name) dropMerged();
     try {
-      const row = await store.save(entry);
+      const row = isNew ? await store.add(entry, () => memoryOnly.has(key)) : await store.save(entry);
       memoryOnly.delete(key);
       return { adapter: { ...row, persisted: true } };
     } catch (e) {
-      if (!(e instanceof AdapterQuotaError)) throw e;
+      if (!(e instanceof AdapterQuotaError)) {
+        if (e instanceof Error && (e.name === 'AdapterExistsError' || e.name === 'AdapterNameError')) throw e;
+        throw new Error(`Adapter "${entry.name}" could not be stored (${message(e)}); nothing was changed.`);
+      }
       memoryOnly.set(key, entry);
       const { bytes, ...rest } = entry;
       return { adapter: { ...rest, byteLength: bytes.byteLength, persisted: false }, warning: e.message };
@@ -281,6 +287,8 @@ export function createFineTuneWorker(host: FineTuneHost, store = new AdapterStor
     async importAdapter(bytes: ArrayBuffer, name: string): Promise<SaveAdapterResult> {
       const n = checkAdapterName(name);
       if (!(bytes instanceof ArrayBuffer) || bytes.byteLength === 0) throw new Error(`Could not import "${n}": the file is empty.`);
+      if (bytes.byteLength > MAX_ADAPTER_FILE_BYTES)
+        throw new Error(`Could not import "${n}": the file is ${(bytes.byteLength / 1048576).toFixed(1)} MB; an adapter is at most ${MAX_ADAPTER_FILE_BYTES / 1048576} MB.`);
       const m = loadedGenerator();
       const port = await fineTunePort();
       const ref = await baseRef(m.genId, m.gen);
@@ -290,7 +298,9 @@ export function createFineTuneWorker(host: FineTuneHost, store = new AdapterStor
       } catch (e) {
         throw new Error(`Could not import "${n}": ${message(e)}`);
       }
-      return keep({ name: n, baseModelId: m.genId, bytes: bytes.slice(0), savedAt: Date.now(), rank: adapter.config.rank, steps: adapter.info.steps ?? 0 });
+      const problem = mergedWeightsProblem(m.gen.weights, adapter);
+      if (problem) throw new Error(`Could not import "${n}": ${problem}.`);
+      return keep({ name: n, baseModelId: m.genId, bytes: bytes.slice(0), savedAt: Date.now(), rank: adapter.config.rank, steps: adapter.info.steps ?? 0 }, true);
     },
   };
 
@@ -311,6 +321,9 @@ export function createFineTuneWorker(host: FineTuneHost, store = new AdapterStor
       } catch (e) {
         throw new Error(`Adapter "${entry.name}" cannot be used with this model: ${message(e)}`);
       }
+      // Stored before this check existed, or written by another build: the merged weights must still be sane.
+      const problem = mergedWeightsProblem(m.gen.weights, adapter);
+      if (problem) throw new Error(`Adapter "${entry.name}" cannot be used with this model: ${problem}.`);
       const engine = await host.ensureEngine();
       const pipeline = await mergedPipeline(engine, adapter, m);
       merged = { genId: m.genId, name: entry.name, version, pipeline };
