@@ -93,6 +93,8 @@ export class TextTrunkAutodiff {
         dx = next;
       }
       run.t(dx);
+      // A (vocab_size, w) table — large with a word prior (tens of thousands of rows) — so only when asked for;
+      // LoRA never adapts the embedding (lora.ts), so fine-tuning runs skip it (tests/text_prior_finetune.test.ts).
       if (want.has('text.tok_emb.weight')) {
         const tIds = run.t(e.fromArray([B, Lt], Uint32Array.from(a.ids), 'u32', 'text_ids'));
         grads.set('text.tok_emb.weight', embeddingBackward(e, tIds, dx, cfg.vocab_size));
