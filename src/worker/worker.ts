@@ -26,6 +26,7 @@ import {
 } from './api';
 import type { Manifest } from '../model/weights';
 import { modelCode, type ModelSource, type TextToImageLike } from './model-port';
+import { checkGenerateRequest } from './requests';
 import { WeightStore, type ModelIndex } from './weight-store';
 import { createFineTuneWorker } from './finetune-api';
 
@@ -184,8 +185,15 @@ function side(rgba: Uint8ClampedArray): number {
 
 /** Cuts a prompt to MAX_PROMPT_CHARS code points (never splitting a surrogate pair). */
 function clampPrompt(p: string): { text: string; truncated: boolean } {
-  const chars = Array.from(p);
-  return chars.length > MAX_PROMPT_CHARS ? { text: chars.slice(0, MAX_PROMPT_CHARS).join(''), truncated: true } : { text: p, truncated: false };
+  // Walks at most MAX_PROMPT_CHARS code points, whatever the prompt's length.
+  let n = 0;
+  let end = 0;
+  for (const ch of p) {
+    if (n === MAX_PROMPT_CHARS) return { text: p.slice(0, end), truncated: true };
+    n++;
+    end += ch.length;
+  }
+  return { text: p, truncated: false };
 }
 
 /** Fine-tuning and adapters (src/worker/finetune-api.ts) on this worker's device and loaded models. */
@@ -250,7 +258,10 @@ const api: EngineWorkerApi = {
     });
   },
 
-  async generate(req: GenerateRequest, onProgress?: GenerateProgressCallback): Promise<GenerateResult> {
+  async generate(raw: GenerateRequest, onProgress?: GenerateProgressCallback): Promise<GenerateResult> {
+    // Checked before anything stops or starts: a malformed request leaves the running generation alone.
+    const req = checkGenerateRequest(raw);
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw new Error('Invalid generation request: onProgress must be a function.');
     // Latest request wins: stop the running one and wait until it has let go of the GPU.
     const prev = running;
     prev?.controller.abort();
@@ -264,9 +275,9 @@ const api: EngineWorkerApi = {
       const pipeline = req.adapter ? await fineTune.pipelineFor(req.adapter) : base;
       const lost = takeLost();
       if (lost) await onProgress?.({ kind: 'recover', message: lost });
-      const { text, truncated } = clampPrompt(req.prompt ?? '');
-      const steps = Math.min(64, Math.max(1, Math.round(req.steps ?? 12)));
-      const guidance = Number.isFinite(req.guidance) ? (req.guidance as number) : 4;
+      const { text, truncated } = clampPrompt(req.prompt);
+      const steps = req.steps ?? 12;
+      const guidance = req.guidance ?? 4;
       await onProgress?.({ kind: 'encode', prompt: text, truncated });
       let last: { tokens: Uint32Array; pixels: Uint8ClampedArray } | null = null;
       const code = await modelCode();
