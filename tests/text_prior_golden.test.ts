@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { WeightIntegrityError } from '../src/engine/errors';
 import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
 import type { MMambaConfig } from '../src/model/common';
 import { MMamba } from '../src/model/mmamba';
@@ -36,6 +37,12 @@ describe('text encoder with a word prior (effective table) vs PyTorch', () => {
     const got: number[] = [];
     for (const p of fixture.prompts) got.push(...tok.encode(p));
     expect(got).toEqual(Array.from(ids.data));
+  });
+
+  it('refuses a manifest whose text config still names an unbaked prior', async () => {
+    const e = await getEngine();
+    const unbaked = { ...cfg.text, prior_words: 24, prior_dim: 8 };
+    expect(() => new TextEncoder(e, unbaked, cfg.d, cfg.cond_dim, weights)).toThrow(WeightIntegrityError);
   });
 
   it('stages: text_embed, text_layer{i}, text_final, text_pooled, text_tokens, c, logits', async () => {

@@ -1,6 +1,9 @@
 // Text encoder on the engine, as training/mmamba/text_encoder.py: token embedding + learned positions, pre-LN
 // transformer blocks (self-attention with the padding mask, GELU-tanh MLP), final LayerNorm; outputs the token
 // vectors projected to the generator width d, the pooled vector c = pool_proj(masked mean), and the key mask.
+// A model trained with a frozen word prior arrives as its effective table (export.py bake_prior: tok_emb.weight is
+// (vocab_size, w), the known words' rows included, and the config says prior_words = 0), so every id is a row gather;
+// a manifest that still names an unbaked prior (prior_words > 0) is refused.
 import type { Engine } from '../engine/engine';
 import { selfAttentionPacked } from '../engine/ops/attention';
 import { add, gelu } from '../engine/ops/elementwise';
@@ -8,7 +11,7 @@ import { embedding } from '../engine/ops/embedding';
 import { linear } from '../engine/ops/matmul';
 import { maskedMean } from '../engine/ops/model_glue';
 import { layerNorm } from '../engine/ops/norm';
-import { ShapeError } from '../engine/errors';
+import { ShapeError, WeightIntegrityError } from '../engine/errors';
 import type { Tensor } from '../engine/tensor';
 import { GpuParams, requireNumbers, Scope, type TextConfig } from './common';
 import { textParams } from './params';
@@ -63,6 +66,9 @@ export class TextEncoder {
     private readonly prefix = 'text.',
   ) {
     requireNumbers(cfg as unknown as Record<string, unknown>, ['vocab_size', 'max_len', 'width', 'layers', 'heads', 'ffn_mult', 'pad_id'], 'text');
+    const priorWords = (cfg as unknown as Record<string, unknown>).prior_words;
+    if (priorWords !== undefined && priorWords !== 0)
+      throw new WeightIntegrityError(`text encoder: the manifest needs a word-vector table (prior_words ${String(priorWords)}); re-export it with training/mmamba/export.py, which bakes the table in`);
     this.p = new GpuParams(e, weights);
     for (const [name, shape] of textParams(cfg, d, condDim, prefix)) this.p.get(name, shape);
   }
