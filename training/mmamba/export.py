@@ -15,6 +15,8 @@ effective embedding table, text.tok_emb.weight = cat(tok_emb, word_proj(word_vec
 text config with prior_words = prior_dim = 0 (prior_name / prior_sha256 stay as a record), so the browser
 gathers rows as from any table; with --int8 that table is quantised per row like every large 2-D weight. The
 table file comes from --prior, else training/prior/<prior_name>.npz; its sha256 must match the checkpoint's.
+A tensor is never split across shards, so the table must fit one: vocab_size * w * 2 bytes in f16 (w = 128:
+at most ~65,000 ids), about half that with --int8; a larger one stops with ShardTooLargeError.
 
 CLI:  python -m mmamba.export --ckpt training/runs/vq --out public/models/vq-s --id vq-s [--int8] [--prior PATH]
 """
