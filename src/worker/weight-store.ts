@@ -14,6 +14,14 @@
 // re-checked on every read, so a corrupt or tampered entry is fetched again once, and a
 // second mismatch fails with WeightIntegrityError. A full quota (QuotaExceededError) leaves the weights in
 // memory only: the load succeeds and reports a `cache-warning`.
+//
+// Bounded I/O: every request has a stall timeout (no headers, or no body bytes, for `stallMs`: aborted), a response
+// is read as a stream and cancelled the moment it passes its cap (a shard's manifest size, MAX_JSON_BYTES for
+// index.json and manifests), so a 600 MiB answer for a 101 KB shard costs at most the shard's size; a shard that
+// stalls, overruns or fails verification is fetched once more, then the load fails with a message. Shards are
+// content-addressed (their key holds the sha256) and verified on every read, so they are read from IndexedDB
+// whatever the manifest's origin: an index.json whose `bytes` disagree with the manifest (reported as a
+// `cache-warning`) costs a manifest request per visit, never a re-download.
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
 import { WeightIntegrityError } from '../engine/errors';
 
@@ -103,6 +111,19 @@ export function idbKeyValue(store?: UseStore): KeyValue {
   };
 }
 
+/** Largest index.json or manifest.json read (the shipped manifests are 13–42 KB, tokenizer included). */
+export const MAX_JSON_BYTES = 4 * 1024 * 1024;
+/** A request that delivers no headers or no body bytes for this long is aborted (then retried once for a shard). */
+export const DEFAULT_STALL_MS = 30_000;
+
+/** A request stalled or overran its cap; `retry` says whether one more attempt may help. */
+export class DownloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DownloadError';
+  }
+}
+
 export interface WeightStoreOptions {
   /** Where `index.json` and `<id>/manifest.json` live; must be on `origin`. Default `<origin>/models/`. */
   baseUrl?: string;
@@ -110,6 +131,8 @@ export interface WeightStoreOptions {
   origin?: string;
   kv?: KeyValue;
   fetch?: typeof fetch;
+  /** Stall timeout in ms (default DEFAULT_STALL_MS; tests use less). */
+  stallMs?: number;
 }
 
 const PREFIX = `weights/v${FORMAT_VERSION}/`;
@@ -169,8 +192,10 @@ export class WeightStore {
   readonly origin: string;
   private readonly kv: KeyValue;
   private readonly fetchFn: typeof fetch;
+  private readonly stallMs: number;
 
   constructor(opts: WeightStoreOptions = {}) {
+    this.stallMs = opts.stallMs ?? DEFAULT_STALL_MS;
     this.origin = opts.origin ?? self.location.origin;
     this.baseUrl = new URL(opts.baseUrl ?? '/models/', this.origin);
     if (!this.baseUrl.pathname.endsWith('/')) this.baseUrl.pathname += '/';
@@ -185,25 +210,88 @@ export class WeightStore {
     return u;
   }
 
-  private async fetchOk(path: string, init?: RequestInit): Promise<Response> {
+  /** Fetches `path` and reads its body, at most `cap` bytes, aborting when headers or bytes stop coming for
+   *  `stallMs`. `onBytes` sees the running count. Throws DownloadError (stall, overrun) or Error (network, HTTP). */
+  private async fetchBytes(path: string, cap: number, init?: RequestInit, onBytes?: (n: number) => void): Promise<Uint8Array> {
     const u = this.url(path);
+    const abort = new AbortController();
+    const stalled = () => new DownloadError(`Could not download ${u.pathname}: no data arrived for ${Math.round(this.stallMs / 1000)} s (the connection stalled)`);
+    /** `p`, or a stall once `stallMs` pass without it settling (the request is then aborted). */
+    const withinStall = <T>(p: Promise<T>): Promise<T> =>
+      new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          abort.abort();
+          reject(stalled());
+        }, this.stallMs);
+        p.then(resolve, reject).finally(() => clearTimeout(timer));
+      });
     let res: Response;
     try {
-      res = await this.fetchFn(u.href, { credentials: 'same-origin', ...init });
+      res = await withinStall(this.fetchFn(u.href, { credentials: 'same-origin', ...init, signal: abort.signal }));
     } catch (e) {
+      if (e instanceof DownloadError) throw e;
       throw new Error(`Could not download ${u.pathname}: ${e instanceof Error ? e.message : String(e)} (are you offline?)`);
     }
     if (!res.ok) throw new Error(`Could not download ${u.pathname}: HTTP ${res.status} ${res.statusText}`.trim());
-    return res;
+    const overrun = (n: number) => new DownloadError(`Could not download ${u.pathname}: the server sent ${n} bytes or more, expected at most ${cap}`);
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (Number.isFinite(declared) && declared > cap) {
+      abort.abort();
+      throw overrun(declared);
+    }
+    if (!res.body) {
+      const b = new Uint8Array(await withinStall(res.arrayBuffer()));
+      if (b.byteLength > cap) throw overrun(b.byteLength);
+      onBytes?.(b.byteLength);
+      return b;
+    }
+    // Stream into one buffer of at most `cap` bytes; cancelled the moment the body passes it.
+    let out = new Uint8Array(Math.min(cap, 1 << 16));
+    let n = 0;
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await withinStall(reader.read());
+        if (done) break;
+        if (n + value.byteLength > cap) throw overrun(n + value.byteLength);
+        if (n + value.byteLength > out.byteLength) {
+          const bigger = new Uint8Array(Math.min(cap, Math.max(out.byteLength * 2, n + value.byteLength)));
+          bigger.set(out.subarray(0, n));
+          out = bigger;
+        }
+        out.set(value, n);
+        n += value.byteLength;
+        onBytes?.(n);
+      }
+    } catch (e) {
+      abort.abort();
+      reader.cancel().catch(() => undefined);
+      if (e instanceof DownloadError) throw e;
+      throw new Error(`Could not download ${u.pathname}: ${e instanceof Error ? e.message : String(e)} (are you offline?)`);
+    }
+    return n === out.byteLength ? out : out.slice(0, n);
+  }
+
+  /** A JSON file of at most MAX_JSON_BYTES, parsed; a parse failure names the file. */
+  private async fetchJson<T>(path: string, init?: RequestInit): Promise<T> {
+    const bytes = await this.fetchBytes(path, MAX_JSON_BYTES, init);
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes)) as T;
+    } catch (e) {
+      throw new Error(`models/${path} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    }
   }
 
   /** The shipped models. Fetched fresh (a tiny file); falls back to the last copy seen when offline. */
   async index(): Promise<ModelIndex> {
     try {
-      const res = await this.fetchOk('index.json', { cache: 'no-cache' });
-      const idx = (await res.json()) as ModelIndex;
-      if (!Array.isArray(idx.models)) throw new Error('models/index.json has no "models" list');
-      for (const m of idx.models) if (!ID_RE.test(m.id)) throw new Error(`models/index.json: bad model id ${JSON.stringify(m.id)}`);
+      const idx = await this.fetchJson<ModelIndex>('index.json', { cache: 'no-cache' });
+      if (!idx || typeof idx !== 'object' || !Array.isArray(idx.models)) throw new Error('models/index.json has no "models" list');
+      if (idx.models.length > 256) throw new Error(`models/index.json lists ${idx.models.length} models; at most 256 are read`);
+      for (const m of idx.models) {
+        if (!m || typeof m !== 'object' || !ID_RE.test(m.id)) throw new Error(`models/index.json: bad model id ${JSON.stringify(m?.id)}`);
+        if (!Number.isSafeInteger(m.bytes) || m.bytes < 0) throw new Error(`models/index.json: model "${m.id}" has bad bytes ${JSON.stringify(m.bytes)}`);
+      }
       await this.kv.set(INDEX_KEY, idx).catch(() => undefined);
       return idx;
     } catch (e) {
@@ -235,7 +323,9 @@ export class WeightStore {
     if (m.modelId !== id) throw bad(`it names model "${m.modelId}"`);
     if (m.formatVersion !== FORMAT_VERSION) throw bad(`format v${m.formatVersion}, this build reads v${FORMAT_VERSION}`);
     if (!Array.isArray(m.shards) || m.shards.length === 0) throw bad('no shards');
+    if (m.shards.length > 1024) throw bad(`${m.shards.length} shards (at most 1024)`);
     for (const s of m.shards) {
+      if (!s || typeof s !== 'object') throw bad('a shard entry is not an object');
       if (!FILE_RE.test(s.file)) throw bad(`shard file ${JSON.stringify(s.file)}`);
       if (!SHA_RE.test(s.sha256)) throw bad(`shard sha256 ${JSON.stringify(s.sha256)}`);
       if (!Number.isSafeInteger(s.bytes) || s.bytes <= 0 || s.bytes > 16 * 1024 * 1024) throw bad(`shard size ${s.bytes}`);
@@ -249,13 +339,23 @@ export class WeightStore {
     let manifest = await this.cachedManifest(e);
     const manifestFromCache = manifest !== null;
     if (!manifest) {
-      const res = await this.fetchOk(`${id}/manifest.json`, { cache: 'no-cache' });
-      manifest = this.validateManifest((await res.json()) as StoredManifest, id);
+      manifest = this.validateManifest(await this.fetchJson<StoredManifest>(`${id}/manifest.json`, { cache: 'no-cache' }), id);
+      if (!manifestMatchesEntry(manifest, e)) {
+        const total = manifest.shards.reduce((n, x) => n + x.bytes, 0);
+        onProgress?.({
+          kind: 'cache-warning',
+          modelId: id,
+          message:
+            `models/index.json describes model "${id}" differently from its manifest (${e.bytes} vs ${total} bytes` +
+            `${e.shardSha256 ? ', or other shards' : ''}): the deployment is inconsistent. The weights are checked against the manifest and ` +
+            `stay cached, but every visit asks for the manifest again until index.json is fixed.`,
+        });
+      }
     }
     const shardsMeta = manifest.shards;
     const totalBytes = shardsMeta.reduce((s, x) => s + x.bytes, 0);
     const shards: ArrayBuffer[] = [];
-    let fromCache = manifestFromCache;
+    let fromCache = true; // until a shard is downloaded
     let persisted = true;
     let loaded = 0;
     const report = (file: string, extra: number, cached: boolean) =>
@@ -273,7 +373,8 @@ export class WeightStore {
       const s = shardsMeta[i]!;
       const key = shardKey(id, s.sha256);
       let bytes: ArrayBuffer | null = null;
-      const stored = manifestFromCache ? await this.kv.get<ArrayBuffer>(key).catch(() => undefined) : undefined;
+      // Content-addressed and verified below: a stored shard is good whichever manifest names it.
+      const stored = await this.kv.get<ArrayBuffer>(key).catch(() => undefined);
       if (stored instanceof ArrayBuffer) {
         report(s.file, stored.byteLength, true);
         const why = await this.check(stored, s);
@@ -283,9 +384,18 @@ export class WeightStore {
       }
       if (bytes === null) {
         fromCache = false;
-        // Network: one retry on a mismatch, then a clear integrity error.
+        // Network: one retry on a stall, an overrun or a mismatch, then a clear error.
+        report(s.file, 0, false); // the label names this model from the first byte on, not the last one loaded
         for (let attempt = 0; attempt < 2 && bytes === null; attempt++) {
-          const got = await this.download(id, s, (n) => report(s.file, n, false), attempt > 0);
+          let got: ArrayBuffer;
+          try {
+            got = await this.download(id, s, (n) => report(s.file, n, false), attempt > 0);
+          } catch (err) {
+            if (!(err instanceof DownloadError)) throw err;
+            if (attempt > 0) throw new DownloadError(`${err.message}, twice; model "${id}" could not be loaded. Check the connection and try again.`);
+            onProgress?.({ kind: 'refetch', modelId: id, file: s.file, reason: err.message });
+            continue;
+          }
           const why = await this.check(got, s);
           onProgress?.({ kind: 'verify', modelId: id, file: s.file, done: i + 1, total: shardsMeta.length });
           if (why === null) bytes = got;
@@ -335,30 +445,10 @@ export class WeightStore {
     return h === s.sha256 ? null : `has sha256 ${h.slice(0, 12)}…, expected ${s.sha256.slice(0, 12)}…`;
   }
 
+  /** One shard's bytes: at most its manifest size (more is an overrun, cancelled at once), stall-bounded. */
   private async download(id: string, s: ShardEntry, onBytes: (n: number) => void, bypassCache: boolean): Promise<ArrayBuffer> {
-    const res = await this.fetchOk(`${id}/${s.file}`, bypassCache ? { cache: 'reload' } : undefined);
-    if (!res.body) {
-      const b = await res.arrayBuffer();
-      onBytes(b.byteLength);
-      return b;
-    }
-    // Stream into one buffer of the expected size (growing only if the server sends more).
-    let out = new Uint8Array(s.bytes);
-    let n = 0;
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (n + value.byteLength > out.byteLength) {
-        const bigger = new Uint8Array(Math.max(out.byteLength * 2, n + value.byteLength));
-        bigger.set(out.subarray(0, n));
-        out = bigger;
-      }
-      out.set(value, n);
-      n += value.byteLength;
-      onBytes(n);
-    }
-    return n === out.byteLength ? out.buffer : out.slice(0, n).buffer;
+    const b = await this.fetchBytes(`${id}/${s.file}`, s.bytes, bypassCache ? { cache: 'reload' } : undefined, onBytes);
+    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : (b.slice().buffer as ArrayBuffer);
   }
 
   /** Removes shard keys of this model that its current manifest no longer lists (an older export). */
