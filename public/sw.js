@@ -19,6 +19,10 @@
 // assets are pruned; the same pruning runs whenever a fresh copy of a page (a navigation) is stored, since a new
 // build changes the page but not this file.
 //
+// Pages are cached by path (the query string dropped): `/?anything` shares the entry of `/`, so arbitrary query
+// strings neither grow the cache nor keep an older build's page, and its assets, alive; entries an older worker
+// stored under a query string are dropped on activate.
+//
 // Never cached: `*.safetensors` (the weight store keeps verified shards in IndexedDB; storing ~18 MB twice
 // would waste quota, and passing them through untouched keeps "no weight requests after a reload" a property of
 // the store alone), non-GET requests, other origins.
@@ -50,6 +54,18 @@ function cacheable(response) {
   return response && response.ok && response.status === 200 && response.type === 'basic' && !response.redirected;
 }
 
+const isHtml = (response) => (response.headers.get('content-type') ?? '').includes('text/html');
+
+/** The key a response is cached under: a page (HTML) by its path alone, so `/?junk=1`, `/?junk=2`, … share one
+ *  entry that each fresh copy replaces (a query string never pins an old build's page and, through it, its assets);
+ *  everything else by its full URL. */
+function cacheKey(url, response) {
+  const u = new URL(url);
+  u.hash = '';
+  if (response && isHtml(response)) u.search = '';
+  return u.href;
+}
+
 self.addEventListener('install', () => {
   // Nothing to precache here (the page seeds what it loaded); take over without waiting for old tabs to close.
   self.skipWaiting();
@@ -68,6 +84,12 @@ self.addEventListener('activate', (event) => {
           if (response) await cache.put(request, response).catch(() => undefined);
         }
         await caches.delete(name);
+      }
+      // Pages cached under a query string by an older worker: the path's own entry (or the next visit) replaces them.
+      for (const request of await cache.keys()) {
+        if (!new URL(request.url).search) continue;
+        const res = await cache.match(request, { ignoreVary: true });
+        if (res && isHtml(res)) await cache.delete(request);
       }
       await pruneStaleAssets(cache);
       await self.clients.claim();
@@ -125,7 +147,7 @@ async function noticeNetworkFailed(url) {
 
 async function fromCache(request) {
   const cache = await caches.open(CACHE);
-  const hit = await cache.match(request, { ignoreVary: true });
+  const hit = await cache.match(request.mode === 'navigate' ? cacheKey(request.url, new Response('', { headers: { 'content-type': 'text/html' } })) : request, { ignoreVary: true });
   if (hit) return hit;
   // A navigation to any page of the app falls back to the cached shell (the scope URL, i.e. index.html).
   if (request.mode === 'navigate') {
@@ -138,7 +160,7 @@ async function put(request, response) {
   if (!cacheable(response)) return;
   try {
     const cache = await caches.open(CACHE);
-    await cache.put(request, response);
+    await cache.put(cacheKey(request.url, response), response);
   } catch (e) {
     // Quota or a body already used: the response still goes to the page; it is just not kept.
     console.warn('[sw] could not cache', request.url, e);
@@ -252,7 +274,7 @@ async function seed(urls) {
           failed++;
           return;
         }
-        await cache.put(href, fresh.clone());
+        await cache.put(cacheKey(href, fresh), fresh.clone());
         response = fresh;
       } catch {
         failed++;

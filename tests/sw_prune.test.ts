@@ -133,3 +133,47 @@ describe('sw.js pruning', () => {
     expect(c.paths('mm-shell-v1')).toEqual(['/', '/src/main.ts', '/src/orphan.ts']);
   });
 });
+
+describe('sw.js and query strings (pages are cached by path)', () => {
+  /** A navigation request (Node's Request refuses to be constructed as one). */
+  const navigate = (path: string) => {
+    const r = new Request(`${ORIGIN}${path}`);
+    Object.defineProperty(r, 'mode', { value: 'navigate' });
+    return r;
+  };
+
+  it('navigations to /?junk=N share the entry of /; after a new build the old build is neither kept nor served', async () => {
+    const c = cacheStorage();
+    let build = 'OLDq7r8s9t0';
+    const sw = loadWorker(c, async (r) => {
+      const path = new URL(r.url).pathname;
+      if (path === '/') return basic(new Response(page(`/assets/index-${build}.js`), { headers: { 'content-type': 'text/html' } }));
+      if (path.startsWith('/assets/')) return basic(new Response('export {};', { headers: { 'content-type': 'text/javascript' } }));
+      return new Response('', { status: 404 });
+    });
+    for (let n = 0; n < 20; n++) await sw.dispatch('fetch', { request: navigate(`/?junk=${n}`) });
+    await sw.dispatch('fetch', { request: new Request(`${ORIGIN}/assets/index-OLDq7r8s9t0.js`) });
+    expect(c.paths('mm-shell-v1')).toEqual(['/', '/assets/index-OLDq7r8s9t0.js']);
+    expect([...(await (await c.api.open('mm-shell-v1')).keys())].map((r) => r.url)).not.toContain(`${ORIGIN}/?junk=3`);
+
+    build = 'NEWa1b2c3d4';
+    await sw.dispatch('fetch', { request: navigate('/?junk=99') });
+    await sw.dispatch('fetch', { request: new Request(`${ORIGIN}/assets/index-NEWa1b2c3d4.js`) });
+    expect(c.paths('mm-shell-v1')).toEqual(['/', '/assets/index-NEWa1b2c3d4.js']);
+    const shell = await (await (await c.api.open('mm-shell-v1')).match(`${ORIGIN}/`))!.text();
+    expect(shell).toContain('index-NEWa1b2c3d4.js'); // offline, /?junk=3 gets the new build's page
+  });
+
+  it('on activate, pages an older worker cached under a query string are dropped (and their assets pruned)', async () => {
+    const c = cacheStorage();
+    c.fill('mm-shell-v1', {
+      '/': page('/assets/index-NEWa1b2c3d4.js'),
+      '/?junk=1': page('/assets/index-OLDq7r8s9t0.js'),
+      '/assets/index-NEWa1b2c3d4.js': '',
+      '/assets/index-OLDq7r8s9t0.js': '',
+    });
+    await loadWorker(c).dispatch('activate');
+    const urls = [...(await (await c.api.open('mm-shell-v1')).keys())].map((r) => r.url.slice(ORIGIN.length)).sort();
+    expect(urls).toEqual(['/', '/assets/index-NEWa1b2c3d4.js']);
+  });
+});
