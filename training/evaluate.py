@@ -73,6 +73,45 @@ def select_items(data: str, n: int, seed: int = 0, seeds_per_prompt: int = 1) ->
     return items[:n]
 
 
+RULER_SPLITS = ("seen", "unseen", "paraphrase", "train")
+
+
+def select_ruler_items(data: str, n_per_split: int, seed: int = 0) -> list[dict]:
+    """The fixed ruler's items, n_per_split of each split (docs/evaluation.md "The fixed ruler"):
+      seen        test prompts whose concept is trained, in an unseen colour / style / scene combination
+      unseen      test prompts whose concept has no training image at all
+      paraphrase  trained concepts worded the way people type ("a slice of pizza", "rocket emoji"), never a
+                  training caption (data.paraphrase_prompts)
+      train       training prompts (short captions); PSNR against the exact drawing = memorisation ceiling
+    Every item keeps its split, the facts the metrics check and a sampling seed (its index)."""
+    pack = D.load_pack(data, seed)
+    items: list[dict] = []
+
+    def add(split: str, ei: int, prompt: str) -> None:
+        m = pack.meta(ei)
+        items.append({"prompt": prompt, "seed": len(items), "entry": int(ei), "split": split,
+                      "concept": m["concept"], "colour": m["colour"],
+                      "background": m["background"] if m["kind"] == "icon" else None, "holdout": m["holdout"]})
+
+    for split, keep in (("seen", lambda r: r != "concept"), ("unseen", lambda r: r == "concept")):
+        order = sorted((ei for ei in pack.splits["test"] if keep(pack.reason_of[ei])),
+                       key=lambda ei: D._u32(seed, "ruler", split, ei))
+        seen_caps: set[str] = set()
+        for ei in order:
+            cap = pack.short_caption(ei)
+            if cap not in seen_caps:
+                seen_caps.add(cap)
+                add(split, ei, cap)
+                if len(seen_caps) == n_per_split:
+                    break
+    for p in D.paraphrase_prompts(pack)[:n_per_split]:
+        add("paraphrase", p["entry"], p["prompt"])
+    order = sorted(pack.splits["train"], key=lambda ei: D._u32(seed, "ruler", "train", ei))
+    for ei in order[:n_per_split]:
+        add("train", ei, pack.short_caption(ei))
+    return items
+
+
 def read_items(path: str) -> list[dict]:
     with open(path) as f:
         items = json.load(f)
@@ -190,7 +229,8 @@ class Scorer:
         return torch.cat(out)
 
     def score(self, u8: np.ndarray, items: list[dict], real_features: torch.Tensor,
-              prompt_emb: torch.Tensor) -> dict:
+              prompt_emb: torch.Tensor, exact: np.ndarray | None = None) -> dict:
+        """exact: the drawings the items were taken from (uint8, same order), for PSNR on `train` items."""
         s = self.images(u8)
         labels = torch.tensor([self.concept_id.get(it["concept"], -1) for it in items])
         hit = s["top5"] == labels[:, None]                                              # (N, 5)
@@ -205,7 +245,20 @@ class Scorer:
             by_holdout[kind or "none"] = {"n": int(m.sum()), "clip": 100 * float(cos[m].mean()),
                                           "top5": float(top5[m].mean()),
                                           "colour": float(np.mean(np.asarray(fg_ok)[m.numpy()]))}
+        by_split = {}
+        for split in [x for x in RULER_SPLITS if any(it.get("split") == x for it in items)]:
+            m = torch.tensor([it.get("split") == split for it in items])
+            mn = m.numpy()
+            by_split[split] = {"n": int(m.sum()), "clip": 100 * float(cos[m].mean()),
+                               "top1": float(hit[m, 0].float().mean()), "top5": float(top5[m].mean()),
+                               "colour": float(np.mean(np.asarray(fg_ok)[mn])),
+                               # FID needs a few hundred images to mean anything; smaller splits report none
+                               "fid": M.fid(s["features"][m], real_features) if int(m.sum()) >= 200 else None}
+            if split == "train" and exact is not None:
+                ps = psnr(images_to_tensor(torch.from_numpy(u8[mn])), images_to_tensor(torch.from_numpy(exact[mn])))
+                by_split[split]["psnr_exact"] = float(ps.mean())
         return {"n": int(u8.shape[0]),
+                "by_split": by_split,
                 "fid": M.fid(s["features"], real_features),
                 "kid_x1000": 1000 * M.kid(s["features"], real_features),
                 "clip": 100 * float(cos.mean()),
@@ -240,6 +293,25 @@ def markdown_by_holdout(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def markdown_by_split(rows: list[dict]) -> str:
+    """The fixed ruler: top-5 / top-1 / CLIP / colour / FID of every row per split, PSNR to the exact drawing on train."""
+    splits = [x for x in RULER_SPLITS if any(x in r.get("by_split", {}) for r in rows)]
+    if not splits:
+        return ""
+    lines = ["| model | split | n | top-5 ↑ | top-1 ↑ | CLIP ↑ | colour ↑ | FID ↓ | PSNR exact |",
+             "| " + " | ".join(["---"] * 9) + " |"]
+    for r in rows:
+        for x in splits:
+            h = r.get("by_split", {}).get(x)
+            if not h:
+                continue
+            fid = f"{h['fid']:.2f}" if h.get("fid") is not None else "–"
+            ps = f"{h['psnr_exact']:.2f}" if h.get("psnr_exact") is not None else "–"
+            lines.append(f"| {r['name']} | {x} | {h['n']} | {h['top5']:.3f} | {h['top1']:.3f} | {h['clip']:.1f} | "
+                         f"{h['colour']:.3f} | {fid} | {ps} |")
+    return "\n".join(lines) + "\n"
+
+
 def named(specs: list[str]) -> list[tuple[str, str]]:
     """'name=path' (or a bare path, named after its last folder) -> [(name, path)]."""
     out = []
@@ -257,6 +329,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--gen", action="append", default=[], help="name=generator (manifest dir, run dir or ckpt); repeatable")
     ap.add_argument("--n", type=int, default=1000, help="items (prompts x seeds)")
     ap.add_argument("--seeds-per-prompt", type=int, default=1)
+    ap.add_argument("--ruler", type=int, default=0, metavar="N",
+                    help="the fixed ruler: N items from each split (seen, unseen, paraphrase, train) instead of --n test items")
     ap.add_argument("--prompts", default=None, help="items JSON (from --write-prompts) instead of selecting --n")
     ap.add_argument("--write-prompts", default=None, help="write the items JSON here and exit")
     ap.add_argument("--reference", action="store_true", help="also score the real images and their VQ reconstructions")
@@ -277,7 +351,12 @@ def main(argv=None) -> dict:
     dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     t_start = time.time()
 
-    items = read_items(args.prompts) if args.prompts else select_items(args.data, args.n, args.seed, args.seeds_per_prompt)
+    if args.prompts:
+        items = read_items(args.prompts)
+    elif args.ruler:
+        items = select_ruler_items(args.data, args.ruler, args.seed)
+    else:
+        items = select_items(args.data, args.n, args.seed, args.seeds_per_prompt)
     if args.write_prompts:
         with open(args.write_prompts, "w") as f:
             json.dump(items, f, indent=0)
@@ -302,6 +381,9 @@ def main(argv=None) -> dict:
             os.makedirs(d, exist_ok=True)
 
     rows, images_of, parity = [], {}, []
+    pack = D.load_pack(args.data, args.seed)
+    # the drawing each item was taken from (train items: the memorisation ceiling's target)
+    exact = np.stack([pack.image(it["entry"]) for it in items]) if any(it.get("split") == "train" for it in items) else None
 
     def result(partial: bool) -> dict:
         return {"items": len(items), "steps": args.steps, "guidance": args.guidance, "tau": args.tau,
@@ -317,7 +399,7 @@ def main(argv=None) -> dict:
 
     def add_row(name: str, u8: np.ndarray, extra: dict) -> None:
         t = time.time()
-        r = {"name": name, **scorer.score(u8, items, real_features, prompt_emb), **extra}
+        r = {"name": name, **scorer.score(u8, items, real_features, prompt_emb, exact), **extra}
         rows.append(r)
         images_of[name] = u8
         if args.save_images:
@@ -329,9 +411,7 @@ def main(argv=None) -> dict:
         write_json(partial=True)
 
     if args.reference:
-        pack = D.load_pack(args.data, args.seed)
-        pos = {ei: i for i, ei in enumerate(pack.splits["test"])}
-        real_items = real_test.numpy()[[pos[it["entry"]] for it in items]]
+        real_items = np.stack([pack.image(it["entry"]) for it in items])
         add_row("real", real_items, {})
         rec, ps = vq_reconstruct(vq, real_items, dev)
         add_row("vq-recon", rec, {"psnr": float(ps.mean()), "psnr_p10": float(np.percentile(ps, 10))})
@@ -361,6 +441,8 @@ def main(argv=None) -> dict:
 
     write_json(partial=False)
     table = markdown(rows) + "\nBy hold-out kind of the prompt:\n\n" + markdown_by_holdout(rows)
+    if any(r.get("by_split") for r in rows):
+        table += "\nThe fixed ruler, by split:\n\n" + markdown_by_split(rows)
     print(table, flush=True)
     if args.md:
         with open(args.md, "a") as f:

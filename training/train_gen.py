@@ -49,6 +49,10 @@ def preset_config(kind: str, preset: str, meta: dict):
     text = cfg.text
     if text.max_len != meta["text_len"] or text.vocab_size < meta["vocab_size"]:
         text = dataclasses.replace(text, max_len=meta["text_len"], vocab_size=max(text.vocab_size, meta["vocab_size"]))
+    prior = meta.get("prior")
+    if prior:   # a frozen word prior (text_encoder.py): the tokenizer's last prior_words ids are its words
+        text = dataclasses.replace(text, vocab_size=meta["vocab_size"],
+                                   **{k: prior[k] for k in ("prior_words", "prior_dim", "prior_name", "prior_sha256")})
     return dataclasses.replace(cfg, text=text, grid=meta["grid"], codebook_size=meta["codebook_size"])
 
 
@@ -118,6 +122,8 @@ def main(argv=None) -> None:
     ap.add_argument("--layers", type=int, default=None, help="layer count (both models)")
     ap.add_argument("--train-images", type=int, default=0,
                     help="equal training compute: steps = ceil(N / --batch-size) (overrides --steps)")
+    ap.add_argument("--prior", default=None,
+                    help="word-prior table file, if not at the path tokens_meta.json records (checked by sha256)")
     ap.add_argument("--init", default=None,
                     help="exported generator dir (manifest.json): start from its (dequantised) weights; optimiser, EMA "
                          "and schedule start fresh (continued training of a shipped model)")
@@ -154,6 +160,11 @@ def main(argv=None) -> None:
     V = text.shape[1]
 
     model = build_model(args.model, cfg).to(dev)
+    if meta.get("prior"):
+        from mmamba.text_encoder import attach_prior
+        prior_path = args.prior or meta["prior"]["path"]
+        attach_prior(model, prior_path, tokenizer=bpe)
+        log.print(f"word prior {cfg.text.prior_name}: {cfg.text.prior_words} words x {cfg.text.prior_dim} from {prior_path}")
     if args.init:
         from mmamba.export import load_state_dict_from_manifest
         _, state = load_state_dict_from_manifest(os.path.join(args.init, "manifest.json"))
