@@ -1,19 +1,31 @@
-"""Benchmark the selective scan on CUDA: chunked PyTorch path (scan.selective_scan_fast) vs the Triton kernel
-(scan_triton.selective_scan_triton), forward and forward+backward, at M-Mamba's training shape
-B=64, K=4 directions, L=272, di=512, N=16 (u, delta: (B, K·di, L); A: (K·di, N); B, C: grouped (B, K, N, L)).
+"""Benchmark and check the selective scan on CUDA at M-Mamba's training shape (K=4 directions, L=272, di=512, N=16).
 
-Usage (from training/):  .venv/bin/python bench_scan.py [--dtype bf16|fp32] [--sweep]
-Prints ms per call, effective GB/s (minimal HBM traffic: every input read once, every output / gradient
-written once; the scan's own intermediates are not counted) and peak extra memory. Also checks that the
-Triton output and gradients agree with the chunked path. --sweep tries block_d / num_warps / chunk.
+Two modes:
+- default (the split path's kernel alone): chunked PyTorch path (scan.selective_scan_fast) vs the Triton kernel
+  (scan_triton.selective_scan_triton), forward and forward+backward, B=64 by default
+  (u, delta: (B, K·di, L); A: (K·di, N); B, C: grouped (B, K, N, L)); --sweep tries block_d / num_warps / chunk.
+  Prints ms per call, effective GB/s (every input read once, every output / gradient written once) and peak extra
+  memory, and checks the Triton output and gradients against the chunked path.
+- --compare: the scan WITH the cross-merge, as the model uses it, old vs new: 'split' = selective_scan_triton on
+  the channels-last views + seq_ops.from_scans; 'fused' = scan_merge_triton.scan_merge_triton (merge in the kernel).
+  --check first compares both against the sequential reference (scan.scan_merge_ref, float32 on the same inputs)
+  in the output and every gradient, in float32 and bf16; exits non-zero on a failure. --sweep-merge times a few
+  launch configurations of the fused kernel and prints the fastest as an export line (MMAMBA_MERGE_*). Timing is
+  interleaved (rounds of old, new), forward and forward+backward, median and min over rounds, plus the peak memory
+  a forward+backward allocates beyond its inputs, and the activations (inputs + output) for scale.
+
+Usage (from training/):  .venv/bin/python bench_scan.py [--dtype bf16|fp32] [--sweep] [--B 64]
+                         .venv/bin/python bench_scan.py --compare [--check] [--sweep-merge] [--Bs 64,256] [--reps 20]
 """
 from __future__ import annotations
 
 import argparse
+import statistics
+import sys
 
 import torch
 
-from mmamba.scan import selective_scan_fast
+from mmamba.scan import _triton_tuning, scan_merge_ref, scan_merge_tuning, selective_scan_fast
 from mmamba.scan_triton import selective_scan_triton
 
 
@@ -60,8 +72,15 @@ def main():
     ap.add_argument("--B", type=int, default=64)
     ap.add_argument("--layout", default="cl", choices=["cl", "flat"], help="channels-last (the model's) or flat")
     ap.add_argument("--triton-only", action="store_true", help="skip the chunked path and the cross-check")
+    ap.add_argument("--compare", action="store_true", help="old (split) vs new (fused) scan + merge")
+    ap.add_argument("--check", action="store_true", help="with --compare: correctness vs the reference first")
+    ap.add_argument("--sweep-merge", action="store_true", help="with --compare: launch configs of the fused kernel")
+    ap.add_argument("--Bs", default="64,256", help="with --compare: batch sizes")
+    ap.add_argument("--reps", type=int, default=20, help="with --compare: interleaved rounds")
     args = ap.parse_args()
     assert torch.cuda.is_available(), "bench_scan.py needs CUDA"
+    if args.compare:
+        return compare_main(args)
     dev = "cuda"
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
     Bsz, K, L, di, N = args.B, 4, 272, 512, 16
@@ -131,6 +150,192 @@ def main():
         # shell-friendly line: eval "$(grep ^export ...)" picks these up in mmamba.scan
         print(f"export MMAMBA_SCAN_BLOCK_D={kw['block_d']} MMAMBA_SCAN_WARPS={kw['num_warps']} "
               f"MMAMBA_SCAN_CHUNK={kw['chunk']}")
+
+# ---- --compare: the scan with the cross-merge, split (old) vs fused (new) -----------------------------------------
+
+def model_inputs(Bsz: int, dtype: torch.dtype, dev: str = "cuda", seed: int = 0, K: int = 4, L: int = 272,
+                 di: int = 512, N: int = 16, R: int = 16):
+    """The mixer's scan inputs: u, dt (B, K, L, di) contiguous; B, C views of an x_proj-like (B, K, L, R + 2N)
+    buffer; A (K·di, N) f32 < 0; D, bias (K·di,) f32; perm (K, L) the small model's cross-scan orders."""
+    from mmamba.config import small_mmamba
+    from mmamba.mmamba import sequence_permutations
+    g = torch.Generator(device=dev).manual_seed(seed)
+    r = lambda *s: torch.randn(*s, generator=g, device=dev)  # noqa: E731
+    u = r(Bsz, K, L, di).to(dtype)
+    dt = (r(Bsz, K, L, di) * 0.5 - 1.0).to(dtype)
+    x_dbl = r(Bsz, K, L, R + 2 * N).to(dtype)
+    Bm, Cm = x_dbl[..., R:R + N], x_dbl[..., R + N:]
+    A = -torch.exp(r(K * di, N) * 0.5)
+    D, bias = r(K * di), r(K * di) * 0.5
+    perm, inv = sequence_permutations(small_mmamba())
+    assert perm.shape == (K, L)
+    return [u, dt, A, Bm, Cm, D, bias], perm.to(dev), inv.to(dev)
+
+
+def split_fn(perm_flat, inv_flat, **kw):
+    """The old path: the grouped Triton scan on channels-last views, then the cross-merge (seq_ops.from_scans)."""
+    from mmamba.seq_ops import from_scans
+
+    def f(u, dt, A, Bm, Cm, D, bias):
+        y = selective_scan_triton(u.transpose(2, 3), dt.transpose(2, 3), A, Bm.transpose(2, 3), Cm.transpose(2, 3),
+                                  D=D, delta_bias=bias, **{**_triton_tuning(), **kw})
+        return from_scans(y.transpose(2, 3), perm_flat, inv_flat)
+    return f
+
+
+def fused_fn(perm, **kw):
+    from mmamba.scan_merge_triton import scan_merge_triton
+
+    def f(u, dt, A, Bm, Cm, D, bias):
+        return scan_merge_triton(u, dt, A, Bm, Cm, D, perm, delta_bias=bias, **{**scan_merge_tuning(), **kw})
+    return f
+
+
+def nerr(a, b):
+    return ((a.float() - b.float()).abs().max() / b.float().abs().max().clamp_min(1.0)).item()
+
+
+NAMES = ("Y", "du", "ddt", "dA", "dB", "dC", "dD", "dbias")
+
+
+def run_grads(fn, ins, gY):
+    leaves = [t.detach().clone().requires_grad_() for t in ins]
+    Y = fn(*leaves)
+    return [Y.detach(), *torch.autograd.grad(Y, leaves, gY.to(Y.dtype))]
+
+
+def check(perm, inv, Bsz: int = 8, dev: str = "cuda", **shape) -> dict:
+    """Each path against scan_merge_ref (float32 on the same input values), output and every gradient:
+    {'split': ok, 'fused': ok, 'fused-flat': ok} ('fused-flat': the fused kernels with 2-D in-chunk scans).
+    shape: model_inputs' di / N overrides (a CPU smoke test through the Triton interpreter uses tiny ones)."""
+    from mmamba.seq_ops import sequence_index
+    pf, inf = sequence_index(perm, inv)
+    ok = {"split": True, "fused": True, "fused-flat": True}
+    # float32: the same recurrence up to summation order; bf16: gradients of bf16 inputs are rounded to bf16
+    for dtype, tol in ((torch.float32, 2e-4), (torch.bfloat16, 1e-2)):
+        ins, _, _ = model_inputs(Bsz, dtype, dev=dev, seed=1, **shape)
+        gY = torch.randn(Bsz, perm.shape[1], ins[0].shape[-1], device=dev, generator=torch.Generator(
+            device=dev).manual_seed(2))
+        ref = run_grads(lambda *a: scan_merge_ref(*[t.float() for t in a[:5]], a[5], perm, delta_bias=a[6]), ins, gY)
+        for name, fn in (("split", split_fn(pf, inf)), ("fused", fused_fn(perm, flat=False)),
+                         ("fused-flat", fused_fn(perm, flat=True))):
+            try:
+                got = run_grads(fn, ins, gY)
+            except Exception as e:  # a compile failure of one variant: report it, check the others
+                print(f"check {name}: FAILED to run: {type(e).__name__}: {str(e)[:300]}", flush=True)
+                ok[name] = False
+                continue
+            errs = [nerr(g, r) for g, r in zip(got, ref)]
+            bad = [n for n, e in zip(NAMES, errs) if not e < tol]
+            ok[name] &= not bad
+            print(f"check {name:10s} {str(dtype)[6:]:8s} B={Bsz} vs reference (normalised max err, tol {tol:.0e}): "
+                  + " ".join(f"{n} {e:.1e}" for n, e in zip(NAMES, errs)) + ("  PASS" if not bad else f"  FAIL {bad}"),
+                  flush=True)
+    return ok
+
+
+def timed(fn, sync=True) -> float:
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end)
+
+
+def bench_pair(fns: dict, ins, gY, reps: int) -> dict:
+    """Interleaved timing of each fn's forward (no grad) and forward+backward: {name: {fwd: [..], fb: [..], peak}}."""
+    leaves = [t.detach().clone().requires_grad_() for t in ins]
+    res = {n: {"fwd": [], "fb": []} for n in fns}
+
+    def fwd(f):
+        with torch.no_grad():
+            f(*leaves)
+
+    def fb(f):
+        Y = f(*leaves)
+        torch.autograd.grad(Y, leaves, gY.to(Y.dtype))
+
+    for f in fns.values():                 # warm-up (compiles)
+        fwd(f), fb(f)
+    torch.cuda.synchronize()
+    for _ in range(reps):
+        for n, f in fns.items():
+            res[n]["fwd"].append(timed(lambda: fwd(f)))
+            res[n]["fb"].append(timed(lambda: fb(f)))
+    for n, f in fns.items():
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fb(f)
+        torch.cuda.synchronize()
+        res[n]["peak"] = (torch.cuda.max_memory_allocated() - base) / 2**30
+    return res
+
+
+def compare_main(args) -> None:
+    dev = "cuda"
+    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
+    from mmamba.seq_ops import sequence_index
+    _, perm, inv = model_inputs(1, dtype)
+    pf, inf = sequence_index(perm, inv)
+    print(f"scan + cross-merge, K=4 L=272 di=512 N=16, {args.dtype}; split tuning {_triton_tuning()}, "
+          f"fused tuning {scan_merge_tuning()}", flush=True)
+    if args.check:
+        ok = check(perm, inv)
+        print("check summary: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in ok.items()), flush=True)
+        if not ok["fused"] and ok["fused-flat"]:
+            print("export MMAMBA_MERGE_FLAT=1", flush=True)     # speed.sh picks this up for the timings
+        if not all(ok.values()):
+            print("CHECK FAILED", flush=True)
+            sys.exit(1)
+    if args.sweep_merge:
+        ins, _, _ = model_inputs(256, dtype)
+        gY = torch.randn(256, 272, 512, device=dev)
+        only_flat = scan_merge_tuning()["flat"]          # MMAMBA_MERGE_FLAT=1: the 3-D variant failed the check
+        configs = [dict(block_t=bt, block_d=bd, num_warps=w, flat=only_flat or fl) for bt, bd, w, fl in
+                   ((16, 16, 4, 0), (16, 32, 4, 0), (16, 8, 4, 0), (8, 16, 4, 0), (32, 16, 4, 0), (16, 16, 8, 0),
+                    (16, 32, 8, 0), (8, 32, 4, 0), (16, 16, 4, 1), (16, 32, 4, 1))]
+        fwd_best, bwd_best = None, None
+        for cfg in configs:
+            try:
+                kw = dict(block_t=cfg["block_t"], block_d=cfg["block_d"], num_warps=cfg["num_warps"],
+                          block_d_bwd=cfg["block_d"], num_warps_bwd=cfg["num_warps"], flat=bool(cfg["flat"]))
+                r = bench_pair({"fused": fused_fn(perm, **kw)}, ins, gY, reps=3)["fused"]
+            except Exception as e:  # e.g. out of registers / shared memory for a config
+                print(f"sweep {cfg}: FAILED {type(e).__name__}: {str(e)[:200]}", flush=True)
+                continue
+            f, fb = min(r["fwd"]), min(r["fb"])
+            print(f"sweep B=256 {cfg}: fwd {f:.2f} ms, fwd+bwd {fb:.2f} ms (bwd {fb - f:.2f})", flush=True)
+            if fwd_best is None or f < fwd_best[0]:
+                fwd_best = (f, cfg)
+            if bwd_best is None or fb - f < bwd_best[0]:
+                bwd_best = (fb - f, cfg)
+        if bwd_best:
+            # block_t and flat are shared by both kernels: take the backward's (the larger cost); the forward's
+            # block_d / warps from the forward's best with that block_t and flat, if it has them
+            b = bwd_best[1]
+            f = fwd_best[1] if (fwd_best[1]["block_t"], fwd_best[1]["flat"]) == (b["block_t"], b["flat"]) else b
+            print(f"export MMAMBA_MERGE_BLOCK_T={b['block_t']} MMAMBA_MERGE_FLAT={int(bool(b['flat']))} "
+                  f"MMAMBA_MERGE_BLOCK_D={f['block_d']} MMAMBA_MERGE_WARPS={f['num_warps']} "
+                  f"MMAMBA_MERGE_BLOCK_D_BWD={b['block_d']} MMAMBA_MERGE_WARPS_BWD={b['num_warps']}", flush=True)
+    if not args.Bs.strip():
+        return
+    print("\n| B | path | fwd median | fwd min | fwd+bwd median | fwd+bwd min | peak extra (fwd+bwd) | activations |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for Bsz in [int(b) for b in args.Bs.split(",") if b.strip()]:     # --Bs "": no timing (check / sweep only)
+        ins, _, _ = model_inputs(Bsz, dtype)
+        gY = torch.randn(Bsz, 272, 512, device=dev)
+        act = (sum(t.numel() * t.element_size() for t in ins[:2]) + 2 * ins[3].numel() * ins[3].element_size()
+               + gY.numel() * 4) / 2**30       # u, dt, B, C in, Y out (f32)
+        res = bench_pair({"split": split_fn(pf, inf), "fused": fused_fn(perm)}, ins, gY, args.reps)
+        for name, r in res.items():
+            print(f"| {Bsz} | {name} | {statistics.median(r['fwd']):.2f} ms | {min(r['fwd']):.2f} ms | "
+                  f"{statistics.median(r['fb']):.2f} ms | {min(r['fb']):.2f} ms | {r['peak']:.2f} GiB | {act:.2f} GiB |",
+                  flush=True)
+        del ins, gY, res
+        torch.cuda.empty_cache()
+
 
 if __name__ == "__main__":
     main()

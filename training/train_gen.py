@@ -112,6 +112,9 @@ def main(argv=None) -> None:
     ap.add_argument("--ema", type=float, default=0.999, help="EMA decay (0 = off)")
     ap.add_argument("--val-every", type=int, default=1000)
     ap.add_argument("--grad-checkpoint", action="store_true")
+    ap.add_argument("--scan-path", choices=["fused", "split"], default=None,
+                    help="M-Mamba's CUDA training path (same math): fused kernels or the split steps (default: "
+                         "mmamba.DEFAULT_SCAN_PATH, env MMAMBA_SCAN_PATH)")
     # architecture ablations (MMambaConfig fields; unset = the preset's value)
     ap.add_argument("--directions", type=int, choices=[1, 2, 4], default=None)
     ap.add_argument("--text-position", choices=["first", "middle"], default=None)
@@ -172,6 +175,10 @@ def main(argv=None) -> None:
         log.print(f"init from {args.init} ({len(state)} tensors)")
     if args.grad_checkpoint:
         model.grad_checkpoint = True
+    if args.scan_path:
+        if args.model != "mmamba":
+            raise SystemExit("--scan-path only applies to --model mmamba")
+        model.set_scan_path(args.scan_path)
     n_params = sum(p.numel() for p in model.parameters())
     log.print(f"{args.model} {args.preset}: {n_params / 1e6:.3f}M params, train {tuple(tokens.shape)} x {V} captions, "
               f"world {info.world_size}, per-rank batch {per_rank}, device {dev}")
@@ -205,19 +212,34 @@ def main(argv=None) -> None:
     seq = cfg.text.max_len + cfg.grid ** 2
 
     start_step, t_last, n_last, t_ckpt = step, time.time(), step, time.time()
-    t_auto0 = bench_t0 = None
+    t_auto0 = bench_t0 = prof = None
     while True:
         if args.bench_steps:
-            if step - start_step == 10:
+            # steps [10, 10 + K) are timed; on CUDA 3 more run under the profiler for the step-time breakdown
+            k = step - start_step
+            if k == 10:
                 device_sync(dev)
                 bench_t0 = time.time()
-            if step - start_step >= args.bench_steps + 10:
+                if dev.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(dev)
+            if k == args.bench_steps + 10:
                 device_sync(dev)
                 dt = time.time() - bench_t0
                 ips = args.bench_steps * args.batch_size / dt
+                peak = (f" peak_mem_gib={torch.cuda.max_memory_allocated(dev) / 2**30:.2f}"
+                        if dev.type == "cuda" else "")
+                path = f" scan_path={model.scan_path}" if args.model == "mmamba" else ""
                 log.print(f"BENCH {args.model} world={info.world_size} global_batch={args.batch_size} "
                           f"steps={args.bench_steps} sec={dt:.3f} images/s={ips:.1f} "
-                          f"images/s/gpu={ips / info.world_size:.1f} tokens/s={ips * seq:.0f}")
+                          f"images/s/gpu={ips / info.world_size:.1f} tokens/s={ips * seq:.0f}{peak}{path}")
+                if dev.type != "cuda":
+                    break
+                from mmamba.step_profile import start_profile
+                prof = start_profile()
+            if k == args.bench_steps + 13:
+                from mmamba.step_profile import finish_profile, format_breakdown
+                br = finish_profile(prof, 3)
+                log.print("BENCH breakdown " + format_breakdown(dt * 1e3 / args.bench_steps, br))
                 break
         elif not auto_steps and step >= sched.total_steps:
             break

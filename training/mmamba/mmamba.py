@@ -57,7 +57,7 @@ DIRECTION_SETS = {1: (0,), 2: (0, 2), 4: (0, 1, 2, 3)}
 # Training path of the mixer on CUDA (same math; see MMambaLayer.mix): 'fused' = gathered conv + fused scan/merge
 # kernels, 'split' = the cross-scan copy, conv, Triton scan and merge as separate steps. MMAMBA_SCAN_PATH overrides.
 SCAN_PATHS = ("fused", "split")
-DEFAULT_SCAN_PATH = os.environ.get("MMAMBA_SCAN_PATH", "fused")
+DEFAULT_SCAN_PATH = os.environ.get("MMAMBA_SCAN_PATH", "split")
 
 
 def image_permutations(grid: int) -> torch.Tensor:

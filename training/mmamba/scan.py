@@ -289,10 +289,11 @@ def fused_ops(x: Tensor):
 
 
 def scan_merge_tuning() -> dict:
-    """Launch parameters of scan_merge_triton; MMAMBA_MERGE_{BLOCK_T,BLOCK_D,WARPS,BLOCK_D_BWD,WARPS_BWD} override
+    """Launch parameters of scan_merge_triton; MMAMBA_MERGE_{BLOCK_T,BLOCK_D,WARPS,BLOCK_D_BWD,WARPS_BWD,FLAT} override
     the defaults (training/gpu/speed.sh sweeps them and prints the fastest set as an export line)."""
     env = os.environ
     fwd_d, fwd_w = int(env.get("MMAMBA_MERGE_BLOCK_D", 16)), int(env.get("MMAMBA_MERGE_WARPS", 4))
     return dict(block_t=int(env.get("MMAMBA_MERGE_BLOCK_T", 16)), block_d=fwd_d, num_warps=fwd_w,
                 block_d_bwd=int(env.get("MMAMBA_MERGE_BLOCK_D_BWD", fwd_d)),
-                num_warps_bwd=int(env.get("MMAMBA_MERGE_WARPS_BWD", fwd_w)))
+                num_warps_bwd=int(env.get("MMAMBA_MERGE_WARPS_BWD", fwd_w)),
+                flat=env.get("MMAMBA_MERGE_FLAT", "0") == "1")

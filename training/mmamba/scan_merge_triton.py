@@ -53,6 +53,31 @@ def _combine(a1, b1, a2, b2):
 
 
 @triton.jit
+def _scan_tile(a, b, FLAT: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Inclusive scan of h ↦ a·h + b along axis 0 of (BLOCK_T, BLOCK_D, BLOCK_N) tiles: (Π a, state from 0).
+    FLAT: on (BLOCK_T, BLOCK_D·BLOCK_N) reshapes (a 2-D scan, in case a compiler handles 3-D scans worse)."""
+    if FLAT:
+        a2 = tl.reshape(a, (BLOCK_T, BLOCK_D * BLOCK_N))
+        b2 = tl.reshape(b, (BLOCK_T, BLOCK_D * BLOCK_N))
+        aa2, hh2 = tl.associative_scan((a2, b2), 0, _combine)
+        aa = tl.reshape(aa2, (BLOCK_T, BLOCK_D, BLOCK_N))
+        hh = tl.reshape(hh2, (BLOCK_T, BLOCK_D, BLOCK_N))
+    else:
+        aa, hh = tl.associative_scan((a, b), 0, _combine)
+    return aa, hh
+
+
+@triton.jit
+def _flip_tile(x, FLAT: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr):
+    """x reversed along axis 0 (BLOCK_T a power of two); FLAT as in _scan_tile."""
+    if FLAT:
+        y = tl.reshape(tl.flip(tl.reshape(x, (BLOCK_T, BLOCK_D * BLOCK_N)), 0), (BLOCK_T, BLOCK_D, BLOCK_N))
+    else:
+        y = tl.flip(x, 0)
+    return y
+
+
+@triton.jit
 def _softplus(x):
     """log(1 + e^x) in f32 without overflow or cancellation (same as scan_triton._softplus)."""
     e = tl.exp(tl.minimum(x, 20.0))
@@ -89,7 +114,7 @@ def _scan_merge_fwd_kernel(
     s_db, s_dk, s_dl,            # dt strides
     s_Bb, s_Bk, s_Bl, s_Bn,      # B strides
     s_Cb, s_Ck, s_Cl, s_Cn,      # C strides
-    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, SAVE: tl.constexpr,
+    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, SAVE: tl.constexpr, FLAT: tl.constexpr,
     BLOCK_T: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
 ):
     b = tl.program_id(0).to(tl.int64)
@@ -123,7 +148,7 @@ def _scan_merge_fwd_kernel(
             Cv = tl.load(C_base + t[:, None] * s_Cl + n[None, :] * s_Cn, mask=mn, other=0.0).to(tl.float32)
             a = tl.exp(dlt[:, :, None] * A[None, :, :])                                            # (T, D, N)
             bb = (dlt * uv)[:, :, None] * Bv[:, None, :]
-            aa, hh = tl.associative_scan((a, bb), 0, _combine)
+            aa, hh = _scan_tile(a, bb, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)
             h = hh + aa * h0[None, :, :]                                                           # h_t
             y = tl.sum(h * Cv[:, None, :], axis=2) + Dv[None, :] * uv                              # (T, D)
             p = tl.load(perm_ptr + k * L + t, mask=tm, other=0).to(tl.int64)                       # positions
@@ -143,7 +168,7 @@ def _scan_merge_bwd_kernel(
     s_db, s_dk, s_dl,
     s_Bb, s_Bk, s_Bl, s_Bn,
     s_Cb, s_Ck, s_Cl, s_Cn,
-    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, FLAT: tl.constexpr,
     BLOCK_T: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
 ):
     pid_bk = tl.program_id(0).to(tl.int64)
@@ -188,7 +213,7 @@ def _scan_merge_bwd_kernel(
         a = tl.exp(dlt[:, :, None] * A[None, :, :])
         dtu = dlt * uv
         bb = dtu[:, :, None] * Bv[:, None, :]
-        aa, hh = tl.associative_scan((a, bb), 0, _combine)
+        aa, hh = _scan_tile(a, bb, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)
         h = hh + aa * h0[None, :, :]                                   # h_t
         # 2) dh_t = C_t dy_t + a_{t+1} dh_{t+1}: a forward scan over the chunk in reversed time order
         tr = c * BLOCK_T + (BLOCK_T - 1 - s)                           # reversed steps
@@ -201,10 +226,10 @@ def _scan_merge_bwd_kernel(
         C_r = tl.load(C_base + tr[:, None] * s_Cl + n[None, :] * s_Cn, mask=trm[:, None] & nmask[None, :],
                       other=0.0).to(tl.float32)
         w_r = dy_r[:, :, None] * C_r[:, None, :]
-        al, vv = tl.associative_scan((a_n, w_r), 0, _combine)
+        al, vv = _scan_tile(a_n, w_r, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)
         dh_r = vv + al * carry[None, :, :]                             # dh, reversed
         carry = _last_row(dh_r, BLOCK_T)                               # dh at step c·BLOCK_T
-        dh = tl.flip(dh_r, 0)                                          # natural order
+        dh = _flip_tile(dh_r, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)         # natural order
         # 3) gradients
         da = dh * (h - bb)                                             # dh_t ⊙ a_t h_{t-1}
         dhB = tl.sum(dh * Bv[:, None, :], axis=2)                      # (T, D)
@@ -247,7 +272,7 @@ def _check(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, perm: Tenso
 @torch.library.custom_op("mmamba::scan_merge_fwd", mutates_args=())
 def scan_merge_fwd(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: Optional[Tensor],
                    bias: Optional[Tensor], perm: Tensor, softplus: bool, save: bool, block_t: int, block_d: int,
-                   num_warps: int, block_d_bwd: int, num_warps_bwd: int) -> tuple[Tensor, Tensor]:
+                   num_warps: int, block_d_bwd: int, num_warps_bwd: int, flat: bool) -> tuple[Tensor, Tensor]:
     """Forward kernel: (Y (Bsz, L, di) f32, ck (Bsz, K, nc, di, N) f32 — an empty (0,) tensor when not save)."""
     _check(u, dt, A, Bm, Cm, perm)
     Bsz, K, L, di = u.shape
@@ -265,13 +290,14 @@ def scan_merge_fwd(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: 
         L, di, K, N, nc,
         u.stride(0), u.stride(1), u.stride(2), dt.stride(0), dt.stride(1), dt.stride(2),
         *Bm.stride(), *Cm.stride(),
-        HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus, SAVE=save,
+        HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus, SAVE=save, FLAT=flat,
         BLOCK_T=block_t, BLOCK_D=BLOCK_D, BLOCK_N=_pow2(N), num_warps=num_warps)
     return Y, ck
 
 
 @scan_merge_fwd.register_fake
-def _(u, dt, A, Bm, Cm, D, bias, perm, softplus, save, block_t, block_d, num_warps, block_d_bwd, num_warps_bwd):
+def _(u, dt, A, Bm, Cm, D, bias, perm, softplus, save, block_t, block_d, num_warps, block_d_bwd, num_warps_bwd,
+      flat):
     Bsz, K, L, di = u.shape
     N = A.shape[1]
     nc = -(-L // block_t)
@@ -282,7 +308,7 @@ def _(u, dt, A, Bm, Cm, D, bias, perm, softplus, save, block_t, block_d, num_war
 @torch.library.custom_op("mmamba::scan_merge_bwd", mutates_args=())
 def scan_merge_bwd(dY: Tensor, u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: Optional[Tensor],
                    bias: Optional[Tensor], perm: Tensor, ck: Tensor, softplus: bool, block_t: int, block_d: int,
-                   num_warps: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+                   num_warps: int, flat: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Backward kernel: (du, d(dt), dA, dB, dC, dD, d(bias)); dD / d(bias) are empty (0,) when D / bias is None."""
     Bsz, K, L, di = u.shape
     N = A.shape[1]
@@ -307,7 +333,7 @@ def scan_merge_bwd(dY: Tensor, u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm:
         L, di, K, N, nc, Bsz,
         u.stride(0), u.stride(1), u.stride(2), dt.stride(0), dt.stride(1), dt.stride(2),
         *Bm.stride(), *Cm.stride(),
-        HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus,
+        HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus, FLAT=flat,
         BLOCK_T=block_t, BLOCK_D=BLOCK_D, BLOCK_N=_pow2(N), num_warps=num_warps)
     dB = dB.sum(0) if nblk > 1 else dB[0]
     dC = dC.sum(0) if nblk > 1 else dC[0]
@@ -318,7 +344,7 @@ def scan_merge_bwd(dY: Tensor, u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm:
 
 
 @scan_merge_bwd.register_fake
-def _(dY, u, dt, A, Bm, Cm, D, bias, perm, ck, softplus, block_t, block_d, num_warps):
+def _(dY, u, dt, A, Bm, Cm, D, bias, perm, ck, softplus, block_t, block_d, num_warps, flat):
     Bsz, K, L, di = u.shape
     empty = u.new_empty(0, dtype=torch.float32)
     return (u.new_empty(u.shape), dt.new_empty(dt.shape), A.new_empty(A.shape),
@@ -328,20 +354,21 @@ def _(dY, u, dt, A, Bm, Cm, D, bias, perm, ck, softplus, block_t, block_d, num_w
 
 
 def _setup_context(ctx, inputs, output):
-    u, dt, A, Bm, Cm, D, bias, perm, softplus, save, block_t, block_d, num_warps, block_d_bwd, num_warps_bwd = inputs
+    u, dt, A, Bm, Cm, D, bias, perm, softplus, save, block_t, block_d, num_warps, block_d_bwd, num_warps_bwd, flat \
+        = inputs
     ctx.save_for_backward(u, dt, A, Bm, Cm, D, bias, perm, output[1])
-    ctx.cfg = (softplus, block_t, block_d_bwd, num_warps_bwd)
+    ctx.cfg = (softplus, block_t, block_d_bwd, num_warps_bwd, flat)
 
 
 def _backward(ctx, dY, dck):
     u, dt, A, Bm, Cm, D, bias, perm, ck = ctx.saved_tensors
-    softplus, block_t, block_d, num_warps = ctx.cfg
+    softplus, block_t, block_d, num_warps, flat = ctx.cfg
     if ck.numel() == 0:
         raise RuntimeError("scan_merge_fwd ran with save=False; call it with save=True to differentiate")
     du, ddt, dA, dB, dC, dD, dbias = scan_merge_bwd(dY, u, dt, A, Bm, Cm, D, bias, perm, ck, softplus,
-                                                    block_t, block_d, num_warps)
+                                                    block_t, block_d, num_warps, flat)
     return (du, ddt, dA, dB, dC, dD if D is not None else None, dbias if bias is not None else None,
-            None, None, None, None, None, None, None, None)
+            None, None, None, None, None, None, None, None, None)
 
 
 scan_merge_fwd.register_autograd(_backward, setup_context=_setup_context)
@@ -350,10 +377,10 @@ scan_merge_fwd.register_autograd(_backward, setup_context=_setup_context)
 def scan_merge_triton(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: Optional[Tensor], perm: Tensor,
                       delta_bias: Optional[Tensor] = None, delta_softplus: bool = True, block_t: int = 16,
                       block_d: int = 16, num_warps: int = 4, block_d_bwd: Optional[int] = None,
-                      num_warps_bwd: Optional[int] = None) -> Tensor:
+                      num_warps_bwd: Optional[int] = None, flat: bool = False) -> Tensor:
     """Y (Bsz, L, di) float32 = Σ_k (selective scan of direction k) read back at inv[k] (see the module docstring).
     block_t (power of two): chunk length; block_d (power of two) channels per program and num_warps of the forward;
-    block_d_bwd / num_warps_bwd those of the backward (default: the forward's)."""
+    block_d_bwd / num_warps_bwd those of the backward (default: the forward's); flat: 2-D in-chunk scans."""
     block_d_bwd = block_d if block_d_bwd is None else block_d_bwd
     num_warps_bwd = num_warps if num_warps_bwd is None else num_warps_bwd
     if any(v <= 0 or v & (v - 1) for v in (block_t, block_d, block_d_bwd)):
@@ -362,5 +389,5 @@ def scan_merge_triton(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, 
         t is not None and t.requires_grad for t in (u, dt, A, Bm, Cm, D, delta_bias))
     with torch.autocast(device_type=u.device.type, enabled=False):
         Y, _ = scan_merge_fwd(u, dt, A, Bm, Cm, D, delta_bias, perm, delta_softplus, save, block_t, block_d,
-                              num_warps, block_d_bwd, num_warps_bwd)
+                              num_warps, block_d_bwd, num_warps_bwd, flat)
     return Y

@@ -118,7 +118,7 @@ TRITON_CASES = [
 ]
 
 
-def _run_triton(shape, block_t, block_d, seed, perm=None, num_warps=1):
+def _run_triton(shape, block_t, block_d, seed, perm=None, num_warps=1, flat=False):
     from mmamba.scan_merge_triton import scan_merge_triton
     ins, perm = make_inputs(*shape, torch.float32, seed=seed, perm=perm)
     ins = [t.to(DEVICE) for t in ins]
@@ -128,7 +128,7 @@ def _run_triton(shape, block_t, block_d, seed, perm=None, num_warps=1):
 
     def tri(u, dt, A, Bm, Cm, D, perm, delta_bias):
         return scan_merge_triton(u, dt, A, Bm, Cm, D, perm, delta_bias=delta_bias, block_t=block_t,
-                                 block_d=block_d, num_warps=num_warps)
+                                 block_d=block_d, num_warps=num_warps, flat=flat)
     Y_tri, g_tri = _grads(tri, ins, perm, gY)
     assert Y_tri.shape == Y_ref.shape and Y_tri.dtype == torch.float32
     assert nerr(Y_tri, Y_ref) < 2e-5
@@ -142,6 +142,12 @@ def _run_triton(shape, block_t, block_d, seed, perm=None, num_warps=1):
 @pytest.mark.parametrize("case", TRITON_CASES, ids=lambda c: f"shape{c[0]}-T{c[1]}-D{c[2]}-seed{c[3]}")
 def test_triton_matches_ref(case, interp):
     _run_triton(*case)
+
+
+@needs_triton
+def test_triton_flat_scan_variant(interp):
+    # flat=True: the in-chunk scans and the flip on 2-D reshapes of the tiles; the same results
+    _run_triton((2, 3, 21, 3, 4), 8, 2, seed=16, flat=True)
 
 
 @needs_triton

@@ -1,0 +1,178 @@
+"""Training-step throughput of M-Mamba S (scan paths 'split' and 'fused') and UViT S side by side, in one process,
+on synthetic token data (no dataset): the same step as train_gen.py (masked-token objective, text drop, bf16
+autocast, fused AdamW, grad clipping), at one batch size.
+
+Variants: `uvit`, `mmamba:split`, `mmamba:fused`, each optionally `+compile` (torch.compile of the model; a variant
+that fails to compile is reported and skipped). Timing is interleaved: `--rounds` rounds, in each every variant
+runs `--steps` timed steps after its warm-up; ms/step is reported as the median and min over rounds. Then, per
+variant: peak memory of a step (torch.cuda.max_memory_allocated after a reset, minus what was allocated before)
+and the step's breakdown (mmamba/step_profile.py: mixer kernels forward / backward against the rest).
+
+Usage (from training/ or the repository root; CUDA only):
+  python training/bench_train_step.py [--batch 256] [--variants uvit,mmamba:split,mmamba:fused] [--compile]
+      [--steps 10] [--rounds 3] [--json FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import traceback
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from mmamba import config as C  # noqa: E402
+from mmamba.runutil import autocast  # noqa: E402
+from mmamba.sampling import drop_text, mask_for_training, masked_token_loss  # noqa: E402
+from mmamba.step_profile import format_breakdown, mixer_breakdown  # noqa: E402
+
+
+def param_groups(model: torch.nn.Module, wd: float = 0.01):
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        skip = p.ndim < 2 or "emb" in n or n.endswith("A_log") or n.endswith(".D") or "norm" in n
+        (no_decay if skip else decay).append(p)
+    return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class Variant:
+    """One model + optimiser + synthetic batch source; `step()` is one training step."""
+
+    def __init__(self, spec: str, batch: int, dev: torch.device, preset: str = "small", seed: int = 0):
+        self.spec = spec
+        name, _, flags = spec.partition("+")
+        kind, _, path = name.partition(":")
+        if kind not in ("mmamba", "uvit") or (kind == "mmamba") != bool(path):
+            raise SystemExit(f"bad variant {spec!r}: use uvit, mmamba:split or mmamba:fused, optionally +compile")
+        torch.manual_seed(seed)
+        self.cfg = {("mmamba", "small"): C.small_mmamba, ("uvit", "small"): C.small_uvit,
+                    ("mmamba", "tiny"): C.tiny_mmamba, ("uvit", "tiny"): C.tiny_uvit}[(kind, preset)]()
+        if kind == "mmamba":
+            from mmamba.mmamba import MMamba
+            self.model = MMamba(self.cfg).to(dev)
+            self.model.set_scan_path(path)
+        else:
+            from mmamba.uvit import UViT
+            self.model = UViT(self.cfg).to(dev)
+        self.params = sum(p.numel() for p in self.model.parameters())
+        self.fwd = torch.compile(self.model) if flags == "compile" else self.model
+        self.opt = torch.optim.AdamW(param_groups(self.model), lr=1e-4, betas=(0.9, 0.95),
+                                     **({"fused": True} if dev.type == "cuda" else {}))
+        self.batch, self.dev = batch, dev
+        self.g = torch.Generator(device=dev).manual_seed(seed)
+        self.empty = torch.zeros(self.cfg.text.max_len, dtype=torch.long, device=dev)
+
+    def step(self) -> None:
+        cfg, B = self.cfg, self.batch
+        tok = torch.randint(0, cfg.codebook_size, (B, cfg.grid ** 2), device=self.dev, generator=self.g)
+        txt = torch.randint(1, cfg.text.vocab_size, (B, cfg.text.max_len), device=self.dev, generator=self.g)
+        txt = drop_text(txt, self.empty, p=0.1, generator=self.g)
+        masked, mask = mask_for_training(tok, generator=self.g, mask_id=cfg.mask_id)
+        with autocast(self.dev):
+            logits = self.fwd(masked, txt)
+        loss = masked_token_loss(logits, tok, mask)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+
+
+def sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_steps(v: Variant, steps: int) -> float:
+    sync(v.dev)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        v.step()
+    sync(v.dev)
+    return (time.perf_counter() - t0) * 1e3 / steps
+
+
+def peak_step_mib(v: Variant) -> float:
+    if v.dev.type != "cuda":
+        return float("nan")
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    v.step()
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--variants", default="uvit,mmamba:split,mmamba:fused")
+    ap.add_argument("--compile", action="store_true", help="also each variant with +compile")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps per variant per round")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-profile", action="store_true", help="skip the kernel breakdown")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--device", default="cuda", help="cuda (the measurement) or cpu (a smoke test, with --preset tiny)")
+    ap.add_argument("--preset", default="small", choices=["small", "tiny"])
+    args = ap.parse_args(argv)
+    dev = torch.device(args.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("CUDA is not available (use --device cpu --preset tiny for a smoke test)")
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    specs = [s.strip() for s in args.variants.split(",") if s.strip()]
+    if args.compile:
+        specs += [s + "+compile" for s in specs if "+" not in s]
+    gpu = torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"
+    env = " ".join(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MMAMBA_")) or "(none)"
+    print(f"torch {torch.__version__}, {gpu}, preset {args.preset}, batch {args.batch}, bf16 autocast on CUDA; "
+          f"env {env}", flush=True)
+    variants = []
+    for spec in specs:
+        try:
+            v = Variant(spec, args.batch, dev, args.preset)
+            t0 = time.perf_counter()
+            for _ in range(args.warmup):
+                v.step()
+            sync(dev)
+            print(f"{spec}: {v.params / 1e6:.3f} M params, warm-up {time.perf_counter() - t0:.1f} s", flush=True)
+            variants.append(v)
+        except Exception as e:  # e.g. a compile failure: report, keep the others
+            print(f"{spec}: FAILED in warm-up: {type(e).__name__}: {str(e)[:400]}", flush=True)
+            traceback.print_exc(limit=3)
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+    times = {v.spec: [] for v in variants}
+    for r in range(args.rounds):
+        for v in variants:
+            times[v.spec].append(time_steps(v, args.steps))
+        print(f"round {r}: " + ", ".join(f"{s} {t[-1]:.2f} ms" for s, t in times.items()), flush=True)
+    rows = []
+    print(f"\n| variant | ms/step (median) | ms/step (min) | images/s (median) | peak step memory | breakdown |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for v in variants:
+        med, mn = statistics.median(times[v.spec]), min(times[v.spec])
+        peak = peak_step_mib(v)
+        br = None if args.no_profile or dev.type != "cuda" else mixer_breakdown(v.step, steps=3)
+        row = {"variant": v.spec, "batch": args.batch, "ms_median": med, "ms_min": mn,
+               "images_s": args.batch * 1e3 / med, "peak_mib": peak, "breakdown": br}
+        rows.append(row)
+        print(f"| {v.spec} | {med:.2f} | {mn:.2f} | {row['images_s']:.0f} | {peak:.0f} MiB | "
+              f"{format_breakdown(med, br) if br else '-'} |", flush=True)
+    for row in rows:
+        if row["breakdown"]:
+            print(f"\ntop kernels, {row['variant']} (ms per step):")
+            for name, ms in row["breakdown"]["top"]:
+                print(f"  {ms:8.3f}  {name}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

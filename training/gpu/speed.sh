@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Device run (one H200, 300 s of timeouts in all): is M-Mamba's fused training path correct on CUDA, and how
+# fast is it against the split path and UViT S? Repository root as cwd; needs PyTorch + CUDA + Triton, no
+# network, no dataset (synthetic tokens). Device tool: kind nvidia-h200, command `bash training/gpu/speed.sh`.
+#   1. CUDA correctness at the model's shapes, f32 and bf16: split and fused scan+merge vs scan_merge_ref, output
+#      and every gradient (bench_scan.py --compare --check); a failure is reported, the timings still run
+#      (if only the fused kernels' 2-D scan variant passes, MMAMBA_MERGE_FLAT=1 is exported for what follows)
+#   2. launch sweep of the fused scan at B=256 -> the fastest MMAMBA_MERGE_* set, exported for steps 3-5
+#   3. the scan + merge alone, split (old) vs fused (new), B=64 and 256, interleaved, median / min, peak memory
+#   4. a full training step, batch 256, bf16: UViT S, M-Mamba S split, M-Mamba S fused (interleaved, breakdown)
+#   5. M-Mamba S fused and UViT S with torch.compile (a variant that fails to compile is reported and skipped)
+#   6. CUDA correctness at tiny shapes: the Triton test files on the GPU (fused scan/merge, gathered conv, split
+#      scan, the model's fused path vs the reference), if pytest is installed there
+# Each step has its own timeout; a failing one is logged and the next still runs. Everything is printed and, when
+# $OUT is set, copied to $OUT/speed/*.txt (one file per step) and $OUT/speed/summary.txt.
+set -uo pipefail
+export PYTHONUNBUFFERED=1 TRITON_INTERPRET=0
+cd "$(dirname "$0")/../.." || exit 1
+PY=${PY:-python3}
+LOGS=$(mktemp -d)
+t0=$(date +%s)
+step() {   # step NAME TIMEOUT_S CMD...: run CMD in training/ under a timeout, tee its output to $LOGS/NAME.txt
+  local name=$1 limit=$2; shift 2
+  echo; echo "=== [+$(( $(date +%s) - t0 ))s] $name (timeout ${limit}s): $*"
+  (cd training && timeout -k 5 "$limit" "$@") 2>&1 | tee "$LOGS/$name.txt"
+  local rc=${PIPESTATUS[0]}
+  echo "=== $name: exit $rc$( [ "$rc" = 124 ] && echo ' (timed out)')" | tee -a "$LOGS/$name.txt"
+}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1
+$PY -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'triton', triton.__version__)"
+
+step 1-check 45 $PY bench_scan.py --compare --check --Bs ""
+flat=$(grep -h '^export MMAMBA_MERGE_FLAT' "$LOGS/1-check.txt" 2>/dev/null | tail -1)
+if [ -n "$flat" ]; then eval "$flat"; echo "the 3-D fused variant failed, the 2-D one passed: $flat"; fi
+step 2-sweep 45 $PY bench_scan.py --compare --sweep-merge --Bs ""
+best=$(grep -h '^export MMAMBA_MERGE_' "$LOGS/2-sweep.txt" 2>/dev/null | tail -1)
+if [ -n "$best" ]; then eval "$best"; echo "using the sweep's best: $best"; fi
+step 3-scan 35 $PY bench_scan.py --compare --Bs 64,256 --reps 15
+step 4-step 60 $PY bench_train_step.py --batch 256 --steps 8 --rounds 3
+step 5-compile 75 $PY bench_train_step.py --batch 256 --variants mmamba:fused+compile,uvit+compile \
+  --steps 6 --rounds 2 --warmup 2 --no-profile
+if $PY -c "import pytest" 2>/dev/null; then
+  step 6-tests 40 $PY -m pytest -q -x -p no:cacheprovider tests/test_scan_merge.py tests/test_triton_conv_gather.py \
+    tests/test_scan_triton.py
+else
+  echo "=== 6-tests skipped: pytest is not installed here (step 1 checked the model shapes)"
+fi
+
+{
+  echo "# speed.sh $(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - t0 )) s"
+  echo "fused-kernel launch set: ${best:-defaults} ${flat:-}"
+  grep -h "^=== .*exit" "$LOGS"/*.txt
+  grep -h -E "^check |CHECK FAILED|passed|failed" "$LOGS"/6-tests.txt "$LOGS"/1-check.txt 2>/dev/null
+  for f in 3-scan 4-step 5-compile; do echo; echo "## $f"; grep -h "^|" "$LOGS/$f.txt" 2>/dev/null; done
+} > "$LOGS/summary.txt"
+echo; cat "$LOGS/summary.txt"
+if [ -n "${OUT:-}" ]; then mkdir -p "$OUT/speed" && cp "$LOGS"/*.txt "$OUT/speed/"; fi
