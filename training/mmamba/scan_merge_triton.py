@@ -19,7 +19,8 @@ No exp-difference trick and no clamp: products of decays ≤ 1 cannot overflow.
   block and accumulates y into Y (a read-add-store; a barrier between directions orders them, and no two steps
   of one direction share a position, so the result is deterministic). It saves the state entering every chunk,
   ck (Bsz, K, nc, di, N) f32 (1/BLOCK_T of the full state history).
-- Backward: grid (Bsz·K, ceil(di / BLOCK_D)); chunks in reverse. Per chunk it recomputes the states h_t from
+- Backward: grid (Bsz·K, ≤ BWD_OUTER), each program walking its share of the channel blocks one after the other;
+  per channel block, chunks in reverse. Per chunk it recomputes the states h_t from
   ck, then the state gradient dh_t = C_t·dy_t + a_{t+1} ⊙ dh_{t+1} (dy_t = dY[perm[k, t]]) as a forward
   associative scan over the chunk read in reverse time order (tiles loaded at reversed indexes, flipped once;
   Triton's own reverse scan mis-orders non-commutative combines, triton-lang/triton#4362). With
@@ -28,7 +29,9 @@ No exp-difference trick and no clamp: products of decays ≤ 1 cannot overflow.
       dΔ_t = Σ_n da_t A + u_t Σ_n dh_t B_t,   d(dt) = dΔ_t · sigmoid(dt + bias)
       du_t = Δ_t Σ_n dh_t B_t + D dy_t,  dA += Σ_t da_t Δ_t,  dD += Σ_t dy_t u_t
       dB_t = Σ_d dh_t Δ_t u_t,  dC_t = Σ_d dy_t h_t      (reduced over the program's channel block with
-                                                         tl.sum; per-block partials summed in PyTorch)
+                                                         tl.sum, accumulated over the program's blocks
+                                                         in its own partial; ≤ BWD_OUTER partials summed
+                                                         in PyTorch)
   dA, dD, d(bias) are per-batch partials summed afterwards (deterministic; no atomics).
 Steps past L (padding of the last chunk) have Δ = u = B = C = dy = 0, i.e. a no-op.
 
@@ -163,7 +166,7 @@ def _scan_merge_fwd_kernel(
 def _scan_merge_bwd_kernel(
     u_ptr, dt_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, D_ptr, perm_ptr, dY_ptr, ck_ptr,
     du_ptr, ddt_ptr, dA_ptr, dD_ptr, dbias_ptr, dB_ptr, dC_ptr,
-    L, di, K, N, nc, Bsz,
+    L, di, K, N, nc, Bsz, SUB,
     s_ub, s_uk, s_ul,
     s_db, s_dk, s_dl,
     s_Bb, s_Bk, s_Bl, s_Bn,
@@ -175,81 +178,95 @@ def _scan_merge_bwd_kernel(
     pid_d = tl.program_id(1)
     b = pid_bk // K
     k = pid_bk % K
-    d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    dmask = d < di
     n = tl.arange(0, BLOCK_N)
     nmask = n < N
-    m2 = dmask[:, None] & nmask[None, :]
     s = tl.arange(0, BLOCK_T)
-    r = k * di + d
-    A = tl.load(A_ptr + r[:, None] * N + n[None, :], mask=m2, other=0.0).to(tl.float32)
-    Dv = tl.load(D_ptr + r, mask=dmask & HAS_D, other=0.0).to(tl.float32)
-    bias = tl.load(bias_ptr + r, mask=dmask & HAS_BIAS, other=0.0).to(tl.float32)
     u_base = u_ptr + b * s_ub + k * s_uk
     dt_base = dt_ptr + b * s_db + k * s_dk
     B_base = B_ptr + b * s_Bb + k * s_Bk
     C_base = C_ptr + b * s_Cb + k * s_Ck
     g_base = (pid_bk * L) * di                         # du, d(dt): (Bsz, K, L, di) contiguous
-    ck_base = ck_ptr + ((pid_bk * nc) * di + d[:, None]) * N + n[None, :]
-    p_base = ((pid_d * Bsz + b) * K + k) * L * N       # dB, dC partials (nblk, Bsz, K, L, N) f32
-    carry = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)    # dh at the first step of the next chunk
-    dA_acc = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
-    dD_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
-    dbias_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
-    for ci in range(nc):
-        c = nc - 1 - ci
-        # 1) the chunk's states h_t, natural time order
-        t = c * BLOCK_T + s
-        tm = t < L
-        m = tm[:, None] & dmask[None, :]
-        mn = tm[:, None] & nmask[None, :]
-        uv = tl.load(u_base + t[:, None] * s_ul + d[None, :], mask=m, other=0.0).to(tl.float32)
-        raw, dlt = _delta_tile(dt_base, t, tm, d, dmask, s_dl, bias, HAS_BIAS, SOFTPLUS)
-        Bv = tl.load(B_base + t[:, None] * s_Bl + n[None, :] * s_Bn, mask=mn, other=0.0).to(tl.float32)
-        Cv = tl.load(C_base + t[:, None] * s_Cl + n[None, :] * s_Cn, mask=mn, other=0.0).to(tl.float32)
-        p = tl.load(perm_ptr + k * L + t, mask=tm, other=0).to(tl.int64)
-        dy = tl.load(dY_ptr + (b * L + p[:, None]) * di + d[None, :], mask=m, other=0.0).to(tl.float32)
-        h0 = tl.load(ck_base + c * di * N, mask=m2, other=0.0)
-        a = tl.exp(dlt[:, :, None] * A[None, :, :])
-        dtu = dlt * uv
-        bb = dtu[:, :, None] * Bv[:, None, :]
-        aa, hh = _scan_tile(a, bb, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)
-        h = hh + aa * h0[None, :, :]                                   # h_t
-        # 2) dh_t = C_t dy_t + a_{t+1} dh_{t+1}: a forward scan over the chunk in reversed time order
-        tr = c * BLOCK_T + (BLOCK_T - 1 - s)                           # reversed steps
-        trm = tr < L
-        mr = trm[:, None] & dmask[None, :]
-        _, dlt_n = _delta_tile(dt_base, tr + 1, (tr + 1) < L, d, dmask, s_dl, bias, HAS_BIAS, SOFTPLUS)
-        a_n = tl.exp(dlt_n[:, :, None] * A[None, :, :])               # a_{t+1}, reversed
-        pr = tl.load(perm_ptr + k * L + tr, mask=trm, other=0).to(tl.int64)
-        dy_r = tl.load(dY_ptr + (b * L + pr[:, None]) * di + d[None, :], mask=mr, other=0.0).to(tl.float32)
-        C_r = tl.load(C_base + tr[:, None] * s_Cl + n[None, :] * s_Cn, mask=trm[:, None] & nmask[None, :],
-                      other=0.0).to(tl.float32)
-        w_r = dy_r[:, :, None] * C_r[:, None, :]
-        al, vv = _scan_tile(a_n, w_r, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)
-        dh_r = vv + al * carry[None, :, :]                             # dh, reversed
-        carry = _last_row(dh_r, BLOCK_T)                               # dh at step c·BLOCK_T
-        dh = _flip_tile(dh_r, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)         # natural order
-        # 3) gradients
-        da = dh * (h - bb)                                             # dh_t ⊙ a_t h_{t-1}
-        dhB = tl.sum(dh * Bv[:, None, :], axis=2)                      # (T, D)
-        ddt = tl.sum(da * A[None, :, :], axis=2) + uv * dhB
-        if SOFTPLUS:                                                   # ∂Δ/∂raw = sigmoid(raw)
-            ddt = ddt / (1.0 + tl.exp(-tl.maximum(raw, -30.0)))
-        ddt = tl.where(m, ddt, 0.0)
-        dbias_acc += tl.sum(ddt, axis=0)
-        dA_acc += tl.sum(da * dlt[:, :, None], axis=0)
-        dD_acc += tl.sum(dy * uv, axis=0)
-        duv = dlt * dhB + Dv[None, :] * dy
-        g_off = g_base + t[:, None] * di + d[None, :]
-        tl.store(du_ptr + g_off, duv, mask=m)
-        tl.store(ddt_ptr + g_off, ddt, mask=m)
-        pn = p_base + t[:, None] * N + n[None, :]
-        tl.store(dB_ptr + pn, tl.sum(dh * dtu[:, :, None], axis=1), mask=mn)
-        tl.store(dC_ptr + pn, tl.sum(dy[:, :, None] * h, axis=1), mask=mn)
-    tl.store(dA_ptr + (b * K * di + r[:, None]) * N + n[None, :], dA_acc, mask=m2)
-    tl.store(dD_ptr + b * K * di + r, dD_acc, mask=dmask & HAS_D)
-    tl.store(dbias_ptr + b * K * di + r, dbias_acc, mask=dmask & HAS_BIAS)
+    p_base = ((pid_d * Bsz + b) * K + k) * L * N       # dB, dC partials (n_outer, Bsz, K, L, N) f32
+    # the program's SUB channel blocks one after the other; their dB / dC sums accumulate in the program's own
+    # partial (a read-add-store, ordered by the barrier at the end of each block: deterministic)
+    for sb in range(SUB):
+        d = (pid_d * SUB + sb) * BLOCK_D + tl.arange(0, BLOCK_D)
+        dmask = d < di
+        m2 = dmask[:, None] & nmask[None, :]
+        r = k * di + d
+        A = tl.load(A_ptr + r[:, None] * N + n[None, :], mask=m2, other=0.0).to(tl.float32)
+        Dv = tl.load(D_ptr + r, mask=dmask & HAS_D, other=0.0).to(tl.float32)
+        bias = tl.load(bias_ptr + r, mask=dmask & HAS_BIAS, other=0.0).to(tl.float32)
+        ck_base = ck_ptr + ((pid_bk * nc) * di + d[:, None]) * N + n[None, :]
+        carry = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)    # dh at the first step of the next chunk
+        dA_acc = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
+        dD_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
+        dbias_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
+        for ci in range(nc):
+            c = nc - 1 - ci
+            # 1) the chunk's states h_t, natural time order
+            t = c * BLOCK_T + s
+            tm = t < L
+            m = tm[:, None] & dmask[None, :]
+            mn = tm[:, None] & nmask[None, :]
+            uv = tl.load(u_base + t[:, None] * s_ul + d[None, :], mask=m, other=0.0).to(tl.float32)
+            raw, dlt = _delta_tile(dt_base, t, tm, d, dmask, s_dl, bias, HAS_BIAS, SOFTPLUS)
+            Bv = tl.load(B_base + t[:, None] * s_Bl + n[None, :] * s_Bn, mask=mn, other=0.0).to(tl.float32)
+            Cv = tl.load(C_base + t[:, None] * s_Cl + n[None, :] * s_Cn, mask=mn, other=0.0).to(tl.float32)
+            p = tl.load(perm_ptr + k * L + t, mask=tm, other=0).to(tl.int64)
+            dy = tl.load(dY_ptr + (b * L + p[:, None]) * di + d[None, :], mask=m, other=0.0).to(tl.float32)
+            h0 = tl.load(ck_base + c * di * N, mask=m2, other=0.0)
+            a = tl.exp(dlt[:, :, None] * A[None, :, :])
+            dtu = dlt * uv
+            bb = dtu[:, :, None] * Bv[:, None, :]
+            aa, hh = _scan_tile(a, bb, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)
+            h = hh + aa * h0[None, :, :]                                   # h_t
+            # 2) dh_t = C_t dy_t + a_{t+1} dh_{t+1}: a forward scan over the chunk in reversed time order
+            tr = c * BLOCK_T + (BLOCK_T - 1 - s)                           # reversed steps
+            trm = tr < L
+            mr = trm[:, None] & dmask[None, :]
+            _, dlt_n = _delta_tile(dt_base, tr + 1, (tr + 1) < L, d, dmask, s_dl, bias, HAS_BIAS, SOFTPLUS)
+            a_n = tl.exp(dlt_n[:, :, None] * A[None, :, :])               # a_{t+1}, reversed
+            pr = tl.load(perm_ptr + k * L + tr, mask=trm, other=0).to(tl.int64)
+            dy_r = tl.load(dY_ptr + (b * L + pr[:, None]) * di + d[None, :], mask=mr, other=0.0).to(tl.float32)
+            C_r = tl.load(C_base + tr[:, None] * s_Cl + n[None, :] * s_Cn, mask=trm[:, None] & nmask[None, :],
+                          other=0.0).to(tl.float32)
+            w_r = dy_r[:, :, None] * C_r[:, None, :]
+            al, vv = _scan_tile(a_n, w_r, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)
+            dh_r = vv + al * carry[None, :, :]                             # dh, reversed
+            carry = _last_row(dh_r, BLOCK_T)                               # dh at step c·BLOCK_T
+            dh = _flip_tile(dh_r, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)         # natural order
+            # 3) gradients
+            da = dh * (h - bb)                                             # dh_t ⊙ a_t h_{t-1}
+            dhB = tl.sum(dh * Bv[:, None, :], axis=2)                      # (T, D)
+            ddt = tl.sum(da * A[None, :, :], axis=2) + uv * dhB
+            if SOFTPLUS:                                                   # ∂Δ/∂raw = sigmoid(raw)
+                ddt = ddt / (1.0 + tl.exp(-tl.maximum(raw, -30.0)))
+            ddt = tl.where(m, ddt, 0.0)
+            dbias_acc += tl.sum(ddt, axis=0)
+            dA_acc += tl.sum(da * dlt[:, :, None], axis=0)
+            dD_acc += tl.sum(dy * uv, axis=0)
+            duv = dlt * dhB + Dv[None, :] * dy
+            g_off = g_base + t[:, None] * di + d[None, :]
+            tl.store(du_ptr + g_off, duv, mask=m)
+            tl.store(ddt_ptr + g_off, ddt, mask=m)
+            pn = p_base + t[:, None] * N + n[None, :]
+            dBv = tl.sum(dh * dtu[:, :, None], axis=1)                     # (T, N): Σ over this channel block
+            dCv = tl.sum(dy[:, :, None] * h, axis=1)
+            dBv += tl.load(dB_ptr + pn, mask=mn & (sb > 0), other=0.0)     # the program's earlier blocks
+            dCv += tl.load(dC_ptr + pn, mask=mn & (sb > 0), other=0.0)
+            tl.store(dB_ptr + pn, dBv, mask=mn)
+            tl.store(dC_ptr + pn, dCv, mask=mn)
+        tl.store(dA_ptr + (b * K * di + r[:, None]) * N + n[None, :], dA_acc, mask=m2)
+        tl.store(dD_ptr + b * K * di + r, dD_acc, mask=dmask & HAS_D)
+        tl.store(dbias_ptr + b * K * di + r, dbias_acc, mask=dmask & HAS_BIAS)
+        tl.debug_barrier()                 # block sb's partial stores are visible before block sb + 1 reads them
+
+
+# The backward's grid has at most BWD_OUTER programs per (batch, direction) along the channels, each walking
+# ceil(blocks / BWD_OUTER) channel blocks in turn: dB / dC partials are (≤ BWD_OUTER, Bsz, K, L, N) f32, not one
+# per channel block (32 × that at di = 512, BLOCK_D = 16). Bsz·K·BWD_OUTER programs are plenty at B ≥ 16.
+BWD_OUTER = 4
 
 
 def _pow2(x: int) -> int:
@@ -315,6 +332,8 @@ def scan_merge_bwd(dY: Tensor, u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm:
     nc = ck.shape[2]
     BLOCK_D = min(block_d, _pow2(di))
     nblk = triton.cdiv(di, BLOCK_D)
+    sub = triton.cdiv(nblk, BWD_OUTER)            # channel blocks per program
+    n_outer = triton.cdiv(nblk, sub)              # programs per (batch, direction) = dB / dC partials
     dev, f32 = u.device, torch.float32
     dY = dY.contiguous()
     du = torch.empty(Bsz, K, L, di, device=dev, dtype=u.dtype)
@@ -322,21 +341,21 @@ def scan_merge_bwd(dY: Tensor, u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm:
     dA = torch.empty(Bsz, K * di, N, device=dev, dtype=f32)
     dD = torch.empty(Bsz, K * di, device=dev, dtype=f32) if D is not None else dA
     dbias = torch.empty(Bsz, K * di, device=dev, dtype=f32) if bias is not None else dA
-    dB = torch.empty(nblk, Bsz, K, L, N, device=dev, dtype=f32)
-    dC = torch.empty(nblk, Bsz, K, L, N, device=dev, dtype=f32)
+    dB = torch.empty(n_outer, Bsz, K, L, N, device=dev, dtype=f32)
+    dC = torch.empty(n_outer, Bsz, K, L, N, device=dev, dtype=f32)
     A_c, perm_c = A.contiguous(), perm.contiguous()
     D_c = D.contiguous() if D is not None else A_c
     bias_c = bias.contiguous() if bias is not None else A_c
-    _scan_merge_bwd_kernel[(Bsz * K, nblk)](
+    _scan_merge_bwd_kernel[(Bsz * K, n_outer)](
         u, dt, bias_c, A_c, Bm, Cm, D_c, perm_c, dY, ck,
         du, ddt, dA, dD, dbias, dB, dC,
-        L, di, K, N, nc, Bsz,
+        L, di, K, N, nc, Bsz, sub,
         u.stride(0), u.stride(1), u.stride(2), dt.stride(0), dt.stride(1), dt.stride(2),
         *Bm.stride(), *Cm.stride(),
         HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus, FLAT=flat,
         BLOCK_T=block_t, BLOCK_D=BLOCK_D, BLOCK_N=_pow2(N), num_warps=num_warps)
-    dB = dB.sum(0) if nblk > 1 else dB[0]
-    dC = dC.sum(0) if nblk > 1 else dC[0]
+    dB = dB.sum(0) if n_outer > 1 else dB[0]
+    dC = dC.sum(0) if n_outer > 1 else dC[0]
     empty = torch.empty(0, device=dev, dtype=f32)
     return (du, ddt, dA.sum(0).to(A.dtype), dB.to(Bm.dtype), dC.to(Cm.dtype),
             dD.sum(0).to(D.dtype) if D is not None else empty,

@@ -145,6 +145,16 @@ def test_triton_matches_ref(case, interp):
 
 
 @needs_triton
+@pytest.mark.parametrize("outer", [1, 2])
+def test_triton_backward_walks_several_channel_blocks(outer, monkeypatch, interp):
+    # BWD_OUTER programs per (batch, direction): each walks ceil(blocks / outer) channel blocks and sums their
+    # dB / dC in its partial; di = 5 in blocks of 2 -> 3 blocks, the last program's second block fully masked
+    import mmamba.scan_merge_triton as smt
+    monkeypatch.setattr(smt, "BWD_OUTER", outer)
+    _run_triton((2, 2, 13, 5, 3), 4, 2, seed=17 + outer)
+
+
+@needs_triton
 def test_triton_flat_scan_variant(interp):
     # flat=True: the in-chunk scans and the flip on 2-D reshapes of the tiles; the same results
     _run_triton((2, 3, 21, 3, 4), 8, 2, seed=16, flat=True)
