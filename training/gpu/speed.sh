@@ -32,12 +32,12 @@ $PY -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.ve
 step 1-check 45 $PY bench_scan.py --compare --check --Bs ""
 flat=$(grep -h '^export MMAMBA_MERGE_FLAT' "$LOGS/1-check.txt" 2>/dev/null | tail -1)
 if [ -n "$flat" ]; then eval "$flat"; echo "the 3-D fused variant failed, the 2-D one passed: $flat"; fi
-step 2-sweep 45 $PY bench_scan.py --compare --sweep-merge --Bs ""
+step 2-sweep 60 $PY bench_scan.py --compare --sweep-merge --Bs ""
 best=$(grep -h '^export MMAMBA_MERGE_' "$LOGS/2-sweep.txt" 2>/dev/null | tail -1)
 if [ -n "$best" ]; then eval "$best"; echo "using the sweep's best: $best"; fi
 step 3-scan 35 $PY bench_scan.py --compare --Bs 64,256 --reps 15
 step 4-step 60 $PY bench_train_step.py --batch 256 --steps 8 --rounds 3
-step 5-compile 75 $PY bench_train_step.py --batch 256 --variants mmamba:fused+compile,uvit+compile \
+step 5-compile 60 $PY bench_train_step.py --batch 256 --variants mmamba:fused+compile,uvit+compile \
   --steps 6 --rounds 2 --warmup 2 --no-profile
 if $PY -c "import pytest" 2>/dev/null; then
   step 6-tests 40 $PY -m pytest -q -x -p no:cacheprovider tests/test_scan_merge.py tests/test_triton_conv_gather.py \
