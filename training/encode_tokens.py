@@ -3,10 +3,12 @@
 once with the trained VQ into compact uint16 token grids, with the captions' BPE ids.
 
 Output dir (--out), read by train_gen.py --data:
-  bpe.json                 BPETokenizer.to_dict() (trained on train captions only)
+  bpe.json                 BPETokenizer.to_dict() (trained on the train captions only: all stored variants)
   tokens_<split>.npz       tokens (N, HW) uint16 image tokens (row-major grid);
-                           text (N, V, Lt) uint16 BPE ids of V captions per item: the canonical caption,
-                           then V-1 variations (data.Pack.caption(ei, epoch=v, index)); entry (N,) int32
+                           text (N, V, Lt) uint16 BPE ids of V captions per item (V = --caption-variants,
+                           default data.CAPTION_VARIANTS = 8): the canonical caption, then V-1 variations
+                           (data.Pack.caption(ei, epoch=v, index): bare concept, article, colour before/after,
+                           style, "X emoji", "an icon of X", scene ...); entry (N,) int32
   tokens_meta.json         grid, codebook_size, text_len, vocab_size, caption_variants, counts, vq source
 
   python training/encode_tokens.py --data data/packed --vq training/runs/vq --out training/runs/tokens
@@ -63,33 +65,57 @@ def main(argv=None) -> None:
     ap.add_argument("--splits", default="train,val,test")
     ap.add_argument("--vocab-size", type=int, default=1024, help="BPE vocab (<= generator text.vocab_size)")
     ap.add_argument("--text-len", type=int, default=16, help="Lt (= generator text.max_len)")
-    ap.add_argument("--caption-variants", type=int, default=4)
+    ap.add_argument("--caption-variants", type=int, default=None,
+                    help="captions stored per item (default data.CAPTION_VARIANTS)")
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--tokenizer-version", type=int, choices=(1, 2), default=2,
+                    help="1: split on spaces (the shipped v1 models); 2: word-boundary pieces (mmamba/bpe.py)")
+    ap.add_argument("--prior", default=None,
+                    help="word-prior table (training/prior/<name>.npz): its words become v2 word ids, and "
+                         "train_gen.py builds the text encoder with this frozen prior")
     ap.add_argument("--seed", type=int, default=0, help="dataset split seed")
     ap.add_argument("--device", default=None)
     args = ap.parse_args(argv)
+    if args.caption_variants is None:
+        from mmamba import data as D
+        args.caption_variants = D.CAPTION_VARIANTS
+    if args.caption_variants < 1:
+        raise SystemExit("--caption-variants must be >= 1")
     dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
 
     bpe_path = os.path.join(args.out, "bpe.json")
+    sets_of: dict = {}  # split -> caption_sets(...), computed once
     if data_is_synth := args.data.startswith("synthetic:"):
         train_caps = synthetic_captions(int(args.data.split(":")[1]))
     else:
         from mmamba import data as D
-        train_caps = D.all_captions("train", seed=args.seed, root=args.data)
-    bpe = BPETokenizer.train(train_caps, vocab_size=args.vocab_size, max_len=args.text_len)
+        sets_of["train"] = caption_sets(args.data, "train", args.caption_variants, args.seed)
+        train_caps = [c for cs in sets_of["train"][0] for c in cs]
+    prior = None
+    if args.prior:
+        from mmamba.text_encoder import prior_config, read_prior
+        if args.tokenizer_version != 2:
+            raise SystemExit("--prior needs --tokenizer-version 2 (known words are v2 word ids)")
+        prior = {"path": os.path.abspath(args.prior), **prior_config(args.prior)}
+        words = read_prior(args.prior).words
+    else:
+        words = None
+    bpe = BPETokenizer.train(train_caps, vocab_size=args.vocab_size, max_len=args.text_len, words=words,
+                             version=args.tokenizer_version)
     save_json(bpe_path, bpe.to_dict())
     print(f"BPE: {bpe.vocab_size} ids from {len(train_caps)} train captions ({time.time() - t0:.1f}s)", flush=True)
 
     vq = load_vq(args.vq, dev)
     cfg = vq.cfg
     meta = {"grid": cfg.grid, "codebook_size": cfg.codebook_size, "text_len": args.text_len,
-            "vocab_size": bpe.vocab_size, "caption_variants": args.caption_variants, "vq": os.path.abspath(args.vq),
+            "vocab_size": bpe.vocab_size, "tokenizer_version": args.tokenizer_version, "prior": prior,
+            "caption_variants": args.caption_variants, "vq": os.path.abspath(args.vq),
             "vq_config": cfg.to_dict(), "data": args.data, "seed": args.seed, "counts": {}}
     for split in args.splits.split(","):
         images, _ = load_split(args.data, split, cfg.image_size, seed=args.seed)
-        caps, entries = caption_sets(args.data, split, args.caption_variants, args.seed)
+        caps, entries = sets_of.pop(split, None) or caption_sets(args.data, split, args.caption_variants, args.seed)
         assert len(caps) == images.shape[0], (len(caps), images.shape)
         toks = []
         with torch.no_grad():

@@ -10,7 +10,8 @@
 //   label (emojibase) and icon names that mean the same thing merge into the emoji concept. Only concepts
 //   with at least MIN_DRAWINGS drawings (over all sets) are kept. Brands/logos, flags and UI chrome are left out.
 // Deterministic: no randomness here; every list is sorted. Usage:
-//   node training/data/build_dataset.mjs [--small] [--out DIR] [--python PATH]
+//   node training/data/build_dataset.mjs [--small [--concepts a,b,c]] [--plan] [--out DIR] [--python PATH]
+//   (--small: only SMALL_CONCEPTS, or the --concepts list; --plan: print the counts, render nothing)
 //   node training/data/build_dataset.mjs --normalise SET NAME [SET NAME ...]   (prints JSON; for tests)
 import { Resvg } from '@resvg/resvg-js';
 import fs from 'node:fs';
@@ -108,6 +109,8 @@ const KEYWORD_STOP = new Set(['light', 'dark', 'bright', 'colour', 'color', 'ily
 const STYLE_SUFFIX = new Set(['outline', 'outlined', 'filled', 'fill', 'twotone', 'line', 'bold', 'duotone', 'solid',
   'regular', 'sharp', 'rounded', 'linear', 'variant', 'alt', 'one', 'two', 'three', 'four', 'five', 'simple',
   'minimalistic', 'minimal', 'modern', 'classic', 'flip', 'thick', 'remix', 'flat']);
+// Words that only say what kind of picture it is ("emoji-surprise", "pig-icon"): dropped anywhere.
+const GENERIC_WORDS = new Set(['emoji', 'emojis', 'icon', 'icons', 'glyph', 'pictogram', 'circled']);
 // Names that are UI chrome, typography or state modifiers rather than things (checked word by word).
 const UI_WORDS = new Set(['arrow', 'arrows', 'chevron', 'chevrons', 'caret', 'align', 'alignment', 'format', 'letter',
   'alpha', 'numeric', 'number', 'numbers', 'sort', 'sorting', 'layout', 'border', 'borders', 'dots', 'ellipsis', 'cursor',
@@ -124,22 +127,22 @@ const UI_LAST = new Set(['off', 'slash', 'slashed', 'x', 'xmark', 'plus', 'minus
 // Brand / logo names: icons named like these are left out of every set (brand/logo categories and
 // name patterns are excluded too; a name that is also an emoji concept, e.g. "apple", is kept outside the
 // brand categories). mdi, ri, carbon and icon-park brand categories add their names at load time.
-const BRAND_NAMES = new Set(['chrome', 'chromium', 'figma', 'codesandbox', 'codepen', 'framer', 'pocket', 'slack', 'trello',
+const BRAND_NAMES = new Set(['chrome', 'chromium', 'figma', 'codesandbox', 'codepen', 'framer', 'slack', 'trello',
   'twitch', 'dribbble', 'linkedin', 'instagram', 'youtube', 'twitter', 'facebook', 'github', 'gitlab', 'bitbucket',
-  'windows', 'linux', 'ubuntu', 'android', 'amazon', 'paypal', 'stripe', 'visa', 'mastercard', 'bitcoin', 'ethereum',
-  'spotify', 'discord', 'telegram', 'whatsapp', 'snapchat', 'tiktok', 'pinterest', 'reddit', 'tumblr', 'steam',
-  'playstation', 'xbox', 'nintendo', 'google', 'microsoft', 'npm', 'docker', 'python', 'javascript', 'typescript',
-  'react', 'vue', 'angular', 'html5', 'css3', 'wordpress', 'drupal', 'firefox', 'safari', 'opera', 'skype', 'zoom',
-  'dropbox', 'evernote', 'medium', 'behance', 'vk', 'wechat', 'weibo', 'qq', 'alipay', 'kickstarter', 'patreon', 'etsy',
-  'ebay', 'airbnb', 'uber', 'lyft', 'tesla', 'ios', 'macos', 'apple', 'meta', 'threads', 'mastodon', 'bluesky',
+  'windows', 'linux', 'ubuntu', 'android', 'amazon', 'paypal', 'stripe', 'mastercard', 'bitcoin', 'ethereum',
+  'spotify', 'discord', 'telegram', 'whatsapp', 'snapchat', 'tiktok', 'pinterest', 'reddit', 'tumblr', 
+  'playstation', 'xbox', 'nintendo', 'google', 'microsoft', 'npm', 'docker', 'javascript', 'typescript',
+  'vue', 'angular', 'html5', 'css3', 'wordpress', 'drupal', 'firefox', 'skype', 
+  'dropbox', 'evernote', 'behance', 'vk', 'wechat', 'weibo', 'qq', 'alipay', 'kickstarter', 'patreon', 'etsy',
+  'ebay', 'airbnb', 'uber', 'lyft', 'tesla', 'ios', 'macos', 'mastodon', 'bluesky',
   'openai', 'notion', 'vercel', 'netlify', 'ibm', 'adobe', 'photoshop', 'illustrator', 'jira', 'confluence', 'git',
-  'unity', 'unreal', 'blender', 'sketch', 'xing', 'yahoo', 'bing', 'baidu', 'tinder', 'vimeo', 'flickr', 'soundcloud',
+  'unreal', 'xing', 'yahoo', 'bing', 'baidu', 'tinder', 'vimeo', 'flickr', 'soundcloud',
   'deezer', 'shopify', 'amd', 'intel', 'nvidia', 'hp', 'dell', 'lenovo', 'asus', 'samsung', 'huawei', 'xiaomi',
   'bilibili', 'douyin', 'zhihu', 'dingding', 'dingtalk', 'feishu', 'taobao', 'tmall', 'jd', 'mcdonalds', 'starbucks',
-  'lego', 'pokemon', 'pokeball', 'star wars', 'jedi', 'rebel', 'empire', 'apple ios', 'gmail', 'outlook', 'office',
-  'teams', 'excel', 'word', 'powerpoint', 'onenote', 'onedrive', 'sharepoint', 'azure', 'aws', 'gcp', 'firebase',
-  'vuejs', 'nodejs', 'deno', 'rust', 'golang', 'kotlin', 'swift', 'java', 'php', 'ruby', 'perl', 'haskell', 'elixir',
-  'svelte', 'tailwind', 'bootstrap', 'sass', 'less', 'webpack', 'vite', 'yarn', 'pnpm', 'gulp', 'grunt', 'babel']);
+  'lego', 'pokemon', 'pokeball', 'star wars', 'apple ios', 'gmail', 'outlook', 
+  'powerpoint', 'onenote', 'onedrive', 'sharepoint', 'azure', 'aws', 'gcp', 'firebase',
+  'vuejs', 'nodejs', 'golang', 'kotlin', 'php', 'perl', 'haskell', 'elixir',
+  'svelte', 'tailwind', 'bootstrap', 'webpack', 'vite', 'pnpm', 'gulp', 'grunt', 'babel']);
 const BRAND_PATTERN = /(^|-)(logo|logos|brand|brands|trademark|copyleft)(-|$)|^brand-|^social-|^logo/;
 const BRAND_CATEGORY = /brand|logo/i;
 const SKIP_CATEGORY = /flag|modifier|alpha|numeric|arrow|text formatting|^text$|layout|editor|^form$|ui actions|android/i;
@@ -147,6 +150,14 @@ const SKIP_CATEGORY = /flag|modifier|alpha|numeric|arrow|text formatting|^text$|
 const SMALL_CONCEPTS = new Set(['apple', 'heart', 'dog face', 'cat face', 'rocket', 'star', 'house', 'sun',
   'pizza', 'tree', 'car', 'fish', 'banana', 'moon', 'cloud', 'bell']);
 const MAX_KEYWORDS = 6;
+// The demo / everyday concept names (one home: DEMO_CONCEPTS in training/mmamba/data.py): a merged concept
+// whose drawings carry one of these names is called by it ("house" rather than the more frequent "home").
+const DEMO_NAMES = (() => {
+  const src = fs.readFileSync(path.join(ROOT, 'training', 'mmamba', 'data.py'), 'utf8');
+  const m = src.match(/DEMO_CONCEPTS = frozenset\(\{([^}]*)\}\)/);
+  if (!m) throw new Error('DEMO_CONCEPTS not found in training/mmamba/data.py');
+  return new Set([...m[1].matchAll(/"([^"]+)"/g)].map((x) => x[1]));
+})();
 const ICON_SIZE = 56; // mask side in pixels; data.py composes masks into 128x128 scenes
 
 const readJson = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
@@ -187,7 +198,7 @@ function stripColours(label) {
 // Surface form of an icon name (the words people read): "heart-outline" -> "heart", "ice_cream" -> "ice cream".
 // Returns '' when nothing is left. `name` has its set's variant suffix removed already.
 function surfaceName(name) {
-  const w = stripColours(name.replace(/[_-]+/g, ' ')).split(' ').filter(Boolean);
+  const w = stripColours(name.replace(/[_-]+/g, ' ')).split(' ').filter((x) => x && !GENERIC_WORDS.has(x));
   while (w.length && /^[0-9]+$/.test(w[w.length - 1])) w.pop(); // size or variant index: "heart-2"
   while (w.length > 1 && STYLE_SUFFIX.has(w[w.length - 1])) w.pop();
   return w.length === 1 && STYLE_SUFFIX.has(w[0]) ? '' : w.join(' ');
@@ -202,10 +213,12 @@ function conceptKey(surface) {
 }
 
 // Why a (non-emoji) icon name makes no concept, or '' if it does. `surface` from surfaceName.
-function rejectReason(surface, rawName, category) {
+// `emojiName`: the name is also an emoji concept ("apple"), so a brand of that name is only recognised
+// by its pattern or category.
+function rejectReason(surface, rawName, category, emojiName = false) {
   if (!surface) return 'empty';
   if (BRAND_PATTERN.test(rawName) || (category && BRAND_CATEGORY.test(category))) return 'brand';
-  if (BRAND_NAMES.has(surface) || BRAND_NAMES.has(surface.split(' ')[0])) return 'brand';
+  if (!emojiName && (BRAND_NAMES.has(surface) || BRAND_NAMES.has(surface.split(' ')[0]))) return 'brand';
   if (category && SKIP_CATEGORY.test(category)) return 'category';
   if (/[0-9]/.test(surface)) return 'digits';
   const w = surface.split(' ');
@@ -365,6 +378,7 @@ function printCounts(conceptList, chosen) {
   console.log(`[data] plan per set: ${Object.entries(bySet).sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
 }
 
+const EXTRA_CATEGORY = {}; // (tests) no category lookup: brand categories are checked in the build only
 export function normaliseForTest(pairs) {
   // [set, name] -> {surface, key, style, reason}; the same code path as the build (no emoji matching).
   return pairs.map(([set, name]) => {
@@ -373,7 +387,7 @@ export function normaliseForTest(pairs) {
     if (!v || !v[2]) return { set, name, surface: '', key: '', style: '', reason: 'variant' };
     const stem = v[0] ? name.slice(0, -v[0].length) : name;
     const surface = surfaceName(stem);
-    return { set, name, surface, key: conceptKey(surface), style: v[1], reason: rejectReason(surface, name, '') };
+    return { set, name, surface, key: conceptKey(surface), style: v[1], reason: rejectReason(surface, name, EXTRA_CATEGORY[name] ?? '') };
   });
 }
 
@@ -447,7 +461,8 @@ function main() {
       }
       if (!emoji) {
         surface = surfaceName(stem);
-        const why = rejectReason(surface, name, cat);
+        const k0 = conceptKey(surface);
+        const why = rejectReason(surface, name, cat, emojiKeys.has(k0) || iconToEmoji.has(k0));
         if (why) { rej(why); continue; }
         key = conceptKey(surface);
         if (!emojiKeys.has(key) && iconToEmoji.has(key)) key = iconToEmoji.get(key);
@@ -462,7 +477,7 @@ function main() {
     }
     sources[cfg.set] = { package: `@iconify-json/${cfg.set}`, version: s.pkg.version, name: s.info.name,
       author: s.info.author?.name, authorUrl: s.info.author?.url, license: s.info.license?.spdx, kind: cfg.kind,
-      candidates: n };
+      emoji: !!cfg.emoji, candidates: n };
   }
   console.log(`[data] ${cands.length} candidate drawings; left out: ${JSON.stringify(rejected)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
@@ -512,13 +527,18 @@ function main() {
   const setsOf = new Map();
   for (const c of kept) setsOf.set(c.key, (setsOf.get(c.key) ?? new Set()).add(c.set));
   let chosen = kept.filter((c) => count.get(c.key) >= MIN_DRAWINGS || setsOf.get(c.key).size >= MIN_SETS);
-  if (SMALL) chosen = chosen.filter((c) => SMALL_CONCEPTS.has(c.key));
+  if (SMALL) {
+    const want = opt('--concepts', null) ? new Set(opt('--concepts').split(',')) : SMALL_CONCEPTS;
+    const small = new Set(chosen.filter((c) => want.has(c.key) || want.has(c.surface)).map((c) => c.key));
+    chosen = chosen.filter((c) => small.has(c.key));
+  }
 
   // ---- concept table: display name (emoji label, else the most common surface form), keywords, group
   const concepts = new Map();
   for (const c of chosen) {
-    if (!concepts.has(c.key)) concepts.set(c.key, { key: c.key, surfaces: new Map(), raw: [], group: -1, emoji: null });
+    if (!concepts.has(c.key)) concepts.set(c.key, { key: c.key, surfaces: new Map(), raw: [], group: -1, emoji: null, n: 0 });
     const k = concepts.get(c.key);
+    k.n++;
     k.surfaces.set(c.surface, (k.surfaces.get(c.surface) ?? 0) + 1);
     k.raw.push(...c.aliases);
     if (c.emoji && (!k.emoji || c.emoji.order < k.emoji.order)) k.emoji = c.emoji;
@@ -526,14 +546,15 @@ function main() {
   const conceptList = [...concepts.values()].sort((a, b) => a.key.localeCompare(b.key)).map((k) => {
     const e = k.emoji ?? emojiKeys.get(k.key);
     const surfaces = [...k.surfaces].sort((a, b) => b[1] - a[1] || a[0].length - b[0].length || a[0].localeCompare(b[0]));
-    const name = e ? e.surface : surfaces[0][0];
+    // the demo name if its drawings carry one, else the most common name ("car" over "automobile")
+    const name = surfaces.find(([x]) => DEMO_NAMES.has(x))?.[0] ?? surfaces[0][0];
     // synonyms name the same thing (other sets' names, aliases, emoji shortcodes) and may replace the
     // concept in a caption; keywords (emoji tags) are associations, only ever added after it.
     const syn = [...surfaces.map(([s]) => s), ...(e ? e.codes.map((x) => stripColours(x.replace(/_/g, ' '))) : []),
       ...[...new Set(k.raw)].sort()];
-    const synonyms = cleanKeywords(syn, name);
+    const synonyms = cleanKeywords(e ? [e.surface, ...syn] : syn, name);
     const keywords = e ? cleanKeywords(e.raw, name).filter((x) => !synonyms.includes(x)) : [];
-    return { name, key: k.key, synonyms, keywords, group: e ? e.group : -1, drawings: count.get(k.key) };
+    return { name, key: k.key, synonyms, keywords, group: e ? e.group : -1, drawings: k.n };
   });
   printCounts(conceptList, chosen);
   if (args.includes('--plan')) return;
@@ -551,13 +572,13 @@ function main() {
     if (!pngs[i]) return; // resvg crashed on this SVG: skipped
     const c = job.meta;
     items.push({ kind: c.kind === 'colour' ? 'emoji' : 'icon', set: c.set, style: c.style, name: c.name,
-      concept: conceptIndex.get(c.key), offset, length: pngs[i].length });
+      label: c.surface, concept: conceptIndex.get(c.key), offset, length: pngs[i].length });
     blobs.push(pngs[i]);
     offset += pngs[i].length;
   });
   fs.writeFileSync(path.join(STAGE, 'stage.bin'), Buffer.concat(blobs));
   fs.writeFileSync(path.join(STAGE, 'stage.json'), JSON.stringify({ small: SMALL, iconSize: ICON_SIZE, sources,
-    concepts: conceptList, items }));
+    concepts: conceptList.map(({ name, synonyms, keywords, group }) => ({ name, synonyms, keywords, group })), items }));
   console.log(`[data] staged ${items.length} images, ${(offset / 1e6).toFixed(1)} MB of PNG (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
   // ---- stage 2: Python packer
