@@ -111,6 +111,7 @@ def minilm_embed(words: list[str], batch: int = 512):
     ln = lambda x, p: torch.nn.functional.layer_norm(x, (H,), sd[p + ".weight"], sd[p + ".bias"], eps)
     lin = lambda x, p: x @ sd[p + ".weight"].T + sd[p + ".bias"]
     tok.no_truncation()
+    tok.no_padding()        # the shipped tokenizer.json pads to 128; words need a few pieces
     out = np.zeros((len(words), H), np.float32)
     with torch.no_grad():
         for s in range(0, len(words), batch):
@@ -139,11 +140,24 @@ def minilm_embed(words: list[str], batch: int = 512):
     return out
 
 
+def pca(x: np.ndarray, k: int) -> np.ndarray:
+    """Projection on the top-k principal components (centred; each component's sign fixed so that its
+    largest-magnitude loading is positive, so the result is deterministic)."""
+    x = x.astype(np.float64) - x.mean(0)
+    _, s, vt = np.linalg.svd(x, full_matrices=False)
+    vt = vt[:k] * np.sign(vt[:k][np.arange(k), np.abs(vt[:k]).argmax(1)])[:, None]
+    kept = float((s[:k] ** 2).sum() / (s ** 2).sum())
+    print(f"[prior] PCA {x.shape[1]} -> {k} dims keeps {kept:.1%} of the variance")
+    return (x @ vt.T).astype(np.float32)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", choices=("glove", "minilm"), required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--top", type=int, default=25000, help="most frequent alphabetic GloVe words to keep")
+    ap.add_argument("--pca", type=int, default=0,
+                    help="keep the top principal components (smaller file; the prior is a linear map of it anyway)")
     ap.add_argument("--extra-words", nargs="*", default=None,
                     help="pack index.json / text files whose words are added (default: data/packed/index.json if present)")
     a = ap.parse_args()
@@ -163,6 +177,8 @@ def main() -> None:
         vecs = np.asarray(gv[idx], np.float32)
     else:
         vecs = minilm_embed(words)
+    if a.pca and a.pca < vecs.shape[1]:
+        vecs = pca(vecs, a.pca)
     vecs = vecs / max(float(np.sqrt((vecs ** 2).sum(1)).mean()), 1e-8)   # mean row norm 1: one init scale for all
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     np.savez_compressed(a.out, words=np.array(words), vectors=vecs.astype(np.float16), source=np.array(a.source))
