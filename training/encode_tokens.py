@@ -57,6 +57,19 @@ def caption_sets(data: str, split: str, variants: int, seed: int = 0):
     return [[p.caption(ei)] + [p.caption(ei, v, i) for v in range(1, variants)] for i, ei in enumerate(ids)], list(ids)
 
 
+def reused_image_tokens(src: str, split: str, entries: list, cfg) -> np.ndarray:
+    """The image tokens of an earlier encode_tokens.py run over the same pack and VQ (only the captions' tokenizer
+    differs): refuses a run whose entries or VQ differ."""
+    with open(os.path.join(src, "tokens_meta.json")) as f:
+        m = json.load(f)
+    if m.get("vq_config") != cfg.to_dict():
+        raise SystemExit(f"--image-tokens-from {src}: made with another VQ config")
+    z = np.load(os.path.join(src, f"tokens_{split}.npz"))
+    if not np.array_equal(z["entry"], np.asarray(entries, np.int32)):
+        raise SystemExit(f"--image-tokens-from {src}: its {split} entries differ (another pack or split seed)")
+    return z["tokens"]
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="BPE + VQ-encode the dataset for train_gen.py")
     ap.add_argument("--data", default="data/packed")
@@ -73,6 +86,8 @@ def main(argv=None) -> None:
     ap.add_argument("--prior", default=None,
                     help="word-prior table (training/prior/<name>.npz): its words become v2 word ids, and "
                          "train_gen.py builds the text encoder with this frozen prior")
+    ap.add_argument("--image-tokens-from", default=None,
+                    help="reuse the image tokens of an earlier run over the same pack and VQ (re-tokenise captions only)")
     ap.add_argument("--seed", type=int, default=0, help="dataset split seed")
     ap.add_argument("--device", default=None)
     args = ap.parse_args(argv)
@@ -114,17 +129,20 @@ def main(argv=None) -> None:
             "caption_variants": args.caption_variants, "vq": os.path.abspath(args.vq),
             "vq_config": cfg.to_dict(), "data": args.data, "seed": args.seed, "counts": {}}
     for split in args.splits.split(","):
-        images, _ = load_split(args.data, split, cfg.image_size, seed=args.seed)
         caps, entries = sets_of.pop(split, None) or caption_sets(args.data, split, args.caption_variants, args.seed)
-        assert len(caps) == images.shape[0], (len(caps), images.shape)
-        toks = []
-        with torch.no_grad():
-            for i in range(0, images.shape[0], args.batch_size):
-                x = images_to_tensor(images[i:i + args.batch_size].to(dev))      # (b, 3, S, S)
-                with autocast(dev):
-                    z = vq.encoder(x)
-                toks.append(vq.quant.lookup(z.float()).flatten(1).cpu())         # (b, HW)
-        tokens = (torch.cat(toks) if toks else torch.zeros(0, cfg.grid ** 2, dtype=torch.long)).numpy().astype(np.uint16)
+        if args.image_tokens_from:
+            tokens = reused_image_tokens(args.image_tokens_from, split, entries, cfg)
+        else:
+            images, _ = load_split(args.data, split, cfg.image_size, seed=args.seed)
+            assert len(caps) == images.shape[0], (len(caps), images.shape)
+            toks = []
+            with torch.no_grad():
+                for i in range(0, images.shape[0], args.batch_size):
+                    x = images_to_tensor(images[i:i + args.batch_size].to(dev))      # (b, 3, S, S)
+                    with autocast(dev):
+                        z = vq.encoder(x)
+                    toks.append(vq.quant.lookup(z.float()).flatten(1).cpu())         # (b, HW)
+            tokens = (torch.cat(toks) if toks else torch.zeros(0, cfg.grid ** 2, dtype=torch.long)).numpy().astype(np.uint16)
         text = np.array([[bpe.encode(c) for c in cs] for cs in caps], dtype=np.uint16).reshape(
             len(caps), args.caption_variants, args.text_len)                    # (N, V, Lt)
         np.savez(os.path.join(args.out, f"tokens_{split}.npz"), tokens=tokens, text=text,

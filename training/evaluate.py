@@ -93,17 +93,9 @@ def select_ruler_items(data: str, n_per_split: int, seed: int = 0) -> list[dict]
                       "concept": m["concept"], "colour": m["colour"],
                       "background": m["background"] if m["kind"] == "icon" else None, "holdout": m["holdout"]})
 
-    for split, keep in (("seen", lambda r: r != "concept"), ("unseen", lambda r: r == "concept")):
-        order = sorted((ei for ei in pack.splits["test"] if keep(pack.reason_of[ei])),
-                       key=lambda ei: D._u32(seed, "ruler", split, ei))
-        seen_caps: set[str] = set()
-        for ei in order:
-            cap = pack.short_caption(ei)
-            if cap not in seen_caps:
-                seen_caps.add(cap)
-                add(split, ei, cap)
-                if len(seen_caps) == n_per_split:
-                    break
+    for split, kind in (("seen", "seen_concept_unseen_combination"), ("unseen", "unseen_concept")):
+        for it in D.ruler_items(pack, kind, n_per_split):
+            add(split, it["entry"], it["prompt"])
     for p in D.paraphrase_prompts(pack)[:n_per_split]:
         add("paraphrase", p["entry"], p["prompt"])
     order = sorted(pack.splits["train"], key=lambda ei: D._u32(seed, "ruler", "train", ei))

@@ -127,6 +127,9 @@ def main(argv=None) -> None:
                     help="equal training compute: steps = ceil(N / --batch-size) (overrides --steps)")
     ap.add_argument("--prior", default=None,
                     help="word-prior table file, if not at the path tokens_meta.json records (checked by sha256)")
+    ap.add_argument("--init-trunk", default=None,
+                    help="exported generator (manifest dir) whose non-text weights start this run: a new tokenizer or "
+                         "text encoder on a trained image trunk")
     ap.add_argument("--init", default=None,
                     help="exported generator dir (manifest.json): start from its (dequantised) weights; optimiser, EMA "
                          "and schedule start fresh (continued training of a shipped model)")
@@ -173,6 +176,18 @@ def main(argv=None) -> None:
         _, state = load_state_dict_from_manifest(os.path.join(args.init, "manifest.json"))
         model.load_state_dict(state, strict=True)       # raises on any config mismatch
         log.print(f"init from {args.init} ({len(state)} tensors)")
+    if args.init_trunk:
+        from mmamba.export import load_state_dict_from_manifest
+        _, state = load_state_dict_from_manifest(os.path.join(args.init_trunk, "manifest.json"))
+        own = model.state_dict()
+        trunk = {k: v for k, v in state.items() if not k.startswith("text.")}
+        bad = [k for k, v in trunk.items() if k not in own or own[k].shape != v.shape]
+        if bad or not trunk:
+            raise SystemExit(f"--init-trunk {args.init_trunk}: tensors missing or of another shape: {bad[:5]}")
+        missing = [k for k in own if not k.startswith("text.") and k not in trunk and k.endswith("weight")]
+        model.load_state_dict({**own, **trunk}, strict=True)
+        log.print(f"init trunk from {args.init_trunk}: {len(trunk)} tensors (the text encoder starts fresh)"
+                  + (f"; not in it: {missing[:5]}" if missing else ""))
     if args.grad_checkpoint:
         model.grad_checkpoint = True
     if args.scan_path:

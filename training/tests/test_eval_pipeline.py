@@ -104,3 +104,27 @@ def test_forward_flops_and_their_cache(tmp_path):
     # the analytic scan term: 6 FLOPs per (layer, direction, position, channel, state)
     scan = 6 * mm.layers * mm.directions * mm.seq_len * mm.d_inner * mm.d_state / 1e9
     assert ablation_table.forward_gflops(mm.to_dict()) > scan
+
+
+def test_fixed_ruler_splits_and_scores(world, tmp_path):
+    """--ruler: items from every split with the facts each split promises, and per-split rows (PSNR to the exact
+    drawing on train items: the real images score it infinite / very high, a generator finitely)."""
+    from mmamba import data as D
+    pack = D.load_pack(world["pack"])
+    items = E.select_ruler_items(world["pack"], 3)
+    by = {s: [it for it in items if it["split"] == s] for s in E.RULER_SPLITS}
+    assert all(by[s] for s in ("seen", "paraphrase", "train")), {s: len(v) for s, v in by.items()}
+    assert [it["entry"] for it in by["unseen"]] == [it["entry"] for it in D.ruler_items(pack, "unseen_concept", 3)]
+    train_concepts = {pack.meta(ei)["concept"] for ei in pack.splits["train"]}
+    train_caps = {pack.caption(ei, e, i) for i, ei in enumerate(pack.splits["train"]) for e in range(D.CAPTION_VARIANTS)}
+    assert all(it["concept"] not in train_concepts for it in by["unseen"])
+    assert all(it["concept"] in train_concepts for it in by["seen"] + by["paraphrase"])
+    assert not {it["prompt"] for it in by["paraphrase"]} & train_caps
+    assert [it["seed"] for it in items] == list(range(len(items)))
+    res = E.main(["--data", world["pack"], "--evaluators", world["evaluators"], "--vq", world["vq"], "--device", "cpu",
+                  "--steps", "2", "--ruler", "3", "--reference", "--gen", f"tiny={world['gen']}",
+                  "--md", str(tmp_path / "r.md")])
+    real, tiny = res["rows"][0], res["rows"][2]
+    assert set(real["by_split"]) == {s for s in E.RULER_SPLITS if by[s]}
+    assert real["by_split"]["train"]["psnr_exact"] > 60 > tiny["by_split"]["train"]["psnr_exact"]
+    assert "The fixed ruler, by split" in open(tmp_path / "r.md").read()
