@@ -52,7 +52,10 @@ function security(): Plugin {
       server.middlewares.use((req, res, next) => {
         const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
         const first = path.split('/')[1] ?? '';
-        if (APP_PATHS.has(first) && !path.includes('/.')) return next();
+        // Dot-paths (.git, .env, …) never, except Vite's pre-bundled dependencies (/node_modules/.vite/…).
+        const segs = path.split('/');
+        const hidden = segs.some((seg, i) => seg.startsWith('.') && !(i === 2 && seg === '.vite' && segs[1] === 'node_modules'));
+        if (APP_PATHS.has(first) && !hidden) return next();
         res.statusCode = 404;
         res.setHeader('Content-Type', 'text/plain; charset=utf-8');
         res.end('Not part of the app.\n');

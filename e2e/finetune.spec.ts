@@ -8,13 +8,9 @@
 // image of "a zorblat" is closer to the uploads than the base model's with the same seed. Cancel mid-run leaves
 // the app usable; a corrupt adapter file is refused with an error. A GPU device lost mid-run (the worker's dev-only
 // hook) stops the run with a message, and the adapter of the last preview can still be saved.
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { deflateSync } from 'node:zlib';
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
+import { muteHotReload, png, serveTinyModels } from './tiny-models';
 
-const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'models');
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 120_000;
 const WORD = 'zorblat';
@@ -26,50 +22,6 @@ const COLOURS: [number, number, number][] = [
 
 test.use({ serviceWorkers: 'block' });
 
-/** Serves the tiny models for every /models/ request of the page and its worker; nothing else is reachable. */
-async function serveTinyModels(context: BrowserContext): Promise<string[]> {
-  const seen: string[] = [];
-  await context.route(/\/models\/.*/, async (route) => {
-    const path = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^\/models\//, ''));
-    seen.push(path);
-    const file = join(FIXTURES, path);
-    if (path.includes('..') || !existsSync(file)) return route.fulfill({ status: 404, body: 'not in the e2e fixtures' });
-    return route.fulfill({ status: 200, contentType: path.endsWith('.json') ? 'application/json' : 'application/octet-stream', body: readFileSync(file) });
-  });
-  return seen;
-}
-
-// ---- a minimal PNG encoder (RGB, no filter), so the test makes its own pictures ----------------------------
-const CRC = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(buf: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-function png(size: number, pixel: (x: number, y: number) => [number, number, number]): Buffer {
-  const raw = Buffer.alloc(size * (size * 3 + 1));
-  for (let y = 0; y < size; y++) {
-    raw[y * (size * 3 + 1)] = 0;
-    for (let x = 0; x < size; x++) raw.set(pixel(x, y), y * (size * 3 + 1) + 1 + x * 3);
-  }
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
 const checker = (x: number, y: number, size: number) => COLOURS[(Math.floor((x * 4) / size) + Math.floor((y * 4) / size)) % 2]!;
 
 /** 8 pictures of the checkerboard (128×128 like a real upload; the same picture, so that a few steps on
@@ -87,13 +39,6 @@ async function waitLoaded(page: Page): Promise<void> {
     if (await error.isVisible().catch(() => false)) throw new Error(`model load failed: ${(await error.textContent()) ?? ''}`);
     expect(await generate.isEnabled().catch(() => false)).toBe(true);
   }).toPass({ timeout: LOAD_TIMEOUT });
-}
-
-/** Mutes the dev server's hot-reload socket: other work in this checkout must not reload the page mid-run. */
-async function muteHotReload(context: BrowserContext): Promise<void> {
-  await context.routeWebSocket(/./, () => {
-    /* mocked: open, never connected to the server, never told to reload */
-  });
 }
 
 async function open(page: Page): Promise<void> {

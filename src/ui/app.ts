@@ -1,7 +1,11 @@
 // <mm-app>: the root component. Starts the engine worker, asks it for the GPU, loads the default model
 // (download with a progress bar on first visit, IndexedDB afterwards), and lays out the page: prompt + image
 // on one side, models and GPU on the other (stacked at phone widths). Generation streams every step into
-// the image view; Cancel stops it and leaves the app usable.
+// the image view; Cancel says "Cancelling…" at once, stops it and leaves the app usable.
+// If the engine worker dies (killed for memory, crashed, hung: src/worker/client.ts detects it), every pending call
+// fails with a message instead of hanging, the page says what happened, starts a fresh worker and reloads the model
+// it had (from IndexedDB); the prompt, settings, images on the page and everything stored are kept. Three deaths
+// within a minute stop the restarts with a message.
 // Invariant: the UI owns no GPU code; it only feature-detects navigator.gpu to explain a missing WebGPU
 // without starting a worker that could not use it.
 import { LitElement, css, html, nothing } from 'lit';
@@ -43,8 +47,16 @@ export class MmApp extends LitElement {
   @state() private adapters: AdapterInfoRow[] = [];
   /** True while fine-tuning holds the GPU (not paused): generation waits. */
   @state() private training = false;
+  /** Cancel was pressed; the running generation has not stopped yet. */
+  @state() private cancelling = false;
+  /** What happened to the engine worker (shown until the next one is ready, then as a note). */
+  @state() private engineNote = '';
 
-  private client: EngineClient | null = null;
+  @state() private client: EngineClient | null = null;
+  /** The generator the person picked last (reloaded after an engine restart). */
+  private wantedModel: string | null = null;
+  /** When the engine worker died, recently (restart throttle). */
+  private deaths: number[] = [];
 
   static override styles = [
     tokens,
@@ -123,7 +135,7 @@ export class MmApp extends LitElement {
   override connectedCallback(): void {
     super.connectedCallback();
     this.addEventListener('mm-generate', (e) => void this.generate(e.detail));
-    this.addEventListener('mm-cancel', () => void this.client?.api.cancel());
+    this.addEventListener('mm-cancel', () => this.cancel());
     this.addEventListener('mm-model', (e) => void this.loadModel(e.detail));
     this.addEventListener('mm-delete-model', (e) => void this.deleteModel(e.detail));
     this.addEventListener('mm-adapters-changed', (e) => (this.adapters = e.detail));
@@ -145,7 +157,11 @@ export class MmApp extends LitElement {
       return;
     }
     try {
-      this.client ??= createEngineClient();
+      if (!this.client) {
+        const client = createEngineClient();
+        this.client = client;
+        void client.died.then((reason) => this.onEngineDied(client, reason));
+      }
       const report = await this.client.api.init();
       this.report = report;
       if (report.status === 'ready') this.phase = 'ready';
@@ -167,10 +183,46 @@ export class MmApp extends LitElement {
       const list = await this.client.api.listModels();
       this.models = list.models;
       void this.refreshStorage();
-      await this.loadModel(list.defaultGenerator);
+      const again = this.wantedModel && this.models.some((m) => m.id === this.wantedModel) ? this.wantedModel : list.defaultGenerator;
+      await this.loadModel(again);
     } catch (e) {
       this.loadError = `Could not read the model list: ${message(e)}`;
     }
+  }
+
+  /** The engine worker died: say so, and start a fresh one with the same model (unless it keeps dying). */
+  private onEngineDied(client: EngineClient, reason: string): void {
+    if (this.client !== client) return;
+    this.client = null;
+    const now = Date.now();
+    this.deaths = [...this.deaths.filter((t) => now - t < 60_000), now];
+    this.busy = false;
+    this.cancelling = false;
+    this.training = false;
+    this.modelId = null;
+    this.loadingId = null;
+    this.load = null;
+    if (this.deaths.length >= 3) {
+      this.phase = 'error';
+      this.problem = `The engine stopped ${this.deaths.length} times within a minute (last: ${reason}); it is not restarted again. Reload the page to try once more.`;
+      this.report = { status: 'error', message: this.problem };
+      this.engineNote = this.problem;
+      return;
+    }
+    this.phase = 'starting';
+    this.report = null;
+    this.engineNote = `The engine stopped unexpectedly (${reason}). It is being restarted; your prompt, settings and stored models and adapters are kept.`;
+    void this.start().then(() => {
+      if (this.phase === 'ready' && this.engineNote.includes('being restarted')) this.engineNote = this.engineNote.replace('It is being restarted', 'It was restarted');
+    });
+  }
+
+  private cancel(): void {
+    if (!this.busy || !this.client) return;
+    // Shown at once: the worker stops at the end of the step it is in (the answer comes then).
+    this.cancelling = true;
+    this.caption = 'Cancelling…';
+    void this.client.api.cancel().catch(() => undefined);
   }
 
   private name(id: string): string {
@@ -190,6 +242,7 @@ export class MmApp extends LitElement {
 
   private async loadModel(id: string): Promise<void> {
     if (!this.client || this.phase !== 'ready') return;
+    this.wantedModel = id;
     this.loadingId = id;
     this.modelId = null;
     this.loadError = '';
@@ -261,6 +314,7 @@ export class MmApp extends LitElement {
   private async generate(req: GenerateRequest): Promise<void> {
     if (!this.client || this.modelId === null || this.busy) return;
     this.busy = true;
+    this.cancelling = false;
     this.genError = '';
     this.frames = [];
     this.caption = 'Reading the prompt…';
@@ -278,7 +332,7 @@ export class MmApp extends LitElement {
             ...this.frames,
             { step: p.step, steps: p.steps, pixels: p.pixels, width: p.width, height: p.height, masked: p.masked, msStep: p.msStep },
           ];
-          this.caption = `${note ? note + ' ' : ''}Step ${this.frames.length} of ${p.steps}…`;
+          this.caption = this.cancelling ? 'Cancelling…' : `${note ? note + ' ' : ''}Step ${this.frames.length} of ${p.steps}…`;
           break;
         case 'recover':
           recovered = note = 'The GPU had been lost and was re-acquired.';
@@ -291,7 +345,10 @@ export class MmApp extends LitElement {
       const r = await this.client.api.generate(req, this.client.progress(onProgress));
       this.caption = `${note ? note + ' ' : ''}Done in ${formatMs(r.ms)}.`;
     } catch (e) {
-      if (e instanceof Error && (e.name === 'GenerationCancelledError' || /cancelled/i.test(e.message))) {
+      if (e instanceof Error && e.name === 'EngineWorkerDiedError') {
+        this.caption = '';
+        this.genError = `Generation stopped: ${e.message} The steps shown above are kept; generate again once the model has reloaded.`;
+      } else if (e instanceof Error && (e.name === 'GenerationCancelledError' || /cancelled/i.test(e.message))) {
         this.caption = `Cancelled after ${this.frames.length} step${this.frames.length === 1 ? '' : 's'}.`;
       } else {
         this.caption = '';
@@ -299,6 +356,7 @@ export class MmApp extends LitElement {
       }
     } finally {
       this.busy = false;
+      this.cancelling = false;
       // Finished runs, for tests and automation: `<mm-app data-runs="N">`.
       this.dataset.runs = String(Number(this.dataset.runs ?? 0) + 1);
     }
@@ -306,7 +364,7 @@ export class MmApp extends LitElement {
 
   private promptNote(): string {
     if (this.phase === 'no-webgpu') return 'Generation needs WebGPU (see above).';
-    if (this.phase === 'starting') return 'Starting the GPU…';
+    if (this.phase === 'starting') return this.engineNote ? 'Restarting the engine…' : 'Starting the GPU…';
     if (this.phase === 'error') return 'The GPU could not be started; see the GPU panel.';
     if (this.loadingId !== null) return `Loading ${this.name(this.loadingId)}…`;
     if (this.modelId === null) return 'No model is loaded: pick one above.';
@@ -319,7 +377,7 @@ export class MmApp extends LitElement {
       this.phase === 'ready'
         ? html`<span class="pill ok" data-testid="status"><span class="dot"></span>GPU ready</span>`
         : this.phase === 'starting'
-          ? html`<span class="pill" data-testid="status">Starting GPU…</span>`
+          ? html`<span class="pill" data-testid="status">${this.engineNote ? 'Restarting engine…' : 'Starting GPU…'}</span>`
           : this.phase === 'no-webgpu'
             ? html`<span class="pill" data-testid="status">No WebGPU</span>`
             : html`<span class="pill" data-testid="status">GPU error</span>`;
@@ -350,6 +408,7 @@ export class MmApp extends LitElement {
             .modelId=${this.loadingId ?? this.modelId ?? ''}
             .adapters=${this.adapters}
           ></mm-prompt-panel>
+          ${this.engineNote ? html`<p class="error" role="status" data-testid="engine-note">${this.engineNote}</p>` : nothing}
           ${this.loadError ? html`<p class="error" role="alert" data-testid="load-error">${this.loadError}</p>` : nothing}
           ${this.genError ? html`<p class="error" role="alert" data-testid="gen-error">${this.genError}</p>` : nothing}
           <mm-image-view .frames=${this.frames} ?busy=${this.busy} .caption=${this.caption}></mm-image-view>

@@ -57,6 +57,10 @@ export interface ModelList {
   tokenizer: string;
 }
 
+/** Name prefix of the Web Lock the engine worker holds while it lives (`<prefix><id>`, the id after '#' in the
+ *  worker's name); the page learns of the worker's death when its own request for that lock is granted. */
+export const ALIVE_LOCK_PREFIX = 'mm-engine-alive/';
+
 /** Longest prompt (in characters) the worker passes on; longer prompts are cut and the answer says so. */
 export const MAX_PROMPT_CHARS = 200;
 
@@ -268,6 +272,8 @@ export interface SaveAdapterResult {
  * A cancelled generation rejects with a message starting "GenerationCancelledError".
  */
 export interface EngineWorkerApi {
+  /** Liveness: resolves once the worker holds its alive-lock (see client.ts); answered even mid-generation. */
+  ping(): Promise<true>;
   /** Acquire the GPU device (idempotent: a second call returns the same report while the device lives). */
   init(): Promise<GpuReport>;
   /** Models shipped with the app and whether each is cached. */

@@ -22,7 +22,7 @@
 // content-addressed (their key holds the sha256) and verified on every read, so they are read from IndexedDB
 // whatever the manifest's origin: an index.json whose `bytes` disagree with the manifest (reported as a
 // `cache-warning`) costs a manifest request per visit, never a re-download.
-import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
+import { del, get, keys, set, type UseStore } from 'idb-keyval';
 import { WeightIntegrityError } from '../engine/errors';
 
 /** The manifest `formatVersion` this build understands; part of every key. */
@@ -102,7 +102,73 @@ export interface KeyValue {
   keys(): Promise<string[]>;
 }
 
-export function idbKeyValue(store?: UseStore): KeyValue {
+/** The app's IndexedDB database and object store (idb-keyval's default names, so existing caches stay valid). */
+export const DB_NAME = 'keyval-store';
+export const STORE_NAME = 'keyval';
+
+/**
+ * An idb-keyval store that repairs its database instead of failing every call: when the database exists without
+ * the object store (re-created by another script, an extension, or a half-cleared profile: "One of the specified
+ * object stores was not found"), it is reopened one version up and the store created. A connection closed under it
+ * (site data cleared, another tab upgrading) is reopened on the next call, once. The data lost in such a database
+ * was already unreadable; what the app stores is a cache of files it can fetch again and the person's adapters.
+ */
+export function resilientStore(dbName = DB_NAME, storeName = STORE_NAME): UseStore {
+  let dbp: Promise<IDBDatabase> | null = null;
+  const open = (version?: number) =>
+    new Promise<IDBDatabase>((resolve, reject) => {
+      const req = version === undefined ? indexedDB.open(dbName) : indexedDB.open(dbName, version);
+      req.onupgradeneeded = () => {
+        if (!req.result.objectStoreNames.contains(storeName)) req.result.createObjectStore(storeName);
+      };
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+      req.onblocked = () => reject(new Error(`IndexedDB "${dbName}" is held open by another tab at an older version; close the other tabs of this app and reload.`));
+    });
+  const connect = async (): Promise<IDBDatabase> => {
+    let db = await open();
+    if (!db.objectStoreNames.contains(storeName)) {
+      const next = db.version + 1;
+      console.warn(`[store] IndexedDB "${dbName}" had no "${storeName}" store; re-creating it (version ${next}).`);
+      db.close();
+      db = await open(next);
+    }
+    // Another tab upgrading (or repairing) the database: let it, and reconnect on the next call.
+    db.onversionchange = () => {
+      db.close();
+      dbp = null;
+    };
+    db.onclose = () => {
+      dbp = null;
+    };
+    return db;
+  };
+  const run = async <T>(txMode: IDBTransactionMode, callback: (store: IDBObjectStore) => T | PromiseLike<T>, retried: boolean): Promise<T> => {
+    const db = await (dbp ??= connect().catch((e) => {
+      dbp = null;
+      throw e;
+    }));
+    let store: IDBObjectStore;
+    try {
+      store = db.transaction(storeName, txMode).objectStore(storeName);
+    } catch (e) {
+      // The connection closed, or the store vanished since it was opened: reconnect (and repair) once.
+      const name = (e as { name?: string }).name;
+      if (retried || (name !== 'InvalidStateError' && name !== 'NotFoundError')) throw e;
+      dbp = null;
+      try {
+        db.close();
+      } catch {
+        /* already closed */
+      }
+      return run(txMode, callback, true);
+    }
+    return callback(store);
+  };
+  return (txMode, callback) => run(txMode, callback, false);
+}
+
+export function idbKeyValue(store: UseStore = resilientStore()): KeyValue {
   return {
     get: <T>(k: string) => get<T>(k, store),
     set: (k, v) => set(k, v, store),
@@ -503,5 +569,5 @@ export class WeightStore {
 
 /** A store in its own IndexedDB database, for tests that must not touch the app's cache. */
 export function isolatedKeyValue(dbName: string): KeyValue {
-  return idbKeyValue(createStore(dbName, 'keyval'));
+  return idbKeyValue(resilientStore(dbName, STORE_NAME));
 }

@@ -13,6 +13,7 @@ import { acquireDevice, describeAdapter, type GpuContext } from '../engine/devic
 import { Engine } from '../engine/engine';
 import { GpuDeviceLostError, WebGPUUnavailableError } from '../engine/errors';
 import {
+  ALIVE_LOCK_PREFIX,
   MAX_PROMPT_CHARS,
   type EngineWorkerApi,
   type GenerateProgress,
@@ -212,7 +213,25 @@ const fineTune = createFineTuneWorker({
   },
 });
 
+/** Held for the worker's whole life: the page's request for the same lock is granted when this realm ends, which is
+ *  how it learns that the worker died (client.ts). Resolves once held (or at once where Web Locks are missing). */
+const aliveLock: Promise<void> = (() => {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  const id = self.name.split('#')[1];
+  if (!locks?.request || !id) return Promise.resolve();
+  return new Promise<void>((held) => {
+    void locks.request(`${ALIVE_LOCK_PREFIX}${id}`, () => {
+      held();
+      return new Promise<never>(() => undefined);
+    });
+  });
+})();
+
 const api: EngineWorkerApi = {
+  async ping(): Promise<true> {
+    await aliveLock;
+    return true;
+  },
   init,
   ...fineTune.api,
 
