@@ -1,7 +1,12 @@
 // The worker's check of a generation request from postMessage (src/worker/requests.ts): `{}`, null, a list, wrong
 // types, guidance 1e308, NaN seeds and giant step counts are refused with a message naming the field; a good request
-// passes with steps rounded and the seed as a u32. No GPU.
+// passes with steps rounded and the seed as a u32. Fine-tuning requests: the preview prompt is cut like a
+// generation prompt (a 100,000-character one costs nothing), preview guidance is bounded; captions are cleaned in
+// bounded time. No GPU.
 import { describe, expect, it } from 'vitest';
+import { cleanCaption, MAX_CAPTION_CHARS } from '../src/finetune/upload';
+import { MAX_PROMPT_CHARS, type FineTuneRequest } from '../src/worker/api';
+import { checkRequest } from '../src/worker/finetune-session';
 import { checkGenerateRequest, InvalidGenerateRequestError, MAX_PROMPT_WIRE_CHARS, REQUEST_LIMITS } from '../src/worker/requests';
 
 describe('generation requests from outside', () => {
@@ -45,5 +50,34 @@ describe('generation requests from outside', () => {
       adapter: 'zorblat',
     });
     expect(REQUEST_LIMITS.guidance).toEqual([0, 20]);
+  });
+});
+
+describe('fine-tuning requests from outside', () => {
+  const ok = { rank: 4, steps: 10, lr: 1e-3, batchSize: 4, previewEvery: 0, seed: 1 };
+
+  it('a 100,000-character preview prompt is cut to 200 code points, without walking the rest', () => {
+    const long = '🐶'.repeat(100_000);
+    const t0 = performance.now();
+    const r = checkRequest({ ...ok, previewPrompt: long });
+    expect(Array.from(r.previewPrompt)).toHaveLength(MAX_PROMPT_CHARS);
+    expect(r.previewPrompt).toBe('🐶'.repeat(MAX_PROMPT_CHARS));
+    expect(performance.now() - t0).toBeLessThan(50);
+  });
+
+  it('refuses a non-text preview prompt, an out-of-range preview guidance, and a request that is not an object', () => {
+    expect(() => checkRequest({ ...ok, previewPrompt: 7 as unknown as string })).toThrow(/Preview prompt must be text/);
+    expect(() => checkRequest({ ...ok, previewGuidance: 1e308 })).toThrow(/Preview guidance must be a number from 0 to 20 \(got 1e\+308\)/);
+    expect(() => checkRequest({ ...ok, previewGuidance: Number.NaN })).toThrow(/Preview guidance/);
+    expect(() => checkRequest(null as unknown as FineTuneRequest)).toThrow(/must be an object/);
+    expect(checkRequest(ok).previewGuidance).toBe(4);
+  });
+
+  it('a 10 MB caption is cleaned in bounded time to at most MAX_CAPTION_CHARS code points', () => {
+    const t0 = performance.now();
+    const c = cleanCaption(`a   zorblat ${'x'.repeat(10_000_000)}`);
+    expect(Array.from(c)).toHaveLength(MAX_CAPTION_CHARS);
+    expect(c.startsWith('a zorblat x')).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(200);
   });
 });

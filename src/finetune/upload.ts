@@ -147,7 +147,8 @@ export interface CaptionSource {
 }
 
 export function cleanCaption(s: string): string {
-  const one = s.replace(/\s+/g, ' ').trim();
+  // Bounded work whatever the input: only a prefix long enough for MAX_CAPTION_CHARS code points is looked at.
+  const one = s.slice(0, MAX_CAPTION_CHARS * 8).replace(/\s+/g, ' ').trim();
   return Array.from(one).slice(0, MAX_CAPTION_CHARS).join('');
 }
 

@@ -71,9 +71,12 @@ export class DatasetBuilder {
     const keep: { id: string; caption: string; enc: Encoded }[] = [];
     const seen = new Set<string>();
     let encoder: VQEncoder | null = null;
+    // Every item gets a verdict, so the list itself is bounded: a few times what one run can hold.
+    if (items.length > 4 * MAX_PAIRS) throw new Error(`${items.length} pictures were sent; at most ${MAX_PAIRS} fit one run.`);
     try {
       for (const it of items) {
-        const name = String(it.name ?? 'file');
+        if (!it || typeof it !== 'object' || typeof it.id !== 'string') throw new Error('prepareDataset needs a list of {id, name, bytes, caption}.');
+        const name = String(it.name ?? 'file').slice(0, 256);
         const reject = (reason: string) => reports.push({ id: it.id, name, status: 'rejected', reason });
         if (seen.has(it.id)) {
           reject('listed twice');
@@ -112,7 +115,7 @@ export class DatasetBuilder {
           reject(`the image tokenizer has more codes than the generator (${m.codebookSize}); this model pair cannot be fine-tuned`);
           continue;
         }
-        const caption = cleanCaption(String(it.caption ?? ''));
+        const caption = cleanCaption(typeof it.caption === 'string' ? it.caption : '');
         keep.push({ id: it.id, caption, enc });
         reports.push({ id: it.id, name, status: 'accepted', caption, image: { width: S, height: S, rgba: enc.rgba.slice() } });
       }

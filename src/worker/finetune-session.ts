@@ -10,7 +10,7 @@
 // - Batches are a seeded reshuffle of the pairs per epoch, so the same seed gives the same run.
 import type { Engine } from '../engine/engine';
 import type { BaseModelRef, FineTunerHandle, LoraAdapter, LoraConfig, LoraTarget, WeightMap } from '../finetune/api';
-import type { AdaptScope, FineTuneProgress, FineTuneRequest, FineTuneResult, RgbaImage } from './api';
+import { MAX_PROMPT_CHARS, type AdaptScope, type FineTuneProgress, type FineTuneRequest, type FineTuneResult, type RgbaImage } from './api';
 import type { Dataset } from './finetune-dataset';
 import type { FineTunePort } from './finetune-port';
 import { mulberry32 } from '../common/mulberry32';
@@ -37,6 +37,7 @@ export const RUN_LIMITS: RunLimits = { rank: [1, 64], steps: [1, 5000], batch: [
 
 /** The request with every number checked; throws an Error saying which setting is out of range. */
 export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
+  if (req === null || typeof req !== 'object') throw new Error('A fine-tuning request must be an object of settings.');
   const int = (v: unknown, name: string, [lo, hi]: [number, number]) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < lo || n > hi) throw new Error(`${name} must be a whole number from ${lo} to ${hi} (got ${String(v)}).`);
@@ -53,15 +54,38 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
     steps: int(req.steps, 'Steps', RUN_LIMITS.steps),
     batchSize: int(req.batchSize, 'Batch size', RUN_LIMITS.batch),
     lr,
-    previewPrompt: String(req.previewPrompt ?? ''),
+    previewPrompt: clampPreviewPrompt(req.previewPrompt),
     previewEvery: int(req.previewEvery ?? 0, 'Preview every', [0, 5000]),
     previewSteps: int(req.previewSteps ?? 8, 'Preview steps', [1, 64]),
-    previewGuidance: Number.isFinite(req.previewGuidance) ? Number(req.previewGuidance) : 4,
+    previewGuidance: previewGuidance(req.previewGuidance),
     seed: Number(req.seed) >>> 0,
     adapt,
   };
 }
 
+
+/** The preview prompt as text, cut to MAX_PROMPT_CHARS code points (like a generation prompt) without walking
+ *  further: a 100,000-character preview prompt costs no more than a 200-character one. */
+function clampPreviewPrompt(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw new Error(`Preview prompt must be text (got ${typeof v}).`);
+  let n = 0;
+  let end = 0;
+  for (const ch of v) {
+    if (n === MAX_PROMPT_CHARS) break;
+    n++;
+    end += ch.length;
+  }
+  return v.slice(0, end);
+}
+
+/** Preview guidance: 4 when not given, else a number in the generation range [0, 20]. */
+function previewGuidance(v: unknown): number {
+  if (v === undefined || v === null) return 4;
+  const g = Number(v);
+  if (typeof v !== 'number' || !Number.isFinite(g) || g < 0 || g > 20) throw new Error(`Preview guidance must be a number from 0 to 20 (got ${String(v)}).`);
+  return g;
+}
 
 /** Endless pair indices: a fresh permutation of 0..n-1 per epoch. */
 export function batchOrder(n: number, seed: number): () => number {
