@@ -133,3 +133,13 @@ describe('an index.json that disagrees with the manifest', () => {
     await expect(store(big).index()).rejects.toThrow(/index.json: the server sent \d+ bytes or more, expected at most 4194304/);
   });
 });
+
+describe('odd model ids from outside', () => {
+  it('deleteModel refuses ids that are not model ids (and touches nothing)', async () => {
+    const kv = memoryKv();
+    await kv.set('weights/v1/m/manifest', {});
+    const s = new WeightStore({ origin: ORIGIN, kv, fetch: (async () => new Response('', { status: 404 })) as unknown as typeof fetch });
+    for (const id of ['', '..', 'm/../x', null, 7]) await expect(s.deleteModel(id as string)).rejects.toThrow(/There is no model .* to delete/);
+    expect(await kv.keys()).toEqual(['weights/v1/m/manifest']);
+  });
+});

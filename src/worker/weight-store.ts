@@ -561,6 +561,7 @@ export class WeightStore {
 
   /** Deletes every stored key of a model (manifest first, so a half-deleted model never looks cached). */
   async deleteModel(id: string): Promise<void> {
+    if (typeof id !== 'string' || !ID_RE.test(id)) throw new Error(`There is no model ${JSON.stringify(id)} to delete.`);
     await this.kv.del(manifestKey(id));
     const mine = (await this.kv.keys()).filter((k) => k.startsWith(`${PREFIX}${id}/`));
     for (const k of mine) await this.kv.del(k);
