@@ -2,7 +2,8 @@
 // that each takes seconds on SwiftShader: the security headers and CSP (and no CSP violation while the app loads and
 // generates), repository files not served; an IndexedDB database re-created without its object store is repaired;
 // a PNG named x.html gets an image/png thumbnail and a 10000×10000 PNG is refused from its header; Cancel says
-// "Cancelling…" at once; the engine worker dying mid-generation is reported, restarted, and the app works again.
+// "Cancelling…" at once; the engine worker dying mid-generation (or hanging: the heartbeat) is reported, restarted,
+// and the app works again.
 import { expect, test, type Page } from '@playwright/test';
 import { setNumber } from './app-helpers';
 import { chunk, muteHotReload, png, serveTinyModels } from './tiny-models';
@@ -159,4 +160,22 @@ test('the engine worker dying mid-generation is reported, restarted with the sam
   await page.getByTestId('generate').click();
   await expect(page.locator('mm-app')).toHaveAttribute('data-runs', String(runs + 1), { timeout: LOAD_TIMEOUT });
   await expect(page.getByTestId('gen-error')).toHaveCount(0);
+});
+
+test('an engine worker that stops answering (a stuck event loop) is found by the heartbeat, terminated and restarted', async ({ page, context }) => {
+  await serveTinyModels(context);
+  await muteHotReload(context);
+  await page.goto('/?engine-heartbeat-timeout=3000');
+  await waitReady(page);
+  await startLongRun(page);
+  const worker = page.workers().find((w) => /worker/.test(w.url()));
+  // Blocks the worker's event loop for good (it holds its alive-lock: only the heartbeat can tell).
+  void worker!.evaluate(() => setTimeout(() => {
+    for (;;) {
+      /* stuck */
+    }
+  }, 0)).catch(() => undefined);
+  await expect(page.getByTestId('gen-error')).toContainText('The engine stopped unexpectedly (no answer for 3 s)', { timeout: 30_000 });
+  await waitReady(page);
+  await expect(page.getByTestId('engine-note')).toContainText('It was restarted');
 });

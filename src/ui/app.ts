@@ -158,7 +158,7 @@ export class MmApp extends LitElement {
     }
     try {
       if (!this.client) {
-        const client = createEngineClient();
+        const client = createEngineClient(heartbeatOverride());
         this.client = client;
         void client.died.then((reason) => this.onEngineDied(client, reason));
       }
@@ -422,6 +422,12 @@ export class MmApp extends LitElement {
       <footer>Runs entirely in this page: your prompts and images never leave your machine.</footer>
     </div>`;
   }
+}
+
+/** The liveness heartbeat tests may shorten (`?engine-heartbeat-timeout=<ms>` in the page URL, at least 1000). */
+function heartbeatOverride(): { heartbeatMs?: number; heartbeatTimeoutMs?: number } {
+  const ms = Number(new URLSearchParams(location.search).get('engine-heartbeat-timeout'));
+  return Number.isInteger(ms) && ms >= 1000 ? { heartbeatMs: Math.min(1000, ms), heartbeatTimeoutMs: ms } : {};
 }
 
 function message(e: unknown): string {
