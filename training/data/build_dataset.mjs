@@ -110,7 +110,9 @@ const STYLE_SUFFIX = new Set(['outline', 'outlined', 'filled', 'fill', 'twotone'
   'regular', 'sharp', 'rounded', 'linear', 'variant', 'alt', 'one', 'two', 'three', 'four', 'five', 'simple',
   'minimalistic', 'minimal', 'modern', 'classic', 'flip', 'thick', 'remix', 'flat']);
 // Words that only say what kind of picture it is ("emoji-surprise", "pig-icon"): dropped anywhere.
-const GENERIC_WORDS = new Set(['emoji', 'emojis', 'icon', 'icons', 'glyph', 'pictogram', 'circled']);
+// ("md-", "ios-", and Material's legacy "local-", "directions-", "wb-" prefixes too: "local-pizza" is a pizza.)
+const GENERIC_WORDS = new Set(['emoji', 'emojis', 'icon', 'icons', 'glyph', 'pictogram', 'circled', 'md', 'ios',
+  'local', 'directions', 'wb']);
 // Names that are UI chrome, typography or state modifiers rather than things (checked word by word).
 const UI_WORDS = new Set(['arrow', 'arrows', 'chevron', 'chevrons', 'caret', 'align', 'alignment', 'format', 'letter',
   'alpha', 'numeric', 'number', 'numbers', 'sort', 'sorting', 'layout', 'border', 'borders', 'dots', 'ellipsis', 'cursor',
@@ -218,7 +220,7 @@ function conceptKey(surface) {
 function rejectReason(surface, rawName, category, emojiName = false) {
   if (!surface) return 'empty';
   if (BRAND_PATTERN.test(rawName) || (category && BRAND_CATEGORY.test(category))) return 'brand';
-  if (!emojiName && (BRAND_NAMES.has(surface) || BRAND_NAMES.has(surface.split(' ')[0]))) return 'brand';
+  if (!emojiName && (BRAND_NAMES.has(surface) || surface.split(' ').some((x) => BRAND_NAMES.has(x)))) return 'brand';
   if (category && SKIP_CATEGORY.test(category)) return 'category';
   if (/[0-9]/.test(surface)) return 'digits';
   const w = surface.split(' ');
@@ -462,7 +464,7 @@ function main() {
       if (!emoji) {
         surface = surfaceName(stem);
         const k0 = conceptKey(surface);
-        const why = rejectReason(surface, name, cat, emojiKeys.has(k0) || iconToEmoji.has(k0));
+        const why = rejectReason(surface, name, cat, emojiKeys.has(k0));
         if (why) { rej(why); continue; }
         key = conceptKey(surface);
         if (!emojiKeys.has(key) && iconToEmoji.has(key)) key = iconToEmoji.get(key);
@@ -470,7 +472,9 @@ function main() {
       }
       const ic = resolveIcon(s.icons, name);
       if (!ic) { rej('unresolved'); continue; }
-      const aliases = (aliasesOf.get(name) ?? []).map((a) => surfaceName(a)).filter(Boolean);
+      // the set's alias names are synonyms unless they are UI words or would be left out themselves
+      const aliases = (aliasesOf.get(name) ?? []).map((a) => surfaceName(a))
+        .filter((a) => a && !rejectReason(a, a, '') && !a.split(' ').some((x) => UI_LAST.has(x) || UI_WORDS.has(x)));
       cands.push({ set: cfg.set, name, kind: cfg.kind, style: v[1], key, surface, aliases, emoji, ic,
         rank: cfg.variants.indexOf(v) });
       n++;
@@ -509,6 +513,7 @@ function main() {
     for (const head of [w.slice(-2).join(' '), w[w.length - 1]]) {
       if (head !== c.key && !CONTAINER_HEADS.has(head) && head.length >= 3 && (first.get(head) ?? 0) >= MIN_DRAWINGS) {
         c.key = head;
+        c.headMerged = true; // its name is its own label, not a synonym of the concept
         break;
       }
     }
@@ -539,15 +544,17 @@ function main() {
     if (!concepts.has(c.key)) concepts.set(c.key, { key: c.key, surfaces: new Map(), raw: [], group: -1, emoji: null, n: 0 });
     const k = concepts.get(c.key);
     k.n++;
-    k.surfaces.set(c.surface, (k.surfaces.get(c.surface) ?? 0) + 1);
-    k.raw.push(...c.aliases);
+    if (!c.headMerged) {
+      k.surfaces.set(c.surface, (k.surfaces.get(c.surface) ?? 0) + 1);
+      k.raw.push(...c.aliases);
+    }
     if (c.emoji && (!k.emoji || c.emoji.order < k.emoji.order)) k.emoji = c.emoji;
   }
   const conceptList = [...concepts.values()].sort((a, b) => a.key.localeCompare(b.key)).map((k) => {
     const e = k.emoji ?? emojiKeys.get(k.key);
     const surfaces = [...k.surfaces].sort((a, b) => b[1] - a[1] || a[0].length - b[0].length || a[0].localeCompare(b[0]));
     // the demo name if its drawings carry one, else the most common name ("car" over "automobile")
-    const name = surfaces.find(([x]) => DEMO_NAMES.has(x))?.[0] ?? surfaces[0][0];
+    const name = surfaces.find(([x]) => DEMO_NAMES.has(x))?.[0] ?? surfaces[0]?.[0] ?? k.key;
     // synonyms name the same thing (other sets' names, aliases, emoji shortcodes) and may replace the
     // concept in a caption; keywords (emoji tags) are associations, only ever added after it.
     const syn = [...surfaces.map(([s]) => s), ...(e ? e.codes.map((x) => stripColours(x.replace(/_/g, ' '))) : []),
