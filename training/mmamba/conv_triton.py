@@ -11,8 +11,8 @@ dw[j] and dbias are per-tile partials (R, nL, C, W) / (R, nL, C) summed in PyTor
 Gathered mode (`CausalConvSiLUGather`, the cross-scan fused in): x is the un-permuted (Bsz, L, C) sequence (any
 batch / row strides, channel stride 1, e.g. the x half of in_proj's output) and scan step t of direction k reads
 row perm[k, t]; the output is (Bsz, K, L, C) as if x had first been copied by seq_ops.to_scans. The (Bsz, K, L, C)
-input copy is never made (nor saved for backward); the backward's dx in scan order is folded back with the
-merge (Σ_k, read at inv[k]).
+input copy is never made (nor saved for backward). Its backward kernel owns tiles of x's positions p and sums
+the directions' conv backwards at scan steps inv[k, p] (inv = perm⁻¹), so dx is written once, in x's layout.
 """
 from __future__ import annotations
 
@@ -73,37 +73,67 @@ def _conv_fwd_kernel(x_ptr, perm_ptr, w_ptr, b_ptr, y_ptr, L, di, K, s_xb, s_xl,
 
 
 @triton.jit
-def _conv_bwd_kernel(x_ptr, perm_ptr, w_ptr, b_ptr, gy_ptr, dx_ptr, dw_ptr, db_ptr, L, di, K, nL, s_xb, s_xl,
-                     GATHER: tl.constexpr, W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
+def _conv_bwd_kernel(x_ptr, w_ptr, b_ptr, gy_ptr, dx_ptr, dw_ptr, db_ptr, L, di, K, nL,
+                     W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
     r = tl.program_id(0).to(tl.int64)
     pl = tl.program_id(1)
     t = pl * BLOCK_L + tl.arange(0, BLOCK_L)
     c = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
     cmask = c < di
-    wrow = (r % K) * di
+    k = r % K
+    base = r * L * di                                          # x, gy, dx: (R, L, C) contiguous
+    dx = _conv_bwd_rows(x_ptr + base, x_ptr, w_ptr, b_ptr, gy_ptr + base, dw_ptr, db_ptr, t, c, cmask, k, r * nL + pl,
+                        L, di, di, False, W, BLOCK_L, BLOCK_C)
+    m = (t < L)[:, None] & cmask[None, :]
+    tl.store(dx_ptr + base + t[:, None] * di + c[None, :], dx, mask=m)
+
+
+@triton.jit
+def _conv_bwd_rows(x_base, perm_base, w_ptr, b_ptr, gy_base, dw_ptr, db_ptr, t, c, cmask, k, part, L, di, s_xl,
+                   GATHER: tl.constexpr, W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
+    """Direction k's contribution to dx at its scan steps t (BLOCK_L,) (steps ≥ L contribute nothing), and its
+    dw / dbias partial sums over those steps, stored at partial index `part` of (·, C, W) / (·, C)."""
+    wrow = k * di
     bias = tl.load(b_ptr + wrow + c, mask=cmask, other=0.0).to(tl.float32)
-    base = r * L * di                                          # gy, dx: (R, L, C) contiguous, scan order
-    x_base, perm_base = _x_source(x_ptr, perm_ptr, r, L, di, K, s_xb, GATHER)
     dx = tl.zeros((BLOCK_L, BLOCK_C), dtype=tl.float32)
     for j in tl.static_range(W):
         ts = t + (W - 1) - j                                   # output steps that read x_t through w[j]
         pre = _pre_at(x_base, ts, c, cmask, bias, w_ptr, wrow, L, s_xl, perm_base, GATHER, W, BLOCK_L, BLOCK_C)
         m = (ts < L)[:, None] & cmask[None, :]
-        gy = tl.load(gy_ptr + base + ts[:, None] * di + c[None, :], mask=m, other=0.0).to(tl.float32)
+        gy = tl.load(gy_base + ts[:, None] * di + c[None, :], mask=m, other=0.0).to(tl.float32)
         sg = 1.0 / (1.0 + tl.exp(-pre))
         gpre = gy * sg * (1.0 + pre * (1.0 - sg))              # SiLU'(p) = s·(1 + p·(1 − s))
         wv = tl.load(w_ptr + (wrow + c) * W + j, mask=cmask, other=0.0).to(tl.float32)
         dx += gpre * wv[None, :]
-        if j == W - 1:                                         # ts == t: this tile's own outputs
-            p_base = ((r * nL + pl) * di + c) * W              # dw partial (R, nL, di, W)
-            tl.store(db_ptr + (r * nL + pl) * di + c, tl.sum(gpre, axis=0), mask=cmask)
+        if j == W - 1:                                         # ts == t: the tile's own outputs
+            tl.store(db_ptr + part * di + c, tl.sum(gpre, axis=0), mask=cmask)
             for i in tl.static_range(W):
                 tx = t - (W - 1) + i
                 txm = (tx >= 0) & (tx < L)
                 xv = _x_at(x_base, tx, txm, txm[:, None] & cmask[None, :], s_xl, c, perm_base, GATHER)
-                tl.store(dw_ptr + p_base + i, tl.sum(gpre * xv, axis=0), mask=cmask)
-    m = (t < L)[:, None] & cmask[None, :]
-    tl.store(dx_ptr + base + t[:, None] * di + c[None, :], dx, mask=m)
+                tl.store(dw_ptr + (part * di + c) * W + i, tl.sum(gpre * xv, axis=0), mask=cmask)
+    return dx
+
+
+@triton.jit
+def _conv_bwd_fold_kernel(x_ptr, perm_ptr, inv_ptr, w_ptr, b_ptr, gy_ptr, dx_ptr, dw_ptr, db_ptr, L, di, K, nL,
+                          s_xb, s_xl, W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
+    """Gathered mode's backward with the fold: a program owns positions p of x (a tile of rows of batch item b) and
+    sums, over the directions k, the conv backward at scan step inv[k, p]; dx is written once, at (b, p)."""
+    b = tl.program_id(0).to(tl.int64)
+    pl = tl.program_id(1)
+    p = pl * BLOCK_L + tl.arange(0, BLOCK_L)
+    pm = p < L
+    c = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
+    cmask = c < di
+    dx = tl.zeros((BLOCK_L, BLOCK_C), dtype=tl.float32)
+    for k in range(K):
+        r = b * K + k
+        t = tl.load(inv_ptr + k * L + p, mask=pm, other=L).to(tl.int64)    # scan step of p; L (a no-op) if p ≥ L
+        dx += _conv_bwd_rows(x_ptr + b * s_xb, perm_ptr + k * L, w_ptr, b_ptr, gy_ptr + r * L * di, dw_ptr, db_ptr,
+                             t, c, cmask, k, r * nL + pl, L, di, s_xl, True, W, BLOCK_L, BLOCK_C)
+    m = pm[:, None] & cmask[None, :]
+    tl.store(dx_ptr + (b * L + p[:, None]) * di + c[None, :], dx, mask=m)
 
 
 def _tiles(L: int, di: int) -> tuple[int, int]:
@@ -123,18 +153,26 @@ def _fwd(x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R: int, K: int
 
 
 def _bwd(gy: Tensor, x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R: int, K: int, L: int, di: int):
-    """Launch the backward: (dx in scan order (R, L, C) in x's dtype, dw, db)."""
+    """Launch the backward: (dx, dw, db). dx is (R, L, C) in scan order, or with perm (gathered mode) (Bsz, L, C)
+    at x's positions (the directions folded back: Σ_k at inv[k]), in x's dtype."""
     W = w.shape[-1]
     BL, BC = _tiles(L, di)
     nL = triton.cdiv(L, BL)
     gy = gy.contiguous()
-    gather = perm is not None
-    dx = torch.empty(R, L, di, device=x.device, dtype=x.dtype)
     dw = torch.empty(R, nL, di, W, device=x.device, dtype=torch.float32)
     db = torch.empty(R, nL, di, device=x.device, dtype=torch.float32)
-    _conv_bwd_kernel[(R, nL, triton.cdiv(di, BC))](
-        x, perm if gather else w, w, b, gy, dx, dw, db, L, di, K, nL, x.stride(0) if gather else 0,
-        x.stride(1) if gather else di, GATHER=gather, W=W, BLOCK_L=BL, BLOCK_C=BC)
+    if perm is None:
+        dx = torch.empty(R, L, di, device=x.device, dtype=x.dtype)
+        _conv_bwd_kernel[(R, nL, triton.cdiv(di, BC))](x, w, b, gy, dx, dw, db, L, di, K, nL,
+                                                       W=W, BLOCK_L=BL, BLOCK_C=BC)
+    else:
+        Bsz = R // K
+        inv = torch.argsort(perm, dim=1).contiguous()
+        dx = torch.empty(Bsz, L, di, device=x.device, dtype=x.dtype)
+        # 8 warps: 219 registers a thread for sm_90 and no spills; at 4 warps it needs 255 and spills 1.6 KB
+        _conv_bwd_fold_kernel[(Bsz, nL, triton.cdiv(di, BC))](x, perm, inv, w, b, gy, dx, dw, db, L, di, K, nL,
+                                                              x.stride(0), x.stride(1), W=W, BLOCK_L=BL, BLOCK_C=BC,
+                                                              num_warps=8)
     dw = dw.view(R // K, K, nL, di, W).sum((0, 2)).to(w.dtype)
     db = db.view(R // K, K, nL, di).sum((0, 2)).to(b.dtype)
     return dx, dw, db
@@ -188,13 +226,10 @@ def _(x, perm, weight, bias):
 
 @torch.library.custom_op("mmamba::conv_gather_bwd", mutates_args=())
 def conv_gather_bwd(gy: Tensor, x: Tensor, perm: Tensor, weight: Tensor, bias: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """(dx (Bsz, L, C), dweight, dbias): dx in scan order folded back with Σ_k at inv[k] (the gather's adjoint)."""
+    """(dx (Bsz, L, C), dweight, dbias): the gather's adjoint (Σ_k at inv[k]) is done inside the kernel."""
     Bsz, L, di = x.shape
     K = perm.shape[0]
-    dxs, dw, db = _bwd(gy, x, perm.contiguous(), weight.contiguous(), bias.contiguous(), Bsz * K, K, L, di)
-    inv_flat = (torch.argsort(perm, dim=1) + torch.arange(K, device=perm.device)[:, None] * L).reshape(-1)
-    dx = dxs.view(Bsz, K * L, di).index_select(1, inv_flat).view(Bsz, K, L, di).sum(1)
-    return dx, dw, db
+    return _bwd(gy, x, perm.contiguous(), weight.contiguous(), bias.contiguous(), Bsz * K, K, L, di)
 
 
 @conv_gather_bwd.register_fake

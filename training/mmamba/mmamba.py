@@ -124,9 +124,10 @@ class MMambaLayer(nn.Module):
         """The cross-scan SSM mixer: u (B, L, d) normalised+modulated input -> (B, L, d).
         Works channels-last, (B, K, L, di): the permutations are row gathers, every matmul is a plain batched
         GEMM over contiguous rows, and the scan reads its per-step channel vectors contiguously.
-        scan_path 'fused' (CUDA + triton): the cross-scan gather happens inside the conv kernel and the merge inside
-        the scan kernel (scan_merge_triton.py), so neither the (B, K, L, di) input copy nor the per-direction scan
-        output exists; 'split' (and every CPU run) does each step separately. Both compute the same function."""
+        scan_path 'fused' (CUDA + triton): the cross-scan gather happens inside the conv kernel, and dt_proj and the
+        merge inside the scan kernel (scan_merge_triton.py), so neither the (B, K, L, di) input copy, nor dt, nor the
+        per-direction scan output exists; 'split' (and every CPU run) does each step separately. Both compute the
+        same function."""
         cfg = self.cfg
         K, N, R = cfg.directions, cfg.d_state, cfg.dt_rank
         x, z = self.in_proj(u).chunk(2, dim=-1)                        # (B, L, di) each
@@ -138,13 +139,13 @@ class MMambaLayer(nn.Module):
             xs = causal_conv_silu(xs, self.conv_weight, self.conv_bias)    # (B, K, L, di)
         x_dbl = torch.matmul(xs, self.x_proj_weight.transpose(1, 2))   # (B, K, L, R + 2N)
         dt, Bm, Cm = torch.split(x_dbl, [R, N, N], dim=-1)             # (B,K,L,R) (B,K,L,N) (B,K,L,N)
-        dt = torch.matmul(dt, self.dt_proj_weight.transpose(1, 2))     # (B, K, L, di)
         A = -torch.exp(self.A_log.float()).reshape(-1, N)              # (K·di, N)
-        if fused:
+        if fused:                                                      # dt_proj, scan and cross-merge in the kernels
             y = fused[1](xs, dt, A, Bm, Cm, self.D.reshape(-1), self.seq_perm,
                          delta_bias=self.dt_proj_bias.reshape(-1), delta_softplus=True,
-                         **scan_merge_tuning())                         # (B, L, di) f32, scan + cross-merge
+                         dt_w=self.dt_proj_weight.reshape(-1, R), **scan_merge_tuning())   # (B, L, di) f32
         else:
+            dt = torch.matmul(dt, self.dt_proj_weight.transpose(1, 2)) # (B, K, L, di)
             scan = selective_scan_ref if use_ref else selective_scan   # Triton on CUDA, else chunked
             y = scan(xs.transpose(2, 3), dt.transpose(2, 3), A,        # (B, K, di, L) views, groups = K
                      Bm.transpose(2, 3), Cm.transpose(2, 3),           # (B, K, N, L) views

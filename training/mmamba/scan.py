@@ -291,8 +291,9 @@ def fused_ops(x: Tensor):
 def scan_merge_tuning() -> dict:
     """Launch parameters of scan_merge_triton; MMAMBA_MERGE_{BLOCK_T,BLOCK_D,WARPS,BLOCK_D_BWD,WARPS_BWD,FLAT} override
     the defaults (training/gpu/speed.sh sweeps them and prints the fastest set as an export line). The defaults
-    compile for sm_90 without register spills (ptxas, Triton 3.9): forward (16, 16, 4 warps) 128 registers,
-    backward (16, 16, 8 warps) 208; the backward at 4 warps needs 255 and spills."""
+    compile for sm_90 without register spills (ptxas, Triton 3.9; tests/test_triton_aot.py): forward (16, 16,
+    4 warps) 146 registers, backward (16, 16, 8 warps) 246, dt_proj fused. BLOCK_T ≥ 16 keeps the saved chunk
+    states within the scan's activations (docs/training.md, "Training speed")."""
     env = os.environ
     fwd_d, fwd_w = int(env.get("MMAMBA_MERGE_BLOCK_D", 16)), int(env.get("MMAMBA_MERGE_WARPS", 4))
     return dict(block_t=int(env.get("MMAMBA_MERGE_BLOCK_T", 16)), block_d=fwd_d, num_warps=fwd_w,

@@ -155,6 +155,39 @@ def test_triton_backward_walks_several_channel_blocks(outer, monkeypatch, interp
 
 
 @needs_triton
+@pytest.mark.parametrize("case", [((2, 4, 17, 6, 3), 5, 4, 2, 1, 41), ((1, 2, 40, 5, 4), 16, 8, 4, 4, 42)],
+                         ids=lambda c: f"shape{c[0]}-R{c[1]}-T{c[2]}-D{c[3]}-outer{c[4]}-seed{c[5]}")
+def test_triton_fused_dt_proj(case, monkeypatch, interp):
+    # dt_w given: the kernels form dt = dt_low · dt_wᵀ themselves (dt_proj fused); gradients of dt_low and dt_w
+    # against autograd of the reference fed the same product. R = 5 is padded to 8; R = 16 is the model's.
+    # outer = 1: one backward program walks all channel blocks, summing d(dt_low) over them in its partial.
+    import mmamba.scan_merge_triton as smt
+    from mmamba.scan_merge_triton import scan_merge_triton
+    (Bsz, K, L, di, N), R, block_t, block_d, outer, seed = case
+    monkeypatch.setattr(smt, "BWD_OUTER", outer)
+    ins, perm = make_inputs(Bsz, K, L, di, N, torch.float32, seed=seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    x_dbl = torch.randn(Bsz, K, L, R + 3, generator=g)                 # dt_low as a strided view, as in the model
+    W = torch.randn(K * di, R, generator=g) * R ** -0.5
+    u, _, A, Bm, Cm, D, bias = ins
+    leaves = [t.to(DEVICE).requires_grad_() for t in (u, x_dbl, W, A, Bm, Cm, D, bias)]
+    u, x_dbl, W, A, Bm, Cm, D, bias = leaves
+    perm = perm.to(DEVICE)
+    dt_low = x_dbl[..., 1:R + 1]
+    dt_ref = torch.einsum("bklr,kdr->bkld", dt_low, W.view(K, di, R))
+    gY = torch.randn(Bsz, L, di, generator=g).to(DEVICE)
+    Y_ref = scan_merge_ref(u, dt_ref, A, Bm, Cm, D, perm, delta_bias=bias)
+    g_ref = torch.autograd.grad(Y_ref, leaves, gY)
+    Y = scan_merge_triton(u, dt_low, A, Bm, Cm, D, perm, delta_bias=bias, block_t=block_t, block_d=block_d,
+                          num_warps=1, dt_w=W)
+    assert nerr(Y, Y_ref) < 2e-5
+    for name, gt, gr in zip(("u", "x_dbl", "dt_w", "A", "B", "C", "D", "bias"), torch.autograd.grad(Y, leaves, gY),
+                            g_ref):
+        assert gt.shape == gr.shape, name
+        assert nerr(gt, gr) < 1e-4, name
+
+
+@needs_triton
 def test_triton_flat_scan_variant(interp):
     # flat=True: the in-chunk scans and the flip on 2-D reshapes of the tiles; the same results
     _run_triton((2, 3, 21, 3, 4), 8, 2, seed=16, flat=True)
