@@ -1,6 +1,6 @@
 """Fused cross-scan selective scan for training (Triton): all K directions in one launch, the cross-merge fused
-into the forward's output and the merge's adjoint (a gather) fused into the backward's dy loads; the chunk
-states stay in registers (no per-step scratch in global memory).
+into the forward's output and the merge's adjoint (a gather) fused into the backward's dy loads, optionally
+dt_proj fused into the dt loads; the chunk states stay in registers (no per-step scratch in global memory).
 
 Semantics: exactly `scan.scan_merge_ref` (`seq_ops.from_scans` of `scan.selective_scan_ref` per direction):
     per direction k, channel d (global row r = k·di + d), state n, Δ = softplus(dt + bias[r]):
@@ -10,6 +10,9 @@ Semantics: exactly `scan.scan_merge_ref` (`seq_ops.from_scans` of `scan.selectiv
 Shapes: u, dt (Bsz, K, L, di) with channel stride 1 (the mixer's channels-last buffers); B, C (Bsz, K, L, N),
 any strides with n stride 1 allowed or not (views of x_proj's output); A (K·di, N); D, bias (K·di,) or None;
 perm (K, L) integer, each row a permutation of 0..L-1.
+dt_proj fused (dt_w given, as the model calls it): dt is x_proj's dt_low (Bsz, K, L, R) (any strides) and the
+kernels form dt[t, d] = Σ_q dt_low[t, q]·dt_w[r, q] on each tile (dt_w (K·di, R)); the backward returns
+d(dt_low)[t, q] = Σ_d d(dt)[t, d]·dt_w[r, q] (channel-block partials like dB) and d(dt_w) = Σ_t d(dt) dt_low.
 
 Algorithm (both kernels): L is cut into chunks of BLOCK_T steps. Inside a chunk the recurrence is a linear
 scan with the associative combine (a1, b1) ∘ (a2, b2) = (a1·a2, b1·a2 + b2), done by tl.associative_scan on a
