@@ -8,7 +8,8 @@
 #   2. launch sweep of the fused scan at B=256 -> the fastest MMAMBA_MERGE_* set, exported for steps 3-5
 #   3. the scan + merge alone, split (old) vs fused (new), B=64 and 256, interleaved, median / min, peak memory
 #   4. a full training step, batch 256, bf16: UViT S, M-Mamba S split, M-Mamba S fused (interleaved, breakdown)
-#   5. M-Mamba S fused and UViT S with torch.compile (a variant that fails to compile is reported and skipped)
+#   5. M-Mamba S fused with torch.compile, then (5b) UViT S with torch.compile, each in its own process (a
+#      variant that fails to compile is reported)
 #   6. CUDA correctness at tiny shapes: the Triton test files on the GPU (fused scan/merge, gathered conv, split
 #      scan, the model's fused path vs the reference), if pytest is installed there
 # Each step has its own timeout; a failing one is logged and the next still runs. Everything is printed and, when
@@ -29,18 +30,20 @@ step() {   # step NAME TIMEOUT_S CMD...: run CMD in training/ under a timeout, t
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1
 $PY -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'triton', triton.__version__)"
 
-step 1-check 45 $PY bench_scan.py --compare --check --Bs ""
+step 1-check 50 $PY bench_scan.py --compare --check --Bs ""
 flat=$(grep -h '^export MMAMBA_MERGE_FLAT' "$LOGS/1-check.txt" 2>/dev/null | tail -1)
 if [ -n "$flat" ]; then eval "$flat"; echo "the 3-D fused variant failed, the 2-D one passed: $flat"; fi
-step 2-sweep 60 $PY bench_scan.py --compare --sweep-merge --Bs ""
+step 2-sweep 50 $PY bench_scan.py --compare --sweep-merge --Bs ""
 best=$(grep -h '^export MMAMBA_MERGE_' "$LOGS/2-sweep.txt" 2>/dev/null | tail -1)
 if [ -n "$best" ]; then eval "$best"; echo "using the sweep's best: $best"; fi
-step 3-scan 35 $PY bench_scan.py --compare --Bs 64,256 --reps 15
-step 4-step 60 $PY bench_train_step.py --batch 256 --steps 8 --rounds 3
-step 5-compile 60 $PY bench_train_step.py --batch 256 --variants mmamba:fused+compile,uvit+compile \
-  --steps 6 --rounds 2 --warmup 2 --no-profile
+step 3-scan 30 $PY bench_scan.py --compare --Bs 64,256 --reps 15
+step 4-step 55 $PY bench_train_step.py --batch 256 --steps 8 --rounds 3
+step 5-compile 60 $PY bench_train_step.py --batch 256 --variants mmamba:fused+compile --steps 6 --rounds 2 \
+  --warmup 2 --no-profile
+step 5b-compile-uvit 35 $PY bench_train_step.py --batch 256 --variants uvit+compile --steps 6 --rounds 2 --warmup 2 \
+  --no-profile
 if $PY -c "import pytest" 2>/dev/null; then
-  step 6-tests 40 $PY -m pytest -q -x -p no:cacheprovider tests/test_scan_merge.py tests/test_triton_conv_gather.py \
+  step 6-tests 20 $PY -m pytest -q -x -p no:cacheprovider tests/test_scan_merge.py tests/test_triton_conv_gather.py \
     tests/test_scan_triton.py
 else
   echo "=== 6-tests skipped: pytest is not installed here (step 1 checked the model shapes)"
@@ -51,7 +54,7 @@ fi
   echo "fused-kernel launch set: ${best:-defaults} ${flat:-}"
   grep -h "^=== .*exit" "$LOGS"/*.txt
   grep -h -E "^check |CHECK FAILED|passed|failed" "$LOGS"/6-tests.txt "$LOGS"/1-check.txt 2>/dev/null
-  for f in 3-scan 4-step 5-compile; do echo; echo "## $f"; grep -h "^|" "$LOGS/$f.txt" 2>/dev/null; done
+  for f in 3-scan 4-step 5-compile 5b-compile-uvit; do echo; echo "## $f"; grep -h "^|" "$LOGS/$f.txt" 2>/dev/null; done
 } > "$LOGS/summary.txt"
 echo; cat "$LOGS/summary.txt"
 if [ -n "${OUT:-}" ]; then mkdir -p "$OUT/speed" && cp "$LOGS"/*.txt "$OUT/speed/"; fi
