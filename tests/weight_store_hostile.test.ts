@@ -143,3 +143,28 @@ describe('odd model ids from outside', () => {
     expect(await kv.keys()).toEqual(['weights/v1/m/manifest']);
   });
 });
+
+describe('oversized or malformed lists in index.json and manifests', () => {
+  const serve = (files: Record<string, unknown>) =>
+    (async (input: RequestInfo | URL) => {
+      const body = files[new URL(String(input)).pathname];
+      return body === undefined ? new Response('missing', { status: 404 }) : new Response(JSON.stringify(body));
+    }) as unknown as typeof fetch;
+  const entry = (id: string) => ({ id, kind: 'vq', name: id, formatVersion: 1, bytes: 4 });
+
+  it('an index.json listing 10,000 models, or a model with bytes "lots", is refused with a message', async () => {
+    const many = { models: Array.from({ length: 10_000 }, (_, i) => entry(`m${i}`)), defaultGenerator: 'm0', tokenizer: 'm0' };
+    await expect(store(serve({ '/models/index.json': many })).index()).rejects.toThrow(/lists 10000 models; at most 256 are read/);
+    const bad = { models: [{ ...entry('m'), bytes: 'lots' }], defaultGenerator: 'm', tokenizer: 'm' };
+    await expect(store(serve({ '/models/index.json': bad })).index()).rejects.toThrow(/model "m" has bad bytes "lots"/);
+  });
+
+  it('a manifest of 5,000 shards is refused before any shard is requested (100,000 already fail the 4 MiB cap)', async () => {
+    const shards = Array.from({ length: 5_000 }, (_, i) => ({ file: `s${i}.safetensors`, bytes: 4, sha256: '0'.repeat(64) }));
+    const files = {
+      '/models/index.json': { models: [{ ...entry('m'), bytes: 20_000 }], defaultGenerator: 'm', tokenizer: 'm' },
+      '/models/m/manifest.json': { format: 'mmamba-weights', formatVersion: 1, modelId: 'm', kind: 'vq', shards },
+    };
+    await expect(store(serve(files)).load('m')).rejects.toThrow(/5000 shards \(at most 1024\)/);
+  });
+});
