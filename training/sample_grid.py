@@ -25,6 +25,13 @@ from mmamba.sampling import maskgit_sample
 from mmamba.vq import tensor_to_images
 
 
+# The kept grid of everyday prompts (docs/img/everyday-<model>.png for every shipped version): what a new user
+# types first. Never change it; a model ships only when each of these shows its subject in >= 3 of 4 seeds.
+EVERYDAY_PROMPTS = ("red apple", "rocket", "a slice of pizza", "snowman", "a cup of hot coffee", "thumbs up",
+                    "cat face", "dog", "a yellow star", "house", "tree", "blue car", "fish", "birthday cake",
+                    "sun", "a red heart")
+
+
 def load_generator(path: str, device):
     """(model, tokenizer) from a manifest dir or a train_gen.py run dir / checkpoint."""
     from mmamba.mmamba import build_model
@@ -50,6 +57,7 @@ def main(argv=None) -> None:
     ap.add_argument("--vq", required=True, help="VQ manifest dir, run dir or ckpt")
     ap.add_argument("--data", default="data/packed", help="dataset (for data.test_prompts)")
     ap.add_argument("--prompts", default=None, help="'|'-separated prompts instead of data.test_prompts()")
+    ap.add_argument("--everyday", action="store_true", help="the kept 16 everyday prompts (EVERYDAY_PROMPTS)")
     ap.add_argument("--out", required=True, help="PNG path")
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--steps", type=int, default=12)
@@ -64,7 +72,9 @@ def main(argv=None) -> None:
     model, bpe = load_generator(args.gen, dev)
     vq = load_vq(args.vq, dev)
     cfg = model.cfg
-    if args.prompts:
+    if args.everyday:
+        prompts = list(EVERYDAY_PROMPTS)
+    elif args.prompts:
         prompts = args.prompts.split("|")
     else:
         from mmamba import data as D
