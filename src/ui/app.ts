@@ -316,6 +316,7 @@ export class MmApp extends LitElement {
     this.busy = true;
     this.cancelling = false;
     this.genError = '';
+    if (this.engineNote.includes('It was restarted')) this.engineNote = ''; // read by now; the new run is what matters
     this.frames = [];
     this.caption = 'Reading the prompt…';
     let note = '';
