@@ -80,6 +80,8 @@ describe('downloads that stall or overrun', () => {
     const r = await store(s.fetchStub).load('m', (p) => events.push(p));
     expect(r.fromCache).toBe(false);
     expect(events.find((e) => e.kind === 'refetch')).toMatchObject({ reason: expect.stringMatching(/no data arrived for 0 s \(the connection stalled\)/) });
+    // The progress label names this model at 0 % from the start, not the model loaded before it at 100 %.
+    expect(events[0]).toMatchObject({ kind: 'download', modelId: 'm', loadedBytes: 0, percent: 0, fromCache: false });
     s.state.plan = ['hang', 'hang'];
     const t0 = performance.now();
     await expect(store(s.fetchStub).load('m')).rejects.toThrow(/model-00000.safetensors: no data arrived .*, twice; model "m" could not be loaded/);
