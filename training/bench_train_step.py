@@ -153,7 +153,7 @@ def main(argv=None) -> None:
             times[v.spec].append(time_steps(v, args.steps))
         print(f"round {r}: " + ", ".join(f"{s} {t[-1]:.2f} ms" for s, t in times.items()), flush=True)
     rows = []
-    print(f"\n| variant | ms/step (median) | ms/step (min) | images/s (median) | peak step memory | breakdown |")
+    print("\n| variant | ms/step (median) | ms/step (min) | images/s (median) | peak step memory | breakdown |")
     print("| --- | --- | --- | --- | --- | --- |")
     for v in variants:
         med, mn = statistics.median(times[v.spec]), min(times[v.spec])

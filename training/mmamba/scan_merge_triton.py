@@ -242,7 +242,6 @@ def _scan_merge_bwd_kernel(
             raw, dlt = _delta_tile(dt_base, t, tm, d, dmask, s_dl, bias, HAS_BIAS, SOFTPLUS,
                                    DT_PROJ, W, s_dq, R, BLOCK_R)
             Bv = tl.load(B_base + t[:, None] * s_Bl + n[None, :] * s_Bn, mask=mn, other=0.0).to(tl.float32)
-            Cv = tl.load(C_base + t[:, None] * s_Cl + n[None, :] * s_Cn, mask=mn, other=0.0).to(tl.float32)
             p = tl.load(perm_ptr + k * L + t, mask=tm, other=0).to(tl.int64)
             dy = tl.load(dY_ptr + (b * L + p[:, None]) * di + d[None, :], mask=m, other=0.0).to(tl.float32)
             h0 = tl.load(ck_base + c * di * N, mask=m2, other=0.0)

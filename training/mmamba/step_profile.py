@@ -1,9 +1,10 @@
 """Where a training step's GPU time goes: the sequence mixer's kernels (forward, backward) against the rest.
 
 `mixer_breakdown(step, steps)` (or start_profile / finish_profile around a training loop's last steps) runs the
-steps under torch.profiler and sums the device time of the kernels whose names match MIXER_KERNELS: the selective-scan kernels for M-Mamba (scan_triton.py's split path,
-scan_merge_triton.py's fused path) and the attention kernels for UViT (SDPA's flash / memory-efficient /
-cuDNN kernels). Used by train_gen.py --bench-steps and bench_train_step.py; CUDA only.
+steps under torch.profiler and sums the device time of the kernels whose names match MIXER_KERNELS: the
+selective-scan kernels for M-Mamba (scan_triton.py's split path, scan_merge_triton.py's fused path) and the
+attention kernels for UViT (SDPA's flash / memory-efficient / cuDNN kernels). Used by train_gen.py
+--bench-steps and bench_train_step.py; CUDA only.
 """
 from __future__ import annotations
 
