@@ -38,10 +38,11 @@ def rng_state() -> Dict[str, Any]:
 def set_rng_state(st: Dict[str, Any]) -> None:
     random.setstate(st["python"])
     n = st["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    torch.set_rng_state(st["torch"])
+    # states come back on the map_location device of the load (cuda on a GPU resume): the setters want CPU tensors
+    np.random.set_state((n["name"], n["keys"].cpu().numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(st["torch"].cpu())
     if "cuda" in st and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(st["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in st["cuda"]])
 
 
 class EMA:
