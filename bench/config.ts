@@ -28,13 +28,13 @@ export interface BenchConfig {
   /** performance.now() after which remaining cases are skipped (and listed as skipped): keeps a run bounded. */
   kernelDeadlineMs: number;
   layerDeadlineMs: number;
-  /** Peak rates used for the floors (measured on the H200 by ../shared/gpu/probe.mjs). */
+  /** Peak rates used for the floors (measured on the H200 by a copy and an f32 tiled-matmul probe; docs/benchmarks.md "Method"). */
   peakBytesPerS: number;
   peakFlopsPerS: number;
 }
 
-export const PEAK_COPY_BYTES_PER_S = 4.1e12; // read + write, ../shared/gpu/README.md
-export const PEAK_MATMUL_FLOPS_PER_S = 23.9e12; // f32 tiled matmul, ../shared/gpu/README.md
+export const PEAK_COPY_BYTES_PER_S = 4.1e12; // read + write, docs/benchmarks.md "Method"
+export const PEAK_MATMUL_FLOPS_PER_S = 23.9e12; // f32 tiled matmul, docs/benchmarks.md "Method"
 
 export function makeConfig(quick: boolean): BenchConfig {
   const common = { K: 4 as const, N: 16, kernelDeadlineMs: Infinity, layerDeadlineMs: Infinity, peakBytesPerS: PEAK_COPY_BYTES_PER_S, peakFlopsPerS: PEAK_MATMUL_FLOPS_PER_S };

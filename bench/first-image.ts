@@ -1,4 +1,4 @@
-// Time to the first image in the browser (DESIGN.md target: under 2 s after a reload with cached weights, on a
+// Time to the first image in the browser (docs/architecture.md "Targets": under 2 s after a reload with cached weights, on a
 // desktop GPU). Headless Chromium with the flags of playwright.config.ts (WebGPU; SwiftShader on a CPU-only
 // machine) opens the app in a fresh profile (cold: the weights download), starts a generation as soon as the model
 // is ready, and reads the page's performance mark `mm-first-step-image` (set by src/ui/image-view.ts when the first

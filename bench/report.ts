@@ -83,11 +83,11 @@ export function markdown(info: RunInfo, cfg: BenchConfig, calib: KernelRow[], ke
     '',
     `- adapter: ${info.adapter}`,
     `- timing: ${info.timestamps ? 'GPU timestamp queries (one pass per dispatch), median' : 'wall clock around queue completion (no timestamp-query), median'} of ${cfg.reps} reps after ${cfg.warmup} warm-up`,
-    `- peaks for the floors: ${f(cfg.peakBytesPerS / 1e9, 0)} GB/s (copy, read + write) and ${f(cfg.peakFlopsPerS / 1e9, 0)} GFLOP/s (f32 matmul), from ../shared/gpu/README.md`,
+    `- peaks for the floors: ${f(cfg.peakBytesPerS / 1e9, 0)} GB/s (copy, read + write) and ${f(cfg.peakFlopsPerS / 1e9, 0)} GFLOP/s (f32 matmul), the H200 probe's (docs/benchmarks.md "Method")`,
     `- measured in this run: copy ${copy ? f(floors(copy, cfg).gbps, 0) : '–'} GB/s (${copy?.shape ?? ''} f32), matmul ${mm ? f(floors(mm, cfg).gflops, 0) : '–'} GFLOP/s (${mm?.shape ?? ''})`,
     `- ${info.date}, ${f(info.wallSeconds, 0)} s wall${info.skipped.length ? `; time budget spent, SKIPPED: ${info.skipped.join('; ')}` : ''}`,
     '',
-    '## DESIGN.md targets',
+    '## Targets (docs/architecture.md)',
     '',
     targets(cfg, kernels, layers),
     '',
@@ -121,7 +121,7 @@ export function markdown(info: RunInfo, cfg: BenchConfig, calib: KernelRow[], ke
   return lines.join('\n');
 }
 
-/** The two performance targets of DESIGN.md ("What good looks like") read off this run. */
+/** The two kernel-speed targets of docs/architecture.md ("Targets") read off this run. */
 function targets(cfg: BenchConfig, kernels: KernelRow[], layers: LayerRow[]): string {
   const out: string[] = [];
   for (const r of kernels.filter((k) => k.kernel.startsWith('conv1d+cross-scan → selectiveScanFused'))) {

@@ -1,4 +1,4 @@
-// Masked-token cross-entropy (the M-Mamba training objective, DESIGN.md): fused log-softmax + NLL and its gradient.
+// Masked-token cross-entropy (the M-Mamba training objective, docs/architecture.md): fused log-softmax + NLL and its gradient.
 //   count = Σ_r mask_r;  loss = (1/count) Σ_{r: mask_r ≠ 0} (logsumexp(logits_r) − logits_r[target_r])
 //   dlogits_r = scale · mask_r · (softmax(logits_r) − onehot(target_r)) / count      (0 at unmasked rows)
 // Layout: logits, dlogits (R, V) row-major (R = B·HW positions); targets, mask u32 (R) (mask ≠ 0: counted;

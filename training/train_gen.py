@@ -1,6 +1,6 @@
 """Train a text-to-image generator (M-Mamba or the UViT baseline) on pre-computed VQ tokens; 1..N GPUs.
 
-Objective (DESIGN.md; MaskGIT / MUSE / aMUSEd): per sample t ~ U(0,1), mask ratio r = cos(pi/2 * t),
+Objective (docs/architecture.md "Training objective"; MaskGIT / MUSE / aMUSEd): per sample t ~ U(0,1), mask ratio r = cos(pi/2 * t),
 cross-entropy on the masked positions only (sampling.mask_for_training / masked_token_loss); the text is
 replaced by the empty prompt 10% of the time (sampling.drop_text) so classifier-free guidance works.
 Each step picks one of the stored caption variations per item (encode_tokens.py --caption-variants).

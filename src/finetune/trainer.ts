@@ -1,5 +1,5 @@
 // FineTuner: LoRA fine-tuning of M-Mamba on the GPU, one optimizer step per batch of (VQ tokens, caption ids).
-// A step (DESIGN.md "Training objective", training/train_gen.py):
+// A step (docs/architecture.md "Training objective", training/train_gen.py):
 //   1. text dropout and the cosine training mask (masking.ts, shared counter RNG, seeded, replayable)
 //   2. W_eff = W + (alpha/rank)·B·A for every adapted weight (matmul on the GPU; the base stays frozen)
 //   3. forward with layer checkpoints, masked cross-entropy, backward (mmamba_autodiff.ts) → dL/dW_eff,

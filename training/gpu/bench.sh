@@ -37,7 +37,7 @@ echo "  exit $?"; tail -3 "$OUT/layers-torch.err"
 {
   echo "# H200 benchmark run $(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo
   echo "## WebGPU targets and layers (bench/main.ts)"; echo
-  sed -n '/^## DESIGN.md targets/,/^## Calibration/p' "$OUT/bench.md" | sed '$d'
+  sed -n '/^## Targets/,/^## Calibration/p' "$OUT/bench.md" | sed '$d'
   sed -n '/^## Layers: M-Mamba vs UViT/,/^### Per-stage/p' "$OUT/bench.md" | sed '$d'
   echo "## End-to-end generation (bench/generate.ts)"; echo; cat "$OUT/generate.md"; echo
   echo "## End-to-end generation, chunked scan (bench/generate.ts --scan chunked)"; echo; cat "$OUT/generate-chunked.md"; echo

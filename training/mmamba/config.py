@@ -4,7 +4,7 @@
 so every key is JSON-safe and no dimension is hard-coded anywhere else. `from_dict()` accepts what
 `to_dict()` wrote (derived keys such as `mask_id` or `d_inner` are informational and ignored on load).
 
-Conventions (DESIGN.md "The model"): mask id = codebook_size (the image embedding has codebook_size + 1
+Conventions (docs/architecture.md "The model"): mask id = codebook_size (the image embedding has codebook_size + 1
 rows); text ids: pad 0, bos 1, eos 2 (see bpe.py); dt_rank = ceil(d / 16) unless given.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""M-Mamba: masked image-token generator whose layers are multimodal Mamba blocks (DESIGN.md "The model").
+"""M-Mamba: masked image-token generator whose layers are multimodal Mamba blocks (docs/architecture.md "The model").
 
 Sequence h = [h_txt ; h_img] (text first, L = Lt + HW; image tokens row-major). Each layer:
     (shift, scale, gate) = Linear(SiLU(c))            adaLN-Zero

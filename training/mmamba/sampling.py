@@ -1,10 +1,10 @@
 """MaskGIT sampling (Chang et al. 2022) as aMUSEd's scheduler, exactly as docs/architecture.md fixes it,
-plus the training-side masking, the masked-token loss and text dropout (DESIGN.md "Training objective").
+plus the training-side masking, the masked-token loss and text dropout (docs/architecture.md "Training objective").
 
 Sampler (S steps, all randomness from rng.uniform so PyTorch and the engine agree for a seed):
     tokens = [MASK] * HW
     for i in 0..S-1:
-      logits = uncond + g·(cond − uncond)         (DESIGN.md; uncond: negative or empty prompt; g = 1 is no guidance and skips it)
+      logits = uncond + g·(cond − uncond)         (docs/architecture.md "MaskGIT sampler"; uncond: negative or empty prompt; g = 1 is no guidance and skips it)
       sampled = argmax_k(logits_k / temperature + gumbel(u(seed, 2i, (b·HW + pos)·K + k)))
       unknown = tokens == MASK
       conf = log softmax(logits)[sampled] + tau·(1 − (i+1)/S)·gumbel(u(seed, 2i+1, b·HW + pos)); +inf where known

@@ -1,6 +1,6 @@
 """UViT baseline generator (aMUSEd-style transformer block; Patil et al. 2024, "aMUSEd"), with the same
 text encoder, image embedding, head and adaptive norm as M-Mamba (mmamba.py), for the equal-size
-comparison in DESIGN.md.
+comparison in docs/architecture.md ("The model").
 
 Each layer, on image tokens only (B, HW, d):
     h = h + gate1 · SelfAttn(RMSNorm(h)·(1 + scale1) + shift1)       adaLN-Zero (attn_mod)

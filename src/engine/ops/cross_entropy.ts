@@ -1,5 +1,5 @@
 // Masked-token cross-entropy, forward and gradient in one pass (shaders/cross_entropy.wgsl): the training objective
-// of DESIGN.md (cross-entropy on masked positions, mean over them), as PyTorch's
+// of docs/architecture.md "Training objective" (cross-entropy on masked positions, mean over them), as PyTorch's
 // F.cross_entropy(logits[mask], targets[mask]) and its gradient (softmax − onehot)/count at masked rows, 0 elsewhere.
 import src from '../../../shaders/cross_entropy.wgsl?raw';
 import { grid1d, uniforms, type Engine } from '../engine';
