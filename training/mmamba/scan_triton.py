@@ -30,6 +30,7 @@ Steps past L (padding of the last chunk) are computed with Δ = u = B = C = dy =
 """
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import torch
@@ -38,6 +39,9 @@ import triton
 import triton.language as tl
 
 Tensor = torch.Tensor
+
+BWD_KINDS = ("registers", "scratch")   # the two backward kernels (MMAMBA_SPLIT_BWD picks one)
+DEFAULT_BWD = "scratch"
 
 
 @triton.jit
@@ -98,15 +102,16 @@ def _scan_fwd_kernel(
             tl.store(ck_base + c * N, h, mask=m2)
         for s in range(CHUNK):
             t = c * CHUNK + s
-            tv = t < L
-            uv = tl.load(u_base + t * s_ul, mask=dmask & tv, other=0.0).to(tl.float32)    # (BLOCK_D,)
-            _, dtv = _delta_at(dt_base, t, s_dl, dmask & tv, bias, HAS_BIAS, SOFTPLUS)  # (BLOCK_D,)
-            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tv, other=0.0).to(tl.float32)    # (BLOCK_N,)
-            Cv = tl.load(C_base + t * s_Cl, mask=nmask & tv, other=0.0).to(tl.float32)    # (BLOCK_N,)
+            tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
+            tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
+            uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)    # (BLOCK_D,)
+            _, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)  # (BLOCK_D,)
+            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)    # (BLOCK_N,)
+            Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)    # (BLOCK_N,)
             a = tl.exp(dtv[:, None] * A)
             h = a * h + (dtv * uv)[:, None] * Bv[None, :]
             yv = tl.sum(h * Cv[None, :], axis=1) + Dv * uv                # (BLOCK_D,)
-            tl.store(y_base + t * s_yl, yv, mask=dmask & tv)
+            tl.store(y_base + t * s_yl, yv, mask=dmask & tvd)
 
 
 @triton.jit
@@ -158,28 +163,30 @@ def _scan_bwd_kernel(
         h = tl.load(ck_base + c * N, mask=m2, other=0.0)
         for s in range(CHUNK):
             t = c * CHUNK + s
-            tv = t < L
+            tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
+            tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
             tl.store(scr_base + s * (BLOCK_D * BLOCK_N), h)
-            uv = tl.load(u_base + t * s_ul, mask=dmask & tv, other=0.0).to(tl.float32)
-            _, dtv = _delta_at(dt_base, t, s_dl, dmask & tv, bias, HAS_BIAS, SOFTPLUS)
-            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tv, other=0.0).to(tl.float32)
+            uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)
+            _, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
+            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)
             h = tl.exp(dtv[:, None] * A) * h + (dtv * uv)[:, None] * Bv[None, :]
         tl.debug_barrier()
         # 2) reverse over the chunk
         for si in range(CHUNK):
             s = CHUNK - 1 - si
             t = c * CHUNK + s
-            tv = t < L
-            uv = tl.load(u_base + t * s_ul, mask=dmask & tv, other=0.0).to(tl.float32)      # (BLOCK_D,)
-            raw, dtv = _delta_at(dt_base, t, s_dl, dmask & tv, bias, HAS_BIAS, SOFTPLUS)
-            dyv = tl.load(dy_base + t * s_yl, mask=dmask & tv, other=0.0).to(tl.float32)    # (BLOCK_D,)
-            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tv, other=0.0).to(tl.float32)      # (BLOCK_N,)
-            Cv = tl.load(C_base + t * s_Cl, mask=nmask & tv, other=0.0).to(tl.float32)      # (BLOCK_N,)
+            tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
+            tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
+            uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)      # (BLOCK_D,)
+            raw, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
+            dyv = tl.load(dy_base + t * s_yl, mask=dmask & tvd, other=0.0).to(tl.float32)    # (BLOCK_D,)
+            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)      # (BLOCK_N,)
+            Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)      # (BLOCK_N,)
             hp = tl.load(scr_base + s * (BLOCK_D * BLOCK_N))                                # h_{t-1}
             a = tl.exp(dtv[:, None] * A)
             dtu = dtv * uv
             ht = a * hp + dtu[:, None] * Bv[None, :]                                        # h_t
-            tl.store(dC_ptr + p_base + t * N, tl.sum(dyv[:, None] * ht, axis=0), mask=nmask & tv)
+            tl.store(dC_ptr + p_base + t * N, tl.sum(dyv[:, None] * ht, axis=0), mask=nmask & tvn)
             dh += dyv[:, None] * Cv[None, :]
             da = dh * hp * a                                       # ∂/∂(Δ_t A) through a_t
             dhB = tl.sum(dh * Bv[None, :], axis=1)                 # (BLOCK_D,) Σ_n dh B
@@ -188,13 +195,109 @@ def _scan_bwd_kernel(
                 ddt = ddt / (1.0 + tl.exp(-tl.maximum(raw, -30.0)))
             dbias_acc += ddt
             dA_acc += da * dtv[:, None]
-            tl.store(dB_ptr + p_base + t * N, tl.sum(dh * dtu[:, None], axis=0), mask=nmask & tv)
+            tl.store(dB_ptr + p_base + t * N, tl.sum(dh * dtu[:, None], axis=0), mask=nmask & tvn)
             duv = dtv * dhB + Dv * dyv
             dD_acc += dyv * uv
-            tl.store(du_ptr + g_base + t * s_gl, duv, mask=dmask & tv)
-            tl.store(ddt_ptr + g_base + t * s_gl, ddt, mask=dmask & tv)
+            tl.store(du_ptr + g_base + t * s_gl, duv, mask=dmask & tvd)
+            tl.store(ddt_ptr + g_base + t * s_gl, ddt, mask=dmask & tvd)
             dh = dh * a
         tl.debug_barrier()
+    # per-batch partials: dA (Bsz, Dt, N), dD and d(delta_bias) (Bsz, Dt)
+    tl.store(dA_ptr + (b * Dt + d[:, None]) * N + n[None, :], dA_acc, mask=m2)
+    tl.store(dD_ptr + b * Dt + d, dD_acc, mask=dmask & HAS_D)
+    tl.store(dbias_ptr + b * Dt + d, dbias_acc, mask=dmask & HAS_BIAS)
+
+
+@triton.jit
+def _scan_bwd_reg_kernel(
+    u_ptr, dt_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, D_ptr, dy_ptr, ck_ptr,
+    du_ptr, ddt_ptr, dA_ptr, dD_ptr, dbias_ptr, dB_ptr, dC_ptr,
+    L, Dt, dg, G, N, nc, Bsz,
+    s_ub, s_ug, s_ud, s_ul,
+    s_db, s_dg, s_dd, s_dl,
+    s_Bb, s_Bg, s_Bn, s_Bl,
+    s_Cb, s_Cg, s_Cn, s_Cl,
+    s_yb, s_yg, s_yd, s_yl,      # dy strides
+    s_gb, s_gg, s_gd, s_gl,      # du / d(raw delta) strides (allocated alike)
+    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
+):
+    """The 'registers' backward: same math and outputs as _scan_bwd_kernel, but a chunk's CHUNK recomputed states
+    stay on chip. Both loops over a chunk are unrolled (tl.static_range); the states h_{t-1} entering each step
+    are kept in a tuple of CHUNK (BLOCK_D, BLOCK_N) register tiles, built by the forward sweep from the saved
+    chunk-start state and read back in reverse. Nothing is written to a scratch buffer. Register cost: about
+    CHUNK·BLOCK_D·BLOCK_N / (32·num_warps) floats per thread for the states (tests/test_triton_aot.py checks
+    the default launch set compiles for sm_90 without spills). CHUNK must equal the forward's checkpoint chunk."""
+    pid_bg = tl.program_id(0).to(tl.int64)
+    pid_d = tl.program_id(1)
+    b = pid_bg // G
+    g = pid_bg % G
+    dl = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    dmask = dl < dg
+    d = g * dg + dl
+    n = tl.arange(0, BLOCK_N)
+    nmask = n < N
+    m2 = dmask[:, None] & nmask[None, :]
+    A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=m2, other=0.0).to(tl.float32)
+    Dv = tl.load(D_ptr + d, mask=dmask & HAS_D, other=0.0).to(tl.float32)
+    bias = tl.load(bias_ptr + d, mask=dmask & HAS_BIAS, other=0.0).to(tl.float32)
+    u_base = u_ptr + b * s_ub + g * s_ug + dl * s_ud
+    dt_base = dt_ptr + b * s_db + g * s_dg + dl * s_dd
+    dy_base = dy_ptr + b * s_yb + g * s_yg + dl * s_yd
+    B_base = B_ptr + b * s_Bb + g * s_Bg + n * s_Bn
+    C_base = C_ptr + b * s_Cb + g * s_Cg + n * s_Cn
+    g_base = b * s_gb + g * s_gg + dl * s_gd
+    ck_base = ck_ptr + ((pid_bg * dg + dl[:, None]) * nc) * N + n[None, :]
+    # dB, dC partials: (nblk, Bsz, G, L, N) contiguous f32 (one contiguous N-vector per step)
+    p_base = (((pid_d * Bsz + b) * G + g) * L) * N + n
+    dh = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
+    dA_acc = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
+    dD_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
+    dbias_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
+    for ci in range(nc):
+        c = nc - 1 - ci
+        # 1) recompute the chunk's states into registers: hs[s] = h_{t-1} for t = c·CHUNK + s
+        h = tl.load(ck_base + c * N, mask=m2, other=0.0)
+        hs = ()
+        for s in tl.static_range(CHUNK):
+            t = c * CHUNK + s
+            tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
+            tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
+            hs = hs + (h,)
+            uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)
+            _, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
+            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)
+            h = tl.exp(dtv[:, None] * A) * h + (dtv * uv)[:, None] * Bv[None, :]
+        # 2) reverse over the chunk (the same per-step arithmetic as _scan_bwd_kernel)
+        for si in tl.static_range(CHUNK):
+            s = CHUNK - 1 - si
+            t = c * CHUNK + s
+            tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
+            tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
+            uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)      # (BLOCK_D,)
+            raw, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
+            dyv = tl.load(dy_base + t * s_yl, mask=dmask & tvd, other=0.0).to(tl.float32)    # (BLOCK_D,)
+            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)      # (BLOCK_N,)
+            Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)      # (BLOCK_N,)
+            hp = hs[s]                                                                      # h_{t-1}
+            a = tl.exp(dtv[:, None] * A)
+            dtu = dtv * uv
+            ht = a * hp + dtu[:, None] * Bv[None, :]                                        # h_t
+            tl.store(dC_ptr + p_base + t * N, tl.sum(dyv[:, None] * ht, axis=0), mask=nmask & tvn)
+            dh += dyv[:, None] * Cv[None, :]
+            da = dh * hp * a                                       # ∂/∂(Δ_t A) through a_t
+            dhB = tl.sum(dh * Bv[None, :], axis=1)                 # (BLOCK_D,) Σ_n dh B
+            ddt = tl.sum(da * A, axis=1) + uv * dhB                # ∂/∂Δ_t
+            if SOFTPLUS:                                           # Δ = softplus(raw): ∂Δ/∂raw = sigmoid(raw)
+                ddt = ddt / (1.0 + tl.exp(-tl.maximum(raw, -30.0)))
+            dbias_acc += ddt
+            dA_acc += da * dtv[:, None]
+            tl.store(dB_ptr + p_base + t * N, tl.sum(dh * dtu[:, None], axis=0), mask=nmask & tvn)
+            duv = dtv * dhB + Dv * dyv
+            dD_acc += dyv * uv
+            tl.store(du_ptr + g_base + t * s_gl, duv, mask=dmask & tvd)
+            tl.store(ddt_ptr + g_base + t * s_gl, ddt, mask=dmask & tvd)
+            dh = dh * a
     # per-batch partials: dA (Bsz, Dt, N), dD and d(delta_bias) (Bsz, Dt)
     tl.store(dA_ptr + (b * Dt + d[:, None]) * N + n[None, :], dA_acc, mask=m2)
     tl.store(dD_ptr + b * Dt + d, dD_acc, mask=dmask & HAS_D)
@@ -222,7 +325,7 @@ class _ScanCore(torch.autograd.Function):
     (when dense) and out_dtype; gradients have their inputs' dtypes."""
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, bias, softplus, out_dtype, block_d, chunk, num_warps):
+    def forward(ctx, u, delta, A, B, C, D, bias, softplus, out_dtype, block_d, chunk, num_warps, bwd):
         Bsz, G, dg, L = u.shape
         Dt, N = A.shape
         assert delta.shape == u.shape and Dt == G * dg, "u/delta must be (Bsz, G, dg, L) with G·dg = A rows"
@@ -246,14 +349,16 @@ class _ScanCore(torch.autograd.Function):
             BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
         if need_grad:
             ctx.save_for_backward(u, delta, A_c, B, C, D_c, bias_c, ck)
-            ctx.cfg = (BLOCK_D, BLOCK_N, chunk, num_warps, softplus)
+            ctx.cfg = (BLOCK_D, BLOCK_N, chunk, num_warps, softplus, bwd)
         return y
 
     @staticmethod
     def backward(ctx, dy):
         u, delta, A, B, C, D, bias, ck = ctx.saved_tensors
-        BLOCK_D, BLOCK_N, chunk, num_warps, softplus = ctx.cfg
+        BLOCK_D, BLOCK_N, chunk, num_warps, softplus, (bwd, bwd_block_d, bwd_warps) = ctx.cfg
         Bsz, G, dg, L = u.shape
+        if bwd == "registers":               # its own channel block / warps (the checkpoint layout is per channel)
+            BLOCK_D, num_warps = min(bwd_block_d, _pow2(dg)), bwd_warps
         Dt, N = A.shape
         nc = ck.shape[3]
         nblk = triton.cdiv(dg, BLOCK_D)
@@ -265,31 +370,44 @@ class _ScanCore(torch.autograd.Function):
         dbias = torch.empty(Bsz, Dt, device=dev, dtype=f32) if bias is not None else dA
         dB = torch.empty(nblk, Bsz, G, L, N, device=dev, dtype=f32)
         dC = torch.empty(nblk, Bsz, G, L, N, device=dev, dtype=f32)
-        scr = torch.empty(Bsz * G * nblk, chunk, BLOCK_D, BLOCK_N, device=dev, dtype=f32)
-        _scan_bwd_kernel[(Bsz * G, nblk)](
-            u, delta, bias if bias is not None else A, A, B, C, D if D is not None else A, dy, ck, scr,
-            du, ddt, dA, dD, dbias, dB, dC,
-            L, Dt, dg, G, N, nc, Bsz,
-            *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *dy.stride(), *du.stride(),
-            HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus,
-            BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
+        args = (u, delta, bias if bias is not None else A, A, B, C, D if D is not None else A, dy, ck)
+        outs = (du, ddt, dA, dD, dbias, dB, dC, L, Dt, dg, G, N, nc, Bsz,
+                *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *dy.stride(), *du.stride())
+        consts = dict(HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus,
+                      BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
+        if bwd == "registers":
+            _scan_bwd_reg_kernel[(Bsz * G, nblk)](*args, *outs, **consts)
+        else:
+            scr = torch.empty(Bsz * G * nblk, chunk, BLOCK_D, BLOCK_N, device=dev, dtype=f32)
+            _scan_bwd_kernel[(Bsz * G, nblk)](*args, scr, *outs, **consts)
         dB = (dB.sum(0) if nblk > 1 else dB[0]).transpose(2, 3)   # (Bsz, G, N, L) view
         dC = (dC.sum(0) if nblk > 1 else dC[0]).transpose(2, 3)
         return (du, ddt, dA.sum(0).to(A.dtype), dB.to(B.dtype), dC.to(C.dtype),
                 dD.sum(0).to(D.dtype) if D is not None else None,
                 dbias.sum(0).to(bias.dtype) if bias is not None else None,
-                None, None, None, None, None)
+                None, None, None, None, None, None)
 
 
 def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
                           D: Optional[Tensor] = None, z: Optional[Tensor] = None,
                           delta_bias: Optional[Tensor] = None, delta_softplus: bool = True,
-                          block_d: int = 32, chunk: int = 16, num_warps: int = 4) -> Tensor:
+                          block_d: int = 32, chunk: int = 16, num_warps: int = 4, bwd: Optional[str] = None,
+                          bwd_block_d: Optional[int] = None, bwd_warps: Optional[int] = None) -> Tensor:
     """Same signature and semantics as `scan.selective_scan_ref` (float32 state; output in u's dtype).
     u, delta, z: (Bsz, Dt, L), or grouped (Bsz, G, dg, L) views of any strides (e.g. channels-last buffers,
     whose layout the output and gradients keep); A: (Dt, N); B, C: (Bsz, N, L) or (Bsz, G, N, L);
-    D, delta_bias: (Dt,). block_d (power of two) channels per program; chunk: steps between saved states."""
+    D, delta_bias: (Dt,). block_d (power of two) channels per program; chunk: steps between saved states.
+    bwd: which backward kernel, 'registers' (_scan_bwd_reg_kernel: a chunk's states on chip, unrolled over the
+    chunk; its own bwd_block_d channels per program and bwd_warps) or 'scratch' (_scan_bwd_kernel: states in a
+    per-program global scratch, block_d / num_warps as the forward); None reads MMAMBA_SPLIT_BWD (default
+    DEFAULT_BWD), None bwd_block_d / bwd_warps read MMAMBA_SCAN_BWD_{BLOCK_D,WARPS} (defaults 32, 4). Both
+    kernels compute the same gradients."""
+    bwd_block_d = bwd_block_d or int(os.environ.get("MMAMBA_SCAN_BWD_BLOCK_D", 32))
+    bwd_warps = bwd_warps or int(os.environ.get("MMAMBA_SCAN_BWD_WARPS", 4))
     assert block_d & (block_d - 1) == 0, "block_d must be a power of two"
+    assert bwd_block_d & (bwd_block_d - 1) == 0, "bwd_block_d must be a power of two"
+    bwd = bwd if bwd is not None else os.environ.get("MMAMBA_SPLIT_BWD", DEFAULT_BWD)
+    assert bwd in BWD_KINDS, f"backward kind must be one of {BWD_KINDS}, got {bwd!r} (MMAMBA_SPLIT_BWD)"
     dtype_in = u.dtype
     Bg, Cg = _grouped(B), _grouped(C)                              # (Bsz, G, N, L) views
     G = Bg.shape[1]
@@ -298,7 +416,8 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
     d4 = delta.unflatten(1, (G, -1)) if flat else delta
     with torch.autocast(device_type=u.device.type, enabled=False):
         out_dtype = torch.float32 if z is not None else dtype_in  # gate in f32, as the reference does
-        y = _ScanCore.apply(u4, d4, A, Bg, Cg, D, delta_bias, delta_softplus, out_dtype, block_d, chunk, num_warps)
+        y = _ScanCore.apply(u4, d4, A, Bg, Cg, D, delta_bias, delta_softplus, out_dtype, block_d, chunk, num_warps,
+                            (bwd, bwd_block_d, bwd_warps))
         if z is not None:
             y = y * F.silu((z.unflatten(1, (G, -1)) if flat else z).float())
     y = y.flatten(1, 2) if flat else y
