@@ -109,7 +109,7 @@ export function selectiveScanFused(e: Engine, x: ScanInputs, grid: ScanGrid, opt
   checkGrid(grid, d.L, 'selectiveScanFused');
   if (d.K !== grid.directions) throw new ShapeError(`selectiveScanFused: inputs have K=${d.K}, grid has ${grid.directions}`);
   // Default 32 channels a workgroup (K·32 invocations): fastest on the H200 at both B=2 and B=32
-  // (232 µs and 723 µs at di=1024, vs 367/1273 µs for the earlier 64/K rule; docs/benchmarks.md).
+  // (232 µs and 723 µs at di=1024, vs 367/1273 µs for the earlier 64/K rule; docs/runs/h200-scan-variants.md).
   const CB = opts.channelsPerWorkgroup ?? 32;
   if (![4, 8, 16, 32].includes(CB)) throw new ShapeError(`selectiveScanFused: channelsPerWorkgroup ${CB} not in {4, 8, 16, 32}`);
   const blocks = Math.ceil(d.di / CB);
