@@ -37,9 +37,11 @@ build_data_v1() {
       && { echo "data/packed already holds a version-1 pack"; return 0; }
     echo "recipe: data/packed holds another pack (dataset v2?); move it away, then run prepare again" >&2; exit 1
   fi
+  # stage 2 of the builder (pack.py) needs numpy and Pillow: this checkout's training venv unless PYTHON is set
+  local py=${PYTHON:-$ROOT/training/.venv/bin/python}; [ -x "$py" ] || py=python3
   local wt; wt=$(mktemp -d)/src
   git -C "$ROOT" worktree add --detach "$wt" "$DATA_COMMIT" \
-    && (cd "$wt" && npm ci --no-audit --no-fund && npm run data) \
+    && (cd "$wt" && npm ci --no-audit --no-fund && PYTHON=$py npm run data) \
     && mkdir -p "$ROOT/data" && mv "$wt/data/packed" "$ROOT/data/packed" \
     || { echo "recipe: building dataset v1 at $DATA_COMMIT failed" >&2; exit 1; }
   git -C "$ROOT" worktree remove --force "$wt"
