@@ -30,6 +30,7 @@ Steps past L (padding of the last chunk) are computed with Δ = u = B = C = dy =
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Optional
 
@@ -220,14 +221,16 @@ def _scan_bwd_reg_kernel(
     s_yb, s_yg, s_yd, s_yl,      # dy strides
     s_gb, s_gg, s_gd, s_gl,      # du / d(raw delta) strides (allocated alike)
     HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, T: tl.constexpr,
 ):
     """The 'registers' backward: same math and outputs as _scan_bwd_kernel, but a chunk's CHUNK recomputed states
-    stay on chip. Both loops over a chunk are unrolled (tl.static_range); the states h_{t-1} entering each step
-    are kept in a tuple of CHUNK (BLOCK_D, BLOCK_N) register tiles, built by the forward sweep from the saved
-    chunk-start state and read back in reverse. Nothing is written to a scratch buffer. Register cost: about
-    CHUNK·BLOCK_D·BLOCK_N / (32·num_warps) floats per thread for the states (tests/test_triton_aot.py checks
-    the default launch set compiles for sm_90 without spills). CHUNK must equal the forward's checkpoint chunk."""
+    stay on chip. A checkpoint chunk (CHUNK steps, the forward's) is walked in reverse as CHUNK / T sub-chunks of
+    T steps; for sub-chunk j the state is advanced j·T steps from the saved chunk-start state (a cheap, storeless
+    recompute), then both loops over its T steps are unrolled (tl.static_range): the states h_{t-1} entering each
+    step are kept in a tuple of T (BLOCK_D, BLOCK_N) register tiles and read back in reverse. Nothing is written to
+    a scratch buffer. Register cost: about T·BLOCK_D·BLOCK_N / (32·num_warps) floats per thread for the states plus
+    a per-step overhead of the unrolled loops (tests/test_triton_aot.py checks the default launch set compiles for
+    sm_90 without spills). T must divide CHUNK."""
     pid_bg = tl.program_id(0).to(tl.int64)
     pid_d = tl.program_id(1)
     b = pid_bg // G
@@ -254,13 +257,23 @@ def _scan_bwd_reg_kernel(
     dA_acc = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
     dD_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
     dbias_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
-    for ci in range(nc):
-        c = nc - 1 - ci
-        # 1) recompute the chunk's states into registers: hs[s] = h_{t-1} for t = c·CHUNK + s
+    for q in range(nc * (CHUNK // T)):                 # sub-chunks in reverse: c = chunk, j = sub-chunk in it
+        c = (nc * (CHUNK // T) - 1 - q) // (CHUNK // T)
+        j = (nc * (CHUNK // T) - 1 - q) % (CHUNK // T)
+        # 1) the state entering the sub-chunk: the saved chunk-start state advanced j·T steps
         h = tl.load(ck_base + c * N, mask=m2, other=0.0)
-        hs = ()
-        for s in tl.static_range(CHUNK):
+        for s in range(j * T):
             t = c * CHUNK + s
+            tvd = (dl * 0 + t) < L
+            tvn = (n * 0 + t) < L
+            uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)
+            _, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
+            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)
+            h = tl.exp(dtv[:, None] * A) * h + (dtv * uv)[:, None] * Bv[None, :]
+        # 2) recompute the sub-chunk's states into registers: hs[s] = h_{t-1} for t = c·CHUNK + j·T + s
+        hs = ()
+        for s in tl.static_range(T):
+            t = c * CHUNK + j * T + s
             tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
             tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
             hs = hs + (h,)
@@ -268,10 +281,9 @@ def _scan_bwd_reg_kernel(
             _, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
             Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)
             h = tl.exp(dtv[:, None] * A) * h + (dtv * uv)[:, None] * Bv[None, :]
-        # 2) reverse over the chunk (the same per-step arithmetic as _scan_bwd_kernel)
-        for si in tl.static_range(CHUNK):
-            s = CHUNK - 1 - si
-            t = c * CHUNK + s
+        # 3) reverse over the sub-chunk (the same per-step arithmetic as _scan_bwd_kernel)
+        for s in tl.static_range(T - 1, -1, -1):
+            t = c * CHUNK + j * T + s
             tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
             tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
             uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)      # (BLOCK_D,)
@@ -304,6 +316,15 @@ def _scan_bwd_reg_kernel(
     tl.store(dbias_ptr + b * Dt + d, dbias_acc, mask=dmask & HAS_BIAS)
 
 
+def bwd_tuning() -> tuple[int, int, int]:
+    """(channels per program, warps, steps kept in registers) of the 'registers' backward:
+    MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T} or the defaults, chosen so the states fit in registers without spills at
+    N = 16 (tests/test_triton_aot.py compiles the default set for sm_90)."""
+    env = os.environ
+    return (int(env.get("MMAMBA_SCAN_BWD_BLOCK_D", 32)), int(env.get("MMAMBA_SCAN_BWD_WARPS", 4)),
+            int(env.get("MMAMBA_SCAN_BWD_T", 8)))
+
+
 def _grouped(M: Tensor) -> Tensor:
     """(Bsz, N, L) -> (Bsz, 1, N, L) view; (Bsz, G, N, L) unchanged."""
     return M.unsqueeze(1) if M.dim() == 3 else M
@@ -325,7 +346,7 @@ class _ScanCore(torch.autograd.Function):
     (when dense) and out_dtype; gradients have their inputs' dtypes."""
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, bias, softplus, out_dtype, block_d, chunk, num_warps, bwd):
+    def forward(ctx, u, delta, A, B, C, D, bias, softplus, out_dtype, block_d, chunk, num_warps, bwd_cfg):
         Bsz, G, dg, L = u.shape
         Dt, N = A.shape
         assert delta.shape == u.shape and Dt == G * dg, "u/delta must be (Bsz, G, dg, L) with G·dg = A rows"
@@ -349,13 +370,13 @@ class _ScanCore(torch.autograd.Function):
             BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
         if need_grad:
             ctx.save_for_backward(u, delta, A_c, B, C, D_c, bias_c, ck)
-            ctx.cfg = (BLOCK_D, BLOCK_N, chunk, num_warps, softplus, bwd)
+            ctx.cfg = (BLOCK_D, BLOCK_N, chunk, num_warps, softplus, bwd_cfg)   # bwd_cfg: (kind, block_d, warps, T)
         return y
 
     @staticmethod
     def backward(ctx, dy):
         u, delta, A, B, C, D, bias, ck = ctx.saved_tensors
-        BLOCK_D, BLOCK_N, chunk, num_warps, softplus, (bwd, bwd_block_d, bwd_warps) = ctx.cfg
+        BLOCK_D, BLOCK_N, chunk, num_warps, softplus, (bwd, bwd_block_d, bwd_warps, bwd_t) = ctx.cfg
         Bsz, G, dg, L = u.shape
         if bwd == "registers":               # its own channel block / warps (the checkpoint layout is per channel)
             BLOCK_D, num_warps = min(bwd_block_d, _pow2(dg)), bwd_warps
@@ -376,7 +397,7 @@ class _ScanCore(torch.autograd.Function):
         consts = dict(HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus,
                       BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
         if bwd == "registers":
-            _scan_bwd_reg_kernel[(Bsz * G, nblk)](*args, *outs, **consts)
+            _scan_bwd_reg_kernel[(Bsz * G, nblk)](*args, *outs, **consts, T=math.gcd(bwd_t, chunk))
         else:
             scr = torch.empty(Bsz * G * nblk, chunk, BLOCK_D, BLOCK_N, device=dev, dtype=f32)
             _scan_bwd_kernel[(Bsz * G, nblk)](*args, scr, *outs, **consts)
@@ -392,18 +413,20 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
                           D: Optional[Tensor] = None, z: Optional[Tensor] = None,
                           delta_bias: Optional[Tensor] = None, delta_softplus: bool = True,
                           block_d: int = 32, chunk: int = 16, num_warps: int = 4, bwd: Optional[str] = None,
-                          bwd_block_d: Optional[int] = None, bwd_warps: Optional[int] = None) -> Tensor:
+                          bwd_block_d: Optional[int] = None, bwd_warps: Optional[int] = None,
+                          bwd_t: Optional[int] = None) -> Tensor:
     """Same signature and semantics as `scan.selective_scan_ref` (float32 state; output in u's dtype).
     u, delta, z: (Bsz, Dt, L), or grouped (Bsz, G, dg, L) views of any strides (e.g. channels-last buffers,
     whose layout the output and gradients keep); A: (Dt, N); B, C: (Bsz, N, L) or (Bsz, G, N, L);
     D, delta_bias: (Dt,). block_d (power of two) channels per program; chunk: steps between saved states.
     bwd: which backward kernel, 'registers' (_scan_bwd_reg_kernel: a chunk's states on chip, unrolled over the
-    chunk; its own bwd_block_d channels per program and bwd_warps) or 'scratch' (_scan_bwd_kernel: states in a
+    chunk; its own bwd_block_d channels per program, bwd_warps, and bwd_t steps kept in registers, rounded to a
+    divisor of chunk with gcd) or 'scratch' (_scan_bwd_kernel: states in a
     per-program global scratch, block_d / num_warps as the forward); None reads MMAMBA_SPLIT_BWD (default
-    DEFAULT_BWD), None bwd_block_d / bwd_warps read MMAMBA_SCAN_BWD_{BLOCK_D,WARPS} (defaults 32, 4). Both
+    DEFAULT_BWD), None bwd_block_d / bwd_warps / bwd_t read MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T} (bwd_tuning()). Both
     kernels compute the same gradients."""
-    bwd_block_d = bwd_block_d or int(os.environ.get("MMAMBA_SCAN_BWD_BLOCK_D", 32))
-    bwd_warps = bwd_warps or int(os.environ.get("MMAMBA_SCAN_BWD_WARPS", 4))
+    env_bd, env_w, env_t = bwd_tuning()
+    bwd_block_d, bwd_warps, bwd_t = bwd_block_d or env_bd, bwd_warps or env_w, bwd_t or env_t
     assert block_d & (block_d - 1) == 0, "block_d must be a power of two"
     assert bwd_block_d & (bwd_block_d - 1) == 0, "bwd_block_d must be a power of two"
     bwd = bwd if bwd is not None else os.environ.get("MMAMBA_SPLIT_BWD", DEFAULT_BWD)
@@ -417,7 +440,7 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
     with torch.autocast(device_type=u.device.type, enabled=False):
         out_dtype = torch.float32 if z is not None else dtype_in  # gate in f32, as the reference does
         y = _ScanCore.apply(u4, d4, A, Bg, Cg, D, delta_bias, delta_softplus, out_dtype, block_d, chunk, num_warps,
-                            (bwd, bwd_block_d, bwd_warps))
+                            (bwd, bwd_block_d, bwd_warps, bwd_t))
         if z is not None:
             y = y * F.silu((z.unflatten(1, (G, -1)) if flat else z).float())
     y = y.flatten(1, 2) if flat else y

@@ -74,12 +74,36 @@ BWD = {**{k: v for k, v in FWD.items() if k != "Y_ptr"}, "dY_ptr": F32, "du_ptr"
        "dA_ptr": F32, "dD_ptr": F32, "dbias_ptr": F32, "dB_ptr": F32, "dC_ptr": F32, "dW_ptr": F32}
 
 
+SPLIT = dict(u_ptr=ACT, dt_ptr=ACT, bias_ptr=F32, A_ptr=F32, B_ptr=ACT, C_ptr=ACT, D_ptr=F32, ck_ptr=F32)
+
+
+def split_kernels(tmp: str, block_d: int, warps: int, T: int) -> dict:
+    """(registers, spills) of the split path's forward (the model's launch set, scan._triton_tuning) and of its
+    'registers' backward at (block_d, warps, T steps in registers), bf16 activations as autocast makes them (y, dy, du, d(delta)
+    bf16: the mixer's scan has no z)."""
+    import mmamba.scan_triton as st
+    from mmamba.scan import _triton_tuning
+    tune = _triton_tuning()
+    common = dict(HAS_D=True, HAS_BIAS=True, SOFTPLUS=True, BLOCK_N=16)
+    fwd = _compile(st._scan_fwd_kernel, {**SPLIT, "y_ptr": ACT},
+                   {**common, "SAVE": True, "BLOCK_D": tune["block_d"], "CHUNK": tune["chunk"]}, tune["num_warps"], tmp)
+    bwd = _compile(st._scan_bwd_reg_kernel, {**SPLIT, "dy_ptr": ACT, "du_ptr": ACT, "ddt_ptr": ACT, "dA_ptr": F32,
+                                             "dD_ptr": F32, "dbias_ptr": F32, "dB_ptr": F32, "dC_ptr": F32},
+                   {**common, "BLOCK_D": block_d, "CHUNK": tune["chunk"], "T": T}, warps, tmp)
+    return {"fwd": fwd, "bwd": bwd}
+
+
 def _script(name: str, tmp: str) -> dict:
     import mmamba.conv_triton as ct
     import mmamba.scan_merge_triton as smt
     from mmamba.scan import scan_merge_tuning
     rep = {}
-    if name in ("fused", "fused-flat"):
+    if name == "split":
+        import mmamba.scan_triton as st
+        rep = split_kernels(tmp, *st.bwd_tuning())
+    elif name.startswith("split:"):          # split:BLOCK_D,WARPS,T (a manual register sweep)
+        rep = split_kernels(tmp, *[int(x) for x in name[6:].split(",")])
+    elif name in ("fused", "fused-flat"):
         flat = name == "fused-flat"
         tune = scan_merge_tuning()
         # the model's call: dt_proj fused (dt_ptr is dt_low, R = 16)
@@ -100,6 +124,13 @@ def _script(name: str, tmp: str) -> dict:
     if any(v is None for v in rep.values()):
         return {"skip": "no ptxas in the triton wheel assembles its PTX"}
     return rep
+
+
+def test_split_register_backward_compiles_without_spills(tmp_path):
+    rep = _run("split", tmp_path)
+    print(f"split: forward {rep['fwd'][0]} registers, {rep['fwd'][1]} B spilled; 'registers' backward "
+          f"{rep['bwd'][0]}, {rep['bwd'][1]} B")
+    assert rep["fwd"][1] == 0 and rep["bwd"][1] == 0, rep
 
 
 @pytest.mark.parametrize("name", ["fused", "fused-flat"])
