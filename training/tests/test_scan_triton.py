@@ -46,7 +46,8 @@ CASES = [
 ]
 
 
-def _run(shape, block_d, chunk, with_z=True, with_d=True, with_bias=True, softplus=True):
+def _run(shape, block_d, chunk, with_z=True, with_d=True, with_bias=True, softplus=True, bwd="scratch",
+         bwd_block_d=None, bwd_t=None):
     Bsz, di, L, N, G = shape
     ins = make_inputs(Bsz, di, L, N, G, torch.float32, seed=L * 31 + di, with_z=with_z)
     ins = [t.to(DEVICE).requires_grad_() if t is not None else None for t in ins]
@@ -57,7 +58,8 @@ def _run(shape, block_d, chunk, with_z=True, with_d=True, with_bias=True, softpl
         bias = None
     kw = dict(D=D, z=z, delta_bias=bias, delta_softplus=softplus)
     y_ref = selective_scan_ref(u, delta, A, Bm, Cm, **kw)
-    y_tri = selective_scan_triton(u, delta, A, Bm, Cm, **kw, block_d=block_d, chunk=chunk)
+    y_tri = selective_scan_triton(u, delta, A, Bm, Cm, **kw, block_d=block_d, chunk=chunk, bwd=bwd,
+                                  bwd_block_d=bwd_block_d or block_d, bwd_t=bwd_t or chunk)
     assert y_tri.shape == y_ref.shape == (Bsz, di, L)
     assert y_tri.dtype == torch.float32
     assert nerr(y_tri, y_ref) < 2e-5
@@ -65,21 +67,39 @@ def _run(shape, block_d, chunk, with_z=True, with_d=True, with_bias=True, softpl
     live = [t for t in (u, delta, A, Bm, Cm, D, z, bias) if t is not None]
     g_ref = torch.autograd.grad(y_ref, live, gy)
     g_tri = torch.autograd.grad(y_tri, live, gy)
-    for gr, gt in zip(g_ref, g_tri):
-        assert gt.shape == gr.shape and gt.dtype == gr.dtype
-        assert torch.isfinite(gt).all()
-        assert nerr(gt, gr) < 1e-4
+    for name, gr, gt in zip(("u", "delta", "A", "B", "C", "D", "z", "bias"), g_ref, g_tri):
+        assert gt.shape == gr.shape and gt.dtype == gr.dtype, name
+        assert torch.isfinite(gt).all(), name
+        assert nerr(gt, gr) < 1e-4, (name, nerr(gt, gr))
 
 
+@pytest.mark.parametrize("bwd", ["scratch", "registers"])
 @pytest.mark.parametrize("case", CASES)
-def test_triton_matches_ref(case):
+def test_triton_matches_ref(case, bwd):
     shape, block_d, chunk = case
-    _run(shape, block_d, chunk)
+    _run(shape, block_d, chunk, bwd=bwd)
 
 
-def test_no_options():
+# the 'registers' backward at the model's state size N = 16, grouped B/C (K = 4 directions), the default
+# checkpoint chunk 16 walked as sub-chunks of T = 8 (and T = 4, 16), at the sequence lengths the model meets
+# (1, 17 ragged, 272 = the small model's L, 1040 = 1024 image + 16 text tokens), few channels so the interpreter
+# is quick; a partial channel block (dg = 3 with bwd_block_d 2) in the short cases
+@pytest.mark.parametrize("L,dg,bwd_block_d,T", [(1, 3, 2, 8), (17, 3, 2, 8), (17, 2, 2, 4), (272, 2, 2, 8),
+                                                (272, 2, 2, 16), (1040, 1, 1, 8)])
+def test_registers_backward_model_shapes(L, dg, bwd_block_d, T):
+    _run((1, 4 * dg, L, 16, 4), 2, 16, with_z=False, bwd="registers", bwd_block_d=bwd_block_d, bwd_t=T)
+
+
+@pytest.mark.parametrize("bwd", ["scratch", "registers"])
+def test_no_options(bwd):
     # no D, no z, no bias, no softplus (delta >= 0 needed only by the chunked path; harmless here)
-    _run((2, 6, 11, 4, 2), 2, 4, with_z=False, with_d=False, with_bias=False, softplus=False)
+    _run((2, 6, 11, 4, 2), 2, 4, with_z=False, with_d=False, with_bias=False, softplus=False, bwd=bwd, bwd_t=2)
+
+
+def test_backward_kind_is_checked():
+    ins = make_inputs(1, 2, 3, 2, 0, torch.float32, seed=1)
+    with pytest.raises(AssertionError, match="backward kind"):
+        selective_scan_triton(*ins[:5], bwd="bogus")
 
 
 def test_forward_without_grad():
