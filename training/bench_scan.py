@@ -6,16 +6,21 @@ Two modes:
   (u, delta: (B, K·di, L); A: (K·di, N); B, C: grouped (B, K, N, L)); --sweep tries block_d / num_warps / chunk.
   Prints ms per call, effective GB/s (every input read once, every output / gradient written once) and peak extra
   memory, and checks the Triton output and gradients against the chunked path.
-- --compare: the scan WITH the cross-merge, as the model uses it, old vs new: 'split' = selective_scan_triton on
-  the channels-last views + seq_ops.from_scans; 'fused' = scan_merge_triton.scan_merge_triton (merge in the kernel).
-  --check first compares both against the sequential reference (scan.scan_merge_ref, float32 on the same inputs)
+- --compare: the scan WITH the cross-merge, as the model uses it: 'split' = selective_scan_triton on the
+  channels-last views + seq_ops.from_scans, with its 'registers' backward (split-registers, the kernel's register
+  tuple of a sub-chunk's states) and its 'scratch' one (split-scratch, states in a global per-program scratch);
+  'fused' = scan_merge_triton.scan_merge_triton (merge in the kernel).
+  --check first compares all three against the sequential reference (scan.scan_merge_ref, float32 on the same inputs)
   in the output and every gradient, in float32 and bf16; exits non-zero on a failure. --sweep-merge times a few
   launch configurations of the fused kernel and prints the fastest as an export line (MMAMBA_MERGE_*). Timing is
   interleaved (rounds of old, new), forward and forward+backward, median and min over rounds, plus the peak memory
   a forward+backward allocates beyond its inputs, and the activations (inputs + output) for scale.
+  --sweep-split-bwd times launch sets of the registers backward (MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T}) at B=256
+  and prints the fastest as an export line.
 
 Usage (from training/):  .venv/bin/python bench_scan.py [--dtype bf16|fp32] [--sweep] [--B 64]
-                         .venv/bin/python bench_scan.py --compare [--check] [--sweep-merge] [--Bs 64,256] [--reps 20]
+                         .venv/bin/python bench_scan.py --compare [--check] [--sweep-merge] [--sweep-split-bwd]
+                                                        [--Bs 64,256] [--reps 20]
 """
 from __future__ import annotations
 
@@ -75,6 +80,8 @@ def main():
     ap.add_argument("--compare", action="store_true", help="old (split) vs new (fused) scan + merge")
     ap.add_argument("--check", action="store_true", help="with --compare: correctness vs the reference first")
     ap.add_argument("--sweep-merge", action="store_true", help="with --compare: launch configs of the fused kernel")
+    ap.add_argument("--sweep-split-bwd", action="store_true",
+                    help="with --compare: launch sets of the split path's registers backward")
     ap.add_argument("--Bs", default="64,256", help="with --compare: batch sizes")
     ap.add_argument("--reps", type=int, default=20, help="with --compare: interleaved rounds")
     args = ap.parse_args()
@@ -226,11 +233,12 @@ def run_grads(fn, ins, gY):
 
 def check(perm, inv, Bsz: int = 8, dev: str = "cuda", **shape) -> dict:
     """Each path against scan_merge_ref (float32 on the same input values), output and every gradient:
-    {'split': ok, 'fused': ok, 'fused-flat': ok} ('fused-flat': the fused kernels with 2-D in-chunk scans).
+    {'split-registers': ok, 'split-scratch': ok, 'fused': ok, 'fused-flat': ok} (the split path with either
+    backward kernel; 'fused-flat': the fused kernels with 2-D in-chunk scans).
     shape: model_inputs' di / N overrides (a CPU smoke test through the Triton interpreter uses tiny ones)."""
     from mmamba.seq_ops import sequence_index
     pf, inf = sequence_index(perm, inv)
-    ok = {"split": True, "fused": True, "fused-flat": True}
+    ok = {"split-registers": True, "split-scratch": True, "fused": True, "fused-flat": True}
     # float32: the same recurrence up to summation order; bf16: gradients of bf16 inputs are rounded to bf16 (one
     # ulp = 2^-7 relative), and the split path also rounds dt to bf16 (its dt_proj matmul runs in bf16)
     for dtype, tol in ((torch.float32, 2e-4), (torch.bfloat16, 2e-2)):
@@ -238,7 +246,8 @@ def check(perm, inv, Bsz: int = 8, dev: str = "cuda", **shape) -> dict:
         gY = torch.randn(Bsz, perm.shape[1], ins[0].shape[-1], device=dev, generator=torch.Generator(
             device=dev).manual_seed(2))
         ref = run_grads(ref_fn(perm), ins, gY)
-        for name, fn in (("split", split_fn(pf, inf)), ("fused", fused_fn(perm, flat=False)),
+        for name, fn in (("split-registers", split_fn(pf, inf, bwd="registers")),
+                         ("split-scratch", split_fn(pf, inf, bwd="scratch")), ("fused", fused_fn(perm, flat=False)),
                          ("fused-flat", fused_fn(perm, flat=True))):
             try:
                 got = run_grads(fn, ins, gY)
@@ -249,8 +258,42 @@ def check(perm, inv, Bsz: int = 8, dev: str = "cuda", **shape) -> dict:
             errs = [nerr(g, r) for g, r in zip(got, ref)]
             bad = [n for n, e in zip(NAMES, errs) if not e < tol]
             ok[name] &= not bad
-            print(f"check {name:10s} {str(dtype)[6:]:8s} B={Bsz} vs reference (normalised max err, tol {tol:.0e}): "
+            print(f"check {name:15s} {str(dtype)[6:]:8s} B={Bsz} vs reference (normalised max err, tol {tol:.0e}): "
                   + " ".join(f"{n} {e:.1e}" for n, e in zip(NAMES, errs)) + ("  PASS" if not bad else f"  FAIL {bad}"),
+                  flush=True)
+    return ok
+
+
+def check_split_ragged(dev: str = "cuda", Ls=(1, 17, 272, 1040), di: int = 64) -> dict:
+    """The split scan alone (selective_scan_triton, both backward kinds, the model's launch sets) vs
+    selective_scan_ref at ragged L, float32, K = 4 groups, N = 16, B = 2, channels-last views as the model passes
+    them: output and every gradient. {'split-registers': ok, 'split-scratch': ok}."""
+    from mmamba.scan import selective_scan_ref
+    ok = {"split-registers": True, "split-scratch": True}
+    for L in Ls:
+        g = torch.Generator(device=dev).manual_seed(3 + L)
+        r = lambda *s: torch.randn(*s, device=dev, generator=g)  # noqa: E731
+        K, N = 4, 16
+        u, dt, gy = r(2, K, L, di), r(2, K, L, di) * 0.5 - 1.0, r(2, K, L, di).transpose(2, 3)
+        x_dbl = r(2, K, L, 2 * N)                                  # B | C as strided views, as in the model
+        Bm, Cm = x_dbl[..., :N], x_dbl[..., N:]
+        A, D, bias = -torch.exp(r(K * di, N) * 0.5), r(K * di), r(K * di) * 0.5
+        leaves = [t.detach().clone().requires_grad_() for t in (u, dt, A, Bm, Cm, D, bias)]
+
+        def grads(fn, **kw):
+            u_, dt_, A_, B_, C_, D_, b_ = leaves
+            y = fn(u_.transpose(2, 3), dt_.transpose(2, 3), A_, B_.transpose(2, 3), C_.transpose(2, 3), D=D_,
+                   delta_bias=b_, **kw)
+            return [y.detach(), *torch.autograd.grad(y, leaves, gy)]
+        ref = grads(selective_scan_ref)
+        for kind in ok:
+            got = grads(selective_scan_triton, **{**_triton_tuning(), "bwd": kind[6:]})
+            errs = [nerr(a, b) for a, b in zip(got, ref)]
+            names = ("y", "du", "ddt", "dA", "dB", "dC", "dD", "dbias")
+            bad = [n for n, e in zip(names, errs) if not e < 2e-4]
+            ok[kind] &= not bad
+            print(f"check {kind:15s} float32  L={L:<5d} scan alone vs selective_scan_ref (tol 2e-4): "
+                  + " ".join(f"{n} {e:.1e}" for n, e in zip(names, errs)) + ("  PASS" if not bad else f"  FAIL {bad}"),
                   flush=True)
     return ok
 
@@ -294,6 +337,28 @@ def bench_pair(fns: dict, ins, gY, reps: int) -> dict:
     return res
 
 
+def sweep_split_bwd(pf, inf, dtype, Bsz: int = 256) -> None:
+    """Forward+backward of the split path at B=256 for launch sets (bwd_block_d, bwd_warps, T) of its registers
+    backward (the forward's set is fixed, so differences are the backward's); prints the fastest so far as an
+    export line after every set, so a time-out keeps the best so far."""
+    ins, _, _ = model_inputs(Bsz, dtype)
+    gY = torch.randn(Bsz, 272, 512, device="cuda")
+    best = None
+    for bd, w, T in ((32, 4, 8), (64, 8, 8), (32, 8, 16), (16, 4, 16), (32, 4, 4), (64, 4, 4), (16, 2, 8)):
+        try:
+            r = bench_pair({"s": split_fn(pf, inf, bwd="registers", bwd_block_d=bd, bwd_warps=w, bwd_t=T)},
+                           ins, gY, reps=3)["s"]
+        except Exception as e:  # e.g. out of registers / shared memory for a set
+            print(f"sweep-split-bwd bd={bd} w={w} T={T}: FAILED {type(e).__name__}: {str(e)[:200]}", flush=True)
+            continue
+        fb = min(r["fb"])
+        print(f"sweep-split-bwd B={Bsz} bd={bd} w={w} T={T}: fwd+bwd {fb:.2f} ms (fwd {min(r['fwd']):.2f})", flush=True)
+        if best is None or fb < best[0]:
+            best = (fb, bd, w, T)
+        print(f"export MMAMBA_SCAN_BWD_BLOCK_D={best[1]} MMAMBA_SCAN_BWD_WARPS={best[2]} MMAMBA_SCAN_BWD_T={best[3]}"
+              f"   # best so far: {best[0]:.2f} ms fwd+bwd", flush=True)
+
+
 def compare_main(args) -> None:
     dev = "cuda"
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
@@ -303,7 +368,9 @@ def compare_main(args) -> None:
     print(f"scan + cross-merge, K=4 L=272 di=512 N=16, {args.dtype}; split tuning {_triton_tuning()}, "
           f"fused tuning {scan_merge_tuning()}", flush=True)
     if args.check:
+        ragged = check_split_ragged()
         ok = check(perm, inv)
+        ok = {k: v and ragged.get(k, True) for k, v in ok.items()}
         print("check summary: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in ok.items()), flush=True)
         if not ok["fused"] and ok["fused-flat"]:
             print("export MMAMBA_MERGE_FLAT=1", flush=True)     # speed.sh picks this up for the timings
@@ -343,6 +410,8 @@ def compare_main(args) -> None:
                   f"MMAMBA_MERGE_BLOCK_D={fc['block_d']} MMAMBA_MERGE_WARPS={fc['num_warps']} "
                   f"MMAMBA_MERGE_BLOCK_D_BWD={bc['block_d']} MMAMBA_MERGE_WARPS_BWD={bc['num_warps']}"
                   f"   # best so far: {best[0]:.2f} ms fwd+bwd", flush=True)
+    if args.sweep_split_bwd:
+        sweep_split_bwd(pf, inf, dtype)
     if not args.Bs.strip():
         return
     print("\n| B | path | fwd median | fwd min | fwd+bwd median | fwd+bwd min | peak extra (fwd+bwd) | activations |")
@@ -351,7 +420,9 @@ def compare_main(args) -> None:
         ins, _, _ = model_inputs(Bsz, dtype)
         gY = torch.randn(Bsz, 272, 512, device=dev)
         act = (sum(t.numel() * t.element_size() for t in ins[:2]) + gY.numel() * 4) / 2**30   # u, x_dbl in, Y out
-        res = bench_pair({"split": split_fn(pf, inf), "fused": fused_fn(perm)}, ins, gY, args.reps)
+        res = bench_pair({"split-registers": split_fn(pf, inf, bwd="registers"),
+                          "split-scratch": split_fn(pf, inf, bwd="scratch"), "fused": fused_fn(perm)},
+                         ins, gY, args.reps)
         for name, r in res.items():
             print(f"| {Bsz} | {name} | {statistics.median(r['fwd']):.2f} ms | {min(r['fwd']):.2f} ms | "
                   f"{statistics.median(r['fb']):.2f} ms | {min(r['fb']):.2f} ms | {r['peak']:.2f} GiB | {act:.2f} GiB |",

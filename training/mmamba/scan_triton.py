@@ -18,8 +18,12 @@ are (N,) vector loads. Each program keeps its (BLOCK_D, N) state in registers an
 
 Backward memory: the forward saves the state entering every CHUNK-th step, ckpt (Bsz, G, dg, nc, N) f32
 with nc = ceil(L / CHUNK) (1/CHUNK of the full (Bsz, Dt, L, N) history). The backward walks chunks in
-reverse; per chunk it recomputes the CHUNK states from the checkpoint into a small per-program scratch
-(CHUNK, BLOCK_D, N) f32 (L2-resident), then runs the reverse recurrence over the chunk:
+reverse and recomputes a chunk's states from its checkpoint, in one of two kernels (bwd= / MMAMBA_SPLIT_BWD):
+  - 'registers' (the default, _scan_bwd_reg_kernel): each chunk as CHUNK / T sub-chunks; a sub-chunk's T states
+    stay on chip, in a tuple of register tiles built by an unrolled loop (tl.static_range); no scratch;
+  - 'scratch' (_scan_bwd_kernel): the CHUNK states go to a small per-program global scratch
+    (CHUNK, BLOCK_D, N) f32 (L2-resident) and are read back.
+Both then run the same reverse recurrence over the steps:
     dh_t += dy_t·C_t;  da_t = dh_t ⊙ h_{t-1}   (a_t = exp(Δ_t A))
     dΔ_t = Σ_n da_t a_t A + u_t Σ_n dh_t B_t;   dA += da_t a_t Δ_t
     du_t = Δ_t Σ_n dh_t B_t + D dy_t;           dD += dy_t u_t
@@ -42,7 +46,7 @@ import triton.language as tl
 Tensor = torch.Tensor
 
 BWD_KINDS = ("registers", "scratch")   # the two backward kernels (MMAMBA_SPLIT_BWD picks one)
-DEFAULT_BWD = "scratch"
+DEFAULT_BWD = "registers"
 
 
 @triton.jit
