@@ -264,7 +264,7 @@ def check(perm, inv, Bsz: int = 8, dev: str = "cuda", **shape) -> dict:
     return ok
 
 
-def check_split_ragged(dev: str = "cuda", Ls=(1, 17, 272, 1040), di: int = 64) -> dict:
+def check_split_ragged(dev: str = "cuda", Ls=(1, 17, 1040), di: int = 128) -> dict:
     """The split scan alone (selective_scan_triton, both backward kinds, the model's launch sets) vs
     selective_scan_ref at ragged L, float32, K = 4 groups, N = 16, B = 2, channels-last views as the model passes
     them: output and every gradient. {'split-registers': ok, 'split-scratch': ok}."""

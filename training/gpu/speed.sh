@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Device run (one H200, 300 s of timeouts in all): is M-Mamba's fused training path correct on CUDA, and how
-# fast is it against the split path and UViT S? Repository root as cwd; needs PyTorch + CUDA + Triton, no
+# Device run (one H200, 300 s of timeouts in all): are M-Mamba's training paths correct on CUDA, and how fast
+# are they against UViT S? The split path's scan backward comes in two kernels (MMAMBA_SPLIT_BWD=registers, the
+# default, or scratch); both are checked and timed. Repository root as cwd; needs PyTorch + CUDA + Triton, no
 # network, no dataset (synthetic tokens). Device tool: kind nvidia-h200, command `bash training/gpu/speed.sh`.
-#   1. CUDA correctness at the model's shapes, f32 and bf16: split and fused scan+merge vs scan_merge_ref, output
-#      and every gradient (bench_scan.py --compare --check); a failure is reported, the timings still run
-#      (if only the fused kernels' 2-D scan variant passes, MMAMBA_MERGE_FLAT=1 is exported for what follows)
+#   1. CUDA correctness: the split scan alone (both backward kinds) vs selective_scan_ref at L = 1, 17, 1040;
+#      then at the model's shapes, f32 and bf16, split-registers, split-scratch and fused scan+merge vs
+#      scan_merge_ref, output and every gradient (bench_scan.py --compare --check); a failure is reported, the
+#      timings still run (if only the fused kernels' 2-D scan variant passes, MMAMBA_MERGE_FLAT=1 is exported)
 #   2. launch sweep of the fused scan at B=256 -> the fastest MMAMBA_MERGE_* set, exported for steps 3-5
-#   3. the scan + merge alone, split (old) vs fused (new), B=64 and 256, interleaved, median / min, peak memory
-#   4. a full training step, batch 256, bf16: UViT S, M-Mamba S split, M-Mamba S fused (interleaved, breakdown)
+#   2b. launch sweep of the split path's registers backward at B=256 -> the fastest MMAMBA_SCAN_BWD_* set, exported
+#   3. the scan + merge alone, split-registers vs split-scratch vs fused, B=64 and 256, interleaved, median / min,
+#      peak memory
+#   4. a full training step, batch 256, bf16: UViT S, M-Mamba S split (registers backward), M-Mamba S fused
+#      (interleaved, breakdown); 4b. M-Mamba S split with MMAMBA_SPLIT_BWD=scratch (its own process)
 #   5. M-Mamba S fused with torch.compile, then (5b) UViT S with torch.compile, each in its own process (a
 #      variant that fails to compile is reported)
 #   6. CUDA correctness at tiny shapes: the Triton test files on the GPU (fused scan/merge, gathered conv, split
@@ -30,20 +35,25 @@ step() {   # step NAME TIMEOUT_S CMD...: run CMD in training/ under a timeout, t
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1
 $PY -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'triton', triton.__version__)"
 
-step 1-check 50 $PY bench_scan.py --compare --check --Bs ""
+step 1-check 55 $PY bench_scan.py --compare --check --Bs ""
 flat=$(grep -h '^export MMAMBA_MERGE_FLAT' "$LOGS/1-check.txt" 2>/dev/null | tail -1)
 if [ -n "$flat" ]; then eval "$flat"; echo "the 3-D fused variant failed, the 2-D one passed: $flat"; fi
-step 2-sweep 50 $PY bench_scan.py --compare --sweep-merge --Bs ""
+step 2-sweep 25 $PY bench_scan.py --compare --sweep-merge --Bs ""
 best=$(grep -h '^export MMAMBA_MERGE_' "$LOGS/2-sweep.txt" 2>/dev/null | tail -1)
 if [ -n "$best" ]; then eval "$best"; echo "using the sweep's best: $best"; fi
-step 3-scan 30 $PY bench_scan.py --compare --Bs 64,256 --reps 15
+step 2b-sweep-split-bwd 30 $PY bench_scan.py --compare --sweep-split-bwd --Bs ""
+sbest=$(grep -h '^export MMAMBA_SCAN_BWD_' "$LOGS/2b-sweep-split-bwd.txt" 2>/dev/null | tail -1)
+if [ -n "$sbest" ]; then eval "${sbest%%#*}"; echo "using the split-backward sweep's best: $sbest"; fi
+step 3-scan 35 $PY bench_scan.py --compare --Bs 64,256 --reps 12
 step 4-step 55 $PY bench_train_step.py --batch 256 --steps 8 --rounds 3
-step 5-compile 60 $PY bench_train_step.py --batch 256 --variants mmamba:fused+compile --steps 6 --rounds 2 \
+step 4b-step-scratch 30 env MMAMBA_SPLIT_BWD=scratch $PY bench_train_step.py --batch 256 --variants mmamba:split \
+  --steps 8 --rounds 2 --warmup 2
+step 5-compile 35 $PY bench_train_step.py --batch 256 --variants mmamba:fused+compile --steps 6 --rounds 2 \
   --warmup 2 --no-profile
-step 5b-compile-uvit 35 $PY bench_train_step.py --batch 256 --variants uvit+compile --steps 6 --rounds 2 --warmup 2 \
+step 5b-compile-uvit 25 $PY bench_train_step.py --batch 256 --variants uvit+compile --steps 6 --rounds 2 --warmup 2 \
   --no-profile
 if $PY -c "import pytest" 2>/dev/null; then
-  step 6-tests 20 $PY -m pytest -q -x -p no:cacheprovider tests/test_scan_merge.py tests/test_triton_conv_gather.py \
+  step 6-tests 10 $PY -m pytest -q -x -p no:cacheprovider tests/test_scan_merge.py tests/test_triton_conv_gather.py \
     tests/test_scan_triton.py
 else
   echo "=== 6-tests skipped: pytest is not installed here (step 1 checked the model shapes)"
@@ -51,10 +61,10 @@ fi
 
 {
   echo "# speed.sh $(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - t0 )) s"
-  echo "fused-kernel launch set: ${best:-defaults} ${flat:-}"
+  echo "fused-kernel launch set: ${best:-defaults} ${flat:-}; split registers backward: ${sbest:-defaults}"
   grep -h "^=== .*exit" "$LOGS"/*.txt
   grep -h -E "^check |CHECK FAILED|passed|failed" "$LOGS"/6-tests.txt "$LOGS"/1-check.txt 2>/dev/null
-  for f in 3-scan 4-step 5-compile 5b-compile-uvit; do echo; echo "## $f"; grep -h "^|" "$LOGS/$f.txt" 2>/dev/null; done
+  for f in 3-scan 4-step 4b-step-scratch 5-compile 5b-compile-uvit; do echo; echo "## $f"; grep -h "^|" "$LOGS/$f.txt" 2>/dev/null; done
 } > "$LOGS/summary.txt"
 echo; cat "$LOGS/summary.txt"
 if [ -n "${OUT:-}" ]; then mkdir -p "$OUT/speed" && cp "$LOGS"/*.txt "$OUT/speed/"; fi
