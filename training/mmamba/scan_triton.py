@@ -71,6 +71,24 @@ def _delta_at(dt_base, t, s_dl, mask, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl
 
 
 @triton.jit
+def _fwd_step(h, t, L, dl, n, dmask, nmask, A, Dv, bias, u_base, s_ul, dt_base, s_dl, B_base, s_Bl, C_base, s_Cl,
+              y_base, s_yl, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """One forward step t: h_t = exp(Δ_t A) h_{t-1} + Δ_t u_t B_t, store y_t = Σ_n C_t h_t + D u_t; returns h_t.
+    Steps t ≥ L are no-ops (Δ = u = B = 0) and store nothing."""
+    tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
+    tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
+    uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)    # (BLOCK_D,)
+    _, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)  # (BLOCK_D,)
+    Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)    # (BLOCK_N,)
+    Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)    # (BLOCK_N,)
+    a = tl.exp(dtv[:, None] * A)
+    h = a * h + (dtv * uv)[:, None] * Bv[None, :]
+    yv = tl.sum(h * Cv[None, :], axis=1) + Dv * uv                # (BLOCK_D,)
+    tl.store(y_base + t * s_yl, yv, mask=dmask & tvd)
+    return h
+
+
+@triton.jit
 def _scan_fwd_kernel(
     u_ptr, dt_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, D_ptr, y_ptr, ck_ptr,
     L, dg, G, N, nc,
@@ -80,7 +98,7 @@ def _scan_fwd_kernel(
     s_Cb, s_Cg, s_Cn, s_Cl,      # C strides
     s_yb, s_yg, s_yd, s_yl,      # y strides
     HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, SAVE: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, UNROLL: tl.constexpr = False,
 ):
     pid_bg = tl.program_id(0).to(tl.int64)
     pid_d = tl.program_id(1)
@@ -105,18 +123,14 @@ def _scan_fwd_kernel(
     for c in range(nc):
         if SAVE:
             tl.store(ck_base + c * N, h, mask=m2)
-        for s in range(CHUNK):
-            t = c * CHUNK + s
-            tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
-            tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
-            uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)    # (BLOCK_D,)
-            _, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)  # (BLOCK_D,)
-            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)    # (BLOCK_N,)
-            Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)    # (BLOCK_N,)
-            a = tl.exp(dtv[:, None] * A)
-            h = a * h + (dtv * uv)[:, None] * Bv[None, :]
-            yv = tl.sum(h * Cv[None, :], axis=1) + Dv * uv                # (BLOCK_D,)
-            tl.store(y_base + t * s_yl, yv, mask=dmask & tvd)
+        if UNROLL:       # the chunk's steps unrolled: the compiler may issue later steps' loads early
+            for s in tl.static_range(CHUNK):
+                h = _fwd_step(h, c * CHUNK + s, L, dl, n, dmask, nmask, A, Dv, bias, u_base, s_ul, dt_base, s_dl,
+                              B_base, s_Bl, C_base, s_Cl, y_base, s_yl, HAS_BIAS, SOFTPLUS)
+        else:
+            for s in range(CHUNK):
+                h = _fwd_step(h, c * CHUNK + s, L, dl, n, dmask, nmask, A, Dv, bias, u_base, s_ul, dt_base, s_dl,
+                              B_base, s_Bl, C_base, s_Cl, y_base, s_yl, HAS_BIAS, SOFTPLUS)
 
 
 @triton.jit
@@ -350,7 +364,7 @@ class _ScanCore(torch.autograd.Function):
     (when dense) and out_dtype; gradients have their inputs' dtypes."""
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, bias, softplus, out_dtype, block_d, chunk, num_warps, bwd_cfg):
+    def forward(ctx, u, delta, A, B, C, D, bias, softplus, out_dtype, block_d, chunk, num_warps, bwd_cfg, unroll):
         Bsz, G, dg, L = u.shape
         Dt, N = A.shape
         assert delta.shape == u.shape and Dt == G * dg, "u/delta must be (Bsz, G, dg, L) with G·dg = A rows"
@@ -371,7 +385,7 @@ class _ScanCore(torch.autograd.Function):
             L, dg, G, N, nc,
             *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *y.stride(),
             HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus, SAVE=need_grad,
-            BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
+            BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, UNROLL=unroll, num_warps=num_warps)
         if need_grad:
             ctx.save_for_backward(u, delta, A_c, B, C, D_c, bias_c, ck)
             ctx.cfg = (BLOCK_D, BLOCK_N, chunk, num_warps, softplus, bwd_cfg)   # bwd_cfg: (kind, block_d, warps, T)
@@ -410,7 +424,7 @@ class _ScanCore(torch.autograd.Function):
         return (du, ddt, dA.sum(0).to(A.dtype), dB.to(B.dtype), dC.to(C.dtype),
                 dD.sum(0).to(D.dtype) if D is not None else None,
                 dbias.sum(0).to(bias.dtype) if bias is not None else None,
-                None, None, None, None, None, None)
+                None, None, None, None, None, None, None)
 
 
 def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
@@ -418,7 +432,7 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
                           delta_bias: Optional[Tensor] = None, delta_softplus: bool = True,
                           block_d: int = 32, chunk: int = 16, num_warps: int = 4, bwd: Optional[str] = None,
                           bwd_block_d: Optional[int] = None, bwd_warps: Optional[int] = None,
-                          bwd_t: Optional[int] = None) -> Tensor:
+                          bwd_t: Optional[int] = None, fwd_unroll: Optional[bool] = None) -> Tensor:
     """Same signature and semantics as `scan.selective_scan_ref` (float32 state; output in u's dtype).
     u, delta, z: (Bsz, Dt, L), or grouped (Bsz, G, dg, L) views of any strides (e.g. channels-last buffers,
     whose layout the output and gradients keep); A: (Dt, N); B, C: (Bsz, N, L) or (Bsz, G, N, L);
@@ -428,7 +442,10 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
     divisor of chunk with gcd) or 'scratch' (_scan_bwd_kernel: states in a
     per-program global scratch, block_d / num_warps as the forward); None reads MMAMBA_SPLIT_BWD (default
     DEFAULT_BWD), None bwd_block_d / bwd_warps / bwd_t read MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T} (bwd_tuning()). Both
-    kernels compute the same gradients."""
+    kernels compute the same gradients. fwd_unroll: the forward's chunk loop unrolled (tl.static_range), the same
+    arithmetic; None reads MMAMBA_SCAN_FWD_UNROLL=1 (default off until measured)."""
+    if fwd_unroll is None:
+        fwd_unroll = os.environ.get("MMAMBA_SCAN_FWD_UNROLL", "0") == "1"
     env_bd, env_w, env_t = bwd_tuning()
     bwd_block_d, bwd_warps, bwd_t = bwd_block_d or env_bd, bwd_warps or env_w, bwd_t or env_t
     assert block_d & (block_d - 1) == 0, "block_d must be a power of two"
@@ -444,7 +461,7 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
     with torch.autocast(device_type=u.device.type, enabled=False):
         out_dtype = torch.float32 if z is not None else dtype_in  # gate in f32, as the reference does
         y = _ScanCore.apply(u4, d4, A, Bg, Cg, D, delta_bias, delta_softplus, out_dtype, block_d, chunk, num_warps,
-                            (bwd, bwd_block_d, bwd_warps, bwd_t))
+                            (bwd, bwd_block_d, bwd_warps, bwd_t), bool(fwd_unroll))
         if z is not None:
             y = y * F.silu((z.unflatten(1, (G, -1)) if flat else z).float())
     y = y.flatten(1, 2) if flat else y

@@ -47,7 +47,7 @@ CASES = [
 
 
 def _run(shape, block_d, chunk, with_z=True, with_d=True, with_bias=True, softplus=True, bwd="scratch",
-         bwd_block_d=None, bwd_t=None):
+         bwd_block_d=None, bwd_t=None, fwd_unroll=False):
     Bsz, di, L, N, G = shape
     ins = make_inputs(Bsz, di, L, N, G, torch.float32, seed=L * 31 + di, with_z=with_z)
     ins = [t.to(DEVICE).requires_grad_() if t is not None else None for t in ins]
@@ -59,7 +59,7 @@ def _run(shape, block_d, chunk, with_z=True, with_d=True, with_bias=True, softpl
     kw = dict(D=D, z=z, delta_bias=bias, delta_softplus=softplus)
     y_ref = selective_scan_ref(u, delta, A, Bm, Cm, **kw)
     y_tri = selective_scan_triton(u, delta, A, Bm, Cm, **kw, block_d=block_d, chunk=chunk, bwd=bwd,
-                                  bwd_block_d=bwd_block_d or block_d, bwd_t=bwd_t or chunk)
+                                  bwd_block_d=bwd_block_d or block_d, bwd_t=bwd_t or chunk, fwd_unroll=fwd_unroll)
     assert y_tri.shape == y_ref.shape == (Bsz, di, L)
     assert y_tri.dtype == torch.float32
     assert nerr(y_tri, y_ref) < 2e-5
@@ -88,6 +88,11 @@ def test_triton_matches_ref(case, bwd):
                                                 (272, 2, 2, 16), (1040, 1, 1, 8)])
 def test_registers_backward_model_shapes(L, dg, bwd_block_d, T):
     _run((1, 4 * dg, L, 16, 4), 2, 16, with_z=False, bwd="registers", bwd_block_d=bwd_block_d, bwd_t=T)
+
+
+def test_unrolled_forward_matches_ref():
+    # MMAMBA_SCAN_FWD_UNROLL: the forward's chunk loop unrolled, same arithmetic (ragged L, partial channel block)
+    _run((2, 6, 21, 5, 2), 2, 8, fwd_unroll=True)
 
 
 @pytest.mark.parametrize("bwd", ["scratch", "registers"])

@@ -90,7 +90,10 @@ def split_kernels(tmp: str, block_d: int, warps: int, T: int) -> dict:
     bwd = _compile(st._scan_bwd_reg_kernel, {**SPLIT, "dy_ptr": ACT, "du_ptr": ACT, "ddt_ptr": ACT, "dA_ptr": F32,
                                              "dD_ptr": F32, "dbias_ptr": F32, "dB_ptr": F32, "dC_ptr": F32},
                    {**common, "BLOCK_D": block_d, "CHUNK": tune["chunk"], "T": T}, warps, tmp)
-    return {"fwd": fwd, "bwd": bwd}
+    fwd_unroll = _compile(st._scan_fwd_kernel, {**SPLIT, "y_ptr": ACT},
+                          {**common, "SAVE": True, "BLOCK_D": tune["block_d"], "CHUNK": tune["chunk"], "UNROLL": True},
+                          tune["num_warps"], tmp)
+    return {"fwd": fwd, "bwd": bwd, "fwd_unroll": fwd_unroll}
 
 
 def _script(name: str, tmp: str) -> dict:
@@ -128,8 +131,8 @@ def _script(name: str, tmp: str) -> dict:
 
 def test_split_register_backward_compiles_without_spills(tmp_path):
     rep = _run("split", tmp_path)
-    print(f"split: forward {rep['fwd'][0]} registers, {rep['fwd'][1]} B spilled; 'registers' backward "
-          f"{rep['bwd'][0]}, {rep['bwd'][1]} B")
+    print(f"split: forward {rep['fwd'][0]} registers, {rep['fwd'][1]} B spilled (unrolled: {rep['fwd_unroll'][0]}, "
+          f"{rep['fwd_unroll'][1]} B); 'registers' backward {rep['bwd'][0]}, {rep['bwd'][1]} B")
     assert rep["fwd"][1] == 0 and rep["bwd"][1] == 0, rep
 
 
