@@ -1,13 +1,14 @@
-"""The fused path's Triton kernels compile for an H200 (sm_90) without a GPU, and the default launch set does
-not spill registers.
+"""The fused and split paths' Triton kernels compile for an H200 (sm_90) without a GPU, and the default launch
+sets do not spill registers.
 
 The interpreter tests (test_scan_merge.py, test_triton_conv_gather.py) check the kernels' arithmetic; they do
 not run Triton's GPU compiler, which can reject or mis-lay out what the interpreter accepts. Here
 triton.compile lowers each kernel to PTX for GPUTarget('cuda', 90, 32), and the ptxas shipped in the triton
 wheel assembles it and reports registers and spills. The kernels compiled are the fused forward and backward
 (default set and the 2-D-scan variant, dt_proj fused as the model calls them) and the gathered conv forward and
-backward, with bf16 activations as
-in training. Skipped with a reason when triton (CI: CPU torch only) or a ptxas that reads its PTX is missing.
+backward, and the split path's scan forward (rolled and unrolled) and 'registers' backward at its default launch
+set, with bf16 activations as in training. Skipped with a reason when triton (CI: CPU torch only) or a ptxas
+that reads its PTX is missing.
 The compiles run in a subprocess without TRITON_INTERPRET (other test modules set it, and @triton.jit decides
 at import whether a kernel is interpreted), this file being the script: `python tests/test_triton_aot.py NAME`.
 """
