@@ -117,6 +117,12 @@ def _script(name: str, tmp: str) -> dict:
                               tune["num_warps"], tmp)
         rep["bwd"] = _compile(smt._scan_merge_bwd_kernel, BWD, {**common, "BLOCK_D": tune["block_d_bwd"]},
                               tune["num_warps_bwd"], tmp)
+    elif name == "conv-split":              # the split path's conv backward at its launch warps
+        BL, BC = ct._tiles(272, 512)
+        warps = int(os.environ.get("MMAMBA_CONV_BWD_WARPS", 8))
+        rep["bwd"] = _compile(ct._conv_bwd_kernel, dict(x_ptr=ACT, w_ptr=F32, b_ptr=F32, gy_ptr=ACT, dx_ptr=ACT,
+                                                        dw_ptr=F32, db_ptr=F32), dict(W=4, BLOCK_L=BL, BLOCK_C=BC),
+                              warps, tmp)
     else:
         BL, BC = ct._tiles(272, 512)
         consts = dict(W=4, BLOCK_L=BL, BLOCK_C=BC)
@@ -144,6 +150,12 @@ def test_fused_scan_kernels_compile_for_sm90(name, tmp_path):
           f"{rep['bwd'][1]} B")
     if name == "fused":              # the default launch set is chosen not to spill
         assert rep["fwd"][1] == 0 and rep["bwd"][1] == 0, rep
+
+
+def test_split_conv_backward_compiles_without_spills(tmp_path):
+    rep = _run("conv-split", tmp_path)
+    print(f"conv-split: backward {rep['bwd'][0]} registers, {rep['bwd'][1]} B spilled")
+    assert rep["bwd"][1] == 0, rep
 
 
 def test_gathered_conv_kernels_compile_for_sm90(tmp_path):
