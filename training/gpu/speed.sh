@@ -12,7 +12,8 @@
 #   3. the scan + merge alone, split-registers vs split-scratch vs fused, B=64 and 256, interleaved, median / min,
 #      peak memory
 #   4. a full training step, batch 256, bf16: UViT S, M-Mamba S split (registers backward), M-Mamba S fused
-#      (interleaved, breakdown); 4b. M-Mamba S split with MMAMBA_SPLIT_BWD=scratch (its own process)
+#      (interleaved, breakdown); 4b. M-Mamba S split as measured before the registers backward
+#      (MMAMBA_SPLIT_BWD=scratch, conv backward at 4 warps; its own process, breakdown)
 #   5. M-Mamba S fused with torch.compile, then (5b) UViT S with torch.compile, each in its own process (a
 #      variant that fails to compile is reported)
 #   6. CUDA correctness at tiny shapes: the Triton test files on the GPU (fused scan/merge, gathered conv, split
@@ -46,7 +47,7 @@ sbest=$(grep -h '^export MMAMBA_SCAN_BWD_' "$LOGS/2b-sweep-split-bwd.txt" 2>/dev
 if [ -n "$sbest" ]; then eval "${sbest%%#*}"; echo "using the split-backward sweep's best: $sbest"; fi
 step 3-scan 35 $PY bench_scan.py --compare --Bs 64,256 --reps 12
 step 4-step 55 $PY bench_train_step.py --batch 256 --steps 8 --rounds 3
-step 4b-step-scratch 30 env MMAMBA_SPLIT_BWD=scratch $PY bench_train_step.py --batch 256 --variants mmamba:split \
+step 4b-step-scratch 30 env MMAMBA_SPLIT_BWD=scratch MMAMBA_CONV_BWD_WARPS=4 MMAMBA_SCAN_FWD_UNROLL=0 $PY bench_train_step.py --batch 256 --variants mmamba:split \
   --steps 8 --rounds 2 --warmup 2
 step 5-compile 35 $PY bench_train_step.py --batch 256 --variants mmamba:fused+compile --steps 6 --rounds 2 \
   --warmup 2 --no-profile
