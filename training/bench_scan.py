@@ -339,28 +339,32 @@ def bench_pair(fns: dict, ins, gY, reps: int) -> dict:
 
 def sweep_split_bwd(pf, inf, dtype, Bsz: int = 256) -> None:
     """Forward+backward of the split path at B=256 for launch sets (bwd_block_d, bwd_warps, T, checkpoint chunk)
-    of its registers backward, and the forward's chunk loop unrolled or not (the forward's block / warps are
+    of its registers backward (and preload), and the forward's chunk loop unrolled or not (the forward's block / warps are
     fixed; chunk 8 saves twice the states so the backward needs no advance within a chunk); prints the fastest so far as an export line after every set, so a
     time-out keeps the best so far."""
     ins, _, _ = model_inputs(Bsz, dtype)
     gY = torch.randn(Bsz, 272, 512, device="cuda")
     best = None
-    for bd, w, T, ch, un in ((32, 4, 8, 16, 0), (32, 4, 8, 16, 1), (64, 8, 8, 16, 0), (32, 4, 8, 8, 0),
-                             (64, 8, 8, 8, 0), (32, 4, 8, 8, 1), (32, 8, 16, 16, 0), (16, 4, 16, 16, 0)):
+    # (block_d, warps, T, chunk, fwd_unroll, preload), most promising first: a time-out cuts the tail
+    for bd, w, T, ch, un, pre in ((32, 4, 8, 16, 0, 0), (32, 4, 4, 16, 0, 1), (64, 8, 8, 16, 0, 0),
+                                  (32, 4, 8, 16, 1, 0), (32, 4, 8, 8, 0, 0), (32, 4, 4, 8, 0, 1), (64, 8, 8, 8, 0, 0),
+                                  (32, 8, 16, 16, 0, 0)):
         try:
             r = bench_pair({"s": split_fn(pf, inf, bwd="registers", bwd_block_d=bd, bwd_warps=w, bwd_t=T, chunk=ch,
-                                          fwd_unroll=bool(un))}, ins, gY, reps=3)["s"]
+                                          fwd_unroll=bool(un), bwd_preload=bool(pre))}, ins, gY, reps=3)["s"]
         except Exception as e:  # e.g. out of registers / shared memory for a set
-            print(f"sweep-split-bwd bd={bd} w={w} T={T} chunk={ch} fwd_unroll={un}: FAILED {type(e).__name__}: {str(e)[:200]}",
+            print(f"sweep-split-bwd bd={bd} w={w} T={T} chunk={ch} fwd_unroll={un} preload={pre}: FAILED {type(e).__name__}: {str(e)[:200]}",
                   flush=True)
             continue
         fb = min(r["fb"])
-        print(f"sweep-split-bwd B={Bsz} bd={bd} w={w} T={T} chunk={ch} fwd_unroll={un}: fwd+bwd {fb:.2f} ms "
+        print(f"sweep-split-bwd B={Bsz} bd={bd} w={w} T={T} chunk={ch} fwd_unroll={un} preload={pre}: "
+              f"fwd+bwd {fb:.2f} ms "
               f"(fwd {min(r['fwd']):.2f})", flush=True)
         if best is None or fb < best[0]:
-            best = (fb, bd, w, T, ch, un)
+            best = (fb, bd, w, T, ch, un, pre)
         print(f"export MMAMBA_SCAN_BWD_BLOCK_D={best[1]} MMAMBA_SCAN_BWD_WARPS={best[2]} MMAMBA_SCAN_BWD_T={best[3]} "
-              f"MMAMBA_SCAN_CHUNK={best[4]} MMAMBA_SCAN_FWD_UNROLL={best[5]}   # best so far: {best[0]:.2f} ms fwd+bwd", flush=True)
+              f"MMAMBA_SCAN_CHUNK={best[4]} MMAMBA_SCAN_FWD_UNROLL={best[5]} MMAMBA_SCAN_BWD_PRELOAD={best[6]}"
+              f"   # best so far: {best[0]:.2f} ms fwd+bwd", flush=True)
 
 
 def compare_main(args) -> None:

@@ -240,6 +240,7 @@ def _scan_bwd_reg_kernel(
     s_gb, s_gg, s_gd, s_gl,      # du / d(raw delta) strides (allocated alike)
     HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, T: tl.constexpr,
+    PRELOAD: tl.constexpr = False,
 ):
     """The 'registers' backward: same math and outputs as _scan_bwd_kernel, but a chunk's CHUNK recomputed states
     stay on chip. A checkpoint chunk (CHUNK steps, the forward's) is walked in reverse as CHUNK / T sub-chunks of
@@ -289,26 +290,36 @@ def _scan_bwd_reg_kernel(
             Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)
             h = tl.exp(dtv[:, None] * A) * h + (dtv * uv)[:, None] * Bv[None, :]
         # 2) recompute the sub-chunk's states into registers: hs[s] = h_{t-1} for t = c·CHUNK + j·T + s
+        #    (PRELOAD: also keep every step's inputs, and load dy_t, C_t here, so all of the sub-chunk's loads come
+        #    before its first store and the reverse loop below loads nothing)
         hs = ()
+        us, raws, dts, dys, Bs, Cs = (), (), (), (), (), ()
         for s in tl.static_range(T):
             t = c * CHUNK + j * T + s
             tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
             tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
             hs = hs + (h,)
             uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)
-            _, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
+            raw, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
             Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)
+            if PRELOAD:
+                us, raws, dts, Bs = us + (uv,), raws + (raw,), dts + (dtv,), Bs + (Bv,)
+                dys = dys + (tl.load(dy_base + t * s_yl, mask=dmask & tvd, other=0.0).to(tl.float32),)
+                Cs = Cs + (tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32),)
             h = tl.exp(dtv[:, None] * A) * h + (dtv * uv)[:, None] * Bv[None, :]
         # 3) reverse over the sub-chunk (the same per-step arithmetic as _scan_bwd_kernel)
         for s in tl.static_range(T - 1, -1, -1):
             t = c * CHUNK + j * T + s
             tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
             tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
-            uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)      # (BLOCK_D,)
-            raw, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
-            dyv = tl.load(dy_base + t * s_yl, mask=dmask & tvd, other=0.0).to(tl.float32)    # (BLOCK_D,)
-            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)      # (BLOCK_N,)
-            Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)      # (BLOCK_N,)
+            if PRELOAD:
+                uv, raw, dtv, dyv, Bv, Cv = us[s], raws[s], dts[s], dys[s], Bs[s], Cs[s]
+            else:
+                uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)      # (BLOCK_D,)
+                raw, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
+                dyv = tl.load(dy_base + t * s_yl, mask=dmask & tvd, other=0.0).to(tl.float32)    # (BLOCK_D,)
+                Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)      # (BLOCK_N,)
+                Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)      # (BLOCK_N,)
             hp = hs[s]                                                                      # h_{t-1}
             a = tl.exp(dtv[:, None] * A)
             dtu = dtv * uv
@@ -334,13 +345,13 @@ def _scan_bwd_reg_kernel(
     tl.store(dbias_ptr + b * Dt + d, dbias_acc, mask=dmask & HAS_BIAS)
 
 
-def bwd_tuning() -> tuple[int, int, int]:
-    """(channels per program, warps, steps kept in registers) of the 'registers' backward:
-    MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T} or the defaults, chosen so the states fit in registers without spills at
-    N = 16 (tests/test_triton_aot.py compiles the default set for sm_90)."""
+def bwd_tuning() -> tuple[int, int, int, int]:
+    """(channels per program, warps, steps kept in registers, preload 0/1) of the 'registers' backward:
+    MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T,PRELOAD} or the defaults, chosen so the states fit in registers without
+    spills at N = 16 (tests/test_triton_aot.py compiles the default set for sm_90)."""
     env = os.environ
     return (int(env.get("MMAMBA_SCAN_BWD_BLOCK_D", 32)), int(env.get("MMAMBA_SCAN_BWD_WARPS", 4)),
-            int(env.get("MMAMBA_SCAN_BWD_T", 8)))
+            int(env.get("MMAMBA_SCAN_BWD_T", 8)), int(env.get("MMAMBA_SCAN_BWD_PRELOAD", 0)))
 
 
 def _grouped(M: Tensor) -> Tensor:
@@ -388,13 +399,13 @@ class _ScanCore(torch.autograd.Function):
             BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, UNROLL=unroll, num_warps=num_warps)
         if need_grad:
             ctx.save_for_backward(u, delta, A_c, B, C, D_c, bias_c, ck)
-            ctx.cfg = (BLOCK_D, BLOCK_N, chunk, num_warps, softplus, bwd_cfg)   # bwd_cfg: (kind, block_d, warps, T)
+            ctx.cfg = (BLOCK_D, BLOCK_N, chunk, num_warps, softplus, bwd_cfg)   # bwd_cfg: (kind, block_d, warps, T, preload)
         return y
 
     @staticmethod
     def backward(ctx, dy):
         u, delta, A, B, C, D, bias, ck = ctx.saved_tensors
-        BLOCK_D, BLOCK_N, chunk, num_warps, softplus, (bwd, bwd_block_d, bwd_warps, bwd_t) = ctx.cfg
+        BLOCK_D, BLOCK_N, chunk, num_warps, softplus, (bwd, bwd_block_d, bwd_warps, bwd_t, bwd_preload) = ctx.cfg
         Bsz, G, dg, L = u.shape
         if bwd == "registers":               # its own channel block / warps (the checkpoint layout is per channel)
             BLOCK_D, num_warps = min(bwd_block_d, _pow2(dg)), bwd_warps
@@ -415,7 +426,8 @@ class _ScanCore(torch.autograd.Function):
         consts = dict(HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus,
                       BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
         if bwd == "registers":
-            _scan_bwd_reg_kernel[(Bsz * G, nblk)](*args, *outs, **consts, T=math.gcd(bwd_t, chunk))
+            _scan_bwd_reg_kernel[(Bsz * G, nblk)](*args, *outs, **consts, T=math.gcd(bwd_t, chunk),
+                                                  PRELOAD=bwd_preload)
         else:
             scr = torch.empty(Bsz * G * nblk, chunk, BLOCK_D, BLOCK_N, device=dev, dtype=f32)
             _scan_bwd_kernel[(Bsz * G, nblk)](*args, scr, *outs, **consts)
@@ -432,22 +444,25 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
                           delta_bias: Optional[Tensor] = None, delta_softplus: bool = True,
                           block_d: int = 32, chunk: int = 16, num_warps: int = 4, bwd: Optional[str] = None,
                           bwd_block_d: Optional[int] = None, bwd_warps: Optional[int] = None,
-                          bwd_t: Optional[int] = None, fwd_unroll: Optional[bool] = None) -> Tensor:
+                          bwd_t: Optional[int] = None, bwd_preload: Optional[bool] = None,
+                          fwd_unroll: Optional[bool] = None) -> Tensor:
     """Same signature and semantics as `scan.selective_scan_ref` (float32 state; output in u's dtype).
     u, delta, z: (Bsz, Dt, L), or grouped (Bsz, G, dg, L) views of any strides (e.g. channels-last buffers,
     whose layout the output and gradients keep); A: (Dt, N); B, C: (Bsz, N, L) or (Bsz, G, N, L);
     D, delta_bias: (Dt,). block_d (power of two) channels per program; chunk: steps between saved states.
     bwd: which backward kernel, 'registers' (_scan_bwd_reg_kernel: a chunk's states on chip, unrolled over the
     chunk; its own bwd_block_d channels per program, bwd_warps, and bwd_t steps kept in registers, rounded to a
-    divisor of chunk with gcd) or 'scratch' (_scan_bwd_kernel: states in a
+    divisor of chunk with gcd; bwd_preload: all of a sub-chunk's loads before its stores, more registers) or 'scratch' (_scan_bwd_kernel: states in a
     per-program global scratch, block_d / num_warps as the forward); None reads MMAMBA_SPLIT_BWD (default
-    DEFAULT_BWD), None bwd_block_d / bwd_warps / bwd_t read MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T} (bwd_tuning()). Both
+    DEFAULT_BWD), None bwd_block_d / bwd_warps / bwd_t / bwd_preload read MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T,PRELOAD}
+    (bwd_tuning()). Both
     kernels compute the same gradients. fwd_unroll: the forward's chunk loop unrolled (tl.static_range), the same
     arithmetic; None reads MMAMBA_SCAN_FWD_UNROLL=1 (default off until measured)."""
     if fwd_unroll is None:
         fwd_unroll = os.environ.get("MMAMBA_SCAN_FWD_UNROLL", "0") == "1"
-    env_bd, env_w, env_t = bwd_tuning()
+    env_bd, env_w, env_t, env_pre = bwd_tuning()
     bwd_block_d, bwd_warps, bwd_t = bwd_block_d or env_bd, bwd_warps or env_w, bwd_t or env_t
+    bwd_preload = bool(env_pre if bwd_preload is None else bwd_preload)
     assert block_d & (block_d - 1) == 0, "block_d must be a power of two"
     assert bwd_block_d & (bwd_block_d - 1) == 0, "bwd_block_d must be a power of two"
     bwd = bwd if bwd is not None else os.environ.get("MMAMBA_SPLIT_BWD", DEFAULT_BWD)
@@ -461,7 +476,7 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
     with torch.autocast(device_type=u.device.type, enabled=False):
         out_dtype = torch.float32 if z is not None else dtype_in  # gate in f32, as the reference does
         y = _ScanCore.apply(u4, d4, A, Bg, Cg, D, delta_bias, delta_softplus, out_dtype, block_d, chunk, num_warps,
-                            (bwd, bwd_block_d, bwd_warps, bwd_t), bool(fwd_unroll))
+                            (bwd, bwd_block_d, bwd_warps, bwd_t, bwd_preload), bool(fwd_unroll))
         if z is not None:
             y = y * F.silu((z.unflatten(1, (G, -1)) if flat else z).float())
     y = y.flatten(1, 2) if flat else y

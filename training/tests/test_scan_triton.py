@@ -47,7 +47,7 @@ CASES = [
 
 
 def _run(shape, block_d, chunk, with_z=True, with_d=True, with_bias=True, softplus=True, bwd="scratch",
-         bwd_block_d=None, bwd_t=None, fwd_unroll=False):
+         bwd_block_d=None, bwd_t=None, fwd_unroll=False, bwd_preload=False):
     Bsz, di, L, N, G = shape
     ins = make_inputs(Bsz, di, L, N, G, torch.float32, seed=L * 31 + di, with_z=with_z)
     ins = [t.to(DEVICE).requires_grad_() if t is not None else None for t in ins]
@@ -59,7 +59,8 @@ def _run(shape, block_d, chunk, with_z=True, with_d=True, with_bias=True, softpl
     kw = dict(D=D, z=z, delta_bias=bias, delta_softplus=softplus)
     y_ref = selective_scan_ref(u, delta, A, Bm, Cm, **kw)
     y_tri = selective_scan_triton(u, delta, A, Bm, Cm, **kw, block_d=block_d, chunk=chunk, bwd=bwd,
-                                  bwd_block_d=bwd_block_d or block_d, bwd_t=bwd_t or chunk, fwd_unroll=fwd_unroll)
+                                  bwd_block_d=bwd_block_d or block_d, bwd_t=bwd_t or chunk, fwd_unroll=fwd_unroll,
+                                  bwd_preload=bwd_preload)
     assert y_tri.shape == y_ref.shape == (Bsz, di, L)
     assert y_tri.dtype == torch.float32
     assert nerr(y_tri, y_ref) < 2e-5
@@ -84,10 +85,13 @@ def test_triton_matches_ref(case, bwd):
 # checkpoint chunk 16 walked as sub-chunks of T = 8 (and T = 4, 16), at the sequence lengths the model meets
 # (1, 17 ragged, 272 = the small model's L, 1040 = 1024 image + 16 text tokens), few channels so the interpreter
 # is quick; a partial channel block (dg = 3 with bwd_block_d 2) in the short cases
-@pytest.mark.parametrize("L,dg,bwd_block_d,T", [(1, 3, 2, 8), (17, 3, 2, 8), (17, 2, 2, 4), (272, 2, 2, 8),
-                                                (272, 2, 2, 16), (1040, 1, 1, 8)])
-def test_registers_backward_model_shapes(L, dg, bwd_block_d, T):
-    _run((1, 4 * dg, L, 16, 4), 2, 16, with_z=False, bwd="registers", bwd_block_d=bwd_block_d, bwd_t=T)
+# (PRELOAD: a sub-chunk's loads all in its recompute loop)
+@pytest.mark.parametrize("L,dg,bwd_block_d,T,preload", [(1, 3, 2, 8, 0), (17, 3, 2, 8, 0), (17, 2, 2, 4, 0),
+                                                        (17, 3, 2, 4, 1), (272, 2, 2, 8, 0), (272, 2, 2, 16, 0),
+                                                        (272, 1, 1, 4, 1), (1040, 1, 1, 8, 0)])
+def test_registers_backward_model_shapes(L, dg, bwd_block_d, T, preload):
+    _run((1, 4 * dg, L, 16, 4), 2, 16, with_z=False, bwd="registers", bwd_block_d=bwd_block_d, bwd_t=T,
+         bwd_preload=bool(preload))
 
 
 def test_unrolled_forward_matches_ref():

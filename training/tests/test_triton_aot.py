@@ -78,7 +78,7 @@ BWD = {**{k: v for k, v in FWD.items() if k != "Y_ptr"}, "dY_ptr": F32, "du_ptr"
 SPLIT = dict(u_ptr=ACT, dt_ptr=ACT, bias_ptr=F32, A_ptr=F32, B_ptr=ACT, C_ptr=ACT, D_ptr=F32, ck_ptr=F32)
 
 
-def split_kernels(tmp: str, block_d: int, warps: int, T: int) -> dict:
+def split_kernels(tmp: str, block_d: int, warps: int, T: int, preload: int = 0) -> dict:
     """(registers, spills) of the split path's forward (the model's launch set, scan._triton_tuning) and of its
     'registers' backward at (block_d, warps, T steps in registers), bf16 activations as autocast makes them (y, dy, du, d(delta)
     bf16: the mixer's scan has no z)."""
@@ -90,7 +90,7 @@ def split_kernels(tmp: str, block_d: int, warps: int, T: int) -> dict:
                    {**common, "SAVE": True, "BLOCK_D": tune["block_d"], "CHUNK": tune["chunk"]}, tune["num_warps"], tmp)
     bwd = _compile(st._scan_bwd_reg_kernel, {**SPLIT, "dy_ptr": ACT, "du_ptr": ACT, "ddt_ptr": ACT, "dA_ptr": F32,
                                              "dD_ptr": F32, "dbias_ptr": F32, "dB_ptr": F32, "dC_ptr": F32},
-                   {**common, "BLOCK_D": block_d, "CHUNK": tune["chunk"], "T": T}, warps, tmp)
+                   {**common, "BLOCK_D": block_d, "CHUNK": tune["chunk"], "T": T, "PRELOAD": bool(preload)}, warps, tmp)
     fwd_unroll = _compile(st._scan_fwd_kernel, {**SPLIT, "y_ptr": ACT},
                           {**common, "SAVE": True, "BLOCK_D": tune["block_d"], "CHUNK": tune["chunk"], "UNROLL": True},
                           tune["num_warps"], tmp)
@@ -105,7 +105,7 @@ def _script(name: str, tmp: str) -> dict:
     if name == "split":
         import mmamba.scan_triton as st
         rep = split_kernels(tmp, *st.bwd_tuning())
-    elif name.startswith("split:"):          # split:BLOCK_D,WARPS,T (a manual register sweep)
+    elif name.startswith("split:"):          # split:BLOCK_D,WARPS,T[,PRELOAD] (a manual register sweep)
         rep = split_kernels(tmp, *[int(x) for x in name[6:].split(",")])
     elif name in ("fused", "fused-flat"):
         flat = name == "fused-flat"
