@@ -10,6 +10,7 @@
 // hook) stops the run with a message, and the adapter of the last preview can still be saved.
 import { expect, test, type Page } from '@playwright/test';
 import { muteHotReload, png, serveTinyModels } from './tiny-models';
+import { waitLoaded } from './app-helpers';
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 120_000;
@@ -30,15 +31,6 @@ function pairs(): { files: { name: string; mimeType: string; buffer: Buffer }[];
   const picture = png(128, (x, y) => checker(x, y, 128));
   const files = Array.from({ length: 8 }, (_, i) => ({ name: `${WORD}-${i + 1}.png`, mimeType: 'image/png', buffer: picture }));
   return { files, captions: Object.fromEntries(files.map((f) => [f.name, `a ${WORD}`])) };
-}
-
-async function waitLoaded(page: Page): Promise<void> {
-  const generate = page.getByTestId('generate');
-  const error = page.getByTestId('load-error');
-  await expect(async () => {
-    if (await error.isVisible().catch(() => false)) throw new Error(`model load failed: ${(await error.textContent()) ?? ''}`);
-    expect(await generate.isEnabled().catch(() => false)).toBe(true);
-  }).toPass({ timeout: LOAD_TIMEOUT });
 }
 
 async function open(page: Page): Promise<void> {

@@ -5,21 +5,12 @@
 // "Cancelling…" at once; the engine worker dying mid-generation (or hanging: the heartbeat) is reported, restarted,
 // and the app works again.
 import { expect, test, type Page } from '@playwright/test';
-import { setNumber } from './app-helpers';
+import { setNumber, waitLoaded } from './app-helpers';
 import { chunk, muteHotReload, png, serveTinyModels } from './tiny-models';
 
 const LOAD_TIMEOUT = 60_000;
 
 test.use({ serviceWorkers: 'block' });
-
-async function waitReady(page: Page): Promise<void> {
-  const generate = page.getByTestId('generate');
-  const error = page.getByTestId('load-error');
-  await expect(async () => {
-    if (await error.isVisible().catch(() => false)) throw new Error(`model load failed: ${(await error.textContent()) ?? ''}`);
-    expect(await generate.isEnabled().catch(() => false)).toBe(true);
-  }).toPass({ timeout: LOAD_TIMEOUT });
-}
 
 /** Starts a long generation and resolves once its first step is on screen (the run is still going). */
 async function startLongRun(page: Page): Promise<void> {
@@ -50,7 +41,7 @@ test('security headers and CSP; no violation while loading and generating; repos
   await serveTinyModels(context);
   await muteHotReload(context);
   await page.goto('/');
-  await waitReady(page);
+  await waitLoaded(page);
   await setNumber(page, 'steps', 2);
   await setNumber(page, 'guidance', 1);
   await page.getByTestId('generate').click();
@@ -75,7 +66,7 @@ test('an IndexedDB database re-created without its object store is repaired: the
     });
   });
   await page.goto('/');
-  await waitReady(page);
+  await waitLoaded(page);
   const stores = await page.evaluate(
     () =>
       new Promise<string[]>((resolve) => {
@@ -87,7 +78,7 @@ test('an IndexedDB database re-created without its object store is repaired: the
   const shardsBefore = seen.filter((p) => p.endsWith('.safetensors')).length;
   expect(shardsBefore).toBeGreaterThan(0);
   await page.reload();
-  await waitReady(page);
+  await waitLoaded(page);
   expect(seen.filter((p) => p.endsWith('.safetensors')).length).toBe(shardsBefore); // read back from IndexedDB
 });
 
@@ -95,7 +86,7 @@ test('uploads: a PNG named x.html gets an image/png thumbnail; a 10000×10000 PN
   await serveTinyModels(context);
   await muteHotReload(context);
   await page.goto('/');
-  await waitReady(page);
+  await waitLoaded(page);
   const picture = png(32, (x, y) => [x * 8, y * 8, 128]);
   const html = Buffer.concat([picture, Buffer.from('<html><body><script>document.title = String(indexedDB)</script></body></html>')]);
   const ihdr = Buffer.alloc(13);
@@ -122,7 +113,7 @@ test('Cancel says "Cancelling…" at once, before the worker answers', async ({ 
   await serveTinyModels(context);
   await muteHotReload(context);
   await page.goto('/');
-  await waitReady(page);
+  await waitLoaded(page);
   await startLongRun(page);
   // Click Cancel and read the caption after the page's own update, in one task: the worker's answer (a message
   // event, a later task) cannot have arrived yet.
@@ -142,7 +133,7 @@ test('the engine worker dying mid-generation is reported, restarted with the sam
   const seen = await serveTinyModels(context);
   await muteHotReload(context);
   await page.goto('/');
-  await waitReady(page);
+  await waitLoaded(page);
   await startLongRun(page);
   const worker = page.workers().find((w) => /worker/.test(w.url()));
   expect(worker).toBeTruthy();
@@ -151,7 +142,7 @@ test('the engine worker dying mid-generation is reported, restarted with the sam
   await expect(page.getByTestId('gen-error')).toContainText('The engine stopped unexpectedly (the worker was terminated)', { timeout: 20_000 });
   await expect(page.getByTestId('engine-note')).toContainText('The engine stopped unexpectedly');
   expect(await page.getByTestId('filmstrip-frame').count()).toBeGreaterThan(0); // the steps shown are kept
-  await waitReady(page);
+  await waitLoaded(page);
   await expect(page.getByTestId('status')).toHaveText('GPU ready');
   await expect(page.getByTestId('engine-note')).toContainText('It was restarted');
   expect(seen.filter((p) => p.endsWith('.safetensors')).length).toBe(shardsBefore); // reloaded from IndexedDB
@@ -166,7 +157,7 @@ test('an engine worker that stops answering (a stuck event loop) is found by the
   await serveTinyModels(context);
   await muteHotReload(context);
   await page.goto('/?engine-heartbeat-timeout=3000');
-  await waitReady(page);
+  await waitLoaded(page);
   await startLongRun(page);
   const worker = page.workers().find((w) => /worker/.test(w.url()));
   // Blocks the worker's event loop for good (it holds its alive-lock: only the heartbeat can tell).
@@ -176,6 +167,6 @@ test('an engine worker that stops answering (a stuck event loop) is found by the
     }
   }, 0)).catch(() => undefined);
   await expect(page.getByTestId('gen-error')).toContainText('The engine stopped unexpectedly (no answer for 3 s)', { timeout: 30_000 });
-  await waitReady(page);
+  await waitLoaded(page);
   await expect(page.getByTestId('engine-note')).toContainText('It was restarted');
 });

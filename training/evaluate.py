@@ -87,20 +87,21 @@ def select_ruler_items(data: str, n_per_split: int, seed: int = 0) -> list[dict]
     pack = D.load_pack(data, seed)
     items: list[dict] = []
 
-    def add(split: str, ei: int, prompt: str) -> None:
-        m = pack.meta(ei)
-        items.append({"prompt": prompt, "seed": len(items), "entry": int(ei), "split": split,
-                      "concept": m["concept"], "colour": m["colour"],
-                      "background": m["background"] if m["kind"] == "icon" else None, "holdout": m["holdout"]})
+    def add(split: str, item: dict) -> None:
+        """The item's own fields over the facts of the drawing it was taken from (the metrics read both)."""
+        m = pack.meta(item["entry"])
+        facts = {"concept": m["concept"], "colour": m["colour"], "holdout": m["holdout"],
+                 "background": m["background"] if m["kind"] == "icon" else None}
+        items.append({**facts, **item, "split": split, "seed": len(items)})
 
     for split, kind in (("seen", "seen_concept_unseen_combination"), ("unseen", "unseen_concept")):
         for it in D.ruler_items(pack, kind, n_per_split):
-            add(split, it["entry"], it["prompt"])
-    for p in D.paraphrase_prompts(pack)[:n_per_split]:
-        add("paraphrase", p["entry"], p["prompt"])
+            add(split, it)
+    for it in D.paraphrase_prompts(pack)[:n_per_split]:
+        add("paraphrase", it)
     order = sorted(pack.splits["train"], key=lambda ei: D._u32(seed, "ruler", "train", ei))
     for ei in order[:n_per_split]:
-        add("train", ei, pack.short_caption(ei))
+        add("train", {"prompt": pack.short_caption(ei), "entry": int(ei)})
     return items
 
 
