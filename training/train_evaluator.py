@@ -122,7 +122,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--bpe", required=True, help="bpe.json or a generator manifest dir whose tokenizer to use")
     ap.add_argument("--out", required=True, help="run dir: evaluators.pt, log.jsonl, summary.json")
     ap.add_argument("--steps", type=int, default=0, help="0 = fit --max-minutes")
-    ap.add_argument("--max-minutes", type=float, default=3.0)
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="wall-clock budget (default 3 with --steps 0; none with --steps N, so the ruler is a fixed step count)")
+    ap.add_argument("--int8", action="store_true", help="store large weights as per-row int8 (the kept ruler)")
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--weight-decay", type=float, default=0.05)
@@ -176,7 +178,11 @@ def main(argv=None) -> dict:
     by_time = args.steps <= 0
     warmup = args.warmup if by_time else max(1, min(args.warmup, args.steps // 5))
     t_train = time.time()
-    train_seconds = max(args.max_minutes * 60 - 25.0 - (t_train - t0), 1.0)   # 25 s left for the report and save
+    if args.max_minutes is None and by_time:
+        args.max_minutes = 3.0
+    # 25 s left for the report and save; with --steps N and no --max-minutes there is no time cap
+    train_seconds = (max(args.max_minutes * 60 - 25.0 - (t_train - t0), 1.0) if args.max_minutes is not None
+                     else float("inf"))
     g = torch.Generator(device=dev).manual_seed(args.seed)
     V = caps.shape[1]
     step, t_last = 0, time.time()
@@ -219,7 +225,7 @@ def main(argv=None) -> dict:
     log.log({"holdout": rep})
     os.makedirs(args.out, exist_ok=True)
     save_evaluators(os.path.join(args.out, "evaluators.pt"), con, cls, bpe.to_dict(), concepts,
-                    extra={"summary": rep, "args": vars(args)})
+                    extra={"summary": rep, "args": vars(args)}, int8=args.int8)
     save_json(os.path.join(args.out, "summary.json"), rep)
     log.print(f"HOLDOUT classifier top1 {rep['classifier_top1']:.3f} top5 {rep['classifier_top5']:.3f}; "
               f"contrastive i2t top1 {rep['contrastive_i2t_top1_in_256']:.3f} cos {rep['contrastive_cos_x100']:.1f}; "

@@ -194,19 +194,49 @@ class ConceptClassifier(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------- files
+INT8_MIN_ELEMENTS = 4096     # smaller tensors (norms, biases, the temperature) stay f16
+
+
 def _stored(state: dict[str, torch.Tensor], half: bool) -> dict[str, torch.Tensor]:
     return {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()) for k, v in state.items()}
 
 
+def _quantised(state: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    """Floating tensors of >= INT8_MIN_ELEMENTS and >= 2 dims as symmetric int8 per leading row (an output channel
+    of a conv or linear) with an f16 scale, |error| <= scale / 2; the rest as f16, integers as they are."""
+    plain, q, scale = {}, {}, {}
+    for k, v in state.items():
+        v = v.detach().cpu()
+        if v.is_floating_point() and v.dim() >= 2 and v.numel() >= INT8_MIN_ELEMENTS:
+            rows = v.float().reshape(v.shape[0], -1)
+            sc = (rows.abs().amax(1) / 127.0).clamp_min(1e-12).half()                    # (rows,)
+            q[k] = torch.round(rows / sc.float()[:, None]).clamp(-127, 127).to(torch.int8).reshape(v.shape)
+            scale[k] = sc
+        else:
+            plain[k] = v.half() if v.is_floating_point() else v
+    return {"state": plain, "int8": q, "scale": scale}
+
+
+def _restored(entry: dict) -> dict[str, torch.Tensor]:
+    """The inverse of _stored / _quantised: a state dict of f32 (floating) tensors."""
+    out = {k: (v.float() if v.is_floating_point() else v) for k, v in entry["state"].items()}
+    for k, q in entry.get("int8", {}).items():
+        sc = entry["scale"][k].float()
+        out[k] = (q.float().reshape(q.shape[0], -1) * sc[:, None]).reshape(q.shape)
+    return out
+
+
 def save_evaluators(path: str, contrastive: ContrastiveModel, classifier: ConceptClassifier,
                     tokenizer: dict[str, Any], concepts: list[str], extra: Optional[dict] = None,
-                    half: bool = True) -> None:
+                    half: bool = True, int8: bool = False) -> None:
     """One file with both models, the tokenizer the text tower reads and the concept names (class order).
-    half: floating tensors stored as f16 (loaded back into f32 modules); every metric is computed from the file,
+    half: floating tensors stored as f16; int8: large weights as per-row int8 (about half the f16 file, so the
+    fixed ruler fits in the repository). Loaded back into f32 modules; every metric is computed from the file,
     so the stored precision IS the metric's definition."""
-    torch.save({"format": "mmamba-evaluators", "version": 1,
-                "contrastive": {"config": contrastive.cfg.to_dict(), "state": _stored(contrastive.state_dict(), half)},
-                "classifier": {"config": classifier.cfg.to_dict(), "state": _stored(classifier.state_dict(), half)},
+    pack = (lambda m: _quantised(m.state_dict())) if int8 else (lambda m: {"state": _stored(m.state_dict(), half)})
+    torch.save({"format": "mmamba-evaluators", "version": 2 if int8 else 1,
+                "contrastive": {"config": contrastive.cfg.to_dict(), **pack(contrastive)},
+                "classifier": {"config": classifier.cfg.to_dict(), **pack(classifier)},
                 "tokenizer": tokenizer, "concepts": list(concepts), "extra": extra or {}}, path)
 
 
@@ -234,7 +264,7 @@ def load_evaluators(path: str, device="cpu") -> Evaluators:
     if st.get("format") != "mmamba-evaluators":
         raise ValueError(f"{path} is not an evaluator file written by train_evaluator.py")
     con = ContrastiveModel(ContrastiveConfig.from_dict(st["contrastive"]["config"]))
-    con.load_state_dict(st["contrastive"]["state"])
+    con.load_state_dict(_restored(st["contrastive"]))
     cls = ConceptClassifier(ClassifierConfig.from_dict(st["classifier"]["config"]))
-    cls.load_state_dict(st["classifier"]["state"])
+    cls.load_state_dict(_restored(st["classifier"]))
     return Evaluators(con, cls, BPETokenizer.from_dict(st["tokenizer"]), st["concepts"], st["extra"]).to(device)

@@ -128,3 +128,36 @@ def test_fixed_ruler_splits_and_scores(world, tmp_path):
     assert set(real["by_split"]) == {s for s in E.RULER_SPLITS if by[s]}
     assert real["by_split"]["train"]["psnr_exact"] > 60 > tiny["by_split"]["train"]["psnr_exact"]
     assert "The fixed ruler, by split" in open(tmp_path / "r.md").read()
+
+
+def test_int8_evaluator_file_round_trip(tmp_path):
+    """--int8 evaluators: every large weight within half a step of its row's scale, small tensors f16, the file
+    about half the f16 one, and the reloaded classifier gives the same top-5 as the f32 one on random images."""
+    import torch
+    from eval_fixtures import tiny_evaluators
+    from mmamba.bpe import BPETokenizer
+    from mmamba.evaluator import ClassifierConfig, ConceptClassifier, TowerConfig, load_evaluators, save_evaluators
+    torch.manual_seed(3)
+    bpe = BPETokenizer.train(["red apple", "blue car"], vocab_size=270, max_len=6)
+    con, _ = tiny_evaluators(["a", "b"], bpe)
+    cls = ConceptClassifier(ClassifierConfig(tower=TowerConfig(widths=(32, 64), blocks=1, image_size=32), num_classes=40))
+    for m in (con, cls):
+        m.eval()
+    f16, i8 = str(tmp_path / "f16.pt"), str(tmp_path / "i8.pt")
+    save_evaluators(f16, con, cls, bpe.to_dict(), [str(i) for i in range(40)])
+    save_evaluators(i8, con, cls, bpe.to_dict(), [str(i) for i in range(40)], int8=True)
+    assert os.path.getsize(i8) < 0.7 * os.path.getsize(f16)
+    ev = load_evaluators(i8)
+    checked = 0
+    for k, v in cls.state_dict().items():
+        w = ev.classifier.state_dict()[k]
+        if v.is_floating_point() and v.dim() >= 2 and v.numel() >= 4096:
+            step = v.reshape(v.shape[0], -1).abs().amax(1) / 127
+            err = (w - v).reshape(v.shape[0], -1).abs().amax(1)
+            assert (err <= step * 0.5 * 1.01 + 1e-6).all(), k
+            checked += 1
+    assert checked >= 2
+    x = torch.rand(16, 3, 32, 32)
+    with torch.no_grad():
+        a, b = cls(x), ev.classifier(x)
+    assert (a.topk(5, 1).indices == b.topk(5, 1).indices).float().mean() > 0.8
