@@ -28,7 +28,7 @@ if [ "$PHASE" = 1 ]; then
   tail -4 "$R/tok_none.log"
   el "evaluators (fixed ruler: $EV_STEPS steps, seed 0) | captions with each prior, then the probes"
   timeout 330 $PY training/train_evaluator.py --data "$DATA" --bpe "$R/tok_none/bpe.json" --out "$R/evaluators" \
-    --steps "$EV_STEPS" --seed 0 --batch-size "$EV_BATCH" $DEV > "$R/evaluators.log" 2>&1 &
+    --steps "$EV_STEPS" --seed 0 --batch-size "$EV_BATCH" --int8 $DEV > "$R/evaluators.log" 2>&1 &
   toks=()
   for p in $PRIORS; do
     name=${p%%:*}; file=${p#*:}
