@@ -17,7 +17,7 @@ import { acquireDevice, describeAdapter } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
 import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
 import type { MMambaConfig } from '../src/model/common';
-import { mulberry32 } from '../src/common/mulberry32';
+import { mulberry32 } from '../src/engine/rng';
 import { arg, flag } from './cli';
 import { readModelDir } from './model-files';
 import type { LoraTarget } from '../src/finetune/api';

@@ -4,7 +4,7 @@ import { create, globals } from 'webgpu';
 import { acquireDevice } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
 import type { Tensor } from '../src/engine/tensor';
-import { mulberry32 } from '../src/common/mulberry32';
+import { mulberry32 } from '../src/engine/rng';
 
 Object.assign(globalThis, globals);
 

@@ -2,7 +2,7 @@
 // init (A ~ U(−1/√in, 1/√in) from the shared counter RNG of docs/architecture.md, B = 0, so a fresh adapter is the
 // identity), the config hash that ties an adapter to its base model, and mergeAdapter: W + (alpha/rank)·B·A,
 // per direction for K-stacked weights. Merged weights go through the unchanged generator: zero cost at sampling time.
-import { rngKey, uniformFromKey } from '../engine/reference/sampling';
+import { rngKey, uniformFromKey } from '../engine/rng';
 import { mmambaParams, textParams } from '../model/params';
 import {
   LORA_TARGETS,

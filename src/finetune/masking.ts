@@ -5,7 +5,7 @@
 //   drop_text:         each row's caption replaced by the empty prompt with probability p
 // Streams (u32): FINETUNE_STREAM + 4·step + {0: t (index b), 1: scores (index b·HW + pos), 2: text drop (index b)};
 // disjoint from the sampler's streams (2·step + {0, 1}, step < 64) and the LoRA init's.
-import { uniform } from '../engine/reference/sampling';
+import { uniform } from '../engine/rng';
 
 export const FINETUNE_STREAM = 0x46540000; // 'FT\0\0'
 

@@ -13,7 +13,7 @@ import type { BaseModelRef, FineTunerHandle, LoraAdapter, LoraConfig, LoraTarget
 import { MAX_PROMPT_CHARS, type AdaptScope, type FineTuneProgress, type FineTuneRequest, type FineTuneResult, type RgbaImage } from './api';
 import type { Dataset } from './finetune-dataset';
 import type { FineTunePort } from './finetune-port';
-import { mulberry32 } from '../common/mulberry32';
+import { mulberry32 } from '../engine/rng';
 
 /** Weights that get a LoRA pair, per choice of the request's `adapt`: the generator's mixer projections, adaptive
  *  norms (where the caption enters each layer) and head; the text encoder's blocks (attention and MLP: how a new

@@ -4,10 +4,15 @@
 import code from '../../../shaders/sampling.wgsl?raw';
 import { grid1d, uniforms, type Engine } from '../engine';
 import { ShapeError } from '../errors';
-import { nMaskAfterStep, rngKey } from '../reference/sampling';
+import { rngKey } from '../rng';
 import type { Tensor } from '../tensor';
 
 const MAX_HW = 1024;
+
+/** The MaskGIT cosine schedule: tokens still masked after step i of S, floor(cos(π/2 · (i+1)/S) · HW) in f64, as
+ *  sampling.py n_mask_after_step. */
+export const nMaskAfterStep = (i: number, steps: number, hw: number): number =>
+  Math.floor(Math.cos((Math.PI / 2) * ((i + 1) / steps)) * hw);
 
 interface P {
   rows: number;

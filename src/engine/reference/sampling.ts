@@ -1,35 +1,16 @@
-// CPU references for shaders/sampling.wgsl and the shared counter-based RNG (docs/architecture.md "Random numbers",
-// training/mmamba/rng.py): lowbias32 hash, uniform(seed, stream, index) in (0, 1), Gumbel noise; Gumbel-max token
+// CPU references for shaders/sampling.wgsl, on the shared counter-based RNG of ../rng.ts (docs/architecture.md
+// "Random numbers", training/mmamba/rng.py; re-exported here for the tests): Gumbel noise; Gumbel-max token
 // sampling with log-softmax of the sampled token; argmax; and one MaskGIT step's confidence + re-mask update
 // (training/mmamba/sampling.py). hash32/uniform are bit-exact with Python; f32 roundings are explicit (Math.fround).
 
-/** lowbias32 (Chris Wellons' hash-prospector), u32 with wrap-around. */
-export function hash32(x0: number): number {
-  let x = x0 >>> 0;
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7feb352d) >>> 0;
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x846ca68b) >>> 0;
-  x ^= x >>> 16;
-  return x >>> 0;
-}
+import { nMaskAfterStep } from '../ops/sampling';
+import { rngKey, uniformFromKey } from '../rng';
 
-/** The per-(seed, stream) key: hash32(seed ^ hash32(stream)). */
-export const rngKey = (seed: number, stream: number): number => hash32((seed >>> 0) ^ hash32(stream >>> 0));
-
-/** uniform from a key: ((hash32(index ^ key) >> 8) + 0.5) / 2^24, rounded to f32 as the GPU and PyTorch do. */
-export const uniformFromKey = (key: number, index: number): number =>
-  Math.fround(Math.fround(hash32((index >>> 0) ^ key) >>> 8) + 0.5) / 16777216;
-
-/** uniform(seed, stream, index) in (0, 1] as an f32 value (1 only when the +0.5 rounds up at 2^24 − 1). */
-export const uniform = (seed: number, stream: number, index: number): number => uniformFromKey(rngKey(seed, stream), index);
+export { hash32, rngKey, uniform, uniformFromKey } from '../rng';
+export { nMaskAfterStep };
 
 /** -log(-log(u)) in f64 (the GPU's f32 log differs by a few ulp). */
 export const gumbel = (u: number): number => -Math.log(-Math.log(u));
-
-/** floor(cos(π/2 · (i+1)/S) · HW) in f64, as sampling.py n_mask_after_step. */
-export const nMaskAfterStep = (i: number, steps: number, hw: number): number =>
-  Math.floor(Math.cos((Math.PI / 2) * ((i + 1) / steps)) * hw);
 
 /** argmax over rows of K: first index of the maximum. */
 export function argmaxRef(x: Float32Array, K: number): Uint32Array {
