@@ -40,6 +40,9 @@ $PY -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.ve
 step 1-check 55 $PY bench_scan.py --compare --check --Bs ""
 flat=$(grep -h '^export MMAMBA_MERGE_FLAT' "$LOGS/1-check.txt" 2>/dev/null | tail -1)
 if [ -n "$flat" ]; then eval "$flat"; echo "the 3-D fused variant failed, the 2-D one passed: $flat"; fi
+if grep -q '^check summary:.*split-registers FAIL' "$LOGS/1-check.txt" 2>/dev/null; then
+  export MMAMBA_SPLIT_BWD=scratch; echo "the registers backward FAILED the check: the split path below uses scratch"
+fi
 step 2-sweep 25 $PY bench_scan.py --compare --sweep-merge --Bs ""
 best=$(grep -h '^export MMAMBA_MERGE_' "$LOGS/2-sweep.txt" 2>/dev/null | tail -1)
 if [ -n "$best" ]; then eval "$best"; echo "using the sweep's best: $best"; fi
@@ -48,7 +51,7 @@ sbest=$(grep -h '^export MMAMBA_SCAN_BWD_' "$LOGS/2b-sweep-split-bwd.txt" 2>/dev
 if [ -n "$sbest" ]; then eval "${sbest%%#*}"; echo "using the split-backward sweep's best: $sbest"; fi
 step 3-scan 35 $PY bench_scan.py --compare --Bs 64,256 --reps 12
 step 4-step 55 $PY bench_train_step.py --batch 256 --steps 8 --rounds 3
-step 4b-step-scratch 30 env MMAMBA_SPLIT_BWD=scratch MMAMBA_CONV_BWD_WARPS=4 MMAMBA_SCAN_FWD_UNROLL=0 $PY bench_train_step.py --batch 256 --variants mmamba:split \
+step 4b-step-scratch 30 env MMAMBA_SPLIT_BWD=scratch MMAMBA_CONV_BWD_WARPS=4 MMAMBA_SCAN_FWD_UNROLL=0 MMAMBA_SCAN_CHUNK=16 $PY bench_train_step.py --batch 256 --variants mmamba:split \
   --steps 8 --rounds 2 --warmup 2
 step 5-compile 35 $PY bench_train_step.py --batch 256 --variants mmamba:fused+compile --steps 6 --rounds 2 \
   --warmup 2 --no-profile
