@@ -450,14 +450,14 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
     u, delta, z: (Bsz, Dt, L), or grouped (Bsz, G, dg, L) views of any strides (e.g. channels-last buffers,
     whose layout the output and gradients keep); A: (Dt, N); B, C: (Bsz, N, L) or (Bsz, G, N, L);
     D, delta_bias: (Dt,). block_d (power of two) channels per program; chunk: steps between saved states.
-    bwd: which backward kernel, 'registers' (_scan_bwd_reg_kernel: a chunk's states on chip, unrolled over the
-    chunk; its own bwd_block_d channels per program, bwd_warps, and bwd_t steps kept in registers, rounded to a
-    divisor of chunk with gcd; bwd_preload: all of a sub-chunk's loads before its stores, more registers) or 'scratch' (_scan_bwd_kernel: states in a
-    per-program global scratch, block_d / num_warps as the forward); None reads MMAMBA_SPLIT_BWD (default
-    DEFAULT_BWD), None bwd_block_d / bwd_warps / bwd_t / bwd_preload read MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T,PRELOAD}
-    (bwd_tuning()). Both
-    kernels compute the same gradients. fwd_unroll: the forward's chunk loop unrolled (tl.static_range), the same
-    arithmetic; None reads MMAMBA_SCAN_FWD_UNROLL=1 (default off until measured)."""
+    bwd: which backward kernel, 'registers' (_scan_bwd_reg_kernel: a chunk's states on chip, unrolled over T-step
+    sub-chunks; its own bwd_block_d channels per program, bwd_warps, bwd_t steps kept in registers (rounded to a
+    divisor of chunk with gcd) and bwd_preload (all of a sub-chunk's loads before its stores; more registers)) or
+    'scratch' (_scan_bwd_kernel: states in a per-program global scratch, block_d / num_warps as the forward).
+    None reads MMAMBA_SPLIT_BWD (default DEFAULT_BWD); None bwd_block_d / bwd_warps / bwd_t / bwd_preload read
+    MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T,PRELOAD} (bwd_tuning()). Both kernels compute the same gradients.
+    fwd_unroll: the forward's chunk loop unrolled (tl.static_range), the same arithmetic; None reads
+    MMAMBA_SCAN_FWD_UNROLL=1 (default off until measured)."""
     if fwd_unroll is None:
         fwd_unroll = os.environ.get("MMAMBA_SCAN_FWD_UNROLL", "0") == "1"
     env_bd, env_w, env_t, env_pre = bwd_tuning()
