@@ -164,11 +164,12 @@ def _bwd(gy: Tensor, x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R:
     db = torch.empty(R, nL, di, device=x.device, dtype=torch.float32)
     if perm is None:
         dx = torch.empty(R, L, di, device=x.device, dtype=x.dtype)
-        # 8 warps (MMAMBA_CONV_BWD_WARPS): 217 registers a thread for sm_90 and no spills; at 4 warps it needs 255
-        # and spills 340 B (tests/test_triton_aot.py)
+        # MMAMBA_CONV_BWD_WARPS: 4 (default) is the launch measured on the H200; at 8 warps the kernel needs 217
+        # registers a thread for sm_90 and no spills, at 4 it needs 255 and spills 340 B (tests/test_triton_aot.py);
+        # speed.sh times 8 before it becomes the default
         _conv_bwd_kernel[(R, nL, triton.cdiv(di, BC))](x, w, b, gy, dx, dw, db, L, di, K, nL,
                                                        W=W, BLOCK_L=BL, BLOCK_C=BC,
-                                                       num_warps=int(os.environ.get("MMAMBA_CONV_BWD_WARPS", 8)))
+                                                       num_warps=int(os.environ.get("MMAMBA_CONV_BWD_WARPS", 4)))
     else:
         Bsz = R // K
         inv = torch.argsort(perm, dim=1).contiguous()
