@@ -12,5 +12,5 @@ export type { Generator, TextCondition } from './generator';
 export { VQDecoder, toRGBA } from './vq_decoder';
 export { VQEncoder } from './vq_encoder';
 export { maskgitSample, type SampleRequest, type SamplerStep } from './sampler';
-export { TextToImage, DEFAULTS, MAX_STEPS, type GenerateRequest, type GenerateStep, type GenerateResult, type LoadedModel } from './pipeline';
+export { TextToImage, type GenerateRequest, type GenerateStep, type GenerateResult, type LoadedModel } from './pipeline';
 export { GenerationCancelledError, InvalidRequestError } from './errors';

@@ -11,6 +11,7 @@ import { WeightIntegrityError } from '../engine/errors';
 import { BPETokenizer, type TokenizerSpec } from './bpe';
 import type { MMambaConfig, UViTConfig, VQConfig } from './common';
 import { GenerationCancelledError, InvalidRequestError } from './errors';
+import { GENERATION_SETTINGS, settingProblem } from './settings';
 import type { Generator } from './generator';
 import { MMamba } from './mmamba';
 import { MaskGitRun } from './sampler';
@@ -24,13 +25,13 @@ export interface GenerateRequest {
   prompt: string;
   negativePrompt?: string;
   seed: number;
-  /** 1..64 */
+  /** MaskGIT steps; this and the settings below: ranges and defaults in GENERATION_SETTINGS (./settings.ts). */
   steps: number;
   /** Classifier-free guidance scale g (1 = off). */
   guidance: number;
-  /** Choice temperature of the re-masking noise (default 4.5). */
+  /** Choice temperature of the re-masking noise (default GENERATION_SETTINGS.tau.default). */
   tau?: number;
-  /** Token sampling temperature (default 1). */
+  /** Token sampling temperature (default GENERATION_SETTINGS.temperature.default). */
   temperature?: number;
 }
 
@@ -71,9 +72,6 @@ interface InFlight {
   tRecorded: number;
   recordMs: number;
 }
-
-export const DEFAULTS = { steps: 12, guidance: 4, tau: 4.5, temperature: 1 } as const;
-export const MAX_STEPS = 64;
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
@@ -141,14 +139,16 @@ export class TextToImage {
 
   private async run(req: GenerateRequest, onStep?: (s: GenerateStep) => void | Promise<void>, signal?: AbortSignal): Promise<GenerateResult> {
     if (this.disposed) throw new InvalidRequestError('this TextToImage was disposed; create a new one');
+    // Asserts for programmer errors only: users' requests were checked (with the same ranges) at the worker
+    // boundary, src/worker/requests.ts. The seed may be any safe integer; it is used mod 2^32.
     const steps = req.steps;
-    if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new InvalidRequestError(`steps must be an integer in 1..${MAX_STEPS}, got ${steps}`);
-    if (!Number.isFinite(req.guidance)) throw new InvalidRequestError(`guidance must be a finite number, got ${req.guidance}`);
+    const tau = req.tau ?? GENERATION_SETTINGS.tau.default;
+    const temperature = req.temperature ?? GENERATION_SETTINGS.temperature.default;
+    const problem =
+      settingProblem('steps', steps) ?? settingProblem('guidance', req.guidance) ?? settingProblem('tau', tau) ?? settingProblem('temperature', temperature);
+    if (problem) throw new InvalidRequestError(problem);
+    if (!Number.isInteger(steps)) throw new InvalidRequestError(`steps is ${steps}; it must be an integer`);
     if (!Number.isSafeInteger(req.seed)) throw new InvalidRequestError(`seed must be an integer, got ${req.seed}`);
-    const tau = req.tau ?? DEFAULTS.tau;
-    const temperature = req.temperature ?? DEFAULTS.temperature;
-    if (!Number.isFinite(tau) || tau < 0) throw new InvalidRequestError(`tau must be ≥ 0, got ${tau}`);
-    if (!(temperature > 0) || !Number.isFinite(temperature)) throw new InvalidRequestError(`temperature must be > 0, got ${temperature}`);
     if (typeof req.prompt !== 'string') throw new InvalidRequestError('prompt must be a string (empty = unconditional)');
     if (signal?.aborted) throw new GenerationCancelledError(0);
 

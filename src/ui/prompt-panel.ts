@@ -3,6 +3,7 @@
 // id); the app decides what is possible (`disabled`, `busy`). Enter in the prompt generates (Shift+Enter: new line).
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
+import { clampSetting, GENERATION_SETTINGS as SETTINGS, type GenerationSettingName } from '../model/settings';
 import { MAX_PROMPT_CHARS, type AdapterInfoRow, type GenerateRequest, type ModelInfo } from '../worker/api';
 import { card, fieldLook } from './theme';
 
@@ -39,8 +40,8 @@ export class PromptPanel extends LitElement {
 
   @state() private prompt = '';
   @state() private negative = '';
-  @state() private steps = 12;
-  @state() private guidance = 4;
+  @state() private steps: number = SETTINGS.steps.default;
+  @state() private guidance: number = SETTINGS.guidance.default;
   @state() private seed = 1;
   /** '' = the base model. */
   @state() private adapter = '';
@@ -131,8 +132,8 @@ export class PromptPanel extends LitElement {
           ></textarea>
         </div>
         <div class="settings">
-          ${this.numberField('steps', 'Steps (1–64)', this.steps, 1, 64, 1, (v) => (this.steps = Math.round(v)))}
-          ${this.numberField('guidance', 'Guidance', this.guidance, 0, 20, 0.5, (v) => (this.guidance = v))}
+          ${this.numberField('steps', `Steps (${SETTINGS.steps.min}–${SETTINGS.steps.max})`, (v) => (this.steps = v))}
+          ${this.numberField('guidance', 'Guidance', (v) => (this.guidance = v))}
           <div>
             <label for="seed">Seed</label>
             <div class="seed">
@@ -142,13 +143,13 @@ export class PromptPanel extends LitElement {
                 type="number"
                 inputmode="numeric"
                 .value=${String(this.seed)}
-                min="0"
-                max="4294967295"
+                min=${SETTINGS.seed.min}
+                max=${SETTINGS.seed.max}
                 step="1"
                 ?disabled=${off}
                 @change=${(e: Event) => {
                   const v = Number((e.target as HTMLInputElement).value);
-                  if (Number.isFinite(v)) this.seed = Math.min(4294967295, Math.max(0, Math.round(v)));
+                  if (Number.isFinite(v)) this.seed = clampSetting('seed', v);
                 }}
               />
               <button type="button" data-testid="random-seed" title="Random seed" aria-label="Random seed" ?disabled=${off} @click=${() => (this.seed = randomSeed())}>
@@ -182,7 +183,9 @@ export class PromptPanel extends LitElement {
     </section>`;
   }
 
-  private numberField(id: string, label: string, value: number, min: number, max: number, step: number, set: (v: number) => void) {
+  /** A number field of a generation setting: range, step and clamping from src/model/settings.ts. */
+  private numberField(id: 'steps' | 'guidance', label: string, set: (v: number) => void) {
+    const { min, max, step } = SETTINGS[id satisfies GenerationSettingName];
     return html`<div>
       <label for=${id}>${label}</label>
       <input
@@ -190,7 +193,7 @@ export class PromptPanel extends LitElement {
         data-testid=${id}
         type="number"
         inputmode="decimal"
-        .value=${String(value)}
+        .value=${String(this[id])}
         min=${min}
         max=${max}
         step=${step}
@@ -198,8 +201,8 @@ export class PromptPanel extends LitElement {
         @change=${(e: Event) => {
           const input = e.target as HTMLInputElement;
           const v = Number(input.value);
-          if (Number.isFinite(v)) set(Math.min(max, Math.max(min, v)));
-          input.value = String(id === 'steps' ? this.steps : this.guidance);
+          if (Number.isFinite(v)) set(clampSetting(id, v));
+          input.value = String(this[id]);
         }}
       />
     </div>`;

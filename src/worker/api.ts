@@ -70,13 +70,14 @@ export interface GenerateRequest {
   negativePrompt?: string;
   /** u32 seed; the same seed, prompt and settings give the same tokens. */
   seed: number;
-  /** MaskGIT steps S, 1..64 (default 12). */
+  /** MaskGIT steps S. This and the settings below: range, default (when left out) and the message that refuses a
+   *  bad value in GENERATION_SETTINGS (src/model/settings.ts); the worker checks them (src/worker/requests.ts). */
   steps?: number;
-  /** Classifier-free guidance scale g (default 4). */
+  /** Classifier-free guidance scale g. */
   guidance?: number;
-  /** Choice temperature of the re-masking noise (default 4.5). */
+  /** Choice temperature of the re-masking noise. */
   tau?: number;
-  /** Sampling temperature (default 1). */
+  /** Sampling temperature. */
   temperature?: number;
   /** Name of a saved (or this session's) LoRA adapter of the loaded generator; absent: the base model. */
   adapter?: string;

@@ -14,6 +14,7 @@ import { MAX_PROMPT_CHARS, type AdaptScope, type FineTuneProgress, type FineTune
 import type { Dataset } from './finetune-dataset';
 import type { FineTunePort } from './finetune-port';
 import { mulberry32 } from '../engine/rng';
+import { GENERATION_SETTINGS } from '../model/settings';
 
 /** Weights that get a LoRA pair, per choice of the request's `adapt`: the generator's mixer projections, adaptive
  *  norms (where the caption enters each layer) and head; the text encoder's blocks (attention and MLP: how a new
@@ -56,7 +57,7 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
     lr,
     previewPrompt: clampPreviewPrompt(req.previewPrompt),
     previewEvery: int(req.previewEvery ?? 0, 'Preview every', [0, 5000]),
-    previewSteps: int(req.previewSteps ?? 8, 'Preview steps', [1, 64]),
+    previewSteps: int(req.previewSteps ?? 8, 'Preview steps', [GENERATION_SETTINGS.steps.min, GENERATION_SETTINGS.steps.max]),
     previewGuidance: previewGuidance(req.previewGuidance),
     seed: Number(req.seed) >>> 0,
     adapt,
@@ -79,11 +80,12 @@ function clampPreviewPrompt(v: unknown): string {
   return v.slice(0, end);
 }
 
-/** Preview guidance: 4 when not given, else a number in the generation range [0, 20]. */
+/** Preview guidance: the generation default when not given, else a number in the generation range. */
 function previewGuidance(v: unknown): number {
-  if (v === undefined || v === null) return 4;
+  const { min, max, default: fallback } = GENERATION_SETTINGS.guidance;
+  if (v === undefined || v === null) return fallback;
   const g = Number(v);
-  if (typeof v !== 'number' || !Number.isFinite(g) || g < 0 || g > 20) throw new Error(`Preview guidance must be a number from 0 to 20 (got ${String(v)}).`);
+  if (typeof v !== 'number' || !Number.isFinite(g) || g < min || g > max) throw new Error(`Preview guidance must be a number from ${min} to ${max} (got ${String(v)}).`);
   return g;
 }
 

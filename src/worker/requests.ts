@@ -1,17 +1,15 @@
 // The worker's check of a generation request that arrived over postMessage: anything can come through (a page
 // script, a stale build, devtools), so every field is checked for type and range before any work starts, and a bad
-// request is refused with one message naming the field, what it was, and what is allowed. Ranges are the UI's
-// (src/ui/prompt-panel.ts); the model code re-checks its own invariants.
+// request is refused with one message naming the field, what it was, and what is allowed. This is the one
+// user-facing check of a generation request; ranges and messages come from src/model/settings.ts, which the UI
+// reads too; the pipeline only asserts its inputs.
+import { GENERATION_SETTINGS as SETTINGS, settingProblem, showValue as show, type GenerationSettingName } from '../model/settings';
 import type { GenerateRequest } from './api';
 
-/** Bounds of the numeric settings: [min, max]; steps are rounded to an integer. */
-export const REQUEST_LIMITS = {
-  steps: [1, 64],
-  guidance: [0, 20],
-  tau: [0, 100],
-  temperature: [0.01, 10],
-  seed: [0, 0xffffffff],
-} as const;
+/** Bounds of the numeric settings, [min, max], as GENERATION_SETTINGS gives them; steps are rounded to an integer. */
+export const REQUEST_LIMITS = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, [s.min, s.max] as const])) as {
+  readonly [K in GenerationSettingName]: readonly [(typeof SETTINGS)[K]['min'], (typeof SETTINGS)[K]['max']];
+};
 
 /** Longest prompt text accepted over the wire at all, in UTF-16 units. Prompts longer than MAX_PROMPT_CHARS code
  *  points are cut (and the answer says so); beyond this a request is refused outright. */
@@ -24,15 +22,12 @@ export class InvalidGenerateRequestError extends Error {
   }
 }
 
-const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : typeof v === 'number' ? String(v) : v === null ? 'null' : typeof v);
-
-function num(r: Record<string, unknown>, key: keyof typeof REQUEST_LIMITS, required: boolean): number | undefined {
+function num(r: Record<string, unknown>, key: GenerationSettingName, required: boolean): number | undefined {
   const v = r[key];
   if (v === undefined && !required) return undefined;
-  const [lo, hi] = REQUEST_LIMITS[key];
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi)
-    throw new InvalidGenerateRequestError(`${key} is ${show(v)}; it must be a number from ${lo} to ${hi}`);
-  return v;
+  const problem = settingProblem(key, v);
+  if (problem) throw new InvalidGenerateRequestError(problem);
+  return v as number;
 }
 
 function text(r: Record<string, unknown>, key: string, required: boolean): string | undefined {

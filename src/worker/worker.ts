@@ -28,6 +28,7 @@ import {
 import type { Manifest } from '../model/weights';
 import { modelCode, type ModelSource, type TextToImageLike } from './model-port';
 import { checkGenerateRequest } from './requests';
+import { GENERATION_SETTINGS } from '../model/settings';
 import { WeightStore, type ModelIndex } from './weight-store';
 import { createFineTuneWorker } from './finetune-api';
 
@@ -295,8 +296,8 @@ const api: EngineWorkerApi = {
       const lost = takeLost();
       if (lost) await onProgress?.({ kind: 'recover', message: lost });
       const { text, truncated } = clampPrompt(req.prompt);
-      const steps = req.steps ?? 12;
-      const guidance = req.guidance ?? 4;
+      const steps = req.steps ?? GENERATION_SETTINGS.steps.default;
+      const guidance = req.guidance ?? GENERATION_SETTINGS.guidance.default;
       await onProgress?.({ kind: 'encode', prompt: text, truncated });
       let last: { tokens: Uint32Array; pixels: Uint8ClampedArray } | null = null;
       const code = await modelCode();
