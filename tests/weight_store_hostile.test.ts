@@ -4,20 +4,11 @@
 // passes the shard's size (never read to the end); an index.json whose `bytes` disagree with the manifest costs a
 // manifest request and a warning, never a re-download; oversized JSON is refused.
 import { describe, expect, it } from 'vitest';
-import { MAX_JSON_BYTES, sha256Hex, WeightStore, type KeyValue, type WeightProgress } from '../src/worker/weight-store';
+import { MAX_JSON_BYTES, sha256Hex, WeightStore, type WeightProgress } from '../src/worker/weight-store';
+import { memoryKv } from './memory_kv';
 
 const ORIGIN = 'http://127.0.0.1:1';
 const STALL_MS = 60;
-
-function memoryKv(): KeyValue {
-  const m = new Map<string, unknown>();
-  return {
-    get: async <T>(k: string) => m.get(k) as T | undefined,
-    set: async (k, v) => void m.set(k, v),
-    del: async (k) => void m.delete(k),
-    keys: async () => [...m.keys()],
-  };
-}
 
 type Behaviour = 'ok' | 'hang' | 'stall-body' | 'flood' | 'flood-declared';
 

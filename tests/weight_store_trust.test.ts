@@ -2,19 +2,10 @@
 // sha256s that models/index.json lists, not only the same byte total, so a re-export of identical size (a
 // retrained int8 model) is downloaded again. Runs in Node with an in-memory key-value store and a stub fetch.
 import { describe, expect, it } from 'vitest';
-import { manifestMatchesEntry, sha256Hex, WeightStore, type KeyValue } from '../src/worker/weight-store';
+import { manifestMatchesEntry, sha256Hex, WeightStore } from '../src/worker/weight-store';
+import { memoryKv } from './memory_kv';
 
 const ORIGIN = 'http://127.0.0.1:1';
-
-function memoryKv(): KeyValue {
-  const m = new Map<string, unknown>();
-  return {
-    get: async <T>(k: string) => m.get(k) as T | undefined,
-    set: async (k, v) => void m.set(k, v),
-    del: async (k) => void m.delete(k),
-    keys: async () => [...m.keys()],
-  };
-}
 
 /** A model server whose shard can be swapped for another of the same size; counts shard requests. */
 async function server(withShas: boolean) {

@@ -49,6 +49,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .scan_triton import _softplus  # noqa: F401  (one softplus for both scan kernels)
+
 Tensor = torch.Tensor
 
 
@@ -81,15 +83,6 @@ def _flip_tile(x, FLAT: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_D: tl.constex
     else:
         y = tl.flip(x, 0)
     return y
-
-
-@triton.jit
-def _softplus(x):
-    """log(1 + e^x) in f32 without overflow or cancellation (same as scan_triton._softplus)."""
-    e = tl.exp(tl.minimum(x, 20.0))
-    up = 1.0 + e
-    lp = tl.where(up == 1.0, e, tl.log(up) * e / (up - 1.0))
-    return tl.where(x > 20.0, x, lp)
 
 
 @triton.jit
