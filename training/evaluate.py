@@ -65,11 +65,7 @@ def select_items(data: str, n: int, seed: int = 0, seeds_per_prompt: int = 1) ->
     items = []
     for k in range(seeds_per_prompt):
         for ei in chosen:
-            m = pack.meta(ei)
-            items.append({"prompt": pack.short_caption(ei), "seed": len(items), "entry": int(ei),
-                          "concept": m["concept"], "colour": m["colour"],
-                          "background": m["background"] if m["kind"] == "icon" else None,
-                          "holdout": m["holdout"]})
+            items.append({"prompt": pack.short_caption(ei), "seed": len(items), **pack.prompt_facts(ei)})
     return items[:n]
 
 
@@ -89,10 +85,7 @@ def select_ruler_items(data: str, n_per_split: int, seed: int = 0) -> list[dict]
 
     def add(split: str, item: dict) -> None:
         """The item's own fields over the facts of the drawing it was taken from (the metrics read both)."""
-        m = pack.meta(item["entry"])
-        facts = {"concept": m["concept"], "colour": m["colour"], "holdout": m["holdout"],
-                 "background": m["background"] if m["kind"] == "icon" else None}
-        items.append({**facts, **item, "split": split, "seed": len(items)})
+        items.append({**pack.prompt_facts(item["entry"]), **item, "split": split, "seed": len(items)})
 
     for split, kind in (("seen", "seen_concept_unseen_combination"), ("unseen", "unseen_concept")):
         for it in D.ruler_items(pack, kind, n_per_split):

@@ -616,6 +616,13 @@ class Pack:
                 "hue": e.hue, "name": b["name"], "label": b["label"], "split": self.split_of[ei],
                 "holdout": self.reason_of[ei], "entry": ei}
 
+    def prompt_facts(self, ei: int) -> dict:
+        """What an evaluation prompt taken from entry ei is checked against: its concept, colour, background
+        (scenes only; None for emoji, whose white is not asked for), the hold-out reason, and the entry."""
+        m = self.meta(ei)
+        return {"concept": m["concept"], "colour": m["colour"], "holdout": m["holdout"], "entry": int(ei),
+                "background": m["background"] if m["kind"] == "icon" else None}
+
     def synonyms(self, concept: str) -> list[str]:
         """Other names of a concept usable in place of it (none is another concept's name)."""
         return list(self._synonyms.get(concept, []))
@@ -790,9 +797,7 @@ def ruler_items(pack: "Pack", kind: str, n: int | None = None) -> list[dict]:
         if cap in seen:
             continue
         seen.add(cap)
-        m = pack.meta(ei)
-        out.append({"prompt": cap, "concept": m["concept"], "entry": int(ei), "holdout": m["holdout"],
-                    "colour": m["colour"], "background": m["background"] if m["kind"] == "icon" else None})
+        out.append({"prompt": cap, **pack.prompt_facts(ei)})
         if n is not None and len(out) >= n:
             break
     return out
