@@ -83,7 +83,7 @@ fi
 if [ "$PHASE" = 3 ]; then
   win=$(cat "$R/winner")
   el "stage 1 continues (${MM3_MIN:-3} min)"
-  $PY training/train_gen.py --model mmamba --data "$R/tok_$win" --out "$R/mm_v2" --init-trunk public/models/mmamba-s \
+  $PY training/train_gen.py --model mmamba --data "$R/tok_$win" --out "$R/mm_v2" \
     --steps "$MM_STEPS" --batch-size "$MM_BATCH" --lr "$MM_LR" --warmup 200 --max-minutes "${MM3_MIN:-3}" \
     --val-every 1000 --resume >> "$R/mm_v2.log" 2>&1
   grep -E "resumed|val_loss|stopping|done|Error" "$R/mm_v2.log" | tail -5
