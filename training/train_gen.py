@@ -59,8 +59,8 @@ def preset_config(kind: str, preset: str, meta: dict):
 def apply_architecture_flags(kind: str, cfg, args):
     """Ablation overrides of the preset (docs/evaluation.md): only the flags given change the config."""
     over = {k: getattr(args, k) for k in ("d", "layers") if getattr(args, k) is not None}
-    mm_only = {k: getattr(args, k) for k in ("directions", "text_position", "ffn", "ffn_mult", "pos_emb")
-               if getattr(args, k) is not None}
+    mm_only = {k: getattr(args, k) for k in ("directions", "text_position", "ffn", "ffn_mult", "pos_emb", "expand",
+                                             "d_state") if getattr(args, k, None) is not None}
     if mm_only and kind != "mmamba":
         raise SystemExit(f"{sorted(mm_only)} only apply to --model mmamba")
     if "d" in over and kind == "mmamba":
@@ -120,6 +120,8 @@ def main(argv=None) -> None:
     ap.add_argument("--text-position", choices=["first", "middle"], default=None)
     ap.add_argument("--ffn", action=argparse.BooleanOptionalAction, default=None, help="GEGLU feed-forward sublayer")
     ap.add_argument("--ffn-mult", type=int, default=None)
+    ap.add_argument("--expand", type=int, default=None, help="M-Mamba inner width = expand * d")
+    ap.add_argument("--d-state", type=int, default=None, help="M-Mamba SSM state size N")
     ap.add_argument("--pos-emb", action=argparse.BooleanOptionalAction, default=None, help="learned image positions")
     ap.add_argument("--d", type=int, default=None, help="model width (both models)")
     ap.add_argument("--layers", type=int, default=None, help="layer count (both models)")

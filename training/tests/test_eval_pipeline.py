@@ -78,6 +78,9 @@ def test_architecture_flags_and_ablation_table(tmp_path):
     wide = train_gen.apply_architecture_flags("mmamba", C.small_mmamba(), argparse.Namespace(
         d=320, layers=None, directions=None, text_position=None, ffn=None, ffn_mult=None, pos_emb=None))
     assert wide.dt_rank == 20                                          # re-derived from d
+    lite = train_gen.apply_architecture_flags("mmamba", C.small_mmamba(), argparse.Namespace(
+        d=None, layers=6, directions=None, text_position=None, ffn=True, ffn_mult=2, pos_emb=None, expand=1, d_state=1))
+    assert (lite.expand, lite.d_state, lite.d_inner, lite.layers, lite.ffn) == (1, 1, 256, 6, True)
     with pytest.raises(SystemExit):
         train_gen.apply_architecture_flags("uvit", C.small_uvit(), ns)
     run = tmp_path / "abl" / "mm-dir1"
