@@ -132,6 +132,11 @@ def main(argv=None) -> None:
     ap.add_argument("--init-trunk", default=None,
                     help="exported generator (manifest dir) whose non-text weights start this run: a new tokenizer or "
                          "text encoder on a trained image trunk")
+    ap.add_argument("--init-stage", default=None,
+                    help="stage checkpoint dir (mmamba.stage) of this campaign: its weights start this run (model and "
+                         "EMA), fresh AdamW, LR warm-up from its step; the step count continues")
+    ap.add_argument("--lr-min-ratio", type=float, default=0.1,
+                    help="the cosine ends at this fraction of --lr (1 = constant after warm-up)")
     ap.add_argument("--init", default=None,
                     help="exported generator dir (manifest.json): start from its (dequantised) weights; optimiser, EMA "
                          "and schedule start fresh (continued training of a shipped model)")
@@ -178,6 +183,23 @@ def main(argv=None) -> None:
         _, state = load_state_dict_from_manifest(os.path.join(args.init, "manifest.json"))
         model.load_state_dict(state, strict=True)       # raises on any config mismatch
         log.print(f"init from {args.init} ({len(state)} tensors)")
+    stage_step = 0
+    if args.init_stage:
+        from mmamba.stage import load_stage
+        man, state = load_stage(args.init_stage)
+        if man.get("tokenizer") != bpe.to_dict():
+            raise SystemExit(f"--init-stage {args.init_stage}: its tokenizer differs from {args.data}/bpe.json "
+                             f"(encode the tokens with the same data, seed and prior)")
+        own = model.state_dict()
+        state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [k for k in missing if k != "text.prior_sha256"]      # attach_prior filled it
+        if missing or unexpected:
+            raise SystemExit(f"--init-stage {args.init_stage}: not this model: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}")
+        stage_step = int(man["extra"]["step"])
+        log.print(f"init from stage {man['extra']['stage']} ({args.init_stage}): step {stage_step}, "
+                  f"{man['extra']['images']} images")
     if args.init_trunk:
         from mmamba.export import load_state_dict_from_manifest
         _, state = load_state_dict_from_manifest(os.path.join(args.init_trunk, "manifest.json"))
@@ -201,11 +223,12 @@ def main(argv=None) -> None:
               f"world {info.world_size}, per-rank batch {per_rank}, device {dev}")
     opt = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95),
                             **({"fused": True} if dev.type == "cuda" else {}))
-    sched = CosineSchedule(opt, args.lr, max(args.steps, 1), warmup=args.warmup)
+    sched = CosineSchedule(opt, args.lr, max(args.steps, 1), warmup=args.warmup, min_ratio=args.lr_min_ratio,
+                           restart=stage_step)
     ema = EMA(model, args.ema) if args.ema > 0 else None
     extra = {"kind": args.model, "config": cfg.to_dict(), "tokenizer": bpe.to_dict(), "params": n_params,
              "tokens": os.path.abspath(args.data), "vq": meta.get("vq"), "args": vars(args)}
-    step = 0
+    step = stage_step
     auto_steps = args.steps <= 0 and not args.bench_steps
     if args.bench_steps:
         sched.total_steps = args.bench_steps + 20

@@ -22,16 +22,21 @@ from .dist import broadcast_, get_world_size
 
 
 class CosineSchedule:
+    """Linear warm-up, then cosine from base_lr down to min_ratio * base_lr at total_steps (min_ratio 1: constant,
+    the stable phase of a staged campaign). `restart`: a run continued from a stage checkpoint with fresh AdamW
+    moments warms up again from that step; the cosine still reads the global step."""
+
     def __init__(self, optimizer: torch.optim.Optimizer, base_lr: float, total_steps: int, warmup: int = 200,
-                 min_ratio: float = 0.1):
+                 min_ratio: float = 0.1, restart: int = 0):
         self.opt, self.base_lr, self.total_steps, self.warmup, self.min_ratio = optimizer, base_lr, total_steps, warmup, min_ratio
+        self.restart = restart
 
     def lr_at(self, step: int) -> float:
-        warmup = max(1, min(self.warmup, self.total_steps // 5))  # short runs keep most steps at full LR
-        if step < warmup:
-            return self.base_lr * (step + 1) / warmup
+        warmup = max(1, min(self.warmup, (self.total_steps - self.restart) // 5))  # short runs: most steps at full LR
+        if step - self.restart < warmup:
+            return self.base_lr * (step - self.restart + 1) / warmup
         span = max(1, self.total_steps - warmup)
-        p = min(1.0, (step - warmup) / span)
+        p = min(1.0, max(0.0, step - warmup) / span)
         return self.base_lr * (self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
 
     def apply(self, step: int) -> float:
@@ -41,10 +46,12 @@ class CosineSchedule:
         return lr
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"base_lr": self.base_lr, "total_steps": self.total_steps, "warmup": self.warmup, "min_ratio": self.min_ratio}
+        return {"base_lr": self.base_lr, "total_steps": self.total_steps, "warmup": self.warmup,
+                "min_ratio": self.min_ratio, "restart": self.restart}
 
     def load_state_dict(self, st: Dict[str, Any]) -> None:
         self.base_lr, self.total_steps, self.warmup, self.min_ratio = st["base_lr"], st["total_steps"], st["warmup"], st["min_ratio"]
+        self.restart = int(st.get("restart", 0))
 
 
 class RunLogger:
