@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Recipe: M-Mamba v2 — dataset v2, tokenizer v2 with the GloVe word prior, and the cheap-scan block of VMamba v3
+# (expand 1, d_state 1, a GEGLU feed-forward sublayer; 6 layers, d = 256, about the parameters of M-Mamba S),
+# trained in stages of at most ~25 min on one H200. Each stage is a chain of device calls on one warm machine
+# (/tmp/runs survives between calls that start within 30 s of each other) and leaves its EMA weights in
+# training/stages/mmamba-v2/ (mmamba/stage.py: int8 rows, word prior unbaked, ~6 MB), where the next stage
+# starts from (fresh AdamW, LR warm-up, the step count continues). The LR is constant after warm-up (the stable
+# phase); a candidate for shipping is the EMA export of a stage, judged on the fixed ruler.
+#
+#   here:    bash training/recipes/mmamba-v2.sh prepare       # npm run data (dataset v2) if missing, the GloVe
+#                                                              # table, and the pinned training/ trees below
+#   device:  kind nvidia-h200, carry ["data/packed", "training/prior/glove50.npz", "training/runs/recipe"]
+#            STAGE=K bash training/recipes/mmamba-v2.sh begin MIN   # tokens (+ the ruler's evaluators when
+#                                                                    # training/ruler/ has none), train MIN minutes
+#            STAGE=K bash training/recipes/mmamba-v2.sh more MIN    # resume, train MIN minutes
+#            STAGE=K bash training/recipes/mmamba-v2.sh end MIN     # resume, train MIN minutes; the stage and a
+#                                                                    # candidate export; the ruler; everyday grid
+#   here:    copy the returned stage/ over training/stages/mmamba-v2/ and commit it (the next stage's start);
+#            a candidate that beats the shipped model on the ruler and the everyday grid replaces it
+#
+# Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):
+#   stage 1: training/ of 0b860e7; begin 5.5, more 8.5, end 3.5
+declare -A SRC=([1]=0b860e7)
+source "$(dirname "$0")/lib.sh"
+STAGE=${STAGE:-1}
+R=${RUNS:-/tmp/runs}
+STAGES=$ROOT/training/stages/mmamba-v2
+RULER=$ROOT/training/ruler/evaluators.pt
+ARCH=(--model mmamba --expand 1 --d-state 1 --ffn --ffn-mult 2 --layers 6)
+TRAIN=(--batch-size 512 --lr 8e-4 --lr-min-ratio 1 --steps 1000000 --val-every 1000 --ckpt-minutes 2
+       --seed "$STAGE")
+
+# train MIN [extra args]: one invocation of train_gen in the pinned tree, time-boxed
+train() {
+  local min=$1; shift
+  python3 training/train_gen.py "${ARCH[@]}" "${TRAIN[@]}" --data "$R/tok_glove" --out "$R/stage$STAGE" \
+    --max-minutes "$min" "$@" >> "$OUT/logs/stage$STAGE.log" 2>&1 \
+    || { tail -20 "$OUT/logs/stage$STAGE.log"; exit 1; }
+  grep -E "init|resumed|word prior|params|val_loss|stopping|done" "$OUT/logs/stage$STAGE.log" | tail -4
+  cp "$R/stage$STAGE/log.jsonl" "$OUT/logs/stage$STAGE.jsonl" 2>/dev/null
+}
+
+[ "${1:-}" = prepare ] || mkdir -p "$R" "$OUT/logs"
+case "${1:-}" in
+  prepare)
+    [ -f "$ROOT/data/packed/index.json" ] || (cd "$ROOT" && npm run data) || exit 1
+    [ -f "$ROOT/training/prior/glove50.npz" ] || (cd "$ROOT" && python3 training/prior/build_word_prior.py \
+      --source glove --out training/prior/glove50.npz) || exit 1
+    for c in "${SRC[@]}"; do pin_source "$c"; done ;;
+  begin)
+    enter_source "${SRC[$STAGE]}"
+    el "tokens: VQ codes + v2 captions without a prior (the evaluators' tokenizer), then with GloVe"
+    python3 training/encode_tokens.py --data data/packed --vq public/models/vq-s --out "$R/tok_none" \
+      --batch-size 1024 > "$OUT/logs/tok_none.log" 2>&1 || { tail -20 "$OUT/logs/tok_none.log"; exit 1; }
+    python3 training/encode_tokens.py --data data/packed --vq public/models/vq-s --out "$R/tok_glove" \
+      --prior "$ROOT/training/prior/glove50.npz" --image-tokens-from "$R/tok_none" \
+      > "$OUT/logs/tok_glove.log" 2>&1 || { tail -20 "$OUT/logs/tok_glove.log"; exit 1; }
+    tail -1 "$OUT/logs/tok_glove.log"
+    if [ ! -f "$RULER" ]; then
+      # the fixed ruler (docs/evaluation.md): trained once, beside stage 1, then kept in training/ruler/
+      el "the ruler's evaluators: ${EV_STEPS:=6000} steps, seed 0 (alongside the training)"
+      python3 training/train_evaluator.py --data data/packed --bpe "$R/tok_none/bpe.json" --out "$R/evaluators" \
+        --steps "$EV_STEPS" --seed 0 --batch-size 512 --int8 > "$OUT/logs/evaluators.log" 2>&1 &
+    fi
+    init=(); [ -f "$STAGES/manifest.json" ] && init=(--init-stage "$STAGES" --warmup 100)
+    [ ${#init[@]} = 0 ] && init=(--warmup 300)
+    el "stage $STAGE: train $2 min ${init[*]}"; (train "$2" "${init[@]}") || echo "stage $STAGE: training FAILED"
+    wait
+    if [ -f "$R/evaluators/evaluators.pt" ]; then
+      grep -E "HOLDOUT" "$OUT/logs/evaluators.log" | tail -1; cp "$R/evaluators/evaluators.pt" "$OUT/"
+    fi
+    el "done" ;;
+  more)
+    enter_source "${SRC[$STAGE]}"; el "stage $STAGE: train $2 more min"; train "$2" --resume; el "done" ;;
+  end)
+    enter_source "${SRC[$STAGE]}"; el "stage $STAGE: train $2 more min"; train "$2" --resume
+    (cd training && python3 -m mmamba.stage --ckpt "$R/stage$STAGE" --out "$OUT/stage" --stage "$STAGE") 2>&1 | tail -1
+    (cd training && python3 -m mmamba.export --ckpt "$R/stage$STAGE" --out "$OUT/models/mmamba-v2" --id mmamba-v2 \
+      --int8 --prior "$ROOT/training/prior/glove50.npz") 2>&1 | tail -1
+    ev=$RULER; [ -f "$ev" ] || ev=$R/evaluators/evaluators.pt
+    el "the ruler (${RULER_N:=250} per split, guidance ${GUIDANCE:=2}): shipped M-Mamba S, UViT S, the candidate"
+    timeout 240 python3 training/evaluate.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
+      --ruler "$RULER_N" --gen "mmamba-s=$ROOT/public/models/mmamba-s" --gen "uvit-s=$ROOT/public/models/uvit-s" \
+      --gen "mmamba-v2-stage$STAGE=$OUT/models/mmamba-v2" --guidance "$GUIDANCE" --json "$OUT/ruler.json" \
+      --md "$OUT/ruler.md" > "$OUT/logs/ruler.log" 2>&1 &
+    python3 training/sample_grid.py --gen "$OUT/models/mmamba-v2" --vq public/models/vq-s --everyday \
+      --guidance "$GUIDANCE" --out "$OUT/everyday-mmamba-v2-stage$STAGE.png" > "$OUT/logs/grid.log" 2>&1
+    wait
+    grep -A20 "by split" "$OUT/ruler.md" | head -24
+    el "done" ;;
+  *) echo "usage: $0 prepare | begin MIN | more MIN | end MIN (STAGE=K)" >&2; exit 2 ;;
+esac
