@@ -32,7 +32,7 @@ describe('M-Mamba backward vs PyTorch (mmamba_tiny grad.<param>)', () => {
     const model = new MMambaAutodiff(e, cfg, weights);
     const names = [
       ...mmambaParams(cfg).keys(),
-      ...textTrunkParamNames(cfg.text.layers),
+      ...textTrunkParamNames(cfg.text),
       'text.proj.weight', 'text.proj.bias', 'text.pool_proj.weight', 'text.pool_proj.bias',
     ];
     const r = model.forwardBackward(

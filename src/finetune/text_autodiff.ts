@@ -14,7 +14,8 @@ import { matmul } from '../engine/ops/matmul';
 import { linearBackward } from '../engine/ops/matmul_backward';
 import { layerNormBackward } from '../engine/ops/norm_backward';
 import type { Tensor } from '../engine/tensor';
-import { reshapeOwned, Scope, view } from '../model/common';
+import { reshapeOwned, Scope, view, type TextConfig } from '../model/common';
+import { textParams } from '../model/params';
 import { textLayerForward, type TextEncoder } from '../model/text_encoder';
 
 /** The trunk's activations kept by `forward` (all owned by the caller's scope). */
@@ -28,14 +29,11 @@ export interface TextTrunkActs {
   B: number;
 }
 
-/** Names (with the 'text.' prefix) of the trunk's parameters: everything of the text encoder but proj / pool_proj. */
-export function textTrunkParamNames(layers: number): string[] {
-  const names = ['text.tok_emb.weight', 'text.pos_emb'];
-  for (let i = 0; i < layers; i++)
-    for (const n of ['norm1', 'attn.qkv', 'attn.out', 'norm2', 'mlp.0', 'mlp.2'])
-      names.push(`text.layers.${i}.${n}.weight`, `text.layers.${i}.${n}.bias`);
-  names.push('text.norm.weight', 'text.norm.bias');
-  return names;
+/** Names (with the 'text.' prefix) of the trunk's parameters: the text encoder's table (model/params.ts) but
+ *  proj / pool_proj, in its order. */
+export function textTrunkParamNames(cfg: TextConfig): string[] {
+  const head = new Set(['text.proj.weight', 'text.proj.bias', 'text.pool_proj.weight', 'text.pool_proj.bias']);
+  return [...textParams(cfg, 1, 1).keys()].filter((n) => !head.has(n)); // d and cond_dim only size proj / pool_proj
 }
 
 export class TextTrunkAutodiff {

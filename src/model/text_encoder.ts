@@ -75,14 +75,20 @@ export class TextEncoder {
 
   /** ids (B, Lt) on the CPU (padded to max_len) → token vectors, pooled c and the key mask. */
   forward(ids: ArrayLike<number>, B: number): TextOutput {
-    const e = this.e;
-    const W = (n: string) => this.weight(n);
     const { final, pooled, keyMask } = this.trunk(ids, B);
-    const tokens = linear(e, final, W('proj.weight'), W('proj.bias'), 'text_tokens'); //     (B, Lt, d)
-    const c = linear(e, pooled, W('pool_proj.weight'), W('pool_proj.bias'), 'text_c'); //  (B, cond_dim)
+    const { tokens, c } = this.project(final, pooled);
     final.dispose();
     pooled.dispose();
     return { tokens, c, keyMask };
+  }
+
+  /** The two output projections: final (B, Lt, w) → token vectors (B, Lt, d), pooled (B, w) → c (B, cond_dim)
+   *  (the caller owns both); `override` as in `trunk`. */
+  project(final: Tensor, pooled: Tensor, override?: (fullName: string) => Tensor | undefined): { tokens: Tensor; c: Tensor } {
+    const W = (n: string) => this.weight(n, override);
+    const tokens = linear(this.e, final, W('proj.weight'), W('proj.bias'), 'text_tokens');
+    const c = linear(this.e, pooled, W('pool_proj.weight'), W('pool_proj.bias'), 'text_c');
+    return { tokens, c };
   }
 
   /** Everything before the two output projections: the final LayerNorm output (B, Lt, w), its masked mean (B, w)

@@ -5,17 +5,18 @@
 //              h += gate2 · GEGLU(RMSNorm(h)·(1 + scale2) + shift2)            adaLN-Zero (ffn_mod)
 //   logits = head(RMSNorm_w(h))                                                (B, HW, K)
 // The adaLN outputs and the cross-attention keys/values depend only on the text: computed once per generation.
+// The FFN sublayer and the head are M-Mamba's (generator_blocks.ts).
 import type { Engine } from '../engine/engine';
 import { crossAttentionPacked, selfAttentionPacked } from '../engine/ops/attention';
 import { add, silu } from '../engine/ops/elementwise';
 import { embedding } from '../engine/ops/embedding';
-import { geglu } from '../engine/ops/geglu';
 import { linear } from '../engine/ops/matmul';
 import { gatedResidual } from '../engine/ops/model_glue';
 import { rmsNorm } from '../engine/ops/norm';
 import { ShapeError } from '../engine/errors';
 import type { Tensor } from '../engine/tensor';
 import { GpuParams, requireNumbers, Scope, type UViTConfig } from './common';
+import { adaLnFfnForward, headForward } from './generator_blocks';
 import type { Generator, TextCondition } from './generator';
 import { TextEncoder } from './text_encoder';
 import { uvitParams } from './params';
@@ -91,8 +92,8 @@ export class UViT implements Generator {
       h = s.t(this.layer(i, h, cnd.layers[i]!, cnd.keyMask));
       if (stages) stages.set(`layer${i}`, h), keep.push(h);
     }
-    const hn = s.t(rmsNorm(e, h, { weight: this.p.get('head_norm.weight') }));
-    const out = linear(e, hn, this.p.get('head.weight'), this.p.get('head.bias'), 'logits'); // (B, HW, K)
+    const head = { norm: this.p.get('head_norm.weight'), w: this.p.get('head.weight'), b: this.p.get('head.bias') };
+    const out = headForward(e, h, head, s).logits; //                                          (B, HW, K)
     s.dispose(keep);
     return out;
   }
@@ -112,10 +113,8 @@ export class UViT implements Generator {
     const q = s.t(linear(e, cn, W('cross.q.weight'), W('cross.q.bias'))); //                  (B, HW, d)
     const ca = s.t(crossAttentionPacked(e, q, lc.kv, heads, { mask: keyMask })); //           (B, HW, d)
     const h2 = s.t(add(e, h1, s.t(linear(e, ca, W('cross.out.weight'), W('cross.out.bias')))));
-    const n3 = s.t(rmsNorm(e, h2, mod(lc.ffn)));
-    const hid = s.t(geglu(e, s.t(linear(e, n3, W('ffn.w_in.weight'), W('ffn.w_in.bias'))))); // (B, HW, f·d)
-    const fo = s.t(linear(e, hid, W('ffn.w_out.weight'), W('ffn.w_out.bias')));
-    const out = gatedResidual(e, h2, { tensor: lc.ffn, offset: 2 * d }, fo); //               (B, HW, d)
+    const ffn = { wIn: W('ffn.w_in.weight'), bIn: W('ffn.w_in.bias'), wOut: W('ffn.w_out.weight'), bOut: W('ffn.w_out.bias') };
+    const out = adaLnFfnForward(e, h2, lc.ffn, ffn, s).out; //                                 (B, HW, d)
     s.dispose();
     return out;
   }
