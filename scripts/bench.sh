@@ -16,7 +16,7 @@ if [[ $local_run == 0 ]]; then
   echo "bench: bundled .gpu/bench.mjs; run it here with 'npm run bench -- --local [--quick]' or stage it with scripts/stage-gpu.sh" >&2
   exit 0
 fi
-# Run a copy from node_modules/.cache: .gpu/node_modules/webgpu (made by stage.sh) holds only a compressed dawn.node,
+# Run a copy from node_modules/.cache: .gpu/node_modules/webgpu (made by scripts/stage-webgpu-runtime.sh) holds only a compressed dawn.node,
 # so the bundle must resolve `webgpu` from the project's node_modules here.
 run_dir=node_modules/.cache/m-mamba-bench
 mkdir -p "$run_dir"

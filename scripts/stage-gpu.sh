@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
-# Bundles the benchmarks (bench/main.ts, bench/generate.ts) and stages them for the lent GPU machine (../shared/gpu/stage.sh: node, Dawn's binding and
-# the Vulkan loader into .gpu/), then prints the device command. Run from anywhere inside the repository.
+# Bundles the benchmarks (bench/main.ts, bench/generate.ts) and stages them for the lent GPU machine
+# (scripts/stage-webgpu-runtime.sh: node, Dawn's binding and the Vulkan loader into .gpu/), then prints the device
+# commands. Run from anywhere inside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
-shared="$root/../shared/gpu"
-[[ -f "$shared/stage.sh" ]] || { echo "stage-gpu: $shared/stage.sh not found (the shared folder sits next to the repo root)" >&2; exit 1; }
-# bundle outside .gpu (stage.sh copies its FILE arguments into .gpu/): the kernel/layer benchmark and the
+# bundle outside .gpu (the runtime stager copies its FILE arguments into .gpu/): the kernel/layer benchmark and the
 # end-to-end generation benchmark
 cache=node_modules/.cache/m-mamba-bench
 mkdir -p "$cache"
@@ -17,7 +15,7 @@ for bundle in "$cache/bench.mjs" "$cache/generate.mjs"; do
   bad=$(grep -oE "from ['\"][^'\"]+['\"]|import\(['\"][^'\"]+['\"]\)" "$bundle" | grep -vE "['\"](node:[a-z_/]+|webgpu)['\"]" || true)
   [[ -z "$bad" ]] || { echo "stage-gpu: $bundle imports more than webgpu and node built-ins:" >&2; echo "$bad" >&2; exit 1; }
 done
-bash "$shared/stage.sh" "$cache/bench.mjs" "$cache/generate.mjs"
+bash scripts/stage-webgpu-runtime.sh "$cache/bench.mjs" "$cache/generate.mjs"
 cat <<'MSG'
 device commands (carry [".gpu"]):
   bash .gpu/enter.sh node .gpu/bench.mjs --json $OUT/bench.json | tee $OUT/bench.md
