@@ -1,4 +1,4 @@
-// Hostile adapter imports through the worker's real import path (src/worker/finetune-api.ts importAdapter → the
+// Hostile adapter imports through the worker's real import path (src/worker/finetune/service.ts importAdapter → the
 // adapter format → the adapter store), with the e2e tiny base model and no GPU (import never touches it): a
 // million-entry header, trailing bytes of 60 MiB, a file over the size cap, factors of 3e38, and two tabs importing
 // the same name at once. Each is refused quickly with a message; nothing is stored.
@@ -10,9 +10,9 @@ import { MAX_ADAPTER_FILE_BYTES } from '../src/finetune/api';
 import { MAX_ADAPTER_ENTRIES, MAX_MERGED_NORM_RATIO, mergedWeightsProblem, parseAdapter } from '../src/finetune/adapter-format';
 import { initAdapter } from '../src/finetune/lora';
 import { loadWeights, type Manifest } from '../src/model/weights';
-import { AdapterStore } from '../src/worker/adapter-store';
-import { createFineTuneWorker } from '../src/worker/finetune-api';
-import { fineTunePort } from '../src/worker/finetune-port';
+import { AdapterStore } from '../src/worker/finetune/adapter-store';
+import { FineTuneService } from '../src/worker/finetune/service';
+import { fineTunePort } from '../src/worker/finetune/port';
 import type { KeyValue } from '../src/worker/weight-store';
 import { freshSeed, rng } from './gpu';
 
@@ -37,7 +37,7 @@ function slowKv(): KeyValue & { map: Map<string, unknown> } {
 }
 
 function worker(kv: KeyValue) {
-  return createFineTuneWorker(
+  return new FineTuneService(
     {
       ensureEngine: () => Promise.reject(new Error('import must not need the GPU')),
       models: () => ({ genId: 'mmamba-e2e', vqId: 'vq-e2e', gen, vq: gen }),
@@ -83,20 +83,20 @@ describe('hostile adapter imports', () => {
     const kv = slowKv();
     const w = worker(kv);
     const good = await adapterFile(seed);
-    await expect(w.api.importAdapter(good, 'ok')).resolves.toMatchObject({ adapter: { name: 'ok', persisted: true } });
+    await expect(w.importAdapter(good, 'ok')).resolves.toMatchObject({ adapter: { name: 'ok', persisted: true } });
     const t0 = performance.now();
-    await expect(w.api.importAdapter(withTrailing(good, 60 * 1024 * 1024), 'junk')).rejects.toThrow(
+    await expect(w.importAdapter(withTrailing(good, 60 * 1024 * 1024), 'junk')).rejects.toThrow(
       /Could not import "junk": not a valid adapter file: 62914560 bytes after the header belong to no tensor/,
     );
     expect(performance.now() - t0).toBeLessThan(3000);
-    await expect(w.api.importAdapter(withTrailing(good, 3), 'junk3')).rejects.toThrow(/3 bytes after the header belong to no tensor/);
+    await expect(w.importAdapter(withTrailing(good, 3), 'junk3')).rejects.toThrow(/3 bytes after the header belong to no tensor/);
     expect([...kv.map.keys()].some((k) => k.includes('junk'))).toBe(false);
   });
 
   it('a file over the size cap is refused by size, with a message (not a raw storage error)', async () => {
     const w = worker(slowKv());
     const big = new ArrayBuffer(MAX_ADAPTER_FILE_BYTES + 1);
-    await expect(w.api.importAdapter(big, 'huge')).rejects.toThrow(/Could not import "huge": the file is 64\.0 MB; an adapter is at most 64 MB/);
+    await expect(w.importAdapter(big, 'huge')).rejects.toThrow(/Could not import "huge": the file is 64\.0 MB; an adapter is at most 64 MB/);
   });
 
   it('a header of a million entries is refused before parsing, and so is a small header of too many entries', async () => {
@@ -110,9 +110,9 @@ describe('hostile adapter imports', () => {
 
   it('factors of 3e38 (finite, but B·A overflows) and factors that dwarf the base are refused; a trained-size one passes', async () => {
     const w = worker(slowKv());
-    await expect(w.api.importAdapter(await adapterFile(seed, 3e38, 1e30), 'overflow')).rejects.toThrow(/Could not import "overflow": merging it makes .* non-finite/);
-    await expect(w.api.importAdapter(await adapterFile(seed, 3e38), 'f3e38')).rejects.toThrow(/Could not import "f3e38": merging it makes .*e\+3\d× its base size/);
-    await expect(w.api.importAdapter(await adapterFile(seed, 1e4), 'huge-norm')).rejects.toThrow(new RegExp(`its base size \\(at most ${MAX_MERGED_NORM_RATIO}×\\)`));
+    await expect(w.importAdapter(await adapterFile(seed, 3e38, 1e30), 'overflow')).rejects.toThrow(/Could not import "overflow": merging it makes .* non-finite/);
+    await expect(w.importAdapter(await adapterFile(seed, 3e38), 'f3e38')).rejects.toThrow(/Could not import "f3e38": merging it makes .*e\+3\d× its base size/);
+    await expect(w.importAdapter(await adapterFile(seed, 1e4), 'huge-norm')).rejects.toThrow(new RegExp(`its base size \\(at most ${MAX_MERGED_NORM_RATIO}×\\)`));
     const ref = { modelId: 'mmamba-e2e', config: cfg };
     expect(mergedWeightsProblem(gen.weights, parseAdapter(await adapterFile(seed, 0.01), ref))).toBe('');
   });
@@ -120,10 +120,10 @@ describe('hostile adapter imports', () => {
   it('two tabs importing the same name at once: exactly one wins, the other is told the name is taken', async () => {
     const kv = slowKv();
     const [a, b] = [worker(kv), worker(kv)]; // two workers (two tabs) on one IndexedDB
-    const results = await Promise.allSettled([a.api.importAdapter(await adapterFile(seed), 'zorblat'), b.api.importAdapter(await adapterFile(seed + 1), 'zorblat')]);
+    const results = await Promise.allSettled([a.importAdapter(await adapterFile(seed), 'zorblat'), b.importAdapter(await adapterFile(seed + 1), 'zorblat')]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(String(lost.reason)).toMatch(/An adapter named "zorblat" already exists for this model/);
-    await expect(a.api.importAdapter(await adapterFile(seed), 'zorblat')).rejects.toThrow(/already exists/);
+    await expect(a.importAdapter(await adapterFile(seed), 'zorblat')).rejects.toThrow(/already exists/);
   });
 });

@@ -1,4 +1,4 @@
-// The worker's adapter half (src/worker/finetune-api.ts) in Node on Dawn with the e2e tiny models: import
+// The worker's adapter half (src/worker/finetune/service.ts) in Node on Dawn with the e2e tiny models: import
 // (validated against the loaded base), list, export, delete, generation through the merged-adapter pipeline
 // (cached per adapter), refusals with clear messages (damaged file, another base model, nothing trained), and a
 // full storage quota: the adapter is kept in memory, listed as such, and still generates.
@@ -9,9 +9,9 @@ import type { LoraConfig, MMambaConfig } from '../src/finetune/api';
 import { initAdapter } from '../src/finetune/lora';
 import { TextToImage } from '../src/model/pipeline';
 import { loadWeights, type Manifest } from '../src/model/weights';
-import { AdapterStore } from '../src/worker/adapter-store';
-import { createFineTuneWorker } from '../src/worker/finetune-api';
-import { fineTunePort } from '../src/worker/finetune-port';
+import { AdapterStore } from '../src/worker/finetune/adapter-store';
+import { FineTuneService } from '../src/worker/finetune/service';
+import { fineTunePort } from '../src/worker/finetune/port';
 import type { KeyValue } from '../src/worker/weight-store';
 import { getEngine } from './gpu';
 
@@ -43,7 +43,7 @@ function memoryKv(full = false): KeyValue {
 }
 
 function worker(kv: KeyValue) {
-  return createFineTuneWorker(
+  return new FineTuneService(
     {
       ensureEngine: getEngine,
       models: () => ({ genId: 'mmamba-e2e', vqId: 'vq-e2e', gen, vq }),
@@ -67,10 +67,10 @@ describe('adapters in the worker', () => {
     const kv = memoryKv();
     const w = worker(kv);
     const bytes = await adapterFile();
-    const saved = await w.api.importAdapter(bytes, 'zorblat');
+    const saved = await w.importAdapter(bytes, 'zorblat');
     expect(saved.warning).toBeUndefined();
     expect(saved.adapter).toMatchObject({ name: 'zorblat', baseModelId: 'mmamba-e2e', rank: 2, persisted: true, byteLength: bytes.byteLength });
-    expect((await worker(kv).api.listAdapters()).map((a) => a.name)).toEqual(['zorblat']); // a fresh worker: after a reload
+    expect((await worker(kv).listAdapters()).map((a) => a.name)).toEqual(['zorblat']); // a fresh worker: after a reload
 
     const baseCopy = new Map([...gen.weights].map(([k, v]) => [k, v.data.slice()]));
     const p1 = await w.pipelineFor('zorblat');
@@ -83,40 +83,40 @@ describe('adapters in the worker', () => {
     expect(Array.from(tuned.tokens)).not.toEqual(Array.from(plain.tokens));
     for (const [k, v] of gen.weights) expect(v.data, k).toEqual(baseCopy.get(k)); // the base is untouched
 
-    const out = await w.api.exportAdapter('zorblat');
+    const out = await w.exportAdapter('zorblat');
     expect(out.fileName).toBe('zorblat.safetensors');
     expect(new Uint8Array(out.bytes)).toEqual(new Uint8Array(bytes));
-    await w.api.deleteAdapter('zorblat');
-    expect(await w.api.listAdapters()).toEqual([]);
+    await w.deleteAdapter('zorblat');
+    expect(await w.listAdapters()).toEqual([]);
     await expect(w.pipelineFor('zorblat')).rejects.toThrow(/no adapter named "zorblat"/);
     w.dropGpu();
   });
 
   it('refuses damaged files, adapters of another model, and saving before training, with clear messages', async () => {
     const w = worker(memoryKv());
-    await expect(w.api.importAdapter(new TextEncoder().encode('not safetensors').buffer as ArrayBuffer, 'broken')).rejects.toThrow(/Could not import "broken": .*adapter/i);
+    await expect(w.importAdapter(new TextEncoder().encode('not safetensors').buffer as ArrayBuffer, 'broken')).rejects.toThrow(/Could not import "broken": .*adapter/i);
     const bytes = new Uint8Array(await adapterFile());
     bytes[bytes.length - 3] ^= 0xff; // a damaged value may still parse; a damaged header must not
     bytes[10] ^= 0x55;
-    await expect(w.api.importAdapter(bytes.buffer, 'tampered')).rejects.toThrow(/Could not import "tampered"/);
+    await expect(w.importAdapter(bytes.buffer, 'tampered')).rejects.toThrow(/Could not import "tampered"/);
     const other = load(resolve(__dirname, 'fixtures', 'mmamba_tiny'));
     const foreign = await adapterFile('mmamba-tiny-fixture', other.manifest.config as unknown as MMambaConfig);
-    await expect(w.api.importAdapter(foreign, 'foreign')).rejects.toThrow(/Could not import "foreign"/);
-    await expect(w.api.importAdapter(new ArrayBuffer(0), 'empty')).rejects.toThrow(/empty/);
-    await expect(w.api.importAdapter(await adapterFile(), 'a/b')).rejects.toThrow(/Adapter name/);
-    await expect(w.api.saveAdapter('x')).rejects.toThrow(/no trained adapter/);
-    expect(await w.api.listAdapters()).toEqual([]);
+    await expect(w.importAdapter(foreign, 'foreign')).rejects.toThrow(/Could not import "foreign"/);
+    await expect(w.importAdapter(new ArrayBuffer(0), 'empty')).rejects.toThrow(/empty/);
+    await expect(w.importAdapter(await adapterFile(), 'a/b')).rejects.toThrow(/Adapter name/);
+    await expect(w.saveAdapter('x')).rejects.toThrow(/no trained adapter/);
+    expect(await w.listAdapters()).toEqual([]);
   });
 
   it('storage full: the adapter is kept in memory, listed as memory-only, and generates', async () => {
     const w = worker(memoryKv(true));
-    const r = await w.api.importAdapter(await adapterFile(), 'zorblat');
+    const r = await w.importAdapter(await adapterFile(), 'zorblat');
     expect(r.warning).toMatch(/storage is full/i);
     expect(r.adapter.persisted).toBe(false);
-    expect(await w.api.listAdapters()).toEqual([expect.objectContaining({ name: 'zorblat', persisted: false })]);
+    expect(await w.listAdapters()).toEqual([expect.objectContaining({ name: 'zorblat', persisted: false })]);
     const out = await (await w.pipelineFor('zorblat')).generate({ prompt: 'a zorblat', seed: 1, steps: 1, guidance: 1 });
     expect(out.tokens.length).toBe(cfg.grid * cfg.grid);
-    expect((await w.api.exportAdapter('zorblat')).bytes.byteLength).toBe(r.adapter.byteLength);
+    expect((await w.exportAdapter('zorblat')).bytes.byteLength).toBe(r.adapter.byteLength);
     w.dropGpu();
   });
 });

@@ -11,11 +11,11 @@ import {
   parseCaptionFile,
   sniffImageFormat,
 } from '../src/finetune/upload';
-import { batchOrder, checkRequest, FineTuneRun } from '../src/worker/finetune-session';
-import type { FineTunePort } from '../src/worker/finetune-port';
+import { batchOrder, checkRequest, FineTuneRun } from '../src/worker/finetune/session';
+import type { FineTunePort } from '../src/worker/finetune/port';
 import type { FineTuneProgress } from '../src/worker/api';
 import type { LoraAdapter, StepResult } from '../src/finetune/api';
-import { centreSquare } from '../src/worker/finetune-images';
+import { centreSquare } from '../src/worker/finetune/images';
 
 const bytes = (...b: number[]) => new Uint8Array([...b, ...new Array(16).fill(0)]);
 const PNG = bytes(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);

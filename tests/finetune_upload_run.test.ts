@@ -13,10 +13,10 @@ import { TextToImage } from '../src/model/pipeline';
 import { VQEncoder } from '../src/model/vq_encoder';
 import { loadWeights, type Manifest } from '../src/model/weights';
 import type { FineTuneProgress } from '../src/worker/api';
-import type { Dataset } from '../src/worker/finetune-dataset';
-import { fineTunePort } from '../src/worker/finetune-port';
+import type { Dataset } from '../src/worker/finetune/dataset';
+import { fineTunePort } from '../src/worker/finetune/port';
 import { GpuDeviceLostError } from '../src/engine/errors';
-import { FineTuneRun, type RunDeps } from '../src/worker/finetune-session';
+import { FineTuneRun, type RunDeps } from '../src/worker/finetune/session';
 import { getEngine } from './gpu';
 
 const DIR = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');

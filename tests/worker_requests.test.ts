@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { cleanCaption, MAX_CAPTION_CHARS } from '../src/finetune/upload';
 import { MAX_PROMPT_CHARS, type FineTuneRequest } from '../src/worker/api';
-import { checkRequest } from '../src/worker/finetune-session';
-import { checkGenerateRequest, InvalidGenerateRequestError, MAX_PROMPT_WIRE_CHARS, REQUEST_LIMITS } from '../src/worker/requests';
+import { checkRequest } from '../src/worker/finetune/session';
+import { checkGenerateRequest, InvalidGenerateRequestError, MAX_PROMPT_WIRE_CHARS, REQUEST_LIMITS } from '../src/worker/generation/requests';
 
 describe('generation requests from outside', () => {
   it('refuses things that are not requests, with a message instead of a TypeError', () => {

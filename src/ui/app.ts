@@ -2,7 +2,9 @@
 // (download with a progress bar on first visit, IndexedDB afterwards), and lays out the page: prompt + image
 // on one side, models and GPU on the other (stacked at phone widths). Generation streams every step into
 // the image view; Cancel says "Cancelling…" at once, stops it and leaves the app usable.
-// If the engine worker dies (killed for memory, crashed, hung: src/worker/client.ts detects it), every pending call
+// The app talks to the engine only through MMambaEngineInterface (src/worker/api.ts), here answered by the worker
+// proxy WebWorkerMMambaEngine. If the engine worker dies (killed for memory, crashed, hung: src/worker/client.ts
+// detects it), every pending call
 // fails with a message instead of hanging, the page says what happened, starts a fresh worker and reloads the model
 // it had (from IndexedDB); the prompt, settings, images on the page and everything stored are kept. Three deaths
 // within a minute stop the restarts with a message.
@@ -10,7 +12,8 @@
 // without starting a worker that could not use it.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import { createEngineClient, type EngineClient } from '../worker/client';
+import { WebWorkerMMambaEngine } from '../worker/client';
+import { EngineWorkerDiedError, GenerationCancelledError } from '../worker/errors';
 import type { AdapterInfoRow, GenerateProgress, GenerateRequest, GpuReport, LoadProgress, ModelInfo, StorageInfo } from '../worker/api';
 import { formatMs, type Frame } from './image-view';
 import type { LoadState } from './model-panel';
@@ -52,7 +55,9 @@ export class MmApp extends LitElement {
   /** What happened to the engine worker (shown until the next one is ready, then as a note). */
   @state() private engineNote = '';
 
-  @state() private client: EngineClient | null = null;
+  @state() private engine: WebWorkerMMambaEngine | null = null;
+  /** Aborts the running generation (Cancel). */
+  private generation: AbortController | null = null;
   /** The generator the person picked last (reloaded after an engine restart). */
   private wantedModel: string | null = null;
   /** When the engine worker died, recently (restart throttle). */
@@ -145,8 +150,8 @@ export class MmApp extends LitElement {
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
-    this.client?.terminate();
-    this.client = null;
+    this.engine?.terminate();
+    this.engine = null;
   }
 
   private async start(): Promise<void> {
@@ -157,12 +162,14 @@ export class MmApp extends LitElement {
       return;
     }
     try {
-      if (!this.client) {
-        const client = createEngineClient(heartbeatOverride());
-        this.client = client;
-        void client.died.then((reason) => this.onEngineDied(client, reason));
+      if (!this.engine) {
+        // The literal `new URL(..., import.meta.url)` form is what Vite detects to bundle the worker.
+        const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'm-mamba-engine' });
+        const engine = new WebWorkerMMambaEngine(worker, heartbeatOverride());
+        this.engine = engine;
+        void engine.died.then((reason) => this.onEngineDied(engine, reason));
       }
-      const report = await this.client.api.init();
+      const report = await this.engine.init();
       this.report = report;
       if (report.status === 'ready') this.phase = 'ready';
       else if (report.status === 'unavailable') {
@@ -178,9 +185,9 @@ export class MmApp extends LitElement {
       this.problem = e instanceof Error ? e.message : String(e);
       this.report = { status: 'error', message: this.problem };
     }
-    if (this.phase !== 'ready' || !this.client) return;
+    if (this.phase !== 'ready' || !this.engine) return;
     try {
-      const list = await this.client.api.listModels();
+      const list = await this.engine.listModels();
       this.models = list.models;
       void this.refreshStorage();
       const again = this.wantedModel && this.models.some((m) => m.id === this.wantedModel) ? this.wantedModel : list.defaultGenerator;
@@ -191,9 +198,9 @@ export class MmApp extends LitElement {
   }
 
   /** The engine worker died: say so, and start a fresh one with the same model (unless it keeps dying). */
-  private onEngineDied(client: EngineClient, reason: string): void {
-    if (this.client !== client) return;
-    this.client = null;
+  private onEngineDied(engine: WebWorkerMMambaEngine, reason: string): void {
+    if (this.engine !== engine) return;
+    this.engine = null;
     const now = Date.now();
     this.deaths = [...this.deaths.filter((t) => now - t < 60_000), now];
     this.busy = false;
@@ -218,11 +225,11 @@ export class MmApp extends LitElement {
   }
 
   private cancel(): void {
-    if (!this.busy || !this.client) return;
+    if (!this.busy || !this.engine) return;
     // Shown at once: the worker stops at the end of the step it is in (the answer comes then).
     this.cancelling = true;
     this.caption = 'Cancelling…';
-    void this.client.api.cancel().catch(() => undefined);
+    this.generation?.abort();
   }
 
   private name(id: string): string {
@@ -230,9 +237,9 @@ export class MmApp extends LitElement {
   }
 
   private async refreshStorage(): Promise<void> {
-    if (!this.client) return;
+    if (!this.engine) return;
     try {
-      this.storage = await this.client.api.storageReport();
+      this.storage = await this.engine.storageReport();
       const cached = new Set(this.storage.models.map((m) => m.id));
       this.models = this.models.map((m) => ({ ...m, cached: cached.has(m.id) }));
     } catch (e) {
@@ -241,7 +248,7 @@ export class MmApp extends LitElement {
   }
 
   private async loadModel(id: string): Promise<void> {
-    if (!this.client || this.phase !== 'ready') return;
+    if (!this.engine || this.phase !== 'ready') return;
     this.wantedModel = id;
     this.loadingId = id;
     this.modelId = null;
@@ -276,7 +283,7 @@ export class MmApp extends LitElement {
       }
     };
     try {
-      await this.client.api.loadModel(id, this.client.progress(onProgress));
+      await this.engine.loadModel(id, onProgress);
       if (this.loadingId === id) {
         this.modelId = id;
         this.load = null;
@@ -295,16 +302,16 @@ export class MmApp extends LitElement {
 
   private async refreshAdapters(): Promise<void> {
     try {
-      this.adapters = (await this.client?.api.listAdapters()) ?? [];
+      this.adapters = (await this.engine?.listAdapters()) ?? [];
     } catch (e) {
       console.warn('adapter list failed', e);
     }
   }
 
   private async deleteModel(id: string): Promise<void> {
-    if (!this.client) return;
+    if (!this.engine) return;
     try {
-      await this.client.api.deleteCachedModel(id);
+      await this.engine.deleteCachedModel(id);
     } catch (e) {
       this.loadError = `Could not delete ${this.name(id)}: ${message(e)}`;
     }
@@ -312,7 +319,7 @@ export class MmApp extends LitElement {
   }
 
   private async generate(req: GenerateRequest): Promise<void> {
-    if (!this.client || this.modelId === null || this.busy) return;
+    if (!this.engine || this.modelId === null || this.busy) return;
     this.busy = true;
     this.cancelling = false;
     this.genError = '';
@@ -343,19 +350,22 @@ export class MmApp extends LitElement {
       }
     };
     try {
-      const r = await this.client.api.generate(req, this.client.progress(onProgress));
+      const generation = new AbortController();
+      this.generation = generation;
+      const r = await this.engine.generate(req, { onProgress, signal: generation.signal });
       this.caption = `${note ? note + ' ' : ''}Done in ${formatMs(r.ms)}.`;
     } catch (e) {
-      if (e instanceof Error && e.name === 'EngineWorkerDiedError') {
+      if (e instanceof EngineWorkerDiedError) {
         this.caption = '';
         this.genError = `Generation stopped: ${e.message} The steps shown above are kept; generate again once the model has reloaded.`;
-      } else if (e instanceof Error && (e.name === 'GenerationCancelledError' || /cancelled/i.test(e.message))) {
+      } else if (e instanceof GenerationCancelledError) {
         this.caption = `Cancelled after ${this.frames.length} step${this.frames.length === 1 ? '' : 's'}.`;
       } else {
         this.caption = '';
         this.genError = `Generation failed: ${message(e)}`;
       }
     } finally {
+      this.generation = null;
       this.busy = false;
       this.cancelling = false;
       // Finished runs, for tests and automation: `<mm-app data-runs="N">`.
@@ -413,7 +423,7 @@ export class MmApp extends LitElement {
           ${this.loadError ? html`<p class="error" role="alert" data-testid="load-error">${this.loadError}</p>` : nothing}
           ${this.genError ? html`<p class="error" role="alert" data-testid="gen-error">${this.genError}</p>` : nothing}
           <mm-image-view .frames=${this.frames} ?busy=${this.busy} .caption=${this.caption}></mm-image-view>
-          <mm-finetune-panel .client=${this.client} .modelId=${this.phase === 'ready' ? this.modelId : null} .adapters=${this.adapters}></mm-finetune-panel>
+          <mm-finetune-panel .engine=${this.engine} .modelId=${this.phase === 'ready' ? this.modelId : null} .adapters=${this.adapters}></mm-finetune-panel>
         </div>
         <div class="col">
           <mm-model-panel .load=${this.load} .storage=${this.storage} .names=${names} .warning=${this.cacheWarning}></mm-model-panel>

@@ -7,7 +7,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { AdapterInfoRow } from '../worker/api';
-import { formatBytes } from '../worker/weight-store';
+import { formatBytes } from '../util/format';
 import { smallButton } from './theme';
 
 @customElement('mm-finetune-adapters')

@@ -1,14 +1,14 @@
 // <mm-finetune-panel>: "Teach a new word". Pictures with captions (mm-finetune-upload), the run's settings,
 // start / pause / resume / cancel, a progress bar with step/total, steps per second and time left, the live
 // loss chart, the preview images as they come, save-as-named-adapter, and the saved adapters
-// (mm-finetune-adapters). It calls the worker through the client the app lends it and fires
+// (mm-finetune-adapters). It calls the engine (MMambaEngineInterface) the app lends it and fires
 // `mm-adapters-changed` (detail: the new list) so the generation picker stays current.
 // Invariant: no GPU code here; everything heavy is in the worker. Cancel discards the run only.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { MAX_ADAPTER_FILE_BYTES } from '../finetune/api';
-import type { EngineClient } from '../worker/client';
-import type { AdaptScope, AdapterInfoRow, FineTuneProgress, FineTuneRequest, RgbaImage } from '../worker/api';
+import type { AdaptScope, AdapterInfoRow, MMambaEngineInterface, FineTuneProgress, FineTuneRequest, RgbaImage } from '../worker/api';
+import { FINETUNE_SETTINGS as FT, type FineTuneSettingName } from '../worker/finetune/settings';
 import type { FineTuneUpload } from './finetune-upload';
 import { buttonLook, card, fieldLook } from './theme';
 import './finetune-adapters';
@@ -55,19 +55,19 @@ function toUrl(img: RgbaImage): string {
 
 @customElement('mm-finetune-panel')
 export class FineTunePanel extends LitElement {
-  @property({ attribute: false }) client: EngineClient | null = null;
+  @property({ attribute: false }) engine: MMambaEngineInterface | null = null;
   /** The loaded generator (null while none is loaded: the panel is inert). */
   @property() modelId: string | null = null;
   @property({ attribute: false }) adapters: AdapterInfoRow[] = [];
 
   @state() private phase: RunPhase = 'idle';
-  @state() private rank = 8;
-  @state() private steps = 200;
-  @state() private lr = 0.002;
-  @state() private batch = 8;
+  @state() private rank: number = FT.rank.default;
+  @state() private steps: number = FT.steps.default;
+  @state() private lr: number = FT.lr.default;
+  @state() private batch: number = FT.batchSize.default;
   @state() private previewPrompt = '';
-  @state() private previewEvery = 50;
-  @state() private seed = 0;
+  @state() private previewEvery: number = FT.previewEvery.default;
+  @state() private seed: number = FT.seed.default;
   @state() private adapt: AdaptScope = 'all';
   @state() private losses: number[] = [];
   @state() private step = 0;
@@ -133,7 +133,7 @@ export class FineTunePanel extends LitElement {
   ];
 
   override render() {
-    const off = !this.client || !this.modelId;
+    const off = !this.engine || !this.modelId;
     const busy = this.phase === 'preparing' || this.phase === 'running' || this.phase === 'paused';
     const pct = this.total ? (this.step / this.total) * 100 : 0;
     return html`<section class="card" aria-labelledby="ft-h" data-testid="finetune-panel" data-phase=${this.phase}>
@@ -143,12 +143,12 @@ export class FineTunePanel extends LitElement {
       <mm-finetune-upload ?disabled=${off || busy} @mm-ft-changed=${() => void this.check()}></mm-finetune-upload>
 
       <div class="settings">
-        ${this.num('ft-rank', 'Rank', () => this.rank, 1, 64, 1, (v) => (this.rank = Math.round(v)), busy)}
-        ${this.num('ft-steps', 'Steps', () => this.steps, 1, 5000, 1, (v) => (this.steps = Math.round(v)), busy)}
-        ${this.num('ft-lr', 'Learning rate', () => this.lr, 0.000001, 1, 0.0005, (v) => (this.lr = v), busy)}
-        ${this.num('ft-batch', 'Batch', () => this.batch, 4, 32, 1, (v) => (this.batch = Math.round(v)), busy)}
-        ${this.num('ft-preview-every', 'Preview every', () => this.previewEvery, 0, 5000, 1, (v) => (this.previewEvery = Math.round(v)), busy)}
-        ${this.num('ft-seed', 'Seed', () => this.seed, 0, 4294967295, 1, (v) => (this.seed = Math.round(v)), busy)}
+        ${this.num('ft-rank', 'Rank', 'rank', () => this.rank, (v) => (this.rank = v), busy)}
+        ${this.num('ft-steps', 'Steps', 'steps', () => this.steps, (v) => (this.steps = v), busy)}
+        ${this.num('ft-lr', 'Learning rate', 'lr', () => this.lr, (v) => (this.lr = v), busy)}
+        ${this.num('ft-batch', 'Batch', 'batchSize', () => this.batch, (v) => (this.batch = v), busy)}
+        ${this.num('ft-preview-every', 'Preview every', 'previewEvery', () => this.previewEvery, (v) => (this.previewEvery = v), busy)}
+        ${this.num('ft-seed', 'Seed', 'seed', () => this.seed, (v) => (this.seed = v), busy)}
         <div class="wide" style="grid-column: 1 / -1">
           <label for="ft-adapt">What to adapt</label>
           <select id="ft-adapt" data-testid="ft-adapt" .value=${this.adapt} ?disabled=${busy}
@@ -166,8 +166,8 @@ export class FineTunePanel extends LitElement {
       <div class="buttons">
         ${busy
           ? html`${this.phase === 'paused'
-                ? html`<button type="button" class="primary" data-testid="ft-resume" @click=${() => void this.client?.api.resumeFineTune()}>Resume</button>`
-                : html`<button type="button" data-testid="ft-pause" ?disabled=${this.phase !== 'running'} @click=${() => void this.client?.api.pauseFineTune()}>Pause</button>`}
+                ? html`<button type="button" class="primary" data-testid="ft-resume" @click=${() => void this.engine?.resumeFineTune()}>Resume</button>`
+                : html`<button type="button" data-testid="ft-pause" ?disabled=${this.phase !== 'running'} @click=${() => void this.engine?.pauseFineTune()}>Pause</button>`}
               <button type="button" data-testid="ft-cancel" @click=${this.cancel}>Cancel</button>`
           : html`<button type="button" class="primary" data-testid="ft-start" ?disabled=${off} @click=${this.start}>Start fine-tuning</button>`}
       </div>
@@ -209,7 +209,9 @@ export class FineTunePanel extends LitElement {
     </section>`;
   }
 
-  private num(id: string, label: string, get: () => number, min: number, max: number, step: number, set: (v: number) => void, busy: boolean) {
+  /** A number field for run setting `name`: range and step from FINETUNE_SETTINGS; whole-number settings are rounded. */
+  private num(id: string, label: string, name: Exclude<FineTuneSettingName, 'previewSteps' | 'previewGuidance'>, get: () => number, set: (v: number) => void, busy: boolean) {
+    const { min, max, step, integer } = FT[name] as (typeof FT)[typeof name] & { integer?: boolean };
     return html`<div>
       <label for=${id}>${label}</label>
       <input id=${id} data-testid=${id} type="number" inputmode="decimal" min=${min} max=${max} step=${step} .value=${String(get())} ?disabled=${busy}
@@ -217,7 +219,10 @@ export class FineTunePanel extends LitElement {
           // Out-of-range values are clamped, non-numbers ignored; the field then shows what is used.
           const input = e.target as HTMLInputElement;
           const v = Number(input.value);
-          if (input.value.trim() !== '' && Number.isFinite(v)) set(Math.min(max, Math.max(min, v)));
+          if (input.value.trim() !== '' && Number.isFinite(v)) {
+            const c = Math.min(max, Math.max(min, v));
+            set(integer ? Math.round(c) : c);
+          }
           input.value = String(get());
         }} />
     </div>`;
@@ -225,12 +230,12 @@ export class FineTunePanel extends LitElement {
 
   /** Asks the worker to decode, crop and encode what was added (rejects broken files one by one). */
   private async check(): Promise<void> {
-    if (!this.client || !this.modelId || !this.upload) return;
+    if (!this.engine || !this.modelId || !this.upload) return;
     this.error = '';
     const pairs = this.upload.pairs;
     if (!pairs.length) return;
     try {
-      const report = await this.client.api.prepareDataset(pairs.map((p) => ({ id: p.id, name: p.name, bytes: p.bytes, caption: p.caption })));
+      const report = await this.engine.prepareDataset(pairs.map((p) => ({ id: p.id, name: p.name, bytes: p.bytes, caption: p.caption })));
       this.upload.applyReport(report);
       this.dataset.ready = String(report.accepted);
     } catch (e) {
@@ -239,7 +244,7 @@ export class FineTunePanel extends LitElement {
   }
 
   private start = async (): Promise<void> => {
-    if (!this.client || !this.modelId) return;
+    if (!this.engine || !this.modelId) return;
     this.error = '';
     this.status = '';
     this.canSave = false;
@@ -249,11 +254,11 @@ export class FineTunePanel extends LitElement {
     this.step = 0;
     this.total = 0;
     this.sps = 0;
-    const client = this.client;
+    const engine = this.engine;
     try {
       const pairs = this.upload.pairs;
       if (!pairs.length) throw new Error('Add some pictures first (PNG, JPEG or WebP), each with a caption.');
-      const report = await client.api.prepareDataset(pairs.map((p) => ({ id: p.id, name: p.name, bytes: p.bytes, caption: p.caption })));
+      const report = await engine.prepareDataset(pairs.map((p) => ({ id: p.id, name: p.name, bytes: p.bytes, caption: p.caption })));
       this.upload.applyReport(report);
       if (!report.accepted) throw new Error('None of the pictures could be used; see the reasons above.');
       const req: FineTuneRequest = {
@@ -269,7 +274,7 @@ export class FineTunePanel extends LitElement {
       };
       this.phase = 'running';
       this.status = `Training on ${report.accepted} picture${report.accepted === 1 ? '' : 's'}…`;
-      const result = await client.api.startFineTune(req, client.progress((p: FineTuneProgress) => this.onProgress(p)));
+      const result = await engine.startFineTune(req, (p: FineTuneProgress) => this.onProgress(p));
       this.canSave = result.canSave;
       if (result.canSave && !this.saveName.trim()) this.saveName = suggestName(pairs.map((p) => p.caption));
       if (result.status === 'cancelled') this.status = 'Cancelled: nothing was kept; saved adapters and the model are unchanged.';
@@ -317,16 +322,16 @@ export class FineTunePanel extends LitElement {
 
   private cancel = async (): Promise<void> => {
     this.status = 'Cancelling after the current step…';
-    await this.client?.api.cancelFineTune();
+    await this.engine?.cancelFineTune();
   };
 
   private save = async (e: Event): Promise<void> => {
     e.preventDefault();
-    if (!this.client) return;
+    if (!this.engine) return;
     this.adapterError = '';
     this.adapterNote = '';
     try {
-      const r = await this.client.api.saveAdapter(this.saveName);
+      const r = await this.engine.saveAdapter(this.saveName);
       this.adapterNote = r.warning ?? `Saved "${r.adapter.name}". Pick it under "Adapter" in Create to use it.`;
       await this.refresh();
     } catch (err) {
@@ -336,9 +341,9 @@ export class FineTunePanel extends LitElement {
 
   /** Reloads the adapter list and tells the app. */
   async refresh(): Promise<void> {
-    if (!this.client) return;
+    if (!this.engine) return;
     try {
-      const list = await this.client.api.listAdapters();
+      const list = await this.engine.listAdapters();
       this.dispatchEvent(new CustomEvent<AdapterInfoRow[]>('mm-adapters-changed', { detail: list, bubbles: true, composed: true }));
     } catch (e) {
       this.adapterError = `Could not list adapters: ${message(e)}`;
@@ -346,11 +351,11 @@ export class FineTunePanel extends LitElement {
   }
 
   private async deleteAdapter(name: string): Promise<void> {
-    if (!this.client) return;
+    if (!this.engine) return;
     this.adapterError = '';
     this.adapterNote = '';
     try {
-      await this.client.api.deleteAdapter(name);
+      await this.engine.deleteAdapter(name);
       this.adapterNote = `Deleted "${name}".`;
     } catch (e) {
       this.adapterError = `Could not delete "${name}": ${message(e)}`;
@@ -359,10 +364,10 @@ export class FineTunePanel extends LitElement {
   }
 
   private async exportAdapter(name: string): Promise<void> {
-    if (!this.client) return;
+    if (!this.engine) return;
     this.adapterError = '';
     try {
-      const { fileName, bytes } = await this.client.api.exportAdapter(name);
+      const { fileName, bytes } = await this.engine.exportAdapter(name);
       const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
       const a = document.createElement('a');
       a.href = url;
@@ -375,7 +380,7 @@ export class FineTunePanel extends LitElement {
   }
 
   private async importAdapter(file: File): Promise<void> {
-    if (!this.client) return;
+    if (!this.engine) return;
     this.adapterError = '';
     this.adapterNote = '';
     const name = file.name.replace(/\.safetensors$/i, '').trim() || 'imported';
@@ -386,7 +391,7 @@ export class FineTunePanel extends LitElement {
     }
     try {
       const bytes = await file.arrayBuffer();
-      const r = await this.client.api.importAdapter(bytes, name);
+      const r = await this.engine.importAdapter(bytes, name);
       this.adapterNote = r.warning ?? `Imported "${r.adapter.name}".`;
       await this.refresh();
     } catch (e) {

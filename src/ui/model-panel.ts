@@ -4,7 +4,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { StorageInfo } from '../worker/api';
-import { formatBytes } from '../worker/weight-store';
+import { formatBytes } from '../util/format';
 import { card, smallButton } from './theme';
 
 export interface LoadState {

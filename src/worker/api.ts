@@ -1,7 +1,6 @@
-// The one typed interface between the UI (main thread) and the engine worker, and the values that cross it.
-// Everything here must survive structured clone (comlink): plain objects, typed arrays, no classes, no GPU
-// handles. Callbacks cross as `Comlink.proxy(fn)`; the worker may only call them, never keep GPU state in them.
-// Step images cross as transferables (Comlink.transfer), so the worker gives up each buffer it sends.
+// The engine's public interface (MMambaEngineInterface, at the end) and the values that cross it. Every value
+// must survive structured clone, since the worker proxy sends it between threads: plain objects, typed arrays, no
+// classes, no GPU handles. Step images cross as transferables, so the engine gives up each buffer it sends.
 
 /** What the adapter is, in the four strings WebGPU's GPUAdapterInfo gives (any may be empty). */
 export interface AdapterReport {
@@ -56,10 +55,6 @@ export interface ModelList {
   /** The VQ tokenizer every generator decodes with. */
   tokenizer: string;
 }
-
-/** Name prefix of the Web Lock the engine worker holds while it lives (`<prefix><id>`, the id after '#' in the
- *  worker's name); the page learns of the worker's death when its own request for that lock is granted. */
-export const ALIVE_LOCK_PREFIX = 'mm-engine-alive/';
 
 /** Longest prompt (in characters) the worker passes on; longer prompts are cut and the answer says so. */
 export const MAX_PROMPT_CHARS = 200;
@@ -206,7 +201,7 @@ export interface FineTuneRequest {
   previewGuidance?: number;
   /** Seeds the LoRA init, the masks and the batches; and the previews. */
   seed: number;
-  /** Which weights get LoRA pairs (default 'all'): see ADAPT_TARGETS in finetune-session.ts. */
+  /** Which weights get LoRA pairs (default 'all'): see ADAPT_TARGETS in src/worker/finetune/session.ts. */
   adapt?: AdaptScope;
 }
 
@@ -267,14 +262,22 @@ export interface SaveAdapterResult {
   warning?: string;
 }
 
+/** Options of `generate`. */
+export interface GenerateOptions {
+  /** Called for each stage and each step, in order; the engine waits for a returned promise before going on. */
+  onProgress?: GenerateProgressCallback;
+  /** Aborting it cancels this generation: the call rejects with GenerationCancelledError. */
+  signal?: AbortSignal;
+}
+
 /**
- * The engine worker's API (exposed with comlink from src/worker/worker.ts).
- * Errors reject with an Error whose `name` is kept in the message prefix ("WeightIntegrityError: ...").
- * A cancelled generation rejects with a message starting "GenerationCancelledError".
+ * The engine: one interface, implemented in this thread by `MMambaEngine` (src/worker/engine.ts) and from the page
+ * by the worker proxy `WebWorkerMMambaEngine` (src/worker/client.ts), which runs an `MMambaEngine` in a worker.
+ * Calls reject with the engine's named error classes (src/worker/errors.ts), the same class on either side of the
+ * thread: e.g. a cancelled generation with GenerationCancelledError, a malformed request with
+ * InvalidGenerateRequestError, a dead worker with EngineWorkerDiedError.
  */
-export interface EngineWorkerApi {
-  /** Liveness: resolves once the worker holds its alive-lock (see client.ts); answered even mid-generation. */
-  ping(): Promise<true>;
+export interface MMambaEngineInterface {
   /** Acquire the GPU device (idempotent: a second call returns the same report while the device lives). */
   init(): Promise<GpuReport>;
   /** Models shipped with the app and whether each is cached. */
@@ -282,7 +285,7 @@ export interface EngineWorkerApi {
   /** Load a generator and the VQ tokenizer (download or read from cache, verify, build on the GPU). */
   loadModel(id: string, onProgress?: LoadProgressCallback): Promise<void>;
   /** Generate one image. One at a time: a new request cancels the one running and starts once it stopped. */
-  generate(req: GenerateRequest, onProgress?: GenerateProgressCallback): Promise<GenerateResult>;
+  generate(req: GenerateRequest, options?: GenerateOptions): Promise<GenerateResult>;
   /** Cancel the running generation (no-op when none runs); its `generate` rejects as cancelled. */
   cancel(): Promise<void>;
   /** Remove a model from IndexedDB (a loaded model stays usable in memory). */
@@ -308,6 +311,6 @@ export interface EngineWorkerApi {
   /** Validates an adapter file against the loaded generator and saves it (name: the file's stem unless given).
    *  Rejects with AdapterFormatError / AdapterMismatchError messages for damaged or foreign files. */
   importAdapter(bytes: ArrayBuffer, name: string): Promise<SaveAdapterResult>;
-  /** Release every GPU resource the worker holds. */
+  /** Release every GPU resource the engine holds. */
   dispose(): Promise<void>;
 }

@@ -24,6 +24,7 @@
 // `cache-warning`) costs a manifest request per visit, never a re-download.
 import { del, get, keys, set, type UseStore } from 'idb-keyval';
 import { WeightIntegrityError } from '../engine/errors';
+import { formatBytes } from '../util/format';
 
 /** The manifest `formatVersion` this build understands; part of every key. */
 export const FORMAT_VERSION = 1;
@@ -226,18 +227,6 @@ export class WeightQuotaError extends Error {
     );
     this.name = 'WeightQuotaError';
   }
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
 
 export async function sha256Hex(bytes: ArrayBuffer): Promise<string> {

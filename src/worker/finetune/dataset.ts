@@ -4,14 +4,14 @@
 // Decoded+encoded images are cached by the UI's item id (and byte length), so preparing again after a caption
 // edit only re-tokenises. Invariant: a rejected item never stops the others; the report lists every item in
 // the order given.
-import type { Engine } from '../engine/engine';
-import type { BPETokenizer } from '../model/bpe';
-import { VQEncoder } from '../model/vq_encoder';
-import type { VQConfig } from '../model/common';
-import type { WeightMap } from '../model/weights';
-import { cleanCaption, MAX_PAIRS } from '../finetune/upload';
-import type { DatasetItemInput, DatasetItemReport, DatasetReport } from './api';
-import { imageToSquareRGBA, ImageRejectedError } from './finetune-images';
+import type { Engine } from '../../engine/engine';
+import type { BPETokenizer } from '../../model/bpe';
+import { VQEncoder } from '../../model/vq_encoder';
+import type { VQConfig } from '../../model/common';
+import type { WeightMap } from '../../model/weights';
+import { cleanCaption, MAX_PAIRS } from '../../finetune/upload';
+import type { DatasetItemInput, DatasetItemReport, DatasetReport } from '../api';
+import { imageToSquareRGBA, ImageRejectedError } from './images';
 
 interface Encoded {
   byteLength: number;

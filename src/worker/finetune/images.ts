@@ -3,7 +3,7 @@
 // with createImageBitmap (a broken file rejects here, not later), scale so the
 // shorter side fills the square, centre-crop, and draw over white (transparent pixels become white, as the
 // training images were composited). Each failure is an ImageRejectedError whose message is the reason shown.
-import { describeNonImage, imageBlob, imageHeaderProblem, MAX_IMAGE_BYTES, sniffImageFormat } from '../finetune/upload';
+import { describeNonImage, imageBlob, imageHeaderProblem, MAX_IMAGE_BYTES, sniffImageFormat } from '../../finetune/upload';
 
 export class ImageRejectedError extends Error {
   constructor(reason: string) {

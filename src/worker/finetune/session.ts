@@ -8,13 +8,14 @@
 // - A GPU failure (a step or preview throws, or the worker reports a lost device) stops the run and keeps the last
 //   CPU snapshot of the adapter (taken with each preview, or every SNAPSHOT_EVERY steps); with none yet, it throws.
 // - Batches are a seeded reshuffle of the pairs per epoch, so the same seed gives the same run.
-import type { Engine } from '../engine/engine';
-import type { BaseModelRef, FineTunerHandle, LoraAdapter, LoraConfig, LoraTarget, WeightMap } from '../finetune/api';
-import { MAX_PROMPT_CHARS, type AdaptScope, type FineTuneProgress, type FineTuneRequest, type FineTuneResult, type RgbaImage } from './api';
-import type { Dataset } from './finetune-dataset';
-import type { FineTunePort } from './finetune-port';
-import { mulberry32 } from '../engine/rng';
-import { GENERATION_SETTINGS } from '../model/settings';
+import type { Engine } from '../../engine/engine';
+import type { BaseModelRef, FineTunerHandle, LoraAdapter, LoraConfig, LoraTarget, WeightMap } from '../../finetune/api';
+import type { AdaptScope, FineTuneProgress, FineTuneRequest, FineTuneResult, RgbaImage } from '../api';
+import type { Dataset } from './dataset';
+import type { FineTunePort } from './port';
+import { mulberry32 } from '../../engine/rng';
+import { clampPrompt } from '../prompt';
+import { FINETUNE_SETTINGS } from './settings';
 
 /** Weights that get a LoRA pair, per choice of the request's `adapt`: the generator's mixer projections, adaptive
  *  norms (where the caption enters each layer) and head; the text encoder's blocks (attention and MLP: how a new
@@ -25,64 +26,49 @@ export const ADAPT_TARGETS: Record<AdaptScope, LoraTarget[]> = {
   text: ['text', 'text_layers'],
 };
 
-export interface RunLimits {
-  rank: [number, number];
-  steps: [number, number];
-  batch: [number, number];
-  lr: [number, number];
-}
 /** Steps between adapter snapshots when the run makes no previews (a preview takes one anyway). */
 export const SNAPSHOT_EVERY = 25;
 
-export const RUN_LIMITS: RunLimits = { rank: [1, 64], steps: [1, 5000], batch: [4, 32], lr: [1e-6, 1] };
+const S = FINETUNE_SETTINGS;
 
-/** The request with every number checked; throws an Error saying which setting is out of range. */
+/** The request with every number checked against FINETUNE_SETTINGS; throws an Error saying which setting is out of range. */
 export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
   if (req === null || typeof req !== 'object') throw new Error('A fine-tuning request must be an object of settings.');
-  const int = (v: unknown, name: string, [lo, hi]: [number, number]) => {
+  const int = (v: unknown, name: string, { min, max }: { min: number; max: number }) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < lo || n > hi) throw new Error(`${name} must be a whole number from ${lo} to ${hi} (got ${String(v)}).`);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be a whole number from ${min} to ${max} (got ${String(v)}).`);
     return n;
   };
   const lr = Number(req.lr);
-  if (!Number.isFinite(lr) || lr < RUN_LIMITS.lr[0] || lr > RUN_LIMITS.lr[1])
-    throw new Error(`Learning rate must be between ${RUN_LIMITS.lr[0]} and ${RUN_LIMITS.lr[1]} (got ${String(req.lr)}).`);
+  if (!Number.isFinite(lr) || lr < S.lr.min || lr > S.lr.max)
+    throw new Error(`Learning rate must be between ${S.lr.min} and ${S.lr.max} (got ${String(req.lr)}).`);
   const adapt = req.adapt ?? 'all';
   if (!Object.hasOwn(ADAPT_TARGETS, adapt))
     throw new Error(`What to adapt must be one of ${Object.keys(ADAPT_TARGETS).join(', ')} (got ${String(req.adapt)}).`);
   return {
-    rank: int(req.rank, 'Rank', RUN_LIMITS.rank),
-    steps: int(req.steps, 'Steps', RUN_LIMITS.steps),
-    batchSize: int(req.batchSize, 'Batch size', RUN_LIMITS.batch),
+    rank: int(req.rank, 'Rank', S.rank),
+    steps: int(req.steps, 'Steps', S.steps),
+    batchSize: int(req.batchSize, 'Batch size', S.batchSize),
     lr,
     previewPrompt: clampPreviewPrompt(req.previewPrompt),
-    previewEvery: int(req.previewEvery ?? 0, 'Preview every', [0, 5000]),
-    previewSteps: int(req.previewSteps ?? 8, 'Preview steps', [GENERATION_SETTINGS.steps.min, GENERATION_SETTINGS.steps.max]),
+    previewEvery: int(req.previewEvery ?? 0, 'Preview every', S.previewEvery),
+    previewSteps: int(req.previewSteps ?? S.previewSteps.default, 'Preview steps', S.previewSteps),
     previewGuidance: previewGuidance(req.previewGuidance),
     seed: Number(req.seed) >>> 0,
     adapt,
   };
 }
 
-
-/** The preview prompt as text, cut to MAX_PROMPT_CHARS code points (like a generation prompt) without walking
- *  further: a 100,000-character preview prompt costs no more than a 200-character one. */
+/** The preview prompt as text, cut to MAX_PROMPT_CHARS code points (like a generation prompt). */
 function clampPreviewPrompt(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (typeof v !== 'string') throw new Error(`Preview prompt must be text (got ${typeof v}).`);
-  let n = 0;
-  let end = 0;
-  for (const ch of v) {
-    if (n === MAX_PROMPT_CHARS) break;
-    n++;
-    end += ch.length;
-  }
-  return v.slice(0, end);
+  return clampPrompt(v).text;
 }
 
 /** Preview guidance: the generation default when not given, else a number in the generation range. */
 function previewGuidance(v: unknown): number {
-  const { min, max, default: fallback } = GENERATION_SETTINGS.guidance;
+  const { min, max, default: fallback } = S.previewGuidance;
   if (v === undefined || v === null) return fallback;
   const g = Number(v);
   if (typeof v !== 'number' || !Number.isFinite(g) || g < min || g > max) throw new Error(`Preview guidance must be a number from ${min} to ${max} (got ${String(v)}).`);

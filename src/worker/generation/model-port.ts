@@ -1,9 +1,9 @@
 // The worker's narrow view of the model code (src/model/weights.ts and src/model/pipeline.ts, owned by the
 // model engineer): weight maps from verified shards, a TextToImage pipeline per (generator, VQ) pair, and how
 // to recognise a cancelled generation. Keeping it in one place keeps worker.ts independent of model internals.
-import type { Engine } from '../engine/engine';
-import { GenerationCancelledError, TextToImage, type GenerateStep } from '../model/pipeline';
-import { loadWeights, type Manifest, type WeightMap } from '../model/weights';
+import type { Engine } from '../../engine/engine';
+import { GenerationCancelledError, TextToImage, type GenerateStep } from '../../model/pipeline';
+import { loadWeights, type Manifest, type WeightMap } from '../../model/weights';
 
 export type StepInfo = GenerateStep;
 export type TextToImageLike = Pick<TextToImage, 'generate' | 'dispose'>;

@@ -3,8 +3,8 @@
 // request is refused with one message naming the field, what it was, and what is allowed. This is the one
 // user-facing check of a generation request; ranges and messages come from src/model/settings.ts, which the UI
 // reads too; the pipeline only asserts its inputs.
-import { GENERATION_SETTINGS as SETTINGS, settingProblem, showValue as show, type GenerationSettingName } from '../model/settings';
-import type { GenerateRequest } from './api';
+import { GENERATION_SETTINGS as SETTINGS, settingProblem, showValue as show, type GenerationSettingName } from '../../model/settings';
+import type { GenerateRequest } from '../api';
 
 /** Bounds of the numeric settings, [min, max], as GENERATION_SETTINGS gives them; steps are rounded to an integer. */
 export const REQUEST_LIMITS = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, [s.min, s.max] as const])) as {

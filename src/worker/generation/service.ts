@@ -1,0 +1,294 @@
+// The generation service: the generation half of the engine (MMambaEngineInterface in ../api.ts): the device, the
+// model list and weights (IndexedDB via WeightStore), the loaded model's pipeline, and one generation at a time.
+// It also lends the device and the loaded models to the fine-tuning service (as its FineTuneHost).
+//
+// Invariants:
+// - At most one generation runs. A new `generate` cancels the running one (its promise rejects with
+//   GenerationCancelledError) and starts once that one has stopped: the latest request wins, nothing queues up.
+// - Every GPU-owning object (pipeline, engine, device) is disposed when replaced, on `dispose()`, and after a
+//   device loss. A lost device is reported; the next request re-acquires one and rebuilds the loaded model
+//   from the weights kept in memory (no download, no IndexedDB read).
+import * as Comlink from 'comlink';
+import type { Engine } from '../../engine/engine';
+import { GpuDeviceLostError } from '../../engine/errors';
+import { GenerationCancelledError } from '../../model/errors';
+import { GENERATION_SETTINGS } from '../../model/settings';
+import type { Manifest } from '../../model/weights';
+import type {
+  GenerateOptions,
+  GenerateProgress,
+  GenerateProgressCallback,
+  GenerateRequest,
+  GenerateResult,
+  GpuReport,
+  LoadProgressCallback,
+  MMambaEngineInterface,
+  ModelList,
+  StorageInfo,
+} from '../api';
+import type { FineTuneHost, LoadedModels } from '../finetune/service';
+import { clampPrompt } from '../prompt';
+import { WeightStore } from '../weight-store';
+import { DeviceKeeper } from './device';
+import { modelCode, type ModelSource, type StepInfo, type TextToImageLike } from './model-port';
+import { checkGenerateRequest } from './requests';
+
+/** What generation asks of fine-tuning: adapters' pipelines, the GPU to itself while training, and GPU clean-up. */
+export interface FineTuneHooks {
+  pipelineFor(adapter: string): Promise<TextToImageLike>;
+  assertNotTraining(what: string): void;
+  dropGpu(lost?: Error): void;
+}
+
+export interface GenerationServiceOptions {
+  /** Where `index.json` and `<id>/manifest.json` are served (same origin). */
+  modelBaseUrl: string;
+  fineTune: FineTuneHooks;
+}
+
+/** The calls of MMambaEngineInterface that this service answers. */
+export type GenerationApi = Pick<
+  MMambaEngineInterface,
+  'init' | 'listModels' | 'loadModel' | 'generate' | 'cancel' | 'deleteCachedModel' | 'storageReport' | 'dispose'
+>;
+
+/** Side of a square RGBA image (128 for the shipped VQ; test models may be smaller). */
+function side(rgba: Uint8ClampedArray): number {
+  return Math.round(Math.sqrt(rgba.length / 4));
+}
+
+export class GenerationService implements GenerationApi, FineTuneHost {
+  private readonly device: DeviceKeeper;
+  private readonly store: WeightStore;
+  private readonly fineTune: FineTuneHooks;
+  /** Weights kept in memory by model id, so a device loss or a model switch back needs no reload. */
+  private readonly sources = new Map<string, ModelSource>();
+  private loaded: { genId: string; vqId: string; pipeline: TextToImageLike } | null = null;
+  /** The model asked for last (rebuilt after a device loss). */
+  private wanted: { genId: string; vqId: string } | null = null;
+  private running: { controller: AbortController; done: Promise<unknown> } | null = null;
+
+  constructor(opts: GenerationServiceOptions) {
+    this.store = new WeightStore({ baseUrl: opts.modelBaseUrl });
+    this.fineTune = opts.fineTune;
+    this.device = new DeviceKeeper(
+      {
+        abortWork: () => this.running?.controller.abort(),
+        dropDependents: (lost) => this.dropGpuState(lost),
+      },
+      'm-mamba-worker',
+    );
+  }
+
+  // ---- the interface's calls ----------------------------------------------------------------------------------
+
+  init(): Promise<GpuReport> {
+    return this.device.init();
+  }
+
+  async listModels(): Promise<ModelList> {
+    const idx = await this.store.index();
+    const order = (k: string) => (k === 'vq' ? 1 : 0);
+    const models = await Promise.all(
+      [...idx.models]
+        .sort((a, b) => order(a.kind) - order(b.kind))
+        .map(async (m) => ({
+          id: m.id,
+          kind: m.kind,
+          name: m.name,
+          description: m.description ?? '',
+          bytes: m.bytes,
+          cached: await this.store.isCached(m.id),
+        })),
+    );
+    return { models, defaultGenerator: idx.defaultGenerator, tokenizer: idx.tokenizer };
+  }
+
+  async loadModel(id: string, onProgress?: LoadProgressCallback): Promise<void> {
+    const t0 = performance.now();
+    const idx = await this.store.index();
+    const entry = idx.models.find((m) => m.id === id);
+    if (!entry) throw new Error(`Unknown model "${id}".`);
+    if (entry.kind === 'vq') throw new Error(`"${id}" is the image tokenizer, not a generator; pick M-Mamba or UViT.`);
+    this.fineTune.assertNotTraining('switching models');
+    // A switch of model cancels the running generation: its pipeline is about to go.
+    await this.stopGeneration();
+    const got = await this.loadSources([idx.tokenizer, id], onProgress);
+    this.wanted = { genId: id, vqId: idx.tokenizer };
+    await this.build(() => onProgress?.({ kind: 'compile', modelId: id }));
+    const lost = this.device.takeLost();
+    if (lost) onProgress?.({ kind: 'recover', message: lost });
+    onProgress?.({ kind: 'ready', modelId: id, ms: performance.now() - t0, fromCache: got.fromCache, persisted: got.persisted });
+  }
+
+  async generate(raw: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
+    // Checked before anything stops or starts: a malformed request leaves the running generation alone.
+    const req = checkGenerateRequest(raw);
+    const { onProgress, signal } = options ?? {};
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw new Error('Invalid generation request: onProgress must be a function.');
+    // Latest request wins: stop the running one and wait until it has let go of the GPU.
+    await this.stopGeneration();
+    const controller = new AbortController();
+    const follow = () => controller.abort();
+    if (signal?.aborted) controller.abort();
+    signal?.addEventListener('abort', follow, { once: true });
+    const mine = { controller, done: this.runGeneration(req, controller.signal, onProgress) };
+    this.running = mine;
+    try {
+      return await mine.done;
+    } finally {
+      signal?.removeEventListener('abort', follow);
+      if (this.running === mine) this.running = null;
+    }
+  }
+
+  async cancel(): Promise<void> {
+    await this.stopGeneration();
+  }
+
+  async deleteCachedModel(id: string): Promise<void> {
+    await this.store.deleteModel(id);
+  }
+
+  async storageReport(): Promise<StorageInfo> {
+    return this.store.storageReport();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stopGeneration();
+    this.device.release();
+  }
+
+  // ---- what fine-tuning borrows (FineTuneHost) ------------------------------------------------------------------
+
+  ensureEngine(): Promise<Engine> {
+    return this.device.ensureEngine();
+  }
+
+  models(): LoadedModels | null {
+    const w = this.loaded ?? this.wanted;
+    const gen = w && this.sources.get(w.genId);
+    const vq = w && this.sources.get(w.vqId);
+    return w && gen && vq ? { genId: w.genId, vqId: w.vqId, gen, vq } : null;
+  }
+
+  async createPipeline(engine: Engine, gen: ModelSource, vq: ModelSource): Promise<TextToImageLike> {
+    return (await modelCode()).createPipeline(engine, gen, vq);
+  }
+
+  async stopGeneration(): Promise<void> {
+    this.running?.controller.abort();
+    await this.running?.done.catch(() => undefined);
+  }
+
+  /** Destroys the device as a driver reset would (tests of the recovery path). */
+  loseDevice(): void {
+    this.device.loseDevice();
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------------------
+
+  /** One generation, start to end: the pipeline (base or adapter), the prompt, the steps, the result. */
+  private async runGeneration(req: GenerateRequest, signal: AbortSignal, onProgress?: GenerateProgressCallback): Promise<GenerateResult> {
+    const t0 = performance.now();
+    this.fineTune.assertNotTraining('generating');
+    const base = await this.build();
+    const pipeline = req.adapter ? await this.fineTune.pipelineFor(req.adapter) : base;
+    const lost = this.device.takeLost();
+    if (lost) await onProgress?.({ kind: 'recover', message: lost });
+    const { text, truncated } = clampPrompt(req.prompt);
+    await onProgress?.({ kind: 'encode', prompt: text, truncated });
+    let last: { tokens: Uint32Array; pixels: Uint8ClampedArray } | null = null;
+    const code = await modelCode();
+    try {
+      await pipeline.generate(
+        {
+          prompt: text,
+          negativePrompt: req.negativePrompt ? clampPrompt(req.negativePrompt).text : undefined,
+          seed: req.seed >>> 0,
+          steps: req.steps ?? GENERATION_SETTINGS.steps.default,
+          guidance: req.guidance ?? GENERATION_SETTINGS.guidance.default,
+          tau: req.tau,
+          temperature: req.temperature,
+        },
+        async (s) => {
+          last = await this.sendStep(s, onProgress);
+        },
+        signal,
+      );
+    } catch (e) {
+      if (this.device.wasLost) throw new GpuDeviceLostError('lost', 'during generation; the next request re-acquires the GPU');
+      if (code.isCancelled(e) || signal.aborted) throw e instanceof GenerationCancelledError ? e : new GenerationCancelledError(0);
+      throw e instanceof Error ? e : new Error(String(e));
+    }
+    const final = last as { tokens: Uint32Array; pixels: Uint8ClampedArray } | null;
+    if (!final) throw new Error('The model produced no step.');
+    await onProgress?.({ kind: 'decode' });
+    const ms = performance.now() - t0;
+    await onProgress?.({ kind: 'done', ms });
+    const image = { width: side(final.pixels), height: side(final.pixels), rgba: final.pixels };
+    const result: GenerateResult = { tokens: final.tokens, image, ms, prompt: text, truncated };
+    return Comlink.transfer(result, [final.tokens.buffer, final.pixels.buffer]);
+  }
+
+  /** Sends one step on (its buffers given away when it crosses a thread); returns copies of the latest image. */
+  private async sendStep(s: StepInfo, onProgress?: GenerateProgressCallback): Promise<{ tokens: Uint32Array; pixels: Uint8ClampedArray }> {
+    // Copies: the pipeline may reuse its buffers, and the copies are given away (transferred).
+    const tokens = s.tokens.slice();
+    const masked = s.masked.slice();
+    const pixels = s.pixels.slice();
+    const last = { tokens: tokens.slice(), pixels: pixels.slice() };
+    const msg: GenerateProgress = { kind: 'step', step: s.step, steps: s.steps, tokens, masked, pixels, width: side(pixels), height: side(pixels), msStep: s.msStep };
+    if (onProgress) await onProgress(Comlink.transfer(msg, [tokens.buffer, masked.buffer, pixels.buffer]));
+    return last;
+  }
+
+  /** Drops everything built on the device: fine-tuning's GPU objects, then the loaded pipeline. */
+  private dropGpuState(lost?: Error): void {
+    this.fineTune.dropGpu(lost);
+    try {
+      this.loaded?.pipeline.dispose();
+    } catch (e) {
+      console.warn('[engine] pipeline dispose failed', e);
+    }
+    this.loaded = null;
+  }
+
+  /** Reads or downloads the weights of the models not in memory yet (all before any model code runs, so the
+   *  cache fills even when the model code fails), then turns them into weight maps. */
+  private async loadSources(ids: string[], onProgress?: LoadProgressCallback): Promise<{ fromCache: boolean; persisted: boolean }> {
+    let fromCache = true;
+    let persisted = true;
+    const raw: [string, Awaited<ReturnType<WeightStore['load']>>][] = [];
+    for (const id of ids) {
+      if (this.sources.has(id)) continue;
+      const got = await this.store.load(id, (p) => onProgress?.(p));
+      fromCache &&= got.fromCache;
+      persisted &&= got.persisted;
+      raw.push([id, got]);
+    }
+    if (raw.length) {
+      const code = await modelCode();
+      for (const [id, got] of raw) this.sources.set(id, { manifest: got.manifest as unknown as Manifest, weights: code.loadWeights(got.manifest, got.shards) });
+    }
+    return { fromCache, persisted };
+  }
+
+  /** Builds the pipeline for `wanted` on the current engine (after a load, or after a device loss). */
+  private async build(onCompile?: () => void): Promise<TextToImageLike> {
+    const w = this.wanted;
+    if (!w) throw new Error('No model is loaded: load a model before generating.');
+    if (this.loaded && this.loaded.genId === w.genId && this.loaded.vqId === w.vqId && this.device.isLive) return this.loaded.pipeline;
+    const eng = await this.device.ensureEngine();
+    const gen = this.sources.get(w.genId);
+    const vq = this.sources.get(w.vqId);
+    if (!gen || !vq) throw new Error(`Model "${w.genId}" is not in memory; load it again.`);
+    onCompile?.();
+    const old = this.loaded;
+    this.loaded = null;
+    old?.pipeline.dispose();
+    const pipeline = await this.createPipeline(eng, gen, vq);
+    this.loaded = { genId: w.genId, vqId: w.vqId, pipeline };
+    return pipeline;
+  }
+}
