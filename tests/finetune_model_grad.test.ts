@@ -1,7 +1,8 @@
 // The whole M-Mamba backward (src/finetune/mmamba_autodiff.ts: forward with layer checkpoints, masked cross-entropy,
-// per-layer recompute + backward) against PyTorch autograd on the tiny golden model (tests/fixtures/mmamba_tiny):
+// per-layer recompute + backward) against PyTorch autograd on the tiny golden models:
 // the fixture's own inputs and mask, its loss, and grad.<param> for every parameter: all of the generator and all of
-// the text encoder (its output projections, and its trunk through src/finetune/text_autodiff.ts).
+// the text encoder (its output projections, and its trunk through src/finetune/text_autodiff.ts); on both M-Mamba
+// fixtures (tests/fixtures/mmamba_tiny, mmamba_ffn_tiny).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,49 +17,53 @@ import { f32, readSafetensors } from './golden-io';
 // tests/fixtures/README.md: gradients 1e-3 relative. The fixture ran the sequential reference scan in f32 on the CPU;
 // ours chains ~20 f32 kernels per layer with other summation orders. Measured errors are printed.
 const TOL = 1e-3;
-const DIR = resolve(__dirname, 'fixtures/mmamba_tiny');
+// mmamba_tiny: expand 2, d_state 4, no FFN; mmamba_ffn_tiny: the slim layer (expand 1, d_state 1, the GEGLU FFN
+// sublayer with its own adaLN, learned positions).
+const FIXTURES = ['mmamba_tiny', 'mmamba_ffn_tiny'];
 
-describe('M-Mamba backward vs PyTorch (mmamba_tiny grad.<param>)', () => {
-  it('loss and every parameter gradient', async () => {
-    const e = await getEngine();
-    const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as Manifest;
-    const fixture = JSON.parse(readFileSync(`${DIR}/fixture.json`, 'utf8')) as { loss: number };
-    const b = readFileSync(`${DIR}/model-00000.safetensors`);
-    const weights = loadWeights(manifest, [b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer]);
-    const A = readSafetensors(`${DIR}/arrays.safetensors`);
-    const cfg = manifest.config as unknown as MMambaConfig;
-    const ids = A.get('input.text_ids')!;
-    const B = ids.shape[0]!;
-    const model = new MMambaAutodiff(e, cfg, weights);
-    const names = [
-      ...mmambaParams(cfg).keys(),
-      ...textTrunkParamNames(cfg.text),
-      'text.proj.weight', 'text.proj.bias', 'text.pool_proj.weight', 'text.pool_proj.bias',
-    ];
-    const r = model.forwardBackward(
-      {
-        batch: B,
-        textIds: ids.data,
-        imgTokens: Uint32Array.from(A.get('input.img_tokens')!.data),
-        targets: Uint32Array.from(A.get('input.targets')!.data),
-        mask: Uint32Array.from(A.get('input.mask')!.data),
-      },
-      new Set(names),
-    );
-    const loss = await e.readF32(r.loss);
-    expect(Math.abs(loss[0]! - fixture.loss) / fixture.loss).toBeLessThan(1e-5);
-    const report: string[] = [];
-    for (const n of names) {
-      const g = r.grads.get(n);
-      if (!g) throw new Error(`no gradient for ${n}`);
-      const got = await e.readF32(g);
-      const want = f32(A, `grad.${n}`);
-      report.push(`${n} ${normalisedError(got, want).toExponential(1)}`);
-      expectClose(got, want, TOL, `grad.${n}`);
-    }
-    console.log('normalised errors:', report.join(', '));
-    for (const t of r.grads.values()) t.dispose();
-    r.loss.dispose();
-    model.dispose();
-  });
+describe('M-Mamba backward vs PyTorch (grad.<param>)', () => {
+  for (const fixtureName of FIXTURES)
+    it(`${fixtureName}: loss and every parameter gradient`, async () => {
+      const DIR = resolve(__dirname, `fixtures/${fixtureName}`);
+      const e = await getEngine();
+      const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as Manifest;
+      const fixture = JSON.parse(readFileSync(`${DIR}/fixture.json`, 'utf8')) as { loss: number };
+      const b = readFileSync(`${DIR}/model-00000.safetensors`);
+      const weights = loadWeights(manifest, [b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer]);
+      const A = readSafetensors(`${DIR}/arrays.safetensors`);
+      const cfg = manifest.config as unknown as MMambaConfig;
+      const ids = A.get('input.text_ids')!;
+      const B = ids.shape[0]!;
+      const model = new MMambaAutodiff(e, cfg, weights);
+      const names = [
+        ...mmambaParams(cfg).keys(),
+        ...textTrunkParamNames(cfg.text),
+        'text.proj.weight', 'text.proj.bias', 'text.pool_proj.weight', 'text.pool_proj.bias',
+      ];
+      const r = model.forwardBackward(
+        {
+          batch: B,
+          textIds: ids.data,
+          imgTokens: Uint32Array.from(A.get('input.img_tokens')!.data),
+          targets: Uint32Array.from(A.get('input.targets')!.data),
+          mask: Uint32Array.from(A.get('input.mask')!.data),
+        },
+        new Set(names),
+      );
+      const loss = await e.readF32(r.loss);
+      expect(Math.abs(loss[0]! - fixture.loss) / fixture.loss).toBeLessThan(1e-5);
+      const report: string[] = [];
+      for (const n of names) {
+        const g = r.grads.get(n);
+        if (!g) throw new Error(`no gradient for ${n}`);
+        const got = await e.readF32(g);
+        const want = f32(A, `grad.${n}`);
+        report.push(`${n} ${normalisedError(got, want).toExponential(1)}`);
+        expectClose(got, want, TOL, `grad.${n}`);
+      }
+      console.log(`${fixtureName} normalised errors:`, report.join(', '));
+      for (const t of r.grads.values()) t.dispose();
+      r.loss.dispose();
+      model.dispose();
+    });
 });

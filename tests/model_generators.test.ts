@@ -1,5 +1,5 @@
 // Both generators on the engine (src/model/mmamba.ts on the fused cross-scan path, src/model/uvit.ts) against
-// PyTorch stage by stage (tests/fixtures/{mmamba,uvit}_tiny): text encoder output, pooled c, the embedded
+// PyTorch stage by stage (tests/fixtures/{mmamba,uvit,mmamba_ffn}_tiny): text encoder output, pooled c, the embedded
 // sequence, each layer, logits; then the seeded MaskGIT run (sample.tokens) through src/model/sampler.ts, exact.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -25,6 +25,8 @@ const CASES: Array<[string, string, Build]> = [
   ['M-Mamba', 'mmamba_tiny', (e, cfg, w) => new MMamba(e, cfg as MMambaConfig, w)],
   ['M-Mamba (chunked scan)', 'mmamba_tiny', (e, cfg, w) => Object.assign(new MMamba(e, cfg as MMambaConfig, w), { scanKernel: 'chunked' as const })],
   ['UViT', 'uvit_tiny', (e, cfg, w) => new UViT(e, cfg as UViTConfig, w)],
+  // the slim layer: expand 1, d_state 1, GEGLU FFN sublayer, learned positions
+  ['M-Mamba (expand 1, d_state 1, FFN)', 'mmamba_ffn_tiny', (e, cfg, w) => new MMamba(e, cfg as MMambaConfig, w)],
 ];
 
 for (const [name, fixtureName, build] of CASES) {

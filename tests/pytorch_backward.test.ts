@@ -24,27 +24,33 @@ interface Case {
   loss?: number;
 }
 const cases: Case[] = JSON.parse(readFileSync(new URL('./fixtures/backward_cases.json', import.meta.url), 'utf8')).cases;
-const get = (name: string): Case => cases.find((c) => c.name === name)!;
+const get = (name: string): Case => {
+  const c = cases.find((k) => k.name === name);
+  if (!c) throw new Error(`backward_cases.json has no case '${name}' (run training/make_cases_backward.py)`);
+  return c;
+};
 
 describe('backward kernels vs PyTorch autograd', () => {
-  it('selective scan (through softplus(Δ + bias) and A = −exp(A_log))', async () => {
-    const e = await getEngine();
-    const { dims: d, inputs: x, grads: g } = get('selective_scan');
-    const [Bsz, K, L, di, N, R] = [d.Bsz!, d.K!, d.L!, d.di!, d.N!, d.R!];
-    const S = R + 2 * N;
-    const t = {
-      u: e.fromArray([Bsz, K, L, di], x.u!), delta: e.fromArray([Bsz, K, L, di], x.delta!), A_log: e.fromArray([K, di, N], x.A_log!),
-      BC: e.fromArray([Bsz, K, L, S], x.xdbl!), D: e.fromArray([K, di], x.D!), deltaBias: e.fromArray([K, di], x.dt_bias!),
-      bOffset: R, cOffset: R + N,
-    };
-    const r = selectiveScanBackward(e, t, e.fromArray([Bsz, K, L, di], x.dy!));
-    expectClose(await e.readF32(r.du), g.u!, TOL, 'du');
-    expectClose(await e.readF32(r.ddelta), g.delta!, TOL, 'ddelta');
-    expectClose(await e.readF32(r.dA_log), g.A_log!, TOL, 'dA_log');
-    expectClose(await e.readF32(r.dBC), g.xdbl!, TOL, 'dBC');
-    expectClose(await e.readF32(r.dD), g.D!, TOL, 'dD');
-    expectClose(await e.readF32(r.dDeltaBias), g.dt_bias!, TOL, 'ddt_bias');
-  });
+  // selective_scan: d_state 4; selective_scan_n1: d_state 1 (the slim layer)
+  for (const name of ['selective_scan', 'selective_scan_n1'])
+    it(`${name} (through softplus(Δ + bias) and A = −exp(A_log))`, async () => {
+      const e = await getEngine();
+      const { dims: d, inputs: x, grads: g } = get(name);
+      const [Bsz, K, L, di, N, R] = [d.Bsz!, d.K!, d.L!, d.di!, d.N!, d.R!];
+      const S = R + 2 * N;
+      const t = {
+        u: e.fromArray([Bsz, K, L, di], x.u!), delta: e.fromArray([Bsz, K, L, di], x.delta!), A_log: e.fromArray([K, di, N], x.A_log!),
+        BC: e.fromArray([Bsz, K, L, S], x.xdbl!), D: e.fromArray([K, di], x.D!), deltaBias: e.fromArray([K, di], x.dt_bias!),
+        bOffset: R, cOffset: R + N,
+      };
+      const r = selectiveScanBackward(e, t, e.fromArray([Bsz, K, L, di], x.dy!));
+      expectClose(await e.readF32(r.du), g.u!, TOL, 'du');
+      expectClose(await e.readF32(r.ddelta), g.delta!, TOL, 'ddelta');
+      expectClose(await e.readF32(r.dA_log), g.A_log!, TOL, 'dA_log');
+      expectClose(await e.readF32(r.dBC), g.xdbl!, TOL, 'dBC');
+      expectClose(await e.readF32(r.dD), g.D!, TOL, 'dD');
+      expectClose(await e.readF32(r.dDeltaBias), g.dt_bias!, TOL, 'ddt_bias');
+    });
 
   it('AdaLN-modulated RMSNorm: dx and the packed (B, 3d) modulation gradient (gate columns 0)', async () => {
     const e = await getEngine();

@@ -28,8 +28,8 @@ def leaf(*shape, lo=-1.0, hi=1.0) -> torch.Tensor:
     return (torch.rand(*shape) * (hi - lo) + lo).requires_grad_(True)
 
 
-def case_scan() -> dict:
-    Bsz, K, L, di, N, R = 2, 2, 20, 6, 4, 2
+def case_scan(N: int = 4, name: str = "selective_scan") -> dict:
+    Bsz, K, L, di, R = 2, 2, 20, 6, 2
     S = R + 2 * N
     u = leaf(Bsz, K, L, di, lo=-2, hi=2)                    # (B, K, L, di) engine layout
     delta = leaf(Bsz, K, L, di, lo=-3, hi=2)
@@ -46,7 +46,7 @@ def case_scan() -> dict:
     (y * to_t(dy)).sum().backward()
     dBC = xdbl.grad.clone()
     dBC[..., :R] = 0                                      # the scan gives no gradient to the dt columns
-    return {"name": "selective_scan", "dims": {"Bsz": Bsz, "K": K, "L": L, "di": di, "N": N, "R": R},
+    return {"name": name, "dims": {"Bsz": Bsz, "K": K, "L": L, "di": di, "N": N, "R": R},
             "inputs": {"u": flat(u), "delta": flat(delta), "A_log": flat(A_log), "xdbl": flat(xdbl), "D": flat(D),
                        "dt_bias": flat(dt_bias), "dy": flat(dy)},
             "grads": {"u": flat(u.grad), "delta": flat(delta.grad), "A_log": flat(A_log.grad), "xdbl": flat(dBC),
@@ -131,7 +131,8 @@ def case_cross_entropy() -> dict:
 def main() -> None:
     torch.manual_seed(0)
     cases = [case_scan(), case_adaln_rmsnorm(), case_layernorm(), case_conv1d(), case_geglu(), case_linear(),
-             case_cross_entropy()]
+             case_cross_entropy(),
+             case_scan(N=1, name="selective_scan_n1")]    # d_state 1 (a slim model); last, so the others keep their draws
     OUT.write_text(json.dumps({"format": "mmamba-backward-cases", "formatVersion": 1, "cases": cases}))
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes, {len(cases)} cases)")
 

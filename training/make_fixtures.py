@@ -53,10 +53,21 @@ def _write(folder: str, meta: dict, arrays: dict) -> dict:
     return meta
 
 
-def generator_fixture(kind: str, out: str, batch: int = 2, steps: int = 6) -> dict:
+# Generator fixtures: folder -> (kind, config). mmamba_ffn_tiny is the slim layer a next model may use (VMamba-v3
+# style: expand 1, d_state 1, the GEGLU FFN sublayer, learned positions), so inference and fine-tuning are checked
+# at those sizes too.
+GENERATORS = {
+    "mmamba_tiny": ("mmamba", C.tiny_mmamba),
+    "uvit_tiny": ("uvit", C.tiny_uvit),
+    "mmamba_ffn_tiny": ("mmamba", lambda: C.tiny_mmamba(expand=1, d_state=1, ffn=True, pos_emb=True)),
+}
+
+
+def generator_fixture(name: str, out: str, batch: int = 2, steps: int = 6) -> dict:
     """Tiny random M-Mamba / UViT: forward stages, loss, gradients, and a seeded sampling run."""
     from mmamba.mmamba import build_model
-    cfg = C.tiny_mmamba() if kind == "mmamba" else C.tiny_uvit()
+    kind, make_config = GENERATORS[name]
+    cfg = make_config()
     torch.manual_seed(SEED)
     model = build_model(cfg)
     g = torch.Generator().manual_seed(SEED + 1)
@@ -64,8 +75,8 @@ def generator_fixture(kind: str, out: str, batch: int = 2, steps: int = 6) -> di
     if hasattr(model, "use_ref_scan"):
         model.use_ref_scan = True
     model.train()
-    folder = os.path.join(out, f"{kind}_tiny")
-    export_weights(model.state_dict(), folder, f"{kind}-tiny-fixture", kind, cfg.to_dict(), dtype="f32")
+    folder = os.path.join(out, name)
+    export_weights(model.state_dict(), folder, f"{name.replace('_', '-')}-fixture", kind, cfg.to_dict(), dtype="f32")
 
     Lt, HW, K = cfg.text.max_len, cfg.hw, cfg.codebook_size
     # text: bos, a few ids, eos, padding (row 1 shorter) -- exercises the pad handling
@@ -143,9 +154,9 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     torch.use_deterministic_algorithms(True)
     index = {**FORMAT, "fixtures": {}}
-    for kind in ("mmamba", "uvit"):
-        generator_fixture(kind, args.out)
-        index["fixtures"][f"{kind}_tiny"] = {"kind": kind}
+    for name, (kind, _) in GENERATORS.items():            # each fixture seeds itself: the order changes no bytes
+        generator_fixture(name, args.out)
+        index["fixtures"][name] = {"kind": kind}
     vq_fixture(args.out)
     index["fixtures"]["vq_tiny"] = {"kind": "vq"}
     total = 0

@@ -72,18 +72,25 @@ def _check_vq(folder):
     torch.testing.assert_close(sd["quant.codebook"].norm(dim=1), torch.ones(m.cfg.codebook_size))
 
 
+def test_slim_fixture_config(fresh):
+    """mmamba_ffn_tiny is the slim layer it is named for (expand 1, d_state 1, FFN): the sizes the TS tests cover."""
+    with open(os.path.join(fresh, "mmamba_ffn_tiny", "manifest.json")) as f:
+        cfg = json.load(f)["config"]
+    assert (cfg["expand"], cfg["d_state"], cfg["ffn"], cfg["pos_emb"]) == (1, 1, True, True)
+
+
 def test_fresh_fixtures_consistent(fresh):
     with open(os.path.join(fresh, "index.json")) as f:
         index = json.load(f)
     assert index["totalBytes"] < 2_000_000
-    _check_generator(os.path.join(fresh, "mmamba_tiny"))
-    _check_generator(os.path.join(fresh, "uvit_tiny"))
+    for name in ("mmamba_tiny", "uvit_tiny", "mmamba_ffn_tiny"):
+        _check_generator(os.path.join(fresh, name))
     _check_vq(os.path.join(fresh, "vq_tiny"))
 
 
 @pytest.mark.skipif(not os.path.exists(os.path.join(COMMITTED, "index.json")), reason="no committed fixtures yet")
 def test_committed_fixtures_current():
     """Fails when model code changed without `python training/make_fixtures.py` being re-run."""
-    for name in ("mmamba_tiny", "uvit_tiny"):
+    for name in ("mmamba_tiny", "uvit_tiny", "mmamba_ffn_tiny"):
         _check_generator(os.path.join(COMMITTED, name))
     _check_vq(os.path.join(COMMITTED, "vq_tiny"))
