@@ -1,12 +1,13 @@
-"""LoRA gradient fixture for the TypeScript fine-tuner (src/finetune): PyTorch autograd through the tiny golden
-M-Mamba (tests/fixtures/mmamba_tiny, sequential reference scan, CPU, f32) with LoRA factors on every target kind:
+"""LoRA gradient fixtures for the TypeScript fine-tuner (src/finetune): PyTorch autograd through a tiny golden
+M-Mamba (tests/fixtures/mmamba_tiny → lora_tiny; mmamba_ffn_tiny, the slim layer with the FFN → lora_ffn_tiny;
+sequential reference scan, CPU, f32) with LoRA factors on every target kind:
 
     W_eff = W + (alpha / rank) · B · A          2-D W (out, in): A (r, in), B (out, r)
                                                 K-stacked W (K, out, in): A (K, r, in), B (K, out, r), per direction
 targets: in_proj, out_proj, x_proj, dt_proj, mod (adaLN), head, text (text.proj and text.pool_proj), text_layers
 (each text block's attn.qkv, attn.out, mlp.0 and mlp.2).
-A and B are small seeded random values (B ≠ 0 so every path carries gradient). The loss is mmamba_tiny's masked
-cross-entropy on its own inputs and mask. Writes tests/fixtures/lora_tiny/{fixture.json, arrays.safetensors}:
+A and B are small seeded random values (B ≠ 0 so every path carries gradient). The loss is the base's masked
+cross-entropy on its own inputs and mask. Writes tests/fixtures/<lora fixture>/{fixture.json, arrays.safetensors}:
     lora.<param>.A / .B          the factors (inputs)
     grad.lora.<param>.A / .B     d loss / d factor
     loss (1,)                    the loss with the LoRA applied
@@ -51,15 +52,25 @@ def read_arrays(path: str) -> dict[str, torch.Tensor]:
     return out
 
 
+# base fixture -> LoRA fixture folder; lora_ffn_tiny runs the same targets through the slim layer (expand 1,
+# d_state 1, the FFN sublayer): its gradients reach the factors through the FFN's backward.
+FIXTURE_OF = {"mmamba_tiny": "lora_tiny", "mmamba_ffn_tiny": "lora_ffn_tiny"}
+
+
 def main() -> None:
+    for base in FIXTURE_OF:
+        write_fixture(base)
+
+
+def write_fixture(base: str) -> None:
     torch.manual_seed(SEED)
-    manifest, state = load_state_dict_from_manifest(os.path.join(FIXTURES, "mmamba_tiny"))
+    manifest, state = load_state_dict_from_manifest(os.path.join(FIXTURES, base))
     cfg = config_from_dict(manifest["config"])
     model = MMamba(cfg)
     model.load_state_dict(state)
     model.use_ref_scan = True
     model.train()
-    inp = read_arrays(os.path.join(FIXTURES, "mmamba_tiny", "arrays.safetensors"))
+    inp = read_arrays(os.path.join(FIXTURES, base, "arrays.safetensors"))
 
     names = [f"layers.{i}.{p}" for i in range(cfg.layers) for p in LAYER_PARAMS]
     names += ["head.weight", "text.proj.weight", "text.pool_proj.weight"]
@@ -89,18 +100,18 @@ def main() -> None:
         arrays += [(f"lora.{n}.A", A.detach().numpy()), (f"lora.{n}.B", B.detach().numpy()),
                    (f"grad.lora.{n}.A", A.grad.numpy()), (f"grad.lora.{n}.B", B.grad.numpy())]
     arrays = [(k, np.ascontiguousarray(v, dtype=np.float32)) for k, v in arrays]
-    folder = os.path.join(FIXTURES, "lora_tiny")
+    folder = os.path.join(FIXTURES, FIXTURE_OF[base])
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "arrays.safetensors"), "wb") as f:
         f.write(safetensors_bytes(arrays, {"format": "mmamba-fixture"}))
-    meta = {"format": "mmamba-fixture", "formatVersion": 1, "kind": "lora", "base": "mmamba_tiny",
+    meta = {"format": "mmamba-fixture", "formatVersion": 1, "kind": "lora", "base": base,
             "rank": RANK, "alpha": ALPHA, "params": names, "loss": float(loss.detach()),
-            "notes": "W_eff = W + alpha/rank·B·A on each listed param of mmamba_tiny; loss = masked CE on "
-                     "mmamba_tiny's input.* (reference scan, train mode); grad.lora.* = d loss / d factor.",
+            "notes": f"W_eff = W + alpha/rank·B·A on each listed param of {base}; loss = masked CE on "
+                     f"{base}'s input.* (reference scan, train mode); grad.lora.* = d loss / d factor.",
             "arrays": {k: {"shape": list(v.shape), "dtype": "f32"} for k, v in arrays}}
     with open(os.path.join(folder, "fixture.json"), "w") as f:
         json.dump(meta, f, indent=1)
-    print(f"lora_tiny: loss {float(loss.detach()):.6f}, {len(names)} adapted params -> {folder}")
+    print(f"{FIXTURE_OF[base]}: loss {float(loss.detach()):.6f}, {len(names)} adapted params -> {folder}")
 
 
 if __name__ == "__main__":
