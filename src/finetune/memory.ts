@@ -38,7 +38,8 @@ export function planMemory(config: MMambaConfig, lora: LoraConfig, batchSize: nu
   const ws = scanWorkspaceFloats(B, K, L, di, N) * f;
   const bkldi = B * K * L * di * f;
   const logits = B * HW * c.codebook_size * f;
-  const largestBindingBytes = Math.max(ws, bkldi, logits);
+  const ffnPre = c.ffn ? B * L * 2 * c.ffn_mult * c.d * f : 0; // the FFN's GEGLU input (B, L, 2h) and its gradient
+  const largestBindingBytes = Math.max(ws, bkldi, logits, ffnPre);
   // resident: base weights (uploaded twice for the text projections: tiny), the tiled per-direction weights
   let resident = 0;
   for (const [name, s] of generatorParams(c)) {
@@ -61,7 +62,8 @@ export function planMemory(config: MMambaConfig, lora: LoraConfig, batchSize: nu
   const layer = 2 * BLd + 3 * BLdi + 2 * BK + 2 * cls(B * K * L * S * f);
   const atScan = cls(ws) + 2 * BK; //   workspace + du, ddelta
   const atConv = 3 * BK; //             dxs, conv's internal gradient, dx (after du, ddelta, dxsP are freed)
-  const estimatedPeakBytes = resident + adapted + whole + layer + Math.max(atScan, atConv);
+  const atFfn = 3 * cls(ffnPre); //      the FFN's backward (before the mixer's): pre, its gradient, hid and d hid
+  const estimatedPeakBytes = resident + adapted + whole + layer + Math.max(atScan, atConv, atFfn);
   return { largestBindingBytes, estimatedPeakBytes, fitsDefaultLimits: largestBindingBytes <= maxBindingBytes };
 }
 

@@ -179,20 +179,26 @@ export class MMambaAutodiff {
     const bias = (n: string, dy: Tensor) => {
       if (want.has(P + n)) grads.set(P + n, sumRows(e, dy));
     };
+    const free = (...ts: Tensor[]) => ts.forEach((t) => t.dispose()); // as in mixerBackward: after the last reader
     try {
       const { dO, dgate } = this.gatedResidualBackward(mod, a.fo, dOut, s);
+      free(a.fo);
       // fo = hid·W_out^T + b
       const ob = this.linBack(a.hid, W('w_out.weight'), dO, want.has(P + 'w_out.weight'));
       keep('w_out.weight', ob.dW);
       bias('w_out.bias', dO);
+      free(a.hid, dO);
       // hid = GEGLU(pre);  pre = u·W_in^T + b
       const dpre = s.t(gegluBackward(e, a.pre, s.t(ob.dx!)));
+      free(a.pre, ob.dx!);
       const ib = this.linBack(a.u, W('w_in.weight'), dpre, want.has(P + 'w_in.weight'));
       keep('w_in.weight', ib.dW);
       bias('w_in.bias', dpre);
+      free(a.u, dpre);
       // u = RMSNorm(m)·(1 + scale') + shift'
       const nb = rmsNormBackward(e, m, s.t(ib.dx!), { shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: m.shape[2]! } });
       s.t(nb.dMod!);
+      free(m, ib.dx!); // m, the mixer's output, has no reader in the mixer's backward
       return { dh: add(e, dOut, s.t(nb.dx)), dmod: this.packModGrad(nb.dMod!, dgate) };
     } finally {
       s.dispose();
