@@ -1,4 +1,4 @@
-// Adapter store (src/worker/adapter-store.ts) on an in-memory key-value stub: versioned keys per base model,
+// Adapter store (src/worker/finetune/adapter-store.ts) on an in-memory key-value stub: versioned keys per base model,
 // list/get/delete, name validation, and a full quota reported as AdapterQuotaError with nothing half-written.
 import { describe, expect, it } from 'vitest';
 import { AdapterNameError, AdapterQuotaError, AdapterStore, adapterKey, checkAdapterName, type StoredAdapter } from '../src/worker/finetune/adapter-store';

@@ -140,7 +140,7 @@ export class TextToImage {
   private async run(req: GenerateRequest, onStep?: (s: GenerateStep) => void | Promise<void>, signal?: AbortSignal): Promise<GenerateResult> {
     if (this.disposed) throw new InvalidRequestError('this TextToImage was disposed; create a new one');
     // Asserts for programmer errors only: users' requests were checked (with the same ranges) at the worker
-    // boundary, src/worker/requests.ts. The seed may be any safe integer; it is used mod 2^32.
+    // boundary, src/worker/generation/requests.ts. The seed may be any safe integer; it is used mod 2^32.
     const steps = req.steps;
     const tau = req.tau ?? GENERATION_SETTINGS.tau.default;
     const temperature = req.temperature ?? GENERATION_SETTINGS.temperature.default;

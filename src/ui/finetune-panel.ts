@@ -15,7 +15,7 @@ import './finetune-adapters';
 import './finetune-upload';
 import './loss-chart';
 
-/** The choices of "What to adapt" (src/worker/finetune-session.ts ADAPT_TARGETS has the weights of each). */
+/** The choices of "What to adapt" (src/worker/finetune/session.ts ADAPT_TARGETS has the weights of each). */
 const ADAPT_CHOICES: Array<[AdaptScope, string]> = [
   ['all', 'Drawing and word meaning (generator + text encoder)'],
   ['generator', 'Drawing only (generator)'],

@@ -66,7 +66,7 @@ export interface GenerateRequest {
   /** u32 seed; the same seed, prompt and settings give the same tokens. */
   seed: number;
   /** MaskGIT steps S. This and the settings below: range, default (when left out) and the message that refuses a
-   *  bad value in GENERATION_SETTINGS (src/model/settings.ts); the worker checks them (src/worker/requests.ts). */
+   *  bad value in GENERATION_SETTINGS (src/model/settings.ts); the worker checks them (src/worker/generation/requests.ts). */
   steps?: number;
   /** Classifier-free guidance scale g. */
   guidance?: number;
