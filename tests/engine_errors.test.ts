@@ -23,7 +23,7 @@ class CustomError extends Error {
   }
 }
 
-const thrower = {
+const thrower: Record<string, () => Promise<void>> = {
   cancelled: async () => {
     throw new GenerationCancelledError(3);
   },
