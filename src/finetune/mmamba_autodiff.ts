@@ -56,6 +56,10 @@ export interface ForwardBackwardResult {
   grads: Map<string, Tensor>;
 }
 
+/** Releases activations / gradients right after the last op that reads them is recorded (the pool hands a buffer
+ *  only to later work); the owning scope's later dispose is then a no-op. */
+const free = (...ts: Tensor[]): void => ts.forEach((t) => t.dispose());
+
 /** Gradients of one layer's modulations (B, 3d) = [d shift ; d scale ; d gate] (the caller owns them). */
 interface LayerModGrads {
   mix: Tensor;
@@ -120,6 +124,15 @@ export class MMambaAutodiff {
     return { dx, dW };
   }
 
+  /** A parameter gradient's destination: `grads` under P + name when it is wanted, else the scope (freed). */
+  private gradSink(P: string, want: ReadonlySet<string>, grads: Map<string, Tensor>, s: Scope) {
+    return (name: string, t: Tensor | null): void => {
+      if (!t) return;
+      if (want.has(P + name)) grads.set(P + name, t);
+      else s.t(t);
+    };
+  }
+
   /** Backward of out = h + gate·o with gate = mod[:, 2d:3d]: do = gate·d out (B, L, d) and d gate (B, 1, d),
    *  both in the scope. */
   private gatedResidualBackward(mod: Tensor, o: Tensor, dOut: Tensor, s: Scope): { dO: Tensor; dgate: Tensor } {
@@ -171,15 +184,10 @@ export class MMambaAutodiff {
     const P = `layers.${i}.ffn.`;
     const W = (n: string) => this.W(P + n);
     const s = new Scope();
-    const keep = (n: string, t: Tensor | null) => {
-      if (!t) return;
-      if (want.has(P + n)) grads.set(P + n, t);
-      else s.t(t);
-    };
+    const keep = this.gradSink(P, want, grads, s);
     const bias = (n: string, dy: Tensor) => {
       if (want.has(P + n)) grads.set(P + n, sumRows(e, dy));
     };
-    const free = (...ts: Tensor[]) => ts.forEach((t) => t.dispose()); // as in mixerBackward: after the last reader
     try {
       const { dO, dgate } = this.gatedResidualBackward(mod, a.fo, dOut, s);
       free(a.fo);
@@ -218,12 +226,7 @@ export class MMambaAutodiff {
     const W = (n: string) => this.W(P + n);
     const wants = (n: string) => want.has(P + n);
     const s = new Scope();
-    const keep = (n: string, t: Tensor | null) => {
-      if (!t) return;
-      if (wants(n)) grads.set(P + n, t);
-      else s.t(t);
-    };
-    const free = (...ts: Tensor[]) => ts.forEach((t) => t.dispose());
+    const keep = this.gradSink(P, want, grads, s);
 
     // m = h + gate·o
     const { dO, dgate } = this.gatedResidualBackward(mod, a.o, dOut, s); // gate·dm (B, L, d), d gate (B, 1, d)
