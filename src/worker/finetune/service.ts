@@ -1,7 +1,8 @@
 // The fine-tuning service: the fine-tuning half of the engine (MMambaEngineInterface in ../api.ts): dataset
 // preparation, the run (one at a time), the adapters (IndexedDB + memory-only ones when storage is full), and the
 // generation pipeline of an adapter (LoRA merged into a copy of the base weights, cached for the adapter last used).
-// The generation service owns the device and the loaded models and lends them through `FineTuneHost`.
+// The generation service owns the device and the loaded models and lends them through `FineTuneHost`
+// (generation/service.ts); this module depends on generation, never the other way round.
 //
 // Invariants: base weights (`ModelSource.weights`) are never written; cancel discards the run's adapter and
 // touches nothing saved; at most one merged pipeline is alive, and it is disposed when the model, the
@@ -30,24 +31,8 @@ import { DatasetBuilder } from './dataset';
 import { fineTunePort } from './port';
 import { FineTuneRun } from './session';
 import type { ModelSource, TextToImageLike } from '../generation/model-port';
+import type { FineTuneHost, LoadedModels } from '../generation/service';
 import { sha256Hex } from '../weight-store';
-
-/** What the engine lends the fine-tuning service. */
-export interface FineTuneHost {
-  ensureEngine(): Promise<Engine>;
-  /** The loaded generator and VQ (weights in memory), or null when none is loaded. */
-  models(): LoadedModels | null;
-  createPipeline(engine: Engine, gen: ModelSource, vq: ModelSource): Promise<TextToImageLike>;
-  /** Stops a running generation and waits for it (the run needs the GPU to itself). */
-  stopGeneration(): Promise<void>;
-}
-
-export interface LoadedModels {
-  genId: string;
-  vqId: string;
-  gen: ModelSource;
-  vq: ModelSource;
-}
 
 /** The calls of MMambaEngineInterface that this service answers. */
 export type FineTuneApi = Pick<

@@ -26,12 +26,28 @@ import type {
   ModelList,
   StorageInfo,
 } from '../api';
-import type { FineTuneHost, LoadedModels } from '../finetune/service';
 import { clampPrompt } from '../prompt';
 import { WeightStore } from '../weight-store';
 import { DeviceKeeper } from './device';
 import { modelCode, type ModelSource, type StepInfo, type TextToImageLike } from './model-port';
 import { checkGenerateRequest } from './requests';
+
+/** What generation lends the fine-tuning service: the device and the loaded models. */
+export interface FineTuneHost {
+  ensureEngine(): Promise<Engine>;
+  /** The loaded generator and VQ (weights in memory), or null when none is loaded. */
+  models(): LoadedModels | null;
+  createPipeline(engine: Engine, gen: ModelSource, vq: ModelSource): Promise<TextToImageLike>;
+  /** Stops a running generation and waits for it (the run needs the GPU to itself). */
+  stopGeneration(): Promise<void>;
+}
+
+export interface LoadedModels {
+  genId: string;
+  vqId: string;
+  gen: ModelSource;
+  vq: ModelSource;
+}
 
 /** What generation asks of fine-tuning: adapters' pipelines, the GPU to itself while training, and GPU clean-up. */
 export interface FineTuneHooks {
