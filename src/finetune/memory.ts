@@ -57,7 +57,7 @@ export function planMemory(config: MMambaConfig, lora: LoraConfig, batchSize: nu
   const BLdi = cls(B * L * di * f);
   const BK = cls(bkldi);
   const whole = (c.layers + 1) * BLd + 2 * cls(logits) + 2 * cls(B * HW * c.d * f) + 3 * cls(B * Lt * c.d * f);
-  // a layer's backward frees each activation after its last reader (mmamba_autodiff.ts); at the scan backward
+  // a layer's backward frees each activation after its last reader (mmamba_layer_backward.ts); at the scan backward
   // these are still live: u, dh' (d); x, ln.dx, dz (di); xs, dt (K·di); x_dbl and dBC (K·S)
   const layer = 2 * BLd + 3 * BLdi + 2 * BK + 2 * cls(B * K * L * S * f);
   const atScan = cls(ws) + 2 * BK; //   workspace + du, ddelta

@@ -1,5 +1,5 @@
 // The forward of one M-Mamba layer's mixer sublayer, written once for inference (src/model/mmamba.ts, which keeps
-// only the output) and for fine-tuning (src/finetune/mmamba_autodiff.ts, which keeps every activation for its
+// only the output) and for fine-tuning (src/finetune/mmamba_layer_backward.ts, which keeps every activation for its
 // backward). The callers resolve the weights (plain, LoRA-adapted, or K-stacked weights tiled over the batch).
 import type { Engine } from '../engine/engine';
 import { causalConv1dCrossScan } from '../engine/ops/conv1d';
