@@ -7,8 +7,11 @@ program owns a (BLOCK_L, BLOCK_C) tile whose loads are contiguous over channels.
 
 Backward (one kernel): g_t = ∂y_t · SiLU'(pre_t) with pre recomputed from x; dx_t = Σ_j w[j]·g_{t+(W-1)-j};
 dw[j] and dbias are per-tile partials (R, nL, C, W) / (R, nL, C) summed in PyTorch (deterministic, no atomics).
+Both are torch.library custom ops (`conv_fwd` / `conv_bwd`, entry point `causal_conv_silu_triton`) with fake
+implementations and registered autograd, so torch.compile traces the split path; with use_triton=False they run
+the PyTorch reference instead (CPU without the Triton interpreter).
 
-Gathered mode (`CausalConvSiLUGather`, the cross-scan fused in): x is the un-permuted (Bsz, L, C) sequence (any
+Gathered mode (`conv_silu_gather`, the cross-scan fused in): x is the un-permuted (Bsz, L, C) sequence (any
 batch / row strides, channel stride 1, e.g. the x half of in_proj's output) and scan step t of direction k reads
 row perm[k, t]; the output is (Bsz, K, L, C) as if x had first been copied by seq_ops.to_scans. The (Bsz, K, L, C)
 input copy is never made (nor saved for backward). Its backward kernel owns tiles of x's positions p and sums
@@ -183,24 +186,72 @@ def _bwd(gy: Tensor, x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R:
     return dx, dw, db
 
 
-class CausalConvSiLU(torch.autograd.Function):
-    """y (R, L, C) = SiLU(causal depthwise conv(x) + bias); see the module docstring."""
+# ---- scan-order mode as torch.library custom ops (opaque to torch.compile) ---------------------------------------
+# use_triton=False runs the same ops through their PyTorch fallback (seq_ops.causal_conv_silu_ref forward; its
+# autograd, recomputed, backward): the CPU path when the Triton interpreter is off. Layouts on both routes and in
+# the fakes: y and dx (R, L, C) contiguous in x's dtype, dweight / dbias contiguous in their parameters' dtypes.
 
-    @staticmethod
-    def forward(ctx, x, weight, bias, K):
-        R, L, di = x.shape
-        W = weight.shape[-1]
-        assert x.is_contiguous() and weight.shape == (K, di, W) and bias.shape == (K, di) and R % K == 0
-        w, b = weight.contiguous(), bias.contiguous()
-        ctx.save_for_backward(x, w, b)
-        ctx.K = K
-        return _fwd(x, None, w, b, R, K, L, di)
+def _conv_ref(x: Tensor, weight: Tensor, bias: Tensor, K: int) -> Tensor:
+    from .seq_ops import causal_conv_silu_ref      # seq_ops imports this module lazily; no import cycle at load
+    R, L, di = x.shape
+    return causal_conv_silu_ref(x.view(R // K, K, L, di), weight, bias).view(R, L, di)
 
-    @staticmethod
-    def backward(ctx, gy):
-        x, w, b = ctx.saved_tensors
-        R, L, di = x.shape
-        return (*_bwd(gy, x, None, w, b, R, ctx.K, L, di), None)
+
+@torch.library.custom_op("mmamba::conv_fwd", mutates_args=())
+def conv_fwd(x: Tensor, weight: Tensor, bias: Tensor, K: int, use_triton: bool) -> Tensor:
+    """y (R, L, C) = SiLU(causal depthwise conv(x) + bias) of x (R, L, C) contiguous; see the module docstring."""
+    R, L, di = x.shape
+    if not (x.is_contiguous() and weight.dim() == 3 and weight.shape[:2] == (K, di) and bias.shape == (K, di)
+            and R % K == 0):
+        raise ValueError(f"x (R, L, C) contiguous with R % K == 0, weight (K, C, W), bias (K, C); got x "
+                         f"{tuple(x.shape)} stride {x.stride()}, weight {tuple(weight.shape)}, bias {tuple(bias.shape)}")
+    if not use_triton:
+        return _conv_ref(x, weight, bias, K).to(x.dtype)
+    return _fwd(x, None, weight.contiguous(), bias.contiguous(), R, K, L, di)
+
+
+@conv_fwd.register_fake
+def _(x, weight, bias, K, use_triton):
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+@torch.library.custom_op("mmamba::conv_bwd", mutates_args=())
+def conv_bwd(gy: Tensor, x: Tensor, weight: Tensor, bias: Tensor, K: int,
+             use_triton: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """(dx (R, L, C) in scan order, dweight, dbias) of conv_fwd for the cotangent gy."""
+    R, L, di = x.shape
+    if not use_triton:                     # the vjp of the reference, recomputed here (torch.func: plain autograd
+        _, vjp = torch.func.vjp(lambda *t: _conv_ref(*t, K).to(x.dtype), x, weight, bias)   # is off in a kernel)
+        return tuple(g.contiguous() for g in vjp(gy.to(x.dtype)))
+    return _bwd(gy, x, None, weight.contiguous(), bias.contiguous(), R, K, L, di)
+
+
+@conv_bwd.register_fake
+def _(gy, x, weight, bias, K, use_triton):
+    return (torch.empty_like(x, memory_format=torch.contiguous_format),
+            torch.empty_like(weight, memory_format=torch.contiguous_format),
+            torch.empty_like(bias, memory_format=torch.contiguous_format))
+
+
+def _conv_fwd_setup(ctx, inputs, output):
+    x, weight, bias, K, use_triton = inputs
+    ctx.save_for_backward(x, weight, bias)
+    ctx.cfg = (K, use_triton)
+
+
+def _conv_fwd_backward(ctx, gy):
+    x, weight, bias = ctx.saved_tensors
+    return (*conv_bwd(gy, x, weight, bias, *ctx.cfg), None, None)
+
+
+conv_fwd.register_autograd(_conv_fwd_backward, setup_context=_conv_fwd_setup)
+
+
+def causal_conv_silu_triton(x: Tensor, weight: Tensor, bias: Tensor, use_triton: bool = True) -> Tensor:
+    """x (Bsz, K, L, C), weight (K, C, W), bias (K, C) -> (Bsz, K, L, C) = seq_ops.causal_conv_silu_ref(x), by the
+    Triton kernels (use_triton) or the ops' PyTorch fallback."""
+    Bsz, K, L, C = x.shape
+    return conv_fwd(x.contiguous().view(Bsz * K, L, C), weight, bias, K, use_triton).view(Bsz, K, L, C)
 
 
 # ---- gathered mode as torch.library custom ops (opaque to torch.compile) ----------------------------------------

@@ -175,13 +175,13 @@ def _triton_tuning() -> dict:
 def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
                    D: Optional[Tensor] = None, z: Optional[Tensor] = None,
                    delta_bias: Optional[Tensor] = None, delta_softplus: bool = True) -> Tensor:
-    """Dispatcher with `selective_scan_ref` semantics: the Triton kernel (scan_triton.py) for CUDA tensors
-    that are not float64 when triton imports, otherwise `selective_scan_fast`."""
-    if u.is_cuda and u.dtype != torch.float64:
-        fn = _triton_scan()
-        if fn:
-            return fn(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus,
-                      **_triton_tuning())
+    """Dispatcher with `selective_scan_ref` semantics: when triton imports, the split scan's custom ops
+    (scan_triton.py), which run the Triton kernels for CUDA tensors that are not float64 and `selective_scan_fast`
+    otherwise (so torch.compile sees the same opaque ops on every device); without triton, `selective_scan_fast`."""
+    fn = _triton_scan()
+    if fn:
+        return fn(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus,
+                  use_triton=u.is_cuda and u.dtype != torch.float64, **_triton_tuning())
     return selective_scan_fast(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias,
                                delta_softplus=delta_softplus)
 

@@ -1,4 +1,6 @@
-"""Triton selective scan (Mamba S6) with a hand-written backward, wrapped in a torch.autograd.Function.
+"""Triton selective scan (Mamba S6) with a hand-written backward, as torch.library custom ops (split_scan_fwd /
+split_scan_bwd, with fake implementations and registered autograd, so torch.compile traces them as opaque nodes;
+entry point `selective_scan_triton`; use_triton=False runs the ops' PyTorch fallback, scan.selective_scan_fast).
 
 Semantics are exactly those of `scan.selective_scan_ref` (sequential reference, after Mamba's
 `selective_scan_ref`, Gu & Dao 2023). The optional `y · SiLU(z)` gate stays in plain
@@ -369,74 +371,150 @@ def _like(x: Tensor, dtype: torch.dtype) -> Tensor:
     return torch.empty_like(x, dtype=dtype)
 
 
-class _ScanCore(torch.autograd.Function):
-    """y = core scan of u, raw delta (Bsz, G, dg, L) (any strides), A (Dt, N), B/C (Bsz, G, N, L), D, delta_bias.
-    Δ = softplus(delta + delta_bias) is formed inside the kernels (never materialised). y has u's shape, strides
-    (when dense) and out_dtype; gradients have their inputs' dtypes."""
+# ---- the split scan as torch.library custom ops (opaque to torch.compile; fake implementations give the shapes) --
+# use_triton=False runs the same op through its PyTorch fallback (scan.selective_scan_fast forward; its autograd,
+# recomputed, backward): the CPU path when the Triton interpreter is off, so the ops and their fakes are traced and
+# tested on CPU. Outputs have the same layouts on both routes and in the fakes (Inductor relies on the fakes'
+# strides): y like u, ck (Bsz, G, dg, nc, N) f32 (an empty (0,) when not saved), dB / dC as (Bsz, G, L, N) buffers
+# viewed as (Bsz, G, N, L), dD / d(bias) empty (0,) when D / bias is None.
 
-    @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, bias, softplus, out_dtype, block_d, chunk, num_warps, bwd_cfg, unroll):
-        Bsz, G, dg, L = u.shape
-        Dt, N = A.shape
-        assert delta.shape == u.shape and Dt == G * dg, "u/delta must be (Bsz, G, dg, L) with G·dg = A rows"
-        assert B.shape == (Bsz, G, N, L) and C.shape == (Bsz, G, N, L)
-        BLOCK_D = min(block_d, _pow2(dg))
-        BLOCK_N = _pow2(N)
-        nc = triton.cdiv(L, chunk)
-        A_c = A.contiguous()
-        D_c = D.contiguous() if D is not None else None
-        bias_c = bias.contiguous() if bias is not None else None
-        need_grad = any(ctx.needs_input_grad[:7])
-        y = _like(u, out_dtype)
-        ck = (torch.empty(Bsz, G, dg, nc, N, device=u.device, dtype=torch.float32) if need_grad
-              else torch.empty(1, device=u.device, dtype=torch.float32))
-        grid = (Bsz * G, triton.cdiv(dg, BLOCK_D))
-        _scan_fwd_kernel[grid](
-            u, delta, bias_c if bias_c is not None else A_c, A_c, B, C, D_c if D_c is not None else A_c, y, ck,
-            L, dg, G, N, nc,
-            *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *y.stride(),
-            HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus, SAVE=need_grad,
-            BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, UNROLL=unroll, num_warps=num_warps)
-        if need_grad:
-            ctx.save_for_backward(u, delta, A_c, B, C, D_c, bias_c, ck)
-            ctx.cfg = (BLOCK_D, BLOCK_N, chunk, num_warps, softplus, bwd_cfg)   # bwd_cfg: (kind, block_d, warps, T, preload)
-        return y
+def _ck_shape(u: Tensor, N: int, chunk: int, keep: bool) -> tuple:
+    Bsz, G, dg, L = u.shape
+    return (Bsz, G, dg, -(-L // chunk), N) if keep else (0,)
 
-    @staticmethod
-    def backward(ctx, dy):
-        u, delta, A, B, C, D, bias, ck = ctx.saved_tensors
-        BLOCK_D, BLOCK_N, chunk, num_warps, softplus, (bwd, bwd_block_d, bwd_warps, bwd_t, bwd_preload) = ctx.cfg
-        Bsz, G, dg, L = u.shape
-        if bwd == "registers":               # its own channel block / warps (the checkpoint layout is per channel)
-            BLOCK_D, num_warps = min(bwd_block_d, _pow2(dg)), bwd_warps
-        Dt, N = A.shape
-        nc = ck.shape[3]
-        nblk = triton.cdiv(dg, BLOCK_D)
-        dev, f32 = u.device, torch.float32
-        du = _like(u, u.dtype)
-        ddt = torch.empty_strided(du.shape, du.stride(), device=dev, dtype=delta.dtype)   # same layout as du
-        dA = torch.empty(Bsz, Dt, N, device=dev, dtype=f32)
-        dD = torch.empty(Bsz, Dt, device=dev, dtype=f32) if D is not None else dA
-        dbias = torch.empty(Bsz, Dt, device=dev, dtype=f32) if bias is not None else dA
-        dB = torch.empty(nblk, Bsz, G, L, N, device=dev, dtype=f32)
-        dC = torch.empty(nblk, Bsz, G, L, N, device=dev, dtype=f32)
-        args = (u, delta, bias if bias is not None else A, A, B, C, D if D is not None else A, dy, ck)
-        outs = (du, ddt, dA, dD, dbias, dB, dC, L, Dt, dg, G, N, nc, Bsz,
-                *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *dy.stride(), *du.stride())
-        consts = dict(HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus,
-                      BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
-        if bwd == "registers":
-            _scan_bwd_reg_kernel[(Bsz * G, nblk)](*args, *outs, **consts, T=math.gcd(bwd_t, chunk),
-                                                  PRELOAD=bwd_preload)
-        else:
-            scr = torch.empty(Bsz * G * nblk, chunk, BLOCK_D, BLOCK_N, device=dev, dtype=f32)
-            _scan_bwd_kernel[(Bsz * G, nblk)](*args, scr, *outs, **consts)
-        dB = (dB.sum(0) if nblk > 1 else dB[0]).transpose(2, 3)   # (Bsz, G, N, L) view
-        dC = (dC.sum(0) if nblk > 1 else dC[0]).transpose(2, 3)
-        return (du, ddt, dA.sum(0).to(A.dtype), dB.to(B.dtype), dC.to(C.dtype),
-                dD.sum(0).to(D.dtype) if D is not None else None,
-                dbias.sum(0).to(bias.dtype) if bias is not None else None,
-                None, None, None, None, None, None, None)
+
+def _grad_buffers(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
+                  bias: Optional[Tensor]) -> tuple:
+    """Uninitialised (du, d(delta), dA, dB, dC, dD, d(bias)) in the backward op's output layouts."""
+    Bsz, G, dg, L = u.shape
+    N = A.shape[1]
+    du = _like(u, u.dtype)
+    return (du, torch.empty_strided(du.shape, du.stride(), device=u.device, dtype=delta.dtype), A.new_empty(A.shape),
+            B.new_empty(Bsz, G, L, N).transpose(2, 3), C.new_empty(Bsz, G, L, N).transpose(2, 3),
+            *(t.new_empty(t.shape) if t is not None else u.new_empty(0, dtype=torch.float32) for t in (D, bias)))
+
+
+def _fast_scan(u, delta, A, B, C, D, bias, softplus):
+    from .scan import selective_scan_fast          # scan.py imports this module lazily; no import cycle at load
+    return selective_scan_fast(u, delta, A, B, C, D=D, delta_bias=bias, delta_softplus=softplus)
+
+
+@torch.library.custom_op("mmamba::split_scan_fwd", mutates_args=())
+def split_scan_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
+                   bias: Optional[Tensor], softplus: bool, out_dtype: torch.dtype, save: bool, use_triton: bool,
+                   block_d: int, chunk: int, num_warps: int, unroll: bool, bwd: str, bwd_block_d: int,
+                   bwd_warps: int, bwd_t: int, bwd_preload: bool) -> tuple[Tensor, Tensor]:
+    """(y, ck): y (Bsz, G, dg, L) like u in out_dtype; ck the states saved for the backward kernel (use_triton and
+    save), else empty. u, delta (Bsz, G, dg, L) any strides; A (Dt, N); B, C (Bsz, G, N, L); D, bias (Dt,).
+    The bwd* arguments are the backward's launch set (split_scan_bwd), carried here for autograd."""
+    Bsz, G, dg, L = u.shape
+    Dt, N = A.shape
+    assert delta.shape == u.shape and Dt == G * dg, "u/delta must be (Bsz, G, dg, L) with G·dg = A rows"
+    assert B.shape == (Bsz, G, N, L) and C.shape == (Bsz, G, N, L)
+    y = _like(u, out_dtype)
+    if not use_triton:
+        y.copy_(_fast_scan(u, delta, A, B, C, D, bias, softplus))
+        return y, u.new_empty(0, dtype=torch.float32)
+    BLOCK_D = min(block_d, _pow2(dg))
+    nc = triton.cdiv(L, chunk)
+    A_c = A.contiguous()
+    D_c = D.contiguous() if D is not None else A_c
+    bias_c = bias.contiguous() if bias is not None else A_c
+    ck = torch.empty(_ck_shape(u, N, chunk, save), device=u.device, dtype=torch.float32)
+    _scan_fwd_kernel[(Bsz * G, triton.cdiv(dg, BLOCK_D))](
+        u, delta, bias_c, A_c, B, C, D_c, y, ck if save else y,
+        L, dg, G, N, nc,
+        *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *y.stride(),
+        HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus, SAVE=save,
+        BLOCK_D=BLOCK_D, BLOCK_N=_pow2(N), CHUNK=chunk, UNROLL=unroll, num_warps=num_warps)
+    return y, ck
+
+
+@split_scan_fwd.register_fake
+def _(u, delta, A, B, C, D, bias, softplus, out_dtype, save, use_triton, block_d, chunk, num_warps, unroll, *bwd_cfg):
+    return (torch.empty_like(u, dtype=out_dtype),
+            u.new_empty(_ck_shape(u, A.shape[1], chunk, save and use_triton), dtype=torch.float32))
+
+
+@torch.library.custom_op("mmamba::split_scan_bwd", mutates_args=())
+def split_scan_bwd(dy: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
+                   bias: Optional[Tensor], ck: Tensor, softplus: bool, use_triton: bool, block_d: int, chunk: int,
+                   num_warps: int, bwd: str, bwd_block_d: int, bwd_warps: int, bwd_t: int,
+                   bwd_preload: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """(du, d(delta), dA, dB, dC, dD, d(bias)) of split_scan_fwd's y for the cotangent dy; gradients have their
+    inputs' dtypes. bwd picks the kernel ('registers' with its own bwd_block_d / bwd_warps, or 'scratch')."""
+    outs = _grad_buffers(u, delta, A, B, C, D, bias)
+    if not use_triton:                     # the vjp of the chunked PyTorch scan, recomputed here
+        ins = (u, delta, A, B, C, D, bias)   # (torch.func: plain autograd is switched off inside an op's kernel)
+        live = [i for i, t in enumerate(ins) if t is not None]
+
+        def scan(*xs):
+            full = list(ins)
+            for i, x in zip(live, xs):
+                full[i] = x
+            return _fast_scan(*full, softplus)
+        _, vjp = torch.func.vjp(scan, *(ins[i] for i in live))
+        for i, g in zip(live, vjp(dy.to(u.dtype))):
+            outs[i].copy_(g)
+        return outs
+    Bsz, G, dg, L = u.shape
+    BLOCK_D, BLOCK_N = min(block_d, _pow2(dg)), _pow2(A.shape[1])
+    if bwd == "registers":               # its own channel block / warps (the checkpoint layout is per channel)
+        BLOCK_D, num_warps = min(bwd_block_d, _pow2(dg)), bwd_warps
+    Dt, N = A.shape
+    nc = ck.shape[3]
+    nblk = triton.cdiv(dg, BLOCK_D)
+    dev, f32 = u.device, torch.float32
+    du, ddt = outs[0], outs[1]
+    dA = torch.empty(Bsz, Dt, N, device=dev, dtype=f32)
+    dD = torch.empty(Bsz, Dt, device=dev, dtype=f32) if D is not None else dA
+    dbias = torch.empty(Bsz, Dt, device=dev, dtype=f32) if bias is not None else dA
+    dB = torch.empty(nblk, Bsz, G, L, N, device=dev, dtype=f32)
+    dC = torch.empty(nblk, Bsz, G, L, N, device=dev, dtype=f32)
+    A_c = A.contiguous()
+    args = (u, delta, bias.contiguous() if bias is not None else A_c, A_c, B, C,
+            D.contiguous() if D is not None else A_c, dy, ck)
+    grads = (du, ddt, dA, dD, dbias, dB, dC, L, Dt, dg, G, N, nc, Bsz,
+             *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *dy.stride(), *du.stride())
+    consts = dict(HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus,
+                  BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
+    if bwd == "registers":
+        _scan_bwd_reg_kernel[(Bsz * G, nblk)](*args, *grads, **consts, T=math.gcd(bwd_t, chunk),
+                                              PRELOAD=bwd_preload)
+    else:
+        scr = torch.empty(Bsz * G * nblk, chunk, BLOCK_D, BLOCK_N, device=dev, dtype=f32)
+        _scan_bwd_kernel[(Bsz * G, nblk)](*args, scr, *grads, **consts)
+    dB = (dB.sum(0) if nblk > 1 else dB[0]).transpose(2, 3)   # (Bsz, G, N, L) view
+    dC = (dC.sum(0) if nblk > 1 else dC[0]).transpose(2, 3)
+    return (du, ddt, dA.sum(0).to(A.dtype), dB.to(B.dtype), dC.to(C.dtype),
+            dD.sum(0).to(D.dtype) if D is not None else outs[5],
+            dbias.sum(0).to(bias.dtype) if bias is not None else outs[6])
+
+
+@split_scan_bwd.register_fake
+def _(dy, u, delta, A, B, C, D, bias, ck, softplus, use_triton, block_d, chunk, num_warps, bwd, bwd_block_d,
+      bwd_warps, bwd_t, bwd_preload):
+    return _grad_buffers(u, delta, A, B, C, D, bias)
+
+
+def _scan_setup(ctx, inputs, output):
+    (u, delta, A, B, C, D, bias, softplus, out_dtype, save, use_triton, block_d, chunk, num_warps, unroll,
+     *bwd_cfg) = inputs
+    ctx.save_for_backward(u, delta, A, B, C, D, bias, output[1])
+    ctx.cfg = (softplus, use_triton, block_d, chunk, num_warps, *bwd_cfg)
+
+
+def _scan_backward(ctx, dy, dck):
+    u, delta, A, B, C, D, bias, ck = ctx.saved_tensors
+    softplus, use_triton = ctx.cfg[:2]
+    if use_triton and ck.numel() == 0:
+        raise RuntimeError("split_scan_fwd ran with save=False; call it with save=True to differentiate")
+    du, ddt, dA, dB, dC, dD, dbias = split_scan_bwd(dy, u, delta, A, B, C, D, bias, ck, *ctx.cfg)
+    return (du, ddt, dA, dB, dC, dD if D is not None else None, dbias if bias is not None else None,
+            *[None] * 13)
+
+
+split_scan_fwd.register_autograd(_scan_backward, setup_context=_scan_setup)
 
 
 def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
@@ -445,7 +523,7 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
                           block_d: int = 32, chunk: int = 16, num_warps: int = 4, bwd: Optional[str] = None,
                           bwd_block_d: Optional[int] = None, bwd_warps: Optional[int] = None,
                           bwd_t: Optional[int] = None, bwd_preload: Optional[bool] = None,
-                          fwd_unroll: Optional[bool] = None) -> Tensor:
+                          fwd_unroll: Optional[bool] = None, use_triton: bool = True) -> Tensor:
     """Same signature and semantics as `scan.selective_scan_ref` (float32 state; output in u's dtype).
     u, delta, z: (Bsz, Dt, L), or grouped (Bsz, G, dg, L) views of any strides (e.g. channels-last buffers,
     whose layout the output and gradients keep); A: (Dt, N); B, C: (Bsz, N, L) or (Bsz, G, N, L);
@@ -457,7 +535,8 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
     None reads MMAMBA_SPLIT_BWD (default DEFAULT_BWD); None bwd_block_d / bwd_warps / bwd_t / bwd_preload read
     MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T,PRELOAD} (bwd_tuning()). Both kernels compute the same gradients.
     fwd_unroll: the forward's chunk loop unrolled (tl.static_range), the same arithmetic; None reads
-    MMAMBA_SCAN_FWD_UNROLL=1 (default off until measured)."""
+    MMAMBA_SCAN_FWD_UNROLL=1 (default off until measured). use_triton=False: the same custom ops run their PyTorch
+    fallback (scan.selective_scan_fast), for CPU tensors when the Triton interpreter is off."""
     if fwd_unroll is None:
         fwd_unroll = os.environ.get("MMAMBA_SCAN_FWD_UNROLL", "0") == "1"
     env_bd, env_w, env_t, env_pre = bwd_tuning()
@@ -475,8 +554,10 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
     d4 = delta.unflatten(1, (G, -1)) if flat else delta
     with torch.autocast(device_type=u.device.type, enabled=False):
         out_dtype = torch.float32 if z is not None else dtype_in  # gate in f32, as the reference does
-        y = _ScanCore.apply(u4, d4, A, Bg, Cg, D, delta_bias, delta_softplus, out_dtype, block_d, chunk, num_warps,
-                            (bwd, bwd_block_d, bwd_warps, bwd_t, bwd_preload), bool(fwd_unroll))
+        save = torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (u4, d4, A, Bg, Cg, D, delta_bias))
+        y, _ = split_scan_fwd(u4, d4, A, Bg, Cg, D, delta_bias, delta_softplus, out_dtype, save, use_triton, block_d,
+                              chunk, num_warps, bool(fwd_unroll), bwd, bwd_block_d, bwd_warps, bwd_t, bwd_preload)
         if z is not None:
             y = y * F.silu((z.unflatten(1, (G, -1)) if flat else z).float())
     y = y.flatten(1, 2) if flat else y

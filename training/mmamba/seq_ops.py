@@ -5,7 +5,8 @@
   The two are adjoint, so each one's backward is the other: gathers only, no scatter-add, no sort.
   perm_flat / inv_flat are the (K·L,) row indexes `sequence_index()` builds from the (K, L) permutations.
 - `causal_conv_silu(x, weight, bias)`: SiLU(causal depthwise conv1d + bias) per direction; the Triton kernel on
-  CUDA (conv_triton.py), shifted multiply-adds elsewhere (the readable reference; MMAMBA_CONV=ref forces it).
+  CUDA (conv_triton.py), shifted multiply-adds elsewhere (the readable reference; MMAMBA_CONV=ref forces it),
+  both behind the same torch.library custom ops when triton imports.
 """
 from __future__ import annotations
 
@@ -82,14 +83,12 @@ def causal_conv_silu_ref(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
 
 
 def causal_conv_silu(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """Dispatcher: the Triton kernel for CUDA tensors when triton imports, else `causal_conv_silu_ref`."""
-    if x.is_cuda and x.dtype != torch.float64 and os.environ.get("MMAMBA_CONV", "triton") != "ref":
-        try:
-            from .conv_triton import CausalConvSiLU
-        except Exception:   # triton unavailable
-            CausalConvSiLU = None
-        if CausalConvSiLU is not None:
-            Bsz, K, L, C = x.shape
-            y = CausalConvSiLU.apply(x.contiguous().view(Bsz * K, L, C), weight, bias, K)   # f32 weights
-            return y.view(Bsz, K, L, C)
-    return causal_conv_silu_ref(x, weight, bias)
+    """Dispatcher: when triton imports, the conv custom ops (conv_triton.py), which run the Triton kernels for CUDA
+    tensors that are not float64 (unless MMAMBA_CONV=ref) and `causal_conv_silu_ref` otherwise (so torch.compile
+    sees the same opaque ops on every device); without triton, `causal_conv_silu_ref`."""
+    try:
+        from .conv_triton import causal_conv_silu_triton
+    except Exception:   # triton unavailable
+        return causal_conv_silu_ref(x, weight, bias)
+    use_triton = x.is_cuda and x.dtype != torch.float64 and os.environ.get("MMAMBA_CONV", "triton") != "ref"
+    return causal_conv_silu_triton(x, weight, bias, use_triton)
