@@ -182,22 +182,24 @@ export interface DatasetReport {
   imageSize: number;
 }
 
+/** A fine-tuning run's settings; each number's range and the UI's starting value: FINETUNE_SETTINGS
+ *  (src/worker/finetune/settings.ts), checked by checkRequest (src/worker/finetune/session.ts). */
 export interface FineTuneRequest {
-  /** LoRA rank r (1..64). */
+  /** LoRA rank r. */
   rank: number;
-  /** Optimizer steps (1..5000). */
+  /** Optimizer steps. */
   steps: number;
   /** Peak learning rate. */
   lr: number;
-  /** Pairs per step (≥ 4; pairs repeat when there are fewer). */
+  /** Pairs per step (pairs repeat when there are fewer). */
   batchSize: number;
   /** Prompt of the preview images (default: the first caption). */
   previewPrompt?: string;
   /** A preview every K steps (0: only at the end). */
   previewEvery: number;
-  /** MaskGIT steps of a preview (default 8). */
+  /** MaskGIT steps of a preview. */
   previewSteps?: number;
-  /** Guidance of a preview (default 4). */
+  /** Guidance of a preview (default: the generation default). */
   previewGuidance?: number;
   /** Seeds the LoRA init, the masks and the batches; and the previews. */
   seed: number;
