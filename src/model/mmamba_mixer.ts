@@ -1,6 +1,7 @@
-// The forward of one M-Mamba layer's mixer sublayer, written once for inference (src/model/mmamba.ts, which keeps
-// only the output) and for fine-tuning (src/finetune/mmamba_layer_backward.ts, which keeps every activation for its
-// backward). The callers resolve the weights (plain, LoRA-adapted, or K-stacked weights tiled over the batch).
+// The forward of one M-Mamba layer's mixer sublayer, returning every activation. Called through the model
+// description (mmamba_assembly.ts `layer`, which resolves the weights: plain, LoRA-adapted, or K-stacked weights tiled
+// over the batch) by inference (src/model/mmamba.ts keeps only the output) and by fine-tuning
+// (src/finetune/mmamba_layer_backward.ts reads every activation in its backward).
 import type { Engine } from '../engine/engine';
 import { causalConv1dCrossScan } from '../engine/ops/conv1d';
 import type { ScanGrid } from '../engine/ops/cross_scan_geom';
@@ -56,10 +57,10 @@ export interface MixerActs {
   out: Tensor; //  (B, L, d)    h + gate · o  (the caller owns it)
 }
 
-/** h (B, L, d), mod (B, 3d) = (shift, scale, gate) → the mixer's activations; see MixerActs for ownership. */
 /** The selective-scan kernel of a mixer: 'fused' (the default) or the chunk-parallel candidate being compared. */
 export type ScanKernel = 'fused' | 'chunked';
 
+/** h (B, L, d), mod (B, 3d) = (shift, scale, gate) → the mixer's activations; see MixerActs for ownership. */
 export function mixerForward(
   e: Engine, h: Tensor, mod: Tensor, w: MixerWeights, dims: MixerDims, s: Scope, scan: ScanKernel = 'fused',
 ): MixerActs {
