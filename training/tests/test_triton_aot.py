@@ -7,7 +7,7 @@ triton.compile lowers each kernel to PTX for GPUTarget('cuda', 90, 32), and the 
 wheel assembles it and reports registers and spills. The kernels compiled are the fused forward and backward
 (default set and the 2-D-scan variant, dt_proj fused as the model calls them) and the gathered conv forward and
 backward, and the split path's scan forward (rolled and unrolled) and 'registers' backward at its default launch
-set, with bf16 activations as in training. Skipped with a reason when triton (CI: CPU torch only) or a ptxas
+set, with bf16 activations as in training, also at d_state 1 and 4 (the lite configs). Skipped with a reason when triton (CI: CPU torch only) or a ptxas
 that reads its PTX is missing.
 The compiles run in a subprocess without TRITON_INTERPRET (other test modules set it, and @triton.jit decides
 at import whether a kernel is interpreted), this file being the script: `python tests/test_triton_aot.py NAME`.
@@ -78,14 +78,14 @@ BWD = {**{k: v for k, v in FWD.items() if k != "Y_ptr"}, "dY_ptr": F32, "du_ptr"
 SPLIT = dict(u_ptr=ACT, dt_ptr=ACT, bias_ptr=F32, A_ptr=F32, B_ptr=ACT, C_ptr=ACT, D_ptr=F32, ck_ptr=F32)
 
 
-def split_kernels(tmp: str, block_d: int, warps: int, T: int, preload: int = 0) -> dict:
+def split_kernels(tmp: str, block_d: int, warps: int, T: int, preload: int = 0, N: int = 16) -> dict:
     """(registers, spills) of the split path's forward (the model's launch set, scan._triton_tuning) and of its
     'registers' backward at (block_d, warps, T steps in registers), bf16 activations as autocast makes them (y, dy, du, d(delta)
-    bf16: the mixer's scan has no z)."""
+    bf16: the mixer's scan has no z); N: d_state (a power of two here)."""
     import mmamba.scan_triton as st
     from mmamba.scan import _triton_tuning
     tune = _triton_tuning()
-    common = dict(HAS_D=True, HAS_BIAS=True, SOFTPLUS=True, BLOCK_N=16)
+    common = dict(HAS_D=True, HAS_BIAS=True, SOFTPLUS=True, BLOCK_N=N)
     fwd = _compile(st._scan_fwd_kernel, {**SPLIT, "y_ptr": ACT},
                    {**common, "SAVE": True, "BLOCK_D": tune["block_d"], "CHUNK": tune["chunk"]}, tune["num_warps"], tmp)
     bwd = _compile(st._scan_bwd_reg_kernel, {**SPLIT, "dy_ptr": ACT, "du_ptr": ACT, "ddt_ptr": ACT, "dA_ptr": F32,
@@ -94,7 +94,14 @@ def split_kernels(tmp: str, block_d: int, warps: int, T: int, preload: int = 0) 
     fwd_unroll = _compile(st._scan_fwd_kernel, {**SPLIT, "y_ptr": ACT},
                           {**common, "SAVE": True, "BLOCK_D": tune["block_d"], "CHUNK": tune["chunk"], "UNROLL": True},
                           tune["num_warps"], tmp)
-    return {"fwd": fwd, "bwd": bwd, "fwd_unroll": fwd_unroll}
+    rep = {"fwd": fwd, "bwd": bwd, "fwd_unroll": fwd_unroll}
+    if N != 16:       # the lite configs: also the scratch backward (the default kind) at the forward's launch set
+        rep["bwd_scratch"] = _compile(st._scan_bwd_kernel, {**SPLIT, "dy_ptr": ACT, "du_ptr": ACT, "ddt_ptr": ACT,
+                                                            "dA_ptr": F32, "dD_ptr": F32, "dbias_ptr": F32,
+                                                            "dB_ptr": F32, "dC_ptr": F32, "scr_ptr": F32},
+                                      {**common, "BLOCK_D": tune["block_d"], "CHUNK": tune["chunk"]},
+                                      tune["num_warps"], tmp)
+    return rep
 
 
 def _script(name: str, tmp: str) -> dict:
@@ -105,6 +112,9 @@ def _script(name: str, tmp: str) -> dict:
     if name == "split":
         import mmamba.scan_triton as st
         rep = split_kernels(tmp, *st.bwd_tuning())
+    elif name.startswith("split-n"):         # split-nN: the default launch sets at d_state N (the lite configs)
+        import mmamba.scan_triton as st
+        rep = split_kernels(tmp, *st.bwd_tuning(), N=int(name[7:]))
     elif name.startswith("split:"):          # split:BLOCK_D,WARPS,T[,PRELOAD] (a manual register sweep)
         rep = split_kernels(tmp, *[int(x) for x in name[6:].split(",")])
     elif name in ("fused", "fused-flat"):
@@ -141,6 +151,17 @@ def test_split_register_backward_compiles_without_spills(tmp_path):
     print(f"split: forward {rep['fwd'][0]} registers, {rep['fwd'][1]} B spilled (unrolled: {rep['fwd_unroll'][0]}, "
           f"{rep['fwd_unroll'][1]} B); 'registers' backward {rep['bwd'][0]}, {rep['bwd'][1]} B")
     assert rep["fwd"][1] == 0 and rep["bwd"][1] == 0, rep
+
+
+@pytest.mark.parametrize("N", [1, 4])
+def test_split_kernels_compile_at_small_state(N, tmp_path):
+    # d_state 1 (a (BLOCK_D, 1) state tile) and 4: the forward and the 'registers' backward do not spill; the scratch
+    # backward (default block 128 × 2 warps) is reported: at N = 1 ptxas spills 8 B of it (at N = 16, 1.8 KB)
+    rep = _run(f"split-n{N}", tmp_path)
+    print(f"split N={N}: forward {rep['fwd'][0]} registers, {rep['fwd'][1]} B spilled; 'registers' backward "
+          f"{rep['bwd'][0]}, {rep['bwd'][1]} B; scratch backward {rep['bwd_scratch'][0]}, {rep['bwd_scratch'][1]} B")
+    assert rep["fwd"][1] == 0 and rep["fwd_unroll"][1] == 0 and rep["bwd"][1] == 0, rep
+    assert rep["bwd_scratch"][1] <= 8, rep
 
 
 @pytest.mark.parametrize("name", ["fused", "fused-flat"])
