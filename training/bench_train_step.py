@@ -3,7 +3,11 @@ on synthetic token data (no dataset): the same step as train_gen.py (masked-toke
 autocast, fused AdamW, grad clipping), at one batch size.
 
 Variants: `uvit`, `mmamba:split`, `mmamba:fused`, each optionally `+compile` (torch.compile of the model; a variant
-that fails to compile is reported and skipped). Timing is interleaved: `--rounds` rounds, in each every variant
+that fails to compile is reported and skipped) and `@key=value,...` config overrides of the preset (ints, floats and
+bools parsed by the config field's type, bools as 0/1/true/false; `d` re-derives dt_rank), e.g.
+`mmamba:split@expand=1,d_state=1,ffn=1,ffn_mult=2,layers=6` or `mmamba:split+compile@d_state=1`. In --variants the
+overrides' commas stay with their variant (a `key=value` item continues the one before it). The table's label is
+the whole spec, overrides included, with each variant's parameter count. Timing is interleaved: `--rounds` rounds, in each every variant
 runs `--steps` timed steps after its warm-up; ms/step is reported as the median and min over rounds. Then, per
 variant: peak memory of a step (torch.cuda.max_memory_allocated after a reset, minus what was allocated before)
 and the step's breakdown (mmamba/step_profile.py: mixer kernels forward / backward against the rest).
@@ -15,6 +19,7 @@ Usage (from training/ or the repository root; CUDA only):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -40,18 +45,69 @@ def param_groups(model: torch.nn.Module, wd: float = 0.01):
     return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def split_variants(text: str) -> list[str]:
+    """The --variants list: comma-separated specs, where an item `key=value` (no kind) continues the spec before it
+    (its overrides), so `uvit,mmamba:split@d_state=1,layers=6` is two variants."""
+    specs: list[str] = []
+    for item in (s.strip() for s in text.split(",")):
+        if not item:
+            continue
+        if specs and "=" in item.split("+")[0] and not item.startswith(("uvit", "mmamba")):
+            specs[-1] += "," + item
+        else:
+            specs.append(item)
+    return specs
+
+
+def parse_spec(spec: str) -> tuple[str, str, str, dict]:
+    """`kind[:path][+compile][@key=value,...]` (the +compile may also end the overrides) ->
+    (kind, path, flags, overrides as strings)."""
+    head, _, over = spec.partition("@")
+    if over.endswith("+compile"):
+        over, head = over[:-len("+compile")], head + "+compile"
+    name, _, flags = head.partition("+")
+    kind, _, path = name.partition(":")
+    overrides = {}
+    for item in filter(None, over.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise SystemExit(f"bad override {item!r} in {spec!r}: use key=value")
+        overrides[key.strip()] = value.strip()
+    if kind not in ("mmamba", "uvit") or (kind == "mmamba") != bool(path) or flags not in ("", "compile"):
+        raise SystemExit(f"bad variant {spec!r}: use uvit, mmamba:split or mmamba:fused, optionally +compile and "
+                         f"@key=value,... overrides")
+    return kind, path, flags, overrides
+
+
+def with_overrides(cfg, overrides: dict):
+    """cfg with each override parsed by its field's current type (bool: 0/1/true/false); unknown keys exit."""
+    names = {f.name for f in dataclasses.fields(cfg)}
+    parsed = {}
+    for key, value in overrides.items():
+        if key not in names or key == "text":
+            raise SystemExit(f"unknown config field {key!r} for {type(cfg).__name__}")
+        kind = type(getattr(cfg, key))
+        if kind is bool:
+            if value.lower() not in ("0", "1", "true", "false"):
+                raise SystemExit(f"{key} must be 0/1/true/false, got {value!r}")
+            parsed[key] = value.lower() in ("1", "true")
+        else:
+            parsed[key] = kind(value)
+    if "d" in parsed and "dt_rank" in names and "dt_rank" not in parsed:
+        parsed["dt_rank"] = None                         # re-derived from the new d (ceil(d / 16))
+    return dataclasses.replace(cfg, **parsed)
+
+
 class Variant:
     """One model + optimiser + synthetic batch source; `step()` is one training step."""
 
     def __init__(self, spec: str, batch: int, dev: torch.device, preset: str = "small", seed: int = 0):
         self.spec = spec
-        name, _, flags = spec.partition("+")
-        kind, _, path = name.partition(":")
-        if kind not in ("mmamba", "uvit") or (kind == "mmamba") != bool(path):
-            raise SystemExit(f"bad variant {spec!r}: use uvit, mmamba:split or mmamba:fused, optionally +compile")
+        kind, path, flags, overrides = parse_spec(spec)
         torch.manual_seed(seed)
         self.cfg = {("mmamba", "small"): C.small_mmamba, ("uvit", "small"): C.small_uvit,
                     ("mmamba", "tiny"): C.tiny_mmamba, ("uvit", "tiny"): C.tiny_uvit}[(kind, preset)]()
+        self.cfg = with_overrides(self.cfg, overrides)
         if kind == "mmamba":
             from mmamba.mmamba import MMamba
             self.model = MMamba(self.cfg).to(dev)
@@ -125,9 +181,9 @@ def main(argv=None) -> None:
         raise SystemExit("CUDA is not available (use --device cpu --preset tiny for a smoke test)")
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    specs = [s.strip() for s in args.variants.split(",") if s.strip()]
+    specs = split_variants(args.variants)
     if args.compile:
-        specs += [s + "+compile" for s in specs if "+" not in s]
+        specs += [s.replace("@", "+compile@", 1) if "@" in s else s + "+compile" for s in specs if "+" not in s]
     gpu = torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"
     env = " ".join(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MMAMBA_")) or "(none)"
     print(f"torch {torch.__version__}, {gpu}, preset {args.preset}, batch {args.batch}, bf16 autocast on CUDA; "
@@ -153,16 +209,17 @@ def main(argv=None) -> None:
             times[v.spec].append(time_steps(v, args.steps))
         print(f"round {r}: " + ", ".join(f"{s} {t[-1]:.2f} ms" for s, t in times.items()), flush=True)
     rows = []
-    print("\n| variant | ms/step (median) | ms/step (min) | images/s (median) | peak step memory | breakdown |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("\n| variant | params (M) | ms/step (median) | ms/step (min) | images/s (median) | peak step memory | "
+          "breakdown |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for v in variants:
         med, mn = statistics.median(times[v.spec]), min(times[v.spec])
         peak = peak_step_mib(v)
         br = None if args.no_profile or dev.type != "cuda" else mixer_breakdown(v.step, steps=3)
-        row = {"variant": v.spec, "batch": args.batch, "ms_median": med, "ms_min": mn,
+        row = {"variant": v.spec, "params": v.params, "batch": args.batch, "ms_median": med, "ms_min": mn,
                "images_s": args.batch * 1e3 / med, "peak_mib": peak, "breakdown": br}
         rows.append(row)
-        print(f"| {v.spec} | {med:.2f} | {mn:.2f} | {row['images_s']:.0f} | {peak:.0f} MiB | "
+        print(f"| {v.spec} | {v.params / 1e6:.3f} | {med:.2f} | {mn:.2f} | {row['images_s']:.0f} | {peak:.0f} MiB | "
               f"{format_breakdown(med, br) if br else '-'} |", flush=True)
     for row in rows:
         if row["breakdown"]:
