@@ -11,11 +11,14 @@
 #   2b. launch sweep of the split path's registers backward at B=256 -> the fastest MMAMBA_SCAN_BWD_* set, exported
 #   3. the scan + merge alone, split-registers vs split-scratch vs fused, B=64 and 256, interleaved, median / min,
 #      peak memory
-#   4. a full training step, batch 256, bf16: UViT S, M-Mamba S split (registers backward), M-Mamba S fused
-#      (interleaved, breakdown); 4b. M-Mamba S split as measured before the registers backward
+#   4. a full training step, batch 256, bf16: UViT S, M-Mamba S split (registers backward), M-Mamba S fused, and
+#      two lite split configs, LITE (expand 1, d_state 1, GEGLU FFN ×2, 6 layers) and S at d_state 1 (interleaved,
+#      breakdown, parameter counts); 4b. M-Mamba S split as measured before the registers backward
 #      (MMAMBA_SPLIT_BWD=scratch, conv backward at 4 warps; its own process, breakdown)
-#   5. M-Mamba S fused with torch.compile, then (5b) UViT S with torch.compile, each in its own process (a
-#      variant that fails to compile is reported)
+#   5. (only with SPEED_FUSED_COMPILE=1, 35 s more) M-Mamba S fused with torch.compile; 5b. UViT S with
+#      torch.compile; 5c. M-Mamba S split with torch.compile (its Triton conv and scan are custom ops, so the
+#      graph is whole); 5d. LITE split with torch.compile; each in its own process (a variant that fails to
+#      compile is reported)
 #   6. CUDA correctness at tiny shapes, if pytest is installed there: the split scan's registers backward at the
 #      model's N, groups and ragged L, and the tiny model on the Triton split scan vs the reference (the fused
 #      path's test files take longer than this step's share: run them separately if needed)
@@ -37,7 +40,8 @@ step() {   # step NAME TIMEOUT_S CMD...: run CMD in training/ under a timeout, t
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1
 $PY -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'triton', triton.__version__)"
 
-step 1-check 55 $PY bench_scan.py --compare --check --Bs ""
+LITE='mmamba:split@expand=1,d_state=1,ffn=1,ffn_mult=2,layers=6'   # the first lite config (VMamba-v3 style)
+step 1-check 50 $PY bench_scan.py --compare --check --Bs ""
 flat=$(grep -h '^export MMAMBA_MERGE_FLAT' "$LOGS/1-check.txt" 2>/dev/null | tail -1)
 if [ -n "$flat" ]; then eval "$flat"; echo "the 3-D fused variant failed, the 2-D one passed: $flat"; fi
 # the candidates under test (the defaults stay the H200-measured scratch backward and 4-warp conv backward until
@@ -46,20 +50,27 @@ export MMAMBA_SPLIT_BWD=${MMAMBA_SPLIT_BWD:-registers} MMAMBA_CONV_BWD_WARPS=${M
 if grep -q '^check summary:.*split-registers FAIL' "$LOGS/1-check.txt" 2>/dev/null; then
   export MMAMBA_SPLIT_BWD=scratch; echo "the registers backward FAILED the check: the split path below uses scratch"
 fi
-step 2-sweep 25 $PY bench_scan.py --compare --sweep-merge --Bs ""
+step 2-sweep 15 $PY bench_scan.py --compare --sweep-merge --Bs ""
 best=$(grep -h '^export MMAMBA_MERGE_' "$LOGS/2-sweep.txt" 2>/dev/null | tail -1)
 if [ -n "$best" ]; then eval "$best"; echo "using the sweep's best: $best"; fi
-step 2b-sweep-split-bwd 30 $PY bench_scan.py --compare --sweep-split-bwd --Bs ""
+step 2b-sweep-split-bwd 20 $PY bench_scan.py --compare --sweep-split-bwd --Bs ""
 sbest=$(grep -h '^export MMAMBA_SCAN_BWD_' "$LOGS/2b-sweep-split-bwd.txt" 2>/dev/null | tail -1)
 if [ -n "$sbest" ]; then eval "${sbest%%#*}"; echo "using the split-backward sweep's best: $sbest"; fi
-step 3-scan 35 $PY bench_scan.py --compare --Bs 64,256 --reps 12
-step 4-step 55 $PY bench_train_step.py --batch 256 --steps 8 --rounds 3
-step 4b-step-scratch 30 env MMAMBA_SPLIT_BWD=scratch MMAMBA_CONV_BWD_WARPS=4 MMAMBA_SCAN_FWD_UNROLL=0 MMAMBA_SCAN_CHUNK=16 $PY bench_train_step.py --batch 256 --variants mmamba:split \
+step 3-scan 25 $PY bench_scan.py --compare --Bs 64,256 --reps 12
+step 4-step 70 $PY bench_train_step.py --batch 256 --steps 8 --rounds 3 \
+  --variants "uvit,mmamba:split,mmamba:fused,$LITE,mmamba:split@d_state=1"
+step 4b-step-scratch 25 env MMAMBA_SPLIT_BWD=scratch MMAMBA_CONV_BWD_WARPS=4 MMAMBA_SCAN_FWD_UNROLL=0 MMAMBA_SCAN_CHUNK=16 $PY bench_train_step.py --batch 256 --variants mmamba:split \
   --steps 8 --rounds 2 --warmup 2
-step 5-compile 35 $PY bench_train_step.py --batch 256 --variants mmamba:fused+compile --steps 6 --rounds 2 \
-  --warmup 2 --no-profile
-step 5b-compile-uvit 25 $PY bench_train_step.py --batch 256 --variants uvit+compile --steps 6 --rounds 2 --warmup 2 \
+if [ "${SPEED_FUSED_COMPILE:-0}" = 1 ]; then
+  step 5-compile 35 $PY bench_train_step.py --batch 256 --variants mmamba:fused+compile --steps 6 --rounds 2 \
+    --warmup 2 --no-profile
+fi
+step 5b-compile-uvit 20 $PY bench_train_step.py --batch 256 --variants uvit+compile --steps 6 --rounds 2 --warmup 2 \
   --no-profile
+step 5c-compile-split 40 $PY bench_train_step.py --batch 256 --variants mmamba:split+compile --steps 4 --rounds 2 \
+  --warmup 2 --no-profile
+step 5d-compile-lite 25 $PY bench_train_step.py --batch 256 --variants "${LITE/@/+compile@}" --steps 4 --rounds 2 \
+  --warmup 2 --no-profile
 if $PY -c "import pytest" 2>/dev/null; then
   step 6-tests 10 $PY -m pytest -q -x -p no:cacheprovider tests/test_scan_triton.py -k "model_shapes or inside_model"
 else
@@ -71,7 +82,7 @@ fi
   echo "fused-kernel launch set: ${best:-defaults} ${flat:-}; split registers backward: ${sbest:-defaults}"
   grep -h "^=== .*exit" "$LOGS"/*.txt
   grep -h -E "^check |CHECK FAILED|passed|failed" "$LOGS"/6-tests.txt "$LOGS"/1-check.txt 2>/dev/null
-  for f in 3-scan 4-step 4b-step-scratch 5-compile 5b-compile-uvit; do echo; echo "## $f"; grep -h "^|" "$LOGS/$f.txt" 2>/dev/null; done
+  for f in 3-scan 4-step 4b-step-scratch 5-compile 5b-compile-uvit 5c-compile-split 5d-compile-lite; do echo; echo "## $f"; grep -h "^|" "$LOGS/$f.txt" 2>/dev/null; done
 } > "$LOGS/summary.txt"
 echo; cat "$LOGS/summary.txt"
 if [ -n "${OUT:-}" ]; then mkdir -p "$OUT/speed" && cp "$LOGS"/*.txt "$OUT/speed/"; fi
