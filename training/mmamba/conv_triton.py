@@ -9,7 +9,7 @@ Backward (one kernel): g_t = ∂y_t · SiLU'(pre_t) with pre recomputed from x; 
 dw[j] and dbias are per-tile partials (R, nL, C, W) / (R, nL, C) summed in PyTorch (deterministic, no atomics).
 Both are torch.library custom ops (`conv_fwd` / `conv_bwd`, entry point `causal_conv_silu_triton`) with fake
 implementations and registered autograd, so torch.compile traces the split path; with use_triton=False they run
-the PyTorch reference instead (CPU without the Triton interpreter).
+the PyTorch reference instead (CPU and float64 tensors).
 
 Gathered mode (`conv_silu_gather`, the cross-scan fused in): x is the un-permuted (Bsz, L, C) sequence (any
 batch / row strides, channel stride 1, e.g. the x half of in_proj's output) and scan step t of direction k reads
@@ -187,8 +187,8 @@ def _bwd(gy: Tensor, x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R:
 
 
 # ---- scan-order mode as torch.library custom ops (opaque to torch.compile) ---------------------------------------
-# use_triton=False runs the same ops through their PyTorch fallback (seq_ops.causal_conv_silu_ref forward; its
-# autograd, recomputed, backward): the CPU path when the Triton interpreter is off. Layouts on both routes and in
+# use_triton=False runs the same ops through their PyTorch fallback (seq_ops.causal_conv_silu_ref forward; the vjp
+# of it, recomputed, backward): what the dispatcher seq_ops.causal_conv_silu picks for CPU and float64 tensors. Layouts on both routes and in
 # the fakes: y and dx (R, L, C) contiguous in x's dtype, dweight / dbias contiguous in their parameters' dtypes.
 
 def _conv_ref(x: Tensor, weight: Tensor, bias: Tensor, K: int) -> Tensor:

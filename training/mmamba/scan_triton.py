@@ -372,9 +372,9 @@ def _like(x: Tensor, dtype: torch.dtype) -> Tensor:
 
 
 # ---- the split scan as torch.library custom ops (opaque to torch.compile; fake implementations give the shapes) --
-# use_triton=False runs the same op through its PyTorch fallback (scan.selective_scan_fast forward; its autograd,
-# recomputed, backward): the CPU path when the Triton interpreter is off, so the ops and their fakes are traced and
-# tested on CPU. Outputs have the same layouts on both routes and in the fakes (Inductor relies on the fakes'
+# use_triton=False runs the same op through its PyTorch fallback (scan.selective_scan_fast forward; the vjp of it,
+# recomputed, backward): what the dispatcher scan.selective_scan picks for CPU and float64 tensors, so the ops and
+# their fakes are traced and tested on CPU (the Triton interpreter runs the kernels on CPU with use_triton=True). Outputs have the same layouts on both routes and in the fakes (Inductor relies on the fakes'
 # strides): y like u, ck (Bsz, G, dg, nc, N) f32 (an empty (0,) when not saved), dB / dC as (Bsz, G, L, N) buffers
 # viewed as (Bsz, G, N, L), dD / d(bias) empty (0,) when D / bias is None.
 
