@@ -19,7 +19,10 @@
 #            a candidate that beats the shipped model on the ruler and the everyday grid replaces it
 #
 # Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):
-#   stage 1: training/ of 0b860e7; begin 5.5, more 8.5, end 3.5
+#   stage 1: training/ of 0b860e7 (2026-12-02): begin 5.5 (beside the ruler's evaluators), more 8.3, end 2.0, then
+#            more 3.9 and the stage saved by hand (`python -m mmamba.stage --ckpt /tmp/runs/stage1 --stage 1`;
+#            a call returns at most 8 files, and `end`'s ruler, grid and logs had taken them): step 8,670,
+#            4.44 M images, validation masked CE (EMA) 1.341
 declare -A SRC=([1]=0b860e7)
 source "$(dirname "$0")/lib.sh"
 STAGE=${STAGE:-1}
