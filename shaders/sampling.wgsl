@@ -12,13 +12,16 @@
 //                  conf = logp + factor·gumbel(u(key, b·HW + pos)) where unknown, +inf elsewhere (factor =
 //                  tau·(1 − (i+1)/S)); tokens = where(unknown, sampled, tokens); the n = clamp(n_base, 0,
 //                  count(unknown) − 1) positions of lowest conf (rank by (conf, index): a stable sort) go back to mask_id.
+// Keys: with rowKeys = 0 one key for all rows and the counters above; with rowKeys = 1 batch row b uses keys[b]
+// and the counters of row 0 (pos·K + k, pos), so each row draws what a batch-1 run with its own seed draws.
 // Bindings are shared by the entry points (each uses a prefix 0..n of them): 0 params, 1 outU, 2 outF, 3 inF,
 // 4 inU, 5 inU2.
 
 struct Params {
   rows: u32, K: u32, key: u32, guided: u32,
   temperature: f32, guidance: f32, HW: u32, nBase: u32,
-  maskId: u32, factor: f32, zero: u32, _p1: u32, // zero = 0: see `inf` below
+  maskId: u32, factor: f32, zero: u32, rowKeys: u32, // zero = 0: see `inf` below
+  keys: array<vec4u, 4>, // MAX_ROW_KEYS per-row keys (rowKeys = 1), four to a vec4 (uniform arrays stride 16 bytes)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -106,6 +109,13 @@ fn wgSum(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+// The key of batch row b and the counter of its position pos (flat position r = b·HW + pos), per `rowKeys`.
+fn rowKey(b: u32) -> u32 {
+  if (p.rowKeys == 0u) { return p.key; }
+  return p.keys[b / 4u][b % 4u];
+}
+fn rowCounter(b: u32, r: u32) -> u32 { return select(r, r - b * p.HW, p.rowKeys != 0u); }
+
 fn rowId(wid: vec3u, nwg: vec3u) -> u32 { return wid.x + wid.y * nwg.x; }
 
 @compute @workgroup_size(256)
@@ -144,10 +154,13 @@ fn sample_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var bv = NEG_BIG;
   var bi = 0xffffffffu;
   var mx = NEG_BIG;
+  let b = select(0u, r / max(p.HW, 1u), p.rowKeys != 0u);
+  let key = rowKey(b);
+  let cnt = rowCounter(b, r);
   for (var k = lid; k < p.K; k += WG) {
     let l = logit(r, k);
     mx = max(mx, l);
-    let v = l / p.temperature + gumbel(uniform01(p.key, r * p.K + k));
+    let v = l / p.temperature + gumbel(uniform01(key, cnt * p.K + k));
     if (better(v, k, bv, bi)) { bv = v; bi = k; }
   }
   wgArgmax(bv, bi, lid);
@@ -168,6 +181,7 @@ fn sample_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 fn maskgit_update(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let b = wid.x; // one workgroup per batch row; rows = B
   let base = b * p.HW;
+  let key = rowKey(b);
   if (lid == 0u) { atomicStore(&unknownCount, 0u); }
   workgroupBarrier();
   var mine = 0u;
@@ -176,7 +190,7 @@ fn maskgit_update(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
     // +inf (known positions are never re-masked); built from a uniform because WGSL rejects an infinite constant
     var c = bitcast<f32>(0x7f800000u + p.zero);
     if (unknown) {
-      c = inF[base + pos] + p.factor * gumbel(uniform01(p.key, base + pos));
+      c = inF[base + pos] + p.factor * gumbel(uniform01(key, rowCounter(b, base + pos)));
       mine += 1u;
     }
     confS[pos] = c;

@@ -150,3 +150,61 @@ describe('maskgitUpdate', () => {
       expectClose(fin(conf), fin(want.conf), 2e-6, `conf seed=${seed}`);
     });
 });
+
+describe('per-row seeds and a partial schedule', () => {
+  // With one seed per batch row, row b must draw exactly what a batch-1 call with seed b draws (the variations of
+  // src/model/sampler.ts rely on it); the reference checks the kernels' per-row key and counter choice.
+  it('gumbelMaxSample: row b equals a batch-1 draw with its seed', async () => {
+    const e = await getEngine();
+    for (const guidance of [undefined, 2.5]) {
+      const seed = freshSeed();
+      const [B, HW, K] = [3, 9, 50];
+      const seeds = [seed, seed + 1, (seed ^ 0xabcdef) >>> 0];
+      const rows = guidance === undefined ? B : 2 * B;
+      const logits = randn(rows * HW * K, seed, -4, 4);
+      const stream = 2 * (seed % 12);
+      const got = await e.read(gumbelMaxSample(e, e.fromArray([rows, HW, K], logits), { seed: seeds, stream, guidance }).tokens);
+      const want = ref.gumbelMaxSampleRef(logits, K, { seed: seeds, stream, guidance, HW });
+      expectEqualInts(got, want.tokens, `per-row tokens guidance=${guidance} seed=${seed}`);
+      for (let b = 0; b < B; b++) {
+        const one = new Float32Array((guidance === undefined ? 1 : 2) * HW * K);
+        one.set(logits.subarray(b * HW * K, (b + 1) * HW * K));
+        if (guidance !== undefined) one.set(logits.subarray((B + b) * HW * K, (B + b + 1) * HW * K), HW * K);
+        const single = gumbelMaxSample(e, e.fromArray([one.length / K / HW, HW, K], one), { seed: seeds[b]!, stream, guidance });
+        expectEqualInts(await e.read(single.tokens), got.subarray(b * HW, (b + 1) * HW), `row ${b} vs batch 1, seed=${seed}`);
+      }
+    }
+  });
+
+  it('maskgitUpdate: per-row seeds and the schedule over `masked` positions', async () => {
+    const e = await getEngine();
+    for (const [B, HW, step, steps, masked] of [[2, 64, 1, 6, 20], [3, 37, 0, 4, 37], [1, 256, 2, 8, 100]] as const) {
+      const seed = freshSeed();
+      const maskId = 1024;
+      const r = rng(seed + 1);
+      // the same `masked` positions unknown in every row (as inpainting keeps the rest fixed from step 0), fewer after step 0
+      const order = Array.from({ length: HW }, (_, p) => p).sort(() => r() - 0.5);
+      const unknownSet = new Set(order.slice(0, step === 0 ? masked : Math.max(1, Math.floor(masked * 0.6))));
+      const known = randInt(B * HW, seed, 1024);
+      const tokens = known.map((v, i) => (unknownSet.has(i % HW) ? maskId : v));
+      const sampled = randInt(B * HW, seed + 2, 1024);
+      const logp = randn(B * HW, seed + 3, -6, 0);
+      const seeds = Array.from({ length: B }, (_, b) => (seed + 7 * b) >>> 0);
+      const o = { seed: seeds, step, steps, tau: 4.5, maskId, masked };
+      const got = maskgitUpdate(e, e.fromArray([B, HW], tokens, 'u32'), e.fromArray([B, HW], sampled, 'u32'), e.fromArray([B, HW], logp), o);
+      const want = ref.maskgitUpdateRef(tokens, sampled, logp, { ...o, B, HW });
+      const all = await e.read(got.tokens);
+      expectEqualInts(all, want.tokens, `tokens B=${B} HW=${HW} masked=${masked} seed=${seed}`);
+      const stillMasked = Array.from(want.tokens.subarray(0, HW)).filter((t) => t === maskId).length;
+      expect(stillMasked).toBe(Math.max(0, Math.min(ref.nMaskAfterStep(step, steps, masked), unknownSet.size - 1)));
+      for (let b = 0; b < B; b++) {
+        const sl = (a: ArrayLike<number>) => Array.from(a).slice(b * HW, (b + 1) * HW);
+        const single = maskgitUpdate(e, e.fromArray([1, HW], sl(tokens), 'u32'), e.fromArray([1, HW], sl(sampled), 'u32'), e.fromArray([1, HW], sl(logp)), {
+          ...o,
+          seed: seeds[b]!,
+        });
+        expectEqualInts(await e.read(single.tokens), all.subarray(b * HW, (b + 1) * HW), `row ${b} vs batch 1, seed=${seed}`);
+      }
+    }
+  });
+});

@@ -1,6 +1,8 @@
 // MaskGIT sampling kernels (shaders/sampling.wgsl): counter-based random numbers, argmax, Gumbel-max token
 // sampling with optional classifier-free guidance, and the confidence + re-mask update of one sampler step.
-// The per-(seed, stream) key and the re-mask count are computed here on the CPU (f64, as sampling.py).
+// The per-(seed, stream) keys and the re-mask count are computed here on the CPU (f64, as sampling.py).
+// A seed is one number (batch row b draws at counters b·HW + pos) or one per batch row (row b draws what a batch-1
+// run with its own seed draws: counters of row 0), at most MAX_ROW_KEYS rows.
 import code from '../../../shaders/sampling.wgsl?raw';
 import { grid1d, uniforms, type Engine } from '../engine';
 import { ShapeError } from '../errors';
@@ -8,6 +10,11 @@ import { rngKey } from '../rng';
 import type { Tensor } from '../tensor';
 
 const MAX_HW = 1024;
+/** Most batch rows with a seed each (the keys travel in the uniform block, shaders/sampling.wgsl). */
+export const MAX_ROW_KEYS = 16;
+
+/** One seed for the batch, or one per batch row. */
+export type Seeds = number | ArrayLike<number>;
 
 /** The MaskGIT cosine schedule: tokens still masked after step i of S, floor(cos(π/2 · (i+1)/S) · HW) in f64, as
  *  sampling.py n_mask_after_step. */
@@ -25,6 +32,8 @@ interface P {
   nBase?: number;
   maskId?: number;
   factor?: number;
+  /** Per-row keys (rowKeys mode), or undefined for the single `key`. */
+  keys?: number[];
 }
 
 const params = (p: P) =>
@@ -40,8 +49,17 @@ const params = (p: P) =>
     p.maskId ?? 0,
     [p.factor ?? 0, 'f32'],
     0,
-    0,
+    p.keys ? 1 : 0,
+    ...Array.from({ length: MAX_ROW_KEYS }, (_, b) => p.keys?.[b] ?? 0),
   ]);
+
+/** The key(s) of one stream for `rows` batch rows: `key` for one seed, `keys` (one per row) for per-row seeds. */
+function keysOf(seed: Seeds, stream: number, rows: number, what: string): { key: number; keys?: number[] } {
+  if (typeof seed === 'number') return { key: rngKey(seed, stream) };
+  if (seed.length !== rows) throw new ShapeError(`${what}: ${seed.length} seeds for ${rows} batch rows`);
+  if (rows > MAX_ROW_KEYS) throw new ShapeError(`${what}: at most ${MAX_ROW_KEYS} rows with their own seeds, got ${rows}`);
+  return { key: 0, keys: Array.from(seed, (s) => rngKey(s, stream)) };
+}
 
 /** The raw hashes hash32(i ^ key) and uniforms u(seed, stream, i) for i in 0..n−1 (tests, noise). */
 export function randomUniform(e: Engine, n: number, seed: number, stream: number): { hash: Tensor; u: Tensor } {
@@ -81,7 +99,8 @@ export function argmax(e: Engine, x: Tensor): { index: Tensor; value: Tensor } {
 }
 
 export interface SampleOptions {
-  seed: number;
+  /** One seed, or one per batch row (then row b draws with counters pos·K + k, as a batch-1 run with its seed). */
+  seed: Seeds;
   /** RNG stream: 2·step for token sampling (docs/architecture.md). */
   stream: number;
   temperature?: number;
@@ -109,7 +128,7 @@ export function gumbelMaxSample(e: Engine, logits: Tensor, o: SampleOptions): { 
     code,
     entry: 'sample_rows',
     bindings: [
-      params({ rows: R, K, key: rngKey(o.seed, o.stream), guided, temperature: o.temperature ?? 1, guidance: o.guidance ?? 0 }),
+      params({ rows: R, K, ...keysOf(o.seed, o.stream, B, 'gumbelMaxSample'), HW, guided, temperature: o.temperature ?? 1, guidance: o.guidance ?? 0 }),
       tokens,
       logp,
       logits,
@@ -121,7 +140,8 @@ export function gumbelMaxSample(e: Engine, logits: Tensor, o: SampleOptions): { 
 }
 
 export interface MaskgitStepOptions {
-  seed: number;
+  /** One seed, or one per batch row (then row b's counters are pos, as a batch-1 run with its seed). */
+  seed: Seeds;
   /** Step i in 0..steps−1. */
   step: number;
   steps: number;
@@ -129,12 +149,15 @@ export interface MaskgitStepOptions {
   tau: number;
   /** The [MASK] id (= codebook size). */
   maskId: number;
+  /** Positions the run started with masked, which the cosine schedule runs over (default HW; fewer when kept
+   *  tokens are fixed from the start, as in inpainting). */
+  masked?: number;
 }
 
 /**
  * One MaskGIT update (sampling.py): conf = logp + tau·(1 − (i+1)/S)·gumbel(u(seed, 2i+1, b·HW + pos)) at unknown
- * positions (+inf elsewhere), tokens = where(unknown, sampled, tokens), then the clamp(floor(cos(π/2·(i+1)/S)·HW),
- * 0, count(unknown) − 1) lowest-confidence positions (ties: lower index) are set back to maskId.
+ * positions (+inf elsewhere), tokens = where(unknown, sampled, tokens), then the clamp(floor(cos(π/2·(i+1)/S)·M),
+ * 0, count(unknown) − 1) lowest-confidence positions (ties: lower index) are set back to maskId; M = `masked`.
  * tokens, sampled: u32 (B, HW); logp: f32 (B, HW). Returns the new tokens u32 (B, HW) and conf f32 (B, HW).
  */
 export function maskgitUpdate(
@@ -153,14 +176,16 @@ export function maskgitUpdate(
     throw new ShapeError(`maskgitUpdate: logp ${logp} must be f32 (B, HW) like ${tokens}`);
   const out = e.empty([B, HW], 'u32', 'maskgit.tokens');
   const conf = e.empty([B, HW], 'f32', 'maskgit.conf');
-  const nBase = Math.max(0, nMaskAfterStep(o.step, o.steps, HW));
+  const masked = o.masked ?? HW;
+  if (!Number.isInteger(masked) || masked < 0 || masked > HW) throw new ShapeError(`maskgitUpdate: masked = ${masked} outside 0..${HW}`);
+  const nBase = Math.max(0, nMaskAfterStep(o.step, o.steps, masked));
   // tau·(1 − (i+1)/S) is a Python float (f64) that torch rounds to f32 when it multiplies the f32 noise
   const factor = o.tau * (1 - (o.step + 1) / o.steps);
   e.dispatch({
     code,
     entry: 'maskgit_update',
     bindings: [
-      params({ rows: B, key: rngKey(o.seed, 2 * o.step + 1), HW, nBase, maskId: o.maskId, factor }),
+      params({ rows: B, ...keysOf(o.seed, 2 * o.step + 1, B, 'maskgitUpdate'), HW, nBase, maskId: o.maskId, factor }),
       out,
       conf,
       logp,

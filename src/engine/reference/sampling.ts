@@ -3,7 +3,7 @@
 // sampling with log-softmax of the sampled token; argmax; and one MaskGIT step's confidence + re-mask update
 // (training/mmamba/sampling.py). hash32/uniform are bit-exact with Python; f32 roundings are explicit (Math.fround).
 
-import { nMaskAfterStep } from '../ops/sampling';
+import { nMaskAfterStep, type Seeds } from '../ops/sampling';
 import { rngKey, uniformFromKey } from '../rng';
 
 export { hash32, rngKey, uniform, uniformFromKey } from '../rng';
@@ -30,15 +30,22 @@ export interface SampleRefResult {
   margin: Float64Array;
 }
 
-/** Gumbel-max sampling over rows of K logits (R rows; with `guidance`, `logits` holds 2R rows: cond then uncond). */
+/** The key and counter of flat row r = b·HW + pos: one seed (counter r) or one per batch row (counter pos). */
+function rowKeyCounter(seed: Seeds, stream: number, r: number, HW: number): [number, number] {
+  if (typeof seed === 'number') return [rngKey(seed, stream), r];
+  const b = Math.floor(r / HW);
+  return [rngKey(seed[b]!, stream), r - b * HW];
+}
+
+/** Gumbel-max sampling over rows of K logits (R rows; with `guidance`, `logits` holds 2R rows: cond then uncond).
+ *  With one seed per batch row, HW (positions per batch row) says which row a logits row belongs to. */
 export function gumbelMaxSampleRef(
   logits: Float32Array,
   K: number,
-  o: { seed: number; stream: number; temperature?: number; guidance?: number },
+  o: { seed: Seeds; stream: number; temperature?: number; guidance?: number; HW?: number },
 ): SampleRefResult {
   const guided = o.guidance !== undefined;
   const R = logits.length / K / (guided ? 2 : 1);
-  const key = rngKey(o.seed, o.stream);
   const temp = Math.fround(o.temperature ?? 1);
   const g = Math.fround(o.guidance ?? 0);
   const tokens = new Uint32Array(R);
@@ -46,6 +53,7 @@ export function gumbelMaxSampleRef(
   const margin = new Float64Array(R);
   const l = new Float32Array(K);
   for (let r = 0; r < R; r++) {
+    const [key, cnt] = rowKeyCounter(o.seed, o.stream, r, o.HW ?? R);
     for (let k = 0; k < K; k++) {
       const c = logits[r * K + k]!;
       const u = logits[(r + R) * K + k]!;
@@ -57,7 +65,7 @@ export function gumbelMaxSampleRef(
     let m = -Infinity;
     for (let k = 0; k < K; k++) {
       m = Math.max(m, l[k]!);
-      const v = Math.fround(l[k]! / temp) + gumbel(uniformFromKey(key, r * K + k));
+      const v = Math.fround(l[k]! / temp) + gumbel(uniformFromKey(key, cnt * K + k));
       if (v > best) {
         second = best;
         best = v;
@@ -78,17 +86,17 @@ export interface MaskgitStepRef {
   conf: Float32Array; // (B, HW), +inf at known positions
 }
 
-/** One MaskGIT update after sampling, for B rows of HW positions (sampling.py maskgit_sample's loop body). */
+/** One MaskGIT update after sampling, for B rows of HW positions (sampling.py maskgit_sample's loop body); the
+ *  schedule runs over `masked` positions (default HW). */
 export function maskgitUpdateRef(
   tokens: Uint32Array,
   sampled: Uint32Array,
   logp: Float32Array,
-  o: { B: number; HW: number; seed: number; step: number; steps: number; tau: number; maskId: number },
+  o: { B: number; HW: number; seed: Seeds; step: number; steps: number; tau: number; maskId: number; masked?: number },
 ): MaskgitStepRef {
   const { B, HW, maskId } = o;
-  const key = rngKey(o.seed, 2 * o.step + 1);
   const factor = Math.fround(o.tau * (1 - (o.step + 1) / o.steps));
-  const nBase = nMaskAfterStep(o.step, o.steps, HW);
+  const nBase = nMaskAfterStep(o.step, o.steps, o.masked ?? HW);
   const out = new Uint32Array(B * HW);
   const conf = new Float32Array(B * HW);
   for (let b = 0; b < B; b++) {
@@ -96,7 +104,8 @@ export function maskgitUpdateRef(
     for (let p = 0; p < HW; p++) {
       const i = b * HW + p;
       const unknown = tokens[i] === maskId;
-      conf[i] = unknown ? logp[i]! + factor * gumbel(uniformFromKey(key, i)) : Infinity;
+      const [key, cnt] = rowKeyCounter(o.seed, 2 * o.step + 1, i, HW);
+      conf[i] = unknown ? logp[i]! + factor * gumbel(uniformFromKey(key, cnt)) : Infinity;
       out[i] = unknown ? sampled[i]! : tokens[i]!;
       if (unknown) count++;
     }
