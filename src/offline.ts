@@ -5,13 +5,17 @@
 //   (https, or http on localhost / 127.0.0.1 / [::1]), after the page's `load`, so it never competes with the
 //   first visit's downloads.
 // - The first visit is loaded before the service worker controls it, so once one is active the page asks it
-//   to seed its cache (`mm-seed`) with this page, everything the page fetched, and `models/index.json`; the
+//   to seed its cache (`mm-seed`) with this page, everything the page fetched, `models/index.json` and the
+//   installable app's files (INSTALL_FILES: favicon, manifest, icons, which the browser fetches on its own); the
 //   worker follows module imports from there (the engine worker's modules included). When seeding is done,
 //   `<html data-offline-ready>` is set (tests wait for it).
 // - Offline = `navigator.onLine` is false, or the service worker reported a failed network fetch since the
 //   last `online` event.
 
 type Listener = (offline: boolean) => void;
+
+/** The web-app manifest and the icons it and index.html name (public/), relative to the base URL. */
+export const INSTALL_FILES = ['favicon.svg', 'manifest.webmanifest', 'icons/icon-192.png', 'icons/icon-512.png'];
 
 const listeners = new Set<Listener>();
 let networkFailed = false;
@@ -52,6 +56,7 @@ async function seed(reg: ServiceWorkerRegistration): Promise<void> {
     location.href,
     new URL(base, location.href).href,
     new URL(`${base}models/index.json`, location.href).href,
+    ...INSTALL_FILES.map((f) => new URL(`${base}${f}`, location.href).href),
     ...performance
       .getEntriesByType('resource')
       .map((e) => e.name)
