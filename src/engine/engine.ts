@@ -26,6 +26,8 @@ export interface DispatchSpec {
 export interface KernelTiming {
   label: string;
   ms: number;
+  /** Begin of this dispatch's pass, ms after the begin of the first profiled dispatch (gaps = idle GPU time). */
+  startMs: number;
 }
 
 type AnyTypedArray = Float32Array | Uint32Array | Int32Array;
@@ -64,6 +66,8 @@ export class Engine {
   private profiler: { querySet: GPUQuerySet; labels: string[]; capacity: number } | null = null;
   /** Number of dispatches recorded since the engine was made (for tests and benchmarks). */
   dispatchCount = 0;
+  /** Called after each recorded dispatch with its label (benchmarks: per-dispatch accounting); null normally. */
+  onDispatch: ((label: string) => void) | null = null;
 
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
@@ -186,6 +190,7 @@ export class Engine {
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) this.endPass();
     this.dispatchCount++;
+    this.onDispatch?.(spec.label ?? 'kernel');
   }
 
   /** Submits everything recorded so far. */
@@ -259,7 +264,8 @@ export class Engine {
     staging.destroy();
     resolve.destroy();
     p.querySet.destroy();
-    return p.labels.map((label, i) => ({ label, ms: Number(ts[2 * i + 1] - ts[2 * i]) / 1e6 }));
+    const t0 = ts[0]!;
+    return p.labels.map((label, i) => ({ label, ms: Number(ts[2 * i + 1]! - ts[2 * i]!) / 1e6, startMs: Number(ts[2 * i]! - t0) / 1e6 }));
   }
 
   // ---- lifetime -------------------------------------------------------------------------------------------
