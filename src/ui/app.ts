@@ -8,6 +8,9 @@
 // fails with a message instead of hanging, the page says what happened, starts a fresh worker and reloads the model
 // it had (from IndexedDB); the prompt, settings, images on the page and everything stored are kept. Three deaths
 // within a minute stop the restarts with a message.
+// The settings in the page URL (`?prompt=…&seed=…&steps=…&guidance=…`, src/ui/share-link.ts) prefill the prompt
+// panel, and each generation writes its settings back (history.replaceState), so the address reproduces the image.
+// On a software adapter (SwiftShader and the like) the status pill says "Software GPU: slow" instead of "GPU ready".
 // Invariant: the UI owns no GPU code; it only feature-detects navigator.gpu to explain a missing WebGPU
 // without starting a worker that could not use it.
 import { LitElement, css, html, nothing } from 'lit';
@@ -15,8 +18,12 @@ import { customElement, state } from 'lit/decorators.js';
 import { WebWorkerMMambaEngine } from '../worker/client';
 import { EngineWorkerDiedError, GenerationCancelledError } from '../worker/errors';
 import type { AdapterInfoRow, GenerateProgress, GenerateRequest, GpuReport, LoadProgress, ModelInfo, StorageInfo } from '../worker/api';
+import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu-kind';
+import { imageFacts, type ImageFacts } from './image-file';
 import { formatMs, type Frame } from './image-view';
+import { plural } from './plural';
 import type { LoadState } from './model-panel';
+import { readSharedSettings, withSharedSettings, type SharedSettings } from './share-link';
 import { card, tokens } from './theme';
 import './finetune-panel';
 import './gpu-panel';
@@ -46,6 +53,10 @@ export class MmApp extends LitElement {
   @state() private frames: Frame[] = [];
   @state() private caption = '';
   @state() private genError = '';
+  /** Settings of the image on show (its download's name and PNG text). */
+  @state() private facts: ImageFacts | null = null;
+  /** Settings from the page URL (`?prompt=…&seed=…`), read once at start, and what in it was ignored. */
+  private readonly shared: { settings: SharedSettings; ignored: string[] } = readSharedSettings(location.search);
   /** LoRA adapters of the loaded generator (the prompt panel's adapter picker, the fine-tuning panel's list). */
   @state() private adapters: AdapterInfoRow[] = [];
   /** True while fine-tuning holds the GPU (not paused): generation waits. */
@@ -112,6 +123,7 @@ export class MmApp extends LitElement {
         vertical-align: 0.05rem;
       }
       .pill.ok { color: var(--mm-ok); }
+      .pill.warn { color: var(--mm-warn-fg); background: var(--mm-warn-bg); border-color: var(--mm-warn-border); }
       .grid {
         display: grid;
         grid-template-columns: minmax(0, 1.6fr) minmax(0, 1fr);
@@ -325,6 +337,9 @@ export class MmApp extends LitElement {
     this.genError = '';
     if (this.engineNote.includes('It was restarted')) this.engineNote = ''; // read by now; the new run is what matters
     this.frames = [];
+    this.facts = imageFacts(req, this.modelId);
+    // The URL now reproduces this run (a copied link prefills the same settings).
+    history.replaceState(history.state, '', withSharedSettings(location.href, req));
     this.caption = 'Reading the prompt…';
     let note = '';
     let recovered = ''; // a device-loss note (comes before 'encode') survives the prompt note
@@ -353,13 +368,13 @@ export class MmApp extends LitElement {
       const generation = new AbortController();
       this.generation = generation;
       const r = await this.engine.generate(req, { onProgress, signal: generation.signal });
-      this.caption = `${note ? note + ' ' : ''}Done in ${formatMs(r.ms)}.`;
+      this.caption = `${note ? note + ' ' : ''}Done: ${plural(this.frames.length, 'step')} in ${formatMs(r.ms)}.`;
     } catch (e) {
       if (e instanceof EngineWorkerDiedError) {
         this.caption = '';
         this.genError = `Generation stopped: ${e.message} The steps shown above are kept; generate again once the model has reloaded.`;
       } else if (e instanceof GenerationCancelledError) {
-        this.caption = `Cancelled after ${this.frames.length} step${this.frames.length === 1 ? '' : 's'}.`;
+        this.caption = `Cancelled after ${plural(this.frames.length, 'step')}.`;
       } else {
         this.caption = '';
         this.genError = `Generation failed: ${message(e)}`;
@@ -385,7 +400,9 @@ export class MmApp extends LitElement {
 
   override render() {
     const pill =
-      this.phase === 'ready'
+      this.phase === 'ready' && isSoftwareAdapter(this.report)
+        ? html`<span class="pill warn" data-testid="status" title=${softwareNote(this.report)}><span class="dot"></span>Software GPU: slow</span>`
+        : this.phase === 'ready'
         ? html`<span class="pill ok" data-testid="status"><span class="dot"></span>GPU ready</span>`
         : this.phase === 'starting'
           ? html`<span class="pill" data-testid="status">${this.engineNote ? 'Restarting engine…' : 'Starting GPU…'}</span>`
@@ -418,11 +435,13 @@ export class MmApp extends LitElement {
             .models=${generators}
             .modelId=${this.loadingId ?? this.modelId ?? ''}
             .adapters=${this.adapters}
+            .shared=${this.shared.settings}
+            .linkNote=${this.shared.ignored.length ? `Ignored from the link: ${this.shared.ignored.join('; ')}.` : ''}
           ></mm-prompt-panel>
           ${this.engineNote ? html`<p class="error" role="status" data-testid="engine-note">${this.engineNote}</p>` : nothing}
           ${this.loadError ? html`<p class="error" role="alert" data-testid="load-error">${this.loadError}</p>` : nothing}
           ${this.genError ? html`<p class="error" role="alert" data-testid="gen-error">${this.genError}</p>` : nothing}
-          <mm-image-view .frames=${this.frames} ?busy=${this.busy} .caption=${this.caption}></mm-image-view>
+          <mm-image-view .frames=${this.frames} ?busy=${this.busy} .caption=${this.caption} .facts=${this.facts}></mm-image-view>
           <mm-finetune-panel .engine=${this.engine} .modelId=${this.phase === 'ready' ? this.modelId : null} .adapters=${this.adapters}></mm-finetune-panel>
         </div>
         <div class="col">
@@ -439,6 +458,12 @@ export class MmApp extends LitElement {
 function heartbeatOverride(): { heartbeatMs?: number; heartbeatTimeoutMs?: number } {
   const ms = Number(new URLSearchParams(location.search).get('engine-heartbeat-timeout'));
   return Number.isInteger(ms) && ms >= 1000 ? { heartbeatMs: Math.min(1000, ms), heartbeatTimeoutMs: ms } : {};
+}
+
+/** What the software-GPU pill explains (its title). */
+function softwareNote(report: GpuReport | null): string {
+  const name = report?.status === 'ready' ? report.adapterName : 'a software renderer';
+  return `This GPU is a software renderer (${name}): each step can take seconds to minutes. Try ${SOFTWARE_SUGGESTED_STEPS} steps.`;
 }
 
 function message(e: unknown): string {

@@ -1,8 +1,10 @@
 // <mm-gpu-panel>: shows what the engine worker reported about the GPU (adapter, capabilities, limits,
-// features) in a compact, readable form. Pure presentation of a GpuReport; never touches WebGPU itself.
+// features) in a compact, readable form, and says so when the adapter is a software renderer (slow).
+// Pure presentation of a GpuReport; never touches WebGPU itself.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { GpuReport } from '../worker/api';
+import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu-kind';
 import { card } from './theme';
 
 /** Limits that are byte sizes: shown as KiB/MiB/GiB. */
@@ -72,6 +74,7 @@ export class GpuPanel extends LitElement {
         padding: 0.1rem 0.4rem;
       }
       .muted { color: var(--mm-muted); margin: 0; }
+      .slow { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); border-radius: 8px; padding: 0.5rem 0.7rem; font-size: 0.85rem; margin: 0 0 0.8rem; }
       .spinner {
         display: inline-block;
         width: 0.8em;
@@ -114,6 +117,10 @@ export class GpuPanel extends LitElement {
     return html`
       <p class="name" data-testid="adapter-name">${r.adapterName}</p>
       ${sub ? html`<p class="sub">${sub}</p>` : nothing}
+      ${isSoftwareAdapter(r)
+        ? html`<p class="slow" data-testid="software-gpu">This is a software renderer: WebGPU runs on the CPU, so each step
+            can take seconds to minutes. Try ${SOFTWARE_SUGGESTED_STEPS} steps, or a browser with hardware WebGPU.</p>`
+        : nothing}
       <div class="caps" aria-label="capabilities">
         ${caps.map(
           ([label, on]) =>

@@ -2,6 +2,7 @@
 // seed, steps and model id, and the PNG's text chunks carry the full settings, so a saved file can be traced
 // back to (and regenerated from) the settings that made it.
 import type { GenerateRequest } from '../worker/api';
+import { plural } from './plural';
 
 /** The settings of one generation as the page ran it. */
 export interface ImageFacts {
@@ -40,8 +41,6 @@ export function slug(text: string, max = 40): string {
   const dash = cut.lastIndexOf('-');
   return (dash > 0 ? cut.slice(0, dash) : s.slice(0, max)).replace(/-+$/, '');
 }
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** e.g. `red-apple_seed42_12steps_mmamba-s.png`; `step` (1-based) names an intermediate step: `…_step3.png`. */
 export function imageFileName(f: ImageFacts, step = f.steps): string {

@@ -1,9 +1,12 @@
 // <mm-image-view>: the generated image. A 128x128 canvas scaled up with pixelated rendering shows the selected
 // step (the newest while generating), an optional overlay marks the tokens still masked (16x16 grid from the
-// step's `masked`), a filmstrip keeps every step (click one to show it), and Download PNG saves the shown step.
+// step's `masked`), a filmstrip keeps every step (click one to show it), and Download PNG saves the shown step,
+// named after its settings (`facts`) and carrying them in PNG text chunks (src/ui/image-file.ts).
 // Pure presentation: frames come in as plain data, no GPU here.
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
+import { imageFileName, imageTextEntries, type ImageFacts } from './image-file';
+import { withPngText } from './png-text';
 import { buttonLook, card } from './theme';
 
 export interface Frame {
@@ -51,6 +54,8 @@ export class ImageView extends LitElement {
   @property({ type: Boolean }) busy = false;
   /** Line under the image (status, total time, cancellation). */
   @property() caption = '';
+  /** Settings of the run the frames come from (null: unknown; the download then gets a generic name). */
+  @property({ attribute: false }) facts: ImageFacts | null = null;
   /** Index of the shown frame; -1 = the newest. */
   @state() private selected = -1;
   @state() private overlay = false;
@@ -159,7 +164,6 @@ export class ImageView extends LitElement {
   override render() {
     const f = this.shown;
     const idx = f ? this.frames.indexOf(f) : -1;
-    const total = this.frames.reduce((s, x) => s + x.msStep, 0);
     return html`<section class="card" aria-labelledby="img-h">
       <h2 id="img-h">Image</h2>
       <div class="stage" data-testid="preview">
@@ -193,9 +197,7 @@ export class ImageView extends LitElement {
             )}
           </div>`
         : nothing}
-      ${this.caption || total
-        ? html`<p class="caption" data-testid="image-caption">${this.caption}${this.frames.length && !this.busy ? ` ${this.frames.length} steps in ${formatMs(total)}.` : ''}</p>`
-        : nothing}
+      ${this.caption ? html`<p class="caption" data-testid="image-caption">${this.caption}</p>` : nothing}
     </section>`;
   }
 
@@ -211,11 +213,14 @@ export class ImageView extends LitElement {
     const g = out.getContext('2d')!;
     g.imageSmoothingEnabled = false;
     g.drawImage(src, 0, 0, out.width, out.height);
-    out.toBlob((blob) => {
+    const step = this.frames.indexOf(f) + 1;
+    const facts = this.facts;
+    out.toBlob(async (blob) => {
       if (!blob) return;
+      const png = facts ? new Blob([withPngText(new Uint8Array(await blob.arrayBuffer()), imageTextEntries(facts, step))], { type: 'image/png' }) : blob;
       const a = document.createElement('a');
-      a.href = URL.createObjectURL(blob);
-      a.download = `m-mamba-step${this.frames.indexOf(f) + 1}.png`;
+      a.href = URL.createObjectURL(png);
+      a.download = facts ? imageFileName(facts, step) : `m-mamba-step${step}.png`;
       a.click();
       setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
     }, 'image/png');

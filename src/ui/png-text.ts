@@ -53,7 +53,7 @@ export function pngTextChunk(keyword: string, text: string): Uint8Array {
 }
 
 /** `png` with one text chunk per entry inserted after IHDR (the image itself is unchanged). */
-export function withPngText(png: Uint8Array, entries: Record<string, string>): Uint8Array {
+export function withPngText(png: Uint8Array, entries: Record<string, string>): Uint8Array<ArrayBuffer> {
   if (png.length < 33 || PNG_SIGNATURE.some((b, i) => png[i] !== b)) throw new Error('not a PNG file');
   const afterIhdr = 8 + 12 + new DataView(png.buffer, png.byteOffset).getUint32(8); // signature + IHDR chunk
   const chunks = Object.entries(entries).map(([k, v]) => pngTextChunk(k, v));

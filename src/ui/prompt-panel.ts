@@ -1,10 +1,13 @@
 // <mm-prompt-panel>: prompt, negative prompt, sampling settings, model picker, Generate and Cancel. It only
 // collects input and fires events (`mm-generate` with a GenerateRequest, `mm-cancel`, `mm-model` with a model
 // id); the app decides what is possible (`disabled`, `busy`). Enter in the prompt generates (Shift+Enter: new line).
-import { LitElement, css, html, nothing } from 'lit';
+// Settings from a link (`shared`, already validated) prefill the fields once; what the link had wrong is a quiet
+// note (`linkNote`). The "empty prompt" hint waits until the person has typed.
+import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { clampSetting, GENERATION_SETTINGS as SETTINGS, type GenerationSettingName } from '../model/settings';
 import { MAX_PROMPT_CHARS, type AdapterInfoRow, type GenerateRequest, type ModelInfo } from '../worker/api';
+import type { SharedSettings } from './share-link';
 import { card, fieldLook } from './theme';
 
 /** A random u32 seed (crypto when available). */
@@ -14,10 +17,11 @@ export function randomSeed(): number {
   return a[0]!;
 }
 
-/** What the user should know about a prompt before generating ('' when nothing). */
-export function promptHint(prompt: string): string {
+/** What the user should know about a prompt before generating ('' when nothing); `typed`: the person has
+ *  typed in the prompt (an untouched empty prompt needs no warning). */
+export function promptHint(prompt: string, typed = true): string {
   const p = prompt.trim();
-  if (p === '') return 'Empty prompt: the image is unconditional (the model picks what to draw).';
+  if (p === '') return typed ? 'Empty prompt: the image is unconditional (the model picks what to draw).' : '';
   const n = Array.from(p).length;
   if (n > MAX_PROMPT_CHARS) return `The prompt is ${n} characters; only the first ${MAX_PROMPT_CHARS} are used.`;
   if (!/[\p{L}\p{N}]/u.test(p)) return 'No words in the prompt: the model learned from English captions, so this is close to unconditional.';
@@ -37,6 +41,10 @@ export class PromptPanel extends LitElement {
   @property() modelId = '';
   /** LoRA adapters of the loaded generator: the "Adapter" picker (absent when there are none). */
   @property({ attribute: false }) adapters: AdapterInfoRow[] = [];
+  /** Settings from the page URL: copied into the fields when set (once per new object). */
+  @property({ attribute: false }) shared: SharedSettings | null = null;
+  /** What the page URL had that was ignored, shown quietly under the button. */
+  @property() linkNote = '';
 
   @state() private prompt = '';
   @state() private negative = '';
@@ -45,6 +53,8 @@ export class PromptPanel extends LitElement {
   @state() private seed = 1;
   /** '' = the base model. */
   @state() private adapter = '';
+  /** The person has typed in the prompt (or a link gave one). */
+  @state() private typed = false;
 
   static override styles = [
     card,
@@ -92,15 +102,28 @@ export class PromptPanel extends LitElement {
         cursor: pointer;
       }
       button.cancel { background: var(--mm-surface-2); color: var(--mm-fg); border: 1px solid var(--mm-border); }
-      .note, .hint { margin: 0.6rem 0 0; font-size: 0.85rem; color: var(--mm-muted); }
+      .note, .hint, .link-note { margin: 0.6rem 0 0; font-size: 0.85rem; color: var(--mm-muted); }
       .hint { color: var(--mm-warn-fg); }
     `,
   ];
 
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    const s = this.shared;
+    if (!changed.has('shared') || !s) return;
+    if (s.prompt !== undefined) {
+      this.prompt = s.prompt;
+      this.typed = true;
+    }
+    if (s.negativePrompt !== undefined) this.negative = s.negativePrompt;
+    if (s.seed !== undefined) this.seed = clampSetting('seed', s.seed);
+    if (s.steps !== undefined) this.steps = clampSetting('steps', s.steps);
+    if (s.guidance !== undefined) this.guidance = clampSetting('guidance', s.guidance);
+  }
+
   override render() {
     const off = this.disabled;
     const n = Array.from(this.prompt).length;
-    const hint = promptHint(this.prompt);
+    const hint = promptHint(this.prompt, this.typed);
     return html`<section class="card" aria-labelledby="create-h">
       <h2 id="create-h">Create</h2>
       <form @submit=${this.onSubmit}>
@@ -114,7 +137,10 @@ export class PromptPanel extends LitElement {
           placeholder="a red heart, flat emoji style"
           .value=${this.prompt}
           ?disabled=${off}
-          @input=${(e: Event) => (this.prompt = (e.target as HTMLTextAreaElement).value)}
+          @input=${(e: Event) => {
+            this.prompt = (e.target as HTMLTextAreaElement).value;
+            this.typed = true;
+          }}
           @keydown=${this.onKeydown}
         ></textarea>
         <div class="field">
@@ -179,6 +205,7 @@ export class PromptPanel extends LitElement {
           : html`<button type="submit" data-testid="generate" ?disabled=${off}>Generate</button>`}
         ${hint && !off ? html`<p class="hint" data-testid="prompt-hint">${hint}</p>` : nothing}
         ${this.note ? html`<p class="note" data-testid="prompt-note">${this.note}</p>` : nothing}
+        ${this.linkNote ? html`<p class="link-note" data-testid="link-note">${this.linkNote}</p>` : nothing}
       </form>
     </section>`;
   }
