@@ -10,7 +10,9 @@
 // buffers (a few kB) are not counted; "pool total" adds the freed buffers the pool keeps for reuse.
 // Usage: node bench/build.mjs .gpu/finetune.mjs bench/finetune.ts && node .gpu/finetune.mjs
 //   [--models DIR] [--model mmamba-s] [--tiny] [--batch 8] [--steps 5] [--warmup 1] [--rank 8] [--alpha 8]
-//   [--targets in_proj,out_proj] [--micro N] [--raised-limits]
+//   [--targets in_proj,out_proj,mod,text,text_layers,head] [--micro N] [--raised-limits]
+// The batch, rank, alpha, targets and optimizer settings default to the page's and the library's
+// (src/finetune/defaults.ts); only the schedule differs (no warmup, so every timed step runs at the peak lr).
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { acquireDevice, describeAdapter } from '../src/engine/device';
@@ -21,6 +23,7 @@ import { mulberry32 } from '../src/engine/rng';
 import { arg, flag } from './cli';
 import { readModelDir } from './model-files';
 import type { LoraTarget } from '../src/finetune/api';
+import { DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG } from '../src/finetune/defaults';
 import { planMemory } from '../src/finetune/memory';
 import { FineTuner } from '../src/finetune/trainer';
 
@@ -40,12 +43,12 @@ const CAPTIONS = ['a zorblax, flat emoji', 'zorblax on a blue background', 'red 
 async function main(): Promise<void> {
   const tiny = flag('--tiny');
   const dir = tiny ? 'tests/fixtures/mmamba_tiny' : join(arg('--models', 'public/models'), arg('--model', 'mmamba-s'));
-  const B = Number(arg('--batch', '8'));
+  const B = Number(arg('--batch', String(DEFAULT_FINETUNE_OPTIONS.batchSize)));
   const steps = Number(arg('--steps', '5'));
   const warmup = Number(arg('--warmup', '1'));
-  const rank = Number(arg('--rank', '8'));
-  const alpha = Number(arg('--alpha', String(rank)));
-  const targets = arg('--targets', 'in_proj,out_proj').split(',') as LoraTarget[];
+  const rank = Number(arg('--rank', String(DEFAULT_LORA_CONFIG.rank)));
+  const alpha = Number(arg('--alpha', String((DEFAULT_LORA_CONFIG.alpha / DEFAULT_LORA_CONFIG.rank) * rank)));
+  const targets = arg('--targets', DEFAULT_LORA_CONFIG.targets.join(',')).split(',') as LoraTarget[];
   const micro = process.argv.includes('--micro') ? Number(arg('--micro', '0')) : undefined;
 
   const { manifest, weights } = readModelDir(dir);
@@ -71,7 +74,7 @@ async function main(): Promise<void> {
   e.pool.peakLiveBytes = e.pool.liveBytes;
   const t0 = performance.now();
   const ft = new FineTuner(e, { ref: { modelId: manifest.modelId, config: cfg }, weights }, lora, {
-    batchSize: B, lr: 1e-3, warmupSteps: 0, totalSteps: warmup + steps, seed: 0, maxMicroBatch: micro,
+    ...DEFAULT_FINETUNE_OPTIONS, batchSize: B, warmupSteps: 0, totalSteps: warmup + steps, maxMicroBatch: micro,
   });
   await e.sync();
   const residentBytes = e.pool.liveBytes;

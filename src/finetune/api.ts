@@ -36,7 +36,8 @@ export interface LoraConfig {
   targets: LoraTarget[];
 }
 
-export const DEFAULT_LORA_CONFIG: Readonly<LoraConfig> = { rank: 8, alpha: 8, targets: ['in_proj', 'out_proj'] };
+// The defaults (DEFAULT_LORA_CONFIG, DEFAULT_FINETUNE_OPTIONS) live in defaults.ts, shared with the page and the benchmark.
+export { ADAPT_TARGETS, DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG, warmupStepsFor } from './defaults';
 
 /** One adapted weight W (out, in) or K-stacked W (K, out, in): A (r, in) / (K, r, in), B (out, r) / (K, out, r). */
 export interface LoraPair {
@@ -113,21 +114,6 @@ export interface FineTuneOptions {
    *  to cut peak memory on small GPUs; the gradient is the same (micro-batches are weighted by masked tokens). */
   maxMicroBatch?: number;
 }
-
-export const DEFAULT_FINETUNE_OPTIONS: Readonly<FineTuneOptions> = {
-  batchSize: 8,
-  lr: 1e-3,
-  weightDecay: 0.01,
-  warmupSteps: 10,
-  totalSteps: 200,
-  gradClip: 1.0,
-  seed: 0,
-  schedule: 'cosine',
-  minLrRatio: 0.1,
-  betas: [0.9, 0.95],
-  eps: 1e-8,
-  textDropout: 0.1,
-};
 
 export interface TrainingBatch {
   /** (batchSize × HW) VQ codes in [0, codebook_size), row-major grids (e.g. from VQEncoder.encode). */

@@ -11,6 +11,7 @@ import type { AdaptScope, AdapterInfoRow, MMambaEngineInterface, FineTuneProgres
 import { FINETUNE_SETTINGS as FT, type FineTuneSettingName } from '../worker/finetune/settings';
 import type { FineTuneUpload } from './finetune-upload';
 import { buttonLook, card, fieldLook } from './theme';
+import { formatDuration, speedText } from './finetune-speed';
 import './finetune-adapters';
 import './finetune-upload';
 import './loss-chart';
@@ -28,16 +29,6 @@ interface Preview {
   step: number;
   prompt: string;
   url: string;
-}
-
-/** "1 min 05 s", "12 s". */
-export function formatDuration(sec: number): string {
-  if (!Number.isFinite(sec) || sec < 0) return '—';
-  const s = Math.round(sec);
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
 
 function message(e: unknown): string {
@@ -72,8 +63,8 @@ export class FineTunePanel extends LitElement {
   @state() private losses: number[] = [];
   @state() private step = 0;
   @state() private total = 0;
-  @state() private sps = 0;
-  @state() private eta = NaN;
+  @state() private sps: number | null = null;
+  @state() private eta: number | null = null;
   @state() private previews: Preview[] = [];
   @state() private status = '';
   @state() private error = '';
@@ -176,7 +167,7 @@ export class FineTunePanel extends LitElement {
         ? html`<div class="progress" data-testid="ft-progress">
             <p>
               <span data-testid="ft-step-info">step ${this.step} / ${this.total}</span>
-              <span data-testid="ft-speed">${this.sps ? `${this.sps.toFixed(2)} steps/s` : ''}${busy && this.sps ? ` · ${formatDuration(this.eta)} left` : ''}</span>
+              <span data-testid="ft-speed">${speedText(this.step, this.sps, this.eta, busy)}</span>
             </p>
             <progress max="100" .value=${pct} aria-label="Fine-tuning progress"></progress>
             <mm-loss-chart class="chart" data-testid="ft-loss-chart" .values=${this.losses} .total=${this.total}></mm-loss-chart>
@@ -253,7 +244,8 @@ export class FineTunePanel extends LitElement {
     this.losses = [];
     this.step = 0;
     this.total = 0;
-    this.sps = 0;
+    this.sps = null;
+    this.eta = null;
     const engine = this.engine;
     try {
       const pairs = this.upload.pairs;

@@ -214,7 +214,8 @@ export type AdaptScope = 'all' | 'generator' | 'text';
 /**
  * Progress of a fine-tuning run, in order (`paused`/`resumed` and `preview` may come any number of times).
  * - start:    the dataset and the trainer are ready.
- * - step:     one optimizer step; `stepsPerSec` over the recent steps (pauses and previews excluded).
+ * - step:     one optimizer step; `stepsPerSec` over the recent steps (pauses and previews excluded) and `etaSec`
+ *             (time left) from it; both null until a step after the first was timed (the first compiles the shaders).
  * - preview:  an image of the preview prompt with the adapter as it is now (pixels transferred).
  * - nan-stop: the loss or gradient went non-finite; the run stops, the adapter keeps its last good weights.
  * - error-stop: the GPU failed mid-run (e.g. the device was lost); the run stops, and the adapter as it was at the
@@ -223,7 +224,7 @@ export type AdaptScope = 'all' | 'generator' | 'text';
  */
 export type FineTuneProgress =
   | { kind: 'start'; totalSteps: number; pairs: number; batchSize: number }
-  | { kind: 'step'; step: number; totalSteps: number; loss: number; gradNorm: number; lr: number; stepsPerSec: number; etaSec: number }
+  | { kind: 'step'; step: number; totalSteps: number; loss: number; gradNorm: number; lr: number; stepsPerSec: number | null; etaSec: number | null }
   | { kind: 'preview'; step: number; prompt: string; image: RgbaImage }
   | { kind: 'paused'; step: number }
   | { kind: 'resumed'; step: number }

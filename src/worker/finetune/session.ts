@@ -16,15 +16,11 @@ import type { FineTunePort } from './port';
 import { mulberry32 } from '../../engine/rng';
 import { clampPrompt } from '../prompt';
 import { FINETUNE_SETTINGS } from './settings';
+import { StepRate } from './step-rate';
+import { ADAPT_TARGETS as ADAPT_TARGETS_BY_SCOPE, DEFAULT_FINETUNE_OPTIONS, warmupStepsFor } from '../../finetune/defaults';
 
-/** Weights that get a LoRA pair, per choice of the request's `adapt`: the generator's mixer projections, adaptive
- *  norms (where the caption enters each layer) and head; the text encoder's blocks (attention and MLP: how a new
- *  word is read in its prompt) and output projections. */
-export const ADAPT_TARGETS: Record<AdaptScope, LoraTarget[]> = {
-  all: ['in_proj', 'out_proj', 'mod', 'text', 'text_layers', 'head'],
-  generator: ['in_proj', 'out_proj', 'mod', 'head'],
-  text: ['text', 'text_layers'],
-};
+/** Weights that get a LoRA pair, per choice of the request's `adapt` (the one list: src/finetune/defaults.ts). */
+export const ADAPT_TARGETS: Readonly<Record<AdaptScope, readonly LoraTarget[]>> = ADAPT_TARGETS_BY_SCOPE;
 
 /** Steps between adapter snapshots when the run makes no previews (a preview takes one anyway). */
 export const SNAPSHOT_EVERY = 25;
@@ -174,16 +170,14 @@ export class FineTuneRun {
     const { dataset: ds, port, engine, base } = this.deps;
     const r = this.req;
     const B = r.batchSize;
-    const lora: LoraConfig = { rank: r.rank, alpha: r.rank, targets: ADAPT_TARGETS[r.adapt] };
+    const lora: LoraConfig = { rank: r.rank, alpha: r.rank, targets: [...ADAPT_TARGETS[r.adapt]] };
     this.trainer = port.createTrainer(engine, base, lora, {
+      ...DEFAULT_FINETUNE_OPTIONS,
       batchSize: B,
       lr: r.lr,
-      weightDecay: 0,
-      warmupSteps: Math.min(10, Math.floor(r.steps / 5)),
+      warmupSteps: warmupStepsFor(r.steps),
       totalSteps: r.steps,
-      gradClip: 1,
       seed: r.seed,
-      textDropout: 0.1,
       emptyTextIds: this.deps.emptyTextIds,
     });
     const losses: number[] = [];
@@ -191,7 +185,7 @@ export class FineTuneRun {
     try {
       await this.deps.onProgress({ kind: 'start', totalSteps: r.steps, pairs: ds.count, batchSize: B });
       const next = batchOrder(ds.count, r.seed);
-      const recent: number[] = [];
+      const rate = new StepRate();
       const tokens = new Int32Array(B * ds.hw);
       const textIds = new Int32Array(B * ds.lt);
       for (let step = 1; step <= r.steps; step++) {
@@ -225,9 +219,7 @@ export class FineTuneRun {
           break;
         }
         this.stepsDone = this.trainer.stepsDone;
-        recent.push(dt);
-        if (recent.length > 10) recent.shift();
-        const sps = recent.length / Math.max(1e-6, recent.reduce((a, x) => a + x, 0));
+        rate.add(dt);
         await this.deps.onProgress({
           kind: 'step',
           step,
@@ -235,8 +227,8 @@ export class FineTuneRun {
           loss: res.loss,
           gradNorm: res.gradNorm,
           lr: res.lr,
-          stepsPerSec: sps,
-          etaSec: (r.steps - step) / sps,
+          stepsPerSec: rate.stepsPerSec(),
+          etaSec: rate.etaSec(r.steps - step),
         });
         const last = step === r.steps;
         if (!this.cancelled && !last && r.previewEvery > 0 && step % r.previewEvery === 0) await this.sendPreview(step);

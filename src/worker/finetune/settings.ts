@@ -1,18 +1,20 @@
 // The one home of the fine-tuning run settings: for each, its range, the UI's starting value and step, and whether
 // it is a whole number. DOM-free, so the fine-tuning panel (src/ui/finetune-panel.ts) and the run's request check
 // (checkRequest in session.ts) read the same numbers. The preview's steps and guidance take their range from the
-// generation settings (src/model/settings.ts): a preview is a generation.
+// generation settings (src/model/settings.ts): a preview is a generation. The starting values of the training
+// numbers are the library's defaults (src/finetune/defaults.ts), so page, library and benchmark run the same recipe.
+import { DEFAULT_FINETUNE_OPTIONS as OPT, DEFAULT_LORA_CONFIG as LORA } from '../../finetune/defaults';
 import { GENERATION_SETTINGS, type NumericSetting } from '../../model/settings';
 
 export const FINETUNE_SETTINGS = {
   /** LoRA rank r. */
-  rank: { min: 1, max: 64, default: 8, step: 1, integer: true },
+  rank: { min: 1, max: 64, default: LORA.rank, step: 1, integer: true },
   /** Optimizer steps. */
-  steps: { min: 1, max: 5000, default: 200, step: 1, integer: true },
+  steps: { min: 1, max: 5000, default: OPT.totalSteps, step: 1, integer: true },
   /** Peak learning rate. */
-  lr: { min: 0.000001, max: 1, default: 0.002, step: 0.0005 },
+  lr: { min: 0.000001, max: 1, default: OPT.lr, step: 0.0005 },
   /** Pairs per step (pairs repeat when there are fewer). */
-  batchSize: { min: 4, max: 32, default: 8, step: 1, integer: true },
+  batchSize: { min: 4, max: 32, default: OPT.batchSize, step: 1, integer: true },
   /** A preview every K steps; 0: only at the end (also what a request that leaves it out gets). */
   previewEvery: { min: 0, max: 5000, default: 50, step: 1, integer: true },
   /** MaskGIT steps of a preview image. */
@@ -20,7 +22,7 @@ export const FINETUNE_SETTINGS = {
   /** Guidance of a preview image. */
   previewGuidance: { min: GENERATION_SETTINGS.guidance.min, max: GENERATION_SETTINGS.guidance.max, default: GENERATION_SETTINGS.guidance.default },
   /** u32 seed of the LoRA init, the masks, the batches and the previews. */
-  seed: { min: 0, max: 0xffffffff, default: 0, step: 1, integer: true },
+  seed: { min: 0, max: 0xffffffff, default: OPT.seed, step: 1, integer: true },
 } as const satisfies Record<string, NumericSetting>;
 
 export type FineTuneSettingName = keyof typeof FINETUNE_SETTINGS;

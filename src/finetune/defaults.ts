@@ -1,0 +1,38 @@
+// The one home of the fine-tuning defaults: the library (FineTuner, DEFAULT_* in api.ts), the page (the run
+// settings' starting values in src/worker/finetune/settings.ts and the worker's run in session.ts) and the benchmark
+// (bench/finetune.ts) all read these values, so a default changes in one place. DOM-free.
+import type { FineTuneOptions, LoraConfig, LoraTarget } from './api';
+
+/** The weights each choice of "what to adapt" gives a LoRA pair: the generator's mixer projections, adaptive norms
+ *  (where the caption enters each layer) and head; the text encoder's blocks (attention and MLP: how a new word is
+ *  read in its prompt) and output projections. `all` is the default. */
+export const ADAPT_TARGETS = {
+  all: ['in_proj', 'out_proj', 'mod', 'text', 'text_layers', 'head'],
+  generator: ['in_proj', 'out_proj', 'mod', 'head'],
+  text: ['text', 'text_layers'],
+} as const satisfies Record<string, readonly LoraTarget[]>;
+
+/** Rank 8, alpha = rank (scale 1), generator and text encoder. */
+export const DEFAULT_LORA_CONFIG: Readonly<LoraConfig> = Object.freeze({ rank: 8, alpha: 8, targets: [...ADAPT_TARGETS.all] });
+
+/** Linear warmup of a run of `totalSteps`: a fifth of the run, at most 10 steps. */
+export function warmupStepsFor(totalSteps: number): number {
+  return Math.min(10, Math.floor(totalSteps / 5));
+}
+
+const DEFAULT_TOTAL_STEPS = 200;
+
+export const DEFAULT_FINETUNE_OPTIONS: Readonly<FineTuneOptions> = Object.freeze<FineTuneOptions>({
+  batchSize: 8,
+  lr: 0.002,
+  weightDecay: 0,
+  warmupSteps: warmupStepsFor(DEFAULT_TOTAL_STEPS),
+  totalSteps: DEFAULT_TOTAL_STEPS,
+  gradClip: 1.0,
+  seed: 0,
+  schedule: 'cosine',
+  minLrRatio: 0.1,
+  betas: [0.9, 0.95],
+  eps: 1e-8,
+  textDropout: 0.1,
+});
