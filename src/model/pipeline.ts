@@ -5,6 +5,9 @@
 // per-step previews are decoded as the VQ's neutral token and reported in `masked` for the UI to overlay.
 // The token grid stays on the GPU for the whole run (MaskGitRun); each step ends in one readback of the packed
 // preview (RGBA8 pixels + the grid, VQDecoder.preview), and nothing is uploaded per step.
+// Editing: a request may carry a starting grid and a keep-mask (kept tokens fixed from step 0, the others generated
+// over the steps; src/model/sampler.ts). Variations: N seeds (seed, seed+1, … mod 2^32) of one request drawn as one
+// batch of N rows (2N with guidance) per step; variation i equals a single generation with seed + i.
 import type { Engine } from '../engine/engine';
 import type { Tensor } from '../engine/tensor';
 import { WeightIntegrityError } from '../engine/errors';
@@ -33,22 +36,32 @@ export interface GenerateRequest {
   tau?: number;
   /** Token sampling temperature (default GENERATION_SETTINGS.temperature.default). */
   temperature?: number;
+  /** (HW) the picture to edit as a token grid; with `keep`. */
+  initTokens?: ArrayLike<number>;
+  /** (HW) 1 = keep that token of `initTokens`, 0 = generate it anew (at least one 0). */
+  keep?: ArrayLike<number>;
+  /** Images drawn at once with seeds seed, seed+1, …: 1 (default) to GENERATION_SETTINGS.variations.max. */
+  variations?: number;
 }
 
 export interface GenerateStep {
   step: number;
   steps: number;
-  /** (HW) token grid; [MASK] = codebook_size where still masked. */
+  /** Images in this step (the request's variations, 1 by default); the arrays below hold them one after another. */
+  count: number;
+  /** (count, HW) token grids; [MASK] = codebook_size where still masked. */
   tokens: Uint32Array;
-  /** (HW) 1 where the token is still masked. */
+  /** (count, HW) 1 where the token is still masked. */
   masked: Uint8Array;
-  /** RGBA image_size × image_size (128×128 for the shipped VQ). */
+  /** (count) RGBA images of image_size × image_size (128×128 for the shipped VQ). */
   pixels: Uint8ClampedArray;
   /** Wall time from the previous step's report (or the start of sampling) to this step's preview in hand, ms. */
   msStep: number;
 }
 
 export interface GenerateResult {
+  /** Images (the request's variations, 1 by default); `tokens` (count, HW) and `pixels` (count RGBA images) hold them in order. */
+  count: number;
   tokens: Uint32Array;
   pixels: Uint8ClampedArray;
   timings: {
@@ -71,6 +84,13 @@ interface InFlight {
   words: Promise<ArrayLike<number>>;
   tRecorded: number;
   recordMs: number;
+}
+
+/** `ids` repeated `n` times, one row per image of a batch. */
+function repeatRows(ids: Int32Array | ArrayLike<number>, n: number): Int32Array {
+  const out = new Int32Array(ids.length * n);
+  for (let b = 0; b < n; b++) out.set(Array.from(ids), b * ids.length);
+  return out;
 }
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -144,18 +164,24 @@ export class TextToImage {
     const steps = req.steps;
     const tau = req.tau ?? GENERATION_SETTINGS.tau.default;
     const temperature = req.temperature ?? GENERATION_SETTINGS.temperature.default;
+    const count = req.variations ?? 1;
     const problem =
-      settingProblem('steps', steps) ?? settingProblem('guidance', req.guidance) ?? settingProblem('tau', tau) ?? settingProblem('temperature', temperature);
+      settingProblem('steps', steps) ??
+      settingProblem('guidance', req.guidance) ??
+      settingProblem('tau', tau) ??
+      settingProblem('temperature', temperature) ??
+      (count === 1 ? undefined : settingProblem('variations', count));
     if (problem) throw new InvalidRequestError(problem);
     if (!Number.isInteger(steps)) throw new InvalidRequestError(`steps is ${steps}; it must be an integer`);
+    if (!Number.isInteger(count)) throw new InvalidRequestError(`variations is ${count}; it must be an integer`);
     if (!Number.isSafeInteger(req.seed)) throw new InvalidRequestError(`seed must be an integer, got ${req.seed}`);
     if (typeof req.prompt !== 'string') throw new InvalidRequestError('prompt must be a string (empty = unconditional)');
     if (signal?.aborted) throw new GenerationCancelledError(0);
 
     const t0 = now();
     const maskId = this.generator.config.codebook_size;
-    const ids = this.tokenizer.encode(req.prompt); // truncated to max_len
-    const uncond = this.tokenizer.encode(req.negativePrompt ?? '');
+    const ids = repeatRows(this.tokenizer.encode(req.prompt), count); // truncated to max_len; one row per image
+    const uncond = repeatRows(this.tokenizer.encode(req.negativePrompt ?? ''), count);
     const S2 = this.decoder.imageSize ** 2;
     const sampleMs: number[] = [];
     const decodeMs: number[] = [];
@@ -164,12 +190,15 @@ export class TextToImage {
     const run = new MaskGitRun(this.e, this.generator, {
       ids,
       uncondIds: uncond,
-      batch: 1,
+      batch: count,
       steps,
       guidance: req.guidance,
       tau,
       temperature,
-      seed: req.seed >>> 0,
+      // one image: the batch's seed; variations: one seed each, so that image i is the single run with seed + i
+      seed: count === 1 ? req.seed >>> 0 : Array.from({ length: count }, (_, i) => (req.seed + i) >>> 0),
+      initTokens: req.initTokens,
+      keep: req.keep,
     });
     // One step of lookahead: step i+1 is recorded and submitted before step i's readback is awaited, so the GPU
     // never idles while the CPU waits for the map, reports the step and records the next one. The grid never
@@ -177,7 +206,7 @@ export class TextToImage {
     const submit = (): InFlight => {
       const tStep = now();
       run.step(); //                                        the grid stays on the GPU
-      const packed = this.decoder.preview(run.tokens); //  (S² + HW) u32: RGBA8 pixels, then the grid
+      const packed = this.decoder.preview(run.tokens); //  (N·S² + N·HW) u32: RGBA8 pixels, then the grids
       const words = this.e.read(packed); //                 submits now; the step's only readback
       words.catch(() => undefined); //                      awaited below, or dropped on cancel
       return { packed, words, tRecorded: now(), recordMs: now() - tStep };
@@ -195,10 +224,10 @@ export class TextToImage {
         const tEnd = now();
         sampleMs.push(cur.recordMs);
         decodeMs.push(tEnd - cur.tRecorded);
-        pixels = new Uint8ClampedArray(words.buffer.slice(0, S2 * 4)); // own buffer: callers may transfer it
-        tokens = words.slice(S2); //                          [MASK] where still masked
+        pixels = new Uint8ClampedArray(words.buffer.slice(0, count * S2 * 4)); // own buffer: callers may transfer it
+        tokens = words.slice(count * S2); //                  [MASK] where still masked
         const masked = Uint8Array.from(tokens, (t) => (t === maskId ? 1 : 0));
-        if (onStep) await onStep({ step: i, steps, tokens, masked, pixels, msStep: tEnd - tPrev });
+        if (onStep) await onStep({ step: i, steps, count, tokens, masked, pixels, msStep: tEnd - tPrev });
         tPrev = now();
       }
     } finally {
@@ -207,7 +236,7 @@ export class TextToImage {
       next?.packed.dispose();
       run.dispose();
     }
-    return { tokens, pixels, timings: { totalMs: now() - t0, sampleMs, decodeMs } };
+    return { count, tokens, pixels, timings: { totalMs: now() - t0, sampleMs, decodeMs } };
   }
 
   /** Frees every GPU tensor of the generator and decoder. A generation in flight stops at its next step

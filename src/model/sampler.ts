@@ -1,13 +1,16 @@
 // MaskGIT sampler (Chang et al. 2022; aMUSEd's scheduler) exactly as docs/architecture.md and
-// training/mmamba/sampling.py maskgit_sample: start all-[MASK]; each step, logits (guided: one batch-2B forward,
+// training/mmamba/sampling.py maskgit_sample: start all-[MASK] (or, to edit a picture, with the kept tokens fixed
+// and only the others [MASK]: the schedule then runs over the M masked positions, floor(cos(π/2·(i+1)/S)·M)); each step, logits (guided: one batch-2B forward,
 // cond rows then uncond rows, l = uncond + g·(cond − uncond); g = 1 skips the uncond pass), Gumbel-max sample
 // (stream 2i), confidence + re-mask of the floor(cos(π/2·(i+1)/S)·HW) least confident (stream 2i+1), on the GPU
-// kernels of src/engine/ops/sampling.ts.
+// kernels of src/engine/ops/sampling.ts. Batch rows share the prompt and the starting grid; they draw either with
+// one seed (counters b·HW + pos, as sampling.py) or with one seed each (variations: row b equals a batch-1 run with
+// its seed, as seeded_sampling.py).
 // The token grid lives on the GPU for the whole run (MaskGitRun): a step reads nothing back and uploads nothing;
 // the guided forward's two copies of the grid are made by GPU copies. Callers decide what to read back per step:
 // maskgitSample reads the grid (tests, scripts); TextToImage reads one packed preview (pixels + grid).
 import type { Engine } from '../engine/engine';
-import { gumbelMaxSample, maskgitUpdate } from '../engine/ops/sampling';
+import { gumbelMaxSample, maskgitUpdate, MAX_ROW_KEYS, type Seeds } from '../engine/ops/sampling';
 import type { Tensor } from '../engine/tensor';
 import { GenerationCancelledError, InvalidRequestError } from './errors';
 import type { Generator, TextCondition } from './generator';
@@ -22,7 +25,12 @@ export interface SampleRequest {
   guidance: number;
   tau: number;
   temperature: number;
-  seed: number;
+  /** One seed for the batch, or one per batch row (row b then draws as a batch-1 run with seed[b]). */
+  seed: Seeds;
+  /** (HW) starting grid of every row, for editing; with `keep`. Kept positions must hold codebook ids. */
+  initTokens?: ArrayLike<number>;
+  /** (HW) 1 = keep that token of `initTokens` fixed, 0 = generate it anew; at least one 0. */
+  keep?: ArrayLike<number>;
 }
 
 export interface SamplerStep {
@@ -43,6 +51,8 @@ export class MaskGitRun {
   private readonly guided: boolean;
   private readonly HW: number;
   private readonly cond: TextCondition;
+  /** Positions masked at the start: the cosine schedule runs over them. */
+  readonly masked: number;
   private grid: Tensor;
   private done = 0;
 
@@ -68,8 +78,14 @@ export class MaskGitRun {
     const text = new Int32Array(rows * Lt);
     text.set(Array.from(r.ids));
     if (this.guided) text.set(Array.from(r.uncondIds!), B * Lt);
+    if (typeof r.seed !== 'number' && (r.seed.length !== B || B > MAX_ROW_KEYS))
+      throw new InvalidRequestError(`${r.seed.length} seeds for ${B} rows; one per row, at most ${MAX_ROW_KEYS} rows`);
+    const start = startGrid(this.HW, cfg.codebook_size, r.initTokens, r.keep);
+    this.masked = start.masked;
+    const rowsInit = new Uint32Array(B * this.HW);
+    for (let b = 0; b < B; b++) rowsInit.set(start.grid, b * this.HW);
     this.cond = model.encodeText(text, rows);
-    this.grid = e.fromArray([B, this.HW], new Uint32Array(B * this.HW).fill(cfg.codebook_size), 'u32', 'tokens');
+    this.grid = e.fromArray([B, this.HW], rowsInit, 'u32', 'tokens');
   }
 
   /** The (B, HW) grid after the steps recorded so far (owned by the run: valid until the next step or dispose). */
@@ -107,6 +123,7 @@ export class MaskGitRun {
       steps: r.steps,
       tau: r.tau,
       maskId: this.model.config.codebook_size,
+      masked: this.masked,
     });
     for (const t of [logits, smp.tokens, smp.logp, upd.conf, this.grid]) t.dispose();
     if (img !== this.grid) img.dispose();
@@ -118,6 +135,29 @@ export class MaskGitRun {
     this.cond.dispose();
     this.grid.dispose();
   }
+}
+
+/** The (HW) starting grid: all [MASK], or `initTokens` where `keep` is set and [MASK] elsewhere; and how many
+ *  positions are masked. Refuses a grid of the wrong size, a kept token outside the codebook, and a mask that
+ *  leaves nothing to generate. */
+export function startGrid(HW: number, codebookSize: number, initTokens?: ArrayLike<number>, keep?: ArrayLike<number>): { grid: Uint32Array; masked: number } {
+  const grid = new Uint32Array(HW).fill(codebookSize);
+  if (initTokens === undefined && keep === undefined) return { grid, masked: HW };
+  if (initTokens === undefined || keep === undefined) throw new InvalidRequestError('initTokens and keep come together (the picture to edit and which of its tokens to keep)');
+  if (initTokens.length !== HW || keep.length !== HW)
+    throw new InvalidRequestError(`initTokens (${initTokens.length}) and keep (${keep.length}) must each have ${HW} entries, one per token of the grid`);
+  let masked = 0;
+  for (let p = 0; p < HW; p++) {
+    if (!keep[p]) {
+      masked++;
+      continue;
+    }
+    const t = initTokens[p]!;
+    if (!Number.isInteger(t) || t < 0 || t >= codebookSize) throw new InvalidRequestError(`initTokens[${p}] is ${t}; a kept token must be a codebook id from 0 to ${codebookSize - 1}`);
+    grid[p] = t;
+  }
+  if (masked === 0) throw new InvalidRequestError('keep keeps every token: mask at least one token to re-generate');
+  return { grid, masked };
 }
 
 /** Runs the sampler, reading the grid back after every step; returns the final (B, HW) grid. `onStep` is awaited

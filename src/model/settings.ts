@@ -25,6 +25,8 @@ export const GENERATION_SETTINGS = {
   temperature: { min: 0.01, max: 10, default: 1 },
   /** u32 seed. */
   seed: { min: 0, max: 0xffffffff, integer: true },
+  /** Images drawn at once with seeds seed, seed+1, … (one batched forward per step). */
+  variations: { min: 1, max: 8, default: 1, step: 1, integer: true },
 } as const satisfies Record<string, NumericSetting>;
 
 export type GenerationSettingName = keyof typeof GENERATION_SETTINGS;
@@ -45,4 +47,35 @@ export function clampSetting(name: GenerationSettingName, v: number): number {
   const s: NumericSetting = GENERATION_SETTINGS[name];
   const c = Math.min(s.max, Math.max(s.min, v));
   return s.integer ? Math.round(c) : c;
+}
+
+/** Most tokens a grid may have (the sampler's kernels handle up to 32×32; the shipped models use 16×16). */
+export const MAX_GRID_TOKENS = 1024;
+
+const isList = (v: unknown): v is ArrayLike<unknown> =>
+  Array.isArray(v) || v instanceof Uint32Array || v instanceof Uint8Array || v instanceof Int32Array || v instanceof Uint16Array;
+
+/** Why an edit's starting grid `initTokens` and `keep`-mask (1 = keep the token, 0 = generate it anew) are not an
+ *  acceptable pair, or undefined when they are (both absent: no edit). The grid's size and the codebook range
+ *  depend on the model: the sampler checks those (src/model/sampler.ts startGrid). */
+export function editProblem(initTokens: unknown, keep: unknown): string | undefined {
+  if (initTokens === undefined && keep === undefined) return undefined;
+  if (initTokens === undefined || keep === undefined)
+    return `${initTokens === undefined ? 'keep' : 'initTokens'} came alone; an edit needs both initTokens (the picture's tokens) and keep (which of them to keep)`;
+  if (!isList(initTokens)) return `initTokens is ${showValue(initTokens)}; it must be a list of token ids`;
+  if (!isList(keep)) return `keep is ${showValue(keep)}; it must be a list of 0 (re-generate) and 1 (keep)`;
+  if (initTokens.length === 0 || initTokens.length > MAX_GRID_TOKENS || keep.length !== initTokens.length)
+    return `initTokens has ${initTokens.length} and keep ${keep.length} entries; both need one per token of the grid (at most ${MAX_GRID_TOKENS})`;
+  let kept = 0;
+  for (let p = 0; p < keep.length; p++) {
+    const k = keep[p];
+    const t = initTokens[p];
+    if (k !== 0 && k !== 1) return `keep[${p}] is ${showValue(k)}; each entry must be 0 (re-generate) or 1 (keep)`;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > 0xffffffff)
+      return `initTokens[${p}] is ${showValue(t)}; each entry must be a token id (a whole number from 0)`;
+    kept += k;
+  }
+  if (kept === keep.length) return 'the mask is empty (keep keeps every token): mask at least one token to re-generate';
+  if (kept === 0) return 'the mask covers every token (keep keeps none): leave out initTokens and keep to draw a new picture';
+  return undefined;
 }

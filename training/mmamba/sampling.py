@@ -2,14 +2,14 @@
 plus the training-side masking, the masked-token loss and text dropout (docs/architecture.md "Training objective").
 
 Sampler (S steps, all randomness from rng.uniform so PyTorch and the engine agree for a seed):
-    tokens = [MASK] * HW
+    tokens = [MASK] * HW      (editing: init_tokens where keep, [MASK] elsewhere; M = count(not keep), else M = HW)
     for i in 0..S-1:
       logits = uncond + g·(cond − uncond)         (docs/architecture.md "MaskGIT sampler"; uncond: negative or empty prompt; g = 1 is no guidance and skips it)
       sampled = argmax_k(logits_k / temperature + gumbel(u(seed, 2i, (b·HW + pos)·K + k)))
       unknown = tokens == MASK
       conf = log softmax(logits)[sampled] + tau·(1 − (i+1)/S)·gumbel(u(seed, 2i+1, b·HW + pos)); +inf where known
       tokens = where(unknown, sampled, tokens)
-      n_mask = clamp(floor(cos(π/2·(i+1)/S)·HW), 0, count(unknown) − 1)     (f64, per sample)
+      n_mask = clamp(floor(cos(π/2·(i+1)/S)·M), 0, count(unknown) − 1)      (f64, per sample)
       re-mask the n_mask lowest-confidence positions (ties: lower index first)
 """
 from __future__ import annotations
@@ -33,13 +33,25 @@ def n_mask_after_step(i: int, steps: int, hw: int) -> int:
 @torch.no_grad()
 def maskgit_sample(model: ModelFn, text_ids: torch.Tensor, *, hw: int, codebook_size: int,
                    uncond_ids: Optional[torch.Tensor] = None, steps: int = 12, guidance: float = 4.0,
-                   tau: float = 4.5, temperature: float = 1.0, seed: int = 0) -> list[torch.Tensor]:
+                   tau: float = 4.5, temperature: float = 1.0, seed: int = 0,
+                   init_tokens: Optional[torch.Tensor] = None, keep: Optional[torch.Tensor] = None) -> list[torch.Tensor]:
     """text_ids (B, Lt); uncond_ids (B, Lt) = negative prompt or empty prompt ids (needed if guidance != 1).
+    Editing (inpainting): init_tokens (HW,) or (B, HW) codebook ids and keep (same shape, bool): kept tokens are
+    fixed from step 0, the others start [MASK] and the schedule runs over their count M per sample.
     Returns the token grid (B, HW) long after every step (S grids; the last one has no [MASK])."""
     Bsz = text_ids.shape[0]
     K, mask_id = codebook_size, codebook_size
     dev = text_ids.device
     tokens = torch.full((Bsz, hw), mask_id, dtype=torch.long, device=dev)
+    if (init_tokens is None) != (keep is None):
+        raise ValueError("init_tokens and keep come together")
+    if keep is not None:
+        keep = keep.to(dev, torch.bool).expand(Bsz, hw)
+        init = init_tokens.to(dev, torch.long).expand(Bsz, hw)
+        if bool(((init < 0) | (init >= K))[keep].any()):
+            raise ValueError("kept tokens must be codebook ids")
+        tokens = torch.where(keep, init, tokens)
+    n_sched = [hw if keep is None else int((~keep[b]).sum().item()) for b in range(Bsz)]   # M per sample
     pos = torch.arange(Bsz * hw, device=dev).view(Bsz, hw)                     # b·HW + pos
     tok_index = pos[..., None] * K + torch.arange(K, device=dev)              # (B, HW, K)
     if guidance != 1:
@@ -62,10 +74,9 @@ def maskgit_sample(model: ModelFn, text_ids: torch.Tensor, *, hw: int, codebook_
         conf = logp + tau * (1.0 - ratio) * g_conf
         conf = torch.where(unknown, conf, torch.full_like(conf, float("inf")))
         tokens = torch.where(unknown, sampled, tokens)
-        n_base = n_mask_after_step(i, steps, hw)
         order = torch.sort(conf, dim=-1, stable=True).indices                 # ascending; ties → lower index
         for b in range(Bsz):
-            n = max(0, min(n_base, int(unknown[b].sum().item()) - 1))
+            n = max(0, min(n_mask_after_step(i, steps, n_sched[b]), int(unknown[b].sum().item()) - 1))
             if n > 0:
                 tokens[b, order[b, :n]] = mask_id
         out.append(tokens.clone())

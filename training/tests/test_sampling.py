@@ -117,3 +117,28 @@ def test_drop_text():
     dropped = (out == empty).all(-1)
     assert 50 < dropped.sum() < 150
     assert (out[~dropped] == 9).all()
+
+
+def test_inpainting_keeps_tokens_and_follows_the_schedule_over_the_masked_count():
+    K, hw, steps = 8, 16, 5
+    model = DummyModel(K, hw)
+    text = torch.tensor([[1, 5, 6, 2], [1, 7, 2, 0]])
+    unc = torch.tensor([[1, 2, 0, 0]] * 2)
+    init = torch.arange(hw) % K
+    keep = torch.tensor([[1, 0] * 8, [1, 1, 1, 0] * 4], dtype=torch.bool)      # M = 8 and 4 per sample
+    kw = dict(uncond_ids=unc, hw=hw, codebook_size=K, steps=steps, guidance=2.0, seed=11)
+    grids = maskgit_sample(model, text, init_tokens=init, keep=keep, **kw)
+    for b in range(2):
+        m = int((~keep[b]).sum())
+        prev = m
+        for i, g in enumerate(grids):
+            assert torch.equal(g[b][keep[b]], init[keep[b]]), f"kept token changed at step {i}"
+            masked = int((g[b] == K).sum())
+            assert masked == max(0, min(n_mask_after_step(i, steps, m), prev - 1)), (b, i)
+            prev = masked
+        assert (grids[-1][b] < K).all()
+    # deterministic for a seed; a keep-nothing mask is plain generation
+    assert all(torch.equal(a, b) for a, b in zip(grids, maskgit_sample(model, text, init_tokens=init, keep=keep, **kw)))
+    none = torch.zeros(hw, dtype=torch.bool)
+    plain = maskgit_sample(model, text, **kw)
+    assert all(torch.equal(a, b) for a, b in zip(plain, maskgit_sample(model, text, init_tokens=init, keep=none, **kw)))
