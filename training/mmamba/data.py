@@ -137,14 +137,31 @@ def hsv_to_rgb(h, s, v) -> np.ndarray:
     return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
 
 
+def split_palette(rgb: np.ndarray):
+    """(distinct colours (U, 3) uint8, index of each pixel's colour (H·W,)) of an RGB image."""
+    rgb = np.asarray(rgb, np.uint8)
+    key = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    uniq, inverse = np.unique(key.ravel(), return_inverse=True)
+    cols = np.stack([uniq >> 16, (uniq >> 8) & 0xFF, uniq & 0xFF], -1).astype(np.uint8)
+    return cols, inverse.reshape(-1)
+
+
+def rotate_colours(cols: np.ndarray, degrees: float) -> np.ndarray:
+    """Hue rotation of RGB colours [..., 3]; greys (white background, black outlines) are left bit-exact.
+    Elementwise, so rotating an image's distinct colours and mapping them back equals rotating each pixel."""
+    h, s, v = rgb_to_hsv(cols)
+    out = hsv_to_rgb(h + degrees, s, v)
+    grey = (cols.max(-1) == cols.min(-1))[..., None]
+    return np.where(grey, cols, out)
+
+
 def hue_rotate(rgb: np.ndarray, degrees: float) -> np.ndarray:
-    """Rotates hue by `degrees`; greys (white background, black outlines) are left bit-exact."""
+    """Rotates hue by `degrees` (rotate_colours of every pixel), computed once per distinct colour (stored
+    colour art has at most 256)."""
     if degrees % 360 == 0:
         return rgb
-    h, s, v = rgb_to_hsv(rgb)
-    out = hsv_to_rgb(h + degrees, s, v)
-    grey = (rgb.max(-1) == rgb.min(-1))[..., None]
-    return np.where(grey, rgb, out)
+    cols, inverse = split_palette(rgb)
+    return rotate_colours(cols, degrees)[inverse].reshape(np.shape(rgb))
 
 
 def colour_index(h, s, v) -> np.ndarray:
@@ -532,6 +549,7 @@ class Pack:
             if b["concept"] not in self._synonyms:
                 self._synonyms[b["concept"]] = [s for s in b["synonyms"] if s not in names]
         self._decode = lru_cache(maxsize=2048)(self._decode_uncached)
+        self._palette = lru_cache(maxsize=256)(lambda bi: split_palette(self._decode(bi)))
         self._levels: dict = {}
         self.entries: list[Entry] = []
         for bi, b in enumerate(self.bases):
@@ -599,14 +617,19 @@ class Pack:
         e = self.entries[ei]
         px = self._decode(e.base)
         if self.bases[e.base]["kind"] == "emoji":
-            return hue_rotate(px, e.hue).copy()
-        canvas = np.empty((IMAGE_SIZE, IMAGE_SIZE, 3), np.float32)
+            if e.hue % 360 == 0:
+                return px.copy()
+            cols, inverse = self._palette(e.base)       # shared by the base's hue variants
+            return rotate_colours(cols, e.hue)[inverse].reshape(px.shape)
+        # background colour everywhere; only the icon's square is blended (f32, rounded to nearest)
+        canvas = np.empty((IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
         canvas[:] = PALETTE[e.bg]
         x, y = POSITIONS[e.position]
         a = px.astype(np.float32)[..., None] / 255.0
-        sl = canvas[y:y + px.shape[0], x:x + px.shape[1]]
-        sl[:] = sl * (1 - a) + np.asarray(PALETTE[e.colour], np.float32) * a
-        return np.round(canvas).astype(np.uint8)
+        bg = np.asarray(PALETTE[e.bg], np.float32)
+        blend = bg * (1 - a) + np.asarray(PALETTE[e.colour], np.float32) * a
+        canvas[y:y + px.shape[0], x:x + px.shape[1]] = np.round(blend).astype(np.uint8)
+        return canvas
 
     # -- captions
     def meta(self, ei: int) -> dict:
@@ -692,6 +715,51 @@ class Pack:
 @lru_cache(maxsize=8)
 def load_pack(root: str | None = None, seed: int = 0) -> Pack:
     return Pack(root, seed)
+
+
+# ---------------------------------------------------------------- pooled decode (many entries at once)
+DECODE_CHUNK = 512  # entries per task of the decode pool
+_pool_job: tuple | None = None  # (pack, entry ids, output array) inherited by the forked decode workers
+
+
+def decode_workers(workers: int | None = None) -> int:
+    """Decode pool size: `workers` if given (> 0), else $MMAMBA_DECODE_WORKERS, else os.cpu_count()."""
+    if workers:
+        return int(workers)
+    return int(os.environ.get("MMAMBA_DECODE_WORKERS") or 0) or (os.cpu_count() or 1)
+
+
+def _decode_range(span: tuple[int, int]) -> int:
+    pack, ids, out = _pool_job
+    for k in range(span[0], span[1]):
+        out[k] = pack.image(ids[k])
+    return span[1] - span[0]
+
+
+def decode_images(pack: Pack, entries, workers: int | None = None, chunk: int = DECODE_CHUNK) -> np.ndarray:
+    """Pack.image of every entry as one (N, 128, 128, 3) uint8 array, in the order given. With more than one
+    worker (decode_workers) the entries are split into `chunk`-sized ranges decoded by forked processes
+    straight into a shared anonymous mapping (no pickling of pixels); every image is still Pack.image's, so
+    the result is byte-identical to the serial path (tests/test_decode_pool.py)."""
+    global _pool_job
+    ids = [int(e) for e in entries]
+    n, workers = len(ids), min(decode_workers(workers), max(1, -(-len(ids) // chunk)))
+    shape = (n, IMAGE_SIZE, IMAGE_SIZE, 3)
+    if workers <= 1:
+        return np.stack([pack.image(e) for e in ids]) if ids else np.zeros(shape, np.uint8)
+    import mmap
+    import multiprocessing as mp
+    buf = mmap.mmap(-1, int(np.prod(shape)))                 # MAP_SHARED | MAP_ANONYMOUS: children write here
+    out = np.frombuffer(buf, np.uint8).reshape(shape)         # keeps `buf` alive
+    _pool_job = (pack, ids, out)
+    try:
+        with mp.get_context("fork").Pool(workers) as pool:
+            spans = [(i, min(i + chunk, n)) for i in range(0, n, chunk)]
+            done = sum(pool.imap_unordered(_decode_range, spans))
+    finally:
+        _pool_job = None
+    assert done == n, (done, n)
+    return out
 
 
 def get_item(split: str, index: int, seed: int = 0, epoch: int = 0, root: str | None = None):

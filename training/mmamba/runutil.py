@@ -179,31 +179,16 @@ def synthetic_captions(n: int, seed: int = 0):
     return [" ".join(SYNTH_WORDS[j] for j in torch.randint(0, len(SYNTH_WORDS), (3,), generator=g).tolist()) for _ in range(n)]
 
 
-def _decode_chunk(job):
-    root, seed, ids = job
-    from . import data as D
-    p = D.load_pack(root, seed)
-    return np.stack([p.image(ei) for ei in ids]) if ids else np.zeros((0, 128, 128, 3), np.uint8)
-
-
 def decode_split_images(root: str, split: str, seed: int = 0, workers: int = 0) -> np.ndarray:
-    """All images of a split as (N, 128, 128, 3) uint8, decoded in parallel and cached in
-    <root>/decoded/<split>-s<seed>.npy (written atomically by rank 0; other ranks wait and read it)."""
+    """All images of a split as (N, 128, 128, 3) uint8, decoded by data.decode_images' process pool
+    (`workers`, default data.decode_workers()) and cached in <root>/decoded/<split>-s<seed>.npy (written
+    atomically by rank 0; other ranks wait and read it). A single process keeps the array it decoded."""
     from . import data as D
     from .dist import barrier, is_main
     cache = os.path.join(root, "decoded", f"{split}-s{seed}.npy")
     if is_main() and not os.path.exists(cache):
-        ids = list(D.load_pack(root, seed).splits[split])
-        workers = workers or min(16, os.cpu_count() or 1)
-        chunks = [ids[i:i + 256] for i in range(0, len(ids), 256)]
         t0 = time.time()
-        if workers > 1 and len(chunks) > 1:
-            import multiprocessing as mp
-            with mp.get_context("fork").Pool(workers) as pool:
-                parts = pool.map(_decode_chunk, [(root, seed, c) for c in chunks])
-        else:
-            parts = [_decode_chunk((root, seed, c)) for c in chunks]
-        arr = np.concatenate(parts) if parts else np.zeros((0, 128, 128, 3), np.uint8)
+        arr = D.decode_images(D.load_pack(root, seed), D.load_pack(root, seed).splits[split], workers or None)
         print(f"[data] decoded {split}: {arr.shape} in {time.time() - t0:.1f}s -> {cache}", flush=True)
         try:
             os.makedirs(os.path.dirname(cache), exist_ok=True)
@@ -212,8 +197,8 @@ def decode_split_images(root: str, split: str, seed: int = 0, workers: int = 0) 
             os.replace(tmp, cache)
         except OSError as e:  # read-only data dir: just keep it in memory
             print(f"[data] could not cache ({e})", flush=True)
-            if get_world_size() == 1:
-                return arr
+        if get_world_size() == 1:
+            return arr
     barrier()
     return np.load(cache, mmap_mode="r")
 
@@ -237,7 +222,9 @@ def load_split(data: str, split: str, image_size: int = 128, seed: int = 0, with
         n_split = n if split == "train" else max(8, n // 8)
         return synthetic_images(n_split, image_size, seed=1000 * off), synthetic_captions(n_split, seed=1000 * off)
     from . import data as D
-    images = torch.from_numpy(np.array(decode_split_images(data, split, seed)))
+    arr = decode_split_images(data, split, seed)
+    # a fresh decode is ours to wrap; a read-only cache mapping is copied into memory
+    images = torch.from_numpy(arr if arr.flags.writeable and not isinstance(arr, np.memmap) else np.array(arr))
     if images.shape[1] != image_size:
         images = resize_u8(images, image_size)
     caps = None
