@@ -53,6 +53,41 @@ describe('generation requests from outside', () => {
   });
 });
 
+describe('edit and variation fields of a generation request', () => {
+  const ok = { prompt: 'a cat', seed: 1 };
+  const keep = [1, 0, 1, 1];
+  it('passes a good edit and variations through as typed arrays', () => {
+    const r = checkGenerateRequest({ ...ok, initTokens: [5, 0, 7, 4294967295], keep, variations: 4 });
+    expect(r.initTokens).toEqual(Uint32Array.of(5, 0, 7, 4294967295));
+    expect(r.keep).toEqual(Uint8Array.of(1, 0, 1, 1));
+    expect(r.variations).toBe(4);
+    expect(checkGenerateRequest({ ...ok, initTokens: Uint32Array.of(1, 2), keep: Uint8Array.of(0, 1) }).keep).toEqual(Uint8Array.of(0, 1));
+  });
+
+  it('refuses malformed edits and variations with a message naming the field', () => {
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      [{ initTokens: [1, 2, 3, 4] }, /keep came alone|initTokens came alone/],
+      [{ keep }, /keep came alone/],
+      [{ initTokens: 'abcd', keep }, /initTokens is "abcd"; it must be a list of token ids/],
+      [{ initTokens: [1, 2, 3, 4], keep: { length: 4 } }, /keep is object; it must be a list of 0 \(re-generate\) and 1 \(keep\)/],
+      [{ initTokens: [1, 2, 3], keep }, /initTokens has 3 and keep 4 entries/],
+      [{ initTokens: new Array(2000).fill(0), keep: new Array(2000).fill(0) }, /at most 1024/],
+      [{ initTokens: [1, 2, 3, 4], keep: [1, 0, 2, 1] }, /keep\[2\] is 2; each entry must be 0 \(re-generate\) or 1 \(keep\)/],
+      [{ initTokens: [1, -2, 3, 4], keep }, /initTokens\[1\] is -2/],
+      [{ initTokens: [1, 2.5, 3, 4], keep }, /initTokens\[1\] is 2.5/],
+      [{ initTokens: [1, 2, 3, 4], keep: [1, 1, 1, 1] }, /the mask is empty \(keep keeps every token\)/],
+      [{ initTokens: [1, 2, 3, 4], keep: [0, 0, 0, 0] }, /the mask covers every token \(keep keeps none\)/],
+      [{ variations: 9 }, /variations is 9; it must be a number from 1 to 8/],
+      [{ variations: 2.5 }, /variations is 2.5; it must be a whole number/],
+      [{ variations: '3' }, /variations is "3"/],
+    ];
+    for (const [fields, why] of bad) {
+      expect(() => checkGenerateRequest({ ...ok, ...fields }), JSON.stringify(fields).slice(0, 80)).toThrow(InvalidGenerateRequestError);
+      expect(() => checkGenerateRequest({ ...ok, ...fields })).toThrow(why);
+    }
+  });
+});
+
 describe('fine-tuning requests from outside', () => {
   const ok = { rank: 4, steps: 10, lr: 1e-3, batchSize: 4, previewEvery: 0, seed: 1 };
 

@@ -76,6 +76,18 @@ export interface GenerateRequest {
   temperature?: number;
   /** Name of a saved (or this session's) LoRA adapter of the loaded generator; absent: the base model. */
   adapter?: string;
+  /** How strongly the adapter applies, ADAPTER_STRENGTH (src/finetune/defaults.ts): 0 (the base model) to 1.5;
+   *  default 1, the adapter as trained. Ignored without `adapter`. */
+  adapterStrength?: number;
+  /** Editing (inpainting): the picture to edit as its token grid, row-major (H*W, e.g. a `tokens` of an earlier
+   *  result); with `keep`. Checked by editProblem (src/model/settings.ts); the grid must match the model's. */
+  initTokens?: Uint32Array | number[];
+  /** Editing: per token of `initTokens`, 1 = keep it fixed, 0 = generate it anew (over the steps, with the MaskGIT
+   *  schedule over the masked tokens). At least one of each. Same seed, mask and prompt give the same tokens. */
+  keep?: Uint8Array | number[];
+  /** Variations: draw this many images (1–8, default 1) with seeds seed, seed+1, … in one batched forward per
+   *  step; image i equals a single generation with seed + i. */
+  variations?: number;
 }
 
 /** An RGBA8 image, row-major, `rgba.length === width * height * 4`. */
@@ -85,10 +97,20 @@ export interface RgbaImage {
   rgba: Uint8ClampedArray;
 }
 
-export interface GenerateResult {
+/** One image of a request's variations. */
+export interface VariationImage {
+  seed: number;
   /** Final token grid, row-major (H*W). */
   tokens: Uint32Array;
   image: RgbaImage;
+}
+
+export interface GenerateResult {
+  /** Final token grid, row-major (H*W) (of the first variation when there are several). */
+  tokens: Uint32Array;
+  image: RgbaImage;
+  /** With `variations` ≥ 2: every image, in seed order (the first is `tokens` / `image` again). */
+  variations?: VariationImage[];
   /** Wall time of the whole generation in the worker. */
   ms: number;
   /** The prompt as used (after truncation). */
@@ -118,7 +140,8 @@ export type LoadProgress =
 /**
  * Progress of a generation, in order.
  * - encode: the prompt going through tokenizer + text encoder (`truncated` when it was cut).
- * - step:   one MaskGIT step done; `pixels` is that step's decode (RGBA 128x128), `masked` the 16x16 mask.
+ * - step:   one MaskGIT step done; `pixels` is that step's decode (RGBA 128x128), `masked` the 16x16 mask; with
+ *           variations, `count` images one after another in each (count·H·W tokens, count·width·height·4 bytes).
  * - decode: the last step's decode is the final image.
  * - recover: the GPU device had been lost; a new one was acquired and the model rebuilt first.
  * - done:   finished; nothing follows.
@@ -129,6 +152,8 @@ export type GenerateProgress =
       kind: 'step';
       step: number;
       steps: number;
+      /** Images in this step: 1, or the request's variations. */
+      count: number;
       tokens: Uint32Array;
       masked: Uint8Array;
       pixels: Uint8ClampedArray;
@@ -287,7 +312,7 @@ export interface MMambaEngineInterface {
   listModels(): Promise<ModelList>;
   /** Load a generator and the VQ tokenizer (download or read from cache, verify, build on the GPU). */
   loadModel(id: string, onProgress?: LoadProgressCallback): Promise<void>;
-  /** Generate one image. One at a time: a new request cancels the one running and starts once it stopped. */
+  /** Generate one image (or `variations` images; or edit one: `initTokens` + `keep`). One at a time: a new request cancels the one running and starts once it stopped. */
   generate(req: GenerateRequest, options?: GenerateOptions): Promise<GenerateResult>;
   /** Cancel the running generation (no-op when none runs); its `generate` rejects as cancelled. */
   cancel(): Promise<void>;

@@ -3,8 +3,9 @@
 // request is refused with one message naming the field, what it was, and what is allowed. This is the one
 // user-facing check of a generation request; ranges and messages come from src/model/settings.ts, which the UI
 // reads too; the pipeline only asserts its inputs.
-import { GENERATION_SETTINGS as SETTINGS, settingProblem, showValue as show, type GenerationSettingName } from '../../model/settings';
+import { editProblem, GENERATION_SETTINGS as SETTINGS, settingProblem, showValue as show, type GenerationSettingName } from '../../model/settings';
 import type { GenerateRequest } from '../api';
+import { ADAPTER_STRENGTH } from '../../finetune/defaults';
 
 /** Bounds of the numeric settings, [min, max], as GENERATION_SETTINGS gives them; steps are rounded to an integer. */
 export const REQUEST_LIMITS = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, [s.min, s.max] as const])) as {
@@ -52,9 +53,28 @@ export function checkGenerateRequest(req: unknown): GenerateRequest {
     const v = num(r, key, false);
     if (v !== undefined) out[key] = v;
   }
+  const variations = num(r, 'variations', false);
+  if (variations !== undefined) {
+    if (!Number.isInteger(variations)) throw new InvalidGenerateRequestError(`variations is ${variations}; it must be a whole number`);
+    out.variations = variations;
+  }
+  const edit = editProblem(r.initTokens, r.keep);
+  if (edit) throw new InvalidGenerateRequestError(edit);
+  if (r.initTokens !== undefined) {
+    out.initTokens = Uint32Array.from(r.initTokens as ArrayLike<number>);
+    out.keep = Uint8Array.from(r.keep as ArrayLike<number>);
+  }
   if (r.adapter !== undefined && r.adapter !== '') {
     if (typeof r.adapter !== 'string' || r.adapter.length > 256) throw new InvalidGenerateRequestError(`adapter is ${show(r.adapter)}; it must be an adapter's name`);
     out.adapter = r.adapter;
+    if (r.adapterStrength !== undefined) out.adapterStrength = adapterStrength(r.adapterStrength);
   }
   return out;
+}
+
+/** The adapter's strength within ADAPTER_STRENGTH. */
+function adapterStrength(v: unknown): number {
+  const { min, max } = ADAPTER_STRENGTH;
+  if (typeof v !== 'number' || !(v >= min && v <= max)) throw new InvalidGenerateRequestError(`adapterStrength is ${show(v)}; it must be a number from ${min} to ${max}`);
+  return v;
 }

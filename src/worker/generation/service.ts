@@ -24,6 +24,7 @@ import type {
   LoadProgressCallback,
   MMambaEngineInterface,
   ModelList,
+  RgbaImage,
   StorageInfo,
 } from '../api';
 import { clampPrompt } from '../prompt';
@@ -51,7 +52,7 @@ export interface LoadedModels {
 
 /** What generation asks of fine-tuning: adapters' pipelines, the GPU to itself while training, and GPU clean-up. */
 export interface FineTuneHooks {
-  pipelineFor(adapter: string): Promise<TextToImageLike>;
+  pipelineFor(adapter: string, strength?: number): Promise<TextToImageLike>;
   assertNotTraining(what: string): void;
   dropGpu(lost?: Error): void;
 }
@@ -71,6 +72,16 @@ export type GenerationApi = Pick<
 /** Side of a square RGBA image (128 for the shipped VQ; test models may be smaller). */
 function side(rgba: Uint8ClampedArray): number {
   return Math.round(Math.sqrt(rgba.length / 4));
+}
+
+/** `count` images laid one after another (tokens (count, HW), pixels count RGBA squares) as separate copies. */
+function splitImages(tokens: Uint32Array, pixels: Uint8ClampedArray, count: number): Array<{ tokens: Uint32Array; image: RgbaImage }> {
+  const hw = tokens.length / count;
+  const bytes = pixels.length / count;
+  return Array.from({ length: count }, (_, i) => {
+    const rgba = pixels.slice(i * bytes, (i + 1) * bytes);
+    return { tokens: tokens.slice(i * hw, (i + 1) * hw), image: { width: side(rgba), height: side(rgba), rgba } };
+  });
 }
 
 export class GenerationService implements GenerationApi, FineTuneHost {
@@ -209,7 +220,7 @@ export class GenerationService implements GenerationApi, FineTuneHost {
     const t0 = performance.now();
     this.fineTune.assertNotTraining('generating');
     const base = await this.build();
-    const pipeline = req.adapter ? await this.fineTune.pipelineFor(req.adapter) : base;
+    const pipeline = req.adapter ? await this.fineTune.pipelineFor(req.adapter, req.adapterStrength) : base;
     const lost = this.device.takeLost();
     if (lost) await onProgress?.({ kind: 'recover', message: lost });
     const { text, truncated } = clampPrompt(req.prompt);
@@ -226,6 +237,9 @@ export class GenerationService implements GenerationApi, FineTuneHost {
           guidance: req.guidance ?? GENERATION_SETTINGS.guidance.default,
           tau: req.tau,
           temperature: req.temperature,
+          initTokens: req.initTokens,
+          keep: req.keep,
+          variations: req.variations,
         },
         async (s) => {
           last = await this.sendStep(s, onProgress);
@@ -242,9 +256,16 @@ export class GenerationService implements GenerationApi, FineTuneHost {
     await onProgress?.({ kind: 'decode' });
     const ms = performance.now() - t0;
     await onProgress?.({ kind: 'done', ms });
-    const image = { width: side(final.pixels), height: side(final.pixels), rgba: final.pixels };
-    const result: GenerateResult = { tokens: final.tokens, image, ms, prompt: text, truncated };
-    return Comlink.transfer(result, [final.tokens.buffer, final.pixels.buffer]);
+    const count = req.variations ?? 1;
+    const images = splitImages(final.tokens, final.pixels, count);
+    const result: GenerateResult = { tokens: images[0]!.tokens, image: images[0]!.image, ms, prompt: text, truncated };
+    const transfer = [images[0]!.tokens.buffer, images[0]!.image.rgba.buffer];
+    if (count > 1) {
+      // the variations' own copies (the first is sent twice: a buffer can be transferred only once)
+      result.variations = splitImages(final.tokens, final.pixels, count).map((v, i) => ({ seed: (req.seed + i) >>> 0, ...v }));
+      for (const v of result.variations) transfer.push(v.tokens.buffer, v.image.rgba.buffer);
+    }
+    return Comlink.transfer(result, transfer);
   }
 
   /** Sends one step on (its buffers given away when it crosses a thread); returns copies of the latest image. */
@@ -254,7 +275,8 @@ export class GenerationService implements GenerationApi, FineTuneHost {
     const masked = s.masked.slice();
     const pixels = s.pixels.slice();
     const last = { tokens: tokens.slice(), pixels: pixels.slice() };
-    const msg: GenerateProgress = { kind: 'step', step: s.step, steps: s.steps, tokens, masked, pixels, width: side(pixels), height: side(pixels), msStep: s.msStep };
+    const w = side(pixels.subarray(0, pixels.length / s.count));
+    const msg: GenerateProgress = { kind: 'step', step: s.step, steps: s.steps, count: s.count, tokens, masked, pixels, width: w, height: w, msStep: s.msStep };
     if (onProgress) await onProgress(Comlink.transfer(msg, [tokens.buffer, masked.buffer, pixels.buffer]));
     return last;
   }
