@@ -1,4 +1,5 @@
-// Tokenizer v2 (word-boundary pieces + known-word ids) and v1 in src/model/bpe.ts against training/mmamba/bpe.py:
+// Tokenizer v2 (word-boundary pieces + known-word ids), v1, and v1 with word-boundary pieces (the fine-tuning
+// captions' split) in src/model/bpe.ts against training/mmamba/bpe.py:
 // tests/fixtures/bpe_v2_cases.json (tests/fixtures/make_bpe_v2_cases.py) holds a tiny v2 and a tiny v1 tokenizer and
 // the Python ids of the same 79 strings each (punctuation, case, emoji and ZWJ runs, digits, lone surrogates,
 // whitespace-only, and 100,000-character / 60,000-emoji inputs given as unit × count); TS must agree exactly. Also:
@@ -7,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WeightIntegrityError } from '../src/engine/errors';
-import { BPETokenizer, MAX_WORDS, type TokenizerSpec } from '../src/model/bpe';
+import { BPETokenizer, MAX_WORDS, wordBoundarySpec, type TokenizerSpec } from '../src/model/bpe';
 
 interface Case {
   text?: string;
@@ -17,17 +18,18 @@ interface Case {
   tokens_head?: number[];
   n_tokens?: number;
 }
-const fx = JSON.parse(readFileSync(resolve(__dirname, 'fixtures/bpe_v2_cases.json'), 'utf8')) as Record<'v1' | 'v2', { tokenizer: TokenizerSpec; cases: Case[] }>;
+const fx = JSON.parse(readFileSync(resolve(__dirname, 'fixtures/bpe_v2_cases.json'), 'utf8')) as Record<'v1' | 'v2' | 'v1_words', { tokenizer: TokenizerSpec; cases: Case[] }>;
 const textOf = (c: Case) => c.text ?? c.repeat![0].repeat(c.repeat![1]);
 const label = (c: Case) => (c.repeat ? `${JSON.stringify(c.repeat[0])} × ${c.repeat[1]}` : JSON.stringify(c.text!.length > 30 ? c.text!.slice(0, 30) + '…' : c.text));
 
-for (const v of ['v2', 'v1'] as const)
+for (const v of ['v2', 'v1', 'v1_words'] as const)
   describe(`tokenizer ${v} vs training/mmamba/bpe.py`, () => {
     const tok = new BPETokenizer(fx[v].tokenizer);
     it('has at least 60 cases and the Python vocabulary size', () => {
       expect(fx[v].cases.length).toBeGreaterThanOrEqual(60);
       expect(tok.vocabSize).toBe(fx[v].tokenizer.vocab_size);
       expect(tok.version).toBe(v === 'v2' ? 2 : 1);
+      expect(tok.split).toBe(v === 'v1' ? 'space' : 'word-boundary');
     });
     for (const c of fx[v].cases)
       it(`encodes ${label(c)}`, () => {
@@ -41,6 +43,41 @@ for (const v of ['v2', 'v1'] as const)
         }
       });
   });
+
+describe('v1 with word-boundary pieces (fine-tuning captions and their adapter\'s prompts)', () => {
+  const v1 = new BPETokenizer(fx.v1.tokenizer);
+  const words = new BPETokenizer(wordBoundarySpec(fx.v1.tokenizer));
+
+  it('the word gets the same ids whatever punctuation or case surrounds it', () => {
+    const word = words.tokenize('zorblat');
+    for (const s of ['zorblat,', 'Zorblat!', 'ZORBLAT?', '(zorblat)', 'a zorblat, outline icon'])
+      expect(words.tokenize(s).join(' ')).toContain(word.join(' '));
+    expect(words.tokenize('Zorblat,')).toEqual([...word, ...words.tokenize(',')]);
+    expect(v1.tokenize('zorblat,')).not.toEqual(words.tokenize('zorblat,')); // v1 encodes the piece "zorblat,"
+  });
+
+  it('on the shipped M-Mamba S tokenizer, "zorblat," no longer ends in other tokens than "zorblat"', () => {
+    const spec = (JSON.parse(readFileSync(resolve(__dirname, '../public/models/mmamba-s/manifest.json'), 'utf8')) as { tokenizer: TokenizerSpec }).tokenizer;
+    const shipped = new BPETokenizer(spec);
+    const split = new BPETokenizer(wordBoundarySpec(spec));
+    const word = split.tokenize('zorblat');
+    expect(word).toEqual(shipped.tokenize('zorblat'));
+    expect(shipped.tokenize('zorblat,').slice(0, word.length)).not.toEqual(word); // the issue: a different word
+    for (const s of ['zorblat,', 'Zorblat.', 'a zorblat, outline icon', 'ZORBLAT!']) expect(split.tokenize(s).join(' ')).toContain(word.join(' '));
+  });
+
+  it('the same ids as v1 wherever the text has no punctuation to cut (shipped models read their prompts as before)', () => {
+    for (const s of ['a red apple', 'A Red APPLE', 'zorblat on a blue background', '🔥 fire'])
+      expect(Array.from(words.encode(s))).toEqual(Array.from(v1.encode(s)));
+    expect(wordBoundarySpec(fx.v1.tokenizer)).not.toBe(fx.v1.tokenizer);
+    expect(fx.v1.tokenizer.split).toBe('space');
+  });
+
+  it('a v2 spec cannot split on spaces, and an unknown split is refused', () => {
+    expect(() => new BPETokenizer({ ...fx.v2.tokenizer, split: 'space' })).toThrow(WeightIntegrityError);
+    expect(() => new BPETokenizer({ ...fx.v1.tokenizer, split: 'chars' as 'space' })).toThrow(WeightIntegrityError);
+  });
+});
 
 describe('tokenizer v2 semantics', () => {
   const spec = fx.v2.tokenizer;

@@ -37,7 +37,7 @@ export interface LoraConfig {
 }
 
 // The defaults (DEFAULT_LORA_CONFIG, DEFAULT_FINETUNE_OPTIONS) live in defaults.ts, shared with the page and the benchmark.
-export { ADAPT_TARGETS, DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG, warmupStepsFor } from './defaults';
+export { ADAPT_TARGETS, ADAPTER_STRENGTH, DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG, warmupStepsFor } from './defaults';
 
 /** One adapted weight W (out, in) or K-stacked W (K, out, in): A (r, in) / (K, r, in), B (out, r) / (K, out, r). */
 export interface LoraPair {
@@ -158,8 +158,9 @@ export interface FineTuneLibrary {
   loraParamNames(config: MMambaConfig, targets: readonly LoraTarget[]): string[];
   /** A fresh adapter: A ~ U(−1/√in, 1/√in) from the shared counter RNG (PEFT's Kaiming-uniform bound), B = 0. */
   initAdapter(base: BaseModelRef, lora: LoraConfig, seed: number): LoraAdapter;
-  /** A new WeightMap with W + (alpha/rank)·B·A for every adapted weight (others shared, not copied). */
-  mergeAdapter(base: WeightMap, adapter: LoraAdapter): WeightMap;
+  /** A new WeightMap with W + strength·(alpha/rank)·B·A for every adapted weight (others shared, not copied);
+   *  strength defaults to 1 (the adapter as trained); 0 gives the base weights' values. */
+  mergeAdapter(base: WeightMap, adapter: LoraAdapter, strength?: number): WeightMap;
   /** Stable hash of a model config (canonical JSON, FNV-1a 64, hex). Not cryptographic: an identity check. */
   configHash(config: MMambaConfig): string;
   serializeAdapter(adapter: LoraAdapter): ArrayBuffer;

@@ -36,3 +36,8 @@ export const DEFAULT_FINETUNE_OPTIONS: Readonly<FineTuneOptions> = Object.freeze
   eps: 1e-8,
   textDropout: 0.1,
 });
+
+/** How strongly an adapter applies at generation: W + strength·(alpha/rank)·B·A. 0 is the base model, 1 the adapter
+ *  as trained, up to 1.5 to exaggerate it (as diffusers' adapter weights). Read by the generation request check and
+ *  the page's slider. */
+export const ADAPTER_STRENGTH = Object.freeze({ min: 0, max: 1.5, default: 1, step: 0.05 });

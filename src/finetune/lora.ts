@@ -122,10 +122,12 @@ export function mergedWeight(W: Float32Array, pair: LoraPair, scale: number): Fl
   return res;
 }
 
-/** A new WeightMap with every adapted weight merged; the other entries are shared with `base` (not copied). */
-export function mergeAdapter(base: WeightMap, adapter: LoraAdapter): WeightMap {
+/** A new WeightMap with every adapted weight merged at `strength` (W + strength·(alpha/rank)·B·A; 1: as trained, 0:
+ *  the base values); the other entries are shared with `base` (not copied). */
+export function mergeAdapter(base: WeightMap, adapter: LoraAdapter, strength = 1): WeightMap {
+  if (!Number.isFinite(strength)) throw new InvalidFineTuneOptionsError(`adapter strength must be a finite number, got ${strength}`);
   const out: WeightMap = new Map(base);
-  const scale = loraScale(adapter.config);
+  const scale = loraScale(adapter.config) * strength;
   for (const [name, pair] of adapter.pairs) {
     const w = base.get(name);
     if (!w) throw new InvalidFineTuneOptionsError(`the base weights have no ${name}, which the adapter adapts`);

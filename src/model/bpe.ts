@@ -2,7 +2,9 @@
 //  0. only the first MAX_TEXT_CHARS (4096) code points of a text are read (bounded work for any prompt)
 //  1. normalise: ASCII A–Z → a–z only; tab, newline, carriage return → space
 //  2. pieces — v1: split on ' ', drop empty pieces; v2: a maximal run of ASCII [a-z0-9], a maximal run of non-ASCII
-//     code points (≥ U+0080), or one other non-space ASCII character; spaces separate and are dropped
+//     code points (≥ U+0080), or one other non-space ASCII character; spaces separate and are dropped. A v1 spec
+//     with `split: 'word-boundary'` keeps the v1 ids but cuts pieces as v2 does ("Zorblat," → "zorblat", ","):
+//     fine-tuning's captions and its adapter's prompts (wordBoundarySpec)
 //  3. ids: 0 pad, 1 bos, 2 eos, byte_offset + b for byte b, merge i creates id byte_offset + 256 + i; v2: a piece
 //     in `words` is the single id word_offset + its index (word_offset = byte_offset + 256 + merges), any other
 //     piece is the BPE of the UTF-8 bytes of ' ' + piece (a lone surrogate encodes as U+FFFD, as in Python)
@@ -17,6 +19,8 @@ export interface TokenizerSpec {
   type: 'byte-bpe';
   /** Absent = 1. */
   version?: 1 | 2;
+  /** Step 2: 'space' (v1's default) or 'word-boundary' (v2's; also allowed on v1). */
+  split?: TokenizerSplit;
   specials: { pad: number; bos: number; eos: number };
   byte_offset: number;
   vocab_size: number;
@@ -25,6 +29,14 @@ export interface TokenizerSpec {
   /** v2: known words ([a-z0-9]{1,64}, unique, at most MAX_WORDS), id word_offset + index. */
   words?: string[];
   word_offset?: number;
+}
+
+export type TokenizerSplit = 'space' | 'word-boundary';
+
+/** The same tokenizer with word-boundary pieces: a v1 spec then gives "zorblat" one encoding whatever punctuation
+ *  or case surrounds it (v2 already splits so). */
+export function wordBoundarySpec(spec: TokenizerSpec): TokenizerSpec {
+  return { ...spec, split: 'word-boundary' };
 }
 
 /** Code points of a text that are tokenised (bpe.py MAX_TEXT_CHARS); the rest is ignored. */
@@ -45,6 +57,7 @@ export class BPETokenizer {
   readonly eos: number;
   readonly maxLen: number;
   readonly version: 1 | 2;
+  readonly split: TokenizerSplit;
   private readonly byteOffset: number;
   private readonly firstMerge: number;
   /** (left · 65536 + right) → rank. */
@@ -64,6 +77,10 @@ export class BPETokenizer {
     const version = spec.version ?? 1;
     if (spec.type !== 'byte-bpe' || (version !== 1 && version !== 2)) bad(`unsupported tokenizer ${String(spec.type)} v${String(version)}`);
     this.version = version;
+    const split = spec.split ?? (version === 1 ? 'space' : 'word-boundary');
+    if ((split !== 'space' && split !== 'word-boundary') || (version === 2 && split !== 'word-boundary'))
+      bad(`tokenizer v${version} cannot split by ${JSON.stringify(spec.split)}`);
+    this.split = split;
     const sp = spec.specials as Record<string, unknown> | undefined;
     const isId = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
     if (!sp || !isId(sp.pad) || !isId(sp.bos) || !isId(sp.eos)) bad('specials must be integer ids');
@@ -127,10 +144,10 @@ export class BPETokenizer {
     return text.slice(0, end);
   }
 
-  /** Step 2 of the tokenizer's version. */
+  /** Step 2 by the tokenizer's split. */
   pieces(text: string): string[] {
     const t = BPETokenizer.normalise(BPETokenizer.capped(text));
-    if (this.version === 1) return t.split(' ').filter((w) => w !== '');
+    if (this.split === 'space') return t.split(' ').filter((w) => w !== '');
     const out: string[] = [];
     let cur = '';
     let kind = 0; // of cur: 0 none, 1 [a-z0-9] run, 2 non-ASCII run

@@ -39,7 +39,7 @@ export class MMambaEngine implements MMambaEngineInterface {
     this.generation = new GenerationService({
       modelBaseUrl: opts.modelBaseUrl ?? '/models/',
       fineTune: {
-        pipelineFor: (adapter) => this.fineTune.pipelineFor(adapter),
+        pipelineFor: (adapter, strength) => this.fineTune.pipelineFor(adapter, strength),
         assertNotTraining: (what) => this.fineTune.assertNotTraining(what),
         dropGpu: (lost) => this.fineTune.dropGpu(lost),
       },

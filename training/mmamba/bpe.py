@@ -30,6 +30,11 @@ Version 2 (`{"type": "byte-bpe", "version": 2, "merges": [...], "words": [...], 
 `words`: unique strings of 1..64 characters of [a-z0-9] (at most MAX_WORDS), in the order of the word-vector
 table they come from (training/prior/<name>.npz), so word id word_offset + i is row i of that table.
 
+Split "word-boundary" on a v1 tokenizer (`"split": "word-boundary"` in the dict; `with_split("word-boundary")`):
+the v1 ids (no word list), but pieces cut by v2's step 2, so "Zorblat," and "zorblat" share the piece "zorblat".
+Fine-tuning uses it for its captions and for the prompts of the adapter it trained (src/worker/finetune/); a
+model's own training captions keep the split it was trained with ("space", the v1 default).
+
 Training: count pieces (after steps 1-2) over the corpus; repeatedly merge the most frequent adjacent pair
 (weighted by piece count; ties: the smallest (left id, right id)) until vocab_size ids (fixed ids + merges;
 v2 words come on top) are reached or no pair occurs at least `min_frequency` times. v2 counts only the
@@ -47,6 +52,7 @@ FIRST_MERGE_ID = BYTE_OFFSET + 256
 MAX_TEXT_CHARS = 4096          # code points of a text that are tokenised; the rest is ignored
 MAX_WORDS = 200_000            # longest `words` list (the TypeScript manifest parser refuses more)
 MAX_WORD_CHARS = 64
+SPLITS = ("space", "word-boundary")  # step 2: v1's split on spaces, or v2's word boundaries
 _WORD_RE = re.compile(r"[a-z0-9]{1,%d}" % MAX_WORD_CHARS)
 
 
@@ -126,18 +132,26 @@ def _merge_word(word: tuple[int, ...], pair: tuple[int, int], new_id: int) -> tu
 
 class BPETokenizer:
     def __init__(self, merges: Sequence[tuple[int, int]], max_len: int = 16,
-                 words: Sequence[str] | None = None, version: int = 1):
+                 words: Sequence[str] | None = None, version: int = 1, split: str | None = None):
         if version not in (1, 2):
             raise ValueError(f"tokenizer version must be 1 or 2, got {version!r}")
         if version == 1 and words:
             raise ValueError("a v1 tokenizer has no word list; use version=2")
+        split = split or ("space" if version == 1 else "word-boundary")
+        if split not in SPLITS or (version == 2 and split != "word-boundary"):
+            raise ValueError(f"tokenizer v{version} cannot split by {split!r}")
         self.version = version
+        self.split = split
         self.merges = [tuple(m) for m in merges]
         self.max_len = max_len
         self.ranks = {m: i for i, m in enumerate(self.merges)}
         self.words = check_words(list(words or []))
         self.word_ids = {w: self.word_offset + i for i, w in enumerate(self.words)}
         self._cache: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+    def with_split(self, split: str) -> "BPETokenizer":
+        """The same ids with step 2 done by `split` ("word-boundary" on v1: the fine-tuning captions' split)."""
+        return BPETokenizer(self.merges, self.max_len, words=self.words or None, version=self.version, split=split)
 
     @property
     def word_offset(self) -> int:
@@ -201,7 +215,7 @@ class BPETokenizer:
 
     def tokenize(self, text: str) -> list[int]:
         """Ids of the text without bos/eos/padding."""
-        if self.version == 1:
+        if self.split == "space":
             return [i for w in words_of(text) for i in self.encode_word(w)]
         out: list[int] = []
         for p in pieces_v2(text):
@@ -245,7 +259,7 @@ class BPETokenizer:
     # -- serialisation (manifest "tokenizer") ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = {"type": "byte-bpe", "version": self.version, "normalise": "ascii-lowercase",
-             "split": "space" if self.version == 1 else "word-boundary",
+             "split": self.split,
              "word_prefix": " ", "specials": {"pad": PAD, "bos": BOS, "eos": EOS},
              "byte_offset": BYTE_OFFSET, "vocab_size": self.vocab_size, "max_len": self.max_len,
              "merges": [list(m) for m in self.merges]}
@@ -260,7 +274,7 @@ class BPETokenizer:
         if d.get("type") != "byte-bpe" or version not in (1, 2):
             raise ValueError(f"unsupported tokenizer {d.get('type')!r} v{version}")
         words = d.get("words") if version == 2 else None
-        tok = cls([tuple(m) for m in d["merges"]], d["max_len"], words=words, version=version)
+        tok = cls([tuple(m) for m in d["merges"]], d["max_len"], words=words, version=version, split=d.get("split"))
         if "vocab_size" in d and d["vocab_size"] != tok.vocab_size:
             raise ValueError(f"tokenizer says vocab_size {d['vocab_size']} but its merges and words make {tok.vocab_size}")
         return tok

@@ -10,7 +10,7 @@ import { FineTuner } from '../../finetune/trainer';
 export interface FineTunePort {
   createTrainer(engine: Engine, base: { ref: BaseModelRef; weights: WeightMap }, lora: LoraConfig, options: Partial<FineTuneOptions>): FineTunerHandle;
   /** A new WeightMap with the adapter merged; `base` is not modified. */
-  mergeAdapter(base: WeightMap, adapter: LoraAdapter): WeightMap;
+  mergeAdapter(base: WeightMap, adapter: LoraAdapter, strength?: number): WeightMap;
   serializeAdapter(adapter: LoraAdapter): ArrayBuffer;
   /** Validates against the base; throws AdapterFormatError / AdapterMismatchError. */
   parseAdapter(bytes: ArrayBuffer, base: BaseModelRef): LoraAdapter;

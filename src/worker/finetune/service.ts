@@ -10,7 +10,7 @@
 import * as Comlink from 'comlink';
 import type { Engine } from '../../engine/engine';
 import type { BaseModelRef, LoraAdapter, MMambaConfig } from '../../finetune/api';
-import { BPETokenizer, type TokenizerSpec } from '../../model/bpe';
+import { BPETokenizer, wordBoundarySpec, type TokenizerSpec } from '../../model/bpe';
 import type { VQConfig } from '../../model/common';
 import type {
   AdapterInfoRow,
@@ -26,6 +26,7 @@ import type {
 } from '../api';
 import { MAX_ADAPTER_FILE_BYTES } from '../../finetune/api';
 import { mergedWeightsProblem } from '../../finetune/adapter-format';
+import { ADAPTER_STRENGTH } from '../../finetune/defaults';
 import { AdapterExistsError, AdapterNameError, AdapterQuotaError, AdapterStore, checkAdapterName, type StoredAdapter } from './adapter-store';
 import { DatasetBuilder } from './dataset';
 import { fineTunePort } from './port';
@@ -66,7 +67,7 @@ export class FineTuneService implements FineTuneApi {
   /** The last finished run's adapter, until saved or replaced. */
   private trained: { genId: string; adapter: LoraAdapter; rank: number; steps: number } | null = null;
   /** `version` is the entry's savedAt and size: a re-save or re-import under the same name re-merges. */
-  private merged: { genId: string; name: string; version: string; pipeline: TextToImageLike } | null = null;
+  private merged: { genId: string; name: string; version: string; strength: number; pipeline: TextToImageLike } | null = null;
   private readonly refs = new Map<string, BaseModelRef>();
   /** Preparations run one after another, so the dataset a run trains on is the one prepared last. */
   private preparing: Promise<unknown> = Promise.resolve();
@@ -200,18 +201,19 @@ export class FineTuneService implements FineTuneApi {
 
   // ---- what the generation service asks of fine-tuning ----------------------------------------------------------
 
-  /** The pipeline generating with adapter `name` of the loaded generator (merged once, then cached). */
-  async pipelineFor(name: string): Promise<TextToImageLike> {
+  /** The pipeline generating with adapter `name` of the loaded generator at `strength` (ADAPTER_STRENGTH: 0 the
+   *  base model, 1 as trained; merged once, then cached for that adapter and strength). */
+  async pipelineFor(name: string, strength: number = ADAPTER_STRENGTH.default): Promise<TextToImageLike> {
     const m = this.loadedGenerator();
     const entry = await this.adapterBytes(m.genId, name);
     const version = `${entry.savedAt}:${entry.bytes.byteLength}`;
-    if (this.merged && this.isMerged(m.genId, entry.name) && this.merged.version === version) return this.merged.pipeline;
+    if (this.merged && this.isMerged(m.genId, entry.name) && this.merged.version === version && this.merged.strength === strength) return this.merged.pipeline;
     this.dropMerged();
     // Stored before the merge check existed, or written by another build: the merged weights must still be sane.
     const adapter = await this.checkedAdapter(entry.bytes, m, `Adapter "${entry.name}" cannot be used with this model: `);
     const engine = await this.host.ensureEngine();
-    const pipeline = await this.mergedPipeline(engine, adapter, m);
-    this.merged = { genId: m.genId, name: entry.name, version, pipeline };
+    const pipeline = await this.mergedPipeline(engine, adapter, m, strength);
+    this.merged = { genId: m.genId, name: entry.name, version, strength, pipeline };
     return pipeline;
   }
 
@@ -254,11 +256,13 @@ export class FineTuneService implements FineTuneApi {
     return ref;
   }
 
+  /** The captions' tokenizer: the model's, with word-boundary pieces, so "Zorblat," and "zorblat" teach one word
+   *  (the adapter's prompts are read the same way: withWordSplit). */
   private tokenizerOf(gen: ModelSource): BPETokenizer {
     const spec = gen.manifest.tokenizer as TokenizerSpec | null | undefined;
     if (!spec) throw new Error(`Model "${gen.manifest.modelId}" ships no tokenizer; it cannot be fine-tuned.`);
     const cfg = gen.manifest.config as unknown as MMambaConfig;
-    return new BPETokenizer(spec, cfg.text.max_len);
+    return new BPETokenizer(wordBoundarySpec(spec), cfg.text.max_len);
   }
 
   /** Parses adapter bytes against the loaded base and checks the merged weights; messages start with `prefix`. */
@@ -299,10 +303,10 @@ export class FineTuneService implements FineTuneApi {
     return got;
   }
 
-  private async mergedPipeline(engine: Engine, adapter: LoraAdapter, m: LoadedModels): Promise<TextToImageLike> {
+  private async mergedPipeline(engine: Engine, adapter: LoraAdapter, m: LoadedModels, strength = 1): Promise<TextToImageLike> {
     const port = await fineTunePort();
-    const weights = port.mergeAdapter(m.gen.weights, adapter);
-    return this.host.createPipeline(engine, { manifest: m.gen.manifest, weights }, m.vq);
+    const weights = port.mergeAdapter(m.gen.weights, adapter, strength);
+    return this.host.createPipeline(engine, { manifest: withWordSplit(m.gen.manifest), weights }, m.vq);
   }
 
   /** One preview image of a run: the adapter merged into a copy of the base, generated once, then freed. */
@@ -348,4 +352,11 @@ export class FineTuneService implements FineTuneApi {
       return { adapter: { ...rest, byteLength: bytes.byteLength, persisted: false }, warning: e.message };
     }
   }
+}
+
+/** The manifest with its tokenizer cutting word-boundary pieces: an adapter reads its prompts as its captions were
+ *  read in training (tokenizerOf), whatever punctuation or case surrounds the word. */
+function withWordSplit<M extends { tokenizer?: unknown }>(manifest: M): M {
+  const spec = manifest.tokenizer as TokenizerSpec | null | undefined;
+  return spec ? { ...manifest, tokenizer: wordBoundarySpec(spec) } : manifest;
 }
