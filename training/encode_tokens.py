@@ -25,6 +25,7 @@ import torch
 
 from mmamba.bpe import BPETokenizer
 from mmamba.checkpoint import latest_checkpoint
+from mmamba.pool import map_items
 from mmamba.runutil import autocast, load_split, save_json, synthetic_captions
 from mmamba.vq import VQConfig, VQModel, images_to_tensor
 
@@ -47,14 +48,22 @@ def load_vq(path: str, device) -> VQModel:
 
 
 def caption_sets(data: str, split: str, variants: int, seed: int = 0):
-    """List over items of [canonical caption, variation 1, ..., variation V-1]."""
+    """List over items of [canonical caption, variation 1, ..., variation V-1] (made in a process pool)."""
     if data.startswith("synthetic:"):
         _, caps = load_split(data, split)
         return [[c] * variants for c in caps], list(range(len(caps)))
     from mmamba import data as D
     p = D.load_pack(data, seed)
     ids = p.splits[split]
-    return [[p.caption(ei)] + [p.caption(ei, v, i) for v in range(1, variants)] for i, ei in enumerate(ids)], list(ids)
+    p.paraphrase_set()  # built once here, inherited by the workers
+    return map_items(lambda i: [p.caption(ids[i])] + [p.caption(ids[i], v, i) for v in range(1, variants)],
+                     len(ids)), list(ids)
+
+
+def caption_ids(bpe: BPETokenizer, caps: list[list[str]], text_len: int) -> np.ndarray:
+    """(N, V, Lt) uint16 BPE ids of V captions per item (encoded in a process pool)."""
+    ids = map_items(lambda i: [bpe.encode(c) for c in caps[i]], len(caps))
+    return np.array(ids, dtype=np.uint16).reshape(len(caps), len(caps[0]) if caps else 0, text_len)
 
 
 def reused_image_tokens(src: str, split: str, entries: list, cfg) -> np.ndarray:
@@ -143,8 +152,7 @@ def main(argv=None) -> None:
                         z = vq.encoder(x)
                     toks.append(vq.quant.lookup(z.float()).flatten(1).cpu())         # (b, HW)
             tokens = (torch.cat(toks) if toks else torch.zeros(0, cfg.grid ** 2, dtype=torch.long)).numpy().astype(np.uint16)
-        text = np.array([[bpe.encode(c) for c in cs] for cs in caps], dtype=np.uint16).reshape(
-            len(caps), args.caption_variants, args.text_len)                    # (N, V, Lt)
+        text = caption_ids(bpe, caps, args.text_len).reshape(len(caps), args.caption_variants, args.text_len)
         np.savez(os.path.join(args.out, f"tokens_{split}.npz"), tokens=tokens, text=text,
                  entry=np.asarray(entries, np.int32))
         meta["counts"][split] = int(tokens.shape[0])

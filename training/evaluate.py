@@ -369,7 +369,7 @@ def main(argv=None) -> dict:
     rows, images_of, parity = [], {}, []
     pack = D.load_pack(args.data, args.seed)
     # the drawing each item was taken from (train items: the memorisation ceiling's target)
-    exact = np.stack([pack.image(it["entry"]) for it in items]) if any(it.get("split") == "train" for it in items) else None
+    exact = D.decode_images(pack, [it["entry"] for it in items]) if any(it.get("split") == "train" for it in items) else None
 
     def result(partial: bool) -> dict:
         return {"items": len(items), "steps": args.steps, "guidance": args.guidance, "tau": args.tau,
@@ -397,7 +397,7 @@ def main(argv=None) -> dict:
         write_json(partial=True)
 
     if args.reference:
-        real_items = np.stack([pack.image(it["entry"]) for it in items])
+        real_items = D.decode_images(pack, [it["entry"] for it in items])
         add_row("real", real_items, {})
         rec, ps = vq_reconstruct(vq, real_items, dev)
         add_row("vq-recon", rec, {"psnr": float(ps.mean()), "psnr_p10": float(np.percentile(ps, 10))})

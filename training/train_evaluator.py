@@ -33,6 +33,7 @@ from mmamba.bpe import BPETokenizer  # noqa: E402
 from mmamba.config import TextConfig  # noqa: E402
 from mmamba.evaluator import (ClassifierConfig, ConceptClassifier, ContrastiveConfig, ContrastiveModel,  # noqa: E402
                               TowerConfig, augment, preprocess, save_evaluators)
+from mmamba.pool import map_items  # noqa: E402
 from mmamba.runutil import RunLogger, autocast, load_split, save_json  # noqa: E402
 
 HOLDOUT_EVERY = 20
@@ -65,6 +66,7 @@ def build_dataset(data: str, bpe: BPETokenizer, text_len: int, image_size: int, 
     """All entries of `splits`: images (N, 3, S, S) f16 preprocessed, captions (N, V, Lt) long,
     concept ids (N,), holdout mask (N,), origin split name per item, and the concept names."""
     pack = D.load_pack(data, seed)
+    pack.paraphrase_set()  # built once here, inherited by the pool's workers
     concepts = sorted({b["concept"] for b in pack.bases})
     cid = {c: i for i, c in enumerate(concepts)}
     imgs, caps, labels, hold, origin = [], [], [], [], []
@@ -72,9 +74,10 @@ def build_dataset(data: str, bpe: BPETokenizer, text_len: int, image_size: int, 
         u8, _ = load_split(data, split, seed=seed)                                # (n, 128, 128, 3) uint8
         for i in range(0, u8.shape[0], 2048):
             imgs.append(preprocess(u8[i:i + 2048].to(device), image_size).half())
-        for i, ei in enumerate(pack.splits[split]):
-            cs = [pack.caption(ei)] + [pack.caption(ei, v, i) for v in range(1, CAPTION_VARIANTS)]
-            caps.append([bpe.encode(c, text_len) for c in cs])
+        ids = pack.splits[split]
+        caps += map_items(lambda i: [bpe.encode(c, text_len) for c in [pack.caption(ids[i])] + [
+            pack.caption(ids[i], v, i) for v in range(1, CAPTION_VARIANTS)]], len(ids))    # process pool, in order
+        for ei in ids:
             labels.append(cid[pack.bases[pack.entries[ei].base]["concept"]])
             hold.append(is_holdout(seed, ei))
             origin.append(split)

@@ -718,47 +718,27 @@ def load_pack(root: str | None = None, seed: int = 0) -> Pack:
 
 
 # ---------------------------------------------------------------- pooled decode (many entries at once)
-DECODE_CHUNK = 512  # entries per task of the decode pool
-_pool_job: tuple | None = None  # (pack, entry ids, output array) inherited by the forked decode workers
-
-
-def decode_workers(workers: int | None = None) -> int:
-    """Decode pool size: `workers` if given (> 0), else $MMAMBA_DECODE_WORKERS, else os.cpu_count()."""
-    if workers:
-        return int(workers)
-    return int(os.environ.get("MMAMBA_DECODE_WORKERS") or 0) or (os.cpu_count() or 1)
-
-
-def _decode_range(span: tuple[int, int]) -> int:
-    pack, ids, out = _pool_job
-    for k in range(span[0], span[1]):
-        out[k] = pack.image(ids[k])
-    return span[1] - span[0]
-
-
-def decode_images(pack: Pack, entries, workers: int | None = None, chunk: int = DECODE_CHUNK) -> np.ndarray:
+def decode_images(pack: Pack, entries, workers: int | None = None, chunk: int | None = None) -> np.ndarray:
     """Pack.image of every entry as one (N, 128, 128, 3) uint8 array, in the order given. With more than one
-    worker (decode_workers) the entries are split into `chunk`-sized ranges decoded by forked processes
-    straight into a shared anonymous mapping (no pickling of pixels); every image is still Pack.image's, so
-    the result is byte-identical to the serial path (tests/test_decode_pool.py)."""
-    global _pool_job
-    ids = [int(e) for e in entries]
-    n, workers = len(ids), min(decode_workers(workers), max(1, -(-len(ids) // chunk)))
-    shape = (n, IMAGE_SIZE, IMAGE_SIZE, 3)
-    if workers <= 1:
-        return np.stack([pack.image(e) for e in ids]) if ids else np.zeros(shape, np.uint8)
+    worker (mmamba/pool.py: `workers`, $MMAMBA_DECODE_WORKERS or os.cpu_count()) the entries are split into
+    `chunk`-sized spans (default pool.DEFAULT_CHUNK) decoded by forked processes straight into a shared anonymous mapping (no pickling of
+    pixels); every image is still Pack.image's, so the result is byte-identical to the serial path."""
     import mmap
-    import multiprocessing as mp
+
+    from .pool import run_spans
+    ids = [int(e) for e in entries]
+    shape = (len(ids), IMAGE_SIZE, IMAGE_SIZE, 3)
+    if not ids:
+        return np.zeros(shape, np.uint8)
     buf = mmap.mmap(-1, int(np.prod(shape)))                 # MAP_SHARED | MAP_ANONYMOUS: children write here
     out = np.frombuffer(buf, np.uint8).reshape(shape)         # keeps `buf` alive
-    _pool_job = (pack, ids, out)
-    try:
-        with mp.get_context("fork").Pool(workers) as pool:
-            spans = [(i, min(i + chunk, n)) for i in range(0, n, chunk)]
-            done = sum(pool.imap_unordered(_decode_range, spans))
-    finally:
-        _pool_job = None
-    assert done == n, (done, n)
+
+    def fill(lo: int, hi: int) -> int:
+        for k in range(lo, hi):
+            out[k] = pack.image(ids[k])
+        return hi - lo
+
+    assert sum(run_spans(fill, len(ids), workers, chunk)) == len(ids)
     return out
 
 

@@ -181,7 +181,7 @@ def synthetic_captions(n: int, seed: int = 0):
 
 def decode_split_images(root: str, split: str, seed: int = 0, workers: int = 0) -> np.ndarray:
     """All images of a split as (N, 128, 128, 3) uint8, decoded by data.decode_images' process pool
-    (`workers`, default data.decode_workers()) and cached in <root>/decoded/<split>-s<seed>.npy (written
+    (`workers`, default mmamba/pool.py pool_size()) and cached in <root>/decoded/<split>-s<seed>.npy (written
     atomically by rank 0; other ranks wait and read it). A single process keeps the array it decoded."""
     from . import data as D
     from .dist import barrier, is_main
