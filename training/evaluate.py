@@ -148,6 +148,14 @@ def generate(gen_path: str, vq, items: list[dict], device, steps: int = 12, guid
     """uint8 (N, S, S, 3) images for the items, and {params, seconds, images_s}."""
     from sample_grid import load_generator
     model, bpe = load_generator(gen_path, device)
+    out = sample_images(model, bpe, vq, items, device, steps, guidance, tau, batch)
+    del model
+    return out
+
+
+def sample_images(model, bpe, vq, items: list[dict], device, steps: int = 12, guidance: float = 4.0,
+                  tau: float = 4.5, batch: int = 250) -> tuple[np.ndarray, dict]:
+    """generate() with a loaded generator (sample_grid.load_generator), so a sweep loads it once."""
     cfg = model.cfg
     ids = bpe.encode_batch([it["prompt"] for it in items], cfg.text.max_len)          # (N, Lt)
     empty = torch.tensor(bpe.empty_ids(cfg.text.max_len))[None].expand_as(ids)
@@ -168,7 +176,6 @@ def generate(gen_path: str, vq, items: list[dict], device, steps: int = 12, guid
     dt = time.time() - t0
     info = {"params": sum(p.numel() for p in model.parameters()), "seconds": round(dt, 2),
             "images_s": len(items) / max(dt, 1e-9), "config": cfg.to_dict()}
-    del model
     return np.concatenate(out), info
 
 
