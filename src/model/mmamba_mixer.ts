@@ -5,10 +5,10 @@
 import type { Engine } from '../engine/engine';
 import { causalConv1dCrossScan } from '../engine/ops/conv1d';
 import type { ScanGrid } from '../engine/ops/cross_scan_geom';
-import { mul, silu } from '../engine/ops/elementwise';
+import { layerNormSiluGate } from '../engine/ops/layernorm_gate';
 import { linear, matmul } from '../engine/ops/matmul';
 import { gatedResidual } from '../engine/ops/model_glue';
-import { layerNorm, rmsNorm } from '../engine/ops/norm';
+import { rmsNorm } from '../engine/ops/norm';
 import { selectiveScanChunked, selectiveScanFused } from '../engine/ops/selective_scan';
 import { sliceColumns } from '../engine/ops/split_columns';
 import type { Tensor } from '../engine/tensor';
@@ -82,9 +82,8 @@ export function mixerForward(
       grid,
     ),
   );
-  const yn = s.t(layerNorm(e, y, { weight: w.outNormW, bias: w.outNormB }));
-  const sz = s.t(silu(e, z));
-  const g = s.t(mul(e, yn, sz));
+  const gate = layerNormSiluGate(e, y, z, { weight: w.outNormW, bias: w.outNormB }); // one dispatch: LayerNorm, SiLU, product
+  const [yn, sz, g] = [s.t(gate.yn), s.t(gate.sz), s.t(gate.g)];
   const o = s.t(linear(e, g, w.outProj, null, 'out_proj'));
   const out = gatedResidual(e, h, { tensor: mod, offset: 2 * d }, o);
   return { u, x, z, xs, xdbl, dtIn, dt, y, yn, sz, g, o, out };
