@@ -138,6 +138,13 @@ test('teach a new word: refuse a non-image, train, loss falls, save, reload, the
   const tuned = await distanceToUploads(page, `a ${WORD}`, WORD);
   console.log(`mean |pixel − upload|: base ${base.toFixed(1)}, adapter ${tuned.toFixed(1)}`);
   expect(tuned).toBeLessThan(base * 0.7);
+  // Adapter strength: the slider beside the picker starts at 1; at 0 the adapter draws exactly what the base draws.
+  await expect(page.getByTestId('adapter-strength')).toHaveValue('1');
+  await page.getByTestId('adapter-strength').fill('0');
+  await expect(page.getByTestId('adapter-strength-value')).toHaveText('0.00');
+  const off = await distanceToUploads(page, `a ${WORD}`, WORD);
+  console.log(`adapter at strength 0: ${off.toFixed(3)} (base ${base.toFixed(3)})`);
+  expect(off).toBe(base);
 });
 
 test('a broken PNG is refused by the worker; cancel mid-run keeps nothing and leaves the app usable; a corrupt adapter file is refused', async ({ page, context }) => {

@@ -9,6 +9,8 @@ import { clampSetting, GENERATION_SETTINGS as SETTINGS, type GenerationSettingNa
 import { MAX_PROMPT_CHARS, type AdapterInfoRow, type GenerateRequest, type ModelInfo } from '../worker/api';
 import type { SharedSettings } from './share-link';
 import { card, fieldLook } from './theme';
+import { ADAPTER_STRENGTH } from '../finetune/defaults';
+import './finetune-strength';
 
 /** A random u32 seed (crypto when available). */
 export function randomSeed(): number {
@@ -53,6 +55,8 @@ export class PromptPanel extends LitElement {
   @state() private seed = 1;
   /** '' = the base model. */
   @state() private adapter = '';
+  /** How strongly the picked adapter applies (the slider beside the picker). */
+  @state() private adapterStrength: number = ADAPTER_STRENGTH.default;
   /** The person has typed in the prompt (or a link gave one). */
   @state() private typed = false;
 
@@ -197,6 +201,10 @@ export class PromptPanel extends LitElement {
                   <option value="" ?selected=${this.adapterInUse() === ''}>Base model (no adapter)</option>
                   ${this.adapters.map((a) => html`<option value=${a.name} ?selected=${a.name === this.adapterInUse()}>${a.name}</option>`)}
                 </select>
+                ${this.adapterInUse()
+                  ? html`<mm-adapter-strength .value=${this.adapterStrength} ?disabled=${off || this.busy}
+                      @mm-strength=${(e: CustomEvent<number>) => (this.adapterStrength = e.detail)}></mm-adapter-strength>`
+                  : nothing}
               </div>`
             : nothing}
         </div>
@@ -272,7 +280,10 @@ export class PromptPanel extends LitElement {
       seed: Math.round(this.seed) >>> 0,
     };
     const adapter = this.adapterInUse();
-    if (adapter) detail.adapter = adapter;
+    if (adapter) {
+      detail.adapter = adapter;
+      detail.adapterStrength = this.adapterStrength;
+    }
     this.dispatchEvent(new CustomEvent<GenerateRequest>('mm-generate', { detail, bubbles: true, composed: true }));
   }
 }

@@ -105,6 +105,14 @@ export interface VariationImage {
   image: RgbaImage;
 }
 
+/** A picture turned into tokens by `encodeImage`, ready to edit (image-to-image: `initTokens` + a keep-mask). */
+export interface EncodedImage {
+  /** Token grid, row-major (H*W), of the loaded VQ tokenizer. */
+  tokens: Uint32Array;
+  /** The square crop that was encoded (the VQ's image size, e.g. 128×128). */
+  image: RgbaImage;
+}
+
 export interface GenerateResult {
   /** Final token grid, row-major (H*W) (of the first variation when there are several). */
   tokens: Uint32Array;
@@ -314,6 +322,10 @@ export interface MMambaEngineInterface {
   loadModel(id: string, onProgress?: LoadProgressCallback): Promise<void>;
   /** Generate one image (or `variations` images; or edit one: `initTokens` + `keep`). One at a time: a new request cancels the one running and starts once it stopped. */
   generate(req: GenerateRequest, options?: GenerateOptions): Promise<GenerateResult>;
+  /** Image-to-image: an uploaded PNG/JPEG/WebP (the bytes of the file) centre-cropped to the model's image size
+   *  and VQ-encoded on the GPU, for `generate`'s `initTokens`. Rejects with ImageRejectedError, whose message is
+   *  the reason (not an image, too large, damaged). A model must be loaded. */
+  encodeImage(bytes: ArrayBuffer): Promise<EncodedImage>;
   /** Cancel the running generation (no-op when none runs); its `generate` rejects as cancelled. */
   cancel(): Promise<void>;
   /** Remove a model from IndexedDB (a loaded model stays usable in memory). */

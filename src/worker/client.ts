@@ -15,6 +15,7 @@ import type {
   AdapterInfoRow,
   DatasetItemInput,
   DatasetReport,
+  EncodedImage,
   FineTuneProgressCallback,
   FineTuneRequest,
   FineTuneResult,
@@ -187,6 +188,9 @@ export class WebWorkerMMambaEngine implements MMambaEngineInterface {
         return running;
       })
       .finally(() => signal?.removeEventListener('abort', abort));
+  }
+  encodeImage(bytes: ArrayBuffer): Promise<EncodedImage> {
+    return this.watch.guard(() => this.remote.encodeImage(bytes));
   }
   cancel(): Promise<void> {
     return this.watch.guard(() => this.remote.cancel());

@@ -6,6 +6,7 @@ import type {
   AdapterInfoRow,
   DatasetItemInput,
   DatasetReport,
+  EncodedImage,
   FineTuneProgressCallback,
   FineTuneRequest,
   FineTuneResult,
@@ -58,6 +59,9 @@ export class MMambaEngine implements MMambaEngineInterface {
   }
   generate(req: GenerateRequest, options?: GenerateOptions): Promise<GenerateResult> {
     return this.generation.generate(req, options);
+  }
+  encodeImage(bytes: ArrayBuffer): Promise<EncodedImage> {
+    return this.generation.encodeImage(bytes);
   }
   cancel(): Promise<void> {
     return this.generation.cancel();

@@ -19,6 +19,7 @@ import {
 import { AdapterFormatError, AdapterMismatchError, FineTuneMemoryError, InvalidBatchError, InvalidFineTuneOptionsError } from '../finetune/errors';
 import { GenerationCancelledError, InvalidRequestError } from '../model/errors';
 import { AdapterExistsError, AdapterNameError, AdapterQuotaError } from './finetune/adapter-store';
+import { ImageRejectedError } from './finetune/images';
 import { InvalidGenerateRequestError } from './generation/requests';
 import { DownloadError, WeightQuotaError } from './weight-store';
 
@@ -41,6 +42,7 @@ export {
   GenerationCancelledError,
   InvalidRequestError,
   InvalidGenerateRequestError,
+  ImageRejectedError,
   AdapterFormatError,
   AdapterMismatchError,
   InvalidFineTuneOptionsError,
@@ -67,6 +69,7 @@ const REGISTRY: Readonly<Record<string, ErrorClass>> = {
   GenerationCancelledError,
   InvalidRequestError,
   InvalidGenerateRequestError,
+  ImageRejectedError,
   AdapterFormatError,
   AdapterMismatchError,
   InvalidFineTuneOptionsError,

@@ -14,6 +14,7 @@ const PLAIN: Record<Exclude<keyof MMambaEngineInterface, 'generate'>, true> = {
   init: true,
   listModels: true,
   loadModel: true,
+  encodeImage: true,
   cancel: true,
   deleteCachedModel: true,
   storageReport: true,

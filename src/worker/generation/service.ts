@@ -15,6 +15,7 @@ import { GenerationCancelledError } from '../../model/errors';
 import { GENERATION_SETTINGS } from '../../model/settings';
 import type { Manifest } from '../../model/weights';
 import type {
+  EncodedImage,
   GenerateOptions,
   GenerateProgress,
   GenerateProgressCallback,
@@ -32,6 +33,7 @@ import { WeightStore } from '../weight-store';
 import { DeviceKeeper } from './device';
 import { modelCode, type ModelSource, type StepInfo, type TextToImageLike } from './model-port';
 import { checkGenerateRequest } from './requests';
+import { encodeUploadedImage } from './encode-image';
 
 /** What generation lends the fine-tuning service: the device and the loaded models. */
 export interface FineTuneHost {
@@ -66,7 +68,7 @@ export interface GenerationServiceOptions {
 /** The calls of MMambaEngineInterface that this service answers. */
 export type GenerationApi = Pick<
   MMambaEngineInterface,
-  'init' | 'listModels' | 'loadModel' | 'generate' | 'cancel' | 'deleteCachedModel' | 'storageReport' | 'dispose'
+  'init' | 'listModels' | 'loadModel' | 'generate' | 'encodeImage' | 'cancel' | 'deleteCachedModel' | 'storageReport' | 'dispose'
 >;
 
 /** Side of a square RGBA image (128 for the shipped VQ; test models may be smaller). */
@@ -167,6 +169,16 @@ export class GenerationService implements GenerationApi, FineTuneHost {
       signal?.removeEventListener('abort', follow);
       if (this.running === mine) this.running = null;
     }
+  }
+
+  async encodeImage(bytes: ArrayBuffer): Promise<EncodedImage> {
+    this.fineTune.assertNotTraining('reading a picture');
+    const m = this.models();
+    if (!m) throw new Error('No model is loaded: load a model before uploading a picture.');
+    const engine = await this.device.ensureEngine();
+    const codebookSize = (m.gen.manifest.config as unknown as { codebook_size: number }).codebook_size;
+    const encoded = await encodeUploadedImage(engine, m.vq, codebookSize, bytes);
+    return Comlink.transfer(encoded, [encoded.tokens.buffer, encoded.image.rgba.buffer]);
   }
 
   async cancel(): Promise<void> {
