@@ -1,0 +1,50 @@
+// The editing requests the page sends, DOM-free: re-generate a painted region, image-to-image at a strength, and
+// "vary this" (image-to-image from one variation at VARY_STRENGTH). Each starts from the last request's settings
+// (prompt, seed, steps, guidance, …) and returns either a GenerateRequest or the reason it cannot be made, in the
+// engine's own words (editProblem, src/model/settings.ts), so the page shows the message without a round trip.
+import { editProblem } from '../model/settings';
+import { keepForStrength, maskedCountForStrength } from '../model/strength_mask';
+import type { GenerateRequest } from '../worker/api';
+import { keepFromMask } from './edit-mask';
+
+/** Strength of "vary this": a quarter of the tokens re-drawn keeps the picture recognisable. */
+export const VARY_STRENGTH = 0.25;
+
+/** A picture to edit: its token grid and, for an unfinished step, which tokens are still [MASK]. */
+export interface EditSource {
+  tokens: Uint32Array;
+  unknown?: Uint8Array;
+}
+
+export type Built = { ok: true; req: GenerateRequest } | { ok: false; problem: string };
+
+/** The settings of `base` without the editing and variation fields. */
+function plain(base: GenerateRequest): GenerateRequest {
+  const { initTokens: _i, keep: _k, variations: _v, ...rest } = base;
+  return rest;
+}
+
+function edit(base: GenerateRequest, tokens: Uint32Array, keep: Uint8Array): Built {
+  const problem = editProblem(tokens, keep);
+  return problem ? { ok: false, problem: `${problem[0]!.toUpperCase()}${problem.slice(1)}.` } : { ok: true, req: { ...plain(base), initTokens: tokens.slice(), keep } };
+}
+
+/** Re-generate the painted region (mask: 1 = re-generate) of `src`, the rest kept. */
+export function regionRequest(base: GenerateRequest, src: EditSource, mask: Uint8Array): Built {
+  return edit(base, src.tokens, keepFromMask(mask, src.unknown));
+}
+
+/** Image-to-image: round(strength·HW) tokens of `src` re-masked at random by the request's seed (strength 1: a
+ *  plain generation; strength 0 re-draws nothing and is refused). */
+export function imageToImageRequest(base: GenerateRequest, src: EditSource, strength: number): Built {
+  const hw = src.tokens.length;
+  const n = maskedCountForStrength(hw, strength);
+  if (n === 0) return { ok: false, problem: 'Strength 0 keeps the picture as it is: raise it to re-draw part of it.' };
+  if (n === hw) return { ok: true, req: plain(base) };
+  return edit(base, src.tokens, keepForStrength(hw, strength, base.seed));
+}
+
+/** "Vary this": image-to-image from one picture at VARY_STRENGTH, with `seed`. */
+export function varyRequest(base: GenerateRequest, tokens: Uint32Array, seed: number): Built {
+  return imageToImageRequest({ ...base, seed }, { tokens }, VARY_STRENGTH);
+}

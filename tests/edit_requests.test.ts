@@ -1,0 +1,100 @@
+// The page's editing logic, DOM-free: mask painting (src/ui/edit-mask.ts), the requests it sends
+// (src/ui/edit-requests.ts) and the split of a variations step (src/ui/edit-frames.ts).
+import { describe, expect, it } from 'vitest';
+import { brush, cellAt, emptyMask, fillRect, invertMask, keepFromMask, markedCount } from '../src/ui/edit-mask';
+import { imageToImageRequest, regionRequest, varyRequest, VARY_STRENGTH } from '../src/ui/edit-requests';
+import { splitStep } from '../src/ui/edit-frames';
+import { keepForStrength } from '../src/model/strength_mask';
+import type { GenerateRequest } from '../src/worker/api';
+
+const G = 16;
+const base: GenerateRequest = { prompt: 'a red circle', seed: 42, steps: 8, guidance: 3, variations: 3 };
+const tokens = Uint32Array.from({ length: G * G }, (_, i) => i % 100);
+
+describe('mask painting', () => {
+  it('brush, rectangle, invert, cells', () => {
+    let m = brush(emptyMask(G), G, 0, 0, 3, 1); // a 3×3 brush at the corner: 2×2 inside the grid
+    expect(markedCount(m)).toBe(4);
+    m = brush(m, G, 8, 8, 1, 1);
+    expect(m[8 * G + 8]).toBe(1);
+    expect(markedCount(brush(m, G, 8, 8, 1, 0))).toBe(4); // erase
+    const r = fillRect(emptyMask(G), G, { col: 5, row: 2 }, { col: 2, row: 4 }, 1);
+    expect(markedCount(r)).toBe(4 * 3);
+    expect(r[3 * G + 3]).toBe(1);
+    expect(markedCount(invertMask(r))).toBe(G * G - 12);
+    expect(cellAt(0, 0, 512, 512, G)).toEqual({ col: 0, row: 0 });
+    expect(cellAt(511.9, 33, 512, 512, G)).toEqual({ col: 15, row: 1 });
+    expect(cellAt(-5, 900, 512, 512, G)).toEqual({ col: 0, row: 15 });
+  });
+
+  it('keep is the opposite of the mask, and unknown tokens are never kept', () => {
+    const m = fillRect(emptyMask(G), G, { col: 0, row: 0 }, { col: 3, row: 3 }, 1);
+    const unknown = emptyMask(G);
+    unknown[200] = 1;
+    const keep = keepFromMask(m, unknown);
+    expect(keep[0]).toBe(0);
+    expect(keep[200]).toBe(0);
+    expect(keep[100]).toBe(1);
+    expect(keep.reduce((s, k) => s + k, 0)).toBe(G * G - 16 - 1);
+  });
+});
+
+describe('editing requests', () => {
+  it('region: initTokens + keep with the base settings, no variations', () => {
+    const m = fillRect(emptyMask(G), G, { col: 4, row: 4 }, { col: 7, row: 7 }, 1);
+    const b = regionRequest(base, { tokens }, m);
+    expect(b.ok).toBe(true);
+    if (!b.ok) return;
+    expect(b.req.variations).toBeUndefined();
+    expect(b.req.prompt).toBe(base.prompt);
+    expect(b.req.seed).toBe(42);
+    expect(Array.from(b.req.initTokens!)).toEqual(Array.from(tokens));
+    expect(Array.from(b.req.keep!)).toEqual(Array.from(keepFromMask(m)));
+  });
+
+  it('region: empty and full masks get the engine\'s messages', () => {
+    const empty = regionRequest(base, { tokens }, emptyMask(G));
+    expect(empty.ok).toBe(false);
+    if (!empty.ok) expect(empty.problem).toMatch(/^The mask is empty/);
+    const full = regionRequest(base, { tokens }, invertMask(emptyMask(G)));
+    expect(full.ok).toBe(false);
+    if (!full.ok) expect(full.problem).toMatch(/covers every token/);
+  });
+
+  it('image-to-image: strength → keep by the seed; 1 is a plain generation, 0 is refused', () => {
+    const half = imageToImageRequest(base, { tokens }, 0.5);
+    expect(half.ok).toBe(true);
+    if (half.ok) expect(Array.from(half.req.keep!)).toEqual(Array.from(keepForStrength(G * G, 0.5, 42)));
+    const one = imageToImageRequest(base, { tokens }, 1);
+    expect(one.ok && one.req.initTokens === undefined && one.req.keep === undefined).toBe(true);
+    const zero = imageToImageRequest(base, { tokens }, 0);
+    expect(zero.ok).toBe(false);
+  });
+
+  it('vary this: image-to-image at VARY_STRENGTH with the variation\'s seed', () => {
+    const v = varyRequest(base, tokens, 44);
+    expect(v.ok).toBe(true);
+    if (!v.ok) return;
+    expect(v.req.seed).toBe(44);
+    expect(Array.from(v.req.keep!)).toEqual(Array.from(keepForStrength(G * G, VARY_STRENGTH, 44)));
+  });
+});
+
+describe('variations step split', () => {
+  it('splits count images in order', () => {
+    const n = 3;
+    const px = 4 * 4 * 4;
+    const pixels = Uint8ClampedArray.from({ length: n * px }, (_, i) => Math.floor(i / px));
+    const masked = Uint8Array.from({ length: n * G * G }, (_, i) => (Math.floor(i / (G * G)) === 1 ? 1 : 0));
+    const toks = Uint32Array.from({ length: n * G * G }, (_, i) => Math.floor(i / (G * G)) + 10);
+    const parts = splitStep({ kind: 'step', step: 2, steps: 8, count: n, tokens: toks, masked, pixels, width: 4, height: 4, msStep: 5 });
+    expect(parts.length).toBe(n);
+    parts.forEach((f, i) => {
+      expect(f.pixels.length).toBe(px);
+      expect(f.pixels.every((v) => v === i)).toBe(true);
+      expect(f.masked.every((v) => v === (i === 1 ? 1 : 0))).toBe(true);
+      expect(f.tokens.every((v) => v === i + 10)).toBe(true);
+      expect(f.step).toBe(2);
+    });
+  });
+});
