@@ -6,6 +6,8 @@ export { serializeAdapter, parseAdapter } from './adapter-format';
 export { planMemory, largestMicroBatch } from './memory';
 export { maskForTraining, dropText, defaultEmptyTextIds } from './masking';
 export { FineTuner, learningRateAt } from './trainer';
+export { DRIFT_GRID, DRIFT_BOUNDS, COLOUR_BINS, downsampleRgb, psnrAt, colourBin, colourShares, tokenChange, promptDrift, driftReport } from './drift';
+export type { DriftImage, DriftSample, PromptDrift, DriftReport } from './drift';
 export { MMambaAutodiff, type MaskedBatch, type ForwardBackwardResult } from './mmamba_autodiff';
 
 // Compile-time check that the implementations keep the signatures api.ts promises.
