@@ -6,7 +6,8 @@
 //   first visit's downloads.
 // - The first visit is loaded before the service worker controls it, so once one is active the page asks it
 //   to seed its cache (`mm-seed`) with this page, everything the page fetched, `models/index.json` and the
-//   installable app's files (INSTALL_FILES: favicon, manifest, icons, which the browser fetches on its own); the
+//   installable app's files (INSTALL_FILES: favicon, manifest, icons, which the browser fetches on its own, and the
+//   about page the intro links to); the
 //   worker follows module imports from there (the engine worker's modules included). When seeding is done,
 //   `<html data-offline-ready>` is set (tests wait for it).
 // - Offline = `navigator.onLine` is false, or the service worker reported a failed network fetch since the
@@ -14,8 +15,8 @@
 
 type Listener = (offline: boolean) => void;
 
-/** The web-app manifest and the icons it and index.html name (public/), relative to the base URL. */
-export const INSTALL_FILES = ['favicon.svg', 'manifest.webmanifest', 'icons/icon-192.png', 'icons/icon-512.png'];
+/** The web-app manifest, the icons it and index.html name, and the about page (public/), relative to the base URL. */
+export const INSTALL_FILES = ['favicon.svg', 'manifest.webmanifest', 'icons/icon-192.png', 'icons/icon-512.png', 'about.html'];
 
 const listeners = new Set<Listener>();
 let networkFailed = false;

@@ -3,7 +3,7 @@
 // CRC-32) and inflating the image data to see it unchanged. No GPU, no DOM.
 import { crc32 as zlibCrc32, deflateSync, inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { imageFacts, imageFileName, imageTextEntries, slug, type ImageFacts } from '../src/ui/image-file';
+import { canvasLabel, imageFacts, imageFileName, imageTextEntries, slug, type ImageFacts } from '../src/ui/image-file';
 import { crc32, pngTextChunk, withPngText } from '../src/ui/png-text';
 
 /** A 3×2 RGB PNG (no filter) with known pixels. */
@@ -110,5 +110,13 @@ describe('download file name', () => {
     expect(imageFacts({ prompt: 'x', seed: 5, steps: 3, guidance: 1, negativePrompt: 'dark' }, 'm')).toEqual({
       prompt: 'x', seed: 5, steps: 3, guidance: 1, negativePrompt: 'dark', modelId: 'm', adapter: undefined,
     });
+  });
+});
+
+describe('canvas label', () => {
+  it('names the shown image after its prompt and step', () => {
+    expect(canvasLabel('a red heart', 3, 12)).toBe('Generated image of “a red heart”, step 3 of 12');
+    expect(canvasLabel('', 1, 1)).toBe('Unconditional generated image, step 1 of 1');
+    expect(canvasLabel(undefined, 2, 4)).toBe('Generated image, step 2 of 4');
   });
 });

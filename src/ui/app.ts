@@ -11,6 +11,9 @@
 // The settings in the page URL (`?prompt=…&seed=…&steps=…&guidance=…`, src/ui/share-link.ts) prefill the prompt
 // panel, and each generation writes its settings back (history.replaceState), so the address reproduces the image.
 // On a software adapter (SwiftShader and the like) the status pill says "Software GPU: slow" instead of "GPU ready".
+// Each finished image goes into the gallery (IndexedDB, src/ui/gallery-store.ts); picking one there restores its
+// settings (and its model) into the prompt panel.
+// Escape anywhere on the page cancels a running generation. The panels sit in one <main> landmark.
 // Invariant: the UI owns no GPU code; it only feature-detects navigator.gpu to explain a missing WebGPU
 // without starting a worker that could not use it.
 import { LitElement, css, html, nothing } from 'lit';
@@ -19,15 +22,20 @@ import { WebWorkerMMambaEngine } from '../worker/client';
 import { EngineWorkerDiedError, GenerationCancelledError } from '../worker/errors';
 import type { AdapterInfoRow, GenerateProgress, GenerateRequest, GpuReport, LoadProgress, ModelInfo, StorageInfo } from '../worker/api';
 import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu-kind';
+import { framePng } from './frame-png';
+import { GalleryStore, indexedDbGallery, type GalleryItem } from './gallery-store';
 import { imageFacts, type ImageFacts } from './image-file';
 import { formatMs, type Frame } from './image-view';
 import { plural } from './plural';
 import type { LoadState } from './model-panel';
-import { readSharedSettings, withSharedSettings, type SharedSettings } from './share-link';
+import type { Prefill } from './prompt-panel';
+import { readSharedSettings, withSharedSettings } from './share-link';
 import { card, tokens } from './theme';
 import './finetune-panel';
+import './gallery-panel';
 import './gpu-panel';
 import './image-view';
+import './intro';
 import './model-panel';
 import './offline-note';
 import './prompt-panel';
@@ -56,7 +64,12 @@ export class MmApp extends LitElement {
   /** Settings of the image on show (its download's name and PNG text). */
   @state() private facts: ImageFacts | null = null;
   /** Settings from the page URL (`?prompt=…&seed=…`), read once at start, and what in it was ignored. */
-  private readonly shared: { settings: SharedSettings; ignored: string[] } = readSharedSettings(location.search);
+  private readonly shared = readSharedSettings(location.search);
+  /** Settings the prompt panel takes over (a new object each time): the link's at start, a gallery image's later. */
+  @state() private prefill: Prefill = this.shared.settings;
+  /** Finished images kept on this device, newest first. */
+  @state() private gallery: GalleryItem[] = [];
+  private readonly galleryStore = new GalleryStore(indexedDbGallery());
   /** LoRA adapters of the loaded generator (the prompt panel's adapter picker, the fine-tuning panel's list). */
   @state() private adapters: AdapterInfoRow[] = [];
   /** True while fine-tuning holds the GPU (not paused): generation waits. */
@@ -157,11 +170,16 @@ export class MmApp extends LitElement {
     this.addEventListener('mm-delete-model', (e) => void this.deleteModel(e.detail));
     this.addEventListener('mm-adapters-changed', (e) => (this.adapters = e.detail));
     this.addEventListener('mm-finetune-busy', (e) => (this.training = e.detail));
+    this.addEventListener('mm-gallery-restore', (e) => this.restore(e.detail));
+    this.addEventListener('mm-gallery-delete', (e) => void this.forget(e.detail));
+    void this.refreshGallery();
+    window.addEventListener('keydown', this.onKeydown);
     void this.start();
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
+    window.removeEventListener('keydown', this.onKeydown);
     this.engine?.terminate();
     this.engine = null;
   }
@@ -235,6 +253,10 @@ export class MmApp extends LitElement {
       if (this.phase === 'ready' && this.engineNote.includes('being restarted')) this.engineNote = this.engineNote.replace('It is being restarted', 'It was restarted');
     });
   }
+
+  private readonly onKeydown = (e: KeyboardEvent): void => {
+    if (e.key === 'Escape' && this.busy && !e.defaultPrevented) this.cancel();
+  };
 
   private cancel(): void {
     if (!this.busy || !this.engine) return;
@@ -369,6 +391,8 @@ export class MmApp extends LitElement {
       this.generation = generation;
       const r = await this.engine.generate(req, { onProgress, signal: generation.signal });
       this.caption = `${note ? note + ' ' : ''}Done: ${plural(this.frames.length, 'step')} in ${formatMs(r.ms)}.`;
+      const last = this.frames[this.frames.length - 1];
+      if (last && this.facts) await this.keep(last, this.facts);
     } catch (e) {
       if (e instanceof EngineWorkerDiedError) {
         this.caption = '';
@@ -386,6 +410,41 @@ export class MmApp extends LitElement {
       // Finished runs, for tests and automation: `<mm-app data-runs="N">`.
       this.dataset.runs = String(Number(this.dataset.runs ?? 0) + 1);
     }
+  }
+
+  /** Keeps a finished image in the gallery (a failing IndexedDB costs the gallery, never the generation). */
+  private async keep(frame: Frame, facts: ImageFacts): Promise<void> {
+    try {
+      await this.galleryStore.add(facts, await framePng(frame, 1, facts, facts.steps));
+    } catch (e) {
+      console.warn('gallery: could not keep the image', e);
+    }
+    await this.refreshGallery();
+  }
+
+  private async refreshGallery(): Promise<void> {
+    try {
+      this.gallery = await this.galleryStore.list();
+    } catch (e) {
+      console.warn('gallery: could not read it', e);
+    }
+  }
+
+  private async forget(id: string): Promise<void> {
+    try {
+      await this.galleryStore.remove(id);
+    } catch (e) {
+      console.warn('gallery: could not delete', e);
+    }
+    await this.refreshGallery();
+  }
+
+  /** A gallery image's settings into the prompt panel; its model is loaded when another one is. */
+  private restore(item: GalleryItem): void {
+    const f = item.facts;
+    this.prefill = { prompt: f.prompt, negativePrompt: f.negativePrompt ?? '', seed: f.seed, steps: f.steps, guidance: f.guidance, adapter: f.adapter ?? '' };
+    const current = this.loadingId ?? this.modelId;
+    if (f.modelId !== current && this.models.some((m) => m.id === f.modelId) && !this.busy) void this.loadModel(f.modelId);
   }
 
   private promptNote(): string {
@@ -422,33 +481,37 @@ export class MmApp extends LitElement {
         </div>
         ${pill}
       </header>
-      <mm-offline-note></mm-offline-note>
-      ${this.phase === 'no-webgpu'
-        ? html`<mm-webgpu-missing .detail=${this.problem} ?secure=${window.isSecureContext}></mm-webgpu-missing>`
-        : nothing}
-      <div class="grid">
-        <div class="col">
-          <mm-prompt-panel
-            ?disabled=${this.modelId === null || this.phase !== 'ready' || this.training}
-            ?busy=${this.busy}
-            .note=${this.promptNote()}
-            .models=${generators}
-            .modelId=${this.loadingId ?? this.modelId ?? ''}
-            .adapters=${this.adapters}
-            .shared=${this.shared.settings}
-            .linkNote=${this.shared.ignored.length ? `Ignored from the link: ${this.shared.ignored.join('; ')}.` : ''}
-          ></mm-prompt-panel>
-          ${this.engineNote ? html`<p class="error" role="status" data-testid="engine-note">${this.engineNote}</p>` : nothing}
-          ${this.loadError ? html`<p class="error" role="alert" data-testid="load-error">${this.loadError}</p>` : nothing}
-          ${this.genError ? html`<p class="error" role="alert" data-testid="gen-error">${this.genError}</p>` : nothing}
-          <mm-image-view .frames=${this.frames} ?busy=${this.busy} .caption=${this.caption} .facts=${this.facts}></mm-image-view>
-          <mm-finetune-panel .engine=${this.engine} .modelId=${this.phase === 'ready' ? this.modelId : null} .adapters=${this.adapters}></mm-finetune-panel>
+      <main>
+        <mm-intro></mm-intro>
+        <mm-offline-note></mm-offline-note>
+        ${this.phase === 'no-webgpu'
+          ? html`<mm-webgpu-missing .detail=${this.problem} ?secure=${window.isSecureContext}></mm-webgpu-missing>`
+          : nothing}
+        <div class="grid">
+          <div class="col">
+            <mm-prompt-panel
+              ?disabled=${this.modelId === null || this.phase !== 'ready' || this.training}
+              ?busy=${this.busy}
+              .note=${this.promptNote()}
+              .models=${generators}
+              .modelId=${this.loadingId ?? this.modelId ?? ''}
+              .adapters=${this.adapters}
+              .shared=${this.prefill}
+              .linkNote=${this.shared.ignored.length ? `Ignored from the link: ${this.shared.ignored.join('; ')}.` : ''}
+            ></mm-prompt-panel>
+            ${this.engineNote ? html`<p class="error" role="status" data-testid="engine-note">${this.engineNote}</p>` : nothing}
+            ${this.loadError ? html`<p class="error" role="alert" data-testid="load-error">${this.loadError}</p>` : nothing}
+            ${this.genError ? html`<p class="error" role="alert" data-testid="gen-error">${this.genError}</p>` : nothing}
+            <mm-image-view .frames=${this.frames} ?busy=${this.busy} .caption=${this.caption} .facts=${this.facts}></mm-image-view>
+            <mm-gallery .items=${this.gallery}></mm-gallery>
+            <mm-finetune-panel .engine=${this.engine} .modelId=${this.phase === 'ready' ? this.modelId : null} .adapters=${this.adapters}></mm-finetune-panel>
+          </div>
+          <div class="col">
+            <mm-model-panel .load=${this.load} .storage=${this.storage} .names=${names} .warning=${this.cacheWarning}></mm-model-panel>
+            <mm-gpu-panel .report=${this.report}></mm-gpu-panel>
+          </div>
         </div>
-        <div class="col">
-          <mm-model-panel .load=${this.load} .storage=${this.storage} .names=${names} .warning=${this.cacheWarning}></mm-model-panel>
-          <mm-gpu-panel .report=${this.report}></mm-gpu-panel>
-        </div>
-      </div>
+      </main>
       <footer>Runs entirely in this page: your prompts and images never leave your machine.</footer>
     </div>`;
   }

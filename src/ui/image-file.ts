@@ -1,6 +1,6 @@
 // What a downloaded image is called and what it says about itself: the file name carries the prompt (slugged),
 // seed, steps and model id, and the PNG's text chunks carry the full settings, so a saved file can be traced
-// back to (and regenerated from) the settings that made it.
+// back to (and regenerated from) the settings that made it. The canvas on the page is named the same way.
 import type { GenerateRequest } from '../worker/api';
 import { plural } from './plural';
 
@@ -66,4 +66,10 @@ export function imageTextEntries(f: ImageFacts, step = f.steps): Record<string, 
   if (f.adapter) e.adapter = f.adapter;
   if (step !== f.steps) e.step = String(step);
   return e;
+}
+
+/** The main canvas's accessible name: what was asked for and which step is shown. */
+export function canvasLabel(prompt: string | undefined, step: number, steps: number): string {
+  const what = prompt === undefined ? 'Generated image' : prompt === '' ? 'Unconditional generated image' : `Generated image of “${prompt}”`;
+  return `${what}, step ${step} of ${steps}`;
 }

@@ -1,12 +1,17 @@
 // <mm-image-view>: the generated image. A 128x128 canvas scaled up with pixelated rendering shows the selected
 // step (the newest while generating), an optional overlay marks the tokens still masked (16x16 grid from the
-// step's `masked`), a filmstrip keeps every step (click one to show it), and Download PNG saves the shown step,
-// named after its settings (`facts`) and carrying them in PNG text chunks (src/ui/image-file.ts).
+// step's `masked`), a filmstrip keeps every step (click one to show it), Download PNG saves the shown step,
+// named after its settings (`facts`) and carrying them in PNG text chunks (src/ui/image-file.ts), and Copy link puts
+// a link that reproduces the image on the clipboard (src/ui/share-link.ts).
+// Accessibility: the caption is a polite live region (step, Done, Cancelled are announced); the canvas is named
+// after the prompt and step; the filmstrip is one tab stop whose buttons ("Step i of n") arrow keys move through
+// (Left/Right, Home/End), showing the step they land on.
 // Pure presentation: frames come in as plain data, no GPU here.
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { imageFileName, imageTextEntries, type ImageFacts } from './image-file';
-import { withPngText } from './png-text';
+import { framePng, paintFrame } from './frame-png';
+import { canvasLabel, imageFileName, type ImageFacts } from './image-file';
+import { withSharedSettings } from './share-link';
 import { buttonLook, card } from './theme';
 
 export interface Frame {
@@ -24,12 +29,6 @@ export interface Frame {
 /** "85 ms" below a second, "1.4 s" above. */
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-}
-
-function paint(canvas: HTMLCanvasElement, f: Frame): void {
-  if (canvas.width !== f.width) canvas.width = f.width;
-  if (canvas.height !== f.height) canvas.height = f.height;
-  canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(f.pixels), f.width, f.height), 0, 0);
 }
 
 function paintMask(canvas: HTMLCanvasElement, masked: Uint8Array): void {
@@ -59,6 +58,8 @@ export class ImageView extends LitElement {
   /** Index of the shown frame; -1 = the newest. */
   @state() private selected = -1;
   @state() private overlay = false;
+  /** What Copy link did (shown next to the buttons until the next run). */
+  @state() private linkNote = '';
 
   @query('canvas.main') private main!: HTMLCanvasElement | null;
   @query('canvas.mask') private mask!: HTMLCanvasElement | null;
@@ -122,7 +123,9 @@ export class ImageView extends LitElement {
         font-variant-numeric: tabular-nums;
       }
       .frame.on { border-color: var(--mm-accent); }
+      .frame:focus-visible { outline-offset: 0; }
       .frame canvas { width: 52px; height: 52px; image-rendering: pixelated; border-radius: 4px; background: var(--mm-surface-2); }
+      .link-note { margin: 0 0 0.3rem; font-size: 0.8rem; color: var(--mm-muted); overflow-wrap: anywhere; }
       .caption { margin: 0.3rem 0 0; font-size: 0.85rem; color: var(--mm-muted); }
     `,
   ];
@@ -137,13 +140,16 @@ export class ImageView extends LitElement {
   protected override willUpdate(changed: PropertyValues<this>): void {
     // A new generation (fewer frames than before) shows the newest again.
     const prev = changed.get('frames') as Frame[] | undefined;
-    if (prev && this.frames.length < prev.length) this.selected = -1;
+    if (prev && this.frames.length < prev.length) {
+      this.selected = -1;
+      this.linkNote = '';
+    }
   }
 
   protected override updated(): void {
     const f = this.shown;
     if (f && this.main) {
-      paint(this.main, f);
+      paintFrame(this.main, f);
       // performance mark of the first step image on screen since navigation (bench/first-image.ts reads it)
       if (performance.getEntriesByName(FIRST_IMAGE_MARK).length === 0) performance.mark(FIRST_IMAGE_MARK);
     }
@@ -153,7 +159,7 @@ export class ImageView extends LitElement {
     thumbs.forEach((c, i) => {
       const fr = this.frames[i];
       if (fr && c.dataset.painted !== String(fr.step) + '/' + fr.steps + '/' + this.frames.length) {
-        paint(c, fr);
+        paintFrame(c, fr);
         c.dataset.painted = String(fr.step) + '/' + fr.steps + '/' + this.frames.length;
       }
     });
@@ -168,7 +174,7 @@ export class ImageView extends LitElement {
       <h2 id="img-h">Image</h2>
       <div class="stage" data-testid="preview">
         ${f
-          ? html`<canvas class="main" data-testid="canvas" width="128" height="128" role="img" aria-label="generated image, step ${idx + 1} of ${f.steps}"></canvas>
+          ? html`<canvas class="main" data-testid="canvas" width="128" height="128" role="img" aria-label=${canvasLabel(this.facts?.prompt, idx + 1, f.steps)}></canvas>
               ${this.overlay ? html`<canvas class="mask" data-testid="mask-overlay"></canvas>` : nothing}`
           : html`<div class="empty"><span>Your image appears here, token by token.</span></div>`}
       </div>
@@ -180,50 +186,76 @@ export class ImageView extends LitElement {
         >
         <label><input type="checkbox" data-testid="mask-toggle" .checked=${this.overlay} @change=${(e: Event) => (this.overlay = (e.target as HTMLInputElement).checked)} /> Show masked tokens</label>
         <button type="button" data-testid="download-png" ?disabled=${!f || this.busy} @click=${this.download}>Download PNG</button>
+        <button type="button" data-testid="copy-link" ?disabled=${!f || this.busy || !this.facts} @click=${this.copyLink}>Copy link</button>
       </div>
+      ${this.linkNote ? html`<p class="link-note" role="status" data-testid="link-copied">${this.linkNote}</p>` : nothing}
       ${this.frames.length
-        ? html`<div class="strip" data-testid="filmstrip" aria-label="every step">
+        ? html`<div class="strip" data-testid="filmstrip" role="group" aria-label="Every step (arrow keys move)" @keydown=${this.onStripKey}>
             ${this.frames.map(
               (fr, i) => html`<button
                 type="button"
                 class="frame ${i === idx ? 'on' : ''}"
                 data-testid="filmstrip-frame"
+                aria-label="Step ${i + 1} of ${fr.steps}"
+                aria-pressed=${i === idx ? 'true' : 'false'}
+                tabindex=${i === idx ? 0 : -1}
                 title="step ${i + 1}: ${formatMs(fr.msStep)}"
                 ?disabled=${this.busy}
                 @click=${() => (this.selected = i)}
               >
-                <canvas width="128" height="128"></canvas>${i + 1}
+                <canvas width="128" height="128" aria-hidden="true"></canvas><span aria-hidden="true">${i + 1}</span>
               </button>`,
             )}
           </div>`
         : nothing}
-      ${this.caption ? html`<p class="caption" data-testid="image-caption">${this.caption}</p>` : nothing}
+      <p class="caption" role="status" aria-live="polite" data-testid="progress-live">${this.caption
+        ? html`<span data-testid="image-caption">${this.caption}</span>`
+        : nothing}</p>
     </section>`;
   }
 
-  private download() {
+  /** Arrow keys, Home and End move the selection through the filmstrip and keep focus on the shown step. */
+  private async onStripKey(e: KeyboardEvent) {
+    if (this.busy || this.frames.length === 0) return;
+    const at = this.shown ? this.frames.indexOf(this.shown) : this.frames.length - 1;
+    const last = this.frames.length - 1;
+    const to =
+      e.key === 'ArrowLeft' || e.key === 'ArrowUp' ? Math.max(0, at - 1)
+      : e.key === 'ArrowRight' || e.key === 'ArrowDown' ? Math.min(last, at + 1)
+      : e.key === 'Home' ? 0
+      : e.key === 'End' ? last
+      : null;
+    if (to === null) return;
+    e.preventDefault();
+    this.selected = to;
+    await this.updateComplete;
+    this.renderRoot.querySelectorAll<HTMLButtonElement>('.frame')[to]?.focus();
+  }
+
+  private async download() {
     const f = this.shown;
     if (!f) return;
-    // Saved at 4x with nearest-neighbour scaling, like the canvas shows it.
-    const src = document.createElement('canvas');
-    paint(src, f);
-    const out = document.createElement('canvas');
-    out.width = f.width * 4;
-    out.height = f.height * 4;
-    const g = out.getContext('2d')!;
-    g.imageSmoothingEnabled = false;
-    g.drawImage(src, 0, 0, out.width, out.height);
+    // Saved at 4x, like the canvas shows it, with the settings in text chunks when they are known.
     const step = this.frames.indexOf(f) + 1;
-    const facts = this.facts;
-    out.toBlob(async (blob) => {
-      if (!blob) return;
-      const png = facts ? new Blob([withPngText(new Uint8Array(await blob.arrayBuffer()), imageTextEntries(facts, step))], { type: 'image/png' }) : blob;
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(png);
-      a.download = facts ? imageFileName(facts, step) : `m-mamba-step${step}.png`;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-    }, 'image/png');
+    const png = await framePng(f, 4, this.facts, step);
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([png as BlobPart], { type: 'image/png' }));
+    a.download = this.facts ? imageFileName(this.facts, step) : `m-mamba-step${step}.png`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }
+
+  /** Copies a link that reproduces the image (this page with its settings in the query) to the clipboard; where
+   *  the clipboard is refused, the link is shown to copy by hand. */
+  private async copyLink() {
+    if (!this.facts) return;
+    const link = withSharedSettings(location.href, this.facts);
+    try {
+      await navigator.clipboard.writeText(link);
+      this.linkNote = 'Link copied.';
+    } catch {
+      this.linkNote = `Copy this link: ${link}`;
+    }
   }
 }
 

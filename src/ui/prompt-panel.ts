@@ -2,11 +2,13 @@
 // collects input and fires events (`mm-generate` with a GenerateRequest, `mm-cancel`, `mm-model` with a model
 // id); the app decides what is possible (`disabled`, `busy`). Enter in the prompt generates (Shift+Enter: new line).
 // Settings from a link (`shared`, already validated) prefill the fields once; what the link had wrong is a quiet
-// note (`linkNote`). The "empty prompt" hint waits until the person has typed.
+// note (`linkNote`). Example chips (EXAMPLE_PROMPTS) fill the prompt. The "empty prompt" hint waits until the person has typed. When Generate turns into Cancel (and
+// back) while it has focus, focus moves to the button that replaced it (never lost to the page).
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { clampSetting, GENERATION_SETTINGS as SETTINGS, type GenerationSettingName } from '../model/settings';
 import { MAX_PROMPT_CHARS, type AdapterInfoRow, type GenerateRequest, type ModelInfo } from '../worker/api';
+import { EXAMPLE_PROMPTS } from './examples';
 import type { SharedSettings } from './share-link';
 import { card, fieldLook } from './theme';
 import { ADAPTER_STRENGTH } from '../finetune/defaults';
@@ -30,6 +32,10 @@ export function promptHint(prompt: string, typed = true): string {
   return '';
 }
 
+/** Settings the panel takes over: a link's (SharedSettings) or a gallery image's (which also names its adapter;
+ *  '' = the base model). */
+export type Prefill = SharedSettings & { adapter?: string };
+
 @customElement('mm-prompt-panel')
 export class PromptPanel extends LitElement {
   /** True until a model is loaded: every control except the model picker is inert. */
@@ -43,8 +49,8 @@ export class PromptPanel extends LitElement {
   @property() modelId = '';
   /** LoRA adapters of the loaded generator: the "Adapter" picker (absent when there are none). */
   @property({ attribute: false }) adapters: AdapterInfoRow[] = [];
-  /** Settings from the page URL: copied into the fields when set (once per new object). */
-  @property({ attribute: false }) shared: SharedSettings | null = null;
+  /** Settings from the page URL or the gallery: copied into the fields when set (once per new object). */
+  @property({ attribute: false }) shared: Prefill | null = null;
   /** What the page URL had that was ignored, shown quietly under the button. */
   @property() linkNote = '';
 
@@ -72,10 +78,6 @@ export class PromptPanel extends LitElement {
       }
       textarea { resize: vertical; min-height: 4rem; }
       textarea.neg { min-height: 2.4rem; }
-      textarea:focus-visible, input:focus-visible, select:focus-visible, button:focus-visible {
-        outline: 2px solid var(--mm-accent);
-        outline-offset: 1px;
-      }
       :disabled { cursor: not-allowed; opacity: 0.6; }
       .row { display: flex; justify-content: space-between; align-items: baseline; gap: 0.5rem; }
       .count { font-size: 0.75rem; color: var(--mm-muted); font-variant-numeric: tabular-nums; }
@@ -108,10 +110,25 @@ export class PromptPanel extends LitElement {
       button.cancel { background: var(--mm-surface-2); color: var(--mm-fg); border: 1px solid var(--mm-border); }
       .note, .hint, .link-note { margin: 0.6rem 0 0; font-size: 0.85rem; color: var(--mm-muted); }
       .hint { color: var(--mm-warn-fg); }
+      .examples { display: flex; flex-wrap: wrap; align-items: center; gap: 0.35rem; margin-top: 0.5rem; font-size: 0.8rem; color: var(--mm-muted); }
+      button.chip {
+        width: auto;
+        font-weight: 500;
+        font-size: 0.8rem;
+        padding: 0.2rem 0.65rem;
+        border-radius: 999px;
+        background: var(--mm-surface-2);
+        color: var(--mm-fg);
+        border: 1px solid var(--mm-field-border);
+      }
     `,
   ];
 
+  /** The Generate/Cancel button had focus when `busy` changed: the replacing button takes it (see updated()). */
+  private refocusAction = false;
+
   protected override willUpdate(changed: PropertyValues<this>): void {
+    if (changed.has('busy')) this.refocusAction = !!this.shadowRoot?.activeElement?.matches('[data-action]');
     const s = this.shared;
     if (!changed.has('shared') || !s) return;
     if (s.prompt !== undefined) {
@@ -122,6 +139,13 @@ export class PromptPanel extends LitElement {
     if (s.seed !== undefined) this.seed = clampSetting('seed', s.seed);
     if (s.steps !== undefined) this.steps = clampSetting('steps', s.steps);
     if (s.guidance !== undefined) this.guidance = clampSetting('guidance', s.guidance);
+    if (s.adapter !== undefined) this.adapter = s.adapter;
+  }
+
+  protected override updated(): void {
+    if (!this.refocusAction) return;
+    this.refocusAction = false;
+    this.renderRoot.querySelector<HTMLButtonElement>('[data-action]')?.focus();
   }
 
   override render() {
@@ -147,6 +171,12 @@ export class PromptPanel extends LitElement {
           }}
           @keydown=${this.onKeydown}
         ></textarea>
+        <div class="examples" role="group" aria-label="Example prompts">
+          <span aria-hidden="true">Try:</span>
+          ${EXAMPLE_PROMPTS.map(
+            (p) => html`<button type="button" class="chip" data-testid="example-prompt" ?disabled=${off} @click=${() => this.useExample(p)}>${p}</button>`,
+          )}
+        </div>
         <div class="field">
           <label for="negative">Negative prompt <span class="count">(optional: what to steer away from)</span></label>
           <textarea
@@ -209,8 +239,8 @@ export class PromptPanel extends LitElement {
             : nothing}
         </div>
         ${this.busy
-          ? html`<button type="button" class="cancel" data-testid="cancel" @click=${this.onCancel}>Cancel</button>`
-          : html`<button type="submit" data-testid="generate" ?disabled=${off}>Generate</button>`}
+          ? html`<button type="button" class="cancel" data-action data-testid="cancel" @click=${this.onCancel}>Cancel</button>`
+          : html`<button type="submit" data-action data-testid="generate" ?disabled=${off}>Generate</button>`}
         ${hint && !off ? html`<p class="hint" data-testid="prompt-hint">${hint}</p>` : nothing}
         ${this.note ? html`<p class="note" data-testid="prompt-note">${this.note}</p>` : nothing}
         ${this.linkNote ? html`<p class="link-note" data-testid="link-note">${this.linkNote}</p>` : nothing}
@@ -241,6 +271,14 @@ export class PromptPanel extends LitElement {
         }}
       />
     </div>`;
+  }
+
+  /** An example chip: its text becomes the prompt, and the prompt field takes focus (Enter then generates). */
+  private async useExample(prompt: string) {
+    this.prompt = prompt;
+    this.typed = true;
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLTextAreaElement>('#prompt')?.focus();
   }
 
   /** The picked adapter while it still exists ('' after it was deleted). */

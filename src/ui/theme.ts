@@ -9,6 +9,8 @@ export const tokens = css`
     --mm-surface: #ffffff;
     --mm-surface-2: #f0f2f8;
     --mm-border: #dde1ec;
+    /* Borders that identify a control (fields, checkboxes): at least 3:1 against the surfaces (WCAG 1.4.11). */
+    --mm-field-border: #7c8397;
     --mm-fg: #1b1e28;
     --mm-muted: #5d6477;
     --mm-accent: #5b4bdb;
@@ -27,6 +29,7 @@ export const tokens = css`
       --mm-surface: #1a1d27;
       --mm-surface-2: #222634;
       --mm-border: #2e3345;
+      --mm-field-border: #6b7390;
       --mm-fg: #e7e9f0;
       --mm-muted: #9aa1b5;
       --mm-accent: #8b7dff;
@@ -40,8 +43,13 @@ export const tokens = css`
   }
 `;
 
-/** A raised panel with a heading, used by every section of the page. */
+/** A raised panel with a heading, used by every section of the page. It also carries the page's one focus style
+ *  (an accent ring, 3:1 or more against every surface), so every panel's controls show focus the same way. */
 export const card = css`
+  :focus-visible {
+    outline: 2px solid var(--mm-accent);
+    outline-offset: 2px;
+  }
   .card {
     background: var(--mm-surface);
     border: 1px solid var(--mm-border);
@@ -75,7 +83,7 @@ export const fieldLook = css`
   font: inherit;
   color: inherit;
   background: var(--mm-surface-2);
-  border: 1px solid var(--mm-border);
+  border: 1px solid var(--mm-field-border);
   width: 100%;
   box-sizing: border-box;
 `;
