@@ -36,3 +36,4 @@ export {
 } from './worker/errors';
 export { GENERATION_SETTINGS } from './model/settings';
 export { FINETUNE_SETTINGS } from './worker/finetune/settings';
+export { ADAPTER_STRENGTH, DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG } from './finetune/defaults';
