@@ -25,7 +25,10 @@ import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu-kind';
 import { framePng } from './frame-png';
 import { GalleryStore, indexedDbGallery, type GalleryItem } from './gallery-store';
 import { imageFacts, type ImageFacts } from './image-file';
+import { splitStep } from './edit-frames';
+import type { EditPicture } from './edit-panel';
 import { formatMs, type Frame } from './image-view';
+import type { VariationItem } from './variations-grid';
 import { plural } from './plural';
 import type { LoadState } from './model-panel';
 import type { Prefill } from './prompt-panel';
@@ -34,9 +37,11 @@ import { card, tokens } from './theme';
 import './finetune-panel';
 import './gallery-panel';
 import './gpu-panel';
+import './edit-panel';
 import './image-view';
 import './intro';
 import './model-panel';
+import './variations-grid';
 import './offline-note';
 import './prompt-panel';
 import './webgpu-missing';
@@ -59,6 +64,10 @@ export class MmApp extends LitElement {
   @state() private storage: StorageInfo | null = null;
   @state() private busy = false;
   @state() private frames: Frame[] = [];
+  /** Editing: the last request, its finished image, and each image of a variations run (src/ui/edit-panel.ts). */
+  @state() private lastRequest: GenerateRequest | null = null;
+  @state() private editResult: EditPicture | null = null;
+  @state() private variationItems: VariationItem[] = [];
   @state() private caption = '';
   @state() private genError = '';
   /** Settings of the image on show (its download's name and PNG text). */
@@ -359,6 +368,8 @@ export class MmApp extends LitElement {
     this.genError = '';
     if (this.engineNote.includes('It was restarted')) this.engineNote = ''; // read by now; the new run is what matters
     this.frames = [];
+    this.lastRequest = req;
+    this.variationItems = [];
     this.facts = imageFacts(req, this.modelId);
     // The URL now reproduces this run (a copied link prefills the same settings).
     history.replaceState(history.state, '', withSharedSettings(location.href, req));
@@ -373,10 +384,17 @@ export class MmApp extends LitElement {
           this.caption = note || 'Generating…';
           break;
         case 'step':
-          this.frames = [
-            ...this.frames,
-            { step: p.step, steps: p.steps, pixels: p.pixels, width: p.width, height: p.height, masked: p.masked, msStep: p.msStep },
-          ];
+          if (p.count > 1) {
+            // variations: the first image in the main view, every image in the grid
+            const parts = splitStep(p);
+            this.frames = [...this.frames, parts[0]!];
+            this.variationItems = parts.map((f, i) => ({ seed: (req.seed + i) >>> 0, frames: [...(this.variationItems[i]?.frames ?? []), f] }));
+          } else {
+            this.frames = [
+              ...this.frames,
+              { step: p.step, steps: p.steps, pixels: p.pixels, width: p.width, height: p.height, masked: p.masked, msStep: p.msStep },
+            ];
+          }
           this.caption = this.cancelling ? 'Cancelling…' : `${note ? note + ' ' : ''}Step ${this.frames.length} of ${p.steps}…`;
           break;
         case 'recover':
@@ -392,6 +410,8 @@ export class MmApp extends LitElement {
       const r = await this.engine.generate(req, { onProgress, signal: generation.signal });
       this.caption = `${note ? note + ' ' : ''}Done: ${plural(this.frames.length, 'step')} in ${formatMs(r.ms)}.`;
       const last = this.frames[this.frames.length - 1];
+      if (last) this.editResult = { tokens: r.tokens, image: last };
+      if (r.variations) this.variationItems = this.variationItems.map((v, i) => ({ ...v, tokens: r.variations![i]?.tokens }));
       if (last && this.facts) await this.keep(last, this.facts);
     } catch (e) {
       if (e instanceof EngineWorkerDiedError) {
@@ -503,6 +523,8 @@ export class MmApp extends LitElement {
             ${this.loadError ? html`<p class="error" role="alert" data-testid="load-error">${this.loadError}</p>` : nothing}
             ${this.genError ? html`<p class="error" role="alert" data-testid="gen-error">${this.genError}</p>` : nothing}
             <mm-image-view .frames=${this.frames} ?busy=${this.busy} .caption=${this.caption} .facts=${this.facts}></mm-image-view>
+            <mm-variations-grid .items=${this.variationItems} .base=${this.lastRequest} ?busy=${this.busy}></mm-variations-grid>
+            <mm-edit-panel .engine=${this.engine} .base=${this.lastRequest} .result=${this.editResult} ?busy=${this.busy} ?disabled=${this.modelId === null || this.phase !== 'ready' || this.training}></mm-edit-panel>
             <mm-gallery .items=${this.gallery}></mm-gallery>
             <mm-finetune-panel .engine=${this.engine} .modelId=${this.phase === 'ready' ? this.modelId : null} .adapters=${this.adapters}></mm-finetune-panel>
           </div>
