@@ -1,11 +1,14 @@
 // layerNormSiluGate (the mixer's fused output gate) vs its f64 CPU reference and vs the unfused path it replaces
-// (layerNorm → silu → mul), on fresh random inputs: row widths below, at and above the workgroup sizes (64, 256).
+// (layerNorm → silu → mul), on fresh random inputs: row widths below, at and above the workgroup sizes (64, 256);
+// and on a device with WebGPU's default limits.
 import { describe, expect, it } from 'vitest';
+import { acquireDevice } from '../src/engine/device';
+import { Engine } from '../src/engine/engine';
 import { mul, silu } from '../src/engine/ops/elementwise';
 import { layerNormSiluGate } from '../src/engine/ops/layernorm_gate';
 import { layerNorm, LN_EPS } from '../src/engine/ops/norm';
 import { layerNormSiluGateRef } from '../src/engine/reference/layernorm_gate';
-import { expectClose, freshSeed, getEngine, normalisedError, poison, randn } from './gpu';
+import { dawnInstance, expectClose, freshSeed, getEngine, normalisedError, poison, randn } from './gpu';
 
 // As tests/norm.test.ts: one f32 reduction over ≤ 2000 terms and one rsqrt, then one exp and two products; 1e-5
 // relative to the largest output is well above that, while a wrong row index or a lost partial sum is O(1).
@@ -53,4 +56,26 @@ describe('layerNormSiluGate', () => {
       }
       for (const t of [ty, tz, tw, tb, fused.yn, fused.sz, fused.g, yn, sz, g]) t.dispose();
     });
+
+  it('validates and runs under WebGPU default limits (7 storage buffers, 256 invocations)', async () => {
+    await getEngine(); // creates the shared Dawn instance
+    const ctx = await acquireDevice(dawnInstance!, { defaultLimitsOnly: true, label: 'default-limits-layernorm-gate' });
+    const e = new Engine(ctx);
+    try {
+      const seed = freshSeed();
+      const [R, D] = [3, 1000]; // D > 256: the 256-thread workgroup
+      const y = randn(R * D, seed, -2, 3);
+      const z = randn(R * D, seed + 1, -4, 4);
+      const w = randn(D, seed + 2);
+      const b = randn(D, seed + 3);
+      const out = await e.checked(() =>
+        layerNormSiluGate(e, e.fromArray([R, D], y), e.fromArray([R, D], z), { weight: e.fromArray([D], w), bias: e.fromArray([D], b) }),
+      );
+      const want = layerNormSiluGateRef(y, z, { D, weight: w, bias: b, eps: LN_EPS });
+      expectClose(await e.readF32(out.g), want.g, TOL, `g default limits seed=${seed}`);
+    } finally {
+      e.dispose();
+      ctx.device.destroy();
+    }
+  });
 });
