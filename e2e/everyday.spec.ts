@@ -5,7 +5,10 @@
 //   and back on Generate; Escape cancels; arrow keys move through the filmstrip, whose buttons say "Step i of n";
 // - the intro links the local about page (served, no violations), the example chips fill the prompt;
 // - Copy link puts a link with the image's settings on the clipboard; finished images go into the gallery
-//   (IndexedDB: newest first, survives a reload, each deletable) and picking one restores its settings.
+//   (IndexedDB: newest first, survives a reload, each deletable) and picking one restores its settings;
+// - deleting a model asks first (Escape keeps it); a deleted generator is listed as not downloaded, with its size
+//   and a Download button that brings it back; that download asks for persistent storage (once).
+import { readFileSync } from 'node:fs';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { setNumber, waitLoaded } from './app-helpers';
@@ -145,4 +148,73 @@ test('copy link and the gallery: kept across reloads, restorable, deletable', as
   await waitLoaded(page);
   await expect(items).toHaveCount(1);
   await expect(page.getByTestId('gallery-restore')).toHaveAttribute('aria-label', /blue heart/);
+});
+
+/** Adds a second tiny generator to the served index ("mmamba-e2e-b": the same weights under another id), so that
+ *  one model can be missing while another is in use. */
+async function serveSecondGenerator(page: Page): Promise<void> {
+  const dir = new URL('./fixtures/models/', import.meta.url);
+  const index = JSON.parse(readFileSync(new URL('index.json', dir), 'utf8')) as { models: { id: string; name: string }[] };
+  const first = index.models.find((m) => m.id === 'mmamba-e2e')!;
+  index.models.splice(1, 0, { ...first, id: 'mmamba-e2e-b', name: 'M-Mamba e2e tiny B' });
+  await page.context().route(/\/models\/(index\.json|mmamba-e2e-b\/.*)$/, (route) => {
+    const path = new URL(route.request().url()).pathname;
+    if (path.endsWith('/index.json')) return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(index) });
+    const file = path.replace(/^.*\/mmamba-e2e-b\//, '');
+    if (file === 'manifest.json') {
+      const manifest = JSON.parse(readFileSync(new URL('mmamba-e2e/manifest.json', dir), 'utf8')) as { modelId: string };
+      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...manifest, modelId: 'mmamba-e2e-b' }) });
+    }
+    return route.fulfill({ status: 200, contentType: 'application/octet-stream', body: readFileSync(new URL(`mmamba-e2e/${file}`, dir)) });
+  });
+}
+
+test('models: delete asks first, missing models offered for download, persistent storage requested', async ({ page }) => {
+  await page.addInitScript(() => {
+    const w = window as unknown as { persistCalls: number };
+    w.persistCalls = 0;
+    navigator.storage.persisted = async () => false;
+    navigator.storage.persist = async () => (w.persistCalls++, true);
+  });
+  await muteHotReload(page.context());
+  await serveTinyModels(page.context());
+  await serveSecondGenerator(page);
+  await page.goto('/');
+  await waitLoaded(page);
+  const cached = page.getByTestId('cached-model');
+  await expect(cached).toHaveCount(2);
+  const persistCalls = () => page.evaluate(() => (window as unknown as { persistCalls: number }).persistCalls);
+  expect(await persistCalls()).toBe(0); // the first visit's automatic download does not ask
+
+  // Not downloaded yet: listed with its size; Download fetches and loads it, and asks to keep storage.
+  const missingB = page.locator('[data-testid="missing-model"][data-model="mmamba-e2e-b"]');
+  await expect(missingB).toContainText('M-Mamba e2e tiny B');
+  await expect(missingB).toContainText(/\d+(\.\d+)? KiB/);
+  expect(await violations(page, 'a model not downloaded')).toEqual([]);
+  await missingB.getByTestId('download-model').click();
+  await expect(cached).toHaveCount(3, { timeout: RUN_TIMEOUT });
+  await waitLoaded(page);
+  await expect(page.getByTestId('missing-model')).toHaveCount(0);
+  await expect(page.getByTestId('model-picker')).toHaveValue('mmamba-e2e-b');
+  expect(await persistCalls()).toBe(1);
+
+  // Deleting asks first: Escape keeps the model; Delete removes it and lists it as not downloaded.
+  const dialog = page.getByTestId('confirm-dialog');
+  await page.locator('[data-testid="cached-model"][data-model="mmamba-e2e-b"]').getByTestId('delete-model').click();
+  await expect(dialog).toBeVisible();
+  await expect(dialog).toContainText('Delete M-Mamba e2e tiny B');
+  await expect(dialog).toContainText('the model in use');
+  await expect(page.getByTestId('confirm-cancel')).toBeFocused();
+  expect(await violations(page, 'delete question')).toEqual([]);
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  await expect(cached).toHaveCount(3);
+
+  await page.locator('[data-testid="cached-model"][data-model="mmamba-e2e"]').getByTestId('delete-model').click();
+  await expect(dialog).toContainText('Delete M-Mamba e2e tiny (');
+  await expect(dialog).not.toContainText('in use');
+  await page.getByTestId('confirm-ok').click();
+  await expect(dialog).toBeHidden();
+  await expect(cached).toHaveCount(2);
+  await expect(page.locator('[data-testid="missing-model"][data-model="mmamba-e2e"]')).toBeVisible();
 });

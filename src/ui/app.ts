@@ -13,6 +13,7 @@
 // On a software adapter (SwiftShader and the like) the status pill says "Software GPU: slow" instead of "GPU ready".
 // Each finished image goes into the gallery (IndexedDB, src/ui/gallery-store.ts); picking one there restores its
 // settings (and its model) into the prompt panel.
+// Downloading a model or saving an adapter asks the browser to keep this site's storage (src/ui/persist.ts).
 // Escape anywhere on the page cancels a running generation. The panels sit in one <main> landmark.
 // Invariant: the UI owns no GPU code; it only feature-detects navigator.gpu to explain a missing WebGPU
 // without starting a worker that could not use it.
@@ -29,6 +30,7 @@ import { splitStep } from './edit-frames';
 import type { EditPicture } from './edit-panel';
 import { formatMs, type Frame } from './image-view';
 import type { VariationItem } from './variations-grid';
+import { requestPersistentStorage } from './persist';
 import { plural } from './plural';
 import type { LoadState } from './model-panel';
 import type { Prefill } from './prompt-panel';
@@ -175,9 +177,17 @@ export class MmApp extends LitElement {
     super.connectedCallback();
     this.addEventListener('mm-generate', (e) => void this.generate(e.detail));
     this.addEventListener('mm-cancel', () => this.cancel());
-    this.addEventListener('mm-model', (e) => void this.loadModel(e.detail));
+    this.addEventListener('mm-model', (e) => {
+      // The person picked a model that is not stored yet: this load downloads it, worth keeping.
+      if (this.models.some((m) => m.id === e.detail && !m.cached)) void requestPersistentStorage();
+      void this.loadModel(e.detail);
+    });
     this.addEventListener('mm-delete-model', (e) => void this.deleteModel(e.detail));
-    this.addEventListener('mm-adapters-changed', (e) => (this.adapters = e.detail));
+    this.addEventListener('mm-adapters-changed', (e) => {
+      // More adapters than before: one was just saved (or imported), something worth keeping.
+      if (e.detail.length > this.adapters.length) void requestPersistentStorage();
+      this.adapters = e.detail;
+    });
     this.addEventListener('mm-finetune-busy', (e) => (this.training = e.detail));
     this.addEventListener('mm-gallery-restore', (e) => this.restore(e.detail));
     this.addEventListener('mm-gallery-delete', (e) => void this.forget(e.detail));
@@ -529,7 +539,8 @@ export class MmApp extends LitElement {
             <mm-finetune-panel .engine=${this.engine} .modelId=${this.phase === 'ready' ? this.modelId : null} .adapters=${this.adapters}></mm-finetune-panel>
           </div>
           <div class="col">
-            <mm-model-panel .load=${this.load} .storage=${this.storage} .names=${names} .warning=${this.cacheWarning}></mm-model-panel>
+            <mm-model-panel .load=${this.load} .storage=${this.storage} .names=${names} .warning=${this.cacheWarning}
+              .models=${this.models} .current=${this.modelId} ?busy=${this.busy || this.loadingId !== null || this.training}></mm-model-panel>
             <mm-gpu-panel .report=${this.report}></mm-gpu-panel>
           </div>
         </div>
