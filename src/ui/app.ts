@@ -274,7 +274,8 @@ export class MmApp extends LitElement {
   }
 
   private readonly onKeydown = (e: KeyboardEvent): void => {
-    if (e.key === 'Escape' && this.busy && !e.defaultPrevented) this.cancel();
+    // Escape in a dialog (the delete question) only closes the dialog.
+    if (e.key === 'Escape' && this.busy && !e.defaultPrevented && !e.composedPath().some((n) => n instanceof HTMLDialogElement)) this.cancel();
   };
 
   private cancel(): void {
