@@ -16,6 +16,7 @@ import type { FineTunePort } from '../src/worker/finetune/port';
 import type { FineTuneProgress } from '../src/worker/api';
 import type { LoraAdapter, StepResult } from '../src/finetune/api';
 import { centreSquare } from '../src/worker/finetune/images';
+import { unchangedControls } from './control-stub';
 
 const bytes = (...b: number[]) => new Uint8Array([...b, ...new Array(16).fill(0)]);
 const PNG = bytes(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
@@ -159,6 +160,7 @@ describe('run loop with a stand-in trainer', () => {
         dataset,
         emptyTextIds: new Int32Array(3),
         preview: async () => (log.push('preview'), { width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
+        renderControls: unchangedControls,
         onProgress: async (p) => void events.push(p),
       },
       { rank: 1, steps: 10, lr: 0.5, batchSize: 4, previewEvery: 0, seed: 0 },

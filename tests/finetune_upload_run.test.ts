@@ -18,6 +18,7 @@ import { fineTunePort } from '../src/worker/finetune/port';
 import { GpuDeviceLostError } from '../src/engine/errors';
 import { FineTuneRun, type RunDeps } from '../src/worker/finetune/session';
 import { getEngine } from './gpu';
+import { unchangedControls } from './control-stub';
 
 const DIR = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');
 /** Steps of the learning run: SwiftShader takes seconds per step even for the tiny model. */
@@ -68,6 +69,7 @@ async function syntheticRunDeps(token: (i: number) => number, onProgress: RunDep
     dataset,
     emptyTextIds: tok.encode(''),
     preview: async () => ({ width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
+    renderControls: unchangedControls,
     onProgress,
   };
   return { deps, cfg };
@@ -114,6 +116,7 @@ describe('fine-tuning run on the e2e tiny models', () => {
           previews++;
           return { width: 1, height: 1, rgba: new Uint8ClampedArray(4) };
         },
+        renderControls: unchangedControls,
         onProgress: async (p) => void events.push(p),
       },
       { rank: 4, steps: STEPS, lr: 0.05, batchSize: 4, previewEvery: 5, seed: 1 },

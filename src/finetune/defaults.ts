@@ -41,3 +41,12 @@ export const DEFAULT_FINETUNE_OPTIONS: Readonly<FineTuneOptions> = Object.freeze
  *  as trained, up to 1.5 to exaggerate it (as diffusers' adapter weights). Read by the generation request check and
  *  the page's slider. */
 export const ADAPTER_STRENGTH = Object.freeze({ min: 0, max: 1.5, default: 1, step: 0.05 });
+
+/** The drift guard's control prompts (issue 20): ordinary things the new word should leave alone, each rendered with
+ *  the base model before a run and with the adapter during and after it, at fixed seeds (CONTROL_SEED + index). */
+export const DRIFT_CONTROL_PROMPTS: readonly string[] = Object.freeze(['red apple', 'yellow star', 'blue car', 'green tree', 'a red heart', 'cat face', 'house', 'sun']);
+
+/** The drift guard's schedule: a check every `every` steps (0: only after the run) renders the first `duringRun`
+ *  controls (cheap), the check after the run all of them. `stopOnDrift`: stop the run when a check exceeds the
+ *  bounds (DRIFT_BOUNDS in drift.ts) and keep the adapter of the last check within them; off, the page only warns. */
+export const DRIFT_GUARD = Object.freeze({ controlSeed: 1000, every: 50, duringRun: 4, stopOnDrift: false });

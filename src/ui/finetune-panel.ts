@@ -1,18 +1,22 @@
 // <mm-finetune-panel>: "Teach a new word". Pictures with captions (mm-finetune-upload), the run's settings,
 // start / pause / resume / cancel, a progress bar with step/total, steps per second and time left, the live
-// loss chart, the preview images as they come, save-as-named-adapter, and the saved adapters
+// loss chart, the preview images as they come, the drift guard's control pictures and drift beside them
+// (mm-finetune-drift), save-as-named-adapter, and the saved adapters
 // (mm-finetune-adapters). It calls the engine (MMambaEngineInterface) the app lends it and fires
 // `mm-adapters-changed` (detail: the new list) so the generation picker stays current.
 // Invariant: no GPU code here; everything heavy is in the worker. Cancel discards the run only.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { MAX_ADAPTER_FILE_BYTES } from '../finetune/api';
+import { DRIFT_GUARD } from '../finetune/defaults';
 import type { AdaptScope, AdapterInfoRow, MMambaEngineInterface, FineTuneProgress, FineTuneRequest, RgbaImage } from '../worker/api';
 import { FINETUNE_SETTINGS as FT, type FineTuneSettingName } from '../worker/finetune/settings';
 import type { FineTuneUpload } from './finetune-upload';
 import { buttonLook, card, fieldLook } from './theme';
 import { formatDuration, speedText } from './finetune-speed';
+import type { ControlPictures, DriftCheckView } from './finetune-drift';
 import './finetune-adapters';
+import './finetune-drift';
 import './finetune-upload';
 import './loss-chart';
 
@@ -60,6 +64,10 @@ export class FineTunePanel extends LitElement {
   @state() private previewEvery: number = FT.previewEvery.default;
   @state() private seed: number = FT.seed.default;
   @state() private adapt: AdaptScope = 'all';
+  @state() private driftEvery: number = FT.driftEvery.default;
+  @state() private stopOnDrift: boolean = DRIFT_GUARD.stopOnDrift;
+  @state() private controls: ControlPictures | null = null;
+  @state() private driftCheck: DriftCheckView | null = null;
   @state() private losses: number[] = [];
   @state() private step = 0;
   @state() private total = 0;
@@ -140,6 +148,15 @@ export class FineTunePanel extends LitElement {
         ${this.num('ft-batch', 'Batch', 'batchSize', () => this.batch, (v) => (this.batch = v), busy)}
         ${this.num('ft-preview-every', 'Preview every', 'previewEvery', () => this.previewEvery, (v) => (this.previewEvery = v), busy)}
         ${this.num('ft-seed', 'Seed', 'seed', () => this.seed, (v) => (this.seed = v), busy)}
+        ${this.num('ft-drift-every', 'Check other prompts every', 'driftEvery', () => this.driftEvery, (v) => (this.driftEvery = v), busy)}
+        <div class="wide">
+          <label for="ft-stop-on-drift">When other prompts drift</label>
+          <select id="ft-stop-on-drift" data-testid="ft-stop-on-drift" ?disabled=${busy}
+            @change=${(e: Event) => (this.stopOnDrift = (e.target as HTMLSelectElement).value === 'stop')}>
+            <option value="warn" ?selected=${!this.stopOnDrift}>Warn</option>
+            <option value="stop" ?selected=${this.stopOnDrift}>Stop the run, keep the last adapter within the bound</option>
+          </select>
+        </div>
         <div class="wide" style="grid-column: 1 / -1">
           <label for="ft-adapt">What to adapt</label>
           <select id="ft-adapt" data-testid="ft-adapt" .value=${this.adapt} ?disabled=${busy}
@@ -178,6 +195,8 @@ export class FineTunePanel extends LitElement {
             ${this.previews.map((p) => html`<figure data-testid="ft-preview"><img src=${p.url} alt="Preview at step ${p.step}: ${p.prompt}" /><figcaption>step ${p.step}</figcaption></figure>`)}
           </div>`
         : nothing}
+      <mm-finetune-drift .base=${this.controls} .check=${this.driftCheck} ?running=${busy} ?stopOnDrift=${this.stopOnDrift}
+        @mm-drift-stop=${this.cancel}></mm-finetune-drift>
       ${this.status ? html`<p class="status" role="status" data-testid="ft-status">${this.status}</p>` : nothing}
       ${this.error ? html`<p class="error" role="alert" data-testid="ft-error">${this.error}</p>` : nothing}
       ${this.canSave
@@ -241,6 +260,8 @@ export class FineTunePanel extends LitElement {
     this.canSave = false;
     this.phase = 'preparing';
     this.previews = [];
+    this.controls = null;
+    this.driftCheck = null;
     this.losses = [];
     this.step = 0;
     this.total = 0;
@@ -262,6 +283,8 @@ export class FineTunePanel extends LitElement {
         previewEvery: this.previewEvery,
         seed: this.seed,
         adapt: this.adapt,
+        driftEvery: this.driftEvery,
+        stopOnDrift: this.stopOnDrift,
         ...testOverrides(),
       };
       this.phase = 'running';
@@ -303,8 +326,15 @@ export class FineTunePanel extends LitElement {
         this.phase = 'running';
         this.status = 'Training…';
         break;
+      case 'controls':
+        this.controls = { prompts: p.prompts, urls: p.images.map(toUrl) };
+        break;
+      case 'drift':
+        this.driftCheck = { step: p.step, final: p.final, report: p.report, prompts: p.prompts, urls: p.images.map(toUrl) };
+        break;
       case 'nan-stop':
       case 'error-stop':
+      case 'drift-stop':
         this.error = p.message;
         break;
       default:

@@ -1,6 +1,9 @@
 // The engine's public interface (MMambaEngineInterface, at the end) and the values that cross it. Every value
 // must survive structured clone, since the worker proxy sends it between threads: plain objects, typed arrays, no
 // classes, no GPU handles. Step images cross as transferables, so the engine gives up each buffer it sends.
+import type { DriftReport } from '../finetune/drift';
+
+export type { DriftReport } from '../finetune/drift';
 
 /** What the adapter is, in the four strings WebGPU's GPUAdapterInfo gives (any may be empty). */
 export interface AdapterReport {
@@ -238,6 +241,12 @@ export interface FineTuneRequest {
   seed: number;
   /** Which weights get LoRA pairs (default 'all'): see ADAPT_TARGETS in src/worker/finetune/session.ts. */
   adapt?: AdaptScope;
+  /** A drift check (the adapter's renders of the first few control prompts against the base's) every K steps; 0:
+   *  only the check after the run (always made). Default: FINETUNE_SETTINGS.driftEvery. */
+  driftEvery?: number;
+  /** Stop the run when a drift check exceeds the bounds, keeping the adapter of the last check within them
+   *  (default false: the page only warns). */
+  stopOnDrift?: boolean;
 }
 
 /** 'all': generator and text encoder; 'generator': the generator only (prompts are read as before);
@@ -253,6 +262,12 @@ export type AdaptScope = 'all' | 'generator' | 'text';
  * - nan-stop: the loss or gradient went non-finite; the run stops, the adapter keeps its last good weights.
  * - error-stop: the GPU failed mid-run (e.g. the device was lost); the run stops, and the adapter as it was at the
  *             last snapshot (every preview, or every 25 steps without previews) can still be saved.
+ * - controls: the base model's renders of the control prompts (before the first step; pixels transferred).
+ * - drift:    a drift check: the adapter's renders of the first controls (all of them when `final`, after the run)
+ *             and their drift from the base renders; `report.withinBounds` false means the adapter changes prompts
+ *             it was not taught (the page warns).
+ * - drift-stop: a check exceeded the bounds and the request asked to stop; the adapter kept is the one of the last
+ *             check within the bounds (`savedStep`; 0 when none was: then the adapter as it is).
  * - done:     finished (or stopped); nothing follows.
  */
 export type FineTuneProgress =
@@ -263,6 +278,9 @@ export type FineTuneProgress =
   | { kind: 'resumed'; step: number }
   | { kind: 'nan-stop'; step: number; message: string }
   | { kind: 'error-stop'; step: number; savedStep: number; message: string }
+  | { kind: 'controls'; prompts: string[]; images: RgbaImage[] }
+  | { kind: 'drift'; step: number; final: boolean; prompts: string[]; images: RgbaImage[]; report: DriftReport }
+  | { kind: 'drift-stop'; step: number; savedStep: number; message: string }
   | { kind: 'done'; status: FineTuneStatus; steps: number; ms: number };
 
 export type FineTuneStatus = 'done' | 'stopped' | 'cancelled';

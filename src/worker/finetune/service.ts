@@ -31,6 +31,7 @@ import { AdapterExistsError, AdapterNameError, AdapterQuotaError, AdapterStore, 
 import { DatasetBuilder } from './dataset';
 import { fineTunePort } from './port';
 import { FineTuneRun } from './session';
+import type { Control, ControlRender } from './drift-guard';
 import type { ModelSource, TextToImageLike } from '../generation/model-port';
 import type { FineTuneHost, LoadedModels } from '../generation/service';
 import { sha256Hex } from '../weight-store';
@@ -120,6 +121,7 @@ export class FineTuneService implements FineTuneApi {
         dataset,
         emptyTextIds: tokenizer.encode(''),
         preview: (adapter, prompt, steps, guidance, seed) => this.previewImage(engine, adapter, m, { prompt, steps, guidance, seed }),
+        renderControls: (adapter, controls, steps, guidance) => this.renderControls(engine, adapter, m, controls, steps, guidance),
         onProgress: (p) => this.emit(p, onProgress),
       },
       req,
@@ -326,10 +328,38 @@ export class FineTuneService implements FineTuneApi {
     }
   }
 
-  /** Sends a run's progress on; a preview's pixels are given away when it crosses to another thread. */
+  /** The drift guard's control renders: one pipeline (the base's weights, or the adapter merged into a copy) for all
+   *  of them, then freed. Both read prompts with the word-boundary tokenizer, as the adapter's generations do. */
+  private async renderControls(
+    engine: Engine,
+    adapter: LoraAdapter | null,
+    m: LoadedModels,
+    controls: readonly Control[],
+    steps: number,
+    guidance: number,
+  ): Promise<ControlRender[]> {
+    const pipeline = adapter
+      ? await this.mergedPipeline(engine, adapter, m)
+      : await this.host.createPipeline(engine, { manifest: withWordSplit(m.gen.manifest), weights: m.gen.weights }, m.vq);
+    try {
+      const out: ControlRender[] = [];
+      for (const c of controls) {
+        const r = await pipeline.generate({ prompt: c.prompt, seed: c.seed, steps, guidance });
+        const side = Math.round(Math.sqrt(r.pixels.length / 4));
+        out.push({ image: { width: side, height: side, rgba: r.pixels.slice() }, tokens: r.tokens.slice() });
+      }
+      return out;
+    } finally {
+      pipeline.dispose();
+    }
+  }
+
+  /** Sends a run's progress on; the pixels of previews and control renders are given away when they cross to
+   *  another thread. */
   private async emit(p: FineTuneProgress, onProgress?: FineTuneProgressCallback): Promise<void> {
     if (!onProgress) return;
     if (p.kind === 'preview') await onProgress(Comlink.transfer(p, [p.image.rgba.buffer]));
+    else if (p.kind === 'controls' || p.kind === 'drift') await onProgress(Comlink.transfer(p, p.images.map((i) => i.rgba.buffer as ArrayBuffer)));
     else await onProgress(p);
   }
 

@@ -1,5 +1,7 @@
 // One fine-tuning run in the worker: batches from the prepared dataset, the LoRA trainer's steps, typed
-// progress (loss, steps/s, time left), preview images every K steps, pause / resume / cancel, the NaN stop.
+// progress (loss, steps/s, time left), preview images every K steps, the drift guard (control prompts rendered
+// with the base model before the first step, with the adapter every `driftEvery` steps and after the run: see
+// drift-guard.ts), pause / resume / cancel, the NaN stop and the drift stop.
 //
 // Invariants:
 // - The base weights are only read (the trainer and the previews work on merged copies).
@@ -7,6 +9,7 @@
 //   adapter and frees the trainer. A non-finite step stops the run and keeps the last good adapter.
 // - A GPU failure (a step or preview throws, or the worker reports a lost device) stops the run and keeps the last
 //   CPU snapshot of the adapter (taken with each preview, or every SNAPSHOT_EVERY steps); with none yet, it throws.
+// - A drift stop (stopOnDrift) keeps the adapter of the last drift check within the bounds.
 // - Batches are a seeded reshuffle of the pairs per epoch, so the same seed gives the same run.
 import type { Engine } from '../../engine/engine';
 import type { BaseModelRef, FineTunerHandle, LoraAdapter, LoraConfig, LoraTarget, WeightMap } from '../../finetune/api';
@@ -17,7 +20,8 @@ import { mulberry32 } from '../../engine/rng';
 import { clampPrompt } from '../prompt';
 import { FINETUNE_SETTINGS } from './settings';
 import { StepRate } from './step-rate';
-import { ADAPT_TARGETS as ADAPT_TARGETS_BY_SCOPE, DEFAULT_FINETUNE_OPTIONS, warmupStepsFor } from '../../finetune/defaults';
+import { ADAPT_TARGETS as ADAPT_TARGETS_BY_SCOPE, DEFAULT_FINETUNE_OPTIONS, DRIFT_GUARD, warmupStepsFor } from '../../finetune/defaults';
+import { CONTROLS, DriftGuard, type RenderControls } from './drift-guard';
 
 /** Weights that get a LoRA pair, per choice of the request's `adapt` (the one list: src/finetune/defaults.ts). */
 export const ADAPT_TARGETS: Readonly<Record<AdaptScope, readonly LoraTarget[]>> = ADAPT_TARGETS_BY_SCOPE;
@@ -52,6 +56,8 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
     previewGuidance: previewGuidance(req.previewGuidance),
     seed: Number(req.seed) >>> 0,
     adapt,
+    driftEvery: int(req.driftEvery ?? S.driftEvery.default, 'Drift check every', S.driftEvery),
+    stopOnDrift: req.stopOnDrift === undefined ? DRIFT_GUARD.stopOnDrift : req.stopOnDrift === true,
   };
 }
 
@@ -97,6 +103,8 @@ export interface RunDeps {
   emptyTextIds: Int32Array;
   /** Renders the preview prompt with `adapter` merged into a copy of the base. */
   preview(adapter: LoraAdapter, prompt: string, steps: number, guidance: number, seed: number): Promise<RgbaImage>;
+  /** Renders the drift guard's control prompts with an adapter merged in, or with the base model (null). */
+  renderControls: RenderControls;
   onProgress(p: FineTuneProgress): Promise<void>;
 }
 
@@ -112,6 +120,8 @@ export class FineTuneRun {
   /** The latest CPU copy of the adapter (taken with each preview, or every SNAPSHOT_EVERY steps without). */
   private snapshot: { adapter: LoraAdapter; step: number } | null = null;
   private failure: Error | null = null;
+  /** The adapter of the last drift check within the bounds: what a drift stop keeps. */
+  private lastWithinBounds: { adapter: LoraAdapter; step: number } | null = null;
   readonly req: Required<FineTuneRequest>;
   stepsDone = 0;
 
@@ -165,12 +175,49 @@ export class FineTuneRun {
     await this.deps.onProgress({ kind: 'preview', step, prompt, image });
   }
 
+  /** A drift check at `step` (all controls when `final`, else the first DRIFT_GUARD.duringRun); returns the adapter
+   *  it checked and whether the run should stop for drift. */
+  private async checkDrift(guard: DriftGuard, step: number, final: boolean): Promise<{ adapter: LoraAdapter; stop: boolean }> {
+    const adapter = await this.takeSnapshot(step);
+    const c = await guard.check(adapter, final ? CONTROLS.length : DRIFT_GUARD.duringRun);
+    await this.deps.onProgress({
+      kind: 'drift',
+      step,
+      final,
+      prompts: c.controls.map((k) => k.prompt),
+      images: c.renders.map((k) => k.image),
+      report: c.report,
+    });
+    if (c.report.withinBounds) this.lastWithinBounds = { adapter, step };
+    return { adapter, stop: !c.report.withinBounds && this.req.stopOnDrift };
+  }
+
+  /** Stops for drift: keeps the last adapter within the bounds (or, with none, the one just checked). */
+  private async stopForDrift(step: number, checked: LoraAdapter): Promise<void> {
+    const keep = this.lastWithinBounds;
+    this.adapter = keep?.adapter ?? checked;
+    this.stepsDone = keep?.step ?? step;
+    await this.deps.onProgress({
+      kind: 'drift-stop',
+      step,
+      savedStep: keep?.step ?? 0,
+      message:
+        `Training stopped at step ${step}: the adapter changed prompts it was not taught (the control pictures drifted past the bound). ` +
+        (keep
+          ? `The adapter as it was after step ${keep.step}, the last within the bound, is kept.`
+          : `No check was within the bound; the adapter as it is now is kept. Try fewer steps or a lower learning rate.`),
+    });
+  }
+
   async run(): Promise<FineTuneResult> {
     const t0 = now();
     const { dataset: ds, port, engine, base } = this.deps;
     const r = this.req;
     const B = r.batchSize;
     const lora: LoraConfig = { rank: r.rank, alpha: r.rank, targets: [...ADAPT_TARGETS[r.adapt]] };
+    // The base renders first, while no trainer holds GPU memory.
+    const guard = new DriftGuard(this.deps.renderControls, r.previewSteps, r.previewGuidance);
+    const baseControls = await guard.baseline();
     this.trainer = port.createTrainer(engine, base, lora, {
       ...DEFAULT_FINETUNE_OPTIONS,
       batchSize: B,
@@ -184,6 +231,7 @@ export class FineTuneRun {
     let status: FineTuneResult['status'] = 'done';
     try {
       await this.deps.onProgress({ kind: 'start', totalSteps: r.steps, pairs: ds.count, batchSize: B });
+      await this.deps.onProgress({ kind: 'controls', prompts: CONTROLS.map((k) => k.prompt), images: baseControls.map((k) => copyImage(k.image)) });
       const next = batchOrder(ds.count, r.seed);
       const rate = new StepRate();
       const tokens = new Int32Array(B * ds.hw);
@@ -233,11 +281,27 @@ export class FineTuneRun {
         const last = step === r.steps;
         if (!this.cancelled && !last && r.previewEvery > 0 && step % r.previewEvery === 0) await this.sendPreview(step);
         else if (!this.cancelled && !last && r.previewEvery === 0 && step % SNAPSHOT_EVERY === 0) await this.takeSnapshot(step);
+        if (!this.cancelled && !last && r.driftEvery > 0 && step % r.driftEvery === 0) {
+          const d = await this.checkDrift(guard, step, false);
+          if (d.stop) {
+            status = 'stopped';
+            await this.stopForDrift(step, d.adapter);
+            break;
+          }
+        }
       }
       if (this.cancelled) status = 'cancelled';
-      else if (this.trainer.stepsDone > 0) {
-        if (status === 'done') await this.sendPreview(this.trainer.stepsDone);
-        this.adapter = await this.trainer.getAdapter({ captions: ds.captions });
+      else if (this.trainer.stepsDone > 0 && !this.adapter) {
+        if (status === 'done') {
+          const n = this.trainer.stepsDone;
+          await this.sendPreview(n);
+          const d = await this.checkDrift(guard, n, true);
+          if (d.stop) {
+            status = 'stopped';
+            await this.stopForDrift(n, d.adapter);
+          } else this.adapter = d.adapter;
+        }
+        this.adapter ??= await this.trainer.getAdapter({ captions: ds.captions });
       }
     } catch (err) {
       // A GPU failure (lost device, out of memory) mid-run: keep the last snapshot rather than nothing.
@@ -266,4 +330,9 @@ export class FineTuneRun {
     await this.deps.onProgress({ kind: 'done', status, steps: this.stepsDone, ms });
     return { status, steps: this.stepsDone, losses, ms, canSave: this.adapter !== null };
   }
+}
+
+/** A copy of an image (the base renders are kept for every check; what crosses to the page is given away). */
+function copyImage(img: RgbaImage): RgbaImage {
+  return { width: img.width, height: img.height, rgba: img.rgba.slice() };
 }

@@ -1,0 +1,62 @@
+// The drift guard of a fine-tuning run (issue 20): the base model's renders of the control prompts
+// (DRIFT_CONTROL_PROMPTS, fixed seeds) taken once before the run, and checks that render the same prompts and seeds
+// with the adapter and measure how far they moved (driftReport, src/finetune/drift.ts: 32-px PSNR, colour shares,
+// changed tokens). Rendering is the service's (a pipeline per call); this module only decides what to render and
+// compares. Invariant: a check compares control i's adapted render with control i's base render (same prompt,
+// seed, MaskGIT steps and guidance).
+import type { LoraAdapter } from '../../finetune/api';
+import { DRIFT_CONTROL_PROMPTS, DRIFT_GUARD } from '../../finetune/defaults';
+import { driftReport, type DriftReport } from '../../finetune/drift';
+import type { RgbaImage } from '../api';
+
+export interface Control {
+  prompt: string;
+  seed: number;
+}
+
+/** One control prompt's generation: its picture and its VQ token grid. */
+export interface ControlRender {
+  image: RgbaImage;
+  tokens: ArrayLike<number>;
+}
+
+/** Renders `controls` (in order) with `adapter` merged into the base, or with the base model itself when null. */
+export type RenderControls = (adapter: LoraAdapter | null, controls: readonly Control[], steps: number, guidance: number) => Promise<ControlRender[]>;
+
+/** The control prompts with their fixed seeds. */
+export const CONTROLS: readonly Control[] = Object.freeze(DRIFT_CONTROL_PROMPTS.map((prompt, i) => ({ prompt, seed: DRIFT_GUARD.controlSeed + i })));
+
+export interface DriftCheck {
+  controls: Control[];
+  /** The adapted renders, in the order of `controls`. */
+  renders: ControlRender[];
+  report: DriftReport;
+}
+
+export class DriftGuard {
+  private base: ControlRender[] | null = null;
+
+  constructor(
+    private readonly render: RenderControls,
+    private readonly steps: number,
+    private readonly guidance: number,
+  ) {}
+
+  /** Renders every control with the base model (once; later calls return the same renders). */
+  async baseline(): Promise<ControlRender[]> {
+    this.base ??= await this.render(null, CONTROLS, this.steps, this.guidance);
+    return this.base;
+  }
+
+  /** The first `count` controls rendered with `adapter`, against their base renders. */
+  async check(adapter: LoraAdapter, count = CONTROLS.length): Promise<DriftCheck> {
+    const base = await this.baseline();
+    const controls = CONTROLS.slice(0, Math.max(1, Math.min(count, CONTROLS.length)));
+    const renders = await this.render(adapter, controls, this.steps, this.guidance);
+    const report = driftReport(
+      base.slice(0, controls.length).map((r) => ({ image: r.image, tokens: r.tokens })),
+      renders.map((r) => ({ image: r.image, tokens: r.tokens })),
+    );
+    return { controls, renders, report };
+  }
+}

@@ -1,0 +1,153 @@
+// The drift guard as the worker runs it (src/worker/finetune/session.ts + drift-guard.ts), in Node on Dawn with the
+// e2e tiny models (e2e/fixtures/models): the base renders of the control prompts come before the first step, a
+// cheap check on the first DRIFT_GUARD.duringRun controls every `driftEvery` steps, a check of all of them after
+// the run; the final report is the drift between independent base and merged-adapter renders of the same prompts and
+// seeds; and a check past the bounds with stopOnDrift stops the run, keeping the last adapter within them.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { LoraAdapter, MMambaConfig } from '../src/finetune/api';
+import { DRIFT_CONTROL_PROMPTS, DRIFT_GUARD } from '../src/finetune/defaults';
+import { driftReport } from '../src/finetune/drift';
+import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
+import { TextToImage } from '../src/model/pipeline';
+import { loadWeights, type Manifest } from '../src/model/weights';
+import type { FineTuneProgress } from '../src/worker/api';
+import type { Dataset } from '../src/worker/finetune/dataset';
+import { CONTROLS, type ControlRender, type RenderControls } from '../src/worker/finetune/drift-guard';
+import { fineTunePort } from '../src/worker/finetune/port';
+import { FineTuneRun, type RunDeps } from '../src/worker/finetune/session';
+import { getEngine } from './gpu';
+
+const DIR = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');
+function load(id: string) {
+  const manifest = JSON.parse(readFileSync(`${DIR}/${id}/manifest.json`, 'utf8')) as Manifest;
+  const shards = manifest.shards.map((s) => {
+    const b = readFileSync(`${DIR}/${id}/${s.file}`);
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  });
+  return { manifest, weights: loadWeights(manifest, shards) };
+}
+
+/** MaskGIT steps and guidance of the control renders (the request's preview settings): few, SwiftShader is slow. */
+const RENDER = { previewSteps: 2, previewGuidance: 3 };
+
+async function setup() {
+  const e = await getEngine();
+  const gen = load('mmamba-e2e');
+  const vq = load('vq-e2e');
+  const cfg = gen.manifest.config as unknown as MMambaConfig;
+  const tok = new BPETokenizer(gen.manifest.tokenizer as unknown as TokenizerSpec, cfg.text.max_len);
+  const port = await fineTunePort();
+  const hw = cfg.grid * cfg.grid;
+  const N = 4;
+  const dataset: Dataset = {
+    genId: 'mmamba-e2e',
+    count: N,
+    hw,
+    lt: tok.maxLen,
+    tokens: new Int32Array(N * hw).map((_, i) => (i * 5) % cfg.codebook_size),
+    textIds: new Int32Array(N * tok.maxLen).map((_, i) => tok.encode('a zorblat')[i % tok.maxLen]!),
+    captions: new Array(N).fill('a zorblat'),
+  };
+  /** The real renderer: the base weights, or the adapter merged into a copy, one pipeline per call. */
+  const render: RenderControls = async (adapter, controls, steps, guidance) => {
+    const t2i = TextToImage.create(e, { manifest: gen.manifest, weights: adapter ? port.mergeAdapter(gen.weights, adapter) : gen.weights }, vq);
+    try {
+      const out: ControlRender[] = [];
+      for (const c of controls) {
+        const r = await t2i.generate({ prompt: c.prompt, seed: c.seed, steps, guidance });
+        const side = Math.round(Math.sqrt(r.pixels.length / 4));
+        out.push({ image: { width: side, height: side, rgba: r.pixels.slice() }, tokens: r.tokens.slice() });
+      }
+      return out;
+    } finally {
+      t2i.dispose();
+    }
+  };
+  const deps = (renderControls: RenderControls, onProgress: RunDeps['onProgress']): RunDeps => ({
+    engine: e,
+    port,
+    base: { ref: { modelId: 'mmamba-e2e', config: cfg }, weights: gen.weights },
+    dataset,
+    emptyTextIds: tok.encode(''),
+    preview: async () => ({ width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
+    renderControls,
+    onProgress,
+  });
+  return { render, deps };
+}
+
+describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
+  it('renders the controls with the base first, checks the first few every K steps and all after the run', async () => {
+    const { render, deps } = await setup();
+    const events: FineTuneProgress[] = [];
+    const calls: Array<{ adapter: boolean; prompts: string[] }> = [];
+    const counted: RenderControls = async (adapter, controls, steps, guidance) => {
+      calls.push({ adapter: adapter !== null, prompts: controls.map((c) => c.prompt) });
+      return render(adapter, controls, steps, guidance);
+    };
+    const run = new FineTuneRun(deps(counted, async (p) => void events.push(p)), {
+      rank: 4, steps: 4, lr: 0.05, batchSize: 4, previewEvery: 0, seed: 2, driftEvery: 2, ...RENDER,
+    });
+    const res = await run.run();
+    expect(res.status).toBe('done');
+    expect(DRIFT_CONTROL_PROMPTS.length).toBeGreaterThanOrEqual(8);
+    expect(calls).toEqual([
+      { adapter: false, prompts: [...DRIFT_CONTROL_PROMPTS] },
+      { adapter: true, prompts: DRIFT_CONTROL_PROMPTS.slice(0, DRIFT_GUARD.duringRun) },
+      { adapter: true, prompts: [...DRIFT_CONTROL_PROMPTS] },
+    ]);
+    const kinds = events.map((p) => (p.kind === 'step' ? `step${p.step}` : p.kind === 'drift' ? `drift${p.step}${p.final ? 'final' : ''}` : p.kind));
+    expect(kinds).toEqual(['start', 'controls', 'step1', 'step2', 'drift2', 'step3', 'step4', 'preview', 'drift4final', 'done']);
+    const controls = events.find((p) => p.kind === 'controls') as Extract<FineTuneProgress, { kind: 'controls' }>;
+    expect(controls.images.length).toBe(DRIFT_CONTROL_PROMPTS.length);
+    const during = events.find((p) => p.kind === 'drift' && !p.final) as Extract<FineTuneProgress, { kind: 'drift' }>;
+    expect(during.report.prompts.length).toBe(DRIFT_GUARD.duringRun);
+    const final = events.find((p) => p.kind === 'drift' && p.final) as Extract<FineTuneProgress, { kind: 'drift' }>;
+
+    // The final report is the drift between fresh base and merged-adapter renders of the same prompts and seeds.
+    const base = await render(null, CONTROLS, RENDER.previewSteps, RENDER.previewGuidance);
+    const adapted = await render(run.adapter!, CONTROLS, RENDER.previewSteps, RENDER.previewGuidance);
+    const want = driftReport(base, adapted);
+    console.log('final drift per control:', final.report.prompts.map((p, i) => `${DRIFT_CONTROL_PROMPTS[i]}: ${p.psnr32.toFixed(1)} dB, colour ${p.colourShareDiff.toFixed(3)}, tokens ${p.tokenChange.toFixed(2)}`).join('; '));
+    expect(final.report).toEqual(want);
+    expect(final.images.map((i) => Array.from(i.rgba))).toEqual(adapted.map((a) => Array.from(a.image.rgba)));
+    // an adapter that changes nothing (B = 0) drifts nothing: the check measures the adapter, not the sampling
+    const zero: LoraAdapter = { ...run.adapter!, pairs: new Map([...run.adapter!.pairs].map(([k, p]) => [k, { A: p.A, B: { shape: p.B.shape, data: new Float32Array(p.B.data.length) } }])) };
+    const same = driftReport(base, await render(zero, CONTROLS, RENDER.previewSteps, RENDER.previewGuidance));
+    expect(same.worst).toEqual({ psnr32: Infinity, colourShareDiff: 0, tokenChange: 0 });
+  }, 600_000);
+
+  it('stopOnDrift: a check past the bounds stops the run and keeps the adapter of the last check within them', async () => {
+    const { render, deps } = await setup();
+    // Adapted renders past step 2 come out black (drift far past the bounds); earlier ones are the real renders.
+    const driftsAfter2: RenderControls = async (adapter, controls, steps, guidance) => {
+      const out = await render(adapter, controls, steps, guidance);
+      if (adapter && adapter.info.steps > 2) for (const r of out) r.image.rgba.fill(0);
+      return out;
+    };
+    const bases = await render(null, CONTROLS, RENDER.previewSteps, RENDER.previewGuidance);
+    const early = await (async () => {
+      const events: FineTuneProgress[] = [];
+      const run = new FineTuneRun(deps(driftsAfter2, async (p) => void events.push(p)), {
+        rank: 4, steps: 6, lr: 0.0001, batchSize: 4, previewEvery: 0, seed: 2, driftEvery: 2, stopOnDrift: true, ...RENDER,
+      });
+      const res = await run.run();
+      return { res, events, run };
+    })();
+    const { res, events, run } = early;
+    const drifts = events.filter((p) => p.kind === 'drift') as Array<Extract<FineTuneProgress, { kind: 'drift' }>>;
+    console.log('checks:', drifts.map((d) => `step ${d.step}: worst ${d.report.worst.psnr32.toFixed(1)} dB, within ${d.report.withinBounds}`).join('; '));
+    expect(bases.length).toBe(CONTROLS.length);
+    expect(drifts.map((d) => d.step)).toEqual([2, 4]);
+    expect(drifts[0]!.report.withinBounds).toBe(true); // lr 1e-4 for 2 steps barely moves the tiny model
+    expect(drifts[1]!.report.withinBounds).toBe(false);
+    expect(res.status).toBe('stopped');
+    expect(events.find((p) => p.kind === 'drift-stop')).toMatchObject({ step: 4, savedStep: 2 });
+    expect(run.adapter!.info.steps).toBe(2);
+    expect(res.steps).toBe(2);
+    expect(res.canSave).toBe(true);
+    expect(events.filter((p) => p.kind === 'step').length).toBe(4);
+  }, 600_000);
+});
