@@ -97,4 +97,32 @@ describe('adapter file format', () => {
     expect(parseAdapter(buf, { modelId: base.modelId, config: cfg }).pairs.size).toBeGreaterThan(0); // no sha given: not checked
     expect(() => parseAdapter(editHeader(buf, (h) => (h.__metadata__.rank = '64')), base)).toThrow(AdapterMismatchError);
   });
+
+  it('version 2 carries the new word\'s embedding row; version 1 files still load; a bad row or word is refused', () => {
+    const a = trained();
+    a.wordEmbedding = Float32Array.from({ length: cfg.text.width }, (_, i) => Math.cos(i) * 0.1);
+    const buf = serializeAdapter(a);
+    const meta = parseSafetensorsHeader(buf, buf.byteLength, 'adapter').metadata as Record<string, string>;
+    expect(meta.formatVersion).toBe('2');
+    const back = parseAdapter(buf, base);
+    expect(Array.from(back.wordEmbedding!)).toEqual(Array.from(a.wordEmbedding));
+    expect(back.info.word).toBe('zorblax');
+    // a LoRA-only adapter written as version 1 (what older builds wrote) loads, with no embedding
+    const plain = trained();
+    const v1 = editHeader(serializeAdapter(plain), (h) => (h.__metadata__.formatVersion = '1'));
+    const old = parseAdapter(v1, base);
+    expect(old.wordEmbedding).toBeUndefined();
+    expect([...old.pairs.keys()]).toEqual([...plain.pairs.keys()]);
+    // version 1 cannot hold an embedding; a row of the wrong width, or a word that cannot be one id, is refused
+    expect(() => parseAdapter(editHeader(buf, (h) => (h.__metadata__.formatVersion = '1')), base)).toThrow(/unexpected tensor 'word.embedding'/);
+    expect(() => parseAdapter(editHeader(buf, (h) => (h['word.embedding'].shape = [cfg.text.width / 2, 2])), base)).toThrow(AdapterMismatchError);
+    expect(() => parseAdapter(editHeader(buf, (h) => (h.__metadata__.word = 'two words')), base)).toThrow(AdapterFormatError);
+    const nan = trained();
+    nan.wordEmbedding = new Float32Array(cfg.text.width).fill(Number.NaN);
+    expect(() => parseAdapter(serializeAdapter(nan), base)).toThrow(/non-finite/);
+    const noWord = trained();
+    noWord.info.word = undefined;
+    noWord.wordEmbedding = new Float32Array(cfg.text.width);
+    expect(() => serializeAdapter(noWord)).toThrow(/needs its word/);
+  });
 });

@@ -2,7 +2,8 @@
 // e2e tiny models (e2e/fixtures/models): the base renders of the control prompts come before the first step, a
 // cheap check on the first DRIFT_GUARD.duringRun controls every `driftEvery` steps, a check of all of them after
 // the run; the final report is the drift between independent base and merged-adapter renders of the same prompts and
-// seeds; and a check past the bounds with stopOnDrift stops the run, keeping the last adapter within them.
+// seeds; a check past the bounds with stopOnDrift stops the run, keeping the last adapter within them; and prior
+// preservation puts the base renders of the controls, with their captions, in the last rows of every batch.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import type { FineTuneProgress } from '../src/worker/api';
 import type { Dataset } from '../src/worker/finetune/dataset';
 import { CONTROLS, type ControlRender, type RenderControls } from '../src/worker/finetune/drift-guard';
 import { fineTunePort } from '../src/worker/finetune/port';
-import { FineTuneRun, type RunDeps } from '../src/worker/finetune/session';
+import { batchOrder, FineTuneRun, type RunDeps } from '../src/worker/finetune/session';
 import { getEngine } from './gpu';
 
 const DIR = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');
@@ -73,9 +74,10 @@ async function setup() {
     emptyTextIds: tok.encode(''),
     preview: async () => ({ width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
     renderControls,
+    encodeText: (t) => tok.encode(t),
     onProgress,
   });
-  return { render, deps };
+  return { render, deps, tok, dataset };
 }
 
 describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
@@ -150,4 +152,56 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
     expect(res.canSave).toBe(true);
     expect(events.filter((p) => p.kind === 'step').length).toBe(4);
   }, 600_000);
+
+  it('prior preservation: the last rows of each batch are base renders of the controls with their captions, by seed', async () => {
+    const { render, deps, tok, dataset } = await setup();
+    let bases: ControlRender[] = [];
+    const keepBase: RenderControls = async (adapter, controls, steps, guidance) => {
+      const out = await render(adapter, controls, steps, guidance);
+      if (!adapter) bases = out;
+      return out;
+    };
+    const seen = async (seed: number) => {
+      const batches: Array<{ tokens: Int32Array; textIds: Int32Array }> = [];
+      const d = deps(keepBase, async () => {});
+      const port: RunDeps['port'] = {
+        ...d.port,
+        createTrainer: (...args) => {
+          const t = d.port.createTrainer(...args);
+          const step = t.step.bind(t);
+          t.step = async (b) => {
+            batches.push({ tokens: b.tokens.slice(), textIds: b.textIds.slice() });
+            return step(b);
+          };
+          return t;
+        },
+      };
+      const run = new FineTuneRun({ ...d, port }, { rank: 2, steps: 8, lr: 0.01, batchSize: 4, previewEvery: 0, seed, driftEvery: 0, priorFraction: 0.25, ...RENDER });
+      const res = await run.run();
+      expect(res.status).toBe('done');
+      return batches;
+    };
+    const a = await seen(5);
+    const { hw, lt } = dataset;
+    const row = (b: { tokens: Int32Array; textIds: Int32Array }, r: number) => ({ tokens: Array.from(b.tokens.subarray(r * hw, (r + 1) * hw)), ids: Array.from(b.textIds.subarray(r * lt, (r + 1) * lt)) });
+    // rows 0–2: the pairs in the run's seeded order; row 3 (round(4 · 0.25) = 1 row): a control's base render
+    const order = batchOrder(dataset.count, 5);
+    const priorSeq: number[] = [];
+    for (const b of a) {
+      for (let r = 0; r < 3; r++) {
+        const i = order();
+        expect(row(b, r)).toEqual({ tokens: Array.from(dataset.tokens.subarray(i * hw, (i + 1) * hw)), ids: Array.from(dataset.textIds.subarray(i * lt, (i + 1) * lt)) });
+      }
+      const last = row(b, 3);
+      const k = bases.findIndex((x) => Array.from(x.tokens).join() === last.tokens.join());
+      expect(k, 'row 3 is a base render of a control').toBeGreaterThanOrEqual(0);
+      expect(last.ids).toEqual(Array.from(tok.encode(CONTROLS[k]!.prompt)));
+      priorSeq.push(k);
+    }
+    console.log('prior rows (control index per step), seed 5:', priorSeq.join(' '));
+    expect([...priorSeq].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]); // one epoch of the 8 controls in 8 steps
+    // the same seed gives the same batches
+    const again = await seen(5);
+    expect(again.map((b) => Array.from(b.tokens))).toEqual(a.map((b) => Array.from(b.tokens)));
+  }, 900_000);
 });

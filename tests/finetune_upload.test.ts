@@ -161,6 +161,7 @@ describe('run loop with a stand-in trainer', () => {
         emptyTextIds: new Int32Array(3),
         preview: async () => (log.push('preview'), { width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
         renderControls: unchangedControls,
+        encodeText: () => new Int32Array(3),
         onProgress: async (p) => void events.push(p),
       },
       { rank: 1, steps: 10, lr: 0.5, batchSize: 4, previewEvery: 0, seed: 0 },

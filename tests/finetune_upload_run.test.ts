@@ -70,6 +70,7 @@ async function syntheticRunDeps(token: (i: number) => number, onProgress: RunDep
     emptyTextIds: tok.encode(''),
     preview: async () => ({ width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
     renderControls: unchangedControls,
+    encodeText: (t) => tok.encode(t),
     onProgress,
   };
   return { deps, cfg };
@@ -117,6 +118,7 @@ describe('fine-tuning run on the e2e tiny models', () => {
           return { width: 1, height: 1, rgba: new Uint8ClampedArray(4) };
         },
         renderControls: unchangedControls,
+        encodeText: (t) => tok.encode(t),
         onProgress: async (p) => void events.push(p),
       },
       { rank: 4, steps: STEPS, lr: 0.05, batchSize: 4, previewEvery: 5, seed: 1 },
@@ -230,6 +232,6 @@ describe('fine-tuning run on the e2e tiny models', () => {
     expect(res.status).toBe('cancelled');
     expect(res.canSave).toBe(false);
     expect(run.adapter).toBeNull();
-    expect(kinds).toEqual(['start', 'step', 'step', 'paused', 'resumed', 'step', 'step', 'done']);
+    expect(kinds).toEqual(['start', 'controls', 'step', 'step', 'paused', 'resumed', 'step', 'step', 'done']);
   }, 300_000);
 });

@@ -1,8 +1,10 @@
 // The standalone LoRA adapter file: a plain `.safetensors` (u64 LE header length, JSON header, little-endian data;
 // read back with src/model/safetensors.ts) holding F32 tensors `lora.<param>.A` / `lora.<param>.B` for every adapted
 // base parameter, and a `__metadata__` map of strings:
-//   format "mmamba-lora", formatVersion "1", baseModelId, baseConfigHash (lora.ts configHash), baseManifestSha256
+//   format "mmamba-lora", formatVersion "2", baseModelId, baseConfigHash (lora.ts configHash), baseManifestSha256
 //   (optional), rank, alpha, targets (JSON array), steps, word (optional), captions (JSON array, optional), createdAt.
+// Version 2 may hold `word.embedding` (F32 [text width]): the new word's own embedding row (textual inversion,
+// word.ts); then `word` is that word (1–64 of [a-z0-9]). Version 1 files (no embedding) still load.
 // parseAdapter validates everything against the base model it will be merged into and throws
 // AdapterFormatError (not a valid adapter file) or AdapterMismatchError (a valid adapter for another base / shape).
 // A file from outside is bounded before it is parsed (size, header size, entry count) and must hold nothing but its
@@ -12,6 +14,7 @@ import { parseSafetensors, parseSafetensorsHeader, type SafetensorsFile } from '
 import {
   ADAPTER_FORMAT,
   ADAPTER_FORMAT_VERSION,
+  ADAPTER_FORMAT_VERSIONS_READ,
   LORA_TARGETS,
   MAX_ADAPTER_FILE_BYTES,
   type BaseModelRef,
@@ -22,6 +25,7 @@ import {
 } from './api';
 import { AdapterFormatError, AdapterMismatchError, InvalidFineTuneOptionsError } from './errors';
 import { checkLoraConfig, configHash, factorShapes, loraParamNames, mergeAdapter } from './lora';
+import { NEW_WORD_RE } from './word';
 import type { WeightMap } from './api';
 
 /** Largest JSON header of an adapter (a real one is a few kB plus its captions); checked before it is decoded. */
@@ -35,6 +39,8 @@ export const MAX_MERGED_NORM_RATIO = 8;
 const MERGE_NORM_FLOOR = 1;
 
 const tensorName = (param: string, which: 'A' | 'B') => `lora.${param}.${which}`;
+/** The tensor of the new word's embedding row (version 2). */
+const WORD_TENSOR = 'word.embedding';
 
 export function serializeAdapter(adapter: LoraAdapter): ArrayBuffer {
   const { config: lc, info } = adapter;
@@ -62,6 +68,13 @@ export function serializeAdapter(adapter: LoraAdapter): ArrayBuffer {
       chunks.push(t.data);
       offset += t.data.byteLength;
     }
+  if (adapter.wordEmbedding) {
+    if (info.word === undefined || !NEW_WORD_RE.test(info.word)) throw new InvalidFineTuneOptionsError(`an adapter with a word embedding needs its word (1–64 of a–z, 0–9), got ${JSON.stringify(info.word)}`);
+    const t = adapter.wordEmbedding;
+    header[WORD_TENSOR] = { dtype: 'F32', shape: [t.length], data_offsets: [offset, offset + t.byteLength] };
+    chunks.push(t);
+    offset += t.byteLength;
+  }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - ((8 + new TextEncoder().encode(json).length) % 8)) % 8); // data starts 8-byte aligned
   const head = new TextEncoder().encode(json);
@@ -140,8 +153,9 @@ export function parseAdapter(file: ArrayBuffer, base: BaseModelRef): LoraAdapter
   if (Object.values(meta).some((v) => typeof v !== 'string')) throw new AdapterFormatError('adapter __metadata__ values must be strings; the file is damaged');
   if (meta.format !== ADAPTER_FORMAT)
     throw new AdapterFormatError(`this .safetensors file is not an M-Mamba LoRA adapter (format ${JSON.stringify(meta.format)}, want "${ADAPTER_FORMAT}")`);
-  if (meta.formatVersion !== String(ADAPTER_FORMAT_VERSION))
-    throw new AdapterFormatError(`adapter formatVersion ${meta.formatVersion} is not supported (this app reads ${ADAPTER_FORMAT_VERSION}); update the app`);
+  const version = ADAPTER_FORMAT_VERSIONS_READ.find((v) => meta.formatVersion === String(v));
+  if (version === undefined)
+    throw new AdapterFormatError(`adapter formatVersion ${meta.formatVersion} is not supported (this app reads ${ADAPTER_FORMAT_VERSIONS_READ.join(' and ')}); update the app`);
 
   const targets = metaJson(meta, 'targets', isStringArray);
   for (const t of targets) if (!LORA_TARGETS.includes(t as LoraTarget)) throw new AdapterFormatError(`adapter names an unknown LoRA target '${t}'`);
@@ -166,6 +180,7 @@ export function parseAdapter(file: ArrayBuffer, base: BaseModelRef): LoraAdapter
   // the tensors: exactly the expected names, F32, the shapes the base config implies, finite values
   const params = loraParamNames(base.config, config.targets);
   const expected = new Set(params.flatMap((p) => [tensorName(p, 'A'), tensorName(p, 'B')]));
+  if (version >= 2) expected.add(WORD_TENSOR);
   for (const name of st.tensors.keys())
     if (!expected.has(name)) throw new AdapterFormatError(`adapter holds an unexpected tensor '${name}' (targets ${config.targets.join(', ')})`);
   const pairs = new Map<string, LoraPair>();
@@ -186,6 +201,17 @@ export function parseAdapter(file: ArrayBuffer, base: BaseModelRef): LoraAdapter
     };
     pairs.set(p, { A: read('A'), B: read('B') });
   }
+  let wordEmbedding: Float32Array | undefined;
+  const wt = st.tensors.get(WORD_TENSOR);
+  if (wt) {
+    if (meta.word === undefined || !NEW_WORD_RE.test(meta.word)) throw new AdapterFormatError(`adapter has a word embedding but its word ${JSON.stringify(meta.word)} is not 1–64 of a–z, 0–9; the file is damaged`);
+    if (wt.dtype !== 'F32') throw new AdapterFormatError(`adapter tensor '${WORD_TENSOR}' is ${wt.dtype}; adapters store F32`);
+    if (wt.shape.join() !== String(base.config.text.width))
+      throw new AdapterMismatchError(`adapter tensor '${WORD_TENSOR}' has shape [${wt.shape}], the base model's text width needs [${base.config.text.width}]`);
+    wordEmbedding = new Float32Array(wt.bytes.buffer, wt.bytes.byteOffset, wt.bytes.byteLength / 4);
+    for (let i = 0; i < wordEmbedding.length; i++)
+      if (!Number.isFinite(wordEmbedding[i]!)) throw new AdapterFormatError(`adapter tensor '${WORD_TENSOR}' holds a non-finite value at [${i}]; the file is damaged`);
+  }
   // The tensors (non-overlapping) must tile the data exactly: trailing junk or hidden bytes are refused, never stored.
   if (unclaimed !== 0)
     throw new AdapterFormatError(`not a valid adapter file: ${unclaimed} bytes after the header belong to no tensor (trailing or hidden data); export the adapter from this app again`);
@@ -201,6 +227,7 @@ export function parseAdapter(file: ArrayBuffer, base: BaseModelRef): LoraAdapter
       createdAt: meta.createdAt,
     },
     pairs,
+    ...(wordEmbedding ? { wordEmbedding } : {}),
   };
 }
 

@@ -73,11 +73,16 @@ export interface LoraAdapter {
   info: AdapterInfo;
   /** Base parameter name (e.g. 'layers.0.in_proj.weight') → its factors. */
   pairs: Map<string, LoraPair>;
+  /** Textual inversion: the text embedding row (text width) of the new word `info.word`, which then is a word of its
+   *  own (word.ts: its id, tokenizer and table); absent for a LoRA-only adapter. */
+  wordEmbedding?: Float32Array;
 }
 
 /** The on-disk identifier and version written into `__metadata__.format` / `formatVersion`. */
 export const ADAPTER_FORMAT = 'mmamba-lora';
-export const ADAPTER_FORMAT_VERSION = 1;
+export const ADAPTER_FORMAT_VERSION = 2;
+/** Versions parseAdapter reads: 1 (LoRA factors only) and 2 (may add the new word's embedding row). */
+export const ADAPTER_FORMAT_VERSIONS_READ: readonly number[] = [1, 2];
 /** Largest adapter file read (M-Mamba S with every target at rank 64 is 15.7 MiB): the page checks File.size against
  *  it before reading, parseAdapter again before parsing. */
 export const MAX_ADAPTER_FILE_BYTES = 64 * 1024 * 1024;

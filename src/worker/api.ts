@@ -247,6 +247,9 @@ export interface FineTuneRequest {
   /** Stop the run when a drift check exceeds the bounds, keeping the adapter of the last check within them
    *  (default false: the page only warns). */
   stopOnDrift?: boolean;
+  /** Prior preservation: this share of each batch's rows (rounded; at most all but one) are the base model's renders
+   *  of the drift guard's control prompts with their captions (default: FINETUNE_SETTINGS.priorFraction). */
+  priorFraction?: number;
 }
 
 /** 'all': generator and text encoder; 'generator': the generator only (prompts are read as before);

@@ -27,6 +27,7 @@ import type {
 import { MAX_ADAPTER_FILE_BYTES } from '../../finetune/api';
 import { mergedWeightsProblem } from '../../finetune/adapter-format';
 import { ADAPTER_STRENGTH } from '../../finetune/defaults';
+import { modelWithWord } from '../../finetune/word';
 import { AdapterExistsError, AdapterNameError, AdapterQuotaError, AdapterStore, checkAdapterName, type StoredAdapter } from './adapter-store';
 import { DatasetBuilder } from './dataset';
 import { fineTunePort } from './port';
@@ -120,6 +121,7 @@ export class FineTuneService implements FineTuneApi {
         base: { ref, weights: m.gen.weights },
         dataset,
         emptyTextIds: tokenizer.encode(''),
+        encodeText: (text) => tokenizer.encode(text),
         preview: (adapter, prompt, steps, guidance, seed) => this.previewImage(engine, adapter, m, { prompt, steps, guidance, seed }),
         renderControls: (adapter, controls, steps, guidance) => this.renderControls(engine, adapter, m, controls, steps, guidance),
         onProgress: (p) => this.emit(p, onProgress),
@@ -308,7 +310,10 @@ export class FineTuneService implements FineTuneApi {
   private async mergedPipeline(engine: Engine, adapter: LoraAdapter, m: LoadedModels, strength = 1): Promise<TextToImageLike> {
     const port = await fineTunePort();
     const weights = port.mergeAdapter(m.gen.weights, adapter, strength);
-    return this.host.createPipeline(engine, { manifest: withWordSplit(m.gen.manifest), weights }, m.vq);
+    const merged = { manifest: withWordSplit(m.gen.manifest), weights };
+    // an adapter with its own word (textual inversion) brings the word's id, tokenizer entry and table row
+    const word = adapter.wordEmbedding && adapter.info.word ? { word: adapter.info.word, embedding: adapter.wordEmbedding } : null;
+    return this.host.createPipeline(engine, word ? modelWithWord(merged, word) : merged, m.vq);
   }
 
   /** One preview image of a run: the adapter merged into a copy of the base, generated once, then freed. */

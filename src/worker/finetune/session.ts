@@ -58,7 +58,16 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
     adapt,
     driftEvery: int(req.driftEvery ?? S.driftEvery.default, 'Drift check every', S.driftEvery),
     stopOnDrift: req.stopOnDrift === undefined ? DRIFT_GUARD.stopOnDrift : req.stopOnDrift === true,
+    priorFraction: fraction(req.priorFraction),
   };
+}
+
+/** Prior preservation's share of a batch: the default when not given, else a number in the setting's range. */
+function fraction(v: unknown): number {
+  const { min, max, default: fallback } = S.priorFraction;
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new Error(`Prior share must be a number from ${min} to ${max} (got ${String(v)}).`);
+  return v;
 }
 
 /** The preview prompt as text, cut to MAX_PROMPT_CHARS code points (like a generation prompt). */
@@ -95,12 +104,62 @@ export function batchOrder(n: number, seed: number): () => number {
   };
 }
 
+/** Rows of a batch of `batchSize` taken by prior items: round(batchSize·fraction), at most batchSize − 1, 0 without
+ *  prior items. */
+export function priorRows(batchSize: number, fraction: number, priorItems: number): number {
+  if (priorItems === 0 || fraction <= 0) return 0;
+  return Math.min(batchSize - 1, Math.max(1, Math.round(batchSize * fraction)));
+}
+
+/** Training items: `count` rows of `hw` image tokens and `lt` caption ids. */
+export interface Items {
+  count: number;
+  tokens: Int32Array;
+  textIds: Int32Array;
+}
+
+/** Fills a batch: rows 0..B−P−1 from the pairs in their seeded order (`nextPair`), the last P rows from the prior
+ *  items in theirs (`nextPrior`). */
+export function fillBatch(
+  out: { tokens: Int32Array; textIds: Int32Array },
+  B: number,
+  hw: number,
+  lt: number,
+  pairs: Items,
+  nextPair: () => number,
+  prior: { items: Items; rows: number; next: () => number } | null,
+): void {
+  const P = prior?.rows ?? 0;
+  for (let b = 0; b < B; b++) {
+    const [src, i] = b < B - P ? [pairs, nextPair()] : [prior!.items, prior!.next()];
+    out.tokens.set(src.tokens.subarray(i * hw, (i + 1) * hw), b * hw);
+    out.textIds.set(src.textIds.subarray(i * lt, (i + 1) * lt), b * lt);
+  }
+}
+
+/** The prior items of a run: the base renders' token grids with their control prompts' caption ids. */
+export function priorItems(renders: readonly { tokens: ArrayLike<number> }[], prompts: readonly string[], encode: (text: string) => Int32Array, hw: number, lt: number): Items {
+  const tokens = new Int32Array(renders.length * hw);
+  const textIds = new Int32Array(renders.length * lt);
+  renders.forEach((r, i) => {
+    if (r.tokens.length !== hw) throw new Error(`a control render has ${r.tokens.length} tokens; the pictures have ${hw}`);
+    tokens.set(Int32Array.from(r.tokens), i * hw);
+    textIds.set(encode(prompts[i]!), i * lt);
+  });
+  return { count: renders.length, tokens, textIds };
+}
+
+/** Seed of the prior items' order (its own stream, so turning prior preservation on keeps the pairs' order). */
+const PRIOR_ORDER_STREAM = 0x50524952; // 'PRIR'
+
 export interface RunDeps {
   engine: Engine;
   port: FineTunePort;
   base: { ref: BaseModelRef; weights: WeightMap };
   dataset: Dataset;
   emptyTextIds: Int32Array;
+  /** Caption ids (text.max_len) of a prompt, as the dataset's captions were encoded (for prior preservation). */
+  encodeText(text: string): Int32Array;
   /** Renders the preview prompt with `adapter` merged into a copy of the base. */
   preview(adapter: LoraAdapter, prompt: string, steps: number, guidance: number, seed: number): Promise<RgbaImage>;
   /** Renders the drift guard's control prompts with an adapter merged in, or with the base model (null). */
@@ -233,9 +292,16 @@ export class FineTuneRun {
       await this.deps.onProgress({ kind: 'start', totalSteps: r.steps, pairs: ds.count, batchSize: B });
       await this.deps.onProgress({ kind: 'controls', prompts: CONTROLS.map((k) => k.prompt), images: baseControls.map((k) => copyImage(k.image)) });
       const next = batchOrder(ds.count, r.seed);
+      const rows = priorRows(B, r.priorFraction, baseControls.length);
+      const prior = rows
+        ? {
+            items: priorItems(baseControls, CONTROLS.map((k) => k.prompt), (t) => this.deps.encodeText(t), ds.hw, ds.lt),
+            rows,
+            next: batchOrder(baseControls.length, (r.seed ^ PRIOR_ORDER_STREAM) >>> 0),
+          }
+        : null;
       const rate = new StepRate();
-      const tokens = new Int32Array(B * ds.hw);
-      const textIds = new Int32Array(B * ds.lt);
+      const batch = { tokens: new Int32Array(B * ds.hw), textIds: new Int32Array(B * ds.lt) };
       for (let step = 1; step <= r.steps; step++) {
         if (this.paused && !this.cancelled && !this.failure) {
           await this.deps.onProgress({ kind: 'paused', step: step - 1 });
@@ -245,13 +311,9 @@ export class FineTuneRun {
         }
         if (this.failure) throw this.failure;
         if (this.cancelled) break;
-        for (let b = 0; b < B; b++) {
-          const i = next();
-          tokens.set(ds.tokens.subarray(i * ds.hw, (i + 1) * ds.hw), b * ds.hw);
-          textIds.set(ds.textIds.subarray(i * ds.lt, (i + 1) * ds.lt), b * ds.lt);
-        }
+        fillBatch(batch, B, ds.hw, ds.lt, ds, next, prior);
         const ts = now();
-        const res = await this.trainer.step({ tokens, textIds });
+        const res = await this.trainer.step(batch);
         const dt = (now() - ts) / 1000;
         losses.push(res.loss);
         if (!res.applied) {

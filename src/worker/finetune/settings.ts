@@ -3,7 +3,7 @@
 // (checkRequest in session.ts) read the same numbers. The preview's steps and guidance take their range from the
 // generation settings (src/model/settings.ts): a preview is a generation. The starting values of the training
 // numbers are the library's defaults (src/finetune/defaults.ts), so page, library and benchmark run the same recipe.
-import { DEFAULT_FINETUNE_OPTIONS as OPT, DEFAULT_LORA_CONFIG as LORA, DRIFT_GUARD } from '../../finetune/defaults';
+import { DEFAULT_FINETUNE_OPTIONS as OPT, DEFAULT_LORA_CONFIG as LORA, DEFAULT_RECIPE, DRIFT_GUARD, PRIOR_MAX_FRACTION } from '../../finetune/defaults';
 import { GENERATION_SETTINGS, type NumericSetting } from '../../model/settings';
 
 export const FINETUNE_SETTINGS = {
@@ -19,6 +19,8 @@ export const FINETUNE_SETTINGS = {
   previewEvery: { min: 0, max: 5000, default: 50, step: 1, integer: true },
   /** A drift check on the first control prompts every K steps; 0: only the check after the run. */
   driftEvery: { min: 0, max: 5000, default: DRIFT_GUARD.every, step: 1, integer: true },
+  /** Share of each batch taken by prior preservation (the base model's renders of the control prompts). */
+  priorFraction: { min: 0, max: PRIOR_MAX_FRACTION, default: DEFAULT_RECIPE.priorFraction, step: 0.125 },
   /** MaskGIT steps of a preview image (and of the drift guard's control renders). */
   previewSteps: { min: GENERATION_SETTINGS.steps.min, max: GENERATION_SETTINGS.steps.max, default: 8, integer: true },
   /** Guidance of a preview image. */
