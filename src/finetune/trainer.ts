@@ -33,7 +33,7 @@ import { effectiveWeights, factorGradients, type FactorTensors } from './lora_gr
 import { largestMicroBatch } from './memory';
 import { MMambaAutodiff, type MaskedBatch } from './mmamba_autodiff';
 
-type Resolved = Required<Omit<FineTuneOptions, 'emptyTextIds' | 'maxMicroBatch'>> & { emptyTextIds: Int32Array; maxMicroBatch?: number };
+export type Resolved = Required<Omit<FineTuneOptions, 'emptyTextIds' | 'maxMicroBatch'>> & { emptyTextIds: Int32Array; maxMicroBatch?: number };
 
 /** Learning rate of 0-based step `step`: linear warmup, then cosine to minLrRatio·lr (runutil.py CosineSchedule). */
 export function learningRateAt(o: Pick<FineTuneOptions, 'lr' | 'warmupSteps' | 'totalSteps' | 'schedule' | 'minLrRatio'>, step: number): number {
@@ -45,7 +45,7 @@ export function learningRateAt(o: Pick<FineTuneOptions, 'lr' | 'warmupSteps' | '
   return o.lr * (min + (1 - min) * 0.5 * (1 + Math.cos(Math.PI * p)));
 }
 
-function resolveOptions(o: Partial<FineTuneOptions>, Lt: number): Resolved {
+export function resolveOptions(o: Partial<FineTuneOptions>, Lt: number): Resolved {
   const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)); // undefined = use the default
   const r = { ...DEFAULT_FINETUNE_OPTIONS, ...given } as Resolved;
   r.emptyTextIds = o.emptyTextIds ?? defaultEmptyTextIds(Lt);
