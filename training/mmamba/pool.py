@@ -25,6 +25,14 @@ def _run(span: tuple[int, int]):
     return _job(*span)
 
 
+def _worker_init() -> None:
+    """Default signal actions in the workers: a trainer's SIGTERM/SIGINT stop handler (mmamba/checkpoint.py),
+    inherited through fork, would keep a worker alive when the pool terminates it."""
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_spans(fn: Callable[[int, int], object], n: int, workers: int | None = None, chunk: int | None = None) -> list:
     """[fn(lo, hi) for each span of range(n)], in span order; spans run in forked workers when more than one
     worker and span. fn may be a closure and may write into shared memory made before the call."""
@@ -35,11 +43,15 @@ def run_spans(fn: Callable[[int, int], object], n: int, workers: int | None = No
         return [fn(lo, hi) for lo, hi in parts]
     import multiprocessing as mp
     _job = fn
+    pool = mp.get_context("fork").Pool(workers, initializer=_worker_init)
     try:
-        with mp.get_context("fork").Pool(workers) as pool:
-            return pool.map(_run, parts, chunksize=1)
+        out = pool.map(_run, parts, chunksize=1)
+        pool.close()                       # workers finish and exit on their own; terminate only on an error
+        return out
     finally:
         _job = None
+        pool.terminate()
+        pool.join()
 
 
 def map_items(fn: Callable[[int], object], n: int, workers: int | None = None, chunk: int | None = None) -> list:

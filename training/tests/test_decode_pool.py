@@ -58,3 +58,13 @@ def test_pooled_captions_and_ids_equal_serial(tmp_path, monkeypatch):
     ids = encode_tokens.caption_ids(bpe, caps, 12)
     assert ids.dtype == np.uint16 and ids.shape == (len(caps), 4, 12)
     assert np.array_equal(ids, np.array([[bpe.encode(c) for c in cs] for cs in serial], np.uint16))
+
+
+def test_pool_ends_despite_an_inherited_stop_handler(tmp_path):
+    """A trainer's SIGTERM handler (mmamba/checkpoint.py) in the parent must not keep the workers alive."""
+    import signal
+    old = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        assert pool.map_items(lambda i: i * 3, 40, workers=2, chunk=5) == [i * 3 for i in range(40)]
+    finally:
+        signal.signal(signal.SIGTERM, old)
