@@ -181,11 +181,12 @@ def synthetic_captions(n: int, seed: int = 0):
 
 def decode_split_images(root: str, split: str, seed: int = 0, workers: int = 0) -> np.ndarray:
     """All images of a split as (N, 128, 128, 3) uint8, decoded by data.decode_images' process pool
-    (`workers`, default mmamba/pool.py pool_size()) and cached in <root>/decoded/<split>-s<seed>.npy (written
-    atomically by rank 0; other ranks wait and read it). A single process keeps the array it decoded."""
+    (`workers`, default mmamba/pool.py pool_size()) and cached in <root>-decoded/<split>-s<seed>.npy beside the
+    pack, not inside it: the pack folder travels to the GPU machine and the cache is gigabytes (written atomically
+    by rank 0; other ranks wait and read it). A single process keeps the array it decoded."""
     from . import data as D
     from .dist import barrier, is_main
-    cache = os.path.join(root, "decoded", f"{split}-s{seed}.npy")
+    cache = os.path.join(os.path.normpath(root) + "-decoded", f"{split}-s{seed}.npy")
     if is_main() and not os.path.exists(cache):
         t0 = time.time()
         arr = D.decode_images(D.load_pack(root, seed), D.load_pack(root, seed).splits[split], workers or None)
