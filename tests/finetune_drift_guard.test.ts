@@ -19,6 +19,8 @@ import { CONTROLS, type ControlRender, type RenderControls } from '../src/worker
 import { fineTunePort } from '../src/worker/finetune/port';
 import { batchOrder, FineTuneRun, type RunDeps } from '../src/worker/finetune/session';
 import { getEngine } from './gpu';
+import { unchangedControls as unchanged } from './control-stub';
+import { modelWithWord } from '../src/finetune/word';
 
 const DIR = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');
 function load(id: string) {
@@ -53,7 +55,9 @@ async function setup() {
   };
   /** The real renderer: the base weights, or the adapter merged into a copy, one pipeline per call. */
   const render: RenderControls = async (adapter, controls, steps, guidance) => {
-    const t2i = TextToImage.create(e, { manifest: gen.manifest, weights: adapter ? port.mergeAdapter(gen.weights, adapter) : gen.weights }, vq);
+    const merged = { manifest: gen.manifest, weights: adapter ? port.mergeAdapter(gen.weights, adapter) : gen.weights };
+    const word = adapter?.wordEmbedding ? { word: adapter.info.word!, embedding: adapter.wordEmbedding } : null;
+    const t2i = TextToImage.create(e, word ? modelWithWord(merged, word) : merged, vq);
     try {
       const out: ControlRender[] = [];
       for (const c of controls) {
@@ -75,6 +79,7 @@ async function setup() {
     preview: async () => ({ width: 1, height: 1, rgba: new Uint8ClampedArray(4) }),
     renderControls,
     encodeText: (t) => tok.encode(t),
+    tokenizer: gen.manifest.tokenizer as unknown as TokenizerSpec,
     onProgress,
   });
   return { render, deps, tok, dataset };
@@ -204,4 +209,24 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
     const again = await seen(5);
     expect(again.map((b) => Array.from(b.tokens))).toEqual(a.map((b) => Array.from(b.tokens)));
   }, 900_000);
+
+  it('textual inversion first: word steps, then LoRA steps on top; the adapter carries the word and its row', async () => {
+    const { deps } = await setup();
+    const events: FineTuneProgress[] = [];
+    const run = new FineTuneRun(deps(unchanged, async (p) => void events.push(p)), {
+      rank: 2, steps: 2, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 2, driftEvery: 0, inversionSteps: 2, word: 'Zorblat', ...RENDER,
+    });
+    const res = await run.run();
+    expect(res.status).toBe('done');
+    const steps = events.filter((p) => p.kind === 'step') as Array<Extract<FineTuneProgress, { kind: 'step' }>>;
+    expect(steps.map((p) => `${p.step}/${p.totalSteps} ${p.phase}`)).toEqual(['1/4 word', '2/4 word', '3/4 lora', '4/4 lora']);
+    expect(res.losses.length).toBe(4);
+    const a = run.adapter!;
+    expect(a.info.word).toBe('zorblat');
+    expect(a.wordEmbedding!.length).toBe((deps(unchanged, async () => {}).base.ref.config as MMambaConfig).text.width);
+    // it names the base model itself (not the word-extended config), so it loads back against the base
+    const back = deps(unchanged, async () => {}).port.parseAdapter(deps(unchanged, async () => {}).port.serializeAdapter(a), deps(unchanged, async () => {}).base.ref);
+    expect(Array.from(back.wordEmbedding!)).toEqual(Array.from(a.wordEmbedding!));
+    expect(() => new FineTuneRun(deps(unchanged, async () => {}), { rank: 2, steps: 2, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 2, inversionSteps: 2 })).toThrow(/new word/);
+  }, 600_000);
 });

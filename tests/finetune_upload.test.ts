@@ -145,6 +145,9 @@ describe('run loop with a stand-in trainer', () => {
       mergeAdapter: (w) => w,
       serializeAdapter: () => new ArrayBuffer(0),
       parseAdapter: () => adapter,
+      createWordInversion: () => {
+        throw new Error('no textual inversion in this test');
+      },
     };
   }
   const dataset = { genId: 'g', count: 2, hw: 4, lt: 3, tokens: new Int32Array(8), textIds: new Int32Array(6), captions: ['a zorblat', 'a zorblat'] };

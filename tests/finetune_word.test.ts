@@ -85,7 +85,7 @@ describe('textual inversion: a new word of its own', () => {
     // generation with the word: control prompts draw the same tokens as the base, the word's prompt runs
     const vq = load('vq-e2e');
     const withWord = modelWithWord({ manifest: gen.manifest, weights: gen.weights }, { word: 'zorblat', embedding: row });
-    const t2iBase = TextToImage.create(e, { manifest: { ...gen.manifest, tokenizer: wordBoundarySpec(spec) } as Manifest, weights: gen.weights }, vq);
+    const t2iBase = TextToImage.create(e, { manifest: { ...gen.manifest, tokenizer: wordBoundarySpec(spec) } as unknown as Manifest, weights: gen.weights }, vq);
     const t2iWord = TextToImage.create(e, withWord, vq);
     for (const prompt of ['red apple', 'house']) {
       const a = await t2iBase.generate({ prompt, seed: 4, steps: 2, guidance: 3 });

@@ -52,8 +52,10 @@ export const DRIFT_CONTROL_PROMPTS: readonly string[] = Object.freeze(['red appl
 export const DRIFT_GUARD = Object.freeze({ controlSeed: 1000, every: 50, duringRun: 4, stopOnDrift: false });
 
 /** The teach-a-word recipe beyond plain LoRA (issue 20), off until measured on the shipped model:
+ *  `inversionSteps`: steps of textual inversion first (only the new word's own embedding row learns, at
+ *  `inversionLr`; inversion.ts), then the LoRA steps on top (pivotal tuning); 0: LoRA only.
  *  `priorFraction`: share of each batch given to prior preservation (DreamBooth): the base model's own renders of
  *  the drift guard's control prompts, with their captions, so the adapter keeps drawing them as before. 0: none;
  *  at most PRIOR_MAX_FRACTION (a batch always holds pictures of the word). */
-export const DEFAULT_RECIPE = Object.freeze({ priorFraction: 0 });
+export const DEFAULT_RECIPE = Object.freeze({ inversionSteps: 0, inversionLr: 0.005, priorFraction: 0 });
 export const PRIOR_MAX_FRACTION = 0.75;

@@ -65,6 +65,8 @@ export class FineTunePanel extends LitElement {
   @state() private seed: number = FT.seed.default;
   @state() private adapt: AdaptScope = 'all';
   @state() private driftEvery: number = FT.driftEvery.default;
+  @state() private inversionSteps: number = FT.inversionSteps.default;
+  @state() private priorFraction: number = FT.priorFraction.default;
   @state() private stopOnDrift: boolean = DRIFT_GUARD.stopOnDrift;
   @state() private controls: ControlPictures | null = null;
   @state() private driftCheck: DriftCheckView | null = null;
@@ -149,6 +151,8 @@ export class FineTunePanel extends LitElement {
         ${this.num('ft-preview-every', 'Preview every', 'previewEvery', () => this.previewEvery, (v) => (this.previewEvery = v), busy)}
         ${this.num('ft-seed', 'Seed', 'seed', () => this.seed, (v) => (this.seed = v), busy)}
         ${this.num('ft-drift-every', 'Check other prompts every', 'driftEvery', () => this.driftEvery, (v) => (this.driftEvery = v), busy)}
+        ${this.num('ft-word-steps', 'Word steps first', 'inversionSteps', () => this.inversionSteps, (v) => (this.inversionSteps = v), busy)}
+        ${this.num('ft-prior', 'Share of ordinary pictures', 'priorFraction', () => this.priorFraction, (v) => (this.priorFraction = v), busy)}
         <div class="wide">
           <label for="ft-stop-on-drift">When other prompts drift</label>
           <select id="ft-stop-on-drift" data-testid="ft-stop-on-drift" ?disabled=${busy}
@@ -285,6 +289,10 @@ export class FineTunePanel extends LitElement {
         adapt: this.adapt,
         driftEvery: this.driftEvery,
         stopOnDrift: this.stopOnDrift,
+        inversionSteps: this.inversionSteps,
+        priorFraction: this.priorFraction,
+        // the word textual inversion learns: the longest word every caption shares
+        word: suggestName(pairs.map((p) => p.caption)) || undefined,
         ...testOverrides(),
       };
       this.phase = 'running';

@@ -250,6 +250,11 @@ export interface FineTuneRequest {
   /** Prior preservation: this share of each batch's rows (rounded; at most all but one) are the base model's renders
    *  of the drift guard's control prompts with their captions (default: FINETUNE_SETTINGS.priorFraction). */
   priorFraction?: number;
+  /** Textual inversion: steps that learn only the new word's own embedding row before the LoRA steps (default:
+   *  FINETUNE_SETTINGS.inversionSteps; 0: none). Needs `word`. */
+  inversionSteps?: number;
+  /** The new word the captions teach (1–64 of a–z, 0–9, any case), for textual inversion. */
+  word?: string;
 }
 
 /** 'all': generator and text encoder; 'generator': the generator only (prompts are read as before);
@@ -275,7 +280,18 @@ export type AdaptScope = 'all' | 'generator' | 'text';
  */
 export type FineTuneProgress =
   | { kind: 'start'; totalSteps: number; pairs: number; batchSize: number }
-  | { kind: 'step'; step: number; totalSteps: number; loss: number; gradNorm: number; lr: number; stepsPerSec: number | null; etaSec: number | null }
+  | {
+      kind: 'step';
+      step: number;
+      totalSteps: number;
+      /** 'word': a textual-inversion step (the word's own row); 'lora': a LoRA step. */
+      phase: 'word' | 'lora';
+      loss: number;
+      gradNorm: number;
+      lr: number;
+      stepsPerSec: number | null;
+      etaSec: number | null;
+    }
   | { kind: 'preview'; step: number; prompt: string; image: RgbaImage }
   | { kind: 'paused'; step: number }
   | { kind: 'resumed'; step: number }

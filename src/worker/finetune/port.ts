@@ -6,9 +6,16 @@ import type { FineTuneOptions, FineTunerHandle, LoraAdapter, LoraConfig, BaseMod
 import { parseAdapter, serializeAdapter } from '../../finetune/adapter-format';
 import { mergeAdapter } from '../../finetune/lora';
 import { FineTuner } from '../../finetune/trainer';
+import { WordInversion } from '../../finetune/inversion';
+import type { TokenizerSpec } from '../../model/bpe';
+
+/** The textual-inversion trainer as the run sees it (src/finetune/inversion.ts). */
+export type WordInversionHandle = Pick<WordInversion, 'id' | 'config' | 'stepsDone' | 'step' | 'embedding' | 'dispose'>;
 
 export interface FineTunePort {
   createTrainer(engine: Engine, base: { ref: BaseModelRef; weights: WeightMap }, lora: LoraConfig, options: Partial<FineTuneOptions>): FineTunerHandle;
+  /** A trainer of the new `word`'s own embedding row (textual inversion); `tokenizer` is the base's. */
+  createWordInversion(engine: Engine, base: { ref: BaseModelRef; weights: WeightMap }, tokenizer: TokenizerSpec, word: string, options: Partial<FineTuneOptions>): WordInversionHandle;
   /** A new WeightMap with the adapter merged; `base` is not modified. */
   mergeAdapter(base: WeightMap, adapter: LoraAdapter, strength?: number): WeightMap;
   serializeAdapter(adapter: LoraAdapter): ArrayBuffer;
@@ -18,6 +25,7 @@ export interface FineTunePort {
 
 const port: FineTunePort = {
   createTrainer: (engine, base, lora, options) => new FineTuner(engine, base, lora, options),
+  createWordInversion: (engine, base, tokenizer, word, options) => new WordInversion(engine, base, tokenizer, word, options),
   mergeAdapter,
   serializeAdapter,
   parseAdapter,

@@ -122,6 +122,7 @@ export class FineTuneService implements FineTuneApi {
         dataset,
         emptyTextIds: tokenizer.encode(''),
         encodeText: (text) => tokenizer.encode(text),
+        tokenizer: m.gen.manifest.tokenizer as unknown as TokenizerSpec,
         preview: (adapter, prompt, steps, guidance, seed) => this.previewImage(engine, adapter, m, { prompt, steps, guidance, seed }),
         renderControls: (adapter, controls, steps, guidance) => this.renderControls(engine, adapter, m, controls, steps, guidance),
         onProgress: (p) => this.emit(p, onProgress),

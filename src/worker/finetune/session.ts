@@ -1,5 +1,6 @@
 // One fine-tuning run in the worker: batches from the prepared dataset, the LoRA trainer's steps, typed
-// progress (loss, steps/s, time left), preview images every K steps, the drift guard (control prompts rendered
+// progress (loss, steps/s, time left), textual inversion first when asked (only the new word's own embedding row
+// learns; then the LoRA steps on the base with that row), preview images every K steps, the drift guard (control prompts rendered
 // with the base model before the first step, with the adapter every `driftEvery` steps and after the run: see
 // drift-guard.ts), pause / resume / cancel, the NaN stop and the drift stop.
 //
@@ -20,8 +21,11 @@ import { mulberry32 } from '../../engine/rng';
 import { clampPrompt } from '../prompt';
 import { FINETUNE_SETTINGS } from './settings';
 import { StepRate } from './step-rate';
-import { ADAPT_TARGETS as ADAPT_TARGETS_BY_SCOPE, DEFAULT_FINETUNE_OPTIONS, DRIFT_GUARD, warmupStepsFor } from '../../finetune/defaults';
+import { ADAPT_TARGETS as ADAPT_TARGETS_BY_SCOPE, DEFAULT_FINETUNE_OPTIONS, DEFAULT_RECIPE, DRIFT_GUARD, warmupStepsFor } from '../../finetune/defaults';
 import { CONTROLS, DriftGuard, type RenderControls } from './drift-guard';
+import { configHash } from '../../finetune/lora';
+import { configWithWord, tokenizerWithWord, weightsWithWord } from '../../finetune/word';
+import { BPETokenizer, type TokenizerSpec } from '../../model/bpe';
 
 /** Weights that get a LoRA pair, per choice of the request's `adapt` (the one list: src/finetune/defaults.ts). */
 export const ADAPT_TARGETS: Readonly<Record<AdaptScope, readonly LoraTarget[]>> = ADAPT_TARGETS_BY_SCOPE;
@@ -59,6 +63,8 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
     driftEvery: int(req.driftEvery ?? S.driftEvery.default, 'Drift check every', S.driftEvery),
     stopOnDrift: req.stopOnDrift === undefined ? DRIFT_GUARD.stopOnDrift : req.stopOnDrift === true,
     priorFraction: fraction(req.priorFraction),
+    inversionSteps: int(req.inversionSteps ?? S.inversionSteps.default, 'Word steps', S.inversionSteps),
+    word: newWord(req.word, req.inversionSteps ?? S.inversionSteps.default),
   };
 }
 
@@ -68,6 +74,15 @@ function fraction(v: unknown): number {
   if (v === undefined || v === null) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new Error(`Prior share must be a number from ${min} to ${max} (got ${String(v)}).`);
   return v;
+}
+
+/** The new word ('' when none); needed (1–64 of a–z, 0–9) when there are inversion steps. */
+function newWord(v: unknown, inversionSteps: unknown): string {
+  const w = typeof v === 'string' ? BPETokenizer.normalise(v).trim() : '';
+  if (v !== undefined && v !== null && typeof v !== 'string') throw new Error(`The new word must be text (got ${typeof v}).`);
+  if (Number(inversionSteps) > 0 && !/^[a-z0-9]{1,64}$/.test(w))
+    throw new Error(`Learning the word's own meaning needs the new word as 1–64 letters or digits (got ${JSON.stringify(v ?? '')}).`);
+  return w;
 }
 
 /** The preview prompt as text, cut to MAX_PROMPT_CHARS code points (like a generation prompt). */
@@ -160,6 +175,8 @@ export interface RunDeps {
   emptyTextIds: Int32Array;
   /** Caption ids (text.max_len) of a prompt, as the dataset's captions were encoded (for prior preservation). */
   encodeText(text: string): Int32Array;
+  /** The base tokenizer (the manifest's), for textual inversion's word; needed only when it runs. */
+  tokenizer?: TokenizerSpec;
   /** Renders the preview prompt with `adapter` merged into a copy of the base. */
   preview(adapter: LoraAdapter, prompt: string, steps: number, guidance: number, seed: number): Promise<RgbaImage>;
   /** Renders the drift guard's control prompts with an adapter merged in, or with the base model (null). */
@@ -179,6 +196,8 @@ export class FineTuneRun {
   /** The latest CPU copy of the adapter (taken with each preview, or every SNAPSHOT_EVERY steps without). */
   private snapshot: { adapter: LoraAdapter; step: number } | null = null;
   private failure: Error | null = null;
+  /** The learned new word (after the inversion phase): what every adapter of this run carries. */
+  private word: { word: string; embedding: Float32Array } | null = null;
   /** The adapter of the last drift check within the bounds: what a drift stop keeps. */
   private lastWithinBounds: { adapter: LoraAdapter; step: number } | null = null;
   readonly req: Required<FineTuneRequest>;
@@ -221,7 +240,7 @@ export class FineTuneRun {
 
   /** Reads the adapter back to the CPU: what a GPU failure later in the run still leaves to save. */
   private async takeSnapshot(step: number): Promise<LoraAdapter> {
-    const adapter = await this.trainer!.getAdapter({ captions: this.deps.dataset.captions });
+    const adapter = await this.currentAdapter();
     this.snapshot = { adapter, step };
     return adapter;
   }
@@ -232,6 +251,74 @@ export class FineTuneRun {
     const adapter = await this.takeSnapshot(step);
     const image = await this.deps.preview(adapter, prompt, this.req.previewSteps, this.req.previewGuidance, this.req.seed);
     await this.deps.onProgress({ kind: 'preview', step, prompt, image });
+  }
+
+  /** The LoRA trainer's adapter, with the learned word when there is one (the trainer ran on the base config with
+   *  the word's row; the adapter names the base itself). */
+  private async currentAdapter(): Promise<LoraAdapter> {
+    const a = await this.trainer!.getAdapter({ captions: this.deps.dataset.captions, word: this.word?.word });
+    if (!this.word) return a;
+    return { ...a, info: { ...a.info, baseConfigHash: configHash(this.deps.base.ref.config) }, wordEmbedding: this.word.embedding };
+  }
+
+  /** The pause point between steps (`done` steps so far): reports the pause and waits; false when cancelled, throws a
+   *  GPU failure. */
+  private async between(done: number): Promise<boolean> {
+    if (this.paused && !this.cancelled && !this.failure) {
+      await this.deps.onProgress({ kind: 'paused', step: done });
+      while (this.paused && !this.cancelled && !this.failure) await new Promise<void>((ok) => (this.wake = ok));
+      this.wake = null;
+      if (!this.cancelled && !this.failure) await this.deps.onProgress({ kind: 'resumed', step: done });
+    }
+    if (this.failure) throw this.failure;
+    return !this.cancelled;
+  }
+
+  /** Textual inversion: `steps` steps of the word's own row on the pairs (captions read with the word as one id).
+   *  Returns the base with the learned row for the LoRA phase, or null when cancelled or stopped (non-finite). */
+  private async wordPhase(rate: StepRate, total: number, losses: number[]): Promise<{ ref: BaseModelRef; weights: WeightMap; textIds: Int32Array } | null> {
+    const { dataset: ds, port, engine, base } = this.deps;
+    const r = this.req;
+    if (!this.deps.tokenizer) throw new Error('textual inversion needs the base tokenizer');
+    const tok = new BPETokenizer(tokenizerWithWord(this.deps.tokenizer, r.word), ds.lt);
+    const textIds = new Int32Array(ds.count * ds.lt);
+    ds.captions.forEach((c, i) => textIds.set(tok.encode(c), i * ds.lt));
+    const pairs = { count: ds.count, tokens: ds.tokens, textIds };
+    const inv = port.createWordInversion(engine, base, this.deps.tokenizer, r.word, {
+      ...DEFAULT_FINETUNE_OPTIONS,
+      batchSize: r.batchSize,
+      lr: DEFAULT_RECIPE.inversionLr,
+      warmupSteps: warmupStepsFor(r.inversionSteps),
+      totalSteps: r.inversionSteps,
+      seed: r.seed,
+      emptyTextIds: this.deps.emptyTextIds,
+    });
+    try {
+      const next = batchOrder(ds.count, r.seed);
+      const batch = { tokens: new Int32Array(r.batchSize * ds.hw), textIds: new Int32Array(r.batchSize * ds.lt) };
+      for (let step = 1; step <= r.inversionSteps; step++) {
+        if (!(await this.between(step - 1))) return null;
+        fillBatch(batch, r.batchSize, ds.hw, ds.lt, pairs, next, null);
+        const ts = now();
+        const res = await inv.step(batch);
+        losses.push(res.loss);
+        if (!res.applied) {
+          await this.deps.onProgress({ kind: 'nan-stop', step, message: `Learning the word stopped at step ${step}: the loss or gradient became infinite or NaN. Nothing to keep; start again.` });
+          return null;
+        }
+        rate.add((now() - ts) / 1000);
+        await this.deps.onProgress({ kind: 'step', step, totalSteps: total, phase: 'word', loss: res.loss, gradNorm: res.gradNorm, lr: res.lr, stepsPerSec: rate.stepsPerSec(), etaSec: rate.etaSec(total - step) });
+      }
+      const embedding = await inv.embedding();
+      this.word = { word: r.word, embedding };
+      return {
+        ref: { ...base.ref, config: configWithWord(base.ref.config, inv.id) },
+        weights: weightsWithWord(base.weights, inv.id, embedding),
+        textIds,
+      };
+    } finally {
+      inv.dispose();
+    }
   }
 
   /** A drift check at `step` (all controls when `final`, else the first DRIFT_GUARD.duringRun); returns the adapter
@@ -277,7 +364,21 @@ export class FineTuneRun {
     // The base renders first, while no trainer holds GPU memory.
     const guard = new DriftGuard(this.deps.renderControls, r.previewSteps, r.previewGuidance);
     const baseControls = await guard.baseline();
-    this.trainer = port.createTrainer(engine, base, lora, {
+    const I = r.inversionSteps;
+    const total = I + r.steps;
+    const losses: number[] = [];
+    const rate = new StepRate();
+    await this.deps.onProgress({ kind: 'start', totalSteps: total, pairs: ds.count, batchSize: B });
+    await this.deps.onProgress({ kind: 'controls', prompts: CONTROLS.map((k) => k.prompt), images: baseControls.map((k) => copyImage(k.image)) });
+    const wordBase = I > 0 ? await this.wordPhase(rate, total, losses) : null;
+    if (I > 0 && !wordBase) {
+      const status = this.cancelled ? 'cancelled' : 'stopped';
+      const ms = now() - t0;
+      await this.deps.onProgress({ kind: 'done', status, steps: 0, ms });
+      return { status, steps: 0, losses, ms, canSave: false };
+    }
+    const pairs = wordBase ? { count: ds.count, tokens: ds.tokens, textIds: wordBase.textIds } : ds;
+    this.trainer = port.createTrainer(engine, wordBase ?? base, lora, {
       ...DEFAULT_FINETUNE_OPTIONS,
       batchSize: B,
       lr: r.lr,
@@ -286,11 +387,8 @@ export class FineTuneRun {
       seed: r.seed,
       emptyTextIds: this.deps.emptyTextIds,
     });
-    const losses: number[] = [];
     let status: FineTuneResult['status'] = 'done';
     try {
-      await this.deps.onProgress({ kind: 'start', totalSteps: r.steps, pairs: ds.count, batchSize: B });
-      await this.deps.onProgress({ kind: 'controls', prompts: CONTROLS.map((k) => k.prompt), images: baseControls.map((k) => copyImage(k.image)) });
       const next = batchOrder(ds.count, r.seed);
       const rows = priorRows(B, r.priorFraction, baseControls.length);
       const prior = rows
@@ -300,18 +398,11 @@ export class FineTuneRun {
             next: batchOrder(baseControls.length, (r.seed ^ PRIOR_ORDER_STREAM) >>> 0),
           }
         : null;
-      const rate = new StepRate();
       const batch = { tokens: new Int32Array(B * ds.hw), textIds: new Int32Array(B * ds.lt) };
-      for (let step = 1; step <= r.steps; step++) {
-        if (this.paused && !this.cancelled && !this.failure) {
-          await this.deps.onProgress({ kind: 'paused', step: step - 1 });
-          while (this.paused && !this.cancelled && !this.failure) await new Promise<void>((ok) => (this.wake = ok));
-          this.wake = null;
-          if (!this.cancelled && !this.failure) await this.deps.onProgress({ kind: 'resumed', step: step - 1 });
-        }
-        if (this.failure) throw this.failure;
-        if (this.cancelled) break;
-        fillBatch(batch, B, ds.hw, ds.lt, ds, next, prior);
+      // LoRA steps are numbered after the word's: I + 1 .. total
+      for (let step = I + 1; step <= total; step++) {
+        if (!(await this.between(step - 1))) break;
+        fillBatch(batch, B, ds.hw, ds.lt, pairs, next, prior);
         const ts = now();
         const res = await this.trainer.step(batch);
         const dt = (now() - ts) / 1000;
@@ -333,14 +424,15 @@ export class FineTuneRun {
         await this.deps.onProgress({
           kind: 'step',
           step,
-          totalSteps: r.steps,
+          totalSteps: total,
+          phase: 'lora',
           loss: res.loss,
           gradNorm: res.gradNorm,
           lr: res.lr,
           stepsPerSec: rate.stepsPerSec(),
-          etaSec: rate.etaSec(r.steps - step),
+          etaSec: rate.etaSec(total - step),
         });
-        const last = step === r.steps;
+        const last = step === total;
         if (!this.cancelled && !last && r.previewEvery > 0 && step % r.previewEvery === 0) await this.sendPreview(step);
         else if (!this.cancelled && !last && r.previewEvery === 0 && step % SNAPSHOT_EVERY === 0) await this.takeSnapshot(step);
         if (!this.cancelled && !last && r.driftEvery > 0 && step % r.driftEvery === 0) {

@@ -19,6 +19,8 @@ export const FINETUNE_SETTINGS = {
   previewEvery: { min: 0, max: 5000, default: 50, step: 1, integer: true },
   /** A drift check on the first control prompts every K steps; 0: only the check after the run. */
   driftEvery: { min: 0, max: 5000, default: DRIFT_GUARD.every, step: 1, integer: true },
+  /** Steps of textual inversion (the new word's own embedding row) before the LoRA steps; 0: none. */
+  inversionSteps: { min: 0, max: 5000, default: DEFAULT_RECIPE.inversionSteps, step: 1, integer: true },
   /** Share of each batch taken by prior preservation (the base model's renders of the control prompts). */
   priorFraction: { min: 0, max: PRIOR_MAX_FRACTION, default: DEFAULT_RECIPE.priorFraction, step: 0.125 },
   /** MaskGIT steps of a preview image (and of the drift guard's control renders). */
