@@ -20,7 +20,8 @@ export function driftSummary(report: DriftReport, step: number, final: boolean):
     `worst 32-px PSNR to the base ${psnrText(w.psnr32)} (bound ≥ ${DRIFT_BOUNDS.minPsnr32} dB), ` +
     `largest colour-share change ${w.colourShareDiff.toFixed(2)} (bound ≤ ${DRIFT_BOUNDS.maxColourShareDiff}), ` +
     `tokens changed up to ${Math.round(w.tokenChange * 100)} %`;
-  return `${what}, ${report.prompts.length} other prompts: ${numbers}.`;
+  const n = report.prompts.length;
+  return `${what}, ${n} other prompt${n === 1 ? '' : 's'}: ${numbers}.`;
 }
 
 /** The warning when a check exceeds the bounds. */

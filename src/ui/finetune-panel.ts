@@ -439,7 +439,8 @@ export function suggestName(captions: string[]): string {
   return common.sort((a, b) => b.length - a.length || a.localeCompare(b))[0]?.slice(0, 64) ?? '';
 }
 
-/** Preview settings tests may shorten (`?ft-preview-steps=1&ft-preview-guidance=1` in the page URL). */
+/** Preview and drift-guard settings tests may shorten (`?ft-preview-steps=1&ft-preview-guidance=1&ft-drift-controls=1`
+ *  in the page URL). */
 function testOverrides(): Partial<FineTuneRequest> {
   const q = new URLSearchParams(location.search);
   const out: Partial<FineTuneRequest> = {};
@@ -447,6 +448,8 @@ function testOverrides(): Partial<FineTuneRequest> {
   const g = Number(q.get('ft-preview-guidance'));
   if (Number.isInteger(steps) && steps >= 1) out.previewSteps = steps;
   if (q.has('ft-preview-guidance') && Number.isFinite(g)) out.previewGuidance = g;
+  const controls = Number(q.get('ft-drift-controls'));
+  if (Number.isInteger(controls) && controls >= 1) out.driftControls = controls;
   return out;
 }
 

@@ -244,6 +244,8 @@ export interface FineTuneRequest {
   /** A drift check (the adapter's renders of the first few control prompts against the base's) every K steps; 0:
    *  only the check after the run (always made). Default: FINETUNE_SETTINGS.driftEvery. */
   driftEvery?: number;
+  /** How many control prompts the drift guard renders (default all 8; fewer only where rendering is slow). */
+  driftControls?: number;
   /** Stop the run when a drift check exceeds the bounds, keeping the adapter of the last check within them
    *  (default false: the page only warns). */
   stopOnDrift?: boolean;

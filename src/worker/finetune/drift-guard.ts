@@ -35,23 +35,28 @@ export interface DriftCheck {
 
 export class DriftGuard {
   private base: ControlRender[] | null = null;
+  /** The controls this guard uses: the first `count` of CONTROLS. */
+  readonly controls: readonly Control[];
 
   constructor(
     private readonly render: RenderControls,
     private readonly steps: number,
     private readonly guidance: number,
-  ) {}
+    count = CONTROLS.length,
+  ) {
+    this.controls = CONTROLS.slice(0, Math.max(1, Math.min(count, CONTROLS.length)));
+  }
 
-  /** Renders every control with the base model (once; later calls return the same renders). */
+  /** Renders the guard's controls with the base model (once; later calls return the same renders). */
   async baseline(): Promise<ControlRender[]> {
-    this.base ??= await this.render(null, CONTROLS, this.steps, this.guidance);
+    this.base ??= await this.render(null, this.controls, this.steps, this.guidance);
     return this.base;
   }
 
-  /** The first `count` controls rendered with `adapter`, against their base renders. */
-  async check(adapter: LoraAdapter, count = CONTROLS.length): Promise<DriftCheck> {
+  /** The first `count` of the guard's controls rendered with `adapter`, against their base renders. */
+  async check(adapter: LoraAdapter, count = this.controls.length): Promise<DriftCheck> {
     const base = await this.baseline();
-    const controls = CONTROLS.slice(0, Math.max(1, Math.min(count, CONTROLS.length)));
+    const controls = this.controls.slice(0, Math.max(1, Math.min(count, this.controls.length)));
     const renders = await this.render(adapter, controls, this.steps, this.guidance);
     const report = driftReport(
       base.slice(0, controls.length).map((r) => ({ image: r.image, tokens: r.tokens })),

@@ -22,7 +22,7 @@ import { clampPrompt } from '../prompt';
 import { FINETUNE_SETTINGS } from './settings';
 import { StepRate } from './step-rate';
 import { ADAPT_TARGETS as ADAPT_TARGETS_BY_SCOPE, DEFAULT_FINETUNE_OPTIONS, DEFAULT_RECIPE, DRIFT_GUARD, warmupStepsFor } from '../../finetune/defaults';
-import { CONTROLS, DriftGuard, type RenderControls } from './drift-guard';
+import { DriftGuard, type RenderControls } from './drift-guard';
 import { configHash } from '../../finetune/lora';
 import { configWithWord, tokenizerWithWord, weightsWithWord } from '../../finetune/word';
 import { BPETokenizer, type TokenizerSpec } from '../../model/bpe';
@@ -61,6 +61,7 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
     seed: Number(req.seed) >>> 0,
     adapt,
     driftEvery: int(req.driftEvery ?? S.driftEvery.default, 'Drift check every', S.driftEvery),
+    driftControls: int(req.driftControls ?? S.driftControls.default, 'Control prompts', S.driftControls),
     stopOnDrift: req.stopOnDrift === undefined ? DRIFT_GUARD.stopOnDrift : req.stopOnDrift === true,
     priorFraction: fraction(req.priorFraction),
     inversionSteps: int(req.inversionSteps ?? S.inversionSteps.default, 'Word steps', S.inversionSteps),
@@ -325,7 +326,7 @@ export class FineTuneRun {
    *  it checked and whether the run should stop for drift. */
   private async checkDrift(guard: DriftGuard, step: number, final: boolean): Promise<{ adapter: LoraAdapter; stop: boolean }> {
     const adapter = await this.takeSnapshot(step);
-    const c = await guard.check(adapter, final ? CONTROLS.length : DRIFT_GUARD.duringRun);
+    const c = await guard.check(adapter, final ? guard.controls.length : DRIFT_GUARD.duringRun);
     await this.deps.onProgress({
       kind: 'drift',
       step,
@@ -362,14 +363,14 @@ export class FineTuneRun {
     const B = r.batchSize;
     const lora: LoraConfig = { rank: r.rank, alpha: r.rank, targets: [...ADAPT_TARGETS[r.adapt]] };
     // The base renders first, while no trainer holds GPU memory.
-    const guard = new DriftGuard(this.deps.renderControls, r.previewSteps, r.previewGuidance);
+    const guard = new DriftGuard(this.deps.renderControls, r.previewSteps, r.previewGuidance, r.driftControls);
     const baseControls = await guard.baseline();
     const I = r.inversionSteps;
     const total = I + r.steps;
     const losses: number[] = [];
     const rate = new StepRate();
     await this.deps.onProgress({ kind: 'start', totalSteps: total, pairs: ds.count, batchSize: B });
-    await this.deps.onProgress({ kind: 'controls', prompts: CONTROLS.map((k) => k.prompt), images: baseControls.map((k) => copyImage(k.image)) });
+    await this.deps.onProgress({ kind: 'controls', prompts: guard.controls.map((k) => k.prompt), images: baseControls.map((k) => copyImage(k.image)) });
     const wordBase = I > 0 ? await this.wordPhase(rate, total, losses) : null;
     if (I > 0 && !wordBase) {
       const status = this.cancelled ? 'cancelled' : 'stopped';
@@ -393,7 +394,7 @@ export class FineTuneRun {
       const rows = priorRows(B, r.priorFraction, baseControls.length);
       const prior = rows
         ? {
-            items: priorItems(baseControls, CONTROLS.map((k) => k.prompt), (t) => this.deps.encodeText(t), ds.hw, ds.lt),
+            items: priorItems(baseControls, guard.controls.map((k) => k.prompt), (t) => this.deps.encodeText(t), ds.hw, ds.lt),
             rows,
             next: batchOrder(baseControls.length, (r.seed ^ PRIOR_ORDER_STREAM) >>> 0),
           }

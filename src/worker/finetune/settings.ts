@@ -3,7 +3,7 @@
 // (checkRequest in session.ts) read the same numbers. The preview's steps and guidance take their range from the
 // generation settings (src/model/settings.ts): a preview is a generation. The starting values of the training
 // numbers are the library's defaults (src/finetune/defaults.ts), so page, library and benchmark run the same recipe.
-import { DEFAULT_FINETUNE_OPTIONS as OPT, DEFAULT_LORA_CONFIG as LORA, DEFAULT_RECIPE, DRIFT_GUARD, PRIOR_MAX_FRACTION } from '../../finetune/defaults';
+import { DEFAULT_FINETUNE_OPTIONS as OPT, DEFAULT_LORA_CONFIG as LORA, DEFAULT_RECIPE, DRIFT_CONTROL_PROMPTS, DRIFT_GUARD, PRIOR_MAX_FRACTION } from '../../finetune/defaults';
 import { GENERATION_SETTINGS, type NumericSetting } from '../../model/settings';
 
 export const FINETUNE_SETTINGS = {
@@ -17,6 +17,9 @@ export const FINETUNE_SETTINGS = {
   batchSize: { min: 4, max: 32, default: OPT.batchSize, step: 1, integer: true },
   /** A preview every K steps; 0: only at the end (also what a request that leaves it out gets). */
   previewEvery: { min: 0, max: 5000, default: 50, step: 1, integer: true },
+  /** How many of the control prompts (DRIFT_CONTROL_PROMPTS, 8) the drift guard renders; fewer only to save time
+   *  where rendering is slow (the e2e tests on a software GPU). */
+  driftControls: { min: 1, max: DRIFT_CONTROL_PROMPTS.length, default: DRIFT_CONTROL_PROMPTS.length, step: 1, integer: true },
   /** A drift check on the first control prompts every K steps; 0: only the check after the run. */
   driftEvery: { min: 0, max: 5000, default: DRIFT_GUARD.every, step: 1, integer: true },
   /** Steps of textual inversion (the new word's own embedding row) before the LoRA steps; 0: none. */
