@@ -34,8 +34,9 @@ function pairs(): { files: { name: string; mimeType: string; buffer: Buffer }[];
 }
 
 async function open(page: Page): Promise<void> {
-  // Previews of 2 steps without guidance: they only have to show up, not be good.
-  await page.goto('/?ft-preview-steps=2&ft-preview-guidance=1');
+  // Previews (and the drift guard's control renders) of 2 steps without guidance: they only have to show up, not be
+  // good; the drift guard renders 1 of its 8 control prompts (each render costs seconds on a software GPU).
+  await page.goto('/?ft-preview-steps=2&ft-preview-guidance=1&ft-drift-controls=1');
   await waitLoaded(page);
 }
 
@@ -117,6 +118,16 @@ test('teach a new word: refuse a non-image, train, loss falls, save, reload, the
   await expect(page.getByTestId('ft-step-info')).toContainText(`step ${STEPS} / ${STEPS}`);
   await expect(page.getByTestId('ft-speed')).toContainText('steps/s');
   await expect(page.getByTestId('ft-preview')).toHaveCount(2); // step 5 and the end
+  // The drift guard: the control prompt as the base drew it before the run and as the adapter draws it after, with
+  // its drift and the summary against the bounds (a warning when past them).
+  await expect(page.getByTestId('ft-control')).toHaveCount(1);
+  await expect(page.getByTestId('ft-control').locator('img')).toHaveCount(2);
+  await expect(page.getByTestId('ft-control-drift')).toContainText(/dB|same/);
+  const summary = page.getByTestId('ft-drift-summary');
+  await expect(summary).toContainText(`After the run (step ${STEPS}), 1 other prompt:`);
+  const within = (await summary.getAttribute('data-within')) === 'true';
+  console.log(`drift guard: ${await summary.textContent()} (within the bounds: ${within})`);
+  await expect(page.getByTestId('ft-drift-warning')).toHaveCount(within ? 0 : 1);
 
   const losses = JSON.parse((await page.getByTestId('ft-loss-chart').getAttribute('data-losses')) ?? '[]') as number[];
   expect(losses).toHaveLength(STEPS);

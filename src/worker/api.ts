@@ -265,7 +265,8 @@ export type AdaptScope = 'all' | 'generator' | 'text';
 
 /**
  * Progress of a fine-tuning run, in order (`paused`/`resumed` and `preview` may come any number of times).
- * - start:    the dataset and the trainer are ready.
+ * - start:    the run begins (settings checked, the base model's control renders taken); `totalSteps` counts the
+ *             word's steps (textual inversion) and the LoRA steps.
  * - step:     one optimizer step; `stepsPerSec` over the recent steps (pauses and previews excluded) and `etaSec`
  *             (time left) from it; both null until a step after the first was timed (the first compiles the shaders).
  * - preview:  an image of the preview prompt with the adapter as it is now (pixels transferred).
