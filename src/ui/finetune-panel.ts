@@ -322,6 +322,8 @@ export class FineTunePanel extends LitElement {
         this.losses = [...this.losses, p.loss];
         this.sps = p.stepsPerSec;
         this.eta = p.etaSec;
+        if (p.phase === 'word') this.status = 'Learning the new word on its own (the rest of the model is unchanged)…';
+        else if (this.status.startsWith('Learning the new word')) this.status = 'Training the adapter on top of the new word…';
         break;
       case 'preview':
         this.previews = [...this.previews, { step: p.step, prompt: p.prompt, url: toUrl(p.image) }].slice(-12);
