@@ -14,7 +14,9 @@
 #                                                                    # training/ruler/ has none), train MIN minutes
 #            STAGE=K bash training/recipes/mmamba-v2.sh more MIN    # resume, train MIN minutes
 #            STAGE=K bash training/recipes/mmamba-v2.sh end MIN     # resume, train MIN minutes; the stage and a
-#                                                                    # candidate export; the ruler; everyday grid
+#                                                                    # candidate export; report.tgz: the ruler,
+#                                                                    # everyday grid (+ sampling sweep if SWEEP=1)
+#            COMPILE=1 adds torch.compile to every training call of a stage (all calls of a stage alike)
 #   here:    copy the returned stage/ over training/stages/mmamba-v2/ and commit it (the next stage's start);
 #            a candidate that beats the shipped model on the ruler and the everyday grid replaces it
 #
@@ -31,7 +33,7 @@ STAGES=$ROOT/training/stages/mmamba-v2
 RULER=$ROOT/training/ruler/evaluators.pt
 ARCH=(--model mmamba --expand 1 --d-state 1 --ffn --ffn-mult 2 --layers 6)
 TRAIN=(--batch-size 512 --lr 8e-4 --lr-min-ratio 1 --steps 1000000 --val-every 1000 --ckpt-minutes 2
-       --seed "$STAGE")
+       --seed "$STAGE" ${COMPILE:+--compile})
 
 # train MIN [extra args]: one invocation of train_gen in the pinned tree, time-boxed
 train() {
@@ -76,20 +78,30 @@ case "${1:-}" in
   more)
     enter_source "${SRC[$STAGE]}"; el "stage $STAGE: train $2 more min"; train "$2" --resume; el "done" ;;
   end)
+    # A device call returns at most 8 files: the stage (2), the candidate export (2) and one report.tgz (ruler,
+    # everyday grid, sampling sweep, logs).
     enter_source "${SRC[$STAGE]}"; el "stage $STAGE: train $2 more min"; train "$2" --resume
     (cd training && python3 -m mmamba.stage --ckpt "$R/stage$STAGE" --out "$OUT/stage" --stage "$STAGE") 2>&1 | tail -1
     (cd training && python3 -m mmamba.export --ckpt "$R/stage$STAGE" --out "$OUT/models/mmamba-v2" --id mmamba-v2 \
       --int8 --prior "$ROOT/training/prior/glove50.npz") 2>&1 | tail -1
     ev=$RULER; [ -f "$ev" ] || ev=$R/evaluators/evaluators.pt
+    rep=$R/report; mkdir -p "$rep"
     el "the ruler (${RULER_N:=250} per split, guidance ${GUIDANCE:=2}): shipped M-Mamba S, UViT S, the candidate"
     timeout 240 python3 training/evaluate.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
       --ruler "$RULER_N" --gen "mmamba-s=$ROOT/public/models/mmamba-s" --gen "uvit-s=$ROOT/public/models/uvit-s" \
-      --gen "mmamba-v2-stage$STAGE=$OUT/models/mmamba-v2" --guidance "$GUIDANCE" --json "$OUT/ruler.json" \
-      --md "$OUT/ruler.md" > "$OUT/logs/ruler.log" 2>&1 &
+      --gen "mmamba-v2-stage$STAGE=$OUT/models/mmamba-v2" --guidance "$GUIDANCE" --json "$rep/ruler.json" \
+      --md "$rep/ruler.md" > "$rep/ruler.log" 2>&1
     python3 training/sample_grid.py --gen "$OUT/models/mmamba-v2" --vq public/models/vq-s --everyday \
-      --guidance "$GUIDANCE" --out "$OUT/everyday-mmamba-v2-stage$STAGE.png" > "$OUT/logs/grid.log" 2>&1
-    wait
-    grep -A20 "by split" "$OUT/ruler.md" | head -24
+      --guidance "$GUIDANCE" --out "$rep/everyday-mmamba-v2-stage$STAGE.png" > "$rep/grid.log" 2>&1
+    if [ "${SWEEP:-0}" = 1 ]; then
+      el "sampling sweep of the candidate (training/sweep_sampling.py, 100 prompts per split)"
+      timeout 240 python3 training/sweep_sampling.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
+        --gen "mmamba-v2-stage$STAGE=$OUT/models/mmamba-v2" --ruler 100 --json "$rep/sweep.json" \
+        --md "$rep/sweep.md" > "$rep/sweep.log" 2>&1
+    fi
+    cp "$OUT"/logs/* "$rep/" 2>/dev/null; rm -rf "$OUT/logs"
+    tar czf "$OUT/report.tgz" -C "$R" report
+    grep -A20 "by split" "$rep/ruler.md" | head -24; tail -3 "$rep/sweep.md" 2>/dev/null
     el "done" ;;
   *) echo "usage: $0 prepare | begin MIN | more MIN | end MIN (STAGE=K)" >&2; exit 2 ;;
 esac
