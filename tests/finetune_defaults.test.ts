@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import * as api from '../src/finetune/api';
+import * as lib from '../src/finetune';
 import { ADAPT_TARGETS, DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG, warmupStepsFor } from '../src/finetune/defaults';
 import { ADAPT_TARGETS as SESSION_TARGETS } from '../src/worker/finetune/session';
 import { FINETUNE_SETTINGS } from '../src/worker/finetune/settings';
@@ -12,8 +12,8 @@ import { speedText } from '../src/ui/finetune-speed';
 
 describe('fine-tuning defaults: one source', () => {
   it('the library exports the same objects as defaults.ts', () => {
-    expect(api.DEFAULT_FINETUNE_OPTIONS).toBe(DEFAULT_FINETUNE_OPTIONS);
-    expect(api.DEFAULT_LORA_CONFIG).toBe(DEFAULT_LORA_CONFIG);
+    expect(lib.DEFAULT_FINETUNE_OPTIONS).toBe(DEFAULT_FINETUNE_OPTIONS);
+    expect(lib.DEFAULT_LORA_CONFIG).toBe(DEFAULT_LORA_CONFIG);
     expect(SESSION_TARGETS).toBe(ADAPT_TARGETS);
   });
 

@@ -36,8 +36,8 @@ export interface LoraConfig {
   targets: LoraTarget[];
 }
 
-// The defaults (DEFAULT_LORA_CONFIG, DEFAULT_FINETUNE_OPTIONS) live in defaults.ts, shared with the page and the benchmark.
-export { ADAPT_TARGETS, ADAPTER_STRENGTH, DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG, warmupStepsFor } from './defaults';
+// The defaults (DEFAULT_LORA_CONFIG, DEFAULT_FINETUNE_OPTIONS, …) live in defaults.ts, shared with the page and the
+// benchmark; the library's index re-exports them (defaults.ts reads this file's types, so this file does not import it).
 
 /** One adapted weight W (out, in) or K-stacked W (K, out, in): A (r, in) / (K, r, in), B (out, r) / (K, out, r). */
 export interface LoraPair {

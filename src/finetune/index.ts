@@ -1,5 +1,6 @@
 // Public surface of the fine-tuning library (DOM-free; the worker and the Node tests import from here).
 export * from './api';
+export { ADAPT_TARGETS, ADAPTER_STRENGTH, DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG, warmupStepsFor } from './defaults';
 export * from './errors';
 export { loraParamNames, initAdapter, mergeAdapter, configHash, checkLoraConfig, factorShapes, loraScale } from './lora';
 export { serializeAdapter, parseAdapter } from './adapter-format';

@@ -16,7 +16,6 @@ import { adamwStep, sumOfSquares, sumSlots, type AdamWState } from '../engine/op
 import { add } from '../engine/ops/elementwise';
 import type { Tensor } from '../engine/tensor';
 import {
-  DEFAULT_FINETUNE_OPTIONS,
   type BaseModelRef,
   type FineTuneOptions,
   type FineTunerHandle,
@@ -26,6 +25,7 @@ import {
   type TrainingBatch,
   type WeightMap,
 } from './api';
+import { DEFAULT_FINETUNE_OPTIONS } from './defaults';
 import { FineTuneMemoryError, InvalidBatchError, InvalidFineTuneOptionsError } from './errors';
 import { checkLoraConfig, configHash, factorShapes, initAdapter, loraParamNames, loraScale } from './lora';
 import { defaultEmptyTextIds, dropText, maskForTraining } from './masking';
