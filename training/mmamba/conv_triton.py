@@ -26,6 +26,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .conv_ref import causal_conv_silu_ref
+
 Tensor = torch.Tensor
 
 
@@ -187,12 +189,11 @@ def _bwd(gy: Tensor, x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R:
 
 
 # ---- scan-order mode as torch.library custom ops (opaque to torch.compile) ---------------------------------------
-# use_triton=False runs the same ops through their PyTorch fallback (seq_ops.causal_conv_silu_ref forward; the vjp
+# use_triton=False runs the same ops through their PyTorch fallback (conv_ref.causal_conv_silu_ref forward; the vjp
 # of it, recomputed, backward): what the dispatcher seq_ops.causal_conv_silu picks for CPU and float64 tensors. Layouts on both routes and in
 # the fakes: y and dx (R, L, C) contiguous in x's dtype, dweight / dbias contiguous in their parameters' dtypes.
 
 def _conv_ref(x: Tensor, weight: Tensor, bias: Tensor, K: int) -> Tensor:
-    from .seq_ops import causal_conv_silu_ref      # seq_ops imports this module lazily; no import cycle at load
     R, L, di = x.shape
     return causal_conv_silu_ref(x.view(R // K, K, L, di), weight, bias).view(R, L, di)
 
@@ -248,7 +249,7 @@ conv_fwd.register_autograd(_conv_fwd_backward, setup_context=_conv_fwd_setup)
 
 
 def causal_conv_silu_triton(x: Tensor, weight: Tensor, bias: Tensor, use_triton: bool = True) -> Tensor:
-    """x (Bsz, K, L, C), weight (K, C, W), bias (K, C) -> (Bsz, K, L, C) = seq_ops.causal_conv_silu_ref(x), by the
+    """x (Bsz, K, L, C), weight (K, C, W), bias (K, C) -> (Bsz, K, L, C) = conv_ref.causal_conv_silu_ref(x), by the
     Triton kernels (use_triton) or the ops' PyTorch fallback."""
     Bsz, K, L, C = x.shape
     return conv_fwd(x.contiguous().view(Bsz * K, L, C), weight, bias, K, use_triton).view(Bsz, K, L, C)
@@ -309,5 +310,5 @@ conv_gather_fwd.register_autograd(_conv_backward, setup_context=_conv_setup)
 
 def conv_silu_gather(x: Tensor, perm: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     """x (Bsz, L, C) (channel stride 1), perm (K, L), weight (K, C, W), bias (K, C) -> (Bsz, K, L, C)
-    = seq_ops.causal_conv_silu_ref(to_scans(x)) without the (Bsz, K, L, C) input copy."""
+    = conv_ref.causal_conv_silu_ref(to_scans(x)) without the (Bsz, K, L, C) input copy."""
     return conv_gather_fwd(x, perm, weight, bias)

@@ -45,6 +45,8 @@ import torch.nn.functional as F
 import triton
 import triton.language as tl
 
+from .scan_ref import selective_scan_fast
+
 Tensor = torch.Tensor
 
 BWD_KINDS = ("registers", "scratch")   # the two backward kernels (MMAMBA_SPLIT_BWD picks one)
@@ -395,7 +397,6 @@ def _grad_buffers(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: 
 
 
 def _fast_scan(u, delta, A, B, C, D, bias, softplus):
-    from .scan import selective_scan_fast          # scan.py imports this module lazily; no import cycle at load
     return selective_scan_fast(u, delta, A, B, C, D=D, delta_bias=bias, delta_softplus=softplus)
 
 

@@ -14,6 +14,8 @@ import os
 
 import torch
 
+from .conv_ref import causal_conv_silu_ref
+
 Tensor = torch.Tensor
 
 
@@ -69,17 +71,6 @@ def to_scans(x: Tensor, perm_flat: Tensor, inv_flat: Tensor, K: int) -> Tensor:
 def from_scans(y: Tensor, perm_flat: Tensor, inv_flat: Tensor) -> Tensor:
     """(Bsz, K, L, C) -> (Bsz, L, C): out[:, p] = Σ_k y[:, k, inv[k, p]]."""
     return _FromScans.apply(y, perm_flat, inv_flat)
-
-
-def causal_conv_silu_ref(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """x (Bsz, K, L, C), weight (K, C, W), bias (K, C) -> SiLU(bias + Σ_j w[j]·x_{t-(W-1)+j})."""
-    W = weight.shape[-1]
-    L = x.shape[2]
-    xp = torch.nn.functional.pad(x, (0, 0, W - 1, 0))                      # zeros before t = 0
-    pre = bias[None, :, None, :]
-    for j in range(W):
-        pre = pre + xp[:, :, j:j + L, :] * weight[None, :, None, :, j]
-    return torch.nn.functional.silu(pre)
 
 
 def causal_conv_silu(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
