@@ -1,10 +1,13 @@
 // First run and everyday polish (issue 17, first part), in the page on SwiftShader:
 // - installable: favicon, manifest and icons are linked, served and cached by the service worker, and no request
 //   of the page, its workers or its service worker fails or answers 4xx/5xx while the app loads;
-// - a software adapter shows an amber "Software GPU: slow" pill and a note in the GPU panel;
+// - a software adapter shows an amber "Software GPU: slow" pill and a note in the GPU panel, whose details start
+//   folded (the summary names the adapter);
 // - a link's settings (`?prompt=…&seed=…&steps=…&guidance=…`) prefill the prompt panel, bad ones are ignored with a
 //   quiet note; no "Empty prompt" warning before anything is typed;
-// - a generation writes its settings into the URL; the caption reads "Done: N steps in X." ("1 step");
+// - while a generation runs the caption says the step and about how long is left; then the URL has its settings
+//   and the caption reads "Done: N steps in X." ("1 step"); starting a run scrolls the image card into view on a
+//   phone, and only when it is not on screen already;
 //   the downloaded PNG is named after prompt, seed, steps and model and carries them in tEXt chunks (CRCs checked).
 // The link/generation tests run on the TINY model set (e2e/fixtures/models) with service workers blocked.
 import { readFileSync } from 'node:fs';
@@ -54,6 +57,12 @@ test('installable: icon and manifest served and cached, no failed request, softw
     expect(await pill.getAttribute('title')).toMatch(/software renderer.*Try 3 steps/);
     await expect(page.getByTestId('software-gpu')).toBeVisible();
   }
+  // The GPU details start folded: the summary names the adapter, the limits wait behind it.
+  await expect(page.getByTestId('gpu-details')).not.toHaveAttribute('open');
+  await expect(page.getByTestId('adapter-name')).toBeVisible();
+  await expect(page.getByRole('table', { name: 'device limits' })).toBeHidden();
+  await page.getByTestId('adapter-name').click();
+  await expect(page.getByRole('table', { name: 'device limits' })).toBeVisible();
   // Nothing typed yet: no warning about the empty prompt.
   await expect(page.getByTestId('prompt-hint')).toHaveCount(0);
   expect(failed).toEqual([]);
@@ -94,12 +103,26 @@ test.describe('links, captions and downloads (tiny models)', () => {
   test('a generation writes the URL, captions once, and downloads a PNG named and tagged with its settings', async ({ page }) => {
     await open(page, '?prompt=Red%20Apple!&seed=42&steps=2&guidance=1&keep=me');
     await setNumber(page, 'seed', 7);
+    // Every text the status line under the image shows during the run (each step renders on its own).
+    await page.evaluate(() => {
+      const view = document.querySelector('mm-app')!.shadowRoot!.querySelector('mm-image-view')!;
+      const seen: string[] = [];
+      (window as unknown as { captions: string[] }).captions = seen;
+      new MutationObserver(() => seen.push(view.shadowRoot!.querySelector('[data-testid="progress-live"]')!.textContent!.trim())).observe(
+        view.shadowRoot!,
+        { subtree: true, childList: true, characterData: true },
+      );
+    });
     const runs = async (n: number) => expect(page.locator('mm-app')).toHaveAttribute('data-runs', String(n), { timeout: 120_000 });
     await page.getByTestId('generate').click();
     await runs(1);
     const q = new URL(page.url()).searchParams;
     expect(Object.fromEntries(q)).toEqual({ prompt: 'Red Apple!', seed: '7', steps: '2', guidance: '1', keep: 'me' });
     await expect(page.getByTestId('image-caption')).toHaveText(/^Done: 2 steps in \d+(\.\d+)? (ms|s)\.$/);
+    // While it ran, the line said the step and the time left, estimated from the first step's time.
+    const captions = await page.evaluate(() => (window as unknown as { captions: string[] }).captions);
+    console.log(JSON.stringify(captions));
+    expect(captions.some((c) => /^Step 1 of 2… (about \d+ s|less than a second) left$/.test(c)), captions.join(' | ')).toBe(true);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-png').click()]);
     expect(download.suggestedFilename()).toBe('red-apple_seed7_2steps_mmamba-e2e.png');
@@ -113,6 +136,20 @@ test.describe('links, captions and downloads (tiny models)', () => {
     await runs(2);
     await expect(page.getByTestId('image-caption')).toHaveText(/^Done: 1 step in /);
     expect(new URL(page.url()).searchParams.get('steps')).toBe('1');
+
+    // On a phone, starting a run brings the image card into view (the click is dispatched: no scrolling by the test)…
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const card = page.getByTestId('preview'); // the image itself (the card grows below it as steps come)
+    await expect(card).not.toBeInViewport({ ratio: 1 });
+    await page.getByTestId('generate').dispatchEvent('click');
+    await expect(card).toBeInViewport({ ratio: 1 });
+    await runs(3);
+    // …and leaves the page where it is when the card is already on screen.
+    const scrolled = await page.evaluate(() => window.scrollY);
+    await page.getByTestId('generate').dispatchEvent('click');
+    await runs(4);
+    expect(await page.evaluate(() => window.scrollY)).toBe(scrolled);
   });
 });
 

@@ -14,6 +14,8 @@
 // Each finished image goes into the gallery (IndexedDB, src/ui/gallery-store.ts); picking one there restores its
 // settings (and its model) into the prompt panel.
 // Downloading a model or saving an adapter asks the browser to keep this site's storage (src/ui/persist.ts).
+// While a run goes, the caption (the one status line under the image) says the step and about how long is left
+// (src/ui/run-estimate.ts); starting a run scrolls the image card into view if it is not on screen.
 // Escape anywhere on the page cancels a running generation. The panels sit in one <main> landmark.
 // Invariant: the UI owns no GPU code; it only feature-detects navigator.gpu to explain a missing WebGPU
 // without starting a worker that could not use it.
@@ -31,6 +33,7 @@ import type { EditPicture } from './edit-panel';
 import { formatMs, type Frame } from './image-view';
 import type { VariationItem } from './variations-grid';
 import { requestPersistentStorage } from './persist';
+import { timeLeftText } from './run-estimate';
 import { plural } from './plural';
 import type { LoadState } from './model-panel';
 import type { Prefill } from './prompt-panel';
@@ -385,6 +388,7 @@ export class MmApp extends LitElement {
     // The URL now reproduces this run (a copied link prefills the same settings).
     history.replaceState(history.state, '', withSharedSettings(location.href, req));
     this.caption = 'Reading the prompt…';
+    void this.showImage();
     let note = '';
     let recovered = ''; // a device-loss note (comes before 'encode') survives the prompt note
     const onProgress = (p: GenerateProgress) => {
@@ -406,7 +410,7 @@ export class MmApp extends LitElement {
               { step: p.step, steps: p.steps, pixels: p.pixels, width: p.width, height: p.height, masked: p.masked, msStep: p.msStep },
             ];
           }
-          this.caption = this.cancelling ? 'Cancelling…' : `${note ? note + ' ' : ''}Step ${this.frames.length} of ${p.steps}…`;
+          this.caption = this.cancelling ? 'Cancelling…' : stepCaption(note, this.frames, p.steps);
           break;
         case 'recover':
           recovered = note = 'The GPU had been lost and was re-acquired.';
@@ -441,6 +445,16 @@ export class MmApp extends LitElement {
       // Finished runs, for tests and automation: `<mm-app data-runs="N">`.
       this.dataset.runs = String(Number(this.dataset.runs ?? 0) + 1);
     }
+  }
+
+  /** Scrolls the image card into view when a generation starts, unless it is already fully on screen. */
+  private async showImage(): Promise<void> {
+    await this.updateComplete;
+    const view = this.renderRoot.querySelector('mm-image-view');
+    if (!view) return;
+    const r = view.getBoundingClientRect();
+    if (r.top >= 0 && r.bottom <= window.innerHeight) return;
+    view.scrollIntoView({ block: 'nearest' });
   }
 
   /** Keeps a finished image in the gallery (a failing IndexedDB costs the gallery, never the generation). */
@@ -555,6 +569,12 @@ export class MmApp extends LitElement {
 function heartbeatOverride(): { heartbeatMs?: number; heartbeatTimeoutMs?: number } {
   const ms = Number(new URLSearchParams(location.search).get('engine-heartbeat-timeout'));
   return Number.isInteger(ms) && ms >= 1000 ? { heartbeatMs: Math.min(1000, ms), heartbeatTimeoutMs: ms } : {};
+}
+
+/** The status line while a run goes: "Step 3 of 12… about 14 s left" (the estimate from this run's step times). */
+function stepCaption(note: string, frames: Frame[], steps: number): string {
+  const left = timeLeftText(frames.length, steps, frames.reduce((ms, f) => ms + f.msStep, 0));
+  return `${note ? note + ' ' : ''}Step ${frames.length} of ${steps}…${left ? ' ' + left : ''}`;
 }
 
 /** What the software-GPU pill explains (its title). */

@@ -1,5 +1,6 @@
 // <mm-gpu-panel>: shows what the engine worker reported about the GPU (adapter, capabilities, limits,
-// features) in a compact, readable form, and says so when the adapter is a software renderer (slow).
+// features) in a compact, readable form, and says so when the adapter is a software renderer (slow). The details
+// are folded away by default; the summary shows the adapter's name and the software-renderer note.
 // Pure presentation of a GpuReport; never touches WebGPU itself.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
@@ -65,6 +66,14 @@ export class GpuPanel extends LitElement {
       td { text-align: right; font-family: var(--mm-mono); font-size: 0.8rem; white-space: nowrap; }
       details { margin-top: 0.9rem; font-size: 0.85rem; }
       summary { cursor: pointer; color: var(--mm-muted); }
+      details.all { margin-top: 0; font-size: inherit; }
+      details.all > summary { color: inherit; list-style: none; }
+      details.all > summary::-webkit-details-marker { display: none; }
+      details.all > summary .more::before { content: '▸ ' / ''; }
+      details.all[open] > summary .more::before { content: '▾ ' / ''; }
+      details.all > summary > span { display: block; }
+      details.all > summary .more { color: var(--mm-muted); font-size: 0.85rem; }
+      details.all[open] > summary { margin-bottom: 0.6rem; }
       .features { display: flex; flex-wrap: wrap; gap: 0.3rem; margin-top: 0.5rem; }
       .feature {
         font-family: var(--mm-mono);
@@ -74,7 +83,7 @@ export class GpuPanel extends LitElement {
         padding: 0.1rem 0.4rem;
       }
       .muted { color: var(--mm-muted); margin: 0; }
-      .slow { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); border-radius: 8px; padding: 0.5rem 0.7rem; font-size: 0.85rem; margin: 0 0 0.8rem; }
+      .slow { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); border-radius: 8px; padding: 0.5rem 0.7rem; font-size: 0.85rem; margin: 0.3rem 0 0.5rem; }
       .spinner {
         display: inline-block;
         width: 0.8em;
@@ -114,13 +123,17 @@ export class GpuPanel extends LitElement {
       ['timestamps', r.hasTimestamps],
     ];
     const limits = Object.entries(r.limits).sort(([x], [y]) => x.localeCompare(y));
-    return html`
-      <p class="name" data-testid="adapter-name">${r.adapterName}</p>
+    // Folded by default: the summary says which GPU this is (and that it is slow, on a software renderer).
+    return html`<details class="all" data-testid="gpu-details">
+      <summary>
+        <span class="name" data-testid="adapter-name">${r.adapterName}</span>
+        ${isSoftwareAdapter(r)
+          ? html`<span class="slow" data-testid="software-gpu">This is a software renderer: WebGPU runs on the CPU, so each
+              step can take seconds to minutes. Try ${SOFTWARE_SUGGESTED_STEPS} steps, or a browser with hardware WebGPU.</span>`
+          : nothing}
+        <span class="more">Details: capabilities and limits</span>
+      </summary>
       ${sub ? html`<p class="sub">${sub}</p>` : nothing}
-      ${isSoftwareAdapter(r)
-        ? html`<p class="slow" data-testid="software-gpu">This is a software renderer: WebGPU runs on the CPU, so each step
-            can take seconds to minutes. Try ${SOFTWARE_SUGGESTED_STEPS} steps, or a browser with hardware WebGPU.</p>`
-        : nothing}
       <div class="caps" aria-label="capabilities">
         ${caps.map(
           ([label, on]) =>
@@ -143,7 +156,7 @@ export class GpuPanel extends LitElement {
         <summary>${r.features.length} features</summary>
         <div class="features">${r.features.map((f) => html`<span class="feature">${f}</span>`)}</div>
       </details>
-    `;
+    </details>`;
   }
 }
 
