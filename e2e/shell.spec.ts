@@ -19,7 +19,9 @@ test('shows the GPU adapter the worker acquired and the model panel', async ({ p
 
   // A software adapter (SwiftShader) is "ready" but said to be slow.
   await expect(page.getByTestId('status')).toHaveText(process.env.EXPECT_SWIFTSHADER !== '0' ? 'Software GPU: slow' : /GPU ready|Software GPU: slow/);
-  // The limits table lists what the engine raised, e.g. the storage binding size.
+  // The limits table (folded away by default; the adapter's name opens it) lists what the engine raised, e.g. the
+  // storage binding size.
+  await adapter.click();
   await expect(page.getByRole('table', { name: 'device limits' })).toContainText('max storage buffer binding size');
 
   await expect(page.getByTestId('model-panel')).toBeVisible();
