@@ -17,9 +17,9 @@ import type { TokenizerSpec } from '../model/bpe';
 import { reshapeOwned, view } from '../model/common';
 import type { BaseModelRef, FineTuneOptions, StepResult, TrainingBatch, WeightMap } from './api';
 import { InvalidBatchError, InvalidFineTuneOptionsError } from './errors';
-import { dropText, maskForTraining } from './masking';
+import { dropText, maskForTraining, microBatches } from './masking';
 import { largestMicroBatch } from './memory';
-import { MMambaAutodiff, type MaskedBatch } from './mmamba_autodiff';
+import { MMambaAutodiff } from './mmamba_autodiff';
 import { learningRateAt, resolveOptions, type Resolved } from './trainer';
 import { configWithWord, initialWordVector, newWordId, TEXT_TABLE, weightsWithWord, checkNewWord } from './word';
 import type { MMambaConfig } from '../model/common';
@@ -108,23 +108,13 @@ export class WordInversion {
     const lr = learningRateAt(o, stepIndex);
     const text = dropText(batch.textIds, B, o.emptyTextIds, o.textDropout, o.seed, stepIndex);
     const m = maskForTraining(batch.tokens, B, HW, c.codebook_size, o.seed, stepIndex);
-    const total = m.counts.reduce((a, b) => a + b, 0);
     const table = this.table();
     const overrides = new Map([[TEXT_TABLE, table]]);
     const want = new Set([TEXT_TABLE]);
     const losses: Array<{ t: Tensor; share: number }> = [];
     let dTable: Tensor | null = null;
     try {
-      for (let r0 = 0; r0 < B; r0 += this.microBatch) {
-        const n = Math.min(this.microBatch, B - r0);
-        const share = m.counts.slice(r0, r0 + n).reduce((a, b) => a + b, 0) / total;
-        const mb: MaskedBatch = {
-          batch: n,
-          textIds: text.subarray(r0 * Lt, (r0 + n) * Lt),
-          imgTokens: m.imgTokens.subarray(r0 * HW, (r0 + n) * HW),
-          targets: Uint32Array.from(batch.tokens.subarray(r0 * HW, (r0 + n) * HW)),
-          mask: m.mask.subarray(r0 * HW, (r0 + n) * HW),
-        };
+      for (const { mb, share } of microBatches(batch.tokens, text, m, this.microBatch, Lt, HW)) {
         const res = this.model.forwardBackward(mb, want, overrides, share);
         losses.push({ t: res.loss, share });
         const g = res.grads.get(TEXT_TABLE)!;

@@ -6,6 +6,7 @@
 // Streams (u32): FINETUNE_STREAM + 4·step + {0: t (index b), 1: scores (index b·HW + pos), 2: text drop (index b)};
 // disjoint from the sampler's streams (2·step + {0, 1}, step < 64) and the LoRA init's.
 import { uniform } from '../engine/rng';
+import type { MaskedBatch } from './mmamba_autodiff';
 
 export const FINETUNE_STREAM = 0x46540000; // 'FT\0\0'
 
@@ -60,4 +61,27 @@ export function defaultEmptyTextIds(Lt: number): Int32Array {
   ids[0] = 1;
   if (Lt > 1) ids[1] = 2;
   return ids;
+}
+
+/** The masked batch in micro-batches of at most `size` rows, each with its share of the batch's masked positions
+ *  (the loss weight that makes the micro-batches' gradients add up to the whole batch's). tokens (B, HW) are the
+ *  targets, text (B, Lt) the caption ids after dropText, m the batch's maskForTraining. */
+export function* microBatches(tokens: Int32Array, text: Int32Array, m: TrainingMask, size: number, Lt: number,
+  HW: number): Generator<{ mb: MaskedBatch; share: number }> {
+  const B = m.counts.length;
+  const total = m.counts.reduce((a, b) => a + b, 0);
+  for (let r0 = 0; r0 < B; r0 += size) {
+    const n = Math.min(size, B - r0);
+    const share = m.counts.slice(r0, r0 + n).reduce((a, b) => a + b, 0) / total;
+    yield {
+      share,
+      mb: {
+        batch: n,
+        textIds: text.subarray(r0 * Lt, (r0 + n) * Lt),
+        imgTokens: m.imgTokens.subarray(r0 * HW, (r0 + n) * HW),
+        targets: Uint32Array.from(tokens.subarray(r0 * HW, (r0 + n) * HW)),
+        mask: m.mask.subarray(r0 * HW, (r0 + n) * HW),
+      },
+    };
+  }
 }

@@ -28,10 +28,10 @@ import {
 import { DEFAULT_FINETUNE_OPTIONS } from './defaults';
 import { FineTuneMemoryError, InvalidBatchError, InvalidFineTuneOptionsError } from './errors';
 import { checkLoraConfig, configHash, factorShapes, initAdapter, loraParamNames, loraScale } from './lora';
-import { defaultEmptyTextIds, dropText, maskForTraining } from './masking';
+import { defaultEmptyTextIds, dropText, maskForTraining, microBatches } from './masking';
 import { effectiveWeights, factorGradients, type FactorTensors } from './lora_grad';
 import { largestMicroBatch } from './memory';
-import { MMambaAutodiff, type MaskedBatch } from './mmamba_autodiff';
+import { MMambaAutodiff } from './mmamba_autodiff';
 
 export type Resolved = Required<Omit<FineTuneOptions, 'emptyTextIds' | 'maxMicroBatch'>> & { emptyTextIds: Int32Array; maxMicroBatch?: number };
 
@@ -162,23 +162,13 @@ export class FineTuner implements FineTunerHandle {
     const lr = learningRateAt(o, stepIndex);
     const text = dropText(batch.textIds, B, o.emptyTextIds, o.textDropout, o.seed, stepIndex);
     const m = maskForTraining(batch.tokens, B, HW, c.codebook_size, o.seed, stepIndex);
-    const total = m.counts.reduce((a, b) => a + b, 0);
 
     const want = new Set(this.factors.map((f) => f.name));
     const overrides = this.effectiveWeights();
     const lossTensors: Array<{ t: Tensor; share: number }> = [];
     let dW = new Map<string, Tensor>();
     try {
-      for (let r0 = 0; r0 < B; r0 += this.microBatch) {
-        const n = Math.min(this.microBatch, B - r0);
-        const share = m.counts.slice(r0, r0 + n).reduce((a, b) => a + b, 0) / total;
-        const mb: MaskedBatch = {
-          batch: n,
-          textIds: text.subarray(r0 * Lt, (r0 + n) * Lt),
-          imgTokens: m.imgTokens.subarray(r0 * HW, (r0 + n) * HW),
-          targets: Uint32Array.from(batch.tokens.subarray(r0 * HW, (r0 + n) * HW)),
-          mask: m.mask.subarray(r0 * HW, (r0 + n) * HW),
-        };
+      for (const { mb, share } of microBatches(batch.tokens, text, m, this.microBatch, Lt, HW)) {
         const res = this.model.forwardBackward(mb, want, overrides, share);
         lossTensors.push({ t: res.loss, share });
         if (dW.size === 0) dW = res.grads;
@@ -266,18 +256,8 @@ export class FineTuner implements FineTunerHandle {
     try {
       const total = m.counts.reduce((a, b) => a + b, 0);
       const parts: Float32Array[] = [];
-      for (let r0 = 0; r0 < B; r0 += this.microBatch) {
-        const n = Math.min(this.microBatch, B - r0);
-        const r = this.model.evaluate(
-          {
-            batch: n,
-            textIds: batch.textIds.subarray(r0 * c.text.max_len, (r0 + n) * c.text.max_len),
-            imgTokens: m.imgTokens.subarray(r0 * HW, (r0 + n) * HW),
-            targets: Uint32Array.from(batch.tokens.subarray(r0 * HW, (r0 + n) * HW)),
-            mask: m.mask.subarray(r0 * HW, (r0 + n) * HW),
-          },
-          overrides,
-        );
+      for (const { mb } of microBatches(batch.tokens, batch.textIds, m, this.microBatch, c.text.max_len, HW)) {
+        const r = this.model.evaluate(mb, overrides);
         const l = await this.e.readF32(r.loss);
         loss += (l[0]! * l[1]!) / total;
         maskedTokens += l[1]!;
