@@ -1,7 +1,7 @@
 // Bundles bench/main.ts into one ES module for Node (`webgpu` stays external: it is staged next to the bundle).
 // Usage: node bench/build.mjs OUTFILE [ENTRY] (ENTRY defaults to bench/main.ts)
 import { build } from 'esbuild';
-import { rawPlugin } from './esbuild-raw-plugin.mjs';
+import { rawPlugin } from './esbuild_raw_plugin.mjs';
 
 const outfile = process.argv[2] ?? '.gpu/bench.mjs';
 await build({

@@ -21,7 +21,7 @@ import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
 import type { MMambaConfig } from '../src/model/common';
 import { mulberry32 } from '../src/engine/rng';
 import { arg, flag } from './cli';
-import { readModelDir } from './model-files';
+import { readModelDir } from './model_files';
 import type { LoraTarget } from '../src/finetune/api';
 import { DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG } from '../src/finetune/defaults';
 import { planMemory } from '../src/finetune/memory';

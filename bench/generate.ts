@@ -19,7 +19,7 @@ import type { TokenizerSpec } from '../src/model/bpe';
 import { MMamba } from '../src/model/mmamba';
 import { TextToImage } from '../src/model/pipeline';
 import { arg } from './cli';
-import { readModelDir as loadModel } from './model-files';
+import { readModelDir as loadModel } from './model_files';
 
 Object.assign(globalThis, globals);
 

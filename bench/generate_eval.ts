@@ -14,7 +14,7 @@ import { acquireDevice, describeAdapter } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
 import { TextToImage } from '../src/model/pipeline';
 import { arg } from './cli';
-import { readModelDir as loadModel } from './model-files';
+import { readModelDir as loadModel } from './model_files';
 
 Object.assign(globalThis, globals);
 

@@ -5,7 +5,7 @@
 // so generations here use few steps (E2E_STEPS, default 2) and guidance 1 (E2E_GUIDANCE: g = 1
 // skips the unconditional pass), and the tests share generations: about nine steps in all.
 import { expect, test, type Page } from '@playwright/test';
-import { generate, STEPS, waitLoaded, watchShards } from './app-helpers';
+import { generate, STEPS, waitLoaded, watchShards } from './app_helpers';
 
 test.setTimeout(1_200_000);
 

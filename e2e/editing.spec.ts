@@ -1,4 +1,4 @@
-// Browser test of editing (the "Edit and vary" panel, src/ui/edit-panel.ts) on the TINY model set (e2e/fixtures/models:
+// Browser test of editing (the "Edit and vary" panel, src/ui/edit_panel.ts) on the TINY model set (e2e/fixtures/models:
 // a 32×32 VQ with 4×4 tokens and a matching tiny M-Mamba), so that it runs on SwiftShader in a few minutes.
 // One page, in order: generate; paint the top-left token in the mask editor and re-generate the region: every
 // kept token is unchanged (the app's finished token grid). Kept tokens' pixels are NOT compared: the VQ decoder's
@@ -6,8 +6,8 @@
 // measured differences of a few levels in the far corner). Then draw 2 variations: the grid shows two images; upload a PNG and re-draw it at strength 0.5: an
 // image comes back; a non-image upload is refused with the reason.
 import { expect, test, type Page } from '@playwright/test';
-import { muteHotReload, png, serveTinyModels } from './tiny-models';
-import { generate, waitLoaded } from './app-helpers';
+import { muteHotReload, png, serveTinyModels } from './tiny_models';
+import { generate, waitLoaded } from './app_helpers';
 
 const RUN_TIMEOUT = 300_000;
 

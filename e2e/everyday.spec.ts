@@ -11,8 +11,8 @@
 import { readFileSync } from 'node:fs';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
-import { setNumber, waitLoaded } from './app-helpers';
-import { muteHotReload, png, serveTinyModels } from './tiny-models';
+import { setNumber, waitLoaded } from './app_helpers';
+import { muteHotReload, png, serveTinyModels } from './tiny_models';
 import { EXAMPLE_PROMPTS } from '../src/ui/examples';
 
 test.use({ serviceWorkers: 'block' });

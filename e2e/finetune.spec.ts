@@ -9,8 +9,8 @@
 // the app usable; a corrupt adapter file is refused with an error. A GPU device lost mid-run (the worker's dev-only
 // hook) stops the run with a message, and the adapter of the last preview can still be saved.
 import { expect, test, type Page } from '@playwright/test';
-import { muteHotReload, png, serveTinyModels } from './tiny-models';
-import { waitLoaded } from './app-helpers';
+import { muteHotReload, png, serveTinyModels } from './tiny_models';
+import { waitLoaded } from './app_helpers';
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 120_000;

@@ -1,12 +1,12 @@
-// Browser tests of hostile inputs and failures (docs/reliability.md), on the TINY model set (e2e/tiny-models.ts) so
+// Browser tests of hostile inputs and failures (docs/reliability.md), on the TINY model set (e2e/tiny_models.ts) so
 // that each takes seconds on SwiftShader: the security headers and CSP (and no CSP violation while the app loads and
 // generates), repository files not served; an IndexedDB database re-created without its object store is repaired;
 // a PNG named x.html gets an image/png thumbnail and a 10000×10000 PNG is refused from its header; Cancel says
 // "Cancelling…" at once; the engine worker dying mid-generation (or hanging: the heartbeat) is reported, restarted,
 // and the app works again.
 import { expect, test, type Page } from '@playwright/test';
-import { setNumber, waitLoaded } from './app-helpers';
-import { chunk, muteHotReload, png, serveTinyModels } from './tiny-models';
+import { setNumber, waitLoaded } from './app_helpers';
+import { chunk, muteHotReload, png, serveTinyModels } from './tiny_models';
 
 const LOAD_TIMEOUT = 60_000;
 

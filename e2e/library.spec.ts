@@ -1,6 +1,6 @@
 // The library as another web developer gets it: builds src/index.ts with vite.lib.config.ts into dist-lib/ (a few
 // seconds), then opens the example page (examples/library/), which imports only dist-lib/mmamba-web.js and runs the
-// engine in its own worker. On the tiny models (e2e/tiny-models.ts): it loads the default generator, generates with
+// engine in its own worker. On the tiny models (e2e/tiny_models.ts): it loads the default generator, generates with
 // per-step images, and a cancel through an AbortSignal rejects with the library's GenerationCancelledError (the
 // class rebuilt on the page side). No request touches the sources (/src/).
 import { execFileSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
-import { muteHotReload, serveTinyModels } from './tiny-models';
+import { muteHotReload, serveTinyModels } from './tiny_models';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TIMEOUT = 60_000;

@@ -1,9 +1,9 @@
-// Browser tests of the prompt's edge cases and of cancel, on the TINY model set (e2e/tiny-models.ts) so each takes
+// Browser tests of the prompt's edge cases and of cancel, on the TINY model set (e2e/tiny_models.ts) so each takes
 // seconds on SwiftShader: the behaviour under test is the page's (the cut, the hints, the captions, the state after a
 // cancel), not the shipped model's pictures.
 import { expect, test } from '@playwright/test';
-import { GEN_TIMEOUT, generate, setNumber, setSteps, waitLoaded } from './app-helpers';
-import { muteHotReload, serveTinyModels } from './tiny-models';
+import { GEN_TIMEOUT, generate, setNumber, setSteps, waitLoaded } from './app_helpers';
+import { muteHotReload, serveTinyModels } from './tiny_models';
 
 test.use({ serviceWorkers: 'block' });
 

@@ -8,7 +8,7 @@
 export type * from './worker/api';
 export { MAX_PROMPT_CHARS } from './worker/api';
 export { CreateMMambaEngine, MMambaEngine, type MMambaEngineOptions } from './worker/engine';
-export type { CreateEngineOptions } from './worker/engine-start';
+export type { CreateEngineOptions } from './worker/engine_start';
 export { CreateWebWorkerMMambaEngine, WebWorkerMMambaEngine, type WorkerWatchOptions } from './worker/client';
 export { serveMMambaEngine } from './worker/handler';
 export {

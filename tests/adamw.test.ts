@@ -4,7 +4,7 @@ import { describe, it } from 'vitest';
 import { adamwStep, sumOfSquares, sumSlots } from '../src/engine/ops/adamw';
 import { adamwReference, clipCoefficient } from '../src/engine/reference/adamw';
 import { expectClose, freshSeed, getEngine, randn } from './gpu';
-import { poisonNext } from './kernel-helpers';
+import { poisonNext } from './kernel_helpers';
 
 // f32 vs f64 of a handful of flops per element: a few ulp relative to the terms summed; the update term
 // m/(sqrt(v)+eps) can lose a little more where v is tiny. The error is measured against the magnitude of those terms

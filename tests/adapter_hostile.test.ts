@@ -7,13 +7,13 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LoraConfig, MMambaConfig } from '../src/finetune/api';
 import { MAX_ADAPTER_FILE_BYTES } from '../src/finetune/api';
-import { MAX_ADAPTER_ENTRIES, MAX_MERGED_NORM_RATIO, mergedWeightsProblem, parseAdapter } from '../src/finetune/adapter-format';
+import { MAX_ADAPTER_ENTRIES, MAX_MERGED_NORM_RATIO, mergedWeightsProblem, parseAdapter } from '../src/finetune/adapter_format';
 import { initAdapter } from '../src/finetune/lora';
 import { loadWeights, type Manifest } from '../src/model/weights';
-import { AdapterStore } from '../src/worker/finetune/adapter-store';
+import { AdapterStore } from '../src/worker/finetune/adapter_store';
 import { FineTuneService } from '../src/worker/finetune/service';
 import { fineTunePort } from '../src/worker/finetune/port';
-import type { KeyValue } from '../src/worker/weight-store';
+import type { KeyValue } from '../src/worker/weight_store';
 import { freshSeed, rng } from './gpu';
 
 const DIR = resolve(__dirname, '..', 'e2e', 'fixtures', 'models', 'mmamba-e2e');

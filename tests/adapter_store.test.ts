@@ -1,8 +1,8 @@
-// Adapter store (src/worker/finetune/adapter-store.ts) on an in-memory key-value stub: versioned keys per base model,
+// Adapter store (src/worker/finetune/adapter_store.ts) on an in-memory key-value stub: versioned keys per base model,
 // list/get/delete, name validation, and a full quota reported as AdapterQuotaError with nothing half-written.
 import { describe, expect, it } from 'vitest';
-import { AdapterNameError, AdapterQuotaError, AdapterStore, adapterKey, checkAdapterName, type StoredAdapter } from '../src/worker/finetune/adapter-store';
-import type { KeyValue } from '../src/worker/weight-store';
+import { AdapterNameError, AdapterQuotaError, AdapterStore, adapterKey, checkAdapterName, type StoredAdapter } from '../src/worker/finetune/adapter_store';
+import type { KeyValue } from '../src/worker/weight_store';
 
 function memoryKv(opts: { full?: boolean } = {}): KeyValue & { map: Map<string, unknown> } {
   const map = new Map<string, unknown>();

@@ -9,10 +9,10 @@ import type { LoraConfig, MMambaConfig } from '../src/finetune/api';
 import { initAdapter } from '../src/finetune/lora';
 import { TextToImage } from '../src/model/pipeline';
 import { loadWeights, type Manifest } from '../src/model/weights';
-import { AdapterStore } from '../src/worker/finetune/adapter-store';
+import { AdapterStore } from '../src/worker/finetune/adapter_store';
 import { FineTuneService } from '../src/worker/finetune/service';
 import { fineTunePort } from '../src/worker/finetune/port';
-import type { KeyValue } from '../src/worker/weight-store';
+import type { KeyValue } from '../src/worker/weight_store';
 import { getEngine } from './gpu';
 
 function load(dir: string) {

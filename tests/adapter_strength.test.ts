@@ -10,7 +10,7 @@ import { ADAPTER_STRENGTH } from '../src/finetune/defaults';
 import { initAdapter, mergeAdapter } from '../src/finetune/lora';
 import { TextToImage } from '../src/model/pipeline';
 import { loadWeights, type Manifest } from '../src/model/weights';
-import { AdapterStore } from '../src/worker/finetune/adapter-store';
+import { AdapterStore } from '../src/worker/finetune/adapter_store';
 import { fineTunePort } from '../src/worker/finetune/port';
 import { FineTuneService } from '../src/worker/finetune/service';
 import { checkGenerateRequest, InvalidGenerateRequestError } from '../src/worker/generation/requests';

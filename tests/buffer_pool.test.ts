@@ -2,7 +2,7 @@
 // 256 bytes, monotonic), reuse of a released buffer for the next request of its class, and the live / peak / pooled
 // byte accounting that the memory benchmarks report.
 import { describe, expect, it } from 'vitest';
-import { BufferPool } from '../src/engine/buffer-pool';
+import { BufferPool } from '../src/engine/buffer_pool';
 import { freshSeed, getEngine, rng } from './gpu';
 
 describe('buffer pool', () => {

@@ -5,7 +5,7 @@ import { seqLen, type ScanGrid } from '../src/engine/ops/cross_scan_geom';
 import { causalConv1dRef } from '../src/engine/reference/conv1d';
 import { crossScanRef, toTokenOrderRef } from '../src/engine/reference/cross_scan';
 import { expectClose, freshSeed, getEngine } from './gpu';
-import { inputs, poisonNext } from './kernel-helpers';
+import { inputs, poisonNext } from './kernel_helpers';
 
 // W ≤ 4 products and a bias in f32 vs f64, then SiLU (few-ulp exp): well under 1e-6 of the max; 2e-6 allows it.
 const TOL = 2e-6;

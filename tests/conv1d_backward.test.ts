@@ -9,7 +9,7 @@ import { crossScanRef, toScanOrderRef } from '../src/engine/reference/cross_scan
 import { crossScanBackwardRef } from '../src/engine/reference/cross_scan_backward';
 import { dot, fdGrad } from './fd_backward';
 import { expectClose, freshSeed, getEngine, randn } from './gpu';
-import { poisonNext } from './kernel-helpers';
+import { poisonNext } from './kernel_helpers';
 
 // ≤ 4 taps, ≤ 4 directions per dx element; dW/dbias are fixed-order sums over B·L ≤ 600 terms: ~1e-6 relative.
 const TOL = 1e-5;

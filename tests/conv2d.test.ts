@@ -6,7 +6,7 @@ import { groupNorm } from '../src/engine/ops/groupnorm';
 import { upsampleNearest2x } from '../src/engine/ops/upsample';
 import { conv2dRef, groupNormRef, upsampleNearest2xRef } from '../src/engine/reference/conv2d';
 import { expectClose, freshSeed, getEngine } from './gpu';
-import { inputs, poisonNext } from './kernel-helpers';
+import { inputs, poisonNext } from './kernel_helpers';
 
 // Sums of ≤ Cin·9 = 90 f32 products (summation order differs from the f64 reference): a few ulp of the
 // largest partial sums, ≪ 1e-5 of the output range; 1e-5 still fails on any wrong tap, channel or tile edge.

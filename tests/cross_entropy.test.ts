@@ -5,7 +5,7 @@ import { crossEntropyMasked } from '../src/engine/ops/cross_entropy';
 import { crossEntropyMaskedRef } from '../src/engine/reference/cross_entropy';
 import { fdGrad } from './fd_backward';
 import { expectClose, freshSeed, getEngine, randInt, randn } from './gpu';
-import { poisonNext } from './kernel-helpers';
+import { poisonNext } from './kernel_helpers';
 
 // f32 max / Σexp over ≤ 1100 terms, one log: ~1e-6 relative; 1e-5 leaves margin. A wrong row, target or count is O(1).
 const TOL = 1e-5;

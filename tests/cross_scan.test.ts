@@ -5,7 +5,7 @@ import { crossMerge, crossScan } from '../src/engine/ops/cross_scan';
 import { seqLen, type ScanGrid } from '../src/engine/ops/cross_scan_geom';
 import { crossMergeRef, crossScanRef, imagePermutations, sequencePermutations } from '../src/engine/reference/cross_scan';
 import { expectClose, freshSeed, getEngine, randn } from './gpu';
-import { poisonNext } from './kernel-helpers';
+import { poisonNext } from './kernel_helpers';
 
 // Grids: odd and even sides, no text, 'middle' text with odd HW (HW/2 floors, as torch's HW // 2).
 const GRIDS: Array<[ScanGrid, number, number]> = [

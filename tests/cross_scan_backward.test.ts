@@ -7,7 +7,7 @@ import { crossMergeRef, crossScanRef } from '../src/engine/reference/cross_scan'
 import { crossMergeBackwardRef, crossScanBackwardRef } from '../src/engine/reference/cross_scan_backward';
 import { dot } from './fd_backward';
 import { expectClose, freshSeed, getEngine, randn } from './gpu';
-import { poisonNext } from './kernel-helpers';
+import { poisonNext } from './kernel_helpers';
 
 // Sums of ≤ 4 values per element: exact up to one rounding per add.
 const TOL = 1e-6;

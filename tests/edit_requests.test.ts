@@ -1,9 +1,9 @@
-// The page's editing logic, DOM-free: mask painting (src/ui/edit-mask.ts), the requests it sends
-// (src/ui/edit-requests.ts) and the split of a variations step (src/ui/edit-frames.ts).
+// The page's editing logic, DOM-free: mask painting (src/ui/edit_mask.ts), the requests it sends
+// (src/ui/edit_requests.ts) and the split of a variations step (src/ui/edit_frames.ts).
 import { describe, expect, it } from 'vitest';
-import { brush, cellAt, emptyMask, fillRect, invertMask, keepFromMask, markedCount } from '../src/ui/edit-mask';
-import { imageToImageRequest, regionRequest, varyRequest, VARY_STRENGTH } from '../src/ui/edit-requests';
-import { splitStep } from '../src/ui/edit-frames';
+import { brush, cellAt, emptyMask, fillRect, invertMask, keepFromMask, markedCount } from '../src/ui/edit_mask';
+import { imageToImageRequest, regionRequest, varyRequest, VARY_STRENGTH } from '../src/ui/edit_requests';
+import { splitStep } from '../src/ui/edit_frames';
 import { keepForStrength } from '../src/model/strength_mask';
 import type { GenerateRequest } from '../src/worker/api';
 

@@ -7,7 +7,7 @@ import { geluRef, siluRef, softplusRef } from '../src/engine/reference/elementwi
 import { gegluRef } from '../src/engine/reference/geglu';
 import { dot, fdGrad } from './fd_backward';
 import { expectClose, freshSeed, getEngine, randn } from './gpu';
-import { poisonNext } from './kernel-helpers';
+import { poisonNext } from './kernel_helpers';
 
 // One f32 exp/tanh and a handful of multiplies per element: a few ulp. 1e-5 relative to the largest gradient is
 // ~50× above that; a wrong formula (e.g. a missing chain factor) is off by O(1).

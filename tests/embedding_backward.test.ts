@@ -5,7 +5,7 @@ import { embeddingBackward } from '../src/engine/ops/embedding_backward';
 import { embeddingBackwardRef } from '../src/engine/reference/embedding_backward';
 import { dot, fdGrad } from './fd_backward';
 import { expectClose, freshSeed, getEngine, randInt, randn } from './gpu';
-import { poisonNext } from './kernel-helpers';
+import { poisonNext } from './kernel_helpers';
 
 // f32 sums of ≤ 512 terms in order: ~1e-6 relative.
 const TOL = 1e-5;

@@ -1,10 +1,10 @@
-// encodeImage's refusals (src/worker/generation/encode-image.ts): files that are not PNG/JPEG/WebP are refused with
+// encodeImage's refusals (src/worker/generation/encode_image.ts): files that are not PNG/JPEG/WebP are refused with
 // a readable ImageRejectedError before any decoding or GPU work, and that error crosses the worker boundary as its
 // own class. (Decoding and the GPU encode run in the browser: e2e/editing.spec.ts.)
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../src/engine/engine';
-import { encodeUploadedImage } from '../src/worker/generation/encode-image';
-import type { ModelSource } from '../src/worker/generation/model-port';
+import { encodeUploadedImage } from '../src/worker/generation/encode_image';
+import type { ModelSource } from '../src/worker/generation/model_port';
 import { deserializeError, ImageRejectedError, serializeError } from '../src/worker/errors';
 
 const noEngine = {} as Engine; // never touched: the refusals come first

@@ -1,11 +1,11 @@
-// The adapter file (src/finetune/adapter-format.ts): round trip, and rejection of damaged, tampered, wrong-shape
+// The adapter file (src/finetune/adapter_format.ts): round trip, and rejection of damaged, tampered, wrong-shape
 // and wrong-base files with typed errors. CPU only.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { MMambaConfig } from '../src/model/common';
 import { parseSafetensorsHeader } from '../src/model/safetensors';
-import { parseAdapter, serializeAdapter } from '../src/finetune/adapter-format';
+import { parseAdapter, serializeAdapter } from '../src/finetune/adapter_format';
 import { AdapterFormatError, AdapterMismatchError } from '../src/finetune/errors';
 import { configHash, initAdapter } from '../src/finetune/lora';
 import type { BaseModelRef, LoraAdapter } from '../src/finetune/api';

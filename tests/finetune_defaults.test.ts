@@ -7,8 +7,8 @@ import * as lib from '../src/finetune';
 import { ADAPT_TARGETS, DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG, warmupStepsFor } from '../src/finetune/defaults';
 import { ADAPT_TARGETS as SESSION_TARGETS } from '../src/worker/finetune/session';
 import { FINETUNE_SETTINGS } from '../src/worker/finetune/settings';
-import { StepRate } from '../src/worker/finetune/step-rate';
-import { speedText } from '../src/ui/finetune-speed';
+import { StepRate } from '../src/worker/finetune/step_rate';
+import { speedText } from '../src/ui/finetune_speed';
 
 describe('fine-tuning defaults: one source', () => {
   it('the library exports the same objects as defaults.ts', () => {

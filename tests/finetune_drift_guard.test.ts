@@ -1,4 +1,4 @@
-// The drift guard as the worker runs it (src/worker/finetune/session.ts + drift-guard.ts), in Node on Dawn with the
+// The drift guard as the worker runs it (src/worker/finetune/session.ts + drift_guard.ts), in Node on Dawn with the
 // e2e tiny models (e2e/fixtures/models): the base renders of the control prompts come before the first step, a
 // cheap check on the first DRIFT_GUARD.duringRun controls every `driftEvery` steps, a check of all of them after
 // the run; the final report is the drift between independent base and merged-adapter renders of the same prompts and
@@ -15,11 +15,11 @@ import { TextToImage } from '../src/model/pipeline';
 import { loadWeights, type Manifest } from '../src/model/weights';
 import type { FineTuneProgress } from '../src/worker/api';
 import type { Dataset } from '../src/worker/finetune/dataset';
-import { CONTROLS, type ControlRender, type RenderControls } from '../src/worker/finetune/drift-guard';
+import { CONTROLS, type ControlRender, type RenderControls } from '../src/worker/finetune/drift_guard';
 import { fineTunePort } from '../src/worker/finetune/port';
 import { batchOrder, FineTuneRun, type RunDeps } from '../src/worker/finetune/session';
 import { getEngine } from './gpu';
-import { unchangedControls as unchanged } from './control-stub';
+import { unchangedControls as unchanged } from './control_stub';
 import { modelWithWord } from '../src/finetune/word';
 
 const DIR = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');

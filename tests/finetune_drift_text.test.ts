@@ -1,7 +1,7 @@
-// The drift guard's words in the fine-tuning panel (src/ui/finetune-drift-text.ts): numbers, the bounds, "same".
+// The drift guard's words in the fine-tuning panel (src/ui/finetune_drift_text.ts): numbers, the bounds, "same".
 import { describe, expect, it } from 'vitest';
 import type { DriftReport } from '../src/finetune/drift';
-import { controlText, driftSummary, driftWarning, psnrText } from '../src/ui/finetune-drift-text';
+import { controlText, driftSummary, driftWarning, psnrText } from '../src/ui/finetune_drift_text';
 
 describe('drift guard text', () => {
   it('says each control\'s drift and the worst against the bounds', () => {

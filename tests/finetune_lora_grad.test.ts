@@ -11,7 +11,7 @@ import { loadWeights, type Manifest } from '../src/model/weights';
 import { effectiveWeights, factorGradients } from '../src/finetune/lora_grad';
 import { MMambaAutodiff } from '../src/finetune/mmamba_autodiff';
 import { expectClose, getEngine, normalisedError } from './gpu';
-import { f32, readSafetensors } from './golden-io';
+import { f32, readSafetensors } from './golden_io';
 
 const TOL = 1e-3; // tests/fixtures/README.md gradient tolerance; measured errors are printed
 // base fixture → its LoRA fixture; lora_ffn_tiny adapts the same targets on the slim layer (expand 1, d_state 1, FFN)

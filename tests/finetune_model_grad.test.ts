@@ -12,7 +12,7 @@ import { loadWeights, type Manifest } from '../src/model/weights';
 import { MMambaAutodiff } from '../src/finetune/mmamba_autodiff';
 import { textTrunkParamNames } from '../src/finetune/text_autodiff';
 import { expectClose, getEngine, normalisedError } from './gpu';
-import { f32, readSafetensors } from './golden-io';
+import { f32, readSafetensors } from './golden_io';
 
 // tests/fixtures/README.md: gradients 1e-3 relative. The fixture ran the sequential reference scan in f32 on the CPU;
 // ours chains ~20 f32 kernels per layer with other summation orders. Measured errors are printed.

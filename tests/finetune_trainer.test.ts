@@ -13,7 +13,7 @@ import { initAdapter, mergeAdapter } from '../src/finetune/lora';
 import { maskForTraining } from '../src/finetune/masking';
 import { FineTuner, learningRateAt } from '../src/finetune/trainer';
 import { expectClose, getEngine, normalisedError, randInt } from './gpu';
-import { readSafetensors } from './golden-io';
+import { readSafetensors } from './golden_io';
 
 const DIR = resolve(__dirname, 'fixtures/mmamba_tiny');
 const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as Manifest;

@@ -16,7 +16,7 @@ import type { FineTunePort } from '../src/worker/finetune/port';
 import type { FineTuneProgress } from '../src/worker/api';
 import type { LoraAdapter, StepResult } from '../src/finetune/api';
 import { centreSquare } from '../src/worker/finetune/images';
-import { unchangedControls } from './control-stub';
+import { unchangedControls } from './control_stub';
 
 const bytes = (...b: number[]) => new Uint8Array([...b, ...new Array(16).fill(0)]);
 const PNG = bytes(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);

@@ -18,7 +18,7 @@ import { fineTunePort } from '../src/worker/finetune/port';
 import { GpuDeviceLostError } from '../src/engine/errors';
 import { FineTuneRun, type RunDeps } from '../src/worker/finetune/session';
 import { getEngine } from './gpu';
-import { unchangedControls } from './control-stub';
+import { unchangedControls } from './control_stub';
 
 const DIR = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');
 /** Steps of the learning run: SwiftShader takes seconds per step even for the tiny model. */

@@ -1,8 +1,8 @@
-// The gallery store (src/ui/gallery-store.ts) on a Map backend: newest first, bounded (the oldest dropped),
+// The gallery store (src/ui/gallery_store.ts) on a Map backend: newest first, bounded (the oldest dropped),
 // deletable, settings and PNG bytes kept as given; what an entry is called.
 import { describe, expect, it } from 'vitest';
-import { GALLERY_LIMIT, galleryLabel, GalleryStore, overflow, type GalleryBackend, type GalleryItem } from '../src/ui/gallery-store';
-import type { ImageFacts } from '../src/ui/image-file';
+import { GALLERY_LIMIT, galleryLabel, GalleryStore, overflow, type GalleryBackend, type GalleryItem } from '../src/ui/gallery_store';
+import type { ImageFacts } from '../src/ui/image_file';
 
 function mapBackend(): GalleryBackend & { map: Map<string, GalleryItem> } {
   const map = new Map<string, GalleryItem>();

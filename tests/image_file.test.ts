@@ -1,10 +1,10 @@
 // Downloaded images: the file name (prompt slug, seed, steps, model id) and the PNG text chunks written by
-// src/ui/png-text.ts, checked by parsing the bytes back chunk by chunk with CRCs from node's zlib (an independent
+// src/ui/png_text.ts, checked by parsing the bytes back chunk by chunk with CRCs from node's zlib (an independent
 // CRC-32) and inflating the image data to see it unchanged. No GPU, no DOM.
 import { crc32 as zlibCrc32, deflateSync, inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { canvasLabel, imageFacts, imageFileName, imageTextEntries, slug, type ImageFacts } from '../src/ui/image-file';
-import { crc32, pngTextChunk, withPngText } from '../src/ui/png-text';
+import { canvasLabel, imageFacts, imageFileName, imageTextEntries, slug, type ImageFacts } from '../src/ui/image_file';
+import { crc32, pngTextChunk, withPngText } from '../src/ui/png_text';
 
 /** A 3×2 RGB PNG (no filter) with known pixels. */
 function tinyPng(): { png: Uint8Array; raw: Buffer } {

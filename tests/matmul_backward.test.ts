@@ -5,7 +5,7 @@ import { linearBackward, matmulBackward } from '../src/engine/ops/matmul_backwar
 import { matmul64, matmulBackwardRef, type MatmulShape } from '../src/engine/reference/matmul_backward';
 import { dot, fdGrad } from './fd_backward';
 import { expectClose, freshSeed, getEngine, randn } from './gpu';
-import { poisonNext } from './kernel-helpers';
+import { poisonNext } from './kernel_helpers';
 
 // f32 dot products over ≤ 300 terms (the forward matmul's own tolerance class): 1e-5 of the largest gradient.
 const TOL = 1e-5;

@@ -1,5 +1,5 @@
 // An in-memory KeyValue (the weight store's IndexedDB interface) for tests that run WeightStore in Node.
-import type { KeyValue } from '../src/worker/weight-store';
+import type { KeyValue } from '../src/worker/weight_store';
 
 export function memoryKv(): KeyValue {
   const m = new Map<string, unknown>();

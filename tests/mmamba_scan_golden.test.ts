@@ -17,7 +17,7 @@ import { causalConv1dRef } from '../src/engine/reference/conv1d';
 import { crossMergeRef, crossScanRef } from '../src/engine/reference/cross_scan';
 import { selectiveScanRef } from '../src/engine/reference/selective_scan';
 import { expectClose, getEngine } from './gpu';
-import { f32, readSafetensors } from './golden-io';
+import { f32, readSafetensors } from './golden_io';
 
 // README's forward tolerance for f32 stages; the layer output is a sum of the residual and a small update.
 const TOL = 1e-4;

@@ -13,7 +13,7 @@ import { maskgitSample } from '../src/model/sampler';
 import { UViT } from '../src/model/uvit';
 import { loadWeights, type Manifest, type WeightMap } from '../src/model/weights';
 import { expectClose, expectEqualInts, getEngine, normalisedError } from './gpu';
-import { readSafetensors } from './golden-io';
+import { readSafetensors } from './golden_io';
 
 // README: forward stages 1e-4 relative (f32; PyTorch CPU and the GPU sum in different orders). The M-Mamba
 // fixture ran the sequential reference scan; ours is the fused parallel-over-channels scan, same order over L.

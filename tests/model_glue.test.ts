@@ -4,7 +4,7 @@ import { describe, it } from 'vitest';
 import { concatRows, gatedResidual, maskedMean, sliceRows } from '../src/engine/ops/model_glue';
 import * as ref from '../src/engine/reference/model_glue';
 import { expectClose, freshSeed, getEngine, randInt, randn } from './gpu';
-import { poisonNext } from './kernel-helpers';
+import { poisonNext } from './kernel_helpers';
 
 // Pure data movement is exact; the gated residual is one fma and the mean one f32 sum over L (≤ 17 terms):
 // 1e-6 relative to the largest output allows the reordering.

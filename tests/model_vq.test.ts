@@ -8,7 +8,7 @@ import { toRGBA, VQDecoder } from '../src/model/vq_decoder';
 import { VQEncoder } from '../src/model/vq_encoder';
 import { loadWeights, type Manifest } from '../src/model/weights';
 import { expectClose, expectEqualInts, getEngine, normalisedError } from './gpu';
-import { f32, readSafetensors } from './golden-io';
+import { f32, readSafetensors } from './golden_io';
 
 // README's forward tolerance (f32 stages); ~20 convs and norms deep. The codebook rows are re-normalised here in
 // f64 (PyTorch: f32), a difference of ~1 ulp in the decoder input.

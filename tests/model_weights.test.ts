@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { WeightIntegrityError } from '../src/engine/errors';
 import { f16ToF32, parseSafetensors } from '../src/model/safetensors';
 import { loadWeights, type Manifest } from '../src/model/weights';
-import { readSafetensors } from './golden-io';
+import { readSafetensors } from './golden_io';
 
 const root = resolve(__dirname, '..');
 const bytesOf = (p: string): ArrayBuffer => {

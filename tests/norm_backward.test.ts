@@ -7,7 +7,7 @@ import { layerNormRef, rmsNormRef } from '../src/engine/reference/norm';
 import { norm64, normBackwardRef, type NormArgs64 } from '../src/engine/reference/norm_backward';
 import { dot, fdGrad } from './fd_backward';
 import { expectClose, freshSeed, getEngine, randn } from './gpu';
-import { poisonNext } from './kernel-helpers';
+import { poisonNext } from './kernel_helpers';
 
 // dx: two f32 tree reductions over D and an rsqrt, as the forward, plus the cancellation g − mean(g) − x̂·mean(g·x̂)
 // (terms of size |g|, result can be smaller): 1e-4 of the largest gradient. Parameter gradients are fixed-order sums

@@ -1,11 +1,11 @@
-// The per-step profiler's accounting (bench/step-profiler.ts, `npm run bench:profile`): on the tiny e2e M-Mamba
+// The per-step profiler's accounting (bench/step_profiler.ts, `npm run bench:profile`): on the tiny e2e M-Mamba
 // (e2e/fixtures/models), the profiler sees exactly the dispatches the engine records and the number the model's
 // structure predicts; its family times add up to the step's busy time and busy + idle to the span; profiling does not
 // change what the step computes. No timed assertions: only identities between numbers of one measurement.
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readModelDir } from '../bench/model-files';
-import { plainStep, profiledStep, startRun, summariseStep, type DispatchRecord, type ProfileTarget, type TimingSource } from '../bench/step-profiler';
+import { readModelDir } from '../bench/model_files';
+import { plainStep, profiledStep, startRun, summariseStep, type DispatchRecord, type ProfileTarget, type TimingSource } from '../bench/step_profiler';
 import type { MMambaConfig } from '../src/model/common';
 import { TextToImage } from '../src/model/pipeline';
 import { getEngine } from './gpu';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { secondsLeft, timeLeftText } from '../src/ui/run-estimate';
+import { secondsLeft, timeLeftText } from '../src/ui/run_estimate';
 
 describe('run estimate', () => {
   it('spreads the measured time of the steps done (first step included) over the steps left', () => {

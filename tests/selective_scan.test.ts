@@ -9,7 +9,7 @@ import { crossMergeRef, toScanOrderRef } from '../src/engine/reference/cross_sca
 import { selectiveScanRef, type ScanRefInputs } from '../src/engine/reference/selective_scan';
 import type { Tensor } from '../src/engine/tensor';
 import { dawnInstance, expectClose, freshSeed, getEngine } from './gpu';
-import { inputs, poisonNext } from './kernel-helpers';
+import { inputs, poisonNext } from './kernel_helpers';
 
 // f32 state vs f64 reference. The recurrence is contracting (exp(Δ·A) < 1), so rounding does not compound
 // over L: per step a few ulp from exp/softplus and the N-term sum. Measured ≤ ~1e-6 on SwiftShader;

@@ -11,7 +11,7 @@ import { selectiveScanRef } from '../src/engine/reference/selective_scan';
 import { selectiveScan64, selectiveScanBackwardRef, type ScanRefGrads, type ScanRefInputs64 } from '../src/engine/reference/selective_scan_backward';
 import { dot, fdGrad } from './fd_backward';
 import { dawnInstance, expectClose, freshSeed, getEngine } from './gpu';
-import { inputs, poisonNext } from './kernel-helpers';
+import { inputs, poisonNext } from './kernel_helpers';
 
 // f32 state and f32 reverse recurrence vs f64: both recurrences contract (a_t < 1), so rounding does not compound
 // over L; the reductions (over ≤ 64 channels for dB/dC, over L·B for dA/dD/d dt_bias) add log-size error.

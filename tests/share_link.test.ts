@@ -1,9 +1,9 @@
-// Settings in the page URL (src/ui/share-link.ts): valid values are read, bad ones are ignored with a reason,
+// Settings in the page URL (src/ui/share_link.ts): valid values are read, bad ones are ignored with a reason,
 // writing keeps other parameters and round-trips through reading. Software-adapter detection
-// (src/ui/gpu-kind.ts) from adapter info. No GPU, no DOM.
+// (src/ui/gpu_kind.ts) from adapter info. No GPU, no DOM.
 import { describe, expect, it } from 'vitest';
-import { isSoftwareAdapter } from '../src/ui/gpu-kind';
-import { readSharedSettings, withSharedSettings } from '../src/ui/share-link';
+import { isSoftwareAdapter } from '../src/ui/gpu_kind';
+import { readSharedSettings, withSharedSettings } from '../src/ui/share_link';
 import type { GpuReport } from '../src/worker/api';
 
 describe('settings in the URL', () => {

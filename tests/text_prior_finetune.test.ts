@@ -12,7 +12,7 @@ import { loraParamNames } from '../src/finetune/lora';
 import type { MMambaConfig } from '../src/model/common';
 import { loadWeights, type Manifest, type WeightMap } from '../src/model/weights';
 import { getEngine } from './gpu';
-import { readSafetensors } from './golden-io';
+import { readSafetensors } from './golden_io';
 
 const calls: number[] = []; // V of every embeddingBackward call
 vi.mock('../src/engine/ops/embedding_backward', async (importOriginal) => {

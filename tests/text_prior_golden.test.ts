@@ -12,7 +12,7 @@ import { MMamba } from '../src/model/mmamba';
 import { TextEncoder } from '../src/model/text_encoder';
 import { loadWeights, type Manifest } from '../src/model/weights';
 import { expectClose, getEngine, normalisedError } from './gpu';
-import { readSafetensors } from './golden-io';
+import { readSafetensors } from './golden_io';
 
 const TOL = 1e-4; // tests/fixtures/README.md: forward stages, f32
 const DIR = resolve(__dirname, 'fixtures/text_prior_tiny');

@@ -10,7 +10,7 @@ import { add } from '../src/engine/ops/elementwise';
 import { groupNorm } from '../src/engine/ops/groupnorm';
 import type { Tensor } from '../src/engine/tensor';
 import { expectClose, getEngine } from './gpu';
-import { f32, readSafetensors } from './golden-io';
+import { f32, readSafetensors } from './golden_io';
 
 // README's forward tolerance (f32 stages); ~20 convs and norms deep.
 const TOL = 1e-4;

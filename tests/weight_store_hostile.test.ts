@@ -1,10 +1,10 @@
-// WeightStore (src/worker/weight-store.ts) against a hostile or broken server, in Node with a stub fetch and an
+// WeightStore (src/worker/weight_store.ts) against a hostile or broken server, in Node with a stub fetch and an
 // in-memory key-value store: a request that never answers and a body that stops mid-way are aborted after the stall
 // timeout and retried once, then fail with a message; a 600 MiB answer for a small shard is cancelled as soon as it
 // passes the shard's size (never read to the end); an index.json whose `bytes` disagree with the manifest costs a
 // manifest request and a warning, never a re-download; oversized JSON is refused.
 import { describe, expect, it } from 'vitest';
-import { MAX_JSON_BYTES, sha256Hex, WeightStore, type WeightProgress } from '../src/worker/weight-store';
+import { MAX_JSON_BYTES, sha256Hex, WeightStore, type WeightProgress } from '../src/worker/weight_store';
 import { memoryKv } from './memory_kv';
 
 const ORIGIN = 'http://127.0.0.1:1';

@@ -1,8 +1,8 @@
-// WeightStore's trust in a cached model (src/worker/weight-store.ts): the cached manifest must list the shard
+// WeightStore's trust in a cached model (src/worker/weight_store.ts): the cached manifest must list the shard
 // sha256s that models/index.json lists, not only the same byte total, so a re-export of identical size (a
 // retrained int8 model) is downloaded again. Runs in Node with an in-memory key-value store and a stub fetch.
 import { describe, expect, it } from 'vitest';
-import { manifestMatchesEntry, sha256Hex, WeightStore } from '../src/worker/weight-store';
+import { manifestMatchesEntry, sha256Hex, WeightStore } from '../src/worker/weight_store';
 import { memoryKv } from './memory_kv';
 
 const ORIGIN = 'http://127.0.0.1:1';

@@ -1,10 +1,10 @@
 // The engine: tensors from a buffer pool, cached pipelines, and one command encoder that collects every dispatch
 // of a model step until flush() or a readback submits it. DOM-free, so it runs in a browser worker and in Node (Dawn).
-import { BufferPool } from './buffer-pool';
-import { BufferUsage, MapMode } from './gpu-constants';
+import { BufferPool } from './buffer_pool';
+import { BufferUsage, MapMode } from './gpu_constants';
 import type { GpuContext } from './device';
 import { GpuDeviceLostError, ShaderError, ShapeError } from './errors';
-import { PipelineCache, type Constants } from './pipeline-cache';
+import { PipelineCache, type Constants } from './pipeline_cache';
 import { BYTES_PER_ELEMENT, numel, Tensor, type DType } from './tensor';
 
 /** A uniform block given as raw bytes (see `uniforms()` for building one from numbers). */

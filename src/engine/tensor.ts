@@ -1,5 +1,5 @@
 // A tensor is a shape, a dtype and a GPU storage buffer. Row-major, contiguous, no strides: views are made by kernels.
-import type { BufferPool } from './buffer-pool';
+import type { BufferPool } from './buffer_pool';
 
 export type DType = 'f32' | 'u32' | 'i32';
 export type TypedArrayOf<D extends DType> = D extends 'f32' ? Float32Array : D extends 'u32' ? Uint32Array : Int32Array;

@@ -1,7 +1,7 @@
 // The public contract of in-browser LoRA fine-tuning of M-Mamba (GitHub issue #5): types and function signatures
 // that the worker, the UI and the Node tests program against. DOM-free. Implementations live next to this file:
 //   lora.ts            LoRA config, target → parameter resolution, seeded init, mergeAdapter (CPU)
-//   adapter-format.ts  the standalone `.safetensors` adapter file: serializeAdapter / parseAdapter (validating)
+//   adapter_format.ts  the standalone `.safetensors` adapter file: serializeAdapter / parseAdapter (validating)
 //   trainer.ts         FineTuner: masked-token training of the LoRA factors on the GPU (AdamW, clipping, NaN guard)
 //   errors.ts          typed errors
 // The LoRA update is W_eff = W + (alpha / rank) · B · A (Hu et al. 2021, "LoRA"), A ~ small seeded random, B = 0,
@@ -157,7 +157,7 @@ export interface MemoryPlan {
 export const DEFAULT_MAX_BINDING_BYTES = 128 * 1024 * 1024;
 export const DEFAULT_MAX_BUFFER_BYTES = 256 * 1024 * 1024;
 
-/** Signatures implemented by lora.ts / adapter-format.ts / trainer.ts (re-exported from index.ts). */
+/** Signatures implemented by lora.ts / adapter_format.ts / trainer.ts (re-exported from index.ts). */
 export interface FineTuneLibrary {
   /** Base parameter names a LoRA config adapts, in a fixed order (layers ascending, then head, then text). */
   loraParamNames(config: MMambaConfig, targets: readonly LoraTarget[]): string[];

@@ -2,7 +2,7 @@
 // inside WebGPU's default limits (maxStorageBufferBindingSize 128 MiB, maxBufferSize 256 MiB). The largest binding
 // is the selective-scan backward workspace (ops/selective_scan_backward.ts: chunk checkpoints, chunk states,
 // du/ddelta, dB/dC partials, parameter partials), then the (B, K, L, di) activations and the logits.
-import { BufferPool } from '../engine/buffer-pool';
+import { BufferPool } from '../engine/buffer_pool';
 import { dtRank, type MMambaConfig } from '../model/common';
 import { generatorParams } from '../model/params';
 import { DEFAULT_MAX_BINDING_BYTES, type LoraConfig, type MemoryPlan } from './api';

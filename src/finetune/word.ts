@@ -1,5 +1,5 @@
 // Textual inversion's new word (issue 20): a word the base tokenizer does not know gets its own id and its own row of
-// the text embedding table, learned alone (inversion.ts) and carried by the adapter file (adapter-format.ts v2).
+// the text embedding table, learned alone (inversion.ts) and carried by the adapter file (adapter_format.ts v2).
 //
 // The id is the first one the base tokenizer never produces (its vocabSize: after the merges, and after a v2
 // tokenizer's known words). The tokenizer with the word is the base's as a v2 spec with the word appended to its

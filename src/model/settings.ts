@@ -1,5 +1,5 @@
 // The one home of the generation settings: for each, its range, default, the UI's step and how a value is clamped,
-// and the message that refuses a bad value. DOM-free, so the UI (src/ui/prompt-panel.ts), the worker API and its
+// and the message that refuses a bad value. DOM-free, so the UI (src/ui/prompt_panel.ts), the worker API and its
 // request check (src/worker/api.ts, src/worker/generation/requests.ts) and the pipeline (pipeline.ts) all read it from here.
 // A request is validated once, at the worker boundary (checkGenerateRequest); the pipeline only asserts its inputs.
 

@@ -8,14 +8,14 @@
 // fails with a message instead of hanging, the page says what happened, starts a fresh worker and reloads the model
 // it had (from IndexedDB); the prompt, settings, images on the page and everything stored are kept. Three deaths
 // within a minute stop the restarts with a message.
-// The settings in the page URL (`?prompt=…&seed=…&steps=…&guidance=…`, src/ui/share-link.ts) prefill the prompt
+// The settings in the page URL (`?prompt=…&seed=…&steps=…&guidance=…`, src/ui/share_link.ts) prefill the prompt
 // panel, and each generation writes its settings back (history.replaceState), so the address reproduces the image.
 // On a software adapter (SwiftShader and the like) the status pill says "Software GPU: slow" instead of "GPU ready".
-// Each finished image goes into the gallery (IndexedDB, src/ui/gallery-store.ts); picking one there restores its
+// Each finished image goes into the gallery (IndexedDB, src/ui/gallery_store.ts); picking one there restores its
 // settings (and its model) into the prompt panel.
 // Downloading a model or saving an adapter asks the browser to keep this site's storage (src/ui/persist.ts).
 // While a run goes, the caption (the one status line under the image) says the step and about how long is left
-// (src/ui/run-estimate.ts); starting a run scrolls the image card into view if it is not on screen.
+// (src/ui/run_estimate.ts); starting a run scrolls the image card into view if it is not on screen.
 // Escape anywhere on the page cancels a running generation. The panels sit in one <main> landmark.
 // Invariant: the UI owns no GPU code; it only feature-detects navigator.gpu to explain a missing WebGPU
 // without starting a worker that could not use it.
@@ -24,32 +24,32 @@ import { customElement, state } from 'lit/decorators.js';
 import { WebWorkerMMambaEngine } from '../worker/client';
 import { EngineWorkerDiedError, GenerationCancelledError } from '../worker/errors';
 import type { AdapterInfoRow, GenerateProgress, GenerateRequest, GpuReport, LoadProgress, ModelInfo, StorageInfo } from '../worker/api';
-import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu-kind';
-import { framePng } from './frame-png';
-import { GalleryStore, indexedDbGallery, type GalleryItem } from './gallery-store';
-import { imageFacts, type ImageFacts } from './image-file';
-import { splitStep } from './edit-frames';
-import type { EditPicture } from './edit-panel';
-import { formatMs, type Frame } from './image-view';
-import type { VariationItem } from './variations-grid';
+import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu_kind';
+import { framePng } from './frame_png';
+import { GalleryStore, indexedDbGallery, type GalleryItem } from './gallery_store';
+import { imageFacts, type ImageFacts } from './image_file';
+import { splitStep } from './edit_frames';
+import type { EditPicture } from './edit_panel';
+import { formatMs, type Frame } from './image_view';
+import type { VariationItem } from './variations_grid';
 import { requestPersistentStorage } from './persist';
-import { timeLeftText } from './run-estimate';
+import { timeLeftText } from './run_estimate';
 import { plural } from './plural';
-import type { LoadState } from './model-panel';
-import type { Prefill } from './prompt-panel';
-import { readSharedSettings, withSharedSettings } from './share-link';
+import type { LoadState } from './model_panel';
+import type { Prefill } from './prompt_panel';
+import { readSharedSettings, withSharedSettings } from './share_link';
 import { card, tokens } from './theme';
-import './finetune-panel';
-import './gallery-panel';
-import './gpu-panel';
-import './edit-panel';
-import './image-view';
+import './finetune_panel';
+import './gallery_panel';
+import './gpu_panel';
+import './edit_panel';
+import './image_view';
 import './intro';
-import './model-panel';
-import './variations-grid';
-import './offline-note';
-import './prompt-panel';
-import './webgpu-missing';
+import './model_panel';
+import './variations_grid';
+import './offline_note';
+import './prompt_panel';
+import './webgpu_missing';
 
 type Phase = 'starting' | 'ready' | 'no-webgpu' | 'error';
 
@@ -69,7 +69,7 @@ export class MmApp extends LitElement {
   @state() private storage: StorageInfo | null = null;
   @state() private busy = false;
   @state() private frames: Frame[] = [];
-  /** Editing: the last request, its finished image, and each image of a variations run (src/ui/edit-panel.ts). */
+  /** Editing: the last request, its finished image, and each image of a variations run (src/ui/edit_panel.ts). */
   @state() private lastRequest: GenerateRequest | null = null;
   @state() private editResult: EditPicture | null = null;
   @state() private variationItems: VariationItem[] = [];

@@ -29,7 +29,7 @@ import type {
   SaveAdapterResult,
   StorageInfo,
 } from './api';
-import { startEngine, type CreateEngineOptions } from './engine-start';
+import { startEngine, type CreateEngineOptions } from './engine_start';
 import { EngineWorkerDiedError, installErrorTransfer } from './errors';
 import { ALIVE_LOCK_PREFIX, type EngineWire } from './wire';
 

@@ -20,10 +20,10 @@ import type {
   SaveAdapterResult,
   StorageInfo,
 } from './api';
-import { AdapterStore } from './finetune/adapter-store';
+import { AdapterStore } from './finetune/adapter_store';
 import { FineTuneService } from './finetune/service';
 import { GenerationService } from './generation/service';
-import { startEngine, type CreateEngineOptions } from './engine-start';
+import { startEngine, type CreateEngineOptions } from './engine_start';
 
 export interface MMambaEngineOptions {
   /** Where the models' `index.json` and `<id>/manifest.json` are served, on this origin (default `/models/`). */

@@ -18,10 +18,10 @@ import {
 } from '../engine/errors';
 import { AdapterFormatError, AdapterMismatchError, FineTuneMemoryError, InvalidBatchError, InvalidFineTuneOptionsError } from '../finetune/errors';
 import { GenerationCancelledError, InvalidRequestError } from '../model/errors';
-import { AdapterExistsError, AdapterNameError, AdapterQuotaError } from './finetune/adapter-store';
+import { AdapterExistsError, AdapterNameError, AdapterQuotaError } from './finetune/adapter_store';
 import { ImageRejectedError } from './finetune/images';
 import { InvalidGenerateRequestError } from './generation/requests';
-import { DownloadError, WeightQuotaError } from './weight-store';
+import { DownloadError, WeightQuotaError } from './weight_store';
 
 /** The engine worker stopped (killed for memory, crashed, hung); `message` says how. Raised on the page side only. */
 export class EngineWorkerDiedError extends Error {

@@ -1,7 +1,7 @@
 """models/index.json: the list of shipped models the app reads first, refreshed from the manifests.
 
 The browser trusts a cached model only while its stored manifest lists exactly the shard sha256s that the index
-entry lists (src/worker/weight-store.ts), so a re-export that keeps every byte size (a retrained int8 model does)
+entry lists (src/worker/weight_store.ts), so a re-export that keeps every byte size (a retrained int8 model does)
 is still fetched again. This keeps each entry's `bytes` and `shardSha256` in step with `<id>/manifest.json`; names
 and descriptions stay as written (new models get their id as name). Run after every export:
 

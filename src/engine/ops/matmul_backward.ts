@@ -3,7 +3,7 @@
 //   matmul C = op(A)·op(B): d op(A) = dC·op(B)ᵀ, d op(B) = op(A)ᵀ·dC, mapped back through the stored transposes.
 // d bias is a column sum (shaders/matmul_backward.wgsl). Deterministic (no atomics anywhere).
 import code from '../../../shaders/matmul_backward.wgsl?raw';
-import type { BufferPool } from '../buffer-pool';
+import type { BufferPool } from '../buffer_pool';
 import { grid1d, uniforms, type Engine } from '../engine';
 import { ShapeError } from '../errors';
 import { Tensor } from '../tensor';

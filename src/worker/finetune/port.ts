@@ -3,7 +3,7 @@
 // `.safetensors` adapter file. Keeping it in one place keeps the worker independent of the library's internals.
 import type { Engine } from '../../engine/engine';
 import type { FineTuneOptions, FineTunerHandle, LoraAdapter, LoraConfig, BaseModelRef, WeightMap } from '../../finetune/api';
-import { parseAdapter, serializeAdapter } from '../../finetune/adapter-format';
+import { parseAdapter, serializeAdapter } from '../../finetune/adapter_format';
 import { mergeAdapter } from '../../finetune/lora';
 import { FineTuner } from '../../finetune/trainer';
 import { WordInversion } from '../../finetune/inversion';

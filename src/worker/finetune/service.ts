@@ -25,17 +25,17 @@ import type {
   SaveAdapterResult,
 } from '../api';
 import { MAX_ADAPTER_FILE_BYTES } from '../../finetune/api';
-import { mergedWeightsProblem } from '../../finetune/adapter-format';
+import { mergedWeightsProblem } from '../../finetune/adapter_format';
 import { ADAPTER_STRENGTH } from '../../finetune/defaults';
 import { modelWithWord } from '../../finetune/word';
-import { AdapterExistsError, AdapterNameError, AdapterQuotaError, AdapterStore, checkAdapterName, type StoredAdapter } from './adapter-store';
+import { AdapterExistsError, AdapterNameError, AdapterQuotaError, AdapterStore, checkAdapterName, type StoredAdapter } from './adapter_store';
 import { DatasetBuilder } from './dataset';
 import { fineTunePort } from './port';
 import { FineTuneRun } from './session';
-import type { Control, ControlRender } from './drift-guard';
-import type { ModelSource, TextToImageLike } from '../generation/model-port';
+import type { Control, ControlRender } from './drift_guard';
+import type { ModelSource, TextToImageLike } from '../generation/model_port';
 import type { FineTuneHost, LoadedModels } from '../generation/service';
-import { sha256Hex } from '../weight-store';
+import { sha256Hex } from '../weight_store';
 
 /** The calls of MMambaEngineInterface that this service answers. */
 export type FineTuneApi = Pick<

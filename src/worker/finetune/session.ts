@@ -2,7 +2,7 @@
 // progress (loss, steps/s, time left), textual inversion first when asked (only the new word's own embedding row
 // learns; then the LoRA steps on the base with that row), preview images every K steps, the drift guard (control prompts rendered
 // with the base model before the first step, with the adapter every `driftEvery` steps and after the run: see
-// drift-guard.ts), pause / resume / cancel, the NaN stop and the drift stop.
+// drift_guard.ts), pause / resume / cancel, the NaN stop and the drift stop.
 //
 // Invariants:
 // - The base weights are only read (the trainer and the previews work on merged copies).
@@ -20,9 +20,9 @@ import type { FineTunePort } from './port';
 import { mulberry32 } from '../../engine/rng';
 import { clampPrompt } from '../prompt';
 import { FINETUNE_SETTINGS } from './settings';
-import { StepRate } from './step-rate';
+import { StepRate } from './step_rate';
 import { ADAPT_TARGETS as ADAPT_TARGETS_BY_SCOPE, DEFAULT_FINETUNE_OPTIONS, DEFAULT_RECIPE, DRIFT_GUARD, warmupStepsFor } from '../../finetune/defaults';
-import { DriftGuard, type RenderControls } from './drift-guard';
+import { DriftGuard, type RenderControls } from './drift_guard';
 import { configHash } from '../../finetune/lora';
 import { configWithWord, tokenizerWithWord, weightsWithWord } from '../../finetune/word';
 import { BPETokenizer, type TokenizerSpec } from '../../model/bpe';

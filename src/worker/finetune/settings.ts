@@ -1,5 +1,5 @@
 // The one home of the fine-tuning run settings: for each, its range, the UI's starting value and step, and whether
-// it is a whole number. DOM-free, so the fine-tuning panel (src/ui/finetune-panel.ts) and the run's request check
+// it is a whole number. DOM-free, so the fine-tuning panel (src/ui/finetune_panel.ts) and the run's request check
 // (checkRequest in session.ts) read the same numbers. The preview's steps and guidance take their range from the
 // generation settings (src/model/settings.ts): a preview is a generation. The starting values of the training
 // numbers are the library's defaults (src/finetune/defaults.ts), so page, library and benchmark run the same recipe.

@@ -29,11 +29,11 @@ import type {
   StorageInfo,
 } from '../api';
 import { clampPrompt } from '../prompt';
-import { WeightStore } from '../weight-store';
+import { WeightStore } from '../weight_store';
 import { DeviceKeeper } from './device';
-import { modelCode, type ModelSource, type StepInfo, type TextToImageLike } from './model-port';
+import { modelCode, type ModelSource, type StepInfo, type TextToImageLike } from './model_port';
 import { checkGenerateRequest } from './requests';
-import { encodeUploadedImage } from './encode-image';
+import { encodeUploadedImage } from './encode_image';
 
 /** What generation lends the fine-tuning service: the device and the loaded models. */
 export interface FineTuneHost {

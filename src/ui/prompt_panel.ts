@@ -9,10 +9,10 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { clampSetting, GENERATION_SETTINGS as SETTINGS, type GenerationSettingName } from '../model/settings';
 import { MAX_PROMPT_CHARS, type AdapterInfoRow, type GenerateRequest, type ModelInfo } from '../worker/api';
 import { EXAMPLE_PROMPTS } from './examples';
-import type { SharedSettings } from './share-link';
+import type { SharedSettings } from './share_link';
 import { card, fieldLook } from './theme';
 import { ADAPTER_STRENGTH } from '../finetune/defaults';
-import './finetune-strength';
+import './finetune_strength';
 
 /** A random u32 seed (crypto when available). */
 export function randomSeed(): number {

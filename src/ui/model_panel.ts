@@ -7,8 +7,8 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query } from 'lit/decorators.js';
 import type { ModelInfo, StorageInfo } from '../worker/api';
 import { formatBytes } from '../util/format';
-import type { ConfirmDialog } from './confirm-dialog';
-import './confirm-dialog';
+import type { ConfirmDialog } from './confirm_dialog';
+import './confirm_dialog';
 import { card, smallButton } from './theme';
 
 export interface LoadState {

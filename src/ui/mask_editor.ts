@@ -5,11 +5,11 @@
 // it, Space or Enter applies the tool there (rectangle: first press sets a corner, the second fills), Shift+arrow
 // paints while moving, I inverts, Delete clears.
 // Controlled: `mask` (1 = re-generate) comes in as a property; each change is announced as `mm-mask-change`
-// (detail: the new mask) for the owner to set back. The pure grid operations are in edit-mask.ts.
+// (detail: the new mask) for the owner to set back. The pure grid operations are in edit_mask.ts.
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { brush, cellAt, emptyMask, fillRect, invertMask, markedCount } from './edit-mask';
-import { paintFrame, type FramePixels } from './frame-png';
+import { brush, cellAt, emptyMask, fillRect, invertMask, markedCount } from './edit_mask';
+import { paintFrame, type FramePixels } from './frame_png';
 import { buttonLook } from './theme';
 
 export type MaskTool = 'brush' | 'erase' | 'rect';

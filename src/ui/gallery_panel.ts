@@ -1,10 +1,10 @@
-// <mm-gallery>: finished images kept on this device (src/ui/gallery-store.ts), newest first. Each thumbnail is a
+// <mm-gallery>: finished images kept on this device (src/ui/gallery_store.ts), newest first. Each thumbnail is a
 // button that restores the image's settings into the prompt panel (fires `mm-gallery-restore` with the item), and
 // each has a delete button (`mm-gallery-delete` with the id). Thumbnails are object URLs of the stored PNGs,
 // revoked when the list changes or the panel goes away.
 import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import { GALLERY_LIMIT, galleryLabel, type GalleryItem } from './gallery-store';
+import { GALLERY_LIMIT, galleryLabel, type GalleryItem } from './gallery_store';
 import { card, smallButton } from './theme';
 
 @customElement('mm-gallery')

@@ -1,7 +1,7 @@
 // npm run bench:profile: the per-step latency profile of guided generation (one image, so batch-2 forwards) with
-// the default model of a models folder (bench/step-profiler.ts says what is measured and how). Prints markdown
+// the default model of a models folder (bench/step_profiler.ts says what is measured and how). Prints markdown
 // tables and, with --json, writes every number; runs unchanged on SwiftShader and on a real GPU.
-// Usage: node profile-step.mjs [--models DIR] [--generator ID] [--vq ID] [--steps S] [--warmup W] [--guidance G]
+// Usage: node profile_step.mjs [--models DIR] [--generator ID] [--vq ID] [--steps S] [--warmup W] [--guidance G]
 //        [--scan fused|chunked] [--cpu-timing] [--json FILE]
 //   --models DIR     a folder with index.json (default public/models; e2e/fixtures/models for a CI-sized smoke run)
 //   --generator/--vq default to the index's defaultGenerator and tokenizer
@@ -15,8 +15,8 @@ import { Engine } from '../src/engine/engine';
 import { MMamba } from '../src/model/mmamba';
 import { TextToImage } from '../src/model/pipeline';
 import { arg, flag } from './cli';
-import { readModelDir } from './model-files';
-import { plainStep, profiledStep, startRun, summariseStep, type PlainStep, type ProfileTarget, type StepSummary, type TimingSource } from './step-profiler';
+import { readModelDir } from './model_files';
+import { plainStep, profiledStep, startRun, summariseStep, type PlainStep, type ProfileTarget, type StepSummary, type TimingSource } from './step_profiler';
 
 Object.assign(globalThis, globals);
 

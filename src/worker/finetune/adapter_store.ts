@@ -12,7 +12,7 @@
 // - Saving never touches the base weights. A full quota (QuotaExceededError) rejects with AdapterQuotaError;
 //   the caller keeps the adapter in memory and says so.
 // DOM-free apart from IndexedDB; runs in the engine worker and, in tests, in Node with a stub KeyValue.
-import { idbKeyValue, type KeyValue } from '../weight-store';
+import { idbKeyValue, type KeyValue } from '../weight_store';
 
 export const ADAPTER_STORE_VERSION = 1;
 const PREFIX = `adapters/v${ADAPTER_STORE_VERSION}/`;

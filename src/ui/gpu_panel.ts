@@ -5,7 +5,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { GpuReport } from '../worker/api';
-import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu-kind';
+import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu_kind';
 import { card } from './theme';
 
 /** Limits that are byte sizes: shown as KiB/MiB/GiB. */

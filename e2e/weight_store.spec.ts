@@ -1,4 +1,4 @@
-// Browser tests of src/worker/weight-store.ts on its own: the module is imported into the page (Vite serves
+// Browser tests of src/worker/weight_store.ts on its own: the module is imported into the page (Vite serves
 // it) with an isolated IndexedDB database or a stub store, so these checks do not depend on the model code.
 // They cover: download with progress, size + sha256 verification, IndexedDB caching (second load makes no
 // request), a tampered cached shard fetched again, a damaged download failing with WeightIntegrityError,
@@ -24,7 +24,7 @@ test.beforeEach(async ({ page }) => {
 test('downloads with progress, verifies, caches, and reloads from IndexedDB with no request', async ({ page }) => {
   const shards = countShardRequests(page);
   const first = await page.evaluate(async (id) => {
-    const ws = await import(/* @vite-ignore */ '/src/worker/weight-store.ts' as string);
+    const ws = await import(/* @vite-ignore */ '/src/worker/weight_store.ts' as string);
     const db = `test-ws-${Math.random()}`;
     const store = new ws.WeightStore({ kv: ws.isolatedKeyValue(db) });
     const events: { kind: string; percent?: number; loadedBytes?: number; totalBytes?: number; fromCache?: boolean }[] = [];
@@ -65,7 +65,7 @@ test('downloads with progress, verifies, caches, and reloads from IndexedDB with
 
   // Deleting removes it from the report and from the cache.
   const after = await page.evaluate(async ({ id, db }) => {
-    const ws = await import(/* @vite-ignore */ '/src/worker/weight-store.ts' as string);
+    const ws = await import(/* @vite-ignore */ '/src/worker/weight_store.ts' as string);
     const store = new ws.WeightStore({ kv: ws.isolatedKeyValue(db) });
     await store.deleteModel(id);
     return { cached: await store.isCached(id), models: (await store.storageReport()).models };
@@ -76,7 +76,7 @@ test('downloads with progress, verifies, caches, and reloads from IndexedDB with
 test('a tampered cached shard is fetched again and stored repaired', async ({ page }) => {
   const shards = countShardRequests(page);
   const r = await page.evaluate(async (id) => {
-    const ws = await import(/* @vite-ignore */ '/src/worker/weight-store.ts' as string);
+    const ws = await import(/* @vite-ignore */ '/src/worker/weight_store.ts' as string);
     const kv = ws.isolatedKeyValue(`test-ws-${Math.random()}`);
     const store = new ws.WeightStore({ kv });
     const a = await store.load(id);
@@ -99,7 +99,7 @@ test('a tampered cached shard is fetched again and stored repaired', async ({ pa
 
 test('a damaged download is fetched once more, then fails with WeightIntegrityError', async ({ page }) => {
   const r = await page.evaluate(async (id) => {
-    const ws = await import(/* @vite-ignore */ '/src/worker/weight-store.ts' as string);
+    const ws = await import(/* @vite-ignore */ '/src/worker/weight_store.ts' as string);
     let shardFetches = 0;
     // A "proxy" that damages every shard response.
     const damaging: typeof fetch = async (input, init) => {
@@ -129,7 +129,7 @@ test('a damaged download is fetched once more, then fails with WeightIntegrityEr
 
 test('a full quota is reported clearly and the weights still load from memory', async ({ page }) => {
   const r = await page.evaluate(async (id) => {
-    const ws = await import(/* @vite-ignore */ '/src/worker/weight-store.ts' as string);
+    const ws = await import(/* @vite-ignore */ '/src/worker/weight_store.ts' as string);
     const mem = new Map<string, unknown>();
     const full = {
       get: async (k: string) => mem.get(k),
@@ -162,7 +162,7 @@ test('a full quota is reported clearly and the weights still load from memory', 
 
 test('refuses weights from another origin', async ({ page }) => {
   const message = await page.evaluate(async () => {
-    const ws = await import(/* @vite-ignore */ '/src/worker/weight-store.ts' as string);
+    const ws = await import(/* @vite-ignore */ '/src/worker/weight_store.ts' as string);
     const store = new ws.WeightStore({ baseUrl: 'https://example.com/models/', kv: ws.isolatedKeyValue('test-origin') });
     try {
       await store.index();

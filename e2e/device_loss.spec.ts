@@ -2,7 +2,7 @@
 // destroys its GPUDevice; the next generation re-acquires a device, rebuilds the model from the weights kept in
 // memory (no shard request), renders every step, and the caption says the GPU had been lost.
 import { expect, test } from '@playwright/test';
-import { generate, waitLoaded, watchShards } from './app-helpers';
+import { generate, waitLoaded, watchShards } from './app_helpers';
 
 test.setTimeout(900_000);
 

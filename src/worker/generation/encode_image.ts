@@ -7,7 +7,7 @@ import type { VQConfig } from '../../model/common';
 import { VQEncoder } from '../../model/vq_encoder';
 import type { EncodedImage } from '../api';
 import { imageToSquareRGBA, ImageRejectedError } from '../finetune/images';
-import type { ModelSource } from './model-port';
+import type { ModelSource } from './model_port';
 
 /** `bytes` as the loaded VQ's token grid (row-major, H·W) and the square crop it encodes. */
 export async function encodeUploadedImage(engine: Engine, vq: ModelSource, generatorCodebookSize: number, bytes: ArrayBuffer): Promise<EncodedImage> {

@@ -1,6 +1,6 @@
 // A generation's time left, DOM-free: from the measured time of the steps done so far in this run (the first step
 // included: its shader compilation is time the person waits for too), the remaining steps at the same mean pace.
-import { formatDuration } from './finetune-speed';
+import { formatDuration } from './finetune_speed';
 
 /** Seconds left after `done` of `total` steps took `msSpent` together; null before the first step or once done. */
 export function secondsLeft(done: number, total: number, msSpent: number): number | null {

@@ -13,8 +13,8 @@
 import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { expect, test, type Page } from '@playwright/test';
-import { setNumber, waitLoaded } from './app-helpers';
-import { muteHotReload, serveTinyModels } from './tiny-models';
+import { setNumber, waitLoaded } from './app_helpers';
+import { muteHotReload, serveTinyModels } from './tiny_models';
 
 const SWIFTSHADER = process.env.EXPECT_SWIFTSHADER !== '0';
 

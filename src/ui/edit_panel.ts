@@ -1,7 +1,7 @@
 // <mm-edit-panel>: "Edit and vary". The picture to edit is the last finished image (or an uploaded PNG/JPEG/WebP,
 // encoded to tokens by the engine's `encodeImage`). Three actions, each sent as `mm-generate` (the app runs it like
 // any generation, every step shown):
-// - Re-generate region: the tokens painted in the mask editor (mask-editor.ts) are drawn anew, the rest kept;
+// - Re-generate region: the tokens painted in the mask editor (mask_editor.ts) are drawn anew, the rest kept;
 // - From picture: image-to-image, the strength slider choosing how many tokens are re-drawn (at random by seed:
 //   src/model/strength_mask.ts);
 // - Draw N variations (2–8) of the last request, one batched run; the app shows them in <mm-variations-grid>.
@@ -11,11 +11,11 @@ import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { GENERATION_SETTINGS } from '../model/settings';
 import type { GenerateRequest, MMambaEngineInterface } from '../worker/api';
-import { emptyMask } from './edit-mask';
-import { imageToImageRequest, regionRequest, type Built, type EditSource } from './edit-requests';
-import type { FramePixels } from './frame-png';
+import { emptyMask } from './edit_mask';
+import { imageToImageRequest, regionRequest, type Built, type EditSource } from './edit_requests';
+import type { FramePixels } from './frame_png';
 import { buttonLook, card, fieldLook } from './theme';
-import './mask-editor';
+import './mask_editor';
 
 /** A picture the panel can edit. */
 export interface EditPicture extends EditSource {

@@ -1,5 +1,5 @@
 // The editing mask on the token grid (g×g, row-major), DOM-free: 1 = re-generate that token, 0 = keep it. What the
-// mask editor (mask-editor.ts) paints, and how it becomes the engine's `keep` (1 = keep, the opposite sense).
+// mask editor (mask_editor.ts) paints, and how it becomes the engine's `keep` (1 = keep, the opposite sense).
 
 /** A g×g mask with nothing marked. */
 export function emptyMask(g: number): Uint8Array {

@@ -5,7 +5,7 @@
 import { editProblem } from '../model/settings';
 import { keepForStrength, maskedCountForStrength } from '../model/strength_mask';
 import type { GenerateRequest } from '../worker/api';
-import { keepFromMask } from './edit-mask';
+import { keepFromMask } from './edit_mask';
 
 /** Strength of "vary this": a quarter of the tokens re-drawn keeps the picture recognisable. */
 export const VARY_STRENGTH = 0.25;

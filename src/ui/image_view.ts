@@ -1,17 +1,17 @@
 // <mm-image-view>: the generated image. A 128x128 canvas scaled up with pixelated rendering shows the selected
 // step (the newest while generating), an optional overlay marks the tokens still masked (16x16 grid from the
 // step's `masked`), a filmstrip keeps every step (click one to show it), Download PNG saves the shown step,
-// named after its settings (`facts`) and carrying them in PNG text chunks (src/ui/image-file.ts), and Copy link puts
-// a link that reproduces the image on the clipboard (src/ui/share-link.ts).
+// named after its settings (`facts`) and carrying them in PNG text chunks (src/ui/image_file.ts), and Copy link puts
+// a link that reproduces the image on the clipboard (src/ui/share_link.ts).
 // Accessibility: the caption is a polite live region (step, Done, Cancelled are announced); the canvas is named
 // after the prompt and step; the filmstrip is one tab stop whose buttons ("Step i of n") arrow keys move through
 // (Left/Right, Home/End), showing the step they land on.
 // Pure presentation: frames come in as plain data, no GPU here.
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { framePng, paintFrame } from './frame-png';
-import { canvasLabel, imageFileName, type ImageFacts } from './image-file';
-import { withSharedSettings } from './share-link';
+import { framePng, paintFrame } from './frame_png';
+import { canvasLabel, imageFileName, type ImageFacts } from './image_file';
+import { withSharedSettings } from './share_link';
 import { buttonLook, card } from './theme';
 
 export interface Frame {
@@ -150,7 +150,7 @@ export class ImageView extends LitElement {
     const f = this.shown;
     if (f && this.main) {
       paintFrame(this.main, f);
-      // performance mark of the first step image on screen since navigation (bench/first-image.ts reads it)
+      // performance mark of the first step image on screen since navigation (bench/first_image.ts reads it)
       if (performance.getEntriesByName(FIRST_IMAGE_MARK).length === 0) performance.mark(FIRST_IMAGE_MARK);
     }
     if (f && this.mask) paintMask(this.mask, f.masked);

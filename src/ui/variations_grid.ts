@@ -1,13 +1,13 @@
 // <mm-variations-grid>: the N images of a variations run side by side, each with its seed and its own filmstrip
 // (every step, newest last; click or arrow keys to show one). "Vary this" starts image-to-image from that image at
-// low strength (VARY_STRENGTH, edit-requests.ts) with its seed, sent as `mm-generate` like the prompt panel's.
-// Pure presentation: frames come in as plain data (split per image by edit-frames.ts).
+// low strength (VARY_STRENGTH, edit_requests.ts) with its seed, sent as `mm-generate` like the prompt panel's.
+// Pure presentation: frames come in as plain data (split per image by edit_frames.ts).
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { GenerateRequest } from '../worker/api';
-import { paintFrame } from './frame-png';
-import type { Frame } from './image-view';
-import { varyRequest } from './edit-requests';
+import { paintFrame } from './frame_png';
+import type { Frame } from './image_view';
+import { varyRequest } from './edit_requests';
 import { buttonLook, card } from './theme';
 
 export interface VariationItem {

@@ -8,7 +8,7 @@
 //   - the word: "a <word>" at 4 seeds, each image's 32-px PSNR to the nearest picture, mean, base vs adapter;
 //   - drift: the drift guard's final report on the 8 control prompts (32-px PSNR to the base, colour shares, tokens).
 // Prints a Markdown table and one JSON line (prefix "JSON "). Usage:
-//   node bench/build.mjs .gpu/teach-word.mjs bench/teach-word.ts && node .gpu/teach-word.mjs
+//   node bench/build.mjs .gpu/teach_word.mjs bench/teach_word.ts && node .gpu/teach_word.mjs
 //     [--models public/models] [--gen mmamba-s] [--vq vq-s] [--tiny] [--thing robot] [--word zorblat]
 //     [--steps N] [--inversion-steps N] [--prior F] [--lr X] [--rank R] [--batch B] [--render-steps S] [--seed N]
 // Steps, lr, rank, batch and recipe default to the page's (FINETUNE_SETTINGS, src/finetune/defaults.ts).
@@ -25,12 +25,12 @@ import { TextToImage, type LoadedModel } from '../src/model/pipeline';
 import { VQEncoder } from '../src/model/vq_encoder';
 import type { FineTuneProgress, RgbaImage } from '../src/worker/api';
 import type { Dataset } from '../src/worker/finetune/dataset';
-import { CONTROLS, type ControlRender, type RenderControls } from '../src/worker/finetune/drift-guard';
+import { CONTROLS, type ControlRender, type RenderControls } from '../src/worker/finetune/drift_guard';
 import { fineTunePort } from '../src/worker/finetune/port';
 import { FineTuneRun } from '../src/worker/finetune/session';
 import { FINETUNE_SETTINGS as FT } from '../src/worker/finetune/settings';
 import { arg, flag } from './cli';
-import { readModelDir } from './model-files';
+import { readModelDir } from './model_files';
 
 Object.assign(globalThis, globals);
 

@@ -11,14 +11,14 @@ import { MAX_ADAPTER_FILE_BYTES } from '../finetune/api';
 import { DRIFT_GUARD } from '../finetune/defaults';
 import type { AdaptScope, AdapterInfoRow, MMambaEngineInterface, FineTuneProgress, FineTuneRequest, RgbaImage } from '../worker/api';
 import { FINETUNE_SETTINGS as FT, type FineTuneSettingName } from '../worker/finetune/settings';
-import type { FineTuneUpload } from './finetune-upload';
+import type { FineTuneUpload } from './finetune_upload';
 import { buttonLook, card, fieldLook } from './theme';
-import { formatDuration, speedText } from './finetune-speed';
-import type { ControlPictures, DriftCheckView } from './finetune-drift';
-import './finetune-adapters';
-import './finetune-drift';
-import './finetune-upload';
-import './loss-chart';
+import { formatDuration, speedText } from './finetune_speed';
+import type { ControlPictures, DriftCheckView } from './finetune_drift';
+import './finetune_adapters';
+import './finetune_drift';
+import './finetune_upload';
+import './loss_chart';
 
 /** The choices of "What to adapt" (src/worker/finetune/session.ts ADAPT_TARGETS has the weights of each). */
 const ADAPT_CHOICES: Array<[AdaptScope, string]> = [

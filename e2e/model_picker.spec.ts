@@ -1,7 +1,7 @@
 // Browser test of the model picker: the same prompt and seed give one image with M-Mamba S (the default) and another
 // with UViT S picked in the Models select (downloaded then, verified, cached); each run renders every step.
 import { expect, test } from '@playwright/test';
-import { generate, setNumber, STEPS, waitLoaded } from './app-helpers';
+import { generate, setNumber, STEPS, waitLoaded } from './app_helpers';
 
 test.setTimeout(1_500_000);
 

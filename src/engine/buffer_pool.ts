@@ -3,7 +3,7 @@
 // (2^k · {1.25, 1.5, 1.75, 2}, multiples of 256 bytes), so a buffer over 1 KiB is at most 25 % larger than asked; plain
 // powers of two made it up to twice the size (a (4, 272, 512) f32 activation of 2.1 MiB took 4 MiB).
 import { GpuLimitError } from './errors';
-import { BufferUsage } from './gpu-constants';
+import { BufferUsage } from './gpu_constants';
 
 export const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 

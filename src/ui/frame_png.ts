@@ -1,7 +1,7 @@
 // One generated frame as PNG bytes, with the run's settings in PNG text chunks: what Download PNG saves (scaled
 // with nearest-neighbour, like the canvas shows it) and what the gallery keeps (at its own size).
-import { imageTextEntries, type ImageFacts } from './image-file';
-import { withPngText } from './png-text';
+import { imageTextEntries, type ImageFacts } from './image_file';
+import { withPngText } from './png_text';
 
 /** The pixels a frame carries (RGBA8, width×height). */
 export interface FramePixels {

@@ -1,7 +1,7 @@
 // A step of a variations run holds `count` images one after another (src/worker/api.ts GenerateProgress 'step'):
 // split it into one Frame per image (copies), for the main view (the first) and the variations grid (each).
 import type { GenerateProgress } from '../worker/api';
-import type { Frame } from './image-view';
+import type { Frame } from './image_view';
 
 export type StepProgress = Extract<GenerateProgress, { kind: 'step' }>;
 

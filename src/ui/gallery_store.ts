@@ -2,7 +2,7 @@
 // and PNG bytes), so they survive a reload. Bounded: adding one past GALLERY_LIMIT drops the oldest. The store sits
 // on a three-call backend (idb-keyval in the page, a Map in tests).
 import { createStore, del, entries, set } from 'idb-keyval';
-import type { ImageFacts } from './image-file';
+import type { ImageFacts } from './image_file';
 import { plural } from './plural';
 
 /** Most images kept; the oldest go first. */

@@ -5,7 +5,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { DRIFT_BOUNDS, type DriftReport } from '../finetune/drift';
-import { controlText, driftSummary, driftWarning } from './finetune-drift-text';
+import { controlText, driftSummary, driftWarning } from './finetune_drift_text';
 
 export interface ControlPictures {
   prompts: string[];
