@@ -39,14 +39,27 @@ export const SECURITY_HEADERS: Record<string, string> = {
 
 const ROOT = __dirname;
 /** First path segments the dev server answers; anything else under the repository is a 404. */
-const APP_PATHS = new Set(['', 'index.html', 'src', 'shaders', 'node_modules', '@vite', '@id', '@fs', '__vite_ping', ...readdirSync(resolve(ROOT, 'public'))]);
+const APP_PATHS = new Set([
+  '',
+  'index.html',
+  'src',
+  'shaders',
+  'node_modules',
+  '@vite',
+  '@id',
+  '@fs',
+  '__vite_ping',
+  ...readdirSync(resolve(ROOT, 'public')),
+]);
 
 function security(): Plugin {
   return {
     name: 'mm-security',
     transformIndexHtml: {
       order: 'pre',
-      handler: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP }, injectTo: 'head-prepend' }],
+      handler: () => [
+        { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP }, injectTo: 'head-prepend' },
+      ],
     },
     configureServer(server) {
       server.middlewares.use((req, res, next) => {
@@ -54,7 +67,9 @@ function security(): Plugin {
         const first = path.split('/')[1] ?? '';
         // Dot-paths (.git, .env, …) never, except Vite's pre-bundled dependencies (/node_modules/.vite/…).
         const segs = path.split('/');
-        const hidden = segs.some((seg, i) => seg.startsWith('.') && !(i === 2 && seg === '.vite' && segs[1] === 'node_modules'));
+        const hidden = segs.some(
+          (seg, i) => seg.startsWith('.') && !(i === 2 && seg === '.vite' && segs[1] === 'node_modules'),
+        );
         if (APP_PATHS.has(first) && !hidden) return next();
         res.statusCode = 404;
         res.setHeader('Content-Type', 'text/plain; charset=utf-8');
@@ -76,7 +91,13 @@ export default defineConfig({
     headers: SECURITY_HEADERS,
     fs: {
       strict: true,
-      allow: [resolve(ROOT, 'src'), resolve(ROOT, 'shaders'), resolve(ROOT, 'public'), resolve(ROOT, 'node_modules'), resolve(ROOT, 'index.html')],
+      allow: [
+        resolve(ROOT, 'src'),
+        resolve(ROOT, 'shaders'),
+        resolve(ROOT, 'public'),
+        resolve(ROOT, 'node_modules'),
+        resolve(ROOT, 'index.html'),
+      ],
     },
   },
   preview: {

@@ -37,7 +37,14 @@ export const PEAK_COPY_BYTES_PER_S = 4.1e12; // read + write, docs/benchmarks.md
 export const PEAK_MATMUL_FLOPS_PER_S = 23.9e12; // f32 tiled matmul, docs/benchmarks.md "Method"
 
 export function makeConfig(quick: boolean): BenchConfig {
-  const common = { K: 4 as const, N: 16, kernelDeadlineMs: Infinity, layerDeadlineMs: Infinity, peakBytesPerS: PEAK_COPY_BYTES_PER_S, peakFlopsPerS: PEAK_MATMUL_FLOPS_PER_S };
+  const common = {
+    K: 4 as const,
+    N: 16,
+    kernelDeadlineMs: Infinity,
+    layerDeadlineMs: Infinity,
+    peakBytesPerS: PEAK_COPY_BYTES_PER_S,
+    peakFlopsPerS: PEAK_MATMUL_FLOPS_PER_S,
+  };
   if (quick)
     return {
       ...common,

@@ -38,7 +38,12 @@ function ints(n: number, seed: number, max: number): Int32Array {
   return Int32Array.from({ length: n }, () => Math.floor(rand() * max));
 }
 
-const CAPTIONS = ['a zorblax, flat emoji', 'zorblax on a blue background', 'red zorblax, outline icon', 'small zorblax in the center'];
+const CAPTIONS = [
+  'a zorblax, flat emoji',
+  'zorblax on a blue background',
+  'red zorblax, outline icon',
+  'small zorblax in the center',
+];
 
 async function main(): Promise<void> {
   const tiny = flag('--tiny');
@@ -67,14 +72,20 @@ async function main(): Promise<void> {
   const ctx = await acquireDevice(dawn, { label: 'finetune-bench', defaultLimitsOnly: !flag('--raised-limits') });
   const e = new Engine(ctx);
   const lim = ctx.device.limits;
-  console.log(`adapter: ${describeAdapter(ctx.adapterInfo)}; maxStorageBufferBindingSize ${MiB(lim.maxStorageBufferBindingSize)} MiB, maxBufferSize ${MiB(lim.maxBufferSize)} MiB`);
+  console.log(
+    `adapter: ${describeAdapter(ctx.adapterInfo)}; maxStorageBufferBindingSize ${MiB(lim.maxStorageBufferBindingSize)} MiB, maxBufferSize ${MiB(lim.maxBufferSize)} MiB`,
+  );
   const lora = { rank, alpha, targets };
   const plan = planMemory(cfg, lora, B);
 
   e.pool.peakLiveBytes = e.pool.liveBytes;
   const t0 = performance.now();
   const ft = new FineTuner(e, { ref: { modelId: manifest.modelId, config: cfg }, weights }, lora, {
-    ...DEFAULT_FINETUNE_OPTIONS, batchSize: B, warmupSteps: 0, totalSteps: warmup + steps, maxMicroBatch: micro,
+    ...DEFAULT_FINETUNE_OPTIONS,
+    batchSize: B,
+    warmupSteps: 0,
+    totalSteps: warmup + steps,
+    maxMicroBatch: micro,
   });
   await e.sync();
   const residentBytes = e.pool.liveBytes;
@@ -90,19 +101,25 @@ async function main(): Promise<void> {
     const ms = performance.now() - s0;
     losses.push(r.loss);
     if (i >= warmup) times.push(ms);
-    console.error(`step ${r.step}: ${ms.toFixed(1)} ms, loss ${r.loss.toFixed(4)}, |g| ${r.gradNorm.toExponential(2)}, lr ${r.lr.toExponential(2)}${r.applied ? '' : ` REFUSED (${r.nonFinite})`}`);
+    console.error(
+      `step ${r.step}: ${ms.toFixed(1)} ms, loss ${r.loss.toFixed(4)}, |g| ${r.gradNorm.toExponential(2)}, lr ${r.lr.toExponential(2)}${r.applied ? '' : ` REFUSED (${r.nonFinite})`}`,
+    );
   }
   const peak = e.pool.peakLiveBytes;
   const pooled = e.pool.liveBytes + e.pool.pooledBytes;
   const med = median(times);
   console.log('');
-  console.log('| model | batch | micro-batch | LoRA (rank, targets) | timed steps | median ms/step | min ms/step | images/s | peak live GPU MiB | resident after build MiB | pool total MiB | largest binding MiB (plan) | loss first → last |');
+  console.log(
+    '| model | batch | micro-batch | LoRA (rank, targets) | timed steps | median ms/step | min ms/step | images/s | peak live GPU MiB | resident after build MiB | pool total MiB | largest binding MiB (plan) | loss first → last |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   console.log(
     `| ${manifest.modelId} | ${B} | ${ft.microBatch} | ${rank}, ${targets.join('+')} | ${times.length} | ${med.toFixed(1)} | ${Math.min(...times).toFixed(1)} | ` +
       `${((B * 1000) / med).toFixed(1)} | ${MiB(peak)} | ${MiB(residentBytes)} | ${MiB(pooled)} | ${MiB(plan.largestBindingBytes)} | ${losses[0]!.toFixed(3)} → ${losses[losses.length - 1]!.toFixed(3)} |`,
   );
-  console.log(`(FineTuner built and base weights uploaded in ${tBuild.toFixed(0)} ms; ${warmup} untimed warm-up step(s) compile the pipelines; ${dispatches} dispatches per step)`);
+  console.log(
+    `(FineTuner built and base weights uploaded in ${tBuild.toFixed(0)} ms; ${warmup} untimed warm-up step(s) compile the pipelines; ${dispatches} dispatches per step)`,
+  );
   ft.dispose();
   e.dispose();
   process.exit(0);

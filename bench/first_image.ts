@@ -55,7 +55,9 @@ async function startServer(): Promise<{ url: string; proc: ChildProcess | null }
   let cmd: string[];
   if (mode === 'build') {
     process.stderr.write('first-image: vite build…\n');
-    const b = spawnSync('npx', ['vite', 'build', '--outDir', OUT_DIR, '--emptyOutDir', '--logLevel', 'warn'], { stdio: 'inherit' });
+    const b = spawnSync('npx', ['vite', 'build', '--outDir', OUT_DIR, '--emptyOutDir', '--logLevel', 'warn'], {
+      stdio: 'inherit',
+    });
     if (b.status !== 0) throw new Error('vite build failed');
     cmd = ['vite', 'preview', '--outDir', OUT_DIR, '--host', '127.0.0.1', '--port', String(PORT), '--strictPort'];
   } else if (mode === 'dev') {
@@ -86,7 +88,12 @@ async function setNumber(page: Page, id: string, value: number): Promise<void> {
 }
 
 /** One measured page load: navigation (or reload) → model ready → Generate → first step image; then cancels. */
-async function measure(page: Page, run: string, navigate: () => Promise<unknown>, shards: { n: number }): Promise<Measure> {
+async function measure(
+  page: Page,
+  run: string,
+  navigate: () => Promise<unknown>,
+  shards: { n: number },
+): Promise<Measure> {
   shards.n = 0;
   await navigate();
   const readyMs = await readyAt(page, 600_000);
@@ -96,7 +103,10 @@ async function measure(page: Page, run: string, navigate: () => Promise<unknown>
   const pressedMs = await page.evaluate(() => performance.now());
   await page.getByTestId('prompt').press('Enter');
   // (anonymous, unnamed callbacks: tsx would wrap named ones in a helper the page does not have)
-  await page.waitForFunction(() => performance.getEntriesByName('mm-first-step-image').length > 0, undefined, { polling: 20, timeout: 1_200_000 });
+  await page.waitForFunction(() => performance.getEntriesByName('mm-first-step-image').length > 0, undefined, {
+    polling: 20,
+    timeout: 1_200_000,
+  });
   const firstImageMs = await page.evaluate(() => performance.getEntriesByName('mm-first-step-image')[0]!.startTime);
   const cancel = page.getByTestId('cancel');
   if (await cancel.isVisible().catch(() => false)) await cancel.click().catch(() => undefined);
@@ -120,10 +130,19 @@ async function main(): Promise<void> {
       if (new URL(r.url()).pathname.endsWith('.safetensors')) shards.n++;
     });
     rows.push(await measure(page, 'cold (first visit: download)', () => page.goto('/'), shards));
-    adapter = (await page.getByTestId('adapter-name').textContent().catch(() => null))?.trim() ?? '';
+    adapter =
+      (
+        await page
+          .getByTestId('adapter-name')
+          .textContent()
+          .catch(() => null)
+      )?.trim() ?? '';
     // warm runs need the weights in IndexedDB and the shell in the service worker's cache
     await page.locator('[data-testid="cached-model"]').nth(1).waitFor({ timeout: 60_000 });
-    await page.locator('html[data-offline-ready="true"]').waitFor({ timeout: 120_000 }).catch(() => undefined);
+    await page
+      .locator('html[data-offline-ready="true"]')
+      .waitFor({ timeout: 120_000 })
+      .catch(() => undefined);
     for (let i = 0; i < runs; i++) {
       rows.push(await measure(page, `warm ${i + 1} (reload, cached weights)`, () => page.reload(), shards));
       process.stderr.write(`first-image: ${rows.at(-1)!.run}: ${rows.at(-1)!.firstImageMs.toFixed(0)} ms\n`);
@@ -132,7 +151,10 @@ async function main(): Promise<void> {
     await browser.close();
     if (proc?.pid) process.kill(-proc.pid);
   }
-  const warm = rows.slice(1).map((r) => r.firstImageMs).sort((a, b) => a - b);
+  const warm = rows
+    .slice(1)
+    .map((r) => r.firstImageMs)
+    .sort((a, b) => a - b);
   const f = (x: number) => x.toFixed(0);
   const lines = [
     `# Time to first image (${arg('--server', arg('--url', '') ? 'given URL' : 'build')}; ${arg('--steps', '12')} steps, guidance ${arg('--guidance', '4')})`,
@@ -142,7 +164,9 @@ async function main(): Promise<void> {
     '',
     '| run | model ready (ms) | first step image (ms) | first step after Generate (ms) | shard requests |',
     '|---|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.run} | ${f(r.readyMs)} | ${f(r.firstImageMs)} | ${f(r.firstStepMs)} | ${r.shardRequests} |`),
+    ...rows.map(
+      (r) => `| ${r.run} | ${f(r.readyMs)} | ${f(r.firstImageMs)} | ${f(r.firstStepMs)} | ${r.shardRequests} |`,
+    ),
     '',
     warm.length ? `warm median: ${f(median(warm))} ms to the first image (target < 2000 ms on a desktop GPU)` : '',
   ];

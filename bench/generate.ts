@@ -37,7 +37,7 @@ function countTransfers(e: Engine): { reads: number; readBytes: number; writes: 
   const c = { reads: 0, readBytes: 0, writes: 0, reset: () => ((c.reads = 0), (c.readBytes = 0), (c.writes = 0)) };
   const read = e.read.bind(e);
   const write = e.write.bind(e);
-  e.read = (async (t) => ((c.reads++, (c.readBytes += t.byteLength)), read(t))) as Engine['read'];
+  e.read = (async (t) => (c.reads++, (c.readBytes += t.byteLength), read(t))) as Engine['read'];
   e.write = ((t, data, off) => (c.writes++, write(t, data, off))) as Engine['write'];
   return c;
 }
@@ -51,7 +51,13 @@ interface PartTimes {
 /** Each part alone, synchronised with the GPU, median of `reps`: text encode (cond + uncond), one batch-2 forward
  *  (batch 1 when guidance is 1) on an all-[MASK] grid, one preview (VQ decode of a grid on the GPU, packed RGBA +
  *  grid) and its readback. */
-async function timeParts(e: Engine, pipe: TextToImage, guidance: number, prompt: string, reps: number): Promise<PartTimes> {
+async function timeParts(
+  e: Engine,
+  pipe: TextToImage,
+  guidance: number,
+  prompt: string,
+  reps: number,
+): Promise<PartTimes> {
   const g = pipe.generator;
   const HW = g.config.grid * g.config.grid;
   const rows = guidance === 1 ? 1 : 2;
@@ -62,7 +68,12 @@ async function timeParts(e: Engine, pipe: TextToImage, guidance: number, prompt:
   const fwd: number[] = [];
   const dec: number[] = [];
   const img = e.fromArray([rows, HW], new Uint32Array(rows * HW).fill(g.config.codebook_size), 'u32', 'bench.tokens');
-  const grid = e.fromArray([1, HW], Uint32Array.from({ length: HW }, (_, i) => (i * 7919) % g.config.codebook_size), 'u32', 'bench.grid');
+  const grid = e.fromArray(
+    [1, HW],
+    Uint32Array.from({ length: HW }, (_, i) => (i * 7919) % g.config.codebook_size),
+    'u32',
+    'bench.grid',
+  );
   for (let r = 0; r <= reps; r++) {
     let t = performance.now();
     const cond = g.encodeText(ids, rows);
@@ -96,11 +107,15 @@ async function main(): Promise<void> {
   if (scan !== 'fused' && scan !== 'chunked') throw new Error(`--scan must be fused or chunked, got ${scan}`);
   const runs = Number(arg('--runs', '5'));
   const prompts = arg('--prompt', 'red apple|yellow star, outline icon, center, blue background').split('|');
-  const tokenizer = tokFile ? (JSON.parse(readFileSync(tokFile, 'utf8')) as { tokenizer: TokenizerSpec }).tokenizer : undefined;
+  const tokenizer = tokFile
+    ? (JSON.parse(readFileSync(tokFile, 'utf8')) as { tokenizer: TokenizerSpec }).tokenizer
+    : undefined;
   const dawn = create([]) as unknown as GPU; // stays referenced for the process lifetime (Dawn crashes otherwise)
   const ctx = await acquireDevice(dawn, { label: 'generate-bench' });
   console.log(`adapter: ${describeAdapter(ctx.adapterInfo)}; features: ${ctx.features.join(', ')}`);
-  console.log(`${steps} steps, guidance ${guidance}, ${scan} scan; generate: first run (incl. pipeline compile) and median of ${runs}; parts: each alone, synchronised, median of ${runs}`);
+  console.log(
+    `${steps} steps, guidance ${guidance}, ${scan} scan; generate: first run (incl. pipeline compile) and median of ${runs}; parts: each alone, synchronised, median of ${runs}`,
+  );
   console.log('');
   const e = new Engine(ctx);
   const counts = countTransfers(e);
@@ -128,7 +143,8 @@ async function main(): Promise<void> {
       if (r === 0) first = res.timings.totalMs;
       else totals.push(res.timings.totalMs);
       // transfers of a warm run (the first one also uploads the weights lazily)
-      if (r === Math.min(1, runs)) transfers = { reads: counts.reads, readBytes: counts.readBytes, writes: counts.writes };
+      if (r === Math.min(1, runs))
+        transfers = { reads: counts.reads, readBytes: counts.readBytes, writes: counts.writes };
       if (outDir && r <= prompts.length) writePPM(join(outDir, `${id}-${r}.ppm`), res.pixels, pipe.decoder.imageSize);
       process.stderr.write(`${id}: run ${r} ${f(res.timings.totalMs)} ms\n`);
     }

@@ -108,7 +108,10 @@ export async function timeBackToBack(e: Engine, work: () => Produced, reps: numb
   for (let s = 0; s < samples; s++) {
     const staging = e.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     e.flush();
-    internals.getEncoder().beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0 } }).end();
+    internals
+      .getEncoder()
+      .beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0 } })
+      .end();
     for (let r = 0; r < reps; r++) disposeAll(work());
     internals.endPass();
     const enc = internals.getEncoder();

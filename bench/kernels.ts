@@ -16,7 +16,12 @@ import { groupNorm } from '../src/engine/ops/groupnorm';
 import { linear, matmul } from '../src/engine/ops/matmul';
 import { layerNorm, rmsNorm } from '../src/engine/ops/norm';
 import { gumbelMaxSample, maskgitUpdate } from '../src/engine/ops/sampling';
-import { selectiveScan, selectiveScanChunked, selectiveScanFused, type ScanInputs } from '../src/engine/ops/selective_scan';
+import {
+  selectiveScan,
+  selectiveScanChunked,
+  selectiveScanFused,
+  type ScanInputs,
+} from '../src/engine/ops/selective_scan';
 import { sliceColumns } from '../src/engine/ops/split_columns';
 import { softmax } from '../src/engine/ops/softmax';
 import { upsampleNearest2x } from '../src/engine/ops/upsample';
@@ -81,7 +86,15 @@ class Suite {
 
   skipped: string[] = [];
 
-  async run(group: string, kernel: string, shape: string, bytes: number, flops: number, inputs: Tensor[], work: () => Produced) {
+  async run(
+    group: string,
+    kernel: string,
+    shape: string,
+    bytes: number,
+    flops: number,
+    inputs: Tensor[],
+    work: () => Produced,
+  ) {
     if (performance.now() > this.cfg.kernelDeadlineMs) {
       this.skipped.push(`${kernel} ${shape}`);
       for (const t of inputs) t.dispose();
@@ -122,19 +135,31 @@ export async function calibrate(e: Engine, cfg: BenchConfig, log: (s: string) =>
     const x = Math.min(wg, 65535);
     const y = Math.ceil(wg / x);
     await s.run('calibration', 'copy (vec4)', fmt([n]), 2 * n * F, 0, [src, dst], () => {
-      e.dispatch({ code: COPY_WGSL, bindings: [uniforms([n / 4, 0, 0, 0]), src, dst], workgroups: [x, y], label: 'calib_copy' });
+      e.dispatch({
+        code: COPY_WGSL,
+        bindings: [uniforms([n / 4, 0, 0, 0]), src, dst],
+        workgroups: [x, y],
+        label: 'calib_copy',
+      });
     });
   }
   {
     const m = cfg.calibMatmul;
     const a = rand(e, [m, m]);
     const b = rand(e, [m, m]);
-    await s.run('calibration', 'matmul (engine, square)', fmt([m, m, m]), 3 * m * m * F, 2 * m ** 3, [a, b], () => matmul(e, a, b));
+    await s.run('calibration', 'matmul (engine, square)', fmt([m, m, m]), 3 * m * m * F, 2 * m ** 3, [a, b], () =>
+      matmul(e, a, b),
+    );
   }
   return s.rows;
 }
 
-export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) => void, skipped: string[] = []): Promise<KernelRow[]> {
+export async function kernelSuite(
+  e: Engine,
+  cfg: BenchConfig,
+  log: (s: string) => void,
+  skipped: string[] = [],
+): Promise<KernelRow[]> {
   const s = new Suite(e, cfg, log);
   const { d, di, N, dtRank: R, K, heads } = cfg;
   const HW = cfg.grid * cfg.grid;
@@ -156,8 +181,14 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
     ] as const) {
       const x = rand(e, [B, L, inF]);
       const w = rand(e, [outF, inF], -0.05, 0.05);
-      await s.run('projection', name, `${fmt([B, L, inF])} · ${fmt([outF, inF])}ᵀ`, (M * inF + outF * inF + M * outF) * F, 2 * M * inF * outF, [x, w], () =>
-        linear(e, x, w),
+      await s.run(
+        'projection',
+        name,
+        `${fmt([B, L, inF])} · ${fmt([outF, inF])}ᵀ`,
+        (M * inF + outF * inF + M * outF) * F,
+        2 * M * inF * outF,
+        [x, w],
+        () => linear(e, x, w),
       );
     }
     {
@@ -165,54 +196,111 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
       // i of A with batch i of B, so the K weights are replicated B times (floor counts them once).
       const u = rand(e, [B * K, L, di]);
       const wx = rand(e, [B * K, S, di], -0.05, 0.05);
-      await s.run('projection', 'matmul x_proj (per direction)', `${fmt([B * K, L, di])} · ${fmt([K, S, di])}ᵀ`,
-        (B * K * L * di + K * S * di + B * K * L * S) * F, 2 * B * K * L * di * S, [u, wx], () => matmul(e, u, wx, { transB: true }));
+      await s.run(
+        'projection',
+        'matmul x_proj (per direction)',
+        `${fmt([B * K, L, di])} · ${fmt([K, S, di])}ᵀ`,
+        (B * K * L * di + K * S * di + B * K * L * S) * F,
+        2 * B * K * L * di * S,
+        [u, wx],
+        () => matmul(e, u, wx, { transB: true }),
+      );
       const dt = rand(e, [B * K, L, R]);
       const wdt = rand(e, [B * K, di, R], -0.1, 0.1);
-      await s.run('projection', 'matmul dt_proj (per direction)', `${fmt([B * K, L, R])} · ${fmt([K, di, R])}ᵀ`,
-        (B * K * L * R + K * di * R + B * K * L * di) * F, 2 * B * K * L * R * di, [dt, wdt], () => matmul(e, dt, wdt, { transB: true }));
+      await s.run(
+        'projection',
+        'matmul dt_proj (per direction)',
+        `${fmt([B * K, L, R])} · ${fmt([K, di, R])}ᵀ`,
+        (B * K * L * R + K * di * R + B * K * L * di) * F,
+        2 * B * K * L * R * di,
+        [dt, wdt],
+        () => matmul(e, dt, wdt, { transB: true }),
+      );
       const xdbl = rand(e, [B * K, L, S]);
-      await s.run('glue', 'sliceColumns dt', `${fmt([B * K, L, S])} → ${R}`, 2 * B * K * L * R * F, 0, [xdbl], () => sliceColumns(e, xdbl, 0, R));
+      await s.run('glue', 'sliceColumns dt', `${fmt([B * K, L, S])} → ${R}`, 2 * B * K * L * R * F, 0, [xdbl], () =>
+        sliceColumns(e, xdbl, 0, R),
+      );
     }
     // ---- norms and elementwise -------------------------------------------------------------------------
     {
       const h = rand(e, [B, L, d]);
       const mod = rand(e, [B, 3 * d], -0.1, 0.1);
-      await s.run('norm', 'rmsNorm + adaLN modulation', fmt([B, L, d]), (2 * M * d + 2 * B * d) * F, 6 * M * d, [h, mod], () =>
-        rmsNorm(e, h, { shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: d } }),
+      await s.run(
+        'norm',
+        'rmsNorm + adaLN modulation',
+        fmt([B, L, d]),
+        (2 * M * d + 2 * B * d) * F,
+        6 * M * d,
+        [h, mod],
+        () => rmsNorm(e, h, { shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: d } }),
       );
       const y = rand(e, [B, L, di]);
       const w = rand(e, [di]);
       const b = rand(e, [di]);
-      await s.run('norm', 'layerNorm (affine)', fmt([B, L, di]), (2 * M * di + 2 * di) * F, 8 * M * di, [w, b], () => layerNorm(e, y, { weight: w, bias: b }));
+      await s.run('norm', 'layerNorm (affine)', fmt([B, L, di]), (2 * M * di + 2 * di) * F, 8 * M * di, [w, b], () =>
+        layerNorm(e, y, { weight: w, bias: b }),
+      );
       await s.run('elementwise', 'silu', fmt([B, L, di]), 2 * M * di * F, 4 * M * di, [], () => silu(e, y));
       await s.run('elementwise', 'softplus', fmt([B, L, di]), 2 * M * di * F, 4 * M * di, [], () => softplus(e, y));
       const z = rand(e, [B, L, di]);
       await s.run('elementwise', 'add', fmt([B, L, di]), 3 * M * di * F, M * di, [], () => add(e, y, z));
       await s.run('elementwise', 'mul', fmt([B, L, di]), 3 * M * di * F, M * di, [y, z], () => mul(e, y, z));
       const gi = rand(e, [B, HW, 2 * ffn]);
-      await s.run('elementwise', 'geglu', `${fmt([B, HW, 2 * ffn])} → ${ffn}`, 3 * B * HW * ffn * F, 12 * B * HW * ffn, [gi], () => geglu(e, gi));
+      await s.run(
+        'elementwise',
+        'geglu',
+        `${fmt([B, HW, 2 * ffn])} → ${ffn}`,
+        3 * B * HW * ffn * F,
+        12 * B * HW * ffn,
+        [gi],
+        () => geglu(e, gi),
+      );
       const ids = randIds(e, [B, HW], cfg.codebook + 1);
       const table = rand(e, [cfg.codebook + 1, d]);
-      await s.run('elementwise', 'embedding', `${fmt([B, HW])} of ${fmt([cfg.codebook + 1, d])}`, (B * HW + 2 * B * HW * d) * F, 0, [ids, table], () =>
-        embedding(e, ids, table),
+      await s.run(
+        'elementwise',
+        'embedding',
+        `${fmt([B, HW])} of ${fmt([cfg.codebook + 1, d])}`,
+        (B * HW + 2 * B * HW * d) * F,
+        0,
+        [ids, table],
+        () => embedding(e, ids, table),
       );
       const logits = rand(e, [B, HW, cfg.codebook], -4, 4);
-      await s.run('elementwise', 'softmax', fmt([B, HW, cfg.codebook]), 2 * B * HW * cfg.codebook * F, 5 * B * HW * cfg.codebook, [logits], () =>
-        softmax(e, logits),
+      await s.run(
+        'elementwise',
+        'softmax',
+        fmt([B, HW, cfg.codebook]),
+        2 * B * HW * cfg.codebook * F,
+        5 * B * HW * cfg.codebook,
+        [logits],
+        () => softmax(e, logits),
       );
     }
     // ---- attention (heads of d / heads) -----------------------------------------------------------------
     {
       const Dh = d / heads;
       const qkv = rand(e, [B, HW, 3 * d]);
-      await s.run('attention', `self-attention (${heads} heads)`, `${fmt([B, HW, 3 * d])} → ${fmt([B, HW, d])}`,
-        (B * HW * 3 * d + B * HW * d) * F, 4 * B * heads * HW * HW * Dh, [qkv], () => selfAttentionPacked(e, qkv, heads));
+      await s.run(
+        'attention',
+        `self-attention (${heads} heads)`,
+        `${fmt([B, HW, 3 * d])} → ${fmt([B, HW, d])}`,
+        (B * HW * 3 * d + B * HW * d) * F,
+        4 * B * heads * HW * HW * Dh,
+        [qkv],
+        () => selfAttentionPacked(e, qkv, heads),
+      );
       const q = rand(e, [B, HW, d]);
       const kv = rand(e, [B, cfg.textLen, 2 * d]);
-      await s.run('attention', `cross-attention (${heads} heads)`, `${fmt([B, HW, d])} × ${fmt([B, cfg.textLen, 2 * d])}`,
-        (2 * B * HW * d + B * cfg.textLen * 2 * d) * F, 4 * B * heads * HW * cfg.textLen * Dh, [q, kv], () =>
-          crossAttentionPacked(e, q, kv, heads));
+      await s.run(
+        'attention',
+        `cross-attention (${heads} heads)`,
+        `${fmt([B, HW, d])} × ${fmt([B, cfg.textLen, 2 * d])}`,
+        (2 * B * HW * d + B * cfg.textLen * 2 * d) * F,
+        4 * B * heads * HW * cfg.textLen * Dh,
+        [q, kv],
+        () => crossAttentionPacked(e, q, kv, heads),
+      );
     }
     // ---- M-Mamba sequence mixing ------------------------------------------------------------------------
     {
@@ -221,15 +309,36 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
       const cb = rand(e, [K, di], -0.1, 0.1);
       const xk = rand(e, [B, K, L, di]);
       const wBytes = (K * di * 4 + K * di) * F;
-      await s.run('ssm', 'crossScan', `${fmt([B, L, di])} → K=${K}`, (M * di + B * K * L * di) * F, 0, [], () => crossScan(e, x, grid));
-      await s.run('ssm', 'crossMerge', `${fmt([B, K, L, di])} → ${fmt([B, L, di])}`, (M * di + B * K * L * di) * F, B * K * L * di, [], () =>
-        crossMerge(e, xk, grid),
+      await s.run('ssm', 'crossScan', `${fmt([B, L, di])} → K=${K}`, (M * di + B * K * L * di) * F, 0, [], () =>
+        crossScan(e, x, grid),
       );
-      await s.run('ssm', 'causalConv1d + SiLU (scan order)', fmt([B, K, L, di]), 2 * B * K * L * di * F + wBytes, 12 * B * K * L * di, [], () =>
-        causalConv1d(e, xk, cw, cb, { silu: true }),
+      await s.run(
+        'ssm',
+        'crossMerge',
+        `${fmt([B, K, L, di])} → ${fmt([B, L, di])}`,
+        (M * di + B * K * L * di) * F,
+        B * K * L * di,
+        [],
+        () => crossMerge(e, xk, grid),
       );
-      await s.run('ssm', 'causalConv1d + cross-scan + SiLU (fused)', `${fmt([B, L, di])} → ${fmt([B, K, L, di])}`,
-        (M * di + B * K * L * di) * F + wBytes, 12 * B * K * L * di, [x, cw, cb], () => causalConv1dCrossScan(e, x, cw, cb, grid, { silu: true }));
+      await s.run(
+        'ssm',
+        'causalConv1d + SiLU (scan order)',
+        fmt([B, K, L, di]),
+        2 * B * K * L * di * F + wBytes,
+        12 * B * K * L * di,
+        [],
+        () => causalConv1d(e, xk, cw, cb, { silu: true }),
+      );
+      await s.run(
+        'ssm',
+        'causalConv1d + cross-scan + SiLU (fused)',
+        `${fmt([B, L, di])} → ${fmt([B, K, L, di])}`,
+        (M * di + B * K * L * di) * F + wBytes,
+        12 * B * K * L * di,
+        [x, cw, cb],
+        () => causalConv1dCrossScan(e, x, cw, cb, grid, { silu: true }),
+      );
       // selective scan inputs
       const scanIn: ScanInputs = {
         u: xk,
@@ -245,24 +354,54 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
       const bcBytes = B * K * L * 2 * N * F; // only the B and C columns are read
       const inBytes = 2 * B * K * L * di * F + bcBytes + params;
       const scanFlops = B * K * L * di * (6 * N + 8); // per state: exp, 2 mul + add (update), mul + add (output)
-      await s.run('ssm', 'selectiveScan (unfused, scan order)', `${fmt([B, K, L, di])} N=${N}`, inBytes + B * K * L * di * F, scanFlops, [], () =>
-        selectiveScan(e, scanIn),
+      await s.run(
+        'ssm',
+        'selectiveScan (unfused, scan order)',
+        `${fmt([B, K, L, di])} N=${N}`,
+        inBytes + B * K * L * di * F,
+        scanFlops,
+        [],
+        () => selectiveScan(e, scanIn),
       );
-      await s.run('ssm', 'selectiveScan + crossMerge (unfused pair)', `${fmt([B, K, L, di])} N=${N}`, inBytes + M * di * F, scanFlops, [], () => {
-        const y = selectiveScan(e, scanIn);
-        const o = crossMerge(e, y, grid);
-        y.dispose();
-        return o;
-      });
+      await s.run(
+        'ssm',
+        'selectiveScan + crossMerge (unfused pair)',
+        `${fmt([B, K, L, di])} N=${N}`,
+        inBytes + M * di * F,
+        scanFlops,
+        [],
+        () => {
+          const y = selectiveScan(e, scanIn);
+          const o = crossMerge(e, y, grid);
+          y.dispose();
+          return o;
+        },
+      );
       for (const cpw of [undefined, 4, 8, 16, 32]) {
-        await s.run('ssm', `selectiveScanFused (cpw=${cpw ?? 'auto'})`, `${fmt([B, K, L, di])} N=${N} → ${fmt([B, L, di])}`, inBytes + M * di * F, scanFlops, [], () =>
-          selectiveScanFused(e, scanIn, grid, cpw ? { channelsPerWorkgroup: cpw } : {}),
+        await s.run(
+          'ssm',
+          `selectiveScanFused (cpw=${cpw ?? 'auto'})`,
+          `${fmt([B, K, L, di])} N=${N} → ${fmt([B, L, di])}`,
+          inBytes + M * di * F,
+          scanFlops,
+          [],
+          () => selectiveScanFused(e, scanIn, grid, cpw ? { channelsPerWorkgroup: cpw } : {}),
         );
       }
       // the chunk-parallel candidate (with its crossMerge; it writes and re-reads a (B, K, L, di) y as well)
-      for (const [chunks, cb] of [[4, 32], [8, 16], [16, 8]] as const) {
-        await s.run('ssm', `selectiveScanChunked (chunks=${chunks}, cpw=${cb})`, `${fmt([B, K, L, di])} N=${N} → ${fmt([B, L, di])}`, inBytes + M * di * F, scanFlops, [], () =>
-          selectiveScanChunked(e, scanIn, grid, { chunks, channelsPerWorkgroup: cb }),
+      for (const [chunks, cb] of [
+        [4, 32],
+        [8, 16],
+        [16, 8],
+      ] as const) {
+        await s.run(
+          'ssm',
+          `selectiveScanChunked (chunks=${chunks}, cpw=${cb})`,
+          `${fmt([B, K, L, di])} N=${N} → ${fmt([B, L, di])}`,
+          inBytes + M * di * F,
+          scanFlops,
+          [],
+          () => selectiveScanChunked(e, scanIn, grid, { chunks, channelsPerWorkgroup: cb }),
         );
       }
       // the DESIGN target: fused conv + cross-scan then fused scan, against the floor of the pair (x, Δ, B/C and
@@ -270,13 +409,20 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
       const x2 = rand(e, [B, L, di]);
       const cw2 = rand(e, [K, di, 4], -0.5, 0.5);
       const cb2 = rand(e, [K, di], -0.1, 0.1);
-      await s.run('ssm', 'conv1d+cross-scan → selectiveScanFused (pair)', `${fmt([B, L, di])} → ${fmt([B, L, di])} K=${K} N=${N}`,
-        inBytes - B * K * L * di * F + M * di * F + wBytes + M * di * F, scanFlops + 12 * B * K * L * di, [x2, cw2, cb2], () => {
+      await s.run(
+        'ssm',
+        'conv1d+cross-scan → selectiveScanFused (pair)',
+        `${fmt([B, L, di])} → ${fmt([B, L, di])} K=${K} N=${N}`,
+        inBytes - B * K * L * di * F + M * di * F + wBytes + M * di * F,
+        scanFlops + 12 * B * K * L * di,
+        [x2, cw2, cb2],
+        () => {
           const u = causalConv1dCrossScan(e, x2, cw2, cb2, grid, { silu: true });
           const o = selectiveScanFused(e, { ...scanIn, u }, grid);
           u.dispose();
           return o;
-        });
+        },
+      );
       for (const t of [scanIn.delta, scanIn.A_log, scanIn.BC, scanIn.D, scanIn.deltaBias, xk]) t.dispose();
     }
   }
@@ -285,11 +431,23 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
   {
     const V = cfg.codebook;
     const logits = rand(e, [2, HW, V], -4, 4);
-    await s.run('sampling', 'gumbelMaxSample (CFG: cond+uncond)', fmt([2, HW, V]), (2 * HW * V + 2 * HW) * F, 8 * HW * V, [], () =>
-      gumbelMaxSample(e, logits, { seed: 1, stream: 0, guidance: 3 }),
+    await s.run(
+      'sampling',
+      'gumbelMaxSample (CFG: cond+uncond)',
+      fmt([2, HW, V]),
+      (2 * HW * V + 2 * HW) * F,
+      8 * HW * V,
+      [],
+      () => gumbelMaxSample(e, logits, { seed: 1, stream: 0, guidance: 3 }),
     );
-    await s.run('sampling', 'gumbelMaxSample', fmt([2, HW, V]), (2 * HW * V + 4 * HW) * F, 8 * 2 * HW * V, [logits], () =>
-      gumbelMaxSample(e, logits, { seed: 1, stream: 0 }),
+    await s.run(
+      'sampling',
+      'gumbelMaxSample',
+      fmt([2, HW, V]),
+      (2 * HW * V + 4 * HW) * F,
+      8 * 2 * HW * V,
+      [logits],
+      () => gumbelMaxSample(e, logits, { seed: 1, stream: 0 }),
     );
     const tokens = randIds(e, [2, HW], V + 1);
     const sampled = randIds(e, [2, HW], V);
@@ -322,9 +480,15 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
       const x = rand(e, [Bv, cin, si, si]);
       const w = rand(e, [cout, cin, 3, 3], -0.1, 0.1);
       const b = rand(e, [cout]);
-      await s.run('vq', `conv2d 3×3 ${name}`, `${fmt([Bv, cin, si, si])} → ${fmt([Bv, cout, so, so])}`,
-        (Bv * cin * si * si + cout * cin * 9 + cout + Bv * cout * so * so) * F, 2 * Bv * cout * so * so * cin * 9, [x, w, b], () =>
-          conv2d(e, x, w, b, { upsample: up }));
+      await s.run(
+        'vq',
+        `conv2d 3×3 ${name}`,
+        `${fmt([Bv, cin, si, si])} → ${fmt([Bv, cout, so, so])}`,
+        (Bv * cin * si * si + cout * cin * 9 + cout + Bv * cout * so * so) * F,
+        2 * Bv * cout * so * so * cin * 9,
+        [x, w, b],
+        () => conv2d(e, x, w, b, { upsample: up }),
+      );
     }
     let s2 = g0;
     for (let i = chs.length - 1; i >= 0; i--) {
@@ -332,11 +496,19 @@ export async function kernelSuite(e: Engine, cfg: BenchConfig, log: (s: string) 
       const x = rand(e, [Bv, c, s2, s2]);
       const w = rand(e, [c]);
       const b = rand(e, [c]);
-      await s.run('vq', 'groupNorm + SiLU', `${fmt([Bv, c, s2, s2])} G=${v.groups}`, (2 * Bv * c * s2 * s2 + 2 * c) * F, 10 * Bv * c * s2 * s2, [w, b], () =>
-        groupNorm(e, x, v.groups, w, b, { silu: true }),
+      await s.run(
+        'vq',
+        'groupNorm + SiLU',
+        `${fmt([Bv, c, s2, s2])} G=${v.groups}`,
+        (2 * Bv * c * s2 * s2 + 2 * c) * F,
+        10 * Bv * c * s2 * s2,
+        [w, b],
+        () => groupNorm(e, x, v.groups, w, b, { silu: true }),
       );
       if (i > 0)
-        await s.run('vq', 'upsampleNearest2x', `${fmt([Bv, c, s2, s2])} → ×2`, 5 * Bv * c * s2 * s2 * F, 0, [x], () => upsampleNearest2x(e, x));
+        await s.run('vq', 'upsampleNearest2x', `${fmt([Bv, c, s2, s2])} → ×2`, 5 * Bv * c * s2 * s2 * F, 0, [x], () =>
+          upsampleNearest2x(e, x),
+        );
       else x.dispose();
       if (i > 0) s2 *= 2;
     }

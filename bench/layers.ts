@@ -97,18 +97,35 @@ function buildMamba(e: Engine, cfg: BenchConfig, d: number, B: number): Built {
     const t: Tensor[] = [];
     const keep = <T extends Tensor>(x: T) => (t.push(x), x);
     const mod = st.run('adaLN (silu + linear)', () => linear(e, keep(silu(e, w.c)), w.mod, w.modB, 'adaln')); // (B, 3d)
-    const u = keep(st.run('rmsNorm + modulation', () => rmsNorm(e, w.h, { shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: d } })));
+    const u = keep(
+      st.run('rmsNorm + modulation', () =>
+        rmsNorm(e, w.h, { shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: d } }),
+      ),
+    );
     const x = keep(st.run('in_proj', () => linear(e, u, w.inX, null, 'in_proj_x'))); // (B, L, di)
     const z = keep(st.run('in_proj', () => linear(e, u, w.inZ, null, 'in_proj_z'))); // (B, L, di)
-    const s = keep(st.run('conv1d + cross-scan', () => causalConv1dCrossScan(e, x, w.convW, w.convB, grid, { silu: true }))); // (B, K, L, di)
-    const xdbl = keep(st.run('x_proj', () => matmul(e, view(s, [B * K, L, di]), w.xProj, { transB: true, label: 'x_proj' }))); // (B·K, L, S)
+    const s = keep(
+      st.run('conv1d + cross-scan', () => causalConv1dCrossScan(e, x, w.convW, w.convB, grid, { silu: true })),
+    ); // (B, K, L, di)
+    const xdbl = keep(
+      st.run('x_proj', () => matmul(e, view(s, [B * K, L, di]), w.xProj, { transB: true, label: 'x_proj' })),
+    ); // (B·K, L, S)
     const dt = keep(st.run('dt_proj', () => sliceColumns(e, xdbl, 0, R))); // (B·K, L, R)
     const delta = keep(st.run('dt_proj', () => matmul(e, dt, w.dtProj, { transB: true, label: 'dt_proj' }))); // (B·K, L, di)
     const y = keep(
       st.run('selective scan (fused, merge)', () =>
         selectiveScanFused(
           e,
-          { u: s, delta: view(delta, [B, K, L, di]), A_log: w.A_log, BC: view(xdbl, [B, K, L, S]), D: w.D, deltaBias: w.dtBias, bOffset: R, cOffset: R + N },
+          {
+            u: s,
+            delta: view(delta, [B, K, L, di]),
+            A_log: w.A_log,
+            BC: view(xdbl, [B, K, L, S]),
+            D: w.D,
+            deltaBias: w.dtBias,
+            bOffset: R,
+            cOffset: R + N,
+          },
           grid,
         ),
       ),
@@ -121,7 +138,13 @@ function buildMamba(e: Engine, cfg: BenchConfig, d: number, B: number): Built {
     return [t, hn];
   };
   const core = new Set(['conv1d + cross-scan', 'x_proj', 'dt_proj', 'selective scan (fused, merge)']);
-  return { work, stages: st, core, coreWhat: 'conv1d+cross-scan, x_proj, dt_proj, fused scan', dispose: () => Object.values(w).forEach((x) => x.dispose()) };
+  return {
+    work,
+    stages: st,
+    core,
+    coreWhat: 'conv1d+cross-scan, x_proj, dt_proj, fused scan',
+    dispose: () => Object.values(w).forEach((x) => x.dispose()),
+  };
 }
 
 function buildUViT(e: Engine, cfg: BenchConfig, d: number, B: number): Built {
@@ -160,7 +183,11 @@ function buildUViT(e: Engine, cfg: BenchConfig, d: number, B: number): Built {
     const keep = <T extends Tensor>(x: T) => (t.push(x), x);
     const sc = keep(st.run('adaLN (silu + linear)', () => silu(e, w.c)));
     const m1 = keep(st.run('adaLN (silu + linear)', () => linear(e, sc, w.mod1, w.mod1B, 'adaln_attn'))); // (B, 3d)
-    const n1 = keep(st.run('rmsNorm + modulation', () => rmsNorm(e, w.h, { shift: { tensor: m1, offset: 0 }, scale: { tensor: m1, offset: d } })));
+    const n1 = keep(
+      st.run('rmsNorm + modulation', () =>
+        rmsNorm(e, w.h, { shift: { tensor: m1, offset: 0 }, scale: { tensor: m1, offset: d } }),
+      ),
+    );
     const qkv = keep(st.run('qkv / q / kv proj', () => linear(e, n1, w.qkv, w.qkvB, 'qkv'))); // (B, HW, 3d)
     const a = keep(st.run('self-attention', () => selfAttentionPacked(e, qkv, heads))); // (B, HW, d)
     const ao = keep(st.run('attn out proj', () => linear(e, a, w.o, w.oB, 'attn_out')));
@@ -172,7 +199,11 @@ function buildUViT(e: Engine, cfg: BenchConfig, d: number, B: number): Built {
     const co = keep(st.run('attn out proj', () => linear(e, ca, w.co, w.coB, 'cross_out')));
     const h2 = keep(st.run('residual add', () => add(e, h1, co)));
     const m2 = keep(st.run('adaLN (silu + linear)', () => linear(e, sc, w.mod2, w.mod2B, 'adaln_ffn')));
-    const n2 = keep(st.run('rmsNorm + modulation', () => rmsNorm(e, h2, { shift: { tensor: m2, offset: 0 }, scale: { tensor: m2, offset: d } })));
+    const n2 = keep(
+      st.run('rmsNorm + modulation', () =>
+        rmsNorm(e, h2, { shift: { tensor: m2, offset: 0 }, scale: { tensor: m2, offset: d } }),
+      ),
+    );
     const gi = keep(st.run('GEGLU FFN', () => linear(e, n2, w.fin, w.finB, 'ffn_in'))); // (B, HW, 2·ffn)
     const gg = keep(st.run('GEGLU FFN', () => geglu(e, gi))); // (B, HW, ffn)
     const fo = keep(st.run('GEGLU FFN', () => linear(e, gg, w.fout, w.foutB, 'ffn_out')));
@@ -180,10 +211,21 @@ function buildUViT(e: Engine, cfg: BenchConfig, d: number, B: number): Built {
     return [t, h3];
   };
   const core = new Set(['self-attention', 'cross-attention']);
-  return { work, stages: st, core, coreWhat: 'self + cross attention kernels', dispose: () => Object.values(w).forEach((x) => x.dispose()) };
+  return {
+    work,
+    stages: st,
+    core,
+    coreWhat: 'self + cross attention kernels',
+    dispose: () => Object.values(w).forEach((x) => x.dispose()),
+  };
 }
 
-export async function layerSuite(e: Engine, cfg: BenchConfig, log: (s: string) => void, skipped: string[] = []): Promise<LayerRow[]> {
+export async function layerSuite(
+  e: Engine,
+  cfg: BenchConfig,
+  log: (s: string) => void,
+  skipped: string[] = [],
+): Promise<LayerRow[]> {
   const rows: LayerRow[] = [];
   const L = cfg.textLen + cfg.grid * cfg.grid;
   for (const d of cfg.layerWidths)
@@ -197,10 +239,14 @@ export async function layerSuite(e: Engine, cfg: BenchConfig, log: (s: string) =
         try {
           built = model === 'M-Mamba' ? buildMamba(e, cfg, d, B) : buildUViT(e, cfg, d, B);
           const b = built;
-          const timing = await timeWork(e, () => {
-            b.stages.reset();
-            return b.work();
-          }, { warmup: cfg.warmup, reps: cfg.reps });
+          const timing = await timeWork(
+            e,
+            () => {
+              b.stages.reset();
+              return b.work();
+            },
+            { warmup: cfg.warmup, reps: cfg.reps },
+          );
           const names = b.stages.names;
           const stageUs = new Map<string, number>();
           let coreUs = 0;
@@ -223,7 +269,9 @@ export async function layerSuite(e: Engine, cfg: BenchConfig, log: (s: string) =
             stages: [...stageUs].map(([stage, us]) => ({ stage, us })),
           };
           rows.push(row);
-          log(`  layer ${model} d=${d} B=${B}: ${row.sumUs.toFixed(1)} µs (sum), ${btb.toFixed(1)} µs (back to back), core ${row.coreUs.toFixed(1)} µs`);
+          log(
+            `  layer ${model} d=${d} B=${B}: ${row.sumUs.toFixed(1)} µs (sum), ${btb.toFixed(1)} µs (back to back), core ${row.coreUs.toFixed(1)} µs`,
+          );
         } catch (err) {
           log(`  layer ${model} d=${d} B=${B}: FAILED ${(err as Error).message}`);
         } finally {
@@ -233,4 +281,3 @@ export async function layerSuite(e: Engine, cfg: BenchConfig, log: (s: string) =
       }
   return rows;
 }
-

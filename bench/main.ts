@@ -37,16 +37,19 @@ function parseArgs(argv: string[]): Args {
       if (!(a.budget > 0)) throw new Error('--budget takes seconds > 0');
     } else if (x === '--width') {
       a.width = Number(argv[++i]);
-      if (!Number.isInteger(a.width) || a.width < 8 || a.width % 8 !== 0) throw new Error('--width takes a multiple of 8');
+      if (!Number.isInteger(a.width) || a.width < 8 || a.width % 8 !== 0)
+        throw new Error('--width takes a multiple of 8');
     } else if (x === '--grid') {
       a.grid = Number(argv[++i]);
       if (!Number.isInteger(a.grid) || a.grid < 1 || a.grid > 32) throw new Error('--grid takes an integer in 1..32');
-    }
-    else if (x === '--only') {
+    } else if (x === '--only') {
       const v = argv[++i];
       if (v !== 'kernels' && v !== 'layers') throw new Error(`--only takes kernels or layers, got ${v}`);
       a.only = v;
-    } else throw new Error(`unknown argument ${x} (use --quick, --grid G, --width D, --budget S, --json FILE, --only kernels|layers)`);
+    } else
+      throw new Error(
+        `unknown argument ${x} (use --quick, --grid G, --width D, --budget S, --json FILE, --only kernels|layers)`,
+      );
   }
   return a;
 }
@@ -61,7 +64,9 @@ async function main(): Promise<void> {
   // timestamp_quantization (on by default) rounds timestamps for fingerprinting resistance: too coarse for µs kernels
   dawn = create(['disable-dawn-features=timestamp_quantization']) as unknown as GPU;
   const ctx = await acquireDevice(dawn, { label: 'bench' });
-  ctx.device.addEventListener('uncapturederror', (ev) => log(`WebGPU uncaptured error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
+  ctx.device.addEventListener('uncapturederror', (ev) =>
+    log(`WebGPU uncaptured error: ${(ev as GPUUncapturedErrorEvent).error.message}`),
+  );
   const e = new Engine(ctx);
   const cfg = makeConfig(args.quick);
   if (args.grid) cfg.grid = args.grid;
@@ -73,7 +78,8 @@ async function main(): Promise<void> {
   }
   const adapter = describeAdapter(ctx.adapterInfo);
   log(`bench: ${adapter}; features ${ctx.features.join(', ')}; ${args.quick ? 'quick' : 'full'} shapes`);
-  if (!ctx.hasTimestamps) log('bench: no timestamp-query: falling back to wall-clock times (they include submission overhead)');
+  if (!ctx.hasTimestamps)
+    log('bench: no timestamp-query: falling back to wall-clock times (they include submission overhead)');
 
   cfg.kernelDeadlineMs = t0 + (args.only === 'kernels' ? 1 : 0.6) * args.budget * 1e3;
   cfg.layerDeadlineMs = t0 + args.budget * 1e3;
@@ -97,7 +103,14 @@ async function main(): Promise<void> {
   process.stdout.write(markdown(info, cfg, calib, kernels, layers) + '\n');
   if (args.json) {
     const withFloors = (rows: KernelRow[]) => rows.map((r) => ({ ...r, ...floors(r, cfg) }));
-    const doc = { info, config: cfg, limits: ctx.limits, calibration: withFloors(calib), kernels: withFloors(kernels), layers };
+    const doc = {
+      info,
+      config: cfg,
+      limits: ctx.limits,
+      calibration: withFloors(calib),
+      kernels: withFloors(kernels),
+      layers,
+    };
     writeFileSync(args.json, JSON.stringify(doc, null, 1));
     log(`bench: wrote ${args.json}`);
   }

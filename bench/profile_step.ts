@@ -16,7 +16,16 @@ import { MMamba } from '../src/model/mmamba';
 import { TextToImage } from '../src/model/pipeline';
 import { arg, flag } from './cli';
 import { readModelDir } from './model_files';
-import { plainStep, profiledStep, startRun, summariseStep, type PlainStep, type ProfileTarget, type StepSummary, type TimingSource } from './step_profiler';
+import {
+  plainStep,
+  profiledStep,
+  startRun,
+  summariseStep,
+  type PlainStep,
+  type ProfileTarget,
+  type StepSummary,
+  type TimingSource,
+} from './step_profiler';
 
 Object.assign(globalThis, globals);
 
@@ -26,7 +35,10 @@ const f = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : '
 
 async function main(): Promise<void> {
   const modelsDir = arg('--models', 'public/models');
-  const index = JSON.parse(readFileSync(join(modelsDir, 'index.json'), 'utf8')) as { defaultGenerator: string; tokenizer: string };
+  const index = JSON.parse(readFileSync(join(modelsDir, 'index.json'), 'utf8')) as {
+    defaultGenerator: string;
+    tokenizer: string;
+  };
   const genId = arg('--generator', index.defaultGenerator);
   const vqId = arg('--vq', index.tokenizer);
   const steps = Number(arg('--steps', '12'));
@@ -61,8 +73,10 @@ async function main(): Promise<void> {
   };
   const rows = guidance === 1 ? 1 : 2;
   console.log(`adapter: ${adapter}; features: ${ctx.features.join(', ')}`);
-  console.log(`model ${genId} + ${vqId} from ${modelsDir}; one image, guidance ${guidance} (forward batch ${rows}), ${scan} scan; ` +
-    `${warmup} warm-up step(s), then ${steps} plain and ${steps} profiled steps; timing source: ${source}`);
+  console.log(
+    `model ${genId} + ${vqId} from ${modelsDir}; one image, guidance ${guidance} (forward batch ${rows}), ${scan} scan; ` +
+      `${warmup} warm-up step(s), then ${steps} plain and ${steps} profiled steps; timing source: ${source}`,
+  );
   console.log('');
 
   // warm-up: compiles every pipeline of the step and the preview
@@ -106,10 +120,12 @@ async function main(): Promise<void> {
     '',
     '| family | dispatches / step | ms / step | share of busy | µs / dispatch | labels |',
     '| --- | ---: | ---: | ---: | ---: | --- |',
-    ...[...first.families].sort((a, b) => median(famMs(b.family)) - median(famMs(a.family))).map((x) => {
-      const ms = median(famMs(x.family));
-      return `| ${x.family} | ${x.dispatches} | ${f(ms, 3)} | ${f((100 * ms) / busy, 1)} % | ${f((1000 * ms) / x.dispatches, 1)} | ${x.labels.join(', ')} |`;
-    }),
+    ...[...first.families]
+      .sort((a, b) => median(famMs(b.family)) - median(famMs(a.family)))
+      .map((x) => {
+        const ms = median(famMs(x.family));
+        return `| ${x.family} | ${x.dispatches} | ${f(ms, 3)} | ${f((100 * ms) / busy, 1)} % | ${f((1000 * ms) / x.dispatches, 1)} | ${x.labels.join(', ')} |`;
+      }),
   ];
   console.log(summary.join('\n'));
   console.log('');
@@ -124,12 +140,31 @@ async function main(): Promise<void> {
   );
   if (jsonOut) {
     const out = {
-      adapter, features: ctx.features, source, modelsDir, generator: genId, vq: vqId, guidance, forwardBatch: rows, scan, steps, warmup,
-      dispatches: first.dispatches, countMismatchSteps: mismatch,
-      plain, profiled: profiled.map(({ families: fs, ...rest }) => ({ ...rest, families: fs.map(({ labels: _l, ...x }) => x) })),
+      adapter,
+      features: ctx.features,
+      source,
+      modelsDir,
+      generator: genId,
+      vq: vqId,
+      guidance,
+      forwardBatch: rows,
+      scan,
+      steps,
+      warmup,
+      dispatches: first.dispatches,
+      countMismatchSteps: mismatch,
+      plain,
+      profiled: profiled.map(({ families: fs, ...rest }) => ({
+        ...rest,
+        families: fs.map(({ labels: _l, ...x }) => x),
+      })),
       median: {
-        recordMs: median(plain.map((p) => p.recordMs)), wallMs: median(plain.map((p) => p.wallMs)), readbackMs: median(plain.map((p) => p.readbackMs)),
-        busyMs: busy, spanMs: median(profiled.map((p) => p.spanMs)), idleMs: median(profiled.map((p) => p.idleMs)),
+        recordMs: median(plain.map((p) => p.recordMs)),
+        wallMs: median(plain.map((p) => p.wallMs)),
+        readbackMs: median(plain.map((p) => p.readbackMs)),
+        busyMs: busy,
+        spanMs: median(profiled.map((p) => p.spanMs)),
+        idleMs: median(profiled.map((p) => p.idleMs)),
         families: Object.fromEntries(familyNames.map((n) => [n, median(famMs(n))])),
       },
       familyLabels: Object.fromEntries(first.families.map((x) => [x.family, x.labels])),

@@ -68,14 +68,25 @@ export function layerTable(rows: LayerRow[]): string {
 export function stageTable(rows: LayerRow[]): string {
   const out: string[] = [];
   for (const r of rows) {
-    out.push(`**${r.model}, d=${r.d}, B=${r.B}** (core: ${r.coreWhat})`, '', '| stage | µs | share |', '|---|---:|---:|');
+    out.push(
+      `**${r.model}, d=${r.d}, B=${r.B}** (core: ${r.coreWhat})`,
+      '',
+      '| stage | µs | share |',
+      '|---|---:|---:|',
+    );
     for (const s of r.stages) out.push(`| ${s.stage} | ${f(s.us)} | ${pct(s.us / r.sumUs)} |`);
     out.push('');
   }
   return out.join('\n');
 }
 
-export function markdown(info: RunInfo, cfg: BenchConfig, calib: KernelRow[], kernels: KernelRow[], layers: LayerRow[]): string {
+export function markdown(
+  info: RunInfo,
+  cfg: BenchConfig,
+  calib: KernelRow[],
+  kernels: KernelRow[],
+  layers: LayerRow[],
+): string {
   const copy = calib.find((r) => r.kernel.startsWith('copy'));
   const mm = calib.find((r) => r.kernel.startsWith('matmul'));
   const lines = [
@@ -108,7 +119,7 @@ export function markdown(info: RunInfo, cfg: BenchConfig, calib: KernelRow[], ke
     '## Layers: M-Mamba vs UViT at equal width',
     '',
     'M-Mamba runs over L = text + image tokens; UViT self-attends over the image tokens and cross-attends to the text',
-    '(as training/mmamba/uvit.py). Σ per-dispatch: sum of the kernels\' own times (one timestamped pass each);',
+    "(as training/mmamba/uvit.py). Σ per-dispatch: sum of the kernels' own times (one timestamped pass each);",
     'back-to-back: the whole layer recorded in one pass, timed from the first to the last dispatch. Core: the',
     'sequence-mixing kernels only. Gated residual = mul + add (no fused op yet; gate stood in for by a (d) vector).',
     '',

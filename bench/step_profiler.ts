@@ -120,7 +120,14 @@ const now = () => performance.now();
 /** Starts a MaskGIT run of one image (batch 2 forwards when guided), as TextToImage does. */
 export function startRun(e: Engine, t: ProfileTarget): MaskGitRun {
   return new MaskGitRun(e, t.generator, {
-    ids: t.ids, uncondIds: t.uncondIds, batch: 1, steps: t.steps, guidance: t.guidance, tau: 1, temperature: 1, seed: t.seed,
+    ids: t.ids,
+    uncondIds: t.uncondIds,
+    batch: 1,
+    steps: t.steps,
+    guidance: t.guidance,
+    tau: 1,
+    temperature: 1,
+    seed: t.seed,
   });
 }
 
@@ -148,13 +155,22 @@ export async function plainStep(e: Engine, run: MaskGitRun, decoder: VQDecoder):
   const t3 = now();
   const bytes = packed.byteLength;
   packed.dispose();
-  return { dispatches: e.dispatchCount - d0, recordMs: t1 - t0, wallMs: t2 - t0, readbackMs: t3 - t2, readBytes: bytes };
+  return {
+    dispatches: e.dispatchCount - d0,
+    recordMs: t1 - t0,
+    wallMs: t2 - t0,
+    readbackMs: t3 - t2,
+    readBytes: bytes,
+  };
 }
 
 /** One profiled step: every dispatch of the step and its preview with its time, in order, and the engine's own
  *  dispatch count over the same span (equal to records.length unless a dispatch escaped the accounting). */
 export async function profiledStep(
-  e: Engine, run: MaskGitRun, decoder: VQDecoder, source: TimingSource,
+  e: Engine,
+  run: MaskGitRun,
+  decoder: VQDecoder,
+  source: TimingSource,
 ): Promise<{ records: DispatchRecord[]; engineDispatches: number }> {
   await e.sync();
   const d0 = e.dispatchCount;

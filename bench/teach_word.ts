@@ -35,7 +35,16 @@ import { readModelDir } from './model_files';
 Object.assign(globalThis, globals);
 
 type Rgb = [number, number, number];
-const BACKGROUNDS: Rgb[] = [[250, 250, 250], [200, 220, 255], [255, 240, 180], [210, 245, 210], [255, 255, 255], [230, 230, 230], [190, 210, 250], [250, 225, 200]];
+const BACKGROUNDS: Rgb[] = [
+  [250, 250, 250],
+  [200, 220, 255],
+  [255, 240, 180],
+  [210, 245, 210],
+  [255, 255, 255],
+  [230, 230, 230],
+  [190, 210, 250],
+  [250, 225, 200],
+];
 
 /** Picture i of a new thing, S×S RGBA: the same shape with a little shift and scale, on background i. */
 function drawThing(thing: string, i: number, S: number): Uint8ClampedArray {
@@ -49,7 +58,8 @@ function drawThing(thing: string, i: number, S: number): Uint8ClampedArray {
   const dx = ((i % 3) - 1) * u;
   const dy = ((Math.floor(i / 3) % 3) - 1) * u;
   const k = 1 + ((i % 4) - 1.5) * 0.04;
-  const inRect = (x: number, y: number, x0: number, y0: number, x1: number, y1: number) => x >= x0 * u && x < x1 * u && y >= y0 * u && y < y1 * u;
+  const inRect = (x: number, y: number, x0: number, y0: number, x1: number, y1: number) =>
+    x >= x0 * u && x < x1 * u && y >= y0 * u && y < y1 * u;
   for (let y = 0; y < S; y++)
     for (let x = 0; x < S; x++) {
       const X = (x - S / 2 - dx) / k + S / 2;
@@ -65,7 +75,8 @@ function drawThing(thing: string, i: number, S: number): Uint8ClampedArray {
         const r = Math.hypot(X / u - 16, Y / u - 13);
         if (r < 7) c = [150, 60, 200];
         for (let l = 0; l < 4; l++) if (inRect(X, Y, 10 + l * 3.5, 18, 12 + l * 3.5, 27)) c = [150, 60, 200];
-        if (Math.hypot(X / u - 13.5, Y / u - 12) < 1.3 || Math.hypot(X / u - 18.5, Y / u - 12) < 1.3) c = [255, 255, 255];
+        if (Math.hypot(X / u - 13.5, Y / u - 12) < 1.3 || Math.hypot(X / u - 18.5, Y / u - 12) < 1.3)
+          c = [255, 255, 255];
       } else if (thing === 'house') {
         if (inRect(X, Y, 8, 15, 24, 27)) c = [180, 120, 60];
         if (Y / u >= 6 && Y / u < 15 && Math.abs(X / u - 16) < (Y / u - 6) * 1.0 + 0.5) c = [200, 40, 40];
@@ -76,7 +87,16 @@ function drawThing(thing: string, i: number, S: number): Uint8ClampedArray {
   return px;
 }
 
-const CAPTION_FORMS = ['a {w}', '{w}, flat emoji', 'a {w}, outline icon', '{w} on a plain background', 'the {w}', 'a small {w}', '{w}, simple drawing', 'one {w}'];
+const CAPTION_FORMS = [
+  'a {w}',
+  '{w}, flat emoji',
+  'a {w}, outline icon',
+  '{w} on a plain background',
+  'the {w}',
+  'a small {w}',
+  '{w}, simple drawing',
+  'one {w}',
+];
 
 function rgbaOf(pixels: Uint8Array | Uint8ClampedArray): RgbaImage {
   const side = Math.round(Math.sqrt(pixels.length / 4));
@@ -115,7 +135,9 @@ async function main(): Promise<void> {
   const dawn = create([]) as unknown as GPU; // stays referenced for the process lifetime
   const ctx = await acquireDevice(dawn, { label: 'teach-word-bench', defaultLimitsOnly: true });
   const e = new Engine(ctx);
-  console.log(`adapter: ${describeAdapter(ctx.adapterInfo)}; model ${gen.manifest.modelId} + ${vq.manifest.modelId}; thing ${thing}, word "${word}"`);
+  console.log(
+    `adapter: ${describeAdapter(ctx.adapterInfo)}; model ${gen.manifest.modelId} + ${vq.manifest.modelId}; thing ${thing}, word "${word}"`,
+  );
 
   // the pictures and their tokens
   const N = 8;
@@ -125,7 +147,15 @@ async function main(): Promise<void> {
   const hw = cfg.grid * cfg.grid;
   const lt = tok.maxLen;
   const captions = pictures.map((_, i) => CAPTION_FORMS[i % CAPTION_FORMS.length]!.replace('{w}', word));
-  const dataset: Dataset = { genId: gen.manifest.modelId, count: N, hw, lt, tokens: new Int32Array(N * hw), textIds: new Int32Array(N * lt), captions };
+  const dataset: Dataset = {
+    genId: gen.manifest.modelId,
+    count: N,
+    hw,
+    lt,
+    tokens: new Int32Array(N * hw),
+    textIds: new Int32Array(N * lt),
+    captions,
+  };
   for (let i = 0; i < N; i++) {
     const x = enc.imageFromRGBA(pictures[i]!.rgba);
     dataset.tokens.set(await enc.encode(x), i * hw);
@@ -136,8 +166,14 @@ async function main(): Promise<void> {
 
   const port = await fineTunePort();
   const pipelineOf = (adapter: LoraAdapter | null) => {
-    const merged = { manifest: { ...gen.manifest, tokenizer: wordBoundarySpec(spec) } as unknown as typeof gen.manifest, weights: adapter ? port.mergeAdapter(gen.weights, adapter) : gen.weights };
-    const w = adapter?.wordEmbedding && adapter.info.word ? { word: adapter.info.word, embedding: adapter.wordEmbedding } : null;
+    const merged = {
+      manifest: { ...gen.manifest, tokenizer: wordBoundarySpec(spec) } as unknown as typeof gen.manifest,
+      weights: adapter ? port.mergeAdapter(gen.weights, adapter) : gen.weights,
+    };
+    const w =
+      adapter?.wordEmbedding && adapter.info.word
+        ? { word: adapter.info.word, embedding: adapter.wordEmbedding }
+        : null;
     return TextToImage.create(e, w ? modelWithWord(merged, w) : merged, vq);
   };
   const render: RenderControls = async (adapter, controls, steps, guidance) => {
@@ -158,7 +194,12 @@ async function main(): Promise<void> {
     const t2i = pipelineOf(adapter);
     const psnrs: number[] = [];
     for (let seed = 0; seed < 4; seed++) {
-      const r = await t2i.generate({ prompt: `a ${word}`, seed, steps: renderSteps, guidance: FT.previewGuidance.default });
+      const r = await t2i.generate({
+        prompt: `a ${word}`,
+        seed,
+        steps: renderSteps,
+        guidance: FT.previewGuidance.default,
+      });
       const img = rgbaOf(r.pixels);
       const scale = img.width === S ? img : null;
       if (!scale) throw new Error(`generated ${img.width} px, pictures ${S} px`);
@@ -196,7 +237,9 @@ async function main(): Promise<void> {
 
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '∞');
   console.log('');
-  console.log('| model | thing | recipe (word steps + LoRA steps, prior share, rank, lr) | run s | word 32-px PSNR base → adapter (dB) | controls: worst 32-px PSNR (dB) | worst colour-share change | worst tokens changed | within bounds |');
+  console.log(
+    '| model | thing | recipe (word steps + LoRA steps, prior share, rank, lr) | run s | word 32-px PSNR base → adapter (dB) | controls: worst 32-px PSNR (dB) | worst colour-share change | worst tokens changed | within bounds |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   console.log(
     `| ${gen.manifest.modelId} | ${thing} | ${req.inversionSteps} + ${req.steps}, ${req.priorFraction}, ${req.rank}, ${req.lr} | ${(ms / 1000).toFixed(1)} | ` +
@@ -206,7 +249,11 @@ async function main(): Promise<void> {
   console.log('');
   console.log('| control | 32-px PSNR to base (dB) | colour-share change | tokens changed |');
   console.log('| --- | --- | --- | --- |');
-  d.prompts.forEach((p, i) => console.log(`| ${CONTROLS[i]!.prompt} | ${f(p.psnr32)} | ${p.colourShareDiff.toFixed(3)} | ${(p.tokenChange * 100).toFixed(0)} % |`));
+  d.prompts.forEach((p, i) =>
+    console.log(
+      `| ${CONTROLS[i]!.prompt} | ${f(p.psnr32)} | ${p.colourShareDiff.toFixed(3)} | ${(p.tokenChange * 100).toFixed(0)} % |`,
+    ),
+  );
   const json = {
     model: gen.manifest.modelId,
     vq: vq.manifest.modelId,
@@ -219,7 +266,11 @@ async function main(): Promise<void> {
     lossFirst: res.losses[0],
     lossLast: res.losses.at(-1),
     wordPsnr32: { base: before, adapter: after },
-    drift: { ...d, prompts: d.prompts.map((p) => ({ ...p, psnr32: Number.isFinite(p.psnr32) ? p.psnr32 : null })), worst: { ...d.worst, psnr32: Number.isFinite(d.worst.psnr32) ? d.worst.psnr32 : null } },
+    drift: {
+      ...d,
+      prompts: d.prompts.map((p) => ({ ...p, psnr32: Number.isFinite(p.psnr32) ? p.psnr32 : null })),
+      worst: { ...d.worst, psnr32: Number.isFinite(d.worst.psnr32) ? d.worst.psnr32 : null },
+    },
   };
   console.log(`JSON ${JSON.stringify(json)}`);
 }

@@ -62,7 +62,10 @@ test('first visit downloads with a progress bar and caches; after a reload no sh
   await expect(page.getByTestId('load-progress')).toBeVisible({ timeout: 60_000 });
   await waitLoaded(page);
   // The generator and the VQ tokenizer, one shard each, once.
-  expect([...shards].sort()).toEqual(['/models/mmamba-s/model-00000.safetensors', '/models/vq-s/model-00000.safetensors']);
+  expect([...shards].sort()).toEqual([
+    '/models/mmamba-s/model-00000.safetensors',
+    '/models/vq-s/model-00000.safetensors',
+  ]);
   await expect(page.getByTestId('cached-model')).toHaveCount(2);
   await expect(page.getByTestId('storage-estimate')).toContainText(/uses .* of /);
 
@@ -82,7 +85,9 @@ test('a corrupted shard in IndexedDB is fetched again and stored repaired', asyn
   await page.reload();
   await waitLoaded(page);
   expect(shards).toEqual(['/models/mmamba-s/model-00000.safetensors']);
-  const manifest = await page.evaluate(async () => (await (await fetch('/models/mmamba-s/manifest.json')).json()) as { shards: { sha256: string }[] });
+  const manifest = await page.evaluate(
+    async () => (await (await fetch('/models/mmamba-s/manifest.json')).json()) as { shards: { sha256: string }[] },
+  );
   expect(await cachedSha(page, key)).toBe(manifest.shards[0]!.sha256);
 });
 
@@ -102,7 +107,9 @@ test.describe('generation', () => {
     await waitLoaded(page);
   });
 
-  test('after a tampered cache and reloads: every step renders with zero weight requests, images depend on the prompt', async ({ page }) => {
+  test('after a tampered cache and reloads: every step renders with zero weight requests, images depend on the prompt', async ({
+    page,
+  }) => {
     const shards = watchShards(page);
     await tamperShard(page, 'mmamba-s');
     await page.reload();

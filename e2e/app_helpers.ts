@@ -40,7 +40,11 @@ export async function setNumber(page: Page, id: string, value: number): Promise<
 export const setSteps = (page: Page, steps: number) => setNumber(page, 'steps', steps);
 
 /** Types a prompt, presses Enter, waits for the run to finish; returns the canvas pixels' summary. */
-export async function generate(page: Page, prompt: string, steps = STEPS): Promise<{ frames: number; mean: number; std: number; hash: string; ms: number }> {
+export async function generate(
+  page: Page,
+  prompt: string,
+  steps = STEPS,
+): Promise<{ frames: number; mean: number; std: number; hash: string; ms: number }> {
   await setSteps(page, steps);
   await setNumber(page, 'guidance', GUIDANCE);
   const box = page.getByTestId('prompt');
@@ -73,4 +77,3 @@ export async function canvasStats(page: Page): Promise<{ mean: number; std: numb
     return { mean, std: Math.sqrt(Math.max(0, sq / n - mean * mean)), hash: (h >>> 0).toString(16) };
   });
 }
-

@@ -10,7 +10,13 @@ test('after a device loss the next generation re-acquires the GPU, works, and sa
   await page.goto('/');
   await waitLoaded(page);
   const worker = page.workers().find((w) => /worker/.test(w.url()));
-  expect(worker, `engine worker among ${page.workers().map((w) => w.url()).join(', ')}`).toBeTruthy();
+  expect(
+    worker,
+    `engine worker among ${page
+      .workers()
+      .map((w) => w.url())
+      .join(', ')}`,
+  ).toBeTruthy();
   const shards = watchShards(page);
   await worker!.evaluate(() => (self as unknown as { __mmLoseDevice: () => void }).__mmLoseDevice());
   const r = await generate(page, 'a blue star', 1);

@@ -24,9 +24,16 @@ async function run(page: Page, start: () => Promise<void>): Promise<void> {
 
 /** The finished image's token grid, as the app hands it to the edit panel. */
 const resultTokens = (page: Page) =>
-  page.locator('mm-app').evaluate((app) => Array.from((app as unknown as { editResult: { tokens: Uint32Array } | null }).editResult?.tokens ?? []));
+  page
+    .locator('mm-app')
+    .evaluate((app) =>
+      Array.from((app as unknown as { editResult: { tokens: Uint32Array } | null }).editResult?.tokens ?? []),
+    );
 
-test('edit: re-generate a painted region, draw variations, image-to-image from an upload', async ({ page, context }) => {
+test('edit: re-generate a painted region, draw variations, image-to-image from an upload', async ({
+  page,
+  context,
+}) => {
   test.setTimeout(900_000);
   await serveTinyModels(context);
   await muteHotReload(context);
@@ -66,9 +73,11 @@ test('edit: re-generate a painted region, draw variations, image-to-image from a
   await expect(page.getByTestId('vary-this').first()).toBeEnabled();
 
   // ---- image-to-image from an uploaded PNG at strength 0.5
-  await page.getByTestId('edit-upload').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not a picture at all') });
+  await page
+    .getByTestId('edit-upload')
+    .setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not a picture at all') });
   await expect(page.getByTestId('edit-error')).toContainText('not a PNG, JPEG or WebP');
-  const picture = png(128, (x, y) => ((x >> 6) + (y >> 6)) % 2 ? [220, 40, 40] : [40, 70, 220]);
+  const picture = png(128, (x, y) => (((x >> 6) + (y >> 6)) % 2 ? [220, 40, 40] : [40, 70, 220]));
   await page.getByTestId('edit-upload').setInputFiles({ name: 'checker.png', mimeType: 'image/png', buffer: picture });
   await expect(page.getByTestId('edit-source')).toHaveText('Editing the uploaded picture.', { timeout: RUN_TIMEOUT });
   await page.getByTestId('edit-strength').fill('0.5');

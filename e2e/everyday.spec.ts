@@ -29,11 +29,23 @@ async function open(page: Page, search = ''): Promise<void> {
 async function violations(page: Page, label: string): Promise<string[]> {
   const r = await new AxeBuilder({ page }).analyze();
   const found = r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(' | ')}`);
-  if (found.length) console.log(`axe, ${label}:\n${JSON.stringify(r.violations.map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target, summary: n.failureSummary })) })), null, 1)}`);
+  if (found.length)
+    console.log(
+      `axe, ${label}:\n${JSON.stringify(
+        r.violations.map((v) => ({
+          id: v.id,
+          help: v.help,
+          nodes: v.nodes.map((n) => ({ target: n.target, summary: n.failureSummary })),
+        })),
+        null,
+        1,
+      )}`,
+    );
   return found;
 }
 
-const runs = (page: Page, n: number) => expect(page.locator('mm-app')).toHaveAttribute('data-runs', String(n), { timeout: RUN_TIMEOUT });
+const runs = (page: Page, n: number) =>
+  expect(page.locator('mm-app')).toHaveAttribute('data-runs', String(n), { timeout: RUN_TIMEOUT });
 
 test('accessibility: no axe violations on any state; live progress, focus, Escape and arrow keys', async ({ page }) => {
   await open(page);
@@ -61,7 +73,10 @@ test('accessibility: no axe violations on any state; live progress, focus, Escap
   await page.getByTestId('generate').click();
   await runs(page, 2);
   await expect(live).toHaveText(/^Done: 3 steps in /);
-  await expect(page.getByTestId('canvas')).toHaveAttribute('aria-label', 'Generated image of “a red heart”, step 3 of 3');
+  await expect(page.getByTestId('canvas')).toHaveAttribute(
+    'aria-label',
+    'Generated image of “a red heart”, step 3 of 3',
+  );
   const frames = page.getByTestId('filmstrip-frame');
   await expect(frames).toHaveCount(3);
   await expect(frames.nth(0)).toHaveAccessibleName('Step 1 of 3');
@@ -78,7 +93,9 @@ test('accessibility: no axe violations on any state; live progress, focus, Escap
 
   // The fine-tune panel with two uploads (pairs grid, caption fields).
   const picture = png(128, (x) => (x < 64 ? [220, 40, 40] : [40, 70, 220]));
-  await page.getByTestId('ft-file-input').setInputFiles([1, 2].map((i) => ({ name: `pair-${i}.png`, mimeType: 'image/png', buffer: picture })));
+  await page
+    .getByTestId('ft-file-input')
+    .setInputFiles([1, 2].map((i) => ({ name: `pair-${i}.png`, mimeType: 'image/png', buffer: picture })));
   await expect(page.getByTestId('ft-item')).toHaveCount(2);
   expect(await violations(page, 'fine-tune panel with uploads')).toEqual([]);
 });
@@ -115,7 +132,13 @@ test('copy link and the gallery: kept across reloads, restorable, deletable', as
   await page.getByTestId('copy-link').click();
   await expect(page.getByTestId('link-copied')).toHaveText('Link copied.');
   const link = new URL(await page.evaluate(() => navigator.clipboard.readText()));
-  expect(Object.fromEntries(link.searchParams)).toEqual({ prompt: 'blue heart', negative: 'dark', seed: '11', steps: '1', guidance: '1' });
+  expect(Object.fromEntries(link.searchParams)).toEqual({
+    prompt: 'blue heart',
+    negative: 'dark',
+    seed: '11',
+    steps: '1',
+    guidance: '1',
+  });
 
   await setNumber(page, 'steps', 2);
   await setNumber(page, 'seed', 12);
@@ -125,15 +148,24 @@ test('copy link and the gallery: kept across reloads, restorable, deletable', as
   await runs(page, 2);
   const items = page.getByTestId('gallery-item');
   await expect(items).toHaveCount(2);
-  await expect(page.getByTestId('gallery-restore').nth(0)).toHaveAttribute('aria-label', /“green tree”, seed 12, 2 steps$/);
-  await expect(page.getByTestId('gallery-restore').nth(1)).toHaveAttribute('aria-label', /“blue heart”, seed 11, 1 step$/);
+  await expect(page.getByTestId('gallery-restore').nth(0)).toHaveAttribute(
+    'aria-label',
+    /“green tree”, seed 12, 2 steps$/,
+  );
+  await expect(page.getByTestId('gallery-restore').nth(1)).toHaveAttribute(
+    'aria-label',
+    /“blue heart”, seed 11, 1 step$/,
+  );
   expect(await violations(page, 'gallery with two images')).toEqual([]);
 
   // After a reload (a plain address: nothing from the link), the gallery is still there; the older image's settings come back.
   await page.goto('/');
   await waitLoaded(page);
   await expect(items).toHaveCount(2);
-  const thumbOk = await page.locator('mm-gallery img').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0);
+  const thumbOk = await page
+    .locator('mm-gallery img')
+    .first()
+    .evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0);
   expect(thumbOk).toBe(true);
   await page.getByTestId('gallery-restore').nth(1).click();
   await expect(page.getByTestId('prompt')).toHaveValue('blue heart');
@@ -154,22 +186,37 @@ test('copy link and the gallery: kept across reloads, restorable, deletable', as
  *  one model can be missing while another is in use. */
 async function serveSecondGenerator(page: Page): Promise<void> {
   const dir = new URL('./fixtures/models/', import.meta.url);
-  const index = JSON.parse(readFileSync(new URL('index.json', dir), 'utf8')) as { models: { id: string; name: string }[] };
+  const index = JSON.parse(readFileSync(new URL('index.json', dir), 'utf8')) as {
+    models: { id: string; name: string }[];
+  };
   const first = index.models.find((m) => m.id === 'mmamba-e2e')!;
   index.models.splice(1, 0, { ...first, id: 'mmamba-e2e-b', name: 'M-Mamba e2e tiny B' });
   await page.context().route(/\/models\/(index\.json|mmamba-e2e-b\/.*)$/, (route) => {
     const path = new URL(route.request().url()).pathname;
-    if (path.endsWith('/index.json')) return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(index) });
+    if (path.endsWith('/index.json'))
+      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(index) });
     const file = path.replace(/^.*\/mmamba-e2e-b\//, '');
     if (file === 'manifest.json') {
-      const manifest = JSON.parse(readFileSync(new URL('mmamba-e2e/manifest.json', dir), 'utf8')) as { modelId: string };
-      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...manifest, modelId: 'mmamba-e2e-b' }) });
+      const manifest = JSON.parse(readFileSync(new URL('mmamba-e2e/manifest.json', dir), 'utf8')) as {
+        modelId: string;
+      };
+      return route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ ...manifest, modelId: 'mmamba-e2e-b' }),
+      });
     }
-    return route.fulfill({ status: 200, contentType: 'application/octet-stream', body: readFileSync(new URL(`mmamba-e2e/${file}`, dir)) });
+    return route.fulfill({
+      status: 200,
+      contentType: 'application/octet-stream',
+      body: readFileSync(new URL(`mmamba-e2e/${file}`, dir)),
+    });
   });
 }
 
-test('models: delete asks first, missing models offered for download, persistent storage requested', async ({ page }) => {
+test('models: delete asks first, missing models offered for download, persistent storage requested', async ({
+  page,
+}) => {
   await page.addInitScript(() => {
     const w = window as unknown as { persistCalls: number };
     w.persistCalls = 0;

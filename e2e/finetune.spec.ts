@@ -23,13 +23,18 @@ const COLOURS: [number, number, number][] = [
 
 test.use({ serviceWorkers: 'block' });
 
-const checker = (x: number, y: number, size: number) => COLOURS[(Math.floor((x * 4) / size) + Math.floor((y * 4) / size)) % 2]!;
+const checker = (x: number, y: number, size: number) =>
+  COLOURS[(Math.floor((x * 4) / size) + Math.floor((y * 4) / size)) % 2]!;
 
 /** 8 pictures of the checkerboard (128×128 like a real upload; the same picture, so that a few steps on
  *  SwiftShader suffice to learn it) and their captions. */
 function pairs(): { files: { name: string; mimeType: string; buffer: Buffer }[]; captions: Record<string, string> } {
   const picture = png(128, (x, y) => checker(x, y, 128));
-  const files = Array.from({ length: 8 }, (_, i) => ({ name: `${WORD}-${i + 1}.png`, mimeType: 'image/png', buffer: picture }));
+  const files = Array.from({ length: 8 }, (_, i) => ({
+    name: `${WORD}-${i + 1}.png`,
+    mimeType: 'image/png',
+    buffer: picture,
+  }));
   return { files, captions: Object.fromEntries(files.map((f) => [f.name, `a ${WORD}`])) };
 }
 
@@ -50,15 +55,20 @@ async function setNumber(page: Page, id: string, value: number): Promise<void> {
  *  `broken`, also a PNG cut short (refused by the worker, which cannot decode it). Waits for the verdicts. */
 async function upload(page: Page, { broken = false } = {}): Promise<void> {
   const { files, captions } = pairs();
-  await page.getByTestId('ft-file-input').setInputFiles([
-    ...files,
-    { name: 'captions.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(captions)) },
-    { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('these are my notes, not a picture') },
-    ...(broken ? [{ name: 'cut-short.png', mimeType: 'image/png', buffer: files[0]!.buffer.subarray(0, 60) }] : []),
-  ]);
+  await page
+    .getByTestId('ft-file-input')
+    .setInputFiles([
+      ...files,
+      { name: 'captions.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(captions)) },
+      { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('these are my notes, not a picture') },
+      ...(broken ? [{ name: 'cut-short.png', mimeType: 'image/png', buffer: files[0]!.buffer.subarray(0, 60) }] : []),
+    ]);
   const refused = page.getByTestId('ft-rejected');
   await expect(refused.filter({ hasText: 'notes.png' })).toContainText('not a PNG, JPEG or WebP');
-  if (broken) await expect(refused.filter({ hasText: 'cut-short.png' })).toContainText('damaged or incomplete', { timeout: LOAD_TIMEOUT });
+  if (broken)
+    await expect(refused.filter({ hasText: 'cut-short.png' })).toContainText('damaged or incomplete', {
+      timeout: LOAD_TIMEOUT,
+    });
   await expect(refused).toHaveCount(broken ? 2 : 1);
   await expect(page.getByTestId('ft-item')).toHaveCount(8);
   await expect(page.locator('[data-testid="ft-item"][data-status="ready"]')).toHaveCount(8, { timeout: LOAD_TIMEOUT });
@@ -68,7 +78,8 @@ async function upload(page: Page, { broken = false } = {}): Promise<void> {
 /** Generates `prompt` with the picked adapter ('' = base); returns the mean absolute difference (0–255) of the
  *  final image from the uploads' checkerboard at the image's resolution. */
 async function distanceToUploads(page: Page, prompt: string, adapter: string): Promise<number> {
-  if (adapter || (await page.getByTestId('adapter-picker').count())) await page.getByTestId('adapter-picker').selectOption(adapter);
+  if (adapter || (await page.getByTestId('adapter-picker').count()))
+    await page.getByTestId('adapter-picker').selectOption(adapter);
   await setNumber(page, 'steps', 8);
   await setNumber(page, 'guidance', 3);
   await setNumber(page, 'seed', 11);
@@ -89,7 +100,10 @@ async function distanceToUploads(page: Page, prompt: string, adapter: string): P
   }, COLOURS);
 }
 
-test('teach a new word: refuse a non-image, train, loss falls, save, reload, the adapter draws the word', async ({ page, context }) => {
+test('teach a new word: refuse a non-image, train, loss falls, save, reload, the adapter draws the word', async ({
+  page,
+  context,
+}) => {
   test.setTimeout(240_000);
   const requested = await serveTinyModels(context);
   await muteHotReload(context);
@@ -158,7 +172,10 @@ test('teach a new word: refuse a non-image, train, loss falls, save, reload, the
   expect(off).toBe(base);
 });
 
-test('a broken PNG is refused by the worker; cancel mid-run keeps nothing and leaves the app usable; a corrupt adapter file is refused', async ({ page, context }) => {
+test('a broken PNG is refused by the worker; cancel mid-run keeps nothing and leaves the app usable; a corrupt adapter file is refused', async ({
+  page,
+  context,
+}) => {
   test.setTimeout(180_000);
   await serveTinyModels(context);
   await muteHotReload(context);
@@ -190,12 +207,21 @@ test('a broken PNG is refused by the worker; cancel mid-run keeps nothing and le
   expect(d).toBeGreaterThan(0);
 
   // A damaged adapter file: a clear error, nothing added.
-  await page.getByTestId('ft-import-input').setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('definitely not safetensors') });
+  await page
+    .getByTestId('ft-import-input')
+    .setInputFiles({
+      name: 'broken.safetensors',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from('definitely not safetensors'),
+    });
   await expect(page.getByTestId('adapter-error')).toContainText(/Could not import "broken"/);
   await expect(page.getByTestId('no-adapters')).toBeVisible();
 });
 
-test('a GPU lost mid-run stops training with a message; the adapter of the last preview is saved; generation recovers', async ({ page, context }) => {
+test('a GPU lost mid-run stops training with a message; the adapter of the last preview is saved; generation recovers', async ({
+  page,
+  context,
+}) => {
   test.setTimeout(180_000);
   await serveTinyModels(context);
   await muteHotReload(context);
@@ -209,7 +235,9 @@ test('a GPU lost mid-run stops training with a message; the adapter of the last 
   const worker = page.workers().find((w) => /worker/.test(w.url()));
   expect(worker, 'the engine worker').toBeTruthy();
   await worker!.evaluate(() => (self as unknown as { __mmLoseDevice: () => void }).__mmLoseDevice());
-  await expect(page.getByTestId('ft-error')).toContainText(/Training stopped: .*can still be saved/, { timeout: RUN_TIMEOUT });
+  await expect(page.getByTestId('ft-error')).toContainText(/Training stopped: .*can still be saved/, {
+    timeout: RUN_TIMEOUT,
+  });
   await expect(page.getByTestId('ft-status')).toContainText('Stopped after');
   await page.getByTestId('ft-save-name').fill('after-loss');
   await page.getByTestId('ft-save').click();

@@ -18,7 +18,10 @@ import { muteHotReload, serveTinyModels } from './tiny_models';
 
 const SWIFTSHADER = process.env.EXPECT_SWIFTSHADER !== '0';
 
-test('installable: icon and manifest served and cached, no failed request, software GPU said', async ({ page, context }) => {
+test('installable: icon and manifest served and cached, no failed request, software GPU said', async ({
+  page,
+  context,
+}) => {
   await muteHotReload(context);
   const failed: string[] = [];
   context.on('requestfailed', (r) => failed.push(`${r.url()} ${r.failure()?.errorText ?? ''}`));
@@ -30,21 +33,39 @@ test('installable: icon and manifest served and cached, no failed request, softw
   await expect(page.locator('html')).toHaveAttribute('data-offline-ready', 'true', { timeout: 60_000 });
 
   const files = await page.evaluate(async () => {
-    const links = [...document.querySelectorAll<HTMLLinkElement>('link[rel="icon"], link[rel="manifest"], link[rel="apple-touch-icon"]')];
+    const links = [
+      ...document.querySelectorAll<HTMLLinkElement>(
+        'link[rel="icon"], link[rel="manifest"], link[rel="apple-touch-icon"]',
+      ),
+    ];
     const manifestUrl = document.querySelector<HTMLLinkElement>('link[rel="manifest"]')!.href;
-    const manifest = (await (await fetch(manifestUrl)).json()) as { display: string; start_url: string; icons: { src: string }[] };
+    const manifest = (await (await fetch(manifestUrl)).json()) as {
+      display: string;
+      start_url: string;
+      icons: { src: string }[];
+    };
     const urls = [...links.map((l) => l.href), ...manifest.icons.map((i) => new URL(i.src, manifestUrl).href)];
     const out = [];
     for (const url of [...new Set(urls)]) {
       const r = await fetch(url);
-      out.push({ url, status: r.status, type: r.headers.get('content-type') ?? '', cached: !!(await caches.match(url)) });
+      out.push({
+        url,
+        status: r.status,
+        type: r.headers.get('content-type') ?? '',
+        cached: !!(await caches.match(url)),
+      });
     }
     return { display: manifest.display, startUrl: new URL(manifest.start_url, manifestUrl).href, files: out };
   });
   console.log(JSON.stringify(files));
   expect(files.display).toBe('standalone');
   expect(files.startUrl).toBe(new URL('/', page.url()).href);
-  expect(files.files.map((f) => new URL(f.url).pathname).sort()).toEqual(['/favicon.svg', '/icons/icon-192.png', '/icons/icon-512.png', '/manifest.webmanifest']);
+  expect(files.files.map((f) => new URL(f.url).pathname).sort()).toEqual([
+    '/favicon.svg',
+    '/icons/icon-192.png',
+    '/icons/icon-512.png',
+    '/manifest.webmanifest',
+  ]);
   for (const f of files.files) {
     expect(f.status, f.url).toBe(200);
     expect(f.type, f.url).toMatch(/svg|png|manifest|json/);
@@ -78,7 +99,9 @@ test.describe('links, captions and downloads (tiny models)', () => {
     await waitLoaded(page);
   }
 
-  test('a link prefills the settings; bad values are ignored quietly; the empty-prompt hint waits for typing', async ({ page }) => {
+  test('a link prefills the settings; bad values are ignored quietly; the empty-prompt hint waits for typing', async ({
+    page,
+  }) => {
     await open(page, '?prompt=a%20red%20apple&seed=42&steps=3&guidance=2.5');
     await expect(page.getByTestId('prompt')).toHaveValue('a red apple');
     await expect(page.getByTestId('seed')).toHaveValue('42');
@@ -100,7 +123,9 @@ test.describe('links, captions and downloads (tiny models)', () => {
     await expect(page.getByTestId('prompt-hint')).toContainText('Empty prompt');
   });
 
-  test('a generation writes the URL, captions once, and downloads a PNG named and tagged with its settings', async ({ page }) => {
+  test('a generation writes the URL, captions once, and downloads a PNG named and tagged with its settings', async ({
+    page,
+  }) => {
     await open(page, '?prompt=Red%20Apple!&seed=42&steps=2&guidance=1&keep=me');
     await setNumber(page, 'seed', 7);
     // Every text the status line under the image shows during the run (each step renders on its own).
@@ -108,12 +133,12 @@ test.describe('links, captions and downloads (tiny models)', () => {
       const view = document.querySelector('mm-app')!.shadowRoot!.querySelector('mm-image-view')!;
       const seen: string[] = [];
       (window as unknown as { captions: string[] }).captions = seen;
-      new MutationObserver(() => seen.push(view.shadowRoot!.querySelector('[data-testid="progress-live"]')!.textContent!.trim())).observe(
-        view.shadowRoot!,
-        { subtree: true, childList: true, characterData: true },
-      );
+      new MutationObserver(() =>
+        seen.push(view.shadowRoot!.querySelector('[data-testid="progress-live"]')!.textContent!.trim()),
+      ).observe(view.shadowRoot!, { subtree: true, childList: true, characterData: true });
     });
-    const runs = async (n: number) => expect(page.locator('mm-app')).toHaveAttribute('data-runs', String(n), { timeout: 120_000 });
+    const runs = async (n: number) =>
+      expect(page.locator('mm-app')).toHaveAttribute('data-runs', String(n), { timeout: 120_000 });
     await page.getByTestId('generate').click();
     await runs(1);
     const q = new URL(page.url()).searchParams;
@@ -122,14 +147,24 @@ test.describe('links, captions and downloads (tiny models)', () => {
     // While it ran, the line said the step and the time left, estimated from the first step's time.
     const captions = await page.evaluate(() => (window as unknown as { captions: string[] }).captions);
     console.log(JSON.stringify(captions));
-    expect(captions.some((c) => /^Step 1 of 2… (about \d+ s|less than a second) left$/.test(c)), captions.join(' | ')).toBe(true);
+    expect(
+      captions.some((c) => /^Step 1 of 2… (about \d+ s|less than a second) left$/.test(c)),
+      captions.join(' | '),
+    ).toBe(true);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-png').click()]);
     expect(download.suggestedFilename()).toBe('red-apple_seed7_2steps_mmamba-e2e.png');
     const bytes = readFileSync(await download.path());
     const text = pngText(bytes);
     console.log(JSON.stringify(text));
-    expect(text).toMatchObject({ prompt: 'Red Apple!', seed: '7', steps: '2', guidance: '1', model: 'mmamba-e2e', Software: 'M-Mamba Web' });
+    expect(text).toMatchObject({
+      prompt: 'Red Apple!',
+      seed: '7',
+      steps: '2',
+      guidance: '1',
+      model: 'mmamba-e2e',
+      Software: 'M-Mamba Web',
+    });
 
     await setNumber(page, 'steps', 1);
     await page.getByTestId('generate').click();

@@ -21,7 +21,11 @@ async function startLongRun(page: Page): Promise<void> {
   await expect(page.getByTestId('filmstrip-frame').first()).toBeVisible({ timeout: LOAD_TIMEOUT });
 }
 
-test('security headers and CSP; no violation while loading and generating; repository files are not served', async ({ page, context, request }) => {
+test('security headers and CSP; no violation while loading and generating; repository files are not served', async ({
+  page,
+  context,
+  request,
+}) => {
   const res = await request.get('/');
   const csp = res.headers()['content-security-policy'] ?? '';
   expect(csp).toContain("default-src 'self'");
@@ -37,7 +41,11 @@ test('security headers and CSP; no violation while loading and generating; repos
   page.on('console', (m) => {
     if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
   });
-  await page.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`)));
+  await page.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (e) =>
+      console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`),
+    ),
+  );
   await serveTinyModels(context);
   await muteHotReload(context);
   await page.goto('/');
@@ -50,7 +58,10 @@ test('security headers and CSP; no violation while loading and generating; repos
   expect(violations).toEqual([]);
 });
 
-test('an IndexedDB database re-created without its object store is repaired: the model loads, is cached, reloads with no download', async ({ page, context }) => {
+test('an IndexedDB database re-created without its object store is repaired: the model loads, is cached, reloads with no download', async ({
+  page,
+  context,
+}) => {
   const seen = await serveTinyModels(context);
   await muteHotReload(context);
   await page.goto('/sw.js'); // any page of this origin that does not start the app
@@ -82,23 +93,36 @@ test('an IndexedDB database re-created without its object store is repaired: the
   expect(seen.filter((p) => p.endsWith('.safetensors')).length).toBe(shardsBefore); // read back from IndexedDB
 });
 
-test('uploads: a PNG named x.html gets an image/png thumbnail; a 10000×10000 PNG is refused from its header, undecoded', async ({ page, context }) => {
+test('uploads: a PNG named x.html gets an image/png thumbnail; a 10000×10000 PNG is refused from its header, undecoded', async ({
+  page,
+  context,
+}) => {
   await serveTinyModels(context);
   await muteHotReload(context);
   await page.goto('/');
   await waitLoaded(page);
   const picture = png(32, (x, y) => [x * 8, y * 8, 128]);
-  const html = Buffer.concat([picture, Buffer.from('<html><body><script>document.title = String(indexedDB)</script></body></html>')]);
+  const html = Buffer.concat([
+    picture,
+    Buffer.from('<html><body><script>document.title = String(indexedDB)</script></body></html>'),
+  ]);
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(10000, 0);
   ihdr.writeUInt32BE(10000, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
-  const huge = Buffer.concat([picture.subarray(0, 8), chunk('IHDR', ihdr), chunk('IDAT', Buffer.alloc(97 * 1024)), chunk('IEND', Buffer.alloc(0))]);
+  const huge = Buffer.concat([
+    picture.subarray(0, 8),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', Buffer.alloc(97 * 1024)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
   await page.getByTestId('ft-file-input').setInputFiles([
     { name: 'x.html', mimeType: 'text/html', buffer: html },
     { name: 'huge.png', mimeType: 'image/png', buffer: huge },
   ]);
-  await expect(page.getByTestId('ft-rejected').filter({ hasText: 'huge.png' })).toContainText('10000×10000 pixels (100 MP); the limit is 40 MP');
+  await expect(page.getByTestId('ft-rejected').filter({ hasText: 'huge.png' })).toContainText(
+    '10000×10000 pixels (100 MP); the limit is 40 MP',
+  );
   await expect(page.getByTestId('ft-item')).toHaveCount(1);
   const src = await page.getByTestId('ft-item').locator('img').getAttribute('src');
   expect(src).toMatch(/^blob:/);
@@ -118,7 +142,10 @@ test('Cancel says "Cancelling…" at once, before the worker answers', async ({ 
   // Click Cancel and read the caption after the page's own update, in one task: the worker's answer (a message
   // event, a later task) cannot have arrived yet.
   const caption = await page.evaluate(async () => {
-    const app = document.querySelector('mm-app') as unknown as HTMLElement & { updateComplete: Promise<unknown>; caption: string };
+    const app = document.querySelector('mm-app') as unknown as HTMLElement & {
+      updateComplete: Promise<unknown>;
+      caption: string;
+    };
     const prompt = app.shadowRoot!.querySelector('mm-prompt-panel')!;
     (prompt.shadowRoot!.querySelector('[data-testid="cancel"]') as HTMLButtonElement).click();
     await app.updateComplete;
@@ -129,7 +156,10 @@ test('Cancel says "Cancelling…" at once, before the worker answers', async ({ 
   await expect(page.getByTestId('generate')).toBeEnabled();
 });
 
-test('the engine worker dying mid-generation is reported, restarted with the same model, and the app generates again', async ({ page, context }) => {
+test('the engine worker dying mid-generation is reported, restarted with the same model, and the app generates again', async ({
+  page,
+  context,
+}) => {
   const seen = await serveTinyModels(context);
   await muteHotReload(context);
   await page.goto('/');
@@ -139,7 +169,10 @@ test('the engine worker dying mid-generation is reported, restarted with the sam
   expect(worker).toBeTruthy();
   const shardsBefore = seen.filter((p) => p.endsWith('.safetensors')).length;
   void worker!.evaluate(() => setTimeout(() => self.close(), 0)).catch(() => undefined);
-  await expect(page.getByTestId('gen-error')).toContainText('The engine stopped unexpectedly (the worker was terminated)', { timeout: 20_000 });
+  await expect(page.getByTestId('gen-error')).toContainText(
+    'The engine stopped unexpectedly (the worker was terminated)',
+    { timeout: 20_000 },
+  );
   await expect(page.getByTestId('engine-note')).toContainText('The engine stopped unexpectedly');
   expect(await page.getByTestId('filmstrip-frame').count()).toBeGreaterThan(0); // the steps shown are kept
   await waitLoaded(page);
@@ -153,7 +186,10 @@ test('the engine worker dying mid-generation is reported, restarted with the sam
   await expect(page.getByTestId('gen-error')).toHaveCount(0);
 });
 
-test('an engine worker that stops answering (a stuck event loop) is found by the heartbeat, terminated and restarted', async ({ page, context }) => {
+test('an engine worker that stops answering (a stuck event loop) is found by the heartbeat, terminated and restarted', async ({
+  page,
+  context,
+}) => {
   await serveTinyModels(context);
   await muteHotReload(context);
   await page.goto('/?engine-heartbeat-timeout=3000');
@@ -161,12 +197,18 @@ test('an engine worker that stops answering (a stuck event loop) is found by the
   await startLongRun(page);
   const worker = page.workers().find((w) => /worker/.test(w.url()));
   // Blocks the worker's event loop for good (it holds its alive-lock: only the heartbeat can tell).
-  void worker!.evaluate(() => setTimeout(() => {
-    for (;;) {
-      /* stuck */
-    }
-  }, 0)).catch(() => undefined);
-  await expect(page.getByTestId('gen-error')).toContainText('The engine stopped unexpectedly (no answer for 3 s)', { timeout: 30_000 });
+  void worker!
+    .evaluate(() =>
+      setTimeout(() => {
+        for (;;) {
+          /* stuck */
+        }
+      }, 0),
+    )
+    .catch(() => undefined);
+  await expect(page.getByTestId('gen-error')).toContainText('The engine stopped unexpectedly (no answer for 3 s)', {
+    timeout: 30_000,
+  });
   await waitLoaded(page);
   await expect(page.getByTestId('engine-note')).toContainText('It was restarted');
 });

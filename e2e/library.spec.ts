@@ -17,10 +17,16 @@ const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javas
 test.use({ serviceWorkers: 'block' });
 
 test.beforeAll(() => {
-  execFileSync('npx', ['vite', 'build', '--config', 'vite.lib.config.ts', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync('npx', ['vite', 'build', '--config', 'vite.lib.config.ts', '--logLevel', 'warn'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 });
 
-test('the example page runs on the built library: load, generate step by step, cancel by AbortSignal', async ({ page, context }) => {
+test('the example page runs on the built library: load, generate step by step, cancel by AbortSignal', async ({
+  page,
+  context,
+}) => {
   await serveTinyModels(context);
   await muteHotReload(context);
   // The example and the built library, straight from disk on the app's origin (a secure context, as WebGPU needs).
@@ -28,7 +34,11 @@ test('the example page runs on the built library: load, generate step by step, c
     const path = decodeURIComponent(new URL(route.request().url()).pathname).replace(/^\//, '');
     const file = join(ROOT, path);
     if (path.includes('..') || !existsSync(file)) return route.fulfill({ status: 404, body: 'not found' });
-    return route.fulfill({ status: 200, contentType: TYPES[path.slice(path.lastIndexOf('.'))] ?? 'application/octet-stream', body: readFileSync(file) });
+    return route.fulfill({
+      status: 200,
+      contentType: TYPES[path.slice(path.lastIndexOf('.'))] ?? 'application/octet-stream',
+      body: readFileSync(file),
+    });
   });
   const sources: string[] = [];
   context.on('request', (r) => {
@@ -58,7 +68,9 @@ test('the example page runs on the built library: load, generate step by step, c
   await page.getByTestId('generate').click();
   await expect(page.getByTestId('canvas')).toHaveAttribute('data-steps', /\d+/, { timeout: TIMEOUT });
   await page.getByTestId('cancel').click();
-  await expect(page.getByTestId('status')).toHaveText(/^Cancelled after \d+ steps \(GenerationCancelledError\)$/, { timeout: TIMEOUT });
+  await expect(page.getByTestId('status')).toHaveText(/^Cancelled after \d+ steps \(GenerationCancelledError\)$/, {
+    timeout: TIMEOUT,
+  });
   const done = Number(/after (\d+) steps/.exec((await page.getByTestId('status').textContent())!)![1]);
   expect(done).toBeLessThan(64);
   expect(sources, 'the example must not load the sources').toEqual([]);

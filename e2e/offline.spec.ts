@@ -19,7 +19,10 @@ async function waitLoaded(page: Page): Promise<void> {
   }).toPass({ timeout: LOAD_TIMEOUT });
 }
 
-test('after one online visit the page reloads offline and loads the model from IndexedDB', async ({ page, context }) => {
+test('after one online visit the page reloads offline and loads the model from IndexedDB', async ({
+  page,
+  context,
+}) => {
   test.setTimeout(150_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));

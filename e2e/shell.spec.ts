@@ -18,7 +18,9 @@ test('shows the GPU adapter the worker acquired and the model panel', async ({ p
   if (process.env.EXPECT_SWIFTSHADER !== '0') expect(name.toLowerCase()).toContain('swiftshader');
 
   // A software adapter (SwiftShader) is "ready" but said to be slow.
-  await expect(page.getByTestId('status')).toHaveText(process.env.EXPECT_SWIFTSHADER !== '0' ? 'Software GPU: slow' : /GPU ready|Software GPU: slow/);
+  await expect(page.getByTestId('status')).toHaveText(
+    process.env.EXPECT_SWIFTSHADER !== '0' ? 'Software GPU: slow' : /GPU ready|Software GPU: slow/,
+  );
   // The limits table (folded away by default; the adapter's name opens it) lists what the engine raised, e.g. the
   // storage binding size.
   await adapter.click();

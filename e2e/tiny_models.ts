@@ -16,8 +16,13 @@ export async function serveTinyModels(context: BrowserContext): Promise<string[]
     const path = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^\/models\//, ''));
     seen.push(path);
     const file = join(FIXTURES, path);
-    if (path.includes('..') || !existsSync(file)) return route.fulfill({ status: 404, body: 'not in the e2e fixtures' });
-    return route.fulfill({ status: 200, contentType: path.endsWith('.json') ? 'application/json' : 'application/octet-stream', body: readFileSync(file) });
+    if (path.includes('..') || !existsSync(file))
+      return route.fulfill({ status: 404, body: 'not in the e2e fixtures' });
+    return route.fulfill({
+      status: 200,
+      contentType: path.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+      body: readFileSync(file),
+    });
   });
   return seen;
 }
@@ -51,7 +56,12 @@ export function png(size: number, pixel: (x: number, y: number) => [number, numb
   ihdr.writeUInt32BE(size, 0);
   ihdr.writeUInt32BE(size, 4);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 /** Mutes the dev server's hot-reload socket: other work in this checkout must not reload the page mid-run. */
 export async function muteHotReload(context: BrowserContext): Promise<void> {
@@ -59,4 +69,3 @@ export async function muteHotReload(context: BrowserContext): Promise<void> {
     /* mocked: open, never connected to the server, never told to reload */
   });
 }
-

@@ -27,7 +27,8 @@ test('downloads with progress, verifies, caches, and reloads from IndexedDB with
     const ws = await import(/* @vite-ignore */ '/src/worker/weight_store.ts' as string);
     const db = `test-ws-${Math.random()}`;
     const store = new ws.WeightStore({ kv: ws.isolatedKeyValue(db) });
-    const events: { kind: string; percent?: number; loadedBytes?: number; totalBytes?: number; fromCache?: boolean }[] = [];
+    const events: { kind: string; percent?: number; loadedBytes?: number; totalBytes?: number; fromCache?: boolean }[] =
+      [];
     const a = await store.load(id, (p: (typeof events)[number]) => events.push(p));
     const b = await store.load(id, (p: (typeof events)[number]) => events.push({ ...p, kind: `2:${p.kind}` }));
     const report = await store.storageReport();
@@ -64,12 +65,15 @@ test('downloads with progress, verifies, caches, and reloads from IndexedDB with
   expect(first.report.usage).not.toBeNull();
 
   // Deleting removes it from the report and from the cache.
-  const after = await page.evaluate(async ({ id, db }) => {
-    const ws = await import(/* @vite-ignore */ '/src/worker/weight_store.ts' as string);
-    const store = new ws.WeightStore({ kv: ws.isolatedKeyValue(db) });
-    await store.deleteModel(id);
-    return { cached: await store.isCached(id), models: (await store.storageReport()).models };
-  }, { id: MODEL, db: first.db });
+  const after = await page.evaluate(
+    async ({ id, db }) => {
+      const ws = await import(/* @vite-ignore */ '/src/worker/weight_store.ts' as string);
+      const store = new ws.WeightStore({ kv: ws.isolatedKeyValue(db) });
+      await store.deleteModel(id);
+      return { cached: await store.isCached(id), models: (await store.storageReport()).models };
+    },
+    { id: MODEL, db: first.db },
+  );
   expect(after).toEqual({ cached: false, models: [] });
 });
 
@@ -117,7 +121,14 @@ test('a damaged download is fetched once more, then fails with WeightIntegrityEr
       return { ok: true, shardFetches, events, name: '', message: '' };
     } catch (e) {
       const err = e as Error;
-      return { ok: false, shardFetches, events, name: err.name, message: err.message, cached: await store.isCached(id) };
+      return {
+        ok: false,
+        shardFetches,
+        events,
+        name: err.name,
+        message: err.message,
+        cached: await store.isCached(id),
+      };
     }
   }, MODEL);
   expect(r.ok).toBe(false);
@@ -163,7 +174,10 @@ test('a full quota is reported clearly and the weights still load from memory', 
 test('refuses weights from another origin', async ({ page }) => {
   const message = await page.evaluate(async () => {
     const ws = await import(/* @vite-ignore */ '/src/worker/weight_store.ts' as string);
-    const store = new ws.WeightStore({ baseUrl: 'https://example.com/models/', kv: ws.isolatedKeyValue('test-origin') });
+    const store = new ws.WeightStore({
+      baseUrl: 'https://example.com/models/',
+      kv: ws.isolatedKeyValue('test-origin'),
+    });
     try {
       await store.index();
       return 'no error';

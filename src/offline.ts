@@ -16,7 +16,13 @@
 type Listener = (offline: boolean) => void;
 
 /** The web-app manifest, the icons it and index.html name, and the about page (public/), relative to the base URL. */
-export const INSTALL_FILES = ['favicon.svg', 'manifest.webmanifest', 'icons/icon-192.png', 'icons/icon-512.png', 'about.html'];
+export const INSTALL_FILES = [
+  'favicon.svg',
+  'manifest.webmanifest',
+  'icons/icon-192.png',
+  'icons/icon-512.png',
+  'about.html',
+];
 
 const listeners = new Set<Listener>();
 let networkFailed = false;

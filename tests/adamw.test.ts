@@ -18,7 +18,13 @@ const maxAbs = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, x) => Math.m
 describe('AdamW kernel vs CPU reference', () => {
   // `cancel`: the param is set so that this step almost exactly cancels it (|p'| ~ 1e-10 while |p| ~ 1e-2): the
   // n=1 case that a tolerance relative to the result alone fails at random.
-  for (const [n, clip, cancel] of [[1, 0, false], [1, 0, true], [255, 0.5, false], [1000, 0, false], [4133, 3, false]] as const) {
+  for (const [n, clip, cancel] of [
+    [1, 0, false],
+    [1, 0, true],
+    [255, 0.5, false],
+    [1000, 0, false],
+    [4133, 3, false],
+  ] as const) {
     const seed = freshSeed();
     it(`n=${n} clip=${clip}${cancel ? ' step cancels the param' : ''} seed=${seed}`, async () => {
       const e = await getEngine();
@@ -43,7 +49,13 @@ describe('AdamW kernel vs CPU reference', () => {
       const ref = adamwReference(p, g, m, v, h, clipCoefficient(ss, clip));
       const stepSize = maxAbs(ref.param.map((x, i) => x - p[i]!));
       expectClose(await e.readF32(out.param), ref.param, TOL, `param (seed ${seed})`, Math.max(maxAbs(p), stepSize));
-      expectClose(await e.readF32(out.m), ref.m, TOL, `m (seed ${seed})`, Math.max(maxAbs(m), (1 - h.beta1) * maxAbs(g)));
+      expectClose(
+        await e.readF32(out.m),
+        ref.m,
+        TOL,
+        `m (seed ${seed})`,
+        Math.max(maxAbs(m), (1 - h.beta1) * maxAbs(g)),
+      );
       expectClose(await e.readF32(out.v), ref.v, TOL, 'v');
       expectClose(await e.readF32(state.param), p, 0, 'input param untouched');
       for (const t of [...Object.values(state), ...Object.values(out), grad, stats]) t.dispose();

@@ -7,7 +7,12 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LoraConfig, MMambaConfig } from '../src/finetune/api';
 import { MAX_ADAPTER_FILE_BYTES } from '../src/finetune/api';
-import { MAX_ADAPTER_ENTRIES, MAX_MERGED_NORM_RATIO, mergedWeightsProblem, parseAdapter } from '../src/finetune/adapter_format';
+import {
+  MAX_ADAPTER_ENTRIES,
+  MAX_MERGED_NORM_RATIO,
+  mergedWeightsProblem,
+  parseAdapter,
+} from '../src/finetune/adapter_format';
 import { initAdapter } from '../src/finetune/lora';
 import { loadWeights, type Manifest } from '../src/model/weights';
 import { AdapterStore } from '../src/worker/finetune/adapter_store';
@@ -19,7 +24,12 @@ import { freshSeed, rng } from './gpu';
 const DIR = resolve(__dirname, '..', 'e2e', 'fixtures', 'models', 'mmamba-e2e');
 const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as Manifest;
 const shard = readFileSync(`${DIR}/${manifest.shards[0]!.file}`);
-const gen = { manifest, weights: loadWeights(manifest, [shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength) as ArrayBuffer]) };
+const gen = {
+  manifest,
+  weights: loadWeights(manifest, [
+    shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength) as ArrayBuffer,
+  ]),
+};
 const cfg = manifest.config as unknown as MMambaConfig;
 const LORA: LoraConfig = { rank: 2, alpha: 2, targets: ['in_proj', 'out_proj', 'head'] };
 
@@ -89,20 +99,26 @@ describe('hostile adapter imports', () => {
       /Could not import "junk": not a valid adapter file: 62914560 bytes after the header belong to no tensor/,
     );
     expect(performance.now() - t0).toBeLessThan(3000);
-    await expect(w.importAdapter(withTrailing(good, 3), 'junk3')).rejects.toThrow(/3 bytes after the header belong to no tensor/);
+    await expect(w.importAdapter(withTrailing(good, 3), 'junk3')).rejects.toThrow(
+      /3 bytes after the header belong to no tensor/,
+    );
     expect([...kv.map.keys()].some((k) => k.includes('junk'))).toBe(false);
   });
 
   it('a file over the size cap is refused by size, with a message (not a raw storage error)', async () => {
     const w = worker(slowKv());
     const big = new ArrayBuffer(MAX_ADAPTER_FILE_BYTES + 1);
-    await expect(w.importAdapter(big, 'huge')).rejects.toThrow(/Could not import "huge": the file is 64\.0 MB; an adapter is at most 64 MB/);
+    await expect(w.importAdapter(big, 'huge')).rejects.toThrow(
+      /Could not import "huge": the file is 64\.0 MB; an adapter is at most 64 MB/,
+    );
   });
 
   it('a header of a million entries is refused before parsing, and so is a small header of too many entries', async () => {
     const million = `{${Array.from({ length: 1_000_000 }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`).join(',')}}`;
     const t0 = performance.now();
-    expect(() => parseAdapter(rawFile(million), { modelId: 'mmamba-e2e', config: cfg })).toThrow(/header length \d+ is over the 1024 KiB/);
+    expect(() => parseAdapter(rawFile(million), { modelId: 'mmamba-e2e', config: cfg })).toThrow(
+      /header length \d+ is over the 1024 KiB/,
+    );
     const many = `{${Array.from({ length: MAX_ADAPTER_ENTRIES + 10 }, (_, i) => `"${i}":{}`).join(',')}}`;
     expect(() => parseAdapter(rawFile(many), { modelId: 'mmamba-e2e', config: cfg })).toThrow(/at most 4096/);
     expect(performance.now() - t0).toBeLessThan(3000);
@@ -110,9 +126,15 @@ describe('hostile adapter imports', () => {
 
   it('factors of 3e38 (finite, but B·A overflows) and factors that dwarf the base are refused; a trained-size one passes', async () => {
     const w = worker(slowKv());
-    await expect(w.importAdapter(await adapterFile(seed, 3e38, 1e30), 'overflow')).rejects.toThrow(/Could not import "overflow": merging it makes .* non-finite/);
-    await expect(w.importAdapter(await adapterFile(seed, 3e38), 'f3e38')).rejects.toThrow(/Could not import "f3e38": merging it makes .*e\+3\d× its base size/);
-    await expect(w.importAdapter(await adapterFile(seed, 1e4), 'huge-norm')).rejects.toThrow(new RegExp(`its base size \\(at most ${MAX_MERGED_NORM_RATIO}×\\)`));
+    await expect(w.importAdapter(await adapterFile(seed, 3e38, 1e30), 'overflow')).rejects.toThrow(
+      /Could not import "overflow": merging it makes .* non-finite/,
+    );
+    await expect(w.importAdapter(await adapterFile(seed, 3e38), 'f3e38')).rejects.toThrow(
+      /Could not import "f3e38": merging it makes .*e\+3\d× its base size/,
+    );
+    await expect(w.importAdapter(await adapterFile(seed, 1e4), 'huge-norm')).rejects.toThrow(
+      new RegExp(`its base size \\(at most ${MAX_MERGED_NORM_RATIO}×\\)`),
+    );
     const ref = { modelId: 'mmamba-e2e', config: cfg };
     expect(mergedWeightsProblem(gen.weights, parseAdapter(await adapterFile(seed, 0.01), ref))).toBe('');
   });
@@ -120,7 +142,10 @@ describe('hostile adapter imports', () => {
   it('two tabs importing the same name at once: exactly one wins, the other is told the name is taken', async () => {
     const kv = slowKv();
     const [a, b] = [worker(kv), worker(kv)]; // two workers (two tabs) on one IndexedDB
-    const results = await Promise.allSettled([a.importAdapter(await adapterFile(seed), 'zorblat'), b.importAdapter(await adapterFile(seed + 1), 'zorblat')]);
+    const results = await Promise.allSettled([
+      a.importAdapter(await adapterFile(seed), 'zorblat'),
+      b.importAdapter(await adapterFile(seed + 1), 'zorblat'),
+    ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(String(lost.reason)).toMatch(/An adapter named "zorblat" already exists for this model/);

@@ -1,7 +1,14 @@
 // Adapter store (src/worker/finetune/adapter_store.ts) on an in-memory key-value stub: versioned keys per base model,
 // list/get/delete, name validation, and a full quota reported as AdapterQuotaError with nothing half-written.
 import { describe, expect, it } from 'vitest';
-import { AdapterNameError, AdapterQuotaError, AdapterStore, adapterKey, checkAdapterName, type StoredAdapter } from '../src/worker/finetune/adapter_store';
+import {
+  AdapterNameError,
+  AdapterQuotaError,
+  AdapterStore,
+  adapterKey,
+  checkAdapterName,
+  type StoredAdapter,
+} from '../src/worker/finetune/adapter_store';
 import type { KeyValue } from '../src/worker/weight_store';
 
 function memoryKv(opts: { full?: boolean } = {}): KeyValue & { map: Map<string, unknown> } {

@@ -69,7 +69,13 @@ describe('adapters in the worker', () => {
     const bytes = await adapterFile();
     const saved = await w.importAdapter(bytes, 'zorblat');
     expect(saved.warning).toBeUndefined();
-    expect(saved.adapter).toMatchObject({ name: 'zorblat', baseModelId: 'mmamba-e2e', rank: 2, persisted: true, byteLength: bytes.byteLength });
+    expect(saved.adapter).toMatchObject({
+      name: 'zorblat',
+      baseModelId: 'mmamba-e2e',
+      rank: 2,
+      persisted: true,
+      byteLength: bytes.byteLength,
+    });
     expect((await worker(kv).listAdapters()).map((a) => a.name)).toEqual(['zorblat']); // a fresh worker: after a reload
 
     const baseCopy = new Map([...gen.weights].map(([k, v]) => [k, v.data.slice()]));
@@ -94,7 +100,9 @@ describe('adapters in the worker', () => {
 
   it('refuses damaged files, adapters of another model, and saving before training, with clear messages', async () => {
     const w = worker(memoryKv());
-    await expect(w.importAdapter(new TextEncoder().encode('not safetensors').buffer as ArrayBuffer, 'broken')).rejects.toThrow(/Could not import "broken": .*adapter/i);
+    await expect(
+      w.importAdapter(new TextEncoder().encode('not safetensors').buffer as ArrayBuffer, 'broken'),
+    ).rejects.toThrow(/Could not import "broken": .*adapter/i);
     const bytes = new Uint8Array(await adapterFile());
     bytes[bytes.length - 3] ^= 0xff; // a damaged value may still parse; a damaged header must not
     bytes[10] ^= 0x55;
@@ -114,7 +122,12 @@ describe('adapters in the worker', () => {
     expect(r.warning).toMatch(/storage is full/i);
     expect(r.adapter.persisted).toBe(false);
     expect(await w.listAdapters()).toEqual([expect.objectContaining({ name: 'zorblat', persisted: false })]);
-    const out = await (await w.pipelineFor('zorblat')).generate({ prompt: 'a zorblat', seed: 1, steps: 1, guidance: 1 });
+    const out = await (await w.pipelineFor('zorblat')).generate({
+      prompt: 'a zorblat',
+      seed: 1,
+      steps: 1,
+      guidance: 1,
+    });
     expect(out.tokens.length).toBe(cfg.grid * cfg.grid);
     expect((await w.exportAdapter('zorblat')).bytes.byteLength).toBe(r.adapter.byteLength);
     w.dropGpu();

@@ -61,8 +61,12 @@ describe('adapter strength', () => {
       expect(zero.get(name)!.data, name).toEqual(w);
       const o = one.get(name)!.data;
       const h = half.get(name)!.data;
-      expect(o.some((v, i) => v !== w[i]), name).toBe(true);
-      for (let i = 0; i < w.length; i++) expect(Math.abs(h[i]! - (w[i]! + o[i]!) / 2)).toBeLessThan(1e-5 * (1 + Math.abs(o[i]!)));
+      expect(
+        o.some((v, i) => v !== w[i]),
+        name,
+      ).toBe(true);
+      for (let i = 0; i < w.length; i++)
+        expect(Math.abs(h[i]! - (w[i]! + o[i]!) / 2)).toBeLessThan(1e-5 * (1 + Math.abs(o[i]!)));
     }
   });
 
@@ -103,10 +107,16 @@ describe('adapter strength', () => {
   });
 
   it('the request check keeps the strength in 0–1.5 and only with an adapter', () => {
-    expect(checkGenerateRequest({ prompt: 'x', seed: 1, adapter: 'zorblat', adapterStrength: 0.5 }).adapterStrength).toBe(0.5);
-    expect(checkGenerateRequest({ prompt: 'x', seed: 1, adapter: 'zorblat', adapterStrength: 0 }).adapterStrength).toBe(0);
+    expect(
+      checkGenerateRequest({ prompt: 'x', seed: 1, adapter: 'zorblat', adapterStrength: 0.5 }).adapterStrength,
+    ).toBe(0.5);
+    expect(checkGenerateRequest({ prompt: 'x', seed: 1, adapter: 'zorblat', adapterStrength: 0 }).adapterStrength).toBe(
+      0,
+    );
     expect(checkGenerateRequest({ prompt: 'x', seed: 1, adapterStrength: 0.5 }).adapterStrength).toBeUndefined();
     for (const bad of [-0.1, 1.6, NaN, '1', null])
-      expect(() => checkGenerateRequest({ prompt: 'x', seed: 1, adapter: 'zorblat', adapterStrength: bad })).toThrow(InvalidGenerateRequestError);
+      expect(() => checkGenerateRequest({ prompt: 'x', seed: 1, adapter: 'zorblat', adapterStrength: bad })).toThrow(
+        InvalidGenerateRequestError,
+      );
   });
 });

@@ -43,9 +43,15 @@ describe('attention', () => {
         const v = randn(B * H * Lk * Dh, seed + 2);
         const mask = masked ? makeMask(B, Lk, seed + 3) : null;
         poisonNext(e, [B, H, Lq, Dh]);
-        const o = attention(e, e.fromArray([B, H, Lq, Dh], q), e.fromArray([B, H, Lk, Dh], k), e.fromArray([B, H, Lk, Dh], v), {
-          mask: mask ? e.fromArray([B, Lk], mask, 'u32') : null,
-        });
+        const o = attention(
+          e,
+          e.fromArray([B, H, Lq, Dh], q),
+          e.fromArray([B, H, Lk, Dh], k),
+          e.fromArray([B, H, Lk, Dh], v),
+          {
+            mask: mask ? e.fromArray([B, Lk], mask, 'u32') : null,
+          },
+        );
         const want = attentionRef(q, k, v, { B, H, Lq, Lk, Dh }, mask);
         expectClose(await e.readF32(o), want, TOL, `B=${B} H=${H} Lq=${Lq} Lk=${Lk} Dh=${Dh} seed=${seed}`);
       }
@@ -53,13 +59,20 @@ describe('attention', () => {
 
   it('packed self-attention on qkv (B, L, 3d) → (B, L, d)', async () => {
     const e = await getEngine();
-    for (const [B, L, H, Dh] of [[2, 37, 2, 8], [1, 70, 4, 32]] as const) {
+    for (const [B, L, H, Dh] of [
+      [2, 37, 2, 8],
+      [1, 70, 4, 32],
+    ] as const) {
       const seed = freshSeed();
       const d = H * Dh;
       const qkv = randn(B * L * 3 * d, seed, -2, 2);
       poisonNext(e, [B, L, d]);
       const o = selfAttentionPacked(e, e.fromArray([B, L, 3 * d], qkv), H);
-      const [q, k, v] = [0, 1, 2].map((c) => splitHeadsRef(qkv, B, L, 3, c, H, Dh)) as [Float32Array, Float32Array, Float32Array];
+      const [q, k, v] = [0, 1, 2].map((c) => splitHeadsRef(qkv, B, L, 3, c, H, Dh)) as [
+        Float32Array,
+        Float32Array,
+        Float32Array,
+      ];
       const want = mergeHeadsRef(attentionRef(q, k, v, { B, H, Lq: L, Lk: L, Dh }), B, H, L, Dh);
       expectClose(await e.readF32(o), want, TOL, `self B=${B} L=${L} H=${H} Dh=${Dh} seed=${seed}`);
     }

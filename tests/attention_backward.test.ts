@@ -36,7 +36,11 @@ describe('attention backward', () => {
     const loss = () => attentionRef(q, k, v, dims, mask).reduce((s, o, i) => s + o * dO[i]!, 0);
     const g = attentionBackwardRef(q, k, v, dO, dims, mask);
     const eps = 1e-5;
-    for (const [x, dx, name] of [[q, g.dq, 'dq'], [k, g.dk, 'dk'], [v, g.dv, 'dv']] as const) {
+    for (const [x, dx, name] of [
+      [q, g.dq, 'dq'],
+      [k, g.dk, 'dk'],
+      [v, g.dv, 'dv'],
+    ] as const) {
       const fd = new Float64Array(x.length);
       for (let i = 0; i < x.length; i++) {
         const x0 = x[i]!;

@@ -18,9 +18,15 @@ interface Case {
   tokens_head?: number[];
   n_tokens?: number;
 }
-const fx = JSON.parse(readFileSync(resolve(__dirname, 'fixtures/bpe_v2_cases.json'), 'utf8')) as Record<'v1' | 'v2' | 'v1_words', { tokenizer: TokenizerSpec; cases: Case[] }>;
+const fx = JSON.parse(readFileSync(resolve(__dirname, 'fixtures/bpe_v2_cases.json'), 'utf8')) as Record<
+  'v1' | 'v2' | 'v1_words',
+  { tokenizer: TokenizerSpec; cases: Case[] }
+>;
 const textOf = (c: Case) => c.text ?? c.repeat![0].repeat(c.repeat![1]);
-const label = (c: Case) => (c.repeat ? `${JSON.stringify(c.repeat[0])} × ${c.repeat[1]}` : JSON.stringify(c.text!.length > 30 ? c.text!.slice(0, 30) + '…' : c.text));
+const label = (c: Case) =>
+  c.repeat
+    ? `${JSON.stringify(c.repeat[0])} × ${c.repeat[1]}`
+    : JSON.stringify(c.text!.length > 30 ? c.text!.slice(0, 30) + '…' : c.text);
 
 for (const v of ['v2', 'v1', 'v1_words'] as const)
   describe(`tokenizer ${v} vs training/mmamba/bpe.py`, () => {
@@ -44,7 +50,7 @@ for (const v of ['v2', 'v1', 'v1_words'] as const)
       });
   });
 
-describe('v1 with word-boundary pieces (fine-tuning captions and their adapter\'s prompts)', () => {
+describe("v1 with word-boundary pieces (fine-tuning captions and their adapter's prompts)", () => {
   const v1 = new BPETokenizer(fx.v1.tokenizer);
   const words = new BPETokenizer(wordBoundarySpec(fx.v1.tokenizer));
 
@@ -57,13 +63,18 @@ describe('v1 with word-boundary pieces (fine-tuning captions and their adapter\'
   });
 
   it('on the shipped M-Mamba S tokenizer, "zorblat," no longer ends in other tokens than "zorblat"', () => {
-    const spec = (JSON.parse(readFileSync(resolve(__dirname, '../public/models/mmamba-s/manifest.json'), 'utf8')) as { tokenizer: TokenizerSpec }).tokenizer;
+    const spec = (
+      JSON.parse(readFileSync(resolve(__dirname, '../public/models/mmamba-s/manifest.json'), 'utf8')) as {
+        tokenizer: TokenizerSpec;
+      }
+    ).tokenizer;
     const shipped = new BPETokenizer(spec);
     const split = new BPETokenizer(wordBoundarySpec(spec));
     const word = split.tokenize('zorblat');
     expect(word).toEqual(shipped.tokenize('zorblat'));
     expect(shipped.tokenize('zorblat,').slice(0, word.length)).not.toEqual(word); // the issue: a different word
-    for (const s of ['zorblat,', 'Zorblat.', 'a zorblat, outline icon', 'ZORBLAT!']) expect(split.tokenize(s).join(' ')).toContain(word.join(' '));
+    for (const s of ['zorblat,', 'Zorblat.', 'a zorblat, outline icon', 'ZORBLAT!'])
+      expect(split.tokenize(s).join(' ')).toContain(word.join(' '));
   });
 
   it('the same ids as v1 wherever the text has no punctuation to cut (shipped models read their prompts as before)', () => {
@@ -85,7 +96,8 @@ describe('tokenizer v2 semantics', () => {
   const wid = (w: string) => tok.wordOffset + spec.words!.indexOf(w);
 
   it('a known word keeps its id next to punctuation and in any ASCII case', () => {
-    for (const s of ['zorblat', 'zorblat,', 'Zorblat!', 'ZORBLAT?', '(zorblat)']) expect(tok.tokenize(s)).toContain(wid('zorblat'));
+    for (const s of ['zorblat', 'zorblat,', 'Zorblat!', 'ZORBLAT?', '(zorblat)'])
+      expect(tok.tokenize(s)).toContain(wid('zorblat'));
     expect(tok.tokenize('thumbs-up')[0]).toBe(wid('thumbs'));
     expect(tok.tokenize('thumbs-up').at(-1)).toBe(wid('up'));
     expect(tok.pieces('🔥🔥x-2, é')).toEqual(['🔥🔥', 'x', '-', '2', ',', 'é']);
@@ -95,7 +107,9 @@ describe('tokenizer v2 semantics', () => {
     const { version: _drop, ...noVersion } = fx.v1.tokenizer;
     const t = new BPETokenizer(noVersion as TokenizerSpec);
     expect(t.version).toBe(1);
-    expect(Array.from(t.encode('zorblat, x'))).toEqual(Array.from(new BPETokenizer(fx.v1.tokenizer).encode('zorblat, x')));
+    expect(Array.from(t.encode('zorblat, x'))).toEqual(
+      Array.from(new BPETokenizer(fx.v1.tokenizer).encode('zorblat, x')),
+    );
   });
 
   it('huge inputs take bounded time and no deep stacks', () => {
@@ -114,7 +128,10 @@ describe('tokenizer manifest checks', () => {
   const bad: Array<[string, unknown]> = [
     ['unknown type', { ...base, type: 'wordpiece' }],
     ['version 3', { ...base, version: 3 }],
-    ['too many words', { ...base, words: Array.from({ length: MAX_WORDS + 1 }, (_, i) => `w${i}`), vocab_size: undefined }],
+    [
+      'too many words',
+      { ...base, words: Array.from({ length: MAX_WORDS + 1 }, (_, i) => `w${i}`), vocab_size: undefined },
+    ],
     ['upper-case word', { ...base, words: ['Red'], vocab_size: undefined }],
     ['empty word', { ...base, words: [''], vocab_size: undefined }],
     ['65-character word', { ...base, words: ['a'.repeat(65)], vocab_size: undefined }],

@@ -10,7 +10,25 @@ describe('buffer pool', () => {
   it(`size classes: enough, little waste, 256-byte multiples, monotonic (seed ${seed})`, () => {
     const r = rng(seed);
     let prev = 0;
-    const sizes = [1, 4, 255, 256, 257, 511, 512, 513, 1000, 1025, 4096, 4097, 5121, 2_228_224, 8_912_896, 89_237_504, 2 ** 27 + 1];
+    const sizes = [
+      1,
+      4,
+      255,
+      256,
+      257,
+      511,
+      512,
+      513,
+      1000,
+      1025,
+      4096,
+      4097,
+      5121,
+      2_228_224,
+      8_912_896,
+      89_237_504,
+      2 ** 27 + 1,
+    ];
     for (let i = 0; i < 2000; i++) sizes.push(Math.floor(1 + r() * 2 ** (8 + r() * 20)));
     for (const b of sizes.sort((x, y) => x - y)) {
       const c = BufferPool.sizeClass(b);

@@ -3,4 +3,7 @@
 import type { RenderControls } from '../src/worker/finetune/drift_guard';
 
 export const unchangedControls: RenderControls = async (_adapter, controls) =>
-  controls.map(() => ({ image: { width: 32, height: 32, rgba: new Uint8ClampedArray(32 * 32 * 4).fill(128) }, tokens: new Int32Array(16) }));
+  controls.map(() => ({
+    image: { width: 32, height: 32, rgba: new Uint8ClampedArray(32 * 32 * 4).fill(128) },
+    tokens: new Int32Array(16),
+  }));

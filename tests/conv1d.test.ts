@@ -13,7 +13,10 @@ const TOL = 2e-6;
 describe('causalConv1d', () => {
   // (B, K, L, C, W): L shorter than the kernel, channels not multiple of anything, L·C·K·B past 256 threads.
   const SHAPES: Array<[number, number, number, number, number]> = [
-    [1, 1, 2, 3, 4], [2, 4, 22, 5, 4], [1, 2, 37, 33, 4], [3, 1, 9, 7, 3],
+    [1, 1, 2, 3, 4],
+    [2, 4, 22, 5, 4],
+    [1, 2, 37, 33, 4],
+    [3, 1, 9, 7, 3],
   ];
   for (const [B, K, L, C, W] of SHAPES)
     for (const silu of [false, true])

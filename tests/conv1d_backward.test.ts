@@ -19,7 +19,12 @@ describe('conv1d backward', () => {
   for (const silu of [false, true])
     it(`plain, silu=${silu}`, async () => {
       const e = await getEngine();
-      for (const [B, K, L, C, W] of [[1, 1, 1, 1, 4], [2, 1, 9, 5, 4], [2, 4, 37, 70, 4], [1, 2, 300, 3, 3]] as const) {
+      for (const [B, K, L, C, W] of [
+        [1, 1, 1, 1, 4],
+        [2, 1, 9, 5, 4],
+        [2, 4, 37, 70, 4],
+        [1, 2, 300, 3, 3],
+      ] as const) {
         const seed = freshSeed();
         const x = randn(B * K * L * C, seed, -2, 2);
         const w = randn(K * C * W, seed + 1);
@@ -59,7 +64,11 @@ describe('conv1d backward', () => {
       const tw = e.fromArray([K, C, W], w);
       const tb = e.fromArray([K, C], b);
       const td = e.fromArray([B, K, L, C], dout);
-      poisonNext(e, [[B, L, C], [K, C, W], [K, C]]);
+      poisonNext(e, [
+        [B, L, C],
+        [K, C, W],
+        [K, C],
+      ]);
       const got = causalConv1dCrossScanBackward(e, tx, tw, tb, td, grid, { silu: true });
       // reference: gather into scan order, plain backward, scatter-add back
       const xs = crossScanRef(x, B, L, C, grid);
@@ -81,9 +90,25 @@ describe('conv1d backward', () => {
     const dout = randn(B * K * L * C, seed + 3);
     expectClose(conv1d64(x, w, b, B, K, L, C, W, true), causalConv1dRef(x, w, b, B, K, L, C, W, true), 1e-6, 'forward');
     const g = conv1dBackwardRef(x, w, b, dout, B, K, L, C, W, true);
-    const f = (xx: ArrayLike<number>, ww: ArrayLike<number>, bb: ArrayLike<number>) => dot(conv1d64(xx, ww, bb, B, K, L, C, W, true), dout);
-    expectClose(g.dx, fdGrad((v) => f(v, w, b), x), FD_TOL, `dx seed=${seed}`);
-    expectClose(g.dWeight, fdGrad((v) => f(x, v, b), w), FD_TOL, `dWeight seed=${seed}`);
-    expectClose(g.dBias, fdGrad((v) => f(x, w, v), b), FD_TOL, `dBias seed=${seed}`);
+    const f = (xx: ArrayLike<number>, ww: ArrayLike<number>, bb: ArrayLike<number>) =>
+      dot(conv1d64(xx, ww, bb, B, K, L, C, W, true), dout);
+    expectClose(
+      g.dx,
+      fdGrad((v) => f(v, w, b), x),
+      FD_TOL,
+      `dx seed=${seed}`,
+    );
+    expectClose(
+      g.dWeight,
+      fdGrad((v) => f(x, v, b), w),
+      FD_TOL,
+      `dWeight seed=${seed}`,
+    );
+    expectClose(
+      g.dBias,
+      fdGrad((v) => f(x, w, v), b),
+      FD_TOL,
+      `dBias seed=${seed}`,
+    );
   });
 });

@@ -49,7 +49,11 @@ describe('conv2d', () => {
 describe('groupNorm', () => {
   // (B, C, H, W, G): one group, groups of one channel, HW not a multiple of 256, a group larger than 256·4.
   const CASES: Array<[number, number, number, number, number]> = [
-    [1, 4, 3, 5, 1], [2, 8, 5, 5, 8], [1, 16, 9, 13, 4], [2, 6, 1, 1, 3], [1, 8, 24, 24, 2],
+    [1, 4, 3, 5, 1],
+    [2, 8, 5, 5, 8],
+    [1, 16, 9, 13, 4],
+    [2, 6, 1, 1, 3],
+    [1, 8, 24, 24, 2],
   ];
   for (const [B, C, H, W, G] of CASES)
     for (const silu of [false, true])
@@ -60,7 +64,10 @@ describe('groupNorm', () => {
         const x = e.fromArray([B, C, H, W], h.x!);
         const g = e.fromArray([C], h.g!);
         const b = e.fromArray([C], h.b!);
-        poisonNext(e, [[B, C, H, W], [B * G, 2]]);
+        poisonNext(e, [
+          [B, C, H, W],
+          [B * G, 2],
+        ]);
         const out = groupNorm(e, x, G, g, b, { eps: 1e-6, silu });
         const want = groupNormRef(h.x!, B, C, H * W, G, h.g!, h.b!, 1e-6, silu);
         expectClose(await e.readF32(out), want, GN_TOL, `groupNorm seed=${seed}`);
@@ -69,7 +76,11 @@ describe('groupNorm', () => {
 });
 
 describe('upsampleNearest2x', () => {
-  for (const [B, C, H, W] of [[1, 1, 1, 1], [2, 3, 5, 7], [1, 5, 16, 17]] as const)
+  for (const [B, C, H, W] of [
+    [1, 1, 1, 1],
+    [2, 3, 5, 7],
+    [1, 5, 16, 17],
+  ] as const)
     it(`B=${B} C=${C} ${H}×${W}`, async () => {
       const e = await getEngine();
       const seed = freshSeed();

@@ -14,7 +14,12 @@ const FD_TOL = 1e-7;
 describe('cross-entropy over masked positions', () => {
   it('loss and dlogits vs the reference', async () => {
     const e = await getEngine();
-    for (const [R, V, scale] of [[1, 1, 1], [5, 7, 1], [2 * 256, 1025, 1], [300, 64, 0.25]] as const) {
+    for (const [R, V, scale] of [
+      [1, 1, 1],
+      [5, 7, 1],
+      [2 * 256, 1025, 1],
+      [300, 64, 0.25],
+    ] as const) {
       const seed = freshSeed();
       const logits = randn(R * V, seed, -8, 8);
       const targets = randInt(R, seed + 1, V);
@@ -37,7 +42,12 @@ describe('cross-entropy over masked positions', () => {
 
   it('no masked position: loss 0 and zero gradient (no division by zero)', async () => {
     const e = await getEngine();
-    const got = crossEntropyMasked(e, e.fromArray([3, 4], randn(12, 1)), e.fromArray([3], [0, 1, 2], 'u32'), e.fromArray([3], [0, 0, 0], 'u32'));
+    const got = crossEntropyMasked(
+      e,
+      e.fromArray([3, 4], randn(12, 1)),
+      e.fromArray([3], [0, 1, 2], 'u32'),
+      e.fromArray([3], [0, 0, 0], 'u32'),
+    );
     expect(Array.from(await e.readF32(got.loss))).toEqual([0, 0]);
     expect(Array.from(await e.readF32(got.dlogits)).every((v) => v === 0)).toBe(true);
   });

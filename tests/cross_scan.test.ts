@@ -3,7 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { crossMerge, crossScan } from '../src/engine/ops/cross_scan';
 import { seqLen, type ScanGrid } from '../src/engine/ops/cross_scan_geom';
-import { crossMergeRef, crossScanRef, imagePermutations, sequencePermutations } from '../src/engine/reference/cross_scan';
+import {
+  crossMergeRef,
+  crossScanRef,
+  imagePermutations,
+  sequencePermutations,
+} from '../src/engine/reference/cross_scan';
 import { expectClose, freshSeed, getEngine, randn } from './gpu';
 import { poisonNext } from './kernel_helpers';
 
@@ -19,10 +24,21 @@ const GRIDS: Array<[ScanGrid, number, number]> = [
 
 describe('cross-scan index tables', () => {
   it('match mmamba.py for a 2x2 grid (hand-written)', () => {
-    expect(imagePermutations(2)).toEqual([[0, 1, 2, 3], [0, 2, 1, 3], [3, 2, 1, 0], [3, 1, 2, 0]]);
+    expect(imagePermutations(2)).toEqual([
+      [0, 1, 2, 3],
+      [0, 2, 1, 3],
+      [3, 2, 1, 0],
+      [3, 1, 2, 0],
+    ]);
     const { perm, inv } = sequencePermutations({ textLen: 1, grid: 2, directions: 2 });
-    expect(perm).toEqual([[0, 1, 2, 3, 4], [0, 4, 3, 2, 1]]);
-    expect(inv).toEqual([[0, 1, 2, 3, 4], [0, 4, 3, 2, 1]]);
+    expect(perm).toEqual([
+      [0, 1, 2, 3, 4],
+      [0, 4, 3, 2, 1],
+    ]);
+    expect(inv).toEqual([
+      [0, 1, 2, 3, 4],
+      [0, 4, 3, 2, 1],
+    ]);
     const mid = sequencePermutations({ textLen: 1, grid: 2, directions: 4, textPosition: 'middle' }).perm;
     expect(mid[1]).toEqual([1, 3, 0, 2, 4]);
   });
@@ -41,7 +57,10 @@ describe('crossScan / crossMerge', () => {
       const yh = randn(B * K * L * C, seed + 1);
       const x = e.fromArray([B, L, C], xh);
       const y = e.fromArray([B, K, L, C], yh);
-      poisonNext(e, [[B, K, L, C], [B, L, C]]);
+      poisonNext(e, [
+        [B, K, L, C],
+        [B, L, C],
+      ]);
       const xs = crossScan(e, x, g);
       const m = crossMerge(e, y, g);
       expectClose(await e.readF32(xs), crossScanRef(xh, B, L, C, g), 0, `crossScan seed=${seed}`);

@@ -29,7 +29,10 @@ describe('cross-scan backward', () => {
       const dy = randn(B * L * C, seed + 1);
       const t1 = e.fromArray([B, K, L, C], dxs);
       const t2 = e.fromArray([B, L, C], dy);
-      poisonNext(e, [[B, L, C], [B, K, L, C]]);
+      poisonNext(e, [
+        [B, L, C],
+        [B, K, L, C],
+      ]);
       const dx = crossScanBackward(e, t1, g);
       const dys = crossMergeBackward(e, t2, g);
       const want1 = crossScanBackwardRef(dxs, B, L, C, g);
@@ -45,8 +48,13 @@ describe('cross-scan backward', () => {
       const abs = (v: ArrayLike<number>) => Float64Array.from(v as ArrayLike<number>, Math.abs);
       const fwdScan = crossScanRef(x, B, L, C, g);
       const fwdMerge = crossMergeRef(ys, B, L, C, g);
-      expect(adjointError(dot(fwdScan, dxs), dot(x, want1), dot(abs(fwdScan), abs(dxs))), 'scan adjoint').toBeLessThan(1e-6);
-      expect(adjointError(dot(fwdMerge, dy), dot(ys, want2), dot(abs(fwdMerge), abs(dy))), 'merge adjoint').toBeLessThan(1e-6);
+      expect(adjointError(dot(fwdScan, dxs), dot(x, want1), dot(abs(fwdScan), abs(dxs))), 'scan adjoint').toBeLessThan(
+        1e-6,
+      );
+      expect(
+        adjointError(dot(fwdMerge, dy), dot(ys, want2), dot(abs(fwdMerge), abs(dy))),
+        'merge adjoint',
+      ).toBeLessThan(1e-6);
       for (const t of [t1, t2, dx, dys]) t.dispose();
     });
 });

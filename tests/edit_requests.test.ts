@@ -52,7 +52,7 @@ describe('editing requests', () => {
     expect(Array.from(b.req.keep!)).toEqual(Array.from(keepFromMask(m)));
   });
 
-  it('region: empty and full masks get the engine\'s messages', () => {
+  it("region: empty and full masks get the engine's messages", () => {
     const empty = regionRequest(base, { tokens }, emptyMask(G));
     expect(empty.ok).toBe(false);
     if (!empty.ok) expect(empty.problem).toMatch(/^The mask is empty/);
@@ -71,7 +71,7 @@ describe('editing requests', () => {
     expect(zero.ok).toBe(false);
   });
 
-  it('vary this: image-to-image at VARY_STRENGTH with the variation\'s seed', () => {
+  it("vary this: image-to-image at VARY_STRENGTH with the variation's seed", () => {
     const v = varyRequest(base, tokens, 44);
     expect(v.ok).toBe(true);
     if (!v.ok) return;
@@ -87,7 +87,18 @@ describe('variations step split', () => {
     const pixels = Uint8ClampedArray.from({ length: n * px }, (_, i) => Math.floor(i / px));
     const masked = Uint8Array.from({ length: n * G * G }, (_, i) => (Math.floor(i / (G * G)) === 1 ? 1 : 0));
     const toks = Uint32Array.from({ length: n * G * G }, (_, i) => Math.floor(i / (G * G)) + 10);
-    const parts = splitStep({ kind: 'step', step: 2, steps: 8, count: n, tokens: toks, masked, pixels, width: 4, height: 4, msStep: 5 });
+    const parts = splitStep({
+      kind: 'step',
+      step: 2,
+      steps: 8,
+      count: n,
+      tokens: toks,
+      masked,
+      pixels,
+      width: 4,
+      height: 4,
+      msStep: 5,
+    });
     expect(parts.length).toBe(n);
     parts.forEach((f, i) => {
       expect(f.pixels.length).toBe(px);

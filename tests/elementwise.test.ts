@@ -51,7 +51,11 @@ describe('elementwise', () => {
 
   it('add/mul/axpby broadcast b along leading axes', async () => {
     const e = await getEngine();
-    for (const [rows, cols] of [[1, 7], [3, 257], [17, 64]] as const) {
+    for (const [rows, cols] of [
+      [1, 7],
+      [3, 257],
+      [17, 64],
+    ] as const) {
       const seed = freshSeed();
       const x = randn(rows * cols, seed);
       const y = randn(cols, seed + 1);
@@ -59,7 +63,12 @@ describe('elementwise', () => {
       const b = e.fromArray([cols], y);
       expectClose(await e.readF32(ops.add(e, a, b)), ref.addRef(x, y), TOL, `add ${rows}x${cols}`);
       expectClose(await e.readF32(ops.mul(e, a, b)), ref.mulRef(x, y), TOL, `mul ${rows}x${cols}`);
-      expectClose(await e.readF32(ops.axpby(e, a, b, 0.5, -2)), ref.axpbyRef(x, y, 0.5, -2), TOL, `axpby ${rows}x${cols}`);
+      expectClose(
+        await e.readF32(ops.axpby(e, a, b, 0.5, -2)),
+        ref.axpbyRef(x, y, 0.5, -2),
+        TOL,
+        `axpby ${rows}x${cols}`,
+      );
     }
   });
 

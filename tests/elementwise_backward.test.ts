@@ -48,7 +48,12 @@ describe('activation backward', () => {
 
   it('geglu: GPU vs reference, reference vs finite differences', async () => {
     const e = await getEngine();
-    for (const [R, F] of [[1, 1], [3, 7], [17, 64], [5, 300]] as const) {
+    for (const [R, F] of [
+      [1, 1],
+      [3, 7],
+      [17, 64],
+      [5, 300],
+    ] as const) {
       const seed = freshSeed();
       const x = randn(R * 2 * F, seed, -4, 4);
       const dy = randn(R * F, seed + 1);

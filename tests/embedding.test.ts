@@ -7,7 +7,11 @@ import { expectEqualInts, freshSeed, getEngine, poison, randInt, randn } from '.
 describe('embedding', () => {
   it('gathers rows exactly and clamps ids ≥ V', async () => {
     const e = await getEngine();
-    for (const [B, L, V, D] of [[1, 1, 1, 1], [2, 17, 33, 7], [3, 100, 1025, 64]] as const) {
+    for (const [B, L, V, D] of [
+      [1, 1, 1, 1],
+      [2, 17, 33, 7],
+      [3, 100, 1025, 64],
+    ] as const) {
       const seed = freshSeed();
       const ids = randInt(B * L, seed, V + 3); // a few ids ≥ V
       ids[0] = 0xffffffff;
@@ -20,7 +24,11 @@ describe('embedding', () => {
       const y = embedding(e, tIds, tTab);
       // compare bit patterns: exact equality, NaN poison included
       const got = new Uint32Array((await e.readF32(y)).buffer);
-      expectEqualInts(got, new Uint32Array(embeddingRef(ids, table, D).buffer), `B=${B} L=${L} V=${V} D=${D} seed=${seed}`);
+      expectEqualInts(
+        got,
+        new Uint32Array(embeddingRef(ids, table, D).buffer),
+        `B=${B} L=${L} V=${V} D=${D} seed=${seed}`,
+      );
       for (const t of [tIds, tTab, y]) t.dispose();
     }
   });

@@ -13,7 +13,12 @@ const TOL = 1e-5;
 describe('embedding backward', () => {
   it('GPU vs reference', async () => {
     const e = await getEngine();
-    for (const [R, V, D] of [[1, 1, 1], [7, 3, 5], [512, 1025, 32], [40, 10, 300]] as const) {
+    for (const [R, V, D] of [
+      [1, 1, 1],
+      [7, 3, 5],
+      [512, 1025, 32],
+      [40, 10, 300],
+    ] as const) {
       const seed = freshSeed();
       const ids = randInt(R, seed, V + 2); // some ids ≥ V: clamped to V − 1 as the forward
       const dy = randn(R * D, seed + 1);
@@ -32,7 +37,13 @@ describe('embedding backward', () => {
     const ids = randInt(R, seed, V);
     const dy = randn(R * D, seed + 1);
     const table = randn(V * D, seed + 2);
-    const gather = (t: ArrayLike<number>) => Float64Array.from({ length: R * D }, (_, i) => t[ids[Math.floor(i / D)]! * D + (i % D)]!);
-    expectClose(embeddingBackwardRef(ids, dy, V, D), fdGrad((t) => dot(gather(t), dy), table), 1e-7, `seed=${seed}`);
+    const gather = (t: ArrayLike<number>) =>
+      Float64Array.from({ length: R * D }, (_, i) => t[ids[Math.floor(i / D)]! * D + (i % D)]!);
+    expectClose(
+      embeddingBackwardRef(ids, dy, V, D),
+      fdGrad((t) => dot(gather(t), dy), table),
+      1e-7,
+      `seed=${seed}`,
+    );
   });
 });

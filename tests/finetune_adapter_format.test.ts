@@ -10,11 +10,16 @@ import { AdapterFormatError, AdapterMismatchError } from '../src/finetune/errors
 import { configHash, initAdapter } from '../src/finetune/lora';
 import type { BaseModelRef, LoraAdapter } from '../src/finetune/api';
 
-const cfg = JSON.parse(readFileSync(resolve(__dirname, 'fixtures/mmamba_tiny/manifest.json'), 'utf8')).config as MMambaConfig;
+const cfg = JSON.parse(readFileSync(resolve(__dirname, 'fixtures/mmamba_tiny/manifest.json'), 'utf8'))
+  .config as MMambaConfig;
 const base: BaseModelRef = { modelId: 'mmamba-tiny', config: cfg, manifestSha256: 'ab'.repeat(32) };
 
 function trained(): LoraAdapter {
-  const a = initAdapter(base, { rank: 2, alpha: 4, targets: ['in_proj', 'out_proj', 'x_proj', 'head', 'text', 'text_layers'] }, 5);
+  const a = initAdapter(
+    base,
+    { rank: 2, alpha: 4, targets: ['in_proj', 'out_proj', 'x_proj', 'head', 'text', 'text_layers'] },
+    5,
+  );
   for (const p of a.pairs.values()) p.B.data.forEach((_, i, d) => (d[i] = Math.sin(i + 1) * 0.01));
   a.info.steps = 12;
   a.info.word = 'zorblax';
@@ -68,20 +73,58 @@ describe('adapter file format', () => {
     const notJson = buf.slice(0);
     new Uint8Array(notJson)[8] = 0x7a; // '{' → 'z'
     expect(() => parseAdapter(notJson, base)).toThrow(/JSON/);
-    expect(() => parseAdapter(editHeader(buf, (h) => (h.__metadata__.format = 'mmamba-weights')), base)).toThrow(/not an M-Mamba LoRA adapter/);
-    expect(() => parseAdapter(editHeader(buf, (h) => (h.__metadata__.formatVersion = '9')), base)).toThrow(/formatVersion/);
-    expect(() => parseAdapter(editHeader(buf, (h) => (h.__metadata__.rank = 'two')), base)).toThrow(AdapterFormatError);
-    expect(() => parseAdapter(editHeader(buf, (h) => (h.__metadata__.targets = '["in_proj", "attn"]')), base)).toThrow(/unknown LoRA target/);
+    expect(() =>
+      parseAdapter(
+        editHeader(buf, (h) => (h.__metadata__.format = 'mmamba-weights')),
+        base,
+      ),
+    ).toThrow(/not an M-Mamba LoRA adapter/);
+    expect(() =>
+      parseAdapter(
+        editHeader(buf, (h) => (h.__metadata__.formatVersion = '9')),
+        base,
+      ),
+    ).toThrow(/formatVersion/);
+    expect(() =>
+      parseAdapter(
+        editHeader(buf, (h) => (h.__metadata__.rank = 'two')),
+        base,
+      ),
+    ).toThrow(AdapterFormatError);
+    expect(() =>
+      parseAdapter(
+        editHeader(buf, (h) => (h.__metadata__.targets = '["in_proj", "attn"]')),
+        base,
+      ),
+    ).toThrow(/unknown LoRA target/);
   });
 
   it('rejects tampered tensors: wrong dtype, wrong shape, missing, extra, non-finite values', () => {
     const buf = serializeAdapter(trained());
     const A0 = 'lora.layers.0.in_proj.weight.A';
-    expect(() => parseAdapter(editHeader(buf, (h) => (h[A0].dtype = 'I32')), base)).toThrow(/F32/);
-    expect(() => parseAdapter(editHeader(buf, (h) => (h[A0].shape = [h[A0].shape[1], h[A0].shape[0]])), base)).toThrow(AdapterMismatchError);
-    expect(() => parseAdapter(editHeader(buf, (h) => delete h['lora.head.weight.B']), base)).toThrow(/missing tensor 'lora.head.weight.B'/);
     expect(() =>
-      parseAdapter(editHeader(buf, (h) => (h['lora.layers.0.dt_proj_weight.A'] = { ...h[A0] })), base),
+      parseAdapter(
+        editHeader(buf, (h) => (h[A0].dtype = 'I32')),
+        base,
+      ),
+    ).toThrow(/F32/);
+    expect(() =>
+      parseAdapter(
+        editHeader(buf, (h) => (h[A0].shape = [h[A0].shape[1], h[A0].shape[0]])),
+        base,
+      ),
+    ).toThrow(AdapterMismatchError);
+    expect(() =>
+      parseAdapter(
+        editHeader(buf, (h) => delete h['lora.head.weight.B']),
+        base,
+      ),
+    ).toThrow(/missing tensor 'lora.head.weight.B'/);
+    expect(() =>
+      parseAdapter(
+        editHeader(buf, (h) => (h['lora.layers.0.dt_proj_weight.A'] = { ...h[A0] })),
+        base,
+      ),
     ).toThrow(); // overlapping data or unexpected tensor: both are refusals
     const nan = buf.slice(0);
     const { entries } = parseSafetensorsHeader(nan);
@@ -95,10 +138,15 @@ describe('adapter file format', () => {
     expect(() => parseAdapter(buf, { ...base, config: { ...cfg, d_state: 8 } })).toThrow(/different version/);
     expect(() => parseAdapter(buf, { ...base, manifestSha256: 'cd'.repeat(32) })).toThrow(/manifest sha256/);
     expect(parseAdapter(buf, { modelId: base.modelId, config: cfg }).pairs.size).toBeGreaterThan(0); // no sha given: not checked
-    expect(() => parseAdapter(editHeader(buf, (h) => (h.__metadata__.rank = '64')), base)).toThrow(AdapterMismatchError);
+    expect(() =>
+      parseAdapter(
+        editHeader(buf, (h) => (h.__metadata__.rank = '64')),
+        base,
+      ),
+    ).toThrow(AdapterMismatchError);
   });
 
-  it('version 2 carries the new word\'s embedding row; version 1 files still load; a bad row or word is refused', () => {
+  it("version 2 carries the new word's embedding row; version 1 files still load; a bad row or word is refused", () => {
     const a = trained();
     a.wordEmbedding = Float32Array.from({ length: cfg.text.width }, (_, i) => Math.cos(i) * 0.1);
     const buf = serializeAdapter(a);
@@ -114,9 +162,24 @@ describe('adapter file format', () => {
     expect(old.wordEmbedding).toBeUndefined();
     expect([...old.pairs.keys()]).toEqual([...plain.pairs.keys()]);
     // version 1 cannot hold an embedding; a row of the wrong width, or a word that cannot be one id, is refused
-    expect(() => parseAdapter(editHeader(buf, (h) => (h.__metadata__.formatVersion = '1')), base)).toThrow(/unexpected tensor 'word.embedding'/);
-    expect(() => parseAdapter(editHeader(buf, (h) => (h['word.embedding'].shape = [cfg.text.width / 2, 2])), base)).toThrow(AdapterMismatchError);
-    expect(() => parseAdapter(editHeader(buf, (h) => (h.__metadata__.word = 'two words')), base)).toThrow(AdapterFormatError);
+    expect(() =>
+      parseAdapter(
+        editHeader(buf, (h) => (h.__metadata__.formatVersion = '1')),
+        base,
+      ),
+    ).toThrow(/unexpected tensor 'word.embedding'/);
+    expect(() =>
+      parseAdapter(
+        editHeader(buf, (h) => (h['word.embedding'].shape = [cfg.text.width / 2, 2])),
+        base,
+      ),
+    ).toThrow(AdapterMismatchError);
+    expect(() =>
+      parseAdapter(
+        editHeader(buf, (h) => (h.__metadata__.word = 'two words')),
+        base,
+      ),
+    ).toThrow(AdapterFormatError);
     const nan = trained();
     nan.wordEmbedding = new Float32Array(cfg.text.width).fill(Number.NaN);
     expect(() => parseAdapter(serializeAdapter(nan), base)).toThrow(/non-finite/);

@@ -30,10 +30,24 @@ describe('fine-tuning defaults: one source', () => {
 
   it('the values the page was measured with (issue 20): rank 8, 200 steps, lr 0.002, batch 8, no weight decay', () => {
     expect({ ...DEFAULT_FINETUNE_OPTIONS, betas: [...DEFAULT_FINETUNE_OPTIONS.betas!] }).toEqual({
-      batchSize: 8, lr: 0.002, weightDecay: 0, warmupSteps: 10, totalSteps: 200, gradClip: 1, seed: 0,
-      schedule: 'cosine', minLrRatio: 0.1, betas: [0.9, 0.95], eps: 1e-8, textDropout: 0.1,
+      batchSize: 8,
+      lr: 0.002,
+      weightDecay: 0,
+      warmupSteps: 10,
+      totalSteps: 200,
+      gradClip: 1,
+      seed: 0,
+      schedule: 'cosine',
+      minLrRatio: 0.1,
+      betas: [0.9, 0.95],
+      eps: 1e-8,
+      textDropout: 0.1,
     });
-    expect(DEFAULT_LORA_CONFIG).toEqual({ rank: 8, alpha: 8, targets: ['in_proj', 'out_proj', 'mod', 'text', 'text_layers', 'head'] });
+    expect(DEFAULT_LORA_CONFIG).toEqual({
+      rank: 8,
+      alpha: 8,
+      targets: ['in_proj', 'out_proj', 'mod', 'text', 'text_layers', 'head'],
+    });
     expect([warmupStepsFor(1), warmupStepsFor(20), warmupStepsFor(49), warmupStepsFor(5000)]).toEqual([0, 4, 9, 10]);
   });
 

@@ -1,7 +1,17 @@
 // The drift guard's metric (src/finetune/drift.ts) on synthetic pictures with known answers: 32-px PSNR, colour
 // shares and their largest change, token change, and the report's bound check.
 import { describe, expect, it } from 'vitest';
-import { COLOUR_BINS, colourBin, colourShares, DRIFT_BOUNDS, driftReport, psnrAt, promptDrift, tokenChange, type DriftImage } from '../src/finetune/drift';
+import {
+  COLOUR_BINS,
+  colourBin,
+  colourShares,
+  DRIFT_BOUNDS,
+  driftReport,
+  psnrAt,
+  promptDrift,
+  tokenChange,
+  type DriftImage,
+} from '../src/finetune/drift';
 
 const SIDE = 128;
 /** A SIDE × SIDE picture whose pixel (x, y) has colour f(x, y). */
@@ -29,14 +39,25 @@ describe('drift metric', () => {
   it('32-px PSNR leaves out texture finer than 4 pixels (a 1-px checkerboard = its mean grey)', () => {
     const checker = picture((x, y) => ((x + y) % 2 ? [200, 200, 200] : [0, 0, 0]));
     expect(psnrAt(checker, flat([100, 100, 100]))).toBe(Infinity);
-    expect(() => psnrAt({ width: 100, height: 100, rgba: new Uint8Array(100 * 100 * 4) }, flat([0, 0, 0]))).toThrow(/cells|bytes/);
+    expect(() => psnrAt({ width: 100, height: 100, rgba: new Uint8Array(100 * 100 * 4) }, flat([0, 0, 0]))).toThrow(
+      /cells|bytes/,
+    );
   });
 
   it('colour bins: named colours land where their names say', () => {
     const cases: Array<[[number, number, number], (typeof COLOUR_BINS)[number]]> = [
-      [[0, 0, 0], 'black'], [[128, 128, 128], 'grey'], [[250, 250, 250], 'white'], [[220, 30, 30], 'red'],
-      [[255, 140, 0], 'orange'], [[240, 220, 20], 'yellow'], [[30, 180, 40], 'green'], [[20, 200, 210], 'cyan'],
-      [[30, 60, 220], 'blue'], [[130, 40, 220], 'violet'], [[220, 30, 200], 'magenta'], [[230, 40, 110], 'pink'],
+      [[0, 0, 0], 'black'],
+      [[128, 128, 128], 'grey'],
+      [[250, 250, 250], 'white'],
+      [[220, 30, 30], 'red'],
+      [[255, 140, 0], 'orange'],
+      [[240, 220, 20], 'yellow'],
+      [[30, 180, 40], 'green'],
+      [[20, 200, 210], 'cyan'],
+      [[30, 60, 220], 'blue'],
+      [[130, 40, 220], 'violet'],
+      [[220, 30, 200], 'magenta'],
+      [[230, 40, 110], 'pink'],
     ];
     for (const [rgb, name] of cases) expect(COLOUR_BINS[colourBin(...rgb)], `${rgb}`).toBe(name);
   });

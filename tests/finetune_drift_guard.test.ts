@@ -94,9 +94,19 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
       calls.push({ adapter: adapter !== null, prompts: controls.map((c) => c.prompt) });
       return render(adapter, controls, steps, guidance);
     };
-    const run = new FineTuneRun(deps(counted, async (p) => void events.push(p)), {
-      rank: 4, steps: 4, lr: 0.05, batchSize: 4, previewEvery: 0, seed: 2, driftEvery: 2, ...RENDER,
-    });
+    const run = new FineTuneRun(
+      deps(counted, async (p) => void events.push(p)),
+      {
+        rank: 4,
+        steps: 4,
+        lr: 0.05,
+        batchSize: 4,
+        previewEvery: 0,
+        seed: 2,
+        driftEvery: 2,
+        ...RENDER,
+      },
+    );
     const res = await run.run();
     expect(res.status).toBe('done');
     expect(DRIFT_CONTROL_PROMPTS.length).toBeGreaterThanOrEqual(8);
@@ -105,8 +115,21 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
       { adapter: true, prompts: DRIFT_CONTROL_PROMPTS.slice(0, DRIFT_GUARD.duringRun) },
       { adapter: true, prompts: [...DRIFT_CONTROL_PROMPTS] },
     ]);
-    const kinds = events.map((p) => (p.kind === 'step' ? `step${p.step}` : p.kind === 'drift' ? `drift${p.step}${p.final ? 'final' : ''}` : p.kind));
-    expect(kinds).toEqual(['start', 'controls', 'step1', 'step2', 'drift2', 'step3', 'step4', 'preview', 'drift4final', 'done']);
+    const kinds = events.map((p) =>
+      p.kind === 'step' ? `step${p.step}` : p.kind === 'drift' ? `drift${p.step}${p.final ? 'final' : ''}` : p.kind,
+    );
+    expect(kinds).toEqual([
+      'start',
+      'controls',
+      'step1',
+      'step2',
+      'drift2',
+      'step3',
+      'step4',
+      'preview',
+      'drift4final',
+      'done',
+    ]);
     const controls = events.find((p) => p.kind === 'controls') as Extract<FineTuneProgress, { kind: 'controls' }>;
     expect(controls.images.length).toBe(DRIFT_CONTROL_PROMPTS.length);
     const during = events.find((p) => p.kind === 'drift' && !p.final) as Extract<FineTuneProgress, { kind: 'drift' }>;
@@ -117,11 +140,27 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
     const base = await render(null, CONTROLS, RENDER.previewSteps, RENDER.previewGuidance);
     const adapted = await render(run.adapter!, CONTROLS, RENDER.previewSteps, RENDER.previewGuidance);
     const want = driftReport(base, adapted);
-    console.log('final drift per control:', final.report.prompts.map((p, i) => `${DRIFT_CONTROL_PROMPTS[i]}: ${p.psnr32.toFixed(1)} dB, colour ${p.colourShareDiff.toFixed(3)}, tokens ${p.tokenChange.toFixed(2)}`).join('; '));
+    console.log(
+      'final drift per control:',
+      final.report.prompts
+        .map(
+          (p, i) =>
+            `${DRIFT_CONTROL_PROMPTS[i]}: ${p.psnr32.toFixed(1)} dB, colour ${p.colourShareDiff.toFixed(3)}, tokens ${p.tokenChange.toFixed(2)}`,
+        )
+        .join('; '),
+    );
     expect(final.report).toEqual(want);
     expect(final.images.map((i) => Array.from(i.rgba))).toEqual(adapted.map((a) => Array.from(a.image.rgba)));
     // an adapter that changes nothing (B = 0) drifts nothing: the check measures the adapter, not the sampling
-    const zero: LoraAdapter = { ...run.adapter!, pairs: new Map([...run.adapter!.pairs].map(([k, p]) => [k, { A: p.A, B: { shape: p.B.shape, data: new Float32Array(p.B.data.length) } }])) };
+    const zero: LoraAdapter = {
+      ...run.adapter!,
+      pairs: new Map(
+        [...run.adapter!.pairs].map(([k, p]) => [
+          k,
+          { A: p.A, B: { shape: p.B.shape, data: new Float32Array(p.B.data.length) } },
+        ]),
+      ),
+    };
     const same = driftReport(base, await render(zero, CONTROLS, RENDER.previewSteps, RENDER.previewGuidance));
     expect(same.worst).toEqual({ psnr32: Infinity, colourShareDiff: 0, tokenChange: 0 });
   }, 600_000);
@@ -137,15 +176,31 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
     const bases = await render(null, CONTROLS, RENDER.previewSteps, RENDER.previewGuidance);
     const early = await (async () => {
       const events: FineTuneProgress[] = [];
-      const run = new FineTuneRun(deps(driftsAfter2, async (p) => void events.push(p)), {
-        rank: 4, steps: 6, lr: 0.0001, batchSize: 4, previewEvery: 0, seed: 2, driftEvery: 2, stopOnDrift: true, ...RENDER,
-      });
+      const run = new FineTuneRun(
+        deps(driftsAfter2, async (p) => void events.push(p)),
+        {
+          rank: 4,
+          steps: 6,
+          lr: 0.0001,
+          batchSize: 4,
+          previewEvery: 0,
+          seed: 2,
+          driftEvery: 2,
+          stopOnDrift: true,
+          ...RENDER,
+        },
+      );
       const res = await run.run();
       return { res, events, run };
     })();
     const { res, events, run } = early;
     const drifts = events.filter((p) => p.kind === 'drift') as Array<Extract<FineTuneProgress, { kind: 'drift' }>>;
-    console.log('checks:', drifts.map((d) => `step ${d.step}: worst ${d.report.worst.psnr32.toFixed(1)} dB, within ${d.report.withinBounds}`).join('; '));
+    console.log(
+      'checks:',
+      drifts
+        .map((d) => `step ${d.step}: worst ${d.report.worst.psnr32.toFixed(1)} dB, within ${d.report.withinBounds}`)
+        .join('; '),
+    );
     expect(bases.length).toBe(CONTROLS.length);
     expect(drifts.map((d) => d.step)).toEqual([2, 4]);
     expect(drifts[0]!.report.withinBounds).toBe(true); // lr 1e-4 for 2 steps barely moves the tiny model
@@ -181,21 +236,40 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
           return t;
         },
       };
-      const run = new FineTuneRun({ ...d, port }, { rank: 2, steps: 8, lr: 0.01, batchSize: 4, previewEvery: 0, seed, driftEvery: 0, priorFraction: 0.25, ...RENDER });
+      const run = new FineTuneRun(
+        { ...d, port },
+        {
+          rank: 2,
+          steps: 8,
+          lr: 0.01,
+          batchSize: 4,
+          previewEvery: 0,
+          seed,
+          driftEvery: 0,
+          priorFraction: 0.25,
+          ...RENDER,
+        },
+      );
       const res = await run.run();
       expect(res.status).toBe('done');
       return batches;
     };
     const a = await seen(5);
     const { hw, lt } = dataset;
-    const row = (b: { tokens: Int32Array; textIds: Int32Array }, r: number) => ({ tokens: Array.from(b.tokens.subarray(r * hw, (r + 1) * hw)), ids: Array.from(b.textIds.subarray(r * lt, (r + 1) * lt)) });
+    const row = (b: { tokens: Int32Array; textIds: Int32Array }, r: number) => ({
+      tokens: Array.from(b.tokens.subarray(r * hw, (r + 1) * hw)),
+      ids: Array.from(b.textIds.subarray(r * lt, (r + 1) * lt)),
+    });
     // rows 0–2: the pairs in the run's seeded order; row 3 (round(4 · 0.25) = 1 row): a control's base render
     const order = batchOrder(dataset.count, 5);
     const priorSeq: number[] = [];
     for (const b of a) {
       for (let r = 0; r < 3; r++) {
         const i = order();
-        expect(row(b, r)).toEqual({ tokens: Array.from(dataset.tokens.subarray(i * hw, (i + 1) * hw)), ids: Array.from(dataset.textIds.subarray(i * lt, (i + 1) * lt)) });
+        expect(row(b, r)).toEqual({
+          tokens: Array.from(dataset.tokens.subarray(i * hw, (i + 1) * hw)),
+          ids: Array.from(dataset.textIds.subarray(i * lt, (i + 1) * lt)),
+        });
       }
       const last = row(b, 3);
       const k = bases.findIndex((x) => Array.from(x.tokens).join() === last.tokens.join());
@@ -213,20 +287,46 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
   it('textual inversion first: word steps, then LoRA steps on top; the adapter carries the word and its row', async () => {
     const { deps } = await setup();
     const events: FineTuneProgress[] = [];
-    const run = new FineTuneRun(deps(unchanged, async (p) => void events.push(p)), {
-      rank: 2, steps: 2, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 2, driftEvery: 0, inversionSteps: 2, word: 'Zorblat', ...RENDER,
-    });
+    const run = new FineTuneRun(
+      deps(unchanged, async (p) => void events.push(p)),
+      {
+        rank: 2,
+        steps: 2,
+        lr: 0.01,
+        batchSize: 4,
+        previewEvery: 0,
+        seed: 2,
+        driftEvery: 0,
+        inversionSteps: 2,
+        word: 'Zorblat',
+        ...RENDER,
+      },
+    );
     const res = await run.run();
     expect(res.status).toBe('done');
     const steps = events.filter((p) => p.kind === 'step') as Array<Extract<FineTuneProgress, { kind: 'step' }>>;
-    expect(steps.map((p) => `${p.step}/${p.totalSteps} ${p.phase}`)).toEqual(['1/4 word', '2/4 word', '3/4 lora', '4/4 lora']);
+    expect(steps.map((p) => `${p.step}/${p.totalSteps} ${p.phase}`)).toEqual([
+      '1/4 word',
+      '2/4 word',
+      '3/4 lora',
+      '4/4 lora',
+    ]);
     expect(res.losses.length).toBe(4);
     const a = run.adapter!;
     expect(a.info.word).toBe('zorblat');
     expect(a.wordEmbedding!.length).toBe((deps(unchanged, async () => {}).base.ref.config as MMambaConfig).text.width);
     // it names the base model itself (not the word-extended config), so it loads back against the base
-    const back = deps(unchanged, async () => {}).port.parseAdapter(deps(unchanged, async () => {}).port.serializeAdapter(a), deps(unchanged, async () => {}).base.ref);
+    const back = deps(unchanged, async () => {}).port.parseAdapter(
+      deps(unchanged, async () => {}).port.serializeAdapter(a),
+      deps(unchanged, async () => {}).base.ref,
+    );
     expect(Array.from(back.wordEmbedding!)).toEqual(Array.from(a.wordEmbedding!));
-    expect(() => new FineTuneRun(deps(unchanged, async () => {}), { rank: 2, steps: 2, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 2, inversionSteps: 2 })).toThrow(/new word/);
+    expect(
+      () =>
+        new FineTuneRun(
+          deps(unchanged, async () => {}),
+          { rank: 2, steps: 2, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 2, inversionSteps: 2 },
+        ),
+    ).toThrow(/new word/);
   }, 600_000);
 });

@@ -4,10 +4,12 @@ import type { DriftReport } from '../src/finetune/drift';
 import { controlText, driftSummary, driftWarning, psnrText } from '../src/ui/finetune_drift_text';
 
 describe('drift guard text', () => {
-  it('says each control\'s drift and the worst against the bounds', () => {
+  it("says each control's drift and the worst against the bounds", () => {
     expect(psnrText(Infinity)).toBe('same');
     expect(psnrText(24.06)).toBe('24.1 dB');
-    expect(controlText({ psnr32: 18.25, colourShareDiff: 0.125, tokenChange: 0.5 })).toBe('18.3 dB · colour 0.13 · tokens 50 %');
+    expect(controlText({ psnr32: 18.25, colourShareDiff: 0.125, tokenChange: 0.5 })).toBe(
+      '18.3 dB · colour 0.13 · tokens 50 %',
+    );
     const report: DriftReport = {
       prompts: [
         { psnr32: Infinity, colourShareDiff: 0, tokenChange: 0 },

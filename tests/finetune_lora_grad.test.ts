@@ -15,7 +15,10 @@ import { f32, readSafetensors } from './golden_io';
 
 const TOL = 1e-3; // tests/fixtures/README.md gradient tolerance; measured errors are printed
 // base fixture → its LoRA fixture; lora_ffn_tiny adapts the same targets on the slim layer (expand 1, d_state 1, FFN)
-const CASES: Array<[string, string]> = [['mmamba_tiny', 'lora_tiny'], ['mmamba_ffn_tiny', 'lora_ffn_tiny']];
+const CASES: Array<[string, string]> = [
+  ['mmamba_tiny', 'lora_tiny'],
+  ['mmamba_ffn_tiny', 'lora_ffn_tiny'],
+];
 
 describe('LoRA gradients vs PyTorch (lora_tiny, lora_ffn_tiny)', () => {
   for (const [baseName, loraName] of CASES)
@@ -28,7 +31,12 @@ describe('LoRA gradients vs PyTorch (lora_tiny, lora_ffn_tiny)', () => {
       const weights = loadWeights(manifest, [b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer]);
       const cfg = manifest.config as unknown as MMambaConfig;
       const inp = readSafetensors(`${BASE}/arrays.safetensors`);
-      const fx = JSON.parse(readFileSync(`${LORA}/fixture.json`, 'utf8')) as { rank: number; alpha: number; params: string[]; loss: number };
+      const fx = JSON.parse(readFileSync(`${LORA}/fixture.json`, 'utf8')) as {
+        rank: number;
+        alpha: number;
+        params: string[];
+        loss: number;
+      };
       const L = readSafetensors(`${LORA}/arrays.safetensors`);
       const model = new MMambaAutodiff(e, cfg, weights);
       const up = (n: string): Tensor => e.fromArray(L.get(n)!.shape, f32(L, n));
@@ -60,9 +68,9 @@ describe('LoRA gradients vs PyTorch (lora_tiny, lora_ffn_tiny)', () => {
         }
       }
       console.log(`${loraName} normalised errors:`, report.join(', '));
-      for (const g of grads) (g.dA.dispose(), g.dB.dispose());
+      for (const g of grads) g.dA.dispose(), g.dB.dispose();
       for (const t of overrides.values()) t.dispose();
-      for (const f of factors) (f.A.dispose(), f.B.dispose());
+      for (const f of factors) f.A.dispose(), f.B.dispose();
       r.loss.dispose();
       model.dispose();
     });

@@ -14,20 +14,28 @@ import { largestMicroBatch, planMemory } from '../src/finetune/memory';
 import { FineTuner } from '../src/finetune/trainer';
 import { dawnInstance, expectClose, getEngine, randInt } from './gpu';
 
-const shipped = JSON.parse(readFileSync(resolve(__dirname, '../public/models/mmamba-s/manifest.json'), 'utf8')).config as MMambaConfig;
+const shipped = JSON.parse(readFileSync(resolve(__dirname, '../public/models/mmamba-s/manifest.json'), 'utf8'))
+  .config as MMambaConfig;
 const DIR = resolve(__dirname, 'fixtures/mmamba_tiny');
 const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as Manifest;
 const shard = readFileSync(`${DIR}/model-00000.safetensors`);
-const weights = loadWeights(manifest, [shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength) as ArrayBuffer]);
+const weights = loadWeights(manifest, [
+  shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength) as ArrayBuffer,
+]);
 const cfg = manifest.config as unknown as MMambaConfig;
 const HW = cfg.grid * cfg.grid;
-const batch = { tokens: Int32Array.from(randInt(4 * HW, 21, cfg.codebook_size)), textIds: Int32Array.from(randInt(4 * cfg.text.max_len, 22, 40)) };
+const batch = {
+  tokens: Int32Array.from(randInt(4 * HW, 21, cfg.codebook_size)),
+  textIds: Int32Array.from(randInt(4 * cfg.text.max_len, 22, 40)),
+};
 
 describe('fine-tuning memory', () => {
   it('shipped mmamba-s: batch 4 and 8 fit the default binding limit; 16 is micro-batched', () => {
     for (const B of [4, 8]) {
       const p = planMemory(shipped, DEFAULT_LORA_CONFIG, B);
-      console.log(`mmamba-s batch ${B}: largest binding ${(p.largestBindingBytes / 2 ** 20).toFixed(1)} MiB, est. peak ${(p.estimatedPeakBytes / 2 ** 20).toFixed(0)} MiB`);
+      console.log(
+        `mmamba-s batch ${B}: largest binding ${(p.largestBindingBytes / 2 ** 20).toFixed(1)} MiB, est. peak ${(p.estimatedPeakBytes / 2 ** 20).toFixed(0)} MiB`,
+      );
       expect(p.fitsDefaultLimits).toBe(true);
       expect(p.largestBindingBytes).toBeLessThanOrEqual(DEFAULT_MAX_BINDING_BYTES);
     }
@@ -46,7 +54,12 @@ describe('fine-tuning memory', () => {
     try {
       const results = [];
       for (const maxMicroBatch of [4, 3]) {
-        const ft = new FineTuner(e, { ref: { modelId: 'tiny', config: cfg }, weights }, { ...lora, targets: [...lora.targets] }, { ...opts, maxMicroBatch });
+        const ft = new FineTuner(
+          e,
+          { ref: { modelId: 'tiny', config: cfg }, weights },
+          { ...lora, targets: [...lora.targets] },
+          { ...opts, maxMicroBatch },
+        );
         expect(ft.microBatch).toBe(maxMicroBatch);
         await ft.step(batch); // B = 0 at first: a second step moves every factor
         const r = await e.checked(() => ft.step(batch));
@@ -57,7 +70,8 @@ describe('fine-tuning memory', () => {
       expect(one!.r.applied && split!.r.applied).toBe(true);
       expect(Math.abs(one!.r.loss - split!.r.loss)).toBeLessThan(1e-5 * one!.r.loss);
       expect(Math.abs(one!.r.gradNorm - split!.r.gradNorm)).toBeLessThan(1e-4 * one!.r.gradNorm);
-      for (const [k, p] of one!.a.pairs) expectClose(split!.a.pairs.get(k)!.B.data, p.B.data, 1e-4, `${k}.B after 2 steps`);
+      for (const [k, p] of one!.a.pairs)
+        expectClose(split!.a.pairs.get(k)!.B.data, p.B.data, 1e-4, `${k}.B after 2 steps`);
     } finally {
       e.dispose();
       ctx.device.destroy();

@@ -38,7 +38,10 @@ describe('M-Mamba backward vs PyTorch (grad.<param>)', () => {
       const names = [
         ...mmambaParams(cfg).keys(),
         ...textTrunkParamNames(cfg.text),
-        'text.proj.weight', 'text.proj.bias', 'text.pool_proj.weight', 'text.pool_proj.bias',
+        'text.proj.weight',
+        'text.proj.bias',
+        'text.pool_proj.weight',
+        'text.pool_proj.bias',
       ];
       const r = model.forwardBackward(
         {

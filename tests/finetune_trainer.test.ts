@@ -18,7 +18,9 @@ import { readSafetensors } from './golden_io';
 const DIR = resolve(__dirname, 'fixtures/mmamba_tiny');
 const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as Manifest;
 const shard = readFileSync(`${DIR}/model-00000.safetensors`);
-const weights = loadWeights(manifest, [shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength) as ArrayBuffer]);
+const weights = loadWeights(manifest, [
+  shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength) as ArrayBuffer,
+]);
 const cfg = manifest.config as unknown as MMambaConfig;
 const ref: BaseModelRef = { modelId: manifest.modelId, config: cfg };
 const HW = cfg.grid * cfg.grid;
@@ -27,7 +29,10 @@ const B = 4;
 /** Four rows: the fixture's two captions twice, seeded random image tokens. */
 function fixedBatch(): TrainingBatch {
   const ids = readSafetensors(`${DIR}/arrays.safetensors`).get('input.text_ids')!.data as Int32Array;
-  return { tokens: Int32Array.from(randInt(B * HW, 11, cfg.codebook_size)), textIds: Int32Array.from([...ids, ...ids]) };
+  return {
+    tokens: Int32Array.from(randInt(B * HW, 11, cfg.codebook_size)),
+    textIds: Int32Array.from([...ids, ...ids]),
+  };
 }
 
 const LORA: LoraConfig = { rank: 4, alpha: 8, targets: ['in_proj', 'out_proj', 'head'] };
@@ -52,7 +57,16 @@ describe('FineTuner on mmamba_tiny', () => {
   it('a few steps on a fixed batch lower the loss (fixed evaluation mask)', async () => {
     const e = await getEngine();
     const live0 = e.pool.liveBytes;
-    const ft = new FineTuner(e, { ref, weights }, LORA, { batchSize: B, lr: 3e-2, warmupSteps: 1, totalSteps: 6, gradClip: 1, weightDecay: 0, seed: 3, textDropout: 0 });
+    const ft = new FineTuner(e, { ref, weights }, LORA, {
+      batchSize: B,
+      lr: 3e-2,
+      warmupSteps: 1,
+      totalSteps: 6,
+      gradClip: 1,
+      weightDecay: 0,
+      seed: 3,
+      textDropout: 0,
+    });
     const batch = fixedBatch();
     const before = await ft.evaluate(batch);
     const losses: number[] = [];
@@ -64,7 +78,9 @@ describe('FineTuner on mmamba_tiny', () => {
       losses.push(r.loss);
     }
     const after = await ft.evaluate(batch);
-    console.log(`fixed-mask loss ${before.loss.toFixed(4)} → ${after.loss.toFixed(4)}; step losses ${losses.map((l) => l.toFixed(3)).join(' ')}`);
+    console.log(
+      `fixed-mask loss ${before.loss.toFixed(4)} → ${after.loss.toFixed(4)}; step losses ${losses.map((l) => l.toFixed(3)).join(' ')}`,
+    );
     expect(after.maskedTokens).toBe(before.maskedTokens);
     expect(after.loss).toBeLessThan(before.loss - 0.05);
     expect(ft.stepsDone).toBe(6);
@@ -78,7 +94,16 @@ describe('FineTuner on mmamba_tiny', () => {
   it('the text encoder alone (text_layers) learns: the loss falls and every text block factor moves', async () => {
     const e = await getEngine();
     const lora: LoraConfig = { rank: 4, alpha: 8, targets: ['text_layers'] };
-    const ft = new FineTuner(e, { ref, weights }, lora, { batchSize: B, lr: 3e-2, warmupSteps: 1, totalSteps: 6, gradClip: 1, weightDecay: 0, seed: 5, textDropout: 0 });
+    const ft = new FineTuner(e, { ref, weights }, lora, {
+      batchSize: B,
+      lr: 3e-2,
+      warmupSteps: 1,
+      totalSteps: 6,
+      gradClip: 1,
+      weightDecay: 0,
+      seed: 5,
+      textDropout: 0,
+    });
     const batch = fixedBatch();
     const before = await ft.evaluate(batch);
     for (let i = 0; i < 6; i++) expect((await ft.step(batch)).applied).toBe(true);
@@ -134,7 +159,11 @@ describe('FineTuner on mmamba_tiny', () => {
 
   it('mergeAdapter + the existing MMamba forward = the forward with the unmerged LoRA', async () => {
     const e = await getEngine();
-    const lora: LoraConfig = { rank: 2, alpha: 6, targets: ['in_proj', 'out_proj', 'x_proj', 'dt_proj', 'mod', 'head', 'text', 'text_layers'] };
+    const lora: LoraConfig = {
+      rank: 2,
+      alpha: 6,
+      targets: ['in_proj', 'out_proj', 'x_proj', 'dt_proj', 'mod', 'head', 'text', 'text_layers'],
+    };
     const adapter = initAdapter(ref, lora, 9);
     for (const p of adapter.pairs.values()) p.B.data.forEach((_, i, d) => (d[i] = 0.05 * Math.sin(7 * i + 1)));
     const ft = new FineTuner(e, { ref, weights }, lora, { batchSize: B, seed: 9 }, adapter);
@@ -150,7 +179,9 @@ describe('FineTuner on mmamba_tiny', () => {
     const plain = new MMamba(e, cfg, weights);
     const cond0 = plain.encodeText(batch.textIds, B);
     const base = await e.readF32(plain.logits(img, cond0));
-    console.log(`merged vs LoRA logits ${normalisedError(merged, lo.logits!).toExponential(2)}; adapter moved logits by ${normalisedError(base, lo.logits!).toExponential(2)}`);
+    console.log(
+      `merged vs LoRA logits ${normalisedError(merged, lo.logits!).toExponential(2)}; adapter moved logits by ${normalisedError(base, lo.logits!).toExponential(2)}`,
+    );
     expect(normalisedError(base, lo.logits!)).toBeGreaterThan(1e-3); // the adapter really changes the output
     expectClose(merged, lo.logits!, 1e-5, 'merged-adapter logits');
     for (const t of [logits, img]) t.dispose();

@@ -60,12 +60,19 @@ describe('sniffing and refusals', () => {
 
 describe('caption files', () => {
   it('.txt with `filename: caption` lines, matched by name with or without extension, any case', () => {
-    const src = parseCaptionFile('captions.txt', '# comment\r\nA.PNG: a zorblat on grass\nb: named without extension\n\nc.jpg:  a  zorblat\tsleeping \n');
+    const src = parseCaptionFile(
+      'captions.txt',
+      '# comment\r\nA.PNG: a zorblat on grass\nb: named without extension\n\nc.jpg:  a  zorblat\tsleeping \n',
+    );
     expect(src.byName.get('a.png')).toBe('a zorblat on grass');
     expect(src.byName.get('c.jpg')).toBe('a zorblat sleeping');
     expect(src.byName.get('b')).toBe('named without extension'); // a stem: matches b.png, b.jpg, …
     expect(src.ordered).toEqual([]);
-    expect(assignCaptions(['photos/a.png', 'C.JPG', 'c.png'], [src])).toEqual(['a zorblat on grass', 'a zorblat sleeping', 'a zorblat sleeping']);
+    expect(assignCaptions(['photos/a.png', 'C.JPG', 'c.png'], [src])).toEqual([
+      'a zorblat on grass',
+      'a zorblat sleeping',
+      'a zorblat sleeping',
+    ]);
   });
 
   it('.txt with plain lines goes to the images in drop order', () => {
@@ -99,7 +106,9 @@ describe('run helpers', () => {
     expect(() => checkRequest({ ...ok, lr: 5 })).toThrow(/Learning rate/);
     expect(checkRequest(ok).adapt).toBe('all');
     expect(checkRequest({ ...ok, adapt: 'text' }).adapt).toBe('text');
-    expect(() => checkRequest({ ...ok, adapt: 'everything' as never })).toThrow(/What to adapt must be one of all, generator, text/);
+    expect(() => checkRequest({ ...ok, adapt: 'everything' as never })).toThrow(
+      /What to adapt must be one of all, generator, text/,
+    );
   });
 
   it('batch order: a seeded permutation per epoch, every pair once per epoch', () => {
@@ -122,7 +131,11 @@ describe('run helpers', () => {
 describe('run loop with a stand-in trainer', () => {
   /** A trainer whose step `badStep` reports a non-finite loss (the real one's NaN guard). */
   function fakePort(badStep: number, log: string[]): FineTunePort {
-    const adapter = { config: { rank: 1, alpha: 1, targets: [] }, info: { steps: 0 }, pairs: new Map() } as unknown as LoraAdapter;
+    const adapter = {
+      config: { rank: 1, alpha: 1, targets: [] },
+      info: { steps: 0 },
+      pairs: new Map(),
+    } as unknown as LoraAdapter;
     return {
       createTrainer: () => {
         let done = 0;
@@ -135,7 +148,15 @@ describe('run loop with a stand-in trainer', () => {
             calls++;
             const ok = calls !== badStep;
             if (ok) done++;
-            return { step: calls, loss: ok ? 3 / calls : Number.NaN, gradNorm: 1, lr: 0.1, applied: ok, nonFinite: ok ? null : 'loss', maskedTokens: 4 };
+            return {
+              step: calls,
+              loss: ok ? 3 / calls : Number.NaN,
+              gradNorm: 1,
+              lr: 0.1,
+              applied: ok,
+              nonFinite: ok ? null : 'loss',
+              maskedTokens: 4,
+            };
           },
           evaluate: async () => ({ loss: 0, maskedTokens: 0 }),
           getAdapter: async () => (log.push(`adapter@${done}`), adapter),
@@ -150,7 +171,15 @@ describe('run loop with a stand-in trainer', () => {
       },
     };
   }
-  const dataset = { genId: 'g', count: 2, hw: 4, lt: 3, tokens: new Int32Array(8), textIds: new Int32Array(6), captions: ['a zorblat', 'a zorblat'] };
+  const dataset = {
+    genId: 'g',
+    count: 2,
+    hw: 4,
+    lt: 3,
+    tokens: new Int32Array(8),
+    textIds: new Int32Array(6),
+    captions: ['a zorblat', 'a zorblat'],
+  };
 
   it('a non-finite step stops the run, says what to do, and keeps the last good adapter', async () => {
     const log: string[] = [];

@@ -47,7 +47,10 @@ function checkerboard(S: number): Uint8ClampedArray {
 }
 
 /** Run dependencies over 4 synthetic pairs ("a zorblat", token grids from `token(i)`) on the e2e tiny generator. */
-async function syntheticRunDeps(token: (i: number) => number, onProgress: RunDeps['onProgress']): Promise<{ deps: RunDeps; cfg: MMambaConfig }> {
+async function syntheticRunDeps(
+  token: (i: number) => number,
+  onProgress: RunDeps['onProgress'],
+): Promise<{ deps: RunDeps; cfg: MMambaConfig }> {
   const e = await getEngine();
   const gen = load('mmamba-e2e');
   const cfg = gen.manifest.config as unknown as MMambaConfig;
@@ -125,12 +128,16 @@ describe('fine-tuning run on the e2e tiny models', () => {
     );
     const t0 = performance.now();
     const res = await run.run();
-    console.log(`${STEPS} steps: ${(performance.now() - t0).toFixed(0)} ms; losses ${res.losses.map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `${STEPS} steps: ${(performance.now() - t0).toFixed(0)} ms; losses ${res.losses.map((l) => l.toFixed(2)).join(' ')}`,
+    );
     expect(res.status).toBe('done');
     expect(res.canSave).toBe(true);
     expect(events[0]!.kind).toBe('start');
     expect(events.at(-1)).toMatchObject({ kind: 'done', status: 'done', steps: STEPS });
-    expect(events.filter((p) => p.kind === 'step').map((p) => (p as { step: number }).step)).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
+    expect(events.filter((p) => p.kind === 'step').map((p) => (p as { step: number }).step)).toEqual(
+      Array.from({ length: STEPS }, (_, i) => i + 1),
+    );
     expect(previews).toBe(2);
     const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
     expect(mean(res.losses.slice(-3))).toBeLessThan(0.8 * mean(res.losses.slice(0, 3)));
@@ -153,7 +160,10 @@ describe('fine-tuning run on the e2e tiny models', () => {
   }, 600_000);
 
   it('"what to adapt" picks the adapted weights: the text encoder only, or the generator only', async () => {
-    const { deps, cfg } = await syntheticRunDeps((i) => i * 7, async () => {});
+    const { deps, cfg } = await syntheticRunDeps(
+      (i) => i * 7,
+      async () => {},
+    );
     const names: Record<string, string[]> = {};
     for (const adapt of ['text', 'generator'] as const) {
       const run = new FineTuneRun(deps, { rank: 2, steps: 2, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 3, adapt });
@@ -164,7 +174,8 @@ describe('fine-tuning run on the e2e tiny models', () => {
       expect([...run.adapter!.pairs.values()].some((p) => p.B.data.some((v) => v !== 0))).toBe(true);
     }
     const blocks = Array.from({ length: cfg.text.layers }, (_, j) =>
-      ['attn.qkv.weight', 'attn.out.weight', 'mlp.0.weight', 'mlp.2.weight'].map((n) => `text.layers.${j}.${n}`));
+      ['attn.qkv.weight', 'attn.out.weight', 'mlp.0.weight', 'mlp.2.weight'].map((n) => `text.layers.${j}.${n}`),
+    );
     expect(names.text).toEqual(['text.proj.weight', 'text.pool_proj.weight', ...blocks.flat()]);
     expect(names.generator!.length).toBeGreaterThan(0);
     expect(names.generator!.some((n) => n.startsWith('text.'))).toBe(false);
@@ -173,10 +184,13 @@ describe('fine-tuning run on the e2e tiny models', () => {
   it('a GPU failure mid-run stops it and keeps the last snapshot to save; with no snapshot yet the error surfaces', async () => {
     const kinds: string[] = [];
     let message = '';
-    const { deps } = await syntheticRunDeps((i) => i * 3, async (p) => {
-      kinds.push(p.kind);
-      if (p.kind === 'error-stop') message = p.message;
-    });
+    const { deps } = await syntheticRunDeps(
+      (i) => i * 3,
+      async (p) => {
+        kinds.push(p.kind);
+        if (p.kind === 'error-stop') message = p.message;
+      },
+    );
     /** The real port, whose trainers fail like a lost device on step `failAt`. */
     const failing = (failAt: number): RunDeps['port'] => ({
       ...deps.port,
@@ -192,7 +206,10 @@ describe('fine-tuning run on the e2e tiny models', () => {
       },
     });
     const before = new Map([...deps.base.weights].map(([name, w]) => [name, w.data.slice()]));
-    const run = new FineTuneRun({ ...deps, port: failing(5) }, { rank: 2, steps: 10, lr: 0.01, batchSize: 4, previewEvery: 2, seed: 4 });
+    const run = new FineTuneRun(
+      { ...deps, port: failing(5) },
+      { rank: 2, steps: 10, lr: 0.01, batchSize: 4, previewEvery: 2, seed: 4 },
+    );
     const res = await run.run();
     expect(res.status).toBe('stopped');
     expect(res.canSave).toBe(true);
@@ -204,14 +221,25 @@ describe('fine-tuning run on the e2e tiny models', () => {
     // the base weights were not written
     for (const [name, w] of deps.base.weights) expect(w.data, name).toEqual(before.get(name));
 
-    const early = new FineTuneRun({ ...deps, port: failing(1) }, { rank: 2, steps: 10, lr: 0.01, batchSize: 4, previewEvery: 2, seed: 4 });
+    const early = new FineTuneRun(
+      { ...deps, port: failing(1) },
+      { rank: 2, steps: 10, lr: 0.01, batchSize: 4, previewEvery: 2, seed: 4 },
+    );
     await expect(early.run()).rejects.toThrow(GpuDeviceLostError);
     expect(early.adapter).toBeNull();
 
     // the worker's device-loss handler (stopForGpuFailure, unlike cancel) also keeps the snapshot
     let told!: FineTuneRun;
     told = new FineTuneRun(
-      { ...deps, onProgress: async (p) => void (p.kind === 'step' && p.step === 3 && told.stopForGpuFailure(new GpuDeviceLostError('destroyed', 'told by the worker'))) },
+      {
+        ...deps,
+        onProgress: async (p) =>
+          void (
+            p.kind === 'step' &&
+            p.step === 3 &&
+            told.stopForGpuFailure(new GpuDeviceLostError('destroyed', 'told by the worker'))
+          ),
+      },
       { rank: 2, steps: 10, lr: 0.01, batchSize: 4, previewEvery: 2, seed: 4 },
     );
     const r2 = await told.run();
@@ -221,12 +249,15 @@ describe('fine-tuning run on the e2e tiny models', () => {
   it('pause holds between steps, cancel discards the adapter', async () => {
     const kinds: string[] = [];
     let run!: FineTuneRun;
-    const { deps } = await syntheticRunDeps((i) => i, async (p) => {
-      kinds.push(p.kind);
-      if (p.kind === 'step' && p.step === 2) run.pause();
-      if (p.kind === 'paused') setTimeout(() => run.resume(), 50);
-      if (p.kind === 'step' && p.step === 4) run.cancel();
-    });
+    const { deps } = await syntheticRunDeps(
+      (i) => i,
+      async (p) => {
+        kinds.push(p.kind);
+        if (p.kind === 'step' && p.step === 2) run.pause();
+        if (p.kind === 'paused') setTimeout(() => run.resume(), 50);
+        if (p.kind === 'step' && p.step === 4) run.cancel();
+      },
+    );
     run = new FineTuneRun(deps, { rank: 2, steps: 100, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 2 });
     const res = await run.run();
     expect(res.status).toBe('cancelled');

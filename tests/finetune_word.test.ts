@@ -42,7 +42,7 @@ describe('textual inversion: a new word of its own', () => {
     expect(() => tokenizerWithWord(spec, 'two words')).toThrow(/new word/);
   });
 
-  it('after the inversion phase alone, a control prompt\'s logits equal the base\'s exactly; the word\'s changed', async () => {
+  it("after the inversion phase alone, a control prompt's logits equal the base's exactly; the word's changed", async () => {
     const e = await getEngine();
     const tok = new BPETokenizer(tokenizerWithWord(spec, 'zorblat'), cfg.text.max_len);
     const B = 4;
@@ -50,7 +50,13 @@ describe('textual inversion: a new word of its own', () => {
     const Lt = cfg.text.max_len;
     const ids = (text: string) => new Int32Array(B * Lt).map((_, i) => tok.encode(text)[i % Lt]!);
     const tokens = new Int32Array(B * hw).map((_, i) => (i * 7) % cfg.codebook_size);
-    const inv = new WordInversion(e, { ref: { modelId: 'mmamba-e2e', config: cfg }, weights: gen.weights }, spec, 'Zorblat', { batchSize: B, lr: 0.05, totalSteps: 4, warmupSteps: 0, seed: 3 });
+    const inv = new WordInversion(
+      e,
+      { ref: { modelId: 'mmamba-e2e', config: cfg }, weights: gen.weights },
+      spec,
+      'Zorblat',
+      { batchSize: B, lr: 0.05, totalSteps: 4, warmupSteps: 0, seed: 3 },
+    );
     const wordBatch = { tokens, textIds: ids('a zorblat') };
     const controlBatch = { tokens, textIds: ids('red apple') };
     const before = await inv.logits(wordBatch);
@@ -72,7 +78,13 @@ describe('textual inversion: a new word of its own', () => {
     // the base model (no new row) on the same control batch and mask
     const m = maskForTraining(tokens, B, hw, cfg.codebook_size, 3, 0);
     const model = new MMambaAutodiff(e, cfg, gen.weights);
-    const r = model.evaluate({ batch: B, textIds: controlBatch.textIds, imgTokens: m.imgTokens, targets: Uint32Array.from(tokens), mask: m.mask });
+    const r = model.evaluate({
+      batch: B,
+      textIds: controlBatch.textIds,
+      imgTokens: m.imgTokens,
+      targets: Uint32Array.from(tokens),
+      mask: m.mask,
+    });
     const baseLogits = (await e.readF32(r.logits)).slice();
     r.loss.dispose();
     r.logits.dispose();
@@ -84,8 +96,15 @@ describe('textual inversion: a new word of its own', () => {
 
     // generation with the word: control prompts draw the same tokens as the base, the word's prompt runs
     const vq = load('vq-e2e');
-    const withWord = modelWithWord({ manifest: gen.manifest, weights: gen.weights }, { word: 'zorblat', embedding: row });
-    const t2iBase = TextToImage.create(e, { manifest: { ...gen.manifest, tokenizer: wordBoundarySpec(spec) } as unknown as Manifest, weights: gen.weights }, vq);
+    const withWord = modelWithWord(
+      { manifest: gen.manifest, weights: gen.weights },
+      { word: 'zorblat', embedding: row },
+    );
+    const t2iBase = TextToImage.create(
+      e,
+      { manifest: { ...gen.manifest, tokenizer: wordBoundarySpec(spec) } as unknown as Manifest, weights: gen.weights },
+      vq,
+    );
     const t2iWord = TextToImage.create(e, withWord, vq);
     for (const prompt of ['red apple', 'house']) {
       const a = await t2iBase.generate({ prompt, seed: 4, steps: 2, guidance: 3 });

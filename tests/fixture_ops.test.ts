@@ -47,8 +47,9 @@ describe('ops against the uvit_tiny PyTorch fixture', () => {
   const dir = 'tests/fixtures/uvit_tiny';
   const weights = readSafetensors(`${dir}/model-00000.safetensors`);
   const arrays = readSafetensors(`${dir}/arrays.safetensors`);
-  const cfg = (JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')) as { config: { text: { heads: number; pad_id: number } } })
-    .config;
+  const cfg = (
+    JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')) as { config: { text: { heads: number; pad_id: number } } }
+  ).config;
 
   const get = (m: Map<string, StArray>, name: string): StArray => {
     const a = m.get(name);
@@ -66,7 +67,11 @@ describe('ops against the uvit_tiny PyTorch fixture', () => {
     const [B, Lt] = ids.shape as [number, number];
     const P = 'text.layers.0.';
     const tIds = e.fromArray([B, Lt], Uint32Array.from(ids.data), 'u32');
-    const mask = e.fromArray([B, Lt], Uint32Array.from(ids.data, (v) => (v !== cfg.text.pad_id ? 1 : 0)), 'u32');
+    const mask = e.fromArray(
+      [B, Lt],
+      Uint32Array.from(ids.data, (v) => (v !== cfg.text.pad_id ? 1 : 0)),
+      'u32',
+    );
     let x = add(e, embedding(e, tIds, w(e, 'text.tok_emb.weight')), w(e, 'text.pos_emb')); // (B, Lt, w)
     const n1 = layerNorm(e, x, { weight: w(e, P + 'norm1.weight'), bias: w(e, P + 'norm1.bias') });
     const qkv = linear(e, n1, w(e, P + 'attn.qkv.weight'), w(e, P + 'attn.qkv.bias')); // (B, Lt, 3w)

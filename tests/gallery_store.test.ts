@@ -1,7 +1,14 @@
 // The gallery store (src/ui/gallery_store.ts) on a Map backend: newest first, bounded (the oldest dropped),
 // deletable, settings and PNG bytes kept as given; what an entry is called.
 import { describe, expect, it } from 'vitest';
-import { GALLERY_LIMIT, galleryLabel, GalleryStore, overflow, type GalleryBackend, type GalleryItem } from '../src/ui/gallery_store';
+import {
+  GALLERY_LIMIT,
+  galleryLabel,
+  GalleryStore,
+  overflow,
+  type GalleryBackend,
+  type GalleryItem,
+} from '../src/ui/gallery_store';
 import type { ImageFacts } from '../src/ui/image_file';
 
 function mapBackend(): GalleryBackend & { map: Map<string, GalleryItem> } {
@@ -14,7 +21,15 @@ function mapBackend(): GalleryBackend & { map: Map<string, GalleryItem> } {
   };
 }
 
-const facts = (i: number): ImageFacts => ({ prompt: `p${i}`, negativePrompt: i % 2 ? 'dark' : undefined, seed: i, steps: 12, guidance: 3, modelId: 'mmamba-s', adapter: i === 3 ? 'zorblat' : undefined });
+const facts = (i: number): ImageFacts => ({
+  prompt: `p${i}`,
+  negativePrompt: i % 2 ? 'dark' : undefined,
+  seed: i,
+  steps: 12,
+  guidance: 3,
+  modelId: 'mmamba-s',
+  adapter: i === 3 ? 'zorblat' : undefined,
+});
 
 describe('gallery store', () => {
   it('overflow drops the oldest ids past the limit', () => {
@@ -28,7 +43,8 @@ describe('gallery store', () => {
     const store = new GalleryStore(backend, 4);
     const added: GalleryItem[] = [];
     // Same millisecond twice: ids still unique and ordered.
-    for (let i = 0; i < 6; i++) added.push(await store.add(facts(i), new Uint8Array([i, 1, 2]), 1_000 + Math.floor(i / 2)));
+    for (let i = 0; i < 6; i++)
+      added.push(await store.add(facts(i), new Uint8Array([i, 1, 2]), 1_000 + Math.floor(i / 2)));
     expect(new Set(added.map((a) => a.id)).size).toBe(6);
     const list = await store.list();
     expect(list.map((x) => x.facts.prompt)).toEqual(['p5', 'p4', 'p3', 'p2']);

@@ -11,7 +11,12 @@ const TOL = 1e-5;
 describe('geglu', () => {
   it('matches the reference (first half gated by GELU)', async () => {
     const e = await getEngine();
-    for (const [R, F] of [[1, 1], [3, 5], [7, 100], [2, 1037]] as const) {
+    for (const [R, F] of [
+      [1, 1],
+      [3, 5],
+      [7, 100],
+      [2, 1037],
+    ] as const) {
       const seed = freshSeed();
       const x = randn(R * 2 * F, seed, -4, 4);
       const tx = e.fromArray([1, R, 2 * F], x);

@@ -75,7 +75,13 @@ export function normalisedError(actual: ArrayLike<number>, expected: ArrayLike<n
 }
 
 /** Throws a readable message naming the first mismatching index when the error is above `tol`. */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string, scale = 0): void {
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: number,
+  what: string,
+  scale = 0,
+): void {
   const err = normalisedError(actual, expected, scale);
   if (err <= tol) return;
   let worst = 0;
@@ -97,5 +103,6 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 export function expectEqualInts(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
   if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length} vs ${expected.length}`);
   for (let i = 0; i < expected.length; i++)
-    if (actual[i] !== expected[i]) throw new Error(`${what}: first mismatch at [${i}]: got ${actual[i]}, want ${expected[i]}`);
+    if (actual[i] !== expected[i])
+      throw new Error(`${what}: first mismatch at [${i}]: got ${actual[i]}, want ${expected[i]}`);
 }

@@ -21,7 +21,12 @@ function tinyPng(): { png: Uint8Array; raw: Buffer } {
   ihdr.writeUInt32BE(3, 0);
   ihdr.writeUInt32BE(2, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
-  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
   return { png: new Uint8Array(png), raw };
 }
 
@@ -71,7 +76,15 @@ describe('PNG text chunks', () => {
     expect(p.types[0]).toBe('IHDR');
     expect(p.types.slice(-2)).toEqual(['IDAT', 'IEND']);
     expect(p.types.slice(1, -2).every((t) => t === 'tEXt')).toBe(true);
-    expect(p.text).toMatchObject({ Title: 'Red apple!', prompt: 'Red apple!', seed: '42', steps: '12', guidance: '4', model: 'mmamba-s', Software: 'M-Mamba Web' });
+    expect(p.text).toMatchObject({
+      Title: 'Red apple!',
+      prompt: 'Red apple!',
+      seed: '42',
+      steps: '12',
+      guidance: '4',
+      model: 'mmamba-s',
+      Software: 'M-Mamba Web',
+    });
     expect(p.text.Description).toBe('"Red apple!", seed 42, 12 steps, guidance 4, model mmamba-s');
     expect(inflateSync(p.idat)).toEqual(raw);
   });
@@ -95,7 +108,9 @@ describe('download file name', () => {
     expect(imageFileName({ ...facts, prompt: 'red apple' })).toBe('red-apple_seed42_12steps_mmamba-s.png');
     expect(imageFileName({ ...facts, steps: 1 })).toBe('red-apple_seed42_1step_mmamba-s.png');
     expect(imageFileName(facts, 3)).toBe('red-apple_seed42_12steps_mmamba-s_step3.png');
-    expect(imageFileName({ ...facts, prompt: '', adapter: 'My Cat' })).toBe('unconditional_seed42_12steps_mmamba-s_my-cat.png');
+    expect(imageFileName({ ...facts, prompt: '', adapter: 'My Cat' })).toBe(
+      'unconditional_seed42_12steps_mmamba-s_my-cat.png',
+    );
   });
 
   it('slugs accents, punctuation and long prompts', () => {
@@ -108,7 +123,13 @@ describe('download file name', () => {
 
   it('imageFacts reads a request', () => {
     expect(imageFacts({ prompt: 'x', seed: 5, steps: 3, guidance: 1, negativePrompt: 'dark' }, 'm')).toEqual({
-      prompt: 'x', seed: 5, steps: 3, guidance: 1, negativePrompt: 'dark', modelId: 'm', adapter: undefined,
+      prompt: 'x',
+      seed: 5,
+      steps: 3,
+      guidance: 1,
+      negativePrompt: 'dark',
+      modelId: 'm',
+      adapter: undefined,
     });
   });
 });

@@ -32,7 +32,12 @@ describe('layerNormSiluGate', () => {
       const z = randn(B * L * D, seed + 1, -4, 4);
       const w = randn(D, seed + 2);
       const b = randn(D, seed + 3);
-      const [ty, tz, tw, tb] = [e.fromArray([B, L, D], y), e.fromArray([B, L, D], z), e.fromArray([D], w), e.fromArray([D], b)];
+      const [ty, tz, tw, tb] = [
+        e.fromArray([B, L, D], y),
+        e.fromArray([B, L, D], z),
+        e.fromArray([D], w),
+        e.fromArray([D], b),
+      ];
       for (let k = 0; k < 3; k++) {
         const p = e.empty([B, L, D]);
         poison(e, p);
@@ -69,7 +74,10 @@ describe('layerNormSiluGate', () => {
       const w = randn(D, seed + 2);
       const b = randn(D, seed + 3);
       const out = await e.checked(() =>
-        layerNormSiluGate(e, e.fromArray([R, D], y), e.fromArray([R, D], z), { weight: e.fromArray([D], w), bias: e.fromArray([D], b) }),
+        layerNormSiluGate(e, e.fromArray([R, D], y), e.fromArray([R, D], z), {
+          weight: e.fromArray([D], w),
+          bias: e.fromArray([D], b),
+        }),
       );
       const want = layerNormSiluGateRef(y, z, { D, weight: w, bias: b, eps: LN_EPS });
       expectClose(await e.readF32(out.g), want.g, TOL, `g default limits seed=${seed}`);

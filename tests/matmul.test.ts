@@ -75,7 +75,11 @@ describe('matmul', () => {
     const ta1 = e.fromArray([M, K], a.subarray(0, M * K));
     const cases: Array<[string, () => ReturnType<typeof matmul>, Float32Array]> = [
       ['both batched', () => matmul(e, ta, tb), matmulRef(a, b, { M, N, K, batch: Z })],
-      ['both batched, 128x128', () => matmul(e, ta, tb, { tile: '128x128', transB: false }), matmulRef(a, b, { M, N, K, batch: Z })],
+      [
+        'both batched, 128x128',
+        () => matmul(e, ta, tb, { tile: '128x128', transB: false }),
+        matmulRef(a, b, { M, N, K, batch: Z }),
+      ],
       ['B broadcast', () => matmul(e, ta, tb1), matmulRef(a, b.subarray(0, K * N), { M, N, K, batch: Z })],
       ['A broadcast', () => matmul(e, ta1, tb), matmulRef(a.subarray(0, M * K), b, { M, N, K, batch: Z })],
     ];

@@ -14,7 +14,12 @@ const FD_TOL = 1e-7;
 describe('matmul backward', () => {
   it('linear: dX = dY·W, dW = dYᵀ·X over all rows, d bias = Σ dY', async () => {
     const e = await getEngine();
-    for (const [B, L, K, N] of [[1, 1, 1, 1], [2, 3, 5, 7], [2, 70, 33, 130], [1, 300, 64, 16]] as const) {
+    for (const [B, L, K, N] of [
+      [1, 1, 1, 1],
+      [2, 3, 5, 7],
+      [2, 70, 33, 130],
+      [1, 300, 64, 16],
+    ] as const) {
       const seed = freshSeed();
       const x = randn(B * L * K, seed);
       const w = randn(N * K, seed + 1);
@@ -48,7 +53,11 @@ describe('matmul backward', () => {
           const bShape = transB ? [s.N, s.K] : [s.K, s.N];
           const tb = e.fromArray(broadcastB ? bShape : [s.batch, ...bShape], b);
           const tdC = e.fromArray([s.batch, s.M, s.N], dC);
-          poisonNext(e, [[s.batch, s.M, s.K], [s.batch, s.K, s.N], [s.K, s.N]]);
+          poisonNext(e, [
+            [s.batch, s.M, s.K],
+            [s.batch, s.K, s.N],
+            [s.K, s.N],
+          ]);
           const g = matmulBackward(e, ta, tb, tdC, { transA, transB });
           const want = matmulBackwardRef(a, b, dC, s);
           const what = `transA=${transA} transB=${transB} broadcastB=${broadcastB} seed=${seed}`;
@@ -66,8 +75,23 @@ describe('matmul backward', () => {
     const bias = randn(4, seed + 2);
     const dC = randn(2 * 3 * 4, seed + 3);
     const g = matmulBackwardRef(a, b, dC, s);
-    expectClose(g.dA, fdGrad((v) => dot(matmul64(v, b, s, bias), dC), a), FD_TOL, `dA seed=${seed}`);
-    expectClose(g.dB, fdGrad((v) => dot(matmul64(a, v, s, bias), dC), b), FD_TOL, `dB seed=${seed}`);
-    expectClose(g.dBias, fdGrad((v) => dot(matmul64(a, b, s, v), dC), bias), FD_TOL, `dBias seed=${seed}`);
+    expectClose(
+      g.dA,
+      fdGrad((v) => dot(matmul64(v, b, s, bias), dC), a),
+      FD_TOL,
+      `dA seed=${seed}`,
+    );
+    expectClose(
+      g.dB,
+      fdGrad((v) => dot(matmul64(a, v, s, bias), dC), b),
+      FD_TOL,
+      `dB seed=${seed}`,
+    );
+    expectClose(
+      g.dBias,
+      fdGrad((v) => dot(matmul64(a, b, s, v), dC), bias),
+      FD_TOL,
+      `dBias seed=${seed}`,
+    );
   });
 });

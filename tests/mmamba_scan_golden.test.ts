@@ -24,7 +24,14 @@ const TOL = 1e-4;
 const DIR = resolve(__dirname, 'fixtures/mmamba_tiny');
 
 /** y (rows, out) = x (rows, in) · W^T, W (out, in), + bias. */
-function linear(x: Float32Array, rows: number, inF: number, W: Float32Array, outF: number, bias?: Float32Array): Float32Array {
+function linear(
+  x: Float32Array,
+  rows: number,
+  inF: number,
+  W: Float32Array,
+  outF: number,
+  bias?: Float32Array,
+): Float32Array {
   const y = new Float32Array(rows * outF);
   for (let r = 0; r < rows; r++)
     for (let o = 0; o < outF; o++) {
@@ -37,7 +44,15 @@ function linear(x: Float32Array, rows: number, inF: number, W: Float32Array, out
 const silu = (v: number) => v / (1 + Math.exp(-v));
 
 interface Cfg {
-  B: number; L: number; d: number; di: number; N: number; R: number; K: number; grid: ScanGrid; cond: number;
+  B: number;
+  L: number;
+  d: number;
+  di: number;
+  N: number;
+  R: number;
+  K: number;
+  grid: ScanGrid;
+  cond: number;
 }
 
 /** Per-direction projections in (B, K, L, ·) layout (order-agnostic): x_dbl = xs · x_proj[k]^T, dt = x_dbl[:R] · dt_proj[k]^T. */
@@ -48,8 +63,14 @@ function projections(xs: Float32Array, c: Cfg, xProj: Float32Array, dtProj: Floa
   const dt = new Float32Array(B * K * L * di);
   for (let b = 0; b < B; b++)
     for (let k = 0; k < K; k++) {
-      const rows = ((b * K + k) * L);
-      const part = linear(xs.subarray(rows * di, (rows + L) * di), L, di, xProj.subarray(k * S * di, (k + 1) * S * di), S);
+      const rows = (b * K + k) * L;
+      const part = linear(
+        xs.subarray(rows * di, (rows + L) * di),
+        L,
+        di,
+        xProj.subarray(k * S * di, (k + 1) * S * di),
+        S,
+      );
       xdbl.set(part, rows * S);
       const dtIn = new Float32Array(L * R);
       for (let t = 0; t < L; t++) dtIn.set(part.subarray(t * S, t * S + R), t * R);
@@ -60,7 +81,15 @@ function projections(xs: Float32Array, c: Cfg, xProj: Float32Array, dtProj: Floa
 
 type Mixer = 'cpu' | 'gpu' | 'gpu-fused';
 
-async function layer(e: Engine, w: Map<string, { data: Float32Array | Int32Array }>, i: number, h: Float32Array, cvec: Float32Array, c: Cfg, mixer: Mixer) {
+async function layer(
+  e: Engine,
+  w: Map<string, { data: Float32Array | Int32Array }>,
+  i: number,
+  h: Float32Array,
+  cvec: Float32Array,
+  c: Cfg,
+  mixer: Mixer,
+) {
   const P = (n: string) => w.get(`layers.${i}.${n}`)!.data as Float32Array;
   const { B, L, d, di, N, R, K, grid } = c;
   // adaLN: (shift, scale, gate) = Linear(SiLU(c))
@@ -72,7 +101,8 @@ async function layer(e: Engine, w: Map<string, { data: Float32Array | Int32Array
       let ms = 0;
       for (const v of row) ms += v * v;
       const r = 1 / Math.sqrt(ms / d + 1e-6);
-      for (let j = 0; j < d; j++) u[(b * L + t) * d + j] = row[j]! * r * (1 + mod[b * 3 * d + d + j]!) + mod[b * 3 * d + j]!;
+      for (let j = 0; j < d; j++)
+        u[(b * L + t) * d + j] = row[j]! * r * (1 + mod[b * 3 * d + d + j]!) + mod[b * 3 * d + j]!;
     }
   const xz = linear(u, B * L, d, P('in_proj.weight'), 2 * di); // (B, L, 2di)
   const x = new Float32Array(B * L * di);
@@ -81,7 +111,11 @@ async function layer(e: Engine, w: Map<string, { data: Float32Array | Int32Array
     x.set(xz.subarray(r * 2 * di, r * 2 * di + di), r * di);
     z.set(xz.subarray(r * 2 * di + di, (r + 1) * 2 * di), r * di);
   }
-  const A_log = P('A_log'), D = P('D'), dtBias = P('dt_proj_bias'), convW = P('conv_weight'), convB = P('conv_bias');
+  const A_log = P('A_log'),
+    D = P('D'),
+    dtBias = P('dt_proj_bias'),
+    convW = P('conv_weight'),
+    convB = P('conv_bias');
   let y: Float32Array; // (B, L, di) merged
   if (mixer === 'cpu') {
     const xs = causalConv1dRef(crossScanRef(x, B, L, di, grid), convW, convB, B, K, L, di, 4, true);
@@ -99,7 +133,8 @@ async function layer(e: Engine, w: Map<string, { data: Float32Array | Int32Array
     const tw = e.fromArray([K, di, 4], convW);
     const tb = e.fromArray([K, di], convB);
     let xsT;
-    if (fused) xsT = causalConv1dCrossScan(e, tx, tw, tb, grid, { silu: true }); // (B, K, L, di) token order
+    if (fused)
+      xsT = causalConv1dCrossScan(e, tx, tw, tb, grid, { silu: true }); // (B, K, L, di) token order
     else {
       const g = crossScan(e, tx, grid);
       xsT = causalConv1d(e, g, tw, tb, { silu: true }); // (B, K, L, di) scan order
@@ -114,8 +149,14 @@ async function layer(e: Engine, w: Map<string, { data: Float32Array | Int32Array
     for (let r = 0; r < B * K * L; r++) cpuCols.set(xdbl.subarray(r * S, r * S + R), r * R);
     expectClose(dtCols, cpuCols, 0, 'sliceColumns');
     const inputs = {
-      u: xsT, delta: e.fromArray([B, K, L, di], dt), A_log: e.fromArray([K, di, N], A_log),
-      BC: txd, bOffset: R, cOffset: R + N, D: e.fromArray([K, di], D), deltaBias: e.fromArray([K, di], dtBias),
+      u: xsT,
+      delta: e.fromArray([B, K, L, di], dt),
+      A_log: e.fromArray([K, di, N], A_log),
+      BC: txd,
+      bOffset: R,
+      cOffset: R + N,
+      D: e.fromArray([K, di], D),
+      deltaBias: e.fromArray([K, di], dtBias),
     };
     let yT;
     if (fused) yT = selectiveScanFused(e, inputs, grid);
@@ -128,10 +169,12 @@ async function layer(e: Engine, w: Map<string, { data: Float32Array | Int32Array
     for (const t of [tx, tw, tb, xsT, txd, inputs.delta, inputs.A_log, inputs.D, inputs.deltaBias, yT]) t.dispose();
   }
   // y = LayerNorm(y) · SiLU(z);  h + gate · (y · W_out^T)
-  const lw = P('out_norm.weight'), lb = P('out_norm.bias');
+  const lw = P('out_norm.weight'),
+    lb = P('out_norm.bias');
   const yn = new Float32Array(B * L * di);
   for (let r = 0; r < B * L; r++) {
-    let m = 0, v = 0;
+    let m = 0,
+      v = 0;
     for (let j = 0; j < di; j++) m += y[r * di + j]!;
     m /= di;
     for (let j = 0; j < di; j++) v += (y[r * di + j]! - m) ** 2;
@@ -150,14 +193,39 @@ async function layer(e: Engine, w: Map<string, { data: Float32Array | Int32Array
 }
 
 describe('M-Mamba layers vs PyTorch (mmamba_tiny golden fixture)', async () => {
-  const fixture = (await import('./fixtures/mmamba_tiny/fixture.json')).default as { config: Record<string, unknown> & { text: { max_len: number } } };
-  const cfgJ = fixture.config as unknown as { d: number; d_inner: number; d_state: number; dt_rank: number; directions: 1 | 2 | 4; grid: number; seq_len: number; cond_dim: number; layers: number; text_position: 'first' | 'middle'; text: { max_len: number } };
+  const fixture = (await import('./fixtures/mmamba_tiny/fixture.json')).default as {
+    config: Record<string, unknown> & { text: { max_len: number } };
+  };
+  const cfgJ = fixture.config as unknown as {
+    d: number;
+    d_inner: number;
+    d_state: number;
+    dt_rank: number;
+    directions: 1 | 2 | 4;
+    grid: number;
+    seq_len: number;
+    cond_dim: number;
+    layers: number;
+    text_position: 'first' | 'middle';
+    text: { max_len: number };
+  };
   const arrays = readSafetensors(`${DIR}/arrays.safetensors`);
   const weights = readSafetensors(`${DIR}/model-00000.safetensors`);
   const embed = arrays.get('stage.embed')!;
   const c: Cfg = {
-    B: embed.shape[0]!, L: cfgJ.seq_len, d: cfgJ.d, di: cfgJ.d_inner, N: cfgJ.d_state, R: cfgJ.dt_rank, K: cfgJ.directions,
-    grid: { textLen: cfgJ.text.max_len, grid: cfgJ.grid, directions: cfgJ.directions, textPosition: cfgJ.text_position },
+    B: embed.shape[0]!,
+    L: cfgJ.seq_len,
+    d: cfgJ.d,
+    di: cfgJ.d_inner,
+    N: cfgJ.d_state,
+    R: cfgJ.dt_rank,
+    K: cfgJ.directions,
+    grid: {
+      textLen: cfgJ.text.max_len,
+      grid: cfgJ.grid,
+      directions: cfgJ.directions,
+      textPosition: cfgJ.text_position,
+    },
     cond: cfgJ.cond_dim,
   };
   for (const mixer of ['cpu', 'gpu', 'gpu-fused'] as const)

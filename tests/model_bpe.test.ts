@@ -12,8 +12,11 @@ const cases = JSON.parse(readFileSync(resolve(root, 'tests/fixtures/bpe_cases.js
   max_len: number;
   cases: Array<{ text: string; ids: number[]; tokens: number[] }>;
 };
-const spec = (JSON.parse(readFileSync(resolve(root, `public/models/${cases.model}/manifest.json`), 'utf8')) as { tokenizer: TokenizerSpec })
-  .tokenizer;
+const spec = (
+  JSON.parse(readFileSync(resolve(root, `public/models/${cases.model}/manifest.json`), 'utf8')) as {
+    tokenizer: TokenizerSpec;
+  }
+).tokenizer;
 
 describe('byte-level BPE vs training/mmamba/bpe.py', () => {
   const tok = new BPETokenizer(spec);

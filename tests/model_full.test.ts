@@ -20,7 +20,12 @@ const REF = resolve(root, 'tests/fixtures/full_cases.json');
 const run = !!process.env.MODEL_FULL && existsSync(REF);
 
 describe.skipIf(!run)('shipped generators vs PyTorch (opt-in: MODEL_FULL=1)', () => {
-  const ref = run ? (JSON.parse(readFileSync(REF, 'utf8')) as Record<string, { ids: number[]; rows: number; logits_rows: number[]; steps: number[][] }>) : {};
+  const ref = run
+    ? (JSON.parse(readFileSync(REF, 'utf8')) as Record<
+        string,
+        { ids: number[]; rows: number; logits_rows: number[]; steps: number[][] }
+      >)
+    : {};
   for (const id of Object.keys(ref))
     it(id, { timeout: 600_000 }, async () => {
       const e = await getEngine();
@@ -31,7 +36,10 @@ describe.skipIf(!run)('shipped generators vs PyTorch (opt-in: MODEL_FULL=1)', ()
         return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
       });
       const w = loadWeights(m, shards);
-      const model: Generator = m.kind === 'mmamba' ? new MMamba(e, m.config as unknown as MMambaConfig, w) : new UViT(e, m.config as unknown as UViTConfig, w);
+      const model: Generator =
+        m.kind === 'mmamba'
+          ? new MMamba(e, m.config as unknown as MMambaConfig, w)
+          : new UViT(e, m.config as unknown as UViTConfig, w);
       const tok = new BPETokenizer(m.tokenizer as unknown as TokenizerSpec);
       expect(Array.from(tok.encode('a red heart'))).toEqual(r.ids);
       const { codebook_size: K, grid } = model.config;
@@ -50,11 +58,26 @@ describe.skipIf(!run)('shipped generators vs PyTorch (opt-in: MODEL_FULL=1)', ()
       const upTo = Math.min(r.steps.length, Number(process.env.MODEL_FULL_STEPS ?? 1));
       const grids: number[][] = [];
       const ac = new AbortController();
-      const req = { ids: r.ids, uncondIds: tok.encode(''), batch: 1, steps: r.steps.length, guidance: 4, tau: 4.5, temperature: 1, seed: 11 };
-      await maskgitSample(e, model, req, (s) => {
-        grids.push(Array.from(s.tokens));
-        if (grids.length >= upTo) ac.abort();
-      }, ac.signal).catch((err: unknown) => {
+      const req = {
+        ids: r.ids,
+        uncondIds: tok.encode(''),
+        batch: 1,
+        steps: r.steps.length,
+        guidance: 4,
+        tau: 4.5,
+        temperature: 1,
+        seed: 11,
+      };
+      await maskgitSample(
+        e,
+        model,
+        req,
+        (s) => {
+          grids.push(Array.from(s.tokens));
+          if (grids.length >= upTo) ac.abort();
+        },
+        ac.signal,
+      ).catch((err: unknown) => {
         if (!(err instanceof GenerationCancelledError)) throw err;
       });
       expect(grids.length).toBe(upTo);

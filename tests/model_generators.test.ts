@@ -23,7 +23,11 @@ type GenConfig = MMambaConfig | UViTConfig;
 type Build = (e: Engine, cfg: GenConfig, w: WeightMap) => Generator;
 const CASES: Array<[string, string, Build]> = [
   ['M-Mamba', 'mmamba_tiny', (e, cfg, w) => new MMamba(e, cfg as MMambaConfig, w)],
-  ['M-Mamba (chunked scan)', 'mmamba_tiny', (e, cfg, w) => Object.assign(new MMamba(e, cfg as MMambaConfig, w), { scanKernel: 'chunked' as const })],
+  [
+    'M-Mamba (chunked scan)',
+    'mmamba_tiny',
+    (e, cfg, w) => Object.assign(new MMamba(e, cfg as MMambaConfig, w), { scanKernel: 'chunked' as const }),
+  ],
   ['UViT', 'uvit_tiny', (e, cfg, w) => new UViT(e, cfg as UViTConfig, w)],
   // the slim layer: expand 1, d_state 1, GEGLU FFN sublayer, learned positions
   ['M-Mamba (expand 1, d_state 1, FFN)', 'mmamba_ffn_tiny', (e, cfg, w) => new MMamba(e, cfg as MMambaConfig, w)],
@@ -49,11 +53,20 @@ for (const [name, fixtureName, build] of CASES) {
       const B = ids.shape[0]!;
       const cond = model.encodeText(ids.data, B);
       const img = e.fromArray(A('input.img_tokens').shape, Uint32Array.from(A('input.img_tokens').data), 'u32');
-      const stages = new Map<string, Tensor>([['text_tokens', cond.tokens], ['c', cond.c]]);
+      const stages = new Map<string, Tensor>([
+        ['text_tokens', cond.tokens],
+        ['c', cond.c],
+      ]);
       const logits = model.logits(img, cond, stages);
       stages.set('logits', logits);
       const errs: string[] = [];
-      for (const stage of ['text_tokens', 'c', 'embed', ...Array.from({ length: cfg.layers }, (_, i) => `layer${i}`), 'logits']) {
+      for (const stage of [
+        'text_tokens',
+        'c',
+        'embed',
+        ...Array.from({ length: cfg.layers }, (_, i) => `layer${i}`),
+        'logits',
+      ]) {
         const got = await e.readF32(stages.get(stage)!);
         const want = A(`stage.${stage}`).data;
         errs.push(`${stage} ${normalisedError(got, want).toExponential(2)}`);
@@ -73,10 +86,16 @@ for (const [name, fixtureName, build] of CASES) {
       const want = A('sample.tokens'); // (S, B, HW)
       const [S, B, HW] = want.shape as [number, number, number];
       const grids: Uint32Array[] = [];
-      await maskgitSample(e, model, { ids: ids.data, uncondIds: A('sample.uncond_ids').data, batch: B, ...fixture.sampling }, (st) => {
-        grids.push(st.tokens.slice());
-      });
-      for (let i = 0; i < S; i++) expectEqualInts(grids[i]!, want.data.subarray(i * B * HW, (i + 1) * B * HW), `step ${i}`);
+      await maskgitSample(
+        e,
+        model,
+        { ids: ids.data, uncondIds: A('sample.uncond_ids').data, batch: B, ...fixture.sampling },
+        (st) => {
+          grids.push(st.tokens.slice());
+        },
+      );
+      for (let i = 0; i < S; i++)
+        expectEqualInts(grids[i]!, want.data.subarray(i * B * HW, (i + 1) * B * HW), `step ${i}`);
       model.dispose();
     });
   });

@@ -9,7 +9,12 @@ import { poisonNext } from './kernel_helpers';
 // Pure data movement is exact; the gated residual is one fma and the mean one f32 sum over L (≤ 17 terms):
 // 1e-6 relative to the largest output allows the reordering.
 const TOL = 1e-6;
-const SHAPES: Array<[number, number, number]> = [[1, 1, 1], [2, 22, 32], [3, 17, 37], [2, 272, 256]];
+const SHAPES: Array<[number, number, number]> = [
+  [1, 1, 1],
+  [2, 22, 32],
+  [3, 17, 37],
+  [2, 272, 256],
+];
 
 describe('model glue', () => {
   it('gatedResidual: h + gate[b, off:off+D] · y', async () => {
@@ -18,11 +23,18 @@ describe('model glue', () => {
       const seed = freshSeed();
       const W = 3 * D + 1;
       const off = 2 * D;
-      const h = randn(B * L * D, seed), y = randn(B * L * D, seed + 1), g = randn(B * W, seed + 2);
+      const h = randn(B * L * D, seed),
+        y = randn(B * L * D, seed + 1),
+        g = randn(B * W, seed + 2);
       const [th, ty, tg] = [e.fromArray([B, L, D], h), e.fromArray([B, L, D], y), e.fromArray([B, W], g)];
       poisonNext(e, [[B, L, D]]);
       const out = gatedResidual(e, th, { tensor: tg, offset: off }, ty);
-      expectClose(await e.readF32(out), ref.gatedResidualRef(h, g, off, y, B, L, D), TOL, `gatedResidual ${B}x${L}x${D} seed=${seed}`);
+      expectClose(
+        await e.readF32(out),
+        ref.gatedResidualRef(h, g, off, y, B, L, D),
+        TOL,
+        `gatedResidual ${B}x${L}x${D} seed=${seed}`,
+      );
       for (const t of [th, ty, tg, out]) t.dispose();
     }
   });
@@ -32,7 +44,8 @@ describe('model glue', () => {
     for (const [B, L, D] of SHAPES) {
       const seed = freshSeed();
       const L1 = Math.max(1, L >> 2);
-      const a = randn(B * L1 * D, seed), c = randn(B * L * D, seed + 1);
+      const a = randn(B * L1 * D, seed),
+        c = randn(B * L * D, seed + 1);
       const [ta, tc] = [e.fromArray([B, L1, D], a), e.fromArray([B, L, D], c)];
       poisonNext(e, [[B, L1 + L, D]]);
       const cat = concatRows(e, ta, tc);
@@ -56,7 +69,12 @@ describe('model glue', () => {
       const [tx, tm] = [e.fromArray([B, L, D], x), e.fromArray([B, L], m, 'u32')];
       poisonNext(e, [[B, D]]);
       const out = maskedMean(e, tx, tm);
-      expectClose(await e.readF32(out), ref.maskedMeanRef(x, m, B, L, D), TOL, `maskedMean ${B}x${L}x${D} seed=${seed}`);
+      expectClose(
+        await e.readF32(out),
+        ref.maskedMeanRef(x, m, B, L, D),
+        TOL,
+        `maskedMean ${B}x${L}x${D} seed=${seed}`,
+      );
       for (const t of [tx, tm, out]) t.dispose();
     }
   });

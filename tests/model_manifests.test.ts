@@ -11,8 +11,13 @@ import { parseSafetensorsHeader } from '../src/model/safetensors';
 import type { Manifest } from '../src/model/weights';
 
 const root = resolve(__dirname, '..');
-const index = JSON.parse(readFileSync(resolve(root, 'public/models/index.json'), 'utf8')) as { models: Array<{ id: string }> };
-const dirs = [...index.models.map((m) => `public/models/${m.id}`), ...['mmamba_tiny', 'uvit_tiny', 'vq_tiny'].map((f) => `tests/fixtures/${f}`)];
+const index = JSON.parse(readFileSync(resolve(root, 'public/models/index.json'), 'utf8')) as {
+  models: Array<{ id: string }>;
+};
+const dirs = [
+  ...index.models.map((m) => `public/models/${m.id}`),
+  ...['mmamba_tiny', 'uvit_tiny', 'vq_tiny'].map((f) => `tests/fixtures/${f}`),
+];
 
 function needed(m: Manifest): ParamTable {
   if (m.kind === 'vq') {
@@ -28,7 +33,12 @@ function header(path: string): Map<string, { dtype: string; shape: number[] }> {
   const n = Number(b.readBigUInt64LE(0));
   const buf = new ArrayBuffer(8 + n);
   new Uint8Array(buf).set(b.subarray(0, 8 + n));
-  return new Map([...parseSafetensorsHeader(buf, b.byteLength, path).entries].map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape }]));
+  return new Map(
+    [...parseSafetensorsHeader(buf, b.byteLength, path).entries].map(([k, t]) => [
+      k,
+      { dtype: t.dtype, shape: t.shape },
+    ]),
+  );
 }
 
 describe('manifests hold what the TS models need', () => {
@@ -37,7 +47,9 @@ describe('manifests hold what the TS models need', () => {
       const m = JSON.parse(readFileSync(resolve(root, dir, 'manifest.json'), 'utf8')) as Manifest;
       const need = needed(m);
       const scales = new Set(Object.values(m.tensors).flatMap((t) => (t.scale ? [t.scale] : [])));
-      const missing = [...need].filter(([n, s]) => m.tensors[n]?.shape.join() !== s.join()).map(([n, s]) => `${n} [${s}] (manifest: ${m.tensors[n]?.shape ?? 'none'})`);
+      const missing = [...need]
+        .filter(([n, s]) => m.tensors[n]?.shape.join() !== s.join())
+        .map(([n, s]) => `${n} [${s}] (manifest: ${m.tensors[n]?.shape ?? 'none'})`);
       expect(missing, 'tensors missing or with other shapes').toEqual([]);
       const unused = Object.keys(m.tensors).filter((n) => !need.has(n) && !scales.has(n));
       expect(unused, 'tensors the TS models never read').toEqual([]);
@@ -50,7 +62,10 @@ describe('manifests hold what the TS models need', () => {
         expect(h?.dtype, n).toBe({ f32: 'F32', f16: 'F16', int8: 'I8' }[t.dtype]);
       }
       if (m.kind !== 'vq' && m.tokenizer) {
-        const tok = new BPETokenizer(m.tokenizer as unknown as TokenizerSpec, (m.config as unknown as MMambaConfig).text.max_len);
+        const tok = new BPETokenizer(
+          m.tokenizer as unknown as TokenizerSpec,
+          (m.config as unknown as MMambaConfig).text.max_len,
+        );
         expect(tok.vocabSize).toBeLessThanOrEqual((m.config as unknown as MMambaConfig).text.vocab_size);
       }
     });
@@ -59,7 +74,8 @@ describe('manifests hold what the TS models need', () => {
     const vq = JSON.parse(readFileSync(resolve(root, 'public/models/vq-s/manifest.json'), 'utf8')) as Manifest;
     const vc = vq.config as unknown as VQConfig;
     for (const id of ['mmamba-s', 'uvit-s']) {
-      const g = (JSON.parse(readFileSync(resolve(root, `public/models/${id}/manifest.json`), 'utf8')) as Manifest).config as unknown as MMambaConfig;
+      const g = (JSON.parse(readFileSync(resolve(root, `public/models/${id}/manifest.json`), 'utf8')) as Manifest)
+        .config as unknown as MMambaConfig;
       expect(g.grid).toBe(vc.image_size / 2 ** (vc.ch_mult.length - 1));
       expect(g.codebook_size).toBe(vc.codebook_size);
     }

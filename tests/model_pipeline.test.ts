@@ -38,15 +38,18 @@ describe('TextToImage vs PyTorch (tiny fixtures)', () => {
       expect(seen.length).toBe(c.request.steps);
       seen.forEach((s, i) => {
         expect(Array.from(s.tokens), `step ${i}`).toEqual(c.steps[i]);
-        expect(Array.from(s.masked)).toEqual(c.steps[i]!.map((t) => (t === t2i.generator.config.codebook_size ? 1 : 0)));
+        expect(Array.from(s.masked)).toEqual(
+          c.steps[i]!.map((t) => (t === t2i.generator.config.codebook_size ? 1 : 0)),
+        );
         expect(s.step).toBe(i);
-        expect(s.pixels.length).toBe(vq.manifest.config.image_size as number ** 2 * 4);
+        expect(s.pixels.length).toBe((vq.manifest.config.image_size as number) ** 2 * 4);
       });
       expect(Array.from(res.tokens)).toEqual(c.steps.at(-1));
       expect(res.tokens.every((t) => t < t2i.generator.config.codebook_size)).toBe(true);
       let maxDiff = 0;
       for (let p = 0; p < c.rgb.length / 3; p++)
-        for (let ch = 0; ch < 3; ch++) maxDiff = Math.max(maxDiff, Math.abs(res.pixels[p * 4 + ch]! - c.rgb[p * 3 + ch]!));
+        for (let ch = 0; ch < 3; ch++)
+          maxDiff = Math.max(maxDiff, Math.abs(res.pixels[p * 4 + ch]! - c.rgb[p * 3 + ch]!));
       expect(maxDiff).toBeLessThanOrEqual(1);
       expect(res.timings.sampleMs.length).toBe(c.request.steps);
       t2i.dispose();
@@ -60,10 +63,14 @@ describe('TextToImage vs PyTorch (tiny fixtures)', () => {
     let steps = 0;
     const req = { prompt: 'a cat', seed: 1, steps: 8, guidance: 3 };
     await expect(
-      t2i.generate(req, (s) => {
-        steps++;
-        if (s.step === 2) ac.abort();
-      }, ac.signal),
+      t2i.generate(
+        req,
+        (s) => {
+          steps++;
+          if (s.step === 2) ac.abort();
+        },
+        ac.signal,
+      ),
     ).rejects.toBeInstanceOf(GenerationCancelledError);
     expect(steps).toBe(3);
     await expect(t2i.generate({ ...req, steps: 0 })).rejects.toBeInstanceOf(InvalidRequestError);

@@ -15,9 +15,14 @@ import { loadWeights, type Manifest } from '../src/model/weights';
 import { getEngine } from './gpu';
 
 const FX = resolve(__dirname, 'fixtures');
-const tokenizer = (JSON.parse(readFileSync(`${FX}/pipeline_cases.json`, 'utf8')) as { tokenizer: TokenizerSpec }).tokenizer;
+const tokenizer = (JSON.parse(readFileSync(`${FX}/pipeline_cases.json`, 'utf8')) as { tokenizer: TokenizerSpec })
+  .tokenizer;
 const cases = JSON.parse(readFileSync(`${FX}/edit_cases.json`, 'utf8')) as {
-  edits: Array<{ model: string; request: GenerateRequest & { initTokens: number[]; keep: number[] }; steps: number[][] }>;
+  edits: Array<{
+    model: string;
+    request: GenerateRequest & { initTokens: number[]; keep: number[] };
+    steps: number[][];
+  }>;
   variations: Array<{ model: string; request: GenerateRequest & { variations: number }; tokens: number[][] }>;
 };
 function load(name: string) {
@@ -42,7 +47,9 @@ describe('inpainting vs PyTorch (tiny fixtures)', () => {
       seen.forEach((s, i) => {
         expect(Array.from(s.tokens), `step ${i}`).toEqual(c.steps[i]);
         expect(s.count).toBe(1);
-        c.request.keep.forEach((k, p) => k && expect(s.tokens[p], `kept token ${p} at step ${i}`).toBe(c.request.initTokens[p]));
+        c.request.keep.forEach(
+          (k, p) => k && expect(s.tokens[p], `kept token ${p} at step ${i}`).toBe(c.request.initTokens[p]),
+        );
       });
       expect(Array.from(res.tokens)).toEqual(c.steps.at(-1));
       expect(res.tokens.every((t) => t < K)).toBe(true);
@@ -81,10 +88,14 @@ describe('variations (one batch) = single generations with seeds seed, seed+1, â
       const HW = batch.tokens.length / n;
       const bytes = batch.pixels.length / n;
       for (let i = 0; i < n; i++) {
-        expect(Array.from(batch.tokens.subarray(i * HW, (i + 1) * HW)), `variation ${i} vs PyTorch`).toEqual(c.tokens[i]);
+        expect(Array.from(batch.tokens.subarray(i * HW, (i + 1) * HW)), `variation ${i} vs PyTorch`).toEqual(
+          c.tokens[i],
+        );
         const one = await t2i.generate({ ...c.request, variations: undefined, seed: (c.request.seed + i) >>> 0 });
         expect(one.count).toBe(1);
-        expect(Array.from(one.tokens), `variation ${i} vs batch 1`).toEqual(Array.from(batch.tokens.subarray(i * HW, (i + 1) * HW)));
+        expect(Array.from(one.tokens), `variation ${i} vs batch 1`).toEqual(
+          Array.from(batch.tokens.subarray(i * HW, (i + 1) * HW)),
+        );
         expect(Array.from(one.pixels)).toEqual(Array.from(batch.pixels.subarray(i * bytes, (i + 1) * bytes)));
       }
       const distinct = new Set(c.tokens.map((t) => t.join()));

@@ -57,7 +57,9 @@ describe('VQ classes vs PyTorch (vq_tiny)', () => {
     const x = e.fromArray(img.shape, img.data);
     const z = enc.latent(x);
     const lat = await e.readF32(z);
-    console.log(`vq_tiny encoder latent normalised error ${normalisedError(lat, f32(arrays, 'encode.latent')).toExponential(2)}`);
+    console.log(
+      `vq_tiny encoder latent normalised error ${normalisedError(lat, f32(arrays, 'encode.latent')).toExponential(2)}`,
+    );
     expectClose(lat, f32(arrays, 'encode.latent'), TOL, 'encode.latent');
     expectEqualInts(await enc.encode(x), arrays.get('encode.tokens')!.data, 'encode.tokens');
     x.dispose();

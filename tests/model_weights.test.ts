@@ -70,7 +70,8 @@ describe('safetensors + loadWeights', () => {
         const q = new Int8Array(raw.get(name)!.bytes.buffer);
         const s = new Uint16Array(raw.get(t.scale!)!.bytes.buffer);
         const cols = q.length / t.shape[0]!;
-        for (const i of [0, 1, q.length - 1]) expect(w.get(name)!.data[i]).toBe(Math.fround(q[i]! * f16ToF32(s[Math.floor(i / cols)]!)));
+        for (const i of [0, 1, q.length - 1])
+          expect(w.get(name)!.data[i]).toBe(Math.fround(q[i]! * f16ToF32(s[Math.floor(i / cols)]!)));
       }
     });
 
@@ -80,13 +81,30 @@ describe('safetensors + loadWeights', () => {
     const bad: Array<[string, ArrayBuffer]> = [
       ['too short', new ArrayBuffer(4)],
       ['header past the end', build(good, new Uint8Array(8), 1 << 20)],
-      ['not JSON', (() => { const b = new Uint8Array(build(good, new Uint8Array(8))); b[8] = 0x7b; b[9] = 0x7b; return b.buffer; })()],
+      [
+        'not JSON',
+        (() => {
+          const b = new Uint8Array(build(good, new Uint8Array(8)));
+          b[8] = 0x7b;
+          b[9] = 0x7b;
+          return b.buffer;
+        })(),
+      ],
       ['data past the end', build({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, new Uint8Array(8))],
       ['length/shape mismatch', build({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8))],
       ['unknown dtype', build({ a: { dtype: 'BF16', shape: [4], data_offsets: [0, 8] } }, new Uint8Array(8))],
       ['bad shape', build({ a: { dtype: 'I8', shape: [-8], data_offsets: [0, 8] } }, new Uint8Array(8))],
       ['reversed offsets', build({ a: { dtype: 'I8', shape: [0], data_offsets: [8, 0] } }, new Uint8Array(8))],
-      ['overlap', build({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8))],
+      [
+        'overlap',
+        build(
+          {
+            a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+            b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] },
+          },
+          new Uint8Array(8),
+        ),
+      ],
     ];
     for (const [what, buf] of bad) expect(() => parseSafetensors(buf, what), what).toThrow(WeightIntegrityError);
   });

@@ -59,16 +59,23 @@ describe('norm', () => {
 
   it('modulation from column slices of a packed AdaLN output (B, 3·D) = [shift ; scale ; gate]', async () => {
     const e = await getEngine();
-    for (const [B, L, D] of [[2, 5, 33], [3, 17, 256]] as const) {
+    for (const [B, L, D] of [
+      [2, 5, 33],
+      [3, 17, 256],
+    ] as const) {
       const seed = freshSeed();
       const x = randn(B * L * D, seed, -2, 3);
       const ada = randn(B * 3 * D, seed + 1);
-      const col = (off: number) => Float32Array.from({ length: B * D }, (_, i) => ada[Math.floor(i / D) * 3 * D + off + (i % D)]!);
+      const col = (off: number) =>
+        Float32Array.from({ length: B * D }, (_, i) => ada[Math.floor(i / D) * 3 * D + off + (i % D)]!);
       const tAda = e.fromArray([B, 3 * D], ada);
       const p = e.empty([B, L, D]);
       poison(e, p);
       p.dispose();
-      const y = rmsNorm(e, e.fromArray([B, L, D], x), { shift: { tensor: tAda, offset: 0 }, scale: { tensor: tAda, offset: D } });
+      const y = rmsNorm(e, e.fromArray([B, L, D], x), {
+        shift: { tensor: tAda, offset: 0 },
+        scale: { tensor: tAda, offset: D },
+      });
       const want = rmsNormRef(x, { D, L, eps: 1e-6, shift: col(0), scale: col(D) });
       expectClose(await e.readF32(y), want, TOL, `packed B=${B} L=${L} D=${D} seed=${seed}`);
     }

@@ -52,8 +52,16 @@ describe('norm backward', () => {
             };
             poisonNext(e, [[B, L, D], [D], [D], [B, 2 * D]]);
             const got = kind === 'rms' ? rmsNormBackward(e, tx, tdy, t) : layerNormBackward(e, tx, tdy, t);
-            const args: NormArgs64 = { D, L, layer: kind === 'layer', eps: kind === 'rms' ? 1e-6 : 1e-5,
-              weight: affine ? w : null, bias: hasB ? bias : null, scale: mod ? scale : null, shift: mod ? shift : null };
+            const args: NormArgs64 = {
+              D,
+              L,
+              layer: kind === 'layer',
+              eps: kind === 'rms' ? 1e-6 : 1e-5,
+              weight: affine ? w : null,
+              bias: hasB ? bias : null,
+              scale: mod ? scale : null,
+              shift: mod ? shift : null,
+            };
             const want = normBackwardRef(x, dy, args);
             const what = `${kind} B=${B} L=${L} D=${D} seed=${seed}`;
             expectClose(await e.readF32(got.dx), want.dx, TOL, `${what} dx`);
@@ -84,8 +92,11 @@ describe('norm backward', () => {
     const tmod = e.fromArray([B, 3 * D], mod3);
     const gate = new Float32Array(B * 3 * D).fill(7);
     const dmod = e.fromArray([B, 3 * D], gate);
-    rmsNormBackward(e, tx, tdy, { scale: { tensor: tmod, offset: D }, shift: { tensor: tmod, offset: 0 },
-      dModInto: { tensor: dmod, shiftOffset: 0, scaleOffset: D } });
+    rmsNormBackward(e, tx, tdy, {
+      scale: { tensor: tmod, offset: D },
+      shift: { tensor: tmod, offset: 0 },
+      dModInto: { tensor: dmod, shiftOffset: 0, scaleOffset: D },
+    });
     const scale = new Float32Array(B * D);
     for (let b = 0; b < B; b++) scale.set(mod3.subarray(b * 3 * D + D, b * 3 * D + 2 * D), b * D);
     const want = normBackwardRef(x, dy, { D, L, layer: false, eps: 1e-6, scale, shift: scale });
@@ -103,17 +114,56 @@ describe('norm backward', () => {
       const seed = freshSeed();
       const x = randn(B * L * D, seed, -2, 3);
       const dy = randn(B * L * D, seed + 1);
-      const base: NormArgs64 = { D, L, layer, eps: layer ? 1e-5 : 1e-6, weight: randn(D, seed + 2), bias: layer ? randn(D, seed + 3) : null,
-        scale: randn(B * D, seed + 4), shift: randn(B * D, seed + 5) };
-      const f32ref = (layer ? layerNormRef : rmsNormRef)(x, { ...base, weight: Float32Array.from(base.weight!),
-        bias: base.bias ? Float32Array.from(base.bias) : null, scale: Float32Array.from(base.scale!), shift: Float32Array.from(base.shift!) });
+      const base: NormArgs64 = {
+        D,
+        L,
+        layer,
+        eps: layer ? 1e-5 : 1e-6,
+        weight: randn(D, seed + 2),
+        bias: layer ? randn(D, seed + 3) : null,
+        scale: randn(B * D, seed + 4),
+        shift: randn(B * D, seed + 5),
+      };
+      const f32ref = (layer ? layerNormRef : rmsNormRef)(x, {
+        ...base,
+        weight: Float32Array.from(base.weight!),
+        bias: base.bias ? Float32Array.from(base.bias) : null,
+        scale: Float32Array.from(base.scale!),
+        shift: Float32Array.from(base.shift!),
+      });
       expectClose(norm64(x, base), f32ref, 1e-6, 'f64 forward vs norm reference');
       const g = normBackwardRef(x, dy, base);
       const loss = (o: NormArgs64, xx: ArrayLike<number> = x) => dot(norm64(xx, o), dy);
-      expectClose(g.dx, fdGrad((v) => loss(base, v), x), FD_TOL, `dx seed=${seed}`);
-      expectClose(g.dWeight, fdGrad((v) => loss({ ...base, weight: v }), base.weight!), FD_TOL, `dWeight seed=${seed}`);
-      if (layer) expectClose(g.dBias, fdGrad((v) => loss({ ...base, bias: v }), base.bias!), FD_TOL, `dBias seed=${seed}`);
-      expectClose(g.dScale, fdGrad((v) => loss({ ...base, scale: v }), base.scale!), FD_TOL, `dScale seed=${seed}`);
-      expectClose(g.dShift, fdGrad((v) => loss({ ...base, shift: v }), base.shift!), FD_TOL, `dShift seed=${seed}`);
+      expectClose(
+        g.dx,
+        fdGrad((v) => loss(base, v), x),
+        FD_TOL,
+        `dx seed=${seed}`,
+      );
+      expectClose(
+        g.dWeight,
+        fdGrad((v) => loss({ ...base, weight: v }), base.weight!),
+        FD_TOL,
+        `dWeight seed=${seed}`,
+      );
+      if (layer)
+        expectClose(
+          g.dBias,
+          fdGrad((v) => loss({ ...base, bias: v }), base.bias!),
+          FD_TOL,
+          `dBias seed=${seed}`,
+        );
+      expectClose(
+        g.dScale,
+        fdGrad((v) => loss({ ...base, scale: v }), base.scale!),
+        FD_TOL,
+        `dScale seed=${seed}`,
+      );
+      expectClose(
+        g.dShift,
+        fdGrad((v) => loss({ ...base, shift: v }), base.shift!),
+        FD_TOL,
+        `dShift seed=${seed}`,
+      );
     });
 });

@@ -32,12 +32,18 @@ describe('portability of the dense and sampling kernels', () => {
         const logits = e.fromArray([2, 256, 64], randn(2 * 256 * 64, 4));
         const s = gumbelMaxSample(e, logits, { seed: 1, stream: 0, guidance: 4 });
         const mask = e.fromArray([1, 256], new Uint32Array(256).fill(64), 'u32');
-        r.push(s.logp, maskgitUpdate(e, mask, s.tokens, s.logp, { seed: 1, step: 0, steps: 12, tau: 4.5, maskId: 64 }).conf);
+        r.push(
+          s.logp,
+          maskgitUpdate(e, mask, s.tokens, s.logp, { seed: 1, step: 0, steps: 12, tau: 4.5, maskId: 64 }).conf,
+        );
         return r;
       });
       for (const o of outs) {
         const v = await e.readF32(o);
-        expect(v.every((x) => Number.isFinite(x) || x === Infinity), `${o}`).toBe(true);
+        expect(
+          v.every((x) => Number.isFinite(x) || x === Infinity),
+          `${o}`,
+        ).toBe(true);
       }
     } finally {
       e.dispose();

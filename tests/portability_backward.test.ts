@@ -26,7 +26,16 @@ describe('portability of the backward kernels', () => {
     const e = new Engine(ctx);
     const grid: ScanGrid = { textLen: 16, grid: 16, directions: 4 };
     const [B, L, d, di, N, K, R, V] = [1, 272, 256, 512, 16, 4, 16, 1025];
-    const r = (shape: number[], seed: number, lo = -1, hi = 1) => e.fromArray(shape, randn(shape.reduce((a, b) => a * b, 1), seed, lo, hi));
+    const r = (shape: number[], seed: number, lo = -1, hi = 1) =>
+      e.fromArray(
+        shape,
+        randn(
+          shape.reduce((a, b) => a * b, 1),
+          seed,
+          lo,
+          hi,
+        ),
+      );
     try {
       const outs = await e.checked(() => {
         const o: Array<Tensor | null> = [];
@@ -39,27 +48,75 @@ describe('portability of the backward kernels', () => {
         const g2 = layerNormBackward(e, x, dx, { weight: r([di], 6), bias: r([di], 7) });
         o.push(g1.dx, g1.dMod, g2.dx, g2.dWeight, g2.dBias);
         const lin = linearBackward(e, h, r([2 * di, d], 8), r([B, L, 2 * di], 9), { bias: true });
-        o.push(lin.dx, lin.dW, lin.dBias, siluBackward(e, x, dx), gegluBackward(e, r([B, L, 2 * 4 * d], 10), r([B, L, 4 * d], 11)));
-        const c1 = causalConv1dCrossScanBackward(e, x, r([K, di, 4], 12), r([K, di], 13), r([B, K, L, di], 14), grid, { silu: true });
-        const c2 = causalConv1dBackward(e, r([B, K, L, di], 15), r([K, di, 4], 12), r([K, di], 13), r([B, K, L, di], 14), { silu: true });
-        o.push(c1.dx, c1.dWeight, c2.dx, c2.dBias, crossScanBackward(e, r([B, K, L, di], 16), grid), crossMergeBackward(e, dx, grid));
-        const sg = selectiveScanFusedBackward(e, {
-          u: r([B, K, L, di], 17, -2, 2), delta: r([B, K, L, di], 18, -3, 2), A_log: r([K, di, N], 19, 0, 2.7),
-          BC: r([B, K, L, R + 2 * N], 20), D: r([K, di], 21), deltaBias: r([K, di], 22, -4, 0), bOffset: R, cOffset: R + N,
-        }, dx, grid);
+        o.push(
+          lin.dx,
+          lin.dW,
+          lin.dBias,
+          siluBackward(e, x, dx),
+          gegluBackward(e, r([B, L, 2 * 4 * d], 10), r([B, L, 4 * d], 11)),
+        );
+        const c1 = causalConv1dCrossScanBackward(e, x, r([K, di, 4], 12), r([K, di], 13), r([B, K, L, di], 14), grid, {
+          silu: true,
+        });
+        const c2 = causalConv1dBackward(
+          e,
+          r([B, K, L, di], 15),
+          r([K, di, 4], 12),
+          r([K, di], 13),
+          r([B, K, L, di], 14),
+          { silu: true },
+        );
+        o.push(
+          c1.dx,
+          c1.dWeight,
+          c2.dx,
+          c2.dBias,
+          crossScanBackward(e, r([B, K, L, di], 16), grid),
+          crossMergeBackward(e, dx, grid),
+        );
+        const sg = selectiveScanFusedBackward(
+          e,
+          {
+            u: r([B, K, L, di], 17, -2, 2),
+            delta: r([B, K, L, di], 18, -3, 2),
+            A_log: r([K, di, N], 19, 0, 2.7),
+            BC: r([B, K, L, R + 2 * N], 20),
+            D: r([K, di], 21),
+            deltaBias: r([K, di], 22, -4, 0),
+            bOffset: R,
+            cOffset: R + N,
+          },
+          dx,
+          grid,
+        );
         o.push(sg.du, sg.ddelta, sg.dBC, sg.dA_log, sg.dD, sg.dDeltaBias);
-        const ce = crossEntropyMasked(e, r([B, 256, V - 1], 23, -5, 5), e.fromArray([B * 256], randInt(B * 256, 24, V - 1), 'u32'),
-          e.fromArray([B * 256], randInt(B * 256, 25, 2), 'u32'));
-        o.push(ce.loss, ce.dlogits, embeddingBackward(e, e.fromArray([B * 256], randInt(B * 256, 26, V), 'u32'), r([B, 256, d], 27), V));
+        const ce = crossEntropyMasked(
+          e,
+          r([B, 256, V - 1], 23, -5, 5),
+          e.fromArray([B * 256], randInt(B * 256, 24, V - 1), 'u32'),
+          e.fromArray([B * 256], randInt(B * 256, 25, 2), 'u32'),
+        );
+        o.push(
+          ce.loss,
+          ce.dlogits,
+          embeddingBackward(e, e.fromArray([B * 256], randInt(B * 256, 26, V), 'u32'), r([B, 256, d], 27), V),
+        );
         const qkv = r([8, 16, 3 * 128], 28, -2, 2);
-        const keyMask = e.fromArray([8, 16], Uint32Array.from({ length: 8 * 16 }, (_, i) => (i % 16 < 5 ? 1 : 0)), 'u32');
+        const keyMask = e.fromArray(
+          [8, 16],
+          Uint32Array.from({ length: 8 * 16 }, (_, i) => (i % 16 < 5 ? 1 : 0)),
+          'u32',
+        );
         const att = selfAttentionPacked(e, qkv, 4, { mask: keyMask });
         o.push(selfAttentionPackedBackward(e, qkv, att, r([8, 16, 128], 29), 4, { mask: keyMask }));
         return o;
       });
       for (const t of outs) {
         const v = await e.readF32(t!);
-        expect(v.every((x) => Number.isFinite(x)), `${t}`).toBe(true);
+        expect(
+          v.every((x) => Number.isFinite(x)),
+          `${t}`,
+        ).toBe(true);
       }
     } finally {
       e.dispose();

@@ -5,7 +5,15 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readModelDir } from '../bench/model_files';
-import { plainStep, profiledStep, startRun, summariseStep, type DispatchRecord, type ProfileTarget, type TimingSource } from '../bench/step_profiler';
+import {
+  plainStep,
+  profiledStep,
+  startRun,
+  summariseStep,
+  type DispatchRecord,
+  type ProfileTarget,
+  type TimingSource,
+} from '../bench/step_profiler';
 import type { MMambaConfig } from '../src/model/common';
 import { TextToImage } from '../src/model/pipeline';
 import { getEngine } from './gpu';
@@ -22,13 +30,21 @@ function expectedStepDispatches(c: MMambaConfig): number {
 
 async function setup() {
   const e = await getEngine();
-  const pipe = TextToImage.create(e, readModelDir(resolve(MODELS, 'mmamba-e2e')), readModelDir(resolve(MODELS, 'vq-e2e')));
+  const pipe = TextToImage.create(
+    e,
+    readModelDir(resolve(MODELS, 'mmamba-e2e')),
+    readModelDir(resolve(MODELS, 'vq-e2e')),
+  );
   const Lt = pipe.generator.config.text.max_len;
   const pad = (ids: ArrayLike<number>) => Int32Array.from({ length: Lt }, (_, i) => ids[i] ?? 0);
   const target: ProfileTarget = {
-    generator: pipe.generator, decoder: pipe.decoder,
-    ids: pad(pipe.tokenizer.encode('red apple')), uncondIds: pad(pipe.tokenizer.encode('')),
-    guidance: 4, steps: 2, seed: 7,
+    generator: pipe.generator,
+    decoder: pipe.decoder,
+    ids: pad(pipe.tokenizer.encode('red apple')),
+    uncondIds: pad(pipe.tokenizer.encode('')),
+    guidance: 4,
+    steps: 2,
+    seed: 7,
   };
   return { e, pipe, target };
 }
@@ -73,9 +89,20 @@ describe('step profiler accounting (tiny e2e M-Mamba, guided: batch-2 forward)',
   }
 
   it('summariseStep on hand-made records: families, busy, idle and the largest gap', () => {
-    const rec = (label: string, startMs: number, ms: number, segment: DispatchRecord['segment'] = 'step'): DispatchRecord => ({ label, startMs, ms, segment });
+    const rec = (
+      label: string,
+      startMs: number,
+      ms: number,
+      segment: DispatchRecord['segment'] = 'step',
+    ): DispatchRecord => ({ label, startMs, ms, segment });
     const s = summariseStep(
-      [rec('rmsNorm', 0, 1), rec('in_proj.x', 1.5, 2), rec('in_proj.z', 3.5, 2), rec('selective_scan_fused', 6.5, 3), rec('conv2d3x3', 10, 0.5, 'preview')],
+      [
+        rec('rmsNorm', 0, 1),
+        rec('in_proj.x', 1.5, 2),
+        rec('in_proj.z', 3.5, 2),
+        rec('selective_scan_fused', 6.5, 3),
+        rec('conv2d3x3', 10, 0.5, 'preview'),
+      ],
       'gpu-timestamps',
     );
     expect(s.dispatches).toEqual({ step: 4, preview: 1, total: 5 });

@@ -23,7 +23,9 @@ interface Case {
   grads: Record<string, number[]>;
   loss?: number;
 }
-const cases: Case[] = JSON.parse(readFileSync(new URL('./fixtures/backward_cases.json', import.meta.url), 'utf8')).cases;
+const cases: Case[] = JSON.parse(
+  readFileSync(new URL('./fixtures/backward_cases.json', import.meta.url), 'utf8'),
+).cases;
 const get = (name: string): Case => {
   const c = cases.find((k) => k.name === name);
   if (!c) throw new Error(`backward_cases.json has no case '${name}' (run training/make_cases_backward.py)`);
@@ -39,9 +41,14 @@ describe('backward kernels vs PyTorch autograd', () => {
       const [Bsz, K, L, di, N, R] = [d.Bsz!, d.K!, d.L!, d.di!, d.N!, d.R!];
       const S = R + 2 * N;
       const t = {
-        u: e.fromArray([Bsz, K, L, di], x.u!), delta: e.fromArray([Bsz, K, L, di], x.delta!), A_log: e.fromArray([K, di, N], x.A_log!),
-        BC: e.fromArray([Bsz, K, L, S], x.xdbl!), D: e.fromArray([K, di], x.D!), deltaBias: e.fromArray([K, di], x.dt_bias!),
-        bOffset: R, cOffset: R + N,
+        u: e.fromArray([Bsz, K, L, di], x.u!),
+        delta: e.fromArray([Bsz, K, L, di], x.delta!),
+        A_log: e.fromArray([K, di, N], x.A_log!),
+        BC: e.fromArray([Bsz, K, L, S], x.xdbl!),
+        D: e.fromArray([K, di], x.D!),
+        deltaBias: e.fromArray([K, di], x.dt_bias!),
+        bOffset: R,
+        cOffset: R + N,
       };
       const r = selectiveScanBackward(e, t, e.fromArray([Bsz, K, L, di], x.dy!));
       expectClose(await e.readF32(r.du), g.u!, TOL, 'du');
@@ -59,7 +66,10 @@ describe('backward kernels vs PyTorch autograd', () => {
     const mod = e.fromArray([B, 3 * D], x.mod!);
     const dmod = e.fromArray([B, 3 * D], new Float32Array(B * 3 * D));
     const r = rmsNormBackward(e, e.fromArray([B, L, D], x.x!), e.fromArray([B, L, D], x.dy!), {
-      shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: D }, dModInto: { tensor: dmod, shiftOffset: 0, scaleOffset: D } });
+      shift: { tensor: mod, offset: 0 },
+      scale: { tensor: mod, offset: D },
+      dModInto: { tensor: dmod, shiftOffset: 0, scaleOffset: D },
+    });
     expectClose(await e.readF32(r.dx), g.x!, TOL, 'dx');
     expectClose(await e.readF32(dmod), g.mod!, TOL, 'dmod');
   });
@@ -69,7 +79,9 @@ describe('backward kernels vs PyTorch autograd', () => {
     const { dims: d, inputs: x, grads: g } = get('layernorm');
     const [B, L, D] = [d.Bsz!, d.L!, d.D!];
     const r = layerNormBackward(e, e.fromArray([B, L, D], x.x!), e.fromArray([B, L, D], x.dy!), {
-      weight: e.fromArray([D], x.weight!), bias: e.fromArray([D], x.bias!) });
+      weight: e.fromArray([D], x.weight!),
+      bias: e.fromArray([D], x.bias!),
+    });
     expectClose(await e.readF32(r.dx), g.x!, TOL, 'dx');
     expectClose(await e.readF32(r.dWeight!), g.weight!, TOL, 'dweight');
     expectClose(await e.readF32(r.dBias!), g.bias!, TOL, 'dbias');
@@ -79,8 +91,14 @@ describe('backward kernels vs PyTorch autograd', () => {
     const e = await getEngine();
     const { dims: d, inputs: x, grads: g } = get('conv1d_silu');
     const [B, K, L, C, W] = [d.Bsz!, d.K!, d.L!, d.C!, d.W!];
-    const r = causalConv1dBackward(e, e.fromArray([B, K, L, C], x.x!), e.fromArray([K, C, W], x.w!), e.fromArray([K, C], x.b!),
-      e.fromArray([B, K, L, C], x.dy!), { silu: true });
+    const r = causalConv1dBackward(
+      e,
+      e.fromArray([B, K, L, C], x.x!),
+      e.fromArray([K, C, W], x.w!),
+      e.fromArray([K, C], x.b!),
+      e.fromArray([B, K, L, C], x.dy!),
+      { silu: true },
+    );
     expectClose(await e.readF32(r.dx), g.x!, TOL, 'dx');
     expectClose(await e.readF32(r.dWeight), g.w!, TOL, 'dw');
     expectClose(await e.readF32(r.dBias), g.b!, TOL, 'db');
@@ -96,7 +114,13 @@ describe('backward kernels vs PyTorch autograd', () => {
   it('Linear with bias', async () => {
     const e = await getEngine();
     const { dims: d, inputs: x, grads: g } = get('linear');
-    const r = linearBackward(e, e.fromArray([d.rows!, d.K!], x.x!), e.fromArray([d.N!, d.K!], x.w!), e.fromArray([d.rows!, d.N!], x.dy!), { bias: true });
+    const r = linearBackward(
+      e,
+      e.fromArray([d.rows!, d.K!], x.x!),
+      e.fromArray([d.N!, d.K!], x.w!),
+      e.fromArray([d.rows!, d.N!], x.dy!),
+      { bias: true },
+    );
     expectClose(await e.readF32(r.dx!), g.x!, TOL, 'dx');
     expectClose(await e.readF32(r.dW), g.w!, TOL, 'dW');
     expectClose(await e.readF32(r.dBias!), g.b!, TOL, 'dbias');
@@ -106,8 +130,12 @@ describe('backward kernels vs PyTorch autograd', () => {
     const e = await getEngine();
     const c = get('cross_entropy');
     const { R, V } = c.dims as { R: number; V: number };
-    const r = crossEntropyMasked(e, e.fromArray([R, V], c.inputs.logits!), e.fromArray([R], c.inputs.targets!, 'u32'),
-      e.fromArray([R], c.inputs.mask!, 'u32'));
+    const r = crossEntropyMasked(
+      e,
+      e.fromArray([R, V], c.inputs.logits!),
+      e.fromArray([R], c.inputs.targets!, 'u32'),
+      e.fromArray([R], c.inputs.mask!, 'u32'),
+    );
     const loss = await e.readF32(r.loss);
     expect(Math.abs(loss[0]! - c.loss!) / Math.abs(c.loss!)).toBeLessThan(TOL);
     expectClose(await e.readF32(r.dlogits), c.grads.logits!, TOL, 'dlogits');

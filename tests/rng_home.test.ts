@@ -25,12 +25,11 @@ function specifiers(text: string): string[] {
 
 describe('engine/rng is the one source of random numbers', () => {
   it('finds import specifiers in every form', () => {
-    expect(specifiers(`import { a } from '../engine/reference/sampling';\nexport * from "./x";\nimport './y';\nconst m = await import('../z');`)).toEqual([
-      '../engine/reference/sampling',
-      './x',
-      './y',
-      '../z',
-    ]);
+    expect(
+      specifiers(
+        `import { a } from '../engine/reference/sampling';\nexport * from "./x";\nimport './y';\nconst m = await import('../z');`,
+      ),
+    ).toEqual(['../engine/reference/sampling', './x', './y', '../z']);
   });
 
   it('no production source imports from engine/reference/', () => {

@@ -38,7 +38,11 @@ describe('rng', () => {
       const wantH = Uint32Array.from({ length: n }, (_, i) => ref.hash32(i ^ key));
       const wantU = Float32Array.from({ length: n }, (_, i) => ref.uniformFromKey(key, i));
       expectEqualInts(await e.read(hash), wantH, `hash n=${n} seed=${seed}`);
-      expectEqualInts(new Uint32Array((await e.readF32(u)).buffer), new Uint32Array(wantU.buffer), `uniform bits n=${n} seed=${seed}`);
+      expectEqualInts(
+        new Uint32Array((await e.readF32(u)).buffer),
+        new Uint32Array(wantU.buffer),
+        `uniform bits n=${n} seed=${seed}`,
+      );
     }
   });
 });
@@ -46,7 +50,12 @@ describe('rng', () => {
 describe('argmax', () => {
   it('returns the first index of the maximum', async () => {
     const e = await getEngine();
-    for (const [R, K] of [[1, 1], [3, 7], [5, 1024], [2, 1500]] as const) {
+    for (const [R, K] of [
+      [1, 1],
+      [3, 7],
+      [5, 1024],
+      [2, 1500],
+    ] as const) {
       const seed = freshSeed();
       const x = randn(R * K, seed, -5, 5);
       const r = rng(seed + 1);
@@ -71,7 +80,11 @@ describe('gumbelMaxSample', () => {
   for (const guidance of [undefined, 3.5])
     it(`matches the reference, guidance=${guidance}`, async () => {
       const e = await getEngine();
-      for (const [B, HW, K, temperature] of [[1, 1, 1, 1], [2, 5, 1024, 1], [1, 37, 100, 0.7]] as const) {
+      for (const [B, HW, K, temperature] of [
+        [1, 1, 1, 1],
+        [2, 5, 1024, 1],
+        [1, 37, 100, 0.7],
+      ] as const) {
         const seed = freshSeed();
         const rows = guidance === undefined ? B : 2 * B;
         const logits = randn(rows * HW * K, seed, -4, 4);
@@ -141,7 +154,13 @@ describe('maskgitUpdate', () => {
       if (tau === 0) for (let i = 0; i < logp.length; i++) logp[i] = Math.round(logp[i]!); // many exact ties
       const o = { seed, step, steps, tau, maskId };
       poisonNext(e, [B, HW], 'u32');
-      const got = maskgitUpdate(e, e.fromArray([B, HW], tokens, 'u32'), e.fromArray([B, HW], sampled, 'u32'), e.fromArray([B, HW], logp), o);
+      const got = maskgitUpdate(
+        e,
+        e.fromArray([B, HW], tokens, 'u32'),
+        e.fromArray([B, HW], sampled, 'u32'),
+        e.fromArray([B, HW], logp),
+        o,
+      );
       const want = ref.maskgitUpdateRef(tokens, sampled, logp, { ...o, B, HW });
       expectEqualInts(await e.read(got.tokens), want.tokens, `tokens seed=${seed}`);
       const conf = await e.readF32(got.conf);
@@ -163,22 +182,36 @@ describe('per-row seeds and a partial schedule', () => {
       const rows = guidance === undefined ? B : 2 * B;
       const logits = randn(rows * HW * K, seed, -4, 4);
       const stream = 2 * (seed % 12);
-      const got = await e.read(gumbelMaxSample(e, e.fromArray([rows, HW, K], logits), { seed: seeds, stream, guidance }).tokens);
+      const got = await e.read(
+        gumbelMaxSample(e, e.fromArray([rows, HW, K], logits), { seed: seeds, stream, guidance }).tokens,
+      );
       const want = ref.gumbelMaxSampleRef(logits, K, { seed: seeds, stream, guidance, HW });
       expectEqualInts(got, want.tokens, `per-row tokens guidance=${guidance} seed=${seed}`);
       for (let b = 0; b < B; b++) {
         const one = new Float32Array((guidance === undefined ? 1 : 2) * HW * K);
         one.set(logits.subarray(b * HW * K, (b + 1) * HW * K));
         if (guidance !== undefined) one.set(logits.subarray((B + b) * HW * K, (B + b + 1) * HW * K), HW * K);
-        const single = gumbelMaxSample(e, e.fromArray([one.length / K / HW, HW, K], one), { seed: seeds[b]!, stream, guidance });
-        expectEqualInts(await e.read(single.tokens), got.subarray(b * HW, (b + 1) * HW), `row ${b} vs batch 1, seed=${seed}`);
+        const single = gumbelMaxSample(e, e.fromArray([one.length / K / HW, HW, K], one), {
+          seed: seeds[b]!,
+          stream,
+          guidance,
+        });
+        expectEqualInts(
+          await e.read(single.tokens),
+          got.subarray(b * HW, (b + 1) * HW),
+          `row ${b} vs batch 1, seed=${seed}`,
+        );
       }
     }
   });
 
   it('maskgitUpdate: per-row seeds and the schedule over `masked` positions', async () => {
     const e = await getEngine();
-    for (const [B, HW, step, steps, masked] of [[2, 64, 1, 6, 20], [3, 37, 0, 4, 37], [1, 256, 2, 8, 100]] as const) {
+    for (const [B, HW, step, steps, masked] of [
+      [2, 64, 1, 6, 20],
+      [3, 37, 0, 4, 37],
+      [1, 256, 2, 8, 100],
+    ] as const) {
       const seed = freshSeed();
       const maskId = 1024;
       const r = rng(seed + 1);
@@ -191,7 +224,13 @@ describe('per-row seeds and a partial schedule', () => {
       const logp = randn(B * HW, seed + 3, -6, 0);
       const seeds = Array.from({ length: B }, (_, b) => (seed + 7 * b) >>> 0);
       const o = { seed: seeds, step, steps, tau: 4.5, maskId, masked };
-      const got = maskgitUpdate(e, e.fromArray([B, HW], tokens, 'u32'), e.fromArray([B, HW], sampled, 'u32'), e.fromArray([B, HW], logp), o);
+      const got = maskgitUpdate(
+        e,
+        e.fromArray([B, HW], tokens, 'u32'),
+        e.fromArray([B, HW], sampled, 'u32'),
+        e.fromArray([B, HW], logp),
+        o,
+      );
       const want = ref.maskgitUpdateRef(tokens, sampled, logp, { ...o, B, HW });
       const all = await e.read(got.tokens);
       expectEqualInts(all, want.tokens, `tokens B=${B} HW=${HW} masked=${masked} seed=${seed}`);
@@ -199,11 +238,21 @@ describe('per-row seeds and a partial schedule', () => {
       expect(stillMasked).toBe(Math.max(0, Math.min(ref.nMaskAfterStep(step, steps, masked), unknownSet.size - 1)));
       for (let b = 0; b < B; b++) {
         const sl = (a: ArrayLike<number>) => Array.from(a).slice(b * HW, (b + 1) * HW);
-        const single = maskgitUpdate(e, e.fromArray([1, HW], sl(tokens), 'u32'), e.fromArray([1, HW], sl(sampled), 'u32'), e.fromArray([1, HW], sl(logp)), {
-          ...o,
-          seed: seeds[b]!,
-        });
-        expectEqualInts(await e.read(single.tokens), all.subarray(b * HW, (b + 1) * HW), `row ${b} vs batch 1, seed=${seed}`);
+        const single = maskgitUpdate(
+          e,
+          e.fromArray([1, HW], sl(tokens), 'u32'),
+          e.fromArray([1, HW], sl(sampled), 'u32'),
+          e.fromArray([1, HW], sl(logp)),
+          {
+            ...o,
+            seed: seeds[b]!,
+          },
+        );
+        expectEqualInts(
+          await e.read(single.tokens),
+          all.subarray(b * HW, (b + 1) * HW),
+          `row ${b} vs batch 1, seed=${seed}`,
+        );
       }
     }
   });

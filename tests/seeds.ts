@@ -9,7 +9,8 @@ export const TEST_SEED_BASE: number = (() => {
   const raw = process.env.MM_TEST_SEED;
   if (raw === undefined || raw === '') return 0x5eed2026;
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`MM_TEST_SEED must be a u32, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw new Error(`MM_TEST_SEED must be a u32, got ${JSON.stringify(raw)}`);
   return v;
 })();
 let seedsDrawn = 0;
@@ -27,5 +28,7 @@ export function freshSeed(): number {
 
 afterEach((ctx) => {
   if (ctx.task.result?.state === 'fail')
-    console.error(`[seeds] "${ctx.task.name}" failed with MM_TEST_SEED=${TEST_SEED_BASE} (replay: MM_TEST_SEED=${TEST_SEED_BASE} npx vitest run ${ctx.task.file?.name ?? ''})`);
+    console.error(
+      `[seeds] "${ctx.task.name}" failed with MM_TEST_SEED=${TEST_SEED_BASE} (replay: MM_TEST_SEED=${TEST_SEED_BASE} npx vitest run ${ctx.task.file?.name ?? ''})`,
+    );
 });

@@ -4,7 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { acquireDevice } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
 import { seqLen, type ScanGrid } from '../src/engine/ops/cross_scan_geom';
-import { selectiveScan, selectiveScanChunked, selectiveScanFused, type ScanInputs } from '../src/engine/ops/selective_scan';
+import {
+  selectiveScan,
+  selectiveScanChunked,
+  selectiveScanFused,
+  type ScanInputs,
+} from '../src/engine/ops/selective_scan';
 import { crossMergeRef, toScanOrderRef } from '../src/engine/reference/cross_scan';
 import { selectiveScanRef, type ScanRefInputs } from '../src/engine/reference/selective_scan';
 import type { Tensor } from '../src/engine/tensor';
@@ -37,7 +42,16 @@ function makeInputs(seed: number, Bsz: number, K: number, L: number, di: number,
   return { h, S, Bc: cols(R), Cc: cols(R + N) };
 }
 
-function upload(e: Engine, h: Record<string, Float32Array>, Bsz: number, K: number, L: number, di: number, N: number, S: number) {
+function upload(
+  e: Engine,
+  h: Record<string, Float32Array>,
+  Bsz: number,
+  K: number,
+  L: number,
+  di: number,
+  N: number,
+  S: number,
+) {
   return {
     u: e.fromArray([Bsz, K, L, di], h.u!),
     delta: e.fromArray([Bsz, K, L, di], h.delta!),
@@ -55,7 +69,10 @@ describe('selectiveScan (plain, scan order)', () => {
   // (B, K, L, di, N, R): one step; L crossing the 32-step staging chunk twice; di not a multiple of the
   // 32/64-channel workgroup; N = 1, 4, 16; R = 0 makes B/C plain (B, K, L, N)-strided rows.
   const SHAPES: Array<[number, number, number, number, number, number]> = [
-    [1, 1, 1, 3, 1, 0], [2, 4, 22, 33, 4, 2], [1, 2, 70, 65, 16, 1], [1, 4, 33, 17, 16, 3],
+    [1, 1, 1, 3, 1, 0],
+    [2, 4, 22, 33, 4, 2],
+    [1, 2, 70, 65, 16, 1],
+    [1, 4, 33, 17, 16, 3],
   ];
   for (const [Bsz, K, L, di, N, R] of SHAPES)
     for (const gate of [false, true])
@@ -66,8 +83,19 @@ describe('selectiveScan (plain, scan order)', () => {
         const t = upload(e, h, Bsz, K, L, di, N, S);
         poisonNext(e, [[Bsz, K, L, di]]);
         const CH = [16, 32, 64][(seed >>> 3) % 3]!; // the default heuristic picks 32 at these sizes
-        const y = selectiveScan(e, { ...t, BC: t.xdbl, bOffset: R, cOffset: R + N }, gate ? t.z : undefined, { channelsPerWorkgroup: CH });
-        const ref: ScanRefInputs = { u: h.u!, delta: h.delta!, A_log: h.A_log!, B: Bc, C: Cc, D: h.D!, dtBias: h.dtBias!, z: gate ? h.z : undefined };
+        const y = selectiveScan(e, { ...t, BC: t.xdbl, bOffset: R, cOffset: R + N }, gate ? t.z : undefined, {
+          channelsPerWorkgroup: CH,
+        });
+        const ref: ScanRefInputs = {
+          u: h.u!,
+          delta: h.delta!,
+          A_log: h.A_log!,
+          B: Bc,
+          C: Cc,
+          D: h.D!,
+          dtBias: h.dtBias!,
+          z: gate ? h.z : undefined,
+        };
         expectClose(await e.readF32(y), selectiveScanRef(ref, Bsz, K, L, di, N), TOL, `scan CH=${CH} seed=${seed}`);
         disposeAll(t);
         y.dispose();
@@ -75,22 +103,54 @@ describe('selectiveScan (plain, scan order)', () => {
 });
 
 /** The reference of the token-order kernels: inputs in token order → scan order, scan, then cross-merge. */
-function tokenOrderWant(h: ReturnType<typeof makeInputs>, Bsz: number, K: number, L: number, di: number, N: number, g: ScanGrid): Float64Array | Float32Array {
+function tokenOrderWant(
+  h: ReturnType<typeof makeInputs>,
+  Bsz: number,
+  K: number,
+  L: number,
+  di: number,
+  N: number,
+  g: ScanGrid,
+): Float64Array | Float32Array {
   const so = (v: Float32Array, C: number) => toScanOrderRef(v, Bsz, L, C, g);
   const { h: a, Bc, Cc } = h;
-  const ref: ScanRefInputs = { u: so(a.u!, di), delta: so(a.delta!, di), A_log: a.A_log!, B: so(Bc, N), C: so(Cc, N), D: a.D!, dtBias: a.dtBias! };
+  const ref: ScanRefInputs = {
+    u: so(a.u!, di),
+    delta: so(a.delta!, di),
+    A_log: a.A_log!,
+    B: so(Bc, N),
+    C: so(Cc, N),
+    D: a.D!,
+    dtBias: a.dtBias!,
+  };
   return crossMergeRef(selectiveScanRef(ref, Bsz, K, L, di, N), Bsz, L, di, g);
 }
 
 type TokenOrderRun = [string, (e: Awaited<ReturnType<typeof getEngine>>, x: ScanInputs, g: ScanGrid) => Tensor];
 const TOKEN_ORDER_KERNELS: Array<[string, TokenOrderRun[]]> = [
   // every channel-block size in turn: blocks cut di mid-way, and 4·K threads up to 128
-  ['selectiveScanFused (token order in, merged out)',
-    [4, 8, 16, 32].map((CB): TokenOrderRun => [`CB=${CB}`, (e, x, g) => selectiveScanFused(e, x, g, { channelsPerWorkgroup: CB })])],
+  [
+    'selectiveScanFused (token order in, merged out)',
+    [4, 8, 16, 32].map(
+      (CB): TokenOrderRun => [`CB=${CB}`, (e, x, g) => selectiveScanFused(e, x, g, { channelsPerWorkgroup: CB })],
+    ),
+  ],
   // one chunk (the plain recurrence), ragged chunks, more chunks than a chunk's steps, chunks past L (empty)
-  ['selectiveScanChunked (token order in, chunks of L in parallel, merged out)',
-    [[1, 16], [3, 8], [8, 16], [16, 4], [64, 2]].map(([chunks, cb]): TokenOrderRun =>
-      [`chunks=${chunks} CB=${cb}`, (e, x, g) => selectiveScanChunked(e, x, g, { chunks, channelsPerWorkgroup: cb })])],
+  [
+    'selectiveScanChunked (token order in, chunks of L in parallel, merged out)',
+    [
+      [1, 16],
+      [3, 8],
+      [8, 16],
+      [16, 4],
+      [64, 2],
+    ].map(
+      ([chunks, cb]): TokenOrderRun => [
+        `chunks=${chunks} CB=${cb}`,
+        (e, x, g) => selectiveScanChunked(e, x, g, { chunks, channelsPerWorkgroup: cb }),
+      ],
+    ),
+  ],
 ];
 // grid, B, di, N, R: L = 22 / 28 / 11 / 41 / 13, not multiples of the blocks or chunk counts above
 const TOKEN_ORDER_CASES: Array<[ScanGrid, number, number, number, number]> = [
@@ -113,7 +173,10 @@ for (const [kernel, runs] of TOKEN_ORDER_KERNELS)
         const t = upload(e, inp.h, Bsz, K, L, di, N, inp.S);
         const x: ScanInputs = { ...t, BC: t.xdbl, bOffset: R, cOffset: R + N };
         const outs = runs.map(([what, run]) => {
-          poisonNext(e, [[Bsz, K, L, di], [Bsz, L, di]]);
+          poisonNext(e, [
+            [Bsz, K, L, di],
+            [Bsz, L, di],
+          ]);
           return [what, run(e, x, g)] as const;
         });
         const want = tokenOrderWant(inp, Bsz, K, L, di, N, g);
@@ -153,8 +216,22 @@ describe('portability', () => {
         selectiveScanFused(e, x, g, { channelsPerWorkgroup: 32 }), // K·32 = 128 invocations, 8 KiB staged B/C
         selectiveScanChunked(e, x, g, { chunks: 8, channelsPerWorkgroup: 16 }), // 128 invocations, 8.5 KiB
       ]);
-      const ref: ScanRefInputs = { u: h.u!, delta: h.delta!, A_log: h.A_log!, B: Bc, C: Cc, D: h.D!, dtBias: h.dtBias!, z: h.z };
-      expectClose(await e.readF32(y!), selectiveScanRef(ref, Bsz, K, L, di, N), TOL, `default-limits scan seed=${seed}`);
+      const ref: ScanRefInputs = {
+        u: h.u!,
+        delta: h.delta!,
+        A_log: h.A_log!,
+        B: Bc,
+        C: Cc,
+        D: h.D!,
+        dtBias: h.dtBias!,
+        z: h.z,
+      };
+      expectClose(
+        await e.readF32(y!),
+        selectiveScanRef(ref, Bsz, K, L, di, N),
+        TOL,
+        `default-limits scan seed=${seed}`,
+      );
       // the fused and chunked kernels read the same arrays as token order
       const fwant = tokenOrderWant({ h, S, Bc, Cc }, Bsz, K, L, di, N, g);
       expectClose(await e.readF32(f!), fwant, TOL, `default-limits fused scan seed=${seed}`);

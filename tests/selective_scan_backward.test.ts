@@ -5,10 +5,19 @@ import { describe, it } from 'vitest';
 import { acquireDevice } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
 import { seqLen, type ScanGrid } from '../src/engine/ops/cross_scan_geom';
-import { selectiveScanBackward, selectiveScanFusedBackward, type ScanGrads } from '../src/engine/ops/selective_scan_backward';
+import {
+  selectiveScanBackward,
+  selectiveScanFusedBackward,
+  type ScanGrads,
+} from '../src/engine/ops/selective_scan_backward';
 import { crossScanRef, toScanOrderRef, toTokenOrderRef } from '../src/engine/reference/cross_scan';
 import { selectiveScanRef } from '../src/engine/reference/selective_scan';
-import { selectiveScan64, selectiveScanBackwardRef, type ScanRefGrads, type ScanRefInputs64 } from '../src/engine/reference/selective_scan_backward';
+import {
+  selectiveScan64,
+  selectiveScanBackwardRef,
+  type ScanRefGrads,
+  type ScanRefInputs64,
+} from '../src/engine/reference/selective_scan_backward';
 import { dot, fdGrad } from './fd_backward';
 import { dawnInstance, expectClose, freshSeed, getEngine } from './gpu';
 import { inputs, poisonNext } from './kernel_helpers';
@@ -37,11 +46,29 @@ function make(seed: number, Bsz: number, K: number, L: number, di: number, N: nu
     for (let r = 0; r < Bsz * K * L; r++) out.set(h.xdbl!.subarray(r * S + off, r * S + off + N), r * N);
     return out;
   };
-  const ref: ScanRefInputs64 = { u: h.u!, delta: h.delta!, A_log: h.A_log!, B: cols(R), C: cols(R + N), D: h.D!, dtBias: h.dtBias! };
+  const ref: ScanRefInputs64 = {
+    u: h.u!,
+    delta: h.delta!,
+    A_log: h.A_log!,
+    B: cols(R),
+    C: cols(R + N),
+    D: h.D!,
+    dtBias: h.dtBias!,
+  };
   return { h, S, ref };
 }
 
-function upload(e: Engine, h: Record<string, Float32Array>, Bsz: number, K: number, L: number, di: number, N: number, S: number, R: number) {
+function upload(
+  e: Engine,
+  h: Record<string, Float32Array>,
+  Bsz: number,
+  K: number,
+  L: number,
+  di: number,
+  N: number,
+  S: number,
+  R: number,
+) {
   return {
     u: e.fromArray([Bsz, K, L, di], h.u!),
     delta: e.fromArray([Bsz, K, L, di], h.delta!),
@@ -55,7 +82,13 @@ function upload(e: Engine, h: Record<string, Float32Array>, Bsz: number, K: numb
 }
 
 /** Expected dBC (B, K, L, S): dB / dC in their columns, zeros elsewhere. */
-function packBC(g: { dB: ArrayLike<number>; dC: ArrayLike<number> }, rows: number, N: number, S: number, R: number): Float64Array {
+function packBC(
+  g: { dB: ArrayLike<number>; dC: ArrayLike<number> },
+  rows: number,
+  N: number,
+  S: number,
+  R: number,
+): Float64Array {
   const out = new Float64Array(rows * S);
   for (let r = 0; r < rows; r++)
     for (let n = 0; n < N; n++) {
@@ -65,7 +98,16 @@ function packBC(g: { dB: ArrayLike<number>; dC: ArrayLike<number> }, rows: numbe
   return out;
 }
 
-async function compare(e: Engine, got: ScanGrads, want: ScanRefGrads, rows: number, N: number, S: number, R: number, what: string) {
+async function compare(
+  e: Engine,
+  got: ScanGrads,
+  want: ScanRefGrads,
+  rows: number,
+  N: number,
+  S: number,
+  R: number,
+  what: string,
+) {
   expectClose(await e.readF32(got.du), want.du, TOL, `${what} du`);
   expectClose(await e.readF32(got.ddelta), want.ddelta, TOL, `${what} ddelta`);
   expectClose(await e.readF32(got.dBC), packBC(want, rows, N, S, R), TOL, `${what} dBC`);
@@ -75,7 +117,12 @@ async function compare(e: Engine, got: ScanGrads, want: ScanRefGrads, rows: numb
 }
 
 const outShapes = (Bsz: number, K: number, L: number, di: number, N: number, S: number) => [
-  [Bsz, K, L, di], [Bsz, K, L, di], [Bsz, K, L, S], [K, di, N], [K, di], [K, di],
+  [Bsz, K, L, di],
+  [Bsz, K, L, di],
+  [Bsz, K, L, S],
+  [K, di, N],
+  [K, di],
+  [K, di],
 ];
 
 describe('selective scan backward', () => {
@@ -123,12 +170,40 @@ describe('selective scan backward', () => {
         const sc = (a: ArrayLike<number>, C: number) => toScanOrderRef(Float32Array.from(a), Bsz, L, C, grid);
         const tk = (a: ArrayLike<number>, C: number) => toTokenOrderRef(Float32Array.from(a), Bsz, L, C, grid);
         // per-direction inputs in scan order; dy_k = dOut gathered into scan order (the merge's backward)
-        const refScan: ScanRefInputs64 = { ...ref, u: sc(ref.u, di), delta: sc(ref.delta, di), B: sc(ref.B, N), C: sc(ref.C, N) };
-        const w = selectiveScanBackwardRef(refScan, crossScanRef(Float32Array.from(dOut), Bsz, L, di, grid), Bsz, K, L, di, N);
+        const refScan: ScanRefInputs64 = {
+          ...ref,
+          u: sc(ref.u, di),
+          delta: sc(ref.delta, di),
+          B: sc(ref.B, N),
+          C: sc(ref.C, N),
+        };
+        const w = selectiveScanBackwardRef(
+          refScan,
+          crossScanRef(Float32Array.from(dOut), Bsz, L, di, grid),
+          Bsz,
+          K,
+          L,
+          di,
+          N,
+        );
         // back to token order (f32 rounding of the reference here is ~1e-7 relative, far below TOL)
-        const want: ScanRefGrads = { ...w, du: Float64Array.from(tk(w.du, di)), ddelta: Float64Array.from(tk(w.ddelta, di)),
-          dB: Float64Array.from(tk(w.dB, N)), dC: Float64Array.from(tk(w.dC, N)) };
-        await compare(e, got, want, Bsz * K * L, N, S, R, `fused ${JSON.stringify(grid)} B=${Bsz} di=${di} N=${N} seed=${seed}`);
+        const want: ScanRefGrads = {
+          ...w,
+          du: Float64Array.from(tk(w.du, di)),
+          ddelta: Float64Array.from(tk(w.ddelta, di)),
+          dB: Float64Array.from(tk(w.dB, N)),
+          dC: Float64Array.from(tk(w.dC, N)),
+        };
+        await compare(
+          e,
+          got,
+          want,
+          Bsz * K * L,
+          N,
+          S,
+          R,
+          `fused ${JSON.stringify(grid)} B=${Bsz} di=${di} N=${N} seed=${seed}`,
+        );
         for (const v of [...Object.values(t), tdy, ...Object.values(got)]) if (typeof v === 'object') v.dispose();
       }
     });
@@ -139,13 +214,34 @@ describe('selective scan backward', () => {
     const { h, ref } = make(seed, Bsz, K, L, di, N, 1);
     const dy = h.dy!;
     const y64 = selectiveScan64(ref, Bsz, K, L, di, N);
-    const y32 = selectiveScanRef({ ...ref, u: h.u!, delta: h.delta!, A_log: h.A_log!, B: Float32Array.from(ref.B),
-      C: Float32Array.from(ref.C), D: h.D!, dtBias: h.dtBias! }, Bsz, K, L, di, N);
+    const y32 = selectiveScanRef(
+      {
+        ...ref,
+        u: h.u!,
+        delta: h.delta!,
+        A_log: h.A_log!,
+        B: Float32Array.from(ref.B),
+        C: Float32Array.from(ref.C),
+        D: h.D!,
+        dtBias: h.dtBias!,
+      },
+      Bsz,
+      K,
+      L,
+      di,
+      N,
+    );
     expectClose(y64, y32, 1e-6, 'f64 forward vs selectiveScanRef');
     const g = selectiveScanBackwardRef(ref, dy, Bsz, K, L, di, N);
     const names = ['u', 'delta', 'A_log', 'B', 'C', 'D', 'dtBias'] as const;
     const grads: Record<(typeof names)[number], Float64Array> = {
-      u: g.du, delta: g.ddelta, A_log: g.dA_log, B: g.dB, C: g.dC, D: g.dD, dtBias: g.dDtBias,
+      u: g.du,
+      delta: g.ddelta,
+      A_log: g.dA_log,
+      B: g.dB,
+      C: g.dC,
+      D: g.dD,
+      dtBias: g.dDtBias,
     };
     for (const name of names) {
       const num = fdGrad((v) => dot(selectiveScan64({ ...ref, [name]: v }, Bsz, K, L, di, N), dy), ref[name]);

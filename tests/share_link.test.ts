@@ -9,7 +9,10 @@ import type { GpuReport } from '../src/worker/api';
 describe('settings in the URL', () => {
   it('reads valid values', () => {
     const r = readSharedSettings('?prompt=red%20apple&negative=dark&seed=42&steps=3&guidance=2.5');
-    expect(r).toEqual({ settings: { prompt: 'red apple', negativePrompt: 'dark', seed: 42, steps: 3, guidance: 2.5 }, ignored: [] });
+    expect(r).toEqual({
+      settings: { prompt: 'red apple', negativePrompt: 'dark', seed: 42, steps: 3, guidance: 2.5 },
+      ignored: [],
+    });
     expect(readSharedSettings('')).toEqual({ settings: {}, ignored: [] });
     expect(readSharedSettings('?seed=4294967295&prompt=').settings).toEqual({ seed: 4294967295, prompt: '' });
   });
@@ -17,7 +20,11 @@ describe('settings in the URL', () => {
   it('ignores bad values with a reason and keeps the good ones', () => {
     const r = readSharedSettings('?prompt=cat&seed=-1&steps=999&guidance=abc');
     expect(r.settings).toEqual({ prompt: 'cat' });
-    expect(r.ignored).toEqual(['seed=-1 (must be a number from 0 to 4294967295)', 'steps=999 (must be a number from 1 to 64)', 'guidance=abc (must be a number from 0 to 20)']);
+    expect(r.ignored).toEqual([
+      'seed=-1 (must be a number from 0 to 4294967295)',
+      'steps=999 (must be a number from 1 to 64)',
+      'guidance=abc (must be a number from 0 to 20)',
+    ]);
     expect(readSharedSettings('?steps=2.5&seed=&guidance=Infinity').ignored).toEqual([
       'seed= (must be a number from 0 to 4294967295)',
       'steps=2.5 (must be a whole number)',
@@ -27,14 +34,28 @@ describe('settings in the URL', () => {
   });
 
   it('writes the request, keeps other parameters and round-trips', () => {
-    const href = withSharedSettings('http://x/app/?engine-heartbeat-timeout=5000&negative=old#h', { prompt: 'a & b=c', seed: 7, steps: 2, guidance: 1 });
+    const href = withSharedSettings('http://x/app/?engine-heartbeat-timeout=5000&negative=old#h', {
+      prompt: 'a & b=c',
+      seed: 7,
+      steps: 2,
+      guidance: 1,
+    });
     const url = new URL(href);
     expect(url.pathname).toBe('/app/');
     expect(url.hash).toBe('#h');
     expect(url.searchParams.get('engine-heartbeat-timeout')).toBe('5000');
     expect(url.searchParams.has('negative')).toBe(false);
-    expect(readSharedSettings(url.search)).toEqual({ settings: { prompt: 'a & b=c', seed: 7, steps: 2, guidance: 1 }, ignored: [] });
-    const withNeg = withSharedSettings(href, { prompt: 'p', negativePrompt: 'blurry', seed: 1, steps: 12, guidance: 4 });
+    expect(readSharedSettings(url.search)).toEqual({
+      settings: { prompt: 'a & b=c', seed: 7, steps: 2, guidance: 1 },
+      ignored: [],
+    });
+    const withNeg = withSharedSettings(href, {
+      prompt: 'p',
+      negativePrompt: 'blurry',
+      seed: 1,
+      steps: 12,
+      guidance: 4,
+    });
     expect(readSharedSettings(new URL(withNeg).search).settings.negativePrompt).toBe('blurry');
   });
 });

@@ -10,7 +10,13 @@ import { expectClose, freshSeed, getEngine, poison, randn } from './gpu';
 const TOL = 1e-5;
 
 describe('softmax', () => {
-  const SHAPES: Array<[number, number]> = [[1, 1], [3, 63], [4, 257], [5, 1024], [2, 1500]];
+  const SHAPES: Array<[number, number]> = [
+    [1, 1],
+    [3, 63],
+    [4, 257],
+    [5, 1024],
+    [2, 1500],
+  ];
   for (const log of [false, true])
     it(`${log ? 'logSoftmax' : 'softmax'} matches the reference`, async () => {
       const e = await getEngine();
@@ -23,7 +29,12 @@ describe('softmax', () => {
         poison(e, p);
         p.dispose();
         const y = log ? logSoftmax(e, tx) : softmax(e, tx);
-        expectClose(await e.readF32(y), log ? logSoftmaxRef(x, N) : softmaxRef(x, N), TOL, `R=${R} N=${N} seed=${seed}`);
+        expectClose(
+          await e.readF32(y),
+          log ? logSoftmaxRef(x, N) : softmaxRef(x, N),
+          TOL,
+          `R=${R} N=${N} seed=${seed}`,
+        );
         tx.dispose();
         y.dispose();
       }

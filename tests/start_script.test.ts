@@ -19,7 +19,11 @@ async function occupy(port: number): Promise<Server | null> {
 }
 
 /** Runs start.sh until its output matches `until` (or it exits); returns the output so far. */
-function runStart(env: Record<string, string>, until: RegExp, ms = 60_000): Promise<{ out: string; code: number | null }> {
+function runStart(
+  env: Record<string, string>,
+  until: RegExp,
+  ms = 60_000,
+): Promise<{ out: string; code: number | null }> {
   const child = spawn('bash', ['scripts/start.sh'], { cwd: ROOT, env: { ...process.env, ...env }, detached: true });
   started.push(child);
   let out = '';

@@ -26,7 +26,8 @@ function cacheStorage() {
       const e = entries.get(url(r));
       return e ? new Response(e.body, { headers: { 'content-type': e.type } }) : undefined;
     },
-    put: async (r: Request | string, res: Response) => void entries.set(url(r), { body: await res.text(), type: res.headers.get('content-type') ?? '' }),
+    put: async (r: Request | string, res: Response) =>
+      void entries.set(url(r), { body: await res.text(), type: res.headers.get('content-type') ?? '' }),
     delete: async (r: Request | string) => entries.delete(url(r)),
   });
   const api = {
@@ -40,7 +41,13 @@ function cacheStorage() {
   const fill = (name: string, files: Record<string, string>) => {
     const m = new Map<string, Entry>();
     for (const [path, body] of Object.entries(files)) {
-      const type = path.endsWith('.js') ? 'text/javascript' : path.endsWith('.css') ? 'text/css' : path.endsWith('.json') ? 'application/json' : 'text/html';
+      const type = path.endsWith('.js')
+        ? 'text/javascript'
+        : path.endsWith('.css')
+          ? 'text/css'
+          : path.endsWith('.json')
+            ? 'application/json'
+            : 'text/html';
       m.set(new URL(path, ORIGIN).href, { body, type });
     }
     caches.set(name, m);
@@ -50,7 +57,10 @@ function cacheStorage() {
 }
 
 /** Loads sw.js into a fresh context; returns its event handlers. */
-function loadWorker(caches: ReturnType<typeof cacheStorage>, fetchFn: (r: Request) => Promise<Response> = async () => new Response('', { status: 404 })) {
+function loadWorker(
+  caches: ReturnType<typeof cacheStorage>,
+  fetchFn: (r: Request) => Promise<Response> = async () => new Response('', { status: 404 }),
+) {
   const handlers = new Map<string, (e: unknown) => void>();
   const self = {
     location: new URL(ORIGIN),
@@ -59,11 +69,27 @@ function loadWorker(caches: ReturnType<typeof cacheStorage>, fetchFn: (r: Reques
     skipWaiting: () => undefined,
     addEventListener: (type: string, fn: (e: unknown) => void) => handlers.set(type, fn),
   };
-  runInNewContext(SW, { self, caches: caches.api, fetch: fetchFn, URL, Request, Response, console, Promise, Set, Map, Date });
+  runInNewContext(SW, {
+    self,
+    caches: caches.api,
+    fetch: fetchFn,
+    URL,
+    Request,
+    Response,
+    console,
+    Promise,
+    Set,
+    Map,
+    Date,
+  });
   /** Dispatches an event and waits for everything it passed to waitUntil (and respondWith). */
   const dispatch = async (type: string, extra: Record<string, unknown> = {}) => {
     const waits: Promise<unknown>[] = [];
-    handlers.get(type)!({ ...extra, waitUntil: (p: Promise<unknown>) => waits.push(p), respondWith: (p: Promise<unknown>) => waits.push(p) });
+    handlers.get(type)!({
+      ...extra,
+      waitUntil: (p: Promise<unknown>) => waits.push(p),
+      respondWith: (p: Promise<unknown>) => waits.push(p),
+    });
     // waitUntil may be called from inside respondWith's promise: settle in rounds
     for (let n = 0; n < waits.length; n++) await waits[n];
   };
@@ -76,7 +102,8 @@ function basic(res: Response): Response {
   return Object.defineProperties(res, { type: { value: 'basic' }, clone: { value: () => basic(clone()) } });
 }
 
-const page = (entry: string) => `<!doctype html><html><head><script type="module" src="${entry}"></script></head><body></body></html>`;
+const page = (entry: string) =>
+  `<!doctype html><html><head><script type="module" src="${entry}"></script></head><body></body></html>`;
 
 describe('sw.js pruning', () => {
   it('on activate: moves older caches in, deletes them, prunes hashed assets no cached page reaches', async () => {
@@ -147,8 +174,10 @@ describe('sw.js and query strings (pages are cached by path)', () => {
     let build = 'OLDq7r8s9t0';
     const sw = loadWorker(c, async (r) => {
       const path = new URL(r.url).pathname;
-      if (path === '/') return basic(new Response(page(`/assets/index-${build}.js`), { headers: { 'content-type': 'text/html' } }));
-      if (path.startsWith('/assets/')) return basic(new Response('export {};', { headers: { 'content-type': 'text/javascript' } }));
+      if (path === '/')
+        return basic(new Response(page(`/assets/index-${build}.js`), { headers: { 'content-type': 'text/html' } }));
+      if (path.startsWith('/assets/'))
+        return basic(new Response('export {};', { headers: { 'content-type': 'text/javascript' } }));
       return new Response('', { status: 404 });
     });
     for (let n = 0; n < 20; n++) await sw.dispatch('fetch', { request: navigate(`/?junk=${n}`) });

@@ -19,7 +19,12 @@ vi.mock('../src/engine/ops/embedding_backward', async (importOriginal) => {
   const orig = await importOriginal<typeof import('../src/engine/ops/embedding_backward')>();
   return {
     ...orig,
-    embeddingBackward: (e: Engine, ids: Parameters<typeof orig.embeddingBackward>[1], dy: Parameters<typeof orig.embeddingBackward>[2], V: number) => {
+    embeddingBackward: (
+      e: Engine,
+      ids: Parameters<typeof orig.embeddingBackward>[1],
+      dy: Parameters<typeof orig.embeddingBackward>[2],
+      V: number,
+    ) => {
       calls.push(V);
       return orig.embeddingBackward(e, ids, dy, V);
     },
@@ -50,8 +55,16 @@ function batch(): MaskedBatch {
   const img = Uint32Array.from(A.get('input.img_tokens')!.data);
   const HW = cfg.grid * cfg.grid;
   const targets = Uint32Array.from(img, (v, i) => (v === cfg.codebook_size ? (i * 7) % cfg.codebook_size : v));
-  const mask = Uint32Array.from({ length: img.length }, (_, i) => (i % 3 === 0 || img[i] === cfg.codebook_size ? 1 : 0));
-  return { batch: ids.shape[0]!, textIds: ids.data, imgTokens: Uint32Array.from(img, (v, i) => (mask[i] ? cfg.codebook_size : v)), targets, mask: mask.subarray(0, ids.shape[0]! * HW) };
+  const mask = Uint32Array.from({ length: img.length }, (_, i) =>
+    i % 3 === 0 || img[i] === cfg.codebook_size ? 1 : 0,
+  );
+  return {
+    batch: ids.shape[0]!,
+    textIds: ids.data,
+    imgTokens: Uint32Array.from(img, (v, i) => (mask[i] ? cfg.codebook_size : v)),
+    targets,
+    mask: mask.subarray(0, ids.shape[0]! * HW),
+  };
 }
 
 describe('text fine-tuning with a large (word prior) vocabulary', () => {

@@ -17,7 +17,10 @@ import { readSafetensors } from './golden_io';
 const TOL = 1e-4; // tests/fixtures/README.md: forward stages, f32
 const DIR = resolve(__dirname, 'fixtures/text_prior_tiny');
 const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as Manifest;
-const fixture = JSON.parse(readFileSync(`${DIR}/fixture.json`, 'utf8')) as { prompts: string[]; prior_config: { prior_words: number } };
+const fixture = JSON.parse(readFileSync(`${DIR}/fixture.json`, 'utf8')) as {
+  prompts: string[];
+  prior_config: { prior_words: number };
+};
 const b = readFileSync(`${DIR}/model-00000.safetensors`);
 const weights = loadWeights(manifest, [b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer]);
 const arrays = readSafetensors(`${DIR}/arrays.safetensors`);

@@ -17,7 +17,11 @@ const TOL = 1e-4;
 const DIR = resolve(__dirname, 'fixtures/vq_tiny');
 
 describe('VQ tokenizer vs PyTorch (vq_tiny golden fixture)', async () => {
-  const cfg = (await import('./fixtures/vq_tiny/fixture.json')).default.config as { norm_groups: number; gn_eps: number; ch_mult: number[] };
+  const cfg = (await import('./fixtures/vq_tiny/fixture.json')).default.config as {
+    norm_groups: number;
+    gn_eps: number;
+    ch_mult: number[];
+  };
   const arrays = readSafetensors(`${DIR}/arrays.safetensors`);
   const weights = readSafetensors(`${DIR}/model-00000.safetensors`);
 
@@ -34,7 +38,11 @@ describe('VQ tokenizer vs PyTorch (vq_tiny golden fixture)', async () => {
       return t;
     };
     const has = (name: string) => weights.has(name);
-    const gn = (x: Tensor, p: string) => groupNorm(e, x, Math.min(cfg.norm_groups, x.shape[1]!), W(`${p}.weight`), W(`${p}.bias`), { eps: cfg.gn_eps, silu: true });
+    const gn = (x: Tensor, p: string) =>
+      groupNorm(e, x, Math.min(cfg.norm_groups, x.shape[1]!), W(`${p}.weight`), W(`${p}.bias`), {
+        eps: cfg.gn_eps,
+        silu: true,
+      });
     const conv = (x: Tensor, p: string, stride: 1 | 2 = 1, upsample = false) => {
       const w = W(`${p}.weight`);
       return conv2d(e, x, w, W(`${p}.bias`), { stride, padding: (w.shape[2]! - 1) / 2, upsample });
@@ -49,7 +57,8 @@ describe('VQ tokenizer vs PyTorch (vq_tiny golden fixture)', async () => {
       let h = conv(z, 'decoder.conv_in');
       for (let m = 0; has(`decoder.mid.${m}.conv1.weight`); m++) h = resblock(h, `decoder.mid.${m}`);
       for (let l = 0; l < levels; l++) {
-        for (let j = 0; has(`decoder.levels.${l}.blocks.${j}.conv1.weight`); j++) h = resblock(h, `decoder.levels.${l}.blocks.${j}`);
+        for (let j = 0; has(`decoder.levels.${l}.blocks.${j}.conv1.weight`); j++)
+          h = resblock(h, `decoder.levels.${l}.blocks.${j}`);
         if (has(`decoder.levels.${l}.up.weight`)) h = conv(h, `decoder.levels.${l}.up`, 1, true); // nearest ×2, conv
       }
       return conv(gn(h, 'decoder.norm_out'), 'decoder.conv_out');
@@ -57,7 +66,8 @@ describe('VQ tokenizer vs PyTorch (vq_tiny golden fixture)', async () => {
     const encoder = (x: Tensor): Tensor => {
       let h = conv(x, 'encoder.conv_in');
       for (let l = 0; l < levels; l++) {
-        for (let j = 0; has(`encoder.levels.${l}.blocks.${j}.conv1.weight`); j++) h = resblock(h, `encoder.levels.${l}.blocks.${j}`);
+        for (let j = 0; has(`encoder.levels.${l}.blocks.${j}.conv1.weight`); j++)
+          h = resblock(h, `encoder.levels.${l}.blocks.${j}`);
         if (has(`encoder.levels.${l}.down.weight`)) h = conv(h, `encoder.levels.${l}.down`, 2);
       }
       for (let m = 0; has(`encoder.mid.${m}.conv1.weight`); m++) h = resblock(h, `encoder.mid.${m}`);

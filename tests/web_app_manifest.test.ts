@@ -6,7 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { INSTALL_FILES } from '../src/offline';
 
 const manifest = JSON.parse(readFileSync('public/manifest.webmanifest', 'utf8')) as {
-  name: string; short_name: string; start_url: string; display: string; theme_color: string; icons: { src: string; sizes: string; type: string }[];
+  name: string;
+  short_name: string;
+  start_url: string;
+  display: string;
+  theme_color: string;
+  icons: { src: string; sizes: string; type: string }[];
 };
 
 describe('web-app manifest', () => {
@@ -21,7 +26,9 @@ describe('web-app manifest', () => {
 
   it('names files that exist, and the offline seeding caches them', () => {
     const html = readFileSync('index.html', 'utf8');
-    const linked = [...html.matchAll(/<link rel="(?:icon|manifest|apple-touch-icon)" href="\/([^"]+)"/g)].map((m) => m[1]!);
+    const linked = [...html.matchAll(/<link rel="(?:icon|manifest|apple-touch-icon)" href="\/([^"]+)"/g)].map(
+      (m) => m[1]!,
+    );
     expect(linked.sort()).toEqual(['favicon.svg', 'icons/icon-192.png', 'manifest.webmanifest']);
     for (const f of [...linked, ...manifest.icons.map((i) => i.src)]) {
       expect(existsSync(`public/${f}`), f).toBe(true);

@@ -17,8 +17,18 @@ type Behaviour = 'ok' | 'hang' | 'stall-body' | 'flood' | 'flood-declared';
 async function server(opts: { indexBytes?: number } = {}) {
   const shard = new Uint8Array(101 * 1024).map((_, i) => (i * 7) & 255).buffer;
   const sha256 = await sha256Hex(shard);
-  const manifest = JSON.stringify({ format: 'mmamba-weights', formatVersion: 1, modelId: 'm', kind: 'vq', shards: [{ file: 'model-00000.safetensors', bytes: shard.byteLength, sha256 }] });
-  const index = JSON.stringify({ models: [{ id: 'm', kind: 'vq', name: 'm', formatVersion: 1, bytes: opts.indexBytes ?? shard.byteLength }], defaultGenerator: 'm', tokenizer: 'm' });
+  const manifest = JSON.stringify({
+    format: 'mmamba-weights',
+    formatVersion: 1,
+    modelId: 'm',
+    kind: 'vq',
+    shards: [{ file: 'model-00000.safetensors', bytes: shard.byteLength, sha256 }],
+  });
+  const index = JSON.stringify({
+    models: [{ id: 'm', kind: 'vq', name: 'm', formatVersion: 1, bytes: opts.indexBytes ?? shard.byteLength }],
+    defaultGenerator: 'm',
+    tokenizer: 'm',
+  });
   const state = { shards: 0, manifests: 0, floodBytes: 0, plan: [] as Behaviour[] };
   const fetchStub = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const path = new URL(String(input)).pathname;
@@ -32,7 +42,9 @@ async function server(opts: { indexBytes?: number } = {}) {
     const how = state.plan.shift() ?? 'ok';
     const signal = init?.signal;
     if (how === 'hang')
-      return new Promise<Response>((_, reject) => signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
+      return new Promise<Response>((_, reject) =>
+        signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))),
+      );
     if (how === 'stall-body') {
       const body = new ReadableStream<Uint8Array>({
         start(c) {
@@ -52,7 +64,10 @@ async function server(opts: { indexBytes?: number } = {}) {
           c.enqueue(chunk.slice());
         },
       });
-      return new Response(body, how === 'flood-declared' ? { headers: { 'content-length': String(total) } } : undefined);
+      return new Response(
+        body,
+        how === 'flood-declared' ? { headers: { 'content-length': String(total) } } : undefined,
+      );
     }
     return new Response(shard);
   }) as typeof fetch;
@@ -70,12 +85,16 @@ describe('downloads that stall or overrun', () => {
     const events: WeightProgress[] = [];
     const r = await store(s.fetchStub).load('m', (p) => events.push(p));
     expect(r.fromCache).toBe(false);
-    expect(events.find((e) => e.kind === 'refetch')).toMatchObject({ reason: expect.stringMatching(/no data arrived for 0 s \(the connection stalled\)/) });
+    expect(events.find((e) => e.kind === 'refetch')).toMatchObject({
+      reason: expect.stringMatching(/no data arrived for 0 s \(the connection stalled\)/),
+    });
     // The progress label names this model at 0 % from the start, not the model loaded before it at 100 %.
     expect(events[0]).toMatchObject({ kind: 'download', modelId: 'm', loadedBytes: 0, percent: 0, fromCache: false });
     s.state.plan = ['hang', 'hang'];
     const t0 = performance.now();
-    await expect(store(s.fetchStub).load('m')).rejects.toThrow(/model-00000.safetensors: no data arrived .*, twice; model "m" could not be loaded/);
+    await expect(store(s.fetchStub).load('m')).rejects.toThrow(
+      /model-00000.safetensors: no data arrived .*, twice; model "m" could not be loaded/,
+    );
     expect(performance.now() - t0).toBeLessThan(2000);
   });
 
@@ -90,10 +109,14 @@ describe('downloads that stall or overrun', () => {
     const s = await server();
     s.state.plan = ['flood', 'flood'];
     const events: WeightProgress[] = [];
-    await expect(store(s.fetchStub).load('m', (p) => events.push(p))).rejects.toThrow(/sent \d+ bytes or more, expected at most 103424, twice/);
+    await expect(store(s.fetchStub).load('m', (p) => events.push(p))).rejects.toThrow(
+      /sent \d+ bytes or more, expected at most 103424, twice/,
+    );
     // Two attempts, each stopped at its first 1 MiB chunk (a stream may pull one more ahead): far from 2 × 600 MiB.
     expect(s.state.floodBytes).toBeLessThanOrEqual(4 * 1024 * 1024);
-    const maxReported = Math.max(...events.filter((e) => e.kind === 'download').map((e) => (e as { loadedBytes: number }).loadedBytes));
+    const maxReported = Math.max(
+      ...events.filter((e) => e.kind === 'download').map((e) => (e as { loadedBytes: number }).loadedBytes),
+    );
     expect(maxReported).toBeLessThanOrEqual(101 * 1024);
   });
 
@@ -112,7 +135,11 @@ describe('an index.json that disagrees with the manifest', () => {
     const kv = memoryKv();
     const first: WeightProgress[] = [];
     expect((await store(s.fetchStub, kv).load('m', (p) => first.push(p))).fromCache).toBe(false);
-    expect(first.find((e) => e.kind === 'cache-warning')).toMatchObject({ message: expect.stringMatching(/index.json describes model "m" differently from its manifest \(999 vs 103424 bytes\)/) });
+    expect(first.find((e) => e.kind === 'cache-warning')).toMatchObject({
+      message: expect.stringMatching(
+        /index.json describes model "m" differently from its manifest \(999 vs 103424 bytes\)/,
+      ),
+    });
     const second: WeightProgress[] = [];
     const again = await store(s.fetchStub, kv).load('m', (p) => second.push(p));
     expect(again.fromCache).toBe(true);
@@ -123,7 +150,9 @@ describe('an index.json that disagrees with the manifest', () => {
 
   it(`JSON over ${MAX_JSON_BYTES} bytes is refused while streaming`, async () => {
     const big = (async () => new Response(new Uint8Array(MAX_JSON_BYTES + 10).fill(0x20))) as unknown as typeof fetch;
-    await expect(store(big).index()).rejects.toThrow(/index.json: the server sent \d+ bytes or more, expected at most 4194304/);
+    await expect(store(big).index()).rejects.toThrow(
+      /index.json: the server sent \d+ bytes or more, expected at most 4194304/,
+    );
   });
 });
 
@@ -131,8 +160,13 @@ describe('odd model ids from outside', () => {
   it('deleteModel refuses ids that are not model ids (and touches nothing)', async () => {
     const kv = memoryKv();
     await kv.set('weights/v1/m/manifest', {});
-    const s = new WeightStore({ origin: ORIGIN, kv, fetch: (async () => new Response('', { status: 404 })) as unknown as typeof fetch });
-    for (const id of ['', '..', 'm/../x', null, 7]) await expect(s.deleteModel(id as string)).rejects.toThrow(/There is no model .* to delete/);
+    const s = new WeightStore({
+      origin: ORIGIN,
+      kv,
+      fetch: (async () => new Response('', { status: 404 })) as unknown as typeof fetch,
+    });
+    for (const id of ['', '..', 'm/../x', null, 7])
+      await expect(s.deleteModel(id as string)).rejects.toThrow(/There is no model .* to delete/);
     expect(await kv.keys()).toEqual(['weights/v1/m/manifest']);
   });
 });
@@ -146,14 +180,24 @@ describe('oversized or malformed lists in index.json and manifests', () => {
   const entry = (id: string) => ({ id, kind: 'vq', name: id, formatVersion: 1, bytes: 4 });
 
   it('an index.json listing 10,000 models, or a model with bytes "lots", is refused with a message', async () => {
-    const many = { models: Array.from({ length: 10_000 }, (_, i) => entry(`m${i}`)), defaultGenerator: 'm0', tokenizer: 'm0' };
-    await expect(store(serve({ '/models/index.json': many })).index()).rejects.toThrow(/lists 10000 models; at most 256 are read/);
+    const many = {
+      models: Array.from({ length: 10_000 }, (_, i) => entry(`m${i}`)),
+      defaultGenerator: 'm0',
+      tokenizer: 'm0',
+    };
+    await expect(store(serve({ '/models/index.json': many })).index()).rejects.toThrow(
+      /lists 10000 models; at most 256 are read/,
+    );
     const bad = { models: [{ ...entry('m'), bytes: 'lots' }], defaultGenerator: 'm', tokenizer: 'm' };
     await expect(store(serve({ '/models/index.json': bad })).index()).rejects.toThrow(/model "m" has bad bytes "lots"/);
   });
 
   it('a manifest of 5,000 shards is refused before any shard is requested (100,000 already fail the 4 MiB cap)', async () => {
-    const shards = Array.from({ length: 5_000 }, (_, i) => ({ file: `s${i}.safetensors`, bytes: 4, sha256: '0'.repeat(64) }));
+    const shards = Array.from({ length: 5_000 }, (_, i) => ({
+      file: `s${i}.safetensors`,
+      bytes: 4,
+      sha256: '0'.repeat(64),
+    }));
     const files = {
       '/models/index.json': { models: [{ ...entry('m'), bytes: 20_000 }], defaultGenerator: 'm', tokenizer: 'm' },
       '/models/m/manifest.json': { format: 'mmamba-weights', formatVersion: 1, modelId: 'm', kind: 'vq', shards },

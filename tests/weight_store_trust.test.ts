@@ -16,8 +16,18 @@ async function server(withShas: boolean) {
     const sha256 = await sha256Hex(shard);
     const shards = [{ file: 'model-00000.safetensors', bytes: shard.byteLength, sha256 }];
     files.set('/models/m/model-00000.safetensors', shard);
-    files.set('/models/m/manifest.json', JSON.stringify({ format: 'mmamba-weights', formatVersion: 1, modelId: 'm', kind: 'vq', shards }));
-    const entry = { id: 'm', kind: 'vq', name: 'm', formatVersion: 1, bytes: shard.byteLength, ...(withShas ? { shardSha256: [sha256] } : {}) };
+    files.set(
+      '/models/m/manifest.json',
+      JSON.stringify({ format: 'mmamba-weights', formatVersion: 1, modelId: 'm', kind: 'vq', shards }),
+    );
+    const entry = {
+      id: 'm',
+      kind: 'vq',
+      name: 'm',
+      formatVersion: 1,
+      bytes: shard.byteLength,
+      ...(withShas ? { shardSha256: [sha256] } : {}),
+    };
     files.set('/models/index.json', JSON.stringify({ models: [entry], defaultGenerator: 'm', tokenizer: 'm' }));
     return sha256;
   };
@@ -63,7 +73,12 @@ describe('cached-model trust', () => {
   });
 
   it('manifestMatchesEntry compares totals, then the sha256 list in order', () => {
-    const m = { shards: [{ file: 'a.safetensors', bytes: 3, sha256: 'x' }, { file: 'b.safetensors', bytes: 4, sha256: 'y' }] };
+    const m = {
+      shards: [
+        { file: 'a.safetensors', bytes: 3, sha256: 'x' },
+        { file: 'b.safetensors', bytes: 4, sha256: 'y' },
+      ],
+    };
     expect(manifestMatchesEntry(m, { bytes: 7 })).toBe(true);
     expect(manifestMatchesEntry(m, { bytes: 8 })).toBe(false);
     expect(manifestMatchesEntry(m, { bytes: 7, shardSha256: ['x', 'y'] })).toBe(true);

@@ -7,23 +7,36 @@ import { describe, expect, it } from 'vitest';
 import { cleanCaption, MAX_CAPTION_CHARS } from '../src/finetune/upload';
 import { MAX_PROMPT_CHARS, type FineTuneRequest } from '../src/worker/api';
 import { checkRequest } from '../src/worker/finetune/session';
-import { checkGenerateRequest, InvalidGenerateRequestError, MAX_PROMPT_WIRE_CHARS, REQUEST_LIMITS } from '../src/worker/generation/requests';
+import {
+  checkGenerateRequest,
+  InvalidGenerateRequestError,
+  MAX_PROMPT_WIRE_CHARS,
+  REQUEST_LIMITS,
+} from '../src/worker/generation/requests';
 
 describe('generation requests from outside', () => {
   it('refuses things that are not requests, with a message instead of a TypeError', () => {
     for (const bad of [null, undefined, 7, 'a cat', [], [1, 2]]) {
       expect(() => checkGenerateRequest(bad)).toThrow(InvalidGenerateRequestError);
-      expect(() => checkGenerateRequest(bad)).toThrow(/Invalid generation request: expected an object like \{prompt, seed, steps\}/);
+      expect(() => checkGenerateRequest(bad)).toThrow(
+        /Invalid generation request: expected an object like \{prompt, seed, steps\}/,
+      );
     }
     expect(() => checkGenerateRequest({})).toThrow(/prompt is undefined; it must be text/);
-    expect(() => checkGenerateRequest({ prompt: 'x' })).toThrow(/seed is undefined; it must be a number from 0 to 4294967295/);
+    expect(() => checkGenerateRequest({ prompt: 'x' })).toThrow(
+      /seed is undefined; it must be a number from 0 to 4294967295/,
+    );
   });
 
   it('refuses out-of-range and non-finite numbers, naming the field and the range', () => {
     const ok = { prompt: 'a cat', seed: 1 };
-    expect(() => checkGenerateRequest({ ...ok, guidance: 1e308 })).toThrow(/guidance is 1e\+308; it must be a number from 0 to 20/);
+    expect(() => checkGenerateRequest({ ...ok, guidance: 1e308 })).toThrow(
+      /guidance is 1e\+308; it must be a number from 0 to 20/,
+    );
     expect(() => checkGenerateRequest({ ...ok, guidance: Number.NaN })).toThrow(/guidance is NaN/);
-    expect(() => checkGenerateRequest({ ...ok, steps: 1e9 })).toThrow(/steps is 1000000000; it must be a number from 1 to 64/);
+    expect(() => checkGenerateRequest({ ...ok, steps: 1e9 })).toThrow(
+      /steps is 1000000000; it must be a number from 1 to 64/,
+    );
     expect(() => checkGenerateRequest({ ...ok, steps: '12' })).toThrow(/steps is "12"/);
     expect(() => checkGenerateRequest({ ...ok, seed: Number.POSITIVE_INFINITY })).toThrow(/seed is Infinity/);
     expect(() => checkGenerateRequest({ ...ok, seed: -1 })).toThrow(/seed is -1/);
@@ -31,11 +44,23 @@ describe('generation requests from outside', () => {
     expect(() => checkGenerateRequest({ ...ok, temperature: 0 })).toThrow(/temperature is 0/);
     expect(() => checkGenerateRequest({ ...ok, negativePrompt: 5 })).toThrow(/negativePrompt is 5; it must be text/);
     expect(() => checkGenerateRequest({ ...ok, adapter: { name: 'x' } })).toThrow(/adapter is object/);
-    expect(() => checkGenerateRequest({ ...ok, prompt: 'x'.repeat(MAX_PROMPT_WIRE_CHARS + 1) })).toThrow(/at most 1000000 are accepted/);
+    expect(() => checkGenerateRequest({ ...ok, prompt: 'x'.repeat(MAX_PROMPT_WIRE_CHARS + 1) })).toThrow(
+      /at most 1000000 are accepted/,
+    );
   });
 
   it('passes a good request through, steps rounded, the seed a u32, empty adapter = none', () => {
-    expect(checkGenerateRequest({ prompt: '', seed: 4294967294.7, steps: 11.6, guidance: 0, tau: 4.5, temperature: 1, adapter: '' })).toEqual({
+    expect(
+      checkGenerateRequest({
+        prompt: '',
+        seed: 4294967294.7,
+        steps: 11.6,
+        guidance: 0,
+        tau: 4.5,
+        temperature: 1,
+        adapter: '',
+      }),
+    ).toEqual({
       prompt: '',
       seed: 4294967294,
       steps: 12,
@@ -61,7 +86,9 @@ describe('edit and variation fields of a generation request', () => {
     expect(r.initTokens).toEqual(Uint32Array.of(5, 0, 7, 4294967295));
     expect(r.keep).toEqual(Uint8Array.of(1, 0, 1, 1));
     expect(r.variations).toBe(4);
-    expect(checkGenerateRequest({ ...ok, initTokens: Uint32Array.of(1, 2), keep: Uint8Array.of(0, 1) }).keep).toEqual(Uint8Array.of(0, 1));
+    expect(checkGenerateRequest({ ...ok, initTokens: Uint32Array.of(1, 2), keep: Uint8Array.of(0, 1) }).keep).toEqual(
+      Uint8Array.of(0, 1),
+    );
   });
 
   it('refuses malformed edits and variations with a message naming the field', () => {
@@ -69,10 +96,16 @@ describe('edit and variation fields of a generation request', () => {
       [{ initTokens: [1, 2, 3, 4] }, /keep came alone|initTokens came alone/],
       [{ keep }, /keep came alone/],
       [{ initTokens: 'abcd', keep }, /initTokens is "abcd"; it must be a list of token ids/],
-      [{ initTokens: [1, 2, 3, 4], keep: { length: 4 } }, /keep is object; it must be a list of 0 \(re-generate\) and 1 \(keep\)/],
+      [
+        { initTokens: [1, 2, 3, 4], keep: { length: 4 } },
+        /keep is object; it must be a list of 0 \(re-generate\) and 1 \(keep\)/,
+      ],
       [{ initTokens: [1, 2, 3], keep }, /initTokens has 3 and keep 4 entries/],
       [{ initTokens: new Array(2000).fill(0), keep: new Array(2000).fill(0) }, /at most 1024/],
-      [{ initTokens: [1, 2, 3, 4], keep: [1, 0, 2, 1] }, /keep\[2\] is 2; each entry must be 0 \(re-generate\) or 1 \(keep\)/],
+      [
+        { initTokens: [1, 2, 3, 4], keep: [1, 0, 2, 1] },
+        /keep\[2\] is 2; each entry must be 0 \(re-generate\) or 1 \(keep\)/,
+      ],
       [{ initTokens: [1, -2, 3, 4], keep }, /initTokens\[1\] is -2/],
       [{ initTokens: [1, 2.5, 3, 4], keep }, /initTokens\[1\] is 2.5/],
       [{ initTokens: [1, 2, 3, 4], keep: [1, 1, 1, 1] }, /the mask is empty \(keep keeps every token\)/],
@@ -82,7 +115,9 @@ describe('edit and variation fields of a generation request', () => {
       [{ variations: '3' }, /variations is "3"/],
     ];
     for (const [fields, why] of bad) {
-      expect(() => checkGenerateRequest({ ...ok, ...fields }), JSON.stringify(fields).slice(0, 80)).toThrow(InvalidGenerateRequestError);
+      expect(() => checkGenerateRequest({ ...ok, ...fields }), JSON.stringify(fields).slice(0, 80)).toThrow(
+        InvalidGenerateRequestError,
+      );
       expect(() => checkGenerateRequest({ ...ok, ...fields })).toThrow(why);
     }
   });
@@ -102,7 +137,9 @@ describe('fine-tuning requests from outside', () => {
 
   it('refuses a non-text preview prompt, an out-of-range preview guidance, and a request that is not an object', () => {
     expect(() => checkRequest({ ...ok, previewPrompt: 7 as unknown as string })).toThrow(/Preview prompt must be text/);
-    expect(() => checkRequest({ ...ok, previewGuidance: 1e308 })).toThrow(/Preview guidance must be a number from 0 to 20 \(got 1e\+308\)/);
+    expect(() => checkRequest({ ...ok, previewGuidance: 1e308 })).toThrow(
+      /Preview guidance must be a number from 0 to 20 \(got 1e\+308\)/,
+    );
     expect(() => checkRequest({ ...ok, previewGuidance: Number.NaN })).toThrow(/Preview guidance/);
     expect(() => checkRequest(null as unknown as FineTuneRequest)).toThrow(/must be an object/);
     expect(checkRequest(ok).previewGuidance).toBe(4);

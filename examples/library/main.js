@@ -1,6 +1,10 @@
 // The example page: start the engine in a worker, load the default generator, generate with per-step images,
 // cancel through an AbortSignal. Everything comes from the built library; errors are told apart by class.
-import { CreateWebWorkerMMambaEngine, GENERATION_SETTINGS, GenerationCancelledError } from '../../dist-lib/mmamba-web.js';
+import {
+  CreateWebWorkerMMambaEngine,
+  GENERATION_SETTINGS,
+  GenerationCancelledError,
+} from '../../dist-lib/mmamba-web.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const status = (text) => ($('status').textContent = text);
@@ -11,11 +15,15 @@ function draw(image) {
   const canvas = $('canvas');
   canvas.width = image.width;
   canvas.height = image.height;
-  canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(image.rgba), image.width, image.height), 0, 0);
+  canvas
+    .getContext('2d')
+    .putImageData(new ImageData(new Uint8ClampedArray(image.rgba), image.width, image.height), 0, 0);
 }
 
 async function main() {
-  const worker = new Worker(new URL(`./worker.js?models=${encodeURIComponent(models)}`, import.meta.url), { type: 'module' });
+  const worker = new Worker(new URL(`./worker.js?models=${encodeURIComponent(models)}`, import.meta.url), {
+    type: 'module',
+  });
   // One extra call to learn the default generator: the engine lists the models it can load.
   const engine = await CreateWebWorkerMMambaEngine(worker);
   const { defaultGenerator } = await engine.listModels();
@@ -51,7 +59,11 @@ async function main() {
       draw(result.image);
       status(`Done: ${steps} steps, ${result.image.width}×${result.image.height}`);
     } catch (e) {
-      status(e instanceof GenerationCancelledError ? `Cancelled after ${steps} steps (${e.name})` : `Failed: ${e.name}: ${e.message}`);
+      status(
+        e instanceof GenerationCancelledError
+          ? `Cancelled after ${steps} steps (${e.name})`
+          : `Failed: ${e.name}: ${e.message}`,
+      );
     } finally {
       running = null;
       $('generate').disabled = false;

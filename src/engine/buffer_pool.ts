@@ -28,7 +28,8 @@ export class BufferPool {
     const cls = BufferPool.sizeClass(Math.max(bytes, 4));
     const maxBuffer = this.device.limits.maxBufferSize;
     if (cls > maxBuffer && bytes <= maxBuffer) return this.create(bytes, label, bytes);
-    if (bytes > maxBuffer) throw new GpuLimitError(`a ${bytes}-byte buffer exceeds this device's maxBufferSize (${maxBuffer})`);
+    if (bytes > maxBuffer)
+      throw new GpuLimitError(`a ${bytes}-byte buffer exceeds this device's maxBufferSize (${maxBuffer})`);
     const list = this.free.get(cls);
     const buf = list?.pop();
     if (buf) {

@@ -44,7 +44,12 @@ const RAISED_LIMITS = [
   'maxComputeWorkgroupsPerDimension',
 ] as const;
 
-const REPORTED_LIMITS = [...RAISED_LIMITS, 'maxUniformBufferBindingSize', 'maxBindGroups', 'minStorageBufferOffsetAlignment'];
+const REPORTED_LIMITS = [
+  ...RAISED_LIMITS,
+  'maxUniformBufferBindingSize',
+  'maxBindGroups',
+  'minStorageBufferOffsetAlignment',
+];
 
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUFeatureName, 'shader-f16'];
 

@@ -119,7 +119,8 @@ export class Engine {
   copy(src: Tensor, dst: Tensor, dstElementOffset = 0): void {
     this.assertAlive();
     if (src.isDisposed || dst.isDisposed) throw new ShapeError(`copy: ${src.isDisposed ? src : dst} is disposed`);
-    if (dstElementOffset < 0 || dstElementOffset + src.size > dst.size) throw new ShapeError(`copy of ${src} overflows ${dst} at ${dstElementOffset}`);
+    if (dstElementOffset < 0 || dstElementOffset + src.size > dst.size)
+      throw new ShapeError(`copy of ${src} overflows ${dst} at ${dstElementOffset}`);
     if (src.size === 0) return;
     this.endPass();
     this.getEncoder().copyBufferToBuffer(src.buffer, 0, dst.buffer, dstElementOffset * 4, src.byteLength);
@@ -135,7 +136,10 @@ export class Engine {
   async read<D extends DType>(t: Tensor & { dtype: D }): Promise<AnyTypedArray> {
     this.assertAlive();
     const bytes = t.byteLength;
-    const staging = this.device.createBuffer({ size: Math.max(4, bytes), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const staging = this.device.createBuffer({
+      size: Math.max(4, bytes),
+      usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+    });
     this.endPass();
     this.getEncoder().copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
     this.flush();
@@ -144,7 +148,11 @@ export class Engine {
     staging.unmap();
     staging.destroy();
     this.assertAlive();
-    return t.dtype === 'f32' ? new Float32Array(copy) : t.dtype === 'u32' ? new Uint32Array(copy) : new Int32Array(copy);
+    return t.dtype === 'f32'
+      ? new Float32Array(copy)
+      : t.dtype === 'u32'
+        ? new Uint32Array(copy)
+        : new Int32Array(copy);
   }
 
   async readF32(t: Tensor): Promise<Float32Array> {
@@ -169,7 +177,11 @@ export class Engine {
       }
       return { binding: i, resource: { buffer: this.uniformBuffer(b.uniform) } };
     });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: spec.label });
+    const bindGroup = this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries,
+      label: spec.label,
+    });
     const [x, y = 1, z = 1] = spec.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
     let pass: GPUComputePassEncoder;
@@ -179,7 +191,11 @@ export class Engine {
       this.profiler.labels.push(spec.label ?? 'kernel');
       this.endPass();
       pass = this.getEncoder().beginComputePass({
-        timestampWrites: { querySet: this.profiler.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+        timestampWrites: {
+          querySet: this.profiler.querySet,
+          beginningOfPassWriteIndex: 2 * i,
+          endOfPassWriteIndex: 2 * i + 1,
+        },
       });
       this.pass = pass;
     } else {
@@ -239,7 +255,11 @@ export class Engine {
     if (!this.ctx.hasTimestamps) throw new ShaderError('this device has no timestamp-query feature');
     this.flush();
     const capacity = maxDispatches * 2;
-    this.profiler = { querySet: this.device.createQuerySet({ type: 'timestamp', count: capacity }), labels: [], capacity };
+    this.profiler = {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count: capacity }),
+      labels: [],
+      capacity,
+    };
   }
 
   async endProfiling(): Promise<KernelTiming[]> {
@@ -265,7 +285,11 @@ export class Engine {
     resolve.destroy();
     p.querySet.destroy();
     const t0 = ts[0]!;
-    return p.labels.map((label, i) => ({ label, ms: Number(ts[2 * i + 1]! - ts[2 * i]!) / 1e6, startMs: Number(ts[2 * i]! - t0) / 1e6 }));
+    return p.labels.map((label, i) => ({
+      label,
+      ms: Number(ts[2 * i + 1]! - ts[2 * i]!) / 1e6,
+      startMs: Number(ts[2 * i]! - t0) / 1e6,
+    }));
   }
 
   // ---- lifetime -------------------------------------------------------------------------------------------

@@ -19,7 +19,10 @@ export class WebGPUUnavailableError extends EngineError {
 
 /** The GPU device was lost (driver reset, tab in background too long, out of memory). Recoverable by re-acquiring. */
 export class GpuDeviceLostError extends EngineError {
-  constructor(readonly reason: string, detail: string) {
+  constructor(
+    readonly reason: string,
+    detail: string,
+  ) {
     super(`The GPU device was lost (${reason}: ${detail}). It will be re-acquired on the next request.`);
   }
 }

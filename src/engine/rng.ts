@@ -25,7 +25,8 @@ export const uniformFromKey = (key: number, index: number): number =>
   Math.fround(Math.fround(hash32((index >>> 0) ^ key) >>> 8) + 0.5) / 16777216;
 
 /** uniform(seed, stream, index) in (0, 1] as an f32 value (1 only when the +0.5 rounds up at 2^24 − 1). */
-export const uniform = (seed: number, stream: number, index: number): number => uniformFromKey(rngKey(seed, stream), index);
+export const uniform = (seed: number, stream: number, index: number): number =>
+  uniformFromKey(rngKey(seed, stream), index);
 
 /** mulberry32: a generator of uniform floats in [0, 1), fully determined by `seed`. */
 export function mulberry32(seed: number): () => number {

@@ -64,12 +64,19 @@ export function serializeAdapter(adapter: LoraAdapter): ArrayBuffer {
   for (const [param, pair] of adapter.pairs)
     for (const which of ['A', 'B'] as const) {
       const t = pair[which];
-      header[tensorName(param, which)] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+      header[tensorName(param, which)] = {
+        dtype: 'F32',
+        shape: t.shape,
+        data_offsets: [offset, offset + t.data.byteLength],
+      };
       chunks.push(t.data);
       offset += t.data.byteLength;
     }
   if (adapter.wordEmbedding) {
-    if (info.word === undefined || !NEW_WORD_RE.test(info.word)) throw new InvalidFineTuneOptionsError(`an adapter with a word embedding needs its word (1–64 of a–z, 0–9), got ${JSON.stringify(info.word)}`);
+    if (info.word === undefined || !NEW_WORD_RE.test(info.word))
+      throw new InvalidFineTuneOptionsError(
+        `an adapter with a word embedding needs its word (1–64 of a–z, 0–9), got ${JSON.stringify(info.word)}`,
+      );
     const t = adapter.wordEmbedding;
     header[WORD_TENSOR] = { dtype: 'F32', shape: [t.length], data_offsets: [offset, offset + t.byteLength] };
     chunks.push(t);
@@ -93,7 +100,9 @@ function metaNumber(meta: Record<string, string>, key: string, integer: boolean)
   const raw = meta[key];
   const v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
   if (!Number.isFinite(v) || (integer && !Number.isInteger(v)))
-    throw new AdapterFormatError(`adapter metadata '${key}' is ${JSON.stringify(raw)}, not ${integer ? 'an integer' : 'a number'}; the file is damaged`);
+    throw new AdapterFormatError(
+      `adapter metadata '${key}' is ${JSON.stringify(raw)}, not ${integer ? 'an integer' : 'a number'}; the file is damaged`,
+    );
   return v;
 }
 
@@ -115,20 +124,29 @@ const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every
 function checkFileBounds(file: ArrayBuffer): void {
   const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
   if (file.byteLength > MAX_ADAPTER_FILE_BYTES)
-    throw new AdapterFormatError(`the file is ${mb(file.byteLength)}; an adapter is at most ${MAX_ADAPTER_FILE_BYTES / 1048576} MB`);
-  if (file.byteLength < 8) throw new AdapterFormatError(`not a valid adapter file: ${file.byteLength} bytes is too short for a header`);
+    throw new AdapterFormatError(
+      `the file is ${mb(file.byteLength)}; an adapter is at most ${MAX_ADAPTER_FILE_BYTES / 1048576} MB`,
+    );
+  if (file.byteLength < 8)
+    throw new AdapterFormatError(`not a valid adapter file: ${file.byteLength} bytes is too short for a header`);
   const hlen = new DataView(file).getBigUint64(0, true);
   if (hlen > BigInt(MAX_ADAPTER_HEADER_BYTES))
-    throw new AdapterFormatError(`not a valid adapter file: header length ${hlen} is over the ${MAX_ADAPTER_HEADER_BYTES / 1024} KiB an adapter's header may have`);
+    throw new AdapterFormatError(
+      `not a valid adapter file: header length ${hlen} is over the ${MAX_ADAPTER_HEADER_BYTES / 1024} KiB an adapter's header may have`,
+    );
   if (8 + Number(hlen) > file.byteLength)
-    throw new AdapterFormatError(`not a valid adapter file: header length ${hlen} runs past the end of the ${file.byteLength}-byte file`);
+    throw new AdapterFormatError(
+      `not a valid adapter file: header length ${hlen} runs past the end of the ${file.byteLength}-byte file`,
+    );
   // Entries are counted on the raw header text (an entry is a `"name":{…}` pair; `{` is an upper bound), so a
   // header of a million tiny entries is refused before any JSON is parsed.
   const head = new Uint8Array(file, 8, Number(hlen));
   let braces = 0;
   for (let i = 0; i < head.length; i++) if (head[i] === 0x7b) braces++;
   if (braces > MAX_ADAPTER_ENTRIES + 2)
-    throw new AdapterFormatError(`not a valid adapter file: its header has ${braces - 1} or so entries; an adapter has at most ${MAX_ADAPTER_ENTRIES}`);
+    throw new AdapterFormatError(
+      `not a valid adapter file: its header has ${braces - 1} or so entries; an adapter has at most ${MAX_ADAPTER_ENTRIES}`,
+    );
 }
 
 /** Parses and validates an adapter file for `base`. Bounded before parsing (see checkFileBounds); a file whose
@@ -146,34 +164,54 @@ export function parseAdapter(file: ArrayBuffer, base: BaseModelRef): LoraAdapter
     st = parseSafetensors(file, 'adapter');
   } catch (err) {
     if (err instanceof WeightIntegrityError)
-      throw new AdapterFormatError(`not a valid adapter file: ${err.message.replace(/ The weights file.*$/, '')} Choose a .safetensors adapter exported by this app.`);
+      throw new AdapterFormatError(
+        `not a valid adapter file: ${err.message.replace(/ The weights file.*$/, '')} Choose a .safetensors adapter exported by this app.`,
+      );
     throw err;
   }
   const meta = st.metadata;
-  if (Object.values(meta).some((v) => typeof v !== 'string')) throw new AdapterFormatError('adapter __metadata__ values must be strings; the file is damaged');
+  if (Object.values(meta).some((v) => typeof v !== 'string'))
+    throw new AdapterFormatError('adapter __metadata__ values must be strings; the file is damaged');
   if (meta.format !== ADAPTER_FORMAT)
-    throw new AdapterFormatError(`this .safetensors file is not an M-Mamba LoRA adapter (format ${JSON.stringify(meta.format)}, want "${ADAPTER_FORMAT}")`);
+    throw new AdapterFormatError(
+      `this .safetensors file is not an M-Mamba LoRA adapter (format ${JSON.stringify(meta.format)}, want "${ADAPTER_FORMAT}")`,
+    );
   const version = ADAPTER_FORMAT_VERSIONS_READ.find((v) => meta.formatVersion === String(v));
   if (version === undefined)
-    throw new AdapterFormatError(`adapter formatVersion ${meta.formatVersion} is not supported (this app reads ${ADAPTER_FORMAT_VERSIONS_READ.join(' and ')}); update the app`);
+    throw new AdapterFormatError(
+      `adapter formatVersion ${meta.formatVersion} is not supported (this app reads ${ADAPTER_FORMAT_VERSIONS_READ.join(' and ')}); update the app`,
+    );
 
   const targets = metaJson(meta, 'targets', isStringArray);
-  for (const t of targets) if (!LORA_TARGETS.includes(t as LoraTarget)) throw new AdapterFormatError(`adapter names an unknown LoRA target '${t}'`);
-  const config: LoraConfig = { rank: metaNumber(meta, 'rank', true), alpha: metaNumber(meta, 'alpha', false), targets: targets as LoraTarget[] };
+  for (const t of targets)
+    if (!LORA_TARGETS.includes(t as LoraTarget))
+      throw new AdapterFormatError(`adapter names an unknown LoRA target '${t}'`);
+  const config: LoraConfig = {
+    rank: metaNumber(meta, 'rank', true),
+    alpha: metaNumber(meta, 'alpha', false),
+    targets: targets as LoraTarget[],
+  };
   const steps = metaNumber(meta, 'steps', true);
   const captions = meta.captions !== undefined ? metaJson(meta, 'captions', isStringArray) : undefined;
 
   // the base model
   if (meta.baseModelId !== base.modelId)
-    throw new AdapterMismatchError(`this adapter was trained on '${meta.baseModelId}', not on '${base.modelId}'; load it with that model`);
+    throw new AdapterMismatchError(
+      `this adapter was trained on '${meta.baseModelId}', not on '${base.modelId}'; load it with that model`,
+    );
   if (meta.baseConfigHash !== configHash(base.config))
-    throw new AdapterMismatchError(`this adapter was trained on a different version of '${base.modelId}' (config hash ${meta.baseConfigHash}); retrain it on this one`);
+    throw new AdapterMismatchError(
+      `this adapter was trained on a different version of '${base.modelId}' (config hash ${meta.baseConfigHash}); retrain it on this one`,
+    );
   if (meta.baseManifestSha256 && base.manifestSha256 && meta.baseManifestSha256 !== base.manifestSha256)
-    throw new AdapterMismatchError(`this adapter was trained on other weights of '${base.modelId}' (manifest sha256 differs); retrain it on these`);
+    throw new AdapterMismatchError(
+      `this adapter was trained on other weights of '${base.modelId}' (manifest sha256 differs); retrain it on these`,
+    );
   try {
     checkLoraConfig(base.config, config);
   } catch (err) {
-    if (err instanceof InvalidFineTuneOptionsError) throw new AdapterMismatchError(`adapter config does not fit the base model: ${err.message}`);
+    if (err instanceof InvalidFineTuneOptionsError)
+      throw new AdapterMismatchError(`adapter config does not fit the base model: ${err.message}`);
     throw err;
   }
 
@@ -182,7 +220,10 @@ export function parseAdapter(file: ArrayBuffer, base: BaseModelRef): LoraAdapter
   const expected = new Set(params.flatMap((p) => [tensorName(p, 'A'), tensorName(p, 'B')]));
   if (version >= 2) expected.add(WORD_TENSOR);
   for (const name of st.tensors.keys())
-    if (!expected.has(name)) throw new AdapterFormatError(`adapter holds an unexpected tensor '${name}' (targets ${config.targets.join(', ')})`);
+    if (!expected.has(name))
+      throw new AdapterFormatError(
+        `adapter holds an unexpected tensor '${name}' (targets ${config.targets.join(', ')})`,
+      );
   const pairs = new Map<string, LoraPair>();
   for (const p of params) {
     const f = factorShapes(base.config, p, config.rank);
@@ -193,10 +234,15 @@ export function parseAdapter(file: ArrayBuffer, base: BaseModelRef): LoraAdapter
       if (t.dtype !== 'F32') throw new AdapterFormatError(`adapter tensor '${name}' is ${t.dtype}; adapters store F32`);
       const want = which === 'A' ? f.A : f.B;
       if (t.shape.join() !== want.join())
-        throw new AdapterMismatchError(`adapter tensor '${name}' has shape [${t.shape}], the base model needs [${want}]`);
+        throw new AdapterMismatchError(
+          `adapter tensor '${name}' has shape [${t.shape}], the base model needs [${want}]`,
+        );
       const data = new Float32Array(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength / 4);
       for (let i = 0; i < data.length; i++)
-        if (!Number.isFinite(data[i]!)) throw new AdapterFormatError(`adapter tensor '${name}' holds a non-finite value at [${i}]; the file is damaged`);
+        if (!Number.isFinite(data[i]!))
+          throw new AdapterFormatError(
+            `adapter tensor '${name}' holds a non-finite value at [${i}]; the file is damaged`,
+          );
       return { shape: [...t.shape], data };
     };
     pairs.set(p, { A: read('A'), B: read('B') });
@@ -204,17 +250,28 @@ export function parseAdapter(file: ArrayBuffer, base: BaseModelRef): LoraAdapter
   let wordEmbedding: Float32Array | undefined;
   const wt = st.tensors.get(WORD_TENSOR);
   if (wt) {
-    if (meta.word === undefined || !NEW_WORD_RE.test(meta.word)) throw new AdapterFormatError(`adapter has a word embedding but its word ${JSON.stringify(meta.word)} is not 1–64 of a–z, 0–9; the file is damaged`);
-    if (wt.dtype !== 'F32') throw new AdapterFormatError(`adapter tensor '${WORD_TENSOR}' is ${wt.dtype}; adapters store F32`);
+    if (meta.word === undefined || !NEW_WORD_RE.test(meta.word))
+      throw new AdapterFormatError(
+        `adapter has a word embedding but its word ${JSON.stringify(meta.word)} is not 1–64 of a–z, 0–9; the file is damaged`,
+      );
+    if (wt.dtype !== 'F32')
+      throw new AdapterFormatError(`adapter tensor '${WORD_TENSOR}' is ${wt.dtype}; adapters store F32`);
     if (wt.shape.join() !== String(base.config.text.width))
-      throw new AdapterMismatchError(`adapter tensor '${WORD_TENSOR}' has shape [${wt.shape}], the base model's text width needs [${base.config.text.width}]`);
+      throw new AdapterMismatchError(
+        `adapter tensor '${WORD_TENSOR}' has shape [${wt.shape}], the base model's text width needs [${base.config.text.width}]`,
+      );
     wordEmbedding = new Float32Array(wt.bytes.buffer, wt.bytes.byteOffset, wt.bytes.byteLength / 4);
     for (let i = 0; i < wordEmbedding.length; i++)
-      if (!Number.isFinite(wordEmbedding[i]!)) throw new AdapterFormatError(`adapter tensor '${WORD_TENSOR}' holds a non-finite value at [${i}]; the file is damaged`);
+      if (!Number.isFinite(wordEmbedding[i]!))
+        throw new AdapterFormatError(
+          `adapter tensor '${WORD_TENSOR}' holds a non-finite value at [${i}]; the file is damaged`,
+        );
   }
   // The tensors (non-overlapping) must tile the data exactly: trailing junk or hidden bytes are refused, never stored.
   if (unclaimed !== 0)
-    throw new AdapterFormatError(`not a valid adapter file: ${unclaimed} bytes after the header belong to no tensor (trailing or hidden data); export the adapter from this app again`);
+    throw new AdapterFormatError(
+      `not a valid adapter file: ${unclaimed} bytes after the header belong to no tensor (trailing or hidden data); export the adapter from this app again`,
+    );
   return {
     config,
     info: {
@@ -249,7 +306,8 @@ export function mergedWeightsProblem(base: WeightMap, adapter: LoraAdapter): str
   for (const name of adapter.pairs.keys()) {
     const w = merged.get(name)!.data;
     for (let i = 0; i < w.length; i++)
-      if (!Number.isFinite(w[i]!)) return `merging it makes ${name} non-finite (at [${i}]): its factors are far too large`;
+      if (!Number.isFinite(w[i]!))
+        return `merging it makes ${name} non-finite (at [${i}]): its factors are far too large`;
     const before = norm(base.get(name)!.data);
     const after = norm(w);
     if (after > MAX_MERGED_NORM_RATIO * before + MERGE_NORM_FLOOR)

@@ -26,7 +26,16 @@ export type { MMambaConfig } from '../model/common';
  *             (f·w, w) and mlp.2.weight (w, f·w): the text encoder's attention and MLP, so that a new word can
  *             change how the whole prompt is read (backward through src/finetune/text_autodiff.ts). */
 export type LoraTarget = 'in_proj' | 'out_proj' | 'x_proj' | 'dt_proj' | 'mod' | 'head' | 'text' | 'text_layers';
-export const LORA_TARGETS: readonly LoraTarget[] = ['in_proj', 'out_proj', 'x_proj', 'dt_proj', 'mod', 'head', 'text', 'text_layers'];
+export const LORA_TARGETS: readonly LoraTarget[] = [
+  'in_proj',
+  'out_proj',
+  'x_proj',
+  'dt_proj',
+  'mod',
+  'head',
+  'text',
+  'text_layers',
+];
 
 export interface LoraConfig {
   /** r ≥ 1 (≤ min(in, out) of every adapted weight). */
@@ -184,7 +193,10 @@ export interface FineTunerHandle {
   /** One optimizer step on one batch (B = options.batchSize rows). */
   step(batch: TrainingBatch): Promise<StepResult>;
   /** Loss of the current adapter on `batch` with the training mask of RNG step `maskStep` (default 0), no update. */
-  evaluate(batch: TrainingBatch, opts?: { maskStep?: number; withLogits?: boolean }): Promise<{ loss: number; maskedTokens: number; logits?: Float32Array }>;
+  evaluate(
+    batch: TrainingBatch,
+    opts?: { maskStep?: number; withLogits?: boolean },
+  ): Promise<{ loss: number; maskedTokens: number; logits?: Float32Array }>;
   /** A CPU snapshot of the current factors (the last good ones after a refused step). */
   getAdapter(info?: { word?: string; captions?: string[] }): Promise<LoraAdapter>;
   /** Frees every GPU buffer the trainer owns (the engine stays usable). */

@@ -13,7 +13,11 @@ export const ADAPT_TARGETS = {
 } as const satisfies Record<string, readonly LoraTarget[]>;
 
 /** Rank 8, alpha = rank (scale 1), generator and text encoder. */
-export const DEFAULT_LORA_CONFIG: Readonly<LoraConfig> = Object.freeze({ rank: 8, alpha: 8, targets: [...ADAPT_TARGETS.all] });
+export const DEFAULT_LORA_CONFIG: Readonly<LoraConfig> = Object.freeze({
+  rank: 8,
+  alpha: 8,
+  targets: [...ADAPT_TARGETS.all],
+});
 
 /** Linear warmup of a run of `totalSteps`: a fifth of the run, at most 10 steps. */
 export function warmupStepsFor(totalSteps: number): number {
@@ -44,7 +48,16 @@ export const ADAPTER_STRENGTH = Object.freeze({ min: 0, max: 1.5, default: 1, st
 
 /** The drift guard's control prompts (issue 20): ordinary things the new word should leave alone, each rendered with
  *  the base model before a run and with the adapter during and after it, at fixed seeds (CONTROL_SEED + index). */
-export const DRIFT_CONTROL_PROMPTS: readonly string[] = Object.freeze(['red apple', 'yellow star', 'blue car', 'green tree', 'a red heart', 'cat face', 'house', 'sun']);
+export const DRIFT_CONTROL_PROMPTS: readonly string[] = Object.freeze([
+  'red apple',
+  'yellow star',
+  'blue car',
+  'green tree',
+  'a red heart',
+  'cat face',
+  'house',
+  'sun',
+]);
 
 /** The drift guard's schedule: a check every `every` steps (0: only after the run) renders the first `duringRun`
  *  controls (cheap), the check after the run all of them. `stopOnDrift`: stop the run when a check exceeds the

@@ -14,7 +14,20 @@ export const DRIFT_GRID = 32;
 export const DRIFT_BOUNDS = Object.freeze({ minPsnr32: 20, maxColourShareDiff: 0.05 });
 
 /** The colours a 32-px pixel is sorted into: black, grey, white (saturation < 0.25), else one of 9 hue sectors. */
-export const COLOUR_BINS = ['black', 'grey', 'white', 'red', 'orange', 'yellow', 'green', 'cyan', 'blue', 'violet', 'magenta', 'pink'] as const;
+export const COLOUR_BINS = [
+  'black',
+  'grey',
+  'white',
+  'red',
+  'orange',
+  'yellow',
+  'green',
+  'cyan',
+  'blue',
+  'violet',
+  'magenta',
+  'pink',
+] as const;
 
 export interface DriftImage {
   width: number;
@@ -48,7 +61,8 @@ export interface DriftReport {
 /** RGB of `img` box-averaged to side × side (float, 0–255, row-major, 3 per pixel); the side must divide the image. */
 export function downsampleRgb(img: DriftImage, side = DRIFT_GRID): Float64Array {
   const { width: w, height: h, rgba } = img;
-  if (rgba.length !== w * h * 4) throw new Error(`an image of ${w}×${h} needs ${w * h * 4} RGBA bytes, got ${rgba.length}`);
+  if (rgba.length !== w * h * 4)
+    throw new Error(`an image of ${w}×${h} needs ${w * h * 4} RGBA bytes, got ${rgba.length}`);
   if (w % side !== 0 || h % side !== 0) throw new Error(`a ${w}×${h} image does not divide into ${side}×${side} cells`);
   const cw = w / side;
   const ch = h / side;
@@ -106,7 +120,8 @@ export function colourShares(img: DriftImage, side = DRIFT_GRID): Float64Array {
 
 /** Share of positions whose token differs (the two must be the same length). */
 export function tokenChange(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length || a.length === 0) throw new Error(`token grids of ${a.length} and ${b.length} codes cannot be compared`);
+  if (a.length !== b.length || a.length === 0)
+    throw new Error(`token grids of ${a.length} and ${b.length} codes cannot be compared`);
   let changed = 0;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) changed++;
   return changed / a.length;
@@ -118,17 +133,30 @@ export function promptDrift(base: DriftSample, adapted: DriftSample): PromptDrif
   const sb = colourShares(adapted.image);
   let colourShareDiff = 0;
   for (let k = 0; k < sa.length; k++) colourShareDiff = Math.max(colourShareDiff, Math.abs(sa[k]! - sb[k]!));
-  return { psnr32: psnrAt(base.image, adapted.image), colourShareDiff, tokenChange: tokenChange(base.tokens, adapted.tokens) };
+  return {
+    psnr32: psnrAt(base.image, adapted.image),
+    colourShareDiff,
+    tokenChange: tokenChange(base.tokens, adapted.tokens),
+  };
 }
 
 /** Drift over a set of control prompts (base[i] and adapted[i] share prompt and seed), checked against `bounds`. */
-export function driftReport(base: DriftSample[], adapted: DriftSample[], bounds: { minPsnr32: number; maxColourShareDiff: number } = DRIFT_BOUNDS): DriftReport {
-  if (base.length !== adapted.length || base.length === 0) throw new Error(`${base.length} base and ${adapted.length} adapted results: one of each per control prompt`);
+export function driftReport(
+  base: DriftSample[],
+  adapted: DriftSample[],
+  bounds: { minPsnr32: number; maxColourShareDiff: number } = DRIFT_BOUNDS,
+): DriftReport {
+  if (base.length !== adapted.length || base.length === 0)
+    throw new Error(`${base.length} base and ${adapted.length} adapted results: one of each per control prompt`);
   const prompts = base.map((b, i) => promptDrift(b, adapted[i]!));
   const worst: PromptDrift = {
     psnr32: Math.min(...prompts.map((p) => p.psnr32)),
     colourShareDiff: Math.max(...prompts.map((p) => p.colourShareDiff)),
     tokenChange: Math.max(...prompts.map((p) => p.tokenChange)),
   };
-  return { prompts, worst, withinBounds: worst.psnr32 >= bounds.minPsnr32 && worst.colourShareDiff <= bounds.maxColourShareDiff };
+  return {
+    prompts,
+    worst,
+    withinBounds: worst.psnr32 >= bounds.minPsnr32 && worst.colourShareDiff <= bounds.maxColourShareDiff,
+  };
 }

@@ -55,14 +55,19 @@ export class WordInversion {
     this.id = newWordId(tokenizer);
     this.config = configWithWord(base.ref.config, this.id);
     this.options = resolveOptions({ weightDecay: 0, ...options }, this.config.text.max_len);
-    if (this.options.weightDecay !== 0) throw new InvalidFineTuneOptionsError('textual inversion has no weight decay (0)');
+    if (this.options.weightDecay !== 0)
+      throw new InvalidFineTuneOptionsError('textual inversion has no weight decay (0)');
     const start = init ?? initialWordVector(base.weights, tokenizer);
     const weights = weightsWithWord(base.weights, this.id, start);
     this.rows = this.config.text.vocab_size;
     this.width = this.config.text.width;
     const limit = Math.min(e.device.limits.maxStorageBufferBindingSize, e.device.limits.maxBufferSize);
-    this.microBatch = Math.min(largestMicroBatch(this.config, { rank: 1, alpha: 1, targets: ['text'] }, this.options.batchSize, limit), this.options.maxMicroBatch ?? Infinity);
-    if (this.microBatch < 1) throw new InvalidFineTuneOptionsError(`one image's step exceeds this device's ${limit}-byte binding limit`);
+    this.microBatch = Math.min(
+      largestMicroBatch(this.config, { rank: 1, alpha: 1, targets: ['text'] }, this.options.batchSize, limit),
+      this.options.maxMicroBatch ?? Infinity,
+    );
+    if (this.microBatch < 1)
+      throw new InvalidFineTuneOptionsError(`one image's step exceeds this device's ${limit}-byte binding limit`);
     this.model = new MMambaAutodiff(e, this.config, weights);
     const table3 = view(this.model.baseWeight(TEXT_TABLE), [1, this.rows, this.width]);
     this.before = sliceRows(e, table3, 0, this.id);
@@ -89,10 +94,16 @@ export class WordInversion {
     const c = this.config;
     const B = this.options.batchSize;
     const HW = c.grid * c.grid;
-    if (batch.tokens?.length !== B * HW) throw new InvalidBatchError(`a batch needs batchSize × HW = ${B} × ${HW} tokens, got ${batch.tokens?.length}`);
-    if (batch.textIds?.length !== B * c.text.max_len) throw new InvalidBatchError(`a batch needs ${B} × ${c.text.max_len} text ids, got ${batch.textIds?.length}`);
-    for (const t of batch.tokens) if (!(t >= 0 && t < c.codebook_size)) throw new InvalidBatchError(`image token ${t} is outside the codebook [0, ${c.codebook_size})`);
-    for (const t of batch.textIds) if (!(t >= 0 && t < c.text.vocab_size)) throw new InvalidBatchError(`text id ${t} is outside the vocabulary [0, ${c.text.vocab_size})`);
+    if (batch.tokens?.length !== B * HW)
+      throw new InvalidBatchError(`a batch needs batchSize × HW = ${B} × ${HW} tokens, got ${batch.tokens?.length}`);
+    if (batch.textIds?.length !== B * c.text.max_len)
+      throw new InvalidBatchError(`a batch needs ${B} × ${c.text.max_len} text ids, got ${batch.textIds?.length}`);
+    for (const t of batch.tokens)
+      if (!(t >= 0 && t < c.codebook_size))
+        throw new InvalidBatchError(`image token ${t} is outside the codebook [0, ${c.codebook_size})`);
+    for (const t of batch.textIds)
+      if (!(t >= 0 && t < c.text.vocab_size))
+        throw new InvalidBatchError(`text id ${t} is outside the vocabulary [0, ${c.text.vocab_size})`);
   }
 
   async step(batch: TrainingBatch): Promise<StepResult> {
@@ -152,7 +163,13 @@ export class WordInversion {
     partials.dispose();
     stats.dispose();
     const gradNorm = Math.sqrt(st[0]!);
-    const nonFinite = !Number.isFinite(loss) ? 'loss' : !Number.isFinite(gradNorm) ? 'gradNorm' : !Number.isFinite(st[1]!) ? 'update' : null;
+    const nonFinite = !Number.isFinite(loss)
+      ? 'loss'
+      : !Number.isFinite(gradNorm)
+        ? 'gradNorm'
+        : !Number.isFinite(st[1]!)
+          ? 'update'
+          : null;
     const drop = (s: AdamWState) => (s.param.dispose(), s.m.dispose(), s.v.dispose());
     if (nonFinite) drop(next);
     else {
@@ -174,7 +191,13 @@ export class WordInversion {
     const table = this.table();
     try {
       const r = this.model.evaluate(
-        { batch: B, textIds: batch.textIds, imgTokens: m.imgTokens, targets: Uint32Array.from(batch.tokens), mask: m.mask },
+        {
+          batch: B,
+          textIds: batch.textIds,
+          imgTokens: m.imgTokens,
+          targets: Uint32Array.from(batch.tokens),
+          mask: m.mask,
+        },
         new Map([[TEXT_TABLE, table]]),
       );
       const out = (await this.e.readF32(r.logits)).slice();

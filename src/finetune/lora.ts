@@ -32,15 +32,16 @@ const TEXT_BLOCK_PARAMS = ['attn.qkv.weight', 'attn.out.weight', 'mlp.0.weight',
  *  then head, then the text encoder's output projections, then its blocks ascending. */
 export function loraParamNames(config: MMambaConfig, targets: readonly LoraTarget[]): string[] {
   const want = new Set(targets);
-  for (const t of want) if (!LORA_TARGETS.includes(t)) throw new InvalidFineTuneOptionsError(`unknown LoRA target '${t}' (use ${LORA_TARGETS.join(', ')})`);
+  for (const t of want)
+    if (!LORA_TARGETS.includes(t))
+      throw new InvalidFineTuneOptionsError(`unknown LoRA target '${t}' (use ${LORA_TARGETS.join(', ')})`);
   const names: string[] = [];
   for (let i = 0; i < config.layers; i++)
     for (const t of LORA_TARGETS) if (want.has(t) && LAYER_PARAM[t]) names.push(`layers.${i}.${LAYER_PARAM[t]}`);
   if (want.has('head')) names.push('head.weight');
   if (want.has('text')) names.push('text.proj.weight', 'text.pool_proj.weight');
   if (want.has('text_layers'))
-    for (let j = 0; j < config.text.layers; j++)
-      for (const n of TEXT_BLOCK_PARAMS) names.push(`text.layers.${j}.${n}`);
+    for (let j = 0; j < config.text.layers; j++) for (const n of TEXT_BLOCK_PARAMS) names.push(`text.layers.${j}.${n}`);
   return names;
 }
 
@@ -70,13 +71,18 @@ export function factorShapes(config: MMambaConfig, name: string, rank: number): 
 
 /** Throws InvalidFineTuneOptionsError unless the LoRA config is usable on this model. */
 export function checkLoraConfig(config: MMambaConfig, lora: LoraConfig): void {
-  if (!Number.isInteger(lora.rank) || lora.rank < 1) throw new InvalidFineTuneOptionsError(`LoRA rank must be an integer ≥ 1, got ${lora.rank}`);
-  if (!Number.isFinite(lora.alpha) || lora.alpha <= 0) throw new InvalidFineTuneOptionsError(`LoRA alpha must be a positive number, got ${lora.alpha}`);
-  if (!Array.isArray(lora.targets) || lora.targets.length === 0) throw new InvalidFineTuneOptionsError('LoRA targets must name at least one weight');
+  if (!Number.isInteger(lora.rank) || lora.rank < 1)
+    throw new InvalidFineTuneOptionsError(`LoRA rank must be an integer ≥ 1, got ${lora.rank}`);
+  if (!Number.isFinite(lora.alpha) || lora.alpha <= 0)
+    throw new InvalidFineTuneOptionsError(`LoRA alpha must be a positive number, got ${lora.alpha}`);
+  if (!Array.isArray(lora.targets) || lora.targets.length === 0)
+    throw new InvalidFineTuneOptionsError('LoRA targets must name at least one weight');
   for (const name of loraParamNames(config, lora.targets)) {
     const f = factorShapes(config, name, lora.rank);
     if (lora.rank > Math.min(f.in, f.out))
-      throw new InvalidFineTuneOptionsError(`LoRA rank ${lora.rank} exceeds min(in, out) = ${Math.min(f.in, f.out)} of ${name}; lower the rank`);
+      throw new InvalidFineTuneOptionsError(
+        `LoRA rank ${lora.rank} exceeds min(in, out) = ${Math.min(f.in, f.out)} of ${name}; lower the rank`,
+      );
   }
 }
 
@@ -94,20 +100,30 @@ export function initAdapter(base: BaseModelRef, lora: LoraConfig, seed: number):
     const bound = 1 / Math.sqrt(f.in);
     const a = new Float32Array(f.stack * lora.rank * f.in);
     for (let i = 0; i < a.length; i++) a[i] = (2 * uniformFromKey(key, i) - 1) * bound;
-    pairs.set(name, { A: { shape: f.A, data: a }, B: { shape: f.B, data: new Float32Array(f.stack * f.out * lora.rank) } });
+    pairs.set(name, {
+      A: { shape: f.A, data: a },
+      B: { shape: f.B, data: new Float32Array(f.stack * f.out * lora.rank) },
+    });
   });
   return {
     config: { rank: lora.rank, alpha: lora.alpha, targets: [...lora.targets] },
-    info: { baseModelId: base.modelId, baseConfigHash: configHash(base.config), baseManifestSha256: base.manifestSha256, steps: 0 },
+    info: {
+      baseModelId: base.modelId,
+      baseConfigHash: configHash(base.config),
+      baseManifestSha256: base.manifestSha256,
+      steps: 0,
+    },
     pairs,
   };
 }
 
 /** W + scale·B·A for one weight (f64 accumulation, rounded once), W (stack, out, in) flat. */
 export function mergedWeight(W: Float32Array, pair: LoraPair, scale: number): Float32Array {
-  const [stack, out, r] = pair.B.shape.length === 3 ? (pair.B.shape as [number, number, number]) : [1, pair.B.shape[0]!, pair.B.shape[1]!];
+  const [stack, out, r] =
+    pair.B.shape.length === 3 ? (pair.B.shape as [number, number, number]) : [1, pair.B.shape[0]!, pair.B.shape[1]!];
   const inp = pair.A.shape[pair.A.shape.length - 1]!;
-  if (W.length !== stack * out * inp) throw new InvalidFineTuneOptionsError(`LoRA factors do not fit a weight of ${W.length} elements`);
+  if (W.length !== stack * out * inp)
+    throw new InvalidFineTuneOptionsError(`LoRA factors do not fit a weight of ${W.length} elements`);
   const res = new Float32Array(W.length);
   const A = pair.A.data;
   const B = pair.B.data;
@@ -125,7 +141,8 @@ export function mergedWeight(W: Float32Array, pair: LoraPair, scale: number): Fl
 /** A new WeightMap with every adapted weight merged at `strength` (W + strength·(alpha/rank)·B·A; 1: as trained, 0:
  *  the base values); the other entries are shared with `base` (not copied). */
 export function mergeAdapter(base: WeightMap, adapter: LoraAdapter, strength = 1): WeightMap {
-  if (!Number.isFinite(strength)) throw new InvalidFineTuneOptionsError(`adapter strength must be a finite number, got ${strength}`);
+  if (!Number.isFinite(strength))
+    throw new InvalidFineTuneOptionsError(`adapter strength must be a finite number, got ${strength}`);
   const out: WeightMap = new Map(base);
   const scale = loraScale(adapter.config) * strength;
   for (const [name, pair] of adapter.pairs) {
@@ -140,7 +157,10 @@ export function mergeAdapter(base: WeightMap, adapter: LoraAdapter, strength = 1
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v && typeof v === 'object')
-    return `{${Object.keys(v as object).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v);
 }
 

@@ -15,7 +15,12 @@ export interface FactorTensors {
 }
 
 /** name → W + s·B·A (new tensors, the caller disposes them). */
-export function effectiveWeights(e: Engine, base: (name: string) => Tensor, factors: readonly FactorTensors[], scale: number): Map<string, Tensor> {
+export function effectiveWeights(
+  e: Engine,
+  base: (name: string) => Tensor,
+  factors: readonly FactorTensors[],
+  scale: number,
+): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   for (const f of factors) {
     const ba = matmul(e, f.B, f.A, { label: 'lora_BA' }); // (out, in) or (K, out, in)
@@ -26,7 +31,12 @@ export function effectiveWeights(e: Engine, base: (name: string) => Tensor, fact
 }
 
 /** dA, dB of every factor from dW_eff (the dW tensors are disposed). */
-export function factorGradients(e: Engine, dW: Map<string, Tensor>, factors: readonly FactorTensors[], scale: number): Array<{ dA: Tensor; dB: Tensor }> {
+export function factorGradients(
+  e: Engine,
+  dW: Map<string, Tensor>,
+  factors: readonly FactorTensors[],
+  scale: number,
+): Array<{ dA: Tensor; dB: Tensor }> {
   return factors.map((f) => {
     const g = dW.get(f.name)!;
     const gs = axpby(e, g, g, scale, 0); // s·dW

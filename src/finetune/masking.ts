@@ -21,7 +21,14 @@ export interface TrainingMask {
   counts: number[];
 }
 
-export function maskForTraining(tokens: ArrayLike<number>, B: number, HW: number, maskId: number, seed: number, step: number): TrainingMask {
+export function maskForTraining(
+  tokens: ArrayLike<number>,
+  B: number,
+  HW: number,
+  maskId: number,
+  seed: number,
+  step: number,
+): TrainingMask {
   const imgTokens = new Uint32Array(B * HW);
   const mask = new Uint32Array(B * HW);
   const counts: number[] = [];
@@ -48,7 +55,14 @@ export function maskForTraining(tokens: ArrayLike<number>, B: number, HW: number
 }
 
 /** textIds (B, Lt) with each row replaced by emptyIds (Lt) with probability p. */
-export function dropText(textIds: ArrayLike<number>, B: number, emptyIds: ArrayLike<number>, p: number, seed: number, step: number): Int32Array {
+export function dropText(
+  textIds: ArrayLike<number>,
+  B: number,
+  emptyIds: ArrayLike<number>,
+  p: number,
+  seed: number,
+  step: number,
+): Int32Array {
   const Lt = emptyIds.length;
   const out = Int32Array.from(textIds);
   for (let b = 0; b < B; b++) if (p > 0 && uniform(seed, stream(step, 2), b) < p) out.set(Array.from(emptyIds), b * Lt);
@@ -66,8 +80,14 @@ export function defaultEmptyTextIds(Lt: number): Int32Array {
 /** The masked batch in micro-batches of at most `size` rows, each with its share of the batch's masked positions
  *  (the loss weight that makes the micro-batches' gradients add up to the whole batch's). tokens (B, HW) are the
  *  targets, text (B, Lt) the caption ids after dropText, m the batch's maskForTraining. */
-export function* microBatches(tokens: Int32Array, text: Int32Array, m: TrainingMask, size: number, Lt: number,
-  HW: number): Generator<{ mb: MaskedBatch; share: number }> {
+export function* microBatches(
+  tokens: Int32Array,
+  text: Int32Array,
+  m: TrainingMask,
+  size: number,
+  Lt: number,
+  HW: number,
+): Generator<{ mb: MaskedBatch; share: number }> {
   const B = m.counts.length;
   const total = m.counts.reduce((a, b) => a + b, 0);
   for (let r0 = 0; r0 < B; r0 += size) {

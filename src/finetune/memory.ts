@@ -24,7 +24,12 @@ const cls = BufferPool.sizeClass;
  *  scan backward or the conv backward), every tensor rounded to its size class as the pool allocates it.
  *  Measured on mmamba-s at batch 4 (bench/finetune.ts, SwiftShader): 196.4 MiB peak; this model gives 189 MiB
  *  (tiny fixture: 1.5 measured, 1.5 modelled). */
-export function planMemory(config: MMambaConfig, lora: LoraConfig, batchSize: number, maxBindingBytes = DEFAULT_MAX_BINDING_BYTES): MemoryPlan {
+export function planMemory(
+  config: MMambaConfig,
+  lora: LoraConfig,
+  batchSize: number,
+  maxBindingBytes = DEFAULT_MAX_BINDING_BYTES,
+): MemoryPlan {
   const c = config;
   const B = batchSize;
   const Lt = c.text.max_len;
@@ -68,7 +73,12 @@ export function planMemory(config: MMambaConfig, lora: LoraConfig, batchSize: nu
 }
 
 /** The largest micro-batch ≤ batchSize whose step fits `maxBindingBytes` (0 when even 1 does not). */
-export function largestMicroBatch(config: MMambaConfig, lora: LoraConfig, batchSize: number, maxBindingBytes = DEFAULT_MAX_BINDING_BYTES): number {
+export function largestMicroBatch(
+  config: MMambaConfig,
+  lora: LoraConfig,
+  batchSize: number,
+  maxBindingBytes = DEFAULT_MAX_BINDING_BYTES,
+): number {
   for (let m = batchSize; m >= 1; m--) if (planMemory(config, lora, m, maxBindingBytes).fitsDefaultLimits) return m;
   return 0;
 }

@@ -124,7 +124,12 @@ export class MMambaAutodiff {
 
   /** Forward, masked cross-entropy, and backward to the parameters named in `want`. `lossScale` multiplies every
    *  gradient (d total / d this batch's mean loss, for micro-batch accumulation); the returned loss is unscaled. */
-  forwardBackward(inp: MaskedBatch, want: ReadonlySet<string>, overrides?: ReadonlyMap<string, Tensor>, lossScale = 1): ForwardBackwardResult {
+  forwardBackward(
+    inp: MaskedBatch,
+    want: ReadonlySet<string>,
+    overrides?: ReadonlyMap<string, Tensor>,
+    lossScale = 1,
+  ): ForwardBackwardResult {
     const e = this.e;
     const c = this.config;
     const B = inp.batch;
@@ -164,7 +169,10 @@ export class MMambaAutodiff {
         const r = this.layers.layerBackward(i, f.hs[i]!, f.mods[i]!, dh, want, grads);
         dh.dispose();
         dh = r.dh;
-        const modGrads: Array<[string, Tensor | null]> = [[`layers.${i}.mod.proj.`, r.dmods.mix], [`layers.${i}.ffn_mod.proj.`, r.dmods.ffn]];
+        const modGrads: Array<[string, Tensor | null]> = [
+          [`layers.${i}.mod.proj.`, r.dmods.mix],
+          [`layers.${i}.ffn_mod.proj.`, r.dmods.ffn],
+        ];
         for (const [P, dmod] of modGrads) {
           if (!dmod) continue;
           const mb = this.layers.linBack(f.sc, this.W(P + 'weight'), dmod, want.has(P + 'weight'));
@@ -183,15 +191,28 @@ export class MMambaAutodiff {
 
       // embeddings: h_0 = [text tokens ; img_emb(tokens) (+ pos_emb)]
       const dimg = run.t(sliceRows(e, dh, Lt, HW)); //                                           (B, HW, d)
-      if (want.has('img_emb.weight')) grads.set('img_emb.weight', embeddingBackward(e, f.tok, dimg, c.codebook_size + 1));
+      if (want.has('img_emb.weight'))
+        grads.set('img_emb.weight', embeddingBackward(e, f.tok, dimg, c.codebook_size + 1));
       if (c.pos_emb && want.has('pos_emb')) grads.set('pos_emb', this.layers.sumBatch(dimg, B, [HW, d], false));
       const dtxt = run.t(sliceRows(e, dh, 0, Lt)); //                                            (B, Lt, d)
-      const tp = this.layers.linBack(f.tr.final, this.W('text.proj.weight'), dtxt, want.has('text.proj.weight'), trunkGrads);
+      const tp = this.layers.linBack(
+        f.tr.final,
+        this.W('text.proj.weight'),
+        dtxt,
+        want.has('text.proj.weight'),
+        trunkGrads,
+      );
       keep('text.proj.weight', tp.dW);
       if (want.has('text.proj.bias')) grads.set('text.proj.bias', sumRows(e, dtxt));
       // c → SiLU → every layer's modulation
       const dc = run.t(siluBackward(e, f.cvec, run.t(dsc!))); //                                   (B, cond)
-      const pp = this.layers.linBack(f.tr.pooled, this.W('text.pool_proj.weight'), dc, want.has('text.pool_proj.weight'), trunkGrads);
+      const pp = this.layers.linBack(
+        f.tr.pooled,
+        this.W('text.pool_proj.weight'),
+        dc,
+        want.has('text.pool_proj.weight'),
+        trunkGrads,
+      );
       keep('text.pool_proj.weight', pp.dW);
       if (want.has('text.pool_proj.bias')) grads.set('text.pool_proj.bias', sumRows(e, dc));
       if (trunkGrads) this.textGrad.backward(f.tr, run.t(tp.dx!), run.t(pp.dx!), want, grads);

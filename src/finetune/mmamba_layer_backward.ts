@@ -110,7 +110,12 @@ export class MMambaLayerBackward {
   /** Recomputes layer i from its input h and returns dh (B, L, d) and its modulation gradients; the layer's wanted
    *  parameter gradients go into `grads`. */
   layerBackward(
-    i: number, h: Tensor, mods: LayerMods, dOut: Tensor, want: ReadonlySet<string>, grads: Map<string, Tensor>,
+    i: number,
+    h: Tensor,
+    mods: LayerMods,
+    dOut: Tensor,
+    want: ReadonlySet<string>,
+    grads: Map<string, Tensor>,
   ): { dh: Tensor; dmods: LayerModGrads } {
     const s = new Scope();
     try {
@@ -135,7 +140,13 @@ export class MMambaLayerBackward {
   /** Backward of the FFN sublayer h' = m + gate'·FFN(RMSNorm(m)(1+scale')+shift') of layer i from its recomputed
    *  activations: dm (B, L, d) and the modulation gradient (B, 3d) (the caller owns both). */
   private ffnBackward(
-    i: number, m: Tensor, mod: Tensor, a: AdaLnFfnActs, dOut: Tensor, want: ReadonlySet<string>, grads: Map<string, Tensor>,
+    i: number,
+    m: Tensor,
+    mod: Tensor,
+    a: AdaLnFfnActs,
+    dOut: Tensor,
+    want: ReadonlySet<string>,
+    grads: Map<string, Tensor>,
   ): { dh: Tensor; dmod: Tensor } {
     const e = this.e;
     const P = `layers.${i}.ffn.`;
@@ -161,7 +172,10 @@ export class MMambaLayerBackward {
       bias('w_in.bias', dpre);
       free(a.u, dpre);
       // u = RMSNorm(m)·(1 + scale') + shift'
-      const nb = rmsNormBackward(e, m, s.t(ib.dx!), { shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: m.shape[2]! } });
+      const nb = rmsNormBackward(e, m, s.t(ib.dx!), {
+        shift: { tensor: mod, offset: 0 },
+        scale: { tensor: mod, offset: m.shape[2]! },
+      });
       s.t(nb.dMod!);
       free(m, ib.dx!); // m, the mixer's output, has no reader in the mixer's backward
       return { dh: add(e, dOut, s.t(nb.dx)), dmod: this.packModGrad(nb.dMod!, dgate) };
@@ -173,7 +187,13 @@ export class MMambaLayerBackward {
   /** Backward of the mixer sublayer m = h + gate·mixer(h) of layer i from its recomputed activations `a` (freed here
    *  as soon as they are read): dh (B, L, d) and the modulation gradient (B, 3d) (the caller owns both). */
   private mixerBackward(
-    i: number, h: Tensor, mod: Tensor, a: MixerActs, dOut: Tensor, want: ReadonlySet<string>, grads: Map<string, Tensor>,
+    i: number,
+    h: Tensor,
+    mod: Tensor,
+    a: MixerActs,
+    dOut: Tensor,
+    want: ReadonlySet<string>,
+    grads: Map<string, Tensor>,
   ): { dh: Tensor; dmod: Tensor } {
     const e = this.e;
     const { d, di, R, N, K, S, grid } = this.model.sizes;
@@ -204,7 +224,16 @@ export class MMambaLayerBackward {
     // fused cross-scan selective scan
     const sg = selectiveScanFusedBackward(
       e,
-      { u: a.xs, delta: view(a.dt, [B, K, L, di]), A_log: W('A_log'), BC: view(a.xdbl, [B, K, L, S]), D: W('D'), deltaBias: W('dt_proj_bias'), bOffset: R, cOffset: R + N },
+      {
+        u: a.xs,
+        delta: view(a.dt, [B, K, L, di]),
+        A_log: W('A_log'),
+        BC: view(a.xdbl, [B, K, L, S]),
+        D: W('D'),
+        deltaBias: W('dt_proj_bias'),
+        bOffset: R,
+        cOffset: R + N,
+      },
       ln.dx,
       grid,
     );
@@ -219,16 +248,28 @@ export class MMambaLayerBackward {
     const ddt = view(sg.ddelta, [B * K, L, di]);
     const ddtIn = s.t(matmul(e, ddt, this.model.tiled(P + 'dt_proj_weight', B, s), { label: 'dt_proj_dx' })); // (B·K, L, R)
     if (wants('dt_proj_weight'))
-      grads.set(P + 'dt_proj_weight', this.sumBatch(matmul(e, ddt, a.dtIn, { transA: true, label: 'dt_proj_dW' }), B, [K, di, R]));
+      grads.set(
+        P + 'dt_proj_weight',
+        this.sumBatch(matmul(e, ddt, a.dtIn, { transA: true, label: 'dt_proj_dW' }), B, [K, di, R]),
+      );
     free(sg.ddelta, a.dtIn);
     // x_dbl gradient = dBC (B/C columns) + ddtIn placed in the dt columns
-    const dxdblOwner = s.t(add(e, view(sg.dBC, [B * K * L, S]), s.t(matmul(e, view(ddtIn, [B * K * L, R]), this.eye(R, S)))));
+    const dxdblOwner = s.t(
+      add(e, view(sg.dBC, [B * K * L, S]), s.t(matmul(e, view(ddtIn, [B * K * L, R]), this.eye(R, S)))),
+    );
     const dxdbl = view(dxdblOwner, [B * K, L, S]);
     free(sg.dBC, ddtIn);
     // x_dbl = xs·x_proj_k^T
     const dxsP = s.t(matmul(e, dxdbl, this.model.tiled(P + 'x_proj_weight', B, s), { label: 'x_proj_dx' })); // (B·K, L, di)
     if (wants('x_proj_weight'))
-      grads.set(P + 'x_proj_weight', this.sumBatch(matmul(e, dxdbl, view(a.xs, [B * K, L, di]), { transA: true, label: 'x_proj_dW' }), B, [K, S, di]));
+      grads.set(
+        P + 'x_proj_weight',
+        this.sumBatch(matmul(e, dxdbl, view(a.xs, [B * K, L, di]), { transA: true, label: 'x_proj_dW' }), B, [
+          K,
+          S,
+          di,
+        ]),
+      );
     free(dxdblOwner, a.xs);
     const dxs = s.t(add(e, sg.du, dxsP)); //                                                  (B, K, L, di)
     free(sg.du, dxsP);

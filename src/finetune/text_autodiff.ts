@@ -58,7 +58,13 @@ export class TextTrunkAutodiff {
 
   /** Gradients of the trunk parameters named in `want` (full names) into `grads`, from dFinal (B, Lt, w) and
    *  dPooled (B, w). The inputs are not disposed. */
-  backward(a: TextTrunkActs, dFinal: Tensor, dPooled: Tensor, want: ReadonlySet<string>, grads: Map<string, Tensor>): void {
+  backward(
+    a: TextTrunkActs,
+    dFinal: Tensor,
+    dPooled: Tensor,
+    want: ReadonlySet<string>,
+    grads: Map<string, Tensor>,
+  ): void {
     const e = this.e;
     const cfg = this.text.cfg;
     const { B } = a;
@@ -81,7 +87,10 @@ export class TextTrunkAutodiff {
       const wt = run.t(e.fromArray([B, Lt, 1], weights, 'f32', 'pool_weights'));
       const dSpread = run.t(matmul(e, wt, view(dPooled, [B, 1, w]), { label: 'masked_mean_backward' })); // (B, Lt, w)
       const dF = run.t(add(e, dFinal, dSpread));
-      const fn = layerNormBackward(e, a.inputs[cfg.layers]!, dF, { weight: this.W('norm.weight'), bias: this.W('norm.bias') });
+      const fn = layerNormBackward(e, a.inputs[cfg.layers]!, dF, {
+        weight: this.W('norm.weight'),
+        bias: this.W('norm.bias'),
+      });
       keep('norm.weight', fn.dWeight);
       keep('norm.bias', fn.dBias);
       let dx = fn.dx;
@@ -108,7 +117,13 @@ export class TextTrunkAutodiff {
   }
 
   /** Recomputes block i from its input x and returns d x (the caller owns it); parameter gradients go to `keep`. */
-  private layerBackward(i: number, x: Tensor, keyMask: Tensor, dOut: Tensor, keep: (name: string, t: Tensor | null) => void): Tensor {
+  private layerBackward(
+    i: number,
+    x: Tensor,
+    keyMask: Tensor,
+    dOut: Tensor,
+    keep: (name: string, t: Tensor | null) => void,
+  ): Tensor {
     const e = this.e;
     const P = `layers.${i}.`;
     const W = (n: string) => this.W(P + n);
@@ -131,7 +146,9 @@ export class TextTrunkAutodiff {
       const ao = linearBackward(e, a.att, W('attn.out.weight'), dx1, { bias: true });
       keep(P + 'attn.out.weight', ao.dW);
       keep(P + 'attn.out.bias', ao.dBias);
-      const dqkv = s.t(selfAttentionPackedBackward(e, a.qkv, a.att, s.t(ao.dx!), this.text.cfg.heads, { mask: keyMask }));
+      const dqkv = s.t(
+        selfAttentionPackedBackward(e, a.qkv, a.att, s.t(ao.dx!), this.text.cfg.heads, { mask: keyMask }),
+      );
       const aq = linearBackward(e, a.n1, W('attn.qkv.weight'), dqkv, { bias: true });
       keep(P + 'attn.qkv.weight', aq.dW);
       keep(P + 'attn.qkv.bias', aq.dBias);

@@ -33,10 +33,16 @@ import { effectiveWeights, factorGradients, type FactorTensors } from './lora_gr
 import { largestMicroBatch } from './memory';
 import { MMambaAutodiff } from './mmamba_autodiff';
 
-export type Resolved = Required<Omit<FineTuneOptions, 'emptyTextIds' | 'maxMicroBatch'>> & { emptyTextIds: Int32Array; maxMicroBatch?: number };
+export type Resolved = Required<Omit<FineTuneOptions, 'emptyTextIds' | 'maxMicroBatch'>> & {
+  emptyTextIds: Int32Array;
+  maxMicroBatch?: number;
+};
 
 /** Learning rate of 0-based step `step`: linear warmup, then cosine to minLrRatio·lr (runutil.py CosineSchedule). */
-export function learningRateAt(o: Pick<FineTuneOptions, 'lr' | 'warmupSteps' | 'totalSteps' | 'schedule' | 'minLrRatio'>, step: number): number {
+export function learningRateAt(
+  o: Pick<FineTuneOptions, 'lr' | 'warmupSteps' | 'totalSteps' | 'schedule' | 'minLrRatio'>,
+  step: number,
+): number {
   const warm = Math.max(0, Math.floor(o.warmupSteps));
   if (step < warm) return (o.lr * (step + 1)) / warm;
   if ((o.schedule ?? 'cosine') === 'constant') return o.lr;
@@ -55,15 +61,18 @@ export function resolveOptions(o: Partial<FineTuneOptions>, Lt: number): Resolve
   if (!Number.isInteger(r.batchSize) || r.batchSize < 4) bad(`batchSize must be an integer ≥ 4, got ${r.batchSize}`);
   if (!(r.lr >= 0)) bad(`lr must be ≥ 0, got ${r.lr}`); // Infinity is allowed: the NaN guard refuses its update
   if (!(r.weightDecay >= 0)) bad(`weightDecay must be ≥ 0, got ${r.weightDecay}`);
-  if (!Number.isInteger(r.warmupSteps) || r.warmupSteps < 0) bad(`warmupSteps must be an integer ≥ 0, got ${r.warmupSteps}`);
-  if (!Number.isInteger(r.totalSteps) || r.totalSteps < 1) bad(`totalSteps must be an integer ≥ 1, got ${r.totalSteps}`);
+  if (!Number.isInteger(r.warmupSteps) || r.warmupSteps < 0)
+    bad(`warmupSteps must be an integer ≥ 0, got ${r.warmupSteps}`);
+  if (!Number.isInteger(r.totalSteps) || r.totalSteps < 1)
+    bad(`totalSteps must be an integer ≥ 1, got ${r.totalSteps}`);
   if (!(r.gradClip >= 0)) bad(`gradClip must be ≥ 0 (0 or Infinity: off), got ${r.gradClip}`);
   if (!Number.isInteger(r.seed) || r.seed < 0 || r.seed > 0xffffffff) bad(`seed must be a u32 integer, got ${r.seed}`);
   if (!(r.textDropout >= 0 && r.textDropout <= 1)) bad(`textDropout must be in [0, 1], got ${r.textDropout}`);
   const [b1, b2] = r.betas;
   if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1 && r.eps > 0)) bad(`betas must be in [0, 1) and eps > 0`);
   if (r.emptyTextIds.length !== Lt) bad(`emptyTextIds must hold text.max_len = ${Lt} ids`);
-  if (r.maxMicroBatch !== undefined && !(Number.isInteger(r.maxMicroBatch) && r.maxMicroBatch >= 1)) bad(`maxMicroBatch must be an integer ≥ 1, got ${r.maxMicroBatch}`);
+  if (r.maxMicroBatch !== undefined && !(Number.isInteger(r.maxMicroBatch) && r.maxMicroBatch >= 1))
+    bad(`maxMicroBatch must be an integer ≥ 1, got ${r.maxMicroBatch}`);
   return r;
 }
 
@@ -101,8 +110,12 @@ export class FineTuner implements FineTunerHandle {
     this.options = resolveOptions(options, cfg.text.max_len);
     this.scale = loraScale(lora);
     const limit = Math.min(e.device.limits.maxStorageBufferBindingSize, e.device.limits.maxBufferSize);
-    this.microBatch = Math.min(largestMicroBatch(cfg, lora, this.options.batchSize, limit), this.options.maxMicroBatch ?? Infinity);
-    if (this.microBatch < 1) throw new FineTuneMemoryError(`one image's fine-tuning step exceeds this device's ${limit}-byte binding limit`);
+    this.microBatch = Math.min(
+      largestMicroBatch(cfg, lora, this.options.batchSize, limit),
+      this.options.maxMicroBatch ?? Infinity,
+    );
+    if (this.microBatch < 1)
+      throw new FineTuneMemoryError(`one image's fine-tuning step exceeds this device's ${limit}-byte binding limit`);
     const start = init ?? initAdapter(base.ref, lora, this.options.seed);
     if (init) this.checkInit(init);
     this.model = new MMambaAutodiff(e, cfg, base.weights);
@@ -120,9 +133,16 @@ export class FineTuner implements FineTunerHandle {
   }
 
   private checkInit(a: LoraAdapter): void {
-    const same = a.config.rank === this.lora.rank && a.config.alpha === this.lora.alpha && a.config.targets.join() === this.lora.targets.join();
-    if (!same) throw new InvalidFineTuneOptionsError('the initial adapter was trained with another LoRA config (rank, alpha, targets); use its config');
-    if (a.info.baseConfigHash !== configHash(this.base.ref.config)) throw new InvalidFineTuneOptionsError('the initial adapter belongs to another base model');
+    const same =
+      a.config.rank === this.lora.rank &&
+      a.config.alpha === this.lora.alpha &&
+      a.config.targets.join() === this.lora.targets.join();
+    if (!same)
+      throw new InvalidFineTuneOptionsError(
+        'the initial adapter was trained with another LoRA config (rank, alpha, targets); use its config',
+      );
+    if (a.info.baseConfigHash !== configHash(this.base.ref.config))
+      throw new InvalidFineTuneOptionsError('the initial adapter belongs to another base model');
   }
 
   get stepsDone(): number {
@@ -134,10 +154,18 @@ export class FineTuner implements FineTunerHandle {
     const B = this.options.batchSize;
     const HW = c.grid * c.grid;
     const Lt = c.text.max_len;
-    if (batch.tokens?.length !== B * HW) throw new InvalidBatchError(`a batch needs batchSize × HW = ${B} × ${HW} tokens, got ${batch.tokens?.length}`);
-    if (batch.textIds?.length !== B * Lt) throw new InvalidBatchError(`a batch needs batchSize × text.max_len = ${B} × ${Lt} text ids, got ${batch.textIds?.length}`);
-    for (const t of batch.tokens) if (!(t >= 0 && t < c.codebook_size)) throw new InvalidBatchError(`image token ${t} is outside the codebook [0, ${c.codebook_size})`);
-    for (const t of batch.textIds) if (!(t >= 0 && t < c.text.vocab_size)) throw new InvalidBatchError(`text id ${t} is outside the vocabulary [0, ${c.text.vocab_size})`);
+    if (batch.tokens?.length !== B * HW)
+      throw new InvalidBatchError(`a batch needs batchSize × HW = ${B} × ${HW} tokens, got ${batch.tokens?.length}`);
+    if (batch.textIds?.length !== B * Lt)
+      throw new InvalidBatchError(
+        `a batch needs batchSize × text.max_len = ${B} × ${Lt} text ids, got ${batch.textIds?.length}`,
+      );
+    for (const t of batch.tokens)
+      if (!(t >= 0 && t < c.codebook_size))
+        throw new InvalidBatchError(`image token ${t} is outside the codebook [0, ${c.codebook_size})`);
+    for (const t of batch.textIds)
+      if (!(t >= 0 && t < c.text.vocab_size))
+        throw new InvalidBatchError(`text id ${t} is outside the vocabulary [0, ${c.text.vocab_size})`);
   }
 
   /** W + s·B·A for every adapted weight (new tensors, freed by the caller). */
@@ -195,7 +223,14 @@ export class FineTuner implements FineTunerHandle {
       grads.push(dA, dB);
     });
     sumSlots(e, partials, nT, stats, 0);
-    const hyper = { lr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay, step: this.adamSteps + 1 };
+    const hyper = {
+      lr,
+      beta1: o.betas[0],
+      beta2: o.betas[1],
+      eps: o.eps,
+      weightDecay: o.weightDecay,
+      step: this.adamSteps + 1,
+    };
     const clip = o.gradClip > 0 && Number.isFinite(o.gradClip) ? { stats, slot: 0, maxNorm: o.gradClip } : null;
     const next = this.factors.map((f, j) => ({
       A: adamwStep(e, f.A, grads[2 * j]!, hyper, clip),
@@ -220,13 +255,19 @@ export class FineTuner implements FineTunerHandle {
     partials.dispose();
     stats.dispose();
     const gradNorm = Math.sqrt(st[0]!);
-    const nonFinite = !Number.isFinite(loss) ? 'loss' : !Number.isFinite(gradNorm) ? 'gradNorm' : !Number.isFinite(st[1]!) ? 'update' : null;
+    const nonFinite = !Number.isFinite(loss)
+      ? 'loss'
+      : !Number.isFinite(gradNorm)
+        ? 'gradNorm'
+        : !Number.isFinite(st[1]!)
+          ? 'update'
+          : null;
     const disposeState = (s: AdamWState) => {
       s.param.dispose();
       s.m.dispose();
       s.v.dispose();
     };
-    if (nonFinite) for (const n of next) (disposeState(n.A), disposeState(n.B));
+    if (nonFinite) for (const n of next) disposeState(n.A), disposeState(n.B);
     else {
       this.factors.forEach((f, j) => {
         disposeState(f.A);
@@ -242,7 +283,10 @@ export class FineTuner implements FineTunerHandle {
 
   /** Loss (and optionally logits (B, HW, K)) of the current adapter on `batch`, with the training mask of RNG step
    *  `maskStep` (default 0) and no text dropout; nothing is updated. For validation curves and checks. */
-  async evaluate(batch: TrainingBatch, opts: { maskStep?: number; withLogits?: boolean } = {}): Promise<{ loss: number; maskedTokens: number; logits?: Float32Array }> {
+  async evaluate(
+    batch: TrainingBatch,
+    opts: { maskStep?: number; withLogits?: boolean } = {},
+  ): Promise<{ loss: number; maskedTokens: number; logits?: Float32Array }> {
     if (this.disposed) throw new InvalidFineTuneOptionsError('this FineTuner was disposed');
     this.checkBatch(batch);
     const c = this.base.ref.config;
@@ -268,7 +312,7 @@ export class FineTuner implements FineTunerHandle {
       if (opts.withLogits) {
         logits = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
         let at = 0;
-        for (const p of parts) (logits.set(p, at), (at += p.length));
+        for (const p of parts) logits.set(p, at), (at += p.length);
       }
     } finally {
       for (const t of overrides.values()) t.dispose();
@@ -302,7 +346,7 @@ export class FineTuner implements FineTunerHandle {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const f of this.factors) for (const s of [f.A, f.B]) (s.param.dispose(), s.m.dispose(), s.v.dispose());
+    for (const f of this.factors) for (const s of [f.A, f.B]) s.param.dispose(), s.m.dispose(), s.v.dispose();
     this.model.dispose();
   }
 }

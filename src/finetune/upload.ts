@@ -92,7 +92,8 @@ export function imageDimensions(b: Uint8Array, format: ImageFormat): { width: nu
 export function imageHeaderProblem(bytes: Uint8Array, format: ImageFormat): string {
   const d = imageDimensions(bytes, format);
   if (!d) return `the ${format.toUpperCase()} header is damaged or incomplete (it gives no image size)`;
-  if (d.width < 1 || d.height < 1) return `the ${format.toUpperCase()} header says ${d.width}×${d.height} pixels: no picture`;
+  if (d.width < 1 || d.height < 1)
+    return `the ${format.toUpperCase()} header says ${d.width}×${d.height} pixels: no picture`;
   const px = d.width * d.height;
   if (px > MAX_IMAGE_PIXELS)
     return `the image is ${d.width}×${d.height} pixels (${(px / 1e6).toFixed(0)} MP); the limit is ${MAX_IMAGE_PIXELS / 1e6} MP: scale it down first`;
@@ -103,10 +104,30 @@ export function imageHeaderProblem(bytes: Uint8Array, format: ImageFormat): stri
  *  WebP: "RIFF" ???? "WEBP". */
 export function sniffImageFormat(head: Uint8Array): ImageFormat | null {
   const b = head;
-  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a)
+  if (
+    b.length >= 8 &&
+    b[0] === 0x89 &&
+    b[1] === 0x50 &&
+    b[2] === 0x4e &&
+    b[3] === 0x47 &&
+    b[4] === 0x0d &&
+    b[5] === 0x0a &&
+    b[6] === 0x1a &&
+    b[7] === 0x0a
+  )
     return 'png';
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
-  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50)
+  if (
+    b.length >= 12 &&
+    b[0] === 0x52 &&
+    b[1] === 0x49 &&
+    b[2] === 0x46 &&
+    b[3] === 0x46 &&
+    b[8] === 0x57 &&
+    b[9] === 0x45 &&
+    b[10] === 0x42 &&
+    b[11] === 0x50
+  )
     return 'webp';
   return null;
 }
@@ -120,7 +141,8 @@ export function describeNonImage(name: string, head: Uint8Array): string {
   if (b[0] === 0x42 && b[1] === 0x4d) return 'BMP is not supported; use PNG, JPEG or WebP';
   if (ascii.startsWith('%PDF')) return 'a PDF is not an image; use PNG, JPEG or WebP';
   if (/\.(heic|heif|avif)$/i.test(name)) return 'HEIC/AVIF is not supported; use PNG, JPEG or WebP';
-  if (/\.svg$/i.test(name) || ascii.trimStart().startsWith('<')) return 'SVG/text is not supported; use PNG, JPEG or WebP';
+  if (/\.svg$/i.test(name) || ascii.trimStart().startsWith('<'))
+    return 'SVG/text is not supported; use PNG, JPEG or WebP';
   return 'not a PNG, JPEG or WebP image (its first bytes say otherwise)';
 }
 
@@ -148,7 +170,10 @@ export interface CaptionSource {
 
 export function cleanCaption(s: string): string {
   // Bounded work whatever the input: only a prefix long enough for MAX_CAPTION_CHARS code points is looked at.
-  const one = s.slice(0, MAX_CAPTION_CHARS * 8).replace(/\s+/g, ' ').trim();
+  const one = s
+    .slice(0, MAX_CAPTION_CHARS * 8)
+    .replace(/\s+/g, ' ')
+    .trim();
   return Array.from(one).slice(0, MAX_CAPTION_CHARS).join('');
 }
 
@@ -166,7 +191,9 @@ export function parseCaptionFile(fileName: string, text: string): CaptionSource 
     try {
       data = JSON.parse(body);
     } catch (e) {
-      out.problems.push(`${fileName}: not valid JSON (${e instanceof Error ? e.message : String(e)}); expected {"image.png": "caption"}`);
+      out.problems.push(
+        `${fileName}: not valid JSON (${e instanceof Error ? e.message : String(e)}); expected {"image.png": "caption"}`,
+      );
       return out;
     }
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
@@ -180,7 +207,10 @@ export function parseCaptionFile(fileName: string, text: string): CaptionSource 
     }
     return out;
   }
-  const lines = body.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const lines = body
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   // `name.ext: caption` (or `name.ext<TAB>caption`) where name.ext looks like a file name, or `name: caption` where
   // name is one word of file-name characters (matched against the pictures' names without extension). A named
   // line that matches no picture is reported, never handed to another picture in order.
@@ -197,7 +227,10 @@ export function parseCaptionFile(fileName: string, text: string): CaptionSource 
 /** Captions for `imageNames` (in drop order): by full name, then by name without extension (a named entry without
  *  an extension is a stem), then the ordered lines in turn. '' where nothing matched. `unmatched`: the named entries
  *  no picture has, as "file: name" (shown to the person; their captions go to no picture). */
-export function matchCaptions(imageNames: string[], sources: CaptionSource[]): { captions: string[]; unmatched: string[] } {
+export function matchCaptions(
+  imageNames: string[],
+  sources: CaptionSource[],
+): { captions: string[]; unmatched: string[] } {
   const byName = new Map<string, string>();
   const origin = new Map<string, string>();
   const ordered: string[] = [];
@@ -241,7 +274,11 @@ export type FileVerdict =
 export function classifyFile(name: string, size: number, head: Uint8Array): FileVerdict {
   const format = sniffImageFormat(head);
   if (format) {
-    if (size > MAX_IMAGE_BYTES) return { kind: 'rejected', reason: `the image is ${(size / 1048576).toFixed(1)} MB; the limit is ${MAX_IMAGE_BYTES / 1048576} MB` };
+    if (size > MAX_IMAGE_BYTES)
+      return {
+        kind: 'rejected',
+        reason: `the image is ${(size / 1048576).toFixed(1)} MB; the limit is ${MAX_IMAGE_BYTES / 1048576} MB`,
+      };
     return { kind: 'image', format };
   }
   if (isCaptionFileName(name)) {
@@ -253,6 +290,7 @@ export function classifyFile(name: string, size: number, head: Uint8Array): File
 
 /** Why a pair cannot be used as is ('' when fine). An empty caption is allowed but warned about. */
 export function captionWarning(caption: string): string {
-  if (caption.trim() === '') return 'No caption: the model learns this image unconditioned. Add the new word to teach it.';
+  if (caption.trim() === '')
+    return 'No caption: the model learns this image unconditioned. Add the new word to teach it.';
   return '';
 }

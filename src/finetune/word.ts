@@ -20,7 +20,8 @@ export const TEXT_TABLE = 'text.tok_emb.weight';
 /** The word normalised as the tokenizer reads it; throws when it cannot be one new word. */
 export function checkNewWord(word: string): string {
   const w = BPETokenizer.normalise(String(word)).trim();
-  if (!NEW_WORD_RE.test(w)) throw new Error(`the new word must be 1–64 letters a–z or digits, got ${JSON.stringify(word)}`);
+  if (!NEW_WORD_RE.test(w))
+    throw new Error(`the new word must be 1–64 letters a–z or digits, got ${JSON.stringify(word)}`);
   return w;
 }
 
@@ -50,7 +51,8 @@ export function weightsWithWord(base: WeightMap, id: number, vector: Float32Arra
   const t = base.get(TEXT_TABLE);
   if (!t || t.shape.length !== 2) throw new Error(`the base weights have no ${TEXT_TABLE} table`);
   const [rows, w] = t.shape as [number, number];
-  if (vector.length !== w) throw new Error(`a word embedding of ${vector.length} values does not fit a text width of ${w}`);
+  if (vector.length !== w)
+    throw new Error(`a word embedding of ${vector.length} values does not fit a text width of ${w}`);
   const n = Math.max(rows, id + 1);
   const data = new Float32Array(n * w);
   data.set(t.data);
@@ -77,7 +79,11 @@ export function modelWithWord<M extends { config: unknown; tokenizer?: unknown }
   const spec = model.manifest.tokenizer as TokenizerSpec;
   const id = newWordId(spec);
   return {
-    manifest: { ...model.manifest, tokenizer: tokenizerWithWord(spec, word.word), config: configWithWord(model.manifest.config as MMambaConfig, id) },
+    manifest: {
+      ...model.manifest,
+      tokenizer: tokenizerWithWord(spec, word.word),
+      config: configWithWord(model.manifest.config as MMambaConfig, id),
+    },
     weights: weightsWithWord(model.weights, id, word.embedding),
   };
 }

@@ -75,7 +75,8 @@ export class BPETokenizer {
     };
     if (spec === null || typeof spec !== 'object') bad('missing');
     const version = spec.version ?? 1;
-    if (spec.type !== 'byte-bpe' || (version !== 1 && version !== 2)) bad(`unsupported tokenizer ${String(spec.type)} v${String(version)}`);
+    if (spec.type !== 'byte-bpe' || (version !== 1 && version !== 2))
+      bad(`unsupported tokenizer ${String(spec.type)} v${String(version)}`);
     this.version = version;
     const split = spec.split ?? (version === 1 ? 'space' : 'word-boundary');
     if ((split !== 'space' && split !== 'word-boundary') || (version === 2 && split !== 'word-boundary'))
@@ -94,10 +95,15 @@ export class BPETokenizer {
     this.byteOffset = spec.byte_offset;
     this.firstMerge = spec.byte_offset + 256;
     const merges = spec.merges as unknown;
-    if (!Array.isArray(merges) || merges.length > MAX_MERGES) bad(`merges must be a list of at most ${MAX_MERGES} pairs`);
+    if (!Array.isArray(merges) || merges.length > MAX_MERGES)
+      bad(`merges must be a list of at most ${MAX_MERGES} pairs`);
     (merges as unknown[]).forEach((m, i) => {
       const limit = this.firstMerge + i; // a merge joins bytes or earlier merges
-      if (!Array.isArray(m) || m.length !== 2 || !m.every((v) => Number.isInteger(v) && v >= this.byteOffset && v < limit))
+      if (
+        !Array.isArray(m) ||
+        m.length !== 2 ||
+        !m.every((v) => Number.isInteger(v) && v >= this.byteOffset && v < limit)
+      )
         bad(`merge ${i} is not a pair of earlier ids`);
       const key = (m[0] as number) * 65536 + (m[1] as number);
       if (this.ranks.has(key)) bad(`merge ${i} repeats an earlier one`);
@@ -106,16 +112,19 @@ export class BPETokenizer {
     });
     if (version === 2) {
       const words = spec.words as unknown;
-      if (!Array.isArray(words) || words.length > MAX_WORDS) bad(`words must be a list of at most ${MAX_WORDS} strings`);
+      if (!Array.isArray(words) || words.length > MAX_WORDS)
+        bad(`words must be a list of at most ${MAX_WORDS} strings`);
       const off = this.wordOffset;
       (words as unknown[]).forEach((w, i) => {
         if (typeof w !== 'string' || !WORD_RE.test(w)) bad(`word ${i} is not 1–64 characters of [a-z0-9]`);
         if (this.wordIds.has(w as string)) bad(`word ${JSON.stringify(w)} is listed twice`);
         this.wordIds.set(w as string, off + i);
       });
-      if (spec.word_offset !== undefined && spec.word_offset !== off) bad(`word_offset ${String(spec.word_offset)}, the merges make ${off}`);
+      if (spec.word_offset !== undefined && spec.word_offset !== off)
+        bad(`word_offset ${String(spec.word_offset)}, the merges make ${off}`);
     } else if (spec.words !== undefined) bad('a v1 tokenizer has no words');
-    if (spec.vocab_size !== undefined && spec.vocab_size !== this.vocabSize) bad(`vocab_size ${String(spec.vocab_size)}, the merges and words make ${this.vocabSize}`);
+    if (spec.vocab_size !== undefined && spec.vocab_size !== this.vocabSize)
+      bad(`vocab_size ${String(spec.vocab_size)}, the merges and words make ${this.vocabSize}`);
   }
 
   /** First known-word id (v2); equals vocabSize for v1. */

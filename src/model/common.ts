@@ -65,7 +65,9 @@ export interface VQConfig {
 export function requireNumbers(cfg: Record<string, unknown>, keys: string[], what: string): void {
   for (const k of keys)
     if (typeof cfg[k] !== 'number' || !Number.isFinite(cfg[k]))
-      throw new WeightIntegrityError(`${what} config has no numeric '${k}'; the model files do not match this app version`);
+      throw new WeightIntegrityError(
+        `${what} config has no numeric '${k}'; the model files do not match this app version`,
+      );
 }
 
 export const dtRank = (c: MMambaConfig): number => c.dt_rank ?? Math.ceil(c.d / 16);
@@ -138,6 +140,7 @@ export function reshapeOwned(e: Engine, t: Tensor, shape: number[]): Tensor {
 
 /** A reshaped alias of a contiguous tensor (same buffer). Never dispose the view: dispose the owner. */
 export function view(t: Tensor, shape: number[]): Tensor {
-  if (shape.reduce((a, b) => a * b, 1) !== t.size) throw new ShapeError(`view: [${shape}] does not have ${t.size} elements (${t})`);
+  if (shape.reduce((a, b) => a * b, 1) !== t.size)
+    throw new ShapeError(`view: [${shape}] does not have ${t.size} elements (${t})`);
   return new Tensor(shape, t.dtype, t.buffer, null, t.label);
 }

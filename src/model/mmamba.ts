@@ -23,7 +23,13 @@ class MMambaCondition implements TextCondition {
     readonly mods: LayerMods[],
   ) {}
   dispose(): void {
-    for (const t of [this.tokens, this.c, this.keyMask, ...this.mods.flatMap((m) => (m.ffn ? [m.mix, m.ffn] : [m.mix]))]) t.dispose();
+    for (const t of [
+      this.tokens,
+      this.c,
+      this.keyMask,
+      ...this.mods.flatMap((m) => (m.ffn ? [m.mix, m.ffn] : [m.mix])),
+    ])
+      t.dispose();
   }
 }
 

@@ -33,9 +33,25 @@ export interface MMambaSizes extends MixerDims {
 
 export function mmambaSizes(c: MMambaConfig): MMambaSizes {
   const R = dtRank(c);
-  const grid: ScanGrid = { textLen: c.text.max_len, grid: c.grid, directions: c.directions, textPosition: c.text_position };
+  const grid: ScanGrid = {
+    textLen: c.text.max_len,
+    grid: c.grid,
+    directions: c.directions,
+    textPosition: c.text_position,
+  };
   const HW = c.grid * c.grid;
-  return { d: c.d, di: c.expand * c.d, R, N: c.d_state, K: c.directions, S: R + 2 * c.d_state, Lt: c.text.max_len, HW, L: c.text.max_len + HW, grid };
+  return {
+    d: c.d,
+    di: c.expand * c.d,
+    R,
+    N: c.d_state,
+    K: c.directions,
+    S: R + 2 * c.d_state,
+    Lt: c.text.max_len,
+    HW,
+    L: c.text.max_len + HW,
+    grid,
+  };
 }
 
 /** A layer's modulations (B, 3d) = [shift ; scale ; gate]: the mixer's, and the FFN's when cfg.ffn. */
@@ -64,7 +80,11 @@ export class MMambaAssembly {
     weights: WeightMap,
   ) {
     const c = config;
-    requireNumbers(c as unknown as Record<string, unknown>, ['codebook_size', 'grid', 'd', 'layers', 'expand', 'd_state', 'd_conv', 'directions', 'cond_dim'], 'mmamba');
+    requireNumbers(
+      c as unknown as Record<string, unknown>,
+      ['codebook_size', 'grid', 'd', 'layers', 'expand', 'd_state', 'd_conv', 'directions', 'cond_dim'],
+      'mmamba',
+    );
     this.sizes = mmambaSizes(c);
     this.text = new TextEncoder(e, c.text, c.d, c.cond_dim, weights);
     this.p = new GpuParams(e, weights);
@@ -98,7 +118,10 @@ export class MMambaAssembly {
   /** A zero tensor viewed with `shape` (never written). */
   zeros(shape: number[]): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
-    return view(this.constant(`zeros${n}`, [n], () => {}), shape);
+    return view(
+      this.constant(`zeros${n}`, [n], () => {}),
+      shape,
+    );
   }
 
   // ---- weight views ----------------------------------------------------------------------------------------
@@ -139,10 +162,18 @@ export class MMambaAssembly {
     const W = (n: string) => this.W(P + n);
     const [inX, inZ] = this.inProj(i, s);
     return {
-      inX, inZ, convW: W('conv_weight'), convB: W('conv_bias'),
-      xProj: this.tiled(P + 'x_proj_weight', B, s), dtProj: this.tiled(P + 'dt_proj_weight', B, s),
-      A_log: W('A_log'), D: W('D'), dtBias: W('dt_proj_bias'),
-      outNormW: W('out_norm.weight'), outNormB: W('out_norm.bias'), outProj: W('out_proj.weight'),
+      inX,
+      inZ,
+      convW: W('conv_weight'),
+      convB: W('conv_bias'),
+      xProj: this.tiled(P + 'x_proj_weight', B, s),
+      dtProj: this.tiled(P + 'dt_proj_weight', B, s),
+      A_log: W('A_log'),
+      D: W('D'),
+      dtBias: W('dt_proj_bias'),
+      outNormW: W('out_norm.weight'),
+      outNormB: W('out_norm.bias'),
+      outProj: W('out_proj.weight'),
     };
   }
 
@@ -161,7 +192,9 @@ export class MMambaAssembly {
     for (let i = 0; i < this.config.layers; i++) {
       const W = (n: string) => this.W(`layers.${i}.${n}`);
       const mix = linear(this.e, sc, W('mod.proj.weight'), W('mod.proj.bias'), 'adaln');
-      const ffn = this.config.ffn ? linear(this.e, sc, W('ffn_mod.proj.weight'), W('ffn_mod.proj.bias'), 'adaln_ffn') : null;
+      const ffn = this.config.ffn
+        ? linear(this.e, sc, W('ffn_mod.proj.weight'), W('ffn_mod.proj.bias'), 'adaln_ffn')
+        : null;
       mods.push({ mix, ffn });
     }
     return mods;
@@ -187,7 +220,12 @@ export class MMambaAssembly {
   /** The last layer's output (B, L, d) → its image rows hi, hn = RMSNorm_w(hi) (in the scope) and the logits. */
   head(h: Tensor, s: Scope): { hi: Tensor; hn: Tensor; logits: Tensor } {
     const hi = s.t(sliceRows(this.e, h, this.sizes.Lt, this.sizes.HW)); // (B, HW, d)
-    const { hn, logits } = headForward(this.e, hi, { norm: this.W('head_norm.weight'), w: this.W('head.weight'), b: this.W('head.bias') }, s);
+    const { hn, logits } = headForward(
+      this.e,
+      hi,
+      { norm: this.W('head_norm.weight'), w: this.W('head.weight'), b: this.W('head.bias') },
+      s,
+    );
     return { hi, hn, logits };
   }
 

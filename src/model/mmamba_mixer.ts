@@ -62,7 +62,13 @@ export type ScanKernel = 'fused' | 'chunked';
 
 /** h (B, L, d), mod (B, 3d) = (shift, scale, gate) → the mixer's activations; see MixerActs for ownership. */
 export function mixerForward(
-  e: Engine, h: Tensor, mod: Tensor, w: MixerWeights, dims: MixerDims, s: Scope, scan: ScanKernel = 'fused',
+  e: Engine,
+  h: Tensor,
+  mod: Tensor,
+  w: MixerWeights,
+  dims: MixerDims,
+  s: Scope,
+  scan: ScanKernel = 'fused',
 ): MixerActs {
   const { d, di, R, N, K, grid } = dims;
   const B = h.shape[0]!;
@@ -78,7 +84,16 @@ export function mixerForward(
   const y = s.t(
     (scan === 'chunked' ? selectiveScanChunked : selectiveScanFused)(
       e,
-      { u: xs, delta: view(dt, [B, K, L, di]), A_log: w.A_log, BC: view(xdbl, [B, K, L, S]), D: w.D, deltaBias: w.dtBias, bOffset: R, cOffset: R + N },
+      {
+        u: xs,
+        delta: view(dt, [B, K, L, di]),
+        A_log: w.A_log,
+        BC: view(xdbl, [B, K, L, S]),
+        D: w.D,
+        deltaBias: w.dtBias,
+        bOffset: R,
+        cOffset: R + N,
+      },
       grid,
     ),
   );

@@ -125,7 +125,8 @@ export function vqDecoderParams(c: VQConfig): ParamTable {
   for (let m = 0; m < c.mid_blocks; m++) res(t, `decoder.mid.${m}`, ch, ch);
   for (let l = 0; l < chs.length; l++) {
     const i = chs.length - 1 - l;
-    for (let j = 0; j < c.dec_res_blocks; j++) res(t, `decoder.levels.${l}.blocks.${j}`, j === 0 ? ch : chs[i]!, chs[i]!);
+    for (let j = 0; j < c.dec_res_blocks; j++)
+      res(t, `decoder.levels.${l}.blocks.${j}`, j === 0 ? ch : chs[i]!, chs[i]!);
     ch = chs[i]!;
     if (i > 0) conv(t, `decoder.levels.${l}.up`, ch, ch, 3);
   }

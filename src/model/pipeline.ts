@@ -114,16 +114,23 @@ export class TextToImage {
    *  generator manifest's (tests with tiny fixtures that ship none). */
   static create(engine: Engine, gen: LoadedModel, vq: LoadedModel, tokenizer?: TokenizerSpec): TextToImage {
     const gm = gen.manifest;
-    if (gm.kind !== 'mmamba' && gm.kind !== 'uvit') throw new WeightIntegrityError(`${gm.modelId} is a ${gm.kind} model, not a generator`);
-    if (vq.manifest.kind !== 'vq') throw new WeightIntegrityError(`${vq.manifest.modelId} is a ${vq.manifest.kind} model, not a VQ tokenizer`);
+    if (gm.kind !== 'mmamba' && gm.kind !== 'uvit')
+      throw new WeightIntegrityError(`${gm.modelId} is a ${gm.kind} model, not a generator`);
+    if (vq.manifest.kind !== 'vq')
+      throw new WeightIntegrityError(`${vq.manifest.modelId} is a ${vq.manifest.kind} model, not a VQ tokenizer`);
     const spec = tokenizer ?? (gm.tokenizer as TokenizerSpec | null | undefined);
     if (!spec) throw new WeightIntegrityError(`${gm.modelId} has no tokenizer in its manifest`);
     const gcfg = gm.config as unknown as MMambaConfig | UViTConfig;
     const vcfg = vq.manifest.config as unknown as VQConfig;
     const tok = new BPETokenizer(spec, gcfg.text.max_len);
     if (tok.vocabSize > gcfg.text.vocab_size)
-      throw new WeightIntegrityError(`tokenizer has ${tok.vocabSize} ids but the text encoder only ${gcfg.text.vocab_size}`);
-    const generator: Generator = gm.kind === 'mmamba' ? new MMamba(engine, gcfg as MMambaConfig, gen.weights) : new UViT(engine, gcfg as UViTConfig, gen.weights);
+      throw new WeightIntegrityError(
+        `tokenizer has ${tok.vocabSize} ids but the text encoder only ${gcfg.text.vocab_size}`,
+      );
+    const generator: Generator =
+      gm.kind === 'mmamba'
+        ? new MMamba(engine, gcfg as MMambaConfig, gen.weights)
+        : new UViT(engine, gcfg as UViTConfig, gen.weights);
     let decoder: VQDecoder;
     try {
       decoder = new VQDecoder(engine, vcfg, vq.weights);
@@ -157,7 +164,11 @@ export class TextToImage {
     return run;
   }
 
-  private async run(req: GenerateRequest, onStep?: (s: GenerateStep) => void | Promise<void>, signal?: AbortSignal): Promise<GenerateResult> {
+  private async run(
+    req: GenerateRequest,
+    onStep?: (s: GenerateStep) => void | Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<GenerateResult> {
     if (this.disposed) throw new InvalidRequestError('this TextToImage was disposed; create a new one');
     // Asserts for programmer errors only: users' requests were checked (with the same ranges) at the worker
     // boundary, src/worker/generation/requests.ts. The seed may be any safe integer; it is used mod 2^32.
@@ -175,7 +186,8 @@ export class TextToImage {
     if (!Number.isInteger(steps)) throw new InvalidRequestError(`steps is ${steps}; it must be an integer`);
     if (!Number.isInteger(count)) throw new InvalidRequestError(`variations is ${count}; it must be an integer`);
     if (!Number.isSafeInteger(req.seed)) throw new InvalidRequestError(`seed must be an integer, got ${req.seed}`);
-    if (typeof req.prompt !== 'string') throw new InvalidRequestError('prompt must be a string (empty = unconditional)');
+    if (typeof req.prompt !== 'string')
+      throw new InvalidRequestError('prompt must be a string (empty = unconditional)');
     if (signal?.aborted) throw new GenerationCancelledError(0);
 
     const t0 = now();

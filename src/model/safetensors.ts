@@ -23,7 +23,9 @@ export interface SafetensorsFile {
 const MAX_HEADER = 100 << 20;
 
 function fail(what: string, source: string): never {
-  throw new WeightIntegrityError(`${source}: ${what}. The weights file is corrupt or not safetensors; clear the cache and download again.`);
+  throw new WeightIntegrityError(
+    `${source}: ${what}. The weights file is corrupt or not safetensors; clear the cache and download again.`,
+  );
 }
 
 export interface SafeEntry {
@@ -44,7 +46,8 @@ export function parseSafetensorsHeader(
   if (buf.byteLength < 8 || fileBytes < 8) fail(`${fileBytes} bytes is too short for a header`, source);
   const view = new DataView(buf);
   const hlen64 = view.getBigUint64(0, true);
-  if (hlen64 > BigInt(Math.min(MAX_HEADER, fileBytes - 8))) fail(`header length ${hlen64} exceeds the file (${fileBytes} bytes)`, source);
+  if (hlen64 > BigInt(Math.min(MAX_HEADER, fileBytes - 8)))
+    fail(`header length ${hlen64} exceeds the file (${fileBytes} bytes)`, source);
   const hlen = Number(hlen64);
   if (8 + hlen > buf.byteLength) fail(`only ${buf.byteLength} bytes given for a ${hlen}-byte header`, source);
   let header: unknown;
@@ -53,7 +56,8 @@ export function parseSafetensorsHeader(
   } catch (err) {
     fail(`header is not valid UTF-8 JSON (${(err as Error).message})`, source);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object', source);
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    fail('header is not a JSON object', source);
   const dataStart = 8 + hlen;
   const dataLen = fileBytes - dataStart;
   const entries = new Map<string, SafeEntry>();
@@ -68,16 +72,19 @@ export function parseSafetensorsHeader(
     const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof t !== 'object' || t === null) fail(`entry ${name} is not an object`, source);
     const dtype = t.dtype as SafeDType;
-    if (typeof dtype !== 'string' || !(dtype in ITEM_BYTES)) fail(`${name} has unsupported dtype ${String(t.dtype)} (F32, F16, I8, I32)`, source);
+    if (typeof dtype !== 'string' || !(dtype in ITEM_BYTES))
+      fail(`${name} has unsupported dtype ${String(t.dtype)} (F32, F16, I8, I32)`, source);
     const shape = t.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`${name} has a bad shape ${JSON.stringify(shape)}`, source);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      fail(`${name} has a bad shape ${JSON.stringify(shape)}`, source);
     const offs = t.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0))
       fail(`${name} has bad data_offsets ${JSON.stringify(offs)}`, source);
     const [a, b] = offs as [number, number];
     const n = (shape as number[]).reduce((p, d) => p * d, 1);
     if (b < a || b > dataLen) fail(`${name} data [${a}, ${b}) lies outside the ${dataLen} data bytes`, source);
-    if (b - a !== n * ITEM_BYTES[dtype]) fail(`${name} has ${b - a} bytes but shape [${shape}] ${dtype} needs ${n * ITEM_BYTES[dtype]}`, source);
+    if (b - a !== n * ITEM_BYTES[dtype])
+      fail(`${name} has ${b - a} bytes but shape [${shape}] ${dtype} needs ${n * ITEM_BYTES[dtype]}`, source);
     spans.push([a, b, name]);
     entries.set(name, { dtype, shape: shape as number[], begin: dataStart + a, end: dataStart + b });
   }
@@ -91,7 +98,8 @@ export function parseSafetensorsHeader(
 export function parseSafetensors(buf: ArrayBuffer, source = 'safetensors'): SafetensorsFile {
   const { entries, metadata } = parseSafetensorsHeader(buf, buf.byteLength, source);
   const tensors = new Map<string, SafeTensor>();
-  for (const [name, t] of entries) tensors.set(name, { dtype: t.dtype, shape: t.shape, bytes: new Uint8Array(buf.slice(t.begin, t.end)) });
+  for (const [name, t] of entries)
+    tensors.set(name, { dtype: t.dtype, shape: t.shape, bytes: new Uint8Array(buf.slice(t.begin, t.end)) });
   return { tensors, metadata };
 }
 

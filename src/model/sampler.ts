@@ -65,12 +65,16 @@ export class MaskGitRun {
     const cfg = model.config;
     const Lt = cfg.text.max_len;
     const B = r.batch;
-    if (!Number.isInteger(r.steps) || r.steps < 1) throw new InvalidRequestError(`steps must be a positive integer, got ${r.steps}`);
+    if (!Number.isInteger(r.steps) || r.steps < 1)
+      throw new InvalidRequestError(`steps must be a positive integer, got ${r.steps}`);
     if (!(r.temperature > 0)) throw new InvalidRequestError(`temperature must be > 0, got ${r.temperature}`);
-    if (!Number.isFinite(r.guidance) || !Number.isFinite(r.tau)) throw new InvalidRequestError('guidance and tau must be finite');
+    if (!Number.isFinite(r.guidance) || !Number.isFinite(r.tau))
+      throw new InvalidRequestError('guidance and tau must be finite');
     this.guided = r.guidance !== 1;
     if (this.guided && (!r.uncondIds || r.uncondIds.length !== B * Lt))
-      throw new InvalidRequestError(`guidance ${r.guidance} needs uncondIds of ${B}×${Lt} ids (the negative or empty prompt)`);
+      throw new InvalidRequestError(
+        `guidance ${r.guidance} needs uncondIds of ${B}×${Lt} ids (the negative or empty prompt)`,
+      );
     this.batch = B;
     this.steps = r.steps;
     this.HW = cfg.grid * cfg.grid;
@@ -140,12 +144,22 @@ export class MaskGitRun {
 /** The (HW) starting grid: all [MASK], or `initTokens` where `keep` is set and [MASK] elsewhere; and how many
  *  positions are masked. Refuses a grid of the wrong size, a kept token outside the codebook, and a mask that
  *  leaves nothing to generate. */
-export function startGrid(HW: number, codebookSize: number, initTokens?: ArrayLike<number>, keep?: ArrayLike<number>): { grid: Uint32Array; masked: number } {
+export function startGrid(
+  HW: number,
+  codebookSize: number,
+  initTokens?: ArrayLike<number>,
+  keep?: ArrayLike<number>,
+): { grid: Uint32Array; masked: number } {
   const grid = new Uint32Array(HW).fill(codebookSize);
   if (initTokens === undefined && keep === undefined) return { grid, masked: HW };
-  if (initTokens === undefined || keep === undefined) throw new InvalidRequestError('initTokens and keep come together (the picture to edit and which of its tokens to keep)');
+  if (initTokens === undefined || keep === undefined)
+    throw new InvalidRequestError(
+      'initTokens and keep come together (the picture to edit and which of its tokens to keep)',
+    );
   if (initTokens.length !== HW || keep.length !== HW)
-    throw new InvalidRequestError(`initTokens (${initTokens.length}) and keep (${keep.length}) must each have ${HW} entries, one per token of the grid`);
+    throw new InvalidRequestError(
+      `initTokens (${initTokens.length}) and keep (${keep.length}) must each have ${HW} entries, one per token of the grid`,
+    );
   let masked = 0;
   for (let p = 0; p < HW; p++) {
     if (!keep[p]) {
@@ -153,7 +167,10 @@ export function startGrid(HW: number, codebookSize: number, initTokens?: ArrayLi
       continue;
     }
     const t = initTokens[p]!;
-    if (!Number.isInteger(t) || t < 0 || t >= codebookSize) throw new InvalidRequestError(`initTokens[${p}] is ${t}; a kept token must be a codebook id from 0 to ${codebookSize - 1}`);
+    if (!Number.isInteger(t) || t < 0 || t >= codebookSize)
+      throw new InvalidRequestError(
+        `initTokens[${p}] is ${t}; a kept token must be a codebook id from 0 to ${codebookSize - 1}`,
+      );
     grid[p] = t;
   }
   if (masked === 0) throw new InvalidRequestError('keep keeps every token: mask at least one token to re-generate');

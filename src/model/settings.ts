@@ -33,12 +33,19 @@ export type GenerationSettingName = keyof typeof GENERATION_SETTINGS;
 
 /** Short text for a value in a message: strings are quoted and cut to 40 characters. */
 export const showValue = (v: unknown): string =>
-  typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : typeof v === 'number' ? String(v) : v === null ? 'null' : typeof v;
+  typeof v === 'string'
+    ? JSON.stringify(v.slice(0, 40))
+    : typeof v === 'number'
+      ? String(v)
+      : v === null
+        ? 'null'
+        : typeof v;
 
 /** Why `v` is not an acceptable value of setting `name` (range check before rounding), or undefined when it is. */
 export function settingProblem(name: GenerationSettingName, v: unknown): string | undefined {
   const { min, max } = GENERATION_SETTINGS[name];
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) return `${name} is ${showValue(v)}; it must be a number from ${min} to ${max}`;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+    return `${name} is ${showValue(v)}; it must be a number from ${min} to ${max}`;
   return undefined;
 }
 
@@ -53,7 +60,11 @@ export function clampSetting(name: GenerationSettingName, v: number): number {
 export const MAX_GRID_TOKENS = 1024;
 
 const isList = (v: unknown): v is ArrayLike<unknown> =>
-  Array.isArray(v) || v instanceof Uint32Array || v instanceof Uint8Array || v instanceof Int32Array || v instanceof Uint16Array;
+  Array.isArray(v) ||
+  v instanceof Uint32Array ||
+  v instanceof Uint8Array ||
+  v instanceof Int32Array ||
+  v instanceof Uint16Array;
 
 /** Why an edit's starting grid `initTokens` and `keep`-mask (1 = keep the token, 0 = generate it anew) are not an
  *  acceptable pair, or undefined when they are (both absent: no edit). The grid's size and the codebook range
@@ -76,6 +87,7 @@ export function editProblem(initTokens: unknown, keep: unknown): string | undefi
     kept += k;
   }
   if (kept === keep.length) return 'the mask is empty (keep keeps every token): mask at least one token to re-generate';
-  if (kept === 0) return 'the mask covers every token (keep keeps none): leave out initTokens and keep to draw a new picture';
+  if (kept === 0)
+    return 'the mask covers every token (keep keeps none): leave out initTokens and keep to draw a new picture';
   return undefined;
 }

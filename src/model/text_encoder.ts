@@ -42,7 +42,14 @@ export interface TextLayerActs {
 
 /** One text block, x + attn(LN1(x)), then + MLP(LN2(·)) (training/mmamba/text_encoder.py TextBlock); `W` maps a
  *  name inside the block (e.g. 'attn.qkv.weight') to its weight. Shared by inference and the fine-tuning backward. */
-export function textLayerForward(e: Engine, x: Tensor, keyMask: Tensor, W: (name: string) => Tensor, heads: number, s: Scope): TextLayerActs {
+export function textLayerForward(
+  e: Engine,
+  x: Tensor,
+  keyMask: Tensor,
+  W: (name: string) => Tensor,
+  heads: number,
+  s: Scope,
+): TextLayerActs {
   const n1 = s.t(layerNorm(e, x, { weight: W('norm1.weight'), bias: W('norm1.bias') }));
   const qkv = s.t(linear(e, n1, W('attn.qkv.weight'), W('attn.qkv.bias')));
   const att = s.t(selfAttentionPacked(e, qkv, heads, { mask: keyMask }));
@@ -65,10 +72,16 @@ export class TextEncoder {
     weights: WeightMap,
     private readonly prefix = 'text.',
   ) {
-    requireNumbers(cfg as unknown as Record<string, unknown>, ['vocab_size', 'max_len', 'width', 'layers', 'heads', 'ffn_mult', 'pad_id'], 'text');
+    requireNumbers(
+      cfg as unknown as Record<string, unknown>,
+      ['vocab_size', 'max_len', 'width', 'layers', 'heads', 'ffn_mult', 'pad_id'],
+      'text',
+    );
     const priorWords = (cfg as unknown as Record<string, unknown>).prior_words;
     if (priorWords !== undefined && priorWords !== 0)
-      throw new WeightIntegrityError(`text encoder: the manifest needs a word-vector table (prior_words ${String(priorWords)}); re-export it with training/mmamba/export.py, which bakes the table in`);
+      throw new WeightIntegrityError(
+        `text encoder: the manifest needs a word-vector table (prior_words ${String(priorWords)}); re-export it with training/mmamba/export.py, which bakes the table in`,
+      );
     this.p = new GpuParams(e, weights);
     for (const [name, shape] of textParams(cfg, d, condDim, prefix)) this.p.get(name, shape);
   }
@@ -84,7 +97,11 @@ export class TextEncoder {
 
   /** The two output projections: final (B, Lt, w) → token vectors (B, Lt, d), pooled (B, w) → c (B, cond_dim)
    *  (the caller owns both); `override` as in `trunk`. */
-  project(final: Tensor, pooled: Tensor, override?: (fullName: string) => Tensor | undefined): { tokens: Tensor; c: Tensor } {
+  project(
+    final: Tensor,
+    pooled: Tensor,
+    override?: (fullName: string) => Tensor | undefined,
+  ): { tokens: Tensor; c: Tensor } {
     const W = (n: string) => this.weight(n, override);
     const tokens = linear(this.e, final, W('proj.weight'), W('proj.bias'), 'text_tokens');
     const c = linear(this.e, pooled, W('pool_proj.weight'), W('pool_proj.bias'), 'text_c');
@@ -95,17 +112,27 @@ export class TextEncoder {
    *  and the key mask (the caller disposes all three). Fine-tuning passes `opts.weight` (a full parameter name →
    *  its adapted weight, or undefined for the base one) and `opts.layerInputs`, which receives each layer's input
    *  and the final LayerNorm's input (layers + 1 tensors, owned by the caller) for the backward's recompute. */
-  trunk(ids: ArrayLike<number>, B: number, opts: TrunkOptions = {}): { final: Tensor; pooled: Tensor; keyMask: Tensor } {
+  trunk(
+    ids: ArrayLike<number>,
+    B: number,
+    opts: TrunkOptions = {},
+  ): { final: Tensor; pooled: Tensor; keyMask: Tensor } {
     const e = this.e;
     const Lt = this.cfg.max_len;
     if (ids.length !== B * Lt) throw new ShapeError(`text encoder: ${ids.length} ids for B=${B}, max_len=${Lt}`);
     for (let i = 0; i < ids.length; i++)
-      if (!(ids[i]! >= 0 && ids[i]! < this.cfg.vocab_size)) throw new ShapeError(`text encoder: id ${ids[i]} out of the vocabulary (${this.cfg.vocab_size})`);
+      if (!(ids[i]! >= 0 && ids[i]! < this.cfg.vocab_size))
+        throw new ShapeError(`text encoder: id ${ids[i]} out of the vocabulary (${this.cfg.vocab_size})`);
     const s = new Scope();
     const W = (n: string) => this.weight(n, opts.weight);
     const keepInput = (t: Tensor) => (opts.layerInputs ? (opts.layerInputs.push(t), t) : s.t(t));
     const tIds = s.t(e.fromArray([B, Lt], Uint32Array.from(ids), 'u32', 'text_ids'));
-    const keyMask = e.fromArray([B, Lt], Uint32Array.from(ids, (v) => (v !== this.cfg.pad_id ? 1 : 0)), 'u32', 'key_mask');
+    const keyMask = e.fromArray(
+      [B, Lt],
+      Uint32Array.from(ids, (v) => (v !== this.cfg.pad_id ? 1 : 0)),
+      'u32',
+      'key_mask',
+    );
     let x = keepInput(add(e, s.t(embedding(e, tIds, W('tok_emb.weight'))), W('pos_emb'))); // (B, Lt, w)
     for (let i = 0; i < this.cfg.layers; i++) {
       const ls = new Scope();

@@ -37,7 +37,8 @@ class UViTCondition implements TextCondition {
     readonly layers: LayerCond[],
   ) {}
   dispose(): void {
-    for (const t of [this.tokens, this.c, this.keyMask, ...this.layers.flatMap((l) => [l.attn, l.ffn, l.kv])]) t.dispose();
+    for (const t of [this.tokens, this.c, this.keyMask, ...this.layers.flatMap((l) => [l.attn, l.ffn, l.kv])])
+      t.dispose();
   }
 }
 
@@ -52,7 +53,11 @@ export class UViT implements Generator {
     weights: WeightMap,
   ) {
     const c = config;
-    requireNumbers(c as unknown as Record<string, unknown>, ['codebook_size', 'grid', 'd', 'layers', 'heads', 'ffn_mult', 'cond_dim'], 'uvit');
+    requireNumbers(
+      c as unknown as Record<string, unknown>,
+      ['codebook_size', 'grid', 'd', 'layers', 'heads', 'ffn_mult', 'cond_dim'],
+      'uvit',
+    );
     if (c.d % c.heads) throw new ShapeError(`uvit: d=${c.d} is not divisible by heads=${c.heads}`);
     this.text = new TextEncoder(e, c.text, c.d, c.cond_dim, weights);
     this.p = new GpuParams(e, weights);
@@ -113,7 +118,12 @@ export class UViT implements Generator {
     const q = s.t(linear(e, cn, W('cross.q.weight'), W('cross.q.bias'))); //                  (B, HW, d)
     const ca = s.t(crossAttentionPacked(e, q, lc.kv, heads, { mask: keyMask })); //           (B, HW, d)
     const h2 = s.t(add(e, h1, s.t(linear(e, ca, W('cross.out.weight'), W('cross.out.bias')))));
-    const ffn = { wIn: W('ffn.w_in.weight'), bIn: W('ffn.w_in.bias'), wOut: W('ffn.w_out.weight'), bOut: W('ffn.w_out.bias') };
+    const ffn = {
+      wIn: W('ffn.w_in.weight'),
+      bIn: W('ffn.w_in.bias'),
+      wOut: W('ffn.w_out.weight'),
+      bOut: W('ffn.w_out.bias'),
+    };
     const out = adaLnFfnForward(e, h2, lc.ffn, ffn, s).out; //                                 (B, HW, d)
     s.dispose();
     return out;

@@ -11,8 +11,22 @@ import type { ParamTable } from './params';
 import { getWeight, type WeightMap } from './weights';
 
 export function checkVQConfig(c: VQConfig): { chs: number[]; grid: number } {
-  requireNumbers(c as unknown as Record<string, unknown>,
-    ['image_size', 'in_channels', 'ch', 'enc_res_blocks', 'dec_res_blocks', 'mid_blocks', 'norm_groups', 'codebook_size', 'code_dim', 'gn_eps'], 'vq');
+  requireNumbers(
+    c as unknown as Record<string, unknown>,
+    [
+      'image_size',
+      'in_channels',
+      'ch',
+      'enc_res_blocks',
+      'dec_res_blocks',
+      'mid_blocks',
+      'norm_groups',
+      'codebook_size',
+      'code_dim',
+      'gn_eps',
+    ],
+    'vq',
+  );
   const chs = c.ch_mult.map((m) => c.ch * m);
   return { chs, grid: c.image_size / 2 ** (c.ch_mult.length - 1) };
 }
@@ -54,11 +68,19 @@ export class ConvNet {
   /** GroupNorm (min(norm_groups, C) groups, gn_eps) fused with SiLU. */
   gnSilu(x: Tensor, name: string): Tensor {
     const g = Math.min(this.cfg.norm_groups, x.shape[1]!);
-    return groupNorm(this.e, x, g, this.p.get(name + '.weight'), this.p.get(name + '.bias'), { eps: this.cfg.gn_eps, silu: true });
+    return groupNorm(this.e, x, g, this.p.get(name + '.weight'), this.p.get(name + '.bias'), {
+      eps: this.cfg.gn_eps,
+      silu: true,
+    });
   }
   res(x: Tensor, name: string): Tensor {
     const s = new Scope();
-    const h = s.t(this.conv(s.t(this.gnSilu(s.t(this.conv(s.t(this.gnSilu(x, name + '.norm1')), name + '.conv1')), name + '.norm2')), name + '.conv2'));
+    const h = s.t(
+      this.conv(
+        s.t(this.gnSilu(s.t(this.conv(s.t(this.gnSilu(x, name + '.norm1')), name + '.conv1')), name + '.norm2')),
+        name + '.conv2',
+      ),
+    );
     const skip = this.p.has(name + '.skip.weight') ? s.t(this.conv(x, name + '.skip')) : x;
     const out = add(this.e, skip, h);
     s.dispose();

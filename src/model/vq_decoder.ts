@@ -44,7 +44,8 @@ export class VQDecoder {
   embed(tokens: ArrayLike<number>, B: number): Float32Array {
     const { code_dim: D, codebook_size: K } = this.config;
     const HW = this.grid * this.grid;
-    if (tokens.length !== B * HW) throw new ShapeError(`vq decoder: ${tokens.length} tokens for B=${B}, grid ${this.grid}`);
+    if (tokens.length !== B * HW)
+      throw new ShapeError(`vq decoder: ${tokens.length} tokens for B=${B}, grid ${this.grid}`);
     const z = new Float32Array(B * D * HW);
     for (let b = 0; b < B; b++)
       for (let p = 0; p < HW; p++) {
@@ -135,7 +136,8 @@ export function toRGBA(x: Float32Array, S: number): Uint8ClampedArray {
   if (x.length < 3 * HW) throw new ShapeError(`toRGBA: ${x.length} values for 3×${S}×${S}`);
   const out = new Uint8ClampedArray(HW * 4);
   for (let p = 0; p < HW; p++) {
-    for (let ch = 0; ch < 3; ch++) out[p * 4 + ch] = roundEven((Math.min(1, Math.max(-1, x[ch * HW + p]!)) + 1) * 127.5);
+    for (let ch = 0; ch < 3; ch++)
+      out[p * 4 + ch] = roundEven((Math.min(1, Math.max(-1, x[ch * HW + p]!)) + 1) * 127.5);
     out[p * 4 + 3] = 255;
   }
   return out;

@@ -34,7 +34,12 @@ export class VQEncoder {
   latent(x: Tensor): Tensor {
     const n = this.net;
     const c = this.config;
-    if (x.shape.length !== 4 || x.shape[1] !== c.in_channels || x.shape[2] !== c.image_size || x.shape[3] !== c.image_size)
+    if (
+      x.shape.length !== 4 ||
+      x.shape[1] !== c.in_channels ||
+      x.shape[2] !== c.image_size ||
+      x.shape[3] !== c.image_size
+    )
       throw new ShapeError(`vq encoder: image ${x} must be (B, ${c.in_channels}, ${c.image_size}, ${c.image_size})`);
     const s = new Scope();
     let h = s.t(n.conv(x, 'encoder.conv_in'));
@@ -84,7 +89,8 @@ export class VQEncoder {
     const S = this.config.image_size;
     if (rgba.length !== S * S * 4) throw new ShapeError(`vq encoder: ${rgba.length} RGBA values for a ${S}×${S} image`);
     const x = new Float32Array(3 * S * S);
-    for (let p = 0; p < S * S; p++) for (let ch = 0; ch < 3; ch++) x[ch * S * S + p] = Math.fround(Math.fround(rgba[p * 4 + ch]! / 127.5) - 1); // f32 ops, as torch
+    for (let p = 0; p < S * S; p++)
+      for (let ch = 0; ch < 3; ch++) x[ch * S * S + p] = Math.fround(Math.fround(rgba[p * 4 + ch]! / 127.5) - 1); // f32 ops, as torch
     return this.e.fromArray([1, 3, S, S], x, 'f32', 'vq_image');
   }
 

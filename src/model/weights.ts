@@ -48,9 +48,12 @@ const ST_DTYPE: Record<ManifestDType, SafeDType> = { f32: 'F32', f16: 'F16', int
 
 /** Throws unless `m` looks like a weights manifest this code can load. */
 export function checkManifest(m: Manifest): void {
-  if (m?.format !== 'mmamba-weights') throw new WeightIntegrityError(`not a weights manifest (format ${String(m?.format)})`);
+  if (m?.format !== 'mmamba-weights')
+    throw new WeightIntegrityError(`not a weights manifest (format ${String(m?.format)})`);
   if (m.formatVersion !== SUPPORTED_FORMAT_VERSION)
-    throw new WeightIntegrityError(`${m.modelId}: manifest formatVersion ${m.formatVersion} is not ${SUPPORTED_FORMAT_VERSION}; update the app`);
+    throw new WeightIntegrityError(
+      `${m.modelId}: manifest formatVersion ${m.formatVersion} is not ${SUPPORTED_FORMAT_VERSION}; update the app`,
+    );
   if (!Array.isArray(m.shards) || m.shards.length === 0 || typeof m.tensors !== 'object')
     throw new WeightIntegrityError(`${m.modelId}: manifest has no shards or tensors`);
 }
@@ -60,10 +63,13 @@ export function loadWeights(manifest: Manifest, shards: ArrayBuffer[]): WeightMa
   checkManifest(manifest);
   const id = manifest.modelId;
   if (shards.length !== manifest.shards.length)
-    throw new WeightIntegrityError(`${id}: got ${shards.length} shard buffers, the manifest lists ${manifest.shards.length}`);
+    throw new WeightIntegrityError(
+      `${id}: got ${shards.length} shard buffers, the manifest lists ${manifest.shards.length}`,
+    );
   const files: SafetensorsFile[] = shards.map((buf, i) => {
     const s = manifest.shards[i]!;
-    if (buf.byteLength !== s.bytes) throw new WeightIntegrityError(`${id}/${s.file}: ${buf.byteLength} bytes, the manifest says ${s.bytes}`);
+    if (buf.byteLength !== s.bytes)
+      throw new WeightIntegrityError(`${id}/${s.file}: ${buf.byteLength} bytes, the manifest says ${s.bytes}`);
     return parseSafetensors(buf, `${id}/${s.file}`);
   });
   const raw = (name: string) => {
@@ -74,7 +80,9 @@ export function loadWeights(manifest: Manifest, shards: ArrayBuffer[]): WeightMa
     const st = file.tensors.get(name);
     if (!st) throw new WeightIntegrityError(`${id}: ${name} is missing from shard ${t.shard}`);
     if (st.dtype !== ST_DTYPE[t.dtype] || st.shape.join() !== t.shape.join())
-      throw new WeightIntegrityError(`${id}: ${name} is ${st.dtype} [${st.shape}] in the shard, the manifest says ${t.dtype} [${t.shape}]`);
+      throw new WeightIntegrityError(
+        `${id}: ${name} is ${st.dtype} [${st.shape}] in the shard, the manifest says ${t.dtype} [${t.shape}]`,
+      );
     return { t, st };
   };
   const scales = new Set(Object.values(manifest.tensors).flatMap((t) => (t.scale ? [t.scale] : [])));
@@ -106,7 +114,8 @@ export function loadWeights(manifest: Manifest, shards: ArrayBuffer[]): WeightMa
 /** A tensor of the map with the expected shape, or a WeightIntegrityError naming what is wrong. */
 export function getWeight(w: WeightMap, name: string, shape?: readonly number[]): HostTensor {
   const t = w.get(name);
-  if (!t) throw new WeightIntegrityError(`weights have no tensor ${name}; the model files do not match this app version`);
+  if (!t)
+    throw new WeightIntegrityError(`weights have no tensor ${name}; the model files do not match this app version`);
   if (shape && t.shape.join() !== shape.join())
     throw new WeightIntegrityError(`weight ${name} has shape [${t.shape}], the config implies [${shape}]`);
   return t;

@@ -23,7 +23,15 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { WebWorkerMMambaEngine } from '../worker/client';
 import { EngineWorkerDiedError, GenerationCancelledError } from '../worker/errors';
-import type { AdapterInfoRow, GenerateProgress, GenerateRequest, GpuReport, LoadProgress, ModelInfo, StorageInfo } from '../worker/api';
+import type {
+  AdapterInfoRow,
+  GenerateProgress,
+  GenerateRequest,
+  GpuReport,
+  LoadProgress,
+  ModelInfo,
+  StorageInfo,
+} from '../worker/api';
 import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu_kind';
 import { framePng } from './frame_png';
 import { GalleryStore, indexedDbGallery, type GalleryItem } from './gallery_store';
@@ -216,7 +224,10 @@ export class MmApp extends LitElement {
     try {
       if (!this.engine) {
         // The literal `new URL(..., import.meta.url)` form is what Vite detects to bundle the worker.
-        const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'm-mamba-engine' });
+        const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), {
+          type: 'module',
+          name: 'm-mamba-engine',
+        });
         const engine = new WebWorkerMMambaEngine(worker, heartbeatOverride());
         this.engine = engine;
         void engine.died.then((reason) => this.onEngineDied(engine, reason));
@@ -242,7 +253,10 @@ export class MmApp extends LitElement {
       const list = await this.engine.listModels();
       this.models = list.models;
       void this.refreshStorage();
-      const again = this.wantedModel && this.models.some((m) => m.id === this.wantedModel) ? this.wantedModel : list.defaultGenerator;
+      const again =
+        this.wantedModel && this.models.some((m) => m.id === this.wantedModel)
+          ? this.wantedModel
+          : list.defaultGenerator;
       await this.loadModel(again);
     } catch (e) {
       this.loadError = `Could not read the model list: ${message(e)}`;
@@ -272,13 +286,20 @@ export class MmApp extends LitElement {
     this.report = null;
     this.engineNote = `The engine stopped unexpectedly (${reason}). It is being restarted; your prompt, settings and stored models and adapters are kept.`;
     void this.start().then(() => {
-      if (this.phase === 'ready' && this.engineNote.includes('being restarted')) this.engineNote = this.engineNote.replace('It is being restarted', 'It was restarted');
+      if (this.phase === 'ready' && this.engineNote.includes('being restarted'))
+        this.engineNote = this.engineNote.replace('It is being restarted', 'It was restarted');
     });
   }
 
   private readonly onKeydown = (e: KeyboardEvent): void => {
     // Escape in a dialog (the delete question) only closes the dialog.
-    if (e.key === 'Escape' && this.busy && !e.defaultPrevented && !e.composedPath().some((n) => n instanceof HTMLDialogElement)) this.cancel();
+    if (
+      e.key === 'Escape' &&
+      this.busy &&
+      !e.defaultPrevented &&
+      !e.composedPath().some((n) => n instanceof HTMLDialogElement)
+    )
+      this.cancel();
   };
 
   private cancel(): void {
@@ -324,7 +345,10 @@ export class MmApp extends LitElement {
           };
           break;
         case 'refetch':
-          this.load = { ...this.load!, label: `A stored copy of ${this.name(p.modelId)} was damaged; downloading it again` };
+          this.load = {
+            ...this.load!,
+            label: `A stored copy of ${this.name(p.modelId)} was damaged; downloading it again`,
+          };
           break;
         case 'cache-warning':
           this.cacheWarning = p.message;
@@ -394,7 +418,12 @@ export class MmApp extends LitElement {
     const onProgress = (p: GenerateProgress) => {
       switch (p.kind) {
         case 'encode':
-          note = p.prompt === '' ? 'Unconditional (empty prompt).' : p.truncated ? `Prompt cut to its first ${Array.from(p.prompt).length} characters.` : '';
+          note =
+            p.prompt === ''
+              ? 'Unconditional (empty prompt).'
+              : p.truncated
+                ? `Prompt cut to its first ${Array.from(p.prompt).length} characters.`
+                : '';
           note = [recovered, note].filter(Boolean).join(' ');
           this.caption = note || 'Generating…';
           break;
@@ -403,11 +432,22 @@ export class MmApp extends LitElement {
             // variations: the first image in the main view, every image in the grid
             const parts = splitStep(p);
             this.frames = [...this.frames, parts[0]!];
-            this.variationItems = parts.map((f, i) => ({ seed: (req.seed + i) >>> 0, frames: [...(this.variationItems[i]?.frames ?? []), f] }));
+            this.variationItems = parts.map((f, i) => ({
+              seed: (req.seed + i) >>> 0,
+              frames: [...(this.variationItems[i]?.frames ?? []), f],
+            }));
           } else {
             this.frames = [
               ...this.frames,
-              { step: p.step, steps: p.steps, pixels: p.pixels, width: p.width, height: p.height, masked: p.masked, msStep: p.msStep },
+              {
+                step: p.step,
+                steps: p.steps,
+                pixels: p.pixels,
+                width: p.width,
+                height: p.height,
+                masked: p.masked,
+                msStep: p.msStep,
+              },
             ];
           }
           this.caption = this.cancelling ? 'Cancelling…' : stepCaption(note, this.frames, p.steps);
@@ -426,7 +466,8 @@ export class MmApp extends LitElement {
       this.caption = `${note ? note + ' ' : ''}Done: ${plural(this.frames.length, 'step')} in ${formatMs(r.ms)}.`;
       const last = this.frames[this.frames.length - 1];
       if (last) this.editResult = { tokens: r.tokens, image: last };
-      if (r.variations) this.variationItems = this.variationItems.map((v, i) => ({ ...v, tokens: r.variations![i]?.tokens }));
+      if (r.variations)
+        this.variationItems = this.variationItems.map((v, i) => ({ ...v, tokens: r.variations![i]?.tokens }));
       if (last && this.facts) await this.keep(last, this.facts);
     } catch (e) {
       if (e instanceof EngineWorkerDiedError) {
@@ -487,9 +528,17 @@ export class MmApp extends LitElement {
   /** A gallery image's settings into the prompt panel; its model is loaded when another one is. */
   private restore(item: GalleryItem): void {
     const f = item.facts;
-    this.prefill = { prompt: f.prompt, negativePrompt: f.negativePrompt ?? '', seed: f.seed, steps: f.steps, guidance: f.guidance, adapter: f.adapter ?? '' };
+    this.prefill = {
+      prompt: f.prompt,
+      negativePrompt: f.negativePrompt ?? '',
+      seed: f.seed,
+      steps: f.steps,
+      guidance: f.guidance,
+      adapter: f.adapter ?? '',
+    };
     const current = this.loadingId ?? this.modelId;
-    if (f.modelId !== current && this.models.some((m) => m.id === f.modelId) && !this.busy) void this.loadModel(f.modelId);
+    if (f.modelId !== current && this.models.some((m) => m.id === f.modelId) && !this.busy)
+      void this.loadModel(f.modelId);
   }
 
   private promptNote(): string {
@@ -507,12 +556,12 @@ export class MmApp extends LitElement {
       this.phase === 'ready' && isSoftwareAdapter(this.report)
         ? html`<span class="pill warn" data-testid="status" title=${softwareNote(this.report)}><span class="dot"></span>Software GPU: slow</span>`
         : this.phase === 'ready'
-        ? html`<span class="pill ok" data-testid="status"><span class="dot"></span>GPU ready</span>`
-        : this.phase === 'starting'
-          ? html`<span class="pill" data-testid="status">${this.engineNote ? 'Restarting engine…' : 'Starting GPU…'}</span>`
-          : this.phase === 'no-webgpu'
-            ? html`<span class="pill" data-testid="status">No WebGPU</span>`
-            : html`<span class="pill" data-testid="status">GPU error</span>`;
+          ? html`<span class="pill ok" data-testid="status"><span class="dot"></span>GPU ready</span>`
+          : this.phase === 'starting'
+            ? html`<span class="pill" data-testid="status">${this.engineNote ? 'Restarting engine…' : 'Starting GPU…'}</span>`
+            : this.phase === 'no-webgpu'
+              ? html`<span class="pill" data-testid="status">No WebGPU</span>`
+              : html`<span class="pill" data-testid="status">GPU error</span>`;
     const generators = this.models.filter((m) => m.kind !== 'vq');
     const names = Object.fromEntries(this.models.map((m) => [m.id, m.name]));
     return html`<div class="wrap">
@@ -529,9 +578,11 @@ export class MmApp extends LitElement {
       <main>
         <mm-intro></mm-intro>
         <mm-offline-note></mm-offline-note>
-        ${this.phase === 'no-webgpu'
-          ? html`<mm-webgpu-missing .detail=${this.problem} ?secure=${window.isSecureContext}></mm-webgpu-missing>`
-          : nothing}
+        ${
+          this.phase === 'no-webgpu'
+            ? html`<mm-webgpu-missing .detail=${this.problem} ?secure=${window.isSecureContext}></mm-webgpu-missing>`
+            : nothing
+        }
         <div class="grid">
           <div class="col">
             <mm-prompt-panel
@@ -573,7 +624,11 @@ function heartbeatOverride(): { heartbeatMs?: number; heartbeatTimeoutMs?: numbe
 
 /** The status line while a run goes: "Step 3 of 12… about 14 s left" (the estimate from this run's step times). */
 function stepCaption(note: string, frames: Frame[], steps: number): string {
-  const left = timeLeftText(frames.length, steps, frames.reduce((ms, f) => ms + f.msStep, 0));
+  const left = timeLeftText(
+    frames.length,
+    steps,
+    frames.reduce((ms, f) => ms + f.msStep, 0),
+  );
   return `${note ? note + ' ' : ''}Step ${frames.length} of ${steps}…${left ? ' ' + left : ''}`;
 }
 

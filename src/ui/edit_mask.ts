@@ -26,10 +26,17 @@ export function brush(mask: Uint8Array, g: number, col: number, row: number, siz
 }
 
 /** A copy of `mask` with the rectangle spanned by two cells (inclusive, any corner order) set to `value`. */
-export function fillRect(mask: Uint8Array, g: number, a: { col: number; row: number }, b: { col: number; row: number }, value: 0 | 1): Uint8Array {
+export function fillRect(
+  mask: Uint8Array,
+  g: number,
+  a: { col: number; row: number },
+  b: { col: number; row: number },
+  value: 0 | 1,
+): Uint8Array {
   const out = mask.slice();
   for (let r = Math.min(a.row, b.row); r <= Math.max(a.row, b.row); r++)
-    for (let c = Math.min(a.col, b.col); c <= Math.max(a.col, b.col); c++) if (c >= 0 && c < g && r >= 0 && r < g) out[r * g + c] = value;
+    for (let c = Math.min(a.col, b.col); c <= Math.max(a.col, b.col); c++)
+      if (c >= 0 && c < g && r >= 0 && r < g) out[r * g + c] = value;
   return out;
 }
 

@@ -79,7 +79,12 @@ export class EditPanel extends LitElement {
 
   /** The settings the actions start from: the last request, else the defaults, with this panel's prompt. */
   private settings(): GenerateRequest {
-    const b = this.base ?? { prompt: '', seed: 1, steps: GENERATION_SETTINGS.steps.default, guidance: GENERATION_SETTINGS.guidance.default };
+    const b = this.base ?? {
+      prompt: '',
+      seed: 1,
+      steps: GENERATION_SETTINGS.steps.default,
+      guidance: GENERATION_SETTINGS.guidance.default,
+    };
     return { ...b, prompt: this.prompt };
   }
 
@@ -89,7 +94,9 @@ export class EditPanel extends LitElement {
       return;
     }
     this.problem = '';
-    this.dispatchEvent(new CustomEvent<GenerateRequest>('mm-generate', { detail: built.req, bubbles: true, composed: true }));
+    this.dispatchEvent(
+      new CustomEvent<GenerateRequest>('mm-generate', { detail: built.req, bubbles: true, composed: true }),
+    );
   }
 
   private regenerate(): void {
@@ -116,7 +123,10 @@ export class EditPanel extends LitElement {
     this.problem = '';
     try {
       const enc = await this.engine.encodeImage(await file.arrayBuffer());
-      this.upload = { tokens: enc.tokens, image: { pixels: enc.image.rgba, width: enc.image.width, height: enc.image.height } };
+      this.upload = {
+        tokens: enc.tokens,
+        image: { pixels: enc.image.rgba, width: enc.image.width, height: enc.image.height },
+      };
       this.useUpload = true;
       this.mask = emptyMask(Math.round(Math.sqrt(enc.tokens.length)));
     } catch (err) {
@@ -133,18 +143,24 @@ export class EditPanel extends LitElement {
       <h2 id="edit-h">Edit and vary</h2>
       <div class="row">
         <label>Upload picture <input type="file" accept="image/png,image/jpeg,image/webp" data-testid="edit-upload" ?disabled=${this.disabled || this.reading || !this.engine} @change=${this.onFile} /></label>
-        ${this.upload && this.result
-          ? html`<label><input type="checkbox" data-testid="edit-use-upload" .checked=${this.useUpload} @change=${(e: Event) => {
-              this.useUpload = (e.target as HTMLInputElement).checked;
-              this.mask = emptyMask(this.grid());
-            }} /> Edit the uploaded picture</label>`
-          : nothing}
+        ${
+          this.upload && this.result
+            ? html`<label><input type="checkbox" data-testid="edit-use-upload" .checked=${this.useUpload} @change=${(
+                e: Event,
+              ) => {
+                this.useUpload = (e.target as HTMLInputElement).checked;
+                this.mask = emptyMask(this.grid());
+              }} /> Edit the uploaded picture</label>`
+            : nothing
+        }
         ${this.reading ? html`<span class="muted" role="status">Reading the picture…</span>` : nothing}
       </div>
-      ${p
-        ? html`<p class="muted" data-testid="edit-source">Editing ${this.useUpload && this.upload ? 'the uploaded picture' : 'the last image'}.</p>
+      ${
+        p
+          ? html`<p class="muted" data-testid="edit-source">Editing ${this.useUpload && this.upload ? 'the uploaded picture' : 'the last image'}.</p>
             <mm-mask-editor .image=${p.image} .grid=${this.grid()} .mask=${this.mask} ?disabled=${off} @mm-mask-change=${(e: CustomEvent<Uint8Array>) => (this.mask = e.detail)}></mm-mask-editor>`
-        : html`<p class="muted">Generate an image or upload a picture to edit it.</p>`}
+          : html`<p class="muted">Generate an image or upload a picture to edit it.</p>`
+      }
       <div class="row">
         <label for="edit-prompt">Prompt</label>
         <input id="edit-prompt" type="text" data-testid="edit-prompt" maxlength="400" .value=${this.prompt} ?disabled=${off} @input=${(e: Event) => (this.prompt = (e.target as HTMLInputElement).value)} />

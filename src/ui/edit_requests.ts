@@ -26,7 +26,9 @@ function plain(base: GenerateRequest): GenerateRequest {
 
 function edit(base: GenerateRequest, tokens: Uint32Array, keep: Uint8Array): Built {
   const problem = editProblem(tokens, keep);
-  return problem ? { ok: false, problem: `${problem[0]!.toUpperCase()}${problem.slice(1)}.` } : { ok: true, req: { ...plain(base), initTokens: tokens.slice(), keep } };
+  return problem
+    ? { ok: false, problem: `${problem[0]!.toUpperCase()}${problem.slice(1)}.` }
+    : { ok: true, req: { ...plain(base), initTokens: tokens.slice(), keep } };
 }
 
 /** Re-generate the painted region (mask: 1 = re-generate) of `src`, the rest kept. */

@@ -17,7 +17,9 @@ export class FineTuneAdapters extends LitElement {
   @property() note = '';
   @property({ type: Boolean }) disabled = false;
 
-  static override styles = [smallButton, css`
+  static override styles = [
+    smallButton,
+    css`
     :host { display: block; }
     h3 { font-size: 0.9rem; margin: 0 0 0.4rem; }
     ul { list-style: none; margin: 0; padding: 0; }
@@ -30,12 +32,14 @@ export class FineTuneAdapters extends LitElement {
     .muted { color: var(--mm-muted); font-size: 0.85rem; margin: 0.3rem 0; }
     .error { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); border-radius: 8px; padding: 0.45rem 0.6rem; font-size: 0.82rem; margin: 0.5rem 0 0; overflow-wrap: anywhere; }
     .note { color: var(--mm-muted); font-size: 0.82rem; margin: 0.5rem 0 0; }
-  `];
+  `,
+  ];
 
   override render() {
     return html`<h3>Saved adapters</h3>
-      ${this.adapters.length
-        ? html`<ul data-testid="adapter-list">
+      ${
+        this.adapters.length
+          ? html`<ul data-testid="adapter-list">
             ${this.adapters.map(
               (a) => html`<li data-testid="adapter-row" data-name=${a.name}>
                 <span class="name">${a.name}</span>
@@ -46,7 +50,8 @@ export class FineTuneAdapters extends LitElement {
               </li>`,
             )}
           </ul>`
-        : html`<p class="muted" data-testid="no-adapters">No adapter yet: train one above, or import a .safetensors adapter file.</p>`}
+          : html`<p class="muted" data-testid="no-adapters">No adapter yet: train one above, or import a .safetensors adapter file.</p>`
+      }
       <label class="import small-button">Import adapter…<input data-testid="ft-import-input" type="file" accept=".safetensors,application/octet-stream" ?disabled=${this.disabled} @change=${this.onImport} /></label>
       ${this.error ? html`<p class="error" role="alert" data-testid="adapter-error">${this.error}</p>` : nothing}
       ${this.note ? html`<p class="note" role="status" data-testid="adapter-note">${this.note}</p>` : nothing}`;

@@ -61,10 +61,12 @@ export class FineTuneDrift extends LitElement {
         })}
       </div>
       ${c ? html`<p class="summary" data-testid="ft-drift-summary" data-within=${String(c.report.withinBounds)}>${driftSummary(c.report, c.step, c.final)}</p>` : nothing}
-      ${c && !c.report.withinBounds
-        ? html`<p class="warn" role="alert" data-testid="ft-drift-warning">${driftWarning(this.stopOnDrift)}
+      ${
+        c && !c.report.withinBounds
+          ? html`<p class="warn" role="alert" data-testid="ft-drift-warning">${driftWarning(this.stopOnDrift)}
             ${this.running && !this.stopOnDrift ? html`<button type="button" data-testid="ft-drift-stop" @click=${this.stop}>Cancel the run</button>` : nothing}</p>`
-        : nothing}
+          : nothing
+      }
     </section>`;
   }
 

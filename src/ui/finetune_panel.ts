@@ -9,7 +9,14 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { MAX_ADAPTER_FILE_BYTES } from '../finetune/api';
 import { DRIFT_GUARD } from '../finetune/defaults';
-import type { AdaptScope, AdapterInfoRow, MMambaEngineInterface, FineTuneProgress, FineTuneRequest, RgbaImage } from '../worker/api';
+import type {
+  AdaptScope,
+  AdapterInfoRow,
+  MMambaEngineInterface,
+  FineTuneProgress,
+  FineTuneRequest,
+  RgbaImage,
+} from '../worker/api';
 import { FINETUNE_SETTINGS as FT, type FineTuneSettingName } from '../worker/finetune/settings';
 import type { FineTuneUpload } from './finetune_upload';
 import { buttonLook, card, fieldLook } from './theme';
@@ -89,7 +96,9 @@ export class FineTunePanel extends LitElement {
     // Tell the app whether the GPU is taken by training (generation waits while it is; a pause frees it).
     if (changed.has('phase')) {
       const training = this.phase === 'preparing' || this.phase === 'running';
-      this.dispatchEvent(new CustomEvent<boolean>('mm-finetune-busy', { detail: training, bubbles: true, composed: true }));
+      this.dispatchEvent(
+        new CustomEvent<boolean>('mm-finetune-busy', { detail: training, bubbles: true, composed: true }),
+      );
     }
   }
 
@@ -144,15 +153,78 @@ export class FineTunePanel extends LitElement {
       <mm-finetune-upload ?disabled=${off || busy} @mm-ft-changed=${() => void this.check()}></mm-finetune-upload>
 
       <div class="settings">
-        ${this.num('ft-rank', 'Rank', 'rank', () => this.rank, (v) => (this.rank = v), busy)}
-        ${this.num('ft-steps', 'Steps', 'steps', () => this.steps, (v) => (this.steps = v), busy)}
-        ${this.num('ft-lr', 'Learning rate', 'lr', () => this.lr, (v) => (this.lr = v), busy)}
-        ${this.num('ft-batch', 'Batch', 'batchSize', () => this.batch, (v) => (this.batch = v), busy)}
-        ${this.num('ft-preview-every', 'Preview every', 'previewEvery', () => this.previewEvery, (v) => (this.previewEvery = v), busy)}
-        ${this.num('ft-seed', 'Seed', 'seed', () => this.seed, (v) => (this.seed = v), busy)}
-        ${this.num('ft-drift-every', 'Check other prompts every', 'driftEvery', () => this.driftEvery, (v) => (this.driftEvery = v), busy)}
-        ${this.num('ft-word-steps', 'Word steps first', 'inversionSteps', () => this.inversionSteps, (v) => (this.inversionSteps = v), busy)}
-        ${this.num('ft-prior', 'Share of ordinary pictures', 'priorFraction', () => this.priorFraction, (v) => (this.priorFraction = v), busy)}
+        ${this.num(
+          'ft-rank',
+          'Rank',
+          'rank',
+          () => this.rank,
+          (v) => (this.rank = v),
+          busy,
+        )}
+        ${this.num(
+          'ft-steps',
+          'Steps',
+          'steps',
+          () => this.steps,
+          (v) => (this.steps = v),
+          busy,
+        )}
+        ${this.num(
+          'ft-lr',
+          'Learning rate',
+          'lr',
+          () => this.lr,
+          (v) => (this.lr = v),
+          busy,
+        )}
+        ${this.num(
+          'ft-batch',
+          'Batch',
+          'batchSize',
+          () => this.batch,
+          (v) => (this.batch = v),
+          busy,
+        )}
+        ${this.num(
+          'ft-preview-every',
+          'Preview every',
+          'previewEvery',
+          () => this.previewEvery,
+          (v) => (this.previewEvery = v),
+          busy,
+        )}
+        ${this.num(
+          'ft-seed',
+          'Seed',
+          'seed',
+          () => this.seed,
+          (v) => (this.seed = v),
+          busy,
+        )}
+        ${this.num(
+          'ft-drift-every',
+          'Check other prompts every',
+          'driftEvery',
+          () => this.driftEvery,
+          (v) => (this.driftEvery = v),
+          busy,
+        )}
+        ${this.num(
+          'ft-word-steps',
+          'Word steps first',
+          'inversionSteps',
+          () => this.inversionSteps,
+          (v) => (this.inversionSteps = v),
+          busy,
+        )}
+        ${this.num(
+          'ft-prior',
+          'Share of ordinary pictures',
+          'priorFraction',
+          () => this.priorFraction,
+          (v) => (this.priorFraction = v),
+          busy,
+        )}
         <div class="wide">
           <label for="ft-stop-on-drift">When other prompts drift</label>
           <select id="ft-stop-on-drift" data-testid="ft-stop-on-drift" ?disabled=${busy}
@@ -176,16 +248,21 @@ export class FineTunePanel extends LitElement {
       </div>
 
       <div class="buttons">
-        ${busy
-          ? html`${this.phase === 'paused'
-                ? html`<button type="button" class="primary" data-testid="ft-resume" @click=${() => void this.engine?.resumeFineTune()}>Resume</button>`
-                : html`<button type="button" data-testid="ft-pause" ?disabled=${this.phase !== 'running'} @click=${() => void this.engine?.pauseFineTune()}>Pause</button>`}
+        ${
+          busy
+            ? html`${
+                this.phase === 'paused'
+                  ? html`<button type="button" class="primary" data-testid="ft-resume" @click=${() => void this.engine?.resumeFineTune()}>Resume</button>`
+                  : html`<button type="button" data-testid="ft-pause" ?disabled=${this.phase !== 'running'} @click=${() => void this.engine?.pauseFineTune()}>Pause</button>`
+              }
               <button type="button" data-testid="ft-cancel" @click=${this.cancel}>Cancel</button>`
-          : html`<button type="button" class="primary" data-testid="ft-start" ?disabled=${off} @click=${this.start}>Start fine-tuning</button>`}
+            : html`<button type="button" class="primary" data-testid="ft-start" ?disabled=${off} @click=${this.start}>Start fine-tuning</button>`
+        }
       </div>
 
-      ${this.total
-        ? html`<div class="progress" data-testid="ft-progress">
+      ${
+        this.total
+          ? html`<div class="progress" data-testid="ft-progress">
             <p>
               <span data-testid="ft-step-info">step ${this.step} / ${this.total}</span>
               <span data-testid="ft-speed">${speedText(this.step, this.sps, this.eta, busy)}</span>
@@ -193,23 +270,28 @@ export class FineTunePanel extends LitElement {
             <progress max="100" .value=${pct} aria-label="Fine-tuning progress"></progress>
             <mm-loss-chart class="chart" data-testid="ft-loss-chart" .values=${this.losses} .total=${this.total}></mm-loss-chart>
           </div>`
-        : nothing}
-      ${this.previews.length
-        ? html`<div class="previews" data-testid="ft-previews">
+          : nothing
+      }
+      ${
+        this.previews.length
+          ? html`<div class="previews" data-testid="ft-previews">
             ${this.previews.map((p) => html`<figure data-testid="ft-preview"><img src=${p.url} alt="Preview at step ${p.step}: ${p.prompt}" /><figcaption>step ${p.step}</figcaption></figure>`)}
           </div>`
-        : nothing}
+          : nothing
+      }
       <mm-finetune-drift .base=${this.controls} .check=${this.driftCheck} ?running=${busy} ?stopOnDrift=${this.stopOnDrift}
         @mm-drift-stop=${this.cancel}></mm-finetune-drift>
       ${this.status ? html`<p class="status" role="status" data-testid="ft-status">${this.status}</p>` : nothing}
       ${this.error ? html`<p class="error" role="alert" data-testid="ft-error">${this.error}</p>` : nothing}
-      ${this.canSave
-        ? html`<form class="save" @submit=${this.save}>
+      ${
+        this.canSave
+          ? html`<form class="save" @submit=${this.save}>
             <input data-testid="ft-save-name" aria-label="Adapter name" placeholder="name, e.g. zorblat" .value=${this.saveName}
               @input=${(e: Event) => (this.saveName = (e.target as HTMLInputElement).value)} />
             <button type="submit" class="primary" data-testid="ft-save" ?disabled=${this.saveName.trim() === ''}>Save adapter</button>
           </form>`
-        : nothing}
+          : nothing
+      }
 
       <mm-finetune-adapters
         .adapters=${this.adapters}
@@ -224,7 +306,14 @@ export class FineTunePanel extends LitElement {
   }
 
   /** A number field for run setting `name`: range and step from FINETUNE_SETTINGS; whole-number settings are rounded. */
-  private num(id: string, label: string, name: Exclude<FineTuneSettingName, 'previewSteps' | 'previewGuidance'>, get: () => number, set: (v: number) => void, busy: boolean) {
+  private num(
+    id: string,
+    label: string,
+    name: Exclude<FineTuneSettingName, 'previewSteps' | 'previewGuidance'>,
+    get: () => number,
+    set: (v: number) => void,
+    busy: boolean,
+  ) {
     const { min, max, step, integer } = FT[name] as (typeof FT)[typeof name] & { integer?: boolean };
     return html`<div>
       <label for=${id}>${label}</label>
@@ -249,7 +338,9 @@ export class FineTunePanel extends LitElement {
     const pairs = this.upload.pairs;
     if (!pairs.length) return;
     try {
-      const report = await this.engine.prepareDataset(pairs.map((p) => ({ id: p.id, name: p.name, bytes: p.bytes, caption: p.caption })));
+      const report = await this.engine.prepareDataset(
+        pairs.map((p) => ({ id: p.id, name: p.name, bytes: p.bytes, caption: p.caption })),
+      );
       this.upload.applyReport(report);
       this.dataset.ready = String(report.accepted);
     } catch (e) {
@@ -275,7 +366,9 @@ export class FineTunePanel extends LitElement {
     try {
       const pairs = this.upload.pairs;
       if (!pairs.length) throw new Error('Add some pictures first (PNG, JPEG or WebP), each with a caption.');
-      const report = await engine.prepareDataset(pairs.map((p) => ({ id: p.id, name: p.name, bytes: p.bytes, caption: p.caption })));
+      const report = await engine.prepareDataset(
+        pairs.map((p) => ({ id: p.id, name: p.name, bytes: p.bytes, caption: p.caption })),
+      );
       this.upload.applyReport(report);
       if (!report.accepted) throw new Error('None of the pictures could be used; see the reasons above.');
       const req: FineTuneRequest = {
@@ -300,9 +393,14 @@ export class FineTunePanel extends LitElement {
       const result = await engine.startFineTune(req, (p: FineTuneProgress) => this.onProgress(p));
       this.canSave = result.canSave;
       if (result.canSave && !this.saveName.trim()) this.saveName = suggestName(pairs.map((p) => p.caption));
-      if (result.status === 'cancelled') this.status = 'Cancelled: nothing was kept; saved adapters and the model are unchanged.';
-      else if (result.status === 'done') this.status = `Done: ${result.steps} steps in ${formatDuration(result.ms / 1000)}. Name the adapter and save it to use it for generation.`;
-      else this.status = result.canSave ? `Stopped after ${result.steps} good steps; that adapter can still be saved.` : 'Stopped before any step succeeded; nothing to save.';
+      if (result.status === 'cancelled')
+        this.status = 'Cancelled: nothing was kept; saved adapters and the model are unchanged.';
+      else if (result.status === 'done')
+        this.status = `Done: ${result.steps} steps in ${formatDuration(result.ms / 1000)}. Name the adapter and save it to use it for generation.`;
+      else
+        this.status = result.canSave
+          ? `Stopped after ${result.steps} good steps; that adapter can still be saved.`
+          : 'Stopped before any step succeeded; nothing to save.';
     } catch (e) {
       this.error = `Fine-tuning failed: ${message(e)}`;
     } finally {
@@ -323,7 +421,8 @@ export class FineTunePanel extends LitElement {
         this.sps = p.stepsPerSec;
         this.eta = p.etaSec;
         if (p.phase === 'word') this.status = 'Learning the new word on its own (the rest of the model is unchanged)…';
-        else if (this.status.startsWith('Learning the new word')) this.status = 'Training the adapter on top of the new word…';
+        else if (this.status.startsWith('Learning the new word'))
+          this.status = 'Training the adapter on top of the new word…';
         break;
       case 'preview':
         this.previews = [...this.previews, { step: p.step, prompt: p.prompt, url: toUrl(p.image) }].slice(-12);
@@ -340,7 +439,13 @@ export class FineTunePanel extends LitElement {
         this.controls = { prompts: p.prompts, urls: p.images.map(toUrl) };
         break;
       case 'drift':
-        this.driftCheck = { step: p.step, final: p.final, report: p.report, prompts: p.prompts, urls: p.images.map(toUrl) };
+        this.driftCheck = {
+          step: p.step,
+          final: p.final,
+          report: p.report,
+          prompts: p.prompts,
+          urls: p.images.map(toUrl),
+        };
         break;
       case 'nan-stop':
       case 'error-stop':
@@ -376,7 +481,9 @@ export class FineTunePanel extends LitElement {
     if (!this.engine) return;
     try {
       const list = await this.engine.listAdapters();
-      this.dispatchEvent(new CustomEvent<AdapterInfoRow[]>('mm-adapters-changed', { detail: list, bubbles: true, composed: true }));
+      this.dispatchEvent(
+        new CustomEvent<AdapterInfoRow[]>('mm-adapters-changed', { detail: list, bubbles: true, composed: true }),
+      );
     } catch (e) {
       this.adapterError = `Could not list adapters: ${message(e)}`;
     }

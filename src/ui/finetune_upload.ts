@@ -159,15 +159,18 @@ export class FineTuneUpload extends LitElement {
         Drop 8–32 pictures of the new thing here (PNG, JPEG or WebP), with a captions file if you have one, or
         <label>choose files<input data-testid="ft-file-input" type="file" multiple accept="image/png,image/jpeg,image/webp,.txt,.json" ?disabled=${this.disabled} @change=${this.onPick} /></label>.
       </div>
-      ${this.rejected.length
-        ? html`<ul class="rejected" role="status" data-testid="ft-rejected-list">
+      ${
+        this.rejected.length
+          ? html`<ul class="rejected" role="status" data-testid="ft-rejected-list">
             ${this.rejected.map((r) => html`<li data-testid="ft-rejected"><strong>${r.name}</strong>: ${r.reason}</li>`)}
             <li><button type="button" class="clear" @click=${() => (this.rejected = [])}>Dismiss</button></li>
           </ul>`
-        : nothing}
+          : nothing
+      }
       ${this.notes.length ? html`<ul class="notes" data-testid="ft-notes">${this.notes.map((n) => html`<li>${n}</li>`)}</ul>` : nothing}
-      ${this.items.length
-        ? html`<p class="count" data-testid="ft-count">${this.items.length} picture${this.items.length === 1 ? '' : 's'}</p>
+      ${
+        this.items.length
+          ? html`<p class="count" data-testid="ft-count">${this.items.length} picture${this.items.length === 1 ? '' : 's'}</p>
             <ul class="grid">
               ${this.items.map(
                 (it) => html`<li class=${it.status} data-testid="ft-item" data-status=${it.status}>
@@ -191,7 +194,8 @@ export class FineTuneUpload extends LitElement {
                 </li>`,
               )}
             </ul>`
-        : nothing}`;
+          : nothing
+      }`;
   }
 
   private onDrop(e: DragEvent): void {
@@ -245,9 +249,12 @@ export class FineTuneUpload extends LitElement {
         if (src.byName.size || src.ordered.length) {
           this.captionSources.push(src);
           newCaptions = true;
-          notes.push(`${f.name}: ${src.byName.size + src.ordered.length} caption${src.byName.size + src.ordered.length === 1 ? '' : 's'} read.`);
+          notes.push(
+            `${f.name}: ${src.byName.size + src.ordered.length} caption${src.byName.size + src.ordered.length === 1 ? '' : 's'} read.`,
+          );
         } else if (!src.problems.length) notes.push(`${f.name}: no captions in it.`);
-      } else if (this.items.length + added.length >= MAX_PAIRS) refused.push({ name: f.name, reason: `only ${MAX_PAIRS} pictures fit one run` });
+      } else if (this.items.length + added.length >= MAX_PAIRS)
+        refused.push({ name: f.name, reason: `only ${MAX_PAIRS} pictures fit one run` });
       else
         added.push({
           id: `p${nextId++}`,
@@ -263,13 +270,17 @@ export class FineTuneUpload extends LitElement {
     const all = [...this.items, ...added];
     if (newCaptions || added.length) {
       // Captions from files go to every picture whose field the person has not typed in.
-      const { captions: fromFiles, unmatched } = matchCaptions(all.map((p) => p.name), this.captionSources);
+      const { captions: fromFiles, unmatched } = matchCaptions(
+        all.map((p) => p.name),
+        this.captionSources,
+      );
       all.forEach((p, i) => {
         if (!p.edited && fromFiles[i]) p.caption = fromFiles[i]!;
       });
       const shown = unmatched.slice(0, 8);
       for (const u of shown) notes.push(`${u.replace(/: /, ': no picture is named "')}"; its caption was not used.`);
-      if (unmatched.length > shown.length) notes.push(`…and ${unmatched.length - shown.length} more captions name no picture.`);
+      if (unmatched.length > shown.length)
+        notes.push(`…and ${unmatched.length - shown.length} more captions name no picture.`);
     }
     this.items = all;
     if (refused.length) this.rejected = [...this.rejected, ...refused];

@@ -18,7 +18,12 @@ export function paintFrame(canvas: HTMLCanvasElement, f: FramePixels): void {
 }
 
 /** PNG bytes of `f` scaled `scale`× (nearest-neighbour); with `facts`, their text chunks (`step`: 1-based). */
-export async function framePng(f: FramePixels, scale: number, facts: ImageFacts | null, step: number): Promise<Uint8Array> {
+export async function framePng(
+  f: FramePixels,
+  scale: number,
+  facts: ImageFacts | null,
+  step: number,
+): Promise<Uint8Array> {
   const src = document.createElement('canvas');
   paintFrame(src, f);
   const out = document.createElement('canvas');

@@ -30,7 +30,11 @@ export class GalleryPanel extends LitElement {
   protected override willUpdate(changed: PropertyValues<this>): void {
     if (!changed.has('items')) return;
     const next = new Map<string, string>();
-    for (const item of this.items) next.set(item.id, this.urls.get(item.id) ?? URL.createObjectURL(new Blob([item.png as BlobPart], { type: 'image/png' })));
+    for (const item of this.items)
+      next.set(
+        item.id,
+        this.urls.get(item.id) ?? URL.createObjectURL(new Blob([item.png as BlobPart], { type: 'image/png' })),
+      );
     for (const [id, url] of this.urls) if (!next.has(id)) URL.revokeObjectURL(url);
     this.urls = next;
   }
@@ -44,8 +48,9 @@ export class GalleryPanel extends LitElement {
   override render() {
     return html`<section class="card" aria-labelledby="gallery-h" data-testid="gallery">
       <h2 id="gallery-h">Your images</h2>
-      ${this.items.length
-        ? html`<p class="muted">Kept on this device (the newest ${GALLERY_LIMIT}). Pick one to use its settings again.</p>
+      ${
+        this.items.length
+          ? html`<p class="muted">Kept on this device (the newest ${GALLERY_LIMIT}). Pick one to use its settings again.</p>
             <ul data-testid="gallery-list">
               ${this.items.map(
                 (item) => html`<li data-testid="gallery-item" data-id=${item.id}>
@@ -58,11 +63,15 @@ export class GalleryPanel extends LitElement {
                 </li>`,
               )}
             </ul>`
-        : html`<p class="muted" data-testid="gallery-empty">Finished images are kept here, on this device.</p>`}
+          : html`<p class="muted" data-testid="gallery-empty">Finished images are kept here, on this device.</p>`
+      }
     </section>`;
   }
 
-  private fire<K extends 'mm-gallery-restore' | 'mm-gallery-delete'>(type: K, detail: HTMLElementEventMap[K]['detail']) {
+  private fire<K extends 'mm-gallery-restore' | 'mm-gallery-delete'>(
+    type: K,
+    detail: HTMLElementEventMap[K]['detail'],
+  ) {
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
   }
 }

@@ -104,11 +104,13 @@ export class GpuPanel extends LitElement {
     const r = this.report;
     return html`<section class="card" aria-labelledby="gpu-h" data-testid="gpu-panel">
       <h2 id="gpu-h">GPU</h2>
-      ${r === null
-        ? html`<p class="muted"><span class="spinner" aria-hidden="true"></span>Starting the GPU…</p>`
-        : r.status === 'ready'
-          ? this.renderReady(r)
-          : html`<p class="muted" data-testid="gpu-status">${r.status === 'unavailable' ? 'No WebGPU device.' : r.message}</p>`}
+      ${
+        r === null
+          ? html`<p class="muted"><span class="spinner" aria-hidden="true"></span>Starting the GPU…</p>`
+          : r.status === 'ready'
+            ? this.renderReady(r)
+            : html`<p class="muted" data-testid="gpu-status">${r.status === 'unavailable' ? 'No WebGPU device.' : r.message}</p>`
+      }
     </section>`;
   }
 
@@ -127,10 +129,12 @@ export class GpuPanel extends LitElement {
     return html`<details class="all" data-testid="gpu-details">
       <summary>
         <span class="name" data-testid="adapter-name">${r.adapterName}</span>
-        ${isSoftwareAdapter(r)
-          ? html`<span class="slow" data-testid="software-gpu">This is a software renderer: WebGPU runs on the CPU, so each
+        ${
+          isSoftwareAdapter(r)
+            ? html`<span class="slow" data-testid="software-gpu">This is a software renderer: WebGPU runs on the CPU, so each
               step can take seconds to minutes. Try ${SOFTWARE_SUGGESTED_STEPS} steps, or a browser with hardware WebGPU.</span>`
-          : nothing}
+            : nothing
+        }
         <span class="more">Details: capabilities and limits</span>
       </summary>
       ${sub ? html`<p class="sub">${sub}</p>` : nothing}

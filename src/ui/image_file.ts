@@ -44,7 +44,12 @@ export function slug(text: string, max = 40): string {
 
 /** e.g. `red-apple_seed42_12steps_mmamba-s.png`; `step` (1-based) names an intermediate step: `…_step3.png`. */
 export function imageFileName(f: ImageFacts, step = f.steps): string {
-  const parts = [slug(f.prompt) || 'unconditional', `seed${f.seed}`, plural(f.steps, 'step').replace(' ', ''), slug(f.modelId) || 'model'];
+  const parts = [
+    slug(f.prompt) || 'unconditional',
+    `seed${f.seed}`,
+    plural(f.steps, 'step').replace(' ', ''),
+    slug(f.modelId) || 'model',
+  ];
   if (f.adapter) parts.push(slug(f.adapter) || 'adapter');
   if (step !== f.steps) parts.push(`step${step}`);
   return `${parts.join('_')}.png`;
@@ -70,6 +75,11 @@ export function imageTextEntries(f: ImageFacts, step = f.steps): Record<string, 
 
 /** The main canvas's accessible name: what was asked for and which step is shown. */
 export function canvasLabel(prompt: string | undefined, step: number, steps: number): string {
-  const what = prompt === undefined ? 'Generated image' : prompt === '' ? 'Unconditional generated image' : `Generated image of “${prompt}”`;
+  const what =
+    prompt === undefined
+      ? 'Generated image'
+      : prompt === ''
+        ? 'Unconditional generated image'
+        : `Generated image of “${prompt}”`;
   return `${what}, step ${step} of ${steps}`;
 }

@@ -133,7 +133,8 @@ export class ImageView extends LitElement {
   /** The frame on the canvas (selected, else the newest). */
   get shown(): Frame | null {
     if (this.frames.length === 0) return null;
-    const i = this.selected >= 0 && this.selected < this.frames.length && !this.busy ? this.selected : this.frames.length - 1;
+    const i =
+      this.selected >= 0 && this.selected < this.frames.length && !this.busy ? this.selected : this.frames.length - 1;
     return this.frames[i] ?? null;
   }
 
@@ -173,24 +174,29 @@ export class ImageView extends LitElement {
     return html`<section class="card" aria-labelledby="img-h">
       <h2 id="img-h">Image</h2>
       <div class="stage" data-testid="preview">
-        ${f
-          ? html`<canvas class="main" data-testid="canvas" width="128" height="128" role="img" aria-label=${canvasLabel(this.facts?.prompt, idx + 1, f.steps)}></canvas>
+        ${
+          f
+            ? html`<canvas class="main" data-testid="canvas" width="128" height="128" role="img" aria-label=${canvasLabel(this.facts?.prompt, idx + 1, f.steps)}></canvas>
               ${this.overlay ? html`<canvas class="mask" data-testid="mask-overlay"></canvas>` : nothing}`
-          : html`<div class="empty"><span>Your image appears here, token by token.</span></div>`}
+            : html`<div class="empty"><span>Your image appears here, token by token.</span></div>`
+        }
       </div>
       <div class="bar">
         <span class="grow" data-testid="step-info"
-          >${f
-            ? html`step ${idx + 1}/${f.steps} · ${formatMs(f.msStep)}/step · ${f.masked.reduce((s, m) => s + m, 0)} masked`
-            : 'no image yet'}</span
+          >${
+            f
+              ? html`step ${idx + 1}/${f.steps} · ${formatMs(f.msStep)}/step · ${f.masked.reduce((s, m) => s + m, 0)} masked`
+              : 'no image yet'
+          }</span
         >
         <label><input type="checkbox" data-testid="mask-toggle" .checked=${this.overlay} @change=${(e: Event) => (this.overlay = (e.target as HTMLInputElement).checked)} /> Show masked tokens</label>
         <button type="button" data-testid="download-png" ?disabled=${!f || this.busy} @click=${this.download}>Download PNG</button>
         <button type="button" data-testid="copy-link" ?disabled=${!f || this.busy || !this.facts} @click=${this.copyLink}>Copy link</button>
       </div>
       ${this.linkNote ? html`<p class="link-note" role="status" data-testid="link-copied">${this.linkNote}</p>` : nothing}
-      ${this.frames.length
-        ? html`<div class="strip" data-testid="filmstrip" role="group" aria-label="Every step (arrow keys move)" @keydown=${this.onStripKey}>
+      ${
+        this.frames.length
+          ? html`<div class="strip" data-testid="filmstrip" role="group" aria-label="Every step (arrow keys move)" @keydown=${this.onStripKey}>
             ${this.frames.map(
               (fr, i) => html`<button
                 type="button"
@@ -207,10 +213,11 @@ export class ImageView extends LitElement {
               </button>`,
             )}
           </div>`
-        : nothing}
-      <p class="caption" role="status" aria-live="polite" data-testid="progress-live">${this.caption
-        ? html`<span data-testid="image-caption">${this.caption}</span>`
-        : nothing}</p>
+          : nothing
+      }
+      <p class="caption" role="status" aria-live="polite" data-testid="progress-live">${
+        this.caption ? html`<span data-testid="image-caption">${this.caption}</span>` : nothing
+      }</p>
     </section>`;
   }
 
@@ -220,11 +227,15 @@ export class ImageView extends LitElement {
     const at = this.shown ? this.frames.indexOf(this.shown) : this.frames.length - 1;
     const last = this.frames.length - 1;
     const to =
-      e.key === 'ArrowLeft' || e.key === 'ArrowUp' ? Math.max(0, at - 1)
-      : e.key === 'ArrowRight' || e.key === 'ArrowDown' ? Math.min(last, at + 1)
-      : e.key === 'Home' ? 0
-      : e.key === 'End' ? last
-      : null;
+      e.key === 'ArrowLeft' || e.key === 'ArrowUp'
+        ? Math.max(0, at - 1)
+        : e.key === 'ArrowRight' || e.key === 'ArrowDown'
+          ? Math.min(last, at + 1)
+          : e.key === 'Home'
+            ? 0
+            : e.key === 'End'
+              ? last
+              : null;
     if (to === null) return;
     e.preventDefault();
     this.selected = to;

@@ -52,19 +52,22 @@ export class LossChart extends LitElement {
     const span = hi - lo || Math.max(Math.abs(hi), 1) * 0.1;
     const x = (s: number) => PAD.l + ((s - 1) / Math.max(1, total - 1)) * (W - PAD.l - PAD.r);
     const y = (v: number) => PAD.t + (1 - (v - lo) / span) * (H - PAD.t - PAD.b);
-    const line = (p: (readonly [number, number])[]) => p.map(([s, v]) => `${x(s).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+    const line = (p: (readonly [number, number])[]) =>
+      p.map(([s, v]) => `${x(s).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
     const trend = smooth(ys).map((v, i) => [pts[i]![0], v] as const);
     const last = ys.at(-1);
     return html`<svg viewBox="0 0 ${W} ${H}" role="img" aria-label=${last === undefined ? 'Loss chart, no steps yet' : `Loss chart: ${pts.length} steps, last loss ${fmt(last)}`}>
       <line class="axis" x1=${PAD.l} y1=${H - PAD.b} x2=${W - PAD.r} y2=${H - PAD.b}></line>
       <line class="axis" x1=${PAD.l} y1=${PAD.t} x2=${PAD.l} y2=${H - PAD.b}></line>
-      ${ys.length
-        ? svg`<text x=${PAD.l - 4} y=${PAD.t + 8} text-anchor="end">${fmt(hi)}</text>
+      ${
+        ys.length
+          ? svg`<text x=${PAD.l - 4} y=${PAD.t + 8} text-anchor="end">${fmt(hi)}</text>
             <text x=${PAD.l - 4} y=${H - PAD.b} text-anchor="end">${fmt(lo)}</text>
             <text x=${W - PAD.r} y=${H - 4} text-anchor="end">step ${pts.at(-1)![0]} / ${total}</text>
             <polyline class="raw" points=${line(pts)}></polyline>
             <polyline class="trend" points=${line(trend)}></polyline>`
-        : svg`<text class="empty" x=${W / 2} y=${H / 2} text-anchor="middle">The loss appears here as training runs</text>`}
+          : svg`<text class="empty" x=${W / 2} y=${H / 2} text-anchor="middle">The loss appears here as training runs</text>`
+      }
       ${nothing}
     </svg>`;
   }

@@ -60,17 +60,21 @@ export class ModelPanel extends LitElement {
     const s = this.storage;
     return html`<section class="card" aria-labelledby="models-h" data-testid="model-panel">
       <h2 id="models-h">Models on this device</h2>
-      ${l
-        ? html`<div class="load" data-testid="load-progress">
+      ${
+        l
+          ? html`<div class="load" data-testid="load-progress">
             <p><span>${l.label}</span><span class="nums" data-testid="load-bytes">${formatBytes(l.loadedBytes)} / ${formatBytes(l.totalBytes)} · ${l.percent.toFixed(0)}%</span></p>
             <progress max="100" .value=${l.percent} aria-label=${l.label}></progress>
           </div>`
-        : nothing}
+          : nothing
+      }
       ${this.warning ? html`<p class="warn" role="status" data-testid="cache-warning">${this.warning}</p>` : nothing}
-      ${s === null
-        ? html`<p class="muted">Reading storage…</p>`
-        : html`${s.models.length
-              ? html`<ul data-testid="cached-models">
+      ${
+        s === null
+          ? html`<p class="muted">Reading storage…</p>`
+          : html`${
+              s.models.length
+                ? html`<ul data-testid="cached-models">
                   ${s.models.map(
                     (m) => html`<li data-testid="cached-model" data-model=${m.id}>
                       <span class="name">${this.names[m.id] ?? m.id}</span>
@@ -79,13 +83,17 @@ export class ModelPanel extends LitElement {
                     </li>`,
                   )}
                 </ul>`
-              : html`<p class="muted" data-testid="no-cached">No model is stored yet; the first load downloads one.</p>`}
+                : html`<p class="muted" data-testid="no-cached">No model is stored yet; the first load downloads one.</p>`
+            }
             ${this.renderMissing(s)}
             <p class="muted" data-testid="storage-estimate">
-              ${s.usage !== null && s.quota !== null
-                ? `This site uses ${formatBytes(s.usage)} of ${formatBytes(s.quota)} the browser allows.`
-                : 'The browser gives no storage estimate.'}
-            </p>`}
+              ${
+                s.usage !== null && s.quota !== null
+                  ? `This site uses ${formatBytes(s.usage)} of ${formatBytes(s.quota)} the browser allows.`
+                  : 'The browser gives no storage estimate.'
+              }
+            </p>`
+      }
       <mm-confirm-dialog></mm-confirm-dialog>
     </section>`;
   }

@@ -4,7 +4,9 @@
 let asked: Promise<boolean> | null = null;
 
 /** navigator.storage.persist(), once per page: true when storage is (now) persistent. */
-export function requestPersistentStorage(storage: Pick<StorageManager, 'persist' | 'persisted'> | undefined = globalThis.navigator?.storage): Promise<boolean> {
+export function requestPersistentStorage(
+  storage: Pick<StorageManager, 'persist' | 'persisted'> | undefined = globalThis.navigator?.storage,
+): Promise<boolean> {
   if (!storage?.persist) return Promise.resolve(false);
   asked ??= storage
     .persisted()

@@ -33,7 +33,11 @@ const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 /** One text chunk: `tEXt` when `text` is Latin-1, else `iTXt` (UTF-8, uncompressed, no language tag).
  *  The keyword must be 1–79 printable Latin-1 characters (PNG spec). */
 export function pngTextChunk(keyword: string, text: string): Uint8Array {
-  if (!/^[\x21-\x7e\xa1-\xff][\x20-\x7e\xa1-\xff]{0,78}$/.test(keyword) || keyword.endsWith(' ') || keyword.includes('  ')) {
+  if (
+    !/^[\x21-\x7e\xa1-\xff][\x20-\x7e\xa1-\xff]{0,78}$/.test(keyword) ||
+    keyword.endsWith(' ') ||
+    keyword.includes('  ')
+  ) {
     throw new Error(`not a PNG text keyword: ${JSON.stringify(keyword)}`);
   }
   const key = latin1(keyword);

@@ -28,7 +28,8 @@ export function promptHint(prompt: string, typed = true): string {
   if (p === '') return typed ? 'Empty prompt: the image is unconditional (the model picks what to draw).' : '';
   const n = Array.from(p).length;
   if (n > MAX_PROMPT_CHARS) return `The prompt is ${n} characters; only the first ${MAX_PROMPT_CHARS} are used.`;
-  if (!/[\p{L}\p{N}]/u.test(p)) return 'No words in the prompt: the model learned from English captions, so this is close to unconditional.';
+  if (!/[\p{L}\p{N}]/u.test(p))
+    return 'No words in the prompt: the model learned from English captions, so this is close to unconditional.';
   return '';
 }
 
@@ -174,7 +175,8 @@ export class PromptPanel extends LitElement {
         <div class="examples" role="group" aria-label="Example prompts">
           <span aria-hidden="true">Try:</span>
           ${EXAMPLE_PROMPTS.map(
-            (p) => html`<button type="button" class="chip" data-testid="example-prompt" ?disabled=${off} @click=${() => this.useExample(p)}>${p}</button>`,
+            (p) =>
+              html`<button type="button" class="chip" data-testid="example-prompt" ?disabled=${off} @click=${() => this.useExample(p)}>${p}</button>`,
           )}
         </div>
         <div class="field">
@@ -223,24 +225,30 @@ export class PromptPanel extends LitElement {
               ${this.models.map((m) => html`<option value=${m.id} ?selected=${m.id === this.modelId}>${m.name}${m.cached ? '' : ' (download)'}</option>`)}
             </select>
           </div>
-          ${this.adapters.length
-            ? html`<div class="model">
+          ${
+            this.adapters.length
+              ? html`<div class="model">
                 <label for="adapter">Adapter</label>
                 <select id="adapter" data-testid="adapter-picker" ?disabled=${off || this.busy}
                   @change=${(e: Event) => (this.adapter = (e.target as HTMLSelectElement).value)}>
                   <option value="" ?selected=${this.adapterInUse() === ''}>Base model (no adapter)</option>
                   ${this.adapters.map((a) => html`<option value=${a.name} ?selected=${a.name === this.adapterInUse()}>${a.name}</option>`)}
                 </select>
-                ${this.adapterInUse()
-                  ? html`<mm-adapter-strength .value=${this.adapterStrength} ?disabled=${off || this.busy}
+                ${
+                  this.adapterInUse()
+                    ? html`<mm-adapter-strength .value=${this.adapterStrength} ?disabled=${off || this.busy}
                       @mm-strength=${(e: CustomEvent<number>) => (this.adapterStrength = e.detail)}></mm-adapter-strength>`
-                  : nothing}
+                    : nothing
+                }
               </div>`
-            : nothing}
+              : nothing
+          }
         </div>
-        ${this.busy
-          ? html`<button type="button" class="cancel" data-action data-testid="cancel" @click=${this.onCancel}>Cancel</button>`
-          : html`<button type="submit" data-action data-testid="generate" ?disabled=${off}>Generate</button>`}
+        ${
+          this.busy
+            ? html`<button type="button" class="cancel" data-action data-testid="cancel" @click=${this.onCancel}>Cancel</button>`
+            : html`<button type="submit" data-action data-testid="generate" ?disabled=${off}>Generate</button>`
+        }
         ${hint && !off ? html`<p class="hint" data-testid="prompt-hint">${hint}</p>` : nothing}
         ${this.note ? html`<p class="note" data-testid="prompt-note">${this.note}</p>` : nothing}
         ${this.linkNote ? html`<p class="link-note" data-testid="link-note">${this.linkNote}</p>` : nothing}

@@ -1,7 +1,12 @@
 // Generation settings in the page URL, so that a link reproduces a picture: `?prompt=…&negative=…&seed=…&steps=…
 // &guidance=…`. Reading validates each value against src/model/settings.ts and drops bad ones with a short reason
 // (the page shows them as a quiet note, never an error); writing keeps every other query parameter as it was.
-import { GENERATION_SETTINGS, settingProblem, type GenerationSettingName, type NumericSetting } from '../model/settings';
+import {
+  GENERATION_SETTINGS,
+  settingProblem,
+  type GenerationSettingName,
+  type NumericSetting,
+} from '../model/settings';
 import type { GenerateRequest } from '../worker/api';
 
 /** The settings a link can carry; absent ones keep the page's defaults. */
@@ -22,7 +27,10 @@ export function readSharedSettings(search: string): { settings: SharedSettings; 
   const q = new URLSearchParams(search);
   const settings: SharedSettings = {};
   const ignored: string[] = [];
-  for (const [param, key] of [['prompt', 'prompt'], ['negative', 'negativePrompt']] as const) {
+  for (const [param, key] of [
+    ['prompt', 'prompt'],
+    ['negative', 'negativePrompt'],
+  ] as const) {
     const v = q.get(param);
     if (v === null) continue;
     if (v.length > MAX_LINK_TEXT) ignored.push(`${param} (longer than ${MAX_LINK_TEXT} characters)`);
@@ -34,7 +42,11 @@ export function readSharedSettings(search: string): { settings: SharedSettings; 
     const v = raw.trim() === '' ? NaN : Number(raw);
     const integer = (GENERATION_SETTINGS[name] as NumericSetting).integer === true;
     const range = settingProblem(name, v);
-    const problem = range ? range.replace(/^.*; it /, '') : integer && !Number.isInteger(v) ? 'must be a whole number' : undefined;
+    const problem = range
+      ? range.replace(/^.*; it /, '')
+      : integer && !Number.isInteger(v)
+        ? 'must be a whole number'
+        : undefined;
     if (problem) ignored.push(`${name}=${raw.slice(0, 20)} (${problem})`);
     else settings[name] = v;
   }

@@ -91,7 +91,9 @@ export class VariationsGrid extends LitElement {
       return;
     }
     this.problem = '';
-    this.dispatchEvent(new CustomEvent<GenerateRequest>('mm-generate', { detail: built.req, bubbles: true, composed: true }));
+    this.dispatchEvent(
+      new CustomEvent<GenerateRequest>('mm-generate', { detail: built.req, bubbles: true, composed: true }),
+    );
   }
 
   override render() {
@@ -107,7 +109,10 @@ export class VariationsGrid extends LitElement {
             <figcaption>Seed ${item.seed}${f ? ` · step ${at + 1}/${f.steps}` : ''}</figcaption>
             <div class="strip" role="group" aria-label="Steps of variation ${i + 1} (arrow keys move)" @keydown=${(e: KeyboardEvent) => this.onStripKey(i, e)}>
               ${item.frames.map(
-                (_, s) => html`<button type="button" aria-label="Step ${s + 1}" aria-pressed=${s === at ? 'true' : 'false'} tabindex=${s === at ? 0 : -1} ?disabled=${this.busy} @click=${() => this.select(i, s)}>
+                (
+                  _,
+                  s,
+                ) => html`<button type="button" aria-label="Step ${s + 1}" aria-pressed=${s === at ? 'true' : 'false'} tabindex=${s === at ? 0 : -1} ?disabled=${this.busy} @click=${() => this.select(i, s)}>
                   <canvas width="128" height="128" data-item=${i} data-step=${s} aria-hidden="true"></canvas>
                 </button>`,
               )}

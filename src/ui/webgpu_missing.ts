@@ -57,9 +57,11 @@ export class WebGpuMissing extends LitElement {
           <li><strong>Safari 26+</strong> on macOS, iOS and iPadOS.</li>
           <li><strong>Firefox 141+</strong> on Windows; elsewhere Firefox Nightly.</li>
         </ul>
-        ${this.secure
-          ? nothing
-          : html`<p>WebGPU also needs a secure page: open this app over <code>https://</code> or from <code>localhost</code>.</p>`}
+        ${
+          this.secure
+            ? nothing
+            : html`<p>WebGPU also needs a secure page: open this app over <code>https://</code> or from <code>localhost</code>.</p>`
+        }
         ${this.detail ? html`<p class="detail">Details: ${this.detail}</p>` : nothing}
       </section>
     `;

@@ -140,7 +140,15 @@ export interface GenerateResult {
  * - ready:         loaded; nothing follows.
  */
 export type LoadProgress =
-  | { kind: 'download'; modelId: string; file: string; loadedBytes: number; totalBytes: number; percent: number; fromCache: boolean }
+  | {
+      kind: 'download';
+      modelId: string;
+      file: string;
+      loadedBytes: number;
+      totalBytes: number;
+      percent: number;
+      fromCache: boolean;
+    }
   | { kind: 'verify'; modelId: string; file: string; done: number; total: number }
   | { kind: 'refetch'; modelId: string; file: string; reason: string }
   | { kind: 'cache-warning'; modelId: string; message: string }

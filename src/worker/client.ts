@@ -71,7 +71,10 @@ class WorkerWatch {
       e.preventDefault?.();
       void this.probe(5_000, `worker error: ${(e as ErrorEvent).message || 'the worker script failed'}`);
     });
-    worker.addEventListener('messageerror', () => void this.probe(5_000, 'a message from the worker could not be read'));
+    worker.addEventListener(
+      'messageerror',
+      () => void this.probe(5_000, 'a message from the worker could not be read'),
+    );
     this.watchLock();
   }
 
@@ -102,7 +105,9 @@ class WorkerWatch {
     void this.remote.holdAliveLock(id).then(
       () =>
         locks
-          .request(`${ALIVE_LOCK_PREFIX}${id}`, { signal: this.lockAbort.signal }, async () => this.declareDead('the worker was terminated'))
+          .request(`${ALIVE_LOCK_PREFIX}${id}`, { signal: this.lockAbort.signal }, async () =>
+            this.declareDead('the worker was terminated'),
+          )
           .catch(() => undefined),
       () => undefined,
     );
@@ -128,7 +133,13 @@ class WorkerWatch {
     if (this.deadReason !== null || this.stopped) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), ms)));
-    const answer = await Promise.race([this.remote.ping().then(() => 'ok' as const, () => 'late' as const), late]);
+    const answer = await Promise.race([
+      this.remote.ping().then(
+        () => 'ok' as const,
+        () => 'late' as const,
+      ),
+      late,
+    ]);
     clearTimeout(timer);
     if (answer === 'late') this.declareDead(why);
   }
@@ -139,7 +150,9 @@ class WorkerWatch {
     this.beat = setInterval(() => {
       if (inFlight) return;
       inFlight = true;
-      void this.probe(this.heartbeatTimeoutMs, `no answer for ${Math.round(this.heartbeatTimeoutMs / 1000)} s`).finally(() => (inFlight = false));
+      void this.probe(this.heartbeatTimeoutMs, `no answer for ${Math.round(this.heartbeatTimeoutMs / 1000)} s`).finally(
+        () => (inFlight = false),
+      );
     }, this.heartbeatMs);
   }
 
@@ -250,6 +263,9 @@ function callback<F extends (...args: never[]) => unknown>(fn: F | undefined): F
 
 /** The engine in `worker` (whose script calls `serveMMambaEngine()`), its GPU acquired and `model` loaded (like
  *  web-llm's CreateWebWorkerMLCEngine). */
-export function CreateWebWorkerMMambaEngine(worker: Worker, opts: WorkerWatchOptions & CreateEngineOptions = {}): Promise<WebWorkerMMambaEngine> {
+export function CreateWebWorkerMMambaEngine(
+  worker: Worker,
+  opts: WorkerWatchOptions & CreateEngineOptions = {},
+): Promise<WebWorkerMMambaEngine> {
   return startEngine(new WebWorkerMMambaEngine(worker, opts), opts);
 }

@@ -15,8 +15,10 @@ export interface CreateEngineOptions {
 export async function startEngine<E extends MMambaEngineInterface>(engine: E, opts: CreateEngineOptions): Promise<E> {
   const report = await engine.init();
   // The report's message is already the whole sentence (for 'unavailable', WebGPUUnavailableError's own).
-  if (report.status !== 'ready') throw Object.assign(report.status === 'unavailable' ? new WebGPUUnavailableError('') : new Error(), { message: report.message });
+  if (report.status !== 'ready')
+    throw Object.assign(report.status === 'unavailable' ? new WebGPUUnavailableError('') : new Error(), {
+      message: report.message,
+    });
   if (opts.model !== undefined) await engine.loadModel(opts.model, opts.onLoadProgress);
   return engine;
 }
-

@@ -16,7 +16,13 @@ import {
   WebGPUUnavailableError,
   WeightIntegrityError,
 } from '../engine/errors';
-import { AdapterFormatError, AdapterMismatchError, FineTuneMemoryError, InvalidBatchError, InvalidFineTuneOptionsError } from '../finetune/errors';
+import {
+  AdapterFormatError,
+  AdapterMismatchError,
+  FineTuneMemoryError,
+  InvalidBatchError,
+  InvalidFineTuneOptionsError,
+} from '../finetune/errors';
 import { GenerationCancelledError, InvalidRequestError } from '../model/errors';
 import { AdapterExistsError, AdapterNameError, AdapterQuotaError } from './finetune/adapter_store';
 import { ImageRejectedError } from './finetune/images';
@@ -101,7 +107,13 @@ function registeredName(e: Error): string {
 export function serializeError(e: Error): SerializedError {
   const fields: SerializedError['fields'] = {};
   for (const [k, v] of Object.entries(e)) {
-    if (k !== 'name' && k !== 'message' && k !== 'stack' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) fields[k] = v;
+    if (
+      k !== 'name' &&
+      k !== 'message' &&
+      k !== 'stack' &&
+      (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+    )
+      fields[k] = v;
   }
   return { name: registeredName(e), message: e.message, stack: e.stack, fields };
 }
@@ -123,7 +135,10 @@ export function installErrorTransfer(): void {
   const base = Comlink.transferHandlers.get('throw')!;
   Comlink.transferHandlers.set('throw', {
     canHandle: base.canHandle,
-    serialize: ({ value }: { value: unknown }) => [value instanceof Error ? { isError: true, value: serializeError(value) } : { isError: false, value }, []],
+    serialize: ({ value }: { value: unknown }) => [
+      value instanceof Error ? { isError: true, value: serializeError(value) } : { isError: false, value },
+      [],
+    ],
     deserialize: (s: { isError: boolean; value: unknown }) => {
       throw s.isError ? deserializeError(s.value as SerializedError) : s.value;
     },

@@ -26,7 +26,11 @@ class EngineWorkerHandler {
     };
   }
 
-  private async generate(req: GenerateRequest, onProgress: GenerateProgressCallback | undefined, ticket: number): Promise<GenerateResult> {
+  private async generate(
+    req: GenerateRequest,
+    onProgress: GenerateProgressCallback | undefined,
+    ticket: number,
+  ): Promise<GenerateResult> {
     const controller = new AbortController();
     this.aborts.set(ticket, controller);
     try {

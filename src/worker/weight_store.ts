@@ -67,7 +67,15 @@ export interface StoredManifest {
 
 /** Progress of one model load, in order. Bytes count over all shards of the model. */
 export type WeightProgress =
-  | { kind: 'download'; modelId: string; file: string; loadedBytes: number; totalBytes: number; percent: number; fromCache: boolean }
+  | {
+      kind: 'download';
+      modelId: string;
+      file: string;
+      loadedBytes: number;
+      totalBytes: number;
+      percent: number;
+      fromCache: boolean;
+    }
   | { kind: 'verify'; modelId: string; file: string; done: number; total: number }
   | { kind: 'refetch'; modelId: string; file: string; reason: string }
   | { kind: 'cache-warning'; modelId: string; message: string };
@@ -124,7 +132,12 @@ export function resilientStore(dbName = DB_NAME, storeName = STORE_NAME): UseSto
       };
       req.onsuccess = () => resolve(req.result);
       req.onerror = () => reject(req.error);
-      req.onblocked = () => reject(new Error(`IndexedDB "${dbName}" is held open by another tab at an older version; close the other tabs of this app and reload.`));
+      req.onblocked = () =>
+        reject(
+          new Error(
+            `IndexedDB "${dbName}" is held open by another tab at an older version; close the other tabs of this app and reload.`,
+          ),
+        );
     });
   const connect = async (): Promise<IDBDatabase> => {
     let db = await open();
@@ -144,7 +157,11 @@ export function resilientStore(dbName = DB_NAME, storeName = STORE_NAME): UseSto
     };
     return db;
   };
-  const run = async <T>(txMode: IDBTransactionMode, callback: (store: IDBObjectStore) => T | PromiseLike<T>, retried: boolean): Promise<T> => {
+  const run = async <T>(
+    txMode: IDBTransactionMode,
+    callback: (store: IDBObjectStore) => T | PromiseLike<T>,
+    retried: boolean,
+  ): Promise<T> => {
     const db = await (dbp ??= connect().catch((e) => {
       dbp = null;
       throw e;
@@ -212,7 +229,10 @@ const SHA_RE = /^[0-9a-f]{64}$/;
 
 /** True when a manifest is the one an index entry describes: same byte total and, when the entry lists them, the
  *  same shard sha256s in the same order. */
-export function manifestMatchesEntry(m: Pick<StoredManifest, 'shards'>, e: Pick<IndexEntry, 'bytes' | 'shardSha256'>): boolean {
+export function manifestMatchesEntry(
+  m: Pick<StoredManifest, 'shards'>,
+  e: Pick<IndexEntry, 'bytes' | 'shardSha256'>,
+): boolean {
   if (m.shards.reduce((s, x) => s + x.bytes, 0) !== e.bytes) return false;
   if (!e.shardSha256) return true;
   return e.shardSha256.length === m.shards.length && m.shards.every((s, i) => s.sha256 === e.shardSha256![i]);
@@ -267,10 +287,18 @@ export class WeightStore {
 
   /** Fetches `path` and reads its body, at most `cap` bytes, aborting when headers or bytes stop coming for
    *  `stallMs`. `onBytes` sees the running count. Throws DownloadError (stall, overrun) or Error (network, HTTP). */
-  private async fetchBytes(path: string, cap: number, init?: RequestInit, onBytes?: (n: number) => void): Promise<Uint8Array> {
+  private async fetchBytes(
+    path: string,
+    cap: number,
+    init?: RequestInit,
+    onBytes?: (n: number) => void,
+  ): Promise<Uint8Array> {
     const u = this.url(path);
     const abort = new AbortController();
-    const stalled = () => new DownloadError(`Could not download ${u.pathname}: no data arrived for ${Math.round(this.stallMs / 1000)} s (the connection stalled)`);
+    const stalled = () =>
+      new DownloadError(
+        `Could not download ${u.pathname}: no data arrived for ${Math.round(this.stallMs / 1000)} s (the connection stalled)`,
+      );
     /** `p`, or a stall once `stallMs` pass without it settling (the request is then aborted). */
     const withinStall = <T>(p: Promise<T>): Promise<T> =>
       new Promise<T>((resolve, reject) => {
@@ -285,10 +313,15 @@ export class WeightStore {
       res = await withinStall(this.fetchFn(u.href, { credentials: 'same-origin', ...init, signal: abort.signal }));
     } catch (e) {
       if (e instanceof DownloadError) throw e;
-      throw new Error(`Could not download ${u.pathname}: ${e instanceof Error ? e.message : String(e)} (are you offline?)`);
+      throw new Error(
+        `Could not download ${u.pathname}: ${e instanceof Error ? e.message : String(e)} (are you offline?)`,
+      );
     }
     if (!res.ok) throw new Error(`Could not download ${u.pathname}: HTTP ${res.status} ${res.statusText}`.trim());
-    const overrun = (n: number) => new DownloadError(`Could not download ${u.pathname}: the server sent ${n} bytes or more, expected at most ${cap}`);
+    const overrun = (n: number) =>
+      new DownloadError(
+        `Could not download ${u.pathname}: the server sent ${n} bytes or more, expected at most ${cap}`,
+      );
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > cap) {
       abort.abort();
@@ -322,7 +355,9 @@ export class WeightStore {
       abort.abort();
       reader.cancel().catch(() => undefined);
       if (e instanceof DownloadError) throw e;
-      throw new Error(`Could not download ${u.pathname}: ${e instanceof Error ? e.message : String(e)} (are you offline?)`);
+      throw new Error(
+        `Could not download ${u.pathname}: ${e instanceof Error ? e.message : String(e)} (are you offline?)`,
+      );
     }
     return n === out.byteLength ? out : out.slice(0, n);
   }
@@ -341,11 +376,15 @@ export class WeightStore {
   async index(): Promise<ModelIndex> {
     try {
       const idx = await this.fetchJson<ModelIndex>('index.json', { cache: 'no-cache' });
-      if (!idx || typeof idx !== 'object' || !Array.isArray(idx.models)) throw new Error('models/index.json has no "models" list');
-      if (idx.models.length > 256) throw new Error(`models/index.json lists ${idx.models.length} models; at most 256 are read`);
+      if (!idx || typeof idx !== 'object' || !Array.isArray(idx.models))
+        throw new Error('models/index.json has no "models" list');
+      if (idx.models.length > 256)
+        throw new Error(`models/index.json lists ${idx.models.length} models; at most 256 are read`);
       for (const m of idx.models) {
-        if (!m || typeof m !== 'object' || !ID_RE.test(m.id)) throw new Error(`models/index.json: bad model id ${JSON.stringify(m?.id)}`);
-        if (!Number.isSafeInteger(m.bytes) || m.bytes < 0) throw new Error(`models/index.json: model "${m.id}" has bad bytes ${JSON.stringify(m.bytes)}`);
+        if (!m || typeof m !== 'object' || !ID_RE.test(m.id))
+          throw new Error(`models/index.json: bad model id ${JSON.stringify(m?.id)}`);
+        if (!Number.isSafeInteger(m.bytes) || m.bytes < 0)
+          throw new Error(`models/index.json: model "${m.id}" has bad bytes ${JSON.stringify(m.bytes)}`);
       }
       await this.kv.set(INDEX_KEY, idx).catch(() => undefined);
       return idx;
@@ -359,9 +398,12 @@ export class WeightStore {
   private async entry(id: string): Promise<IndexEntry> {
     const idx = await this.index();
     const e = idx.models.find((m) => m.id === id);
-    if (!e) throw new Error(`Unknown model "${id}": models/index.json lists ${idx.models.map((m) => m.id).join(', ')}.`);
+    if (!e)
+      throw new Error(`Unknown model "${id}": models/index.json lists ${idx.models.map((m) => m.id).join(', ')}.`);
     if (e.formatVersion !== FORMAT_VERSION)
-      throw new Error(`Model "${id}" uses weight format v${e.formatVersion}; this build reads v${FORMAT_VERSION}. Reload to update the app.`);
+      throw new Error(
+        `Model "${id}" uses weight format v${e.formatVersion}; this build reads v${FORMAT_VERSION}. Reload to update the app.`,
+      );
     return e;
   }
 
@@ -374,16 +416,21 @@ export class WeightStore {
   }
 
   private validateManifest(m: StoredManifest, id: string): StoredManifest {
-    const bad = (why: string) => new WeightIntegrityError(`The manifest of model "${id}" is invalid (${why}). Reload the page; if it persists the deployment is broken.`);
+    const bad = (why: string) =>
+      new WeightIntegrityError(
+        `The manifest of model "${id}" is invalid (${why}). Reload the page; if it persists the deployment is broken.`,
+      );
     if (m.modelId !== id) throw bad(`it names model "${m.modelId}"`);
-    if (m.formatVersion !== FORMAT_VERSION) throw bad(`format v${m.formatVersion}, this build reads v${FORMAT_VERSION}`);
+    if (m.formatVersion !== FORMAT_VERSION)
+      throw bad(`format v${m.formatVersion}, this build reads v${FORMAT_VERSION}`);
     if (!Array.isArray(m.shards) || m.shards.length === 0) throw bad('no shards');
     if (m.shards.length > 1024) throw bad(`${m.shards.length} shards (at most 1024)`);
     for (const s of m.shards) {
       if (!s || typeof s !== 'object') throw bad('a shard entry is not an object');
       if (!FILE_RE.test(s.file)) throw bad(`shard file ${JSON.stringify(s.file)}`);
       if (!SHA_RE.test(s.sha256)) throw bad(`shard sha256 ${JSON.stringify(s.sha256)}`);
-      if (!Number.isSafeInteger(s.bytes) || s.bytes <= 0 || s.bytes > 16 * 1024 * 1024) throw bad(`shard size ${s.bytes}`);
+      if (!Number.isSafeInteger(s.bytes) || s.bytes <= 0 || s.bytes > 16 * 1024 * 1024)
+        throw bad(`shard size ${s.bytes}`);
     }
     return m;
   }
@@ -394,7 +441,10 @@ export class WeightStore {
     let manifest = await this.cachedManifest(e);
     const manifestFromCache = manifest !== null;
     if (!manifest) {
-      manifest = this.validateManifest(await this.fetchJson<StoredManifest>(`${id}/manifest.json`, { cache: 'no-cache' }), id);
+      manifest = this.validateManifest(
+        await this.fetchJson<StoredManifest>(`${id}/manifest.json`, { cache: 'no-cache' }),
+        id,
+      );
       if (!manifestMatchesEntry(manifest, e)) {
         const total = manifest.shards.reduce((n, x) => n + x.bytes, 0);
         onProgress?.({
@@ -447,14 +497,18 @@ export class WeightStore {
             got = await this.download(id, s, (n) => report(s.file, n, false), attempt > 0);
           } catch (err) {
             if (!(err instanceof DownloadError)) throw err;
-            if (attempt > 0) throw new DownloadError(`${err.message}, twice; model "${id}" could not be loaded. Check the connection and try again.`);
+            if (attempt > 0)
+              throw new DownloadError(
+                `${err.message}, twice; model "${id}" could not be loaded. Check the connection and try again.`,
+              );
             onProgress?.({ kind: 'refetch', modelId: id, file: s.file, reason: err.message });
             continue;
           }
           const why = await this.check(got, s);
           onProgress?.({ kind: 'verify', modelId: id, file: s.file, done: i + 1, total: shardsMeta.length });
           if (why === null) bytes = got;
-          else if (attempt === 0) onProgress?.({ kind: 'refetch', modelId: id, file: s.file, reason: `download ${why}` });
+          else if (attempt === 0)
+            onProgress?.({ kind: 'refetch', modelId: id, file: s.file, reason: `download ${why}` });
           else
             throw new WeightIntegrityError(
               `Shard ${s.file} of model "${id}" failed verification twice (${why}). The server or a proxy is ` +
@@ -501,9 +555,16 @@ export class WeightStore {
   }
 
   /** One shard's bytes: at most its manifest size (more is an overrun, cancelled at once), stall-bounded. */
-  private async download(id: string, s: ShardEntry, onBytes: (n: number) => void, bypassCache: boolean): Promise<ArrayBuffer> {
+  private async download(
+    id: string,
+    s: ShardEntry,
+    onBytes: (n: number) => void,
+    bypassCache: boolean,
+  ): Promise<ArrayBuffer> {
     const b = await this.fetchBytes(`${id}/${s.file}`, s.bytes, bypassCache ? { cache: 'reload' } : undefined, onBytes);
-    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : (b.slice().buffer as ArrayBuffer);
+    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
+      ? (b.buffer as ArrayBuffer)
+      : (b.slice().buffer as ArrayBuffer);
   }
 
   /** Removes shard keys of this model that its current manifest no longer lists (an older export). */
@@ -524,7 +585,9 @@ export class WeightStore {
 
   async cachedModels(): Promise<CachedModel[]> {
     const all = await this.kv.keys();
-    const ids = all.filter((k) => k.startsWith(PREFIX) && k.endsWith('/manifest')).map((k) => k.slice(PREFIX.length, -'/manifest'.length));
+    const ids = all
+      .filter((k) => k.startsWith(PREFIX) && k.endsWith('/manifest'))
+      .map((k) => k.slice(PREFIX.length, -'/manifest'.length));
     const out: CachedModel[] = [];
     for (const id of ids.sort()) {
       const m = await this.kv.get<StoredManifest>(manifestKey(id));
@@ -550,7 +613,8 @@ export class WeightStore {
 
   /** Deletes every stored key of a model (manifest first, so a half-deleted model never looks cached). */
   async deleteModel(id: string): Promise<void> {
-    if (typeof id !== 'string' || !ID_RE.test(id)) throw new Error(`There is no model ${JSON.stringify(id)} to delete.`);
+    if (typeof id !== 'string' || !ID_RE.test(id))
+      throw new Error(`There is no model ${JSON.stringify(id)} to delete.`);
     await this.kv.del(manifestKey(id));
     const mine = (await this.kv.keys()).filter((k) => k.startsWith(`${PREFIX}${id}/`));
     for (const k of mine) await this.kv.del(k);

@@ -35,7 +35,11 @@ export const PLAIN_CALLS = Object.keys(PLAIN) as PlainCall[];
 
 /** What crosses between WebWorkerMMambaEngine and the worker. */
 export type EngineWire = Pick<MMambaEngineInterface, PlainCall> & {
-  generate(req: GenerateRequest, onProgress: GenerateProgressCallback | undefined, ticket: number): Promise<GenerateResult>;
+  generate(
+    req: GenerateRequest,
+    onProgress: GenerateProgressCallback | undefined,
+    ticket: number,
+  ): Promise<GenerateResult>;
   /** Aborts the generation started with `ticket` (no-op when it has finished). */
   abortGeneration(ticket: number): Promise<void>;
   /** Liveness: answered at once, even mid-generation. */
@@ -44,4 +48,3 @@ export type EngineWire = Pick<MMambaEngineInterface, PlainCall> & {
    *  Web Locks are missing). */
   holdAliveLock(id: string): Promise<void>;
 };
-

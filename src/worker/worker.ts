@@ -6,4 +6,5 @@ const engine = serveMMambaEngine({ modelBaseUrl: `${import.meta.env.BASE_URL}mod
 
 // Dev and test builds only (Vite dev server; never in `vite build`): e2e tests trigger a device loss from the
 // worker's global scope (Playwright's worker.evaluate) to check the recovery path.
-if (import.meta.env.DEV) (self as unknown as { __mmLoseDevice?: () => void }).__mmLoseDevice = () => engine.loseDevice();
+if (import.meta.env.DEV)
+  (self as unknown as { __mmLoseDevice?: () => void }).__mmLoseDevice = () => engine.loseDevice();

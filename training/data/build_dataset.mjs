@@ -48,50 +48,249 @@ const SETS = [
   { set: 'fluent-emoji-high-contrast', kind: 'mask', emoji: true, variants: [['', 'monochrome emoji', true]] },
   { set: 'emojione-monotone', kind: 'mask', emoji: true, variants: [['', 'monochrome emoji', true]] },
   { set: 'flat-color-icons', kind: 'colour', variants: [['', 'color icon', true]] },
-  { set: 'fluent-color', kind: 'colour', variants: [['-48', 'color icon', true], ['-32', 'color icon', true],
-    ['-28', 'color icon', true], ['-24', 'color icon', true], ['-20', 'color icon', true], ['-16', 'color icon', true]] },
-  { set: 'meteocons', kind: 'colour', variants: [['-fill', 'color icon', true], ['', 'color icon', true]] },
+  {
+    set: 'fluent-color',
+    kind: 'colour',
+    variants: [
+      ['-48', 'color icon', true],
+      ['-32', 'color icon', true],
+      ['-28', 'color icon', true],
+      ['-24', 'color icon', true],
+      ['-20', 'color icon', true],
+      ['-16', 'color icon', true],
+    ],
+  },
+  {
+    set: 'meteocons',
+    kind: 'colour',
+    variants: [
+      ['-fill', 'color icon', true],
+      ['', 'color icon', true],
+    ],
+  },
   { set: 'icon-park-twotone', kind: 'mask', variants: [['', 'two-tone icon', true]] },
   { set: 'game-icons', kind: 'mask', variants: [['', 'silhouette icon', true]] },
-  { set: 'mdi', kind: 'mask', variants: [['-outline', 'outline icon', true], ['', 'filled icon', true]] },
-  { set: 'material-symbols', kind: 'mask', variants: [['-outline-rounded', '', false], ['-outline-sharp', '', false],
-    ['-rounded', '', false], ['-sharp', '', false], ['-outline', 'outline icon', true], ['', 'filled icon', true]] },
-  { set: 'tabler', kind: 'mask', variants: [['-filled', 'filled icon', true], ['', 'outline icon', true]] },
+  {
+    set: 'mdi',
+    kind: 'mask',
+    variants: [
+      ['-outline', 'outline icon', true],
+      ['', 'filled icon', true],
+    ],
+  },
+  {
+    set: 'material-symbols',
+    kind: 'mask',
+    variants: [
+      ['-outline-rounded', '', false],
+      ['-outline-sharp', '', false],
+      ['-rounded', '', false],
+      ['-sharp', '', false],
+      ['-outline', 'outline icon', true],
+      ['', 'filled icon', true],
+    ],
+  },
+  {
+    set: 'tabler',
+    kind: 'mask',
+    variants: [
+      ['-filled', 'filled icon', true],
+      ['', 'outline icon', true],
+    ],
+  },
   { set: 'lucide', kind: 'mask', variants: [['', 'outline icon', true]] },
-  { set: 'ph', kind: 'mask', variants: [['-thin', '', false], ['-light', '', false], ['-bold', '', false],
-    ['-duotone', '', false], ['-fill', 'filled icon', true], ['', 'outline icon', true]] },
-  { set: 'carbon', kind: 'mask', variants: [['-filled', 'filled icon', true], ['-outline', 'outline icon', true],
-    ['', 'line icon', true]] },
+  {
+    set: 'ph',
+    kind: 'mask',
+    variants: [
+      ['-thin', '', false],
+      ['-light', '', false],
+      ['-bold', '', false],
+      ['-duotone', '', false],
+      ['-fill', 'filled icon', true],
+      ['', 'outline icon', true],
+    ],
+  },
+  {
+    set: 'carbon',
+    kind: 'mask',
+    variants: [
+      ['-filled', 'filled icon', true],
+      ['-outline', 'outline icon', true],
+      ['', 'line icon', true],
+    ],
+  },
   { set: 'fa6-solid', kind: 'mask', variants: [['', 'filled icon', true]] },
   { set: 'fa6-regular', kind: 'mask', variants: [['', 'outline icon', true]] },
-  { set: 'iconoir', kind: 'mask', variants: [['-solid', 'filled icon', true], ['', 'outline icon', true]] },
-  { set: 'ri', kind: 'mask', variants: [['-fill', 'filled icon', true], ['-line', 'outline icon', true], ['', 'outline icon', true]] },
-  { set: 'solar', kind: 'mask', variants: [['-bold-duotone', '', false], ['-line-duotone', '', false], ['-broken', '', false],
-    ['-outline', '', false], ['-bold', 'filled icon', true], ['-linear', 'outline icon', true], ['', 'outline icon', true]] },
-  { set: 'bi', kind: 'mask', variants: [['-fill', 'filled icon', true], ['', 'outline icon', true]] },
-  { set: 'mingcute', kind: 'mask', variants: [['-fill', 'filled icon', true], ['-line', 'outline icon', true]] },
-  { set: 'fluent', kind: 'mask', variants: [['-24-filled', 'filled icon', true], ['-24-regular', 'outline icon', true],
-    ['-filled', '', false], ['-regular', '', false], ['-light', '', false]] },
+  {
+    set: 'iconoir',
+    kind: 'mask',
+    variants: [
+      ['-solid', 'filled icon', true],
+      ['', 'outline icon', true],
+    ],
+  },
+  {
+    set: 'ri',
+    kind: 'mask',
+    variants: [
+      ['-fill', 'filled icon', true],
+      ['-line', 'outline icon', true],
+      ['', 'outline icon', true],
+    ],
+  },
+  {
+    set: 'solar',
+    kind: 'mask',
+    variants: [
+      ['-bold-duotone', '', false],
+      ['-line-duotone', '', false],
+      ['-broken', '', false],
+      ['-outline', '', false],
+      ['-bold', 'filled icon', true],
+      ['-linear', 'outline icon', true],
+      ['', 'outline icon', true],
+    ],
+  },
+  {
+    set: 'bi',
+    kind: 'mask',
+    variants: [
+      ['-fill', 'filled icon', true],
+      ['', 'outline icon', true],
+    ],
+  },
+  {
+    set: 'mingcute',
+    kind: 'mask',
+    variants: [
+      ['-fill', 'filled icon', true],
+      ['-line', 'outline icon', true],
+    ],
+  },
+  {
+    set: 'fluent',
+    kind: 'mask',
+    variants: [
+      ['-24-filled', 'filled icon', true],
+      ['-24-regular', 'outline icon', true],
+      ['-filled', '', false],
+      ['-regular', '', false],
+      ['-light', '', false],
+    ],
+  },
   { set: 'hugeicons', kind: 'mask', variants: [['', 'outline icon', true]] },
-  { set: 'healthicons', kind: 'mask', variants: [['-negative', '', false], ['-24px', '', false],
-    ['-outline', 'outline icon', true], ['', 'filled icon', true]] },
-  { set: 'ion', kind: 'mask', variants: [['-sharp', '', false], ['-outline', 'outline icon', true], ['', 'filled icon', true]] },
+  {
+    set: 'healthicons',
+    kind: 'mask',
+    variants: [
+      ['-negative', '', false],
+      ['-24px', '', false],
+      ['-outline', 'outline icon', true],
+      ['', 'filled icon', true],
+    ],
+  },
+  {
+    set: 'ion',
+    kind: 'mask',
+    variants: [
+      ['-sharp', '', false],
+      ['-outline', 'outline icon', true],
+      ['', 'filled icon', true],
+    ],
+  },
   { set: 'uil', kind: 'mask', variants: [['', 'outline icon', true]] },
-  { set: 'streamline', kind: 'mask', variants: [['-remix', '', false], ['-solid', 'filled icon', true], ['', 'outline icon', true]] },
-  { set: 'tdesign', kind: 'mask', variants: [['-filled', 'filled icon', true], ['', 'outline icon', true]] },
-  { set: 'streamline-color', kind: 'colour', variants: [['-flat', 'flat color icon', true], ['', 'color icon', true]] },
-  { set: 'streamline-plump', kind: 'mask', variants: [['-remix', '', false], ['-solid', 'filled icon', true], ['', 'outline icon', true]] },
-  { set: 'streamline-flex', kind: 'mask', variants: [['-remix', '', false], ['-solid', 'filled icon', true], ['', 'outline icon', true]] },
-  { set: 'streamline-sharp', kind: 'mask', variants: [['-remix', '', false], ['-solid', 'filled icon', true], ['', 'outline icon', true]] },
-  { set: 'streamline-ultimate', kind: 'mask', variants: [['-bold', 'filled icon', true], ['', 'outline icon', true]] },
+  {
+    set: 'streamline',
+    kind: 'mask',
+    variants: [
+      ['-remix', '', false],
+      ['-solid', 'filled icon', true],
+      ['', 'outline icon', true],
+    ],
+  },
+  {
+    set: 'tdesign',
+    kind: 'mask',
+    variants: [
+      ['-filled', 'filled icon', true],
+      ['', 'outline icon', true],
+    ],
+  },
+  {
+    set: 'streamline-color',
+    kind: 'colour',
+    variants: [
+      ['-flat', 'flat color icon', true],
+      ['', 'color icon', true],
+    ],
+  },
+  {
+    set: 'streamline-plump',
+    kind: 'mask',
+    variants: [
+      ['-remix', '', false],
+      ['-solid', 'filled icon', true],
+      ['', 'outline icon', true],
+    ],
+  },
+  {
+    set: 'streamline-flex',
+    kind: 'mask',
+    variants: [
+      ['-remix', '', false],
+      ['-solid', 'filled icon', true],
+      ['', 'outline icon', true],
+    ],
+  },
+  {
+    set: 'streamline-sharp',
+    kind: 'mask',
+    variants: [
+      ['-remix', '', false],
+      ['-solid', 'filled icon', true],
+      ['', 'outline icon', true],
+    ],
+  },
+  {
+    set: 'streamline-ultimate',
+    kind: 'mask',
+    variants: [
+      ['-bold', 'filled icon', true],
+      ['', 'outline icon', true],
+    ],
+  },
   { set: 'streamline-freehand', kind: 'mask', variants: [['', 'hand-drawn icon', true]] },
 ];
 // At most this many drawings of one concept from one set (the set's variants of one name count separately;
 // near-duplicate weights are already left out by SETS.variants).
 const MAX_PER_SET_CONCEPT = 3;
 // Heads that are only a frame or a mark around something else: "account circle" does not become "circle".
-const CONTAINER_HEADS = new Set(['circle', 'square', 'box', 'badge', 'outline', 'variant', 'frame', 'shape', 'sign',
-  'symbol', 'mark', 'button', 'tag', 'card', 'group', 'set', 'one', 'side', 'line', 'area', 'point', 'view', 'mode']);
+const CONTAINER_HEADS = new Set([
+  'circle',
+  'square',
+  'box',
+  'badge',
+  'outline',
+  'variant',
+  'frame',
+  'shape',
+  'sign',
+  'symbol',
+  'mark',
+  'button',
+  'tag',
+  'card',
+  'group',
+  'set',
+  'one',
+  'side',
+  'line',
+  'area',
+  'point',
+  'view',
+  'mode',
+]);
 // A concept is kept if it has MIN_DRAWINGS drawings over all sets, or drawings from MIN_SETS different sets
 // (two independent artists drew it).
 const MIN_DRAWINGS = 3;
@@ -101,56 +300,371 @@ const MIN_SETS = 2;
 const KEEP_GROUPS = new Set([0, 1, 3, 4, 5, 6, 7, 8]);
 const PEOPLE_VARIANT = /\b(family|couple|kiss|holding hands)\b|hair\b/;
 // Colour words never appear in a concept or keyword: colour is recomputed per image (recolouring).
-const COLOUR_WORDS = new Set(['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'brown', 'black', 'white',
-  'pink', 'gray', 'grey', 'cyan', 'teal', 'violet', 'magenta', 'golden', 'gold', 'silver', 'colour', 'color', 'colored']);
+const COLOUR_WORDS = new Set([
+  'red',
+  'orange',
+  'yellow',
+  'green',
+  'blue',
+  'purple',
+  'brown',
+  'black',
+  'white',
+  'pink',
+  'gray',
+  'grey',
+  'cyan',
+  'teal',
+  'violet',
+  'magenta',
+  'golden',
+  'gold',
+  'silver',
+  'colour',
+  'color',
+  'colored',
+]);
 // Keywords additionally avoid colour modifiers ("light" from "light blue heart").
 const KEYWORD_STOP = new Set(['light', 'dark', 'bright', 'colour', 'color', 'ily', 'bestest']);
 // Style words stripped from the end of a name ("heart-outline" -> "heart"; "-line" only when something is left).
-const STYLE_SUFFIX = new Set(['outline', 'outlined', 'filled', 'fill', 'twotone', 'line', 'bold', 'duotone', 'solid',
-  'regular', 'sharp', 'rounded', 'linear', 'variant', 'alt', 'one', 'two', 'three', 'four', 'five', 'simple',
-  'minimalistic', 'minimal', 'modern', 'classic', 'flip', 'thick', 'remix', 'flat']);
+const STYLE_SUFFIX = new Set([
+  'outline',
+  'outlined',
+  'filled',
+  'fill',
+  'twotone',
+  'line',
+  'bold',
+  'duotone',
+  'solid',
+  'regular',
+  'sharp',
+  'rounded',
+  'linear',
+  'variant',
+  'alt',
+  'one',
+  'two',
+  'three',
+  'four',
+  'five',
+  'simple',
+  'minimalistic',
+  'minimal',
+  'modern',
+  'classic',
+  'flip',
+  'thick',
+  'remix',
+  'flat',
+]);
 // Words that only say what kind of picture it is ("emoji-surprise", "pig-icon"): dropped anywhere.
 // ("md-", "ios-", and Material's legacy "local-", "directions-", "wb-" prefixes too: "local-pizza" is a pizza.)
-const GENERIC_WORDS = new Set(['emoji', 'emojis', 'icon', 'icons', 'glyph', 'pictogram', 'circled', 'md', 'ios',
-  'local', 'directions', 'wb']);
+const GENERIC_WORDS = new Set([
+  'emoji',
+  'emojis',
+  'icon',
+  'icons',
+  'glyph',
+  'pictogram',
+  'circled',
+  'md',
+  'ios',
+  'local',
+  'directions',
+  'wb',
+]);
 // Names that are UI chrome, typography or state modifiers rather than things (checked word by word).
-const UI_WORDS = new Set(['arrow', 'arrows', 'chevron', 'chevrons', 'caret', 'align', 'alignment', 'format', 'letter',
-  'alpha', 'numeric', 'number', 'numbers', 'sort', 'sorting', 'layout', 'border', 'borders', 'dots', 'ellipsis', 'cursor',
-  'indent', 'outdent', 'text', 'font', 'heading', 'paragraph', 'subscript', 'superscript', 'ascending', 'descending',
-  'sidebar', 'panel', 'toggle', 'checkbox', 'radiobox', 'radio button', 'textbox', 'input', 'placeholder', 'spacing',
-  'baseline', 'kerning', 'strikethrough', 'underline', 'italic', 'uppercase', 'lowercase', 'pilcrow', 'regex',
-  'unfold', 'fold', 'collapse', 'expand', 'maximize', 'minimize', 'resize', 'fullscreen', 'login', 'logout']);
+const UI_WORDS = new Set([
+  'arrow',
+  'arrows',
+  'chevron',
+  'chevrons',
+  'caret',
+  'align',
+  'alignment',
+  'format',
+  'letter',
+  'alpha',
+  'numeric',
+  'number',
+  'numbers',
+  'sort',
+  'sorting',
+  'layout',
+  'border',
+  'borders',
+  'dots',
+  'ellipsis',
+  'cursor',
+  'indent',
+  'outdent',
+  'text',
+  'font',
+  'heading',
+  'paragraph',
+  'subscript',
+  'superscript',
+  'ascending',
+  'descending',
+  'sidebar',
+  'panel',
+  'toggle',
+  'checkbox',
+  'radiobox',
+  'radio button',
+  'textbox',
+  'input',
+  'placeholder',
+  'spacing',
+  'baseline',
+  'kerning',
+  'strikethrough',
+  'underline',
+  'italic',
+  'uppercase',
+  'lowercase',
+  'pilcrow',
+  'regex',
+  'unfold',
+  'fold',
+  'collapse',
+  'expand',
+  'maximize',
+  'minimize',
+  'resize',
+  'fullscreen',
+  'login',
+  'logout',
+]);
 // A last word that turns a thing into a UI state ("bell-off", "user-plus"): such names are left out.
-const UI_LAST = new Set(['off', 'slash', 'slashed', 'x', 'xmark', 'plus', 'minus', 'check', 'checked', 'cancel', 'remove',
-  'add', 'edit', 'alert', 'question', 'search', 'sync', 'lock', 'unlock', 'up', 'down', 'left', 'right', 'dashed',
-  'horizontal', 'vertical', 'small', 'multiple', 'settings', 'exclamation', 'share', 'refresh', 'upload', 'download',
-  'import', 'export', 'next', 'previous', 'filter', 'move', 'swap', 'in', 'out', 'to', 'from', 'reference', 'usage',
-  'definition']);
+const UI_LAST = new Set([
+  'off',
+  'slash',
+  'slashed',
+  'x',
+  'xmark',
+  'plus',
+  'minus',
+  'check',
+  'checked',
+  'cancel',
+  'remove',
+  'add',
+  'edit',
+  'alert',
+  'question',
+  'search',
+  'sync',
+  'lock',
+  'unlock',
+  'up',
+  'down',
+  'left',
+  'right',
+  'dashed',
+  'horizontal',
+  'vertical',
+  'small',
+  'multiple',
+  'settings',
+  'exclamation',
+  'share',
+  'refresh',
+  'upload',
+  'download',
+  'import',
+  'export',
+  'next',
+  'previous',
+  'filter',
+  'move',
+  'swap',
+  'in',
+  'out',
+  'to',
+  'from',
+  'reference',
+  'usage',
+  'definition',
+]);
 // Brand / logo names: icons named like these are left out of every set (brand/logo categories and
 // name patterns are excluded too; a name that is also an emoji concept, e.g. "apple", is kept outside the
 // brand categories). mdi, ri, carbon and icon-park brand categories add their names at load time.
-const BRAND_NAMES = new Set(['chrome', 'chromium', 'figma', 'codesandbox', 'codepen', 'framer', 'slack', 'trello',
-  'twitch', 'dribbble', 'linkedin', 'instagram', 'youtube', 'twitter', 'facebook', 'github', 'gitlab', 'bitbucket',
-  'windows', 'linux', 'ubuntu', 'android', 'amazon', 'paypal', 'stripe', 'mastercard', 'bitcoin', 'ethereum',
-  'spotify', 'discord', 'telegram', 'whatsapp', 'snapchat', 'tiktok', 'pinterest', 'reddit', 'tumblr', 
-  'playstation', 'xbox', 'nintendo', 'google', 'microsoft', 'npm', 'docker', 'javascript', 'typescript',
-  'vue', 'angular', 'html5', 'css3', 'wordpress', 'drupal', 'firefox', 'skype', 
-  'dropbox', 'evernote', 'behance', 'vk', 'wechat', 'weibo', 'qq', 'alipay', 'kickstarter', 'patreon', 'etsy',
-  'ebay', 'airbnb', 'uber', 'lyft', 'tesla', 'ios', 'macos', 'mastodon', 'bluesky',
-  'openai', 'notion', 'vercel', 'netlify', 'ibm', 'adobe', 'photoshop', 'illustrator', 'jira', 'confluence', 'git',
-  'unreal', 'xing', 'yahoo', 'bing', 'baidu', 'tinder', 'vimeo', 'flickr', 'soundcloud',
-  'deezer', 'shopify', 'amd', 'intel', 'nvidia', 'hp', 'dell', 'lenovo', 'asus', 'samsung', 'huawei', 'xiaomi',
-  'bilibili', 'douyin', 'zhihu', 'dingding', 'dingtalk', 'feishu', 'taobao', 'tmall', 'jd', 'mcdonalds', 'starbucks',
-  'lego', 'pokemon', 'pokeball', 'star wars', 'apple ios', 'gmail', 'outlook', 
-  'powerpoint', 'onenote', 'onedrive', 'sharepoint', 'azure', 'aws', 'gcp', 'firebase',
-  'vuejs', 'nodejs', 'golang', 'kotlin', 'php', 'perl', 'haskell', 'elixir',
-  'svelte', 'tailwind', 'bootstrap', 'webpack', 'vite', 'pnpm', 'gulp', 'grunt', 'babel']);
+const BRAND_NAMES = new Set([
+  'chrome',
+  'chromium',
+  'figma',
+  'codesandbox',
+  'codepen',
+  'framer',
+  'slack',
+  'trello',
+  'twitch',
+  'dribbble',
+  'linkedin',
+  'instagram',
+  'youtube',
+  'twitter',
+  'facebook',
+  'github',
+  'gitlab',
+  'bitbucket',
+  'windows',
+  'linux',
+  'ubuntu',
+  'android',
+  'amazon',
+  'paypal',
+  'stripe',
+  'mastercard',
+  'bitcoin',
+  'ethereum',
+  'spotify',
+  'discord',
+  'telegram',
+  'whatsapp',
+  'snapchat',
+  'tiktok',
+  'pinterest',
+  'reddit',
+  'tumblr',
+  'playstation',
+  'xbox',
+  'nintendo',
+  'google',
+  'microsoft',
+  'npm',
+  'docker',
+  'javascript',
+  'typescript',
+  'vue',
+  'angular',
+  'html5',
+  'css3',
+  'wordpress',
+  'drupal',
+  'firefox',
+  'skype',
+  'dropbox',
+  'evernote',
+  'behance',
+  'vk',
+  'wechat',
+  'weibo',
+  'qq',
+  'alipay',
+  'kickstarter',
+  'patreon',
+  'etsy',
+  'ebay',
+  'airbnb',
+  'uber',
+  'lyft',
+  'tesla',
+  'ios',
+  'macos',
+  'mastodon',
+  'bluesky',
+  'openai',
+  'notion',
+  'vercel',
+  'netlify',
+  'ibm',
+  'adobe',
+  'photoshop',
+  'illustrator',
+  'jira',
+  'confluence',
+  'git',
+  'unreal',
+  'xing',
+  'yahoo',
+  'bing',
+  'baidu',
+  'tinder',
+  'vimeo',
+  'flickr',
+  'soundcloud',
+  'deezer',
+  'shopify',
+  'amd',
+  'intel',
+  'nvidia',
+  'hp',
+  'dell',
+  'lenovo',
+  'asus',
+  'samsung',
+  'huawei',
+  'xiaomi',
+  'bilibili',
+  'douyin',
+  'zhihu',
+  'dingding',
+  'dingtalk',
+  'feishu',
+  'taobao',
+  'tmall',
+  'jd',
+  'mcdonalds',
+  'starbucks',
+  'lego',
+  'pokemon',
+  'pokeball',
+  'star wars',
+  'apple ios',
+  'gmail',
+  'outlook',
+  'powerpoint',
+  'onenote',
+  'onedrive',
+  'sharepoint',
+  'azure',
+  'aws',
+  'gcp',
+  'firebase',
+  'vuejs',
+  'nodejs',
+  'golang',
+  'kotlin',
+  'php',
+  'perl',
+  'haskell',
+  'elixir',
+  'svelte',
+  'tailwind',
+  'bootstrap',
+  'webpack',
+  'vite',
+  'pnpm',
+  'gulp',
+  'grunt',
+  'babel',
+]);
 const BRAND_PATTERN = /(^|-)(logo|logos|brand|brands|trademark|copyleft)(-|$)|^brand-|^social-|^logo/;
 const BRAND_CATEGORY = /brand|logo/i;
-const SKIP_CATEGORY = /flag|modifier|alpha|numeric|arrow|text formatting|^text$|layout|editor|^form$|ui actions|android/i;
+const SKIP_CATEGORY =
+  /flag|modifier|alpha|numeric|arrow|text formatting|^text$|layout|editor|^form$|ui actions|android/i;
 // Concepts that the small (test) build keeps; includes the product demo "red apple".
-const SMALL_CONCEPTS = new Set(['apple', 'heart', 'dog face', 'cat face', 'rocket', 'star', 'house', 'sun',
-  'pizza', 'tree', 'car', 'fish', 'banana', 'moon', 'cloud', 'bell']);
+const SMALL_CONCEPTS = new Set([
+  'apple',
+  'heart',
+  'dog face',
+  'cat face',
+  'rocket',
+  'star',
+  'house',
+  'sun',
+  'pizza',
+  'tree',
+  'car',
+  'fish',
+  'banana',
+  'moon',
+  'cloud',
+  'bell',
+]);
 const MAX_KEYWORDS = 6;
 // The demo / everyday concept names (one home: DEMO_CONCEPTS in training/mmamba/data.py): a merged concept
 // whose drawings carry one of these names is called by it ("house" rather than the more frequent "home").
@@ -165,20 +679,48 @@ const ICON_SIZE = 56; // mask side in pixels; data.py composes masks into 128x12
 const readJson = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
 
 function normWords(s) {
-  return s.toLowerCase().replace(/[’']/g, '').replace(/[^a-z0-9]+/g, ' ').trim();
+  return s
+    .toLowerCase()
+    .replace(/[’']/g, '')
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim();
 }
 
 // Irregular plurals and words whose final "s" is not a plural (they stay as they are).
-const IRREGULAR = { mice: 'mouse', geese: 'goose', people: 'person', men: 'man', women: 'woman', children: 'child',
-  feet: 'foot', teeth: 'tooth', leaves: 'leaf', knives: 'knife', wolves: 'wolf', loaves: 'loaf', dice: 'die',
-  shelves: 'shelf', halves: 'half', calves: 'calf', scarves: 'scarf', wives: 'wife', lives: 'life', potatoes: 'potato',
-  tomatoes: 'tomato', heroes: 'hero', cacti: 'cactus', fungi: 'fungus', oxen: 'ox' };
-const NOT_PLURAL = /(ss|us|is|ous|ics|ies)$|^(news|bus|gas|glasses|sunglasses|goggles|binoculars|scissors|pants|jeans|shorts|trousers|tongs|pliers|headphones|earphones|series|species|chess|lips|dice|mathematics|physics|ethics|clothes|overalls|stairs|pajamas|tweezers|measles|canvas|atlas|iris|bias|yes|this|its|has|was|plus|minus|lens|always|perhaps|sparkles|lungs|maracas|billiards|darts|bowls|mahjong|crossbones|sweats|fries|chopsticks|pliers|nachos)$/;
+const IRREGULAR = {
+  mice: 'mouse',
+  geese: 'goose',
+  people: 'person',
+  men: 'man',
+  women: 'woman',
+  children: 'child',
+  feet: 'foot',
+  teeth: 'tooth',
+  leaves: 'leaf',
+  knives: 'knife',
+  wolves: 'wolf',
+  loaves: 'loaf',
+  dice: 'die',
+  shelves: 'shelf',
+  halves: 'half',
+  calves: 'calf',
+  scarves: 'scarf',
+  wives: 'wife',
+  lives: 'life',
+  potatoes: 'potato',
+  tomatoes: 'tomato',
+  heroes: 'hero',
+  cacti: 'cactus',
+  fungi: 'fungus',
+  oxen: 'ox',
+};
+const NOT_PLURAL =
+  /(ss|us|is|ous|ics|ies)$|^(news|bus|gas|glasses|sunglasses|goggles|binoculars|scissors|pants|jeans|shorts|trousers|tongs|pliers|headphones|earphones|series|species|chess|lips|dice|mathematics|physics|ethics|clothes|overalls|stairs|pajamas|tweezers|measles|canvas|atlas|iris|bias|yes|this|its|has|was|plus|minus|lens|always|perhaps|sparkles|lungs|maracas|billiards|darts|bowls|mahjong|crossbones|sweats|fries|chopsticks|pliers|nachos)$/;
 
 // Deterministic singular of one word ("berries" -> "berry", "boxes" -> "box", "cats" -> "cat").
 function singular(w) {
   if (IRREGULAR[w]) return IRREGULAR[w];
-  if (w.length <= 3 || NOT_PLURAL.test(w) && !/ies$/.test(w)) return w;
+  if (w.length <= 3 || (NOT_PLURAL.test(w) && !/ies$/.test(w))) return w;
   if (/ies$/.test(w)) return w.length > 4 ? w.slice(0, -3) + 'y' : w;
   if (/(xes|ches|shes|sses|zes)$/.test(w)) return w.slice(0, -2);
   if (/[^s]s$/.test(w)) return w.slice(0, -1);
@@ -200,7 +742,9 @@ function stripColours(label) {
 // Surface form of an icon name (the words people read): "heart-outline" -> "heart", "ice_cream" -> "ice cream".
 // Returns '' when nothing is left. `name` has its set's variant suffix removed already.
 function surfaceName(name) {
-  const w = stripColours(name.replace(/[_-]+/g, ' ')).split(' ').filter((x) => x && !GENERIC_WORDS.has(x));
+  const w = stripColours(name.replace(/[_-]+/g, ' '))
+    .split(' ')
+    .filter((x) => x && !GENERIC_WORDS.has(x));
   while (w.length && /^[0-9]+$/.test(w[w.length - 1])) w.pop(); // size or variant index: "heart-2"
   while (w.length > 1 && STYLE_SUFFIX.has(w[w.length - 1])) w.pop();
   return w.length === 1 && STYLE_SUFFIX.has(w[0]) ? '' : w.join(' ');
@@ -235,7 +779,8 @@ function cleanKeywords(raw, concept) {
   const out = [];
   for (const r of raw) {
     const k = normWords(r.replace(/_/g, ' '));
-    if (!/^[a-z][a-z ]{1,17}$/.test(k) || seen.has(k) || k === concept || conceptKey(k) === conceptKey(concept)) continue;
+    if (!/^[a-z][a-z ]{1,17}$/.test(k) || seen.has(k) || k === concept || conceptKey(k) === conceptKey(concept))
+      continue;
     const words = k.split(' ');
     if (words.some((x) => COLOUR_WORDS.has(x) || KEYWORD_STOP.has(x)) || words.every((x) => cw.has(x))) continue;
     if (BRAND_NAMES.has(k)) continue;
@@ -255,8 +800,13 @@ function loadSet(set) {
   for (const cat of Object.keys(meta.categories ?? {}).sort()) {
     for (const n of meta.categories[cat]) if (!category.has(n)) category.set(n, cat);
   }
-  return { icons, chars, category, info: readJson(path.join(dir, 'info.json')),
-    pkg: readJson(path.join(dir, 'package.json')) };
+  return {
+    icons,
+    chars,
+    category,
+    info: readJson(path.join(dir, 'info.json')),
+    pkg: readJson(path.join(dir, 'package.json')),
+  };
 }
 
 // Resolves an icon name (following plain aliases only) to {body, left, top, width, height}.
@@ -265,8 +815,13 @@ function resolveIcon(iconSet, name) {
   for (let depth = 0; depth < 4; depth++) {
     const ic = iconSet.icons[n];
     if (ic) {
-      return { body: ic.body, left: ic.left ?? iconSet.left ?? 0, top: ic.top ?? iconSet.top ?? 0,
-        width: ic.width ?? iconSet.width ?? 16, height: ic.height ?? iconSet.height ?? 16 };
+      return {
+        body: ic.body,
+        left: ic.left ?? iconSet.left ?? 0,
+        top: ic.top ?? iconSet.top ?? 0,
+        width: ic.width ?? iconSet.width ?? 16,
+        height: ic.height ?? iconSet.height ?? 16,
+      };
     }
     const al = iconSet.aliases?.[n];
     if (!al || Object.keys(al).some((k) => k !== 'parent')) return null; // skip transformed aliases
@@ -277,9 +832,11 @@ function resolveIcon(iconSet, name) {
 
 function svgFor(ic, side, pad, colour) {
   const inner = side - 2 * pad;
-  return `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${side}" height="${side}" viewBox="0 0 ${side} ${side}">` +
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${side}" height="${side}" viewBox="0 0 ${side} ${side}">` +
     `<svg x="${pad}" y="${pad}" width="${inner}" height="${inner}" viewBox="${ic.left} ${ic.top} ${ic.width} ${ic.height}"` +
-    ` color="${colour}">${ic.body}</svg></svg>`;
+    ` color="${colour}">${ic.body}</svg></svg>`
+  );
 }
 
 function render(svg, side) {
@@ -299,12 +856,16 @@ function renderAll(jobs, t0) {
   let start = 0;
   const skipped = [];
   while (start < jobs.length) {
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--render-worker', jobsPath, String(start), outPath],
-      { stdio: ['ignore', 'ignore', 'ignore'] });
+    const r = spawnSync(
+      process.execPath,
+      [fileURLToPath(import.meta.url), '--render-worker', jobsPath, String(start), outPath],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
     const buf = fs.readFileSync(outPath);
     let last = start - 1;
-    for (let o = 0; o + 8 <= buf.length;) {
-      const i = buf.readUInt32LE(o), n = buf.readUInt32LE(o + 4);
+    for (let o = 0; o + 8 <= buf.length; ) {
+      const i = buf.readUInt32LE(o),
+        n = buf.readUInt32LE(o + 4);
       if (o + 8 + n > buf.length) break;
       pngs[i] = buf.subarray(o + 8, o + 8 + n);
       last = Math.max(last, i);
@@ -336,7 +897,9 @@ function renderWorker(jobsPath, start, outPath) {
 function loadEmoji() {
   const base = readJson(path.join(NM, 'emojibase-data', 'en', 'data.json'));
   const lib = readJson(path.join(NM, 'emojilib', 'dist', 'emoji-en-US.json'));
-  const shortcodes = ['cldr', 'github', 'emojibase'].map((n) => readJson(path.join(NM, 'emojibase-data', 'en', 'shortcodes', `${n}.json`)));
+  const shortcodes = ['cldr', 'github', 'emojibase'].map((n) =>
+    readJson(path.join(NM, 'emojibase-data', 'en', 'shortcodes', `${n}.json`)),
+  );
   const byHex = new Map();
   const bySlug = new Map(); // name slug (hyphenated and compact) -> hex
   for (const e of base) {
@@ -347,8 +910,16 @@ function loadEmoji() {
     const libKw = lib[e.emoji] ?? lib[e.emoji.replace(/\uFE0F/g, '')] ?? lib[e.emoji + '\uFE0F'] ?? [];
     const hex = e.hexcode.toLowerCase();
     const codes = shortcodes.flatMap((s) => [].concat(s[e.hexcode] ?? []));
-    byHex.set(hex, { hex, label: normWords(e.label), surface, key: conceptKey(surface), group: e.group,
-      order: e.order ?? 0, raw: [...(e.tags ?? []), ...libKw.slice(1)], codes });
+    byHex.set(hex, {
+      hex,
+      label: normWords(e.label),
+      surface,
+      key: conceptKey(surface),
+      group: e.group,
+      order: e.order ?? 0,
+      raw: [...(e.tags ?? []), ...libKw.slice(1)],
+      codes,
+    });
     for (const s of [normWords(e.label), ...codes.map((c) => normWords(c.replace(/_/g, ' ')))]) {
       const slug = s.replace(/ /g, '-');
       if (!bySlug.has(slug)) bySlug.set(slug, hex);
@@ -372,12 +943,28 @@ function emojiOf(s, name, nameToHex, bySlug) {
 function printCounts(conceptList, chosen) {
   const per = conceptList.map((c) => c.drawings).sort((a, b) => a - b);
   const median = per.length ? per[Math.floor((per.length - 1) / 2)] : 0;
-  const bins = [[1, 2], [3, 4], [5, 9], [10, 19], [20, 49], [50, 1e9]];
-  const dist = bins.map(([a, b]) => `${a}${b > 1e8 ? '+' : '-' + b}: ${per.filter((x) => x >= a && x <= b).length}`).join(', ');
+  const bins = [
+    [1, 2],
+    [3, 4],
+    [5, 9],
+    [10, 19],
+    [20, 49],
+    [50, 1e9],
+  ];
+  const dist = bins
+    .map(([a, b]) => `${a}${b > 1e8 ? '+' : '-' + b}: ${per.filter((x) => x >= a && x <= b).length}`)
+    .join(', ');
   const bySet = {};
   for (const c of chosen) bySet[c.set] = (bySet[c.set] ?? 0) + 1;
-  console.log(`[data] plan: ${chosen.length} drawings, ${conceptList.length} concepts, median ${median} drawings/concept (${dist})`);
-  console.log(`[data] plan per set: ${Object.entries(bySet).sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(
+    `[data] plan: ${chosen.length} drawings, ${conceptList.length} concepts, median ${median} drawings/concept (${dist})`,
+  );
+  console.log(
+    `[data] plan per set: ${Object.entries(bySet)
+      .sort()
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
 }
 
 const EXTRA_CATEGORY = {}; // (tests) no category lookup: brand categories are checked in the build only
@@ -389,7 +976,14 @@ export function normaliseForTest(pairs) {
     if (!v || !v[2]) return { set, name, surface: '', key: '', style: '', reason: 'variant' };
     const stem = v[0] ? name.slice(0, -v[0].length) : name;
     const surface = surfaceName(stem);
-    return { set, name, surface, key: conceptKey(surface), style: v[1], reason: rejectReason(surface, name, EXTRA_CATEGORY[name] ?? '') };
+    return {
+      set,
+      name,
+      surface,
+      key: conceptKey(surface),
+      style: v[1],
+      reason: rejectReason(surface, name, EXTRA_CATEGORY[name] ?? ''),
+    };
   });
 }
 
@@ -418,7 +1012,8 @@ function main() {
       kwOwners.get(k).add(e.key);
     }
   }
-  for (const [k, owners] of [...kwOwners].sort()) if (owners.size === 1 && !iconToEmoji.has(k)) iconToEmoji.set(k, [...owners][0]);
+  for (const [k, owners] of [...kwOwners].sort())
+    if (owners.size === 1 && !iconToEmoji.has(k)) iconToEmoji.set(k, [...owners][0]);
 
   // ---- candidates: one per drawing {set, name, kind, style, key, surface, aliases, emoji}
   const cands = [];
@@ -446,49 +1041,102 @@ function main() {
       if (!aliasesOf.has(al.parent)) aliasesOf.set(al.parent, []);
       aliasesOf.get(al.parent).push(a);
     }
-    const rej = (r) => { rejected[r] = (rejected[r] ?? 0) + 1; };
+    const rej = (r) => {
+      rejected[r] = (rejected[r] ?? 0) + 1;
+    };
     let n = 0;
     for (const name of Object.keys(s.icons.icons).sort()) {
       const v = cfg.variants.find(([suf]) => suf === '' || name.endsWith(suf));
-      if (!v || !v[2]) { rej('variant'); continue; }
+      if (!v || !v[2]) {
+        rej('variant');
+        continue;
+      }
       const stem = v[0] ? name.slice(0, -v[0].length) : name;
       const cat = s.category.get(name) ?? '';
-      let key, surface, emoji = null;
+      let key,
+        surface,
+        emoji = null;
       if (cfg.emoji) {
-        if (/skin-tone|-tone[0-9]|^flag|^regional/.test(name) || /flag/i.test(cat)) { rej('emoji variant/flag'); continue; }
+        if (/skin-tone|-tone[0-9]|^flag|^regional/.test(name) || /flag/i.test(cat)) {
+          rej('emoji variant/flag');
+          continue;
+        }
         const hex = emojiOf(s, name, nameToHex, bySlug);
         const e = hex && (byHex.get(hex) ?? byHex.get(hex + '-fe0f'));
-        if (hex && !e) { rej('emoji group'); continue; } // a known emoji outside the kept groups
-        if (e) { emoji = e; key = e.key; surface = e.surface; }
+        if (hex && !e) {
+          rej('emoji group');
+          continue;
+        } // a known emoji outside the kept groups
+        if (e) {
+          emoji = e;
+          key = e.key;
+          surface = e.surface;
+        }
       }
       if (!emoji) {
         surface = surfaceName(stem);
         const k0 = conceptKey(surface);
         const why = rejectReason(surface, name, cat, emojiKeys.has(k0));
-        if (why) { rej(why); continue; }
+        if (why) {
+          rej(why);
+          continue;
+        }
         key = conceptKey(surface);
         if (!emojiKeys.has(key) && iconToEmoji.has(key)) key = iconToEmoji.get(key);
-        if (emojiKeys.has(key) && BRAND_CATEGORY.test(cat)) { rej('brand'); continue; }
+        if (emojiKeys.has(key) && BRAND_CATEGORY.test(cat)) {
+          rej('brand');
+          continue;
+        }
       }
       const ic = resolveIcon(s.icons, name);
-      if (!ic) { rej('unresolved'); continue; }
+      if (!ic) {
+        rej('unresolved');
+        continue;
+      }
       // the set's alias names are synonyms unless they are UI words or would be left out themselves
-      const aliases = (aliasesOf.get(name) ?? []).map((a) => surfaceName(a))
+      const aliases = (aliasesOf.get(name) ?? [])
+        .map((a) => surfaceName(a))
         .filter((a) => a && !rejectReason(a, a, '') && !a.split(' ').some((x) => UI_LAST.has(x) || UI_WORDS.has(x)));
-      cands.push({ set: cfg.set, name, kind: cfg.kind, style: v[1], key, surface, aliases, emoji, ic,
-        rank: cfg.variants.indexOf(v) });
+      cands.push({
+        set: cfg.set,
+        name,
+        kind: cfg.kind,
+        style: v[1],
+        key,
+        surface,
+        aliases,
+        emoji,
+        ic,
+        rank: cfg.variants.indexOf(v),
+      });
       n++;
     }
-    sources[cfg.set] = { package: `@iconify-json/${cfg.set}`, version: s.pkg.version, name: s.info.name,
-      author: s.info.author?.name, authorUrl: s.info.author?.url, license: s.info.license?.spdx, kind: cfg.kind,
-      emoji: !!cfg.emoji, candidates: n };
+    sources[cfg.set] = {
+      package: `@iconify-json/${cfg.set}`,
+      version: s.pkg.version,
+      name: s.info.name,
+      author: s.info.author?.name,
+      authorUrl: s.info.author?.url,
+      license: s.info.license?.spdx,
+      kind: cfg.kind,
+      emoji: !!cfg.emoji,
+      candidates: n,
+    };
   }
-  console.log(`[data] ${cands.length} candidate drawings; left out: ${JSON.stringify(rejected)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  console.log(
+    `[data] ${cands.length} candidate drawings; left out: ${JSON.stringify(rejected)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+  );
 
   // ---- at most MAX_PER_SET_CONCEPT drawings per (set, concept): plain names first, then by variant rank
-  cands.sort((a, b) => a.set.localeCompare(b.set) || a.key.localeCompare(b.key) ||
-    (a.surface === a.key ? 0 : 1) - (b.surface === b.key ? 0 : 1) || a.name.length - b.name.length ||
-    a.rank - b.rank || a.name.localeCompare(b.name));
+  cands.sort(
+    (a, b) =>
+      a.set.localeCompare(b.set) ||
+      a.key.localeCompare(b.key) ||
+      (a.surface === a.key ? 0 : 1) - (b.surface === b.key ? 0 : 1) ||
+      a.name.length - b.name.length ||
+      a.rank - b.rank ||
+      a.name.localeCompare(b.name),
+  );
   const capPerSet = (list) => {
     const perSet = new Map();
     return list.filter((c) => {
@@ -518,16 +1166,28 @@ function main() {
       }
     }
   }
-  cands.sort((a, b) => a.set.localeCompare(b.set) || a.key.localeCompare(b.key) ||
-    (a.surface === a.key ? 0 : 1) - (b.surface === b.key ? 0 : 1) || a.name.length - b.name.length ||
-    a.rank - b.rank || a.name.localeCompare(b.name));
+  cands.sort(
+    (a, b) =>
+      a.set.localeCompare(b.set) ||
+      a.key.localeCompare(b.key) ||
+      (a.surface === a.key ? 0 : 1) - (b.surface === b.key ? 0 : 1) ||
+      a.name.length - b.name.length ||
+      a.rank - b.rank ||
+      a.name.localeCompare(b.name),
+  );
   const kept = capPerSet(cands);
   const count = countOf(kept);
   if (args.includes('--plan')) {
     const hist = {};
     for (const v of count.values()) hist[Math.min(v, 12)] = (hist[Math.min(v, 12)] ?? 0) + 1;
-    console.log(`[data] plan: ${cands.length} candidates, ${kept.length} after the per-set cap; concepts by drawings: ${JSON.stringify(hist)}`);
-    if (process.env.PLAN_DUMP) fs.writeFileSync(process.env.PLAN_DUMP, JSON.stringify(kept.map((c) => [c.set, c.name, c.key, count.get(c.key)])));
+    console.log(
+      `[data] plan: ${cands.length} candidates, ${kept.length} after the per-set cap; concepts by drawings: ${JSON.stringify(hist)}`,
+    );
+    if (process.env.PLAN_DUMP)
+      fs.writeFileSync(
+        process.env.PLAN_DUMP,
+        JSON.stringify(kept.map((c) => [c.set, c.name, c.key, count.get(c.key)])),
+      );
   }
   const setsOf = new Map();
   for (const c of kept) setsOf.set(c.key, (setsOf.get(c.key) ?? new Set()).add(c.set));
@@ -541,7 +1201,8 @@ function main() {
   // ---- concept table: display name (emoji label, else the most common surface form), keywords, group
   const concepts = new Map();
   for (const c of chosen) {
-    if (!concepts.has(c.key)) concepts.set(c.key, { key: c.key, surfaces: new Map(), raw: [], group: -1, emoji: null, n: 0 });
+    if (!concepts.has(c.key))
+      concepts.set(c.key, { key: c.key, surfaces: new Map(), raw: [], group: -1, emoji: null, n: 0 });
     const k = concepts.get(c.key);
     k.n++;
     if (!c.headMerged) {
@@ -550,27 +1211,39 @@ function main() {
     }
     if (c.emoji && (!k.emoji || c.emoji.order < k.emoji.order)) k.emoji = c.emoji;
   }
-  const conceptList = [...concepts.values()].sort((a, b) => a.key.localeCompare(b.key)).map((k) => {
-    const e = k.emoji ?? emojiKeys.get(k.key);
-    const surfaces = [...k.surfaces].sort((a, b) => b[1] - a[1] || a[0].length - b[0].length || a[0].localeCompare(b[0]));
-    // the demo name if its drawings carry one, else the most common name ("car" over "automobile")
-    const name = surfaces.find(([x]) => DEMO_NAMES.has(x))?.[0] ?? surfaces[0]?.[0] ?? k.key;
-    // synonyms name the same thing (other sets' names, aliases, emoji shortcodes) and may replace the
-    // concept in a caption; keywords (emoji tags) are associations, only ever added after it.
-    const syn = [...surfaces.map(([s]) => s), ...(e ? e.codes.map((x) => stripColours(x.replace(/_/g, ' '))) : []),
-      ...[...new Set(k.raw)].sort()];
-    const synonyms = cleanKeywords(e ? [e.surface, ...syn] : syn, name);
-    const keywords = e ? cleanKeywords(e.raw, name).filter((x) => !synonyms.includes(x)) : [];
-    return { name, key: k.key, synonyms, keywords, group: e ? e.group : -1, drawings: k.n };
-  });
+  const conceptList = [...concepts.values()]
+    .sort((a, b) => a.key.localeCompare(b.key))
+    .map((k) => {
+      const e = k.emoji ?? emojiKeys.get(k.key);
+      const surfaces = [...k.surfaces].sort(
+        (a, b) => b[1] - a[1] || a[0].length - b[0].length || a[0].localeCompare(b[0]),
+      );
+      // the demo name if its drawings carry one, else the most common name ("car" over "automobile")
+      const name = surfaces.find(([x]) => DEMO_NAMES.has(x))?.[0] ?? surfaces[0]?.[0] ?? k.key;
+      // synonyms name the same thing (other sets' names, aliases, emoji shortcodes) and may replace the
+      // concept in a caption; keywords (emoji tags) are associations, only ever added after it.
+      const syn = [
+        ...surfaces.map(([s]) => s),
+        ...(e ? e.codes.map((x) => stripColours(x.replace(/_/g, ' '))) : []),
+        ...[...new Set(k.raw)].sort(),
+      ];
+      const synonyms = cleanKeywords(e ? [e.surface, ...syn] : syn, name);
+      const keywords = e ? cleanKeywords(e.raw, name).filter((x) => !synonyms.includes(x)) : [];
+      return { name, key: k.key, synonyms, keywords, group: e ? e.group : -1, drawings: k.n };
+    });
   printCounts(conceptList, chosen);
   if (args.includes('--plan')) return;
   const conceptIndex = new Map(conceptList.map((c, i) => [c.key, i]));
 
   // ---- render
-  const jobs = chosen.map((c) => ({ meta: c, svg: svgFor(c.ic, c.kind === 'colour' ? 128 : ICON_SIZE,
-    c.kind === 'colour' ? 8 : 0, 'black'), side: c.kind === 'colour' ? 128 : ICON_SIZE }));
-  console.log(`[data] rendering ${jobs.length} drawings of ${conceptList.length} concepts (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const jobs = chosen.map((c) => ({
+    meta: c,
+    svg: svgFor(c.ic, c.kind === 'colour' ? 128 : ICON_SIZE, c.kind === 'colour' ? 8 : 0, 'black'),
+    side: c.kind === 'colour' ? 128 : ICON_SIZE,
+  }));
+  console.log(
+    `[data] rendering ${jobs.length} drawings of ${conceptList.length} concepts (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+  );
   const pngs = renderAll(jobs, t0);
   const items = [];
   const blobs = [];
@@ -578,19 +1251,42 @@ function main() {
   jobs.forEach((job, i) => {
     if (!pngs[i]) return; // resvg crashed on this SVG: skipped
     const c = job.meta;
-    items.push({ kind: c.kind === 'colour' ? 'emoji' : 'icon', set: c.set, style: c.style, name: c.name,
-      label: c.surface, concept: conceptIndex.get(c.key), offset, length: pngs[i].length });
+    items.push({
+      kind: c.kind === 'colour' ? 'emoji' : 'icon',
+      set: c.set,
+      style: c.style,
+      name: c.name,
+      label: c.surface,
+      concept: conceptIndex.get(c.key),
+      offset,
+      length: pngs[i].length,
+    });
     blobs.push(pngs[i]);
     offset += pngs[i].length;
   });
   fs.writeFileSync(path.join(STAGE, 'stage.bin'), Buffer.concat(blobs));
-  fs.writeFileSync(path.join(STAGE, 'stage.json'), JSON.stringify({ small: SMALL, iconSize: ICON_SIZE, sources,
-    concepts: conceptList.map(({ name, synonyms, keywords, group }) => ({ name, synonyms, keywords, group })), items }));
-  console.log(`[data] staged ${items.length} images, ${(offset / 1e6).toFixed(1)} MB of PNG (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  fs.writeFileSync(
+    path.join(STAGE, 'stage.json'),
+    JSON.stringify({
+      small: SMALL,
+      iconSize: ICON_SIZE,
+      sources,
+      concepts: conceptList.map(({ name, synonyms, keywords, group }) => ({ name, synonyms, keywords, group })),
+      items,
+    }),
+  );
+  console.log(
+    `[data] staged ${items.length} images, ${(offset / 1e6).toFixed(1)} MB of PNG (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+  );
 
   // ---- stage 2: Python packer
-  const py = opt('--python', process.env.PYTHON ??
-    (fs.existsSync(path.join(ROOT, 'training', '.venv', 'bin', 'python')) ? path.join(ROOT, 'training', '.venv', 'bin', 'python') : 'python3'));
+  const py = opt(
+    '--python',
+    process.env.PYTHON ??
+      (fs.existsSync(path.join(ROOT, 'training', '.venv', 'bin', 'python'))
+        ? path.join(ROOT, 'training', '.venv', 'bin', 'python')
+        : 'python3'),
+  );
   const r = spawnSync(py, [path.join(ROOT, 'training', 'data', 'pack.py'), STAGE, OUT], { stdio: 'inherit' });
   if (r.status !== 0) {
     console.error(`[data] pack.py failed (${r.status ?? r.error})`);

@@ -41,7 +41,8 @@ export interface ClipSpec {
 export function adamwStep(e: Engine, s: AdamWState, grad: Tensor, h: AdamWHyper, clip: ClipSpec | null): AdamWState {
   const n = s.param.size;
   for (const t of [s.m, s.v, grad])
-    if (t.size !== n || t.dtype !== 'f32') throw new ShapeError(`adamwStep: ${t} must be f32 with ${n} elements like ${s.param}`);
+    if (t.size !== n || t.dtype !== 'f32')
+      throw new ShapeError(`adamwStep: ${t} must be f32 with ${n} elements like ${s.param}`);
   if (!(h.step >= 1)) throw new ShapeError(`adamwStep: step must be ≥ 1, got ${h.step}`);
   const stats = clip?.stats ?? grad;
   const out: AdamWState = {
@@ -50,9 +51,18 @@ export function adamwStep(e: Engine, s: AdamWState, grad: Tensor, h: AdamWHyper,
     v: e.empty(s.param.shape, 'f32', 'adam_v'),
   };
   const u = uniforms([
-    n, clip?.slot ?? 0, 0, 0,
-    [h.lr, 'f32'], [h.beta1, 'f32'], [h.beta2, 'f32'], [h.eps, 'f32'],
-    [h.weightDecay, 'f32'], [1 - h.beta1 ** h.step, 'f32'], [1 - h.beta2 ** h.step, 'f32'], [clip && clip.maxNorm > 0 ? clip.maxNorm : 0, 'f32'],
+    n,
+    clip?.slot ?? 0,
+    0,
+    0,
+    [h.lr, 'f32'],
+    [h.beta1, 'f32'],
+    [h.beta2, 'f32'],
+    [h.eps, 'f32'],
+    [h.weightDecay, 'f32'],
+    [1 - h.beta1 ** h.step, 'f32'],
+    [1 - h.beta2 ** h.step, 'f32'],
+    [clip && clip.maxNorm > 0 ? clip.maxNorm : 0, 'f32'],
   ]);
   e.dispatch({
     code: CODE.step!,
@@ -65,12 +75,24 @@ export function adamwStep(e: Engine, s: AdamWState, grad: Tensor, h: AdamWHyper,
 
 /** into[slot] = Σ x² (one workgroup, fixed order). */
 export function sumOfSquares(e: Engine, x: Tensor, into: Tensor, slot: number): void {
-  if (x.dtype !== 'f32' || slot < 0 || slot >= into.size) throw new ShapeError(`sumOfSquares: bad ${x} or slot ${slot} of ${into}`);
-  e.dispatch({ code: CODE.sumsq!, bindings: [uniforms([x.size, slot, 0, 0]), x, into], workgroups: [1], label: 'sumsq' });
+  if (x.dtype !== 'f32' || slot < 0 || slot >= into.size)
+    throw new ShapeError(`sumOfSquares: bad ${x} or slot ${slot} of ${into}`);
+  e.dispatch({
+    code: CODE.sumsq!,
+    bindings: [uniforms([x.size, slot, 0, 0]), x, into],
+    workgroups: [1],
+    label: 'sumsq',
+  });
 }
 
 /** into[slot] = Σ_{i < count} partials[i], in order. */
 export function sumSlots(e: Engine, partials: Tensor, count: number, into: Tensor, slot: number): void {
-  if (count > partials.size || slot < 0 || slot >= into.size) throw new ShapeError(`sumSlots: ${count} of ${partials} into slot ${slot} of ${into}`);
-  e.dispatch({ code: CODE.total!, bindings: [uniforms([count, slot, 0, 0]), partials, into], workgroups: [1], label: 'sum_slots' });
+  if (count > partials.size || slot < 0 || slot >= into.size)
+    throw new ShapeError(`sumSlots: ${count} of ${partials} into slot ${slot} of ${into}`);
+  e.dispatch({
+    code: CODE.total!,
+    bindings: [uniforms([count, slot, 0, 0]), partials, into],
+    workgroups: [1],
+    label: 'sum_slots',
+  });
 }

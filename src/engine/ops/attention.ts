@@ -88,7 +88,11 @@ export function attention(e: Engine, q: Tensor, k: Tensor, v: Tensor, opts: Atte
   if (k.shape.join() !== [B, H, Lk, Dh].join() || v.shape.join() !== k.shape.join())
     throw new ShapeError(`attention: k ${k} and v ${v} must both be (B, H, Lk, Dh) = (${B}, ${H}, Lk, ${Dh})`);
   const view = (L: number): View => ({ off: 0, sb: H * L * Dh, sh: L * Dh, sl: Dh });
-  return attend(e, { B, H, Lq, Lk, Dh, q: [q, view(Lq)], k: [k, view(Lk)], v: [v, view(Lk)], o: view(Lq), outShape: [B, H, Lq, Dh] }, opts);
+  return attend(
+    e,
+    { B, H, Lq, Lk, Dh, q: [q, view(Lq)], k: [k, view(Lk)], v: [v, view(Lk)], o: view(Lq), outShape: [B, H, Lq, Dh] },
+    opts,
+  );
 }
 
 /** Self-attention on the packed projection qkv (B, L, 3·d) = [q ; k ; v] with `heads` heads. Returns (B, L, d). */
@@ -100,11 +104,32 @@ export function selfAttentionPacked(e: Engine, qkv: Tensor, heads: number, opts:
   const Dh = d / heads;
   const view = (off: number): View => ({ off, sb: L * d3, sh: Dh, sl: d3 });
   const o: View = { off: 0, sb: L * d, sh: Dh, sl: d };
-  return attend(e, { B, H: heads, Lq: L, Lk: L, Dh, q: [qkv, view(0)], k: [qkv, view(d)], v: [qkv, view(2 * d)], o, outShape: [B, L, d] }, opts);
+  return attend(
+    e,
+    {
+      B,
+      H: heads,
+      Lq: L,
+      Lk: L,
+      Dh,
+      q: [qkv, view(0)],
+      k: [qkv, view(d)],
+      v: [qkv, view(2 * d)],
+      o,
+      outShape: [B, L, d],
+    },
+    opts,
+  );
 }
 
 /** Cross-attention: q (B, Lq, d) against the packed kv (B, Lk, 2·d) = [k ; v]. Returns (B, Lq, d). */
-export function crossAttentionPacked(e: Engine, q: Tensor, kv: Tensor, heads: number, opts: AttentionOptions = {}): Tensor {
+export function crossAttentionPacked(
+  e: Engine,
+  q: Tensor,
+  kv: Tensor,
+  heads: number,
+  opts: AttentionOptions = {},
+): Tensor {
   if (q.shape.length !== 3 || kv.shape.length !== 3 || q.shape[2]! % heads !== 0)
     throw new ShapeError(`crossAttentionPacked: want q (B, Lq, d) and kv (B, Lk, 2·d), got ${q}, ${kv}`);
   const [B, Lq, d] = q.shape as [number, number, number];
@@ -114,5 +139,9 @@ export function crossAttentionPacked(e: Engine, q: Tensor, kv: Tensor, heads: nu
   const Dh = d / heads;
   const qv: View = { off: 0, sb: Lq * d, sh: Dh, sl: d };
   const kvv = (off: number): View => ({ off, sb: Lk * 2 * d, sh: Dh, sl: 2 * d });
-  return attend(e, { B, H: heads, Lq, Lk, Dh, q: [q, qv], k: [kv, kvv(0)], v: [kv, kvv(d)], o: qv, outShape: [B, Lq, d] }, opts);
+  return attend(
+    e,
+    { B, H: heads, Lq, Lk, Dh, q: [q, qv], k: [kv, kvv(0)], v: [kv, kvv(d)], o: qv, outShape: [B, Lq, d] },
+    opts,
+  );
 }

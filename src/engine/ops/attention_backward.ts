@@ -16,7 +16,14 @@ function shader(dh: number): string {
 }
 
 /** dqkv (B, L, 3·d) of O = selfAttentionPacked(qkv, heads, {mask, scale}). */
-export function selfAttentionPackedBackward(e: Engine, qkv: Tensor, out: Tensor, dOut: Tensor, heads: number, opts: AttentionOptions = {}): Tensor {
+export function selfAttentionPackedBackward(
+  e: Engine,
+  qkv: Tensor,
+  out: Tensor,
+  dOut: Tensor,
+  heads: number,
+  opts: AttentionOptions = {},
+): Tensor {
   const label = opts.label ?? 'attention_backward';
   if (qkv.shape.length !== 3 || qkv.shape[2]! % (3 * heads) !== 0)
     throw new ShapeError(`${label}: qkv must be (B, L, 3·d) with d divisible by heads=${heads}, got ${qkv}`);
@@ -25,17 +32,29 @@ export function selfAttentionPackedBackward(e: Engine, qkv: Tensor, out: Tensor,
   const Dh = d / heads;
   if (Dh % 4 !== 0 || Dh > 128) throw new ShapeError(`${label}: head dim ${Dh} must be a multiple of 4, at most 128`);
   for (const t of [out, dOut])
-    if (t.dtype !== 'f32' || t.shape.join() !== [B, L, d].join()) throw new ShapeError(`${label}: ${t} must be f32 (B, L, d) = (${B}, ${L}, ${d})`);
+    if (t.dtype !== 'f32' || t.shape.join() !== [B, L, d].join())
+      throw new ShapeError(`${label}: ${t} must be f32 (B, L, d) = (${B}, ${L}, ${d})`);
   if (qkv.dtype !== 'f32') throw new ShapeError(`${label}: ${qkv} must be f32`);
   const mask = opts.mask ?? null;
-  if (mask && (mask.dtype !== 'u32' || mask.size !== B * L)) throw new ShapeError(`${label}: mask ${mask} must be u32 (B, L) = (${B}, ${L})`);
+  if (mask && (mask.dtype !== 'u32' || mask.size !== B * L))
+    throw new ShapeError(`${label}: mask ${mask} must be u32 (B, L) = (${B}, ${L})`);
   const dqkv = e.empty([B, L, d3], 'f32', label);
   if (B === 0 || L === 0) return dqkv;
   const packed = (off: number) => [off, L * d3, Dh, d3];
   const plain = [0, L * d, Dh, d];
   const params = uniforms([
-    ...packed(0), ...packed(d), ...packed(2 * d), ...plain, ...plain, ...packed(0), ...packed(d), ...packed(2 * d),
-    heads, L, L, [opts.scale ?? 1 / Math.sqrt(Dh), 'f32'],
+    ...packed(0),
+    ...packed(d),
+    ...packed(2 * d),
+    ...plain,
+    ...plain,
+    ...packed(0),
+    ...packed(d),
+    ...packed(2 * d),
+    heads,
+    L,
+    L,
+    [opts.scale ?? 1 / Math.sqrt(Dh), 'f32'],
   ]);
   const stats = e.empty([B, heads, L, 2], 'f32', 'attention_backward_stats');
   for (const entry of ['rows', 'keys']) // `keys` reads the row statistics `rows` wrote

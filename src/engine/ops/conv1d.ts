@@ -16,7 +16,9 @@ function checkWeights(what: string, weight: Tensor, bias: Tensor, K: number, C: 
   const W = weight.shape[weight.shape.length - 1]!;
   const wOk = weight.size === K * C * W && weight.shape[weight.shape.length - 2] === C && W >= 1;
   if (!wOk || bias.size !== K * C || weight.dtype !== 'f32' || bias.dtype !== 'f32')
-    throw new ShapeError(`${what}: weight ${weight} / bias ${bias} do not fit K=${K}, C=${C} (want (K, C, W) and (K, C))`);
+    throw new ShapeError(
+      `${what}: weight ${weight} / bias ${bias} do not fit K=${K}, C=${C} (want (K, C, W) and (K, C))`,
+    );
   return W;
 }
 
@@ -28,7 +30,12 @@ export interface Conv1dOptions {
 export function causalConv1d(e: Engine, x: Tensor, weight: Tensor, bias: Tensor, opts: Conv1dOptions = {}): Tensor {
   if (x.dtype !== 'f32' || (x.shape.length !== 3 && x.shape.length !== 4))
     throw new ShapeError(`causalConv1d needs f32 (B, K, L, C) or (B, L, C), got ${x}`);
-  const [, K, L, C] = (x.shape.length === 3 ? [x.shape[0], 1, x.shape[1], x.shape[2]] : x.shape) as [number, number, number, number];
+  const [, K, L, C] = (x.shape.length === 3 ? [x.shape[0], 1, x.shape[1], x.shape[2]] : x.shape) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   const W = checkWeights('causalConv1d', weight, bias, K, C);
   const out = e.empty(x.shape, 'f32', 'conv1d'); // same layout as x
   const n = out.size;
@@ -43,8 +50,16 @@ export function causalConv1d(e: Engine, x: Tensor, weight: Tensor, bias: Tensor,
   return out;
 }
 
-export function causalConv1dCrossScan(e: Engine, x: Tensor, weight: Tensor, bias: Tensor, grid: ScanGrid, opts: Conv1dOptions = {}): Tensor {
-  if (x.dtype !== 'f32' || x.shape.length !== 3) throw new ShapeError(`causalConv1dCrossScan needs f32 (B, L, C), got ${x}`);
+export function causalConv1dCrossScan(
+  e: Engine,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  grid: ScanGrid,
+  opts: Conv1dOptions = {},
+): Tensor {
+  if (x.dtype !== 'f32' || x.shape.length !== 3)
+    throw new ShapeError(`causalConv1dCrossScan needs f32 (B, L, C), got ${x}`);
   const [B, L, C] = x.shape as [number, number, number];
   checkGrid(grid, L, 'causalConv1dCrossScan');
   const K = grid.directions;

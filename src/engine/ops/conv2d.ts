@@ -29,7 +29,8 @@ export function conv2d(e: Engine, x: Tensor, weight: Tensor, bias: Tensor, opts:
   const up = opts.upsample ? 1 : 0;
   const Ho = Math.floor(((H << up) + 2 * pad - k) / s) + 1;
   const Wo = Math.floor(((W << up) + 2 * pad - k) / s) + 1;
-  if (Ho < 1 || Wo < 1 || pad < 0 || !Number.isInteger(pad)) throw new ShapeError(`conv2d: empty output for ${x}, k=${k}, pad=${pad}`);
+  if (Ho < 1 || Wo < 1 || pad < 0 || !Number.isInteger(pad))
+    throw new ShapeError(`conv2d: empty output for ${x}, k=${k}, pad=${pad}`);
   const coBlocks = Math.ceil(Cout / 8);
   const out = e.empty([B, Cout, Ho, Wo], 'f32', 'conv2d'); // (B, Cout, Ho, Wo)
   e.dispatch({

@@ -31,7 +31,8 @@ export function crossMerge(e: Engine, y: Tensor, grid: ScanGrid): Tensor {
   if (y.dtype !== 'f32' || y.shape.length !== 4) throw new ShapeError(`crossMerge needs f32 (B, K, L, C), got ${y}`);
   const [B, K, L, C] = y.shape as [number, number, number, number];
   checkGrid(grid, L, 'crossMerge');
-  if (K !== grid.directions) throw new ShapeError(`crossMerge: ${y} has K=${K} but grid has ${grid.directions} directions`);
+  if (K !== grid.directions)
+    throw new ShapeError(`crossMerge: ${y} has K=${K} but grid has ${grid.directions} directions`);
   const out = e.empty([B, L, C], 'f32', 'cross_merge'); // (B, L, C)
   const n = out.size;
   e.dispatch({

@@ -22,7 +22,8 @@ export function seqLen(g: ScanGrid): number {
 }
 
 export function checkGrid(g: ScanGrid, L: number, what: string): void {
-  if (![1, 2, 4].includes(g.directions)) throw new ShapeError(`${what}: directions must be 1, 2 or 4, got ${g.directions}`);
+  if (![1, 2, 4].includes(g.directions))
+    throw new ShapeError(`${what}: directions must be 1, 2 or 4, got ${g.directions}`);
   if (!Number.isInteger(g.grid) || g.grid < 1 || !Number.isInteger(g.textLen) || g.textLen < 0)
     throw new ShapeError(`${what}: bad grid ${JSON.stringify(g)}`);
   if (seqLen(g) !== L) throw new ShapeError(`${what}: sequence length ${L} != textLen + grid² = ${seqLen(g)}`);

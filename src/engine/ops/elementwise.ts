@@ -38,4 +38,5 @@ export const add = (e: Engine, a: Tensor, b: Tensor): Tensor => run(e, 'add', a,
 /** a * b, with b broadcast along leading axes. */
 export const mul = (e: Engine, a: Tensor, b: Tensor): Tensor => run(e, 'mul', a, b);
 /** a*alpha + b*beta, with b broadcast along leading axes. */
-export const axpby = (e: Engine, a: Tensor, b: Tensor, alpha: number, beta: number): Tensor => run(e, 'axpby', a, b, alpha, beta);
+export const axpby = (e: Engine, a: Tensor, b: Tensor, alpha: number, beta: number): Tensor =>
+  run(e, 'axpby', a, b, alpha, beta);

@@ -11,6 +11,11 @@ export function embeddingBackward(e: Engine, ids: Tensor, dy: Tensor, V: number)
     throw new ShapeError(`embeddingBackward: want ids u32 (…), dy f32 (…, D), V ≥ 1; got ${ids}, ${dy}, V=${V}`);
   const dtable = e.empty([V, D], 'f32', 'embedding_dtable');
   const n = V * D;
-  e.dispatch({ code, bindings: [uniforms([n, D, V, ids.size]), ids, dy, dtable], workgroups: grid1d(Math.ceil(n / 256)), label: 'embedding_backward' });
+  e.dispatch({
+    code,
+    bindings: [uniforms([n, D, V, ids.size]), ids, dy, dtable],
+    workgroups: grid1d(Math.ceil(n / 256)),
+    label: 'embedding_backward',
+  });
   return dtable;
 }

@@ -17,12 +17,21 @@ export interface LayerNormGate {
 }
 
 /** y, z (…, D) f32 of one shape; weight, bias (D) → yn, sz, g, each of y's shape (the caller owns all three). */
-export function layerNormSiluGate(e: Engine, y: Tensor, z: Tensor, o: { weight: Tensor; bias: Tensor; eps?: number }): LayerNormGate {
+export function layerNormSiluGate(
+  e: Engine,
+  y: Tensor,
+  z: Tensor,
+  o: { weight: Tensor; bias: Tensor; eps?: number },
+): LayerNormGate {
   if (y.dtype !== 'f32' || z.dtype !== 'f32' || y.shape.length < 1 || y.shape.join() !== z.shape.join())
     throw new ShapeError(`layerNormSiluGate: y ${y} and z ${z} must be f32 of one shape (…, D)`);
   const D = y.shape[y.shape.length - 1]!;
-  for (const [k, t] of [['weight', o.weight], ['bias', o.bias]] as const)
-    if (t.dtype !== 'f32' || t.size !== D) throw new ShapeError(`layerNormSiluGate: ${k} ${t} must be f32 with D = ${D} elements`);
+  for (const [k, t] of [
+    ['weight', o.weight],
+    ['bias', o.bias],
+  ] as const)
+    if (t.dtype !== 'f32' || t.size !== D)
+      throw new ShapeError(`layerNormSiluGate: ${k} ${t} must be f32 with D = ${D} elements`);
   const rows = D === 0 ? 0 : y.size / D;
   const yn = e.empty(y.shape, 'f32', 'yn');
   const sz = e.empty(y.shape, 'f32', 'sz');

@@ -111,7 +111,8 @@ export function matmul(e: Engine, a: Tensor, b: Tensor, opts: MatmulOptions = {}
 export function linear(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null = null, label = 'linear'): Tensor {
   checkF32(x, 'x');
   checkF32(weight, 'weight');
-  if (weight.shape.length !== 2 || x.shape.length < 1) throw new ShapeError(`linear: want x (…, K), W (N, K); got ${x}, ${weight}`);
+  if (weight.shape.length !== 2 || x.shape.length < 1)
+    throw new ShapeError(`linear: want x (…, K), W (N, K); got ${x}, ${weight}`);
   const K = x.shape[x.shape.length - 1]!;
   const [N, Kw] = weight.shape as [number, number];
   if (K !== Kw) throw new ShapeError(`linear: x ${x} has last dim ${K} but weight ${weight} expects ${Kw}`);

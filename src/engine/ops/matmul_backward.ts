@@ -25,7 +25,12 @@ export function sumRows(e: Engine, dy: Tensor): Tensor {
   const N = dy.shape[dy.shape.length - 1] ?? 0;
   if (dy.dtype !== 'f32' || N === 0) throw new ShapeError(`sumRows: dy must be f32 (…, N), got ${dy}`);
   const out = e.empty([N], 'f32', 'dbias');
-  e.dispatch({ code, bindings: [uniforms([dy.size / N, N, 0, 0]), dy, out], workgroups: grid1d(Math.ceil(N / 256)), label: 'dbias' });
+  e.dispatch({
+    code,
+    bindings: [uniforms([dy.size / N, N, 0, 0]), dy, out],
+    workgroups: grid1d(Math.ceil(N / 256)),
+    label: 'dbias',
+  });
   return out;
 }
 
@@ -36,7 +41,13 @@ export interface LinearGrads {
 }
 
 /** Gradients of y = x·Wᵀ (+ b): x (…, K), weight (N, K), dy (…, N). `needDx: false` skips dX (first layer). */
-export function linearBackward(e: Engine, x: Tensor, weight: Tensor, dy: Tensor, opts: { bias?: boolean; needDx?: boolean } = {}): LinearGrads {
+export function linearBackward(
+  e: Engine,
+  x: Tensor,
+  weight: Tensor,
+  dy: Tensor,
+  opts: { bias?: boolean; needDx?: boolean } = {},
+): LinearGrads {
   const K = x.shape[x.shape.length - 1] ?? 0;
   const [N, Kw] = weight.shape as [number, number];
   const rows = K === 0 ? 0 : x.size / K;
@@ -56,7 +67,13 @@ export interface MatmulGrads {
 
 /** Gradients of C = op(A)·op(B) (ops/matmul.ts `matmul`, no bias). A 2-D B broadcast over a 3-D A is supported when
  *  A is not transposed (the batch folds into rows); a broadcast A is not. */
-export function matmulBackward(e: Engine, a: Tensor, b: Tensor, dC: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): MatmulGrads {
+export function matmulBackward(
+  e: Engine,
+  a: Tensor,
+  b: Tensor,
+  dC: Tensor,
+  opts: { transA?: boolean; transB?: boolean } = {},
+): MatmulGrads {
   const tA = !!opts.transA;
   const tB = !!opts.transB;
   const ra = a.shape.length;
@@ -69,11 +86,17 @@ export function matmulBackward(e: Engine, a: Tensor, b: Tensor, dC: Tensor, opts
     const a2 = view(a, [z * M, K]);
     const dC2 = view(dC, [z * M, N]);
     const dA = reshapeOwned(e, matmul(e, dC2, b, { transB: !tB, label: 'matmul_dA' }), a.shape);
-    const dB = tB ? matmul(e, dC2, a2, { transA: true, label: 'matmul_dB' }) : matmul(e, a2, dC2, { transA: true, label: 'matmul_dB' });
+    const dB = tB
+      ? matmul(e, dC2, a2, { transA: true, label: 'matmul_dB' })
+      : matmul(e, a2, dC2, { transA: true, label: 'matmul_dB' });
     return { dA, dB };
   }
   // same batch (or both 2-D): batched matmuls
-  const dA = tA ? matmul(e, b, dC, { transA: tB, transB: true, label: 'matmul_dA' }) : matmul(e, dC, b, { transB: !tB, label: 'matmul_dA' });
-  const dB = tB ? matmul(e, dC, a, { transA: true, transB: tA, label: 'matmul_dB' }) : matmul(e, a, dC, { transA: !tA, label: 'matmul_dB' });
+  const dA = tA
+    ? matmul(e, b, dC, { transA: tB, transB: true, label: 'matmul_dA' })
+    : matmul(e, dC, b, { transB: !tB, label: 'matmul_dA' });
+  const dB = tB
+    ? matmul(e, dC, a, { transA: true, transB: tA, label: 'matmul_dB' })
+    : matmul(e, a, dC, { transA: !tA, label: 'matmul_dB' });
   return { dA, dB };
 }

@@ -21,7 +21,8 @@ function check3(t: Tensor, what: string): [number, number, number] {
 /** out (B, L, D) = h + gate.tensor[b, gate.offset + j] · y, h and y (B, L, D), gate.tensor (B, W). */
 export function gatedResidual(e: Engine, h: Tensor, gate: ColumnSlice, y: Tensor): Tensor {
   const [B, L, D] = check3(h, 'gatedResidual');
-  if (y.dtype !== 'f32' || y.shape.join() !== h.shape.join()) throw new ShapeError(`gatedResidual: y ${y} must match h ${h}`);
+  if (y.dtype !== 'f32' || y.shape.join() !== h.shape.join())
+    throw new ShapeError(`gatedResidual: y ${y} must match h ${h}`);
   const g = gate.tensor;
   const W = B === 0 ? 0 : g.size / B;
   if (g.dtype !== 'f32' || !Number.isInteger(W) || gate.offset < 0 || gate.offset + D > W)
@@ -72,7 +73,8 @@ export function sliceRows(e: Engine, a: Tensor, start: number, len: number): Ten
 /** x (B, L, D), mask u32 (B, L) (nonzero = keep) → (B, D) = masked mean over L (0 rows count as 1). */
 export function maskedMean(e: Engine, x: Tensor, mask: Tensor): Tensor {
   const [B, L, D] = check3(x, 'maskedMean');
-  if (mask.dtype !== 'u32' || mask.size !== B * L) throw new ShapeError(`maskedMean: mask ${mask} must be u32 (B=${B}, L=${L})`);
+  if (mask.dtype !== 'u32' || mask.size !== B * L)
+    throw new ShapeError(`maskedMean: mask ${mask} must be u32 (B=${B}, L=${L})`);
   const out = e.empty([B, D], 'f32', 'masked_mean');
   e.dispatch({
     code: meanCode,

@@ -35,8 +35,12 @@ function run(e: Engine, kind: 0 | 1, x: Tensor, o: NormOptions, defaultEps: numb
   if (x.dtype !== 'f32' || x.shape.length < 1) throw new ShapeError(`${name}: x must be f32 (…, D), got ${x}`);
   const D = x.shape[x.shape.length - 1]!;
   const rows = D === 0 ? 0 : x.size / D;
-  for (const [k, t] of [['weight', o.weight], ['bias', o.bias]] as const)
-    if (t && (t.dtype !== 'f32' || t.size !== D)) throw new ShapeError(`${name}: ${k} ${t} must be f32 with D = ${D} elements`);
+  for (const [k, t] of [
+    ['weight', o.weight],
+    ['bias', o.bias],
+  ] as const)
+    if (t && (t.dtype !== 'f32' || t.size !== D))
+      throw new ShapeError(`${name}: ${k} ${t} must be f32 with D = ${D} elements`);
   const modulate = !!(o.scale || o.shift);
   let L = Math.max(1, rows);
   let scale: ColumnSlice | null = null;
@@ -52,8 +56,16 @@ function run(e: Engine, kind: 0 | 1, x: Tensor, o: NormOptions, defaultEps: numb
       throw new ShapeError(`${name}: scale ${scale.tensor} and shift ${shift.tensor} must have the same (B, W) shape`);
     const W = B === 0 ? D : scale.tensor.size / B;
     for (const m of [scale, shift])
-      if (m.tensor.dtype !== 'f32' || m.tensor.size !== B * W || !Number.isInteger(W) || m.offset < 0 || m.offset + D > W)
-        throw new ShapeError(`${name}: scale/shift ${m.tensor} (offset ${m.offset}) must be f32 (B, W) with W ≥ offset + ${D}, B = ${B}`);
+      if (
+        m.tensor.dtype !== 'f32' ||
+        m.tensor.size !== B * W ||
+        !Number.isInteger(W) ||
+        m.offset < 0 ||
+        m.offset + D > W
+      )
+        throw new ShapeError(
+          `${name}: scale/shift ${m.tensor} (offset ${m.offset}) must be f32 (B, W) with W ≥ offset + ${D}, B = ${B}`,
+        );
     mStride = W;
     L = Math.max(1, x.shape[1]!);
   }

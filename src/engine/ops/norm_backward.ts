@@ -40,12 +40,14 @@ function run(e: Engine, kind: 0 | 1, x: Tensor, dy: Tensor, o: NormBackwardOptio
   let scale: ColumnSlice | null = null;
   let mStride = D;
   if (modulate) {
-    if (!o.scale || !o.shift || x.shape.length !== 3) throw new ShapeError(`${name}: modulation needs scale, shift and x (B, L, D)`);
+    if (!o.scale || !o.shift || x.shape.length !== 3)
+      throw new ShapeError(`${name}: modulation needs scale, shift and x (B, L, D)`);
     Bsz = x.shape[0]!;
     L = Math.max(1, x.shape[1]!);
     scale = asSlice(o.scale);
     mStride = Bsz === 0 ? D : scale.tensor.size / Bsz;
-    if (!Number.isInteger(mStride) || scale.offset + D > mStride) throw new ShapeError(`${name}: bad scale ${scale.tensor}`);
+    if (!Number.isInteger(mStride) || scale.offset + D > mStride)
+      throw new ShapeError(`${name}: bad scale ${scale.tensor}`);
   }
   const hasW = !!o.weight;
   const hasB = !!o.bias && kind === 1;
@@ -64,7 +66,20 @@ function run(e: Engine, kind: 0 | 1, x: Tensor, dy: Tensor, o: NormBackwardOptio
         throw new ShapeError(`${name}: dModInto ${dMod} cannot hold D=${D} columns at ${gShiftOff} and ${gScaleOff}`);
     } else dMod = e.empty([Bsz, 2 * D], 'f32', 'norm_dmod');
   }
-  const u = uniforms([rows, D, L, [o.eps ?? defaultEps, 'f32'], mStride, scale?.offset ?? 0, Bsz, gStride, gShiftOff, gScaleOff, 0, 0]);
+  const u = uniforms([
+    rows,
+    D,
+    L,
+    [o.eps ?? defaultEps, 'f32'],
+    mStride,
+    scale?.offset ?? 0,
+    Bsz,
+    gStride,
+    gShiftOff,
+    gScaleOff,
+    0,
+    0,
+  ]);
   const dx = e.empty(x.shape, 'f32', `${name}_dx`);
   const stats = e.empty([Math.max(1, rows), 2], 'f32', 'norm_stats');
   e.dispatch({
@@ -94,16 +109,20 @@ function run(e: Engine, kind: 0 | 1, x: Tensor, dy: Tensor, o: NormBackwardOptio
       workgroups: grid1d(Math.ceil(D / 256)),
       label: `${name}_daffine`,
     });
-    if (!hasW) (dWeight.dispose(), (dWeight = null));
-    if (!hasB) (dBias.dispose(), (dBias = null));
+    if (!hasW) dWeight.dispose(), (dWeight = null);
+    if (!hasB) dBias.dispose(), (dBias = null);
   }
   stats.dispose(); // safe: only later-recorded work can reuse it
   return { dx, dWeight, dBias, dMod };
 }
 
 /** Backward of rmsNorm(x, o): dx, d weight, and [d shift ; d scale] (reduced over L per batch row). */
-export const rmsNormBackward = (e: Engine, x: Tensor, dy: Tensor, o: Omit<NormBackwardOptions, 'bias'> = {}): NormGrads =>
-  run(e, 0, x, dy, o, RMS_EPS);
+export const rmsNormBackward = (
+  e: Engine,
+  x: Tensor,
+  dy: Tensor,
+  o: Omit<NormBackwardOptions, 'bias'> = {},
+): NormGrads => run(e, 0, x, dy, o, RMS_EPS);
 
 /** Backward of layerNorm(x, o): dx, d weight, d bias, and [d shift ; d scale]. */
 export const layerNormBackward = (e: Engine, x: Tensor, dy: Tensor, o: NormBackwardOptions = {}): NormGrads =>

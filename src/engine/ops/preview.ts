@@ -10,13 +10,16 @@ import type { Tensor } from '../tensor';
  * codebook ids, codes[neutral] for any id ≥ K (the sampler's [MASK]).
  */
 export function embedCodes(e: Engine, tokens: Tensor, codes: Tensor, neutral: number): Tensor {
-  if (tokens.dtype !== 'u32' || tokens.shape.length !== 2) throw new ShapeError(`embedCodes: tokens must be u32 (B, HW), got ${tokens}`);
-  if (codes.dtype !== 'f32' || codes.shape.length !== 2) throw new ShapeError(`embedCodes: codes must be f32 (K, D), got ${codes}`);
+  if (tokens.dtype !== 'u32' || tokens.shape.length !== 2)
+    throw new ShapeError(`embedCodes: tokens must be u32 (B, HW), got ${tokens}`);
+  if (codes.dtype !== 'f32' || codes.shape.length !== 2)
+    throw new ShapeError(`embedCodes: codes must be f32 (K, D), got ${codes}`);
   const [B, HW] = tokens.shape as [number, number];
   const [K, D] = codes.shape as [number, number];
   const g = Math.round(Math.sqrt(HW));
   if (g * g !== HW) throw new ShapeError(`embedCodes: HW = ${HW} is not a square grid`);
-  if (!Number.isInteger(neutral) || neutral < 0 || neutral >= K) throw new ShapeError(`embedCodes: neutral ${neutral} outside 0..${K - 1}`);
+  if (!Number.isInteger(neutral) || neutral < 0 || neutral >= K)
+    throw new ShapeError(`embedCodes: neutral ${neutral} outside 0..${K - 1}`);
   const z = e.empty([B, D, g, g], 'f32', 'vq_z');
   const n = z.size;
   e.dispatch({

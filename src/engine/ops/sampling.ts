@@ -57,7 +57,8 @@ const params = (p: P) =>
 function keysOf(seed: Seeds, stream: number, rows: number, what: string): { key: number; keys?: number[] } {
   if (typeof seed === 'number') return { key: rngKey(seed, stream) };
   if (seed.length !== rows) throw new ShapeError(`${what}: ${seed.length} seeds for ${rows} batch rows`);
-  if (rows > MAX_ROW_KEYS) throw new ShapeError(`${what}: at most ${MAX_ROW_KEYS} rows with their own seeds, got ${rows}`);
+  if (rows > MAX_ROW_KEYS)
+    throw new ShapeError(`${what}: at most ${MAX_ROW_KEYS} rows with their own seeds, got ${rows}`);
   return { key: 0, keys: Array.from(seed, (s) => rngKey(s, stream)) };
 }
 
@@ -128,7 +129,15 @@ export function gumbelMaxSample(e: Engine, logits: Tensor, o: SampleOptions): { 
     code,
     entry: 'sample_rows',
     bindings: [
-      params({ rows: R, K, ...keysOf(o.seed, o.stream, B, 'gumbelMaxSample'), HW, guided, temperature: o.temperature ?? 1, guidance: o.guidance ?? 0 }),
+      params({
+        rows: R,
+        K,
+        ...keysOf(o.seed, o.stream, B, 'gumbelMaxSample'),
+        HW,
+        guided,
+        temperature: o.temperature ?? 1,
+        guidance: o.guidance ?? 0,
+      }),
       tokens,
       logp,
       logits,
@@ -167,7 +176,8 @@ export function maskgitUpdate(
   logp: Tensor,
   o: MaskgitStepOptions,
 ): { tokens: Tensor; conf: Tensor } {
-  if (tokens.shape.length !== 2 || tokens.dtype !== 'u32') throw new ShapeError(`maskgitUpdate: tokens must be u32 (B, HW), got ${tokens}`);
+  if (tokens.shape.length !== 2 || tokens.dtype !== 'u32')
+    throw new ShapeError(`maskgitUpdate: tokens must be u32 (B, HW), got ${tokens}`);
   const [B, HW] = tokens.shape as [number, number];
   if (HW > MAX_HW) throw new ShapeError(`maskgitUpdate: HW = ${HW} exceeds the kernel's ${MAX_HW}`);
   if (sampled.dtype !== 'u32' || sampled.shape.join() !== tokens.shape.join())
@@ -177,7 +187,8 @@ export function maskgitUpdate(
   const out = e.empty([B, HW], 'u32', 'maskgit.tokens');
   const conf = e.empty([B, HW], 'f32', 'maskgit.conf');
   const masked = o.masked ?? HW;
-  if (!Number.isInteger(masked) || masked < 0 || masked > HW) throw new ShapeError(`maskgitUpdate: masked = ${masked} outside 0..${HW}`);
+  if (!Number.isInteger(masked) || masked < 0 || masked > HW)
+    throw new ShapeError(`maskgitUpdate: masked = ${masked} outside 0..${HW}`);
   const nBase = Math.max(0, nMaskAfterStep(o.step, o.steps, masked));
   // tau·(1 − (i+1)/S) is a Python float (f64) that torch rounds to f32 when it multiplies the f32 noise
   const factor = o.tau * (1 - (o.step + 1) / o.steps);

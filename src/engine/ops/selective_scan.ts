@@ -67,8 +67,17 @@ function checkInputs(what: string, x: ScanInputs): Dims {
   const t = x.BC;
   const S = t.shape[3] ?? 0;
   const ok = (off: number) => Number.isInteger(off) && off >= 0 && off + N <= S;
-  if (t.shape.length !== 4 || t.shape[0] !== Bsz || t.shape[1] !== K || t.shape[2] !== L || !ok(x.bOffset) || !ok(x.cOffset))
-    throw new ShapeError(`${what}: BC ${t} must be (B=${Bsz}, K=${K}, L=${L}, S) with B/C columns [${x.bOffset}, +${N}), [${x.cOffset}, +${N}) inside S`);
+  if (
+    t.shape.length !== 4 ||
+    t.shape[0] !== Bsz ||
+    t.shape[1] !== K ||
+    t.shape[2] !== L ||
+    !ok(x.bOffset) ||
+    !ok(x.cOffset)
+  )
+    throw new ShapeError(
+      `${what}: BC ${t} must be (B=${Bsz}, K=${K}, L=${L}, S) with B/C columns [${x.bOffset}, +${N}), [${x.cOffset}, +${N}) inside S`,
+    );
   return { Bsz, K, L, di, N, S };
 }
 
@@ -95,7 +104,14 @@ export function selectiveScan(e: Engine, x: ScanInputs, z?: Tensor, opts: ScanOp
     constants: { CH, NS: d.N, HASZ: z ? 1 : 0 },
     bindings: [
       uniforms([d.Bsz, d.K, d.L, d.di, d.S, x.bOffset, x.cOffset, blocks]),
-      x.u, x.delta, x.A_log, x.BC, x.D, x.deltaBias, z ?? x.u, y,
+      x.u,
+      x.delta,
+      x.A_log,
+      x.BC,
+      x.D,
+      x.deltaBias,
+      z ?? x.u,
+      y,
     ],
     workgroups: grid1d(d.Bsz * d.K * blocks),
     label: 'selective_scan',
@@ -107,11 +123,13 @@ export function selectiveScan(e: Engine, x: ScanInputs, z?: Tensor, opts: ScanOp
 export function selectiveScanFused(e: Engine, x: ScanInputs, grid: ScanGrid, opts: ScanOptions = {}): Tensor {
   const d = checkInputs('selectiveScanFused', x);
   checkGrid(grid, d.L, 'selectiveScanFused');
-  if (d.K !== grid.directions) throw new ShapeError(`selectiveScanFused: inputs have K=${d.K}, grid has ${grid.directions}`);
+  if (d.K !== grid.directions)
+    throw new ShapeError(`selectiveScanFused: inputs have K=${d.K}, grid has ${grid.directions}`);
   // Default 32 channels a workgroup (K·32 invocations): fastest on the H200 at both B=2 and B=32
   // (232 µs and 723 µs at di=1024, vs 367/1273 µs for the earlier 64/K rule; docs/runs/h200-scan-variants.md).
   const CB = opts.channelsPerWorkgroup ?? 32;
-  if (![4, 8, 16, 32].includes(CB)) throw new ShapeError(`selectiveScanFused: channelsPerWorkgroup ${CB} not in {4, 8, 16, 32}`);
+  if (![4, 8, 16, 32].includes(CB))
+    throw new ShapeError(`selectiveScanFused: channelsPerWorkgroup ${CB} not in {4, 8, 16, 32}`);
   const blocks = Math.ceil(d.di / CB);
   const scratch = e.empty([d.Bsz, d.K, d.L, d.di], 'f32', 'scan_fused_yk'); // (B, K, L, di)
   const out = e.empty([d.Bsz, d.L, d.di], 'f32', 'selective_scan_fused'); // (B, L, di)
@@ -120,7 +138,14 @@ export function selectiveScanFused(e: Engine, x: ScanInputs, grid: ScanGrid, opt
     constants: { KD: d.K, CB, WGS: d.K * CB, NS: d.N },
     bindings: [
       uniforms([d.Bsz, d.L, d.di, d.S, x.bOffset, x.cOffset, blocks, 0, ...geomSlots(grid)]),
-      x.u, x.delta, x.A_log, x.BC, x.D, x.deltaBias, scratch, out,
+      x.u,
+      x.delta,
+      x.A_log,
+      x.BC,
+      x.D,
+      x.deltaBias,
+      scratch,
+      out,
     ],
     workgroups: grid1d(d.Bsz * blocks),
     label: 'selective_scan_fused',
@@ -154,7 +179,13 @@ export function selectiveScanChunked(e: Engine, x: ScanInputs, grid: ScanGrid, o
     constants: { CB, NC, NS: d.N, WGS: CB * NC },
     bindings: [
       uniforms([d.Bsz, d.K, d.L, d.di, d.S, x.bOffset, x.cOffset, blocks, ...geomSlots(grid)]),
-      x.u, x.delta, x.A_log, x.BC, x.D, x.deltaBias, y,
+      x.u,
+      x.delta,
+      x.A_log,
+      x.BC,
+      x.D,
+      x.deltaBias,
+      y,
     ],
     workgroups: grid1d(d.Bsz * d.K * blocks),
     label: 'selective_scan_chunked',

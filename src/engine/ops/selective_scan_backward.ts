@@ -45,9 +45,17 @@ function dims(what: string, x: ScanInputs) {
   const N = x.A_log.shape[2] ?? 0;
   const S = x.BC.shape[3] ?? 0;
   const ok =
-    x.delta.size === x.u.size && x.A_log.size === K * di * N && N >= 1 && N <= MAX_STATE &&
-    x.D.size === K * di && x.deltaBias.size === K * di && x.BC.size === Bsz * K * L * S &&
-    x.bOffset >= 0 && x.bOffset + N <= S && x.cOffset >= 0 && x.cOffset + N <= S;
+    x.delta.size === x.u.size &&
+    x.A_log.size === K * di * N &&
+    N >= 1 &&
+    N <= MAX_STATE &&
+    x.D.size === K * di &&
+    x.deltaBias.size === K * di &&
+    x.BC.size === Bsz * K * L * S &&
+    x.bOffset >= 0 &&
+    x.bOffset + N <= S &&
+    x.cOffset >= 0 &&
+    x.cOffset + N <= S;
   if (!ok) throw new ShapeError(`${what}: inputs do not fit u ${x.u} (see ScanInputs)`);
   return { Bsz, K, L, di, N, S };
 }
@@ -72,7 +80,14 @@ function run(e: Engine, x: ScanInputs, dy: Tensor, fused: boolean, geom: number[
     constants: { CH, NS: N, FUSED: fused ? 1 : 0 },
     bindings: [
       uniforms([Bsz, K, L, di, S, x.bOffset, x.cOffset, blocks, nc, offChunk, offUD, offBC, offPar, 0, 0, 0, ...geom]),
-      x.u, x.delta, x.A_log, x.BC, x.D, x.deltaBias, dy, ws,
+      x.u,
+      x.delta,
+      x.A_log,
+      x.BC,
+      x.D,
+      x.deltaBias,
+      dy,
+      ws,
     ],
     workgroups: grid1d(Bsz * K * blocks),
     label: what,

@@ -10,10 +10,16 @@ export interface AdamWRefHyper {
 }
 
 /** Global-norm clipping coefficient (maxNorm ≤ 0: 1). */
-export const clipCoefficient = (sumsq: number, maxNorm: number): number => (maxNorm > 0 ? Math.min(1, maxNorm / (Math.sqrt(sumsq) + 1e-6)) : 1);
+export const clipCoefficient = (sumsq: number, maxNorm: number): number =>
+  maxNorm > 0 ? Math.min(1, maxNorm / (Math.sqrt(sumsq) + 1e-6)) : 1;
 
 export function adamwReference(
-  param: ArrayLike<number>, grad: ArrayLike<number>, m: ArrayLike<number>, v: ArrayLike<number>, h: AdamWRefHyper, coef = 1,
+  param: ArrayLike<number>,
+  grad: ArrayLike<number>,
+  m: ArrayLike<number>,
+  v: ArrayLike<number>,
+  h: AdamWRefHyper,
+  coef = 1,
 ): { param: Float64Array; m: Float64Array; v: Float64Array } {
   const n = param.length;
   const out = { param: new Float64Array(n), m: new Float64Array(n), v: new Float64Array(n) };

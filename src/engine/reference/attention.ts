@@ -43,13 +43,22 @@ export function attentionRef(
 }
 
 /** (B, L, n·H·Dh) packed projection → chunk c as (B, H, L, Dh) (PyTorch: chunk(n, -1)[c].view(B, L, H, Dh).transpose(1, 2)). */
-export function splitHeadsRef(x: Float32Array, B: number, L: number, n: number, c: number, H: number, Dh: number): Float32Array {
+export function splitHeadsRef(
+  x: Float32Array,
+  B: number,
+  L: number,
+  n: number,
+  c: number,
+  H: number,
+  Dh: number,
+): Float32Array {
   const out = new Float32Array(B * H * L * Dh);
   const row = n * H * Dh;
   for (let b = 0; b < B; b++)
     for (let l = 0; l < L; l++)
       for (let h = 0; h < H; h++)
-        for (let d = 0; d < Dh; d++) out[((b * H + h) * L + l) * Dh + d] = x[(b * L + l) * row + c * H * Dh + h * Dh + d]!;
+        for (let d = 0; d < Dh; d++)
+          out[((b * H + h) * L + l) * Dh + d] = x[(b * L + l) * row + c * H * Dh + h * Dh + d]!;
   return out;
 }
 

@@ -3,7 +3,10 @@
 type Arr = ArrayLike<number>;
 
 export function attentionBackwardRef(
-  q: Arr, k: Arr, v: Arr, dO: Arr, // (B, H, Lq, Dh), (B, H, Lk, Dh) ×2, (B, H, Lq, Dh)
+  q: Arr,
+  k: Arr,
+  v: Arr,
+  dO: Arr, // (B, H, Lq, Dh), (B, H, Lk, Dh) ×2, (B, H, Lq, Dh)
   dims: { B: number; H: number; Lq: number; Lk: number; Dh: number },
   mask: ArrayLike<number> | null = null, // (B, Lk), nonzero = attend
   scale = 1 / Math.sqrt(dims.Dh),
@@ -30,7 +33,7 @@ export function attentionBackwardRef(
         }
         if (m === -Infinity) continue;
         let sum = 0;
-        for (let j = 0; j < Lk; j++) sum += (P[j] = P[j] === -Infinity ? 0 : Math.exp(P[j]! - m));
+        for (let j = 0; j < Lk; j++) sum += P[j] = P[j] === -Infinity ? 0 : Math.exp(P[j]! - m);
         let rowDot = 0;
         for (let j = 0; j < Lk; j++) {
           P[j]! /= sum;

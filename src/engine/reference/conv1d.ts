@@ -2,8 +2,15 @@
 // F.conv1d(F.pad(x, (W-1, 0)), w, b, groups=channels): out_t = b + Σ_{i<W} w[i] · x_{t-(W-1)+i}, x_{<0} = 0.
 // x (B, K, L, C) channels-last sequences, weight (K, C, W), bias (K, C); f64 accumulation.
 export function causalConv1dRef(
-  x: Float32Array, weight: Float32Array, bias: Float32Array,
-  B: number, K: number, L: number, C: number, W: number, silu: boolean,
+  x: Float32Array,
+  weight: Float32Array,
+  bias: Float32Array,
+  B: number,
+  K: number,
+  L: number,
+  C: number,
+  W: number,
+  silu: boolean,
 ): Float32Array {
   const out = new Float32Array(B * K * L * C);
   for (let b = 0; b < B; b++)

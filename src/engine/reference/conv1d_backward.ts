@@ -5,7 +5,17 @@ type Arr = ArrayLike<number>;
 
 const sig = (v: number): number => 1 / (1 + Math.exp(-v));
 
-export function conv1d64(x: Arr, w: Arr, bias: Arr, B: number, K: number, L: number, C: number, W: number, silu: boolean): Float64Array {
+export function conv1d64(
+  x: Arr,
+  w: Arr,
+  bias: Arr,
+  B: number,
+  K: number,
+  L: number,
+  C: number,
+  W: number,
+  silu: boolean,
+): Float64Array {
   const out = new Float64Array(B * K * L * C);
   for (let bk = 0; bk < B * K; bk++)
     for (let t = 0; t < L; t++)
@@ -22,7 +32,16 @@ export function conv1d64(x: Arr, w: Arr, bias: Arr, B: number, K: number, L: num
 }
 
 export function conv1dBackwardRef(
-  x: Arr, w: Arr, bias: Arr, dout: Arr, B: number, K: number, L: number, C: number, W: number, silu: boolean,
+  x: Arr,
+  w: Arr,
+  bias: Arr,
+  dout: Arr,
+  B: number,
+  K: number,
+  L: number,
+  C: number,
+  W: number,
+  silu: boolean,
 ): { dx: Float64Array; dWeight: Float64Array; dBias: Float64Array } {
   const pre = conv1d64(x, w, bias, B, K, L, C, W, false);
   const g = Float64Array.from(dout, (d, i) => (silu ? d * sig(pre[i]!) * (1 + pre[i]! * (1 - sig(pre[i]!))) : d));

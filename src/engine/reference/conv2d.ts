@@ -3,8 +3,17 @@
 
 /** x (B, Cin, H, W), w (Cout, Cin, k, k), bias (Cout) → (B, Cout, Ho, Wo). */
 export function conv2dRef(
-  x: Float32Array, w: Float32Array, bias: Float32Array,
-  B: number, Cin: number, H: number, W: number, Cout: number, k: number, stride: number, pad: number,
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array,
+  B: number,
+  Cin: number,
+  H: number,
+  W: number,
+  Cout: number,
+  k: number,
+  stride: number,
+  pad: number,
 ): { out: Float32Array; Ho: number; Wo: number } {
   const Ho = Math.floor((H + 2 * pad - k) / stride) + 1;
   const Wo = Math.floor((W + 2 * pad - k) / stride) + 1;
@@ -40,8 +49,15 @@ export function upsampleNearest2xRef(x: Float32Array, B: number, C: number, H: n
 
 /** GroupNorm (biased variance, affine), then optional SiLU. x (B, C, HW...) flattened per channel. */
 export function groupNormRef(
-  x: Float32Array, B: number, C: number, HW: number, G: number,
-  weight: Float32Array, bias: Float32Array, eps: number, silu: boolean,
+  x: Float32Array,
+  B: number,
+  C: number,
+  HW: number,
+  G: number,
+  weight: Float32Array,
+  bias: Float32Array,
+  eps: number,
+  silu: boolean,
 ): Float32Array {
   const out = new Float32Array(x.length);
   const cg = C / G;

@@ -1,7 +1,11 @@
 // CPU reference for shaders/cross_entropy.wgsl, in f64: masked mean cross-entropy and its gradient w.r.t. logits.
 // logits (R, V); targets, mask (R). loss = mean over mask ≠ 0 of logsumexp − logit[target]; count = Σ mask.
 export function crossEntropyMaskedRef(
-  logits: ArrayLike<number>, targets: ArrayLike<number>, mask: ArrayLike<number>, V: number, scale = 1,
+  logits: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  mask: ArrayLike<number>,
+  V: number,
+  scale = 1,
 ): { loss: number; count: number; dlogits: Float64Array } {
   const R = logits.length / V;
   let count = 0;
@@ -18,7 +22,8 @@ export function crossEntropyMaskedRef(
     const lse = m + Math.log(s);
     const t = Math.min(targets[r]!, V - 1);
     total += lse - logits[r * V + t]!;
-    for (let i = 0; i < V; i++) dlogits[r * V + i] = (scale * (Math.exp(logits[r * V + i]! - lse) - (i === t ? 1 : 0))) / c;
+    for (let i = 0; i < V; i++)
+      dlogits[r * V + i] = (scale * (Math.exp(logits[r * V + i]! - lse) - (i === t ? 1 : 0))) / c;
   }
   return { loss: total / c, count, dlogits };
 }

@@ -4,7 +4,13 @@ import type { ScanGrid } from '../ops/cross_scan_geom';
 import { sequencePermutations } from './cross_scan';
 
 /** dxs (B, K, L, C) → dx (B, L, C): dx[b, perm[k][j]] += dxs[b, k, j]. */
-export function crossScanBackwardRef(dxs: ArrayLike<number>, B: number, L: number, C: number, g: ScanGrid): Float64Array {
+export function crossScanBackwardRef(
+  dxs: ArrayLike<number>,
+  B: number,
+  L: number,
+  C: number,
+  g: ScanGrid,
+): Float64Array {
   const { perm } = sequencePermutations(g);
   const K = perm.length;
   const dx = new Float64Array(B * L * C);
@@ -16,7 +22,13 @@ export function crossScanBackwardRef(dxs: ArrayLike<number>, B: number, L: numbe
 }
 
 /** dy (B, L, C) → dys (B, K, L, C): dys[b, k, j] = dy[b, perm[k][j]] (every direction gets the merged gradient). */
-export function crossMergeBackwardRef(dy: ArrayLike<number>, B: number, L: number, C: number, g: ScanGrid): Float64Array {
+export function crossMergeBackwardRef(
+  dy: ArrayLike<number>,
+  B: number,
+  L: number,
+  C: number,
+  g: ScanGrid,
+): Float64Array {
   const { perm } = sequencePermutations(g);
   const K = perm.length;
   const out = new Float64Array(B * K * L * C);

@@ -29,7 +29,8 @@ export const softplusBackwardRef = (x: Arr, dy: Arr): Float64Array => map(x, dy,
 export function geglu64(x: Arr, F: number): Float64Array {
   const R = x.length / (2 * F);
   const y = new Float64Array(R * F);
-  for (let r = 0; r < R; r++) for (let j = 0; j < F; j++) y[r * F + j] = gelu64(x[r * 2 * F + j]!) * x[r * 2 * F + F + j]!;
+  for (let r = 0; r < R; r++)
+    for (let j = 0; j < F; j++) y[r * F + j] = gelu64(x[r * 2 * F + j]!) * x[r * 2 * F + F + j]!;
   return y;
 }
 

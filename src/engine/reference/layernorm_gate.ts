@@ -3,7 +3,9 @@
 import { layerNormRef } from './norm';
 
 export function layerNormSiluGateRef(
-  y: Float32Array, z: Float32Array, o: { D: number; weight: Float32Array; bias: Float32Array; eps: number },
+  y: Float32Array,
+  z: Float32Array,
+  o: { D: number; weight: Float32Array; bias: Float32Array; eps: number },
 ): { yn: Float32Array; sz: Float32Array; g: Float32Array } {
   const yn = layerNormRef(y, { D: o.D, weight: o.weight, bias: o.bias, eps: o.eps });
   const sz = new Float32Array(z.length);

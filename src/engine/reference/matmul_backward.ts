@@ -15,7 +15,8 @@ export interface MatmulShape {
 }
 
 const ia = (s: MatmulShape, z: number, m: number, k: number) => z * s.M * s.K + (s.transA ? k * s.M + m : m * s.K + k);
-const ib = (s: MatmulShape, z: number, k: number, n: number) => (s.broadcastB ? 0 : z * s.K * s.N) + (s.transB ? n * s.K + k : k * s.N + n);
+const ib = (s: MatmulShape, z: number, k: number, n: number) =>
+  (s.broadcastB ? 0 : z * s.K * s.N) + (s.transB ? n * s.K + k : k * s.N + n);
 
 export function matmul64(a: Arr, b: Arr, s: MatmulShape, bias: Arr | null = null): Float64Array {
   const c = new Float64Array(s.batch * s.M * s.N);
@@ -30,7 +31,12 @@ export function matmul64(a: Arr, b: Arr, s: MatmulShape, bias: Arr | null = null
 }
 
 /** dA, dB in the stored layouts of A and B; dBias (N). */
-export function matmulBackwardRef(a: Arr, b: Arr, dC: Arr, s: MatmulShape): { dA: Float64Array; dB: Float64Array; dBias: Float64Array } {
+export function matmulBackwardRef(
+  a: Arr,
+  b: Arr,
+  dC: Arr,
+  s: MatmulShape,
+): { dA: Float64Array; dB: Float64Array; dBias: Float64Array } {
   const dA = new Float64Array(a.length);
   const dB = new Float64Array(b.length);
   const dBias = new Float64Array(s.N);

@@ -1,7 +1,15 @@
 // CPU references for src/engine/ops/model_glue.ts: plain loops over (b, l, j), sums in f64.
 
 /** h + gate[b, off + j] · y; h, y (B, L, D), gate (B, W). */
-export function gatedResidualRef(h: Float32Array, gate: Float32Array, off: number, y: Float32Array, B: number, L: number, D: number): Float32Array {
+export function gatedResidualRef(
+  h: Float32Array,
+  gate: Float32Array,
+  off: number,
+  y: Float32Array,
+  B: number,
+  L: number,
+  D: number,
+): Float32Array {
   const W = gate.length / B;
   const out = new Float32Array(h.length);
   for (let b = 0; b < B; b++)
@@ -14,7 +22,14 @@ export function gatedResidualRef(h: Float32Array, gate: Float32Array, off: numbe
 }
 
 /** [a (B, L1, D) ; c (B, L2, D)] → (B, L1 + L2, D). */
-export function concatRowsRef(a: Float32Array, c: Float32Array, B: number, L1: number, L2: number, D: number): Float32Array {
+export function concatRowsRef(
+  a: Float32Array,
+  c: Float32Array,
+  B: number,
+  L1: number,
+  L2: number,
+  D: number,
+): Float32Array {
   const out = new Float32Array(B * (L1 + L2) * D);
   for (let b = 0; b < B; b++) {
     out.set(a.subarray(b * L1 * D, (b + 1) * L1 * D), b * (L1 + L2) * D);
@@ -24,7 +39,14 @@ export function concatRowsRef(a: Float32Array, c: Float32Array, B: number, L1: n
 }
 
 /** a (B, L, D)[:, start : start + len] → (B, len, D). */
-export function sliceRowsRef(a: Float32Array, B: number, L: number, D: number, start: number, len: number): Float32Array {
+export function sliceRowsRef(
+  a: Float32Array,
+  B: number,
+  L: number,
+  D: number,
+  start: number,
+  len: number,
+): Float32Array {
   const out = new Float32Array(B * len * D);
   for (let b = 0; b < B; b++) out.set(a.subarray((b * L + start) * D, (b * L + start + len) * D), b * len * D);
   return out;

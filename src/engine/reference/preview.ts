@@ -2,7 +2,13 @@
 // RGBA8 + token packing. f32 roundings are explicit (Math.fround) so the kernel can be compared exactly.
 
 /** tokens (B·HW), codes (K·D) → z (B, D, HW). */
-export function embedCodesRef(tokens: Uint32Array, codes: Float32Array, D: number, HW: number, neutral: number): Float32Array {
+export function embedCodesRef(
+  tokens: Uint32Array,
+  codes: Float32Array,
+  D: number,
+  HW: number,
+  neutral: number,
+): Float32Array {
   const K = codes.length / D;
   const B = tokens.length / HW;
   const z = new Float32Array(B * D * HW);
@@ -22,7 +28,8 @@ export function roundHalfEven(v: number): number {
 }
 
 /** One channel value → 0..255, in f32 arithmetic: round((clamp(x, −1, 1) + 1)·127.5). */
-export const levelRef = (x: number): number => roundHalfEven(Math.fround(Math.fround(Math.min(1, Math.max(-1, x)) + 1) * 127.5));
+export const levelRef = (x: number): number =>
+  roundHalfEven(Math.fround(Math.fround(Math.min(1, Math.max(-1, x)) + 1) * 127.5));
 
 /** images (B, 3, S, S), tokens → u32 words: RGBA8 per pixel (byte 0 = R, alpha 255), then the tokens. */
 export function packPreviewRef(images: Float32Array, S: number, tokens: Uint32Array): Uint32Array {

@@ -110,7 +110,9 @@ export function maskgitUpdateRef(
       if (unknown) count++;
     }
     const n = Math.max(0, Math.min(nBase, count - 1));
-    const order = Array.from({ length: HW }, (_, p) => p).sort((x, y) => conf[b * HW + x]! - conf[b * HW + y]! || x - y);
+    const order = Array.from({ length: HW }, (_, p) => p).sort(
+      (x, y) => conf[b * HW + x]! - conf[b * HW + y]! || x - y,
+    );
     for (let j = 0; j < n; j++) out[b * HW + order[j]!] = maskId;
   }
   return { tokens: out, conf };

@@ -17,7 +17,14 @@ export interface ScanRefInputs {
 
 export const softplusF64 = (v: number): number => (v > 20 ? v : Math.log1p(Math.exp(v)));
 
-export function selectiveScanRef(x: ScanRefInputs, Bsz: number, K: number, L: number, di: number, N: number): Float32Array {
+export function selectiveScanRef(
+  x: ScanRefInputs,
+  Bsz: number,
+  K: number,
+  L: number,
+  di: number,
+  N: number,
+): Float32Array {
   return scanInto(x, new Float32Array(Bsz * K * L * di), Bsz, K, L, di, N);
 }
 

@@ -35,12 +35,25 @@ export interface ScanRefGrads {
 const softplusGrad = (v: number): number => (v > 20 ? 1 : 1 / (1 + Math.exp(-v)));
 
 /** Forward in f64 (reference/selective_scan.ts's recurrence), y (B, K, L, di). */
-export function selectiveScan64(x: ScanRefInputs64, Bsz: number, K: number, L: number, di: number, N: number): Float64Array {
+export function selectiveScan64(
+  x: ScanRefInputs64,
+  Bsz: number,
+  K: number,
+  L: number,
+  di: number,
+  N: number,
+): Float64Array {
   return scanInto(x, new Float64Array(Bsz * K * L * di), Bsz, K, L, di, N);
 }
 
 export function selectiveScanBackwardRef(
-  x: ScanRefInputs64, dy: Arr, Bsz: number, K: number, L: number, di: number, N: number,
+  x: ScanRefInputs64,
+  dy: Arr,
+  Bsz: number,
+  K: number,
+  L: number,
+  di: number,
+  N: number,
 ): ScanRefGrads {
   const g: ScanRefGrads = {
     du: new Float64Array(Bsz * K * L * di),

@@ -56,7 +56,9 @@ export class AdapterQuotaError extends Error {
 /** An adapter of that name already exists (import never replaces one silently, even from another tab). */
 export class AdapterExistsError extends Error {
   constructor(name: string) {
-    super(`An adapter named "${name}" already exists for this model: rename the file (or delete that adapter) and import again.`);
+    super(
+      `An adapter named "${name}" already exists for this model: rename the file (or delete that adapter) and import again.`,
+    );
     this.name = 'AdapterExistsError';
   }
 }
@@ -69,7 +71,10 @@ export async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T
   if (locks?.request) return locks.request(name, fn) as Promise<T>;
   const prev = localLocks.get(name) ?? Promise.resolve();
   const run = prev.then(fn, fn);
-  localLocks.set(name, run.catch(() => undefined));
+  localLocks.set(
+    name,
+    run.catch(() => undefined),
+  );
   return run;
 }
 
@@ -92,7 +97,14 @@ export function isQuotaError(e: unknown): boolean {
 }
 
 function summary(a: StoredAdapter): AdapterSummary {
-  return { name: a.name, baseModelId: a.baseModelId, savedAt: a.savedAt, rank: a.rank, steps: a.steps, byteLength: a.bytes.byteLength };
+  return {
+    name: a.name,
+    baseModelId: a.baseModelId,
+    savedAt: a.savedAt,
+    rank: a.rank,
+    steps: a.steps,
+    byteLength: a.bytes.byteLength,
+  };
 }
 
 export class AdapterStore {
@@ -120,7 +132,8 @@ export class AdapterStore {
   async add(a: StoredAdapter, existsElsewhere: () => boolean = () => false): Promise<AdapterSummary> {
     const name = checkAdapterName(a.name);
     return withLock(`mm-adapters/${a.baseModelId}`, async () => {
-      if (existsElsewhere() || (await this.kv.get<StoredAdapter>(adapterKey(a.baseModelId, name)))) throw new AdapterExistsError(name);
+      if (existsElsewhere() || (await this.kv.get<StoredAdapter>(adapterKey(a.baseModelId, name))))
+        throw new AdapterExistsError(name);
       return this.save(a);
     });
   }

@@ -72,10 +72,12 @@ export class DatasetBuilder {
     const seen = new Set<string>();
     let encoder: VQEncoder | null = null;
     // Every item gets a verdict, so the list itself is bounded: a few times what one run can hold.
-    if (items.length > 4 * MAX_PAIRS) throw new Error(`${items.length} pictures were sent; at most ${MAX_PAIRS} fit one run.`);
+    if (items.length > 4 * MAX_PAIRS)
+      throw new Error(`${items.length} pictures were sent; at most ${MAX_PAIRS} fit one run.`);
     try {
       for (const it of items) {
-        if (!it || typeof it !== 'object' || typeof it.id !== 'string') throw new Error('prepareDataset needs a list of {id, name, bytes, caption}.');
+        if (!it || typeof it !== 'object' || typeof it.id !== 'string')
+          throw new Error('prepareDataset needs a list of {id, name, bytes, caption}.');
         const name = String(it.name ?? 'file').slice(0, 256);
         const reject = (reason: string) => reports.push({ id: it.id, name, status: 'rejected', reason });
         if (seen.has(it.id)) {
@@ -97,7 +99,11 @@ export class DatasetBuilder {
           try {
             rgba = await imageToSquareRGBA(name, it.bytes, S);
           } catch (e) {
-            reject(e instanceof ImageRejectedError ? e.message : `could not be read (${e instanceof Error ? e.message : String(e)})`);
+            reject(
+              e instanceof ImageRejectedError
+                ? e.message
+                : `could not be read (${e instanceof Error ? e.message : String(e)})`,
+            );
             continue;
           }
           encoder ??= new VQEncoder(m.engine, m.vqConfig, m.vqWeights);
@@ -112,12 +118,20 @@ export class DatasetBuilder {
           this.cache.set(it.id, enc);
         }
         if (enc.tokens.some((t) => t >= m.codebookSize)) {
-          reject(`the image tokenizer has more codes than the generator (${m.codebookSize}); this model pair cannot be fine-tuned`);
+          reject(
+            `the image tokenizer has more codes than the generator (${m.codebookSize}); this model pair cannot be fine-tuned`,
+          );
           continue;
         }
         const caption = cleanCaption(typeof it.caption === 'string' ? it.caption : '');
         keep.push({ id: it.id, caption, enc });
-        reports.push({ id: it.id, name, status: 'accepted', caption, image: { width: S, height: S, rgba: enc.rgba.slice() } });
+        reports.push({
+          id: it.id,
+          name,
+          status: 'accepted',
+          caption,
+          image: { width: S, height: S, rgba: enc.rgba.slice() },
+        });
       }
     } finally {
       encoder?.dispose();
@@ -133,7 +147,15 @@ export class DatasetBuilder {
       tokens.set(k.enc.tokens, i * hw);
       textIds.set(m.tokenizer.encode(k.caption), i * lt);
     });
-    this.current = { genId: m.genId, count: keep.length, hw, lt, tokens, textIds, captions: keep.map((k) => k.caption) };
+    this.current = {
+      genId: m.genId,
+      count: keep.length,
+      hw,
+      lt,
+      tokens,
+      textIds,
+      captions: keep.map((k) => k.caption),
+    };
     return { items: reports, accepted: keep.length, rejected: reports.length - keep.length, imageSize: S };
   }
 }

@@ -21,10 +21,17 @@ export interface ControlRender {
 }
 
 /** Renders `controls` (in order) with `adapter` merged into the base, or with the base model itself when null. */
-export type RenderControls = (adapter: LoraAdapter | null, controls: readonly Control[], steps: number, guidance: number) => Promise<ControlRender[]>;
+export type RenderControls = (
+  adapter: LoraAdapter | null,
+  controls: readonly Control[],
+  steps: number,
+  guidance: number,
+) => Promise<ControlRender[]>;
 
 /** The control prompts with their fixed seeds. */
-export const CONTROLS: readonly Control[] = Object.freeze(DRIFT_CONTROL_PROMPTS.map((prompt, i) => ({ prompt, seed: DRIFT_GUARD.controlSeed + i })));
+export const CONTROLS: readonly Control[] = Object.freeze(
+  DRIFT_CONTROL_PROMPTS.map((prompt, i) => ({ prompt, seed: DRIFT_GUARD.controlSeed + i })),
+);
 
 export interface DriftCheck {
   controls: Control[];

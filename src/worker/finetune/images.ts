@@ -3,7 +3,13 @@
 // with createImageBitmap (a broken file rejects here, not later), scale so the
 // shorter side fills the square, centre-crop, and draw over white (transparent pixels become white, as the
 // training images were composited). Each failure is an ImageRejectedError whose message is the reason shown.
-import { describeNonImage, imageBlob, imageHeaderProblem, MAX_IMAGE_BYTES, sniffImageFormat } from '../../finetune/upload';
+import {
+  describeNonImage,
+  imageBlob,
+  imageHeaderProblem,
+  MAX_IMAGE_BYTES,
+  sniffImageFormat,
+} from '../../finetune/upload';
 
 export class ImageRejectedError extends Error {
   constructor(reason: string) {
@@ -23,7 +29,8 @@ export async function imageToSquareRGBA(name: string, bytes: ArrayBuffer, size: 
   const head = new Uint8Array(bytes, 0, Math.min(16, bytes.byteLength));
   const format = sniffImageFormat(head);
   if (!format) throw new ImageRejectedError(describeNonImage(name, head));
-  if (bytes.byteLength > MAX_IMAGE_BYTES) throw new ImageRejectedError(`the image is larger than ${MAX_IMAGE_BYTES / 1048576} MB`);
+  if (bytes.byteLength > MAX_IMAGE_BYTES)
+    throw new ImageRejectedError(`the image is larger than ${MAX_IMAGE_BYTES / 1048576} MB`);
   // The pixel count from the header, before decoding: a tiny file claiming a huge picture is refused unread.
   const headerProblem = imageHeaderProblem(new Uint8Array(bytes), format);
   if (headerProblem) throw new ImageRejectedError(headerProblem);

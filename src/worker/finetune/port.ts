@@ -2,7 +2,14 @@
 // the trainer engineer): build a trainer, merge an adapter into a copy of the base weights, and read/write the
 // `.safetensors` adapter file. Keeping it in one place keeps the worker independent of the library's internals.
 import type { Engine } from '../../engine/engine';
-import type { FineTuneOptions, FineTunerHandle, LoraAdapter, LoraConfig, BaseModelRef, WeightMap } from '../../finetune/api';
+import type {
+  FineTuneOptions,
+  FineTunerHandle,
+  LoraAdapter,
+  LoraConfig,
+  BaseModelRef,
+  WeightMap,
+} from '../../finetune/api';
 import { parseAdapter, serializeAdapter } from '../../finetune/adapter_format';
 import { mergeAdapter } from '../../finetune/lora';
 import { FineTuner } from '../../finetune/trainer';
@@ -13,9 +20,20 @@ import type { TokenizerSpec } from '../../model/bpe';
 export type WordInversionHandle = Pick<WordInversion, 'id' | 'config' | 'stepsDone' | 'step' | 'embedding' | 'dispose'>;
 
 export interface FineTunePort {
-  createTrainer(engine: Engine, base: { ref: BaseModelRef; weights: WeightMap }, lora: LoraConfig, options: Partial<FineTuneOptions>): FineTunerHandle;
+  createTrainer(
+    engine: Engine,
+    base: { ref: BaseModelRef; weights: WeightMap },
+    lora: LoraConfig,
+    options: Partial<FineTuneOptions>,
+  ): FineTunerHandle;
   /** A trainer of the new `word`'s own embedding row (textual inversion); `tokenizer` is the base's. */
-  createWordInversion(engine: Engine, base: { ref: BaseModelRef; weights: WeightMap }, tokenizer: TokenizerSpec, word: string, options: Partial<FineTuneOptions>): WordInversionHandle;
+  createWordInversion(
+    engine: Engine,
+    base: { ref: BaseModelRef; weights: WeightMap },
+    tokenizer: TokenizerSpec,
+    word: string,
+    options: Partial<FineTuneOptions>,
+  ): WordInversionHandle;
   /** A new WeightMap with the adapter merged; `base` is not modified. */
   mergeAdapter(base: WeightMap, adapter: LoraAdapter, strength?: number): WeightMap;
   serializeAdapter(adapter: LoraAdapter): ArrayBuffer;
@@ -25,7 +43,8 @@ export interface FineTunePort {
 
 const port: FineTunePort = {
   createTrainer: (engine, base, lora, options) => new FineTuner(engine, base, lora, options),
-  createWordInversion: (engine, base, tokenizer, word, options) => new WordInversion(engine, base, tokenizer, word, options),
+  createWordInversion: (engine, base, tokenizer, word, options) =>
+    new WordInversion(engine, base, tokenizer, word, options),
   mergeAdapter,
   serializeAdapter,
   parseAdapter,

@@ -28,7 +28,14 @@ import { MAX_ADAPTER_FILE_BYTES } from '../../finetune/api';
 import { mergedWeightsProblem } from '../../finetune/adapter_format';
 import { ADAPTER_STRENGTH } from '../../finetune/defaults';
 import { modelWithWord } from '../../finetune/word';
-import { AdapterExistsError, AdapterNameError, AdapterQuotaError, AdapterStore, checkAdapterName, type StoredAdapter } from './adapter_store';
+import {
+  AdapterExistsError,
+  AdapterNameError,
+  AdapterQuotaError,
+  AdapterStore,
+  checkAdapterName,
+  type StoredAdapter,
+} from './adapter_store';
 import { DatasetBuilder } from './dataset';
 import { fineTunePort } from './port';
 import { FineTuneRun } from './session';
@@ -69,7 +76,8 @@ export class FineTuneService implements FineTuneApi {
   /** The last finished run's adapter, until saved or replaced. */
   private trained: { genId: string; adapter: LoraAdapter; rank: number; steps: number } | null = null;
   /** `version` is the entry's savedAt and size: a re-save or re-import under the same name re-merges. */
-  private merged: { genId: string; name: string; version: string; strength: number; pipeline: TextToImageLike } | null = null;
+  private merged: { genId: string; name: string; version: string; strength: number; pipeline: TextToImageLike } | null =
+    null;
   private readonly refs = new Map<string, BaseModelRef>();
   /** Preparations run one after another, so the dataset a run trains on is the one prepared last. */
   private preparing: Promise<unknown> = Promise.resolve();
@@ -83,7 +91,8 @@ export class FineTuneService implements FineTuneApi {
 
   async prepareDataset(items: DatasetItemInput[]): Promise<DatasetReport> {
     if (!Array.isArray(items)) throw new Error('prepareDataset needs a list of {id, name, bytes, caption}.');
-    if (this.run && !this.run.r.isPaused) throw new Error('Fine-tuning is running; cancel it before changing the pictures.');
+    if (this.run && !this.run.r.isPaused)
+      throw new Error('Fine-tuning is running; cancel it before changing the pictures.');
     const m = this.loadedGenerator();
     const engine = await this.host.ensureEngine();
     const cfg = m.gen.manifest.config as unknown as MMambaConfig;
@@ -107,7 +116,8 @@ export class FineTuneService implements FineTuneApi {
     const m = this.loadedGenerator();
     await this.preparing;
     const dataset = this.datasets.dataset(m.genId);
-    if (!dataset) throw new Error('No pictures are ready: add at least one image (PNG, JPEG or WebP) with its caption first.');
+    if (!dataset)
+      throw new Error('No pictures are ready: add at least one image (PNG, JPEG or WebP) with its caption first.');
     await this.host.stopGeneration();
     const engine = await this.host.ensureEngine();
     const port = await fineTunePort();
@@ -123,8 +133,10 @@ export class FineTuneService implements FineTuneApi {
         emptyTextIds: tokenizer.encode(''),
         encodeText: (text) => tokenizer.encode(text),
         tokenizer: m.gen.manifest.tokenizer as unknown as TokenizerSpec,
-        preview: (adapter, prompt, steps, guidance, seed) => this.previewImage(engine, adapter, m, { prompt, steps, guidance, seed }),
-        renderControls: (adapter, controls, steps, guidance) => this.renderControls(engine, adapter, m, controls, steps, guidance),
+        preview: (adapter, prompt, steps, guidance, seed) =>
+          this.previewImage(engine, adapter, m, { prompt, steps, guidance, seed }),
+        renderControls: (adapter, controls, steps, guidance) =>
+          this.renderControls(engine, adapter, m, controls, steps, guidance),
         onProgress: (p) => this.emit(p, onProgress),
       },
       req,
@@ -194,14 +206,25 @@ export class FineTuneService implements FineTuneApi {
 
   async importAdapter(bytes: ArrayBuffer, name: string): Promise<SaveAdapterResult> {
     const n = checkAdapterName(name);
-    if (!(bytes instanceof ArrayBuffer) || bytes.byteLength === 0) throw new Error(`Could not import "${n}": the file is empty.`);
+    if (!(bytes instanceof ArrayBuffer) || bytes.byteLength === 0)
+      throw new Error(`Could not import "${n}": the file is empty.`);
     if (bytes.byteLength > MAX_ADAPTER_FILE_BYTES)
       throw new Error(
         `Could not import "${n}": the file is ${(bytes.byteLength / 1048576).toFixed(1)} MB; an adapter is at most ${MAX_ADAPTER_FILE_BYTES / 1048576} MB.`,
       );
     const m = this.loadedGenerator();
     const adapter = await this.checkedAdapter(bytes, m, `Could not import "${n}": `);
-    return this.keep({ name: n, baseModelId: m.genId, bytes: bytes.slice(0), savedAt: Date.now(), rank: adapter.config.rank, steps: adapter.info.steps ?? 0 }, true);
+    return this.keep(
+      {
+        name: n,
+        baseModelId: m.genId,
+        bytes: bytes.slice(0),
+        savedAt: Date.now(),
+        rank: adapter.config.rank,
+        steps: adapter.info.steps ?? 0,
+      },
+      true,
+    );
   }
 
   // ---- what the generation service asks of fine-tuning ----------------------------------------------------------
@@ -212,10 +235,20 @@ export class FineTuneService implements FineTuneApi {
     const m = this.loadedGenerator();
     const entry = await this.adapterBytes(m.genId, name);
     const version = `${entry.savedAt}:${entry.bytes.byteLength}`;
-    if (this.merged && this.isMerged(m.genId, entry.name) && this.merged.version === version && this.merged.strength === strength) return this.merged.pipeline;
+    if (
+      this.merged &&
+      this.isMerged(m.genId, entry.name) &&
+      this.merged.version === version &&
+      this.merged.strength === strength
+    )
+      return this.merged.pipeline;
     this.dropMerged();
     // Stored before the merge check existed, or written by another build: the merged weights must still be sane.
-    const adapter = await this.checkedAdapter(entry.bytes, m, `Adapter "${entry.name}" cannot be used with this model: `);
+    const adapter = await this.checkedAdapter(
+      entry.bytes,
+      m,
+      `Adapter "${entry.name}" cannot be used with this model: `,
+    );
     const engine = await this.host.ensureEngine();
     const pipeline = await this.mergedPipeline(engine, adapter, m, strength);
     this.merged = { genId: m.genId, name: entry.name, version, strength, pipeline };
@@ -242,7 +275,9 @@ export class FineTuneService implements FineTuneApi {
     const m = this.host.models();
     if (!m) throw new Error('No model is loaded yet: wait until the model has loaded, then try again.');
     if (m.gen.manifest.kind !== 'mmamba')
-      throw new Error(`Fine-tuning works with M-Mamba models; "${m.genId}" is a ${m.gen.manifest.kind} model. Switch the model to M-Mamba first.`);
+      throw new Error(
+        `Fine-tuning works with M-Mamba models; "${m.genId}" is a ${m.gen.manifest.kind} model. Switch the model to M-Mamba first.`,
+      );
     return m;
   }
 
@@ -308,12 +343,18 @@ export class FineTuneService implements FineTuneApi {
     return got;
   }
 
-  private async mergedPipeline(engine: Engine, adapter: LoraAdapter, m: LoadedModels, strength = 1): Promise<TextToImageLike> {
+  private async mergedPipeline(
+    engine: Engine,
+    adapter: LoraAdapter,
+    m: LoadedModels,
+    strength = 1,
+  ): Promise<TextToImageLike> {
     const port = await fineTunePort();
     const weights = port.mergeAdapter(m.gen.weights, adapter, strength);
     const merged = { manifest: withWordSplit(m.gen.manifest), weights };
     // an adapter with its own word (textual inversion) brings the word's id, tokenizer entry and table row
-    const word = adapter.wordEmbedding && adapter.info.word ? { word: adapter.info.word, embedding: adapter.wordEmbedding } : null;
+    const word =
+      adapter.wordEmbedding && adapter.info.word ? { word: adapter.info.word, embedding: adapter.wordEmbedding } : null;
     return this.host.createPipeline(engine, word ? modelWithWord(merged, word) : merged, m.vq);
   }
 
@@ -346,7 +387,11 @@ export class FineTuneService implements FineTuneApi {
   ): Promise<ControlRender[]> {
     const pipeline = adapter
       ? await this.mergedPipeline(engine, adapter, m)
-      : await this.host.createPipeline(engine, { manifest: withWordSplit(m.gen.manifest), weights: m.gen.weights }, m.vq);
+      : await this.host.createPipeline(
+          engine,
+          { manifest: withWordSplit(m.gen.manifest), weights: m.gen.weights },
+          m.vq,
+        );
     try {
       const out: ControlRender[] = [];
       for (const c of controls) {
@@ -365,7 +410,13 @@ export class FineTuneService implements FineTuneApi {
   private async emit(p: FineTuneProgress, onProgress?: FineTuneProgressCallback): Promise<void> {
     if (!onProgress) return;
     if (p.kind === 'preview') await onProgress(Comlink.transfer(p, [p.image.rgba.buffer]));
-    else if (p.kind === 'controls' || p.kind === 'drift') await onProgress(Comlink.transfer(p, p.images.map((i) => i.rgba.buffer as ArrayBuffer)));
+    else if (p.kind === 'controls' || p.kind === 'drift')
+      await onProgress(
+        Comlink.transfer(
+          p,
+          p.images.map((i) => i.rgba.buffer as ArrayBuffer),
+        ),
+      );
     else await onProgress(p);
   }
 

@@ -21,7 +21,13 @@ import { mulberry32 } from '../../engine/rng';
 import { clampPrompt } from '../prompt';
 import { FINETUNE_SETTINGS } from './settings';
 import { StepRate } from './step_rate';
-import { ADAPT_TARGETS as ADAPT_TARGETS_BY_SCOPE, DEFAULT_FINETUNE_OPTIONS, DEFAULT_RECIPE, DRIFT_GUARD, warmupStepsFor } from '../../finetune/defaults';
+import {
+  ADAPT_TARGETS as ADAPT_TARGETS_BY_SCOPE,
+  DEFAULT_FINETUNE_OPTIONS,
+  DEFAULT_RECIPE,
+  DRIFT_GUARD,
+  warmupStepsFor,
+} from '../../finetune/defaults';
 import { DriftGuard, type RenderControls } from './drift_guard';
 import { configHash } from '../../finetune/lora';
 import { configWithWord, tokenizerWithWord, weightsWithWord } from '../../finetune/word';
@@ -40,7 +46,8 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
   if (req === null || typeof req !== 'object') throw new Error('A fine-tuning request must be an object of settings.');
   const int = (v: unknown, name: string, { min, max }: { min: number; max: number }) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be a whole number from ${min} to ${max} (got ${String(v)}).`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`${name} must be a whole number from ${min} to ${max} (got ${String(v)}).`);
     return n;
   };
   const lr = Number(req.lr);
@@ -48,7 +55,9 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
     throw new Error(`Learning rate must be between ${S.lr.min} and ${S.lr.max} (got ${String(req.lr)}).`);
   const adapt = req.adapt ?? 'all';
   if (!Object.hasOwn(ADAPT_TARGETS, adapt))
-    throw new Error(`What to adapt must be one of ${Object.keys(ADAPT_TARGETS).join(', ')} (got ${String(req.adapt)}).`);
+    throw new Error(
+      `What to adapt must be one of ${Object.keys(ADAPT_TARGETS).join(', ')} (got ${String(req.adapt)}).`,
+    );
   return {
     rank: int(req.rank, 'Rank', S.rank),
     steps: int(req.steps, 'Steps', S.steps),
@@ -73,16 +82,20 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
 function fraction(v: unknown): number {
   const { min, max, default: fallback } = S.priorFraction;
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new Error(`Prior share must be a number from ${min} to ${max} (got ${String(v)}).`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+    throw new Error(`Prior share must be a number from ${min} to ${max} (got ${String(v)}).`);
   return v;
 }
 
 /** The new word ('' when none); needed (1–64 of a–z, 0–9) when there are inversion steps. */
 function newWord(v: unknown, inversionSteps: unknown): string {
   const w = typeof v === 'string' ? BPETokenizer.normalise(v).trim() : '';
-  if (v !== undefined && v !== null && typeof v !== 'string') throw new Error(`The new word must be text (got ${typeof v}).`);
+  if (v !== undefined && v !== null && typeof v !== 'string')
+    throw new Error(`The new word must be text (got ${typeof v}).`);
   if (Number(inversionSteps) > 0 && !/^[a-z0-9]{1,64}$/.test(w))
-    throw new Error(`Learning the word's own meaning needs the new word as 1–64 letters or digits (got ${JSON.stringify(v ?? '')}).`);
+    throw new Error(
+      `Learning the word's own meaning needs the new word as 1–64 letters or digits (got ${JSON.stringify(v ?? '')}).`,
+    );
   return w;
 }
 
@@ -98,7 +111,8 @@ function previewGuidance(v: unknown): number {
   const { min, max, default: fallback } = S.previewGuidance;
   if (v === undefined || v === null) return fallback;
   const g = Number(v);
-  if (typeof v !== 'number' || !Number.isFinite(g) || g < min || g > max) throw new Error(`Preview guidance must be a number from ${min} to ${max} (got ${String(v)}).`);
+  if (typeof v !== 'number' || !Number.isFinite(g) || g < min || g > max)
+    throw new Error(`Preview guidance must be a number from ${min} to ${max} (got ${String(v)}).`);
   return g;
 }
 
@@ -154,11 +168,18 @@ export function fillBatch(
 }
 
 /** The prior items of a run: the base renders' token grids with their control prompts' caption ids. */
-export function priorItems(renders: readonly { tokens: ArrayLike<number> }[], prompts: readonly string[], encode: (text: string) => Int32Array, hw: number, lt: number): Items {
+export function priorItems(
+  renders: readonly { tokens: ArrayLike<number> }[],
+  prompts: readonly string[],
+  encode: (text: string) => Int32Array,
+  hw: number,
+  lt: number,
+): Items {
   const tokens = new Int32Array(renders.length * hw);
   const textIds = new Int32Array(renders.length * lt);
   renders.forEach((r, i) => {
-    if (r.tokens.length !== hw) throw new Error(`a control render has ${r.tokens.length} tokens; the pictures have ${hw}`);
+    if (r.tokens.length !== hw)
+      throw new Error(`a control render has ${r.tokens.length} tokens; the pictures have ${hw}`);
     tokens.set(Int32Array.from(r.tokens), i * hw);
     textIds.set(encode(prompts[i]!), i * lt);
   });
@@ -250,7 +271,13 @@ export class FineTuneRun {
     if (!this.trainer) return;
     const prompt = this.previewPrompt();
     const adapter = await this.takeSnapshot(step);
-    const image = await this.deps.preview(adapter, prompt, this.req.previewSteps, this.req.previewGuidance, this.req.seed);
+    const image = await this.deps.preview(
+      adapter,
+      prompt,
+      this.req.previewSteps,
+      this.req.previewGuidance,
+      this.req.seed,
+    );
     await this.deps.onProgress({ kind: 'preview', step, prompt, image });
   }
 
@@ -259,7 +286,11 @@ export class FineTuneRun {
   private async currentAdapter(): Promise<LoraAdapter> {
     const a = await this.trainer!.getAdapter({ captions: this.deps.dataset.captions, word: this.word?.word });
     if (!this.word) return a;
-    return { ...a, info: { ...a.info, baseConfigHash: configHash(this.deps.base.ref.config) }, wordEmbedding: this.word.embedding };
+    return {
+      ...a,
+      info: { ...a.info, baseConfigHash: configHash(this.deps.base.ref.config) },
+      wordEmbedding: this.word.embedding,
+    };
   }
 
   /** The pause point between steps (`done` steps so far): reports the pause and waits; false when cancelled, throws a
@@ -277,7 +308,11 @@ export class FineTuneRun {
 
   /** Textual inversion: `steps` steps of the word's own row on the pairs (captions read with the word as one id).
    *  Returns the base with the learned row for the LoRA phase, or null when cancelled or stopped (non-finite). */
-  private async wordPhase(rate: StepRate, total: number, losses: number[]): Promise<{ ref: BaseModelRef; weights: WeightMap; textIds: Int32Array } | null> {
+  private async wordPhase(
+    rate: StepRate,
+    total: number,
+    losses: number[],
+  ): Promise<{ ref: BaseModelRef; weights: WeightMap; textIds: Int32Array } | null> {
     const { dataset: ds, port, engine, base } = this.deps;
     const r = this.req;
     if (!this.deps.tokenizer) throw new Error('textual inversion needs the base tokenizer');
@@ -304,11 +339,25 @@ export class FineTuneRun {
         const res = await inv.step(batch);
         losses.push(res.loss);
         if (!res.applied) {
-          await this.deps.onProgress({ kind: 'nan-stop', step, message: `Learning the word stopped at step ${step}: the loss or gradient became infinite or NaN. Nothing to keep; start again.` });
+          await this.deps.onProgress({
+            kind: 'nan-stop',
+            step,
+            message: `Learning the word stopped at step ${step}: the loss or gradient became infinite or NaN. Nothing to keep; start again.`,
+          });
           return null;
         }
         rate.add((now() - ts) / 1000);
-        await this.deps.onProgress({ kind: 'step', step, totalSteps: total, phase: 'word', loss: res.loss, gradNorm: res.gradNorm, lr: res.lr, stepsPerSec: rate.stepsPerSec(), etaSec: rate.etaSec(total - step) });
+        await this.deps.onProgress({
+          kind: 'step',
+          step,
+          totalSteps: total,
+          phase: 'word',
+          loss: res.loss,
+          gradNorm: res.gradNorm,
+          lr: res.lr,
+          stepsPerSec: rate.stepsPerSec(),
+          etaSec: rate.etaSec(total - step),
+        });
       }
       const embedding = await inv.embedding();
       this.word = { word: r.word, embedding };
@@ -324,7 +373,11 @@ export class FineTuneRun {
 
   /** A drift check at `step` (all controls when `final`, else the first DRIFT_GUARD.duringRun); returns the adapter
    *  it checked and whether the run should stop for drift. */
-  private async checkDrift(guard: DriftGuard, step: number, final: boolean): Promise<{ adapter: LoraAdapter; stop: boolean }> {
+  private async checkDrift(
+    guard: DriftGuard,
+    step: number,
+    final: boolean,
+  ): Promise<{ adapter: LoraAdapter; stop: boolean }> {
     const adapter = await this.takeSnapshot(step);
     const c = await guard.check(adapter, final ? guard.controls.length : DRIFT_GUARD.duringRun);
     await this.deps.onProgress({
@@ -370,7 +423,11 @@ export class FineTuneRun {
     const losses: number[] = [];
     const rate = new StepRate();
     await this.deps.onProgress({ kind: 'start', totalSteps: total, pairs: ds.count, batchSize: B });
-    await this.deps.onProgress({ kind: 'controls', prompts: guard.controls.map((k) => k.prompt), images: baseControls.map((k) => copyImage(k.image)) });
+    await this.deps.onProgress({
+      kind: 'controls',
+      prompts: guard.controls.map((k) => k.prompt),
+      images: baseControls.map((k) => copyImage(k.image)),
+    });
     const wordBase = I > 0 ? await this.wordPhase(rate, total, losses) : null;
     if (I > 0 && !wordBase) {
       const status = this.cancelled ? 'cancelled' : 'stopped';
@@ -394,7 +451,13 @@ export class FineTuneRun {
       const rows = priorRows(B, r.priorFraction, baseControls.length);
       const prior = rows
         ? {
-            items: priorItems(baseControls, guard.controls.map((k) => k.prompt), (t) => this.deps.encodeText(t), ds.hw, ds.lt),
+            items: priorItems(
+              baseControls,
+              guard.controls.map((k) => k.prompt),
+              (t) => this.deps.encodeText(t),
+              ds.hw,
+              ds.lt,
+            ),
             rows,
             next: batchOrder(baseControls.length, (r.seed ^ PRIOR_ORDER_STREAM) >>> 0),
           }
@@ -410,7 +473,8 @@ export class FineTuneRun {
         losses.push(res.loss);
         if (!res.applied) {
           status = 'stopped';
-          const what = res.nonFinite === 'update' ? 'the update' : res.nonFinite === 'gradNorm' ? 'the gradient' : 'the loss';
+          const what =
+            res.nonFinite === 'update' ? 'the update' : res.nonFinite === 'gradNorm' ? 'the gradient' : 'the loss';
           await this.deps.onProgress({
             kind: 'nan-stop',
             step,
@@ -435,7 +499,8 @@ export class FineTuneRun {
         });
         const last = step === total;
         if (!this.cancelled && !last && r.previewEvery > 0 && step % r.previewEvery === 0) await this.sendPreview(step);
-        else if (!this.cancelled && !last && r.previewEvery === 0 && step % SNAPSHOT_EVERY === 0) await this.takeSnapshot(step);
+        else if (!this.cancelled && !last && r.previewEvery === 0 && step % SNAPSHOT_EVERY === 0)
+          await this.takeSnapshot(step);
         if (!this.cancelled && !last && r.driftEvery > 0 && step % r.driftEvery === 0) {
           const d = await this.checkDrift(guard, step, false);
           if (d.stop) {

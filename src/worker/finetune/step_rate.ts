@@ -19,7 +19,13 @@ export class StepRate {
   /** Steps per second over the recent steps after the first; null while none has been timed. */
   stepsPerSec(): number | null {
     if (this.recent.length === 0) return null;
-    return this.recent.length / Math.max(1e-6, this.recent.reduce((a, x) => a + x, 0));
+    return (
+      this.recent.length /
+      Math.max(
+        1e-6,
+        this.recent.reduce((a, x) => a + x, 0),
+      )
+    );
   }
 
   /** Seconds left for `remainingSteps` more steps at the recent speed; null while estimating. */

@@ -10,7 +10,12 @@ import { imageToSquareRGBA, ImageRejectedError } from '../finetune/images';
 import type { ModelSource } from './model_port';
 
 /** `bytes` as the loaded VQ's token grid (row-major, H·W) and the square crop it encodes. */
-export async function encodeUploadedImage(engine: Engine, vq: ModelSource, generatorCodebookSize: number, bytes: ArrayBuffer): Promise<EncodedImage> {
+export async function encodeUploadedImage(
+  engine: Engine,
+  vq: ModelSource,
+  generatorCodebookSize: number,
+  bytes: ArrayBuffer,
+): Promise<EncodedImage> {
   if (!(bytes instanceof ArrayBuffer)) throw new ImageRejectedError('no file contents were received');
   const config = vq.manifest.config as unknown as VQConfig;
   const S = config.image_size;
@@ -28,6 +33,8 @@ export async function encodeUploadedImage(engine: Engine, vq: ModelSource, gener
     encoder.dispose();
   }
   if (codes.some((t) => t >= generatorCodebookSize))
-    throw new ImageRejectedError(`the image tokenizer has more codes than the generator (${generatorCodebookSize}); this model cannot edit pictures`);
+    throw new ImageRejectedError(
+      `the image tokenizer has more codes than the generator (${generatorCodebookSize}); this model cannot edit pictures`,
+    );
   return { tokens: Uint32Array.from(codes), image: { width: S, height: S, rgba } };
 }

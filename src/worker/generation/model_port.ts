@@ -23,7 +23,8 @@ const code: ModelCode = {
   // The store has checked sizes and sha256; loadWeights checks the manifest's tensor table against the shards.
   loadWeights: (manifest, shards) => loadWeights(manifest as Manifest, shards),
   createPipeline: async (engine, gen, vq) => TextToImage.create(engine, gen, vq),
-  isCancelled: (e) => e instanceof GenerationCancelledError || (e instanceof Error && e.name === 'GenerationCancelledError'),
+  isCancelled: (e) =>
+    e instanceof GenerationCancelledError || (e instanceof Error && e.name === 'GenerationCancelledError'),
 };
 
 /** The model code (async so a later build may split it into its own chunk). */

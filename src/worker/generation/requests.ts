@@ -3,12 +3,20 @@
 // request is refused with one message naming the field, what it was, and what is allowed. This is the one
 // user-facing check of a generation request; ranges and messages come from src/model/settings.ts, which the UI
 // reads too; the pipeline only asserts its inputs.
-import { editProblem, GENERATION_SETTINGS as SETTINGS, settingProblem, showValue as show, type GenerationSettingName } from '../../model/settings';
+import {
+  editProblem,
+  GENERATION_SETTINGS as SETTINGS,
+  settingProblem,
+  showValue as show,
+  type GenerationSettingName,
+} from '../../model/settings';
 import type { GenerateRequest } from '../api';
 import { ADAPTER_STRENGTH } from '../../finetune/defaults';
 
 /** Bounds of the numeric settings, [min, max], as GENERATION_SETTINGS gives them; steps are rounded to an integer. */
-export const REQUEST_LIMITS = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, [s.min, s.max] as const])) as {
+export const REQUEST_LIMITS = Object.fromEntries(
+  Object.entries(SETTINGS).map(([k, s]) => [k, [s.min, s.max] as const]),
+) as {
   readonly [K in GenerationSettingName]: readonly [(typeof SETTINGS)[K]['min'], (typeof SETTINGS)[K]['max']];
 };
 
@@ -35,14 +43,19 @@ function text(r: Record<string, unknown>, key: string, required: boolean): strin
   const v = r[key];
   if (v === undefined && !required) return undefined;
   if (typeof v !== 'string') throw new InvalidGenerateRequestError(`${key} is ${show(v)}; it must be text`);
-  if (v.length > MAX_PROMPT_WIRE_CHARS) throw new InvalidGenerateRequestError(`${key} is ${v.length} characters; at most ${MAX_PROMPT_WIRE_CHARS} are accepted`);
+  if (v.length > MAX_PROMPT_WIRE_CHARS)
+    throw new InvalidGenerateRequestError(
+      `${key} is ${v.length} characters; at most ${MAX_PROMPT_WIRE_CHARS} are accepted`,
+    );
   return v;
 }
 
 /** The request as a well-formed GenerateRequest (steps rounded, seed a u32), or InvalidGenerateRequestError. */
 export function checkGenerateRequest(req: unknown): GenerateRequest {
   if (req === null || typeof req !== 'object' || Array.isArray(req))
-    throw new InvalidGenerateRequestError(`expected an object like {prompt, seed, steps}, got ${Array.isArray(req) ? 'a list' : show(req)}`);
+    throw new InvalidGenerateRequestError(
+      `expected an object like {prompt, seed, steps}, got ${Array.isArray(req) ? 'a list' : show(req)}`,
+    );
   const r = req as Record<string, unknown>;
   const out: GenerateRequest = { prompt: text(r, 'prompt', true)!, seed: Math.floor(num(r, 'seed', true)!) >>> 0 };
   const negativePrompt = text(r, 'negativePrompt', false);
@@ -55,7 +68,8 @@ export function checkGenerateRequest(req: unknown): GenerateRequest {
   }
   const variations = num(r, 'variations', false);
   if (variations !== undefined) {
-    if (!Number.isInteger(variations)) throw new InvalidGenerateRequestError(`variations is ${variations}; it must be a whole number`);
+    if (!Number.isInteger(variations))
+      throw new InvalidGenerateRequestError(`variations is ${variations}; it must be a whole number`);
     out.variations = variations;
   }
   const edit = editProblem(r.initTokens, r.keep);
@@ -65,7 +79,8 @@ export function checkGenerateRequest(req: unknown): GenerateRequest {
     out.keep = Uint8Array.from(r.keep as ArrayLike<number>);
   }
   if (r.adapter !== undefined && r.adapter !== '') {
-    if (typeof r.adapter !== 'string' || r.adapter.length > 256) throw new InvalidGenerateRequestError(`adapter is ${show(r.adapter)}; it must be an adapter's name`);
+    if (typeof r.adapter !== 'string' || r.adapter.length > 256)
+      throw new InvalidGenerateRequestError(`adapter is ${show(r.adapter)}; it must be an adapter's name`);
     out.adapter = r.adapter;
     if (r.adapterStrength !== undefined) out.adapterStrength = adapterStrength(r.adapterStrength);
   }
@@ -75,6 +90,7 @@ export function checkGenerateRequest(req: unknown): GenerateRequest {
 /** The adapter's strength within ADAPTER_STRENGTH. */
 function adapterStrength(v: unknown): number {
   const { min, max } = ADAPTER_STRENGTH;
-  if (typeof v !== 'number' || !(v >= min && v <= max)) throw new InvalidGenerateRequestError(`adapterStrength is ${show(v)}; it must be a number from ${min} to ${max}`);
+  if (typeof v !== 'number' || !(v >= min && v <= max))
+    throw new InvalidGenerateRequestError(`adapterStrength is ${show(v)}; it must be a number from ${min} to ${max}`);
   return v;
 }

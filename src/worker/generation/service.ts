@@ -68,7 +68,15 @@ export interface GenerationServiceOptions {
 /** The calls of MMambaEngineInterface that this service answers. */
 export type GenerationApi = Pick<
   MMambaEngineInterface,
-  'init' | 'listModels' | 'loadModel' | 'generate' | 'encodeImage' | 'cancel' | 'deleteCachedModel' | 'storageReport' | 'dispose'
+  | 'init'
+  | 'listModels'
+  | 'loadModel'
+  | 'generate'
+  | 'encodeImage'
+  | 'cancel'
+  | 'deleteCachedModel'
+  | 'storageReport'
+  | 'dispose'
 >;
 
 /** Side of a square RGBA image (128 for the shipped VQ; test models may be smaller). */
@@ -77,7 +85,11 @@ function side(rgba: Uint8ClampedArray): number {
 }
 
 /** `count` images laid one after another (tokens (count, HW), pixels count RGBA squares) as separate copies. */
-function splitImages(tokens: Uint32Array, pixels: Uint8ClampedArray, count: number): Array<{ tokens: Uint32Array; image: RgbaImage }> {
+function splitImages(
+  tokens: Uint32Array,
+  pixels: Uint8ClampedArray,
+  count: number,
+): Array<{ tokens: Uint32Array; image: RgbaImage }> {
   const hw = tokens.length / count;
   const bytes = pixels.length / count;
   return Array.from({ length: count }, (_, i) => {
@@ -147,14 +159,21 @@ export class GenerationService implements GenerationApi, FineTuneHost {
     await this.build(() => onProgress?.({ kind: 'compile', modelId: id }));
     const lost = this.device.takeLost();
     if (lost) onProgress?.({ kind: 'recover', message: lost });
-    onProgress?.({ kind: 'ready', modelId: id, ms: performance.now() - t0, fromCache: got.fromCache, persisted: got.persisted });
+    onProgress?.({
+      kind: 'ready',
+      modelId: id,
+      ms: performance.now() - t0,
+      fromCache: got.fromCache,
+      persisted: got.persisted,
+    });
   }
 
   async generate(raw: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
     // Checked before anything stops or starts: a malformed request leaves the running generation alone.
     const req = checkGenerateRequest(raw);
     const { onProgress, signal } = options ?? {};
-    if (onProgress !== undefined && typeof onProgress !== 'function') throw new Error('Invalid generation request: onProgress must be a function.');
+    if (onProgress !== undefined && typeof onProgress !== 'function')
+      throw new Error('Invalid generation request: onProgress must be a function.');
     // Latest request wins: stop the running one and wait until it has let go of the GPU.
     await this.stopGeneration();
     const controller = new AbortController();
@@ -228,7 +247,11 @@ export class GenerationService implements GenerationApi, FineTuneHost {
   // ---- helpers ------------------------------------------------------------------------------------------------
 
   /** One generation, start to end: the pipeline (base or adapter), the prompt, the steps, the result. */
-  private async runGeneration(req: GenerateRequest, signal: AbortSignal, onProgress?: GenerateProgressCallback): Promise<GenerateResult> {
+  private async runGeneration(
+    req: GenerateRequest,
+    signal: AbortSignal,
+    onProgress?: GenerateProgressCallback,
+  ): Promise<GenerateResult> {
     const t0 = performance.now();
     this.fineTune.assertNotTraining('generating');
     const base = await this.build();
@@ -259,8 +282,10 @@ export class GenerationService implements GenerationApi, FineTuneHost {
         signal,
       );
     } catch (e) {
-      if (this.device.wasLost) throw new GpuDeviceLostError('lost', 'during generation; the next request re-acquires the GPU');
-      if (code.isCancelled(e) || signal.aborted) throw e instanceof GenerationCancelledError ? e : new GenerationCancelledError(0);
+      if (this.device.wasLost)
+        throw new GpuDeviceLostError('lost', 'during generation; the next request re-acquires the GPU');
+      if (code.isCancelled(e) || signal.aborted)
+        throw e instanceof GenerationCancelledError ? e : new GenerationCancelledError(0);
       throw e instanceof Error ? e : new Error(String(e));
     }
     const final = last as { tokens: Uint32Array; pixels: Uint8ClampedArray } | null;
@@ -274,21 +299,38 @@ export class GenerationService implements GenerationApi, FineTuneHost {
     const transfer = [images[0]!.tokens.buffer, images[0]!.image.rgba.buffer];
     if (count > 1) {
       // the variations' own copies (the first is sent twice: a buffer can be transferred only once)
-      result.variations = splitImages(final.tokens, final.pixels, count).map((v, i) => ({ seed: (req.seed + i) >>> 0, ...v }));
+      result.variations = splitImages(final.tokens, final.pixels, count).map((v, i) => ({
+        seed: (req.seed + i) >>> 0,
+        ...v,
+      }));
       for (const v of result.variations) transfer.push(v.tokens.buffer, v.image.rgba.buffer);
     }
     return Comlink.transfer(result, transfer);
   }
 
   /** Sends one step on (its buffers given away when it crosses a thread); returns copies of the latest image. */
-  private async sendStep(s: StepInfo, onProgress?: GenerateProgressCallback): Promise<{ tokens: Uint32Array; pixels: Uint8ClampedArray }> {
+  private async sendStep(
+    s: StepInfo,
+    onProgress?: GenerateProgressCallback,
+  ): Promise<{ tokens: Uint32Array; pixels: Uint8ClampedArray }> {
     // Copies: the pipeline may reuse its buffers, and the copies are given away (transferred).
     const tokens = s.tokens.slice();
     const masked = s.masked.slice();
     const pixels = s.pixels.slice();
     const last = { tokens: tokens.slice(), pixels: pixels.slice() };
     const w = side(pixels.subarray(0, pixels.length / s.count));
-    const msg: GenerateProgress = { kind: 'step', step: s.step, steps: s.steps, count: s.count, tokens, masked, pixels, width: w, height: w, msStep: s.msStep };
+    const msg: GenerateProgress = {
+      kind: 'step',
+      step: s.step,
+      steps: s.steps,
+      count: s.count,
+      tokens,
+      masked,
+      pixels,
+      width: w,
+      height: w,
+      msStep: s.msStep,
+    };
     if (onProgress) await onProgress(Comlink.transfer(msg, [tokens.buffer, masked.buffer, pixels.buffer]));
     return last;
   }
@@ -306,7 +348,10 @@ export class GenerationService implements GenerationApi, FineTuneHost {
 
   /** Reads or downloads the weights of the models not in memory yet (all before any model code runs, so the
    *  cache fills even when the model code fails), then turns them into weight maps. */
-  private async loadSources(ids: string[], onProgress?: LoadProgressCallback): Promise<{ fromCache: boolean; persisted: boolean }> {
+  private async loadSources(
+    ids: string[],
+    onProgress?: LoadProgressCallback,
+  ): Promise<{ fromCache: boolean; persisted: boolean }> {
     let fromCache = true;
     let persisted = true;
     const raw: [string, Awaited<ReturnType<WeightStore['load']>>][] = [];
@@ -319,7 +364,11 @@ export class GenerationService implements GenerationApi, FineTuneHost {
     }
     if (raw.length) {
       const code = await modelCode();
-      for (const [id, got] of raw) this.sources.set(id, { manifest: got.manifest as unknown as Manifest, weights: code.loadWeights(got.manifest, got.shards) });
+      for (const [id, got] of raw)
+        this.sources.set(id, {
+          manifest: got.manifest as unknown as Manifest,
+          weights: code.loadWeights(got.manifest, got.shards),
+        });
     }
     return { fromCache, persisted };
   }
@@ -328,7 +377,8 @@ export class GenerationService implements GenerationApi, FineTuneHost {
   private async build(onCompile?: () => void): Promise<TextToImageLike> {
     const w = this.wanted;
     if (!w) throw new Error('No model is loaded: load a model before generating.');
-    if (this.loaded && this.loaded.genId === w.genId && this.loaded.vqId === w.vqId && this.device.isLive) return this.loaded.pipeline;
+    if (this.loaded && this.loaded.genId === w.genId && this.loaded.vqId === w.vqId && this.device.isLive)
+      return this.loaded.pipeline;
     const eng = await this.device.ensureEngine();
     const gen = this.sources.get(w.genId);
     const vq = this.sources.get(w.vqId);
