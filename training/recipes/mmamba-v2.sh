@@ -16,7 +16,12 @@
 #            STAGE=K bash training/recipes/mmamba-v2.sh end MIN     # resume, train MIN minutes; the stage and a
 #                                                                    # candidate export; report.tgz: the ruler,
 #                                                                    # everyday grid (+ sampling sweep if SWEEP=1)
-#            COMPILE=1 adds torch.compile to every training call of a stage (all calls of a stage alike)
+#            STAGE=K bash training/recipes/mmamba-v2.sh speed         # before begin: this block's training step
+#                                                                    # eager vs torch.compile, UViT S beside it
+#                                                                    # (bench_train_step.py, batch 512, one process);
+#                                                                    # compile is kept when >= 10 % faster
+#            COMPILE=1 adds torch.compile to every training call of a stage (all calls of a stage alike); unset, the
+#            calls follow the choice `speed` left in /tmp/runs/compile (eager when there is none)
 #   here:    copy the returned stage/ over training/stages/mmamba-v2/ and commit it (the next stage's start);
 #            a candidate that beats the shipped model on the ruler and the everyday grid replaces it
 #
@@ -25,11 +30,13 @@
 #            more 3.9 and the stage saved by hand (`python -m mmamba.stage --ckpt /tmp/runs/stage1 --stage 1`;
 #            a call returns at most 8 files, and `end`'s ruler, grid and logs had taken them): step 8,670,
 #            4.44 M images, validation masked CE (EMA) 1.341
-declare -A SRC=([1]=0b860e7)
+#   stage 2: training/ of 088555f (2026-12-02, decode pool for the tokens)
+declare -A SRC=([1]=0b860e7 [2]=088555f)
 source "$(dirname "$0")/lib.sh"
 STAGE=${STAGE:-1}
 R=${RUNS:-/tmp/runs}
 STAGES=$ROOT/training/stages/mmamba-v2
+COMPILE=${COMPILE-$(cat "$R/compile" 2>/dev/null)}
 RULER=$ROOT/training/ruler/evaluators.pt
 ARCH=(--model mmamba --expand 1 --d-state 1 --ffn --ffn-mult 2 --layers 6)
 TRAIN=(--batch-size 512 --lr 8e-4 --lr-min-ratio 1 --steps 1000000 --val-every 1000 --ckpt-minutes 2
@@ -52,6 +59,19 @@ case "${1:-}" in
     [ -f "$ROOT/training/prior/glove50.npz" ] || (cd "$ROOT" && python3 training/prior/build_word_prior.py \
       --source glove --out training/prior/glove50.npz) || exit 1
     for c in "${SRC[@]}"; do pin_source "$c"; done ;;
+  speed)
+    enter_source "${SRC[$STAGE]}"
+    el "training step at batch 512: UViT S and this block, eager and compiled (interleaved rounds)"
+    timeout 300 python3 training/bench_train_step.py --batch 512 --compile --rounds 3 --steps 10 --no-profile \
+      --variants "uvit,mmamba:split@expand=1,d_state=1,ffn=1,ffn_mult=2,layers=6" --json "$OUT/logs/speed.json" \
+      > "$OUT/logs/speed.log" 2>&1; grep -E "^\||FAILED|warm-up" "$OUT/logs/speed.log"
+    python3 - "$OUT/logs/speed.json" > "$R/compile" <<'PY'
+import json, sys
+rows = {r["variant"].split("@")[0]: r["ms_median"] for r in json.load(open(sys.argv[1]))}
+eager, comp = rows.get("mmamba:split"), rows.get("mmamba:split+compile")
+print(1 if eager and comp and comp <= 0.9 * eager else "")
+PY
+    el "compile for this stage: $( [ -s "$R/compile" ] && [ "$(cat "$R/compile")" = 1 ] && echo yes || echo no)" ;;
   begin)
     enter_source "${SRC[$STAGE]}"
     el "tokens: VQ codes + v2 captions without a prior (the evaluators' tokenizer), then with GloVe"
@@ -103,5 +123,5 @@ case "${1:-}" in
     tar czf "$OUT/report.tgz" -C "$R" report
     grep -A20 "by split" "$rep/ruler.md" | head -24; tail -3 "$rep/sweep.md" 2>/dev/null
     el "done" ;;
-  *) echo "usage: $0 prepare | begin MIN | more MIN | end MIN (STAGE=K)" >&2; exit 2 ;;
+  *) echo "usage: $0 prepare | speed | begin MIN | more MIN | end MIN (STAGE=K)" >&2; exit 2 ;;
 esac
