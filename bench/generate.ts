@@ -34,10 +34,23 @@ const f = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '
 
 /** Counts the engine's readbacks and tensor uploads (wraps the instance's methods; behaviour unchanged). */
 function countTransfers(e: Engine): { reads: number; readBytes: number; writes: number; reset(): void } {
-  const c = { reads: 0, readBytes: 0, writes: 0, reset: () => ((c.reads = 0), (c.readBytes = 0), (c.writes = 0)) };
+  const c = {
+    reads: 0,
+    readBytes: 0,
+    writes: 0,
+    reset: () => {
+      c.reads = 0;
+      c.readBytes = 0;
+      c.writes = 0;
+    },
+  };
   const read = e.read.bind(e);
   const write = e.write.bind(e);
-  e.read = (async (t) => (c.reads++, (c.readBytes += t.byteLength), read(t))) as Engine['read'];
+  e.read = (async (t) => {
+    c.reads++;
+    c.readBytes += t.byteLength;
+    return read(t);
+  }) as Engine['read'];
   e.write = ((t, data, off) => (c.writes++, write(t, data, off))) as Engine['write'];
   return c;
 }

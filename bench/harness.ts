@@ -6,6 +6,7 @@ import type { Engine, KernelTiming } from '../src/engine/engine';
 import type { Tensor } from '../src/engine/tensor';
 
 /** Anything a piece of work returns: tensors (disposed after each rep), arrays or records of them. */
+// biome-ignore lint/suspicious/noConfusingVoidType: work callbacks may also return nothing at all
 export type Produced = Tensor | Produced[] | { [k: string]: Produced } | null | undefined | void;
 
 export interface TimingOptions {
@@ -69,7 +70,9 @@ export async function timeWork(e: Engine, work: () => Produced, o: TimingOptions
     if (t.length !== perRep) throw new Error(`work recorded ${t.length} dispatches, expected ${perRep}`);
     labels = t.map((x) => x.label);
     totals.push(t.reduce((s, x) => s + x.ms, 0) * 1e3);
-    t.forEach((x, i) => each[i]!.push(x.ms * 1e3));
+    t.forEach((x, i) => {
+      each[i]!.push(x.ms * 1e3);
+    });
   }
   return {
     medianUs: median(totals),

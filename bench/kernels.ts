@@ -70,7 +70,7 @@ export function randIds(e: Engine, shape: number[], V: number): Tensor {
 export function view(t: Tensor, shape: number[]): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n !== t.size) throw new Error(`view: ${t} cannot be viewed as [${shape.join(', ')}]`);
-  return new Tensor(shape, t.dtype, t.buffer, null, t.label + '.view');
+  return new Tensor(shape, t.dtype, t.buffer, null, `${t.label}.view`);
 }
 
 const fmt = (s: number[]) => s.join('×');

@@ -143,7 +143,10 @@ function buildMamba(e: Engine, cfg: BenchConfig, d: number, B: number): Built {
     stages: st,
     core,
     coreWhat: 'conv1d+cross-scan, x_proj, dt_proj, fused scan',
-    dispose: () => Object.values(w).forEach((x) => x.dispose()),
+    dispose: () =>
+      Object.values(w).forEach((x) => {
+        x.dispose();
+      }),
   };
 }
 
@@ -216,7 +219,10 @@ function buildUViT(e: Engine, cfg: BenchConfig, d: number, B: number): Built {
     stages: st,
     core,
     coreWhat: 'self + cross attention kernels',
-    dispose: () => Object.values(w).forEach((x) => x.dispose()),
+    dispose: () =>
+      Object.values(w).forEach((x) => {
+        x.dispose();
+      }),
   };
 }
 

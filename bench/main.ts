@@ -60,7 +60,7 @@ let dawn: GPU | null = null;
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const t0 = performance.now();
-  const log = (s: string) => process.stderr.write(s + '\n');
+  const log = (s: string) => process.stderr.write(`${s}\n`);
   // timestamp_quantization (on by default) rounds timestamps for fingerprinting resistance: too coarse for µs kernels
   dawn = create(['disable-dawn-features=timestamp_quantization']) as unknown as GPU;
   const ctx = await acquireDevice(dawn, { label: 'bench' });
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     wallSeconds: (performance.now() - t0) / 1e3,
     skipped,
   };
-  process.stdout.write(markdown(info, cfg, calib, kernels, layers) + '\n');
+  process.stdout.write(`${markdown(info, cfg, calib, kernels, layers)}\n`);
   if (args.json) {
     const withFloors = (rows: KernelRow[]) => rows.map((r) => ({ ...r, ...floors(r, cfg) }));
     const doc = {

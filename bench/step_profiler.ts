@@ -179,7 +179,7 @@ export async function profiledStep(
   if (source === 'gpu-timestamps') {
     e.onDispatch = () => segments.push(segment);
     e.beginProfiling(2048); // 4096 timestamps: the WebGPU maximum query count
-    let timings;
+    let timings: Awaited<ReturnType<Engine['endProfiling']>>;
     try {
       run.step();
       segment = 'preview';

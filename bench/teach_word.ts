@@ -249,11 +249,11 @@ async function main(): Promise<void> {
   console.log('');
   console.log('| control | 32-px PSNR to base (dB) | colour-share change | tokens changed |');
   console.log('| --- | --- | --- | --- |');
-  d.prompts.forEach((p, i) =>
+  d.prompts.forEach((p, i) => {
     console.log(
       `| ${CONTROLS[i]!.prompt} | ${f(p.psnr32)} | ${p.colourShareDiff.toFixed(3)} | ${(p.tokenChange * 100).toFixed(0)} % |`,
-    ),
-  );
+    );
+  });
   const json = {
     model: gen.manifest.modelId,
     vq: vq.manifest.modelId,

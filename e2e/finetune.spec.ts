@@ -207,13 +207,11 @@ test('a broken PNG is refused by the worker; cancel mid-run keeps nothing and le
   expect(d).toBeGreaterThan(0);
 
   // A damaged adapter file: a clear error, nothing added.
-  await page
-    .getByTestId('ft-import-input')
-    .setInputFiles({
-      name: 'broken.safetensors',
-      mimeType: 'application/octet-stream',
-      buffer: Buffer.from('definitely not safetensors'),
-    });
+  await page.getByTestId('ft-import-input').setInputFiles({
+    name: 'broken.safetensors',
+    mimeType: 'application/octet-stream',
+    buffer: Buffer.from('definitely not safetensors'),
+  });
   await expect(page.getByTestId('adapter-error')).toContainText(/Could not import "broken"/);
   await expect(page.getByTestId('no-adapters')).toBeVisible();
 });

@@ -35,7 +35,7 @@ test('security headers and CSP; no violation while loading and generating; repos
   expect(await res.text()).toMatch(/<meta http-equiv="Content-Security-Policy" content="default-src &#39;self&#39;/);
   for (const path of ['/package.json', '/training/requirements.txt', '/tests/gpu.ts', '/.git/HEAD', '/vite.config.ts'])
     expect((await request.get(path)).status(), path).toBe(404);
-  expect((await request.get('/@fs/' + process.cwd().replace(/^\//, '') + '/package.json')).status()).toBe(403);
+  expect((await request.get(`/@fs/${process.cwd().replace(/^\//, '')}/package.json`)).status()).toBe(403);
 
   const violations: string[] = [];
   page.on('console', (m) => {

@@ -64,8 +64,12 @@ async function adapterFile(seed: number, scale = 0.01, aScale = 1): Promise<Arra
   const a = initAdapter({ modelId: 'mmamba-e2e', config: cfg }, LORA, seed);
   const r = rng(seed);
   for (const p of a.pairs.values()) {
-    p.B.data.forEach((_, i, d) => (d[i] = (2 * r() - 1) * scale));
-    p.A.data.forEach((x, i, d) => (d[i] = x * aScale));
+    p.B.data.forEach((_, i, d) => {
+      d[i] = (2 * r() - 1) * scale;
+    });
+    p.A.data.forEach((x, i, d) => {
+      d[i] = x * aScale;
+    });
   }
   return port.serializeAdapter(a);
 }

@@ -58,7 +58,10 @@ async function adapterFile(modelId = 'mmamba-e2e', config = cfg, seed = 1): Prom
   const port = await fineTunePort();
   const a = initAdapter({ modelId, config }, LORA, seed);
   // B = 0 at init leaves the model unchanged; a small B makes the merge visible.
-  for (const p of a.pairs.values()) p.B.data.forEach((_, i, d) => (d[i] = Math.sin(i + seed) * 2));
+  for (const p of a.pairs.values())
+    p.B.data.forEach((_, i, d) => {
+      d[i] = Math.sin(i + seed) * 2;
+    });
   return port.serializeAdapter(a);
 }
 

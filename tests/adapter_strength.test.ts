@@ -34,7 +34,10 @@ const LORA: LoraConfig = { rank: 2, alpha: 2, targets: ['in_proj', 'out_proj', '
 /** An adapter whose B factors are not zero, so it visibly changes the drawing. */
 function adapter() {
   const a = initAdapter({ modelId: 'mmamba-e2e', config: cfg }, LORA, 1);
-  for (const p of a.pairs.values()) p.B.data.forEach((_, i, d) => (d[i] = Math.sin(i + 1) * 2));
+  for (const p of a.pairs.values())
+    p.B.data.forEach((_, i, d) => {
+      d[i] = Math.sin(i + 1) * 2;
+    });
   return a;
 }
 

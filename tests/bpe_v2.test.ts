@@ -26,7 +26,7 @@ const textOf = (c: Case) => c.text ?? c.repeat![0].repeat(c.repeat![1]);
 const label = (c: Case) =>
   c.repeat
     ? `${JSON.stringify(c.repeat[0])} × ${c.repeat[1]}`
-    : JSON.stringify(c.text!.length > 30 ? c.text!.slice(0, 30) + '…' : c.text);
+    : JSON.stringify(c.text!.length > 30 ? `${c.text!.slice(0, 30)}…` : c.text);
 
 for (const v of ['v2', 'v1', 'v1_words'] as const)
   describe(`tokenizer ${v} vs training/mmamba/bpe.py`, () => {

@@ -20,7 +20,10 @@ function trained(): LoraAdapter {
     { rank: 2, alpha: 4, targets: ['in_proj', 'out_proj', 'x_proj', 'head', 'text', 'text_layers'] },
     5,
   );
-  for (const p of a.pairs.values()) p.B.data.forEach((_, i, d) => (d[i] = Math.sin(i + 1) * 0.01));
+  for (const p of a.pairs.values())
+    p.B.data.forEach((_, i, d) => {
+      d[i] = Math.sin(i + 1) * 0.01;
+    });
   a.info.steps = 12;
   a.info.word = 'zorblax';
   a.info.captions = ['a zorblax', 'zorblax on blue'];
@@ -28,6 +31,7 @@ function trained(): LoraAdapter {
 }
 
 /** Rewrites the JSON header of a file (keeping the data) with `edit`. */
+// biome-ignore lint/suspicious/noExplicitAny: hostile-file tests poke arbitrary (ill-typed) header fields
 function editHeader(buf: ArrayBuffer, edit: (h: Record<string, any>) => void): ArrayBuffer {
   const n = Number(new DataView(buf).getBigUint64(0, true));
   const h = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 8, n)));

@@ -165,7 +165,10 @@ describe('FineTuner on mmamba_tiny', () => {
       targets: ['in_proj', 'out_proj', 'x_proj', 'dt_proj', 'mod', 'head', 'text', 'text_layers'],
     };
     const adapter = initAdapter(ref, lora, 9);
-    for (const p of adapter.pairs.values()) p.B.data.forEach((_, i, d) => (d[i] = 0.05 * Math.sin(7 * i + 1)));
+    for (const p of adapter.pairs.values())
+      p.B.data.forEach((_, i, d) => {
+        d[i] = 0.05 * Math.sin(7 * i + 1);
+      });
     const ft = new FineTuner(e, { ref, weights }, lora, { batchSize: B, seed: 9 }, adapter);
     const batch = fixedBatch();
     const lo = await ft.evaluate(batch, { withLogits: true, maskStep: 2 });

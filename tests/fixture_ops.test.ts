@@ -73,13 +73,13 @@ describe('ops against the uvit_tiny PyTorch fixture', () => {
       'u32',
     );
     let x = add(e, embedding(e, tIds, w(e, 'text.tok_emb.weight')), w(e, 'text.pos_emb')); // (B, Lt, w)
-    const n1 = layerNorm(e, x, { weight: w(e, P + 'norm1.weight'), bias: w(e, P + 'norm1.bias') });
-    const qkv = linear(e, n1, w(e, P + 'attn.qkv.weight'), w(e, P + 'attn.qkv.bias')); // (B, Lt, 3w)
+    const n1 = layerNorm(e, x, { weight: w(e, `${P}norm1.weight`), bias: w(e, `${P}norm1.bias`) });
+    const qkv = linear(e, n1, w(e, `${P}attn.qkv.weight`), w(e, `${P}attn.qkv.bias`)); // (B, Lt, 3w)
     const att = selfAttentionPacked(e, qkv, cfg.text.heads, { mask }); // (B, Lt, w)
-    x = add(e, x, linear(e, att, w(e, P + 'attn.out.weight'), w(e, P + 'attn.out.bias')));
-    const n2 = layerNorm(e, x, { weight: w(e, P + 'norm2.weight'), bias: w(e, P + 'norm2.bias') });
-    const hid = gelu(e, linear(e, n2, w(e, P + 'mlp.0.weight'), w(e, P + 'mlp.0.bias')));
-    x = add(e, x, linear(e, hid, w(e, P + 'mlp.2.weight'), w(e, P + 'mlp.2.bias')));
+    x = add(e, x, linear(e, att, w(e, `${P}attn.out.weight`), w(e, `${P}attn.out.bias`)));
+    const n2 = layerNorm(e, x, { weight: w(e, `${P}norm2.weight`), bias: w(e, `${P}norm2.bias`) });
+    const hid = gelu(e, linear(e, n2, w(e, `${P}mlp.0.weight`), w(e, `${P}mlp.0.bias`)));
+    x = add(e, x, linear(e, hid, w(e, `${P}mlp.2.weight`), w(e, `${P}mlp.2.bias`)));
     const xn = layerNorm(e, x, { weight: w(e, 'text.norm.weight'), bias: w(e, 'text.norm.bias') });
     const tokens = linear(e, xn, w(e, 'text.proj.weight'), w(e, 'text.proj.bias')); // (B, Lt, d)
     const want = get(arrays, 'stage.text_tokens');

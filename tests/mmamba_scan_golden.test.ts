@@ -13,6 +13,7 @@ import { crossMerge, crossScan } from '../src/engine/ops/cross_scan';
 import type { ScanGrid } from '../src/engine/ops/cross_scan_geom';
 import { selectiveScan, selectiveScanFused } from '../src/engine/ops/selective_scan';
 import { sliceColumns } from '../src/engine/ops/split_columns';
+import type { Tensor } from '../src/engine/tensor';
 import { causalConv1dRef } from '../src/engine/reference/conv1d';
 import { crossMergeRef, crossScanRef } from '../src/engine/reference/cross_scan';
 import { selectiveScanRef } from '../src/engine/reference/selective_scan';
@@ -132,7 +133,7 @@ async function layer(
     const tx = e.fromArray([B, L, di], x);
     const tw = e.fromArray([K, di, 4], convW);
     const tb = e.fromArray([K, di], convB);
-    let xsT;
+    let xsT: Tensor;
     if (fused)
       xsT = causalConv1dCrossScan(e, tx, tw, tb, grid, { silu: true }); // (B, K, L, di) token order
     else {
@@ -158,7 +159,7 @@ async function layer(
       D: e.fromArray([K, di], D),
       deltaBias: e.fromArray([K, di], dtBias),
     };
-    let yT;
+    let yT: Tensor;
     if (fused) yT = selectiveScanFused(e, inputs, grid);
     else {
       const ys = selectiveScan(e, inputs);

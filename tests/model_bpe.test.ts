@@ -21,7 +21,7 @@ const spec = (
 describe('byte-level BPE vs training/mmamba/bpe.py', () => {
   const tok = new BPETokenizer(spec);
   for (const c of cases.cases)
-    it(`encodes ${JSON.stringify(c.text.length > 40 ? c.text.slice(0, 40) + '…' : c.text)}`, () => {
+    it(`encodes ${JSON.stringify(c.text.length > 40 ? `${c.text.slice(0, 40)}…` : c.text)}`, () => {
       expect(tok.tokenize(c.text)).toEqual(c.tokens);
       expect(Array.from(tok.encode(c.text))).toEqual(c.ids);
     });

@@ -81,7 +81,9 @@ describe.skipIf(!run)('shipped generators vs PyTorch (opt-in: MODEL_FULL=1)', ()
         if (!(err instanceof GenerationCancelledError)) throw err;
       });
       expect(grids.length).toBe(upTo);
-      grids.forEach((g, i) => expect(g, `${id} step ${i}`).toEqual(r.steps[i]));
+      grids.forEach((g, i) => {
+        expect(g, `${id} step ${i}`).toEqual(r.steps[i]);
+      });
       model.dispose();
     });
 });

@@ -47,9 +47,9 @@ describe('inpainting vs PyTorch (tiny fixtures)', () => {
       seen.forEach((s, i) => {
         expect(Array.from(s.tokens), `step ${i}`).toEqual(c.steps[i]);
         expect(s.count).toBe(1);
-        c.request.keep.forEach(
-          (k, p) => k && expect(s.tokens[p], `kept token ${p} at step ${i}`).toBe(c.request.initTokens[p]),
-        );
+        c.request.keep.forEach((k, p) => {
+          k && expect(s.tokens[p], `kept token ${p} at step ${i}`).toBe(c.request.initTokens[p]);
+        });
       });
       expect(Array.from(res.tokens)).toEqual(c.steps.at(-1));
       expect(res.tokens.every((t) => t < K)).toBe(true);

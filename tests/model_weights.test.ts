@@ -119,7 +119,7 @@ describe('safetensors + loadWeights', () => {
     wrongShape.tensors['head.bias']!.shape = [3];
     expect(() => loadWeights(wrongShape, [shard!])).toThrow(WeightIntegrityError);
     const missing = structuredClone(m);
-    missing.tensors['nope'] = { shape: [1], dtype: 'f32', shard: 0 };
+    missing.tensors.nope = { shape: [1], dtype: 'f32', shard: 0 };
     expect(() => loadWeights(missing, [shard!])).toThrow(WeightIntegrityError);
     expect(() => loadWeights({ ...m, formatVersion: 2 }, [shard!])).toThrow(WeightIntegrityError);
   });

@@ -51,7 +51,9 @@ describe('packPreview', () => {
       const seed = freshSeed();
       const images = randn(B * 3 * S * S, seed, -1.3, 1.3); // some values outside [-1, 1]: clamped
       const edges = [-1, 1, 0, -2, 2, 1 / 255 - 1, 3 / 255 - 1, 0.5 / 127.5 - 1];
-      edges.forEach((v, i) => (images[i] = v));
+      edges.forEach((v, i) => {
+        images[i] = v;
+      });
       const tokens = randInt(nTok, seed + 1, 2 ** 32 - 1);
       const iT = e.fromArray([B, 3, S, S], images);
       const tT = e.fromArray([nTok], tokens, 'u32');

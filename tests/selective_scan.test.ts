@@ -63,7 +63,10 @@ function upload(
   };
 }
 
-const disposeAll = (ts: Record<string, Tensor>) => Object.values(ts).forEach((t) => t.dispose());
+const disposeAll = (ts: Record<string, Tensor>) =>
+  Object.values(ts).forEach((t) => {
+    t.dispose();
+  });
 
 describe('selectiveScan (plain, scan order)', () => {
   // (B, K, L, di, N, R): one step; L crossing the 32-step staging chunk twice; di not a multiple of the

@@ -30,6 +30,7 @@ function runStart(
   return new Promise((res) => {
     const timer = setTimeout(() => res({ out, code: null }), ms);
     const onData = (d: Buffer) => {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes (ESC)
       out += d.toString().replace(/\x1b\[[0-9;]*m/g, '');
       if (until.test(out)) {
         clearTimeout(timer);

@@ -242,7 +242,10 @@ export class Engine {
     } finally {
       const v = await this.device.popErrorScope();
       const m = await this.device.popErrorScope();
+      // A GPU error outranks (replaces) whatever fn threw: it is the root cause.
+      // biome-ignore lint/correctness/noUnsafeFinally: deliberate, see above
       if (v) throw new ShaderError(`GPU validation error: ${v.message}`);
+      // biome-ignore lint/correctness/noUnsafeFinally: deliberate, see above
       if (m) throw new ShaderError(`GPU out of memory: ${m.message}`);
     }
     return result;

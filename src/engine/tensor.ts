@@ -46,6 +46,6 @@ export class Tensor {
   }
 
   toString(): string {
-    return `Tensor(${this.label ? this.label + ', ' : ''}[${this.shape.join(', ')}], ${this.dtype})`;
+    return `Tensor(${this.label ? `${this.label}, ` : ''}[${this.shape.join(', ')}], ${this.dtype})`;
   }
 }

@@ -175,9 +175,9 @@ export class MMambaAutodiff {
         ];
         for (const [P, dmod] of modGrads) {
           if (!dmod) continue;
-          const mb = this.layers.linBack(f.sc, this.W(P + 'weight'), dmod, want.has(P + 'weight'));
-          keep(P + 'weight', mb.dW);
-          if (want.has(P + 'bias')) grads.set(P + 'bias', sumRows(e, dmod));
+          const mb = this.layers.linBack(f.sc, this.W(`${P}weight`), dmod, want.has(`${P}weight`));
+          keep(`${P}weight`, mb.dW);
+          if (want.has(`${P}bias`)) grads.set(`${P}bias`, sumRows(e, dmod));
           dmod.dispose();
           if (dsc) {
             const sum: Tensor = add(e, dsc, mb.dx!);

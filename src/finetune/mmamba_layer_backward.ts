@@ -27,7 +27,10 @@ import type { MixerActs } from '../model/mmamba_mixer';
 
 /** Releases activations / gradients right after the last op that reads them is recorded (the pool hands a buffer
  *  only to later work); the owning scope's later dispose is then a no-op. */
-const free = (...ts: Tensor[]): void => ts.forEach((t) => t.dispose());
+const free = (...ts: Tensor[]): void =>
+  ts.forEach((t) => {
+    t.dispose();
+  });
 
 /** Gradients of one layer's modulations (B, 3d) = [d shift ; d scale ; d gate] (the caller owns them). */
 export interface LayerModGrads {
@@ -160,14 +163,14 @@ export class MMambaLayerBackward {
       const { dO, dgate } = this.gatedResidualBackward(mod, a.fo, dOut, s);
       free(a.fo);
       // fo = hid·W_out^T + b
-      const ob = this.linBack(a.hid, W('w_out.weight'), dO, want.has(P + 'w_out.weight'));
+      const ob = this.linBack(a.hid, W('w_out.weight'), dO, want.has(`${P}w_out.weight`));
       keep('w_out.weight', ob.dW);
       bias('w_out.bias', dO);
       free(a.hid, dO);
       // hid = GEGLU(pre);  pre = u·W_in^T + b
       const dpre = s.t(gegluBackward(e, a.pre, s.t(ob.dx!)));
       free(a.pre, ob.dx!);
-      const ib = this.linBack(a.u, W('w_in.weight'), dpre, want.has(P + 'w_in.weight'));
+      const ib = this.linBack(a.u, W('w_in.weight'), dpre, want.has(`${P}w_in.weight`));
       keep('w_in.weight', ib.dW);
       bias('w_in.bias', dpre);
       free(a.u, dpre);
@@ -246,10 +249,10 @@ export class MMambaLayerBackward {
     free(ln.dx, a.dt, a.xdbl);
     // dt = dtIn·dt_proj_k^T (batched over b, k)
     const ddt = view(sg.ddelta, [B * K, L, di]);
-    const ddtIn = s.t(matmul(e, ddt, this.model.tiled(P + 'dt_proj_weight', B, s), { label: 'dt_proj_dx' })); // (B·K, L, R)
+    const ddtIn = s.t(matmul(e, ddt, this.model.tiled(`${P}dt_proj_weight`, B, s), { label: 'dt_proj_dx' })); // (B·K, L, R)
     if (wants('dt_proj_weight'))
       grads.set(
-        P + 'dt_proj_weight',
+        `${P}dt_proj_weight`,
         this.sumBatch(matmul(e, ddt, a.dtIn, { transA: true, label: 'dt_proj_dW' }), B, [K, di, R]),
       );
     free(sg.ddelta, a.dtIn);
@@ -260,10 +263,10 @@ export class MMambaLayerBackward {
     const dxdbl = view(dxdblOwner, [B * K, L, S]);
     free(sg.dBC, ddtIn);
     // x_dbl = xs·x_proj_k^T
-    const dxsP = s.t(matmul(e, dxdbl, this.model.tiled(P + 'x_proj_weight', B, s), { label: 'x_proj_dx' })); // (B·K, L, di)
+    const dxsP = s.t(matmul(e, dxdbl, this.model.tiled(`${P}x_proj_weight`, B, s), { label: 'x_proj_dx' })); // (B·K, L, di)
     if (wants('x_proj_weight'))
       grads.set(
-        P + 'x_proj_weight',
+        `${P}x_proj_weight`,
         this.sumBatch(matmul(e, dxdbl, view(a.xs, [B * K, L, di]), { transA: true, label: 'x_proj_dW' }), B, [
           K,
           S,
@@ -289,7 +292,7 @@ export class MMambaLayerBackward {
       const cat = concatRows(e, view(bx.dW!, [1, di, d]), view(bz.dW!, [1, di, d]));
       bx.dW!.dispose();
       bz.dW!.dispose();
-      grads.set(P + 'in_proj.weight', reshapeOwned(e, cat, [2 * di, d]));
+      grads.set(`${P}in_proj.weight`, reshapeOwned(e, cat, [2 * di, d]));
     }
     free(cv.dx, dz, a.u);
     const du = s.t(add(e, bx.dx!, bz.dx!));

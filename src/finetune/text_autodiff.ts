@@ -73,7 +73,7 @@ export class TextTrunkAutodiff {
     const run = new Scope();
     const keep = (name: string, t: Tensor | null) => {
       if (!t) return;
-      if (want.has('text.' + name)) grads.set('text.' + name, t);
+      if (want.has(`text.${name}`)) grads.set(`text.${name}`, t);
       else run.t(t);
     };
     try {
@@ -132,29 +132,29 @@ export class TextTrunkAutodiff {
       const a = textLayerForward(e, x, keyMask, W, this.text.cfg.heads, s);
       // out = x1 + hid·W_2^T + b_2
       const m2 = linearBackward(e, a.hid, W('mlp.2.weight'), dOut, { bias: true });
-      keep(P + 'mlp.2.weight', m2.dW);
-      keep(P + 'mlp.2.bias', m2.dBias);
+      keep(`${P}mlp.2.weight`, m2.dW);
+      keep(`${P}mlp.2.bias`, m2.dBias);
       const dpre = s.t(geluBackward(e, a.pre, s.t(m2.dx!)));
       const m0 = linearBackward(e, a.n2, W('mlp.0.weight'), dpre, { bias: true });
-      keep(P + 'mlp.0.weight', m0.dW);
-      keep(P + 'mlp.0.bias', m0.dBias);
+      keep(`${P}mlp.0.weight`, m0.dW);
+      keep(`${P}mlp.0.bias`, m0.dBias);
       const n2 = layerNormBackward(e, a.x1, s.t(m0.dx!), { weight: W('norm2.weight'), bias: W('norm2.bias') });
-      keep(P + 'norm2.weight', n2.dWeight);
-      keep(P + 'norm2.bias', n2.dBias);
+      keep(`${P}norm2.weight`, n2.dWeight);
+      keep(`${P}norm2.bias`, n2.dBias);
       const dx1 = s.t(add(e, dOut, s.t(n2.dx)));
       // x1 = x + att·W_out^T + b_out;  att = attention(qkv);  qkv = LN1(x)·W_qkv^T + b_qkv
       const ao = linearBackward(e, a.att, W('attn.out.weight'), dx1, { bias: true });
-      keep(P + 'attn.out.weight', ao.dW);
-      keep(P + 'attn.out.bias', ao.dBias);
+      keep(`${P}attn.out.weight`, ao.dW);
+      keep(`${P}attn.out.bias`, ao.dBias);
       const dqkv = s.t(
         selfAttentionPackedBackward(e, a.qkv, a.att, s.t(ao.dx!), this.text.cfg.heads, { mask: keyMask }),
       );
       const aq = linearBackward(e, a.n1, W('attn.qkv.weight'), dqkv, { bias: true });
-      keep(P + 'attn.qkv.weight', aq.dW);
-      keep(P + 'attn.qkv.bias', aq.dBias);
+      keep(`${P}attn.qkv.weight`, aq.dW);
+      keep(`${P}attn.qkv.bias`, aq.dBias);
       const n1 = layerNormBackward(e, x, s.t(aq.dx!), { weight: W('norm1.weight'), bias: W('norm1.bias') });
-      keep(P + 'norm1.weight', n1.dWeight);
-      keep(P + 'norm1.bias', n1.dBias);
+      keep(`${P}norm1.weight`, n1.dWeight);
+      keep(`${P}norm1.bias`, n1.dBias);
       return add(e, dx1, s.t(n1.dx));
     } finally {
       s.dispose();

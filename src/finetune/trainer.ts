@@ -15,15 +15,15 @@ import type { Engine } from '../engine/engine';
 import { adamwStep, sumOfSquares, sumSlots, type AdamWState } from '../engine/ops/adamw';
 import { add } from '../engine/ops/elementwise';
 import type { Tensor } from '../engine/tensor';
-import {
-  type BaseModelRef,
-  type FineTuneOptions,
-  type FineTunerHandle,
-  type LoraAdapter,
-  type LoraConfig,
-  type StepResult,
-  type TrainingBatch,
-  type WeightMap,
+import type {
+  BaseModelRef,
+  FineTuneOptions,
+  FineTunerHandle,
+  LoraAdapter,
+  LoraConfig,
+  StepResult,
+  TrainingBatch,
+  WeightMap,
 } from './api';
 import { DEFAULT_FINETUNE_OPTIONS } from './defaults';
 import { FineTuneMemoryError, InvalidBatchError, InvalidFineTuneOptionsError } from './errors';

@@ -49,7 +49,7 @@ export function configWithWord(config: MMambaConfig, id: number): MMambaConfig {
  *  other entries are shared, not copied. */
 export function weightsWithWord(base: WeightMap, id: number, vector: Float32Array): WeightMap {
   const t = base.get(TEXT_TABLE);
-  if (!t || t.shape.length !== 2) throw new Error(`the base weights have no ${TEXT_TABLE} table`);
+  if (t?.shape.length !== 2) throw new Error(`the base weights have no ${TEXT_TABLE} table`);
   const [rows, w] = t.shape as [number, number];
   if (vector.length !== w)
     throw new Error(`a word embedding of ${vector.length} values does not fit a text width of ${w}`);

@@ -183,7 +183,7 @@ export class BPETokenizer {
     if (wid !== undefined) return [wid];
     const hit = this.cache.get(piece);
     if (hit) return hit;
-    const bytes = this.utf8.encode(' ' + piece);
+    const bytes = this.utf8.encode(` ${piece}`);
     let w: number[] = new Array<number>(bytes.length);
     for (let i = 0; i < bytes.length; i++) w[i] = this.byteOffset + bytes[i]!;
     while (w.length > 1) {

@@ -13,23 +13,23 @@ const linear = (t: ParamTable, name: string, out: number, inp: number, bias = tr
 export function textParams(c: TextConfig, d: number, condDim: number, prefix = 'text.'): ParamTable {
   const t: ParamTable = new Map();
   const w = c.width;
-  t.set(prefix + 'tok_emb.weight', [c.vocab_size, w]);
-  t.set(prefix + 'pos_emb', [c.max_len, w]);
+  t.set(`${prefix}tok_emb.weight`, [c.vocab_size, w]);
+  t.set(`${prefix}pos_emb`, [c.max_len, w]);
   for (let i = 0; i < c.layers; i++) {
     const P = `${prefix}layers.${i}.`;
-    t.set(P + 'norm1.weight', [w]);
-    t.set(P + 'norm1.bias', [w]);
-    linear(t, P + 'attn.qkv', 3 * w, w);
-    linear(t, P + 'attn.out', w, w);
-    t.set(P + 'norm2.weight', [w]);
-    t.set(P + 'norm2.bias', [w]);
-    linear(t, P + 'mlp.0', c.ffn_mult * w, w);
-    linear(t, P + 'mlp.2', w, c.ffn_mult * w);
+    t.set(`${P}norm1.weight`, [w]);
+    t.set(`${P}norm1.bias`, [w]);
+    linear(t, `${P}attn.qkv`, 3 * w, w);
+    linear(t, `${P}attn.out`, w, w);
+    t.set(`${P}norm2.weight`, [w]);
+    t.set(`${P}norm2.bias`, [w]);
+    linear(t, `${P}mlp.0`, c.ffn_mult * w, w);
+    linear(t, `${P}mlp.2`, w, c.ffn_mult * w);
   }
-  t.set(prefix + 'norm.weight', [w]);
-  t.set(prefix + 'norm.bias', [w]);
-  linear(t, prefix + 'proj', d, w);
-  linear(t, prefix + 'pool_proj', condDim, w);
+  t.set(`${prefix}norm.weight`, [w]);
+  t.set(`${prefix}norm.bias`, [w]);
+  linear(t, `${prefix}proj`, d, w);
+  linear(t, `${prefix}pool_proj`, condDim, w);
   return t;
 }
 
@@ -45,23 +45,23 @@ export function mmambaParams(c: MMambaConfig): ParamTable {
   if (c.pos_emb) t.set('pos_emb', [c.grid * c.grid, d]);
   for (let i = 0; i < c.layers; i++) {
     const P = `layers.${i}.`;
-    linear(t, P + 'mod.proj', 3 * d, cd);
-    linear(t, P + 'in_proj', 2 * di, d, false);
-    t.set(P + 'conv_weight', [K, di, c.d_conv]);
-    t.set(P + 'conv_bias', [K, di]);
-    t.set(P + 'x_proj_weight', [K, R + 2 * N, di]);
-    t.set(P + 'dt_proj_weight', [K, di, R]);
-    t.set(P + 'dt_proj_bias', [K, di]);
-    t.set(P + 'A_log', [K, di, N]);
-    t.set(P + 'D', [K, di]);
-    t.set(P + 'out_norm.weight', [di]);
-    t.set(P + 'out_norm.bias', [di]);
-    linear(t, P + 'out_proj', d, di, false);
+    linear(t, `${P}mod.proj`, 3 * d, cd);
+    linear(t, `${P}in_proj`, 2 * di, d, false);
+    t.set(`${P}conv_weight`, [K, di, c.d_conv]);
+    t.set(`${P}conv_bias`, [K, di]);
+    t.set(`${P}x_proj_weight`, [K, R + 2 * N, di]);
+    t.set(`${P}dt_proj_weight`, [K, di, R]);
+    t.set(`${P}dt_proj_bias`, [K, di]);
+    t.set(`${P}A_log`, [K, di, N]);
+    t.set(`${P}D`, [K, di]);
+    t.set(`${P}out_norm.weight`, [di]);
+    t.set(`${P}out_norm.bias`, [di]);
+    linear(t, `${P}out_proj`, d, di, false);
     if (c.ffn) {
       const h = c.ffn_mult * d;
-      linear(t, P + 'ffn_mod.proj', 3 * d, cd);
-      linear(t, P + 'ffn.w_in', 2 * h, d);
-      linear(t, P + 'ffn.w_out', d, h);
+      linear(t, `${P}ffn_mod.proj`, 3 * d, cd);
+      linear(t, `${P}ffn.w_in`, 2 * h, d);
+      linear(t, `${P}ffn.w_out`, d, h);
     }
   }
   t.set('head_norm.weight', [d]);
@@ -78,16 +78,16 @@ export function uvitParams(c: UViTConfig): ParamTable {
   t.set('pos_emb', [c.grid * c.grid, d]);
   for (let i = 0; i < c.layers; i++) {
     const P = `layers.${i}.`;
-    linear(t, P + 'attn_mod.proj', 3 * d, cd);
-    linear(t, P + 'attn.qkv', 3 * d, d);
-    linear(t, P + 'attn.out', d, d);
-    t.set(P + 'cross_norm.weight', [d]);
-    linear(t, P + 'cross.q', d, d);
-    linear(t, P + 'cross.kv', 2 * d, d);
-    linear(t, P + 'cross.out', d, d);
-    linear(t, P + 'ffn_mod.proj', 3 * d, cd);
-    linear(t, P + 'ffn.w_in', 2 * h, d);
-    linear(t, P + 'ffn.w_out', d, h);
+    linear(t, `${P}attn_mod.proj`, 3 * d, cd);
+    linear(t, `${P}attn.qkv`, 3 * d, d);
+    linear(t, `${P}attn.out`, d, d);
+    t.set(`${P}cross_norm.weight`, [d]);
+    linear(t, `${P}cross.q`, d, d);
+    linear(t, `${P}cross.kv`, 2 * d, d);
+    linear(t, `${P}cross.out`, d, d);
+    linear(t, `${P}ffn_mod.proj`, 3 * d, cd);
+    linear(t, `${P}ffn.w_in`, 2 * h, d);
+    linear(t, `${P}ffn.w_out`, d, h);
   }
   t.set('head_norm.weight', [d]);
   linear(t, 'head', c.codebook_size, d);
@@ -109,11 +109,11 @@ const norm = (t: ParamTable, name: string, ch: number) => {
   t.set(`${name}.bias`, [ch]);
 };
 const res = (t: ParamTable, name: string, cin: number, cout: number) => {
-  norm(t, name + '.norm1', cin);
-  conv(t, name + '.conv1', cout, cin, 3);
-  norm(t, name + '.norm2', cout);
-  conv(t, name + '.conv2', cout, cout, 3);
-  if (cin !== cout) conv(t, name + '.skip', cout, cin, 1);
+  norm(t, `${name}.norm1`, cin);
+  conv(t, `${name}.conv1`, cout, cin, 3);
+  norm(t, `${name}.norm2`, cout);
+  conv(t, `${name}.conv2`, cout, cout, 3);
+  if (cin !== cout) conv(t, `${name}.skip`, cout, cin, 1);
 };
 
 export function vqDecoderParams(c: VQConfig): ParamTable {

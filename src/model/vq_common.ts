@@ -62,13 +62,13 @@ export class ConvNet {
   }
 
   conv(x: Tensor, name: string, stride: 1 | 2 = 1, upsample = false): Tensor {
-    const w = this.p.get(name + '.weight');
-    return conv2d(this.e, x, w, this.p.get(name + '.bias'), { stride, padding: (w.shape[2]! - 1) / 2, upsample });
+    const w = this.p.get(`${name}.weight`);
+    return conv2d(this.e, x, w, this.p.get(`${name}.bias`), { stride, padding: (w.shape[2]! - 1) / 2, upsample });
   }
   /** GroupNorm (min(norm_groups, C) groups, gn_eps) fused with SiLU. */
   gnSilu(x: Tensor, name: string): Tensor {
     const g = Math.min(this.cfg.norm_groups, x.shape[1]!);
-    return groupNorm(this.e, x, g, this.p.get(name + '.weight'), this.p.get(name + '.bias'), {
+    return groupNorm(this.e, x, g, this.p.get(`${name}.weight`), this.p.get(`${name}.bias`), {
       eps: this.cfg.gn_eps,
       silu: true,
     });
@@ -77,11 +77,11 @@ export class ConvNet {
     const s = new Scope();
     const h = s.t(
       this.conv(
-        s.t(this.gnSilu(s.t(this.conv(s.t(this.gnSilu(x, name + '.norm1')), name + '.conv1')), name + '.norm2')),
-        name + '.conv2',
+        s.t(this.gnSilu(s.t(this.conv(s.t(this.gnSilu(x, `${name}.norm1`)), `${name}.conv1`)), `${name}.norm2`)),
+        `${name}.conv2`,
       ),
     );
-    const skip = this.p.has(name + '.skip.weight') ? s.t(this.conv(x, name + '.skip')) : x;
+    const skip = this.p.has(`${name}.skip.weight`) ? s.t(this.conv(x, `${name}.skip`)) : x;
     const out = add(this.e, skip, h);
     s.dispose();
     return out;

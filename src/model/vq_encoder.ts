@@ -62,7 +62,11 @@ export class VQEncoder {
     for (let b = 0; b < B; b++)
       for (let p = 0; p < HW; p++) {
         let n = 0;
-        for (let j = 0; j < D; j++) n += (v[j] = latent[(b * D + j) * HW + p]!) ** 2;
+        for (let j = 0; j < D; j++) {
+          const x = latent[(b * D + j) * HW + p]!;
+          v[j] = x;
+          n += x * x;
+        }
         const s = 1 / Math.max(Math.sqrt(n), 1e-12);
         let best = 0;
         let bestDot = -Infinity;

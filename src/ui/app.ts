@@ -463,7 +463,7 @@ export class MmApp extends LitElement {
       const generation = new AbortController();
       this.generation = generation;
       const r = await this.engine.generate(req, { onProgress, signal: generation.signal });
-      this.caption = `${note ? note + ' ' : ''}Done: ${plural(this.frames.length, 'step')} in ${formatMs(r.ms)}.`;
+      this.caption = `${note ? `${note} ` : ''}Done: ${plural(this.frames.length, 'step')} in ${formatMs(r.ms)}.`;
       const last = this.frames[this.frames.length - 1];
       if (last) this.editResult = { tokens: r.tokens, image: last };
       if (r.variations)
@@ -629,7 +629,7 @@ function stepCaption(note: string, frames: Frame[], steps: number): string {
     steps,
     frames.reduce((ms, f) => ms + f.msStep, 0),
   );
-  return `${note ? note + ' ' : ''}Step ${frames.length} of ${steps}…${left ? ' ' + left : ''}`;
+  return `${note ? `${note} ` : ''}Step ${frames.length} of ${steps}…${left ? ` ${left}` : ''}`;
 }
 
 /** What the software-GPU pill explains (its title). */

@@ -159,9 +159,9 @@ export class ImageView extends LitElement {
     const thumbs = this.renderRoot.querySelectorAll<HTMLCanvasElement>('.frame canvas');
     thumbs.forEach((c, i) => {
       const fr = this.frames[i];
-      if (fr && c.dataset.painted !== String(fr.step) + '/' + fr.steps + '/' + this.frames.length) {
+      if (fr && c.dataset.painted !== `${String(fr.step)}/${fr.steps}/${this.frames.length}`) {
         paintFrame(c, fr);
-        c.dataset.painted = String(fr.step) + '/' + fr.steps + '/' + this.frames.length;
+        c.dataset.painted = `${String(fr.step)}/${fr.steps}/${this.frames.length}`;
       }
     });
     // Keep the newest thumbnail in view while generating.

@@ -209,7 +209,11 @@ export class MaskEditor extends LitElement {
         @pointerdown=${this.onDown}
         @pointermove=${this.onMove}
         @pointerup=${this.onUp}
-        @pointercancel=${() => ((this.painting = false), (this.anchor = null), (this.dragTo = null))}
+        @pointercancel=${() => {
+          this.painting = false;
+          this.anchor = null;
+          this.dragTo = null;
+        }}
         @keydown=${this.onKey}
         @focus=${() => (this.focused = true)}
         @blur=${() => (this.focused = false)}

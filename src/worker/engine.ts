@@ -20,7 +20,7 @@ import type {
   SaveAdapterResult,
   StorageInfo,
 } from './api';
-import { AdapterStore } from './finetune/adapter_store';
+import type { AdapterStore } from './finetune/adapter_store';
 import { FineTuneService } from './finetune/service';
 import { GenerationService } from './generation/service';
 import { startEngine, type CreateEngineOptions } from './engine_start';

@@ -162,10 +162,11 @@ export function resilientStore(dbName = DB_NAME, storeName = STORE_NAME): UseSto
     callback: (store: IDBObjectStore) => T | PromiseLike<T>,
     retried: boolean,
   ): Promise<T> => {
-    const db = await (dbp ??= connect().catch((e) => {
-      dbp = null;
+    dbp ??= connect().catch((e) => {
+      dbp = null; // a failed open is retried by the next call
       throw e;
-    }));
+    });
+    const db = await dbp;
     let store: IDBObjectStore;
     try {
       store = db.transaction(storeName, txMode).objectStore(storeName);

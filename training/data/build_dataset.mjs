@@ -721,7 +721,7 @@ const NOT_PLURAL =
 function singular(w) {
   if (IRREGULAR[w]) return IRREGULAR[w];
   if (w.length <= 3 || (NOT_PLURAL.test(w) && !/ies$/.test(w))) return w;
-  if (/ies$/.test(w)) return w.length > 4 ? w.slice(0, -3) + 'y' : w;
+  if (/ies$/.test(w)) return w.length > 4 ? `${w.slice(0, -3)}y` : w;
   if (/(xes|ches|shes|sses|zes)$/.test(w)) return w.slice(0, -2);
   if (/[^s]s$/.test(w)) return w.slice(0, -1);
   return w;
@@ -872,7 +872,7 @@ function renderAll(jobs, t0) {
       o += 8 + n;
     }
     if (r.status === 0) break;
-    skipped.push(jobs[last + 1].meta.set + ':' + jobs[last + 1].meta.name);
+    skipped.push(`${jobs[last + 1].meta.set}:${jobs[last + 1].meta.name}`);
     start = last + 2;
   }
   if (skipped.length) console.log(`[data] resvg crashed on ${skipped.length} SVGs, skipped: ${skipped.join(', ')}`);
@@ -907,7 +907,7 @@ function loadEmoji() {
     if (e.group === 1 && PEOPLE_VARIANT.test(e.label)) continue;
     const surface = stripColours(e.label);
     if (!surface || /^[0-9 ]+$/.test(surface)) continue;
-    const libKw = lib[e.emoji] ?? lib[e.emoji.replace(/\uFE0F/g, '')] ?? lib[e.emoji + '\uFE0F'] ?? [];
+    const libKw = lib[e.emoji] ?? lib[e.emoji.replace(/\uFE0F/g, '')] ?? lib[`${e.emoji}\uFE0F`] ?? [];
     const hex = e.hexcode.toLowerCase();
     const codes = shortcodes.flatMap((s) => [].concat(s[e.hexcode] ?? []));
     byHex.set(hex, {
@@ -931,7 +931,7 @@ function loadEmoji() {
 }
 
 // Which emoji (hex) an emoji-set drawing shows, or null.
-function emojiOf(s, name, nameToHex, bySlug) {
+function emojiOf(_s, name, nameToHex, bySlug) {
   const h = nameToHex.get(name);
   if (h) return h.replace(/-fe0f/g, '');
   const slug = name.replace(/-[0-9]+$/, '');
@@ -952,7 +952,7 @@ function printCounts(conceptList, chosen) {
     [50, 1e9],
   ];
   const dist = bins
-    .map(([a, b]) => `${a}${b > 1e8 ? '+' : '-' + b}: ${per.filter((x) => x >= a && x <= b).length}`)
+    .map(([a, b]) => `${a}${b > 1e8 ? '+' : `-${b}`}: ${per.filter((x) => x >= a && x <= b).length}`)
     .join(', ');
   const bySet = {};
   for (const c of chosen) bySet[c.set] = (bySet[c.set] ?? 0) + 1;
@@ -973,7 +973,7 @@ export function normaliseForTest(pairs) {
   return pairs.map(([set, name]) => {
     const cfg = SETS.find((c) => c.set === set) ?? { variants: [['', 'icon', true]] };
     const v = cfg.variants.find(([suf]) => suf === '' || name.endsWith(suf));
-    if (!v || !v[2]) return { set, name, surface: '', key: '', style: '', reason: 'variant' };
+    if (!v?.[2]) return { set, name, surface: '', key: '', style: '', reason: 'variant' };
     const stem = v[0] ? name.slice(0, -v[0].length) : name;
     const surface = surfaceName(stem);
     return {
@@ -1027,7 +1027,7 @@ function main() {
     for (const [n, cat] of s.category) {
       if (!BRAND_CATEGORY.test(cat)) continue;
       const v = cfg.variants.find(([suf]) => suf === '' || n.endsWith(suf));
-      const surface = surfaceName(v && v[0] ? n.slice(0, -v[0].length) : n);
+      const surface = surfaceName(v?.[0] ? n.slice(0, -v[0].length) : n);
       if (surface && !emojiKeys.has(conceptKey(surface))) BRAND_NAMES.add(surface);
     }
   }
@@ -1047,7 +1047,7 @@ function main() {
     let n = 0;
     for (const name of Object.keys(s.icons.icons).sort()) {
       const v = cfg.variants.find(([suf]) => suf === '' || name.endsWith(suf));
-      if (!v || !v[2]) {
+      if (!v?.[2]) {
         rej('variant');
         continue;
       }
@@ -1062,7 +1062,7 @@ function main() {
           continue;
         }
         const hex = emojiOf(s, name, nameToHex, bySlug);
-        const e = hex && (byHex.get(hex) ?? byHex.get(hex + '-fe0f'));
+        const e = hex && (byHex.get(hex) ?? byHex.get(`${hex}-fe0f`));
         if (hex && !e) {
           rej('emoji group');
           continue;
@@ -1140,7 +1140,7 @@ function main() {
   const capPerSet = (list) => {
     const perSet = new Map();
     return list.filter((c) => {
-      const k = c.set + '\0' + c.key;
+      const k = `${c.set}\0${c.key}`;
       const m = perSet.get(k) ?? 0;
       perSet.set(k, m + 1);
       return m < MAX_PER_SET_CONCEPT;

@@ -11,7 +11,10 @@ import type { AttentionOptions } from './attention';
 const codeFor = new Map<number, string>();
 function shader(dh: number): string {
   let c = codeFor.get(dh);
-  if (!c) codeFor.set(dh, (c = source.replace('/*DH4*/8u', `${dh / 4}u`)));
+  if (!c) {
+    c = source.replace('/*DH4*/8u', `${dh / 4}u`);
+    codeFor.set(dh, c);
+  }
   return c;
 }
 

@@ -10,7 +10,7 @@ import { ShapeError } from '../errors';
 import type { Tensor } from '../tensor';
 import { checkGrid, CROSS_SCAN_INDEX_WGSL, geomSlots, type ScanGrid } from './cross_scan_geom';
 
-const code = CROSS_SCAN_INDEX_WGSL + '\n' + body;
+const code = `${CROSS_SCAN_INDEX_WGSL}\n${body}`;
 
 function checkWeights(what: string, weight: Tensor, bias: Tensor, K: number, C: number): number {
   const W = weight.shape[weight.shape.length - 1]!;

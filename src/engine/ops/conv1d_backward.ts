@@ -15,7 +15,7 @@ const [prelude, ...sections] = body.split('//#entry ');
 const CODE: Record<string, string> = Object.fromEntries(
   sections.map((s) => [
     s.slice(0, s.indexOf('\n')).trim(),
-    CROSS_SCAN_INDEX_WGSL + '\n' + prelude + s.slice(s.indexOf('\n')),
+    `${CROSS_SCAN_INDEX_WGSL}\n${prelude}${s.slice(s.indexOf('\n'))}`,
   ]),
 );
 const MAX_TAPS = 8;

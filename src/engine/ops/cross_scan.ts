@@ -8,7 +8,7 @@ import { ShapeError } from '../errors';
 import type { Tensor } from '../tensor';
 import { checkGrid, CROSS_SCAN_INDEX_WGSL, geomSlots, type ScanGrid } from './cross_scan_geom';
 
-const code = CROSS_SCAN_INDEX_WGSL + '\n' + body;
+const code = `${CROSS_SCAN_INDEX_WGSL}\n${body}`;
 
 export function crossScan(e: Engine, x: Tensor, grid: ScanGrid): Tensor {
   if (x.dtype !== 'f32' || x.shape.length !== 3) throw new ShapeError(`crossScan needs f32 (B, L, C), got ${x}`);

@@ -5,7 +5,7 @@ import { ShapeError } from '../errors';
 import type { Tensor } from '../tensor';
 import { SOFTPLUS_WGSL } from './softplus_code';
 
-const code = SOFTPLUS_WGSL + '\n' + body;
+const code = `${SOFTPLUS_WGSL}\n${body}`;
 
 const OPS = { silu: 0, gelu: 1, softplus: 2, add: 3, mul: 4, axpby: 5, copy: 6, negExp: 7 } as const;
 type OpName = keyof typeof OPS;

@@ -22,10 +22,10 @@ import { crossMerge } from './cross_scan';
 import { checkGrid, CROSS_SCAN_INDEX_WGSL, geomSlots, type ScanGrid } from './cross_scan_geom';
 import { SOFTPLUS_WGSL } from './softplus_code';
 
-const plainCode = SOFTPLUS_WGSL + '\n' + plainBody;
+const plainCode = `${SOFTPLUS_WGSL}\n${plainBody}`;
 
-const fusedCode = SOFTPLUS_WGSL + '\n' + CROSS_SCAN_INDEX_WGSL + '\n' + fusedBody;
-const chunkedCode = SOFTPLUS_WGSL + '\n' + CROSS_SCAN_INDEX_WGSL + '\n' + chunkedBody;
+const fusedCode = `${SOFTPLUS_WGSL}\n${CROSS_SCAN_INDEX_WGSL}\n${fusedBody}`;
+const chunkedCode = `${SOFTPLUS_WGSL}\n${CROSS_SCAN_INDEX_WGSL}\n${chunkedBody}`;
 export const MAX_STATE = 16;
 
 export interface ScanInputs {

@@ -18,7 +18,7 @@ import { checkGrid, CROSS_SCAN_INDEX_WGSL, geomSlots, type ScanGrid } from './cr
 import { MAX_STATE, type ScanInputs } from './selective_scan';
 import { SOFTPLUS_WGSL } from './softplus_code';
 
-const mainCode = SOFTPLUS_WGSL + '\n' + CROSS_SCAN_INDEX_WGSL + '\n' + mainBody;
+const mainCode = `${SOFTPLUS_WGSL}\n${CROSS_SCAN_INDEX_WGSL}\n${mainBody}`;
 const [prelude, ...sections] = reduceSrc.split('//#entry ');
 const REDUCE: Record<string, string> = Object.fromEntries(
   sections.map((s) => [s.slice(0, s.indexOf('\n')).trim(), prelude + s.slice(s.indexOf('\n'))]),

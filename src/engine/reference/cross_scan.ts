@@ -25,7 +25,9 @@ export function sequencePermutations(g: ScanGrid): { perm: number[][]; inv: numb
   });
   const inv = perm.map((row) => {
     const r = new Array<number>(row.length);
-    row.forEach((t, j) => (r[t] = j));
+    row.forEach((t, j) => {
+      r[t] = j;
+    });
     return r;
   });
   return { perm, inv };

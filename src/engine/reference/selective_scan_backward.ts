@@ -77,7 +77,8 @@ export function selectiveScanBackwardRef(
         for (let t = 0; t < L; t++) {
           const i = ((b * K + k) * L + t) * di + c;
           const row = ((b * K + k) * L + t) * N;
-          const dt = (dts[t] = softplus(x.delta[i]! + x.dtBias[kc]!));
+          const dt = softplus(x.delta[i]! + x.dtBias[kc]!);
+          dts[t] = dt;
           for (let n = 0; n < N; n++)
             hs[(t + 1) * N + n] = Math.exp(dt * A[n]!) * hs[t * N + n]! + dt * x.B[row + n]! * x.u[i]!;
         }

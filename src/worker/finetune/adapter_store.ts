@@ -85,6 +85,7 @@ export function checkAdapterName(raw: string): string {
   if (Array.from(name).length > MAX_ADAPTER_NAME) throw new AdapterNameError('is too long');
   if (name.includes('/')) throw new AdapterNameError('contains "/"');
   // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(name)) throw new AdapterNameError('contains control characters');
   return name;
 }

@@ -318,7 +318,9 @@ export class FineTuneRun {
     if (!this.deps.tokenizer) throw new Error('textual inversion needs the base tokenizer');
     const tok = new BPETokenizer(tokenizerWithWord(this.deps.tokenizer, r.word), ds.lt);
     const textIds = new Int32Array(ds.count * ds.lt);
-    ds.captions.forEach((c, i) => textIds.set(tok.encode(c), i * ds.lt));
+    ds.captions.forEach((c, i) => {
+      textIds.set(tok.encode(c), i * ds.lt);
+    });
     const pairs = { count: ds.count, tokens: ds.tokens, textIds };
     const inv = port.createWordInversion(engine, base, this.deps.tokenizer, r.word, {
       ...DEFAULT_FINETUNE_OPTIONS,
