@@ -8,6 +8,7 @@ inner channel, state) (Δ·A, the state update's multiply-add pair, Δ·B·u, an
 
   python training/ablation_table.py --runs /tmp/runs/abl --eval /tmp/runs/eval/ablation-*.json --target-steps 200
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,14 +36,15 @@ def forward_gflops(config: dict) -> float:
 
     from mmamba.config import config_from_dict
     from mmamba.mmamba import build_model
+
     cfg = config_from_dict(config)
-    with torch.device("meta"):                       # shapes only: counting needs no arithmetic
+    with torch.device("meta"):  # shapes only: counting needs no arithmetic
         model = build_model(cfg).eval()
         tokens = torch.full((1, cfg.hw), cfg.mask_id, dtype=torch.long)
         text = torch.ones(1, cfg.text.max_len, dtype=torch.long)
     scan = 0
     if hasattr(model, "use_ref_scan"):
-        model.use_ref_scan = True                   # plain elementwise recurrence: no matmul hidden inside
+        model.use_ref_scan = True  # plain elementwise recurrence: no matmul hidden inside
         scan = 6 * cfg.layers * cfg.directions * cfg.seq_len * cfg.d_inner * cfg.d_state
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(tokens, text)
@@ -70,28 +72,35 @@ class FlopsCache:
 
 def table(runs_dir: str, eval_rows: dict[str, dict], target_steps: int = 0, flops=None) -> str:
     """flops: a callable config -> forward GFLOPs (FlopsCache), or None to leave the compute columns empty."""
-    lines = ["| variant | config | params | steps | train images | fwd GFLOPs/image | train PFLOPs | images/s (shared GPU) "
-             "| val CE (EMA) | FID ↓ | CLIP ↑ | top-5 ↑ | colour ↑ |",
-             "| " + " | ".join(["---"] * 13) + " |"]
+    lines = [
+        "| variant | config | params | steps | train images | fwd GFLOPs/image | train PFLOPs | images/s (shared GPU) "
+        "| val CE (EMA) | FID ↓ | CLIP ↑ | top-5 ↑ | colour ↑ |",
+        "| " + " | ".join(["---"] * 13) + " |",
+    ]
     for summ in sorted(glob.glob(os.path.join(runs_dir, "*", "summary.json"))):
         name = os.path.basename(os.path.dirname(summ))
         with open(summ) as f:
             s = json.load(f)
         c = s["config"]
-        desc = (f"{c['arch']} d={c['d']} L={c['layers']}" +
-                (f" dirs={c['directions']} text={c['text_position']} ffn={'x' + str(c['ffn_mult']) if c['ffn'] else 'no'}"
-                 f" pos={'yes' if c['pos_emb'] else 'no'}" if c["arch"] == "mmamba" else ""))
-        ev = (s.get("last_eval") or {})
+        desc = f"{c['arch']} d={c['d']} L={c['layers']}" + (
+            f" dirs={c['directions']} text={c['text_position']} ffn={'x' + str(c['ffn_mult']) if c['ffn'] else 'no'}"
+            f" pos={'yes' if c['pos_emb'] else 'no'}"
+            if c["arch"] == "mmamba"
+            else ""
+        )
+        ev = s.get("last_eval") or {}
         ce = ev.get("val_loss_ema", ev.get("val_loss"))
         e = eval_rows.get(name, {})
         short = f" (stopped early, target {target_steps})" if target_steps and s["steps"] < target_steps else ""
         fmt = lambda v, f: f.format(v) if v is not None else "–"  # noqa: E731
         gf = flops(c) if flops else None
         pf = 3 * gf * s["train_images"] / 1e6 if gf is not None else None
-        lines.append(f"| {name} | {desc} | {s['params'] / 1e6:.2f} M | {s['steps']}{short} | {s['train_images']:,} | "
-                     f"{fmt(gf, '{:.2f}')} | {fmt(pf, '{:.1f}')} | {s['images_s']:.0f} | {fmt(ce, '{:.3f}')} | "
-                     f"{fmt(e.get('fid'), '{:.2f}')} | {fmt(e.get('clip'), '{:.2f}')} | "
-                     f"{fmt(e.get('top5'), '{:.3f}')} | {fmt(e.get('colour'), '{:.3f}')} |")
+        lines.append(
+            f"| {name} | {desc} | {s['params'] / 1e6:.2f} M | {s['steps']}{short} | {s['train_images']:,} | "
+            f"{fmt(gf, '{:.2f}')} | {fmt(pf, '{:.1f}')} | {s['images_s']:.0f} | {fmt(ce, '{:.3f}')} | "
+            f"{fmt(e.get('fid'), '{:.2f}')} | {fmt(e.get('clip'), '{:.2f}')} | "
+            f"{fmt(e.get('top5'), '{:.3f}')} | {fmt(e.get('colour'), '{:.3f}')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -101,8 +110,12 @@ def main(argv=None) -> str:
     ap.add_argument("--eval", nargs="*", default=[], help="evaluate.py --json outputs")
     ap.add_argument("--target-steps", type=int, default=0)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--flops", action=argparse.BooleanOptionalAction, default=True,
-                    help="count forward FLOPs per image (one shape-only forward per config, seconds each)")
+    ap.add_argument(
+        "--flops",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="count forward FLOPs per image (one shape-only forward per config, seconds each)",
+    )
     ap.add_argument("--flops-cache", default=None, help="JSON file of counted configs (read and extended)")
     args = ap.parse_args(argv)
     flops = FlopsCache(args.flops_cache) if args.flops else None

@@ -15,6 +15,7 @@ Timing: CUDA events around each call (CPU: perf_counter), `warmup` calls first, 
 Usage (from training/):  python bench_layers.py [--tiny] [--json FILE] [--budget S] [--dtypes bf16,f32]
 The markdown table goes to stdout, progress to stderr. --tiny runs small shapes on any device in seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,32 +53,44 @@ class Shapes:
     reps: int
 
 
-FULL = Shapes(text_len=16, grid=16, widths=(512, 1024), batches=(1, 32), heads=8, ffn_mult=4, depth=22,
-              warmup=5, reps=20)
+FULL = Shapes(
+    text_len=16, grid=16, widths=(512, 1024), batches=(1, 32), heads=8, ffn_mult=4, depth=22, warmup=5, reps=20
+)
 TINY = Shapes(text_len=4, grid=4, widths=(32,), batches=(1, 2), heads=2, ffn_mult=4, depth=3, warmup=1, reps=3)
 
 
 @dataclass
 class Row:
-    model: str            # 'M-Mamba' | 'UViT'
+    model: str  # 'M-Mamba' | 'UViT'
     d: int
     B: int
-    L: int                # tokens the layer runs over (M-Mamba: text + image; UViT: image, text via cross-attention)
+    L: int  # tokens the layer runs over (M-Mamba: text + image; UViT: image, text via cross-attention)
     dtype: str
-    layer_us: float       # one layer forward, median
-    core_us: float        # sequence-mixing core alone, median
-    stack_ms: float       # `depth` layers forward, median
+    layer_us: float  # one layer forward, median
+    core_us: float  # sequence-mixing core alone, median
+    stack_ms: float  # `depth` layers forward, median
     depth: int
 
 
 def mamba_config(s: Shapes, d: int) -> MMambaConfig:
-    return MMambaConfig(text=TextConfig(max_len=s.text_len), grid=s.grid, d=d, layers=1, expand=2, d_state=16,
-                        d_conv=4, directions=4, ffn=False, cond_dim=d)
+    return MMambaConfig(
+        text=TextConfig(max_len=s.text_len),
+        grid=s.grid,
+        d=d,
+        layers=1,
+        expand=2,
+        d_state=16,
+        d_conv=4,
+        directions=4,
+        ffn=False,
+        cond_dim=d,
+    )
 
 
 def uvit_config(s: Shapes, d: int) -> UViTConfig:
-    return UViTConfig(text=TextConfig(max_len=s.text_len), grid=s.grid, d=d, layers=1, heads=s.heads,
-                      ffn_mult=s.ffn_mult, cond_dim=d)
+    return UViTConfig(
+        text=TextConfig(max_len=s.text_len), grid=s.grid, d=d, layers=1, heads=s.heads, ffn_mult=s.ffn_mult, cond_dim=d
+    )
 
 
 def randomise_adaln(layers: nn.ModuleList) -> None:
@@ -93,24 +106,29 @@ def mamba_core(layer: MMambaLayer, x: torch.Tensor) -> torch.Tensor:
     Mirrors mmamba.py's mix line for line (test_bench_layers.py checks it against layer.mix)."""
     cfg = layer.cfg
     K, N, R = cfg.directions, cfg.d_state, cfg.dt_rank
-    xs = to_scans(x, layer.seq_perm_flat, layer.seq_inv_flat, K)                # (B, K, L, di)
-    xs = causal_conv_silu(xs, layer.conv_weight, layer.conv_bias)              # (B, K, L, di)
-    x_dbl = torch.matmul(xs, layer.x_proj_weight.transpose(1, 2))              # (B, K, L, R + 2N)
+    xs = to_scans(x, layer.seq_perm_flat, layer.seq_inv_flat, K)  # (B, K, L, di)
+    xs = causal_conv_silu(xs, layer.conv_weight, layer.conv_bias)  # (B, K, L, di)
+    x_dbl = torch.matmul(xs, layer.x_proj_weight.transpose(1, 2))  # (B, K, L, R + 2N)
     dt, Bm, Cm = torch.split(x_dbl, [R, N, N], dim=-1)
-    dt = torch.matmul(dt, layer.dt_proj_weight.transpose(1, 2))                # (B, K, L, di)
-    y = scan_module.selective_scan(xs.transpose(2, 3), dt.transpose(2, 3),
-                                   -torch.exp(layer.A_log.float()).reshape(-1, N),
-                                   Bm.transpose(2, 3), Cm.transpose(2, 3),
-                                   D=layer.D.reshape(-1), delta_bias=layer.dt_proj_bias.reshape(-1),
-                                   delta_softplus=True)                        # (B, K, di, L)
-    return from_scans(y.transpose(2, 3), layer.seq_perm_flat, layer.seq_inv_flat)   # (B, L, di)
+    dt = torch.matmul(dt, layer.dt_proj_weight.transpose(1, 2))  # (B, K, L, di)
+    y = scan_module.selective_scan(
+        xs.transpose(2, 3),
+        dt.transpose(2, 3),
+        -torch.exp(layer.A_log.float()).reshape(-1, N),
+        Bm.transpose(2, 3),
+        Cm.transpose(2, 3),
+        D=layer.D.reshape(-1),
+        delta_bias=layer.dt_proj_bias.reshape(-1),
+        delta_softplus=True,
+    )  # (B, K, di, L)
+    return from_scans(y.transpose(2, 3), layer.seq_perm_flat, layer.seq_inv_flat)  # (B, L, di)
 
 
 def attention_core(q, k, v, qc, kc, vc, mask) -> torch.Tensor:
     """The attention core of UViTLayer: self-attention SDPA over the image tokens, cross-attention SDPA to the text
     (key mask as the model passes it). Inputs are already split into heads: (B, h, L, hd)."""
-    a = F.scaled_dot_product_attention(q, k, v)                                # (B, h, HW, hd)
-    b = F.scaled_dot_product_attention(qc, kc, vc, attn_mask=mask)             # (B, h, HW, hd)
+    a = F.scaled_dot_product_attention(q, k, v)  # (B, h, HW, hd)
+    b = F.scaled_dot_product_attention(qc, kc, vc, attn_mask=mask)  # (B, h, HW, hd)
     return a, b
 
 
@@ -154,10 +172,10 @@ def bench_mamba(s: Shapes, d: int, B: int, dtype: str, dev: torch.device, timer:
     layers = layers.to(dtype=DTYPES[dtype]).eval()
     L = cfg.seq_len
     g = torch.Generator(device=dev).manual_seed(0)
-    h = torch.randn(B, L, d, generator=g, device=dev).to(DTYPES[dtype])       # (B, L, d)
-    c = torch.randn(B, d, generator=g, device=dev).to(DTYPES[dtype])          # (B, cond = d)
+    h = torch.randn(B, L, d, generator=g, device=dev).to(DTYPES[dtype])  # (B, L, d)
+    c = torch.randn(B, d, generator=g, device=dev).to(DTYPES[dtype])  # (B, cond = d)
     first = layers[0]
-    x = torch.randn(B, L, cfg.d_inner, generator=g, device=dev).to(DTYPES[dtype])   # (B, L, di) in_proj's x
+    x = torch.randn(B, L, cfg.d_inner, generator=g, device=dev).to(DTYPES[dtype])  # (B, L, di) in_proj's x
 
     def stack():
         y = h
@@ -165,9 +183,17 @@ def bench_mamba(s: Shapes, d: int, B: int, dtype: str, dev: torch.device, timer:
             y = layer(y, c)
         return y
 
-    row = Row("M-Mamba", d, B, L, dtype, layer_us=1e3 * timer.median_ms(lambda: first(h, c)),
-              core_us=1e3 * timer.median_ms(lambda: mamba_core(first, x)), stack_ms=timer.median_ms(stack),
-              depth=s.depth)
+    row = Row(
+        "M-Mamba",
+        d,
+        B,
+        L,
+        dtype,
+        layer_us=1e3 * timer.median_ms(lambda: first(h, c)),
+        core_us=1e3 * timer.median_ms(lambda: mamba_core(first, x)),
+        stack_ms=timer.median_ms(stack),
+        depth=s.depth,
+    )
     check_finite(stack(), row)
     return row
 
@@ -182,14 +208,14 @@ def bench_uvit(s: Shapes, d: int, B: int, dtype: str, dev: torch.device, timer: 
     dt = DTYPES[dtype]
     g = torch.Generator(device=dev).manual_seed(0)
     r = lambda *shape: torch.randn(*shape, generator=g, device=dev).to(dt)  # noqa: E731
-    h, txt, c = r(B, HW, d), r(B, Lt, d), r(B, d)                             # (B, HW, d), (B, Lt, d), (B, d)
+    h, txt, c = r(B, HW, d), r(B, Lt, d), r(B, d)  # (B, HW, d), (B, Lt, d), (B, d)
     key_mask = torch.ones(B, Lt, dtype=torch.bool, device=dev)
-    key_mask[:, Lt // 2:] = False                                              # padded prompt tail, as in use
+    key_mask[:, Lt // 2 :] = False  # padded prompt tail, as in use
     first = layers[0]
     heads = cfg.heads
     q, k, v = r(B, heads, HW, hd), r(B, heads, HW, hd), r(B, heads, HW, hd)
     qc, kc, vc = r(B, heads, HW, hd), r(B, heads, Lt, hd), r(B, heads, Lt, hd)
-    mask = key_mask[:, None, None, :]                                          # (B, 1, 1, Lt)
+    mask = key_mask[:, None, None, :]  # (B, 1, 1, Lt)
 
     def stack():
         y = h
@@ -197,9 +223,17 @@ def bench_uvit(s: Shapes, d: int, B: int, dtype: str, dev: torch.device, timer: 
             y = layer(y, c, txt, key_mask)
         return y
 
-    row = Row("UViT", d, B, HW, dtype, layer_us=1e3 * timer.median_ms(lambda: first(h, c, txt, key_mask)),
-              core_us=1e3 * timer.median_ms(lambda: attention_core(q, k, v, qc, kc, vc, mask)),
-              stack_ms=timer.median_ms(stack), depth=s.depth)
+    row = Row(
+        "UViT",
+        d,
+        B,
+        HW,
+        dtype,
+        layer_us=1e3 * timer.median_ms(lambda: first(h, c, txt, key_mask)),
+        core_us=1e3 * timer.median_ms(lambda: attention_core(q, k, v, qc, kc, vc, mask)),
+        stack_ms=timer.median_ms(stack),
+        depth=s.depth,
+    )
     check_finite(stack(), row)
     return row
 
@@ -221,41 +255,50 @@ def fmt(x: float, digits: int = 1) -> str:
 
 def table(rows: list[Row]) -> str:
     depth = rows[0].depth if rows else 0
-    out = [f"| layer | d | B | L | dtype | layer (µs) | core (µs) | core share | vs UViT (layer) | {depth} layers (ms) "
-           f"| vs UViT ({depth} layers) |",
-           "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        f"| layer | d | B | L | dtype | layer (µs) | core (µs) | core share | vs UViT (layer) | {depth} layers (ms) "
+        f"| vs UViT ({depth} layers) |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         u = next((x for x in rows if x.model == "UViT" and (x.d, x.B, x.dtype) == (r.d, r.B, r.dtype)), None)
         vs = r.model == "M-Mamba" and u is not None
-        out.append(f"| {r.model} | {r.d} | {r.B} | {r.L} | {r.dtype} | {fmt(r.layer_us)} | {fmt(r.core_us)} "
-                   f"| {fmt(100 * r.core_us / r.layer_us, 0)}% | {fmt(r.layer_us / u.layer_us, 2) + '×' if vs else ''} "
-                   f"| {fmt(r.stack_ms, 2)} | {fmt(r.stack_ms / u.stack_ms, 2) + '×' if vs else ''} |")
+        out.append(
+            f"| {r.model} | {r.d} | {r.B} | {r.L} | {r.dtype} | {fmt(r.layer_us)} | {fmt(r.core_us)} "
+            f"| {fmt(100 * r.core_us / r.layer_us, 0)}% | {fmt(r.layer_us / u.layer_us, 2) + '×' if vs else ''} "
+            f"| {fmt(r.stack_ms, 2)} | {fmt(r.stack_ms / u.stack_ms, 2) + '×' if vs else ''} |"
+        )
     return "\n".join(out)
 
 
-def markdown(rows: list[Row], s: Shapes, mode: str, dev: torch.device, tf32: bool, skipped: list[str],
-             wall_s: float) -> str:
+def markdown(
+    rows: list[Row], s: Shapes, mode: str, dev: torch.device, tf32: bool, skipped: list[str], wall_s: float
+) -> str:
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
-    return "\n".join([
-        f"# PyTorch eager layer benchmark ({mode})",
-        "",
-        f"- device: {name}; torch {torch.__version__}; inference only (torch.inference_mode)",
-        f"- selective scan: {scan_impl(dev)}",
-        f"- f32: TF32 matmul {'on' if tf32 else 'off'}; bf16: weights and activations bf16, scan state f32",
-        f"- timing: {'CUDA events' if dev.type == 'cuda' else 'perf_counter'}, median of {s.reps} after "
-        f"{s.warmup} warm-up; L = {s.text_len} text + {s.grid}×{s.grid} image tokens; heads {s.heads}, "
-        f"UViT GEGLU hidden {s.ffn_mult}d; cores timed separately",
-        f"- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, {wall_s:.0f} s wall"
-        + (f"; time budget spent, SKIPPED: {', '.join(skipped)}" if skipped else ""),
-        "",
-        "M-Mamba core: cross-scan + conv1d + SiLU, x_proj, dt_proj, selective scan, cross-merge; UViT core: self- and",
-        "cross-attention SDPA (projections outside). M-Mamba has no FFN sublayer (as shipped); UViT has its GEGLU FFN.",
-        "",
-        table(rows),
-    ])
+    return "\n".join(
+        [
+            f"# PyTorch eager layer benchmark ({mode})",
+            "",
+            f"- device: {name}; torch {torch.__version__}; inference only (torch.inference_mode)",
+            f"- selective scan: {scan_impl(dev)}",
+            f"- f32: TF32 matmul {'on' if tf32 else 'off'}; bf16: weights and activations bf16, scan state f32",
+            f"- timing: {'CUDA events' if dev.type == 'cuda' else 'perf_counter'}, median of {s.reps} after "
+            f"{s.warmup} warm-up; L = {s.text_len} text + {s.grid}×{s.grid} image tokens; heads {s.heads}, "
+            f"UViT GEGLU hidden {s.ffn_mult}d; cores timed separately",
+            f"- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, {wall_s:.0f} s wall"
+            + (f"; time budget spent, SKIPPED: {', '.join(skipped)}" if skipped else ""),
+            "",
+            "M-Mamba core: cross-scan + conv1d + SiLU, x_proj, dt_proj, selective scan, cross-merge; UViT core: self- and",
+            "cross-attention SDPA (projections outside). M-Mamba has no FFN sublayer (as shipped); UViT has its GEGLU FFN.",
+            "",
+            table(rows),
+        ]
+    )
 
 
-def run(s: Shapes, dtypes: list[str], dev: torch.device, budget_s: float, tf32: bool) -> tuple[list[Row], list[str], float]:
+def run(
+    s: Shapes, dtypes: list[str], dev: torch.device, budget_s: float, tf32: bool
+) -> tuple[list[Row], list[str], float]:
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     timer = Timer(dev, s.warmup, s.reps)
@@ -291,8 +334,13 @@ def main(argv: list[str] | None = None) -> str:
     args = ap.parse_args(argv)
     s = TINY if args.tiny else FULL
     if args.depth or args.reps:
-        s = Shapes(**{**asdict(s), **({"depth": args.depth} if args.depth else {}),
-                      **({"reps": args.reps} if args.reps else {})})
+        s = Shapes(
+            **{
+                **asdict(s),
+                **({"depth": args.depth} if args.depth else {}),
+                **({"reps": args.reps} if args.reps else {}),
+            }
+        )
     dtypes = [t.strip() for t in args.dtypes.split(",") if t.strip()]
     unknown = [t for t in dtypes if t not in DTYPES]
     if unknown:
@@ -303,8 +351,11 @@ def main(argv: list[str] | None = None) -> str:
     print(md)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": str(dev), "shapes": asdict(s), "skipped": skipped,
-                       "rows": [asdict(r) for r in rows]}, f, indent=1)
+            json.dump(
+                {"device": str(dev), "shapes": asdict(s), "skipped": skipped, "rows": [asdict(r) for r in rows]},
+                f,
+                indent=1,
+            )
     return md
 
 

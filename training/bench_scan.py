@@ -22,6 +22,7 @@ Usage (from training/):  .venv/bin/python bench_scan.py [--dtype bf16|fp32] [--s
                          .venv/bin/python bench_scan.py --compare [--check] [--sweep-merge] [--sweep-split-bwd]
                                                         [--Bs 64,256] [--reps 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,7 @@ def make(Bsz, K, L, di, N, dtype, dev, layout="cl"):
     r = lambda *s: torch.randn(*s, generator=g, device=dev)  # noqa: E731
     if layout == "cl":
         act = lambda: r(Bsz, K, L, di).to(dtype).transpose(2, 3).detach()  # noqa: E731
-        st = lambda: r(Bsz, K, L, N).to(dtype).transpose(2, 3).detach()    # noqa: E731
+        st = lambda: r(Bsz, K, L, N).to(dtype).transpose(2, 3).detach()  # noqa: E731
     else:
         act = lambda: r(Bsz, Dt, L).to(dtype)  # noqa: E731
         st = lambda: r(Bsz, K, N, L).to(dtype)  # noqa: E731
@@ -80,8 +81,11 @@ def main():
     ap.add_argument("--compare", action="store_true", help="old (split) vs new (fused) scan + merge")
     ap.add_argument("--check", action="store_true", help="with --compare: correctness vs the reference first")
     ap.add_argument("--sweep-merge", action="store_true", help="with --compare: launch configs of the fused kernel")
-    ap.add_argument("--sweep-split-bwd", action="store_true",
-                    help="with --compare: launch sets of the split path's registers backward")
+    ap.add_argument(
+        "--sweep-split-bwd",
+        action="store_true",
+        help="with --compare: launch sets of the split path's registers backward",
+    )
     ap.add_argument("--Bs", default="64,256", help="with --compare: batch sizes")
     ap.add_argument("--reps", type=int, default=20, help="with --compare: interleaved rounds")
     args = ap.parse_args()
@@ -100,8 +104,10 @@ def main():
     act, bc = Bsz * Dt * L * es, Bsz * K * N * L * es
     fwd_bytes = 4 * act + 2 * bc
     fb_bytes = fwd_bytes + (4 * act + 2 * bc) + (3 * act + 2 * bc)
-    print(f"shape B={Bsz} K={K} L={L} di={di} N={N} dtype={args.dtype} layout={args.layout}; effective bytes fwd "
-          f"{fwd_bytes / 1e9:.3f} GB, fwd+bwd {fb_bytes / 1e9:.3f} GB")
+    print(
+        f"shape B={Bsz} K={K} L={L} di={di} N={N} dtype={args.dtype} layout={args.layout}; effective bytes fwd "
+        f"{fwd_bytes / 1e9:.3f} GB, fwd+bwd {fb_bytes / 1e9:.3f} GB"
+    )
 
     def runner(fn, **kw):
         def fwd():
@@ -111,6 +117,7 @@ def main():
         def fwdbwd():
             y = fn(u, dt, A, Bm, Cm, D=D, z=z, delta_bias=bias, **kw)
             torch.autograd.grad(y, leaves, gy)
+
         return fwd, fwdbwd
 
     gy = torch.randn_like(u)
@@ -123,8 +130,10 @@ def main():
         t_fb = timeit(fwdbwd)
         peak = (torch.cuda.max_memory_allocated() - base) / 2**30
         timings[name] = (t_fb, kw)
-        print(f"{name:34s} fwd {t_f:8.2f} ms ({fwd_bytes / t_f / 1e6:7.1f} GB/s)   "
-              f"fwd+bwd {t_fb:8.2f} ms ({fb_bytes / t_fb / 1e6:7.1f} GB/s)   peak +{peak:.2f} GiB")
+        print(
+            f"{name:34s} fwd {t_f:8.2f} ms ({fwd_bytes / t_f / 1e6:7.1f} GB/s)   "
+            f"fwd+bwd {t_fb:8.2f} ms ({fb_bytes / t_fb / 1e6:7.1f} GB/s)   peak +{peak:.2f} GiB"
+        )
 
     timings = {}
 
@@ -134,10 +143,14 @@ def main():
         y_t = selective_scan_triton(u, dt, A, Bm, Cm, D=D, z=z, delta_bias=bias)
         g_f = torch.autograd.grad(y_f, leaves, gy)
         g_t = torch.autograd.grad(y_t, leaves, gy)
-        errs = [((a.float() - b.float()).abs().max() / b.float().abs().max().clamp_min(1)).item()
-                for a, b in zip([y_t, *g_t], [y_f, *g_f])]
-        print("normalised max err triton vs chunked (y, du, ddt, dA, dB, dC, dD, dz, dbias):",
-              " ".join(f"{e:.1e}" for e in errs))
+        errs = [
+            ((a.float() - b.float()).abs().max() / b.float().abs().max().clamp_min(1)).item()
+            for a, b in zip([y_t, *g_t], [y_f, *g_f])
+        ]
+        print(
+            "normalised max err triton vs chunked (y, du, ddt, dA, dB, dC, dD, dz, dbias):",
+            " ".join(f"{e:.1e}" for e in errs),
+        )
         del y_f, y_t, g_f, g_t
         report("chunked PyTorch (selective_scan_fast)", selective_scan_fast)
 
@@ -150,28 +163,47 @@ def main():
                 for chunk in (16, 32):
                     if block_d * 16 < 32 * nw:
                         continue
-                    report(f"triton bd={block_d} w={nw} ch={chunk}", selective_scan_triton,
-                           block_d=block_d, num_warps=nw, chunk=chunk)
+                    report(
+                        f"triton bd={block_d} w={nw} ch={chunk}",
+                        selective_scan_triton,
+                        block_d=block_d,
+                        num_warps=nw,
+                        chunk=chunk,
+                    )
         name, (t, kw) = min(((n, v) for n, v in timings.items() if v[1]), key=lambda x: x[1][0])
         print(f"BEST {name}: fwd+bwd {t:.2f} ms")
         # shell-friendly line: eval "$(grep ^export ...)" picks these up in mmamba.scan
-        print(f"export MMAMBA_SCAN_BLOCK_D={kw['block_d']} MMAMBA_SCAN_WARPS={kw['num_warps']} "
-              f"MMAMBA_SCAN_CHUNK={kw['chunk']}")
+        print(
+            f"export MMAMBA_SCAN_BLOCK_D={kw['block_d']} MMAMBA_SCAN_WARPS={kw['num_warps']} "
+            f"MMAMBA_SCAN_CHUNK={kw['chunk']}"
+        )
+
 
 # ---- --compare: the scan with the cross-merge, split (old) vs fused (new) -----------------------------------------
 
-def model_inputs(Bsz: int, dtype: torch.dtype, dev: str = "cuda", seed: int = 0, K: int = 4, L: int = 272,
-                 di: int = 512, N: int = 16, R: int = 16):
+
+def model_inputs(
+    Bsz: int,
+    dtype: torch.dtype,
+    dev: str = "cuda",
+    seed: int = 0,
+    K: int = 4,
+    L: int = 272,
+    di: int = 512,
+    N: int = 16,
+    R: int = 16,
+):
     """The mixer's scan inputs as the model has them: [u (B, K, L, di), x_dbl (B, K, L, R + 2N) = x_proj's output
     (dt_low | B | C), dt_proj weight W (K, di, R) f32, A (K·di, N) f32 < 0, D, bias (K·di,) f32], and perm, inv
     (K, L), the small model's cross-scan orders. u and x_dbl in `dtype` (bf16 as autocast makes them)."""
     from mmamba.config import small_mmamba
     from mmamba.mmamba import sequence_permutations
+
     g = torch.Generator(device=dev).manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g, device=dev)  # noqa: E731
     u = r(Bsz, K, L, di).to(dtype)
     x_dbl = r(Bsz, K, L, R + 2 * N).to(dtype)
-    W = r(K, di, R) * (0.5 * R ** -0.5)                  # dt_low · Wᵀ ~ N(0, 0.25)
+    W = r(K, di, R) * (0.5 * R**-0.5)  # dt_low · Wᵀ ~ N(0, 0.25)
     A = -torch.exp(r(K * di, N) * 0.5)
     D, bias = r(K * di), r(K * di) * 0.5 - 1.0
     perm, inv = sequence_permutations(small_mmamba())
@@ -181,7 +213,7 @@ def model_inputs(Bsz: int, dtype: torch.dtype, dev: str = "cuda", seed: int = 0,
 
 def _views(x_dbl, W):
     R, N = W.shape[-1], (x_dbl.shape[-1] - W.shape[-1]) // 2
-    return x_dbl[..., :R], x_dbl[..., R:R + N], x_dbl[..., R + N:]      # dt_low, B, C (strided views)
+    return x_dbl[..., :R], x_dbl[..., R : R + N], x_dbl[..., R + N :]  # dt_low, B, C (strided views)
 
 
 def split_fn(perm_flat, inv_flat, **kw):
@@ -191,10 +223,19 @@ def split_fn(perm_flat, inv_flat, **kw):
 
     def f(u, x_dbl, W, A, D, bias):
         dt_low, Bm, Cm = _views(x_dbl, W)
-        dt = torch.matmul(dt_low, W.to(dt_low.dtype).transpose(1, 2))     # (B, K, L, di)
-        y = selective_scan_triton(u.transpose(2, 3), dt.transpose(2, 3), A, Bm.transpose(2, 3), Cm.transpose(2, 3),
-                                  D=D, delta_bias=bias, **{**_triton_tuning(), **kw})
+        dt = torch.matmul(dt_low, W.to(dt_low.dtype).transpose(1, 2))  # (B, K, L, di)
+        y = selective_scan_triton(
+            u.transpose(2, 3),
+            dt.transpose(2, 3),
+            A,
+            Bm.transpose(2, 3),
+            Cm.transpose(2, 3),
+            D=D,
+            delta_bias=bias,
+            **{**_triton_tuning(), **kw},
+        )
         return from_scans(y.transpose(2, 3), perm_flat, inv_flat)
+
     return f
 
 
@@ -204,17 +245,30 @@ def fused_fn(perm, **kw):
 
     def f(u, x_dbl, W, A, D, bias):
         dt_low, Bm, Cm = _views(x_dbl, W)
-        return scan_merge_triton(u, dt_low, A, Bm, Cm, D, perm, delta_bias=bias, dt_w=W.reshape(-1, W.shape[-1]),
-                                 **{**scan_merge_tuning(), **kw})
+        return scan_merge_triton(
+            u,
+            dt_low,
+            A,
+            Bm,
+            Cm,
+            D,
+            perm,
+            delta_bias=bias,
+            dt_w=W.reshape(-1, W.shape[-1]),
+            **{**scan_merge_tuning(), **kw},
+        )
+
     return f
 
 
 def ref_fn(perm):
     """scan_merge_ref in float32 on the same input values, dt = dt_low · Wᵀ in float32."""
+
     def f(u, x_dbl, W, A, D, bias):
         dt_low, Bm, Cm = _views(x_dbl.float(), W)
         dt = torch.einsum("bklr,kdr->bkld", dt_low, W)
         return scan_merge_ref(u.float(), dt, A, Bm, Cm, D, perm, delta_bias=bias)
+
     return f
 
 
@@ -237,18 +291,23 @@ def check(perm, inv, Bsz: int = 8, dev: str = "cuda", **shape) -> dict:
     backward kernel; 'fused-flat': the fused kernels with 2-D in-chunk scans).
     shape: model_inputs' di / N overrides (a CPU smoke test through the Triton interpreter uses tiny ones)."""
     from mmamba.seq_ops import sequence_index
+
     pf, inf = sequence_index(perm, inv)
     ok = {"split-registers": True, "split-scratch": True, "fused": True, "fused-flat": True}
     # float32: the same recurrence up to summation order; bf16: gradients of bf16 inputs are rounded to bf16 (one
     # ulp = 2^-7 relative), and the split path also rounds dt to bf16 (its dt_proj matmul runs in bf16)
     for dtype, tol in ((torch.float32, 2e-4), (torch.bfloat16, 2e-2)):
         ins, _, _ = model_inputs(Bsz, dtype, dev=dev, seed=1, **shape)
-        gY = torch.randn(Bsz, perm.shape[1], ins[0].shape[-1], device=dev, generator=torch.Generator(
-            device=dev).manual_seed(2))
+        gY = torch.randn(
+            Bsz, perm.shape[1], ins[0].shape[-1], device=dev, generator=torch.Generator(device=dev).manual_seed(2)
+        )
         ref = run_grads(ref_fn(perm), ins, gY)
-        for name, fn in (("split-registers", split_fn(pf, inf, bwd="registers")),
-                         ("split-scratch", split_fn(pf, inf, bwd="scratch")), ("fused", fused_fn(perm, flat=False)),
-                         ("fused-flat", fused_fn(perm, flat=True))):
+        for name, fn in (
+            ("split-registers", split_fn(pf, inf, bwd="registers")),
+            ("split-scratch", split_fn(pf, inf, bwd="scratch")),
+            ("fused", fused_fn(perm, flat=False)),
+            ("fused-flat", fused_fn(perm, flat=True)),
+        ):
             try:
                 got = run_grads(fn, ins, gY)
             except Exception as e:  # a compile failure of one variant: report it, check the others
@@ -258,9 +317,12 @@ def check(perm, inv, Bsz: int = 8, dev: str = "cuda", **shape) -> dict:
             errs = [nerr(g, r) for g, r in zip(got, ref)]
             bad = [n for n, e in zip(NAMES, errs) if not e < tol]
             ok[name] &= not bad
-            print(f"check {name:15s} {str(dtype)[6:]:8s} B={Bsz} vs reference (normalised max err, tol {tol:.0e}): "
-                  + " ".join(f"{n} {e:.1e}" for n, e in zip(NAMES, errs)) + ("  PASS" if not bad else f"  FAIL {bad}"),
-                  flush=True)
+            print(
+                f"check {name:15s} {str(dtype)[6:]:8s} B={Bsz} vs reference (normalised max err, tol {tol:.0e}): "
+                + " ".join(f"{n} {e:.1e}" for n, e in zip(NAMES, errs))
+                + ("  PASS" if not bad else f"  FAIL {bad}"),
+                flush=True,
+            )
     return ok
 
 
@@ -269,22 +331,32 @@ def check_split_ragged(dev: str = "cuda", Ls=(1, 17, 1040), di: int = 128) -> di
     selective_scan_ref at ragged L, float32, K = 4 groups, N = 16, B = 2, channels-last views as the model passes
     them: output and every gradient. {'split-registers': ok, 'split-scratch': ok}."""
     from mmamba.scan import selective_scan_ref
+
     ok = {"split-registers": True, "split-scratch": True}
     for L in Ls:
         g = torch.Generator(device=dev).manual_seed(3 + L)
         r = lambda *s: torch.randn(*s, device=dev, generator=g)  # noqa: E731
         K, N = 4, 16
         u, dt, gy = r(2, K, L, di), r(2, K, L, di) * 0.5 - 1.0, r(2, K, L, di).transpose(2, 3)
-        x_dbl = r(2, K, L, 2 * N)                                  # B | C as strided views, as in the model
+        x_dbl = r(2, K, L, 2 * N)  # B | C as strided views, as in the model
         Bm, Cm = x_dbl[..., :N], x_dbl[..., N:]
         A, D, bias = -torch.exp(r(K * di, N) * 0.5), r(K * di), r(K * di) * 0.5
         leaves = [t.detach().clone().requires_grad_() for t in (u, dt, A, Bm, Cm, D, bias)]
 
         def grads(fn, **kw):
             u_, dt_, A_, B_, C_, D_, b_ = leaves
-            y = fn(u_.transpose(2, 3), dt_.transpose(2, 3), A_, B_.transpose(2, 3), C_.transpose(2, 3), D=D_,
-                   delta_bias=b_, **kw)
+            y = fn(
+                u_.transpose(2, 3),
+                dt_.transpose(2, 3),
+                A_,
+                B_.transpose(2, 3),
+                C_.transpose(2, 3),
+                D=D_,
+                delta_bias=b_,
+                **kw,
+            )
             return [y.detach(), *torch.autograd.grad(y, leaves, gy)]
+
         ref = grads(selective_scan_ref)
         for kind in ok:
             got = grads(selective_scan_triton, **{**_triton_tuning(), "bwd": kind[6:]})
@@ -292,9 +364,12 @@ def check_split_ragged(dev: str = "cuda", Ls=(1, 17, 1040), di: int = 128) -> di
             names = ("y", "du", "ddt", "dA", "dB", "dC", "dD", "dbias")
             bad = [n for n, e in zip(names, errs) if not e < 2e-4]
             ok[kind] &= not bad
-            print(f"check {kind:15s} float32  L={L:<5d} scan alone vs selective_scan_ref (tol 2e-4): "
-                  + " ".join(f"{n} {e:.1e}" for n, e in zip(names, errs)) + ("  PASS" if not bad else f"  FAIL {bad}"),
-                  flush=True)
+            print(
+                f"check {kind:15s} float32  L={L:<5d} scan alone vs selective_scan_ref (tol 2e-4): "
+                + " ".join(f"{n} {e:.1e}" for n, e in zip(names, errs))
+                + ("  PASS" if not bad else f"  FAIL {bad}"),
+                flush=True,
+            )
     return ok
 
 
@@ -320,7 +395,7 @@ def bench_pair(fns: dict, ins, gY, reps: int) -> dict:
         Y = f(*leaves)
         torch.autograd.grad(Y, leaves, gY.to(Y.dtype))
 
-    for f in fns.values():                 # warm-up (compiles)
+    for f in fns.values():  # warm-up (compiles)
         fwd(f), fb(f)
     torch.cuda.synchronize()
     for _ in range(reps):
@@ -346,60 +421,111 @@ def sweep_split_bwd(pf, inf, dtype, Bsz: int = 256) -> None:
     gY = torch.randn(Bsz, 272, 512, device="cuda")
     best = None
     # (block_d, warps, T, chunk, fwd_unroll, preload), most promising first: a time-out cuts the tail
-    for bd, w, T, ch, un, pre in ((32, 4, 8, 16, 0, 0), (32, 4, 4, 16, 0, 1), (64, 8, 8, 16, 0, 0),
-                                  (32, 4, 8, 16, 1, 0), (32, 4, 8, 8, 0, 0), (32, 4, 4, 8, 0, 1), (64, 8, 8, 8, 0, 0),
-                                  (32, 8, 16, 16, 0, 0)):
+    for bd, w, T, ch, un, pre in (
+        (32, 4, 8, 16, 0, 0),
+        (32, 4, 4, 16, 0, 1),
+        (64, 8, 8, 16, 0, 0),
+        (32, 4, 8, 16, 1, 0),
+        (32, 4, 8, 8, 0, 0),
+        (32, 4, 4, 8, 0, 1),
+        (64, 8, 8, 8, 0, 0),
+        (32, 8, 16, 16, 0, 0),
+    ):
         try:
-            r = bench_pair({"s": split_fn(pf, inf, bwd="registers", bwd_block_d=bd, bwd_warps=w, bwd_t=T, chunk=ch,
-                                          fwd_unroll=bool(un), bwd_preload=bool(pre))}, ins, gY, reps=3)["s"]
+            r = bench_pair(
+                {
+                    "s": split_fn(
+                        pf,
+                        inf,
+                        bwd="registers",
+                        bwd_block_d=bd,
+                        bwd_warps=w,
+                        bwd_t=T,
+                        chunk=ch,
+                        fwd_unroll=bool(un),
+                        bwd_preload=bool(pre),
+                    )
+                },
+                ins,
+                gY,
+                reps=3,
+            )["s"]
         except Exception as e:  # e.g. out of registers / shared memory for a set
-            print(f"sweep-split-bwd bd={bd} w={w} T={T} chunk={ch} fwd_unroll={un} preload={pre}: FAILED {type(e).__name__}: {str(e)[:200]}",
-                  flush=True)
+            print(
+                f"sweep-split-bwd bd={bd} w={w} T={T} chunk={ch} fwd_unroll={un} preload={pre}: FAILED {type(e).__name__}: {str(e)[:200]}",
+                flush=True,
+            )
             continue
         fb = min(r["fb"])
-        print(f"sweep-split-bwd B={Bsz} bd={bd} w={w} T={T} chunk={ch} fwd_unroll={un} preload={pre}: "
-              f"fwd+bwd {fb:.2f} ms "
-              f"(fwd {min(r['fwd']):.2f})", flush=True)
+        print(
+            f"sweep-split-bwd B={Bsz} bd={bd} w={w} T={T} chunk={ch} fwd_unroll={un} preload={pre}: "
+            f"fwd+bwd {fb:.2f} ms "
+            f"(fwd {min(r['fwd']):.2f})",
+            flush=True,
+        )
         if best is None or fb < best[0]:
             best = (fb, bd, w, T, ch, un, pre)
-        print(f"export MMAMBA_SCAN_BWD_BLOCK_D={best[1]} MMAMBA_SCAN_BWD_WARPS={best[2]} MMAMBA_SCAN_BWD_T={best[3]} "
-              f"MMAMBA_SCAN_CHUNK={best[4]} MMAMBA_SCAN_FWD_UNROLL={best[5]} MMAMBA_SCAN_BWD_PRELOAD={best[6]}"
-              f"   # best so far: {best[0]:.2f} ms fwd+bwd", flush=True)
+        print(
+            f"export MMAMBA_SCAN_BWD_BLOCK_D={best[1]} MMAMBA_SCAN_BWD_WARPS={best[2]} MMAMBA_SCAN_BWD_T={best[3]} "
+            f"MMAMBA_SCAN_CHUNK={best[4]} MMAMBA_SCAN_FWD_UNROLL={best[5]} MMAMBA_SCAN_BWD_PRELOAD={best[6]}"
+            f"   # best so far: {best[0]:.2f} ms fwd+bwd",
+            flush=True,
+        )
 
 
 def compare_main(args) -> None:
     dev = "cuda"
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
     from mmamba.seq_ops import sequence_index
+
     _, perm, inv = model_inputs(1, dtype)
     pf, inf = sequence_index(perm, inv)
-    print(f"scan + cross-merge, K=4 L=272 di=512 N=16, {args.dtype}; split tuning {_triton_tuning()}, "
-          f"fused tuning {scan_merge_tuning()}", flush=True)
+    print(
+        f"scan + cross-merge, K=4 L=272 di=512 N=16, {args.dtype}; split tuning {_triton_tuning()}, "
+        f"fused tuning {scan_merge_tuning()}",
+        flush=True,
+    )
     if args.check:
         ragged = check_split_ragged()
         ok = check(perm, inv)
         ok = {k: v and ragged.get(k, True) for k, v in ok.items()}
         print("check summary: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in ok.items()), flush=True)
         if not ok["fused"] and ok["fused-flat"]:
-            print("export MMAMBA_MERGE_FLAT=1", flush=True)     # speed.sh picks this up for the timings
+            print("export MMAMBA_MERGE_FLAT=1", flush=True)  # speed.sh picks this up for the timings
         if not all(ok.values()):
             print("CHECK FAILED", flush=True)
             sys.exit(1)
     if args.sweep_merge:
         ins, _, _ = model_inputs(256, dtype)
         gY = torch.randn(256, 272, 512, device=dev)
-        only_flat = scan_merge_tuning()["flat"]          # MMAMBA_MERGE_FLAT=1: the 3-D variant failed the check
+        only_flat = scan_merge_tuning()["flat"]  # MMAMBA_MERGE_FLAT=1: the 3-D variant failed the check
         # (block_t, block_d, warps, flat), each timed as forward and backward config; the fastest forward and the
         # fastest backward with the same block_t / flat make the export line (printed after every config, so a
         # time-out keeps the best so far)
-        configs = [dict(block_t=bt, block_d=bd, num_warps=w, flat=only_flat or fl) for bt, bd, w, fl in
-                   ((16, 16, 4, 0), (16, 16, 8, 0), (16, 8, 4, 0), (16, 8, 8, 0), (16, 32, 8, 0), (32, 16, 8, 0),
-                    (32, 8, 8, 0), (16, 16, 4, 1))]      # BLOCK_T >= 16: the chunk states' memory (see scan.py)
+        configs = [
+            dict(block_t=bt, block_d=bd, num_warps=w, flat=only_flat or fl)
+            for bt, bd, w, fl in (
+                (16, 16, 4, 0),
+                (16, 16, 8, 0),
+                (16, 8, 4, 0),
+                (16, 8, 8, 0),
+                (16, 32, 8, 0),
+                (32, 16, 8, 0),
+                (32, 8, 8, 0),
+                (16, 16, 4, 1),
+            )
+        ]  # BLOCK_T >= 16: the chunk states' memory (see scan.py)
         results = []
         for cfg in configs:
             try:
-                kw = dict(block_t=cfg["block_t"], block_d=cfg["block_d"], num_warps=cfg["num_warps"],
-                          block_d_bwd=cfg["block_d"], num_warps_bwd=cfg["num_warps"], flat=bool(cfg["flat"]))
+                kw = dict(
+                    block_t=cfg["block_t"],
+                    block_d=cfg["block_d"],
+                    num_warps=cfg["num_warps"],
+                    block_d_bwd=cfg["block_d"],
+                    num_warps_bwd=cfg["num_warps"],
+                    flat=bool(cfg["flat"]),
+                )
                 r = bench_pair({"fused": fused_fn(perm, **kw)}, ins, gY, reps=3)["fused"]
             except Exception as e:  # e.g. out of registers / shared memory for a config
                 print(f"sweep {cfg}: FAILED {type(e).__name__}: {str(e)[:200]}", flush=True)
@@ -407,34 +533,47 @@ def compare_main(args) -> None:
             f, fb = min(r["fwd"]), min(r["fb"])
             print(f"sweep B=256 {cfg}: fwd {f:.2f} ms, fwd+bwd {fb:.2f} ms (bwd {fb - f:.2f})", flush=True)
             results.append((f, fb - f, cfg))
-            best = None                      # (fwd + bwd time, fwd cfg, bwd cfg) over pairs sharing block_t, flat
+            best = None  # (fwd + bwd time, fwd cfg, bwd cfg) over pairs sharing block_t, flat
             for f1, _, c1 in results:
                 for _, b2, c2 in results:
                     if (c1["block_t"], c1["flat"]) == (c2["block_t"], c2["flat"]) and (
-                            best is None or f1 + b2 < best[0]):
+                        best is None or f1 + b2 < best[0]
+                    ):
                         best = (f1 + b2, c1, c2)
             _, fc, bc = best
-            print(f"export MMAMBA_MERGE_BLOCK_T={bc['block_t']} MMAMBA_MERGE_FLAT={int(bool(bc['flat']))} "
-                  f"MMAMBA_MERGE_BLOCK_D={fc['block_d']} MMAMBA_MERGE_WARPS={fc['num_warps']} "
-                  f"MMAMBA_MERGE_BLOCK_D_BWD={bc['block_d']} MMAMBA_MERGE_WARPS_BWD={bc['num_warps']}"
-                  f"   # best so far: {best[0]:.2f} ms fwd+bwd", flush=True)
+            print(
+                f"export MMAMBA_MERGE_BLOCK_T={bc['block_t']} MMAMBA_MERGE_FLAT={int(bool(bc['flat']))} "
+                f"MMAMBA_MERGE_BLOCK_D={fc['block_d']} MMAMBA_MERGE_WARPS={fc['num_warps']} "
+                f"MMAMBA_MERGE_BLOCK_D_BWD={bc['block_d']} MMAMBA_MERGE_WARPS_BWD={bc['num_warps']}"
+                f"   # best so far: {best[0]:.2f} ms fwd+bwd",
+                flush=True,
+            )
     if args.sweep_split_bwd:
         sweep_split_bwd(pf, inf, dtype)
     if not args.Bs.strip():
         return
     print("\n| B | path | fwd median | fwd min | fwd+bwd median | fwd+bwd min | peak extra (fwd+bwd) | activations |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for Bsz in [int(b) for b in args.Bs.split(",") if b.strip()]:     # --Bs "": no timing (check / sweep only)
+    for Bsz in [int(b) for b in args.Bs.split(",") if b.strip()]:  # --Bs "": no timing (check / sweep only)
         ins, _, _ = model_inputs(Bsz, dtype)
         gY = torch.randn(Bsz, 272, 512, device=dev)
-        act = (sum(t.numel() * t.element_size() for t in ins[:2]) + gY.numel() * 4) / 2**30   # u, x_dbl in, Y out
-        res = bench_pair({"split-registers": split_fn(pf, inf, bwd="registers"),
-                          "split-scratch": split_fn(pf, inf, bwd="scratch"), "fused": fused_fn(perm)},
-                         ins, gY, args.reps)
+        act = (sum(t.numel() * t.element_size() for t in ins[:2]) + gY.numel() * 4) / 2**30  # u, x_dbl in, Y out
+        res = bench_pair(
+            {
+                "split-registers": split_fn(pf, inf, bwd="registers"),
+                "split-scratch": split_fn(pf, inf, bwd="scratch"),
+                "fused": fused_fn(perm),
+            },
+            ins,
+            gY,
+            args.reps,
+        )
         for name, r in res.items():
-            print(f"| {Bsz} | {name} | {statistics.median(r['fwd']):.2f} ms | {min(r['fwd']):.2f} ms | "
-                  f"{statistics.median(r['fb']):.2f} ms | {min(r['fb']):.2f} ms | {r['peak']:.2f} GiB | {act:.2f} GiB |",
-                  flush=True)
+            print(
+                f"| {Bsz} | {name} | {statistics.median(r['fwd']):.2f} ms | {min(r['fwd']):.2f} ms | "
+                f"{statistics.median(r['fb']):.2f} ms | {min(r['fb']):.2f} ms | {r['peak']:.2f} GiB | {act:.2f} GiB |",
+                flush=True,
+            )
         del ins, gY, res
         torch.cuda.empty_cache()
 

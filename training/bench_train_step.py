@@ -16,6 +16,7 @@ Usage (from training/ or the repository root; CUDA only):
   python training/bench_train_step.py [--batch 256] [--variants uvit,mmamba:split,mmamba:fused] [--compile]
       [--steps 10] [--rounds 3] [--json FILE]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,7 +65,7 @@ def parse_spec(spec: str) -> tuple[str, str, str, dict]:
     (kind, path, flags, overrides as strings)."""
     head, _, over = spec.partition("@")
     if over.endswith("+compile"):
-        over, head = over[:-len("+compile")], head + "+compile"
+        over, head = over[: -len("+compile")], head + "+compile"
     name, _, flags = head.partition("+")
     kind, _, path = name.partition(":")
     overrides = {}
@@ -74,8 +75,10 @@ def parse_spec(spec: str) -> tuple[str, str, str, dict]:
             raise SystemExit(f"bad override {item!r} in {spec!r}: use key=value")
         overrides[key.strip()] = value.strip()
     if kind not in ("mmamba", "uvit") or (kind == "mmamba") != bool(path) or flags not in ("", "compile"):
-        raise SystemExit(f"bad variant {spec!r}: use uvit, mmamba:split or mmamba:fused, optionally +compile and "
-                         f"@key=value,... overrides")
+        raise SystemExit(
+            f"bad variant {spec!r}: use uvit, mmamba:split or mmamba:fused, optionally +compile and "
+            f"@key=value,... overrides"
+        )
     return kind, path, flags, overrides
 
 
@@ -94,7 +97,7 @@ def with_overrides(cfg, overrides: dict):
         else:
             parsed[key] = kind(value)
     if "d" in parsed and "dt_rank" in names and "dt_rank" not in parsed:
-        parsed["dt_rank"] = None                         # re-derived from the new d (ceil(d / 16))
+        parsed["dt_rank"] = None  # re-derived from the new d (ceil(d / 16))
     return dataclasses.replace(cfg, **parsed)
 
 
@@ -105,27 +108,34 @@ class Variant:
         self.spec = spec
         kind, path, flags, overrides = parse_spec(spec)
         torch.manual_seed(seed)
-        self.cfg = {("mmamba", "small"): C.small_mmamba, ("uvit", "small"): C.small_uvit,
-                    ("mmamba", "tiny"): C.tiny_mmamba, ("uvit", "tiny"): C.tiny_uvit}[(kind, preset)]()
+        self.cfg = {
+            ("mmamba", "small"): C.small_mmamba,
+            ("uvit", "small"): C.small_uvit,
+            ("mmamba", "tiny"): C.tiny_mmamba,
+            ("uvit", "tiny"): C.tiny_uvit,
+        }[(kind, preset)]()
         self.cfg = with_overrides(self.cfg, overrides)
         if kind == "mmamba":
             from mmamba.mmamba import MMamba
+
             self.model = MMamba(self.cfg).to(dev)
             self.model.set_scan_path(path)
         else:
             from mmamba.uvit import UViT
+
             self.model = UViT(self.cfg).to(dev)
         self.params = sum(p.numel() for p in self.model.parameters())
         self.fwd = torch.compile(self.model) if flags == "compile" else self.model
-        self.opt = torch.optim.AdamW(param_groups(self.model), lr=1e-4, betas=(0.9, 0.95),
-                                     **({"fused": True} if dev.type == "cuda" else {}))
+        self.opt = torch.optim.AdamW(
+            param_groups(self.model), lr=1e-4, betas=(0.9, 0.95), **({"fused": True} if dev.type == "cuda" else {})
+        )
         self.batch, self.dev = batch, dev
         self.g = torch.Generator(device=dev).manual_seed(seed)
         self.empty = torch.zeros(self.cfg.text.max_len, dtype=torch.long, device=dev)
 
     def step(self) -> None:
         cfg, B = self.cfg, self.batch
-        tok = torch.randint(0, cfg.codebook_size, (B, cfg.grid ** 2), device=self.dev, generator=self.g)
+        tok = torch.randint(0, cfg.codebook_size, (B, cfg.grid**2), device=self.dev, generator=self.g)
         txt = torch.randint(1, cfg.text.vocab_size, (B, cfg.text.max_len), device=self.dev, generator=self.g)
         txt = drop_text(txt, self.empty, p=0.1, generator=self.g)
         masked, mask = mask_for_training(tok, generator=self.g, mask_id=cfg.mask_id)
@@ -186,8 +196,10 @@ def main(argv=None) -> None:
         specs += [s.replace("@", "+compile@", 1) if "@" in s else s + "+compile" for s in specs if "+" not in s]
     gpu = torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"
     env = " ".join(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MMAMBA_")) or "(none)"
-    print(f"torch {torch.__version__}, {gpu}, preset {args.preset}, batch {args.batch}, bf16 autocast on CUDA; "
-          f"env {env}", flush=True)
+    print(
+        f"torch {torch.__version__}, {gpu}, preset {args.preset}, batch {args.batch}, bf16 autocast on CUDA; env {env}",
+        flush=True,
+    )
     variants = []
     for spec in specs:
         try:
@@ -209,18 +221,31 @@ def main(argv=None) -> None:
             times[v.spec].append(time_steps(v, args.steps))
         print(f"round {r}: " + ", ".join(f"{s} {t[-1]:.2f} ms" for s, t in times.items()), flush=True)
     rows = []
-    print("\n| variant | params (M) | ms/step (median) | ms/step (min) | images/s (median) | peak step memory | "
-          "breakdown |")
+    print(
+        "\n| variant | params (M) | ms/step (median) | ms/step (min) | images/s (median) | peak step memory | "
+        "breakdown |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for v in variants:
         med, mn = statistics.median(times[v.spec]), min(times[v.spec])
         peak = peak_step_mib(v)
         br = None if args.no_profile or dev.type != "cuda" else mixer_breakdown(v.step, steps=3)
-        row = {"variant": v.spec, "params": v.params, "batch": args.batch, "ms_median": med, "ms_min": mn,
-               "images_s": args.batch * 1e3 / med, "peak_mib": peak, "breakdown": br}
+        row = {
+            "variant": v.spec,
+            "params": v.params,
+            "batch": args.batch,
+            "ms_median": med,
+            "ms_min": mn,
+            "images_s": args.batch * 1e3 / med,
+            "peak_mib": peak,
+            "breakdown": br,
+        }
         rows.append(row)
-        print(f"| {v.spec} | {v.params / 1e6:.3f} | {med:.2f} | {mn:.2f} | {row['images_s']:.0f} | {peak:.0f} MiB | "
-              f"{format_breakdown(med, br) if br else '-'} |", flush=True)
+        print(
+            f"| {v.spec} | {v.params / 1e6:.3f} | {med:.2f} | {mn:.2f} | {row['images_s']:.0f} | {peak:.0f} MiB | "
+            f"{format_breakdown(med, br) if br else '-'} |",
+            flush=True,
+        )
     for row in rows:
         if row["breakdown"]:
             print(f"\ntop kernels, {row['variant']} (ms per step):")

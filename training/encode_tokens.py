@@ -13,6 +13,7 @@ Output dir (--out), read by train_gen.py --data:
 
   python training/encode_tokens.py --data data/packed --vq training/runs/vq --out training/runs/tokens
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,7 @@ def load_vq(path: str, device) -> VQModel:
     """A VQModel from a train_vq.py run dir / ckpt-*.pt, or from an exported manifest dir."""
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "manifest.json")):
         from mmamba.export import load_state_dict_from_manifest
+
         man, sd = load_state_dict_from_manifest(path)
         m = VQModel(VQConfig.from_dict(man["config"]))
         m.load_state_dict(sd)
@@ -53,11 +55,13 @@ def caption_sets(data: str, split: str, variants: int, seed: int = 0):
         _, caps = load_split(data, split)
         return [[c] * variants for c in caps], list(range(len(caps)))
     from mmamba import data as D
+
     p = D.load_pack(data, seed)
     ids = p.splits[split]
     p.paraphrase_set()  # built once here, inherited by the workers
-    return map_items(lambda i: [p.caption(ids[i])] + [p.caption(ids[i], v, i) for v in range(1, variants)],
-                     len(ids)), list(ids)
+    return map_items(
+        lambda i: [p.caption(ids[i])] + [p.caption(ids[i], v, i) for v in range(1, variants)], len(ids)
+    ), list(ids)
 
 
 def caption_ids(bpe: BPETokenizer, caps: list[list[str]], text_len: int) -> np.ndarray:
@@ -87,21 +91,34 @@ def main(argv=None) -> None:
     ap.add_argument("--splits", default="train,val,test")
     ap.add_argument("--vocab-size", type=int, default=1024, help="BPE vocab (<= generator text.vocab_size)")
     ap.add_argument("--text-len", type=int, default=16, help="Lt (= generator text.max_len)")
-    ap.add_argument("--caption-variants", type=int, default=None,
-                    help="captions stored per item (default data.CAPTION_VARIANTS)")
+    ap.add_argument(
+        "--caption-variants", type=int, default=None, help="captions stored per item (default data.CAPTION_VARIANTS)"
+    )
     ap.add_argument("--batch-size", type=int, default=256)
-    ap.add_argument("--tokenizer-version", type=int, choices=(1, 2), default=2,
-                    help="1: split on spaces (the shipped v1 models); 2: word-boundary pieces (mmamba/bpe.py)")
-    ap.add_argument("--prior", default=None,
-                    help="word-prior table (training/prior/<name>.npz): its words become v2 word ids, and "
-                         "train_gen.py builds the text encoder with this frozen prior")
-    ap.add_argument("--image-tokens-from", default=None,
-                    help="reuse the image tokens of an earlier run over the same pack and VQ (re-tokenise captions only)")
+    ap.add_argument(
+        "--tokenizer-version",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="1: split on spaces (the shipped v1 models); 2: word-boundary pieces (mmamba/bpe.py)",
+    )
+    ap.add_argument(
+        "--prior",
+        default=None,
+        help="word-prior table (training/prior/<name>.npz): its words become v2 word ids, and "
+        "train_gen.py builds the text encoder with this frozen prior",
+    )
+    ap.add_argument(
+        "--image-tokens-from",
+        default=None,
+        help="reuse the image tokens of an earlier run over the same pack and VQ (re-tokenise captions only)",
+    )
     ap.add_argument("--seed", type=int, default=0, help="dataset split seed")
     ap.add_argument("--device", default=None)
     args = ap.parse_args(argv)
     if args.caption_variants is None:
         from mmamba import data as D
+
         args.caption_variants = D.CAPTION_VARIANTS
     if args.caption_variants < 1:
         raise SystemExit("--caption-variants must be >= 1")
@@ -115,28 +132,41 @@ def main(argv=None) -> None:
         train_caps = synthetic_captions(int(args.data.split(":")[1]))
     else:
         from mmamba import data as D
+
         sets_of["train"] = caption_sets(args.data, "train", args.caption_variants, args.seed)
         train_caps = [c for cs in sets_of["train"][0] for c in cs]
     prior = None
     if args.prior:
         from mmamba.text_encoder import prior_config, read_prior
+
         if args.tokenizer_version != 2:
             raise SystemExit("--prior needs --tokenizer-version 2 (known words are v2 word ids)")
         prior = {"path": os.path.abspath(args.prior), **prior_config(args.prior)}
         words = read_prior(args.prior).words
     else:
         words = None
-    bpe = BPETokenizer.train(train_caps, vocab_size=args.vocab_size, max_len=args.text_len, words=words,
-                             version=args.tokenizer_version)
+    bpe = BPETokenizer.train(
+        train_caps, vocab_size=args.vocab_size, max_len=args.text_len, words=words, version=args.tokenizer_version
+    )
     save_json(bpe_path, bpe.to_dict())
     print(f"BPE: {bpe.vocab_size} ids from {len(train_caps)} train captions ({time.time() - t0:.1f}s)", flush=True)
 
     vq = load_vq(args.vq, dev)
     cfg = vq.cfg
-    meta = {"grid": cfg.grid, "codebook_size": cfg.codebook_size, "text_len": args.text_len,
-            "vocab_size": bpe.vocab_size, "tokenizer_version": args.tokenizer_version, "prior": prior,
-            "caption_variants": args.caption_variants, "vq": os.path.abspath(args.vq),
-            "vq_config": cfg.to_dict(), "data": args.data, "seed": args.seed, "counts": {}}
+    meta = {
+        "grid": cfg.grid,
+        "codebook_size": cfg.codebook_size,
+        "text_len": args.text_len,
+        "vocab_size": bpe.vocab_size,
+        "tokenizer_version": args.tokenizer_version,
+        "prior": prior,
+        "caption_variants": args.caption_variants,
+        "vq": os.path.abspath(args.vq),
+        "vq_config": cfg.to_dict(),
+        "data": args.data,
+        "seed": args.seed,
+        "counts": {},
+    }
     for split in args.splits.split(","):
         caps, entries = sets_of.pop(split, None) or caption_sets(args.data, split, args.caption_variants, args.seed)
         if args.image_tokens_from:
@@ -147,17 +177,23 @@ def main(argv=None) -> None:
             toks = []
             with torch.no_grad():
                 for i in range(0, images.shape[0], args.batch_size):
-                    x = images_to_tensor(images[i:i + args.batch_size].to(dev))      # (b, 3, S, S)
+                    x = images_to_tensor(images[i : i + args.batch_size].to(dev))  # (b, 3, S, S)
                     with autocast(dev):
                         z = vq.encoder(x)
-                    toks.append(vq.quant.lookup(z.float()).flatten(1).cpu())         # (b, HW)
-            tokens = (torch.cat(toks) if toks else torch.zeros(0, cfg.grid ** 2, dtype=torch.long)).numpy().astype(np.uint16)
+                    toks.append(vq.quant.lookup(z.float()).flatten(1).cpu())  # (b, HW)
+            tokens = (
+                (torch.cat(toks) if toks else torch.zeros(0, cfg.grid**2, dtype=torch.long)).numpy().astype(np.uint16)
+            )
         text = caption_ids(bpe, caps, args.text_len).reshape(len(caps), args.caption_variants, args.text_len)
-        np.savez(os.path.join(args.out, f"tokens_{split}.npz"), tokens=tokens, text=text,
-                 entry=np.asarray(entries, np.int32))
+        np.savez(
+            os.path.join(args.out, f"tokens_{split}.npz"), tokens=tokens, text=text, entry=np.asarray(entries, np.int32)
+        )
         meta["counts"][split] = int(tokens.shape[0])
         used = len(np.unique(tokens)) if tokens.size else 0
-        print(f"{split}: {tokens.shape[0]} items, {used}/{cfg.codebook_size} codes used ({time.time() - t0:.1f}s)", flush=True)
+        print(
+            f"{split}: {tokens.shape[0]} items, {used}/{cfg.codebook_size} codes used ({time.time() - t0:.1f}s)",
+            flush=True,
+        )
     save_json(os.path.join(args.out, "tokens_meta.json"), meta)
     print(f"wrote {args.out} in {time.time() - t0:.1f}s", flush=True)
 

@@ -3,6 +3,7 @@
 
 Usage (repo root): python training/eval_vq.py --vq public/models/vq-s --data data/packed --split test
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,23 +33,29 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     vq = load_vq(args.vq, dev).eval()
-    images, _ = load_split(args.data, args.split)                             # (N, 128, 128, 3) uint8
+    images, _ = load_split(args.data, args.split)  # (N, 128, 128, 3) uint8
     if args.limit:
         images = images[: args.limit]
     t0 = time.time()
     scores = []
     with torch.no_grad():
         for i in range(0, images.shape[0], args.batch_size):
-            x = images_to_tensor(images[i:i + args.batch_size].to(dev))       # (b, 3, H, W) in the VQ's range
-            tokens = vq.encode(x)                                             # (b, g, g)
-            rec = tensor_to_images(vq.decode_tokens(tokens))                  # (b, H, W, 3) uint8
-            ref = images[i:i + args.batch_size].to(dev)
+            x = images_to_tensor(images[i : i + args.batch_size].to(dev))  # (b, 3, H, W) in the VQ's range
+            tokens = vq.encode(x)  # (b, g, g)
+            rec = tensor_to_images(vq.decode_tokens(tokens))  # (b, H, W, 3) uint8
+            ref = images[i : i + args.batch_size].to(dev)
             # PSNR of the uint8 image the page shows against the original
             scores.append(psnr(images_to_tensor(rec), images_to_tensor(ref)).cpu())
     s = torch.cat(scores).numpy()
-    out = {"split": args.split, "images": int(s.shape[0]), "psnr_mean": float(s.mean()),
-           "psnr_p10": float(np.percentile(s, 10)), "psnr_median": float(np.median(s)),
-           "seconds": round(time.time() - t0, 1), "vq": args.vq}
+    out = {
+        "split": args.split,
+        "images": int(s.shape[0]),
+        "psnr_mean": float(s.mean()),
+        "psnr_p10": float(np.percentile(s, 10)),
+        "psnr_median": float(np.median(s)),
+        "seconds": round(time.time() - t0, 1),
+        "vq": args.vq,
+    }
     print(json.dumps(out), flush=True)
     if args.json:
         with open(args.json, "w") as f:

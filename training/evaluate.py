@@ -21,6 +21,7 @@ same metrics plus the per-image mean |Δ| in pixels against this script's images
   python training/evaluate.py ... --prompts prompts.json --gen mmamba-s=public/models/mmamba-s \
       --external mmamba-s=/tmp/runs/webgpu/mmamba-s.u8                          # browser-vs-PyTorch parity
 """
+
 from __future__ import annotations
 
 import argparse
@@ -110,6 +111,7 @@ def read_external_images(path: str, count: int | None = None, size: int = IMAGE_
     writes), an .npz/.npy holding such an array (key 'images'), or a directory of PNG/PPM files (name order)."""
     if os.path.isdir(path):
         from PIL import Image
+
         files = sorted(f for ext in ("png", "ppm") for f in glob.glob(os.path.join(path, f"*.{ext}")))
         arr = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
     elif path.endswith(".npz"):
@@ -132,32 +134,51 @@ def write_raw_images(path: str, images: np.ndarray) -> None:
 
 def save_grid(path: str, images: np.ndarray, cols: int = 8) -> None:
     from PIL import Image
+
     n = images.shape[0]
     rows = -(-n // cols)
     s = images.shape[1]
     canvas = np.full((rows * (s + 2) + 2, cols * (s + 2) + 2, 3), 255, np.uint8)
     for i in range(n):
         r, c = divmod(i, cols)
-        canvas[2 + r * (s + 2):2 + r * (s + 2) + s, 2 + c * (s + 2):2 + c * (s + 2) + s] = images[i]
+        canvas[2 + r * (s + 2) : 2 + r * (s + 2) + s, 2 + c * (s + 2) : 2 + c * (s + 2) + s] = images[i]
     Image.fromarray(canvas).save(path)
 
 
 # ------------------------------------------------------------------------------------------ generation
-def generate(gen_path: str, vq, items: list[dict], device, steps: int = 12, guidance: float = 4.0,
-             tau: float = 4.5, batch: int = 250) -> tuple[np.ndarray, dict]:
+def generate(
+    gen_path: str,
+    vq,
+    items: list[dict],
+    device,
+    steps: int = 12,
+    guidance: float = 4.0,
+    tau: float = 4.5,
+    batch: int = 250,
+) -> tuple[np.ndarray, dict]:
     """uint8 (N, S, S, 3) images for the items, and {params, seconds, images_s}."""
     from sample_grid import load_generator
+
     model, bpe = load_generator(gen_path, device)
     out = sample_images(model, bpe, vq, items, device, steps, guidance, tau, batch)
     del model
     return out
 
 
-def sample_images(model, bpe, vq, items: list[dict], device, steps: int = 12, guidance: float = 4.0,
-                  tau: float = 4.5, batch: int = 250) -> tuple[np.ndarray, dict]:
+def sample_images(
+    model,
+    bpe,
+    vq,
+    items: list[dict],
+    device,
+    steps: int = 12,
+    guidance: float = 4.0,
+    tau: float = 4.5,
+    batch: int = 250,
+) -> tuple[np.ndarray, dict]:
     """generate() with a loaded generator (sample_grid.load_generator), so a sweep loads it once."""
     cfg = model.cfg
-    ids = bpe.encode_batch([it["prompt"] for it in items], cfg.text.max_len)          # (N, Lt)
+    ids = bpe.encode_batch([it["prompt"] for it in items], cfg.text.max_len)  # (N, Lt)
     empty = torch.tensor(bpe.empty_ids(cfg.text.max_len))[None].expand_as(ids)
     seeds = torch.tensor([int(it["seed"]) for it in items], dtype=torch.int64)
     out = []
@@ -165,17 +186,29 @@ def sample_images(model, bpe, vq, items: list[dict], device, steps: int = 12, gu
         torch.cuda.synchronize(device)
     t0 = time.time()
     for i in range(0, len(items), batch):
-        tok = maskgit_sample_rows(lambda t, x: model(t, x), ids[i:i + batch].to(device), empty[i:i + batch].to(device),
-                                  seeds[i:i + batch], hw=cfg.hw, codebook_size=cfg.codebook_size, steps=steps,
-                                  guidance=guidance, tau=tau)                          # (b, HW)
+        tok = maskgit_sample_rows(
+            lambda t, x: model(t, x),
+            ids[i : i + batch].to(device),
+            empty[i : i + batch].to(device),
+            seeds[i : i + batch],
+            hw=cfg.hw,
+            codebook_size=cfg.codebook_size,
+            steps=steps,
+            guidance=guidance,
+            tau=tau,
+        )  # (b, HW)
         with torch.no_grad():
-            px = tensor_to_images(vq.decode_tokens(tok.view(-1, cfg.grid, cfg.grid)))    # (b, S, S, 3) uint8
+            px = tensor_to_images(vq.decode_tokens(tok.view(-1, cfg.grid, cfg.grid)))  # (b, S, S, 3) uint8
         out.append(px.cpu().numpy())
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     dt = time.time() - t0
-    info = {"params": sum(p.numel() for p in model.parameters()), "seconds": round(dt, 2),
-            "images_s": len(items) / max(dt, 1e-9), "config": cfg.to_dict()}
+    info = {
+        "params": sum(p.numel() for p in model.parameters()),
+        "seconds": round(dt, 2),
+        "images_s": len(items) / max(dt, 1e-9),
+        "config": cfg.to_dict(),
+    }
     return np.concatenate(out), info
 
 
@@ -184,7 +217,7 @@ def vq_reconstruct(vq, images: np.ndarray, device, batch: int = 256) -> tuple[np
     """(uint8 reconstructions, per-image PSNR dB) through encode -> quantise -> decode, as eval_vq.py."""
     recs, ps = [], []
     for i in range(0, images.shape[0], batch):
-        x = torch.from_numpy(images[i:i + batch]).to(device)
+        x = torch.from_numpy(images[i : i + batch]).to(device)
         rec = tensor_to_images(vq.decode_tokens(vq.encode(images_to_tensor(x))))
         ps.append(psnr(images_to_tensor(rec), images_to_tensor(x)).cpu())
         recs.append(rec.cpu().numpy())
@@ -203,8 +236,9 @@ class Scorer:
     def images(self, u8: np.ndarray) -> dict[str, torch.Tensor]:
         feats, top5, emb = [], [], []
         for i in range(0, u8.shape[0], self.batch):
-            x = preprocess(torch.from_numpy(np.ascontiguousarray(u8[i:i + self.batch])).to(self.device),
-                           self.ev.image_size)
+            x = preprocess(
+                torch.from_numpy(np.ascontiguousarray(u8[i : i + self.batch])).to(self.device), self.ev.image_size
+            )
             f = self.ev.classifier.features(x)
             feats.append(f.float().cpu())
             logits = self.ev.classifier.head(f)
@@ -217,66 +251,87 @@ class Scorer:
         L = self.ev.contrastive.cfg.text.max_len
         out = []
         for i in range(0, len(texts), self.batch):
-            ids = self.ev.tokenizer.encode_batch(texts[i:i + self.batch], L).to(self.device)
+            ids = self.ev.tokenizer.encode_batch(texts[i : i + self.batch], L).to(self.device)
             out.append(self.ev.contrastive.encode_text(ids).cpu())
         return torch.cat(out)
 
-    def score(self, u8: np.ndarray, items: list[dict], real_features: torch.Tensor,
-              prompt_emb: torch.Tensor, exact: np.ndarray | None = None) -> dict:
+    def score(
+        self,
+        u8: np.ndarray,
+        items: list[dict],
+        real_features: torch.Tensor,
+        prompt_emb: torch.Tensor,
+        exact: np.ndarray | None = None,
+    ) -> dict:
         """exact: the drawings the items were taken from (uint8, same order), for PSNR on `train` items."""
         s = self.images(u8)
         labels = torch.tensor([self.concept_id.get(it["concept"], -1) for it in items])
-        hit = s["top5"] == labels[:, None]                                              # (N, 5)
+        hit = s["top5"] == labels[:, None]  # (N, 5)
         fg_ok, bg_ok = M.colour_matches(u8, [it["colour"] for it in items], [it.get("background") for it in items])
         bg = [b for b in bg_ok if b is not None]
-        cos = (s["embedding"] * prompt_emb).sum(1)                                        # (N,)
+        cos = (s["embedding"] * prompt_emb).sum(1)  # (N,)
         top5 = hit.any(1).float()
         # the same columns per hold-out kind of the prompt (unseen concept / concept+style / concept+colour / scene colours)
         by_holdout = {}
         for kind in sorted({it.get("holdout", "") for it in items}):
             m = torch.tensor([it.get("holdout", "") == kind for it in items])
-            by_holdout[kind or "none"] = {"n": int(m.sum()), "clip": 100 * float(cos[m].mean()),
-                                          "top5": float(top5[m].mean()),
-                                          "colour": float(np.mean(np.asarray(fg_ok)[m.numpy()]))}
+            by_holdout[kind or "none"] = {
+                "n": int(m.sum()),
+                "clip": 100 * float(cos[m].mean()),
+                "top5": float(top5[m].mean()),
+                "colour": float(np.mean(np.asarray(fg_ok)[m.numpy()])),
+            }
         by_split = {}
         for split in [x for x in RULER_SPLITS if any(it.get("split") == x for it in items)]:
             m = torch.tensor([it.get("split") == split for it in items])
             mn = m.numpy()
-            by_split[split] = {"n": int(m.sum()), "clip": 100 * float(cos[m].mean()),
-                               "top1": float(hit[m, 0].float().mean()), "top5": float(top5[m].mean()),
-                               "colour": float(np.mean(np.asarray(fg_ok)[mn])),
-                               # FID needs a few hundred images to mean anything; smaller splits report none
-                               "fid": M.fid(s["features"][m], real_features) if int(m.sum()) >= 200 else None}
+            by_split[split] = {
+                "n": int(m.sum()),
+                "clip": 100 * float(cos[m].mean()),
+                "top1": float(hit[m, 0].float().mean()),
+                "top5": float(top5[m].mean()),
+                "colour": float(np.mean(np.asarray(fg_ok)[mn])),
+                # FID needs a few hundred images to mean anything; smaller splits report none
+                "fid": M.fid(s["features"][m], real_features) if int(m.sum()) >= 200 else None,
+            }
             if split == "train" and exact is not None:
                 ps = psnr(images_to_tensor(torch.from_numpy(u8[mn])), images_to_tensor(torch.from_numpy(exact[mn])))
                 by_split[split]["psnr_exact"] = float(ps.mean())
-        return {"n": int(u8.shape[0]),
-                "by_split": by_split,
-                "fid": M.fid(s["features"], real_features),
-                "kid_x1000": 1000 * M.kid(s["features"], real_features),
-                "clip": 100 * float(cos.mean()),
-                "top1": float(hit[:, 0].float().mean()), "top5": float(top5.mean()),
-                "colour": float(np.mean(fg_ok)), "background": float(np.mean(bg)) if bg else None,
-                "by_holdout": by_holdout}
+        return {
+            "n": int(u8.shape[0]),
+            "by_split": by_split,
+            "fid": M.fid(s["features"], real_features),
+            "kid_x1000": 1000 * M.kid(s["features"], real_features),
+            "clip": 100 * float(cos.mean()),
+            "top1": float(hit[:, 0].float().mean()),
+            "top5": float(top5.mean()),
+            "colour": float(np.mean(fg_ok)),
+            "background": float(np.mean(bg)) if bg else None,
+            "by_holdout": by_holdout,
+        }
 
 
 def markdown(rows: list[dict]) -> str:
     head = "| model | n | FID ↓ | KID×1000 ↓ | CLIP ↑ | top-1 ↑ | top-5 ↑ | colour ↑ | background ↑ | PSNR | params | images/s |"
     lines = [head, "| " + " | ".join(["---"] * 12) + " |"]
     for r in rows:
-        f = lambda k, fmt: (fmt.format(r[k]) if r.get(k) is not None else "–")  # noqa: E731
-        lines.append(f"| {r['name']} | {r['n']} | {f('fid', '{:.2f}')} | {f('kid_x1000', '{:.2f}')} | "
-                     f"{f('clip', '{:.2f}')} | {f('top1', '{:.3f}')} | {f('top5', '{:.3f}')} | {f('colour', '{:.3f}')} | "
-                     f"{f('background', '{:.3f}')} | {f('psnr', '{:.2f}')} | "
-                     f"{(str(round(r['params'] / 1e6, 2)) + ' M') if r.get('params') else '–'} | {f('images_s', '{:.0f}')} |")
+        f = lambda k, fmt: fmt.format(r[k]) if r.get(k) is not None else "–"  # noqa: E731
+        lines.append(
+            f"| {r['name']} | {r['n']} | {f('fid', '{:.2f}')} | {f('kid_x1000', '{:.2f}')} | "
+            f"{f('clip', '{:.2f}')} | {f('top1', '{:.3f}')} | {f('top5', '{:.3f}')} | {f('colour', '{:.3f}')} | "
+            f"{f('background', '{:.3f}')} | {f('psnr', '{:.2f}')} | "
+            f"{(str(round(r['params'] / 1e6, 2)) + ' M') if r.get('params') else '–'} | {f('images_s', '{:.0f}')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def markdown_by_holdout(rows: list[dict]) -> str:
     """top-5 / colour / CLIP of every row split by what the prompt holds out."""
     kinds = sorted({k for r in rows for k in r.get("by_holdout", {})})
-    lines = ["| model | " + " | ".join(f"{k} (n, top-5, colour, CLIP)" for k in kinds) + " |",
-             "| " + " | ".join(["---"] * (len(kinds) + 1)) + " |"]
+    lines = [
+        "| model | " + " | ".join(f"{k} (n, top-5, colour, CLIP)" for k in kinds) + " |",
+        "| " + " | ".join(["---"] * (len(kinds) + 1)) + " |",
+    ]
     for r in rows:
         cells = []
         for k in kinds:
@@ -291,8 +346,10 @@ def markdown_by_split(rows: list[dict]) -> str:
     splits = [x for x in RULER_SPLITS if any(x in r.get("by_split", {}) for r in rows)]
     if not splits:
         return ""
-    lines = ["| model | split | n | top-5 ↑ | top-1 ↑ | CLIP ↑ | colour ↑ | FID ↓ | PSNR exact |",
-             "| " + " | ".join(["---"] * 9) + " |"]
+    lines = [
+        "| model | split | n | top-5 ↑ | top-1 ↑ | CLIP ↑ | colour ↑ | FID ↓ | PSNR exact |",
+        "| " + " | ".join(["---"] * 9) + " |",
+    ]
     for r in rows:
         for x in splits:
             h = r.get("by_split", {}).get(x)
@@ -300,8 +357,10 @@ def markdown_by_split(rows: list[dict]) -> str:
                 continue
             fid = f"{h['fid']:.2f}" if h.get("fid") is not None else "–"
             ps = f"{h['psnr_exact']:.2f}" if h.get("psnr_exact") is not None else "–"
-            lines.append(f"| {r['name']} | {x} | {h['n']} | {h['top5']:.3f} | {h['top1']:.3f} | {h['clip']:.1f} | "
-                         f"{h['colour']:.3f} | {fid} | {ps} |")
+            lines.append(
+                f"| {r['name']} | {x} | {h['n']} | {h['top5']:.3f} | {h['top1']:.3f} | {h['clip']:.1f} | "
+                f"{h['colour']:.3f} | {fid} | {ps} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -319,17 +378,28 @@ def main(argv=None) -> dict:
     ap.add_argument("--data", default="data/packed")
     ap.add_argument("--evaluators", help="evaluators.pt from train_evaluator.py")
     ap.add_argument("--vq", default="public/models/vq-s")
-    ap.add_argument("--gen", action="append", default=[], help="name=generator (manifest dir, run dir or ckpt); repeatable")
+    ap.add_argument(
+        "--gen", action="append", default=[], help="name=generator (manifest dir, run dir or ckpt); repeatable"
+    )
     ap.add_argument("--n", type=int, default=1000, help="items (prompts x seeds)")
     ap.add_argument("--seeds-per-prompt", type=int, default=1)
-    ap.add_argument("--ruler", type=int, default=0, metavar="N",
-                    help="the fixed ruler: N items from each split (seen, unseen, paraphrase, train) instead of --n test items")
+    ap.add_argument(
+        "--ruler",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the fixed ruler: N items from each split (seen, unseen, paraphrase, train) instead of --n test items",
+    )
     ap.add_argument("--prompts", default=None, help="items JSON (from --write-prompts) instead of selecting --n")
     ap.add_argument("--write-prompts", default=None, help="write the items JSON here and exit")
     ap.add_argument("--reference", action="store_true", help="also score the real images and their VQ reconstructions")
-    ap.add_argument("--external", action="append", default=[],
-                    help="name=images (raw .u8, .npz, or PNG/PPM dir) of the same items, e.g. from the WebGPU engine; "
-                         "compared with this script's images of the --gen of the same name")
+    ap.add_argument(
+        "--external",
+        action="append",
+        default=[],
+        help="name=images (raw .u8, .npz, or PNG/PPM dir) of the same items, e.g. from the WebGPU engine; "
+        "compared with this script's images of the --gen of the same name",
+    )
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--guidance", type=float, default=4.0)
     ap.add_argument("--tau", type=float, default=4.5)
@@ -361,14 +431,18 @@ def main(argv=None) -> dict:
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     from encode_tokens import load_vq
+
     ev = load_evaluators(args.evaluators, dev)
     vq = load_vq(args.vq, dev)
     scorer = Scorer(ev, dev)
-    real_test, _ = load_split(args.data, "test", seed=args.seed)                     # (N_test, 128, 128, 3)
+    real_test, _ = load_split(args.data, "test", seed=args.seed)  # (N_test, 128, 128, 3)
     real_features = scorer.images(real_test.numpy())["features"]
     prompt_emb = scorer.prompts([it["prompt"] for it in items])
-    print(f"evaluators ready: {real_features.shape[0]} real test images, {len(items)} items "
-          f"({time.time() - t_start:.1f}s)", flush=True)
+    print(
+        f"evaluators ready: {real_features.shape[0]} real test images, {len(items)} items "
+        f"({time.time() - t_start:.1f}s)",
+        flush=True,
+    )
     for d in (args.save_images, args.grid):
         if d:
             os.makedirs(d, exist_ok=True)
@@ -376,12 +450,26 @@ def main(argv=None) -> dict:
     rows, images_of, parity = [], {}, []
     pack = D.load_pack(args.data, args.seed)
     # the drawing each item was taken from (train items: the memorisation ceiling's target)
-    exact = D.decode_images(pack, [it["entry"] for it in items]) if any(it.get("split") == "train" for it in items) else None
+    exact = (
+        D.decode_images(pack, [it["entry"] for it in items])
+        if any(it.get("split") == "train" for it in items)
+        else None
+    )
 
     def result(partial: bool) -> dict:
-        return {"items": len(items), "steps": args.steps, "guidance": args.guidance, "tau": args.tau,
-                "evaluators": args.evaluators, "evaluator_summary": ev.extra.get("summary"), "vq": args.vq,
-                "rows": rows, "parity": parity, "seconds": round(time.time() - t_start, 1), "partial": partial}
+        return {
+            "items": len(items),
+            "steps": args.steps,
+            "guidance": args.guidance,
+            "tau": args.tau,
+            "evaluators": args.evaluators,
+            "evaluator_summary": ev.extra.get("summary"),
+            "vq": args.vq,
+            "rows": rows,
+            "parity": parity,
+            "seconds": round(time.time() - t_start, 1),
+            "partial": partial,
+        }
 
     def write_json(partial: bool) -> None:
         """Rewritten after every row, so a run cut by a time box keeps the rows it finished."""
@@ -399,8 +487,14 @@ def main(argv=None) -> dict:
             write_raw_images(os.path.join(args.save_images, f"{name}.u8"), u8)
         if args.grid:
             save_grid(os.path.join(args.grid, f"{name}.png"), u8[:32])
-        print(f"ROW {name}: " + " ".join(f"{k}={r[k]:.4g}" if isinstance(r.get(k), float) else f"{k}={r.get(k)}"
-                                         for k in METRIC_KEYS if k in r) + f" (scored in {time.time() - t:.1f}s)", flush=True)
+        print(
+            f"ROW {name}: "
+            + " ".join(
+                f"{k}={r[k]:.4g}" if isinstance(r.get(k), float) else f"{k}={r.get(k)}" for k in METRIC_KEYS if k in r
+            )
+            + f" (scored in {time.time() - t:.1f}s)",
+            flush=True,
+        )
         write_json(partial=True)
 
     if args.reference:
@@ -410,27 +504,39 @@ def main(argv=None) -> dict:
         add_row("vq-recon", rec, {"psnr": float(ps.mean()), "psnr_p10": float(np.percentile(ps, 10))})
     for name, path in named(args.gen):
         u8, info = generate(path, vq, items, dev, args.steps, args.guidance, args.tau, args.batch)
-        add_row(name, u8, {"params": info["params"], "images_s": info["images_s"], "gen_seconds": info["seconds"],
-                           "path": path})
+        add_row(
+            name,
+            u8,
+            {"params": info["params"], "images_s": info["images_s"], "gen_seconds": info["seconds"], "path": path},
+        )
     for name, path in named(args.external):
         ext = read_external_images(path, len(items))
         add_row(f"{name}@external", ext, {"path": path})
         if name in images_of:
-            absdiff = np.abs(ext.astype(np.int16) - images_of[name].astype(np.int16))      # (N, S, S, 3)
-            diff = absdiff.mean(axis=(1, 2, 3))                                           # (N,) per image
+            absdiff = np.abs(ext.astype(np.int16) - images_of[name].astype(np.int16))  # (N, S, S, 3)
+            diff = absdiff.mean(axis=(1, 2, 3))  # (N,) per image
             # identical tokens still allow ±1 in a few pixels (f32 rounding at a uint8 boundary in the decoder);
             # a different token shows as a patch of large differences
-            p = {"name": name, "n": int(diff.size), "mean_abs_diff": float(diff.mean()),
-                 "median_abs_diff": float(np.median(diff)), "max_abs_diff": float(diff.max()),
-                 "max_pixel_diff": int(absdiff.max()), "identical_share": float((diff == 0).mean()),
-                 "below_1_share": float((diff < 1).mean()),
-                 "pixels_off_by_more_than_1_share": float((absdiff.max(axis=(1, 2, 3)) > 1).mean()),
-                 "per_image": [round(float(x), 5) for x in diff]}
+            p = {
+                "name": name,
+                "n": int(diff.size),
+                "mean_abs_diff": float(diff.mean()),
+                "median_abs_diff": float(np.median(diff)),
+                "max_abs_diff": float(diff.max()),
+                "max_pixel_diff": int(absdiff.max()),
+                "identical_share": float((diff == 0).mean()),
+                "below_1_share": float((diff < 1).mean()),
+                "pixels_off_by_more_than_1_share": float((absdiff.max(axis=(1, 2, 3)) > 1).mean()),
+                "per_image": [round(float(x), 5) for x in diff],
+            }
             parity.append(p)
             write_json(partial=True)
-            print(f"PARITY {name}: mean |Δ| {p['mean_abs_diff']:.4g} px, median {p['median_abs_diff']:.4g}, "
-                  f"max {p['max_abs_diff']:.4g} (largest pixel |Δ| {p['max_pixel_diff']}), identical {p['identical_share']:.1%}, "
-                  f"images with a pixel off by > 1: {p['pixels_off_by_more_than_1_share']:.1%}", flush=True)
+            print(
+                f"PARITY {name}: mean |Δ| {p['mean_abs_diff']:.4g} px, median {p['median_abs_diff']:.4g}, "
+                f"max {p['max_abs_diff']:.4g} (largest pixel |Δ| {p['max_pixel_diff']}), identical {p['identical_share']:.1%}, "
+                f"images with a pixel off by > 1: {p['pixels_off_by_more_than_1_share']:.1%}",
+                flush=True,
+            )
 
     write_json(partial=False)
     table = markdown(rows) + "\nBy hold-out kind of the prompt:\n\n" + markdown_by_holdout(rows)

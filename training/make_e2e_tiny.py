@@ -13,6 +13,7 @@ Layout (what the test serves under /models/ through page.route):
 Deterministic (fixed seeds, one CPU thread); about a minute on CPU.
   training/.venv/bin/python training/make_e2e_tiny.py [--out e2e/fixtures/models]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,9 +32,18 @@ from mmamba.vq import VQConfig, VQModel
 
 SEED = 5005
 COLOURS = {
-    "red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 70, 220), "yellow": (240, 210, 40),
-    "orange": (245, 140, 30), "purple": (130, 50, 180), "black": (20, 20, 20), "white": (250, 250, 250),
-    "grey": (128, 128, 128), "pink": (245, 150, 190), "brown": (120, 75, 40), "cyan": (40, 200, 220),
+    "red": (220, 40, 40),
+    "green": (40, 170, 60),
+    "blue": (40, 70, 220),
+    "yellow": (240, 210, 40),
+    "orange": (245, 140, 30),
+    "purple": (130, 50, 180),
+    "black": (20, 20, 20),
+    "white": (250, 250, 250),
+    "grey": (128, 128, 128),
+    "pink": (245, 150, 190),
+    "brown": (120, 75, 40),
+    "cyan": (40, 200, 220),
 }
 
 
@@ -77,7 +87,9 @@ def train_vq(steps: int) -> VQModel:
                 dead = (used == 0).nonzero().flatten()
                 pool = zn.detach().permute(0, 2, 3, 1).reshape(-1, cfg.code_dim)
                 pick = torch.randint(0, pool.shape[0], (dead.numel(),), generator=g)
-                m.quant.codebook.data[dead] = F.normalize(pool[pick] + 0.01 * torch.randn(dead.numel(), cfg.code_dim, generator=g), dim=1)
+                m.quant.codebook.data[dead] = F.normalize(
+                    pool[pick] + 0.01 * torch.randn(dead.numel(), cfg.code_dim, generator=g), dim=1
+                )
             used.zero_()
         if step % 100 == 0 or step == steps - 1:
             print(f"vq step {step}: loss {loss.item():.4f}", flush=True)
@@ -107,8 +119,8 @@ def train_generator(vq: VQModel, tok: BPETokenizer, steps: int) -> tuple[torch.n
     for step in range(steps):
         captions, img = colour_batch(32, g)
         with torch.no_grad():
-            targets = vq.encode(img).flatten(1)                                  # (B, HW)
-        ids = drop_text(tok.encode_batch(captions), empty, 0.1, g)             # (B, Lt)
+            targets = vq.encode(img).flatten(1)  # (B, HW)
+        ids = drop_text(tok.encode_batch(captions), empty, 0.1, g)  # (B, Lt)
         inp, mask = mask_for_training(targets, g, mask_id=cfg.mask_id)
         loss = masked_token_loss(model(inp, ids), targets, mask)
         opt.zero_grad()
@@ -126,33 +138,56 @@ def main() -> None:
     ap.add_argument("--out", default=os.path.join(here, "..", "e2e", "fixtures", "models"))
     ap.add_argument("--vq-steps", type=int, default=2000)
     ap.add_argument("--gen-steps", type=int, default=300)
-    ap.add_argument("--vq-from", default=None,
-                    help="folder of an earlier vq-e2e export to reuse instead of training it again (same seed, same result)")
+    ap.add_argument(
+        "--vq-from",
+        default=None,
+        help="folder of an earlier vq-e2e export to reuse instead of training it again (same seed, same result)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
 
     if args.vq_from:
         from safetensors.torch import load_file
+
         vq = VQModel(VQConfig.tiny())
         vq.load_state_dict(load_file(os.path.join(args.vq_from, "model-00000.safetensors")), strict=False)
         vq.eval()
     else:
         vq = train_vq(args.vq_steps)
-    tok = BPETokenizer([], max_len=12)                     # bytes only: vocab 259 <= text vocab 300
+    tok = BPETokenizer([], max_len=12)  # bytes only: vocab 259 <= text vocab 300
     gen, cfg = train_generator(vq, tok, args.gen_steps)
 
     out = os.path.abspath(args.out)
     vq_man = export_weights(vq.state_dict(), os.path.join(out, "vq-e2e"), "vq-e2e", "vq", vq.cfg.to_dict(), dtype="f32")
-    gen_man = export_weights(gen.state_dict(), os.path.join(out, "mmamba-e2e"), "mmamba-e2e", "mmamba", cfg.to_dict(),
-                             tokenizer=tok.to_dict(), dtype="f32")
+    gen_man = export_weights(
+        gen.state_dict(),
+        os.path.join(out, "mmamba-e2e"),
+        "mmamba-e2e",
+        "mmamba",
+        cfg.to_dict(),
+        tokenizer=tok.to_dict(),
+        dtype="f32",
+    )
     total = lambda m: sum(s["bytes"] for s in m["shards"])  # noqa: E731
     index = {
         "models": [
-            {"id": "mmamba-e2e", "kind": "mmamba", "name": "M-Mamba e2e tiny",
-             "description": "tiny test generator (e2e only)", "formatVersion": 1, "bytes": total(gen_man)},
-            {"id": "vq-e2e", "kind": "vq", "name": "VQ e2e tiny",
-             "description": "tiny test tokenizer, 32x32 <-> 4x4 (e2e only)", "formatVersion": 1, "bytes": total(vq_man)},
+            {
+                "id": "mmamba-e2e",
+                "kind": "mmamba",
+                "name": "M-Mamba e2e tiny",
+                "description": "tiny test generator (e2e only)",
+                "formatVersion": 1,
+                "bytes": total(gen_man),
+            },
+            {
+                "id": "vq-e2e",
+                "kind": "vq",
+                "name": "VQ e2e tiny",
+                "description": "tiny test tokenizer, 32x32 <-> 4x4 (e2e only)",
+                "formatVersion": 1,
+                "bytes": total(vq_man),
+            },
         ],
         "defaultGenerator": "mmamba-e2e",
         "tokenizer": "vq-e2e",

@@ -11,6 +11,7 @@ gates/biases (adaLN-Zero) do not hide any stage.
 
   python training/make_fixtures.py --out tests/fixtures
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,11 @@ def _write(folder: str, meta: dict, arrays: dict) -> dict:
     items.sort(key=lambda kv: kv[1].dtype != np.float32)
     with open(os.path.join(folder, "arrays.safetensors"), "wb") as f:
         f.write(safetensors_bytes(items, {"format": "mmamba-fixture"}))
-    meta = {**FORMAT, **meta, "arrays": {k: {"shape": list(a.shape), "dtype": "f32" if a.dtype == np.float32 else "i32"}
-                                         for k, a in items}}
+    meta = {
+        **FORMAT,
+        **meta,
+        "arrays": {k: {"shape": list(a.shape), "dtype": "f32" if a.dtype == np.float32 else "i32"} for k, a in items},
+    }
     with open(os.path.join(folder, "fixture.json"), "w") as f:
         json.dump(meta, f, indent=1)
     return meta
@@ -66,6 +70,7 @@ GENERATORS = {
 def generator_fixture(name: str, out: str, batch: int = 2, steps: int = 6) -> dict:
     """Tiny random M-Mamba / UViT: forward stages, loss, gradients, and a seeded sampling run."""
     from mmamba.mmamba import build_model
+
     kind, make_config = GENERATORS[name]
     cfg = make_config()
     torch.manual_seed(SEED)
@@ -84,18 +89,23 @@ def generator_fixture(name: str, out: str, batch: int = 2, steps: int = 6) -> di
     for b in range(batch):
         n = max(1, Lt - 2 - b * 2)
         text[b, 0] = 1
-        text[b, 1:1 + n] = torch.randint(3, cfg.text.vocab_size, (n,), generator=g)
+        text[b, 1 : 1 + n] = torch.randint(3, cfg.text.vocab_size, (n,), generator=g)
         text[b, 1 + n] = 2
-    targets = torch.randint(0, K, (batch, HW), generator=g)                 # (B, HW)
-    mask = torch.rand(batch, HW, generator=g) < 0.5                          # (B, HW) bool
+    targets = torch.randint(0, K, (batch, HW), generator=g)  # (B, HW)
+    mask = torch.rand(batch, HW, generator=g) < 0.5  # (B, HW) bool
     mask[:, 0] = True
     img = torch.where(mask, torch.full_like(targets, cfg.mask_id), targets)  # (B, HW) with [MASK]s
-    logits, stages = model(img, text, return_stages=True)                    # (B, HW, K)
+    logits, stages = model(img, text, return_stages=True)  # (B, HW, K)
     loss = masked_token_loss(logits, targets, mask)
     model.zero_grad()
     loss.backward()
-    arrays = {"input.text_ids": text, "input.img_tokens": img, "input.targets": targets,
-              "input.mask": mask.to(torch.int32), "loss": loss.detach().view(1)}
+    arrays = {
+        "input.text_ids": text,
+        "input.img_tokens": img,
+        "input.targets": targets,
+        "input.mask": mask.to(torch.int32),
+        "loss": loss.detach().view(1),
+    }
     for k, v in stages.items():
         arrays[f"stage.{k}"] = v
     grads = {}
@@ -112,12 +122,20 @@ def generator_fixture(name: str, out: str, batch: int = 2, steps: int = 6) -> di
     with torch.no_grad():
         grids = maskgit_sample(lambda t, x: model(t, x), text, hw=HW, codebook_size=K, uncond_ids=empty, **samp)
     arrays["sample.uncond_ids"] = empty
-    arrays["sample.tokens"] = torch.stack(grids)                              # (S, B, HW)
-    meta = {"kind": kind, "config": cfg.to_dict(), "weights": "manifest.json", "batch": batch,
-            "loss": float(loss.detach()), "stages": list(stages.keys()), "grads": grads, "sampling": samp,
-            "notes": "stage.* from forward(img_tokens, text_ids, return_stages=True) in train mode with "
-                     "the sequential reference scan; loss = mean CE over input.mask positions; "
-                     "grad.<param> = d loss / d param; sample.tokens[i] = grid after step i."}
+    arrays["sample.tokens"] = torch.stack(grids)  # (S, B, HW)
+    meta = {
+        "kind": kind,
+        "config": cfg.to_dict(),
+        "weights": "manifest.json",
+        "batch": batch,
+        "loss": float(loss.detach()),
+        "stages": list(stages.keys()),
+        "grads": grads,
+        "sampling": samp,
+        "notes": "stage.* from forward(img_tokens, text_ids, return_stages=True) in train mode with "
+        "the sequential reference scan; loss = mean CE over input.mask positions; "
+        "grad.<param> = d loss / d param; sample.tokens[i] = grid after step i.",
+    }
     return _write(folder, meta, arrays)
 
 
@@ -127,34 +145,46 @@ def vq_fixture(out: str) -> dict:
     m = VQModel(cfg)
     g = torch.Generator().manual_seed(SEED + 3)
     _perturb_(m, g)
-    m.quant.normalize_codebook_()   # the shipped invariant: unit-norm codebook rows
+    m.quant.normalize_codebook_()  # the shipped invariant: unit-norm codebook rows
     m.eval()
     folder = os.path.join(out, "vq_tiny")
     export_weights(m.state_dict(), folder, "vq-tiny-fixture", "vq", cfg.to_dict(), dtype="f32")
     g2 = cfg.grid
-    tokens = torch.randint(0, cfg.codebook_size, (1, g2, g2), generator=g)   # (1, g, g)
+    tokens = torch.randint(0, cfg.codebook_size, (1, g2, g2), generator=g)  # (1, g, g)
     image = torch.rand(1, 3, cfg.image_size, cfg.image_size, generator=g) * 2 - 1
     with torch.no_grad():
-        dec_in = m.quant.embed(tokens)                                        # (1, D, g, g)
-        decoded = m.decode_tokens(tokens)                                     # (1, 3, S, S)
-        z = m.encoder(image)                                                  # (1, D, g, g)
-        enc_tokens = m.quant.lookup(z)                                        # (1, g, g)
-    arrays = {"decode.tokens": tokens, "decode.input": dec_in, "decode.pixels": decoded,
-              "encode.image": image, "encode.latent": z, "encode.tokens": enc_tokens}
-    meta = {"kind": "vq", "config": cfg.to_dict(), "weights": "manifest.json",
-            "notes": "images NCHW in [-1, 1]; decode.input = codebook[tokens] as (1, D, g, g); "
-                     "encode.latent = encoder output before l2 normalisation; encode.tokens = "
-                     "argmax_k <normalize(latent), codebook_k>."}
+        dec_in = m.quant.embed(tokens)  # (1, D, g, g)
+        decoded = m.decode_tokens(tokens)  # (1, 3, S, S)
+        z = m.encoder(image)  # (1, D, g, g)
+        enc_tokens = m.quant.lookup(z)  # (1, g, g)
+    arrays = {
+        "decode.tokens": tokens,
+        "decode.input": dec_in,
+        "decode.pixels": decoded,
+        "encode.image": image,
+        "encode.latent": z,
+        "encode.tokens": enc_tokens,
+    }
+    meta = {
+        "kind": "vq",
+        "config": cfg.to_dict(),
+        "weights": "manifest.json",
+        "notes": "images NCHW in [-1, 1]; decode.input = codebook[tokens] as (1, D, g, g); "
+        "encode.latent = encoder output before l2 normalisation; encode.tokens = "
+        "argmax_k <normalize(latent), codebook_k>.",
+    }
     return _write(folder, meta, arrays)
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="write golden fixtures for the TypeScript engine")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
+    ap.add_argument(
+        "--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
+    )
     args = ap.parse_args(argv)
     torch.use_deterministic_algorithms(True)
     index = {**FORMAT, "fixtures": {}}
-    for name, (kind, _) in GENERATORS.items():            # each fixture seeds itself: the order changes no bytes
+    for name, (kind, _) in GENERATORS.items():  # each fixture seeds itself: the order changes no bytes
         generator_fixture(name, args.out)
         index["fixtures"][name] = {"kind": kind}
     vq_fixture(args.out)

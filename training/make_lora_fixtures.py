@@ -13,6 +13,7 @@ cross-entropy on its own inputs and mask. Writes tests/fixtures/<lora fixture>/{
     loss (1,)                    the loss with the LoRA applied
 Deterministic; ~2 s.   training/.venv/bin/python training/make_lora_fixtures.py
 """
+
 from __future__ import annotations
 
 import json
@@ -41,14 +42,14 @@ def read_arrays(path: str) -> dict[str, torch.Tensor]:
     with open(path, "rb") as f:
         buf = f.read()
     n = int.from_bytes(buf[:8], "little")
-    header = json.loads(buf[8:8 + n])
+    header = json.loads(buf[8 : 8 + n])
     out = {}
     for k, v in header.items():
         if k == "__metadata__":
             continue
         a, b = v["data_offsets"]
         dt = np.float32 if v["dtype"] == "F32" else np.int32
-        out[k] = torch.from_numpy(np.frombuffer(buf[8 + n + a:8 + n + b], dtype=dt).reshape(v["shape"]).copy())
+        out[k] = torch.from_numpy(np.frombuffer(buf[8 + n + a : 8 + n + b], dtype=dt).reshape(v["shape"]).copy())
     return out
 
 
@@ -80,16 +81,16 @@ def write_fixture(base: str) -> None:
     factors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     for n in names:
         w = params[n]
-        stack = w.shape[:-2]                                             # () or (K,)
+        stack = w.shape[:-2]  # () or (K,)
         out_f, in_f = w.shape[-2], w.shape[-1]
-        A = (torch.rand(*stack, RANK, in_f, generator=g) * 2 - 1) / in_f ** 0.5
+        A = (torch.rand(*stack, RANK, in_f, generator=g) * 2 - 1) / in_f**0.5
         B = (torch.rand(*stack, out_f, RANK, generator=g) * 2 - 1) * 0.1
         factors[n] = (A.requires_grad_(), B.requires_grad_())
 
     scale = ALPHA / RANK
     merged = {k: v.detach() for k, v in params.items()}
     for n, (A, B) in factors.items():
-        merged[n] = params[n].detach() + scale * torch.matmul(B, A)     # (out, in) or batched (K, out, in)
+        merged[n] = params[n].detach() + scale * torch.matmul(B, A)  # (out, in) or batched (K, out, in)
     mask = inp["input.mask"].bool()
     logits = functional_call(model, merged, (inp["input.img_tokens"].long(), inp["input.text_ids"].long()))
     loss = masked_token_loss(logits, inp["input.targets"].long(), mask)
@@ -97,18 +98,30 @@ def write_fixture(base: str) -> None:
 
     arrays: list[tuple[str, np.ndarray]] = [("loss", loss.detach().view(1).numpy().astype(np.float32))]
     for n, (A, B) in factors.items():
-        arrays += [(f"lora.{n}.A", A.detach().numpy()), (f"lora.{n}.B", B.detach().numpy()),
-                   (f"grad.lora.{n}.A", A.grad.numpy()), (f"grad.lora.{n}.B", B.grad.numpy())]
+        arrays += [
+            (f"lora.{n}.A", A.detach().numpy()),
+            (f"lora.{n}.B", B.detach().numpy()),
+            (f"grad.lora.{n}.A", A.grad.numpy()),
+            (f"grad.lora.{n}.B", B.grad.numpy()),
+        ]
     arrays = [(k, np.ascontiguousarray(v, dtype=np.float32)) for k, v in arrays]
     folder = os.path.join(FIXTURES, FIXTURE_OF[base])
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "arrays.safetensors"), "wb") as f:
         f.write(safetensors_bytes(arrays, {"format": "mmamba-fixture"}))
-    meta = {"format": "mmamba-fixture", "formatVersion": 1, "kind": "lora", "base": base,
-            "rank": RANK, "alpha": ALPHA, "params": names, "loss": float(loss.detach()),
-            "notes": f"W_eff = W + alpha/rank·B·A on each listed param of {base}; loss = masked CE on "
-                     f"{base}'s input.* (reference scan, train mode); grad.lora.* = d loss / d factor.",
-            "arrays": {k: {"shape": list(v.shape), "dtype": "f32"} for k, v in arrays}}
+    meta = {
+        "format": "mmamba-fixture",
+        "formatVersion": 1,
+        "kind": "lora",
+        "base": base,
+        "rank": RANK,
+        "alpha": ALPHA,
+        "params": names,
+        "loss": float(loss.detach()),
+        "notes": f"W_eff = W + alpha/rank·B·A on each listed param of {base}; loss = masked CE on "
+        f"{base}'s input.* (reference scan, train mode); grad.lora.* = d loss / d factor.",
+        "arrays": {k: {"shape": list(v.shape), "dtype": "f32"} for k, v in arrays},
+    }
     with open(os.path.join(folder, "fixture.json"), "w") as f:
         json.dump(meta, f, indent=1)
     print(f"{FIXTURE_OF[base]}: loss {float(loss.detach()):.6f}, {len(names)} adapted params -> {folder}")

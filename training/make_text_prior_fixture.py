@@ -8,6 +8,7 @@ the same bytes (np.savez stamps the time; the sha256 recorded in the config must
 
   cd training && .venv/bin/python make_text_prior_fixture.py [--out ../tests/fixtures]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,10 +25,41 @@ from mmamba.mmamba import build_model
 from mmamba.text_encoder import attach_prior, prior_config
 
 SEED = 20261202
-WORDS = ["a", "red", "apple", "blue", "car", "cat", "dog", "zorblat", "thumbs", "up", "fire", "emoji", "face",
-         "green", "tree", "on", "the", "with", "of", "2", "big", "small", "heart", "star"]
-CORPUS = ["a red apple on a white background", "a blue car, flat style!", "x-ray of a hand", "fire 🔥🔥",
-          "grinning face", "café au lait", "3d render"] * 2
+WORDS = [
+    "a",
+    "red",
+    "apple",
+    "blue",
+    "car",
+    "cat",
+    "dog",
+    "zorblat",
+    "thumbs",
+    "up",
+    "fire",
+    "emoji",
+    "face",
+    "green",
+    "tree",
+    "on",
+    "the",
+    "with",
+    "of",
+    "2",
+    "big",
+    "small",
+    "heart",
+    "star",
+]
+CORPUS = [
+    "a red apple on a white background",
+    "a blue car, flat style!",
+    "x-ray of a hand",
+    "fire 🔥🔥",
+    "grinning face",
+    "café au lait",
+    "3d render",
+] * 2
 PROMPTS = ["Zorblat, red apple!", "thumbs-up 🔥 emoji", "a BLUE x-ray car"]
 
 
@@ -39,8 +71,9 @@ def build(out: str) -> dict:
         rng = np.random.default_rng(SEED)
         np.savez(table, words=np.array(WORDS), vectors=(rng.standard_normal((len(WORDS), 8)) * 2).astype(np.float16))
     tok = BPETokenizer.train(CORPUS, vocab_size=280, max_len=8, words=WORDS, version=2)
-    text = C.TextConfig(vocab_size=tok.vocab_size, max_len=8, width=16, layers=2, heads=2, ffn_mult=2,
-                        **prior_config(table))
+    text = C.TextConfig(
+        vocab_size=tok.vocab_size, max_len=8, width=16, layers=2, heads=2, ffn_mult=2, **prior_config(table)
+    )
     cfg = C.tiny_mmamba(text=text)
     torch.manual_seed(SEED)
     model = build_model(cfg)
@@ -51,14 +84,14 @@ def build(out: str) -> dict:
     state, exp_cfg = bake_prior(model.state_dict(), cfg.to_dict(), table, tok.to_dict())
     export_weights(state, folder, "text-prior-tiny-fixture", "mmamba", exp_cfg, tokenizer=tok.to_dict(), dtype="f32")
 
-    ids = torch.tensor([tok.encode(p) for p in PROMPTS])                      # (B, Lt)
+    ids = torch.tensor([tok.encode(p) for p in PROMPTS])  # (B, Lt)
     g = torch.Generator().manual_seed(SEED + 2)
     img = torch.randint(0, cfg.codebook_size + 1, (len(PROMPTS), cfg.hw), generator=g)
     enc = model.text
     arrays = {"input.text_ids": ids, "input.img_tokens": img}
     with torch.no_grad():
         key_mask = ids != cfg.text.pad_id
-        x = enc.embed(ids) + enc.pos_emb[:cfg.text.max_len]                   # (B, Lt, w)
+        x = enc.embed(ids) + enc.pos_emb[: cfg.text.max_len]  # (B, Lt, w)
         arrays["stage.text_embed"] = x
         for i, blk in enumerate(enc.layers):
             x = blk(x, key_mask)
@@ -70,18 +103,26 @@ def build(out: str) -> dict:
         logits, stages = model(img, ids, return_stages=True)
     arrays["stage.text_tokens"], arrays["stage.c"] = stages["text_tokens"], stages["c"]
     arrays["stage.logits"] = logits
-    meta = {"kind": "mmamba", "config": exp_cfg, "prior_config": cfg.to_dict()["text"], "prompts": PROMPTS,
-            "weights": "manifest.json",
-            "stages": ["text_embed"] + [f"text_layer{i}" for i in range(cfg.text.layers)]
-                      + ["text_final", "text_pooled", "text_tokens", "c", "logits"],
-            "notes": "stages from the prior model in PyTorch (eval mode, reference scan); input.text_ids = the v2 "
-                     "tokenizer of the manifest on `prompts`; the manifest holds the effective table"}
+    meta = {
+        "kind": "mmamba",
+        "config": exp_cfg,
+        "prior_config": cfg.to_dict()["text"],
+        "prompts": PROMPTS,
+        "weights": "manifest.json",
+        "stages": ["text_embed"]
+        + [f"text_layer{i}" for i in range(cfg.text.layers)]
+        + ["text_final", "text_pooled", "text_tokens", "c", "logits"],
+        "notes": "stages from the prior model in PyTorch (eval mode, reference scan); input.text_ids = the v2 "
+        "tokenizer of the manifest on `prompts`; the manifest holds the effective table",
+    }
     return _write(folder, meta, arrays)
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="write tests/fixtures/text_prior_tiny")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
+    ap.add_argument(
+        "--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
+    )
     args = ap.parse_args(argv)
     torch.use_deterministic_algorithms(True)
     build(args.out)

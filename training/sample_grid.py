@@ -8,6 +8,7 @@ dir (then the sha256 of every shard is verified).
   python training/sample_grid.py --gen public/models/mmamba-s --vq public/models/vq-s --data data/packed \
       --out training/runs/mmamba/grid.png
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,16 +28,33 @@ from mmamba.vq import tensor_to_images
 
 # The kept grid of everyday prompts (docs/img/everyday-<model>.png for every shipped version): what a new user
 # types first. Never change it; a model ships only when each of these shows its subject in >= 3 of 4 seeds.
-EVERYDAY_PROMPTS = ("red apple", "rocket", "a slice of pizza", "snowman", "a cup of hot coffee", "thumbs up",
-                    "cat face", "dog", "a yellow star", "house", "tree", "blue car", "fish", "birthday cake",
-                    "sun", "a red heart")
+EVERYDAY_PROMPTS = (
+    "red apple",
+    "rocket",
+    "a slice of pizza",
+    "snowman",
+    "a cup of hot coffee",
+    "thumbs up",
+    "cat face",
+    "dog",
+    "a yellow star",
+    "house",
+    "tree",
+    "blue car",
+    "fish",
+    "birthday cake",
+    "sun",
+    "a red heart",
+)
 
 
 def load_generator(path: str, device):
     """(model, tokenizer) from a manifest dir or a train_gen.py run dir / checkpoint."""
     from mmamba.mmamba import build_model
+
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "manifest.json")):
         from mmamba.export import load_state_dict_from_manifest
+
         man, sd = load_state_dict_from_manifest(path)
         cfg, tok = C.config_from_dict(man["config"]), man["tokenizer"]
     else:
@@ -69,6 +87,7 @@ def main(argv=None) -> None:
     dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
     from encode_tokens import load_vq
+
     model, bpe = load_generator(args.gen, dev)
     vq = load_vq(args.vq, dev)
     cfg = model.cfg
@@ -78,20 +97,30 @@ def main(argv=None) -> None:
         prompts = args.prompts.split("|")
     else:
         from mmamba import data as D
+
         prompts = D.test_prompts(8, root=args.data)
     S = vq.cfg.image_size
     label_h = 14
     canvas = Image.new("RGB", (args.seeds * (S + 4) + 4, len(prompts) * (S + label_h + 4) + 4), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    ids = bpe.encode_batch(prompts, cfg.text.max_len).to(dev)                 # (P, Lt)
+    ids = bpe.encode_batch(prompts, cfg.text.max_len).to(dev)  # (P, Lt)
     empty = torch.tensor([bpe.empty_ids(cfg.text.max_len)] * len(prompts), device=dev)
     for s in range(args.seeds):
-        grids = maskgit_sample(lambda t, x: model(t, x), ids, hw=cfg.hw, codebook_size=cfg.codebook_size,
-                               uncond_ids=empty, steps=args.steps, guidance=args.guidance, tau=args.tau,
-                               temperature=args.temperature, seed=s)
-        tokens = grids[-1].view(len(prompts), cfg.grid, cfg.grid)             # (P, g, g)
+        grids = maskgit_sample(
+            lambda t, x: model(t, x),
+            ids,
+            hw=cfg.hw,
+            codebook_size=cfg.codebook_size,
+            uncond_ids=empty,
+            steps=args.steps,
+            guidance=args.guidance,
+            tau=args.tau,
+            temperature=args.temperature,
+            seed=s,
+        )
+        tokens = grids[-1].view(len(prompts), cfg.grid, cfg.grid)  # (P, g, g)
         with torch.no_grad():
-            px = tensor_to_images(vq.decode_tokens(tokens)).cpu().numpy()     # (P, S, S, 3) uint8
+            px = tensor_to_images(vq.decode_tokens(tokens)).cpu().numpy()  # (P, S, S, 3) uint8
         for p in range(len(prompts)):
             y = 4 + p * (S + label_h + 4)
             canvas.paste(Image.fromarray(px[p]), (4 + s * (S + 4), y + label_h))
@@ -100,8 +129,19 @@ def main(argv=None) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     canvas.save(args.out)
     with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump({"prompts": prompts, "seeds": args.seeds, "steps": args.steps, "guidance": args.guidance,
-                   "tau": args.tau, "gen": args.gen, "vq": args.vq}, f, indent=1)
+        json.dump(
+            {
+                "prompts": prompts,
+                "seeds": args.seeds,
+                "steps": args.steps,
+                "guidance": args.guidance,
+                "tau": args.tau,
+                "gen": args.gen,
+                "vq": args.vq,
+            },
+            f,
+            indent=1,
+        )
     print(f"wrote {args.out} ({len(prompts)} prompts x {args.seeds} seeds)", flush=True)
 
 

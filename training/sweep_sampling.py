@@ -19,6 +19,7 @@ scales that sampling time linearly.
       --vq public/models/vq-s --gen mmamba-s=public/models/mmamba-s --ruler 100 \\
       --json /tmp/runs/sweep.json --md /tmp/runs/sweep.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,19 +65,30 @@ def ranking_key(row: dict, splits=RANKED_SPLITS) -> tuple:
 
 def markdown(rows: list[dict], winner: dict, splits=RANKED_SPLITS) -> str:
     cols = [x for x in splits if any(x in r["by_split"] for r in rows)]
-    head = ("| steps | guidance | tau | " + " | ".join(f"{x} top-5" for x in cols) + " | mean top-5 | "
-            + " | ".join(f"{x} CLIP" for x in cols) + " | mean CLIP | colour (seen) | images/s |")
+    head = (
+        "| steps | guidance | tau | "
+        + " | ".join(f"{x} top-5" for x in cols)
+        + " | mean top-5 | "
+        + " | ".join(f"{x} CLIP" for x in cols)
+        + " | mean CLIP | colour (seen) | images/s |"
+    )
     lines = [head, "| " + " | ".join(["---"] * (6 + 2 * len(cols) + 1)) + " |"]
     for r in sorted(rows, key=ranking_key):
         h = r["by_split"]
         cell = lambda x, k, fmt: fmt.format(h[x][k]) if x in h else "–"  # noqa: E731
-        mark = " **(winner)**" if r["index"] == winner["index"] else (" (page default)" if r.get("page_default") else "")
+        mark = (
+            " **(winner)**" if r["index"] == winner["index"] else (" (page default)" if r.get("page_default") else "")
+        )
         seen_colour = cell("seen", "colour", "{:.3f}")
-        lines.append(f"| {r['steps']}{mark} | {r['guidance']:g} | {r['tau']:g} | "
-                     + " | ".join(cell(x, "top5", "{:.3f}") for x in cols) + f" | {r['mean_top5']:.3f} | "
-                     + " | ".join(cell(x, "clip", "{:.1f}") for x in cols) + f" | {r['mean_clip']:.1f} | "
-                     + f"{seen_colour} | {r['images_s']:.0f} |")
-    rule = ("Winner: highest mean top-5 over " + ", ".join(cols) + "; ties: higher mean CLIP, then fewer steps.")
+        lines.append(
+            f"| {r['steps']}{mark} | {r['guidance']:g} | {r['tau']:g} | "
+            + " | ".join(cell(x, "top5", "{:.3f}") for x in cols)
+            + f" | {r['mean_top5']:.3f} | "
+            + " | ".join(cell(x, "clip", "{:.1f}") for x in cols)
+            + f" | {r['mean_clip']:.1f} | "
+            + f"{seen_colour} | {r['images_s']:.0f} |"
+        )
+    rule = "Winner: highest mean top-5 over " + ", ".join(cols) + "; ties: higher mean CLIP, then fewer steps."
     return "\n".join(lines) + "\n\n" + rule + "\n"
 
 
@@ -87,8 +99,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--vq", default="public/models/vq-s")
     ap.add_argument("--gen", required=True, help="name=generator (manifest dir, run dir or ckpt), or a path")
     ap.add_argument("--ruler", type=int, default=100, metavar="N", help="prompts per split")
-    ap.add_argument("--splits", default=",".join(RANKED_SPLITS),
-                    help="ruler splits sampled (add 'train' for PSNR to the exact drawing; only seen/unseen/paraphrase rank)")
+    ap.add_argument(
+        "--splits",
+        default=",".join(RANKED_SPLITS),
+        help="ruler splits sampled (add 'train' for PSNR to the exact drawing; only seen/unseen/paraphrase rank)",
+    )
     ap.add_argument("--guidance", type=floats, default=[1.0, 2.0, 3.0, 4.0])
     ap.add_argument("--tau", type=floats, default=[1.5, 3.0, 4.5], help="choice temperature (confidence noise)")
     ap.add_argument("--steps", type=ints, default=[8, 12, 16])
@@ -112,6 +127,7 @@ def main(argv=None) -> dict:
     name, path = E.named([args.gen])[0]
     from encode_tokens import load_vq
     from sample_grid import load_generator
+
     ev = load_evaluators(args.evaluators, dev)
     vq = load_vq(args.vq, dev)
     scorer = E.Scorer(ev, dev)
@@ -122,27 +138,49 @@ def main(argv=None) -> dict:
     exact = D.decode_images(pack, [it["entry"] for it in items]) if "train" in splits else None
     model, bpe = load_generator(path, dev)
     settings = grid(args.guidance, args.tau, args.steps)
-    print(f"sweep {name}: {len(settings)} settings x {len(items)} items ({time.time() - t_start:.1f}s set-up)", flush=True)
+    print(
+        f"sweep {name}: {len(settings)} settings x {len(items)} items ({time.time() - t_start:.1f}s set-up)", flush=True
+    )
 
     rows: list[dict] = []
     for k, st in enumerate(settings):
         u8, info = E.sample_images(model, bpe, vq, items, dev, st["steps"], st["guidance"], st["tau"], args.batch)
         sc = scorer.score(u8, items, real_features, prompt_emb, exact)
-        row = {"index": k, **st, "page_default": st == PAGE_DEFAULT, "by_split": sc["by_split"],
-               "clip": sc["clip"], "top5": sc["top5"], "colour": sc["colour"], "images_s": info["images_s"],
-               "gen_seconds": info["seconds"]}
+        row = {
+            "index": k,
+            **st,
+            "page_default": st == PAGE_DEFAULT,
+            "by_split": sc["by_split"],
+            "clip": sc["clip"],
+            "top5": sc["top5"],
+            "colour": sc["colour"],
+            "images_s": info["images_s"],
+            "gen_seconds": info["seconds"],
+        }
         ranked = [row["by_split"][x] for x in RANKED_SPLITS if x in row["by_split"]]
         row["mean_top5"] = float(np.mean([h["top5"] for h in ranked])) if ranked else 0.0
         row["mean_clip"] = float(np.mean([h["clip"] for h in ranked])) if ranked else 0.0
         rows.append(row)
-        print(f"[{k + 1}/{len(settings)}] steps {st['steps']} guidance {st['guidance']:g} tau {st['tau']:g}: "
-              f"mean top-5 {row['mean_top5']:.3f} CLIP {row['mean_clip']:.1f} ({info['images_s']:.0f} images/s)", flush=True)
+        print(
+            f"[{k + 1}/{len(settings)}] steps {st['steps']} guidance {st['guidance']:g} tau {st['tau']:g}: "
+            f"mean top-5 {row['mean_top5']:.3f} CLIP {row['mean_clip']:.1f} ({info['images_s']:.0f} images/s)",
+            flush=True,
+        )
     winner = min(rows, key=ranking_key)
     table = markdown(rows, winner)
-    result = {"generator": name, "path": path, "evaluators": args.evaluators, "vq": args.vq, "items": len(items),
-              "per_split": args.ruler, "splits": splits, "rule": "max mean top-5 over seen/unseen/paraphrase; "
-              "ties: max mean CLIP, then fewer steps", "winner": {k: winner[k] for k in ("steps", "guidance", "tau")},
-              "rows": rows, "seconds": round(time.time() - t_start, 1)}
+    result = {
+        "generator": name,
+        "path": path,
+        "evaluators": args.evaluators,
+        "vq": args.vq,
+        "items": len(items),
+        "per_split": args.ruler,
+        "splits": splits,
+        "rule": "max mean top-5 over seen/unseen/paraphrase; ties: max mean CLIP, then fewer steps",
+        "winner": {k: winner[k] for k in ("steps", "guidance", "tau")},
+        "rows": rows,
+        "seconds": round(time.time() - t_start, 1),
+    }
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
@@ -150,8 +188,11 @@ def main(argv=None) -> dict:
         with open(args.md, "a") as f:
             f.write(f"Sampling sweep of {name} ({args.ruler} prompts per split):\n\n" + table)
     print(table, flush=True)
-    print(f"WINNER {name}: steps {winner['steps']} guidance {winner['guidance']:g} tau {winner['tau']:g} "
-          f"({result['seconds']}s)", flush=True)
+    print(
+        f"WINNER {name}: steps {winner['steps']} guidance {winner['guidance']:g} tau {winner['tau']:g} "
+        f"({result['seconds']}s)",
+        flush=True,
+    )
     return result
 
 

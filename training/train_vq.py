@@ -9,6 +9,7 @@ and at the end. Resumable (--resume) and time-boxed (--max-minutes).
   python training/train_vq.py --data data/packed --out training/runs/vq --max-minutes 5
   torchrun --nproc_per_node=2 training/train_vq.py --data data/packed --out training/runs/vq --max-minutes 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,10 +20,28 @@ import torch
 import torch.nn.functional as F
 
 from mmamba.checkpoint import Deadline, latest_checkpoint, load_checkpoint, save_checkpoint
-from mmamba.dist import (EpochBatcher, all_reduce_mean, broadcast_, cleanup, init_distributed, seed_everything,
-                         unwrap, wrap_ddp)
-from mmamba.runutil import (CosineSchedule, RunLogger, add_common_args, autocast, checkpoint_due,
-                            device_sync, finish_run, fix_auto_steps, load_split, save_json)
+from mmamba.dist import (
+    EpochBatcher,
+    all_reduce_mean,
+    broadcast_,
+    cleanup,
+    init_distributed,
+    seed_everything,
+    unwrap,
+    wrap_ddp,
+)
+from mmamba.runutil import (
+    CosineSchedule,
+    RunLogger,
+    add_common_args,
+    autocast,
+    checkpoint_due,
+    device_sync,
+    finish_run,
+    fix_auto_steps,
+    load_split,
+    save_json,
+)
 from mmamba.vq import VQConfig, VQModel, images_to_tensor, psnr
 
 
@@ -43,15 +62,18 @@ def evaluate(model: VQModel, images_u8: torch.Tensor, device: torch.device, batc
     model.eval()
     ps, used = [], torch.zeros(model.cfg.codebook_size, device=device)
     for i in range(0, images_u8.shape[0], batch):
-        x = images_to_tensor(images_u8[i:i + batch].to(device))  # (b, 3, S, S)
+        x = images_to_tensor(images_u8[i : i + batch].to(device))  # (b, 3, S, S)
         with autocast(device):
             recon, tokens, _, _ = model(x)
         ps.append(psnr(recon.float(), x))
         used += torch.bincount(tokens.flatten(), minlength=model.cfg.codebook_size).float()
     model.train()
     p = torch.cat(ps)
-    return {"val_psnr": float(p.mean()), "val_psnr_p10": float(p.quantile(0.1)),
-            "val_code_usage": float((used > 0).float().mean())}
+    return {
+        "val_psnr": float(p.mean()),
+        "val_psnr_p10": float(p.quantile(0.1)),
+        "val_code_usage": float((used > 0).float().mean()),
+    }
 
 
 def main(argv=None) -> None:
@@ -69,17 +91,19 @@ def main(argv=None) -> None:
     cfg = VQConfig.small() if args.preset == "small" else VQConfig.tiny()
     train_u8, _ = load_split(args.data, "train", cfg.image_size)
     if args.max_train_items:
-        train_u8 = train_u8[:args.max_train_items]
+        train_u8 = train_u8[: args.max_train_items]
     try:
         val_u8, _ = load_split(args.data, "val", cfg.image_size)
     except Exception as e:  # noqa: BLE001 -- a dataset without a val split still trains
         log.print(f"no val split ({e}); evaluating on the last 5% of train")
         cut = max(1, train_u8.shape[0] // 20)
         val_u8, train_u8 = train_u8[-cut:], train_u8[:-cut]
-    val_u8 = val_u8[:args.val_items]
+    val_u8 = val_u8[: args.val_items]
     train_u8 = train_u8.to(dev)  # (N, S, S, 3) uint8, all in device memory
-    log.print(f"VQ {args.preset}: train {tuple(train_u8.shape)} val {tuple(val_u8.shape)} world {info.world_size} "
-              f"per-rank batch {per_rank} device {dev}")
+    log.print(
+        f"VQ {args.preset}: train {tuple(train_u8.shape)} val {tuple(val_u8.shape)} world {info.world_size} "
+        f"per-rank batch {per_rank} device {dev}"
+    )
 
     model = VQModel(cfg).to(dev)
     if dev.type == "cuda":
@@ -88,9 +112,12 @@ def main(argv=None) -> None:
     decay, no_decay = [], []
     for n, p in model.named_parameters():
         (decay if p.ndim >= 2 and "codebook" not in n else no_decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.99),
-                            **({"fused": True} if dev.type == "cuda" else {}))
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.lr,
+        betas=(0.9, 0.99),
+        **({"fused": True} if dev.type == "cuda" else {}),
+    )
     sched = CosineSchedule(opt, args.lr, max(args.steps, 1), warmup=args.warmup)
     extra = {"kind": "vq", "config": cfg.to_dict(), "args": vars(args)}
     step = 0
@@ -127,8 +154,10 @@ def main(argv=None) -> None:
             device_sync(dev)
             dt = time.time() - bench_t0
             ips = args.bench_steps * args.batch_size / dt
-            log.print(f"BENCH vq world={info.world_size} global_batch={args.batch_size} steps={args.bench_steps} "
-                      f"sec={dt:.3f} images/s={ips:.1f} images/s/gpu={ips / info.world_size:.1f}")
+            log.print(
+                f"BENCH vq world={info.world_size} global_batch={args.batch_size} steps={args.bench_steps} "
+                f"sec={dt:.3f} images/s={ips:.1f} images/s/gpu={ips / info.world_size:.1f}"
+            )
             break
         lr = sched.apply(step)
         idx = batcher.batch(step).to(dev)
@@ -158,7 +187,9 @@ def main(argv=None) -> None:
 
         # Fix the step count from measured throughput (steps 10..40 of this invocation).
         if auto_steps:
-            auto_steps, t_auto0 = fix_auto_steps(step, start_step, t_auto0, deadline, dev, sched, extra, log, args.max_steps)
+            auto_steps, t_auto0 = fix_auto_steps(
+                step, start_step, t_auto0, deadline, dev, sched, extra, log, args.max_steps
+            )
 
         if step % args.log_every == 0 and not args.bench_steps:
             stats = torch.stack([loss.detach(), mse.detach(), vq_loss.detach().float(), gnorm.float()])
@@ -168,9 +199,20 @@ def main(argv=None) -> None:
             t_last, n_last = now, step
             p = 10 * torch.log10(torch.tensor(4.0 / max(stats[1], 1e-10))).item()
             used = float((model.quant.usage > 1e-3).float().mean())
-            log.log({"step": step, "loss": stats[0], "mse": stats[1], "train_psnr": p, "vq": stats[2],
-                     "gnorm": stats[3], "lr": lr, "images_s": ips, "code_usage": used,
-                     "elapsed_min": deadline.elapsed() / 60})
+            log.log(
+                {
+                    "step": step,
+                    "loss": stats[0],
+                    "mse": stats[1],
+                    "train_psnr": p,
+                    "vq": stats[2],
+                    "gnorm": stats[3],
+                    "lr": lr,
+                    "images_s": ips,
+                    "code_usage": used,
+                    "elapsed_min": deadline.elapsed() / 60,
+                }
+            )
         done = step >= sched.total_steps and not auto_steps
         stop = deadline.should_stop() if (step % 10 == 0 or done) else False
         stop = stop or bool(args.stop_after and step - start_step >= args.stop_after)

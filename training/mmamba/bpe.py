@@ -40,6 +40,7 @@ Training: count pieces (after steps 1-2) over the corpus; repeatedly merge the m
 v2 words come on top) are reached or no pair occurs at least `min_frequency` times. v2 counts only the
 pieces that are not known words, so merges serve only out-of-vocabulary pieces. Deterministic.
 """
+
 from __future__ import annotations
 
 import re
@@ -49,8 +50,8 @@ from typing import Any, Iterable, Sequence
 PAD, BOS, EOS = 0, 1, 2
 BYTE_OFFSET = 3
 FIRST_MERGE_ID = BYTE_OFFSET + 256
-MAX_TEXT_CHARS = 4096          # code points of a text that are tokenised; the rest is ignored
-MAX_WORDS = 200_000            # longest `words` list (the TypeScript manifest parser refuses more)
+MAX_TEXT_CHARS = 4096  # code points of a text that are tokenised; the rest is ignored
+MAX_WORDS = 200_000  # longest `words` list (the TypeScript manifest parser refuses more)
 MAX_WORD_CHARS = 64
 SPLITS = ("space", "word-boundary")  # step 2: v1's split on spaces, or v2's word boundaries
 _WORD_RE = re.compile(r"[a-z0-9]{1,%d}" % MAX_WORD_CHARS)
@@ -131,8 +132,14 @@ def _merge_word(word: tuple[int, ...], pair: tuple[int, int], new_id: int) -> tu
 
 
 class BPETokenizer:
-    def __init__(self, merges: Sequence[tuple[int, int]], max_len: int = 16,
-                 words: Sequence[str] | None = None, version: int = 1, split: str | None = None):
+    def __init__(
+        self,
+        merges: Sequence[tuple[int, int]],
+        max_len: int = 16,
+        words: Sequence[str] | None = None,
+        version: int = 1,
+        split: str | None = None,
+    ):
         if version not in (1, 2):
             raise ValueError(f"tokenizer version must be 1 or 2, got {version!r}")
         if version == 1 and words:
@@ -164,8 +171,15 @@ class BPETokenizer:
 
     # -- training -------------------------------------------------------------------------------
     @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int, max_len: int = 16, min_frequency: int = 2,
-              words: Sequence[str] | None = None, version: int = 1) -> "BPETokenizer":
+    def train(
+        cls,
+        texts: Iterable[str],
+        vocab_size: int,
+        max_len: int = 16,
+        min_frequency: int = 2,
+        words: Sequence[str] | None = None,
+        version: int = 1,
+    ) -> "BPETokenizer":
         """vocab_size counts the fixed ids and merges (v2 words come on top)."""
         known = set(check_words(list(words or [])))
         if version == 1 and known:
@@ -174,7 +188,7 @@ class BPETokenizer:
         counts: Counter = Counter()
         for t in texts:
             counts.update(p for p in split(t) if p not in known)
-        pieces: dict[tuple[int, ...], int] = {}          # piece (tuple of byte ids) -> count
+        pieces: dict[tuple[int, ...], int] = {}  # piece (tuple of byte ids) -> count
         for p, n in counts.items():
             b = piece_bytes(p)
             pieces[b] = pieces.get(b, 0) + n
@@ -233,6 +247,7 @@ class BPETokenizer:
 
     def encode_batch(self, texts: Sequence[str], max_len: int | None = None):
         import torch
+
         return torch.tensor([self.encode(t, max_len) for t in texts], dtype=torch.long)
 
     def empty_ids(self, max_len: int | None = None) -> list[int]:
@@ -258,11 +273,18 @@ class BPETokenizer:
 
     # -- serialisation (manifest "tokenizer") ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        d = {"type": "byte-bpe", "version": self.version, "normalise": "ascii-lowercase",
-             "split": self.split,
-             "word_prefix": " ", "specials": {"pad": PAD, "bos": BOS, "eos": EOS},
-             "byte_offset": BYTE_OFFSET, "vocab_size": self.vocab_size, "max_len": self.max_len,
-             "merges": [list(m) for m in self.merges]}
+        d = {
+            "type": "byte-bpe",
+            "version": self.version,
+            "normalise": "ascii-lowercase",
+            "split": self.split,
+            "word_prefix": " ",
+            "specials": {"pad": PAD, "bos": BOS, "eos": EOS},
+            "byte_offset": BYTE_OFFSET,
+            "vocab_size": self.vocab_size,
+            "max_len": self.max_len,
+            "merges": [list(m) for m in self.merges],
+        }
         if self.version == 2:
             d["word_offset"] = self.word_offset
             d["words"] = list(self.words)
@@ -276,5 +298,7 @@ class BPETokenizer:
         words = d.get("words") if version == 2 else None
         tok = cls([tuple(m) for m in d["merges"]], d["max_len"], words=words, version=version, split=d.get("split"))
         if "vocab_size" in d and d["vocab_size"] != tok.vocab_size:
-            raise ValueError(f"tokenizer says vocab_size {d['vocab_size']} but its merges and words make {tok.vocab_size}")
+            raise ValueError(
+                f"tokenizer says vocab_size {d['vocab_size']} but its merges and words make {tok.vocab_size}"
+            )
         return tok

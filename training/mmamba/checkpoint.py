@@ -6,6 +6,7 @@ Everything in it is tensors or plain Python types, and every load uses torch.loa
 checkpoint from elsewhere can hold a pickle payload, which must never run. Writes go to a temp file in the
 run dir, fsync, then os.replace (atomic on POSIX), so a kill mid-write never leaves a truncated `ckpt-*.pt`. Only rank 0 writes; all ranks read.
 """
+
 from __future__ import annotations
 
 import glob
@@ -27,8 +28,13 @@ _CKPT_RE = re.compile(r"ckpt-(\d+)\.pt$")
 def rng_state() -> Dict[str, Any]:
     """Every RNG state as plain types and tensors, so the checkpoint loads with torch.load(weights_only=True)."""
     name, keys, pos, has_gauss, gauss = np.random.get_state()
-    numpy_state = {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                   "has_gauss": int(has_gauss), "gauss": float(gauss)}
+    numpy_state = {
+        "name": name,
+        "keys": torch.from_numpy(keys.astype(np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "gauss": float(gauss),
+    }
     st = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         st["cuda"] = torch.cuda.get_rng_state_all()
@@ -89,8 +95,16 @@ def latest_checkpoint(run_dir: str) -> Optional[str]:
     return c[-1] if c else None
 
 
-def save_checkpoint(run_dir: str, step: int, model, optimizer=None, scheduler=None, ema: Optional[EMA] = None,
-                    extra: Optional[Dict[str, Any]] = None, keep: int = 2) -> Optional[str]:
+def save_checkpoint(
+    run_dir: str,
+    step: int,
+    model,
+    optimizer=None,
+    scheduler=None,
+    ema: Optional[EMA] = None,
+    extra: Optional[Dict[str, Any]] = None,
+    keep: int = 2,
+) -> Optional[str]:
     """Rank 0 writes run_dir/ckpt-<step>.pt atomically and keeps the newest `keep` checkpoints."""
     if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return None
@@ -120,8 +134,15 @@ def save_checkpoint(run_dir: str, step: int, model, optimizer=None, scheduler=No
     return path
 
 
-def load_checkpoint(path: str, model, optimizer=None, scheduler=None, ema: Optional[EMA] = None,
-                    map_location="cpu", restore_rng: bool = True) -> Dict[str, Any]:
+def load_checkpoint(
+    path: str,
+    model,
+    optimizer=None,
+    scheduler=None,
+    ema: Optional[EMA] = None,
+    map_location="cpu",
+    restore_rng: bool = True,
+) -> Dict[str, Any]:
     """Load into the given objects; returns the raw state (use state["step"], state["extra"])."""
     state = torch.load(path, map_location=map_location, weights_only=True)
     unwrap(model).load_state_dict(state["model"])
@@ -143,8 +164,13 @@ class Deadline:
     step; call it every step (cheap) or every few steps.
     """
 
-    def __init__(self, max_minutes: Optional[float], margin_s: float = 20.0, device=torch.device("cpu"),
-                 install_signals: bool = True):
+    def __init__(
+        self,
+        max_minutes: Optional[float],
+        margin_s: float = 20.0,
+        device=torch.device("cpu"),
+        install_signals: bool = True,
+    ):
         self.t0 = time.time()
         self.limit = None if not max_minutes or max_minutes <= 0 else max(1.0, max_minutes * 60.0 - margin_s)
         self.device = device

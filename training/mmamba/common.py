@@ -7,6 +7,7 @@ Conventions the TypeScript engine relies on:
 - LayerNorm eps = 1e-5 (PyTorch default).
 - Linear layers carry a bias except M-Mamba's in_proj / x_proj / out_proj (Mamba's convention).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -42,8 +43,8 @@ class AdaLN(nn.Module):
         nn.init.zeros_(self.proj.bias)
 
     def forward(self, c: torch.Tensor):
-        shift, scale, gate = self.proj(F.silu(c)).chunk(3, dim=-1)   # each (B, d)
-        return shift[:, None], scale[:, None], gate[:, None]          # each (B, 1, d)
+        shift, scale, gate = self.proj(F.silu(c)).chunk(3, dim=-1)  # each (B, d)
+        return shift[:, None], scale[:, None], gate[:, None]  # each (B, 1, d)
 
 
 def modulate(xn: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -59,8 +60,8 @@ class GEGLU(nn.Module):
         self.w_out = nn.Linear(hidden, d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a, g = self.w_in(x).chunk(2, dim=-1)                          # (B, L, hidden) each
-        return self.w_out(F.gelu(a, approximate="tanh") * g)          # (B, L, d)
+        a, g = self.w_in(x).chunk(2, dim=-1)  # (B, L, hidden) each
+        return self.w_out(F.gelu(a, approximate="tanh") * g)  # (B, L, d)
 
 
 class Attention(nn.Module):
@@ -79,17 +80,18 @@ class Attention(nn.Module):
             self.qkv = nn.Linear(d, 3 * d)
         self.out = nn.Linear(d, d)
 
-    def forward(self, x: torch.Tensor, ctx: Optional[torch.Tensor] = None,
-                key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, ctx: Optional[torch.Tensor] = None, key_mask: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         Bsz, Lq, d = x.shape
         if self.cross:
-            q = self.q(x)                                             # (B, Lq, d)
-            k, v = self.kv(ctx).chunk(2, dim=-1)                      # (B, Lk, d) each
+            q = self.q(x)  # (B, Lq, d)
+            k, v = self.kv(ctx).chunk(2, dim=-1)  # (B, Lk, d) each
         else:
-            q, k, v = self.qkv(x).chunk(3, dim=-1)                    # (B, L, d) each
+            q, k, v = self.qkv(x).chunk(3, dim=-1)  # (B, L, d) each
         hd = d // self.heads
         split = lambda t: t.view(Bsz, t.shape[1], self.heads, hd).transpose(1, 2)  # noqa: E731
-        q, k, v = split(q), split(k), split(v)                        # (B, h, L, hd)
-        mask = key_mask[:, None, None, :] if key_mask is not None else None   # (B, 1, 1, Lk)
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)   # (B, h, Lq, hd)
-        return self.out(o.transpose(1, 2).reshape(Bsz, Lq, d))        # (B, Lq, d)
+        q, k, v = split(q), split(k), split(v)  # (B, h, L, hd)
+        mask = key_mask[:, None, None, :] if key_mask is not None else None  # (B, 1, 1, Lk)
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, h, Lq, hd)
+        return self.out(o.transpose(1, 2).reshape(Bsz, Lq, d))  # (B, Lq, d)

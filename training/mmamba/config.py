@@ -7,6 +7,7 @@ so every key is JSON-safe and no dimension is hard-coded anywhere else. `from_di
 Conventions (docs/architecture.md "The model"): mask id = codebook_size (the image embedding has codebook_size + 1
 rows); text ids: pad 0, bos 1, eos 2 (see bpe.py); dt_rank = ceil(d / 16) unless given.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,11 +18,11 @@ from typing import Any, Optional
 @dataclass
 class TextConfig:
     vocab_size: int = 1024
-    max_len: int = 16          # Lt: text positions (bos + BPE tokens + eos, padded with pad_id)
-    width: int = 128           # transformer width of the text encoder
+    max_len: int = 16  # Lt: text positions (bos + BPE tokens + eos, padded with pad_id)
+    width: int = 128  # transformer width of the text encoder
     layers: int = 2
     heads: int = 4
-    ffn_mult: int = 4          # GELU MLP hidden = ffn_mult * width
+    ffn_mult: int = 4  # GELU MLP hidden = ffn_mult * width
     pad_id: int = 0
     # Frozen word prior (text_encoder.py): the last prior_words ids are known words whose embedding is
     # word_proj(word_vectors[id - word_offset]), word_vectors a (prior_words, prior_dim) table read from the file
@@ -35,10 +36,13 @@ class TextConfig:
 
     def __post_init__(self) -> None:
         if self.prior_words < 0 or self.prior_dim < 0 or (self.prior_words > 0) != (self.prior_dim > 0):
-            raise ValueError(f"prior_words and prior_dim must both be 0 or both positive, got "
-                             f"{self.prior_words}, {self.prior_dim}")
+            raise ValueError(
+                f"prior_words and prior_dim must both be 0 or both positive, got {self.prior_words}, {self.prior_dim}"
+            )
         if self.prior_words > 0 and self.prior_words > self.vocab_size - 259:
-            raise ValueError(f"prior_words {self.prior_words} leaves fewer than 259 ids of vocab_size {self.vocab_size}")
+            raise ValueError(
+                f"prior_words {self.prior_words} leaves fewer than 259 ids of vocab_size {self.vocab_size}"
+            )
 
     @property
     def word_offset(self) -> int:
@@ -62,19 +66,19 @@ def _text_from(d: dict[str, Any]) -> TextConfig:
 class MMambaConfig:
     text: TextConfig = field(default_factory=TextConfig)
     codebook_size: int = 1024  # K; [MASK] id = K
-    grid: int = 16             # image is grid x grid tokens, HW = grid^2
+    grid: int = 16  # image is grid x grid tokens, HW = grid^2
     d: int = 256
     layers: int = 8
-    expand: int = 2            # di = expand * d
-    d_state: int = 16          # N
+    expand: int = 2  # di = expand * d
+    d_state: int = 16  # N
     d_conv: int = 4
     dt_rank: Optional[int] = None  # None -> ceil(d / 16); resolved in __post_init__
-    directions: int = 4        # 1: {P0}, 2: {P0, P2} (forward+reverse row-major), 4: {P0, P1, P2, P3}
+    directions: int = 4  # 1: {P0}, 2: {P0, P2} (forward+reverse row-major), 4: {P0, P1, P2, P3}
     text_position: str = "first"  # 'first': [txt ; img_k]; 'middle': [img_k[:HW/2] ; txt ; img_k[HW/2:]]
-    ffn: bool = False          # optional GEGLU feed-forward sublayer with its own adaLN
-    ffn_mult: int = 4          # GEGLU hidden = ffn_mult * d
-    pos_emb: bool = False      # optional learned image position embedding
-    cond_dim: int = 128        # pooled text vector width c
+    ffn: bool = False  # optional GEGLU feed-forward sublayer with its own adaLN
+    ffn_mult: int = 4  # GEGLU hidden = ffn_mult * d
+    pos_emb: bool = False  # optional learned image position embedding
+    cond_dim: int = 128  # pooled text vector width c
 
     def __post_init__(self) -> None:
         if isinstance(self.text, dict):
@@ -122,7 +126,7 @@ class UViTConfig:
     d: int = 256
     layers: int = 4
     heads: int = 4
-    ffn_mult: int = 3          # GEGLU hidden = ffn_mult * d
+    ffn_mult: int = 3  # GEGLU hidden = ffn_mult * d
     cond_dim: int = 128
 
     def __post_init__(self) -> None:
@@ -177,14 +181,27 @@ def small_text() -> TextConfig:
 
 def small_mmamba() -> MMambaConfig:
     """Shipped M-Mamba: d=256, 8 layers, no FFN, 4 directions (~6.5M params)."""
-    return MMambaConfig(text=small_text(), codebook_size=1024, grid=16, d=256, layers=8, expand=2,
-                        d_state=16, d_conv=4, directions=4, ffn=False, pos_emb=False, cond_dim=128)
+    return MMambaConfig(
+        text=small_text(),
+        codebook_size=1024,
+        grid=16,
+        d=256,
+        layers=8,
+        expand=2,
+        d_state=16,
+        d_conv=4,
+        directions=4,
+        ffn=False,
+        pos_emb=False,
+        cond_dim=128,
+    )
 
 
 def small_uvit() -> UViTConfig:
     """Shipped UViT baseline of equal size (within 10%): d=256, 4 layers, GEGLU x3 (~6.4M params)."""
-    return UViTConfig(text=small_text(), codebook_size=1024, grid=16, d=256, layers=4, heads=4,
-                      ffn_mult=3, cond_dim=128)
+    return UViTConfig(
+        text=small_text(), codebook_size=1024, grid=16, d=256, layers=4, heads=4, ffn_mult=3, cond_dim=128
+    )
 
 
 def config_from_dict(d: dict[str, Any]):

@@ -17,6 +17,7 @@ row perm[k, t]; the output is (Bsz, K, L, C) as if x had first been copied by se
 input copy is never made (nor saved for backward). Its backward kernel owns tiles of x's positions p and sums
 the directions' conv backwards at scan steps inv[k, p] (inv = perm⁻¹), so dx is written once, in x's layout.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,22 @@ def _x_at(x_base, ts, tmask, m2, s_xl, c, perm_base, GATHER: tl.constexpr):
 
 
 @triton.jit
-def _pre_at(x_base, t, c, cmask, bias, w_ptr, wrow, L, s_xl, perm_base, GATHER: tl.constexpr,
-            W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
+def _pre_at(
+    x_base,
+    t,
+    c,
+    cmask,
+    bias,
+    w_ptr,
+    wrow,
+    L,
+    s_xl,
+    perm_base,
+    GATHER: tl.constexpr,
+    W: tl.constexpr,
+    BLOCK_L: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
     """pre-activation at steps t (BLOCK_L,) for channels c: bias + Σ_j w[j]·x_{t-(W-1)+j}."""
     acc = tl.zeros((BLOCK_L, BLOCK_C), dtype=tl.float32) + bias[None, :]
     for j in tl.static_range(W):
@@ -63,8 +78,22 @@ def _x_source(x_ptr, perm_ptr, r, L, di, K, s_xb, GATHER: tl.constexpr):
 
 
 @triton.jit
-def _conv_fwd_kernel(x_ptr, perm_ptr, w_ptr, b_ptr, y_ptr, L, di, K, s_xb, s_xl,
-                     GATHER: tl.constexpr, W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
+def _conv_fwd_kernel(
+    x_ptr,
+    perm_ptr,
+    w_ptr,
+    b_ptr,
+    y_ptr,
+    L,
+    di,
+    K,
+    s_xb,
+    s_xl,
+    GATHER: tl.constexpr,
+    W: tl.constexpr,
+    BLOCK_L: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
     r = tl.program_id(0).to(tl.int64)
     t = tl.program_id(1) * BLOCK_L + tl.arange(0, BLOCK_L)
     c = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
@@ -79,39 +108,91 @@ def _conv_fwd_kernel(x_ptr, perm_ptr, w_ptr, b_ptr, y_ptr, L, di, K, s_xb, s_xl,
 
 
 @triton.jit
-def _conv_bwd_kernel(x_ptr, w_ptr, b_ptr, gy_ptr, dx_ptr, dw_ptr, db_ptr, L, di, K, nL,
-                     W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
+def _conv_bwd_kernel(
+    x_ptr,
+    w_ptr,
+    b_ptr,
+    gy_ptr,
+    dx_ptr,
+    dw_ptr,
+    db_ptr,
+    L,
+    di,
+    K,
+    nL,
+    W: tl.constexpr,
+    BLOCK_L: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
     r = tl.program_id(0).to(tl.int64)
     pl = tl.program_id(1)
     t = pl * BLOCK_L + tl.arange(0, BLOCK_L)
     c = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
     cmask = c < di
     k = r % K
-    base = r * L * di                                          # x, gy, dx: (R, L, C) contiguous
-    dx = _conv_bwd_rows(x_ptr + base, x_ptr, w_ptr, b_ptr, gy_ptr + base, dw_ptr, db_ptr, t, c, cmask, k, r * nL + pl,
-                        L, di, di, False, W, BLOCK_L, BLOCK_C)
+    base = r * L * di  # x, gy, dx: (R, L, C) contiguous
+    dx = _conv_bwd_rows(
+        x_ptr + base,
+        x_ptr,
+        w_ptr,
+        b_ptr,
+        gy_ptr + base,
+        dw_ptr,
+        db_ptr,
+        t,
+        c,
+        cmask,
+        k,
+        r * nL + pl,
+        L,
+        di,
+        di,
+        False,
+        W,
+        BLOCK_L,
+        BLOCK_C,
+    )
     m = (t < L)[:, None] & cmask[None, :]
     tl.store(dx_ptr + base + t[:, None] * di + c[None, :], dx, mask=m)
 
 
 @triton.jit
-def _conv_bwd_rows(x_base, perm_base, w_ptr, b_ptr, gy_base, dw_ptr, db_ptr, t, c, cmask, k, part, L, di, s_xl,
-                   GATHER: tl.constexpr, W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
+def _conv_bwd_rows(
+    x_base,
+    perm_base,
+    w_ptr,
+    b_ptr,
+    gy_base,
+    dw_ptr,
+    db_ptr,
+    t,
+    c,
+    cmask,
+    k,
+    part,
+    L,
+    di,
+    s_xl,
+    GATHER: tl.constexpr,
+    W: tl.constexpr,
+    BLOCK_L: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
     """Direction k's contribution to dx at its scan steps t (BLOCK_L,) (steps ≥ L contribute nothing), and its
     dw / dbias partial sums over those steps, stored at partial index `part` of (·, C, W) / (·, C)."""
     wrow = k * di
     bias = tl.load(b_ptr + wrow + c, mask=cmask, other=0.0).to(tl.float32)
     dx = tl.zeros((BLOCK_L, BLOCK_C), dtype=tl.float32)
     for j in tl.static_range(W):
-        ts = t + (W - 1) - j                                   # output steps that read x_t through w[j]
+        ts = t + (W - 1) - j  # output steps that read x_t through w[j]
         pre = _pre_at(x_base, ts, c, cmask, bias, w_ptr, wrow, L, s_xl, perm_base, GATHER, W, BLOCK_L, BLOCK_C)
         m = (ts < L)[:, None] & cmask[None, :]
         gy = tl.load(gy_base + ts[:, None] * di + c[None, :], mask=m, other=0.0).to(tl.float32)
         sg = 1.0 / (1.0 + tl.exp(-pre))
-        gpre = gy * sg * (1.0 + pre * (1.0 - sg))              # SiLU'(p) = s·(1 + p·(1 − s))
+        gpre = gy * sg * (1.0 + pre * (1.0 - sg))  # SiLU'(p) = s·(1 + p·(1 − s))
         wv = tl.load(w_ptr + (wrow + c) * W + j, mask=cmask, other=0.0).to(tl.float32)
         dx += gpre * wv[None, :]
-        if j == W - 1:                                         # ts == t: the tile's own outputs
+        if j == W - 1:  # ts == t: the tile's own outputs
             tl.store(db_ptr + part * di + c, tl.sum(gpre, axis=0), mask=cmask)
             for i in tl.static_range(W):
                 tx = t - (W - 1) + i
@@ -122,8 +203,26 @@ def _conv_bwd_rows(x_base, perm_base, w_ptr, b_ptr, gy_base, dw_ptr, db_ptr, t, 
 
 
 @triton.jit
-def _conv_bwd_fold_kernel(x_ptr, perm_ptr, inv_ptr, w_ptr, b_ptr, gy_ptr, dx_ptr, dw_ptr, db_ptr, L, di, K, nL,
-                          s_xb, s_xl, W: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
+def _conv_bwd_fold_kernel(
+    x_ptr,
+    perm_ptr,
+    inv_ptr,
+    w_ptr,
+    b_ptr,
+    gy_ptr,
+    dx_ptr,
+    dw_ptr,
+    db_ptr,
+    L,
+    di,
+    K,
+    nL,
+    s_xb,
+    s_xl,
+    W: tl.constexpr,
+    BLOCK_L: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
     """Gathered mode's backward with the fold: a program owns positions p of x (a tile of rows of batch item b) and
     sums, over the directions k, the conv backward at scan step inv[k, p]; dx is written once, at (b, p)."""
     b = tl.program_id(0).to(tl.int64)
@@ -135,9 +234,28 @@ def _conv_bwd_fold_kernel(x_ptr, perm_ptr, inv_ptr, w_ptr, b_ptr, gy_ptr, dx_ptr
     dx = tl.zeros((BLOCK_L, BLOCK_C), dtype=tl.float32)
     for k in range(K):
         r = b * K + k
-        t = tl.load(inv_ptr + k * L + p, mask=pm, other=L).to(tl.int64)    # scan step of p; L (a no-op) if p ≥ L
-        dx += _conv_bwd_rows(x_ptr + b * s_xb, perm_ptr + k * L, w_ptr, b_ptr, gy_ptr + r * L * di, dw_ptr, db_ptr,
-                             t, c, cmask, k, r * nL + pl, L, di, s_xl, True, W, BLOCK_L, BLOCK_C)
+        t = tl.load(inv_ptr + k * L + p, mask=pm, other=L).to(tl.int64)  # scan step of p; L (a no-op) if p ≥ L
+        dx += _conv_bwd_rows(
+            x_ptr + b * s_xb,
+            perm_ptr + k * L,
+            w_ptr,
+            b_ptr,
+            gy_ptr + r * L * di,
+            dw_ptr,
+            db_ptr,
+            t,
+            c,
+            cmask,
+            k,
+            r * nL + pl,
+            L,
+            di,
+            s_xl,
+            True,
+            W,
+            BLOCK_L,
+            BLOCK_C,
+        )
     m = pm[:, None] & cmask[None, :]
     tl.store(dx_ptr + (b * L + p[:, None]) * di + c[None, :], dx, mask=m)
 
@@ -153,8 +271,21 @@ def _fwd(x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R: int, K: int
     y = torch.empty(R, L, di, device=x.device, dtype=x.dtype)
     gather = perm is not None
     _conv_fwd_kernel[(R, triton.cdiv(L, BL), triton.cdiv(di, BC))](
-        x, perm if gather else w, w, b, y, L, di, K, x.stride(0) if gather else 0, x.stride(1) if gather else di,
-        GATHER=gather, W=W, BLOCK_L=BL, BLOCK_C=BC)
+        x,
+        perm if gather else w,
+        w,
+        b,
+        y,
+        L,
+        di,
+        K,
+        x.stride(0) if gather else 0,
+        x.stride(1) if gather else di,
+        GATHER=gather,
+        W=W,
+        BLOCK_L=BL,
+        BLOCK_C=BC,
+    )
     return y
 
 
@@ -172,17 +303,49 @@ def _bwd(gy: Tensor, x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R:
         # MMAMBA_CONV_BWD_WARPS: 4 (default) is the launch measured on the H200; at 8 warps the kernel needs 217
         # registers a thread for sm_90 and no spills, at 4 it needs 255 and spills 340 B (tests/test_triton_aot.py);
         # speed.sh times 8 before it becomes the default
-        _conv_bwd_kernel[(R, nL, triton.cdiv(di, BC))](x, w, b, gy, dx, dw, db, L, di, K, nL,
-                                                       W=W, BLOCK_L=BL, BLOCK_C=BC,
-                                                       num_warps=int(os.environ.get("MMAMBA_CONV_BWD_WARPS", 4)))
+        _conv_bwd_kernel[(R, nL, triton.cdiv(di, BC))](
+            x,
+            w,
+            b,
+            gy,
+            dx,
+            dw,
+            db,
+            L,
+            di,
+            K,
+            nL,
+            W=W,
+            BLOCK_L=BL,
+            BLOCK_C=BC,
+            num_warps=int(os.environ.get("MMAMBA_CONV_BWD_WARPS", 4)),
+        )
     else:
         Bsz = R // K
         inv = torch.argsort(perm, dim=1).contiguous()
         dx = torch.empty(Bsz, L, di, device=x.device, dtype=x.dtype)
         # 8 warps: 219 registers a thread for sm_90 and no spills; at 4 warps it needs 255 and spills 1.6 KB
-        _conv_bwd_fold_kernel[(Bsz, nL, triton.cdiv(di, BC))](x, perm, inv, w, b, gy, dx, dw, db, L, di, K, nL,
-                                                              x.stride(0), x.stride(1), W=W, BLOCK_L=BL, BLOCK_C=BC,
-                                                              num_warps=8)
+        _conv_bwd_fold_kernel[(Bsz, nL, triton.cdiv(di, BC))](
+            x,
+            perm,
+            inv,
+            w,
+            b,
+            gy,
+            dx,
+            dw,
+            db,
+            L,
+            di,
+            K,
+            nL,
+            x.stride(0),
+            x.stride(1),
+            W=W,
+            BLOCK_L=BL,
+            BLOCK_C=BC,
+            num_warps=8,
+        )
     dw = dw.view(R // K, K, nL, di, W).sum((0, 2)).to(w.dtype)
     db = db.view(R // K, K, nL, di).sum((0, 2)).to(b.dtype)
     return dx, dw, db
@@ -193,6 +356,7 @@ def _bwd(gy: Tensor, x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R:
 # of it, recomputed, backward): what the dispatcher seq_ops.causal_conv_silu picks for CPU and float64 tensors. Layouts on both routes and in
 # the fakes: y and dx (R, L, C) contiguous in x's dtype, dweight / dbias contiguous in their parameters' dtypes.
 
+
 def _conv_ref(x: Tensor, weight: Tensor, bias: Tensor, K: int) -> Tensor:
     R, L, di = x.shape
     return causal_conv_silu_ref(x.view(R // K, K, L, di), weight, bias).view(R, L, di)
@@ -202,10 +366,13 @@ def _conv_ref(x: Tensor, weight: Tensor, bias: Tensor, K: int) -> Tensor:
 def conv_fwd(x: Tensor, weight: Tensor, bias: Tensor, K: int, use_triton: bool) -> Tensor:
     """y (R, L, C) = SiLU(causal depthwise conv(x) + bias) of x (R, L, C) contiguous; see the module docstring."""
     R, L, di = x.shape
-    if not (x.is_contiguous() and weight.dim() == 3 and weight.shape[:2] == (K, di) and bias.shape == (K, di)
-            and R % K == 0):
-        raise ValueError(f"x (R, L, C) contiguous with R % K == 0, weight (K, C, W), bias (K, C); got x "
-                         f"{tuple(x.shape)} stride {x.stride()}, weight {tuple(weight.shape)}, bias {tuple(bias.shape)}")
+    if not (
+        x.is_contiguous() and weight.dim() == 3 and weight.shape[:2] == (K, di) and bias.shape == (K, di) and R % K == 0
+    ):
+        raise ValueError(
+            f"x (R, L, C) contiguous with R % K == 0, weight (K, C, W), bias (K, C); got x "
+            f"{tuple(x.shape)} stride {x.stride()}, weight {tuple(weight.shape)}, bias {tuple(bias.shape)}"
+        )
     if not use_triton:
         return _conv_ref(x, weight, bias, K).to(x.dtype)
     return _fwd(x, None, weight.contiguous(), bias.contiguous(), R, K, L, di)
@@ -217,21 +384,24 @@ def _(x, weight, bias, K, use_triton):
 
 
 @torch.library.custom_op("mmamba::conv_bwd", mutates_args=())
-def conv_bwd(gy: Tensor, x: Tensor, weight: Tensor, bias: Tensor, K: int,
-             use_triton: bool) -> tuple[Tensor, Tensor, Tensor]:
+def conv_bwd(
+    gy: Tensor, x: Tensor, weight: Tensor, bias: Tensor, K: int, use_triton: bool
+) -> tuple[Tensor, Tensor, Tensor]:
     """(dx (R, L, C) in scan order, dweight, dbias) of conv_fwd for the cotangent gy."""
     R, L, di = x.shape
-    if not use_triton:                     # the vjp of the reference, recomputed here (torch.func: plain autograd
-        _, vjp = torch.func.vjp(lambda *t: _conv_ref(*t, K).to(x.dtype), x, weight, bias)   # is off in a kernel)
+    if not use_triton:  # the vjp of the reference, recomputed here (torch.func: plain autograd
+        _, vjp = torch.func.vjp(lambda *t: _conv_ref(*t, K).to(x.dtype), x, weight, bias)  # is off in a kernel)
         return tuple(g.contiguous() for g in vjp(gy.to(x.dtype)))
     return _bwd(gy, x, None, weight.contiguous(), bias.contiguous(), R, K, L, di)
 
 
 @conv_bwd.register_fake
 def _(gy, x, weight, bias, K, use_triton):
-    return (torch.empty_like(x, memory_format=torch.contiguous_format),
-            torch.empty_like(weight, memory_format=torch.contiguous_format),
-            torch.empty_like(bias, memory_format=torch.contiguous_format))
+    return (
+        torch.empty_like(x, memory_format=torch.contiguous_format),
+        torch.empty_like(weight, memory_format=torch.contiguous_format),
+        torch.empty_like(bias, memory_format=torch.contiguous_format),
+    )
 
 
 def _conv_fwd_setup(ctx, inputs, output):
@@ -257,13 +427,16 @@ def causal_conv_silu_triton(x: Tensor, weight: Tensor, bias: Tensor, use_triton:
 
 # ---- gathered mode as torch.library custom ops (opaque to torch.compile) ----------------------------------------
 
+
 def _check_gather(x: Tensor, perm: Tensor, weight: Tensor, bias: Tensor) -> None:
     if x.dim() != 3 or x.stride(2) != 1:
         raise ValueError(f"x must be (Bsz, L, C) with channel stride 1, got {tuple(x.shape)} stride {x.stride()}")
     K, L = perm.shape
     if L != x.shape[1] or weight.dim() != 3 or weight.shape[:2] != (K, x.shape[2]) or bias.shape != (K, x.shape[2]):
-        raise ValueError(f"perm (K, L) {tuple(perm.shape)}, weight (K, C, W) {tuple(weight.shape)} and bias (K, C) "
-                         f"{tuple(bias.shape)} do not fit x {tuple(x.shape)}")
+        raise ValueError(
+            f"perm (K, L) {tuple(perm.shape)}, weight (K, C, W) {tuple(weight.shape)} and bias (K, C) "
+            f"{tuple(bias.shape)} do not fit x {tuple(x.shape)}"
+        )
 
 
 @torch.library.custom_op("mmamba::conv_gather_fwd", mutates_args=())

@@ -24,6 +24,7 @@ Derived images ("entries"):
 Determinism: no global RNG; every choice is `_u32`-hashed from (seed, ...). Pixels depend only on the pack.
 Only numpy, Pillow (and torch for the Dataset wrapper) are used.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,11 +44,10 @@ SCENE_VARIANTS = 4
 MIN_CHROMA_SHARE = 0.10  # an emoji gets hue variants only if this share of its art is chromatic
 # Storage (chosen by measurement to fit the 24 MB pack budget; docs/training.md "Dataset v2"):
 COLOUR_LEVELS = (16, 32, 64, 128, 256)  # palette sizes tried for colour art, fewest first
-COLOUR_MIN_PSNR = 38.0                  # dB against the render (composited on white); else the largest palette
-MASK_LEVELS = 3                         # grey levels kept in a monochrome mask (0, 128, 255): edges stay soft
+COLOUR_MIN_PSNR = 38.0  # dB against the render (composited on white); else the largest palette
+MASK_LEVELS = 3  # grey levels kept in a monochrome mask (0, 128, 255): edges stay soft
 CAPTION_VARIANTS = 8  # captions per item that encode_tokens.py stores: the canonical one + 7 variations
-DEFAULT_ROOT = os.environ.get(
-    "MMAMBA_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "data", "packed"))
+DEFAULT_ROOT = os.environ.get("MMAMBA_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "data", "packed"))
 
 CHROMATIC = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink", "brown")
 ACHROMATIC = ("black", "gray", "white")
@@ -55,25 +55,70 @@ COLOUR_NAMES = CHROMATIC + ACHROMATIC
 COLOUR_LETTERS = "abcdefghijkl"  # index.json code of COLOUR_NAMES[i]
 # Canonical RGB of each name, used to paint icon scenes; colour_name() maps each back to its own name.
 PALETTE = {
-    "red": (220, 30, 30), "orange": (245, 140, 20), "yellow": (245, 215, 30), "green": (40, 170, 60),
-    "cyan": (30, 190, 200), "blue": (30, 90, 220), "purple": (130, 50, 200), "pink": (240, 110, 180),
-    "brown": (130, 80, 35), "black": (20, 20, 20), "gray": (128, 128, 128), "white": (255, 255, 255),
+    "red": (220, 30, 30),
+    "orange": (245, 140, 20),
+    "yellow": (245, 215, 30),
+    "green": (40, 170, 60),
+    "cyan": (30, 190, 200),
+    "blue": (30, 90, 220),
+    "purple": (130, 50, 200),
+    "pink": (240, 110, 180),
+    "brown": (130, 80, 35),
+    "black": (20, 20, 20),
+    "gray": (128, 128, 128),
+    "white": (255, 255, 255),
 }
 SCENE_FG = tuple(c for c in COLOUR_NAMES if c != "white")
 SCENE_BG = COLOUR_NAMES
 # 3x3 grid of icon positions: name -> (x, y) top-left offset of the 56 px icon in the 128 px canvas.
 POSITIONS = {
-    "top left": (6, 6), "top": (36, 6), "top right": (66, 6),
-    "left": (6, 36), "center": (36, 36), "right": (66, 36),
-    "bottom left": (6, 66), "bottom": (36, 66), "bottom right": (66, 66),
+    "top left": (6, 6),
+    "top": (36, 6),
+    "top right": (66, 6),
+    "left": (6, 36),
+    "center": (36, 36),
+    "right": (66, 36),
+    "bottom left": (6, 66),
+    "bottom": (36, 66),
+    "bottom right": (66, 66),
 }
 # Concepts always kept in training (the product demo and everyday prompts, e.g. "red apple"); they are
 # also never in the paraphrase split, so their bare names are trained. build_dataset.mjs reads this literal
 # and names a merged concept by one of these words when its drawings carry it ("house" over "home").
-DEMO_CONCEPTS = frozenset({"apple", "heart", "star", "sun", "house", "tree", "cat face", "dog face", "rocket",
-                           "pizza", "snowman", "coffee", "thumbs up", "car", "fish", "flower", "cake", "banana",
-                           "moon", "cloud", "bell", "dog", "cat", "bird", "book", "umbrella", "rainbow", "key",
-                           "gift", "bicycle"})
+DEMO_CONCEPTS = frozenset(
+    {
+        "apple",
+        "heart",
+        "star",
+        "sun",
+        "house",
+        "tree",
+        "cat face",
+        "dog face",
+        "rocket",
+        "pizza",
+        "snowman",
+        "coffee",
+        "thumbs up",
+        "car",
+        "fish",
+        "flower",
+        "cake",
+        "banana",
+        "moon",
+        "cloud",
+        "bell",
+        "dog",
+        "cat",
+        "bird",
+        "book",
+        "umbrella",
+        "rainbow",
+        "key",
+        "gift",
+        "bicycle",
+    }
+)
 # Split rates: fraction of keys held out to (test, val).
 CONCEPT_HOLDOUT = (0.06, 0.03)
 STYLE_PAIR_HOLDOUT = (0.04, 0.02)
@@ -81,6 +126,7 @@ COLOUR_PAIR_HOLDOUT = (0.06, 0.03)
 SCENE_COLOUR_HOLDOUT = (0.05, 0.03)
 # Emoji groups whose concepts make readable test prompts (animals, food, travel, activities).
 PROMPT_GROUPS = (3, 4, 5, 6)
+
 
 # ---------------------------------------------------------------- hashing (counter-based, portable)
 def _hash32(x: int) -> int:
@@ -172,7 +218,8 @@ def colour_index(h, s, v) -> np.ndarray:
     hue = np.select(
         [(h < 20) | (h >= 345), h < 42, h < 70, h < 165, h < 195, h < 255, h < 290, h < 320],
         [N("red"), N("orange"), N("yellow"), N("green"), N("cyan"), N("blue"), N("purple"), N("purple")],
-        N("pink"))
+        N("pink"),
+    )
     redish = hue == N("red")
     hue = np.where(redish & (v < 0.5), N("brown"), hue)
     hue = np.where(redish & (v >= 0.75) & (s < 0.5), N("pink"), hue)
@@ -213,7 +260,6 @@ def _contrast_ok(a: str, b: str) -> bool:
     return a != b and float(np.sqrt(((pa - pb) ** 2).sum())) >= 140.0
 
 
-
 # ---------------------------------------------------------------- pack writing (builder + tiny fallback)
 def encode_webp(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
@@ -223,7 +269,7 @@ def encode_webp(arr: np.ndarray) -> bytes:
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
-    return 99.0 if mse == 0 else float(10.0 * np.log10(255.0 ** 2 / mse))
+    return 99.0 if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
 
 
 def reduce_colours(rgb: np.ndarray) -> np.ndarray:
@@ -278,8 +324,13 @@ def _decode_variants(code: str, shifts) -> list:
     out = []
     for i in range(0, len(code), 2):
         c2 = code[i + 1]
-        out.append([int(shifts[i // 2]), COLOUR_NAMES[COLOUR_LETTERS.index(code[i])],
-                    "" if c2 == "-" else COLOUR_NAMES[COLOUR_LETTERS.index(c2)]])
+        out.append(
+            [
+                int(shifts[i // 2]),
+                COLOUR_NAMES[COLOUR_LETTERS.index(code[i])],
+                "" if c2 == "-" else COLOUR_NAMES[COLOUR_LETTERS.index(c2)],
+            ]
+        )
     return out
 
 
@@ -301,8 +352,14 @@ def store_item(it: dict):
     return stored, encode_webp(stored), [], None
 
 
-def write_pack(items, out_dir: str, sources: dict | None = None, concepts: list | None = None, log=print,
-               stored: list | None = None) -> dict:
+def write_pack(
+    items,
+    out_dir: str,
+    sources: dict | None = None,
+    concepts: list | None = None,
+    log=print,
+    stored: list | None = None,
+) -> dict:
     """Writes index.json + images.bin (format above). `items`: dicts with kind ("emoji" colour art |
     "icon" mask), set, style, name, optional label and emoji (bool), concept (index into `concepts`, or a
     concept name when `concepts` is None: then keywords/group come from the item) and pixels (emoji: RGBA
@@ -314,8 +371,14 @@ def write_pack(items, out_dir: str, sources: dict | None = None, concepts: list 
         for it in items:
             if it["concept"] not in cidx:
                 cidx[it["concept"]] = len(concepts)
-                concepts.append({"name": it["concept"], "synonyms": list(it.get("synonyms", [])),
-                                 "keywords": list(it.get("keywords", [])), "group": int(it.get("group", -1))})
+                concepts.append(
+                    {
+                        "name": it["concept"],
+                        "synonyms": list(it.get("synonyms", [])),
+                        "keywords": list(it.get("keywords", [])),
+                        "group": int(it.get("group", -1)),
+                    }
+                )
         items = [dict(it, concept=cidx[it["concept"]]) for it in items]
     sets, set_idx, styles, style_idx = [], {}, [], {}
     bases, blobs, seen, psnrs, dropped = [], [], set(), [], {"blank": 0, "duplicate": 0}
@@ -342,30 +405,56 @@ def write_pack(items, out_dir: str, sources: dict | None = None, concepts: list 
         label = it.get("label", "") or ""
         if label == concepts[it["concept"]]["name"]:
             label = ""
-        bases.append([set_idx[it["set"]], style_idx[it["style"]], int(it["concept"]), it["name"], label, len(blob),
-                      _encode_variants(variants)])
+        bases.append(
+            [
+                set_idx[it["set"]],
+                style_idx[it["style"]],
+                int(it["concept"]),
+                it["name"],
+                label,
+                len(blob),
+                _encode_variants(variants),
+            ]
+        )
         blobs.append(blob)
         size[it["kind"]] += len(blob)
     used = sorted({b[2] for b in bases})
     remap = {c: i for i, c in enumerate(used)}
     for b in bases:
         b[2] = remap[b[2]]
-    storage = {"colour": f"lossless WebP, palette of the fewest of {list(COLOUR_LEVELS)} colours with >= "
-                         f"{COLOUR_MIN_PSNR:g} dB", "mask": f"lossless WebP, {MASK_LEVELS} grey levels",
-               "colour_psnr_mean": round(float(np.mean(psnrs)), 3) if psnrs else None,
-               "colour_psnr_p10": round(float(np.percentile(psnrs, 10)), 3) if psnrs else None,
-               "colour_psnr_min": round(float(np.min(psnrs)), 3) if psnrs else None,
-               "colour_bytes": size["emoji"], "mask_bytes": size["icon"], "dropped": dropped}
-    index = {"format": "mmamba-data", "version": 2, "imageSize": IMAGE_SIZE, "iconSize": ICON_SIZE,
-             "hueShifts": list(HUE_SHIFTS), "sources": sources or {}, "storage": storage, "sets": sets,
-             "styles": styles, "concepts": [concepts[c] for c in used], "bases": bases}
+    storage = {
+        "colour": f"lossless WebP, palette of the fewest of {list(COLOUR_LEVELS)} colours with >= "
+        f"{COLOUR_MIN_PSNR:g} dB",
+        "mask": f"lossless WebP, {MASK_LEVELS} grey levels",
+        "colour_psnr_mean": round(float(np.mean(psnrs)), 3) if psnrs else None,
+        "colour_psnr_p10": round(float(np.percentile(psnrs, 10)), 3) if psnrs else None,
+        "colour_psnr_min": round(float(np.min(psnrs)), 3) if psnrs else None,
+        "colour_bytes": size["emoji"],
+        "mask_bytes": size["icon"],
+        "dropped": dropped,
+    }
+    index = {
+        "format": "mmamba-data",
+        "version": 2,
+        "imageSize": IMAGE_SIZE,
+        "iconSize": ICON_SIZE,
+        "hueShifts": list(HUE_SHIFTS),
+        "sources": sources or {},
+        "storage": storage,
+        "sets": sets,
+        "styles": styles,
+        "concepts": [concepts[c] for c in used],
+        "bases": bases,
+    }
     with open(os.path.join(out_dir, "images.bin"), "wb") as f:
         for b in blobs:
             f.write(b)
     with open(os.path.join(out_dir, "index.json"), "w") as f:
         json.dump(index, f, separators=(",", ":"))
-    log(f"[data] packed {len(bases)} base images ({dropped['duplicate']} duplicates, {dropped['blank']} blank "
-        f"dropped), {sum(size.values()) / 1e6:.2f} MB of WebP -> {out_dir}")
+    log(
+        f"[data] packed {len(bases)} base images ({dropped['duplicate']} duplicates, {dropped['blank']} blank "
+        f"dropped), {sum(size.values()) / 1e6:.2f} MB of WebP -> {out_dir}"
+    )
     return index
 
 
@@ -375,7 +464,7 @@ def make_tiny_dataset(out_dir: str) -> str:
     yy, xx = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE]
     iy, ix = np.mgrid[0:ICON_SIZE, 0:ICON_SIZE]
     shapes = {
-        "apple": (xx - 64) ** 2 + (yy - 68) ** 2 < 44 ** 2,
+        "apple": (xx - 64) ** 2 + (yy - 68) ** 2 < 44**2,
         "box": (abs(xx - 64) < 40) & (abs(yy - 64) < 40),
         "bar": (abs(xx - 64) < 50) & (abs(yy - 64) < 14),
         "ring": abs(np.sqrt((xx - 64) ** 2 + (yy - 64) ** 2) - 36) < 8,
@@ -391,19 +480,40 @@ def make_tiny_dataset(out_dir: str) -> str:
             rgba[m] = (*col, 255)
             edge = m & ~np.roll(m, 3, 0)
             rgba[edge] = (20, 20, 20, 255)
-            items.append(dict(kind="emoji", set=style, style=style, name=concept, label=concept, emoji=True,
-                              concept=concept, keywords=["shape", concept[:2] + "x"],
-                              synonyms=synonyms.get(concept, []), pixels=rgba))
+            items.append(
+                dict(
+                    kind="emoji",
+                    set=style,
+                    style=style,
+                    name=concept,
+                    label=concept,
+                    emoji=True,
+                    concept=concept,
+                    keywords=["shape", concept[:2] + "x"],
+                    synonyms=synonyms.get(concept, []),
+                    pixels=rgba,
+                )
+            )
     icon_shapes = {
-        "apple": (ix - 28) ** 2 + (iy - 28) ** 2 < 22 ** 2,
+        "apple": (ix - 28) ** 2 + (iy - 28) ** 2 < 22**2,
         "box": (abs(ix - 28) < 20) & (abs(iy - 28) < 20) & ~((abs(ix - 28) < 14) & (abs(iy - 28) < 14)),
         "star": abs(ix - 28) + abs(iy - 28) < 24,
         "bar": (abs(ix - 28) < 24) & (abs(iy - 28) < 7),
     }
     for concept, m in icon_shapes.items():
-        items.append(dict(kind="icon", set="tiny-icons", style="outline icon", name=concept,
-                          label="shiny star" if concept == "star" else concept, emoji=False,
-                          concept=concept, keywords=[], pixels=(m * 255).astype(np.uint8)))
+        items.append(
+            dict(
+                kind="icon",
+                set="tiny-icons",
+                style="outline icon",
+                name=concept,
+                label="shiny star" if concept == "star" else concept,
+                emoji=False,
+                concept=concept,
+                keywords=[],
+                pixels=(m * 255).astype(np.uint8),
+            )
+        )
     write_pack(items, out_dir, {"tiny": {"package": "synthetic", "license": "CC0-1.0"}}, log=lambda *_: None)
     return out_dir
 
@@ -411,12 +521,12 @@ def make_tiny_dataset(out_dir: str) -> str:
 # ---------------------------------------------------------------- loading, entries, splits, captions
 @dataclass(frozen=True)
 class Entry:
-    base: int      # index into bases
-    variant: int   # emoji: index into base variants; icon: scene number < SCENE_VARIANTS
-    colour: str    # dominant (emoji) or icon colour (scene)
-    colour2: str   # secondary colour or ""
-    hue: int       # hue shift in degrees (emoji), 0 for scenes
-    bg: str        # scene background colour name ("white" for emoji)
+    base: int  # index into bases
+    variant: int  # emoji: index into base variants; icon: scene number < SCENE_VARIANTS
+    colour: str  # dominant (emoji) or icon colour (scene)
+    colour2: str  # secondary colour or ""
+    hue: int  # hue shift in degrees (emoji), 0 for scenes
+    bg: str  # scene background colour name ("white" for emoji)
     position: str  # scene position name ("" for emoji)
 
 
@@ -441,8 +551,19 @@ def _scene_params(name: str, style: str, n: int):
 
 # ---------------------------------------------------------------- caption forms (one home for wording)
 # Variation forms of Pack.caption with their weights. Every form is optional; "bare" is the concept alone.
-CAPTION_FORMS = ("bare", "article", "colour_before", "colour_after", "style", "kind", "icon_of", "drawing_of",
-                 "keywords", "scene", "canonical")
+CAPTION_FORMS = (
+    "bare",
+    "article",
+    "colour_before",
+    "colour_after",
+    "style",
+    "kind",
+    "icon_of",
+    "drawing_of",
+    "keywords",
+    "scene",
+    "canonical",
+)
 CAPTION_FORM_WEIGHTS = (10, 10, 15, 7, 9, 7, 5, 4, 7, 10, 16)
 # Forms of the paraphrase split (user wordings); "colour_after" and "style" there carry no other fact.
 PARAPHRASE_FORMS = ("bare", "article", "synonym", "kind", "icon_of", "style", "colour_after", "drawing_of")
@@ -450,7 +571,7 @@ _PLURAL_OK = ("ss", "us", "is", "ous")
 
 
 def with_article(phrase: str) -> str:
-    """"a rocket", "an apple"; a phrase whose last word looks plural ("thumbs up" excepted: first word)
+    """ "a rocket", "an apple"; a phrase whose last word looks plural ("thumbs up" excepted: first word)
     takes none ("sparkles", "glasses")."""
     words = phrase.split()
     if any(w.endswith("s") and not w.endswith(_PLURAL_OK) and len(w) > 3 for w in words[-1:] + words[:1]):
@@ -491,9 +612,13 @@ def caption_form(form: str, f: dict, name: str, u: int = 0) -> str:
             return f"{with_article(cname)} on a white background" if u & 1 else f"{colour} {name}, {style}"
         pos = f["position"]
         where = "in the center" if pos == "center" else f"at the {pos}"
-        return (f"{with_article(f'{colour} {name}')} on a {f['background']} background" if u & 1 else
-                f"{colour} {name} {where}, {f['background']} background" if (u >> 1) & 1 else
-                f"{colour} {name}, {style}, {pos}, {f['background']} background")
+        return (
+            f"{with_article(f'{colour} {name}')} on a {f['background']} background"
+            if u & 1
+            else f"{colour} {name} {where}, {f['background']} background"
+            if (u >> 1) & 1
+            else f"{colour} {name}, {style}, {pos}, {f['background']} background"
+        )
     raise ValueError(f"unknown caption form {form!r}")
 
 
@@ -516,10 +641,23 @@ def _expand_bases(index: dict) -> list[dict]:
     out, offset = [], 0
     for si, st, ci, name, label, length, code in index["bases"]:
         s, c = sets[si], concepts[ci]
-        out.append({"kind": s["kind"], "set": s["set"], "emoji": bool(s["emoji"]), "style": styles[st], "name": name,
-                    "label": label or c["name"], "concept": c["name"], "synonyms": c.get("synonyms", []),
-                    "keywords": c.get("keywords", []), "group": int(c.get("group", -1)), "offset": offset,
-                    "length": int(length), "variants": _decode_variants(code, shifts)})
+        out.append(
+            {
+                "kind": s["kind"],
+                "set": s["set"],
+                "emoji": bool(s["emoji"]),
+                "style": styles[st],
+                "name": name,
+                "label": label or c["name"],
+                "concept": c["name"],
+                "synonyms": c.get("synonyms", []),
+                "keywords": c.get("keywords", []),
+                "group": int(c.get("group", -1)),
+                "offset": offset,
+                "length": int(length),
+                "variants": _decode_variants(code, shifts),
+            }
+        )
         offset += int(length)
     return out
 
@@ -593,8 +731,10 @@ class Pack:
             keys = [
                 ("concept", "train" if demo else self._level(CONCEPT_HOLDOUT, "concept", c)),
                 ("concept+style", "train" if demo else self._level(STYLE_PAIR_HOLDOUT, "style", c, b["style"])),
-                ("concept+colour", "train" if e.colour in nat.get(c, ()) else
-                 self._level(COLOUR_PAIR_HOLDOUT, "colour", c, e.colour)),
+                (
+                    "concept+colour",
+                    "train" if e.colour in nat.get(c, ()) else self._level(COLOUR_PAIR_HOLDOUT, "colour", c, e.colour),
+                ),
             ]
             if b["kind"] == "icon":
                 keys.append(("colour+background", self._level(SCENE_COLOUR_HOLDOUT, "fgbg", e.colour, e.bg)))
@@ -609,7 +749,7 @@ class Pack:
     # -- pixels
     def _decode_uncached(self, bi: int) -> np.ndarray:
         b = self.bases[bi]
-        im = Image.open(io.BytesIO(self.blob[b["offset"]:b["offset"] + b["length"]]))
+        im = Image.open(io.BytesIO(self.blob[b["offset"] : b["offset"] + b["length"]]))
         return np.asarray(im.convert("RGB" if b["kind"] == "emoji" else "L"))
 
     def image(self, ei: int) -> np.ndarray:
@@ -619,7 +759,7 @@ class Pack:
         if self.bases[e.base]["kind"] == "emoji":
             if e.hue % 360 == 0:
                 return px.copy()
-            cols, inverse = self._palette(e.base)       # shared by the base's hue variants
+            cols, inverse = self._palette(e.base)  # shared by the base's hue variants
             return rotate_colours(cols, e.hue)[inverse].reshape(px.shape)
         # background colour everywhere; only the icon's square is blended (f32, rounded to nearest)
         canvas = np.empty((IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
@@ -628,23 +768,40 @@ class Pack:
         a = px.astype(np.float32)[..., None] / 255.0
         bg = np.asarray(PALETTE[e.bg], np.float32)
         blend = bg * (1 - a) + np.asarray(PALETTE[e.colour], np.float32) * a
-        canvas[y:y + px.shape[0], x:x + px.shape[1]] = np.round(blend).astype(np.uint8)
+        canvas[y : y + px.shape[0], x : x + px.shape[1]] = np.round(blend).astype(np.uint8)
         return canvas
 
     # -- captions
     def meta(self, ei: int) -> dict:
         e, b = self.entries[ei], self.bases[self.entries[ei].base]
-        return {"concept": b["concept"], "style": b["style"], "set": b["set"], "kind": b["kind"],
-                "colour": e.colour, "colour2": e.colour2, "background": e.bg, "position": e.position,
-                "hue": e.hue, "name": b["name"], "label": b["label"], "split": self.split_of[ei],
-                "holdout": self.reason_of[ei], "entry": ei}
+        return {
+            "concept": b["concept"],
+            "style": b["style"],
+            "set": b["set"],
+            "kind": b["kind"],
+            "colour": e.colour,
+            "colour2": e.colour2,
+            "background": e.bg,
+            "position": e.position,
+            "hue": e.hue,
+            "name": b["name"],
+            "label": b["label"],
+            "split": self.split_of[ei],
+            "holdout": self.reason_of[ei],
+            "entry": ei,
+        }
 
     def prompt_facts(self, ei: int) -> dict:
         """What an evaluation prompt taken from entry ei is checked against: its concept, colour, background
         (scenes only; None for emoji, whose white is not asked for), the hold-out reason, and the entry."""
         m = self.meta(ei)
-        return {"concept": m["concept"], "colour": m["colour"], "holdout": m["holdout"], "entry": int(ei),
-                "background": m["background"] if m["kind"] == "icon" else None}
+        return {
+            "concept": m["concept"],
+            "colour": m["colour"],
+            "holdout": m["holdout"],
+            "entry": int(ei),
+            "background": m["background"] if m["kind"] == "icon" else None,
+        }
 
     def synonyms(self, concept: str) -> list[str]:
         """Other names of a concept usable in place of it (none is another concept's name)."""
@@ -653,9 +810,18 @@ class Pack:
     def facts(self, ei: int) -> dict:
         """What is true of entry ei and may be said in a caption (see caption_form)."""
         e, b = self.entries[ei], self.bases[self.entries[ei].base]
-        return {"concept": b["concept"], "label": b["label"], "synonyms": self.synonyms(b["concept"]),
-                "keywords": list(b["keywords"]), "colour": e.colour, "style": b["style"], "emoji": b["emoji"],
-                "kind": b["kind"], "position": e.position, "background": e.bg}
+        return {
+            "concept": b["concept"],
+            "label": b["label"],
+            "synonyms": self.synonyms(b["concept"]),
+            "keywords": list(b["keywords"]),
+            "colour": e.colour,
+            "style": b["style"],
+            "emoji": b["emoji"],
+            "kind": b["kind"],
+            "position": e.position,
+            "background": e.bg,
+        }
 
     def caption(self, ei: int, epoch: int | None = None, index: int = 0) -> str:
         """Canonical caption (epoch None: colour concept, style, scene, keywords), or a per-(seed, epoch,
@@ -668,7 +834,7 @@ class Pack:
             parts = [f"{e.colour} {b['concept']}", b["style"]]
             if b["kind"] == "icon":
                 parts += [e.position, f"{e.bg} background"]
-            return ", ".join(parts + kws[:2 if b["kind"] == "icon" else 4])
+            return ", ".join(parts + kws[: 2 if b["kind"] == "icon" else 4])
         f = self.facts(ei)
         names = f["synonyms"] + ([b["label"]] if b["label"] != b["concept"] else [])
         held = self.paraphrase_set()
@@ -680,7 +846,11 @@ class Pack:
             name = b["concept"]
             if names and ((u >> 16) & 0xFF) < 38:
                 name = names[(u >> 24) % len(names)]
-            cap = self._canonical_variation(ei, _hash32(u)) if form == "canonical" else caption_form(form, f, name, _hash32(u))
+            cap = (
+                self._canonical_variation(ei, _hash32(u))
+                if form == "canonical"
+                else caption_form(form, f, name, _hash32(u))
+            )
             if cap not in held:
                 return cap
         return self.short_caption(ei)
@@ -726,12 +896,13 @@ def decode_images(pack: Pack, entries, workers: int | None = None, chunk: int | 
     import mmap
 
     from .pool import run_spans
+
     ids = [int(e) for e in entries]
     shape = (len(ids), IMAGE_SIZE, IMAGE_SIZE, 3)
     if not ids:
         return np.zeros(shape, np.uint8)
-    buf = mmap.mmap(-1, int(np.prod(shape)))                 # MAP_SHARED | MAP_ANONYMOUS: children write here
-    out = np.frombuffer(buf, np.uint8).reshape(shape)         # keeps `buf` alive
+    buf = mmap.mmap(-1, int(np.prod(shape)))  # MAP_SHARED | MAP_ANONYMOUS: children write here
+    out = np.frombuffer(buf, np.uint8).reshape(shape)  # keeps `buf` alive
 
     def fill(lo: int, hi: int) -> int:
         for k in range(lo, hi):
@@ -836,8 +1007,11 @@ def ruler_items(pack: "Pack", kind: str, n: int | None = None) -> list[dict]:
         raise ValueError(f"ruler kind must be one of {RULER_KINDS}, not {kind!r}")
     want_unseen = kind == "unseen_concept"
     train_concepts = {pack.bases[pack.entries[ei].base]["concept"] for ei in pack.splits["train"]}
-    ids = [ei for ei in pack.splits["test"]
-           if (pack.bases[pack.entries[ei].base]["concept"] not in train_concepts) == want_unseen]
+    ids = [
+        ei
+        for ei in pack.splits["test"]
+        if (pack.bases[pack.entries[ei].base]["concept"] not in train_concepts) == want_unseen
+    ]
     ids.sort(key=lambda ei: (_u32(pack.seed, "ruler", ei), ei))
     out, seen = [], set()
     for ei in ids:
@@ -864,8 +1038,9 @@ class ImageCaptionDataset(_TorchDataset):
     or uint8 HWC tensor with image_format="uint8". Call set_epoch(e) each epoch for caption variation.
     meta holds only str/int values (default collate works)."""
 
-    def __init__(self, split: str = "train", root: str | None = None, seed: int = 0, epoch: int = 0,
-                 image_format: str = "float"):
+    def __init__(
+        self, split: str = "train", root: str | None = None, seed: int = 0, epoch: int = 0, image_format: str = "float"
+    ):
         assert split in ("train", "val", "test") and image_format in ("float", "uint8")
         self.split, self.root, self.seed, self.epoch, self.image_format = split, root, seed, epoch, image_format
         self.pack = load_pack(root, seed)

@@ -5,6 +5,7 @@ environment; without them we run as a single process (rank 0 of 1) and never tou
 Data order is stateless: `EpochBatcher.batch(step)` derives the rank's indices for any step from
 (seed, epoch) through `DistributedSampler`, so a resumed run sees exactly the batches it would have seen.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,7 @@ def init_distributed(device: Optional[str] = None) -> DistInfo:
     else:
         dev = torch.device("cpu")
     if world > 1 and not tdist.is_initialized():
-        tdist.init_process_group(backend="nccl" if use_cuda else "gloo",
-                                 **({"device_id": dev} if use_cuda else {}))
+        tdist.init_process_group(backend="nccl" if use_cuda else "gloo", **({"device_id": dev} if use_cuda else {}))
     return DistInfo(rank=rank, local_rank=local, world_size=world, device=dev)
 
 
@@ -82,7 +82,7 @@ def seed_everything(seed: int, rank: int = 0) -> None:
     """Seed python, numpy and torch (CPU + CUDA) with seed + rank, so ranks draw different masks/noise."""
     s = seed + rank
     random.seed(s)
-    np.random.seed(s % (2 ** 32))
+    np.random.seed(s % (2**32))
     torch.manual_seed(s)
 
 
@@ -137,14 +137,18 @@ class EpochBatcher:
     `batch_size` (the per-rank batch), dropping the ragged end.
     """
 
-    def __init__(self, n: int, batch_size: int, rank: int = 0, world_size: int = 1, seed: int = 0, shuffle: bool = True):
+    def __init__(
+        self, n: int, batch_size: int, rank: int = 0, world_size: int = 1, seed: int = 0, shuffle: bool = True
+    ):
         self.n, self.batch_size = n, batch_size
-        self.sampler = DistributedSampler(_Len(n), num_replicas=world_size, rank=rank, shuffle=shuffle,
-                                          seed=seed, drop_last=True)
+        self.sampler = DistributedSampler(
+            _Len(n), num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed, drop_last=True
+        )
         self.steps_per_epoch = len(self.sampler) // batch_size
         if self.steps_per_epoch < 1:
-            raise ValueError(f"dataset of {n} items is too small for {world_size} ranks x batch {batch_size}; "
-                             "lower --batch-size")
+            raise ValueError(
+                f"dataset of {n} items is too small for {world_size} ranks x batch {batch_size}; lower --batch-size"
+            )
         self._epoch: Optional[int] = None
         self._idx: List[int] = []
 
@@ -154,4 +158,4 @@ class EpochBatcher:
             self.sampler.set_epoch(epoch)
             self._idx = list(iter(self.sampler))
             self._epoch = epoch
-        return torch.tensor(self._idx[off * self.batch_size:(off + 1) * self.batch_size], dtype=torch.long)  # (B,)
+        return torch.tensor(self._idx[off * self.batch_size : (off + 1) * self.batch_size], dtype=torch.long)  # (B,)

@@ -15,6 +15,7 @@ inputs go through the same resize and normalisation; `augment` only translates (
 classifier, flips): colours are never changed because colour words are part of the captions, and the
 contrastive model is never flipped because scene captions name left/right positions.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,13 +45,13 @@ def augment(x: torch.Tensor, pad: int, flip: bool, generator: Optional[torch.Gen
     B, C, S, _ = x.shape
     dev = x.device
     if pad > 0:
-        xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")                     # (B, C, S+2p, S+2p)
+        xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")  # (B, C, S+2p, S+2p)
         off = torch.randint(0, 2 * pad + 1, (2, B), device=dev, generator=generator)
         ar = torch.arange(S, device=dev)
-        rows = (off[0][:, None] + ar)[:, :, None]                                 # (B, S, 1)
-        cols = (off[1][:, None] + ar)[:, None, :]                                 # (B, 1, S)
+        rows = (off[0][:, None] + ar)[:, :, None]  # (B, S, 1)
+        cols = (off[1][:, None] + ar)[:, None, :]  # (B, 1, S)
         b = torch.arange(B, device=dev)[:, None, None]
-        x = xp.permute(0, 2, 3, 1)[b, rows, cols].permute(0, 3, 1, 2)           # (B, C, S, S)
+        x = xp.permute(0, 2, 3, 1)[b, rows, cols].permute(0, 3, 1, 2)  # (B, C, S, S)
     if flip:
         f = torch.rand(B, device=dev, generator=generator) < 0.5
         x = torch.where(f[:, None, None, None], x.flip(-1), x)
@@ -60,8 +61,8 @@ def augment(x: torch.Tensor, pad: int, flip: bool, generator: Optional[torch.Gen
 # ----------------------------------------------------------------------------------------- towers
 @dataclass
 class TowerConfig:
-    widths: tuple = (32, 64, 128, 256)   # one stage per width, each halves the resolution (the first via the stem)
-    blocks: int = 2                      # residual blocks per stage
+    widths: tuple = (32, 64, 128, 256)  # one stage per width, each halves the resolution (the first via the stem)
+    blocks: int = 2  # residual blocks per stage
     image_size: int = 64
 
     @property
@@ -78,9 +79,12 @@ class ResBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        nn.init.zeros_(self.bn2.weight)          # each block starts as the identity
-        self.short = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                      if stride != 1 or cin != cout else nn.Identity())
+        nn.init.zeros_(self.bn2.weight)  # each block starts as the identity
+        self.short = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.silu(self.bn1(self.conv1(x)))
@@ -103,28 +107,37 @@ class ConvTower(nn.Module):
         self.blocks = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.stem(x)).mean(dim=(2, 3))                         # (B, C)
+        return self.blocks(self.stem(x)).mean(dim=(2, 3))  # (B, C)
 
 
 # ----------------------------------------------------------------------------------------- models
 @dataclass
 class ContrastiveConfig:
     tower: TowerConfig = field(default_factory=TowerConfig)
-    text: TextConfig = field(default_factory=lambda: TextConfig(vocab_size=1024, max_len=24, width=128,
-                                                                  layers=2, heads=4, ffn_mult=4))
+    text: TextConfig = field(
+        default_factory=lambda: TextConfig(vocab_size=1024, max_len=24, width=128, layers=2, heads=4, ffn_mult=4)
+    )
     embed_dim: int = 128
     init_temperature: float = 0.07
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tower": asdict(self.tower), "text": self.text.to_dict(), "embed_dim": self.embed_dim,
-                "init_temperature": self.init_temperature}
+        return {
+            "tower": asdict(self.tower),
+            "text": self.text.to_dict(),
+            "embed_dim": self.embed_dim,
+            "init_temperature": self.init_temperature,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ContrastiveConfig":
         t = dict(d["tower"])
         t["widths"] = tuple(t["widths"])
-        return cls(tower=TowerConfig(**t), text=TextConfig.from_dict(d["text"]), embed_dim=d["embed_dim"],
-                   init_temperature=d["init_temperature"])
+        return cls(
+            tower=TowerConfig(**t),
+            text=TextConfig.from_dict(d["text"]),
+            embed_dim=d["embed_dim"],
+            init_temperature=d["init_temperature"],
+        )
 
 
 class ContrastiveModel(nn.Module):
@@ -151,15 +164,17 @@ class ContrastiveModel(nn.Module):
     def loss(self, x: torch.Tensor, ids: torch.Tensor, group: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Symmetric InfoNCE. group (B,) long: items with equal group ids are all positives for each other
         (identical captions in one batch are not negatives); default: each item its own group."""
-        img, txt = self.encode_image(x), self.encode_text(ids)                    # (B, E) each
+        img, txt = self.encode_image(x), self.encode_text(ids)  # (B, E) each
         scale = self.logit_scale.clamp(max=math.log(100.0)).exp()
-        logits = scale * img @ txt.t()                                            # (B, B)
+        logits = scale * img @ txt.t()  # (B, B)
         if group is None:
             group = torch.arange(x.shape[0], device=x.device)
-        pos = (group[:, None] == group[None, :]).float()                          # (B, B), symmetric
+        pos = (group[:, None] == group[None, :]).float()  # (B, B), symmetric
         target = pos / pos.sum(1, keepdim=True)
-        return 0.5 * (torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
-                      + torch.sum(-target * F.log_softmax(logits.t(), 1), 1).mean())
+        return 0.5 * (
+            torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
+            + torch.sum(-target * F.log_softmax(logits.t(), 1), 1).mean()
+        )
 
 
 @dataclass
@@ -187,18 +202,20 @@ class ConceptClassifier(nn.Module):
         self.head = nn.Linear(cfg.tower.feature_dim, cfg.num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.tower(x)                                                      # (B, C)
+        return self.tower(x)  # (B, C)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))                                        # (B, num_classes)
+        return self.head(self.features(x))  # (B, num_classes)
 
 
 # ----------------------------------------------------------------------------------------- files
-INT8_MIN_ELEMENTS = 4096     # smaller tensors (norms, biases, the temperature) stay f16
+INT8_MIN_ELEMENTS = 4096  # smaller tensors (norms, biases, the temperature) stay f16
 
 
 def _stored(state: dict[str, torch.Tensor], half: bool) -> dict[str, torch.Tensor]:
-    return {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()) for k, v in state.items()}
+    return {
+        k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()) for k, v in state.items()
+    }
 
 
 def _quantised(state: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
@@ -209,7 +226,7 @@ def _quantised(state: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tens
         v = v.detach().cpu()
         if v.is_floating_point() and v.dim() >= 2 and v.numel() >= INT8_MIN_ELEMENTS:
             rows = v.float().reshape(v.shape[0], -1)
-            sc = (rows.abs().amax(1) / 127.0).clamp_min(1e-12).half()                    # (rows,)
+            sc = (rows.abs().amax(1) / 127.0).clamp_min(1e-12).half()  # (rows,)
             q[k] = torch.round(rows / sc.float()[:, None]).clamp(-127, 127).to(torch.int8).reshape(v.shape)
             scale[k] = sc
         else:
@@ -226,25 +243,40 @@ def _restored(entry: dict) -> dict[str, torch.Tensor]:
     return out
 
 
-def save_evaluators(path: str, contrastive: ContrastiveModel, classifier: ConceptClassifier,
-                    tokenizer: dict[str, Any], concepts: list[str], extra: Optional[dict] = None,
-                    half: bool = True, int8: bool = False) -> None:
+def save_evaluators(
+    path: str,
+    contrastive: ContrastiveModel,
+    classifier: ConceptClassifier,
+    tokenizer: dict[str, Any],
+    concepts: list[str],
+    extra: Optional[dict] = None,
+    half: bool = True,
+    int8: bool = False,
+) -> None:
     """One file with both models, the tokenizer the text tower reads and the concept names (class order).
     half: floating tensors stored as f16; int8: large weights as per-row int8 (about half the f16 file, so the
     fixed ruler fits in the repository). Loaded back into f32 modules; every metric is computed from the file,
     so the stored precision IS the metric's definition."""
     pack = (lambda m: _quantised(m.state_dict())) if int8 else (lambda m: {"state": _stored(m.state_dict(), half)})
-    torch.save({"format": "mmamba-evaluators", "version": 2 if int8 else 1,
-                "contrastive": {"config": contrastive.cfg.to_dict(), **pack(contrastive)},
-                "classifier": {"config": classifier.cfg.to_dict(), **pack(classifier)},
-                "tokenizer": tokenizer, "concepts": list(concepts), "extra": extra or {}}, path)
+    torch.save(
+        {
+            "format": "mmamba-evaluators",
+            "version": 2 if int8 else 1,
+            "contrastive": {"config": contrastive.cfg.to_dict(), **pack(contrastive)},
+            "classifier": {"config": classifier.cfg.to_dict(), **pack(classifier)},
+            "tokenizer": tokenizer,
+            "concepts": list(concepts),
+            "extra": extra or {},
+        },
+        path,
+    )
 
 
 @dataclass
 class Evaluators:
     contrastive: ContrastiveModel
     classifier: ConceptClassifier
-    tokenizer: Any          # mmamba.bpe.BPETokenizer
+    tokenizer: Any  # mmamba.bpe.BPETokenizer
     concepts: list
     extra: dict
 
@@ -260,6 +292,7 @@ class Evaluators:
 
 def load_evaluators(path: str, device="cpu") -> Evaluators:
     from .bpe import BPETokenizer
+
     st = torch.load(path, map_location="cpu", weights_only=True)
     if st.get("format") != "mmamba-evaluators":
         raise ValueError(f"{path} is not an evaluator file written by train_evaluator.py")

@@ -20,6 +20,7 @@ at most ~65,000 ids), about half that with --int8; a larger one stops with Shard
 
 CLI:  python -m mmamba.export --ckpt training/runs/vq --out public/models/vq-s --id vq-s [--int8] [--prior PATH]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,12 @@ def safetensors_bytes(arrays: List[Tuple[str, np.ndarray]], metadata: Optional[D
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     off = 0
     for name, a in arrays:
-        dt = {np.dtype(np.float32): "F32", np.dtype(np.float16): "F16", np.dtype(np.int8): "I8",
-              np.dtype(np.int32): "I32"}[a.dtype]
+        dt = {
+            np.dtype(np.float32): "F32",
+            np.dtype(np.float16): "F16",
+            np.dtype(np.int8): "I8",
+            np.dtype(np.int32): "I32",
+        }[a.dtype]
         header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
         off += a.nbytes
     hj = json.dumps(header, separators=(",", ":")).encode("utf-8")
@@ -71,7 +76,7 @@ def safetensors_bytes(arrays: List[Tuple[str, np.ndarray]], metadata: Optional[D
 
 def parse_safetensors(buf: bytes) -> Dict[str, np.ndarray]:
     (n,) = struct.unpack("<Q", buf[:8])
-    header = json.loads(buf[8:8 + n].decode("utf-8"))
+    header = json.loads(buf[8 : 8 + n].decode("utf-8"))
     base = 8 + n
     out = {}
     for name, info in header.items():
@@ -85,8 +90,10 @@ def parse_safetensors(buf: bytes) -> Dict[str, np.ndarray]:
 
 def _header_size(entries: List[Tuple[str, str, List[int], int]]) -> int:
     """Upper bound of the padded header size for (name, dtype, shape, nbytes) entries."""
-    header = {name: {"dtype": _ST_DTYPE[dt], "shape": shape, "data_offsets": [10 ** 12, 10 ** 12]}
-              for name, dt, shape, _ in entries}
+    header = {
+        name: {"dtype": _ST_DTYPE[dt], "shape": shape, "data_offsets": [10**12, 10**12]}
+        for name, dt, shape, _ in entries
+    }
     header["__metadata__"] = {"format": "pt", "shard": "999999"}
     n = len(json.dumps(header, separators=(",", ":")).encode("utf-8"))
     return 8 + n + 8
@@ -96,10 +103,10 @@ def _header_size(entries: List[Tuple[str, str, List[int], int]]) -> int:
 def quantize_int8(w: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Symmetric per-row int8. w (R, C) f32 -> q (R, C) int8, scale (R,) f16 with w ~= q * scale."""
     w = w.astype(np.float32)
-    amax = np.abs(w).max(axis=1)                                      # (R,)
+    amax = np.abs(w).max(axis=1)  # (R,)
     scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float16)  # (R,) rounded to f16 first
-    s32 = scale.astype(np.float32)[:, None]                           # (R, 1)
-    q = np.clip(np.rint(w / s32), -127, 127).astype(np.int8)          # (R, C)
+    s32 = scale.astype(np.float32)[:, None]  # (R, 1)
+    q = np.clip(np.rint(w / s32), -127, 127).astype(np.int8)  # (R, C)
     return q, scale
 
 
@@ -113,10 +120,20 @@ def to_numpy_state(state: Dict[str, torch.Tensor]) -> Dict[str, np.ndarray]:
     return out
 
 
-def export_weights(state: Dict[str, Any], out_dir: str, model_id: str, kind: str, config: Dict[str, Any],
-                   tokenizer: Optional[Dict[str, Any]] = None, dtype: str = "f16", int8: bool = False,
-                   int8_min_numel: int = 16384, max_shard_bytes: int = MAX_SHARD_BYTES,
-                   f32_names: Iterable[str] = (), extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def export_weights(
+    state: Dict[str, Any],
+    out_dir: str,
+    model_id: str,
+    kind: str,
+    config: Dict[str, Any],
+    tokenizer: Optional[Dict[str, Any]] = None,
+    dtype: str = "f16",
+    int8: bool = False,
+    int8_min_numel: int = 16384,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
+    f32_names: Iterable[str] = (),
+    extra: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
     """Write manifest.json + model-XXXXX.safetensors into out_dir; returns the manifest dict.
 
     state: name -> torch.Tensor or np.ndarray (float). dtype: "f16" or "f32" for non-quantised tensors;
@@ -161,8 +178,10 @@ def export_weights(state: Dict[str, Any], out_dir: str, model_id: str, kind: str
 
     for g in groups:
         if size_of(g) > max_shard_bytes:
-            raise ShardTooLargeError(f"tensor {g[0][0]} ({size_of(g)} bytes with header) exceeds the shard limit "
-                                     f"{max_shard_bytes}; use --int8 or a smaller model")
+            raise ShardTooLargeError(
+                f"tensor {g[0][0]} ({size_of(g)} bytes with header) exceeds the shard limit "
+                f"{max_shard_bytes}; use --int8 or a smaller model"
+            )
         if shards[-1] and size_of(shards[-1] + g) > max_shard_bytes:
             shards.append([])
         shards[-1].extend(g)
@@ -186,9 +205,17 @@ def export_weights(state: Dict[str, Any], out_dir: str, model_id: str, kind: str
             if sc is not None:
                 t["scale"] = sc
             tensors[n] = t
-    manifest = {"format": FORMAT, "formatVersion": FORMAT_VERSION, "modelId": model_id, "kind": kind,
-                "config": config, "tokenizer": tokenizer, "tensors": tensors, "shards": shard_list,
-                "totalBytes": sum(s["bytes"] for s in shard_list)}
+    manifest = {
+        "format": FORMAT,
+        "formatVersion": FORMAT_VERSION,
+        "modelId": model_id,
+        "kind": kind,
+        "config": config,
+        "tokenizer": tokenizer,
+        "tensors": tensors,
+        "shards": shard_list,
+        "totalBytes": sum(s["bytes"] for s in shard_list),
+    }
     if extra:
         manifest["extra"] = extra
     tmp = os.path.join(out_dir, "manifest.json.tmp")
@@ -198,7 +225,9 @@ def export_weights(state: Dict[str, Any], out_dir: str, model_id: str, kind: str
     return manifest
 
 
-def load_manifest(path: str, verify: bool = True, dequantize: bool = True) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+def load_manifest(
+    path: str, verify: bool = True, dequantize: bool = True
+) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
     """Read manifest.json (path to it or its folder) and its shards; verify size + sha256.
 
     Returns (manifest, tensors) where tensors are float32 numpy arrays (int8 weights dequantised with their
@@ -255,45 +284,69 @@ def load_state_dict_from_manifest(path: str) -> Tuple[Dict[str, Any], Dict[str, 
 PRIOR_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "prior")
 
 
-def bake_prior(state: Dict[str, Any], config: Dict[str, Any], prior: Optional[str] = None,
-               tokenizer: Optional[Dict[str, Any]] = None) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+def bake_prior(
+    state: Dict[str, Any],
+    config: Dict[str, Any],
+    prior: Optional[str] = None,
+    tokenizer: Optional[Dict[str, Any]] = None,
+) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """(state, config) with the text encoder's word prior baked into an effective tok_emb table (see the module
     docstring); returned unchanged when the config's text section has no prior. Inputs are not modified."""
     from .text_encoder import PriorMismatchError, _sha_hex, read_prior
+
     text = (config or {}).get("text") or {}
     if not text.get("prior_words"):
         return state, config
     path = prior or os.path.join(PRIOR_DIR, f"{text.get('prior_name', '')}.npz")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"the model uses the word-vector table {text.get('prior_name')!r}; {path} is missing "
-                                f"(pass --prior PATH)")
+        raise FileNotFoundError(
+            f"the model uses the word-vector table {text.get('prior_name')!r}; {path} is missing (pass --prior PATH)"
+        )
     table = read_prior(path)
     recorded = _sha_hex(state["text.prior_sha256"]) if "text.prior_sha256" in state else text.get("prior_sha256")
-    if recorded != table.sha256 or (len(table.words), table.vectors.shape[1]) != (text["prior_words"], text["prior_dim"]):
-        raise PriorMismatchError(f"{path} (sha256 {table.sha256[:16]}…, {len(table.words)} words) is not the table the "
-                                 f"model was trained with ({text.get('prior_name')}, sha256 {str(recorded)[:16]}…, "
-                                 f"{text['prior_words']} words)")
+    if recorded != table.sha256 or (len(table.words), table.vectors.shape[1]) != (
+        text["prior_words"],
+        text["prior_dim"],
+    ):
+        raise PriorMismatchError(
+            f"{path} (sha256 {table.sha256[:16]}…, {len(table.words)} words) is not the table the "
+            f"model was trained with ({text.get('prior_name')}, sha256 {str(recorded)[:16]}…, "
+            f"{text['prior_words']} words)"
+        )
     if tokenizer is not None and tokenizer.get("words") is not None and list(tokenizer["words"]) != table.words:
         raise PriorMismatchError(f"the tokenizer's words are not the words of {path}")
-    out = {k: v for k, v in state.items()
-           if k not in ("text.word_proj.weight", "text.word_proj.bias", "text.prior_sha256", "text.word_vectors")}
+    out = {
+        k: v
+        for k, v in state.items()
+        if k not in ("text.word_proj.weight", "text.word_proj.bias", "text.prior_sha256", "text.word_vectors")
+    }
     with torch.no_grad():
-        tok = torch.as_tensor(state["text.tok_emb.weight"]).float()                      # (word_offset, w)
-        words = torch.nn.functional.linear(torch.from_numpy(table.vectors),
-                                           torch.as_tensor(state["text.word_proj.weight"]).float(),
-                                           torch.as_tensor(state["text.word_proj.bias"]).float())  # (prior_words, w)
-        out["text.tok_emb.weight"] = torch.cat([tok, words], 0)                          # (vocab_size, w)
+        tok = torch.as_tensor(state["text.tok_emb.weight"]).float()  # (word_offset, w)
+        words = torch.nn.functional.linear(
+            torch.from_numpy(table.vectors),
+            torch.as_tensor(state["text.word_proj.weight"]).float(),
+            torch.as_tensor(state["text.word_proj.bias"]).float(),
+        )  # (prior_words, w)
+        out["text.tok_emb.weight"] = torch.cat([tok, words], 0)  # (vocab_size, w)
     cfg = json.loads(json.dumps(config))
     cfg["text"].update(prior_words=0, prior_dim=0, prior_name=table.name, prior_sha256=table.sha256)
     return out, cfg
 
 
 # ----------------------------------------------------------------------------- CLI
-def export_checkpoint(ckpt: str, out_dir: str, model_id: str, int8: bool = False, use_ema: bool = True,
-                      dtype: str = "f16", max_shard_bytes: int = MAX_SHARD_BYTES,
-                      prior: Optional[str] = None) -> Dict[str, Any]:
+def export_checkpoint(
+    ckpt: str,
+    out_dir: str,
+    model_id: str,
+    int8: bool = False,
+    use_ema: bool = True,
+    dtype: str = "f16",
+    max_shard_bytes: int = MAX_SHARD_BYTES,
+    prior: Optional[str] = None,
+) -> Dict[str, Any]:
     """Export a train_vq.py / train_gen.py checkpoint (a ckpt-*.pt file or a run dir: latest one)."""
     from .checkpoint import latest_checkpoint
+
     if os.path.isdir(ckpt):
         p = latest_checkpoint(ckpt)
         if p is None:
@@ -308,9 +361,18 @@ def export_checkpoint(ckpt: str, out_dir: str, model_id: str, int8: bool = False
         # Invariant for the engine: codebook rows are unit-norm, so decode input = codebook[token].
         state["quant.codebook"] = torch.nn.functional.normalize(state["quant.codebook"].float(), dim=1)
     state, config = bake_prior(state, extra["config"], prior, extra.get("tokenizer"))
-    return export_weights(state, out_dir, model_id, kind, config, tokenizer=extra.get("tokenizer"),
-                          dtype=dtype, int8=int8, max_shard_bytes=max_shard_bytes,
-                          extra={"step": st["step"], "source": os.path.basename(ckpt), "ema": bool(use_ema and st.get("ema"))})
+    return export_weights(
+        state,
+        out_dir,
+        model_id,
+        kind,
+        config,
+        tokenizer=extra.get("tokenizer"),
+        dtype=dtype,
+        int8=int8,
+        max_shard_bytes=max_shard_bytes,
+        extra={"step": st["step"], "source": os.path.basename(ckpt), "ema": bool(use_ema and st.get("ema"))},
+    )
 
 
 def main(argv=None) -> None:
@@ -322,14 +384,28 @@ def main(argv=None) -> None:
     ap.add_argument("--f32", action="store_true", help="store f32 instead of f16 (fixtures, debugging)")
     ap.add_argument("--no-ema", action="store_true")
     ap.add_argument("--max-shard-bytes", type=int, default=MAX_SHARD_BYTES)
-    ap.add_argument("--prior", default=None,
-                    help="word-vector table of a text encoder with a prior (default training/prior/<prior_name>.npz)")
+    ap.add_argument(
+        "--prior",
+        default=None,
+        help="word-vector table of a text encoder with a prior (default training/prior/<prior_name>.npz)",
+    )
     a = ap.parse_args(argv)
-    m = export_checkpoint(a.ckpt, a.out, a.id, int8=a.int8, use_ema=not a.no_ema,
-                          dtype="f32" if a.f32 else "f16", max_shard_bytes=a.max_shard_bytes, prior=a.prior)
+    m = export_checkpoint(
+        a.ckpt,
+        a.out,
+        a.id,
+        int8=a.int8,
+        use_ema=not a.no_ema,
+        dtype="f32" if a.f32 else "f16",
+        max_shard_bytes=a.max_shard_bytes,
+        prior=a.prior,
+    )
     load_manifest(a.out)  # verify what we wrote
-    print(f"exported {a.id} ({m['kind']}): {len(m['tensors'])} tensors, {len(m['shards'])} shard(s), "
-          f"{m['totalBytes'] / 1e6:.2f} MB -> {a.out}", flush=True)
+    print(
+        f"exported {a.id} ({m['kind']}): {len(m['tensors'])} tensors, {len(m['shards'])} shard(s), "
+        f"{m['totalBytes'] / 1e6:.2f} MB -> {a.out}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Colour rule (a pure function of the pixels, no learned part): the background is 
 the border's median colour; the art's colour is data.dominant_colours of those pixels, the function that named
 the dataset's colours. Its agreement with the labels on real test images is reported as the rule's ceiling.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,8 +49,9 @@ def fid(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
     return frechet_distance(*feature_stats(feats_a), *feature_stats(feats_b))
 
 
-def kid(feats_a: torch.Tensor, feats_b: torch.Tensor, subsets: int = 20, subset_size: int = 1000,
-        seed: int = 0) -> float:
+def kid(
+    feats_a: torch.Tensor, feats_b: torch.Tensor, subsets: int = 20, subset_size: int = 1000, seed: int = 0
+) -> float:
     """Mean unbiased MMD² over `subsets` random subsets of min(subset_size, |a|, |b|) items of each set."""
     a, b = feats_a.double().cpu(), feats_b.double().cpu()
     d = a.shape[1]
@@ -70,13 +72,19 @@ def kid(feats_a: torch.Tensor, feats_b: torch.Tensor, subsets: int = 20, subset_
 # ------------------------------------------------------------------------------------------ colours
 def image_colours(rgb: np.ndarray) -> tuple[str, str]:
     """(art colour name or "" if no art was found, background colour name) of one (H, W, 3) uint8 image."""
-    border = np.concatenate([rgb[:BORDER].reshape(-1, 3), rgb[-BORDER:].reshape(-1, 3),
-                             rgb[:, :BORDER].reshape(-1, 3), rgb[:, -BORDER:].reshape(-1, 3)])
+    border = np.concatenate(
+        [
+            rgb[:BORDER].reshape(-1, 3),
+            rgb[-BORDER:].reshape(-1, 3),
+            rgb[:, :BORDER].reshape(-1, 3),
+            rgb[:, -BORDER:].reshape(-1, 3),
+        ]
+    )
     h, s, v = D.rgb_to_hsv(border)
     counts = np.bincount(D.colour_index(h, s, v), minlength=len(D.COLOUR_NAMES))
     bg = D.COLOUR_NAMES[int(np.argmax(counts))]
     ref = np.median(border.astype(np.float32), axis=0)
-    art = np.sqrt(((rgb.astype(np.float32) - ref) ** 2).sum(-1)) > ART_DISTANCE     # (H, W)
+    art = np.sqrt(((rgb.astype(np.float32) - ref) ** 2).sum(-1)) > ART_DISTANCE  # (H, W)
     if int(art.sum()) == 0:
         return "", bg
     fg, _, _ = D.dominant_colours(rgb, art)

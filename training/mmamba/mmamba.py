@@ -36,6 +36,7 @@ Parameter layout (per-direction tensors are STACKED on a leading axis K = cfg.di
     head.{weight,bias}              (codebook_size, d), (codebook_size,)
 The adaptive RMSNorms have no weight (the modulation covers it).
 """
+
 from __future__ import annotations
 
 import math
@@ -63,8 +64,8 @@ DEFAULT_SCAN_PATH = os.environ.get("MMAMBA_SCAN_PATH", "split")
 def image_permutations(grid: int) -> torch.Tensor:
     """(4, HW) long: P_k[j] = row-major image index read at scan position j."""
     idx = torch.arange(grid * grid)
-    p0 = idx                                               # row-major
-    p1 = idx.view(grid, grid).t().reshape(-1)              # column-major
+    p0 = idx  # row-major
+    p1 = idx.view(grid, grid).t().reshape(-1)  # column-major
     return torch.stack([p0, p1, p0.flip(0), p1.flip(0)])
 
 
@@ -81,8 +82,8 @@ def sequence_permutations(cfg: MMambaConfig) -> tuple[torch.Tensor, torch.Tensor
         else:
             half = HW // 2
             rows.append(torch.cat([img[:half], txt, img[half:]]))
-    perm = torch.stack(rows)                               # (K, L)
-    inv = torch.argsort(perm, dim=1)                       # (K, L): inv[k][perm[k][j]] = j
+    perm = torch.stack(rows)  # (K, L)
+    inv = torch.argsort(perm, dim=1)  # (K, L): inv[k][perm[k][j]] = j
     return perm, inv
 
 
@@ -94,16 +95,16 @@ class MMambaLayer(nn.Module):
         self.mod = AdaLN(cfg.cond_dim, d)
         self.norm = RMSNorm(d, affine=False)
         self.in_proj = nn.Linear(d, 2 * di, bias=False)
-        bound = 1.0 / math.sqrt(cfg.d_conv)                 # nn.Conv1d default for a depthwise conv
+        bound = 1.0 / math.sqrt(cfg.d_conv)  # nn.Conv1d default for a depthwise conv
         self.conv_weight = nn.Parameter(torch.empty(K, di, cfg.d_conv).uniform_(-bound, bound))
         self.conv_bias = nn.Parameter(torch.empty(K, di).uniform_(-bound, bound))
         bound = 1.0 / math.sqrt(di)
         self.x_proj_weight = nn.Parameter(torch.empty(K, R + 2 * N, di).uniform_(-bound, bound))
-        bound = R ** -0.5                                   # Mamba dt_init='random', dt_scale=1
+        bound = R**-0.5  # Mamba dt_init='random', dt_scale=1
         self.dt_proj_weight = nn.Parameter(torch.empty(K, di, R).uniform_(-bound, bound))
         dt = torch.exp(torch.rand(K, di) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3))
         dt = dt.clamp(min=1e-4)
-        self.dt_proj_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))   # inverse softplus
+        self.dt_proj_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
         self.A_log = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(K, di, 1))
         self.D = nn.Parameter(torch.ones(K, di))
         self.out_norm = nn.LayerNorm(di)
@@ -116,7 +117,7 @@ class MMambaLayer(nn.Module):
         perm, inv = sequence_permutations(cfg)
         self.register_buffer("seq_perm", perm, persistent=False)
         self.register_buffer("seq_inv", inv, persistent=False)
-        perm_flat, inv_flat = sequence_index(perm, inv)                # (K·L,) row gathers for seq_ops
+        perm_flat, inv_flat = sequence_index(perm, inv)  # (K·L,) row gathers for seq_ops
         self.register_buffer("seq_perm_flat", perm_flat, persistent=False)
         self.register_buffer("seq_inv_flat", inv_flat, persistent=False)
 
@@ -130,34 +131,50 @@ class MMambaLayer(nn.Module):
         same function."""
         cfg = self.cfg
         K, N, R = cfg.directions, cfg.d_state, cfg.dt_rank
-        x, z = self.in_proj(u).chunk(2, dim=-1)                        # (B, L, di) each
+        x, z = self.in_proj(u).chunk(2, dim=-1)  # (B, L, di) each
         fused = None if use_ref or self.scan_path != "fused" else fused_ops(x)
         if fused:
-            xs = fused[0](x, self.seq_perm, self.conv_weight, self.conv_bias)   # (B, K, L, di) gather+conv+SiLU
+            xs = fused[0](x, self.seq_perm, self.conv_weight, self.conv_bias)  # (B, K, L, di) gather+conv+SiLU
         else:
-            xs = to_scans(x, self.seq_perm_flat, self.seq_inv_flat, K)     # (B, K, L, di) cross-scan
-            xs = causal_conv_silu(xs, self.conv_weight, self.conv_bias)    # (B, K, L, di)
-        x_dbl = torch.matmul(xs, self.x_proj_weight.transpose(1, 2))   # (B, K, L, R + 2N)
-        dt, Bm, Cm = torch.split(x_dbl, [R, N, N], dim=-1)             # (B,K,L,R) (B,K,L,N) (B,K,L,N)
-        A = -torch.exp(self.A_log.float()).reshape(-1, N)              # (K·di, N)
-        if fused:                                                      # dt_proj, scan and cross-merge in the kernels
-            y = fused[1](xs, dt, A, Bm, Cm, self.D.reshape(-1), self.seq_perm,
-                         delta_bias=self.dt_proj_bias.reshape(-1), delta_softplus=True,
-                         dt_w=self.dt_proj_weight.reshape(-1, R), **scan_merge_tuning())   # (B, L, di) f32
+            xs = to_scans(x, self.seq_perm_flat, self.seq_inv_flat, K)  # (B, K, L, di) cross-scan
+            xs = causal_conv_silu(xs, self.conv_weight, self.conv_bias)  # (B, K, L, di)
+        x_dbl = torch.matmul(xs, self.x_proj_weight.transpose(1, 2))  # (B, K, L, R + 2N)
+        dt, Bm, Cm = torch.split(x_dbl, [R, N, N], dim=-1)  # (B,K,L,R) (B,K,L,N) (B,K,L,N)
+        A = -torch.exp(self.A_log.float()).reshape(-1, N)  # (K·di, N)
+        if fused:  # dt_proj, scan and cross-merge in the kernels
+            y = fused[1](
+                xs,
+                dt,
+                A,
+                Bm,
+                Cm,
+                self.D.reshape(-1),
+                self.seq_perm,
+                delta_bias=self.dt_proj_bias.reshape(-1),
+                delta_softplus=True,
+                dt_w=self.dt_proj_weight.reshape(-1, R),
+                **scan_merge_tuning(),
+            )  # (B, L, di) f32
         else:
-            dt = torch.matmul(dt, self.dt_proj_weight.transpose(1, 2)) # (B, K, L, di)
-            scan = selective_scan_ref if use_ref else selective_scan   # Triton on CUDA, else chunked
-            y = scan(xs.transpose(2, 3), dt.transpose(2, 3), A,        # (B, K, di, L) views, groups = K
-                     Bm.transpose(2, 3), Cm.transpose(2, 3),           # (B, K, N, L) views
-                     D=self.D.reshape(-1), delta_bias=self.dt_proj_bias.reshape(-1),
-                     delta_softplus=True)                               # (B, K, di, L)
-            y = from_scans(y.transpose(2, 3), self.seq_perm_flat, self.seq_inv_flat)   # (B, L, di) cross-merge
-        y = self.out_norm(y) * F.silu(z)                               # (B, L, di)
-        return self.out_proj(y)                                        # (B, L, d)
+            dt = torch.matmul(dt, self.dt_proj_weight.transpose(1, 2))  # (B, K, L, di)
+            scan = selective_scan_ref if use_ref else selective_scan  # Triton on CUDA, else chunked
+            y = scan(
+                xs.transpose(2, 3),
+                dt.transpose(2, 3),
+                A,  # (B, K, di, L) views, groups = K
+                Bm.transpose(2, 3),
+                Cm.transpose(2, 3),  # (B, K, N, L) views
+                D=self.D.reshape(-1),
+                delta_bias=self.dt_proj_bias.reshape(-1),
+                delta_softplus=True,
+            )  # (B, K, di, L)
+            y = from_scans(y.transpose(2, 3), self.seq_perm_flat, self.seq_inv_flat)  # (B, L, di) cross-merge
+        y = self.out_norm(y) * F.silu(z)  # (B, L, di)
+        return self.out_proj(y)  # (B, L, d)
 
     def forward(self, h: torch.Tensor, c: torch.Tensor, use_ref: bool = False) -> torch.Tensor:
-        shift, scale, gate = self.mod(c)                               # (B, 1, d) each
-        h = h + gate * self.mix(modulate(self.norm(h), shift, scale), use_ref)   # (B, L, d)
+        shift, scale, gate = self.mod(c)  # (B, 1, d) each
+        h = h + gate * self.mix(modulate(self.norm(h), shift, scale), use_ref)  # (B, L, d)
         if self.cfg.ffn:
             shift, scale, gate = self.ffn_mod(c)
             h = h + gate * self.ffn(modulate(self.ffn_norm(h), shift, scale))
@@ -176,7 +193,7 @@ class MMamba(nn.Module):
         self.layers = nn.ModuleList(MMambaLayer(cfg) for _ in range(cfg.layers))
         self.head_norm = RMSNorm(d)
         self.head = nn.Linear(d, cfg.codebook_size)
-        self.use_ref_scan = False          # set True to run the sequential reference scan
+        self.use_ref_scan = False  # set True to run the sequential reference scan
         self.set_scan_path(DEFAULT_SCAN_PATH)
 
     def set_scan_path(self, path: str) -> None:
@@ -186,21 +203,26 @@ class MMamba(nn.Module):
         self.scan_path = path
         for layer in self.layers:
             layer.scan_path = path
-        self.grad_checkpoint = False       # set True to recompute each layer in backward (saves memory)
+        self.grad_checkpoint = False  # set True to recompute each layer in backward (saves memory)
 
-    def forward(self, img_tokens: torch.Tensor, text_ids: torch.Tensor, return_stages: bool = False,
-                use_ref_scan: Optional[bool] = None):
+    def forward(
+        self,
+        img_tokens: torch.Tensor,
+        text_ids: torch.Tensor,
+        return_stages: bool = False,
+        use_ref_scan: Optional[bool] = None,
+    ):
         """img_tokens (B, HW) long in [0, K] (K = [MASK]), text_ids (B, Lt) long -> logits (B, HW, K).
         With return_stages=True returns (logits, stages) with stages: text_tokens (B, Lt, d),
         c (B, cond_dim), embed (B, L, d), layer{i} (B, L, d) for each layer, logits."""
         use_ref = self.use_ref_scan if use_ref_scan is None else use_ref_scan
         assert text_ids.shape[1] == self.cfg.text.max_len, "text_ids must be padded to text.max_len"
         assert img_tokens.shape[1] == self.cfg.hw, "img_tokens must hold grid*grid tokens"
-        txt, c, _ = self.text(text_ids)                                # (B, Lt, d), (B, cond_dim)
-        x = self.img_emb(img_tokens)                                   # (B, HW, d)
+        txt, c, _ = self.text(text_ids)  # (B, Lt, d), (B, cond_dim)
+        x = self.img_emb(img_tokens)  # (B, HW, d)
         if self.pos_emb is not None:
             x = x + self.pos_emb
-        h = torch.cat([txt, x], dim=1)                                 # (B, L, d)
+        h = torch.cat([txt, x], dim=1)  # (B, L, d)
         stages = {"text_tokens": txt, "c": c, "embed": h} if return_stages else None
         for i, layer in enumerate(self.layers):
             if self.grad_checkpoint and self.training:
@@ -210,7 +232,7 @@ class MMamba(nn.Module):
             if stages is not None:
                 stages[f"layer{i}"] = h
         Lt = text_ids.shape[1]
-        logits = self.head(self.head_norm(h[:, Lt:]))                  # (B, HW, K)
+        logits = self.head(self.head_norm(h[:, Lt:]))  # (B, HW, K)
         if stages is not None:
             stages["logits"] = logits
             return logits, stages
@@ -221,6 +243,7 @@ def build_model(cfg) -> nn.Module:
     """MMamba for an MMambaConfig, UViT for a UViTConfig (e.g. from config.config_from_dict)."""
     from .config import UViTConfig
     from .uvit import UViT
+
     if isinstance(cfg, MMambaConfig):
         return MMamba(cfg)
     if isinstance(cfg, UViTConfig):

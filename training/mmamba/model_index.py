@@ -7,6 +7,7 @@ and descriptions stay as written (new models get their id as name). Run after ev
 
     python -m mmamba.model_index ../public/models            (from training/)
 """
+
 from __future__ import annotations
 
 import argparse

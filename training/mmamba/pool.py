@@ -2,12 +2,13 @@
 repeats. Workers are forked, so they inherit the loaded pack, tokenizer and any closure without pickling them;
 work is split into contiguous index spans and the results are joined in index order, so the output equals
 the serial loop exactly. Pool size: the `workers` argument, else $MMAMBA_DECODE_WORKERS, else os.cpu_count()."""
+
 from __future__ import annotations
 
 import os
 from typing import Callable
 
-DEFAULT_CHUNK = 512           # items per span unless a caller says otherwise
+DEFAULT_CHUNK = 512  # items per span unless a caller says otherwise
 _job: Callable | None = None  # the span function the forked workers inherit
 
 
@@ -29,6 +30,7 @@ def _worker_init() -> None:
     """Default signal actions in the workers: a trainer's SIGTERM/SIGINT stop handler (mmamba/checkpoint.py),
     inherited through fork, would keep a worker alive when the pool terminates it."""
     import signal
+
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
@@ -42,11 +44,12 @@ def run_spans(fn: Callable[[int, int], object], n: int, workers: int | None = No
     if workers <= 1:
         return [fn(lo, hi) for lo, hi in parts]
     import multiprocessing as mp
+
     _job = fn
     pool = mp.get_context("fork").Pool(workers, initializer=_worker_init)
     try:
         out = pool.map(_run, parts, chunksize=1)
-        pool.close()                       # workers finish and exit on their own; terminate only on an error
+        pool.close()  # workers finish and exit on their own; terminate only on an error
         return out
     finally:
         _job = None

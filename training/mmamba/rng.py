@@ -9,6 +9,7 @@ the 32x32-bit products are split into 16-bit halves so no int64 product can over
 The float result is exactly ((h >> 8) + 0.5) / 2^24 rounded to float32 (round-to-nearest-even), which is
 what f32((h >> 8)) + 0.5 then / 2^24 gives in f32 arithmetic (WGSL / Math.fround).
 """
+
 from __future__ import annotations
 
 from typing import Union
@@ -21,8 +22,8 @@ IntLike = Union[int, torch.Tensor]
 
 def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
     """(x * c) mod 2^32 for x in [0, 2^32) (int64 tensor) and a 32-bit constant c, without overflow."""
-    lo = x * (c & 0xFFFF)                                  # < 2^48
-    hi = ((x * (c >> 16)) & 0xFFFF) << 16                  # (x * c_hi mod 2^16) · 2^16
+    lo = x * (c & 0xFFFF)  # < 2^48
+    hi = ((x * (c >> 16)) & 0xFFFF) << 16  # (x * c_hi mod 2^16) · 2^16
     return (lo + hi) & M32
 
 
@@ -46,7 +47,7 @@ def hash32(x: IntLike) -> IntLike:
 
 def uniform(seed: int, stream: int, index: torch.Tensor) -> torch.Tensor:
     """Uniform in (0, 1), float32, same shape as `index` (int64 tensor of counters)."""
-    key = hash32((seed & M32) ^ hash32(stream & M32))      # python int
+    key = hash32((seed & M32) ^ hash32(stream & M32))  # python int
     h = hash32((index.to(torch.int64) & M32) ^ key)
     return (((h >> 8).to(torch.float64) + 0.5) / 16777216.0).to(torch.float32)
 

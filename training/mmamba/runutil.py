@@ -5,6 +5,7 @@ The schedule is linear warmup then cosine decay to `min_ratio * lr` (as in most 
 trainers); it is a pure function of the step with its parameters in `state_dict()`, so resuming restores
 it exactly.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,22 @@ class CosineSchedule:
     the stable phase of a staged campaign). `restart`: a run continued from a stage checkpoint with fresh AdamW
     moments warms up again from that step; the cosine still reads the global step."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, base_lr: float, total_steps: int, warmup: int = 200,
-                 min_ratio: float = 0.1, restart: int = 0):
-        self.opt, self.base_lr, self.total_steps, self.warmup, self.min_ratio = optimizer, base_lr, total_steps, warmup, min_ratio
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        base_lr: float,
+        total_steps: int,
+        warmup: int = 200,
+        min_ratio: float = 0.1,
+        restart: int = 0,
+    ):
+        self.opt, self.base_lr, self.total_steps, self.warmup, self.min_ratio = (
+            optimizer,
+            base_lr,
+            total_steps,
+            warmup,
+            min_ratio,
+        )
         self.restart = restart
 
     def lr_at(self, step: int) -> float:
@@ -46,11 +60,21 @@ class CosineSchedule:
         return lr
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"base_lr": self.base_lr, "total_steps": self.total_steps, "warmup": self.warmup,
-                "min_ratio": self.min_ratio, "restart": self.restart}
+        return {
+            "base_lr": self.base_lr,
+            "total_steps": self.total_steps,
+            "warmup": self.warmup,
+            "min_ratio": self.min_ratio,
+            "restart": self.restart,
+        }
 
     def load_state_dict(self, st: Dict[str, Any]) -> None:
-        self.base_lr, self.total_steps, self.warmup, self.min_ratio = st["base_lr"], st["total_steps"], st["warmup"], st["min_ratio"]
+        self.base_lr, self.total_steps, self.warmup, self.min_ratio = (
+            st["base_lr"],
+            st["total_steps"],
+            st["warmup"],
+            st["min_ratio"],
+        )
         self.restart = int(st.get("restart", 0))
 
 
@@ -87,36 +111,60 @@ def add_common_args(ap: argparse.ArgumentParser, lr: float, batch_size: int) -> 
     ap.add_argument("--data", default="data/packed", help="packed dataset dir (training/mmamba/data.py)")
     ap.add_argument("--out", required=True, help="run dir: checkpoints, log.jsonl, config")
     ap.add_argument("--preset", choices=["small", "tiny"], default="small")
-    ap.add_argument("--steps", type=int, default=0,
-                    help="total optimiser steps (sets the cosine schedule); 0 = auto from --max-minutes "
-                         "(measures throughput for the first steps, then fixes the count)")
-    ap.add_argument("--max-steps", type=int, default=0,
-                    help="with --steps 0: the automatic count is at most this (a data budget; the time limit is the fallback)")
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=0,
+        help="total optimiser steps (sets the cosine schedule); 0 = auto from --max-minutes "
+        "(measures throughput for the first steps, then fixes the count)",
+    )
+    ap.add_argument(
+        "--max-steps",
+        type=int,
+        default=0,
+        help="with --steps 0: the automatic count is at most this (a data budget; the time limit is the fallback)",
+    )
     ap.add_argument("--batch-size", type=int, default=batch_size, help="global batch, split across ranks")
     ap.add_argument("--lr", type=float, default=lr)
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--grad-clip", type=float, default=1.0)
-    ap.add_argument("--max-minutes", type=float, default=0.0,
-                    help="wall-clock budget of this invocation: checkpoint and exit cleanly before it")
+    ap.add_argument(
+        "--max-minutes",
+        type=float,
+        default=0.0,
+        help="wall-clock budget of this invocation: checkpoint and exit cleanly before it",
+    )
     ap.add_argument("--resume", action="store_true", help="continue from the latest ckpt-*.pt in --out")
     ap.add_argument("--ckpt-every", type=int, default=1000, help="steps between checkpoints")
     ap.add_argument("--ckpt-minutes", type=float, default=3.0, help="also checkpoint at least this often")
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None, help="cuda|cpu (default: cuda if available)")
-    ap.add_argument("--bench-steps", type=int, default=0,
-                    help="only measure throughput over K steps (after warm-up) and exit; no checkpoints")
+    ap.add_argument(
+        "--bench-steps",
+        type=int,
+        default=0,
+        help="only measure throughput over K steps (after warm-up) and exit; no checkpoints",
+    )
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
-    ap.add_argument("--stop-after", type=int, default=0,
-                    help="checkpoint and exit after this many steps of this invocation (preemption drills, tests)")
-    ap.add_argument("--save-rank-state", action="store_true",
-                    help="at the end every rank writes <out>/rank<r>_final.pt with its weights (DDP tests)")
+    ap.add_argument(
+        "--stop-after",
+        type=int,
+        default=0,
+        help="checkpoint and exit after this many steps of this invocation (preemption drills, tests)",
+    )
+    ap.add_argument(
+        "--save-rank-state",
+        action="store_true",
+        help="at the end every rank writes <out>/rank<r>_final.pt with its weights (DDP tests)",
+    )
     ap.add_argument("--max-train-items", type=int, default=0, help="use only the first N training items (tests)")
 
 
-def auto_total_steps(step_now: int, steps_timed: int, seconds: float, deadline, device: torch.device,
-                     reserve: float = 0.06, cap: int = 0) -> int:
+def auto_total_steps(
+    step_now: int, steps_timed: int, seconds: float, deadline, device: torch.device, reserve: float = 0.06, cap: int = 0
+) -> int:
     """Pick the total step count that ends just inside the budget, identically on every rank.
     cap > 0 (--max-steps) bounds it: a fixed data budget, with the time limit as the fallback."""
     rate = steps_timed / max(seconds, 1e-6)
@@ -176,7 +224,10 @@ SYNTH_WORDS = ["red", "green", "blue", "yellow", "circle", "square", "small", "b
 
 def synthetic_captions(n: int, seed: int = 0):
     g = torch.Generator().manual_seed(seed + 1)
-    return [" ".join(SYNTH_WORDS[j] for j in torch.randint(0, len(SYNTH_WORDS), (3,), generator=g).tolist()) for _ in range(n)]
+    return [
+        " ".join(SYNTH_WORDS[j] for j in torch.randint(0, len(SYNTH_WORDS), (3,), generator=g).tolist())
+        for _ in range(n)
+    ]
 
 
 def decode_split_images(root: str, split: str, seed: int = 0, workers: int = 0) -> np.ndarray:
@@ -186,6 +237,7 @@ def decode_split_images(root: str, split: str, seed: int = 0, workers: int = 0) 
     by rank 0; other ranks wait and read it). A single process keeps the array it decoded."""
     from . import data as D
     from .dist import barrier, is_main
+
     cache = os.path.join(os.path.normpath(root) + "-decoded", f"{split}-s{seed}.npy")
     if is_main() and not os.path.exists(cache):
         t0 = time.time()
@@ -223,6 +275,7 @@ def load_split(data: str, split: str, image_size: int = 128, seed: int = 0, with
         n_split = n if split == "train" else max(8, n // 8)
         return synthetic_images(n_split, image_size, seed=1000 * off), synthetic_captions(n_split, seed=1000 * off)
     from . import data as D
+
     arr = decode_split_images(data, split, seed)
     # a fresh decode is ours to wrap; a read-only cache mapping is copied into memory
     images = torch.from_numpy(arr if arr.flags.writeable and not isinstance(arr, np.memmap) else np.array(arr))
@@ -246,14 +299,24 @@ def checkpoint_due(args, step: int, done: bool, stop: bool, t_ckpt: float) -> bo
 def finish_run(args, info, model: torch.nn.Module, log: "RunLogger", step: int) -> None:
     """End-of-run bookkeeping shared by the trainers: per-rank weights for the DDP test, the closing line."""
     if args.save_rank_state:
-        torch.save({k: v.cpu() for k, v in model.state_dict().items()},
-                   os.path.join(args.out, f"rank{info.rank}_final.pt"))
+        torch.save(
+            {k: v.cpu() for k, v in model.state_dict().items()}, os.path.join(args.out, f"rank{info.rank}_final.pt")
+        )
     if info.is_main and not args.bench_steps:
         log.print(f"done: step {step}, run dir {args.out}")
 
 
-def fix_auto_steps(step: int, start_step: int, t_auto0, deadline, device: torch.device, sched: "CosineSchedule",
-                   extra: Dict[str, Any], log: "RunLogger", cap: int = 0):
+def fix_auto_steps(
+    step: int,
+    start_step: int,
+    t_auto0,
+    deadline,
+    device: torch.device,
+    sched: "CosineSchedule",
+    extra: Dict[str, Any],
+    log: "RunLogger",
+    cap: int = 0,
+):
     """--steps 0: steps 10..40 of this invocation are timed, then the schedule's total is fixed so the run ends
     inside --max-minutes (recorded in `extra` so a resumed run keeps it). Returns (still_auto, t_auto0)."""
     if step - start_step == 10:

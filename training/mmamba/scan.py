@@ -2,6 +2,7 @@
 the chunked PyTorch scan) and the fused cross-scan + merge (`fused_ops`), with their launch settings. The
 references they must equal (`selective_scan_ref`, `selective_scan_fast`, `scan_merge_ref`, ...) live in
 scan_ref.py, below the Triton modules, and are re-exported here."""
+
 from __future__ import annotations
 
 import os
@@ -10,10 +11,15 @@ from typing import Optional
 import torch
 
 from .scan_ref import (  # noqa: F401  (re-exported: the model, tests and benchmarks import them from here)
-    Tensor, merge_directions, scan_merge_manual, scan_merge_ref, selective_scan_fast, selective_scan_ref,
+    Tensor,
+    merge_directions,
+    scan_merge_manual,
+    scan_merge_ref,
+    selective_scan_fast,
+    selective_scan_ref,
 )
 
-_TRITON_SCAN = None      # selective_scan_triton once imported; False if triton is unavailable
+_TRITON_SCAN = None  # selective_scan_triton once imported; False if triton is unavailable
 
 
 def _triton_scan():
@@ -21,6 +27,7 @@ def _triton_scan():
     if _TRITON_SCAN is None:
         try:
             from .scan_triton import selective_scan_triton
+
             _TRITON_SCAN = selective_scan_triton
         except Exception:  # triton not installed / not importable on this platform
             _TRITON_SCAN = False
@@ -32,25 +39,46 @@ def _triton_tuning() -> dict:
     (bench_scan.py --sweep prints the fastest set for the GPU at hand)."""
     env = os.environ
     # defaults: the H200 sweep's best for the model's channels-last layout at B=256 (docs/runs/run4-scan-sweep.txt)
-    return dict(block_d=int(env.get("MMAMBA_SCAN_BLOCK_D", 128)), num_warps=int(env.get("MMAMBA_SCAN_WARPS", 2)),
-                chunk=int(env.get("MMAMBA_SCAN_CHUNK", 16)))
+    return dict(
+        block_d=int(env.get("MMAMBA_SCAN_BLOCK_D", 128)),
+        num_warps=int(env.get("MMAMBA_SCAN_WARPS", 2)),
+        chunk=int(env.get("MMAMBA_SCAN_CHUNK", 16)),
+    )
 
 
-def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                   D: Optional[Tensor] = None, z: Optional[Tensor] = None,
-                   delta_bias: Optional[Tensor] = None, delta_softplus: bool = True) -> Tensor:
+def selective_scan(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Optional[Tensor] = None,
+    z: Optional[Tensor] = None,
+    delta_bias: Optional[Tensor] = None,
+    delta_softplus: bool = True,
+) -> Tensor:
     """Dispatcher with `selective_scan_ref` semantics: when triton imports, the split scan's custom ops
     (scan_triton.py), which run the Triton kernels for CUDA tensors that are not float64 and `selective_scan_fast`
     otherwise (so torch.compile sees the same opaque ops on every device); without triton, `selective_scan_fast`."""
     fn = _triton_scan()
     if fn:
-        return fn(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus,
-                  use_triton=u.is_cuda and u.dtype != torch.float64, **_triton_tuning())
-    return selective_scan_fast(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias,
-                               delta_softplus=delta_softplus)
+        return fn(
+            u,
+            delta,
+            A,
+            B,
+            C,
+            D=D,
+            z=z,
+            delta_bias=delta_bias,
+            delta_softplus=delta_softplus,
+            use_triton=u.is_cuda and u.dtype != torch.float64,
+            **_triton_tuning(),
+        )
+    return selective_scan_fast(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus)
 
 
-_FUSED_OPS = None        # (conv_silu_gather, scan_merge_triton) once imported; False if triton is unavailable
+_FUSED_OPS = None  # (conv_silu_gather, scan_merge_triton) once imported; False if triton is unavailable
 
 
 def fused_ops(x: Tensor):
@@ -63,6 +91,7 @@ def fused_ops(x: Tensor):
         try:
             from .conv_triton import conv_silu_gather
             from .scan_merge_triton import scan_merge_triton
+
             _FUSED_OPS = (conv_silu_gather, scan_merge_triton)
         except Exception:  # triton not installed / not importable on this platform
             _FUSED_OPS = False
@@ -77,7 +106,11 @@ def scan_merge_tuning() -> dict:
     states within the scan's activations (docs/training.md, "Training speed")."""
     env = os.environ
     fwd_d, fwd_w = int(env.get("MMAMBA_MERGE_BLOCK_D", 16)), int(env.get("MMAMBA_MERGE_WARPS", 4))
-    return dict(block_t=int(env.get("MMAMBA_MERGE_BLOCK_T", 16)), block_d=fwd_d, num_warps=fwd_w,
-                block_d_bwd=int(env.get("MMAMBA_MERGE_BLOCK_D_BWD", 16)),
-                num_warps_bwd=int(env.get("MMAMBA_MERGE_WARPS_BWD", 8)),
-                flat=env.get("MMAMBA_MERGE_FLAT", "0") == "1")
+    return dict(
+        block_t=int(env.get("MMAMBA_MERGE_BLOCK_T", 16)),
+        block_d=fwd_d,
+        num_warps=fwd_w,
+        block_d_bwd=int(env.get("MMAMBA_MERGE_BLOCK_D_BWD", 16)),
+        num_warps_bwd=int(env.get("MMAMBA_MERGE_WARPS_BWD", 8)),
+        flat=env.get("MMAMBA_MERGE_FLAT", "0") == "1",
+    )

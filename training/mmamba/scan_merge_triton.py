@@ -41,6 +41,7 @@ Steps past L (padding of the last chunk) have Δ = u = B = C = dy = 0, i.e. a no
 The kernels are wrapped as torch.library custom ops (mmamba::scan_merge_fwd / _bwd) with fake (meta)
 implementations and a registered autograd formula, so torch.compile treats them as opaque nodes.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -89,19 +90,34 @@ def _flip_tile(x, FLAT: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_D: tl.constex
 def _low_tile(dt_base, t, tm, s_l, s_q, R, BLOCK_R: tl.constexpr):
     """dt_low rows at steps t: (BLOCK_T, BLOCK_R) f32 (DT_PROJ mode)."""
     q = tl.arange(0, BLOCK_R)
-    return tl.load(dt_base + t[:, None] * s_l + q[None, :] * s_q, mask=tm[:, None] & (q < R)[None, :],
-                   other=0.0).to(tl.float32)
+    return tl.load(dt_base + t[:, None] * s_l + q[None, :] * s_q, mask=tm[:, None] & (q < R)[None, :], other=0.0).to(
+        tl.float32
+    )
 
 
 @triton.jit
-def _delta_tile(dt_base, t, tm, d, dmask, s_l, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-                DT_PROJ: tl.constexpr, W, s_q, R, BLOCK_R: tl.constexpr):
+def _delta_tile(
+    dt_base,
+    t,
+    tm,
+    d,
+    dmask,
+    s_l,
+    bias,
+    HAS_BIAS: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+    DT_PROJ: tl.constexpr,
+    W,
+    s_q,
+    R,
+    BLOCK_R: tl.constexpr,
+):
     """(raw, Δ) on a (BLOCK_T, BLOCK_D) tile at steps t; masked entries give Δ = 0 (a no-op step).
     raw = dt[t, d] (+ bias), or with DT_PROJ raw = Σ_q dt_low[t, q]·W[d, q] (+ bias), W the (BLOCK_D, BLOCK_R) tile."""
     m = tm[:, None] & dmask[None, :]
     if DT_PROJ:
-        lo = _low_tile(dt_base, t, tm, s_l, s_q, R, BLOCK_R)                       # (T, R)
-        raw = tl.sum(lo[:, None, :] * W[None, :, :], axis=2)                        # (T, D)
+        lo = _low_tile(dt_base, t, tm, s_l, s_q, R, BLOCK_R)  # (T, R)
+        raw = tl.sum(lo[:, None, :] * W[None, :, :], axis=2)  # (T, D)
     else:
         raw = tl.load(dt_base + t[:, None] * s_l + d[None, :], mask=m, other=0.0).to(tl.float32)
     if HAS_BIAS:
@@ -121,73 +137,149 @@ def _last_row(x, BLOCK_T: tl.constexpr):
 
 @triton.jit
 def _scan_merge_fwd_kernel(
-    u_ptr, dt_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, D_ptr, perm_ptr, Y_ptr, ck_ptr, W_ptr,
-    L, di, K, N, nc, R,
-    s_ub, s_uk, s_ul,            # u strides (batch, direction, step); channel stride 1
-    s_db, s_dk, s_dl, s_dq,      # dt strides (channel stride 1), or dt_low's (batch, direction, step, rank)
-    s_Bb, s_Bk, s_Bl, s_Bn,      # B strides
-    s_Cb, s_Ck, s_Cl, s_Cn,      # C strides
-    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, SAVE: tl.constexpr, FLAT: tl.constexpr,
-    DT_PROJ: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
+    u_ptr,
+    dt_ptr,
+    bias_ptr,
+    A_ptr,
+    B_ptr,
+    C_ptr,
+    D_ptr,
+    perm_ptr,
+    Y_ptr,
+    ck_ptr,
+    W_ptr,
+    L,
+    di,
+    K,
+    N,
+    nc,
+    R,
+    s_ub,
+    s_uk,
+    s_ul,  # u strides (batch, direction, step); channel stride 1
+    s_db,
+    s_dk,
+    s_dl,
+    s_dq,  # dt strides (channel stride 1), or dt_low's (batch, direction, step, rank)
+    s_Bb,
+    s_Bk,
+    s_Bl,
+    s_Bn,  # B strides
+    s_Cb,
+    s_Ck,
+    s_Cl,
+    s_Cn,  # C strides
+    HAS_D: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+    SAVE: tl.constexpr,
+    FLAT: tl.constexpr,
+    DT_PROJ: tl.constexpr,
+    BLOCK_T: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    BLOCK_N: tl.constexpr,
     BLOCK_R: tl.constexpr,
 ):
     b = tl.program_id(0).to(tl.int64)
-    d = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)           # (BLOCK_D,) channel
+    d = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)  # (BLOCK_D,) channel
     dmask = d < di
     n = tl.arange(0, BLOCK_N)
     nmask = n < N
     m2 = dmask[:, None] & nmask[None, :]
     s = tl.arange(0, BLOCK_T)
     for k in range(K):
-        r = k * di + d                                               # (BLOCK_D,) rows of A, D, bias
-        A = tl.load(A_ptr + r[:, None] * N + n[None, :], mask=m2, other=0.0).to(tl.float32)   # (BLOCK_D, BLOCK_N)
+        r = k * di + d  # (BLOCK_D,) rows of A, D, bias
+        A = tl.load(A_ptr + r[:, None] * N + n[None, :], mask=m2, other=0.0).to(tl.float32)  # (BLOCK_D, BLOCK_N)
         Dv = tl.load(D_ptr + r, mask=dmask & HAS_D, other=0.0).to(tl.float32)
         bias = tl.load(bias_ptr + r, mask=dmask & HAS_BIAS, other=0.0).to(tl.float32)
         qr = tl.arange(0, BLOCK_R)
-        W = tl.load(W_ptr + r[:, None] * R + qr[None, :], mask=dmask[:, None] & (qr < R)[None, :] & DT_PROJ,
-                    other=0.0).to(tl.float32)                                  # (BLOCK_D, BLOCK_R) dt_proj rows
+        W = tl.load(
+            W_ptr + r[:, None] * R + qr[None, :], mask=dmask[:, None] & (qr < R)[None, :] & DT_PROJ, other=0.0
+        ).to(tl.float32)  # (BLOCK_D, BLOCK_R) dt_proj rows
         u_base = u_ptr + b * s_ub + k * s_uk
         dt_base = dt_ptr + b * s_db + k * s_dk
         B_base = B_ptr + b * s_Bb + k * s_Bk
         C_base = C_ptr + b * s_Cb + k * s_Ck
-        ck_base = ck_ptr + (((b * K + k) * nc) * di + d[:, None]) * N + n[None, :]   # ck (Bsz, K, nc, di, N)
+        ck_base = ck_ptr + (((b * K + k) * nc) * di + d[:, None]) * N + n[None, :]  # ck (Bsz, K, nc, di, N)
         h0 = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
         for c in range(nc):
             if SAVE:
                 tl.store(ck_base + c * di * N, h0, mask=m2)
-            t = c * BLOCK_T + s                                      # (BLOCK_T,)
+            t = c * BLOCK_T + s  # (BLOCK_T,)
             tm = t < L
             m = tm[:, None] & dmask[None, :]
-            uv = tl.load(u_base + t[:, None] * s_ul + d[None, :], mask=m, other=0.0).to(tl.float32)   # (T, D)
-            _, dlt = _delta_tile(dt_base, t, tm, d, dmask, s_dl, bias, HAS_BIAS, SOFTPLUS,
-                                 DT_PROJ, W, s_dq, R, BLOCK_R)                                      # (T, D)
+            uv = tl.load(u_base + t[:, None] * s_ul + d[None, :], mask=m, other=0.0).to(tl.float32)  # (T, D)
+            _, dlt = _delta_tile(
+                dt_base, t, tm, d, dmask, s_dl, bias, HAS_BIAS, SOFTPLUS, DT_PROJ, W, s_dq, R, BLOCK_R
+            )  # (T, D)
             mn = tm[:, None] & nmask[None, :]
             Bv = tl.load(B_base + t[:, None] * s_Bl + n[None, :] * s_Bn, mask=mn, other=0.0).to(tl.float32)  # (T, N)
             Cv = tl.load(C_base + t[:, None] * s_Cl + n[None, :] * s_Cn, mask=mn, other=0.0).to(tl.float32)
-            a = tl.exp(dlt[:, :, None] * A[None, :, :])                                            # (T, D, N)
+            a = tl.exp(dlt[:, :, None] * A[None, :, :])  # (T, D, N)
             bb = (dlt * uv)[:, :, None] * Bv[:, None, :]
             aa, hh = _scan_tile(a, bb, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)
-            h = hh + aa * h0[None, :, :]                                                           # h_t
-            y = tl.sum(h * Cv[:, None, :], axis=2) + Dv[None, :] * uv                              # (T, D)
-            p = tl.load(perm_ptr + k * L + t, mask=tm, other=0).to(tl.int64)                       # positions
+            h = hh + aa * h0[None, :, :]  # h_t
+            y = tl.sum(h * Cv[:, None, :], axis=2) + Dv[None, :] * uv  # (T, D)
+            p = tl.load(perm_ptr + k * L + t, mask=tm, other=0).to(tl.int64)  # positions
             y_ptrs = Y_ptr + (b * L + p[:, None]) * di + d[None, :]
-            y += tl.load(y_ptrs, mask=m & (k > 0), other=0.0)                                      # earlier directions
+            y += tl.load(y_ptrs, mask=m & (k > 0), other=0.0)  # earlier directions
             tl.store(y_ptrs, y, mask=m)
             h0 = _last_row(h, BLOCK_T)
-        tl.debug_barrier()                  # direction k's stores are visible to every thread before k + 1 reads
+        tl.debug_barrier()  # direction k's stores are visible to every thread before k + 1 reads
 
 
 @triton.jit
 def _scan_merge_bwd_kernel(
-    u_ptr, dt_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, D_ptr, perm_ptr, dY_ptr, ck_ptr, W_ptr,
-    du_ptr, ddt_ptr, dA_ptr, dD_ptr, dbias_ptr, dB_ptr, dC_ptr, dW_ptr,
-    L, di, K, N, nc, Bsz, SUB, R,
-    s_ub, s_uk, s_ul,
-    s_db, s_dk, s_dl, s_dq,
-    s_Bb, s_Bk, s_Bl, s_Bn,
-    s_Cb, s_Ck, s_Cl, s_Cn,
-    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, FLAT: tl.constexpr,
-    DT_PROJ: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
+    u_ptr,
+    dt_ptr,
+    bias_ptr,
+    A_ptr,
+    B_ptr,
+    C_ptr,
+    D_ptr,
+    perm_ptr,
+    dY_ptr,
+    ck_ptr,
+    W_ptr,
+    du_ptr,
+    ddt_ptr,
+    dA_ptr,
+    dD_ptr,
+    dbias_ptr,
+    dB_ptr,
+    dC_ptr,
+    dW_ptr,
+    L,
+    di,
+    K,
+    N,
+    nc,
+    Bsz,
+    SUB,
+    R,
+    s_ub,
+    s_uk,
+    s_ul,
+    s_db,
+    s_dk,
+    s_dl,
+    s_dq,
+    s_Bb,
+    s_Bk,
+    s_Bl,
+    s_Bn,
+    s_Cb,
+    s_Ck,
+    s_Cl,
+    s_Cn,
+    HAS_D: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+    FLAT: tl.constexpr,
+    DT_PROJ: tl.constexpr,
+    BLOCK_T: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    BLOCK_N: tl.constexpr,
     BLOCK_R: tl.constexpr,
 ):
     pid_bk = tl.program_id(0).to(tl.int64)
@@ -201,9 +293,9 @@ def _scan_merge_bwd_kernel(
     dt_base = dt_ptr + b * s_db + k * s_dk
     B_base = B_ptr + b * s_Bb + k * s_Bk
     C_base = C_ptr + b * s_Cb + k * s_Ck
-    g_base = (pid_bk * L) * di                         # du, d(dt): (Bsz, K, L, di) contiguous
-    p_base = ((pid_d * Bsz + b) * K + k) * L * N       # dB, dC partials (n_outer, Bsz, K, L, N) f32
-    q_base = ((pid_d * Bsz + b) * K + k) * L * R       # DT_PROJ: d(dt_low) partials (n_outer, Bsz, K, L, R) f32
+    g_base = (pid_bk * L) * di  # du, d(dt): (Bsz, K, L, di) contiguous
+    p_base = ((pid_d * Bsz + b) * K + k) * L * N  # dB, dC partials (n_outer, Bsz, K, L, N) f32
+    q_base = ((pid_d * Bsz + b) * K + k) * L * R  # DT_PROJ: d(dt_low) partials (n_outer, Bsz, K, L, R) f32
     qr = tl.arange(0, BLOCK_R)
     qmask = qr < R
     # the program's SUB channel blocks one after the other; their dB / dC sums accumulate in the program's own
@@ -216,11 +308,12 @@ def _scan_merge_bwd_kernel(
         A = tl.load(A_ptr + r[:, None] * N + n[None, :], mask=m2, other=0.0).to(tl.float32)
         Dv = tl.load(D_ptr + r, mask=dmask & HAS_D, other=0.0).to(tl.float32)
         bias = tl.load(bias_ptr + r, mask=dmask & HAS_BIAS, other=0.0).to(tl.float32)
-        W = tl.load(W_ptr + r[:, None] * R + qr[None, :], mask=dmask[:, None] & qmask[None, :] & DT_PROJ,
-                    other=0.0).to(tl.float32)                                  # (BLOCK_D, BLOCK_R)
+        W = tl.load(W_ptr + r[:, None] * R + qr[None, :], mask=dmask[:, None] & qmask[None, :] & DT_PROJ, other=0.0).to(
+            tl.float32
+        )  # (BLOCK_D, BLOCK_R)
         dW_acc = tl.zeros((BLOCK_D, BLOCK_R), dtype=tl.float32)
         ck_base = ck_ptr + ((pid_bk * nc) * di + d[:, None]) * N + n[None, :]
-        carry = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)    # dh at the first step of the next chunk
+        carry = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)  # dh at the first step of the next chunk
         dA_acc = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
         dD_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
         dbias_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
@@ -232,8 +325,9 @@ def _scan_merge_bwd_kernel(
             m = tm[:, None] & dmask[None, :]
             mn = tm[:, None] & nmask[None, :]
             uv = tl.load(u_base + t[:, None] * s_ul + d[None, :], mask=m, other=0.0).to(tl.float32)
-            raw, dlt = _delta_tile(dt_base, t, tm, d, dmask, s_dl, bias, HAS_BIAS, SOFTPLUS,
-                                   DT_PROJ, W, s_dq, R, BLOCK_R)
+            raw, dlt = _delta_tile(
+                dt_base, t, tm, d, dmask, s_dl, bias, HAS_BIAS, SOFTPLUS, DT_PROJ, W, s_dq, R, BLOCK_R
+            )
             Bv = tl.load(B_base + t[:, None] * s_Bl + n[None, :] * s_Bn, mask=mn, other=0.0).to(tl.float32)
             p = tl.load(perm_ptr + k * L + t, mask=tm, other=0).to(tl.int64)
             dy = tl.load(dY_ptr + (b * L + p[:, None]) * di + d[None, :], mask=m, other=0.0).to(tl.float32)
@@ -242,28 +336,30 @@ def _scan_merge_bwd_kernel(
             dtu = dlt * uv
             bb = dtu[:, :, None] * Bv[:, None, :]
             aa, hh = _scan_tile(a, bb, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)
-            h = hh + aa * h0[None, :, :]                                   # h_t
+            h = hh + aa * h0[None, :, :]  # h_t
             # 2) dh_t = C_t dy_t + a_{t+1} dh_{t+1}: a forward scan over the chunk in reversed time order
-            tr = c * BLOCK_T + (BLOCK_T - 1 - s)                           # reversed steps
+            tr = c * BLOCK_T + (BLOCK_T - 1 - s)  # reversed steps
             trm = tr < L
             mr = trm[:, None] & dmask[None, :]
-            _, dlt_n = _delta_tile(dt_base, tr + 1, (tr + 1) < L, d, dmask, s_dl, bias, HAS_BIAS, SOFTPLUS,
-                                   DT_PROJ, W, s_dq, R, BLOCK_R)
-            a_n = tl.exp(dlt_n[:, :, None] * A[None, :, :])               # a_{t+1}, reversed
+            _, dlt_n = _delta_tile(
+                dt_base, tr + 1, (tr + 1) < L, d, dmask, s_dl, bias, HAS_BIAS, SOFTPLUS, DT_PROJ, W, s_dq, R, BLOCK_R
+            )
+            a_n = tl.exp(dlt_n[:, :, None] * A[None, :, :])  # a_{t+1}, reversed
             pr = tl.load(perm_ptr + k * L + tr, mask=trm, other=0).to(tl.int64)
             dy_r = tl.load(dY_ptr + (b * L + pr[:, None]) * di + d[None, :], mask=mr, other=0.0).to(tl.float32)
-            C_r = tl.load(C_base + tr[:, None] * s_Cl + n[None, :] * s_Cn, mask=trm[:, None] & nmask[None, :],
-                          other=0.0).to(tl.float32)
+            C_r = tl.load(
+                C_base + tr[:, None] * s_Cl + n[None, :] * s_Cn, mask=trm[:, None] & nmask[None, :], other=0.0
+            ).to(tl.float32)
             w_r = dy_r[:, :, None] * C_r[:, None, :]
             al, vv = _scan_tile(a_n, w_r, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)
-            dh_r = vv + al * carry[None, :, :]                             # dh, reversed
-            carry = _last_row(dh_r, BLOCK_T)                               # dh at step c·BLOCK_T
-            dh = _flip_tile(dh_r, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)         # natural order
+            dh_r = vv + al * carry[None, :, :]  # dh, reversed
+            carry = _last_row(dh_r, BLOCK_T)  # dh at step c·BLOCK_T
+            dh = _flip_tile(dh_r, FLAT, BLOCK_T, BLOCK_D, BLOCK_N)  # natural order
             # 3) gradients
-            da = dh * (h - bb)                                             # dh_t ⊙ a_t h_{t-1}
-            dhB = tl.sum(dh * Bv[:, None, :], axis=2)                      # (T, D)
+            da = dh * (h - bb)  # dh_t ⊙ a_t h_{t-1}
+            dhB = tl.sum(dh * Bv[:, None, :], axis=2)  # (T, D)
             ddt = tl.sum(da * A[None, :, :], axis=2) + uv * dhB
-            if SOFTPLUS:                                                   # ∂Δ/∂raw = sigmoid(raw)
+            if SOFTPLUS:  # ∂Δ/∂raw = sigmoid(raw)
                 ddt = ddt / (1.0 + tl.exp(-tl.maximum(raw, -30.0)))
             ddt = tl.where(m, ddt, 0.0)
             dbias_acc += tl.sum(ddt, axis=0)
@@ -272,8 +368,8 @@ def _scan_merge_bwd_kernel(
             duv = dlt * dhB + Dv[None, :] * dy
             g_off = g_base + t[:, None] * di + d[None, :]
             tl.store(du_ptr + g_off, duv, mask=m)
-            if DT_PROJ:        # d(dt_low)[t, q] = Σ_d ddt W[d, q] (the program's partial); dW[d, q] += Σ_t ddt lo[t, q]
-                lo = _low_tile(dt_base, t, tm, s_dl, s_dq, R, BLOCK_R)                    # (T, R)
+            if DT_PROJ:  # d(dt_low)[t, q] = Σ_d ddt W[d, q] (the program's partial); dW[d, q] += Σ_t ddt lo[t, q]
+                lo = _low_tile(dt_base, t, tm, s_dl, s_dq, R, BLOCK_R)  # (T, R)
                 dW_acc += tl.sum(ddt[:, :, None] * lo[:, None, :], axis=0)
                 qn = q_base + t[:, None] * R + qr[None, :]
                 mq = tm[:, None] & qmask[None, :]
@@ -283,18 +379,19 @@ def _scan_merge_bwd_kernel(
             else:
                 tl.store(ddt_ptr + g_off, ddt, mask=m)
             pn = p_base + t[:, None] * N + n[None, :]
-            dBv = tl.sum(dh * dtu[:, :, None], axis=1)                     # (T, N): Σ over this channel block
+            dBv = tl.sum(dh * dtu[:, :, None], axis=1)  # (T, N): Σ over this channel block
             dCv = tl.sum(dy[:, :, None] * h, axis=1)
-            dBv += tl.load(dB_ptr + pn, mask=mn & (sb > 0), other=0.0)     # the program's earlier blocks
+            dBv += tl.load(dB_ptr + pn, mask=mn & (sb > 0), other=0.0)  # the program's earlier blocks
             dCv += tl.load(dC_ptr + pn, mask=mn & (sb > 0), other=0.0)
             tl.store(dB_ptr + pn, dBv, mask=mn)
             tl.store(dC_ptr + pn, dCv, mask=mn)
         tl.store(dA_ptr + (b * K * di + r[:, None]) * N + n[None, :], dA_acc, mask=m2)
         tl.store(dD_ptr + b * K * di + r, dD_acc, mask=dmask & HAS_D)
         tl.store(dbias_ptr + b * K * di + r, dbias_acc, mask=dmask & HAS_BIAS)
-        tl.store(dW_ptr + (b * K * di + r[:, None]) * R + qr[None, :], dW_acc,
-                 mask=dmask[:, None] & qmask[None, :] & DT_PROJ)
-        tl.debug_barrier()                 # block sb's partial stores are visible before block sb + 1 reads them
+        tl.store(
+            dW_ptr + (b * K * di + r[:, None]) * R + qr[None, :], dW_acc, mask=dmask[:, None] & qmask[None, :] & DT_PROJ
+        )
+        tl.debug_barrier()  # block sb's partial stores are visible before block sb + 1 reads them
 
 
 # The backward's grid has at most BWD_OUTER programs per (batch, direction) along the channels, each walking
@@ -312,15 +409,21 @@ def _check(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, perm: Tenso
     if u.stride(-1) != 1:
         raise ValueError(f"u must be (Bsz, K, L, di) with channel stride 1; got {tuple(u.shape)} stride {u.stride()}")
     if dt_w is None and (dt.shape != u.shape or dt.stride(-1) != 1):
-        raise ValueError(f"dt must be (Bsz, K, L, di) = {tuple(u.shape)} with channel stride 1; got {tuple(dt.shape)} "
-                         f"stride {dt.stride()}")
+        raise ValueError(
+            f"dt must be (Bsz, K, L, di) = {tuple(u.shape)} with channel stride 1; got {tuple(dt.shape)} "
+            f"stride {dt.stride()}"
+        )
     if dt_w is not None and (dt.dim() != 4 or dt.shape[:3] != u.shape[:3] or dt_w.shape != (K * di, dt.shape[3])):
-        raise ValueError(f"with dt_w, dt must be dt_low (Bsz, K, L, R) and dt_w (K·di, R); got {tuple(dt.shape)}, "
-                         f"{tuple(dt_w.shape)} for u {tuple(u.shape)}")
+        raise ValueError(
+            f"with dt_w, dt must be dt_low (Bsz, K, L, R) and dt_w (K·di, R); got {tuple(dt.shape)}, "
+            f"{tuple(dt_w.shape)} for u {tuple(u.shape)}"
+        )
     N = A.shape[1]
     if A.shape != (K * di, N) or Bm.shape != (Bsz, K, L, N) or Cm.shape != (Bsz, K, L, N):
-        raise ValueError(f"A must be (K·di, N), B and C (Bsz, K, L, N): A {tuple(A.shape)}, B {tuple(Bm.shape)}, "
-                         f"C {tuple(Cm.shape)} for u {tuple(u.shape)}")
+        raise ValueError(
+            f"A must be (K·di, N), B and C (Bsz, K, L, N): A {tuple(A.shape)}, B {tuple(Bm.shape)}, "
+            f"C {tuple(Cm.shape)} for u {tuple(u.shape)}"
+        )
     if perm.shape != (K, L):
         raise ValueError(f"perm must be (K, L) = {(K, L)}, got {tuple(perm.shape)}")
 
@@ -334,10 +437,25 @@ def _dt_args(dt: Tensor, dt_w: Optional[Tensor], dummy: Tensor):
 
 
 @torch.library.custom_op("mmamba::scan_merge_fwd", mutates_args=())
-def scan_merge_fwd(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: Optional[Tensor],
-                   bias: Optional[Tensor], perm: Tensor, dt_w: Optional[Tensor], softplus: bool, save: bool,
-                   block_t: int, block_d: int, num_warps: int, block_d_bwd: int, num_warps_bwd: int,
-                   flat: bool) -> tuple[Tensor, Tensor]:
+def scan_merge_fwd(
+    u: Tensor,
+    dt: Tensor,
+    A: Tensor,
+    Bm: Tensor,
+    Cm: Tensor,
+    D: Optional[Tensor],
+    bias: Optional[Tensor],
+    perm: Tensor,
+    dt_w: Optional[Tensor],
+    softplus: bool,
+    save: bool,
+    block_t: int,
+    block_d: int,
+    num_warps: int,
+    block_d_bwd: int,
+    num_warps_bwd: int,
+    flat: bool,
+) -> tuple[Tensor, Tensor]:
     """Forward kernel: (Y (Bsz, L, di) f32, ck (Bsz, K, nc, di, N) f32 — an empty (0,) tensor when not save).
     dt_w (K·di, R) given: dt is dt_low (Bsz, K, L, R) and the kernel forms dt = dt_low · dt_wᵀ itself."""
     _check(u, dt, A, Bm, Cm, perm, dt_w)
@@ -346,26 +464,58 @@ def scan_merge_fwd(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: 
     nc = triton.cdiv(L, block_t)
     BLOCK_D = min(block_d, _pow2(di))
     Y = torch.empty(Bsz, L, di, device=u.device, dtype=torch.float32)
-    ck = (torch.empty(Bsz, K, nc, di, N, device=u.device, dtype=torch.float32) if save
-          else torch.empty(0, device=u.device, dtype=torch.float32))
+    ck = (
+        torch.empty(Bsz, K, nc, di, N, device=u.device, dtype=torch.float32)
+        if save
+        else torch.empty(0, device=u.device, dtype=torch.float32)
+    )
     A_c, perm_c = A.contiguous(), perm.contiguous()
     D_c = D.contiguous() if D is not None else A_c
     bias_c = bias.contiguous() if bias is not None else A_c
     W, R, BLOCK_R, dt_s = _dt_args(dt, dt_w, A_c)
     _scan_merge_fwd_kernel[(Bsz, triton.cdiv(di, BLOCK_D))](
-        u, dt, bias_c, A_c, Bm, Cm, D_c, perm_c, Y, ck if save else Y, W,
-        L, di, K, N, nc, R,
-        u.stride(0), u.stride(1), u.stride(2), *dt_s,
-        *Bm.stride(), *Cm.stride(),
-        HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus, SAVE=save, FLAT=flat,
-        DT_PROJ=dt_w is not None, BLOCK_T=block_t, BLOCK_D=BLOCK_D, BLOCK_N=_pow2(N), BLOCK_R=BLOCK_R,
-        num_warps=num_warps)
+        u,
+        dt,
+        bias_c,
+        A_c,
+        Bm,
+        Cm,
+        D_c,
+        perm_c,
+        Y,
+        ck if save else Y,
+        W,
+        L,
+        di,
+        K,
+        N,
+        nc,
+        R,
+        u.stride(0),
+        u.stride(1),
+        u.stride(2),
+        *dt_s,
+        *Bm.stride(),
+        *Cm.stride(),
+        HAS_D=D is not None,
+        HAS_BIAS=bias is not None,
+        SOFTPLUS=softplus,
+        SAVE=save,
+        FLAT=flat,
+        DT_PROJ=dt_w is not None,
+        BLOCK_T=block_t,
+        BLOCK_D=BLOCK_D,
+        BLOCK_N=_pow2(N),
+        BLOCK_R=BLOCK_R,
+        num_warps=num_warps,
+    )
     return Y, ck
 
 
 @scan_merge_fwd.register_fake
-def _(u, dt, A, Bm, Cm, D, bias, perm, dt_w, softplus, save, block_t, block_d, num_warps, block_d_bwd,
-      num_warps_bwd, flat):
+def _(
+    u, dt, A, Bm, Cm, D, bias, perm, dt_w, softplus, save, block_t, block_d, num_warps, block_d_bwd, num_warps_bwd, flat
+):
     Bsz, K, L, di = u.shape
     N = A.shape[1]
     nc = -(-L // block_t)
@@ -374,10 +524,24 @@ def _(u, dt, A, Bm, Cm, D, bias, perm, dt_w, softplus, save, block_t, block_d, n
 
 
 @torch.library.custom_op("mmamba::scan_merge_bwd", mutates_args=())
-def scan_merge_bwd(dY: Tensor, u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: Optional[Tensor],
-                   bias: Optional[Tensor], perm: Tensor, dt_w: Optional[Tensor], ck: Tensor, softplus: bool,
-                   block_t: int, block_d: int, num_warps: int,
-                   flat: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+def scan_merge_bwd(
+    dY: Tensor,
+    u: Tensor,
+    dt: Tensor,
+    A: Tensor,
+    Bm: Tensor,
+    Cm: Tensor,
+    D: Optional[Tensor],
+    bias: Optional[Tensor],
+    perm: Tensor,
+    dt_w: Optional[Tensor],
+    ck: Tensor,
+    softplus: bool,
+    block_t: int,
+    block_d: int,
+    num_warps: int,
+    flat: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Backward kernel: (du, d(dt), dA, dB, dC, dD, d(bias), d(dt_w)); d(dt) is d(dt_low) when dt_w is given;
     dD / d(bias) / d(dt_w) are empty (0,) when D / bias / dt_w is None."""
     Bsz, K, L, di = u.shape
@@ -385,15 +549,18 @@ def scan_merge_bwd(dY: Tensor, u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm:
     nc = ck.shape[2]
     BLOCK_D = min(block_d, _pow2(di))
     nblk = triton.cdiv(di, BLOCK_D)
-    sub = triton.cdiv(nblk, BWD_OUTER)            # channel blocks per program
-    n_outer = triton.cdiv(nblk, sub)              # programs per (batch, direction) = dB / dC partials
+    sub = triton.cdiv(nblk, BWD_OUTER)  # channel blocks per program
+    n_outer = triton.cdiv(nblk, sub)  # programs per (batch, direction) = dB / dC partials
     dev, f32 = u.device, torch.float32
     dY = dY.contiguous()
     A_c, perm_c = A.contiguous(), perm.contiguous()
     W, R, BLOCK_R, dt_s = _dt_args(dt, dt_w, A_c)
     du = torch.empty(Bsz, K, L, di, device=dev, dtype=u.dtype)
-    ddt = (torch.empty(Bsz, K, L, di, device=dev, dtype=dt.dtype) if dt_w is None   # d(dt), or d(dt_low) partials
-           else torch.empty(n_outer, Bsz, K, L, R, device=dev, dtype=f32))
+    ddt = (
+        torch.empty(Bsz, K, L, di, device=dev, dtype=dt.dtype)
+        if dt_w is None  # d(dt), or d(dt_low) partials
+        else torch.empty(n_outer, Bsz, K, L, R, device=dev, dtype=f32)
+    )
     dA = torch.empty(Bsz, K * di, N, device=dev, dtype=f32)
     dD = torch.empty(Bsz, K * di, device=dev, dtype=f32) if D is not None else dA
     dbias = torch.empty(Bsz, K * di, device=dev, dtype=f32) if bias is not None else dA
@@ -403,39 +570,103 @@ def scan_merge_bwd(dY: Tensor, u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm:
     D_c = D.contiguous() if D is not None else A_c
     bias_c = bias.contiguous() if bias is not None else A_c
     _scan_merge_bwd_kernel[(Bsz * K, n_outer)](
-        u, dt, bias_c, A_c, Bm, Cm, D_c, perm_c, dY, ck, W,
-        du, ddt, dA, dD, dbias, dB, dC, dW,
-        L, di, K, N, nc, Bsz, sub, R,
-        u.stride(0), u.stride(1), u.stride(2), *dt_s,
-        *Bm.stride(), *Cm.stride(),
-        HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus, FLAT=flat,
-        DT_PROJ=dt_w is not None, BLOCK_T=block_t, BLOCK_D=BLOCK_D, BLOCK_N=_pow2(N), BLOCK_R=BLOCK_R,
-        num_warps=num_warps)
+        u,
+        dt,
+        bias_c,
+        A_c,
+        Bm,
+        Cm,
+        D_c,
+        perm_c,
+        dY,
+        ck,
+        W,
+        du,
+        ddt,
+        dA,
+        dD,
+        dbias,
+        dB,
+        dC,
+        dW,
+        L,
+        di,
+        K,
+        N,
+        nc,
+        Bsz,
+        sub,
+        R,
+        u.stride(0),
+        u.stride(1),
+        u.stride(2),
+        *dt_s,
+        *Bm.stride(),
+        *Cm.stride(),
+        HAS_D=D is not None,
+        HAS_BIAS=bias is not None,
+        SOFTPLUS=softplus,
+        FLAT=flat,
+        DT_PROJ=dt_w is not None,
+        BLOCK_T=block_t,
+        BLOCK_D=BLOCK_D,
+        BLOCK_N=_pow2(N),
+        BLOCK_R=BLOCK_R,
+        num_warps=num_warps,
+    )
     dB = dB.sum(0) if n_outer > 1 else dB[0]
     dC = dC.sum(0) if n_outer > 1 else dC[0]
     empty = torch.empty(0, device=dev, dtype=f32)
     if dt_w is not None:
         ddt = (ddt.sum(0) if n_outer > 1 else ddt[0]).to(dt.dtype)
-    return (du, ddt, dA.sum(0).to(A.dtype), dB.to(Bm.dtype), dC.to(Cm.dtype),
-            dD.sum(0).to(D.dtype) if D is not None else empty,
-            dbias.sum(0).to(bias.dtype) if bias is not None else empty,
-            dW.sum(0).to(dt_w.dtype) if dt_w is not None else empty)
+    return (
+        du,
+        ddt,
+        dA.sum(0).to(A.dtype),
+        dB.to(Bm.dtype),
+        dC.to(Cm.dtype),
+        dD.sum(0).to(D.dtype) if D is not None else empty,
+        dbias.sum(0).to(bias.dtype) if bias is not None else empty,
+        dW.sum(0).to(dt_w.dtype) if dt_w is not None else empty,
+    )
 
 
 @scan_merge_bwd.register_fake
 def _(dY, u, dt, A, Bm, Cm, D, bias, perm, dt_w, ck, softplus, block_t, block_d, num_warps, flat):
     Bsz, K, L, di = u.shape
     empty = u.new_empty(0, dtype=torch.float32)
-    return (u.new_empty(u.shape), dt.new_empty(dt.shape), A.new_empty(A.shape),
-            Bm.new_empty(Bsz, K, L, A.shape[1]), Cm.new_empty(Bsz, K, L, A.shape[1]),
-            D.new_empty(D.shape) if D is not None else empty,
-            bias.new_empty(bias.shape) if bias is not None else empty,
-            dt_w.new_empty(dt_w.shape) if dt_w is not None else empty)
+    return (
+        u.new_empty(u.shape),
+        dt.new_empty(dt.shape),
+        A.new_empty(A.shape),
+        Bm.new_empty(Bsz, K, L, A.shape[1]),
+        Cm.new_empty(Bsz, K, L, A.shape[1]),
+        D.new_empty(D.shape) if D is not None else empty,
+        bias.new_empty(bias.shape) if bias is not None else empty,
+        dt_w.new_empty(dt_w.shape) if dt_w is not None else empty,
+    )
 
 
 def _setup_context(ctx, inputs, output):
-    (u, dt, A, Bm, Cm, D, bias, perm, dt_w, softplus, save, block_t, block_d, num_warps, block_d_bwd,
-     num_warps_bwd, flat) = inputs
+    (
+        u,
+        dt,
+        A,
+        Bm,
+        Cm,
+        D,
+        bias,
+        perm,
+        dt_w,
+        softplus,
+        save,
+        block_t,
+        block_d,
+        num_warps,
+        block_d_bwd,
+        num_warps_bwd,
+        flat,
+    ) = inputs
     ctx.save_for_backward(u, dt, A, Bm, Cm, D, bias, perm, dt_w, output[1])
     ctx.cfg = (softplus, block_t, block_d_bwd, num_warps_bwd, flat)
 
@@ -445,20 +676,51 @@ def _backward(ctx, dY, dck):
     softplus, block_t, block_d, num_warps, flat = ctx.cfg
     if ck.numel() == 0:
         raise RuntimeError("scan_merge_fwd ran with save=False; call it with save=True to differentiate")
-    du, ddt, dA, dB, dC, dD, dbias, dW = scan_merge_bwd(dY, u, dt, A, Bm, Cm, D, bias, perm, dt_w, ck, softplus,
-                                                        block_t, block_d, num_warps, flat)
-    return (du, ddt, dA, dB, dC, dD if D is not None else None, dbias if bias is not None else None, None,
-            dW if dt_w is not None else None, None, None, None, None, None, None, None, None)
+    du, ddt, dA, dB, dC, dD, dbias, dW = scan_merge_bwd(
+        dY, u, dt, A, Bm, Cm, D, bias, perm, dt_w, ck, softplus, block_t, block_d, num_warps, flat
+    )
+    return (
+        du,
+        ddt,
+        dA,
+        dB,
+        dC,
+        dD if D is not None else None,
+        dbias if bias is not None else None,
+        None,
+        dW if dt_w is not None else None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 scan_merge_fwd.register_autograd(_backward, setup_context=_setup_context)
 
 
-def scan_merge_triton(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: Optional[Tensor], perm: Tensor,
-                      delta_bias: Optional[Tensor] = None, delta_softplus: bool = True, block_t: int = 16,
-                      block_d: int = 16, num_warps: int = 4, block_d_bwd: Optional[int] = None,
-                      num_warps_bwd: Optional[int] = None, flat: bool = False,
-                      dt_w: Optional[Tensor] = None) -> Tensor:
+def scan_merge_triton(
+    u: Tensor,
+    dt: Tensor,
+    A: Tensor,
+    Bm: Tensor,
+    Cm: Tensor,
+    D: Optional[Tensor],
+    perm: Tensor,
+    delta_bias: Optional[Tensor] = None,
+    delta_softplus: bool = True,
+    block_t: int = 16,
+    block_d: int = 16,
+    num_warps: int = 4,
+    block_d_bwd: Optional[int] = None,
+    num_warps_bwd: Optional[int] = None,
+    flat: bool = False,
+    dt_w: Optional[Tensor] = None,
+) -> Tensor:
     """Y (Bsz, L, di) float32 = Σ_k (selective scan of direction k) read back at inv[k] (see the module docstring).
     block_t (power of two): chunk length; block_d (power of two) channels per program and num_warps of the forward;
     block_d_bwd / num_warps_bwd those of the backward (default: the forward's); flat: 2-D in-chunk scans.
@@ -469,8 +731,26 @@ def scan_merge_triton(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, 
     if any(v <= 0 or v & (v - 1) for v in (block_t, block_d, block_d_bwd)):
         raise ValueError(f"block_t ({block_t}), block_d ({block_d}, {block_d_bwd}) must be powers of two")
     save = torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (u, dt, A, Bm, Cm, D, delta_bias, dt_w))
+        t is not None and t.requires_grad for t in (u, dt, A, Bm, Cm, D, delta_bias, dt_w)
+    )
     with torch.autocast(device_type=u.device.type, enabled=False):
-        Y, _ = scan_merge_fwd(u, dt, A, Bm, Cm, D, delta_bias, perm, dt_w, delta_softplus, save, block_t, block_d,
-                              num_warps, block_d_bwd, num_warps_bwd, flat)
+        Y, _ = scan_merge_fwd(
+            u,
+            dt,
+            A,
+            Bm,
+            Cm,
+            D,
+            delta_bias,
+            perm,
+            dt_w,
+            delta_softplus,
+            save,
+            block_t,
+            block_d,
+            num_warps,
+            block_d_bwd,
+            num_warps_bwd,
+            flat,
+        )
     return Y

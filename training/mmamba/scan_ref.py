@@ -21,6 +21,7 @@ Numerical safety: we clamp a_t ≥ −clamp per step, so |exponent| ≤ T·clamp
 exp(a_t) < exp(−16) ≈ 1.1e-7, i.e. below float32 resolution of the carried state. float64: clamp = 80.
 Requires Δ·A ≤ 0 (A < 0 and Δ ≥ 0), which the model guarantees (A = −exp(A_log), Δ = softplus(·)).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -52,6 +53,7 @@ def _accepts_grouped(fn):
         shape = u.shape
         flat = lambda t: None if t is None else t.reshape(shape[0], shape[1] * shape[2], shape[3])  # noqa: E731
         return fn(flat(u), flat(delta), A, B, C, D=D, z=flat(z), **kw).view(shape)
+
     return wrapped
 
 
@@ -60,28 +62,36 @@ def _state_dtype(u: Tensor) -> torch.dtype:
 
 
 @_accepts_grouped
-def selective_scan_ref(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                       D: Optional[Tensor] = None, z: Optional[Tensor] = None,
-                       delta_bias: Optional[Tensor] = None, delta_softplus: bool = True) -> Tensor:
+def selective_scan_ref(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Optional[Tensor] = None,
+    z: Optional[Tensor] = None,
+    delta_bias: Optional[Tensor] = None,
+    delta_softplus: bool = True,
+) -> Tensor:
     """Plain sequential scan; the CPU reference every other implementation is checked against."""
     dtype_in = u.dtype
     sd = _state_dtype(u)
     u, delta, A = u.to(sd), delta.to(sd), A.to(sd)
     Bsz, di, L = u.shape
-    Bx = _expand_groups(B.to(sd), di)                      # (B, di|1, N, L)
-    Cx = _expand_groups(C.to(sd), di)                      # (B, di|1, N, L)
+    Bx = _expand_groups(B.to(sd), di)  # (B, di|1, N, L)
+    Cx = _expand_groups(C.to(sd), di)  # (B, di|1, N, L)
     if delta_bias is not None:
-        delta = delta + delta_bias.to(sd)[:, None]         # (B, di, L)
+        delta = delta + delta_bias.to(sd)[:, None]  # (B, di, L)
     if delta_softplus:
         delta = F.softplus(delta)
-    x = u.new_zeros(Bsz, di, A.shape[1])                   # (B, di, N)
+    x = u.new_zeros(Bsz, di, A.shape[1])  # (B, di, N)
     ys = []
     for t in range(L):
-        dA = torch.exp(delta[:, :, t, None] * A)           # (B, di, N)
-        dBu = (delta[:, :, t] * u[:, :, t])[:, :, None] * Bx[:, :, :, t]   # (B, di, N)
+        dA = torch.exp(delta[:, :, t, None] * A)  # (B, di, N)
+        dBu = (delta[:, :, t] * u[:, :, t])[:, :, None] * Bx[:, :, :, t]  # (B, di, N)
         x = dA * x + dBu
-        ys.append((x * Cx[:, :, :, t]).sum(-1))            # (B, di)
-    y = torch.stack(ys, dim=-1)                            # (B, di, L)
+        ys.append((x * Cx[:, :, :, t]).sum(-1))  # (B, di)
+    y = torch.stack(ys, dim=-1)  # (B, di, L)
     if D is not None:
         y = y + u * D.to(sd)[:, None]
     if z is not None:
@@ -90,10 +100,19 @@ def selective_scan_ref(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor
 
 
 @_accepts_grouped
-def selective_scan_fast(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                        D: Optional[Tensor] = None, z: Optional[Tensor] = None,
-                        delta_bias: Optional[Tensor] = None, delta_softplus: bool = True,
-                        chunk: int = 8, clamp: Optional[float] = None) -> Tensor:
+def selective_scan_fast(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Optional[Tensor] = None,
+    z: Optional[Tensor] = None,
+    delta_bias: Optional[Tensor] = None,
+    delta_softplus: bool = True,
+    chunk: int = 8,
+    clamp: Optional[float] = None,
+) -> Tensor:
     """Chunked scan with the same semantics as `selective_scan_ref` (see module docstring).
     Works in a grouped layout (B, G, di/G, ...) so grouped B/C broadcast instead of being copied."""
     dtype_in = u.dtype
@@ -105,11 +124,11 @@ def selective_scan_fast(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tenso
         Bsz, di, L = u.shape
         N = A.shape[1]
         if delta_bias is not None:
-            delta = delta + delta_bias.to(sd)[:, None]     # (B, di, L)
+            delta = delta + delta_bias.to(sd)[:, None]  # (B, di, L)
         if delta_softplus:
             delta = F.softplus(delta)
-        Bg = B.to(sd) if B.dim() == 4 else B.to(sd)[:, None]   # (B, G, N, L)
-        Cg = C.to(sd) if C.dim() == 4 else C.to(sd)[:, None]   # (B, G, N, L)
+        Bg = B.to(sd) if B.dim() == 4 else B.to(sd)[:, None]  # (B, G, N, L)
+        Cg = C.to(sd) if C.dim() == 4 else C.to(sd)[:, None]  # (B, G, N, L)
         G = Bg.shape[1]
         assert Cg.shape[1] == G and di % G == 0, "B and C need the same group count dividing di"
         dg = di // G
@@ -118,28 +137,28 @@ def selective_scan_fast(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tenso
         Lp = L + pad
         nc = Lp // T
         # padded steps have Δ = 0 (no decay, no input) and C = 0; their outputs are cut off
-        du = delta * u                                                      # (B, di, L)
-        delta_p, du_p = F.pad(delta, (0, pad)), F.pad(du, (0, pad))         # (B, di, Lp)
-        Bt = F.pad(Bg, (0, pad)).transpose(2, 3)[:, :, None]                # (B, G, 1, Lp, N)
-        Ct = F.pad(Cg, (0, pad)).transpose(2, 3)[:, :, None]                # (B, G, 1, Lp, N)
-        Ag = A.view(G, dg, 1, N)                                            # (G, dg, 1, N)
-        a = (delta_p.view(Bsz, G, dg, Lp, 1) * Ag).clamp(min=-clamp)        # (B, G, dg, Lp, N)
-        b = du_p.view(Bsz, G, dg, Lp, 1) * Bt                               # (B, G, dg, Lp, N)
+        du = delta * u  # (B, di, L)
+        delta_p, du_p = F.pad(delta, (0, pad)), F.pad(du, (0, pad))  # (B, di, Lp)
+        Bt = F.pad(Bg, (0, pad)).transpose(2, 3)[:, :, None]  # (B, G, 1, Lp, N)
+        Ct = F.pad(Cg, (0, pad)).transpose(2, 3)[:, :, None]  # (B, G, 1, Lp, N)
+        Ag = A.view(G, dg, 1, N)  # (G, dg, 1, N)
+        a = (delta_p.view(Bsz, G, dg, Lp, 1) * Ag).clamp(min=-clamp)  # (B, G, dg, Lp, N)
+        b = du_p.view(Bsz, G, dg, Lp, 1) * Bt  # (B, G, dg, Lp, N)
         a = a.view(Bsz, G, dg, nc, T, N)
         b = b.view(Bsz, G, dg, nc, T, N)
-        S = a.cumsum(dim=4)                                                 # (B, G, dg, nc, T, N)
-        r = 0.5 * S[..., -1:, :]                                            # (B, G, dg, nc, 1, N)
+        S = a.cumsum(dim=4)  # (B, G, dg, nc, T, N)
+        r = 0.5 * S[..., -1:, :]  # (B, G, dg, nc, 1, N)
         local = torch.exp(S - r) * torch.cumsum(torch.exp(r - S) * b, dim=4)  # zero-start states
-        decay_chunk = torch.exp(S[..., -1, :])                              # (B, G, dg, nc, N)
-        h = u.new_zeros(Bsz, G, dg, N)                                      # state entering chunk
+        decay_chunk = torch.exp(S[..., -1, :])  # (B, G, dg, nc, N)
+        h = u.new_zeros(Bsz, G, dg, N)  # state entering chunk
         starts = []
         for c in range(nc):
             starts.append(h)
             h = decay_chunk[:, :, :, c] * h + local[:, :, :, c, -1]
-        H0 = torch.stack(starts, dim=3)                                     # (B, G, dg, nc, N)
-        x = local + torch.exp(S) * H0[..., None, :]                         # (B, G, dg, nc, T, N)
-        y = (x * Ct.view(Bsz, G, 1, nc, T, N)).sum(-1)                      # (B, G, dg, nc, T)
-        y = y.reshape(Bsz, di, Lp)[:, :, :L]                                # (B, di, L)
+        H0 = torch.stack(starts, dim=3)  # (B, G, dg, nc, N)
+        x = local + torch.exp(S) * H0[..., None, :]  # (B, G, dg, nc, T, N)
+        y = (x * Ct.view(Bsz, G, 1, nc, T, N)).sum(-1)  # (B, G, dg, nc, T)
+        y = y.reshape(Bsz, di, Lp)[:, :, :L]  # (B, di, L)
         if D is not None:
             y = y + u * D.to(sd)[:, None]
         if z is not None:
@@ -149,20 +168,38 @@ def selective_scan_fast(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tenso
 
 # ---- the fused cross-scan + merge (scan_merge_triton.py) and its pure-PyTorch references -------------------------
 
+
 def merge_directions(y: Tensor, perm: Tensor) -> Tensor:
     """y (Bsz, K, L, C) in scan order -> (Bsz, L, C): out[:, p] = Σ_k y[:, k, inv[k, p]] with inv = perm⁻¹
     (the cross-merge of seq_ops.from_scans, written with plain indexing)."""
-    inv = torch.argsort(perm, dim=1)                                    # (K, L)
+    inv = torch.argsort(perm, dim=1)  # (K, L)
     return sum(y[:, k, inv[k]] for k in range(y.shape[1]))
 
 
-def scan_merge_ref(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: Optional[Tensor], perm: Tensor,
-                   delta_bias: Optional[Tensor] = None, delta_softplus: bool = True) -> Tensor:
+def scan_merge_ref(
+    u: Tensor,
+    dt: Tensor,
+    A: Tensor,
+    Bm: Tensor,
+    Cm: Tensor,
+    D: Optional[Tensor],
+    perm: Tensor,
+    delta_bias: Optional[Tensor] = None,
+    delta_softplus: bool = True,
+) -> Tensor:
     """Reference of the fused cross-scan: u, dt (Bsz, K, L, di); A (K·di, N); Bm, Cm (Bsz, K, L, N);
     D, delta_bias (K·di,); perm (K, L). Returns the merge of the K directions' `selective_scan_ref` outputs,
     (Bsz, L, di) in the state dtype (float32, or float64 for float64 inputs)."""
-    y = selective_scan_ref(u.transpose(2, 3), dt.transpose(2, 3), A, Bm.transpose(2, 3), Cm.transpose(2, 3),
-                           D=D, delta_bias=delta_bias, delta_softplus=delta_softplus)   # (Bsz, K, di, L)
+    y = selective_scan_ref(
+        u.transpose(2, 3),
+        dt.transpose(2, 3),
+        A,
+        Bm.transpose(2, 3),
+        Cm.transpose(2, 3),
+        D=D,
+        delta_bias=delta_bias,
+        delta_softplus=delta_softplus,
+    )  # (Bsz, K, di, L)
     return merge_directions(y.transpose(2, 3).to(_state_dtype(u)), perm)
 
 
@@ -180,17 +217,17 @@ class _ScanMergeManual(torch.autograd.Function):
         Bsz, K, L, di = u.shape
         N = A.shape[1]
         uf, raw = u.to(sd), dt.to(sd) + bias.to(sd).view(K, 1, di)
-        dlt = F.softplus(raw)                                            # (Bsz, K, L, di)
+        dlt = F.softplus(raw)  # (Bsz, K, L, di)
         Af = A.to(sd).view(K, di, N)
-        Bf, Cf = Bm.to(sd), Cm.to(sd)                                    # (Bsz, K, L, N)
-        a = torch.exp(dlt[..., None] * Af[None, :, None])                # (Bsz, K, L, di, N)
+        Bf, Cf = Bm.to(sd), Cm.to(sd)  # (Bsz, K, L, N)
+        a = torch.exp(dlt[..., None] * Af[None, :, None])  # (Bsz, K, L, di, N)
         bb = (dlt * uf)[..., None] * Bf[:, :, :, None, :]
         h = torch.zeros(Bsz, K, di, N, dtype=sd)
         hs = []
         for t in range(L):
             h = a[:, :, t] * h + bb[:, :, t]
             hs.append(h)
-        H = torch.stack(hs, dim=2)                                       # (Bsz, K, L, di, N) h_t
+        H = torch.stack(hs, dim=2)  # (Bsz, K, L, di, N) h_t
         y = (H * Cf[:, :, :, None, :]).sum(-1) + uf * D.to(sd).view(K, 1, di)
         ctx.save_for_backward(u, A, Bm, Cm, D, bias, perm, raw, dlt, a, bb, H)
         return merge_directions(y, perm)
@@ -202,16 +239,16 @@ class _ScanMergeManual(torch.autograd.Function):
         Bsz, K, L, di = u.shape
         N = A.shape[1]
         uf, Af, Bf, Cf = u.to(sd), A.to(sd).view(K, di, N), Bm.to(sd), Cm.to(sd)
-        dy = torch.stack([dY.to(sd)[:, perm[k]] for k in range(K)], dim=1)   # (Bsz, K, L, di): the merge's adjoint
+        dy = torch.stack([dY.to(sd)[:, perm[k]] for k in range(K)], dim=1)  # (Bsz, K, L, di): the merge's adjoint
         dh = torch.zeros(Bsz, K, di, N, dtype=sd)
         dhs = [None] * L
         for t in reversed(range(L)):
             nxt = a[:, :, t + 1] * dh if t + 1 < L else 0.0
             dh = dy[:, :, t, :, None] * Cf[:, :, t, None, :] + nxt
             dhs[t] = dh
-        dH = torch.stack(dhs, dim=2)                                     # (Bsz, K, L, di, N)
+        dH = torch.stack(dhs, dim=2)  # (Bsz, K, L, di, N)
         da = dH * (H - bb)
-        dhB = (dH * Bf[:, :, :, None, :]).sum(-1)                        # (Bsz, K, L, di)
+        dhB = (dH * Bf[:, :, :, None, :]).sum(-1)  # (Bsz, K, L, di)
         ddlt = (da * Af[None, :, None]).sum(-1) + uf * dhB
         draw = ddlt * torch.sigmoid(raw)
         du = dlt * dhB + D.to(sd).view(K, 1, di) * dy
@@ -220,11 +257,20 @@ class _ScanMergeManual(torch.autograd.Function):
         dC = (dy[..., None] * H).sum(3)
         dD = (dy * uf).sum((0, 2)).reshape(-1)
         dbias = draw.sum((0, 2)).reshape(-1)
-        return (du.to(u.dtype), draw.to(u.dtype), dA.to(A.dtype), dB.to(Bm.dtype), dC.to(Cm.dtype),
-                dD.to(D.dtype), dbias.to(bias.dtype), None)
+        return (
+            du.to(u.dtype),
+            draw.to(u.dtype),
+            dA.to(A.dtype),
+            dB.to(Bm.dtype),
+            dC.to(Cm.dtype),
+            dD.to(D.dtype),
+            dbias.to(bias.dtype),
+            None,
+        )
 
 
-def scan_merge_manual(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: Tensor, perm: Tensor,
-                      delta_bias: Tensor) -> Tensor:
+def scan_merge_manual(
+    u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, D: Tensor, perm: Tensor, delta_bias: Tensor
+) -> Tensor:
     """`scan_merge_ref` (with D, delta_bias, softplus) computed by `_ScanMergeManual` (the kernel's backward math)."""
     return _ScanMergeManual.apply(u, dt, A, Bm, Cm, D, delta_bias, perm)

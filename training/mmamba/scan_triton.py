@@ -34,6 +34,7 @@ Both then run the same reverse recurrence over the steps:
 dA, dD, d(delta_bias) are per-batch partials summed afterwards (deterministic; no atomics).
 Steps past L (padding of the last chunk) are computed with Δ = u = B = C = dy = 0, i.e. a no-op.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,8 @@ from .scan_ref import selective_scan_fast
 
 Tensor = torch.Tensor
 
-BWD_KINDS = ("registers", "scratch")   # the two backward kernels (MMAMBA_SPLIT_BWD picks one)
-DEFAULT_BWD = "scratch"     # the kernel checked and timed on the H200; "registers" waits for speed.sh
+BWD_KINDS = ("registers", "scratch")  # the two backward kernels (MMAMBA_SPLIT_BWD picks one)
+DEFAULT_BWD = "scratch"  # the kernel checked and timed on the H200; "registers" waits for speed.sh
 
 
 @triton.jit
@@ -75,42 +76,97 @@ def _delta_at(dt_base, t, s_dl, mask, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl
 
 
 @triton.jit
-def _fwd_step(h, t, L, dl, n, dmask, nmask, A, Dv, bias, u_base, s_ul, dt_base, s_dl, B_base, s_Bl, C_base, s_Cl,
-              y_base, s_yl, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+def _fwd_step(
+    h,
+    t,
+    L,
+    dl,
+    n,
+    dmask,
+    nmask,
+    A,
+    Dv,
+    bias,
+    u_base,
+    s_ul,
+    dt_base,
+    s_dl,
+    B_base,
+    s_Bl,
+    C_base,
+    s_Cl,
+    y_base,
+    s_yl,
+    HAS_BIAS: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+):
     """One forward step t: h_t = exp(Δ_t A) h_{t-1} + Δ_t u_t B_t, store y_t = Σ_n C_t h_t + D u_t; returns h_t.
     Steps t ≥ L are no-ops (Δ = u = B = 0) and store nothing."""
-    tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
-    tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
-    uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)    # (BLOCK_D,)
+    tvd = (dl * 0 + t) < L  # step t is real (t < L), as channel / state masks:
+    tvn = (n * 0 + t) < L  # full-shape compares (a scalar & vector mask is not bool in the interpreter)
+    uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)  # (BLOCK_D,)
     _, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)  # (BLOCK_D,)
-    Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)    # (BLOCK_N,)
-    Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)    # (BLOCK_N,)
+    Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)  # (BLOCK_N,)
+    Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)  # (BLOCK_N,)
     a = tl.exp(dtv[:, None] * A)
     h = a * h + (dtv * uv)[:, None] * Bv[None, :]
-    yv = tl.sum(h * Cv[None, :], axis=1) + Dv * uv                # (BLOCK_D,)
+    yv = tl.sum(h * Cv[None, :], axis=1) + Dv * uv  # (BLOCK_D,)
     tl.store(y_base + t * s_yl, yv, mask=dmask & tvd)
     return h
 
 
 @triton.jit
 def _scan_fwd_kernel(
-    u_ptr, dt_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, D_ptr, y_ptr, ck_ptr,
-    L, dg, G, N, nc,
-    s_ub, s_ug, s_ud, s_ul,      # u strides (batch, group, channel in group, time)
-    s_db, s_dg, s_dd, s_dl,      # raw delta strides
-    s_Bb, s_Bg, s_Bn, s_Bl,      # B strides (batch, group, state, time)
-    s_Cb, s_Cg, s_Cn, s_Cl,      # C strides
-    s_yb, s_yg, s_yd, s_yl,      # y strides
-    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, SAVE: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, UNROLL: tl.constexpr = False,
+    u_ptr,
+    dt_ptr,
+    bias_ptr,
+    A_ptr,
+    B_ptr,
+    C_ptr,
+    D_ptr,
+    y_ptr,
+    ck_ptr,
+    L,
+    dg,
+    G,
+    N,
+    nc,
+    s_ub,
+    s_ug,
+    s_ud,
+    s_ul,  # u strides (batch, group, channel in group, time)
+    s_db,
+    s_dg,
+    s_dd,
+    s_dl,  # raw delta strides
+    s_Bb,
+    s_Bg,
+    s_Bn,
+    s_Bl,  # B strides (batch, group, state, time)
+    s_Cb,
+    s_Cg,
+    s_Cn,
+    s_Cl,  # C strides
+    s_yb,
+    s_yg,
+    s_yd,
+    s_yl,  # y strides
+    HAS_D: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+    SAVE: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    CHUNK: tl.constexpr,
+    UNROLL: tl.constexpr = False,
 ):
     pid_bg = tl.program_id(0).to(tl.int64)
     pid_d = tl.program_id(1)
     b = pid_bg // G
     g = pid_bg % G
-    dl = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)                  # (BLOCK_D,) channel within group
+    dl = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)  # (BLOCK_D,) channel within group
     dmask = dl < dg
-    d = g * dg + dl                                               # (BLOCK_D,) global channel (A, D, bias rows)
+    d = g * dg + dl  # (BLOCK_D,) global channel (A, D, bias rows)
     n = tl.arange(0, BLOCK_N)
     nmask = n < N
     m2 = dmask[:, None] & nmask[None, :]
@@ -127,29 +183,116 @@ def _scan_fwd_kernel(
     for c in range(nc):
         if SAVE:
             tl.store(ck_base + c * N, h, mask=m2)
-        if UNROLL:       # the chunk's steps unrolled: the compiler may issue later steps' loads early
+        if UNROLL:  # the chunk's steps unrolled: the compiler may issue later steps' loads early
             for s in tl.static_range(CHUNK):
-                h = _fwd_step(h, c * CHUNK + s, L, dl, n, dmask, nmask, A, Dv, bias, u_base, s_ul, dt_base, s_dl,
-                              B_base, s_Bl, C_base, s_Cl, y_base, s_yl, HAS_BIAS, SOFTPLUS)
+                h = _fwd_step(
+                    h,
+                    c * CHUNK + s,
+                    L,
+                    dl,
+                    n,
+                    dmask,
+                    nmask,
+                    A,
+                    Dv,
+                    bias,
+                    u_base,
+                    s_ul,
+                    dt_base,
+                    s_dl,
+                    B_base,
+                    s_Bl,
+                    C_base,
+                    s_Cl,
+                    y_base,
+                    s_yl,
+                    HAS_BIAS,
+                    SOFTPLUS,
+                )
         else:
             for s in range(CHUNK):
-                h = _fwd_step(h, c * CHUNK + s, L, dl, n, dmask, nmask, A, Dv, bias, u_base, s_ul, dt_base, s_dl,
-                              B_base, s_Bl, C_base, s_Cl, y_base, s_yl, HAS_BIAS, SOFTPLUS)
+                h = _fwd_step(
+                    h,
+                    c * CHUNK + s,
+                    L,
+                    dl,
+                    n,
+                    dmask,
+                    nmask,
+                    A,
+                    Dv,
+                    bias,
+                    u_base,
+                    s_ul,
+                    dt_base,
+                    s_dl,
+                    B_base,
+                    s_Bl,
+                    C_base,
+                    s_Cl,
+                    y_base,
+                    s_yl,
+                    HAS_BIAS,
+                    SOFTPLUS,
+                )
 
 
 @triton.jit
 def _scan_bwd_kernel(
-    u_ptr, dt_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, D_ptr, dy_ptr, ck_ptr, scr_ptr,
-    du_ptr, ddt_ptr, dA_ptr, dD_ptr, dbias_ptr, dB_ptr, dC_ptr,
-    L, Dt, dg, G, N, nc, Bsz,
-    s_ub, s_ug, s_ud, s_ul,
-    s_db, s_dg, s_dd, s_dl,
-    s_Bb, s_Bg, s_Bn, s_Bl,
-    s_Cb, s_Cg, s_Cn, s_Cl,
-    s_yb, s_yg, s_yd, s_yl,      # dy strides
-    s_gb, s_gg, s_gd, s_gl,      # du / d(raw delta) strides (allocated alike)
-    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
+    u_ptr,
+    dt_ptr,
+    bias_ptr,
+    A_ptr,
+    B_ptr,
+    C_ptr,
+    D_ptr,
+    dy_ptr,
+    ck_ptr,
+    scr_ptr,
+    du_ptr,
+    ddt_ptr,
+    dA_ptr,
+    dD_ptr,
+    dbias_ptr,
+    dB_ptr,
+    dC_ptr,
+    L,
+    Dt,
+    dg,
+    G,
+    N,
+    nc,
+    Bsz,
+    s_ub,
+    s_ug,
+    s_ud,
+    s_ul,
+    s_db,
+    s_dg,
+    s_dd,
+    s_dl,
+    s_Bb,
+    s_Bg,
+    s_Bn,
+    s_Bl,
+    s_Cb,
+    s_Cg,
+    s_Cn,
+    s_Cl,
+    s_yb,
+    s_yg,
+    s_yd,
+    s_yl,  # dy strides
+    s_gb,
+    s_gg,
+    s_gd,
+    s_gl,  # du / d(raw delta) strides (allocated alike)
+    HAS_D: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    CHUNK: tl.constexpr,
 ):
     pid_bg = tl.program_id(0).to(tl.int64)
     pid_d = tl.program_id(1)
@@ -162,7 +305,7 @@ def _scan_bwd_kernel(
     n = tl.arange(0, BLOCK_N)
     nmask = n < N
     m2 = dmask[:, None] & nmask[None, :]
-    dn = tl.arange(0, BLOCK_D)[:, None] * BLOCK_N + n[None, :]    # (BLOCK_D, BLOCK_N) scratch offsets
+    dn = tl.arange(0, BLOCK_D)[:, None] * BLOCK_N + n[None, :]  # (BLOCK_D, BLOCK_N) scratch offsets
     A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=m2, other=0.0).to(tl.float32)
     Dv = tl.load(D_ptr + d, mask=dmask & HAS_D, other=0.0).to(tl.float32)
     bias = tl.load(bias_ptr + d, mask=dmask & HAS_BIAS, other=0.0).to(tl.float32)
@@ -186,8 +329,8 @@ def _scan_bwd_kernel(
         h = tl.load(ck_base + c * N, mask=m2, other=0.0)
         for s in range(CHUNK):
             t = c * CHUNK + s
-            tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
-            tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
+            tvd = (dl * 0 + t) < L  # step t is real (t < L), as channel / state masks:
+            tvn = (n * 0 + t) < L  # full-shape compares (a scalar & vector mask is not bool in the interpreter)
             tl.store(scr_base + s * (BLOCK_D * BLOCK_N), h)
             uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)
             _, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
@@ -198,23 +341,23 @@ def _scan_bwd_kernel(
         for si in range(CHUNK):
             s = CHUNK - 1 - si
             t = c * CHUNK + s
-            tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
-            tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
-            uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)      # (BLOCK_D,)
+            tvd = (dl * 0 + t) < L  # step t is real (t < L), as channel / state masks:
+            tvn = (n * 0 + t) < L  # full-shape compares (a scalar & vector mask is not bool in the interpreter)
+            uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)  # (BLOCK_D,)
             raw, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
-            dyv = tl.load(dy_base + t * s_yl, mask=dmask & tvd, other=0.0).to(tl.float32)    # (BLOCK_D,)
-            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)      # (BLOCK_N,)
-            Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)      # (BLOCK_N,)
-            hp = tl.load(scr_base + s * (BLOCK_D * BLOCK_N))                                # h_{t-1}
+            dyv = tl.load(dy_base + t * s_yl, mask=dmask & tvd, other=0.0).to(tl.float32)  # (BLOCK_D,)
+            Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)  # (BLOCK_N,)
+            Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)  # (BLOCK_N,)
+            hp = tl.load(scr_base + s * (BLOCK_D * BLOCK_N))  # h_{t-1}
             a = tl.exp(dtv[:, None] * A)
             dtu = dtv * uv
-            ht = a * hp + dtu[:, None] * Bv[None, :]                                        # h_t
+            ht = a * hp + dtu[:, None] * Bv[None, :]  # h_t
             tl.store(dC_ptr + p_base + t * N, tl.sum(dyv[:, None] * ht, axis=0), mask=nmask & tvn)
             dh += dyv[:, None] * Cv[None, :]
-            da = dh * hp * a                                       # ∂/∂(Δ_t A) through a_t
-            dhB = tl.sum(dh * Bv[None, :], axis=1)                 # (BLOCK_D,) Σ_n dh B
-            ddt = tl.sum(da * A, axis=1) + uv * dhB                # ∂/∂Δ_t
-            if SOFTPLUS:                                           # Δ = softplus(raw): ∂Δ/∂raw = sigmoid(raw)
+            da = dh * hp * a  # ∂/∂(Δ_t A) through a_t
+            dhB = tl.sum(dh * Bv[None, :], axis=1)  # (BLOCK_D,) Σ_n dh B
+            ddt = tl.sum(da * A, axis=1) + uv * dhB  # ∂/∂Δ_t
+            if SOFTPLUS:  # Δ = softplus(raw): ∂Δ/∂raw = sigmoid(raw)
                 ddt = ddt / (1.0 + tl.exp(-tl.maximum(raw, -30.0)))
             dbias_acc += ddt
             dA_acc += da * dtv[:, None]
@@ -233,17 +376,60 @@ def _scan_bwd_kernel(
 
 @triton.jit
 def _scan_bwd_reg_kernel(
-    u_ptr, dt_ptr, bias_ptr, A_ptr, B_ptr, C_ptr, D_ptr, dy_ptr, ck_ptr,
-    du_ptr, ddt_ptr, dA_ptr, dD_ptr, dbias_ptr, dB_ptr, dC_ptr,
-    L, Dt, dg, G, N, nc, Bsz,
-    s_ub, s_ug, s_ud, s_ul,
-    s_db, s_dg, s_dd, s_dl,
-    s_Bb, s_Bg, s_Bn, s_Bl,
-    s_Cb, s_Cg, s_Cn, s_Cl,
-    s_yb, s_yg, s_yd, s_yl,      # dy strides
-    s_gb, s_gg, s_gd, s_gl,      # du / d(raw delta) strides (allocated alike)
-    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, T: tl.constexpr,
+    u_ptr,
+    dt_ptr,
+    bias_ptr,
+    A_ptr,
+    B_ptr,
+    C_ptr,
+    D_ptr,
+    dy_ptr,
+    ck_ptr,
+    du_ptr,
+    ddt_ptr,
+    dA_ptr,
+    dD_ptr,
+    dbias_ptr,
+    dB_ptr,
+    dC_ptr,
+    L,
+    Dt,
+    dg,
+    G,
+    N,
+    nc,
+    Bsz,
+    s_ub,
+    s_ug,
+    s_ud,
+    s_ul,
+    s_db,
+    s_dg,
+    s_dd,
+    s_dl,
+    s_Bb,
+    s_Bg,
+    s_Bn,
+    s_Bl,
+    s_Cb,
+    s_Cg,
+    s_Cn,
+    s_Cl,
+    s_yb,
+    s_yg,
+    s_yd,
+    s_yl,  # dy strides
+    s_gb,
+    s_gg,
+    s_gd,
+    s_gl,  # du / d(raw delta) strides (allocated alike)
+    HAS_D: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    CHUNK: tl.constexpr,
+    T: tl.constexpr,
     PRELOAD: tl.constexpr = False,
 ):
     """The 'registers' backward: same math and outputs as _scan_bwd_kernel, but a chunk's CHUNK recomputed states
@@ -280,7 +466,7 @@ def _scan_bwd_reg_kernel(
     dA_acc = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
     dD_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
     dbias_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
-    for q in range(nc * (CHUNK // T)):                 # sub-chunks in reverse: c = chunk, j = sub-chunk in it
+    for q in range(nc * (CHUNK // T)):  # sub-chunks in reverse: c = chunk, j = sub-chunk in it
         c = (nc * (CHUNK // T) - 1 - q) // (CHUNK // T)
         j = (nc * (CHUNK // T) - 1 - q) % (CHUNK // T)
         # 1) the state entering the sub-chunk: the saved chunk-start state advanced j·T steps
@@ -300,8 +486,8 @@ def _scan_bwd_reg_kernel(
         us, raws, dts, dys, Bs, Cs = (), (), (), (), (), ()
         for s in tl.static_range(T):
             t = c * CHUNK + j * T + s
-            tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
-            tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
+            tvd = (dl * 0 + t) < L  # step t is real (t < L), as channel / state masks:
+            tvn = (n * 0 + t) < L  # full-shape compares (a scalar & vector mask is not bool in the interpreter)
             hs = hs + (h,)
             uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)
             raw, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
@@ -314,26 +500,26 @@ def _scan_bwd_reg_kernel(
         # 3) reverse over the sub-chunk (the same per-step arithmetic as _scan_bwd_kernel)
         for s in tl.static_range(T - 1, -1, -1):
             t = c * CHUNK + j * T + s
-            tvd = (dl * 0 + t) < L        # step t is real (t < L), as channel / state masks:
-            tvn = (n * 0 + t) < L        # full-shape compares (a scalar & vector mask is not bool in the interpreter)
+            tvd = (dl * 0 + t) < L  # step t is real (t < L), as channel / state masks:
+            tvn = (n * 0 + t) < L  # full-shape compares (a scalar & vector mask is not bool in the interpreter)
             if PRELOAD:
                 uv, raw, dtv, dyv, Bv, Cv = us[s], raws[s], dts[s], dys[s], Bs[s], Cs[s]
             else:
-                uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)      # (BLOCK_D,)
+                uv = tl.load(u_base + t * s_ul, mask=dmask & tvd, other=0.0).to(tl.float32)  # (BLOCK_D,)
                 raw, dtv = _delta_at(dt_base, t, s_dl, dmask & tvd, bias, HAS_BIAS, SOFTPLUS)
-                dyv = tl.load(dy_base + t * s_yl, mask=dmask & tvd, other=0.0).to(tl.float32)    # (BLOCK_D,)
-                Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)      # (BLOCK_N,)
-                Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)      # (BLOCK_N,)
-            hp = hs[s]                                                                      # h_{t-1}
+                dyv = tl.load(dy_base + t * s_yl, mask=dmask & tvd, other=0.0).to(tl.float32)  # (BLOCK_D,)
+                Bv = tl.load(B_base + t * s_Bl, mask=nmask & tvn, other=0.0).to(tl.float32)  # (BLOCK_N,)
+                Cv = tl.load(C_base + t * s_Cl, mask=nmask & tvn, other=0.0).to(tl.float32)  # (BLOCK_N,)
+            hp = hs[s]  # h_{t-1}
             a = tl.exp(dtv[:, None] * A)
             dtu = dtv * uv
-            ht = a * hp + dtu[:, None] * Bv[None, :]                                        # h_t
+            ht = a * hp + dtu[:, None] * Bv[None, :]  # h_t
             tl.store(dC_ptr + p_base + t * N, tl.sum(dyv[:, None] * ht, axis=0), mask=nmask & tvn)
             dh += dyv[:, None] * Cv[None, :]
-            da = dh * hp * a                                       # ∂/∂(Δ_t A) through a_t
-            dhB = tl.sum(dh * Bv[None, :], axis=1)                 # (BLOCK_D,) Σ_n dh B
-            ddt = tl.sum(da * A, axis=1) + uv * dhB                # ∂/∂Δ_t
-            if SOFTPLUS:                                           # Δ = softplus(raw): ∂Δ/∂raw = sigmoid(raw)
+            da = dh * hp * a  # ∂/∂(Δ_t A) through a_t
+            dhB = tl.sum(dh * Bv[None, :], axis=1)  # (BLOCK_D,) Σ_n dh B
+            ddt = tl.sum(da * A, axis=1) + uv * dhB  # ∂/∂Δ_t
+            if SOFTPLUS:  # Δ = softplus(raw): ∂Δ/∂raw = sigmoid(raw)
                 ddt = ddt / (1.0 + tl.exp(-tl.maximum(raw, -30.0)))
             dbias_acc += ddt
             dA_acc += da * dtv[:, None]
@@ -354,8 +540,12 @@ def bwd_tuning() -> tuple[int, int, int, int]:
     MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T,PRELOAD} or the defaults, chosen so the states fit in registers without
     spills at N = 16 (tests/test_triton_aot.py compiles the default set for sm_90)."""
     env = os.environ
-    return (int(env.get("MMAMBA_SCAN_BWD_BLOCK_D", 32)), int(env.get("MMAMBA_SCAN_BWD_WARPS", 4)),
-            int(env.get("MMAMBA_SCAN_BWD_T", 8)), int(env.get("MMAMBA_SCAN_BWD_PRELOAD", 0)))
+    return (
+        int(env.get("MMAMBA_SCAN_BWD_BLOCK_D", 32)),
+        int(env.get("MMAMBA_SCAN_BWD_WARPS", 4)),
+        int(env.get("MMAMBA_SCAN_BWD_T", 8)),
+        int(env.get("MMAMBA_SCAN_BWD_PRELOAD", 0)),
+    )
 
 
 def _grouped(M: Tensor) -> Tensor:
@@ -380,20 +570,27 @@ def _like(x: Tensor, dtype: torch.dtype) -> Tensor:
 # strides): y like u, ck (Bsz, G, dg, nc, N) f32 (an empty (0,) when not saved), dB / dC as (Bsz, G, L, N) buffers
 # viewed as (Bsz, G, N, L), dD / d(bias) empty (0,) when D / bias is None.
 
+
 def _ck_shape(u: Tensor, N: int, chunk: int, keep: bool) -> tuple:
     Bsz, G, dg, L = u.shape
     return (Bsz, G, dg, -(-L // chunk), N) if keep else (0,)
 
 
-def _grad_buffers(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
-                  bias: Optional[Tensor]) -> tuple:
+def _grad_buffers(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], bias: Optional[Tensor]
+) -> tuple:
     """Uninitialised (du, d(delta), dA, dB, dC, dD, d(bias)) in the backward op's output layouts."""
     Bsz, G, dg, L = u.shape
     N = A.shape[1]
     du = _like(u, u.dtype)
-    return (du, torch.empty_strided(du.shape, du.stride(), device=u.device, dtype=delta.dtype), A.new_empty(A.shape),
-            B.new_empty(Bsz, G, L, N).transpose(2, 3), C.new_empty(Bsz, G, L, N).transpose(2, 3),
-            *(t.new_empty(t.shape) if t is not None else u.new_empty(0, dtype=torch.float32) for t in (D, bias)))
+    return (
+        du,
+        torch.empty_strided(du.shape, du.stride(), device=u.device, dtype=delta.dtype),
+        A.new_empty(A.shape),
+        B.new_empty(Bsz, G, L, N).transpose(2, 3),
+        C.new_empty(Bsz, G, L, N).transpose(2, 3),
+        *(t.new_empty(t.shape) if t is not None else u.new_empty(0, dtype=torch.float32) for t in (D, bias)),
+    )
 
 
 def _fast_scan(u, delta, A, B, C, D, bias, softplus):
@@ -401,10 +598,28 @@ def _fast_scan(u, delta, A, B, C, D, bias, softplus):
 
 
 @torch.library.custom_op("mmamba::split_scan_fwd", mutates_args=())
-def split_scan_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
-                   bias: Optional[Tensor], softplus: bool, out_dtype: torch.dtype, save: bool, use_triton: bool,
-                   block_d: int, chunk: int, num_warps: int, unroll: bool, bwd: str, bwd_block_d: int,
-                   bwd_warps: int, bwd_t: int, bwd_preload: bool) -> tuple[Tensor, Tensor]:
+def split_scan_fwd(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Optional[Tensor],
+    bias: Optional[Tensor],
+    softplus: bool,
+    out_dtype: torch.dtype,
+    save: bool,
+    use_triton: bool,
+    block_d: int,
+    chunk: int,
+    num_warps: int,
+    unroll: bool,
+    bwd: str,
+    bwd_block_d: int,
+    bwd_warps: int,
+    bwd_t: int,
+    bwd_preload: bool,
+) -> tuple[Tensor, Tensor]:
     """(y, ck): y (Bsz, G, dg, L) like u in out_dtype; ck the states saved for the backward kernel (use_triton and
     save), else empty. u, delta (Bsz, G, dg, L) any strides; A (Dt, N); B, C (Bsz, G, N, L); D, bias (Dt,).
     The bwd* arguments are the backward's launch set (split_scan_bwd), carried here for autograd."""
@@ -423,30 +638,73 @@ def split_scan_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D:
     bias_c = bias.contiguous() if bias is not None else A_c
     ck = torch.empty(_ck_shape(u, N, chunk, save), device=u.device, dtype=torch.float32)
     _scan_fwd_kernel[(Bsz * G, triton.cdiv(dg, BLOCK_D))](
-        u, delta, bias_c, A_c, B, C, D_c, y, ck if save else y,
-        L, dg, G, N, nc,
-        *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *y.stride(),
-        HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus, SAVE=save,
-        BLOCK_D=BLOCK_D, BLOCK_N=_pow2(N), CHUNK=chunk, UNROLL=unroll, num_warps=num_warps)
+        u,
+        delta,
+        bias_c,
+        A_c,
+        B,
+        C,
+        D_c,
+        y,
+        ck if save else y,
+        L,
+        dg,
+        G,
+        N,
+        nc,
+        *u.stride(),
+        *delta.stride(),
+        *B.stride(),
+        *C.stride(),
+        *y.stride(),
+        HAS_D=D is not None,
+        HAS_BIAS=bias is not None,
+        SOFTPLUS=softplus,
+        SAVE=save,
+        BLOCK_D=BLOCK_D,
+        BLOCK_N=_pow2(N),
+        CHUNK=chunk,
+        UNROLL=unroll,
+        num_warps=num_warps,
+    )
     return y, ck
 
 
 @split_scan_fwd.register_fake
 def _(u, delta, A, B, C, D, bias, softplus, out_dtype, save, use_triton, block_d, chunk, num_warps, unroll, *bwd_cfg):
-    return (torch.empty_like(u, dtype=out_dtype),
-            u.new_empty(_ck_shape(u, A.shape[1], chunk, save and use_triton), dtype=torch.float32))
+    return (
+        torch.empty_like(u, dtype=out_dtype),
+        u.new_empty(_ck_shape(u, A.shape[1], chunk, save and use_triton), dtype=torch.float32),
+    )
 
 
 @torch.library.custom_op("mmamba::split_scan_bwd", mutates_args=())
-def split_scan_bwd(dy: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
-                   bias: Optional[Tensor], ck: Tensor, softplus: bool, use_triton: bool, block_d: int, chunk: int,
-                   num_warps: int, bwd: str, bwd_block_d: int, bwd_warps: int, bwd_t: int,
-                   bwd_preload: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+def split_scan_bwd(
+    dy: Tensor,
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Optional[Tensor],
+    bias: Optional[Tensor],
+    ck: Tensor,
+    softplus: bool,
+    use_triton: bool,
+    block_d: int,
+    chunk: int,
+    num_warps: int,
+    bwd: str,
+    bwd_block_d: int,
+    bwd_warps: int,
+    bwd_t: int,
+    bwd_preload: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """(du, d(delta), dA, dB, dC, dD, d(bias)) of split_scan_fwd's y for the cotangent dy; gradients have their
     inputs' dtypes. bwd picks the kernel ('registers' with its own bwd_block_d / bwd_warps, or 'scratch')."""
     outs = _grad_buffers(u, delta, A, B, C, D, bias)
-    if not use_triton:                     # the vjp of the chunked PyTorch scan, recomputed here
-        ins = (u, delta, A, B, C, D, bias)   # (torch.func: plain autograd is switched off inside an op's kernel)
+    if not use_triton:  # the vjp of the chunked PyTorch scan, recomputed here
+        ins = (u, delta, A, B, C, D, bias)  # (torch.func: plain autograd is switched off inside an op's kernel)
         live = [i for i, t in enumerate(ins) if t is not None]
 
         def scan(*xs):
@@ -454,13 +712,14 @@ def split_scan_bwd(dy: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C
             for i, x in zip(live, xs):
                 full[i] = x
             return _fast_scan(*full, softplus)
+
         _, vjp = torch.func.vjp(scan, *(ins[i] for i in live))
         for i, g in zip(live, vjp(dy.to(u.dtype))):
             outs[i].copy_(g)
         return outs
     Bsz, G, dg, L = u.shape
     BLOCK_D, BLOCK_N = min(block_d, _pow2(dg)), _pow2(A.shape[1])
-    if bwd == "registers":               # its own channel block / warps (the checkpoint layout is per channel)
+    if bwd == "registers":  # its own channel block / warps (the checkpoint layout is per channel)
         BLOCK_D, num_warps = min(bwd_block_d, _pow2(dg)), bwd_warps
     Dt, N = A.shape
     nc = ck.shape[3]
@@ -473,34 +732,95 @@ def split_scan_bwd(dy: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C
     dB = torch.empty(nblk, Bsz, G, L, N, device=dev, dtype=f32)
     dC = torch.empty(nblk, Bsz, G, L, N, device=dev, dtype=f32)
     A_c = A.contiguous()
-    args = (u, delta, bias.contiguous() if bias is not None else A_c, A_c, B, C,
-            D.contiguous() if D is not None else A_c, dy, ck)
-    grads = (du, ddt, dA, dD, dbias, dB, dC, L, Dt, dg, G, N, nc, Bsz,
-             *u.stride(), *delta.stride(), *B.stride(), *C.stride(), *dy.stride(), *du.stride())
-    consts = dict(HAS_D=D is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus,
-                  BLOCK_D=BLOCK_D, BLOCK_N=BLOCK_N, CHUNK=chunk, num_warps=num_warps)
+    args = (
+        u,
+        delta,
+        bias.contiguous() if bias is not None else A_c,
+        A_c,
+        B,
+        C,
+        D.contiguous() if D is not None else A_c,
+        dy,
+        ck,
+    )
+    grads = (
+        du,
+        ddt,
+        dA,
+        dD,
+        dbias,
+        dB,
+        dC,
+        L,
+        Dt,
+        dg,
+        G,
+        N,
+        nc,
+        Bsz,
+        *u.stride(),
+        *delta.stride(),
+        *B.stride(),
+        *C.stride(),
+        *dy.stride(),
+        *du.stride(),
+    )
+    consts = dict(
+        HAS_D=D is not None,
+        HAS_BIAS=bias is not None,
+        SOFTPLUS=softplus,
+        BLOCK_D=BLOCK_D,
+        BLOCK_N=BLOCK_N,
+        CHUNK=chunk,
+        num_warps=num_warps,
+    )
     if bwd == "registers":
-        _scan_bwd_reg_kernel[(Bsz * G, nblk)](*args, *grads, **consts, T=math.gcd(bwd_t, chunk),
-                                              PRELOAD=bwd_preload)
+        _scan_bwd_reg_kernel[(Bsz * G, nblk)](*args, *grads, **consts, T=math.gcd(bwd_t, chunk), PRELOAD=bwd_preload)
     else:
         scr = torch.empty(Bsz * G * nblk, chunk, BLOCK_D, BLOCK_N, device=dev, dtype=f32)
         _scan_bwd_kernel[(Bsz * G, nblk)](*args, scr, *grads, **consts)
-    dB = (dB.sum(0) if nblk > 1 else dB[0]).transpose(2, 3)   # (Bsz, G, N, L) view
+    dB = (dB.sum(0) if nblk > 1 else dB[0]).transpose(2, 3)  # (Bsz, G, N, L) view
     dC = (dC.sum(0) if nblk > 1 else dC[0]).transpose(2, 3)
-    return (du, ddt, dA.sum(0).to(A.dtype), dB.to(B.dtype), dC.to(C.dtype),
-            dD.sum(0).to(D.dtype) if D is not None else outs[5],
-            dbias.sum(0).to(bias.dtype) if bias is not None else outs[6])
+    return (
+        du,
+        ddt,
+        dA.sum(0).to(A.dtype),
+        dB.to(B.dtype),
+        dC.to(C.dtype),
+        dD.sum(0).to(D.dtype) if D is not None else outs[5],
+        dbias.sum(0).to(bias.dtype) if bias is not None else outs[6],
+    )
 
 
 @split_scan_bwd.register_fake
-def _(dy, u, delta, A, B, C, D, bias, ck, softplus, use_triton, block_d, chunk, num_warps, bwd, bwd_block_d,
-      bwd_warps, bwd_t, bwd_preload):
+def _(
+    dy,
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D,
+    bias,
+    ck,
+    softplus,
+    use_triton,
+    block_d,
+    chunk,
+    num_warps,
+    bwd,
+    bwd_block_d,
+    bwd_warps,
+    bwd_t,
+    bwd_preload,
+):
     return _grad_buffers(u, delta, A, B, C, D, bias)
 
 
 def _scan_setup(ctx, inputs, output):
-    (u, delta, A, B, C, D, bias, softplus, out_dtype, save, use_triton, block_d, chunk, num_warps, unroll,
-     *bwd_cfg) = inputs
+    (u, delta, A, B, C, D, bias, softplus, out_dtype, save, use_triton, block_d, chunk, num_warps, unroll, *bwd_cfg) = (
+        inputs
+    )
     ctx.save_for_backward(u, delta, A, B, C, D, bias, output[1])
     ctx.cfg = (softplus, use_triton, block_d, chunk, num_warps, *bwd_cfg)
 
@@ -511,20 +831,33 @@ def _scan_backward(ctx, dy, dck):
     if use_triton and ck.numel() == 0:
         raise RuntimeError("split_scan_fwd ran with save=False; call it with save=True to differentiate")
     du, ddt, dA, dB, dC, dD, dbias = split_scan_bwd(dy, u, delta, A, B, C, D, bias, ck, *ctx.cfg)
-    return (du, ddt, dA, dB, dC, dD if D is not None else None, dbias if bias is not None else None,
-            *[None] * 13)
+    return (du, ddt, dA, dB, dC, dD if D is not None else None, dbias if bias is not None else None, *[None] * 13)
 
 
 split_scan_fwd.register_autograd(_scan_backward, setup_context=_scan_setup)
 
 
-def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                          D: Optional[Tensor] = None, z: Optional[Tensor] = None,
-                          delta_bias: Optional[Tensor] = None, delta_softplus: bool = True,
-                          block_d: int = 32, chunk: int = 16, num_warps: int = 4, bwd: Optional[str] = None,
-                          bwd_block_d: Optional[int] = None, bwd_warps: Optional[int] = None,
-                          bwd_t: Optional[int] = None, bwd_preload: Optional[bool] = None,
-                          fwd_unroll: Optional[bool] = None, use_triton: bool = True) -> Tensor:
+def selective_scan_triton(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Optional[Tensor] = None,
+    z: Optional[Tensor] = None,
+    delta_bias: Optional[Tensor] = None,
+    delta_softplus: bool = True,
+    block_d: int = 32,
+    chunk: int = 16,
+    num_warps: int = 4,
+    bwd: Optional[str] = None,
+    bwd_block_d: Optional[int] = None,
+    bwd_warps: Optional[int] = None,
+    bwd_t: Optional[int] = None,
+    bwd_preload: Optional[bool] = None,
+    fwd_unroll: Optional[bool] = None,
+    use_triton: bool = True,
+) -> Tensor:
     """Same signature and semantics as `scan.selective_scan_ref` (float32 state; output in u's dtype).
     u, delta, z: (Bsz, Dt, L), or grouped (Bsz, G, dg, L) views of any strides (e.g. channels-last buffers,
     whose layout the output and gradients keep); A: (Dt, N); B, C: (Bsz, N, L) or (Bsz, G, N, L);
@@ -548,17 +881,38 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
     bwd = bwd if bwd is not None else os.environ.get("MMAMBA_SPLIT_BWD", DEFAULT_BWD)
     assert bwd in BWD_KINDS, f"backward kind must be one of {BWD_KINDS}, got {bwd!r} (MMAMBA_SPLIT_BWD)"
     dtype_in = u.dtype
-    Bg, Cg = _grouped(B), _grouped(C)                              # (Bsz, G, N, L) views
+    Bg, Cg = _grouped(B), _grouped(C)  # (Bsz, G, N, L) views
     G = Bg.shape[1]
     flat = u.dim() == 3
-    u4 = u.unflatten(1, (G, -1)) if flat else u                   # (Bsz, G, dg, L) views
+    u4 = u.unflatten(1, (G, -1)) if flat else u  # (Bsz, G, dg, L) views
     d4 = delta.unflatten(1, (G, -1)) if flat else delta
     with torch.autocast(device_type=u.device.type, enabled=False):
         out_dtype = torch.float32 if z is not None else dtype_in  # gate in f32, as the reference does
         save = torch.is_grad_enabled() and any(
-            t is not None and t.requires_grad for t in (u4, d4, A, Bg, Cg, D, delta_bias))
-        y, _ = split_scan_fwd(u4, d4, A, Bg, Cg, D, delta_bias, delta_softplus, out_dtype, save, use_triton, block_d,
-                              chunk, num_warps, bool(fwd_unroll), bwd, bwd_block_d, bwd_warps, bwd_t, bwd_preload)
+            t is not None and t.requires_grad for t in (u4, d4, A, Bg, Cg, D, delta_bias)
+        )
+        y, _ = split_scan_fwd(
+            u4,
+            d4,
+            A,
+            Bg,
+            Cg,
+            D,
+            delta_bias,
+            delta_softplus,
+            out_dtype,
+            save,
+            use_triton,
+            block_d,
+            chunk,
+            num_warps,
+            bool(fwd_unroll),
+            bwd,
+            bwd_block_d,
+            bwd_warps,
+            bwd_t,
+            bwd_preload,
+        )
         if z is not None:
             y = y * F.silu((z.unflatten(1, (G, -1)) if flat else z).float())
     y = y.flatten(1, 2) if flat else y

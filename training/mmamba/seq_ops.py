@@ -8,6 +8,7 @@
   CUDA (conv_triton.py), shifted multiply-adds elsewhere (the readable reference; MMAMBA_CONV=ref forces it),
   both behind the same torch.library custom ops when triton imports.
 """
+
 from __future__ import annotations
 
 import os
@@ -79,7 +80,7 @@ def causal_conv_silu(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     sees the same opaque ops on every device); without triton, `causal_conv_silu_ref`."""
     try:
         from .conv_triton import causal_conv_silu_triton
-    except Exception:   # triton unavailable
+    except Exception:  # triton unavailable
         return causal_conv_silu_ref(x, weight, bias)
     use_triton = x.is_cuda and x.dtype != torch.float64 and os.environ.get("MMAMBA_CONV", "triton") != "ref"
     return causal_conv_silu_triton(x, weight, bias, use_triton)

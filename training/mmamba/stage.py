@@ -12,6 +12,7 @@ starts from these weights (model and EMA), a fresh AdamW and an LR warm-up from 
 
 CLI:  python -m mmamba.stage --ckpt RUN_DIR --out training/stages/<name> --stage K
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,13 +21,14 @@ from typing import Any, Dict, Tuple
 
 import torch
 
-STAGE_KIND_SUFFIX = "-stage"      # manifest kind "<model kind>-stage": never mistaken for a browser export
+STAGE_KIND_SUFFIX = "-stage"  # manifest kind "<model kind>-stage": never mistaken for a browser export
 
 
 def save_stage(ckpt: str, out_dir: str, stage: int, int8: bool = True) -> Dict[str, Any]:
     """Write the EMA weights (else the model's) of a train_gen checkpoint (file or run dir) as a stage."""
     from .checkpoint import latest_checkpoint
     from .export import export_weights
+
     if os.path.isdir(ckpt):
         found = latest_checkpoint(ckpt)
         if found is None:
@@ -37,15 +39,28 @@ def save_stage(ckpt: str, out_dir: str, stage: int, int8: bool = True) -> Dict[s
     state = dict(st["ema"]["shadow"] if st.get("ema") else st["model"])
     step = int(st["step"])
     batch = int((extra.get("args") or {}).get("batch_size", 0))
-    return export_weights(state, out_dir, f"stage-{stage}", extra["kind"] + STAGE_KIND_SUFFIX, extra["config"],
-                          tokenizer=extra.get("tokenizer"), int8=int8,
-                          extra={"stage": stage, "step": step, "images": step * batch,
-                                 "source": os.path.basename(ckpt), "ema": bool(st.get("ema"))})
+    return export_weights(
+        state,
+        out_dir,
+        f"stage-{stage}",
+        extra["kind"] + STAGE_KIND_SUFFIX,
+        extra["config"],
+        tokenizer=extra.get("tokenizer"),
+        int8=int8,
+        extra={
+            "stage": stage,
+            "step": step,
+            "images": step * batch,
+            "source": os.path.basename(ckpt),
+            "ema": bool(st.get("ema")),
+        },
+    )
 
 
 def load_stage(path: str) -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
     """(manifest, dequantised state dict) of a stage directory; refuses anything that is not a stage."""
     from .export import load_state_dict_from_manifest
+
     man, state = load_state_dict_from_manifest(os.path.join(path, "manifest.json"))
     if not str(man.get("kind", "")).endswith(STAGE_KIND_SUFFIX):
         raise ValueError(f"{path}: kind {man.get('kind')!r} is not a stage checkpoint (mmamba.stage)")
@@ -60,8 +75,10 @@ def main(argv=None) -> None:
     ap.add_argument("--f16", action="store_true", help="f16 instead of per-row int8 for the large weights")
     args = ap.parse_args(argv)
     man = save_stage(args.ckpt, args.out, args.stage, int8=not args.f16)
-    print(f"stage {args.stage}: step {man['extra']['step']}, {man['extra']['images']} images, "
-          f"{man['totalBytes'] / 1e6:.2f} MB -> {args.out}")
+    print(
+        f"stage {args.stage}: step {man['extra']['step']}, {man['extra']['images']} images, "
+        f"{man['totalBytes'] / 1e6:.2f} MB -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

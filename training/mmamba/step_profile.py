@@ -6,6 +6,7 @@ selective-scan kernels for M-Mamba (scan_triton.py's split path, scan_merge_trit
 attention kernels for UViT (SDPA's flash / memory-efficient / cuDNN kernels). Used by train_gen.py
 --bench-steps and bench_train_step.py; CUDA only.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -16,10 +17,26 @@ import torch
 MIXER_KERNELS = {
     "scan_fwd": ("_scan_fwd_kernel", "_scan_merge_fwd_kernel"),
     "scan_bwd": ("_scan_bwd_kernel", "_scan_merge_bwd_kernel"),
-    "attn_bwd": ("flash_bwd", "fmha_bwd", "attention_backward", "efficient_attention_backward", "attn_bwd",
-                 "cudnn_sdpa_bwd", "sdpa_bwd"),
-    "attn_fwd": ("flash_fwd", "fmha_fwd", "fmha_cutlass", "attention_forward", "efficient_attention_forward",
-                 "attn_fwd", "cudnn_sdpa", "sdpa", "flash"),
+    "attn_bwd": (
+        "flash_bwd",
+        "fmha_bwd",
+        "attention_backward",
+        "efficient_attention_backward",
+        "attn_bwd",
+        "cudnn_sdpa_bwd",
+        "sdpa_bwd",
+    ),
+    "attn_fwd": (
+        "flash_fwd",
+        "fmha_fwd",
+        "fmha_cutlass",
+        "attention_forward",
+        "efficient_attention_forward",
+        "attn_fwd",
+        "cudnn_sdpa",
+        "sdpa",
+        "flash",
+    ),
 }
 
 
@@ -43,6 +60,7 @@ def classify(name: str) -> str:
 def start_profile():
     """A started torch.profiler recording CUDA kernels; pass it to finish_profile after the steps."""
     from torch.profiler import ProfilerActivity, profile
+
     torch.cuda.synchronize()
     prof = profile(activities=[ProfilerActivity.CUDA])
     prof.__enter__()
@@ -81,5 +99,7 @@ def format_breakdown(step_ms: float, br: dict) -> str:
     fwd = br["scan_fwd"] + br["attn_fwd"]
     bwd = br["scan_bwd"] + br["attn_bwd"]
     kind = "scan" if br["scan_fwd"] + br["scan_bwd"] > 0 else "attention"
-    return (f"step {step_ms:.2f} ms = {kind} fwd {fwd:.2f} + {kind} bwd {bwd:.2f} + rest {step_ms - fwd - bwd:.2f} "
-            f"(all kernels {br['kernels_total']:.2f} ms)")
+    return (
+        f"step {step_ms:.2f} ms = {kind} fwd {fwd:.2f} + {kind} bwd {bwd:.2f} + rest {step_ms - fwd - bwd:.2f} "
+        f"(all kernels {br['kernels_total']:.2f} ms)"
+    )

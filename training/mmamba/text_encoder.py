@@ -29,6 +29,7 @@ table's words in the table's order):
   then on, prior_words = prior_dim = 0 in its config) — the `--init` path of continued training; the logits
   equal the original model's.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,8 +43,8 @@ import torch.nn as nn
 from .common import Attention
 from .config import TextConfig
 
-WORD_INIT_STD = 0.02           # std of tok_emb rows and of word_proj.weight (see the module docstring)
-MAX_PRIOR_BYTES = 2 << 30      # a word-vector table file larger than this is refused
+WORD_INIT_STD = 0.02  # std of tok_emb rows and of word_proj.weight (see the module docstring)
+MAX_PRIOR_BYTES = 2 << 30  # a word-vector table file larger than this is refused
 
 
 class PriorMismatchError(ValueError):
@@ -52,10 +53,10 @@ class PriorMismatchError(ValueError):
 
 @dataclass
 class PriorTable:
-    name: str                  # file name without .npz
-    sha256: str                # hex digest of the file
+    name: str  # file name without .npz
+    sha256: str  # hex digest of the file
     words: list[str]
-    vectors: np.ndarray        # (n, dim) float32, scaled so the mean squared row norm is 1
+    vectors: np.ndarray  # (n, dim) float32, scaled so the mean squared row norm is 1
 
 
 def file_sha256(path: str) -> str:
@@ -69,6 +70,7 @@ def file_sha256(path: str) -> str:
 def read_prior(path: str) -> PriorTable:
     """Read and check a word-vector table (words: unique [a-z0-9]{1,64}; vectors finite, (n, dim))."""
     from .bpe import check_words
+
     size = os.path.getsize(path)
     if size > MAX_PRIOR_BYTES:
         raise ValueError(f"{path}: {size} bytes, more than the {MAX_PRIOR_BYTES} a word-vector table may have")
@@ -79,7 +81,9 @@ def read_prior(path: str) -> PriorTable:
     if words.ndim != 1 or words.dtype.kind != "U":
         raise ValueError(f"{path}: 'words' must be a 1-D unicode array, got {words.dtype} {words.shape}")
     if vectors.ndim != 2 or vectors.shape[0] != words.shape[0] or vectors.shape[1] < 1 or vectors.dtype.kind != "f":
-        raise ValueError(f"{path}: 'vectors' must be float (n={words.shape[0]}, dim), got {vectors.dtype} {vectors.shape}")
+        raise ValueError(
+            f"{path}: 'vectors' must be float (n={words.shape[0]}, dim), got {vectors.dtype} {vectors.shape}"
+        )
     try:
         wl = check_words([str(w) for w in words])
     except ValueError as e:
@@ -98,8 +102,12 @@ def prior_config(path: str) -> dict:
     """The TextConfig fields for a table file: prior_words, prior_dim, prior_name, prior_sha256 (set vocab_size
     to the v2 tokenizer's vocab_size, i.e. its word_offset + prior_words)."""
     t = read_prior(path)
-    return {"prior_words": len(t.words), "prior_dim": int(t.vectors.shape[1]), "prior_name": t.name,
-            "prior_sha256": t.sha256}
+    return {
+        "prior_words": len(t.words),
+        "prior_dim": int(t.vectors.shape[1]),
+        "prior_name": t.name,
+        "prior_sha256": t.sha256,
+    }
 
 
 def _sha_bytes(hexdigest: str) -> torch.Tensor:
@@ -117,12 +125,11 @@ class TextBlock(nn.Module):
         self.norm1 = nn.LayerNorm(w)
         self.attn = Attention(w, heads)
         self.norm2 = nn.LayerNorm(w)
-        self.mlp = nn.Sequential(nn.Linear(w, ffn_mult * w), nn.GELU(approximate="tanh"),
-                                 nn.Linear(ffn_mult * w, w))
+        self.mlp = nn.Sequential(nn.Linear(w, ffn_mult * w), nn.GELU(approximate="tanh"), nn.Linear(ffn_mult * w, w))
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), key_mask=key_mask)          # (B, Lt, w)
-        return x + self.mlp(self.norm2(x))                            # (B, Lt, w)
+        x = x + self.attn(self.norm1(x), key_mask=key_mask)  # (B, Lt, w)
+        return x + self.mlp(self.norm2(x))  # (B, Lt, w)
 
 
 class TextEncoder(nn.Module):
@@ -138,7 +145,7 @@ class TextEncoder(nn.Module):
             nn.init.normal_(self.word_proj.weight, std=WORD_INIT_STD)
             nn.init.zeros_(self.word_proj.bias)
             self.register_buffer("word_vectors", torch.zeros(cfg.prior_words, cfg.prior_dim), persistent=False)
-            self.register_buffer("prior_sha256", torch.zeros(32, dtype=torch.uint8))   # zeros: none attached
+            self.register_buffer("prior_sha256", torch.zeros(32, dtype=torch.uint8))  # zeros: none attached
             self.prior_attached = False
         self.layers = nn.ModuleList(TextBlock(w, cfg.heads, cfg.ffn_mult) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(w)
@@ -157,15 +164,21 @@ class TextEncoder(nn.Module):
             raise ValueError("this text encoder has no word prior (prior_words = 0): nothing to attach")
         c = self.cfg
         if (len(table.words), table.vectors.shape[1]) != (c.prior_words, c.prior_dim):
-            raise PriorMismatchError(f"word-vector table {table.name} is ({len(table.words)}, {table.vectors.shape[1]}) "
-                                     f"but the model was built for ({c.prior_words}, {c.prior_dim})")
+            raise PriorMismatchError(
+                f"word-vector table {table.name} is ({len(table.words)}, {table.vectors.shape[1]}) "
+                f"but the model was built for ({c.prior_words}, {c.prior_dim})"
+            )
         if c.prior_sha256 and c.prior_sha256 != table.sha256:
-            raise PriorMismatchError(f"word-vector table {table.name} (sha256 {table.sha256[:16]}…) is not the one the "
-                                     f"model config names: {c.prior_name or '?'} (sha256 {c.prior_sha256[:16]}…)")
+            raise PriorMismatchError(
+                f"word-vector table {table.name} (sha256 {table.sha256[:16]}…) is not the one the "
+                f"model config names: {c.prior_name or '?'} (sha256 {c.prior_sha256[:16]}…)"
+            )
         loaded = _sha_hex(self.prior_sha256)
         if self.prior_sha256.any() and loaded != table.sha256:
-            raise PriorMismatchError(f"word-vector table {table.name} (sha256 {table.sha256[:16]}…) is not the one the "
-                                     f"loaded checkpoint was trained with (sha256 {loaded[:16]}…)")
+            raise PriorMismatchError(
+                f"word-vector table {table.name} (sha256 {table.sha256[:16]}…) is not the one the "
+                f"loaded checkpoint was trained with (sha256 {loaded[:16]}…)"
+            )
         with torch.no_grad():
             self.word_vectors.copy_(torch.from_numpy(table.vectors))
             self.prior_sha256.copy_(_sha_bytes(table.sha256))
@@ -185,8 +198,10 @@ class TextEncoder(nn.Module):
 
     def _require_attached(self) -> None:
         if not self.prior_attached:
-            raise RuntimeError(f"text encoder word vectors are not attached: call attach_prior(model, path to "
-                               f"{self.cfg.prior_name or 'the table'}.npz) after building the model")
+            raise RuntimeError(
+                f"text encoder word vectors are not attached: call attach_prior(model, path to "
+                f"{self.cfg.prior_name or 'the table'}.npz) after building the model"
+            )
 
     def embed(self, text_ids: torch.Tensor) -> torch.Tensor:
         """text_ids (B, Lt) long -> (B, Lt, w) token embeddings (learned rows, or projected word vectors)."""
@@ -194,26 +209,29 @@ class TextEncoder(nn.Module):
             return self.tok_emb(text_ids)
         self._require_attached()
         off = self.cfg.word_offset
-        is_word = text_ids >= off                                      # (B, Lt)
-        learned = self.tok_emb(text_ids.clamp(max=off - 1))            # (B, Lt, w)
-        wv = self.word_vectors[(text_ids - off).clamp(min=0)]          # (B, Lt, prior_dim)
+        is_word = text_ids >= off  # (B, Lt)
+        learned = self.tok_emb(text_ids.clamp(max=off - 1))  # (B, Lt, w)
+        wv = self.word_vectors[(text_ids - off).clamp(min=0)]  # (B, Lt, prior_dim)
         return torch.where(is_word[..., None], self.word_proj(wv).to(learned.dtype), learned)
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs):
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ):
         if self.has_prior:
             te = state_dict.get(prefix + "tok_emb.weight")
             if te is not None and te.shape[0] == self.cfg.vocab_size and prefix + "word_proj.weight" not in state_dict:
-                self._to_plain_table()                                 # an exported (effective) table
+                self._to_plain_table()  # an exported (effective) table
             elif prefix + "prior_sha256" in state_dict:
                 got = state_dict[prefix + "prior_sha256"]
                 if self.prior_sha256.any() and got.any() and _sha_hex(got) != _sha_hex(self.prior_sha256):
                     raise PriorMismatchError(
                         f"the checkpoint was trained with the word-vector table of sha256 {_sha_hex(got)[:16]}…, "
                         f"but {self.cfg.prior_name or 'the attached table'} (sha256 {_sha_hex(self.prior_sha256)[:16]}…) "
-                        f"is attached; pass the table the checkpoint was trained with")
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                                      error_msgs)
+                        f"is attached; pass the table the checkpoint was trained with"
+                    )
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     def _to_plain_table(self) -> None:
         """Become a plain-table encoder: tok_emb (vocab_size, w), no word_proj / word_vectors / prior_sha256."""
@@ -229,13 +247,13 @@ class TextEncoder(nn.Module):
     def forward(self, text_ids: torch.Tensor):
         """text_ids (B, Lt) long -> tokens (B, Lt, d), c (B, cond_dim), key_mask (B, Lt) bool."""
         Lt = text_ids.shape[1]
-        key_mask = text_ids != self.cfg.pad_id                         # (B, Lt)
-        x = self.embed(text_ids) + self.pos_emb[:Lt]                   # (B, Lt, w)
+        key_mask = text_ids != self.cfg.pad_id  # (B, Lt)
+        x = self.embed(text_ids) + self.pos_emb[:Lt]  # (B, Lt, w)
         for blk in self.layers:
             x = blk(x, key_mask)
-        x = self.norm(x)                                               # (B, Lt, w)
-        m = key_mask.to(x.dtype)[..., None]                            # (B, Lt, 1)
-        pooled = (x * m).sum(1) / m.sum(1).clamp_min(1.0)              # (B, w)
+        x = self.norm(x)  # (B, Lt, w)
+        m = key_mask.to(x.dtype)[..., None]  # (B, Lt, 1)
+        pooled = (x * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, w)
         return self.proj(x), self.pool_proj(pooled), key_mask
 
 
@@ -251,11 +269,14 @@ def attach_prior(model: nn.Module, path: str, tokenizer=None) -> int:
     if tokenizer is not None:
         tw = list(getattr(tokenizer, "words", []))
         if tw != table.words:
-            raise PriorMismatchError(f"the tokenizer's {len(tw)} words are not the {len(table.words)} words of "
-                                     f"{table.name}, in order; train the tokenizer with words=<the table's words>")
+            raise PriorMismatchError(
+                f"the tokenizer's {len(tw)} words are not the {len(table.words)} words of "
+                f"{table.name}, in order; train the tokenizer with words=<the table's words>"
+            )
         if tokenizer.vocab_size != encs[0].cfg.vocab_size:
-            raise PriorMismatchError(f"tokenizer vocab_size {tokenizer.vocab_size} != text vocab_size "
-                                     f"{encs[0].cfg.vocab_size}")
+            raise PriorMismatchError(
+                f"tokenizer vocab_size {tokenizer.vocab_size} != text vocab_size {encs[0].cfg.vocab_size}"
+            )
     for e in encs:
         e.attach(table)
     return len(encs)

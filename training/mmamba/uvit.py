@@ -11,6 +11,7 @@ Parameter names: text.*, img_emb.weight (K+1, d), pos_emb (HW, d),
 layers.i.attn_mod.proj.*, layers.i.attn.{qkv,out}.*, layers.i.cross_norm.weight,
 layers.i.cross.{q,kv,out}.*, layers.i.ffn_mod.proj.*, layers.i.ffn.{w_in,w_out}.*, head_norm.weight, head.*.
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,11 +37,11 @@ class UViTLayer(nn.Module):
         self.ffn = GEGLU(d, cfg.ffn_mult * d)
 
     def forward(self, h, c, txt, key_mask):
-        shift, scale, gate = self.attn_mod(c)                                  # (B, 1, d) each
-        h = h + gate * self.attn(modulate(self.attn_norm(h), shift, scale))     # (B, HW, d)
-        h = h + self.cross(self.cross_norm(h), txt, key_mask)                   # (B, HW, d)
+        shift, scale, gate = self.attn_mod(c)  # (B, 1, d) each
+        h = h + gate * self.attn(modulate(self.attn_norm(h), shift, scale))  # (B, HW, d)
+        h = h + self.cross(self.cross_norm(h), txt, key_mask)  # (B, HW, d)
         shift, scale, gate = self.ffn_mod(c)
-        return h + gate * self.ffn(modulate(self.ffn_norm(h), shift, scale))    # (B, HW, d)
+        return h + gate * self.ffn(modulate(self.ffn_norm(h), shift, scale))  # (B, HW, d)
 
 
 class UViT(nn.Module):
@@ -59,8 +60,8 @@ class UViT(nn.Module):
 
     def forward(self, img_tokens: torch.Tensor, text_ids: torch.Tensor, return_stages: bool = False):
         """img_tokens (B, HW) long, text_ids (B, Lt) long -> logits (B, HW, K) [, stages]."""
-        txt, c, key_mask = self.text(text_ids)                         # (B, Lt, d), (B, cond), (B, Lt)
-        h = self.img_emb(img_tokens) + self.pos_emb                    # (B, HW, d)
+        txt, c, key_mask = self.text(text_ids)  # (B, Lt, d), (B, cond), (B, Lt)
+        h = self.img_emb(img_tokens) + self.pos_emb  # (B, HW, d)
         stages = {"text_tokens": txt, "c": c, "embed": h} if return_stages else None
         for i, layer in enumerate(self.layers):
             if self.grad_checkpoint and self.training:
@@ -69,7 +70,7 @@ class UViT(nn.Module):
                 h = layer(h, c, txt, key_mask)
             if stages is not None:
                 stages[f"layer{i}"] = h
-        logits = self.head(self.head_norm(h))                          # (B, HW, K)
+        logits = self.head(self.head_norm(h))  # (B, HW, K)
         if stages is not None:
             stages["logits"] = logits
             return logits, stages

@@ -15,6 +15,7 @@ l2 normalisation over channels (encoder side only), codebook gather (decoder sid
 products (encoder side). Images are NCHW in [-1, 1]; the decoder output is not squashed (clamp when
 converting to pixels).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
@@ -29,15 +30,15 @@ import torch.nn.functional as F
 class VQConfig:
     image_size: int = 128
     in_channels: int = 3
-    ch: int = 32                                  # base width at full resolution
-    ch_mult: Tuple[int, ...] = (1, 2, 2, 4)        # one entry per resolution; len-1 downsamplings
-    enc_res_blocks: int = 1                       # ResNet blocks per encoder level
-    dec_res_blocks: int = 1                       # ResNet blocks per decoder level
-    mid_blocks: int = 1                           # ResNet blocks at the token resolution (each side)
+    ch: int = 32  # base width at full resolution
+    ch_mult: Tuple[int, ...] = (1, 2, 2, 4)  # one entry per resolution; len-1 downsamplings
+    enc_res_blocks: int = 1  # ResNet blocks per encoder level
+    dec_res_blocks: int = 1  # ResNet blocks per decoder level
+    mid_blocks: int = 1  # ResNet blocks at the token resolution (each side)
     norm_groups: int = 8
     codebook_size: int = 1024
-    code_dim: int = 8                             # low-dim factorised lookup (ViT-VQGAN)
-    beta: float = 0.25                            # commitment weight
+    code_dim: int = 8  # low-dim factorised lookup (ViT-VQGAN)
+    beta: float = 0.25  # commitment weight
     gn_eps: float = 1e-6
 
     @property
@@ -134,7 +135,9 @@ class Decoder(nn.Module):
         self.levels = nn.ModuleList()
         for i in reversed(range(len(chs))):
             lvl = nn.Module()
-            lvl.blocks = nn.ModuleList([ResBlock(c if j == 0 else chs[i], chs[i], cfg) for j in range(cfg.dec_res_blocks)])
+            lvl.blocks = nn.ModuleList(
+                [ResBlock(c if j == 0 else chs[i], chs[i], cfg) for j in range(cfg.dec_res_blocks)]
+            )
             c = chs[i]
             # nearest x2 then 3x3 conv: (H, W) -> (2H, 2W)
             lvl.up = nn.Conv2d(c, c, 3, padding=1) if i > 0 else None
@@ -183,13 +186,13 @@ class Quantizer(nn.Module):
         return self.codes()[tokens].permute(0, 3, 1, 2).contiguous()
 
     def forward(self, z: torch.Tensor):  # z (B, D, g, g)
-        zn = F.normalize(z.float(), dim=1)                                   # (B, D, g, g)
-        codes = self.codes().float()                                         # (K, D)
-        tokens = torch.einsum("bdhw,kd->bkhw", zn, codes).argmax(dim=1)      # (B, g, g)
-        q = codes[tokens].permute(0, 3, 1, 2)                                # (B, D, g, g)
+        zn = F.normalize(z.float(), dim=1)  # (B, D, g, g)
+        codes = self.codes().float()  # (K, D)
+        tokens = torch.einsum("bdhw,kd->bkhw", zn, codes).argmax(dim=1)  # (B, g, g)
+        q = codes[tokens].permute(0, 3, 1, 2)  # (B, D, g, g)
         codebook_loss = F.mse_loss(q, zn.detach())
         commit_loss = F.mse_loss(zn, q.detach())
-        q_st = zn + (q - zn).detach()                                        # straight-through
+        q_st = zn + (q - zn).detach()  # straight-through
         if self.training:
             with torch.no_grad():
                 counts = torch.bincount(tokens.flatten(), minlength=self.cfg.codebook_size).float()
@@ -226,9 +229,9 @@ class VQModel(nn.Module):
         self.decoder = Decoder(cfg)
 
     def forward(self, x: torch.Tensor):  # x (B, 3, S, S) in [-1, 1]
-        z = self.encoder(x)                          # (B, D, g, g)
-        q, tokens, vq_loss, zn = self.quant(z)       # (B, D, g, g), (B, g, g)
-        recon = self.decoder(q)                      # (B, 3, S, S)
+        z = self.encoder(x)  # (B, D, g, g)
+        q, tokens, vq_loss, zn = self.quant(z)  # (B, D, g, g), (B, g, g)
+        recon = self.decoder(q)  # (B, 3, S, S)
         return recon, tokens, vq_loss, zn
 
     @torch.no_grad()

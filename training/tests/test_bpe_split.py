@@ -1,5 +1,6 @@
 """Word-boundary pieces on a v1 tokenizer (the fine-tuning captions' split): the word keeps its ids next to
 punctuation and in any case, texts without punctuation keep v1's ids, and the split round-trips through to_dict."""
+
 import pytest
 
 from mmamba.bpe import BPETokenizer

@@ -1,36 +1,47 @@
 """Tokenizer v2 (bpe.py docstring): word-boundary pre-tokenisation, known-word ids, training over the pieces that
 are not known words, bounded input; v1 unchanged."""
+
 import json
 import random
 import time
 
 import pytest
 
-from mmamba.bpe import (BOS, EOS, FIRST_MERGE_ID, MAX_TEXT_CHARS, PAD, BPETokenizer, normalise, pieces_v1,
-                        pieces_v2)
+from mmamba.bpe import BOS, EOS, FIRST_MERGE_ID, MAX_TEXT_CHARS, PAD, BPETokenizer, normalise, pieces_v1, pieces_v2
 
 WORDS = ["a", "red", "apple", "zorblat", "thumbs", "up", "2", "42", "car"]
-CORPUS = ["a red apple", "a blue car!", "thumbs-up, please", "zorblat zorblat", "fire 🔥🔥 emoji",
-          "blue blue blue", "bluish green", "x-ray"] * 3
+CORPUS = [
+    "a red apple",
+    "a blue car!",
+    "thumbs-up, please",
+    "zorblat zorblat",
+    "fire 🔥🔥 emoji",
+    "blue blue blue",
+    "bluish green",
+    "x-ray",
+] * 3
 
 
 def tok2():
     return BPETokenizer.train(CORPUS, vocab_size=280, max_len=12, words=WORDS, version=2)
 
 
-@pytest.mark.parametrize("text,pieces", [
-    ("zorblat,", ["zorblat", ","]),
-    ("Zorblat!", ["zorblat", "!"]),
-    ("thumbs-up", ["thumbs", "-", "up"]),
-    ("🔥🔥x🔥", ["🔥🔥", "x", "🔥"]),
-    ("héllo", ["h", "é", "llo"]),
-    ("abc123 4.5", ["abc123", "4", ".", "5"]),
-    ("", []),
-    (" \t\n\r  ", []),
-    ("a...b", ["a", ".", ".", ".", "b"]),
-    ("\x01a", ["\x01", "a"]),
-    ("ÉCOLE", ["É", "cole"]),
-])
+@pytest.mark.parametrize(
+    "text,pieces",
+    [
+        ("zorblat,", ["zorblat", ","]),
+        ("Zorblat!", ["zorblat", "!"]),
+        ("thumbs-up", ["thumbs", "-", "up"]),
+        ("🔥🔥x🔥", ["🔥🔥", "x", "🔥"]),
+        ("héllo", ["h", "é", "llo"]),
+        ("abc123 4.5", ["abc123", "4", ".", "5"]),
+        ("", []),
+        (" \t\n\r  ", []),
+        ("a...b", ["a", ".", ".", ".", "b"]),
+        ("\x01a", ["\x01", "a"]),
+        ("ÉCOLE", ["É", "cole"]),
+    ],
+)
 def test_pieces(text, pieces):
     assert pieces_v2(text) == pieces
 
@@ -42,9 +53,9 @@ def test_known_words_ignore_punctuation_and_case():
     assert t.tokenize("zorblat,")[0] == zid and t.tokenize("Zorblat!")[0] == zid and t.tokenize("ZORBLAT")[0] == zid
     th, up = t.word_offset + WORDS.index("thumbs"), t.word_offset + WORDS.index("up")
     ids = t.tokenize("thumbs-up")
-    assert ids[0] == th and ids[-1] == up and len(ids) == 3       # the hyphen is one byte-level piece
+    assert ids[0] == th and ids[-1] == up and len(ids) == 3  # the hyphen is one byte-level piece
     assert t.tokenize("42") == [t.word_offset + WORDS.index("42")]
-    assert t.tokenize("421") != t.tokenize("42")                  # an unknown digit run is BPE-encoded
+    assert t.tokenize("421") != t.tokenize("42")  # an unknown digit run is BPE-encoded
     assert all(i < t.word_offset for i in t.tokenize("bluish 🔥"))
     assert t.vocab_size == t.word_offset + len(WORDS) and t.word_offset == FIRST_MERGE_ID + len(t.merges)
 
@@ -76,7 +87,9 @@ def test_v2_training_deterministic_and_oov_only():
     # no merge that only it would produce, while the unknown "blue" does compress
     plain = BPETokenizer.train(CORPUS, vocab_size=280, max_len=12, version=2)
     assert len(plain.tokenize("zorblat")) < len(" zorblat".encode())
-    assert len(a.encode_word(tuple(3 + x for x in b" zorblat"))) > len(plain.encode_word(tuple(3 + x for x in b" zorblat")))
+    assert len(a.encode_word(tuple(3 + x for x in b" zorblat"))) > len(
+        plain.encode_word(tuple(3 + x for x in b" zorblat"))
+    )
     assert len(a.tokenize("blue")) == 1
     # the vocab_size budget covers fixed ids + merges; words come on top
     assert FIRST_MERGE_ID + len(a.merges) <= 280 < a.vocab_size
@@ -105,7 +118,7 @@ def test_v1_dict_without_version_and_v1_unchanged():
     assert d["version"] == 1 and "words" not in d
     d.pop("version")
     assert BPETokenizer.from_dict(d).encode("a red, apple!") == t1.encode("a red, apple!")
-    assert pieces_v1("zorblat, x") == ["zorblat,", "x"]           # v1 splits on spaces only
+    assert pieces_v1("zorblat, x") == ["zorblat,", "x"]  # v1 splits on spaces only
     assert t1.tokenize("zorblat,") != t1.tokenize("zorblat")
 
 

@@ -1,4 +1,5 @@
 """Resume from a checkpoint continues bit-identically vs an uninterrupted run (tiny models, CPU)."""
+
 import os
 import sys
 
@@ -31,6 +32,7 @@ def _assert_same(a, b):
 
 def test_vq_resume_bitwise(tmp_path):
     import train_vq
+
     args = ["--data", "synthetic:48", "--steps", "12", "--restart-every", "4", "--val-every", "1000"] + COMMON
     full, part = str(tmp_path / "full"), str(tmp_path / "part")
     train_vq.main(args + ["--out", full])
@@ -42,6 +44,7 @@ def test_vq_resume_bitwise(tmp_path):
 
 def test_atomic_write_leaves_no_temp(tmp_path):
     from mmamba.checkpoint import save_checkpoint
+
     m = torch.nn.Linear(2, 2)
     for s in range(4):
         save_checkpoint(str(tmp_path), s, m, keep=2)
@@ -52,16 +55,34 @@ def _tokens_dir(tmp_path):
     """A tiny VQ run + encode_tokens output on synthetic images (shared by the generator tests)."""
     import encode_tokens
     import train_vq
+
     vq = str(tmp_path / "vq")
     train_vq.main(["--data", "synthetic:40", "--steps", "4", "--out", vq] + COMMON)
     tok = str(tmp_path / "tok")
-    encode_tokens.main(["--data", "synthetic:40", "--vq", vq, "--out", tok, "--vocab-size", "280",
-                        "--text-len", "6", "--device", "cpu", "--caption-variants", "2"])
+    encode_tokens.main(
+        [
+            "--data",
+            "synthetic:40",
+            "--vq",
+            vq,
+            "--out",
+            tok,
+            "--vocab-size",
+            "280",
+            "--text-len",
+            "6",
+            "--device",
+            "cpu",
+            "--caption-variants",
+            "2",
+        ]
+    )
     return tok
 
 
 def test_gen_resume_bitwise(tmp_path):
     import train_gen
+
     tok = _tokens_dir(tmp_path)
     for model in ("mmamba", "uvit"):
         args = ["--model", model, "--data", tok, "--steps", "12", "--val-every", "5", "--ema", "0.99"] + COMMON

@@ -1,6 +1,7 @@
 """Tests of mmamba/data.py on a tiny synthetic pack (no node needed): colour maths, storage, determinism,
 truthful caption forms, splits and the evaluation item lists. The real builder (node + npm art packages)
 is tested in test_data_builder.py."""
+
 import numpy as np
 import pytest
 
@@ -34,7 +35,7 @@ def test_storage_colour_palette_and_mask_levels():
     yy, xx = np.mgrid[0:128, 0:128]
     # a smooth gradient disc: many colours, so the palette reduction has to work
     rgba = np.zeros((128, 128, 4), np.uint8)
-    disc = (xx - 64) ** 2 + (yy - 64) ** 2 < 50 ** 2
+    disc = (xx - 64) ** 2 + (yy - 64) ** 2 < 50**2
     rgba[..., 0] = np.clip(xx * 2, 0, 255)
     rgba[..., 1] = np.clip(yy * 2, 0, 255)
     rgba[..., 2] = rng.integers(90, 110, (128, 128))
@@ -65,7 +66,9 @@ def test_pack_is_deterministic_bytes(tmp_path):
     for f in ("index.json", "images.bin"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
     pa, pb = D.Pack(a, 0), D.Pack(b, 0)
-    assert [pa.caption(i, 2, i) for i in range(len(pa.entries))] == [pb.caption(i, 2, i) for i in range(len(pb.entries))]
+    assert [pa.caption(i, 2, i) for i in range(len(pa.entries))] == [
+        pb.caption(i, 2, i) for i in range(len(pb.entries))
+    ]
 
 
 def test_items_deterministic_and_colour_names_measured(tiny):
@@ -79,7 +82,7 @@ def test_items_deterministic_and_colour_names_measured(tiny):
             assert a_img.shape == (128, 128, 3) and a_img.dtype == np.uint8
             assert (a_img == b_img).all() and a_cap == b_cap and a_meta == b_meta
             if a_meta["kind"] == "emoji":  # the stored colour name is the one measured on these pixels
-                mask = (a_img.min(-1) < 250)
+                mask = a_img.min(-1) < 250
                 assert D.dominant_colours(a_img, mask)[0] == a_meta["colour"]
             else:
                 assert D.colour_name(a_img[0, 0]) == a_meta["background"]  # icons start 6 px in: corner is background
@@ -152,11 +155,19 @@ def test_caption_forms_all_appear_and_are_true(tiny):
             cap = p.caption(ei, epoch, ei)
             assert not untrue_claims(p, ei, cap), (cap, untrue_claims(p, ei, cap))
             bare += cap == concept
-            found |= {k for k, sig in {"article": cap.startswith(("a ", "an ")), "emoji": " emoji" in cap,
-                                        "icon_of": " of " in cap, "drawing_of": cap.startswith("a drawing of"),
-                                        "colour_after": cap.split(", ")[-1] in D.COLOUR_NAMES,
-                                        "synonym": any(s in cap for s in p.facts(ei)["synonyms"]),
-                                        "scene": "background" in cap}.items() if sig}
+            found |= {
+                k
+                for k, sig in {
+                    "article": cap.startswith(("a ", "an ")),
+                    "emoji": " emoji" in cap,
+                    "icon_of": " of " in cap,
+                    "drawing_of": cap.startswith("a drawing of"),
+                    "colour_after": cap.split(", ")[-1] in D.COLOUR_NAMES,
+                    "synonym": any(s in cap for s in p.facts(ei)["synonyms"]),
+                    "scene": "background" in cap,
+                }.items()
+                if sig
+            }
         assert not untrue_claims(p, ei, p.caption(ei)) and not untrue_claims(p, ei, p.short_caption(ei))
     assert bare > 0, "the bare concept name must be a training caption"
     assert found == {"article", "emoji", "icon_of", "drawing_of", "colour_after", "synonym", "scene"}, found
@@ -178,6 +189,7 @@ def test_untrue_claims_catches_lies(tiny):
 def test_paraphrase_prompts_never_training_captions():
     # a pack with several concepts outside DEMO_CONCEPTS, so the split is not empty; several seeds
     import tempfile
+
     with tempfile.TemporaryDirectory() as d:
         root = D.make_tiny_dataset(d)
         for seed in (0, 1, 2):
@@ -211,12 +223,16 @@ def test_splits_hold_out_combinations_and_ruler(tiny):
         for s in ("val", "test"):
             for i in p.splits[s]:
                 m = p.meta(i)
-                unseen = {"concept": m["concept"] not in seen_c,
-                          "concept+style": (m["concept"], m["style"]) not in seen_cs,
-                          "concept+colour": (m["concept"], m["colour"]) not in seen_cc,
-                          "colour+background": (m["colour"], m["background"]) not in seen_fb}
+                unseen = {
+                    "concept": m["concept"] not in seen_c,
+                    "concept+style": (m["concept"], m["style"]) not in seen_cs,
+                    "concept+colour": (m["concept"], m["colour"]) not in seen_cc,
+                    "colour+background": (m["colour"], m["background"]) not in seen_fb,
+                }
                 assert unseen[m["holdout"]], m
-        assert not (seen_c & D.DEMO_CONCEPTS ^ ({m["concept"] for m in map(p.meta, range(len(p.entries)))} & D.DEMO_CONCEPTS))
+        assert not (
+            seen_c & D.DEMO_CONCEPTS ^ ({m["concept"] for m in map(p.meta, range(len(p.entries)))} & D.DEMO_CONCEPTS)
+        )
         unseen = D.ruler_items(p, "unseen_concept")
         combo = D.ruler_items(p, "seen_concept_unseen_combination")
         for x in unseen:
@@ -242,6 +258,7 @@ def test_captions_prompts_and_torch_dataset(tiny):
     x, cap, meta = ds[0]
     assert tuple(x.shape) == (3, 128, 128) and 0.0 <= float(x.min()) and float(x.max()) <= 1.0
     import torch
+
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
     assert tuple(batch[0].shape) == (4, 3, 128, 128) and len(batch[1]) == 4
     perm = D.epoch_permutation(10, 0, 1)

@@ -1,6 +1,7 @@
 """Tests of the real dataset builder (training/data/build_dataset.mjs + pack.py) on a small sample of the
 npm art packages: determinism (two builds give identical bytes), counts, concept normalisation (plural,
 hyphen, style suffix, brand / UI exclusion). Skipped when node or the npm packages are missing."""
+
 import json
 import os
 import shutil
@@ -15,13 +16,19 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILDER = os.path.join(REPO, "training", "data", "build_dataset.mjs")
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or not os.path.isdir(os.path.join(REPO, "node_modules", "@iconify-json", "mdi")),
-    reason="node or npm art packages missing")
+    reason="node or npm art packages missing",
+)
 SAMPLE = "apple,rocket,pizza"  # demo concepts with emoji and icon drawings
 
 
 def build(out) -> subprocess.CompletedProcess:
-    r = subprocess.run(["node", BUILDER, "--small", "--concepts", SAMPLE, "--out", str(out)], capture_output=True,
-                       text=True, timeout=240, env={**os.environ, "PYTHON": sys.executable})
+    r = subprocess.run(
+        ["node", BUILDER, "--small", "--concepts", SAMPLE, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return r
 
@@ -55,6 +62,7 @@ def test_builder_counts_and_content(two_builds):
     assert "pack size" in r.stdout and "per set:" in r.stdout and "PSNR mean" in r.stdout
     # at most MAX_PER_SET_CONCEPT (3) drawings of one concept per set; no exact duplicates
     from collections import Counter
+
     assert max(Counter((b["set"], b["concept"]) for b in p.bases).values()) <= 3
     idx = json.loads((a / "index.json").read_text())
     assert idx["version"] == 2 and idx["storage"]["colour_psnr_mean"] >= 38.0
@@ -72,15 +80,30 @@ def normalise(*pairs):
 
 
 def test_concept_normalisation():
-    n = normalise(("mdi", "heart-outline"), ("ph", "heart-fill"), ("ph", "heart-bold"), ("game-icons", "berries"),
-                  ("lucide", "boxes"), ("mdi", "cats"), ("tabler", "ice-cream"), ("tabler", "ice_cream"),
-                  ("material-symbols", "home-rounded"), ("fluent", "heart-24-regular"), ("solar", "home-2-linear"),
-                  ("mdi", "red-apple"), ("game-icons", "glasses"), ("lucide", "bus"))
+    n = normalise(
+        ("mdi", "heart-outline"),
+        ("ph", "heart-fill"),
+        ("ph", "heart-bold"),
+        ("game-icons", "berries"),
+        ("lucide", "boxes"),
+        ("mdi", "cats"),
+        ("tabler", "ice-cream"),
+        ("tabler", "ice_cream"),
+        ("material-symbols", "home-rounded"),
+        ("fluent", "heart-24-regular"),
+        ("solar", "home-2-linear"),
+        ("mdi", "red-apple"),
+        ("game-icons", "glasses"),
+        ("lucide", "bus"),
+    )
     key = {k: v["key"] for k, v in n.items()}
     # style suffixes -> the same concept, with the style they mean; near-duplicate weights left out
     assert key[("mdi", "heart-outline")] == key[("ph", "heart-fill")] == key[("fluent", "heart-24-regular")] == "heart"
     assert n[("mdi", "heart-outline")]["style"] == "outline icon" and n[("ph", "heart-fill")]["style"] == "filled icon"
-    assert n[("ph", "heart-bold")]["reason"] == "variant" and n[("material-symbols", "home-rounded")]["reason"] == "variant"
+    assert (
+        n[("ph", "heart-bold")]["reason"] == "variant"
+        and n[("material-symbols", "home-rounded")]["reason"] == "variant"
+    )
     # plural -> singular; words that only look plural stay
     assert (key[("game-icons", "berries")], key[("lucide", "boxes")], key[("mdi", "cats")]) == ("berry", "box", "cat")
     assert (key[("game-icons", "glasses")], key[("lucide", "bus")]) == ("glasses", "bus")
@@ -91,9 +114,18 @@ def test_concept_normalisation():
 
 
 def test_brand_and_ui_exclusion():
-    n = normalise(("tabler", "brand-github"), ("lucide", "github"), ("ph", "apple-logo"), ("mdi", "facebook"),
-                  ("ri", "twitter-x-line"), ("tabler", "apple"), ("tabler", "arrow-left"), ("tabler", "bell-off"),
-                  ("mdi", "format-bold"), ("tabler", "letter-a"))
+    n = normalise(
+        ("tabler", "brand-github"),
+        ("lucide", "github"),
+        ("ph", "apple-logo"),
+        ("mdi", "facebook"),
+        ("ri", "twitter-x-line"),
+        ("tabler", "apple"),
+        ("tabler", "arrow-left"),
+        ("tabler", "bell-off"),
+        ("mdi", "format-bold"),
+        ("tabler", "letter-a"),
+    )
     for name in ("brand-github", "github", "apple-logo", "facebook", "twitter-x-line"):
         assert next(v for k, v in n.items() if k[1] == name)["reason"] == "brand", name
     for name in ("arrow-left", "bell-off", "format-bold"):

@@ -1,4 +1,5 @@
 """The pooled dataset work (mmamba/pool.py, data.decode_images) equals the serial path exactly, in order."""
+
 import numpy as np
 
 from mmamba import data as D
@@ -22,7 +23,7 @@ def test_hue_rotate_by_palette_equals_per_pixel():
     rng = np.random.default_rng(7)
     print("seed 7")
     img = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
-    img[::3] = img[::3, :, :1]                                       # some greys
+    img[::3] = img[::3, :, :1]  # some greys
     for deg in (90, 180, 270, 33.5):
         h, s, v = D.rgb_to_hsv(img)
         grey = (img.max(-1) == img.min(-1))[..., None]
@@ -47,6 +48,7 @@ def test_pool_size_env(monkeypatch):
 def test_pooled_captions_and_ids_equal_serial(tmp_path, monkeypatch):
     import encode_tokens
     from mmamba.bpe import BPETokenizer
+
     root = D.make_tiny_dataset(str(tmp_path / "tiny"))
     monkeypatch.setattr(pool, "DEFAULT_CHUNK", 7)
     monkeypatch.setenv("MMAMBA_DECODE_WORKERS", "3")
@@ -63,6 +65,7 @@ def test_pooled_captions_and_ids_equal_serial(tmp_path, monkeypatch):
 def test_pool_ends_despite_an_inherited_stop_handler(tmp_path):
     """A trainer's SIGTERM handler (mmamba/checkpoint.py) in the parent must not keep the workers alive."""
     import signal
+
     old = signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         assert pool.map_items(lambda i: i * 3, 40, workers=2, chunk=5) == [i * 3 for i in range(40)]

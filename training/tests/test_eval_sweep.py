@@ -1,5 +1,6 @@
 """sweep_sampling.py on the tiny fixtures (CPU): one row per setting, the same numbers evaluate.py gives for that
 setting, and the winner named by the stated rule."""
+
 import json
 
 import pytest
@@ -16,14 +17,32 @@ def world(tmp_path_factory):
 
 def test_sweep_rows_match_evaluate_and_winner_follows_rule(world, tmp_path):
     common = ["--data", world["pack"], "--evaluators", world["evaluators"], "--vq", world["vq"], "--device", "cpu"]
-    res = S.main(common + ["--gen", f"tiny={world['gen']}", "--ruler", "3", "--guidance", "1,3", "--tau", "4.5",
-                           "--steps", "2,3", "--json", str(tmp_path / "s.json"), "--md", str(tmp_path / "s.md")])
+    res = S.main(
+        common
+        + [
+            "--gen",
+            f"tiny={world['gen']}",
+            "--ruler",
+            "3",
+            "--guidance",
+            "1,3",
+            "--tau",
+            "4.5",
+            "--steps",
+            "2,3",
+            "--json",
+            str(tmp_path / "s.json"),
+            "--md",
+            str(tmp_path / "s.md"),
+        ]
+    )
     rows = res["rows"]
     assert [(r["steps"], r["guidance"], r["tau"]) for r in rows] == [(2, 1, 4.5), (2, 3, 4.5), (3, 1, 4.5), (3, 3, 4.5)]
     assert set(rows[0]["by_split"]) <= set(S.RANKED_SPLITS) and rows[0]["by_split"]
     # one setting scored by evaluate.py itself: identical per-split numbers
-    ref = E.main(common + ["--gen", f"tiny={world['gen']}", "--ruler", "3", "--steps", "3", "--guidance", "3",
-                           "--tau", "4.5"])
+    ref = E.main(
+        common + ["--gen", f"tiny={world['gen']}", "--ruler", "3", "--steps", "3", "--guidance", "3", "--tau", "4.5"]
+    )
     ref_split = {k: v for k, v in ref["rows"][0]["by_split"].items() if k in S.RANKED_SPLITS}
     assert ref_split == rows[3]["by_split"]
     # the winner: max mean top-5, then max mean CLIP, then fewer steps
@@ -38,6 +57,7 @@ def test_sweep_rows_match_evaluate_and_winner_follows_rule(world, tmp_path):
 def test_ranking_key_breaks_ties_by_clip_then_steps():
     def row(i, steps, top5, clip):
         return {"index": i, "steps": steps, "by_split": {x: {"top5": top5, "clip": clip} for x in S.RANKED_SPLITS}}
+
     rows = [row(0, 16, 0.2, 50.0), row(1, 8, 0.2, 50.0), row(2, 12, 0.2, 51.0), row(3, 8, 0.1, 60.0)]
     assert [r["index"] for r in sorted(rows, key=S.ranking_key)] == [2, 1, 0, 3]
     assert len(S.grid([1, 2, 3, 4], [1.5, 3, 4.5], [8, 12, 16])) == 36

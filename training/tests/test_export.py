@@ -1,4 +1,5 @@
 """Export -> load round trip: valid safetensors shards, sha256/size verification, shard limit, int8 error."""
+
 import json
 import os
 
@@ -6,15 +7,25 @@ import numpy as np
 import pytest
 import torch
 
-from mmamba.export import (ShardTooLargeError, WeightIntegrityError, export_weights, load_manifest,
-                           parse_safetensors, quantize_int8)
+from mmamba.export import (
+    ShardTooLargeError,
+    WeightIntegrityError,
+    export_weights,
+    load_manifest,
+    parse_safetensors,
+    quantize_int8,
+)
 
 
 def _state(seed=0):
     g = torch.Generator().manual_seed(seed)
-    return {"emb.weight": torch.randn(64, 32, generator=g), "layer.w": torch.randn(48, 32, generator=g),
-            "layer.b": torch.randn(48, generator=g), "conv.weight": torch.randn(4, 3, 3, 3, generator=g),
-            "idx": torch.arange(5)}
+    return {
+        "emb.weight": torch.randn(64, 32, generator=g),
+        "layer.w": torch.randn(48, 32, generator=g),
+        "layer.b": torch.randn(48, generator=g),
+        "conv.weight": torch.randn(4, 3, 3, 3, generator=g),
+        "idx": torch.arange(5),
+    }
 
 
 def test_roundtrip_f32_and_f16(tmp_path):
@@ -23,7 +34,7 @@ def test_roundtrip_f32_and_f16(tmp_path):
         out = tmp_path / dtype
         m = export_weights(st, str(out), "t", "mmamba", {"d": 32}, tokenizer={"vocab": ["a"]}, dtype=dtype)
         assert m["format"] == "mmamba-weights" and m["formatVersion"] == 1 and m["kind"] == "mmamba"
-        assert "idx" not in m["tensors"]                     # integer buffers are not exported
+        assert "idx" not in m["tensors"]  # integer buffers are not exported
         man, arrs = load_manifest(str(out))
         assert man["config"] == {"d": 32} and man["tokenizer"] == {"vocab": ["a"]}
         for k in ("emb.weight", "layer.w", "layer.b", "conv.weight"):
@@ -32,6 +43,7 @@ def test_roundtrip_f32_and_f16(tmp_path):
             np.testing.assert_allclose(arrs[k], ref, rtol=tol, atol=tol)
         # every shard is also readable by the reference safetensors implementation
         from safetensors.numpy import load_file
+
         for sh in man["shards"]:
             ref_arrs = load_file(str(out / sh["file"]))
             assert set(ref_arrs) == {n for n, t in man["tensors"].items() if t["shard"] == man["shards"].index(sh)}
@@ -43,7 +55,7 @@ def test_alignment_and_header(tmp_path):
     data = (tmp_path / "model-00000.safetensors").read_bytes()
     n = int.from_bytes(data[:8], "little")
     assert n % 8 == 0
-    hdr = json.loads(data[8:8 + n])
+    hdr = json.loads(data[8 : 8 + n])
     for k, v in hdr.items():
         if k != "__metadata__":
             item = 4 if v["dtype"] == "F32" else 2
@@ -80,11 +92,11 @@ def test_shard_limit(tmp_path):
 
 def test_int8_error_bound(tmp_path):
     st = _state(3)
-    st["layer.w"][5] = 0.0                                   # an all-zero row must not divide by zero
+    st["layer.w"][5] = 0.0  # an all-zero row must not divide by zero
     m = export_weights(st, str(tmp_path), "t", "mmamba", {}, int8=True, int8_min_numel=1000)
     assert m["tensors"]["emb.weight"]["dtype"] == "int8" and m["tensors"]["emb.weight"]["scale"] == "emb.weight.scale"
     assert m["tensors"]["emb.weight.scale"] == {"shape": [64], "dtype": "f16", "shard": 0}
-    assert m["tensors"]["layer.b"]["dtype"] == "f16"          # 1-D stays f16
+    assert m["tensors"]["layer.b"]["dtype"] == "f16"  # 1-D stays f16
     man, raw = load_manifest(str(tmp_path), dequantize=False)
     assert raw["emb.weight"].dtype == np.int8 and raw["emb.weight.scale"].dtype == np.float16
     _, arrs = load_manifest(str(tmp_path))

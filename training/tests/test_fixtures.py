@@ -1,6 +1,7 @@
 """Golden fixtures: generation runs, files are consistent (weights load with sha256, shapes match the
 config, a forward from the stored weights reproduces the stored stages, loss and sampling), and the
 committed tests/fixtures/ is in sync with the current model code."""
+
 import json
 import os
 
@@ -19,6 +20,7 @@ COMMITTED = os.path.join(ROOT, "tests", "fixtures")
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
     import make_fixtures
+
     out = str(tmp_path_factory.mktemp("fx"))
     make_fixtures.main(["--out", out])
     return out
@@ -31,6 +33,7 @@ def _arrays(folder):
 
 def _check_generator(folder):
     from mmamba.mmamba import build_model
+
     with open(os.path.join(folder, "fixture.json")) as f:
         meta = json.load(f)
     man, sd = load_state_dict_from_manifest(folder)
@@ -43,7 +46,11 @@ def _check_generator(folder):
     for k, info in meta["arrays"].items():
         assert list(a[k].shape) == info["shape"], k
     B = meta["batch"]
-    assert a["input.text_ids"].shape == (B, cfg.text.max_len) and a["stage.logits"].shape == (B, cfg.hw, cfg.codebook_size)
+    assert a["input.text_ids"].shape == (B, cfg.text.max_len) and a["stage.logits"].shape == (
+        B,
+        cfg.hw,
+        cfg.codebook_size,
+    )
     logits, stages = model(a["input.img_tokens"].long(), a["input.text_ids"].long(), return_stages=True)
     for k in meta["stages"]:
         torch.testing.assert_close(stages[k], a[f"stage.{k}"], rtol=1e-4, atol=1e-5)
@@ -54,14 +61,21 @@ def _check_generator(folder):
         torch.testing.assert_close(p.grad, a[f"grad.{n}"], rtol=1e-3, atol=1e-6)
     model.eval()
     s = meta["sampling"]
-    grids = maskgit_sample(lambda t, x: model(t, x), a["input.text_ids"].long(), hw=cfg.hw,
-                           codebook_size=cfg.codebook_size, uncond_ids=a["sample.uncond_ids"].long(), **s)
+    grids = maskgit_sample(
+        lambda t, x: model(t, x),
+        a["input.text_ids"].long(),
+        hw=cfg.hw,
+        codebook_size=cfg.codebook_size,
+        uncond_ids=a["sample.uncond_ids"].long(),
+        **s,
+    )
     assert torch.equal(torch.stack(grids), a["sample.tokens"].long())
-    assert (a["sample.tokens"][-1] < cfg.codebook_size).all()          # nothing masked at the end
+    assert (a["sample.tokens"][-1] < cfg.codebook_size).all()  # nothing masked at the end
 
 
 def _check_vq(folder):
     from mmamba.vq import VQConfig, VQModel
+
     man, sd = load_state_dict_from_manifest(folder)
     m = VQModel(VQConfig.from_dict(man["config"]))
     m.load_state_dict(sd)

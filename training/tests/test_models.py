@@ -1,12 +1,12 @@
 """M-Mamba / UViT: permutations, config round trip, ref-vs-fast scan inside the model, gradient flow,
 receptive field of the cross-scan, parameter names/shapes, and the shipped presets' size match."""
+
 import json
 
 import pytest
 import torch
 
-from mmamba.config import (MMambaConfig, UViTConfig, config_from_dict, small_mmamba, small_uvit,
-                           tiny_mmamba, tiny_uvit)
+from mmamba.config import MMambaConfig, UViTConfig, config_from_dict, small_mmamba, small_uvit, tiny_mmamba, tiny_uvit
 from mmamba.mmamba import MMamba, image_permutations, sequence_permutations
 from mmamba.uvit import UViT
 
@@ -27,7 +27,7 @@ def inputs(cfg, B=2, seed=0):
     txt = torch.randint(3, cfg.text.vocab_size, (B, cfg.text.max_len), generator=g)
     txt[:, 0] = 1
     txt[0, 3] = 2
-    txt[0, 4:] = 0            # one padded prompt
+    txt[0, 4:] = 0  # one padded prompt
     txt[1, -1] = 2
     return img, txt
 
@@ -56,14 +56,19 @@ def test_permutations_invert():
                 assert torch.equal(perm[k][inv[k]], torch.arange(L))
                 assert sorted(perm[k].tolist()) == list(range(L))
                 txt_pos = (perm[k] < cfg.text.max_len).nonzero()[:, 0]
-                assert torch.equal(perm[k][txt_pos], torch.arange(cfg.text.max_len))   # text in order
+                assert torch.equal(perm[k][txt_pos], torch.arange(cfg.text.max_len))  # text in order
                 if tp == "first":
                     assert txt_pos.tolist() == list(range(cfg.text.max_len))
 
 
 def test_config_roundtrip():
-    for cfg in (tiny_mmamba(), small_mmamba(), tiny_uvit(), small_uvit(),
-                tiny_mmamba(ffn=True, pos_emb=True, directions=2, text_position="middle")):
+    for cfg in (
+        tiny_mmamba(),
+        small_mmamba(),
+        tiny_uvit(),
+        small_uvit(),
+        tiny_mmamba(ffn=True, pos_emb=True, directions=2, text_position="middle"),
+    ):
         d = json.loads(json.dumps(cfg.to_dict()))
         back = config_from_dict(d)
         assert back == cfg
@@ -71,8 +76,9 @@ def test_config_roundtrip():
     assert small_mmamba().to_dict()["d_inner"] == 512
 
 
-@pytest.mark.parametrize("kw", [{}, dict(directions=1), dict(directions=2, text_position="middle"),
-                                dict(ffn=True, pos_emb=True)])
+@pytest.mark.parametrize(
+    "kw", [{}, dict(directions=1), dict(directions=2, text_position="middle"), dict(ffn=True, pos_emb=True)]
+)
 def test_mmamba_ref_vs_fast(kw):
     torch.manual_seed(0)
     cfg = tiny_mmamba(**kw)
@@ -85,7 +91,7 @@ def test_mmamba_ref_vs_fast(kw):
     assert (a - b).abs().max() / a.abs().max() < 1e-10
     assert set(st) == {"text_tokens", "c", "embed", "layer0", "layer1", "logits"}
     assert st["layer1"].shape == (2, cfg.seq_len, cfg.d)
-    assert (st["layer1"] - st["layer0"]).abs().max() > 1e-3          # layers are active
+    assert (st["layer1"] - st["layer0"]).abs().max() > 1e-3  # layers are active
     m.float()
     c = m(img, txt, use_ref_scan=False)
     assert (c.double() - a).abs().max() / a.abs().max() < 1e-4
@@ -134,13 +140,13 @@ def test_receptive_field():
     torch.manual_seed(4)
     img, txt = inputs(tiny_mmamba())
     img2 = img.clone()
-    img2[:, -1] = (img2[:, -1] + 1) % 17                          # change the last image token
+    img2[:, -1] = (img2[:, -1] + 1) % 17  # change the last image token
     for dirs, expect_first_changes in ((1, False), (2, True), (4, True)):
         cfg = tiny_mmamba(directions=dirs)
         m = MMamba(cfg).double()
         randomise_modulation(m)
         a, b = m(img, txt), m(img2, txt)
-        diff = (a - b).abs().amax(-1)                              # (B, HW)
+        diff = (a - b).abs().amax(-1)  # (B, HW)
         # one causal row-major direction: only the last position can see the last token
         assert bool((diff[:, :-1] > 1e-12).any()) == expect_first_changes
         assert (diff[:, -1] > 1e-9).all()
@@ -212,5 +218,6 @@ def test_shipped_presets_match_in_size():
 
 def test_build_model():
     from mmamba.mmamba import build_model
+
     assert isinstance(build_model(config_from_dict(tiny_mmamba().to_dict())), MMamba)
     assert isinstance(build_model(config_from_dict(tiny_uvit().to_dict())), UViT)

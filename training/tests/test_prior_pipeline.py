@@ -1,6 +1,7 @@
 """The word prior through the whole training pipeline (tiny, CPU): encode_tokens --prior trains a v2 tokenizer
 whose words are the table's, train_gen builds the text encoder with the frozen prior, resumes bit-identically,
 and the export (effective table) reproduces the trained model's logits when loaded back."""
+
 import os
 import sys
 
@@ -14,6 +15,7 @@ from test_checkpoint import COMMON, _assert_same, _final  # noqa: E402
 
 def _prior_file(path: str) -> str:
     from mmamba.runutil import synthetic_captions
+
     words = sorted({w for c in synthetic_captions(40) for w in c.replace(",", " ").split()})
     rng = np.random.default_rng(7)
     np.savez_compressed(path, words=np.array(words), vectors=rng.standard_normal((len(words), 8)).astype(np.float16))
@@ -26,12 +28,32 @@ def test_prior_through_encode_train_resume_export(tmp_path):
     import train_vq
     from mmamba.bpe import BPETokenizer
     from mmamba.export import export_checkpoint, load_state_dict_from_manifest
+
     vq, tok = str(tmp_path / "vq"), str(tmp_path / "tok")
     prior = _prior_file(str(tmp_path / "tiny_prior.npz"))
     train_vq.main(["--data", "synthetic:40", "--steps", "2", "--out", vq] + COMMON)
-    encode_tokens.main(["--data", "synthetic:40", "--vq", vq, "--out", tok, "--vocab-size", "280", "--text-len", "6",
-                        "--device", "cpu", "--caption-variants", "2", "--prior", prior])
+    encode_tokens.main(
+        [
+            "--data",
+            "synthetic:40",
+            "--vq",
+            vq,
+            "--out",
+            tok,
+            "--vocab-size",
+            "280",
+            "--text-len",
+            "6",
+            "--device",
+            "cpu",
+            "--caption-variants",
+            "2",
+            "--prior",
+            prior,
+        ]
+    )
     import json
+
     meta = json.load(open(os.path.join(tok, "tokens_meta.json")))
     bpe = BPETokenizer.from_dict(json.load(open(os.path.join(tok, "bpe.json"))))
     assert meta["prior"]["prior_words"] == len(bpe.words) > 0 and bpe.version == 2
@@ -55,6 +77,7 @@ def test_prior_through_encode_train_resume_export(tmp_path):
     from mmamba.config import config_from_dict
     from mmamba.mmamba import MMamba
     from mmamba.text_encoder import attach_prior
+
     trained = MMamba(config_from_dict(st["extra"]["config"]))
     attach_prior(trained, prior, tokenizer=bpe)
     trained.load_state_dict(st["model"])

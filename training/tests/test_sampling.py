@@ -1,20 +1,20 @@
 """Shared RNG (checked against an independent, literal implementation) and the MaskGIT sampler."""
+
 import math
 
 import torch
 
 from mmamba.rng import gumbel, hash32, uniform
-from mmamba.sampling import (drop_text, mask_for_training, masked_token_loss, maskgit_sample,
-                             n_mask_after_step)
+from mmamba.sampling import drop_text, mask_for_training, masked_token_loss, maskgit_sample, n_mask_after_step
 
 
 def lowbias32_literal(x):
     # straightforward second implementation: explicit modulo arithmetic, one operation per line
     x = x % 2**32
     x = x ^ (x // 65536)
-    x = (x * 2146121005) % 2**32       # 0x7feb352d
+    x = (x * 2146121005) % 2**32  # 0x7feb352d
     x = x ^ (x // 32768)
-    x = (x * 2221713035) % 2**32       # 0x846ca68b
+    x = (x * 2221713035) % 2**32  # 0x846ca68b
     x = x ^ (x // 65536)
     return x
 
@@ -51,7 +51,7 @@ class DummyModel:
         self.K = K
 
     def __call__(self, tokens, text_ids):
-        t = text_ids.float().sum(-1, keepdim=True)[..., None] * 0.01     # (B, 1, 1)
+        t = text_ids.float().sum(-1, keepdim=True)[..., None] * 0.01  # (B, 1, 1)
         known = (tokens < self.K).float().sum(-1)[:, None, None] * 0.05  # (B, 1, 1)
         return self.W[None] * (1 + t) + known
 
@@ -60,8 +60,9 @@ def run(seed, steps=6, guidance=2.0, B=2, hw=16, K=8):
     model = DummyModel(K, hw)
     text = torch.tensor([[1, 5, 6, 2], [1, 7, 2, 0]])[:B]
     unc = torch.tensor([[1, 2, 0, 0]] * B)
-    return maskgit_sample(model, text, uncond_ids=unc, hw=hw, codebook_size=K, steps=steps,
-                          guidance=guidance, seed=seed)
+    return maskgit_sample(
+        model, text, uncond_ids=unc, hw=hw, codebook_size=K, steps=steps, guidance=guidance, seed=seed
+    )
 
 
 def test_sampler_reveals_and_completes():
@@ -102,7 +103,7 @@ def test_training_mask_and_loss():
     assert (n >= 1).all() and (n <= 16).all()
     assert torch.equal(masked[mask], torch.full_like(masked[mask], 16))
     assert torch.equal(masked[~mask], tokens[~mask])
-    assert n.float().mean() > 16 * 0.5     # E[cos(pi/2 t)] = 2/pi ≈ 0.64
+    assert n.float().mean() > 16 * 0.5  # E[cos(pi/2 t)] = 2/pi ≈ 0.64
     logits = torch.randn(64, 16, 16)
     loss = masked_token_loss(logits, tokens, mask)
     ce = torch.nn.functional.cross_entropy(logits[mask], tokens[mask])
@@ -125,7 +126,7 @@ def test_inpainting_keeps_tokens_and_follows_the_schedule_over_the_masked_count(
     text = torch.tensor([[1, 5, 6, 2], [1, 7, 2, 0]])
     unc = torch.tensor([[1, 2, 0, 0]] * 2)
     init = torch.arange(hw) % K
-    keep = torch.tensor([[1, 0] * 8, [1, 1, 1, 0] * 4], dtype=torch.bool)      # M = 8 and 4 per sample
+    keep = torch.tensor([[1, 0] * 8, [1, 1, 1, 0] * 4], dtype=torch.bool)  # M = 8 and 4 per sample
     kw = dict(uncond_ids=unc, hw=hw, codebook_size=K, steps=steps, guidance=2.0, seed=11)
     grids = maskgit_sample(model, text, init_tokens=init, keep=keep, **kw)
     for b in range(2):

@@ -5,6 +5,7 @@ the fast path's clamp only acts below exp(-80)); float32 2e-5 forward / 1e-4 gra
 path computes exp(S_t - r)·exp(r - S_s) instead of a product of per-step exps, which loses up to
 ~T·|a|·eps relative to the sequential recurrence).
 """
+
 import pytest
 import torch
 
@@ -16,7 +17,7 @@ def make_inputs(Bsz, di, L, N, G, dtype, seed, with_z=True):
     r = lambda *s: torch.randn(*s, generator=g, dtype=dtype)  # noqa: E731
     u = r(Bsz, di, L)
     delta = r(Bsz, di, L) * 0.5 - 1.0
-    A = -torch.exp(r(di, N) * 0.5)                             # A < 0
+    A = -torch.exp(r(di, N) * 0.5)  # A < 0
     Bm = r(Bsz, N, L) if G == 0 else r(Bsz, G, N, L)
     Cm = r(Bsz, N, L) if G == 0 else r(Bsz, G, N, L)
     D = r(di)
@@ -89,6 +90,7 @@ def test_ref_matches_explicit_recurrence():
     y = selective_scan_ref(u, delta, A, Bm, Cm, D=D, delta_softplus=False)
     x, out = 0.0, []
     import math
+
     for t in range(3):
         x = math.exp(delta[0, 0, t].item() * -1.0) * x + delta[0, 0, t].item() * Bm[0, 0, t].item() * u[0, 0, t].item()
         out.append(Cm[0, 0, t].item() * x + 0.5 * u[0, 0, t].item())

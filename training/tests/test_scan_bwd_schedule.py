@@ -12,6 +12,7 @@ recurrence over them:
     dB_t = Σ_d dh_t Δ_t u_t;  dC_t = Σ_d dy_t h_t;  dh_{t-1} = dh_t ⊙ a_t
 Steps past L (padding of the last chunk) are no-ops (Δ = u = B = C = dy = 0), as in the kernel.
 """
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -30,18 +31,19 @@ def registers_backward(u, delta, A, Bm, Cm, D, bias, dy, chunk: int, T: int):
     nc = -(-L // chunk)
     pad = nc * chunk - L
 
-    def padded(x):                                       # zero steps past L: no-ops
+    def padded(x):  # zero steps past L: no-ops
         return F.pad(x, (0, pad))
+
     raw = padded(delta + bias[:, None])
     live = padded(torch.ones_like(u))
-    dlt = F.softplus(raw) * live                         # Δ = 0 on padded steps
+    dlt = F.softplus(raw) * live  # Δ = 0 on padded steps
     uu, Bp, Cp, dyp = padded(u), padded(Bm), padded(Cm), padded(dy)
 
     def step(h, t):
-        a = torch.exp(dlt[:, :, t, None] * A)            # (Bsz, di, N)
+        a = torch.exp(dlt[:, :, t, None] * A)  # (Bsz, di, N)
         return a, a * h + (dlt[:, :, t] * uu[:, :, t])[:, :, None] * Bp[:, None, :, t]
 
-    ck, h = [], torch.zeros(Bsz, di, N, dtype=u.dtype)   # forward: the state entering each chunk
+    ck, h = [], torch.zeros(Bsz, di, N, dtype=u.dtype)  # forward: the state entering each chunk
     for c in range(nc):
         ck.append(h)
         for s in range(chunk):
@@ -53,9 +55,9 @@ def registers_backward(u, delta, A, Bm, Cm, D, bias, dy, chunk: int, T: int):
     for c in reversed(range(nc)):
         for j in reversed(range(chunk // T)):
             h = ck[c]
-            for s in range(j * T):                       # advance to the sub-chunk's start
+            for s in range(j * T):  # advance to the sub-chunk's start
                 h = step(h, c * chunk + s)[1]
-            hs = []                                      # the kernel's register tuple
+            hs = []  # the kernel's register tuple
             for s in range(T):
                 hs.append(h)
                 h = step(h, c * chunk + j * T + s)[1]
@@ -84,8 +86,9 @@ def registers_backward(u, delta, A, Bm, Cm, D, bias, dy, chunk: int, T: int):
 def test_registers_schedule_matches_autograd(L, chunk, T):
     seed = 1000 + L * 7 + T
     print(f"seed {seed}")
-    u, delta, A, Bm, Cm, D, _, bias = [t.requires_grad_() for t in make_inputs(2, 3, L, 4, 0, torch.float64, seed)
-                                       if t is not None]
+    u, delta, A, Bm, Cm, D, _, bias = [
+        t.requires_grad_() for t in make_inputs(2, 3, L, 4, 0, torch.float64, seed) if t is not None
+    ]
     y = selective_scan_ref(u, delta, A, Bm, Cm, D=D, delta_bias=bias)
     dy = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     ref = torch.autograd.grad(y, [u, delta, A, Bm, Cm, D, bias], dy)

@@ -9,6 +9,7 @@
 Seeds are fixed per case (printed in the case id). Tolerances: normalised max error (max|a-b| / max(max|b|, 1))
 1e-10 float64 for the manual path; float32 Triton 2e-5 forward, 1e-4 gradients (same recurrence, tree order).
 """
+
 import os
 
 import pytest
@@ -22,6 +23,7 @@ from mmamba.seq_ops import from_scans, sequence_index
 os.environ.setdefault("TRITON_INTERPRET", "1")
 try:
     import triton  # noqa: F401
+
     HAVE_TRITON, WHY = True, ""
 except ImportError as e:  # CI installs CPU torch only
     HAVE_TRITON, WHY = False, f"triton not importable: {e}"
@@ -66,10 +68,17 @@ def test_ref_is_per_direction_scan_then_merge():
     ins, perm = make_inputs(2, 3, 9, 4, 3, torch.float64, seed=5)
     u, dt, A, Bm, Cm, D, bias = ins
     Y = scan_merge_ref(u, dt, A, Bm, Cm, D, perm, delta_bias=bias)
-    for k in range(3):                      # direction k scanned alone, added at its positions
+    for k in range(3):  # direction k scanned alone, added at its positions
         rows = slice(k * 4, (k + 1) * 4)
-        yk = selective_scan_ref(u[:, k].transpose(1, 2), dt[:, k].transpose(1, 2), A[rows], Bm[:, k].transpose(1, 2),
-                                Cm[:, k].transpose(1, 2), D=D[rows], delta_bias=bias[rows])   # (B, di, L)
+        yk = selective_scan_ref(
+            u[:, k].transpose(1, 2),
+            dt[:, k].transpose(1, 2),
+            A[rows],
+            Bm[:, k].transpose(1, 2),
+            Cm[:, k].transpose(1, 2),
+            D=D[rows],
+            delta_bias=bias[rows],
+        )  # (B, di, L)
         if k == 0:
             total = torch.zeros_like(Y)
         total[:, perm[k]] += yk.transpose(1, 2)
@@ -84,8 +93,9 @@ MANUAL_CASES = [((1, 1, 1, 2, 2), 1), ((2, 4, 17, 3, 4), 2), ((1, 2, 40, 5, 3), 
 def test_manual_backward_math_matches_autograd_of_ref(case):
     shape, seed = case
     ins, perm = make_inputs(*shape, torch.float64, seed=seed)
-    gY = torch.randn(shape[0], shape[2], shape[3], generator=torch.Generator().manual_seed(seed + 100),
-                     dtype=torch.float64)
+    gY = torch.randn(
+        shape[0], shape[2], shape[3], generator=torch.Generator().manual_seed(seed + 100), dtype=torch.float64
+    )
     Y_ref, g_ref = _grads(scan_merge_ref, ins, perm, gY)
     Y_man, g_man = _grads(scan_merge_manual, ins, perm, gY)
     assert nerr(Y_man, Y_ref) < 1e-10
@@ -110,16 +120,17 @@ def interp(request):
 
 # (Bsz, K, L, di, N), block_t, block_d, seed
 TRITON_CASES = [
-    ((1, 1, 1, 2, 2), 4, 2, 11),          # L = 1
-    ((2, 4, 17, 3, 4), 4, 2, 12),         # L = 17 (partial chunk), di = 3 (partial channel block), the model's K
-    ((1, 2, 40, 4, 3), 8, 4, 13),         # N = 3 padded to 4
-    ((1, 4, 272, 2, 2), 16, 2, 14),       # the model's L
-    ((1, 1, 1040, 2, 2), 16, 2, 15),      # long sequence, many chunks
+    ((1, 1, 1, 2, 2), 4, 2, 11),  # L = 1
+    ((2, 4, 17, 3, 4), 4, 2, 12),  # L = 17 (partial chunk), di = 3 (partial channel block), the model's K
+    ((1, 2, 40, 4, 3), 8, 4, 13),  # N = 3 padded to 4
+    ((1, 4, 272, 2, 2), 16, 2, 14),  # the model's L
+    ((1, 1, 1040, 2, 2), 16, 2, 15),  # long sequence, many chunks
 ]
 
 
 def _run_triton(shape, block_t, block_d, seed, perm=None, num_warps=1, flat=False):
     from mmamba.scan_merge_triton import scan_merge_triton
+
     ins, perm = make_inputs(*shape, torch.float32, seed=seed, perm=perm)
     ins = [t.to(DEVICE) for t in ins]
     perm = perm.to(DEVICE)
@@ -127,8 +138,21 @@ def _run_triton(shape, block_t, block_d, seed, perm=None, num_warps=1, flat=Fals
     Y_ref, g_ref = _grads(scan_merge_ref, ins, perm, gY)
 
     def tri(u, dt, A, Bm, Cm, D, perm, delta_bias):
-        return scan_merge_triton(u, dt, A, Bm, Cm, D, perm, delta_bias=delta_bias, block_t=block_t,
-                                 block_d=block_d, num_warps=num_warps, flat=flat)
+        return scan_merge_triton(
+            u,
+            dt,
+            A,
+            Bm,
+            Cm,
+            D,
+            perm,
+            delta_bias=delta_bias,
+            block_t=block_t,
+            block_d=block_d,
+            num_warps=num_warps,
+            flat=flat,
+        )
+
     Y_tri, g_tri = _grads(tri, ins, perm, gY)
     assert Y_tri.shape == Y_ref.shape and Y_tri.dtype == torch.float32
     assert nerr(Y_tri, Y_ref) < 2e-5
@@ -150,39 +174,46 @@ def test_triton_backward_walks_several_channel_blocks(outer, monkeypatch, interp
     # BWD_OUTER programs per (batch, direction): each walks ceil(blocks / outer) channel blocks and sums their
     # dB / dC in its partial; di = 5 in blocks of 2 -> 3 blocks, the last program's second block fully masked
     import mmamba.scan_merge_triton as smt
+
     monkeypatch.setattr(smt, "BWD_OUTER", outer)
     _run_triton((2, 2, 13, 5, 3), 4, 2, seed=17 + outer)
 
 
 @needs_triton
-@pytest.mark.parametrize("case", [((2, 4, 17, 6, 3), 5, 4, 2, 1, 41), ((1, 2, 40, 5, 4), 16, 8, 4, 4, 42)],
-                         ids=lambda c: f"shape{c[0]}-R{c[1]}-T{c[2]}-D{c[3]}-outer{c[4]}-seed{c[5]}")
+@pytest.mark.parametrize(
+    "case",
+    [((2, 4, 17, 6, 3), 5, 4, 2, 1, 41), ((1, 2, 40, 5, 4), 16, 8, 4, 4, 42)],
+    ids=lambda c: f"shape{c[0]}-R{c[1]}-T{c[2]}-D{c[3]}-outer{c[4]}-seed{c[5]}",
+)
 def test_triton_fused_dt_proj(case, monkeypatch, interp):
     # dt_w given: the kernels form dt = dt_low · dt_wᵀ themselves (dt_proj fused); gradients of dt_low and dt_w
     # against autograd of the reference fed the same product. R = 5 is padded to 8; R = 16 is the model's.
     # outer = 1: one backward program walks all channel blocks, summing d(dt_low) over them in its partial.
     import mmamba.scan_merge_triton as smt
     from mmamba.scan_merge_triton import scan_merge_triton
+
     (Bsz, K, L, di, N), R, block_t, block_d, outer, seed = case
     monkeypatch.setattr(smt, "BWD_OUTER", outer)
     ins, perm = make_inputs(Bsz, K, L, di, N, torch.float32, seed=seed)
     g = torch.Generator().manual_seed(seed + 1)
-    x_dbl = torch.randn(Bsz, K, L, R + 3, generator=g)                 # dt_low as a strided view, as in the model
-    W = torch.randn(K * di, R, generator=g) * R ** -0.5
+    x_dbl = torch.randn(Bsz, K, L, R + 3, generator=g)  # dt_low as a strided view, as in the model
+    W = torch.randn(K * di, R, generator=g) * R**-0.5
     u, _, A, Bm, Cm, D, bias = ins
     leaves = [t.to(DEVICE).requires_grad_() for t in (u, x_dbl, W, A, Bm, Cm, D, bias)]
     u, x_dbl, W, A, Bm, Cm, D, bias = leaves
     perm = perm.to(DEVICE)
-    dt_low = x_dbl[..., 1:R + 1]
+    dt_low = x_dbl[..., 1 : R + 1]
     dt_ref = torch.einsum("bklr,kdr->bkld", dt_low, W.view(K, di, R))
     gY = torch.randn(Bsz, L, di, generator=g).to(DEVICE)
     Y_ref = scan_merge_ref(u, dt_ref, A, Bm, Cm, D, perm, delta_bias=bias)
     g_ref = torch.autograd.grad(Y_ref, leaves, gY)
-    Y = scan_merge_triton(u, dt_low, A, Bm, Cm, D, perm, delta_bias=bias, block_t=block_t, block_d=block_d,
-                          num_warps=1, dt_w=W)
+    Y = scan_merge_triton(
+        u, dt_low, A, Bm, Cm, D, perm, delta_bias=bias, block_t=block_t, block_d=block_d, num_warps=1, dt_w=W
+    )
     assert nerr(Y, Y_ref) < 2e-5
-    for name, gt, gr in zip(("u", "x_dbl", "dt_w", "A", "B", "C", "D", "bias"), torch.autograd.grad(Y, leaves, gY),
-                            g_ref):
+    for name, gt, gr in zip(
+        ("u", "x_dbl", "dt_w", "A", "B", "C", "D", "bias"), torch.autograd.grad(Y, leaves, gY), g_ref
+    ):
         assert gt.shape == gr.shape, name
         assert nerr(gt, gr) < 1e-4, name
 
@@ -205,6 +236,7 @@ def test_triton_model_permutations(text_position, interp):
 @needs_triton
 def test_triton_forward_without_grad(interp):
     from mmamba.scan_merge_triton import scan_merge_triton
+
     ins, perm = make_inputs(2, 2, 9, 3, 3, torch.float32, seed=31)
     u, dt, A, Bm, Cm, D, bias = [t.to(DEVICE) for t in ins]
     with torch.no_grad():
@@ -215,6 +247,7 @@ def test_triton_forward_without_grad(interp):
 @needs_triton
 def test_triton_rejects_bad_shapes(interp):
     from mmamba.scan_merge_triton import scan_merge_triton
+
     ins, perm = make_inputs(1, 2, 5, 2, 2, torch.float32, seed=41)
     u, dt, A, Bm, Cm, D, bias = ins
     with pytest.raises(ValueError, match="perm must be"):
@@ -234,11 +267,13 @@ def test_model_fused_path_matches_ref(text_position, monkeypatch, interp):
     from mmamba.conv_triton import conv_silu_gather
     from mmamba.scan_merge_triton import scan_merge_triton
     from test_models import inputs, randomise_modulation
+
     calls = []
 
     def ops(x):
         calls.append(tuple(x.shape))
         return conv_silu_gather, scan_merge_triton
+
     monkeypatch.setattr(mm, "fused_ops", ops)
     monkeypatch.setattr(mm, "scan_merge_tuning", lambda: dict(block_t=8, block_d=16, num_warps=1))
     torch.manual_seed(0)
@@ -262,6 +297,7 @@ def test_model_fused_path_matches_ref(text_position, monkeypatch, interp):
 
 def test_scan_path_is_checked():
     import mmamba.mmamba as mm
+
     m = mm.MMamba(tiny_mmamba())
     with pytest.raises(ValueError, match="scan path"):
         m.set_scan_path("fast")

@@ -9,6 +9,7 @@ last channel block (dg % block_d != 0), N not a power of two, and L not a multip
 Tolerance (float32, normalised max error max|a-b| / max(max|b|, 1)): 2e-5 forward, 1e-4 gradients — both
 paths run the same sequential f32 recurrence, differing only in summation order.
 """
+
 import os
 
 import pytest
@@ -39,15 +40,27 @@ DEVICE = "cpu" if INTERPRET or not torch.cuda.is_available() else "cuda"
 CASES = [
     ((1, 3, 1, 2, 0), 2, 4),
     ((2, 4, 7, 3, 0), 4, 4),
-    ((2, 6, 16, 4, 2), 2, 4),      # dg = 3: blocks of 2 with a partial last block
-    ((1, 8, 37, 16, 4), 2, 8),     # L = 37 not a multiple of the chunk
-    ((3, 5, 23, 5, 0), 4, 16),     # N = 5 padded to 8; L < chunk·2
-    ((2, 12, 19, 8, 2), 4, 3),     # dg = 6, chunk not a power of two
+    ((2, 6, 16, 4, 2), 2, 4),  # dg = 3: blocks of 2 with a partial last block
+    ((1, 8, 37, 16, 4), 2, 8),  # L = 37 not a multiple of the chunk
+    ((3, 5, 23, 5, 0), 4, 16),  # N = 5 padded to 8; L < chunk·2
+    ((2, 12, 19, 8, 2), 4, 3),  # dg = 6, chunk not a power of two
 ]
 
 
-def _run(shape, block_d, chunk, with_z=True, with_d=True, with_bias=True, softplus=True, bwd="scratch",
-         bwd_block_d=None, bwd_t=None, fwd_unroll=False, bwd_preload=False):
+def _run(
+    shape,
+    block_d,
+    chunk,
+    with_z=True,
+    with_d=True,
+    with_bias=True,
+    softplus=True,
+    bwd="scratch",
+    bwd_block_d=None,
+    bwd_t=None,
+    fwd_unroll=False,
+    bwd_preload=False,
+):
     Bsz, di, L, N, G = shape
     ins = make_inputs(Bsz, di, L, N, G, torch.float32, seed=L * 31 + di, with_z=with_z)
     ins = [t.to(DEVICE).requires_grad_() if t is not None else None for t in ins]
@@ -58,9 +71,21 @@ def _run(shape, block_d, chunk, with_z=True, with_d=True, with_bias=True, softpl
         bias = None
     kw = dict(D=D, z=z, delta_bias=bias, delta_softplus=softplus)
     y_ref = selective_scan_ref(u, delta, A, Bm, Cm, **kw)
-    y_tri = selective_scan_triton(u, delta, A, Bm, Cm, **kw, block_d=block_d, chunk=chunk, bwd=bwd,
-                                  bwd_block_d=bwd_block_d or block_d, bwd_t=bwd_t or chunk, fwd_unroll=fwd_unroll,
-                                  bwd_preload=bwd_preload)
+    y_tri = selective_scan_triton(
+        u,
+        delta,
+        A,
+        Bm,
+        Cm,
+        **kw,
+        block_d=block_d,
+        chunk=chunk,
+        bwd=bwd,
+        bwd_block_d=bwd_block_d or block_d,
+        bwd_t=bwd_t or chunk,
+        fwd_unroll=fwd_unroll,
+        bwd_preload=bwd_preload,
+    )
     assert y_tri.shape == y_ref.shape == (Bsz, di, L)
     assert y_tri.dtype == torch.float32
     assert nerr(y_tri, y_ref) < 2e-5
@@ -86,12 +111,30 @@ def test_triton_matches_ref(case, bwd):
 # (1, 17 ragged, 272 = the small model's L, 1040 = 1024 image + 16 text tokens), few channels so the interpreter
 # is quick; a partial channel block (dg = 3 with bwd_block_d 2) in the short cases
 # (PRELOAD: a sub-chunk's loads all in its recompute loop)
-@pytest.mark.parametrize("L,dg,bwd_block_d,T,preload", [(1, 3, 2, 8, 0), (17, 3, 2, 8, 0), (17, 2, 2, 4, 0),
-                                                        (17, 3, 2, 4, 1), (272, 2, 2, 8, 0), (272, 2, 2, 16, 0),
-                                                        (272, 1, 1, 4, 1), (1040, 1, 1, 8, 0)])
+@pytest.mark.parametrize(
+    "L,dg,bwd_block_d,T,preload",
+    [
+        (1, 3, 2, 8, 0),
+        (17, 3, 2, 8, 0),
+        (17, 2, 2, 4, 0),
+        (17, 3, 2, 4, 1),
+        (272, 2, 2, 8, 0),
+        (272, 2, 2, 16, 0),
+        (272, 1, 1, 4, 1),
+        (1040, 1, 1, 8, 0),
+    ],
+)
 def test_registers_backward_model_shapes(L, dg, bwd_block_d, T, preload):
-    _run((1, 4 * dg, L, 16, 4), 2, 16, with_z=False, bwd="registers", bwd_block_d=bwd_block_d, bwd_t=T,
-         bwd_preload=bool(preload))
+    _run(
+        (1, 4 * dg, L, 16, 4),
+        2,
+        16,
+        with_z=False,
+        bwd="registers",
+        bwd_block_d=bwd_block_d,
+        bwd_t=T,
+        bwd_preload=bool(preload),
+    )
 
 
 def test_unrolled_forward_matches_ref():
@@ -147,11 +190,13 @@ def test_inside_model_matches_ref(monkeypatch):
     import mmamba.mmamba as mm
     from mmamba.config import tiny_mmamba
     from test_models import inputs, randomise_modulation
+
     calls = []
 
     def scan(*a, **k):
         calls.append(a[0].shape)
         return selective_scan_triton(*a, **k, block_d=8, chunk=8)
+
     monkeypatch.setattr(mm, "selective_scan", scan)
     torch.manual_seed(0)
     cfg = tiny_mmamba()

@@ -6,6 +6,7 @@
 - The Triton conv (interpreter on CPU, compiled on CUDA) equals the reference, forward and all gradients,
   on shapes with partial tiles (L, C not multiples of the tile) and K > 1 directions.
 """
+
 import os
 
 import pytest
@@ -35,8 +36,8 @@ def test_scans_match_index_gathers(text_position):
     g = torch.Generator().manual_seed(7)
     x = torch.randn(3, L, 5, generator=g, dtype=torch.float64, requires_grad=True)
     pf, inf = sequence_index(perm, inv)
-    xs = to_scans(x, pf, inf, K)                                     # (B, K, L, C)
-    old = x.transpose(1, 2)[:, :, perm].permute(0, 2, 3, 1)          # (B, K, L, C) by advanced indexing
+    xs = to_scans(x, pf, inf, K)  # (B, K, L, C)
+    old = x.transpose(1, 2)[:, :, perm].permute(0, 2, 3, 1)  # (B, K, L, C) by advanced indexing
     assert torch.equal(xs, old)
     y = torch.randn(3, K, L, 5, generator=g, dtype=torch.float64, requires_grad=True)
     merged = from_scans(y, pf, inf)
@@ -61,6 +62,7 @@ def test_conv_ref_matches_conv1d():
 os.environ.setdefault("TRITON_INTERPRET", "1")
 try:
     import triton  # noqa: F401
+
     HAVE_TRITON = True
 except ImportError:
     HAVE_TRITON = False
@@ -70,6 +72,7 @@ except ImportError:
 @pytest.mark.parametrize("shape", [(2, 2, 7, 5, 4), (1, 4, 40, 70, 4), (2, 1, 3, 8, 2)])
 def test_triton_conv_matches_ref(shape, triton_interpreter_fix):
     from mmamba.conv_triton import causal_conv_silu_triton
+
     dev = "cuda" if torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1" else "cpu"
     B, K, L, C, W = shape
     g = torch.Generator().manual_seed(L * 13 + C)

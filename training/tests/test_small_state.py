@@ -6,6 +6,7 @@ model may use (VMamba-v3 style, with the GEGLU FFN sublayer):
   logits and every parameter gradient.
 Seeds are fixed per case; tolerances as test_scan.py / test_scan_merge.py (normalised max error).
 """
+
 import pytest
 import torch
 
@@ -30,8 +31,16 @@ def test_chunked_scan_matches_ref_at_state_1(case, dtype, tol_f, tol_g):
     g = torch.Generator().manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g, dtype=dtype)  # noqa: E731
     bc = (Bsz, 1, L) if G == 0 else (Bsz, G, 1, L)
-    ins = [r(Bsz, di, L), r(Bsz, di, L) * 0.5 - 1.0, -torch.exp(r(di, 1) * 0.5), r(*bc), r(*bc), r(di), r(Bsz, di, L),
-           r(di) * 0.5]
+    ins = [
+        r(Bsz, di, L),
+        r(Bsz, di, L) * 0.5 - 1.0,
+        -torch.exp(r(di, 1) * 0.5),
+        r(*bc),
+        r(*bc),
+        r(di),
+        r(Bsz, di, L),
+        r(di) * 0.5,
+    ]
     ins = [t.requires_grad_() for t in ins]
     u, delta, A, Bm, Cm, D, z, bias = ins
     kw = dict(D=D, z=z, delta_bias=bias, delta_softplus=True)
@@ -40,8 +49,9 @@ def test_chunked_scan_matches_ref_at_state_1(case, dtype, tol_f, tol_g):
     assert y_fast.shape == (Bsz, di, L)
     assert nerr(y_fast, y_ref) < tol_f
     gy = torch.randn(y_ref.shape, generator=g, dtype=dtype)
-    for name, gr, gf in zip("u delta A B C D z bias".split(), torch.autograd.grad(y_ref, ins, gy),
-                            torch.autograd.grad(y_fast, ins, gy)):
+    for name, gr, gf in zip(
+        "u delta A B C D z bias".split(), torch.autograd.grad(y_ref, ins, gy), torch.autograd.grad(y_fast, ins, gy)
+    ):
         assert gf.shape == gr.shape and torch.isfinite(gf).all(), name
         assert nerr(gf, gr) < tol_g, name
 
@@ -51,8 +61,15 @@ def test_manual_merge_backward_at_state_1(shape):
     Bsz, K, L, di = shape
     g = torch.Generator().manual_seed(L + K)
     r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)  # noqa: E731
-    ins = [r(Bsz, K, L, di), r(Bsz, K, L, di) * 0.5 - 1.0, -torch.exp(r(K * di, 1) * 0.5), r(Bsz, K, L, 1),
-           r(Bsz, K, L, 1), r(K * di), r(K * di) * 0.5]
+    ins = [
+        r(Bsz, K, L, di),
+        r(Bsz, K, L, di) * 0.5 - 1.0,
+        -torch.exp(r(K * di, 1) * 0.5),
+        r(Bsz, K, L, 1),
+        r(Bsz, K, L, 1),
+        r(K * di),
+        r(K * di) * 0.5,
+    ]
     perm = torch.stack([torch.randperm(L, generator=g) for _ in range(K)])
     gY = r(Bsz, L, di)
 
@@ -74,7 +91,7 @@ def test_slim_model_cpu_path_matches_reference():
     assert cfg.d_inner == cfg.d
     torch.manual_seed(31)
     model = MMamba(cfg)
-    with torch.no_grad():                                       # wake the adaLN-Zero gates
+    with torch.no_grad():  # wake the adaLN-Zero gates
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
     g = torch.Generator().manual_seed(32)

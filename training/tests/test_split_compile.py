@@ -9,6 +9,7 @@ compared with the eager model on the sequential reference scan (`use_ref_scan=Tr
 them would not test them). Also, with and without compile: the tiny model at d_state 1 and expand 1 (the lite
 configs) equals the reference. Skipped when triton is not installed (the ops live in the Triton modules).
 """
+
 import pytest
 import torch
 
@@ -61,12 +62,14 @@ def _check_against_ref(m, img, txt, logits, grads):
 @pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
 def test_compiled_split_path_matches_reference(backend):
     from torch._dynamo.backends.registry import lookup_backend
+
     m, (img, txt) = _model()
     graphs = []
 
     def recording(gm, example_inputs):
         graphs.append(str(gm.graph))
         return lookup_backend(backend)(gm, example_inputs)
+
     torch._dynamo.reset()
     compiled = torch.compile(m, backend=recording, fullgraph=True)
     logits, grads = _loss_and_grads(compiled, m, img, txt)
@@ -77,8 +80,9 @@ def test_compiled_split_path_matches_reference(backend):
     _check_against_ref(m, img, txt, logits, grads)
 
 
-@pytest.mark.parametrize("cfg_kw", [dict(d_state=1), dict(d_state=1, expand=1, ffn=True, ffn_mult=2),
-                                    dict(d_state=4, expand=1)])
+@pytest.mark.parametrize(
+    "cfg_kw", [dict(d_state=1), dict(d_state=1, expand=1, ffn=True, ffn_mult=2), dict(d_state=4, expand=1)]
+)
 def test_lite_configs_match_reference(cfg_kw):
     # eager split path (the ops' CPU fallbacks) and the aot_eager compile, at N = 1 and expand = 1
     m, (img, txt) = _model(**cfg_kw)

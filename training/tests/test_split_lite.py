@@ -11,6 +11,7 @@ imported; on a machine with CUDA and the variable unset, the compiled kernels ru
 Seeds are fixed per case. Tolerances as the other kernel tests (normalised max error): 2e-5 forward, 1e-4
 gradients, float32. Skipped when triton is not installed (CI).
 """
+
 import os
 
 import pytest
@@ -32,8 +33,9 @@ def _interpreter_numpy_fix(triton_interpreter_fix):
 
 
 # (L, N, dg, bwd): K = 4 groups of dg channels, blocks of 2 channels (dg = 3: a partial block), checkpoint chunk 16
-SCAN_CASES = [(L, N, dg, bwd) for N in (1, 4) for L, dg in ((1, 3), (17, 3), (272, 2))
-              for bwd in ("scratch", "registers")]
+SCAN_CASES = [
+    (L, N, dg, bwd) for N in (1, 4) for L, dg in ((1, 3), (17, 3), (272, 2)) for bwd in ("scratch", "registers")
+]
 
 
 @pytest.mark.parametrize("L,N,dg,bwd", SCAN_CASES)
@@ -49,7 +51,8 @@ def test_scan_n1_ungrouped_with_gate():
 @pytest.mark.parametrize("L", [1, 17, 272])
 def test_conv_ragged_lengths(L):
     from mmamba.conv_triton import causal_conv_silu_triton
-    B, K, C, W = 2, 4, 5, 4                   # C = 5: a partial channel tile; W = the model's d_conv
+
+    B, K, C, W = 2, 4, 5, 4  # C = 5: a partial channel tile; W = the model's d_conv
     g = torch.Generator().manual_seed(L + 700)
     x = torch.randn(B, K, L, C, generator=g).to(DEVICE).requires_grad_()
     w = torch.randn(K, C, W, generator=g).to(DEVICE).requires_grad_()
@@ -67,4 +70,5 @@ def test_conv_ragged_lengths(L):
 @pytest.mark.parametrize("shape", [(1, 4, 17, 3, 1), (1, 4, 272, 2, 1)])
 def test_fused_scan_merge_n1(shape):
     from test_scan_merge import _run_triton
+
     _run_triton(shape, 16, 2, seed=shape[2] + 900)

@@ -1,6 +1,7 @@
 """Stage checkpoints (mmamba/stage.py): a run's EMA weights kept compactly (int8 rows, prior not baked) and a later
 run that starts from them with --init-stage: same weights (within the int8 step), the step count continues, the LR
 warms up again from there, and a stage of another tokenizer or model is refused."""
+
 import json
 import os
 import sys
@@ -19,12 +20,31 @@ from test_prior_pipeline import _prior_file  # noqa: E402
 def tokens(tmp_path_factory):
     import encode_tokens
     import train_vq
+
     tmp = tmp_path_factory.mktemp("stage")
     vq, tok = str(tmp / "vq"), str(tmp / "tok")
     prior = _prior_file(str(tmp / "tiny_prior.npz"))
     train_vq.main(["--data", "synthetic:40", "--steps", "2", "--out", vq] + COMMON)
-    encode_tokens.main(["--data", "synthetic:40", "--vq", vq, "--out", tok, "--vocab-size", "280", "--text-len", "6",
-                        "--device", "cpu", "--caption-variants", "2", "--prior", prior])
+    encode_tokens.main(
+        [
+            "--data",
+            "synthetic:40",
+            "--vq",
+            vq,
+            "--out",
+            tok,
+            "--vocab-size",
+            "280",
+            "--text-len",
+            "6",
+            "--device",
+            "cpu",
+            "--caption-variants",
+            "2",
+            "--prior",
+            prior,
+        ]
+    )
     return tmp, tok
 
 
@@ -32,6 +52,7 @@ def test_stage_roundtrip_and_continue(tokens):
     import train_gen
     from mmamba.runutil import CosineSchedule
     from mmamba.stage import load_stage, save_stage
+
     tmp, tok = tokens
     base = ["--model", "mmamba", "--data", tok, "--val-every", "100", "--lr-min-ratio", "1", "--warmup", "4"] + COMMON
     run1 = str(tmp / "run1")
@@ -45,7 +66,7 @@ def test_stage_roundtrip_and_continue(tokens):
     for k, v in st["ema"]["shadow"].items():
         if v.dtype.is_floating_point and k in state:
             ref = v.float()
-            tol = 1e-3 * max(1.0, float(ref.abs().max()))            # f16 (tiny tensors) rounding
+            tol = 1e-3 * max(1.0, float(ref.abs().max()))  # f16 (tiny tensors) rounding
             assert torch.allclose(state[k].float(), ref, atol=tol), k
 
     run2 = str(tmp / "run2")
@@ -55,20 +76,23 @@ def test_stage_roundtrip_and_continue(tokens):
     assert st2["scheduler"]["restart"] == 5
     from mmamba.config import config_from_dict
     from mmamba.mmamba import MMamba
+
     torch.manual_seed(0)
     fresh = MMamba(config_from_dict(man["config"])).state_dict()
     far = sum(float((fresh[k].float() - state[k]).norm()) for k in state if k in fresh)
     near = sum(float((st2["model"][k].float() - state[k]).norm()) for k in state if k in st2["model"])
     assert near < 0.5 * far, ("run 2 did not start from the stage's weights", near, far)
     sched = CosineSchedule(None, 1.0, 100, warmup=4, min_ratio=1.0, restart=5)
-    assert [sched.lr_at(s) for s in (5, 6, 7, 8, 50)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0]), \
+    assert [sched.lr_at(s) for s in (5, 6, 7, 8, 50)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0]), (
         "warm-up restarts at the stage, then the constant LR"
-    assert CosineSchedule(None, 1.0, 100, warmup=4, min_ratio=0.1).lr_at(2) == pytest.approx(0.75)   # no restart
+    )
+    assert CosineSchedule(None, 1.0, 100, warmup=4, min_ratio=0.1).lr_at(2) == pytest.approx(0.75)  # no restart
 
 
 def test_stage_refuses_other_tokenizer_and_non_stage(tokens, tmp_path):
     import train_gen
     from mmamba.stage import load_stage
+
     tmp, tok = tokens
     stage = str(tmp / "stage1")
     if not os.path.exists(os.path.join(stage, "manifest.json")):
@@ -82,8 +106,21 @@ def test_stage_refuses_other_tokenizer_and_non_stage(tokens, tmp_path):
     bpe["max_len"] += 1
     json.dump(bpe, open(other / "bpe.json", "w"))
     with pytest.raises(SystemExit, match="tokenizer differs"):
-        train_gen.main(["--model", "mmamba", "--data", str(other), "--steps", "7", "--out", str(tmp_path / "r"),
-                        "--init-stage", stage] + COMMON)
+        train_gen.main(
+            [
+                "--model",
+                "mmamba",
+                "--data",
+                str(other),
+                "--steps",
+                "7",
+                "--out",
+                str(tmp_path / "r"),
+                "--init-stage",
+                stage,
+            ]
+            + COMMON
+        )
     man = json.load(open(os.path.join(stage, "manifest.json")))
     man["kind"] = "mmamba"
     bad = tmp_path / "notstage"

@@ -1,5 +1,6 @@
 """Text encoder with a frozen word prior (text_encoder.py docstring): gradients, the effective-table export and
 its loading back (plain model and the --init path), checkpoint records of the table, int8, misuse."""
+
 import json
 import os
 
@@ -29,8 +30,9 @@ def setup(tmp_path, arch="mmamba", seed=SEED):
     print("seed", seed)
     torch.manual_seed(seed)
     table = write_table(tmp_path / "toy.npz", seed)
-    tok = BPETokenizer.train(["a red apple", "blue car, red cat", "x-ray!"] * 2, vocab_size=270, max_len=6,
-                             words=WORDS, version=2)
+    tok = BPETokenizer.train(
+        ["a red apple", "blue car, red cat", "x-ray!"] * 2, vocab_size=270, max_len=6, words=WORDS, version=2
+    )
     text = tiny_text()
     text.vocab_size = tok.vocab_size
     for k, v in prior_config(table).items():
@@ -73,7 +75,7 @@ def test_scale_and_gradients(tmp_path):
     assert g[used].abs().sum(1).gt(0).all()
     unused = torch.ones(enc.cfg.word_offset, dtype=torch.bool)
     unused[used] = False
-    assert g[unused].abs().sum() == 0                              # word positions give tok_emb no gradient
+    assert g[unused].abs().sum() == 0  # word positions give tok_emb no gradient
     assert enc.word_proj.weight.grad.abs().sum() > 0 and enc.word_proj.bias.grad.abs().sum() > 0
     assert enc.word_vectors.grad is None
 
@@ -98,14 +100,14 @@ def test_effective_table_export_same_logits(tmp_path, arch):
         ref = model(img, txt)
     state, cfg = bake_prior(model.state_dict(), model.cfg.to_dict(), table, tok.to_dict())
     assert cfg["text"]["prior_words"] == 0 and cfg["text"]["prior_sha256"] == read_prior(table).sha256
-    assert model.cfg.text.prior_words == len(WORDS)                     # the input config is not modified
+    assert model.cfg.text.prior_words == len(WORDS)  # the input config is not modified
     out = tmp_path / "exp"
     export_weights(state, str(out), "t", arch, cfg, tokenizer=tok.to_dict(), dtype="f32")
     man, sd = load_state_dict_from_manifest(str(out))
     assert man["tensors"]["text.tok_emb.weight"]["shape"] == [tok.vocab_size, model.cfg.text.width]
     assert not any("word_proj" in k or "prior" in k for k in man["tensors"])
     assert BPETokenizer.from_dict(man["tokenizer"]).encode("Zorblat!") == tok.encode("Zorblat!")
-    plain = build_model(config_from_dict(man["config"]))              # the evaluation loaders' path
+    plain = build_model(config_from_dict(man["config"]))  # the evaluation loaders' path
     plain.load_state_dict(sd, strict=True)
     with torch.no_grad():
         got = plain.eval()(img, txt)
@@ -204,6 +206,7 @@ def test_golden_fixture_is_current(tmp_path):
 
     from make_text_prior_fixture import build
     from mmamba.export import parse_safetensors
+
     committed = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "text_prior_tiny")
     if not os.path.exists(os.path.join(committed, "prior.npz")):
         pytest.skip("no committed text_prior_tiny fixture")

@@ -6,6 +6,7 @@ compiled kernels on a CUDA machine; skipped with a reason when triton is not ins
 gather it replaces is covered there by test_seq_ops.py). x is a strided view (the x half of a (B, L, 2C) buffer,
 as in_proj's output is in the model); the permutations are the model's (text first / middle) and random ones.
 """
+
 import os
 
 import pytest
@@ -37,6 +38,7 @@ def _perm(kind, L, K, g):
 @pytest.mark.parametrize("kind,B,C,W,seed", [("first", 2, 5, 4, 1), ("middle", 1, 70, 4, 2), ("random", 2, 3, 2, 3)])
 def test_gathered_conv_matches_to_scans_then_conv(kind, B, C, W, seed, triton_interpreter_fix):
     from mmamba.conv_triton import conv_silu_gather
+
     g = torch.Generator().manual_seed(seed)
     L = tiny_mmamba().text.max_len + tiny_mmamba().hw
     perm = _perm(kind, L, 4, g)
@@ -46,19 +48,21 @@ def test_gathered_conv_matches_to_scans_then_conv(kind, B, C, W, seed, triton_in
     w = torch.randn(K, C, W, generator=g).to(DEVICE).requires_grad_()
     b = torch.randn(K, C, generator=g).to(DEVICE).requires_grad_()
     pf, inf = [t.to(DEVICE) for t in sequence_index(perm, inv)]
-    x = buf[..., :C]                                              # strided view, row stride 2C
+    x = buf[..., :C]  # strided view, row stride 2C
     y_ref = causal_conv_silu_ref(to_scans(x, pf, inf, K), w, b)
     y = conv_silu_gather(x, perm.to(DEVICE), w, b)
     assert y.shape == (B, K, L, C)
     assert nerr(y, y_ref) < 1e-5
     gy = torch.randn(y.shape, generator=g).to(DEVICE)
-    for name, a, r in zip(("x", "w", "b"), torch.autograd.grad(y, (buf, w, b), gy),
-                          torch.autograd.grad(y_ref, (buf, w, b), gy)):
+    for name, a, r in zip(
+        ("x", "w", "b"), torch.autograd.grad(y, (buf, w, b), gy), torch.autograd.grad(y_ref, (buf, w, b), gy)
+    ):
         assert a.shape == r.shape and nerr(a, r) < 1e-4, name
 
 
 def test_gathered_conv_rejects_bad_shapes(triton_interpreter_fix):
     from mmamba.conv_triton import conv_silu_gather
+
     x = torch.randn(1, 6, 3)
     perm = torch.stack([torch.arange(6), torch.arange(6).flip(0)])
     with pytest.raises(ValueError, match="do not fit"):

@@ -1,5 +1,6 @@
 """Every loader of a .pt file from outside refuses a pickle payload (torch.load(weights_only=True)), and a real
 checkpoint (RNG states included) still loads that way. The payload would create a marker file when unpickled."""
+
 import os
 import sys
 
@@ -22,8 +23,17 @@ class _Payload:
 def _hostile(tmp_path):
     marker = str(tmp_path / "payload-ran")
     path = str(tmp_path / "ckpt-00000001.pt")
-    torch.save({"step": 1, "model": {"w": torch.zeros(1)}, "extra": {"kind": "vq", "config": _Payload(marker)},
-                "ema": None, "format": "mmamba-evaluators", "rng": _Payload(marker)}, path)
+    torch.save(
+        {
+            "step": 1,
+            "model": {"w": torch.zeros(1)},
+            "extra": {"kind": "vq", "config": _Payload(marker)},
+            "ema": None,
+            "format": "mmamba-evaluators",
+            "rng": _Payload(marker),
+        },
+        path,
+    )
     return path, marker
 
 
@@ -33,6 +43,7 @@ def _loaders():
     from mmamba.export import export_checkpoint
     import encode_tokens
     import sample_grid
+
     return {
         "checkpoint.load_checkpoint": lambda p, out: load_checkpoint(p, torch.nn.Linear(1, 1)),
         "evaluator.load_evaluators": lambda p, out: load_evaluators(p),
@@ -56,6 +67,7 @@ def test_real_checkpoint_loads_weights_only(tmp_path):
 
     import numpy as np
     from mmamba.checkpoint import EMA, load_checkpoint, save_checkpoint
+
     m = torch.nn.Linear(3, 2)
     opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
     m(torch.ones(1, 3)).sum().backward()

@@ -1,4 +1,5 @@
 """VQ tokenizer: shapes, encode/decode round trip, gradients (straight-through), config round trip."""
+
 import torch
 
 from mmamba.vq import VQConfig, VQModel, images_to_tensor, psnr, tensor_to_images
@@ -8,7 +9,7 @@ def test_shapes_and_roundtrip():
     torch.manual_seed(0)
     cfg = VQConfig.tiny()
     m = VQModel(cfg).eval()
-    x = torch.rand(3, 3, cfg.image_size, cfg.image_size) * 2 - 1           # (B, 3, S, S)
+    x = torch.rand(3, 3, cfg.image_size, cfg.image_size) * 2 - 1  # (B, 3, S, S)
     recon, tokens, vq_loss, zn = m(x)
     g = cfg.image_size // 8
     assert recon.shape == x.shape and tokens.shape == (3, g, g) and zn.shape == (3, cfg.code_dim, g, g)
@@ -68,18 +69,50 @@ def test_pipeline_on_tiny_pack(tmp_path):
     import train_vq
     from mmamba import data as D
     from mmamba.export import export_checkpoint, load_manifest
+
     pack = D.make_tiny_dataset(str(tmp_path / "pack"))
     common = ["--preset", "tiny", "--device", "cpu", "--batch-size", "8", "--log-every", "2"]
     train_vq.main(["--data", pack, "--out", str(tmp_path / "vq"), "--steps", "3"] + common)
-    encode_tokens.main(["--data", pack, "--vq", str(tmp_path / "vq"), "--out", str(tmp_path / "tok"),
-                        "--vocab-size", "290", "--text-len", "6", "--device", "cpu"])
+    encode_tokens.main(
+        [
+            "--data",
+            pack,
+            "--vq",
+            str(tmp_path / "vq"),
+            "--out",
+            str(tmp_path / "tok"),
+            "--vocab-size",
+            "290",
+            "--text-len",
+            "6",
+            "--device",
+            "cpu",
+        ]
+    )
     meta = json.load(open(tmp_path / "tok" / "tokens_meta.json"))
     assert meta["counts"]["train"] == D.split_size("train", root=pack) and meta["grid"] == 4
-    train_gen.main(["--model", "mmamba", "--data", str(tmp_path / "tok"), "--out", str(tmp_path / "gen"),
-                    "--steps", "3"] + common)
+    train_gen.main(
+        ["--model", "mmamba", "--data", str(tmp_path / "tok"), "--out", str(tmp_path / "gen"), "--steps", "3"] + common
+    )
     export_checkpoint(str(tmp_path / "gen"), str(tmp_path / "exp"), "mmamba-t", int8=True)
     man, _ = load_manifest(str(tmp_path / "exp"))
     assert man["kind"] == "mmamba" and man["tokenizer"]["type"] == "byte-bpe" and man["config"]["grid"] == 4
-    sample_grid.main(["--gen", str(tmp_path / "exp"), "--vq", str(tmp_path / "vq"), "--data", pack,
-                      "--out", str(tmp_path / "grid.png"), "--seeds", "1", "--steps", "3", "--device", "cpu"])
+    sample_grid.main(
+        [
+            "--gen",
+            str(tmp_path / "exp"),
+            "--vq",
+            str(tmp_path / "vq"),
+            "--data",
+            pack,
+            "--out",
+            str(tmp_path / "grid.png"),
+            "--seeds",
+            "1",
+            "--steps",
+            "3",
+            "--device",
+            "cpu",
+        ]
+    )
     assert (tmp_path / "grid.png").exists()
