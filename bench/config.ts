@@ -28,7 +28,8 @@ export interface BenchConfig {
   /** performance.now() after which remaining cases are skipped (and listed as skipped): keeps a run bounded. */
   kernelDeadlineMs: number;
   layerDeadlineMs: number;
-  /** Peak rates used for the floors (measured on the H200 by a copy and an f32 tiled-matmul probe; docs/benchmarks.md "Method"). */
+  /** Peak rates used for the floors (measured on the H200 by a copy and an f32 tiled-matmul probe; docs/benchmarks.md
+   * "Method"). */
   peakBytesPerS: number;
   peakFlopsPerS: number;
 }

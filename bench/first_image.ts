@@ -1,5 +1,5 @@
-// Time to the first image in the browser (docs/architecture.md "Targets": under 2 s after a reload with cached weights, on a
-// desktop GPU). Headless Chromium with the flags of playwright.config.ts (WebGPU; SwiftShader on a CPU-only
+// Time to the first image in the browser (docs/architecture.md "Targets": under 2 s after a reload with cached weights,
+// on a desktop GPU). Headless Chromium with the flags of playwright.config.ts (WebGPU; SwiftShader on a CPU-only
 // machine) opens the app in a fresh profile (cold: the weights download), starts a generation as soon as the model
 // is ready, and reads the page's performance mark `mm-first-step-image` (set by src/ui/image_view.ts when the first
 // step is painted; like every mark, relative to navigation start); then it reloads the same profile (warm: weights

@@ -7,9 +7,10 @@
 // Writes the final images as PPM with --out.
 // Usage: node .gpu/generate.mjs [--models DIR] [--generators mmamba-s,uvit-s] [--vq vq-s] [--tokenizer FILE]
 //        [--steps S] [--guidance G] [--runs R] [--prompt 'A|B'] [--out DIR] [--scan fused|chunked]
-// --scan chunked: M-Mamba generators use the chunk-parallel scan candidate (ops/selective_scan.ts) instead of the fused one.
-// --tokenizer FILE: a JSON file with a `tokenizer` key, for generators whose manifest has none (test fixtures:
-// --models tests/fixtures --generators mmamba_tiny,uvit_tiny --vq vq_tiny --tokenizer tests/fixtures/pipeline_cases.json).
+// --scan chunked: M-Mamba generators use the chunk-parallel scan candidate (ops/selective_scan.ts) instead of the fused
+// one. --tokenizer FILE: a JSON file with a `tokenizer` key, for generators whose manifest has none (test fixtures:
+// --models tests/fixtures --generators mmamba_tiny,uvit_tiny --vq vq_tiny --tokenizer
+// tests/fixtures/pipeline_cases.json).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';

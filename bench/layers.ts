@@ -111,7 +111,8 @@ function buildMamba(e: Engine, cfg: BenchConfig, d: number, B: number): Built {
       st.run('x_proj', () => matmul(e, view(s, [B * K, L, di]), w.xProj, { transB: true, label: 'x_proj' })),
     ); // (B·K, L, S)
     const dt = keep(st.run('dt_proj', () => sliceColumns(e, xdbl, 0, R))); // (B·K, L, R)
-    const delta = keep(st.run('dt_proj', () => matmul(e, dt, w.dtProj, { transB: true, label: 'dt_proj' }))); // (B·K, L, di)
+    // (B·K, L, di)
+    const delta = keep(st.run('dt_proj', () => matmul(e, dt, w.dtProj, { transB: true, label: 'dt_proj' })));
     const y = keep(
       st.run('selective scan (fused, merge)', () =>
         selectiveScanFused(

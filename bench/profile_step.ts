@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   if (scan !== 'fused' && scan !== 'chunked') throw new Error(`--scan must be fused or chunked, got ${scan}`);
   if (!(steps >= 1)) throw new Error(`--steps must be ≥ 1, got ${steps}`);
 
-  const dawn = create(['disable-dawn-features=timestamp_quantization']) as unknown as GPU; // referenced for the process lifetime
+  // referenced for the process lifetime
+  const dawn = create(['disable-dawn-features=timestamp_quantization']) as unknown as GPU;
   const ctx = await acquireDevice(dawn, { label: 'profile-step' });
   const source: TimingSource = ctx.hasTimestamps && !flag('--cpu-timing') ? 'gpu-timestamps' : 'cpu-submit';
   const adapter = describeAdapter(ctx.adapterInfo);

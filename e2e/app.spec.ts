@@ -1,9 +1,9 @@
 // Browser tests of the whole app: the page loads the default model by itself (downloading on a first visit,
 // from IndexedDB afterwards), generation renders every step into the canvas and the filmstrip, cancel leaves
-// the app usable (e2e/prompts.spec.ts: cancel and odd prompts, on the tiny models), a damaged cached shard is fetched again.
-// SwiftShader is slow (one step of the shipped M-Mamba + VQ decode measured 40–115 s on 2 shared cores; the e2e run took 6.1 min at low load),
-// so generations here use few steps (E2E_STEPS, default 2) and guidance 1 (E2E_GUIDANCE: g = 1
-// skips the unconditional pass), and the tests share generations: about nine steps in all.
+// the app usable (e2e/prompts.spec.ts: cancel and odd prompts, on the tiny models), a damaged cached shard is fetched
+// again. SwiftShader is slow (one step of the shipped M-Mamba + VQ decode measured 40–115 s on 2 shared cores; the e2e
+// run took 6.1 min at low load), so generations here use few steps (E2E_STEPS, default 2) and guidance 1 (E2E_GUIDANCE:
+// g = 1 skips the unconditional pass), and the tests share generations: about nine steps in all.
 import { expect, test, type Page } from '@playwright/test';
 import { generate, STEPS, waitLoaded, watchShards } from './app_helpers';
 

@@ -3,8 +3,8 @@
 // One page, in order: generate; paint the top-left token in the mask editor and re-generate the region: every
 // kept token is unchanged (the app's finished token grid). Kept tokens' pixels are NOT compared: the VQ decoder's
 // GroupNorm layers normalise over the whole image, so one new token shifts every pixel a little (a test of this
-// measured differences of a few levels in the far corner). Then draw 2 variations: the grid shows two images; upload a PNG and re-draw it at strength 0.5: an
-// image comes back; a non-image upload is refused with the reason.
+// measured differences of a few levels in the far corner). Then draw 2 variations: the grid shows two images; upload a
+// PNG and re-draw it at strength 0.5: an image comes back; a non-image upload is refused with the reason.
 import { expect, test, type Page } from '@playwright/test';
 import { muteHotReload, png, serveTinyModels } from './tiny_models';
 import { generate, waitLoaded } from './app_helpers';

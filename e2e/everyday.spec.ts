@@ -158,7 +158,8 @@ test('copy link and the gallery: kept across reloads, restorable, deletable', as
   );
   expect(await violations(page, 'gallery with two images')).toEqual([]);
 
-  // After a reload (a plain address: nothing from the link), the gallery is still there; the older image's settings come back.
+  // After a reload (a plain address: nothing from the link), the gallery is still there; the older image's settings
+  // come back.
   await page.goto('/');
   await waitLoaded(page);
   await expect(items).toHaveCount(2);

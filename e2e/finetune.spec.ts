@@ -4,10 +4,10 @@
 // models by intercepting /models/** (the shipped weights are never requested). Service workers are blocked so
 // that every request reaches the route.
 // Covered: 8 synthetic image/caption pairs (a two-colour checkerboard, "a zorblat") plus one non-image (and, in
-// the second test, a PNG cut short) refused with a reason while the 8 proceed; a fixed-length run whose loss falls; save; reload; the adapter's
-// image of "a zorblat" is closer to the uploads than the base model's with the same seed. Cancel mid-run leaves
-// the app usable; a corrupt adapter file is refused with an error. A GPU device lost mid-run (the worker's dev-only
-// hook) stops the run with a message, and the adapter of the last preview can still be saved.
+// the second test, a PNG cut short) refused with a reason while the 8 proceed; a fixed-length run whose loss falls;
+// save; reload; the adapter's image of "a zorblat" is closer to the uploads than the base model's with the same seed.
+// Cancel mid-run leaves the app usable; a corrupt adapter file is refused with an error. A GPU device lost mid-run (the
+// worker's dev-only hook) stops the run with a message, and the adapter of the last preview can still be saved.
 import { expect, test, type Page } from '@playwright/test';
 import { muteHotReload, png, serveTinyModels } from './tiny_models';
 import { waitLoaded } from './app_helpers';
@@ -15,7 +15,8 @@ import { waitLoaded } from './app_helpers';
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 120_000;
 const WORD = 'zorblat';
-/** The checkerboard the pairs show: 4×4 cells (one VQ token each at 32×32), red and blue (two colours the tiny VQ reconstructs well). */
+/** The checkerboard the pairs show: 4×4 cells (one VQ token each at 32×32), red and blue (two colours the tiny VQ
+ * reconstructs well). */
 const COLOURS: [number, number, number][] = [
   [220, 40, 40],
   [40, 70, 220],

@@ -33,7 +33,8 @@ const gen = {
 const cfg = manifest.config as unknown as MMambaConfig;
 const LORA: LoraConfig = { rank: 2, alpha: 2, targets: ['in_proj', 'out_proj', 'head'] };
 
-/** A KeyValue in memory whose every call yields to the event loop first (as IndexedDB does), so two imports interleave. */
+/** A KeyValue in memory whose every call yields to the event loop first (as IndexedDB does), so two imports
+ * interleave. */
 function slowKv(): KeyValue & { map: Map<string, unknown> } {
   const map = new Map<string, unknown>();
   const tick = () => new Promise((r) => setTimeout(r, 2));

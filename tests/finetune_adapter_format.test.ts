@@ -141,7 +141,8 @@ describe('adapter file format', () => {
     expect(() => parseAdapter(buf, { ...base, modelId: 'mmamba-s' })).toThrow(AdapterMismatchError);
     expect(() => parseAdapter(buf, { ...base, config: { ...cfg, d_state: 8 } })).toThrow(/different version/);
     expect(() => parseAdapter(buf, { ...base, manifestSha256: 'cd'.repeat(32) })).toThrow(/manifest sha256/);
-    expect(parseAdapter(buf, { modelId: base.modelId, config: cfg }).pairs.size).toBeGreaterThan(0); // no sha given: not checked
+    // no sha given: not checked
+    expect(parseAdapter(buf, { modelId: base.modelId, config: cfg }).pairs.size).toBeGreaterThan(0);
     expect(() =>
       parseAdapter(
         editHeader(buf, (h) => (h.__metadata__.rank = '64')),

@@ -1,7 +1,8 @@
 // LoRA factor gradients against PyTorch autograd (tests/fixtures/lora_tiny and lora_ffn_tiny, written by
 // training/make_lora_fixtures.py): a tiny golden model with W + (alpha/rank)·B·A on every target kind (in_proj,
-// out_proj, per-direction x_proj / dt_proj, adaLN mod, head, text projections, text blocks), its inputs and mask; the loss and
-// d loss / dA, dB through the fine-tuner's own path (lora_grad.ts effectiveWeights → mmamba_autodiff → factorGradients).
+// out_proj, per-direction x_proj / dt_proj, adaLN mod, head, text projections, text blocks), its inputs and mask; the
+// loss and d loss / dA, dB through the fine-tuner's own path (lora_grad.ts effectiveWeights → mmamba_autodiff →
+// factorGradients).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -1,6 +1,7 @@
 // FineTuner (src/finetune/trainer.ts) on the tiny golden model: a few steps on a fixed batch lower the loss on a
-// fixed mask, also with LoRA on the text encoder's blocks alone; the NaN guard refuses non-finite updates (lr = Infinity, poisoned base weights) and keeps the adapter;
-// a merged adapter (mergeAdapter + the unchanged MMamba generator) gives the same logits as the LoRA forward.
+// fixed mask, also with LoRA on the text encoder's blocks alone; the NaN guard refuses non-finite updates (lr =
+// Infinity, poisoned base weights) and keeps the adapter; a merged adapter (mergeAdapter + the unchanged MMamba
+// generator) gives the same logits as the LoRA forward.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -147,7 +148,8 @@ describe('FineTuner on mmamba_tiny', () => {
     const e = await getEngine();
     expect(() => new FineTuner(e, { ref, weights }, LORA, { batchSize: 2 })).toThrow(InvalidFineTuneOptionsError);
     expect(() => new FineTuner(e, { ref, weights }, { ...LORA, rank: 0 }, {})).toThrow(InvalidFineTuneOptionsError);
-    new FineTuner(e, { ref, weights }, LORA, { batchSize: B, lr: undefined, seed: undefined }).dispose(); // undefined = default
+    // undefined = default
+    new FineTuner(e, { ref, weights }, LORA, { batchSize: B, lr: undefined, seed: undefined }).dispose();
     const ft = new FineTuner(e, { ref, weights }, LORA, { batchSize: B });
     const b = fixedBatch();
     await expect(ft.step({ ...b, tokens: b.tokens.subarray(1) })).rejects.toThrow(InvalidBatchError);

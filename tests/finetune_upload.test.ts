@@ -1,6 +1,6 @@
 // Upload logic of fine-tuning (src/finetune/upload.ts): magic-byte sniffing, refusals with reasons, caption
-// files (.txt by name or in order, .json), caption assignment; and the run's pure helpers (src/worker/finetune/session.ts:
-// request checks, seeded batch order). No GPU.
+// files (.txt by name or in order, .json), caption assignment; and the run's pure helpers
+// (src/worker/finetune/session.ts: request checks, seeded batch order). No GPU.
 import { describe, expect, it } from 'vitest';
 import {
   assignCaptions,

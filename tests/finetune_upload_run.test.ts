@@ -1,8 +1,9 @@
 // A fine-tuning run as the worker drives it (src/worker/finetune/session.ts with the real trainer through
-// src/worker/finetune/port.ts), in Node on Dawn, on the e2e tiny model set (e2e/fixtures/models, training/make_e2e_tiny.py):
-// checkerboard pictures VQ-encoded on the GPU, captions through the generator's BPE, a short run whose loss
-// falls, progress in order, pause/resume/cancel, the adapter round-tripping through its file format, and the
-// merged model generating tokens closer to the pictures' than the base model does. Base weights stay untouched.
+// src/worker/finetune/port.ts), in Node on Dawn, on the e2e tiny model set (e2e/fixtures/models,
+// training/make_e2e_tiny.py): checkerboard pictures VQ-encoded on the GPU, captions through the generator's BPE, a
+// short run whose loss falls, progress in order, pause/resume/cancel, the adapter round-tripping through its file
+// format, and the merged model generating tokens closer to the pictures' than the base model does. Base weights stay
+// untouched.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';

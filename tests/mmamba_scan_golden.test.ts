@@ -56,7 +56,8 @@ interface Cfg {
   cond: number;
 }
 
-/** Per-direction projections in (B, K, L, ·) layout (order-agnostic): x_dbl = xs · x_proj[k]^T, dt = x_dbl[:R] · dt_proj[k]^T. */
+/** Per-direction projections in (B, K, L, ·) layout (order-agnostic): x_dbl = xs · x_proj[k]^T, dt = x_dbl[:R] ·
+ * dt_proj[k]^T. */
 function projections(xs: Float32Array, c: Cfg, xProj: Float32Array, dtProj: Float32Array) {
   const { B, K, L, di, N, R } = c;
   const S = R + 2 * N;

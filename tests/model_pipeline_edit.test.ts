@@ -69,7 +69,8 @@ describe('inpainting vs PyTorch (tiny fixtures)', () => {
       [{ initTokens: init.map((t, p) => (p === 1 ? 999 : t)), keep }, /initTokens\[1\] is 999/],
     ] as const)
       await expect(t2i.generate({ ...req, ...bad })).rejects.toThrow(why);
-    await expect(t2i.generate({ ...req, initTokens: init, keep: keep.map(() => 0) })).resolves.toBeTruthy(); // = plain generation
+    // = plain generation
+    await expect(t2i.generate({ ...req, initTokens: init, keep: keep.map(() => 0) })).resolves.toBeTruthy();
     await expect(t2i.generate({ ...req, variations: 9 })).rejects.toBeInstanceOf(InvalidRequestError);
     t2i.dispose();
   });

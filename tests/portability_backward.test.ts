@@ -1,7 +1,7 @@
 // Every backward kernel validates and runs on a device with WebGPU's default limits (8 storage buffers per stage,
 // 16 KiB workgroup memory, 256 invocations) at the shipped model's sizes per batch row (L = 16 + 16², d = 256,
-// di = 512, N = 16, K = 4, codebook 1024 + [MASK]; text encoder: 16 tokens, width 128, 4 heads); e.checked() turns a validation error into a failure. Numerics
-// are checked by the per-op tests; here only that every output is finite.
+// di = 512, N = 16, K = 4, codebook 1024 + [MASK]; text encoder: 16 tokens, width 128, 4 heads); e.checked() turns a
+// validation error into a failure. Numerics are checked by the per-op tests; here only that every output is finite.
 import { describe, expect, it } from 'vitest';
 import { acquireDevice } from '../src/engine/device';
 import { selfAttentionPacked } from '../src/engine/ops/attention';

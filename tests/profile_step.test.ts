@@ -23,7 +23,9 @@ const MODELS = resolve(__dirname, '../e2e/fixtures/models');
 /** Dispatches of one guided M-Mamba step (no FFN), counted from the model's structure:
  *  embed: embedding (+ pos_emb add) + concat_rows; per layer: the mixer's ops (mmamba_mixer.ts);
  *  head: slice_rows + rmsNorm + logits; sampling: gumbel_max_sample + maskgit_update. */
-const MIXER_DISPATCHES = 11; // rmsNorm, in_proj.x, in_proj.z, conv1d_cross, x_proj, slice_columns, dt_proj, scan, layerNorm_silu_gate, out_proj, gated_residual
+// rmsNorm, in_proj.x, in_proj.z, conv1d_cross, x_proj, slice_columns, dt_proj, scan, layerNorm_silu_gate, out_proj,
+// gated_residual
+const MIXER_DISPATCHES = 11;
 function expectedStepDispatches(c: MMambaConfig): number {
   return (c.pos_emb ? 3 : 2) + c.layers * MIXER_DISPATCHES + 3 + 2;
 }

@@ -215,7 +215,8 @@ describe('per-row seeds and a partial schedule', () => {
       const seed = freshSeed();
       const maskId = 1024;
       const r = rng(seed + 1);
-      // the same `masked` positions unknown in every row (as inpainting keeps the rest fixed from step 0), fewer after step 0
+      // the same `masked` positions unknown in every row (as inpainting keeps the rest fixed from step 0), fewer after
+      // step 0
       const order = Array.from({ length: HW }, (_, p) => p).sort(() => r() - 0.5);
       const unknownSet = new Set(order.slice(0, step === 0 ? masked : Math.max(1, Math.floor(masked * 0.6))));
       const known = randInt(B * HW, seed, 1024);

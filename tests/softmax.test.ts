@@ -6,7 +6,8 @@ import { logSoftmaxRef, softmaxRef } from '../src/engine/reference/softmax';
 import { expectClose, freshSeed, getEngine, poison, randn } from './gpu';
 
 // exp() and log() are a few ulp on GPUs and the sum is one f32 tree reduction over ≤ 1500 terms: 1e-5 of the
-// largest output is ~10× above that; a wrong row index, a lost partial (missing barrier) or an unwritten element is O(1).
+// largest output is ~10× above that; a wrong row index, a lost partial (missing barrier) or an unwritten element is
+// O(1).
 const TOL = 1e-5;
 
 describe('softmax', () => {

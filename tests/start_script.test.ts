@@ -47,7 +47,8 @@ function runStart(
 }
 
 afterAll(() => {
-  for (const c of started) if (c.exitCode === null && c.pid) process.kill(-c.pid, 'SIGTERM'); // its process group: bash → npx → vite
+  // its process group: bash → npx → vite
+  for (const c of started) if (c.exitCode === null && c.pid) process.kill(-c.pid, 'SIGTERM');
 });
 
 describe('npm start with port 5173 taken', () => {

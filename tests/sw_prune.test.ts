@@ -96,7 +96,8 @@ function loadWorker(
   return { dispatch };
 }
 
-/** Marks a response (and its clones) as a same-origin 'basic' one, as a browser's fetch returns; Node's are 'default'. */
+/** Marks a response (and its clones) as a same-origin 'basic' one, as a browser's fetch returns; Node's are
+ * 'default'. */
 function basic(res: Response): Response {
   const clone = res.clone.bind(res);
   return Object.defineProperties(res, { type: { value: 'basic' }, clone: { value: () => basic(clone()) } });

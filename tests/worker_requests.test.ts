@@ -1,6 +1,6 @@
-// The worker's check of a generation request from postMessage (src/worker/generation/requests.ts): `{}`, null, a list, wrong
-// types, guidance 1e308, NaN seeds and giant step counts are refused with a message naming the field; a good request
-// passes with steps rounded and the seed as a u32. Fine-tuning requests: the preview prompt is cut like a
+// The worker's check of a generation request from postMessage (src/worker/generation/requests.ts): `{}`, null, a list,
+// wrong types, guidance 1e308, NaN seeds and giant step counts are refused with a message naming the field; a good
+// request passes with steps rounded and the seed as a u32. Fine-tuning requests: the preview prompt is cut like a
 // generation prompt (a 100,000-character one costs nothing), preview guidance is bounded; captions are cleaned in
 // bounded time. No GPU.
 import { describe, expect, it } from 'vitest';

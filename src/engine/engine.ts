@@ -105,7 +105,8 @@ export class Engine {
     return t;
   }
 
-  /** Overwrites a tensor's contents. Flushes pending work first, because queue writes run before unsubmitted commands. */
+  /** Overwrites a tensor's contents. Flushes pending work first, because queue writes run before unsubmitted
+   * commands. */
   write(t: Tensor, data: ArrayLike<number>, elementOffset = 0): void {
     this.assertAlive();
     const arr = toTyped(data, t.dtype);

@@ -46,7 +46,8 @@ export interface LoraConfig {
 }
 
 // The defaults (DEFAULT_LORA_CONFIG, DEFAULT_FINETUNE_OPTIONS, …) live in defaults.ts, shared with the page and the
-// benchmark; the library's index re-exports them (defaults.ts reads this file's types, so this file does not import it).
+// benchmark; the library's index re-exports them (defaults.ts reads this file's types, so this file does not import
+// it).
 
 /** One adapted weight W (out, in) or K-stacked W (K, out, in): A (r, in) / (K, r, in), B (out, r) / (K, out, r). */
 export interface LoraPair {
@@ -55,7 +56,8 @@ export interface LoraPair {
 }
 
 /** Identifies the base model an adapter belongs to. `configHash` is configHash(config) (lora.ts); the manifest sha256
- *  (of the base manifest.json bytes, computed by the caller, e.g. with crypto.subtle) is checked when both sides have it. */
+ *  (of the base manifest.json bytes, computed by the caller, e.g. with crypto.subtle) is checked when both sides have
+ * it. */
 export interface BaseModelRef {
   modelId: string;
   config: MMambaConfig;

@@ -1,5 +1,5 @@
-// The training-side randomness of a fine-tuning step, as training/mmamba/sampling.py does it (docs/architecture.md "Training
-// objective"), drawn from the shared counter RNG of docs/architecture.md so a seed replays a run exactly:
+// The training-side randomness of a fine-tuning step, as training/mmamba/sampling.py does it (docs/architecture.md
+// "Training objective"), drawn from the shared counter RNG of docs/architecture.md so a seed replays a run exactly:
 //   mask_for_training: per row t ~ U(0,1), r = cos(π/2·t), mask n = clamp(ceil(r·HW), 1, HW) positions: the n
 //                      smallest of HW uniform scores (ties: lower index first), input = [MASK] there
 //   drop_text:         each row's caption replaced by the empty prompt with probability p

@@ -79,7 +79,8 @@ export class MMambaAutodiff {
     if (inp.imgTokens.length !== B * HW || inp.targets.length !== B * HW || inp.mask.length !== B * HW)
       throw new ShapeError(`M-Mamba training batch: tokens, targets and mask must hold B·HW = ${B * HW} values`);
     const tr = this.textGrad.forward(inp.textIds, B, trunkGrads, run);
-    const { tokens: txt, c: cvec } = this.text.project(tr.final, tr.pooled, (n) => m.overrides.get(n)); // (B, Lt, d), (B, cond)
+    // (B, Lt, d), (B, cond)
+    const { tokens: txt, c: cvec } = this.text.project(tr.final, tr.pooled, (n) => m.overrides.get(n));
     run.t(txt);
     run.t(cvec);
     const sc = run.t(silu(e, cvec));

@@ -249,7 +249,8 @@ export class MMambaLayerBackward {
     free(ln.dx, a.dt, a.xdbl);
     // dt = dtIn·dt_proj_k^T (batched over b, k)
     const ddt = view(sg.ddelta, [B * K, L, di]);
-    const ddtIn = s.t(matmul(e, ddt, this.model.tiled(`${P}dt_proj_weight`, B, s), { label: 'dt_proj_dx' })); // (B·K, L, R)
+    // (B·K, L, R)
+    const ddtIn = s.t(matmul(e, ddt, this.model.tiled(`${P}dt_proj_weight`, B, s), { label: 'dt_proj_dx' }));
     if (wants('dt_proj_weight'))
       grads.set(
         `${P}dt_proj_weight`,
@@ -263,7 +264,8 @@ export class MMambaLayerBackward {
     const dxdbl = view(dxdblOwner, [B * K, L, S]);
     free(sg.dBC, ddtIn);
     // x_dbl = xs·x_proj_k^T
-    const dxsP = s.t(matmul(e, dxdbl, this.model.tiled(`${P}x_proj_weight`, B, s), { label: 'x_proj_dx' })); // (B·K, L, di)
+    // (B·K, L, di)
+    const dxsP = s.t(matmul(e, dxdbl, this.model.tiled(`${P}x_proj_weight`, B, s), { label: 'x_proj_dx' }));
     if (wants('x_proj_weight'))
       grads.set(
         `${P}x_proj_weight`,

@@ -77,7 +77,8 @@ export class TextTrunkAutodiff {
       else run.t(t);
     };
     try {
-      // pooled = Σ_t m_t·final_t / max(Σ m, 1): d final_t += m_t / max(Σ m, 1) · d pooled  (a (B, Lt, 1)·(B, 1, w) matmul)
+      // pooled = Σ_t m_t·final_t / max(Σ m, 1): d final_t += m_t / max(Σ m, 1) · d pooled  (a (B, Lt, 1)·(B, 1, w)
+      // matmul)
       const weights = new Float32Array(B * Lt);
       for (let b = 0; b < B; b++) {
         let n = 0;

@@ -97,7 +97,8 @@ export function mixerForward(
       grid,
     ),
   );
-  const gate = layerNormSiluGate(e, y, z, { weight: w.outNormW, bias: w.outNormB }); // one dispatch: LayerNorm, SiLU, product
+  // one dispatch: LayerNorm, SiLU, product
+  const gate = layerNormSiluGate(e, y, z, { weight: w.outNormW, bias: w.outNormB });
   const [yn, sz, g] = [s.t(gate.yn), s.t(gate.sz), s.t(gate.g)];
   const o = s.t(linear(e, g, w.outProj, null, 'out_proj'));
   const out = gatedResidual(e, h, { tensor: mod, offset: 2 * d }, o);

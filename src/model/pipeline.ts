@@ -60,7 +60,8 @@ export interface GenerateStep {
 }
 
 export interface GenerateResult {
-  /** Images (the request's variations, 1 by default); `tokens` (count, HW) and `pixels` (count RGBA images) hold them in order. */
+  /** Images (the request's variations, 1 by default); `tokens` (count, HW) and `pixels` (count RGBA images) hold them
+   * in order. */
   count: number;
   tokens: Uint32Array;
   pixels: Uint8ClampedArray;

@@ -1,11 +1,11 @@
 // MaskGIT sampler (Chang et al. 2022; aMUSEd's scheduler) exactly as docs/architecture.md and
 // training/mmamba/sampling.py maskgit_sample: start all-[MASK] (or, to edit a picture, with the kept tokens fixed
-// and only the others [MASK]: the schedule then runs over the M masked positions, floor(cos(π/2·(i+1)/S)·M)); each step, logits (guided: one batch-2B forward,
-// cond rows then uncond rows, l = uncond + g·(cond − uncond); g = 1 skips the uncond pass), Gumbel-max sample
-// (stream 2i), confidence + re-mask of the floor(cos(π/2·(i+1)/S)·HW) least confident (stream 2i+1), on the GPU
-// kernels of src/engine/ops/sampling.ts. Batch rows share the prompt and the starting grid; they draw either with
-// one seed (counters b·HW + pos, as sampling.py) or with one seed each (variations: row b equals a batch-1 run with
-// its seed, as seeded_sampling.py).
+// and only the others [MASK]: the schedule then runs over the M masked positions, floor(cos(π/2·(i+1)/S)·M)); each
+// step, logits (guided: one batch-2B forward, cond rows then uncond rows, l = uncond + g·(cond − uncond); g = 1 skips
+// the uncond pass), Gumbel-max sample (stream 2i), confidence + re-mask of the floor(cos(π/2·(i+1)/S)·HW) least
+// confident (stream 2i+1), on the GPU kernels of src/engine/ops/sampling.ts. Batch rows share the prompt and the
+// starting grid; they draw either with one seed (counters b·HW + pos, as sampling.py) or with one seed each
+// (variations: row b equals a batch-1 run with its seed, as seeded_sampling.py).
 // The token grid lives on the GPU for the whole run (MaskGitRun): a step reads nothing back and uploads nothing;
 // the guided forward's two copies of the grid are made by GPU copies. Callers decide what to read back per step:
 // maskgitSample reads the grid (tests, scripts); TextToImage reads one packed preview (pixels + grid).

@@ -1,7 +1,8 @@
 // The one home of the generation settings: for each, its range, default, the UI's step and how a value is clamped,
 // and the message that refuses a bad value. DOM-free, so the UI (src/ui/prompt_panel.ts), the worker API and its
-// request check (src/worker/api.ts, src/worker/generation/requests.ts) and the pipeline (pipeline.ts) all read it from here.
-// A request is validated once, at the worker boundary (checkGenerateRequest); the pipeline only asserts its inputs.
+// request check (src/worker/api.ts, src/worker/generation/requests.ts) and the pipeline (pipeline.ts) all read it from
+// here. A request is validated once, at the worker boundary (checkGenerateRequest); the pipeline only asserts its
+// inputs.
 
 /** One numeric generation setting. Values are accepted in [min, max]; `integer` ones are rounded. */
 export interface NumericSetting {

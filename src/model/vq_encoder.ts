@@ -94,7 +94,8 @@ export class VQEncoder {
     if (rgba.length !== S * S * 4) throw new ShapeError(`vq encoder: ${rgba.length} RGBA values for a ${S}×${S} image`);
     const x = new Float32Array(3 * S * S);
     for (let p = 0; p < S * S; p++)
-      for (let ch = 0; ch < 3; ch++) x[ch * S * S + p] = Math.fround(Math.fround(rgba[p * 4 + ch]! / 127.5) - 1); // f32 ops, as torch
+      // f32 ops, as torch
+      for (let ch = 0; ch < 3; ch++) x[ch * S * S + p] = Math.fround(Math.fround(rgba[p * 4 + ch]! / 127.5) - 1);
     return this.e.fromArray([1, 3, S, S], x, 'f32', 'vq_image');
   }
 

@@ -101,7 +101,8 @@ export function loadWeights(manifest: Manifest, shards: ArrayBuffer[]): WeightMa
       const cols = rows === 0 ? 0 : data.length / rows;
       for (let r = 0; r < rows; r++) {
         const s = scale[r]!;
-        for (let c = 0; c < cols; c++) data[r * cols + c] = Math.fround(data[r * cols + c]! * s); // q · scale in f32, as export.py
+        // q · scale in f32, as export.py
+        for (let c = 0; c < cols; c++) data[r * cols + c] = Math.fround(data[r * cols + c]! * s);
       }
     } else if (t.dtype === 'f32') {
       data = data.slice(); // own buffer

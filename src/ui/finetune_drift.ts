@@ -1,7 +1,8 @@
 // <mm-finetune-drift>: the drift guard's view in the fine-tuning panel. The control prompts as the base model draws
 // them (rendered before the run), the adapter's drawings of the same prompts and seeds at the latest check beside
 // them with each one's drift, the summary against the bounds, and a warning with a button that cancels the run (fires
-// `mm-drift-stop`; the panel cancels) when a check exceeds them and the run was not asked to stop by itself. No GPU code: the worker renders.
+// `mm-drift-stop`; the panel cancels) when a check exceeds them and the run was not asked to stop by itself. No GPU
+// code: the worker renders.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { DRIFT_BOUNDS, type DriftReport } from '../finetune/drift';

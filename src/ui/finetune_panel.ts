@@ -305,7 +305,8 @@ export class FineTunePanel extends LitElement {
     </section>`;
   }
 
-  /** A number field for run setting `name`: range and step from FINETUNE_SETTINGS; whole-number settings are rounded. */
+  /** A number field for run setting `name`: range and step from FINETUNE_SETTINGS; whole-number settings are
+   * rounded. */
   private num(
     id: string,
     label: string,

@@ -77,7 +77,8 @@ export class MaskEditor extends LitElement {
     c.width = g;
     c.height = g;
     const img = new ImageData(g, g);
-    for (let i = 0; i < g * g; i++) if (this.mask[i]) img.data.set([219, 60, 90, 150], i * 4); // translucent red: re-generated
+    // translucent red: re-generated
+    for (let i = 0; i < g * g; i++) if (this.mask[i]) img.data.set([219, 60, 90, 150], i * 4);
     c.getContext('2d')!.putImageData(img, 0, 0);
   }
 

@@ -2,8 +2,9 @@
 // collects input and fires events (`mm-generate` with a GenerateRequest, `mm-cancel`, `mm-model` with a model
 // id); the app decides what is possible (`disabled`, `busy`). Enter in the prompt generates (Shift+Enter: new line).
 // Settings from a link (`shared`, already validated) prefill the fields once; what the link had wrong is a quiet
-// note (`linkNote`). Example chips (EXAMPLE_PROMPTS) fill the prompt. The "empty prompt" hint waits until the person has typed. When Generate turns into Cancel (and
-// back) while it has focus, focus moves to the button that replaced it (never lost to the page).
+// note (`linkNote`). Example chips (EXAMPLE_PROMPTS) fill the prompt. The "empty prompt" hint waits until the person
+// has typed. When Generate turns into Cancel (and back) while it has focus, focus moves to the button that replaced it
+// (never lost to the page).
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { clampSetting, GENERATION_SETTINGS as SETTINGS, type GenerationSettingName } from '../model/settings';

@@ -69,7 +69,8 @@ export interface GenerateRequest {
   /** u32 seed; the same seed, prompt and settings give the same tokens. */
   seed: number;
   /** MaskGIT steps S. This and the settings below: range, default (when left out) and the message that refuses a
-   *  bad value in GENERATION_SETTINGS (src/model/settings.ts); the worker checks them (src/worker/generation/requests.ts). */
+   *  bad value in GENERATION_SETTINGS (src/model/settings.ts); the worker checks them
+   * (src/worker/generation/requests.ts). */
   steps?: number;
   /** Classifier-free guidance scale g. */
   guidance?: number;
@@ -368,7 +369,8 @@ export interface MMambaEngineInterface {
   listModels(): Promise<ModelList>;
   /** Load a generator and the VQ tokenizer (download or read from cache, verify, build on the GPU). */
   loadModel(id: string, onProgress?: LoadProgressCallback): Promise<void>;
-  /** Generate one image (or `variations` images; or edit one: `initTokens` + `keep`). One at a time: a new request cancels the one running and starts once it stopped. */
+  /** Generate one image (or `variations` images; or edit one: `initTokens` + `keep`). One at a time: a new request
+   * cancels the one running and starts once it stopped. */
   generate(req: GenerateRequest, options?: GenerateOptions): Promise<GenerateResult>;
   /** Image-to-image: an uploaded PNG/JPEG/WebP (the bytes of the file) centre-cropped to the model's image size
    *  and VQ-encoded on the GPU, for `generate`'s `initTokens`. Rejects with ImageRejectedError, whose message is
@@ -389,7 +391,8 @@ export interface MMambaEngineInterface {
   resumeFineTune(): Promise<void>;
   /** Stops the run and discards its adapter (no-op when none runs). */
   cancelFineTune(): Promise<void>;
-  /** Saves the last run's adapter under `name` (replacing one of that name). Storage full: kept in memory, with a warning. */
+  /** Saves the last run's adapter under `name` (replacing one of that name). Storage full: kept in memory, with a
+   * warning. */
   saveAdapter(name: string): Promise<SaveAdapterResult>;
   /** Adapters of the loaded generator (saved, and memory-only ones), newest first. */
   listAdapters(): Promise<AdapterInfoRow[]>;

@@ -55,7 +55,8 @@ export function linearBackward(
     throw new ShapeError(`linearBackward: want x (…, K), W (N, K), dy (…, N); got ${x}, ${weight}, ${dy}`);
   const x2 = view(x, [rows, K]);
   const dy2 = view(dy, [rows, N]);
-  const dx = opts.needDx === false ? null : reshapeOwned(e, matmul(e, dy2, weight, { label: 'linear_dx' }), x.shape); // (…, K)
+  // (…, K)
+  const dx = opts.needDx === false ? null : reshapeOwned(e, matmul(e, dy2, weight, { label: 'linear_dx' }), x.shape);
   const dW = matmul(e, dy2, x2, { transA: true, label: 'linear_dW' }); // (N, K) = dYᵀ·X
   return { dx, dW, dBias: opts.bias ? sumRows(e, dy) : null };
 }

@@ -105,7 +105,8 @@ export interface SampleOptions {
   /** RNG stream: 2·step for token sampling (docs/architecture.md). */
   stream: number;
   temperature?: number;
-  /** Classifier-free guidance scale g: `logits` then holds 2B rows, cond first, and l = u + g·(c − u) (docs/architecture.md "MaskGIT sampler"). */
+  /** Classifier-free guidance scale g: `logits` then holds 2B rows, cond first, and l = u + g·(c − u)
+   * (docs/architecture.md "MaskGIT sampler"). */
   guidance?: number;
 }
 

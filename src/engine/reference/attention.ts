@@ -42,7 +42,8 @@ export function attentionRef(
   return out;
 }
 
-/** (B, L, n·H·Dh) packed projection → chunk c as (B, H, L, Dh) (PyTorch: chunk(n, -1)[c].view(B, L, H, Dh).transpose(1, 2)). */
+/** (B, L, n·H·Dh) packed projection → chunk c as (B, H, L, Dh) (PyTorch: chunk(n, -1)[c].view(B, L, H, Dh).transpose(1,
+ * 2)). */
 export function splitHeadsRef(
   x: Float32Array,
   B: number,

@@ -1,8 +1,8 @@
 // One fine-tuning run in the worker: batches from the prepared dataset, the LoRA trainer's steps, typed
 // progress (loss, steps/s, time left), textual inversion first when asked (only the new word's own embedding row
-// learns; then the LoRA steps on the base with that row), preview images every K steps, the drift guard (control prompts rendered
-// with the base model before the first step, with the adapter every `driftEvery` steps and after the run: see
-// drift_guard.ts), pause / resume / cancel, the NaN stop and the drift stop.
+// learns; then the LoRA steps on the base with that row), preview images every K steps, the drift guard (control
+// prompts rendered with the base model before the first step, with the adapter every `driftEvery` steps and after the
+// run: see drift_guard.ts), pause / resume / cancel, the NaN stop and the drift stop.
 //
 // Invariants:
 // - The base weights are only read (the trainer and the previews work on merged copies).
@@ -41,7 +41,8 @@ export const SNAPSHOT_EVERY = 25;
 
 const S = FINETUNE_SETTINGS;
 
-/** The request with every number checked against FINETUNE_SETTINGS; throws an Error saying which setting is out of range. */
+/** The request with every number checked against FINETUNE_SETTINGS; throws an Error saying which setting is out of
+ * range. */
 export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
   if (req === null || typeof req !== 'object') throw new Error('A fine-tuning request must be an object of settings.');
   const int = (v: unknown, name: string, { min, max }: { min: number; max: number }) => {
