@@ -32,10 +32,9 @@ def load_eval_rows(paths: list[str]) -> dict[str, dict]:
 def forward_gflops(config: dict) -> float:
     """Forward GFLOPs of one image (text + fully masked grid) for a generator config dict."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
     from mmamba.config import config_from_dict
     from mmamba.mmamba import build_model
+    from torch.utils.flop_counter import FlopCounterMode
 
     cfg = config_from_dict(config)
     with torch.device("meta"):  # shapes only: counting needs no arithmetic

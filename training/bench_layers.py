@@ -6,7 +6,8 @@ L = 16 text + 16x16 image tokens, heads 8, GEGLU hidden 4d (UViT), adaLN conditi
 Layers are mmamba.MMambaLayer (no FFN sublayer, as shipped) and uvit.UViTLayer (self-attention over the 256
 image tokens, cross-attention to the 16 text tokens with a key mask, GEGLU FFN), weights random.
 Cores (what bench/layers.ts calls the core): SSM core = cross-scan gather + causal conv1d + SiLU (Triton on CUDA, as
-the model), x_proj, dt_proj, selective scan (Triton kernel on CUDA when `mmamba.scan.selective_scan` picks it, else the chunked PyTorch path)
+the model), x_proj, dt_proj, selective scan (Triton kernel on CUDA when `mmamba.scan.selective_scan` picks it, else the
+chunked PyTorch path)
 and cross-merge; attention core = the self- and cross-attention kernels (SDPA) without their projections. Cores
 are timed on their own, so "core share" is core time / layer time of separate measurements.
 dtypes: f32 (TF32 off unless --tf32) and bf16 (weights and activations in bf16; the scan state stays f32).
@@ -24,13 +25,12 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
 from mmamba import scan as scan_module
 from mmamba.config import MMambaConfig, TextConfig, UViTConfig
 from mmamba.mmamba import MMambaLayer
@@ -288,8 +288,10 @@ def markdown(
             f"- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, {wall_s:.0f} s wall"
             + (f"; time budget spent, SKIPPED: {', '.join(skipped)}" if skipped else ""),
             "",
-            "M-Mamba core: cross-scan + conv1d + SiLU, x_proj, dt_proj, selective scan, cross-merge; UViT core: self- and",
-            "cross-attention SDPA (projections outside). M-Mamba has no FFN sublayer (as shipped); UViT has its GEGLU FFN.",
+            "M-Mamba core: cross-scan + conv1d + SiLU, x_proj, dt_proj, selective scan, cross-merge; "
+            "UViT core: self- and",
+            "cross-attention SDPA (projections outside). "
+            "M-Mamba has no FFN sublayer (as shipped); UViT has its GEGLU FFN.",
             "",
             table(rows),
         ]

@@ -30,7 +30,6 @@ import statistics
 import sys
 
 import torch
-
 from mmamba.scan import _triton_tuning, scan_merge_ref, scan_merge_tuning, selective_scan_fast
 from mmamba.scan_triton import selective_scan_triton
 
@@ -414,8 +413,10 @@ def bench_pair(fns: dict, ins, gY, reps: int) -> dict:
 
 def sweep_split_bwd(pf, inf, dtype, Bsz: int = 256) -> None:
     """Forward+backward of the split path at B=256 for launch sets (bwd_block_d, bwd_warps, T, checkpoint chunk)
-    of its registers backward (and preload), and the forward's chunk loop unrolled or not (the forward's block / warps are
-    fixed; chunk 8 saves twice the states so the backward needs no advance within a chunk); prints the fastest so far as an export line after every set, so a
+    of its registers backward (and preload), and the forward's chunk loop unrolled or not (the forward's block / warps
+    are
+    fixed; chunk 8 saves twice the states so the backward needs no advance within a chunk); prints the fastest so far as
+    an export line after every set, so a
     time-out keeps the best so far."""
     ins, _, _ = model_inputs(Bsz, dtype)
     gY = torch.randn(Bsz, 272, 512, device="cuda")
@@ -452,7 +453,8 @@ def sweep_split_bwd(pf, inf, dtype, Bsz: int = 256) -> None:
             )["s"]
         except Exception as e:  # e.g. out of registers / shared memory for a set
             print(
-                f"sweep-split-bwd bd={bd} w={w} T={T} chunk={ch} fwd_unroll={un} preload={pre}: FAILED {type(e).__name__}: {str(e)[:200]}",
+                f"sweep-split-bwd bd={bd} w={w} T={T} chunk={ch} fwd_unroll={un} preload={pre}: "
+                f"FAILED {type(e).__name__}: {str(e)[:200]}",
                 flush=True,
             )
             continue

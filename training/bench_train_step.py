@@ -7,7 +7,8 @@ that fails to compile is reported and skipped) and `@key=value,...` config overr
 bools parsed by the config field's type, bools as 0/1/true/false; `d` re-derives dt_rank), e.g.
 `mmamba:split@expand=1,d_state=1,ffn=1,ffn_mult=2,layers=6` or `mmamba:split+compile@d_state=1`. In --variants the
 overrides' commas stay with their variant (a `key=value` item continues the one before it). The table's label is
-the whole spec, overrides included, with each variant's parameter count. Timing is interleaved: `--rounds` rounds, in each every variant
+the whole spec, overrides included, with each variant's parameter count. Timing is interleaved: `--rounds` rounds, in
+each every variant
 runs `--steps` timed steps after its warm-up; ms/step is reported as the median and min over rounds. Then, per
 variant: peak memory of a step (torch.cuda.max_memory_allocated after a reset, minus what was allocated before)
 and the step's breakdown (mmamba/step_profile.py: mixer kernels forward / backward against the rest).

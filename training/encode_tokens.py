@@ -23,7 +23,6 @@ import time
 
 import numpy as np
 import torch
-
 from mmamba.bpe import BPETokenizer
 from mmamba.checkpoint import latest_checkpoint
 from mmamba.pool import map_items
@@ -128,7 +127,7 @@ def main(argv=None) -> None:
 
     bpe_path = os.path.join(args.out, "bpe.json")
     sets_of: dict = {}  # split -> caption_sets(...), computed once
-    if data_is_synth := args.data.startswith("synthetic:"):
+    if args.data.startswith("synthetic:"):
         train_caps = synthetic_captions(int(args.data.split(":")[1]))
     else:
         from mmamba import data as D

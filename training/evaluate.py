@@ -64,7 +64,7 @@ def select_items(data: str, n: int, seed: int = 0, seeds_per_prompt: int = 1) ->
         if len(chosen) == n_prompts:
             break
     items = []
-    for k in range(seeds_per_prompt):
+    for _ in range(seeds_per_prompt):
         for ei in chosen:
             items.append({"prompt": pack.short_caption(ei), "seed": len(items), **pack.prompt_facts(ei)})
     return items[:n]
@@ -271,7 +271,8 @@ class Scorer:
         bg = [b for b in bg_ok if b is not None]
         cos = (s["embedding"] * prompt_emb).sum(1)  # (N,)
         top5 = hit.any(1).float()
-        # the same columns per hold-out kind of the prompt (unseen concept / concept+style / concept+colour / scene colours)
+        # the same columns per hold-out kind of the prompt (unseen concept / concept+style / concept+colour / scene
+        # colours)
         by_holdout = {}
         for kind in sorted({it.get("holdout", "") for it in items}):
             m = torch.tensor([it.get("holdout", "") == kind for it in items])
@@ -312,7 +313,10 @@ class Scorer:
 
 
 def markdown(rows: list[dict]) -> str:
-    head = "| model | n | FID ↓ | KID×1000 ↓ | CLIP ↑ | top-1 ↑ | top-5 ↑ | colour ↑ | background ↑ | PSNR | params | images/s |"
+    head = (
+        "| model | n | FID ↓ | KID×1000 ↓ | CLIP ↑ | top-1 ↑ | top-5 ↑ | colour ↑ | background ↑ "
+        "| PSNR | params | images/s |"
+    )
     lines = [head, "| " + " | ".join(["---"] * 12) + " |"]
     for r in rows:
         f = lambda k, fmt: fmt.format(r[k]) if r.get(k) is not None else "–"  # noqa: E731
@@ -342,7 +346,8 @@ def markdown_by_holdout(rows: list[dict]) -> str:
 
 
 def markdown_by_split(rows: list[dict]) -> str:
-    """The fixed ruler: top-5 / top-1 / CLIP / colour / FID of every row per split, PSNR to the exact drawing on train."""
+    """The fixed ruler: top-5 / top-1 / CLIP / colour / FID of every row per split, PSNR to the exact drawing on
+    train."""
     splits = [x for x in RULER_SPLITS if any(x in r.get("by_split", {}) for r in rows)]
     if not splits:
         return ""
@@ -533,7 +538,8 @@ def main(argv=None) -> dict:
             write_json(partial=True)
             print(
                 f"PARITY {name}: mean |Δ| {p['mean_abs_diff']:.4g} px, median {p['median_abs_diff']:.4g}, "
-                f"max {p['max_abs_diff']:.4g} (largest pixel |Δ| {p['max_pixel_diff']}), identical {p['identical_share']:.1%}, "
+                f"max {p['max_abs_diff']:.4g} (largest pixel |Δ| {p['max_pixel_diff']}), "
+                f"identical {p['identical_share']:.1%}, "
                 f"images with a pixel off by > 1: {p['pixels_off_by_more_than_1_share']:.1%}",
                 flush=True,
             )

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
 from mmamba.common import RMSNorm, modulate
 from mmamba.scan import selective_scan_ref
 

@@ -4,7 +4,8 @@ Why not tests/fixtures: there the tiny M-Mamba has 16 codes while the tiny VQ ha
 tokens the generator cannot predict), and the generator manifest carries no tokenizer. Here both agree:
   vq-e2e      VQConfig.tiny() (32x32 RGB <-> 4x4 tokens, 32 codes), trained briefly on grids of 8-px colour
               cells, so that one token is one cell's colour and decode(encode(x)) resembles x
-  mmamba-e2e  tiny M-Mamba (1 layer + position embedding, codebook 32, grid 4, text max_len 12, byte-level tokenizer without merges)
+  mmamba-e2e  tiny M-Mamba (1 layer + position embedding, codebook 32, grid 4, text max_len 12, byte-level tokenizer
+  without merges)
               trained briefly on solid colours captioned with their colour name, so its gates are not zero
               and the base model draws something plausible, but knows no made-up word.
 Layout (what the test serves under /models/ through page.route):
@@ -22,7 +23,6 @@ import os
 
 import torch
 import torch.nn.functional as F
-
 from mmamba import config as C
 from mmamba.bpe import BPETokenizer
 from mmamba.export import export_weights

@@ -20,10 +20,9 @@ import os
 
 import numpy as np
 import torch
-
 from mmamba import config as C
 from mmamba.export import export_weights, safetensors_bytes
-from mmamba.sampling import maskgit_sample, masked_token_loss
+from mmamba.sampling import masked_token_loss, maskgit_sample
 from mmamba.vq import VQConfig, VQModel
 
 SEED = 20240611

@@ -16,7 +16,6 @@ import os
 
 import numpy as np
 import torch
-
 from make_fixtures import _perturb_, _write
 from mmamba import config as C
 from mmamba.bpe import BPETokenizer

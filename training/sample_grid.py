@@ -15,16 +15,13 @@ import argparse
 import json
 import os
 
-import numpy as np
 import torch
-from PIL import Image, ImageDraw
-
 from mmamba import config as C
 from mmamba.bpe import BPETokenizer
 from mmamba.checkpoint import latest_checkpoint
 from mmamba.sampling import maskgit_sample
 from mmamba.vq import tensor_to_images
-
+from PIL import Image, ImageDraw
 
 # The kept grid of everyday prompts (docs/img/everyday-<model>.png for every shipped version): what a new user
 # types first. Never change it; a model ships only when each of these shows its subject in >= 3 of 4 seeds.

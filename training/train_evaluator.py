@@ -12,7 +12,8 @@ Everything runs from GPU tensors (images pre-resized once, no data loader), bf16
 AdamW + warmup/cosine, translation augmentation (+ flips for the classifier only: captions name left/right).
 --steps 0 (default) runs a cosine schedule over wall-clock progress that ends inside --max-minutes.
 
-  python training/train_evaluator.py --data data/packed --bpe public/models/mmamba-s --out /tmp/runs/evaluators --max-minutes 3
+  python training/train_evaluator.py --data data/packed --bpe public/models/mmamba-s --out /tmp/runs/evaluators
+  --max-minutes 3
 """
 
 from __future__ import annotations

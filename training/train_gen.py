@@ -1,6 +1,7 @@
 """Train a text-to-image generator (M-Mamba or the UViT baseline) on pre-computed VQ tokens; 1..N GPUs.
 
-Objective (docs/architecture.md "Training objective"; MaskGIT / MUSE / aMUSEd): per sample t ~ U(0,1), mask ratio r = cos(pi/2 * t),
+Objective (docs/architecture.md "Training objective"; MaskGIT / MUSE / aMUSEd): per sample t ~ U(0,1), mask ratio r =
+cos(pi/2 * t),
 cross-entropy on the masked positions only (sampling.mask_for_training / masked_token_loss); the text is
 replaced by the empty prompt 10% of the time (sampling.drop_text) so classifier-free guidance works.
 Each step picks one of the stored caption variations per item (encode_tokens.py --caption-variants).
@@ -9,8 +10,10 @@ EMA of the weights (exported by default). All tokens live in GPU memory; batches
 Validation: masked-token CE on the val split with a fixed mask generator, comparable across models.
 
   python training/train_gen.py --model mmamba --data training/runs/tokens --out training/runs/mmamba --max-minutes 8
-  torchrun --nproc_per_node=2 training/train_gen.py --model uvit --data training/runs/tokens --out training/runs/uvit --max-minutes 8
-  torchrun --nproc_per_node=2 training/train_gen.py --model mmamba --data training/runs/tokens --out /tmp/b --bench-steps 50
+  torchrun --nproc_per_node=2 training/train_gen.py --model uvit --data training/runs/tokens --out training/runs/uvit
+  --max-minutes 8
+  torchrun --nproc_per_node=2 training/train_gen.py --model mmamba --data training/runs/tokens --out /tmp/b
+  --bench-steps 50
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import time
 
 import numpy as np
 import torch
-
 from mmamba import config as C
 from mmamba.bpe import BPETokenizer
 from mmamba.checkpoint import EMA, Deadline, latest_checkpoint, load_checkpoint, save_checkpoint

@@ -18,7 +18,6 @@ import time
 
 import torch
 import torch.nn.functional as F
-
 from mmamba.checkpoint import Deadline, latest_checkpoint, load_checkpoint, save_checkpoint
 from mmamba.dist import (
     EpochBatcher,
@@ -27,7 +26,6 @@ from mmamba.dist import (
     cleanup,
     init_distributed,
     seed_everything,
-    unwrap,
     wrap_ddp,
 )
 from mmamba.runutil import (

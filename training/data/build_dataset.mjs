@@ -670,7 +670,7 @@ const MAX_KEYWORDS = 6;
 // whose drawings carry one of these names is called by it ("house" rather than the more frequent "home").
 const DEMO_NAMES = (() => {
   const src = fs.readFileSync(path.join(ROOT, 'training', 'mmamba', 'data.py'), 'utf8');
-  const m = src.match(/DEMO_CONCEPTS = frozenset\(\{([^}]*)\}\)/);
+  const m = src.match(/DEMO_CONCEPTS = frozenset\(\s*\{([^}]*)\}\s*\)/);
   if (!m) throw new Error('DEMO_CONCEPTS not found in training/mmamba/data.py');
   return new Set([...m[1].matchAll(/"([^"]+)"/g)].map((x) => x[1]));
 })();

@@ -86,7 +86,8 @@ def main(stage: str, out: str) -> None:
     para = D.paraphrase_prompts(p)
     forms = Counter(x["form"] for x in para)
     print(
-        f"[data] evaluation: paraphrase prompts {len(para)} ({', '.join(f'{k} {v}' for k, v in sorted(forms.items()))}); "
+        f"[data] evaluation: paraphrase prompts {len(para)} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(forms.items()))}); "
         + ", ".join(f"{k} {len(D.ruler_items(p, k))}" for k in D.RULER_KINDS)
     )
     print("[data] paraphrase examples:", [x["prompt"] for x in para[:12]])
@@ -95,7 +96,8 @@ def main(stage: str, out: str) -> None:
     size = sum(os.path.getsize(os.path.join(out, f)) for f in ("index.json", "images.bin"))
     over = "" if size <= PACK_BUDGET_BYTES else f"  ** over the {PACK_BUDGET_BYTES / 1e6:.0f} MB budget **"
     print(
-        f"[data] pack size {size / 1e6:.2f} MB (index.json {os.path.getsize(os.path.join(out, 'index.json')) / 1e6:.2f} MB)"
+        f"[data] pack size {size / 1e6:.2f} MB "
+        f"(index.json {os.path.getsize(os.path.join(out, 'index.json')) / 1e6:.2f} MB)"
         f"{over}; pack.py took {time.time() - t0:.1f} s"
     )
     print("[data] test prompts:", D.test_prompts(8, root=out))

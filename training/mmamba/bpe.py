@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 PAD, BOS, EOS = 0, 1, 2
 BYTE_OFFSET = 3
@@ -54,7 +55,7 @@ MAX_TEXT_CHARS = 4096  # code points of a text that are tokenised; the rest is i
 MAX_WORDS = 200_000  # longest `words` list (the TypeScript manifest parser refuses more)
 MAX_WORD_CHARS = 64
 SPLITS = ("space", "word-boundary")  # step 2: v1's split on spaces, or v2's word boundaries
-_WORD_RE = re.compile(r"[a-z0-9]{1,%d}" % MAX_WORD_CHARS)
+_WORD_RE = re.compile(rf"[a-z0-9]{{1,{MAX_WORD_CHARS}}}")
 
 
 def normalise(text: str) -> str:
@@ -156,7 +157,7 @@ class BPETokenizer:
         self.word_ids = {w: self.word_offset + i for i, w in enumerate(self.words)}
         self._cache: dict[tuple[int, ...], tuple[int, ...]] = {}
 
-    def with_split(self, split: str) -> "BPETokenizer":
+    def with_split(self, split: str) -> BPETokenizer:
         """The same ids with step 2 done by `split` ("word-boundary" on v1: the fine-tuning captions' split)."""
         return BPETokenizer(self.merges, self.max_len, words=self.words or None, version=self.version, split=split)
 
@@ -179,7 +180,7 @@ class BPETokenizer:
         min_frequency: int = 2,
         words: Sequence[str] | None = None,
         version: int = 1,
-    ) -> "BPETokenizer":
+    ) -> BPETokenizer:
         """vocab_size counts the fixed ids and merges (v2 words come on top)."""
         known = set(check_words(list(words or [])))
         if version == 1 and known:
@@ -291,7 +292,7 @@ class BPETokenizer:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "BPETokenizer":
+    def from_dict(cls, d: dict[str, Any]) -> BPETokenizer:
         version = d.get("version", 1)
         if d.get("type") != "byte-bpe" or version not in (1, 2):
             raise ValueError(f"unsupported tokenizer {d.get('type')!r} v{version}")

@@ -4,7 +4,8 @@ A checkpoint holds model (unwrapped from DDP), EMA, optimiser, scheduler, step, 
 (python, numpy, torch CPU, torch CUDA), so `--resume` continues bit-identically on the same hardware.
 Everything in it is tensors or plain Python types, and every load uses torch.load(weights_only=True): a
 checkpoint from elsewhere can hold a pickle payload, which must never run. Writes go to a temp file in the
-run dir, fsync, then os.replace (atomic on POSIX), so a kill mid-write never leaves a truncated `ckpt-*.pt`. Only rank 0 writes; all ranks read.
+run dir, fsync, then os.replace (atomic on POSIX), so a kill mid-write never leaves a truncated `ckpt-*.pt`. Only rank 0
+writes; all ranks read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import random
 import re
 import signal
 import time
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ from .dist import any_rank, unwrap
 _CKPT_RE = re.compile(r"ckpt-(\d+)\.pt$")
 
 
-def rng_state() -> Dict[str, Any]:
+def rng_state() -> dict[str, Any]:
     """Every RNG state as plain types and tensors, so the checkpoint loads with torch.load(weights_only=True)."""
     name, keys, pos, has_gauss, gauss = np.random.get_state()
     numpy_state = {
@@ -41,7 +42,7 @@ def rng_state() -> Dict[str, Any]:
     return st
 
 
-def set_rng_state(st: Dict[str, Any]) -> None:
+def set_rng_state(st: dict[str, Any]) -> None:
     random.setstate(st["python"])
     n = st["numpy"]
     # states come back on the map_location device of the load (cuda on a GPU resume): the setters want CPU tensors
@@ -59,7 +60,7 @@ class EMA:
         self.shadow = {k: v.detach().clone().float() for k, v in unwrap(model).state_dict().items()}
 
     @torch.no_grad()
-    def update(self, model: torch.nn.Module, step: Optional[int] = None) -> None:
+    def update(self, model: torch.nn.Module, step: int | None = None) -> None:
         """shadow <- lerp(shadow, weights, 1 - d); d ramps as min(decay, (1 + step) / (10 + step))."""
         d = self.decay if step is None else min(self.decay, (1.0 + step) / (10.0 + step))
         dst, src = [], []
@@ -72,10 +73,10 @@ class EMA:
         if dst:
             torch._foreach_lerp_(dst, src, 1.0 - d)
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"decay": self.decay, "shadow": self.shadow}
 
-    def load_state_dict(self, st: Dict[str, Any]) -> None:
+    def load_state_dict(self, st: dict[str, Any]) -> None:
         self.decay = st["decay"]
         for k, v in st["shadow"].items():
             self.shadow[k].copy_(v)
@@ -90,7 +91,7 @@ def list_checkpoints(run_dir: str):
     return [p for _, p in sorted(out)]
 
 
-def latest_checkpoint(run_dir: str) -> Optional[str]:
+def latest_checkpoint(run_dir: str) -> str | None:
     c = list_checkpoints(run_dir)
     return c[-1] if c else None
 
@@ -101,10 +102,10 @@ def save_checkpoint(
     model,
     optimizer=None,
     scheduler=None,
-    ema: Optional[EMA] = None,
-    extra: Optional[Dict[str, Any]] = None,
+    ema: EMA | None = None,
+    extra: dict[str, Any] | None = None,
     keep: int = 2,
-) -> Optional[str]:
+) -> str | None:
     """Rank 0 writes run_dir/ckpt-<step>.pt atomically and keeps the newest `keep` checkpoints."""
     if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return None
@@ -139,10 +140,10 @@ def load_checkpoint(
     model,
     optimizer=None,
     scheduler=None,
-    ema: Optional[EMA] = None,
+    ema: EMA | None = None,
     map_location="cpu",
     restore_rng: bool = True,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Load into the given objects; returns the raw state (use state["step"], state["extra"])."""
     state = torch.load(path, map_location=map_location, weights_only=True)
     unwrap(model).load_state_dict(state["model"])
@@ -166,9 +167,9 @@ class Deadline:
 
     def __init__(
         self,
-        max_minutes: Optional[float],
+        max_minutes: float | None,
         margin_s: float = 20.0,
-        device=torch.device("cpu"),
+        device=torch.device("cpu"),  # noqa: B008 (a torch.device is immutable: one shared default is safe)
         install_signals: bool = True,
     ):
         self.t0 = time.time()

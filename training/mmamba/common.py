@@ -10,8 +10,6 @@ Conventions the TypeScript engine relies on:
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -69,7 +67,7 @@ class Attention(nn.Module):
     `q` Linear(d, d) and `kv` Linear(kv_dim, 2d). Softmax scale 1/sqrt(head_dim).
     key_mask: (B, Lk) bool, True = attend."""
 
-    def __init__(self, d: int, heads: int, kv_dim: Optional[int] = None):
+    def __init__(self, d: int, heads: int, kv_dim: int | None = None):
         super().__init__()
         self.heads = heads
         self.cross = kv_dim is not None
@@ -81,7 +79,7 @@ class Attention(nn.Module):
         self.out = nn.Linear(d, d)
 
     def forward(
-        self, x: torch.Tensor, ctx: Optional[torch.Tensor] = None, key_mask: Optional[torch.Tensor] = None
+        self, x: torch.Tensor, ctx: torch.Tensor | None = None, key_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         Bsz, Lq, d = x.shape
         if self.cross:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Optional
+from typing import Any
 
 
 @dataclass
@@ -53,7 +53,7 @@ class TextConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TextConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TextConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -72,7 +72,7 @@ class MMambaConfig:
     expand: int = 2  # di = expand * d
     d_state: int = 16  # N
     d_conv: int = 4
-    dt_rank: Optional[int] = None  # None -> ceil(d / 16); resolved in __post_init__
+    dt_rank: int | None = None  # None -> ceil(d / 16); resolved in __post_init__
     directions: int = 4  # 1: {P0}, 2: {P0, P2} (forward+reverse row-major), 4: {P0, P1, P2, P3}
     text_position: str = "first"  # 'first': [txt ; img_k]; 'middle': [img_k[:HW/2] ; txt ; img_k[HW/2:]]
     ffn: bool = False  # optional GEGLU feed-forward sublayer with its own adaLN
@@ -113,7 +113,7 @@ class MMambaConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "MMambaConfig":
+    def from_dict(cls, d: dict[str, Any]) -> MMambaConfig:
         names = {f.name for f in fields(cls)} - {"text"}
         return cls(text=_text_from(d), **{k: v for k, v in d.items() if k in names})
 
@@ -150,7 +150,7 @@ class UViTConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "UViTConfig":
+    def from_dict(cls, d: dict[str, Any]) -> UViTConfig:
         names = {f.name for f in fields(cls)} - {"text"}
         return cls(text=_text_from(d), **{k: v for k, v in d.items() if k in names})
 

@@ -21,7 +21,6 @@ the directions' conv backwards at scan steps inv[k, p] (inv = perm⁻¹), so dx 
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import torch
 import triton
@@ -264,7 +263,7 @@ def _tiles(L: int, di: int) -> tuple[int, int]:
     return min(32, triton.next_power_of_2(L)), min(64, triton.next_power_of_2(di))
 
 
-def _fwd(x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R: int, K: int, L: int, di: int) -> Tensor:
+def _fwd(x: Tensor, perm: Tensor | None, w: Tensor, b: Tensor, R: int, K: int, L: int, di: int) -> Tensor:
     """Launch the forward; x (R, L, C) contiguous, or (Bsz, L, C) with channel stride 1 when perm is given."""
     W = w.shape[-1]
     BL, BC = _tiles(L, di)
@@ -289,7 +288,7 @@ def _fwd(x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R: int, K: int
     return y
 
 
-def _bwd(gy: Tensor, x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R: int, K: int, L: int, di: int):
+def _bwd(gy: Tensor, x: Tensor, perm: Tensor | None, w: Tensor, b: Tensor, R: int, K: int, L: int, di: int):
     """Launch the backward: (dx, dw, db). dx is (R, L, C) in scan order, or with perm (gathered mode) (Bsz, L, C)
     at x's positions (the directions folded back: Σ_k at inv[k]), in x's dtype."""
     W = w.shape[-1]
@@ -353,8 +352,9 @@ def _bwd(gy: Tensor, x: Tensor, perm: Optional[Tensor], w: Tensor, b: Tensor, R:
 
 # ---- scan-order mode as torch.library custom ops (opaque to torch.compile) ---------------------------------------
 # use_triton=False runs the same ops through their PyTorch fallback (conv_ref.causal_conv_silu_ref forward; the vjp
-# of it, recomputed, backward): what the dispatcher seq_ops.causal_conv_silu picks for CPU and float64 tensors. Layouts on both routes and in
-# the fakes: y and dx (R, L, C) contiguous in x's dtype, dweight / dbias contiguous in their parameters' dtypes.
+# of it, recomputed, backward): what the dispatcher seq_ops.causal_conv_silu picks for CPU and float64 tensors. Layouts
+# on both routes and in the fakes: y and dx (R, L, C) contiguous in x's dtype, dweight / dbias contiguous in their
+# parameters' dtypes.
 
 
 def _conv_ref(x: Tensor, weight: Tensor, bias: Tensor, K: int) -> Tensor:

@@ -891,7 +891,8 @@ def load_pack(root: str | None = None, seed: int = 0) -> Pack:
 def decode_images(pack: Pack, entries, workers: int | None = None, chunk: int | None = None) -> np.ndarray:
     """Pack.image of every entry as one (N, 128, 128, 3) uint8 array, in the order given. With more than one
     worker (mmamba/pool.py: `workers`, $MMAMBA_DECODE_WORKERS or os.cpu_count()) the entries are split into
-    `chunk`-sized spans (default pool.DEFAULT_CHUNK) decoded by forked processes straight into a shared anonymous mapping (no pickling of
+    `chunk`-sized spans (default pool.DEFAULT_CHUNK) decoded by forked processes straight into a shared anonymous
+    mapping (no pickling of
     pixels); every image is still Pack.image's, so the result is byte-identical to the serial path."""
     import mmap
 
@@ -966,7 +967,7 @@ PARAPHRASE_PROMPTS = 500  # paraphrase prompts (one per concept) held out of the
 RULER_KINDS = ("seen_concept_unseen_combination", "unseen_concept")
 
 
-def paraphrase_prompts(pack: "Pack", n: int = PARAPHRASE_PROMPTS) -> list[dict]:
+def paraphrase_prompts(pack: Pack, n: int = PARAPHRASE_PROMPTS) -> list[dict]:
     """The paraphrase split: up to n prompts worded the way users type (PARAPHRASE_FORMS: "rocket",
     "a rocket", a synonym, "rocket emoji", "an icon of a rocket", "rocket, outline icon", "apple, red",
     "a drawing of a rocket"), one per concept, for concepts that ARE in training (never a DEMO_CONCEPTS one).
@@ -998,7 +999,7 @@ def paraphrase_prompts(pack: "Pack", n: int = PARAPHRASE_PROMPTS) -> list[dict]:
     return out
 
 
-def ruler_items(pack: "Pack", kind: str, n: int | None = None) -> list[dict]:
+def ruler_items(pack: Pack, kind: str, n: int | None = None) -> list[dict]:
     """Test-split evaluation items of one kind: "seen_concept_unseen_combination" (the concept is in
     training; its colour, style or scene colours are not, with it) or "unseen_concept" (the concept has no
     train entry at all). One item per distinct short caption, in a fixed hash order; at most n.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
-from typing import List, Optional
 
 import numpy as np
 import torch
@@ -36,7 +35,7 @@ class DistInfo:
         return self.world_size > 1
 
 
-def init_distributed(device: Optional[str] = None) -> DistInfo:
+def init_distributed(device: str | None = None) -> DistInfo:
     """Initialise the process group when launched by torchrun (WORLD_SIZE > 1).
 
     device: "cuda", "cpu" or None (cuda when available). Each rank uses cuda:LOCAL_RANK.
@@ -149,8 +148,8 @@ class EpochBatcher:
             raise ValueError(
                 f"dataset of {n} items is too small for {world_size} ranks x batch {batch_size}; lower --batch-size"
             )
-        self._epoch: Optional[int] = None
-        self._idx: List[int] = []
+        self._epoch: int | None = None
+        self._idx: list[int] = []
 
     def batch(self, step: int) -> torch.Tensor:
         epoch, off = divmod(step, self.steps_per_epoch)

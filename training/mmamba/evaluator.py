@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -39,7 +39,7 @@ def preprocess(images_u8: torch.Tensor, size: int) -> torch.Tensor:
     return x.div(127.5).sub(1.0).contiguous(memory_format=torch.channels_last)
 
 
-def augment(x: torch.Tensor, pad: int, flip: bool, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def augment(x: torch.Tensor, pad: int, flip: bool, generator: torch.Generator | None = None) -> torch.Tensor:
     """Random translation by up to ±pad pixels (edge-replicated border, as the art sits on a plain background)
     and, if `flip`, random horizontal flips. x (B, C, S, S) -> same shape. Per-sample, all on x's device."""
     B, C, S, _ = x.shape
@@ -129,7 +129,7 @@ class ContrastiveConfig:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ContrastiveConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ContrastiveConfig:
         t = dict(d["tower"])
         t["widths"] = tuple(t["widths"])
         return cls(
@@ -161,7 +161,7 @@ class ContrastiveModel(nn.Module):
         _, pooled, _ = self.text_tower(ids)
         return F.normalize(pooled.float(), dim=-1)
 
-    def loss(self, x: torch.Tensor, ids: torch.Tensor, group: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def loss(self, x: torch.Tensor, ids: torch.Tensor, group: torch.Tensor | None = None) -> torch.Tensor:
         """Symmetric InfoNCE. group (B,) long: items with equal group ids are all positives for each other
         (identical captions in one batch are not negatives); default: each item its own group."""
         img, txt = self.encode_image(x), self.encode_text(ids)  # (B, E) each
@@ -186,7 +186,7 @@ class ClassifierConfig:
         return {"tower": asdict(self.tower), "num_classes": self.num_classes}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ClassifierConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ClassifierConfig:
         t = dict(d["tower"])
         t["widths"] = tuple(t["widths"])
         return cls(tower=TowerConfig(**t), num_classes=d["num_classes"])
@@ -249,7 +249,7 @@ def save_evaluators(
     classifier: ConceptClassifier,
     tokenizer: dict[str, Any],
     concepts: list[str],
-    extra: Optional[dict] = None,
+    extra: dict | None = None,
     half: bool = True,
     int8: bool = False,
 ) -> None:
@@ -284,7 +284,7 @@ class Evaluators:
     def image_size(self) -> int:
         return self.classifier.cfg.tower.image_size
 
-    def to(self, device) -> "Evaluators":
+    def to(self, device) -> Evaluators:
         self.contrastive.to(device).eval()
         self.classifier.to(device).eval()
         return self

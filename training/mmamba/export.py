@@ -29,7 +29,8 @@ import json
 import os
 import struct
 import sys
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,9 +53,9 @@ class ShardTooLargeError(Exception):
 
 
 # ----------------------------------------------------------------------------- safetensors I/O
-def safetensors_bytes(arrays: List[Tuple[str, np.ndarray]], metadata: Optional[Dict[str, str]] = None) -> bytes:
+def safetensors_bytes(arrays: list[tuple[str, np.ndarray]], metadata: dict[str, str] | None = None) -> bytes:
     """Serialise named numpy arrays (in the given order) into one safetensors byte string."""
-    header: Dict[str, Any] = {}
+    header: dict[str, Any] = {}
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     off = 0
@@ -74,7 +75,7 @@ def safetensors_bytes(arrays: List[Tuple[str, np.ndarray]], metadata: Optional[D
     return b"".join(parts)
 
 
-def parse_safetensors(buf: bytes) -> Dict[str, np.ndarray]:
+def parse_safetensors(buf: bytes) -> dict[str, np.ndarray]:
     (n,) = struct.unpack("<Q", buf[:8])
     header = json.loads(buf[8 : 8 + n].decode("utf-8"))
     base = 8 + n
@@ -88,7 +89,7 @@ def parse_safetensors(buf: bytes) -> Dict[str, np.ndarray]:
     return out
 
 
-def _header_size(entries: List[Tuple[str, str, List[int], int]]) -> int:
+def _header_size(entries: list[tuple[str, str, list[int], int]]) -> int:
     """Upper bound of the padded header size for (name, dtype, shape, nbytes) entries."""
     header = {
         name: {"dtype": _ST_DTYPE[dt], "shape": shape, "data_offsets": [10**12, 10**12]}
@@ -100,7 +101,7 @@ def _header_size(entries: List[Tuple[str, str, List[int], int]]) -> int:
 
 
 # ----------------------------------------------------------------------------- quantisation
-def quantize_int8(w: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def quantize_int8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric per-row int8. w (R, C) f32 -> q (R, C) int8, scale (R,) f16 with w ~= q * scale."""
     w = w.astype(np.float32)
     amax = np.abs(w).max(axis=1)  # (R,)
@@ -111,7 +112,7 @@ def quantize_int8(w: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- export
-def to_numpy_state(state: Dict[str, torch.Tensor]) -> Dict[str, np.ndarray]:
+def to_numpy_state(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     out = {}
     for k, v in state.items():
         if not torch.is_tensor(v) or not v.dtype.is_floating_point:
@@ -121,19 +122,19 @@ def to_numpy_state(state: Dict[str, torch.Tensor]) -> Dict[str, np.ndarray]:
 
 
 def export_weights(
-    state: Dict[str, Any],
+    state: dict[str, Any],
     out_dir: str,
     model_id: str,
     kind: str,
-    config: Dict[str, Any],
-    tokenizer: Optional[Dict[str, Any]] = None,
+    config: dict[str, Any],
+    tokenizer: dict[str, Any] | None = None,
     dtype: str = "f16",
     int8: bool = False,
     int8_min_numel: int = 16384,
     max_shard_bytes: int = MAX_SHARD_BYTES,
     f32_names: Iterable[str] = (),
-    extra: Optional[Dict[str, Any]] = None,
-) -> Dict[str, Any]:
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Write manifest.json + model-XXXXX.safetensors into out_dir; returns the manifest dict.
 
     state: name -> torch.Tensor or np.ndarray (float). dtype: "f16" or "f32" for non-quantised tensors;
@@ -147,7 +148,7 @@ def export_weights(
     f32_names = set(f32_names)
 
     # (name, dtype, array) entries; int8 weights are followed by their scale.
-    entries: List[Tuple[str, str, np.ndarray, Optional[str]]] = []
+    entries: list[tuple[str, str, np.ndarray, str | None]] = []
     for name in state.keys():
         if name not in np_state:
             continue
@@ -162,7 +163,7 @@ def export_weights(
             entries.append((name, "f16", a.astype(np.float16), None))
 
     # Greedy packing in model order; a tensor and its scale stay in one shard.
-    groups: List[List[Tuple[str, str, np.ndarray, Optional[str]]]] = []
+    groups: list[list[tuple[str, str, np.ndarray, str | None]]] = []
     i = 0
     while i < len(entries):
         g = [entries[i]]
@@ -171,7 +172,7 @@ def export_weights(
             i += 1
         groups.append(g)
         i += 1
-    shards: List[List[Tuple[str, str, np.ndarray, Optional[str]]]] = [[]]
+    shards: list[list[tuple[str, str, np.ndarray, str | None]]] = [[]]
 
     def size_of(sh) -> int:
         return _header_size([(n, d, list(a.shape), a.nbytes) for n, d, a, _ in sh]) + sum(a.nbytes for _, _, a, _ in sh)
@@ -190,7 +191,7 @@ def export_weights(
     for old in os.listdir(out_dir):
         if old.startswith("model-") and old.endswith(".safetensors"):
             os.remove(os.path.join(out_dir, old))
-    tensors: Dict[str, Any] = {}
+    tensors: dict[str, Any] = {}
     shard_list = []
     for si, sh in enumerate(shards):
         ordered = sorted(sh, key=lambda e: _ORDER[e[1]])  # stable: f32, f16, int8 keeps alignment
@@ -227,7 +228,7 @@ def export_weights(
 
 def load_manifest(
     path: str, verify: bool = True, dequantize: bool = True
-) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read manifest.json (path to it or its folder) and its shards; verify size + sha256.
 
     Returns (manifest, tensors) where tensors are float32 numpy arrays (int8 weights dequantised with their
@@ -239,7 +240,7 @@ def load_manifest(
         manifest = json.load(f)
     if manifest.get("format") != FORMAT or manifest.get("formatVersion") != FORMAT_VERSION:
         raise WeightIntegrityError(f"{mpath}: not a {FORMAT} v{FORMAT_VERSION} manifest; re-export the model")
-    raw: Dict[str, np.ndarray] = {}
+    raw: dict[str, np.ndarray] = {}
     for si, sh in enumerate(manifest["shards"]):
         fp = os.path.join(root, sh["file"])
         if not os.path.exists(fp):
@@ -262,7 +263,7 @@ def load_manifest(
         raise WeightIntegrityError(f"tensors listed but not stored: {sorted(missing)[:5]}")
     if not dequantize:
         return manifest, raw
-    out: Dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {}
     scales = {t["scale"] for t in manifest["tensors"].values() if "scale" in t}
     for n, t in manifest["tensors"].items():
         if n in scales:
@@ -275,7 +276,7 @@ def load_manifest(
     return manifest, out
 
 
-def load_state_dict_from_manifest(path: str) -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
+def load_state_dict_from_manifest(path: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     m, arrs = load_manifest(path)
     return m, {k: torch.from_numpy(np.array(v)) for k, v in arrs.items()}
 
@@ -285,11 +286,11 @@ PRIOR_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 
 
 def bake_prior(
-    state: Dict[str, Any],
-    config: Dict[str, Any],
-    prior: Optional[str] = None,
-    tokenizer: Optional[Dict[str, Any]] = None,
-) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    state: dict[str, Any],
+    config: dict[str, Any],
+    prior: str | None = None,
+    tokenizer: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(state, config) with the text encoder's word prior baked into an effective tok_emb table (see the module
     docstring); returned unchanged when the config's text section has no prior. Inputs are not modified."""
     from .text_encoder import PriorMismatchError, _sha_hex, read_prior
@@ -342,8 +343,8 @@ def export_checkpoint(
     use_ema: bool = True,
     dtype: str = "f16",
     max_shard_bytes: int = MAX_SHARD_BYTES,
-    prior: Optional[str] = None,
-) -> Dict[str, Any]:
+    prior: str | None = None,
+) -> dict[str, Any]:
     """Export a train_vq.py / train_gen.py checkpoint (a ckpt-*.pt file or a run dir: latest one)."""
     from .checkpoint import latest_checkpoint
 

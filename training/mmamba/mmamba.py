@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -210,7 +209,7 @@ class MMamba(nn.Module):
         img_tokens: torch.Tensor,
         text_ids: torch.Tensor,
         return_stages: bool = False,
-        use_ref_scan: Optional[bool] = None,
+        use_ref_scan: bool | None = None,
     ):
         """img_tokens (B, HW) long in [0, K] (K = [MASK]), text_ids (B, Lt) long -> logits (B, HW, K).
         With return_stages=True returns (logits, stages) with stages: text_tokens (B, Lt, d),

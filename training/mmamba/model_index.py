@@ -14,12 +14,12 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Dict
+from typing import Any
 
 from .export import FORMAT_VERSION
 
 
-def entry_from_manifest(manifest: Dict[str, Any], old: Dict[str, Any] | None = None) -> Dict[str, Any]:
+def entry_from_manifest(manifest: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:
     """An index entry for a manifest, keeping the human fields of `old`."""
     old = old or {}
     shards = manifest["shards"]
@@ -35,10 +35,10 @@ def entry_from_manifest(manifest: Dict[str, Any], old: Dict[str, Any] | None = N
     return e
 
 
-def refresh_index(models_dir: str) -> Dict[str, Any]:
+def refresh_index(models_dir: str) -> dict[str, Any]:
     """Rewrites models_dir/index.json from the manifests of the models it lists plus any new model folder."""
     path = os.path.join(models_dir, "index.json")
-    index: Dict[str, Any] = {"models": []}
+    index: dict[str, Any] = {"models": []}
     if os.path.exists(path):
         with open(path) as f:
             index = json.load(f)

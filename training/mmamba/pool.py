@@ -6,7 +6,7 @@ the serial loop exactly. Pool size: the `workers` argument, else $MMAMBA_DECODE_
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 DEFAULT_CHUNK = 512  # items per span unless a caller says otherwise
 _job: Callable | None = None  # the span function the forked workers inherit

@@ -12,12 +12,10 @@ what f32((h >> 8)) + 0.5 then / 2^24 gives in f32 arithmetic (WGSL / Math.fround
 
 from __future__ import annotations
 
-from typing import Union
-
 import torch
 
 M32 = 0xFFFFFFFF
-IntLike = Union[int, torch.Tensor]
+IntLike = int | torch.Tensor
 
 
 def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:

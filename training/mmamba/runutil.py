@@ -12,9 +12,8 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,7 +58,7 @@ class CosineSchedule:
             g["lr"] = lr * g.get("lr_scale", 1.0)
         return lr
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {
             "base_lr": self.base_lr,
             "total_steps": self.total_steps,
@@ -68,7 +67,7 @@ class CosineSchedule:
             "restart": self.restart,
         }
 
-    def load_state_dict(self, st: Dict[str, Any]) -> None:
+    def load_state_dict(self, st: dict[str, Any]) -> None:
         self.base_lr, self.total_steps, self.warmup, self.min_ratio = (
             st["base_lr"],
             st["total_steps"],
@@ -88,7 +87,7 @@ class RunLogger:
             os.makedirs(run_dir, exist_ok=True)
             self.f = open(os.path.join(run_dir, name), "a")
 
-    def log(self, rec: Dict[str, Any], echo: bool = True) -> None:
+    def log(self, rec: dict[str, Any], echo: bool = True) -> None:
         if not self.enabled:
             return
         rec = {"time": round(time.time(), 3), **rec}
@@ -296,7 +295,7 @@ def checkpoint_due(args, step: int, done: bool, stop: bool, t_ckpt: float) -> bo
     return done or stop or step % args.ckpt_every == 0 or time.time() - t_ckpt > args.ckpt_minutes * 60
 
 
-def finish_run(args, info, model: torch.nn.Module, log: "RunLogger", step: int) -> None:
+def finish_run(args, info, model: torch.nn.Module, log: RunLogger, step: int) -> None:
     """End-of-run bookkeeping shared by the trainers: per-rank weights for the DDP test, the closing line."""
     if args.save_rank_state:
         torch.save(
@@ -312,9 +311,9 @@ def fix_auto_steps(
     t_auto0,
     deadline,
     device: torch.device,
-    sched: "CosineSchedule",
-    extra: Dict[str, Any],
-    log: "RunLogger",
+    sched: CosineSchedule,
+    extra: dict[str, Any],
+    log: RunLogger,
     cap: int = 0,
 ):
     """--steps 0: steps 10..40 of this invocation are timed, then the schedule's total is fixed so the run ends

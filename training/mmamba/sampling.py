@@ -4,7 +4,8 @@ plus the training-side masking, the masked-token loss and text dropout (docs/arc
 Sampler (S steps, all randomness from rng.uniform so PyTorch and the engine agree for a seed):
     tokens = [MASK] * HW      (editing: init_tokens where keep, [MASK] elsewhere; M = count(not keep), else M = HW)
     for i in 0..S-1:
-      logits = uncond + g·(cond − uncond)         (docs/architecture.md "MaskGIT sampler"; uncond: negative or empty prompt; g = 1 is no guidance and skips it)
+      logits = uncond + g·(cond − uncond)         (docs/architecture.md "MaskGIT sampler"; uncond: negative or empty
+      prompt; g = 1 is no guidance and skips it)
       sampled = argmax_k(logits_k / temperature + gumbel(u(seed, 2i, (b·HW + pos)·K + k)))
       unknown = tokens == MASK
       conf = log softmax(logits)[sampled] + tau·(1 − (i+1)/S)·gumbel(u(seed, 2i+1, b·HW + pos)); +inf where known
@@ -16,7 +17,7 @@ Sampler (S steps, all randomness from rng.uniform so PyTorch and the engine agre
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -38,14 +39,14 @@ def maskgit_sample(
     *,
     hw: int,
     codebook_size: int,
-    uncond_ids: Optional[torch.Tensor] = None,
+    uncond_ids: torch.Tensor | None = None,
     steps: int = 12,
     guidance: float = 4.0,
     tau: float = 4.5,
     temperature: float = 1.0,
     seed: int = 0,
-    init_tokens: Optional[torch.Tensor] = None,
-    keep: Optional[torch.Tensor] = None,
+    init_tokens: torch.Tensor | None = None,
+    keep: torch.Tensor | None = None,
 ) -> list[torch.Tensor]:
     """text_ids (B, Lt); uncond_ids (B, Lt) = negative prompt or empty prompt ids (needed if guidance != 1).
     Editing (inpainting): init_tokens (HW,) or (B, HW) codebook ids and keep (same shape, bool): kept tokens are
@@ -98,7 +99,7 @@ def maskgit_sample(
 # ---------------------------------------------------------------------------------------------------
 # Training side
 def mask_for_training(
-    tokens: torch.Tensor, generator: Optional[torch.Generator] = None, mask_id: Optional[int] = None
+    tokens: torch.Tensor, generator: torch.Generator | None = None, mask_id: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """tokens (B, HW) long -> (masked tokens (B, HW), mask (B, HW) bool).
     Per sample: t ~ U(0,1), r = cos(π/2·t), mask n = clamp(ceil(r·HW), 1, HW) uniformly random positions.
@@ -124,7 +125,7 @@ def masked_token_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.T
 
 
 def drop_text(
-    text_ids: torch.Tensor, empty_ids: torch.Tensor, p: float = 0.1, generator: Optional[torch.Generator] = None
+    text_ids: torch.Tensor, empty_ids: torch.Tensor, p: float = 0.1, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """Replace each row of text_ids (B, Lt) with empty_ids (Lt,) with probability p (for guidance)."""
     gdev = generator.device if generator is not None else text_ids.device

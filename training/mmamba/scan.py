@@ -6,7 +6,6 @@ scan_ref.py, below the Triton modules, and are re-exported here."""
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import torch
 
@@ -52,9 +51,9 @@ def selective_scan(
     A: Tensor,
     B: Tensor,
     C: Tensor,
-    D: Optional[Tensor] = None,
-    z: Optional[Tensor] = None,
-    delta_bias: Optional[Tensor] = None,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
     delta_softplus: bool = True,
 ) -> Tensor:
     """Dispatcher with `selective_scan_ref` semantics: when triton imports, the split scan's custom ops

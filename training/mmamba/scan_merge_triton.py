@@ -44,8 +44,6 @@ implementations and a registered autograd formula, so torch.compile treats them 
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import triton
 import triton.language as tl
@@ -404,7 +402,7 @@ def _pow2(x: int) -> int:
     return 1 << max(0, (x - 1).bit_length())
 
 
-def _check(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, perm: Tensor, dt_w: Optional[Tensor]) -> None:
+def _check(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, perm: Tensor, dt_w: Tensor | None) -> None:
     Bsz, K, L, di = u.shape
     if u.stride(-1) != 1:
         raise ValueError(f"u must be (Bsz, K, L, di) with channel stride 1; got {tuple(u.shape)} stride {u.stride()}")
@@ -428,7 +426,7 @@ def _check(u: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, perm: Tenso
         raise ValueError(f"perm must be (K, L) = {(K, L)}, got {tuple(perm.shape)}")
 
 
-def _dt_args(dt: Tensor, dt_w: Optional[Tensor], dummy: Tensor):
+def _dt_args(dt: Tensor, dt_w: Tensor | None, dummy: Tensor):
     """(W tensor, R, BLOCK_R, dt strides (batch, direction, step, rank)) for the kernels."""
     if dt_w is None:
         return dummy, 1, 2, (*dt.stride()[:3], 1)
@@ -443,10 +441,10 @@ def scan_merge_fwd(
     A: Tensor,
     Bm: Tensor,
     Cm: Tensor,
-    D: Optional[Tensor],
-    bias: Optional[Tensor],
+    D: Tensor | None,
+    bias: Tensor | None,
     perm: Tensor,
-    dt_w: Optional[Tensor],
+    dt_w: Tensor | None,
     softplus: bool,
     save: bool,
     block_t: int,
@@ -531,10 +529,10 @@ def scan_merge_bwd(
     A: Tensor,
     Bm: Tensor,
     Cm: Tensor,
-    D: Optional[Tensor],
-    bias: Optional[Tensor],
+    D: Tensor | None,
+    bias: Tensor | None,
     perm: Tensor,
-    dt_w: Optional[Tensor],
+    dt_w: Tensor | None,
     ck: Tensor,
     softplus: bool,
     block_t: int,
@@ -709,17 +707,17 @@ def scan_merge_triton(
     A: Tensor,
     Bm: Tensor,
     Cm: Tensor,
-    D: Optional[Tensor],
+    D: Tensor | None,
     perm: Tensor,
-    delta_bias: Optional[Tensor] = None,
+    delta_bias: Tensor | None = None,
     delta_softplus: bool = True,
     block_t: int = 16,
     block_d: int = 16,
     num_warps: int = 4,
-    block_d_bwd: Optional[int] = None,
-    num_warps_bwd: Optional[int] = None,
+    block_d_bwd: int | None = None,
+    num_warps_bwd: int | None = None,
     flat: bool = False,
-    dt_w: Optional[Tensor] = None,
+    dt_w: Tensor | None = None,
 ) -> Tensor:
     """Y (Bsz, L, di) float32 = Σ_k (selective scan of direction k) read back at inv[k] (see the module docstring).
     block_t (power of two): chunk length; block_d (power of two) channels per program and num_warps of the forward;

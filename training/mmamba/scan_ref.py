@@ -4,7 +4,8 @@ Follows Mamba's `selective_scan_ref` (Gu & Dao 2023, mamba_ssm/ops/selective_sca
 per batch b, channel d, state n, with Δ = softplus(delta + delta_bias) (if delta_softplus):
     x_t = exp(Δ_t · A) · x_{t-1} + Δ_t · B_t · u_t
     y_t = Σ_n C_t · x_t + D · u_t              (then y · SiLU(z) if z is given)
-Shapes: u, delta, z: (B, di, L) (or grouped (B, G, dg, L) views, see _accepts_grouped); A: (di, N); B, C: (B, N, L) or grouped (B, G, N, L) with di % G == 0
+Shapes: u, delta, z: (B, di, L) (or grouped (B, G, dg, L) views, see _accepts_grouped); A: (di, N); B, C: (B, N, L) or
+grouped (B, G, N, L) with di % G == 0
 (channel block g uses B[:, g], as in Mamba); D, delta_bias: (di,). The state is carried in float32
 (float64 if the inputs are float64); the output is cast back to u's dtype.
 
@@ -23,8 +24,6 @@ Requires Δ·A ≤ 0 (A < 0 and Δ ≥ 0), which the model guarantees (A = −ex
 """
 
 from __future__ import annotations
-
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -68,9 +67,9 @@ def selective_scan_ref(
     A: Tensor,
     B: Tensor,
     C: Tensor,
-    D: Optional[Tensor] = None,
-    z: Optional[Tensor] = None,
-    delta_bias: Optional[Tensor] = None,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
     delta_softplus: bool = True,
 ) -> Tensor:
     """Plain sequential scan; the CPU reference every other implementation is checked against."""
@@ -106,12 +105,12 @@ def selective_scan_fast(
     A: Tensor,
     B: Tensor,
     C: Tensor,
-    D: Optional[Tensor] = None,
-    z: Optional[Tensor] = None,
-    delta_bias: Optional[Tensor] = None,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
     delta_softplus: bool = True,
     chunk: int = 8,
-    clamp: Optional[float] = None,
+    clamp: float | None = None,
 ) -> Tensor:
     """Chunked scan with the same semantics as `selective_scan_ref` (see module docstring).
     Works in a grouped layout (B, G, di/G, ...) so grouped B/C broadcast instead of being copied."""
@@ -182,9 +181,9 @@ def scan_merge_ref(
     A: Tensor,
     Bm: Tensor,
     Cm: Tensor,
-    D: Optional[Tensor],
+    D: Tensor | None,
     perm: Tensor,
-    delta_bias: Optional[Tensor] = None,
+    delta_bias: Tensor | None = None,
     delta_softplus: bool = True,
 ) -> Tensor:
     """Reference of the fused cross-scan: u, dt (Bsz, K, L, di); A (K·di, N); Bm, Cm (Bsz, K, L, N);

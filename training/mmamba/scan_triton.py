@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -566,9 +565,10 @@ def _like(x: Tensor, dtype: torch.dtype) -> Tensor:
 # ---- the split scan as torch.library custom ops (opaque to torch.compile; fake implementations give the shapes) --
 # use_triton=False runs the same op through its PyTorch fallback (scan.selective_scan_fast forward; the vjp of it,
 # recomputed, backward): what the dispatcher scan.selective_scan picks for CPU and float64 tensors, so the ops and
-# their fakes are traced and tested on CPU (the Triton interpreter runs the kernels on CPU with use_triton=True). Outputs have the same layouts on both routes and in the fakes (Inductor relies on the fakes'
-# strides): y like u, ck (Bsz, G, dg, nc, N) f32 (an empty (0,) when not saved), dB / dC as (Bsz, G, L, N) buffers
-# viewed as (Bsz, G, N, L), dD / d(bias) empty (0,) when D / bias is None.
+# their fakes are traced and tested on CPU (the Triton interpreter runs the kernels on CPU with use_triton=True).
+# Outputs have the same layouts on both routes and in the fakes (Inductor relies on the fakes' strides): y like u, ck
+# (Bsz, G, dg, nc, N) f32 (an empty (0,) when not saved), dB / dC as (Bsz, G, L, N) buffers viewed as (Bsz, G, N, L), dD
+# / d(bias) empty (0,) when D / bias is None.
 
 
 def _ck_shape(u: Tensor, N: int, chunk: int, keep: bool) -> tuple:
@@ -577,7 +577,7 @@ def _ck_shape(u: Tensor, N: int, chunk: int, keep: bool) -> tuple:
 
 
 def _grad_buffers(
-    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], bias: Optional[Tensor]
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, bias: Tensor | None
 ) -> tuple:
     """Uninitialised (du, d(delta), dA, dB, dC, dD, d(bias)) in the backward op's output layouts."""
     Bsz, G, dg, L = u.shape
@@ -604,8 +604,8 @@ def split_scan_fwd(
     A: Tensor,
     B: Tensor,
     C: Tensor,
-    D: Optional[Tensor],
-    bias: Optional[Tensor],
+    D: Tensor | None,
+    bias: Tensor | None,
     softplus: bool,
     out_dtype: torch.dtype,
     save: bool,
@@ -686,8 +686,8 @@ def split_scan_bwd(
     A: Tensor,
     B: Tensor,
     C: Tensor,
-    D: Optional[Tensor],
-    bias: Optional[Tensor],
+    D: Tensor | None,
+    bias: Tensor | None,
     ck: Tensor,
     softplus: bool,
     use_triton: bool,
@@ -843,19 +843,19 @@ def selective_scan_triton(
     A: Tensor,
     B: Tensor,
     C: Tensor,
-    D: Optional[Tensor] = None,
-    z: Optional[Tensor] = None,
-    delta_bias: Optional[Tensor] = None,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
     delta_softplus: bool = True,
     block_d: int = 32,
     chunk: int = 16,
     num_warps: int = 4,
-    bwd: Optional[str] = None,
-    bwd_block_d: Optional[int] = None,
-    bwd_warps: Optional[int] = None,
-    bwd_t: Optional[int] = None,
-    bwd_preload: Optional[bool] = None,
-    fwd_unroll: Optional[bool] = None,
+    bwd: str | None = None,
+    bwd_block_d: int | None = None,
+    bwd_warps: int | None = None,
+    bwd_t: int | None = None,
+    bwd_preload: bool | None = None,
+    fwd_unroll: bool | None = None,
     use_triton: bool = True,
 ) -> Tensor:
     """Same signature and semantics as `scan.selective_scan_ref` (float32 state; output in u's dtype).

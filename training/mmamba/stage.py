@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, Dict, Tuple
+from typing import Any
 
 import torch
 
 STAGE_KIND_SUFFIX = "-stage"  # manifest kind "<model kind>-stage": never mistaken for a browser export
 
 
-def save_stage(ckpt: str, out_dir: str, stage: int, int8: bool = True) -> Dict[str, Any]:
+def save_stage(ckpt: str, out_dir: str, stage: int, int8: bool = True) -> dict[str, Any]:
     """Write the EMA weights (else the model's) of a train_gen checkpoint (file or run dir) as a stage."""
     from .checkpoint import latest_checkpoint
     from .export import export_weights
@@ -57,7 +57,7 @@ def save_stage(ckpt: str, out_dir: str, stage: int, int8: bool = True) -> Dict[s
     )
 
 
-def load_stage(path: str) -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
+def load_stage(path: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """(manifest, dequantised state dict) of a stage directory; refuses anything that is not a stage."""
     from .export import load_state_dict_from_manifest
 

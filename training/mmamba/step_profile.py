@@ -9,7 +9,7 @@ attention kernels for UViT (SDPA's flash / memory-efficient / cuDNN kernels). Us
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -226,7 +226,8 @@ class TextEncoder(nn.Module):
                 if self.prior_sha256.any() and got.any() and _sha_hex(got) != _sha_hex(self.prior_sha256):
                     raise PriorMismatchError(
                         f"the checkpoint was trained with the word-vector table of sha256 {_sha_hex(got)[:16]}…, "
-                        f"but {self.cfg.prior_name or 'the attached table'} (sha256 {_sha_hex(self.prior_sha256)[:16]}…) "
+                        f"but {self.cfg.prior_name or 'the attached table'} "
+                        f"(sha256 {_sha_hex(self.prior_sha256)[:16]}…) "
                         f"is attached; pass the table the checkpoint was trained with"
                     )
         super()._load_from_state_dict(

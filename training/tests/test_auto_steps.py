@@ -1,7 +1,6 @@
 """runutil.auto_total_steps: the automatic step count fills the time budget, and --max-steps caps it."""
 
 import torch
-
 from mmamba.checkpoint import Deadline
 from mmamba.runutil import auto_total_steps
 

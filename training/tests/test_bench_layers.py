@@ -4,10 +4,9 @@ benchmark's SSM core is the same computation as MMambaLayer.mix between in_proj 
 import json
 import math
 
+import bench_layers
 import torch
 import torch.nn.functional as F
-
-import bench_layers
 from mmamba.mmamba import MMambaLayer
 
 

@@ -2,7 +2,6 @@
 the overrides are parsed by the config field's type, and bad specs exit with a message."""
 
 import pytest
-
 from bench_train_step import parse_spec, split_variants, with_overrides
 from mmamba.config import small_mmamba, small_uvit
 

@@ -2,7 +2,6 @@
 punctuation and in any case, texts without punctuation keep v1's ids, and the split round-trips through to_dict."""
 
 import pytest
-
 from mmamba.bpe import BPETokenizer
 
 CORPUS = ["a zorblat on a white background", "zorblat, flat emoji", "a red apple", "blue car, outline icon"] * 3

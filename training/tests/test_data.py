@@ -4,7 +4,6 @@ is tested in test_data_builder.py."""
 
 import numpy as np
 import pytest
-
 from mmamba import data as D
 
 

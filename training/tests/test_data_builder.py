@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from mmamba import data as D
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))

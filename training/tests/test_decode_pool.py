@@ -1,7 +1,6 @@
 """The pooled dataset work (mmamba/pool.py, data.decode_images) equals the serial path exactly, in order."""
 
 import numpy as np
-
 from mmamba import data as D
 from mmamba import pool
 

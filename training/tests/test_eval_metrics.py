@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import torch
-
 from mmamba import data as D
 from mmamba import metrics as M
 

@@ -3,7 +3,7 @@ augmentation keeps shapes and is the identity when off; the saved file reloads t
 
 import torch
 import torch.nn.functional as F
-
+from mmamba.bpe import BPETokenizer
 from mmamba.config import TextConfig
 from mmamba.evaluator import (
     ClassifierConfig,
@@ -16,7 +16,6 @@ from mmamba.evaluator import (
     preprocess,
     save_evaluators,
 )
-from mmamba.bpe import BPETokenizer
 
 TOWER = TowerConfig(widths=(8, 16), blocks=1, image_size=16)
 

@@ -4,12 +4,11 @@ images read back for parity), the external-image readers, train_evaluator.py, an
 import json
 import os
 
+import evaluate as E
 import numpy as np
 import pytest
-from PIL import Image
-
-import evaluate as E
 from eval_fixtures import build_world
+from PIL import Image
 
 
 @pytest.fixture(scope="module")

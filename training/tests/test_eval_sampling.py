@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from mmamba import config as C
 from mmamba.mmamba import MMamba
 from mmamba.sampling import maskgit_sample

@@ -3,9 +3,8 @@ setting, and the winner named by the stated rule."""
 
 import json
 
-import pytest
-
 import evaluate as E
+import pytest
 import sweep_sampling as S
 from eval_fixtures import build_world
 

@@ -7,11 +7,10 @@ import os
 import shutil
 import subprocess
 
+import evaluate as E
 import numpy as np
 import pytest
 import torch
-
-import evaluate as E
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 pytestmark = pytest.mark.skipif(

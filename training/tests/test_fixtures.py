@@ -8,10 +8,9 @@ import os
 import numpy as np
 import pytest
 import torch
-
 from mmamba import config as C
 from mmamba.export import load_state_dict_from_manifest, parse_safetensors
-from mmamba.sampling import maskgit_sample, masked_token_loss
+from mmamba.sampling import masked_token_loss, maskgit_sample
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COMMITTED = os.path.join(ROOT, "tests", "fixtures")

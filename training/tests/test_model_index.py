@@ -5,7 +5,6 @@ import json
 import os
 
 import torch
-
 from mmamba.export import export_weights
 from mmamba.model_index import refresh_index
 

@@ -5,8 +5,7 @@ import json
 
 import pytest
 import torch
-
-from mmamba.config import MMambaConfig, UViTConfig, config_from_dict, small_mmamba, small_uvit, tiny_mmamba, tiny_uvit
+from mmamba.config import config_from_dict, small_mmamba, small_uvit, tiny_mmamba, tiny_uvit
 from mmamba.mmamba import MMamba, image_permutations, sequence_permutations
 from mmamba.uvit import UViT
 

@@ -3,7 +3,6 @@
 import math
 
 import torch
-
 from mmamba.rng import gumbel, hash32, uniform
 from mmamba.sampling import drop_text, mask_for_training, masked_token_loss, maskgit_sample, n_mask_after_step
 

@@ -8,7 +8,6 @@ path computes exp(S_t - r)·exp(r - S_s) instead of a product of per-step exps, 
 
 import pytest
 import torch
-
 from mmamba.scan import selective_scan_fast, selective_scan_ref
 
 

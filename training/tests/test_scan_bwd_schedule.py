@@ -16,7 +16,6 @@ Steps past L (padding of the last chunk) are no-ops (Δ = u = B = C = dy = 0), a
 import pytest
 import torch
 import torch.nn.functional as F
-
 from mmamba.scan import selective_scan_ref
 from test_scan import make_inputs, nerr
 

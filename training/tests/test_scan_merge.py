@@ -14,7 +14,6 @@ import os
 
 import pytest
 import torch
-
 from mmamba.config import tiny_mmamba
 from mmamba.mmamba import sequence_permutations
 from mmamba.scan import merge_directions, scan_merge_manual, scan_merge_ref, selective_scan_ref

@@ -12,7 +12,6 @@ import os
 import pytest
 import torch
 import torch.nn.functional as F
-
 from mmamba.config import tiny_mmamba
 from mmamba.mmamba import sequence_permutations
 from mmamba.seq_ops import causal_conv_silu_ref, from_scans, sequence_index, to_scans

@@ -9,7 +9,6 @@ Seeds are fixed per case; tolerances as test_scan.py / test_scan_merge.py (norma
 
 import pytest
 import torch
-
 from mmamba.config import tiny_mmamba
 from mmamba.mmamba import MMamba
 from mmamba.sampling import masked_token_loss

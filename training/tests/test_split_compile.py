@@ -5,7 +5,8 @@ On CPU the ops run their PyTorch fallbacks (chunked scan, reference conv; use_tr
 is the part torch.compile depends on: the ops' schemas, fake implementations (shapes, dtypes and strides Inductor
 relies on) and registered autograd. The compiled tiny model (split path, backends aot_eager and inductor) is
 compared with the eager model on the sequential reference scan (`use_ref_scan=True`) and the plain PyTorch conv
-(`causal_conv_silu_ref`, no custom op): logits and every parameter gradient, in float32. The graph dynamo captures must contain the split scan and conv ops (a path that bypassed
+(`causal_conv_silu_ref`, no custom op): logits and every parameter gradient, in float32. The graph dynamo captures must
+contain the split scan and conv ops (a path that bypassed
 them would not test them). Also, with and without compile: the tiny model at d_state 1 and expand 1 (the lite
 configs) equals the reference. Skipped when triton is not installed (the ops live in the Triton modules).
 """

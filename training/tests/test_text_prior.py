@@ -7,7 +7,6 @@ import os
 import numpy as np
 import pytest
 import torch
-
 from mmamba.bpe import BPETokenizer
 from mmamba.checkpoint import load_checkpoint, save_checkpoint
 from mmamba.config import config_from_dict, tiny_mmamba, tiny_text, tiny_uvit

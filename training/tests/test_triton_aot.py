@@ -7,7 +7,8 @@ triton.compile lowers each kernel to PTX for GPUTarget('cuda', 90, 32), and the 
 wheel assembles it and reports registers and spills. The kernels compiled are the fused forward and backward
 (default set and the 2-D-scan variant, dt_proj fused as the model calls them) and the gathered conv forward and
 backward, and the split path's scan forward (rolled and unrolled) and 'registers' backward at its default launch
-set, with bf16 activations as in training, also at d_state 1 and 4 (the lite configs). Skipped with a reason when triton (CI: CPU torch only) or a ptxas
+set, with bf16 activations as in training, also at d_state 1 and 4 (the lite configs). Skipped with a reason when triton
+(CI: CPU torch only) or a ptxas
 that reads its PTX is missing.
 The compiles run in a subprocess without TRITON_INTERPRET (other test modules set it, and @triton.jit decides
 at import whether a kernel is interpreted), this file being the script: `python tests/test_triton_aot.py NAME`.
@@ -111,7 +112,8 @@ SPLIT = dict(u_ptr=ACT, dt_ptr=ACT, bias_ptr=F32, A_ptr=F32, B_ptr=ACT, C_ptr=AC
 
 def split_kernels(tmp: str, block_d: int, warps: int, T: int, preload: int = 0, N: int = 16) -> dict:
     """(registers, spills) of the split path's forward (the model's launch set, scan._triton_tuning) and of its
-    'registers' backward at (block_d, warps, T steps in registers), bf16 activations as autocast makes them (y, dy, du, d(delta)
+    'registers' backward at (block_d, warps, T steps in registers), bf16 activations as autocast makes them (y, dy, du,
+    d(delta)
     bf16: the mixer's scan has no z); N: d_state (a power of two here)."""
     import mmamba.scan_triton as st
     from mmamba.scan import _triton_tuning

@@ -11,7 +11,6 @@ import os
 
 import pytest
 import torch
-
 from mmamba.config import tiny_mmamba
 from mmamba.mmamba import sequence_permutations
 from mmamba.seq_ops import causal_conv_silu_ref, sequence_index, to_scans

@@ -38,11 +38,11 @@ def _hostile(tmp_path):
 
 
 def _loaders():
+    import encode_tokens
+    import sample_grid
     from mmamba.checkpoint import load_checkpoint
     from mmamba.evaluator import load_evaluators
     from mmamba.export import export_checkpoint
-    import encode_tokens
-    import sample_grid
 
     return {
         "checkpoint.load_checkpoint": lambda p, out: load_checkpoint(p, torch.nn.Linear(1, 1)),

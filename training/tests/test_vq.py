@@ -1,7 +1,6 @@
 """VQ tokenizer: shapes, encode/decode round trip, gradients (straight-through), config round trip."""
 
 import torch
-
 from mmamba.vq import VQConfig, VQModel, images_to_tensor, psnr, tensor_to_images
 
 
@@ -63,6 +62,7 @@ def test_pixel_helpers():
 def test_pipeline_on_tiny_pack(tmp_path):
     """train_vq -> encode_tokens -> train_gen -> export -> sample_grid on data.make_tiny_dataset()."""
     import json
+
     import encode_tokens
     import sample_grid
     import train_gen
