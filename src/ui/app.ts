@@ -598,15 +598,21 @@ export class MmApp extends LitElement {
             ${this.engineNote ? html`<p class="error" role="status" data-testid="engine-note">${this.engineNote}</p>` : nothing}
             ${this.loadError ? html`<p class="error" role="alert" data-testid="load-error">${this.loadError}</p>` : nothing}
             ${this.genError ? html`<p class="error" role="alert" data-testid="gen-error">${this.genError}</p>` : nothing}
-            <mm-image-view .frames=${this.frames} ?busy=${this.busy} .caption=${this.caption} .facts=${this.facts}></mm-image-view>
-            <mm-variations-grid .items=${this.variationItems} .base=${this.lastRequest} ?busy=${this.busy}></mm-variations-grid>
-            <mm-edit-panel .engine=${this.engine} .base=${this.lastRequest} .result=${this.editResult} ?busy=${this.busy} ?disabled=${this.modelId === null || this.phase !== 'ready' || this.training}></mm-edit-panel>
+            <mm-image-view .frames=${this.frames} ?busy=${this.busy} .caption=${this.caption}
+              .facts=${this.facts}></mm-image-view>
+            <mm-variations-grid .items=${this.variationItems} .base=${this.lastRequest}
+              ?busy=${this.busy}></mm-variations-grid>
+            <mm-edit-panel .engine=${this.engine} .base=${this.lastRequest} .result=${this.editResult}
+              ?busy=${this.busy}
+              ?disabled=${this.modelId === null || this.phase !== 'ready' || this.training}></mm-edit-panel>
             <mm-gallery .items=${this.gallery}></mm-gallery>
-            <mm-finetune-panel .engine=${this.engine} .modelId=${this.phase === 'ready' ? this.modelId : null} .adapters=${this.adapters}></mm-finetune-panel>
+            <mm-finetune-panel .engine=${this.engine} .modelId=${this.phase === 'ready' ? this.modelId : null}
+              .adapters=${this.adapters}></mm-finetune-panel>
           </div>
           <div class="col">
             <mm-model-panel .load=${this.load} .storage=${this.storage} .names=${names} .warning=${this.cacheWarning}
-              .models=${this.models} .current=${this.modelId} ?busy=${this.busy || this.loadingId !== null || this.training}></mm-model-panel>
+              .models=${this.models} .current=${this.modelId}
+                ?busy=${this.busy || this.loadingId !== null || this.training}></mm-model-panel>
             <mm-gpu-panel .report=${this.report}></mm-gpu-panel>
           </div>
         </div>

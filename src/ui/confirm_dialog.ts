@@ -46,7 +46,8 @@ export class ConfirmDialog extends LitElement {
       <p id="confirm-text">${this.message}</p>
       <div class="buttons">
         <button type="button" data-testid="confirm-cancel" @click=${() => this.settle(false)}>Cancel</button>
-        <button type="button" class="danger" data-testid="confirm-ok" @click=${() => this.settle(true)}>${this.confirmLabel}</button>
+        <button type="button" class="danger" data-testid="confirm-ok"
+          @click=${() => this.settle(true)}>${this.confirmLabel}</button>
       </div>
     </dialog>`;
   }

@@ -46,7 +46,14 @@ export class EditPanel extends LitElement {
     card,
     css`
       :host { display: block; }
-      .row { display: flex; flex-wrap: wrap; gap: 0.5rem 0.8rem; align-items: center; margin: 0.6rem 0; font-size: 0.85rem; }
+      .row {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5rem 0.8rem;
+        align-items: center;
+        margin: 0.6rem 0;
+        font-size: 0.85rem;
+      }
       label { display: inline-flex; align-items: center; gap: 0.35rem; }
       input[type='text'], input[type='number'] { ${fieldLook} }
       input[type='text'] { flex: 1; min-width: 12rem; }
@@ -54,7 +61,14 @@ export class EditPanel extends LitElement {
       button { ${buttonLook} font-size: 0.85rem; padding: 0.4rem 0.8rem; }
       button:disabled { opacity: 0.5; cursor: not-allowed; }
       .muted { color: var(--mm-muted); font-size: 0.85rem; margin: 0.3rem 0; }
-      .error { color: var(--mm-warn-fg); background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); border-radius: 8px; padding: 0.4rem 0.6rem; font-size: 0.85rem; }
+      .error {
+        color: var(--mm-warn-fg);
+        background: var(--mm-warn-bg);
+        border: 1px solid var(--mm-warn-border);
+        border-radius: 8px;
+        padding: 0.4rem 0.6rem;
+        font-size: 0.85rem;
+      }
       h3 { font-size: 0.9rem; margin: 0.9rem 0 0.2rem; }
     `,
   ];
@@ -142,7 +156,8 @@ export class EditPanel extends LitElement {
     return html`<section class="card" aria-labelledby="edit-h" data-testid="edit-panel">
       <h2 id="edit-h">Edit and vary</h2>
       <div class="row">
-        <label>Upload picture <input type="file" accept="image/png,image/jpeg,image/webp" data-testid="edit-upload" ?disabled=${this.disabled || this.reading || !this.engine} @change=${this.onFile} /></label>
+        <label>Upload picture <input type="file" accept="image/png,image/jpeg,image/webp" data-testid="edit-upload"
+          ?disabled=${this.disabled || this.reading || !this.engine} @change=${this.onFile} /></label>
         ${
           this.upload && this.result
             ? html`<label><input type="checkbox" data-testid="edit-use-upload" .checked=${this.useUpload} @change=${(
@@ -158,33 +173,40 @@ export class EditPanel extends LitElement {
       ${
         p
           ? html`<p class="muted" data-testid="edit-source">Editing ${this.useUpload && this.upload ? 'the uploaded picture' : 'the last image'}.</p>
-            <mm-mask-editor .image=${p.image} .grid=${this.grid()} .mask=${this.mask} ?disabled=${off} @mm-mask-change=${(e: CustomEvent<Uint8Array>) => (this.mask = e.detail)}></mm-mask-editor>`
+            <mm-mask-editor .image=${p.image} .grid=${this.grid()} .mask=${this.mask} ?disabled=${off}
+              @mm-mask-change=${(e: CustomEvent<Uint8Array>) => (this.mask = e.detail)}></mm-mask-editor>`
           : html`<p class="muted">Generate an image or upload a picture to edit it.</p>`
       }
       <div class="row">
         <label for="edit-prompt">Prompt</label>
-        <input id="edit-prompt" type="text" data-testid="edit-prompt" maxlength="400" .value=${this.prompt} ?disabled=${off} @input=${(e: Event) => (this.prompt = (e.target as HTMLInputElement).value)} />
+        <input id="edit-prompt" type="text" data-testid="edit-prompt" maxlength="400" .value=${this.prompt}
+          ?disabled=${off} @input=${(e: Event) => (this.prompt = (e.target as HTMLInputElement).value)} />
       </div>
       <div class="row">
-        <button type="button" data-testid="regenerate-region" ?disabled=${off || !p} @click=${this.regenerate}>Re-generate region</button>
+        <button type="button" data-testid="regenerate-region" ?disabled=${off || !p}
+          @click=${this.regenerate}>Re-generate region</button>
       </div>
       <h3>Image-to-image</h3>
       <div class="row">
         <label>Strength
-          <input type="range" min="0" max="1" step="0.05" data-testid="edit-strength" .value=${String(this.strength)} ?disabled=${off} @input=${(e: Event) => (this.strength = Number((e.target as HTMLInputElement).value))} />
+          <input type="range" min="0" max="1" step="0.05" data-testid="edit-strength" .value=${String(this.strength)}
+            ?disabled=${off} @input=${(e: Event) => (this.strength = Number((e.target as HTMLInputElement).value))} />
           <output data-testid="edit-strength-value">${this.strength.toFixed(2)}</output></label>
-        <button type="button" data-testid="from-picture" ?disabled=${off || !p} @click=${this.fromPicture}>Re-draw from picture</button>
+        <button type="button" data-testid="from-picture" ?disabled=${off || !p}
+          @click=${this.fromPicture}>Re-draw from picture</button>
       </div>
       <p class="muted">Strength = the share of the picture's tokens drawn anew (chosen at random by the seed); 1 draws a new picture.</p>
       <h3>Variations</h3>
       <div class="row">
         <label>Images
-          <input type="number" data-testid="variations-count" min=${2} max=${VARIATIONS.max} step="1" .value=${String(this.count)} ?disabled=${off}
+          <input type="number" data-testid="variations-count" min=${2} max=${VARIATIONS.max} step="1"
+            .value=${String(this.count)} ?disabled=${off}
             @change=${(e: Event) => {
               const v = Math.round(Number((e.target as HTMLInputElement).value));
               this.count = Number.isFinite(v) ? Math.min(VARIATIONS.max, Math.max(2, v)) : 2;
             }} /></label>
-        <button type="button" data-testid="draw-variations" ?disabled=${off} @click=${this.variations}>Draw ${this.count} variations</button>
+        <button type="button" data-testid="draw-variations" ?disabled=${off}
+          @click=${this.variations}>Draw ${this.count} variations</button>
       </div>
       ${this.problem ? html`<p class="error" role="alert" data-testid="edit-error">${this.problem}</p>` : nothing}
     </section>`;

@@ -23,14 +23,31 @@ export class FineTuneAdapters extends LitElement {
     :host { display: block; }
     h3 { font-size: 0.9rem; margin: 0 0 0.4rem; }
     ul { list-style: none; margin: 0; padding: 0; }
-    li { display: flex; flex-wrap: wrap; align-items: center; gap: 0.4rem 0.6rem; padding: 0.4rem 0; border-top: 1px solid var(--mm-border); font-size: 0.85rem; }
+    li {
+      display: flex;
+      flex-wrap: wrap;
+      align-items: center;
+      gap: 0.4rem 0.6rem;
+      padding: 0.4rem 0;
+      border-top: 1px solid var(--mm-border);
+      font-size: 0.85rem;
+    }
     .name { flex: 1 1 8rem; min-width: 0; overflow-wrap: anywhere; font-weight: 600; }
     .meta { color: var(--mm-muted); font-size: 0.78rem; font-variant-numeric: tabular-nums; }
     .mem { color: var(--mm-warn-fg); font-size: 0.75rem; }
     label.import { display: inline-block; margin-top: 0.6rem; }
     label.import input { position: absolute; width: 1px; height: 1px; opacity: 0; }
     .muted { color: var(--mm-muted); font-size: 0.85rem; margin: 0.3rem 0; }
-    .error { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); border-radius: 8px; padding: 0.45rem 0.6rem; font-size: 0.82rem; margin: 0.5rem 0 0; overflow-wrap: anywhere; }
+    .error {
+      background: var(--mm-warn-bg);
+      border: 1px solid var(--mm-warn-border);
+      color: var(--mm-warn-fg);
+      border-radius: 8px;
+      padding: 0.45rem 0.6rem;
+      font-size: 0.82rem;
+      margin: 0.5rem 0 0;
+      overflow-wrap: anywhere;
+    }
     .note { color: var(--mm-muted); font-size: 0.82rem; margin: 0.5rem 0 0; }
   `,
   ];
@@ -45,14 +62,17 @@ export class FineTuneAdapters extends LitElement {
                 <span class="name">${a.name}</span>
                 <span class="meta">rank ${a.rank} · ${a.steps} steps · ${formatBytes(a.byteLength)}</span>
                 ${a.persisted ? nothing : html`<span class="mem" title="Storage was full: this adapter is gone when the page closes">memory only</span>`}
-                <button type="button" data-testid="adapter-export" ?disabled=${this.disabled} @click=${() => this.fire('mm-adapter-export', a.name)}>Export</button>
-                <button type="button" data-testid="adapter-delete" aria-label="Delete adapter ${a.name}" ?disabled=${this.disabled} @click=${() => this.fire('mm-adapter-delete', a.name)}>Delete</button>
+                <button type="button" data-testid="adapter-export" ?disabled=${this.disabled}
+                  @click=${() => this.fire('mm-adapter-export', a.name)}>Export</button>
+                <button type="button" data-testid="adapter-delete" aria-label="Delete adapter ${a.name}"
+                  ?disabled=${this.disabled} @click=${() => this.fire('mm-adapter-delete', a.name)}>Delete</button>
               </li>`,
             )}
           </ul>`
           : html`<p class="muted" data-testid="no-adapters">No adapter yet: train one above, or import a .safetensors adapter file.</p>`
       }
-      <label class="import small-button">Import adapter…<input data-testid="ft-import-input" type="file" accept=".safetensors,application/octet-stream" ?disabled=${this.disabled} @change=${this.onImport} /></label>
+      <label class="import small-button">Import adapter…<input data-testid="ft-import-input" type="file"
+        accept=".safetensors,application/octet-stream" ?disabled=${this.disabled} @change=${this.onImport} /></label>
       ${this.error ? html`<p class="error" role="alert" data-testid="adapter-error">${this.error}</p>` : nothing}
       ${this.note ? html`<p class="note" role="status" data-testid="adapter-note">${this.note}</p>` : nothing}`;
   }

@@ -36,10 +36,24 @@ export class FineTuneDrift extends LitElement {
     .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(7.5rem, 1fr)); gap: 0.5rem; }
     figure { margin: 0; font-size: 0.72rem; color: var(--mm-muted); text-align: center; }
     .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 2px; }
-    img { width: 100%; aspect-ratio: 1; image-rendering: pixelated; border-radius: 4px; display: block; border: 1px solid var(--mm-border); }
+    img {
+      width: 100%;
+      aspect-ratio: 1;
+      image-rendering: pixelated;
+      border-radius: 4px;
+      display: block;
+      border: 1px solid var(--mm-border);
+    }
     figure.over img.adapted { outline: 2px solid var(--mm-danger, #c62828); }
     .summary { margin: 0.5rem 0 0; font-variant-numeric: tabular-nums; }
-    .warn { margin: 0.4rem 0 0; color: var(--mm-danger, #c62828); display: flex; gap: 0.5rem; align-items: center; flex-wrap: wrap; }
+    .warn {
+      margin: 0.4rem 0 0;
+      color: var(--mm-danger, #c62828);
+      display: flex;
+      gap: 0.5rem;
+      align-items: center;
+      flex-wrap: wrap;
+    }
     button { font: inherit; padding: 0.3rem 0.7rem; border-radius: 8px; cursor: pointer; }
   `;
 

@@ -128,14 +128,43 @@ export class FineTunePanel extends LitElement {
       button.primary { background: var(--mm-accent); color: var(--mm-accent-fg); border-color: transparent; }
       :disabled { opacity: 0.55; cursor: not-allowed; }
       .progress { margin-top: 0.9rem; }
-      .progress p { display: flex; justify-content: space-between; flex-wrap: wrap; gap: 0.3rem; margin: 0 0 0.3rem; font-size: 0.82rem; font-variant-numeric: tabular-nums; }
+      .progress p {
+        display: flex;
+        justify-content: space-between;
+        flex-wrap: wrap;
+        gap: 0.3rem;
+        margin: 0 0 0.3rem;
+        font-size: 0.82rem;
+        font-variant-numeric: tabular-nums;
+      }
       progress { width: 100%; height: 0.6rem; accent-color: var(--mm-accent); }
       .chart { margin-top: 0.6rem; }
-      .previews { display: grid; grid-template-columns: repeat(auto-fill, minmax(6rem, 1fr)); gap: 0.5rem; margin-top: 0.6rem; }
+      .previews {
+        display: grid;
+        grid-template-columns: repeat(auto-fill, minmax(6rem, 1fr));
+        gap: 0.5rem;
+        margin-top: 0.6rem;
+      }
       figure { margin: 0; font-size: 0.72rem; color: var(--mm-muted); text-align: center; }
-      figure img { width: 100%; aspect-ratio: 1; image-rendering: pixelated; border-radius: 6px; display: block; border: 1px solid var(--mm-border); }
+      figure img {
+        width: 100%;
+        aspect-ratio: 1;
+        image-rendering: pixelated;
+        border-radius: 6px;
+        display: block;
+        border: 1px solid var(--mm-border);
+      }
       .status { font-size: 0.85rem; margin: 0.6rem 0 0; }
-      .error { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); border-radius: 8px; padding: 0.5rem 0.7rem; font-size: 0.85rem; margin: 0.6rem 0 0; overflow-wrap: anywhere; }
+      .error {
+        background: var(--mm-warn-bg);
+        border: 1px solid var(--mm-warn-border);
+        color: var(--mm-warn-fg);
+        border-radius: 8px;
+        padding: 0.5rem 0.7rem;
+        font-size: 0.85rem;
+        margin: 0.6rem 0 0;
+        overflow-wrap: anywhere;
+      }
       .save { display: flex; gap: 0.5rem; margin-top: 0.8rem; flex-wrap: wrap; }
       .save input { flex: 1 1 10rem; width: auto; }
       mm-finetune-adapters { margin-top: 1rem; }
@@ -230,7 +259,8 @@ export class FineTunePanel extends LitElement {
           <select id="ft-stop-on-drift" data-testid="ft-stop-on-drift" ?disabled=${busy}
             @change=${(e: Event) => (this.stopOnDrift = (e.target as HTMLSelectElement).value === 'stop')}>
             <option value="warn" ?selected=${!this.stopOnDrift}>Warn</option>
-            <option value="stop" ?selected=${this.stopOnDrift}>Stop the run, keep the last adapter within the bound</option>
+            <option value="stop"
+              ?selected=${this.stopOnDrift}>Stop the run, keep the last adapter within the bound</option>
           </select>
         </div>
         <div class="wide" style="grid-column: 1 / -1">
@@ -268,7 +298,8 @@ export class FineTunePanel extends LitElement {
               <span data-testid="ft-speed">${speedText(this.step, this.sps, this.eta, busy)}</span>
             </p>
             <progress max="100" .value=${pct} aria-label="Fine-tuning progress"></progress>
-            <mm-loss-chart class="chart" data-testid="ft-loss-chart" .values=${this.losses} .total=${this.total}></mm-loss-chart>
+            <mm-loss-chart class="chart" data-testid="ft-loss-chart" .values=${this.losses}
+              .total=${this.total}></mm-loss-chart>
           </div>`
           : nothing
       }
@@ -279,16 +310,19 @@ export class FineTunePanel extends LitElement {
           </div>`
           : nothing
       }
-      <mm-finetune-drift .base=${this.controls} .check=${this.driftCheck} ?running=${busy} ?stopOnDrift=${this.stopOnDrift}
+      <mm-finetune-drift .base=${this.controls} .check=${this.driftCheck} ?running=${busy}
+        ?stopOnDrift=${this.stopOnDrift}
         @mm-drift-stop=${this.cancel}></mm-finetune-drift>
       ${this.status ? html`<p class="status" role="status" data-testid="ft-status">${this.status}</p>` : nothing}
       ${this.error ? html`<p class="error" role="alert" data-testid="ft-error">${this.error}</p>` : nothing}
       ${
         this.canSave
           ? html`<form class="save" @submit=${this.save}>
-            <input data-testid="ft-save-name" aria-label="Adapter name" placeholder="name, e.g. zorblat" .value=${this.saveName}
+            <input data-testid="ft-save-name" aria-label="Adapter name" placeholder="name, e.g. zorblat"
+              .value=${this.saveName}
               @input=${(e: Event) => (this.saveName = (e.target as HTMLInputElement).value)} />
-            <button type="submit" class="primary" data-testid="ft-save" ?disabled=${this.saveName.trim() === ''}>Save adapter</button>
+            <button type="submit" class="primary" data-testid="ft-save"
+              ?disabled=${this.saveName.trim() === ''}>Save adapter</button>
           </form>`
           : nothing
       }
@@ -318,7 +352,8 @@ export class FineTunePanel extends LitElement {
     const { min, max, step, integer } = FT[name] as (typeof FT)[typeof name] & { integer?: boolean };
     return html`<div>
       <label for=${id}>${label}</label>
-      <input id=${id} data-testid=${id} type="number" inputmode="decimal" min=${min} max=${max} step=${step} .value=${String(get())} ?disabled=${busy}
+      <input id=${id} data-testid=${id} type="number" inputmode="decimal" min=${min} max=${max} step=${step}
+        .value=${String(get())} ?disabled=${busy}
         @change=${(e: Event) => {
           // Out-of-range values are clamped, non-numbers ignored; the field then shows what is used.
           const input = e.target as HTMLInputElement;

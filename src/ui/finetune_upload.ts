@@ -66,7 +66,13 @@ export class FineTuneUpload extends LitElement {
         background: var(--mm-surface-2);
       }
       .drop.over { border-color: var(--mm-accent); color: var(--mm-fg); }
-      .drop label { color: var(--mm-accent); font-weight: 600; cursor: pointer; text-decoration: underline; border-radius: 4px; }
+      .drop label {
+        color: var(--mm-accent);
+        font-weight: 600;
+        cursor: pointer;
+        text-decoration: underline;
+        border-radius: 4px;
+      }
       .drop label:focus-within { outline: 2px solid var(--mm-accent); outline-offset: 2px; }
       .drop input { position: absolute; width: 1px; height: 1px; opacity: 0; }
       .grid {
@@ -77,7 +83,15 @@ export class FineTuneUpload extends LitElement {
         padding: 0;
         list-style: none;
       }
-      li { border: 1px solid var(--mm-border); border-radius: 10px; padding: 0.4rem; display: grid; gap: 0.35rem; min-width: 0; position: relative; }
+      li {
+        border: 1px solid var(--mm-border);
+        border-radius: 10px;
+        padding: 0.4rem;
+        display: grid;
+        gap: 0.35rem;
+        min-width: 0;
+        position: relative;
+      }
       li.checking img { opacity: 0.55; }
       img { width: 100%; aspect-ratio: 1; object-fit: cover; border-radius: 6px; background: #fff; display: block; }
       .remove {
@@ -107,13 +121,34 @@ export class FineTuneUpload extends LitElement {
         box-sizing: border-box;
       }
       .hint { font-size: 0.72rem; color: var(--mm-warn-fg); }
-      .name { font-size: 0.72rem; color: var(--mm-muted); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-      .rejected, .notes { margin: 0.7rem 0 0; padding: 0.5rem 0.7rem; border-radius: 8px; font-size: 0.82rem; list-style: none; }
+      .name {
+        font-size: 0.72rem;
+        color: var(--mm-muted);
+        overflow: hidden;
+        text-overflow: ellipsis;
+        white-space: nowrap;
+      }
+      .rejected, .notes {
+        margin: 0.7rem 0 0;
+        padding: 0.5rem 0.7rem;
+        border-radius: 8px;
+        font-size: 0.82rem;
+        list-style: none;
+      }
       .rejected { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); }
       .notes { color: var(--mm-muted); padding-left: 0; }
       .rejected li, .notes li { border: 0; padding: 0.1rem 0; display: block; overflow-wrap: anywhere; }
       .count { font-size: 0.8rem; color: var(--mm-muted); margin: 0.5rem 0 0; }
-      button.clear { font: inherit; font-size: 0.75rem; background: none; border: 0; color: var(--mm-accent); cursor: pointer; padding: 0; margin-left: 0.4rem; }
+      button.clear {
+        font: inherit;
+        font-size: 0.75rem;
+        background: none;
+        border: 0;
+        color: var(--mm-accent);
+        cursor: pointer;
+        padding: 0;
+        margin-left: 0.4rem;
+      }
     `,
   ];
 
@@ -157,7 +192,9 @@ export class FineTuneUpload extends LitElement {
         @drop=${this.onDrop}
       >
         Drop 8–32 pictures of the new thing here (PNG, JPEG or WebP), with a captions file if you have one, or
-        <label>choose files<input data-testid="ft-file-input" type="file" multiple accept="image/png,image/jpeg,image/webp,.txt,.json" ?disabled=${this.disabled} @change=${this.onPick} /></label>.
+        <label>choose files<input data-testid="ft-file-input" type="file" multiple
+          accept="image/png,image/jpeg,image/webp,.txt,.json" ?disabled=${this.disabled} @change=${this.onPick}
+          /></label>.
       </div>
       ${
         this.rejected.length
@@ -175,7 +212,8 @@ export class FineTuneUpload extends LitElement {
               ${this.items.map(
                 (it) => html`<li class=${it.status} data-testid="ft-item" data-status=${it.status}>
                   <img src=${it.url} alt=${it.name} />
-                  <button type="button" class="remove" data-testid="ft-remove" aria-label="Remove ${it.name}" ?disabled=${this.disabled} @click=${() => this.removePair(it.id)}>×</button>
+                  <button type="button" class="remove" data-testid="ft-remove" aria-label="Remove ${it.name}"
+                    ?disabled=${this.disabled} @click=${() => this.removePair(it.id)}>×</button>
                   <span class="name" title=${it.name}>${it.name}</span>
                   <input
                     class="caption"

@@ -18,9 +18,23 @@ export class GalleryPanel extends LitElement {
     smallButton,
     css`
       :host { display: block; }
-      ul { list-style: none; margin: 0; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(5.5rem, 1fr)); gap: 0.6rem; }
+      ul {
+        list-style: none;
+        margin: 0;
+        padding: 0;
+        display: grid;
+        grid-template-columns: repeat(auto-fill, minmax(5.5rem, 1fr));
+        gap: 0.6rem;
+      }
       li { display: grid; gap: 0.25rem; min-width: 0; }
-      button.restore { padding: 0; border: 1px solid var(--mm-border); border-radius: 8px; overflow: hidden; background: var(--mm-surface-2); line-height: 0; }
+      button.restore {
+        padding: 0;
+        border: 1px solid var(--mm-border);
+        border-radius: 8px;
+        overflow: hidden;
+        background: var(--mm-surface-2);
+        line-height: 0;
+      }
       img { width: 100%; aspect-ratio: 1; image-rendering: pixelated; display: block; }
       .prompt { font-size: 0.75rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
       .muted { color: var(--mm-muted); font-size: 0.85rem; margin: 0; }
@@ -54,12 +68,14 @@ export class GalleryPanel extends LitElement {
             <ul data-testid="gallery-list">
               ${this.items.map(
                 (item) => html`<li data-testid="gallery-item" data-id=${item.id}>
-                  <button type="button" class="restore" data-testid="gallery-restore" aria-label="Use the settings of ${galleryLabel(item)}"
+                  <button type="button" class="restore" data-testid="gallery-restore"
+                    aria-label="Use the settings of ${galleryLabel(item)}"
                     title=${galleryLabel(item)} @click=${() => this.fire('mm-gallery-restore', item)}>
                     <img src=${this.urls.get(item.id) ?? ''} alt="" />
                   </button>
                   <span class="prompt" aria-hidden="true">${item.facts.prompt || '(no prompt)'}</span>
-                  <button type="button" data-testid="gallery-delete" aria-label="Delete ${galleryLabel(item)}" @click=${() => this.fire('mm-gallery-delete', item.id)}>Delete</button>
+                  <button type="button" data-testid="gallery-delete" aria-label="Delete ${galleryLabel(item)}"
+                    @click=${() => this.fire('mm-gallery-delete', item.id)}>Delete</button>
                 </li>`,
               )}
             </ul>`

@@ -83,7 +83,15 @@ export class GpuPanel extends LitElement {
         padding: 0.1rem 0.4rem;
       }
       .muted { color: var(--mm-muted); margin: 0; }
-      .slow { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); border-radius: 8px; padding: 0.5rem 0.7rem; font-size: 0.85rem; margin: 0.3rem 0 0.5rem; }
+      .slow {
+        background: var(--mm-warn-bg);
+        border: 1px solid var(--mm-warn-border);
+        color: var(--mm-warn-fg);
+        border-radius: 8px;
+        padding: 0.5rem 0.7rem;
+        font-size: 0.85rem;
+        margin: 0.3rem 0 0.5rem;
+      }
       .spinner {
         display: inline-block;
         width: 0.8em;

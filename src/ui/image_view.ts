@@ -91,9 +91,24 @@ export class ImageView extends LitElement {
         image-rendering: pixelated;
       }
       canvas.mask { pointer-events: none; }
-      .empty { position: absolute; inset: 0; display: grid; place-items: center; color: var(--mm-muted); font-size: 0.9rem; text-align: center; }
+      .empty {
+        position: absolute;
+        inset: 0;
+        display: grid;
+        place-items: center;
+        color: var(--mm-muted);
+        font-size: 0.9rem;
+        text-align: center;
+      }
       .empty span { background: var(--mm-surface); padding: 0.3rem 0.6rem; border-radius: 8px; margin: 1rem; }
-      .bar { display: flex; flex-wrap: wrap; align-items: center; gap: 0.5rem 1rem; margin: 0.7rem 0 0.3rem; font-size: 0.85rem; }
+      .bar {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: center;
+        gap: 0.5rem 1rem;
+        margin: 0.7rem 0 0.3rem;
+        font-size: 0.85rem;
+      }
       .bar .grow { flex: 1; min-width: 8rem; color: var(--mm-muted); font-variant-numeric: tabular-nums; }
       .bar label { display: inline-flex; align-items: center; gap: 0.35rem; cursor: pointer; }
       button {
@@ -124,7 +139,13 @@ export class ImageView extends LitElement {
       }
       .frame.on { border-color: var(--mm-accent); }
       .frame:focus-visible { outline-offset: 0; }
-      .frame canvas { width: 52px; height: 52px; image-rendering: pixelated; border-radius: 4px; background: var(--mm-surface-2); }
+      .frame canvas {
+        width: 52px;
+        height: 52px;
+        image-rendering: pixelated;
+        border-radius: 4px;
+        background: var(--mm-surface-2);
+      }
       .link-note { margin: 0 0 0.3rem; font-size: 0.8rem; color: var(--mm-muted); overflow-wrap: anywhere; }
       .caption { margin: 0.3rem 0 0; font-size: 0.85rem; color: var(--mm-muted); }
     `,
@@ -189,9 +210,12 @@ export class ImageView extends LitElement {
               : 'no image yet'
           }</span
         >
-        <label><input type="checkbox" data-testid="mask-toggle" .checked=${this.overlay} @change=${(e: Event) => (this.overlay = (e.target as HTMLInputElement).checked)} /> Show masked tokens</label>
-        <button type="button" data-testid="download-png" ?disabled=${!f || this.busy} @click=${this.download}>Download PNG</button>
-        <button type="button" data-testid="copy-link" ?disabled=${!f || this.busy || !this.facts} @click=${this.copyLink}>Copy link</button>
+        <label><input type="checkbox" data-testid="mask-toggle" .checked=${this.overlay}
+          @change=${(e: Event) => (this.overlay = (e.target as HTMLInputElement).checked)} /> Show masked tokens</label>
+        <button type="button" data-testid="download-png" ?disabled=${!f || this.busy}
+          @click=${this.download}>Download PNG</button>
+        <button type="button" data-testid="copy-link" ?disabled=${!f || this.busy || !this.facts}
+          @click=${this.copyLink}>Copy link</button>
       </div>
       ${this.linkNote ? html`<p class="link-note" role="status" data-testid="link-copied">${this.linkNote}</p>` : nothing}
       ${

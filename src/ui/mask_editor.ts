@@ -38,7 +38,14 @@ export class MaskEditor extends LitElement {
 
   static override styles = css`
     :host { display: block; }
-    .tools { display: flex; flex-wrap: wrap; gap: 0.35rem; align-items: center; margin-bottom: 0.5rem; font-size: 0.85rem; }
+    .tools {
+      display: flex;
+      flex-wrap: wrap;
+      gap: 0.35rem;
+      align-items: center;
+      margin-bottom: 0.5rem;
+      font-size: 0.85rem;
+    }
     button { ${buttonLook} font-size: 0.8rem; padding: 0.3rem 0.65rem; }
     button[aria-pressed='true'] { outline: 2px solid var(--mm-accent); outline-offset: 1px; }
     button:disabled { opacity: 0.5; cursor: not-allowed; }
@@ -194,11 +201,14 @@ export class MaskEditor extends LitElement {
     return html`<div class="tools" role="toolbar" aria-label="Mask tools">
         ${toolButton('brush', 'Brush')} ${toolButton('erase', 'Eraser')} ${toolButton('rect', 'Rectangle')}
         <label>Size
-          <select data-testid="mask-size" .value=${String(this.size)} ?disabled=${this.disabled} @change=${(e: Event) => (this.size = Number((e.target as HTMLSelectElement).value))}>
+          <select data-testid="mask-size" .value=${String(this.size)} ?disabled=${this.disabled}
+            @change=${(e: Event) => (this.size = Number((e.target as HTMLSelectElement).value))}>
             <option value="1">1</option><option value="2">2</option><option value="3">3</option>
           </select></label>
-        <button type="button" data-testid="mask-invert" ?disabled=${this.disabled} @click=${() => this.set(invertMask(this.mask))}>Invert</button>
-        <button type="button" data-testid="mask-clear" ?disabled=${this.disabled} @click=${() => this.set(emptyMask(this.grid))}>Clear</button>
+        <button type="button" data-testid="mask-invert" ?disabled=${this.disabled}
+          @click=${() => this.set(invertMask(this.mask))}>Invert</button>
+        <button type="button" data-testid="mask-clear" ?disabled=${this.disabled}
+          @click=${() => this.set(emptyMask(this.grid))}>Clear</button>
         <span class="count" data-testid="mask-count" aria-live="polite">${n} of ${total} tokens to re-generate</span>
       </div>
       <div

@@ -42,16 +42,38 @@ export class ModelPanel extends LitElement {
     css`
       :host { display: block; }
       .load { margin-bottom: 1rem; }
-      .load p { margin: 0 0 0.35rem; font-size: 0.85rem; display: flex; justify-content: space-between; gap: 0.5rem; flex-wrap: wrap; }
+      .load p {
+        margin: 0 0 0.35rem;
+        font-size: 0.85rem;
+        display: flex;
+        justify-content: space-between;
+        gap: 0.5rem;
+        flex-wrap: wrap;
+      }
       .load .nums { color: var(--mm-muted); font-variant-numeric: tabular-nums; }
       progress { width: 100%; height: 0.6rem; accent-color: var(--mm-accent); }
       ul { list-style: none; margin: 0; padding: 0; }
-      li { display: flex; align-items: center; gap: 0.6rem; padding: 0.4rem 0; border-top: 1px solid var(--mm-border); font-size: 0.88rem; }
+      li {
+        display: flex;
+        align-items: center;
+        gap: 0.6rem;
+        padding: 0.4rem 0;
+        border-top: 1px solid var(--mm-border);
+        font-size: 0.88rem;
+      }
       li .name { flex: 1; min-width: 0; overflow-wrap: anywhere; }
       li .size { color: var(--mm-muted); font-variant-numeric: tabular-nums; white-space: nowrap; }
       h3 { font-size: 0.8rem; font-weight: 600; color: var(--mm-muted); margin: 0.9rem 0 0.2rem; }
       .muted { color: var(--mm-muted); font-size: 0.85rem; margin: 0.5rem 0 0; }
-      .warn { background: var(--mm-warn-bg); border: 1px solid var(--mm-warn-border); color: var(--mm-warn-fg); border-radius: 8px; padding: 0.5rem 0.7rem; font-size: 0.85rem; margin: 0 0 0.8rem; }
+      .warn {
+        background: var(--mm-warn-bg);
+        border: 1px solid var(--mm-warn-border);
+        color: var(--mm-warn-fg);
+        border-radius: 8px;
+        padding: 0.5rem 0.7rem;
+        font-size: 0.85rem;
+        margin: 0 0 0.8rem;
+      }
     `,
   ];
 
@@ -63,7 +85,8 @@ export class ModelPanel extends LitElement {
       ${
         l
           ? html`<div class="load" data-testid="load-progress">
-            <p><span>${l.label}</span><span class="nums" data-testid="load-bytes">${formatBytes(l.loadedBytes)} / ${formatBytes(l.totalBytes)} · ${l.percent.toFixed(0)}%</span></p>
+            <p><span>${l.label}</span><span class="nums"
+              data-testid="load-bytes">${formatBytes(l.loadedBytes)} / ${formatBytes(l.totalBytes)} · ${l.percent.toFixed(0)}%</span></p>
             <progress max="100" .value=${l.percent} aria-label=${l.label}></progress>
           </div>`
           : nothing
@@ -79,7 +102,8 @@ export class ModelPanel extends LitElement {
                     (m) => html`<li data-testid="cached-model" data-model=${m.id}>
                       <span class="name">${this.names[m.id] ?? m.id}</span>
                       <span class="size">${formatBytes(m.bytes)}</span>
-                      <button type="button" data-testid="delete-model" aria-label="Delete ${m.id} from this device" @click=${() => this.requestDelete(m.id)}>Delete</button>
+                      <button type="button" data-testid="delete-model" aria-label="Delete ${m.id} from this device"
+                        @click=${() => this.requestDelete(m.id)}>Delete</button>
                     </li>`,
                   )}
                 </ul>`
@@ -109,7 +133,8 @@ export class ModelPanel extends LitElement {
           (m) => html`<li data-testid="missing-model" data-model=${m.id}>
             <span class="name">${m.name}</span>
             <span class="size">${formatBytes(m.bytes)}</span>
-            <button type="button" data-testid="download-model" aria-label="Download ${m.name} (${formatBytes(m.bytes)}) and use it" ?disabled=${this.busy}
+            <button type="button" data-testid="download-model"
+              aria-label="Download ${m.name} (${formatBytes(m.bytes)}) and use it" ?disabled=${this.busy}
               @click=${() => this.dispatchEvent(new CustomEvent<string>('mm-model', { detail: m.id, bubbles: true, composed: true }))}>Download</button>
           </li>`,
         )}

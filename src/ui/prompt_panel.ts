@@ -96,7 +96,16 @@ export class PromptPanel extends LitElement {
       .settings input, .settings select { padding: 0.45rem 0.55rem; }
       .seed { display: flex; gap: 0.3rem; }
       .seed input { min-width: 0; }
-      .seed button { width: auto; padding: 0 0.55rem; display: grid; place-items: center; background: var(--mm-surface-2); color: var(--mm-fg); border: 1px solid var(--mm-border); font-weight: 500; }
+      .seed button {
+        width: auto;
+        padding: 0 0.55rem;
+        display: grid;
+        place-items: center;
+        background: var(--mm-surface-2);
+        color: var(--mm-fg);
+        border: 1px solid var(--mm-border);
+        font-weight: 500;
+      }
       .model { grid-column: 1 / -1; }
       button {
         font: inherit;
@@ -112,7 +121,15 @@ export class PromptPanel extends LitElement {
       button.cancel { background: var(--mm-surface-2); color: var(--mm-fg); border: 1px solid var(--mm-border); }
       .note, .hint, .link-note { margin: 0.6rem 0 0; font-size: 0.85rem; color: var(--mm-muted); }
       .hint { color: var(--mm-warn-fg); }
-      .examples { display: flex; flex-wrap: wrap; align-items: center; gap: 0.35rem; margin-top: 0.5rem; font-size: 0.8rem; color: var(--mm-muted); }
+      .examples {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: center;
+        gap: 0.35rem;
+        margin-top: 0.5rem;
+        font-size: 0.8rem;
+        color: var(--mm-muted);
+      }
       button.chip {
         width: auto;
         font-weight: 500;
@@ -159,7 +176,8 @@ export class PromptPanel extends LitElement {
       <form @submit=${this.onSubmit}>
         <div class="row">
           <label for="prompt">Prompt</label>
-          <span class="count ${n > MAX_PROMPT_CHARS ? 'over' : ''}" data-testid="prompt-count">${n}/${MAX_PROMPT_CHARS}</span>
+          <span class="count ${n > MAX_PROMPT_CHARS ? 'over' : ''}"
+            data-testid="prompt-count">${n}/${MAX_PROMPT_CHARS}</span>
         </div>
         <textarea
           id="prompt"
@@ -215,14 +233,19 @@ export class PromptPanel extends LitElement {
                   if (Number.isFinite(v)) this.seed = clampSetting('seed', v);
                 }}
               />
-              <button type="button" data-testid="random-seed" title="Random seed" aria-label="Random seed" ?disabled=${off} @click=${() => (this.seed = randomSeed())}>
-                <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><rect x="1.5" y="1.5" width="13" height="13" rx="3" fill="none" stroke="currentColor" stroke-width="1.4" /><circle cx="5" cy="5" r="1.3" fill="currentColor" /><circle cx="8" cy="8" r="1.3" fill="currentColor" /><circle cx="11" cy="11" r="1.3" fill="currentColor" /></svg>
+              <button type="button" data-testid="random-seed" title="Random seed" aria-label="Random seed"
+                ?disabled=${off} @click=${() => (this.seed = randomSeed())}>
+                <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><rect x="1.5" y="1.5" width="13"
+                  height="13" rx="3" fill="none" stroke="currentColor" stroke-width="1.4" /><circle cx="5" cy="5"
+                  r="1.3" fill="currentColor" /><circle cx="8" cy="8" r="1.3" fill="currentColor" /><circle cx="11"
+                  cy="11" r="1.3" fill="currentColor" /></svg>
               </button>
             </div>
           </div>
           <div class="model">
             <label for="model">Model</label>
-            <select id="model" data-testid="model-picker" ?disabled=${this.busy || this.models.length === 0} @change=${this.onModel}>
+            <select id="model" data-testid="model-picker" ?disabled=${this.busy || this.models.length === 0}
+              @change=${this.onModel}>
               ${this.models.map((m) => html`<option value=${m.id} ?selected=${m.id === this.modelId}>${m.name}${m.cached ? '' : ' (download)'}</option>`)}
             </select>
           </div>

@@ -34,10 +34,24 @@ export class VariationsGrid extends LitElement {
       :host { display: block; }
       .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 0.8rem; }
       figure { margin: 0; display: grid; gap: 0.3rem; }
-      canvas.big { width: 100%; aspect-ratio: 1; image-rendering: pixelated; border-radius: 6px; border: 1px solid var(--mm-border); background: var(--mm-surface-2); }
+      canvas.big {
+        width: 100%;
+        aspect-ratio: 1;
+        image-rendering: pixelated;
+        border-radius: 6px;
+        border: 1px solid var(--mm-border);
+        background: var(--mm-surface-2);
+      }
       figcaption { font-size: 0.8rem; color: var(--mm-muted); font-variant-numeric: tabular-nums; }
       .strip { display: flex; gap: 0.2rem; overflow-x: auto; }
-      .strip button { flex: none; padding: 0; border: 2px solid transparent; border-radius: 4px; background: none; cursor: pointer; }
+      .strip button {
+        flex: none;
+        padding: 0;
+        border: 2px solid transparent;
+        border-radius: 4px;
+        background: none;
+        cursor: pointer;
+      }
       .strip button[aria-pressed='true'] { border-color: var(--mm-accent); }
       .strip canvas { width: 24px; height: 24px; image-rendering: pixelated; display: block; }
       button.vary { ${buttonLook} font-size: 0.8rem; padding: 0.3rem 0.6rem; }
@@ -105,9 +119,11 @@ export class VariationsGrid extends LitElement {
           const f = this.frameOf(i);
           const at = f ? item.frames.indexOf(f) : -1;
           return html`<figure data-testid="variation">
-            <canvas class="big" width="128" height="128" role="img" aria-label="Variation ${i + 1}, seed ${item.seed}, step ${at + 1}"></canvas>
+            <canvas class="big" width="128" height="128" role="img"
+              aria-label="Variation ${i + 1}, seed ${item.seed}, step ${at + 1}"></canvas>
             <figcaption>Seed ${item.seed}${f ? ` · step ${at + 1}/${f.steps}` : ''}</figcaption>
-            <div class="strip" role="group" aria-label="Steps of variation ${i + 1} (arrow keys move)" @keydown=${(e: KeyboardEvent) => this.onStripKey(i, e)}>
+            <div class="strip" role="group" aria-label="Steps of variation ${i + 1} (arrow keys move)"
+              @keydown=${(e: KeyboardEvent) => this.onStripKey(i, e)}>
               ${item.frames.map(
                 (
                   _,
@@ -117,7 +133,8 @@ export class VariationsGrid extends LitElement {
                 </button>`,
               )}
             </div>
-            <button type="button" class="vary" data-testid="vary-this" ?disabled=${this.busy || !item.tokens || !this.base} @click=${() => this.vary(item)}>Vary this</button>
+            <button type="button" class="vary" data-testid="vary-this"
+              ?disabled=${this.busy || !item.tokens || !this.base} @click=${() => this.vary(item)}>Vary this</button>
           </figure>`;
         })}
       </div>
