@@ -2,12 +2,13 @@
 # `npm test`: the whole test suite, runnable on a fresh clone (installs what it needs itself).
 # Stages, in order, stopping at the first failure:
 #   0. setup      node_modules (npm ci), Debian chromium (apt-get, needs root), training/.venv (pip)
-#   1. typecheck  tsc --noEmit
-#   2. kernels    Vitest (tests/**/*.test.ts) in Node on Dawn + SwiftShader
-#   3. training   pytest in training/
-#   4. e2e        Playwright in headless Debian Chromium (WebGPU on SwiftShader)
+#   1. lint       scripts/lint.sh: Biome (TS/JS format + lint) and Ruff (Python lint + format), check only; fast
+#   2. typecheck  tsc --noEmit
+#   3. kernels    Vitest (tests/**/*.test.ts) in Node on Dawn + SwiftShader
+#   4. training   pytest in training/
+#   5. e2e        Playwright in headless Debian Chromium (WebGPU on SwiftShader)
 # The last line is always the plain summary `N passed, M failed` (tests counted by the runners' own reports;
-# a failing non-test stage such as setup or typecheck counts as one failure). CI judges by that line.
+# a failing non-test stage such as setup, lint or typecheck counts as one failure). CI judges by that line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -83,11 +84,15 @@ if [[ ! -f $STAMP || $(cat "$STAMP") != "$REQ_HASH" ]]; then
   echo "$REQ_HASH" >"$STAMP"
 fi
 
-# ---------------------------------------------------------------- 1. typecheck
+# ---------------------------------------------------------------- 1. lint
+stage "lint (Biome + Ruff; fix with: npm run format)"
+bash scripts/lint.sh || fail lint "lint findings above (npm run format applies the formatters and safe fixes)"
+
+# ---------------------------------------------------------------- 2. typecheck
 stage "typecheck (tsc --noEmit)"
 npx tsc --noEmit -p tsconfig.json || fail typecheck "TypeScript errors above"
 
-# ---------------------------------------------------------------- 2. kernel tests (Vitest on Dawn/SwiftShader)
+# ---------------------------------------------------------------- 3. kernel tests (Vitest on Dawn/SwiftShader)
 stage "kernel tests (Vitest, Dawn on SwiftShader)"
 VJSON=$REPORTS/vitest.json
 set +e
@@ -109,7 +114,7 @@ if [[ $VRC -ne 0 || $VF -ne 0 ]]; then
   fail vitest "$VF test(s) failed" 0
 fi
 
-# ---------------------------------------------------------------- 3. training tests (pytest)
+# ---------------------------------------------------------------- 4. training tests (pytest)
 stage "training tests (pytest)"
 PXML=$REPORTS/pytest.xml
 set +e
@@ -143,7 +148,7 @@ PYEOF
   fi
 fi
 
-# ---------------------------------------------------------------- 4. browser tests (Playwright)
+# ---------------------------------------------------------------- 5. browser tests (Playwright)
 stage "browser tests (Playwright, headless Debian Chromium)"
 PWJSON=playwright-report/results.json
 rm -f "$PWJSON"
