@@ -30,7 +30,9 @@
 #            more 3.9 and the stage saved by hand (`python -m mmamba.stage --ckpt /tmp/runs/stage1 --stage 1`;
 #            a call returns at most 8 files, and `end`'s ruler, grid and logs had taken them): step 8,670,
 #            4.44 M images, validation masked CE (EMA) 1.341
-#   stage 2: training/ of 088555f (2026-12-02, decode pool for the tokens)
+#   stage 2: training/ of 088555f (2026-12-02): speed (compile chosen: 9,150 vs 4,834 images/s), begin 3.5, more 8.3,
+#            end 2.2 (the candidate, shipped as mmamba-v2: step 19,340, 9.90 M images, validation CE (EMA) 1.282),
+#            then more 3.6 and the stage saved by hand as above: step 22,000, 11.26 M images, CE (EMA) 1.274
 declare -A SRC=([1]=0b860e7 [2]=088555f)
 source "$(dirname "$0")/lib.sh"
 STAGE=${STAGE:-1}
