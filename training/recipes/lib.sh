@@ -58,3 +58,22 @@ enter_source() {
   mkdir -p "$dir/public/models" && ln -sfn "$ROOT/public/models/vq-s" "$dir/public/models/vq-s"
   cd "$dir"
 }
+
+# v2_tokens RUNS [NAME=PRIOR.npz ...]: dataset v2's VQ codes and v2 captions without a prior ($RUNS/tok_none, the
+# ruler's tokenizer), then the captions again with each prior ($RUNS/tok_NAME, same image codes); kept when there
+# (a warm machine keeps /tmp). Logs in $OUT/logs. Run inside a pinned tree (enter_source).
+v2_tokens() {
+  local runs=$1; shift
+  if [ ! -f "$runs/tok_none/tokens_meta.json" ]; then
+    python3 training/encode_tokens.py --data data/packed --vq public/models/vq-s --out "$runs/tok_none" \
+      --batch-size 1024 > "$OUT/logs/tok_none.log" 2>&1 || { tail -20 "$OUT/logs/tok_none.log"; return 1; }
+  fi
+  local spec name file
+  for spec in "$@"; do
+    name=${spec%%=*}; file=${spec#*=}
+    [ -f "$runs/tok_$name/tokens_meta.json" ] && continue
+    python3 training/encode_tokens.py --data data/packed --vq public/models/vq-s --out "$runs/tok_$name" \
+      --prior "$file" --image-tokens-from "$runs/tok_none" > "$OUT/logs/tok_$name.log" 2>&1 \
+      || { tail -20 "$OUT/logs/tok_$name.log"; return 1; }
+  done
+}

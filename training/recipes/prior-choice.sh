@@ -39,13 +39,7 @@ case "${1:-}" in
   tokens)
     enter_source "${SRC[1]}"
     el "tokens: VQ codes + v2 captions without a prior, then the captions with each prior"
-    python3 training/encode_tokens.py --data data/packed --vq public/models/vq-s --out "$R/tok_none" \
-      --batch-size 1024 > "$OUT/logs/tok_none.log" 2>&1 || { tail -20 "$OUT/logs/tok_none.log"; exit 1; }
-    for name in "${!PRIOR[@]}"; do
-      python3 training/encode_tokens.py --data data/packed --vq public/models/vq-s --out "$R/tok_$name" \
-        --prior "${PRIOR[$name]}" --image-tokens-from "$R/tok_none" > "$OUT/logs/tok_$name.log" 2>&1 \
-        || { tail -20 "$OUT/logs/tok_$name.log"; exit 1; }
-    done
+    v2_tokens "$R" glove="${PRIOR[glove]}" minilm="${PRIOR[minilm]}" || exit 1
     el "done" ;;
   probe)
     enter_source "${SRC[1]}"; shift
