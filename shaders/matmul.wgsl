@@ -3,6 +3,15 @@
 //   A stored (M, K) row-major (TRANS_A = 0) or (K, M) (TRANS_A = 1, op(A) = A^T), at A + z·sA (sA = 0 broadcasts).
 //   B stored (K, N) row-major (TRANS_B = 0) or (N, K) (TRANS_B = 1: PyTorch Linear weights, x · W^T), at B + z·sB.
 //   bias (N) added to every row when HAS_BIAS = 1.
+//   A's rows may be wider than K (lda ≥ K, TRANS_A = 0): a column slice A[:, :K] is read in place (M-Mamba's
+//   dt_proj reads the dt columns of x_dbl without a copy); with TRANS_A = 1, lda is the stored row width (≥ M).
+// Epilogues (EPILOGUE, applied to v = acc + bias before the store), each replacing one elementwise dispatch:
+//   0  C = v
+//   1  gated residual: C[r, n] = R[r, n] + G[(r / rowsPerGate)·gateW + gateOff + n] · v, r = z·M + m the global
+//      row (the adaLN-Zero `h + gate · f(...)` of the out-projections; R has C's layout, G is (B, gateW))
+//   2  GEGLU pairs: op(B)'s columns hold the two halves interleaved (2f = GELU input, 2f + 1 = its multiplier,
+//      the weight rows permuted once on upload); C (M, N/2)[m, f] = gelu_tanh(v[2f]) · v[2f + 1]. A pair never
+//      straddles threads: a thread's columns come in aligned groups of 4.
 // Idea: shared-memory tiling with register blocking. A BM×BN output tile per workgroup of 256 threads laid out
 // 16×16; each thread owns TM×TN outputs (BM = 16·TM, BN = 16·TN; TM, TN ∈ {4, 8} are substituted by the TS
 // wrapper so the loops unroll). K is walked in steps of BK = 16: the workgroup stages a BM×16 slab of op(A) and
@@ -16,6 +25,7 @@
 override TRANS_A: u32 = 0u;
 override TRANS_B: u32 = 0u;
 override HAS_BIAS: u32 = 0u;
+override EPILOGUE: u32 = 0u;
 
 const TM4: u32 = /*TM4*/1u; // TM / 4: vec4 row groups per thread
 const TN4: u32 = /*TN4*/1u; // TN / 4: vec4 column groups per thread
@@ -26,27 +36,38 @@ const BN4: u32 = 16u * TN4;
 const BK: u32 = 16u;
 const NT: u32 = 256u;
 
-struct Params { M: u32, N: u32, K: u32, sA: u32, sB: u32, sC: u32, _p0: u32, _p1: u32 }
+// lda: A's stored row width; ldc: C's row width (N, or N/2 for EPILOGUE 2); rowsPerGate, gateW, gateOff: EPILOGUE 1
+struct Params {
+  M: u32, N: u32, K: u32, sA: u32, sB: u32, sC: u32, lda: u32, ldc: u32,
+  rowsPerGate: u32, gateW: u32, gateOff: u32, _p0: u32,
+}
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
+@group(0) @binding(5) var<storage, read> R: array<f32>; // EPILOGUE 1: the residual (C's layout); else unused
+@group(0) @binding(6) var<storage, read> G: array<f32>; // EPILOGUE 1: the packed gates (B, gateW); else unused
 
 var<workgroup> As: array<vec4<f32>, BK * BM4>; // As[k·BM4 + m/4][m%4] = op(A)[m0 + m, k0 + k]
 var<workgroup> Bs: array<vec4<f32>, BK * BN4>; // Bs[k·BN4 + n/4][n%4] = op(B)[k0 + k, n0 + n]
 
 fn loadA(base: u32, m: u32, k: u32) -> f32 {
   if (m >= p.M || k >= p.K) { return 0.0; }
-  if (TRANS_A == 1u) { return A[base + k * p.M + m]; }
-  return A[base + m * p.K + k];
+  if (TRANS_A == 1u) { return A[base + k * p.lda + m]; }
+  return A[base + m * p.lda + k];
 }
 
 fn loadB(base: u32, k: u32, n: u32) -> f32 {
   if (k >= p.K || n >= p.N) { return 0.0; }
   if (TRANS_B == 1u) { return B[base + n * p.K + k]; }
   return B[base + k * p.N + n];
+}
+
+fn gelu_tanh(v: f32) -> f32 { // as shaders/geglu.wgsl
+  let inner = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+  return v / (1.0 + exp(-2.0 * clamp(inner, -40.0, 40.0)));
 }
 
 @compute @workgroup_size(256)
@@ -108,9 +129,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       for (var r = 0u; r < 4u; r++) {
         let m = m0 + (ty + 16u * i) * 4u + r;
         if (m < p.M) {
-          let row = z * p.sC + m * p.N;
+          let row = z * p.sC + m * p.ldc;
           let v = acc[(i * 4u + r) * TN4 + j] + bv;
-          for (var c = 0u; c < 4u; c++) { if (nc + c < p.N) { C[row + nc + c] = v[c]; } }
+          if (EPILOGUE == 2u) {
+            // nc is a multiple of 4: pairs (nc, nc + 1) and (nc + 2, nc + 3) → outputs nc/2 and nc/2 + 1
+            if (nc + 1u < p.N) { C[row + nc / 2u] = gelu_tanh(v[0]) * v[1]; }
+            if (nc + 3u < p.N) { C[row + nc / 2u + 1u] = gelu_tanh(v[2]) * v[3]; }
+          } else if (EPILOGUE == 1u) {
+            let gBase = ((z * p.M + m) / p.rowsPerGate) * p.gateW + p.gateOff;
+            for (var c = 0u; c < 4u; c++) {
+              if (nc + c < p.N) { C[row + nc + c] = R[row + nc + c] + G[gBase + nc + c] * v[c]; }
+            }
+          } else {
+            for (var c = 0u; c < 4u; c++) { if (nc + c < p.N) { C[row + nc + c] = v[c]; } }
+          }
         }
       }
     }
