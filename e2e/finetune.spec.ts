@@ -46,7 +46,14 @@ async function open(page: Page): Promise<void> {
   await waitLoaded(page);
 }
 
+/** Opens the panel's "Advanced settings" fold (closed by default), where the run's numbers are. */
+async function openAdvanced(page: Page): Promise<void> {
+  const fold = page.getByTestId('ft-advanced');
+  if (!(await fold.evaluate((d) => (d as HTMLDetailsElement).open))) await fold.locator('summary').click();
+}
+
 async function setNumber(page: Page, id: string, value: number): Promise<void> {
+  if (id.startsWith('ft-')) await openAdvanced(page);
   const input = page.getByTestId(id);
   await input.fill(String(value));
   await input.dispatchEvent('change');

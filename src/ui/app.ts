@@ -42,6 +42,7 @@ import { formatMs, type Frame } from './image_view';
 import type { VariationItem } from './variations_grid';
 import { requestPersistentStorage } from './persist';
 import { timeLeftText } from './run_estimate';
+import { genStepSecOf, saveGenStepSec } from './finetune_estimate';
 import { plural } from './plural';
 import type { LoadState } from './model_panel';
 import type { Prefill } from './prompt_panel';
@@ -94,6 +95,8 @@ export class MmApp extends LitElement {
   private readonly galleryStore = new GalleryStore(indexedDbGallery());
   /** LoRA adapters of the loaded generator (the prompt panel's adapter picker, the fine-tuning panel's list). */
   @state() private adapters: AdapterInfoRow[] = [];
+  /** This device's measured seconds per guided generation step (the fine-tuning estimate reads it). */
+  @state() private genStepSec: number | null = null;
   /** True while fine-tuning holds the GPU (not paused): generation waits. */
   @state() private training = false;
   /** Cancel was pressed; the running generation has not stopped yet. */
@@ -469,6 +472,12 @@ export class MmApp extends LitElement {
       if (r.variations)
         this.variationItems = this.variationItems.map((v, i) => ({ ...v, tokens: r.variations![i]?.tokens }));
       if (last && this.facts) await this.keep(last, this.facts);
+      // A guided single image's time per step: what the fine-tuning panel estimates a run's time from.
+      const stepSec = genStepSecOf(this.frames.map((f) => f.msStep));
+      if (stepSec !== null && (req.guidance ?? 0) !== 1 && (req.variations ?? 1) <= 1 && this.modelId) {
+        saveGenStepSec(this.modelId, stepSec);
+        this.genStepSec = stepSec;
+      }
     } catch (e) {
       if (e instanceof EngineWorkerDiedError) {
         this.caption = '';
@@ -607,7 +616,7 @@ export class MmApp extends LitElement {
               ?disabled=${this.modelId === null || this.phase !== 'ready' || this.training}></mm-edit-panel>
             <mm-gallery .items=${this.gallery}></mm-gallery>
             <mm-finetune-panel .engine=${this.engine} .modelId=${this.phase === 'ready' ? this.modelId : null}
-              .adapters=${this.adapters}></mm-finetune-panel>
+              .adapters=${this.adapters} .genStepSec=${this.genStepSec}></mm-finetune-panel>
           </div>
           <div class="col">
             <mm-model-panel .load=${this.load} .storage=${this.storage} .names=${names} .warning=${this.cacheWarning}

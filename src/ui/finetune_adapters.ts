@@ -1,14 +1,16 @@
 // <mm-finetune-adapters>: the saved adapters of the loaded model: name, rank, steps, size, whether it is only
-// in memory (storage was full); delete and export (.safetensors download) per adapter, and import of an
-// adapter file. It fires events and shows what the panel tells it (`error`); it talks to no worker itself.
+// in memory (storage was full); delete (asked first in a modal dialog: Escape or Cancel keeps it) and export
+// (.safetensors download) per adapter, and import of an adapter file. It fires events and shows what the panel tells it (`error`); it talks to no worker itself.
 //   mm-adapter-delete  detail: name
 //   mm-adapter-export  detail: name
 //   mm-adapter-import  detail: File
 import { LitElement, css, html, nothing } from 'lit';
-import { customElement, property } from 'lit/decorators.js';
+import { customElement, property, query } from 'lit/decorators.js';
 import type { AdapterInfoRow } from '../worker/api';
 import { formatBytes } from '../util/format';
+import type { ConfirmDialog } from './confirm_dialog';
 import { smallButton } from './theme';
+import './confirm_dialog';
 
 @customElement('mm-finetune-adapters')
 export class FineTuneAdapters extends LitElement {
@@ -16,6 +18,7 @@ export class FineTuneAdapters extends LitElement {
   @property() error = '';
   @property() note = '';
   @property({ type: Boolean }) disabled = false;
+  @query('mm-confirm-dialog') private confirm!: ConfirmDialog;
 
   static override styles = [
     smallButton,
@@ -65,7 +68,7 @@ export class FineTuneAdapters extends LitElement {
                 <button type="button" data-testid="adapter-export" ?disabled=${this.disabled}
                   @click=${() => this.fire('mm-adapter-export', a.name)}>Export</button>
                 <button type="button" data-testid="adapter-delete" aria-label="Delete adapter ${a.name}"
-                  ?disabled=${this.disabled} @click=${() => this.fire('mm-adapter-delete', a.name)}>Delete</button>
+                  ?disabled=${this.disabled} @click=${() => void this.askDelete(a)}>Delete</button>
               </li>`,
             )}
           </ul>`
@@ -74,7 +77,14 @@ export class FineTuneAdapters extends LitElement {
       <label class="import small-button">Import adapter…<input data-testid="ft-import-input" type="file"
         accept=".safetensors,application/octet-stream" ?disabled=${this.disabled} @change=${this.onImport} /></label>
       ${this.error ? html`<p class="error" role="alert" data-testid="adapter-error">${this.error}</p>` : nothing}
-      ${this.note ? html`<p class="note" role="status" data-testid="adapter-note">${this.note}</p>` : nothing}`;
+      ${this.note ? html`<p class="note" role="status" data-testid="adapter-note">${this.note}</p>` : nothing}
+      <mm-confirm-dialog></mm-confirm-dialog>`;
+  }
+
+  private async askDelete(a: AdapterInfoRow): Promise<void> {
+    const where = a.persisted ? 'from this browser' : 'from memory';
+    const question = `Delete the adapter "${a.name}" ${where}? It cannot be undone unless you exported it.`;
+    if (await this.confirm.ask(question, 'Delete')) this.fire('mm-adapter-delete', a.name);
   }
 
   private onImport(e: Event): void {

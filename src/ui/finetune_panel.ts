@@ -21,6 +21,14 @@ import { FINETUNE_SETTINGS as FT, type FineTuneSettingName } from '../worker/fin
 import type { FineTuneUpload } from './finetune_upload';
 import { buttonLook, card, fieldLook } from './theme';
 import { formatDuration, speedText } from './finetune_speed';
+import {
+  estimateText,
+  loadGenStepSec,
+  loadTrainRate,
+  type MeasuredTrainRate,
+  type RunPlan,
+  saveTrainRate,
+} from './finetune_estimate';
 import type { ControlPictures, DriftCheckView } from './finetune_drift';
 import './finetune_adapters';
 import './finetune_drift';
@@ -61,6 +69,8 @@ export class FineTunePanel extends LitElement {
   /** The loaded generator (null while none is loaded: the panel is inert). */
   @property() modelId: string | null = null;
   @property({ attribute: false }) adapters: AdapterInfoRow[] = [];
+  /** Set by the app after a generation measured a new speed (saved by model in localStorage, read from there). */
+  @property({ attribute: false }) genStepSec: number | null = null;
 
   @state() private phase: RunPhase = 'idle';
   @state() private rank: number = FT.rank.default;
@@ -89,8 +99,37 @@ export class FineTunePanel extends LitElement {
   @state() private saveName = '';
   @state() private adapterError = '';
   @state() private adapterNote = '';
+  @state() private advancedOpen = false;
+  /** The last fine-tuning run's speed on this model and device (remembered across reloads). */
+  @state() private trainRate: MeasuredTrainRate | null = null;
+  /** This device's seconds per guided generation step on the loaded model (remembered across reloads). */
+  @state() private genSec: number | null = null;
 
   @query('mm-finetune-upload') private upload!: FineTuneUpload;
+
+  override willUpdate(changed: Map<string, unknown>): void {
+    if (changed.has('modelId') && this.modelId) this.trainRate = loadTrainRate(this.modelId);
+    // The app saved the new generation speed under its model before setting genStepSec: read it for this model.
+    if ((changed.has('modelId') || changed.has('genStepSec')) && this.modelId)
+      this.genSec = loadGenStepSec(this.modelId);
+  }
+
+  /** The time the run as set would take on this device (shown before Start; follows every setting). */
+  private estimate(): string {
+    const o = testOverrides();
+    const controls = o.driftControls ?? FT.driftControls.default;
+    const plan: RunPlan = {
+      steps: this.steps,
+      inversionSteps: this.inversionSteps,
+      batch: this.batch,
+      previewEvery: this.previewEvery,
+      driftEvery: this.driftEvery,
+      renderSteps: o.previewSteps ?? FT.previewSteps.default,
+      controls,
+      controlsDuringRun: Math.min(DRIFT_GUARD.duringRun, controls),
+    };
+    return estimateText(plan, this.trainRate, this.genSec);
+  }
 
   override updated(changed: Map<string, unknown>): void {
     // Tell the app whether the GPU is taken by training (generation waits while it is; a pause frees it).
@@ -111,6 +150,14 @@ export class FineTunePanel extends LitElement {
       .settings { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 0.6rem; margin: 0.8rem 0; }
       @media (max-width: 480px) { .settings { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
       .settings .wide { grid-column: span 2; }
+      .settings .full { grid-column: 1 / -1; }
+      .help { margin: 0.2rem 0 0; font-size: 0.74rem; line-height: 1.3; color: var(--mm-muted); }
+      details.advanced { margin: 0.8rem 0; border: 1px solid var(--mm-border); border-radius: 10px; padding: 0.5rem 0.7rem; }
+      details.advanced summary { cursor: pointer; font-weight: 600; font-size: 0.88rem; border-radius: 4px; }
+      details.advanced summary:focus-visible { outline: 2px solid var(--mm-accent); outline-offset: 2px; }
+      .summary-note { font-weight: 400; color: var(--mm-muted); font-size: 0.8rem; }
+      .fold-intro { font-size: 0.8rem; color: var(--mm-muted); margin: 0.5rem 0 0; }
+      .estimate { font-size: 0.85rem; margin: 0 0 0.6rem; font-variant-numeric: tabular-nums; }
       label { display: block; font-size: 0.78rem; color: var(--mm-muted); margin-bottom: 0.25rem; }
       input, select {
         ${fieldLook}
@@ -181,102 +228,126 @@ export class FineTunePanel extends LitElement {
         (say "a zorblat"). It learns a small add-on (a LoRA adapter) in this page; your pictures never leave this machine.</p>
       <mm-finetune-upload ?disabled=${off || busy} @mm-ft-changed=${() => void this.check()}></mm-finetune-upload>
 
-      <div class="settings">
-        ${this.num(
-          'ft-rank',
-          'Rank',
-          'rank',
-          () => this.rank,
-          (v) => (this.rank = v),
-          busy,
-        )}
-        ${this.num(
-          'ft-steps',
-          'Steps',
-          'steps',
-          () => this.steps,
-          (v) => (this.steps = v),
-          busy,
-        )}
-        ${this.num(
-          'ft-lr',
-          'Learning rate',
-          'lr',
-          () => this.lr,
-          (v) => (this.lr = v),
-          busy,
-        )}
-        ${this.num(
-          'ft-batch',
-          'Batch',
-          'batchSize',
-          () => this.batch,
-          (v) => (this.batch = v),
-          busy,
-        )}
-        ${this.num(
-          'ft-preview-every',
-          'Preview every',
-          'previewEvery',
-          () => this.previewEvery,
-          (v) => (this.previewEvery = v),
-          busy,
-        )}
-        ${this.num(
-          'ft-seed',
-          'Seed',
-          'seed',
-          () => this.seed,
-          (v) => (this.seed = v),
-          busy,
-        )}
-        ${this.num(
-          'ft-drift-every',
-          'Check other prompts every',
-          'driftEvery',
-          () => this.driftEvery,
-          (v) => (this.driftEvery = v),
-          busy,
-        )}
-        ${this.num(
-          'ft-word-steps',
-          'Word steps first',
-          'inversionSteps',
-          () => this.inversionSteps,
-          (v) => (this.inversionSteps = v),
-          busy,
-        )}
-        ${this.num(
-          'ft-prior',
-          'Share of ordinary pictures',
-          'priorFraction',
-          () => this.priorFraction,
-          (v) => (this.priorFraction = v),
-          busy,
-        )}
-        <div class="wide">
-          <label for="ft-stop-on-drift">When other prompts drift</label>
-          <select id="ft-stop-on-drift" data-testid="ft-stop-on-drift" ?disabled=${busy}
-            @change=${(e: Event) => (this.stopOnDrift = (e.target as HTMLSelectElement).value === 'stop')}>
-            <option value="warn" ?selected=${!this.stopOnDrift}>Warn</option>
-            <option value="stop"
-              ?selected=${this.stopOnDrift}>Stop the run, keep the last adapter within the bound</option>
-          </select>
+      <details class="advanced" data-testid="ft-advanced" ?open=${this.advancedOpen}
+        @toggle=${(e: Event) => (this.advancedOpen = (e.target as HTMLDetailsElement).open)}>
+        <summary>Advanced settings <span class="summary-note">(steps, rank, learning rate, batch, seed…)</span></summary>
+        <p class="fold-intro">The defaults suit 8–32 pictures of one thing; change them if the previews do not learn the
+          word (more steps) or other prompts drift (fewer steps, a lower learning rate).</p>
+        <div class="settings">
+          ${this.num(
+            'ft-steps',
+            'Steps',
+            'steps',
+            () => this.steps,
+            (v) => (this.steps = v),
+            busy,
+            'Training steps: more learns the word more firmly and takes longer.',
+          )}
+          ${this.num(
+            'ft-rank',
+            'Rank',
+            'rank',
+            () => this.rank,
+            (v) => (this.rank = v),
+            busy,
+            'Size of the add-on: higher can hold more detail, but the file grows and it may copy the pictures.',
+          )}
+          ${this.num(
+            'ft-lr',
+            'Learning rate',
+            'lr',
+            () => this.lr,
+            (v) => (this.lr = v),
+            busy,
+            'How big each step is: too high makes the loss jump or fail, too low learns little.',
+          )}
+          ${this.num(
+            'ft-batch',
+            'Batch',
+            'batchSize',
+            () => this.batch,
+            (v) => (this.batch = v),
+            busy,
+            'Pictures per step (repeated when there are fewer): larger is steadier and slower.',
+          )}
+          ${this.num(
+            'ft-preview-every',
+            'Preview every',
+            'previewEvery',
+            () => this.previewEvery,
+            (v) => (this.previewEvery = v),
+            busy,
+            'Draw a preview every this many steps; 0: only at the end.',
+          )}
+          ${this.num(
+            'ft-seed',
+            'Seed',
+            'seed',
+            () => this.seed,
+            (v) => (this.seed = v),
+            busy,
+            'Fixes the random choices: the same pictures and settings give the same adapter.',
+          )}
+          ${this.num(
+            'ft-drift-every',
+            'Check other prompts every',
+            'driftEvery',
+            () => this.driftEvery,
+            (v) => (this.driftEvery = v),
+            busy,
+            'Every this many steps, draw ordinary prompts to see they still look as before; 0: only at the end.',
+          )}
+          ${this.num(
+            'ft-word-steps',
+            'Word steps first',
+            'inversionSteps',
+            () => this.inversionSteps,
+            (v) => (this.inversionSteps = v),
+            busy,
+            "Steps that learn only the new word's meaning before the add-on trains; 0: none.",
+          )}
+          ${this.num(
+            'ft-prior',
+            'Share of ordinary pictures',
+            'priorFraction',
+            () => this.priorFraction,
+            (v) => (this.priorFraction = v),
+            busy,
+            "Part of each batch given to the model's own pictures of ordinary prompts, so it keeps drawing them.",
+          )}
+          <div class="wide">
+            <label for="ft-stop-on-drift">When other prompts drift</label>
+            <select id="ft-stop-on-drift" data-testid="ft-stop-on-drift" ?disabled=${busy}
+              aria-describedby="ft-stop-on-drift-help"
+              @change=${(e: Event) => (this.stopOnDrift = (e.target as HTMLSelectElement).value === 'stop')}>
+              <option value="warn" ?selected=${!this.stopOnDrift}>Warn</option>
+              <option value="stop"
+                ?selected=${this.stopOnDrift}>Stop the run, keep the last adapter within the bound</option>
+            </select>
+            <p class="help" id="ft-stop-on-drift-help">Warn only, or stop and keep the last adapter that left ordinary
+              prompts alone.</p>
+          </div>
+          <div class="full">
+            <label for="ft-adapt">What to adapt</label>
+            <select id="ft-adapt" data-testid="ft-adapt" .value=${this.adapt} ?disabled=${busy}
+              aria-describedby="ft-adapt-help"
+              @change=${(e: Event) => (this.adapt = (e.target as HTMLSelectElement).value as AdaptScope)}>
+              ${ADAPT_CHOICES.map(([v, text]) => html`<option value=${v} ?selected=${v === this.adapt}>${text}</option>`)}
+            </select>
+            <p class="help" id="ft-adapt-help">Which parts of the model learn: the drawing, how the word is read, or
+              both (the default).</p>
+          </div>
+          <div class="full">
+            <label for="ft-preview-prompt">Preview prompt</label>
+            <input id="ft-preview-prompt" data-testid="ft-preview-prompt" .value=${this.previewPrompt}
+              ?disabled=${busy} aria-describedby="ft-preview-prompt-help" placeholder="the first caption"
+              @input=${(e: Event) => (this.previewPrompt = (e.target as HTMLInputElement).value)} />
+            <p class="help" id="ft-preview-prompt-help">What the previews draw; empty: the first caption.</p>
+          </div>
         </div>
-        <div class="wide" style="grid-column: 1 / -1">
-          <label for="ft-adapt">What to adapt</label>
-          <select id="ft-adapt" data-testid="ft-adapt" .value=${this.adapt} ?disabled=${busy}
-            @change=${(e: Event) => (this.adapt = (e.target as HTMLSelectElement).value as AdaptScope)}>
-            ${ADAPT_CHOICES.map(([v, text]) => html`<option value=${v} ?selected=${v === this.adapt}>${text}</option>`)}
-          </select>
-        </div>
-        <div class="wide" style="grid-column: 1 / -1">
-          <label for="ft-preview-prompt">Preview prompt (default: the first caption)</label>
-          <input id="ft-preview-prompt" data-testid="ft-preview-prompt" .value=${this.previewPrompt} ?disabled=${busy}
-            @input=${(e: Event) => (this.previewPrompt = (e.target as HTMLInputElement).value)} />
-        </div>
-      </div>
+      </details>
 
+      ${busy ? nothing : html`<p class="estimate" data-testid="ft-estimate">${this.estimate()}</p>`}
       <div class="buttons">
         ${
           busy
@@ -348,12 +419,13 @@ export class FineTunePanel extends LitElement {
     get: () => number,
     set: (v: number) => void,
     busy: boolean,
+    help: string,
   ) {
     const { min, max, step, integer } = FT[name] as (typeof FT)[typeof name] & { integer?: boolean };
     return html`<div>
       <label for=${id}>${label}</label>
       <input id=${id} data-testid=${id} type="number" inputmode="decimal" min=${min} max=${max} step=${step}
-        .value=${String(get())} ?disabled=${busy}
+        .value=${String(get())} ?disabled=${busy} aria-describedby="${id}-help"
         @change=${(e: Event) => {
           // Out-of-range values are clamped, non-numbers ignored; the field then shows what is used.
           const input = e.target as HTMLInputElement;
@@ -364,6 +436,7 @@ export class FineTunePanel extends LitElement {
           }
           input.value = String(get());
         }} />
+      <p class="help" id="${id}-help">${help}</p>
     </div>`;
   }
 
@@ -440,6 +513,11 @@ export class FineTunePanel extends LitElement {
     } catch (e) {
       this.error = `Fine-tuning failed: ${message(e)}`;
     } finally {
+      // The run's own speed (the worker's rolling mean, first step left out) makes the next estimate.
+      if (this.sps && this.sps > 0 && this.modelId) {
+        this.trainRate = { secPerStep: 1 / this.sps, batch: this.batch };
+        saveTrainRate(this.modelId, this.trainRate);
+      }
       this.phase = 'finished';
       this.dataset.runs = String(Number(this.dataset.runs ?? 0) + 1);
     }

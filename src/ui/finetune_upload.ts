@@ -108,7 +108,15 @@ export class FineTuneUpload extends LitElement {
         font: inherit;
         line-height: 1;
       }
-      input.caption {
+      textarea.caption {
+        /* grows with its text (field-sizing where the browser has it, else fit() sets the height): the whole
+           caption is always visible, never cut */
+        field-sizing: content;
+        resize: none;
+        overflow: hidden;
+        min-height: 2.2em;
+        line-height: 1.3;
+        overflow-wrap: anywhere;
         font: inherit;
         font-size: 0.8rem;
         padding: 0.35rem 0.45rem;
@@ -175,6 +183,15 @@ export class FineTuneUpload extends LitElement {
     this.requestUpdate();
   }
 
+  override updated(): void {
+    // Where field-sizing is unknown, each caption box is sized to its text after every render.
+    if (CSS.supports('field-sizing', 'content')) return;
+    for (const box of this.renderRoot.querySelectorAll<HTMLTextAreaElement>('textarea.caption')) {
+      box.style.height = 'auto';
+      box.style.height = `${box.scrollHeight + 2}px`;
+    }
+  }
+
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     for (const it of this.items) URL.revokeObjectURL(it.url);
@@ -198,10 +215,12 @@ export class FineTuneUpload extends LitElement {
       </div>
       ${
         this.rejected.length
-          ? html`<ul class="rejected" role="status" data-testid="ft-rejected-list">
-            ${this.rejected.map((r) => html`<li data-testid="ft-rejected"><strong>${r.name}</strong>: ${r.reason}</li>`)}
-            <li><button type="button" class="clear" @click=${() => (this.rejected = [])}>Dismiss</button></li>
-          </ul>`
+          ? html`<div role="status" data-testid="ft-rejected-status">
+            <ul class="rejected" data-testid="ft-rejected-list">
+              ${this.rejected.map((r) => html`<li data-testid="ft-rejected"><strong>${r.name}</strong>: ${r.reason}</li>`)}
+              <li><button type="button" class="clear" @click=${() => (this.rejected = [])}>Dismiss</button></li>
+            </ul>
+          </div>`
           : nothing
       }
       ${this.notes.length ? html`<ul class="notes" data-testid="ft-notes">${this.notes.map((n) => html`<li>${n}</li>`)}</ul>` : nothing}
@@ -215,19 +234,25 @@ export class FineTuneUpload extends LitElement {
                   <button type="button" class="remove" data-testid="ft-remove" aria-label="Remove ${it.name}"
                     ?disabled=${this.disabled} @click=${() => this.removePair(it.id)}>×</button>
                   <span class="name" title=${it.name}>${it.name}</span>
-                  <input
+                  <textarea
                     class="caption"
                     data-testid="ft-caption"
                     aria-label="Caption of ${it.name}"
                     placeholder="caption, e.g. a zorblat"
+                    rows="1"
                     .value=${it.caption}
                     ?disabled=${this.disabled}
+                    @keydown=${(e: KeyboardEvent) => {
+                      if (e.key === 'Enter') e.preventDefault(); // a caption is one line (it wraps to show all)
+                    }}
                     @input=${(e: Event) => {
-                      it.caption = (e.target as HTMLInputElement).value;
+                      const box = e.target as HTMLTextAreaElement;
+                      it.caption = box.value.replace(/[\r\n]+/g, ' ');
+                      if (box.value !== it.caption) box.value = it.caption;
                       it.edited = true;
                       this.requestUpdate();
                     }}
-                  />
+                  ></textarea>
                   ${captionWarning(it.caption) ? html`<span class="hint" data-testid="ft-caption-hint" title=${captionWarning(it.caption)}>No caption yet</span>` : nothing}
                 </li>`,
               )}
