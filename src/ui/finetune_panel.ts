@@ -1,5 +1,6 @@
-// <mm-finetune-panel>: "Teach a new word". Pictures with captions (mm-finetune-upload), the run's settings,
-// start / pause / resume / cancel, a progress bar with step/total, steps per second and time left, the live
+// <mm-finetune-panel>: "Teach a new word". Pictures with captions (mm-finetune-upload), the run's settings (in an
+// "Advanced settings" fold, closed by default, a one-line description each), the run's time estimate before Start
+// (finetune_estimate.ts, from this device's measured speeds), start / pause / resume / cancel, a progress bar with step/total, steps per second and time left, the live
 // loss chart, the preview images as they come, the drift guard's control pictures and drift beside them
 // (mm-finetune-drift), save-as-named-adapter, and the saved adapters
 // (mm-finetune-adapters). It calls the engine (MMambaEngineInterface) the app lends it and fires

@@ -1,7 +1,8 @@
 // <mm-finetune-upload>: the fine-tuning pictures. Drag and drop (or pick) PNG/JPEG/WebP images, optionally with
 // a captions file (.txt `filename: caption` lines or plain lines in order, or .json {filename: caption}; a named
 // caption that matches no picture is listed, never given to another one);
-// a preview grid with a caption field and a remove button per picture; files that are refused are listed
+// a preview grid with a caption field (a textarea that wraps and grows: the whole caption shows) and a remove button
+// per picture; files that are refused are listed
 // with the reason, and the rest proceed. Files over the size limits are judged on their first bytes, unread; an
 // image's pixel count is read from its header before anything decodes it; thumbnails carry the sniffed type.
 // It owns the list of pairs; the panel reads `pairs` and reports the worker's verdicts back with `applyReport`.
