@@ -6,12 +6,15 @@ Variants: `uvit`, `mmamba:split`, `mmamba:fused`, each optionally `+compile` (to
 that fails to compile is reported and skipped) and `@key=value,...` config overrides of the preset (ints, floats and
 bools parsed by the config field's type, bools as 0/1/true/false; `d` re-derives dt_rank), e.g.
 `mmamba:split@expand=1,d_state=1,ffn=1,ffn_mult=2,layers=6` or `mmamba:split+compile@d_state=1`. In --variants the
-overrides' commas stay with their variant (a `key=value` item continues the one before it). The table's label is
-the whole spec, overrides included, with each variant's parameter count. Timing is interleaved: `--rounds` rounds, in
-each every variant
-runs `--steps` timed steps after its warm-up; ms/step is reported as the median and min over rounds. Then, per
-variant: peak memory of a step (torch.cuda.max_memory_allocated after a reset, minus what was allocated before)
-and the step's breakdown (mmamba/step_profile.py: mixer kernels forward / backward against the rest).
+overrides' commas stay with their variant (a `key=value` item continues the one before it). A spec may end with
+`~NAME=value` items (several allowed): environment variables set while that variant runs (its warm-up, steps and
+profile) and restored after, for A/B of kernels chosen at call time in one interleaved run, e.g.
+`mmamba:split+compile@layers=6~MMAMBA_CONV_BWD=recompute,mmamba:split+compile@layers=6~MMAMBA_CONV_BWD=tiled`.
+The table's label is the whole spec, overrides and env items included, with each variant's parameter count. Timing
+is interleaved: `--rounds` rounds, in each every variant runs `--steps` timed steps after its warm-up; ms/step is
+reported as the median and min over rounds. Then, per variant: peak memory of a step (torch.cuda.max_memory_allocated
+after a reset, minus what was allocated before) and the step's breakdown (mmamba/step_profile.py: mixer kernels
+forward / backward against the rest).
 
 Usage (from training/ or the repository root; CUDA only):
   python training/bench_train_step.py [--batch 256] [--variants uvit,mmamba:split,mmamba:fused] [--compile]
@@ -61,6 +64,43 @@ def split_variants(text: str) -> list[str]:
     return specs
 
 
+def split_env(spec: str) -> tuple[str, dict]:
+    """`spec~NAME=value~...` -> (spec without the env items, {NAME: value}); names must be MMAMBA_* variables."""
+    spec, *items = spec.split("~")
+    env = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not name.startswith("MMAMBA_"):
+            raise SystemExit(f"bad env item {item!r}: use ~MMAMBA_NAME=value")
+        env[name] = value
+    return spec, env
+
+
+class env_set:
+    """Context: os.environ with `env` applied, restored on exit (unset names are removed again)."""
+
+    def __init__(self, env: dict):
+        self.env, self.old = env, {}
+
+    def __enter__(self):
+        self.old = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+
+    def __exit__(self, *exc):
+        for k, v in self.old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def with_compile(spec: str) -> str:
+    """The +compile twin of a spec (the flag goes before the overrides; env items stay at the end)."""
+    base, sep, env = spec.partition("~")
+    base = base.replace("@", "+compile@", 1) if "@" in base else base + "+compile"
+    return base + sep + env
+
+
 def parse_spec(spec: str) -> tuple[str, str, str, dict]:
     """`kind[:path][+compile][@key=value,...]` (the +compile may also end the overrides) ->
     (kind, path, flags, overrides as strings)."""
@@ -107,6 +147,7 @@ class Variant:
 
     def __init__(self, spec: str, batch: int, dev: torch.device, preset: str = "small", seed: int = 0):
         self.spec = spec
+        spec, self.env = split_env(spec)
         kind, path, flags, overrides = parse_spec(spec)
         torch.manual_seed(seed)
         self.cfg = {
@@ -135,6 +176,10 @@ class Variant:
         self.empty = torch.zeros(self.cfg.text.max_len, dtype=torch.long, device=dev)
 
     def step(self) -> None:
+        with env_set(self.env):
+            self._step()
+
+    def _step(self) -> None:
         cfg, B = self.cfg, self.batch
         tok = torch.randint(0, cfg.codebook_size, (B, cfg.grid**2), device=self.dev, generator=self.g)
         txt = torch.randint(1, cfg.text.vocab_size, (B, cfg.text.max_len), device=self.dev, generator=self.g)
@@ -194,7 +239,7 @@ def main(argv=None) -> None:
     torch.backends.cudnn.allow_tf32 = True
     specs = split_variants(args.variants)
     if args.compile:
-        specs += [s.replace("@", "+compile@", 1) if "@" in s else s + "+compile" for s in specs if "+" not in s]
+        specs += [with_compile(s) for s in specs if "+" not in s.partition("~")[0]]
     gpu = torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"
     env = " ".join(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MMAMBA_")) or "(none)"
     print(

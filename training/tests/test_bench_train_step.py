@@ -1,6 +1,8 @@
 """bench_train_step.py's variant specs: the --variants list keeps each variant's `@key=value,...` overrides together,
 the overrides are parsed by the config field's type, and bad specs exit with a message."""
 
+import os
+
 import pytest
 from bench_train_step import parse_spec, split_variants, with_overrides
 from mmamba.config import small_mmamba, small_uvit
@@ -43,3 +45,25 @@ def test_overrides_are_typed():
     for bad in ({"nope": "1"}, {"ffn": "2"}, {"layers": "x"}, {"text": "1"}):
         with pytest.raises((SystemExit, ValueError)):
             with_overrides(small_mmamba(), bad)
+
+
+def test_env_items_stay_with_their_variant_and_are_restored(monkeypatch):
+    from bench_train_step import env_set, split_env, with_compile
+
+    lite = "mmamba:split+compile@expand=1,layers=6"
+    specs = split_variants(f"{lite}~MMAMBA_CONV_BWD=recompute,{lite}~MMAMBA_CONV_BWD=tiled~MMAMBA_X=1,uvit")
+    assert specs == [f"{lite}~MMAMBA_CONV_BWD=recompute", f"{lite}~MMAMBA_CONV_BWD=tiled~MMAMBA_X=1", "uvit"]
+    base, env = split_env(specs[1])
+    assert base == lite and env == {"MMAMBA_CONV_BWD": "tiled", "MMAMBA_X": "1"}
+    assert parse_spec(base)[3] == {"expand": "1", "layers": "6"}
+    assert split_env("uvit") == ("uvit", {})
+    assert with_compile("mmamba:split~MMAMBA_CONV_BWD=tiled") == "mmamba:split+compile~MMAMBA_CONV_BWD=tiled"
+    assert with_compile("mmamba:split@layers=6") == "mmamba:split+compile@layers=6"
+    for bad in ("uvit~PATH=/x", "uvit~MMAMBA_CONV_BWD"):
+        with pytest.raises(SystemExit):
+            split_env(bad)
+    monkeypatch.setenv("MMAMBA_CONV_BWD", "recompute")
+    monkeypatch.delenv("MMAMBA_X", raising=False)
+    with env_set(env):
+        assert os.environ["MMAMBA_CONV_BWD"] == "tiled" and os.environ["MMAMBA_X"] == "1"
+    assert os.environ["MMAMBA_CONV_BWD"] == "recompute" and "MMAMBA_X" not in os.environ
