@@ -1,6 +1,8 @@
 // Fine-tuning inside WebGPU's default limits: the memory plan of the shipped mmamba-s (d 256, 8 layers, L 272) at
-// batch 4–8 keeps every binding under 128 MiB and micro-batches larger batches; a tiny-model step runs on a device
-// with default limits; and micro-batching gives the same step (loss, gradient norm, updated factors).
+// batch 4–8 keeps every binding under 128 MiB and micro-batches larger batches; the default generator mmamba-v2 (lite
+// block with the GEGLU FFN, 27,593-row text table) is accepted with every choice of targets at the page's default
+// batch, its plan counting the FFN; a tiny-model step runs on a device with default limits; and micro-batching gives
+// the same step (loss, gradient norm, updated factors).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,13 +11,17 @@ import { Engine } from '../src/engine/engine';
 import type { MMambaConfig } from '../src/model/common';
 import { loadWeights, type Manifest } from '../src/model/weights';
 import { DEFAULT_MAX_BINDING_BYTES } from '../src/finetune/api';
-import { DEFAULT_LORA_CONFIG } from '../src/finetune/defaults';
+import { ADAPT_TARGETS, DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG } from '../src/finetune/defaults';
+import { loraParamNames } from '../src/finetune/lora';
 import { largestMicroBatch, planMemory } from '../src/finetune/memory';
 import { FineTuner } from '../src/finetune/trainer';
 import { dawnInstance, expectClose, getEngine, randInt } from './gpu';
 
 const shipped = JSON.parse(readFileSync(resolve(__dirname, '../public/models/mmamba-s/manifest.json'), 'utf8'))
   .config as MMambaConfig;
+const V2_DIR = resolve(__dirname, '../public/models/mmamba-v2');
+const v2 = JSON.parse(readFileSync(`${V2_DIR}/manifest.json`, 'utf8')) as Manifest;
+const v2cfg = v2.config as unknown as MMambaConfig;
 const DIR = resolve(__dirname, 'fixtures/mmamba_tiny');
 const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as Manifest;
 const shard = readFileSync(`${DIR}/model-00000.safetensors`);
@@ -43,6 +49,40 @@ describe('fine-tuning memory', () => {
     const m = largestMicroBatch(shipped, DEFAULT_LORA_CONFIG, 16);
     expect(m).toBeGreaterThanOrEqual(8);
     expect(m).toBeLessThan(16);
+  });
+
+  it('shipped mmamba-v2 (the default): every choice of targets is accepted at the default batch, FFN counted', async () => {
+    expect(v2cfg.ffn).toBe(true);
+    const B = DEFAULT_FINETUNE_OPTIONS.batchSize;
+    const plan = planMemory(v2cfg, DEFAULT_LORA_CONFIG, B);
+    console.log(
+      `mmamba-v2 batch ${B}: largest binding ${(plan.largestBindingBytes / 2 ** 20).toFixed(1)} MiB, est. peak ${(plan.estimatedPeakBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
+    expect(plan.fitsDefaultLimits).toBe(true);
+    // the FFN's GEGLU input (B, L, 2·ffn_mult·d) is among the bindings the plan weighs
+    const L = v2cfg.text.max_len + v2cfg.grid * v2cfg.grid;
+    expect(plan.largestBindingBytes).toBeGreaterThanOrEqual(B * L * 2 * v2cfg.ffn_mult * v2cfg.d * 4);
+    const noFfn = planMemory({ ...v2cfg, ffn: false }, DEFAULT_LORA_CONFIG, B);
+    expect(plan.estimatedPeakBytes).toBeGreaterThan(noFfn.estimatedPeakBytes);
+
+    const b = readFileSync(`${V2_DIR}/${v2.shards[0]!.file}`);
+    const w = loadWeights(v2, [b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer]);
+    const e = await getEngine();
+    for (const targets of Object.values(ADAPT_TARGETS)) {
+      const lora = { ...DEFAULT_LORA_CONFIG, targets: [...targets] };
+      const ft = new FineTuner(e, { ref: { modelId: 'mmamba-v2', config: v2cfg }, weights: w }, lora, {
+        batchSize: B,
+      });
+      try {
+        expect(ft.microBatch, targets.join()).toBe(B);
+        const names = loraParamNames(v2cfg, lora.targets);
+        const a = await ft.getAdapter();
+        expect([...a.pairs.keys()].sort()).toEqual([...names].sort());
+        if (lora.targets.includes('in_proj')) expect(names).toContain(`layers.${v2cfg.layers - 1}.in_proj.weight`);
+      } finally {
+        ft.dispose();
+      }
+    }
   });
 
   it('a tiny-model step runs on a device with default limits, and micro-batching gives the same step', async () => {
