@@ -96,7 +96,7 @@ test('deleting a cached model removes it from the list', async ({ page }) => {
   await waitLoaded(page);
   await expect(page.getByTestId('cached-model')).toHaveCount(2);
   await page.locator('[data-testid="cached-model"][data-model="vq-s"]').getByTestId('delete-model').click();
-  await page.getByTestId('confirm-ok').click(); // deleting asks first
+  await page.locator('mm-model-panel').getByTestId('confirm-ok').click(); // deleting asks first
   await expect(page.getByTestId('cached-model')).toHaveCount(1);
   await expect(page.locator('[data-testid="cached-model"][data-model="vq-s"]')).toHaveCount(0);
 });

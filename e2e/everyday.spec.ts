@@ -247,12 +247,12 @@ test('models: delete asks first, missing models offered for download, persistent
   expect(await persistCalls()).toBe(1);
 
   // Deleting asks first: Escape keeps the model; Delete removes it and lists it as not downloaded.
-  const dialog = page.getByTestId('confirm-dialog');
+  const dialog = page.locator('mm-model-panel').getByTestId('confirm-dialog');
   await page.locator('[data-testid="cached-model"][data-model="mmamba-e2e-b"]').getByTestId('delete-model').click();
   await expect(dialog).toBeVisible();
   await expect(dialog).toContainText('Delete M-Mamba e2e tiny B');
   await expect(dialog).toContainText('the model in use');
-  await expect(page.getByTestId('confirm-cancel')).toBeFocused();
+  await expect(page.locator('mm-model-panel').getByTestId('confirm-cancel')).toBeFocused();
   expect(await violations(page, 'delete question')).toEqual([]);
   await page.keyboard.press('Escape');
   await expect(dialog).toBeHidden();
@@ -261,7 +261,7 @@ test('models: delete asks first, missing models offered for download, persistent
   await page.locator('[data-testid="cached-model"][data-model="mmamba-e2e"]').getByTestId('delete-model').click();
   await expect(dialog).toContainText('Delete M-Mamba e2e tiny (');
   await expect(dialog).not.toContainText('in use');
-  await page.getByTestId('confirm-ok').click();
+  await page.locator('mm-model-panel').getByTestId('confirm-ok').click();
   await expect(dialog).toBeHidden();
   await expect(cached).toHaveCount(2);
   await expect(page.locator('[data-testid="missing-model"][data-model="mmamba-e2e"]')).toBeVisible();
