@@ -5,7 +5,16 @@
 // run took 6.1 min at low load), so generations here use few steps (E2E_STEPS, default 2) and guidance 1 (E2E_GUIDANCE:
 // g = 1 skips the unconditional pass), and the tests share generations: about nine steps in all.
 import { expect, test, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { generate, STEPS, waitLoaded, watchShards } from './app_helpers';
+
+/** The generator the page loads by itself (public/models/index.json), and its one shard. */
+const DEFAULT_GEN = (
+  JSON.parse(readFileSync(new URL('../public/models/index.json', import.meta.url), 'utf8')) as {
+    defaultGenerator: string;
+  }
+).defaultGenerator;
+const DEFAULT_SHARD = `/models/${DEFAULT_GEN}/model-00000.safetensors`;
 
 test.setTimeout(1_200_000);
 
@@ -62,10 +71,7 @@ test('first visit downloads with a progress bar and caches; after a reload no sh
   await expect(page.getByTestId('load-progress')).toBeVisible({ timeout: 60_000 });
   await waitLoaded(page);
   // The generator and the VQ tokenizer, one shard each, once.
-  expect([...shards].sort()).toEqual([
-    '/models/mmamba-s/model-00000.safetensors',
-    '/models/vq-s/model-00000.safetensors',
-  ]);
+  expect([...shards].sort()).toEqual([DEFAULT_SHARD, '/models/vq-s/model-00000.safetensors']);
   await expect(page.getByTestId('cached-model')).toHaveCount(2);
   await expect(page.getByTestId('storage-estimate')).toContainText(/uses .* of /);
 
@@ -80,13 +86,14 @@ test('a corrupted shard in IndexedDB is fetched again and stored repaired', asyn
   const shards = watchShards(page);
   await page.goto('/');
   await waitLoaded(page);
-  const key = await tamperShard(page, 'mmamba-s');
+  const key = await tamperShard(page, DEFAULT_GEN);
   shards.length = 0;
   await page.reload();
   await waitLoaded(page);
-  expect(shards).toEqual(['/models/mmamba-s/model-00000.safetensors']);
+  expect(shards).toEqual([DEFAULT_SHARD]);
   const manifest = await page.evaluate(
-    async () => (await (await fetch('/models/mmamba-s/manifest.json')).json()) as { shards: { sha256: string }[] },
+    async (id) => (await (await fetch(`/models/${id}/manifest.json`)).json()) as { shards: { sha256: string }[] },
+    DEFAULT_GEN,
   );
   expect(await cachedSha(page, key)).toBe(manifest.shards[0]!.sha256);
 });
@@ -111,10 +118,10 @@ test.describe('generation', () => {
     page,
   }) => {
     const shards = watchShards(page);
-    await tamperShard(page, 'mmamba-s');
+    await tamperShard(page, DEFAULT_GEN);
     await page.reload();
     await waitLoaded(page);
-    expect(shards).toEqual(['/models/mmamba-s/model-00000.safetensors']); // the one refetch
+    expect(shards).toEqual([DEFAULT_SHARD]); // the one refetch
     shards.length = 0;
     await page.reload();
     await waitLoaded(page);

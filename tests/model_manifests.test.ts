@@ -12,7 +12,7 @@ import type { Manifest } from '../src/model/weights';
 
 const root = resolve(__dirname, '..');
 const index = JSON.parse(readFileSync(resolve(root, 'public/models/index.json'), 'utf8')) as {
-  models: Array<{ id: string }>;
+  models: Array<{ id: string; kind: string }>;
 };
 const dirs = [
   ...index.models.map((m) => `public/models/${m.id}`),
@@ -73,7 +73,9 @@ describe('manifests hold what the TS models need', () => {
   it('the shipped generators and the VQ fit together (grid, codebook)', () => {
     const vq = JSON.parse(readFileSync(resolve(root, 'public/models/vq-s/manifest.json'), 'utf8')) as Manifest;
     const vc = vq.config as unknown as VQConfig;
-    for (const id of ['mmamba-s', 'uvit-s']) {
+    const generators = index.models.filter((m) => m.kind !== 'vq').map((m) => m.id);
+    expect(generators).toEqual(['mmamba-v2', 'mmamba-s', 'uvit-s']);
+    for (const id of generators) {
       const g = (JSON.parse(readFileSync(resolve(root, `public/models/${id}/manifest.json`), 'utf8')) as Manifest)
         .config as unknown as MMambaConfig;
       expect(g.grid).toBe(vc.image_size / 2 ** (vc.ch_mult.length - 1));

@@ -49,7 +49,7 @@ describe('safetensors + loadWeights', () => {
       }
     });
 
-  for (const id of ['mmamba-s', 'uvit-s', 'vq-s'])
+  for (const id of ['mmamba-v2', 'mmamba-s', 'uvit-s', 'vq-s'])
     it(`loads the shipped ${id} (f16 + int8 per-row scales)`, () => {
       const dir = `public/models/${id}`;
       const m = manifestOf(dir);
