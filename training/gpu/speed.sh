@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device run (one H200, 300 s of timeouts in all): are M-Mamba's training paths correct on CUDA, and how fast
+# Device run (one H200, 450 s of timeouts in all): are M-Mamba's training paths correct on CUDA, and how fast
 # are they against UViT S? The split path's scan backward comes in two kernels (MMAMBA_SPLIT_BWD=registers, the
 # default, or scratch); both are checked and timed. Repository root as cwd; needs PyTorch + CUDA + Triton, no
 # network, no dataset (synthetic tokens). Device tool: kind nvidia-h200, command `bash training/gpu/speed.sh`.
@@ -7,6 +7,9 @@
 #      then at the model's shapes, f32 and bf16, split-registers, split-scratch and fused scan+merge vs
 #      scan_merge_ref, output and every gradient (bench_scan.py --compare --check); a failure is reported, the
 #      timings still run (if only the fused kernels' 2-D scan variant passes, MMAMBA_MERGE_FLAT=1 is exported)
+#   1b. the split path's conv alone (bench_conv.py): the scan-order backward kernels (MMAMBA_CONV_BWD = recompute,
+#      the default, tiled and twopass) vs the reference at the model's shapes, f32 and bf16, then timed interleaved
+#      at B = 256 and 512 (a kind that fails the check is left out of 5e)
 #   2. launch sweep of the fused scan at B=256 -> the fastest MMAMBA_MERGE_* set, exported for steps 3-5
 #   2b. launch sweep of the split path's registers backward at B=256 -> the fastest MMAMBA_SCAN_BWD_* set, exported
 #   3. the scan + merge alone, split-registers vs split-scratch vs fused, B=64 and 256, interleaved, median / min,
@@ -18,7 +21,9 @@
 #   5. (only with SPEED_FUSED_COMPILE=1, 35 s more) M-Mamba S fused with torch.compile; 5b. UViT S with
 #      torch.compile; 5c. M-Mamba S split with torch.compile (its Triton conv and scan are custom ops, so the
 #      graph is whole); 5d. LITE split with torch.compile; each in its own process (a variant that fails to
-#      compile is reported)
+#      compile is reported); 5e. LITE split with torch.compile at the stage's batch 512, one variant per conv
+#      backward kind that passed 1b (bench_train_step.py ~MMAMBA_CONV_BWD=..., interleaved in one process, with
+#      the kernel breakdown)
 #   6. CUDA correctness at tiny shapes, if pytest is installed there: the split scan's registers backward at the
 #      model's N, groups and ragged L, and the tiny model on the Triton split scan vs the reference (the fused
 #      path's test files take longer than this step's share: run them separately if needed)
@@ -50,6 +55,8 @@ export MMAMBA_SPLIT_BWD=${MMAMBA_SPLIT_BWD:-registers} MMAMBA_CONV_BWD_WARPS=${M
 if grep -q '^check summary:.*split-registers FAIL' "$LOGS/1-check.txt" 2>/dev/null; then
   export MMAMBA_SPLIT_BWD=scratch; echo "the registers backward FAILED the check: the split path below uses scratch"
 fi
+step 1b-conv 30 $PY bench_conv.py --Bs 256,512 --reps 20
+conv_kinds=$(grep -h '^check summary:' "$LOGS/1b-conv.txt" 2>/dev/null | grep -o '[a-z]* ok' | cut -d' ' -f1)
 step 2-sweep 15 $PY bench_scan.py --compare --sweep-merge --Bs ""
 best=$(grep -h '^export MMAMBA_MERGE_' "$LOGS/2-sweep.txt" 2>/dev/null | tail -1)
 if [ -n "$best" ]; then eval "$best"; echo "using the sweep's best: $best"; fi
@@ -71,6 +78,12 @@ step 5c-compile-split 40 $PY bench_train_step.py --batch 256 --variants mmamba:s
   --warmup 2 --no-profile
 step 5d-compile-lite 25 $PY bench_train_step.py --batch 256 --variants "${LITE/@/+compile@}" --steps 4 --rounds 2 \
   --warmup 2 --no-profile
+conv_ab=""
+for k in recompute $conv_kinds; do
+  case ",$conv_ab," in *"~MMAMBA_CONV_BWD=$k,"*) ;; *) conv_ab="$conv_ab,${LITE/@/+compile@}~MMAMBA_CONV_BWD=$k" ;; esac
+done
+step 5e-compile-lite-conv 120 $PY bench_train_step.py --batch 512 --variants "${conv_ab#,}" --steps 4 --rounds 3 \
+  --warmup 2
 if $PY -c "import pytest" 2>/dev/null; then
   step 6-tests 10 $PY -m pytest -q -x -p no:cacheprovider tests/test_scan_triton.py -k "model_shapes or inside_model"
 else
@@ -81,8 +94,9 @@ fi
   echo "# speed.sh $(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - t0 )) s"
   echo "fused-kernel launch set: ${best:-defaults} ${flat:-}; split registers backward: ${sbest:-defaults}"
   grep -h "^=== .*exit" "$LOGS"/*.txt
-  grep -h -E "^check |CHECK FAILED|passed|failed" "$LOGS"/6-tests.txt "$LOGS"/1-check.txt 2>/dev/null
-  for f in 3-scan 4-step 4b-step-scratch 5-compile 5b-compile-uvit 5c-compile-split 5d-compile-lite; do echo; echo "## $f"; grep -h "^|" "$LOGS/$f.txt" 2>/dev/null; done
+  grep -h -E "^check |CHECK FAILED|passed|failed" "$LOGS"/6-tests.txt "$LOGS"/1-check.txt "$LOGS"/1b-conv.txt 2>/dev/null
+  for f in 1b-conv 3-scan 4-step 4b-step-scratch 5-compile 5b-compile-uvit 5c-compile-split 5d-compile-lite \
+    5e-compile-lite-conv; do echo; echo "## $f"; grep -h "^|" "$LOGS/$f.txt" 2>/dev/null; done
 } > "$LOGS/summary.txt"
 echo; cat "$LOGS/summary.txt"
 if [ -n "${OUT:-}" ]; then mkdir -p "$OUT/speed" && cp "$LOGS"/*.txt "$OUT/speed/"; fi
