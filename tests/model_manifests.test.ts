@@ -1,7 +1,8 @@
 // The shipped models (public/models/*/manifest.json, int8 + f16) and the tiny fixtures hold exactly the tensors the
 // TypeScript models read (src/model/params.ts, derived from the manifest config only), with the config's shapes:
 // no GPU, header parsing only. A rename or layout change in training/ fails here before it reaches the browser.
-import { readFileSync } from 'node:fs';
+// A first visit's download (the default generator and the VQ) stays within the 40 MB budget (docs/architecture.md).
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
@@ -12,7 +13,9 @@ import type { Manifest } from '../src/model/weights';
 
 const root = resolve(__dirname, '..');
 const index = JSON.parse(readFileSync(resolve(root, 'public/models/index.json'), 'utf8')) as {
-  models: Array<{ id: string; kind: string }>;
+  models: Array<{ id: string; kind: string; bytes: number }>;
+  defaultGenerator: string;
+  tokenizer: string;
 };
 const dirs = [
   ...index.models.map((m) => `public/models/${m.id}`),
@@ -69,6 +72,18 @@ describe('manifests hold what the TS models need', () => {
         expect(tok.vocabSize).toBeLessThanOrEqual((m.config as unknown as MMambaConfig).text.vocab_size);
       }
     });
+
+  it('a first visit (the default generator and the VQ: index.json, manifests, shards) downloads at most 40 MB', () => {
+    const files = ['index.json'];
+    for (const id of [index.defaultGenerator, index.tokenizer]) {
+      const m = JSON.parse(readFileSync(resolve(root, `public/models/${id}/manifest.json`), 'utf8')) as Manifest;
+      expect(index.models.find((x) => x.id === id)?.bytes, id).toBe(m.shards.reduce((a, s) => a + s.bytes, 0));
+      files.push(`${id}/manifest.json`, ...m.shards.map((s) => `${id}/${s.file}`));
+    }
+    const bytes = files.reduce((a, f) => a + statSync(resolve(root, 'public/models', f)).size, 0);
+    console.log(`first visit: ${(bytes / 1e6).toFixed(2)} MB of models (${files.join(', ')})`);
+    expect(bytes).toBeLessThanOrEqual(40e6);
+  });
 
   it('the shipped generators and the VQ fit together (grid, codebook)', () => {
     const vq = JSON.parse(readFileSync(resolve(root, 'public/models/vq-s/manifest.json'), 'utf8')) as Manifest;
