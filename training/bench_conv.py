@@ -135,7 +135,8 @@ def main(argv=None) -> None:
         raise SystemExit("CUDA is not available")
     kinds = [k for k in args.kinds.split(",") if k]
     gpu = torch.cuda.get_device_name() if DEV == "cuda" else "cpu (interpreter)"
-    print(f"torch {torch.__version__}, {gpu}", flush=True)
+    env = " ".join(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MMAMBA_")) or "(none)"
+    print(f"torch {torch.__version__}, {gpu}; env {env}", flush=True)
     if not args.no_check:
         passed = check(kinds, args.check_batch)
         print(f"check summary: {', '.join(f'{k} ' + ('ok' if k in passed else 'FAIL') for k in kinds)}", flush=True)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device run (one H200, 450 s of timeouts in all): are M-Mamba's training paths correct on CUDA, and how fast
+# Device run (one H200, 480 s of timeouts in all): are M-Mamba's training paths correct on CUDA, and how fast
 # are they against UViT S? The split path's scan backward comes in two kernels (MMAMBA_SPLIT_BWD=registers, the
 # default, or scratch); both are checked and timed. Repository root as cwd; needs PyTorch + CUDA + Triton, no
 # network, no dataset (synthetic tokens). Device tool: kind nvidia-h200, command `bash training/gpu/speed.sh`.
@@ -21,9 +21,9 @@
 #   5. (only with SPEED_FUSED_COMPILE=1, 35 s more) M-Mamba S fused with torch.compile; 5b. UViT S with
 #      torch.compile; 5c. M-Mamba S split with torch.compile (its Triton conv and scan are custom ops, so the
 #      graph is whole); 5d. LITE split with torch.compile; each in its own process (a variant that fails to
-#      compile is reported); 5e. LITE split with torch.compile at the stage's batch 512, one variant per conv
-#      backward kind that passed 1b (bench_train_step.py ~MMAMBA_CONV_BWD=..., interleaved in one process, with
-#      the kernel breakdown)
+#      compile is reported); 5e. LITE split with torch.compile at the stage's batch 512: the conv backward as
+#      profiled (recompute, 4 warps) against each other kind that passed 1b (bench_train_step.py
+#      ~MMAMBA_CONV_BWD=..., interleaved in one process, with the kernel breakdown)
 #   6. CUDA correctness at tiny shapes, if pytest is installed there: the split scan's registers backward at the
 #      model's N, groups and ragged L, and the tiny model on the Triton split scan vs the reference (the fused
 #      path's test files take longer than this step's share: run them separately if needed)
@@ -78,11 +78,10 @@ step 5c-compile-split 40 $PY bench_train_step.py --batch 256 --variants mmamba:s
   --warmup 2 --no-profile
 step 5d-compile-lite 25 $PY bench_train_step.py --batch 256 --variants "${LITE/@/+compile@}" --steps 4 --rounds 2 \
   --warmup 2 --no-profile
-conv_ab=""
-for k in recompute $conv_kinds; do
-  case ",$conv_ab," in *"~MMAMBA_CONV_BWD=$k,"*) ;; *) conv_ab="$conv_ab,${LITE/@/+compile@}~MMAMBA_CONV_BWD=$k" ;; esac
-done
-step 5e-compile-lite-conv 120 $PY bench_train_step.py --batch 512 --variants "${conv_ab#,}" --steps 4 --rounds 3 \
+# the baseline as profiled in docs/runs/mmamba-v2-stage2 (recompute at 4 warps), then every other kind that passed 1b
+conv_ab="${LITE/@/+compile@}~MMAMBA_CONV_BWD=recompute~MMAMBA_CONV_BWD_WARPS=4"
+for k in $conv_kinds; do [ "$k" != recompute ] && conv_ab="$conv_ab,${LITE/@/+compile@}~MMAMBA_CONV_BWD=$k"; done
+step 5e-compile-lite-conv 150 $PY bench_train_step.py --batch 512 --variants "$conv_ab" --steps 4 --rounds 3 \
   --warmup 2
 if $PY -c "import pytest" 2>/dev/null; then
   step 6-tests 10 $PY -m pytest -q -x -p no:cacheprovider tests/test_scan_triton.py -k "model_shapes or inside_model"
