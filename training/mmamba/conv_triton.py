@@ -414,12 +414,22 @@ def conv_bwd_kind() -> str:
     return kind
 
 
+def tiled_tuning() -> tuple[int, int, int]:
+    """(BLOCK_L, BLOCK_C, num_warps) of the tiled / two-pass backward: $MMAMBA_CONV_TILED as "BL,BC,WARPS" (read
+    at every call; bench_conv.py --sweep times a few), default 32 × 32 at 4 warps: 8 values a thread, 128 registers
+    for sm_90 and no spills (tests/test_triton_aot.py; 32 × 64 at 4 warps needs 255)."""
+    BL, BC, warps = (int(v) for v in os.environ.get("MMAMBA_CONV_TILED", "32,32,4").split(","))
+    return BL, BC, warps
+
+
 def _bwd_tiled(gy: Tensor, x: Tensor, w: Tensor, b: Tensor, R: int, K: int, L: int, di: int, fused: bool):
     """Scan-order backward by _conv_bwd_tiled_kernel (+ _conv_bwd_dx_kernel unless fused): (dx, dw, db)."""
     W = w.shape[-1]
-    # rows per tile: 32 (a fused tile owns 29 of them at W = 4, so L = 272 takes 10 tiles), fewer for short L
-    BL = max(min(32, triton.next_power_of_2(L + W - 1)), triton.next_power_of_2(W))
-    BC = min(64, triton.next_power_of_2(di))
+    BL, BC, warps = tiled_tuning()
+    # rows per tile: at most BL (a fused tile owns BL - (W-1) of them: 29 of 32 at W = 4, so L = 272 takes 10 tiles),
+    # fewer for short L, never fewer than W (a fused tile must own a row)
+    BL = max(min(BL, triton.next_power_of_2(L + W - 1)), triton.next_power_of_2(W))
+    BC = min(BC, triton.next_power_of_2(di))
     nC = triton.cdiv(di, BC)
     gy = gy.contiguous()
     dx = torch.empty(R, L, di, device=x.device, dtype=x.dtype)
@@ -447,10 +457,12 @@ def _bwd_tiled(gy: Tensor, x: Tensor, w: Tensor, b: Tensor, R: int, K: int, L: i
         BLOCK_L=BL,
         BLOCK_C=BC,
         FUSED=fused,
-        num_warps=4,
+        num_warps=warps,
     )
     if not fused:
-        _conv_bwd_dx_kernel[(R, triton.cdiv(L, BL), nC)](g, w, dx, L, di, K, W=W, BLOCK_L=BL, BLOCK_C=BC, num_warps=4)
+        _conv_bwd_dx_kernel[(R, triton.cdiv(L, BL), nC)](
+            g, w, dx, L, di, K, W=W, BLOCK_L=BL, BLOCK_C=BC, num_warps=warps
+        )
     dw = dw.view(R // K, K, di, W).sum(0).to(w.dtype)
     db = db.view(R // K, K, di).sum(0).to(b.dtype)
     return dx, dw, db

@@ -82,6 +82,19 @@ def test_conv_backward_matches_reference(kind, shape, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", ("tiled", "twopass"))
+@pytest.mark.parametrize("tiles", ["8,16,1", "4,64,2", "64,8,4"])
+def test_conv_backward_other_launch_sets(kind, tiles, monkeypatch):
+    # MMAMBA_CONV_TILED (BLOCK_L, BLOCK_C, warps): 8 rows own 5 at W = 4, 4 rows own 1, 64 rows cover L in one tile
+    monkeypatch.setenv("MMAMBA_CONV_TILED", tiles)
+    shape, seed = (1, 4, 59, 70, 4), 5151
+    x, w, b, gy = _inputs(*shape, seed)
+    refs = torch.autograd.grad(causal_conv_silu_ref(x, w, b), (x, w, b), gy)
+    _, grads = _grads(kind, x, w, b, gy, monkeypatch)
+    for name, a, r in zip(("dx", "dweight", "dbias"), grads, refs):
+        assert nerr(a, r) < 1e-4, f"{kind} {tiles} {name} seed {seed}: {nerr(a, r):.2e}"
+
+
+@pytest.mark.parametrize("kind", ("tiled", "twopass"))
 @pytest.mark.parametrize("L", [17, 272])
 def test_conv_backward_bf16(kind, L, monkeypatch):
     # bf16 x and dy (as under autocast), f32 weight and bias: dx comes back in bf16 within its rounding of the f32

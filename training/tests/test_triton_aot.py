@@ -5,11 +5,11 @@ The interpreter tests (test_scan_merge.py, test_triton_conv_gather.py) check the
 not run Triton's GPU compiler, which can reject or mis-lay out what the interpreter accepts. Here
 triton.compile lowers each kernel to PTX for GPUTarget('cuda', 90, 32), and the ptxas shipped in the triton
 wheel assembles it and reports registers and spills. The kernels compiled are the fused forward and backward
-(default set and the 2-D-scan variant, dt_proj fused as the model calls them) and the gathered conv forward and
-backward, and the split path's scan forward (rolled and unrolled) and 'registers' backward at its default launch
-set, with bf16 activations as in training, also at d_state 1 and 4 (the lite configs). Skipped with a reason when triton
-(CI: CPU torch only) or a ptxas
-that reads its PTX is missing.
+(default set and the 2-D-scan variant, dt_proj fused as the model calls them), the gathered conv forward and
+backward, the split path's conv forward and backward kernels (recompute; the tiled and two-pass candidates), and the
+split path's scan forward (rolled and unrolled) and 'registers' backward at its default launch set, with bf16
+activations as in training, also at d_state 1 and 4 (the lite configs). Skipped with a reason when triton (CI: CPU
+torch only) or a ptxas that reads its PTX is missing.
 The compiles run in a subprocess without TRITON_INTERPRET (other test modules set it, and @triton.jit decides
 at import whether a kernel is interpreted), this file being the script: `python tests/test_triton_aot.py NAME`.
 """
@@ -224,6 +224,27 @@ def _script(name: str, tmp: str) -> dict:
             warps,
             tmp,
         )
+    elif name == "conv-tiled":  # the split path's conv forward and the tiled / two-pass backward candidates
+        BL, BC, warps = ct.tiled_tuning()
+        BC = min(BC, 256)  # the lite block's d_inner
+        io = dict(x_ptr=ACT, w_ptr=F32, b_ptr=F32, gy_ptr=ACT, dx_ptr=ACT, g_ptr=F32, dw_ptr=F32, db_ptr=F32)
+        consts = dict(W=4, WP=4, BLOCK_L=BL, BLOCK_C=BC)
+        rep["fwd"] = _compile(  # the forward at its own launch (_tiles)
+            ct._conv_fwd_kernel,
+            dict(x_ptr=ACT, perm_ptr=F32, w_ptr=F32, b_ptr=F32, y_ptr=ACT),
+            dict(W=4, BLOCK_L=32, BLOCK_C=64, GATHER=False),
+            4,
+            tmp,
+        )
+        rep["tiled"] = _compile(ct._conv_bwd_tiled_kernel, io, {**consts, "STEP": BL - 3, "FUSED": True}, warps, tmp)
+        rep["twopass"] = _compile(ct._conv_bwd_tiled_kernel, io, {**consts, "STEP": BL, "FUSED": False}, warps, tmp)
+        rep["dx"] = _compile(
+            ct._conv_bwd_dx_kernel,
+            dict(g_ptr=F32, w_ptr=F32, dx_ptr=ACT),
+            dict(W=4, BLOCK_L=BL, BLOCK_C=BC),
+            warps,
+            tmp,
+        )
     else:
         BL, BC = ct._tiles(272, 512)
         consts = dict(W=4, BLOCK_L=BL, BLOCK_C=BC)
@@ -293,6 +314,14 @@ def test_split_conv_backward_compiles_without_spills(tmp_path):
     rep = _run("conv-split", tmp_path)
     print(f"conv-split: backward {rep['bwd'][0]} registers, {rep['bwd'][1]} B spilled")
     assert rep["bwd"][1] == 0, rep
+
+
+def test_split_conv_tiled_backward_compiles_without_spills(tmp_path):
+    # the conv backward candidates (MMAMBA_CONV_BWD=tiled / twopass) at their launch set (tiled_tuning: 32 rows × 32
+    # channels, 4 warps), with the forward
+    rep = _run("conv-tiled", tmp_path)
+    print("conv-tiled: " + "; ".join(f"{k} {v[0]} registers, {v[1]} B spilled" for k, v in rep.items()))
+    assert all(v[1] == 0 for v in rep.values()), rep
 
 
 def test_gathered_conv_kernels_compile_for_sm90(tmp_path):
