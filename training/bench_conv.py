@@ -6,7 +6,8 @@ recompute / tiled / twopass) checked against the reference and timed interleaved
    reference from the same bf16 inputs); a failing kind is reported (`check FAIL`) and left out of the timing.
 2. timing: the forward alone and the backward alone (the conv_bwd op on a fixed dy), at --Bs (default 512: the
    stage's batch, R = 2048 rows), bf16 x, f32 weight as under autocast, `--reps` interleaved rounds, median / min
-   ms per call (CUDA events), each kind's speed-up over recompute.
+   ms per call (CUDA events), each kind's speed-up over recompute; --sweep adds the tiled / twopass kernels at
+   other launch sets (MMAMBA_CONV_TILED), each checked first, and prints the fastest tiled set as an export line.
 
 Usage (CUDA): python training/bench_conv.py [--Bs 512] [--reps 20] [--kinds recompute,tiled,twopass]
 Smoke test on CPU (Triton's interpreter, check at batch 1 only):
@@ -26,7 +27,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from mmamba.conv_ref import causal_conv_silu_ref  # noqa: E402
-from mmamba.conv_triton import CONV_BWD_KINDS, conv_bwd, conv_fwd  # noqa: E402
+from mmamba.conv_triton import CONV_BWD_KINDS, conv_bwd, conv_fwd, tiled_tuning  # noqa: E402
 
 K, L, DI, W = 4, 272, 256, 4  # the lite block's directions, sequence (16 text + 256 image), d_inner, d_conv
 
@@ -47,16 +48,19 @@ def inputs(Bsz: int, dtype, seed: int = 0):
     return x, w, b, gy
 
 
-def with_kind(kind: str, fn, *args):
-    old = os.environ.get("MMAMBA_CONV_BWD")
-    os.environ["MMAMBA_CONV_BWD"] = kind
+def with_kind(kind: str, fn, *args, tiles: str | None = None):
+    """fn(*args) with MMAMBA_CONV_BWD = kind (and MMAMBA_CONV_TILED = tiles when given), restored after."""
+    env = {"MMAMBA_CONV_BWD": kind, **({"MMAMBA_CONV_TILED": tiles} if tiles else {})}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         return fn(*args)
     finally:
-        if old is None:
-            os.environ.pop("MMAMBA_CONV_BWD")
-        else:
-            os.environ["MMAMBA_CONV_BWD"] = old
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k)
+            else:
+                os.environ[k] = v
 
 
 def check(kinds, Bsz: int = 4) -> list[str]:
@@ -96,11 +100,16 @@ def time_ms(fn) -> float:
     return start.elapsed_time(end)
 
 
-def bench(Bsz: int, kinds, reps: int) -> None:
+def bench(Bsz: int, kinds, reps: int, sweep=()) -> dict:
+    """Interleaved timing at batch Bsz; returns {call name: median ms}."""
     x, w, b, gy = inputs(Bsz, torch.bfloat16)
     calls = {"forward": lambda: conv_fwd(x, w, b, K, True)}
     for kind in kinds:
         calls[f"backward {kind}"] = lambda kind=kind: with_kind(kind, conv_bwd, gy, x, w, b, K, True)
+        for tiles in sweep if kind != "recompute" else ():
+            calls[f"backward {kind} @{tiles}"] = lambda kind=kind, tiles=tiles: with_kind(
+                kind, conv_bwd, gy, x, w, b, K, True, tiles=tiles
+            )
     for fn in calls.values():  # compile + warm up
         fn()
         fn()
@@ -118,6 +127,7 @@ def bench(Bsz: int, kinds, reps: int) -> None:
         med = statistics.median(ts)
         rel = f"{base / med:.2f}x" if base and name.startswith("backward") else "-"
         print(f"| {name} | {med:.3f} | {min(ts):.3f} | {rel} |", flush=True)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def main(argv=None) -> None:
@@ -127,6 +137,12 @@ def main(argv=None) -> None:
     ap.add_argument("--kinds", default=",".join(CONV_BWD_KINDS))
     ap.add_argument("--no-check", action="store_true")
     ap.add_argument("--check-batch", type=int, default=4)
+    ap.add_argument(
+        "--sweep",
+        default="",
+        help="also time tiled / twopass at these MMAMBA_CONV_TILED launch sets, ';'-separated BL,BC,WARPS "
+        "(e.g. '32,64,8;16,64,4;64,32,8'); each is checked first",
+    )
     ap.add_argument("--device", default="cuda", help="cuda, or cpu (a smoke test under TRITON_INTERPRET=1)")
     args = ap.parse_args(argv)
     global DEV
@@ -141,8 +157,31 @@ def main(argv=None) -> None:
         passed = check(kinds, args.check_batch)
         print(f"check summary: {', '.join(f'{k} ' + ('ok' if k in passed else 'FAIL') for k in kinds)}", flush=True)
         kinds = passed
+    sweep = [t for t in args.sweep.split(";") if t]
+    if sweep and not args.no_check:  # a launch set that computes wrong gradients is not timed
+        good, old = [], os.environ.pop("MMAMBA_CONV_TILED", None)
+        for tiles in sweep:
+            os.environ["MMAMBA_CONV_TILED"] = tiles
+            print(f"launch set {tiles}:", flush=True)
+            if len(check([k for k in kinds if k != "recompute"], args.check_batch)) == len(kinds) - (
+                "recompute" in kinds
+            ):
+                good.append(tiles)
+            os.environ.pop("MMAMBA_CONV_TILED")
+        if old is not None:
+            os.environ["MMAMBA_CONV_TILED"] = old
+        sweep = good
+    med = {}
     for Bsz in (int(s) for s in args.Bs.split(",") if s):
-        bench(Bsz, kinds, args.reps)
+        med = bench(Bsz, kinds, args.reps, sweep)
+    if sweep and "tiled" in kinds:  # the fastest tiled launch set at the last batch, for speed.sh to export
+        default = ",".join(str(v) for v in tiled_tuning())
+        sets = {default: med["backward tiled"], **{t: med[f"backward tiled @{t}"] for t in sweep}}
+        best = min(sets, key=sets.get)
+        print(
+            f"export MMAMBA_CONV_TILED={best}  # tiled backward {sets[best]:.3f} ms (default {default}: "
+            f"{sets[default]:.3f} ms)"
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device run (one H200, 480 s of timeouts in all): are M-Mamba's training paths correct on CUDA, and how fast
+# Device run (one H200, 510 s of timeouts in all): are M-Mamba's training paths correct on CUDA, and how fast
 # are they against UViT S? The split path's scan backward comes in two kernels (MMAMBA_SPLIT_BWD=registers, the
 # default, or scratch); both are checked and timed. Repository root as cwd; needs PyTorch + CUDA + Triton, no
 # network, no dataset (synthetic tokens). Device tool: kind nvidia-h200, command `bash training/gpu/speed.sh`.
@@ -9,7 +9,8 @@
 #      timings still run (if only the fused kernels' 2-D scan variant passes, MMAMBA_MERGE_FLAT=1 is exported)
 #   1b. the split path's conv alone (bench_conv.py): the scan-order backward kernels (MMAMBA_CONV_BWD = recompute,
 #      the default, tiled and twopass) vs the reference at the model's shapes, f32 and bf16, then timed interleaved
-#      at B = 256 and 512 (a kind that fails the check is left out of 5e)
+#      at B = 256 and 512, with a sweep of the tiled kernel's launch set (the fastest, MMAMBA_CONV_TILED, is exported;
+#      a kind that fails the check is left out of 5e)
 #   2. launch sweep of the fused scan at B=256 -> the fastest MMAMBA_MERGE_* set, exported for steps 3-5
 #   2b. launch sweep of the split path's registers backward at B=256 -> the fastest MMAMBA_SCAN_BWD_* set, exported
 #   3. the scan + merge alone, split-registers vs split-scratch vs fused, B=64 and 256, interleaved, median / min,
@@ -55,8 +56,10 @@ export MMAMBA_SPLIT_BWD=${MMAMBA_SPLIT_BWD:-registers} MMAMBA_CONV_BWD_WARPS=${M
 if grep -q '^check summary:.*split-registers FAIL' "$LOGS/1-check.txt" 2>/dev/null; then
   export MMAMBA_SPLIT_BWD=scratch; echo "the registers backward FAILED the check: the split path below uses scratch"
 fi
-step 1b-conv 30 $PY bench_conv.py --Bs 256,512 --reps 20
+step 1b-conv 60 $PY bench_conv.py --Bs 256,512 --reps 20 --sweep "32,64,8;16,64,4;64,32,8;32,16,2"
 conv_kinds=$(grep -h '^check summary:' "$LOGS/1b-conv.txt" 2>/dev/null | grep -o '[a-z]* ok' | cut -d' ' -f1)
+cbest=$(grep -h '^export MMAMBA_CONV_TILED=' "$LOGS/1b-conv.txt" 2>/dev/null | tail -1)
+if [ -n "$cbest" ]; then eval "${cbest%%#*}"; echo "tiled conv backward launch set: $cbest"; fi
 step 2-sweep 15 $PY bench_scan.py --compare --sweep-merge --Bs ""
 best=$(grep -h '^export MMAMBA_MERGE_' "$LOGS/2-sweep.txt" 2>/dev/null | tail -1)
 if [ -n "$best" ]; then eval "$best"; echo "using the sweep's best: $best"; fi
@@ -92,6 +95,7 @@ fi
 {
   echo "# speed.sh $(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - t0 )) s"
   echo "fused-kernel launch set: ${best:-defaults} ${flat:-}; split registers backward: ${sbest:-defaults}"
+  echo "tiled conv backward: ${cbest:-defaults}"
   grep -h "^=== .*exit" "$LOGS"/*.txt
   grep -h -E "^check |CHECK FAILED|passed|failed" "$LOGS"/6-tests.txt "$LOGS"/1-check.txt "$LOGS"/1b-conv.txt 2>/dev/null
   for f in 1b-conv 3-scan 4-step 4b-step-scratch 5-compile 5b-compile-uvit 5c-compile-split 5d-compile-lite \
