@@ -5,6 +5,8 @@
 //   bias (N) added to every row when HAS_BIAS = 1.
 //   A's rows may be wider than K (lda ≥ K, TRANS_A = 0): a column slice A[:, :K] is read in place (M-Mamba's
 //   dt_proj reads the dt columns of x_dbl without a copy); with TRANS_A = 1, lda is the stored row width (≥ M).
+//   aOff starts every batch's A later: a row range A[z, r0 : r0 + M] read in place (M-Mamba's head reads the image
+//   rows of h without a copy).
 // Epilogues (EPILOGUE, applied to v = acc + bias before the store), each replacing one elementwise dispatch:
 //   0  C = v
 //   1  gated residual: C[r, n] = R[r, n] + G[(r / rowsPerGate)·gateW + gateOff + n] · v, r = z·M + m the global
@@ -36,10 +38,10 @@ const BN4: u32 = 16u * TN4;
 const BK: u32 = 16u;
 const NT: u32 = 256u;
 
-// lda: A's stored row width; ldc: C's row width (N, or N/2 for EPILOGUE 2); rowsPerGate, gateW, gateOff: EPILOGUE 1
+// aOff: A's first element in every batch (a row range of A read in place); lda: A's stored row width; ldc: C's row width (N, or N/2 for EPILOGUE 2); rowsPerGate, gateW, gateOff: EPILOGUE 1
 struct Params {
   M: u32, N: u32, K: u32, sA: u32, sB: u32, sC: u32, lda: u32, ldc: u32,
-  rowsPerGate: u32, gateW: u32, gateOff: u32, _p0: u32,
+  rowsPerGate: u32, gateW: u32, gateOff: u32, aOff: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -75,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let z = wid.z;
   let m0 = wid.y * BM;
   let n0 = wid.x * BN;
-  let aBase = z * p.sA;
+  let aBase = z * p.sA + p.aOff;
   let bBase = z * p.sB;
   let tx = lid % 16u; // column groups tx + 16·j (vec4 index within the tile)
   let ty = lid / 16u; // row groups ty + 16·i

@@ -135,6 +135,25 @@ describe('matmul epilogues', () => {
       for (const t of [ta, tb, got, cut, un]) t.dispose();
     });
 
+  it('aRows: rows [start, start + count) of every batch read in place, with bias (the head on h[:, Lt:])', async () => {
+    const e = await getEngine();
+    const seed = freshSeed();
+    const [B, L, K, start, count, N] = [2, 77, 20, 13, 64, 70];
+    const a = randn(B * L * K, seed);
+    const w = randn(N * K, seed + 1);
+    const bias = randn(N, seed + 2);
+    const [ta, tw, tb] = [e.fromArray([B, L, K], a), e.fromArray([N, K], w), e.fromArray([N], bias)];
+    poisonNext(e, [B, count, N]);
+    const got = matmul(e, ta, tw, { transB: true, bias: tb, aRows: { start, count } });
+    expect(got.shape).toEqual([B, count, N]);
+    const rows = new Float32Array(B * count * K);
+    for (let b = 0; b < B; b++) rows.set(a.subarray((b * L + start) * K, (b * L + start + count) * K), b * count * K);
+    const what = `B=${B} L=${L} rows [${start}, ${start + count}) seed=${seed}`;
+    expectClose(await e.readF32(got), matmulRef(rows, w, { M: B * count, N, K, transB: true, bias }), TOL, what);
+    expect(() => matmul(e, ta, tw, { transB: true, aRows: { start: 70, count: 8 } })).toThrow(/aRows/);
+    for (const t of [ta, tw, tb, got]) t.dispose();
+  });
+
   it('validates and runs under WebGPU default limits (6 storage buffers of 8, 256 invocations)', async () => {
     await getEngine(); // creates the shared Dawn instance
     const ctx = await acquireDevice(dawnInstance!, { defaultLimitsOnly: true, label: 'default-limits-epilogue' });

@@ -1,6 +1,7 @@
 // Both generators on the engine (src/model/mmamba.ts on the fused cross-scan path, src/model/uvit.ts) against
 // PyTorch stage by stage (tests/fixtures/{mmamba,uvit,mmamba_ffn}_tiny): text encoder output, pooled c, the embedded
 // sequence, each layer, logits; then the seeded MaskGIT run (sample.tokens) through src/model/sampler.ts, exact.
+// With the inference fusions (src/model/fusions.ts) on, the default, and off (the unfused path the benchmark compares).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, it } from 'vitest';
@@ -8,6 +9,7 @@ import type { Engine } from '../src/engine/engine';
 import type { Tensor } from '../src/engine/tensor';
 import type { MMambaConfig, UViTConfig } from '../src/model/common';
 import type { Generator } from '../src/model/generator';
+import { noFusions } from '../src/model/fusions';
 import { MMamba } from '../src/model/mmamba';
 import { maskgitSample } from '../src/model/sampler';
 import { UViT } from '../src/model/uvit';
@@ -31,6 +33,16 @@ const CASES: Array<[string, string, Build]> = [
   ['UViT', 'uvit_tiny', (e, cfg, w) => new UViT(e, cfg as UViTConfig, w)],
   // the slim layer: expand 1, d_state 1, GEGLU FFN sublayer, learned positions
   ['M-Mamba (expand 1, d_state 1, FFN)', 'mmamba_ffn_tiny', (e, cfg, w) => new MMamba(e, cfg as MMambaConfig, w)],
+  [
+    'M-Mamba (expand 1, d_state 1, FFN), fusions off',
+    'mmamba_ffn_tiny',
+    (e, cfg, w) => Object.assign(new MMamba(e, cfg as MMambaConfig, w), { fusions: noFusions() }),
+  ],
+  [
+    'UViT, fusions off',
+    'uvit_tiny',
+    (e, cfg, w) => Object.assign(new UViT(e, cfg as UViTConfig, w), { fusions: noFusions() }),
+  ],
 ];
 
 for (const [name, fixtureName, build] of CASES) {

@@ -7,6 +7,7 @@ import { silu } from '../engine/ops/elementwise';
 import { ShapeError } from '../engine/errors';
 import type { Tensor } from '../engine/tensor';
 import { Scope, type MMambaConfig } from './common';
+import { allFusions, type Fusions } from './fusions';
 import type { Generator, TextCondition } from './generator';
 import { MMambaAssembly, type LayerMods } from './mmamba_assembly';
 import type { ScanKernel } from './mmamba_mixer';
@@ -39,6 +40,8 @@ export class MMamba implements Generator {
   private readonly model: MMambaAssembly;
   /** The mixers' scan kernel: 'fused' (default) or 'chunked' (a candidate; bench/generate --scan chunked). */
   scanKernel: ScanKernel = 'fused';
+  /** Inference fusions (fusions.ts); all on by default, switched off one at a time by the latency benchmark. */
+  fusions: Fusions = allFusions();
 
   constructor(
     private readonly e: Engine,
@@ -69,11 +72,11 @@ export class MMamba implements Generator {
     if (stages) stages.set('embed', h), keep.push(h);
     for (let i = 0; i < this.config.layers; i++) {
       const ls = new Scope();
-      h = s.t(this.model.layer(i, h, cnd.mods[i]!, ls, this.scanKernel).out);
+      h = s.t(this.model.layerInfer(i, h, cnd.mods[i]!, ls, this.scanKernel, this.fusions));
       ls.dispose();
       if (stages) stages.set(`layer${i}`, h), keep.push(h);
     }
-    const out = this.model.head(h, s).logits; //                           (B, HW, K)
+    const out = this.model.headInfer(h, s, this.fusions); // (B, HW, K)
     s.dispose(keep);
     return out;
   }

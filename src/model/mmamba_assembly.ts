@@ -13,12 +13,28 @@ import type { Engine } from '../engine/engine';
 import type { ScanGrid } from '../engine/ops/cross_scan_geom';
 import { add } from '../engine/ops/elementwise';
 import { embedding } from '../engine/ops/embedding';
-import { linear } from '../engine/ops/matmul';
+import { linear, matmul } from '../engine/ops/matmul';
 import { concatRows, sliceRows } from '../engine/ops/model_glue';
+import { rmsNorm } from '../engine/ops/norm';
 import type { Tensor } from '../engine/tensor';
 import { dtRank, GpuParams, requireNumbers, Scope, view, type MMambaConfig } from './common';
-import { adaLnFfnForward, headForward, type AdaLnFfnActs, type AdaLnFfnWeights } from './generator_blocks';
-import { mixerForward, type MixerActs, type MixerDims, type MixerWeights, type ScanKernel } from './mmamba_mixer';
+import type { Fusions } from './fusions';
+import {
+  adaLnFfnForward,
+  adaLnFfnInfer,
+  gegluWeights,
+  headForward,
+  type AdaLnFfnActs,
+  type AdaLnFfnWeights,
+} from './generator_blocks';
+import {
+  mixerForward,
+  mixerInfer,
+  type MixerActs,
+  type MixerDims,
+  type MixerWeights,
+  type ScanKernel,
+} from './mmamba_mixer';
 import { mmambaParams } from './params';
 import { TextEncoder } from './text_encoder';
 import type { WeightMap } from './weights';
@@ -215,6 +231,30 @@ export class MMambaAssembly {
     if (!fw) return { mixer, ffn: null, out: mixer.out };
     const ffn = adaLnFfnForward(this.e, s.t(mixer.out), mods.ffn!, fw, s);
     return { mixer, ffn, out: ffn.out };
+  }
+
+  /** Layer i's output alone, for inference (no overrides), with the fusions switched on in `f`. */
+  layerInfer(i: number, h: Tensor, mods: LayerMods, s: Scope, scan: ScanKernel, f: Fusions): Tensor {
+    const B = h.shape[0]!;
+    const mix = mixerInfer(this.e, h, mods.mix, this.mixerWeights(i, B, s), this.sizes, s, scan, f);
+    const fw = this.ffnWeights(i);
+    if (!fw) return mix;
+    const gw = f.gegluEpilogue && this.overrides.size === 0 ? gegluWeights(this.p, `layers.${i}.ffn.`) : null;
+    return adaLnFfnInfer(this.e, s.t(mix), mods.ffn!, fw, gw, f, s);
+  }
+
+  /** The logits alone, for inference; with f.headSlice the norm runs over all L rows of h and the head's matmul
+   *  reads the image rows in place (the text rows' norm is wasted work, cheaper than a copy dispatch). */
+  headInfer(h: Tensor, s: Scope, f: Fusions): Tensor {
+    if (!f.headSlice) return this.head(h, s).logits;
+    const { Lt, HW } = this.sizes;
+    const hn = s.t(rmsNorm(this.e, h, { weight: this.W('head_norm.weight') })); // (B, L, d)
+    return matmul(this.e, hn, this.W('head.weight'), {
+      transB: true,
+      bias: this.W('head.bias'),
+      aRows: { start: Lt, count: HW },
+      label: 'logits',
+    });
   }
 
   /** The last layer's output (B, L, d) → its image rows hi, hn = RMSNorm_w(hi) (in the scope) and the logits. */

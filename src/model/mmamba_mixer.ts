@@ -6,13 +6,14 @@ import type { Engine } from '../engine/engine';
 import { causalConv1dCrossScan } from '../engine/ops/conv1d';
 import type { ScanGrid } from '../engine/ops/cross_scan_geom';
 import { layerNormSiluGate } from '../engine/ops/layernorm_gate';
-import { linear, matmul } from '../engine/ops/matmul';
+import { linear, linearGatedResidual, matmul } from '../engine/ops/matmul';
 import { gatedResidual } from '../engine/ops/model_glue';
 import { rmsNorm } from '../engine/ops/norm';
 import { selectiveScanChunked, selectiveScanFused } from '../engine/ops/selective_scan';
 import { sliceColumns } from '../engine/ops/split_columns';
 import type { Tensor } from '../engine/tensor';
 import { view, type Scope } from './common';
+import type { Fusions } from './fusions';
 
 /** Shapes of the mixer: model width d, inner width di, dt rank R, state size N, directions K. */
 export interface MixerDims {
@@ -103,4 +104,53 @@ export function mixerForward(
   const o = s.t(linear(e, g, w.outProj, null, 'out_proj'));
   const out = gatedResidual(e, h, { tensor: mod, offset: 2 * d }, o);
   return { u, x, z, xs, xdbl, dtIn, dt, y, yn, sz, g, o, out };
+}
+
+/** mixerForward's output alone, for inference, with the fusions switched on in `f` (dt_proj reading x_dbl's dt
+ *  columns in place; out_proj with the gated residual as its epilogue). The intermediates go into the scope. */
+export function mixerInfer(
+  e: Engine,
+  h: Tensor,
+  mod: Tensor,
+  w: MixerWeights,
+  dims: MixerDims,
+  s: Scope,
+  scan: ScanKernel,
+  f: Fusions,
+): Tensor {
+  const { d, R, N, K, grid, di } = dims;
+  const B = h.shape[0]!;
+  const L = h.shape[1]!;
+  const S = R + 2 * N;
+  const u = s.t(rmsNorm(e, h, { shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: d } }));
+  const x = s.t(linear(e, u, w.inX, null, 'in_proj.x'));
+  const z = s.t(linear(e, u, w.inZ, null, 'in_proj.z'));
+  const xs = s.t(causalConv1dCrossScan(e, x, w.convW, w.convB, grid, { silu: true }));
+  const xdbl = s.t(matmul(e, view(xs, [B * K, L, di]), w.xProj, { transB: true, label: 'x_proj' }));
+  const dt = s.t(
+    f.dtSlice
+      ? matmul(e, xdbl, w.dtProj, { transB: true, aColumns: R, label: 'dt_proj' })
+      : matmul(e, s.t(sliceColumns(e, xdbl, 0, R)), w.dtProj, { transB: true, label: 'dt_proj' }),
+  );
+  const y = s.t(
+    (scan === 'chunked' ? selectiveScanChunked : selectiveScanFused)(
+      e,
+      {
+        u: xs,
+        delta: view(dt, [B, K, L, di]),
+        A_log: w.A_log,
+        BC: view(xdbl, [B, K, L, S]),
+        D: w.D,
+        deltaBias: w.dtBias,
+        bOffset: R,
+        cOffset: R + N,
+      },
+      grid,
+    ),
+  );
+  const gate = layerNormSiluGate(e, y, z, { weight: w.outNormW, bias: w.outNormB });
+  s.t(gate.yn), s.t(gate.sz), s.t(gate.g);
+  const g = { tensor: mod, offset: 2 * d };
+  if (f.outResidual) return linearGatedResidual(e, gate.g, w.outProj, null, h, g, { label: 'out_proj_residual' });
+  return gatedResidual(e, h, g, s.t(linear(e, gate.g, w.outProj, null, 'out_proj')));
 }

@@ -10,13 +10,14 @@ import type { Engine } from '../engine/engine';
 import { crossAttentionPacked, selfAttentionPacked } from '../engine/ops/attention';
 import { add, silu } from '../engine/ops/elementwise';
 import { embedding } from '../engine/ops/embedding';
-import { linear } from '../engine/ops/matmul';
+import { linear, linearGatedResidual } from '../engine/ops/matmul';
 import { gatedResidual } from '../engine/ops/model_glue';
 import { rmsNorm } from '../engine/ops/norm';
 import { ShapeError } from '../engine/errors';
 import type { Tensor } from '../engine/tensor';
 import { GpuParams, requireNumbers, Scope, type UViTConfig } from './common';
-import { adaLnFfnForward, headForward } from './generator_blocks';
+import { allFusions, type Fusions } from './fusions';
+import { adaLnFfnInfer, gegluWeights, headForward } from './generator_blocks';
 import type { Generator, TextCondition } from './generator';
 import { TextEncoder } from './text_encoder';
 import { uvitParams } from './params';
@@ -44,6 +45,8 @@ class UViTCondition implements TextCondition {
 
 export class UViT implements Generator {
   readonly kind = 'uvit' as const;
+  /** Inference fusions (fusions.ts); all on by default, switched off one at a time by the latency benchmark. */
+  fusions: Fusions = allFusions();
   readonly text: TextEncoder;
   private readonly p: GpuParams;
 
@@ -112,21 +115,40 @@ export class UViT implements Generator {
     const n1 = s.t(rmsNorm(e, h, mod(lc.attn))); //                                          (B, HW, d)
     const qkv = s.t(linear(e, n1, W('attn.qkv.weight'), W('attn.qkv.bias'))); //             (B, HW, 3d)
     const att = s.t(selfAttentionPacked(e, qkv, heads)); //                                  (B, HW, d)
-    const ao = s.t(linear(e, att, W('attn.out.weight'), W('attn.out.bias')));
-    const h1 = s.t(gatedResidual(e, h, { tensor: lc.attn, offset: 2 * d }, ao));
+    const f = this.fusions;
+    const gate = { tensor: lc.attn, offset: 2 * d };
+    const h1 = s.t(
+      f.outResidual
+        ? linearGatedResidual(e, att, W('attn.out.weight'), W('attn.out.bias'), h, gate, { label: 'attn_out_residual' })
+        : gatedResidual(e, h, gate, s.t(linear(e, att, W('attn.out.weight'), W('attn.out.bias')))),
+    );
     const cn = s.t(rmsNorm(e, h1, { weight: W('cross_norm.weight') }));
     const q = s.t(linear(e, cn, W('cross.q.weight'), W('cross.q.bias'))); //                  (B, HW, d)
     const ca = s.t(crossAttentionPacked(e, q, lc.kv, heads, { mask: keyMask })); //           (B, HW, d)
-    const h2 = s.t(add(e, h1, s.t(linear(e, ca, W('cross.out.weight'), W('cross.out.bias')))));
+    // the plain residual as a gated one with a gate of ones
+    const ones = { tensor: this.ones(h.shape[0]!, d), offset: 0 };
+    const h2 = s.t(
+      f.outResidual
+        ? linearGatedResidual(e, ca, W('cross.out.weight'), W('cross.out.bias'), h1, ones, {
+            label: 'cross_out_residual',
+          })
+        : add(e, h1, s.t(linear(e, ca, W('cross.out.weight'), W('cross.out.bias')))),
+    );
     const ffn = {
       wIn: W('ffn.w_in.weight'),
       bIn: W('ffn.w_in.bias'),
       wOut: W('ffn.w_out.weight'),
       bOut: W('ffn.w_out.bias'),
     };
-    const out = adaLnFfnForward(e, h2, lc.ffn, ffn, s).out; //                                 (B, HW, d)
+    const gw = f.gegluEpilogue ? gegluWeights(this.p, `layers.${i}.ffn.`) : null;
+    const out = adaLnFfnInfer(e, h2, lc.ffn, ffn, gw, f, s); //                                 (B, HW, d)
     s.dispose();
     return out;
+  }
+
+  /** A (B, d) tensor of ones, uploaded once per batch size. */
+  private ones(B: number, d: number): Tensor {
+    return this.p.derived(`#ones${B}x${d}`, () => ({ shape: [B, d], data: new Float32Array(B * d).fill(1) }));
   }
 
   dispose(): void {

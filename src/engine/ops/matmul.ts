@@ -21,6 +21,9 @@ export interface MatmulOptions {
   /** Use only the first `aColumns` columns of A (stored (…, M, K') with K' ≥ aColumns; not with transA): the slice
    *  A[..., :aColumns] read in place. */
   aColumns?: number;
+  /** Use only rows start..start+count of every batch of A (stored (batch, M', K), not with transA): the slice
+   *  A[:, start : start + count] read in place; the output has `count` rows. */
+  aRows?: { start: number; count: number };
 }
 
 /** A column slice of a packed (B, W) tensor: columns offset..offset+D of each batch row (as norm.ts ColumnSlice). */
@@ -70,6 +73,8 @@ interface Gemm {
   sB: number;
   /** A's stored row width (default K, or M with transA). */
   lda?: number;
+  /** Elements skipped at the start of every batch of A (a row range read in place). */
+  aOff?: number;
 }
 
 function gemm(
@@ -113,7 +118,7 @@ function gemm(
         gr?.rowsPerGate ?? 1,
         gr?.gateW ?? 0,
         gr?.gateOff ?? 0,
-        0,
+        g.aOff ?? 0,
       ]),
       a,
       b,
@@ -154,11 +159,27 @@ export function matmul(e: Engine, a: Tensor, b: Tensor, opts: MatmulOptions = {}
       throw new ShapeError(`matmul: aColumns ${opts.aColumns} must be in [1, ${K}] and without transA (A ${a})`);
     K = opts.aColumns;
   }
+  let aOff = 0;
+  if (opts.aRows) {
+    const { start, count } = opts.aRows;
+    if (
+      opts.transA ||
+      !Number.isInteger(start) ||
+      !Number.isInteger(count) ||
+      start < 0 ||
+      count < 1 ||
+      start + count > M
+    )
+      throw new ShapeError(`matmul: aRows [${start}, ${start + count}) must lie in [0, ${M}), without transA (A ${a})`);
+    M = count;
+    aOff = start * lda;
+  }
   const [Kb, N] = opts.transB ? [b1, b0] : [b0, b1];
   if (K !== Kb)
     throw new ShapeError(`matmul: inner dims differ (${a}${opts.transA ? '^T' : ''} · ${b}${opts.transB ? '^T' : ''})`);
   const outShape = ra === 2 && rb === 2 ? [M, N] : [batch, M, N];
-  return gemm(e, a, b, { M, N, K, batch, sA: ra === 3 ? a0 * a1 : 0, sB: rb === 3 ? K * N : 0, lda }, outShape, opts);
+  const g = { M, N, K, batch, sA: ra === 3 ? a0 * a1 : 0, sB: rb === 3 ? K * N : 0, lda, aOff };
+  return gemm(e, a, b, g, outShape, opts);
 }
 
 /**
