@@ -2,6 +2,8 @@
 // written by tests/fixtures/make_edit_cases.py) on the tiny fixture models:
 // - inpainting: kept tokens fixed from step 0, the rest re-generated with the schedule over the masked count;
 //   every step's grid equals sampling.py maskgit_sample(init_tokens=, keep=) exactly;
+// - image-to-image by strength: the keep-mask the engine chooses ('random' by the seed, 'confidence' from the
+//   model's checkerboard pass, [MASK] tokens never kept) equals sampling.py strength_keep, and every step's grid too;
 // - variations: N images in one batch equal seeded_sampling.py maskgit_sample_rows with seeds seed, seed+1, …, and
 //   each equals the batch-1 generation with its seed (tokens and pixels);
 // - the sampler's refusals of a malformed edit.
@@ -24,6 +26,12 @@ const cases = JSON.parse(readFileSync(`${FX}/edit_cases.json`, 'utf8')) as {
     steps: number[][];
   }>;
   variations: Array<{ model: string; request: GenerateRequest & { variations: number }; tokens: number[][] }>;
+  strengths: Array<{
+    model: string;
+    request: GenerateRequest & { initTokens: number[] };
+    keep: number[];
+    steps: number[][];
+  }>;
 };
 function load(name: string) {
   const manifest = JSON.parse(readFileSync(`${FX}/${name}/manifest.json`, 'utf8')) as Manifest;
@@ -72,6 +80,40 @@ describe('inpainting vs PyTorch (tiny fixtures)', () => {
     // = plain generation
     await expect(t2i.generate({ ...req, initTokens: init, keep: keep.map(() => 0) })).resolves.toBeTruthy();
     await expect(t2i.generate({ ...req, variations: 9 })).rejects.toBeInstanceOf(InvalidRequestError);
+    t2i.dispose();
+  });
+});
+
+describe('image-to-image by strength vs PyTorch (tiny fixtures)', () => {
+  for (const c of cases.strengths)
+    it(`${c.model}: ${c.request.remask} at strength ${c.request.strength}, seed ${c.request.seed}`, async () => {
+      const e = await getEngine();
+      const t2i = TextToImage.create(e, load(c.model), vq, tokenizer);
+      const seen: GenerateStep[] = [];
+      const res = await t2i.generate(c.request, (s) => void seen.push(s));
+      expect(Array.from(res.keep ?? []), 'keep-mask').toEqual(c.keep);
+      seen.forEach((s, i) => {
+        expect(Array.from(s.tokens), `step ${i}`).toEqual(c.steps[i]);
+      });
+      t2i.dispose();
+    });
+
+  it('confidence re-masks the least likely tokens: the scores of the re-masked ones are the lowest', async () => {
+    const e = await getEngine();
+    const t2i = TextToImage.create(e, load('mmamba_tiny'), vq, tokenizer);
+    const c = cases.strengths[0]!;
+    const scores = await t2i.tokenConfidence(c.request.prompt, c.request.initTokens);
+    const kept = scores.filter((_, p) => c.keep[p] === 1);
+    const redrawn = scores.filter((_, p) => c.keep[p] === 0);
+    expect(Math.max(...redrawn)).toBeLessThanOrEqual(Math.min(...kept));
+    expect(scores.every((v) => v <= 0)).toBe(true);
+    // the random choice ignores the model: another prompt, the same mask; confidence follows the prompt's scores
+    const rnd = await t2i.generate({ ...c.request, remask: 'random', steps: 1 });
+    const rnd2 = await t2i.generate({ ...c.request, prompt: 'zebra', remask: 'random', steps: 1 });
+    expect(Array.from(rnd.keep!)).toEqual(Array.from(rnd2.keep!));
+    await expect(t2i.generate({ ...c.request, strength: 0.01 })).rejects.toThrow(/re-draws no token/);
+    const all = await t2i.generate({ ...c.request, strength: 1, steps: 1 });
+    expect(all.keep).toBeUndefined(); // strength 1: a plain generation
     t2i.dispose();
   });
 });

@@ -14,7 +14,15 @@ import { WeightIntegrityError } from '../engine/errors';
 import { BPETokenizer, type TokenizerSpec } from './bpe';
 import type { MMambaConfig, UViTConfig, VQConfig } from './common';
 import { GenerationCancelledError, InvalidRequestError } from './errors';
-import { GENERATION_SETTINGS, settingProblem } from './settings';
+import { GENERATION_SETTINGS, settingProblem, type Remask } from './settings';
+import {
+  checkerboardRows,
+  DEFAULT_REMASK,
+  keepForStrength,
+  keepFromScores,
+  keepOnlyCodes,
+  maskedCountForStrength,
+} from './strength_mask';
 import type { Generator } from './generator';
 import { MMamba } from './mmamba';
 import { MaskGitRun } from './sampler';
@@ -42,6 +50,11 @@ export interface GenerateRequest {
   keep?: ArrayLike<number>;
   /** Images drawn at once with seeds seed, seed+1, …: 1 (default) to GENERATION_SETTINGS.variations.max. */
   variations?: number;
+  /** Image-to-image (with `initTokens`, instead of `keep`): round(strength·HW) tokens re-drawn, 0 < that; 1 draws a
+   *  plain generation. */
+  strength?: number;
+  /** Which tokens `strength` re-draws (default DEFAULT_REMASK): src/model/strength_mask.ts. */
+  remask?: Remask;
 }
 
 export interface GenerateStep {
@@ -65,6 +78,8 @@ export interface GenerateResult {
   count: number;
   tokens: Uint32Array;
   pixels: Uint8ClampedArray;
+  /** (HW) the keep-mask the edit used (1 = kept), e.g. the one a strength chose; absent for a plain generation. */
+  keep?: Uint8Array;
   timings: {
     totalMs: number;
     /** Per step: recording (CPU) the generator forward, sampling and the preview decode; the GPU runs behind. */
@@ -200,6 +215,8 @@ export class TextToImage {
     const decodeMs: number[] = [];
     let pixels: Uint8ClampedArray = new Uint8ClampedArray(0);
     let tokens = new Uint32Array(0);
+    const edit =
+      req.strength === undefined ? { initTokens: req.initTokens, keep: req.keep } : await this.strengthEdit(req);
     const run = new MaskGitRun(this.e, this.generator, {
       ids,
       uncondIds: uncond,
@@ -210,8 +227,8 @@ export class TextToImage {
       temperature,
       // one image: the batch's seed; variations: one seed each, so that image i is the single run with seed + i
       seed: count === 1 ? req.seed >>> 0 : Array.from({ length: count }, (_, i) => (req.seed + i) >>> 0),
-      initTokens: req.initTokens,
-      keep: req.keep,
+      initTokens: edit.initTokens,
+      keep: edit.keep,
     });
     // One step of lookahead: step i+1 is recorded and submitted before step i's readback is awaited, so the GPU
     // never idles while the CPU waits for the map, reports the step and records the next one. The grid never
@@ -249,7 +266,73 @@ export class TextToImage {
       next?.packed.dispose();
       run.dispose();
     }
-    return { count, tokens, pixels, timings: { totalMs: now() - t0, sampleMs, decodeMs } };
+    const keep = edit.keep ? Uint8Array.from(edit.keep) : undefined;
+    return { count, tokens, pixels, keep, timings: { totalMs: now() - t0, sampleMs, decodeMs } };
+  }
+
+  /** Image-to-image: the keep-mask `req.strength` chooses over `req.initTokens` (src/model/strength_mask.ts);
+   *  no edit at all when every token is re-drawn. */
+  private async strengthEdit(req: GenerateRequest): Promise<{ initTokens?: ArrayLike<number>; keep?: Uint8Array }> {
+    const init = req.initTokens;
+    const K = this.generator.config.codebook_size;
+    const HW = this.generator.config.grid ** 2;
+    if (!init || init.length !== HW)
+      throw new InvalidRequestError(`initTokens must have ${HW} entries, one per token of the grid`);
+    const s = req.strength!;
+    if (maskedCountForStrength(HW, s) === 0) throw new InvalidRequestError(`strength ${s} re-draws no token`);
+    const how = req.remask ?? DEFAULT_REMASK;
+    const keep = keepOnlyCodes(
+      how === 'confidence'
+        ? keepFromScores(await this.tokenConfidence(req.prompt, init), s)
+        : keepForStrength(HW, s, req.seed >>> 0),
+      init,
+      K,
+    );
+    return keep.includes(1) ? { initTokens: init, keep } : {};
+  }
+
+  /** (HW) log p(token | prompt, the other checkerboard colour) of each token of `grid`, from one batch-2 forward
+   *  without guidance (training/mmamba/sampling.py token_confidence); -Infinity where the token is not a codebook
+   *  id. Rounded to f32, as PyTorch computes it, so that ties break the same way. */
+  async tokenConfidence(prompt: string, grid: ArrayLike<number>): Promise<Float64Array> {
+    const cfg = this.generator.config;
+    const K = cfg.codebook_size;
+    const HW = cfg.grid ** 2;
+    const rows = checkerboardRows(cfg.grid);
+    const input = new Uint32Array(2 * HW);
+    for (let i = 0; i < 2 * HW; i++) {
+      const t = grid[i % HW]!;
+      input[i] = rows[i] || !(t < K) ? K : t;
+    }
+    const cond = this.generator.encodeText(repeatRows(this.tokenizer.encode(prompt), 2), 2);
+    const tokens = this.e.fromArray([2, HW], input, 'u32', 'confidence_tokens');
+    let logits: Float32Array;
+    try {
+      const t = this.generator.logits(tokens, cond); //           (2, HW, K)
+      try {
+        logits = await this.e.readF32(t);
+      } finally {
+        t.dispose();
+      }
+    } finally {
+      tokens.dispose();
+      cond.dispose();
+    }
+    const scores = new Float64Array(HW);
+    for (let p = 0; p < HW; p++) {
+      const t = grid[p]!;
+      if (!(t < K)) {
+        scores[p] = Number.NEGATIVE_INFINITY;
+        continue;
+      }
+      const o = ((rows[p] ? 0 : HW) + p) * K; //                   the row where p is masked
+      let max = Number.NEGATIVE_INFINITY;
+      for (let k = 0; k < K; k++) max = Math.max(max, logits[o + k]!);
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += Math.exp(logits[o + k]! - max);
+      scores[p] = Math.fround(logits[o + t]! - max - Math.log(sum));
+    }
+    return scores;
   }
 
   /** Frees every GPU tensor of the generator and decoder. A generation in flight stops at its next step

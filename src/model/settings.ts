@@ -92,3 +92,37 @@ export function editProblem(initTokens: unknown, keep: unknown): string | undefi
     return 'the mask covers every token (keep keeps none): leave out initTokens and keep to draw a new picture';
   return undefined;
 }
+
+/** How image-to-image picks the tokens a strength re-masks (src/model/strength_mask.ts). */
+export const REMASK_CHOICES = ['random', 'confidence'] as const;
+export type Remask = (typeof REMASK_CHOICES)[number];
+
+/** Why an image-to-image request (`initTokens` with a `strength` from 0 to 1 and an optional `remask`, instead of
+ *  `keep`) is not acceptable, or undefined when it is (or when it has neither strength nor remask). */
+export function strengthProblem(
+  initTokens: unknown,
+  keep: unknown,
+  strength: unknown,
+  remask: unknown,
+): string | undefined {
+  if (strength === undefined && remask === undefined) return undefined;
+  if (strength === undefined) return 'remask came alone; it goes with a strength (image-to-image)';
+  if (keep !== undefined)
+    return 'strength and keep came together; give one: keep (inpainting) or strength (image-to-image)';
+  if (typeof strength !== 'number' || !Number.isFinite(strength) || strength < 0 || strength > 1)
+    return `strength is ${showValue(strength)}; it must be a number from 0 to 1`;
+  if (remask !== undefined && !REMASK_CHOICES.includes(remask as Remask))
+    return `remask is ${showValue(remask)}; it must be ${REMASK_CHOICES.map((c) => `"${c}"`).join(' or ')}`;
+  if (!isList(initTokens))
+    return `initTokens is ${showValue(initTokens)}; image-to-image needs the picture's token ids`;
+  if (initTokens.length === 0 || initTokens.length > MAX_GRID_TOKENS)
+    return `initTokens has ${initTokens.length} entries; it needs one per token of the grid (at most ${MAX_GRID_TOKENS})`;
+  for (let p = 0; p < initTokens.length; p++) {
+    const t = initTokens[p];
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > 0xffffffff)
+      return `initTokens[${p}] is ${showValue(t)}; each entry must be a token id (a whole number from 0)`;
+  }
+  if (Math.round(strength * initTokens.length) === 0)
+    return `strength ${strength} re-draws no token of ${initTokens.length}: raise it to re-draw part of the picture`;
+  return undefined;
+}

@@ -92,6 +92,12 @@ export interface GenerateRequest {
   /** Variations: draw this many images (1–8, default 1) with seeds seed, seed+1, … in one batched forward per
    *  step; image i equals a single generation with seed + i. */
   variations?: number;
+  /** Image-to-image (with `initTokens`, instead of `keep`): round(strength·H·W) of the picture's tokens are drawn
+   *  anew (0 < that; strength 1 is a plain generation). Tokens that are not codebook ids are always re-drawn. */
+  strength?: number;
+  /** Which tokens `strength` re-draws: 'random' (chosen by the seed) or 'confidence' (those the model finds least
+   *  likely given the prompt, one extra forward pass); default DEFAULT_REMASK (src/model/strength_mask.ts). */
+  remask?: 'random' | 'confidence';
 }
 
 /** An RGBA8 image, row-major, `rgba.length === width * height * 4`. */

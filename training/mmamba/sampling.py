@@ -12,6 +12,16 @@ Sampler (S steps, all randomness from rng.uniform so PyTorch and the engine agre
       tokens = where(unknown, sampled, tokens)
       n_mask = clamp(floor(cos(π/2·(i+1)/S)·M), 0, count(unknown) − 1)      (f64, per sample)
       re-mask the n_mask lowest-confidence positions (ties: lower index first)
+
+Image-to-image strength s (strength_keep, as src/model/strength_mask.ts): n = floor(s·HW + 0.5) tokens of the
+picture are re-masked (keep = 0), the rest kept, then the sampler runs as an edit. Which n:
+    random      the first n places of a Fisher–Yates shuffle driven by mulberry32(seed) (the same stream as the
+                browser's), so the same strength and seed give the same mask;
+    confidence  the n tokens the model finds least likely given the prompt, from one batch-2 forward pass (no
+                guidance): row 0 masks the checkerboard cells (r + c) even, row 1 the odd ones, and each token's
+                score is log softmax(logits)[token] from the row where it is masked (its neighbours visible).
+                Lowest scores first, ties: lower index first. Tokens that are not codebook ids ([MASK]) score
+                -inf. Independent of the seed.
 """
 
 from __future__ import annotations
@@ -30,6 +40,104 @@ ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (tokens (B, HW
 def n_mask_after_step(i: int, steps: int, hw: int) -> int:
     """floor(cos(π/2 · (i+1)/S) · HW), computed in float64."""
     return int(math.floor(math.cos(math.pi / 2 * ((i + 1) / steps)) * hw))
+
+
+def masked_count_for_strength(hw: int, strength: float) -> int:
+    """round(s·HW) with s clamped to [0, 1], rounding halves up (as JavaScript's Math.round)."""
+    s = min(1.0, max(0.0, float(strength))) if math.isfinite(strength) else 0.0
+    return int(math.floor(s * hw + 0.5))
+
+
+def _mulberry32(seed: int):
+    """The browser's mulberry32 u32 -> [0, 1) stream (src/model/strength_mask.ts), in 32-bit arithmetic."""
+    a = seed & 0xFFFFFFFF
+    m = 0xFFFFFFFF
+
+    def imul(x: int, y: int) -> int:
+        return (x * y) & m
+
+    def nxt() -> float:
+        nonlocal a
+        a = (a + 0x6D2B79F5) & m
+        t = a
+        t = imul(t ^ (t >> 15), t | 1)
+        t ^= (t + imul(t ^ (t >> 7), t | 61)) & m
+        return ((t ^ (t >> 14)) & m) / 4294967296
+
+    return nxt
+
+
+def random_keep(hw: int, strength: float, seed: int) -> torch.Tensor:
+    """(HW,) bool keep-mask with exactly masked_count_for_strength zeros, chosen by `seed` (keepForStrength)."""
+    keep = torch.ones(hw, dtype=torch.bool)
+    order = list(range(hw))
+    rand = _mulberry32(seed)
+    for i in range(masked_count_for_strength(hw, strength)):
+        j = i + int(math.floor(rand() * (hw - i)))
+        order[i], order[j] = order[j], order[i]
+        keep[order[i]] = False
+    return keep
+
+
+def checkerboard_rows(grid: int) -> torch.Tensor:
+    """(2, HW) bool: row 0 True on cells with (r + c) even, row 1 on the odd ones (the cells each row masks)."""
+    r = torch.arange(grid)[:, None]
+    c = torch.arange(grid)[None, :]
+    even = ((r + c) % 2 == 0).flatten()
+    return torch.stack([even, ~even])
+
+
+@torch.no_grad()
+def token_confidence(model: ModelFn, text_ids: torch.Tensor, tokens: torch.Tensor, grid: int, codebook_size: int):
+    """(HW,) float: log p(token | prompt, the other checkerboard colour) from one batch-2 forward; -inf where the
+    token is not a codebook id. text_ids (Lt,) or (1, Lt); tokens (HW,)."""
+    dev = tokens.device
+    hw = grid * grid
+    tok = tokens.to(torch.long).view(hw)
+    valid = (tok >= 0) & (tok < codebook_size)
+    rows = checkerboard_rows(grid).to(dev)  # (2, HW): masked cells of each row
+    hidden = rows | ~valid[None]  # masked cells of each row, and tokens that are not codebook ids
+    inp = torch.where(hidden, torch.full_like(rows, codebook_size, dtype=torch.long), tok[None].expand(2, hw))
+    text = text_ids.to(dev).view(1, -1).expand(2, -1)
+    logp = F.log_softmax(model(inp, text).float(), dim=-1)  # (2, HW, K)
+    safe = torch.where(valid, tok, torch.zeros_like(tok))
+    per_row = logp.gather(-1, safe[None, :, None].expand(2, hw, 1))[..., 0]  # (2, HW)
+    score = torch.where(rows[0], per_row[0], per_row[1])
+    return torch.where(valid, score, torch.full_like(score, float("-inf")))
+
+
+def confidence_keep(
+    model: ModelFn, text_ids: torch.Tensor, tokens: torch.Tensor, strength: float, grid: int, codebook_size: int
+) -> torch.Tensor:
+    """(HW,) bool keep-mask: the masked_count_for_strength least confident tokens re-masked (token_confidence)."""
+    hw = grid * grid
+    score = token_confidence(model, text_ids, tokens, grid, codebook_size).cpu()
+    order = torch.sort(score, stable=True).indices  # ascending; ties -> lower index
+    keep = torch.ones(hw, dtype=torch.bool)
+    keep[order[: masked_count_for_strength(hw, strength)]] = False
+    return keep
+
+
+def strength_keep(
+    how: str,
+    model: ModelFn,
+    text_ids: torch.Tensor,
+    tokens: torch.Tensor,
+    strength: float,
+    seed: int,
+    grid: int,
+    codebook_size: int,
+) -> torch.Tensor:
+    """Image-to-image keep-mask by `how` ('random' or 'confidence'); tokens that are not codebook ids are never kept."""
+    hw = grid * grid
+    if how == "random":
+        keep = random_keep(hw, strength, seed)
+    elif how == "confidence":
+        keep = confidence_keep(model, text_ids, tokens, strength, grid, codebook_size)
+    else:
+        raise ValueError(f"unknown re-masking {how!r}")
+    tok = tokens.to(torch.long).view(hw).cpu()
+    return keep & (tok >= 0) & (tok < codebook_size)
 
 
 @torch.no_grad()

@@ -5,6 +5,7 @@
 // reads too; the pipeline only asserts its inputs.
 import {
   editProblem,
+  strengthProblem,
   GENERATION_SETTINGS as SETTINGS,
   settingProblem,
   showValue as show,
@@ -72,9 +73,16 @@ export function checkGenerateRequest(req: unknown): GenerateRequest {
       throw new InvalidGenerateRequestError(`variations is ${variations}; it must be a whole number`);
     out.variations = variations;
   }
-  const edit = editProblem(r.initTokens, r.keep);
-  if (edit) throw new InvalidGenerateRequestError(edit);
-  if (r.initTokens !== undefined) {
+  if (r.strength !== undefined || r.remask !== undefined) {
+    // image-to-image: the engine chooses the kept tokens (src/model/strength_mask.ts)
+    const problem = strengthProblem(r.initTokens, r.keep, r.strength, r.remask);
+    if (problem) throw new InvalidGenerateRequestError(problem);
+    out.initTokens = Uint32Array.from(r.initTokens as ArrayLike<number>);
+    out.strength = r.strength as number;
+    if (r.remask !== undefined) out.remask = r.remask as 'random' | 'confidence';
+  } else if (r.initTokens !== undefined || r.keep !== undefined) {
+    const edit = editProblem(r.initTokens, r.keep);
+    if (edit) throw new InvalidGenerateRequestError(edit);
     out.initTokens = Uint32Array.from(r.initTokens as ArrayLike<number>);
     out.keep = Uint8Array.from(r.keep as ArrayLike<number>);
   }

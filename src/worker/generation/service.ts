@@ -274,6 +274,8 @@ export class GenerationService implements GenerationApi, FineTuneHost {
           temperature: req.temperature,
           initTokens: req.initTokens,
           keep: req.keep,
+          strength: req.strength,
+          remask: req.remask,
           variations: req.variations,
         },
         async (s) => {
