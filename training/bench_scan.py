@@ -16,10 +16,12 @@ Two modes:
   interleaved (rounds of old, new), forward and forward+backward, median and min over rounds, plus the peak memory
   a forward+backward allocates beyond its inputs, and the activations (inputs + output) for scale.
   --sweep-split-bwd times launch sets of the registers backward (MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T}) at B=256
-  and prints the fastest as an export line.
+  and prints the fastest as an export line. --sweep-lite-bwd times the scratch backward against the registers one
+  at launch sets for a (BLOCK_D, 1) state at the lite block's shapes (N = 1, di = 256, B = 512), interleaved.
 
 Usage (from training/):  .venv/bin/python bench_scan.py [--dtype bf16|fp32] [--sweep] [--B 64]
                          .venv/bin/python bench_scan.py --compare [--check] [--sweep-merge] [--sweep-split-bwd]
+                                                        [--sweep-lite-bwd]
                                                         [--Bs 64,256] [--reps 20]
 """
 
@@ -84,6 +86,11 @@ def main():
         "--sweep-split-bwd",
         action="store_true",
         help="with --compare: launch sets of the split path's registers backward",
+    )
+    ap.add_argument(
+        "--sweep-lite-bwd",
+        action="store_true",
+        help="with --compare: the split scan's backward kinds at N = 1, di = 256, B = 512 (the lite block)",
     )
     ap.add_argument("--Bs", default="64,256", help="with --compare: batch sizes")
     ap.add_argument("--reps", type=int, default=20, help="with --compare: interleaved rounds")
@@ -475,6 +482,33 @@ def sweep_split_bwd(pf, inf, dtype, Bsz: int = 256) -> None:
         )
 
 
+def sweep_lite_bwd(pf, inf, dtype, Bsz: int = 512, reps: int = 5) -> None:
+    """The split scan at the lite block's shapes (d_state N = 1, d_inner 256) and the stage's batch: the 'scratch'
+    backward (DEFAULT_BWD, what the compiled lite step ran) against the 'registers' backward at launch sets that
+    fit a (BLOCK_D, 1) state tile (its default, 32 channels on 4 warps, has 128 threads for 32 values at N = 1),
+    interleaved, forward+backward median / min. Informational: nothing is exported (2b's set serves N = 16)."""
+    ins, _, _ = model_inputs(Bsz, dtype, di=256, N=1)
+    gY = torch.randn(Bsz, 272, 256, device=ins[0].device)
+    fns = {"scratch (default)": split_fn(pf, inf, bwd="scratch")}
+    for bd, w, T in ((32, 4, 8), (128, 4, 16), (128, 2, 16), (64, 2, 16), (256, 8, 16)):
+        fns[f"registers bd={bd} w={w} T={T}"] = split_fn(
+            pf, inf, bwd="registers", bwd_block_d=bd, bwd_warps=w, bwd_t=T, chunk=16
+        )
+    try:
+        res = bench_pair(fns, ins, gY, reps=reps)
+    except Exception as e:  # one set failing to compile takes the comparison down: report it
+        print(f"sweep-lite-bwd FAILED {type(e).__name__}: {str(e)[:300]}", flush=True)
+        return
+    print(f"\nsplit scan + merge at N = 1, di = 256, B = {Bsz}, {reps} interleaved rounds")
+    print("| backward | fwd+bwd median (ms) | fwd+bwd min | fwd median |")
+    print("| --- | --- | --- | --- |")
+    for name, r in res.items():
+        print(
+            f"| {name} | {statistics.median(r['fb']):.2f} | {min(r['fb']):.2f} | {statistics.median(r['fwd']):.2f} |",
+            flush=True,
+        )
+
+
 def compare_main(args) -> None:
     dev = "cuda"
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
@@ -552,6 +586,8 @@ def compare_main(args) -> None:
             )
     if args.sweep_split_bwd:
         sweep_split_bwd(pf, inf, dtype)
+    if args.sweep_lite_bwd:
+        sweep_lite_bwd(pf, inf, dtype)
     if not args.Bs.strip():
         return
     print("\n| B | path | fwd median | fwd min | fwd+bwd median | fwd+bwd min | peak extra (fwd+bwd) | activations |")
