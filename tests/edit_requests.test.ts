@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { brush, cellAt, emptyMask, fillRect, invertMask, keepFromMask, markedCount } from '../src/ui/edit_mask';
 import { imageToImageRequest, regionRequest, varyRequest, VARY_STRENGTH } from '../src/ui/edit_requests';
 import { splitStep } from '../src/ui/edit_frames';
-import { keepForStrength } from '../src/model/strength_mask';
+import { DEFAULT_REMASK } from '../src/model/strength_mask';
+import { checkGenerateRequest } from '../src/worker/generation/requests';
 import type { GenerateRequest } from '../src/worker/api';
 
 const G = 16;
@@ -61,12 +62,21 @@ describe('editing requests', () => {
     if (!full.ok) expect(full.problem).toMatch(/covers every token/);
   });
 
-  it('image-to-image: strength → keep by the seed; 1 is a plain generation, 0 is refused', () => {
+  it('image-to-image: strength and the re-masking choice go to the engine; 1 is a plain generation, 0 is refused', () => {
     const half = imageToImageRequest(base, { tokens }, 0.5);
     expect(half.ok).toBe(true);
-    if (half.ok) expect(Array.from(half.req.keep!)).toEqual(Array.from(keepForStrength(G * G, 0.5, 42)));
+    if (half.ok) {
+      expect(half.req.keep).toBeUndefined(); // the engine chooses the tokens (src/model/strength_mask.ts)
+      expect(half.req.strength).toBe(0.5);
+      expect(half.req.remask).toBe(DEFAULT_REMASK);
+      expect(Array.from(half.req.initTokens!)).toEqual(Array.from(tokens));
+    }
+    const conf = imageToImageRequest(base, { tokens }, 0.3, 'confidence');
+    expect(conf.ok && conf.req.remask === 'confidence').toBe(true);
+    // the request passes the worker's check as it is
+    if (conf.ok) expect(checkGenerateRequest(conf.req).remask).toBe('confidence');
     const one = imageToImageRequest(base, { tokens }, 1);
-    expect(one.ok && one.req.initTokens === undefined && one.req.keep === undefined).toBe(true);
+    expect(one.ok && one.req.initTokens === undefined && one.req.strength === undefined).toBe(true);
     const zero = imageToImageRequest(base, { tokens }, 0);
     expect(zero.ok).toBe(false);
   });
@@ -76,7 +86,21 @@ describe('editing requests', () => {
     expect(v.ok).toBe(true);
     if (!v.ok) return;
     expect(v.req.seed).toBe(44);
-    expect(Array.from(v.req.keep!)).toEqual(Array.from(keepForStrength(G * G, VARY_STRENGTH, 44)));
+    expect(v.req.strength).toBe(VARY_STRENGTH);
+    expect(v.req.keep).toBeUndefined();
+  });
+
+  it('the worker refuses malformed image-to-image requests with the reason', () => {
+    const ok = { prompt: 'x', seed: 1, initTokens: Array.from(tokens) };
+    for (const [bad, why] of [
+      [{ ...ok, strength: 0.5, keep: Array.from(tokens, () => 1) }, /strength and keep came together/],
+      [{ ...ok, strength: 1.5 }, /strength is 1.5/],
+      [{ ...ok, strength: 0.001 }, /re-draws no token/],
+      [{ ...ok, strength: 0.5, remask: 'loudest' }, /remask is "loudest"/],
+      [{ prompt: 'x', seed: 1, strength: 0.5 }, /initTokens is undefined/],
+      [{ ...ok, remask: 'random' }, /remask came alone/],
+    ] as const)
+      expect(() => checkGenerateRequest(bad)).toThrow(why);
   });
 });
 

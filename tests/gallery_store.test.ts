@@ -55,6 +55,19 @@ describe('gallery store', () => {
     await store.remove(list[1]!.id);
     expect((await store.list()).map((x) => x.facts.prompt)).toEqual(['p5', 'p3', 'p2']);
   });
+  it('keeps a copy of the token grid for editing (absent when not given)', async () => {
+    const store = new GalleryStore(mapBackend(), 4);
+    const grid = Uint32Array.from({ length: 256 }, (_, i) => (i * 7) % 1024);
+    const a = await store.add(facts(1), new Uint8Array([1]), 5, grid);
+    grid[0] = 999; // the caller's array changing later does not change the kept grid
+    await store.add(facts(2), new Uint8Array([2]), 6);
+    const [newest, older] = await store.list();
+    expect(older!.id).toBe(a.id);
+    expect(older!.tokens?.length).toBe(256);
+    expect(older!.tokens![0]).toBe(0);
+    expect(older!.tokens![3]).toBe(21);
+    expect(newest!.tokens).toBeUndefined();
+  });
   it('names an entry after its prompt, seed, steps and adapter', () => {
     const item = (f: ImageFacts): GalleryItem => ({ id: '1', createdAt: 0, facts: f, png: new Uint8Array() });
     expect(galleryLabel(item(facts(3)))).toBe('“p3”, seed 3, 12 steps, adapter zorblat');

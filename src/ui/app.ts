@@ -11,8 +11,11 @@
 // The settings in the page URL (`?prompt=…&seed=…&steps=…&guidance=…`, src/ui/share_link.ts) prefill the prompt
 // panel, and each generation writes its settings back (history.replaceState), so the address reproduces the image.
 // On a software adapter (SwiftShader and the like) the status pill says "Software GPU: slow" instead of "GPU ready".
-// Each finished image goes into the gallery (IndexedDB, src/ui/gallery_store.ts); picking one there restores its
-// settings (and its model) into the prompt panel.
+// Each finished image goes into the gallery (IndexedDB, src/ui/gallery_store.ts, with its token grid); picking one
+// there restores its settings (and its model) into the prompt panel.
+// Editing: the edit panel edits the last finished image, or what "Edit this step" (the image view's shown step) or a
+// gallery image's Edit hands it: a gallery image's stored tokens (an image kept without them is re-encoded from its
+// PNG by the VQ encoder), with its settings as the edit's starting point.
 // Downloading a model or saving an adapter asks the browser to keep this site's storage (src/ui/persist.ts).
 // While a run goes, the caption (the one status line under the image) says the step and about how long is left
 // (src/ui/run_estimate.ts); starting a run scrolls the image card into view if it is not on screen.
@@ -34,11 +37,11 @@ import type {
 } from '../worker/api';
 import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu_kind';
 import { framePng } from './frame_png';
-import { GalleryStore, indexedDbGallery, type GalleryItem } from './gallery_store';
+import { GalleryStore, galleryLabel, indexedDbGallery, type GalleryItem } from './gallery_store';
 import { imageFacts, type ImageFacts } from './image_file';
 import { splitStep } from './edit_frames';
 import type { EditPicture } from './edit_panel';
-import { formatMs, type Frame } from './image_view';
+import { formatMs, type Frame, type PictureToEdit } from './image_view';
 import type { VariationItem } from './variations_grid';
 import { requestPersistentStorage } from './persist';
 import { timeLeftText } from './run_estimate';
@@ -81,6 +84,8 @@ export class MmApp extends LitElement {
   /** Editing: the last request, its finished image, and each image of a variations run (src/ui/edit_panel.ts). */
   @state() private lastRequest: GenerateRequest | null = null;
   @state() private editResult: EditPicture | null = null;
+  /** The settings edits start from when the picture came from the gallery (else the last request). */
+  @state() private editBase: GenerateRequest | null = null;
   @state() private variationItems: VariationItem[] = [];
   @state() private caption = '';
   @state() private genError = '';
@@ -205,6 +210,8 @@ export class MmApp extends LitElement {
     this.addEventListener('mm-finetune-busy', (e) => (this.training = e.detail));
     this.addEventListener('mm-gallery-restore', (e) => this.restore(e.detail));
     this.addEventListener('mm-gallery-delete', (e) => void this.forget(e.detail));
+    this.addEventListener('mm-gallery-edit', (e) => void this.editGalleryItem(e.detail));
+    this.addEventListener('mm-edit-picture', (e) => void this.editPicture(e.detail, null));
     void this.refreshGallery();
     window.addEventListener('keydown', this.onKeydown);
     void this.start();
@@ -410,6 +417,7 @@ export class MmApp extends LitElement {
     if (this.engineNote.includes('It was restarted')) this.engineNote = ''; // read by now; the new run is what matters
     this.frames = [];
     this.lastRequest = req;
+    this.editBase = null;
     this.variationItems = [];
     this.facts = imageFacts(req, this.modelId);
     // The URL now reproduces this run (a copied link prefills the same settings).
@@ -450,6 +458,7 @@ export class MmApp extends LitElement {
                 height: p.height,
                 masked: p.masked,
                 msStep: p.msStep,
+                tokens: p.tokens,
               },
             ];
           }
@@ -471,7 +480,7 @@ export class MmApp extends LitElement {
       if (last) this.editResult = { tokens: r.tokens, image: last };
       if (r.variations)
         this.variationItems = this.variationItems.map((v, i) => ({ ...v, tokens: r.variations![i]?.tokens }));
-      if (last && this.facts) await this.keep(last, this.facts);
+      if (last && this.facts) await this.keep(last, this.facts, r.tokens);
       // A guided single image's time per step: what the fine-tuning panel estimates a run's time from.
       const stepSec = genStepSecOf(this.frames.map((f) => f.msStep));
       if (stepSec !== null && (req.guidance ?? 0) !== 1 && (req.variations ?? 1) <= 1 && this.modelId) {
@@ -508,9 +517,9 @@ export class MmApp extends LitElement {
   }
 
   /** Keeps a finished image in the gallery (a failing IndexedDB costs the gallery, never the generation). */
-  private async keep(frame: Frame, facts: ImageFacts): Promise<void> {
+  private async keep(frame: Frame, facts: ImageFacts, tokens: Uint32Array): Promise<void> {
     try {
-      await this.galleryStore.add(facts, await framePng(frame, 1, facts, facts.steps));
+      await this.galleryStore.add(facts, await framePng(frame, 1, facts, facts.steps), undefined, tokens);
     } catch (e) {
       console.warn('gallery: could not keep the image', e);
     }
@@ -532,6 +541,41 @@ export class MmApp extends LitElement {
       console.warn('gallery: could not delete', e);
     }
     await this.refreshGallery();
+  }
+
+  /** A picture into the edit panel (and the panel into view); `base`: the settings edits start from (null: the
+   *  last request). */
+  private async editPicture(p: PictureToEdit, base: GenerateRequest | null): Promise<void> {
+    this.editBase = base;
+    this.editResult = { tokens: p.tokens, unknown: p.unknown, image: p.image, label: p.label };
+    await this.updateComplete;
+    this.renderRoot.querySelector('mm-edit-panel')?.scrollIntoView({ block: 'nearest' });
+  }
+
+  /** A gallery image into the edit panel: its stored tokens (or its PNG re-encoded), its settings (and model). */
+  private async editGalleryItem(item: GalleryItem): Promise<void> {
+    if (this.busy) return;
+    const f = item.facts;
+    this.restore(item);
+    const label = `the gallery image ${galleryLabel(item)}`;
+    const base: GenerateRequest = {
+      prompt: f.prompt,
+      seed: f.seed,
+      steps: f.steps,
+      guidance: f.guidance,
+      ...(f.negativePrompt ? { negativePrompt: f.negativePrompt } : {}),
+    };
+    try {
+      if (item.tokens) {
+        await this.editPicture({ tokens: item.tokens.slice(), image: await pngPixels(item.png), label }, base);
+      } else if (this.engine) {
+        const enc = await this.engine.encodeImage(item.png.slice().buffer as ArrayBuffer);
+        const image = { pixels: enc.image.rgba, width: enc.image.width, height: enc.image.height };
+        await this.editPicture({ tokens: enc.tokens, image, label: `${label} (re-encoded)` }, base);
+      }
+    } catch (e) {
+      this.genError = `Could not edit that image: ${message(e)}`;
+    }
   }
 
   /** A gallery image's settings into the prompt panel; its model is loaded when another one is. */
@@ -611,10 +655,10 @@ export class MmApp extends LitElement {
               .facts=${this.facts}></mm-image-view>
             <mm-variations-grid .items=${this.variationItems} .base=${this.lastRequest}
               ?busy=${this.busy}></mm-variations-grid>
-            <mm-edit-panel .engine=${this.engine} .base=${this.lastRequest} .result=${this.editResult}
+            <mm-edit-panel .engine=${this.engine} .base=${this.editBase ?? this.lastRequest} .result=${this.editResult}
               ?busy=${this.busy}
               ?disabled=${this.modelId === null || this.phase !== 'ready' || this.training}></mm-edit-panel>
-            <mm-gallery .items=${this.gallery}></mm-gallery>
+            <mm-gallery .items=${this.gallery} ?busy=${this.busy}></mm-gallery>
             <mm-finetune-panel .engine=${this.engine} .modelId=${this.phase === 'ready' ? this.modelId : null}
               .adapters=${this.adapters} .genStepSec=${this.genStepSec}></mm-finetune-panel>
           </div>
@@ -651,6 +695,18 @@ function stepCaption(note: string, frames: Frame[], steps: number): string {
 function softwareNote(report: GpuReport | null): string {
   const name = report?.status === 'ready' ? report.adapterName : 'a software renderer';
   return `This GPU is a software renderer (${name}): each step can take seconds to minutes. Try ${SOFTWARE_SUGGESTED_STEPS} steps.`;
+}
+
+/** A PNG's RGBA pixels (a gallery image's, to show in the edit panel). */
+async function pngPixels(png: Uint8Array): Promise<{ pixels: Uint8ClampedArray; width: number; height: number }> {
+  const bmp = await createImageBitmap(new Blob([png as BlobPart], { type: 'image/png' }));
+  const c = document.createElement('canvas');
+  c.width = bmp.width;
+  c.height = bmp.height;
+  const ctx = c.getContext('2d')!;
+  ctx.drawImage(bmp, 0, 0);
+  bmp.close();
+  return { pixels: ctx.getImageData(0, 0, c.width, c.height).data, width: c.width, height: c.height };
 }
 
 function message(e: unknown): string {

@@ -1,15 +1,18 @@
-// <mm-edit-panel>: "Edit and vary". The picture to edit is the last finished image (or an uploaded PNG/JPEG/WebP,
-// encoded to tokens by the engine's `encodeImage`). Three actions, each sent as `mm-generate` (the app runs it like
+// <mm-edit-panel>: "Edit and vary". The picture to edit is the last finished image, or any step or gallery image
+// the app hands it ("Edit this step" in the image view, "Edit" in the gallery: `result` with a `label`), or an
+// uploaded PNG/JPEG/WebP, encoded to tokens by the engine's `encodeImage`. Three actions, each sent as `mm-generate` (the app runs it like
 // any generation, every step shown):
 // - Re-generate region: the tokens painted in the mask editor (mask_editor.ts) are drawn anew, the rest kept;
-// - From picture: image-to-image, the strength slider choosing how many tokens are re-drawn (at random by seed:
+// - From picture: image-to-image, the strength slider choosing how many tokens are re-drawn and the "Re-draw"
+//   select which (at random by seed, the default as measured, or the model's least confident:
 //   src/model/strength_mask.ts);
 // - Draw N variations (2–8) of the last request, one batched run; the app shows them in <mm-variations-grid>.
 // Each action uses the last request's settings (seed, steps, guidance, …) with this panel's prompt. Problems (an
 // empty or full mask, a refused upload, strength 0) are shown in the engine's words before anything is sent.
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import { GENERATION_SETTINGS } from '../model/settings';
+import { GENERATION_SETTINGS, type Remask } from '../model/settings';
+import { DEFAULT_REMASK } from '../model/strength_mask';
 import type { GenerateRequest, MMambaEngineInterface } from '../worker/api';
 import { emptyMask } from './edit_mask';
 import { imageToImageRequest, regionRequest, type Built, type EditSource } from './edit_requests';
@@ -20,6 +23,8 @@ import './mask_editor';
 /** A picture the panel can edit. */
 export interface EditPicture extends EditSource {
   image: FramePixels;
+  /** What it is ("step 1 of 12", "the gallery image …"); absent: the last image. */
+  label?: string;
 }
 
 const VARIATIONS = GENERATION_SETTINGS.variations;
@@ -38,6 +43,7 @@ export class EditPanel extends LitElement {
   @state() private mask: Uint8Array = emptyMask(16);
   @state() private prompt = '';
   @state() private strength = 0.5;
+  @state() private remask: Remask = DEFAULT_REMASK;
   @state() private count = 2;
   @state() private problem = '';
   @state() private reading = false;
@@ -55,7 +61,7 @@ export class EditPanel extends LitElement {
         font-size: 0.85rem;
       }
       label { display: inline-flex; align-items: center; gap: 0.35rem; }
-      input[type='text'], input[type='number'] { ${fieldLook} }
+      input[type='text'], input[type='number'], select { ${fieldLook} }
       input[type='text'] { flex: 1; min-width: 12rem; }
       input[type='number'] { width: 4rem; }
       button { ${buttonLook} font-size: 0.85rem; padding: 0.4rem 0.8rem; }
@@ -76,9 +82,10 @@ export class EditPanel extends LitElement {
   protected override willUpdate(changed: PropertyValues<this>): void {
     // A new request's prompt becomes the edit prompt; a new result is edited next (a fresh mask).
     if (changed.has('base') && this.base) this.prompt = this.base.prompt;
+    // A picture with still-masked tokens (an unfinished step) starts with those marked: every edit re-draws them.
     if (changed.has('result') && this.result) {
       this.useUpload = false;
-      this.mask = emptyMask(this.picture()?.tokens.length ? Math.round(Math.sqrt(this.picture()!.tokens.length)) : 16);
+      this.mask = this.result.unknown?.slice() ?? emptyMask(this.grid());
     }
   }
 
@@ -120,7 +127,7 @@ export class EditPanel extends LitElement {
 
   private fromPicture(): void {
     const p = this.picture();
-    if (p) this.send(imageToImageRequest(this.settings(), p, this.strength));
+    if (p) this.send(imageToImageRequest(this.settings(), p, this.strength, this.remask));
   }
 
   private variations(): void {
@@ -172,7 +179,7 @@ export class EditPanel extends LitElement {
       </div>
       ${
         p
-          ? html`<p class="muted" data-testid="edit-source">Editing ${this.useUpload && this.upload ? 'the uploaded picture' : 'the last image'}.</p>
+          ? html`<p class="muted" data-testid="edit-source">Editing ${this.useUpload && this.upload ? 'the uploaded picture' : (p.label ?? 'the last image')}.</p>
             <mm-mask-editor .image=${p.image} .grid=${this.grid()} .mask=${this.mask} ?disabled=${off}
               @mm-mask-change=${(e: CustomEvent<Uint8Array>) => (this.mask = e.detail)}></mm-mask-editor>`
           : html`<p class="muted">Generate an image or upload a picture to edit it.</p>`
@@ -192,10 +199,16 @@ export class EditPanel extends LitElement {
           <input type="range" min="0" max="1" step="0.05" data-testid="edit-strength" .value=${String(this.strength)}
             ?disabled=${off} @input=${(e: Event) => (this.strength = Number((e.target as HTMLInputElement).value))} />
           <output data-testid="edit-strength-value">${this.strength.toFixed(2)}</output></label>
+        <label>Re-draw
+          <select data-testid="edit-remask" ?disabled=${off} .value=${this.remask}
+            @change=${(e: Event) => (this.remask = (e.target as HTMLSelectElement).value as Remask)}>
+            <option value="random" ?selected=${this.remask === 'random'}>random tokens (by seed)</option>
+            <option value="confidence" ?selected=${this.remask === 'confidence'}>the least likely tokens</option>
+          </select></label>
         <button type="button" data-testid="from-picture" ?disabled=${off || !p}
           @click=${this.fromPicture}>Re-draw from picture</button>
       </div>
-      <p class="muted">Strength = the share of the picture's tokens drawn anew (chosen at random by the seed); 1 draws a new picture.</p>
+      <p class="muted">Strength = the share of the picture's tokens drawn anew; 1 draws a new picture. Which ones: at random by the seed (the default: it kept more of the picture in our measurement), or those the model finds least likely for the prompt.</p>
       <h3>Variations</h3>
       <div class="row">
         <label>Images

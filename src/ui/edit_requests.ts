@@ -2,8 +2,8 @@
 // "vary this" (image-to-image from one variation at VARY_STRENGTH). Each starts from the last request's settings
 // (prompt, seed, steps, guidance, …) and returns either a GenerateRequest or the reason it cannot be made, in the
 // engine's own words (editProblem, src/model/settings.ts), so the page shows the message without a round trip.
-import { editProblem } from '../model/settings';
-import { keepForStrength, maskedCountForStrength } from '../model/strength_mask';
+import { editProblem, type Remask } from '../model/settings';
+import { DEFAULT_REMASK, maskedCountForStrength } from '../model/strength_mask';
 import type { GenerateRequest } from '../worker/api';
 import { keepFromMask } from './edit_mask';
 
@@ -20,7 +20,7 @@ export type Built = { ok: true; req: GenerateRequest } | { ok: false; problem: s
 
 /** The settings of `base` without the editing and variation fields. */
 function plain(base: GenerateRequest): GenerateRequest {
-  const { initTokens: _i, keep: _k, variations: _v, ...rest } = base;
+  const { initTokens: _i, keep: _k, variations: _v, strength: _s, remask: _r, ...rest } = base;
   return rest;
 }
 
@@ -36,17 +36,24 @@ export function regionRequest(base: GenerateRequest, src: EditSource, mask: Uint
   return edit(base, src.tokens, keepFromMask(mask, src.unknown));
 }
 
-/** Image-to-image: round(strength·HW) tokens of `src` re-masked at random by the request's seed (strength 1: a
- *  plain generation; strength 0 re-draws nothing and is refused). */
-export function imageToImageRequest(base: GenerateRequest, src: EditSource, strength: number): Built {
+/** Image-to-image: round(strength·HW) tokens of `src` re-drawn, the engine choosing which by `remask` (at random
+ *  by the request's seed, or the model's least confident; src/model/strength_mask.ts); still-masked tokens of an
+ *  unfinished step are always re-drawn. Strength 1 is a plain generation; strength 0 re-draws nothing and is
+ *  refused. */
+export function imageToImageRequest(
+  base: GenerateRequest,
+  src: EditSource,
+  strength: number,
+  remask: Remask = DEFAULT_REMASK,
+): Built {
   const hw = src.tokens.length;
   const n = maskedCountForStrength(hw, strength);
   if (n === 0) return { ok: false, problem: 'Strength 0 keeps the picture as it is: raise it to re-draw part of it.' };
   if (n === hw) return { ok: true, req: plain(base) };
-  return edit(base, src.tokens, keepForStrength(hw, strength, base.seed));
+  return { ok: true, req: { ...plain(base), initTokens: src.tokens.slice(), strength, remask } };
 }
 
 /** "Vary this": image-to-image from one picture at VARY_STRENGTH, with `seed`. */
-export function varyRequest(base: GenerateRequest, tokens: Uint32Array, seed: number): Built {
-  return imageToImageRequest({ ...base, seed }, { tokens }, VARY_STRENGTH);
+export function varyRequest(base: GenerateRequest, tokens: Uint32Array, seed: number, remask?: Remask): Built {
+  return imageToImageRequest({ ...base, seed }, { tokens }, VARY_STRENGTH, remask);
 }

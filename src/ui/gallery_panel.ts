@@ -1,6 +1,7 @@
 // <mm-gallery>: finished images kept on this device (src/ui/gallery_store.ts), newest first. Each thumbnail is a
 // button that restores the image's settings into the prompt panel (fires `mm-gallery-restore` with the item), and
-// each has a delete button (`mm-gallery-delete` with the id). Thumbnails are object URLs of the stored PNGs,
+// each has an Edit button (`mm-gallery-edit` with the item: the app loads it into the edit panel) and a delete button
+// (`mm-gallery-delete` with the id). Thumbnails are object URLs of the stored PNGs,
 // revoked when the list changes or the panel goes away.
 import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
@@ -10,6 +11,8 @@ import { card, smallButton } from './theme';
 @customElement('mm-gallery')
 export class GalleryPanel extends LitElement {
   @property({ attribute: false }) items: GalleryItem[] = [];
+  /** A generation is running: Edit waits. */
+  @property({ type: Boolean }) busy = false;
   /** Object URL per item id (made for the current list). */
   private urls = new Map<string, string>();
 
@@ -27,6 +30,7 @@ export class GalleryPanel extends LitElement {
         gap: 0.6rem;
       }
       li { display: grid; gap: 0.25rem; min-width: 0; }
+      .actions { display: flex; gap: 0.25rem; flex-wrap: wrap; }
       button.restore {
         padding: 0;
         border: 1px solid var(--mm-border);
@@ -74,8 +78,12 @@ export class GalleryPanel extends LitElement {
                     <img src=${this.urls.get(item.id) ?? ''} alt="" />
                   </button>
                   <span class="prompt" aria-hidden="true">${item.facts.prompt || '(no prompt)'}</span>
-                  <button type="button" data-testid="gallery-delete" aria-label="Delete ${galleryLabel(item)}"
-                    @click=${() => this.fire('mm-gallery-delete', item.id)}>Delete</button>
+                  <span class="actions">
+                    <button type="button" data-testid="gallery-edit" aria-label="Edit ${galleryLabel(item)}"
+                      ?disabled=${this.busy} @click=${() => this.fire('mm-gallery-edit', item)}>Edit</button>
+                    <button type="button" data-testid="gallery-delete" aria-label="Delete ${galleryLabel(item)}"
+                      @click=${() => this.fire('mm-gallery-delete', item.id)}>Delete</button>
+                  </span>
                 </li>`,
               )}
             </ul>`
@@ -84,7 +92,7 @@ export class GalleryPanel extends LitElement {
     </section>`;
   }
 
-  private fire<K extends 'mm-gallery-restore' | 'mm-gallery-delete'>(
+  private fire<K extends 'mm-gallery-restore' | 'mm-gallery-delete' | 'mm-gallery-edit'>(
     type: K,
     detail: HTMLElementEventMap[K]['detail'],
   ) {
@@ -99,5 +107,6 @@ declare global {
   interface HTMLElementEventMap {
     'mm-gallery-restore': CustomEvent<GalleryItem>;
     'mm-gallery-delete': CustomEvent<string>;
+    'mm-gallery-edit': CustomEvent<GalleryItem>;
   }
 }

@@ -1,5 +1,5 @@
 // The gallery: finished images kept in IndexedDB (database `m-mamba-gallery`, one entry per image: its settings
-// and PNG bytes), so they survive a reload. Bounded: adding one past GALLERY_LIMIT drops the oldest. The store sits
+// and PNG bytes, and its token grid so that it can be edited again: 1 KiB for 16×16), so they survive a reload. Bounded: adding one past GALLERY_LIMIT drops the oldest. The store sits
 // on a three-call backend (idb-keyval in the page, a Map in tests).
 import { createStore, del, entries, set } from 'idb-keyval';
 import type { ImageFacts } from './image_file';
@@ -15,6 +15,8 @@ export interface GalleryItem {
   facts: ImageFacts;
   /** The image as a PNG (with its settings in text chunks). */
   png: Uint8Array;
+  /** Its token grid (H*W), for "Edit" (absent in items kept before the grids were: those are re-encoded). */
+  tokens?: Uint32Array;
 }
 
 export interface GalleryBackend {
@@ -58,8 +60,9 @@ export class GalleryStore {
   }
 
   /** Keeps an image; drops the oldest ones past the limit. Returns the new item. */
-  async add(facts: ImageFacts, png: Uint8Array, now = Date.now()): Promise<GalleryItem> {
+  async add(facts: ImageFacts, png: Uint8Array, now = Date.now(), tokens?: Uint32Array): Promise<GalleryItem> {
     const item: GalleryItem = { id: newId(now), createdAt: now, facts: { ...facts }, png };
+    if (tokens) item.tokens = tokens.slice();
     await this.backend.set(item.id, item);
     const ids = (await this.backend.entries()).map(([id]) => id);
     for (const id of overflow(ids, this.limit)) await this.backend.del(id);

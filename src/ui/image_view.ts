@@ -2,7 +2,8 @@
 // step (the newest while generating), an optional overlay marks the tokens still masked (16x16 grid from the
 // step's `masked`), a filmstrip keeps every step (click one to show it), Download PNG saves the shown step,
 // named after its settings (`facts`) and carrying them in PNG text chunks (src/ui/image_file.ts), and Copy link puts
-// a link that reproduces the image on the clipboard (src/ui/share_link.ts).
+// a link that reproduces the image on the clipboard (src/ui/share_link.ts). "Edit this step" sends the shown step
+// (its tokens; those still masked are re-drawn by any edit) to the edit panel as `mm-edit-picture`.
 // Accessibility: the caption is a polite live region (step, Done, Cancelled are announced); the canvas is named
 // after the prompt and step; the filmstrip is one tab stop whose buttons ("Step i of n") arrow keys move through
 // (Left/Right, Home/End), showing the step they land on.
@@ -24,6 +25,18 @@ export interface Frame {
   /** (16*16) 1 = still masked. */
   masked: Uint8Array;
   msStep: number;
+  /** (16*16) the step's token grid ([MASK] where masked), when known: "Edit this step" needs it. */
+  tokens?: Uint32Array;
+}
+
+/** What "Edit this step" (and the gallery's Edit) hand to the edit panel. */
+export interface PictureToEdit {
+  tokens: Uint32Array;
+  /** 1 where the token is still [MASK] (an unfinished step). */
+  unknown?: Uint8Array;
+  image: { pixels: Uint8ClampedArray; width: number; height: number };
+  /** What it is, for the panel's "Editing …" line. */
+  label: string;
 }
 
 /** "85 ms" below a second, "1.4 s" above. */
@@ -212,6 +225,8 @@ export class ImageView extends LitElement {
         >
         <label><input type="checkbox" data-testid="mask-toggle" .checked=${this.overlay}
           @change=${(e: Event) => (this.overlay = (e.target as HTMLInputElement).checked)} /> Show masked tokens</label>
+        <button type="button" data-testid="edit-this" ?disabled=${!f?.tokens || this.busy}
+          @click=${this.editShown}>Edit this step</button>
         <button type="button" data-testid="download-png" ?disabled=${!f || this.busy}
           @click=${this.download}>Download PNG</button>
         <button type="button" data-testid="copy-link" ?disabled=${!f || this.busy || !this.facts}
@@ -267,6 +282,19 @@ export class ImageView extends LitElement {
     this.renderRoot.querySelectorAll<HTMLButtonElement>('.frame')[to]?.focus();
   }
 
+  /** The shown step to the edit panel. */
+  private editShown() {
+    const f = this.shown;
+    if (!f?.tokens) return;
+    const detail: PictureToEdit = {
+      tokens: f.tokens,
+      unknown: f.masked.some((m) => m) ? f.masked : undefined,
+      image: f,
+      label: `step ${this.frames.indexOf(f) + 1} of ${f.steps}`,
+    };
+    this.dispatchEvent(new CustomEvent('mm-edit-picture', { detail, bubbles: true, composed: true }));
+  }
+
   private async download() {
     const f = this.shown;
     if (!f) return;
@@ -297,5 +325,8 @@ export class ImageView extends LitElement {
 declare global {
   interface HTMLElementTagNameMap {
     'mm-image-view': ImageView;
+  }
+  interface HTMLElementEventMap {
+    'mm-edit-picture': CustomEvent<PictureToEdit>;
   }
 }
