@@ -142,3 +142,36 @@ def test_inpainting_keeps_tokens_and_follows_the_schedule_over_the_masked_count(
     none = torch.zeros(hw, dtype=torch.bool)
     plain = maskgit_sample(model, text, **kw)
     assert all(torch.equal(a, b) for a, b in zip(plain, maskgit_sample(model, text, init_tokens=init, keep=none, **kw)))
+
+
+def test_strength_keep_random_and_confidence():
+    from mmamba.sampling import confidence_keep, masked_count_for_strength, random_keep, strength_keep, token_confidence
+
+    assert [masked_count_for_strength(256, s) for s in (0, 0.3, 0.5, 1, 1.5, -1)] == [0, 77, 128, 256, 256, 0]
+    assert masked_count_for_strength(4, 0.375) == 2  # 1.5 rounds half up, as JavaScript's Math.round
+    a = random_keep(256, 0.4, 12345)
+    assert int((~a).sum()) == 102 and torch.equal(a, random_keep(256, 0.4, 12345))
+    assert not torch.equal(a, random_keep(256, 0.4, 12346))
+    # a "model" whose logits favour token p % K at position p: every token but the planted ones is likely
+    K, grid = 8, 4
+    hw = grid * grid
+    seen = []
+
+    def model(tok, text):
+        seen.append(tok.clone())
+        lg = torch.full((tok.shape[0], hw, K), -5.0)
+        lg[:, torch.arange(hw), torch.arange(hw) % K] = 5.0
+        return lg
+
+    tokens = torch.arange(hw) % K
+    tokens[[3, 9]] = (tokens[[3, 9]] + 1) % K  # two unlikely tokens
+    tokens[12] = K  # [MASK]: never kept
+    text = torch.zeros(1, 4, dtype=torch.long)
+    score = token_confidence(model, text, tokens, grid, K)
+    assert len(seen) == 1 and seen[0].shape == (2, hw)  # one batch-2 forward
+    assert (seen[0] == K).sum(0).min() >= 1  # every position masked in one of the rows
+    assert score[12] == float("-inf")
+    keep = confidence_keep(model, text, tokens, 3 / hw, grid, K)
+    assert sorted((~keep).nonzero().flatten().tolist()) == [3, 9, 12]
+    r = strength_keep("random", model, text, tokens, 0.25, 7, grid, K)
+    assert not bool(r[12]) and int((~r).sum()) in (4, 5)
