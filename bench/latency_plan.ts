@@ -1,0 +1,46 @@
+// The plan of bench/latency.ts, kept pure for tests/latency_plan.test.ts: the fusion variants named in FUSIONS, the
+// rotated order of an interleaved round, and median / min of a set of runs.
+import { allFusions, FUSION_NAMES, noFusions, type Fusions } from '../src/model/fusions';
+
+export interface Variant {
+  name: string;
+  fusions: Fusions;
+}
+
+/** 'all', 'none', '-NAME' (all fusions but NAME), '+NAME' (only NAME), comma-separated; unknown names throw. */
+export function parseVariants(spec: string): Variant[] {
+  const names = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!names.length) throw new Error('FUSIONS names no variant');
+  return names.map((name) => {
+    if (name === 'all') return { name, fusions: allFusions() };
+    if (name === 'none') return { name, fusions: noFusions() };
+    const key = name.slice(1) as (typeof FUSION_NAMES)[number];
+    if ((name[0] !== '-' && name[0] !== '+') || !FUSION_NAMES.includes(key))
+      throw new Error(`FUSIONS: '${name}' is not all, none, -NAME or +NAME with NAME in ${FUSION_NAMES.join(', ')}`);
+    const fusions = name[0] === '-' ? allFusions() : noFusions();
+    fusions[key] = name[0] === '+';
+    return { name, fusions };
+  });
+}
+
+/** Indices 0..n−1 starting at round mod n: each variant takes every position equally often over n rounds. */
+export function rotate(n: number, round: number): number[] {
+  return Array.from({ length: n }, (_, i) => (i + round) % n);
+}
+
+export interface Stats {
+  median: number;
+  min: number;
+  n: number;
+}
+
+/** Median (the mean of the middle two for an even count) and min; NaN for no runs. */
+export function stats(xs: readonly number[]): Stats {
+  if (!xs.length) return { median: NaN, min: NaN, n: 0 };
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return { median: s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2, min: s[0]!, n: s.length };
+}
