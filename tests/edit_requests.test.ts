@@ -2,7 +2,13 @@
 // (src/ui/edit_requests.ts) and the split of a variations step (src/ui/edit_frames.ts).
 import { describe, expect, it } from 'vitest';
 import { brush, cellAt, emptyMask, fillRect, invertMask, keepFromMask, markedCount } from '../src/ui/edit_mask';
-import { imageToImageRequest, regionRequest, varyRequest, VARY_STRENGTH } from '../src/ui/edit_requests';
+import {
+  imageToImageRequest,
+  regionRequest,
+  variationsRequest,
+  varyRequest,
+  VARY_STRENGTH,
+} from '../src/ui/edit_requests';
 import { splitStep } from '../src/ui/edit_frames';
 import { DEFAULT_REMASK } from '../src/model/strength_mask';
 import { checkGenerateRequest } from '../src/worker/generation/requests';
@@ -88,6 +94,17 @@ describe('editing requests', () => {
     expect(v.req.seed).toBe(44);
     expect(v.req.strength).toBe(VARY_STRENGTH);
     expect(v.req.keep).toBeUndefined();
+  });
+
+  it('variations after an image-to-image run are of the plain request (no edit fields left over)', () => {
+    const img2img = imageToImageRequest(base, { tokens }, 0.5, 'confidence');
+    expect(img2img.ok).toBe(true);
+    if (!img2img.ok) return;
+    const v = variationsRequest(img2img.req, 3);
+    expect(v.ok).toBe(true);
+    if (!v.ok) return;
+    expect(v.req).toEqual({ ...base, variations: 3 });
+    expect(checkGenerateRequest(v.req).variations).toBe(3);
   });
 
   it('the worker refuses malformed image-to-image requests with the reason', () => {

@@ -15,7 +15,7 @@ import { GENERATION_SETTINGS, type Remask } from '../model/settings';
 import { DEFAULT_REMASK } from '../model/strength_mask';
 import type { GenerateRequest, MMambaEngineInterface } from '../worker/api';
 import { emptyMask } from './edit_mask';
-import { imageToImageRequest, regionRequest, type Built, type EditSource } from './edit_requests';
+import { imageToImageRequest, regionRequest, variationsRequest, type Built, type EditSource } from './edit_requests';
 import type { FramePixels } from './frame_png';
 import { buttonLook, card, fieldLook } from './theme';
 import './mask_editor';
@@ -131,8 +131,7 @@ export class EditPanel extends LitElement {
   }
 
   private variations(): void {
-    const { initTokens: _i, keep: _k, ...plain } = this.settings();
-    this.send({ ok: true, req: { ...plain, variations: this.count } });
+    this.send(variationsRequest(this.settings(), this.count));
   }
 
   private async onFile(e: Event): Promise<void> {

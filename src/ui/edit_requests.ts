@@ -31,6 +31,11 @@ function edit(base: GenerateRequest, tokens: Uint32Array, keep: Uint8Array): Bui
     : { ok: true, req: { ...plain(base), initTokens: tokens.slice(), keep } };
 }
 
+/** "Draw N variations" of `base` (its edit fields dropped: variations of the plain request). */
+export function variationsRequest(base: GenerateRequest, count: number): Built {
+  return { ok: true, req: { ...plain(base), variations: count } };
+}
+
 /** Re-generate the painted region (mask: 1 = re-generate) of `src`, the rest kept. */
 export function regionRequest(base: GenerateRequest, src: EditSource, mask: Uint8Array): Built {
   return edit(base, src.tokens, keepFromMask(mask, src.unknown));
