@@ -29,7 +29,7 @@ interface Step {
 interface Fixture {
   word: string;
   wordId: number;
-  options: FineTuneOptions;
+  options: FineTuneOptions & { textDropout: number; seed: number };
   textIds: number[];
   tokens: number[];
   init: number[];

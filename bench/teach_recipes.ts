@@ -1,0 +1,268 @@
+// Chooses the default teach-a-word recipe (issue 20, item 1): whole runs as the page's worker runs them
+// (bench/teach_word_lib.ts, FineTuneRun) on the default generator, for several recipes × picture sets (three new
+// things × two art styles, drawn by the benchmark: bench/teach_word_lib.ts drawThing), in Node on Dawn with default
+// WebGPU limits. Per run:
+//   - the word: "a <word>" at 4 seeds, mean 32-px PSNR to the nearest picture, base → adapter (the gain);
+//   - subject in N of 4 seeds (proxy): a seed counts when its 32-px PSNR to the nearest picture is past the midpoint
+//     between the base model's mean for "a <word>" (an unrelated image) and the pictures' own mean to their nearest
+//     other picture (another picture of the thing);
+//   - drift on the 8 control prompts (the drift guard's final check): worst and mean 32-px PSNR to the base image,
+//     worst colour-share change, within the bounds (≥ 20 dB, ≤ 0.05) or not;
+//   - the run's wall time (base control renders cached across runs; word and LoRA steps, final drift check).
+// Sets run in the order given, every recipe per set, so a run cut short by --budget still compares the recipes on
+// the sets it did; a run that would pass the budget (its recipe's mean time so far) is skipped and listed.
+// Prints a Markdown table per run, a summary per recipe and the choice; writes a contact sheet per set
+// (<out>/teach_<thing>_<style>.png: row 1 the 8 pictures; row 2 the base: "a <word>" at seeds 0–3, then the 8
+// controls; then one row per recipe, the same with its adapter) and <out>/teach_recipes.json.
+// Usage: node bench/build.mjs .gpu/teach_recipes.mjs bench/teach_recipes.ts && node .gpu/teach_recipes.mjs
+//   [--models public/models] [--gen ID (default: index.json defaultGenerator)] [--vq ID] [--tiny]
+//   [--sets robot:flat,octopus:outline,house:flat,...] [--recipes lora=0+200@0,pivotal=100+100@0,...]
+//   [--lr X] [--rank R] [--batch B] [--render-steps S] [--seed N] [--word zorblat] [--budget S] [--out DIR]
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { create, globals } from 'webgpu';
+import { acquireDevice, describeAdapter } from '../src/engine/device';
+import { Engine } from '../src/engine/engine';
+import { DRIFT_BOUNDS, psnrAt } from '../src/finetune/drift';
+import type { RgbaImage } from '../src/worker/api';
+import { CONTROLS } from '../src/worker/finetune/drift_guard';
+import { FINETUNE_SETTINGS as FT } from '../src/worker/finetune/settings';
+import { arg, flag } from './cli';
+import { readModelDir } from './model_files';
+import { encodePng, parseRecipes, sheet, TeachBench, type Recipe } from './teach_word_lib';
+
+Object.assign(globalThis, globals);
+
+const DEFAULT_SETS = 'robot:flat,octopus:outline,house:flat,robot:outline,octopus:flat,house:outline';
+const DEFAULT_RECIPES = 'lora=0+200@0,pivotal=100+100@0,pivotal-prior=100+100@0.25';
+/** The issue's targets: word gain ≥ +3.9 dB and 4 of 4 seeds; controls within DRIFT_BOUNDS; run < 60 s. */
+const TARGET = { gainDb: 3.9, seeds: 4, runS: 60 };
+/** The controls' mean 32-px PSNR counts an unchanged control (∞) as this. */
+const PSNR_CAP = 60;
+
+interface Cell {
+  set: string;
+  recipe: string;
+  runS: number;
+  steps: number;
+  status: string;
+  lossFirst: number | null;
+  lossLast: number | null;
+  wordBase: number;
+  wordAdapter: number;
+  gain: number;
+  seedsBase: number;
+  seedsAdapter: number;
+  threshold: number;
+  controlsWorstPsnr: number | null;
+  controlsMeanPsnr: number;
+  worstColourShare: number;
+  withinBounds: boolean;
+}
+
+const fin = (x: number) => (Number.isFinite(x) ? x : null);
+const f1 = (x: number | null) => (x === null ? '∞' : x.toFixed(1));
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const elapsed = () => (performance.now() - t0) / 1000;
+  const tiny = flag('--tiny');
+  const models = arg('--models', 'public/models');
+  const index = tiny
+    ? {}
+    : (JSON.parse(readFileSync(join(models, 'index.json'), 'utf8')) as {
+        defaultGenerator?: string;
+        tokenizer?: string;
+      });
+  const genDir = tiny
+    ? 'e2e/fixtures/models/mmamba-e2e'
+    : join(models, arg('--gen', index.defaultGenerator ?? 'mmamba-v2'));
+  const vqDir = tiny ? 'e2e/fixtures/models/vq-e2e' : join(models, arg('--vq', index.tokenizer ?? 'vq-s'));
+  const sets = arg('--sets', DEFAULT_SETS)
+    .split(',')
+    .map((s) => {
+      const [thing, style = 'flat'] = s.trim().split(':');
+      return { thing: thing!, style };
+    });
+  const recipes: Recipe[] = parseRecipes(arg('--recipes', DEFAULT_RECIPES));
+  const word = arg('--word', 'zorblat');
+  const budget = Number(arg('--budget', '230'));
+  const out = resolve(arg('--out', process.env.OUT ?? '/tmp/teach-recipes'));
+  mkdirSync(out, { recursive: true });
+  const renderSteps = Number(arg('--render-steps', String(FT.previewSteps.default)));
+  const common = {
+    rank: Number(arg('--rank', String(FT.rank.default))),
+    lr: Number(arg('--lr', String(FT.lr.default))),
+    batchSize: Number(arg('--batch', String(FT.batchSize.default))),
+    seed: Number(arg('--seed', String(FT.seed.default))),
+    renderSteps,
+  };
+
+  const gen = readModelDir(resolve(genDir));
+  const vq = readModelDir(resolve(vqDir));
+  const dawn = create([]) as unknown as GPU; // stays referenced for the process lifetime
+  const ctx = await acquireDevice(dawn, { label: 'teach-recipes-bench', defaultLimitsOnly: true });
+  const e = new Engine(ctx);
+  const bench = new TeachBench(e, gen, vq);
+  console.log(
+    `adapter: ${describeAdapter(ctx.adapterInfo)}; model ${gen.manifest.modelId} + ${vq.manifest.modelId}; word "${word}"; ` +
+      `rank ${common.rank}, lr ${common.lr}, batch ${common.batchSize}, render steps ${renderSteps}, seed ${common.seed}; ` +
+      `budget ${budget} s; sets ${sets.map((s) => `${s.thing}:${s.style}`).join(' ')}; recipes ${recipes
+        .map((r) => `${r.name}=${r.inversionSteps}+${r.steps}@${r.priorFraction}`)
+        .join(' ')}`,
+  );
+
+  const cells: Cell[] = [];
+  const skipped: string[] = [];
+  const sheets: string[] = [];
+  const header =
+    '| set | recipe (word + LoRA steps @ prior) | run s | word 32-px PSNR base → adapter (dB) | subject seeds base → adapter (of 4) | controls worst / mean 32-px PSNR (dB; ∞ as 60) | worst colour-share change | within bounds | loss first → last |';
+  const rows: string[] = [];
+  const timeOf = new Map<string, number[]>();
+  for (const s of sets) {
+    const setName = `${s.thing}:${s.style}`;
+    const pictures = bench.pictures(s.thing, s.style);
+    const ds = await bench.dataset(pictures, word);
+    const base = await bench.wordSimilarity(null, word, pictures, renderSteps);
+    const baseControls = await bench.renderMany(null, CONTROLS, renderSteps, FT.previewGuidance.default);
+    // the subject proxy's threshold: midway from an unrelated image (the base's "a <word>") to another picture
+    const picToPic =
+      pictures
+        .map((p, i) => Math.max(...pictures.filter((_, j) => j !== i).map((q) => psnrAt(p, q))))
+        .reduce((a, b) => a + b, 0) / pictures.length;
+    const threshold = (base.mean + Math.min(picToPic, 40)) / 2;
+    const seeds = (v: number[]) => v.filter((x) => x >= threshold).length;
+    const sheetRows: RgbaImage[][] = [pictures, [...base.images, ...baseControls.map((c) => c.image)]];
+    for (const r of recipes) {
+      const times = timeOf.get(r.name) ?? [...timeOf.values()].flat();
+      const est = times.length ? times.reduce((a, b) => a + b, 0) / times.length : 0;
+      if (elapsed() + est > budget) {
+        skipped.push(`${setName} ${r.name} (est. ${est.toFixed(0)} s, ${elapsed().toFixed(0)} s used of ${budget})`);
+        sheetRows.push([]); // its row stays empty
+        continue;
+      }
+      const ts = performance.now();
+      const res = await bench.run(ds, word, {
+        ...common,
+        inversionSteps: r.inversionSteps,
+        steps: r.steps,
+        priorFraction: r.priorFraction,
+      });
+      const after = await bench.wordSimilarity(res.adapter, word, pictures, renderSteps);
+      timeOf.set(r.name, [...(timeOf.get(r.name) ?? []), (performance.now() - ts) / 1000]);
+      const d = res.drift;
+      const psnrs = d.prompts.map((p) => Math.min(p.psnr32, PSNR_CAP)); // an unchanged control counts as the cap
+      const cell: Cell = {
+        set: setName,
+        recipe: r.name,
+        runS: res.runMs / 1000,
+        steps: res.steps,
+        status: res.status,
+        lossFirst: res.losses[0] ?? null,
+        lossLast: res.losses.at(-1) ?? null,
+        wordBase: base.mean,
+        wordAdapter: after.mean,
+        gain: after.mean - base.mean,
+        seedsBase: seeds(base.perSeed),
+        seedsAdapter: seeds(after.perSeed),
+        threshold,
+        controlsWorstPsnr: fin(d.worst.psnr32),
+        controlsMeanPsnr: psnrs.reduce((a, b) => a + b, 0) / psnrs.length,
+        worstColourShare: d.worst.colourShareDiff,
+        withinBounds: d.withinBounds,
+      };
+      cells.push(cell);
+      const row =
+        `| ${setName} | ${r.name} (${r.inversionSteps} + ${r.steps} @ ${r.priorFraction}) | ${cell.runS.toFixed(1)} | ` +
+        `${cell.wordBase.toFixed(1)} → ${cell.wordAdapter.toFixed(1)} (${cell.gain >= 0 ? '+' : ''}${cell.gain.toFixed(1)}) | ` +
+        `${cell.seedsBase} → ${cell.seedsAdapter} | ${f1(cell.controlsWorstPsnr)} / ${f1(cell.controlsMeanPsnr)} | ` +
+        `${cell.worstColourShare.toFixed(3)} | ${cell.withinBounds ? 'yes' : 'no'} | ` +
+        `${cell.lossFirst?.toFixed(2)} → ${cell.lossLast?.toFixed(2)} |`;
+      rows.push(row);
+      console.log(`[${elapsed().toFixed(0)} s] ${row}`);
+      sheetRows.push([...after.images, ...res.controlImages]);
+    }
+    const file = join(out, `teach_${s.thing}_${s.style}.png`);
+    const sh = sheet(sheetRows, Math.min(128, bench.side * 2));
+    writeFileSync(file, encodePng(sh.width, sh.height, sh.rgba));
+    sheets.push(file);
+  }
+
+  console.log('');
+  console.log(`## Teach-a-word recipes on ${gen.manifest.modelId} (${describeAdapter(ctx.adapterInfo)})`);
+  console.log('');
+  console.log(header);
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) console.log(r);
+  console.log('');
+  console.log(
+    `Targets: gain ≥ +${TARGET.gainDb} dB, subject in ${TARGET.seeds} of 4 seeds, controls ≥ ${DRIFT_BOUNDS.minPsnr32} dB and colour shares within ${DRIFT_BOUNDS.maxColourShareDiff}, run < ${TARGET.runS} s. ` +
+      'Subject proxy: 32-px PSNR to the nearest picture past the midpoint from the base image to another picture.',
+  );
+  console.log('');
+  console.log(
+    '| recipe | sets | mean gain (dB) | min gain (dB) | subject seeds | controls worst 32-px PSNR (dB) | worst colour-share change | sets within bounds | mean run s | sets meeting all targets |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const summary = recipes.map((r) => {
+    const cs = cells.filter((c) => c.recipe === r.name);
+    const meets = (c: Cell) =>
+      c.gain >= TARGET.gainDb && c.seedsAdapter >= TARGET.seeds && c.withinBounds && c.runS < TARGET.runS;
+    const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN);
+    const worstPsnr = cs.map((c) => c.controlsWorstPsnr ?? Infinity);
+    const s = {
+      recipe: r.name,
+      sets: cs.length,
+      meanGain: mean(cs.map((c) => c.gain)),
+      minGain: Math.min(...cs.map((c) => c.gain)),
+      seeds: cs.reduce((a, c) => a + c.seedsAdapter, 0),
+      worstPsnr: fin(Math.min(...worstPsnr)),
+      worstColour: Math.max(...cs.map((c) => c.worstColourShare)),
+      within: cs.filter((c) => c.withinBounds).length,
+      meanRunS: mean(cs.map((c) => c.runS)),
+      meeting: cs.filter(meets).length,
+    };
+    console.log(
+      `| ${r.name} | ${s.sets} | ${s.meanGain.toFixed(1)} | ${s.minGain.toFixed(1)} | ${s.seeds} of ${4 * s.sets} | ${f1(s.worstPsnr)} | ` +
+        `${s.worstColour.toFixed(3)} | ${s.within} of ${s.sets} | ${s.meanRunS.toFixed(1)} | ${s.meeting} of ${s.sets} |`,
+    );
+    return s;
+  });
+  // the choice: most sets meeting every target, then most within the drift bounds, then the larger mean gain
+  const ranked = summary
+    .filter((s) => s.sets > 0)
+    .sort((a, b) => b.meeting - a.meeting || b.within - a.within || b.meanGain - a.meanGain);
+  const choice = ranked[0];
+  console.log('');
+  console.log(
+    choice
+      ? `Choice: ${choice.recipe} (${choice.meeting} of ${choice.sets} sets meet every target, ${choice.within} within the drift bounds, mean gain ${choice.meanGain.toFixed(1)} dB).`
+      : 'Choice: none (no run finished).',
+  );
+  if (skipped.length) console.log(`Skipped for the budget: ${skipped.join('; ')}`);
+  console.log(`Sheets: ${sheets.join(', ')} (rows: pictures; base; ${recipes.map((r) => r.name).join('; ')})`);
+  console.log(`Total ${elapsed().toFixed(0)} s`);
+  const json = {
+    model: gen.manifest.modelId,
+    vq: vq.manifest.modelId,
+    adapter: describeAdapter(ctx.adapterInfo),
+    word,
+    common,
+    recipes,
+    sets,
+    cells,
+    summary,
+    choice: choice?.recipe ?? null,
+    skipped,
+    sheets,
+  };
+  writeFileSync(join(out, 'teach_recipes.json'), `${JSON.stringify(json, null, 1)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
