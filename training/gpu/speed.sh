@@ -101,7 +101,8 @@ fi
   echo "fused-kernel launch set: ${best:-defaults} ${flat:-}; split registers backward: ${sbest:-defaults}"
   echo "tiled conv backward: ${cbest:-defaults}"
   grep -h "^=== .*exit" "$LOGS"/*.txt
-  grep -h -E "^check |CHECK FAILED|passed|failed" "$LOGS"/6-tests.txt "$LOGS"/1-check.txt "$LOGS"/1b-conv.txt 2>/dev/null
+  grep -h -E "^check |CHECK FAILED|passed|failed" "$LOGS"/6-tests.txt "$LOGS"/1-check.txt "$LOGS"/1b-conv.txt \
+    "$LOGS"/2c-sweep-lite-bwd.txt 2>/dev/null
   for f in 1b-conv 2c-sweep-lite-bwd 3-scan 4-step 4b-step-scratch 5-compile 5b-compile-uvit 5c-compile-split \
     5d-compile-lite 5e-compile-lite-conv; do echo; echo "## $f"; grep -h "^|" "$LOGS/$f.txt" 2>/dev/null; done
 } > "$LOGS/summary.txt"
