@@ -36,6 +36,6 @@ export {
   WeightQuotaError,
 } from './worker/errors';
 export { GENERATION_SETTINGS } from './model/settings';
-export { keepForStrength, maskedCountForStrength } from './model/strength_mask';
+export { DEFAULT_REMASK, keepForStrength, maskedCountForStrength } from './model/strength_mask';
 export { FINETUNE_SETTINGS } from './worker/finetune/settings';
 export { ADAPTER_STRENGTH, DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG } from './finetune/defaults';
