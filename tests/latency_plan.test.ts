@@ -28,7 +28,7 @@ describe('latency benchmark plan', () => {
     for (let r = 0; r < n; r++) {
       const order = rotate(n, r);
       expect([...order].sort()).toEqual([0, 1, 2, 3]);
-      order.forEach((v, pos) => seen[v]!.add(pos));
+      for (const [pos, v] of order.entries()) seen[v]!.add(pos);
     }
     for (const s of seen) expect(s.size).toBe(n);
   });
