@@ -103,7 +103,10 @@ async function main(): Promise<void> {
     steps: res.steps,
     lossFirst: res.losses[0],
     lossLast: res.losses.at(-1),
-    wordPsnr32: { base: before, adapter: after },
+    wordPsnr32: {
+      base: { perSeed: before.perSeed, mean: before.mean },
+      adapter: { perSeed: after.perSeed, mean: after.mean },
+    },
     drift: {
       ...d,
       prompts: d.prompts.map((p) => ({ ...p, psnr32: Number.isFinite(p.psnr32) ? p.psnr32 : null })),
