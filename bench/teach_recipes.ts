@@ -11,9 +11,10 @@
 //   - the run's wall time (base control renders cached across runs; word and LoRA steps, final drift check).
 // Sets run in the order given, every recipe per set, so a run cut short by --budget still compares the recipes on
 // the sets it did; a run that would pass the budget (its recipe's mean time so far) is skipped and listed.
-// Prints a Markdown table per run, a summary per recipe and the choice; writes a contact sheet per set
-// (<out>/teach_<thing>_<style>.png: row 1 the 8 pictures; row 2 the base: "a <word>" at seeds 0–3, then the 8
-// controls; then one row per recipe, the same with its adapter) and <out>/teach_recipes.json.
+// Prints a Markdown table per run, a summary per recipe and the choice; writes one contact sheet per art style
+// (<out>/teach_<style>.png, rewritten after each set; per set in order: the 8 pictures; the base: "a <word>" at seeds
+// 0–3, then the 8 controls; then one row per recipe, the same with its adapter; few files, as the device returns
+// at most 8) and <out>/teach_recipes.json.
 // Usage: node bench/build.mjs .gpu/teach_recipes.mjs bench/teach_recipes.ts && node .gpu/teach_recipes.mjs
 //   [--models public/models] [--gen ID (default: index.json defaultGenerator)] [--vq ID] [--tiny]
 //   [--sets robot:flat,octopus:outline,house:flat,...] [--recipes lora=0+200@0,pivotal=100+100@0,...]
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
 
   const cells: Cell[] = [];
   const skipped: string[] = [];
-  const sheets: string[] = [];
+  const sheets = new Map<string, RgbaImage[][]>(); // style → its rows
   const header =
     '| set | recipe (word + LoRA steps @ prior) | run s | word 32-px PSNR base → adapter (dB) | subject seeds base → adapter (of 4) | controls worst / mean 32-px PSNR (dB; ∞ as 60) | worst colour-share change | within bounds | loss first → last |';
   const rows: string[] = [];
@@ -182,10 +183,10 @@ async function main(): Promise<void> {
       console.log(`[${elapsed().toFixed(0)} s] ${row}`);
       sheetRows.push([...after.images, ...res.controlImages]);
     }
-    const file = join(out, `teach_${s.thing}_${s.style}.png`);
-    const sh = sheet(sheetRows, Math.min(128, bench.side * 2));
-    writeFileSync(file, encodePng(sh.width, sh.height, sh.rgba));
-    sheets.push(file);
+    const styleRows = [...(sheets.get(s.style) ?? []), ...sheetRows];
+    sheets.set(s.style, styleRows);
+    const sh = sheet(styleRows, Math.min(128, bench.side * 2));
+    writeFileSync(join(out, `teach_${s.style}.png`), encodePng(sh.width, sh.height, sh.rgba));
   }
 
   console.log('');
@@ -240,7 +241,11 @@ async function main(): Promise<void> {
       : 'Choice: none (no run finished).',
   );
   if (skipped.length) console.log(`Skipped for the budget: ${skipped.join('; ')}`);
-  console.log(`Sheets: ${sheets.join(', ')} (rows: pictures; base; ${recipes.map((r) => r.name).join('; ')})`);
+  const files = [...sheets.keys()].map((st) => join(out, `teach_${st}.png`));
+  const order = sets.map((x) => x.thing).join(', ');
+  console.log(
+    `Sheets: ${files.join(', ')} (per set, ${order} in order of their style: pictures; base; ${recipes.map((r) => r.name).join('; ')})`,
+  );
   console.log(`Total ${elapsed().toFixed(0)} s`);
   const json = {
     model: gen.manifest.modelId,
@@ -254,7 +259,7 @@ async function main(): Promise<void> {
     summary,
     choice: choice?.recipe ?? null,
     skipped,
-    sheets,
+    sheets: files,
   };
   writeFileSync(join(out, 'teach_recipes.json'), `${JSON.stringify(json, null, 1)}\n`);
 }

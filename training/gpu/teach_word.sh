@@ -5,7 +5,7 @@
 # first then LoRA; the same with prior preservation) on picture sets of three new things in two art styles (drawn by
 # the benchmark), with the word's 32-px PSNR gain, subject in N of 4 seeds, drift on the 8 control prompts and time.
 # Outputs: $OUT/teach_recipes.md (per-run table, per-recipe summary, the choice), teach_recipes.json, the contact
-# sheets teach_<thing>_<style>.png, teach_recipes.err.
+# sheets teach_flat.png and teach_outline.png (one per style, its sets in order), teach_recipes.err.
 # Before the call, here: `bash training/gpu/teach_word.sh stage` (bundles .gpu/teach_recipes.mjs and stages node +
 # Dawn into .gpu). Device tool: kind nvidia-h200, carry [".gpu"], command `bash training/gpu/teach_word.sh`.
 # Env: BUDGET (s, default 230: no run starts that would end past it by its recipe's mean time so far; the timeout
