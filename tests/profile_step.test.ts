@@ -20,14 +20,15 @@ import { getEngine } from './gpu';
 
 const MODELS = resolve(__dirname, '../e2e/fixtures/models');
 
-/** Dispatches of one guided M-Mamba step (no FFN), counted from the model's structure:
- *  embed: embedding (+ pos_emb add) + concat_rows; per layer: the mixer's ops (mmamba_mixer.ts);
- *  head: slice_rows + rmsNorm + logits; sampling: gumbel_max_sample + maskgit_update. */
-// rmsNorm, in_proj.x, in_proj.z, conv1d_cross, x_proj, slice_columns, dt_proj, scan, layerNorm_silu_gate, out_proj,
-// gated_residual
-const MIXER_DISPATCHES = 11;
+/** Dispatches of one guided M-Mamba step (no FFN, the inference fusions of src/model/fusions.ts on), counted from
+ *  the model's structure: embed: embedding (+ pos_emb add) + concat_rows; per layer: the mixer's ops
+ *  (mmamba_mixer.ts mixerInfer); head: rmsNorm + logits reading the image rows in place; sampling:
+ *  gumbel_max_sample + maskgit_update. */
+// rmsNorm, in_proj.x, in_proj.z, conv1d_cross, x_proj, dt_proj (reads x_dbl's dt columns in place), scan,
+// layerNorm_silu_gate, out_proj_residual (out_proj with the gated residual as its epilogue)
+const MIXER_DISPATCHES = 9;
 function expectedStepDispatches(c: MMambaConfig): number {
-  return (c.pos_emb ? 3 : 2) + c.layers * MIXER_DISPATCHES + 3 + 2;
+  return (c.pos_emb ? 3 : 2) + c.layers * MIXER_DISPATCHES + 2 + 2;
 }
 
 async function setup() {
