@@ -183,7 +183,9 @@ describe('a LoRA step with prior preservation vs its PyTorch reference (lora_pri
       tokens: Int32Array.from(lf.tokens.slice(0, nPairs * HW)),
       textIds: new Int32Array(nPairs * Lt),
     };
-    lf.pairCaptions.forEach((c, i) => pairs.textIds.set(encode(c), i * Lt));
+    lf.pairCaptions.forEach((c, i) => {
+      pairs.textIds.set(encode(c), i * Lt);
+    });
     const renders = lf.priorPrompts.map((_, i) => ({
       tokens: lf.tokens.slice((nPairs + i) * HW, (nPairs + i + 1) * HW),
     }));
