@@ -14,8 +14,8 @@ export class MmIntro extends LitElement {
 
   override render() {
     return html`<p data-testid="intro">
-      Type a short description and get a 128&thinsp;px picture in the style of emoji and icons (“a red heart”, “yellow
-      star”). It runs on this device’s GPU: the model is downloaded once, and your prompts and images never leave the
+      Type a short description and get a 128&thinsp;px picture in the style of emoji and icons (“a red heart”, “cat
+      face”). It runs on this device’s GPU: the model is downloaded once, and your prompts and images never leave the
       page. M-Mamba is a small masked image generator that fills in a grid of image tokens over a few steps with
       Mamba state-space scans instead of attention (<a href="about.html" data-testid="about-link">about M-Mamba</a>).
     </p>`;
