@@ -17,6 +17,16 @@ DATA_COMMIT=ec9d3b8   # dataset v1: its builder did not change from this commit 
 # NVLink multicast off for NCCL on the lent machines; unbuffered logs
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 
+# train_gen on every GPU of the machine: under torchrun (DDP, one process per GPU) when there are several (NGPU
+# overrides the count), plain python3 on one. --batch-size is global and the LR schedule counts global steps, so a
+# recipe gives the same run on 1 or N GPUs up to noise; only rank 0 writes checkpoints and logs.
+NGPU=${NGPU:-$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')}
+if [ "${NGPU:-0}" -gt 1 ]; then
+  TRAIN_GEN=(torchrun --standalone --nproc_per_node="$NGPU" training/train_gen.py)
+else
+  TRAIN_GEN=(python3 training/train_gen.py)
+fi
+
 t0=$(date +%s)
 el() { echo "[+$(( $(date +%s) - t0 ))s] $*"; }
 

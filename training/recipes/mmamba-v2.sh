@@ -47,7 +47,7 @@ TRAIN=(--batch-size 512 --lr 8e-4 --lr-min-ratio 1 --steps 1000000 --val-every 1
 # train MIN [extra args]: one invocation of train_gen in the pinned tree, time-boxed
 train() {
   local min=$1; shift
-  python3 training/train_gen.py "${ARCH[@]}" "${TRAIN[@]}" --data "$R/tok_glove" --out "$R/stage$STAGE" \
+  "${TRAIN_GEN[@]}" "${ARCH[@]}" "${TRAIN[@]}" --data "$R/tok_glove" --out "$R/stage$STAGE" \
     --max-minutes "$min" "$@" >> "$OUT/logs/stage$STAGE.log" 2>&1 \
     || { tail -20 "$OUT/logs/stage$STAGE.log"; exit 1; }
   grep -E "init|resumed|word prior|params|val_loss|stopping|done" "$OUT/logs/stage$STAGE.log" | tail -4

@@ -47,7 +47,7 @@ case "${1:-}" in
     for name in "$@"; do
       [ -d "$R/tok_$name" ] || { echo "recipe: no tokens for probe '$name' (run 'tokens'; names: none glove minilm)" >&2; exit 1; }
       el "probe $name: ${PROBE_STEPS:=2000} steps from the shipped trunk"
-      python3 training/train_gen.py "${ARCH[@]}" "${TRAIN[@]}" --data "$R/tok_$name" --out "$R/probe-$name" \
+      "${TRAIN_GEN[@]}" "${ARCH[@]}" "${TRAIN[@]}" --data "$R/tok_$name" --out "$R/probe-$name" \
         --steps "$PROBE_STEPS" --init-trunk "$TRUNK" > "$OUT/logs/probe-$name.log" 2>&1 \
         || { tail -20 "$OUT/logs/probe-$name.log"; exit 1; }
       grep -E "init trunk|params|val_loss|done" "$OUT/logs/probe-$name.log" | tail -3

@@ -54,7 +54,7 @@ case "${1:-}" in
       run=$R/scale-$TAG-$name; resume=(); compgen -G "$run/ckpt-*.pt" > /dev/null && resume=(--resume)
       el "$name ($BUDGET${resume:+, resumed})"
       # shellcheck disable=SC2086  # CFG values are flag lists
-      python3 training/train_gen.py ${CFG[$name]} "${TRAIN[@]}" "${LIMIT[@]}" "${resume[@]}" --data "$R/tok_glove" \
+      "${TRAIN_GEN[@]}" ${CFG[$name]} "${TRAIN[@]}" "${LIMIT[@]}" "${resume[@]}" --data "$R/tok_glove" \
         --out "$run" >> "$OUT/logs/scale-$TAG-$name.log" 2>&1 || { tail -20 "$OUT/logs/scale-$TAG-$name.log"; exit 1; }
       grep -E "params|val_loss|stopping|done" "$OUT/logs/scale-$TAG-$name.log" | tail -3
       cp "$run/log.jsonl" "$OUT/logs/scale-$TAG-$name.jsonl" 2>/dev/null
