@@ -61,6 +61,35 @@ export interface MixerActs {
 /** The selective-scan kernel of a mixer: 'fused' (the default) or the chunk-parallel candidate being compared. */
 export type ScanKernel = 'fused' | 'chunked';
 
+/** The selective scan of a mixer: xs (B, K, L, di) in scan order, dt (B·K, L, di) from dt_proj, and B and C
+ *  read from x_dbl's columns after the dt ones. Shared by the training forward and inference. */
+function mixerScan(
+  e: Engine,
+  xs: Tensor,
+  dt: Tensor,
+  xdbl: Tensor,
+  w: MixerWeights,
+  dims: MixerDims,
+  scan: ScanKernel,
+) {
+  const { R, N, K, grid, di } = dims;
+  const [B, , L] = xs.shape as [number, number, number, number];
+  return (scan === 'chunked' ? selectiveScanChunked : selectiveScanFused)(
+    e,
+    {
+      u: xs,
+      delta: view(dt, [B, K, L, di]),
+      A_log: w.A_log,
+      BC: view(xdbl, [B, K, L, R + 2 * N]),
+      D: w.D,
+      deltaBias: w.dtBias,
+      bOffset: R,
+      cOffset: R + N,
+    },
+    grid,
+  );
+}
+
 /** h (B, L, d), mod (B, 3d) = (shift, scale, gate) → the mixer's activations; see MixerActs for ownership. */
 export function mixerForward(
   e: Engine,
@@ -71,10 +100,9 @@ export function mixerForward(
   s: Scope,
   scan: ScanKernel = 'fused',
 ): MixerActs {
-  const { d, di, R, N, K, grid } = dims;
+  const { d, di, R, K, grid } = dims;
   const B = h.shape[0]!;
   const L = h.shape[1]!;
-  const S = R + 2 * N;
   const u = s.t(rmsNorm(e, h, { shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: d } }));
   const x = s.t(linear(e, u, w.inX, null, 'in_proj.x'));
   const z = s.t(linear(e, u, w.inZ, null, 'in_proj.z'));
@@ -82,22 +110,7 @@ export function mixerForward(
   const xdbl = s.t(matmul(e, view(xs, [B * K, L, di]), w.xProj, { transB: true, label: 'x_proj' }));
   const dtIn = s.t(sliceColumns(e, xdbl, 0, R));
   const dt = s.t(matmul(e, dtIn, w.dtProj, { transB: true, label: 'dt_proj' }));
-  const y = s.t(
-    (scan === 'chunked' ? selectiveScanChunked : selectiveScanFused)(
-      e,
-      {
-        u: xs,
-        delta: view(dt, [B, K, L, di]),
-        A_log: w.A_log,
-        BC: view(xdbl, [B, K, L, S]),
-        D: w.D,
-        deltaBias: w.dtBias,
-        bOffset: R,
-        cOffset: R + N,
-      },
-      grid,
-    ),
-  );
+  const y = s.t(mixerScan(e, xs, dt, xdbl, w, dims, scan));
   // one dispatch: LayerNorm, SiLU, product
   const gate = layerNormSiluGate(e, y, z, { weight: w.outNormW, bias: w.outNormB });
   const [yn, sz, g] = [s.t(gate.yn), s.t(gate.sz), s.t(gate.g)];
@@ -118,10 +131,9 @@ export function mixerInfer(
   scan: ScanKernel,
   f: Fusions,
 ): Tensor {
-  const { d, R, N, K, grid, di } = dims;
+  const { d, R, K, grid, di } = dims;
   const B = h.shape[0]!;
   const L = h.shape[1]!;
-  const S = R + 2 * N;
   const u = s.t(rmsNorm(e, h, { shift: { tensor: mod, offset: 0 }, scale: { tensor: mod, offset: d } }));
   const x = s.t(linear(e, u, w.inX, null, 'in_proj.x'));
   const z = s.t(linear(e, u, w.inZ, null, 'in_proj.z'));
@@ -132,22 +144,7 @@ export function mixerInfer(
       ? matmul(e, xdbl, w.dtProj, { transB: true, aColumns: R, label: 'dt_proj' })
       : matmul(e, s.t(sliceColumns(e, xdbl, 0, R)), w.dtProj, { transB: true, label: 'dt_proj' }),
   );
-  const y = s.t(
-    (scan === 'chunked' ? selectiveScanChunked : selectiveScanFused)(
-      e,
-      {
-        u: xs,
-        delta: view(dt, [B, K, L, di]),
-        A_log: w.A_log,
-        BC: view(xdbl, [B, K, L, S]),
-        D: w.D,
-        deltaBias: w.dtBias,
-        bOffset: R,
-        cOffset: R + N,
-      },
-      grid,
-    ),
-  );
+  const y = s.t(mixerScan(e, xs, dt, xdbl, w, dims, scan));
   const gate = layerNormSiluGate(e, y, z, { weight: w.outNormW, bias: w.outNormB });
   s.t(gate.yn), s.t(gate.sz), s.t(gate.g);
   const g = { tensor: mod, offset: 2 * d };
