@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bundles the benchmarks (bench/main.ts, bench/generate.ts, bench/latency.ts) and stages them for the lent GPU machine
+# Bundles the benchmarks (bench/main.ts, bench/generate.ts, bench/latency.ts, bench/teach_recipes.ts) and stages them for the lent GPU machine
 # (scripts/stage-webgpu-runtime.sh: node, Dawn's binding and the Vulkan loader into .gpu/), then prints the device
 # commands. Run from anywhere inside the repository.
 set -euo pipefail
@@ -11,16 +11,19 @@ mkdir -p "$cache"
 node bench/build.mjs "$cache/bench.mjs" bench/main.ts
 node bench/build.mjs "$cache/generate.mjs" bench/generate.ts
 node bench/build.mjs "$cache/latency.mjs" bench/latency.ts
+node bench/build.mjs "$cache/teach_recipes.mjs" bench/teach_recipes.ts
 # the bundles may import nothing but node built-ins and `webgpu`
-for bundle in "$cache/bench.mjs" "$cache/generate.mjs" "$cache/latency.mjs"; do
+bundles=("$cache/bench.mjs" "$cache/generate.mjs" "$cache/latency.mjs" "$cache/teach_recipes.mjs")
+for bundle in "${bundles[@]}"; do
   bad=$(grep -oE "from ['\"][^'\"]+['\"]|import\(['\"][^'\"]+['\"]\)" "$bundle" | grep -vE "['\"](node:[a-z_/]+|webgpu)['\"]" || true)
   [[ -z "$bad" ]] || { echo "stage-gpu: $bundle imports more than webgpu and node built-ins:" >&2; echo "$bad" >&2; exit 1; }
 done
-bash scripts/stage-webgpu-runtime.sh "$cache/bench.mjs" "$cache/generate.mjs" "$cache/latency.mjs"
+bash scripts/stage-webgpu-runtime.sh "${bundles[@]}"
 cat <<'MSG'
 device commands (carry [".gpu"]):
   bash .gpu/enter.sh node .gpu/bench.mjs --json $OUT/bench.json | tee $OUT/bench.md
   bash .gpu/enter.sh node .gpu/generate.mjs --runs 5
   bash training/gpu/bench.sh      # both, plus training/bench_layers.py (PyTorch), outputs under $OUT
   bash training/gpu/latency.sh    # issue 18: fusions A/B, generators end to end, batched images/s (< 300 s)
+  bash training/gpu/teach_word.sh # issue 20: teach-a-word recipes compared on the default generator (< 300 s)
 MSG
