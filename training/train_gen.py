@@ -180,6 +180,12 @@ def main(argv=None) -> None:
         "EMA), fresh AdamW, LR warm-up from its step; the step count continues",
     )
     ap.add_argument(
+        "--swap-prior",
+        action="store_true",
+        help="with --init-stage: the stage was trained with another word-prior table over the same word list "
+        "(e.g. GloVe, now MiniLM); everything loads but text.word_proj, which starts fresh for the new table",
+    )
+    ap.add_argument(
         "--lr-min-ratio",
         type=float,
         default=0.1,
@@ -249,9 +255,21 @@ def main(argv=None) -> None:
                 f"(encode the tokens with the same data, seed and prior)"
             )
         own = model.state_dict()
+        fresh = set()
+        if args.swap_prior:
+            # the word list (and so every token id) is the same; only the table's vectors and width differ, so
+            # the projection from the table starts fresh and the record of the old table is dropped
+            fresh = {k for k in state if k.startswith("text.word_proj.")}
+            if not fresh:
+                raise SystemExit(f"--swap-prior: the stage {args.init_stage} has no word prior to swap")
+            state = {k: v for k, v in state.items() if k not in fresh and k != "text.prior_sha256"}
+        other_shape = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+        if other_shape:
+            hint = " (another word-prior table: add --swap-prior)" if "text.word_proj.weight" in other_shape else ""
+            raise SystemExit(f"--init-stage {args.init_stage}: tensors of another shape: {other_shape[:5]}{hint}")
         state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if k != "text.prior_sha256"]  # attach_prior filled it
+        missing = [k for k in missing if k != "text.prior_sha256" and k not in fresh]  # attach_prior filled it
         if missing or unexpected:
             raise SystemExit(
                 f"--init-stage {args.init_stage}: not this model: missing {missing[:5]}, unexpected {unexpected[:5]}"
@@ -259,7 +277,7 @@ def main(argv=None) -> None:
         stage_step = int(man["extra"]["step"])
         log.print(
             f"init from stage {man['extra']['stage']} ({args.init_stage}): step {stage_step}, "
-            f"{man['extra']['images']} images"
+            f"{man['extra']['images']} images" + (f"; word prior swapped, {sorted(fresh)} start fresh" if fresh else "")
         )
     if args.init_trunk:
         from mmamba.export import load_state_dict_from_manifest

@@ -129,3 +129,45 @@ def test_stage_refuses_other_tokenizer_and_non_stage(tokens, tmp_path):
     json.dump(man, open(bad / "manifest.json", "w"))
     with pytest.raises(ValueError, match="not a stage"):
         load_stage(str(bad))
+
+
+def test_stage_swaps_word_prior(tokens, tmp_path):
+    """A stage trained with one word-prior table continues with another over the same words (GloVe -> MiniLM):
+    refused without --swap-prior (clear message), and with it every tensor but text.word_proj starts from the stage."""
+    import numpy as np
+
+    import encode_tokens
+    import train_gen
+    from mmamba.stage import load_stage
+
+    tmp, _ = tokens
+    stage = str(tmp / "stage1")
+    if not os.path.exists(os.path.join(stage, "manifest.json")):
+        pytest.skip("needs test_stage_roundtrip_and_continue's stage")
+    a = np.load(str(tmp / "tiny_prior.npz"))
+    wider = str(tmp_path / "wider_prior.npz")  # the same words, other vectors, another width (8 -> 12)
+    rng = np.random.default_rng(11)
+    np.savez_compressed(wider, words=a["words"], vectors=rng.standard_normal((len(a["words"]), 12)).astype(np.float16))
+    tok2 = str(tmp_path / "tok_wider")
+    encode_tokens.main(
+        ["--data", "synthetic:40", "--vq", str(tmp / "vq"), "--out", tok2, "--vocab-size", "280", "--text-len", "6"]
+        + ["--device", "cpu", "--caption-variants", "2", "--prior", wider]
+    )
+    base = ["--model", "mmamba", "--data", tok2, "--val-every", "100", "--lr", "0", "--warmup", "1"] + COMMON
+    with pytest.raises(SystemExit, match="add --swap-prior"):
+        train_gen.main(base + ["--out", str(tmp_path / "r0"), "--steps", "6", "--init-stage", stage])
+    run = str(tmp_path / "r1")
+    train_gen.main(base + ["--out", run, "--steps", "6", "--init-stage", stage, "--swap-prior"])
+    st = _final(run)
+    _, old = load_stage(stage)
+    assert st["model"]["text.word_proj.weight"].shape[1] == 12, "word_proj is built for the new table"
+    moved = [
+        k
+        for k, v in old.items()
+        if k in st["model"] and not k.startswith("text.word_proj.") and k != "text.prior_sha256"
+        if not torch.allclose(st["model"][k].float(), v.float(), atol=1e-3 * max(1.0, float(v.abs().max())))
+    ]
+    assert not moved, f"with lr 0 every other tensor must equal the stage's: {moved[:5]}"
+    assert not torch.equal(st["model"]["text.prior_sha256"], old["text.prior_sha256"].to(torch.uint8)), (
+        "the new table's sha256 is recorded"
+    )
