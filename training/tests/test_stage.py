@@ -134,9 +134,8 @@ def test_stage_refuses_other_tokenizer_and_non_stage(tokens, tmp_path):
 def test_stage_swaps_word_prior(tokens, tmp_path):
     """A stage trained with one word-prior table continues with another over the same words (GloVe -> MiniLM):
     refused without --swap-prior (clear message), and with it every tensor but text.word_proj starts from the stage."""
-    import numpy as np
-
     import encode_tokens
+    import numpy as np
     import train_gen
     from mmamba.stage import load_stage
 
