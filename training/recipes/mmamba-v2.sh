@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Recipe: M-Mamba v2 — dataset v2, tokenizer v2 with the GloVe word prior, and the cheap-scan block of VMamba v3
+# Recipe: M-Mamba v2 — dataset v2, tokenizer v2 with a word prior (GloVe 50-d for stages 1-2, MiniLM from stage 3:
+# docs/evaluation.md "Choosing the language prior"), and the cheap-scan block of VMamba v3
 # (expand 1, d_state 1, a GEGLU feed-forward sublayer; 6 layers, d = 256, about the parameters of M-Mamba S),
 # trained in stages of at most ~25 min on one H200. Each stage is a chain of device calls on one warm machine
 # (/tmp/runs survives between calls that start within 30 s of each other) and leaves its EMA weights in
@@ -7,9 +8,10 @@
 # starts from (fresh AdamW, LR warm-up, the step count continues). The LR is constant after warm-up (the stable
 # phase); a candidate for shipping is the EMA export of a stage, judged on the fixed ruler.
 #
-#   here:    bash training/recipes/mmamba-v2.sh prepare       # npm run data (dataset v2) if missing, the GloVe
-#                                                              # table, and the pinned training/ trees below
-#   device:  kind nvidia-h200, carry ["data/packed", "training/prior/glove50.npz", "training/runs/recipe"]
+#   here:    bash training/recipes/mmamba-v2.sh prepare       # npm run data (dataset v2) if missing, the word
+#                                                              # tables, and the pinned training/ trees below
+#   device:  kind nvidia-h200, carry ["data/packed", "training/prior/glove50.npz", "training/prior/minilm128.npz",
+#            "training/runs/recipe"] (park what the GPU does not read: scripts/device_travel.sh)
 #            STAGE=K bash training/recipes/mmamba-v2.sh begin MIN   # tokens (+ the ruler's evaluators when
 #                                                                    # training/ruler/ has none), train MIN minutes
 #            STAGE=K bash training/recipes/mmamba-v2.sh more MIN    # resume, train MIN minutes
@@ -33,9 +35,14 @@
 #   stage 2: training/ of 088555f (2026-12-02): speed (compile chosen: 9,150 vs 4,834 images/s), begin 3.5, more 8.3,
 #            end 2.2 (the candidate, shipped as mmamba-v2: step 19,340, 9.90 M images, validation CE (EMA) 1.282),
 #            then more 3.6 and the stage saved by hand as above: step 22,000, 11.26 M images, CE (EMA) 1.274
-declare -A SRC=([1]=0b860e7 [2]=088555f)
+#   stage 3: the word prior swaps to MiniLM (PCA 128): the stage-2 weights load except text.word_proj, which starts
+#            fresh for the new table (train_gen.py --swap-prior; the word list and every token id are the same)
+declare -A SRC=([1]=0b860e7 [2]=088555f [3]=5eed2d2)
+declare -A PRIOR_OF=([1]=glove [2]=glove [3]=minilm)   # the word table each stage trains with
+declare -A TABLE=([glove]=training/prior/glove50.npz [minilm]=training/prior/minilm128.npz)
 source "$(dirname "$0")/lib.sh"
 STAGE=${STAGE:-1}
+P=${PRIOR_OF[$STAGE]:-minilm}
 R=${RUNS:-/tmp/runs}
 STAGES=$ROOT/training/stages/mmamba-v2
 COMPILE=${COMPILE-$(cat "$R/compile" 2>/dev/null)}
@@ -47,7 +54,7 @@ TRAIN=(--batch-size 512 --lr 8e-4 --lr-min-ratio 1 --steps 1000000 --val-every 1
 # train MIN [extra args]: one invocation of train_gen in the pinned tree, time-boxed
 train() {
   local min=$1; shift
-  "${TRAIN_GEN[@]}" "${ARCH[@]}" "${TRAIN[@]}" --data "$R/tok_glove" --out "$R/stage$STAGE" \
+  "${TRAIN_GEN[@]}" "${ARCH[@]}" "${TRAIN[@]}" --data "$R/tok_$P" --out "$R/stage$STAGE" \
     --max-minutes "$min" "$@" >> "$OUT/logs/stage$STAGE.log" 2>&1 \
     || { tail -20 "$OUT/logs/stage$STAGE.log"; exit 1; }
   grep -E "init|resumed|word prior|params|val_loss|stopping|done" "$OUT/logs/stage$STAGE.log" | tail -4
@@ -58,8 +65,10 @@ train() {
 case "${1:-}" in
   prepare)
     [ -f "$ROOT/data/packed/index.json" ] || (cd "$ROOT" && npm run data) || exit 1
-    [ -f "$ROOT/training/prior/glove50.npz" ] || (cd "$ROOT" && python3 training/prior/build_word_prior.py \
-      --source glove --out training/prior/glove50.npz) || exit 1
+    [ -f "$ROOT/${TABLE[glove]}" ] || (cd "$ROOT" && python3 training/prior/build_word_prior.py \
+      --source glove --out "${TABLE[glove]}") || exit 1
+    [ -f "$ROOT/${TABLE[minilm]}" ] || (cd "$ROOT" && python3 training/prior/build_word_prior.py \
+      --source minilm --pca 128 --out "${TABLE[minilm]}") || exit 1
     for c in "${SRC[@]}"; do pin_source "$c"; done ;;
   speed)
     enter_source "${SRC[$STAGE]}"
@@ -76,13 +85,13 @@ PY
     el "compile for this stage: $( [ -s "$R/compile" ] && [ "$(cat "$R/compile")" = 1 ] && echo yes || echo no)" ;;
   begin)
     enter_source "${SRC[$STAGE]}"
-    el "tokens: VQ codes + v2 captions without a prior (the evaluators' tokenizer), then with GloVe"
+    el "tokens: VQ codes + v2 captions without a prior (the evaluators' tokenizer), then with the $P table"
     python3 training/encode_tokens.py --data data/packed --vq public/models/vq-s --out "$R/tok_none" \
       --batch-size 1024 > "$OUT/logs/tok_none.log" 2>&1 || { tail -20 "$OUT/logs/tok_none.log"; exit 1; }
-    python3 training/encode_tokens.py --data data/packed --vq public/models/vq-s --out "$R/tok_glove" \
-      --prior "$ROOT/training/prior/glove50.npz" --image-tokens-from "$R/tok_none" \
-      > "$OUT/logs/tok_glove.log" 2>&1 || { tail -20 "$OUT/logs/tok_glove.log"; exit 1; }
-    tail -1 "$OUT/logs/tok_glove.log"
+    python3 training/encode_tokens.py --data data/packed --vq public/models/vq-s --out "$R/tok_$P" \
+      --prior "$ROOT/${TABLE[$P]}" --image-tokens-from "$R/tok_none" \
+      > "$OUT/logs/tok_$P.log" 2>&1 || { tail -20 "$OUT/logs/tok_$P.log"; exit 1; }
+    tail -1 "$OUT/logs/tok_$P.log"
     if [ ! -f "$RULER" ]; then
       # the fixed ruler (docs/evaluation.md): trained once, beside stage 1, then kept in training/ruler/
       el "the ruler's evaluators: ${EV_STEPS:=6000} steps, seed 0 (alongside the training)"
@@ -90,6 +99,8 @@ PY
         --steps "$EV_STEPS" --seed 0 --batch-size 512 --int8 > "$OUT/logs/evaluators.log" 2>&1 &
     fi
     init=(); [ -f "$STAGES/manifest.json" ] && init=(--init-stage "$STAGES" --warmup 100)
+    prev=${PRIOR_OF[$((STAGE - 1))]:-}
+    [ ${#init[@]} != 0 ] && [ -n "$prev" ] && [ "$prev" != "$P" ] && init+=(--swap-prior)
     [ ${#init[@]} = 0 ] && init=(--warmup 300)
     el "stage $STAGE: train $2 min ${init[*]}"; (train "$2" "${init[@]}") || echo "stage $STAGE: training FAILED"
     wait
@@ -105,7 +116,7 @@ PY
     enter_source "${SRC[$STAGE]}"; el "stage $STAGE: train $2 more min"; train "$2" --resume
     (cd training && python3 -m mmamba.stage --ckpt "$R/stage$STAGE" --out "$OUT/stage" --stage "$STAGE") 2>&1 | tail -1
     (cd training && python3 -m mmamba.export --ckpt "$R/stage$STAGE" --out "$OUT/models/mmamba-v2" --id mmamba-v2 \
-      --int8 --prior "$ROOT/training/prior/glove50.npz") 2>&1 | tail -1
+      --int8 --prior "$ROOT/${TABLE[$P]}") 2>&1 | tail -1
     ev=$RULER; [ -f "$ev" ] || ev=$R/evaluators/evaluators.pt
     rep=$R/report; mkdir -p "$rep"
     el "the ruler (${RULER_N:=250} per split, guidance ${GUIDANCE:=2}): shipped M-Mamba S, UViT S, the candidate"
