@@ -1,8 +1,9 @@
-// conv2d (3×3 / 1×1, stride 1 / 2, padding, fused ×2 upsample), groupNorm (+SiLU) and upsampleNearest2x vs
-// the CPU references (reference/conv2d.ts), NCHW, fresh random inputs, poisoned outputs.
+// conv2d (3×3 / 1×1, stride 1 / 2, padding, fused ×2 upsample; the VQ decoder's fused GroupNorm + SiLU input,
+// residual epilogue and 2 rows per thread), groupNorm (+SiLU) and upsampleNearest2x vs the CPU references
+// (reference/conv2d.ts), NCHW, fresh random inputs, poisoned outputs.
 import { describe, it } from 'vitest';
 import { conv2d } from '../src/engine/ops/conv2d';
-import { groupNorm } from '../src/engine/ops/groupnorm';
+import { groupNorm, groupNormStats } from '../src/engine/ops/groupnorm';
 import { upsampleNearest2x } from '../src/engine/ops/upsample';
 import { conv2dRef, groupNormRef, upsampleNearest2xRef } from '../src/engine/reference/conv2d';
 import { expectClose, freshSeed, getEngine } from './gpu';
@@ -44,6 +45,80 @@ describe('conv2d', () => {
       expectClose(await e.readF32(out), want.out, CONV_TOL, `conv2d seed=${seed}`);
       for (const t of [x, w, b, out]) t.dispose();
     });
+});
+
+describe('conv2d with fused GroupNorm + SiLU input, residual epilogue, 2 rows per thread', () => {
+  // (B, Cin, H, W, Cout, k, stride, upsample, G): H, W cut the 16 × 8 and 16 × 16 tiles mid-image, Cin not a
+  // multiple of the 4-channel chunk (and of 2: the 2-row stride-2 chunk), groups of 1–4 channels, Cout not a
+  // multiple of 8; 3×3 and 1×1, stride 1 and 2, upsample on and off.
+  const CASES: Array<[number, number, number, number, number, number, 1 | 2, boolean, number]> = [
+    [1, 6, 19, 21, 10, 3, 1, false, 3],
+    [2, 9, 17, 13, 12, 3, 2, false, 3],
+    [1, 5, 9, 7, 9, 3, 1, true, 5],
+    [2, 8, 18, 35, 7, 3, 1, false, 2],
+    [1, 7, 23, 18, 4, 3, 2, false, 7],
+    [1, 12, 6, 10, 16, 1, 1, false, 4],
+    [1, 4, 5, 6, 3, 3, 1, true, 1],
+  ];
+  // [norm, residual, rows]; (false, false, 1) is the plain conv above
+  const VARIANTS: Array<[boolean, boolean, 1 | 2]> = [
+    [true, false, 1],
+    [false, true, 1],
+    [true, true, 1],
+    [false, false, 2],
+    [true, false, 2],
+    [true, true, 2],
+  ];
+  for (const [B, Cin, H, W, Cout, k, s, up, G] of CASES)
+    for (const [norm, res, rows] of VARIANTS)
+      it(`B=${B} ${Cin}→${Cout} ${H}×${W} k=${k} s=${s}${up ? ' upsample' : ''} G=${G} norm=${norm} res=${res} rows=${rows}`, async () => {
+        const e = await getEngine();
+        const seed = freshSeed();
+        const pad = (k - 1) / 2;
+        const h = inputs(seed, {
+          x: [B * Cin * H * W, -3, 5],
+          w: [Cout * Cin * k * k],
+          b: [Cout],
+          g: [Cin, 0.5, 1.5],
+          be: [Cin],
+        });
+        const Hi = up ? 2 * H : H;
+        const Wi = up ? 2 * W : W;
+        const xn = norm ? groupNormRef(h.x!, B, Cin, H * W, G, h.g!, h.be!, 1e-6, true) : h.x!;
+        const want = conv2dRef(
+          up ? upsampleNearest2xRef(xn, B, Cin, H, W) : xn,
+          h.w!,
+          h.b!,
+          B,
+          Cin,
+          Hi,
+          Wi,
+          Cout,
+          k,
+          s,
+          pad,
+        );
+        const r = inputs(seed + 7, { r: [want.out.length] }).r!;
+        if (res) for (let i = 0; i < r.length; i++) want.out[i]! += r[i]!;
+        const x = e.fromArray([B, Cin, H, W], h.x!);
+        const w = e.fromArray([Cout, Cin, k, k], h.w!);
+        const b = e.fromArray([Cout], h.b!);
+        const gamma = e.fromArray([Cin], h.g!);
+        const beta = e.fromArray([Cin], h.be!);
+        const resid = e.fromArray([B, Cout, want.Ho, want.Wo], r);
+        const stats = groupNormStats(e, x, G, 1e-6);
+        poisonNext(e, [[B, Cout, want.Ho, want.Wo]]);
+        const out = conv2d(e, x, w, b, {
+          stride: s,
+          padding: pad,
+          upsample: up,
+          norm: norm ? { stats, groups: G, gamma, beta } : undefined,
+          residual: res ? resid : undefined,
+          rowsPerThread: rows,
+        });
+        expectClose(await e.readF32(out), want.out, CONV_TOL, `fused conv2d seed=${seed}`);
+        for (const t of [x, w, b, gamma, beta, resid, stats, out]) t.dispose();
+      });
 });
 
 describe('groupNorm', () => {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { VQConfig } from '../src/model/common';
+import { allFusions, type Fusions, noFusions } from '../src/model/fusions';
 import { toRGBA, VQDecoder } from '../src/model/vq_decoder';
 import { VQEncoder } from '../src/model/vq_encoder';
 import { loadWeights, type Manifest } from '../src/model/weights';
@@ -47,6 +48,42 @@ describe('VQ classes vs PyTorch (vq_tiny)', () => {
     withNeutral[0] = dec.neutralToken;
     expect(z).toEqual(dec.embed(withNeutral, 1));
     out.dispose();
+    dec.dispose();
+  });
+
+  // The VQ decoder's inference fusions (src/model/fusions.ts vqNormConv, vqConvRows2): every setting within the same
+  // tolerance of PyTorch, within 1e-5 of the unfused decode, and the fused ResBlock 3 dispatches shorter.
+  it('decoder with the vq fusions on and off: decode.pixels, dispatch counts', async () => {
+    const e = await getEngine();
+    const dec = new VQDecoder(e, cfg, weights);
+    const tokens = arrays.get('decode.tokens')!.data;
+    const want = f32(arrays, 'decode.pixels');
+    const settings: Array<[string, Fusions]> = [
+      ['none', noFusions()],
+      ['all', allFusions()],
+      ['vqNormConv only', { ...noFusions(), vqNormConv: true }],
+      ['vqConvRows2 only', { ...noFusions(), vqConvRows2: true }],
+    ];
+    const got: Float32Array[] = [];
+    const dispatches: number[] = [];
+    for (const [name, f] of settings) {
+      dec.fusions = f;
+      const d0 = e.dispatchCount;
+      const out = dec.decode(tokens, 1);
+      dispatches.push(e.dispatchCount - d0);
+      const x = await e.readF32(out);
+      out.dispose();
+      console.log(
+        `vq_tiny decoder (${name}): ${dispatches.at(-1)} dispatches, normalised error ${normalisedError(x, want).toExponential(2)}`,
+      );
+      expectClose(x, want, TOL, `decode.pixels, fusions ${name}`);
+      if (got.length) expectClose(x, got[0]!, 1e-5, `decode.pixels, fusions ${name} vs none`);
+      got.push(x);
+    }
+    // per ResBlock: gn_apply ×2 and the add go; norm_out's gn_apply goes
+    const resBlocks = cfg.mid_blocks + cfg.ch_mult.length * cfg.dec_res_blocks;
+    expect(dispatches[0]! - dispatches[2]!).toBe(3 * resBlocks + 1);
+    expect(dispatches[3]).toBe(dispatches[0]);
     dec.dispose();
   });
 

@@ -1,7 +1,7 @@
-// Inference fusions of the generators' forward (issue 18): each one removes a dispatch per layer (or per step)
-// without changing what is computed beyond f32 rounding. All on by default; a benchmark turns them off one at a time
-// for interleaved A/B runs (bench/latency.ts). The fine-tuning forward (which keeps every activation for its
-// backward) never uses them.
+// Inference fusions of the generators' forward and the VQ preview decode (issue 18): each one removes dispatches
+// or work per layer (or per step) without changing what is computed beyond f32 rounding. All on by default; a
+// benchmark turns them off one at a time for interleaved A/B runs (bench/latency.ts). The fine-tuning forward
+// (which keeps every activation for its backward) and the VQ encoder never use them.
 export interface Fusions {
   /** out-projections + adaLN-Zero residual (mixer out_proj, FFN w_out, UViT attention out) as one matmul epilogue. */
   outResidual: boolean;
@@ -11,16 +11,35 @@ export interface Fusions {
   dtSlice: boolean;
   /** M-Mamba's head reads the image rows of h in place (no row-slice copy before the head's norm and matmul). */
   headSlice: boolean;
+  /** VQ decoder: GroupNorm + SiLU applied in the next conv's input staging (a stats-only kernel before it) and the
+   *  ResBlock's skip added in conv2's epilogue: a ResBlock is stats, conv, stats, conv (+ 1×1 skip). */
+  vqNormConv: boolean;
+  /** VQ decoder: its 3×3 convs compute 2 output rows per thread (16 × 16 pixels × 8 channels per workgroup). */
+  vqConvRows2: boolean;
 }
 
-export const FUSION_NAMES = ['outResidual', 'gegluEpilogue', 'dtSlice', 'headSlice'] as const satisfies ReadonlyArray<
-  keyof Fusions
->;
+export const FUSION_NAMES = [
+  'outResidual',
+  'gegluEpilogue',
+  'dtSlice',
+  'headSlice',
+  'vqNormConv',
+  'vqConvRows2',
+] as const satisfies ReadonlyArray<keyof Fusions>;
 
-export const allFusions = (): Fusions => ({ outResidual: true, gegluEpilogue: true, dtSlice: true, headSlice: true });
+export const allFusions = (): Fusions => ({
+  outResidual: true,
+  gegluEpilogue: true,
+  dtSlice: true,
+  headSlice: true,
+  vqNormConv: true,
+  vqConvRows2: true,
+});
 export const noFusions = (): Fusions => ({
   outResidual: false,
   gegluEpilogue: false,
   dtSlice: false,
   headSlice: false,
+  vqNormConv: false,
+  vqConvRows2: false,
 });

@@ -1,10 +1,12 @@
 // The VQ tokenizer's shared pieces on the engine (training/mmamba/vq.py): config checks, the l2-normalised
 // codebook (ViT-VQGAN factorised lookup: codes = normalize(codebook rows)), and the ResNet block
 // GN → SiLU → conv3×3 → GN → SiLU → conv3×3 (+ 1×1 skip when widths differ). Activations NCHW.
+// The VQ decoder's inference fusions (src/model/fusions.ts: vqNormConv, vqConvRows2) are ConvOpts here; the
+// encoder calls without them.
 import type { Engine } from '../engine/engine';
 import { conv2d } from '../engine/ops/conv2d';
 import { add } from '../engine/ops/elementwise';
-import { groupNorm } from '../engine/ops/groupnorm';
+import { groupNorm, groupNormStats } from '../engine/ops/groupnorm';
 import type { Tensor } from '../engine/tensor';
 import { GpuParams, requireNumbers, Scope, type VQConfig } from './common';
 import type { ParamTable } from './params';
@@ -45,6 +47,15 @@ export function normalisedCodes(c: VQConfig, w: WeightMap): Float32Array {
   return out;
 }
 
+/** Which VQ decoder fusions a ConvNet call uses (the vq* switches of src/model/fusions.ts). */
+export interface ConvFusions {
+  /** GN + SiLU in the next conv's staging, the ResBlock's skip in conv2's epilogue. */
+  normConv: boolean;
+  /** 3×3 convs with 2 output rows per thread. */
+  rows2: boolean;
+}
+const UNFUSED: ConvFusions = { normConv: false, rows2: false };
+
 /** Conv / GroupNorm / ResBlock helpers over one prefix of the weights, with the config's shapes checked at build. */
 export class ConvNet {
   readonly p: GpuParams;
@@ -61,27 +72,64 @@ export class ConvNet {
     for (const [name, shape] of table) if (name !== 'quant.codebook') this.p.get(name, shape);
   }
 
-  conv(x: Tensor, name: string, stride: 1 | 2 = 1, upsample = false): Tensor {
+  conv(x: Tensor, name: string, stride: 1 | 2 = 1, upsample = false, f: ConvFusions = UNFUSED): Tensor {
     const w = this.p.get(`${name}.weight`);
-    return conv2d(this.e, x, w, this.p.get(`${name}.bias`), { stride, padding: (w.shape[2]! - 1) / 2, upsample });
+    const rowsPerThread = f.rows2 && w.shape[2] === 3 ? 2 : 1;
+    return conv2d(this.e, x, w, this.p.get(`${name}.bias`), {
+      stride,
+      padding: (w.shape[2]! - 1) / 2,
+      upsample,
+      rowsPerThread,
+    });
+  }
+  private groups(x: Tensor): number {
+    return Math.min(this.cfg.norm_groups, x.shape[1]!);
+  }
+  /** conv3×3(SiLU(GroupNorm_norm(x))) (+ residual) in two dispatches: the norm's statistics, then the conv that
+   *  normalises while staging and adds the residual in its epilogue. */
+  normConv(x: Tensor, norm: string, name: string, f: ConvFusions, residual?: Tensor): Tensor {
+    const groups = this.groups(x);
+    const stats = groupNormStats(this.e, x, groups, this.cfg.gn_eps);
+    const w = this.p.get(`${name}.weight`);
+    const out = conv2d(this.e, x, w, this.p.get(`${name}.bias`), {
+      padding: (w.shape[2]! - 1) / 2,
+      norm: { stats, groups, gamma: this.p.get(`${norm}.weight`), beta: this.p.get(`${norm}.bias`) },
+      residual,
+      rowsPerThread: f.rows2 && w.shape[2] === 3 ? 2 : 1,
+    });
+    stats.dispose();
+    return out;
   }
   /** GroupNorm (min(norm_groups, C) groups, gn_eps) fused with SiLU. */
   gnSilu(x: Tensor, name: string): Tensor {
-    const g = Math.min(this.cfg.norm_groups, x.shape[1]!);
-    return groupNorm(this.e, x, g, this.p.get(`${name}.weight`), this.p.get(`${name}.bias`), {
+    return groupNorm(this.e, x, this.groups(x), this.p.get(`${name}.weight`), this.p.get(`${name}.bias`), {
       eps: this.cfg.gn_eps,
       silu: true,
     });
   }
-  res(x: Tensor, name: string): Tensor {
+  res(x: Tensor, name: string, f: ConvFusions = UNFUSED): Tensor {
     const s = new Scope();
+    const skip = this.p.has(`${name}.skip.weight`) ? s.t(this.conv(x, `${name}.skip`, 1, false, f)) : x;
+    if (f.normConv) {
+      const h = s.t(this.normConv(x, `${name}.norm1`, `${name}.conv1`, f));
+      const out = this.normConv(h, `${name}.norm2`, `${name}.conv2`, f, skip);
+      s.dispose();
+      return out;
+    }
     const h = s.t(
       this.conv(
-        s.t(this.gnSilu(s.t(this.conv(s.t(this.gnSilu(x, `${name}.norm1`)), `${name}.conv1`)), `${name}.norm2`)),
+        s.t(
+          this.gnSilu(
+            s.t(this.conv(s.t(this.gnSilu(x, `${name}.norm1`)), `${name}.conv1`, 1, false, f)),
+            `${name}.norm2`,
+          ),
+        ),
         `${name}.conv2`,
+        1,
+        false,
+        f,
       ),
     );
-    const skip = this.p.has(`${name}.skip.weight`) ? s.t(this.conv(x, `${name}.skip`)) : x;
     const out = add(this.e, skip, h);
     s.dispose();
     return out;

@@ -9,7 +9,8 @@ import { ShapeError } from '../engine/errors';
 import { embedCodes, packPreview } from '../engine/ops/preview';
 import type { Tensor } from '../engine/tensor';
 import { Scope, type VQConfig } from './common';
-import { checkVQConfig, ConvNet, normalisedCodes } from './vq_common';
+import { allFusions, type Fusions } from './fusions';
+import { checkVQConfig, type ConvFusions, ConvNet, normalisedCodes } from './vq_common';
 import { vqDecoderParams } from './params';
 import type { WeightMap } from './weights';
 
@@ -23,6 +24,9 @@ export class VQDecoder {
   private readonly codes: Float32Array; // (K, D)
   private codesOnGpu: Tensor | null = null; // (K, D), uploaded by the first preview()
   private readonly chs: number[];
+  /** Inference fusions (fusions.ts: the vq* ones apply here); all on by default, switched off one at a time by the
+   *  latency benchmark. */
+  fusions: Fusions = allFusions();
 
   constructor(
     private readonly e: Engine,
@@ -60,14 +64,17 @@ export class VQDecoder {
   decodeLatent(z: Tensor): Tensor {
     const n = this.net;
     const c = this.config;
+    const f: ConvFusions = { normConv: this.fusions.vqNormConv, rows2: this.fusions.vqConvRows2 };
     const s = new Scope();
-    let h = s.t(n.conv(z, 'decoder.conv_in'));
-    for (let m = 0; m < c.mid_blocks; m++) h = s.t(n.res(h, `decoder.mid.${m}`));
+    let h = s.t(n.conv(z, 'decoder.conv_in', 1, false, f));
+    for (let m = 0; m < c.mid_blocks; m++) h = s.t(n.res(h, `decoder.mid.${m}`, f));
     for (let l = 0; l < this.chs.length; l++) {
-      for (let j = 0; j < c.dec_res_blocks; j++) h = s.t(n.res(h, `decoder.levels.${l}.blocks.${j}`));
-      if (l < this.chs.length - 1) h = s.t(n.conv(h, `decoder.levels.${l}.up`, 1, true)); // nearest ×2 + conv
+      for (let j = 0; j < c.dec_res_blocks; j++) h = s.t(n.res(h, `decoder.levels.${l}.blocks.${j}`, f));
+      if (l < this.chs.length - 1) h = s.t(n.conv(h, `decoder.levels.${l}.up`, 1, true, f)); // nearest ×2 + conv
     }
-    const out = n.conv(s.t(n.gnSilu(h, 'decoder.norm_out')), 'decoder.conv_out');
+    const out = f.normConv
+      ? n.normConv(h, 'decoder.norm_out', 'decoder.conv_out', f)
+      : n.conv(s.t(n.gnSilu(h, 'decoder.norm_out')), 'decoder.conv_out', 1, false, f);
     s.dispose();
     return out;
   }

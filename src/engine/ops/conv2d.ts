@@ -1,6 +1,7 @@
 // conv2d (shaders/conv2d.wgsl), 3×3 / 1×1, stride 1 / 2, optional fused nearest ×2 input upsample:
 // the VQ tokenizer's convolutions (training/mmamba/vq.py). Layout NCHW, as PyTorch: images (B, 3, S, S), activations
-// (B, C, H, W), conv weights (Cout, Cin, k, k) load without transposes.
+// (B, C, H, W), conv weights (Cout, Cin, k, k) load without transposes. The VQ decoder's inference fusions
+// (src/model/fusions.ts) use the options norm, residual and rowsPerThread.
 import convCode from '../../../shaders/conv2d.wgsl?raw';
 import { uniforms, type Engine } from '../engine';
 import { ShapeError } from '../errors';
@@ -12,6 +13,13 @@ export interface Conv2dOptions {
   padding?: number;
   /** Read the input through a nearest ×2 upsample (fused F.interpolate(scale_factor=2) before the conv). */
   upsample?: boolean;
+  /** Convolve SiLU(GroupNorm(x)) instead of x, normalised while staging: stats (B·G, 2) from groupNormStats, the
+   *  norm's affine gamma / beta (Cin). */
+  norm?: { stats: Tensor; groups: number; gamma: Tensor; beta: Tensor };
+  /** Added after the bias: (B, Cout, Ho, Wo) (the ResBlock's skip + h in one dispatch). */
+  residual?: Tensor;
+  /** Output rows per thread, 1 or 2 (2: a 16 × 16 tile per workgroup, twice the work per thread). */
+  rowsPerThread?: 1 | 2;
 }
 
 /** x (B, Cin, H, W), weight (Cout, Cin, k, k) with k ∈ {1, 3}, bias (Cout) → (B, Cout, Ho, Wo). */
@@ -31,14 +39,38 @@ export function conv2d(e: Engine, x: Tensor, weight: Tensor, bias: Tensor, opts:
   const Wo = Math.floor(((W << up) + 2 * pad - k) / s) + 1;
   if (Ho < 1 || Wo < 1 || pad < 0 || !Number.isInteger(pad))
     throw new ShapeError(`conv2d: empty output for ${x}, k=${k}, pad=${pad}`);
+  const { norm, residual } = opts;
+  if (norm) {
+    const G = norm.groups;
+    if (!Number.isInteger(G) || G < 1 || Cin % G !== 0 || norm.stats.size !== 2 * B * G)
+      throw new ShapeError(`conv2d: norm stats ${norm.stats} must be (B·G, 2) with G=${G} dividing Cin=${Cin}`);
+    if (norm.gamma.size !== Cin || norm.beta.size !== Cin)
+      throw new ShapeError(`conv2d: norm gamma ${norm.gamma} / beta ${norm.beta} must have Cin=${Cin} elements`);
+  }
+  if (residual && (residual.dtype !== 'f32' || residual.size !== B * Cout * Ho * Wo))
+    throw new ShapeError(`conv2d: residual ${residual} must be f32 (${B}, ${Cout}, ${Ho}, ${Wo})`);
+  const py = opts.rowsPerThread ?? 1;
   const coBlocks = Math.ceil(Cout / 8);
   const out = e.empty([B, Cout, Ho, Wo], 'f32', 'conv2d'); // (B, Cout, Ho, Wo)
   e.dispatch({
     code: convCode,
-    constants: { UP: up },
-    bindings: [uniforms([B, Cin, H, W, Cout, Ho, Wo, s, pad, k, coBlocks, 0]), x, weight, bias, out],
-    workgroups: [Math.ceil(Wo / 16), Math.ceil(Ho / 8), B * coBlocks],
-    label: `conv2d${k}x${k}${s === 2 ? 's2' : ''}${up ? 'up' : ''}`,
+    // CIC 2 for 2 rows at stride 2: its staged input (33 × 33 per channel) fits the shader's TILE only so
+    constants: { UP: up, PY: py, CIC: py === 2 && s === 2 ? 2 : 4, NORM: norm ? 1 : 0, RES: residual ? 1 : 0 },
+    bindings: [
+      uniforms([B, Cin, H, W, Cout, Ho, Wo, s, pad, k, coBlocks, norm?.groups ?? 0]),
+      x,
+      weight,
+      bias,
+      out,
+      norm?.stats ?? bias, // unused unless NORM
+      norm?.gamma ?? bias,
+      norm?.beta ?? bias,
+      residual ?? bias, // unused unless RES
+    ],
+    workgroups: [Math.ceil(Wo / 16), Math.ceil(Ho / (8 * py)), B * coBlocks],
+    label:
+      `conv2d${k}x${k}${s === 2 ? 's2' : ''}${up ? 'up' : ''}${norm ? '+gn' : ''}${residual ? '+res' : ''}` +
+      `${py === 2 ? '/2row' : ''} ${Cout}×${Ho}×${Wo}`, // the output's shape: the profile's per-layer key
   });
   return out;
 }
