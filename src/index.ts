@@ -38,4 +38,10 @@ export {
 export { GENERATION_SETTINGS } from './model/settings';
 export { DEFAULT_REMASK, keepForStrength, maskedCountForStrength } from './model/strength_mask';
 export { FINETUNE_SETTINGS } from './worker/finetune/settings';
-export { ADAPTER_STRENGTH, DEFAULT_FINETUNE_OPTIONS, DEFAULT_LORA_CONFIG } from './finetune/defaults';
+export {
+  ADAPTER_EVERY_PROMPT,
+  ADAPTER_STRENGTH,
+  DEFAULT_FINETUNE_OPTIONS,
+  DEFAULT_LORA_CONFIG,
+} from './finetune/defaults';
+export { containsWord } from './finetune/word_gate';

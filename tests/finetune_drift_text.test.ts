@@ -19,9 +19,11 @@ describe('drift guard text', () => {
       withinBounds: false,
     };
     expect(driftSummary(report, 50, false)).toBe(
-      'At step 50, 2 other prompts: worst 32-px PSNR to the base 15.0 dB (bound ≥ 20 dB), largest colour-share change 0.20 (bound ≤ 0.05), tokens changed up to 75 %.',
+      'At step 50, leakage on 2 other prompts with the adapter forced on: worst 32-px PSNR to the base 15.0 dB (bound ≥ 20 dB), largest colour-share change 0.20 (bound ≤ 0.05), tokens changed up to 75 %.',
     );
-    expect(driftSummary(report, 200, true)).toMatch(/^After the run \(step 200\), 2 other prompts/);
+    expect(driftSummary(report, 200, true)).toMatch(
+      /^After the run \(step 200\), leakage on 2 other prompts with the adapter forced on:/,
+    );
     expect(driftWarning(true)).toMatch(/stops and keeps the adapter of the last check/);
     expect(driftWarning(false)).toMatch(/Consider stopping/);
   });

@@ -46,6 +46,11 @@ export const DEFAULT_FINETUNE_OPTIONS: Readonly<FineTuneOptions> = Object.freeze
  *  the page's slider. */
 export const ADAPTER_STRENGTH = Object.freeze({ min: 0, max: 1.5, default: 1, step: 0.05 });
 
+/** The word gate's opt-out (word_gate.ts): by default an adapter applies only to requests whose prompt contains its
+ *  word, so every other prompt is drawn by the base model exactly; `true` applies it to every prompt. Read by the
+ *  generation request check (`adapterEveryPrompt`) and the page's checkbox beside the strength slider. */
+export const ADAPTER_EVERY_PROMPT = Object.freeze({ default: false });
+
 /** The drift guard's control prompts (issue 20): ordinary things the new word should leave alone, each rendered with
  *  the base model before a run and with the adapter during and after it, at fixed seeds (CONTROL_SEED + index). */
 export const DRIFT_CONTROL_PROMPTS: readonly string[] = Object.freeze([

@@ -3,6 +3,7 @@ export * from './api';
 export {
   ADAPT_TARGETS,
   ADAPTER_STRENGTH,
+  ADAPTER_EVERY_PROMPT,
   DEFAULT_FINETUNE_OPTIONS,
   DEFAULT_LORA_CONFIG,
   warmupStepsFor,
@@ -19,6 +20,7 @@ export {
 } from './lora';
 export { serializeAdapter, parseAdapter } from './adapter_format';
 export { planMemory, largestMicroBatch } from './memory';
+export { adapterApplies, containsWord, wordPieces } from './word_gate';
 export { maskForTraining, dropText, defaultEmptyTextIds } from './masking';
 export { FineTuner, learningRateAt } from './trainer';
 export {

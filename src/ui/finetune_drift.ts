@@ -1,12 +1,13 @@
 // <mm-finetune-drift>: the drift guard's view in the fine-tuning panel. The control prompts as the base model draws
 // them (rendered before the run), the adapter's drawings of the same prompts and seeds at the latest check beside
-// them with each one's drift, the summary against the bounds, and a warning with a button that cancels the run (fires
+// them with each one's drift (the adapter forced on: its leakage, since the word gate keeps prompts without the word
+// on the base model; LEAKAGE_NOTE says so), the summary against the bounds, and a warning with a button that cancels the run (fires
 // `mm-drift-stop`; the panel cancels) when a check exceeds them and the run was not asked to stop by itself. No GPU
 // code: the worker renders.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { DRIFT_BOUNDS, type DriftReport } from '../finetune/drift';
-import { controlText, driftSummary, driftWarning } from './finetune_drift_text';
+import { controlText, driftSummary, driftWarning, LEAKAGE_NOTE } from './finetune_drift_text';
 
 export interface ControlPictures {
   prompts: string[];
@@ -45,6 +46,7 @@ export class FineTuneDrift extends LitElement {
       border: 1px solid var(--mm-border);
     }
     figure.over img.adapted { outline: 2px solid var(--mm-danger, #c62828); }
+    .note { margin: 0 0 0.4rem; color: var(--mm-muted); }
     .summary { margin: 0.5rem 0 0; font-variant-numeric: tabular-nums; }
     .warn {
       margin: 0.4rem 0 0;
@@ -60,8 +62,9 @@ export class FineTuneDrift extends LitElement {
   override render() {
     if (!this.base) return nothing;
     const c = this.check;
-    return html`<section data-testid="ft-drift" aria-label="Other prompts (drift guard)">
-      <h3>Other prompts: base model${c ? html` · adapter at step ${c.step}` : nothing}</h3>
+    return html`<section data-testid="ft-drift" aria-label="Other prompts with the adapter forced on (leakage)">
+      <h3>Leakage, other prompts: base model${c ? html` · adapter forced on at step ${c.step}` : nothing}</h3>
+      <p class="note" data-testid="ft-drift-note">${LEAKAGE_NOTE}</p>
       <div class="grid">
         ${this.base.prompts.map((prompt, i) => {
           const d = c?.report.prompts[i];
@@ -69,7 +72,7 @@ export class FineTuneDrift extends LitElement {
           return html`<figure data-testid="ft-control" class=${over ? 'over' : ''}>
             <div class="pair">
               <img src=${this.base!.urls[i]} alt="Base model: ${prompt}" />
-              ${d ? html`<img class="adapted" src=${c!.urls[i]} alt="With the adapter: ${prompt}" />` : nothing}
+              ${d ? html`<img class="adapted" src=${c!.urls[i]} alt="With the adapter forced on: ${prompt}" />` : nothing}
             </div>
             <figcaption>${prompt}${d ? html`<br /><span data-testid="ft-control-drift">${controlText(d)}</span>` : nothing}</figcaption>
           </figure>`;

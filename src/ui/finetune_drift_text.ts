@@ -1,6 +1,14 @@
 // The words of the drift guard in the fine-tuning panel, DOM-free: one control's numbers and the summary line of a
-// check, against the bounds (DRIFT_BOUNDS, src/finetune/drift.ts).
+// check, against the bounds (DRIFT_BOUNDS, src/finetune/drift.ts). With the word gate (src/finetune/word_gate.ts,
+// on by default) a prompt without the adapter's word is drawn by the base model exactly, so the guard's renders force
+// the adapter on: what they measure is the LEAKAGE, how far the adapter moves other content, which a prompt that
+// mixes the word with other things risks.
 import { DRIFT_BOUNDS, type DriftReport, type PromptDrift } from '../finetune/drift';
+
+/** What the guard's pictures are, under its heading. */
+export const LEAKAGE_NOTE =
+  'Prompts without the new word are drawn by the base model unchanged (unless "Apply to every prompt" is on). ' +
+  'These pictures force the adapter on: they show its leakage, what a prompt that mixes the word with other things risks.';
 
 /** "31.2 dB" at 32 px, "same" when the pictures agree there. */
 export function psnrText(psnr32: number): string {
@@ -21,12 +29,12 @@ export function driftSummary(report: DriftReport, step: number, final: boolean):
     `largest colour-share change ${w.colourShareDiff.toFixed(2)} (bound ≤ ${DRIFT_BOUNDS.maxColourShareDiff}), ` +
     `tokens changed up to ${Math.round(w.tokenChange * 100)} %`;
   const n = report.prompts.length;
-  return `${what}, ${n} other prompt${n === 1 ? '' : 's'}: ${numbers}.`;
+  return `${what}, leakage on ${n} other prompt${n === 1 ? '' : 's'} with the adapter forced on: ${numbers}.`;
 }
 
 /** The warning when a check exceeds the bounds. */
 export function driftWarning(stopOnDrift: boolean): string {
   return stopOnDrift
-    ? 'The adapter changes prompts it was not taught: the run stops and keeps the adapter of the last check within the bounds.'
-    : 'The adapter changes prompts it was not taught (the pictures below drift from the base model). Consider stopping, or use fewer steps, a lower learning rate or a lower adapter strength.';
+    ? 'Forced on, the adapter changes prompts it was not taught: the run stops and keeps the adapter of the last check within the bounds.'
+    : 'Forced on, the adapter changes prompts it was not taught (the pictures below drift from the base model): prompts that mix its word with other things may drift too; prompts without the word stay as the base model draws them. Consider stopping, or use fewer steps, a lower learning rate or a lower adapter strength.';
 }

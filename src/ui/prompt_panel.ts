@@ -12,7 +12,7 @@ import { MAX_PROMPT_CHARS, type AdapterInfoRow, type GenerateRequest, type Model
 import { EXAMPLE_PROMPTS } from './examples';
 import type { SharedSettings } from './share_link';
 import { card, fieldLook } from './theme';
-import { ADAPTER_STRENGTH } from '../finetune/defaults';
+import { ADAPTER_EVERY_PROMPT, ADAPTER_STRENGTH } from '../finetune/defaults';
 import './finetune_strength';
 
 /** A random u32 seed (crypto when available). */
@@ -65,6 +65,7 @@ export class PromptPanel extends LitElement {
   @state() private adapter = '';
   /** How strongly the picked adapter applies (the slider beside the picker). */
   @state() private adapterStrength: number = ADAPTER_STRENGTH.default;
+  @state() private adapterEveryPrompt: boolean = ADAPTER_EVERY_PROMPT.default;
   /** The person has typed in the prompt (or a link gave one). */
   @state() private typed = false;
 
@@ -260,8 +261,10 @@ export class PromptPanel extends LitElement {
                 </select>
                 ${
                   this.adapterInUse()
-                    ? html`<mm-adapter-strength .value=${this.adapterStrength} ?disabled=${off || this.busy}
-                      @mm-strength=${(e: CustomEvent<number>) => (this.adapterStrength = e.detail)}></mm-adapter-strength>`
+                    ? html`<mm-adapter-strength .value=${this.adapterStrength} .everyPrompt=${this.adapterEveryPrompt}
+                      ?disabled=${off || this.busy}
+                      @mm-strength=${(e: CustomEvent<number>) => (this.adapterStrength = e.detail)}
+                      @mm-every-prompt=${(e: CustomEvent<boolean>) => (this.adapterEveryPrompt = e.detail)}></mm-adapter-strength>`
                     : nothing
                 }
               </div>`
@@ -353,6 +356,7 @@ export class PromptPanel extends LitElement {
     if (adapter) {
       detail.adapter = adapter;
       detail.adapterStrength = this.adapterStrength;
+      if (this.adapterEveryPrompt) detail.adapterEveryPrompt = true;
     }
     this.dispatchEvent(new CustomEvent<GenerateRequest>('mm-generate', { detail, bubbles: true, composed: true }));
   }

@@ -83,6 +83,10 @@ export interface GenerateRequest {
   /** How strongly the adapter applies, ADAPTER_STRENGTH (src/finetune/defaults.ts): 0 (the base model) to 1.5;
    *  default 1, the adapter as trained. Ignored without `adapter`. */
   adapterStrength?: number;
+  /** The word gate's opt-out (src/finetune/word_gate.ts): false (the default, ADAPTER_EVERY_PROMPT) applies the
+   *  adapter only when the prompt or negative prompt contains its word (case and punctuation aside), so any other
+   *  prompt is drawn by the base model exactly; true applies it to every prompt. Ignored without `adapter`. */
+  adapterEveryPrompt?: boolean;
   /** Editing (inpainting): the picture to edit as its token grid, row-major (H*W, e.g. a `tokens` of an earlier
    *  result); with `keep`. Checked by editProblem (src/model/settings.ts); the grid must match the model's. */
   initTokens?: Uint32Array | number[];

@@ -41,6 +41,7 @@ export class MMambaEngine implements MMambaEngineInterface {
       modelBaseUrl: opts.modelBaseUrl ?? '/models/',
       fineTune: {
         pipelineFor: (adapter, strength) => this.fineTune.pipelineFor(adapter, strength),
+        adapterApplies: (adapter, prompts, everyPrompt) => this.fineTune.adapterApplies(adapter, prompts, everyPrompt),
         assertNotTraining: (what) => this.fineTune.assertNotTraining(what),
         dropGpu: (lost) => this.fineTune.dropGpu(lost),
       },

@@ -93,6 +93,13 @@ def pieces_v2(text: str) -> list[str]:
     return out
 
 
+def contains_word(text: str, word: str) -> bool:
+    """The word gate (src/finetune/word_gate.ts containsWord): the word's v2 pieces in a row among the text's, so
+    case and punctuation do not matter ("Zorblat!") and a longer letter run is another word ("zorblats")."""
+    w, t = pieces_v2(word), pieces_v2(text)
+    return bool(w) and any(t[i : i + len(w)] == w for i in range(len(t) - len(w) + 1))
+
+
 def piece_bytes(piece: str) -> tuple[int, ...]:
     """Byte ids of " " + piece (lone surrogates -> U+FFFD, as the browser's TextEncoder)."""
     if any(0xD800 <= ord(c) <= 0xDFFF for c in piece):

@@ -26,8 +26,9 @@ import type {
 } from '../api';
 import { MAX_ADAPTER_FILE_BYTES } from '../../finetune/api';
 import { mergedWeightsProblem } from '../../finetune/adapter_format';
-import { ADAPTER_STRENGTH } from '../../finetune/defaults';
+import { ADAPTER_EVERY_PROMPT, ADAPTER_STRENGTH } from '../../finetune/defaults';
 import { modelWithWord } from '../../finetune/word';
+import { adapterApplies } from '../../finetune/word_gate';
 import {
   AdapterExistsError,
   AdapterNameError,
@@ -79,6 +80,8 @@ export class FineTuneService implements FineTuneApi {
   private merged: { genId: string; name: string; version: string; strength: number; pipeline: TextToImageLike } | null =
     null;
   private readonly refs = new Map<string, BaseModelRef>();
+  /** Each adapter version's word ('' when it names none), for the word gate: `${genId}/${name}@${version}`. */
+  private readonly words = new Map<string, string>();
   /** Preparations run one after another, so the dataset a run trains on is the one prepared last. */
   private preparing: Promise<unknown> = Promise.resolve();
 
@@ -253,6 +256,30 @@ export class FineTuneService implements FineTuneApi {
     const pipeline = await this.mergedPipeline(engine, adapter, m, strength);
     this.merged = { genId: m.genId, name: entry.name, version, strength, pipeline };
     return pipeline;
+  }
+
+  /** The word gate (src/finetune/word_gate.ts) for adapter `name` of the loaded generator: whether it applies to a
+   *  request with `prompts`; `everyPrompt` applies it to all. Throws, as pipelineFor does, when there is no such
+   *  adapter. The adapter's word is read once per stored version. */
+  async adapterApplies(
+    name: string,
+    prompts: readonly (string | undefined)[],
+    everyPrompt: boolean = ADAPTER_EVERY_PROMPT.default,
+  ): Promise<boolean> {
+    const m = this.loadedGenerator();
+    const entry = await this.adapterBytes(m.genId, name);
+    const key = `${m.genId}/${entry.name}@${entry.savedAt}:${entry.bytes.byteLength}`;
+    let word = this.words.get(key);
+    if (word === undefined) {
+      const adapter = await this.checkedAdapter(
+        entry.bytes,
+        m,
+        `Adapter "${entry.name}" cannot be used with this model: `,
+      );
+      word = adapter.info.word ?? '';
+      this.words.set(key, word);
+    }
+    return adapterApplies(word, prompts, everyPrompt);
   }
 
   /** Throws when a run is training (not paused): generation and model switches wait for it. */

@@ -282,10 +282,12 @@ export class FineTuneRun {
     await this.deps.onProgress({ kind: 'preview', step, prompt, image });
   }
 
-  /** The LoRA trainer's adapter, with the learned word when there is one (the trainer ran on the base config with
-   *  the word's row; the adapter names the base itself). */
+  /** The LoRA trainer's adapter, named after the run's word (the word gate at generation reads it: word_gate.ts),
+   *  with the learned row when there is one (the trainer ran on the base config with the word's row; the adapter
+   *  names the base itself). */
   private async currentAdapter(): Promise<LoraAdapter> {
-    const a = await this.trainer!.getAdapter({ captions: this.deps.dataset.captions, word: this.word?.word });
+    const word = this.word?.word ?? (this.req.word || undefined);
+    const a = await this.trainer!.getAdapter({ captions: this.deps.dataset.captions, word });
     if (!this.word) return a;
     return {
       ...a,
@@ -405,7 +407,7 @@ export class FineTuneRun {
       step,
       savedStep: keep?.step ?? 0,
       message:
-        `Training stopped at step ${step}: the adapter changed prompts it was not taught (the control pictures drifted past the bound). ` +
+        `Training stopped at step ${step}: forced on, the adapter changed prompts it was not taught (the control pictures drifted past the bound; prompts without the word are not affected). ` +
         (keep
           ? `The adapter as it was after step ${keep.step}, the last within the bound, is kept.`
           : `No check was within the bound; the adapter as it is now is kept. Try fewer steps or a lower learning rate.`),

@@ -91,6 +91,13 @@ export function checkGenerateRequest(req: unknown): GenerateRequest {
       throw new InvalidGenerateRequestError(`adapter is ${show(r.adapter)}; it must be an adapter's name`);
     out.adapter = r.adapter;
     if (r.adapterStrength !== undefined) out.adapterStrength = adapterStrength(r.adapterStrength);
+    if (r.adapterEveryPrompt !== undefined) {
+      if (typeof r.adapterEveryPrompt !== 'boolean')
+        throw new InvalidGenerateRequestError(
+          `adapterEveryPrompt is ${show(r.adapterEveryPrompt)}; it must be true (apply the adapter to every prompt) or false (only to prompts with its word)`,
+        );
+      out.adapterEveryPrompt = r.adapterEveryPrompt;
+    }
   }
   return out;
 }

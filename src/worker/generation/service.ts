@@ -55,6 +55,8 @@ export interface LoadedModels {
 /** What generation asks of fine-tuning: adapters' pipelines, the GPU to itself while training, and GPU clean-up. */
 export interface FineTuneHooks {
   pipelineFor(adapter: string, strength?: number): Promise<TextToImageLike>;
+  /** The word gate: whether the adapter applies to a request with these prompts (false: the base model draws it). */
+  adapterApplies(adapter: string, prompts: readonly (string | undefined)[], everyPrompt?: boolean): Promise<boolean>;
   assertNotTraining(what: string): void;
   dropGpu(lost?: Error): void;
 }
@@ -96,6 +98,19 @@ function splitImages(
     const rgba = pixels.slice(i * bytes, (i + 1) * bytes);
     return { tokens: tokens.slice(i * hw, (i + 1) * hw), image: { width: side(rgba), height: side(rgba), rgba } };
   });
+}
+
+/** The pipeline a request draws with: its adapter's (merged at its strength) when the word gate lets the adapter
+ *  apply to `prompts` (the prompt and negative prompt as the engine reads them), else `base` itself, so a prompt
+ *  without the adapter's word is drawn exactly as without an adapter. */
+export async function requestPipeline(
+  fineTune: Pick<FineTuneHooks, 'adapterApplies' | 'pipelineFor'>,
+  base: TextToImageLike,
+  req: Pick<GenerateRequest, 'adapter' | 'adapterStrength' | 'adapterEveryPrompt'>,
+  prompts: readonly (string | undefined)[],
+): Promise<TextToImageLike> {
+  if (!req.adapter || !(await fineTune.adapterApplies(req.adapter, prompts, req.adapterEveryPrompt))) return base;
+  return fineTune.pipelineFor(req.adapter, req.adapterStrength);
 }
 
 export class GenerationService implements GenerationApi, FineTuneHost {
@@ -246,7 +261,8 @@ export class GenerationService implements GenerationApi, FineTuneHost {
 
   // ---- helpers ------------------------------------------------------------------------------------------------
 
-  /** One generation, start to end: the pipeline (base or adapter), the prompt, the steps, the result. */
+  /** One generation, start to end: the pipeline (base, or the adapter when its word gate lets it), the prompt, the
+   *  steps, the result. */
   private async runGeneration(
     req: GenerateRequest,
     signal: AbortSignal,
@@ -255,10 +271,11 @@ export class GenerationService implements GenerationApi, FineTuneHost {
     const t0 = performance.now();
     this.fineTune.assertNotTraining('generating');
     const base = await this.build();
-    const pipeline = req.adapter ? await this.fineTune.pipelineFor(req.adapter, req.adapterStrength) : base;
+    const { text, truncated } = clampPrompt(req.prompt);
+    const negative = req.negativePrompt ? clampPrompt(req.negativePrompt).text : undefined;
+    const pipeline = await requestPipeline(this.fineTune, base, req, [text, negative]);
     const lost = this.device.takeLost();
     if (lost) await onProgress?.({ kind: 'recover', message: lost });
-    const { text, truncated } = clampPrompt(req.prompt);
     await onProgress?.({ kind: 'encode', prompt: text, truncated });
     let last: { tokens: Uint32Array; pixels: Uint8ClampedArray } | null = null;
     const code = await modelCode();
@@ -266,7 +283,7 @@ export class GenerationService implements GenerationApi, FineTuneHost {
       await pipeline.generate(
         {
           prompt: text,
-          negativePrompt: req.negativePrompt ? clampPrompt(req.negativePrompt).text : undefined,
+          negativePrompt: negative,
           seed: req.seed >>> 0,
           steps: req.steps ?? GENERATION_SETTINGS.steps.default,
           guidance: req.guidance ?? GENERATION_SETTINGS.guidance.default,
