@@ -9,8 +9,8 @@ bools parsed by the config field's type, bools as 0/1/true/false; `d` re-derives
 overrides' commas stay with their variant (a `key=value` item continues the one before it). A spec may end with
 `~NAME=value` items (several allowed): environment variables set while that variant runs (its warm-up, steps and
 profile) and restored after, for A/B of kernels chosen at call time in one interleaved run, e.g.
-`mmamba:split+compile@layers=6~MMAMBA_CONV_BWD=recompute,mmamba:split+compile@layers=6~MMAMBA_CONV_BWD=tiled`.
-Only variables read when a kernel runs are safe for that under +compile (MMAMBA_CONV_BWD, MMAMBA_CONV_BWD_WARPS):
+`mmamba:split+compile@layers=6~MMAMBA_CONV_BWD_WARPS=4,mmamba:split+compile@layers=6~MMAMBA_CONV_BWD_WARPS=8`.
+Only variables read when a kernel runs are safe for that under +compile (MMAMBA_CONV_BWD_WARPS):
 one read while tracing (MMAMBA_SPLIT_BWD) may be baked into a graph that dynamo reuses for a later variant of the
 same model config.
 The table's label is the whole spec, overrides and env items included, with each variant's parameter count. Timing

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device run (one H200, 550 s of timeouts in all): are M-Mamba's training paths correct on CUDA, and how fast
+# Device run (one H200, 490 s of timeouts in all): are M-Mamba's training paths correct on CUDA, and how fast
 # are they against UViT S? The split path's scan backward comes in two kernels (MMAMBA_SPLIT_BWD=registers, the
 # default, or scratch); both are checked and timed. Repository root as cwd; needs PyTorch + CUDA + Triton, no
 # network, no dataset (synthetic tokens). Device tool: kind nvidia-h200, command `bash training/gpu/speed.sh`.
@@ -7,15 +7,12 @@
 #      then at the model's shapes, f32 and bf16, split-registers, split-scratch and fused scan+merge vs
 #      scan_merge_ref, output and every gradient (bench_scan.py --compare --check); a failure is reported, the
 #      timings still run (if only the fused kernels' 2-D scan variant passes, MMAMBA_MERGE_FLAT=1 is exported)
-#   1b. the split path's conv alone (bench_conv.py): the scan-order backward kernels (MMAMBA_CONV_BWD = recompute,
-#      the default, tiled and twopass) vs the reference at the model's shapes, f32 and bf16, then timed interleaved
-#      at B = 256 and 512, with a sweep of the tiled kernel's launch set (the fastest, MMAMBA_CONV_TILED, is exported;
-#      a kind that fails the check is left out of 5e)
+#   1b. the split path's conv alone (bench_conv.py): its scan-order backward vs the reference at the model's shapes,
+#      f32 and bf16, then forward and backward timed interleaved at B = 256 and 512, each against its memory floor
 #   2. launch sweep of the fused scan at B=256 -> the fastest MMAMBA_MERGE_* set, exported for steps 3-5
 #   2b. launch sweep of the split path's registers backward at B=256 -> the fastest MMAMBA_SCAN_BWD_* set, exported
 #   2c. the split scan at the lite block's N = 1, di = 256, B = 512: the scratch backward (the default, what the
-#      compiled lite step ran) against its 'deferred' variant (checked against it first) and the registers one at
-#      launch sets for a (BLOCK_D, 1) state (informational)
+#      compiled lite step ran) against the registers one at launch sets for a (BLOCK_D, 1) state (informational)
 #   3. the scan + merge alone, split-registers vs split-scratch vs fused, B=64 and 256, interleaved, median / min,
 #      peak memory
 #   4. a full training step, batch 256, bf16: UViT S, M-Mamba S split (registers backward), M-Mamba S fused, and
@@ -26,8 +23,8 @@
 #      torch.compile; 5c. M-Mamba S split with torch.compile (its Triton conv and scan are custom ops, so the
 #      graph is whole); 5d. LITE split with torch.compile; each in its own process (a variant that fails to
 #      compile is reported); 5e. LITE split with torch.compile at the stage's batch 512: the conv backward as
-#      profiled (recompute, 4 warps) against each other kind that passed 1b (bench_train_step.py
-#      ~MMAMBA_CONV_BWD=..., interleaved in one process, with the kernel breakdown)
+#      profiled (4 warps) against 8 warps (bench_train_step.py ~MMAMBA_CONV_BWD_WARPS=..., interleaved in one
+#      process, with the kernel breakdown)
 #   6. CUDA correctness at tiny shapes, if pytest is installed there: the split scan's registers backward at the
 #      model's N, groups and ragged L, and the tiny model on the Triton split scan vs the reference (the fused
 #      path's test files take longer than this step's share: run them separately if needed)
@@ -59,10 +56,7 @@ export MMAMBA_SPLIT_BWD=${MMAMBA_SPLIT_BWD:-registers} MMAMBA_CONV_BWD_WARPS=${M
 if grep -q '^check summary:.*split-registers FAIL' "$LOGS/1-check.txt" 2>/dev/null; then
   export MMAMBA_SPLIT_BWD=scratch; echo "the registers backward FAILED the check: the split path below uses scratch"
 fi
-step 1b-conv 60 $PY bench_conv.py --Bs 256,512 --reps 20 --sweep "32,64,8;16,64,4;64,32,8;32,16,2"
-conv_kinds=$(grep -h '^check summary:' "$LOGS/1b-conv.txt" 2>/dev/null | grep -o '[a-z]* ok' | cut -d' ' -f1)
-cbest=$(grep -h '^export MMAMBA_CONV_TILED=' "$LOGS/1b-conv.txt" 2>/dev/null | tail -1)
-if [ -n "$cbest" ]; then eval "${cbest%%#*}"; echo "tiled conv backward launch set: $cbest"; fi
+step 1b-conv 60 $PY bench_conv.py --Bs 256,512 --reps 20
 step 2-sweep 15 $PY bench_scan.py --compare --sweep-merge --Bs ""
 best=$(grep -h '^export MMAMBA_MERGE_' "$LOGS/2-sweep.txt" 2>/dev/null | tail -1)
 if [ -n "$best" ]; then eval "$best"; echo "using the sweep's best: $best"; fi
@@ -85,10 +79,9 @@ step 5c-compile-split 40 $PY bench_train_step.py --batch 256 --variants mmamba:s
   --warmup 2 --no-profile
 step 5d-compile-lite 25 $PY bench_train_step.py --batch 256 --variants "${LITE/@/+compile@}" --steps 4 --rounds 2 \
   --warmup 2 --no-profile
-# the baseline as profiled in docs/runs/mmamba-v2-stage2 (recompute at 4 warps), then every other kind that passed 1b
-conv_ab="${LITE/@/+compile@}~MMAMBA_CONV_BWD=recompute~MMAMBA_CONV_BWD_WARPS=4"
-for k in $conv_kinds; do [ "$k" != recompute ] && conv_ab="$conv_ab,${LITE/@/+compile@}~MMAMBA_CONV_BWD=$k"; done
-step 5e-compile-lite-conv 150 $PY bench_train_step.py --batch 512 --variants "$conv_ab" --steps 4 --rounds 3 \
+# the conv backward as profiled in docs/runs/mmamba-v2-stage2 (4 warps), then at 8 warps (no register spills)
+conv_ab="${LITE/@/+compile@}~MMAMBA_CONV_BWD_WARPS=4,${LITE/@/+compile@}~MMAMBA_CONV_BWD_WARPS=8"
+step 5e-compile-lite-conv 90 $PY bench_train_step.py --batch 512 --variants "$conv_ab" --steps 4 --rounds 3 \
   --warmup 2
 if $PY -c "import pytest" 2>/dev/null; then
   step 6-tests 10 $PY -m pytest -q -x -p no:cacheprovider tests/test_scan_triton.py -k "model_shapes or inside_model"
@@ -99,7 +92,6 @@ fi
 {
   echo "# speed.sh $(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - t0 )) s"
   echo "fused-kernel launch set: ${best:-defaults} ${flat:-}; split registers backward: ${sbest:-defaults}"
-  echo "tiled conv backward: ${cbest:-defaults}"
   grep -h "^=== .*exit" "$LOGS"/*.txt
   grep -h -E "^check |CHECK FAILED|passed|failed" "$LOGS"/6-tests.txt "$LOGS"/1-check.txt "$LOGS"/1b-conv.txt \
     "$LOGS"/2c-sweep-lite-bwd.txt 2>/dev/null

@@ -6,20 +6,14 @@ Same semantics as F.conv1d(F.pad(x, (W-1, 0)), groups=C) on the (C, L) layout, w
 program owns a (BLOCK_L, BLOCK_C) tile whose loads are contiguous over channels.
 
 Backward: g_t = ∂y_t · SiLU'(pre_t) with pre recomputed from x; dx_t = Σ_j w[j]·g_{t+(W-1)-j}; dw[j] = Σ_t g_t·
-x_{t-(W-1)+j}, dbias = Σ_t g_t, as per-program partials summed in PyTorch (deterministic, no atomics). Three
-kernels compute it, picked by MMAMBA_CONV_BWD at every call (conv_bwd_kind()):
-  - recompute (the default, _conv_bwd_kernel): a program owns a (BLOCK_L, BLOCK_C) tile of dx and recomputes g at
-    each of the W shifts it needs, every time from W shifted x loads: W² + W x loads, W gy loads and W sigmoids per
-    element (the forward: W loads, one sigmoid), 255 registers a thread and spills at 4 warps;
-  - tiled (_conv_bwd_tiled_kernel, FUSED): a program owns a row and a channel block and walks L in tiles that
-    overlap by W - 1 rows; g is formed once per element, parked in the program's own f32 scratch tile (L2-resident)
-    and read back at the W shifts after a barrier (the scan backward's 'scratch' pattern); dw / dbias accumulate in
-    registers over the whole row;
-  - twopass: the same kernel stores g to a full (R, L, C) f32 buffer, then _conv_bwd_dx_kernel forms dx from it
-    (no barrier; one more pass over R·L·C·4 bytes each way).
-Both are torch.library custom ops (`conv_fwd` / `conv_bwd`, entry point `causal_conv_silu_triton`) with fake
-implementations and registered autograd, so torch.compile traces the split path; with use_triton=False they run
-the PyTorch reference instead (CPU and float64 tensors).
+x_{t-(W-1)+j}, dbias = Σ_t g_t, as per-program partials summed in PyTorch (deterministic, no atomics). In scan
+order, _conv_bwd_kernel owns a (BLOCK_L, BLOCK_C) tile of dx and recomputes g at each of the W shifts it needs,
+every time from W shifted x loads: W² + W x loads, W gy loads and W sigmoids per element (the forward: W loads, one
+sigmoid). Kernels that form g once per element (in a per-program scratch tile, or in a full g buffer read by a
+second pass) were slower in the compiled training step on the H200 (docs/training.md "Training speed").
+Forward and backward are torch.library custom ops (`conv_fwd` / `conv_bwd`, entry point
+`causal_conv_silu_triton`) with fake implementations and registered autograd, so torch.compile traces the split
+path; with use_triton=False they run the PyTorch reference instead (CPU and float64 tensors).
 
 Gathered mode (`conv_silu_gather`, the cross-scan fused in): x is the un-permuted (Bsz, L, C) sequence (any
 batch / row strides, channel stride 1, e.g. the x half of in_proj's output) and scan step t of direction k reads
@@ -269,107 +263,6 @@ def _conv_bwd_fold_kernel(
     tl.store(dx_ptr + (b * L + p[:, None]) * di + c[None, :], dx, mask=m)
 
 
-@triton.jit
-def _conv_bwd_tiled_kernel(
-    x_ptr,
-    w_ptr,
-    b_ptr,
-    gy_ptr,
-    dx_ptr,
-    g_ptr,
-    dw_ptr,
-    db_ptr,
-    L,
-    di,
-    K,
-    W: tl.constexpr,
-    WP: tl.constexpr,
-    STEP: tl.constexpr,
-    BLOCK_L: tl.constexpr,
-    BLOCK_C: tl.constexpr,
-    FUSED: tl.constexpr,
-):
-    """Scan-order backward without the W-fold recompute: a program owns row r and a channel block, and walks L in
-    tiles. Per tile, g = ∂y·SiLU'(pre) is formed ONCE from W shifted x loads (the forward's work), its dw / dbias
-    sums go to register accumulators (one (C, W) / (C,) partial per program, stored at the end), and
-      FUSED: g goes to the program's own (BLOCK_L, BLOCK_C) f32 scratch (L2-resident, reused by every tile), and dx_t
-             = Σ_j w[j]·g_{t+(W-1)-j} is read back from it after a barrier. Tiles overlap by W - 1 rows (step
-             BLOCK_L - (W-1)): a tile's first BLOCK_L - (W-1) rows are its own (dx, dw, dbias), the last W - 1 only
-             feed its own rows' dx (recomputed by the next tile, ~10% extra g work at BLOCK_L = 32, W = 4);
-      not FUSED: g is stored to a full (R, L, C) f32 buffer for _conv_bwd_dx_kernel (two passes, no barrier)."""
-    r = tl.program_id(0).to(tl.int64)
-    c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-    cmask = c < di
-    wrow = (r % K) * di
-    bias = tl.load(b_ptr + wrow + c, mask=cmask, other=0.0).to(tl.float32)
-    base = r * L * di  # x, gy, dx: (R, L, C) contiguous
-    loc = tl.arange(0, BLOCK_L)
-    wi = tl.arange(0, WP)
-    own = loc < STEP  # STEP = BLOCK_L - (W - 1) when FUSED, else BLOCK_L
-    scr = g_ptr + (r * tl.num_programs(1) + tl.program_id(1)) * BLOCK_L * BLOCK_C  # FUSED: this program's scratch
-    db = tl.zeros((BLOCK_C,), dtype=tl.float32)
-    dw = tl.zeros((BLOCK_C, WP), dtype=tl.float32)
-    for t0 in range(0, L, STEP):
-        t = t0 + loc
-        pre = _pre_at(x_ptr + base, t, c, cmask, bias, w_ptr, wrow, L, di, w_ptr, False, W, BLOCK_L, BLOCK_C)
-        m = (t < L)[:, None] & cmask[None, :]
-        gy = tl.load(gy_ptr + base + t[:, None] * di + c[None, :], mask=m, other=0.0).to(tl.float32)
-        sg = 1.0 / (1.0 + tl.exp(-pre))
-        g = gy * sg * (1.0 + pre * (1.0 - sg))  # SiLU'(p) = s·(1 + p·(1 − s)); 0 at t ≥ L (gy = 0 there)
-        go = tl.where(own[:, None], g, 0.0)
-        db += tl.sum(go, axis=0)
-        for i in tl.static_range(W):
-            tx = t - (W - 1) + i
-            txm = (tx >= 0) & (tx < L)
-            xv = tl.load(x_ptr + base + tx[:, None] * di + c[None, :], mask=txm[:, None] & cmask[None, :], other=0.0)
-            dw += tl.where(wi[None, :] == i, tl.sum(go * xv.to(tl.float32), axis=0)[:, None], 0.0)
-        if FUSED:
-            tl.store(scr + loc[:, None] * BLOCK_C + tl.arange(0, BLOCK_C)[None, :], g)
-            tl.debug_barrier()  # the tile's g is visible to every thread before the shifted reads
-            dx = tl.zeros((BLOCK_L, BLOCK_C), dtype=tl.float32)
-            for j in tl.static_range(W):
-                s = loc + (W - 1) - j  # g rows that read x_t through w[j]; < BLOCK_L for the own rows
-                gv = tl.load(
-                    scr + s[:, None] * BLOCK_C + tl.arange(0, BLOCK_C)[None, :], mask=(s < BLOCK_L)[:, None], other=0.0
-                )
-                wv = tl.load(w_ptr + (wrow + c) * W + j, mask=cmask, other=0.0).to(tl.float32)
-                dx += gv * wv[None, :]
-            tl.store(dx_ptr + base + t[:, None] * di + c[None, :], dx, mask=m & own[:, None])
-            tl.debug_barrier()  # every read of the scratch is done before the next tile overwrites it
-        else:
-            tl.store(g_ptr + base + t[:, None] * di + c[None, :], g, mask=m)
-    tl.store(db_ptr + r * di + c, db, mask=cmask)
-    tl.store(dw_ptr + (r * di + c[:, None]) * W + wi[None, :], dw, mask=cmask[:, None] & (wi[None, :] < W))
-
-
-@triton.jit
-def _conv_bwd_dx_kernel(
-    g_ptr,
-    w_ptr,
-    dx_ptr,
-    L,
-    di,
-    K,
-    W: tl.constexpr,
-    BLOCK_L: tl.constexpr,
-    BLOCK_C: tl.constexpr,
-):
-    """Second pass of the two-pass backward: dx_t = Σ_j w[j]·g_{t+(W-1)-j} from the f32 g buffer (R, L, C)."""
-    r = tl.program_id(0).to(tl.int64)
-    t = tl.program_id(1) * BLOCK_L + tl.arange(0, BLOCK_L)
-    c = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
-    cmask = c < di
-    wrow = (r % K) * di
-    base = r * L * di
-    dx = tl.zeros((BLOCK_L, BLOCK_C), dtype=tl.float32)
-    for j in tl.static_range(W):
-        ts = t + (W - 1) - j
-        gv = tl.load(g_ptr + base + ts[:, None] * di + c[None, :], mask=(ts < L)[:, None] & cmask[None, :], other=0.0)
-        wv = tl.load(w_ptr + (wrow + c) * W + j, mask=cmask, other=0.0).to(tl.float32)
-        dx += gv * wv[None, :]
-    tl.store(dx_ptr + base + t[:, None] * di + c[None, :], dx, mask=(t < L)[:, None] & cmask[None, :])
-
-
 def _tiles(L: int, di: int) -> tuple[int, int]:
     return min(32, triton.next_power_of_2(L)), min(64, triton.next_power_of_2(di))
 
@@ -399,75 +292,6 @@ def _fwd(x: Tensor, perm: Tensor | None, w: Tensor, b: Tensor, R: int, K: int, L
     return y
 
 
-CONV_BWD_KINDS = ("recompute", "tiled", "twopass")  # the scan-order backward kernels (MMAMBA_CONV_BWD picks one)
-DEFAULT_CONV_BWD = "recompute"  # the kernel measured on the H200; "tiled" waits for speed.sh's A/B
-
-
-def conv_bwd_kind() -> str:
-    """The scan-order backward to run: $MMAMBA_CONV_BWD (read at every call, so one process can A/B), default
-    DEFAULT_CONV_BWD. recompute = _conv_bwd_kernel; tiled = _conv_bwd_tiled_kernel with its per-program scratch;
-    twopass = _conv_bwd_tiled_kernel storing g, then _conv_bwd_dx_kernel. The gathered mode's fold kernel is the
-    same for all three."""
-    kind = os.environ.get("MMAMBA_CONV_BWD", DEFAULT_CONV_BWD)
-    if kind not in CONV_BWD_KINDS:
-        raise ValueError(f"MMAMBA_CONV_BWD must be one of {CONV_BWD_KINDS}, got {kind!r}")
-    return kind
-
-
-def tiled_tuning() -> tuple[int, int, int]:
-    """(BLOCK_L, BLOCK_C, num_warps) of the tiled / two-pass backward: $MMAMBA_CONV_TILED as "BL,BC,WARPS" (read
-    at every call; bench_conv.py --sweep times a few), default 32 × 32 at 4 warps: 8 values a thread, 128 registers
-    for sm_90 and no spills (tests/test_triton_aot.py; 32 × 64 at 4 warps needs 255)."""
-    BL, BC, warps = (int(v) for v in os.environ.get("MMAMBA_CONV_TILED", "32,32,4").split(","))
-    return BL, BC, warps
-
-
-def _bwd_tiled(gy: Tensor, x: Tensor, w: Tensor, b: Tensor, R: int, K: int, L: int, di: int, fused: bool):
-    """Scan-order backward by _conv_bwd_tiled_kernel (+ _conv_bwd_dx_kernel unless fused): (dx, dw, db)."""
-    W = w.shape[-1]
-    BL, BC, warps = tiled_tuning()
-    # rows per tile: at most BL (a fused tile owns BL - (W-1) of them: 29 of 32 at W = 4, so L = 272 takes 10 tiles),
-    # fewer for short L, never fewer than W (a fused tile must own a row)
-    BL = max(min(BL, triton.next_power_of_2(L + W - 1)), triton.next_power_of_2(W))
-    BC = min(BC, triton.next_power_of_2(di))
-    nC = triton.cdiv(di, BC)
-    gy = gy.contiguous()
-    dx = torch.empty(R, L, di, device=x.device, dtype=x.dtype)
-    dw = torch.empty(R, di, W, device=x.device, dtype=torch.float32)
-    db = torch.empty(R, di, device=x.device, dtype=torch.float32)
-    if fused:  # one (BL, BC) f32 tile per program, rewritten by each of its tiles
-        g = torch.empty(R * nC * BL * BC, device=x.device, dtype=torch.float32)
-    else:
-        g = torch.empty(R, L, di, device=x.device, dtype=torch.float32)
-    _conv_bwd_tiled_kernel[(R, nC)](
-        x,
-        w,
-        b,
-        gy,
-        dx,
-        g,
-        dw,
-        db,
-        L,
-        di,
-        K,
-        W=W,
-        WP=triton.next_power_of_2(W),
-        STEP=BL - (W - 1) if fused else BL,
-        BLOCK_L=BL,
-        BLOCK_C=BC,
-        FUSED=fused,
-        num_warps=warps,
-    )
-    if not fused:
-        _conv_bwd_dx_kernel[(R, triton.cdiv(L, BL), nC)](
-            g, w, dx, L, di, K, W=W, BLOCK_L=BL, BLOCK_C=BC, num_warps=warps
-        )
-    dw = dw.view(R // K, K, di, W).sum(0).to(w.dtype)
-    db = db.view(R // K, K, di).sum(0).to(b.dtype)
-    return dx, dw, db
-
-
 def _bwd(gy: Tensor, x: Tensor, perm: Tensor | None, w: Tensor, b: Tensor, R: int, K: int, L: int, di: int):
     """Launch the backward: (dx, dw, db). dx is (R, L, C) in scan order, or with perm (gathered mode) (Bsz, L, C)
     at x's positions (the directions folded back: Σ_k at inv[k]), in x's dtype."""
@@ -477,9 +301,6 @@ def _bwd(gy: Tensor, x: Tensor, perm: Tensor | None, w: Tensor, b: Tensor, R: in
     gy = gy.contiguous()
     dw = torch.empty(R, nL, di, W, device=x.device, dtype=torch.float32)
     db = torch.empty(R, nL, di, device=x.device, dtype=torch.float32)
-    kind = conv_bwd_kind()
-    if perm is None and kind != "recompute":
-        return _bwd_tiled(gy, x, w, b, R, K, L, di, fused=kind == "tiled")
     if perm is None:
         dx = torch.empty(R, L, di, device=x.device, dtype=x.dtype)
         # MMAMBA_CONV_BWD_WARPS: 4 (default) is the launch measured on the H200; at 8 warps the kernel needs 217

@@ -51,19 +51,19 @@ def test_env_items_stay_with_their_variant_and_are_restored(monkeypatch):
     from bench_train_step import env_set, split_env, with_compile
 
     lite = "mmamba:split+compile@expand=1,layers=6"
-    specs = split_variants(f"{lite}~MMAMBA_CONV_BWD=recompute,{lite}~MMAMBA_CONV_BWD=tiled~MMAMBA_X=1,uvit")
-    assert specs == [f"{lite}~MMAMBA_CONV_BWD=recompute", f"{lite}~MMAMBA_CONV_BWD=tiled~MMAMBA_X=1", "uvit"]
+    specs = split_variants(f"{lite}~MMAMBA_CONV_BWD_WARPS=4,{lite}~MMAMBA_CONV_BWD_WARPS=8~MMAMBA_X=1,uvit")
+    assert specs == [f"{lite}~MMAMBA_CONV_BWD_WARPS=4", f"{lite}~MMAMBA_CONV_BWD_WARPS=8~MMAMBA_X=1", "uvit"]
     base, env = split_env(specs[1])
-    assert base == lite and env == {"MMAMBA_CONV_BWD": "tiled", "MMAMBA_X": "1"}
+    assert base == lite and env == {"MMAMBA_CONV_BWD_WARPS": "8", "MMAMBA_X": "1"}
     assert parse_spec(base)[3] == {"expand": "1", "layers": "6"}
     assert split_env("uvit") == ("uvit", {})
-    assert with_compile("mmamba:split~MMAMBA_CONV_BWD=tiled") == "mmamba:split+compile~MMAMBA_CONV_BWD=tiled"
+    assert with_compile("mmamba:split~MMAMBA_CONV_BWD_WARPS=8") == "mmamba:split+compile~MMAMBA_CONV_BWD_WARPS=8"
     assert with_compile("mmamba:split@layers=6") == "mmamba:split+compile@layers=6"
-    for bad in ("uvit~PATH=/x", "uvit~MMAMBA_CONV_BWD"):
+    for bad in ("uvit~PATH=/x", "uvit~MMAMBA_CONV_BWD_WARPS"):
         with pytest.raises(SystemExit):
             split_env(bad)
-    monkeypatch.setenv("MMAMBA_CONV_BWD", "recompute")
+    monkeypatch.setenv("MMAMBA_CONV_BWD_WARPS", "4")
     monkeypatch.delenv("MMAMBA_X", raising=False)
     with env_set(env):
-        assert os.environ["MMAMBA_CONV_BWD"] == "tiled" and os.environ["MMAMBA_X"] == "1"
-    assert os.environ["MMAMBA_CONV_BWD"] == "recompute" and "MMAMBA_X" not in os.environ
+        assert os.environ["MMAMBA_CONV_BWD_WARPS"] == "8" and os.environ["MMAMBA_X"] == "1"
+    assert os.environ["MMAMBA_CONV_BWD_WARPS"] == "4" and "MMAMBA_X" not in os.environ

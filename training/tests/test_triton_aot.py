@@ -6,9 +6,9 @@ not run Triton's GPU compiler, which can reject or mis-lay out what the interpre
 triton.compile lowers each kernel to PTX for GPUTarget('cuda', 90, 32), and the ptxas shipped in the triton
 wheel assembles it and reports registers and spills. The kernels compiled are the fused forward and backward
 (default set and the 2-D-scan variant, dt_proj fused as the model calls them), the gathered conv forward and
-backward, the split path's conv forward and backward kernels (recompute; the tiled and two-pass candidates), and the
-split path's scan forward (rolled and unrolled) and 'registers' backward at its default launch set, with bf16
-activations as in training, also at d_state 1 and 4 (the lite configs). Skipped with a reason when triton (CI: CPU
+backward, the split path's conv forward and backward kernels, and the split path's scan forward (rolled and
+unrolled) and 'registers' backward at its default launch set, with bf16 activations as in training, also at
+d_state 1 and 4 (the lite configs). Skipped with a reason when triton (CI: CPU
 torch only) or a ptxas that reads its PTX is missing.
 The compiles run in a subprocess without TRITON_INTERPRET (other test modules set it, and @triton.jit decides
 at import whether a kernel is interpreted), this file being the script: `python tests/test_triton_aot.py NAME`.
@@ -218,33 +218,19 @@ def _script(name: str, tmp: str) -> dict:
         rep["bwd"] = _compile(
             smt._scan_merge_bwd_kernel, BWD, {**common, "BLOCK_D": tune["block_d_bwd"]}, tune["num_warps_bwd"], tmp
         )
-    elif name == "conv-split":  # the split path's conv backward at its launch warps
+    elif name == "conv-split":  # the split path's conv forward, and its backward at the launch warps
         BL, BC = ct._tiles(272, 512)
         warps = int(os.environ.get("MMAMBA_CONV_BWD_WARPS", 8))
-        rep["bwd"] = _compile(
-            ct._conv_bwd_kernel,
-            dict(x_ptr=ACT, w_ptr=F32, b_ptr=F32, gy_ptr=ACT, dx_ptr=ACT, dw_ptr=F32, db_ptr=F32),
-            dict(W=4, BLOCK_L=BL, BLOCK_C=BC),
-            warps,
-            tmp,
-        )
-    elif name == "conv-tiled":  # the split path's conv forward and the tiled / two-pass backward candidates
-        BL, BC, warps = ct.tiled_tuning()
-        BC = min(BC, 256)  # the lite block's d_inner
-        io = dict(x_ptr=ACT, w_ptr=F32, b_ptr=F32, gy_ptr=ACT, dx_ptr=ACT, g_ptr=F32, dw_ptr=F32, db_ptr=F32)
-        consts = dict(W=4, WP=4, BLOCK_L=BL, BLOCK_C=BC)
-        rep["fwd"] = _compile(  # the forward at its own launch (_tiles)
+        rep["fwd"] = _compile(
             ct._conv_fwd_kernel,
             dict(x_ptr=ACT, perm_ptr=F32, w_ptr=F32, b_ptr=F32, y_ptr=ACT),
-            dict(W=4, BLOCK_L=32, BLOCK_C=64, GATHER=False),
+            dict(W=4, BLOCK_L=BL, BLOCK_C=BC, GATHER=False),
             4,
             tmp,
         )
-        rep["tiled"] = _compile(ct._conv_bwd_tiled_kernel, io, {**consts, "STEP": BL - 3, "FUSED": True}, warps, tmp)
-        rep["twopass"] = _compile(ct._conv_bwd_tiled_kernel, io, {**consts, "STEP": BL, "FUSED": False}, warps, tmp)
-        rep["dx"] = _compile(
-            ct._conv_bwd_dx_kernel,
-            dict(g_ptr=F32, w_ptr=F32, dx_ptr=ACT),
+        rep["bwd"] = _compile(
+            ct._conv_bwd_kernel,
+            dict(x_ptr=ACT, w_ptr=F32, b_ptr=F32, gy_ptr=ACT, dx_ptr=ACT, dw_ptr=F32, db_ptr=F32),
             dict(W=4, BLOCK_L=BL, BLOCK_C=BC),
             warps,
             tmp,
@@ -318,16 +304,11 @@ def test_fused_scan_kernels_compile_for_sm90(name, tmp_path):
 
 def test_split_conv_backward_compiles_without_spills(tmp_path):
     rep = _run("conv-split", tmp_path)
-    print(f"conv-split: backward {rep['bwd'][0]} registers, {rep['bwd'][1]} B spilled")
-    assert rep["bwd"][1] == 0, rep
-
-
-def test_split_conv_tiled_backward_compiles_without_spills(tmp_path):
-    # the conv backward candidates (MMAMBA_CONV_BWD=tiled / twopass) at their launch set (tiled_tuning: 32 rows × 32
-    # channels, 4 warps), with the forward
-    rep = _run("conv-tiled", tmp_path)
-    print("conv-tiled: " + "; ".join(f"{k} {v[0]} registers, {v[1]} B spilled" for k, v in rep.items()))
-    assert all(v[1] == 0 for v in rep.values()), rep
+    print(
+        f"conv-split: forward {rep['fwd'][0]} registers, {rep['fwd'][1]} B spilled; backward {rep['bwd'][0]}, "
+        f"{rep['bwd'][1]} B"
+    )
+    assert rep["fwd"][1] == 0 and rep["bwd"][1] == 0, rep
 
 
 def test_gathered_conv_kernels_compile_for_sm90(tmp_path):
