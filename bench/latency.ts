@@ -12,7 +12,7 @@
 //        [--steps S] [--runs R] [--batch-runs R] [--batches 1,4,8,32] [--budget SECONDS] [--json FILE]
 //        [--parts fusions,models,batches]
 //   FUSIONS (env): variants of part 1, comma-separated: 'all', 'none', '-NAME' (all but NAME), '+NAME' (only NAME)
-//                  (default all,none,-outResidual,-gegluEpilogue,-dtSlice,-headSlice)
+//                  (default all, none, then -NAME for every name of src/model/fusions.ts FUSION_NAMES)
 //   --budget: the three parts share it (45 %, 25 %, 30 %); a part stops after the last whole round that fits, with at
 //             least 2 rounds, and says how many it ran. Tiny CPU check (SwiftShader; TINY=1 bash training/gpu/latency.sh):
 //   --models tests/fixtures --default mmamba_ffn_tiny --compare mmamba_ffn_tiny,uvit_tiny,mmamba_tiny --vq vq_tiny
@@ -23,7 +23,7 @@ import { create, globals } from 'webgpu';
 import { acquireDevice, describeAdapter } from '../src/engine/device';
 import { Engine } from '../src/engine/engine';
 import type { TokenizerSpec } from '../src/model/bpe';
-import type { Fusions } from '../src/model/fusions';
+import { FUSION_NAMES, type Fusions } from '../src/model/fusions';
 import { MMamba } from '../src/model/mmamba';
 import { TextToImage } from '../src/model/pipeline';
 import { MaskGitRun } from '../src/model/sampler';
@@ -31,7 +31,7 @@ import { UViT } from '../src/model/uvit';
 import { arg } from './cli';
 import { parseVariants, rotate, stats } from './latency_plan';
 import { readModelDir } from './model_files';
-import { plainStep, profiledStep, startRun, summariseStep, type ProfileTarget } from './step_profiler';
+import { PREVIEW_FAMILY, plainStep, profiledStep, startRun, summariseStep, type ProfileTarget } from './step_profiler';
 
 Object.assign(globalThis, globals);
 
@@ -42,6 +42,7 @@ const PROMPT = 'red apple';
 function setFusions(pipe: TextToImage, fu: Fusions): void {
   const g = pipe.generator;
   if (g instanceof MMamba || g instanceof UViT) g.fusions = { ...fu };
+  pipe.decoder.fusions = { ...fu };
 }
 
 async function main(): Promise<void> {
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
   const parts = new Set(arg('--parts', 'fusions,models,batches').split(','));
   const jsonOut = arg('--json', '');
   const tokFile = arg('--tokenizer', '');
-  const variants = parseVariants(process.env.FUSIONS ?? 'all,none,-outResidual,-gegluEpilogue,-dtSlice,-headSlice');
+  const variants = parseVariants(process.env.FUSIONS ?? `all,none,${FUSION_NAMES.map((n) => `-${n}`).join(',')}`);
   if (!(steps >= 1 && runs >= 2 && batchRuns >= 1)) throw new Error('--steps ≥ 1, --runs ≥ 2, --batch-runs ≥ 1');
   if (batches.some((b) => !(Number.isInteger(b) && b >= 1))) throw new Error(`--batches: positive integers`);
   const tokenizer = tokFile
@@ -175,6 +176,7 @@ async function main(): Promise<void> {
     const source = ctx.hasTimestamps ? 'gpu-timestamps' : 'cpu-submit';
     const profiles: Record<string, unknown> = {};
     const famRows: string[] = [];
+    const vqRows: string[] = [];
     for (let v = 0; v < variants.length; v++) {
       setFusions(pipe, variants[v]!.fusions);
       const run = startRun(e, { ...target, steps: 2 });
@@ -188,6 +190,12 @@ async function main(): Promise<void> {
           s.families.map((x) => `${x.family} ${x.dispatches}× ${f(x.ms, 3)}`).join('; ') +
           ' |',
       );
+      const vq = s.families.find((x) => x.family === PREVIEW_FAMILY);
+      vqRows.push(
+        `| ${variants[v]!.name} | ${vq?.dispatches ?? 0} | ${f(vq?.ms ?? NaN, 3)} | ` +
+          s.previewByLabel.map((x) => `${x.label} ${x.dispatches}× ${f(x.ms, 3)}`).join('; ') +
+          ' |',
+      );
     }
     print([
       `Profiled step (${source}; step 2 of a fresh run), per variant:`,
@@ -195,6 +203,13 @@ async function main(): Promise<void> {
       '| variant | dispatches | busy (ms) | span (ms) | families: dispatches × ms |',
       '| --- | ---: | ---: | ---: | --- |',
       ...famRows,
+      '',
+      `VQ decode by kernel (${source}; the ${PREVIEW_FAMILY} family of the same steps, by dispatch label; conv labels ` +
+        'end with the output channels × height × width):',
+      '',
+      '| variant | dispatches | ms | kernels: dispatches × ms, largest first |',
+      '| --- | ---: | ---: | --- |',
+      ...vqRows,
       '',
     ]);
     out.fusions = {

@@ -11,7 +11,7 @@
 //     cannot run, so early intervals read short and later ones long: a coarse attribution, not kernel times.
 //     No idle time can be separated (gaps are 0 by construction).
 // The accounting (summariseStep) is a pure function: Σ family times = busy, busy + idle = span, Σ family dispatches
-// = dispatches; tests/profile_step.test.ts checks it and the dispatch counts against the engine's own counter.
+// = dispatches; the VQ preview decode is also split by dispatch label (previewByLabel: Σ = the family's total); tests/profile_step.test.ts checks it and the dispatch counts against the engine's own counter.
 import type { Engine } from '../src/engine/engine';
 import type { Generator } from '../src/model/generator';
 import { MaskGitRun } from '../src/model/sampler';
@@ -55,6 +55,13 @@ export interface FamilyTime {
   labels: string[];
 }
 
+/** One dispatch label's total (count and GPU time) within a segment. */
+export interface LabelTime {
+  label: string;
+  dispatches: number;
+  ms: number;
+}
+
 export interface StepSummary {
   source: TimingSource;
   dispatches: { step: number; preview: number; total: number };
@@ -68,6 +75,21 @@ export interface StepSummary {
   largestGap: { ms: number; before: string };
   /** By time, largest first. */
   families: FamilyTime[];
+  /** Inside the VQ preview decode family, by dispatch label (conv labels carry the output's shape), largest first. */
+  previewByLabel: LabelTime[];
+}
+
+/** The preview segment's dispatches summed per label, by time, largest first (ties: first seen first). */
+export function previewByLabel(records: readonly DispatchRecord[]): LabelTime[] {
+  const m = new Map<string, LabelTime>();
+  for (const r of records) {
+    if (r.segment !== 'preview') continue;
+    const t = m.get(r.label) ?? { label: r.label, dispatches: 0, ms: 0 };
+    t.dispatches++;
+    t.ms += r.ms;
+    m.set(r.label, t);
+  }
+  return [...m.values()].sort((a, b) => b.ms - a.ms);
 }
 
 /** The accounting of one profiled step (pure). Records must be in dispatch order. */
@@ -100,6 +122,7 @@ export function summariseStep(records: readonly DispatchRecord[], source: Timing
     idleMs: Math.max(0, span - busy),
     largestGap,
     families: [...families.values()].sort((a, b) => b.ms - a.ms),
+    previewByLabel: previewByLabel(records),
   };
 }
 

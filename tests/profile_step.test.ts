@@ -79,6 +79,12 @@ describe('step profiler accounting (tiny e2e M-Mamba, guided: batch-2 forward)',
         for (const r of records) expect(r.ms).toBeGreaterThanOrEqual(0);
         expect(Math.abs(s.busyMs + s.idleMs - s.spanMs)).toBeLessThanOrEqual(1e-6 * Math.max(1, s.spanMs));
         if (source === 'cpu-submit') expect(s.idleMs).toBeLessThanOrEqual(1e-6 * Math.max(1, s.spanMs));
+        // the VQ decode by label adds up to its family
+        const vq = s.families.find((f) => f.family === 'VQ preview decode')!;
+        expect(s.previewByLabel.reduce((a, l) => a + l.dispatches, 0)).toBe(s.dispatches.preview);
+        expect(s.previewByLabel.map((l) => l.label).sort()).toEqual([...vq.labels].sort());
+        const sumLabels = s.previewByLabel.reduce((a, l) => a + l.ms, 0);
+        expect(Math.abs(sumLabels - vq.ms)).toBeLessThanOrEqual(1e-9 * Math.max(1, vq.ms));
         // profiling changes how the step is submitted, not what it computes
         const a = await e.read(plainRun.tokens);
         const b = await e.read(profRun.tokens);
@@ -91,7 +97,7 @@ describe('step profiler accounting (tiny e2e M-Mamba, guided: batch-2 forward)',
     });
   }
 
-  it('summariseStep on hand-made records: families, busy, idle and the largest gap', () => {
+  it('summariseStep on hand-made records: families, busy, idle, the largest gap, the preview by label', () => {
     const rec = (
       label: string,
       startMs: number,
@@ -105,20 +111,28 @@ describe('step profiler accounting (tiny e2e M-Mamba, guided: batch-2 forward)',
         rec('in_proj.z', 3.5, 2),
         rec('selective_scan_fused', 6.5, 3),
         rec('conv2d3x3', 10, 0.5, 'preview'),
+        rec('gn_stats', 10.5, 0.25, 'preview'),
+        rec('conv2d3x3', 10.75, 0.5, 'preview'),
+        rec('add', 11.25, 0.125, 'preview'),
       ],
       'gpu-timestamps',
     );
-    expect(s.dispatches).toEqual({ step: 4, preview: 1, total: 5 });
-    expect(s.busyMs).toBeCloseTo(8.5, 12);
-    expect(s.spanMs).toBeCloseTo(10.5, 12);
+    expect(s.dispatches).toEqual({ step: 4, preview: 4, total: 8 });
+    expect(s.busyMs).toBeCloseTo(9.375, 12);
+    expect(s.spanMs).toBeCloseTo(11.375, 12);
     expect(s.idleMs).toBeCloseTo(2, 12);
     expect(s.largestGap.before).toBe('selective_scan_fused');
     expect(s.largestGap.ms).toBeCloseTo(1, 12);
     expect(s.families.map((f) => [f.family, f.dispatches, f.ms])).toEqual([
       ['matmul / linear', 2, 4],
       ['selective scan', 1, 3],
+      ['VQ preview decode', 4, 1.375],
       ['norm (+ modulation)', 1, 1],
-      ['VQ preview decode', 1, 0.5],
+    ]);
+    expect(s.previewByLabel).toEqual([
+      { label: 'conv2d3x3', dispatches: 2, ms: 1 },
+      { label: 'gn_stats', dispatches: 1, ms: 0.25 },
+      { label: 'add', dispatches: 1, ms: 0.125 },
     ]);
   });
 });
