@@ -121,33 +121,37 @@ describe('conv2d with fused GroupNorm + SiLU input, residual epilogue, 2 rows pe
       });
 });
 
-describe('groupNorm', () => {
-  // (B, C, H, W, G): one group, groups of one channel, HW not a multiple of 256, a group larger than 256·4.
-  const CASES: Array<[number, number, number, number, number]> = [
-    [1, 4, 3, 5, 1],
-    [2, 8, 5, 5, 8],
-    [1, 16, 9, 13, 4],
-    [2, 6, 1, 1, 3],
-    [1, 8, 24, 24, 2],
+describe('groupNorm (two-pass and one-pass statistics)', () => {
+  // (B, C, H, W, G, offset): one group, groups of one channel, HW not a multiple of 256, groups larger than 256·4
+  // (the one-pass loop's 4 loads per thread, with a remainder), values around 100 (the one-pass shift).
+  const CASES: Array<[number, number, number, number, number, number]> = [
+    [1, 4, 3, 5, 1, 0],
+    [2, 8, 5, 5, 8, 0],
+    [1, 16, 9, 13, 4, 0],
+    [2, 6, 1, 1, 3, 0],
+    [1, 8, 24, 24, 2, 0],
+    [1, 8, 33, 41, 4, 0],
+    [2, 4, 16, 17, 2, 100],
   ];
-  for (const [B, C, H, W, G] of CASES)
+  for (const [B, C, H, W, G, offset] of CASES)
     for (const silu of [false, true])
-      it(`B=${B} C=${C} ${H}×${W} G=${G} silu=${silu}`, async () => {
-        const e = await getEngine();
-        const seed = freshSeed();
-        const h = inputs(seed, { x: [B * C * H * W, -3, 5], g: [C, 0.5, 1.5], b: [C] });
-        const x = e.fromArray([B, C, H, W], h.x!);
-        const g = e.fromArray([C], h.g!);
-        const b = e.fromArray([C], h.b!);
-        poisonNext(e, [
-          [B, C, H, W],
-          [B * G, 2],
-        ]);
-        const out = groupNorm(e, x, G, g, b, { eps: 1e-6, silu });
-        const want = groupNormRef(h.x!, B, C, H * W, G, h.g!, h.b!, 1e-6, silu);
-        expectClose(await e.readF32(out), want, GN_TOL, `groupNorm seed=${seed}`);
-        for (const t of [x, g, b, out]) t.dispose();
-      });
+      for (const onePass of [false, true])
+        it(`B=${B} C=${C} ${H}×${W} G=${G} offset=${offset} silu=${silu} onePass=${onePass}`, async () => {
+          const e = await getEngine();
+          const seed = freshSeed();
+          const h = inputs(seed, { x: [B * C * H * W, offset - 3, offset + 5], g: [C, 0.5, 1.5], b: [C] });
+          const x = e.fromArray([B, C, H, W], h.x!);
+          const g = e.fromArray([C], h.g!);
+          const b = e.fromArray([C], h.b!);
+          poisonNext(e, [
+            [B, C, H, W],
+            [B * G, 2],
+          ]);
+          const out = groupNorm(e, x, G, g, b, { eps: 1e-6, silu, onePass });
+          const want = groupNormRef(h.x!, B, C, H * W, G, h.g!, h.b!, 1e-6, silu);
+          expectClose(await e.readF32(out), want, GN_TOL, `groupNorm seed=${seed}`);
+          for (const t of [x, g, b, out]) t.dispose();
+        });
 });
 
 describe('upsampleNearest2x', () => {

@@ -16,6 +16,8 @@ export interface Fusions {
   vqNormConv: boolean;
   /** VQ decoder: its 3×3 convs compute 2 output rows per thread (16 × 16 pixels × 8 channels per workgroup). */
   vqConvRows2: boolean;
+  /** VQ decoder: GroupNorm statistics in one pass (shifted sums, 4 loads in flight per thread) instead of two. */
+  vqStats1Pass: boolean;
 }
 
 export const FUSION_NAMES = [
@@ -25,6 +27,7 @@ export const FUSION_NAMES = [
   'headSlice',
   'vqNormConv',
   'vqConvRows2',
+  'vqStats1Pass',
 ] as const satisfies ReadonlyArray<keyof Fusions>;
 
 export const allFusions = (): Fusions => ({
@@ -34,6 +37,7 @@ export const allFusions = (): Fusions => ({
   headSlice: true,
   vqNormConv: true,
   vqConvRows2: true,
+  vqStats1Pass: true,
 });
 export const noFusions = (): Fusions => ({
   outResidual: false,
@@ -42,4 +46,5 @@ export const noFusions = (): Fusions => ({
   headSlice: false,
   vqNormConv: false,
   vqConvRows2: false,
+  vqStats1Pass: false,
 });

@@ -1,7 +1,7 @@
 // The VQ tokenizer's shared pieces on the engine (training/mmamba/vq.py): config checks, the l2-normalised
 // codebook (ViT-VQGAN factorised lookup: codes = normalize(codebook rows)), and the ResNet block
 // GN → SiLU → conv3×3 → GN → SiLU → conv3×3 (+ 1×1 skip when widths differ). Activations NCHW.
-// The VQ decoder's inference fusions (src/model/fusions.ts: vqNormConv, vqConvRows2) are ConvOpts here; the
+// The VQ decoder's inference fusions (src/model/fusions.ts: vqNormConv, vqConvRows2, vqStats1Pass) are ConvOpts here; the
 // encoder calls without them.
 import type { Engine } from '../engine/engine';
 import { conv2d } from '../engine/ops/conv2d';
@@ -53,8 +53,10 @@ export interface ConvFusions {
   normConv: boolean;
   /** 3×3 convs with 2 output rows per thread. */
   rows2: boolean;
+  /** GroupNorm statistics in one pass. */
+  stats1Pass: boolean;
 }
-const UNFUSED: ConvFusions = { normConv: false, rows2: false };
+const UNFUSED: ConvFusions = { normConv: false, rows2: false, stats1Pass: false };
 
 /** Conv / GroupNorm / ResBlock helpers over one prefix of the weights, with the config's shapes checked at build. */
 export class ConvNet {
@@ -89,7 +91,7 @@ export class ConvNet {
    *  normalises while staging and adds the residual in its epilogue. */
   normConv(x: Tensor, norm: string, name: string, f: ConvFusions, residual?: Tensor): Tensor {
     const groups = this.groups(x);
-    const stats = groupNormStats(this.e, x, groups, this.cfg.gn_eps);
+    const stats = groupNormStats(this.e, x, groups, this.cfg.gn_eps, f.stats1Pass);
     const w = this.p.get(`${name}.weight`);
     const out = conv2d(this.e, x, w, this.p.get(`${name}.bias`), {
       padding: (w.shape[2]! - 1) / 2,
@@ -101,10 +103,11 @@ export class ConvNet {
     return out;
   }
   /** GroupNorm (min(norm_groups, C) groups, gn_eps) fused with SiLU. */
-  gnSilu(x: Tensor, name: string): Tensor {
+  gnSilu(x: Tensor, name: string, f: ConvFusions = UNFUSED): Tensor {
     return groupNorm(this.e, x, this.groups(x), this.p.get(`${name}.weight`), this.p.get(`${name}.bias`), {
       eps: this.cfg.gn_eps,
       silu: true,
+      onePass: f.stats1Pass,
     });
   }
   res(x: Tensor, name: string, f: ConvFusions = UNFUSED): Tensor {
@@ -120,8 +123,9 @@ export class ConvNet {
       this.conv(
         s.t(
           this.gnSilu(
-            s.t(this.conv(s.t(this.gnSilu(x, `${name}.norm1`)), `${name}.conv1`, 1, false, f)),
+            s.t(this.conv(s.t(this.gnSilu(x, `${name}.norm1`, f)), `${name}.conv1`, 1, false, f)),
             `${name}.norm2`,
+            f,
           ),
         ),
         `${name}.conv2`,

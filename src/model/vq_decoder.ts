@@ -64,7 +64,8 @@ export class VQDecoder {
   decodeLatent(z: Tensor): Tensor {
     const n = this.net;
     const c = this.config;
-    const f: ConvFusions = { normConv: this.fusions.vqNormConv, rows2: this.fusions.vqConvRows2 };
+    const fu = this.fusions;
+    const f: ConvFusions = { normConv: fu.vqNormConv, rows2: fu.vqConvRows2, stats1Pass: fu.vqStats1Pass };
     const s = new Scope();
     let h = s.t(n.conv(z, 'decoder.conv_in', 1, false, f));
     for (let m = 0; m < c.mid_blocks; m++) h = s.t(n.res(h, `decoder.mid.${m}`, f));
@@ -74,7 +75,7 @@ export class VQDecoder {
     }
     const out = f.normConv
       ? n.normConv(h, 'decoder.norm_out', 'decoder.conv_out', f)
-      : n.conv(s.t(n.gnSilu(h, 'decoder.norm_out')), 'decoder.conv_out', 1, false, f);
+      : n.conv(s.t(n.gnSilu(h, 'decoder.norm_out', f)), 'decoder.conv_out', 1, false, f);
     s.dispose();
     return out;
   }

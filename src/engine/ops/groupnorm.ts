@@ -9,6 +9,8 @@ import type { Tensor } from '../tensor';
 export interface GroupNormOptions {
   eps?: number; // default 1e-6 (the VQ's gn_eps)
   silu?: boolean;
+  /** Statistics in one pass (shifted sums, groupnorm.wgsl `stats_one_pass`) instead of two. */
+  onePass?: boolean;
 }
 
 function checkGroups(x: Tensor, groups: number): [number, number, number] {
@@ -23,15 +25,15 @@ const statsUniforms = (x: Tensor, C: number, HW: number, groups: number, eps: nu
   uniforms([x.size, C, HW, groups, [eps, 'f32'], 0, 0, 0]);
 
 /** The per-(b, group) statistics alone, (B·G, 2) = (mean, rstd): what conv2d's fused `norm` input reads. */
-export function groupNormStats(e: Engine, x: Tensor, groups: number, eps = 1e-6): Tensor {
+export function groupNormStats(e: Engine, x: Tensor, groups: number, eps = 1e-6, onePass = false): Tensor {
   const [B, C, HW] = checkGroups(x, groups);
   const stats = e.empty([B * groups, 2], 'f32', 'gn_stats'); // (B·G, [mean, rstd])
   e.dispatch({
     code: gnCode,
-    entry: 'stats_main',
+    entry: onePass ? 'stats_one_pass' : 'stats_main',
     bindings: [statsUniforms(x, C, HW, groups, eps), x, stats],
     workgroups: [B * groups],
-    label: 'gn_stats',
+    label: `${onePass ? 'gn_stats1p' : 'gn_stats'} ${C}×${HW}`, // the input's channels × pixels: the profile's key
   });
   return stats;
 }
@@ -49,7 +51,7 @@ export function groupNorm(
   if (weight.size !== C || bias.size !== C)
     throw new ShapeError(`groupNorm: weight ${weight} / bias ${bias} must have C=${C} elements`);
   const eps = opts.eps ?? 1e-6;
-  const stats = groupNormStats(e, x, groups, eps);
+  const stats = groupNormStats(e, x, groups, eps, opts.onePass);
   const out = e.empty(x.shape, 'f32', 'groupnorm');
   e.dispatch({
     code: gnCode,
@@ -57,7 +59,7 @@ export function groupNorm(
     constants: { SILU: opts.silu ? 1 : 0 },
     bindings: [statsUniforms(x, C, HW, groups, eps), x, stats, weight, bias, out],
     workgroups: grid1d(Math.ceil(x.size / 256)),
-    label: 'gn_apply',
+    label: `gn_apply ${C}×${HW}`,
   });
   stats.dispose();
   return out;
