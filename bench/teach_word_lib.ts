@@ -8,6 +8,7 @@ import type { Engine } from '../src/engine/engine';
 import type { LoraAdapter, MMambaConfig } from '../src/finetune/api';
 import { psnrAt, type DriftReport } from '../src/finetune/drift';
 import { modelWithWord } from '../src/finetune/word';
+import { adapterApplies } from '../src/finetune/word_gate';
 import { BPETokenizer, wordBoundarySpec, type TokenizerSpec } from '../src/model/bpe';
 import type { VQConfig } from '../src/model/common';
 import { TextToImage, type LoadedModel } from '../src/model/pipeline';
@@ -122,20 +123,28 @@ export function rgbaOf(pixels: Uint8Array | Uint8ClampedArray): RgbaImage {
   return { width: side, height: side, rgba: Uint8ClampedArray.from(pixels) };
 }
 
-/** A teach-a-word recipe: word (inversion) steps, then LoRA steps, with a prior-preservation share. */
+/** A teach-a-word recipe: word (inversion) steps, then LoRA steps, with a prior-preservation share; its own LoRA
+ *  learning rate when given (else the run's). */
 export interface Recipe {
   name: string;
   inversionSteps: number;
   steps: number;
   priorFraction: number;
+  lr?: number;
 }
 
-/** Parses "name=I+L@P,…" (I word steps, L LoRA steps, P prior share), e.g. "lora=0+200@0,pivotal=100+100@0". */
+/** Parses "name=I+L@P[/lrX],…" (I word steps, L LoRA steps, P prior share, X the LoRA learning rate), e.g.
+ *  "lora=0+200@0,pivotal=100+100@0,lora-lr=0+200@0/lr0.0005". */
 export function parseRecipes(s: string): Recipe[] {
   return s.split(',').map((part) => {
-    const m = /^([\w-]+)=(\d+)\+(\d+)@([\d.]+)$/.exec(part.trim());
-    if (!m) throw new Error(`a recipe is name=WORDSTEPS+LORASTEPS@PRIOR (e.g. pivotal=100+100@0.25), got "${part}"`);
-    return { name: m[1]!, inversionSteps: Number(m[2]), steps: Number(m[3]), priorFraction: Number(m[4]) };
+    const m = /^([\w.-]+)=(\d+)\+(\d+)@([\d.]+)(?:\/lr(\d+(?:\.\d+)?(?:e-?\d+)?))?$/.exec(part.trim());
+    if (!m)
+      throw new Error(
+        `a recipe is name=WORDSTEPS+LORASTEPS@PRIOR[/lrLR] (e.g. pivotal=100+100@0.25, lora-lr=0+200@0/lr0.0005), got "${part}"`,
+      );
+    const r: Recipe = { name: m[1]!, inversionSteps: Number(m[2]), steps: Number(m[3]), priorFraction: Number(m[4]) };
+    if (m[5] !== undefined) r.lr = Number(m[5]);
+    return r;
   });
 }
 
@@ -153,7 +162,7 @@ export interface RunResult {
   losses: number[];
   adapter: LoraAdapter;
   drift: DriftReport;
-  /** The final drift check's renders of the controls with the adapter. */
+  /** The final drift check's renders of the controls with the adapter forced on (the leakage). */
   controlImages: RgbaImage[];
 }
 
@@ -234,15 +243,17 @@ export class TeachBench {
     return TextToImage.create(this.e, w ? modelWithWord(merged, w) : merged, this.vq);
   }
 
-  /** Prompts at seeds with the base (adapter null: cached) or an adapter. */
+  /** Prompts at seeds with the base (adapter null: cached unless `fresh`) or an adapter forced on (every prompt). */
   async renderMany(
     adapter: LoraAdapter | null,
     items: readonly { prompt: string; seed: number }[],
     steps: number,
     guidance: number,
+    fresh = false,
   ): Promise<ControlRender[]> {
+    if (items.length === 0) return [];
     const key = (p: { prompt: string; seed: number }) => `${p.prompt}\u0000${p.seed}\u0000${steps}\u0000${guidance}`;
-    if (!adapter && items.every((p) => this.baseCache.has(key(p))))
+    if (!adapter && !fresh && items.every((p) => this.baseCache.has(key(p))))
       return items.map((p) => this.baseCache.get(key(p))!);
     const t2i = await this.pipelineOf(adapter);
     try {
@@ -250,13 +261,40 @@ export class TeachBench {
       for (const c of items) {
         const r = await t2i.generate({ prompt: c.prompt, seed: c.seed, steps, guidance });
         const one = { image: rgbaOf(r.pixels), tokens: Uint32Array.from(r.tokens) };
-        if (!adapter) this.baseCache.set(key(c), one);
+        if (!adapter && !fresh) this.baseCache.set(key(c), one);
         out.push(one);
       }
       return out;
     } finally {
       t2i.dispose();
     }
+  }
+
+  /** Prompts at seeds as the page draws them with `adapter` picked: through the word gate (word_gate.ts), the
+   *  adapter for the prompts that hold its word, a fresh base pipeline (not the cache) for the others. */
+  async renderGated(
+    adapter: LoraAdapter,
+    items: readonly { prompt: string; seed: number }[],
+    steps: number,
+    guidance: number,
+  ): Promise<{ renders: ControlRender[]; adapted: number }> {
+    const on = items.map((c) => adapterApplies(adapter.info.word, [c.prompt]));
+    const withAdapter = await this.renderMany(
+      adapter,
+      items.filter((_, i) => on[i]),
+      steps,
+      guidance,
+    );
+    const withBase = await this.renderMany(
+      null,
+      items.filter((_, i) => !on[i]),
+      steps,
+      guidance,
+      true,
+    );
+    let a = 0;
+    let b = 0;
+    return { renders: items.map((_, i) => (on[i] ? withAdapter[a++]! : withBase[b++]!)), adapted: a };
   }
 
   /** "a <word>" at 4 seeds: each image's 32-px PSNR to its nearest picture, and the mean. */

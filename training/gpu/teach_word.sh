@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Device run for issue 20 (one H200, one command, under 300 s): bench/teach_recipes.ts bundled as
 # .gpu/teach_recipes.mjs — whole teach-a-word runs as the page's worker runs them on the default generator
-# (public/models index.json defaultGenerator), recipes compared (LoRA only as the page's default; textual inversion
-# first then LoRA; the same with prior preservation) on picture sets of three new things in two art styles (drawn by
-# the benchmark), with the word's 32-px PSNR gain, subject in N of 4 seeds, drift on the 8 control prompts and time.
+# (public/models index.json defaultGenerator), recipes compared (LoRA only as the page's default; half its LoRA steps;
+# a quarter of its learning rate; textual inversion and prior preservation with RECIPES) on picture sets of three new
+# things in two art styles (drawn by the benchmark; 3 sets x 3 recipes = 9 runs by default), with the word's 32-px
+# PSNR gain, subject in N of 4 seeds, the 8 control prompts through the word gate (must equal the base bit for bit)
+# and with the adapter forced on (the leakage), and time. Exit 2 when the word gate let a control prompt change.
 # Outputs: $OUT/teach_recipes.md (per-run table, per-recipe summary, the choice), teach_recipes.json, the contact
 # sheets teach_flat.png and teach_outline.png (one per style, its sets in order), teach_recipes.err.
 # Before the call, here: `bash training/gpu/teach_word.sh stage` (bundles .gpu/teach_recipes.mjs and stages node +
@@ -28,7 +30,7 @@ if [[ ${TINY:-0} == 1 ]]; then
   mkdir -p "$(dirname "$bundle")"
   node bench/build.mjs "$bundle" bench/teach_recipes.ts >&2 || exit 1
   run=(bash scripts/with-swiftshader.sh node "$bundle")
-  args=(--tiny --sets "${SETS:-robot:flat,octopus:outline}" --recipes "${RECIPES:-lora=0+2@0,pivotal=2+2@0,pivotal-prior=2+2@0.25}"
+  args=(--tiny --sets "${SETS:-robot:flat,octopus:outline}" --recipes "${RECIPES:-lora=0+2@0,lora-1=0+1@0,lora-lr=0+2@0/lr0.0025,pivotal-prior=2+2@0.25}"
         --batch 4 --rank 4 --render-steps 2 --lr 0.01 --budget "${BUDGET:-1000}")
   limit=$(( ${BUDGET:-1000} + 300 ))
 else
