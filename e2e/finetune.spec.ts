@@ -108,6 +108,16 @@ async function distanceToUploads(page: Page, prompt: string, adapter: string): P
   }, COLOURS);
 }
 
+/** The shown image's pixels as an FNV-1a hash (equal pictures, bit for bit, hash equal). */
+async function canvasHash(page: Page): Promise<number> {
+  return page.getByTestId('canvas').evaluate((c: HTMLCanvasElement) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < d.length; i++) h = Math.imul(h ^ d[i]!, 0x01000193) >>> 0;
+    return h;
+  });
+}
+
 test('teach a new word: refuse a non-image, train, loss falls, save, reload, the adapter draws the word', async ({
   page,
   context,
@@ -141,13 +151,17 @@ test('teach a new word: refuse a non-image, train, loss falls, save, reload, the
   await expect(page.getByTestId('ft-step-info')).toContainText(`step ${STEPS} / ${STEPS}`);
   await expect(page.getByTestId('ft-speed')).toContainText('steps/s');
   await expect(page.getByTestId('ft-preview')).toHaveCount(2); // step 5 and the end
-  // The drift guard: the control prompt as the base drew it before the run and as the adapter draws it after, with
-  // its drift and the summary against the bounds (a warning when past them).
+  // The drift guard: the control prompt as the base drew it before the run and as the adapter, forced on, draws it
+  // after (the leakage: with the word gate the page draws it as the base does), with its drift and the summary
+  // against the bounds (a warning when past them).
   await expect(page.getByTestId('ft-control')).toHaveCount(1);
   await expect(page.getByTestId('ft-control').locator('img')).toHaveCount(2);
   await expect(page.getByTestId('ft-control-drift')).toContainText(/dB|same/);
   const summary = page.getByTestId('ft-drift-summary');
-  await expect(summary).toContainText(`After the run (step ${STEPS}), 1 other prompt:`);
+  await expect(summary).toContainText(
+    `After the run (step ${STEPS}), leakage on 1 other prompt with the adapter forced on:`,
+  );
+  await expect(page.getByTestId('ft-drift-note')).toContainText('drawn by the base model unchanged');
   const within = (await summary.getAttribute('data-within')) === 'true';
   console.log(`drift guard: ${await summary.textContent()} (within the bounds: ${within})`);
   await expect(page.getByTestId('ft-drift-warning')).toHaveCount(within ? 0 : 1);
@@ -179,6 +193,22 @@ test('teach a new word: refuse a non-image, train, loss falls, save, reload, the
   const off = await distanceToUploads(page, `a ${WORD}`, WORD);
   console.log(`adapter at strength 0: ${off.toFixed(3)} (base ${base.toFixed(3)})`);
   expect(off).toBe(base);
+  // The word gate: a control prompt without the word, with the adapter picked, is drawn exactly as by the base model;
+  // with "Apply to every prompt" the adapter is forced on and the drawing changes (its leakage).
+  await page.getByTestId('adapter-strength').fill('1');
+  await expect(page.getByTestId('adapter-strength-value')).toHaveText('1.00');
+  const control = 'red apple';
+  const plain = await distanceToUploads(page, control, '');
+  const plainHash = await canvasHash(page);
+  const gated = await distanceToUploads(page, control, WORD);
+  await expect(page.getByTestId('adapter-every-prompt')).not.toBeChecked();
+  expect(gated).toBe(plain);
+  expect(await canvasHash(page)).toBe(plainHash);
+  await page.getByTestId('adapter-every-prompt').check();
+  const forced = await distanceToUploads(page, control, WORD);
+  const forcedHash = await canvasHash(page);
+  console.log(`"${control}": base ${plain.toFixed(3)}, gated ${gated.toFixed(3)}, forced on ${forced.toFixed(3)}`);
+  expect(forcedHash).not.toBe(plainHash);
 });
 
 test('a broken PNG is refused by the worker; cancel mid-run keeps nothing and leaves the app usable; a corrupt adapter file is refused', async ({
