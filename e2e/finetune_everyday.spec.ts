@@ -6,7 +6,8 @@
 // - caption fields show their whole text (they wrap and grow), the refused-files list keeps its list semantics
 //   (the live region wraps it), the loss chart has axis titles and an accessible name that says what they are;
 // - deleting a saved adapter asks first (Escape keeps it, Delete deletes it);
-// - zero axe-core violations with the fold open and uploads, while a run goes, after it, and with the dialog open.
+// - zero axe-core violations with the fold open and uploads, while a run goes, after it, with the adapter picked for
+//   generation (strength and "Apply to every prompt", labelled) and with the dialog open.
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { setNumber, waitLoaded } from './app_helpers';
@@ -139,6 +140,14 @@ test('fine-tune panel: advanced fold with help, estimate before Start, whole cap
   const adapters = page.locator('mm-finetune-adapters');
   const row = adapters.getByTestId('adapter-row').filter({ hasText: 'zorblat' });
   await expect(row).toHaveCount(1);
+  // Picked for generation: the strength slider and the word gate's opt-out, off and labelled; no violations.
+  await page.getByTestId('adapter-picker').selectOption('zorblat');
+  const every = page.getByTestId('adapter-every-prompt');
+  await expect(every).toHaveAccessibleName('Apply to every prompt');
+  await expect(every).toHaveAccessibleDescription(/Only prompts with the adapter’s word use it/);
+  await expect(every).not.toBeChecked();
+  expect(await violations(page, 'adapter picked')).toEqual([]);
+  await page.getByTestId('adapter-picker').selectOption('');
   const dialog = adapters.getByTestId('confirm-dialog');
   await row.getByTestId('adapter-delete').click();
   await expect(dialog).toBeVisible();
