@@ -226,14 +226,15 @@ export class FineTunePanel extends LitElement {
     return html`<section class="card" aria-labelledby="ft-h" data-testid="finetune-panel" data-phase=${this.phase}>
       <h2 id="ft-h">Teach a new word</h2>
       <p class="intro">Give the model a handful of pictures of something new, each with a caption that uses a made-up word
-        (say "a zorblat"). It learns a small add-on (a LoRA adapter) in this page; your pictures never leave this machine.</p>
+        (say "a zorblat"). It learns a small add-on (a LoRA adapter) in this page; your pictures never leave this machine.
+        Picked for generation, the add-on changes only prompts with that word.</p>
       <mm-finetune-upload ?disabled=${off || busy} @mm-ft-changed=${() => void this.check()}></mm-finetune-upload>
 
       <details class="advanced" data-testid="ft-advanced" ?open=${this.advancedOpen}
         @toggle=${(e: Event) => (this.advancedOpen = (e.target as HTMLDetailsElement).open)}>
         <summary>Advanced settings <span class="summary-note">(steps, rank, learning rate, batch, seed…)</span></summary>
         <p class="fold-intro">The defaults suit 8–32 pictures of one thing; change them if the previews do not learn the
-          word (more steps) or other prompts drift (fewer steps, a lower learning rate).</p>
+          word (more steps) or the word leaks into other things drawn with it (fewer steps, a lower learning rate).</p>
         <div class="settings">
           ${this.num(
             'ft-steps',
@@ -494,7 +495,8 @@ export class FineTunePanel extends LitElement {
         stopOnDrift: this.stopOnDrift,
         inversionSteps: this.inversionSteps,
         priorFraction: this.priorFraction,
-        // the word textual inversion learns: the longest word every caption shares
+        // the run's word, the longest word every caption shares: the adapter's word gate at generation
+        // (src/finetune/word_gate.ts) and what textual inversion learns
         word: suggestName(pairs.map((p) => p.caption)) || undefined,
         ...testOverrides(),
       };
