@@ -1,6 +1,7 @@
 // The engine's buffer pool: size classes (never smaller than asked, at most 25 % larger above 1 KiB, multiples of
 // 256 bytes, monotonic), reuse of a released buffer for the next request of its class, and the live / peak / pooled
-// byte accounting that the memory benchmarks report.
+// byte accounting that the memory benchmarks report; which free buffer a request gets depends on which are free,
+// not on the order they were released in (so a repeated model step binds the same buffers).
 import { describe, expect, it } from 'vitest';
 import { BufferPool } from '../src/engine/buffer_pool';
 import { freshSeed, getEngine, rng } from './gpu';
@@ -60,6 +61,23 @@ describe('buffer pool', () => {
     expect(pool.pooledBytes).toBe(0);
     expect(pool.acquire(10_000)).not.toBe(a);
     expect(pool.peakLiveBytes).toBe(2 * cls + BufferPool.sizeClass(10_000));
+    pool.dispose();
+  });
+
+  it(`a request gets the free buffer made first, whatever the release order (seed ${seed})`, async () => {
+    const e = await getEngine();
+    const pool = new BufferPool(e.device);
+    const made = Array.from({ length: 6 }, () => pool.acquire(5000));
+    const r = rng(seed);
+    for (let round = 0; round < 5; round++) {
+      const order = [...made].sort(() => r() - 0.5); // release in a random order
+      for (const b of order) pool.release(b);
+      const again = Array.from({ length: 6 }, () => pool.acquire(4900));
+      for (let i = 0; i < 6; i++) expect(again[i], `round ${round}, request ${i}`).toBe(made[i]);
+    }
+    // with some still live, the free ones come back made-first
+    for (const i of [4, 1, 3]) pool.release(made[i]!);
+    expect([pool.acquire(5000), pool.acquire(5000), pool.acquire(5000)]).toEqual([made[1], made[3], made[4]]);
     pool.dispose();
   });
 });

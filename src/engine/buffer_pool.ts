@@ -1,14 +1,20 @@
 // Recycles storage buffers by size class, so that a model step does not allocate. Buffers are only ever reused by
-// work recorded after their release, which the queue runs later. Size classes: quarter steps between powers of two
-// (2^k · {1.25, 1.5, 1.75, 2}, multiples of 256 bytes), so a buffer over 1 KiB is at most 25 % larger than asked; plain
-// powers of two made it up to twice the size (a (4, 272, 512) f32 activation of 2.1 MiB took 4 MiB).
+// work recorded after their release, which the queue runs later. A request gets the free buffer of its class that
+// was made first (not the one released last), so which buffer a tensor gets depends only on which buffers are free,
+// not on the order they were released in: a model step that acquires and releases in the same order gets the same
+// buffers every time, and its bind groups repeat (dispatch_cache.ts). Size classes: quarter steps between powers of
+// two (2^k · {1.25, 1.5, 1.75, 2}, multiples of 256 bytes), so a buffer over 1 KiB is at most 25 % larger than asked;
+// plain powers of two made it up to twice the size (a (4, 272, 512) f32 activation of 2.1 MiB took 4 MiB).
 import { GpuLimitError } from './errors';
 import { BufferUsage } from './gpu_constants';
 
 export const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
 export class BufferPool {
+  /** Per size class, free buffers by creation serial, highest first (the last one is handed out next). */
   private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly serial = new WeakMap<GPUBuffer, number>();
+  private made = 0;
   private live = 0;
   private pooled = 0;
   /** Largest total of live bytes seen, for memory reports. */
@@ -42,6 +48,7 @@ export class BufferPool {
 
   private create(size: number, label: string, tracked: number): GPUBuffer {
     const buf = this.device.createBuffer({ size, usage: STORAGE_USAGE, label });
+    this.serial.set(buf, this.made++);
     this.track(tracked);
     return buf;
   }
@@ -56,7 +63,10 @@ export class BufferPool {
     this.live -= cls;
     this.pooled += cls;
     const list = this.free.get(cls) ?? [];
-    list.push(buf);
+    const n = this.serial.get(buf) ?? -1;
+    let i = list.length; //                                 keep the list sorted by serial, descending
+    while (i > 0 && (this.serial.get(list[i - 1]!) ?? -1) < n) i--;
+    list.splice(i, 0, buf);
     this.free.set(cls, list);
   }
 

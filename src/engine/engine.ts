@@ -1,6 +1,9 @@
 // The engine: tensors from a buffer pool, cached pipelines, and one command encoder that collects every dispatch
-// of a model step until flush() or a readback submits it. DOM-free, so it runs in a browser worker and in Node (Dawn).
+// of a model step until flush() or a readback submits it. Bind groups and uniform buffers are reused across steps
+// (dispatch_cache.ts), readback staging buffers are recycled. DOM-free, so it runs in a browser worker and in Node
+// (Dawn).
 import { BufferPool } from './buffer_pool';
+import { DispatchCache } from './dispatch_cache';
 import { BufferUsage, MapMode } from './gpu_constants';
 import type { GpuContext } from './device';
 import { GpuDeviceLostError, ShaderError, ShapeError } from './errors';
@@ -60,8 +63,9 @@ export class Engine {
   readonly pipelines: PipelineCache;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  private uniformsInFlight: GPUBuffer[] = [];
-  private uniformsFree = new Map<number, GPUBuffer[]>();
+  readonly dispatchCache: DispatchCache;
+  /** Unmapped MAP_READ staging buffers, reused by later readbacks (at most MAX_STAGING). */
+  private staging: GPUBuffer[] = [];
   private lost: GPUDeviceLostInfo | null = null;
   private profiler: { querySet: GPUQuerySet; labels: string[]; capacity: number } | null = null;
   /** Number of dispatches recorded since the engine was made (for tests and benchmarks). */
@@ -69,10 +73,15 @@ export class Engine {
   /** Called after each recorded dispatch with its label (benchmarks: per-dispatch accounting); null normally. */
   onDispatch: ((label: string) => void) | null = null;
 
-  constructor(readonly ctx: GpuContext) {
+  /** `cache`: the dispatch cache's bounds (tests shrink them; the defaults suit a model step). */
+  constructor(
+    readonly ctx: GpuContext,
+    cache: { maxUniforms?: number; maxBindGroups?: number } = {},
+  ) {
     this.device = ctx.device;
     this.pool = new BufferPool(this.device);
     this.pipelines = new PipelineCache(this.device);
+    this.dispatchCache = new DispatchCache(this.device, cache.maxUniforms, cache.maxBindGroups);
     void this.device.lost.then((info) => {
       this.lost = info;
     });
@@ -137,17 +146,20 @@ export class Engine {
   async read<D extends DType>(t: Tensor & { dtype: D }): Promise<AnyTypedArray> {
     this.assertAlive();
     const bytes = t.byteLength;
-    const staging = this.device.createBuffer({
-      size: Math.max(4, bytes),
-      usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
-    });
+    const staging = this.takeStaging(Math.max(4, bytes));
     this.endPass();
     this.getEncoder().copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
     this.flush();
-    await staging.mapAsync(MapMode.READ);
-    const copy = staging.getMappedRange(0, bytes).slice(0);
-    staging.unmap();
-    staging.destroy();
+    let copy: ArrayBuffer;
+    try {
+      await staging.mapAsync(MapMode.READ, 0, Math.max(4, bytes));
+      copy = staging.getMappedRange(0, bytes).slice(0);
+      staging.unmap();
+    } catch (err) {
+      staging.destroy();
+      throw err;
+    }
+    this.giveStaging(staging);
     this.assertAlive();
     return t.dtype === 'f32'
       ? new Float32Array(copy)
@@ -170,19 +182,21 @@ export class Engine {
   /** Records one compute dispatch into the current encoder. */
   dispatch(spec: DispatchSpec): void {
     this.assertAlive();
-    const pipeline = this.pipeline(spec.code, spec.entry ?? 'main', spec.constants ?? {});
-    const entries: GPUBindGroupEntry[] = spec.bindings.map((b, i) => {
+    const p = this.pipelines.entry(spec.code, spec.entry ?? 'main', spec.constants ?? NO_CONSTANTS);
+    const n = spec.bindings.length;
+    const buffers = new Array<GPUBuffer>(n);
+    const sizes = new Array<number | undefined>(n);
+    for (let i = 0; i < n; i++) {
+      const b = spec.bindings[i]!;
       if (b instanceof Tensor) {
         if (b.isDisposed) throw new ShapeError(`binding ${i} of ${spec.label ?? 'dispatch'} is a disposed ${b}`);
-        return { binding: i, resource: { buffer: b.buffer, size: Math.max(4, b.byteLength) } };
+        buffers[i] = b.buffer;
+        sizes[i] = Math.max(4, b.byteLength);
+      } else {
+        buffers[i] = this.dispatchCache.uniform(b.uniform);
       }
-      return { binding: i, resource: { buffer: this.uniformBuffer(b.uniform) } };
-    });
-    const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries,
-      label: spec.label,
-    });
+    }
+    const bindGroup = this.dispatchCache.bindGroup(p, buffers, sizes, spec.label);
     const [x, y = 1, z = 1] = spec.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
     let pass: GPUComputePassEncoder;
@@ -202,7 +216,7 @@ export class Engine {
     } else {
       pass = this.getPass();
     }
-    pass.setPipeline(pipeline);
+    pass.setPipeline(p.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) this.endPass();
@@ -217,12 +231,7 @@ export class Engine {
     const cmd = this.encoder.finish();
     this.encoder = null;
     this.device.queue.submit([cmd]);
-    for (const b of this.uniformsInFlight) {
-      const list = this.uniformsFree.get(b.size) ?? [];
-      list.push(b); // safe to rewrite: later queue writes run after this submit
-      this.uniformsFree.set(b.size, list);
-    }
-    this.uniformsInFlight = [];
+    this.dispatchCache.afterSubmit();
   }
 
   /** Waits until the GPU has finished all submitted work. */
@@ -304,8 +313,9 @@ export class Engine {
     } catch {
       /* device may be gone */
     }
-    for (const list of this.uniformsFree.values()) for (const b of list) b.destroy();
-    this.uniformsFree.clear();
+    this.dispatchCache.dispose();
+    for (const b of this.staging) b.destroy();
+    this.staging = [];
     this.pool.dispose();
     this.pipelines.clear();
   }
@@ -329,17 +339,31 @@ export class Engine {
     }
   }
 
-  private uniformBuffer(data: ArrayBuffer): GPUBuffer {
-    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
-    const buf =
-      this.uniformsFree.get(size)?.pop() ??
-      this.device.createBuffer({ size, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, label: 'uniforms' });
-    // Queue writes run before the pending encoder is submitted; each dispatch of this encoder has its own buffer.
-    this.device.queue.writeBuffer(buf, 0, data);
-    this.uniformsInFlight.push(buf);
-    return buf;
+  /** A MAP_READ staging buffer of at least `bytes`: a recycled one of the same size class, else a new one. */
+  private takeStaging(bytes: number): GPUBuffer {
+    const cls = BufferPool.sizeClass(bytes);
+    const size = cls <= this.device.limits.maxBufferSize ? cls : bytes;
+    const i = this.staging.findIndex((b) => b.size === size);
+    if (i >= 0) return this.staging.splice(i, 1)[0]!;
+    return this.device.createBuffer({ size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'readback' });
+  }
+
+  /** Keeps an unmapped staging buffer for reuse (small ones only, the newest MAX_STAGING). */
+  private giveStaging(b: GPUBuffer): void {
+    if (b.size > MAX_STAGING_BYTES) {
+      b.destroy();
+      return;
+    }
+    this.staging.push(b);
+    if (this.staging.length > MAX_STAGING) this.staging.shift()!.destroy();
   }
 }
+
+/** Staging buffers kept for reuse: enough for the readbacks a generation keeps in flight (its per-step previews,
+ *  ~66 KiB an image), not the occasional large readback of a test or a benchmark. */
+const MAX_STAGING = 4;
+const MAX_STAGING_BYTES = 4 << 20;
+const NO_CONSTANTS: Constants = {};
 
 function toTyped(data: ArrayLike<number>, dtype: DType): AnyTypedArray {
   if (dtype === 'f32') return data instanceof Float32Array ? data : Float32Array.from(data);
