@@ -16,9 +16,8 @@ Two modes:
   interleaved (rounds of old, new), forward and forward+backward, median and min over rounds, plus the peak memory
   a forward+backward allocates beyond its inputs, and the activations (inputs + output) for scale.
   --sweep-split-bwd times launch sets of the registers backward (MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T}) at B=256
-  and prints the fastest as an export line. --sweep-lite-bwd times the scratch backward against its deferred variant
-  and the registers one (launch sets for a (BLOCK_D, 1) state) at the lite block's shapes (N = 1, di = 256,
-  B = 512), interleaved.
+  and prints the fastest as an export line. --sweep-lite-bwd times the scratch backward against the registers one
+  (launch sets for a (BLOCK_D, 1) state) at the lite block's shapes (N = 1, di = 256, B = 512), interleaved.
 
 Usage (from training/):  .venv/bin/python bench_scan.py [--dtype bf16|fp32] [--sweep] [--B 64]
                          .venv/bin/python bench_scan.py --compare [--check] [--sweep-merge] [--sweep-split-bwd]
@@ -485,25 +484,12 @@ def sweep_split_bwd(pf, inf, dtype, Bsz: int = 256) -> None:
 
 def sweep_lite_bwd(pf, inf, dtype, Bsz: int = 512, reps: int = 5) -> None:
     """The split scan at the lite block's shapes (d_state N = 1, d_inner 256) and the stage's batch: the 'scratch'
-    backward (DEFAULT_BWD, what the compiled lite step ran) against its 'deferred' variant (checked first) and the
-    'registers' backward at launch sets that fit a (BLOCK_D, 1) state tile (its default, 32 channels on 4 warps,
-    has 128 threads for 32 values at N = 1), interleaved, forward+backward median / min. Informational: nothing is
-    exported (2b's set serves N = 16)."""
-    # the 'deferred' kind (scratch with per-chunk dB / dC sums, N = 1 only) first checked against scratch, f32
-    cins, _, _ = model_inputs(min(8, Bsz), torch.float32, di=256, N=1)
-    cY = torch.randn(min(8, Bsz), *cins[0].shape[2:], device=cins[0].device)  # u is (B, K, L, di); Y (B, L, di)
-    ref = run_grads(split_fn(pf, inf, bwd="scratch"), cins, cY)
-    got = run_grads(split_fn(pf, inf, bwd="deferred"), cins, cY)
-    errs = [nerr(a, r) for a, r in zip(got, ref)]
-    ok = all(e < 1e-4 for e in errs)
-    print(
-        f"check deferred vs scratch (f32, B={min(8, Bsz)}): max {max(errs):.1e} -> {'ok' if ok else 'FAIL'}", flush=True
-    )
+    backward (DEFAULT_BWD, what the compiled lite step ran) against the 'registers' backward at launch sets that fit
+    a (BLOCK_D, 1) state tile (its default, 32 channels on 4 warps, has 128 threads for 32 values at N = 1),
+    interleaved, forward+backward median / min. Informational: nothing is exported (2b's set serves N = 16)."""
     ins, _, _ = model_inputs(Bsz, dtype, di=256, N=1)
     gY = torch.randn(Bsz, *ins[0].shape[2:], device=ins[0].device)
     fns = {"scratch (default)": split_fn(pf, inf, bwd="scratch")}
-    if ok:
-        fns["deferred"] = split_fn(pf, inf, bwd="deferred")
     for bd, w, T in ((32, 4, 8), (128, 4, 16), (128, 2, 16), (64, 2, 16), (256, 8, 16)):
         fns[f"registers bd={bd} w={w} T={T}"] = split_fn(
             pf, inf, bwd="registers", bwd_block_d=bd, bwd_warps=w, bwd_t=T, chunk=16

@@ -24,11 +24,8 @@ reverse and recomputes a chunk's states from its checkpoint, in one of these ker
   - 'registers' (_scan_bwd_reg_kernel): each chunk as CHUNK / T sub-chunks; a sub-chunk's T states
     stay on chip, in a tuple of register tiles built by an unrolled loop (tl.static_range); no scratch;
   - 'scratch' (the default, _scan_bwd_kernel): the CHUNK states go to a small per-program global scratch
-    (CHUNK, BLOCK_D, N) f32 (L2-resident) and are read back;
-  - 'deferred' (_scan_bwd_kernel with DEFER, N = 1 only; 'scratch' otherwise): as 'scratch', but the per-step
-    dB_t / dC_t channel sums go through two more scratch slots and are reduced once per chunk as a
-    (CHUNK, BLOCK_D) tile, not as two cross-warp reductions every step.
-All run the same reverse recurrence over the steps:
+    (CHUNK, BLOCK_D, N) f32 (L2-resident) and are read back.
+Both run the same reverse recurrence over the steps:
     dh_t += dy_t·C_t;  da_t = dh_t ⊙ h_{t-1}   (a_t = exp(Δ_t A))
     dΔ_t = Σ_n da_t a_t A + u_t Σ_n dh_t B_t;   dA += da_t a_t Δ_t
     du_t = Δ_t Σ_n dh_t B_t + D dy_t;           dD += dy_t u_t
@@ -52,7 +49,7 @@ from .scan_ref import selective_scan_fast
 
 Tensor = torch.Tensor
 
-BWD_KINDS = ("registers", "scratch", "deferred")  # the backward kernels (MMAMBA_SPLIT_BWD picks one)
+BWD_KINDS = ("registers", "scratch")  # the two backward kernels (MMAMBA_SPLIT_BWD picks one)
 DEFAULT_BWD = "scratch"  # the kernel checked and timed on the H200; "registers" waits for speed.sh
 
 
@@ -295,11 +292,7 @@ def _scan_bwd_kernel(
     BLOCK_D: tl.constexpr,
     BLOCK_N: tl.constexpr,
     CHUNK: tl.constexpr,
-    DEFER: tl.constexpr = False,
 ):
-    """The 'scratch' backward; DEFER (BLOCK_N == 1 only, the 'deferred' kind): the per-step dB / dC products over the
-    channel block go to two more scratch slots and are summed over the channels once per chunk, as one
-    (CHUNK, BLOCK_D) tile, instead of two cross-warp reductions (shared memory + barrier) every step."""
     pid_bg = tl.program_id(0).to(tl.int64)
     pid_d = tl.program_id(1)
     nblk = tl.num_programs(1)
@@ -322,8 +315,7 @@ def _scan_bwd_kernel(
     C_base = C_ptr + b * s_Cb + g * s_Cg + n * s_Cn
     g_base = b * s_gb + g * s_gg + dl * s_gd
     ck_base = ck_ptr + ((pid_bg * dg + dl[:, None]) * nc) * N + n[None, :]
-    scr_prog = scr_ptr + (pid_bg * nblk + pid_d) * ((3 if DEFER else 1) * CHUNK * BLOCK_D * BLOCK_N)
-    scr_base = scr_prog + dn  # slots 0..CHUNK-1: h; with DEFER, CHUNK..2·CHUNK-1: dy·h, then dh·Δu (n = 0)
+    scr_base = scr_ptr + (pid_bg * nblk + pid_d) * (CHUNK * BLOCK_D * BLOCK_N) + dn  # slot s: h_{t-1}
     # dB, dC partials: (nblk, Bsz, G, L, N) contiguous f32 (one contiguous N-vector per step)
     p_base = (((pid_d * Bsz + b) * G + g) * L) * N + n
     dh = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
@@ -359,10 +351,7 @@ def _scan_bwd_kernel(
             a = tl.exp(dtv[:, None] * A)
             dtu = dtv * uv
             ht = a * hp + dtu[:, None] * Bv[None, :]  # h_t
-            if DEFER:
-                tl.store(scr_base + (CHUNK + s) * (BLOCK_D * BLOCK_N), dyv[:, None] * ht)
-            else:
-                tl.store(dC_ptr + p_base + t * N, tl.sum(dyv[:, None] * ht, axis=0), mask=nmask & tvn)
+            tl.store(dC_ptr + p_base + t * N, tl.sum(dyv[:, None] * ht, axis=0), mask=nmask & tvn)
             dh += dyv[:, None] * Cv[None, :]
             da = dh * hp * a  # ∂/∂(Δ_t A) through a_t
             dhB = tl.sum(dh * Bv[None, :], axis=1)  # (BLOCK_D,) Σ_n dh B
@@ -371,26 +360,13 @@ def _scan_bwd_kernel(
                 ddt = ddt / (1.0 + tl.exp(-tl.maximum(raw, -30.0)))
             dbias_acc += ddt
             dA_acc += da * dtv[:, None]
-            if DEFER:
-                tl.store(scr_base + (2 * CHUNK + s) * (BLOCK_D * BLOCK_N), dh * dtu[:, None])
-            else:
-                tl.store(dB_ptr + p_base + t * N, tl.sum(dh * dtu[:, None], axis=0), mask=nmask & tvn)
+            tl.store(dB_ptr + p_base + t * N, tl.sum(dh * dtu[:, None], axis=0), mask=nmask & tvn)
             duv = dtv * dhB + Dv * dyv
             dD_acc += dyv * uv
             tl.store(du_ptr + g_base + t * s_gl, duv, mask=dmask & tvd)
             tl.store(ddt_ptr + g_base + t * s_gl, ddt, mask=dmask & tvd)
             dh = dh * a
         tl.debug_barrier()
-        if DEFER:  # the chunk's dC_t, dB_t: (CHUNK, BLOCK_D) products summed over the channels in one reduction
-            sc = tl.arange(0, CHUNK)
-            offs = sc[:, None] * (BLOCK_D * BLOCK_N) + tl.arange(0, BLOCK_D)[None, :] * BLOCK_N
-            ts = c * CHUNK + sc
-            p0 = (((pid_d * Bsz + b) * G + g) * L) * N + ts * N
-            pC = tl.load(scr_prog + CHUNK * BLOCK_D * BLOCK_N + offs)
-            pB = tl.load(scr_prog + 2 * CHUNK * BLOCK_D * BLOCK_N + offs)
-            tl.store(dC_ptr + p0, tl.sum(pC, axis=1), mask=ts < L)
-            tl.store(dB_ptr + p0, tl.sum(pB, axis=1), mask=ts < L)
-            # the next chunk stores its products after its recompute loop's barrier: no barrier needed here
     # per-batch partials: dA (Bsz, Dt, N), dD and d(delta_bias) (Bsz, Dt)
     tl.store(dA_ptr + (b * Dt + d[:, None]) * N + n[None, :], dA_acc, mask=m2)
     tl.store(dD_ptr + b * Dt + d, dD_acc, mask=dmask & HAS_D)
@@ -800,10 +776,9 @@ def split_scan_bwd(
     )
     if bwd == "registers":
         _scan_bwd_reg_kernel[(Bsz * G, nblk)](*args, *grads, **consts, T=math.gcd(bwd_t, chunk), PRELOAD=bwd_preload)
-    else:  # 'deferred' is the scratch kernel with the per-chunk dB / dC sums, at N = 1 only (else plain scratch)
-        defer = bwd == "deferred" and BLOCK_N == 1
-        scr = torch.empty(Bsz * G * nblk, 3 if defer else 1, chunk, BLOCK_D, BLOCK_N, device=dev, dtype=f32)
-        _scan_bwd_kernel[(Bsz * G, nblk)](*args, scr, *grads, **consts, DEFER=defer)
+    else:
+        scr = torch.empty(Bsz * G * nblk, chunk, BLOCK_D, BLOCK_N, device=dev, dtype=f32)
+        _scan_bwd_kernel[(Bsz * G, nblk)](*args, scr, *grads, **consts)
     dB = (dB.sum(0) if nblk > 1 else dB[0]).transpose(2, 3)  # (Bsz, G, N, L) view
     dC = (dC.sum(0) if nblk > 1 else dC[0]).transpose(2, 3)
     return (
@@ -890,10 +865,9 @@ def selective_scan_triton(
     bwd: which backward kernel, 'registers' (_scan_bwd_reg_kernel: a chunk's states on chip, unrolled over T-step
     sub-chunks; its own bwd_block_d channels per program, bwd_warps, bwd_t steps kept in registers (rounded to a
     divisor of chunk with gcd) and bwd_preload (all of a sub-chunk's loads before its stores; more registers)) or
-    'scratch' (_scan_bwd_kernel: states in a per-program global scratch, block_d / num_warps as the forward), or
-    'deferred' ('scratch' with the dB / dC channel sums once per chunk; N = 1 only, plain 'scratch' otherwise).
+    'scratch' (_scan_bwd_kernel: states in a per-program global scratch, block_d / num_warps as the forward).
     None reads MMAMBA_SPLIT_BWD (default DEFAULT_BWD); None bwd_block_d / bwd_warps / bwd_t / bwd_preload read
-    MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T,PRELOAD} (bwd_tuning()). All kinds compute the same gradients.
+    MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T,PRELOAD} (bwd_tuning()). Both kernels compute the same gradients.
     fwd_unroll: the forward's chunk loop unrolled (tl.static_range), the same arithmetic; None reads
     MMAMBA_SCAN_FWD_UNROLL=1 (default off until measured). use_triton=False: the same custom ops run their PyTorch
     fallback (scan.selective_scan_fast), for CPU tensors when the Triton interpreter is off."""

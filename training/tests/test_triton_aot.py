@@ -152,12 +152,8 @@ def split_kernels(tmp: str, block_d: int, warps: int, T: int, preload: int = 0, 
         tmp,
     )
     rep = {"fwd": fwd, "bwd": bwd, "fwd_unroll": fwd_unroll}
-    # the lite configs: also the scratch backward (the default kind) at the forward's launch set, and at N = 1 its
-    # 'deferred' variant (per-chunk dB / dC sums)
-    for key, defer in (("bwd_scratch", False), ("bwd_deferred", True)) if N != 16 else ():
-        if defer and N != 1:
-            continue
-        rep[key] = _compile(
+    if N != 16:  # the lite configs: also the scratch backward (the default kind) at the forward's launch set
+        rep["bwd_scratch"] = _compile(
             st._scan_bwd_kernel,
             {
                 **SPLIT,
@@ -171,7 +167,7 @@ def split_kernels(tmp: str, block_d: int, warps: int, T: int, preload: int = 0, 
                 "dC_ptr": F32,
                 "scr_ptr": F32,
             },
-            {**common, "BLOCK_D": tune["block_d"], "CHUNK": tune["chunk"], "DEFER": defer},
+            {**common, "BLOCK_D": tune["block_d"], "CHUNK": tune["chunk"]},
             tune["num_warps"],
             tmp,
         )
@@ -281,14 +277,12 @@ def test_split_kernels_compile_at_small_state(N, tmp_path):
     # d_state 1 (a (BLOCK_D, 1) state tile) and 4: the forward and the 'registers' backward do not spill; the scratch
     # backward (default block 128 × 2 warps) is reported: at N = 1 ptxas spills 8 B of it (at N = 16, 1.8 KB)
     rep = _run(f"split-n{N}", tmp_path)
-    deferred = f"; deferred backward {rep['bwd_deferred'][0]}, {rep['bwd_deferred'][1]} B" if N == 1 else ""
     print(
         f"split N={N}: forward {rep['fwd'][0]} registers, {rep['fwd'][1]} B spilled; 'registers' backward "
         f"{rep['bwd'][0]}, {rep['bwd'][1]} B; scratch backward {rep['bwd_scratch'][0]}, {rep['bwd_scratch'][1]} B"
-        + deferred
     )
     assert rep["fwd"][1] == 0 and rep["fwd_unroll"][1] == 0 and rep["bwd"][1] == 0, rep
-    assert rep["bwd_scratch"][1] <= 8 and rep.get("bwd_deferred", (0, 0))[1] <= 8, rep
+    assert rep["bwd_scratch"][1] <= 8, rep
 
 
 @pytest.mark.parametrize("name", ["fused", "fused-flat"])
