@@ -4,7 +4,9 @@
 // uncond is the negative prompt or the empty prompt; g = 1 skips the uncond pass. Masked positions of the
 // per-step previews are decoded as the VQ's neutral token and reported in `masked` for the UI to overlay.
 // The token grid stays on the GPU for the whole run (MaskGitRun); each step ends in one readback of the packed
-// preview (RGBA8 pixels + the grid, VQDecoder.preview), and nothing is uploaded per step.
+// preview (RGBA8 pixels + the grid, VQDecoder.preview), and nothing is uploaded per step. Steps are recorded and
+// submitted `lookahead` steps ahead of the readback being awaited, so the GPU has queued work while the CPU waits
+// for a map, reports a step and records the next; previews still arrive one per step, in order.
 // Editing: a request may carry a starting grid and a keep-mask (kept tokens fixed from step 0, the others generated
 // over the steps; src/model/sampler.ts). Variations: N seeds (seed, seed+1, … mod 2^32) of one request drawn as one
 // batch of N rows (2N with guidance) per step; variation i equals a single generation with seed + i.
@@ -82,11 +84,30 @@ export interface GenerateResult {
   keep?: Uint8Array;
   timings: {
     totalMs: number;
-    /** Per step: recording (CPU) the generator forward, sampling and the preview decode; the GPU runs behind. */
+    /** Per step: recording (CPU) the generator forward, sampling and the preview decode, and submitting them; the
+     *  GPU runs behind. */
     sampleMs: number[];
     /** Per step: from the step's submission to its readback in hand (GPU work of this and queued steps + map). */
     decodeMs: number[];
+    /** Per step: where the CPU time went (bench/latency.ts "CPU per step"). */
+    cpu: StepCpuBreakdown[];
   };
+}
+
+/** One step's CPU time, ms. forward + sampling + preview + submit = GenerateResult.timings.sampleMs. */
+export interface StepCpuBreakdown {
+  /** Recording the generator forward (MaskGitRun.step). */
+  forwardMs: number;
+  /** Recording Gumbel-max sampling and the re-mask. */
+  samplingMs: number;
+  /** Recording the preview decode and its readback copy. */
+  previewMs: number;
+  /** Submitting the step's two command buffers (Dawn encodes the backend's commands here). */
+  submitMs: number;
+  /** Awaiting the step's readback (the GPU still busy with it or earlier steps, then the map). */
+  waitMs: number;
+  /** Unpacking the readback (pixels, grid, mask) and the onStep callback. */
+  reportMs: number;
 }
 
 export interface LoadedModel {
@@ -100,7 +121,12 @@ interface InFlight {
   words: Promise<ArrayLike<number>>;
   tRecorded: number;
   recordMs: number;
+  cpu: StepCpuBreakdown;
 }
+
+/** Steps submitted ahead of the readback awaited (TextToImage.lookahead's default): with 2, the GPU has a whole
+ *  step queued even while the CPU waits for a map callback (cancelling then drops at most 2 steps' work). */
+export const DEFAULT_LOOKAHEAD = 2;
 
 /** `ids` repeated `n` times, one row per image of a batch. */
 function repeatRows(ids: Int32Array | ArrayLike<number>, n: number): Int32Array {
@@ -113,6 +139,9 @@ const now = () => (typeof performance !== 'undefined' ? performance.now() : Date
 
 export class TextToImage {
   readonly tokenizer: BPETokenizer;
+  /** Steps submitted before the oldest step's readback is awaited (0: each step is awaited before the next is
+   *  recorded). The result is the same for any value; only the overlap of CPU and GPU changes. */
+  lookahead = DEFAULT_LOOKAHEAD;
   private busy: Promise<unknown> = Promise.resolve();
   private running = 0;
   private disposed = false;
@@ -230,25 +259,44 @@ export class TextToImage {
       initTokens: edit.initTokens,
       keep: edit.keep,
     });
-    // One step of lookahead: step i+1 is recorded and submitted before step i's readback is awaited, so the GPU
-    // never idles while the CPU waits for the map, reports the step and records the next one. The grid never
-    // leaves the GPU, so step i+1 does not depend on the readback of step i.
+    // Steps i+1 … i+lookahead are recorded and submitted before step i's readback is awaited. The grid never
+    // leaves the GPU, so no step depends on the readback of an earlier one.
+    const cpu: StepCpuBreakdown[] = [];
     const submit = (): InFlight => {
       const tStep = now();
-      run.step(); //                                        the grid stays on the GPU
+      run.step(); //                                        the grid stays on the GPU; submits the step
+      const tPreview = now();
       const packed = this.decoder.preview(run.tokens); //  (N·S² + N·HW) u32: RGBA8 pixels, then the grids
+      const tSubmit = now();
       const words = this.e.read(packed); //                 submits now; the step's only readback
       words.catch(() => undefined); //                      awaited below, or dropped on cancel
-      return { packed, words, tRecorded: now(), recordMs: now() - tStep };
+      const tRecorded = now();
+      const s = run.lastStepCpu;
+      return {
+        packed,
+        words,
+        tRecorded,
+        recordMs: tRecorded - tStep,
+        cpu: {
+          forwardMs: s.forwardMs,
+          samplingMs: s.samplingMs,
+          previewMs: tSubmit - tPreview,
+          submitMs: s.submitMs + (tRecorded - tSubmit),
+          waitMs: 0,
+          reportMs: 0,
+        },
+      };
     };
-    let cur: InFlight | null = null;
-    let next: InFlight | null = null;
+    const lookahead = Math.max(0, Math.floor(this.lookahead));
+    const queued: InFlight[] = [];
+    let cur: InFlight | undefined;
     try {
       let tPrev = now();
       for (let i = 0; i < steps; i++) {
         if (signal?.aborted || this.disposed) throw new GenerationCancelledError(i);
-        cur = next ?? submit();
-        next = i + 1 < steps ? submit() : null;
+        while (queued.length <= lookahead && run.stepsDone < steps) queued.push(submit());
+        cur = queued.shift()!;
+        const tWait = now();
         const words = (await cur.words) as Uint32Array;
         cur.packed.dispose();
         const tEnd = now();
@@ -259,15 +307,16 @@ export class TextToImage {
         const masked = Uint8Array.from(tokens, (t) => (t === maskId ? 1 : 0));
         if (onStep) await onStep({ step: i, steps, count, tokens, masked, pixels, msStep: tEnd - tPrev });
         tPrev = now();
+        cpu.push({ ...cur.cpu, waitMs: tEnd - tWait, reportMs: tPrev - tEnd });
       }
     } finally {
       // a cancelled or failed run's steps in flight: their buffers go back to the pool, reused only by later work
       cur?.packed.dispose();
-      next?.packed.dispose();
+      for (const q of queued) q.packed.dispose();
       run.dispose();
     }
     const keep = edit.keep ? Uint8Array.from(edit.keep) : undefined;
-    return { count, tokens, pixels, keep, timings: { totalMs: now() - t0, sampleMs, decodeMs } };
+    return { count, tokens, pixels, keep, timings: { totalMs: now() - t0, sampleMs, decodeMs, cpu } };
   }
 
   /** Image-to-image: the keep-mask `req.strength` chooses over `req.initTokens` (src/model/strength_mask.ts);

@@ -7,8 +7,9 @@
 // starting grid; they draw either with one seed (counters b·HW + pos, as sampling.py) or with one seed each
 // (variations: row b equals a batch-1 run with its seed, as seeded_sampling.py).
 // The token grid lives on the GPU for the whole run (MaskGitRun): a step reads nothing back and uploads nothing;
-// the guided forward's two copies of the grid are made by GPU copies. Callers decide what to read back per step:
-// maskgitSample reads the grid (tests, scripts); TextToImage reads one packed preview (pixels + grid).
+// the guided forward's two copies of the grid are made by GPU copies. Each step is submitted as it is recorded (one
+// command buffer), so the GPU runs it while the caller records what comes next. Callers decide what to read back
+// per step: maskgitSample reads the grid (tests, scripts); TextToImage reads one packed preview (pixels + grid).
 import type { Engine } from '../engine/engine';
 import { gumbelMaxSample, maskgitUpdate, MAX_ROW_KEYS, type Seeds } from '../engine/ops/sampling';
 import type { Tensor } from '../engine/tensor';
@@ -44,6 +45,14 @@ export interface SamplerStep {
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
+/** CPU time of one step() in ms: recording the generator forward, recording the sampling (Gumbel-max, re-mask),
+ *  and submitting the step's command buffer (where Dawn encodes the backend's commands). */
+export interface StepCpu {
+  forwardMs: number;
+  samplingMs: number;
+  submitMs: number;
+}
+
 /** One generation's sampler state on the GPU: the text condition and the current (B, HW) token grid. */
 export class MaskGitRun {
   readonly batch: number;
@@ -55,6 +64,8 @@ export class MaskGitRun {
   readonly masked: number;
   private grid: Tensor;
   private done = 0;
+  /** CPU time of the last step() (benchmarks; zeros before the first). */
+  lastStepCpu: StepCpu = { forwardMs: 0, samplingMs: 0, submitMs: 0 };
 
   /** Validates the request, encodes the text (cond and uncond rows) and uploads the all-[MASK] grid. */
   constructor(
@@ -102,12 +113,14 @@ export class MaskGitRun {
     return this.done;
   }
 
-  /** Records the next step (forward, Gumbel-max sample, confidence + re-mask) on the GPU; reads nothing back. */
+  /** Records the next step (forward, Gumbel-max sample, confidence + re-mask) on the GPU and submits it; reads
+   *  nothing back. */
   step(): void {
     const { e, r, HW } = this;
     const B = this.batch;
     const i = this.done;
     if (i >= this.steps) throw new InvalidRequestError(`all ${this.steps} steps are done`);
+    const t0 = now();
     let img = this.grid; //                                                         (rows, HW)
     if (this.guided) {
       img = e.empty([2 * B, HW], 'u32', 'img_tokens');
@@ -115,6 +128,7 @@ export class MaskGitRun {
       e.copy(this.grid, img, B * HW); //                                            uncond rows
     }
     const logits = this.model.logits(img, this.cond); //                            (rows, HW, K)
+    const t1 = now();
     const smp = gumbelMaxSample(e, logits, {
       seed: r.seed,
       stream: 2 * i,
@@ -133,6 +147,9 @@ export class MaskGitRun {
     if (img !== this.grid) img.dispose();
     this.grid = upd.tokens;
     this.done = i + 1;
+    const t2 = now();
+    e.flush();
+    this.lastStepCpu = { forwardMs: t1 - t0, samplingMs: t2 - t1, submitMs: now() - t2 };
   }
 
   dispose(): void {
