@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Device run (one H200, 490 s of timeouts in all): are M-Mamba's training paths correct on CUDA, and how fast
-# are they against UViT S? The split path's scan backward comes in two kernels (MMAMBA_SPLIT_BWD=registers, the
-# default, or scratch); both are checked and timed. Repository root as cwd; needs PyTorch + CUDA + Triton, no
+# are they against UViT S? The split path's scan backward comes in two kernels (MMAMBA_SPLIT_BWD=scratch, the
+# default, or registers, the candidate this script exports for its steps); both are checked and timed. Repository root as cwd; needs PyTorch + CUDA + Triton, no
 # network, no dataset (synthetic tokens). Device tool: kind nvidia-h200, command `bash training/gpu/speed.sh`.
 #   1. CUDA correctness: the split scan alone (both backward kinds) vs selective_scan_ref at L = 1, 17, 1040;
 #      then at the model's shapes, f32 and bf16, split-registers, split-scratch and fused scan+merge vs
