@@ -7,13 +7,18 @@
 //   2. end to end, the generators of --compare (default mmamba-v2, uvit-s, mmamba-s; those present), S-step guided
 //      generations through TextToImage.generate, interleaved: median and min, and each one's ratio to UViT.
 //   3. batched generation: the default generator, --batches rows per run (one seed, guided: 2B-row forwards), S
-//      steps with no per-step preview, then one decode of all B images read back: images per second.
+//      steps with no per-step preview (each submitted as it is recorded), then one decode of all B images read back:
+//      images per second.
+//   4. CPU per step (bench/latency_cpu.ts): the default generator's generations with lookahead 0 / 1 / 2
+//      interleaved; per step: recording the forward, sampling and preview, submitting, waiting, reporting.
+//   5. one timestamp-profiled guided step at batch 1 and --profile-batch (default 8), with its preview
+//      (bench/latency_cpu.ts): families and the largest dispatch labels.
 // Usage: node .gpu/latency.mjs [--models DIR] [--default ID] [--compare A,B] [--vq ID] [--tokenizer FILE]
 //        [--steps S] [--runs R] [--batch-runs R] [--batches 1,4,8,32] [--budget SECONDS] [--json FILE]
-//        [--parts fusions,models,batches]
+//        [--parts fusions,models,batches,cpu,profile-batch] [--profile-batch B]
 //   FUSIONS (env): variants of part 1, comma-separated: 'all', 'none', '-NAME' (all but NAME), '+NAME' (only NAME)
 //                  (default all, none, then -NAME for every name of src/model/fusions.ts FUSION_NAMES)
-//   --budget: the three parts share it (45 %, 25 %, 30 %); a part stops after the last whole round that fits, with at
+//   --budget: parts 1-4 share it (40 %, 20 %, 25 %, 15 %); a part stops after the last whole round that fits, with at
 //             least 2 rounds, and says how many it ran. Tiny CPU check (SwiftShader; TINY=1 bash training/gpu/latency.sh):
 //   --models tests/fixtures --default mmamba_ffn_tiny --compare mmamba_ffn_tiny,uvit_tiny,mmamba_tiny --vq vq_tiny
 //   --tokenizer tests/fixtures/pipeline_cases.json --steps 2 --runs 2 --batches 1,2
@@ -29,6 +34,7 @@ import { TextToImage } from '../src/model/pipeline';
 import { MaskGitRun } from '../src/model/sampler';
 import { UViT } from '../src/model/uvit';
 import { arg } from './cli';
+import { batchedStepProfile, cpuPerStep } from './latency_cpu';
 import { parseVariants, rotate, stats } from './latency_plan';
 import { readModelDir } from './model_files';
 import { PREVIEW_FAMILY, plainStep, profiledStep, startRun, summariseStep, type ProfileTarget } from './step_profiler';
@@ -62,12 +68,14 @@ async function main(): Promise<void> {
   const batchRuns = Number(arg('--batch-runs', String(Math.max(2, Math.ceil(runs / 2)))));
   const batches = arg('--batches', '1,4,8,32').split(',').map(Number);
   const budgetS = Number(arg('--budget', '240'));
-  const parts = new Set(arg('--parts', 'fusions,models,batches').split(','));
+  const parts = new Set(arg('--parts', 'fusions,models,batches,cpu,profile-batch').split(','));
+  const profileBatch = Number(arg('--profile-batch', '8'));
   const jsonOut = arg('--json', '');
   const tokFile = arg('--tokenizer', '');
   const variants = parseVariants(process.env.FUSIONS ?? `all,none,${FUSION_NAMES.map((n) => `-${n}`).join(',')}`);
   if (!(steps >= 1 && runs >= 2 && batchRuns >= 1)) throw new Error('--steps ≥ 1, --runs ≥ 2, --batch-runs ≥ 1');
   if (batches.some((b) => !(Number.isInteger(b) && b >= 1))) throw new Error(`--batches: positive integers`);
+  if (!(Number.isInteger(profileBatch) && profileBatch >= 1)) throw new Error('--profile-batch: a positive integer');
   const tokenizer = tokFile
     ? (JSON.parse(readFileSync(tokFile, 'utf8')) as { tokenizer: TokenizerSpec }).tokenizer
     : undefined;
@@ -104,7 +112,7 @@ async function main(): Promise<void> {
   // ---- 1. fusions A/B ------------------------------------------------------------------------------------------
   if (parts.has('fusions')) {
     const start = now();
-    const end = deadline(0.45, start);
+    const end = deadline(0.4, start);
     const pipe = load(defId);
     const Lt = pipe.generator.config.text.max_len;
     const pad = (ids: ArrayLike<number>) => Int32Array.from({ length: Lt }, (_, i) => ids[i] ?? 0);
@@ -233,7 +241,7 @@ async function main(): Promise<void> {
   // ---- 2. generators end to end --------------------------------------------------------------------------------
   if (parts.has('models') && compare.length) {
     const start = now();
-    const end = deadline(0.25, start);
+    const end = deadline(0.2, start);
     const pipes = compare.map(load);
     const totals = compare.map(() => [] as number[]);
     for (const p of pipes) await p.generate({ prompt: PROMPT, seed: 0, steps, guidance: 4 }); // warm-up
@@ -270,7 +278,7 @@ async function main(): Promise<void> {
   // ---- 3. batched generation -----------------------------------------------------------------------------------
   if (parts.has('batches')) {
     const start = now();
-    const end = deadline(0.3, start);
+    const end = deadline(0.25, start);
     const pipe = load(defId);
     const Lt = pipe.generator.config.text.max_len;
     const row = (ids: ArrayLike<number>) => Array.from({ length: Lt }, (_, i) => ids[i] ?? 0);
@@ -303,8 +311,8 @@ async function main(): Promise<void> {
     }
     const st = times.map(stats);
     print([
-      `## 3. Batched generation: ${defId}, ${steps} guided steps (2B-row forwards) recorded back to back, then one decode ` +
-        `of the B images read back; ${rounds} interleaved rounds`,
+      `## 3. Batched generation: ${defId}, ${steps} guided steps (2B-row forwards), each submitted as recorded, then one ` +
+        `decode of the B images read back; ${rounds} interleaved rounds`,
       '',
       '| batch B | ms, median | min | images/s (median) | images/s (best) |',
       '| ---: | ---: | ---: | ---: | ---: |',
@@ -319,6 +327,18 @@ async function main(): Promise<void> {
       rows: batches.map((B, i) => ({ batch: B, ms: st[i], runs: times[i] })),
       seconds: (now() - start) / 1000,
     };
+    pipe.dispose();
+  }
+
+  // ---- 4, 5. CPU per step; one step by batch (bench/latency_cpu.ts) ----------------------------------------------
+  if (parts.has('cpu') || parts.has('profile-batch')) {
+    const pipe = load(defId);
+    const part = { e, pipe, id: defId, prompt: PROMPT, steps, runs, print };
+    if (parts.has('cpu')) out.cpu = await cpuPerStep({ ...part, end: deadline(0.15, now()) });
+    if (parts.has('profile-batch')) {
+      const source = ctx.hasTimestamps ? 'gpu-timestamps' : 'cpu-submit';
+      out.batchProfile = await batchedStepProfile({ ...part, end: now() }, [...new Set([1, profileBatch])], source);
+    }
     pipe.dispose();
   }
 
