@@ -274,7 +274,10 @@ export interface FineTuneRequest {
   /** Textual inversion: steps that learn only the new word's own embedding row before the LoRA steps (default:
    *  FINETUNE_SETTINGS.inversionSteps; 0: none). Needs `word`. */
   inversionSteps?: number;
-  /** The new word the captions teach (1–64 of a–z, 0–9, any case), for textual inversion. */
+  /** The made-up word the captions teach: 1–32 letters or digits, a hyphen may join parts, any case
+   *  (src/finetune/gate_word.ts GATE_WORD). The adapter's word gate applies it to prompts with this word; when absent,
+   *  the run uses the longest word every caption shares (gate_word.ts guessWord). Textual inversion needs it given,
+   *  as letters a–z or digits only. */
   word?: string;
 }
 
@@ -349,6 +352,9 @@ export interface AdapterInfoRow {
   byteLength: number;
   /** False when it lives in memory only (storage was full): it is gone when the page closes. */
   persisted: boolean;
+  /** The word that gates it (src/finetune/word_gate.ts): it applies to prompts with this word; '' when the adapter
+   *  names none (it applies to every prompt). */
+  word: string;
 }
 
 export interface SaveAdapterResult {

@@ -29,6 +29,9 @@ export interface StoredAdapter {
   rank: number;
   /** Training steps it ran (0 when unknown, e.g. imported). */
   steps: number;
+  /** The word that gates it (the file's `word`; '' when it names none). Absent in entries saved before the store
+   *  kept it: the service then reads it from the bytes. */
+  word?: string;
 }
 
 /** A listing row: everything but the bytes. */
@@ -104,6 +107,7 @@ function summary(a: StoredAdapter): AdapterSummary {
     savedAt: a.savedAt,
     rank: a.rank,
     steps: a.steps,
+    ...(typeof a.word === 'string' ? { word: a.word } : {}),
     byteLength: a.bytes.byteLength,
   };
 }

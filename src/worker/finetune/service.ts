@@ -178,17 +178,20 @@ export class FineTuneService implements FineTuneApi {
     if (!t || t.genId !== m.genId) throw new Error('There is no trained adapter to save: run fine-tuning first.');
     const port = await fineTunePort();
     const bytes = port.serializeAdapter(t.adapter);
-    return this.keep({ name: n, baseModelId: m.genId, bytes, savedAt: Date.now(), rank: t.rank, steps: t.steps });
+    const word = t.adapter.info.word ?? '';
+    return this.keep({ name: n, baseModelId: m.genId, bytes, savedAt: Date.now(), rank: t.rank, steps: t.steps, word });
   }
 
   async listAdapters(): Promise<AdapterInfoRow[]> {
     const m = this.host.models();
     if (!m) return [];
-    const rows: AdapterInfoRow[] = (await this.store.list(m.genId)).map((r) => ({ ...r, persisted: true }));
+    const rows: AdapterInfoRow[] = [];
+    for (const r of await this.store.list(m.genId))
+      rows.push({ ...r, word: r.word ?? (await this.wordOf(m, r.name).catch(() => '')), persisted: true });
     for (const a of this.memoryOnly.values()) {
       if (a.baseModelId !== m.genId) continue;
       const { bytes, ...rest } = a;
-      rows.unshift({ ...rest, byteLength: bytes.byteLength, persisted: false });
+      rows.unshift({ ...rest, word: a.word ?? '', byteLength: bytes.byteLength, persisted: false });
     }
     return rows;
   }
@@ -225,6 +228,7 @@ export class FineTuneService implements FineTuneApi {
         savedAt: Date.now(),
         rank: adapter.config.rank,
         steps: adapter.info.steps ?? 0,
+        word: adapter.info.word ?? '',
       },
       true,
     );
@@ -267,7 +271,14 @@ export class FineTuneService implements FineTuneApi {
     everyPrompt: boolean = ADAPTER_EVERY_PROMPT.default,
   ): Promise<boolean> {
     const m = this.loadedGenerator();
+    return adapterApplies(await this.wordOf(m, name), prompts, everyPrompt);
+  }
+
+  /** Adapter `name`'s word ('' when it names none): the store's when it kept one, else read from the file once per
+   *  stored version. Throws, as pipelineFor does, when there is no such adapter. */
+  private async wordOf(m: LoadedModels, name: string): Promise<string> {
     const entry = await this.adapterBytes(m.genId, name);
+    if (typeof entry.word === 'string') return entry.word;
     const key = `${m.genId}/${entry.name}@${entry.savedAt}:${entry.bytes.byteLength}`;
     let word = this.words.get(key);
     if (word === undefined) {
@@ -279,7 +290,7 @@ export class FineTuneService implements FineTuneApi {
       word = adapter.info.word ?? '';
       this.words.set(key, word);
     }
-    return adapterApplies(word, prompts, everyPrompt);
+    return word;
   }
 
   /** Throws when a run is training (not paused): generation and model switches wait for it. */
@@ -455,7 +466,7 @@ export class FineTuneService implements FineTuneApi {
     try {
       const row = isNew ? await this.store.add(entry, () => this.memoryOnly.has(key)) : await this.store.save(entry);
       this.memoryOnly.delete(key);
-      return { adapter: { ...row, persisted: true } };
+      return { adapter: { ...row, word: entry.word ?? '', persisted: true } };
     } catch (e) {
       if (!(e instanceof AdapterQuotaError)) {
         if (e instanceof AdapterExistsError || e instanceof AdapterNameError) throw e;
@@ -463,7 +474,10 @@ export class FineTuneService implements FineTuneApi {
       }
       this.memoryOnly.set(key, entry);
       const { bytes, ...rest } = entry;
-      return { adapter: { ...rest, byteLength: bytes.byteLength, persisted: false }, warning: e.message };
+      return {
+        adapter: { ...rest, word: entry.word ?? '', byteLength: bytes.byteLength, persisted: false },
+        warning: e.message,
+      };
     }
   }
 }

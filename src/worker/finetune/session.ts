@@ -30,7 +30,8 @@ import {
 } from '../../finetune/defaults';
 import { DriftGuard, type RenderControls } from './drift_guard';
 import { configHash } from '../../finetune/lora';
-import { configWithWord, tokenizerWithWord, weightsWithWord } from '../../finetune/word';
+import { configWithWord, NEW_WORD_RE, tokenizerWithWord, weightsWithWord } from '../../finetune/word';
+import { GATE_WORD, gateWordFormatProblem, runWord } from '../../finetune/gate_word';
 import { BPETokenizer, type TokenizerSpec } from '../../model/bpe';
 
 /** Weights that get a LoRA pair, per choice of the request's `adapt` (the one list: src/finetune/defaults.ts). */
@@ -88,14 +89,22 @@ function fraction(v: unknown): number {
   return v;
 }
 
-/** The new word ('' when none); needed (1–64 of a–z, 0–9) when there are inversion steps. */
+/** The new word ('' when none: the run then uses the captions' guess, gate_word.ts runWord), normalised as the
+ *  tokenizer reads it; when given, GATE_WORD's form (1–32 letters or digits, hyphens joining parts). Textual
+ *  inversion (inversion steps > 0) needs it given, as letters a–z or digits only (word.ts NEW_WORD_RE). */
 function newWord(v: unknown, inversionSteps: unknown): string {
-  const w = typeof v === 'string' ? BPETokenizer.normalise(v).trim() : '';
   if (v !== undefined && v !== null && typeof v !== 'string')
     throw new Error(`The new word must be text (got ${typeof v}).`);
-  if (Number(inversionSteps) > 0 && !/^[a-z0-9]{1,64}$/.test(w))
+  const raw = typeof v === 'string' ? v : '';
+  // Bounded before any other work: a huge string is refused by its length.
+  const w = raw.length > 4 * GATE_WORD.maxChars ? raw : BPETokenizer.normalise(raw).trim();
+  const head = [...raw.slice(0, 82)]; // 82 UTF-16 units hold more than 40 code points when raw is longer
+  const shown = JSON.stringify(head.length > 40 ? `${head.slice(0, 40).join('')}…` : raw);
+  const bad = w === '' ? null : gateWordFormatProblem(w);
+  if (bad) throw new Error(`The new word ${bad} (got ${shown}).`);
+  if (Number(inversionSteps) > 0 && !NEW_WORD_RE.test(w))
     throw new Error(
-      `Learning the word's own meaning needs the new word as 1–64 letters or digits (got ${JSON.stringify(v ?? '')}).`,
+      `Learning the word's own meaning (word steps) needs the new word as letters a–z or digits only (got ${shown}).`,
     );
   return w;
 }
@@ -286,8 +295,9 @@ export class FineTuneRun {
    *  with the learned row when there is one (the trainer ran on the base config with the word's row; the adapter
    *  names the base itself). */
   private async currentAdapter(): Promise<LoraAdapter> {
-    const word = this.word?.word ?? (this.req.word || undefined);
-    const a = await this.trainer!.getAdapter({ captions: this.deps.dataset.captions, word });
+    const captions = this.deps.dataset.captions;
+    const word = this.word?.word ?? (runWord(this.req.word, captions) || undefined);
+    const a = await this.trainer!.getAdapter({ captions, word });
     if (!this.word) return a;
     return {
       ...a,
@@ -526,7 +536,7 @@ export class FineTuneRun {
             await this.stopForDrift(n, d.adapter);
           } else this.adapter = d.adapter;
         }
-        this.adapter ??= await this.trainer.getAdapter({ captions: ds.captions });
+        this.adapter ??= await this.currentAdapter();
       }
     } catch (err) {
       // A GPU failure (lost device, out of memory) mid-run: keep the last snapshot rather than nothing.
