@@ -5,6 +5,9 @@
 //   device, one from the run's own speed after a run; it follows the settings (more steps, a longer estimate);
 // - caption fields show their whole text (they wrap and grow), the refused-files list keeps its list semantics
 //   (the live region wraps it), the loss chart has axis titles and an accessible name that says what they are;
+// - the "New word" field is labelled and described, prefilled with the captions' guess (here a wrong one: every
+//   caption shares the longer "windowsill"), and a word that is not a whole word of every caption shows why and
+//   keeps Start disabled; the saved adapter's row and the strength panel say which prompts it applies to;
 // - deleting a saved adapter asks first (Escape keeps it, Delete deletes it);
 // - zero axe-core violations with the fold open and uploads, while a run goes, after it, with the adapter picked for
 //   generation (strength and "Apply to every prompt", labelled) and with the dialog open.
@@ -109,7 +112,25 @@ test('fine-tune panel: advanced fold with help, estimate before Start, whole cap
   expect(box.scrollH).toBeLessThanOrEqual(box.clientH + 1); // nothing hidden below
   expect(box.scrollW).toBeLessThanOrEqual(box.clientW + 1); // nor to the side
   expect(box.clientH).toBeGreaterThan(2 * box.lineH); // it wrapped onto several lines to show it all
-  expect(await violations(page, 'fine-tune fold open, uploads, a refused file')).toEqual([]);
+  // The new word: prefilled with the guess, the longest word every caption shares (wrong here); a part of the word
+  // is refused inline with Start disabled; the made-up word is accepted.
+  const word = page.getByTestId('ft-word');
+  await expect(word).toHaveAccessibleName('New word');
+  await expect(word).toHaveAccessibleDescription(
+    /the made-up word your captions use; prompts with it use the adapter/i,
+  );
+  await expect(word).toHaveValue('windowsill');
+  await expect(page.getByTestId('ft-word-error')).toHaveCount(0);
+  await word.fill('zorb');
+  await expect(page.getByTestId('ft-word-error')).toHaveText(
+    'Every caption must use "zorb" as a whole word: 4 of 4 captions do not (e.g. "a zorblat, the small round red and blue…").',
+  );
+  await expect(word).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.getByTestId('ft-start')).toBeDisabled();
+  expect(await violations(page, 'fine-tune fold open, uploads, a refused file, an invalid word')).toEqual([]);
+  await word.fill('zorblat');
+  await expect(page.getByTestId('ft-word-error')).toHaveCount(0);
+  await expect(page.getByTestId('ft-start')).toBeEnabled();
 
   // A short run: the chart's axes are titled and named; no violations while it runs and after it.
   await setNumber(page, 'ft-steps', 4);
@@ -140,13 +161,20 @@ test('fine-tune panel: advanced fold with help, estimate before Start, whole cap
   const adapters = page.locator('mm-finetune-adapters');
   const row = adapters.getByTestId('adapter-row').filter({ hasText: 'zorblat' });
   await expect(row).toHaveCount(1);
+  await expect(row.getByTestId('adapter-row-scope')).toHaveText("applies to prompts with 'zorblat'");
   // Picked for generation: the strength slider and the word gate's opt-out, off and labelled; no violations.
   await page.getByTestId('adapter-picker').selectOption('zorblat');
   const every = page.getByTestId('adapter-every-prompt');
   await expect(every).toHaveAccessibleName('Apply to every prompt');
   await expect(every).toHaveAccessibleDescription(/Only prompts with the adapter’s word use it/);
   await expect(every).not.toBeChecked();
+  const scope = page.getByTestId('adapter-scope');
+  await expect(scope).toHaveText("applies to prompts with 'zorblat'");
   expect(await violations(page, 'adapter picked')).toEqual([]);
+  await every.check();
+  await expect(scope).toHaveText('(every prompt)');
+  await every.uncheck();
+  await expect(scope).toHaveText("applies to prompts with 'zorblat'");
   await page.getByTestId('adapter-picker').selectOption('');
   const dialog = adapters.getByTestId('confirm-dialog');
   await row.getByTestId('adapter-delete').click();

@@ -51,6 +51,23 @@ describe('the new word: in every caption', () => {
       'The new word may hold only letters and digits (a hyphen may join two parts).',
     );
     expect(gateWordProblem('', ZORBLAT)).toMatch(/^The new word is empty: type the made-up word your captions use\.$/);
+    // word steps (textual inversion) need letters a–z or digits only, as the worker's request check does
+    expect(gateWordProblem('Zorblat', ZORBLAT, 5)).toBeNull();
+    const sky = ['a sky-cat', 'sky-cat!'];
+    expect(gateWordProblem('sky-cat', sky, 0)).toBeNull();
+    expect(gateWordProblem('sky-cat', sky, 5)).toMatch(/^With word steps \(Advanced settings\), the new word must be/);
+    expect(() =>
+      checkRequest({
+        rank: 4,
+        steps: 10,
+        lr: 1e-3,
+        batchSize: 4,
+        previewEvery: 0,
+        seed: 1,
+        inversionSteps: 5,
+        word: 'sky-cat',
+      }),
+    ).toThrow();
   });
 });
 

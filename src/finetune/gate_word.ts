@@ -4,6 +4,7 @@
 // request names no word (a library caller) uses `guessWord` of its captions. This is the one home of the guess.
 // Invariant: a non-empty guess passes gateWordProblem for the same captions. DOM-free.
 import { BPETokenizer } from '../model/bpe';
+import { NEW_WORD_RE } from './word';
 import { containsWord } from './word_gate';
 
 /** What the word may be: 1–32 characters, letters or digits, parts joined by single hyphens ("zorblat", "sky-cat"). */
@@ -25,11 +26,14 @@ export function gateWordFormatProblem(word: string): string | null {
 
 /** The field's message for `word` and the captions (empty ones are skipped: they have nothing to check), or null
  *  when the word can gate an adapter trained on them: well-formed and a whole word of every caption
- *  (word_gate.containsWord: case and punctuation aside). */
-export function gateWordProblem(word: string, captions: readonly string[]): string | null {
+ *  (word_gate.containsWord: case and punctuation aside). With `wordSteps` (textual inversion) it must also be a
+ *  word of letters a–z or digits only (word.ts NEW_WORD_RE), as the worker's request check requires. */
+export function gateWordProblem(word: string, captions: readonly string[], wordSteps = 0): string | null {
   const w = word.trim();
   const bad = gateWordFormatProblem(w);
   if (bad) return `The new word ${bad}.`;
+  if (wordSteps > 0 && !NEW_WORD_RE.test(BPETokenizer.normalise(w)))
+    return 'With word steps (Advanced settings), the new word must be letters a–z or digits only; change it or set the word steps to 0.';
   const used = captions.filter((c) => c.trim() !== '');
   const missing = used.filter((c) => !containsWord(c, w));
   if (!missing.length) return null;

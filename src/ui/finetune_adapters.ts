@@ -1,4 +1,5 @@
-// <mm-finetune-adapters>: the saved adapters of the loaded model: name, rank, steps, size, whether it is only
+// <mm-finetune-adapters>: the saved adapters of the loaded model: name, the prompts it applies to (its word:
+// adapter_scope.ts), rank, steps, size, whether it is only
 // in memory (storage was full); delete (asked first in a modal dialog: Escape or Cancel keeps it) and export
 // (.safetensors download) per adapter, and import of an adapter file. It fires events and shows what the panel tells it (`error`); it talks to no worker itself.
 //   mm-adapter-delete  detail: name
@@ -8,6 +9,7 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query } from 'lit/decorators.js';
 import type { AdapterInfoRow } from '../worker/api';
 import { formatBytes } from '../util/format';
+import { adapterScope } from './adapter_scope';
 import type { ConfirmDialog } from './confirm_dialog';
 import { smallButton } from './theme';
 import './confirm_dialog';
@@ -37,6 +39,7 @@ export class FineTuneAdapters extends LitElement {
     }
     .name { flex: 1 1 8rem; min-width: 0; overflow-wrap: anywhere; font-weight: 600; }
     .meta { color: var(--mm-muted); font-size: 0.78rem; font-variant-numeric: tabular-nums; }
+    .scope { flex-basis: 100%; order: 1; font-size: 0.8rem; overflow-wrap: anywhere; }
     .mem { color: var(--mm-warn-fg); font-size: 0.75rem; }
     label.import { display: inline-block; margin-top: 0.6rem; }
     label.import input { position: absolute; width: 1px; height: 1px; opacity: 0; }
@@ -64,6 +67,7 @@ export class FineTuneAdapters extends LitElement {
               (a) => html`<li data-testid="adapter-row" data-name=${a.name}>
                 <span class="name">${a.name}</span>
                 <span class="meta">rank ${a.rank} · ${a.steps} steps · ${formatBytes(a.byteLength)}</span>
+                <span class="scope" data-testid="adapter-row-scope">${adapterScope(a.word)}</span>
                 ${a.persisted ? nothing : html`<span class="mem" title="Storage was full: this adapter is gone when the page closes">memory only</span>`}
                 <button type="button" data-testid="adapter-export" ?disabled=${this.disabled}
                   @click=${() => this.fire('mm-adapter-export', a.name)}>Export</button>

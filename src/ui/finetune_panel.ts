@@ -1,4 +1,6 @@
-// <mm-finetune-panel>: "Teach a new word". Pictures with captions (mm-finetune-upload), the run's settings (in an
+// <mm-finetune-panel>: "Teach a new word". Pictures with captions (mm-finetune-upload), the "New word" the
+// adapter's word gate uses (prefilled with the captions' guess until typed in, checked against the captions:
+// src/finetune/gate_word.ts; Start waits while it is refused), the run's settings (in an
 // "Advanced settings" fold, closed by default, a one-line description each), the run's time estimate before Start
 // (finetune_estimate.ts, from this device's measured speeds), start / pause / resume / cancel, a progress bar with step/total, steps per second and time left, the live
 // loss chart, the preview images as they come, the drift guard's control pictures and drift beside them
@@ -10,6 +12,7 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { MAX_ADAPTER_FILE_BYTES } from '../finetune/api';
 import { DRIFT_GUARD } from '../finetune/defaults';
+import { GATE_WORD, gateWordProblem, guessWord } from '../finetune/gate_word';
 import type {
   AdaptScope,
   AdapterInfoRow,
@@ -101,6 +104,12 @@ export class FineTunePanel extends LitElement {
   @state() private adapterError = '';
   @state() private adapterNote = '';
   @state() private advancedOpen = false;
+  /** The "New word" field: the adapter's word gate (src/finetune/gate_word.ts). It follows the captions' guess
+   *  until the person types in it (and again once they empty it). */
+  @state() private word = '';
+  @state() private wordTyped = false;
+  /** The captions as they stand (the upload's), for the word's guess and check. */
+  @state() private captions: string[] = [];
   /** The last fine-tuning run's speed on this model and device (remembered across reloads). */
   @state() private trainRate: MeasuredTrainRate | null = null;
   /** This device's seconds per guided generation step on the loaded model (remembered across reloads). */
@@ -153,6 +162,10 @@ export class FineTunePanel extends LitElement {
       .settings .wide { grid-column: span 2; }
       .settings .full { grid-column: 1 / -1; }
       .help { margin: 0.2rem 0 0; font-size: 0.74rem; line-height: 1.3; color: var(--mm-muted); }
+      .word { margin: 0.8rem 0 0; max-width: 24rem; }
+      .word input { width: 100%; box-sizing: border-box; }
+      .word input[aria-invalid='true'] { border-color: var(--mm-warn-fg); }
+      .field-error { margin: 0.25rem 0 0; font-size: 0.8rem; color: var(--mm-warn-fg); overflow-wrap: anywhere; }
       details.advanced { margin: 0.8rem 0; border: 1px solid var(--mm-border); border-radius: 10px; padding: 0.5rem 0.7rem; }
       details.advanced summary { cursor: pointer; font-weight: 600; font-size: 0.88rem; border-radius: 4px; }
       details.advanced summary:focus-visible { outline: 2px solid var(--mm-accent); outline-offset: 2px; }
@@ -223,12 +236,15 @@ export class FineTunePanel extends LitElement {
     const off = !this.engine || !this.modelId;
     const busy = this.phase === 'preparing' || this.phase === 'running' || this.phase === 'paused';
     const pct = this.total ? (this.step / this.total) * 100 : 0;
+    const wordProblem = this.wordProblem();
     return html`<section class="card" aria-labelledby="ft-h" data-testid="finetune-panel" data-phase=${this.phase}>
       <h2 id="ft-h">Teach a new word</h2>
       <p class="intro">Give the model a handful of pictures of something new, each with a caption that uses a made-up word
         (say "a zorblat"). It learns a small add-on (a LoRA adapter) in this page; your pictures never leave this machine.
         Picked for generation, the add-on changes only prompts with that word.</p>
-      <mm-finetune-upload ?disabled=${off || busy} @mm-ft-changed=${() => void this.check()}></mm-finetune-upload>
+      <mm-finetune-upload ?disabled=${off || busy} @mm-ft-changed=${() => void this.check()}
+        @mm-ft-captions=${this.captionsChanged}></mm-finetune-upload>
+      ${this.wordField(busy, wordProblem)}
 
       <details class="advanced" data-testid="ft-advanced" ?open=${this.advancedOpen}
         @toggle=${(e: Event) => (this.advancedOpen = (e.target as HTMLDetailsElement).open)}>
@@ -359,7 +375,7 @@ export class FineTunePanel extends LitElement {
                   : html`<button type="button" data-testid="ft-pause" ?disabled=${this.phase !== 'running'} @click=${() => void this.engine?.pauseFineTune()}>Pause</button>`
               }
               <button type="button" data-testid="ft-cancel" @click=${this.cancel}>Cancel</button>`
-            : html`<button type="button" class="primary" data-testid="ft-start" ?disabled=${off} @click=${this.start}>Start fine-tuning</button>`
+            : html`<button type="button" class="primary" data-testid="ft-start" ?disabled=${off || wordProblem !== null} @click=${this.start}>Start fine-tuning</button>`
         }
       </div>
 
@@ -412,6 +428,34 @@ export class FineTunePanel extends LitElement {
     </section>`;
   }
 
+  /** The "New word" field: label, help, and the check's message inline (Start stays disabled while there is one). */
+  private wordField(busy: boolean, problem: string | null) {
+    return html`<div class="word">
+      <label for="ft-word">New word</label>
+      <input id="ft-word" data-testid="ft-word" .value=${this.word} ?disabled=${busy} maxlength=${GATE_WORD.maxChars * 2}
+        autocomplete="off" spellcheck="false" placeholder="e.g. ${GATE_WORD.example}" aria-invalid=${problem ? 'true' : 'false'}
+        aria-describedby=${problem ? 'ft-word-help ft-word-error' : 'ft-word-help'}
+        @input=${(e: Event) => {
+          this.word = (e.target as HTMLInputElement).value;
+          this.wordTyped = this.word.trim() !== '';
+        }} />
+      <p class="help" id="ft-word-help">The made-up word your captions use; prompts with it use the adapter.</p>
+      ${problem ? html`<p class="field-error" id="ft-word-error" data-testid="ft-word-error">${problem}</p>` : nothing}
+    </div>`;
+  }
+
+  /** The word's problem with the captions as they stand; null when it is fine or there are no pictures yet (Start
+   *  then says to add some). */
+  private wordProblem(): string | null {
+    return this.captions.length ? gateWordProblem(this.word, this.captions, this.inversionSteps) : null;
+  }
+
+  /** The captions changed: re-read them; the word follows the guess until the person typed one. */
+  private captionsChanged = (): void => {
+    this.captions = (this.upload?.pairs ?? []).map((p) => p.caption);
+    if (!this.wordTyped) this.word = guessWord(this.captions);
+  };
+
   /** A number field for run setting `name`: range and step from FINETUNE_SETTINGS; whole-number settings are
    * rounded. */
   private num(
@@ -454,6 +498,7 @@ export class FineTunePanel extends LitElement {
       );
       this.upload.applyReport(report);
       this.dataset.ready = String(report.accepted);
+      this.captionsChanged();
     } catch (e) {
       this.error = `Could not read the pictures: ${message(e)}`;
     }
@@ -482,6 +527,9 @@ export class FineTunePanel extends LitElement {
       );
       this.upload.applyReport(report);
       if (!report.accepted) throw new Error('None of the pictures could be used; see the reasons above.');
+      this.captionsChanged();
+      const problem = gateWordProblem(this.word, this.captions, this.inversionSteps);
+      if (problem) throw new Error(problem);
       const req: FineTuneRequest = {
         rank: this.rank,
         steps: this.steps,
@@ -495,16 +543,16 @@ export class FineTunePanel extends LitElement {
         stopOnDrift: this.stopOnDrift,
         inversionSteps: this.inversionSteps,
         priorFraction: this.priorFraction,
-        // the run's word, the longest word every caption shares: the adapter's word gate at generation
-        // (src/finetune/word_gate.ts) and what textual inversion learns
-        word: suggestName(pairs.map((p) => p.caption)) || undefined,
+        // the "New word": the adapter's word gate at generation (src/finetune/word_gate.ts) and what textual
+        // inversion learns
+        word: this.word.trim(),
         ...testOverrides(),
       };
       this.phase = 'running';
       this.status = `Training on ${report.accepted} picture${report.accepted === 1 ? '' : 's'}…`;
       const result = await engine.startFineTune(req, (p: FineTuneProgress) => this.onProgress(p));
       this.canSave = result.canSave;
-      if (result.canSave && !this.saveName.trim()) this.saveName = suggestName(pairs.map((p) => p.caption));
+      if (result.canSave && !this.saveName.trim()) this.saveName = this.word.trim();
       if (result.status === 'cancelled')
         this.status = 'Cancelled: nothing was kept; saved adapters and the model are unchanged.';
       else if (result.status === 'done')
@@ -654,15 +702,6 @@ export class FineTunePanel extends LitElement {
       this.adapterError = message(e);
     }
   }
-}
-
-/** A name for the adapter: the longest word that every caption shares (the new word, usually), else ''. */
-export function suggestName(captions: string[]): string {
-  const words = (c: string) => new Set(c.toLowerCase().match(/[\p{L}\p{N}][\p{L}\p{N}_-]*/gu) ?? []);
-  const [first, ...rest] = captions.filter((c) => c.trim() !== '').map(words);
-  if (!first) return '';
-  const common = [...first].filter((w) => rest.every((r) => r.has(w)));
-  return common.sort((a, b) => b.length - a.length || a.localeCompare(b))[0]?.slice(0, 64) ?? '';
 }
 
 /** Preview and drift-guard settings tests may shorten (`?ft-preview-steps=1&ft-preview-guidance=1&ft-drift-controls=1`

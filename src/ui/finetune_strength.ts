@@ -3,16 +3,20 @@
 // opt-out, "Apply to every prompt" (ADAPTER_EVERY_PROMPT, off: only prompts with the adapter's word use it, every
 // other prompt is drawn by the base model exactly; src/finetune/word_gate.ts). Fires `mm-strength` (detail: the
 // number) and `mm-every-prompt` (detail: the boolean) on every change; the panel sends them as the generation
-// request's `adapterStrength` and `adapterEveryPrompt`.
+// request's `adapterStrength` and `adapterEveryPrompt`. Above them, the adapter's scope: the prompts it changes
+// ("applies to prompts with 'zorblat'", or "(every prompt)"; adapter_scope.ts).
 import { LitElement, css, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { ADAPTER_EVERY_PROMPT, ADAPTER_STRENGTH as S } from '../finetune/defaults';
+import { adapterScope } from './adapter_scope';
 
 @customElement('mm-adapter-strength')
 export class AdapterStrength extends LitElement {
   @property({ type: Number }) value: number = S.default;
   @property({ type: Boolean }) everyPrompt: boolean = ADAPTER_EVERY_PROMPT.default;
   @property({ type: Boolean }) disabled = false;
+  /** The picked adapter's word ('' when it names none). */
+  @property() word = '';
 
   static override styles = css`
     :host { display: flex; align-items: center; gap: 0.5rem; font-size: 0.9rem; flex-wrap: wrap; }
@@ -20,10 +24,12 @@ export class AdapterStrength extends LitElement {
     output { min-width: 2.5rem; text-align: right; font-variant-numeric: tabular-nums; }
     .every { display: flex; align-items: center; gap: 0.3rem; flex-basis: 100%; }
     .help { flex-basis: 100%; margin: 0; font-size: 0.78rem; color: var(--mm-muted); }
+    .scope { flex-basis: 100%; margin: 0; font-size: 0.85rem; overflow-wrap: anywhere; }
   `;
 
   override render() {
     return html`
+      <p class="scope" data-testid="adapter-scope">${adapterScope(this.word, this.everyPrompt)}</p>
       <label for="strength">Strength</label>
       <input id="strength" type="range" data-testid="adapter-strength" min=${S.min} max=${S.max} step=${S.step}
         .value=${String(this.value)} ?disabled=${this.disabled}

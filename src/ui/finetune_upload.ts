@@ -6,7 +6,9 @@
 // with the reason, and the rest proceed. Files over the size limits are judged on their first bytes, unread; an
 // image's pixel count is read from its header before anything decodes it; thumbnails carry the sniffed type.
 // It owns the list of pairs; the panel reads `pairs` and reports the worker's verdicts back with `applyReport`.
-// Fires `mm-ft-changed` when pictures are added or removed (captions edits do not need the worker).
+// Fires `mm-ft-changed` when pictures are added or removed (captions edits do not need the worker), and
+// `mm-ft-captions` whenever the captions as they stand change (typed, from a captions file, pictures added, removed
+// or refused): the panel's "New word" follows them.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import {
@@ -182,6 +184,7 @@ export class FineTuneUpload extends LitElement {
     });
     if (refused.length) this.rejected = [...this.rejected, ...refused];
     this.requestUpdate();
+    if (refused.length) this.captionsChanged();
   }
 
   override updated(): void {
@@ -252,6 +255,7 @@ export class FineTuneUpload extends LitElement {
                       if (box.value !== it.caption) box.value = it.caption;
                       it.edited = true;
                       this.requestUpdate();
+                      this.captionsChanged();
                     }}
                   ></textarea>
                   ${captionWarning(it.caption) ? html`<span class="hint" data-testid="ft-caption-hint" title=${captionWarning(it.caption)}>No caption yet</span>` : nothing}
@@ -285,6 +289,11 @@ export class FineTuneUpload extends LitElement {
 
   private changed(): void {
     this.dispatchEvent(new CustomEvent('mm-ft-changed', { bubbles: true, composed: true }));
+    this.captionsChanged();
+  }
+
+  private captionsChanged(): void {
+    this.dispatchEvent(new CustomEvent('mm-ft-captions', { bubbles: true, composed: true }));
   }
 
   /** Reads the files, refuses what is not an image or a captions file (with why), applies captions. */
@@ -350,6 +359,7 @@ export class FineTuneUpload extends LitElement {
     if (refused.length) this.rejected = [...this.rejected, ...refused];
     this.notes = notes;
     if (added.length) this.changed();
+    else if (newCaptions) this.captionsChanged();
   }
 }
 
@@ -359,5 +369,6 @@ declare global {
   }
   interface HTMLElementEventMap {
     'mm-ft-changed': CustomEvent<void>;
+    'mm-ft-captions': CustomEvent<void>;
   }
 }

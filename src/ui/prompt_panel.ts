@@ -262,6 +262,7 @@ export class PromptPanel extends LitElement {
                 ${
                   this.adapterInUse()
                     ? html`<mm-adapter-strength .value=${this.adapterStrength} .everyPrompt=${this.adapterEveryPrompt}
+                      .word=${this.adapters.find((a) => a.name === this.adapterInUse())?.word ?? ''}
                       ?disabled=${off || this.busy}
                       @mm-strength=${(e: CustomEvent<number>) => (this.adapterStrength = e.detail)}
                       @mm-every-prompt=${(e: CustomEvent<boolean>) => (this.adapterEveryPrompt = e.detail)}></mm-adapter-strength>`
