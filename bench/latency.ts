@@ -16,7 +16,7 @@
 // Usage: node .gpu/latency.mjs [--models DIR] [--default ID] [--compare A,B] [--vq ID] [--tokenizer FILE]
 //        [--steps S] [--runs R] [--batch-runs R] [--batches 1,4,8,32] [--budget SECONDS] [--json FILE]
 //        [--parts fusions,models,batches,cpu,profile-batch] [--profile-batch B]
-//   FUSIONS (env): variants of part 1, comma-separated: 'all', 'none', '-NAME' (all but NAME), '+NAME' (only NAME)
+//   FUSIONS (env): variants of part 1, comma-separated: 'default' (the models' set), 'all', 'none', '-NAME' (all but NAME), '+NAME' (only NAME)
 //                  (default all, none, then -NAME for every name of src/model/fusions.ts FUSION_NAMES)
 //   --budget: parts 1-4 share it (40 %, 20 %, 25 %, 15 %); a part stops after the last whole round that fits, with at
 //             least 2 rounds, and says how many it ran. Tiny CPU check (SwiftShader; TINY=1 bash training/gpu/latency.sh):
@@ -72,7 +72,9 @@ async function main(): Promise<void> {
   const profileBatch = Number(arg('--profile-batch', '8'));
   const jsonOut = arg('--json', '');
   const tokFile = arg('--tokenizer', '');
-  const variants = parseVariants(process.env.FUSIONS ?? `all,none,${FUSION_NAMES.map((n) => `-${n}`).join(',')}`);
+  const variants = parseVariants(
+    process.env.FUSIONS ?? `default,all,none,${FUSION_NAMES.map((n) => `-${n}`).join(',')}`,
+  );
   if (!(steps >= 1 && runs >= 2 && batchRuns >= 1)) throw new Error('--steps ≥ 1, --runs ≥ 2, --batch-runs ≥ 1');
   if (batches.some((b) => !(Number.isInteger(b) && b >= 1))) throw new Error(`--batches: positive integers`);
   if (!(Number.isInteger(profileBatch) && profileBatch >= 1)) throw new Error('--profile-batch: a positive integer');

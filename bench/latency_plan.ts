@@ -1,13 +1,14 @@
 // The plan of bench/latency.ts, kept pure for tests/latency_plan.test.ts: the fusion variants named in FUSIONS, the
 // rotated order of an interleaved round, and median / min of a set of runs.
-import { allFusions, FUSION_NAMES, noFusions, type Fusions } from '../src/model/fusions';
+import { allFusions, defaultFusions, FUSION_NAMES, noFusions, type Fusions } from '../src/model/fusions';
 
 export interface Variant {
   name: string;
   fusions: Fusions;
 }
 
-/** 'all', 'none', '-NAME' (all fusions but NAME), '+NAME' (only NAME), comma-separated; unknown names throw. */
+/** 'default' (what the models run), 'all', 'none', '-NAME' (all fusions but NAME), '+NAME' (only NAME),
+ *  comma-separated; unknown names throw. */
 export function parseVariants(spec: string): Variant[] {
   const names = spec
     .split(',')
@@ -15,11 +16,14 @@ export function parseVariants(spec: string): Variant[] {
     .filter(Boolean);
   if (!names.length) throw new Error('FUSIONS names no variant');
   return names.map((name) => {
+    if (name === 'default') return { name, fusions: defaultFusions() };
     if (name === 'all') return { name, fusions: allFusions() };
     if (name === 'none') return { name, fusions: noFusions() };
     const key = name.slice(1) as (typeof FUSION_NAMES)[number];
     if ((name[0] !== '-' && name[0] !== '+') || !FUSION_NAMES.includes(key))
-      throw new Error(`FUSIONS: '${name}' is not all, none, -NAME or +NAME with NAME in ${FUSION_NAMES.join(', ')}`);
+      throw new Error(
+        `FUSIONS: '${name}' is not default, all, none, -NAME or +NAME with NAME in ${FUSION_NAMES.join(', ')}`,
+      );
     const fusions = name[0] === '-' ? allFusions() : noFusions();
     fusions[key] = name[0] === '+';
     return { name, fusions };

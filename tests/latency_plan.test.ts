@@ -2,7 +2,7 @@
 // benchmark (bench/latency.ts); pure, no GPU.
 import { describe, expect, it } from 'vitest';
 import { parseVariants, rotate, stats } from '../bench/latency_plan';
-import { allFusions, FUSION_NAMES, noFusions } from '../src/model/fusions';
+import { allFusions, defaultFusions, FUSION_NAMES, noFusions } from '../src/model/fusions';
 
 describe('latency benchmark plan', () => {
   it('parses all, none, -NAME and +NAME', () => {
@@ -14,6 +14,12 @@ describe('latency benchmark plan', () => {
     expect(v[3]!.fusions).toEqual({ ...noFusions(), headSlice: true });
     // every fusion has a switch, and all / none really differ in each
     for (const n of FUSION_NAMES) expect([allFusions()[n], noFusions()[n]]).toEqual([true, false]);
+  });
+
+  it("parses 'default': the models' set, all but the fusions the H200 measured slower", () => {
+    const [d] = parseVariants('default');
+    expect(d!.fusions).toEqual(defaultFusions());
+    expect(defaultFusions()).toEqual({ ...allFusions(), vqConvRows2: false });
   });
 
   it('refuses unknown or empty variants', () => {

@@ -1,6 +1,7 @@
 // Inference fusions of the generators' forward and the VQ preview decode (issue 18): each one removes dispatches
-// or work per layer (or per step) without changing what is computed beyond f32 rounding. All on by default; a
-// benchmark turns them off one at a time for interleaved A/B runs (bench/latency.ts). The fine-tuning forward
+// or work per layer (or per step) without changing what is computed beyond f32 rounding. The models use
+// defaultFusions(): every fusion that the H200 A/B (docs/benchmarks.md) did not find slower; a benchmark turns them
+// on and off one at a time for interleaved A/B runs (bench/latency.ts). The fine-tuning forward
 // (which keeps every activation for its backward) and the VQ encoder never use them.
 export interface Fusions {
   /** out-projections + adaLN-Zero residual (mixer out_proj, FFN w_out, UViT attention out) as one matmul epilogue. */
@@ -39,6 +40,9 @@ export const allFusions = (): Fusions => ({
   vqConvRows2: true,
   vqStats1Pass: true,
 });
+/** What the models run: all but vqConvRows2, which made the vq-s preview decode slower on the H200 (3.09 against
+ *  2.52 ms per decode with it off, 2026-12-02: at 16 × 16 its 16-row tiles halve the workgroups). */
+export const defaultFusions = (): Fusions => ({ ...allFusions(), vqConvRows2: false });
 export const noFusions = (): Fusions => ({
   outResidual: false,
   gegluEpilogue: false,

@@ -7,7 +7,7 @@ import { silu } from '../engine/ops/elementwise';
 import { ShapeError } from '../engine/errors';
 import type { Tensor } from '../engine/tensor';
 import { Scope, type MMambaConfig } from './common';
-import { allFusions, type Fusions } from './fusions';
+import { defaultFusions, type Fusions } from './fusions';
 import type { Generator, TextCondition } from './generator';
 import { MMambaAssembly, type LayerMods } from './mmamba_assembly';
 import type { ScanKernel } from './mmamba_mixer';
@@ -41,7 +41,7 @@ export class MMamba implements Generator {
   /** The mixers' scan kernel: 'fused' (default) or 'chunked' (a candidate; bench/generate --scan chunked). */
   scanKernel: ScanKernel = 'fused';
   /** Inference fusions (fusions.ts); all on by default, switched off one at a time by the latency benchmark. */
-  fusions: Fusions = allFusions();
+  fusions: Fusions = defaultFusions();
 
   constructor(
     private readonly e: Engine,

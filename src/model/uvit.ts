@@ -16,7 +16,7 @@ import { rmsNorm } from '../engine/ops/norm';
 import { ShapeError } from '../engine/errors';
 import type { Tensor } from '../engine/tensor';
 import { GpuParams, requireNumbers, Scope, type UViTConfig } from './common';
-import { allFusions, type Fusions } from './fusions';
+import { defaultFusions, type Fusions } from './fusions';
 import { adaLnFfnInfer, gegluWeights, headForward } from './generator_blocks';
 import type { Generator, TextCondition } from './generator';
 import { TextEncoder } from './text_encoder';
@@ -46,7 +46,7 @@ class UViTCondition implements TextCondition {
 export class UViT implements Generator {
   readonly kind = 'uvit' as const;
   /** Inference fusions (fusions.ts); all on by default, switched off one at a time by the latency benchmark. */
-  fusions: Fusions = allFusions();
+  fusions: Fusions = defaultFusions();
   readonly text: TextEncoder;
   private readonly p: GpuParams;
 

@@ -9,7 +9,7 @@ import { ShapeError } from '../engine/errors';
 import { embedCodes, packPreview } from '../engine/ops/preview';
 import type { Tensor } from '../engine/tensor';
 import { Scope, type VQConfig } from './common';
-import { allFusions, type Fusions } from './fusions';
+import { defaultFusions, type Fusions } from './fusions';
 import { checkVQConfig, type ConvFusions, ConvNet, normalisedCodes } from './vq_common';
 import { vqDecoderParams } from './params';
 import type { WeightMap } from './weights';
@@ -26,7 +26,7 @@ export class VQDecoder {
   private readonly chs: number[];
   /** Inference fusions (fusions.ts: the vq* ones apply here); all on by default, switched off one at a time by the
    *  latency benchmark. */
-  fusions: Fusions = allFusions();
+  fusions: Fusions = defaultFusions();
 
   constructor(
     private readonly e: Engine,
