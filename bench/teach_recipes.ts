@@ -279,17 +279,20 @@ async function main(): Promise<number> {
     return s;
   });
   // the choice: gated controls exactly the base's in every set (hard), then most sets meeting the word's targets,
-  // then most sets with the leakage within the bounds, then the least leakage and the larger mean gain (the gain
-  // first when no set meets the word's targets: a recipe that learns nothing leaks least)
+  // then most sets with the leakage within the bounds, then the word itself (subject seeds, then mean gain), and the
+  // least leakage last: with the gate on, leakage reaches only prompts that hold the word, and a recipe that learns
+  // the word less leaks less, so leakage outside the bounds only breaks ties
   const broken = summary.filter((s) => s.sets > 0 && s.gatedExact < s.sets);
   const ranked = summary
     .filter((s) => s.sets > 0 && s.gatedExact === s.sets)
-    .sort((a, b) => {
-      const leak = b.meanLeakPsnr - a.meanLeakPsnr;
-      const gain = b.meanGain - a.meanGain;
-      const learns = a.meetingWord > 0;
-      return b.meetingWord - a.meetingWord || b.within - a.within || (learns ? leak || gain : gain || leak);
-    });
+    .sort(
+      (a, b) =>
+        b.meetingWord - a.meetingWord ||
+        b.within - a.within ||
+        b.seeds - a.seeds ||
+        b.meanGain - a.meanGain ||
+        b.meanLeakPsnr - a.meanLeakPsnr,
+    );
   const choice = ranked[0];
   console.log('');
   if (broken.length)
