@@ -69,7 +69,11 @@ export const DRIFT_CONTROL_PROMPTS: readonly string[] = Object.freeze([
  *  bounds (DRIFT_BOUNDS in drift.ts) and keep the adapter of the last check within them; off, the page only warns. */
 export const DRIFT_GUARD = Object.freeze({ controlSeed: 1000, every: 50, duringRun: 4, stopOnDrift: false });
 
-/** The teach-a-word recipe beyond plain LoRA (issue 20), off until measured on the shipped model:
+/** The teach-a-word recipe beyond plain LoRA (issue 20). Off: on the shipped M-Mamba v2 (H200, 2026-12-02,
+ *  bench/teach_recipes.ts, docs/benchmarks.md "Teaching a word") plain LoRA at 200 steps learned the word best
+ *  (subject in 12 of 12 seeds, +6.9 dB mean) while textual inversion first, with or without prior preservation,
+ *  learned it less (+3.7 / +4.3 dB) and leaked as much into other prompts; the word gate keeps those prompts exact.
+ *  The knobs:
  *  `inversionSteps`: steps of textual inversion first (only the new word's own embedding row learns, at
  *  `inversionLr`; inversion.ts), then the LoRA steps on top (pivotal tuning); 0: LoRA only.
  *  `priorFraction`: share of each batch given to prior preservation (DreamBooth): the base model's own renders of
