@@ -16,8 +16,10 @@
 // Usage: node .gpu/latency.mjs [--models DIR] [--default ID] [--compare A,B] [--vq ID] [--tokenizer FILE]
 //        [--steps S] [--runs R] [--batch-runs R] [--batches 1,4,8,32] [--budget SECONDS] [--json FILE]
 //        [--parts fusions,models,batches,cpu,profile-batch] [--profile-batch B]
-//   FUSIONS (env): variants of part 1, comma-separated: 'default' (the models' set), 'all', 'none', '-NAME' (all but NAME), '+NAME' (only NAME)
-//                  (default all, none, then -NAME for every name of src/model/fusions.ts FUSION_NAMES)
+//   FUSIONS (env): variants of part 1, comma-separated: 'default' (the models' set), 'all', 'none', '-NAME' (all but NAME), '+NAME' (only NAME),
+//                  'default+NAME' / 'default-NAME' (the models' set with NAME on / off)
+//                  (default: default, all, none, -NAME for every name of src/model/fusions.ts FUSION_NAMES, then
+//                  default+vqSmallTiles, default+chunkedScan)
 //   --budget: parts 1-4 share it (40 %, 20 %, 25 %, 15 %); a part stops after the last whole round that fits, with at
 //             least 2 rounds, and says how many it ran. Tiny CPU check (SwiftShader; TINY=1 bash training/gpu/latency.sh):
 //   --models tests/fixtures --default mmamba_ffn_tiny --compare mmamba_ffn_tiny,uvit_tiny,mmamba_tiny --vq vq_tiny
@@ -73,7 +75,8 @@ async function main(): Promise<void> {
   const jsonOut = arg('--json', '');
   const tokFile = arg('--tokenizer', '');
   const variants = parseVariants(
-    process.env.FUSIONS ?? `default,all,none,${FUSION_NAMES.map((n) => `-${n}`).join(',')}`,
+    process.env.FUSIONS ??
+      `default,all,none,${FUSION_NAMES.map((n) => `-${n}`).join(',')},default+vqSmallTiles,default+chunkedScan`,
   );
   if (!(steps >= 1 && runs >= 2 && batchRuns >= 1)) throw new Error('--steps ≥ 1, --runs ≥ 2, --batch-runs ≥ 1');
   if (batches.some((b) => !(Number.isInteger(b) && b >= 1))) throw new Error(`--batches: positive integers`);

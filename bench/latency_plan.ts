@@ -8,7 +8,7 @@ export interface Variant {
 }
 
 /** 'default' (what the models run), 'all', 'none', '-NAME' (all fusions but NAME), '+NAME' (only NAME),
- *  comma-separated; unknown names throw. */
+ *  'default+NAME' / 'default-NAME' (the models' set with NAME on / off), comma-separated; unknown names throw. */
 export function parseVariants(spec: string): Variant[] {
   const names = spec
     .split(',')
@@ -19,13 +19,16 @@ export function parseVariants(spec: string): Variant[] {
     if (name === 'default') return { name, fusions: defaultFusions() };
     if (name === 'all') return { name, fusions: allFusions() };
     if (name === 'none') return { name, fusions: noFusions() };
-    const key = name.slice(1) as (typeof FUSION_NAMES)[number];
-    if ((name[0] !== '-' && name[0] !== '+') || !FUSION_NAMES.includes(key))
+    const base = name.startsWith('default') ? 'default' : '';
+    const sign = name[base.length];
+    const key = name.slice(base.length + 1) as (typeof FUSION_NAMES)[number];
+    if ((sign !== '-' && sign !== '+') || !FUSION_NAMES.includes(key))
       throw new Error(
-        `FUSIONS: '${name}' is not default, all, none, -NAME or +NAME with NAME in ${FUSION_NAMES.join(', ')}`,
+        `FUSIONS: '${name}' is not default, all, none, -NAME, +NAME, default-NAME or default+NAME with NAME in ` +
+          FUSION_NAMES.join(', '),
       );
-    const fusions = name[0] === '-' ? allFusions() : noFusions();
-    fusions[key] = name[0] === '+';
+    const fusions = base ? defaultFusions() : sign === '-' ? allFusions() : noFusions();
+    fusions[key] = sign === '+';
     return { name, fusions };
   });
 }

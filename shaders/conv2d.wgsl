@@ -9,15 +9,17 @@
 //             padding stays zero (it pads the normalised input, as in PyTorch).
 //   RES = 1:  the residual res (B, Cout, Ho, Wo) added after the bias (the ResBlock's skip + h).
 // Tiling: a workgroup of TW × TH = 16 × 8 threads computes a TW × (TH·PY) output tile for COB = 8 output
-// channels; each thread PY ∈ {1, 2} pixels (rows y and y + TH) × 8 channels, as two vec4 accumulators per pixel.
-// Input channels go in chunks of CIC: the tile's input (with halo) and the 8 × CIC × k² weights (vec4 over
+// channels; each thread PY ∈ {1, 2} pixels (rows y and y + TH) × COB channels, as two vec4 accumulators per pixel.
+// Small tiles (the vqSmallTiles fusion, for small outputs): TW = TH = 8 and COB = 4 (one vec4 per pixel), 4× the
+// workgroups of the default tile for the same output.
+// Input channels go in chunks of CIC: the tile's input (with halo) and the COB × CIC × k² weights (vec4 over
 // output channels) are staged in workgroup memory, so each input value is fetched once per tile and reused by
-// 8 output channels × k² taps (× PY rows). The staged input is packed at its used extent ph × pw; the largest,
+// COB output channels × k² taps (× PY rows). The staged input is packed at its used extent ph × pw; the largest,
 // PY = 2 at stride 2 (33 × 33 per channel), takes CIC = 2 so that it fits TILE = 4·17·33 floats (≤ 16 KiB in all).
 
-const TW: u32 = 16u;
-const TH: u32 = 8u;
-const COB: u32 = 8u;
+override TW: u32 = 16u;     // 16 or 8 (TW · TH ≤ 128; the staged extents stay within TILE)
+override TH: u32 = 8u;      // 8
+override COB: u32 = 8u;     // output channels per workgroup: 8 or 4
 const CICMAX: u32 = 4u;
 const TILE: u32 = 2244u;    // CICMAX · 17 · 33: PY = 1 at stride 2 with CIC = 4 (the largest case)
 override UP: u32 = 0u;
@@ -110,11 +112,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
           let wh = sw[t + 1u];
           let v = tile[(ci * ph + lid3.y * s + i) * pw + lid3.x * s + j];
           a0 += v * wl;
-          a1 += v * wh;
+          if (COB == 8u) { a1 += v * wh; }
           if (PY == 2u) {
             let v2 = tile[(ci * ph + (lid3.y + TH) * s + i) * pw + lid3.x * s + j];
             a2 += v2 * wl;
-            a3 += v2 * wh;
+            if (COB == 8u) { a3 += v2 * wh; }
           }
         }
       }

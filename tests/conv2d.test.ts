@@ -1,6 +1,7 @@
 // conv2d (3×3 / 1×1, stride 1 / 2, padding, fused ×2 upsample; the VQ decoder's fused GroupNorm + SiLU input,
 // residual epilogue and 2 rows per thread), groupNorm (+SiLU) and upsampleNearest2x vs the CPU references
-// (reference/conv2d.ts), NCHW, fresh random inputs, poisoned outputs.
+// (reference/conv2d.ts), NCHW, fresh random inputs, poisoned outputs; every fused case also with small tiles
+// (8 × 8 pixels × 4 output channels per workgroup, the vqSmallTiles fusion).
 import { describe, it } from 'vitest';
 import { conv2d } from '../src/engine/ops/conv2d';
 import { groupNorm, groupNormStats } from '../src/engine/ops/groupnorm';
@@ -47,10 +48,10 @@ describe('conv2d', () => {
     });
 });
 
-describe('conv2d with fused GroupNorm + SiLU input, residual epilogue, 2 rows per thread', () => {
-  // (B, Cin, H, W, Cout, k, stride, upsample, G): H, W cut the 16 × 8 and 16 × 16 tiles mid-image, Cin not a
-  // multiple of the 4-channel chunk (and of 2: the 2-row stride-2 chunk), groups of 1–4 channels, Cout not a
-  // multiple of 8; 3×3 and 1×1, stride 1 and 2, upsample on and off.
+describe('conv2d with fused GroupNorm + SiLU input, residual epilogue, 2 rows per thread, small tiles', () => {
+  // (B, Cin, H, W, Cout, k, stride, upsample, G): H, W cut the 16 × 8, 16 × 16, 8 × 8 and 8 × 16 tiles mid-image,
+  // Cin not a multiple of the 4-channel chunk (and of 2: the 2-row stride-2 chunk), groups of 1–4 channels, Cout
+  // not a multiple of 8 or 4; 3×3 and 1×1, stride 1 and 2, upsample on and off.
   const CASES: Array<[number, number, number, number, number, number, 1 | 2, boolean, number]> = [
     [1, 6, 19, 21, 10, 3, 1, false, 3],
     [2, 9, 17, 13, 12, 3, 2, false, 3],
@@ -60,18 +61,22 @@ describe('conv2d with fused GroupNorm + SiLU input, residual epilogue, 2 rows pe
     [1, 12, 6, 10, 16, 1, 1, false, 4],
     [1, 4, 5, 6, 3, 3, 1, true, 1],
   ];
-  // [norm, residual, rows]; (false, false, 1) is the plain conv above
-  const VARIANTS: Array<[boolean, boolean, 1 | 2]> = [
-    [true, false, 1],
-    [false, true, 1],
-    [true, true, 1],
-    [false, false, 2],
-    [true, false, 2],
-    [true, true, 2],
+  // [norm, residual, rows, small tiles]; (false, false, 1, false) is the plain conv above
+  const VARIANTS: Array<[boolean, boolean, 1 | 2, boolean]> = [
+    [true, false, 1, false],
+    [false, true, 1, false],
+    [true, true, 1, false],
+    [false, false, 2, false],
+    [true, false, 2, false],
+    [true, true, 2, false],
+    [false, false, 1, true],
+    [true, true, 1, true],
+    [false, true, 2, true],
+    [true, true, 2, true],
   ];
   for (const [B, Cin, H, W, Cout, k, s, up, G] of CASES)
-    for (const [norm, res, rows] of VARIANTS)
-      it(`B=${B} ${Cin}→${Cout} ${H}×${W} k=${k} s=${s}${up ? ' upsample' : ''} G=${G} norm=${norm} res=${res} rows=${rows}`, async () => {
+    for (const [norm, res, rows, small] of VARIANTS)
+      it(`B=${B} ${Cin}→${Cout} ${H}×${W} k=${k} s=${s}${up ? ' upsample' : ''} G=${G} norm=${norm} res=${res} rows=${rows} small=${small}`, async () => {
         const e = await getEngine();
         const seed = freshSeed();
         const pad = (k - 1) / 2;
@@ -115,6 +120,7 @@ describe('conv2d with fused GroupNorm + SiLU input, residual epilogue, 2 rows pe
           norm: norm ? { stats, groups: G, gamma, beta } : undefined,
           residual: res ? resid : undefined,
           rowsPerThread: rows,
+          smallTiles: small,
         });
         expectClose(await e.readF32(out), want.out, CONV_TOL, `fused conv2d seed=${seed}`);
         for (const t of [x, w, b, gamma, beta, resid, stats, out]) t.dispose();

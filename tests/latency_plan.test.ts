@@ -19,13 +19,26 @@ describe('latency benchmark plan', () => {
   it("parses 'default': the models' set, all but the fusions the H200 measured slower", () => {
     const [d] = parseVariants('default');
     expect(d!.fusions).toEqual(defaultFusions());
-    expect(defaultFusions()).toEqual({ ...allFusions(), vqConvRows2: false });
+    expect(defaultFusions()).toEqual({ ...allFusions(), vqConvRows2: false, vqSmallTiles: false, chunkedScan: false });
+  });
+
+  it('parses default+NAME and default-NAME: the default set with NAME switched on / off', () => {
+    const v = parseVariants('default+vqSmallTiles,default+chunkedScan,default-dtSlice');
+    expect(v.map((x) => x.name)).toEqual(['default+vqSmallTiles', 'default+chunkedScan', 'default-dtSlice']);
+    expect(v[0]!.fusions).toEqual({ ...defaultFusions(), vqSmallTiles: true });
+    expect(v[1]!.fusions).toEqual({ ...defaultFusions(), chunkedScan: true });
+    expect(v[2]!.fusions).toEqual({ ...defaultFusions(), dtSlice: false });
+    expect(v[0]!.fusions.vqSmallTiles).not.toBe(defaultFusions().vqSmallTiles);
+    expect(v[2]!.fusions.dtSlice).not.toBe(defaultFusions().dtSlice);
   });
 
   it('refuses unknown or empty variants', () => {
     expect(() => parseVariants('-nope')).toThrow(/FUSIONS/);
     expect(() => parseVariants('dtSlice')).toThrow(/FUSIONS/);
     expect(() => parseVariants(' , ')).toThrow(/FUSIONS/);
+    expect(() => parseVariants('default+nope')).toThrow(/FUSIONS/);
+    expect(() => parseVariants('default*dtSlice')).toThrow(/FUSIONS/);
+    expect(() => parseVariants('defaultdtSlice')).toThrow(/FUSIONS/);
   });
 
   it('rotation puts every variant in every position once per n rounds', () => {

@@ -1,7 +1,8 @@
 // Both generators on the engine (src/model/mmamba.ts on the fused cross-scan path, src/model/uvit.ts) against
 // PyTorch stage by stage (tests/fixtures/{mmamba,uvit,mmamba_ffn}_tiny): text encoder output, pooled c, the embedded
 // sequence, each layer, logits; then the seeded MaskGIT run (sample.tokens) through src/model/sampler.ts, exact.
-// With the inference fusions (src/model/fusions.ts) on, the default, and off (the unfused path the benchmark compares).
+// With the inference fusions (src/model/fusions.ts) on, the default, off (the unfused path the benchmark compares),
+// and the default with chunkedScan on (the chunk-parallel scan, for both layer kinds).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, it } from 'vitest';
@@ -9,7 +10,7 @@ import type { Engine } from '../src/engine/engine';
 import type { Tensor } from '../src/engine/tensor';
 import type { MMambaConfig, UViTConfig } from '../src/model/common';
 import type { Generator } from '../src/model/generator';
-import { noFusions } from '../src/model/fusions';
+import { defaultFusions, noFusions } from '../src/model/fusions';
 import { MMamba } from '../src/model/mmamba';
 import { maskgitSample } from '../src/model/sampler';
 import { UViT } from '../src/model/uvit';
@@ -21,18 +22,26 @@ import { readSafetensors } from './golden_io';
 // fixture ran the sequential reference scan; ours is the fused parallel-over-channels scan, same order over L.
 const TOL = 1e-4;
 
+// the models' fusions with the scan swapped for selectiveScanChunked (+ crossMerge)
+const CHUNKED = { ...defaultFusions(), chunkedScan: true };
+
 type GenConfig = MMambaConfig | UViTConfig;
 type Build = (e: Engine, cfg: GenConfig, w: WeightMap) => Generator;
 const CASES: Array<[string, string, Build]> = [
   ['M-Mamba', 'mmamba_tiny', (e, cfg, w) => new MMamba(e, cfg as MMambaConfig, w)],
   [
-    'M-Mamba (chunked scan)',
+    'M-Mamba (chunkedScan fusion)',
     'mmamba_tiny',
-    (e, cfg, w) => Object.assign(new MMamba(e, cfg as MMambaConfig, w), { scanKernel: 'chunked' as const }),
+    (e, cfg, w) => Object.assign(new MMamba(e, cfg as MMambaConfig, w), { fusions: CHUNKED }),
   ],
   ['UViT', 'uvit_tiny', (e, cfg, w) => new UViT(e, cfg as UViTConfig, w)],
   // the slim layer: expand 1, d_state 1, GEGLU FFN sublayer, learned positions
   ['M-Mamba (expand 1, d_state 1, FFN)', 'mmamba_ffn_tiny', (e, cfg, w) => new MMamba(e, cfg as MMambaConfig, w)],
+  [
+    'M-Mamba (expand 1, d_state 1, FFN), chunkedScan fusion',
+    'mmamba_ffn_tiny',
+    (e, cfg, w) => Object.assign(new MMamba(e, cfg as MMambaConfig, w), { fusions: CHUNKED }),
+  ],
   [
     'M-Mamba (expand 1, d_state 1, FFN), fusions off',
     'mmamba_ffn_tiny',

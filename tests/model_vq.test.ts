@@ -51,7 +51,7 @@ describe('VQ classes vs PyTorch (vq_tiny)', () => {
     dec.dispose();
   });
 
-  // The VQ decoder's inference fusions (src/model/fusions.ts vqNormConv, vqConvRows2, vqStats1Pass): every setting within the same
+  // The VQ decoder's inference fusions (src/model/fusions.ts vqNormConv, vqConvRows2, vqStats1Pass, vqSmallTiles): every setting within the same
   // tolerance of PyTorch, within 1e-5 of the unfused decode, and the fused ResBlock 3 dispatches shorter.
   it('decoder with the vq fusions on and off: decode.pixels, dispatch counts', async () => {
     const e = await getEngine();
@@ -64,6 +64,7 @@ describe('VQ classes vs PyTorch (vq_tiny)', () => {
       ['vqNormConv only', { ...noFusions(), vqNormConv: true }],
       ['vqConvRows2 only', { ...noFusions(), vqConvRows2: true }],
       ['vqStats1Pass only', { ...noFusions(), vqStats1Pass: true }],
+      ['vqSmallTiles only', { ...noFusions(), vqSmallTiles: true }],
     ];
     const got: Float32Array[] = [];
     const dispatches: number[] = [];
@@ -86,6 +87,7 @@ describe('VQ classes vs PyTorch (vq_tiny)', () => {
     expect(dispatches[0]! - dispatches[2]!).toBe(3 * resBlocks + 1);
     expect(dispatches[3]).toBe(dispatches[0]);
     expect(dispatches[4]).toBe(dispatches[0]);
+    expect(dispatches[5]).toBe(dispatches[0]);
     dec.dispose();
   });
 

@@ -19,6 +19,11 @@ export interface Fusions {
   vqConvRows2: boolean;
   /** VQ decoder: GroupNorm statistics in one pass (shifted sums, 4 loads in flight per thread) instead of two. */
   vqStats1Pass: boolean;
+  /** VQ decoder: 3×3 / 1×1 convs with at most SMALL_TILE_MAX_PIXELS output pixels (vq_common.ts) use 8 × 8 pixel
+   *  × 4 output channel workgroups, 4× the workgroups of the 16 × 8 × 8 tile (32 at 16 × 16 × 128 is too few). */
+  vqSmallTiles: boolean;
+  /** M-Mamba's inference scan: selectiveScanChunked (chunk-parallel over L) instead of the fused sequential scan. */
+  chunkedScan: boolean;
 }
 
 export const FUSION_NAMES = [
@@ -29,6 +34,8 @@ export const FUSION_NAMES = [
   'vqNormConv',
   'vqConvRows2',
   'vqStats1Pass',
+  'vqSmallTiles',
+  'chunkedScan',
 ] as const satisfies ReadonlyArray<keyof Fusions>;
 
 export const allFusions = (): Fusions => ({
@@ -39,10 +46,18 @@ export const allFusions = (): Fusions => ({
   vqNormConv: true,
   vqConvRows2: true,
   vqStats1Pass: true,
+  vqSmallTiles: true,
+  chunkedScan: true,
 });
 /** What the models run: all but vqConvRows2, which made the vq-s preview decode slower on the H200 (3.09 against
- *  2.52 ms per decode with it off, 2026-12-02: at 16 × 16 its 16-row tiles halve the workgroups). */
-export const defaultFusions = (): Fusions => ({ ...allFusions(), vqConvRows2: false });
+ *  2.52 ms per decode with it off, 2026-12-02: at 16 × 16 its 16-row tiles halve the workgroups), and vqSmallTiles and
+ *  chunkedScan, off until measured. */
+export const defaultFusions = (): Fusions => ({
+  ...allFusions(),
+  vqConvRows2: false,
+  vqSmallTiles: false,
+  chunkedScan: false,
+});
 export const noFusions = (): Fusions => ({
   outResidual: false,
   gegluEpilogue: false,
@@ -51,4 +66,6 @@ export const noFusions = (): Fusions => ({
   vqNormConv: false,
   vqConvRows2: false,
   vqStats1Pass: false,
+  vqSmallTiles: false,
+  chunkedScan: false,
 });

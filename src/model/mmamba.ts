@@ -38,7 +38,8 @@ export class MMamba implements Generator {
   readonly kind = 'mmamba' as const;
   readonly text: TextEncoder;
   private readonly model: MMambaAssembly;
-  /** The mixers' scan kernel: 'fused' (default) or 'chunked' (a candidate; bench/generate --scan chunked). */
+  /** The mixers' scan kernel: 'fused' (default) or 'chunked' (a candidate; bench/generate --scan chunked);
+   *  fusions.chunkedScan on runs 'chunked' whatever this says. */
   scanKernel: ScanKernel = 'fused';
   /** Inference fusions (fusions.ts); all on by default, switched off one at a time by the latency benchmark. */
   fusions: Fusions = defaultFusions();
@@ -69,10 +70,11 @@ export class MMamba implements Generator {
     const keep: Tensor[] = [];
     const s = new Scope();
     let h = this.model.embed(tokens, cnd.tokens, s); //                  (B, L, d)
+    const scan = this.fusions.chunkedScan ? 'chunked' : this.scanKernel; // the chunkedScan fusion overrides
     if (stages) stages.set('embed', h), keep.push(h);
     for (let i = 0; i < this.config.layers; i++) {
       const ls = new Scope();
-      h = s.t(this.model.layerInfer(i, h, cnd.mods[i]!, ls, this.scanKernel, this.fusions));
+      h = s.t(this.model.layerInfer(i, h, cnd.mods[i]!, ls, scan, this.fusions));
       ls.dispose();
       if (stages) stages.set(`layer${i}`, h), keep.push(h);
     }

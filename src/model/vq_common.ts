@@ -1,8 +1,8 @@
 // The VQ tokenizer's shared pieces on the engine (training/mmamba/vq.py): config checks, the l2-normalised
 // codebook (ViT-VQGAN factorised lookup: codes = normalize(codebook rows)), and the ResNet block
 // GN → SiLU → conv3×3 → GN → SiLU → conv3×3 (+ 1×1 skip when widths differ). Activations NCHW.
-// The VQ decoder's inference fusions (src/model/fusions.ts: vqNormConv, vqConvRows2, vqStats1Pass) are ConvOpts here; the
-// encoder calls without them.
+// The VQ decoder's inference fusions (src/model/fusions.ts: vqNormConv, vqConvRows2, vqStats1Pass, vqSmallTiles)
+// are ConvFusions here; the encoder calls without them.
 import type { Engine } from '../engine/engine';
 import { conv2d } from '../engine/ops/conv2d';
 import { add } from '../engine/ops/elementwise';
@@ -55,8 +55,19 @@ export interface ConvFusions {
   rows2: boolean;
   /** GroupNorm statistics in one pass. */
   stats1Pass: boolean;
+  /** Small workgroup tiles (conv2d smallTiles) for outputs of at most SMALL_TILE_MAX_PIXELS pixels. */
+  smallTiles: boolean;
 }
-const UNFUSED: ConvFusions = { normConv: false, rows2: false, stats1Pass: false };
+const UNFUSED: ConvFusions = { normConv: false, rows2: false, stats1Pass: false, smallTiles: false };
+/** Ho · Wo up to which the smallTiles fusion applies: up to 32 × 32 the 16 × 8 × 8 tiles give at most
+ *  4 · 4 · 16 = 256 workgroups at 128 channels, under two per SM of a 132-SM GPU. */
+export const SMALL_TILE_MAX_PIXELS = 1024;
+/** Whether a conv of x (stride, upsample; padding (k − 1) / 2, so Ho = ⌈H·2^up / stride⌉) takes small tiles. */
+function smallTiles(f: ConvFusions, x: Tensor, stride: number, upsample: boolean): boolean {
+  const up = upsample ? 2 : 1;
+  const px = Math.ceil((x.shape[2]! * up) / stride) * Math.ceil((x.shape[3]! * up) / stride);
+  return f.smallTiles && px <= SMALL_TILE_MAX_PIXELS;
+}
 
 /** Conv / GroupNorm / ResBlock helpers over one prefix of the weights, with the config's shapes checked at build. */
 export class ConvNet {
@@ -82,6 +93,7 @@ export class ConvNet {
       padding: (w.shape[2]! - 1) / 2,
       upsample,
       rowsPerThread,
+      smallTiles: smallTiles(f, x, stride, upsample),
     });
   }
   private groups(x: Tensor): number {
@@ -98,6 +110,7 @@ export class ConvNet {
       norm: { stats, groups, gamma: this.p.get(`${norm}.weight`), beta: this.p.get(`${norm}.bias`) },
       residual,
       rowsPerThread: f.rows2 && w.shape[2] === 3 ? 2 : 1,
+      smallTiles: smallTiles(f, x, 1, false),
     });
     stats.dispose();
     return out;

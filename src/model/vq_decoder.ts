@@ -65,7 +65,12 @@ export class VQDecoder {
     const n = this.net;
     const c = this.config;
     const fu = this.fusions;
-    const f: ConvFusions = { normConv: fu.vqNormConv, rows2: fu.vqConvRows2, stats1Pass: fu.vqStats1Pass };
+    const f: ConvFusions = {
+      normConv: fu.vqNormConv,
+      rows2: fu.vqConvRows2,
+      stats1Pass: fu.vqStats1Pass,
+      smallTiles: fu.vqSmallTiles,
+    };
     const s = new Scope();
     let h = s.t(n.conv(z, 'decoder.conv_in', 1, false, f));
     for (let m = 0; m < c.mid_blocks; m++) h = s.t(n.res(h, `decoder.mid.${m}`, f));

@@ -1,7 +1,7 @@
 // conv2d (shaders/conv2d.wgsl), 3×3 / 1×1, stride 1 / 2, optional fused nearest ×2 input upsample:
 // the VQ tokenizer's convolutions (training/mmamba/vq.py). Layout NCHW, as PyTorch: images (B, 3, S, S), activations
 // (B, C, H, W), conv weights (Cout, Cin, k, k) load without transposes. The VQ decoder's inference fusions
-// (src/model/fusions.ts) use the options norm, residual and rowsPerThread.
+// (src/model/fusions.ts) use the options norm, residual, rowsPerThread and smallTiles.
 import convCode from '../../../shaders/conv2d.wgsl?raw';
 import { uniforms, type Engine } from '../engine';
 import { ShapeError } from '../errors';
@@ -20,6 +20,8 @@ export interface Conv2dOptions {
   residual?: Tensor;
   /** Output rows per thread, 1 or 2 (2: a 16 × 16 tile per workgroup, twice the work per thread). */
   rowsPerThread?: 1 | 2;
+  /** 8 × 8 pixels × 4 output channels per workgroup instead of 16 × 8 × 8: 4× the workgroups, for small outputs. */
+  smallTiles?: boolean;
 }
 
 /** x (B, Cin, H, W), weight (Cout, Cin, k, k) with k ∈ {1, 3}, bias (Cout) → (B, Cout, Ho, Wo). */
@@ -50,12 +52,22 @@ export function conv2d(e: Engine, x: Tensor, weight: Tensor, bias: Tensor, opts:
   if (residual && (residual.dtype !== 'f32' || residual.size !== B * Cout * Ho * Wo))
     throw new ShapeError(`conv2d: residual ${residual} must be f32 (${B}, ${Cout}, ${Ho}, ${Wo})`);
   const py = opts.rowsPerThread ?? 1;
-  const coBlocks = Math.ceil(Cout / 8);
+  const [tw, th, cob] = opts.smallTiles ? [8, 8, 4] : [16, 8, 8];
+  const coBlocks = Math.ceil(Cout / cob);
   const out = e.empty([B, Cout, Ho, Wo], 'f32', 'conv2d'); // (B, Cout, Ho, Wo)
   e.dispatch({
     code: convCode,
     // CIC 2 for 2 rows at stride 2: its staged input (33 × 33 per channel) fits the shader's TILE only so
-    constants: { UP: up, PY: py, CIC: py === 2 && s === 2 ? 2 : 4, NORM: norm ? 1 : 0, RES: residual ? 1 : 0 },
+    constants: {
+      UP: up,
+      PY: py,
+      CIC: py === 2 && s === 2 ? 2 : 4,
+      NORM: norm ? 1 : 0,
+      RES: residual ? 1 : 0,
+      TW: tw,
+      TH: th,
+      COB: cob,
+    },
     bindings: [
       uniforms([B, Cin, H, W, Cout, Ho, Wo, s, pad, k, coBlocks, norm?.groups ?? 0]),
       x,
@@ -67,10 +79,10 @@ export function conv2d(e: Engine, x: Tensor, weight: Tensor, bias: Tensor, opts:
       norm?.beta ?? bias,
       residual ?? bias, // unused unless RES
     ],
-    workgroups: [Math.ceil(Wo / 16), Math.ceil(Ho / (8 * py)), B * coBlocks],
+    workgroups: [Math.ceil(Wo / tw), Math.ceil(Ho / (th * py)), B * coBlocks],
     label:
       `conv2d${k}x${k}${s === 2 ? 's2' : ''}${up ? 'up' : ''}${norm ? '+gn' : ''}${residual ? '+res' : ''}` +
-      `${py === 2 ? '/2row' : ''} ${Cout}×${Ho}×${Wo}`, // the output's shape: the profile's per-layer key
+      `${py === 2 ? '/2row' : ''}${opts.smallTiles ? '/small' : ''} ${Cout}×${Ho}×${Wo}`, // the output's shape: the profile's per-layer key
   });
   return out;
 }
