@@ -1,8 +1,8 @@
 // Inference fusions of the generators' forward and the VQ preview decode (issue 18): each one removes dispatches
-// or work per layer (or per step) without changing what is computed beyond f32 rounding. The models use
-// defaultFusions(): every fusion that the H200 A/B (docs/benchmarks.md) did not find slower; a benchmark turns them
-// on and off one at a time for interleaved A/B runs (bench/latency.ts). The fine-tuning forward
-// (which keeps every activation for its backward) and the VQ encoder never use them.
+// or work per layer (or per step), or spreads the work over more threads, without changing what is computed beyond
+// f32 rounding. The models use defaultFusions(): every fusion that the H200 A/B (docs/benchmarks.md) measured and did
+// not find slower; a benchmark turns them on and off one at a time for interleaved A/B runs (bench/latency.ts). The
+// fine-tuning forward (which keeps every activation for its backward) and the VQ encoder never use them.
 export interface Fusions {
   /** out-projections + adaLN-Zero residual (mixer out_proj, FFN w_out, UViT attention out) as one matmul epilogue. */
   outResidual: boolean;
