@@ -2,30 +2,21 @@
 // (validated against the loaded base), list, export, delete, generation through the merged-adapter pipeline
 // (cached per adapter), refusals with clear messages (damaged file, another base model, nothing trained), and a
 // full storage quota: the adapter is kept in memory, listed as such, and still generates.
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LoraConfig, MMambaConfig } from '../src/finetune/api';
 import { initAdapter } from '../src/finetune/lora';
 import { TextToImage } from '../src/model/pipeline';
-import { loadWeights, type Manifest } from '../src/model/weights';
 import { AdapterStore } from '../src/worker/finetune/adapter_store';
 import { FineTuneService } from '../src/worker/finetune/service';
 import { fineTunePort } from '../src/worker/finetune/port';
 import type { KeyValue } from '../src/worker/weight_store';
 import { getEngine } from './gpu';
+import { loadModelDir } from './model_dirs';
 
-function load(dir: string) {
-  const manifest = JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')) as Manifest;
-  const shards = manifest.shards.map((s) => {
-    const b = readFileSync(`${dir}/${s.file}`);
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  });
-  return { manifest, weights: loadWeights(manifest, shards) };
-}
 const E2E = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');
-const gen = load(`${E2E}/mmamba-e2e`);
-const vq = load(`${E2E}/vq-e2e`);
+const gen = loadModelDir(`${E2E}/mmamba-e2e`);
+const vq = loadModelDir(`${E2E}/vq-e2e`);
 const cfg = gen.manifest.config as unknown as MMambaConfig;
 const LORA: LoraConfig = { rank: 2, alpha: 2, targets: ['in_proj', 'out_proj', 'head'] };
 
@@ -110,7 +101,7 @@ describe('adapters in the worker', () => {
     bytes[bytes.length - 3] ^= 0xff; // a damaged value may still parse; a damaged header must not
     bytes[10] ^= 0x55;
     await expect(w.importAdapter(bytes.buffer, 'tampered')).rejects.toThrow(/Could not import "tampered"/);
-    const other = load(resolve(__dirname, 'fixtures', 'mmamba_tiny'));
+    const other = loadModelDir(resolve(__dirname, 'fixtures', 'mmamba_tiny'));
     const foreign = await adapterFile('mmamba-tiny-fixture', other.manifest.config as unknown as MMambaConfig);
     await expect(w.importAdapter(foreign, 'foreign')).rejects.toThrow(/Could not import "foreign"/);
     await expect(w.importAdapter(new ArrayBuffer(0), 'empty')).rejects.toThrow(/empty/);

@@ -2,32 +2,23 @@
 // the worker's fine-tuning service (src/worker/finetune/service.ts) on the e2e tiny models in Node on Dawn: strength
 // 0 draws exactly what the base model draws, 1 exactly what the adapter merged as before draws; the request check
 // keeps the strength in ADAPTER_STRENGTH; the adapter reads "A Zorblat," as "a zorblat ,".
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LoraConfig, MMambaConfig } from '../src/finetune/api';
 import { ADAPTER_STRENGTH } from '../src/finetune/defaults';
 import { initAdapter, mergeAdapter } from '../src/finetune/lora';
 import { TextToImage } from '../src/model/pipeline';
-import { loadWeights, type Manifest } from '../src/model/weights';
 import { AdapterStore } from '../src/worker/finetune/adapter_store';
 import { fineTunePort } from '../src/worker/finetune/port';
 import { FineTuneService } from '../src/worker/finetune/service';
 import { checkGenerateRequest, InvalidGenerateRequestError } from '../src/worker/generation/requests';
 import { getEngine } from './gpu';
 import { memoryKv } from './memory_kv';
+import { loadModelDir } from './model_dirs';
 
-function load(dir: string) {
-  const manifest = JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')) as Manifest;
-  const shards = manifest.shards.map((s) => {
-    const b = readFileSync(`${dir}/${s.file}`);
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  });
-  return { manifest, weights: loadWeights(manifest, shards) };
-}
 const E2E = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');
-const gen = load(`${E2E}/mmamba-e2e`);
-const vq = load(`${E2E}/vq-e2e`);
+const gen = loadModelDir(`${E2E}/mmamba-e2e`);
+const vq = loadModelDir(`${E2E}/vq-e2e`);
 const cfg = gen.manifest.config as unknown as MMambaConfig;
 const LORA: LoraConfig = { rank: 2, alpha: 2, targets: ['in_proj', 'out_proj', 'head', 'text'] };
 

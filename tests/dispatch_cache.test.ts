@@ -10,18 +10,11 @@ import { add, axpby } from '../src/engine/ops/elementwise';
 import type { TokenizerSpec } from '../src/model/bpe';
 import { TextToImage } from '../src/model/pipeline';
 import { MaskGitRun } from '../src/model/sampler';
-import { loadWeights, type Manifest } from '../src/model/weights';
 import { expectEqualInts, freshSeed, getEngine, randn } from './gpu';
+import { loadModelDir } from './model_dirs';
 
 const FX = resolve(__dirname, 'fixtures');
-function load(name: string) {
-  const manifest = JSON.parse(readFileSync(`${FX}/${name}/manifest.json`, 'utf8')) as Manifest;
-  const shards = manifest.shards.map((s) => {
-    const b = readFileSync(`${FX}/${name}/${s.file}`);
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  });
-  return { manifest, weights: loadWeights(manifest, shards) };
-}
+const load = (name: string) => loadModelDir(`${FX}/${name}`);
 const tokenizer = (JSON.parse(readFileSync(`${FX}/pipeline_cases.json`, 'utf8')) as { tokenizer: TokenizerSpec })
   .tokenizer;
 

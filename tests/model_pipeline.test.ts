@@ -9,22 +9,15 @@ import { describe, expect, it } from 'vitest';
 import type { TokenizerSpec } from '../src/model/bpe';
 import { GenerationCancelledError, InvalidRequestError } from '../src/model/errors';
 import { TextToImage, type GenerateRequest, type GenerateStep } from '../src/model/pipeline';
-import { loadWeights, type Manifest } from '../src/model/weights';
 import { getEngine } from './gpu';
+import { loadModelDir } from './model_dirs';
 
 const FX = resolve(__dirname, 'fixtures');
 const cases = JSON.parse(readFileSync(`${FX}/pipeline_cases.json`, 'utf8')) as {
   tokenizer: TokenizerSpec;
   cases: Array<{ model: string; request: GenerateRequest; ids: number[]; steps: number[][]; rgb: number[] }>;
 };
-function load(name: string) {
-  const manifest = JSON.parse(readFileSync(`${FX}/${name}/manifest.json`, 'utf8')) as Manifest;
-  const shards = manifest.shards.map((s) => {
-    const b = readFileSync(`${FX}/${name}/${s.file}`);
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  });
-  return { manifest, weights: loadWeights(manifest, shards) };
-}
+const load = (name: string) => loadModelDir(`${FX}/${name}`);
 const vq = load('vq_tiny');
 
 describe('TextToImage vs PyTorch (tiny fixtures)', () => {

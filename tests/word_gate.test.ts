@@ -13,7 +13,6 @@ import { newWordId, tokenizerWithWord } from '../src/finetune/word';
 import { adapterApplies, containsWord } from '../src/finetune/word_gate';
 import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
 import { TextToImage } from '../src/model/pipeline';
-import { loadWeights, type Manifest } from '../src/model/weights';
 import { AdapterStore } from '../src/worker/finetune/adapter_store';
 import { fineTunePort } from '../src/worker/finetune/port';
 import { FineTuneService } from '../src/worker/finetune/service';
@@ -21,6 +20,7 @@ import { checkGenerateRequest, InvalidGenerateRequestError } from '../src/worker
 import { requestPipeline } from '../src/worker/generation/service';
 import { getEngine } from './gpu';
 import { memoryKv } from './memory_kv';
+import { loadModelDir } from './model_dirs';
 
 interface GateCase {
   text: string;
@@ -31,17 +31,9 @@ const CASES = (
   JSON.parse(readFileSync(resolve(__dirname, 'fixtures', 'word_gate_cases.json'), 'utf8')) as { cases: GateCase[] }
 ).cases;
 
-function load(dir: string) {
-  const manifest = JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')) as Manifest;
-  const shards = manifest.shards.map((s) => {
-    const b = readFileSync(`${dir}/${s.file}`);
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  });
-  return { manifest, weights: loadWeights(manifest, shards) };
-}
 const E2E = resolve(__dirname, '..', 'e2e', 'fixtures', 'models');
-const gen = load(`${E2E}/mmamba-e2e`);
-const vq = load(`${E2E}/vq-e2e`);
+const gen = loadModelDir(`${E2E}/mmamba-e2e`);
+const vq = loadModelDir(`${E2E}/vq-e2e`);
 const cfg = gen.manifest.config as unknown as MMambaConfig;
 const spec = gen.manifest.tokenizer as unknown as TokenizerSpec;
 const LORA: LoraConfig = { rank: 2, alpha: 2, targets: ['in_proj', 'out_proj', 'head', 'text'] };
