@@ -45,4 +45,4 @@ export {
   DEFAULT_LORA_CONFIG,
 } from './finetune/defaults';
 export { containsWord } from './finetune/word_gate';
-export { GATE_WORD, gateWordProblem, guessWord } from './finetune/gate_word';
+export { GATE_WORD, gateWordProblem, guessWord } from './finetune/word_gate';

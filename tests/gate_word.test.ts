@@ -1,9 +1,9 @@
-// The adapter's word (src/finetune/gate_word.ts): the "New word" field's check (form, and a whole word of every
+// The adapter's word (src/finetune/word_gate.ts): the "New word" field's check (form, and a whole word of every
 // caption as the word gate reads it), the guess it is prefilled with, the given word overriding the guess; the
 // worker request check of `word` (src/worker/finetune/session.ts checkRequest); the adapter store keeping the word;
 // the scope text the adapter list and strength panel show (src/ui/adapter_scope.ts). No GPU, no DOM.
 import { describe, expect, it } from 'vitest';
-import { GATE_WORD, gateWordFormatProblem, gateWordProblem, guessWord, runWord } from '../src/finetune/gate_word';
+import { GATE_WORD, gateWordFormatProblem, gateWordProblem, guessWord, runWord } from '../src/finetune/word_gate';
 import { containsWord } from '../src/finetune/word_gate';
 import { adapterScope } from '../src/ui/adapter_scope';
 import { AdapterStore, type StoredAdapter } from '../src/worker/finetune/adapter_store';

@@ -21,7 +21,7 @@ export {
 export { serializeAdapter, parseAdapter } from './adapter_format';
 export { planMemory, largestMicroBatch } from './memory';
 export { adapterApplies, containsWord, wordPieces } from './word_gate';
-export { GATE_WORD, gateWordFormatProblem, gateWordProblem, guessWord, runWord } from './gate_word';
+export { GATE_WORD, gateWordFormatProblem, gateWordProblem, guessWord, runWord } from './word_gate';
 export { maskForTraining, dropText, defaultEmptyTextIds } from './masking';
 export { FineTuner, learningRateAt } from './trainer';
 export {

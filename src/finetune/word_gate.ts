@@ -12,6 +12,7 @@
 // every model. DOM-free.
 import { BPETokenizer, type TokenizerSpec } from '../model/bpe';
 import { ADAPTER_EVERY_PROMPT } from './defaults';
+import { NEW_WORD_RE } from './word';
 
 /** A tokenizer with no merges and no words: only its step 2 (word-boundary pieces) is used. */
 const PIECES: TokenizerSpec = {
@@ -56,4 +57,67 @@ export function adapterApplies(
 ): boolean {
   if (everyPrompt || !word || wordPieces(word).length === 0) return true;
   return prompts.some((p) => p !== undefined && containsWord(p, word));
+}
+
+// The adapter's word: what the gate applies the adapter to. The person types it in the fine-tuning form's "New word"
+// field, prefilled with `guessWord(captions)`; `gateWordProblem` is the field's check and `gateWordFormatProblem` the
+// worker request's (src/worker/finetune/session.ts checkRequest). A run whose request names no word (a library
+// caller) uses `guessWord` of its captions. This is the one home of the guess. Invariant: a non-empty guess passes
+// gateWordProblem for the same captions.
+
+/** What the word may be: 1–32 characters, letters or digits, parts joined by single hyphens ("zorblat", "sky-cat"). */
+export const GATE_WORD = Object.freeze({ maxChars: 32, example: 'zorblat' });
+const FORMAT = /^[\p{L}\p{N}]+(?:-[\p{L}\p{N}]+)*$/u;
+/** The candidate words of a caption (same shape as FORMAT, any length). */
+const WORDS = /[\p{L}\p{N}]+(?:-[\p{L}\p{N}]+)*/gu;
+
+/** What is wrong with the word's form (null: nothing), as the end of "The new word …". */
+export function gateWordFormatProblem(word: string): string | null {
+  // UTF-16 units bound the code points from above: a huge string is refused without being walked.
+  if (word.length > 2 * GATE_WORD.maxChars) return `is longer than ${GATE_WORD.maxChars} characters`;
+  const n = [...word].length;
+  if (n === 0) return 'is empty: type the made-up word your captions use';
+  if (n > GATE_WORD.maxChars) return `is ${n} characters long; use at most ${GATE_WORD.maxChars}`;
+  if (!FORMAT.test(word)) return 'may hold only letters and digits (a hyphen may join two parts)';
+  return null;
+}
+
+/** The field's message for `word` and the captions (empty ones are skipped: they have nothing to check), or null
+ *  when the word can gate an adapter trained on them: well-formed and a whole word of every caption
+ *  (word_gate.containsWord: case and punctuation aside). With `wordSteps` (textual inversion) it must also be a
+ *  word of letters a–z or digits only (word.ts NEW_WORD_RE), as the worker's request check requires. */
+export function gateWordProblem(word: string, captions: readonly string[], wordSteps = 0): string | null {
+  const w = word.trim();
+  const bad = gateWordFormatProblem(w);
+  if (bad) return `The new word ${bad}.`;
+  if (wordSteps > 0 && !NEW_WORD_RE.test(BPETokenizer.normalise(w)))
+    return 'With word steps (Advanced settings), the new word must be letters a–z or digits only; change it or set the word steps to 0.';
+  const used = captions.filter((c) => c.trim() !== '');
+  const missing = used.filter((c) => !containsWord(c, w));
+  if (!missing.length) return null;
+  return (
+    `Every caption must use "${w}" as a whole word: ${missing.length} of ${used.length} ` +
+    `caption${used.length === 1 ? '' : 's'} do${missing.length === 1 ? 'es' : ''} not (e.g. "${short(missing[0]!)}").`
+  );
+}
+
+/** The guess: the longest word every non-empty caption holds as a whole word (ties: alphabetical), '' when none. */
+export function guessWord(captions: readonly string[]): string {
+  const used = captions.filter((c) => c.trim() !== '');
+  if (!used.length) return '';
+  const candidates = new Set(BPETokenizer.normalise(used[0]!).match(WORDS) ?? []);
+  const shared = [...candidates].filter(
+    (w) => gateWordFormatProblem(w) === null && used.every((c) => containsWord(c, w)),
+  );
+  return shared.sort((a, b) => [...b].length - [...a].length || a.localeCompare(b))[0] ?? '';
+}
+
+/** The run's word: the one given, else the guess. */
+export function runWord(given: string | undefined, captions: readonly string[]): string {
+  return given?.trim() || guessWord(captions);
+}
+
+function short(text: string): string {
+  const cps = [...text.trim()];
+  return cps.length > 40 ? `${cps.slice(0, 40).join('').trimEnd()}…` : cps.join('');
 }

@@ -1,6 +1,6 @@
 // <mm-finetune-panel>: "Teach a new word". Pictures with captions (mm-finetune-upload), the "New word" the
 // adapter's word gate uses (prefilled with the captions' guess until typed in, checked against the captions:
-// src/finetune/gate_word.ts; Start waits while it is refused), the run's settings (in an
+// src/finetune/word_gate.ts; Start waits while it is refused), the run's settings (in an
 // "Advanced settings" fold, closed by default, a one-line description each), the run's time estimate before Start
 // (finetune_estimate.ts, from this device's measured speeds), start / pause / resume / cancel, a progress bar with step/total, steps per second and time left, the live
 // loss chart, the preview images as they come, the drift guard's control pictures and drift beside them
@@ -12,7 +12,7 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { MAX_ADAPTER_FILE_BYTES } from '../finetune/api';
 import { DRIFT_GUARD } from '../finetune/defaults';
-import { GATE_WORD, gateWordProblem, guessWord } from '../finetune/gate_word';
+import { GATE_WORD, gateWordProblem, guessWord } from '../finetune/word_gate';
 import type {
   AdaptScope,
   AdapterInfoRow,
@@ -104,7 +104,7 @@ export class FineTunePanel extends LitElement {
   @state() private adapterError = '';
   @state() private adapterNote = '';
   @state() private advancedOpen = false;
-  /** The "New word" field: the adapter's word gate (src/finetune/gate_word.ts). It follows the captions' guess
+  /** The "New word" field: the adapter's word gate (src/finetune/word_gate.ts). It follows the captions' guess
    *  until the person types in it (and again once they empty it). */
   @state() private word = '';
   @state() private wordTyped = false;

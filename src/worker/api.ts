@@ -275,8 +275,8 @@ export interface FineTuneRequest {
    *  FINETUNE_SETTINGS.inversionSteps; 0: none). Needs `word`. */
   inversionSteps?: number;
   /** The made-up word the captions teach: 1–32 letters or digits, a hyphen may join parts, any case
-   *  (src/finetune/gate_word.ts GATE_WORD). The adapter's word gate applies it to prompts with this word; when absent,
-   *  the run uses the longest word every caption shares (gate_word.ts guessWord). Textual inversion needs it given,
+   *  (src/finetune/word_gate.ts GATE_WORD). The adapter's word gate applies it to prompts with this word; when absent,
+   *  the run uses the longest word every caption shares (word_gate.ts guessWord). Textual inversion needs it given,
    *  as letters a–z or digits only. */
   word?: string;
 }

@@ -31,7 +31,7 @@ import {
 import { DriftGuard, type RenderControls } from './drift_guard';
 import { configHash } from '../../finetune/lora';
 import { configWithWord, NEW_WORD_RE, tokenizerWithWord, weightsWithWord } from '../../finetune/word';
-import { GATE_WORD, gateWordFormatProblem, runWord } from '../../finetune/gate_word';
+import { GATE_WORD, gateWordFormatProblem, runWord } from '../../finetune/word_gate';
 import { BPETokenizer, type TokenizerSpec } from '../../model/bpe';
 
 /** Weights that get a LoRA pair, per choice of the request's `adapt` (the one list: src/finetune/defaults.ts). */
@@ -89,7 +89,7 @@ function fraction(v: unknown): number {
   return v;
 }
 
-/** The new word ('' when none: the run then uses the captions' guess, gate_word.ts runWord), normalised as the
+/** The new word ('' when none: the run then uses the captions' guess, word_gate.ts runWord), normalised as the
  *  tokenizer reads it; when given, GATE_WORD's form (1–32 letters or digits, hyphens joining parts). Textual
  *  inversion (inversion steps > 0) needs it given, as letters a–z or digits only (word.ts NEW_WORD_RE). */
 function newWord(v: unknown, inversionSteps: unknown): string {
