@@ -10,8 +10,9 @@
 #
 #   here:    bash training/recipes/mmamba-v2.sh prepare       # npm run data (dataset v2) if missing, the word
 #                                                              # tables, and the pinned training/ trees below
-#   device:  kind nvidia-h200, carry ["data/packed", "training/prior/glove50.npz", "training/prior/minilm128.npz",
-#            "training/runs/recipe"] (park what the GPU does not read: scripts/device_travel.sh)
+#   device:  kind nvidia-h200, carry ["data/packed", the stage's word table (training/prior/glove50.npz for
+#            stages 1-2, training/prior/minilm128.npz from stage 3), its pinned tree (training/runs/recipe/src-SRC)]
+#            (park what the GPU does not read: scripts/device_travel.sh; `size` says whether it fits)
 #            STAGE=K bash training/recipes/mmamba-v2.sh begin MIN   # tokens (+ the ruler's evaluators when
 #                                                                    # training/ruler/ has none), train MIN minutes
 #            STAGE=K bash training/recipes/mmamba-v2.sh more MIN    # resume, train MIN minutes
