@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Recipe: the size of model v3 (issue "Model v2", item 1) and M-Mamba against UViT at equal parameters, at equal
-# images and at equal GPU time (item 4). Every run starts from scratch on dataset v2 with the GloVe prior, the same
+# images and at equal GPU time (item 4). Every run starts from scratch on dataset v2 with the MiniLM word prior (the
+# one model v2 uses from stage 3; PRIOR=glove for the GloVe table), the same
 # optimiser (batch 512, LR 8e-4 constant after 300 warm-up steps, seed 0, torch.compile) and one budget, then all
 # runs are scored on the fixed ruler together. Sizes (total parameters with the text encoder):
 #   mmamba-d256   lite block (expand 1, d_state 1, GEGLU FFN x2), d 256, 6 layers    6.11 M (the shipped v2)
@@ -11,20 +12,22 @@
 #   uvit-d256     UViT S, d 256, 4 layers                                             6.44 M (mmamba-d256's equal)
 # (counted by building the models on CPU; each run's log prints its own count.)
 #
-#   here:    bash training/recipes/prior-choice.sh prepare   # the data, the GloVe table and the pinned tree (shared)
-#   device:  kind nvidia-h200, carry ["data/packed", "training/prior/glove50.npz", "training/runs/recipe"]; park
+#   here:    bash training/recipes/prior-choice.sh prepare   # the data, the word tables and the pinned tree (shared)
+#   device:  kind nvidia-h200, carry ["data/packed", "training/prior/minilm128.npz", "training/runs/recipe/src-088555f"]; park
 #            what the GPU does not read first (scripts/device_travel.sh)
 #            BUDGET=images:1500000 bash training/recipes/scaling.sh run NAME...   # equal images (the sweep)
 #            BUDGET=minutes:4      bash training/recipes/scaling.sh run NAME...   # equal GPU time (M-Mamba vs UViT)
 #            bash training/recipes/scaling.sh ruler [NAME...]                      # every finished run (or the NAMEs)
 #                                                                                   # on the ruler; report.tgz
-#   Runs live in /tmp/runs/scale-<budget>-NAME, so the two budgets do not mix; a call that ends early leaves a
+#   Runs live in /tmp/runs/scale-<budget>-<prior>-NAME, so budgets and priors do not mix; a call that ends early leaves a
 #   resumable run (`run` again continues it).
 declare -A SRC=([1]=088555f)   # the tree model v2 stage 2 trained with
 source "$(dirname "$0")/lib.sh"
 R=${RUNS:-/tmp/runs}
 RULER=$ROOT/training/ruler/evaluators.pt
-GLOVE=$ROOT/training/prior/glove50.npz
+declare -A TABLE=([glove]=$ROOT/training/prior/glove50.npz [minilm]=$ROOT/training/prior/minilm128.npz)
+PRIOR=${PRIOR:-minilm}
+[ -n "${TABLE[$PRIOR]:-}" ] || { echo "recipe: PRIOR is glove or minilm, not '$PRIOR'" >&2; exit 2; }
 LITE="--model mmamba --expand 1 --d-state 1 --ffn --ffn-mult 2"
 declare -A CFG=(
   [mmamba-d256]="$LITE --d 256 --layers 6"
@@ -41,7 +44,7 @@ case "$BUDGET" in
   minutes:[0-9]*) LIMIT=(--max-minutes "${BUDGET#minutes:}" --steps 1000000) ;;
   *) echo "recipe: BUDGET is images:N or minutes:M, not '$BUDGET'" >&2; exit 2 ;;
 esac
-TAG=${BUDGET/:/}
+TAG=${BUDGET/:/}-$PRIOR
 
 mkdir -p "$R" "$OUT/logs"
 case "${1:-}" in
@@ -49,12 +52,12 @@ case "${1:-}" in
     enter_source "${SRC[1]}"; shift
     [ $# -gt 0 ] || { echo "usage: $0 run NAME... (${!CFG[*]})" >&2; exit 2; }
     for name in "$@"; do [ -n "${CFG[$name]:-}" ] || { echo "recipe: unknown run '$name' (${!CFG[*]})" >&2; exit 2; }; done
-    el "tokens (kept when already there)"; v2_tokens "$R" glove="$GLOVE" || exit 1
+    el "tokens (kept when already there)"; v2_tokens "$R" "$PRIOR=${TABLE[$PRIOR]}" || exit 1
     for name in "$@"; do
       run=$R/scale-$TAG-$name; resume=(); compgen -G "$run/ckpt-*.pt" > /dev/null && resume=(--resume)
       el "$name ($BUDGET${resume:+, resumed})"
       # shellcheck disable=SC2086  # CFG values are flag lists
-      "${TRAIN_GEN[@]}" ${CFG[$name]} "${TRAIN[@]}" "${LIMIT[@]}" "${resume[@]}" --data "$R/tok_glove" \
+      "${TRAIN_GEN[@]}" ${CFG[$name]} "${TRAIN[@]}" "${LIMIT[@]}" "${resume[@]}" --data "$R/tok_$PRIOR" \
         --out "$run" >> "$OUT/logs/scale-$TAG-$name.log" 2>&1 || { tail -20 "$OUT/logs/scale-$TAG-$name.log"; exit 1; }
       grep -E "params|val_loss|stopping|done" "$OUT/logs/scale-$TAG-$name.log" | tail -3
       cp "$run/log.jsonl" "$OUT/logs/scale-$TAG-$name.jsonl" 2>/dev/null
@@ -67,7 +70,7 @@ case "${1:-}" in
     for name in "${names[@]}"; do
       run=$R/scale-$TAG-$name; compgen -G "$run/ckpt-*.pt" > /dev/null || continue
       (cd training && python3 -m mmamba.export --ckpt "$run" --out "$R/export-$TAG-$name" --id "$name" --int8 \
-        --prior "$GLOVE") 2>&1 | tail -1
+        --prior "${TABLE[$PRIOR]}") 2>&1 | tail -1
       gens+=(--gen "$name=$R/export-$TAG-$name")
     done
     [ ${#gens[@]} -gt 0 ] || { echo "recipe: no finished runs for $BUDGET in $R (run 'run' first)" >&2; exit 1; }
