@@ -10,7 +10,8 @@ overrides' commas stay with their variant (a `key=value` item continues the one 
 `~NAME=value` items (several allowed): environment variables set while that variant runs (its warm-up, steps and
 profile) and restored after, for A/B of kernels chosen at call time in one interleaved run, e.g.
 `mmamba:split+compile@layers=6~MMAMBA_CONV_BWD_WARPS=4,mmamba:split+compile@layers=6~MMAMBA_CONV_BWD_WARPS=8`.
-Only variables read when a kernel runs are safe for that under +compile (MMAMBA_CONV_BWD_WARPS):
+Only variables read when a kernel runs (MMAMBA_CONV_BWD_WARPS) or when the model is built (MMAMBA_CONV_PATH, a
+layer attribute that dynamo guards) are safe for that under +compile:
 one read while tracing (MMAMBA_SPLIT_BWD) may be baked into a graph that dynamo reuses for a later variant of the
 same model config.
 The table's label is the whole spec, overrides and env items included, with each variant's parameter count. Timing
@@ -163,7 +164,8 @@ class Variant:
         if kind == "mmamba":
             from mmamba.mmamba import MMamba
 
-            self.model = MMamba(self.cfg).to(dev)
+            with env_set(self.env):  # read when a layer is built: MMAMBA_CONV_PATH
+                self.model = MMamba(self.cfg).to(dev)
             self.model.set_scan_path(path)
         else:
             from mmamba.uvit import UViT

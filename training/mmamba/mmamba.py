@@ -50,7 +50,7 @@ import torch.utils.checkpoint
 from .common import GEGLU, AdaLN, RMSNorm, modulate
 from .config import MMambaConfig
 from .scan import fused_ops, scan_merge_tuning, selective_scan, selective_scan_ref
-from .seq_ops import causal_conv_silu, from_scans, sequence_index, to_scans
+from .seq_ops import causal_conv_silu, causal_conv_silu_ref, from_scans, sequence_index, to_scans
 from .text_encoder import TextEncoder
 
 DIRECTION_SETS = {1: (0,), 2: (0, 2), 4: (0, 1, 2, 3)}
@@ -58,6 +58,11 @@ DIRECTION_SETS = {1: (0,), 2: (0, 2), 4: (0, 1, 2, 3)}
 # kernels, 'split' = the cross-scan copy, conv, Triton scan and merge as separate steps. MMAMBA_SCAN_PATH overrides.
 SCAN_PATHS = ("fused", "split")
 DEFAULT_SCAN_PATH = os.environ.get("MMAMBA_SCAN_PATH", "split")
+# How the split path runs the conv + SiLU: 'op' = the custom op (the Triton kernels on CUDA, opaque to
+# torch.compile), 'inline' = the plain PyTorch shifted multiply-adds (conv_ref.py), which torch.compile fuses with the
+# gather before it and compiles the backward of, dx and dweight as its own kernels. Same function. Read when a layer
+# is built (MMAMBA_CONV_PATH), so a process can hold models of both kinds.
+CONV_PATHS = ("op", "inline")
 
 
 def image_permutations(grid: int) -> torch.Tensor:
@@ -113,6 +118,9 @@ class MMambaLayer(nn.Module):
             self.ffn_norm = RMSNorm(d, affine=False)
             self.ffn = GEGLU(d, cfg.ffn_mult * d)
         self.scan_path = DEFAULT_SCAN_PATH
+        self.conv_path = os.environ.get("MMAMBA_CONV_PATH", "op")
+        if self.conv_path not in CONV_PATHS:
+            raise ValueError(f"MMAMBA_CONV_PATH must be one of {CONV_PATHS}, got {self.conv_path!r}")
         perm, inv = sequence_permutations(cfg)
         self.register_buffer("seq_perm", perm, persistent=False)
         self.register_buffer("seq_inv", inv, persistent=False)
@@ -136,7 +144,10 @@ class MMambaLayer(nn.Module):
             xs = fused[0](x, self.seq_perm, self.conv_weight, self.conv_bias)  # (B, K, L, di) gather+conv+SiLU
         else:
             xs = to_scans(x, self.seq_perm_flat, self.seq_inv_flat, K)  # (B, K, L, di) cross-scan
-            xs = causal_conv_silu(xs, self.conv_weight, self.conv_bias)  # (B, K, L, di)
+            if self.conv_path == "op":
+                xs = causal_conv_silu(xs, self.conv_weight, self.conv_bias)  # (B, K, L, di)
+            else:  # in x's dtype, as the op returns it (bf16 under autocast, the f32 weights would promote it)
+                xs = causal_conv_silu_ref(xs, self.conv_weight, self.conv_bias).to(xs.dtype)
         x_dbl = torch.matmul(xs, self.x_proj_weight.transpose(1, 2))  # (B, K, L, R + 2N)
         dt, Bm, Cm = torch.split(x_dbl, [R, N, N], dim=-1)  # (B,K,L,R) (B,K,L,N) (B,K,L,N)
         A = -torch.exp(self.A_log.float()).reshape(-1, N)  # (K·di, N)

@@ -92,3 +92,33 @@ def test_lite_configs_match_reference(cfg_kw):
     compiled = torch.compile(m, backend="aot_eager", fullgraph=True)
     _check_against_ref(m, img, txt, *_loss_and_grads(compiled, m, img, txt))
     torch._dynamo.reset()
+
+
+def test_inline_conv_path_is_traced_by_the_compiler(monkeypatch):
+    # MMAMBA_CONV_PATH=inline: the conv is plain PyTorch in the graph (no conv op) and the compiled model still
+    # equals the reference in the logits and every gradient
+    from torch._dynamo.backends.registry import lookup_backend
+
+    monkeypatch.setenv("MMAMBA_CONV_PATH", "inline")
+    m, (img, txt) = _model(d_state=1, expand=1, ffn=True, ffn_mult=2)
+    assert all(layer.conv_path == "inline" for layer in m.layers)
+    graphs = []
+
+    def recording(gm, example_inputs):
+        graphs.append(str(gm.graph))
+        return lookup_backend("inductor")(gm, example_inputs)
+
+    torch._dynamo.reset()
+    compiled = torch.compile(m, backend=recording, fullgraph=True)
+    logits, grads = _loss_and_grads(compiled, m, img, txt)
+    torch._dynamo.reset()
+    assert len(graphs) == 1, f"{len(graphs)} graphs"
+    assert graphs[0].count("mmamba.conv_fwd") == 0
+    assert graphs[0].count("mmamba.split_scan_fwd") == m.cfg.layers
+    _check_against_ref(m, img, txt, logits, grads)
+
+
+def test_conv_path_is_checked(monkeypatch):
+    monkeypatch.setenv("MMAMBA_CONV_PATH", "triton")
+    with pytest.raises(ValueError, match="MMAMBA_CONV_PATH"):
+        _model()
