@@ -135,13 +135,14 @@ describe('dispatch cache', () => {
 
   it('a generation on an engine that caches nothing gives the same tokens and pixels', async () => {
     const shared = await getEngine();
-    const req = { prompt: 'a red heart', seed: 7, steps: 4, guidance: 4, tau: 4.5, temperature: 1 };
+    // previewEveryMs 0: every step's preview decoded (pacing would make which ones depend on timing)
+    const req = { prompt: 'a red heart', seed: 7, steps: 4, guidance: 4, tau: 4.5, temperature: 1, previewEveryMs: 0 };
     const results = [];
     for (const cache of [{}, { maxUniforms: 0, maxBindGroups: 0 }]) {
       const e = new Engine(shared.ctx, cache);
       const t2i = TextToImage.create(e, load('mmamba_tiny'), load('vq_tiny'), tokenizer);
       const steps: Uint8ClampedArray[] = [];
-      results.push({ res: await e.checked(() => t2i.generate(req, (s) => void steps.push(s.pixels))), steps });
+      results.push({ res: await e.checked(() => t2i.generate(req, (s) => void steps.push(s.pixels!))), steps });
       if (cache.maxBindGroups === 0) expect(e.dispatchCache.bindGroupCount).toBe(0);
       t2i.dispose();
       e.dispose();

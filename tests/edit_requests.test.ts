@@ -9,7 +9,7 @@ import {
   varyRequest,
   VARY_STRENGTH,
 } from '../src/ui/edit_requests';
-import { splitStep } from '../src/ui/edit_frames';
+import { splitStep, stepPixels, type StepProgress } from '../src/ui/edit_frames';
 import { DEFAULT_REMASK } from '../src/model/strength_mask';
 import { checkGenerateRequest } from '../src/worker/generation/requests';
 import type { GenerateRequest } from '../src/worker/api';
@@ -148,5 +148,36 @@ describe('variations step split', () => {
       expect(f.tokens.every((v) => v === i + 10)).toBe(true);
       expect(f.step).toBe(2);
     });
+  });
+
+  it('a step without pixels (preview paced away) keeps each image shown last, blank before the first', () => {
+    const n = 2;
+    const masked = Uint8Array.from({ length: n * G * G }, (_, i) => i % 2);
+    const toks = Uint32Array.from({ length: n * G * G }, (_, i) => i);
+    const step: StepProgress = {
+      kind: 'step',
+      step: 3,
+      steps: 8,
+      count: n,
+      tokens: toks,
+      masked,
+      width: 4,
+      height: 4,
+      msStep: 5,
+    };
+    const shown = [0, 1].map((i) => ({ pixels: new Uint8ClampedArray(4 * 4 * 4).fill(i + 7), width: 4, height: 4 }));
+    const kept = splitStep(step, [shown[0], shown[1]]);
+    kept.forEach((f, i) => {
+      expect(f.pixels).toBe(shown[i]!.pixels); // the same image, not a copy
+      expect(Array.from(f.masked)).toEqual(Array.from(masked.subarray(i * G * G, (i + 1) * G * G))); // the new mask
+      expect(f.tokens[0]).toBe(i * G * G);
+    });
+    // nothing shown yet (or another size): a blank image of the step's size
+    const blank = splitStep(step, [undefined, { ...shown[1]!, width: 2, height: 8 }]);
+    for (const f of blank) expect(Array.from(f.pixels)).toEqual(new Array(4 * 4 * 4).fill(0));
+    // a single image with pixels: its own array as it came
+    const own = new Uint8ClampedArray(4 * 4 * 4).fill(3);
+    const one = { ...step, count: 1, pixels: own, masked: masked.subarray(0, G * G) };
+    expect(stepPixels(one, 0, shown[0])).toBe(own);
   });
 });

@@ -52,7 +52,8 @@ async function main() {
             steps += 1;
             status(`Step ${steps} of ${p.steps}`);
             $('canvas').dataset.steps = String(steps);
-            draw({ width: p.width, height: p.height, rgba: p.pixels });
+            // steps whose preview decode was skipped (paced to the display) carry no pixels: keep the last image
+            if (p.pixels) draw({ width: p.width, height: p.height, rgba: p.pixels });
           },
         },
       );

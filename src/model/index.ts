@@ -22,6 +22,7 @@ export { VQEncoder } from './vq_encoder';
 export { maskgitSample, type SampleRequest, type SamplerStep } from './sampler';
 export {
   TextToImage,
+  DEFAULT_PREVIEW_EVERY_MS,
   type GenerateRequest,
   type GenerateStep,
   type GenerateResult,

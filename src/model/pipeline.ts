@@ -1,12 +1,15 @@
-// Text → image: tokenizer → generator (M-Mamba or UViT, MaskGIT with classifier-free guidance) → VQ decoder after
-// every step. DOM-free (runs in the browser worker and in Node on Dawn). The sampler is src/model/sampler.ts
-// (docs/architecture.md "MaskGIT sampler"); guidance = uncond + g·(cond − uncond) in one batch-2 forward, where
-// uncond is the negative prompt or the empty prompt; g = 1 skips the uncond pass. Masked positions of the
-// per-step previews are decoded as the VQ's neutral token and reported in `masked` for the UI to overlay.
-// The token grid stays on the GPU for the whole run (MaskGitRun); each step ends in one readback of the packed
-// preview (RGBA8 pixels + the grid, VQDecoder.preview), and nothing is uploaded per step. Steps are recorded and
-// submitted `lookahead` steps ahead of the readback being awaited, so the GPU has queued work while the CPU waits
-// for a map, reports a step and records the next; previews still arrive one per step, in order.
+// Text → image: tokenizer → generator (M-Mamba or UViT, MaskGIT with classifier-free guidance) → VQ decoder for
+// the per-step previews and the result. DOM-free (runs in the browser worker and in Node on Dawn). The sampler is
+// src/model/sampler.ts (docs/architecture.md "MaskGIT sampler"); guidance = uncond + g·(cond − uncond) in one
+// batch-2 forward, where uncond is the negative prompt or the empty prompt; g = 1 skips the uncond pass. Masked
+// positions of the per-step previews are decoded as the VQ's neutral token and reported in `masked` for the UI to
+// overlay. The token grid stays on the GPU for the whole run (MaskGitRun); each step ends in one readback: the packed
+// preview (RGBA8 pixels + the grid, VQDecoder.preview) when the step's preview is decoded, else the grid alone, and
+// nothing is uploaded per step. Previews are paced to the display (GenerateRequest.previewEveryMs): a decode is about
+// half of a guided step's GPU time on the H200, and a screen shows one frame per ~16.7 ms anyway; the final step is
+// always decoded, so the result never depends on the pacing. Steps are recorded and submitted `lookahead` steps
+// ahead of the readback being awaited, so the GPU has queued work while the CPU waits for a map, reports a step and
+// records the next; steps still arrive one per step, in order.
 // Editing: a request may carry a starting grid and a keep-mask (kept tokens fixed from step 0, the others generated
 // over the steps; src/model/sampler.ts). Variations: N seeds (seed, seed+1, … mod 2^32) of one request drawn as one
 // batch of N rows (2N with guidance) per step; variation i equals a single generation with seed + i.
@@ -57,7 +60,15 @@ export interface GenerateRequest {
   strength?: number;
   /** Which tokens `strength` re-draws (default DEFAULT_REMASK): src/model/strength_mask.ts. */
   remask?: Remask;
+  /** Preview pacing, wall ms (default DEFAULT_PREVIEW_EVERY_MS, one display frame; 0: every step; Infinity: the
+   *  final step only): a step's preview is decoded and read back only when at least this long has passed since the
+   *  last decoded one was submitted (or since sampling started); the other steps read back their grid alone
+   *  (GenerateStep.pixels absent). The final step is always decoded; tokens and result do not depend on it. */
+  previewEveryMs?: number;
 }
+
+/** GenerateRequest.previewEveryMs's default: one frame of a 60 Hz display. */
+export const DEFAULT_PREVIEW_EVERY_MS = 1000 / 60;
 
 export interface GenerateStep {
   step: number;
@@ -68,8 +79,11 @@ export interface GenerateStep {
   tokens: Uint32Array;
   /** (count, HW) 1 where the token is still masked. */
   masked: Uint8Array;
-  /** (count) RGBA images of image_size × image_size (128×128 for the shipped VQ). */
-  pixels: Uint8ClampedArray;
+  /** (count) RGBA images of imageSize × imageSize; absent on a step whose preview decode was skipped
+   *  (GenerateRequest.previewEveryMs): a viewer keeps the image it shows. Always present on the final step. */
+  pixels?: Uint8ClampedArray;
+  /** Side of each image in pixels (the VQ's image_size: 128 for the shipped one), also when `pixels` is absent. */
+  imageSize: number;
   /** Wall time from the previous step's report (or the start of sampling) to this step's preview in hand, ms. */
   msStep: number;
 }
@@ -100,13 +114,13 @@ export interface StepCpuBreakdown {
   forwardMs: number;
   /** Recording Gumbel-max sampling and the re-mask. */
   samplingMs: number;
-  /** Recording the preview decode and its readback copy. */
+  /** Recording the preview decode (about 0 on a step whose decode was skipped). */
   previewMs: number;
   /** Submitting the step's two command buffers (Dawn encodes the backend's commands here). */
   submitMs: number;
   /** Awaiting the step's readback (the GPU still busy with it or earlier steps, then the map). */
   waitMs: number;
-  /** Unpacking the readback (pixels, grid, mask) and the onStep callback. */
+  /** Unpacking the readback (pixels when decoded, grid, mask) and the onStep callback. */
   reportMs: number;
 }
 
@@ -117,7 +131,8 @@ export interface LoadedModel {
 
 /** A step recorded and submitted whose readback has not been awaited yet. */
 interface InFlight {
-  packed: Tensor;
+  /** The packed preview (pixels, then the grid) being read back; absent: the grid alone is (decode skipped). */
+  packed?: Tensor;
   words: Promise<ArrayLike<number>>;
   tRecorded: number;
   recordMs: number;
@@ -221,6 +236,7 @@ export class TextToImage {
     const tau = req.tau ?? GENERATION_SETTINGS.tau.default;
     const temperature = req.temperature ?? GENERATION_SETTINGS.temperature.default;
     const count = req.variations ?? 1;
+    const previewEveryMs = req.previewEveryMs ?? DEFAULT_PREVIEW_EVERY_MS;
     const problem =
       settingProblem('steps', steps) ??
       settingProblem('guidance', req.guidance) ??
@@ -231,6 +247,8 @@ export class TextToImage {
     if (!Number.isInteger(steps)) throw new InvalidRequestError(`steps is ${steps}; it must be an integer`);
     if (!Number.isInteger(count)) throw new InvalidRequestError(`variations is ${count}; it must be an integer`);
     if (!Number.isSafeInteger(req.seed)) throw new InvalidRequestError(`seed must be an integer, got ${req.seed}`);
+    if (!(previewEveryMs >= 0))
+      throw new InvalidRequestError(`previewEveryMs is ${previewEveryMs}; it must be 0 (every step) or more`);
     if (typeof req.prompt !== 'string')
       throw new InvalidRequestError('prompt must be a string (empty = unconditional)');
     if (signal?.aborted) throw new GenerationCancelledError(0);
@@ -243,7 +261,7 @@ export class TextToImage {
     const sampleMs: number[] = [];
     const decodeMs: number[] = [];
     let pixels: Uint8ClampedArray = new Uint8ClampedArray(0);
-    let tokens = new Uint32Array(0);
+    let tokens: Uint32Array = new Uint32Array(0);
     const edit =
       req.strength === undefined ? { initTokens: req.initTokens, keep: req.keep } : await this.strengthEdit(req);
     const run = new MaskGitRun(this.e, this.generator, {
@@ -262,13 +280,21 @@ export class TextToImage {
     // Steps i+1 … i+lookahead are recorded and submitted before step i's readback is awaited. The grid never
     // leaves the GPU, so no step depends on the readback of an earlier one.
     const cpu: StepCpuBreakdown[] = [];
+    // Pacing is decided as a step is submitted (its decode is recorded with it). tDecoded: when the last decoded
+    // step was submitted (at first, the start of sampling).
+    let tDecoded = now();
     const submit = (): InFlight => {
       const tStep = now();
+      const last = run.stepsDone === steps - 1;
       run.step(); //                                        the grid stays on the GPU; submits the step
       const tPreview = now();
-      const packed = this.decoder.preview(run.tokens); //  (N·S² + N·HW) u32: RGBA8 pixels, then the grids
+      const decode = last || previewEveryMs === 0 || tStep - tDecoded >= previewEveryMs;
+      if (decode) tDecoded = tStep;
+      // decoded: (N·S² + N·HW) u32, RGBA8 pixels then the grids; skipped: the (N, HW) grid itself, copied to the
+      // readback's staging buffer as this step is submitted (the next step replaces the grid, never overwrites it)
+      const packed = decode ? this.decoder.preview(run.tokens) : undefined;
       const tSubmit = now();
-      const words = this.e.read(packed); //                 submits now; the step's only readback
+      const words = this.e.read(packed ?? run.tokens); //   submits now; the step's only readback
       words.catch(() => undefined); //                      awaited below, or dropped on cancel
       const tRecorded = now();
       const s = run.lastStepCpu;
@@ -298,21 +324,35 @@ export class TextToImage {
         cur = queued.shift()!;
         const tWait = now();
         const words = (await cur.words) as Uint32Array;
-        cur.packed.dispose();
+        cur.packed?.dispose();
         const tEnd = now();
         sampleMs.push(cur.recordMs);
         decodeMs.push(tEnd - cur.tRecorded);
-        pixels = new Uint8ClampedArray(words.buffer.slice(0, count * S2 * 4)); // own buffer: callers may transfer it
-        tokens = words.slice(count * S2); //                  [MASK] where still masked
+        let stepPixels: Uint8ClampedArray | undefined;
+        if (cur.packed) {
+          // own buffers: callers may transfer them
+          stepPixels = pixels = new Uint8ClampedArray(words.buffer.slice(0, count * S2 * 4));
+          tokens = words.slice(count * S2); //                [MASK] where still masked
+        } else tokens = words; //                            the grid alone, already in its own buffer
         const masked = Uint8Array.from(tokens, (t) => (t === maskId ? 1 : 0));
-        if (onStep) await onStep({ step: i, steps, count, tokens, masked, pixels, msStep: tEnd - tPrev });
+        if (onStep)
+          await onStep({
+            step: i,
+            steps,
+            count,
+            tokens,
+            masked,
+            pixels: stepPixels,
+            imageSize: this.decoder.imageSize,
+            msStep: tEnd - tPrev,
+          });
         tPrev = now();
         cpu.push({ ...cur.cpu, waitMs: tEnd - tWait, reportMs: tPrev - tEnd });
       }
     } finally {
       // a cancelled or failed run's steps in flight: their buffers go back to the pool, reused only by later work
-      cur?.packed.dispose();
-      for (const q of queued) q.packed.dispose();
+      cur?.packed?.dispose();
+      for (const q of queued) q.packed?.dispose();
       run.dispose();
     }
     const keep = edit.keep ? Uint8Array.from(edit.keep) : undefined;

@@ -39,7 +39,7 @@ import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu_kind';
 import { framePng } from './frame_png';
 import { GalleryStore, galleryLabel, indexedDbGallery, type GalleryItem } from './gallery_store';
 import { imageFacts, type ImageFacts } from './image_file';
-import { splitStep } from './edit_frames';
+import { splitStep, stepPixels } from './edit_frames';
 import type { EditPicture } from './edit_panel';
 import { formatMs, type Frame, type PictureToEdit } from './image_view';
 import type { VariationItem } from './variations_grid';
@@ -441,7 +441,10 @@ export class MmApp extends LitElement {
         case 'step':
           if (p.count > 1) {
             // variations: the first image in the main view, every image in the grid
-            const parts = splitStep(p);
+            const parts = splitStep(
+              p,
+              this.variationItems.map((v) => v.frames[v.frames.length - 1]),
+            );
             this.frames = [...this.frames, parts[0]!];
             this.variationItems = parts.map((f, i) => ({
               seed: (req.seed + i) >>> 0,
@@ -453,7 +456,7 @@ export class MmApp extends LitElement {
               {
                 step: p.step,
                 steps: p.steps,
-                pixels: p.pixels,
+                pixels: stepPixels(p, 0, this.frames[this.frames.length - 1]), // kept when the step has none
                 width: p.width,
                 height: p.height,
                 masked: p.masked,

@@ -170,8 +170,11 @@ export type LoadProgress =
 /**
  * Progress of a generation, in order.
  * - encode: the prompt going through tokenizer + text encoder (`truncated` when it was cut).
- * - step:   one MaskGIT step done; `pixels` is that step's decode (RGBA 128x128), `masked` the 16x16 mask; with
- *           variations, `count` images one after another in each (count·H·W tokens, count·width·height·4 bytes).
+ * - step:   one MaskGIT step done; `pixels` is that step's decode (RGBA width×height, 128x128), `masked` the 16x16
+ *           mask; with variations, `count` images one after another in each (count·H·W tokens,
+ *           count·width·height·4 bytes). Previews are paced to the display (about one decode per 16.7 ms): a step
+ *           whose decode was skipped has no `pixels` (keep showing the last ones, under the new mask); the last step
+ *           always has them.
  * - decode: the last step's decode is the final image.
  * - recover: the GPU device had been lost; a new one was acquired and the model rebuilt first.
  * - done:   finished; nothing follows.
@@ -186,7 +189,8 @@ export type GenerateProgress =
       count: number;
       tokens: Uint32Array;
       masked: Uint8Array;
-      pixels: Uint8ClampedArray;
+      /** Absent on a step whose preview decode was skipped (paced to the display). */
+      pixels?: Uint8ClampedArray;
       width: number;
       height: number;
       msStep: number;

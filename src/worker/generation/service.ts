@@ -277,10 +277,10 @@ export class GenerationService implements GenerationApi, FineTuneHost {
     const lost = this.device.takeLost();
     if (lost) await onProgress?.({ kind: 'recover', message: lost });
     await onProgress?.({ kind: 'encode', prompt: text, truncated });
-    let last: { tokens: Uint32Array; pixels: Uint8ClampedArray } | null = null;
+    let final: { tokens: Uint32Array; pixels: Uint8ClampedArray }; // the result: its last step, always decoded
     const code = await modelCode();
     try {
-      await pipeline.generate(
+      final = await pipeline.generate(
         {
           prompt: text,
           negativePrompt: negative,
@@ -295,9 +295,7 @@ export class GenerationService implements GenerationApi, FineTuneHost {
           remask: req.remask,
           variations: req.variations,
         },
-        async (s) => {
-          last = await this.sendStep(s, onProgress);
-        },
+        (s) => this.sendStep(s, onProgress),
         signal,
       );
     } catch (e) {
@@ -307,8 +305,6 @@ export class GenerationService implements GenerationApi, FineTuneHost {
         throw e instanceof GenerationCancelledError ? e : new GenerationCancelledError(0);
       throw e instanceof Error ? e : new Error(String(e));
     }
-    const final = last as { tokens: Uint32Array; pixels: Uint8ClampedArray } | null;
-    if (!final) throw new Error('The model produced no step.');
     await onProgress?.({ kind: 'decode' });
     const ms = performance.now() - t0;
     await onProgress?.({ kind: 'done', ms });
@@ -327,17 +323,14 @@ export class GenerationService implements GenerationApi, FineTuneHost {
     return Comlink.transfer(result, transfer);
   }
 
-  /** Sends one step on (its buffers given away when it crosses a thread); returns copies of the latest image. */
-  private async sendStep(
-    s: StepInfo,
-    onProgress?: GenerateProgressCallback,
-  ): Promise<{ tokens: Uint32Array; pixels: Uint8ClampedArray }> {
-    // Copies: the pipeline may reuse its buffers, and the copies are given away (transferred).
+  /** Sends one step on (its buffers given away when it crosses a thread). A step without pixels (its preview decode
+   *  paced away, src/model/pipeline.ts previewEveryMs) goes on without them: the page keeps the image it shows. */
+  private async sendStep(s: StepInfo, onProgress?: GenerateProgressCallback): Promise<void> {
+    if (!onProgress) return;
+    // Copies: the pipeline's arrays are also its result's, and the copies are given away (transferred).
     const tokens = s.tokens.slice();
     const masked = s.masked.slice();
-    const pixels = s.pixels.slice();
-    const last = { tokens: tokens.slice(), pixels: pixels.slice() };
-    const w = side(pixels.subarray(0, pixels.length / s.count));
+    const pixels = s.pixels?.slice();
     const msg: GenerateProgress = {
       kind: 'step',
       step: s.step,
@@ -346,12 +339,13 @@ export class GenerationService implements GenerationApi, FineTuneHost {
       tokens,
       masked,
       pixels,
-      width: w,
-      height: w,
+      width: s.imageSize,
+      height: s.imageSize,
       msStep: s.msStep,
     };
-    if (onProgress) await onProgress(Comlink.transfer(msg, [tokens.buffer, masked.buffer, pixels.buffer]));
-    return last;
+    const transfer = [tokens.buffer, masked.buffer];
+    if (pixels) transfer.push(pixels.buffer);
+    await onProgress(Comlink.transfer(msg, transfer));
   }
 
   /** Drops everything built on the device: fine-tuning's GPU objects, then the loaded pipeline. */
