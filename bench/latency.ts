@@ -5,7 +5,8 @@
 //      records them (step + preview, the preview read back every step): dispatches per step, ms per step and per
 //      generation; then one timestamp-profiled step per variant (kernel families, bench/step_profiler.ts).
 //   2. end to end, the generators of --compare (default mmamba-v2, uvit-s, mmamba-s; those present), S-step guided
-//      generations through TextToImage.generate, interleaved: median and min, and each one's ratio to UViT.
+//      generations through TextToImage.generate with every step's preview read back (previewEveryMs 0; part 6 has
+//      the app's pacing), interleaved: median and min, and each one's ratio to UViT.
 //   3. batched generation: the default generator, --batches rows per run (one seed, guided: 2B-row forwards), S
 //      steps with no per-step preview (each submitted as it is recorded), then one decode of all B images read back:
 //      images per second.
@@ -13,14 +14,18 @@
 //      interleaved; per step: recording the forward, sampling and preview, submitting, waiting, reporting.
 //   5. one timestamp-profiled guided step at batch 1 and --profile-batch (default 8), with its preview
 //      (bench/latency_cpu.ts): families and the largest dispatch labels.
+//   6. preview pacing: the default generator's S-step guided generations through TextToImage.generate with every
+//      step's preview decoded (previewEveryMs 0) and paced to the display (the app's default,
+//      DEFAULT_PREVIEW_EVERY_MS), interleaved: median and min, previews decoded per generation, and whether the
+//      two give the same final image (same seed each round).
 // Usage: node .gpu/latency.mjs [--models DIR] [--default ID] [--compare A,B] [--vq ID] [--tokenizer FILE]
 //        [--steps S] [--runs R] [--batch-runs R] [--batches 1,4,8,32] [--budget SECONDS] [--json FILE]
-//        [--parts fusions,models,batches,cpu,profile-batch] [--profile-batch B]
+//        [--parts fusions,models,batches,cpu,profile-batch,pacing] [--profile-batch B]
 //   FUSIONS (env): variants of part 1, comma-separated: 'default' (the models' set), 'all', 'none', '-NAME' (all but NAME), '+NAME' (only NAME),
 //                  'default+NAME' / 'default-NAME' (the models' set with NAME on / off)
 //                  (default: default, all, none, -NAME for every name of src/model/fusions.ts FUSION_NAMES, then
 //                  default+vqSmallTiles, default+chunkedScan)
-//   --budget: parts 1-4 share it (40 %, 20 %, 25 %, 15 %); a part stops after the last whole round that fits, with at
+//   --budget: parts 1-4 and 6 share it (35 %, 20 %, 20 %, 15 %, 10 %); a part stops after the last whole round that fits, with at
 //             least 2 rounds, and says how many it ran. Tiny CPU check (SwiftShader; TINY=1 bash training/gpu/latency.sh):
 //   --models tests/fixtures --default mmamba_ffn_tiny --compare mmamba_ffn_tiny,uvit_tiny,mmamba_tiny --vq vq_tiny
 //   --tokenizer tests/fixtures/pipeline_cases.json --steps 2 --runs 2 --batches 1,2
@@ -32,7 +37,7 @@ import { Engine } from '../src/engine/engine';
 import type { TokenizerSpec } from '../src/model/bpe';
 import { FUSION_NAMES, type Fusions } from '../src/model/fusions';
 import { MMamba } from '../src/model/mmamba';
-import { TextToImage } from '../src/model/pipeline';
+import { DEFAULT_PREVIEW_EVERY_MS, TextToImage } from '../src/model/pipeline';
 import { MaskGitRun } from '../src/model/sampler';
 import { UViT } from '../src/model/uvit';
 import { arg } from './cli';
@@ -70,7 +75,7 @@ async function main(): Promise<void> {
   const batchRuns = Number(arg('--batch-runs', String(Math.max(2, Math.ceil(runs / 2)))));
   const batches = arg('--batches', '1,4,8,32').split(',').map(Number);
   const budgetS = Number(arg('--budget', '240'));
-  const parts = new Set(arg('--parts', 'fusions,models,batches,cpu,profile-batch').split(','));
+  const parts = new Set(arg('--parts', 'fusions,models,batches,cpu,profile-batch,pacing').split(','));
   const profileBatch = Number(arg('--profile-batch', '8'));
   const jsonOut = arg('--json', '');
   const tokFile = arg('--tokenizer', '');
@@ -117,7 +122,7 @@ async function main(): Promise<void> {
   // ---- 1. fusions A/B ------------------------------------------------------------------------------------------
   if (parts.has('fusions')) {
     const start = now();
-    const end = deadline(0.4, start);
+    const end = deadline(0.35, start);
     const pipe = load(defId);
     const Lt = pipe.generator.config.text.max_len;
     const pad = (ids: ArrayLike<number>) => Int32Array.from({ length: Lt }, (_, i) => ids[i] ?? 0);
@@ -249,11 +254,12 @@ async function main(): Promise<void> {
     const end = deadline(0.2, start);
     const pipes = compare.map(load);
     const totals = compare.map(() => [] as number[]);
-    for (const p of pipes) await p.generate({ prompt: PROMPT, seed: 0, steps, guidance: 4 }); // warm-up
+    const request = (seed: number) => ({ prompt: PROMPT, seed, steps, guidance: 4, previewEveryMs: 0 });
+    for (const p of pipes) await p.generate(request(0)); // warm-up
     let rounds = 0;
     while (rounds < runs && (rounds < 2 || now() < end)) {
       for (const i of rotate(compare.length, rounds)) {
-        const res = await pipes[i]!.generate({ prompt: PROMPT, seed: rounds + 1, steps, guidance: 4 });
+        const res = await pipes[i]!.generate(request(rounds + 1));
         totals[i]!.push(res.timings.totalMs);
       }
       rounds++;
@@ -262,7 +268,7 @@ async function main(): Promise<void> {
     const uvit = pipes.findIndex((p) => p.generator instanceof UViT);
     const ratio = (i: number) => (uvit >= 0 ? f(st[i]!.median / st[uvit]!.median) : '–');
     print([
-      `## 2. End to end: ${steps}-step guided generation (TextToImage.generate, previews read back), ${rounds} interleaved rounds`,
+      `## 2. End to end: ${steps}-step guided generation (TextToImage.generate, every step's preview read back), ${rounds} interleaved rounds`,
       '',
       '| generator | ms, median | min | per step, median | median / UViT median |',
       '| --- | ---: | ---: | ---: | ---: |',
@@ -283,7 +289,7 @@ async function main(): Promise<void> {
   // ---- 3. batched generation -----------------------------------------------------------------------------------
   if (parts.has('batches')) {
     const start = now();
-    const end = deadline(0.25, start);
+    const end = deadline(0.2, start);
     const pipe = load(defId);
     const Lt = pipe.generator.config.text.max_len;
     const row = (ids: ArrayLike<number>) => Array.from({ length: Lt }, (_, i) => ids[i] ?? 0);
@@ -344,6 +350,69 @@ async function main(): Promise<void> {
       const source = ctx.hasTimestamps ? 'gpu-timestamps' : 'cpu-submit';
       out.batchProfile = await batchedStepProfile({ ...part, end: now() }, [...new Set([1, profileBatch])], source);
     }
+    pipe.dispose();
+  }
+
+  // ---- 6. preview pacing -----------------------------------------------------------------------------------------
+  if (parts.has('pacing')) {
+    const start = now();
+    const end = deadline(0.1, start);
+    const pipe = load(defId);
+    const pacings = [
+      { name: 'every preview', previewEveryMs: 0 },
+      { name: `paced (${f(DEFAULT_PREVIEW_EVERY_MS, 1)} ms)`, previewEveryMs: DEFAULT_PREVIEW_EVERY_MS },
+    ];
+    const totals = pacings.map(() => [] as number[]);
+    const previews = pacings.map(() => [] as number[]);
+    let differ = 0; // rounds whose two final images (same seed) differ: must stay 0
+    const generation = async (v: number, seed: number) => {
+      let decoded = 0;
+      const res = await pipe.generate(
+        { prompt: PROMPT, seed, steps, guidance: 4, previewEveryMs: pacings[v]!.previewEveryMs },
+        (s) => {
+          if (s.pixels) decoded++;
+        },
+      );
+      return { res, decoded };
+    };
+    for (let v = 0; v < pacings.length; v++) await generation(v, 0); // warm-up
+    let rounds = 0;
+    while (rounds < runs && (rounds < 2 || now() < end)) {
+      const finals: Array<{ tokens: Uint32Array; pixels: Uint8ClampedArray }> = [];
+      for (const v of rotate(pacings.length, rounds)) {
+        const g = await generation(v, rounds + 1);
+        totals[v]!.push(g.res.timings.totalMs);
+        previews[v]!.push(g.decoded);
+        finals.push(g.res);
+      }
+      const [a, b] = finals;
+      if (a!.tokens.some((t, i) => t !== b!.tokens[i]) || a!.pixels.some((x, i) => x !== b!.pixels[i])) differ++;
+      rounds++;
+    }
+    const st = totals.map(stats);
+    const pv = previews.map(stats);
+    print([
+      `## 6. Preview pacing: ${defId}, ${steps}-step guided generation (TextToImage.generate), every step's preview ` +
+        `decoded vs paced to the display, ${rounds} interleaved rounds`,
+      '',
+      `Paced: a step's preview is decoded and read back only when ${f(DEFAULT_PREVIEW_EVERY_MS, 1)} ms have passed ` +
+        "since the last decoded one was submitted (the final step's always is); the other steps read back their grid " +
+        `alone. Final image (tokens and pixels, same seed): ${differ === 0 ? 'the same in every round' : `**differs in ${differ} rounds**`}.`,
+      '',
+      '| previews | ms, median | min | per step, median | previews decoded / generation, median | min |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      ...pacings.map(
+        (p, i) =>
+          `| ${p.name} | ${f(st[i]!.median, 1)} | ${f(st[i]!.min, 1)} | ${f(st[i]!.median / steps)} | ${f(pv[i]!.median, 1)} | ${pv[i]!.min} |`,
+      ),
+      '',
+    ]);
+    out.pacing = {
+      rounds,
+      finalsDiffer: differ,
+      variants: pacings.map((p, i) => ({ ...p, ms: st[i], runs: totals[i], previews: previews[i] })),
+      seconds: (now() - start) / 1000,
+    };
     pipe.dispose();
   }
 

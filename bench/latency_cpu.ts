@@ -1,10 +1,11 @@
 // Parts 4 and 5 of bench/latency.ts (issue 18): where the CPU time of a generation step goes, and what one batched
 // step costs on the GPU.
-//   4. CPU per step: S-step guided generations of the default generator through TextToImage.generate (previews read
-//      back, as the app runs them) with the lookaheads of LOOKAHEADS interleaved; per step (median over every step
-//      of every run): recording the forward, the sampling and the preview, submitting (finish + queue.submit: Dawn
-//      encodes the backend's commands there), waiting for the readback, reporting (unpack + onStep); the dispatch
-//      cache's bind groups and uniform buffers made per step (src/engine/dispatch_cache.ts).
+//   4. CPU per step: S-step guided generations of the default generator through TextToImage.generate (every step's
+//      preview read back: previewEveryMs 0; bench/latency.ts part 6 has the app's pacing) with the lookaheads of
+//      LOOKAHEADS interleaved; per step (median over every step of every run): recording the forward, the sampling
+//      and the preview, submitting (finish + queue.submit: Dawn encodes the backend's commands there), waiting for
+//      the readback, reporting (unpack + onStep); the dispatch cache's bind groups and uniform buffers made per step
+//      (src/engine/dispatch_cache.ts).
 //   5. one timestamp-profiled guided step at batch 1 and batch B (2B-row forward + sampling + the B-image preview, as
 //      variations record it): CPU recording, wall to GPU idle, kernel families, and the largest dispatch labels.
 import type { Engine } from '../src/engine/engine';
@@ -52,7 +53,7 @@ export async function cpuPerStep(c: PartContext): Promise<Record<string, unknown
     pipe.lookahead = LOOKAHEADS[v]!;
     const s0 = { ...e.dispatchCache.stats };
     const d0 = e.dispatchCount;
-    const res = await pipe.generate({ prompt: c.prompt, seed, steps, guidance: 4 });
+    const res = await pipe.generate({ prompt: c.prompt, seed, steps, guidance: 4, previewEveryMs: 0 });
     if (!record) return;
     totals[v]!.push(res.timings.totalMs);
     for (const step of res.timings.cpu) {
@@ -74,7 +75,7 @@ export async function cpuPerStep(c: PartContext): Promise<Record<string, unknown
     }
     const med = (xs: number[]) => stats(xs).median;
     c.print([
-      `## 4. CPU per step: ${c.id}, ${steps}-step guided generation (TextToImage.generate, previews read back), ` +
+      `## 4. CPU per step: ${c.id}, ${steps}-step guided generation (TextToImage.generate, every step's preview read back), ` +
         `lookahead ${LOOKAHEADS.join(' / ')} interleaved, ${rounds} rounds`,
       '',
       'Lookahead = steps submitted before the oldest readback is awaited (the app: ' +
