@@ -2,9 +2,11 @@
 // on a desktop GPU). Headless Chromium with the flags of playwright.config.ts (WebGPU; SwiftShader on a CPU-only
 // machine) opens the app in a fresh profile (cold: the weights download), starts a generation as soon as the model
 // is ready, and reads the page's performance mark `mm-first-step-image` (set by src/ui/image_view.ts when the first
-// step is painted; like every mark, relative to navigation start); then it reloads the same profile (warm: weights
-// from IndexedDB, the app shell from the service worker's cache) and measures again, `--runs` times.
-// The run is cancelled after its first step image (only the first image is measured).
+// step with its own picture is painted: a step whose preview was paced away, showing a kept or blank image, does not
+// set it; like every mark, relative to navigation start; its detail names the step, the first one since the first
+// step's preview is always decoded); then it reloads the same profile (warm: weights from IndexedDB, the app shell
+// from the service worker's cache) and measures again, `--runs` times. Before it counts, the canvas is checked to
+// hold a picture (not a blank frame). The run is cancelled after its first step image (only it is measured).
 //
 // Usage: npm run bench:first-image -- [--server build|dev] [--url URL] [--runs N] [--steps S] [--guidance G]
 //        [--prompt TEXT] [--json FILE]
@@ -30,6 +32,8 @@ interface Measure {
   firstImageMs: number;
   /** ms from pressing Generate to the mark. */
   firstStepMs: number;
+  /** The step (1-based) whose picture set the mark: 1, since the first step's preview is always decoded. */
+  firstImageStep: number;
   shardRequests: number;
 }
 
@@ -107,11 +111,31 @@ async function measure(
     polling: 20,
     timeout: 1_200_000,
   });
-  const firstImageMs = await page.evaluate(() => performance.getEntriesByName('mm-first-step-image')[0]!.startTime);
+  const mark = await page.evaluate(() => {
+    const m = performance.getEntriesByName('mm-first-step-image')[0] as PerformanceMark;
+    return { startTime: m.startTime, step: (m.detail as { step?: number } | null)?.step };
+  });
+  if (typeof mark.step !== 'number')
+    throw new Error('the first-image mark names no step (a build from before pacing?)');
+  // the picture on the canvas: a blank (transparent) frame would mean the mark came before any decoded image
+  const painted = await page.getByTestId('canvas').evaluate((c: HTMLCanvasElement) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true;
+    return false;
+  });
+  if (!painted) throw new Error('the canvas is blank at the first-image mark');
+  const firstImageMs = mark.startTime;
   const cancel = page.getByTestId('cancel');
   if (await cancel.isVisible().catch(() => false)) await cancel.click().catch(() => undefined);
   await page.getByTestId('generate').waitFor({ state: 'visible', timeout: 600_000 });
-  return { run, readyMs, firstImageMs, firstStepMs: firstImageMs - pressedMs, shardRequests: shards.n };
+  return {
+    run,
+    readyMs,
+    firstImageMs,
+    firstStepMs: firstImageMs - pressedMs,
+    firstImageStep: mark.step + 1,
+    shardRequests: shards.n,
+  };
 }
 
 async function main(): Promise<void> {
@@ -161,11 +185,13 @@ async function main(): Promise<void> {
     '',
     `- browser: Chromium ${browser.version()} headless, flags of playwright.config.ts; adapter: ${adapter || 'see the GPU panel'}`,
     '- times from navigation start (performance marks); ready = Generate enabled; first image = mark `mm-first-step-image`',
+    "  (the first step painted with its own picture; 'step' = which one)",
     '',
-    '| run | model ready (ms) | first step image (ms) | first step after Generate (ms) | shard requests |',
-    '|---|---:|---:|---:|---:|',
+    '| run | model ready (ms) | first step image (ms) | first step after Generate (ms) | step | shard requests |',
+    '|---|---:|---:|---:|---:|---:|',
     ...rows.map(
-      (r) => `| ${r.run} | ${f(r.readyMs)} | ${f(r.firstImageMs)} | ${f(r.firstStepMs)} | ${r.shardRequests} |`,
+      (r) =>
+        `| ${r.run} | ${f(r.readyMs)} | ${f(r.firstImageMs)} | ${f(r.firstStepMs)} | ${r.firstImageStep} | ${r.shardRequests} |`,
     ),
     '',
     warm.length ? `warm median: ${f(median(warm))} ms to the first image (target < 2000 ms on a desktop GPU)` : '',
