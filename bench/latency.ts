@@ -396,7 +396,7 @@ async function main(): Promise<void> {
         `decoded vs paced to the display, ${rounds} interleaved rounds`,
       '',
       `Paced: a step's preview is decoded and read back only when ${f(DEFAULT_PREVIEW_EVERY_MS, 1)} ms have passed ` +
-        "since the last decoded one was submitted (the final step's always is); the other steps read back their grid " +
+        "since the last decoded one was submitted (the first and final steps' always are); the other steps read back their grid " +
         `alone. Final image (tokens and pixels, same seed): ${differ === 0 ? 'the same in every round' : `**differs in ${differ} rounds**`}.`,
       '',
       '| previews | ms, median | min | per step, median | previews decoded / generation, median | min |',

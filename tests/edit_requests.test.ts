@@ -1,5 +1,6 @@
 // The page's editing logic, DOM-free: mask painting (src/ui/edit_mask.ts), the requests it sends
-// (src/ui/edit_requests.ts) and the split of a variations step (src/ui/edit_frames.ts).
+// (src/ui/edit_requests.ts), the split of a variations step and a paced-away step's own picture decoded on demand
+// (src/ui/edit_frames.ts).
 import { describe, expect, it } from 'vitest';
 import { brush, cellAt, emptyMask, fillRect, invertMask, keepFromMask, markedCount } from '../src/ui/edit_mask';
 import {
@@ -9,7 +10,8 @@ import {
   varyRequest,
   VARY_STRENGTH,
 } from '../src/ui/edit_requests';
-import { splitStep, stepPixels, type StepProgress } from '../src/ui/edit_frames';
+import { ownPixels, splitStep, stepPixels, type DecodeTokens, type StepProgress } from '../src/ui/edit_frames';
+import type { Frame } from '../src/ui/image_view';
 import { DEFAULT_REMASK } from '../src/model/strength_mask';
 import { checkGenerateRequest } from '../src/worker/generation/requests';
 import type { GenerateRequest } from '../src/worker/api';
@@ -168,6 +170,7 @@ describe('variations step split', () => {
     const shown = [0, 1].map((i) => ({ pixels: new Uint8ClampedArray(4 * 4 * 4).fill(i + 7), width: 4, height: 4 }));
     const kept = splitStep(step, [shown[0], shown[1]]);
     kept.forEach((f, i) => {
+      expect(f.kept).toBe(true);
       expect(f.pixels).toBe(shown[i]!.pixels); // the same image, not a copy
       expect(Array.from(f.masked)).toEqual(Array.from(masked.subarray(i * G * G, (i + 1) * G * G))); // the new mask
       expect(f.tokens[0]).toBe(i * G * G);
@@ -179,5 +182,88 @@ describe('variations step split', () => {
     const own = new Uint8ClampedArray(4 * 4 * 4).fill(3);
     const one = { ...step, count: 1, pixels: own, masked: masked.subarray(0, G * G) };
     expect(stepPixels(one, 0, shown[0])).toBe(own);
+    expect(splitStep(one).map((f) => f.kept)).toEqual([false]);
+  });
+});
+
+describe("a paced-away step's own picture (ownPixels)", () => {
+  const S = 4;
+  const frame = (kept: boolean, fill: number, tokens?: Uint32Array): Frame => ({
+    step: 2,
+    steps: 8,
+    pixels: new Uint8ClampedArray(S * S * 4).fill(fill),
+    width: S,
+    height: S,
+    masked: new Uint8Array(G * G),
+    msStep: 5,
+    tokens,
+    kept,
+  });
+  /** A decoder that draws each grid as its first token's value; counts its calls; fails while `fail` is set. */
+  const fakeDecoder = () => {
+    const d = {
+      calls: 0,
+      fail: false,
+      size: S,
+      decode: (async (t: Uint32Array) => {
+        d.calls++;
+        await Promise.resolve();
+        if (d.fail) throw new Error('the GPU is busy');
+        return { pixels: new Uint8ClampedArray(d.size * d.size * 4).fill(t[0]!), width: d.size, height: d.size };
+      }) as DecodeTokens,
+    };
+    return d;
+  };
+
+  it('decodes a kept frame once, stores the picture on the frame; frames with their own are left alone', async () => {
+    const d = fakeDecoder();
+    const f = frame(
+      true,
+      7,
+      Uint32Array.from({ length: G * G }, () => 42),
+    );
+    const kept = f.pixels;
+    const asks = [ownPixels(f, d.decode), ownPixels(f, d.decode)];
+    expect(f.pixels, 'the last image stays until the picture arrives').toBe(kept);
+    const got = await Promise.all(asks);
+    expect(d.calls, 'asks made while it decodes share one decode').toBe(1);
+    for (const g of got) expect(g).toBe(f);
+    expect(f.kept).toBe(false);
+    expect(Array.from(f.pixels)).toEqual(new Array(S * S * 4).fill(42));
+    expect(Array.from(kept), 'the earlier step keeps its own image').toEqual(new Array(S * S * 4).fill(7));
+    await ownPixels(f, d.decode);
+    expect(d.calls, 'cached on the frame').toBe(1);
+    // a frame with its own pixels, or without tokens: nothing to decode
+    const own = frame(
+      false,
+      3,
+      Uint32Array.from({ length: G * G }, () => 9),
+    );
+    const noTokens = frame(true, 3);
+    expect(await ownPixels(own, d.decode)).toBe(own);
+    expect(await ownPixels(noTokens, d.decode)).toBe(noTokens);
+    expect(d.calls).toBe(1);
+    expect(Array.from(own.pixels)).toEqual(new Array(S * S * 4).fill(3));
+  });
+
+  it('a failed or wrong-sized decode leaves the frame as it was; a later ask tries again', async () => {
+    const d = fakeDecoder();
+    const f = frame(
+      true,
+      7,
+      Uint32Array.from({ length: G * G }, () => 42),
+    );
+    const kept = f.pixels;
+    d.fail = true;
+    await expect(ownPixels(f, d.decode)).rejects.toThrow('the GPU is busy');
+    expect([f.kept, f.pixels === kept]).toEqual([true, true]);
+    d.fail = false;
+    d.size = S * 2;
+    await expect(ownPixels(f, d.decode)).rejects.toThrow(/decoded 8×8, the step is 4×4/);
+    expect([f.kept, f.pixels === kept]).toEqual([true, true]);
+    d.size = S;
+    await ownPixels(f, d.decode);
+    expect(d.calls).toBe(3);
+    expect([f.kept, f.pixels[0]]).toEqual([false, 42]);
   });
 });

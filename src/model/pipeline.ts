@@ -6,8 +6,9 @@
 // overlay. The token grid stays on the GPU for the whole run (MaskGitRun); each step ends in one readback: the packed
 // preview (RGBA8 pixels + the grid, VQDecoder.preview) when the step's preview is decoded, else the grid alone, and
 // nothing is uploaded per step. Previews are paced to the display (GenerateRequest.previewEveryMs): a decode is about
-// half of a guided step's GPU time on the H200, and a screen shows one frame per ~16.7 ms anyway; the final step is
-// always decoded, so the result never depends on the pacing. Steps are recorded and submitted `lookahead` steps
+// half of a guided step's GPU time on the H200, and a screen shows one frame per ~16.7 ms anyway; the first step is
+// always decoded (the first picture as soon as possible) and so is the final one (the result never depends on the
+// pacing); decodePreview decodes a paced-away step's grid on demand. Steps are recorded and submitted `lookahead` steps
 // ahead of the readback being awaited, so the GPU has queued work while the CPU waits for a map, reports a step and
 // records the next; steps still arrive one per step, in order.
 // Editing: a request may carry a starting grid and a keep-mask (kept tokens fixed from step 0, the others generated
@@ -61,9 +62,10 @@ export interface GenerateRequest {
   /** Which tokens `strength` re-draws (default DEFAULT_REMASK): src/model/strength_mask.ts. */
   remask?: Remask;
   /** Preview pacing, wall ms (default DEFAULT_PREVIEW_EVERY_MS, one display frame; 0: every step; Infinity: the
-   *  final step only): a step's preview is decoded and read back only when at least this long has passed since the
-   *  last decoded one was submitted (or since sampling started); the other steps read back their grid alone
-   *  (GenerateStep.pixels absent). The final step is always decoded; tokens and result do not depend on it. */
+   *  first and final steps only): the first step's preview is always decoded, and a later step's only when at least
+   *  this long has passed since the last decoded one was submitted; the other steps read back their grid alone
+   *  (GenerateStep.pixels absent; TextToImage.decodePreview makes their picture on demand). The final step is
+   *  always decoded; tokens and result do not depend on the pacing. */
   previewEveryMs?: number;
 }
 
@@ -80,7 +82,8 @@ export interface GenerateStep {
   /** (count, HW) 1 where the token is still masked. */
   masked: Uint8Array;
   /** (count) RGBA images of imageSize × imageSize; absent on a step whose preview decode was skipped
-   *  (GenerateRequest.previewEveryMs): a viewer keeps the image it shows. Always present on the final step. */
+   *  (GenerateRequest.previewEveryMs): a viewer keeps the image it shows (decodePreview(tokens, count) gives the
+   *  step's own). Always present on the first and final steps. */
   pixels?: Uint8ClampedArray;
   /** Side of each image in pixels (the VQ's image_size: 128 for the shipped one), also when `pixels` is absent. */
   imageSize: number;
@@ -212,10 +215,43 @@ export class TextToImage {
     onStep?: (s: GenerateStep) => void | Promise<void>,
     signal?: AbortSignal,
   ): Promise<GenerateResult> {
+    return this.queued(() => this.run(req, onStep, signal));
+  }
+
+  /** The step preview of token grids (count, HW), as a step of generate reports it (VQDecoder.preview: ids that are
+   *  not codebook ids, e.g. [MASK], decoded as the neutral token; RGBA8 rounded on the GPU): (count) RGBA images of
+   *  imageSize². What a step whose preview was paced away (GenerateRequest.previewEveryMs) shows when asked for.
+   *  Queued with the generations; InvalidRequestError for a grid of another size or an id that is not a u32. */
+  decodePreview(tokens: ArrayLike<number>, count = 1): Promise<Uint8ClampedArray> {
+    return this.queued(async () => {
+      if (this.disposed) throw new InvalidRequestError('this TextToImage was disposed; create a new one');
+      const HW = this.decoder.grid ** 2;
+      if (!Number.isInteger(count) || count < 1 || tokens.length !== count * HW)
+        throw new InvalidRequestError(`a token grid has ${HW} entries; got ${tokens.length} for ${count} image(s)`);
+      for (let i = 0; i < tokens.length; i++) {
+        const t = tokens[i]!;
+        if (!(Number.isInteger(t) && t >= 0 && t <= 0xffffffff))
+          throw new InvalidRequestError(`token ${i} is ${t}; tokens are integers from 0 to 2^32 - 1`);
+      }
+      const grid = this.e.fromArray([count, HW], tokens, 'u32', 'preview_grid');
+      let packed: Tensor | undefined;
+      try {
+        packed = this.decoder.preview(grid); //              (count·S² + count·HW) u32: RGBA8 pixels, then the grid
+        const words = (await this.e.read(packed)) as Uint32Array;
+        return new Uint8ClampedArray(words.buffer.slice(0, count * this.decoder.imageSize ** 2 * 4));
+      } finally {
+        packed?.dispose();
+        grid.dispose();
+      }
+    });
+  }
+
+  /** Runs `work` after every call queued before it, one at a time (dispose waits for the one running). */
+  private queued<T>(work: () => Promise<T>): Promise<T> {
     const run = this.busy.then(async () => {
       this.running++;
       try {
-        return await this.run(req, onStep, signal);
+        return await work();
       } finally {
         this.running--;
       }
@@ -280,15 +316,17 @@ export class TextToImage {
     // Steps i+1 … i+lookahead are recorded and submitted before step i's readback is awaited. The grid never
     // leaves the GPU, so no step depends on the readback of an earlier one.
     const cpu: StepCpuBreakdown[] = [];
-    // Pacing is decided as a step is submitted (its decode is recorded with it). tDecoded: when the last decoded
-    // step was submitted (at first, the start of sampling).
-    let tDecoded = now();
+    // Pacing is decided as a step is submitted (its decode is recorded with it): the first step (the first picture
+    // as soon as possible), the final one, and in between a step submitted at least previewEveryMs after the last
+    // decoded one (tDecoded).
+    let tDecoded = 0;
     const submit = (): InFlight => {
       const tStep = now();
+      const first = run.stepsDone === 0;
       const last = run.stepsDone === steps - 1;
       run.step(); //                                        the grid stays on the GPU; submits the step
       const tPreview = now();
-      const decode = last || previewEveryMs === 0 || tStep - tDecoded >= previewEveryMs;
+      const decode = first || last || previewEveryMs === 0 || tStep - tDecoded >= previewEveryMs;
       if (decode) tDecoded = tStep;
       // decoded: (N·S² + N·HW) u32, RGBA8 pixels then the grids; skipped: the (N, HW) grid itself, copied to the
       // readback's staging buffer as this step is submitted (the next step replaces the grid, never overwrites it)

@@ -36,7 +36,7 @@ import type {
   StorageInfo,
 } from '../worker/api';
 import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu_kind';
-import { framePng } from './frame_png';
+import { framePng, type FramePixels } from './frame_png';
 import { GalleryStore, galleryLabel, indexedDbGallery, type GalleryItem } from './gallery_store';
 import { imageFacts, type ImageFacts } from './image_file';
 import { splitStep, stepPixels } from './edit_frames';
@@ -112,6 +112,13 @@ export class MmApp extends LitElement {
   @state() private engine: WebWorkerMMambaEngine | null = null;
   /** Aborts the running generation (Cancel). */
   private generation: AbortController | null = null;
+  /** A step's picture from its tokens (the engine's decodeTokens): the image view and the variations grid ask for it
+   *  when a step whose preview was paced away is picked (src/ui/edit_frames.ts ownPixels). */
+  private readonly decodeTokens = async (tokens: Uint32Array): Promise<FramePixels> => {
+    if (!this.engine) throw new Error('the engine is not running');
+    const img = await this.engine.decodeTokens(tokens);
+    return { pixels: img.rgba, width: img.width, height: img.height };
+  };
   /** The generator the person picked last (reloaded after an engine restart). */
   private wantedModel: string | null = null;
   /** When the engine worker died, recently (restart throttle). */
@@ -462,6 +469,7 @@ export class MmApp extends LitElement {
                 masked: p.masked,
                 msStep: p.msStep,
                 tokens: p.tokens,
+                kept: !p.pixels, // its own picture decoded when it is picked (edit_frames.ts ownPixels)
               },
             ];
           }
@@ -655,9 +663,9 @@ export class MmApp extends LitElement {
             ${this.loadError ? html`<p class="error" role="alert" data-testid="load-error">${this.loadError}</p>` : nothing}
             ${this.genError ? html`<p class="error" role="alert" data-testid="gen-error">${this.genError}</p>` : nothing}
             <mm-image-view .frames=${this.frames} ?busy=${this.busy} .caption=${this.caption}
-              .facts=${this.facts}></mm-image-view>
+              .facts=${this.facts} .decodeTokens=${this.decodeTokens}></mm-image-view>
             <mm-variations-grid .items=${this.variationItems} .base=${this.lastRequest}
-              ?busy=${this.busy}></mm-variations-grid>
+              ?busy=${this.busy} .decodeTokens=${this.decodeTokens}></mm-variations-grid>
             <mm-edit-panel .engine=${this.engine} .base=${this.editBase ?? this.lastRequest} .result=${this.editResult}
               ?busy=${this.busy}
               ?disabled=${this.modelId === null || this.phase !== 'ready' || this.training}></mm-edit-panel>

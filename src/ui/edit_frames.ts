@@ -1,7 +1,9 @@
 // A step of a variations run holds `count` images one after another (src/worker/api.ts GenerateProgress 'step'):
 // split it into one Frame per image (copies), for the main view (the first) and the variations grid (each).
 // A step without pixels (its preview decode paced to the display, src/model/pipeline.ts previewEveryMs) keeps the
-// image shown last under its own (newer) mask; before the first decoded preview that is a blank (transparent) one.
+// image shown last under its own (newer) mask (before the first decoded preview, a blank one) and is marked `kept`;
+// when such a step is picked (filmstrip, variations grid, "Edit this step"), ownPixels decodes its own picture from
+// its tokens (the engine's decodeTokens) once and stores it on the frame.
 import type { GenerateProgress } from '../worker/api';
 import type { FramePixels } from './frame_png';
 import type { Frame } from './image_view';
@@ -34,5 +36,34 @@ export function splitStep(
     masked: p.masked.slice(i * hw, (i + 1) * hw),
     tokens: p.tokens.slice(i * hw, (i + 1) * hw),
     msStep: p.msStep,
+    kept: !p.pixels,
   }));
+}
+
+/** A token grid's picture, as a step preview draws it (the engine's decodeTokens). */
+export type DecodeTokens = (tokens: Uint32Array) => Promise<FramePixels>;
+
+/** Decodes in flight, per frame: asks made meanwhile share one. */
+const decoding = new WeakMap<Frame, Promise<Frame>>();
+
+/** `f` with its own picture: `f` as it is unless its pixels are kept from an earlier step (`kept`, with `tokens`);
+ *  then its tokens are decoded once and the picture is stored on `f` itself (`pixels` replaced, `kept` false), so
+ *  every view of the frame shows it from then on. A failed decode leaves `f` as it was (a later ask tries again). */
+export function ownPixels(f: Frame, decode: DecodeTokens): Promise<Frame> {
+  const tokens = f.tokens;
+  if (!f.kept || !tokens) return Promise.resolve(f);
+  let got = decoding.get(f);
+  if (!got) {
+    got = (async () => {
+      const img = await decode(tokens);
+      if (img.width !== f.width || img.height !== f.height || img.pixels.length !== f.width * f.height * 4)
+        throw new Error(`decoded ${img.width}×${img.height}, the step is ${f.width}×${f.height}`);
+      f.pixels = img.pixels;
+      f.kept = false;
+      return f;
+    })();
+    decoding.set(f, got);
+    got.catch(() => decoding.delete(f));
+  }
+  return got;
 }

@@ -3,13 +3,16 @@
 // step's `masked`), a filmstrip keeps every step (click one to show it), Download PNG saves the shown step,
 // named after its settings (`facts`) and carrying them in PNG text chunks (src/ui/image_file.ts), and Copy link puts
 // a link that reproduces the image on the clipboard (src/ui/share_link.ts). "Edit this step" sends the shown step
-// (its tokens; those still masked are re-drawn by any edit) to the edit panel as `mm-edit-picture`.
+// (its tokens; those still masked are re-drawn by any edit) to the edit panel as `mm-edit-picture`. A picked step
+// whose preview was paced away (`kept`: it shows the last decoded image) gets its own picture from its tokens
+// (`decodeTokens`, edit_frames.ts ownPixels); the last image stays until it arrives.
 // Accessibility: the caption is a polite live region (step, Done, Cancelled are announced); the canvas is named
 // after the prompt and step; the filmstrip is one tab stop whose buttons ("Step i of n") arrow keys move through
 // (Left/Right, Home/End), showing the step they land on.
 // Pure presentation: frames come in as plain data, no GPU here.
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
+import { ownPixels, type DecodeTokens } from './edit_frames';
 import { framePng, paintFrame } from './frame_png';
 import { canvasLabel, imageFileName, type ImageFacts } from './image_file';
 import { withSharedSettings } from './share_link';
@@ -27,6 +30,9 @@ export interface Frame {
   msStep: number;
   /** (16*16) the step's token grid ([MASK] where masked), when known: "Edit this step" needs it. */
   tokens?: Uint32Array;
+  /** True while `pixels` are an earlier step's (this step's preview was paced away, src/model/pipeline.ts
+   *  previewEveryMs): picked, the step gets its own from its tokens (edit_frames.ts ownPixels). */
+  kept?: boolean;
 }
 
 /** What "Edit this step" (and the gallery's Edit) hand to the edit panel. */
@@ -56,7 +62,8 @@ function paintMask(canvas: HTMLCanvasElement, masked: Uint8Array): void {
   canvas.getContext('2d')!.putImageData(img, 0, 0);
 }
 
-/** Set once per page load when the first generated step is painted into the main canvas. */
+/** Set once per page load when the first generated step with its own picture (not a paced-away step showing a kept
+ *  or blank image) is painted into the main canvas; its detail is `{ step }` (0-based). */
 export const FIRST_IMAGE_MARK = 'mm-first-step-image';
 
 @customElement('mm-image-view')
@@ -68,6 +75,9 @@ export class ImageView extends LitElement {
   @property() caption = '';
   /** Settings of the run the frames come from (null: unknown; the download then gets a generic name). */
   @property({ attribute: false }) facts: ImageFacts | null = null;
+  /** A step's picture from its tokens (the engine's decodeTokens), for a picked step whose preview was paced away;
+   *  null: such a step keeps showing the last decoded image. */
+  @property({ attribute: false }) decodeTokens: DecodeTokens | null = null;
   /** Index of the shown frame; -1 = the newest. */
   @state() private selected = -1;
   @state() private overlay = false;
@@ -186,16 +196,19 @@ export class ImageView extends LitElement {
     if (f && this.main) {
       paintFrame(this.main, f);
       // performance mark of the first step image on screen since navigation (bench/first_image.ts reads it)
-      if (performance.getEntriesByName(FIRST_IMAGE_MARK).length === 0) performance.mark(FIRST_IMAGE_MARK);
+      if (!f.kept && performance.getEntriesByName(FIRST_IMAGE_MARK).length === 0)
+        performance.mark(FIRST_IMAGE_MARK, { detail: { step: f.step } });
     }
+    if (f?.kept && !this.busy) void this.showOwn(f);
     if (f && this.mask) paintMask(this.mask, f.masked);
     // Thumbnails: paint the ones not painted yet (each canvas keeps its frame's step in a data attribute).
     const thumbs = this.renderRoot.querySelectorAll<HTMLCanvasElement>('.frame canvas');
     thumbs.forEach((c, i) => {
       const fr = this.frames[i];
-      if (fr && c.dataset.painted !== `${String(fr.step)}/${fr.steps}/${this.frames.length}`) {
+      const key = `${String(fr?.step)}/${fr?.steps}/${this.frames.length}${fr?.kept ? '/kept' : ''}`;
+      if (fr && c.dataset.painted !== key) {
         paintFrame(c, fr);
-        c.dataset.painted = `${String(fr.step)}/${fr.steps}/${this.frames.length}`;
+        c.dataset.painted = key;
       }
     });
     // Keep the newest thumbnail in view while generating.
@@ -282,9 +295,27 @@ export class ImageView extends LitElement {
     this.renderRoot.querySelectorAll<HTMLButtonElement>('.frame')[to]?.focus();
   }
 
-  /** The shown step to the edit panel. */
-  private editShown() {
-    const f = this.shown;
+  /** Decodes the shown step's own picture (a step whose preview was paced away) and shows it. */
+  private async showOwn(f: Frame): Promise<void> {
+    if (!this.decodeTokens) return;
+    try {
+      await ownPixels(f, this.decodeTokens);
+      this.requestUpdate();
+    } catch (e) {
+      console.warn('image view: could not decode the step; the last image stays', e);
+    }
+  }
+
+  /** The shown frame with its own picture (decoded now for a paced-away step; kept as it is when that fails). */
+  private async shownOwn(): Promise<Frame | null> {
+    const shown = this.shown;
+    const decode = this.decodeTokens;
+    return shown && decode ? ownPixels(shown, decode).catch(() => shown) : shown;
+  }
+
+  /** The shown step to the edit panel, with its own picture. */
+  private async editShown() {
+    const f = await this.shownOwn();
     if (!f?.tokens) return;
     const detail: PictureToEdit = {
       tokens: f.tokens,
@@ -296,7 +327,7 @@ export class ImageView extends LitElement {
   }
 
   private async download() {
-    const f = this.shown;
+    const f = await this.shownOwn();
     if (!f) return;
     // Saved at 4x, like the canvas shows it, with the settings in text chunks when they are known.
     const step = this.frames.indexOf(f) + 1;

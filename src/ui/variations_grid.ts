@@ -1,12 +1,14 @@
 // <mm-variations-grid>: the N images of a variations run side by side, each with its seed and its own filmstrip
 // (every step, newest last; click or arrow keys to show one). "Vary this" starts image-to-image from that image at
 // low strength (VARY_STRENGTH, edit_requests.ts) with its seed, sent as `mm-generate` like the prompt panel's.
-// Pure presentation: frames come in as plain data (split per image by edit_frames.ts).
+// Pure presentation: frames come in as plain data (split per image by edit_frames.ts); a shown step whose preview was
+// paced away gets its own picture through `decodeTokens` (edit_frames.ts ownPixels).
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { GenerateRequest } from '../worker/api';
 import { paintFrame } from './frame_png';
 import type { Frame } from './image_view';
+import { ownPixels, type DecodeTokens } from './edit_frames';
 import { varyRequest } from './edit_requests';
 import { buttonLook, card } from './theme';
 
@@ -24,6 +26,8 @@ export class VariationsGrid extends LitElement {
   /** The request the variations came from ("vary this" keeps its settings). */
   @property({ attribute: false }) base: GenerateRequest | null = null;
   @property({ type: Boolean }) busy = false;
+  /** A step's picture from its tokens (the engine's decodeTokens), for a shown step whose preview was paced away. */
+  @property({ attribute: false }) decodeTokens: DecodeTokens | null = null;
   /** Shown step per image (-1 = the newest). */
   @state() private shown: number[] = [];
   @state() private problem = '';
@@ -70,10 +74,15 @@ export class VariationsGrid extends LitElement {
     this.renderRoot.querySelectorAll<HTMLCanvasElement>('canvas.big').forEach((c, i) => {
       const f = this.frameOf(i);
       if (f) paintFrame(c, f);
+      if (f?.kept && !this.busy && this.decodeTokens)
+        ownPixels(f, this.decodeTokens).then(
+          () => this.requestUpdate(),
+          (e: unknown) => console.warn('variations: could not decode the step; the last image stays', e),
+        );
     });
     this.renderRoot.querySelectorAll<HTMLCanvasElement>('.strip canvas').forEach((c) => {
       const f = this.items[Number(c.dataset.item)]?.frames[Number(c.dataset.step)];
-      const key = `${c.dataset.item}/${c.dataset.step}/${f?.steps}`;
+      const key = `${c.dataset.item}/${c.dataset.step}/${f?.steps}${f?.kept ? '/kept' : ''}`;
       if (f && c.dataset.painted !== key) {
         paintFrame(c, f);
         c.dataset.painted = key;

@@ -172,9 +172,10 @@ export type LoadProgress =
  * - encode: the prompt going through tokenizer + text encoder (`truncated` when it was cut).
  * - step:   one MaskGIT step done; `pixels` is that step's decode (RGBA width×height, 128x128), `masked` the 16x16
  *           mask; with variations, `count` images one after another in each (count·H·W tokens,
- *           count·width·height·4 bytes). Previews are paced to the display (about one decode per 16.7 ms): a step
- *           whose decode was skipped has no `pixels` (keep showing the last ones, under the new mask); the last step
- *           always has them.
+ *           count·width·height·4 bytes). Previews are paced to the display (the first step, then about one decode
+ *           per 16.7 ms, and the last step): a step whose decode was skipped has no `pixels` (keep showing the last
+ *           ones, under the new mask; `decodeTokens(tokens)` makes its own picture when it is asked for); the first
+ *           and last steps always have them.
  * - decode: the last step's decode is the final image.
  * - recover: the GPU device had been lost; a new one was acquired and the model rebuilt first.
  * - done:   finished; nothing follows.
@@ -396,6 +397,11 @@ export interface MMambaEngineInterface {
    *  and VQ-encoded on the GPU, for `generate`'s `initTokens`. Rejects with ImageRejectedError, whose message is
    *  the reason (not an image, too large, damaged). A model must be loaded. */
   encodeImage(bytes: ArrayBuffer): Promise<EncodedImage>;
+  /** The picture of a token grid (row-major H*W, e.g. a step's `tokens`; [MASK] and other ids outside the codebook
+   *  drawn as the VQ's neutral code, as step previews draw them), decoded by the loaded model's VQ exactly as a
+   *  step preview: what a step whose preview was paced away shows when it is picked. Queued after a running
+   *  generation; rejects with InvalidRequestError for a grid of another size. A model must be loaded. */
+  decodeTokens(tokens: Uint32Array): Promise<RgbaImage>;
   /** Cancel the running generation (no-op when none runs); its `generate` rejects as cancelled. */
   cancel(): Promise<void>;
   /** Remove a model from IndexedDB (a loaded model stays usable in memory). */

@@ -26,6 +26,7 @@ import type {
   LoadProgressCallback,
   MMambaEngineInterface,
   ModelList,
+  RgbaImage,
   SaveAdapterResult,
   StorageInfo,
 } from './api';
@@ -204,6 +205,9 @@ export class WebWorkerMMambaEngine implements MMambaEngineInterface {
   }
   encodeImage(bytes: ArrayBuffer): Promise<EncodedImage> {
     return this.watch.guard(() => this.remote.encodeImage(bytes));
+  }
+  decodeTokens(tokens: Uint32Array): Promise<RgbaImage> {
+    return this.watch.guard(() => this.remote.decodeTokens(tokens));
   }
   cancel(): Promise<void> {
     return this.watch.guard(() => this.remote.cancel());

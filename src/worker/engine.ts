@@ -17,6 +17,7 @@ import type {
   LoadProgressCallback,
   MMambaEngineInterface,
   ModelList,
+  RgbaImage,
   SaveAdapterResult,
   StorageInfo,
 } from './api';
@@ -63,6 +64,9 @@ export class MMambaEngine implements MMambaEngineInterface {
   }
   encodeImage(bytes: ArrayBuffer): Promise<EncodedImage> {
     return this.generation.encodeImage(bytes);
+  }
+  decodeTokens(tokens: Uint32Array): Promise<RgbaImage> {
+    return this.generation.decodeTokens(tokens);
   }
   cancel(): Promise<void> {
     return this.generation.cancel();

@@ -15,6 +15,7 @@ const PLAIN: Record<Exclude<keyof MMambaEngineInterface, 'generate'>, true> = {
   listModels: true,
   loadModel: true,
   encodeImage: true,
+  decodeTokens: true,
   cancel: true,
   deleteCachedModel: true,
   storageReport: true,

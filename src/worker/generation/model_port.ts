@@ -6,7 +6,7 @@ import { GenerationCancelledError, TextToImage, type GenerateStep } from '../../
 import { loadWeights, type Manifest, type WeightMap } from '../../model/weights';
 
 export type StepInfo = GenerateStep;
-export type TextToImageLike = Pick<TextToImage, 'generate' | 'dispose'>;
+export type TextToImageLike = Pick<TextToImage, 'generate' | 'decodePreview' | 'dispose'>;
 
 export interface ModelSource {
   manifest: Manifest;

@@ -11,7 +11,7 @@
 import * as Comlink from 'comlink';
 import type { Engine } from '../../engine/engine';
 import { GpuDeviceLostError } from '../../engine/errors';
-import { GenerationCancelledError } from '../../model/errors';
+import { GenerationCancelledError, InvalidRequestError } from '../../model/errors';
 import { GENERATION_SETTINGS } from '../../model/settings';
 import type { Manifest } from '../../model/weights';
 import type {
@@ -75,6 +75,7 @@ export type GenerationApi = Pick<
   | 'loadModel'
   | 'generate'
   | 'encodeImage'
+  | 'decodeTokens'
   | 'cancel'
   | 'deleteCachedModel'
   | 'storageReport'
@@ -215,6 +216,16 @@ export class GenerationService implements GenerationApi, FineTuneHost {
     return Comlink.transfer(encoded, [encoded.tokens.buffer, encoded.image.rgba.buffer]);
   }
 
+  async decodeTokens(tokens: Uint32Array): Promise<RgbaImage> {
+    this.fineTune.assertNotTraining('decoding a step');
+    if (!(tokens instanceof Uint32Array)) throw new InvalidRequestError('tokens must be a Uint32Array (a token grid)');
+    // the base pipeline's VQ (an adapter changes only the generator); queued after a running generation
+    const pipeline = await this.build();
+    const rgba = await pipeline.decodePreview(tokens, 1);
+    const w = side(rgba);
+    return Comlink.transfer({ width: w, height: w, rgba }, [rgba.buffer]);
+  }
+
   async cancel(): Promise<void> {
     await this.stopGeneration();
   }
@@ -324,7 +335,8 @@ export class GenerationService implements GenerationApi, FineTuneHost {
   }
 
   /** Sends one step on (its buffers given away when it crosses a thread). A step without pixels (its preview decode
-   *  paced away, src/model/pipeline.ts previewEveryMs) goes on without them: the page keeps the image it shows. */
+   *  paced away, src/model/pipeline.ts previewEveryMs) goes on without them: the page keeps the image it shows, and
+   *  asks decodeTokens for the step's own when the step is picked. */
   private async sendStep(s: StepInfo, onProgress?: GenerateProgressCallback): Promise<void> {
     if (!onProgress) return;
     // Copies: the pipeline's arrays are also its result's, and the copies are given away (transferred).
