@@ -119,6 +119,8 @@ export class MmApp extends LitElement {
     const img = await this.engine.decodeTokens(tokens);
     return { pixels: img.rgba, width: img.width, height: img.height };
   };
+  /** Preview pacing the tests force (`?preview-every-ms=<ms>`, read once); empty for people: the worker's default. */
+  private readonly pacing = previewPacingOverride();
   /** The generator the person picked last (reloaded after an engine restart). */
   private wantedModel: string | null = null;
   /** When the engine worker died, recently (restart throttle). */
@@ -485,7 +487,7 @@ export class MmApp extends LitElement {
     try {
       const generation = new AbortController();
       this.generation = generation;
-      const r = await this.engine.generate(req, { onProgress, signal: generation.signal });
+      const r = await this.engine.generate({ ...req, ...this.pacing }, { onProgress, signal: generation.signal });
       this.caption = `${note ? `${note} ` : ''}Done: ${plural(this.frames.length, 'step')} in ${formatMs(r.ms)}.`;
       const last = this.frames[this.frames.length - 1];
       if (last) this.editResult = { tokens: r.tokens, image: last };
@@ -690,6 +692,14 @@ export class MmApp extends LitElement {
 function heartbeatOverride(): { heartbeatMs?: number; heartbeatTimeoutMs?: number } {
   const ms = Number(new URLSearchParams(location.search).get('engine-heartbeat-timeout'));
   return Number.isInteger(ms) && ms >= 1000 ? { heartbeatMs: Math.min(1000, ms), heartbeatTimeoutMs: ms } : {};
+}
+
+/** The preview pacing tests may force (`?preview-every-ms=<ms>` in the page URL: 0 decodes every step, a huge value
+ *  none between the first and the last); the worker checks its range (src/worker/generation/requests.ts). */
+function previewPacingOverride(): { previewEveryMs?: number } {
+  const raw = new URLSearchParams(location.search).get('preview-every-ms');
+  const ms = raw === null || raw.trim() === '' ? Number.NaN : Number(raw);
+  return Number.isFinite(ms) ? { previewEveryMs: ms } : {};
 }
 
 /** The status line while a run goes: "Step 3 of 12… about 14 s left" (the estimate from this run's step times). */

@@ -102,6 +102,12 @@ export interface GenerateRequest {
   /** Which tokens `strength` re-draws: 'random' (chosen by the seed) or 'confidence' (those the model finds least
    *  likely given the prompt, one extra forward pass); default DEFAULT_REMASK (src/model/strength_mask.ts). */
   remask?: 'random' | 'confidence';
+  /** Pacing of the step previews (src/model/pipeline.ts previewEveryMs): a step's preview is decoded only when this
+   *  many ms have passed since the last decoded one; the first and final steps always are. 0 decodes every step;
+   *  from 0 to PREVIEW_EVERY_MS_MAX (an hour: every step in between is paced away; src/worker/generation/requests.ts);
+   *  default one 60 Hz frame (DEFAULT_PREVIEW_EVERY_MS). The page leaves it out; tests set it with
+   *  `?preview-every-ms=<ms>` in the page URL (src/ui/app.ts). */
+  previewEveryMs?: number;
 }
 
 /** An RGBA8 image, row-major, `rgba.length === width * height * 4`. */
@@ -172,10 +178,10 @@ export type LoadProgress =
  * - encode: the prompt going through tokenizer + text encoder (`truncated` when it was cut).
  * - step:   one MaskGIT step done; `pixels` is that step's decode (RGBA width×height, 128x128), `masked` the 16x16
  *           mask; with variations, `count` images one after another in each (count·H·W tokens,
- *           count·width·height·4 bytes). Previews are paced to the display (the first step, then about one decode
- *           per 16.7 ms, and the last step): a step whose decode was skipped has no `pixels` (keep showing the last
- *           ones, under the new mask; `decodeTokens(tokens)` makes its own picture when it is asked for); the first
- *           and last steps always have them.
+ *           count·width·height·4 bytes). Previews are paced to the display (GenerateRequest.previewEveryMs: the
+ *           first step, then about one decode per 16.7 ms, and the last step): a step whose decode was skipped has
+ *           no `pixels` (keep showing the last ones, under the new mask; `decodeTokens(tokens)` makes its own
+ *           picture when it is asked for); the first and last steps always have them.
  * - decode: the last step's decode is the final image.
  * - recover: the GPU device had been lost; a new one was acquired and the model rebuilt first.
  * - done:   finished; nothing follows.

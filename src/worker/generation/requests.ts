@@ -25,6 +25,10 @@ export const REQUEST_LIMITS = Object.fromEntries(
  *  points are cut (and the answer says so); beyond this a request is refused outright. */
 export const MAX_PROMPT_WIRE_CHARS = 1_000_000;
 
+/** Largest GenerateRequest.previewEveryMs, in ms: an hour outlasts the runs tests make, so every step between the
+ *  first and the final is paced away (what they ask for to know which steps come without pixels). */
+export const PREVIEW_EVERY_MS_MAX = 3_600_000;
+
 export class InvalidGenerateRequestError extends Error {
   constructor(why: string) {
     super(`Invalid generation request: ${why}.`);
@@ -85,6 +89,14 @@ export function checkGenerateRequest(req: unknown): GenerateRequest {
     if (edit) throw new InvalidGenerateRequestError(edit);
     out.initTokens = Uint32Array.from(r.initTokens as ArrayLike<number>);
     out.keep = Uint8Array.from(r.keep as ArrayLike<number>);
+  }
+  if (r.previewEveryMs !== undefined) {
+    const v = r.previewEveryMs;
+    if (typeof v !== 'number' || !(v >= 0 && v <= PREVIEW_EVERY_MS_MAX))
+      throw new InvalidGenerateRequestError(
+        `previewEveryMs is ${show(v)}; it must be a number of milliseconds from 0 (every step's preview) to ${PREVIEW_EVERY_MS_MAX}`,
+      );
+    out.previewEveryMs = v;
   }
   if (r.adapter !== undefined && r.adapter !== '') {
     if (typeof r.adapter !== 'string' || r.adapter.length > 256)

@@ -305,6 +305,7 @@ export class GenerationService implements GenerationApi, FineTuneHost {
           strength: req.strength,
           remask: req.remask,
           variations: req.variations,
+          previewEveryMs: req.previewEveryMs,
         },
         (s) => this.sendStep(s, onProgress),
         signal,
