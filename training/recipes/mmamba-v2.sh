@@ -19,6 +19,8 @@
 #            STAGE=K bash training/recipes/mmamba-v2.sh end MIN     # resume, train MIN minutes; the stage and a
 #                                                                    # candidate export; report.tgz: the ruler,
 #                                                                    # everyday grid (+ sampling sweep if SWEEP=1)
+#            STAGE=K bash training/recipes/mmamba-v2.sh save        # the stage and the candidate export only
+#            STAGE=K bash training/recipes/mmamba-v2.sh score       # then (same warm machine) report.tgz as end
 #            STAGE=K bash training/recipes/mmamba-v2.sh speed         # before begin: this block's training step
 #                                                                    # eager vs torch.compile, UViT S beside it
 #                                                                    # (bench_train_step.py, batch 512, one process);
@@ -60,6 +62,45 @@ train() {
     || { tail -20 "$OUT/logs/stage$STAGE.log"; exit 1; }
   grep -E "init|resumed|word prior|params|val_loss|stopping|done" "$OUT/logs/stage$STAGE.log" | tail -4
   cp "$R/stage$STAGE/log.jsonl" "$OUT/logs/stage$STAGE.jsonl" 2>/dev/null
+}
+
+# save_stage: the stage's EMA weights ($OUT/stage, the next stage's start) and the candidate export (also kept in
+# $R/candidate for `score`). Run inside the pinned tree.
+save_stage() {
+  (cd training && python3 -m mmamba.stage --ckpt "$R/stage$STAGE" --out "$OUT/stage" --stage "$STAGE") 2>&1 | tail -1
+  (cd training && python3 -m mmamba.export --ckpt "$R/stage$STAGE" --out "$OUT/models/mmamba-v2" --id mmamba-v2 \
+    --int8 --prior "$ROOT/${TABLE[$P]}") 2>&1 | tail -1
+  rm -rf "$R/candidate"; cp -r "$OUT/models/mmamba-v2" "$R/candidate"
+}
+
+# score: the candidate ($R/candidate, or the export CANDIDATE names, e.g. one carried to a fresh machine) beside the
+# shipped default on the fixed ruler, its everyday grid (and the sampling sweep if SWEEP=1); everything and the
+# logs in $OUT/report.tgz. Run inside the pinned tree.
+score() {
+  local cand=${CANDIDATE:-$R/candidate}
+  [ -f "$cand/manifest.json" ] || { echo "recipe: no candidate export at $cand (run save or end first)" >&2; exit 1; }
+  local ev=$RULER; [ -f "$ev" ] || ev=$R/evaluators/evaluators.pt
+  local rep=$R/report; mkdir -p "$rep"
+  # the candidate beside the shipped default (never ship worse); RULER_V1=1 also re-scores the v1 models, whose
+  # rows on this fixed ruler are already in docs/evaluation.md
+  local gens=(--gen "mmamba-v2=$ROOT/public/models/mmamba-v2")
+  [ "${RULER_V1:-0}" = 1 ] && gens+=(--gen "mmamba-s=$ROOT/public/models/mmamba-s" --gen "uvit-s=$ROOT/public/models/uvit-s")
+  el "the ruler (${RULER_N:=250} per split, guidance ${GUIDANCE:=2}): ${gens[*]} and the candidate"
+  timeout 240 python3 training/evaluate.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
+    --ruler "$RULER_N" "${gens[@]}" --gen "mmamba-v2-stage$STAGE=$cand" --guidance "$GUIDANCE" \
+    --json "$rep/ruler.json" --md "$rep/ruler.md" > "$rep/ruler.log" 2>&1
+  python3 training/sample_grid.py --gen "$cand" --vq public/models/vq-s --everyday \
+    --guidance "$GUIDANCE" --out "$rep/everyday-mmamba-v2-stage$STAGE.png" > "$rep/grid.log" 2>&1
+  if [ "${SWEEP:-0}" = 1 ]; then
+    el "sampling sweep of the candidate (training/sweep_sampling.py, 100 prompts per split)"
+    timeout 240 python3 training/sweep_sampling.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
+      --gen "mmamba-v2-stage$STAGE=$cand" --ruler 100 --json "$rep/sweep.json" \
+      --md "$rep/sweep.md" > "$rep/sweep.log" 2>&1
+  fi
+  cp "$OUT"/logs/* "$rep/" 2>/dev/null; rm -rf "$OUT/logs"
+  tar czf "$OUT/report.tgz" -C "$R" report
+  grep -A20 "by split" "$rep/ruler.md" | head -24; tail -3 "$rep/sweep.md" 2>/dev/null
+  el "done"
 }
 
 [ "${1:-}" = prepare ] || mkdir -p "$R" "$OUT/logs"
@@ -115,30 +156,10 @@ PY
     # A device call returns at most 8 files: the stage (2), the candidate export (2) and one report.tgz (ruler,
     # everyday grid, sampling sweep, logs).
     enter_source "${SRC[$STAGE]}"; el "stage $STAGE: train $2 more min"; train "$2" --resume
-    (cd training && python3 -m mmamba.stage --ckpt "$R/stage$STAGE" --out "$OUT/stage" --stage "$STAGE") 2>&1 | tail -1
-    (cd training && python3 -m mmamba.export --ckpt "$R/stage$STAGE" --out "$OUT/models/mmamba-v2" --id mmamba-v2 \
-      --int8 --prior "$ROOT/${TABLE[$P]}") 2>&1 | tail -1
-    ev=$RULER; [ -f "$ev" ] || ev=$R/evaluators/evaluators.pt
-    rep=$R/report; mkdir -p "$rep"
-    # the candidate beside the shipped default (never ship worse); RULER_V1=1 also re-scores the v1 models, whose
-    # rows on this fixed ruler are already in docs/evaluation.md
-    gens=(--gen "mmamba-v2=$ROOT/public/models/mmamba-v2")
-    [ "${RULER_V1:-0}" = 1 ] && gens+=(--gen "mmamba-s=$ROOT/public/models/mmamba-s" --gen "uvit-s=$ROOT/public/models/uvit-s")
-    el "the ruler (${RULER_N:=250} per split, guidance ${GUIDANCE:=2}): ${gens[*]} and the candidate"
-    timeout 240 python3 training/evaluate.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
-      --ruler "$RULER_N" "${gens[@]}" --gen "mmamba-v2-stage$STAGE=$OUT/models/mmamba-v2" --guidance "$GUIDANCE" \
-      --json "$rep/ruler.json" --md "$rep/ruler.md" > "$rep/ruler.log" 2>&1
-    python3 training/sample_grid.py --gen "$OUT/models/mmamba-v2" --vq public/models/vq-s --everyday \
-      --guidance "$GUIDANCE" --out "$rep/everyday-mmamba-v2-stage$STAGE.png" > "$rep/grid.log" 2>&1
-    if [ "${SWEEP:-0}" = 1 ]; then
-      el "sampling sweep of the candidate (training/sweep_sampling.py, 100 prompts per split)"
-      timeout 240 python3 training/sweep_sampling.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
-        --gen "mmamba-v2-stage$STAGE=$OUT/models/mmamba-v2" --ruler 100 --json "$rep/sweep.json" \
-        --md "$rep/sweep.md" > "$rep/sweep.log" 2>&1
-    fi
-    cp "$OUT"/logs/* "$rep/" 2>/dev/null; rm -rf "$OUT/logs"
-    tar czf "$OUT/report.tgz" -C "$R" report
-    grep -A20 "by split" "$rep/ruler.md" | head -24; tail -3 "$rep/sweep.md" 2>/dev/null
-    el "done" ;;
-  *) echo "usage: $0 prepare | speed | begin MIN | more MIN | end MIN (STAGE=K)" >&2; exit 2 ;;
+    save_stage; score ;;
+  save)  # the stage and the candidate export from the last checkpoint, no training (e.g. after `begin`)
+    enter_source "${SRC[$STAGE]}"; save_stage; el "done" ;;
+  score)  # the ruler and the everyday grid of the candidate `save` or `end` left in $R (same warm machine)
+    enter_source "${SRC[$STAGE]}"; score ;;
+  *) echo "usage: $0 prepare | speed | begin MIN | more MIN | end MIN | save | score (STAGE=K)" >&2; exit 2 ;;
 esac
