@@ -7,7 +7,7 @@
 # Device tool: kind nvidia-h200, command `bash training/gpu/conv_path.sh` (raw output under $OUT/conv-path/).
 set -uo pipefail
 export PYTHONUNBUFFERED=1
-cd "$(dirname "$0")/../training" || exit 1
+cd "$(dirname "$0")/.." || exit 1
 LITE='mmamba:split+compile@expand=1,d_state=1,ffn=1,ffn_mult=2,layers=6'
 FUSED='mmamba:fused+compile@expand=1,d_state=1,ffn=1,ffn_mult=2,layers=6'
 out=${OUT:-/tmp}/conv-path; mkdir -p "$out"
