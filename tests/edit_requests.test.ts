@@ -188,6 +188,8 @@ describe('variations step split', () => {
 
 describe("a paced-away step's own picture (ownPixels)", () => {
   const S = 4;
+  /** A token grid of one value. */
+  const grid = (id: number) => new Uint32Array(G * G).fill(id);
   const frame = (kept: boolean, fill: number, tokens?: Uint32Array): Frame => ({
     step: 2,
     steps: 8,
@@ -217,11 +219,7 @@ describe("a paced-away step's own picture (ownPixels)", () => {
 
   it('decodes a kept frame once, stores the picture on the frame; frames with their own are left alone', async () => {
     const d = fakeDecoder();
-    const f = frame(
-      true,
-      7,
-      Uint32Array.from({ length: G * G }, () => 42),
-    );
+    const f = frame(true, 7, grid(42));
     const kept = f.pixels;
     const asks = [ownPixels(f, d.decode), ownPixels(f, d.decode)];
     expect(f.pixels, 'the last image stays until the picture arrives').toBe(kept);
@@ -234,11 +232,7 @@ describe("a paced-away step's own picture (ownPixels)", () => {
     await ownPixels(f, d.decode);
     expect(d.calls, 'cached on the frame').toBe(1);
     // a frame with its own pixels, or without tokens: nothing to decode
-    const own = frame(
-      false,
-      3,
-      Uint32Array.from({ length: G * G }, () => 9),
-    );
+    const own = frame(false, 3, grid(9));
     const noTokens = frame(true, 3);
     expect(await ownPixels(own, d.decode)).toBe(own);
     expect(await ownPixels(noTokens, d.decode)).toBe(noTokens);
@@ -248,11 +242,7 @@ describe("a paced-away step's own picture (ownPixels)", () => {
 
   it('a failed or wrong-sized decode leaves the frame as it was; a later ask tries again', async () => {
     const d = fakeDecoder();
-    const f = frame(
-      true,
-      7,
-      Uint32Array.from({ length: G * G }, () => 42),
-    );
+    const f = frame(true, 7, grid(42));
     const kept = f.pixels;
     d.fail = true;
     await expect(ownPixels(f, d.decode)).rejects.toThrow('the GPU is busy');

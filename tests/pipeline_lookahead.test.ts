@@ -2,21 +2,14 @@
 // the same previews, in order, and the same final image as awaiting every step (the PyTorch golden grids of
 // tests/fixtures/pipeline_cases.json at every step); a cancel with steps in flight stops at once, frees every
 // buffer and leaves the next generation unchanged; the per-step CPU breakdown adds up to the recording time.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { TokenizerSpec } from '../src/model/bpe';
 import { GenerationCancelledError } from '../src/model/errors';
 import { TextToImage, type GenerateRequest, type GenerateResult, type GenerateStep } from '../src/model/pipeline';
 import { expectEqualInts, getEngine } from './gpu';
-import { loadModelDir } from './model_dirs';
+import { loadFixtureModel, pipelineCases } from './model_dirs';
 
-const FX = resolve(__dirname, 'fixtures');
-const cases = JSON.parse(readFileSync(`${FX}/pipeline_cases.json`, 'utf8')) as {
-  tokenizer: TokenizerSpec;
-  cases: Array<{ model: string; request: GenerateRequest; steps: number[][] }>;
-};
-const load = (name: string) => loadModelDir(`${FX}/${name}`);
+const cases = pipelineCases();
+const load = loadFixtureModel;
 const vq = load('vq_tiny');
 const golden = cases.cases.find((c) => c.model === 'mmamba_tiny' && c.request.guidance !== 1)!;
 // every step's preview decoded (the default paces them to the display, by wall time): the steps' pixels compare

@@ -6,23 +6,16 @@
 // src/ui/edit_frames.ts ownPixels) is the unpaced run's pixels of that step;
 // under a fake clock the decoded steps are exactly those the rule picks. Tiny fixtures (tests/fixtures), Dawn on
 // SwiftShader.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { TokenizerSpec } from '../src/model/bpe';
 import { InvalidRequestError } from '../src/model/errors';
 import { TextToImage, type GenerateRequest, type GenerateResult, type GenerateStep } from '../src/model/pipeline';
 import { expectEqualInts, getEngine } from './gpu';
-import { loadModelDir } from './model_dirs';
+import { loadFixtureModel, pipelineCases } from './model_dirs';
 import { ownPixels, splitStep, type DecodeTokens } from '../src/ui/edit_frames';
 import type { Frame } from '../src/ui/image_view';
 
-const FX = resolve(__dirname, 'fixtures');
-const cases = JSON.parse(readFileSync(`${FX}/pipeline_cases.json`, 'utf8')) as {
-  tokenizer: TokenizerSpec;
-  cases: Array<{ model: string; request: GenerateRequest; steps: number[][] }>;
-};
-const load = (name: string) => loadModelDir(`${FX}/${name}`);
+const cases = pipelineCases();
+const load = loadFixtureModel;
 const vq = load('vq_tiny');
 const golden = cases.cases.find((c) => c.model === 'mmamba_tiny' && c.request.guidance !== 1)!;
 /** A pacing no run of these tests reaches: only the first and final steps are decoded. */

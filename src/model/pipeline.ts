@@ -153,6 +153,12 @@ function repeatRows(ids: Int32Array | ArrayLike<number>, n: number): Int32Array 
   return out;
 }
 
+/** The RGBA8 pixels of a read-back VQDecoder.preview (`pixelCount` pixels, then the grids), in their own buffer:
+ *  callers may transfer it. */
+function previewPixels(words: Uint32Array, pixelCount: number): Uint8ClampedArray {
+  return new Uint8ClampedArray(words.buffer.slice(0, pixelCount * 4));
+}
+
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 export class TextToImage {
@@ -238,7 +244,7 @@ export class TextToImage {
       try {
         packed = this.decoder.preview(grid); //              (count·S² + count·HW) u32: RGBA8 pixels, then the grid
         const words = (await this.e.read(packed)) as Uint32Array;
-        return new Uint8ClampedArray(words.buffer.slice(0, count * this.decoder.imageSize ** 2 * 4));
+        return previewPixels(words, count * this.decoder.imageSize ** 2);
       } finally {
         packed?.dispose();
         grid.dispose();
@@ -368,8 +374,7 @@ export class TextToImage {
         decodeMs.push(tEnd - cur.tRecorded);
         let stepPixels: Uint8ClampedArray | undefined;
         if (cur.packed) {
-          // own buffers: callers may transfer them
-          stepPixels = pixels = new Uint8ClampedArray(words.buffer.slice(0, count * S2 * 4));
+          stepPixels = pixels = previewPixels(words, count * S2);
           tokens = words.slice(count * S2); //                [MASK] where still masked
         } else tokens = words; //                            the grid alone, already in its own buffer
         const masked = Uint8Array.from(tokens, (t) => (t === maskId ? 1 : 0));

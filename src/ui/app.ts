@@ -39,7 +39,7 @@ import { isSoftwareAdapter, SOFTWARE_SUGGESTED_STEPS } from './gpu_kind';
 import { framePng, type FramePixels } from './frame_png';
 import { GalleryStore, galleryLabel, indexedDbGallery, type GalleryItem } from './gallery_store';
 import { imageFacts, type ImageFacts } from './image_file';
-import { splitStep, stepPixels } from './edit_frames';
+import { splitStep } from './edit_frames';
 import type { EditPicture } from './edit_panel';
 import { formatMs, type Frame, type PictureToEdit } from './image_view';
 import type { VariationItem } from './variations_grid';
@@ -460,20 +460,8 @@ export class MmApp extends LitElement {
               frames: [...(this.variationItems[i]?.frames ?? []), f],
             }));
           } else {
-            this.frames = [
-              ...this.frames,
-              {
-                step: p.step,
-                steps: p.steps,
-                pixels: stepPixels(p, 0, this.frames[this.frames.length - 1]), // kept when the step has none
-                width: p.width,
-                height: p.height,
-                masked: p.masked,
-                msStep: p.msStep,
-                tokens: p.tokens,
-                kept: !p.pixels, // its own picture decoded when it is picked (edit_frames.ts ownPixels)
-              },
-            ];
+            // one image: the frame shown last is what a step without pixels keeps
+            this.frames = [...this.frames, splitStep(p, [this.frames[this.frames.length - 1]])[0]!];
           }
           this.caption = this.cancelling ? 'Cancelling…' : stepCaption(note, this.frames, p.steps);
           break;
