@@ -1,5 +1,5 @@
 // The SHIPPED default generator (public/models/mmamba-v2: lite block with expand 1, d_state 1 and the GEGLU FFN
-// sublayer, text encoder with the baked GloVe word prior, tokenizer v2, int8) on the engine against PyTorch running
+// sublayer, text encoder with the baked word prior (MiniLM), tokenizer v2, int8) on the engine against PyTorch running
 // the same dequantised weights (tests/fixtures/v2_cases.json, written by tests/fixtures/make_v2_cases.py): the v2 ids
 // of a few prompts, and one batch-1 forward of "a red heart" on a fixed partly masked grid: six full logit rows and,
 // for all 256 rows, sum, sum of squares and argmax. A mis-run (a missing FFN, a wrong scan size, v1 tokenisation, an

@@ -16,6 +16,8 @@
 #            STAGE=K bash training/recipes/mmamba-v2.sh begin MIN   # tokens (+ the ruler's evaluators when
 #                                                                    # training/ruler/ has none), train MIN minutes
 #            STAGE=K bash training/recipes/mmamba-v2.sh more MIN    # resume, train MIN minutes
+#            (begin and more also return the stage and the candidate export, as save does, and their logs as
+#            logs.tgz: if the machine goes cold before the next call, the returned stage/ is the next begin's start)
 #            STAGE=K bash training/recipes/mmamba-v2.sh end MIN     # resume, train MIN minutes; the stage and a
 #                                                                    # candidate export; report.tgz: the ruler,
 #                                                                    # everyday grid (+ sampling sweep if SWEEP=1)
@@ -39,9 +41,13 @@
 #            end 2.2 (the candidate, shipped as mmamba-v2: step 19,340, 9.90 M images, validation CE (EMA) 1.282),
 #            then more 3.6 and the stage saved by hand as above: step 22,000, 11.26 M images, CE (EMA) 1.274
 #   stage 3: the word prior swaps to MiniLM (PCA 128): the stage-2 weights load except text.word_proj, which starts
-#            fresh for the new table (train_gen.py --swap-prior; the word list and every token id are the same)
-declare -A SRC=([1]=0b860e7 [2]=088555f [3]=5eed2d2)
-declare -A PRIOR_OF=([1]=glove [2]=glove [3]=minilm)   # the word table each stage trains with
+#            fresh for the new table (train_gen.py --swap-prior; the word list and every token id are the same).
+#            training/ of 5eed2d2 (2026-12-03): begin 7 + save (one call), score, then more 4.3 + save + score (one
+#            call; the shipped mmamba-v2: step 32,000, 16.38 M images, validation CE (EMA) 1.254). A first begin 4.5
+#            was lost when the machine went cold before the next call, so begin and more now save the stage too.
+#   stage 4: MiniLM, from stage 3's weights (no swap)
+declare -A SRC=([1]=0b860e7 [2]=088555f [3]=5eed2d2 [4]=5eed2d2)
+declare -A PRIOR_OF=([1]=glove [2]=glove [3]=minilm [4]=minilm)   # the word table each stage trains with
 declare -A TABLE=([glove]=training/prior/glove50.npz [minilm]=training/prior/minilm128.npz)
 source "$(dirname "$0")/lib.sh"
 STAGE=${STAGE:-1}
@@ -72,6 +78,9 @@ save_stage() {
     --int8 --prior "$ROOT/${TABLE[$P]}") 2>&1 | tail -1
   rm -rf "$R/candidate"; cp -r "$OUT/models/mmamba-v2" "$R/candidate"
 }
+
+# pack_logs: the call's logs as one $OUT/logs.tgz (a call returns at most 8 files)
+pack_logs() { tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$OUT/logs"; }
 
 # score: the candidate ($R/candidate, or the export CANDIDATE names, e.g. one carried to a fresh machine) beside the
 # shipped default on the fixed ruler, its everyday grid (and the sampling sweep if SWEEP=1); everything and the
@@ -149,9 +158,10 @@ PY
     if [ -f "$R/evaluators/evaluators.pt" ]; then
       grep -E "HOLDOUT" "$OUT/logs/evaluators.log" | tail -1; cp "$R/evaluators/evaluators.pt" "$OUT/"
     fi
-    el "done" ;;
+    save_stage; pack_logs; el "done" ;;
   more)
-    enter_source "${SRC[$STAGE]}"; el "stage $STAGE: train $2 more min"; train "$2" --resume; el "done" ;;
+    enter_source "${SRC[$STAGE]}"; el "stage $STAGE: train $2 more min"; train "$2" --resume
+    save_stage; pack_logs; el "done" ;;
   end)
     # A device call returns at most 8 files: the stage (2), the candidate export (2) and one report.tgz (ruler,
     # everyday grid, sampling sweep, logs).
