@@ -15,6 +15,7 @@ import {
   type TimingSource,
 } from '../bench/step_profiler';
 import type { MMambaConfig } from '../src/model/common';
+import { defaultFusions } from '../src/model/fusions';
 import { TextToImage } from '../src/model/pipeline';
 import { getEngine } from './gpu';
 
@@ -25,8 +26,9 @@ const MODELS = resolve(__dirname, '../e2e/fixtures/models');
  *  (mmamba_mixer.ts mixerInfer); head: rmsNorm + logits reading the image rows in place; sampling:
  *  gumbel_max_sample + maskgit_update. */
 // rmsNorm, in_proj.x, in_proj.z, conv1d_cross, x_proj, dt_proj (reads x_dbl's dt columns in place), scan,
-// layerNorm_silu_gate, out_proj_residual (out_proj with the gated residual as its epilogue)
-const MIXER_DISPATCHES = 9;
+// layerNorm_silu_gate, out_proj_residual (out_proj with the gated residual as its epilogue); the chunked scan
+// (fusion chunkedScan) merges the four directions in a separate crossMerge dispatch
+const MIXER_DISPATCHES = 9 + (defaultFusions().chunkedScan ? 1 : 0);
 function expectedStepDispatches(c: MMambaConfig): number {
   return (c.pos_emb ? 3 : 2) + c.layers * MIXER_DISPATCHES + 2 + 2;
 }

@@ -50,13 +50,12 @@ export const allFusions = (): Fusions => ({
   chunkedScan: true,
 });
 /** What the models run: all but vqConvRows2, which made the vq-s preview decode slower on the H200 (3.09 against
- *  2.52 ms per decode with it off, 2026-12-02: at 16 × 16 its 16-row tiles halve the workgroups), and vqSmallTiles and
- *  chunkedScan, off until measured. */
+ *  2.52 ms per decode with it off, 2026-12-02: at 16 × 16 its 16-row tiles halve the workgroups), and vqSmallTiles,
+ *  slower on two machine starts (6.44 against 6.37 ms a step). chunkedScan is on: faster on two starts (docs/benchmarks.md). */
 export const defaultFusions = (): Fusions => ({
   ...allFusions(),
   vqConvRows2: false,
   vqSmallTiles: false,
-  chunkedScan: false,
 });
 export const noFusions = (): Fusions => ({
   outResidual: false,
