@@ -17,11 +17,15 @@ Two modes:
   a forward+backward allocates beyond its inputs, and the activations (inputs + output) for scale.
   --sweep-split-bwd times launch sets of the registers backward (MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T}) at B=256
   and prints the fastest as an export line. --sweep-lite-bwd times the scratch backward against the registers one
-  (launch sets for a (BLOCK_D, 1) state) at the lite block's shapes (N = 1, di = 256, B = 512), interleaved.
+  (launch sets for a (BLOCK_D, 1) state) and the parallel kind (MMAMBA_SPLIT_BWD=parallel, associative scans over
+  time, d_state 1 only; its forward too) at the lite block's shapes (N = 1, di = 256, B = 512), interleaved, after
+  checking the parallel kind against the reference at N = 1 (the scan alone at ragged L, and with the merge at the
+  lite shapes, f32 and bf16); it prints the fastest parallel set as an export line (MMAMBA_SCAN_PAR_*).
+  --lite-parallel-only: that comparison with scratch and the parallel sets only (training/gpu/scan_parallel.sh).
 
 Usage (from training/):  .venv/bin/python bench_scan.py [--dtype bf16|fp32] [--sweep] [--B 64]
                          .venv/bin/python bench_scan.py --compare [--check] [--sweep-merge] [--sweep-split-bwd]
-                                                        [--sweep-lite-bwd]
+                                                        [--sweep-lite-bwd [--lite-parallel-only]]
                                                         [--Bs 64,256] [--reps 20]
 """
 
@@ -91,6 +95,11 @@ def main():
         "--sweep-lite-bwd",
         action="store_true",
         help="with --compare: the split scan's backward kinds at N = 1, di = 256, B = 512 (the lite block)",
+    )
+    ap.add_argument(
+        "--lite-parallel-only",
+        action="store_true",
+        help="with --sweep-lite-bwd: scratch against the parallel kind's launch sets only (no registers sets)",
     )
     ap.add_argument("--Bs", default="64,256", help="with --compare: batch sizes")
     ap.add_argument("--reps", type=int, default=20, help="with --compare: interleaved rounds")
@@ -332,17 +341,19 @@ def check(perm, inv, Bsz: int = 8, dev: str = "cuda", **shape) -> dict:
     return ok
 
 
-def check_split_ragged(dev: str = "cuda", Ls=(1, 17, 1040), di: int = 128) -> dict:
-    """The split scan alone (selective_scan_triton, both backward kinds, the model's launch sets) vs
-    selective_scan_ref at ragged L, float32, K = 4 groups, N = 16, B = 2, channels-last views as the model passes
-    them: output and every gradient. {'split-registers': ok, 'split-scratch': ok}."""
+def check_split_ragged(
+    dev: str = "cuda", Ls=(1, 17, 1040), di: int = 128, N: int = 16, kinds=("registers", "scratch")
+) -> dict:
+    """The split scan alone (selective_scan_triton, the given backward kinds at the model's launch sets; 'parallel'
+    at its own, parallel_tuning) vs selective_scan_ref at ragged L, float32, K = 4 groups, d_state N, B = 2,
+    channels-last views as the model passes them: output and every gradient. {'split-KIND': ok}."""
     from mmamba.scan import selective_scan_ref
 
-    ok = {"split-registers": True, "split-scratch": True}
+    ok = {f"split-{k}": True for k in kinds}
     for L in Ls:
         g = torch.Generator(device=dev).manual_seed(3 + L)
         r = lambda *s: torch.randn(*s, device=dev, generator=g)  # noqa: E731
-        K, N = 4, 16
+        K = 4
         u, dt, gy = r(2, K, L, di), r(2, K, L, di) * 0.5 - 1.0, r(2, K, L, di).transpose(2, 3)
         x_dbl = r(2, K, L, 2 * N)  # B | C as strided views, as in the model
         Bm, Cm = x_dbl[..., :N], x_dbl[..., N:]
@@ -371,7 +382,7 @@ def check_split_ragged(dev: str = "cuda", Ls=(1, 17, 1040), di: int = 128) -> di
             bad = [n for n, e in zip(names, errs) if not e < 2e-4]
             ok[kind] &= not bad
             print(
-                f"check {kind:15s} float32  L={L:<5d} scan alone vs selective_scan_ref (tol 2e-4): "
+                f"check {kind:15s} float32  L={L:<5d} N={N} scan alone vs selective_scan_ref (tol 2e-4): "
                 + " ".join(f"{n} {e:.1e}" for n, e in zip(names, errs))
                 + ("  PASS" if not bad else f"  FAIL {bad}"),
                 flush=True,
@@ -482,29 +493,104 @@ def sweep_split_bwd(pf, inf, dtype, Bsz: int = 256) -> None:
         )
 
 
-def sweep_lite_bwd(pf, inf, dtype, Bsz: int = 512, reps: int = 5) -> None:
+# the parallel kind's launch sets (block_d, chunk, warps, bwd block_d, bwd warps), the default first; none spills
+# registers when compiled for sm_90 (Triton 3.9, bf16): 2 to 8 elements of a tile per thread
+PAR_SETS = (
+    (32, 16, 4, 32, 8),
+    (16, 16, 4, 16, 4),
+    (32, 32, 8, 32, 8),
+    (64, 16, 8, 32, 8),
+    (64, 16, 4, 64, 8),
+    (32, 16, 4, 16, 4),
+)
+
+
+def par_fn(pf, inf, bd, ch, w, bbd, bw):
+    return split_fn(
+        pf, inf, bwd="parallel", par_block_d=bd, par_chunk=ch, par_warps=w, par_bwd_block_d=bbd, par_bwd_warps=bw
+    )
+
+
+def check_lite(perm, pf, inf, Bsz: int = 8, dev: str = "cuda", di: int = 256) -> bool:
+    """The split path with the scratch and the parallel kinds against scan_merge_ref at N = 1 (the lite block's
+    scan + merge), f32 and bf16, output and every gradient (tolerances as check()); True when all pass."""
+    ok = True
+    for dtype, tol in ((torch.float32, 2e-4), (torch.bfloat16, 2e-2)):
+        ins, _, _ = model_inputs(Bsz, dtype, dev=dev, seed=1, di=di, N=1)
+        gY = torch.randn(Bsz, perm.shape[1], di, device=dev, generator=torch.Generator(device=dev).manual_seed(2))
+        ref = run_grads(ref_fn(perm), ins, gY)
+        for name, fn in (
+            ("split-scratch", split_fn(pf, inf, bwd="scratch")),
+            ("split-parallel", par_fn(pf, inf, *PAR_SETS[0])),
+        ):
+            try:
+                errs = [nerr(g, r) for g, r in zip(run_grads(fn, ins, gY), ref)]
+            except Exception as e:  # a compile failure: report it
+                print(f"check {name} N=1: FAILED to run: {type(e).__name__}: {str(e)[:300]}", flush=True)
+                ok = False
+                continue
+            bad = [n for n, e in zip(NAMES, errs) if not e < tol]
+            ok &= not bad
+            print(
+                f"check {name:15s} {str(dtype)[6:]:8s} B={Bsz} N=1 di={di} vs reference (tol {tol:.0e}): "
+                + " ".join(f"{n} {e:.1e}" for n, e in zip(NAMES, errs))
+                + ("  PASS" if not bad else f"  FAIL {bad}"),
+                flush=True,
+            )
+    return ok
+
+
+def sweep_lite_bwd(
+    perm, pf, inf, dtype, Bsz: int = 512, reps: int = 5, registers: bool = True, par_sets=PAR_SETS[:2]
+) -> None:
     """The split scan at the lite block's shapes (d_state N = 1, d_inner 256) and the stage's batch: the 'scratch'
     backward (DEFAULT_BWD, what the compiled lite step ran) against the 'registers' backward at launch sets that fit
-    a (BLOCK_D, 1) state tile (its default, 32 channels on 4 warps, has 128 threads for 32 values at N = 1),
-    interleaved, forward+backward median / min. Informational: nothing is exported (2b's set serves N = 16)."""
+    a (BLOCK_D, 1) state tile (its default, 32 channels on 4 warps, has 128 threads for 32 values at N = 1) and the
+    'parallel' kind at par_sets (forward and backward differ from the serial kinds', so both columns compare),
+    interleaved, forward+backward median / min. The parallel kind is checked first (check_split_ragged at N = 1,
+    check_lite); a set that fails to compile is reported and dropped. Prints the fastest parallel set as an export
+    line (MMAMBA_SCAN_PAR_*; nothing else is exported: 2b's set serves N = 16)."""
+    ragged = check_split_ragged(Ls=(1, 17, 272, 1040), di=256, N=1, kinds=("scratch", "parallel"))
+    lite_ok = check_lite(perm, pf, inf)
+    ok = lite_ok and all(ragged.values())
+    print(f"check summary N=1: split-parallel {'PASS' if ok else 'FAIL'}", flush=True)
     ins, _, _ = model_inputs(Bsz, dtype, di=256, N=1)
     gY = torch.randn(Bsz, *ins[0].shape[2:], device=ins[0].device)
     fns = {"scratch (default)": split_fn(pf, inf, bwd="scratch")}
-    for bd, w, T in ((32, 4, 8), (128, 4, 16), (128, 2, 16), (64, 2, 16), (256, 8, 16)):
-        fns[f"registers bd={bd} w={w} T={T}"] = split_fn(
-            pf, inf, bwd="registers", bwd_block_d=bd, bwd_warps=w, bwd_t=T, chunk=16
-        )
-    try:
-        res = bench_pair(fns, ins, gY, reps=reps)
-    except Exception as e:  # one set failing to compile takes the comparison down: report it
-        print(f"sweep-lite-bwd FAILED {type(e).__name__}: {str(e)[:300]}", flush=True)
-        return
+    if registers:
+        for bd, w, T in ((32, 4, 8), (128, 4, 16), (128, 2, 16), (64, 2, 16), (256, 8, 16)):
+            fns[f"registers bd={bd} w={w} T={T}"] = split_fn(
+                pf, inf, bwd="registers", bwd_block_d=bd, bwd_warps=w, bwd_t=T, chunk=16
+            )
+    par_names = {}
+    for ps in par_sets:
+        name = "parallel bd={} chunk={} w={} / bwd bd={} w={}".format(*ps)
+        fns[name], par_names[name] = par_fn(pf, inf, *ps), ps
+    small, _, _ = model_inputs(2, dtype, di=256, N=1)  # compile every set first, on a small batch
+    for name in list(fns):
+        try:
+            run_grads(fns[name], small, torch.randn(2, *small[0].shape[2:], device=small[0].device))
+        except Exception as e:  # e.g. out of registers / shared memory for a set: drop it, time the others
+            print(f"sweep-lite-bwd {name}: FAILED {type(e).__name__}: {str(e)[:300]}", flush=True)
+            del fns[name]
+    del small
+    res = bench_pair(fns, ins, gY, reps=reps)
     print(f"\nsplit scan + merge at N = 1, di = 256, B = {Bsz}, {reps} interleaved rounds")
     print("| backward | fwd+bwd median (ms) | fwd+bwd min | fwd median |")
     print("| --- | --- | --- | --- |")
     for name, r in res.items():
         print(
             f"| {name} | {statistics.median(r['fb']):.2f} | {min(r['fb']):.2f} | {statistics.median(r['fwd']):.2f} |",
+            flush=True,
+        )
+    timed_par = [n for n in res if n in par_names]
+    if timed_par and ok:
+        best = min(timed_par, key=lambda n: statistics.median(res[n]["fb"]))
+        bd, ch, w, bbd, bw = par_names[best]
+        print(
+            f"export MMAMBA_SCAN_PAR_BLOCK_D={bd} MMAMBA_SCAN_PAR_CHUNK={ch} MMAMBA_SCAN_PAR_WARPS={w} "
+            f"MMAMBA_SCAN_PAR_BWD_BLOCK_D={bbd} MMAMBA_SCAN_PAR_BWD_WARPS={bw}"
+            f"   # fastest parallel set: {statistics.median(res[best]['fb']):.2f} ms fwd+bwd (median)",
             flush=True,
         )
 
@@ -587,7 +673,10 @@ def compare_main(args) -> None:
     if args.sweep_split_bwd:
         sweep_split_bwd(pf, inf, dtype)
     if args.sweep_lite_bwd:
-        sweep_lite_bwd(pf, inf, dtype)
+        if args.lite_parallel_only:
+            sweep_lite_bwd(perm, pf, inf, dtype, registers=False, par_sets=PAR_SETS)
+        else:
+            sweep_lite_bwd(perm, pf, inf, dtype)
     if not args.Bs.strip():
         return
     print("\n| B | path | fwd median | fwd min | fwd+bwd median | fwd+bwd min | peak extra (fwd+bwd) | activations |")

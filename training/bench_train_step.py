@@ -12,8 +12,11 @@ profile) and restored after, for A/B of kernels chosen at call time in one inter
 `mmamba:split+compile@layers=6~MMAMBA_CONV_BWD_WARPS=4,mmamba:split+compile@layers=6~MMAMBA_CONV_BWD_WARPS=8`.
 Only variables read when a kernel runs (MMAMBA_CONV_BWD_WARPS) or when the model is built (MMAMBA_CONV_PATH, a
 layer attribute that dynamo guards) are safe for that under +compile:
-one read while tracing (MMAMBA_SPLIT_BWD) may be baked into a graph that dynamo reuses for a later variant of the
-same model config.
+one read while tracing (MMAMBA_SPLIT_BWD, MMAMBA_SCAN_*) may be baked into a graph that dynamo reuses for a later
+variant of the same model config, so compiled variants of one spec that differ in those are refused (exit with a
+message): time them in one process each, e.g. `env MMAMBA_SPLIT_BWD=parallel python bench_train_step.py ...`
+(training/gpu/scan_parallel.sh). Without +compile they are read on every call, and an interleaved A/B such as
+`mmamba:split@d_state=1~MMAMBA_SPLIT_BWD=scratch,mmamba:split@d_state=1~MMAMBA_SPLIT_BWD=parallel` is fine.
 The table's label is the whole spec, overrides and env items included, with each variant's parameter count. Timing
 is interleaved: `--rounds` rounds, in each every variant runs `--steps` timed steps after its warm-up; ms/step is
 reported as the median and min over rounds. Then, per variant: peak memory of a step (torch.cuda.max_memory_allocated
@@ -78,6 +81,26 @@ def split_env(spec: str) -> tuple[str, dict]:
             raise SystemExit(f"bad env item {item!r}: use ~MMAMBA_NAME=value")
         env[name] = value
     return spec, env
+
+
+TRACED_ENV = ("MMAMBA_SPLIT_BWD", "MMAMBA_SCAN_")  # names (prefixes) the scan reads while dynamo traces
+
+
+def check_traced_env(specs: list[str]) -> None:
+    """Exit when two +compile variants of the same spec differ in an env item read while tracing (TRACED_ENV):
+    dynamo would reuse the first one's graph, kernel choice included, for the second."""
+    seen: dict[str, dict] = {}
+    for spec in specs:
+        base, env = split_env(spec)
+        if parse_spec(base)[2] != "compile":
+            continue
+        traced = {k: v for k, v in env.items() if k.startswith(TRACED_ENV)}
+        if base in seen and seen[base] != traced:
+            raise SystemExit(
+                f"{spec!r}: compiled variants of {base!r} differ in {sorted(set(seen[base]) | set(traced))}, which are "
+                f"read while tracing, so the second would reuse the first's graph; run one process per value"
+            )
+        seen.setdefault(base, traced)
 
 
 class env_set:
@@ -245,6 +268,7 @@ def main(argv=None) -> None:
     specs = split_variants(args.variants)
     if args.compile:
         specs += [with_compile(s) for s in specs if "+" not in s.partition("~")[0]]
+    check_traced_env(specs)
     gpu = torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"
     env = " ".join(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MMAMBA_")) or "(none)"
     print(

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device run (one H200, 490 s of timeouts in all): are M-Mamba's training paths correct on CUDA, and how fast
+# Device run (one H200, 520 s of timeouts in all): are M-Mamba's training paths correct on CUDA, and how fast
 # are they against UViT S? The split path's scan backward comes in two kernels (MMAMBA_SPLIT_BWD=scratch, the
 # default, or registers, the candidate this script exports for its steps); both are checked and timed. Repository root as cwd; needs PyTorch + CUDA + Triton, no
 # network, no dataset (synthetic tokens). Device tool: kind nvidia-h200, command `bash training/gpu/speed.sh`.
@@ -12,7 +12,9 @@
 #   2. launch sweep of the fused scan at B=256 -> the fastest MMAMBA_MERGE_* set, exported for steps 3-5
 #   2b. launch sweep of the split path's registers backward at B=256 -> the fastest MMAMBA_SCAN_BWD_* set, exported
 #   2c. the split scan at the lite block's N = 1, di = 256, B = 512: the scratch backward (the default, what the
-#      compiled lite step ran) against the registers one at launch sets for a (BLOCK_D, 1) state (informational)
+#      compiled lite step ran) against the registers one at launch sets for a (BLOCK_D, 1) state and the parallel
+#      kind (associative scans over time, checked against the reference first) at two launch sets
+#      (informational; training/gpu/scan_parallel.sh times it in the compiled lite step)
 #   3. the scan + merge alone, split-registers vs split-scratch vs fused, B=64 and 256, interleaved, median / min,
 #      peak memory
 #   4. a full training step, batch 256, bf16: UViT S, M-Mamba S split (registers backward), M-Mamba S fused, and
@@ -63,7 +65,7 @@ if [ -n "$best" ]; then eval "$best"; echo "using the sweep's best: $best"; fi
 step 2b-sweep-split-bwd 20 $PY bench_scan.py --compare --sweep-split-bwd --Bs ""
 sbest=$(grep -h '^export MMAMBA_SCAN_BWD_' "$LOGS/2b-sweep-split-bwd.txt" 2>/dev/null | tail -1)
 if [ -n "$sbest" ]; then eval "${sbest%%#*}"; echo "using the split-backward sweep's best: $sbest"; fi
-step 2c-sweep-lite-bwd 40 $PY bench_scan.py --compare --sweep-lite-bwd --Bs ""
+step 2c-sweep-lite-bwd 70 $PY bench_scan.py --compare --sweep-lite-bwd --Bs ""
 step 3-scan 25 $PY bench_scan.py --compare --Bs 64,256 --reps 12
 step 4-step 70 $PY bench_train_step.py --batch 256 --steps 8 --rounds 3 \
   --variants "uvit,mmamba:split,mmamba:fused,$LITE,mmamba:split@d_state=1"

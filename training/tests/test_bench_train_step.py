@@ -67,3 +67,28 @@ def test_env_items_stay_with_their_variant_and_are_restored(monkeypatch):
     with env_set(env):
         assert os.environ["MMAMBA_CONV_BWD_WARPS"] == "8" and os.environ["MMAMBA_X"] == "1"
     assert os.environ["MMAMBA_CONV_BWD_WARPS"] == "4" and "MMAMBA_X" not in os.environ
+
+
+def test_compiled_variants_differing_in_a_traced_env_item_are_refused():
+    # MMAMBA_SPLIT_BWD / MMAMBA_SCAN_* are read while dynamo traces: two compiled variants of one spec that differ in
+    # them would share a graph; eager variants, other specs and run-time items (MMAMBA_CONV_BWD_WARPS) are fine
+    from bench_train_step import check_traced_env
+
+    lite = "mmamba:split+compile@expand=1,d_state=1,layers=6"
+    for bad in (
+        [f"{lite}~MMAMBA_SPLIT_BWD=scratch", f"{lite}~MMAMBA_SPLIT_BWD=parallel"],
+        [lite, f"{lite}~MMAMBA_SPLIT_BWD=parallel"],
+        [f"{lite}~MMAMBA_SPLIT_BWD=parallel", f"{lite}~MMAMBA_SPLIT_BWD=parallel~MMAMBA_SCAN_PAR_CHUNK=32"],
+    ):
+        with pytest.raises(SystemExit, match="read while tracing"):
+            check_traced_env(bad)
+    check_traced_env(
+        [
+            "mmamba:split@d_state=1~MMAMBA_SPLIT_BWD=scratch",
+            "mmamba:split@d_state=1~MMAMBA_SPLIT_BWD=parallel",
+            f"{lite}~MMAMBA_SPLIT_BWD=parallel~MMAMBA_CONV_BWD_WARPS=4",
+            f"{lite}~MMAMBA_CONV_BWD_WARPS=8~MMAMBA_SPLIT_BWD=parallel",
+            "uvit+compile",
+            "mmamba:split+compile@d_state=1",
+        ]
+    )

@@ -175,3 +175,12 @@ def test_compiled_op_matches_ref():
     assert nerr(y, y_ref) < 2e-5
     for gt, gr in zip(torch.autograd.grad(y.sum(), ins), torch.autograd.grad(y_ref.sum(), ins)):
         assert nerr(gt, gr) < 1e-4
+
+
+def test_bench_check_runs_the_parallel_kind():
+    # the check bench_scan.py --sweep-lite-bwd runs on the GPU before timing (training/gpu/scan_parallel.sh), here
+    # through the interpreter at tiny shapes: the scan alone at N = 1 in the model's channels-last layout
+    import bench_scan
+
+    ok = bench_scan.check_split_ragged(dev=DEVICE, Ls=(1, 17), di=4, N=1, kinds=("parallel",))
+    assert ok == {"split-parallel": True}
