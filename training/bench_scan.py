@@ -548,7 +548,8 @@ def sweep_lite_bwd(
     a (BLOCK_D, 1) state tile (its default, 32 channels on 4 warps, has 128 threads for 32 values at N = 1) and the
     'parallel' kind at par_sets (forward and backward differ from the serial kinds', so both columns compare),
     interleaved, forward+backward median / min. The parallel kind is checked first (check_split_ragged at N = 1,
-    check_lite); a set that fails to compile is reported and dropped. Prints the fastest parallel set as an export
+    check_lite), and every set against scratch on a small batch; a set that fails to compile or to agree is reported
+    and dropped. Prints the fastest parallel set as an export
     line (MMAMBA_SCAN_PAR_*; nothing else is exported: 2b's set serves N = 16)."""
     ragged = check_split_ragged(Ls=(1, 17, 272, 1040), di=256, N=1, kinds=("scratch", "parallel"))
     lite_ok = check_lite(perm, pf, inf)
@@ -566,14 +567,26 @@ def sweep_lite_bwd(
     for ps in par_sets:
         name = "parallel bd={} chunk={} w={} / bwd bd={} w={}".format(*ps)
         fns[name], par_names[name] = par_fn(pf, inf, *ps), ps
-    small, _, _ = model_inputs(2, dtype, di=256, N=1)  # compile every set first, on a small batch
-    for name in list(fns):
+    # compile every set first, on a small batch, and hold each to the scratch kind's output and gradients there (the
+    # same bf16 inputs, f32 arithmetic in both): a set that fails to compile or to agree is reported and not timed
+    small, _, _ = model_inputs(2, dtype, di=256, N=1, seed=4)
+    gs = torch.randn(2, *small[0].shape[2:], device=small[0].device)
+    base = run_grads(fns["scratch (default)"], small, gs)
+    for name in list(fns)[1:]:
         try:
-            run_grads(fns[name], small, torch.randn(2, *small[0].shape[2:], device=small[0].device))
+            errs = [nerr(g, r) for g, r in zip(run_grads(fns[name], small, gs), base)]
         except Exception as e:  # e.g. out of registers / shared memory for a set: drop it, time the others
             print(f"sweep-lite-bwd {name}: FAILED {type(e).__name__}: {str(e)[:300]}", flush=True)
             del fns[name]
-    del small
+            continue
+        bad = [n for n, e in zip(NAMES, errs) if not e < 2e-2]
+        print(
+            f"check {name} B=2 vs scratch (tol 2e-2): max err {max(errs):.1e}" + (f"  FAIL {bad}" if bad else "  PASS"),
+            flush=True,
+        )
+        if bad:
+            del fns[name]
+    del small, base
     res = bench_pair(fns, ins, gY, reps=reps)
     print(f"\nsplit scan + merge at N = 1, di = 256, B = {Bsz}, {reps} interleaved rounds")
     print("| backward | fwd+bwd median (ms) | fwd+bwd min | fwd median |")
