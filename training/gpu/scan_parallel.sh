@@ -41,7 +41,7 @@ fi
   echo "# scan_parallel.sh $(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - t0 )) s; parallel set: ${best:-defaults}"
   grep -h -E "^=== .*exit|^check summary|FAIL" "$out"/*.txt
   for f in 1-kernel 2-step-scratch 3-step-parallel; do
-    echo; echo "## $f"; grep -h -E "^\||^ +[0-9.]+ +_(par|scan)_" "$out/$f.txt" 2>/dev/null
+    echo; echo "## $f"; grep -h -E "^\||^ +[0-9.]+ +_.*scan.*_kernel" "$out/$f.txt" 2>/dev/null
   done
 } > "$out/summary.txt"
 echo; cat "$out/summary.txt"

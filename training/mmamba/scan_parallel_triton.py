@@ -30,6 +30,7 @@ to the same tolerance against the sequential reference.
 
 Only N = 1: selective_scan_triton refuses the kind for N != 1 with a ValueError (it does not fall back to the
 serial kernels, so a benchmark labelled 'parallel' never times another kernel). Any L (chunks carry the state).
+The kernels' names contain _scan_fwd_kernel / _scan_bwd_kernel, so step_profile.py counts them as the mixer's.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def _last(x, j, CHUNK: tl.constexpr):
 
 
 @triton.jit
-def _par_fwd_kernel(
+def _par_scan_fwd_kernel(
     u_ptr,
     dt_ptr,
     bias_ptr,
@@ -149,7 +150,7 @@ def _par_fwd_kernel(
 
 
 @triton.jit
-def _par_bwd_kernel(
+def _par_scan_bwd_kernel(
     u_ptr,
     dt_ptr,
     bias_ptr,
@@ -280,7 +281,7 @@ def parallel_fwd(
     """Launch the parallel forward: y (and ck when save) from the (Bsz, G, dg, L) views, as split_scan_fwd's
     serial launch (same argument roles; A_c, D_c, bias_c contiguous, placeholders when absent)."""
     Bsz, G, dg, L = u.shape
-    _par_fwd_kernel[(Bsz * G, triton.cdiv(dg, block_d))](
+    _par_scan_fwd_kernel[(Bsz * G, triton.cdiv(dg, block_d))](
         u,
         delta,
         bias_c,

@@ -802,9 +802,9 @@ def split_scan_bwd(
         num_warps=num_warps,
     )
     if bwd == "parallel":
-        from .scan_parallel_triton import _par_bwd_kernel
+        from .scan_parallel_triton import _par_scan_bwd_kernel
 
-        _par_bwd_kernel[(Bsz * G, nblk)](*args, *grads, **consts)
+        _par_scan_bwd_kernel[(Bsz * G, nblk)](*args, *grads, **consts)
     elif bwd == "registers":
         _scan_bwd_reg_kernel[(Bsz * G, nblk)](*args, *grads, **consts, T=math.gcd(bwd_t, chunk), PRELOAD=bwd_preload)
     else:
