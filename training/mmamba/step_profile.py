@@ -16,7 +16,7 @@ import torch
 # kernel-name substrings (lower case) per (mixer, pass); a kernel counts for the first pattern set it matches
 MIXER_KERNELS = {
     "scan_fwd": ("_scan_fwd_kernel", "_scan_merge_fwd_kernel"),
-    "scan_bwd": ("_scan_bwd_kernel", "_scan_merge_bwd_kernel"),
+    "scan_bwd": ("_scan_bwd_kernel", "_scan_bwd_reg_kernel", "_scan_merge_bwd_kernel"),
     "attn_bwd": (
         "flash_bwd",
         "fmha_bwd",
