@@ -45,8 +45,10 @@
 #            training/ of 5eed2d2 (2026-12-03): begin 7 + save (one call), score, then more 4.3 + save + score (one
 #            call; the shipped mmamba-v2: step 32,000, 16.38 M images, validation CE (EMA) 1.254). A first begin 4.5
 #            was lost when the machine went cold before the next call, so begin and more now save the stage too.
-#   stage 4: MiniLM, from stage 3's weights (no swap)
-declare -A SRC=([1]=0b860e7 [2]=088555f [3]=5eed2d2 [4]=5eed2d2)
+#   stage 4: MiniLM, from stage 3's weights (no swap); training/ of bc9b75c, which adds the split scan's 'parallel'
+#            kind (MMAMBA_SPLIT_BWD=parallel, passed through from the environment; scratch when unset), so the stage
+#            can train with it once training/gpu/scan_parallel.sh has shown it faster
+declare -A SRC=([1]=0b860e7 [2]=088555f [3]=5eed2d2 [4]=bc9b75c)
 declare -A PRIOR_OF=([1]=glove [2]=glove [3]=minilm [4]=minilm)   # the word table each stage trains with
 declare -A TABLE=([glove]=training/prior/glove50.npz [minilm]=training/prior/minilm128.npz)
 source "$(dirname "$0")/lib.sh"
