@@ -11,7 +11,7 @@ import {
   VARY_STRENGTH,
 } from '../src/ui/edit_requests';
 import { ownPixels, splitStep, stepPixels, type DecodeTokens, type StepProgress } from '../src/ui/edit_frames';
-import type { Frame } from '../src/ui/image_view';
+import type { Frame } from '../src/ui/edit_frames';
 import { DEFAULT_REMASK } from '../src/model/strength_mask';
 import { checkGenerateRequest } from '../src/worker/generation/requests';
 import type { GenerateRequest } from '../src/worker/api';

@@ -12,7 +12,7 @@ import { TextToImage, type GenerateRequest, type GenerateResult, type GenerateSt
 import { expectEqualInts, getEngine } from './gpu';
 import { loadFixtureModel, pipelineCases } from './model_dirs';
 import { ownPixels, splitStep, type DecodeTokens } from '../src/ui/edit_frames';
-import type { Frame } from '../src/ui/image_view';
+import type { Frame } from '../src/ui/edit_frames';
 
 const cases = pipelineCases();
 const load = loadFixtureModel;

@@ -6,7 +6,24 @@
 // its tokens (the engine's decodeTokens) once and stores it on the frame.
 import type { GenerateProgress } from '../worker/api';
 import type { FramePixels } from './frame_png';
-import type { Frame } from './image_view';
+
+/** One step's picture as the page shows it (main view, filmstrip, variations grid). */
+export interface Frame {
+  step: number;
+  steps: number;
+  /** RGBA8, width*height*4. */
+  pixels: Uint8ClampedArray;
+  width: number;
+  height: number;
+  /** (16*16) 1 = still masked. */
+  masked: Uint8Array;
+  msStep: number;
+  /** (16*16) the step's token grid ([MASK] where masked), when known: "Edit this step" needs it. */
+  tokens?: Uint32Array;
+  /** True while `pixels` are an earlier step's (this step's preview was paced away, src/model/pipeline.ts
+   *  previewEveryMs): picked, the step gets its own from its tokens (ownPixels, below). */
+  kept?: boolean;
+}
 
 export type StepProgress = Extract<GenerateProgress, { kind: 'step' }>;
 

@@ -12,28 +12,11 @@
 // Pure presentation: frames come in as plain data, no GPU here.
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { ownPixels, type DecodeTokens } from './edit_frames';
+import { ownPixels, type DecodeTokens, type Frame } from './edit_frames';
 import { framePng, paintFrame } from './frame_png';
 import { canvasLabel, imageFileName, type ImageFacts } from './image_file';
 import { withSharedSettings } from './share_link';
 import { buttonLook, card } from './theme';
-
-export interface Frame {
-  step: number;
-  steps: number;
-  /** RGBA8, width*height*4. */
-  pixels: Uint8ClampedArray;
-  width: number;
-  height: number;
-  /** (16*16) 1 = still masked. */
-  masked: Uint8Array;
-  msStep: number;
-  /** (16*16) the step's token grid ([MASK] where masked), when known: "Edit this step" needs it. */
-  tokens?: Uint32Array;
-  /** True while `pixels` are an earlier step's (this step's preview was paced away, src/model/pipeline.ts
-   *  previewEveryMs): picked, the step gets its own from its tokens (edit_frames.ts ownPixels). */
-  kept?: boolean;
-}
 
 /** What "Edit this step" (and the gallery's Edit) hand to the edit panel. */
 export interface PictureToEdit {

@@ -7,7 +7,7 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { GenerateRequest } from '../worker/api';
 import { paintFrame } from './frame_png';
-import type { Frame } from './image_view';
+import type { Frame } from './edit_frames';
 import { ownPixels, type DecodeTokens } from './edit_frames';
 import { varyRequest } from './edit_requests';
 import { buttonLook, card } from './theme';

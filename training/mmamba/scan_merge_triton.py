@@ -48,7 +48,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .scan_triton import _softplus  # noqa: F401  (one softplus for both scan kernels)
+from .scan_steps_triton import _softplus  # noqa: F401  (one softplus for every scan kernel)
 
 Tensor = torch.Tensor
 

@@ -40,7 +40,7 @@ import os
 import triton
 import triton.language as tl
 
-from .scan_triton import _delta_at
+from .scan_steps_triton import _delta_at
 
 
 def parallel_tuning() -> tuple[int, int, int, int, int]:

@@ -49,33 +49,13 @@ import triton
 import triton.language as tl
 
 from .scan_ref import selective_scan_fast
+from .scan_steps_triton import _delta_at
 
 Tensor = torch.Tensor
 
 BWD_KINDS = ("registers", "scratch", "parallel")  # the backward kernels (MMAMBA_SPLIT_BWD picks one; 'parallel' also
 # picks its forward, and needs d_state 1)
 DEFAULT_BWD = "scratch"  # the kernel checked and timed on the H200; "registers" waits for speed.sh
-
-
-@triton.jit
-def _softplus(x):
-    """log(1 + e^x) in f32 without overflow or cancellation (log1p via the Kahan/Goldberg trick)."""
-    e = tl.exp(tl.minimum(x, 20.0))
-    up = 1.0 + e
-    lp = tl.where(up == 1.0, e, tl.log(up) * e / (up - 1.0))
-    return tl.where(x > 20.0, x, lp)
-
-
-@triton.jit
-def _delta_at(dt_base, t, s_dl, mask, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
-    """(raw, Δ) at step t for a block of channels; Δ = softplus(raw + bias). Masked lanes give Δ = 0 (a no-op step)."""
-    raw = tl.load(dt_base + t * s_dl, mask=mask, other=0.0).to(tl.float32)
-    if HAS_BIAS:
-        raw += bias
-    dlt = raw
-    if SOFTPLUS:
-        dlt = _softplus(raw)
-    return raw, tl.where(mask, dlt, 0.0)
 
 
 @triton.jit
