@@ -12,16 +12,19 @@
 #   uvit-d256     UViT S, d 256, 4 layers                                             6.44 M (mmamba-d256's equal)
 # (counted by building the models on CPU; each run's log prints its own count.)
 #
-#   here:    bash training/recipes/prior-choice.sh prepare   # the data, the word tables and the pinned tree (shared)
-#   device:  kind nvidia-h200, carry ["data/packed", "training/prior/minilm128.npz", "training/runs/recipe/src-088555f"]; park
+#   here:    bash training/recipes/mmamba-v2.sh prepare   # the data, the word tables and the pinned trees (shared)
+#   device:  kind nvidia-h200, carry ["data/packed", "training/prior/minilm128.npz", "training/runs/recipe/src-bc9b75c"]; park
 #            what the GPU does not read first (scripts/device_travel.sh)
 #            BUDGET=images:1500000 bash training/recipes/scaling.sh run NAME...   # equal images (the sweep)
 #            BUDGET=minutes:4      bash training/recipes/scaling.sh run NAME...   # equal GPU time (M-Mamba vs UViT)
 #            bash training/recipes/scaling.sh ruler [NAME...]                      # every finished run (or the NAMEs)
 #                                                                                   # on the ruler; report.tgz
+#            SCORE=1 with `run` scores its runs on the ruler in the same call, so nothing is lost when the machine
+#            goes cold before the next call (a run that must span calls loses its progress then: size runs to a call).
+#            MMAMBA_SPLIT_BWD=parallel in the environment trains M-Mamba with the parallel scan kind (d_state 1).
 #   Runs live in /tmp/runs/scale-<budget>-<prior>-NAME, so budgets and priors do not mix; a call that ends early leaves a
 #   resumable run (`run` again continues it).
-declare -A SRC=([1]=088555f)   # the tree model v2 stage 2 trained with
+declare -A SRC=([1]=bc9b75c)   # the tree model v2 stage 4 trains with (stage 2's 088555f plus the parallel scan kind)
 source "$(dirname "$0")/lib.sh"
 R=${RUNS:-/tmp/runs}
 RULER=$ROOT/training/ruler/evaluators.pt
@@ -46,6 +49,28 @@ case "$BUDGET" in
 esac
 TAG=${BUDGET/:/}-$PRIOR
 
+# score [NAME...]: export every finished run (or the NAMEs) and score them together on the fixed ruler; report in
+# $OUT/report-TAG.tgz. Run inside the pinned tree.
+score() {
+  local names=("$@"); [ ${#names[@]} -gt 0 ] || names=("${!CFG[@]}")
+  local gens=() run rep name
+  for name in "${names[@]}"; do
+    run=$R/scale-$TAG-$name; compgen -G "$run/ckpt-*.pt" > /dev/null || continue
+    (cd training && python3 -m mmamba.export --ckpt "$run" --out "$R/export-$TAG-$name" --id "$name" --int8 \
+      --prior "${TABLE[$PRIOR]}") 2>&1 | tail -1
+    gens+=(--gen "$name=$R/export-$TAG-$name")
+  done
+  [ ${#gens[@]} -gt 0 ] || { echo "recipe: no finished runs for $BUDGET in $R (run 'run' first)" >&2; exit 1; }
+  rep=$R/report-$TAG; mkdir -p "$rep"
+  el "the ruler (${RULER_N:=250} per split, guidance ${GUIDANCE:=2}), $BUDGET: ${gens[*]}"
+  timeout 420 python3 training/evaluate.py --data data/packed --evaluators "$RULER" --vq public/models/vq-s \
+    --ruler "$RULER_N" "${gens[@]}" --guidance "$GUIDANCE" --json "$rep/ruler.json" --md "$rep/ruler.md" \
+    > "$rep/ruler.log" 2>&1
+  cp "$OUT"/logs/* "$rep/" 2>/dev/null; rm -rf "$OUT/logs"
+  tar czf "$OUT/report-$TAG.tgz" -C "$R" "report-$TAG"
+  grep -A30 "by split" "$rep/ruler.md" | head -32
+}
+
 mkdir -p "$R" "$OUT/logs"
 case "${1:-}" in
   run)
@@ -62,26 +87,10 @@ case "${1:-}" in
       grep -E "params|val_loss|stopping|done" "$OUT/logs/scale-$TAG-$name.log" | tail -3
       cp "$run/log.jsonl" "$OUT/logs/scale-$TAG-$name.jsonl" 2>/dev/null
     done
+    [ "${SCORE:-0}" = 1 ] && score "$@"
     el "done" ;;
   ruler)
-    enter_source "${SRC[1]}"; shift
-    names=("$@"); [ ${#names[@]} -gt 0 ] || names=("${!CFG[@]}")
-    gens=()
-    for name in "${names[@]}"; do
-      run=$R/scale-$TAG-$name; compgen -G "$run/ckpt-*.pt" > /dev/null || continue
-      (cd training && python3 -m mmamba.export --ckpt "$run" --out "$R/export-$TAG-$name" --id "$name" --int8 \
-        --prior "${TABLE[$PRIOR]}") 2>&1 | tail -1
-      gens+=(--gen "$name=$R/export-$TAG-$name")
-    done
-    [ ${#gens[@]} -gt 0 ] || { echo "recipe: no finished runs for $BUDGET in $R (run 'run' first)" >&2; exit 1; }
-    rep=$R/report-$TAG; mkdir -p "$rep"
-    el "the ruler (${RULER_N:=250} per split, guidance ${GUIDANCE:=3}), $BUDGET: ${gens[*]}"
-    timeout 420 python3 training/evaluate.py --data data/packed --evaluators "$RULER" --vq public/models/vq-s \
-      --ruler "$RULER_N" "${gens[@]}" --guidance "$GUIDANCE" --json "$rep/ruler.json" --md "$rep/ruler.md" \
-      > "$rep/ruler.log" 2>&1
-    cp "$OUT"/logs/* "$rep/" 2>/dev/null; rm -rf "$OUT/logs"
-    tar czf "$OUT/report-$TAG.tgz" -C "$R" "report-$TAG"
-    grep -A30 "by split" "$rep/ruler.md" | head -32
+    enter_source "${SRC[1]}"; shift; score "$@"
     el "done" ;;
   *) echo "usage: BUDGET=images:N|minutes:M $0 run NAME... | ruler [NAME...]" >&2; exit 2 ;;
 esac
