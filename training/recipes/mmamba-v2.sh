@@ -27,6 +27,8 @@
 #                                                                    # eager vs torch.compile, UViT S beside it
 #                                                                    # (bench_train_step.py, batch 512, one process);
 #                                                                    # compile is kept when >= 10 % faster
+#            F16=1 (with begin, more, end or save): the candidate is also exported in f16, and score puts it on the
+#            ruler beside the int8 one (the download format's quality cost)
 #            COMPILE=1 adds torch.compile to every training call of a stage (all calls of a stage alike); unset, the
 #            calls follow the choice `speed` left in /tmp/runs/compile (eager when there is none)
 #   here:    copy the returned stage/ over training/stages/mmamba-v2/ and commit it (the next stage's start);
@@ -79,6 +81,12 @@ save_stage() {
   (cd training && python3 -m mmamba.export --ckpt "$R/stage$STAGE" --out "$OUT/models/mmamba-v2" --id mmamba-v2 \
     --int8 --prior "$ROOT/${TABLE[$P]}") 2>&1 | tail -1
   rm -rf "$R/candidate"; cp -r "$OUT/models/mmamba-v2" "$R/candidate"
+  # F16=1: the same weights exported in f16 too (kept on the machine only), for the ruler's int8-vs-f16 check
+  rm -rf "$R/candidate-f16"
+  if [ "${F16:-0}" = 1 ]; then
+    (cd training && python3 -m mmamba.export --ckpt "$R/stage$STAGE" --out "$R/candidate-f16" --id mmamba-v2 \
+      --prior "$ROOT/${TABLE[$P]}") 2>&1 | tail -1
+  fi
 }
 
 # pack_logs: the call's logs as one $OUT/logs.tgz (a call returns at most 8 files)
@@ -97,6 +105,7 @@ score() {
   local gens=(--gen "mmamba-v2=$ROOT/public/models/mmamba-v2")
   [ "${RULER_V1:-0}" = 1 ] && gens+=(--gen "mmamba-s=$ROOT/public/models/mmamba-s" --gen "uvit-s=$ROOT/public/models/uvit-s")
   el "the ruler (${RULER_N:=250} per split, guidance ${GUIDANCE:=2}): ${gens[*]} and the candidate"
+  [ -z "${CANDIDATE:-}" ] && [ -f "$R/candidate-f16/manifest.json" ] && gens+=(--gen "mmamba-v2-stage$STAGE-f16=$R/candidate-f16")
   timeout 240 python3 training/evaluate.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
     --ruler "$RULER_N" "${gens[@]}" --gen "mmamba-v2-stage$STAGE=$cand" --guidance "$GUIDANCE" \
     --json "$rep/ruler.json" --md "$rep/ruler.md" > "$rep/ruler.log" 2>&1
