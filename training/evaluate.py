@@ -128,6 +128,35 @@ def read_external_images(path: str, count: int | None = None, size: int = IMAGE_
     return np.ascontiguousarray(arr, dtype=np.uint8)
 
 
+def parity_stats(name: str, ext: np.ndarray, ref: np.ndarray) -> dict:
+    """How far the external (WebGPU engine) images are from PyTorch's for the same items, both uint8 (N, S, S, 3).
+    Identical tokens still allow ±1 in a few pixels (f32 rounding at a uint8 boundary in the decoder); a different
+    token shows as a patch of large differences."""
+    absdiff = np.abs(ext.astype(np.int16) - ref.astype(np.int16))  # (N, S, S, 3)
+    diff = absdiff.mean(axis=(1, 2, 3))  # (N,) per image
+    return {
+        "name": name,
+        "n": int(diff.size),
+        "mean_abs_diff": float(diff.mean()),
+        "median_abs_diff": float(np.median(diff)),
+        "max_abs_diff": float(diff.max()),
+        "max_pixel_diff": int(absdiff.max()),
+        "identical_share": float((diff == 0).mean()),
+        "below_1_share": float((diff < 1).mean()),
+        "pixels_off_by_more_than_1_share": float((absdiff.max(axis=(1, 2, 3)) > 1).mean()),
+        "per_image": [round(float(x), 5) for x in diff],
+    }
+
+
+def parity_line(p: dict) -> str:
+    return (
+        f"PARITY {p['name']}: mean |Δ| {p['mean_abs_diff']:.4g} px, median {p['median_abs_diff']:.4g}, "
+        f"max {p['max_abs_diff']:.4g} (largest pixel |Δ| {p['max_pixel_diff']}), "
+        f"identical {p['identical_share']:.1%}, "
+        f"images with a pixel off by > 1: {p['pixels_off_by_more_than_1_share']:.1%}"
+    )
+
+
 def write_raw_images(path: str, images: np.ndarray) -> None:
     np.ascontiguousarray(images, dtype=np.uint8).tofile(path)
 
@@ -518,31 +547,10 @@ def main(argv=None) -> dict:
         ext = read_external_images(path, len(items))
         add_row(f"{name}@external", ext, {"path": path})
         if name in images_of:
-            absdiff = np.abs(ext.astype(np.int16) - images_of[name].astype(np.int16))  # (N, S, S, 3)
-            diff = absdiff.mean(axis=(1, 2, 3))  # (N,) per image
-            # identical tokens still allow ±1 in a few pixels (f32 rounding at a uint8 boundary in the decoder);
-            # a different token shows as a patch of large differences
-            p = {
-                "name": name,
-                "n": int(diff.size),
-                "mean_abs_diff": float(diff.mean()),
-                "median_abs_diff": float(np.median(diff)),
-                "max_abs_diff": float(diff.max()),
-                "max_pixel_diff": int(absdiff.max()),
-                "identical_share": float((diff == 0).mean()),
-                "below_1_share": float((diff < 1).mean()),
-                "pixels_off_by_more_than_1_share": float((absdiff.max(axis=(1, 2, 3)) > 1).mean()),
-                "per_image": [round(float(x), 5) for x in diff],
-            }
+            p = parity_stats(name, ext, images_of[name])
             parity.append(p)
             write_json(partial=True)
-            print(
-                f"PARITY {name}: mean |Δ| {p['mean_abs_diff']:.4g} px, median {p['median_abs_diff']:.4g}, "
-                f"max {p['max_abs_diff']:.4g} (largest pixel |Δ| {p['max_pixel_diff']}), "
-                f"identical {p['identical_share']:.1%}, "
-                f"images with a pixel off by > 1: {p['pixels_off_by_more_than_1_share']:.1%}",
-                flush=True,
-            )
+            print(parity_line(p), flush=True)
 
     write_json(partial=False)
     table = markdown(rows) + "\nBy hold-out kind of the prompt:\n\n" + markdown_by_holdout(rows)
