@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device run (one H200, 290 s of timeouts in all): the split scan's 'parallel' kind (MMAMBA_SPLIT_BWD=parallel:
+# Device run (one H200, 320 s of timeouts in all): the split scan's 'parallel' kind (MMAMBA_SPLIT_BWD=parallel:
 # forward and backward as associative scans over time, d_state 1 only; mmamba/scan_parallel_triton.py) against the
 # scratch backward (the default), at the lite block's shapes and in the compiled lite training step, UViT S beside.
 #   1. bench_scan.py --compare --sweep-lite-bwd --lite-parallel-only: the parallel kind checked against the
@@ -7,7 +7,9 @@
 #      f32 and bf16), then scratch and the parallel launch sets timed interleaved at N = 1, di = 256, B = 512
 #      (forward and forward+backward); the fastest parallel set is exported (MMAMBA_SCAN_PAR_*) for step 3
 #   2. the compiled lite step (expand 1, d_state 1, GEGLU FFN x2, 6 layers) at the stages' batch 512 with the scratch
-#      backward, and UViT S compiled, interleaved in one process, with the kernel breakdown
+#      backward, the same with the conv backward at 8 warps (MMAMBA_CONV_BWD_WARPS, read when the op runs: 211
+#      registers and no spills against 255 and spills at 4), and UViT S compiled, interleaved in one process, with
+#      the kernel breakdown
 #   3. the same lite step with MMAMBA_SPLIT_BWD=parallel in its own process (the kind is read while dynamo traces,
 #      so it cannot share a process with step 2's lite variant); skipped when step 1's check failed
 # Repository root as cwd; synthetic tokens, no dataset. Device tool: kind nvidia-h200, command
@@ -29,8 +31,8 @@ $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton
 step 1-kernel 100 $PY bench_scan.py --compare --sweep-lite-bwd --lite-parallel-only --Bs ""
 best=$(grep -h '^export MMAMBA_SCAN_PAR_' "$out/1-kernel.txt" 2>/dev/null | tail -1)
 if [ -n "$best" ]; then eval "${best%%#*}"; echo "the lite step's parallel set: $best"; fi
-step 2-step-scratch 110 env MMAMBA_SPLIT_BWD=scratch $PY bench_train_step.py --batch 512 --steps 4 --rounds 3 \
-  --warmup 2 --variants "uvit+compile,$LITE" --json "$out/step-scratch.json"
+step 2-step-scratch 140 env MMAMBA_SPLIT_BWD=scratch $PY bench_train_step.py --batch 512 --steps 4 --rounds 3 \
+  --warmup 2 --variants "uvit+compile,$LITE,$LITE~MMAMBA_CONV_BWD_WARPS=8" --json "$out/step-scratch.json"
 if grep -q '^check summary N=1: split-parallel PASS' "$out/1-kernel.txt"; then
   step 3-step-parallel 80 env MMAMBA_SPLIT_BWD=parallel $PY bench_train_step.py --batch 512 --steps 4 --rounds 3 \
     --warmup 2 --variants "$LITE" --json "$out/step-parallel.json"
