@@ -7,6 +7,23 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 import pytest  # noqa: E402
 
+SLOW_ENV = "MMAMBA_SLOW_TESTS"  # =1 runs the tests marked slow too (CI leaves them out to stay within its time)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", f"slow: long Triton-interpreter cases (whole models, L >= 272 at the model's shapes); {SLOW_ENV}=1"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get(SLOW_ENV) == "1":
+        return
+    skip = pytest.mark.skip(reason=f"slow (whole model or long L under the interpreter): set {SLOW_ENV}=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
 
 @pytest.fixture
 def triton_interpreter_fix(monkeypatch):

@@ -258,6 +258,7 @@ def test_triton_rejects_bad_shapes(interp):
 
 
 @needs_triton
+@pytest.mark.slow
 @pytest.mark.parametrize("text_position", ["first", "middle"])
 def test_model_fused_path_matches_ref(text_position, monkeypatch, interp):
     # MMamba with scan_path 'fused' (gathered conv + fused scan/merge kernels, forced on for CPU tensors here)

@@ -118,10 +118,10 @@ def test_triton_matches_ref(case, bwd):
         (17, 3, 2, 8, 0),
         (17, 2, 2, 4, 0),
         (17, 3, 2, 4, 1),
-        (272, 2, 2, 8, 0),
-        (272, 2, 2, 16, 0),
-        (272, 1, 1, 4, 1),
-        (1040, 1, 1, 8, 0),
+        pytest.param(272, 2, 2, 8, 0, marks=pytest.mark.slow),
+        pytest.param(272, 2, 2, 16, 0, marks=pytest.mark.slow),
+        pytest.param(272, 1, 1, 4, 1, marks=pytest.mark.slow),
+        pytest.param(1040, 1, 1, 8, 0, marks=pytest.mark.slow),
     ],
 )
 def test_registers_backward_model_shapes(L, dg, bwd_block_d, T, preload):
@@ -185,6 +185,7 @@ def test_dispatcher_uses_fast_path_on_cpu_and_matches():
     assert nerr(y, selective_scan_ref(u, delta, A, Bm, Cm, D=D, z=z, delta_bias=bias)) < 2e-5
 
 
+@pytest.mark.slow
 def test_inside_model_matches_ref(monkeypatch):
     # the model's real layout (K·di channels, grouped B/C as strided views of x_dbl, non-contiguous dt)
     import mmamba.mmamba as mm

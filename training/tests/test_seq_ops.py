@@ -67,7 +67,7 @@ except ImportError:
     HAVE_TRITON = False
 
 
-@pytest.mark.skipif(not HAVE_TRITON, reason="triton not installed (CI)")
+@pytest.mark.skipif(not HAVE_TRITON, reason="triton not installed")
 @pytest.mark.parametrize("shape", [(2, 2, 7, 5, 4), (1, 4, 40, 70, 4), (2, 1, 3, 8, 2)])
 def test_triton_conv_matches_ref(shape, triton_interpreter_fix):
     from mmamba.conv_triton import causal_conv_silu_triton

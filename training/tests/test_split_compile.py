@@ -60,7 +60,7 @@ def _check_against_ref(m, img, txt, logits, grads):
         assert nerr(g, r) < 1e-3, (name, nerr(g, r))
 
 
-@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+@pytest.mark.parametrize("backend", ["aot_eager", pytest.param("inductor", marks=pytest.mark.slow)])
 def test_compiled_split_path_matches_reference(backend):
     from torch._dynamo.backends.registry import lookup_backend
 
@@ -94,6 +94,7 @@ def test_lite_configs_match_reference(cfg_kw):
     torch._dynamo.reset()
 
 
+@pytest.mark.slow
 def test_inline_conv_path_is_traced_by_the_compiler(monkeypatch):
     # MMAMBA_CONV_PATH=inline: the conv is plain PyTorch in the graph (no conv op) and the compiled model still
     # equals the reference in the logits and every gradient
