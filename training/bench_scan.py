@@ -330,15 +330,21 @@ def check(perm, inv, Bsz: int = 8, dev: str = "cuda", **shape) -> dict:
                 ok[name] = False
                 continue
             errs = [nerr(g, r) for g, r in zip(got, ref)]
-            bad = [n for n, e in zip(NAMES, errs) if not e < tol]
-            ok[name] &= not bad
-            print(
-                f"check {name:15s} {str(dtype)[6:]:8s} B={Bsz} vs reference (normalised max err, tol {tol:.0e}): "
-                + " ".join(f"{n} {e:.1e}" for n, e in zip(NAMES, errs))
-                + ("  PASS" if not bad else f"  FAIL {bad}"),
-                flush=True,
-            )
+            label = f"{name:15s} {str(dtype)[6:]:8s} B={Bsz} vs reference (normalised max err, tol {tol:.0e}):"
+            ok[name] &= _check_line(label, NAMES, errs, tol)
     return ok
+
+
+def _check_line(label: str, names, errs, tol: float) -> bool:
+    """Print one check's line, "check LABEL name err ... PASS|FAIL [names over tol]"; True when every err < tol."""
+    bad = [n for n, e in zip(names, errs) if not e < tol]
+    print(
+        f"check {label} "
+        + " ".join(f"{n} {e:.1e}" for n, e in zip(names, errs))
+        + ("  PASS" if not bad else f"  FAIL {bad}"),
+        flush=True,
+    )
+    return not bad
 
 
 def check_split_ragged(
@@ -379,14 +385,8 @@ def check_split_ragged(
             got = grads(selective_scan_triton, **{**_triton_tuning(), "bwd": kind[6:]})
             errs = [nerr(a, b) for a, b in zip(got, ref)]
             names = ("y", "du", "ddt", "dA", "dB", "dC", "dD", "dbias")
-            bad = [n for n, e in zip(names, errs) if not e < 2e-4]
-            ok[kind] &= not bad
-            print(
-                f"check {kind:15s} float32  L={L:<5d} N={N} scan alone vs selective_scan_ref (tol 2e-4): "
-                + " ".join(f"{n} {e:.1e}" for n, e in zip(names, errs))
-                + ("  PASS" if not bad else f"  FAIL {bad}"),
-                flush=True,
-            )
+            label = f"{kind:15s} float32  L={L:<5d} N={N} scan alone vs selective_scan_ref (tol 2e-4):"
+            ok[kind] &= _check_line(label, names, errs, 2e-4)
     return ok
 
 
@@ -529,13 +529,8 @@ def check_lite(perm, pf, inf, Bsz: int = 8, dev: str = "cuda", di: int = 256) ->
                 print(f"check {name} N=1: FAILED to run: {type(e).__name__}: {str(e)[:300]}", flush=True)
                 ok = False
                 continue
-            bad = [n for n, e in zip(NAMES, errs) if not e < tol]
-            ok &= not bad
-            print(
-                f"check {name:15s} {str(dtype)[6:]:8s} B={Bsz} N=1 di={di} vs reference (tol {tol:.0e}): "
-                + " ".join(f"{n} {e:.1e}" for n, e in zip(NAMES, errs))
-                + ("  PASS" if not bad else f"  FAIL {bad}"),
-                flush=True,
+            ok &= _check_line(
+                f"{name:15s} {str(dtype)[6:]:8s} B={Bsz} N=1 di={di} vs reference (tol {tol:.0e}):", NAMES, errs, tol
             )
     return ok
 

@@ -30,7 +30,7 @@ from mmamba import scan_parallel_triton  # noqa: E402
 from mmamba.scan import selective_scan_ref  # noqa: E402
 from mmamba.scan_triton import selective_scan_triton  # noqa: E402
 from test_scan import make_inputs, nerr  # noqa: E402
-from test_scan_triton import DEVICE  # noqa: E402
+from test_scan_triton import DEVICE, check_model_matches_ref  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -191,29 +191,6 @@ def test_inside_lite_model_matches_ref(monkeypatch):
     # x_dbl, a non-contiguous dt; the tiny model on the parallel kind against itself on the sequential reference
     import dataclasses
 
-    import mmamba.mmamba as mm
     from mmamba.config import tiny_mmamba
-    from test_models import inputs, randomise_modulation
 
-    calls = []
-
-    def scan(*a, **k):
-        calls.append(a[0].shape)
-        return selective_scan_triton(*a, **k, **_par(4, 8))
-
-    monkeypatch.setattr(mm, "selective_scan", scan)
-    torch.manual_seed(0)
-    cfg = dataclasses.replace(tiny_mmamba(), d_state=1, expand=1)
-    m = mm.MMamba(cfg).to(DEVICE)
-    randomise_modulation(m)
-    img, txt = [t.to(DEVICE) for t in inputs(cfg)]
-    a = m(img, txt, use_ref_scan=True)
-    ga = torch.autograd.grad(a.square().mean(), list(m.parameters()), allow_unused=True)
-    b = m(img, txt, use_ref_scan=False)
-    gb = torch.autograd.grad(b.square().mean(), list(m.parameters()), allow_unused=True)
-    assert calls and nerr(b, a) < 2e-5
-    for (name, _), x, y in zip(m.named_parameters(), gb, ga):
-        if y is None:
-            assert x is None, name
-            continue
-        assert ((x - y).abs().max() / y.abs().max().clamp_min(1e-6)).item() < 1e-3, name
+    check_model_matches_ref(monkeypatch, dataclasses.replace(tiny_mmamba(), d_state=1, expand=1), **_par(4, 8))
