@@ -192,6 +192,14 @@ def main(argv=None) -> None:
         help="the cosine ends at this fraction of --lr (1 = constant after warm-up)",
     )
     ap.add_argument(
+        "--cooldown-steps",
+        type=int,
+        default=0,
+        help="with --resume: N more steps with the LR falling linearly to 0 from where the run stands, then stop "
+        "(the decay of a warmup-stable-decay schedule: a shipping candidate from a stable-phase checkpoint, "
+        "trained in a copy of its run so the stable run can go on); a resumed cool-down continues its own",
+    )
+    ap.add_argument(
         "--init",
         default=None,
         help="exported generator dir (manifest.json): start from its (dequantised) weights; optimiser, EMA "
@@ -336,6 +344,15 @@ def main(argv=None) -> None:
         if args.steps > 0:
             sched.total_steps = args.steps
         log.print(f"resumed from {ck} at step {step} (total {sched.total_steps})")
+    if args.cooldown_steps:
+        if not (args.resume and latest_checkpoint(args.out)):
+            raise SystemExit("--cooldown-steps continues a run: give --resume and a --out with a checkpoint")
+        if not sched.cooldown_steps:
+            sched.cool(step, args.cooldown_steps)
+        log.print(
+            f"cool-down: LR {sched.lr_at(sched.cooldown_from):g} -> 0 over steps "
+            f"{sched.cooldown_from}..{sched.cooldown_from + sched.cooldown_steps}"
+        )
     if auto_steps and not args.max_minutes:
         raise SystemExit("give --steps, or --max-minutes for an automatic step count")
     if info.is_main:
@@ -380,7 +397,7 @@ def main(argv=None) -> None:
                 br = finish_profile(prof, 3)
                 log.print("BENCH breakdown " + format_breakdown(dt * 1e3 / args.bench_steps, br))
                 break
-        elif not auto_steps and step >= sched.total_steps:
+        elif (not auto_steps and step >= sched.total_steps) or sched.cooled(step):
             break
         lr = sched.apply(step)
         idx = batcher.batch(step).to(dev)  # (b,)
@@ -421,7 +438,7 @@ def main(argv=None) -> None:
                     "elapsed_min": deadline.elapsed() / 60,
                 }
             )
-        done = not auto_steps and step >= sched.total_steps and not args.bench_steps
+        done = ((not auto_steps and step >= sched.total_steps) or sched.cooled(step)) and not args.bench_steps
         stop = deadline.should_stop() if (step % 10 == 0 or done) else False
         stop = stop or bool(args.stop_after and step - start_step >= args.stop_after)
         if has_val and not args.bench_steps and (step % args.val_every == 0 or done or stop) and info.is_main:

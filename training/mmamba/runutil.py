@@ -24,7 +24,8 @@ from .dist import broadcast_, get_world_size
 class CosineSchedule:
     """Linear warm-up, then cosine from base_lr down to min_ratio * base_lr at total_steps (min_ratio 1: constant,
     the stable phase of a staged campaign). `restart`: a run continued from a stage checkpoint with fresh AdamW
-    moments warms up again from that step; the cosine still reads the global step."""
+    moments warms up again from that step; the cosine still reads the global step. `cool(step, n)`: from `step` the
+    LR falls linearly to 0 over n steps (the decay phase of a warmup-stable-decay schedule), whatever came before."""
 
     def __init__(
         self,
@@ -43,8 +44,24 @@ class CosineSchedule:
             min_ratio,
         )
         self.restart = restart
+        self.cooldown_from, self.cooldown_steps = 0, 0
+
+    def cool(self, step: int, n: int) -> None:
+        if n < 1:
+            raise ValueError(f"cool-down needs at least one step, got {n}")
+        self.cooldown_from, self.cooldown_steps = step, n
+
+    def cooled(self, step: int) -> bool:
+        """True once a cool-down has run all its steps (the run should stop)."""
+        return self.cooldown_steps > 0 and step >= self.cooldown_from + self.cooldown_steps
 
     def lr_at(self, step: int) -> float:
+        if self.cooldown_steps and step >= self.cooldown_from:
+            left = 1.0 - (step - self.cooldown_from) / self.cooldown_steps
+            return self._scheduled(self.cooldown_from) * max(0.0, left)
+        return self._scheduled(step)
+
+    def _scheduled(self, step: int) -> float:
         warmup = max(1, min(self.warmup, (self.total_steps - self.restart) // 5))  # short runs: most steps at full LR
         if step - self.restart < warmup:
             return self.base_lr * (step - self.restart + 1) / warmup
@@ -65,6 +82,8 @@ class CosineSchedule:
             "warmup": self.warmup,
             "min_ratio": self.min_ratio,
             "restart": self.restart,
+            "cooldown_from": self.cooldown_from,
+            "cooldown_steps": self.cooldown_steps,
         }
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
@@ -75,6 +94,7 @@ class CosineSchedule:
             st["min_ratio"],
         )
         self.restart = int(st.get("restart", 0))
+        self.cooldown_from, self.cooldown_steps = int(st.get("cooldown_from", 0)), int(st.get("cooldown_steps", 0))
 
 
 class RunLogger:

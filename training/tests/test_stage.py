@@ -88,6 +88,40 @@ def test_stage_roundtrip_and_continue(tokens):
     assert CosineSchedule(None, 1.0, 100, warmup=4, min_ratio=0.1).lr_at(2) == pytest.approx(0.75)  # no restart
 
 
+def test_cooldown_decays_to_zero_and_stops(tokens):
+    """--cooldown-steps: a copy of a stable run goes on for exactly N steps, the LR falling linearly to 0 from the
+    stable LR, then stops with a final checkpoint; the stable run itself is untouched, and a cool-down without a
+    checkpoint to continue is refused."""
+    import shutil
+
+    import train_gen
+    from mmamba.runutil import CosineSchedule
+
+    tmp, tok = tokens
+    base = ["--model", "mmamba", "--data", tok, "--val-every", "100", "--lr-min-ratio", "1", "--warmup", "2"]
+    base += COMMON + ["--lr", "1e-3", "--log-every", "1"]
+    stable, cool = str(tmp / "stable"), str(tmp / "cool")
+    train_gen.main(base + ["--out", stable, "--steps", "1000", "--stop-after", "4"])
+    shutil.copytree(stable, cool)
+    train_gen.main(base + ["--out", cool, "--steps", "1000", "--resume", "--cooldown-steps", "4"])
+    st = _final(cool)
+    assert st["step"] == 8, ("the cool-down runs exactly its steps", st["step"])
+    assert (st["scheduler"]["cooldown_from"], st["scheduler"]["cooldown_steps"]) == (4, 4)
+    lrs = [json.loads(line)["lr"] for line in open(os.path.join(cool, "log.jsonl")) if '"lr"' in line]
+    assert lrs[-1] == pytest.approx(1e-3 * 0.25), ("the last step runs at 1/N of the stable LR", lrs)
+    assert _final(stable)["step"] == 4, "the stable run is left as it was"
+
+    sched = CosineSchedule(None, 2.0, 100, warmup=2, min_ratio=1.0)
+    sched.cool(10, 4)
+    assert [sched.lr_at(s) for s in (9, 10, 11, 13, 14)] == pytest.approx([2.0, 2.0, 1.5, 0.5, 0.0])
+    assert not sched.cooled(13) and sched.cooled(14)
+    again = CosineSchedule(None, 2.0, 100)
+    again.load_state_dict(sched.state_dict())
+    assert again.lr_at(12) == pytest.approx(1.0), "a resumed cool-down keeps its own start and length"
+    with pytest.raises(SystemExit, match="continues a run"):
+        train_gen.main(base + ["--out", str(tmp / "none"), "--steps", "10", "--cooldown-steps", "4"])
+
+
 def test_stage_refuses_other_tokenizer_and_non_stage(tokens, tmp_path):
     import train_gen
     from mmamba.stage import load_stage
