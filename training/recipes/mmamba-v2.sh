@@ -21,6 +21,10 @@
 #            STAGE=K bash training/recipes/mmamba-v2.sh end MIN     # resume, train MIN minutes; the stage and a
 #                                                                    # candidate export; report.tgz: the ruler,
 #                                                                    # everyday grid (+ sampling sweep if SWEEP=1)
+#            STAGE=K bash training/recipes/mmamba-v2.sh cool STEPS  # the candidate from a cool-down: a copy of the
+#                                                                    # run trains STEPS more, LR linear to 0; the
+#                                                                    # stage (stable LR) and that candidate, then
+#                                                                    # report.tgz as end
 #            STAGE=K bash training/recipes/mmamba-v2.sh save        # the stage and the candidate export only
 #            STAGE=K bash training/recipes/mmamba-v2.sh score       # then (same warm machine) report.tgz as end
 #            STAGE=K bash training/recipes/mmamba-v2.sh speed         # before begin: this block's training step
@@ -47,10 +51,10 @@
 #            training/ of 5eed2d2 (2026-12-03): begin 7 + save (one call), score, then more 4.3 + save + score (one
 #            call; the shipped mmamba-v2: step 32,000, 16.38 M images, validation CE (EMA) 1.254). A first begin 4.5
 #            was lost when the machine went cold before the next call, so begin and more now save the stage too.
-#   stage 4: MiniLM, from stage 3's weights (no swap); training/ of bc9b75c, which adds the split scan's 'parallel'
-#            kind (MMAMBA_SPLIT_BWD=parallel, passed through from the environment; scratch when unset), so the stage
-#            can train with it once training/gpu/scan_parallel.sh has shown it faster
-declare -A SRC=([1]=0b860e7 [2]=088555f [3]=5eed2d2 [4]=bc9b75c)
+#   stage 4: MiniLM, from stage 3's weights (no swap); training/ of 9c306f3, which adds the split scan's 'parallel'
+#            kind (MMAMBA_SPLIT_BWD=parallel, passed through from the environment; scratch when unset) and the
+#            cool-down (`cool STEPS`: the shipping candidate from a copy of the run whose LR decays to 0)
+declare -A SRC=([1]=0b860e7 [2]=088555f [3]=5eed2d2 [4]=9c306f3)
 declare -A PRIOR_OF=([1]=glove [2]=glove [3]=minilm [4]=minilm)   # the word table each stage trains with
 declare -A TABLE=([glove]=training/prior/glove50.npz [minilm]=training/prior/minilm128.npz)
 source "$(dirname "$0")/lib.sh"
@@ -67,24 +71,26 @@ TRAIN=(--batch-size 512 --lr 8e-4 --lr-min-ratio 1 --steps 1000000 --val-every 1
 # train MIN [extra args]: one invocation of train_gen in the pinned tree, time-boxed
 train() {
   local min=$1; shift
-  "${TRAIN_GEN[@]}" "${ARCH[@]}" "${TRAIN[@]}" --data "$R/tok_$P" --out "$R/stage$STAGE" \
+  "${TRAIN_GEN[@]}" "${ARCH[@]}" "${TRAIN[@]}" --data "$R/tok_$P" --out "${RUN:-$R/stage$STAGE}" \
     --max-minutes "$min" "$@" >> "$OUT/logs/stage$STAGE.log" 2>&1 \
     || { tail -20 "$OUT/logs/stage$STAGE.log"; exit 1; }
   grep -E "init|resumed|word prior|params|val_loss|stopping|done" "$OUT/logs/stage$STAGE.log" | tail -4
-  cp "$R/stage$STAGE/log.jsonl" "$OUT/logs/stage$STAGE.jsonl" 2>/dev/null
+  cp "${RUN:-$R/stage$STAGE}/log.jsonl" "$OUT/logs/$(basename "${RUN:-stage$STAGE}").jsonl" 2>/dev/null
 }
 
 # save_stage: the stage's EMA weights ($OUT/stage, the next stage's start) and the candidate export (also kept in
-# $R/candidate for `score`). Run inside the pinned tree.
+# $R/candidate for `score`) of the run CAND_RUN (default the stage's own run; `cool` points it at its copy).
+# Run inside the pinned tree.
 save_stage() {
+  local cand_run=${CAND_RUN:-$R/stage$STAGE}
   (cd training && python3 -m mmamba.stage --ckpt "$R/stage$STAGE" --out "$OUT/stage" --stage "$STAGE") 2>&1 | tail -1
-  (cd training && python3 -m mmamba.export --ckpt "$R/stage$STAGE" --out "$OUT/models/mmamba-v2" --id mmamba-v2 \
+  (cd training && python3 -m mmamba.export --ckpt "$cand_run" --out "$OUT/models/mmamba-v2" --id mmamba-v2 \
     --int8 --prior "$ROOT/${TABLE[$P]}") 2>&1 | tail -1
   rm -rf "$R/candidate"; cp -r "$OUT/models/mmamba-v2" "$R/candidate"
   # F16=1: the same weights exported in f16 too (kept on the machine only), for the ruler's int8-vs-f16 check
   rm -rf "$R/candidate-f16"
   if [ "${F16:-0}" = 1 ]; then
-    (cd training && python3 -m mmamba.export --ckpt "$R/stage$STAGE" --out "$R/candidate-f16" --id mmamba-v2 \
+    (cd training && python3 -m mmamba.export --ckpt "$cand_run" --out "$R/candidate-f16" --id mmamba-v2 \
       --prior "$ROOT/${TABLE[$P]}") 2>&1 | tail -1
   fi
 }
@@ -178,9 +184,18 @@ PY
     # everyday grid, sampling sweep, logs).
     enter_source "${SRC[$STAGE]}"; el "stage $STAGE: train $2 more min"; train "$2" --resume
     save_stage; score ;;
+  cool)
+    # The candidate from a cool-down: a copy of the stage's run trains STEPS more with the LR falling linearly to 0
+    # (train_gen --cooldown-steps); the stage itself stays at the stable LR, so the next stage continues from it.
+    enter_source "${SRC[$STAGE]}"
+    [ -d "$R/stage$STAGE" ] || { echo "recipe: no run at $R/stage$STAGE to cool (begin or more first)" >&2; exit 1; }
+    rm -rf "$R/stage$STAGE-cool"; cp -r "$R/stage$STAGE" "$R/stage$STAGE-cool"
+    el "stage $STAGE: cool-down of $2 steps (LR linear to 0) in a copy of the run"
+    RUN=$R/stage$STAGE-cool train 5 --resume --cooldown-steps "$2"
+    CAND_RUN=$R/stage$STAGE-cool save_stage; score ;;
   save)  # the stage and the candidate export from the last checkpoint, no training (e.g. after `begin`)
     enter_source "${SRC[$STAGE]}"; save_stage; el "done" ;;
   score)  # the ruler and the everyday grid of the candidate `save` or `end` left in $R (same warm machine)
     enter_source "${SRC[$STAGE]}"; score ;;
-  *) echo "usage: $0 prepare | speed | begin MIN | more MIN | end MIN | save | score (STAGE=K)" >&2; exit 2 ;;
+  *) echo "usage: $0 prepare | speed | begin MIN | more MIN | end MIN | cool STEPS | save | score (STAGE=K)" >&2; exit 2 ;;
 esac
