@@ -27,6 +27,7 @@
 #                                                                    # report.tgz as end
 #            STAGE=K bash training/recipes/mmamba-v2.sh save        # the stage and the candidate export only
 #            STAGE=K bash training/recipes/mmamba-v2.sh score       # then (same warm machine) report.tgz as end
+#            STAGE=K bash training/recipes/mmamba-v2.sh sweep       # only the sampling sweep (report-sweep.tgz)
 #            STAGE=K bash training/recipes/mmamba-v2.sh speed         # before begin: this block's training step
 #                                                                    # eager vs torch.compile, UViT S beside it
 #                                                                    # (bench_train_step.py, batch 512, one process);
@@ -98,6 +99,14 @@ save_stage() {
 # pack_logs: the call's logs as one $OUT/logs.tgz (a call returns at most 8 files)
 pack_logs() { tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$OUT/logs"; }
 
+# sweep_candidate CAND EVALUATORS REPORT_DIR: the sampling sweep of the candidate (training/sweep_sampling.py, 100
+# prompts per split; the page's defaults follow it)
+sweep_candidate() {
+  el "sampling sweep of the candidate (training/sweep_sampling.py, 100 prompts per split)"
+  timeout 240 python3 training/sweep_sampling.py --data data/packed --evaluators "$2" --vq public/models/vq-s \
+    --gen "mmamba-v2-stage$STAGE=$1" --ruler 100 --json "$3/sweep.json" --md "$3/sweep.md" > "$3/sweep.log" 2>&1
+}
+
 # score: the candidate ($R/candidate, or the export CANDIDATE names, e.g. one carried to a fresh machine) beside the
 # shipped default on the fixed ruler, its everyday grid (and the sampling sweep if SWEEP=1); everything and the
 # logs in $OUT/report.tgz. Run inside the pinned tree.
@@ -117,12 +126,7 @@ score() {
     --json "$rep/ruler.json" --md "$rep/ruler.md" > "$rep/ruler.log" 2>&1
   python3 training/sample_grid.py --gen "$cand" --vq public/models/vq-s --everyday \
     --guidance "$GUIDANCE" --out "$rep/everyday-mmamba-v2-stage$STAGE.png" > "$rep/grid.log" 2>&1
-  if [ "${SWEEP:-0}" = 1 ]; then
-    el "sampling sweep of the candidate (training/sweep_sampling.py, 100 prompts per split)"
-    timeout 240 python3 training/sweep_sampling.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
-      --gen "mmamba-v2-stage$STAGE=$cand" --ruler 100 --json "$rep/sweep.json" \
-      --md "$rep/sweep.md" > "$rep/sweep.log" 2>&1
-  fi
+  [ "${SWEEP:-0}" = 1 ] && sweep_candidate "$cand" "$ev" "$rep"
   cp "$OUT"/logs/* "$rep/" 2>/dev/null; rm -rf "$OUT/logs"
   tar czf "$OUT/report.tgz" -C "$R" report
   grep -A20 "by split" "$rep/ruler.md" | head -24; tail -3 "$rep/sweep.md" 2>/dev/null
@@ -193,9 +197,14 @@ PY
     el "stage $STAGE: cool-down of $2 steps (LR linear to 0) in a copy of the run"
     RUN=$R/stage$STAGE-cool train 5 --resume --cooldown-steps "$2"
     CAND_RUN=$R/stage$STAGE-cool save_stage; score ;;
+  sweep)  # only the sampling sweep of the candidate (or CANDIDATE) left in $R; report-sweep.tgz
+    enter_source "${SRC[$STAGE]}"; cand=${CANDIDATE:-$R/candidate}; ev=$RULER; [ -f "$ev" ] || ev=$R/evaluators/evaluators.pt
+    mkdir -p "$R/report-sweep"; sweep_candidate "$cand" "$ev" "$R/report-sweep"
+    tar czf "$OUT/report-sweep.tgz" -C "$R" report-sweep; cat "$R/report-sweep/sweep.md"; tail -3 "$R/report-sweep/sweep.log"
+    el "done" ;;
   save)  # the stage and the candidate export from the last checkpoint, no training (e.g. after `begin`)
     enter_source "${SRC[$STAGE]}"; save_stage; el "done" ;;
   score)  # the ruler and the everyday grid of the candidate `save` or `end` left in $R (same warm machine)
     enter_source "${SRC[$STAGE]}"; score ;;
-  *) echo "usage: $0 prepare | speed | begin MIN | more MIN | end MIN | cool STEPS | save | score (STAGE=K)" >&2; exit 2 ;;
+  *) echo "usage: $0 prepare | speed | begin MIN | more MIN | end MIN | cool STEPS | save | score | sweep (STAGE=K)" >&2; exit 2 ;;
 esac
