@@ -8,11 +8,11 @@
 # Before the call, here: `bash scripts/stage-gpu.sh`. Device tool: kind nvidia-h200, carry [".gpu"] (park
 # docs/img, training/stages, training/ruler, tests/fixtures and e2e/fixtures to fit), command
 # `bash training/gpu/parity.sh`. Env: MODELS (default "mmamba-v2 uvit-s"), SEEDS (default 4), STEPS (12),
-# GUIDANCE (4, the page's), TAU (4.5).
+# GUIDANCE (4, the page's), TAU (1.5, the page's).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/parity-out}/parity; R=${RUNS:-/tmp/runs}/parity; mkdir -p "$OUT" "$R"
-MODELS=${MODELS:-"mmamba-v2 uvit-s"}; SEEDS=${SEEDS:-4}; STEPS=${STEPS:-12}; GUIDANCE=${GUIDANCE:-4}; TAU=${TAU:-4.5}
+MODELS=${MODELS:-"mmamba-v2 uvit-s"}; SEEDS=${SEEDS:-4}; STEPS=${STEPS:-12}; GUIDANCE=${GUIDANCE:-4}; TAU=${TAU:-1.5}
 t0=$(date +%s); el() { echo "[+$(( $(date +%s) - t0 ))s] $*"; }
 for f in .gpu/enter.sh .gpu/generate_eval.mjs; do
   [ -f "$f" ] || { echo "parity.sh: $f is missing: run 'bash scripts/stage-gpu.sh' here and carry [\".gpu\"]" >&2; exit 1; }

@@ -52,9 +52,11 @@
 #            training/ of 5eed2d2 (2026-12-03): begin 7 + save (one call), score, then more 4.3 + save + score (one
 #            call; the shipped mmamba-v2: step 32,000, 16.38 M images, validation CE (EMA) 1.254). A first begin 4.5
 #            was lost when the machine went cold before the next call, so begin and more now save the stage too.
-#   stage 4: MiniLM, from stage 3's weights (no swap); training/ of 9c306f3, which adds the split scan's 'parallel'
-#            kind (MMAMBA_SPLIT_BWD=parallel, passed through from the environment; scratch when unset) and the
-#            cool-down (`cool STEPS`: the shipping candidate from a copy of the run whose LR decays to 0)
+#   stage 4: MiniLM, from stage 3's weights (no swap); training/ of 9c306f3 (2026-12-03), which adds the cool-down
+#            (`cool STEPS`: the shipping candidate from a copy of the run whose LR decays to 0) and the split scan's
+#            'parallel' kind (MMAMBA_SPLIT_BWD=parallel; measured slower, so unset: scratch). begin 6 (COMPILE=1; step
+#            36,620, the stage saved for stage 5, CE (EMA) 1.251), then `F16=1 cool 2000` (the shipped mmamba-v2:
+#            step 38,620, 19.77 M images, CE (EMA) 1.251, raw 1.258) and `sweep`, each its own call
 declare -A SRC=([1]=0b860e7 [2]=088555f [3]=5eed2d2 [4]=9c306f3)
 declare -A PRIOR_OF=([1]=glove [2]=glove [3]=minilm [4]=minilm)   # the word table each stage trains with
 declare -A TABLE=([glove]=training/prior/glove50.npz [minilm]=training/prior/minilm128.npz)

@@ -155,7 +155,7 @@ export interface MaskgitStepOptions {
   /** Step i in 0..steps−1. */
   step: number;
   steps: number;
-  /** Choice temperature tau (4.5 by default in the sampler). */
+  /** Choice temperature tau (the page's default: GENERATION_SETTINGS.tau). */
   tau: number;
   /** The [MASK] id (= codebook size). */
   maskId: number;
