@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Recipe: the size of model v3 (issue "Model v2", item 1) and M-Mamba against UViT at equal parameters, at equal
 # images and at equal GPU time (item 4). Every run starts from scratch on dataset v2 with the MiniLM word prior (the
-# one model v2 uses from stage 3; PRIOR=glove for the GloVe table), the same
-# optimiser (batch 512, LR 8e-4 constant after 300 warm-up steps, seed 0, torch.compile) and one budget, then all
-# runs are scored on the fixed ruler together. Sizes (total parameters with the text encoder):
+# one model v2 uses from stage 3; PRIOR=glove for the GloVe table), the same optimiser (batch 512, LR 8e-4 after
+# 300 warm-up steps, then a cosine to 0.1x that ends with the budget, so every size is compared decayed; seed 0,
+# torch.compile) and one budget, then all runs are scored on the fixed ruler together. Sizes (total parameters with the text encoder):
 #   mmamba-d256   lite block (expand 1, d_state 1, GEGLU FFN x2), d 256, 6 layers    6.11 M (the shipped v2)
 #   mmamba-d384   lite block, d 384, 8 layers                                        15.12 M
 #   mmamba-d512   lite block, d 512, 8 layers                                        24.96 M
@@ -40,11 +40,12 @@ declare -A CFG=(
   [uvit-d384]="--model uvit --d 384 --layers 6"
   [uvit-d256]="--model uvit"
 )
-TRAIN=(--batch-size 512 --lr 8e-4 --lr-min-ratio 1 --warmup 300 --val-every 1000 --ckpt-minutes 2 --seed 0 --compile)
+TRAIN=(--batch-size 512 --lr 8e-4 --lr-min-ratio 0.1 --warmup 300 --val-every 1000 --ckpt-minutes 2 --seed 0 --compile)
 BUDGET=${BUDGET:-images:1500000}
 case "$BUDGET" in
   images:[0-9]*) LIMIT=(--train-images "${BUDGET#images:}") ;;
-  minutes:[0-9]*) LIMIT=(--max-minutes "${BUDGET#minutes:}" --steps 1000000) ;;
+  # equal time: --steps 0 times steps 10..40 and fixes the cosine's length to end inside the minutes
+  minutes:[0-9]*) LIMIT=(--max-minutes "${BUDGET#minutes:}" --steps 0) ;;
   *) echo "recipe: BUDGET is images:N or minutes:M, not '$BUDGET'" >&2; exit 2 ;;
 esac
 TAG=${BUDGET/:/}-$PRIOR
