@@ -17,15 +17,13 @@ Two modes:
   a forward+backward allocates beyond its inputs, and the activations (inputs + output) for scale.
   --sweep-split-bwd times launch sets of the registers backward (MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T}) at B=256
   and prints the fastest as an export line. --sweep-lite-bwd times the scratch backward against the registers one
-  (launch sets for a (BLOCK_D, 1) state) and the parallel kind (MMAMBA_SPLIT_BWD=parallel, associative scans over
-  time, d_state 1 only; its forward too) at the lite block's shapes (N = 1, di = 256, B = 512), interleaved, after
-  checking the parallel kind against the reference at N = 1 (the scan alone at ragged L, and with the merge at the
-  lite shapes, f32 and bf16); it prints the fastest parallel set as an export line (MMAMBA_SCAN_PAR_*).
-  --lite-parallel-only: that comparison with scratch and the parallel sets only (training/gpu/scan_parallel.sh).
+  (launch sets for a (BLOCK_D, 1) state) at the lite block's shapes (N = 1, di = 256, B = 512), interleaved, after
+  checking scratch against the reference at N = 1 (the scan alone at ragged L, and with the merge at the lite
+  shapes, f32 and bf16) and every registers set against scratch.
 
 Usage (from training/):  .venv/bin/python bench_scan.py [--dtype bf16|fp32] [--sweep] [--B 64]
                          .venv/bin/python bench_scan.py --compare [--check] [--sweep-merge] [--sweep-split-bwd]
-                                                        [--sweep-lite-bwd [--lite-parallel-only]]
+                                                        [--sweep-lite-bwd]
                                                         [--Bs 64,256] [--reps 20]
 """
 
@@ -95,11 +93,6 @@ def main():
         "--sweep-lite-bwd",
         action="store_true",
         help="with --compare: the split scan's backward kinds at N = 1, di = 256, B = 512 (the lite block)",
-    )
-    ap.add_argument(
-        "--lite-parallel-only",
-        action="store_true",
-        help="with --sweep-lite-bwd: scratch against the parallel kind's launch sets only (no registers sets)",
     )
     ap.add_argument("--Bs", default="64,256", help="with --compare: batch sizes")
     ap.add_argument("--reps", type=int, default=20, help="with --compare: interleaved rounds")
@@ -350,9 +343,9 @@ def _check_line(label: str, names, errs, tol: float) -> bool:
 def check_split_ragged(
     dev: str = "cuda", Ls=(1, 17, 1040), di: int = 128, N: int = 16, kinds=("registers", "scratch")
 ) -> dict:
-    """The split scan alone (selective_scan_triton, the given backward kinds at the model's launch sets; 'parallel'
-    at its own, parallel_tuning) vs selective_scan_ref at ragged L, float32, K = 4 groups, d_state N, B = 2,
-    channels-last views as the model passes them: output and every gradient. {'split-KIND': ok}."""
+    """The split scan alone (selective_scan_triton, the given backward kinds at the model's launch sets) vs
+    selective_scan_ref at ragged L, float32, K = 4 groups, d_state N, B = 2, channels-last views as the model passes
+    them: output and every gradient. {'split-KIND': ok}."""
     from mmamba.scan import selective_scan_ref
 
     ok = {f"split-{k}": True for k in kinds}
@@ -493,75 +486,43 @@ def sweep_split_bwd(pf, inf, dtype, Bsz: int = 256) -> None:
         )
 
 
-# the parallel kind's launch sets (block_d, chunk, warps, bwd block_d, bwd warps), the default first; none spills
-# registers when compiled for sm_90 (Triton 3.9, bf16): 2 to 8 elements of a tile per thread
-PAR_SETS = (
-    (32, 16, 4, 32, 8),
-    (16, 16, 4, 16, 4),
-    (32, 32, 8, 32, 8),
-    (64, 16, 8, 32, 8),
-    (64, 16, 4, 64, 8),
-    (16, 64, 8, 16, 8),
-)
-
-
-def par_fn(pf, inf, bd, ch, w, bbd, bw):
-    return split_fn(
-        pf, inf, bwd="parallel", par_block_d=bd, par_chunk=ch, par_warps=w, par_bwd_block_d=bbd, par_bwd_warps=bw
-    )
-
-
 def check_lite(perm, pf, inf, Bsz: int = 8, dev: str = "cuda", di: int = 256) -> bool:
-    """The split path with the scratch and the parallel kinds against scan_merge_ref at N = 1 (the lite block's
-    scan + merge), f32 and bf16, output and every gradient (tolerances as check()); True when all pass."""
+    """The split path with the scratch kind against scan_merge_ref at N = 1 (the lite block's scan + merge), f32 and
+    bf16, output and every gradient (tolerances as check()); True when all pass."""
     ok = True
     for dtype, tol in ((torch.float32, 2e-4), (torch.bfloat16, 2e-2)):
         ins, _, _ = model_inputs(Bsz, dtype, dev=dev, seed=1, di=di, N=1)
         gY = torch.randn(Bsz, perm.shape[1], di, device=dev, generator=torch.Generator(device=dev).manual_seed(2))
         ref = run_grads(ref_fn(perm), ins, gY)
-        for name, fn in (
-            ("split-scratch", split_fn(pf, inf, bwd="scratch")),
-            ("split-parallel", par_fn(pf, inf, *PAR_SETS[0])),
-        ):
-            try:
-                errs = [nerr(g, r) for g, r in zip(run_grads(fn, ins, gY), ref)]
-            except Exception as e:  # a compile failure: report it
-                print(f"check {name} N=1: FAILED to run: {type(e).__name__}: {str(e)[:300]}", flush=True)
-                ok = False
-                continue
-            ok &= _check_line(
-                f"{name:15s} {str(dtype)[6:]:8s} B={Bsz} N=1 di={di} vs reference (tol {tol:.0e}):", NAMES, errs, tol
-            )
+        try:
+            errs = [nerr(g, r) for g, r in zip(run_grads(split_fn(pf, inf, bwd="scratch"), ins, gY), ref)]
+        except Exception as e:  # a compile failure: report it
+            print(f"check split-scratch N=1: FAILED to run: {type(e).__name__}: {str(e)[:300]}", flush=True)
+            ok = False
+            continue
+        ok &= _check_line(
+            f"split-scratch   {str(dtype)[6:]:8s} B={Bsz} N=1 di={di} vs reference (tol {tol:.0e}):", NAMES, errs, tol
+        )
     return ok
 
 
-def sweep_lite_bwd(
-    perm, pf, inf, dtype, Bsz: int = 512, reps: int = 5, registers: bool = True, par_sets=PAR_SETS[:2]
-) -> None:
+def sweep_lite_bwd(perm, pf, inf, dtype, Bsz: int = 512, reps: int = 5) -> None:
     """The split scan at the lite block's shapes (d_state N = 1, d_inner 256) and the stage's batch: the 'scratch'
     backward (DEFAULT_BWD, what the compiled lite step ran) against the 'registers' backward at launch sets that fit
-    a (BLOCK_D, 1) state tile (its default, 32 channels on 4 warps, has 128 threads for 32 values at N = 1) and the
-    'parallel' kind at par_sets (forward and backward differ from the serial kinds', so both columns compare),
-    interleaved, forward+backward median / min. The parallel kind is checked first (check_split_ragged at N = 1,
-    check_lite), and every set against scratch on a small batch; a set that fails to compile or to agree is reported
-    and dropped. Prints the fastest parallel set as an export
-    line (MMAMBA_SCAN_PAR_*; nothing else is exported: 2b's set serves N = 16)."""
-    ragged = check_split_ragged(Ls=(1, 17, 272, 1040), di=256, N=1, kinds=("scratch", "parallel"))
-    lite_ok = check_lite(perm, pf, inf)
-    ok = lite_ok and all(ragged.values())
-    print(f"check summary N=1: split-parallel {'PASS' if ok else 'FAIL'}", flush=True)
+    a (BLOCK_D, 1) state tile (its default, 32 channels on 4 warps, has 128 threads for 32 values at N = 1),
+    interleaved, forward+backward median / min. Scratch is checked first against the reference at N = 1
+    (check_split_ragged, check_lite), and every registers set against scratch on a small batch; a set that fails to
+    compile or to agree is reported and dropped. Informational: nothing is exported (2b's set serves N = 16)."""
+    ragged = check_split_ragged(Ls=(1, 17, 272, 1040), di=256, N=1, kinds=("scratch",))
+    ok = check_lite(perm, pf, inf) and all(ragged.values())
+    print(f"check summary N=1: split-scratch {'PASS' if ok else 'FAIL'}", flush=True)
     ins, _, _ = model_inputs(Bsz, dtype, di=256, N=1)
     gY = torch.randn(Bsz, *ins[0].shape[2:], device=ins[0].device)
     fns = {"scratch (default)": split_fn(pf, inf, bwd="scratch")}
-    if registers:
-        for bd, w, T in ((32, 4, 8), (128, 4, 16), (128, 2, 16), (64, 2, 16), (256, 8, 16)):
-            fns[f"registers bd={bd} w={w} T={T}"] = split_fn(
-                pf, inf, bwd="registers", bwd_block_d=bd, bwd_warps=w, bwd_t=T, chunk=16
-            )
-    par_names = {}
-    for ps in par_sets:
-        name = "parallel bd={} chunk={} w={} / bwd bd={} w={}".format(*ps)
-        fns[name], par_names[name] = par_fn(pf, inf, *ps), ps
+    for bd, w, T in ((32, 4, 8), (128, 4, 16), (128, 2, 16), (64, 2, 16), (256, 8, 16)):
+        fns[f"registers bd={bd} w={w} T={T}"] = split_fn(
+            pf, inf, bwd="registers", bwd_block_d=bd, bwd_warps=w, bwd_t=T, chunk=16
+        )
     # compile every set first, on a small batch, and hold each to the scratch kind's output and gradients there (the
     # same bf16 inputs, f32 arithmetic in both): a set that fails to compile or to agree is reported and not timed
     small, _, _ = model_inputs(2, dtype, di=256, N=1, seed=4)
@@ -589,16 +550,6 @@ def sweep_lite_bwd(
     for name, r in res.items():
         print(
             f"| {name} | {statistics.median(r['fb']):.2f} | {min(r['fb']):.2f} | {statistics.median(r['fwd']):.2f} |",
-            flush=True,
-        )
-    timed_par = [n for n in res if n in par_names]
-    if timed_par and ok:
-        best = min(timed_par, key=lambda n: statistics.median(res[n]["fb"]))
-        bd, ch, w, bbd, bw = par_names[best]
-        print(
-            f"export MMAMBA_SCAN_PAR_BLOCK_D={bd} MMAMBA_SCAN_PAR_CHUNK={ch} MMAMBA_SCAN_PAR_WARPS={w} "
-            f"MMAMBA_SCAN_PAR_BWD_BLOCK_D={bbd} MMAMBA_SCAN_PAR_BWD_WARPS={bw}"
-            f"   # fastest parallel set: {statistics.median(res[best]['fb']):.2f} ms fwd+bwd (median)",
             flush=True,
         )
 
@@ -681,10 +632,7 @@ def compare_main(args) -> None:
     if args.sweep_split_bwd:
         sweep_split_bwd(pf, inf, dtype)
     if args.sweep_lite_bwd:
-        if args.lite_parallel_only:
-            sweep_lite_bwd(perm, pf, inf, dtype, registers=False, par_sets=PAR_SETS)
-        else:
-            sweep_lite_bwd(perm, pf, inf, dtype)
+        sweep_lite_bwd(perm, pf, inf, dtype)
     if not args.Bs.strip():
         return
     print("\n| B | path | fwd median | fwd min | fwd+bwd median | fwd+bwd min | peak extra (fwd+bwd) | activations |")

@@ -14,9 +14,9 @@ Only variables read when a kernel runs (MMAMBA_CONV_BWD_WARPS) or when the model
 layer attribute that dynamo guards) are safe for that under +compile:
 one read while tracing (MMAMBA_SPLIT_BWD, MMAMBA_SCAN_*) may be baked into a graph that dynamo reuses for a later
 variant of the same model config, so compiled variants of one spec that differ in those are refused (exit with a
-message): time them in one process each, e.g. `env MMAMBA_SPLIT_BWD=parallel python bench_train_step.py ...`
-(training/gpu/scan_parallel.sh). Without +compile they are read on every call, and an interleaved A/B such as
-`mmamba:split@d_state=1~MMAMBA_SPLIT_BWD=scratch,mmamba:split@d_state=1~MMAMBA_SPLIT_BWD=parallel` is fine.
+message): time them in one process each, e.g. `env MMAMBA_SPLIT_BWD=scratch python bench_train_step.py ...`
+(training/gpu/speed.sh's step 4b). Without +compile they are read on every call, and an interleaved A/B such as
+`mmamba:split@d_state=1~MMAMBA_SPLIT_BWD=scratch,mmamba:split@d_state=1~MMAMBA_SPLIT_BWD=registers` is fine.
 The table's label is the whole spec, overrides and env items included, with each variant's parameter count. Timing
 is interleaved: `--rounds` rounds, in each every variant runs `--steps` timed steps after its warm-up; ms/step is
 reported as the median and min over rounds. Then, per variant: peak memory of a step (torch.cuda.max_memory_allocated

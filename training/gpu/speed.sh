@@ -12,9 +12,8 @@
 #   2. launch sweep of the fused scan at B=256 -> the fastest MMAMBA_MERGE_* set, exported for steps 3-5
 #   2b. launch sweep of the split path's registers backward at B=256 -> the fastest MMAMBA_SCAN_BWD_* set, exported
 #   2c. the split scan at the lite block's N = 1, di = 256, B = 512: the scratch backward (the default, what the
-#      compiled lite step ran) against the registers one at launch sets for a (BLOCK_D, 1) state and the parallel
-#      kind (associative scans over time, checked against the reference first) at two launch sets
-#      (informational; training/gpu/scan_parallel.sh times it in the compiled lite step)
+#      compiled lite step ran, checked against the reference at N = 1 first) against the registers one at launch
+#      sets for a (BLOCK_D, 1) state (informational)
 #   3. the scan + merge alone, split-registers vs split-scratch vs fused, B=64 and 256, interleaved, median / min,
 #      peak memory
 #   4. a full training step, batch 256, bf16: UViT S, M-Mamba S split (registers backward), M-Mamba S fused, and

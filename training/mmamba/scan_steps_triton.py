@@ -1,6 +1,5 @@
-"""Step-level Triton helpers shared by the selective-scan kernels (scan_triton.py, scan_merge_triton.py,
-scan_parallel_triton.py): one softplus and one Δ load, so every kernel forms Δ = softplus(delta + delta_bias) the
-same way, in f32."""
+"""Step-level Triton helpers shared by the selective-scan kernels (scan_triton.py, scan_merge_triton.py): one
+softplus and one Δ load, so every kernel forms Δ = softplus(delta + delta_bias) the same way, in f32."""
 
 from __future__ import annotations
 

@@ -24,11 +24,8 @@ reverse and recomputes a chunk's states from its checkpoint, in one of these ker
   - 'registers' (_scan_bwd_reg_kernel): each chunk as CHUNK / T sub-chunks; a sub-chunk's T states
     stay on chip, in a tuple of register tiles built by an unrolled loop (tl.static_range); no scratch;
   - 'scratch' (the default, _scan_bwd_kernel): the CHUNK states go to a small per-program global scratch
-    (CHUNK, BLOCK_D, N) f32 (L2-resident) and are read back;
-  - 'parallel' (N = 1 only; scan_parallel_triton.py): the forward AND backward as associative scans over time
-    within chunks (tl.associative_scan), its own launch set (parallel_tuning, MMAMBA_SCAN_PAR_*); the kind picks
-    the forward too, so the checkpoints the backward reads are its forward's.
-The two serial kinds run the same reverse recurrence over the steps:
+    (CHUNK, BLOCK_D, N) f32 (L2-resident) and are read back.
+Both run the same reverse recurrence over the steps:
     dh_t += dy_t·C_t;  da_t = dh_t ⊙ h_{t-1}   (a_t = exp(Δ_t A))
     dΔ_t = Σ_n da_t a_t A + u_t Σ_n dh_t B_t;   dA += da_t a_t Δ_t
     du_t = Δ_t Σ_n dh_t B_t + D dy_t;           dD += dy_t u_t
@@ -53,8 +50,7 @@ from .scan_steps_triton import _delta_at
 
 Tensor = torch.Tensor
 
-BWD_KINDS = ("registers", "scratch", "parallel")  # the backward kernels (MMAMBA_SPLIT_BWD picks one; 'parallel' also
-# picks its forward, and needs d_state 1)
+BWD_KINDS = ("registers", "scratch")  # the backward kernels (MMAMBA_SPLIT_BWD picks one)
 DEFAULT_BWD = "scratch"  # the kernel checked and timed on the H200; "registers" waits for speed.sh
 
 
@@ -621,28 +617,6 @@ def split_scan_fwd(
     D_c = D.contiguous() if D is not None else A_c
     bias_c = bias.contiguous() if bias is not None else A_c
     ck = torch.empty(_ck_shape(u, N, chunk, save), device=u.device, dtype=torch.float32)
-    if bwd == "parallel":  # N = 1, chunk a power of two (checked by selective_scan_triton)
-        from .scan_parallel_triton import parallel_fwd
-
-        parallel_fwd(
-            u,
-            delta,
-            bias_c,
-            A_c,
-            B,
-            C,
-            D_c,
-            y,
-            ck,
-            has_d=D is not None,
-            has_bias=bias is not None,
-            softplus=softplus,
-            save=save,
-            block_d=BLOCK_D,
-            chunk=chunk,
-            num_warps=num_warps,
-        )
-        return y, ck
     _scan_fwd_kernel[(Bsz * G, triton.cdiv(dg, BLOCK_D))](
         u,
         delta,
@@ -707,7 +681,7 @@ def split_scan_bwd(
     bwd_preload: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """(du, d(delta), dA, dB, dC, dD, d(bias)) of split_scan_fwd's y for the cotangent dy; gradients have their
-    inputs' dtypes. bwd picks the kernel ('registers' or 'parallel', with their own bwd_block_d / bwd_warps, or
+    inputs' dtypes. bwd picks the kernel ('registers', with its own bwd_block_d / bwd_warps, or
     'scratch')."""
     outs = _grad_buffers(u, delta, A, B, C, D, bias)
     if not use_triton:  # the vjp of the chunked PyTorch scan, recomputed here
@@ -726,7 +700,7 @@ def split_scan_bwd(
         return outs
     Bsz, G, dg, L = u.shape
     BLOCK_D, BLOCK_N = min(block_d, _pow2(dg)), _pow2(A.shape[1])
-    if bwd in ("registers", "parallel"):  # its own channel block / warps (the checkpoint layout is per channel)
+    if bwd == "registers":  # its own channel block / warps (the checkpoint layout is per channel)
         BLOCK_D, num_warps = min(bwd_block_d, _pow2(dg)), bwd_warps
     Dt, N = A.shape
     nc = ck.shape[3]
@@ -781,11 +755,7 @@ def split_scan_bwd(
         CHUNK=chunk,
         num_warps=num_warps,
     )
-    if bwd == "parallel":
-        from .scan_parallel_triton import _par_scan_bwd_kernel
-
-        _par_scan_bwd_kernel[(Bsz * G, nblk)](*args, *grads, **consts)
-    elif bwd == "registers":
+    if bwd == "registers":
         _scan_bwd_reg_kernel[(Bsz * G, nblk)](*args, *grads, **consts, T=math.gcd(bwd_t, chunk), PRELOAD=bwd_preload)
     else:
         scr = torch.empty(Bsz * G * nblk, chunk, BLOCK_D, BLOCK_N, device=dev, dtype=f32)
@@ -867,11 +837,6 @@ def selective_scan_triton(
     bwd_t: int | None = None,
     bwd_preload: bool | None = None,
     fwd_unroll: bool | None = None,
-    par_block_d: int | None = None,
-    par_chunk: int | None = None,
-    par_warps: int | None = None,
-    par_bwd_block_d: int | None = None,
-    par_bwd_warps: int | None = None,
     use_triton: bool = True,
 ) -> Tensor:
     """Same signature and semantics as `scan.selective_scan_ref` (float32 state; output in u's dtype).
@@ -881,11 +846,7 @@ def selective_scan_triton(
     bwd: which backward kernel, 'registers' (_scan_bwd_reg_kernel: a chunk's states on chip, unrolled over T-step
     sub-chunks; its own bwd_block_d channels per program, bwd_warps, bwd_t steps kept in registers (rounded to a
     divisor of chunk with gcd) and bwd_preload (all of a sub-chunk's loads before its stores; more registers)) or
-    'scratch' (_scan_bwd_kernel: states in a per-program global scratch, block_d / num_warps as the forward) or
-    'parallel' (scan_parallel_triton.py, d_state N = 1 only, else ValueError: forward and backward as associative
-    scans over chunks of par_chunk steps, a power of two; par_block_d / par_warps for the forward, par_bwd_block_d /
-    par_bwd_warps for the backward, replacing block_d / chunk / num_warps / bwd_block_d / bwd_warps; None reads
-    MMAMBA_SCAN_PAR_* via parallel_tuning()).
+    'scratch' (_scan_bwd_kernel: states in a per-program global scratch, block_d / num_warps as the forward).
     None reads MMAMBA_SPLIT_BWD (default DEFAULT_BWD); None bwd_block_d / bwd_warps / bwd_t / bwd_preload read
     MMAMBA_SCAN_BWD_{BLOCK_D,WARPS,T,PRELOAD} (bwd_tuning()). All kinds compute the same gradients.
     fwd_unroll: the forward's chunk loop unrolled (tl.static_range), the same arithmetic; None reads
@@ -900,18 +861,6 @@ def selective_scan_triton(
     assert bwd_block_d & (bwd_block_d - 1) == 0, "bwd_block_d must be a power of two"
     bwd = bwd if bwd is not None else os.environ.get("MMAMBA_SPLIT_BWD", DEFAULT_BWD)
     assert bwd in BWD_KINDS, f"backward kind must be one of {BWD_KINDS}, got {bwd!r} (MMAMBA_SPLIT_BWD)"
-    if bwd == "parallel":  # its own launch set replaces the serial kernels'
-        if A.shape[1] != 1:
-            raise ValueError(f"the parallel scan (MMAMBA_SPLIT_BWD=parallel) needs d_state 1, got {A.shape[1]}")
-        from .scan_parallel_triton import parallel_tuning
-
-        par = [
-            v if v is not None else e
-            for v, e in zip((par_block_d, par_chunk, par_warps, par_bwd_block_d, par_bwd_warps), parallel_tuning())
-        ]
-        block_d, chunk, num_warps, bwd_block_d, bwd_warps = par
-        assert chunk & (chunk - 1) == 0, "the parallel scan's chunk must be a power of two"
-        assert block_d & (block_d - 1) == 0 and bwd_block_d & (bwd_block_d - 1) == 0, "blocks must be powers of two"
     dtype_in = u.dtype
     Bg, Cg = _grouped(B), _grouped(C)  # (Bsz, G, N, L) views
     G = Bg.shape[1]

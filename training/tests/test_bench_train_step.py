@@ -76,18 +76,18 @@ def test_compiled_variants_differing_in_a_traced_env_item_are_refused():
 
     lite = "mmamba:split+compile@expand=1,d_state=1,layers=6"
     for bad in (
-        [f"{lite}~MMAMBA_SPLIT_BWD=scratch", f"{lite}~MMAMBA_SPLIT_BWD=parallel"],
-        [lite, f"{lite}~MMAMBA_SPLIT_BWD=parallel"],
-        [f"{lite}~MMAMBA_SPLIT_BWD=parallel", f"{lite}~MMAMBA_SPLIT_BWD=parallel~MMAMBA_SCAN_PAR_CHUNK=32"],
+        [f"{lite}~MMAMBA_SPLIT_BWD=scratch", f"{lite}~MMAMBA_SPLIT_BWD=registers"],
+        [lite, f"{lite}~MMAMBA_SPLIT_BWD=registers"],
+        [f"{lite}~MMAMBA_SPLIT_BWD=registers", f"{lite}~MMAMBA_SPLIT_BWD=registers~MMAMBA_SCAN_CHUNK=8"],
     ):
         with pytest.raises(SystemExit, match="read while tracing"):
             check_traced_env(bad)
     check_traced_env(
         [
             "mmamba:split@d_state=1~MMAMBA_SPLIT_BWD=scratch",
-            "mmamba:split@d_state=1~MMAMBA_SPLIT_BWD=parallel",
-            f"{lite}~MMAMBA_SPLIT_BWD=parallel~MMAMBA_CONV_BWD_WARPS=4",
-            f"{lite}~MMAMBA_CONV_BWD_WARPS=8~MMAMBA_SPLIT_BWD=parallel",
+            "mmamba:split@d_state=1~MMAMBA_SPLIT_BWD=registers",
+            f"{lite}~MMAMBA_SPLIT_BWD=registers~MMAMBA_CONV_BWD_WARPS=4",
+            f"{lite}~MMAMBA_CONV_BWD_WARPS=8~MMAMBA_SPLIT_BWD=registers",
             "uvit+compile",
             "mmamba:split+compile@d_state=1",
         ]

@@ -148,10 +148,14 @@ def test_no_options(bwd):
     _run((2, 6, 11, 4, 2), 2, 4, with_z=False, with_d=False, with_bias=False, softplus=False, bwd=bwd, bwd_t=2)
 
 
-def test_backward_kind_is_checked():
+@pytest.mark.parametrize("kind", ["bogus", "parallel"])  # parallel: a removed kind, refused like any unknown one
+def test_backward_kind_is_checked(kind, monkeypatch):
     ins = make_inputs(1, 2, 3, 2, 0, torch.float32, seed=1)
-    with pytest.raises(AssertionError, match="backward kind"):
-        selective_scan_triton(*ins[:5], bwd="bogus")
+    with pytest.raises(AssertionError, match=r"backward kind must be one of \('registers', 'scratch'\)"):
+        selective_scan_triton(*ins[:5], bwd=kind)
+    monkeypatch.setenv("MMAMBA_SPLIT_BWD", kind)  # the switch is refused the same way
+    with pytest.raises(AssertionError, match="MMAMBA_SPLIT_BWD"):
+        selective_scan_triton(*ins[:5])
 
 
 def test_forward_without_grad():

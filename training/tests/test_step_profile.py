@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("triton")
 
-from mmamba import scan_merge_triton, scan_parallel_triton, scan_triton  # noqa: E402
+from mmamba import scan_merge_triton, scan_triton  # noqa: E402
 from mmamba.step_profile import classify  # noqa: E402
 
 
@@ -19,8 +19,6 @@ def _name(kernel) -> str:
         (scan_triton._scan_fwd_kernel, "scan_fwd"),
         (scan_triton._scan_bwd_kernel, "scan_bwd"),
         (scan_triton._scan_bwd_reg_kernel, "scan_bwd"),
-        (scan_parallel_triton._par_scan_fwd_kernel, "scan_fwd"),
-        (scan_parallel_triton._par_scan_bwd_kernel, "scan_bwd"),
         (scan_merge_triton._scan_merge_fwd_kernel, "scan_fwd"),
         (scan_merge_triton._scan_merge_bwd_kernel, "scan_bwd"),
     ],
