@@ -21,10 +21,9 @@
 #                                                                                   # on the ruler; report.tgz
 #            SCORE=1 with `run` scores its runs on the ruler in the same call, so nothing is lost when the machine
 #            goes cold before the next call (a run that must span calls loses its progress then: size runs to a call).
-#            MMAMBA_SPLIT_BWD=parallel in the environment trains M-Mamba with the parallel scan kind (d_state 1).
 #   Runs live in /tmp/runs/scale-<budget>-<prior>-NAME, so budgets and priors do not mix; a call that ends early leaves a
 #   resumable run (`run` again continues it).
-declare -A SRC=([1]=bc9b75c)   # the tree model v2 stage 4 trains with (stage 2's 088555f plus the parallel scan kind)
+declare -A SRC=([1]=bc9b75c)   # stage 2's 088555f plus a scan kind since measured slower and unused (MMAMBA_SPLIT_BWD unset: scratch)
 source "$(dirname "$0")/lib.sh"
 R=${RUNS:-/tmp/runs}
 RULER=$ROOT/training/ruler/evaluators.pt
