@@ -159,7 +159,9 @@ def maskgit_sample(
     """text_ids (B, Lt); uncond_ids (B, Lt) = negative prompt or empty prompt ids (needed if guidance != 1).
     Editing (inpainting): init_tokens (HW,) or (B, HW) codebook ids and keep (same shape, bool): kept tokens are
     fixed from step 0, the others start [MASK] and the schedule runs over their count M per sample.
-    Returns the token grid (B, HW) long after every step (S grids; the last one has no [MASK])."""
+    Returns the token grid (B, HW) long after every step (S grids; the last one has no [MASK]).
+    The defaults are the fixed ruler's (tau 4.5); the page defaults to tau 1.5 (GENERATION_SETTINGS), so a fixture
+    compared with the page names its tau."""
     Bsz = text_ids.shape[0]
     K, mask_id = codebook_size, codebook_size
     dev = text_ids.device
