@@ -8,12 +8,13 @@ Every setting of the grid samples the same ruler items (evaluate.select_ruler_it
 Winner rule: the highest mean concept top-5 over the ranked splits (seen, unseen, paraphrase); ties broken by
 the higher mean CLIP over the same splits, then by fewer steps (cheaper), then by the grid order.
 
-Default grid: guidance 1, 2, 3, 4 × tau 1.5, 3, 4.5 × steps 8, 12, 16 = 36 settings. At 100 prompts per split
-(300 images per setting) it samples 10,800 images; a guided step costs two model rows and an unguided one one, so
-the grid costs as much as 9,450 guided 12-step images: about 75 s at the 128 images/s of the slowest 6 M-param
-generator on one H200 (evaluate.py's images/s column; 150-400 for the others), plus about 30 s of set-up (pack,
-evaluators, the test split's real features). Keep the whole run under 4 minutes: a wider grid or more prompts
-scales that sampling time linearly.
+Default grid: guidance 2, 3, 4, 5 × tau 0.75, 1.5, 3, 4.5 × steps 8, 12, 16 = 48 settings, around the last
+sweep's winner (guidance 4, tau 1.5: both at the edge of the grid before, which ran guidance 1-4 and tau 1.5-4.5;
+guidance 1 was far behind everywhere). At 100 prompts per split (300 images per setting) it samples 14,400 guided
+images, as many as 14,400 guided 12-step images: about 50 s at the ~300 images/s of M-Mamba v2 on one H200
+(evaluate.py's images/s column; 128 for M-Mamba S), plus about 30 s of set-up (pack, evaluators, the test split's
+real features). Keep the whole run under 4 minutes: a wider grid or more prompts scales that sampling time
+linearly.
 
   python training/sweep_sampling.py --data data/packed --evaluators training/ruler/evaluators.pt \\
       --vq public/models/vq-s --gen mmamba-s=public/models/mmamba-s --ruler 100 \\
@@ -104,8 +105,8 @@ def main(argv=None) -> dict:
         default=",".join(RANKED_SPLITS),
         help="ruler splits sampled (add 'train' for PSNR to the exact drawing; only seen/unseen/paraphrase rank)",
     )
-    ap.add_argument("--guidance", type=floats, default=[1.0, 2.0, 3.0, 4.0])
-    ap.add_argument("--tau", type=floats, default=[1.5, 3.0, 4.5], help="choice temperature (confidence noise)")
+    ap.add_argument("--guidance", type=floats, default=[2.0, 3.0, 4.0, 5.0])
+    ap.add_argument("--tau", type=floats, default=[0.75, 1.5, 3.0, 4.5], help="choice temperature (confidence noise)")
     ap.add_argument("--steps", type=ints, default=[8, 12, 16])
     ap.add_argument("--batch", type=int, default=250, help="items sampled together")
     ap.add_argument("--json", default=None)
