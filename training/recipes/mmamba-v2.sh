@@ -57,8 +57,9 @@
 #            'parallel' kind (MMAMBA_SPLIT_BWD=parallel; measured slower, so unset: scratch). begin 6 (COMPILE=1; step
 #            36,620, the stage saved for stage 5, CE (EMA) 1.251), then `F16=1 cool 2000` (the shipped mmamba-v2:
 #            step 38,620, 19.77 M images, CE (EMA) 1.251, raw 1.258) and `sweep`, each its own call
-#   stage 5: as stage 4, from its stable weights (step 36,620 in training/stages/mmamba-v2/)
-declare -A SRC=([1]=0b860e7 [2]=088555f [3]=5eed2d2 [4]=9c306f3 [5]=9c306f3)
+#   stage 5: as stage 4, from its stable weights (step 36,620 in training/stages/mmamba-v2/); training/ of 92855f8
+#            (the parallel kind removed, the sampling sweep's grid around guidance 4 / tau 1.5)
+declare -A SRC=([1]=0b860e7 [2]=088555f [3]=5eed2d2 [4]=9c306f3 [5]=92855f8)
 declare -A PRIOR_OF=([1]=glove [2]=glove [3]=minilm [4]=minilm [5]=minilm)   # the word table each stage trains with
 declare -A TABLE=([glove]=training/prior/glove50.npz [minilm]=training/prior/minilm128.npz)
 source "$(dirname "$0")/lib.sh"
