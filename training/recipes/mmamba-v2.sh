@@ -103,12 +103,16 @@ save_stage() {
 # pack_logs: the call's logs as one $OUT/logs.tgz (a call returns at most 8 files)
 pack_logs() { tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$OUT/logs"; }
 
-# sweep_candidate CAND EVALUATORS REPORT_DIR: the sampling sweep of the candidate (training/sweep_sampling.py, 100
-# prompts per split; the page's defaults follow it)
+# evaluators: the fixed ruler's file (training/ruler/), or the one stage 1's begin trained beside it when it has none
+evaluators() { if [ -f "$RULER" ]; then echo "$RULER"; else echo "$R/evaluators/evaluators.pt"; fi; }
+
+# sweep_candidate CAND REPORT_DIR: the sampling sweep of the candidate (training/sweep_sampling.py, 100 prompts per
+# split; the page's defaults follow it)
 sweep_candidate() {
   el "sampling sweep of the candidate (training/sweep_sampling.py, 100 prompts per split)"
-  timeout 240 python3 training/sweep_sampling.py --data data/packed --evaluators "$2" --vq public/models/vq-s \
-    --gen "mmamba-v2-stage$STAGE=$1" --ruler 100 --json "$3/sweep.json" --md "$3/sweep.md" > "$3/sweep.log" 2>&1
+  timeout 240 python3 training/sweep_sampling.py --data data/packed --evaluators "$(evaluators)" \
+    --vq public/models/vq-s --gen "mmamba-v2-stage$STAGE=$1" --ruler 100 --json "$2/sweep.json" --md "$2/sweep.md" \
+    > "$2/sweep.log" 2>&1
 }
 
 # score: the candidate ($R/candidate, or the export CANDIDATE names, e.g. one carried to a fresh machine) beside the
@@ -117,7 +121,7 @@ sweep_candidate() {
 score() {
   local cand=${CANDIDATE:-$R/candidate}
   [ -f "$cand/manifest.json" ] || { echo "recipe: no candidate export at $cand (run save or end first)" >&2; exit 1; }
-  local ev=$RULER; [ -f "$ev" ] || ev=$R/evaluators/evaluators.pt
+  local ev; ev=$(evaluators)
   local rep=$R/report; mkdir -p "$rep"
   # the candidate beside the shipped default (never ship worse); RULER_V1=1 also re-scores the v1 models, whose
   # rows on this fixed ruler are already in docs/evaluation.md
@@ -130,7 +134,7 @@ score() {
     --json "$rep/ruler.json" --md "$rep/ruler.md" > "$rep/ruler.log" 2>&1
   python3 training/sample_grid.py --gen "$cand" --vq public/models/vq-s --everyday \
     --guidance "$GUIDANCE" --out "$rep/everyday-mmamba-v2-stage$STAGE.png" > "$rep/grid.log" 2>&1
-  [ "${SWEEP:-0}" = 1 ] && sweep_candidate "$cand" "$ev" "$rep"
+  [ "${SWEEP:-0}" = 1 ] && sweep_candidate "$cand" "$rep"
   cp "$OUT"/logs/* "$rep/" 2>/dev/null; rm -rf "$OUT/logs"
   tar czf "$OUT/report.tgz" -C "$R" report
   grep -A20 "by split" "$rep/ruler.md" | head -24; tail -3 "$rep/sweep.md" 2>/dev/null
@@ -202,8 +206,8 @@ PY
     RUN=$R/stage$STAGE-cool train 5 --resume --cooldown-steps "$2"
     CAND_RUN=$R/stage$STAGE-cool save_stage; score ;;
   sweep)  # only the sampling sweep of the candidate (or CANDIDATE) left in $R; report-sweep.tgz
-    enter_source "${SRC[$STAGE]}"; cand=${CANDIDATE:-$R/candidate}; ev=$RULER; [ -f "$ev" ] || ev=$R/evaluators/evaluators.pt
-    mkdir -p "$R/report-sweep"; sweep_candidate "$cand" "$ev" "$R/report-sweep"
+    enter_source "${SRC[$STAGE]}"
+    mkdir -p "$R/report-sweep"; sweep_candidate "${CANDIDATE:-$R/candidate}" "$R/report-sweep"
     tar czf "$OUT/report-sweep.tgz" -C "$R" report-sweep; cat "$R/report-sweep/sweep.md"; tail -3 "$R/report-sweep/sweep.log"
     el "done" ;;
   save)  # the stage and the candidate export from the last checkpoint, no training (e.g. after `begin`)

@@ -3,7 +3,8 @@
 # images and at equal GPU time (item 4). Every run starts from scratch on dataset v2 with the MiniLM word prior (the
 # one model v2 uses from stage 3; PRIOR=glove for the GloVe table), the same optimiser (batch 512, LR 8e-4 after
 # 300 warm-up steps, then a cosine to 0.1x that ends with the budget, so every size is compared decayed; seed 0,
-# torch.compile) and one budget, then all runs are scored on the fixed ruler together. Sizes (total parameters with the text encoder):
+# torch.compile) and one budget, then all runs are scored on the fixed ruler together. Sizes (total parameters with
+# the text encoder):
 #   mmamba-d256   lite block (expand 1, d_state 1, GEGLU FFN x2), d 256, 6 layers    6.11 M (the shipped v2)
 #   mmamba-d384   lite block, d 384, 8 layers                                        15.12 M
 #   mmamba-d512   lite block, d 512, 8 layers                                        24.96 M
@@ -23,7 +24,7 @@
 #            goes cold before the next call (a run that must span calls loses its progress then: size runs to a call).
 #   Runs live in /tmp/runs/scale-<budget>-<prior>-NAME, so budgets and priors do not mix; a call that ends early leaves a
 #   resumable run (`run` again continues it).
-declare -A SRC=([1]=bc9b75c)   # stage 2's 088555f plus a scan kind since measured slower and unused (MMAMBA_SPLIT_BWD unset: scratch)
+declare -A SRC=([1]=bc9b75c)   # stage 2's 088555f plus a scan kind since removed (unused here: scratch backward)
 source "$(dirname "$0")/lib.sh"
 R=${RUNS:-/tmp/runs}
 RULER=$ROOT/training/ruler/evaluators.pt
