@@ -13,7 +13,8 @@
 #   uvit-d256     UViT S, d 256, 4 layers                                             6.44 M (mmamba-d256's equal)
 # (counted by building the models on CPU; each run's log prints its own count.)
 #
-#   here:    bash training/recipes/mmamba-v2.sh prepare   # the data, the word tables and the pinned trees (shared)
+#   here:    bash training/recipes/mmamba-v2.sh prepare   # the data and the word tables (shared)
+#            bash training/recipes/scaling.sh prepare      # this recipe's pinned tree
 #   device:  kind nvidia-h200, carry ["data/packed", "training/prior/minilm128.npz", "training/runs/recipe/src-bc9b75c"]; park
 #            what the GPU does not read first (scripts/device_travel.sh)
 #            BUDGET=images:1500000 bash training/recipes/scaling.sh run NAME...   # equal images (the sweep)
@@ -72,8 +73,10 @@ score() {
   grep -A30 "by split" "$rep/ruler.md" | head -32
 }
 
-mkdir -p "$R" "$OUT/logs"
+[ "${1:-}" = prepare ] || mkdir -p "$R" "$OUT/logs"
 case "${1:-}" in
+  prepare)
+    for c in "${SRC[@]}"; do pin_source "$c"; done ;;
   run)
     enter_source "${SRC[1]}"; shift
     [ $# -gt 0 ] || { echo "usage: $0 run NAME... (${!CFG[*]})" >&2; exit 2; }
@@ -93,5 +96,5 @@ case "${1:-}" in
   ruler)
     enter_source "${SRC[1]}"; shift; score "$@"
     el "done" ;;
-  *) echo "usage: BUDGET=images:N|minutes:M $0 run NAME... | ruler [NAME...]" >&2; exit 2 ;;
+  *) echo "usage: $0 prepare | BUDGET=images:N|minutes:M $0 run NAME... | ruler [NAME...]" >&2; exit 2 ;;
 esac
