@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Recipe: model M (id mmamba-m) — the lite M-Mamba block of model v2 (expand 1, d_state 1, a GEGLU feed-forward
+# sublayer x2) at d = 384 with 10 layers (18.55 M parameters with the text encoder), the size the scaling sweep chose
+# (docs/training.md "Scaling sweep"), on dataset v2 and tokenizer v2 with the MiniLM word prior (PCA 128) from
+# stage 1 (no GloVe, no prior swap). Trained in stages of at most ~25 min on one H200 exactly as mmamba-v2.sh trains
+# model v2 (the verbs and the stage machinery are training/recipes/stages.sh): batch 512, LR 8e-4 after 300 warm-up
+# steps in stage 1 and 100 in every later one, constant after warm-up (the stable phase), EMA 0.999, seed = stage,
+# torch.compile on (COMPILE= for eager). Each stage leaves its EMA weights in training/stages/mmamba-m/ (int8 rows,
+# word prior unbaked, ~19.7 MB in 2 shards), where the next stage starts; a candidate for shipping is the EMA export
+# of a stage (~23.1 MB int8, 2 shards), best from `cool STEPS`, judged on the fixed ruler beside the shipped
+# mmamba-v2 (and public/models/mmamba-m once it exists and travels).
+#
+#   here:    bash training/recipes/mmamba-m.sh prepare          # npm run data (dataset v2) if missing, the MiniLM
+#                                                                # table, and the pinned training/ trees below
+#            bash scripts/device_travel.sh park docs/img public/models/mmamba-s public/models/uvit-s \
+#              training/stages/mmamba-v2                         # ~30 MB no call of this recipe reads
+#   device:  kind nvidia-h200, carry ["data/packed", "training/prior/minilm128.npz", the stage's pinned tree
+#            (training/runs/recipe/src-SRC)]; `bash scripts/device_travel.sh size <carry...>` says whether it fits
+#            STAGE=K bash training/recipes/mmamba-m.sh begin MIN   # tokens, then train MIN minutes (from scratch in
+#                                                                   # stage 1, else from training/stages/mmamba-m/)
+#            STAGE=K bash training/recipes/mmamba-m.sh more MIN    # resume, train MIN minutes
+#            STAGE=K bash training/recipes/mmamba-m.sh end MIN | cool STEPS | save | score | sweep
+#            (as in mmamba-v2.sh's header; begin, more and save return the stage (3 files), the candidate export
+#            (3 files) and logs.tgz; end, cool and score a report.tgz instead of the logs: 7 of the 8 files a call
+#            may return. A call has 10 minutes: begin spends them on tokens, compile and the exports besides MIN
+#            (v2's `begin 6` was a 7.8-minute call), score about 2 minutes)
+#   here:    bash scripts/device_travel.sh unpark; copy the returned stage/ over training/stages/mmamba-m/ and commit
+#            it (the next stage's start); a candidate that beats the shipped models on the ruler and the everyday
+#            grid goes to public/models/mmamba-m
+#   From stage 2 the tree also carries training/stages/mmamba-m/ (~19.7 MB): for `begin`, park
+#   public/models/mmamba-v2, tests/fixtures and e2e/fixtures too (only `score` reads mmamba-v2; check with `size`);
+#   the later calls of a warm chain do not read the stage (they resume from /tmp/runs), so they may park
+#   training/stages/mmamba-m instead and carry mmamba-v2 for score.
+#
+# Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):
+#   stage 1: from scratch (--warmup 300); training/ of the commit that adds stages.sh (not run yet)
+declare -A SRC=()
+declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
+ID=mmamba-m
+ARCH=(--model mmamba --expand 1 --d-state 1 --ffn --ffn-mult 2 --d 384 --layers 10)
+COMPARE=(mmamba-v2)          # the shipped default beside every candidate
+COMPARE_IF_THERE=(mmamba-m)  # and this line's shipped export, when it is in the tree
+COMPILE_DEFAULT=1            # the scaling sweep's runs were compiled; no `speed` verb for this line
+source "$(dirname "$0")/stages.sh"

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Recipe: UViT M (id uvit-m) — the transformer baseline of model M (mmamba-m.sh): UViT at d = 384 with 6 layers
+# (18.36 M parameters with the text encoder; `--model uvit --d 384 --layers 6`, the scaling sweep's uvit-d384), on
+# dataset v2 and tokenizer v2 with the MiniLM word prior (PCA 128) from stage 1 (no GloVe, no prior swap). Trained
+# in stages of at most ~25 min on one H200 exactly as mmamba-v2.sh trains model v2 and mmamba-m.sh model M (the verbs
+# and the stage machinery are training/recipes/stages.sh): batch 512, LR 8e-4 after 300 warm-up steps in stage 1 and
+# 100 in every later one, constant after warm-up (the stable phase), EMA 0.999, seed = stage, torch.compile on
+# (COMPILE= for eager). Each stage leaves its EMA weights in training/stages/uvit-m/ (int8 rows, word prior unbaked,
+# ~18.6 MB in 2 shards), where the next stage starts; a candidate is the EMA export of a stage (~22.0 MB int8,
+# 2 shards), best from `cool STEPS`, judged on the fixed ruler beside the shipped mmamba-v2 (and public/models/uvit-m
+# once it exists and travels).
+#
+#   here:    bash training/recipes/uvit-m.sh prepare            # npm run data (dataset v2) if missing, the MiniLM
+#                                                                # table, and the pinned training/ trees below
+#            bash scripts/device_travel.sh park docs/img public/models/mmamba-s public/models/uvit-s \
+#              training/stages/mmamba-v2                         # ~30 MB no call of this recipe reads
+#   device:  kind nvidia-h200, carry ["data/packed", "training/prior/minilm128.npz", the stage's pinned tree
+#            (training/runs/recipe/src-SRC)]; `bash scripts/device_travel.sh size <carry...>` says whether it fits
+#            STAGE=K bash training/recipes/uvit-m.sh begin MIN     # tokens, then train MIN minutes (from scratch in
+#                                                                   # stage 1, else from training/stages/uvit-m/)
+#            STAGE=K bash training/recipes/uvit-m.sh more MIN      # resume, train MIN minutes
+#            STAGE=K bash training/recipes/uvit-m.sh end MIN | cool STEPS | save | score | sweep
+#            (as in mmamba-v2.sh's header; begin, more and save return the stage (3 files), the candidate export
+#            (3 files) and logs.tgz; end, cool and score a report.tgz instead of the logs: 7 of the 8 files a call
+#            may return. A call has 10 minutes: begin spends them on tokens, compile and the exports besides MIN
+#            (v2's `begin 6` was a 7.8-minute call), score about 2 minutes)
+#   here:    bash scripts/device_travel.sh unpark; copy the returned stage/ over training/stages/uvit-m/ and commit
+#            it (the next stage's start); the candidates are compared with model M's at equal images and equal
+#            GPU time (docs/training.md "Scaling sweep")
+#   From stage 2 the tree also carries training/stages/uvit-m/ (~18.6 MB): for `begin`, park
+#   public/models/mmamba-v2, tests/fixtures and e2e/fixtures too (only `score` reads mmamba-v2; check with `size`);
+#   the later calls of a warm chain do not read the stage (they resume from /tmp/runs), so they may park
+#   training/stages/uvit-m instead and carry mmamba-v2 for score.
+#
+# Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):
+#   stage 1: from scratch (--warmup 300); training/ of the commit that adds stages.sh (not run yet)
+declare -A SRC=()
+declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
+ID=uvit-m
+ARCH=(--model uvit --d 384 --layers 6)
+COMPARE=(mmamba-v2)        # the shipped default beside every candidate
+COMPARE_IF_THERE=(uvit-m)  # and this line's shipped export, when it is in the tree
+COMPILE_DEFAULT=1          # the scaling sweep's runs were compiled; no `speed` verb for this line
+source "$(dirname "$0")/stages.sh"
