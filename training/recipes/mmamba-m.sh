@@ -13,7 +13,7 @@
 #   here:    bash training/recipes/mmamba-m.sh prepare          # npm run data (dataset v2) if missing, the MiniLM
 #                                                                # table, and the pinned training/ trees below
 #            bash scripts/device_travel.sh park docs/img public/models/mmamba-s public/models/uvit-s \
-#              training/stages/mmamba-v2                         # ~30 MB no call of this recipe reads
+#              training/stages/mmamba-v2 tests/fixtures e2e/fixtures   # ~42 MB no call of this recipe reads
 #   device:  kind nvidia-h200, carry ["data/packed", "training/prior/minilm128.npz", the stage's pinned tree
 #            (training/runs/recipe/src-SRC)]; `bash scripts/device_travel.sh size <carry...>` says whether it fits
 #            STAGE=K bash training/recipes/mmamba-m.sh begin MIN   # tokens, then train MIN minutes (from scratch in
@@ -27,14 +27,16 @@
 #   here:    bash scripts/device_travel.sh unpark; copy the returned stage/ over training/stages/mmamba-m/ and commit
 #            it (the next stage's start); a candidate that beats the shipped models on the ruler and the everyday
 #            grid goes to public/models/mmamba-m
-#   From stage 2 the tree also carries training/stages/mmamba-m/ (~19.7 MB): for `begin`, park
-#   public/models/mmamba-v2, tests/fixtures and e2e/fixtures too (only `score` reads mmamba-v2; check with `size`);
-#   the later calls of a warm chain do not read the stage (they resume from /tmp/runs), so they may park
-#   training/stages/mmamba-m instead and carry mmamba-v2 for score.
+#   Stage 1's calls move 56.2 MB (tree 25.8 + carry 30.5; the limit is 67.1). From stage 2 the tree also carries
+#   training/stages/mmamba-m/ (~19.7 MB): for `begin`, park public/models/mmamba-v2 too (65.6 MB; only `score`
+#   reads it). The later calls of a warm chain do not read the stage (they resume from /tmp/runs), so they park
+#   training/stages/mmamba-m instead and keep mmamba-v2 for score. The shipped export (~23 MB), once there, does
+#   not fit beside mmamba-v2 in one call: park it too (`score` then leaves it out).
 #
 # Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):
-#   stage 1: from scratch (--warmup 300); training/ of the commit that adds stages.sh (not run yet)
-declare -A SRC=()
+#   stage 1: from scratch (--warmup 300); training/ of 6bc0790 (the commit that adds stages.sh and this recipe);
+#            not run yet
+declare -A SRC=([1]=6bc0790)
 declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
 ID=mmamba-m
 ARCH=(--model mmamba --expand 1 --d-state 1 --ffn --ffn-mult 2 --d 384 --layers 10)
