@@ -9,6 +9,7 @@
 #   mmamba-d384   lite block, d 384, 8 layers                                        15.12 M
 #   mmamba-d512   lite block, d 512, 8 layers                                        24.96 M
 #   mmamba-d384x10  lite block, d 384, 10 layers                                     18.55 M (UViT d384's equal)
+#   mmamba-d512x6   lite block, d 512, 6 layers                                      19.15 M (model M, mmamba-m.sh)
 #   uvit-d384     UViT, d 384, 6 layers                                              18.35 M
 #   uvit-d256     UViT S, d 256, 4 layers                                             6.44 M (mmamba-d256's equal)
 # (counted by building the models on CPU; each run's log prints its own count.)
@@ -38,6 +39,7 @@ declare -A CFG=(
   [mmamba-d384]="$LITE --d 384 --layers 8"
   [mmamba-d512]="$LITE --d 512 --layers 8"
   [mmamba-d384x10]="$LITE --d 384 --layers 10"
+  [mmamba-d512x6]="$LITE --d 512 --layers 6"
   [uvit-d384]="--model uvit --d 384 --layers 6"
   [uvit-d256]="--model uvit"
 )
