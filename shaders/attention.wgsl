@@ -8,12 +8,14 @@
 // Idea (FlashAttention-style, online softmax): a workgroup of 64 threads takes BQ = 16 query rows of one (b, h),
 // with KS = 4 threads per row that split the keys between them (key j of a tile goes to thread j % KS), so a
 // small batch (UViT: B·H·256 rows) still fills a large GPU. Each thread keeps its scaled q row and a partial
-// output accumulator in registers. K and V are staged in tiles of BKV keys in workgroup memory (BKV = 1024/Dh,
-// at most 32, so the tiles take ≤ 9 KiB: inside WebGPU's default 16 KiB; rows padded by one vec4 so that the
+// output accumulator in registers. K and V are staged in tiles of BKV keys in workgroup memory (BKV = 1024/Dh
+// rounded down to a multiple of KS, at most 32, at least KS; any Dh that is a multiple of 4 up to 256, e.g. 96 for
+// d 384 with 4 heads; the tiles take ≤ 9 KiB: inside WebGPU's default 16 KiB; rows padded by one vec4 so that the
 // KS threads of a row, reading different keys, hit different banks); per tile a thread computes its BKV/KS
 // scores and folds them into a running max m / running sum l (rescaling acc by exp(m_old − m_new)), so the
 // Lq×Lk score matrix never exists and Lk is unbounded. At the end the KS partial (m, l, acc) of a row are merged
-// into the row's first thread through workgroup memory (reusing the tile space), one partial per round.
+// into the row's first thread through workgroup memory (reusing the tile space), one partial per round, in groups
+// of rows whose accumulators fit that space.
 // DH4 and BKV are compile-time constants substituted by the TS wrapper so the loops unroll.
 
 const DH4: u32 = /*DH4*/16u; // head dim / 4
@@ -23,6 +25,7 @@ const KS: u32 = 4u;          // threads per query row (key split)
 const NT: u32 = 64u;         // BQ·KS threads
 const KPT: u32 = BKV / KS;   // keys per thread per tile
 const KST: u32 = DH4 + 1u;   // padded row stride of the tiles, in vec4
+const RG: u32 = min(BQ, 2u * BKV); // rows whose partial accumulators fit the tile space at once (8 or 16)
 override HAS_MASK: u32 = 0u;
 
 struct View { off: u32, sb: u32, sh: u32, sl: u32 }
@@ -97,22 +100,28 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 
   // Merge the KS partials of each row into its thread sp = 0, one partial per round:
   // (m, l, acc) ⊕ (m', l', acc') = (M, l·e^(m−M) + l'·e^(m'−M), acc·e^(m−M) + acc'·e^(m'−M)), M = max(m, m').
-  for (var t = 1u; t < KS; t++) {
-    if (sp == t) {
-      part[row] = vec2<f32>(m, l);
-      for (var d = 0u; d < DH4; d++) { KV[row * KST + d] = acc[d]; }
+  // The tile space holds the accumulators of RG rows at a time (all BQ while BKV ≥ 8, i.e. Dh ≤ 128; half of them
+  // for larger heads), so the rows merge in BQ/RG groups.
+  let slot = (row % RG) * KST;
+  for (var g = 0u; g < BQ / RG; g++) {
+    let mine = row / RG == g;
+    for (var t = 1u; t < KS; t++) {
+      if (mine && sp == t) {
+        part[row] = vec2<f32>(m, l);
+        for (var d = 0u; d < DH4; d++) { KV[slot + d] = acc[d]; }
+      }
+      workgroupBarrier();
+      if (mine && sp == 0u) {
+        let o = part[row];
+        let mNew = max(m, o.x);
+        let c0 = exp(m - mNew);
+        let c1 = exp(o.x - mNew);
+        l = l * c0 + o.y * c1;
+        for (var d = 0u; d < DH4; d++) { acc[d] = acc[d] * c0 + KV[slot + d] * c1; }
+        m = mNew;
+      }
+      workgroupBarrier();
     }
-    workgroupBarrier();
-    if (sp == 0u) {
-      let o = part[row];
-      let mNew = max(m, o.x);
-      let c0 = exp(m - mNew);
-      let c1 = exp(o.x - mNew);
-      l = l * c0 + o.y * c1;
-      for (var d = 0u; d < DH4; d++) { acc[d] = acc[d] * c0 + KV[row * KST + d] * c1; }
-      m = mNew;
-    }
-    workgroupBarrier();
   }
   if (sp != 0u || i >= p.Lq) { return; }
   let inv = select(0.0, 1.0 / l, l > 0.0); // l = 0: every key masked → zeros

@@ -6,7 +6,7 @@ import { attention, crossAttentionPacked, selfAttentionPacked } from '../src/eng
 import { attentionRef, mergeHeadsRef, splitHeadsRef } from '../src/engine/reference/attention';
 import { expectClose, freshSeed, getEngine, poison, randInt, randn } from './gpu';
 
-// f32 dot products over Dh ≤ 64 terms, exp() of a few ulp and a running sum over ≤ 100 keys rescaled once per
+// f32 dot products over Dh ≤ 256 terms, exp() of a few ulp and a running sum over ≤ 100 keys rescaled once per
 // tile: ~1e-6 relative; 2e-5 of the largest output leaves headroom, while a wrong key/head index, a missing
 // barrier around the K/V tile or a wrong rescale gives errors of order 1e-1 or more.
 const TOL = 2e-5;
@@ -32,6 +32,9 @@ describe('attention', () => {
     [2, 2, 5, 16, 8],
     [2, 3, 70, 33, 16],
     [1, 2, 33, 100, 64],
+    [1, 2, 33, 50, 96], // UViT M (d 384, 4 heads): a head dim that does not divide the 1024-float tile budget
+    [2, 1, 17, 40, 12],
+    [1, 1, 20, 9, 256], // the largest head dim: 4 keys per tile, fewer tile rows than query rows
   ];
   for (const masked of [false, true])
     it(`(B, H, L, Dh) form, mask=${masked}`, async () => {
@@ -62,6 +65,7 @@ describe('attention', () => {
     for (const [B, L, H, Dh] of [
       [2, 37, 2, 8],
       [1, 70, 4, 32],
+      [1, 40, 4, 96],
     ] as const) {
       const seed = freshSeed();
       const d = H * Dh;
@@ -80,20 +84,24 @@ describe('attention', () => {
 
   it('packed cross-attention q (B, Lq, d), kv (B, Lk, 2d) with key mask', async () => {
     const e = await getEngine();
-    const [B, Lq, Lk, H, Dh] = [3, 40, 16, 2, 16];
-    const seed = freshSeed();
-    const d = H * Dh;
-    const q = randn(B * Lq * d, seed, -2, 2);
-    const kv = randn(B * Lk * 2 * d, seed + 1, -2, 2);
-    const mask = makeMask(B, Lk, seed + 2);
-    poisonNext(e, [B, Lq, d]);
-    const o = crossAttentionPacked(e, e.fromArray([B, Lq, d], q), e.fromArray([B, Lk, 2 * d], kv), H, {
-      mask: e.fromArray([B, Lk], mask, 'u32'),
-    });
-    const qh = splitHeadsRef(q, B, Lq, 1, 0, H, Dh);
-    const kh = splitHeadsRef(kv, B, Lk, 2, 0, H, Dh);
-    const vh = splitHeadsRef(kv, B, Lk, 2, 1, H, Dh);
-    const want = mergeHeadsRef(attentionRef(qh, kh, vh, { B, H, Lq, Lk, Dh }, mask), B, H, Lq, Dh);
-    expectClose(await e.readF32(o), want, TOL, `cross seed=${seed}`);
+    for (const [B, Lq, Lk, H, Dh] of [
+      [3, 40, 16, 2, 16],
+      [2, 20, 16, 4, 96],
+    ] as const) {
+      const seed = freshSeed();
+      const d = H * Dh;
+      const q = randn(B * Lq * d, seed, -2, 2);
+      const kv = randn(B * Lk * 2 * d, seed + 1, -2, 2);
+      const mask = makeMask(B, Lk, seed + 2);
+      poisonNext(e, [B, Lq, d]);
+      const o = crossAttentionPacked(e, e.fromArray([B, Lq, d], q), e.fromArray([B, Lk, 2 * d], kv), H, {
+        mask: e.fromArray([B, Lk], mask, 'u32'),
+      });
+      const qh = splitHeadsRef(q, B, Lq, 1, 0, H, Dh);
+      const kh = splitHeadsRef(kv, B, Lk, 2, 0, H, Dh);
+      const vh = splitHeadsRef(kv, B, Lk, 2, 1, H, Dh);
+      const want = mergeHeadsRef(attentionRef(qh, kh, vh, { B, H, Lq, Lk, Dh }, mask), B, H, Lq, Dh);
+      expectClose(await e.readF32(o), want, TOL, `cross Dh=${Dh} seed=${seed}`);
+    }
   });
 });

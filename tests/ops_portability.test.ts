@@ -23,7 +23,7 @@ describe('portability of the dense and sampling kernels', () => {
         const a = e.fromArray([70, 40], randn(70 * 40, 1));
         const b = e.fromArray([40, 130], randn(40 * 130, 2));
         for (const tile of ['64x64', '128x64', '128x128'] as const) r.push(matmul(e, a, b, { tile }));
-        for (const Dh of [64, 128, 256]) {
+        for (const Dh of [64, 96, 128, 256]) {
           const q = e.fromArray([1, 1, 20, Dh], randn(20 * Dh, Dh));
           r.push(attention(e, q, q, q));
         }

@@ -29,8 +29,9 @@ const codeFor = new Map<number, string>();
 function shader(dh: number): string {
   let c = codeFor.get(dh);
   if (!c) {
-    // keys per tile: 1024/Dh, at most 32 (K and V tiles stay under 9 KiB of workgroup memory)
-    const bkv = Math.min(32, 1024 / dh);
+    // keys per tile: 1024/Dh rounded down to a multiple of the 4 threads of a row, at most 32 (K and V tiles stay
+    // under 9 KiB of workgroup memory)
+    const bkv = Math.max(4, Math.floor(Math.min(32, 1024 / dh) / 4) * 4);
     c = source.replace('/*DH4*/16u', `${dh / 4}u`).replace('/*BKV*/32u', `${bkv}u`);
     codeFor.set(dh, c);
   }
@@ -52,8 +53,8 @@ interface Job {
 
 function attend(e: Engine, j: Job, opts: AttentionOptions): Tensor {
   const label = opts.label ?? 'attention';
-  if (j.Dh % 4 !== 0 || j.Dh === 0 || j.Dh > 256 || 1024 % j.Dh !== 0)
-    throw new ShapeError(`${label}: head dim ${j.Dh} must be one of 4, 8, 16, 32, 64, 128, 256`);
+  if (j.Dh % 4 !== 0 || j.Dh === 0 || j.Dh > 256)
+    throw new ShapeError(`${label}: head dim ${j.Dh} must be a multiple of 4, at most 256`);
   for (const [t] of [j.q, j.k, j.v]) if (t.dtype !== 'f32') throw new ShapeError(`${label}: ${t} must be f32`);
   const mask = opts.mask ?? null;
   if (mask && (mask.dtype !== 'u32' || mask.size !== j.B * j.Lk))
