@@ -14,7 +14,7 @@
 #                                                                # table, and the pinned training/ trees below
 #            bash scripts/device_travel.sh park docs/img public/models/mmamba-s public/models/uvit-s \
 #              training/stages/mmamba-v2 tests/fixtures e2e/fixtures   # ~42 MB no call of this recipe reads
-#   device:  kind nvidia-h200, carry ["data/packed", "training/prior/minilm128.npz", the stage's pinned tree
+#   device:  kind nvidia-h200, carry ["data/packed", the stage's pinned tree
 #            (training/runs/recipe/src-SRC)]; `bash scripts/device_travel.sh size <carry...>` says whether it fits
 #            STAGE=K bash training/recipes/mmamba-m.sh begin MIN   # tokens, then train MIN minutes (from scratch in
 #                                                                   # stage 1, else from training/stages/mmamba-m/)

@@ -11,7 +11,8 @@
 #   here:    bash training/recipes/mmamba-v2.sh prepare       # npm run data (dataset v2) if missing, the word
 #                                                              # tables, and the pinned training/ trees below
 #   device:  kind nvidia-h200, carry ["data/packed", the stage's word table (training/prior/glove50.npz for
-#            stages 1-2, training/prior/minilm128.npz from stage 3), its pinned tree (training/runs/recipe/src-SRC)]
+#            stages 1-2; training/prior/minilm128.npz, from stage 3, is in the repository), its pinned tree
+#            (training/runs/recipe/src-SRC)]
 #            (park what the GPU does not read: scripts/device_travel.sh; `size` says whether it fits)
 #            STAGE=K bash training/recipes/mmamba-v2.sh begin MIN   # tokens (+ the ruler's evaluators when
 #                                                                    # training/ruler/ has none), train MIN minutes
@@ -57,7 +58,10 @@
 #            'parallel' kind (MMAMBA_SPLIT_BWD=parallel; measured slower, so unset: scratch). begin 6 (COMPILE=1; step
 #            36,620, the stage saved for stage 5, CE (EMA) 1.251), then `F16=1 cool 2000` (the shipped mmamba-v2:
 #            step 38,620, 19.77 M images, CE (EMA) 1.251, raw 1.258) and `sweep`, each its own call
-#   stage 5: as stage 4, from its stable weights (step 36,620 in training/stages/mmamba-v2/); training/ of 92855f8
+#   stage 5: as stage 4, from its stable weights (step 36,620 in training/stages/mmamba-v2/); training/ of 92855f8.
+#            Stages 3-4 trained with a MiniLM table rebuilt in each session (sha256 a194e2c1…); the repository now
+#            keeps one (4e44e089…, the same words, other bytes from other library versions), so begin swaps the
+#            prior (--swap-prior: word_proj starts fresh, as in stage 3)
 #            (the parallel kind removed, the sampling sweep's grid around guidance 4 / tau 1.5)
 declare -A SRC=([1]=0b860e7 [2]=088555f [3]=5eed2d2 [4]=9c306f3 [5]=92855f8)
 declare -A PRIOR_OF=([1]=glove [2]=glove [3]=minilm [4]=minilm [5]=minilm)   # the word table each stage trains with

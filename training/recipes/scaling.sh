@@ -16,7 +16,7 @@
 #
 #   here:    bash training/recipes/mmamba-v2.sh prepare   # the data and the word tables (shared)
 #            bash training/recipes/scaling.sh prepare      # this recipe's pinned tree
-#   device:  kind nvidia-h200, carry ["data/packed", "training/prior/minilm128.npz", "training/runs/recipe/src-bc9b75c"]; park
+#   device:  kind nvidia-h200, carry ["data/packed", "training/runs/recipe/src-bc9b75c"]; park
 #            what the GPU does not read first (scripts/device_travel.sh)
 #            BUDGET=images:1500000 bash training/recipes/scaling.sh run NAME...   # equal images (the sweep)
 #            BUDGET=minutes:4      bash training/recipes/scaling.sh run NAME...   # equal GPU time (M-Mamba vs UViT)

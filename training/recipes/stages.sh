@@ -157,6 +157,17 @@ PY
     init=(); [ -f "$STAGES/manifest.json" ] && init=(--init-stage "$STAGES" --warmup 100)
     prev=${PRIOR_OF[$((STAGE - 1))]:-}
     [ ${#init[@]} != 0 ] && [ -n "$prev" ] && [ "$prev" != "$P" ] && init+=(--swap-prior)
+    # the same table name but other bytes (a table rebuilt with other library versions): the projection from the
+    # table starts fresh too, loudly (train_gen would refuse the stage otherwise)
+    if [ ${#init[@]} != 0 ] && [[ " ${init[*]} " != *" --swap-prior "* ]]; then
+      was=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["config"]["text"].get("prior_sha256", ""))' \
+        "$STAGES/manifest.json")
+      now=$(sha256sum "$ROOT/${TABLE[$P]}" | cut -d' ' -f1)
+      if [ -n "$was" ] && [ "$was" != "$now" ]; then
+        el "the stage was trained with another $P table (sha256 ${was:0:12}, here ${now:0:12}): --swap-prior"
+        init+=(--swap-prior)
+      fi
+    fi
     [ ${#init[@]} = 0 ] && init=(--warmup 300)
     el "stage $STAGE: train $2 min ${init[*]}"; (train "$2" "${init[@]}") || echo "stage $STAGE: training FAILED"
     wait
