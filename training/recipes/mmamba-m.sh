@@ -13,7 +13,7 @@
 #   here:    bash training/recipes/mmamba-m.sh prepare          # npm run data (dataset v2) if missing, the MiniLM
 #                                                                # table, and the pinned training/ trees below
 #            bash scripts/device_travel.sh park docs/img public/models/mmamba-s public/models/uvit-s \
-#              training/stages/mmamba-v2 tests/fixtures e2e/fixtures   # ~42 MB no call of this recipe reads
+#              training/stages/mmamba-v2 tests/fixtures e2e/fixtures   # ~52 MB no call of this recipe reads
 #   device:  kind nvidia-h200, carry ["data/packed", the stage's pinned tree
 #            (training/runs/recipe/src-SRC)]; `bash scripts/device_travel.sh size <carry...>` says whether it fits
 #            STAGE=K bash training/recipes/mmamba-m.sh begin MIN   # tokens, then train MIN minutes (from scratch in
@@ -27,7 +27,7 @@
 #   here:    bash scripts/device_travel.sh unpark; copy the returned stage/ over training/stages/mmamba-m/ and commit
 #            it (the next stage's start); a candidate that beats the shipped models on the ruler and the everyday
 #            grid goes to public/models/mmamba-m
-#   Stage 1's calls move 56.2 MB (tree 25.8 + carry 30.5; the limit is 67.1). From stage 2 the tree also carries
+#   Stage 1's calls move 56.2 MB (tree 32.3 with the MiniLM table + carry 24.0; the limit is 67.1). From stage 2 the tree also carries
 #   training/stages/mmamba-m/ (~20.3 MB): for `begin`, park public/models/mmamba-v2 too (~66.2 MB; only `score`
 #   reads it). The later calls of a warm chain do not read the stage (they resume from /tmp/runs), so they park
 #   training/stages/mmamba-m instead and keep mmamba-v2 for score. The shipped export (~24 MB), once there, does
