@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Recipe: model M (id mmamba-m) — the lite M-Mamba block of model v2 (expand 1, d_state 1, a GEGLU feed-forward
 # sublayer x2) at d = 512 with 6 layers (19.15 M parameters with the text encoder), the size the scaling sweep chose
-# (docs/training.md "Scaling sweep": widen before deepening), on dataset v2 and tokenizer v2 with the MiniLM word prior (PCA 128) from
-# stage 1 (no GloVe, no prior swap). Trained in stages of at most ~25 min on one H200 exactly as mmamba-v2.sh trains
+# (docs/training.md "Scaling sweep": widen before deepening), on dataset v2 and tokenizer v2 with the MiniLM word
+# prior (PCA 128) from stage 1 (no GloVe, no prior swap). Trained in stages of at most ~25 min on one H200 exactly as mmamba-v2.sh trains
 # model v2 (the verbs and the stage machinery are training/recipes/stages.sh): batch 512, LR 8e-4 after 300 warm-up
 # steps in stage 1 and 100 in every later one, constant after warm-up (the stable phase), EMA 0.999, seed = stage,
 # torch.compile on (COMPILE= for eager). Each stage leaves its EMA weights in training/stages/mmamba-m/ (int8 rows,
@@ -27,10 +27,10 @@
 #   here:    bash scripts/device_travel.sh unpark; copy the returned stage/ over training/stages/mmamba-m/ and commit
 #            it (the next stage's start); a candidate that beats the shipped models on the ruler and the everyday
 #            grid goes to public/models/mmamba-m
-#   Stage 1's calls move 56.2 MB (tree 32.3 with the MiniLM table + carry 24.0; the limit is 67.1). From stage 2 the tree also carries
-#   training/stages/mmamba-m/ (~20.3 MB): for `begin`, park public/models/mmamba-v2 too (~66.2 MB; only `score`
-#   reads it). The later calls of a warm chain do not read the stage (they resume from /tmp/runs), so they park
-#   training/stages/mmamba-m instead and keep mmamba-v2 for score. The shipped export (~24 MB), once there, does
+#   Stage 1's calls move 56.2 MB (tree 32.3 with the MiniLM table + carry 24.0; the limit is 67.1). From stage 2 the
+#   tree also carries training/stages/mmamba-m/ (~20.3 MB): for `begin`, park public/models/mmamba-v2 too (~66.2 MB;
+#   only `score` reads it). The later calls of a warm chain do not read the stage (they resume from /tmp/runs), so they
+#   park training/stages/mmamba-m instead and keep mmamba-v2 for score. The shipped export (~24 MB), once there, does
 #   not fit beside mmamba-v2 in one call: park it too (`score` then leaves it out).
 #
 # Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):

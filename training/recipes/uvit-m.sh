@@ -27,11 +27,11 @@
 #   here:    bash scripts/device_travel.sh unpark; copy the returned stage/ over training/stages/uvit-m/ and commit
 #            it (the next stage's start); the candidates are compared with model M's at equal images and equal
 #            GPU time (docs/training.md "Scaling sweep")
-#   Stage 1's calls move 56.2 MB (tree 32.3 with the MiniLM table + carry 24.0; the limit is 67.1). From stage 2 the tree also carries
-#   training/stages/uvit-m/ (~18.6 MB): for `begin`, park public/models/mmamba-v2 too (64.5 MB; only `score`
-#   reads it). The later calls of a warm chain do not read the stage (they resume from /tmp/runs), so they park
-#   training/stages/uvit-m instead and keep mmamba-v2 for score. The shipped export (~22 MB), once there, does
-#   not fit beside mmamba-v2 in one call: park it too (`score` then leaves it out).
+#   Stage 1's calls move 56.2 MB (tree 32.3 with the MiniLM table + carry 24.0; the limit is 67.1). From stage 2 the
+#   tree also carries training/stages/uvit-m/ (~18.6 MB): for `begin`, park public/models/mmamba-v2 too (64.5 MB; only
+#   `score` reads it). The later calls of a warm chain do not read the stage (they resume from /tmp/runs), so they park
+#   training/stages/uvit-m instead and keep mmamba-v2 for score. The shipped export (~22 MB), once there, does not fit
+#   beside mmamba-v2 in one call: park it too (`score` then leaves it out).
 #
 # Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):
 #   stage 1: from scratch (--warmup 300); training/ of 6bc0790 (the commit that adds stages.sh and this recipe);
