@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Recipe: model M (id mmamba-m) — the lite M-Mamba block of model v2 (expand 1, d_state 1, a GEGLU feed-forward sublayer
-# x2) at d = 512 with 6 layers (19.15 M parameters with the text encoder), the size the scaling sweep chose
-# (docs/training.md "Scaling sweep": widen before deepening), on dataset v2 and tokenizer v2 with the MiniLM word prior
-# (PCA 128) from stage 1 (no GloVe, no prior swap). Trained in stages of at most ~25 min on one H200 exactly as
+# Recipe: model M (id mmamba-m) — the lite M-Mamba block of model v2 (expand 1, d_state 1, a GEGLU feed-forward
+# sublayer x2) at d = 512 with 6 layers (19.15 M parameters with the text encoder), the size the scaling sweep chose
+# (docs/training.md "Scaling sweep": widen before deepening), on dataset v2 and tokenizer v2 with the MiniLM word
+# prior (PCA 128) from stage 1 (no GloVe, no prior swap). Trained in stages of at most ~25 min on one H200 exactly as
 # mmamba-v2.sh trains model v2 (the verbs and the stage machinery are training/recipes/stages.sh): batch 512, LR 8e-4
 # after 300 warm-up steps in stage 1 and 100 in every later one, constant after warm-up (the stable phase), EMA 0.999,
 # seed = stage, torch.compile on (COMPILE= for eager). Each stage leaves its EMA weights in training/stages/mmamba-m/
 # (int8 rows, word prior unbaked, ~20.3 MB in 2 shards), where the next stage starts; a candidate for shipping is the
-# EMA export of a stage (~23.7 MB int8, 2 shards), best from `cool STEPS`, judged on the fixed ruler beside the shipped
-# mmamba-v2 (and public/models/mmamba-m once it exists and travels).
+# EMA export of a stage (~23.7 MB int8, 2 shards), best from `cool STEPS`, judged on the fixed ruler beside the
+# shipped mmamba-v2 (and public/models/mmamba-m once it exists and travels).
 #
 #   here:    bash training/recipes/mmamba-m.sh prepare          # npm run data (dataset v2) if missing, the MiniLM
 #                                                                # table, and the pinned training/ trees below
