@@ -1,5 +1,5 @@
 // Loads an exported model directory (manifest.json + shards, the test fixtures' and e2e models' layout) from disk
-// through the app's weight loader, as the tests that build pipelines need it.
+// through the app's weight loader, as the tests that build pipelines or generators need it.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TokenizerSpec } from '../src/model/bpe';
@@ -12,7 +12,7 @@ export function loadModelDir(dir: string) {
     const b = readFileSync(`${dir}/${s.file}`);
     return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
   });
-  return { manifest, weights: loadWeights(manifest, shards) };
+  return { manifest, shards, weights: loadWeights(manifest, shards) };
 }
 
 /** The tiny models and PyTorch cases of tests/fixtures. */

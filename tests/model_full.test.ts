@@ -6,15 +6,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { MMambaConfig, UViTConfig } from '../src/model/common';
-import type { Generator } from '../src/model/generator';
-import { MMamba } from '../src/model/mmamba';
-import { maskgitSample } from '../src/model/sampler';
-import { UViT } from '../src/model/uvit';
-import { loadWeights, type Manifest } from '../src/model/weights';
+import { createGenerator } from '../src/model/pipeline';
 import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
-import { GenerationCancelledError } from '../src/model/errors';
+import { firstStepGrids } from './first_steps';
 import { expectClose, getEngine, normalisedError } from './gpu';
+import { loadModelDir } from './model_dirs';
 
 const root = resolve(__dirname, '..');
 const REF = resolve(root, 'tests/fixtures/full_cases.json');
@@ -32,16 +28,8 @@ describe.skipIf(!run)('shipped generators vs PyTorch (opt-in: MODEL_FULL=1)', ()
     it(id, { timeout: 600_000 }, async () => {
       const e = await getEngine();
       const r = ref[id]!;
-      const m = JSON.parse(readFileSync(resolve(root, `public/models/${id}/manifest.json`), 'utf8')) as Manifest;
-      const shards = m.shards.map((s) => {
-        const b = readFileSync(resolve(root, `public/models/${id}/${s.file}`));
-        return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-      });
-      const w = loadWeights(m, shards);
-      const model: Generator =
-        m.kind === 'mmamba'
-          ? new MMamba(e, m.config as unknown as MMambaConfig, w)
-          : new UViT(e, m.config as unknown as UViTConfig, w);
+      const { manifest: m, weights } = loadModelDir(resolve(root, `public/models/${id}`));
+      const model = createGenerator(e, m, weights);
       const tok = new BPETokenizer(m.tokenizer as unknown as TokenizerSpec);
       expect(Array.from(tok.encode('a red heart'))).toEqual(r.ids);
       const { codebook_size: K, grid } = model.config;
@@ -58,8 +46,6 @@ describe.skipIf(!run)('shipped generators vs PyTorch (opt-in: MODEL_FULL=1)', ()
       // sampling: the first MODEL_FULL_STEPS (default 1) steps of the 4-step schedule, then cancel (a guided full-size
       // step is a batch-2 forward: minutes on SwiftShader)
       const upTo = Math.min(r.steps.length, Number(process.env.MODEL_FULL_STEPS ?? 1));
-      const grids: number[][] = [];
-      const ac = new AbortController();
       const req = {
         ids: r.ids,
         uncondIds: tok.encode(''),
@@ -70,18 +56,7 @@ describe.skipIf(!run)('shipped generators vs PyTorch (opt-in: MODEL_FULL=1)', ()
         temperature: 1,
         seed: 11,
       };
-      await maskgitSample(
-        e,
-        model,
-        req,
-        (s) => {
-          grids.push(Array.from(s.tokens));
-          if (grids.length >= upTo) ac.abort();
-        },
-        ac.signal,
-      ).catch((err: unknown) => {
-        if (!(err instanceof GenerationCancelledError)) throw err;
-      });
+      const grids = await firstStepGrids(e, model, req, upTo);
       expect(grids.length).toBe(upTo);
       grids.forEach((g, i) => {
         expect(g, `${id} step ${i}`).toEqual(r.steps[i]);

@@ -15,14 +15,12 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../src/engine/tensor';
 import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
-import type { MMambaConfig, UViTConfig } from '../src/model/common';
-import { GenerationCancelledError } from '../src/model/errors';
 import type { Generator } from '../src/model/generator';
-import { MMamba } from '../src/model/mmamba';
-import { maskgitSample } from '../src/model/sampler';
-import { UViT } from '../src/model/uvit';
-import { loadWeights, type Manifest } from '../src/model/weights';
+import { createGenerator } from '../src/model/pipeline';
+import type { Manifest } from '../src/model/weights';
+import { firstStepGrids } from './first_steps';
 import { expectClose, getEngine, normalisedError } from './gpu';
+import { loadModelDir } from './model_dirs';
 
 const root = resolve(__dirname, '..');
 const TOL = 1e-4;
@@ -43,15 +41,6 @@ interface Case {
 
 function readCases(path: string): Record<string, Case> {
   return JSON.parse(readFileSync(path, 'utf8')) as Record<string, Case>;
-}
-
-function load(dir: string): { m: Manifest; shards: ArrayBuffer[] } {
-  const m = JSON.parse(readFileSync(resolve(dir, 'manifest.json'), 'utf8')) as Manifest;
-  const shards = m.shards.map((s) => {
-    const b = readFileSync(resolve(dir, s.file));
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  });
-  return { m, shards };
 }
 
 /** The recipe's ARCH=(...) train_gen.py flags (training/recipes/*.sh). */
@@ -84,15 +73,11 @@ function expectArch(m: Manifest, r: Case, layers: number | null): void {
  *  read back. */
 async function check(id: string, dir: string, r: Case): Promise<void> {
   const e = await getEngine();
-  const { m, shards } = load(dir);
+  const { manifest: m, shards, weights } = loadModelDir(dir);
   expect(createHash('sha256').update(new Uint8Array(shards[0]!)).digest('hex'), 'rerun make_m_cases.py').toBe(
     r.shard_sha256,
   );
-  const w = loadWeights(m, shards);
-  const model: Generator =
-    m.kind === 'mmamba'
-      ? new MMamba(e, m.config as unknown as MMambaConfig, w)
-      : new UViT(e, m.config as unknown as UViTConfig, w);
+  const model = createGenerator(e, m, weights);
   let first: Tensor | null = null;
   const spy: Generator = {
     kind: model.kind,
@@ -117,8 +102,6 @@ async function check(id: string, dir: string, r: Case): Promise<void> {
     const initTokens = Array.from({ length: HW }, (_, p) => p % K);
     const keep = Array.from({ length: HW }, (_, p) => (p % 3 === 0 ? 1 : 0));
     const upTo = Math.min(r.steps.length, STEPS);
-    const grids: number[][] = [];
-    const ac = new AbortController();
     const req = {
       ids: r.ids,
       uncondIds: r.uncond_ids,
@@ -131,18 +114,7 @@ async function check(id: string, dir: string, r: Case): Promise<void> {
       initTokens,
       keep,
     };
-    await maskgitSample(
-      e,
-      spy,
-      req,
-      (s) => {
-        grids.push(Array.from(s.tokens));
-        if (grids.length >= upTo) ac.abort();
-      },
-      ac.signal,
-    ).catch((err: unknown) => {
-      if (!(err instanceof GenerationCancelledError)) throw err;
-    });
+    const grids = await firstStepGrids(e, spy, req, upTo);
     expect(first, 'the sampler ran a forward').not.toBeNull();
     const logits = await e.readF32(first!);
     expect(logits.length).toBe(r.logits_rows.length * HW * K);
@@ -166,7 +138,8 @@ describe('M shapes at depth 1 vs PyTorch (tests/fixtures/m_shapes)', () => {
   const ref = readCases(resolve(root, 'tests/fixtures/m_cases.json'));
   it("is the recipes' M architectures at depth 1", () => {
     expect(Object.keys(ref).sort()).toEqual(['mmamba-m1', 'uvit-m1']);
-    for (const [id, r] of Object.entries(ref)) expectArch(load(resolve(root, 'tests/fixtures/m_shapes', id)).m, r, 1);
+    for (const [id, r] of Object.entries(ref))
+      expectArch(loadModelDir(resolve(root, 'tests/fixtures/m_shapes', id)).manifest, r, 1);
   });
   for (const id of Object.keys(ref))
     it(id, { timeout: 300_000 }, () => check(id, resolve(root, 'tests/fixtures/m_shapes', id), ref[id]!));
@@ -179,7 +152,7 @@ describe.skipIf(!runFull)('full-depth M models vs PyTorch (opt-in: MODEL_M=1 aft
   for (const id of Object.keys(ref))
     it(id, { timeout: 600_000 }, async () => {
       const dir = resolve(fullDir!, id);
-      expectArch(load(dir).m, ref[id]!, null);
+      expectArch(loadModelDir(dir).manifest, ref[id]!, null);
       await check(id, dir, ref[id]!);
     });
 });

@@ -161,6 +161,13 @@ function previewPixels(words: Uint32Array, pixelCount: number): Uint8ClampedArra
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
+/** The generator of a manifest of kind 'mmamba' (else UViT; callers check the kind first). */
+export function createGenerator(engine: Engine, manifest: Manifest, weights: WeightMap): Generator {
+  return manifest.kind === 'mmamba'
+    ? new MMamba(engine, manifest.config as unknown as MMambaConfig, weights)
+    : new UViT(engine, manifest.config as unknown as UViTConfig, weights);
+}
+
 export class TextToImage {
   readonly tokenizer: BPETokenizer;
   /** Steps submitted before the oldest step's readback is awaited (0: each step is awaited before the next is
@@ -196,10 +203,7 @@ export class TextToImage {
       throw new WeightIntegrityError(
         `tokenizer has ${tok.vocabSize} ids but the text encoder only ${gcfg.text.vocab_size}`,
       );
-    const generator: Generator =
-      gm.kind === 'mmamba'
-        ? new MMamba(engine, gcfg as MMambaConfig, gen.weights)
-        : new UViT(engine, gcfg as UViTConfig, gen.weights);
+    const generator = createGenerator(engine, gm, gen.weights);
     let decoder: VQDecoder;
     try {
       decoder = new VQDecoder(engine, vcfg, vq.weights);

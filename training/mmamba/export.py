@@ -281,6 +281,21 @@ def load_state_dict_from_manifest(path: str) -> tuple[dict[str, Any], dict[str, 
     return m, {k: torch.from_numpy(np.array(v)) for k, v in arrs.items()}
 
 
+def load_reference_generator(path: str):
+    """(manifest, config, model) of an exported generator, dequantised as the browser's loader does, loaded strictly,
+    in eval mode and (M-Mamba) on the sequential reference scan: what the golden fixtures compare the engine with."""
+    from .config import config_from_dict
+    from .mmamba import build_model
+
+    m, state = load_state_dict_from_manifest(path)
+    cfg = config_from_dict(m["config"])
+    model = build_model(cfg).eval()
+    model.load_state_dict(state)
+    if hasattr(model, "use_ref_scan"):
+        model.use_ref_scan = True
+    return m, cfg, model
+
+
 # ----------------------------------------------------------------------------- the text word prior
 PRIOR_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "prior")
 

@@ -1,6 +1,7 @@
 """Stage checkpoints (mmamba/stage.py): a run's EMA weights kept compactly (int8 rows, prior not baked) and a later
 run that starts from them with --init-stage: same weights (within the int8 step), the step count continues, the LR
-warms up again from there, and a stage of another tokenizer or model is refused."""
+warms up again from there, and a stage of another tokenizer or model is refused; the same chain for a UViT (the
+staged baseline of uvit-m.sh) with its baked-prior candidate."""
 
 import json
 import os
@@ -204,3 +205,64 @@ def test_stage_swaps_word_prior(tokens, tmp_path):
     assert not torch.equal(st["model"]["text.prior_sha256"], old["text.prior_sha256"].to(torch.uint8)), (
         "the new table's sha256 is recorded"
     )
+
+
+def test_uvit_stage_continue_and_candidate(tokens, tmp_path):
+    """The staged recipes' chain for the UViT baseline (uvit-m.sh): a UViT run kept as a stage, a later run that starts
+    from it with --init-stage (the step count continues, the weights are the stage's), and the candidate export with
+    the word prior baked in, which the ruler's tools load (sample_grid.load_generator) as a UViT giving the run's own
+    logits."""
+    import train_gen
+    from mmamba.export import export_checkpoint
+    from mmamba.stage import load_stage, save_stage
+    from mmamba.text_encoder import attach_prior
+    from mmamba.uvit import UViT
+    from sample_grid import load_generator
+
+    tmp, tok = tokens
+    prior = str(tmp / "tiny_prior.npz")
+    base = ["--model", "uvit", "--data", tok, "--val-every", "100", "--lr-min-ratio", "1"] + COMMON
+    run1, run2 = str(tmp_path / "run1"), str(tmp_path / "run2")
+    train_gen.main(base + ["--out", run1, "--steps", "5", "--warmup", "4"])
+    man = save_stage(run1, str(tmp_path / "stage1"), stage=1)
+    assert man["kind"] == "uvit-stage" and man["extra"]["step"] == 5 and man["extra"]["images"] == 5 * 8
+    assert man["config"]["arch"] == "uvit" and man["config"]["text"]["prior_words"] > 0, "prior kept unbaked"
+    _, state = load_stage(str(tmp_path / "stage1"))
+    ema1 = _final(run1)["ema"]["shadow"]
+    for k, v in ema1.items():
+        if v.dtype.is_floating_point and k in state:
+            assert torch.allclose(state[k].float(), v.float(), atol=1e-3 * max(1.0, float(v.abs().max()))), k
+
+    # lr 0 after the stage: the run's weights stay the stage's, so a run that did not start from it is caught
+    train_gen.main(
+        base + ["--out", run2, "--steps", "8", "--warmup", "2", "--lr", "0", "--init-stage", str(tmp_path / "stage1")]
+    )
+    st2 = _final(run2)
+    assert st2["step"] == 8 and st2["scheduler"]["restart"] == 5, "the step count continues from the stage"
+    moved = [
+        k
+        for k, v in state.items()
+        if k in st2["model"] and k != "text.prior_sha256"
+        if not torch.allclose(st2["model"][k].float(), v.float(), atol=1e-6)
+    ]
+    assert not moved and len(state) > 10, f"run 2 did not start from the stage's weights: {moved[:5]}"
+
+    # the candidate (prior baked, as stages.sh's save_stage exports it) is a UViT with the run's logits
+    exp = str(tmp_path / "candidate")
+    m = export_checkpoint(run2, exp, "uvit-m", int8=True, dtype="f32", prior=prior)
+    assert m["kind"] == "uvit" and m["config"]["text"]["prior_words"] == 0
+    model, bpe = load_generator(exp, torch.device("cpu"))
+    assert isinstance(model, UViT)
+    from mmamba.config import config_from_dict
+
+    ref = UViT(config_from_dict(st2["extra"]["config"]))
+    attach_prior(ref, prior)
+    ref.load_state_dict({**ref.state_dict(), **st2["ema"]["shadow"]})
+    ref.eval()
+    g = torch.Generator().manual_seed(0)
+    cfg = model.cfg
+    img = torch.randint(0, cfg.codebook_size + 1, (2, cfg.grid**2), generator=g)
+    txt = bpe.encode_batch(["a red circle", "blue"])
+    with torch.no_grad():
+        a, b = model(img, txt), ref(img, txt)
+    assert torch.allclose(a, b, atol=1e-4), float((a - b).abs().max())
