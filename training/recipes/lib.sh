@@ -36,8 +36,9 @@ pin_source() {
   [ -d "$dir/training" ] && return 0
   mkdir -p "$dir" && git -C "$ROOT" archive "$1" training | tar -x -C "$dir" \
     || { echo "recipe: cannot export training/ of commit $1 (a full clone is needed)" >&2; exit 1; }
-  # the stages and the ruler are read from the checkout, never from a pinned tree: keep the carried trees small
-  rm -rf "$dir/training/stages" "$dir/training/ruler"
+  # the stages, the ruler and the word tables are read from the checkout, never from a pinned tree: keep the
+  # carried trees small
+  rm -rf "$dir/training/stages" "$dir/training/ruler" "$dir"/training/prior/*.npz
   echo "pinned training/ of $1 in ${dir#$ROOT/}"
 }
 

@@ -35,8 +35,12 @@
 #
 # Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):
 #   stage 1: from scratch (--warmup 300); training/ of 6bc0790 (the commit that adds stages.sh and this recipe);
-#            not run yet
-declare -A SRC=([1]=6bc0790)
+#            2026-12-03, one warm chain: begin 6, more 7, more 9, more 3 (25 min of training, 4,445 images/s while
+#            training): step 11,020, 5.64 M images, validation masked CE (EMA) 1.257 (the shipped mmamba-v2,
+#            cooled: 1.251 at 19.8 M images). Not scored yet (the device time went to training).
+#            Log: docs/runs/mmamba-m-stage1/; the stage is in training/stages/mmamba-m/ (step 11,020, EMA)
+#   stage 2: from stage 1 (--warmup 100); training/ of a12f776; not run yet
+declare -A SRC=([1]=6bc0790 [2]=a12f776)
 declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
 ID=mmamba-m
 ARCH=(--model mmamba --expand 1 --d-state 1 --ffn --ffn-mult 2 --d 512 --layers 6)
