@@ -8,9 +8,14 @@
 // what was really allocated); "peak live" is its maximum from just before the FineTuner is built to the end of the
 // last step, minus nothing (it includes the base weights the trainer uploads). Uniform and readback staging
 // buffers (a few kB) are not counted; "pool total" adds the freed buffers the pool keeps for reuse.
+// --dry records every step exactly as a real one (same tensors from the same pool in the same order, the same
+// pipelines and bind groups, so binding sizes are validated) but launches no workgroups: memory and the dispatch
+// count are those of a real step (the pool's accounting depends only on the sequence of allocations, and no
+// allocation depends on a value read back: every gradient reads 0, so the update is applied as a real step's is),
+// in seconds instead of tens of minutes on SwiftShader; times, loss and norms are meaningless.
 // Usage: node bench/build.mjs .gpu/finetune.mjs bench/finetune.ts && node .gpu/finetune.mjs
 //   [--models DIR] [--model mmamba-s] [--tiny] [--batch 8] [--steps 5] [--warmup 1] [--rank 8] [--alpha 8]
-//   [--targets in_proj,out_proj,mod,text,text_layers,head] [--micro N] [--raised-limits]
+//   [--targets in_proj,out_proj,mod,text,text_layers,head] [--micro N] [--raised-limits] [--dry]
 // The batch, rank, alpha, targets and optimizer settings default to the page's and the library's
 // (src/finetune/defaults.ts); only the schedule differs (no warmup, so every timed step runs at the peak lr).
 import { join } from 'node:path';
@@ -71,12 +76,27 @@ async function main(): Promise<void> {
   const dawn = create([]) as unknown as GPU; // stays referenced for the process lifetime
   const ctx = await acquireDevice(dawn, { label: 'finetune-bench', defaultLimitsOnly: !flag('--raised-limits') });
   const e = new Engine(ctx);
+  const dry = flag('--dry');
+  if (dry) {
+    const record = e.dispatch.bind(e);
+    e.dispatch = (spec) => {
+      const [x, y = 1, z = 1] = spec.workgroups;
+      record({ ...spec, workgroups: [0] }); // pipeline and bind group made, nothing launched
+      if (x * y * z > 0) e.dispatchCount++;
+    };
+  }
   const lim = ctx.device.limits;
   console.log(
     `adapter: ${describeAdapter(ctx.adapterInfo)}; maxStorageBufferBindingSize ${MiB(lim.maxStorageBufferBindingSize)} MiB, maxBufferSize ${MiB(lim.maxBufferSize)} MiB`,
   );
   const lora = { rank, alpha, targets };
   const plan = planMemory(cfg, lora, B);
+  let largestBuffer = 0; // the largest tensor (bytes asked of the pool, so the largest binding), from here on
+  const acquire = e.pool.acquire.bind(e.pool);
+  e.pool.acquire = (bytes, label) => {
+    largestBuffer = Math.max(largestBuffer, bytes);
+    return acquire(bytes, label);
+  };
 
   e.pool.peakLiveBytes = e.pool.liveBytes;
   const t0 = performance.now();
@@ -118,7 +138,22 @@ async function main(): Promise<void> {
       `${((B * 1000) / med).toFixed(1)} | ${MiB(peak)} | ${MiB(residentBytes)} | ${MiB(pooled)} | ${MiB(plan.largestBindingBytes)} | ${losses[0]!.toFixed(3)} → ${losses[losses.length - 1]!.toFixed(3)} |`,
   );
   console.log(
-    `(FineTuner built and base weights uploaded in ${tBuild.toFixed(0)} ms; ${warmup} untimed warm-up step(s) compile the pipelines; ${dispatches} dispatches per step)`,
+    `(${dry ? 'DRY RUN (--dry: no workgroups launched; times, loss and norms meaningless); ' : ''}FineTuner built and base weights uploaded in ${tBuild.toFixed(0)} ms; ${warmup} untimed warm-up step(s) compile the pipelines; ${dispatches} dispatches per step; largest tensor ${MiB(largestBuffer)} MiB; plan's peak ${MiB(plan.estimatedPeakBytes)} MiB)`,
+  );
+  console.log(
+    JSON.stringify({
+      model: manifest.modelId,
+      batch: B,
+      microBatch: ft.microBatch,
+      dry,
+      peakLiveBytes: peak,
+      residentBytes,
+      poolTotalBytes: pooled,
+      largestBufferBytes: largestBuffer,
+      planLargestBindingBytes: plan.largestBindingBytes,
+      planPeakBytes: plan.estimatedPeakBytes,
+      dispatchesPerStep: dispatches,
+    }),
   );
   ft.dispose();
   e.dispose();
