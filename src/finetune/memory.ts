@@ -22,8 +22,9 @@ const cls = BufferPool.sizeClass;
 
 /** Largest binding and a model of the pool's live bytes at the peak of a step (inside a layer's backward, at the
  *  scan backward or the conv backward), every tensor rounded to its size class as the pool allocates it.
- *  Measured on mmamba-s at batch 4 (bench/finetune.ts, SwiftShader): 196.4 MiB peak; this model gives 189 MiB
- *  (tiny fixture: 1.5 measured, 1.5 modelled). */
+ *  Measured (bench/finetune.ts --dry, docs/benchmarks.md): mmamba-s at batch 4 (in_proj, out_proj) 204.2 MiB peak,
+ *  this model 189.1; at the page's settings (batch 8, the six default targets) mmamba-v2 194.1 (model 177.8) and the
+ *  model M candidate (d 512, 6 layers) 420.4 (model 380.0); the largest binding is exact for all three. */
 export function planMemory(
   config: MMambaConfig,
   lora: LoraConfig,
