@@ -6,7 +6,7 @@
 #     --default            make ID the page's default generator (index.json `defaultGenerator`, listed first)
 #     --name NAME          the Models panel's name (index.json; default: kept, or the id for a new entry)
 #     --description TEXT   index.json's description (default: kept, or empty for a new entry)
-#     --no-full-cases      skip tests/fixtures/full_cases.json (make_full_cases.py ID: minutes on CPU for d 512)
+#     --no-full-cases      skip tests/fixtures/full_cases.json (make_full_cases.py ID: 8 s for model M on CPU)
 #     --dry-run            check the export and print what would change; write nothing
 #
 # Steps: (1) the export is checked: manifest modelId = ID, format version, every shard's size and sha256 as the
