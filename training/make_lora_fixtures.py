@@ -58,6 +58,26 @@ def read_arrays(path: str) -> dict[str, torch.Tensor]:
 FIXTURE_OF = {"mmamba_tiny": "lora_tiny", "mmamba_ffn_tiny": "lora_ffn_tiny"}
 
 
+def random_lora_factors(
+    cfg, params: dict[str, torch.Tensor], rank: int, seed: int
+) -> tuple[list[str], dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """The page's LoRA targets of an M-Mamba (every layer's projections, the head, the text side) and a random
+    (A, B) pair for each, drawn in target order from one generator seeded `seed`; both factors require grad."""
+    names = [f"layers.{i}.{p}" for i in range(cfg.layers) for p in LAYER_PARAMS]
+    names += ["head.weight", "text.proj.weight", "text.pool_proj.weight"]
+    names += [f"text.layers.{j}.{p}" for j in range(cfg.text.layers) for p in TEXT_BLOCK_PARAMS]
+    g = torch.Generator().manual_seed(seed)
+    factors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    for n in names:
+        w = params[n]
+        stack = w.shape[:-2]  # () or (K,)
+        out_f, in_f = w.shape[-2], w.shape[-1]
+        A = (torch.rand(*stack, rank, in_f, generator=g) * 2 - 1) / in_f**0.5
+        B = (torch.rand(*stack, out_f, rank, generator=g) * 2 - 1) * 0.1
+        factors[n] = (A.requires_grad_(), B.requires_grad_())
+    return names, factors
+
+
 def main() -> None:
     for base in FIXTURE_OF:
         write_fixture(base)
@@ -73,19 +93,8 @@ def write_fixture(base: str) -> None:
     model.train()
     inp = read_arrays(os.path.join(FIXTURES, base, "arrays.safetensors"))
 
-    names = [f"layers.{i}.{p}" for i in range(cfg.layers) for p in LAYER_PARAMS]
-    names += ["head.weight", "text.proj.weight", "text.pool_proj.weight"]
-    names += [f"text.layers.{j}.{p}" for j in range(cfg.text.layers) for p in TEXT_BLOCK_PARAMS]
-    g = torch.Generator().manual_seed(SEED)
     params = dict(model.named_parameters())
-    factors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    for n in names:
-        w = params[n]
-        stack = w.shape[:-2]  # () or (K,)
-        out_f, in_f = w.shape[-2], w.shape[-1]
-        A = (torch.rand(*stack, RANK, in_f, generator=g) * 2 - 1) / in_f**0.5
-        B = (torch.rand(*stack, out_f, RANK, generator=g) * 2 - 1) * 0.1
-        factors[n] = (A.requires_grad_(), B.requires_grad_())
+    names, factors = random_lora_factors(cfg, params, RANK, SEED)
 
     scale = ALPHA / RANK
     merged = {k: v.detach() for k, v in params.items()}
