@@ -12,7 +12,7 @@ import { loadWeights, type Manifest } from '../src/model/weights';
 import { effectiveWeights, factorGradients } from '../src/finetune/lora_grad';
 import { MMambaAutodiff } from '../src/finetune/mmamba_autodiff';
 import { expectClose, getEngine, normalisedError } from './gpu';
-import { f32, readSafetensors } from './golden_io';
+import { f32, fixtureBatch, readSafetensors } from './golden_io';
 
 const TOL = 1e-3; // tests/fixtures/README.md gradient tolerance; measured errors are printed
 // base fixture → its LoRA fixture; lora_ffn_tiny adapts the same targets on the slim layer (expand 1, d_state 1, FFN)
@@ -44,18 +44,7 @@ describe('LoRA gradients vs PyTorch (lora_tiny, lora_ffn_tiny)', () => {
       const factors = fx.params.map((name) => ({ name, A: up(`lora.${name}.A`), B: up(`lora.${name}.B`) }));
       const scale = fx.alpha / fx.rank;
       const overrides = effectiveWeights(e, (n) => model.baseWeight(n), factors, scale);
-      const ids = inp.get('input.text_ids')!;
-      const r = model.forwardBackward(
-        {
-          batch: ids.shape[0]!,
-          textIds: ids.data,
-          imgTokens: Uint32Array.from(inp.get('input.img_tokens')!.data),
-          targets: Uint32Array.from(inp.get('input.targets')!.data),
-          mask: Uint32Array.from(inp.get('input.mask')!.data),
-        },
-        new Set(fx.params),
-        overrides,
-      );
+      const r = model.forwardBackward(fixtureBatch(inp), new Set(fx.params), overrides);
       const loss = (await e.readF32(r.loss))[0]!;
       expect(Math.abs(loss - fx.loss) / fx.loss).toBeLessThan(1e-5);
       const grads = factorGradients(e, r.grads, factors, scale);

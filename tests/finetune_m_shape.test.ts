@@ -25,7 +25,7 @@ import { largestMicroBatch, planMemory } from '../src/finetune/memory';
 import { MMambaAutodiff } from '../src/finetune/mmamba_autodiff';
 import { textTrunkParamNames } from '../src/finetune/text_autodiff';
 import { expectClose, getEngine, normalisedError } from './gpu';
-import { f32, readSafetensors } from './golden_io';
+import { f32, fixtureBatch, readSafetensors } from './golden_io';
 import { loadModelDir } from './model_dirs';
 
 // tests/fixtures/README.md: gradients 1e-3 relative (normalised by the reference's largest magnitude); measured
@@ -100,18 +100,7 @@ describe('fine-tuning at model M width (m_shapes/mmamba-m1 vs PyTorch)', () => {
       'text.pool_proj.bias',
     ];
     expect([...names].sort()).toEqual([...fx.full, ...fx.summarised].sort());
-    const ids = A.get('input.text_ids')!;
-    const r = model.forwardBackward(
-      {
-        batch: ids.shape[0]!,
-        textIds: ids.data,
-        imgTokens: Uint32Array.from(A.get('input.img_tokens')!.data),
-        targets: Uint32Array.from(A.get('input.targets')!.data),
-        mask: Uint32Array.from(A.get('input.mask')!.data),
-      },
-      new Set(names),
-      overrides,
-    );
+    const r = model.forwardBackward(fixtureBatch(A), new Set(names), overrides);
     const loss = (await e.readF32(r.loss))[0]!;
     console.log(`loss ${loss} (PyTorch ${fx.loss})`);
     expect(Math.abs(loss - fx.loss) / fx.loss).toBeLessThan(1e-5);

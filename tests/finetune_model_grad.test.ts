@@ -12,7 +12,7 @@ import { loadWeights, type Manifest } from '../src/model/weights';
 import { MMambaAutodiff } from '../src/finetune/mmamba_autodiff';
 import { textTrunkParamNames } from '../src/finetune/text_autodiff';
 import { expectClose, getEngine, normalisedError } from './gpu';
-import { f32, readSafetensors } from './golden_io';
+import { f32, fixtureBatch, readSafetensors } from './golden_io';
 
 // tests/fixtures/README.md: gradients 1e-3 relative. The fixture ran the sequential reference scan in f32 on the CPU;
 // ours chains ~20 f32 kernels per layer with other summation orders. Measured errors are printed.
@@ -32,8 +32,6 @@ describe('M-Mamba backward vs PyTorch (grad.<param>)', () => {
       const weights = loadWeights(manifest, [b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer]);
       const A = readSafetensors(`${DIR}/arrays.safetensors`);
       const cfg = manifest.config as unknown as MMambaConfig;
-      const ids = A.get('input.text_ids')!;
-      const B = ids.shape[0]!;
       const model = new MMambaAutodiff(e, cfg, weights);
       const names = [
         ...mmambaParams(cfg).keys(),
@@ -43,16 +41,7 @@ describe('M-Mamba backward vs PyTorch (grad.<param>)', () => {
         'text.pool_proj.weight',
         'text.pool_proj.bias',
       ];
-      const r = model.forwardBackward(
-        {
-          batch: B,
-          textIds: ids.data,
-          imgTokens: Uint32Array.from(A.get('input.img_tokens')!.data),
-          targets: Uint32Array.from(A.get('input.targets')!.data),
-          mask: Uint32Array.from(A.get('input.mask')!.data),
-        },
-        new Set(names),
-      );
+      const r = model.forwardBackward(fixtureBatch(A), new Set(names));
       const loss = await e.readF32(r.loss);
       expect(Math.abs(loss[0]! - fixture.loss) / fixture.loss).toBeLessThan(1e-5);
       const report: string[] = [];
