@@ -40,8 +40,13 @@
 #            training): step 11,020, 5.64 M images, validation masked CE (EMA) 1.257 (the shipped mmamba-v2,
 #            cooled: 1.251 at 19.8 M images). Not scored yet (the device time went to training).
 #            Log: docs/runs/mmamba-m-stage1/; the stage is in training/stages/mmamba-m/ (step 11,020, EMA)
-#   stage 2: from stage 1 (--warmup 100); training/ of a12f776; not run yet
-declare -A SRC=([1]=6bc0790 [2]=a12f776)
+#   stage 2: from stage 1 (--warmup 100); training/ of a12f776; 2026-12-03, one warm chain: begin 8, more 9 (17 min
+#            of training, 4,420 images/s): step 18,610, 9.53 M images, validation masked CE (EMA) 1.222. Its
+#            candidate (not cooled), scored on a fresh machine: ruler top-5 seen / unseen / paraphrase 0.208 / 0.064
+#            / 0.220 at guidance 2 (mmamba-v2: 0.264 / 0.104 / 0.252): not shipped.
+#            Log and ruler runs: docs/runs/mmamba-m-stage2/; the stage is in training/stages/mmamba-m/ (step 18,610)
+#   stage 3: from stage 2 (--warmup 100); training/ of a12f776; not run yet: begin, more, then `cool 2000` and score
+declare -A SRC=([1]=6bc0790 [2]=a12f776 [3]=a12f776)
 declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
 ID=mmamba-m
 ARCH=(--model mmamba --expand 1 --d-state 1 --ffn --ffn-mult 2 --d 512 --layers 6)
