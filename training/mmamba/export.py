@@ -18,7 +18,16 @@ table file comes from --prior, else training/prior/<prior_name>.npz; its sha256 
 A tensor is never split across shards, so the table must fit one: vocab_size * w * 2 bytes in f16 (w = 128:
 at most ~65,000 ids), about half that with --int8; a larger one stops with ShardTooLargeError.
 
+A stage directory (stage.py: EMA weights, large 2-D weights as per-row int8, prior not baked) exports like a
+checkpoint: its weights are dequantised, the prior baked, the kind's "-stage" suffix dropped, and "extra" records
+{"source": "stage", "stage", "step", "images", "checkpoint", "ema"}. With --int8 the stage's int8 rows come back
+bit for bit (a row's maximum is q = 127 times its f16 scale, so the scale and every q are found again; rows whose
+scale is an f16 subnormal, below 6.1e-5, may move by a step) and f16 tensors are unchanged; only the baked word rows,
+which go through the stage's int8 word_proj, differ from the checkpoint's export (model M stage 2: by at most 0.0061,
+2.6 of their own int8 steps; tests/test_export_stage.py states the bound).
+
 CLI:  python -m mmamba.export --ckpt training/runs/vq --out public/models/vq-s --id vq-s [--int8] [--prior PATH]
+      python -m mmamba.export --ckpt training/stages/mmamba-m --out /tmp/m-stage --id mmamba-m --int8
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import argparse
 import hashlib
 import json
 import os
+import pickle
 import struct
 import sys
 from collections.abc import Iterable
@@ -350,6 +360,63 @@ def bake_prior(
 
 
 # ----------------------------------------------------------------------------- CLI
+class NotExportableError(ValueError):
+    """--ckpt names neither a train checkpoint nor a stage directory."""
+
+
+_ACCEPTS = "export.py takes a train_vq.py / train_gen.py run dir or ckpt-*.pt, or a stage dir (mmamba.stage)"
+
+
+def read_source(ckpt: str, use_ema: bool = True) -> tuple[dict[str, Any], str, dict[str, Any], Any, dict[str, Any]]:
+    """(state, kind, config, tokenizer, record for the export's "extra") of what --ckpt names: a train checkpoint
+    (a ckpt-*.pt file, or a run dir: its latest one) or a stage directory (manifest.json of kind "<kind>-stage",
+    read with stage.load_stage: EMA weights, int8 rows dequantised, word prior not baked). A directory holding a
+    manifest.json is never read as anything but a stage, and one with both a stage and ckpt-*.pt is refused."""
+    from .checkpoint import latest_checkpoint
+    from .stage import STAGE_KIND_SUFFIX, NotAStageError, load_stage
+
+    if os.path.basename(ckpt) == "manifest.json" and os.path.isfile(ckpt):
+        ckpt = os.path.dirname(ckpt) or "."
+    if os.path.isdir(ckpt):
+        found = latest_checkpoint(ckpt)
+        has_manifest = os.path.exists(os.path.join(ckpt, "manifest.json"))
+        if has_manifest and found is not None:
+            raise NotExportableError(f"{ckpt} holds both ckpt-*.pt and a manifest.json; {_ACCEPTS}, not both at once")
+        if has_manifest:
+            try:
+                man, state = load_stage(ckpt)
+            except NotAStageError as e:
+                raise NotExportableError(f"{e}: neither a checkpoint nor a stage; {_ACCEPTS}") from e
+            rec = man.get("extra") or {}
+            if not use_ema and rec.get("ema"):
+                raise NotExportableError(f"{ckpt}: a stage keeps only the EMA weights; --no-ema needs the checkpoint")
+            extra = {
+                "source": "stage",
+                "stage": rec.get("stage"),
+                "step": rec.get("step"),
+                "images": rec.get("images"),
+                "checkpoint": rec.get("source"),
+                "ema": bool(rec.get("ema")),
+            }
+            return dict(state), man["kind"][: -len(STAGE_KIND_SUFFIX)], man["config"], man.get("tokenizer"), extra
+        if found is None:
+            raise NotExportableError(f"{ckpt}: no ckpt-*.pt and no manifest.json; {_ACCEPTS}")
+        ckpt = found
+    if not os.path.isfile(ckpt):
+        raise FileNotFoundError(f"{ckpt}: no such file or directory; {_ACCEPTS}")
+    try:
+        st = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+        raise NotExportableError(f"{ckpt}: not a torch checkpoint ({type(e).__name__}: {e}); {_ACCEPTS}") from e
+    if not isinstance(st, dict) or "kind" not in (st.get("extra") or {}) or "model" not in st:
+        raise NotExportableError(f"{ckpt}: not a train checkpoint (no model weights and extra.kind); {_ACCEPTS}")
+    extra = st["extra"]
+    ema = bool(use_ema and st.get("ema"))
+    state = dict(st["ema"]["shadow"] if ema else st["model"])
+    record = {"step": st["step"], "source": os.path.basename(ckpt), "ema": ema}
+    return state, extra["kind"], extra["config"], extra.get("tokenizer"), record
+
+
 def export_checkpoint(
     ckpt: str,
     out_dir: str,
@@ -359,41 +426,33 @@ def export_checkpoint(
     dtype: str = "f16",
     max_shard_bytes: int = MAX_SHARD_BYTES,
     prior: str | None = None,
+    int8_min_numel: int = 16384,
 ) -> dict[str, Any]:
-    """Export a train_vq.py / train_gen.py checkpoint (a ckpt-*.pt file or a run dir: latest one)."""
-    from .checkpoint import latest_checkpoint
-
-    if os.path.isdir(ckpt):
-        p = latest_checkpoint(ckpt)
-        if p is None:
-            raise FileNotFoundError(f"no ckpt-*.pt in {ckpt}")
-        ckpt = p
-    st = torch.load(ckpt, map_location="cpu", weights_only=True)
-    extra = st.get("extra", {})
-    kind = extra["kind"]
-    state = st["ema"]["shadow"] if (use_ema and st.get("ema")) else st["model"]
-    state = dict(state)
+    """Export a train_vq.py / train_gen.py checkpoint (a ckpt-*.pt file or a run dir: latest one) or a stage
+    directory (read_source) as a browser model: the word prior baked in, the plain model kind."""
+    state, kind, config, tokenizer, record = read_source(ckpt, use_ema)
     if kind == "vq" and "quant.codebook" in state:
         # Invariant for the engine: codebook rows are unit-norm, so decode input = codebook[token].
-        state["quant.codebook"] = torch.nn.functional.normalize(state["quant.codebook"].float(), dim=1)
-    state, config = bake_prior(state, extra["config"], prior, extra.get("tokenizer"))
+        state["quant.codebook"] = torch.nn.functional.normalize(torch.as_tensor(state["quant.codebook"]).float(), dim=1)
+    state, config = bake_prior(state, config, prior, tokenizer)
     return export_weights(
         state,
         out_dir,
         model_id,
         kind,
         config,
-        tokenizer=extra.get("tokenizer"),
+        tokenizer=tokenizer,
         dtype=dtype,
         int8=int8,
+        int8_min_numel=int8_min_numel,
         max_shard_bytes=max_shard_bytes,
-        extra={"step": st["step"], "source": os.path.basename(ckpt), "ema": bool(use_ema and st.get("ema"))},
+        extra=record,
     )
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--ckpt", required=True, help="ckpt-*.pt or a run dir (latest checkpoint)")
+    ap.add_argument("--ckpt", required=True, help="ckpt-*.pt, a run dir (latest checkpoint) or a stage dir")
     ap.add_argument("--out", required=True, help="public/models/<id>")
     ap.add_argument("--id", required=True)
     ap.add_argument("--int8", action="store_true")
@@ -406,16 +465,19 @@ def main(argv=None) -> None:
         help="word-vector table of a text encoder with a prior (default training/prior/<prior_name>.npz)",
     )
     a = ap.parse_args(argv)
-    m = export_checkpoint(
-        a.ckpt,
-        a.out,
-        a.id,
-        int8=a.int8,
-        use_ema=not a.no_ema,
-        dtype="f32" if a.f32 else "f16",
-        max_shard_bytes=a.max_shard_bytes,
-        prior=a.prior,
-    )
+    try:
+        m = export_checkpoint(
+            a.ckpt,
+            a.out,
+            a.id,
+            int8=a.int8,
+            use_ema=not a.no_ema,
+            dtype="f32" if a.f32 else "f16",
+            max_shard_bytes=a.max_shard_bytes,
+            prior=a.prior,
+        )
+    except NotExportableError as e:
+        raise SystemExit(f"error: {e}") from None
     load_manifest(a.out)  # verify what we wrote
     print(
         f"exported {a.id} ({m['kind']}): {len(m['tensors'])} tensors, {len(m['shards'])} shard(s), "

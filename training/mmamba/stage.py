@@ -10,12 +10,16 @@ The manifest's "extra" records where the campaign stands: {"stage", "step", "ima
 starts from these weights (model and EMA), a fresh AdamW and an LR warm-up from its first step
 (CosineSchedule.restart), and continues the step count, so logs and the schedule read as one run.
 
+A stage also exports as a browser model like a checkpoint (export.py --ckpt STAGE_DIR: prior baked, kind without
+"-stage"), so an earlier stage's weights can be scored or shipped without the GPU machine's checkpoint.
+
 CLI:  python -m mmamba.stage --ckpt RUN_DIR --out training/stages/<name> --stage K
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from typing import Any
 
@@ -24,7 +28,7 @@ import torch
 STAGE_KIND_SUFFIX = "-stage"  # manifest kind "<model kind>-stage": never mistaken for a browser export
 
 
-def save_stage(ckpt: str, out_dir: str, stage: int, int8: bool = True) -> dict[str, Any]:
+def save_stage(ckpt: str, out_dir: str, stage: int, int8: bool = True, int8_min_numel: int = 16384) -> dict[str, Any]:
     """Write the EMA weights (else the model's) of a train_gen checkpoint (file or run dir) as a stage."""
     from .checkpoint import latest_checkpoint
     from .export import export_weights
@@ -47,6 +51,7 @@ def save_stage(ckpt: str, out_dir: str, stage: int, int8: bool = True) -> dict[s
         extra["config"],
         tokenizer=extra.get("tokenizer"),
         int8=int8,
+        int8_min_numel=int8_min_numel,
         extra={
             "stage": stage,
             "step": step,
@@ -57,14 +62,27 @@ def save_stage(ckpt: str, out_dir: str, stage: int, int8: bool = True) -> dict[s
     )
 
 
+class NotAStageError(ValueError):
+    """The directory's manifest.json is not a stage's (kind "<model kind>-stage"), or there is none."""
+
+
 def load_stage(path: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """(manifest, dequantised state dict) of a stage directory; refuses anything that is not a stage."""
+    """(manifest, dequantised state dict) of a stage directory; refuses anything that is not a stage (NotAStageError,
+    before any shard is read)."""
     from .export import load_state_dict_from_manifest
 
-    man, state = load_state_dict_from_manifest(os.path.join(path, "manifest.json"))
-    if not str(man.get("kind", "")).endswith(STAGE_KIND_SUFFIX):
-        raise ValueError(f"{path}: kind {man.get('kind')!r} is not a stage checkpoint (mmamba.stage)")
-    return man, state
+    mpath = os.path.join(path, "manifest.json")
+    try:
+        with open(mpath) as f:
+            head = json.load(f)
+    except FileNotFoundError as e:
+        raise NotAStageError(f"{path}: no manifest.json, not a stage checkpoint (mmamba.stage)") from e
+    except ValueError as e:
+        raise NotAStageError(f"{path}: manifest.json is not JSON, not a stage checkpoint (mmamba.stage)") from e
+    kind = head.get("kind") if isinstance(head, dict) else None
+    if not (isinstance(kind, str) and kind.endswith(STAGE_KIND_SUFFIX)):
+        raise NotAStageError(f"{path}: kind {kind!r} is not a stage checkpoint (mmamba.stage)")
+    return load_state_dict_from_manifest(mpath)
 
 
 def main(argv=None) -> None:
