@@ -3,10 +3,14 @@
 Rows are prompts, columns are seeds; the prompt is written above each row. Sampling is the shared
 MaskGIT sampler (sampling.maskgit_sample: aMUSEd's scheduler, counter RNG), guidance against the empty
 prompt. Models load from a train_*.py run dir / ckpt-*.pt (EMA weights) or from an exported manifest
-dir (then the sha256 of every shard is verified).
+dir (then the sha256 of every shard is verified). The canvas geometry is mmamba/grid_layout.py's, which also
+cuts a kept grid back into its cells. --score EVALUATORS (everyday prompts) adds the machine count of each prompt's
+subject by the fixed ruler's classifier (score_everyday.py) to <out>.json and prints it.
 
   python training/sample_grid.py --gen public/models/mmamba-s --vq public/models/vq-s --data data/packed \
       --out training/runs/mmamba/grid.png
+  python training/sample_grid.py --gen public/models/mmamba-v2 --vq public/models/vq-s --everyday --guidance 4 \
+      --tau 1.5 --device cpu --score training/ruler/evaluators.pt --out /tmp/everyday.png
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ import argparse
 import json
 import os
 
+import numpy as np
 import torch
 from mmamba import config as C
 from mmamba.bpe import BPETokenizer
 from mmamba.checkpoint import latest_checkpoint
+from mmamba.grid_layout import compose
 from mmamba.sampling import maskgit_sample
 from mmamba.vq import tensor_to_images
-from PIL import Image, ImageDraw
 
 # The kept grid of everyday prompts (docs/img/everyday-<model>.png for every shipped version): what a new user
 # types first. Never change it; a model ships only when each of these shows its subject in >= 3 of 4 seeds.
@@ -80,6 +85,12 @@ def main(argv=None) -> None:
     ap.add_argument("--tau", type=float, default=4.5)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--device", default=None)
+    ap.add_argument(
+        "--score",
+        metavar="EVALUATORS",
+        help="also count the subject per prompt with this ruler's classifier (score_everyday.py; everyday prompts "
+        "only): into <out>.json and printed",
+    )
     args = ap.parse_args(argv)
     dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
@@ -96,10 +107,13 @@ def main(argv=None) -> None:
         from mmamba import data as D
 
         prompts = D.test_prompts(8, root=args.data)
+    if args.score:
+        from mmamba.everyday_concepts import EVERYDAY_CONCEPTS
+
+        if missing := [p for p in prompts if p not in EVERYDAY_CONCEPTS]:
+            raise SystemExit(f"--score knows the concepts of the everyday prompts only, not {missing}")
     S = vq.cfg.image_size
-    label_h = 14
-    canvas = Image.new("RGB", (args.seeds * (S + 4) + 4, len(prompts) * (S + label_h + 4) + 4), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
+    cells = np.empty((len(prompts), args.seeds, S, S, 3), np.uint8)  # (P, seeds, S, S, 3)
     ids = bpe.encode_batch(prompts, cfg.text.max_len).to(dev)  # (P, Lt)
     empty = torch.tensor([bpe.empty_ids(cfg.text.max_len)] * len(prompts), device=dev)
     for s in range(args.seeds):
@@ -117,28 +131,27 @@ def main(argv=None) -> None:
         )
         tokens = grids[-1].view(len(prompts), cfg.grid, cfg.grid)  # (P, g, g)
         with torch.no_grad():
-            px = tensor_to_images(vq.decode_tokens(tokens)).cpu().numpy()  # (P, S, S, 3) uint8
-        for p in range(len(prompts)):
-            y = 4 + p * (S + label_h + 4)
-            canvas.paste(Image.fromarray(px[p]), (4 + s * (S + 4), y + label_h))
-    for p, text in enumerate(prompts):
-        draw.text((4, 2 + p * (S + label_h + 4)), text[:80], fill=(0, 0, 0))
+            cells[:, s] = tensor_to_images(vq.decode_tokens(tokens)).cpu().numpy()  # (P, S, S, 3) uint8
+    canvas = compose(cells, prompts)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     canvas.save(args.out)
+    meta = {
+        "prompts": prompts,
+        "seeds": args.seeds,
+        "steps": args.steps,
+        "guidance": args.guidance,
+        "tau": args.tau,
+        "gen": args.gen,
+        "vq": args.vq,
+    }
+    if args.score:
+        # scored from the canvas, cut as a kept PNG is (score_everyday.py), so both give the same numbers
+        from score_everyday import score_canvas, table
+
+        meta["score"] = score_canvas(np.asarray(canvas), prompts, args.score)
+        print(table(meta["score"]), flush=True)
     with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump(
-            {
-                "prompts": prompts,
-                "seeds": args.seeds,
-                "steps": args.steps,
-                "guidance": args.guidance,
-                "tau": args.tau,
-                "gen": args.gen,
-                "vq": args.vq,
-            },
-            f,
-            indent=1,
-        )
+        json.dump(meta, f, indent=1)
     print(f"wrote {args.out} ({len(prompts)} prompts x {args.seeds} seeds)", flush=True)
 
 
