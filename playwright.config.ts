@@ -1,6 +1,12 @@
 // Playwright e2e config: headless Debian Chromium (never a downloaded browser) with WebGPU on SwiftShader,
 // against a Vite dev server on a fixed port of 127.0.0.1 (WebGPU needs a secure context: localhost counts).
+// The generator of the machinery specs is chosen in e2e/e2e_generator.ts (E2E_GENERATOR; unset: the shipped default
+// unless it is bigger than mmamba-v2); the choice is checked and printed once per run here.
 import { defineConfig, devices } from '@playwright/test';
+import { checkE2EGenerator, describeE2EGenerator } from './e2e/e2e_generator';
+
+checkE2EGenerator();
+if (process.env.TEST_WORKER_INDEX === undefined) console.log(describeE2EGenerator());
 
 const PORT = Number(process.env.E2E_PORT ?? 5199);
 const BASE_URL = `http://127.0.0.1:${PORT}`;
