@@ -2,7 +2,7 @@
 // TypeScript models read (src/model/params.ts, derived from the manifest config only), with the config's shapes:
 // no GPU, header parsing only. A rename or layout change in training/ fails here before it reaches the browser.
 // A first visit's download (the default generator and the VQ) stays within the 40 MB budget (docs/architecture.md).
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
@@ -85,11 +85,32 @@ describe('manifests hold what the TS models need', () => {
     expect(bytes).toBeLessThanOrEqual(40e6);
   });
 
+  it('index.json: the default is a generator and listed first, the tokenizer a VQ, one folder per entry', () => {
+    // the default and its place come from index.json (scripts/ship_model.sh --default writes both), not from here
+    const kinds = new Map(index.models.map((m) => [m.id, m.kind]));
+    expect(kinds.size, 'ids are unique').toBe(index.models.length);
+    expect(['mmamba', 'uvit']).toContain(kinds.get(index.defaultGenerator));
+    expect(index.models[0]?.id).toBe(index.defaultGenerator);
+    expect(kinds.get(index.tokenizer)).toBe('vq');
+    const folders = readdirSync(resolve(root, 'public/models'), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+    expect(folders.sort(), 'public/models holds exactly the listed models').toEqual([...kinds.keys()].sort());
+    for (const m of index.models) {
+      const manifest = JSON.parse(
+        readFileSync(resolve(root, `public/models/${m.id}/manifest.json`), 'utf8'),
+      ) as Manifest;
+      expect([manifest.modelId, manifest.kind], m.id).toEqual([m.id, m.kind]);
+    }
+  });
+
   it('the shipped generators and the VQ fit together (grid, codebook)', () => {
-    const vq = JSON.parse(readFileSync(resolve(root, 'public/models/vq-s/manifest.json'), 'utf8')) as Manifest;
+    const vq = JSON.parse(
+      readFileSync(resolve(root, `public/models/${index.tokenizer}/manifest.json`), 'utf8'),
+    ) as Manifest;
     const vc = vq.config as unknown as VQConfig;
     const generators = index.models.filter((m) => m.kind !== 'vq').map((m) => m.id);
-    expect(generators).toEqual(['mmamba-v2', 'mmamba-s', 'uvit-s']);
+    expect(generators).toContain(index.defaultGenerator);
     for (const id of generators) {
       const g = (JSON.parse(readFileSync(resolve(root, `public/models/${id}/manifest.json`), 'utf8')) as Manifest)
         .config as unknown as MMambaConfig;
