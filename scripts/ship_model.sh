@@ -15,8 +15,8 @@
 # the default generator, and with --default ID becomes the default and the first entry; (4) the fixtures that hold
 # PyTorch's numbers for the shipped weights are rewritten: full_cases.json for ID (tests/model_full.test.ts, opt-in),
 # v2_cases.json when ID is mmamba-v2 (tests/model_v2_golden.test.ts); (5) the quick checks that need no GPU run
-# (index current, manifests hold what the TS models read, first-visit download within 40 MB); (6) the hand checklist
-# is printed. Nothing is committed. Run from anywhere; the python is training/.venv.
+# (index current, manifests hold what the TS models read, first-visit download within 40 MB), the e2e generator is
+# printed (e2e/e2e_generator.ts); (6) the hand checklist is printed. Nothing committed. The python is training/.venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -130,7 +130,7 @@ else
 fi
 
 # ---- 5. quick checks (no GPU) -------------------------------------------------------------------------------------
-say "checks: index current (pytest), manifests and the 40 MB first visit (vitest, no GPU)"
+say "checks: index current (pytest), manifests and the 40 MB first visit (vitest, no GPU); the e2e generator"
 (cd training && "$PY" -m pytest -q tests/test_model_index.py 2>&1 | tail -1 | sed 's/^/  /') || true
 set +e
 NO_COLOR=1 FORCE_COLOR=0 npx vitest run tests/model_manifests.test.ts >/tmp/ship_model_manifests.log 2>&1
@@ -138,6 +138,8 @@ VRC=$?
 set -e
 grep -E "first visit:|✓|×|FAIL|Tests " /tmp/ship_model_manifests.log | sed 's/^/  /' | head -20
 [[ $VRC -eq 0 ]] || echo "  model_manifests.test.ts failed (log: /tmp/ship_model_manifests.log); see the checklist"
+# which generator the e2e specs of the page's machinery will use (e2e/e2e_generator.ts; the config prints it)
+npx playwright test --list e2e/device_loss.spec.ts 2>/dev/null | grep '^e2e generator:' | sed 's/^/  /' || true
 NEWB=$(du -sb "$DEST" | cut -f1)
 TOTAL=$(du -sb "$MODELS" | cut -f1)
 
@@ -150,21 +152,16 @@ EOF
 n=0
 item() { n=$((n + 1)); printf '%2d. %s\n' "$n" "$*"; }
 item "git add $DEST $MODELS/index.json$([[ $FULL -eq 1 ]] && echo ' tests/fixtures/full_cases.json')$([[ $ID == mmamba-v2 ]] && echo ' tests/fixtures/v2_cases.json') (check 'git status' for nothing else)"
-item "tests/model_manifests.test.ts: the expected generator list ('the shipped generators and the VQ fit together') = the order above"
 item "tests/model_weights.test.ts: add $ID to the shipped ids it loads"
 if [[ $NEW_DEFAULT != "$OLD_DEFAULT" ]]; then
-  item "tests/model_v2_golden.test.ts asserts mmamba-v2 is the default: keep it as mmamba-v2's golden (drop that one assertion) and add the new default's golden (docs/shipping.md)"
-  item "e2e/app.spec.ts: the first visit requests EVERY shard of $NEW_DEFAULT (read them from its manifest), not only model-00000"
-  item "e2e/model_picker.spec.ts: expects 'mmamba-v2' as the picker's first value and names it in its title"
-  item "e2e/finetune.spec.ts 'teach a new word': add $NEW_DEFAULT/ to the shipped folders the tiny-model test must not request"
+  item "the new default's Vitest golden: tests/model_v2_golden.test.ts is mmamba-v2's (it holds whichever model is the default); add the same for $NEW_DEFAULT, reading every shard (docs/shipping.md)"
   item "src/ui/examples.ts: example chips chosen on mmamba-v2's everyday grid; re-check on $NEW_DEFAULT's (training/sample_grid.py --everyday at the page's settings)"
   item "src/model/settings.ts: steps 12 / guidance 4 / tau 1.5 are mmamba-v2's sweep winners; sweep $NEW_DEFAULT (training/sweep_sampling.py) and keep or change"
   item "tests/finetune_memory.test.ts, tests/finetune_word_v2.test.ts: fine-tuning is checked on mmamba-v2; add the default $NEW_DEFAULT"
   item "README.md: 'loads the default model (M-Mamba v2)', the first-visit MB (printed above), the model list, the API example's model id, the PNG name example"
   item "docs/architecture.md, src/model/README.md, docs/benchmarks.md: the default's shapes and numbers; bench: 'npm run bench:profile -- --generator $NEW_DEFAULT'"
-  item "CI time: adopt E2E_GENERATOR (e2e/e2e_generator.ts) in scripts/test.sh, app, device_loss, model_picker specs (docs/shipping.md 'CI time and the test-only generator')"
   item "parity on a GPU: MODELS='$NEW_DEFAULT ...' training/gpu/parity.sh (within one 8-bit level); MODEL_FULL=$NEW_DEFAULT vitest"
   item "README screenshots: SCREENSHOTS=1 npx playwright test e2e/screenshots.spec.ts e2e/edit_screenshots.spec.ts (the Models panel names the default)"
 fi
 item "training/recipes/*.sh: parking lists of device calls (public/models grew; bash scripts/device_travel.sh size)"
-item "run: npx vitest run tests/model_manifests.test.ts tests/model_weights.test.ts; MODEL_FULL=$ID (slow) on a GPU; the e2e specs on the shipped models (docs/shipping.md)"
+item "run: npx vitest run tests/model_manifests.test.ts tests/model_weights.test.ts tests/model_v2_golden.test.ts; MODEL_FULL=$ID (slow) on a GPU; the e2e specs on the shipped models: app, device_loss, model_picker, offline, shell, first_run (docs/shipping.md)"
