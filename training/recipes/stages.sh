@@ -101,10 +101,23 @@ score() {
     --json "$rep/ruler.json" --md "$rep/ruler.md" > "$rep/ruler.log" 2>&1
   python3 training/sample_grid.py --gen "$cand" --vq public/models/vq-s --everyday \
     --guidance "$GUIDANCE" --out "$rep/everyday-$ID-stage$STAGE.png" > "$rep/grid.log" 2>&1
+  # what a user sees: the candidate alone on the ruler and its everyday grid at the page's defaults
+  # (src/model/settings.ts; the shipped models' rows at this setting are in docs/evaluation.md)
+  el "the candidate at the page's guidance ${PAGE_GUIDANCE:=4}, tau ${PAGE_TAU:=1.5}: ruler and everyday grid"
+  timeout 120 python3 training/evaluate.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
+    --ruler "$RULER_N" --gen "$ID-stage$STAGE=$cand" --guidance "$PAGE_GUIDANCE" --tau "$PAGE_TAU" \
+    --json "$rep/ruler-page.json" --md "$rep/ruler-page.md" > "$rep/ruler-page.log" 2>&1
+  python3 training/sample_grid.py --gen "$cand" --vq public/models/vq-s --everyday --guidance "$PAGE_GUIDANCE" \
+    --tau "$PAGE_TAU" --out "$rep/everyday-$ID-stage$STAGE-page.png" > "$rep/grid-page.log" 2>&1
+  # the machine count of both grids (the checkout's scorer; the pinned tree may predate it)
+  python3 "$ROOT/training/score_everyday.py" "$rep/everyday-$ID-stage$STAGE.png" \
+    "$rep/everyday-$ID-stage$STAGE-page.png" --evaluators "$ev" --json "$rep/everyday-count.json" \
+    > "$rep/everyday-count.log" 2>&1
   [ "${SWEEP:-0}" = 1 ] && sweep_candidate "$cand" "$rep"
   cp "$OUT"/logs/* "$rep/" 2>/dev/null; rm -rf "$OUT/logs"
   tar czf "$OUT/report.tgz" -C "$R" report
-  grep -A20 "by split" "$rep/ruler.md" | head -24; tail -3 "$rep/sweep.md" 2>/dev/null
+  grep -A20 "by split" "$rep/ruler.md" | head -24; grep -A8 "by split" "$rep/ruler-page.md" | tail -5
+  tail -4 "$rep/everyday-count.log"; tail -3 "$rep/sweep.md" 2>/dev/null
   el "done"
 }
 
