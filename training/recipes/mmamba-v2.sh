@@ -20,8 +20,11 @@
 #            (begin and more also return the stage and the candidate export, as save does, and their logs as
 #            logs.tgz: if the machine goes cold before the next call, the returned stage/ is the next begin's start)
 #            STAGE=K bash training/recipes/mmamba-v2.sh end MIN     # resume, train MIN minutes; the stage and a
-#                                                                    # candidate export; report.tgz: the ruler,
-#                                                                    # everyday grid (+ sampling sweep if SWEEP=1)
+#                                                                    # candidate export; report.tgz: the ruler
+#                                                                    # (guidance 2) and everyday grid, the
+#                                                                    # candidate's ruler and grid at the page's
+#                                                                    # setting, both grids' machine count (+ the
+#                                                                    # sampling sweep if SWEEP=1)
 #            STAGE=K bash training/recipes/mmamba-v2.sh cool STEPS  # the candidate from a cool-down: a copy of the
 #                                                                    # run trains STEPS more, LR linear to 0; the
 #                                                                    # stage (stable LR) and that candidate, then
