@@ -157,16 +157,16 @@ def main(argv=None) -> dict:
     ap.add_argument("--evaluators", default="training/ruler/evaluators.pt", help="the fixed ruler's evaluators.pt")
     ap.add_argument("--json", default=None, help="write every grid's count here")
     args = ap.parse_args(argv)
-    torch.set_grad_enabled(False)
-    ev = load_evaluators(args.evaluators, "cpu")
     scores = {}
-    for png in args.grids:
-        from PIL import Image
+    with torch.no_grad():  # a scope, not the global flag: main() also runs inside the test process
+        ev = load_evaluators(args.evaluators, "cpu")
+        for png in args.grids:
+            from PIL import Image
 
-        with Image.open(png) as im:
-            canvas = np.asarray(im.convert("RGB"))
-        scores[os.path.basename(png)] = s = score_canvas(canvas, grid_prompts(png), ev)
-        print(f"{png}\n{table(s)}\n", flush=True)
+            with Image.open(png) as im:
+                canvas = np.asarray(im.convert("RGB"))
+            scores[os.path.basename(png)] = s = score_canvas(canvas, grid_prompts(png), ev)
+            print(f"{png}\n{table(s)}\n", flush=True)
     if len(scores) > 1:
         print(compare(scores), flush=True)
     if args.json:

@@ -43,3 +43,16 @@ def triton_interpreter_fix(monkeypatch):
 
     monkeypatch.setattr(itp, "_patch_lang_tensor", patched)
     yield
+
+
+@pytest.fixture(autouse=True)
+def grad_mode_is_left_as_found():
+    """A test that turns autograd off globally (torch.set_grad_enabled(False) in a main()) breaks every
+    later test that trains; fail the leaking test by name instead."""
+    import torch
+
+    before = torch.is_grad_enabled()
+    yield
+    after = torch.is_grad_enabled()
+    torch.set_grad_enabled(before)
+    assert after == before, "this test left torch's global grad mode changed"
