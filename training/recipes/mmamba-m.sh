@@ -38,7 +38,8 @@
 #   stage 1: from scratch (--warmup 300); training/ of 6bc0790 (the commit that adds stages.sh and this recipe);
 #            2026-12-03, one warm chain: begin 6, more 7, more 9, more 3 (25 min of training, 4,445 images/s while
 #            training): step 11,020, 5.64 M images, validation masked CE (EMA) 1.257 (the shipped mmamba-v2,
-#            cooled: 1.251 at 19.8 M images). Not scored yet (the device time went to training).
+#            cooled: 1.251 at 19.8 M images). Scored 2026-12-04 from its stage weights (git show 4fc5b47:...,
+#            python -m mmamba.export --ckpt): ruler top-5 0.064 / 0.040 / 0.080 at guidance 2.
 #            Log: docs/runs/mmamba-m-stage1/; the stage is in training/stages/mmamba-m/ (step 11,020, EMA)
 #   stage 2: from stage 1 (--warmup 100); training/ of a12f776; 2026-12-03, one warm chain: begin 8, more 9 (17 min
 #            of training, 4,420 images/s): step 18,610, 9.53 M images, validation masked CE (EMA) 1.222. Its
