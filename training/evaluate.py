@@ -184,12 +184,13 @@ def generate(
     guidance: float = 4.0,
     tau: float = 4.5,
     batch: int = 250,
+    temperature: float = 1.0,
 ) -> tuple[np.ndarray, dict]:
     """uint8 (N, S, S, 3) images for the items, and {params, seconds, images_s}."""
     from sample_grid import load_generator
 
     model, bpe = load_generator(gen_path, device)
-    out = sample_images(model, bpe, vq, items, device, steps, guidance, tau, batch)
+    out = sample_images(model, bpe, vq, items, device, steps, guidance, tau, batch, temperature)
     del model
     return out
 
@@ -204,6 +205,7 @@ def sample_images(
     guidance: float = 4.0,
     tau: float = 4.5,
     batch: int = 250,
+    temperature: float = 1.0,
 ) -> tuple[np.ndarray, dict]:
     """generate() with a loaded generator (sample_grid.load_generator), so a sweep loads it once."""
     cfg = model.cfg
@@ -225,6 +227,7 @@ def sample_images(
             steps=steps,
             guidance=guidance,
             tau=tau,
+            temperature=temperature,
         )  # (b, HW)
         with torch.no_grad():
             px = tensor_to_images(vq.decode_tokens(tok.view(-1, cfg.grid, cfg.grid)))  # (b, S, S, 3) uint8
@@ -437,6 +440,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--guidance", type=float, default=4.0)
     ap.add_argument("--tau", type=float, default=4.5)
+    ap.add_argument("--temperature", type=float, default=1.0, help="token sampling temperature (the page's: 1)")
     ap.add_argument("--batch", type=int, default=250, help="items sampled together")
     ap.add_argument("--save-images", default=None, help="dir: <name>.u8 raw images of every row (for parity / grids)")
     ap.add_argument("--grid", default=None, help="dir: <name>.png grid of the first 32 items of every row")
@@ -496,6 +500,7 @@ def main(argv=None) -> dict:
             "steps": args.steps,
             "guidance": args.guidance,
             "tau": args.tau,
+            "temperature": args.temperature,
             "evaluators": args.evaluators,
             "evaluator_summary": ev.extra.get("summary"),
             "vq": args.vq,
@@ -537,7 +542,7 @@ def main(argv=None) -> dict:
         rec, ps = vq_reconstruct(vq, real_items, dev)
         add_row("vq-recon", rec, {"psnr": float(ps.mean()), "psnr_p10": float(np.percentile(ps, 10))})
     for name, path in named(args.gen):
-        u8, info = generate(path, vq, items, dev, args.steps, args.guidance, args.tau, args.batch)
+        u8, info = generate(path, vq, items, dev, args.steps, args.guidance, args.tau, args.batch, args.temperature)
         add_row(
             name,
             u8,

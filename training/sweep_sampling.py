@@ -1,14 +1,16 @@
-"""Sampling sweep on the fixed ruler: picks default sampling settings (guidance, choice temperature tau, steps)
+"""Sampling sweep on the fixed ruler: picks default sampling settings (guidance, choice temperature tau, steps,
+token temperature)
 for one generator by what the ruler measures, not by validation CE (docs/evaluation.md "Sampling sweep").
 
 Every setting of the grid samples the same ruler items (evaluate.select_ruler_items: N prompts of each of
 --splits, item i with seed i) with evaluate.sample_images and is scored by evaluate.Scorer, exactly as
-`evaluate.py --ruler N --steps S --guidance G --tau T` scores one setting. The generator is loaded once.
+`evaluate.py --ruler N --steps S --guidance G --tau T --temperature X` scores one setting. The generator is loaded once.
 
 Winner rule: the highest mean concept top-5 over the ranked splits (seen, unseen, paraphrase); ties broken by
 the higher mean CLIP over the same splits, then by fewer steps (cheaper), then by the grid order.
 
-Default grid: guidance 2, 3, 4, 5 × tau 0.75, 1.5, 3, 4.5 × steps 8, 12, 16 = 48 settings, around the last
+Default grid: guidance 2, 3, 4, 5 × tau 0.75, 1.5, 3, 4.5 × steps 8, 12, 16 × token temperature 1 = 48 settings
+(`--temperature 1,0.8,0.6` multiplies it; narrow the other axes then), around the last
 sweep's winner (guidance 4, tau 1.5: both at the edge of the grid before, which ran guidance 1-4 and tau 1.5-4.5;
 guidance 1 was far behind everywhere). At 100 prompts per split (300 images per setting) it samples 14,400 guided
 images, as many as 14,400 guided 12-step images: about 50 s at the ~300 images/s of M-Mamba v2 on one H200
@@ -40,7 +42,8 @@ from mmamba.evaluator import load_evaluators  # noqa: E402
 from mmamba.runutil import load_split  # noqa: E402
 
 RANKED_SPLITS = ("seen", "unseen", "paraphrase")
-PAGE_DEFAULT = {"steps": 12, "guidance": 4.0, "tau": 4.5}
+PAGE_DEFAULT = {"steps": 12, "guidance": 4.0, "tau": 1.5, "temperature": 1.0}  # src/model/settings.ts (a test checks)
+SETTING_KEYS = ("steps", "guidance", "tau", "temperature")
 
 
 def floats(text: str) -> list[float]:
@@ -51,9 +54,12 @@ def ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
 
-def grid(guidance: list[float], tau: list[float], steps: list[int]) -> list[dict]:
-    """Every (steps, guidance, tau) setting, steps slowest."""
-    return [{"steps": s, "guidance": g, "tau": t} for s, g, t in itertools.product(steps, guidance, tau)]
+def grid(guidance: list[float], tau: list[float], steps: list[int], temperature: list[float] = (1.0,)) -> list[dict]:
+    """Every (steps, guidance, tau, temperature) setting, steps slowest."""
+    return [
+        {"steps": s, "guidance": g, "tau": t, "temperature": x}
+        for s, g, t, x in itertools.product(steps, guidance, tau, temperature)
+    ]
 
 
 def ranking_key(row: dict, splits=RANKED_SPLITS) -> tuple:
@@ -67,13 +73,13 @@ def ranking_key(row: dict, splits=RANKED_SPLITS) -> tuple:
 def markdown(rows: list[dict], winner: dict, splits=RANKED_SPLITS) -> str:
     cols = [x for x in splits if any(x in r["by_split"] for r in rows)]
     head = (
-        "| steps | guidance | tau | "
+        "| steps | guidance | tau | temperature | "
         + " | ".join(f"{x} top-5" for x in cols)
         + " | mean top-5 | "
         + " | ".join(f"{x} CLIP" for x in cols)
         + " | mean CLIP | colour (seen) | images/s |"
     )
-    lines = [head, "| " + " | ".join(["---"] * (6 + 2 * len(cols) + 1)) + " |"]
+    lines = [head, "| " + " | ".join(["---"] * (7 + 2 * len(cols) + 1)) + " |"]
     for r in sorted(rows, key=ranking_key):
         h = r["by_split"]
         cell = lambda x, k, fmt: fmt.format(h[x][k]) if x in h else "–"  # noqa: E731
@@ -82,7 +88,7 @@ def markdown(rows: list[dict], winner: dict, splits=RANKED_SPLITS) -> str:
         )
         seen_colour = cell("seen", "colour", "{:.3f}")
         lines.append(
-            f"| {r['steps']}{mark} | {r['guidance']:g} | {r['tau']:g} | "
+            f"| {r['steps']}{mark} | {r['guidance']:g} | {r['tau']:g} | {r.get('temperature', 1.0):g} | "
             + " | ".join(cell(x, "top5", "{:.3f}") for x in cols)
             + f" | {r['mean_top5']:.3f} | "
             + " | ".join(cell(x, "clip", "{:.1f}") for x in cols)
@@ -108,6 +114,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--guidance", type=floats, default=[2.0, 3.0, 4.0, 5.0])
     ap.add_argument("--tau", type=floats, default=[0.75, 1.5, 3.0, 4.5], help="choice temperature (confidence noise)")
     ap.add_argument("--steps", type=ints, default=[8, 12, 16])
+    ap.add_argument("--temperature", type=floats, default=[1.0], help="token sampling temperature")
     ap.add_argument("--batch", type=int, default=250, help="items sampled together")
     ap.add_argument("--json", default=None)
     ap.add_argument("--md", default=None, help="append the markdown table here")
@@ -138,14 +145,16 @@ def main(argv=None) -> dict:
     pack = D.load_pack(args.data, args.seed)
     exact = D.decode_images(pack, [it["entry"] for it in items]) if "train" in splits else None
     model, bpe = load_generator(path, dev)
-    settings = grid(args.guidance, args.tau, args.steps)
+    settings = grid(args.guidance, args.tau, args.steps, args.temperature)
     print(
         f"sweep {name}: {len(settings)} settings x {len(items)} items ({time.time() - t_start:.1f}s set-up)", flush=True
     )
 
     rows: list[dict] = []
     for k, st in enumerate(settings):
-        u8, info = E.sample_images(model, bpe, vq, items, dev, st["steps"], st["guidance"], st["tau"], args.batch)
+        u8, info = E.sample_images(
+            model, bpe, vq, items, dev, st["steps"], st["guidance"], st["tau"], args.batch, st["temperature"]
+        )
         sc = scorer.score(u8, items, real_features, prompt_emb, exact)
         row = {
             "index": k,
@@ -163,7 +172,8 @@ def main(argv=None) -> dict:
         row["mean_clip"] = float(np.mean([h["clip"] for h in ranked])) if ranked else 0.0
         rows.append(row)
         print(
-            f"[{k + 1}/{len(settings)}] steps {st['steps']} guidance {st['guidance']:g} tau {st['tau']:g}: "
+            f"[{k + 1}/{len(settings)}] steps {st['steps']} guidance {st['guidance']:g} tau {st['tau']:g} "
+            f"temperature {st['temperature']:g}: "
             f"mean top-5 {row['mean_top5']:.3f} CLIP {row['mean_clip']:.1f} ({info['images_s']:.0f} images/s)",
             flush=True,
         )
@@ -178,7 +188,7 @@ def main(argv=None) -> dict:
         "per_split": args.ruler,
         "splits": splits,
         "rule": "max mean top-5 over seen/unseen/paraphrase; ties: max mean CLIP, then fewer steps",
-        "winner": {k: winner[k] for k in ("steps", "guidance", "tau")},
+        "winner": {k: winner[k] for k in SETTING_KEYS},
         "rows": rows,
         "seconds": round(time.time() - t_start, 1),
     }
@@ -191,6 +201,7 @@ def main(argv=None) -> dict:
     print(table, flush=True)
     print(
         f"WINNER {name}: steps {winner['steps']} guidance {winner['guidance']:g} tau {winner['tau']:g} "
+        f"temperature {winner['temperature']:g} "
         f"({result['seconds']}s)",
         flush=True,
     )

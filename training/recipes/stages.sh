@@ -67,13 +67,16 @@ pack_logs() { tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$OUT/logs"; }
 # evaluators: the fixed ruler's file (training/ruler/), or the one stage 1's begin trained beside it when it has none
 evaluators() { if [ -f "$RULER" ]; then echo "$RULER"; else echo "$R/evaluators/evaluators.pt"; fi; }
 
-# sweep_candidate CAND REPORT_DIR: the sampling sweep of the candidate (training/sweep_sampling.py, 100 prompts per
-# split; the page's defaults follow it)
+# sweep_candidate CAND REPORT_DIR: the sampling sweep of the candidate (the checkout's training/sweep_sampling.py,
+# 100 prompts per split; the page's defaults follow it). SWEEP_GRID: the settings; the default keeps the ruler's 12
+# steps and crosses guidance, tau and token temperature around the page's setting (18 settings, ~70 s for model M)
 sweep_candidate() {
-  el "sampling sweep of the candidate (training/sweep_sampling.py, 100 prompts per split)"
-  timeout 240 python3 training/sweep_sampling.py --data data/packed --evaluators "$(evaluators)" \
-    --vq public/models/vq-s --gen "$ID-stage$STAGE=$1" --ruler 100 --json "$2/sweep.json" --md "$2/sweep.md" \
-    > "$2/sweep.log" 2>&1
+  local grid=${SWEEP_GRID:---steps 12 --guidance 3,4,5 --tau 0.75,1.5,3 --temperature 1,0.8}
+  el "sampling sweep of the candidate (sweep_sampling.py, 100 prompts per split: $grid)"
+  # shellcheck disable=SC2086  # SWEEP_GRID is a flag list
+  timeout 240 python3 "$ROOT/training/sweep_sampling.py" --data data/packed --evaluators "$(evaluators)" \
+    --vq public/models/vq-s --gen "$ID-stage$STAGE=$1" --ruler 100 $grid --json "$2/sweep.json" \
+    --md "$2/sweep.md" > "$2/sweep.log" 2>&1
 }
 
 # score: the candidate ($R/candidate, or the export CANDIDATE names, e.g. one carried to a fresh machine) beside the
