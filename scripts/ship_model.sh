@@ -13,10 +13,10 @@
 # manifest says; (2) public/models/ID is replaced by the export (old shards removed); (3) index.json is refreshed
 # (`python -m mmamba.model_index`: bytes and shard sha256s), the name and description set, a new entry placed after
 # the default generator, and with --default ID becomes the default and the first entry; (4) the fixtures that hold
-# PyTorch's numbers for the shipped weights are rewritten: full_cases.json for ID (tests/model_full.test.ts, opt-in),
-# v2_cases.json when ID is mmamba-v2 (tests/model_v2_golden.test.ts); (5) the quick checks that need no GPU run
-# (index current, manifests hold what the TS models read, first-visit download within 40 MB), the e2e generator is
-# printed (e2e/e2e_generator.ts); (6) the hand checklist is printed. Nothing committed. The python is training/.venv.
+# PyTorch's numbers for the shipped weights are rewritten: golden_ID.json (make_golden_cases.py --model ID, for
+# tests/model_golden.test.ts) and full_cases.json for ID (tests/model_full.test.ts, opt-in); (5) the quick checks
+# that need no GPU run (index current, manifests hold what the TS models read, first-visit download within 40 MB),
+# the e2e generator is printed (e2e/e2e_generator.ts); (6) the hand checklist is printed. Nothing committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -118,10 +118,8 @@ EOF
 NEW_DEFAULT=$("$PY" -c "import json; print(json.load(open('$MODELS/index.json'))['defaultGenerator'])")
 
 # ---- 4. fixtures from the shipped weights -------------------------------------------------------------------------
-if [[ $ID == mmamba-v2 ]]; then
-  say "tests/fixtures/v2_cases.json (make_v2_cases.py: mmamba-v2's golden)"
-  "$PY" tests/fixtures/make_v2_cases.py | sed 's/^/  /'
-fi
+say "tests/fixtures/golden_$ID.json (make_golden_cases.py --model $ID: its golden, tests/model_golden.test.ts)"
+"$PY" tests/fixtures/make_golden_cases.py --model "$ID" | sed 's/^/  /'
 if [[ $FULL -eq 1 ]]; then
   say "tests/fixtures/full_cases.json for $ID (make_full_cases.py $ID; the opt-in MODEL_FULL=$ID test)"
   "$PY" tests/fixtures/make_full_cases.py "$ID" | sed 's/^/  /'
@@ -151,10 +149,10 @@ Left to do by hand (docs/shipping.md "Checklist" has the why and the exact edits
 EOF
 n=0
 item() { n=$((n + 1)); printf '%2d. %s\n' "$n" "$*"; }
-item "git add $DEST $MODELS/index.json$([[ $FULL -eq 1 ]] && echo ' tests/fixtures/full_cases.json')$([[ $ID == mmamba-v2 ]] && echo ' tests/fixtures/v2_cases.json') (check 'git status' for nothing else)"
+item "git add $DEST $MODELS/index.json tests/fixtures/golden_$ID.json$([[ $FULL -eq 1 ]] && echo ' tests/fixtures/full_cases.json') (check 'git status' for nothing else)"
+item "tests/model_golden.test.ts covers golden_$ID.json (every shard, the config, the tokenizer, one forward); its forward runs in every Vitest run (model M: 265 s on SwiftShader, mmamba-v2 73 s): if too slow, list $ID in the test's OPT_IN_FORWARD with the reason"
 item "tests/model_weights.test.ts: add $ID to the shipped ids it loads"
 if [[ $NEW_DEFAULT != "$OLD_DEFAULT" ]]; then
-  item "the new default's Vitest golden: tests/model_v2_golden.test.ts is mmamba-v2's (it holds whichever model is the default); add the same for $NEW_DEFAULT, reading every shard (docs/shipping.md)"
   item "src/ui/examples.ts: example chips chosen on mmamba-v2's everyday grid; re-check on $NEW_DEFAULT's (training/sample_grid.py --everyday at the page's settings)"
   item "src/model/settings.ts: steps 12 / guidance 4 / tau 1.5 are mmamba-v2's sweep winners; sweep $NEW_DEFAULT (training/sweep_sampling.py) and keep or change"
   item "tests/finetune_memory.test.ts, tests/finetune_word_v2.test.ts: fine-tuning is checked on mmamba-v2; add the default $NEW_DEFAULT"
@@ -164,4 +162,4 @@ if [[ $NEW_DEFAULT != "$OLD_DEFAULT" ]]; then
   item "README screenshots: SCREENSHOTS=1 npx playwright test e2e/screenshots.spec.ts e2e/edit_screenshots.spec.ts (the Models panel names the default)"
 fi
 item "training/recipes/*.sh: parking lists of device calls (public/models grew; bash scripts/device_travel.sh size)"
-item "run: npx vitest run tests/model_manifests.test.ts tests/model_weights.test.ts tests/model_v2_golden.test.ts; MODEL_FULL=$ID (slow) on a GPU; the e2e specs on the shipped models: app, device_loss, model_picker, offline, shell, first_run (docs/shipping.md)"
+item "run: npx vitest run tests/model_manifests.test.ts tests/model_weights.test.ts tests/model_golden.test.ts; MODEL_FULL=$ID (slow) on a GPU; the e2e specs on the shipped models: app, device_loss, model_picker, offline, shell, first_run (docs/shipping.md)"
