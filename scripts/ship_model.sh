@@ -151,7 +151,6 @@ n=0
 item() { n=$((n + 1)); printf '%2d. %s\n' "$n" "$*"; }
 item "git add $DEST $MODELS/index.json tests/fixtures/golden_$ID.json$([[ $FULL -eq 1 ]] && echo ' tests/fixtures/full_cases.json') (check 'git status' for nothing else)"
 item "tests/model_golden.test.ts covers golden_$ID.json (every shard, the config, the tokenizer, one forward); its forward runs in every Vitest run (model M: 265 s on SwiftShader, mmamba-v2 73 s): if too slow, list $ID in the test's OPT_IN_FORWARD with the reason"
-item "tests/model_weights.test.ts: add $ID to the shipped ids it loads"
 if [[ $NEW_DEFAULT != "$OLD_DEFAULT" ]]; then
   item "src/ui/examples.ts: example chips chosen on mmamba-v2's everyday grid; re-check on $NEW_DEFAULT's (training/sample_grid.py --everyday at the page's settings)"
   item "src/model/settings.ts: steps 12 / guidance 4 / tau 1.5 are mmamba-v2's sweep winners; sweep $NEW_DEFAULT (training/sweep_sampling.py) and keep or change"
