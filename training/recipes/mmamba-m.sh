@@ -46,8 +46,20 @@
 #            candidate (not cooled), scored on a fresh machine: ruler top-5 seen / unseen / paraphrase 0.208 / 0.064
 #            / 0.220 at guidance 2 (mmamba-v2: 0.264 / 0.104 / 0.252): not shipped.
 #            Log and ruler runs: docs/runs/mmamba-m-stage2/; the stage is in training/stages/mmamba-m/ (step 18,610)
-#   stage 3: from stage 2 (--warmup 100); training/ of a12f776; not run yet: begin, more, then `cool 2000` and score
-declare -A SRC=([1]=6bc0790 [2]=a12f776 [3]=a12f776)
+#   stage 3: from stage 2 (--warmup 100); training/ of a12f776; 2026-12-04: begin 8 (step 22,070); the machine went
+#            cold before `more`, so a second `begin 4` from that stage (fresh AdamW, warm-up 100): step 23,380,
+#            11.97 M images, validation masked CE (EMA) 1.213. Not scored. Log of the first call:
+#            docs/runs/mmamba-m-stage3/ (the second call's log was lost); the stage was stage 4's start (git history)
+#   stage 4: from stage 3 (--warmup 100); training/ of a12f776; 2026-12-04, one warm chain: begin 8, more 5 (13 min
+#            of training, 4,390 images/s): step 28,750, 14.72 M images, val CE (EMA) 1.215 (flat since stage 3);
+#            then `cool 2000` (step 30,750, 15.74 M images) + score, `sweep`, and `score` again with GUIDANCE=3
+#            PAGE_GUIDANCE=3. The cooled candidate: ruler top-5 seen / unseen / paraphrase 0.352 / 0.072 / 0.320 at
+#            guidance 2 (mmamba-v2: 0.264 / 0.104 / 0.252), 0.328 / 0.112 / 0.352 at the page's setting (0.312 /
+#            0.140 / 0.300); everyday grids by eye 13 and 14 of 16 (mmamba-v2: 9 and 11). Not shipped: the unseen
+#            split is below mmamba-v2's at every setting scored. Log, ruler, sweep: docs/runs/mmamba-m-stage4/;
+#            the stage (step 28,750, stable LR, not cooled) is in training/stages/mmamba-m/
+#   stage 5: from stage 4 (--warmup 100); training/ of a12f776; not run yet: begin 8, more 7, `cool 2000`, score
+declare -A SRC=([1]=6bc0790 [2]=a12f776 [3]=a12f776 [4]=a12f776 [5]=a12f776)
 declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
 ID=mmamba-m
 ARCH=(--model mmamba --expand 1 --d-state 1 --ffn --ffn-mult 2 --d 512 --layers 6)
