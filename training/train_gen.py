@@ -186,6 +186,13 @@ def main(argv=None) -> None:
         "(e.g. GloVe, now MiniLM); everything loads but text.word_proj, which starts fresh for the new table",
     )
     ap.add_argument(
+        "--prior-noise",
+        type=float,
+        default=0.0,
+        help="training-only Gaussian noise of about this norm on the word-prior vectors (rows have RMS norm 1; "
+        "text_encoder.py docstring): a regulariser for words never seen in training; 0 = off",
+    )
+    ap.add_argument(
         "--lr-min-ratio",
         type=float,
         default=0.1,
@@ -246,6 +253,14 @@ def main(argv=None) -> None:
         log.print(
             f"word prior {cfg.text.prior_name}: {cfg.text.prior_words} words x {cfg.text.prior_dim} from {prior_path}"
         )
+    if args.prior_noise:
+        from mmamba.text_encoder import set_prior_noise
+
+        try:
+            set_prior_noise(model, args.prior_noise)
+        except ValueError as e:
+            raise SystemExit(f"--prior-noise {args.prior_noise}: {e}") from None
+        log.print(f"word prior noise {args.prior_noise} (training only)")
     if args.init:
         from mmamba.export import load_state_dict_from_manifest
 

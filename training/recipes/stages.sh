@@ -11,6 +11,8 @@
 #   SRC                stage -> commit whose training/ tree the stage runs with (lib.sh pin_source)
 #   PRIOR_OF           stage -> word table (glove or minilm; a stage without an entry trains with minilm); a stage
 #                      whose table differs from the stage before it starts with --swap-prior
+#   TRAIN_OF           optional: stage -> extra train_gen flags for every training call of that stage, e.g.
+#                      ([5]="--prior-noise 0.3"); the stage's pinned tree must know them
 #   COMPARE            shipped models (ids under public/models/) that `score` always puts beside the candidate
 #   COMPARE_IF_THERE   shipped models put beside it only when their export is in the tree (optional)
 #   COMPILE_DEFAULT    optional: 1 = torch.compile in every training call unless COMPILE is set (COMPILE= turns it
@@ -23,6 +25,7 @@ for v in ID ARCH SRC PRIOR_OF COMPARE; do
   declare -p "$v" > /dev/null 2>&1 || { echo "recipe: stages.sh needs $v (see its header)" >&2; exit 2; }
 done
 declare -p COMPARE_IF_THERE > /dev/null 2>&1 || COMPARE_IF_THERE=()
+declare -p TRAIN_OF > /dev/null 2>&1 || declare -A TRAIN_OF=()
 declare -A TABLE=([glove]=training/prior/glove50.npz [minilm]=training/prior/minilm128.npz)
 declare -A TABLE_BUILD=([glove]="--source glove" [minilm]="--source minilm --pca 128")   # build_word_prior.py
 STAGE=${STAGE:-1}
@@ -37,7 +40,8 @@ TRAIN=(--batch-size 512 --lr 8e-4 --lr-min-ratio 1 --steps 1000000 --val-every 1
 # train MIN [extra args]: one invocation of train_gen in the pinned tree, time-boxed
 train() {
   local min=$1; shift
-  "${TRAIN_GEN[@]}" "${ARCH[@]}" "${TRAIN[@]}" --data "$R/tok_$P" --out "${RUN:-$R/stage$STAGE}" \
+  local extra; read -r -a extra <<< "${TRAIN_OF[$STAGE]:-}"
+  "${TRAIN_GEN[@]}" "${ARCH[@]}" "${TRAIN[@]}" "${extra[@]}" --data "$R/tok_$P" --out "${RUN:-$R/stage$STAGE}" \
     --max-minutes "$min" "$@" >> "$OUT/logs/stage$STAGE.log" 2>&1 \
     || { tail -20 "$OUT/logs/stage$STAGE.log"; exit 1; }
   grep -E "init|resumed|word prior|params|val_loss|stopping|done" "$OUT/logs/stage$STAGE.log" | tail -4

@@ -66,6 +66,16 @@ def test_prior_through_encode_train_resume_export(tmp_path):
     train_gen.main(args + ["--out", part, "--stop-after", "3"])
     train_gen.main(args + ["--out", part, "--resume"])
     _assert_same(_final(full), _final(part))
+    # --prior-noise: a regulariser drawn from the run's seeded RNG, so a resumed run stays bit-identical, and it
+    # changes the training (the noise reaches the weights); recorded in the checkpoint's args
+    noisy, noisy_part = str(tmp_path / "noisy"), str(tmp_path / "noisy_part")
+    train_gen.main(args + ["--out", noisy, "--prior-noise", "0.3"])
+    train_gen.main(args + ["--out", noisy_part, "--prior-noise", "0.3", "--stop-after", "3"])
+    train_gen.main(args + ["--out", noisy_part, "--prior-noise", "0.3", "--resume"])
+    _assert_same(_final(noisy), _final(noisy_part))
+    w_plain, w_noisy = _final(full)["model"]["text.word_proj.weight"], _final(noisy)["model"]["text.word_proj.weight"]
+    assert not torch.equal(w_plain, w_noisy)
+    assert _final(noisy)["extra"]["args"]["prior_noise"] == 0.3
     st = _final(full)
     assert "text.word_proj.weight" in st["model"] and "text.word_vectors" not in st["model"]
 

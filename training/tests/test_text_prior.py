@@ -12,7 +12,14 @@ from mmamba.checkpoint import load_checkpoint, save_checkpoint
 from mmamba.config import config_from_dict, tiny_mmamba, tiny_text, tiny_uvit
 from mmamba.export import bake_prior, export_weights, load_manifest, load_state_dict_from_manifest
 from mmamba.mmamba import build_model
-from mmamba.text_encoder import PriorMismatchError, TextEncoder, attach_prior, prior_config, read_prior
+from mmamba.text_encoder import (
+    PriorMismatchError,
+    TextEncoder,
+    attach_prior,
+    prior_config,
+    read_prior,
+    set_prior_noise,
+)
 
 WORDS = ["a", "red", "apple", "zorblat", "car", "blue", "cat", "dog", "up", "7"]
 SEED = 20261202
@@ -188,6 +195,49 @@ def test_misuse_messages(tmp_path):
     plain_tok = BPETokenizer.train(["a red apple"] * 2, vocab_size=270, max_len=6, words=WORDS[::-1], version=2)
     with pytest.raises(PriorMismatchError, match="words"):
         attach_prior(build_model(config_from_dict(model.cfg.to_dict())), table, tokenizer=plain_tok)
+
+
+@pytest.mark.parametrize("sigma", [0.3, 1.0])
+def test_prior_noise_only_in_training_on_word_rows(tmp_path, sigma):
+    model, tok, _ = setup(tmp_path)
+    enc: TextEncoder = model.text
+    assert set_prior_noise(model, sigma) == 1 and enc.prior_noise == sigma
+    txt = torch.tensor([tok.encode("Zorblat, red-apple!")] * 512)  # (512, Lt): many draws of the same words
+    is_word = txt >= enc.cfg.word_offset
+    with torch.no_grad():
+        clean = enc.embed(txt)  # eval mode: no noise
+        enc.train()
+        torch.manual_seed(SEED)
+        noisy = enc.embed(txt)
+        torch.manual_seed(SEED)
+        again = enc.embed(txt)
+        enc.eval()
+        assert torch.equal(enc.embed(txt), clean)
+    assert torch.equal(noisy, again)  # drawn from torch's seeded RNG
+    assert torch.equal(noisy[~is_word], clean[~is_word])  # learned rows untouched
+    assert (noisy[is_word] != clean[is_word]).any(-1).all()  # every word position moved
+    # the difference is word_proj's linear map of the noise: recover it and check its scale
+    W = enc.word_proj.weight.detach()  # (w, prior_dim), full column rank
+    eps = torch.linalg.lstsq(W, (noisy[is_word] - clean[is_word]).T).solution.T  # (n, prior_dim)
+    want = sigma / enc.cfg.prior_dim**0.5
+    got = float(eps.std())
+    assert abs(got - want) < 0.05 * want, (got, want)
+    assert abs(float(eps.norm(dim=1).mean()) - sigma) < 0.1 * sigma
+    assert abs(float(eps.mean())) < 0.05 * want
+    set_prior_noise(model, 0)
+    enc.train()
+    with torch.no_grad():
+        assert torch.equal(enc.embed(txt), clean)
+
+
+def test_prior_noise_misuse(tmp_path):
+    model, _, _ = setup(tmp_path)
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite number >= 0"):
+            set_prior_noise(model, bad)
+    with pytest.raises(ValueError, match="needs a word prior"):
+        set_prior_noise(build_model(tiny_mmamba()), 0.3)
+    assert set_prior_noise(build_model(tiny_mmamba()), 0) == 0
 
 
 def test_config_round_trip():
