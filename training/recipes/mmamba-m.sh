@@ -58,8 +58,11 @@
 #            0.140 / 0.300); everyday grids by eye 13 and 14 of 16 (mmamba-v2: 9 and 11). Not shipped: the unseen
 #            split is below mmamba-v2's at every setting scored. Log, ruler, sweep: docs/runs/mmamba-m-stage4/;
 #            the stage (step 28,750, stable LR, not cooled) is in training/stages/mmamba-m/
-#   stage 5: from stage 4 (--warmup 100); training/ of a12f776; not run yet: begin 8, more 7, `cool 2000`, score
-declare -A SRC=([1]=6bc0790 [2]=a12f776 [3]=a12f776 [4]=a12f776 [5]=a12f776)
+#   stage 5: from stage 4 (--warmup 100) with --prior-noise 0.3 (TRAIN_OF: training-only noise on the word vectors,
+#            aimed at the unseen split, where stage 4 lost to mmamba-v2); training/ of a6e5e70 (the commit that adds
+#            the flag); not run yet: begin 8, more 5, `cool 2000` (score follows), then sweep if time is left
+declare -A SRC=([1]=6bc0790 [2]=a12f776 [3]=a12f776 [4]=a12f776 [5]=a6e5e70)
+declare -A TRAIN_OF=([5]="--prior-noise 0.3")   # extra train_gen flags of a stage (stages.sh)
 declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
 ID=mmamba-m
 ARCH=(--model mmamba --expand 1 --d-state 1 --ffn --ffn-mult 2 --d 512 --layers 6)
