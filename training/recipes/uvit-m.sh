@@ -13,7 +13,8 @@
 #   here:    bash training/recipes/uvit-m.sh prepare            # npm run data (dataset v2) if missing, the MiniLM
 #                                                                # table, and the pinned training/ trees below
 #            bash scripts/device_travel.sh park docs/img public/models/mmamba-s public/models/uvit-s \
-#              training/stages/mmamba-v2 tests/fixtures e2e/fixtures   # ~52 MB no call of this recipe reads
+#              training/stages/mmamba-v2 training/stages/mmamba-m tests/fixtures e2e/fixtures
+#                                                                # ~72 MB no call of this recipe reads
 #   device:  kind nvidia-h200, carry ["data/packed", the stage's pinned tree
 #            (training/runs/recipe/src-SRC)]; `bash scripts/device_travel.sh size <carry...>` says whether it fits
 #            STAGE=K bash training/recipes/uvit-m.sh begin MIN     # tokens, then train MIN minutes (from scratch in
@@ -27,7 +28,7 @@
 #   here:    bash scripts/device_travel.sh unpark; copy the returned stage/ over training/stages/uvit-m/ and commit
 #            it (the next stage's start); the candidates are compared with model M's at equal images and equal
 #            GPU time (docs/training.md "Scaling sweep")
-#   Stage 1's calls move 56.2 MB (tree 32.3 with the MiniLM table + carry 24.0; the limit is 67.1). From stage 2 the
+#   Stage 1's calls move 56.8 MB (tree 32.8 with the MiniLM table + carry 24.0; the limit is 67.1). From stage 2 the
 #   tree also carries training/stages/uvit-m/ (~18.6 MB): for `begin`, park public/models/mmamba-v2 too (64.5 MB; only
 #   `score` reads it). The later calls of a warm chain do not read the stage (they resume from /tmp/runs), so they park
 #   training/stages/uvit-m instead and keep mmamba-v2 for score. The shipped export (~22 MB), once there, does not fit
