@@ -15,8 +15,8 @@
 import { readFileSync } from 'node:fs';
 import type { BrowserContext } from '@playwright/test';
 
-interface ModelIndex {
-  models: Array<{ id: string; kind: string; bytes: number }>;
+export interface ModelIndex {
+  models: Array<{ id: string; kind: string; bytes: number; sampling?: Record<string, number> }>;
   defaultGenerator: string;
   tokenizer: string;
 }
@@ -73,11 +73,16 @@ export function shardPaths(id: string = E2E_GENERATOR): string[] {
   return m.shards.map((s) => `/models/${id}/${s.file}`);
 }
 
-/** Serves index.json with E2E_GENERATOR as the default; does nothing when that is the shipped default. */
-export async function serveE2EGenerator(context: BrowserContext): Promise<void> {
-  if (E2E_GENERATOR === SHIPPED_DEFAULT) return;
-  checkE2EGenerator();
+/** Serves index.json with E2E_GENERATOR as the default, changed further by `edit` when given; does nothing when
+ *  E2E_GENERATOR is the shipped default and there is no edit. */
+export async function serveE2EGenerator(
+  context: BrowserContext,
+  edit?: (index: ModelIndex) => ModelIndex,
+): Promise<void> {
+  if (E2E_GENERATOR === SHIPPED_DEFAULT && !edit) return;
+  if (E2E_GENERATOR !== SHIPPED_DEFAULT) checkE2EGenerator();
+  const index = () => ({ ...readIndex(), defaultGenerator: E2E_GENERATOR });
   await context.route(/\/models\/index\.json(\?.*)?$/, (route) =>
-    route.fulfill({ status: 200, json: { ...readIndex(), defaultGenerator: E2E_GENERATOR } }),
+    route.fulfill({ status: 200, json: edit ? edit(index()) : index() }),
   );
 }

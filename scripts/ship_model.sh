@@ -6,6 +6,10 @@
 #     --default            make ID the page's default generator (index.json `defaultGenerator`, listed first)
 #     --name NAME          the Models panel's name (index.json; default: kept, or the id for a new entry)
 #     --description TEXT   index.json's description (default: kept, or empty for a new entry)
+#     --sampling SPEC      the generator's recommended sampling settings, its sampling sweep's winner, e.g.
+#                          "steps=12,guidance=3,tau=1.5,temperature=0.8" (index.json `sampling`: the page's fields
+#                          start there and the worker fills a request's gaps with them; checked against the page's
+#                          ranges by tests/model_manifests.test.ts below); "" removes them (default: kept)
 #     --no-full-cases      skip tests/fixtures/full_cases.json (make_full_cases.py ID: 8 s for model M on CPU)
 #     --dry-run            check the export and print what would change; write nothing
 #
@@ -23,22 +27,29 @@ ROOT=$PWD
 PY=$ROOT/training/.venv/bin/python
 MODELS=public/models
 
-DEFAULT=0 NAME="" DESC="" DESC_SET=0 FULL=1 DRY=0
+DEFAULT=0 NAME="" DESC="" DESC_SET=0 SAMPLING="" SAMPLING_SET=0 FULL=1 DRY=0
 args=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --default) DEFAULT=1 ;;
     --name) NAME=$2; shift ;;
     --description) DESC=$2; DESC_SET=1; shift ;;
+    --sampling) SAMPLING=$2; SAMPLING_SET=1; shift ;;
     --no-full-cases) FULL=0 ;;
     --dry-run) DRY=1 ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "ship_model: unknown option $1" >&2; exit 2 ;;
     *) args+=("$1") ;;
   esac
   shift
 done
-[[ ${#args[@]} -eq 2 ]] || { echo "usage: bash scripts/ship_model.sh [--default] [--name N] [--description D] [--no-full-cases] [--dry-run] EXPORT_DIR ID" >&2; exit 2; }
+[[ ${#args[@]} -eq 2 ]] || { echo "usage: bash scripts/ship_model.sh [--default] [--name N] [--description D] [--sampling SPEC] [--no-full-cases] [--dry-run] EXPORT_DIR ID" >&2; exit 2; }
+# --sampling SPEC: NAME=NUMBER pairs of steps, guidance, tau, temperature (the ranges are the page's, checked below)
+if [[ $SAMPLING_SET -eq 1 && -n $SAMPLING ]] \
+  && ! [[ $SAMPLING =~ ^(steps|guidance|tau|temperature)=[0-9]+(\.[0-9]+)?(,(steps|guidance|tau|temperature)=[0-9]+(\.[0-9]+)?)*$ ]]; then
+  echo "ship_model: --sampling \"$SAMPLING\": give NAME=NUMBER pairs of steps, guidance, tau, temperature, e.g. steps=12,guidance=3,tau=1.5,temperature=0.8" >&2
+  exit 2
+fi
 SRC=$(cd "${args[0]}" && pwd)
 ID=${args[1]}
 [[ $ID =~ ^[a-z0-9][a-z0-9._-]{0,63}$ ]] || { echo "ship_model: bad id $ID (the service worker accepts [a-z0-9][a-z0-9._-]{0,63})" >&2; exit 2; }
@@ -92,15 +103,22 @@ chmod u+w "$DEST" "$DEST"/*
 say "refreshing $MODELS/index.json"
 OLD_DEFAULT=$("$PY" -c "import json; print(json.load(open('$MODELS/index.json'))['defaultGenerator'])")
 (cd training && "$PY" -m mmamba.model_index "../$MODELS" | sed 's/^/  /')
-"$PY" - "$MODELS/index.json" "$ID" "$DEFAULT" "$NAME" "$DESC" "$DESC_SET" "$OLD_DEFAULT" <<'EOF'
+"$PY" - "$MODELS/index.json" "$ID" "$DEFAULT" "$NAME" "$DESC" "$DESC_SET" "$OLD_DEFAULT" "$SAMPLING" "$SAMPLING_SET" <<'EOF'
 import json, sys
-path, mid, make_default, name, desc, desc_set, old_default = sys.argv[1:]
+path, mid, make_default, name, desc, desc_set, old_default, sampling, sampling_set = sys.argv[1:]
 idx = json.load(open(path))
 models = idx["models"]
 e = next(m for m in models if m["id"] == mid)
 new = e["name"] == mid and e["description"] == ""  # model_index's defaults for an entry it added
 if name: e["name"] = name
 if desc_set == "1": e["description"] = desc
+if sampling_set == "1":
+    pairs = [p.split("=") for p in sampling.split(",")] if sampling else []
+    if len({k for k, _ in pairs}) != len(pairs): sys.exit(f"ship_model: --sampling {sampling!r} names a setting twice")
+    chosen = {k: (int(float(v)) if float(v).is_integer() else float(v)) for k, v in pairs}
+    if chosen: e["sampling"] = chosen
+    else: e.pop("sampling", None)
+    print(f"  sampling of {mid}: {chosen or 'the page-wide defaults'}")
 rest = [m for m in models if m["id"] != mid]
 if make_default == "1":
     idx["defaultGenerator"] = mid
@@ -153,7 +171,7 @@ item "git add $DEST $MODELS/index.json tests/fixtures/golden_$ID.json$([[ $FULL 
 item "tests/model_golden.test.ts covers golden_$ID.json (every shard, the config, the tokenizer, one forward); its forward runs in every Vitest run (model M: 265 s on SwiftShader, mmamba-v2 73 s): if too slow, list $ID in the test's OPT_IN_FORWARD with the reason"
 if [[ $NEW_DEFAULT != "$OLD_DEFAULT" ]]; then
   item "src/ui/examples.ts: example chips chosen on mmamba-v2's everyday grid; re-check on $NEW_DEFAULT's (training/sample_grid.py --everyday at the page's settings)"
-  item "src/model/settings.ts: steps 12 / guidance 4 / tau 1.5 are mmamba-v2's sweep winners; sweep $NEW_DEFAULT (training/sweep_sampling.py) and keep or change"
+  item "index.json sampling of $NEW_DEFAULT: its sampling sweep's winner (the recipe's sweep verb, training/sweep_sampling.py), set with --sampling; the page-wide defaults in src/model/settings.ts serve generators without one"
   item "tests/finetune_memory.test.ts, tests/finetune_word_v2.test.ts: fine-tuning is checked on mmamba-v2; add the default $NEW_DEFAULT"
   item "README.md: 'loads the default model (M-Mamba v2)', the first-visit MB (printed above), the model list, the API example's model id, the PNG name example"
   item "docs/architecture.md, src/model/README.md, docs/benchmarks.md: the default's shapes and numbers; bench: 'npm run bench:profile -- --generator $NEW_DEFAULT'"

@@ -2,12 +2,15 @@
 // models (e2e/fixtures/models: a 32×32 VQ with 4×4 tokens) served by a stub fetch into an in-memory weight store:
 // - previewEveryMs goes through to the pipeline: 0 decodes every step, PREVIEW_EVERY_MS_MAX only the first and last;
 //   the steps' tokens and the result are the same either way and equal a TextToImage built on the same models
-//   (tests/model_dirs.ts loadModelDir) asked the same;
+//   (tests/model_dirs.ts loadModelDir) asked the same (with the generator's recommended tau and temperature, below);
 // - decodeTokens of any step's tokens (paced away or not, [MASK] ids included) is that step's picture in the run
 //   that decoded every step; a grid that is not a Uint32Array of the model's size is refused, and the service works
 //   on; before a model is loaded it says so;
 // - a previewEveryMs that is not a number from 0 to PREVIEW_EVERY_MS_MAX is refused with a message naming it, before
-//   any work starts.
+//   any work starts;
+// - a request that leaves steps, guidance, tau and temperature out is drawn with the loaded generator's recommended
+//   sampling settings (its index.json `sampling`, which the stub server adds to the e2e fixture's entry), exactly as
+//   a request that names them; listModels reports them.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -26,6 +29,9 @@ import { loadModelDir } from './model_dirs';
 const MODELS = resolve(__dirname, '../e2e/fixtures/models');
 const ORIGIN = 'http://127.0.0.1:1';
 
+/** The sampling settings the stub index.json recommends for the e2e generator (hoisted: the mock reads it). */
+const RECOMMENDED = vi.hoisted(() => ({ steps: 3, guidance: 2.5, tau: 6, temperature: 0.7 }));
+
 // The service makes its own WeightStore; in Node it reads the e2e fixtures through a stub fetch into memory.
 vi.mock('../src/worker/weight_store', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/worker/weight_store')>();
@@ -40,6 +46,12 @@ vi.mock('../src/worker/weight_store', async (importOriginal) => {
     const file = path.join(root, rel);
     if (url.origin !== origin || rel.includes('..') || !fs.existsSync(file))
       return new Response('not in the e2e fixtures', { status: 404 });
+    if (rel === 'index.json') {
+      // the generator recommends its own sampling settings (what the service fills a request's gaps with)
+      const idx = JSON.parse(fs.readFileSync(file, 'utf8'));
+      for (const m of idx.models) if (m.kind !== 'vq') m.sampling = RECOMMENDED;
+      return new Response(JSON.stringify(idx));
+    }
     return new Response(fs.readFileSync(file));
   }) as typeof fetch;
   class FixtureWeightStore extends real.WeightStore {
@@ -112,9 +124,8 @@ describe('generation service: preview pacing and decodeTokens', () => {
     const ref = await TextToImage.create(engine, loadModelDir(`${MODELS}/${GEN_ID}`), loadModelDir(`${MODELS}/vq-e2e`));
     try {
       const refSteps: GenerateStep[] = [];
-      const r = await engine.checked(() =>
-        ref.generate({ ...request, previewEveryMs: 0 }, (s) => void refSteps.push(s)),
-      );
+      const asked = { ...request, tau: RECOMMENDED.tau, temperature: RECOMMENDED.temperature, previewEveryMs: 0 };
+      const r = await engine.checked(() => ref.generate(asked, (s) => void refSteps.push(s)));
       expect(Array.from(every.res.tokens)).toEqual(Array.from(r.tokens));
       expect(every.res.image.rgba).toEqual(r.pixels);
       for (let k = 0; k < S; k++) {
@@ -148,6 +159,32 @@ describe('generation service: preview pacing and decodeTokens', () => {
     }
     const ok = await service.decodeTokens(new Uint32Array(16));
     expect(ok.rgba.length).toBe(32 * 32 * 4);
+  });
+
+  it("a request's missing sampling settings are the loaded generator's recommendation (index.json sampling)", async () => {
+    const recommended = RECOMMENDED;
+    const listed = (await service.listModels()).models.find((m) => m.id === GEN_ID);
+    expect(listed?.sampling).toEqual(recommended);
+    const bare = await run(service, { prompt: 'a red square', seed: 7, previewEveryMs: 0 });
+    const named = await run(service, { prompt: 'a red square', seed: 7, previewEveryMs: 0, ...recommended });
+    expect(bare.steps.length).toBe(3);
+    expect(Array.from(bare.res.tokens)).toEqual(Array.from(named.res.tokens));
+    expect(bare.res.image.rgba).toEqual(named.res.image.rgba);
+    // each recommended value matters: naming the page-wide default instead changes the picture's tokens
+    for (const [name, other] of [
+      ['guidance', 6],
+      ['tau', 0],
+      ['temperature', 3],
+    ] as const) {
+      const changed = await run(service, {
+        prompt: 'a red square',
+        seed: 7,
+        previewEveryMs: 0,
+        ...recommended,
+        [name]: other,
+      });
+      expect(Array.from(changed.res.tokens), name).not.toEqual(Array.from(bare.res.tokens));
+    }
   });
 
   it('refuses a previewEveryMs that is not a number from 0 to the maximum, before any work', async () => {

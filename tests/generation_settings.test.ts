@@ -1,8 +1,17 @@
 // The one schema of the generation settings (src/model/settings.ts): every default lies in its range, the check
 // refuses what is outside [min, max] or not a finite number with a message naming the setting and the range, and
-// the UI's clamping moves a value into range (rounding integer settings). No GPU.
+// the UI's clamping moves a value into range (rounding integer settings); a generator's recommended sampling settings
+// (index.json `sampling`) are checked the same way and fall back to the page-wide defaults. No GPU.
 import { describe, expect, it } from 'vitest';
-import { clampSetting, GENERATION_SETTINGS, settingProblem, type GenerationSettingName } from '../src/model/settings';
+import {
+  clampSetting,
+  GENERATION_SETTINGS,
+  SAMPLING_SETTINGS,
+  samplingDefault,
+  samplingDefaultsProblem,
+  settingProblem,
+  type GenerationSettingName,
+} from '../src/model/settings';
 
 const names = Object.keys(GENERATION_SETTINGS) as GenerationSettingName[];
 
@@ -33,5 +42,30 @@ describe('generation settings', () => {
     expect(clampSetting('guidance', -3)).toBe(0);
     expect(clampSetting('seed', 2 ** 33)).toBe(4294967295);
     expect(clampSetting('seed', 3.4)).toBe(3);
+  });
+
+  it("a generator's recommended sampling settings: checked like a request's, missing ones are the page-wide defaults", () => {
+    const m3 = { steps: 12, guidance: 3, tau: 1.5, temperature: 0.8 };
+    expect(samplingDefaultsProblem(m3)).toBeUndefined();
+    expect(samplingDefaultsProblem({})).toBeUndefined();
+    for (const name of SAMPLING_SETTINGS) {
+      expect(samplingDefault(name, m3)).toBe(m3[name]);
+      expect(samplingDefault(name, { [name === 'steps' ? 'guidance' : 'steps']: 2 })).toBe(
+        GENERATION_SETTINGS[name].default,
+      );
+      expect(samplingDefault(name, undefined)).toBe(GENERATION_SETTINGS[name].default);
+      expect(samplingDefault(name, null)).toBe(GENERATION_SETTINGS[name].default);
+    }
+    expect(samplingDefaultsProblem({ guidance: 25 })).toBe(
+      'sampling: guidance is 25; it must be a number from 0 to 20',
+    );
+    expect(samplingDefaultsProblem({ steps: 11.5 })).toBe('sampling: steps is 11.5; it must be a whole number');
+    expect(samplingDefaultsProblem({ tau: '1.5' })).toMatch(/^sampling: tau is "1.5"/);
+    expect(samplingDefaultsProblem({ seed: 4 })).toBe(
+      'sampling names "seed"; it may set steps, guidance, tau, temperature',
+    );
+    expect(samplingDefaultsProblem({ variations: 2 })).toMatch(/^sampling names "variations"/);
+    for (const bad of [null, [], 'g3', 4])
+      expect(samplingDefaultsProblem(bad), String(bad)).toMatch(/^sampling is .*; it must be an object like/);
   });
 });

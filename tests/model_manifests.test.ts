@@ -9,11 +9,12 @@ import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
 import type { MMambaConfig, UViTConfig, VQConfig } from '../src/model/common';
 import { generatorParams, vqDecoderParams, vqEncoderParams, type ParamTable } from '../src/model/params';
 import { parseSafetensorsHeader } from '../src/model/safetensors';
+import { samplingDefaultsProblem } from '../src/model/settings';
 import type { Manifest } from '../src/model/weights';
 
 const root = resolve(__dirname, '..');
 const index = JSON.parse(readFileSync(resolve(root, 'public/models/index.json'), 'utf8')) as {
-  models: Array<{ id: string; kind: string; bytes: number }>;
+  models: Array<{ id: string; kind: string; bytes: number; sampling?: unknown }>;
   defaultGenerator: string;
   tokenizer: string;
 };
@@ -92,6 +93,15 @@ describe('manifests hold what the TS models need', () => {
     expect(['mmamba', 'uvit']).toContain(kinds.get(index.defaultGenerator));
     expect(index.models[0]?.id).toBe(index.defaultGenerator);
     expect(kinds.get(index.tokenizer)).toBe('vq');
+    for (const m of index.models) {
+      // a generator's recommended sampling settings (its sweep's winner) pass the page's own check; the VQ has none
+      if (m.kind === 'vq') expect(m.sampling, m.id).toBeUndefined();
+      else if (m.sampling !== undefined) expect(samplingDefaultsProblem(m.sampling), m.id).toBeUndefined();
+    }
+    expect(
+      index.models.find((m) => m.id === index.defaultGenerator)?.sampling,
+      'the default names its own',
+    ).toBeDefined();
     const folders = readdirSync(resolve(root, 'public/models'), { withFileTypes: true })
       .filter((e) => e.isDirectory())
       .map((e) => e.name);

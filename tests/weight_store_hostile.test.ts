@@ -192,6 +192,26 @@ describe('oversized or malformed lists in index.json and manifests', () => {
     await expect(store(serve({ '/models/index.json': bad })).index()).rejects.toThrow(/model "m" has bad bytes "lots"/);
   });
 
+  it('an index.json whose generator recommends sampling settings out of range, or a VQ with any, is refused', async () => {
+    const gen = (sampling: unknown) => ({
+      models: [{ ...entry('g'), kind: 'mmamba', sampling }, entry('v')],
+      defaultGenerator: 'g',
+      tokenizer: 'v',
+    });
+    const ok = await store(serve({ '/models/index.json': gen({ steps: 12, guidance: 3 }) })).index();
+    expect(ok.models[0]?.sampling).toEqual({ steps: 12, guidance: 3 });
+    await expect(store(serve({ '/models/index.json': gen({ guidance: 99 }) })).index()).rejects.toThrow(
+      /model "g": sampling: guidance is 99; it must be a number from 0 to 20/,
+    );
+    await expect(store(serve({ '/models/index.json': gen('fast') })).index()).rejects.toThrow(
+      /model "g": sampling is "fast"; it must be an object/,
+    );
+    const vq = { models: [{ ...entry('v'), sampling: { steps: 4 } }], defaultGenerator: 'v', tokenizer: 'v' };
+    await expect(store(serve({ '/models/index.json': vq })).index()).rejects.toThrow(
+      /"v" is the tokenizer; only generators have sampling/,
+    );
+  });
+
   it('a manifest of 5,000 shards is refused before any shard is requested (100,000 already fail the 4 MiB cap)', async () => {
     const shards = Array.from({ length: 5_000 }, (_, i) => ({
       file: `s${i}.safetensors`,

@@ -33,6 +33,33 @@ export const GENERATION_SETTINGS = {
 
 export type GenerationSettingName = keyof typeof GENERATION_SETTINGS;
 
+/** The settings a shipped generator may recommend for itself (`sampling` in its index.json entry: its sampling
+ *  sweep's winner). They fill a request that leaves them out and the page's fields when the model is picked; a
+ *  setting a generator does not name falls back to GENERATION_SETTINGS' default. */
+export const SAMPLING_SETTINGS = ['steps', 'guidance', 'tau', 'temperature'] as const;
+export type SamplingSettingName = (typeof SAMPLING_SETTINGS)[number];
+export type SamplingDefaults = Partial<Record<SamplingSettingName, number>>;
+
+/** A sampling setting's default for a generator: its own recommendation, else the page-wide default. */
+export function samplingDefault(name: SamplingSettingName, model?: SamplingDefaults | null): number {
+  return model?.[name] ?? GENERATION_SETTINGS[name].default;
+}
+
+/** Why `v` is not an acceptable `sampling` object of an index.json entry, or undefined when it is: an object of
+ *  SAMPLING_SETTINGS names, each in its setting's range (steps a whole number). */
+export function samplingDefaultsProblem(v: unknown): string | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    return `sampling is ${showValue(v)}; it must be an object like {"steps": 12, "guidance": 4}`;
+  const names: readonly string[] = SAMPLING_SETTINGS;
+  for (const [name, value] of Object.entries(v)) {
+    if (!names.includes(name)) return `sampling names ${showValue(name)}; it may set ${SAMPLING_SETTINGS.join(', ')}`;
+    const problem = settingProblem(name as SamplingSettingName, value);
+    if (problem) return `sampling: ${problem}`;
+    if (name === 'steps' && !Number.isInteger(value)) return `sampling: steps is ${value}; it must be a whole number`;
+  }
+  return undefined;
+}
+
 /** Short text for a value in a message: strings are quoted and cut to 40 characters. */
 export const showValue = (v: unknown): string =>
   typeof v === 'string'

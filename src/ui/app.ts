@@ -657,7 +657,7 @@ export class MmApp extends LitElement {
             <mm-variations-grid .items=${this.variationItems} .base=${this.lastRequest}
               ?busy=${this.busy} .decodeTokens=${this.decodeTokens}></mm-variations-grid>
             <mm-edit-panel .engine=${this.engine} .base=${this.editBase ?? this.lastRequest} .result=${this.editResult}
-              ?busy=${this.busy}
+              .sampling=${this.models.find((m) => m.id === this.modelId)?.sampling ?? {}} ?busy=${this.busy}
               ?disabled=${this.modelId === null || this.phase !== 'ready' || this.training}></mm-edit-panel>
             <mm-gallery .items=${this.gallery} ?busy=${this.busy}></mm-gallery>
             <mm-finetune-panel .engine=${this.engine} .modelId=${this.phase === 'ready' ? this.modelId : null}

@@ -11,7 +11,7 @@
 // empty or full mask, a refused upload, strength 0) are shown in the engine's words before anything is sent.
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import { GENERATION_SETTINGS, type Remask } from '../model/settings';
+import { GENERATION_SETTINGS, samplingDefault, type Remask, type SamplingDefaults } from '../model/settings';
 import { DEFAULT_REMASK } from '../model/strength_mask';
 import type { GenerateRequest, MMambaEngineInterface } from '../worker/api';
 import { emptyMask } from './edit_mask';
@@ -37,6 +37,8 @@ export class EditPanel extends LitElement {
   /** The last finished image. */
   @property({ attribute: false }) result: EditPicture | null = null;
   @property({ type: Boolean }) busy = false;
+  /** The loaded generator's recommended sampling settings (ModelInfo.sampling): the start without a last request. */
+  @property({ attribute: false }) sampling: SamplingDefaults = {};
   @property({ type: Boolean }) disabled = false;
   @state() private upload: EditPicture | null = null;
   @state() private useUpload = false;
@@ -98,13 +100,14 @@ export class EditPanel extends LitElement {
     return p ? Math.round(Math.sqrt(p.tokens.length)) : 16;
   }
 
-  /** The settings the actions start from: the last request, else the defaults, with this panel's prompt. */
+  /** The settings the actions start from: the last request, else seed 1 with the loaded generator's recommended
+   *  steps and guidance, with this panel's prompt. */
   private settings(): GenerateRequest {
     const b = this.base ?? {
       prompt: '',
       seed: 1,
-      steps: GENERATION_SETTINGS.steps.default,
-      guidance: GENERATION_SETTINGS.guidance.default,
+      steps: samplingDefault('steps', this.sampling),
+      guidance: samplingDefault('guidance', this.sampling),
     };
     return { ...b, prompt: this.prompt };
   }

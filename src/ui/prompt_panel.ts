@@ -7,7 +7,12 @@
 // (never lost to the page).
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import { clampSetting, GENERATION_SETTINGS as SETTINGS, type GenerationSettingName } from '../model/settings';
+import {
+  clampSetting,
+  samplingDefault,
+  GENERATION_SETTINGS as SETTINGS,
+  type GenerationSettingName,
+} from '../model/settings';
 import { MAX_PROMPT_CHARS, type AdapterInfoRow, type GenerateRequest, type ModelInfo } from '../worker/api';
 import { EXAMPLE_PROMPTS } from './examples';
 import type { SharedSettings } from './share_link';
@@ -68,6 +73,9 @@ export class PromptPanel extends LitElement {
   @state() private adapterEveryPrompt: boolean = ADAPTER_EVERY_PROMPT.default;
   /** The person has typed in the prompt (or a link gave one). */
   @state() private typed = false;
+  /** Steps or guidance were set by the person, a link or the gallery: picking a model no longer resets them to its
+   *  recommendation (ModelInfo.sampling). */
+  private settingsChosen = false;
 
   static override styles = [
     card,
@@ -149,6 +157,13 @@ export class PromptPanel extends LitElement {
 
   protected override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has('busy')) this.refocusAction = !!this.shadowRoot?.activeElement?.matches('[data-action]');
+    if ((changed.has('modelId') || changed.has('models')) && !this.settingsChosen) {
+      const model = this.models.find((m) => m.id === this.modelId);
+      if (model) {
+        this.steps = samplingDefault('steps', model.sampling);
+        this.guidance = samplingDefault('guidance', model.sampling);
+      }
+    }
     const s = this.shared;
     if (!changed.has('shared') || !s) return;
     if (s.prompt !== undefined) {
@@ -159,6 +174,7 @@ export class PromptPanel extends LitElement {
     if (s.seed !== undefined) this.seed = clampSetting('seed', s.seed);
     if (s.steps !== undefined) this.steps = clampSetting('steps', s.steps);
     if (s.guidance !== undefined) this.guidance = clampSetting('guidance', s.guidance);
+    if (s.steps !== undefined || s.guidance !== undefined) this.settingsChosen = true;
     if (s.adapter !== undefined) this.adapter = s.adapter;
   }
 
@@ -302,7 +318,10 @@ export class PromptPanel extends LitElement {
         @change=${(e: Event) => {
           const input = e.target as HTMLInputElement;
           const v = Number(input.value);
-          if (Number.isFinite(v)) set(clampSetting(id, v));
+          if (Number.isFinite(v)) {
+            set(clampSetting(id, v));
+            this.settingsChosen = true;
+          }
           input.value = String(this[id]);
         }}
       />

@@ -2,6 +2,7 @@
 // must survive structured clone, since the worker proxy sends it between threads: plain objects, typed arrays, no
 // classes, no GPU handles. Step images cross as transferables, so the engine gives up each buffer it sends.
 import type { DriftReport } from '../finetune/drift';
+import type { SamplingDefaults } from '../model/settings';
 
 export type { DriftReport } from '../finetune/drift';
 
@@ -49,6 +50,9 @@ export interface ModelInfo {
   bytes: number;
   /** Already stored in IndexedDB under the current format version: loading needs no download. */
   cached: boolean;
+  /** A generator's recommended sampling settings, from index.json (empty: the page-wide defaults); the worker fills a
+   *  request's missing settings from the loaded generator's (src/model/settings.ts samplingDefault). */
+  sampling: SamplingDefaults;
 }
 
 export interface ModelList {
@@ -70,7 +74,8 @@ export interface GenerateRequest {
   seed: number;
   /** MaskGIT steps S. This and the settings below: range, default (when left out) and the message that refuses a
    *  bad value in GENERATION_SETTINGS (src/model/settings.ts); the worker checks them
-   * (src/worker/generation/requests.ts). */
+   * (src/worker/generation/requests.ts). A left-out steps, guidance, tau or temperature is the loaded generator's
+   * recommendation (ModelInfo.sampling), else the page-wide default. */
   steps?: number;
   /** Classifier-free guidance scale g. */
   guidance?: number;

@@ -24,6 +24,7 @@
 // `cache-warning`) costs a manifest request per visit, never a re-download.
 import { del, get, keys, set, type UseStore } from 'idb-keyval';
 import { WeightIntegrityError } from '../engine/errors';
+import { samplingDefaultsProblem, type SamplingDefaults } from '../model/settings';
 import { formatBytes } from '../util/format';
 
 /** The manifest `formatVersion` this build understands; part of every key. */
@@ -39,6 +40,8 @@ export interface IndexEntry {
   bytes: number;
   /** sha256 of each shard in manifest order; a cached manifest listing other shards is stale. */
   shardSha256?: string[];
+  /** A generator's recommended sampling settings (src/model/settings.ts SAMPLING_SETTINGS). */
+  sampling?: SamplingDefaults;
 }
 
 export interface ModelIndex {
@@ -386,6 +389,12 @@ export class WeightStore {
           throw new Error(`models/index.json: bad model id ${JSON.stringify(m?.id)}`);
         if (!Number.isSafeInteger(m.bytes) || m.bytes < 0)
           throw new Error(`models/index.json: model "${m.id}" has bad bytes ${JSON.stringify(m.bytes)}`);
+        if (m.sampling !== undefined) {
+          if (m.kind === 'vq')
+            throw new Error(`models/index.json: "${m.id}" is the tokenizer; only generators have sampling`);
+          const problem = samplingDefaultsProblem(m.sampling);
+          if (problem) throw new Error(`models/index.json: model "${m.id}": ${problem}`);
+        }
       }
       await this.kv.set(INDEX_KEY, idx).catch(() => undefined);
       return idx;

@@ -2,8 +2,9 @@
 
 The browser trusts a cached model only while its stored manifest lists exactly the shard sha256s that the index
 entry lists (src/worker/weight_store.ts), so a re-export that keeps every byte size (a retrained int8 model does)
-is still fetched again. This keeps each entry's `bytes` and `shardSha256` in step with `<id>/manifest.json`; names
-and descriptions stay as written (new models get their id as name). Run after every export:
+is still fetched again. This keeps each entry's `bytes` and `shardSha256` in step with `<id>/manifest.json`; names,
+descriptions and a generator's recommended `sampling` settings (src/model/settings.ts; scripts/ship_model.sh
+--sampling sets them) stay as written (new models get their id as name). Run after every export:
 
     python -m mmamba.model_index ../public/models            (from training/)
 """
@@ -32,6 +33,8 @@ def entry_from_manifest(manifest: dict[str, Any], old: dict[str, Any] | None = N
         "bytes": sum(int(s["bytes"]) for s in shards),
         "shardSha256": [s["sha256"] for s in shards],
     }
+    if "sampling" in old:
+        e["sampling"] = old["sampling"]
     return e
 
 

@@ -33,7 +33,11 @@ def test_refresh_follows_manifests_and_keeps_names(tmp_path):
     assert a["bytes"] == sum(s["bytes"] for s in man["shards"]) and a["shardSha256"] == [
         s["sha256"] for s in man["shards"]
     ]
-    assert b["id"] == "b" and b["kind"] == "mmamba" and len(b["shardSha256"]) == 1
+    assert b["id"] == "b" and b["kind"] == "mmamba" and len(b["shardSha256"]) == 1 and "sampling" not in b
+    # a generator's recommended sampling settings are a human field: kept across refreshes
+    idx["models"][1]["sampling"] = {"steps": 12, "guidance": 3}
+    (tmp_path / "index.json").write_text(json.dumps(idx))
+    assert refresh_index(str(tmp_path))["models"][1]["sampling"] == {"steps": 12, "guidance": 3}
     # a re-export of the same shapes keeps the byte count but changes the sha256s the index lists
     export_weights({"w": torch.randn(8, 4, generator=g)}, str(tmp_path / "a"), "a", "vq", {"d": 4})
     a2 = refresh_index(str(tmp_path))["models"][0]

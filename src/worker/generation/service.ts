@@ -12,7 +12,7 @@ import * as Comlink from 'comlink';
 import type { Engine } from '../../engine/engine';
 import { GpuDeviceLostError } from '../../engine/errors';
 import { GenerationCancelledError, InvalidRequestError } from '../../model/errors';
-import { GENERATION_SETTINGS } from '../../model/settings';
+import { samplingDefault, type SamplingDefaults } from '../../model/settings';
 import type { Manifest } from '../../model/weights';
 import type {
   EncodedImage,
@@ -123,6 +123,8 @@ export class GenerationService implements GenerationApi, FineTuneHost {
   private loaded: { genId: string; vqId: string; pipeline: TextToImageLike } | null = null;
   /** The model asked for last (rebuilt after a device loss). */
   private wanted: { genId: string; vqId: string } | null = null;
+  /** The loaded generator's recommended sampling settings (its index.json entry): a request's missing ones. */
+  private sampling: SamplingDefaults = {};
   private running: { controller: AbortController; done: Promise<unknown> } | null = null;
 
   constructor(opts: GenerationServiceOptions) {
@@ -156,6 +158,7 @@ export class GenerationService implements GenerationApi, FineTuneHost {
           description: m.description ?? '',
           bytes: m.bytes,
           cached: await this.store.isCached(m.id),
+          sampling: m.sampling ?? {},
         })),
     );
     return { models, defaultGenerator: idx.defaultGenerator, tokenizer: idx.tokenizer };
@@ -172,6 +175,7 @@ export class GenerationService implements GenerationApi, FineTuneHost {
     await this.stopGeneration();
     const got = await this.loadSources([idx.tokenizer, id], onProgress);
     this.wanted = { genId: id, vqId: idx.tokenizer };
+    this.sampling = entry.sampling ?? {};
     await this.build(() => onProgress?.({ kind: 'compile', modelId: id }));
     const lost = this.device.takeLost();
     if (lost) onProgress?.({ kind: 'recover', message: lost });
@@ -296,10 +300,10 @@ export class GenerationService implements GenerationApi, FineTuneHost {
           prompt: text,
           negativePrompt: negative,
           seed: req.seed >>> 0,
-          steps: req.steps ?? GENERATION_SETTINGS.steps.default,
-          guidance: req.guidance ?? GENERATION_SETTINGS.guidance.default,
-          tau: req.tau,
-          temperature: req.temperature,
+          steps: req.steps ?? samplingDefault('steps', this.sampling),
+          guidance: req.guidance ?? samplingDefault('guidance', this.sampling),
+          tau: req.tau ?? samplingDefault('tau', this.sampling),
+          temperature: req.temperature ?? samplingDefault('temperature', this.sampling),
           initTokens: req.initTokens,
           keep: req.keep,
           strength: req.strength,
