@@ -110,12 +110,15 @@ score() {
     --guidance "$GUIDANCE" --out "$rep/everyday-$ID-stage$STAGE.png" > "$rep/grid.log" 2>&1
   # what a user sees: the candidate alone on the ruler and its everyday grid at the page's defaults
   # (src/model/settings.ts; the shipped models' rows at this setting are in docs/evaluation.md)
-  el "the candidate at the page's guidance ${PAGE_GUIDANCE:=4}, tau ${PAGE_TAU:=1.5}: ruler and everyday grid"
+  # PAGE_TEMPERATURE (token temperature; unset: 1, the flag left out, for pinned trees older than 5314ec2) scores a
+  # sweep winner such as model M's (guidance 3, tau 1.5, temperature 0.8)
+  local temp=(); [ -n "${PAGE_TEMPERATURE:-}" ] && temp=(--temperature "$PAGE_TEMPERATURE")
+  el "the candidate at the page's guidance ${PAGE_GUIDANCE:=4}, tau ${PAGE_TAU:=1.5}${temp[*]:+, ${temp[*]}}: ruler and everyday grid"
   timeout 120 python3 training/evaluate.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
-    --ruler "$RULER_N" --gen "$ID-stage$STAGE=$cand" --guidance "$PAGE_GUIDANCE" --tau "$PAGE_TAU" \
+    --ruler "$RULER_N" --gen "$ID-stage$STAGE=$cand" --guidance "$PAGE_GUIDANCE" --tau "$PAGE_TAU" "${temp[@]}" \
     --json "$rep/ruler-page.json" --md "$rep/ruler-page.md" > "$rep/ruler-page.log" 2>&1
   python3 training/sample_grid.py --gen "$cand" --vq public/models/vq-s --everyday --guidance "$PAGE_GUIDANCE" \
-    --tau "$PAGE_TAU" --out "$rep/everyday-$ID-stage$STAGE-page.png" > "$rep/grid-page.log" 2>&1
+    --tau "$PAGE_TAU" "${temp[@]}" --out "$rep/everyday-$ID-stage$STAGE-page.png" > "$rep/grid-page.log" 2>&1
   # the machine count of both grids (the checkout's scorer; the pinned tree may predate it)
   python3 "$ROOT/training/score_everyday.py" "$rep/everyday-$ID-stage$STAGE.png" \
     "$rep/everyday-$ID-stage$STAGE-page.png" --evaluators "$ev" --json "$rep/everyday-count.json" \
