@@ -5,7 +5,8 @@
 #
 #   bash scripts/device_travel.sh size [CARRY...]     # bytes that would travel, with the largest tracked files
 #   bash scripts/device_travel.sh park PATH...        # move tracked PATHs to $PARK (default /tmp/device-park)
-#   bash scripts/device_travel.sh unpark              # move everything parked back (run it after the calls)
+#   bash scripts/device_travel.sh unpark [PATH...]    # move everything parked back (run it after the calls), or
+#                                                     # only PATHs (a warm chain's swap between calls)
 #
 # Typical training call: park docs/img tests/fixtures e2e/fixtures public/models/mmamba-s public/models/uvit-s
 # (about 24 MB the GPU never reads), then carry data/packed, the prior tables and training/runs/recipe.
@@ -44,6 +45,16 @@ case "${1:-}" in
     done ;;
   unpark)
     [ -d "$PARK" ] || { echo "nothing parked"; exit 0; }
+    if [ $# -gt 1 ]; then   # only these paths (a warm chain's swap: park the stage, bring a shipped model back)
+      shift
+      for p in "$@"; do
+        [ -e "$PARK/$p" ] || { echo "device_travel: $p is not parked" >&2; exit 1; }
+        [ ! -e "$p" ] || { echo "device_travel: $p exists in the tree again; $PARK/$p left alone" >&2; exit 1; }
+        mkdir -p "$(dirname "$p")" && mv "$PARK/$p" "$p" && echo "restored $p"
+      done
+      find "$PARK" -depth -type d -empty -delete 2>/dev/null || true
+      exit 0
+    fi
     (cd "$PARK" && find . -mindepth 1 -maxdepth 8 \( -type f -o -type d \) -print) | sort | while IFS= read -r p; do
       p=${p#./}
       [ -e "$PARK/$p" ] || continue   # moved with its parent already
@@ -53,5 +64,5 @@ case "${1:-}" in
     done
     find "$PARK" -depth -type d -empty -delete 2>/dev/null || true
     [ ! -d "$PARK" ] || { echo "device_travel: left in $PARK (a path exists in the tree again?):" >&2; find "$PARK" -type f >&2; exit 1; } ;;
-  *) echo "usage: $0 size [CARRY...] | park PATH... | unpark" >&2; exit 2 ;;
+  *) echo "usage: $0 size [CARRY...] | park PATH... | unpark [PATH...]" >&2; exit 2 ;;
 esac

@@ -31,7 +31,9 @@
 #   tree also carries training/stages/mmamba-m/ (20.2 MB): for `begin`, park public/models/mmamba-v2 (only `score`
 #   reads it) and docs/runs too (65.9 MB with stage 2's tree src-a12f776; 66.6 without parking docs/runs). The later
 #   calls of a warm chain do not read the stage (they resume from /tmp/runs), so they park training/stages/mmamba-m
-#   instead and keep mmamba-v2 for score. The shipped export (~24 MB), once there, does
+#   instead and keep mmamba-v2 for score: right after `begin` returns, with no pause (the machine stays warm 30 s),
+#   `bash scripts/device_travel.sh park training/stages/mmamba-m && bash scripts/device_travel.sh unpark
+#   public/models/mmamba-v2`, then the next call. The shipped export (~24 MB), once there, does
 #   not fit beside mmamba-v2 in one call: park it too (`score` then leaves it out).
 #
 # Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):
