@@ -77,7 +77,8 @@ def main(argv=None) -> None:
     )
     if len(dist):
         q = np.quantile(dist, [0.1, 0.25, 0.5, 0.75, 0.9])
-        print("distance of a new word to its nearest training word, quantiles 10/25/50/75/90: " + " / ".join(f"{x:.3f}" for x in q))
+        quantiles = " / ".join(f"{x:.3f}" for x in q)
+        print(f"distance of a new word to its nearest training word, quantiles 10/25/50/75/90: {quantiles}")
         for w, (n, d) in sorted(r["nearest"].items(), key=lambda kv: kv[1][1])[:: max(1, len(dist) // 10)]:
             print(f"  {w:>16} -> {n:<16} {d:.3f}")
 
