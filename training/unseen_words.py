@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 
 import numpy as np
 
-WORD = re.compile(r"[a-z0-9]+")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mmamba.bpe import pieces_v2  # noqa: E402
+from mmamba.text_encoder import rms_row_norm  # noqa: E402
 
 
 def words_of(text: str) -> list[str]:
-    """The prior's words of a text: runs of [a-z0-9] after lower-casing (the v2 tokenizer's word pieces)."""
-    return WORD.findall(text.lower())
+    """The pieces of a text that can be prior words: the v2 tokenizer's [a-z0-9] runs (case folded)."""
+    return [p for p in pieces_v2(text) if p[0].isascii() and p[0].isalnum()]
 
 
 def unseen_word_report(
@@ -30,7 +31,7 @@ def unseen_word_report(
     name; table_words/vectors: the prior table (n,) and (n, dim). Returns the item counts, the new words (in the
     table or not) and, for each new word in the table, its nearest training word and the distance."""
     v = vectors.astype(np.float64)
-    v = v / np.sqrt((v**2).sum(1).mean())  # as text_encoder.read_prior: mean squared row norm 1
+    v = v / rms_row_norm(v)  # as text_encoder.read_prior: mean squared row norm 1
     index = {w: i for i, w in enumerate(table_words)}
     train_words = {w for c in train_concepts for w in words_of(c)}
     known = sorted(w for w in train_words if w in index)
@@ -60,7 +61,6 @@ def main(argv=None) -> None:
     ap.add_argument("--prior", default="training/prior/minilm128.npz")
     ap.add_argument("--ruler", type=int, default=250, help="items of the unseen split, as evaluate.py --ruler")
     args = ap.parse_args(argv)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from mmamba.data import load_pack, ruler_items
     from mmamba.text_encoder import read_prior
 

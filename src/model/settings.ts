@@ -46,7 +46,7 @@ export function samplingDefault(name: SamplingSettingName, model?: SamplingDefau
 }
 
 /** Why `v` is not an acceptable `sampling` object of an index.json entry, or undefined when it is: an object of
- *  SAMPLING_SETTINGS names, each in its setting's range (steps a whole number). */
+ *  SAMPLING_SETTINGS names, each in its setting's range (integer settings whole numbers). */
 export function samplingDefaultsProblem(v: unknown): string | undefined {
   if (v === null || typeof v !== 'object' || Array.isArray(v))
     return `sampling is ${showValue(v)}; it must be an object like {"steps": 12, "guidance": 4}`;
@@ -55,7 +55,9 @@ export function samplingDefaultsProblem(v: unknown): string | undefined {
     if (!names.includes(name)) return `sampling names ${showValue(name)}; it may set ${SAMPLING_SETTINGS.join(', ')}`;
     const problem = settingProblem(name as SamplingSettingName, value);
     if (problem) return `sampling: ${problem}`;
-    if (name === 'steps' && !Number.isInteger(value)) return `sampling: steps is ${value}; it must be a whole number`;
+    const setting: NumericSetting = GENERATION_SETTINGS[name as SamplingSettingName];
+    if (setting.integer && !Number.isInteger(value))
+      return `sampling: ${name} is ${value}; it must be a whole number`;
   }
   return undefined;
 }

@@ -73,6 +73,11 @@ def file_sha256(path: str) -> str:
     return h.hexdigest()
 
 
+def rms_row_norm(vectors: np.ndarray) -> float:
+    """sqrt(mean_i |vectors_i|^2), in float64 (0 for no rows): the one scale a table's rows are divided by."""
+    return float(np.sqrt((vectors.astype(np.float64) ** 2).sum(1).mean())) if len(vectors) else 0.0
+
+
 def read_prior(path: str) -> PriorTable:
     """Read and check a word-vector table (words: unique [a-z0-9]{1,64}; vectors finite, (n, dim))."""
     from .bpe import check_words
@@ -97,9 +102,9 @@ def read_prior(path: str) -> PriorTable:
     v = vectors.astype(np.float32)
     if not np.isfinite(v).all():
         raise ValueError(f"{path}: 'vectors' has non-finite values")
-    ms = float((v.astype(np.float64) ** 2).sum(1).mean()) if len(v) else 0.0
-    if ms > 0:
-        v = (v / np.sqrt(ms)).astype(np.float32)
+    rms = rms_row_norm(v)
+    if rms > 0:
+        v = (v / rms).astype(np.float32)
     name = os.path.basename(path)
     return PriorTable(name[:-4] if name.endswith(".npz") else name, file_sha256(path), wl, v)
 
