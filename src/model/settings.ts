@@ -56,8 +56,7 @@ export function samplingDefaultsProblem(v: unknown): string | undefined {
     const problem = settingProblem(name as SamplingSettingName, value);
     if (problem) return `sampling: ${problem}`;
     const setting: NumericSetting = GENERATION_SETTINGS[name as SamplingSettingName];
-    if (setting.integer && !Number.isInteger(value))
-      return `sampling: ${name} is ${value}; it must be a whole number`;
+    if (setting.integer && !Number.isInteger(value)) return `sampling: ${name} is ${value}; it must be a whole number`;
   }
   return undefined;
 }
