@@ -332,7 +332,8 @@ export class TeachBench {
     const port = await this.fineTunePort();
     let drift: DriftReport | null = null;
     let controlImages: RgbaImage[] = [];
-    const render: RenderControls = (adapter, controls, steps, guidance) =>
+    // the run has no `sampling`, so its tau and temperature are the page-wide defaults, as renderMany draws
+    const render: RenderControls = (adapter, controls, { steps, guidance }) =>
       this.renderMany(adapter, controls, steps, guidance);
     const { renderSteps, ...rest } = req;
     const run = new FineTuneRun(

@@ -12,10 +12,16 @@ import { DRIFT_CONTROL_PROMPTS, DRIFT_GUARD } from '../src/finetune/defaults';
 import { driftReport } from '../src/finetune/drift';
 import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
 import { TextToImage } from '../src/model/pipeline';
+import { GENERATION_SETTINGS } from '../src/model/settings';
 import { loadWeights, type Manifest } from '../src/model/weights';
 import type { FineTuneProgress } from '../src/worker/api';
 import type { Dataset } from '../src/worker/finetune/dataset';
-import { CONTROLS, type ControlRender, type RenderControls } from '../src/worker/finetune/drift_guard';
+import {
+  CONTROLS,
+  type ControlRender,
+  type RenderControls,
+  type RenderSettings,
+} from '../src/worker/finetune/drift_guard';
 import { fineTunePort } from '../src/worker/finetune/port';
 import { batchOrder, FineTuneRun, type RunDeps } from '../src/worker/finetune/session';
 import { getEngine } from './gpu';
@@ -34,6 +40,13 @@ function load(id: string) {
 
 /** MaskGIT steps and guidance of the control renders (the request's preview settings): few, SwiftShader is slow. */
 const RENDER = { previewSteps: 2, previewGuidance: 3 };
+/** The render settings of a run with RENDER and no generator recommendation: the page-wide tau and temperature. */
+const PAGE_RENDER: RenderSettings = {
+  steps: RENDER.previewSteps,
+  guidance: RENDER.previewGuidance,
+  tau: GENERATION_SETTINGS.tau.default,
+  temperature: GENERATION_SETTINGS.temperature.default,
+};
 
 async function setup() {
   const e = await getEngine();
@@ -54,14 +67,14 @@ async function setup() {
     captions: new Array(N).fill('a zorblat'),
   };
   /** The real renderer: the base weights, or the adapter merged into a copy, one pipeline per call. */
-  const render: RenderControls = async (adapter, controls, steps, guidance) => {
+  const render: RenderControls = async (adapter, controls, settings) => {
     const merged = { manifest: gen.manifest, weights: adapter ? port.mergeAdapter(gen.weights, adapter) : gen.weights };
     const word = adapter?.wordEmbedding ? { word: adapter.info.word!, embedding: adapter.wordEmbedding } : null;
     const t2i = TextToImage.create(e, word ? modelWithWord(merged, word) : merged, vq);
     try {
       const out: ControlRender[] = [];
       for (const c of controls) {
-        const r = await t2i.generate({ prompt: c.prompt, seed: c.seed, steps, guidance });
+        const r = await t2i.generate({ prompt: c.prompt, seed: c.seed, ...settings });
         const side = Math.round(Math.sqrt(r.pixels.length / 4));
         out.push({ image: { width: side, height: side, rgba: r.pixels.slice() }, tokens: r.tokens.slice() });
       }
@@ -90,9 +103,9 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
     const { render, deps } = await setup();
     const events: FineTuneProgress[] = [];
     const calls: Array<{ adapter: boolean; prompts: string[] }> = [];
-    const counted: RenderControls = async (adapter, controls, steps, guidance) => {
+    const counted: RenderControls = async (adapter, controls, settings) => {
       calls.push({ adapter: adapter !== null, prompts: controls.map((c) => c.prompt) });
-      return render(adapter, controls, steps, guidance);
+      return render(adapter, controls, settings);
     };
     const run = new FineTuneRun(
       deps(counted, async (p) => void events.push(p)),
@@ -137,8 +150,8 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
     const final = events.find((p) => p.kind === 'drift' && p.final) as Extract<FineTuneProgress, { kind: 'drift' }>;
 
     // The final report is the drift between fresh base and merged-adapter renders of the same prompts and seeds.
-    const base = await render(null, CONTROLS, RENDER.previewSteps, RENDER.previewGuidance);
-    const adapted = await render(run.adapter!, CONTROLS, RENDER.previewSteps, RENDER.previewGuidance);
+    const base = await render(null, CONTROLS, PAGE_RENDER);
+    const adapted = await render(run.adapter!, CONTROLS, PAGE_RENDER);
     const want = driftReport(base, adapted);
     console.log(
       'final drift per control:',
@@ -161,19 +174,19 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
         ]),
       ),
     };
-    const same = driftReport(base, await render(zero, CONTROLS, RENDER.previewSteps, RENDER.previewGuidance));
+    const same = driftReport(base, await render(zero, CONTROLS, PAGE_RENDER));
     expect(same.worst).toEqual({ psnr32: Infinity, colourShareDiff: 0, tokenChange: 0 });
   }, 600_000);
 
   it('stopOnDrift: a check past the bounds stops the run and keeps the adapter of the last check within them', async () => {
     const { render, deps } = await setup();
     // Adapted renders past step 2 come out black (drift far past the bounds); earlier ones are the real renders.
-    const driftsAfter2: RenderControls = async (adapter, controls, steps, guidance) => {
-      const out = await render(adapter, controls, steps, guidance);
+    const driftsAfter2: RenderControls = async (adapter, controls, settings) => {
+      const out = await render(adapter, controls, settings);
       if (adapter && adapter.info.steps > 2) for (const r of out) r.image.rgba.fill(0);
       return out;
     };
-    const bases = await render(null, CONTROLS, RENDER.previewSteps, RENDER.previewGuidance);
+    const bases = await render(null, CONTROLS, PAGE_RENDER);
     const early = await (async () => {
       const events: FineTuneProgress[] = [];
       const run = new FineTuneRun(
@@ -216,8 +229,8 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
   it('prior preservation: the last rows of each batch are base renders of the controls with their captions, by seed', async () => {
     const { render, deps, tok, dataset } = await setup();
     let bases: ControlRender[] = [];
-    const keepBase: RenderControls = async (adapter, controls, steps, guidance) => {
-      const out = await render(adapter, controls, steps, guidance);
+    const keepBase: RenderControls = async (adapter, controls, settings) => {
+      const out = await render(adapter, controls, settings);
       if (!adapter) bases = out;
       return out;
     };
@@ -328,5 +341,38 @@ describe('drift guard in the fine-tuning run (e2e tiny models)', () => {
           { rank: 2, steps: 2, lr: 0.01, batchSize: 4, previewEvery: 0, seed: 2, inversionSteps: 2 },
         ),
     ).toThrow(/new word/);
+  }, 600_000);
+
+  it("previews and controls are drawn with the generator's recommended sampling; a request's preview guidance wins", async () => {
+    const { deps } = await setup();
+    const recommended = { steps: 3, guidance: 2.5, tau: 6, temperature: 0.7 };
+    const drawn = async (sampling: RunDeps['sampling'], previewGuidance?: number) => {
+      const seen: RenderSettings[] = [];
+      const d: RunDeps = {
+        ...deps(
+          async (adapter, controls, settings) => {
+            seen.push(settings);
+            return unchanged(adapter, controls, settings);
+          },
+          async () => {},
+        ),
+        sampling,
+        preview: async (_adapter, _prompt, settings) => {
+          seen.push(settings);
+          return { width: 1, height: 1, rgba: new Uint8ClampedArray(4) };
+        },
+      };
+      const req = { rank: 2, steps: 1, lr: 0.01, batchSize: 4, previewEvery: 1, seed: 4, previewSteps: 2 };
+      const res = await new FineTuneRun(d, previewGuidance === undefined ? req : { ...req, previewGuidance }).run();
+      expect(res.status).toBe('done');
+      expect(seen.length).toBe(3); // base controls, the preview of step 1 (the last), the end-of-run check
+      return seen;
+    };
+    // the preview steps are the run's own (fewer than a generation's, for speed); the rest is the generator's
+    const want = { steps: 2, guidance: 2.5, tau: 6, temperature: 0.7 };
+    for (const s of await drawn(recommended)) expect(s).toEqual(want);
+    for (const s of await drawn(recommended, 3)) expect(s).toEqual({ ...want, guidance: 3 });
+    for (const s of await drawn(undefined))
+      expect(s).toEqual({ ...PAGE_RENDER, guidance: GENERATION_SETTINGS.guidance.default });
   }, 600_000);
 });

@@ -145,6 +145,13 @@ describe('fine-tuning requests from outside', () => {
     expect(checkRequest(ok).previewGuidance).toBe(4);
   });
 
+  it("a preview guidance left out is the generator's recommendation; one given is checked and kept", () => {
+    expect(checkRequest(ok, { guidance: 2.5, tau: 6 }).previewGuidance).toBe(2.5);
+    expect(checkRequest(ok, { tau: 6 }).previewGuidance).toBe(4); // no guidance recommended: the page-wide default
+    expect(checkRequest({ ...ok, previewGuidance: 7 }, { guidance: 2.5 }).previewGuidance).toBe(7);
+    expect(() => checkRequest({ ...ok, previewGuidance: -1 }, { guidance: 2.5 })).toThrow(/Preview guidance/);
+  });
+
   it('a 10 MB caption is cleaned in bounded time to at most MAX_CAPTION_CHARS code points', () => {
     const t0 = performance.now();
     const c = cleanCaption(`a   zorblat ${'x'.repeat(10_000_000)}`);

@@ -270,7 +270,8 @@ export interface FineTuneRequest {
   previewEvery: number;
   /** MaskGIT steps of a preview. */
   previewSteps?: number;
-  /** Guidance of a preview (default: the generation default). */
+  /** Guidance of a preview and of the drift guard's control renders (default: the loaded generator's recommended
+   *  guidance, else the page-wide default); they use the generator's recommended tau and temperature too. */
   previewGuidance?: number;
   /** Seeds the LoRA init, the masks and the batches; and the previews. */
   seed: number;

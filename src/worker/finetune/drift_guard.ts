@@ -3,7 +3,7 @@
 // with the adapter and measure how far they moved (driftReport, src/finetune/drift.ts: 32-px PSNR, colour shares,
 // changed tokens). Rendering is the service's (a pipeline per call); this module only decides what to render and
 // compares. Invariant: a check compares control i's adapted render with control i's base render (same prompt,
-// seed, MaskGIT steps and guidance).
+// seed and render settings).
 import type { LoraAdapter } from '../../finetune/api';
 import { DRIFT_CONTROL_PROMPTS, DRIFT_GUARD } from '../../finetune/defaults';
 import { driftReport, type DriftReport } from '../../finetune/drift';
@@ -20,12 +20,20 @@ export interface ControlRender {
   tokens: ArrayLike<number>;
 }
 
+/** How a run's previews and control prompts are drawn: the request's preview steps and guidance, and the generator's
+ *  recommended tau and temperature (FineTuneRun.render). */
+export interface RenderSettings {
+  steps: number;
+  guidance: number;
+  tau: number;
+  temperature: number;
+}
+
 /** Renders `controls` (in order) with `adapter` merged into the base, or with the base model itself when null. */
 export type RenderControls = (
   adapter: LoraAdapter | null,
   controls: readonly Control[],
-  steps: number,
-  guidance: number,
+  settings: RenderSettings,
 ) => Promise<ControlRender[]>;
 
 /** The control prompts with their fixed seeds. */
@@ -47,8 +55,7 @@ export class DriftGuard {
 
   constructor(
     private readonly render: RenderControls,
-    private readonly steps: number,
-    private readonly guidance: number,
+    private readonly settings: RenderSettings,
     count = CONTROLS.length,
   ) {
     this.controls = CONTROLS.slice(0, Math.max(1, Math.min(count, CONTROLS.length)));
@@ -56,7 +63,7 @@ export class DriftGuard {
 
   /** Renders the guard's controls with the base model (once; later calls return the same renders). */
   async baseline(): Promise<ControlRender[]> {
-    this.base ??= await this.render(null, this.controls, this.steps, this.guidance);
+    this.base ??= await this.render(null, this.controls, this.settings);
     return this.base;
   }
 
@@ -64,7 +71,7 @@ export class DriftGuard {
   async check(adapter: LoraAdapter, count = this.controls.length): Promise<DriftCheck> {
     const base = await this.baseline();
     const controls = this.controls.slice(0, Math.max(1, Math.min(count, this.controls.length)));
-    const renders = await this.render(adapter, controls, this.steps, this.guidance);
+    const renders = await this.render(adapter, controls, this.settings);
     const report = driftReport(
       base.slice(0, controls.length).map((r) => ({ image: r.image, tokens: r.tokens })),
       renders.map((r) => ({ image: r.image, tokens: r.tokens })),

@@ -40,7 +40,7 @@ import {
 import { DatasetBuilder } from './dataset';
 import { fineTunePort } from './port';
 import { FineTuneRun } from './session';
-import type { Control, ControlRender } from './drift_guard';
+import type { Control, ControlRender, RenderSettings } from './drift_guard';
 import type { ModelSource, TextToImageLike } from '../generation/model_port';
 import type { FineTuneHost, LoadedModels } from '../generation/service';
 import { sha256Hex } from '../weight_store';
@@ -136,10 +136,9 @@ export class FineTuneService implements FineTuneApi {
         emptyTextIds: tokenizer.encode(''),
         encodeText: (text) => tokenizer.encode(text),
         tokenizer: m.gen.manifest.tokenizer as unknown as TokenizerSpec,
-        preview: (adapter, prompt, steps, guidance, seed) =>
-          this.previewImage(engine, adapter, m, { prompt, steps, guidance, seed }),
-        renderControls: (adapter, controls, steps, guidance) =>
-          this.renderControls(engine, adapter, m, controls, steps, guidance),
+        sampling: m.sampling,
+        preview: (adapter, prompt, settings, seed) => this.previewImage(engine, adapter, m, { prompt, seed, ...settings }),
+        renderControls: (adapter, controls, settings) => this.renderControls(engine, adapter, m, controls, settings),
         onProgress: (p) => this.emit(p, onProgress),
       },
       req,
@@ -401,7 +400,7 @@ export class FineTuneService implements FineTuneApi {
     engine: Engine,
     adapter: LoraAdapter,
     m: LoadedModels,
-    req: { prompt: string; steps: number; guidance: number; seed: number },
+    req: { prompt: string; seed: number } & RenderSettings,
   ): Promise<RgbaImage> {
     const pipeline = await this.mergedPipeline(engine, adapter, m);
     try {
@@ -420,8 +419,7 @@ export class FineTuneService implements FineTuneApi {
     adapter: LoraAdapter | null,
     m: LoadedModels,
     controls: readonly Control[],
-    steps: number,
-    guidance: number,
+    settings: RenderSettings,
   ): Promise<ControlRender[]> {
     const pipeline = adapter
       ? await this.mergedPipeline(engine, adapter, m)
@@ -433,7 +431,7 @@ export class FineTuneService implements FineTuneApi {
     try {
       const out: ControlRender[] = [];
       for (const c of controls) {
-        const r = await pipeline.generate({ prompt: c.prompt, seed: c.seed, steps, guidance });
+        const r = await pipeline.generate({ prompt: c.prompt, seed: c.seed, ...settings });
         const side = Math.round(Math.sqrt(r.pixels.length / 4));
         out.push({ image: { width: side, height: side, rgba: r.pixels.slice() }, tokens: r.tokens.slice() });
       }

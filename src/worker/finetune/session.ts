@@ -28,11 +28,12 @@ import {
   DRIFT_GUARD,
   warmupStepsFor,
 } from '../../finetune/defaults';
-import { DriftGuard, type RenderControls } from './drift_guard';
+import { DriftGuard, type RenderControls, type RenderSettings } from './drift_guard';
 import { configHash } from '../../finetune/lora';
 import { configWithWord, NEW_WORD_RE, tokenizerWithWord, weightsWithWord } from '../../finetune/word';
 import { GATE_WORD, gateWordFormatProblem, runWord } from '../../finetune/word_gate';
 import { BPETokenizer, type TokenizerSpec } from '../../model/bpe';
+import { samplingDefault, type SamplingDefaults } from '../../model/settings';
 
 /** Weights that get a LoRA pair, per choice of the request's `adapt` (the one list: src/finetune/defaults.ts). */
 export const ADAPT_TARGETS: Readonly<Record<AdaptScope, readonly LoraTarget[]>> = ADAPT_TARGETS_BY_SCOPE;
@@ -43,8 +44,9 @@ export const SNAPSHOT_EVERY = 25;
 const S = FINETUNE_SETTINGS;
 
 /** The request with every number checked against FINETUNE_SETTINGS; throws an Error saying which setting is out of
- * range. */
-export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
+ * range. A preview guidance left out is the generator's recommendation (`recommended`, its index.json `sampling`),
+ * else the page-wide default. */
+export function checkRequest(req: FineTuneRequest, recommended: SamplingDefaults = {}): Required<FineTuneRequest> {
   if (req === null || typeof req !== 'object') throw new Error('A fine-tuning request must be an object of settings.');
   const int = (v: unknown, name: string, { min, max }: { min: number; max: number }) => {
     const n = Number(v);
@@ -68,7 +70,7 @@ export function checkRequest(req: FineTuneRequest): Required<FineTuneRequest> {
     previewPrompt: clampPreviewPrompt(req.previewPrompt),
     previewEvery: int(req.previewEvery ?? 0, 'Preview every', S.previewEvery),
     previewSteps: int(req.previewSteps ?? S.previewSteps.default, 'Preview steps', S.previewSteps),
-    previewGuidance: previewGuidance(req.previewGuidance),
+    previewGuidance: previewGuidance(req.previewGuidance, recommended),
     seed: Number(req.seed) >>> 0,
     adapt,
     driftEvery: int(req.driftEvery ?? S.driftEvery.default, 'Drift check every', S.driftEvery),
@@ -116,10 +118,10 @@ function clampPreviewPrompt(v: unknown): string {
   return clampPrompt(v).text;
 }
 
-/** Preview guidance: the generation default when not given, else a number in the generation range. */
-function previewGuidance(v: unknown): number {
-  const { min, max, default: fallback } = S.previewGuidance;
-  if (v === undefined || v === null) return fallback;
+/** Preview guidance: the generator's recommended guidance when not given, else a number in the generation range. */
+function previewGuidance(v: unknown, recommended: SamplingDefaults): number {
+  const { min, max } = S.previewGuidance;
+  if (v === undefined || v === null) return samplingDefault('guidance', recommended);
   const g = Number(v);
   if (typeof v !== 'number' || !Number.isFinite(g) || g < min || g > max)
     throw new Error(`Preview guidance must be a number from ${min} to ${max} (got ${String(v)}).`);
@@ -209,8 +211,12 @@ export interface RunDeps {
   encodeText(text: string): Int32Array;
   /** The base tokenizer (the manifest's), for textual inversion's word; needed only when it runs. */
   tokenizer?: TokenizerSpec;
+  /** The generator's recommended sampling settings (its index.json `sampling`; absent or empty: the page-wide
+   *  defaults): the previews and control renders use its tau and temperature, and its guidance when the request
+   *  leaves the preview guidance out. */
+  sampling?: SamplingDefaults;
   /** Renders the preview prompt with `adapter` merged into a copy of the base. */
-  preview(adapter: LoraAdapter, prompt: string, steps: number, guidance: number, seed: number): Promise<RgbaImage>;
+  preview(adapter: LoraAdapter, prompt: string, settings: RenderSettings, seed: number): Promise<RgbaImage>;
   /** Renders the drift guard's control prompts with an adapter merged in, or with the base model (null). */
   renderControls: RenderControls;
   onProgress(p: FineTuneProgress): Promise<void>;
@@ -233,13 +239,21 @@ export class FineTuneRun {
   /** The adapter of the last drift check within the bounds: what a drift stop keeps. */
   private lastWithinBounds: { adapter: LoraAdapter; step: number } | null = null;
   readonly req: Required<FineTuneRequest>;
+  /** How the previews and the drift guard's controls are drawn. */
+  readonly render: RenderSettings;
   stepsDone = 0;
 
   constructor(
     private readonly deps: RunDeps,
     req: FineTuneRequest,
   ) {
-    this.req = checkRequest(req);
+    this.req = checkRequest(req, deps.sampling);
+    this.render = {
+      steps: this.req.previewSteps,
+      guidance: this.req.previewGuidance,
+      tau: samplingDefault('tau', deps.sampling),
+      temperature: samplingDefault('temperature', deps.sampling),
+    };
   }
 
   get isPaused(): boolean {
@@ -281,13 +295,7 @@ export class FineTuneRun {
     if (!this.trainer) return;
     const prompt = this.previewPrompt();
     const adapter = await this.takeSnapshot(step);
-    const image = await this.deps.preview(
-      adapter,
-      prompt,
-      this.req.previewSteps,
-      this.req.previewGuidance,
-      this.req.seed,
-    );
+    const image = await this.deps.preview(adapter, prompt, this.render, this.req.seed);
     await this.deps.onProgress({ kind: 'preview', step, prompt, image });
   }
 
@@ -431,7 +439,7 @@ export class FineTuneRun {
     const B = r.batchSize;
     const lora: LoraConfig = { rank: r.rank, alpha: r.rank, targets: [...ADAPT_TARGETS[r.adapt]] };
     // The base renders first, while no trainer holds GPU memory.
-    const guard = new DriftGuard(this.deps.renderControls, r.previewSteps, r.previewGuidance, r.driftControls);
+    const guard = new DriftGuard(this.deps.renderControls, this.render, r.driftControls);
     const baseControls = await guard.baseline();
     const I = r.inversionSteps;
     const total = I + r.steps;

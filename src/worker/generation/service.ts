@@ -50,6 +50,8 @@ export interface LoadedModels {
   vqId: string;
   gen: ModelSource;
   vq: ModelSource;
+  /** The generator's recommended sampling settings (its index.json `sampling`; absent: the page-wide defaults). */
+  sampling?: SamplingDefaults;
 }
 
 /** What generation asks of fine-tuning: adapters' pipelines, the GPU to itself while training, and GPU clean-up. */
@@ -257,7 +259,7 @@ export class GenerationService implements GenerationApi, FineTuneHost {
     const w = this.loaded ?? this.wanted;
     const gen = w && this.sources.get(w.genId);
     const vq = w && this.sources.get(w.vqId);
-    return w && gen && vq ? { genId: w.genId, vqId: w.vqId, gen, vq } : null;
+    return w && gen && vq ? { genId: w.genId, vqId: w.vqId, gen, vq, sampling: this.sampling } : null;
   }
 
   async createPipeline(engine: Engine, gen: ModelSource, vq: ModelSource): Promise<TextToImageLike> {
