@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import sys
@@ -97,6 +98,13 @@ def select_ruler_items(data: str, n_per_split: int, seed: int = 0) -> list[dict]
     for ei in order[:n_per_split]:
         add("train", {"prompt": pack.short_caption(ei), "entry": int(ei)})
     return items
+
+
+def items_digest(items: list[dict]) -> str:
+    """sha256 of what makes two runs' items the same (prompt, seed, concept, split, in order): rows of runs with the
+    same digest can be compared item by item (ruler_compare.py)."""
+    keys = [[it.get("prompt"), it.get("seed"), it.get("concept"), it.get("split")] for it in items]
+    return hashlib.sha256(json.dumps(keys).encode()).hexdigest()
 
 
 def read_items(path: str) -> list[dict]:
@@ -326,6 +334,10 @@ class Scorer:
                 "colour": float(np.mean(np.asarray(fg_ok)[mn])),
                 # FID needs a few hundred images to mean anything; smaller splits report none
                 "fid": M.fid(s["features"][m], real_features) if int(m.sum()) >= 200 else None,
+                # per item, in item order: top-5 hit ("1"/"0") and the classifier's top-1 concept, for paired
+                # comparisons of two rows on the same items (ruler_compare.py) and for reading what was drawn
+                "hits": "".join("1" if h else "0" for h in top5[m].tolist()),
+                "drawn": [self.ev.concepts[int(i)] for i in s["top5"][m, 0]],
             }
             if split == "train" and exact is not None:
                 ps = psnr(images_to_tensor(torch.from_numpy(u8[mn])), images_to_tensor(torch.from_numpy(exact[mn])))
@@ -497,6 +509,7 @@ def main(argv=None) -> dict:
     def result(partial: bool) -> dict:
         return {
             "items": len(items),
+            "items_sha256": items_digest(items),
             "steps": args.steps,
             "guidance": args.guidance,
             "tau": args.tau,

@@ -39,10 +39,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import evaluate as E  # noqa: E402
 from mmamba import data as D  # noqa: E402
 from mmamba.evaluator import load_evaluators  # noqa: E402
+from mmamba.model_index import PAGE_SAMPLING as PAGE_DEFAULT  # noqa: E402
 from mmamba.runutil import load_split  # noqa: E402
 
 RANKED_SPLITS = ("seen", "unseen", "paraphrase")
-PAGE_DEFAULT = {"steps": 12, "guidance": 4.0, "tau": 1.5, "temperature": 1.0}  # src/model/settings.ts (a test checks)
 SETTING_KEYS = ("steps", "guidance", "tau", "temperature")
 
 

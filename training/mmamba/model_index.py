@@ -7,6 +7,8 @@ descriptions and a generator's recommended `sampling` settings (src/model/settin
 --sampling sets them) stay as written (new models get their id as name). Run after every export:
 
     python -m mmamba.model_index ../public/models            (from training/)
+    python -m mmamba.model_index ../public/models --sampling-of mmamba-v2    # "steps guidance tau temperature":
+                                                             # what the page draws that generator with
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import sys
 from typing import Any
 
 from .export import FORMAT_VERSION
+
+# The page-wide sampling defaults (src/model/settings.ts GENERATION_SETTINGS; a test checks): what the page draws a
+# generator with when its index entry recommends nothing.
+PAGE_SAMPLING = {"steps": 12, "guidance": 4.0, "tau": 1.5, "temperature": 1.0}
 
 
 def entry_from_manifest(manifest: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -67,10 +73,30 @@ def refresh_index(models_dir: str) -> dict[str, Any]:
     return index
 
 
+def page_sampling(models_dir: str, model_id: str) -> dict[str, float]:
+    """The settings the page draws `model_id` with: its index entry's `sampling` over PAGE_SAMPLING."""
+    with open(os.path.join(models_dir, "index.json")) as f:
+        index = json.load(f)
+    entry = next((m for m in index.get("models", []) if m.get("id") == model_id), None)
+    if entry is None:
+        raise ValueError(f"{models_dir}/index.json lists no model {model_id!r}")
+    out = dict(PAGE_SAMPLING)
+    for k, v in (entry.get("sampling") or {}).items():
+        if k not in out or isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"{model_id}: sampling {k!r} = {v!r} is not a setting of {sorted(out)}")
+        out[k] = float(v)
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models_dir", help="public/models")
+    ap.add_argument("--sampling-of", default=None, help="print the page's settings of this generator, change nothing")
     a = ap.parse_args(argv)
+    if a.sampling_of:
+        st = page_sampling(a.models_dir, a.sampling_of)
+        print(f"{int(st['steps'])} {st['guidance']:g} {st['tau']:g} {st['temperature']:g}")
+        return
     idx = refresh_index(a.models_dir)
     for m in idx["models"]:
         print(f"{m['id']}: {m['bytes']} bytes, {len(m['shardSha256'])} shard(s)")

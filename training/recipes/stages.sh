@@ -85,7 +85,8 @@ sweep_candidate() {
 
 # score: the candidate ($R/candidate, or the export CANDIDATE names, e.g. one carried to a fresh machine) beside the
 # shipped models COMPARE (and those of COMPARE_IF_THERE that are in the tree) on the fixed ruler, its everyday grid
-# (and the sampling sweep if SWEEP=1); everything and the logs in $OUT/report.tgz. Run inside the pinned tree.
+# (and the sampling sweep if SWEEP=1), and the paired per-split differences to each of COMPARE (ruler-compare.md);
+# everything and the logs in $OUT/report.tgz. Run inside the pinned tree.
 score() {
   local cand=${CANDIDATE:-$R/candidate}
   [ -f "$cand/manifest.json" ] || { echo "recipe: no candidate export at $cand (run save or end first)" >&2; exit 1; }
@@ -103,9 +104,18 @@ score() {
   el "the ruler (${RULER_N:=250} per split, guidance ${GUIDANCE:=2}): ${gens[*]} and the candidate"
   [ -z "${CANDIDATE:-}" ] && [ -f "$R/candidate-f16/manifest.json" ] \
     && gens+=(--gen "$ID-stage$STAGE-f16=$R/candidate-f16")
-  timeout 240 python3 training/evaluate.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
+  # the checkout's evaluate.py (the pinned tree may predate its per-item hits), run in the pinned tree's paths
+  local evaluate=$ROOT/training/evaluate.py compare=$ROOT/training/ruler_compare.py
+  timeout 240 python3 "$evaluate" --data data/packed --evaluators "$ev" --vq public/models/vq-s \
     --ruler "$RULER_N" "${gens[@]}" --gen "$ID-stage$STAGE=$cand" --guidance "$GUIDANCE" \
     --json "$rep/ruler.json" --md "$rep/ruler.md" > "$rep/ruler.log" 2>&1
+  # never ship worse, with its noise: per split the paired difference to each shipped model, its 95% bootstrap
+  # interval and McNemar p (ruler_compare.py), at the ruler's setting and below at each model's page setting
+  for m in "${COMPARE[@]}"; do
+    echo "$ID-stage$STAGE vs $m, both at guidance $GUIDANCE, tau 4.5:" >> "$rep/ruler-compare.md"
+    python3 "$compare" "$rep/ruler.json" --base "$m" --cand "$ID-stage$STAGE" --md "$rep/ruler-compare.md" \
+      > /dev/null 2>> "$rep/ruler-compare.log"
+  done
   python3 training/sample_grid.py --gen "$cand" --vq public/models/vq-s --everyday \
     --guidance "$GUIDANCE" --out "$rep/everyday-$ID-stage$STAGE.png" > "$rep/grid.log" 2>&1
   # what a user sees: the candidate alone on the ruler and its everyday grid at the page's defaults
@@ -114,9 +124,22 @@ score() {
   # sweep winner such as model M's (guidance 3, tau 1.5, temperature 0.8)
   local temp=(); [ -n "${PAGE_TEMPERATURE:-}" ] && temp=(--temperature "$PAGE_TEMPERATURE")
   el "the candidate at the page's guidance ${PAGE_GUIDANCE:=4}, tau ${PAGE_TAU:=1.5}${temp[*]:+, ${temp[*]}}: ruler and everyday grid"
-  timeout 120 python3 training/evaluate.py --data data/packed --evaluators "$ev" --vq public/models/vq-s \
+  timeout 120 python3 "$evaluate" --data data/packed --evaluators "$ev" --vq public/models/vq-s \
     --ruler "$RULER_N" --gen "$ID-stage$STAGE=$cand" --guidance "$PAGE_GUIDANCE" --tau "$PAGE_TAU" "${temp[@]}" \
     --json "$rep/ruler-page.json" --md "$rep/ruler-page.md" > "$rep/ruler-page.log" 2>&1
+  # each shipped model as the page draws it today (its index.json sampling over the page's defaults), item by item
+  # against the candidate's page rows
+  local steps g t tt
+  for m in "${COMPARE[@]}"; do
+    read -r steps g t tt < <(cd "$ROOT/training" && python3 -m mmamba.model_index ../public/models --sampling-of "$m")
+    timeout 120 python3 "$evaluate" --data data/packed --evaluators "$ev" --vq public/models/vq-s \
+      --ruler "$RULER_N" --gen "$m=$ROOT/public/models/$m" --steps "$steps" --guidance "$g" --tau "$t" \
+      --temperature "$tt" --json "$rep/ruler-page-$m.json" > "$rep/ruler-page-$m.log" 2>&1
+    echo "$ID-stage$STAGE at guidance $PAGE_GUIDANCE, tau $PAGE_TAU, temperature ${PAGE_TEMPERATURE:-1} vs $m at its page setting" \
+      "(steps $steps, guidance $g, tau $t, temperature $tt):" >> "$rep/ruler-compare.md"
+    python3 "$compare" "$rep/ruler-page.json" --base-run "$rep/ruler-page-$m.json" --base "$m" \
+      --cand "$ID-stage$STAGE" --md "$rep/ruler-compare.md" > /dev/null 2>> "$rep/ruler-compare.log"
+  done
   python3 training/sample_grid.py --gen "$cand" --vq public/models/vq-s --everyday --guidance "$PAGE_GUIDANCE" \
     --tau "$PAGE_TAU" "${temp[@]}" --out "$rep/everyday-$ID-stage$STAGE-page.png" > "$rep/grid-page.log" 2>&1
   # the machine count of both grids (the checkout's scorer; the pinned tree may predate it)
@@ -127,6 +150,7 @@ score() {
   cp "$OUT"/logs/* "$rep/" 2>/dev/null; rm -rf "$OUT/logs"
   tar czf "$OUT/report.tgz" -C "$R" report
   grep -A20 "by split" "$rep/ruler.md" | head -24; grep -A8 "by split" "$rep/ruler-page.md" | tail -5
+  cat "$rep/ruler-compare.md" "$rep/ruler-compare.log" 2>/dev/null
   tail -4 "$rep/everyday-count.log"; tail -3 "$rep/sweep.md" 2>/dev/null
   el "done"
 }

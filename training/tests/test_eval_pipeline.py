@@ -236,6 +236,15 @@ def test_fixed_ruler_splits_and_scores(world, tmp_path):
     assert set(real["by_split"]) == {s for s in E.RULER_SPLITS if by[s]}
     assert real["by_split"]["train"]["psnr_exact"] > 60 > tiny["by_split"]["train"]["psnr_exact"]
     assert "The fixed ruler, by split" in open(tmp_path / "r.md").read()
+    # per item, in item order: the top-5 hits (their mean is the split's top-5) and the drawn (top-1) concept
+    for row in (real, tiny):
+        for split, s in row["by_split"].items():
+            assert len(s["hits"]) == len(s["drawn"]) == s["n"] == len(by[split]), split
+            assert s["hits"].count("1") / s["n"] == pytest.approx(s["top5"]), split
+    real_seen = real["by_split"]["seen"]
+    assert sum(d == it["concept"] for d, it in zip(real_seen["drawn"], by["seen"])) / real_seen["n"] == pytest.approx(
+        real_seen["top1"]
+    )
 
 
 def test_int8_evaluator_file_round_trip(tmp_path):

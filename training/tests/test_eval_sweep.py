@@ -87,7 +87,7 @@ def test_token_temperature_reaches_the_sampler(world):
 
 
 def test_page_default_is_the_page_settings():
-    """PAGE_DEFAULT marks the page's row: it must be src/model/settings.ts's defaults."""
+    """PAGE_DEFAULT (model_index.PAGE_SAMPLING) marks the page's row: it must be src/model/settings.ts's defaults."""
     import os
     import re
 

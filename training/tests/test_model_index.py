@@ -4,9 +4,10 @@ folders are added, the shipped index is current."""
 import json
 import os
 
+import pytest
 import torch
 from mmamba.export import export_weights
-from mmamba.model_index import refresh_index
+from mmamba.model_index import PAGE_SAMPLING, main, page_sampling, refresh_index
 
 SHIPPED = os.path.join(os.path.dirname(__file__), "..", "..", "public", "models")
 
@@ -54,3 +55,26 @@ def test_shipped_index_is_current():
         assert e["shardSha256"] == [s["sha256"] for s in man["shards"]], (
             "run python -m mmamba.model_index ../public/models"
         )
+
+
+def test_page_sampling_is_the_recommendation_over_the_page_defaults(tmp_path, capsys):
+    (tmp_path / "index.json").write_text(
+        json.dumps(
+            {
+                "models": [
+                    {"id": "plain", "kind": "mmamba"},
+                    {"id": "own", "kind": "mmamba", "sampling": {"guidance": 3, "temperature": 0.8}},
+                    {"id": "bad", "kind": "mmamba", "sampling": {"cfg": 3}},
+                ]
+            }
+        )
+    )
+    assert page_sampling(str(tmp_path), "plain") == PAGE_SAMPLING
+    assert page_sampling(str(tmp_path), "own") == {**PAGE_SAMPLING, "guidance": 3.0, "temperature": 0.8}
+    with pytest.raises(ValueError, match="lists no model 'x'"):
+        page_sampling(str(tmp_path), "x")
+    with pytest.raises(ValueError, match="'cfg'"):
+        page_sampling(str(tmp_path), "bad")
+    main([str(tmp_path), "--sampling-of", "own"])  # the recipe's `score` reads this line
+    assert capsys.readouterr().out == "12 3 1.5 0.8\n"
+    assert json.loads((tmp_path / "index.json").read_text())["models"][0] == {"id": "plain", "kind": "mmamba"}
