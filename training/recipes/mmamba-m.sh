@@ -63,7 +63,9 @@
 #   stage 5: from stage 4 (--warmup 100) with --prior-noise 0.3 (TRAIN_OF: training-only noise on the word vectors,
 #            aimed at the unseen split, where stage 4 lost to mmamba-v2); training/ of a6e5e70 (the commit that adds
 #            the flag); not run yet: begin 8, more 5, then `PAGE_GUIDANCE=3 PAGE_TEMPERATURE=0.8 ... cool 2000` (its
-#            score's page rows at stage 4's sweep winner, which model M would ship with), then sweep if time is left
+#            score's page rows at stage 4's sweep winner, which model M would ship with; its ruler-compare.md has the
+#            paired per-split differences to mmamba-v2 with 95% intervals, also against mmamba-v2 at its own page
+#            setting), then sweep if time is left
 declare -A SRC=([1]=6bc0790 [2]=a12f776 [3]=a12f776 [4]=a12f776 [5]=a6e5e70)
 declare -A TRAIN_OF=([5]="--prior-noise 0.3")   # extra train_gen flags of a stage (stages.sh)
 declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
