@@ -137,7 +137,8 @@ export class FineTuneService implements FineTuneApi {
         encodeText: (text) => tokenizer.encode(text),
         tokenizer: m.gen.manifest.tokenizer as unknown as TokenizerSpec,
         sampling: m.sampling,
-        preview: (adapter, prompt, settings, seed) => this.previewImage(engine, adapter, m, { prompt, seed, ...settings }),
+        preview: (adapter, prompt, settings, seed) =>
+          this.previewImage(engine, adapter, m, { prompt, seed, ...settings }),
         renderControls: (adapter, controls, settings) => this.renderControls(engine, adapter, m, controls, settings),
         onProgress: (p) => this.emit(p, onProgress),
       },
