@@ -14,9 +14,14 @@ if [[ ${1:-} == --fix ]]; then
   "$RUFF" check --fix .
   "$RUFF" format .
 else
-  rc=0
-  npx biome check . || rc=1
-  "$RUFF" check . || rc=1
-  "$RUFF" format --check . || rc=1
-  exit $rc
+  failed=()
+  npx biome check . || failed+=("Biome")
+  "$RUFF" check . || failed+=("Ruff check")
+  "$RUFF" format --check . || failed+=("Ruff format")
+  # the verdict last, so that the tail of the output tells (each tool's own "passed" line may follow another's errors)
+  if ((${#failed[@]})); then
+    echo "lint: FAILED in ${failed[*]} (findings above; npm run format applies the formatters and safe fixes)" >&2
+    exit 1
+  fi
+  echo "lint: clean"
 fi
