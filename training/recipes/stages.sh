@@ -112,9 +112,9 @@ score() {
   # never ship worse, with its noise: per split the paired difference to each shipped model, its 95% bootstrap
   # interval and McNemar p (ruler_compare.py), at the ruler's setting and below at each model's page setting
   for m in "${COMPARE[@]}"; do
-    echo "$ID-stage$STAGE vs $m, both at guidance $GUIDANCE, tau 4.5:" >> "$rep/ruler-compare.md"
-    python3 "$compare" "$rep/ruler.json" --base "$m" --cand "$ID-stage$STAGE" --md "$rep/ruler-compare.md" \
-      > /dev/null 2>> "$rep/ruler-compare.log"
+    { echo "$ID-stage$STAGE vs $m, both at guidance $GUIDANCE, tau 4.5:"
+      python3 "$compare" "$rep/ruler.json" --base "$m" --cand "$ID-stage$STAGE"
+    } >> "$rep/ruler-compare.md" 2>> "$rep/ruler-compare.log"
   done
   python3 training/sample_grid.py --gen "$cand" --vq public/models/vq-s --everyday \
     --guidance "$GUIDANCE" --out "$rep/everyday-$ID-stage$STAGE.png" > "$rep/grid.log" 2>&1
@@ -135,10 +135,10 @@ score() {
     timeout 120 python3 "$evaluate" --data data/packed --evaluators "$ev" --vq public/models/vq-s \
       --ruler "$RULER_N" --gen "$m=$ROOT/public/models/$m" --steps "$steps" --guidance "$g" --tau "$t" \
       --temperature "$tt" --json "$rep/ruler-page-$m.json" > "$rep/ruler-page-$m.log" 2>&1
-    echo "$ID-stage$STAGE at guidance $PAGE_GUIDANCE, tau $PAGE_TAU, temperature ${PAGE_TEMPERATURE:-1} vs $m at its page setting" \
-      "(steps $steps, guidance $g, tau $t, temperature $tt):" >> "$rep/ruler-compare.md"
-    python3 "$compare" "$rep/ruler-page.json" --base-run "$rep/ruler-page-$m.json" --base "$m" \
-      --cand "$ID-stage$STAGE" --md "$rep/ruler-compare.md" > /dev/null 2>> "$rep/ruler-compare.log"
+    { echo "$ID-stage$STAGE at guidance $PAGE_GUIDANCE, tau $PAGE_TAU, temperature ${PAGE_TEMPERATURE:-1} vs $m at" \
+        "its page setting (steps $steps, guidance $g, tau $t, temperature $tt):"
+      python3 "$compare" "$rep/ruler-page.json" --base-run "$rep/ruler-page-$m.json" --base "$m" --cand "$ID-stage$STAGE"
+    } >> "$rep/ruler-compare.md" 2>> "$rep/ruler-compare.log"
   done
   python3 training/sample_grid.py --gen "$cand" --vq public/models/vq-s --everyday --guidance "$PAGE_GUIDANCE" \
     --tau "$PAGE_TAU" "${temp[@]}" --out "$rep/everyday-$ID-stage$STAGE-page.png" > "$rep/grid-page.log" 2>&1
