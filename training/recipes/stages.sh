@@ -77,6 +77,7 @@ evaluators() { if [ -f "$RULER" ]; then echo "$RULER"; else echo "$R/evaluators/
 sweep_candidate() {
   local grid=${SWEEP_GRID:---steps 12 --guidance 3,4,5 --tau 0.75,1.5,3 --temperature 1,0.8}
   el "sampling sweep of the candidate (sweep_sampling.py, 100 prompts per split: $grid)"
+  rm -f "$2/sweep.md"   # sweep_sampling.py appends: one table per report
   # shellcheck disable=SC2086  # SWEEP_GRID is a flag list
   timeout 240 python3 "$ROOT/training/sweep_sampling.py" --data data/packed --evaluators "$(evaluators)" \
     --vq public/models/vq-s --gen "$ID-stage$STAGE=$1" --ruler 100 $grid --json "$2/sweep.json" \
@@ -92,6 +93,9 @@ score() {
   [ -f "$cand/manifest.json" ] || { echo "recipe: no candidate export at $cand (run save or end first)" >&2; exit 1; }
   local ev; ev=$(evaluators)
   local rep=$R/report; mkdir -p "$rep"
+  # the tools append to their .md files: a second score on the same warm machine (other GUIDANCE or PAGE_*) must
+  # not read the first one's tables as its own
+  rm -f "$rep"/ruler*.md "$rep"/ruler-compare.log
   # the candidate beside the shipped models (never ship worse); RULER_V1=1 also re-scores the v1 models, whose
   # rows on this fixed ruler are already in docs/evaluation.md
   local gens=() m
