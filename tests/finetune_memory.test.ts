@@ -1,7 +1,7 @@
 // Fine-tuning inside WebGPU's default limits: the memory plan of the shipped mmamba-s (d 256, 8 layers, L 272) at
-// batch 4–8 keeps every binding under 128 MiB and micro-batches larger batches; the default generator mmamba-v2 (lite
-// block with the GEGLU FFN, 27,593-row text table) is accepted with every choice of targets at the page's default
-// batch, its plan counting the FFN; a tiny-model step runs on a device with default limits; and micro-batching gives
+// batch 4–8 keeps every binding under 128 MiB and micro-batches larger batches; the default generator mmamba-m and
+// mmamba-v2 (lite block with the GEGLU FFN, 27,593-row text table; d 512 and 256) are accepted with every choice of
+// targets at the page's default batch, their plans counting the FFN; a tiny-model step runs on a device with default limits; and micro-batching gives
 // the same step (loss, gradient norm, updated factors).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -19,9 +19,6 @@ import { dawnInstance, expectClose, getEngine, randInt } from './gpu';
 
 const shipped = JSON.parse(readFileSync(resolve(__dirname, '../public/models/mmamba-s/manifest.json'), 'utf8'))
   .config as MMambaConfig;
-const V2_DIR = resolve(__dirname, '../public/models/mmamba-v2');
-const v2 = JSON.parse(readFileSync(`${V2_DIR}/manifest.json`, 'utf8')) as Manifest;
-const v2cfg = v2.config as unknown as MMambaConfig;
 const DIR = resolve(__dirname, 'fixtures/mmamba_tiny');
 const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as Manifest;
 const shard = readFileSync(`${DIR}/model-00000.safetensors`);
@@ -51,39 +48,49 @@ describe('fine-tuning memory', () => {
     expect(m).toBeLessThan(16);
   });
 
-  it('shipped mmamba-v2 (the default): every choice of targets is accepted at the default batch, FFN counted', async () => {
-    expect(v2cfg.ffn).toBe(true);
-    const B = DEFAULT_FINETUNE_OPTIONS.batchSize;
-    const plan = planMemory(v2cfg, DEFAULT_LORA_CONFIG, B);
-    console.log(
-      `mmamba-v2 batch ${B}: largest binding ${(plan.largestBindingBytes / 2 ** 20).toFixed(1)} MiB, est. peak ${(plan.estimatedPeakBytes / 2 ** 20).toFixed(0)} MiB`,
-    );
-    expect(plan.fitsDefaultLimits).toBe(true);
-    // the FFN's GEGLU input (B, L, 2·ffn_mult·d) is among the bindings the plan weighs
-    const L = v2cfg.text.max_len + v2cfg.grid * v2cfg.grid;
-    expect(plan.largestBindingBytes).toBeGreaterThanOrEqual(B * L * 2 * v2cfg.ffn_mult * v2cfg.d * 4);
-    const noFfn = planMemory({ ...v2cfg, ffn: false }, DEFAULT_LORA_CONFIG, B);
-    expect(plan.estimatedPeakBytes).toBeGreaterThan(noFfn.estimatedPeakBytes);
+  // the default (index.json's defaultGenerator, mmamba-m at d 512) and the v2 generator beside it
+  it.each(['mmamba-m', 'mmamba-v2'])(
+    'shipped %s: every choice of targets is accepted at the default batch, FFN counted',
+    async (id) => {
+      const dir = resolve(__dirname, '../public/models', id);
+      const man = JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')) as Manifest;
+      const mcfg = man.config as unknown as MMambaConfig;
+      expect(mcfg.ffn).toBe(true);
+      const B = DEFAULT_FINETUNE_OPTIONS.batchSize;
+      const plan = planMemory(mcfg, DEFAULT_LORA_CONFIG, B);
+      console.log(
+        `${id} batch ${B}: largest binding ${(plan.largestBindingBytes / 2 ** 20).toFixed(1)} MiB, est. peak ${(plan.estimatedPeakBytes / 2 ** 20).toFixed(0)} MiB`,
+      );
+      expect(plan.fitsDefaultLimits).toBe(true);
+      // the FFN's GEGLU input (B, L, 2·ffn_mult·d) is among the bindings the plan weighs
+      const L = mcfg.text.max_len + mcfg.grid * mcfg.grid;
+      expect(plan.largestBindingBytes).toBeGreaterThanOrEqual(B * L * 2 * mcfg.ffn_mult * mcfg.d * 4);
+      const noFfn = planMemory({ ...mcfg, ffn: false }, DEFAULT_LORA_CONFIG, B);
+      expect(plan.estimatedPeakBytes).toBeGreaterThan(noFfn.estimatedPeakBytes);
 
-    const b = readFileSync(`${V2_DIR}/${v2.shards[0]!.file}`);
-    const w = loadWeights(v2, [b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer]);
-    const e = await getEngine();
-    for (const targets of Object.values(ADAPT_TARGETS)) {
-      const lora = { ...DEFAULT_LORA_CONFIG, targets: [...targets] };
-      const ft = new FineTuner(e, { ref: { modelId: 'mmamba-v2', config: v2cfg }, weights: w }, lora, {
-        batchSize: B,
-      });
-      try {
-        expect(ft.microBatch, targets.join()).toBe(B);
-        const names = loraParamNames(v2cfg, lora.targets);
-        const a = await ft.getAdapter();
-        expect([...a.pairs.keys()].sort()).toEqual([...names].sort());
-        if (lora.targets.includes('in_proj')) expect(names).toContain(`layers.${v2cfg.layers - 1}.in_proj.weight`);
-      } finally {
-        ft.dispose();
+      const w = loadWeights(
+        man,
+        man.shards.map((s) => {
+          const b = readFileSync(`${dir}/${s.file}`);
+          return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+        }),
+      );
+      const e = await getEngine();
+      for (const targets of Object.values(ADAPT_TARGETS)) {
+        const lora = { ...DEFAULT_LORA_CONFIG, targets: [...targets] };
+        const ft = new FineTuner(e, { ref: { modelId: id, config: mcfg }, weights: w }, lora, { batchSize: B });
+        try {
+          expect(ft.microBatch, targets.join()).toBe(B);
+          const names = loraParamNames(mcfg, lora.targets);
+          const a = await ft.getAdapter();
+          expect([...a.pairs.keys()].sort()).toEqual([...names].sort());
+          if (lora.targets.includes('in_proj')) expect(names).toContain(`layers.${mcfg.layers - 1}.in_proj.weight`);
+        } finally {
+          ft.dispose();
+        }
       }
-    }
-  });
+    },
+  );
 
   it('a tiny-model step runs on a device with default limits, and micro-batching gives the same step', async () => {
     await getEngine();

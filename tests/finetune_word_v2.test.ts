@@ -1,6 +1,6 @@
-// The teach-a-word flow's model-side pieces on the shipped default generator, M-Mamba v2 (tokenizer v2 with 26,569
-// known words after 765 merges; a 27,593-row text table with the GloVe prior baked in; the lite block with the GEGLU
-// FFN), checked on the CPU from its manifest and weights: the new word gets the first id past the table (its row
+// The teach-a-word flow's model-side pieces on the shipped v2-line generators, the default M-Mamba M (d 512) and
+// M-Mamba v2 (d 256): tokenizer v2 with 26,569 known words after 765 merges, a 27,593-row text table with the word
+// prior baked in, the lite block with the GEGLU FFN; checked on the CPU from its manifest and weights: the new word gets the first id past the table (its row
 // appended), is one id in any case or punctuation while the control prompts keep their ids; its starting row is a
 // finite mean; textual inversion's plan (the 'text' targets on the table with the word) and the page's LoRA (the
 // default targets: every layer's mixer in/out projections and adaLN, the head, the text encoder) are accepted at the
@@ -28,13 +28,14 @@ import {
 import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
 import { loadWeights, type Manifest } from '../src/model/weights';
 
-const DIR = resolve(__dirname, '../public/models/mmamba-v2');
-const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as Manifest;
-const cfg = manifest.config as unknown as MMambaConfig;
-const spec = manifest.tokenizer as unknown as TokenizerSpec;
 const B = DEFAULT_FINETUNE_OPTIONS.batchSize;
 
-describe('teaching a word to M-Mamba v2 (the default generator)', () => {
+describe.each(['mmamba-m', 'mmamba-v2'])('teaching a word to %s', (modelId) => {
+  const DIR = resolve(__dirname, '../public/models', modelId);
+  const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as Manifest;
+  const cfg = manifest.config as unknown as MMambaConfig;
+  const spec = manifest.tokenizer as unknown as TokenizerSpec;
+
   it('the word is one new id past the table, whatever its case or punctuation; controls keep their ids', () => {
     expect(cfg.ffn).toBe(true);
     const id = newWordId(spec);
@@ -49,10 +50,13 @@ describe('teaching a word to M-Mamba v2 (the default generator)', () => {
   });
 
   it("the word's starting row is a finite mean of the table; the table with the word has one more row", () => {
-    const shard = readFileSync(`${DIR}/${manifest.shards[0]!.file}`);
-    const weights = loadWeights(manifest, [
-      shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength) as ArrayBuffer,
-    ]);
+    const weights = loadWeights(
+      manifest,
+      manifest.shards.map((s) => {
+        const b = readFileSync(`${DIR}/${s.file}`);
+        return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+      }),
+    );
     const id = newWordId(spec);
     const v = initialWordVector(weights, spec);
     expect(v.length).toBe(cfg.text.width);
