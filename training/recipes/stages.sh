@@ -117,7 +117,7 @@ score() {
   # interval and McNemar p (ruler_compare.py), at the ruler's setting and below at each model's page setting
   for m in "${COMPARE[@]}"; do
     { echo "$ID-stage$STAGE vs $m, both at guidance $GUIDANCE, tau 4.5:"
-      python3 "$compare" "$rep/ruler.json" --base "$m" --cand "$ID-stage$STAGE"
+      python3 "$compare" "$rep/ruler.json" --base "$m" --cand "$ID-stage$STAGE" --verdict
     } >> "$rep/ruler-compare.md" 2>> "$rep/ruler-compare.log"
   done
   python3 training/sample_grid.py --gen "$cand" --vq public/models/vq-s --everyday \
@@ -141,7 +141,8 @@ score() {
       --temperature "$tt" --json "$rep/ruler-page-$m.json" > "$rep/ruler-page-$m.log" 2>&1
     { echo "$ID-stage$STAGE at guidance $PAGE_GUIDANCE, tau $PAGE_TAU, temperature ${PAGE_TEMPERATURE:-1} vs $m at" \
         "its page setting (steps $steps, guidance $g, tau $t, temperature $tt):"
-      python3 "$compare" "$rep/ruler-page.json" --base-run "$rep/ruler-page-$m.json" --base "$m" --cand "$ID-stage$STAGE"
+      python3 "$compare" "$rep/ruler-page.json" --base-run "$rep/ruler-page-$m.json" --base "$m" --cand "$ID-stage$STAGE" \
+        --verdict
     } >> "$rep/ruler-compare.md" 2>> "$rep/ruler-compare.log"
   done
   python3 training/sample_grid.py --gen "$cand" --vq public/models/vq-s --everyday --guidance "$PAGE_GUIDANCE" \
