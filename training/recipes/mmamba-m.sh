@@ -61,11 +61,18 @@
 #            split is below mmamba-v2's at every setting scored. Log, ruler, sweep: docs/runs/mmamba-m-stage4/;
 #            the stage (step 28,750, stable LR, not cooled) is in training/stages/mmamba-m/
 #   stage 5: from stage 4 (--warmup 100) with --prior-noise 0.3 (TRAIN_OF: training-only noise on the word vectors,
-#            aimed at the unseen split, where stage 4 lost to mmamba-v2); training/ of a6e5e70 (the commit that adds
-#            the flag); not run yet: begin 8, more 5, then `PAGE_GUIDANCE=3 PAGE_TEMPERATURE=0.8 ... cool 2000` (its
-#            score's page rows at stage 4's sweep winner, which model M would ship with; its ruler-compare.md has the
-#            paired per-split differences to mmamba-v2 with 95% intervals, also against mmamba-v2 at its own page
-#            setting), then sweep if time is left
+#            aimed at the unseen split); training/ of a6e5e70 (the commit that adds the flag); 2026-12-04, one warm
+#            chain: begin 8, more 5 (13 min of training, 4,405 images/s): step 34,330, 17.58 M images, val CE (EMA)
+#            1.209; then `PAGE_GUIDANCE=3 PAGE_TEMPERATURE=0.8 ... cool 2000` (step 36,330, 18.60 M images) + score,
+#            `sweep`, and `score` again with GUIDANCE=3 PAGE_GUIDANCE=3 PAGE_TAU=3 PAGE_TEMPERATURE=0.8. The cooled
+#            candidate: ruler top-5 seen / unseen / paraphrase 0.376 / 0.076 / 0.332 at guidance 2 (mmamba-v2: 0.264
+#            / 0.104 / 0.252), 0.380 / 0.124 / 0.376 at guidance 3, tau 1.5, temperature 0.8 against mmamba-v2 as the
+#            page draws it (0.312 / 0.140 / 0.300): held-out mean +0.043, 95% [+0.012, +0.073], verdict ship;
+#            everyday grid by eye 15 of 16 (mmamba-v2: 11). SHIPPED as public/models/mmamba-m, the page's default
+#            (scripts/ship_model.sh --default --sampling steps=12,guidance=3,tau=1.5,temperature=0.8). Log, ruler,
+#            sweep, parity: docs/runs/mmamba-m-stage5/; the stage (step 34,330, stable LR, not cooled) is in
+#            training/stages/mmamba-m/. A stage 6 would start there; its calls must also park
+#            public/models/mmamba-m (the shipped export does not fit beside the stage and mmamba-v2)
 declare -A SRC=([1]=6bc0790 [2]=a12f776 [3]=a12f776 [4]=a12f776 [5]=a6e5e70)
 declare -A TRAIN_OF=([5]="--prior-noise 0.3")   # extra train_gen flags of a stage (stages.sh)
 declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
