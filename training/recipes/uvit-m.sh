@@ -13,8 +13,11 @@
 #   here:    bash training/recipes/uvit-m.sh prepare            # npm run data (dataset v2) if missing, the MiniLM
 #                                                                # table, and the pinned training/ trees below
 #            bash scripts/device_travel.sh park docs/img public/models/mmamba-s public/models/uvit-s \
-#              training/stages/mmamba-v2 training/stages/mmamba-m tests/fixtures e2e/fixtures
-#                                                                # ~72 MB no call of this recipe reads
+#              public/models/mmamba-m training/stages/mmamba-v2 training/stages/mmamba-m tests/fixtures e2e/fixtures
+#                                                                # ~96 MB no call of this recipe reads (the shipped
+#                                                                # default mmamba-m does not fit beside the data:
+#                                                                # score UViT M against it on a separate call that
+#                                                                # carries the candidate, CANDIDATE=...)
 #   device:  kind nvidia-h200, carry ["data/packed", the stage's pinned tree
 #            (training/runs/recipe/src-SRC)]; `bash scripts/device_travel.sh size <carry...>` says whether it fits
 #            STAGE=K bash training/recipes/uvit-m.sh begin MIN     # tokens, then train MIN minutes (from scratch in
