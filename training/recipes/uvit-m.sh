@@ -44,7 +44,7 @@ declare -A SRC=([1]=6bc0790)
 declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
 ID=uvit-m
 ARCH=(--model uvit --d 384 --layers 6)
-COMPARE=(mmamba-v2)        # the shipped default beside every candidate
-COMPARE_IF_THERE=(uvit-m)  # and this line's shipped export, when it is in the tree
+COMPARE=(mmamba-v2)        # the shipped v2 generator beside every candidate (it fits beside the data)
+COMPARE_IF_THERE=(mmamba-m uvit-m)  # the default model M (its equal-GPU-time rival) and this line's export, when in the tree
 COMPILE_DEFAULT=1          # the scaling sweep's runs were compiled; no `speed` verb for this line
 source "$(dirname "$0")/stages.sh"
