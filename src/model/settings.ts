@@ -20,8 +20,8 @@ export const GENERATION_SETTINGS = {
   steps: { min: 1, max: 64, default: 12, step: 1, integer: true },
   /** Classifier-free guidance scale g (1 = off). */
   guidance: { min: 0, max: 20, default: 4, step: 0.5 },
-  /** Choice temperature of the re-masking noise (1.5: the sampling sweep's winner on the shipped default model,
-   *  docs/evaluation.md). */
+  /** Choice temperature of the re-masking noise (1.5: the sampling sweep's winner on M-Mamba v2, and the default
+   *  M-Mamba M's recommendation too; docs/evaluation.md). */
   tau: { min: 0, max: 100, default: 1.5 },
   /** Token sampling temperature. */
   temperature: { min: 0.01, max: 10, default: 1 },
