@@ -31,7 +31,7 @@
 #   here:    bash scripts/device_travel.sh unpark; copy the returned stage/ over training/stages/uvit-m/ and commit
 #            it (the next stage's start); the candidates are compared with model M's at equal images and equal
 #            GPU time (docs/training.md "Scaling sweep")
-#   Stage 1's calls move 56.8 MB (tree 32.8 with the MiniLM table + carry 24.0; the limit is 67.1). From stage 2 the
+#   Stage 1's calls move 57.4 MB (tree 33.4 with the MiniLM table + carry 24.0; the limit is 67.1; measured 2026-12-04). From stage 2 the
 #   tree also carries training/stages/uvit-m/ (~18.6 MB): for `begin`, park public/models/mmamba-v2 too (64.5 MB; only
 #   `score` reads it). The later calls of a warm chain do not read the stage (they resume from /tmp/runs), so they park
 #   training/stages/uvit-m instead and keep mmamba-v2 for score. The shipped export (~22 MB), once there, does not fit
