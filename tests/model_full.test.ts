@@ -1,8 +1,9 @@
 // Opt-in (MODEL_FULL=1 for all, MODEL_FULL=mmamba-v2,uvit-s for some; slow on SwiftShader): the SHIPPED int8
 // generators on the engine against PyTorch running the same dequantised weights (tests/fixtures/full_cases.json,
 // written by tests/fixtures/make_full_cases.py): one forward's logits on a partly masked grid (measured: mmamba-s
-// 1.1e-6, uvit-s 8.3e-7, mmamba-v2 1.9e-6 normalised), and the first steps of a 4-step guided MaskGIT run (tokens
-// exact). Takes ~15 min on SwiftShader for all (mmamba-v2 alone: 4 min on 2 loaded cores); meant for a real GPU.
+// 1.1e-6, uvit-s 8.3e-7, mmamba-v2 1.9e-6, mmamba-m 1.7e-6 normalised), and the first steps of a 4-step guided
+// MaskGIT run (tokens exact). Slow on SwiftShader (mmamba-v2 alone: 4 min on 2 loaded cores; mmamba-m 2.4 min on 2
+// idle ones); meant for a real GPU.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
