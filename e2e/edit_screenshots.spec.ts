@@ -1,6 +1,6 @@
 // The README's editing screenshots (docs/img/edit-inpainting.png, edit-img2img.png, edit-variations.png), taken with
 // the shipped default generator (index.json's defaultGenerator, 16×16 tokens) at few steps, so the pictures are real
-// ones; on SwiftShader that takes several minutes (M-Mamba v2: about 8; the default M-Mamba M is ~3× slower a step). Not part of the suite: skipped unless
+// ones; on SwiftShader that takes several minutes (M-Mamba M: about 14 on 2 cores). Not part of the suite: skipped unless
 //   SCREENSHOTS=1 npx playwright test e2e/edit_screenshots.spec.ts
 // Each file is checked to be a PNG under 300 KB.
 import { readFileSync, statSync } from 'node:fs';
