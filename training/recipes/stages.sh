@@ -86,7 +86,8 @@ sweep_candidate() {
 
 # score: the candidate ($R/candidate, or the export CANDIDATE names, e.g. one carried to a fresh machine) beside the
 # shipped models COMPARE (and those of COMPARE_IF_THERE that are in the tree) on the fixed ruler, its everyday grid
-# (and the sampling sweep if SWEEP=1), and the paired per-split differences to each of COMPARE (ruler-compare.md);
+# (and the sampling sweep if SWEEP=1), and the paired per-split differences to each of COMPARE with the ship rule's
+# verdict line (ruler-compare.md; ruler_compare.py --verdict);
 # everything and the logs in $OUT/report.tgz. Run inside the pinned tree.
 score() {
   local cand=${CANDIDATE:-$R/candidate}
