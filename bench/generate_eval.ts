@@ -2,11 +2,11 @@
 // text-to-image pipeline (the page's engine, WGSL kernels through Dawn in Node) on a prompts file written by
 // `training/evaluate.py --write-prompts` and writes the final images for `evaluate.py --external`.
 // Conventions shared with the PyTorch side (mmamba/seeded_sampling.py): one image per request (batch 1, the
-// page's path), the item's seed, guidance against the empty prompt, the same steps / guidance / tau.
+// page's path), the item's seed, guidance against the empty prompt, the same steps / guidance / tau / token temperature.
 // Output per model id: <out>/<id>.u8 = N·128·128·3 bytes of RGB (items in file order, alpha dropped) and
-// <out>/<id>.json = {model, count, size, steps, guidance, tau, msPerImage, items}.
+// <out>/<id>.json = {model, count, size, steps, guidance, tau, temperature, msPerImage, items}.
 // Usage: node .gpu/generate_eval.mjs --prompts P.json --out DIR [--models public/models] [--model mmamba-s,uvit-s]
-//        [--vq vq-s] [--steps 12] [--guidance 4] [--tau 4.5] [--limit N]
+//        [--vq vq-s] [--steps 12] [--guidance 4] [--tau 4.5] [--temperature 1] [--limit N]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
@@ -48,6 +48,7 @@ async function main(): Promise<void> {
   const steps = Number(arg('--steps', '12'));
   const guidance = Number(arg('--guidance', '4'));
   const tau = Number(arg('--tau', '4.5'));
+  const temperature = Number(arg('--temperature', '1'));
   const limit = Number(arg('--limit', '0'));
   let items = readItems(promptsPath);
   if (limit > 0) items = items.slice(0, limit);
@@ -64,14 +65,18 @@ async function main(): Promise<void> {
     const out = new Uint8Array(items.length * side * side * 3);
     const t0 = performance.now();
     for (const [i, it] of items.entries()) {
-      const res = await pipe.generate({ prompt: it.prompt, seed: it.seed, steps, guidance, tau });
+      const res = await pipe.generate({ prompt: it.prompt, seed: it.seed, steps, guidance, tau, temperature });
       copyRGB(out, i * side * side * 3, res.pixels, side);
     }
     const msPerImage = (performance.now() - t0) / Math.max(items.length, 1);
     writeFileSync(join(outDir, `${id}.u8`), out);
     writeFileSync(
       join(outDir, `${id}.json`),
-      JSON.stringify({ model: id, count: items.length, size: side, steps, guidance, tau, msPerImage, items }, null, 1),
+      JSON.stringify(
+        { model: id, count: items.length, size: side, steps, guidance, tau, temperature, msPerImage, items },
+        null,
+        1,
+      ),
     );
     console.log(`${id}: ${items.length} images, ${msPerImage.toFixed(1)} ms/image -> ${join(outDir, `${id}.u8`)}`);
     pipe.dispose();

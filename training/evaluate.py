@@ -183,6 +183,13 @@ def save_grid(path: str, images: np.ndarray, cols: int = 8) -> None:
 
 
 # ------------------------------------------------------------------------------------------ generation
+def exact_f32() -> None:
+    """f32 matmuls and convolutions without TF32 (cuDNN allows it by default): the images should match the browser's
+    f32 engine as closely as sampling allows; with TF32 the VQ decoder's convolutions put pixels a level off."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+
 def generate(
     gen_path: str,
     vq,
@@ -477,9 +484,7 @@ def main(argv=None) -> dict:
         return {"items": len(items)}
     if not args.evaluators:
         raise SystemExit("--evaluators is required (train_evaluator.py writes evaluators.pt)")
-    # f32 without TF32: the images should match the browser's f32 engine as closely as sampling allows
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    exact_f32()
     from encode_tokens import load_vq
 
     ev = load_evaluators(args.evaluators, dev)

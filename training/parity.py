@@ -39,6 +39,7 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--guidance", type=float, default=4.0)
     ap.add_argument("--tau", type=float, default=4.5)
+    ap.add_argument("--temperature", type=float, default=1.0, help="token sampling temperature")
     ap.add_argument("--device", default=None)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
@@ -53,17 +54,21 @@ def main(argv=None) -> list[dict]:
     if missing or not exts:
         raise SystemExit(f"parity: every --external needs a --gen of the same name (missing: {missing or 'all'})")
     dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    E.exact_f32()
     vq = load_vq(args.vq, dev)
     out = []
     for name, path in exts.items():
-        ref, _ = E.generate(gens[name], vq, items, dev, args.steps, args.guidance, args.tau)
+        ref, _ = E.generate(
+            gens[name], vq, items, dev, args.steps, args.guidance, args.tau, temperature=args.temperature
+        )
         ext = E.read_external_images(path, len(items), size=ref.shape[1])
         p = E.parity_stats(name, ext, ref)
         print(E.parity_line(p), flush=True)
         out.append(p)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"items": len(items), "steps": args.steps, "guidance": args.guidance, "parity": out}, f, indent=1)
+            run = {"items": len(items), "steps": args.steps, "guidance": args.guidance, "tau": args.tau}
+            json.dump({**run, "temperature": args.temperature, "parity": out}, f, indent=1)
     return out
 
 

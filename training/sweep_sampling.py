@@ -123,9 +123,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     t_start = time.time()
-    # f32 without TF32, as evaluate.py: the images are those the browser's f32 engine draws
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    E.exact_f32()  # the images are those the browser's f32 engine draws
 
     splits = [x for x in args.splits.split(",") if x]
     unknown = set(splits) - set(E.RULER_SPLITS)

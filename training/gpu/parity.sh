@@ -8,11 +8,12 @@
 # Before the call, here: `bash scripts/stage-gpu.sh`. Device tool: kind nvidia-h200, carry [".gpu"] (park
 # docs/img, training/stages, training/ruler, tests/fixtures and e2e/fixtures to fit), command
 # `bash training/gpu/parity.sh`. Env: MODELS (default "mmamba-v2 uvit-s"), SEEDS (default 4), STEPS (12),
-# GUIDANCE (4, the page's), TAU (1.5, the page's).
+# GUIDANCE (4, the page's), TAU (1.5, the page's), TEMPERATURE (1; the default mmamba-m recommends 0.8).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/parity-out}/parity; R=${RUNS:-/tmp/runs}/parity; mkdir -p "$OUT" "$R"
 MODELS=${MODELS:-"mmamba-v2 uvit-s"}; SEEDS=${SEEDS:-4}; STEPS=${STEPS:-12}; GUIDANCE=${GUIDANCE:-4}; TAU=${TAU:-1.5}
+TEMPERATURE=${TEMPERATURE:-1}
 t0=$(date +%s); el() { echo "[+$(( $(date +%s) - t0 ))s] $*"; }
 for f in .gpu/enter.sh .gpu/generate_eval.mjs; do
   [ -f "$f" ] || { echo "parity.sh: $f is missing: run 'bash scripts/stage-gpu.sh' here and carry [\".gpu\"]" >&2; exit 1; }
@@ -22,10 +23,11 @@ python3 training/parity.py --everyday-seeds "$SEEDS" --write-prompts "$R/items.j
 el "WebGPU engine: $MODELS"
 timeout 120 bash .gpu/enter.sh node .gpu/generate_eval.mjs --prompts "$R/items.json" --out "$R/webgpu" \
   --models public/models --vq vq-s --model "${MODELS// /,}" --steps "$STEPS" --guidance "$GUIDANCE" --tau "$TAU" \
-  > "$OUT/webgpu.log" 2>&1 || { tail -20 "$OUT/webgpu.log"; exit 1; }
+  --temperature "$TEMPERATURE" > "$OUT/webgpu.log" 2>&1 || { tail -20 "$OUT/webgpu.log"; exit 1; }
 tail -3 "$OUT/webgpu.log"
 el "PyTorch and the comparison"
 args=(); for id in $MODELS; do args+=(--gen "$id=public/models/$id" --external "$id=$R/webgpu/$id.u8"); done
 timeout 100 python3 training/parity.py --prompts "$R/items.json" --vq public/models/vq-s "${args[@]}" \
-  --steps "$STEPS" --guidance "$GUIDANCE" --tau "$TAU" --json "$OUT/parity.json" 2>&1 | tee "$OUT/parity.log"
+  --steps "$STEPS" --guidance "$GUIDANCE" --tau "$TAU" --temperature "$TEMPERATURE" --json "$OUT/parity.json" 2>&1 \
+  | tee "$OUT/parity.log"
 el "done"

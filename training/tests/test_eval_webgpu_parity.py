@@ -1,5 +1,6 @@
 """Browser engine vs PyTorch on the tiny fixture models: bench/generate_eval.ts (the TypeScript pipeline on Dawn /
-SwiftShader) and evaluate.generate (mmamba/seeded_sampling.py) give the same pixels for the same prompts and seeds.
+SwiftShader) and evaluate.generate (mmamba/seeded_sampling.py) draw the same tokens for the same prompts, seeds and
+settings (pixels within one level).
 Opt-in (about 20 s of SwiftShader): EVAL_WEBGPU=1 .venv/bin/pytest -q tests/test_eval_webgpu_parity.py"""
 
 import json
@@ -56,12 +57,23 @@ def test_generate_eval_matches_pytorch(tmp_path):
             "4",
             "--guidance",
             "3",
+            "--temperature",
+            "0.7",
         ],
         cwd=ROOT,
         check=True,
         timeout=300,
     )
     vq = load_vq(str(models / "vq_tiny"), torch.device("cpu"))
-    ours, _ = E.generate(str(models / "mmamba_tiny"), vq, items, torch.device("cpu"), steps=4, guidance=3.0)
+    # token temperature 0.7 on both sides (model M's page setting is 0.8): the engine takes it as the sampler does
+    ours, _ = E.generate(
+        str(models / "mmamba_tiny"), vq, items, torch.device("cpu"), steps=4, guidance=3.0, temperature=0.7
+    )
     theirs = E.read_external_images(str(tmp_path / "out" / "mmamba_tiny.u8"), len(items), size=ours.shape[1])
-    assert np.array_equal(ours, theirs), np.abs(ours.astype(int) - theirs.astype(int)).mean(axis=(1, 2, 3))
+    # the same tokens: a different token would change a whole patch by many levels; the f32 decoders may still round
+    # a value at a uint8 boundary the other way (one of 3,072 in this run)
+    diff = np.abs(ours.astype(int) - theirs.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, diff.mean(axis=(1, 2, 3))
+    # and the temperature reached the engine: PyTorch's images at temperature 1 are other pictures
+    at_1, _ = E.generate(str(models / "mmamba_tiny"), vq, items, torch.device("cpu"), steps=4, guidance=3.0)
+    assert np.abs(at_1.astype(int) - theirs.astype(int)).max() > 1

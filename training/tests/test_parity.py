@@ -54,3 +54,26 @@ def test_identical_then_one_changed_image(models, tmp_path):
 def test_external_without_its_generator_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="needs a --gen"):
         parity.main(["--everyday-seeds", "1", "--external", f"x={tmp_path / 'x.u8'}"])
+
+
+def test_temperature_reaches_the_reference(models, tmp_path):
+    """--temperature samples the PyTorch reference at that token temperature: images drawn at 0.7 match it exactly,
+    the same items at 1 do not (so a flag that went nowhere would fail here)."""
+    items = parity.everyday_items(1)[:3]
+    items_path = tmp_path / "items.json"
+    json.dump(items, open(items_path, "w"))
+    gen, vq_dir = str(models / "mmamba_tiny"), str(models / "vq_tiny")
+    vq = load_vq(vq_dir, torch.device("cpu"))
+    ext = tmp_path / "ext.u8"
+    args = ["--prompts", str(items_path), "--vq", vq_dir, "--gen", f"tiny={gen}", "--external", f"tiny={ext}"]
+    args += ["--steps", "2", "--guidance", "3", "--temperature", "0.7", "--device", "cpu"]
+    args += ["--json", str(tmp_path / "p.json")]
+    at_07, _ = E.generate(gen, vq, items, torch.device("cpu"), steps=2, guidance=3.0, temperature=0.7)
+    E.write_raw_images(str(ext), at_07)
+    [same] = parity.main(args)
+    assert same["identical_share"] == 1.0
+    assert json.load(open(tmp_path / "p.json"))["temperature"] == 0.7
+    at_1, _ = E.generate(gen, vq, items, torch.device("cpu"), steps=2, guidance=3.0)
+    E.write_raw_images(str(ext), at_1)
+    [other] = parity.main(args)
+    assert other["identical_share"] < 1.0
