@@ -16,6 +16,7 @@ import { loraParamNames } from '../src/finetune/lora';
 import { largestMicroBatch, planMemory } from '../src/finetune/memory';
 import { FineTuner } from '../src/finetune/trainer';
 import { dawnInstance, expectClose, getEngine, randInt } from './gpu';
+import { loadModelDir } from './model_dirs';
 
 const shipped = JSON.parse(readFileSync(resolve(__dirname, '../public/models/mmamba-s/manifest.json'), 'utf8'))
   .config as MMambaConfig;
@@ -68,13 +69,7 @@ describe('fine-tuning memory', () => {
       const noFfn = planMemory({ ...mcfg, ffn: false }, DEFAULT_LORA_CONFIG, B);
       expect(plan.estimatedPeakBytes).toBeGreaterThan(noFfn.estimatedPeakBytes);
 
-      const w = loadWeights(
-        man,
-        man.shards.map((s) => {
-          const b = readFileSync(`${dir}/${s.file}`);
-          return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-        }),
-      );
+      const w = loadModelDir(dir).weights;
       const e = await getEngine();
       for (const targets of Object.values(ADAPT_TARGETS)) {
         const lora = { ...DEFAULT_LORA_CONFIG, targets: [...targets] };

@@ -26,7 +26,8 @@ import {
   weightsWithWord,
 } from '../src/finetune/word';
 import { BPETokenizer, type TokenizerSpec } from '../src/model/bpe';
-import { loadWeights, type Manifest } from '../src/model/weights';
+import type { Manifest } from '../src/model/weights';
+import { loadModelDir } from './model_dirs';
 
 const B = DEFAULT_FINETUNE_OPTIONS.batchSize;
 
@@ -50,13 +51,7 @@ describe.each(['mmamba-m', 'mmamba-v2'])('teaching a word to %s', (modelId) => {
   });
 
   it("the word's starting row is a finite mean of the table; the table with the word has one more row", () => {
-    const weights = loadWeights(
-      manifest,
-      manifest.shards.map((s) => {
-        const b = readFileSync(`${DIR}/${s.file}`);
-        return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-      }),
-    );
+    const { weights } = loadModelDir(DIR);
     const id = newWordId(spec);
     const v = initialWordVector(weights, spec);
     expect(v.length).toBe(cfg.text.width);

@@ -55,26 +55,10 @@ def parse_hits(hits: object, what: str) -> np.ndarray:
 
 def paired_difference(base_hits: str, cand_hits: str, resamples: int = RESAMPLES, seed: int = 0) -> dict:
     """cand − base top-5 over the same items, its 95% paired bootstrap interval (items resampled with replacement,
-    `seed` fixes the draws) and the exact McNemar p-value."""
-    a, b = parse_hits(base_hits, "base"), parse_hits(cand_hits, "candidate")
-    if a.size != b.size:
-        raise ValueError(f"the rows scored different items ({a.size} vs {b.size}); compare rows of one run")
-    d = b.astype(np.float64) - a
-    idx = np.random.default_rng(seed).integers(0, d.size, size=(resamples, d.size))
-    boot = d[idx].mean(1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    only_base, only_cand = int(((a == 1) & (b == 0)).sum()), int(((a == 0) & (b == 1)).sum())
-    return {
-        "n": int(d.size),
-        "base": float(a.mean()),
-        "cand": float(b.mean()),
-        "diff": float(d.mean()),
-        "low": float(lo),
-        "high": float(hi),
-        "only_base": only_base,
-        "only_cand": only_cand,
-        "p_mcnemar": mcnemar_exact_p(only_base, only_cand),
-    }
+    `seed` fixes the draws) and the exact McNemar p-value: mean_difference over a single split."""
+    r = mean_difference({"items": (base_hits, cand_hits)}, resamples, seed)
+    del r["splits"]
+    return r
 
 
 def read_run(path: str) -> dict:
@@ -123,7 +107,10 @@ def paired_hits(run: dict, base: str, cand: str, base_run: dict | None = None) -
 def compare(run: dict, base: str, cand: str, seed: int = 0, base_run: dict | None = None) -> list[dict]:
     """One paired difference per split that both rows scored (in the base row's order). The base row comes from
     `base_run` when given, which must have scored the same items as `run`."""
-    pairs = paired_hits(run, base, cand, base_run)
+    return split_rows(paired_hits(run, base, cand, base_run), seed)
+
+
+def split_rows(pairs: dict[str, tuple[str, str]], seed: int = 0) -> list[dict]:
     return [{"split": split, **paired_difference(b, c, seed=seed)} for split, (b, c) in pairs.items()]
 
 
@@ -135,16 +122,19 @@ def mean_difference(pairs: dict[str, tuple[str, str]], resamples: int = RESAMPLE
     if not pairs:
         raise ValueError("no split to average")
     rng = np.random.default_rng(seed)
-    base_means, cand_means, boot = [], [], np.zeros(resamples)
+    base_means, cand_means, diffs, boot = [], [], [], np.zeros(resamples)
     only_base = only_cand = n = 0
     for split, (base_hits, cand_hits) in pairs.items():
-        a, b = parse_hits(base_hits, f"{split} base"), parse_hits(cand_hits, f"{split} candidate")
+        a, b = parse_hits(base_hits, f"{split}: base"), parse_hits(cand_hits, f"{split}: candidate")
         if a.size != b.size:
-            raise ValueError(f"split {split}: the rows scored different items ({a.size} vs {b.size})")
+            raise ValueError(
+                f"{split}: the rows scored different items ({a.size} vs {b.size}); compare rows of one run"
+            )
         d = b.astype(np.float64) - a
         boot += d[rng.integers(0, d.size, size=(resamples, d.size))].mean(1)
         base_means.append(a.mean())
         cand_means.append(b.mean())
+        diffs.append(d.mean())
         only_base += int(((a == 1) & (b == 0)).sum())
         only_cand += int(((a == 0) & (b == 1)).sum())
         n += int(d.size)
@@ -155,7 +145,7 @@ def mean_difference(pairs: dict[str, tuple[str, str]], resamples: int = RESAMPLE
         "n": n,
         "base": base_mean,
         "cand": cand_mean,
-        "diff": float(np.mean(np.subtract(cand_means, base_means))),
+        "diff": float(np.mean(diffs)),
         "low": float(lo),
         "high": float(hi),
         "only_base": only_base,
@@ -167,7 +157,10 @@ def mean_difference(pairs: dict[str, tuple[str, str]], resamples: int = RESAMPLE
 def held_out_mean(run: dict, base: str, cand: str, seed: int = 0, base_run: dict | None = None) -> dict | None:
     """mean_difference over the held-out splits both rows scored (HELD_OUT's order; train left out), or None when
     they share none of them."""
-    pairs = paired_hits(run, base, cand, base_run)
+    return held_out_row(paired_hits(run, base, cand, base_run), seed)
+
+
+def held_out_row(pairs: dict[str, tuple[str, str]], seed: int = 0) -> dict | None:
     held = {split: pairs[split] for split in HELD_OUT if split in pairs}
     return mean_difference(held, seed=seed) if held else None
 
@@ -237,9 +230,8 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--md", default=None, help="append the table (with --verdict, and the verdict line) here")
     args = ap.parse_args(argv)
     base_run = read_run(args.base_run) if args.base_run else None
-    run = read_run(args.run)
-    rows = compare(run, args.base, args.cand, args.seed, base_run)
-    mean_row = held_out_mean(run, args.base, args.cand, args.seed, base_run)
+    pairs = paired_hits(read_run(args.run), args.base, args.cand, base_run)
+    rows, mean_row = split_rows(pairs, args.seed), held_out_row(pairs, args.seed)
     verdict = ship_verdict(rows, mean_row)
     table = markdown(args.base, args.cand, rows, mean_row)
     print(table, end="")

@@ -41,8 +41,8 @@ from mmamba import data as D  # noqa: E402
 from mmamba.evaluator import load_evaluators  # noqa: E402
 from mmamba.model_index import PAGE_SAMPLING as PAGE_DEFAULT  # noqa: E402
 from mmamba.runutil import load_split  # noqa: E402
+from ruler_compare import HELD_OUT as RANKED_SPLITS  # noqa: E402  (the splits the ship rule reads)
 
-RANKED_SPLITS = ("seen", "unseen", "paraphrase")
 SETTING_KEYS = ("steps", "guidance", "tau", "temperature")
 
 
