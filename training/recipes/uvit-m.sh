@@ -39,10 +39,11 @@
 #
 # Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):
 #   stage 1: from scratch (--warmup 300); training/ of 6bc0790 (the commit that adds stages.sh and this recipe);
-#            not run yet. Planned as model M's stage 1 ran, for the first equal-GPU-time point (M after 25 min: val CE
-#            1.257, ruler top-5 0.064 / 0.040 / 0.080 uncooled): one warm chain of begin 6, more 7, more 9, more 3
-#            (25 min of training), then scored from its stage weights beside model M's stage 1. Model M's shipped
-#            weights had 80 min of training in 5 stages plus a 4-min cool-down: UViT M gets the same in all
+#            2026-12-04, one warm chain of begin 6, more 7, more 9, more 3 (25 min of training; calls of 445, 418,
+#            541 and 181 s, 1,669 s of the H200 held): step 24,830, 12.71 M images, val CE (EMA) 1.234, 9,660
+#            images/s (median), as model M's stage 1 ran (M after the same 25 min: step 11,020, 5.64 M images, val CE
+#            1.257, 4,445 images/s). Not cooled; scored here from its export (docs/runs/uvit-m-stage1/). Model M's
+#            shipped weights had 80 min of training in 5 stages plus a 4-min cool-down: UViT M gets the same in all
 declare -A SRC=([1]=6bc0790)
 declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
 ID=uvit-m
