@@ -32,10 +32,14 @@
 #            it (the next stage's start); the candidates are compared with model M's at equal images and equal
 #            GPU time (docs/training.md "Scaling sweep")
 #   Stage 1's calls move 57.4 MB (tree 33.4 with the MiniLM table + carry 24.0; the limit is 67.1; measured 2026-12-04). From stage 2 the
-#   tree also carries training/stages/uvit-m/ (~18.6 MB): for `begin`, park public/models/mmamba-v2 too (64.5 MB; only
-#   `score` reads it). The later calls of a warm chain do not read the stage (they resume from /tmp/runs), so they park
-#   training/stages/uvit-m instead and keep mmamba-v2 for score. The shipped export (~22 MB), once there, does not fit
-#   beside mmamba-v2 in one call: park it too (`score` then leaves it out).
+#   tree also carries training/stages/uvit-m/ (18.6 MB): `begin` also parks public/models/mmamba-v2 (66.1 MB, measured
+#   2026-12-04; only `score` reads it). The later calls of a warm chain do not read the stage (they resume from
+#   /tmp/runs), so they park training/stages/uvit-m instead and bring mmamba-v2 back (57.5 MB). The shipped export
+#   (~22 MB), once there, does not fit beside mmamba-v2 in one call: park it too (`score` then leaves it out).
+#   Equal GPU time with model M: UViT M is judged where model M was (after 25, 42, 67 + 4 cooled and 80 + 4 cooled
+#   minutes of training); a stage's `more` returns the export at each of those minutes. M's `cool 2000` took 3.9 min
+#   at 4,410 images/s; the same time is `cool 4400` at UViT M's 9,660. Planned: stage 2 begin 8, more 9 (the 42-min
+#   export), more 8; stage 3 begin 8, more 9 (67 min), cool 4400; stage 4 begin 8, more 5 (80 min), cool 4400
 #
 # Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):
 #   stage 1: from scratch (--warmup 300); training/ of 6bc0790 (the commit that adds stages.sh and this recipe);
@@ -44,7 +48,9 @@
 #            images/s (median), as model M's stage 1 ran (M after the same 25 min: step 11,020, 5.64 M images, val CE
 #            1.257, 4,445 images/s). Not cooled; scored here from its export (docs/runs/uvit-m-stage1/). Model M's
 #            shipped weights had 80 min of training in 5 stages plus a 4-min cool-down: UViT M gets the same in all
-declare -A SRC=([1]=6bc0790)
+declare -A SRC=([1]=6bc0790 [2]=6bc0790 [3]=6bc0790 [4]=a6e5e70)   # 6bc0790 trains as a12f776 (model M's stages
+                                   # 2-4: it added export helpers and tests); a6e5e70 adds --prior-noise (M's stage 5)
+declare -A TRAIN_OF=([4]="--prior-noise 0.3")   # as model M's last stage (stages.sh)
 declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
 ID=uvit-m
 ARCH=(--model uvit --d 384 --layers 6)
