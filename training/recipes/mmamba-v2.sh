@@ -16,7 +16,8 @@
 #            (park what the GPU does not read: scripts/device_travel.sh; `size` says whether it fits)
 #            STAGE=K bash training/recipes/mmamba-v2.sh begin MIN   # tokens (+ the ruler's evaluators when
 #                                                                    # training/ruler/ has none), train MIN minutes
-#            STAGE=K bash training/recipes/mmamba-v2.sh more MIN    # resume, train MIN minutes
+#            STAGE=K bash training/recipes/mmamba-v2.sh more MIN    # resume, train MIN minutes (UNTIL_STEP=S: and
+#                                                                    # stop at step S at most)
 #            (begin and more also return the stage and the candidate export, as save does, and their logs as
 #            logs.tgz: if the machine goes cold before the next call, the returned stage/ is the next begin's start)
 #            STAGE=K bash training/recipes/mmamba-v2.sh end MIN     # resume, train MIN minutes; the stage and a

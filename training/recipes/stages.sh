@@ -68,6 +68,20 @@ save_stage() {
 # pack_logs: the call's logs as one $OUT/logs.tgz (a call returns at most 8 files)
 pack_logs() { tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$OUT/logs"; }
 
+# stop_at_step: the train_gen flag that ends a `more` at step UNTIL_STEP (a candidate at an exact image count, e.g. a
+# rival line's: UNTIL_STEP x 512 images); nothing when UNTIL_STEP is unset. The run resumes from its newest
+# checkpoint (ckpt-STEP.pt), so --stop-after counts from that step (train_gen's --stop-after is relative).
+stop_at_step() {
+  [ -z "${UNTIL_STEP:-}" ] && return 0
+  [[ "$UNTIL_STEP" =~ ^[0-9]+$ ]] || { echo "recipe: UNTIL_STEP must be a step number, got '$UNTIL_STEP'" >&2; return 1; }
+  local last; last=$(ls "$R/stage$STAGE"/ckpt-*.pt 2>/dev/null | sort | tail -1)
+  [ -n "$last" ] || { echo "recipe: UNTIL_STEP needs a checkpoint in $R/stage$STAGE (begin first)" >&2; return 1; }
+  local from=$((10#$(basename "$last" .pt | sed 's/^ckpt-//')))
+  [ "$UNTIL_STEP" -gt "$from" ] \
+    || { echo "recipe: UNTIL_STEP $UNTIL_STEP is not past the run's step $from" >&2; return 1; }
+  echo "--stop-after $((UNTIL_STEP - from))"
+}
+
 # evaluators: the fixed ruler's file (training/ruler/), or the one stage 1's begin trained beside it when it has none
 evaluators() { if [ -f "$RULER" ]; then echo "$RULER"; else echo "$R/evaluators/evaluators.pt"; fi; }
 
@@ -228,8 +242,9 @@ PY
       grep -E "HOLDOUT" "$OUT/logs/evaluators.log" | tail -1; cp "$R/evaluators/evaluators.pt" "$OUT/"
     fi
     save_stage; pack_logs; el "done" ;;
-  more)
-    enter_source "${SRC[$STAGE]}"; el "stage $STAGE: train $2 more min"; train "$2" --resume
+  more)  # UNTIL_STEP=S also stops it at step S (stop_at_step)
+    enter_source "${SRC[$STAGE]}"; stop=$(stop_at_step) || exit 1
+    el "stage $STAGE: train $2 more min${UNTIL_STEP:+, to step $UNTIL_STEP at most}"; train "$2" --resume $stop
     save_stage; pack_logs; el "done" ;;
   end)
     # A device call returns at most 8 files: the stage, the candidate export (a manifest and 1-2 shards each) and

@@ -38,8 +38,12 @@
 #   (~22 MB), once there, does not fit beside mmamba-v2 in one call: park it too (`score` then leaves it out).
 #   Equal GPU time with model M: UViT M is judged where model M was (after 25, 42, 67 + 4 cooled and 80 + 4 cooled
 #   minutes of training); a stage's `more` returns the export at each of those minutes. M's `cool 2000` took 3.9 min
-#   at 4,410 images/s; the same time is `cool 4400` at UViT M's 9,660. Planned: stage 2 begin 8, more 9 (the 42-min
-#   export), more 8; stage 3 begin 8, more 9 (67 min), cool 4400; stage 4 begin 8, more 5 (80 min), cool 4400
+#   at 4,410 images/s; the same time is `cool 4400` at UViT M's 9,660. At equal images UViT M is judged where the
+#   shipped model M stands: step 34,330 at the stable LR, then `cool 2000` (36,330 steps, 18.60 M images), which UViT M
+#   passes early in stage 2; `UNTIL_STEP=34330 ... more MIN` stops there. Planned: stage 2 begin 7 (to about step
+#   32,000), UNTIL_STEP=34330 more 3 (about 2 min), cool 2000 (equal images; score beside mmamba-v2, and beside the
+#   shipped M from its kept ruler run with ruler_compare.py --base-run), more 8 (the 42-min export, 17 min of stage 2
+#   in all); stage 3 begin 8, more 9 (67 min), cool 4400; stage 4 begin 8, more 5 (80 min), cool 4400
 #
 # Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):
 #   stage 1: from scratch (--warmup 300); training/ of 6bc0790 (the commit that adds stages.sh and this recipe);
