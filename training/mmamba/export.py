@@ -417,6 +417,9 @@ def read_source(ckpt: str, use_ema: bool = True) -> tuple[dict[str, Any], str, d
     return state, extra["kind"], extra["config"], extra.get("tokenizer"), record
 
 
+CODEBOOK_NORM_TOL = 2e-3  # a unit row rounded to f16 has |norm - 1| < 2^-11 (each entry's relative rounding)
+
+
 def export_checkpoint(
     ckpt: str,
     out_dir: str,
@@ -432,8 +435,13 @@ def export_checkpoint(
     directory (read_source) as a browser model: the word prior baked in, the plain model kind."""
     state, kind, config, tokenizer, record = read_source(ckpt, use_ema)
     if kind == "vq" and "quant.codebook" in state:
-        # Invariant for the engine: codebook rows are unit-norm, so decode input = codebook[token].
-        state["quant.codebook"] = torch.nn.functional.normalize(torch.as_tensor(state["quant.codebook"]).float(), dim=1)
+        # Invariant for the engine: codebook rows are unit-norm, so decode input = codebook[token]. Rows already unit
+        # to f16 precision are kept as they are: normalising f16-rounded rows again moves some by an ulp, so a VQ
+        # re-exported after a decoder fine-tune would no longer encode to the token ids its generators learned.
+        code = torch.as_tensor(state["quant.codebook"]).float()
+        if (code.norm(dim=1) - 1).abs().max() > CODEBOOK_NORM_TOL:
+            code = torch.nn.functional.normalize(code, dim=1)
+        state["quant.codebook"] = code
     state, config = bake_prior(state, config, prior, tokenizer)
     return export_weights(
         state,

@@ -176,10 +176,12 @@ class Quantizer(nn.Module):
     def normalize_codebook_(self) -> None:
         self.codebook.copy_(F.normalize(self.codebook, dim=1))
 
+    def similarities(self, z: torch.Tensor) -> torch.Tensor:  # (B, D, g, g) -> (B, K, g, g)
+        """Cosine similarity of every position's latent to every code; the token is its argmax over K."""
+        return torch.einsum("bdhw,kd->bkhw", F.normalize(z.float(), dim=1), self.codes().float())
+
     def lookup(self, z: torch.Tensor) -> torch.Tensor:  # (B, D, g, g) -> (B, g, g) int64
-        zn = F.normalize(z.float(), dim=1)
-        sim = torch.einsum("bdhw,kd->bkhw", zn, self.codes().float())  # (B, K, g, g)
-        return sim.argmax(dim=1)
+        return self.similarities(z).argmax(dim=1)
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:  # (B, g, g) -> (B, D, g, g)
         return self.codes()[tokens].permute(0, 3, 1, 2).contiguous()
