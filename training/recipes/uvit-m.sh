@@ -40,10 +40,10 @@
 #   minutes of training); a stage's `more` returns the export at each of those minutes. M's `cool 2000` took 3.9 min
 #   at 4,410 images/s; the same time is `cool 4400` at UViT M's 9,660. At equal images UViT M is judged where the
 #   shipped model M stands: step 34,330 at the stable LR, then `cool 2000` (36,330 steps, 18.60 M images), which UViT M
-#   passes early in stage 2; `UNTIL_STEP=34330 ... more MIN` stops there. Planned: stage 2 begin 7 (to about step
-#   32,000), UNTIL_STEP=34330 more 3 (about 2 min), cool 2000 (equal images; score beside mmamba-v2, and beside the
-#   shipped M from its kept ruler run with ruler_compare.py --base-run), more 8 (the 42-min export, 17 min of stage 2
-#   in all); stage 3 begin 8, more 9 (67 min), cool 4400; stage 4 begin 8, more 5 (80 min), cool 4400
+#   passes early in stage 2; `UNTIL_STEP=34330 ... more MIN` stops there (done in stage 2). Planned: stage 3 begin 8,
+#   more 9, more 5 (to about 58 min); stage 4 begin 8, more 1 (67 min), cool 4400; stage 5 (--prior-noise 0.3, as
+#   model M's last stage) begin 8, more 5 (80 min), cool 4400. A session's 30 device minutes held about 21 of calls
+#   on 2026-12-05 (the machine's start took 9)
 #
 # Stages (the training/ tree each ran with, device calls, minutes of training, resulting step / images):
 #   stage 1: from scratch (--warmup 300); training/ of 6bc0790 (the commit that adds stages.sh and this recipe);
@@ -52,9 +52,14 @@
 #            images/s (median), as model M's stage 1 ran (M after the same 25 min: step 11,020, 5.64 M images, val CE
 #            1.257, 4,445 images/s). Not cooled; scored here from its export (docs/runs/uvit-m-stage1/). Model M's
 #            shipped weights had 80 min of training in 5 stages plus a 4-min cool-down: UViT M gets the same in all
-declare -A SRC=([1]=6bc0790 [2]=6bc0790 [3]=6bc0790 [4]=a6e5e70)   # 6bc0790 trains as a12f776 (model M's stages
-                                   # 2-4: it added export helpers and tests); a6e5e70 adds --prior-noise (M's stage 5)
-declare -A TRAIN_OF=([4]="--prior-noise 0.3")   # as model M's last stage (stages.sh)
+#   stage 2: from stage 1 (--warmup 100); training/ of 6bc0790; 2026-12-05, one warm chain (after a start of about 9
+#            min): begin 7 (523 s), UNTIL_STEP=34330 more 4 (191 s, stopped at the step), cool 2000 (231 s: the
+#            equal-images candidate, 36,330 steps, 18.60 M images, scored beside mmamba-v2 and paired with the shipped
+#            model M's kept ruler run), more 2 (120 s): step 36,000, 18.43 M images, val CE (EMA) 1.236, 9,760
+#            images/s, 36.2 min of training in all (docs/runs/uvit-m-stage2/)
+declare -A SRC=([1]=6bc0790 [2]=6bc0790 [3]=6bc0790 [4]=6bc0790 [5]=a6e5e70)   # 6bc0790 trains as a12f776 (model
+                                   # M's stages 2-4: it added export helpers and tests); a6e5e70 adds --prior-noise
+declare -A TRAIN_OF=([5]="--prior-noise 0.3")   # as model M's last stage (stages.sh)
 declare -A PRIOR_OF=([1]=minilm)   # the word table each stage trains with (minilm for every stage without an entry)
 ID=uvit-m
 ARCH=(--model uvit --d 384 --layers 6)
