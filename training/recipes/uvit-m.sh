@@ -36,8 +36,9 @@
 #   2026-12-04; only `score` reads it). The later calls of a warm chain do not read the stage (they resume from
 #   /tmp/runs), so they park training/stages/uvit-m instead and bring mmamba-v2 back (57.5 MB). The shipped export
 #   (~22 MB), once there, does not fit beside mmamba-v2 in one call: park it too (`score` then leaves it out).
-#   Equal GPU time with model M: UViT M is judged where model M was (after 25, 42, 67 + 4 cooled and 80 + 4 cooled
-#   minutes of training); a stage's `more` returns the export at each of those minutes. M's `cool 2000` took 3.9 min
+#   Equal GPU time with model M: UViT M is judged where model M was (after 25, 67 + 4 cooled and 80 + 4 cooled
+#   minutes of training; its 36.4-minute equal-images candidate already stands above model M's 42-minute one); a
+#   stage's `more` returns the export at each of those minutes. M's `cool 2000` took 3.9 min
 #   at 4,410 images/s; the same time is `cool 4400` at UViT M's 9,660. At equal images UViT M is judged where the
 #   shipped model M stands: step 34,330 at the stable LR, then `cool 2000` (36,330 steps, 18.60 M images), which UViT M
 #   passes early in stage 2; `UNTIL_STEP=34330 ... more MIN` stops there (done in stage 2). Planned: stage 3 begin 8,
