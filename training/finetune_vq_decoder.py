@@ -18,7 +18,6 @@ Time-boxed (--max-minutes) and resumable (--resume); <out>/ckpt-*.pt exports lik
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -33,7 +32,7 @@ from evaluate import vq_reconstruct  # noqa: E402
 from mmamba import data as D  # noqa: E402
 from mmamba import metrics as M  # noqa: E402
 from mmamba.checkpoint import EMA, Deadline, latest_checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
-from mmamba.runutil import RunLogger  # noqa: E402
+from mmamba.runutil import CosineSchedule, RunLogger  # noqa: E402
 from mmamba.vq import VQModel, images_to_tensor  # noqa: E402
 
 
@@ -80,10 +79,8 @@ def decoder_loss(recon: torch.Tensor, x: torch.Tensor, l1: float, pool: float, p
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    t = min(1.0, (step - warmup) / max(1, total - warmup))
-    return peak * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * t)))
+    """The LR of a step: the training schedule's warm-up, then cosine down to 10 % (mmamba.runutil)."""
+    return CosineSchedule(None, peak, total, warmup, min_ratio=0.1).lr_at(step)
 
 
 def batch_indices(step: int, n: int, batch: int, seed: int) -> torch.Tensor:
@@ -111,11 +108,16 @@ class TokenCache:
         return self.tokens[idx].to(device)
 
 
+def colour_hits(images_u8: np.ndarray, colours: list[str]) -> np.ndarray:
+    """Per image, whether the colour rule (mmamba/metrics.py) reads the prompt's art colour; backgrounds not judged."""
+    return np.asarray(M.colour_matches(images_u8, colours, [None] * len(colours))[0], dtype=bool)
+
+
 def evaluate(vq: VQModel, images_u8: torch.Tensor, colours: list[str], device, batch: int = 64) -> dict:
     """Held-out PSNR (the uint8 picture the page shows against the original) and colour-rule accuracy."""
     vq.eval()
     rec, ps = vq_reconstruct(vq, images_u8.numpy(), device, batch)
-    ok, _ = M.colour_matches(rec, colours, [None] * len(colours))
+    ok = colour_hits(rec, colours)
     return {
         "val_psnr": float(ps.mean()),
         "val_psnr_p10": float(torch.from_numpy(ps).quantile(0.1)),

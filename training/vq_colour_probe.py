@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from encode_tokens import load_vq  # noqa: E402
-from finetune_vq_decoder import decoder_loss  # noqa: E402
+from finetune_vq_decoder import colour_hits, decoder_loss  # noqa: E402
 from mmamba import data as D  # noqa: E402
 from mmamba import metrics as M  # noqa: E402
 from mmamba.vq import images_to_tensor, tensor_to_images  # noqa: E402
@@ -51,10 +51,6 @@ def parse(argv=None):
     if args.overfit < 0:
         ap.error("--overfit must be 0 or positive")
     return args
-
-
-def colour_hits(images_u8: np.ndarray, colours: list[str]) -> np.ndarray:
-    return np.asarray(M.colour_matches(images_u8, colours, [None] * len(colours))[0], dtype=bool)
 
 
 @torch.no_grad()
